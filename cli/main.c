@@ -1,0 +1,49 @@
+/*
+ * witan — the command-line client: keys, transactions, queries and tools.
+ * One table names every command group; each group lives in its own file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+
+static const struct cli_command commands[] = {
+    {"keys", "create and show key files", cli_keys},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: witan <command> [options]   (witan <command> --help)\n"
+                 "\ncommands:\n");
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "version", "print the protocol version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("witan protocol %d\n", WITAN_PROTOCOL_VERSION);
+        return 0;
+    }
+    int err = wcrypto_init();
+    if (err)
+        return cli_fail("crypto", err);
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "witan: unknown command '%s'\n", name);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,159 @@
+/*
+ * common — what every Witan module shares: error codes, assertions, logging.
+ *
+ * Every fallible function in the project returns 0 on success or one of the
+ * negative WITAN_E* codes below, and hands its results back through pointer
+ * arguments. Codes from libraries (libsodium, libsecp256k1, LMDB, nng) are
+ * translated where the library is called, so nothing above that boundary ever
+ * sees a foreign convention. The named limits live in common/limits.h, which
+ * this header includes.
+ *
+ * These codes are internal: they may be renumbered. What reaches state (the
+ * status of a receipt) is the stable enum in spec/witan.proto instead.
+ */
+#ifndef WITAN_COMMON_H
+#define WITAN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/limits.h"
+
+/*
+ * X(name, value, message). Keep values dense and negative; group by module.
+ * The message is what a user reads: it says what went wrong, not where.
+ */
+#define WITAN_ERRORS(X)                                                        \
+    X(WITAN_OK, 0, "success")                                                  \
+    /* general */                                                              \
+    X(WITAN_EINVAL, -1, "invalid argument")                                    \
+    X(WITAN_ENOMEM, -2, "out of memory")                                       \
+    X(WITAN_ELIMIT, -3, "size or count over its limit")                        \
+    X(WITAN_EDECODE, -4, "malformed encoding")                                 \
+    X(WITAN_EIO, -5, "input/output error")                                     \
+    X(WITAN_ENOTFOUND, -6, "not found")                                        \
+    X(WITAN_EEXIST, -7, "already exists")                                      \
+    X(WITAN_ERANGE, -8, "value out of range")                                  \
+    X(WITAN_EOVERFLOW, -9, "arithmetic overflow")                              \
+    X(WITAN_EUNSUPPORTED, -10, "not supported")                                \
+    X(WITAN_ESTATE, -11, "operation not valid in the current state")           \
+    X(WITAN_EAGAIN, -12, "temporarily unavailable, retry")                     \
+    X(WITAN_ECONFIG, -13, "invalid configuration")                             \
+    X(WITAN_ELIBRARY, -14, "a library call failed")                            \
+    /* crypto */                                                               \
+    X(WITAN_ESIG, -20, "signature does not verify")                            \
+    X(WITAN_EKEY, -21, "invalid key")                                          \
+    X(WITAN_EKEYTYPE, -22, "unknown key type")                                 \
+    X(WITAN_EKEYPERM, -23, "key file is readable by group or others")          \
+    X(WITAN_EKEYFILE, -24, "malformed key file")                               \
+    X(WITAN_EPROOF, -25, "Merkle proof does not verify")                       \
+    X(WITAN_ECRYPTOINIT, -26, "crypto library failed to initialise")           \
+    /* storage */                                                              \
+    X(WITAN_EMAPFULL, -30, "database map is full")                             \
+    X(WITAN_EDBVERSION, -31, "database version does not match")               \
+    X(WITAN_EDBCORRUPT, -32, "database is corrupt")                            \
+    /* ledger and admission */                                                 \
+    X(WITAN_ECHAIN, -40, "wrong chain id")                                     \
+    X(WITAN_ENONCE, -41, "wrong nonce")                                        \
+    X(WITAN_EROLE, -42, "sender lacks the required role")                      \
+    X(WITAN_ESENDER, -43, "unknown sender")                                    \
+    X(WITAN_EGENESIS, -44, "genesis does not match")                           \
+    X(WITAN_EVERSION, -45, "protocol or schema version does not match")        \
+    X(WITAN_EFULL, -46, "queue full, retry")                                   \
+    /* vm */                                                                   \
+    X(WITAN_EVERIFY, -50, "bytecode module fails verification")                \
+    X(WITAN_ETRAP, -51, "contract execution trapped")                          \
+    X(WITAN_EGAS, -52, "out of gas")                                           \
+    X(WITAN_EASM, -53, "assembly error")                                       \
+    /* inference */                                                            \
+    X(WITAN_EMODEL, -60, "invalid model")                                      \
+    X(WITAN_EONNX, -61, "ONNX graph cannot be imported")                       \
+    X(WITAN_EQUANT, -62, "quantisation error over the allowed bound")          \
+    /* consensus */                                                            \
+    X(WITAN_ECONSENSUS, -70, "consensus message refused")                      \
+    X(WITAN_EFORK, -71, "state diverges from a stable checkpoint")             \
+    /* node and network */                                                     \
+    X(WITAN_ENET, -80, "network error")                                        \
+    X(WITAN_ETIMEOUT, -81, "timed out")                                        \
+    X(WITAN_ECLOSED, -82, "closed")
+
+enum witan_err {
+#define WITAN_ERR_ENUM_(name, value, msg) name = value,
+    WITAN_ERRORS(WITAN_ERR_ENUM_)
+#undef WITAN_ERR_ENUM_
+};
+
+/* The code's name ("WITAN_ESIG"), or "WITAN_E?" for a value that is not one.
+ * Never fails; the string is static. */
+const char *witan_err_name(int err);
+
+/* The code's message ("signature does not verify"); static, never fails. */
+const char *witan_err_message(int err);
+
+/* Library conventions, translated once, here. */
+
+/* libsodium: 0 success, -1 failure. */
+static inline int witan_from_sodium(int rc, int err_on_failure)
+{
+    return rc == 0 ? WITAN_OK : err_on_failure;
+}
+
+/* libsecp256k1: 1 success, 0 failure. */
+static inline int witan_from_secp(int rc, int err_on_failure)
+{
+    return rc == 1 ? WITAN_OK : err_on_failure;
+}
+
+/*
+ * Assertions. WITAN_ASSERT is always on, also in release builds: it states an
+ * invariant the code has proved, and a broken invariant must stop the process
+ * before it corrupts state. It is never used on input (input gets an error).
+ */
+#define WITAN_ASSERT(cond)                                                     \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            witan_assert_fail(#cond, __FILE__, __LINE__, __func__);            \
+    } while (0)
+
+_Noreturn void witan_assert_fail(const char *expr, const char *file, int line,
+                                 const char *func);
+
+#define WITAN_ARRAY_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Logging: one line per event on stderr, "time level component: message".
+ * The time is wall-clock and so only ever for people, never for state.
+ */
+enum witan_log_level {
+    WITAN_LOG_DEBUG = 0,
+    WITAN_LOG_INFO = 1,
+    WITAN_LOG_WARN = 2,
+    WITAN_LOG_ERROR = 3,
+    WITAN_LOG_OFF = 4,
+};
+
+/* Messages below this level are dropped. Default WITAN_LOG_INFO. */
+void witan_log_set_level(enum witan_log_level level);
+enum witan_log_level witan_log_get_level(void);
+
+/* Parses "debug", "info", "warn", "error" or "off". WITAN_EINVAL otherwise. */
+int witan_log_level_parse(const char *text, enum witan_log_level *level);
+
+void witan_log(enum witan_log_level level, const char *component,
+               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define WITAN_DEBUG(comp, ...) witan_log(WITAN_LOG_DEBUG, comp, __VA_ARGS__)
+#define WITAN_INFO(comp, ...) witan_log(WITAN_LOG_INFO, comp, __VA_ARGS__)
+#define WITAN_WARN(comp, ...) witan_log(WITAN_LOG_WARN, comp, __VA_ARGS__)
+#define WITAN_ERROR(comp, ...) witan_log(WITAN_LOG_ERROR, comp, __VA_ARGS__)
+
+/* Lowercase hex. witan_hex_encode writes 2*size+1 bytes including the NUL. */
+void witan_hex_encode(const uint8_t *data, size_t size, char *out);
+
+/* Decodes exactly out_size bytes from hex text of exactly 2*out_size digits
+ * (either case). WITAN_EDECODE on a wrong length or a non-hex digit. */
+int witan_hex_decode(const char *text, uint8_t *out, size_t out_size);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * Keys and signatures for both key types, and domain-tagged hashing.
+ *
+ * This is the only file that sees libsodium's and libsecp256k1's return
+ * conventions; each call's result is translated on the line that makes it.
+ */
+#include "crypto/crypto.h"
+
+#include <pthread.h>
+#include <secp256k1.h>
+#include <sodium.h>
+#include <string.h>
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <=
+                   sizeof(((wcrypto_hasher *)0)->state),
+               "wcrypto_hasher must hold libsodium's SHA-256 state");
+_Static_assert(crypto_sign_PUBLICKEYBYTES == WCRYPTO_ED25519_PUBKEY_SIZE, "");
+_Static_assert(crypto_sign_SECRETKEYBYTES == 64, "");
+_Static_assert(crypto_sign_BYTES == WCRYPTO_SIG_SIZE, "");
+_Static_assert(crypto_sign_SEEDBYTES == WCRYPTO_SEED_SIZE, "");
+
+static secp256k1_context *secp_ctx;
+static int init_result = WITAN_ECRYPTOINIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libraries(void)
+{
+    if (sodium_init() < 0)
+        return;
+    secp_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    if (!secp_ctx)
+        return;
+    /* Blinding against side channels; the randomness never reaches output. */
+    uint8_t blind[32];
+    randombytes_buf(blind, sizeof blind);
+    int ok = secp256k1_context_randomize(secp_ctx, blind);
+    sodium_memzero(blind, sizeof blind);
+    if (witan_from_secp(ok, WITAN_ECRYPTOINIT) != 0)
+        return;
+    init_result = WITAN_OK;
+}
+
+int wcrypto_init(void)
+{
+    pthread_once(&init_once, init_libraries);
+    return init_result;
+}
+
+const char *wcrypto_key_type_name(enum wcrypto_key_type type)
+{
+    switch (type) {
+    case WCRYPTO_KEY_ED25519:
+        return "ed25519";
+    case WCRYPTO_KEY_SECP256K1:
+        return "secp256k1";
+    }
+    return "unknown";
+}
+
+int wcrypto_key_type_parse(const char *name, enum wcrypto_key_type *type)
+{
+    if (strcmp(name, "ed25519") == 0) {
+        *type = WCRYPTO_KEY_ED25519;
+        return WITAN_OK;
+    }
+    if (strcmp(name, "secp256k1") == 0) {
+        *type = WCRYPTO_KEY_SECP256K1;
+        return WITAN_OK;
+    }
+    return WITAN_EKEYTYPE;
+}
+
+int wcrypto_keypair_from_seed(enum wcrypto_key_type type,
+                              const uint8_t seed[WCRYPTO_SEED_SIZE],
+                              wcrypto_keypair *out)
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    memset(out, 0, sizeof *out);
+    memcpy(out->seed, seed, WCRYPTO_SEED_SIZE);
+    out->pub.type = type;
+
+    if (type == WCRYPTO_KEY_ED25519) {
+        if (crypto_sign_seed_keypair(out->pub.bytes, out->secret, seed) != 0)
+            goto fail_key;
+        out->pub.size = WCRYPTO_ED25519_PUBKEY_SIZE;
+        return WITAN_OK;
+    }
+    if (type == WCRYPTO_KEY_SECP256K1) {
+        secp256k1_pubkey pk;
+        size_t size = WCRYPTO_SECP256K1_PUBKEY_SIZE;
+        if (!secp256k1_ec_seckey_verify(secp_ctx, seed) ||
+            !secp256k1_ec_pubkey_create(secp_ctx, &pk, seed) ||
+            !secp256k1_ec_pubkey_serialize(secp_ctx, out->pub.bytes, &size, &pk,
+                                           SECP256K1_EC_COMPRESSED))
+            goto fail_key;
+        WITAN_ASSERT(size == WCRYPTO_SECP256K1_PUBKEY_SIZE);
+        memcpy(out->secret, seed, 32);
+        out->pub.size = WCRYPTO_SECP256K1_PUBKEY_SIZE;
+        return WITAN_OK;
+    }
+    wcrypto_keypair_wipe(out);
+    return WITAN_EKEYTYPE;
+fail_key:
+    wcrypto_keypair_wipe(out);
+    return WITAN_EKEY;
+}
+
+int wcrypto_keypair_generate(enum wcrypto_key_type type, wcrypto_keypair *out)
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    uint8_t seed[WCRYPTO_SEED_SIZE];
+    int err;
+    /* A random 32-byte string is a valid secp256k1 scalar except with
+     * probability about 2^-128; a bounded retry keeps this total. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        randombytes_buf(seed, sizeof seed);
+        err = wcrypto_keypair_from_seed(type, seed, out);
+        if (err != WITAN_EKEY)
+            break;
+    }
+    sodium_memzero(seed, sizeof seed);
+    return err;
+}
+
+void wcrypto_keypair_wipe(wcrypto_keypair *kp)
+{
+    sodium_memzero(kp, sizeof *kp);
+}
+
+int wcrypto_pubkey_parse(enum wcrypto_key_type type, const uint8_t *bytes,
+                         size_t size, wcrypto_pubkey *out)
+{
+    memset(out, 0, sizeof *out);
+    if (type == WCRYPTO_KEY_ED25519) {
+        if (size != WCRYPTO_ED25519_PUBKEY_SIZE)
+            return WITAN_EKEY;
+    } else if (type == WCRYPTO_KEY_SECP256K1) {
+        secp256k1_pubkey pk;
+        if (size != WCRYPTO_SECP256K1_PUBKEY_SIZE ||
+            !secp256k1_ec_pubkey_parse(secp_ctx, &pk, bytes, size))
+            return WITAN_EKEY;
+    } else {
+        return WITAN_EKEYTYPE;
+    }
+    out->type = type;
+    out->size = (uint8_t)size;
+    memcpy(out->bytes, bytes, size);
+    return WITAN_OK;
+}
+
+int wcrypto_sign(const wcrypto_keypair *kp,
+                 const uint8_t digest[WCRYPTO_HASH_SIZE],
+                 uint8_t sig[WCRYPTO_SIG_SIZE])
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    if (kp->pub.type == WCRYPTO_KEY_ED25519) {
+        return witan_from_sodium(crypto_sign_detached(sig, NULL, digest,
+                                                      WCRYPTO_HASH_SIZE,
+                                                      kp->secret),
+                                 WITAN_EKEY);
+    }
+    if (kp->pub.type == WCRYPTO_KEY_SECP256K1) {
+        secp256k1_ecdsa_signature s;
+        /* RFC 6979 nonces; libsecp256k1 always emits low-S. */
+        if (!secp256k1_ecdsa_sign(secp_ctx, &s, digest, kp->secret, NULL,
+                                  NULL))
+            return WITAN_EKEY;
+        return witan_from_secp(
+            secp256k1_ecdsa_signature_serialize_compact(secp_ctx, sig, &s),
+            WITAN_ELIBRARY);
+    }
+    return WITAN_EKEYTYPE;
+}
+
+int wcrypto_verify(const wcrypto_pubkey *pub,
+                   const uint8_t digest[WCRYPTO_HASH_SIZE],
+                   const uint8_t sig[WCRYPTO_SIG_SIZE])
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    if (pub->type == WCRYPTO_KEY_ED25519) {
+        if (pub->size != WCRYPTO_ED25519_PUBKEY_SIZE)
+            return WITAN_EKEY;
+        return witan_from_sodium(crypto_sign_verify_detached(
+                                     sig, digest, WCRYPTO_HASH_SIZE,
+                                     pub->bytes),
+                                 WITAN_ESIG);
+    }
+    if (pub->type == WCRYPTO_KEY_SECP256K1) {
+        secp256k1_pubkey pk;
+        secp256k1_ecdsa_signature s;
+        if (pub->size != WCRYPTO_SECP256K1_PUBKEY_SIZE ||
+            !secp256k1_ec_pubkey_parse(secp_ctx, &pk, pub->bytes, pub->size))
+            return WITAN_EKEY;
+        if (!secp256k1_ecdsa_signature_parse_compact(secp_ctx, &s, sig))
+            return WITAN_ESIG;
+        /* secp256k1_ecdsa_verify refuses high-S itself: a malleated copy
+         * of a valid signature never verifies. */
+        return witan_from_secp(secp256k1_ecdsa_verify(secp_ctx, &s, digest,
+                                                      &pk),
+                               WITAN_ESIG);
+    }
+    return WITAN_EKEYTYPE;
+}
+
+void wcrypto_sha256(const void *data, size_t size,
+                    uint8_t out[WCRYPTO_HASH_SIZE])
+{
+    crypto_hash_sha256(out, data, size);
+}
+
+void wcrypto_hasher_init(wcrypto_hasher *h, const char *tag)
+{
+    size_t tag_size = strlen(tag);
+    WITAN_ASSERT(tag_size > 0 && tag_size <= WITAN_DOMAIN_TAG_SIZE_MAX);
+    static const uint8_t zero = 0;
+    crypto_hash_sha256_state *st = (crypto_hash_sha256_state *)h->state;
+    crypto_hash_sha256_init(st);
+    crypto_hash_sha256_update(st, (const uint8_t *)tag, tag_size);
+    crypto_hash_sha256_update(st, &zero, 1);
+}
+
+void wcrypto_hasher_update(wcrypto_hasher *h, const void *data, size_t size)
+{
+    crypto_hash_sha256_update((crypto_hash_sha256_state *)h->state, data,
+                              size);
+}
+
+void wcrypto_hasher_final(wcrypto_hasher *h, uint8_t out[WCRYPTO_HASH_SIZE])
+{
+    crypto_hash_sha256_final((crypto_hash_sha256_state *)h->state, out);
+}
+
+void wcrypto_hash_tagged(const char *tag, const void *data, size_t size,
+                         uint8_t out[WCRYPTO_HASH_SIZE])
+{
+    wcrypto_hasher h;
+    wcrypto_hasher_init(&h, tag);
+    wcrypto_hasher_update(&h, data, size);
+    wcrypto_hasher_final(&h, out);
+}
+
+void wcrypto_address(const wcrypto_pubkey *pub,
+                     uint8_t out[WCRYPTO_ADDRESS_SIZE])
+{
+    uint8_t type = (uint8_t)pub->type;
+    uint8_t digest[WCRYPTO_HASH_SIZE];
+    wcrypto_hasher h;
+    wcrypto_hasher_init(&h, WCRYPTO_TAG_ADDRESS);
+    wcrypto_hasher_update(&h, &type, 1);
+    wcrypto_hasher_update(&h, pub->bytes, pub->size);
+    wcrypto_hasher_final(&h, digest);
+    memcpy(out, digest, WCRYPTO_ADDRESS_SIZE);
+}
