@@ -168,12 +168,12 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     err = err ? err : get_uint(c, r, "tx_size_max", WITAN_TX_SIZE_MAX, WITAN_TX_SIZE_MAX, &v[5]);
     if (err)
         return err;
-    if (v[0] == 0 || v[1] < 1024 || v[2] == 0 || v[3] == 0 || v[4] == 0 ||
+    if (v[0] == 0 || v[1] < 65536 || v[2] == 0 || v[3] == 0 || v[4] == 0 ||
         v[5] < 256 || v[5] > v[1])
         return bad(c, WITAN_ERANGE, "%s",
                    "params: counts, interval, depth and checkpoint interval "
-                   "must be positive, and tx_size_max between 256 and "
-                   "block_size_max");
+                   "must be positive, block_size_max at least 65536, and "
+                   "tx_size_max between 256 and block_size_max");
     p->block_tx_count_max = (uint32_t)v[0];
     p->block_size_max = (uint32_t)v[1];
     p->block_interval_ms = (uint32_t)v[2];
