@@ -14,7 +14,7 @@
 #include "vm/vm_impl.h"
 
 #define ASM_NAME_SIZE_MAX 64
-#define ASM_TOKEN_COUNT_MAX 24
+#define ASM_TOKEN_COUNT_MAX 300
 
 struct sym {
     char name[ASM_NAME_SIZE_MAX + 1];
