@@ -580,6 +580,26 @@ void vm_module_free(vm_module *m)
     free(m);
 }
 
+/* The embedder's table must keep the promises spec/vm.md relies on. */
+static int host_ok(const vm_host *host)
+{
+    if (host->count && !host->funcs)
+        return 0;
+    for (uint32_t i = 0; i < host->count; i++) {
+        const vm_host_func *h = &host->funcs[i];
+        if (!h->name || !h->params || !h->fn ||
+            !vm_name_ok(h->name, strlen(h->name)) ||
+            strlen(h->params) > WITAN_VM_PARAM_COUNT_MAX ||
+            h->gas > WITAN_VM_HOST_GAS_MAX ||
+            (h->result != 'i' && h->result != 'b' && h->result != 'v'))
+            return 0;
+        for (const char *p = h->params; *p; p++)
+            if (*p != 'i' && *p != 'b')
+                return 0;
+    }
+    return 1;
+}
+
 int vm_module_load(const uint8_t *bytes, size_t size, const vm_host *host,
                    vm_module **out, vm_verify_error *err)
 {
@@ -588,9 +608,11 @@ int vm_module_load(const uint8_t *bytes, size_t size, const vm_host *host,
         err = &scratch;
     err->reason = VM_VERR_NONE;
     err->offset = 0;
-    if ((!bytes && size) || !out)
+    if (!out)
         return WITAN_EINVAL;
     *out = NULL;
+    if ((!bytes && size) || (host && !host_ok(host)))
+        return WITAN_EINVAL;
     struct rd r = {bytes, size, 0, err};
     if (size > WITAN_VM_MODULE_SIZE_MAX)
         return fail_at(&r, WITAN_VM_MODULE_SIZE_MAX, VM_VERR_MODULE_SIZE);

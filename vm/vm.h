@@ -169,7 +169,8 @@ typedef struct vm_exec vm_exec;
  * its imports are unbound and vm_call refuses it. On success *out is a new
  * module the caller frees with vm_module_free; it does not refer to bytes.
  * Fails with WITAN_EVERIFY (err says where and why; err may be NULL),
- * WITAN_ENOMEM, or WITAN_EINVAL on NULL arguments.
+ * WITAN_ENOMEM, or WITAN_EINVAL on NULL arguments or a host table that breaks
+ * vm_host_func's rules (bad name or letters, gas over the maximum, no fn).
  */
 int vm_module_load(const uint8_t *bytes, size_t size, const vm_host *host,
                    vm_module **out, vm_verify_error *err);
