@@ -10,6 +10,7 @@
 
 static const struct cli_command commands[] = {
     {"keys", "create and show key files", cli_keys},
+    {"contract", "assemble, disassemble and run VM contracts", cli_contract},
 };
 
 static void usage(FILE *out)
