@@ -10,3 +10,10 @@ bench-vm: $(VM_BENCH)
 	$(VM_BENCH)
 
 BENCH_TARGETS += bench-vm
+
+# The CLI group end to end, after the unit tests.
+.PHONY: test-vm-cli
+test-vm-cli: $(BUILD)/bin/witan
+	@sh tests/vm/cli_test.sh $(BUILD)/bin/witan
+
+TEST_EXTRA += test-vm-cli

@@ -102,10 +102,15 @@ static int load(struct mb *m, vm_verify_error *err)
     return e;
 }
 
+/* Which reasons the tests below have produced; the last test wants all. */
+static int seen[VM_VERR_COUNT_];
+
 static void expect_reject(struct mb *m, int reason, size_t offset)
 {
     vm_verify_error err;
     int e = load(m, &err);
+    if (e == WITAN_EVERIFY && err.reason == reason && err.offset == offset)
+        seen[reason] = 1;
     if (e != WITAN_EVERIFY || err.reason != reason || err.offset != offset)
         fail_msg("want '%s' at %zu, got %d '%s' at %u",
                  vm_verify_reason_text(reason), offset, e,
@@ -150,9 +155,10 @@ static void test_header_rejections(void **state)
         m.n = n;
         vm_verify_error err;
         assert_int_equal(load(&m, &err), WITAN_EVERIFY);
-        assert_int_equal(err.reason, n >= 4 || n < 4 ? err.reason : 0);
-        if (n >= 4)
+        if (n >= 4) {
             assert_int_equal(err.reason, VM_VERR_TRUNCATED);
+            seen[VM_VERR_TRUNCATED] = 1;
+        }
         assert_int_equal(err.offset, n);
     }
 }
@@ -365,6 +371,58 @@ static void test_corruption_never_crashes(void **state)
     free(bin);
 }
 
+static void test_duplicate_import_and_bad_host(void **state)
+{
+    (void)state;
+    struct mb m;
+    build1(&m, 1, VM_TYPE_INT, "i", ret0, 1);
+    /* A second import store_get after the first (import count at 26). */
+    size_t imp_end = 41;
+    uint8_t tail[200];
+    size_t tail_size = m.n - imp_end;
+    memcpy(tail, m.b + imp_end, tail_size);
+    m.n = imp_end;
+    name(&m, "store_get");
+    u8(&m, 1);
+    u8(&m, VM_TYPE_INT);
+    u8(&m, VM_TYPE_INT);
+    memcpy(m.b + m.n, tail, tail_size);
+    m.n += tail_size;
+    m.b[26] = 2;
+    expect_reject(&m, VM_VERR_DUP_NAME, imp_end);
+    /* Host tables that break the rules are refused before the module. */
+    build1(&m, 1, VM_TYPE_INT, "i", ret0, 1);
+    vm_host_func bad[] = {{"store_get", "i", 'i', WITAN_VM_HOST_GAS_MAX + 1,
+                           NULL}};
+    vm_host host = {bad, 1, NULL};
+    vm_module *mod = (vm_module *)1;
+    assert_int_equal(vm_module_load(m.b, m.n, &host, &mod, NULL),
+                     WITAN_EINVAL);
+    assert_null(mod);
+    const vm_host_func *good = vm_testhost_host(vmt_host())->funcs;
+    vm_host_func copy = good[1];
+    copy.params = "x";
+    host.funcs = &copy;
+    assert_int_equal(vm_module_load(m.b, m.n, &host, &mod, NULL),
+                     WITAN_EINVAL);
+    copy = good[1];
+    copy.result = 'q';
+    assert_int_equal(vm_module_load(m.b, m.n, &host, &mod, NULL),
+                     WITAN_EINVAL);
+    copy = good[1];
+    assert_int_equal(vm_module_load(m.b, m.n, &host, &mod, NULL), 0);
+    vm_module_free(mod);
+}
+
+/* Runs last: every reason but "none" was produced by some test above. */
+static void test_every_reason_covered(void **state)
+{
+    (void)state;
+    for (int r = 1; r < VM_VERR_COUNT_; r++)
+        if (!seen[r])
+            fail_msg("no test produces '%s'", vm_verify_reason_text(r));
+}
+
 static void test_reason_text(void **state)
 {
     (void)state;
@@ -382,7 +440,9 @@ int main(void)
         cmocka_unit_test(test_instruction_rejections),
         cmocka_unit_test(test_call_rejections),
         cmocka_unit_test(test_corruption_never_crashes),
+        cmocka_unit_test(test_duplicate_import_and_bad_host),
         cmocka_unit_test(test_reason_text),
+        cmocka_unit_test(test_every_reason_covered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
