@@ -102,8 +102,9 @@
 /* Gas: the most one call may be given, and one host function's price. */
 #define WITAN_VM_GAS_MAX (1ULL << 48)
 #define WITAN_VM_HOST_GAS_MAX 1000000
-/* The largest static cost of one instruction (spec/vm.md's table). */
-#define WITAN_VM_OP_COST_MAX 4
+/* The largest static cost of one instruction (spec/vm.md's table): a call
+ * costs 4 plus one per 16 registers of the callee's frame. */
+#define WITAN_VM_OP_COST_MAX (4 + WITAN_VM_REG_COUNT_MAX / 16)
 
 /* --- inference ------------------------------------------------------------- */
 

@@ -136,7 +136,7 @@ static uint64_t block_rest(const vm_module *m, uint32_t idx)
         op = VM_OPC(m->code[i]);
         if (op == OP_GAS)
             break;
-        rest += vm_op_table[op].gas;
+        rest += vm_static_gas(m, m->code[i]);
         i += vm_op_table[op].words;
     }
     return rest;

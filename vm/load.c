@@ -533,7 +533,7 @@ static void translate(vm_module *m, uint32_t fi, const uint8_t *leader,
             m->code[out] = OP_GAS;
             m->origin[out++] = pc;
         }
-        block_gas += in->gas;
+        block_gas += vm_static_gas(m, w);
         uint32_t next = map[pc] + in->words;
         if (in->words == 2) {
             int64_t t = (int64_t)pc + 2 + (int32_t)f->ext_code[pc + 1];

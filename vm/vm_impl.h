@@ -111,6 +111,9 @@ struct vm_op_info {
 /* Indexed by opcode, OP_COUNT_ entries. */
 extern const struct vm_op_info vm_op_table[OP_COUNT_];
 
+/* A call also pays for the frame it clears: one unit per 16 registers. */
+#define VM_CALL_FRAME_GAS(reg_count) ((reg_count) / 16)
+
 /* Dynamic gas: one unit per started 32 bytes copied or compared. */
 #define VM_GAS_PER_BYTES(n) (((uint64_t)(n) + 31) / 32)
 
@@ -181,6 +184,15 @@ static inline uint32_t vm_rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
            (uint32_t)p[3] << 24;
+}
+
+/* The static cost of the verified instruction word w of module m. */
+static inline uint32_t vm_static_gas(const struct vm_module *m, uint32_t w)
+{
+    uint32_t gas = vm_op_table[VM_OPC(w)].gas;
+    if (VM_OPC(w) == OP_CALL)
+        gas += VM_CALL_FRAME_GAS(m->funcs[VM_BX(w)].reg_count);
+    return gas;
 }
 
 /* Is the name an identifier of the allowed size ([A-Za-z_][A-Za-z0-9_.]*)? */

@@ -377,7 +377,20 @@ static void test_call_depth_and_stack(void **state)
         strcat(p, " i");
     strcat(p, "\n addi r0, r0, 1\n call r0, main\n ret r0\n" MAIN_END);
     uint64_t frames = WITAN_VM_STACK_SLOT_COUNT_MAX / 256;
-    expect_trap(p, 0, 1000000, VM_TRAP_STACK, 1, frames * 5);
+    /* A call of a 256-register function costs 4 + 256/16. */
+    expect_trap(p, 0, 1000000, VM_TRAP_STACK, 1, frames * (1 + 4 + 16));
+    /* 31 registers: 4 + 1; 32 registers: 4 + 2. */
+    for (int regs = 31; regs <= 32; regs++) {
+        snprintf(p, sizeof p, ".func main i -> i\n call r0, g\n ret r0\n"
+                              ".end\n.func g i -> i\n.regs");
+        for (int i = 1; i < regs; i++)
+            strcat(p, " i");
+        strcat(p, "\n ret r0\n.end\n.export main main\n");
+        vm_value a = vm_int(3);
+        vm_result r;
+        assert_int_equal(vmt_run(p, &a, 1, 100, &r), 0);
+        assert_int_equal(r.gas_used, 4 + (uint64_t)regs / 16 + 1 + 1);
+    }
 }
 
 static void test_bytes(void **state)
