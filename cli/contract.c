@@ -302,8 +302,15 @@ static int cmd_run(int argc, char **argv)
     e = vm_call(x, m, fi, args, arg_count, gas, &res);
     size_t log_size;
     const char *log = vm_testhost_log(th, &log_size);
-    if (log_size)
-        printf("emitted:\n%s", log);
+    /* One emitted record per line, quoted so any byte prints safely. */
+    for (size_t at = 0; at < log_size;) {
+        const char *nl = memchr(log + at, '\n', log_size - at);
+        size_t n = nl ? (size_t)(nl - (log + at)) : log_size - at;
+        printf("emitted:  ");
+        print_bytes((const uint8_t *)log + at, (uint32_t)n);
+        putchar('\n');
+        at += n + 1;
+    }
     if (e == WITAN_ETRAP || e == WITAN_EGAS) {
         fprintf(stderr,
                 "witan contract run: trap %d (%s) in function %u at word %u, "
