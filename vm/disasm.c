@@ -79,9 +79,7 @@ static int64_t target_of(const uint32_t *code, uint32_t pc)
     uint32_t w = code[pc];
     const struct vm_op_info *in = &vm_op_table[VM_OPC(w)];
     if (in->words == 2)
-        return (int64_t)pc + 2 + (int32_t)(code[pc + 1] <= INT32_MAX
-                                               ? (int32_t)code[pc + 1]
-                                               : -(int32_t)~code[pc + 1] - 1);
+        return (int64_t)pc + 2 + vm_s32(code[pc + 1]);
     if (in->kind[0] == K_J24)
         return (int64_t)pc + 1 + VM_SJ(w);
     if (in->kind[1] == K_J16)

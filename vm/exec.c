@@ -83,11 +83,6 @@ void vm_exec_set_dispatch(vm_exec *x, int dispatch)
 
 /* --- helpers the body uses ------------------------------------------------ */
 
-static inline int32_t vm_s32(uint32_t u)
-{
-    return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
-}
-
 static inline int64_t vm_u2i(uint64_t u)
 {
     return u <= INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;

@@ -464,7 +464,7 @@ static int check_func(struct fcheck *c)
         if (op == OP_MOV && f->types[VM_A(w)] != f->types[VM_B(w)])
             return fail_at(c->r, at, VM_VERR_REG_TYPE);
         if (in->words == 2)
-            target = (int64_t)pc + 2 + (int32_t)f->ext_code[pc + 1];
+            target = (int64_t)pc + 2 + vm_s32(f->ext_code[pc + 1]);
         if (target != INT64_MIN) {
             if (target < 0 || target >= n)
                 return fail_at(c->r, at, VM_VERR_JUMP_RANGE);
@@ -487,7 +487,7 @@ static int check_func(struct fcheck *c)
                 const struct vm_op_info *in = &vm_op_table[VM_OPC(w)];
                 int64_t t = -1;
                 if (in->words == 2)
-                    t = (int64_t)q + 2 + (int32_t)f->ext_code[q + 1];
+                    t = (int64_t)q + 2 + vm_s32(f->ext_code[q + 1]);
                 else if (in->kind[0] == K_J24)
                     t = (int64_t)q + 1 + VM_SJ(w);
                 else if (in->kind[1] == K_J16)
@@ -536,7 +536,7 @@ static void translate(vm_module *m, uint32_t fi, const uint8_t *leader,
         block_gas += vm_static_gas(m, w);
         uint32_t next = map[pc] + in->words;
         if (in->words == 2) {
-            int64_t t = (int64_t)pc + 2 + (int32_t)f->ext_code[pc + 1];
+            int64_t t = (int64_t)pc + 2 + vm_s32(f->ext_code[pc + 1]);
             m->code[out] = w;
             m->code[out + 1] = (uint32_t)((int64_t)map[t] - 1 - next);
         } else if (in->kind[0] == K_J24) {

@@ -95,7 +95,10 @@ static int h_emit(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     if (a[0].size + 1 > VM_TESTHOST_LOG_SIZE_MAX - th->log_size)
         return WITAN_ELIMIT;
     for (uint32_t i = 0; i < a[0].size; i++)
-        th->log[th->log_size++] = a[0].bytes[i] ? (char)a[0].bytes[i] : '.';
+    {
+        uint8_t c = a[0].bytes[i];
+        th->log[th->log_size++] = c && c != '\n' ? (char)c : '.';
+    }
     th->log[th->log_size++] = '\n';
     th->log[th->log_size] = 0;
     return 0;

@@ -261,8 +261,8 @@ int vm_testhost_new(vm_testhost **out);
 void vm_testhost_free(vm_testhost *th);
 /* The table to load modules against; owned by th. */
 const vm_host *vm_testhost_host(const vm_testhost *th);
-/* The log of emit calls, one NUL-free record after another separated by
- * '\n'; owned by th. */
+/* The log of emit calls: one record per call, each followed by '\n', with
+ * NUL and '\n' bytes inside a record shown as '.'; owned by th. */
 const char *vm_testhost_log(const vm_testhost *th, size_t *size);
 uint32_t vm_testhost_entry_count(const vm_testhost *th);
 

@@ -173,11 +173,20 @@ struct vm_module {
 #define VM_B(w) (((w) >> 16) & 0xffu)
 #define VM_C(w) ((w) >> 24)
 #define VM_BX(w) ((w) >> 16)
-#define VM_SBX(w) ((int32_t)(int16_t)(uint16_t)((w) >> 16))
-#define VM_SC(w) ((int32_t)(int8_t)(uint8_t)((w) >> 24))
-#define VM_SB(w) ((int32_t)(int8_t)(uint8_t)(((w) >> 16) & 0xffu))
+/* Signed fields by arithmetic, not by implementation-defined conversions;
+ * compilers turn these into plain sign extension. */
+#define VM_SBX(w) ((int32_t)((w) >> 16) - (((w) >> 31) ? 65536 : 0))
+#define VM_SC(w) ((int32_t)((w) >> 24) - (((w) >> 31) ? 256 : 0))
+#define VM_SB(w) ((int32_t)VM_B(w) - ((VM_B(w) & 0x80u) ? 256 : 0))
 #define VM_SJ(w)                                                               \
     ((int32_t)((w) >> 8) - (((w) >> 31) ? (int32_t)(1u << 24) : 0))
+
+/* A word as a signed 32-bit offset, without implementation-defined
+ * conversions. */
+static inline int32_t vm_s32(uint32_t u)
+{
+    return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
+}
 
 /* Reads a little-endian word. */
 static inline uint32_t vm_rd32(const uint8_t *p)
