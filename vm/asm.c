@@ -28,6 +28,7 @@ struct kbytes {
 
 struct afunc {
     struct sym s;
+    uint32_t label_first, label_count; /* its labels in as.labels */
     uint32_t param_count, reg_count;
     uint8_t result;
     uint8_t types[WITAN_VM_REG_COUNT_MAX];
@@ -299,11 +300,19 @@ static int check_new_name(struct as *a, const struct tok *t, const char *what)
     return 0;
 }
 
+/* A function's labels are contiguous; lookups scan only them, and their
+ * number is bounded so that assembling stays near linear in the text. */
 static int add_label(struct as *a, const struct tok *t, uint32_t func,
                      uint32_t offset)
 {
-    for (uint32_t i = 0; i < a->label_count; i++)
-        if (a->labels[i].func == func && sym_eq(&a->labels[i].s, t))
+    struct afunc *f = &a->funcs[func];
+    if (f->label_count == 0)
+        f->label_first = a->label_count;
+    if (f->label_count == WITAN_VM_FUNC_WORDS_MAX)
+        return asm_fail(a, "more than %d labels in one function",
+                        WITAN_VM_FUNC_WORDS_MAX);
+    for (uint32_t i = f->label_first; i < f->label_first + f->label_count; i++)
+        if (sym_eq(&a->labels[i].s, t))
             return asm_fail(a, "label '%.*s' defined twice", (int)t->n, t->s);
     if (a->label_count == a->label_cap) {
         uint32_t cap = a->label_cap ? 2 * a->label_cap : 64;
@@ -314,6 +323,7 @@ static int add_label(struct as *a, const struct tok *t, uint32_t func,
         a->label_cap = cap;
     }
     struct label *l = &a->labels[a->label_count++];
+    f->label_count++;
     sym_set(&l->s, t);
     l->func = func;
     l->offset = offset;
@@ -472,8 +482,9 @@ static int imm_operand(struct as *a, const struct tok *t, int64_t lo,
 static int label_operand(struct as *a, const struct tok *t, uint32_t func,
                          int64_t *offset)
 {
-    for (uint32_t i = 0; i < a->label_count; i++)
-        if (a->labels[i].func == func && sym_eq(&a->labels[i].s, t)) {
+    const struct afunc *f = &a->funcs[func];
+    for (uint32_t i = f->label_first; i < f->label_first + f->label_count; i++)
+        if (sym_eq(&a->labels[i].s, t)) {
             *offset = a->labels[i].offset;
             return 0;
         }
