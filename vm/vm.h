@@ -175,9 +175,11 @@ typedef struct vm_exec vm_exec;
 int vm_module_load(const uint8_t *bytes, size_t size, const vm_host *host,
                    vm_module **out, vm_verify_error *err);
 
+/* Frees a module (NULL is fine). Never fails. */
 void vm_module_free(vm_module *module);
 
-/* Looks up an export. WITAN_ENOTFOUND when no export has that name. */
+/* Looks up an export's function index. WITAN_ENOTFOUND when no export has
+ * that name, WITAN_EINVAL on NULL arguments. */
 int vm_module_export(const vm_module *module, const char *name,
                      uint32_t *func_index);
 
@@ -187,8 +189,10 @@ int vm_module_export(const vm_module *module, const char *name,
 int vm_module_signature(const vm_module *module, uint32_t func_index,
                         char *params, char *result);
 
-/* An execution context: register stack, frames and bytes memory, reused by
- * every call made with it. One context runs one call at a time. WITAN_ENOMEM. */
+/* An execution context: register stack, frames and bytes memory (about
+ * 2.5 MiB, allocated here once), reused by every call made with it. One
+ * context runs one call at a time; it may run any module. The caller frees
+ * it with vm_exec_free (NULL is fine). Fails with WITAN_ENOMEM. */
 int vm_exec_new(vm_exec **out);
 void vm_exec_free(vm_exec *exec);
 
@@ -197,6 +201,8 @@ enum vm_dispatch {
     VM_DISPATCH_DEFAULT = 0, /* computed goto where the compiler has it */
     VM_DISPATCH_SWITCH = 1,
 };
+/* Chooses the dispatch for the next calls (enum vm_dispatch). Results and
+ * gas are identical either way; only speed differs. Never fails. */
 void vm_exec_set_dispatch(vm_exec *exec, int dispatch);
 
 /*
@@ -256,7 +262,8 @@ int vm_disassemble(const uint8_t *bytes, size_t size, char **out,
 
 typedef struct vm_testhost vm_testhost;
 
-/* WITAN_ENOMEM. Free with vm_testhost_free. */
+/* A new, empty test host; free with vm_testhost_free (NULL is fine). Fails
+ * with WITAN_ENOMEM. */
 int vm_testhost_new(vm_testhost **out);
 void vm_testhost_free(vm_testhost *th);
 /* The table to load modules against; owned by th. */
@@ -264,6 +271,7 @@ const vm_host *vm_testhost_host(const vm_testhost *th);
 /* The log of emit calls: one record per call, each followed by '\n', with
  * NUL and '\n' bytes inside a record shown as '.'; owned by th. */
 const char *vm_testhost_log(const vm_testhost *th, size_t *size);
+/* Keys in the map. Never fails. */
 uint32_t vm_testhost_entry_count(const vm_testhost *th);
 
 #endif
