@@ -7,14 +7,19 @@
  * assembly text, assembled first. For every module that loads it checks:
  *   - disassembling and reassembling gives back exactly the same bytes;
  *   - every export runs to completion or a trap within its gas, and the
- *     computed-goto and switch interpreters agree on the result, the trap,
- *     where it happened and the gas used, to the unit.
+ *     computed-goto interpreter, the switch interpreter and the reference
+ *     interpreter written from spec/vm.md (tests/vm/refvm.c) agree on the
+ *     result, the trap, where it happened and the gas used, to the unit.
  * Any crash, sanitizer report or broken property aborts.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/vm/refvm.h"
 #include "vm/vm.h"
+
+/* How run_all executes: the two dispatches of vm/, or the reference. */
+#define MODE_REFERENCE 99
 
 #define FUZZ_GAS 20000
 #define FUZZ_EXPORTS_MAX 4
@@ -38,7 +43,7 @@ static void check(int ok, const char *what)
 
 /* Runs every export (up to FUZZ_EXPORTS_MAX) with zero/empty arguments
  * against a fresh test host, under one dispatch strategy. */
-static int run_all(const uint8_t *bin, size_t size, int dispatch,
+static int run_all(const uint8_t *bin, size_t size, int mode,
                    struct outcome *out, uint32_t *count)
 {
     vm_testhost *th;
@@ -49,7 +54,8 @@ static int run_all(const uint8_t *bin, size_t size, int dispatch,
         return -1;
     }
     static const char *names[] = {"main", "f", "run", "fib", "loop", "map"};
-    vm_exec_set_dispatch(exec, dispatch);
+    if (mode != MODE_REFERENCE)
+        vm_exec_set_dispatch(exec, mode);
     *count = 0;
     for (size_t n = 0; n < sizeof names / sizeof names[0] &&
                        *count < FUZZ_EXPORTS_MAX; n++) {
@@ -64,7 +70,11 @@ static int run_all(const uint8_t *bin, size_t size, int dispatch,
             args[i] = params[i] == 'i' ? vm_int(7) : vm_bytes("seed", 4);
         struct outcome *o = &out[(*count)++];
         memset(o, 0, sizeof *o);
-        o->rc = vm_call(exec, m, fi, args, argc, FUZZ_GAS, &o->r);
+        static uint8_t ref_bytes[WITAN_VM_BYTES_SIZE_MAX];
+        if (mode == MODE_REFERENCE)
+            o->rc = refvm_call(m, fi, args, argc, FUZZ_GAS, &o->r, ref_bytes);
+        else
+            o->rc = vm_call(exec, m, fi, args, argc, FUZZ_GAS, &o->r);
         check(o->r.gas_used <= FUZZ_GAS, "gas used within the limit");
         check(o->rc == 0 || o->rc == WITAN_ETRAP || o->rc == WITAN_EGAS,
               "call result");
@@ -83,6 +93,9 @@ static int run_all(const uint8_t *bin, size_t size, int dispatch,
     vm_testhost_free(th);
     return 0;
 }
+
+static void agree(const struct outcome *a, const struct outcome *b,
+                  uint32_t na);
 
 static void check_module(const uint8_t *bin, size_t size)
 {
@@ -108,18 +121,28 @@ static void check_module(const uint8_t *bin, size_t size)
         return;
     check(run_all(bin, size, VM_DISPATCH_DEFAULT, b, &nb) == 0, "reload");
     check(na == nb, "export count");
+    agree(a, b, na);
+    check(run_all(bin, size, MODE_REFERENCE, b, &nb) == 0, "reload");
+    check(na == nb, "export count");
+    agree(a, b, na);
+}
+
+/* Two runs of the same exports gave the same outcomes. */
+static void agree(const struct outcome *a, const struct outcome *b,
+                  uint32_t na)
+{
     for (uint32_t i = 0; i < na; i++) {
-        check(a[i].rc == b[i].rc, "dispatches agree: code");
-        check(a[i].r.gas_used == b[i].r.gas_used, "dispatches agree: gas");
-        check(a[i].r.trap == b[i].r.trap, "dispatches agree: trap");
+        check(a[i].rc == b[i].rc, "runs agree: code");
+        check(a[i].r.gas_used == b[i].r.gas_used, "runs agree: gas");
+        check(a[i].r.trap == b[i].r.trap, "runs agree: trap");
         check(a[i].r.trap_func == b[i].r.trap_func &&
                   a[i].r.trap_offset == b[i].r.trap_offset,
-              "dispatches agree: trap location");
+              "runs agree: trap location");
         check(a[i].r.value.type == b[i].r.value.type &&
                   a[i].r.value.i == b[i].r.value.i &&
                   a[i].size == b[i].size &&
                   memcmp(a[i].bytes, b[i].bytes, a[i].size) == 0,
-              "dispatches agree: value");
+              "runs agree: value");
     }
 }
 

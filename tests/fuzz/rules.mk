@@ -8,9 +8,11 @@ FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -Wall -Wextra -Werror
 
 FUZZ_VM := $(BUILD)/fuzz/fuzz-vm
-FUZZ_VM_SRCS := tests/fuzz/main_fuzz_vm.c $(wildcard vm/*.c) common/common.c
+FUZZ_VM_SRCS := tests/fuzz/main_fuzz_vm.c tests/vm/refvm.c $(wildcard vm/*.c) \
+                common/common.c
 
-$(FUZZ_VM): $(FUZZ_VM_SRCS) $(wildcard vm/*.h) common/common.h common/limits.h | $(NEED_DEPS)
+$(FUZZ_VM): $(FUZZ_VM_SRCS) $(wildcard vm/*.h) tests/vm/refvm.h common/common.h \
+            common/limits.h | $(NEED_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(FUZZ_VM_SRCS) -o $@
 
