@@ -463,6 +463,8 @@ static int check_func(struct fcheck *c)
             return e;
         if (op == OP_MOV && f->types[VM_A(w)] != f->types[VM_B(w)])
             return fail_at(c->r, at, VM_VERR_REG_TYPE);
+        if (op == OP_RETV && f->result != VM_TYPE_NONE)
+            return fail_at(c->r, at, VM_VERR_RESULT);
         if (in->words == 2)
             target = (int64_t)pc + 2 + vm_s32(f->ext_code[pc + 1]);
         if (target != INT64_MIN) {

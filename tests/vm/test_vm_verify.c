@@ -280,6 +280,11 @@ static void test_instruction_rejections(void **state)
     expect_code(1, 0, "i", CODE(r), VM_VERR_RESULT, 0);
     expect_code(1, 2, "ib", CODE(r), VM_VERR_RESULT, 0);
     expect_code(1, 1, "i", CODE(W(OP_RET, 1, 0, 0)), VM_VERR_REG, 0);
+    /* retv where a value is due (found by the fuzzer against the
+     * reference interpreter). */
+    expect_code(1, 1, "i", CODE(W(OP_NOP, 0, 0, 0), W(OP_RETV, 0, 0, 0)),
+                VM_VERR_RESULT, 1);
+    expect_code(1, 2, "ib", CODE(W(OP_RETV, 0, 0, 0)), VM_VERR_RESULT, 0);
     /* Jumps. */
     expect_code(1, 1, "i", CODE(WJ(OP_JMP, 5), r), VM_VERR_JUMP_RANGE, 0);
     expect_code(1, 1, "i", CODE(WJ(OP_JMP, -2), r), VM_VERR_JUMP_RANGE, 0);
