@@ -65,14 +65,11 @@ static int write_all(const char *path, const uint8_t *data, size_t size)
     return bad ? WITAN_EIO : 0;
 }
 
-/* Assembly source of at most 1 MiB. */
-#define SOURCE_SIZE_MAX (1024 * 1024)
-
 static int assemble_file(const char *path, uint8_t **bin, size_t *size)
 {
     uint8_t *text;
     size_t text_size;
-    int e = read_all(path, SOURCE_SIZE_MAX, &text, &text_size);
+    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &text, &text_size);
     if (e)
         return e;
     vm_asm_error err;
@@ -90,7 +87,7 @@ static int load_any(const char *path, uint8_t **bin, size_t *size)
 {
     uint8_t *data;
     size_t n;
-    int e = read_all(path, SOURCE_SIZE_MAX, &data, &n);
+    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &data, &n);
     if (e)
         return e;
     if (n >= 4 && memcmp(data, "\0wvm", 4) == 0) {

@@ -105,6 +105,14 @@
 /* The largest static cost of one instruction (spec/vm.md's table): a call
  * costs 4 plus one per 16 registers of the callee's frame. */
 #define WITAN_VM_OP_COST_MAX (4 + WITAN_VM_REG_COUNT_MAX / 16)
+/* Tools: assembly text, its names (labels, functions, constants) and the
+ * tokens of one line (a .regs line lists up to 256 types). */
+#define WITAN_VM_ASM_TEXT_SIZE_MAX (1024 * 1024)
+#define WITAN_VM_ASM_NAME_SIZE_MAX 64
+#define WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX 300
+/* The test host (tests, benchmark, `witan contract run`; never a ledger). */
+#define WITAN_VM_TESTHOST_ENTRY_COUNT_MAX (4 * 1024 * 1024)
+#define WITAN_VM_TESTHOST_LOG_SIZE_MAX (64 * 1024)
 
 /* --- inference ------------------------------------------------------------- */
 
@@ -144,6 +152,9 @@ _Static_assert((unsigned long long)WITAN_VM_FUNC_WORDS_MAX *
 _Static_assert(WITAN_VM_CALL_DEPTH_MAX * WITAN_VM_REG_COUNT_MAX >
                    WITAN_VM_STACK_SLOT_COUNT_MAX / 2,
                "both the depth and the slot limits can be reached");
+_Static_assert(WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX > WITAN_VM_REG_COUNT_MAX + 1 &&
+                   WITAN_VM_ASM_NAME_SIZE_MAX >= WITAN_VM_NAME_SIZE_MAX,
+               "a .regs line and every module name can be written as text");
 _Static_assert(WITAN_VM_BYTES_SIZE_MAX <= WITAN_VM_MEMORY_SIZE_MAX,
                "a maximal bytes value fits in memory");
 _Static_assert(WITAN_VM_GAS_MAX + 2ULL * WITAN_VM_MEMORY_SIZE_MAX +

@@ -13,11 +13,9 @@
 
 #include "vm/vm_impl.h"
 
-#define ASM_NAME_SIZE_MAX 64
-#define ASM_TOKEN_COUNT_MAX 300
 
 struct sym {
-    char name[ASM_NAME_SIZE_MAX + 1];
+    char name[WITAN_VM_ASM_NAME_SIZE_MAX + 1];
 };
 
 struct kbytes {
@@ -50,7 +48,7 @@ struct aimport {
 
 struct aexport {
     struct sym s;
-    char func[ASM_NAME_SIZE_MAX + 1];
+    char func[WITAN_VM_ASM_NAME_SIZE_MAX + 1];
     uint32_t line;
 };
 
@@ -105,7 +103,7 @@ static int tokenize(struct as *a, char *line, struct tok *t, int *count)
             p++;
         if (!*p || *p == ';' || *p == '#')
             break;
-        if (n == ASM_TOKEN_COUNT_MAX)
+        if (n == WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX)
             return asm_fail(a, "too many tokens on one line");
         if (*p == '"') {
             char *s = ++p;
@@ -226,7 +224,7 @@ static int parse_int(const struct tok *t, int64_t *v)
 
 static int ident_ok(const struct tok *t)
 {
-    if (t->str || t->n == 0 || t->n > ASM_NAME_SIZE_MAX)
+    if (t->str || t->n == 0 || t->n > WITAN_VM_ASM_NAME_SIZE_MAX)
         return 0;
     for (size_t i = 0; i < t->n; i++) {
         char c = t->s[i];
@@ -759,7 +757,7 @@ static int emit_module(struct as *a, struct buf *b)
 static int each_line(struct as *a, char *text, size_t size, int pass,
                      int *in_func, uint32_t *fi, uint32_t *pc)
 {
-    struct tok t[ASM_TOKEN_COUNT_MAX];
+    struct tok t[WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX];
     char *p = text, *end = text + size;
     a->line = 0;
     while (p < end) {
@@ -805,6 +803,8 @@ int vm_assemble(const char *text, size_t size, uint8_t **out, size_t *out_size,
         return WITAN_EINVAL;
     *out = NULL;
     *out_size = 0;
+    if (size > WITAN_VM_ASM_TEXT_SIZE_MAX)
+        return WITAN_ELIMIT;
     struct as a;
     memset(&a, 0, sizeof a);
     a.err = err;

@@ -56,7 +56,7 @@ static int h_store_put(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     (void)n;
     (void)r;
     if (2 * (th->count + 1) > th->cap) {
-        if (th->count >= VM_TESTHOST_ENTRY_COUNT_MAX)
+        if (th->count >= WITAN_VM_TESTHOST_ENTRY_COUNT_MAX)
             return WITAN_ELIMIT;
         int e = grow(th);
         if (e)
@@ -64,7 +64,7 @@ static int h_store_put(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     }
     struct entry *s = slot(th, a[0].i);
     if (!s->used) {
-        if (th->count >= VM_TESTHOST_ENTRY_COUNT_MAX)
+        if (th->count >= WITAN_VM_TESTHOST_ENTRY_COUNT_MAX)
             return WITAN_ELIMIT;
         th->count++;
     }
@@ -92,7 +92,7 @@ static int h_emit(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     struct vm_testhost *th = ctx;
     (void)n;
     (void)r;
-    if (a[0].size + 1 > VM_TESTHOST_LOG_SIZE_MAX - th->log_size)
+    if (a[0].size + 1 > WITAN_VM_TESTHOST_LOG_SIZE_MAX - th->log_size)
         return WITAN_ELIMIT;
     for (uint32_t i = 0; i < a[0].size; i++)
     {
@@ -137,7 +137,7 @@ int vm_testhost_new(vm_testhost **out)
     struct vm_testhost *th = calloc(1, sizeof *th);
     if (!th)
         return WITAN_ENOMEM;
-    th->log = malloc(VM_TESTHOST_LOG_SIZE_MAX + 1);
+    th->log = malloc(WITAN_VM_TESTHOST_LOG_SIZE_MAX + 1);
     if (!th->log) {
         free(th);
         return WITAN_ENOMEM;

@@ -231,7 +231,7 @@ typedef struct vm_asm_error {
  * bytes; the module is verified without a host before it is returned.
  * Fails with WITAN_EASM (err says the line and why), WITAN_EVERIFY if the
  * result does not verify (err->message names the reason and offset),
- * WITAN_ENOMEM.
+ * WITAN_ELIMIT for text over WITAN_VM_ASM_TEXT_SIZE_MAX, WITAN_ENOMEM.
  */
 int vm_assemble(const char *text, size_t size, uint8_t **out, size_t *out_size,
                 vm_asm_error *err);
@@ -254,11 +254,10 @@ int vm_disassemble(const uint8_t *bytes, size_t size, char **out,
  *   emit(b data) -> v                  gas 10   appends to a log
  *   echo(b data) -> b                  gas 5    returns its argument
  *   fail(i code) -> v                  gas 1    fails with WITAN_EINVAL
- * The map holds at most VM_TESTHOST_ENTRY_COUNT_MAX keys (then store_put
- * fails with WITAN_ELIMIT), the log VM_TESTHOST_LOG_SIZE_MAX bytes.
+ * The map holds at most WITAN_VM_TESTHOST_ENTRY_COUNT_MAX keys (then
+ * store_put fails with WITAN_ELIMIT), the log WITAN_VM_TESTHOST_LOG_SIZE_MAX
+ * bytes (then emit fails with WITAN_ELIMIT).
  */
-#define VM_TESTHOST_ENTRY_COUNT_MAX (4u * 1024 * 1024)
-#define VM_TESTHOST_LOG_SIZE_MAX (64u * 1024)
 
 typedef struct vm_testhost vm_testhost;
 

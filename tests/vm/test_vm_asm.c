@@ -207,6 +207,17 @@ static void test_assembly_errors(void **state)
     expect_error(".func f i -> v\n    add r0, r0, r0\n.end\n", 0,
                  "falls off the end");
     expect_error(".func f -> i\n    ret r0\n.end\n", 0, "register out of range");
+    /* Text over its size limit is refused before it is read. */
+    size_t big = WITAN_VM_ASM_TEXT_SIZE_MAX + 1;
+    char *text = malloc(big);
+    assert_non_null(text);
+    memset(text, ' ', big);
+    uint8_t *bin = NULL;
+    size_t size;
+    assert_int_equal(vm_assemble(text, big, &bin, &size, NULL), WITAN_ELIMIT);
+    assert_int_equal(vm_assemble(text, big - 1, &bin, &size, NULL), 0);
+    free(bin);
+    free(text);
 }
 
 static void test_disassemble_rejects_bad_module(void **state)
