@@ -134,7 +134,10 @@ static void agree(const struct outcome *a, const struct outcome *b,
     for (uint32_t i = 0; i < na; i++) {
         check(a[i].rc == b[i].rc, "runs agree: code");
         check(a[i].r.gas_used == b[i].r.gas_used, "runs agree: gas");
-        check(a[i].r.trap == b[i].r.trap, "runs agree: trap");
+        check(a[i].r.trap == b[i].r.trap &&
+                  a[i].r.abort_code == b[i].r.abort_code &&
+                  a[i].r.host_err == b[i].r.host_err,
+              "runs agree: trap");
         check(a[i].r.trap_func == b[i].r.trap_func &&
                   a[i].r.trap_offset == b[i].r.trap_offset,
               "runs agree: trap location");
