@@ -162,6 +162,7 @@ struct infer_import_options {
     const double *samples;     /* sample_count x feature_count, may be NULL */
     size_t sample_count;
     size_t feature_count;      /* must equal the graph's input width */
+    const char *const *feature_names; /* feature_count names, or NULL */
     double max_abs_error;      /* refuse above this; < 0: no bound */
     bool force;                /* keep the model despite max_abs_error */
 };
@@ -203,5 +204,15 @@ int infer_onnx_eval_float(const uint8_t *onnx, size_t onnx_size,
                           size_t feature_count, double *outputs,
                           size_t output_cap, size_t *output_count, char *why,
                           size_t why_size);
+
+/*
+ * Parses CSV text of numbers (an optional header row of names first) into
+ * *values (rows x cols, malloc'd) and *names (cols malloc'd strings in a
+ * malloc'd array, or NULL without a header; names may be NULL to skip).
+ * WITAN_EDECODE on a cell that is not a finite number or a ragged row.
+ */
+int infer_csv_parse(const char *text, size_t len, double **values,
+                    size_t *rows, size_t *cols, char ***names, char *why,
+                    size_t why_size);
 
 #endif

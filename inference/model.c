@@ -500,7 +500,9 @@ int infer_model_load(const uint8_t *bytes, size_t size, infer_model **out,
         err = check_kind(m, why, why_size);
     if (err)
         goto fail;
-    m->n_out = (m->transform == INFER_OUT_SIGMOID && m->n_score == 1)
+    /* A binary classifier's one score p is shown as [1 - p, p]. */
+    m->n_out = (m->transform == INFER_OUT_SIGMOID && m->n_score == 1 &&
+                is_classifier(m->kind))
                    ? 2
                    : m->n_score;
     m->n_class = is_classifier(m->kind) ? m->n_out : 0;

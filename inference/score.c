@@ -232,7 +232,7 @@ static uint64_t finish(const infer_model *m, const int64_t *score,
         break;
     case INFER_OUT_SIGMOID:
         gas += (uint64_t)INFER_GAS_ACT * K;
-        if (K == 1) {
+        if (m->n_out == 2 && K == 1) {
             int64_t p = q16_to_frac(infer_sigmoid_fx(score[0], fo), fo);
             out[0] = (int32_t)(((int64_t)1 << fo) - p);
             out[1] = (int32_t)p;
