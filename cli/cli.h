@@ -20,6 +20,7 @@ struct cli_command {
 };
 
 int cli_keys(int argc, char **argv);
+int cli_model(int argc, char **argv);
 
 /* Prints "witan: <what>: <message of err>" on stderr and returns 1. */
 int cli_fail(const char *what, int err);

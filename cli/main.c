@@ -10,6 +10,7 @@
 
 static const struct cli_command commands[] = {
     {"keys", "create and show key files", cli_keys},
+    {"model", "import ONNX models, show and score them", cli_model},
 };
 
 static void usage(FILE *out)

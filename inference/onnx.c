@@ -17,7 +17,10 @@
 #include "inference/internal.h"
 #include "spec/onnx.pb-c.h"
 
-#define FL_INPUT_FRAC 16
+/* Raw inputs: as many fraction bits as the samples' range allows (so that
+ * tree thresholds between close float32 values stay apart), 16 without
+ * samples. */
+#define FL_INPUT_FRAC_DEFAULT 16
 
 struct fl_layer {
     uint32_t in, out;
@@ -53,6 +56,7 @@ struct fl_model {
     char in_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     char graph_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     size_t node_count;
+    uint32_t input_frac;
 };
 
 #define FAIL(err, ...) return infer_why(why, why_size, err, __VA_ARGS__)
@@ -1243,6 +1247,14 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
     pb->format_version = INFER_FORMAT_VERSION;
     pb->kind = (Witan__Model__ModelKind)f->kind;
     pb->name = dupstr(o->name ? o->name : f->graph_name[0] ? f->graph_name : "model");
+    const size_t ns = o->samples ? o->sample_count : 0;
+    double xmax = 0;
+    for (size_t i = 0; i < ns * f->n_in; i++)
+        xmax = fabs(o->samples[i]) > xmax ? fabs(o->samples[i]) : xmax;
+    f->input_frac = ns ? frac_for(xmax * 4, (double)WITAN_MODEL_INPUT_ABS_MAX,
+                                  WITAN_MODEL_FRAC_BITS_MAX)
+                       : FL_INPUT_FRAC_DEFAULT;
+    const uint32_t FL_INPUT_FRAC = f->input_frac;
     pb->input_frac_bits = FL_INPUT_FRAC;
     pb->output_transform = (Witan__Model__OutputTransform)f->transform;
     pb->score_count = K;
@@ -1272,7 +1284,6 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
         memcpy(pb->class_labels, f->labels, f->n_labels * sizeof *f->labels);
         pb->n_class_labels = f->n_labels;
     }
-    const size_t ns = o->samples ? o->sample_count : 0;
     /* Ranges seen on the samples, from the float model. */
     double zmax[WITAN_MODEL_LAYER_COUNT_MAX + 1] = {0};
     double smax = 0, tmp[WITAN_MODEL_OUTPUT_COUNT_MAX], sc[WITAN_MODEL_OUTPUT_COUNT_MAX];
@@ -1537,7 +1548,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     for (size_t s = 0; !err && o->samples && s < o->sample_count; s++) {
         const double *x = o->samples + s * f.n_in;
         for (uint32_t i = 0; !err && i < f.n_in; i++) {
-            double v = ldexp(x[i], FL_INPUT_FRAC);
+            double v = ldexp(x[i], (int)info.input_frac_bits);
             if (!(fabs(v) <= (double)WITAN_MODEL_INPUT_ABS_MAX))
                 err = infer_why(why, why_size, WITAN_ERANGE,
                                 "sample %zu: input %u out of range", s, i);
