@@ -36,7 +36,8 @@ int infer_decimal_parse(const char *text, size_t len, int64_t *mantissa,
     size_t i = 0;
     bool neg = false, point = false, digit = false;
     int64_t m = 0;
-    uint32_t s = 0, ndig = 0;
+    int64_t s = 0;
+    uint32_t ndig = 0;
     if (i < len && (text[i] == '-' || text[i] == '+'))
         neg = text[i++] == '-';
     for (; i < len; i++) {
@@ -45,20 +46,53 @@ int infer_decimal_parse(const char *text, size_t len, int64_t *mantissa,
             point = true;
             continue;
         }
+        if (c == 'e' || c == 'E')
+            break;
         if (c < '0' || c > '9')
             return WITAN_EDECODE;
         digit = true;
-        if (m == 0 && c == '0' && !point)
+        if (point)
+            s++;
+        if (m == 0 && c == '0')
             continue; /* leading zeros cost no precision */
         if (++ndig > 18)
             return WITAN_ERANGE;
         m = m * 10 + (c - '0');
-        if (point)
-            s++;
     }
     if (!digit)
         return WITAN_EDECODE;
+    if (i < len) { /* exponent: e[+-]digits */
+        i++;
+        bool eneg = false;
+        if (i < len && (text[i] == '-' || text[i] == '+'))
+            eneg = text[i++] == '-';
+        if (i >= len)
+            return WITAN_EDECODE;
+        int64_t e = 0;
+        for (; i < len; i++) {
+            if (text[i] < '0' || text[i] > '9')
+                return WITAN_EDECODE;
+            e = e * 10 + (text[i] - '0');
+            if (e > 100)
+                return WITAN_ERANGE;
+        }
+        s += eneg ? e : -e;
+    }
+    while (s < 0) { /* a positive exponent scales the mantissa up */
+        if (m > INT64_MAX / 10)
+            return WITAN_ERANGE;
+        m *= 10;
+        s++;
+    }
+    while (s > WITAN_DECIMAL_SCALE_MAX && m % 10 == 0 && m) {
+        m /= 10;
+        s--;
+    }
+    if (m == 0)
+        s = 0;
+    if (s > WITAN_DECIMAL_SCALE_MAX)
+        return WITAN_ERANGE;
     *mantissa = neg ? -m : m;
-    *scale = s;
+    *scale = (uint32_t)s;
     return 0;
 }

@@ -143,9 +143,10 @@ int infer_fixed_from_decimal(int64_t mantissa, uint32_t scale,
                              uint32_t frac_bits, int64_t *out);
 
 /*
- * Parses decimal text ("-12.5", "3e-2" not accepted: digits, one optional
- * point, optional sign) to mantissa and scale. WITAN_EDECODE when malformed,
- * WITAN_ERANGE when it needs more than 18 digits.
+ * Parses decimal text (optional sign, digits with one optional point, an
+ * optional exponent: "-12.5", "1.25e-05") to mantissa and scale exactly.
+ * WITAN_EDECODE when malformed, WITAN_ERANGE when it needs more than 18
+ * significant digits or a scale over 18.
  */
 int infer_decimal_parse(const char *text, size_t len, int64_t *mantissa,
                         uint32_t *scale);
