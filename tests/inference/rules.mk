@@ -1,0 +1,50 @@
+# Inference: extra targets (included by the Makefile).
+#
+#   test-inference-O0   builds the pinned-hash test again at -O0 with the
+#                       baseline kernels only and runs it (make test runs it;
+#                       `make SAN=1 test` does the same with sanitizers), so
+#                       -O0, -O2 and SAN=1 must all print the pinned hash
+#   bench-inference     MLP 32-64-64-1 and 100 trees of depth 6, single and
+#                       batched, beside ONNX Runtime (onnxruntime-node,
+#                       installed into build/ort by this file)
+#   fuzz-inference      libFuzzer over the model loader and the ONNX importer
+
+INFER_O0 := $(BUILD)/O0
+
+.PHONY: test-inference-O0 bench-inference fuzz-inference
+test-inference-O0:
+	@$(MAKE) --no-print-directory BUILD=$(INFER_O0) \
+	    OPT="-O0 -g -DINFER_NO_CLONES" $(INFER_O0)/tests/inference/test_hash >/dev/null
+	@echo "== test_hash at -O0, baseline kernels ($(INFER_O0))"
+	@$(INFER_O0)/tests/inference/test_hash > $(INFER_O0)/test_hash.out 2>&1; \
+	    rc=$$?; grep -E 'hash over|PASSED|FAILED|ERROR' $(INFER_O0)/test_hash.out; exit $$rc
+TEST_EXTRA += test-inference-O0
+
+# --- benchmark ---------------------------------------------------------------
+ORT_DIR := build/ort
+ORT_STAMP := $(ORT_DIR)/node_modules/onnxruntime-node/package.json
+$(ORT_STAMP):
+	@mkdir -p $(ORT_DIR)
+	cd $(ORT_DIR) && (test -f package.json || echo '{"private":true}' > package.json) && \
+	    ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund \
+	    onnxruntime-node >/dev/null
+bench-inference: $(BUILD)/tests/inference/bench_inference $(ORT_STAMP)
+	@$(BUILD)/tests/inference/bench_inference
+BENCH_TARGETS += bench-inference
+
+# --- fuzzing -----------------------------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_INFER_DIR := build/fuzz-inference
+FUZZ_INFER_SRCS := $(wildcard inference/*.c) common/common.c \
+    build/gen/spec/model.pb-c.c build/gen/spec/onnx.pb-c.c \
+    tests/fuzz/main_fuzz_inference.c
+$(FUZZ_INFER_DIR)/fuzz_inference: $(FUZZ_INFER_SRCS) | build/gen/spec/model.pb-c.h build/gen/spec/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -O1 -g -I. -Ibuild/gen -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    $(FUZZ_INFER_SRCS) -lprotobuf-c -lm -o $@
+fuzz-inference: $(FUZZ_INFER_DIR)/fuzz_inference
+	@mkdir -p $(FUZZ_INFER_DIR)/corpus
+	$(FUZZ_INFER_DIR)/fuzz_inference -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=1024 $(FUZZ_INFER_DIR)/corpus tests/fuzz/corpus-inference
+FUZZ_TARGETS += fuzz-inference
