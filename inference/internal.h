@@ -14,9 +14,19 @@
 #define INFER_PAD 16
 #define INFER_I16_MAX 32767
 
+/* Outputs are computed in blocks of this many (one AVX2 register of int32). */
+#define INFER_OUT_BLOCK 8
+
 struct infer_layer {
-    uint32_t in, out, in_pad;
-    int16_t *w;       /* out rows of in_pad, zero padding */
+    uint32_t in, out, in_pad, out_pad;
+    /* Weights by input pair: wp[((i / 2) * out_pad + j) * 2 + i % 2] =
+     * W[j][i], zero padded, so that one pmaddwd takes a pair of inputs
+     * against eight outputs. */
+    int16_t *wp;
+    /* Input pairs whose partial sum provably fits in int32 for every row:
+     * sum of |w| over any aligned chunk of 2 * chunk inputs <= 65537, so
+     * 32767 times it is below 2^31 (spec/models.md). At least 1. */
+    uint32_t chunk;
     int64_t *bias;
     uint32_t shift;   /* in_frac + weight_frac - out_frac, 0..62 */
     uint32_t in_frac, w_frac, out_frac;

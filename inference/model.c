@@ -67,7 +67,7 @@ void infer_model_free(infer_model *m)
     if (m->pb)
         witan__model__model__free_unpacked(m->pb, NULL);
     for (uint32_t i = 0; m->layers && i < m->n_layers; i++) {
-        free(m->layers[i].w);
+        free(m->layers[i].wp);
         free(m->layers[i].bias);
     }
     free(m->layers);
@@ -184,14 +184,16 @@ static int load_layers(infer_model *m, const Witan__Model__Model *pb,
         L->in = d->inputs;
         L->out = d->outputs;
         L->in_pad = (d->inputs + INFER_PAD - 1) / INFER_PAD * INFER_PAD;
+        L->out_pad = (d->outputs + INFER_OUT_BLOCK - 1) / INFER_OUT_BLOCK *
+                     INFER_OUT_BLOCK;
         L->in_frac = in_frac;
         L->w_frac = d->weight_frac_bits;
         L->out_frac = d->out_frac_bits;
         L->shift = in_frac + d->weight_frac_bits - d->out_frac_bits;
         L->act = (enum infer_activation)d->activation;
-        L->w = calloc((size_t)L->out * L->in_pad, sizeof *L->w);
-        L->bias = calloc(L->out, sizeof *L->bias);
-        if (!L->w || !L->bias)
+        L->wp = calloc((size_t)L->out_pad * L->in_pad, sizeof *L->wp);
+        L->bias = calloc(L->out_pad, sizeof *L->bias);
+        if (!L->wp || !L->bias)
             FAIL(WITAN_ENOMEM, "out of memory");
         for (uint32_t j = 0; j < L->out; j++) {
             if (abs64(d->bias[j]) > WITAN_MODEL_BIAS_ABS_MAX)
@@ -203,8 +205,28 @@ static int load_layers(infer_model *m, const Witan__Model__Model *pb,
                     FAIL(WITAN_EMODEL,
                          "layer %u: weight [%u][%u] = %d, |w| must be <= 32767",
                          l, j, i, w);
-                L->w[(size_t)j * L->in_pad + i] = (int16_t)w;
+                L->wp[((size_t)(i / 2) * L->out_pad + j) * 2 + i % 2] = (int16_t)w;
             }
+        }
+        /* The longest power-of-two chunk of input pairs whose sum of |w|
+         * stays within 65537 for every row and every aligned chunk. */
+        uint32_t pairs = L->in_pad / 2;
+        L->chunk = 1;
+        for (uint32_t k = 2; k <= pairs; k *= 2) {
+            bool ok = true;
+            for (uint32_t j = 0; ok && j < L->out; j++)
+                for (uint32_t c = 0; ok && c < pairs; c += k) {
+                    int64_t sum = 0;
+                    for (uint32_t p = c; p < c + k && p < pairs; p++)
+                        for (uint32_t h = 0; h < 2; h++) {
+                            int16_t w = L->wp[((size_t)p * L->out_pad + j) * 2 + h];
+                            sum += w < 0 ? -w : w;
+                        }
+                    ok = sum <= 65537;
+                }
+            if (!ok)
+                break;
+            L->chunk = k;
         }
         m->param_count += d->n_weights + d->n_bias;
         in = d->outputs;

@@ -88,51 +88,112 @@ static int64_t q16_to_frac(int64_t v, uint32_t frac)
 }
 
 /*
- * sum a[i] * w[i] over n (a multiple of 16). Each pair of products is below
- * 2^31 in magnitude (|a|, |w| <= 32767) so it is formed in 32 bits, the
- * shape of the pmaddwd instruction; the running sum is 64-bit.
+ * acc[j] = sum_i a[i] * W[j][i] for j < out_pad: the exact integer sum, so
+ * every kernel below gives the same bits. Each pair product a[2p] * w +
+ * a[2p+1] * w' is below 2^31 in magnitude (|a|, |w| <= 32767), the shape of
+ * pmaddwd; the loader proved that `chunk` consecutive pairs also sum within
+ * int32, so the AVX2 kernel widens to int64 only once per chunk.
  */
-INFER_CLONES
-static int64_t dot_i16(const int16_t *restrict a, const int16_t *restrict w,
-                       size_t n)
+static void dense_generic(const struct infer_layer *L, const int16_t *a,
+                          int64_t *restrict acc)
 {
-    int64_t acc = 0;
-    for (size_t i = 0; i < n; i += 2)
-        acc += (int32_t)a[i] * w[i] + (int32_t)a[i + 1] * w[i + 1];
-    return acc;
+    const uint32_t np = L->in_pad / 2, op = L->out_pad;
+    for (uint32_t j = 0; j < op; j++)
+        acc[j] = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        const int32_t a0 = a[2 * p], a1 = a[2 * p + 1];
+        const int16_t *w = L->wp + (size_t)p * op * 2;
+        for (uint32_t j = 0; j < op; j++)
+            acc[j] += a0 * w[2 * j] + a1 * w[2 * j + 1];
+    }
 }
 
-/* Four rows at once, so each load of a[] serves four dot products. */
-INFER_CLONES
-static void dot4_i16(const int16_t *restrict a, const int16_t *restrict w,
-                     size_t n, int64_t out[4])
+#if defined(__x86_64__) && !defined(INFER_NO_CLONES)
+#include <immintrin.h>
+#define INFER_HAVE_AVX2_KERNEL 1
+
+static int cpu_has_avx2;
+
+__attribute__((constructor)) static void detect_cpu(void)
 {
-    int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const int16_t *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
-    for (size_t i = 0; i < n; i += 2) {
-        int32_t a0 = a[i], a1 = a[i + 1];
-        s0 += a0 * w0[i] + a1 * w0[i + 1];
-        s1 += a0 * w1[i] + a1 * w1[i + 1];
-        s2 += a0 * w2[i] + a1 * w2[i + 1];
-        s3 += a0 * w3[i] + a1 * w3[i + 1];
-    }
-    out[0] = s0;
-    out[1] = s1;
-    out[2] = s2;
-    out[3] = s3;
+    __builtin_cpu_init();
+    cpu_has_avx2 = __builtin_cpu_supports("avx2");
 }
+
+/* U blocks of 8 outputs starting at jb; U is a constant at each call. */
+static inline __attribute__((target("avx2"), always_inline)) void
+avx2_block(const int16_t *a, const int16_t *wp, uint32_t np, uint32_t op,
+           uint32_t k, uint32_t jb, const int U, int64_t *acc)
+{
+    __m256i s64[8];
+    for (int u = 0; u < 2 * U; u++)
+        s64[u] = _mm256_setzero_si256();
+    for (uint32_t c = 0; c < np; c += k) {
+        __m256i s32[4];
+        for (int u = 0; u < U; u++)
+            s32[u] = _mm256_setzero_si256();
+        uint32_t end = c + k < np ? c + k : np;
+        for (uint32_t p = c; p < end; p++) {
+            int32_t pair;
+            memcpy(&pair, a + 2 * p, sizeof pair);
+            const __m256i b = _mm256_set1_epi32(pair);
+            const int16_t *w = wp + ((size_t)p * op + jb) * 2;
+            for (int u = 0; u < U; u++)
+                s32[u] = _mm256_add_epi32(
+                    s32[u], _mm256_madd_epi16(
+                                b, _mm256_loadu_si256((const __m256i *)(w + 16 * u))));
+        }
+        for (int u = 0; u < U; u++) {
+            s64[2 * u] = _mm256_add_epi64(
+                s64[2 * u], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s32[u])));
+            s64[2 * u + 1] = _mm256_add_epi64(
+                s64[2 * u + 1],
+                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s32[u], 1)));
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        _mm256_storeu_si256((__m256i *)(acc + jb + 8 * u), s64[2 * u]);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 8 * u + 4), s64[2 * u + 1]);
+    }
+}
+
+__attribute__((target("avx2"))) static void
+dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
+    uint32_t jb = 0;
+    for (; jb + 32 <= op; jb += 32)
+        avx2_block(a, L->wp, np, op, k, jb, 4, acc);
+    for (; jb < op; jb += 8)
+        avx2_block(a, L->wp, np, op, k, jb, 1, acc);
+}
+#endif
 
 static void layer_acc(const struct infer_layer *L, const int16_t *a,
                       int64_t *acc)
 {
-    uint32_t j = 0;
-    for (; j + 4 <= L->out; j += 4) {
-        dot4_i16(a, L->w + (size_t)j * L->in_pad, L->in_pad, acc + j);
-        for (int k = 0; k < 4; k++)
-            acc[j + k] += L->bias[j + k];
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2) {
+        dense_avx2(L, a, acc);
+        return;
     }
-    for (; j < L->out; j++)
-        acc[j] = L->bias[j] + dot_i16(a, L->w + (size_t)j * L->in_pad, L->in_pad);
+#endif
+    dense_generic(L, a, acc);
+}
+
+/* Hidden layer: o[j] = clamp(round(acc[j] + bias[j], shift), lo, 32767)
+ * where lo is 0 for ReLU (relu of a saturated value) or -32767. */
+INFER_CLONES
+static void rescale16(const int64_t *restrict acc, const int64_t *restrict bias,
+                      uint32_t n, uint32_t shift, int64_t lo, int16_t *restrict o)
+{
+    const int64_t half = shift ? (int64_t)1 << (shift - 1) : 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int64_t v = (acc[j] + bias[j] + half) >> shift;
+        v = v < lo ? lo : v;
+        v = v > INFER_I16_MAX ? INFER_I16_MAX : v;
+        o[j] = (int16_t)v;
+    }
 }
 
 /* Normalised first-layer input; padding zeroed. */
@@ -151,7 +212,7 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
 {
     int16_t buf[2][WITAN_MODEL_WIDTH_MAX + INFER_PAD]
         __attribute__((aligned(32)));
-    int64_t acc[WITAN_MODEL_WIDTH_MAX];
+    int64_t acc[WITAN_MODEL_WIDTH_MAX + INFER_OUT_BLOCK];
     uint64_t gas = 0;
     normalise(m, x, buf[0]);
     int cur = 0;
@@ -161,18 +222,15 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
         gas += (uint64_t)INFER_GAS_MAC * L->in * L->out;
         if (l + 1 == m->n_layers) {
             for (uint32_t j = 0; j < L->out; j++)
-                score[j] = sat32(infer_round_shift(acc[j], L->shift));
+                score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
             break;
         }
         int16_t *o = buf[!cur];
-        for (uint32_t j = 0; j < L->out; j++)
-            o[j] = sat16(infer_round_shift(acc[j], L->shift));
+        rescale16(acc, L->bias, L->out, L->shift,
+                  L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, o);
         switch (L->act) {
         case INFER_ACT_IDENTITY:
-            break;
-        case INFER_ACT_RELU:
-            for (uint32_t j = 0; j < L->out; j++)
-                o[j] = o[j] < 0 ? 0 : o[j];
+        case INFER_ACT_RELU: /* done by rescale16 */
             break;
         case INFER_ACT_SIGMOID:
             for (uint32_t j = 0; j < L->out; j++)

@@ -28,6 +28,9 @@ $(ORT_STAMP):
 	cd $(ORT_DIR) && (test -f package.json || echo '{"private":true}' > package.json) && \
 	    ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund \
 	    onnxruntime-node >/dev/null
+$(BUILD)/tests/inference/bench_inference: $(BUILD)/obj/tests/inference/main_bench_inference.o \
+    $(tests/inference_SUPPORT_OBJS) $(LIBS)
+	$(CC) $(LDFLAGS) $< $(tests/inference_SUPPORT_OBJS) $(LINK_LIBS) -o $@
 bench-inference: $(BUILD)/tests/inference/bench_inference $(ORT_STAMP)
 	@$(BUILD)/tests/inference/bench_inference
 BENCH_TARGETS += bench-inference
