@@ -1426,6 +1426,21 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
         if (wmax > 32767)
             FAIL(WITAN_EONNX, "layer %u: weight %g over 32767", l, wmax);
         uint32_t wf = frac_for(wmax, 32767, WITAN_MODEL_FRAC_BITS_MAX);
+        /* Speed for at most 3 bits of weight precision: scale so that any
+         * 16 consecutive weights of a row sum (in |w|) to at most 65537,
+         * which lets the scorer add 8 input pairs in int32 before widening
+         * (inference/internal.h, spec/models.md). */
+        double l1 = 0;
+        for (uint32_t j = 0; j < L->out; j++)
+            for (uint32_t c = 0; c < L->in; c += 16) {
+                double sum = 0;
+                for (uint32_t i = c; i < c + 16 && i < L->in; i++)
+                    sum += fabs(L->w[(size_t)j * L->in + i]);
+                l1 = sum > l1 ? sum : l1;
+            }
+        uint32_t wf16 = frac_for(l1, 65536, WITAN_MODEL_FRAC_BITS_MAX);
+        if (wf16 < wf && wf - wf16 <= 3)
+            wf = wf16;
         uint32_t of;
         if (last)
             of = ns ? frac_for(smax * 1.25, 1073741823.0, 24) : 16;

@@ -120,52 +120,95 @@ __attribute__((constructor)) static void detect_cpu(void)
     cpu_has_avx2 = __builtin_cpu_supports("avx2");
 }
 
-/* U blocks of 8 outputs starting at jb; U is a constant at each call. */
-static inline __attribute__((target("avx2"), always_inline)) void
-avx2_block(const int16_t *a, const int16_t *wp, uint32_t np, uint32_t op,
-           uint32_t k, uint32_t jb, const int U, int64_t *acc)
-{
-    __m256i s64[8];
-    for (int u = 0; u < 2 * U; u++)
-        s64[u] = _mm256_setzero_si256();
-    for (uint32_t c = 0; c < np; c += k) {
-        __m256i s32[4];
-        for (int u = 0; u < U; u++)
-            s32[u] = _mm256_setzero_si256();
-        uint32_t end = c + k < np ? c + k : np;
-        for (uint32_t p = c; p < end; p++) {
-            int32_t pair;
-            memcpy(&pair, a + 2 * p, sizeof pair);
-            const __m256i b = _mm256_set1_epi32(pair);
-            const int16_t *w = wp + ((size_t)p * op + jb) * 2;
-            for (int u = 0; u < U; u++)
-                s32[u] = _mm256_add_epi32(
-                    s32[u], _mm256_madd_epi16(
-                                b, _mm256_loadu_si256((const __m256i *)(w + 16 * u))));
-        }
-        for (int u = 0; u < U; u++) {
-            s64[2 * u] = _mm256_add_epi64(
-                s64[2 * u], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s32[u])));
-            s64[2 * u + 1] = _mm256_add_epi64(
-                s64[2 * u + 1],
-                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s32[u], 1)));
-        }
-    }
-    for (int u = 0; u < U; u++) {
-        _mm256_storeu_si256((__m256i *)(acc + jb + 8 * u), s64[2 * u]);
-        _mm256_storeu_si256((__m256i *)(acc + jb + 8 * u + 4), s64[2 * u + 1]);
-    }
-}
+/* 8 outputs from jb: one int32 register per chunk, two int64 across. */
+#define AVX2_WIDEN(s32, lo, hi)                                                \
+    do {                                                                       \
+        lo = _mm256_add_epi64(lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s32))); \
+        hi = _mm256_add_epi64(hi, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s32, 1))); \
+    } while (0)
+#define AVX2_MADD(s32, b, w)                                                   \
+    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(w))))
 
 __attribute__((target("avx2"))) static void
 dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
 {
     const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
+    const int16_t *wp = L->wp;
     uint32_t jb = 0;
-    for (; jb + 32 <= op; jb += 32)
-        avx2_block(a, L->wp, np, op, k, jb, 4, acc);
-    for (; jb < op; jb += 8)
-        avx2_block(a, L->wp, np, op, k, jb, 1, acc);
+    /* 32 outputs at a time: 4 int32 and 8 int64 accumulators. */
+    for (; jb + 32 <= op; jb += 32) {
+        __m256i l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0,
+                l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+        for (uint32_t c = 0; c < np; c += k) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+            uint32_t end = c + k < np ? c + k : np;
+            for (uint32_t p = c; p < end; p++) {
+                int32_t pair;
+                memcpy(&pair, a + 2 * p, sizeof pair);
+                const __m256i b = _mm256_set1_epi32(pair);
+                const int16_t *w = wp + ((size_t)p * op + jb) * 2;
+                AVX2_MADD(s0, b, w);
+                AVX2_MADD(s1, b, w + 16);
+                AVX2_MADD(s2, b, w + 32);
+                AVX2_MADD(s3, b, w + 48);
+            }
+            AVX2_WIDEN(s0, l0, h0);
+            AVX2_WIDEN(s1, l1, h1);
+            AVX2_WIDEN(s2, l2, h2);
+            AVX2_WIDEN(s3, l3, h3);
+        }
+        _mm256_storeu_si256((__m256i *)(acc + jb), l0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 8), l1);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 12), h1);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 16), l2);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 20), h2);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 24), l3);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 28), h3);
+    }
+    for (; jb < op; jb += 8) {
+        __m256i l0 = _mm256_setzero_si256(), h0 = l0;
+        for (uint32_t c = 0; c < np; c += k) {
+            __m256i s0 = _mm256_setzero_si256();
+            uint32_t end = c + k < np ? c + k : np;
+            for (uint32_t p = c; p < end; p++) {
+                int32_t pair;
+                memcpy(&pair, a + 2 * p, sizeof pair);
+                AVX2_MADD(s0, _mm256_set1_epi32(pair), wp + ((size_t)p * op + jb) * 2);
+            }
+            AVX2_WIDEN(s0, l0, h0);
+        }
+        _mm256_storeu_si256((__m256i *)(acc + jb), l0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
+    }
+}
+
+/* rescale16 for 8 outputs at a time, n a multiple of 8 (out_pad): the
+ * arithmetic shift is done as a logical one on x + 2^63, minus 2^(63-s). */
+__attribute__((target("avx2"))) static void
+rescale16_avx2(const int64_t *acc, const int64_t *bias, uint32_t n,
+               uint32_t shift, int64_t lo, int16_t *o)
+{
+    const __m256i half = _mm256_set1_epi64x(shift ? (int64_t)1 << (shift - 1) : 0);
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i back = _mm256_set1_epi64x((int64_t)((uint64_t)1 << (63 - shift)));
+    const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(INFER_I16_MAX);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m128i cnt = _mm_cvtsi32_si128((int)shift);
+    __m128i part[2];
+    for (uint32_t j = 0; j < n; j += 8) {
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_add_epi64(
+                _mm256_loadu_si256((const __m256i *)(acc + j + 4 * h)),
+                _mm256_loadu_si256((const __m256i *)(bias + j + 4 * h)));
+            v = _mm256_add_epi64(v, half);
+            v = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(v, sign), cnt), back);
+            v = _mm256_blendv_epi8(v, vlo, _mm256_cmpgt_epi64(vlo, v));
+            v = _mm256_blendv_epi8(v, vhi, _mm256_cmpgt_epi64(v, vhi));
+            part[h] = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
+        }
+        _mm_storeu_si128((__m128i *)(o + j), _mm_packs_epi32(part[0], part[1]));
+    }
 }
 #endif
 
@@ -183,8 +226,7 @@ static void layer_acc(const struct infer_layer *L, const int16_t *a,
 
 /* Hidden layer: o[j] = clamp(round(acc[j] + bias[j], shift), lo, 32767)
  * where lo is 0 for ReLU (relu of a saturated value) or -32767. */
-INFER_CLONES
-static void rescale16(const int64_t *restrict acc, const int64_t *restrict bias,
+static void rescale16_generic(const int64_t *restrict acc, const int64_t *restrict bias,
                       uint32_t n, uint32_t shift, int64_t lo, int16_t *restrict o)
 {
     const int64_t half = shift ? (int64_t)1 << (shift - 1) : 0;
@@ -194,6 +236,18 @@ static void rescale16(const int64_t *restrict acc, const int64_t *restrict bias,
         v = v > INFER_I16_MAX ? INFER_I16_MAX : v;
         o[j] = (int16_t)v;
     }
+}
+
+static void rescale16(const struct infer_layer *L, const int64_t *acc,
+                      int64_t lo, int16_t *o)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2) {
+        rescale16_avx2(acc, L->bias, L->out_pad, L->shift, lo, o);
+        return;
+    }
+#endif
+    rescale16_generic(acc, L->bias, L->out, L->shift, lo, o);
 }
 
 /* Normalised first-layer input; padding zeroed. */
@@ -226,8 +280,7 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
             break;
         }
         int16_t *o = buf[!cur];
-        rescale16(acc, L->bias, L->out, L->shift,
-                  L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, o);
+        rescale16(L, acc, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, o);
         switch (L->act) {
         case INFER_ACT_IDENTITY:
         case INFER_ACT_RELU: /* done by rescale16 */
