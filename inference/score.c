@@ -141,8 +141,26 @@ dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
                 l2 = l0, h2 = l0, l3 = l0, h3 = l0;
         for (uint32_t c = 0; c < np; c += k) {
             __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-            uint32_t end = c + k < np ? c + k : np;
-            for (uint32_t p = c; p < end; p++) {
+            /* k and np are even or 1 (both are powers of two times the
+             * padding), so pairs come two at a time unless k == 1. */
+            uint32_t end = c + k < np ? c + k : np, p = c;
+            for (; p + 2 <= end; p += 2) {
+                int32_t pr[2];
+                memcpy(pr, a + 2 * p, sizeof pr);
+                const __m256i b = _mm256_set1_epi32(pr[0]);
+                const __m256i b2 = _mm256_set1_epi32(pr[1]);
+                const int16_t *w = wp + ((size_t)p * op + jb) * 2;
+                const int16_t *w2 = w + (size_t)op * 2;
+                AVX2_MADD(s0, b, w);
+                AVX2_MADD(s1, b, w + 16);
+                AVX2_MADD(s2, b, w + 32);
+                AVX2_MADD(s3, b, w + 48);
+                AVX2_MADD(s0, b2, w2);
+                AVX2_MADD(s1, b2, w2 + 16);
+                AVX2_MADD(s2, b2, w2 + 32);
+                AVX2_MADD(s3, b2, w2 + 48);
+            }
+            for (; p < end; p++) {
                 int32_t pair;
                 memcpy(&pair, a + 2 * p, sizeof pair);
                 const __m256i b = _mm256_set1_epi32(pair);
@@ -392,6 +410,9 @@ static int64_t clamp_score(int64_t v)
     return sat32(v);
 }
 
+static int score_checked(const infer_model *m, const int64_t *input,
+                         int32_t *output, struct infer_result *result);
+
 int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
                 int32_t *output, size_t output_count,
                 struct infer_result *result)
@@ -402,6 +423,13 @@ int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
     int err = check_inputs(m, input, input_count);
     if (err)
         return err;
+    return score_checked(m, input, output, result);
+}
+
+/* infer_score after its checks (infer_score_batch checks all at once). */
+static int score_checked(const infer_model *m, const int64_t *input,
+                         int32_t *output, struct infer_result *result)
+{
     int64_t score[WITAN_MODEL_OUTPUT_COUNT_MAX];
     uint64_t gas = INFER_GAS_BASE + (uint64_t)INFER_GAS_INPUT * m->n_in;
     if (m->n_layers) {
@@ -439,8 +467,8 @@ int infer_score_batch(const infer_model *m, const int64_t *inputs,
     if (m->n_layers) {
         for (size_t s = 0; s < sample_count; s++) {
             struct infer_result r;
-            err = infer_score(m, inputs + s * m->n_in, m->n_in,
-                              outputs + s * m->n_out, m->n_out, &r);
+            err = score_checked(m, inputs + s * m->n_in,
+                                outputs + s * m->n_out, &r);
             WITAN_ASSERT(err == 0);
             if (labels)
                 labels[s] = r.label;
