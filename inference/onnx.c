@@ -9,6 +9,7 @@
  * model the validator refuses) and compared with the float model on the
  * samples.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -800,6 +801,10 @@ static int op_trees(struct fl_model *f, const Onnx__NodeProto *node,
         f->kind = average ? INFER_RF_REGRESSION : INFER_GB_REGRESSION;
     }
     f->K = K;
+    if ((uint64_t)n * K > WITAN_MODEL_PARAM_COUNT_MAX)
+        return infer_why(why, why_size, WITAN_ELIMIT,
+                         "%zu nodes x %u scores, limit %d", n, K,
+                         WITAN_MODEL_PARAM_COUNT_MAX);
     size_t nb = attr_floats(node, "base_values", &base);
     if (nb != 0 && nb != K)
         ONNX_FAIL(node, "%zu base_values for %u scores", nb, K);
@@ -1148,7 +1153,8 @@ static void fl_eval(const struct fl_model *f, const double *x, double *out,
             const struct fl_tree *tr = &f->trees[t];
             uint32_t n = 0;
             while (tr->left[n] || tr->right[n]) {
-                float xv = (float)x[tr->feature[n]];
+                double xd = x[tr->feature[n]];
+                float xv = xd > FLT_MAX ? INFINITY : xd < -FLT_MAX ? -INFINITY : (float)xd;
                 float th = (float)tr->thr[n];
                 bool go_left = tr->lt[n] ? xv < th : xv <= th;
                 n = go_left ? tr->left[n] : tr->right[n];
@@ -1183,7 +1189,17 @@ static void fl_eval(const struct fl_model *f, const double *x, double *out,
 
 /* ---------------------------------------------------------- quantise -- */
 
-static int64_t q_round(double v) { return (int64_t)floor(v + 0.5); }
+/* Round half up; a value that is not finite or beyond 2^62 sets *bad (the
+ * import then fails) instead of reaching an undefined conversion. */
+static int64_t q_round_checked(double v, bool *bad)
+{
+    if (!(fabs(v) <= 4611686018427387904.0)) {
+        *bad = true;
+        return 0;
+    }
+    return (int64_t)floor(v + 0.5);
+}
+#define q_round(v) q_round_checked((v), &bad)
 
 /* Largest frac (0..hi) with m * 2^frac <= limit; hi when m is 0. */
 static uint32_t frac_for(double m, double limit, uint32_t hi)
@@ -1244,6 +1260,7 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
                     Witan__Model__Model *pb, char *why, size_t why_size)
 {
     const uint32_t K = f->K, nout = fl_out_count(f);
+    bool bad = false;
     pb->format_version = INFER_FORMAT_VERSION;
     pb->kind = (Witan__Model__ModelKind)f->kind;
     pb->name = dupstr(o->name ? o->name : f->graph_name[0] ? f->graph_name : "model");
@@ -1394,6 +1411,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
                 tr->right[i] = ft->right[i];
             }
         }
+        if (bad)
+            FAIL(WITAN_EONNX, "a parameter is not finite or too large to quantise");
         return 0;
     }
     /* Dense: frac bits from the ranges seen (defaults without samples). */
@@ -1479,6 +1498,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
         in_frac = of;
     }
     pb->output_frac_bits = fo;
+    if (bad)
+        FAIL(WITAN_EONNX, "a parameter is not finite or too large to quantise");
     return 0;
 }
 
@@ -1558,6 +1579,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     int32_t q[WITAN_MODEL_OUTPUT_COUNT_MAX];
     double fo[WITAN_MODEL_OUTPUT_COUNT_MAX];
     struct infer_info info;
+    bool bad = false;
     if (!err)
         infer_model_info(m, &info);
     for (size_t s = 0; !err && o->samples && s < o->sample_count; s++) {

@@ -49,5 +49,6 @@ $(FUZZ_INFER_DIR)/fuzz_inference: $(FUZZ_INFER_SRCS) | build/gen/spec/model.pb-c
 fuzz-inference: $(FUZZ_INFER_DIR)/fuzz_inference
 	@mkdir -p $(FUZZ_INFER_DIR)/corpus
 	$(FUZZ_INFER_DIR)/fuzz_inference -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=$(FUZZ_INFER_DIR)/ \
 	    -max_len=65536 -rss_limit_mb=1024 $(FUZZ_INFER_DIR)/corpus tests/fuzz/corpus-inference
 FUZZ_TARGETS += fuzz-inference
