@@ -145,10 +145,11 @@ dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
              * padding), so pairs come two at a time unless k == 1. */
             uint32_t end = c + k < np ? c + k : np, p = c;
             for (; p + 2 <= end; p += 2) {
-                int32_t pr[2];
-                memcpy(pr, a + 2 * p, sizeof pr);
-                const __m256i b = _mm256_set1_epi32(pr[0]);
-                const __m256i b2 = _mm256_set1_epi32(pr[1]);
+                int32_t pr0, pr1; /* separate loads become vpbroadcastd m32 */
+                memcpy(&pr0, a + 2 * p, sizeof pr0);
+                memcpy(&pr1, a + 2 * p + 2, sizeof pr1);
+                const __m256i b = _mm256_set1_epi32(pr0);
+                const __m256i b2 = _mm256_set1_epi32(pr1);
                 const int16_t *w = wp + ((size_t)p * op + jb) * 2;
                 const int16_t *w2 = w + (size_t)op * 2;
                 AVX2_MADD(s0, b, w);
