@@ -51,6 +51,10 @@ struct infer_model {
     int64_t *offset;
     int32_t *scale;
     uint32_t *norm_shift;
+    /* The same per input as int64 lanes, padded with zeros to a multiple of
+     * 4 (offset, scale, shift, 2^(shift-1), 2^(63-shift)) for the AVX2
+     * normalisation. */
+    int64_t *norm_lanes;
     uint32_t n_layers;
     struct infer_layer *layers;
     uint32_t n_trees, n_nodes, depth_max;

@@ -74,6 +74,7 @@ void infer_model_free(infer_model *m)
     free(m->offset);
     free(m->scale);
     free(m->norm_shift);
+    free(m->norm_lanes);
     free(m->tree_root);
     free(m->tree_depth);
     free(m->nodes);
@@ -101,8 +102,12 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
     m->offset = calloc(m->n_in, sizeof *m->offset);
     m->scale = calloc(m->n_in, sizeof *m->scale);
     m->norm_shift = calloc(m->n_in, sizeof *m->norm_shift);
-    if (!m->offset || !m->scale || !m->norm_shift)
+    size_t n4 = (m->n_in + 3) / 4 * 4;
+    m->norm_lanes = calloc(5 * n4, sizeof *m->norm_lanes);
+    if (!m->offset || !m->scale || !m->norm_shift || !m->norm_lanes)
         FAIL(WITAN_ENOMEM, "out of memory");
+    for (size_t i = m->n_in; i < n4; i++) /* padding lanes: shift 0 */
+        m->norm_lanes[4 * n4 + i] = INT64_MIN;
     for (uint32_t i = 0; i < m->n_in; i++) {
         const Witan__Model__Feature *f = pb->inputs[i];
         int err = check_name(f->name, "input", i, why, why_size);
@@ -130,6 +135,12 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
         m->offset[i] = f->offset;
         m->scale[i] = f->scale;
         m->norm_shift[i] = shift < 0 ? 0 : (uint32_t)shift;
+        uint32_t sh = m->norm_shift[i];
+        m->norm_lanes[i] = f->offset;
+        m->norm_lanes[n4 + i] = f->scale;
+        m->norm_lanes[2 * n4 + i] = sh;
+        m->norm_lanes[3 * n4 + i] = sh ? (int64_t)1 << (sh - 1) : 0;
+        m->norm_lanes[4 * n4 + i] = (int64_t)((uint64_t)1 << (63 - sh));
     }
     return 0;
 }

@@ -6,6 +6,8 @@
  * batched throughput (1,024 samples per call), and the largest absolute
  * error against the float reference. ONNX Runtime runs in node with one
  * thread (tests/inference/bench_ort.js, onnxruntime-node in build/ort).
+ * Outputs: Witan's integer outputs and ONNX Runtime's float outputs are each
+ * compared with the float reference (max err column).
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +17,10 @@
 
 #include "tests/inference/support.h"
 
-#define SECONDS 1.0
+/* Each figure is the best of ROUNDS runs of SECONDS, for both engines: the
+ * machine is shared, and the best run is the least disturbed one. */
+#define SECONDS 0.4
+#define ROUNDS 3
 
 static double now(void)
 {
@@ -58,27 +63,32 @@ static int run_witan(const char *name, struct figures *f)
                         ref[s * rc]);
         f->err = e > f->err ? e : f->err;
     }
-    /* Batched. */
-    double t0 = now(), t;
-    size_t calls = 0;
-    do {
-        infer_score_batch(m, in, rows, out, NULL, &gas);
-        calls++;
-    } while ((t = now()) - t0 < SECONDS);
-    f->batch = (double)calls * (double)rows / (t - t0);
-    /* Single sample per call. */
-    calls = 0;
+    f->batch = f->single = 0;
     int64_t sink = 0;
-    t0 = now();
-    do {
-        for (size_t s = 0; s < rows; s++) {
-            struct infer_result r;
-            infer_score(m, in + s * cols, cols, out, info.output_count, &r);
-            sink += out[0];
-        }
-        calls += rows;
-    } while ((t = now()) - t0 < SECONDS);
-    f->single = (double)calls / (t - t0);
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Batched: 1,024 samples per call. */
+        double t0 = now(), t;
+        size_t calls = 0;
+        do {
+            infer_score_batch(m, in, rows, out, NULL, &gas);
+            calls++;
+        } while ((t = now()) - t0 < SECONDS);
+        double r = (double)calls * (double)rows / (t - t0);
+        f->batch = r > f->batch ? r : f->batch;
+        /* Single sample per call. */
+        calls = 0;
+        t0 = now();
+        do {
+            for (size_t s = 0; s < rows; s++) {
+                struct infer_result res;
+                infer_score(m, in + s * cols, cols, out, info.output_count, &res);
+                sink += out[0];
+            }
+            calls += rows;
+        } while ((t = now()) - t0 < SECONDS);
+        r = (double)calls / (t - t0);
+        f->single = r > f->single ? r : f->single;
+    }
     if (sink == 42)
         printf(" ");
     infer_model_free(m);
@@ -95,8 +105,8 @@ static int run_ort(const char *name, struct figures *f)
     char cmd[512];
     snprintf(cmd, sizeof cmd,
              "node tests/inference/bench_ort.js build/ort " TSUP_DIR "%s.onnx "
-             TSUP_DIR "%s.samples.csv " TSUP_DIR "%s.ref.csv %g",
-             name, name, name, SECONDS);
+             TSUP_DIR "%s.samples.csv " TSUP_DIR "%s.ref.csv %g %d",
+             name, name, name, SECONDS, ROUNDS);
     FILE *p = popen(cmd, "r");
     if (!p)
         return 1;
