@@ -63,7 +63,7 @@ ifneq ($(DEP_MISSING),)
 NEED_DEPS := deps
 endif
 
-.PHONY: all deps test bench demo clean fuzz sim
+.PHONY: all deps test unit bench demo clean fuzz sim
 all: $(BUILD)/bin/witand $(BUILD)/bin/witan
 
 deps:
@@ -151,8 +151,12 @@ BENCH_TARGETS :=
 FUZZ_TARGETS :=
 -include $(wildcard tests/*/rules.mk)
 
-test: all $(TEST_BINS)
+# `unit` runs the unit-test programs only; `test` adds the fragments' extras
+# (simulator seeds, integration tests).
+unit: all $(TEST_BINS)
 	@sh tests/run-tests.sh $(TEST_BINS)
+
+test: unit
 	@$(if $(TEST_EXTRA),$(MAKE) --no-print-directory $(TEST_EXTRA))
 
 bench: all $(BENCH_BINS)

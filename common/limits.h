@@ -32,6 +32,11 @@
 /* Key files are small text files; anything larger is not one. */
 #define WITAN_KEY_FILE_SIZE_MAX 1024
 
+/* JSON documents people edit (genesis, configuration). */
+#define WITAN_JSON_SIZE_MAX (4 * 1024 * 1024)
+#define WITAN_JSON_DEPTH_MAX 32
+#define WITAN_JSON_NODE_COUNT_MAX 200000
+
 /* --- transactions and blocks ---------------------------------------------- */
 
 #define WITAN_TX_SIZE_MAX (64 * 1024)
@@ -58,6 +63,15 @@
 
 /* Queries take a limit and return a cursor; a page never exceeds this. */
 #define WITAN_QUERY_PAGE_COUNT_MAX 1000
+
+/* --- storage --------------------------------------------------------------- */
+
+/* LMDB's compiled-in key limit. */
+#define WITAN_STORE_KEY_SIZE_MAX 511
+/* State-table writes of one block, keys and values together. */
+#define WITAN_WRITE_SET_SIZE_MAX (256 * 1024 * 1024)
+#define WITAN_MAP_SIZE_DEFAULT (1024ull * 1024 * 1024)
+#define WITAN_MAP_SIZE_MAX_DEFAULT (64ull * 1024 * 1024 * 1024)
 
 /* --- consensus ------------------------------------------------------------ */
 
@@ -118,5 +132,11 @@ _Static_assert(WITAN_MODEL_TREE_NODE_COUNT_MAX <= WITAN_MODEL_NODE_COUNT_MAX,
                "one tree fits in the node budget");
 _Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
                "outputs are a layer's width");
+_Static_assert(WITAN_FEED_SIZE_MAX + WITAN_SUBJECT_SIZE_MAX + 2 + 8 +
+                       WITAN_ADDRESS_SIZE + 4 <=
+                   WITAN_STORE_KEY_SIZE_MAX,
+               "an attestation key fits in an LMDB key");
+_Static_assert(WITAN_WRITE_SET_SIZE_MAX >= 4 * WITAN_BLOCK_SIZE_MAX,
+               "the write set of a full block fits");
 
 #endif

@@ -105,6 +105,17 @@ int wcrypto_verify(const wcrypto_pubkey *pub,
                    const uint8_t sig[WCRYPTO_SIG_SIZE])
     __attribute__((warn_unused_result));
 
+/*
+ * Verifies a signature as it arrives on the wire: parses the key of the given
+ * type and checks the signature's size before checking it. WITAN_EKEYTYPE,
+ * WITAN_EKEY (malformed key) or WITAN_ESIG (wrong size or invalid).
+ */
+int wcrypto_verify_wire(enum wcrypto_key_type type, const uint8_t *pubkey,
+                        size_t pubkey_size,
+                        const uint8_t digest[WCRYPTO_HASH_SIZE],
+                        const uint8_t *sig, size_t sig_size)
+    __attribute__((warn_unused_result));
+
 /* Plain SHA-256. Never fails. */
 void wcrypto_sha256(const void *data, size_t size,
                     uint8_t out[WCRYPTO_HASH_SIZE]);

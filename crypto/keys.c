@@ -202,6 +202,20 @@ int wcrypto_verify(const wcrypto_pubkey *pub,
     return WITAN_EKEYTYPE;
 }
 
+int wcrypto_verify_wire(enum wcrypto_key_type type, const uint8_t *pubkey,
+                        size_t pubkey_size,
+                        const uint8_t digest[WCRYPTO_HASH_SIZE],
+                        const uint8_t *sig, size_t sig_size)
+{
+    wcrypto_pubkey pub;
+    int err = wcrypto_pubkey_parse(type, pubkey, pubkey_size, &pub);
+    if (err)
+        return err;
+    if (sig_size != WCRYPTO_SIG_SIZE)
+        return WITAN_ESIG;
+    return wcrypto_verify(&pub, digest, sig);
+}
+
 void wcrypto_sha256(const void *data, size_t size,
                     uint8_t out[WCRYPTO_HASH_SIZE])
 {
