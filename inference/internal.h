@@ -16,6 +16,7 @@
 
 /* Outputs are computed in blocks of this many (one AVX2 register of int32). */
 #define INFER_OUT_BLOCK 8
+#define INFER_ROW_MAX 4
 
 struct infer_layer {
     uint32_t in, out, in_pad, out_pad;
@@ -23,6 +24,10 @@ struct infer_layer {
      * W[j][i], zero padded, so that one pmaddwd takes a pair of inputs
      * against eight outputs. */
     int16_t *wp;
+    /* Layers narrower than INFER_ROW_MAX also keep W row-major (out rows of
+     * in_pad), for a dot-product kernel: eight outputs of padding would
+     * otherwise cost more than the layer itself. NULL otherwise. */
+    int16_t *rows;
     /* Input pairs whose partial sum provably fits in int32 for every row:
      * sum of |w| over any aligned chunk of 2 * chunk inputs <= 65537, so
      * 32767 times it is below 2^31 (spec/models.md). At least 1. */

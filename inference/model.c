@@ -68,6 +68,7 @@ void infer_model_free(infer_model *m)
         witan__model__model__free_unpacked(m->pb, NULL);
     for (uint32_t i = 0; m->layers && i < m->n_layers; i++) {
         free(m->layers[i].wp);
+        free(m->layers[i].rows);
         free(m->layers[i].bias);
     }
     free(m->layers);
@@ -204,7 +205,9 @@ static int load_layers(infer_model *m, const Witan__Model__Model *pb,
         L->act = (enum infer_activation)d->activation;
         L->wp = calloc((size_t)L->out_pad * L->in_pad, sizeof *L->wp);
         L->bias = calloc(L->out_pad, sizeof *L->bias);
-        if (!L->wp || !L->bias)
+        if (L->out < INFER_ROW_MAX)
+            L->rows = calloc((size_t)L->out * L->in_pad, sizeof *L->rows);
+        if (!L->wp || !L->bias || (L->out < INFER_ROW_MAX && !L->rows))
             FAIL(WITAN_ENOMEM, "out of memory");
         for (uint32_t j = 0; j < L->out; j++) {
             if (abs64(d->bias[j]) > WITAN_MODEL_BIAS_ABS_MAX)
@@ -217,6 +220,8 @@ static int load_layers(infer_model *m, const Witan__Model__Model *pb,
                          "layer %u: weight [%u][%u] = %d, |w| must be <= 32767",
                          l, j, i, w);
                 L->wp[((size_t)(i / 2) * L->out_pad + j) * 2 + i % 2] = (int16_t)w;
+                if (L->rows)
+                    L->rows[(size_t)j * L->in_pad + i] = (int16_t)w;
             }
         }
         /* The longest power-of-two chunk of input pairs whose sum of |w|

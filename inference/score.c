@@ -231,10 +231,35 @@ rescale16_avx2(const int64_t *acc, const int64_t *bias, uint32_t n,
 }
 #endif
 
+/* Narrow layers: one dot product per row, 16 inputs per pmaddwd; each
+ * lane holds one pair (< 2^31) and is widened at once. */
+__attribute__((target("avx2"))) static void
+rows_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    for (uint32_t j = 0; j < L->out; j++) {
+        const int16_t *w = L->rows + (size_t)j * L->in_pad;
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
+        for (uint32_t i = 0; i < L->in_pad; i += 16) {
+            __m256i p = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + i)),
+                                          _mm256_loadu_si256((const __m256i *)(w + i)));
+            AVX2_WIDEN(p, lo, hi);
+        }
+        __m256i s = _mm256_add_epi64(lo, hi);
+        __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        acc[j] = _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
+    }
+    for (uint32_t j = L->out; j < L->out_pad; j++)
+        acc[j] = 0;
+}
+
 static void layer_acc(const struct infer_layer *L, const int16_t *a,
                       int64_t *acc)
 {
 #ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2 && L->rows) {
+        rows_avx2(L, a, acc);
+        return;
+    }
     if (cpu_has_avx2) {
         dense_avx2(L, a, acc);
         return;
