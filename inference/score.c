@@ -231,6 +231,7 @@ rescale16_avx2(const int64_t *acc, const int64_t *bias, uint32_t n,
 }
 #endif
 
+#ifdef INFER_HAVE_AVX2_KERNEL
 /* Narrow layers: one dot product per row, 16 inputs per pmaddwd; each
  * lane holds one pair (< 2^31) and is widened at once. */
 __attribute__((target("avx2"))) static void
@@ -251,6 +252,7 @@ rows_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
     for (uint32_t j = L->out; j < L->out_pad; j++)
         acc[j] = 0;
 }
+#endif
 
 static void layer_acc(const struct infer_layer *L, const int16_t *a,
                       int64_t *acc)
