@@ -129,11 +129,55 @@ __attribute__((constructor)) static void detect_cpu(void)
 #define AVX2_MADD(s32, b, w)                                                   \
     s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(w))))
 
+/* The rescale of rescale16 on 8 int64 sums (l: outputs 0-3, h: 4-7): add
+ * bias and half, shift arithmetically (a logical shift of v + 2^63, minus
+ * 2^(63-s)), clamp to [lo, 32767], pack to int16. */
+struct rescale_consts {
+    __m256i half, sign, back, vlo, vhi, even;
+    __m128i cnt;
+};
+
+static inline __attribute__((target("avx2"), always_inline)) __m128i
+rescale4(__m256i v, const int64_t *bias, const struct rescale_consts *c)
+{
+    v = _mm256_add_epi64(v, _mm256_loadu_si256((const __m256i *)bias));
+    v = _mm256_add_epi64(v, c->half);
+    v = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(v, c->sign), c->cnt), c->back);
+    v = _mm256_blendv_epi8(v, c->vlo, _mm256_cmpgt_epi64(c->vlo, v));
+    v = _mm256_blendv_epi8(v, c->vhi, _mm256_cmpgt_epi64(v, c->vhi));
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, c->even));
+}
+
+static inline __attribute__((target("avx2"), always_inline)) void
+rescale8(__m256i l, __m256i h, const int64_t *bias, const struct rescale_consts *c,
+         int16_t *o)
+{
+    _mm_storeu_si128((__m128i *)o,
+                     _mm_packs_epi32(rescale4(l, bias, c), rescale4(h, bias + 4, c)));
+}
+
 __attribute__((target("avx2"))) static void
-dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+rescale_consts_init(struct rescale_consts *c, uint32_t shift, int64_t lo)
+{
+    c->half = _mm256_set1_epi64x(shift ? (int64_t)1 << (shift - 1) : 0);
+    c->sign = _mm256_set1_epi64x(INT64_MIN);
+    c->back = _mm256_set1_epi64x((int64_t)((uint64_t)1 << (63 - shift)));
+    c->vlo = _mm256_set1_epi64x(lo);
+    c->vhi = _mm256_set1_epi64x(INFER_I16_MAX);
+    c->even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    c->cnt = _mm_cvtsi32_si128((int)shift);
+}
+
+/* Sums into acc (o == NULL), or, for a hidden layer, straight to the
+ * rescaled int16 outputs o (the rescale of rescale16, fused). */
+__attribute__((target("avx2"))) static void
+dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc,
+           int16_t *o, int64_t lo)
 {
     const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
     const int16_t *wp = L->wp;
+    struct rescale_consts rc;
+    rescale_consts_init(&rc, L->shift, lo);
     uint32_t jb = 0;
     /* 32 outputs at a time: 4 int32 and 8 int64 accumulators. */
     for (; jb + 32 <= op; jb += 32) {
@@ -176,6 +220,13 @@ dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
             AVX2_WIDEN(s2, l2, h2);
             AVX2_WIDEN(s3, l3, h3);
         }
+        if (o) {
+            rescale8(l0, h0, L->bias + jb, &rc, o + jb);
+            rescale8(l1, h1, L->bias + jb + 8, &rc, o + jb + 8);
+            rescale8(l2, h2, L->bias + jb + 16, &rc, o + jb + 16);
+            rescale8(l3, h3, L->bias + jb + 24, &rc, o + jb + 24);
+            continue;
+        }
         _mm256_storeu_si256((__m256i *)(acc + jb), l0);
         _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
         _mm256_storeu_si256((__m256i *)(acc + jb + 8), l1);
@@ -196,6 +247,10 @@ dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
                 AVX2_MADD(s0, _mm256_set1_epi32(pair), wp + ((size_t)p * op + jb) * 2);
             }
             AVX2_WIDEN(s0, l0, h0);
+        }
+        if (o) {
+            rescale8(l0, h0, L->bias + jb, &rc, o + jb);
+            continue;
         }
         _mm256_storeu_si256((__m256i *)(acc + jb), l0);
         _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
@@ -263,7 +318,7 @@ static void layer_acc(const struct infer_layer *L, const int16_t *a,
         return;
     }
     if (cpu_has_avx2) {
-        dense_avx2(L, a, acc);
+        dense_avx2(L, a, acc, NULL, 0);
         return;
     }
 #endif
@@ -344,6 +399,20 @@ normalise_avx2(const infer_model *m, const int64_t *x, int16_t *a)
 }
 #endif
 
+/* A hidden layer's sums and rescale in one AVX2 pass, when the wide
+ * kernel applies; false when the caller must do both steps. */
+static bool hidden_fused(const struct infer_layer *L, const int16_t *a, int16_t *o)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2 && !L->rows) {
+        dense_avx2(L, a, NULL, o, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX);
+        return true;
+    }
+#endif
+    (void)L, (void)a, (void)o;
+    return false;
+}
+
 /* Normalised first-layer input; padding zeroed. */
 static void normalise(const infer_model *m, const int64_t *x, int16_t *a)
 {
@@ -372,15 +441,21 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
     int cur = 0;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
-        layer_acc(L, buf[cur], acc);
         gas += (uint64_t)INFER_GAS_MAC * L->in * L->out;
+        if (l + 1 < m->n_layers && hidden_fused(L, buf[cur], buf[!cur])) {
+            /* sums and rescale done in one pass */
+        } else if (l + 1 < m->n_layers) {
+            layer_acc(L, buf[cur], acc);
+            rescale16(L, acc, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, buf[!cur]);
+        } else {
+            layer_acc(L, buf[cur], acc);
+        }
         if (l + 1 == m->n_layers) {
             for (uint32_t j = 0; j < L->out; j++)
                 score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
             break;
         }
         int16_t *o = buf[!cur];
-        rescale16(L, acc, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, o);
         switch (L->act) {
         case INFER_ACT_IDENTITY:
         case INFER_ACT_RELU: /* done by rescale16 */
