@@ -118,8 +118,8 @@ struct infer_result {
  * Scores one input: input[input_count] raw values, Q.input_frac_bits;
  * writes output[output_count] in Q.output_frac_bits. Pure and thread-safe.
  * WITAN_EINVAL when a count differs from the model's, WITAN_ERANGE when an
- * input's magnitude exceeds WITAN_MODEL_INPUT_ABS_MAX (nothing written then
- * but may be partly written: treat output as undefined on error).
+ * input's magnitude exceeds WITAN_MODEL_INPUT_ABS_MAX; output is untouched
+ * on error. The caller owns every buffer; nothing is allocated.
  */
 int infer_score(const infer_model *model, const int64_t *input,
                 size_t input_count, int32_t *output, size_t output_count,
@@ -128,7 +128,8 @@ int infer_score(const infer_model *model, const int64_t *input,
 /*
  * Scores sample_count inputs laid out one after another (input_count each);
  * outputs likewise; labels (may be NULL) one per sample; *gas_total the sum.
- * Same bits as infer_score sample by sample. Errors as infer_score.
+ * Same bits as infer_score sample by sample. Errors as infer_score (every
+ * input is checked before any sample is scored).
  */
 int infer_score_batch(const infer_model *model, const int64_t *inputs,
                       size_t sample_count, int32_t *outputs, size_t *labels,

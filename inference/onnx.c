@@ -484,9 +484,7 @@ static int op_linear(struct fl_model *f, const Onnx__NodeProto *node,
     size_t nc = attr_floats(node, "coefficients", &coef);
     size_t ni = attr_floats(node, "intercepts", &icpt);
     uint32_t in = cur_width(f);
-    if (f->n_layers && !open_layer(f) && f->layers[f->n_layers - 1].act != INFER_ACT_IDENTITY)
-        ONNX_FAIL(node, "must follow the input or a dense layer");
-    if (open_layer(f) || f->n_layers)
+    if (f->n_layers || f->trees)
         ONNX_FAIL(node, "must take the graph input (after an optional Scaler)");
     if (in == 0 || nc == 0 || nc % in != 0)
         ONNX_FAIL(node, "%zu coefficients for %u inputs", nc, in);
