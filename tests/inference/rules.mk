@@ -1,9 +1,10 @@
 # Inference: extra targets (included by the Makefile).
 #
-#   test-inference-O0   builds the pinned-hash test again at -O0 with the
-#                       baseline kernels only and runs it (make test runs it;
-#                       `make SAN=1 test` does the same with sanitizers), so
-#                       -O0, -O2 and SAN=1 must all print the pinned hash
+#   test-inference-O0   builds the pinned-hash and reference-model tests again
+#                       at -O0 with the portable kernels only and runs them
+#                       (make test runs it; `make SAN=1 test` does the same
+#                       with sanitizers), so -O0, -O2 and SAN=1 must all
+#                       print the pinned hash
 #   bench-inference     MLP 32-64-64-1 and 100 trees of depth 6, single and
 #                       batched, beside ONNX Runtime (onnxruntime-node,
 #                       installed into build/ort by this file)
@@ -15,17 +16,19 @@ INFER_O0 := $(BUILD)/O0
 INFER_O0_SRCS := $(wildcard inference/*.c) $(wildcard crypto/*.c) \
     $(filter-out common/main.c,$(wildcard common/*.c)) \
     $(BUILD)/gen/spec/model.pb-c.c $(BUILD)/gen/spec/onnx.pb-c.c \
-    tests/inference/support.c tests/inference/test_hash.c
+    tests/inference/support.c
+INFER_O0_TESTS := $(INFER_O0)/test_hash $(INFER_O0)/test_reference
 
 .PHONY: test-inference-O0 bench-inference fuzz-inference
-$(INFER_O0)/test_hash: $(INFER_O0_SRCS) inference/inference.h inference/internal.h | $(GEN_H)
+$(INFER_O0)/test_%: tests/inference/test_%.c $(INFER_O0_SRCS) inference/inference.h \
+    inference/internal.h | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -O0 -g -DINFER_NO_CLONES $(SAN_FLAGS) -Wall \
-	    $(INFER_O0_SRCS) $(LDLIBS) -lcmocka -o $@
-test-inference-O0: $(INFER_O0)/test_hash
-	@echo "== test_hash at -O0, baseline kernels ($(INFER_O0))"
-	@$(INFER_O0)/test_hash > $(INFER_O0)/test_hash.out 2>&1; \
-	    rc=$$?; grep -E 'hash over|PASSED|FAILED|ERROR' $(INFER_O0)/test_hash.out; exit $$rc
+	    $< $(INFER_O0_SRCS) $(LDLIBS) -lcmocka -o $@
+test-inference-O0: $(INFER_O0_TESTS)
+	@echo "== pinned hash and reference model at -O0, portable kernels ($(INFER_O0))"
+	@for t in $(INFER_O0_TESTS); do $$t > $$t.out 2>&1 || { cat $$t.out; exit 1; }; \
+	    grep -E 'hash over|PASSED' $$t.out; done
 TEST_EXTRA += test-inference-O0
 
 # --- benchmark ---------------------------------------------------------------
