@@ -22,6 +22,7 @@ struct cli_command {
 
 int cli_keys(int argc, char **argv);
 int cli_model(int argc, char **argv);
+int cli_contract(int argc, char **argv);
 int cli_init(int argc, char **argv);
 int cli_attest(int argc, char **argv);
 int cli_member(int argc, char **argv);

@@ -80,6 +80,40 @@
 
 /* --- vm --------------------------------------------------------------------- */
 
+/* A module travels inside a deploy transaction, with room left for the rest. */
+#define WITAN_VM_MODULE_SIZE_MAX (48 * 1024)
+#define WITAN_VM_CONST_COUNT_MAX 1024   /* int constants; bytes constants alike */
+#define WITAN_VM_IMPORT_COUNT_MAX 64
+#define WITAN_VM_FUNC_COUNT_MAX 256
+#define WITAN_VM_EXPORT_COUNT_MAX 64
+#define WITAN_VM_NAME_SIZE_MAX 32
+/* Registers per frame: operands are 8-bit register numbers. */
+#define WITAN_VM_REG_COUNT_MAX 256
+#define WITAN_VM_PARAM_COUNT_MAX 16
+/* Code words per function; gas blocks can at most double it internally and
+ * 16-bit signed jump offsets must still reach every word. */
+#define WITAN_VM_FUNC_WORDS_MAX 8192
+/* Run time: register slots over all frames, frames, bytes values. */
+#define WITAN_VM_STACK_SLOT_COUNT_MAX 65536
+#define WITAN_VM_CALL_DEPTH_MAX 512
+#define WITAN_VM_MEMORY_SIZE_MAX (1024 * 1024)  /* bytes made in one call */
+#define WITAN_VM_BYTES_COUNT_MAX 65536          /* bytes values made in one call */
+#define WITAN_VM_BYTES_SIZE_MAX (64 * 1024)     /* one bytes value */
+/* Gas: the most one call may be given, and one host function's price. */
+#define WITAN_VM_GAS_MAX (1ULL << 48)
+#define WITAN_VM_HOST_GAS_MAX 1000000
+/* The largest static cost of one instruction (spec/vm.md's table): a call
+ * costs 4 plus one per 16 registers of the callee's frame. */
+#define WITAN_VM_OP_COST_MAX (4 + WITAN_VM_REG_COUNT_MAX / 16)
+/* Tools: assembly text, its names (labels, functions, constants) and the
+ * tokens of one line (a .regs line lists up to 256 types). */
+#define WITAN_VM_ASM_TEXT_SIZE_MAX (1024 * 1024)
+#define WITAN_VM_ASM_NAME_SIZE_MAX 64
+#define WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX 300
+/* The test host (tests, benchmark, `witan contract run`; never a ledger). */
+#define WITAN_VM_TESTHOST_ENTRY_COUNT_MAX (4 * 1024 * 1024)
+#define WITAN_VM_TESTHOST_LOG_SIZE_MAX (64 * 1024)
+
 /* --- inference ------------------------------------------------------------- */
 
 /* spec/models.md proves the accumulators cannot overflow within these. */
@@ -132,6 +166,31 @@ _Static_assert(WITAN_MODEL_TREE_NODE_COUNT_MAX <= WITAN_MODEL_NODE_COUNT_MAX,
                "one tree fits in the node budget");
 _Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
                "outputs are a layer's width");
+_Static_assert(WITAN_VM_MODULE_SIZE_MAX < WITAN_TX_SIZE_MAX,
+               "a module fits in a deploy transaction");
+_Static_assert(WITAN_VM_REG_COUNT_MAX <= 256, "registers are 8-bit operands");
+_Static_assert(WITAN_VM_PARAM_COUNT_MAX <= WITAN_VM_REG_COUNT_MAX,
+               "parameters are the first registers");
+_Static_assert(WITAN_VM_CONST_COUNT_MAX < 65535 &&
+                   WITAN_VM_FUNC_COUNT_MAX <= 65536 &&
+                   WITAN_VM_IMPORT_COUNT_MAX <= 65536,
+               "constants, functions and imports are 16-bit operands");
+_Static_assert(2 * WITAN_VM_FUNC_WORDS_MAX + 2 < 32767,
+               "internal code with gas words keeps 16-bit jump offsets");
+_Static_assert((unsigned long long)WITAN_VM_FUNC_WORDS_MAX *
+                       WITAN_VM_OP_COST_MAX < (1ULL << 24),
+               "a block's gas fits the 24-bit operand of a gas word");
+_Static_assert(WITAN_VM_CALL_DEPTH_MAX * WITAN_VM_REG_COUNT_MAX >
+                   WITAN_VM_STACK_SLOT_COUNT_MAX / 2,
+               "both the depth and the slot limits can be reached");
+_Static_assert(WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX > WITAN_VM_REG_COUNT_MAX + 1 &&
+                   WITAN_VM_ASM_NAME_SIZE_MAX >= WITAN_VM_NAME_SIZE_MAX,
+               "a .regs line and every module name can be written as text");
+_Static_assert(WITAN_VM_BYTES_SIZE_MAX <= WITAN_VM_MEMORY_SIZE_MAX,
+               "a maximal bytes value fits in memory");
+_Static_assert(WITAN_VM_GAS_MAX + 2ULL * WITAN_VM_MEMORY_SIZE_MAX +
+                       WITAN_VM_HOST_GAS_MAX < (1ULL << 63),
+               "gas arithmetic stays far from overflow (spec/vm.md)");
 _Static_assert(WITAN_FEED_SIZE_MAX + WITAN_SUBJECT_SIZE_MAX + 2 + 8 +
                        WITAN_ADDRESS_SIZE + 4 <=
                    WITAN_STORE_KEY_SIZE_MAX,
