@@ -21,6 +21,7 @@ struct cli_command {
 };
 
 int cli_keys(int argc, char **argv);
+int cli_model(int argc, char **argv);
 int cli_contract(int argc, char **argv);
 int cli_init(int argc, char **argv);
 int cli_attest(int argc, char **argv);

@@ -116,6 +116,23 @@
 
 /* --- inference ------------------------------------------------------------- */
 
+/* spec/models.md proves the accumulators cannot overflow within these. */
+#define WITAN_MODEL_SIZE_MAX (4 * 1024 * 1024)   /* encoded Model bytes */
+#define WITAN_MODEL_INPUT_COUNT_MAX 1024
+#define WITAN_MODEL_WIDTH_MAX 1024               /* dense layer inputs/outputs */
+#define WITAN_MODEL_LAYER_COUNT_MAX 16
+#define WITAN_MODEL_PARAM_COUNT_MAX (1024 * 1024) /* weights + leaf values */
+#define WITAN_MODEL_OUTPUT_COUNT_MAX 256          /* scores and classes */
+#define WITAN_MODEL_TREE_COUNT_MAX 1024
+#define WITAN_MODEL_TREE_NODE_COUNT_MAX 65535    /* per tree */
+#define WITAN_MODEL_NODE_COUNT_MAX (1024 * 1024) /* all trees */
+#define WITAN_MODEL_TREE_DEPTH_MAX 32            /* edges root to leaf */
+#define WITAN_MODEL_NAME_SIZE_MAX 64             /* model, input, output names */
+#define WITAN_MODEL_INPUT_ABS_MAX (1LL << 46)    /* |raw input|, |offset|, |threshold| */
+#define WITAN_MODEL_BIAS_ABS_MAX (1LL << 46)     /* |bias|, |base value| */
+#define WITAN_MODEL_FRAC_BITS_MAX 30             /* input, weight, output frac bits */
+#define WITAN_MODEL_ACT_FRAC_BITS_MAX 14         /* int16 activations */
+
 /* --- node ------------------------------------------------------------------- */
 
 /* --- relations ------------------------------------------------------------ */
@@ -135,6 +152,20 @@ _Static_assert(WITAN_CLIENT_REQUEST_SIZE_MAX <= WITAN_MESSAGE_SIZE_MAX,
 _Static_assert(WITAN_VALIDATOR_COUNT_MAX <= 64,
                "commit certificates carry signers as a 64-bit bitmap");
 _Static_assert(WITAN_PUBKEY_SIZE_MAX >= 32, "an Ed25519 key must fit");
+_Static_assert(WITAN_MODEL_INPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "the first layer's input count is a layer width");
+_Static_assert((long long)WITAN_MODEL_WIDTH_MAX * 32767 * 32767 +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a dense accumulator cannot overflow (spec/models.md)");
+_Static_assert((long long)WITAN_MODEL_TREE_COUNT_MAX * 2147483647LL +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a tree-sum accumulator cannot overflow (spec/models.md)");
+_Static_assert(2 * WITAN_MODEL_INPUT_ABS_MAX * 32767 < (1LL << 62),
+               "a normalisation product cannot overflow (spec/models.md)");
+_Static_assert(WITAN_MODEL_TREE_NODE_COUNT_MAX <= WITAN_MODEL_NODE_COUNT_MAX,
+               "one tree fits in the node budget");
+_Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "outputs are a layer's width");
 _Static_assert(WITAN_VM_MODULE_SIZE_MAX < WITAN_TX_SIZE_MAX,
                "a module fits in a deploy transaction");
 _Static_assert(WITAN_VM_REG_COUNT_MAX <= 256, "registers are 8-bit operands");
