@@ -61,6 +61,15 @@
 #define WITAN_NAME_SIZE_MAX 64
 #define WITAN_GENESIS_SIZE_MAX (1024 * 1024)
 
+/* Gas: model scoring per block and per score are genesis parameters below
+ * this; sums of gas stay far from overflow. */
+#define WITAN_GAS_MAX (1ull << 40)
+
+/* Models on chain: bindings and triggers of one registration. */
+#define WITAN_MODEL_WINDOW_MAX 64
+#define WITAN_MODEL_TRIGGER_COUNT_MAX 16
+#define WITAN_MODEL_CACHE_COUNT 16
+
 /* Queries take a limit and return a cursor; a page never exceeds this. */
 #define WITAN_QUERY_PAGE_COUNT_MAX 1000
 
