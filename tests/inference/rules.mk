@@ -55,7 +55,7 @@ FUZZ_INFER_SRCS := $(wildcard inference/*.c) common/common.c \
 $(FUZZ_INFER_DIR)/fuzz_inference: $(FUZZ_INFER_SRCS) | build/gen/spec/model.pb-c.h build/gen/spec/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -O1 -g -I. -Ibuild/gen -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
 	    $(FUZZ_INFER_SRCS) -lprotobuf-c -lm -o $@
 fuzz-inference: $(FUZZ_INFER_DIR)/fuzz_inference
 	@mkdir -p $(FUZZ_INFER_DIR)/corpus
