@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -29,7 +30,25 @@ static const char usage[] =
     "show    prints kind, shapes, parameters, gas bound and the model hash\n"
     "        (SHA-256 with domain tag \"witan/model/v1\").\n"
     "score   scores one input (decimal values, converted exactly) and prints\n"
-    "        each output, the label of a classifier and the gas charged.\n";
+    "        each output, the label of a classifier and the gas charged.\n"
+    "\n"
+    "On chain (through a node):\n"
+    "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
+    "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
+    "                  --input feed=F,subject=S,year   (one per model input)\n"
+    "                  [--trigger FEED:SUBJECT ...] [--wait]\n"
+    "       witan model list | witan model show HASH\n"
+    "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
+    "       witan model post HASH --key K --output name=v,... [--input ...]\n"
+    "                  [--input-tx TXHASH ...] [--wait]\n"
+    "  common: [--node URL | --home DIR]\n"
+    "register  (role model_operator) binds each model input to attested data\n"
+    "          and names the feeds whose attestations trigger a score; every\n"
+    "          validator then scores it and records the prediction.\n"
+    "ask       asks for a score now, on the bindings or on explicit inputs.\n"
+    "post      records the output of a model too large to run on chain, as\n"
+    "          attested by its operator (role model_operator).\n"
+    "Predictions: witan query predictions --model HASH.\n";
 
 #define MODEL_FILE_MAX (64u * 1024 * 1024)
 
@@ -341,10 +360,16 @@ int cli_model(int argc, char **argv)
     }
     if (!strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
-    if (!strcmp(argv[1], "show"))
+    /* show takes a file, or the hash of a registered model */
+    if (!strcmp(argv[1], "show") &&
+        (argc < 3 || strlen(argv[2]) != 64 || access(argv[2], F_OK) == 0))
         return cmd_show(argc, argv);
     if (!strcmp(argv[1], "score"))
         return cmd_score(argc, argv);
+    if (!strcmp(argv[1], "register") || !strcmp(argv[1], "list") ||
+        !strcmp(argv[1], "show") || !strcmp(argv[1], "ask") ||
+        !strcmp(argv[1], "post"))
+        return cli_model_chain(argc, argv);
     fprintf(stderr, "witan: model: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -169,6 +169,8 @@ static void handle_request(struct node *n, nng_msg *msg)
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
     Witan__AccountResponse acct = WITAN__ACCOUNT_RESPONSE__INIT;
+    Witan__PredictionsResponse *preds = NULL;
+    Witan__ModelsResponse *models = NULL;
     Witan__Account *account = NULL;
     uint8_t tip_hash[32], tip_root[32];
     char why[LEDGER_WHY_SIZE] = "";
@@ -267,6 +269,26 @@ static void handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_ACCOUNT;
         resp.account = &acct;
         break;
+    case WITAN__REQUEST__KIND_PREDICTIONS:
+        err = ledger_query_predictions(n->l, req->predictions, &preds);
+        if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a model hash is 32 bytes, and a cursor "
+                                      "must come from this model's pages");
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_PREDICTIONS;
+        resp.predictions = preds;
+        break;
+    case WITAN__REQUEST__KIND_MODELS:
+        err = ledger_query_models(n->l, req->models, &models);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no model with that hash");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "hashes and cursors are 32 bytes");
+        resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
+        resp.models = models;
+        break;
     default:
         err = WITAN_EINVAL;
         snprintf(why, sizeof why, "request names no known kind");
@@ -283,6 +305,8 @@ static void handle_request(struct node *n, nng_msg *msg)
     ledger_tx_response_free(tx);
     ledger_attestations_response_free(att);
     ledger_account_free(account);
+    ledger_predictions_response_free(preds);
+    ledger_models_response_free(models);
     witan__request__free_unpacked(req, NULL);
 }
 

@@ -28,6 +28,16 @@ for i in $(seq 1 100); do
 done
 "$bin/witan" query status --home "$home"
 
+step "register a model on chain: temperature anomaly from CO2 and year"
+model=tests/fixtures/models/linreg_temp.bin
+"$bin/witan" model show "$model" | head -n 4
+"$bin/witan" model register "$model" --home "$home" --key "$home/operator.key" \
+    --name temperature-from-co2 \
+    --input feed=climate/co2/mauna-loa,subject=mauna-loa,value=co2 \
+    --input feed=climate/co2/mauna-loa,subject=mauna-loa,year \
+    --trigger climate/co2/mauna-loa:mauna-loa --wait
+hash=$("$bin/witan" model list --home "$home" | cut -c1-64)
+
 step "attest every month of $data (columns by position; sentinels left out)"
 "$bin/witan" attest --home "$home" --key "$home/operator.key" \
     --feed climate/co2/mauna-loa --subject mauna-loa --unit ppm \
@@ -62,6 +72,16 @@ tx=$("$bin/witan" query attestations --home "$home" --feed climate/co2/mauna-loa
     --corrects "$tx" --wait
 "$bin/witan" query attestations --home "$home" --feed climate/co2/mauna-loa \
     --subject mauna-loa --from 2026-06 --to 2026-06 --history
+
+step "predictions recorded by the validator as each attestation arrived (first two)"
+"$bin/witan" query predictions --home "$home" --model "$hash" --limit 2
+
+step "ask for a score on explicit inputs: 450 ppm in 2040"
+height_now=$("$bin/witan" query status --home "$home" --json |
+    sed 's/.*"height":"\([0-9]*\)".*/\1/')
+"$bin/witan" model ask "$hash" --home "$home" --key "$home/operator.key" \
+    --input 450,2040 --wait
+"$bin/witan" query predictions --home "$home" --model "$hash" --from "$height_now"
 
 step "the last block, with its certificate"
 height=$("$bin/witan" query status --home "$home" --json |
