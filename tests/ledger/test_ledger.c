@@ -1066,6 +1066,108 @@ static void test_model_over_gas_refused(void **state)
     model_gas_max = 1000000;
 }
 
+/* A posted prediction is stored as attested by its operator; a window that
+ * the data cannot fill is a recorded gap. */
+static void test_posted_prediction_and_gap(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("models-post");
+    uint8_t model_hash[32];
+    memset(model_hash, 0x42, sizeof model_hash);
+    Witan__NamedValue out = WITAN__NAMED_VALUE__INIT;
+    out.name = "anomaly";
+    out.mantissa = 123;
+    out.scale = 2;
+    Witan__NamedValue *outs[] = {&out};
+    Witan__PostPrediction post = WITAN__POST_PREDICTION__INIT;
+    post.model_hash = (ProtobufCBinaryData){32, model_hash};
+    post.n_outputs = 1;
+    post.outputs = outs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    b.post_prediction = &post;
+    size_t sz[2];
+    uint8_t *env[2];
+    Witan__TxStatus st[2];
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    /* the provider lacks model_operator: refused */
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = 1;
+    env[1] = sign_body(&b, &w->provider, &sz[1]);
+    assert_int_equal(admit_err(w, env[1], sz[1]), WITAN_EROLE);
+    free(env[1]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    Witan__PredictionsResponse *p = predictions(w, model_hash);
+    assert_int_equal(p->n_records, 1);
+    assert_false(p->records[0]->computed);
+    assert_memory_equal(p->records[0]->operator_.data, w->admin_addr, 20);
+    assert_int_equal(p->records[0]->n_posted_outputs, 1);
+    assert_int_equal(p->records[0]->posted_outputs[0]->mantissa, 123);
+    ledger_predictions_response_free(p);
+
+    /* A window of 2 over a feed with one observation: an explained gap. */
+    size_t model_size;
+    uint8_t *model = read_model(&model_size), hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT;
+    co2.feed = "climate/co2/mauna-loa";
+    co2.subject = "mauna-loa";
+    co2.value = "co2";
+    co2.window = 2;
+    Witan__ModelInput *inputs[] = {&co2};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "windowed";
+    r.model = (ProtobufCBinaryData){model_size, model};
+    r.n_inputs = 1;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 40000},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 1);
+    assert_int_equal(p->records[0]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
+    assert_non_null(strstr(p->records[0]->explanation, "1 of the 2"));
+    ledger_predictions_response_free(p);
+    /* a second observation fills the window: now it scores */
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 2000, .co2 = 40100},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 2);
+    assert_int_equal(p->records[1]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_OK);
+    assert_true(p->records[1]->inputs[0] < p->records[1]->inputs[1]);
+    ledger_predictions_response_free(p);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1083,6 +1185,7 @@ int main(void)
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_models_on_chain),
         cmocka_unit_test(test_model_over_gas_refused),
+        cmocka_unit_test(test_posted_prediction_and_gap),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
