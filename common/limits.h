@@ -63,6 +63,17 @@
 
 #define WITAN_PIPELINE_DEPTH_MAX 8
 #define WITAN_CHECKPOINT_INTERVAL_MAX 1024
+/* Heights a replica keeps in its log above the stable checkpoint (the
+ * distance between the low and the high water mark). */
+#define WITAN_PBFT_WINDOW_MAX 2048
+/* Messages for views the replica has not reached yet, kept until it does. */
+#define WITAN_PBFT_FUTURE_COUNT_MAX 256
+/* Pairs of conflicting signed messages kept as equivocation evidence. */
+#define WITAN_PBFT_EVIDENCE_COUNT_MAX 64
+/* Certified blocks asked for or sent in one state-transfer exchange. */
+#define WITAN_PBFT_STATE_BLOCK_COUNT_MAX 64
+/* The ceiling a configuration may give the view-change timer: never hours. */
+#define WITAN_PBFT_VIEW_TIMEOUT_MS_MAX (10 * 60 * 1000)
 
 /* --- vm --------------------------------------------------------------------- */
 
@@ -87,5 +98,9 @@ _Static_assert(WITAN_CLIENT_REQUEST_SIZE_MAX <= WITAN_MESSAGE_SIZE_MAX,
 _Static_assert(WITAN_VALIDATOR_COUNT_MAX <= 64,
                "commit certificates carry signers as a 64-bit bitmap");
 _Static_assert(WITAN_PUBKEY_SIZE_MAX >= 32, "an Ed25519 key must fit");
+_Static_assert(WITAN_PBFT_WINDOW_MAX >=
+                   WITAN_CHECKPOINT_INTERVAL_MAX + WITAN_PIPELINE_DEPTH_MAX,
+               "the log window must reach the next checkpoint with a full "
+               "pipeline in flight");
 
 #endif
