@@ -554,9 +554,12 @@ static int keep_evidence(pbft *r, uint32_t who, const buf *first,
 
 static void slot_clear_view(pbft *r, struct slot *s)
 {
-    s->has_pp = false;
-    s->pp_from_new_view = false;
-    buf_free(&s->block);
+    /* A committed block stays: its certificate is final, whatever view. */
+    if (!s->committed) {
+        s->has_pp = false;
+        s->pp_from_new_view = false;
+        buf_free(&s->block);
+    }
     buf_free(&s->pp_raw);
     s->verdict = 0;
     s->checked = false;
@@ -584,9 +587,9 @@ static void slot_clear_pc(struct slot *s)
 
 static void slot_reset(pbft *r, struct slot *s, uint64_t height)
 {
+    s->committed = false;
     slot_clear_view(r, s);
     slot_clear_pc(s);
-    s->committed = false;
     s->height = height;
 }
 
@@ -905,6 +908,8 @@ static int on_pre_prepare(pbft *r, uint32_t sender, const Witan__PrePrepare *pp,
     if (pbft_block_hash(pp->block.data, pp->block.len, digest) != 0)
         return drop(r, PBFT_DROP_INVALID);
     struct slot *s = slot_get(r, h);
+    if (s->committed)
+        return 0;
     if (s->has_pp) {
         if (memcmp(s->digest, digest, 32) == 0)
             return 0;
@@ -1964,7 +1969,7 @@ static int apply_new_view(pbft *r, uint64_t v, Witan__ViewChange *const *vcs,
         if (h <= r->delivered)
             continue;
         struct slot *s = slot_get(r, h);
-        if (s == NULL)
+        if (s == NULL || s->committed)
             continue;
         uint8_t d[32];
         struct header_info hi;

@@ -112,6 +112,7 @@ int main(int argc, char **argv)
                    (unsigned long long)seed, n, c.pipeline_depth,
                    c.checkpoint_interval, o.byz_count, o.why);
             sim_random_run(&c, &o, stdout);
+            fflush(stdout);
             printf("replay: build/tests/sim/main_sim --seed %llu --n %u%s%s%s\n",
                    (unsigned long long)seed, n, flag_name ? " --flag " : "",
                    flag_name ? flag_name : "", ed ? " --ed25519" : "");
@@ -135,5 +136,6 @@ int main(int argc, char **argv)
     printf("}: %llu failed; %llu blocks, %llu views, %llu messages; %.1f s CPU\n",
            (unsigned long long)failures, (unsigned long long)delivered,
            (unsigned long long)views, (unsigned long long)msgs, cpu);
+    fflush(stdout);
     return failures ? 1 : 0;
 }

@@ -449,6 +449,7 @@ static bool alt_block(sim *s, const bytes *block, bytes *out)
     pb[n - 1].len = TX_SIZE;
     uint8_t root[32];
     txs_root(txs, n, root);
+    ProtobufCBinaryData original = h->txs_root;
     h->txs_root.data = root;
     h->txs_root.len = 32;
     h->tx_count = (uint32_t)n;
@@ -467,8 +468,7 @@ static bool alt_block(sim *s, const bytes *block, bytes *out)
     free(hb);
     free(txs);
     free(pb);
-    h->txs_root.data = NULL;
-    h->txs_root.len = 0;
+    h->txs_root = original;
     witan__block_header__free_unpacked(h, NULL);
     witan__block__free_unpacked(b, NULL);
     return true;
@@ -654,6 +654,15 @@ static bool correct(const node *nd)
     return nd->byz == SIM_CORRECT;
 }
 
+static uint64_t pending_requests(const node *nd)
+{
+    uint64_t pending = 0;
+    for (size_t i = 0; i < nd->pool_count; i++)
+        if (!set_has(&nd->applied, nd->pool[i]))
+            pending++;
+    return pending;
+}
+
 static void do_deliver(sim *s, node *nd, const pbft_action *a)
 {
     uint64_t h = a->height;
@@ -752,6 +761,14 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     memcpy(ev.u.executed.state_root, sb->state_root, 32);
     memcpy(ev.u.executed.receipts_root, receipts, 32);
     local_push(s, &ev, (bytes){0}, NULL, NULL);
+    uint64_t pending = pending_requests(nd);
+    if (pending != nd->last_request_count) {
+        nd->last_request_count = pending;
+        pbft_event r = {0};
+        r.type = PBFT_EV_REQUESTS;
+        r.u.request_count = pending;
+        local_push(s, &r, (bytes){0}, NULL, NULL);
+    }
 }
 
 static void do_build(sim *s, node *nd, const pbft_action *a)
@@ -970,15 +987,6 @@ static void free_local(struct local_ev *l)
     free(l->cbs);
 }
 
-static uint64_t pending_requests(const node *nd)
-{
-    uint64_t pending = 0;
-    for (size_t i = 0; i < nd->pool_count; i++)
-        if (!set_has(&nd->applied, nd->pool[i]))
-            pending++;
-    return pending;
-}
-
 /* Steps one event into a node and runs every follow-up to quiescence: the
  * node's answers to the core's actions, then the count of waiting requests
  * whenever it changed. */
@@ -1146,7 +1154,7 @@ void sim_config_default(sim_config *c)
     c->sig_scheme = PBFT_SIG_TEST_HASH;
     c->view_timeout_ms = 400;
     c->view_timeout_max_ms = 6400;
-    c->retransmit_ms = 250;
+    c->retransmit_ms = 500;
 }
 
 sim *sim_new(const sim_config *c)
