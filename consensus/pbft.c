@@ -2276,7 +2276,7 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
         if (cert.height != r->delivered + 1)
             return 0;
         /* Results of delivered blocks wait in the ring until executed. */
-        if (r->delivered - r->executed >= r->result_ring / 2)
+        if (r->delivered - r->executed >= WITAN_PBFT_STATE_BLOCK_COUNT_MAX)
             return 0;
         uint8_t d[32];
         struct header_info hi;
@@ -2865,7 +2865,9 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     r->scheme = cfg->sig_scheme;
     r->flags = cfg->test_flags;
     r->slots = calloc(W, sizeof(struct slot));
-    r->result_ring = W + 2 * L + 2 * K;
+    /* Room for the window, the results headers refer to, and a full
+     * state-transfer batch delivered before it is executed. */
+    r->result_ring = W + 2 * L + 2 * K + WITAN_PBFT_STATE_BLOCK_COUNT_MAX;
     r->results = calloc(r->result_ring, sizeof(struct result));
     r->ck_ring = W / K + 2;
     r->cks = calloc(r->ck_ring, sizeof(struct ckentry));
