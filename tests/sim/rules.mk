@@ -6,7 +6,7 @@ SIM_MAIN := $(BUILD)/tests/sim/main_sim
 SEEDS ?= 1000
 SIM_N ?= 4,5,7
 SIM_FIRST ?= 1
-SIM_TEST_SEEDS := 1500
+SIM_TEST_SEEDS := 3000
 
 $(SIM_MAIN): $(BUILD)/obj/tests/sim/main_sim.o $(tests/sim_SUPPORT_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
@@ -20,3 +20,7 @@ sim-test: $(SIM_MAIN)
 
 .PHONY: sim-test
 TEST_EXTRA += sim-test
+
+bench-consensus: $(BUILD)/tests/sim/bench_consensus
+	$(BUILD)/tests/sim/bench_consensus
+.PHONY: bench-consensus
