@@ -51,6 +51,10 @@ struct harness {
     size_t *rec_size[NMAX];
     size_t rec_count[NMAX];
     bool check_order;
+    bool corrupt[NMAX];     /* this node's executor computes other roots */
+    uint64_t fork_height[NMAX];
+    uint64_t change_height; /* certificates from here are of the first */
+    uint32_t change_n;      /* change_n validators */
 };
 
 static void key_for(uint32_t i, wcrypto_keypair *kp)
@@ -216,12 +220,17 @@ static void carry(struct harness *h, uint32_t i)
         }
         case PBFT_ACT_DELIVER: {
             assert_int_equal(a->height, h->height[i] + 1);
+            uint32_t set_n = h->change_height && a->height >= h->change_height
+                                 ? h->change_n
+                                 : h->n;
             assert_int_equal(pbft_cert_verify(CHAIN, PBFT_SIG_ED25519, h->pubs,
-                                              h->n, a->cert),
+                                              set_n, a->cert),
                              0);
             h->height[i] = a->height;
             wcrypto_hash_tagged(WCRYPTO_TAG_STATE, a->block_hash, 32,
                                 h->state[i]);
+            if (h->corrupt[i])
+                h->state[i][0] ^= 1;
             if (h->requests[i] > 0)
                 h->requests[i]--;
             pbft_event ev = {0};
@@ -247,6 +256,11 @@ static void carry(struct harness *h, uint32_t i)
             break;
         case PBFT_ACT_CANCEL_TIMER:
             h->timer_on[i][a->timer] = false;
+            break;
+        case PBFT_ACT_FORK:
+            h->fork_height[i] = a->height;
+            assert_memory_not_equal(a->own_root, a->stable_root, 32);
+            assert_memory_equal(a->own_root, h->state[i], 32);
             break;
         default:
             break;
@@ -659,6 +673,54 @@ static void test_validator_interface(void **state)
     harness_free(&h);
 }
 
+/* A replica whose execution diverges stops at the first stable checkpoint
+ * and reports the height and both roots; the others go on. */
+static void test_fork_stops_execution(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.corrupt[3] = true;
+    submit(&h, 6);
+    run(&h);
+    assert_int_equal(h.fork_height[3], 2); /* K = 2: the first checkpoint */
+    assert_true(pbft_halted(h.r[3]));
+    assert_int_equal(h.height[3], 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(h.fork_height[i], 0);
+        assert_true(h.height[i] >= 6);
+    }
+    harness_free(&h);
+}
+
+/* Five validators hand over to the first four at height 3 (K = 2). Then
+ * validators 3 and 4 go down: three of four are a quorum of the new set, but
+ * would not be of the old one (quorum 4 of 5), so progress proves the
+ * switch. */
+static void test_validator_set_shrinks(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 5);
+    h.change_height = 3;
+    h.change_n = 4;
+    for (uint32_t i = 0; i < 5; i++)
+        assert_int_equal(
+            pbft_set_validators(h.r[i], 3, h.pubs, 4, i < 4 ? i : UINT32_MAX), 0);
+    submit(&h, 2);
+    run(&h);
+    for (uint32_t i = 0; i < 5; i++)
+        assert_true(h.height[i] >= 2);
+    assert_true(pbft_stable_height(h.r[0]) >= 2);
+    h.down[3] = h.down[4] = true;
+    uint64_t before = h.height[0];
+    submit(&h, 3);
+    run(&h);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_true(h.height[i] >= before + 3);
+    harness_free(&h);
+}
+
 static void test_config_refused(void **state)
 {
     (void)state;
@@ -693,6 +755,8 @@ int main(void)
         cmocka_unit_test(test_restart_never_equivocates),
         cmocka_unit_test(test_view_timer_doubles_and_resets),
         cmocka_unit_test(test_validator_interface),
+        cmocka_unit_test(test_fork_stops_execution),
+        cmocka_unit_test(test_validator_set_shrinks),
         cmocka_unit_test(test_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
