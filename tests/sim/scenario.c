@@ -4,7 +4,8 @@
  * (agreement, validity, equal state roots) run throughout; `expect` lines add
  * the scenario's own claims. Commands:
  *
- *   config n=4 L=2 K=4 batch=4 seed=1 window=0   (first line that acts)
+ *   config n=4 L=2 K=4 batch=4 seed=1 window=0 timeout=400 retransmit=500
+ *                              (the first line that acts)
  *   submit NODE COUNT          requests to NODE (or `all`)
  *   run MS                     advance virtual time by MS
  *   crash NODE [lose]          crash (lose: at its next record, unpersisted)
@@ -18,6 +19,8 @@
  *   expect delivered NODE|all >= V     (also <=, ==)
  *   expect view NODE|all >= V
  *   expect stable NODE|all >= V
+ *   expect evidence NODE|all >= V      equivocation pairs seen
+ *   expect conflicts NODE|all >= V     messages dropped as conflicting
  *   expect same                every correct replica that is up at one height
  *   expect requests            every request committed at every correct replica
  */
@@ -112,6 +115,10 @@ int sim_scenario_run(const char *path, FILE *err)
                     c.seed = v;
                 else if (strcmp(w[i], "window") == 0)
                     c.window = (uint32_t)v;
+                else if (strcmp(w[i], "timeout") == 0)
+                    c.view_timeout_ms = (uint32_t)v;
+                else if (strcmp(w[i], "retransmit") == 0)
+                    c.retransmit_ms = (uint32_t)v;
             }
             s = sim_new(&c);
             continue;
@@ -196,6 +203,15 @@ int sim_scenario_run(const char *path, FILE *err)
                         got = sim_view(s, i);
                     else if (strcmp(what, "stable") == 0)
                         got = sim_stable(s, i);
+                    else if (strcmp(what, "evidence") == 0) {
+                        pbft_stats st;
+                        sim_get_stats(s, i, &st);
+                        got = st.evidence_count;
+                    } else if (strcmp(what, "conflicts") == 0) {
+                        pbft_stats st;
+                        sim_get_stats(s, i, &st);
+                        got = st.dropped[PBFT_DROP_CONFLICT];
+                    }
                     else {
                         fprintf(err, "%s:%d: unknown expectation\n", path,
                                 lineno);
