@@ -256,14 +256,16 @@ typedef struct pbft_evidence {
  * The caller frees *out with pbft_free. The first Ready arms the timers.
  */
 int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out);
+/* Frees the replica and wipes its key; NULL is allowed. */
 void pbft_free(pbft *r);
 
 /*
  * Feeds one event. Returns 0 when the event was taken (a dropped message is
- * counted, not an error); WITAN_EINVAL for an event that makes no sense
- * (unknown type, a proposal nobody asked for with a NULL pointer);
- * WITAN_ENOMEM. After a WITAN_ENOMEM the replica must be discarded and
- * restarted from its boot state.
+ * counted, not an error; a late or stale answer is ignored); WITAN_EINVAL for
+ * an event that breaks the contract (unknown type or timer, NULL data, an
+ * EXECUTED that is not the next delivered height, more blocks than asked);
+ * WITAN_ENOMEM. After an error the replica must be discarded and booted
+ * again from what the node persisted. Nothing of `ev` is kept.
  */
 int pbft_step(pbft *r, const pbft_event *ev);
 
@@ -284,7 +286,8 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
                         uint32_t self);
 
-/* Read-only views. Never fail. */
+/* Read-only views. Never fail. An evidence pair belongs to the replica and
+ * lives until pbft_free; pbft_evidence_at returns NULL past the count. */
 void pbft_get_stats(const pbft *r, pbft_stats *out);
 uint64_t pbft_view(const pbft *r);
 bool pbft_in_view_change(const pbft *r);

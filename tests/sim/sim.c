@@ -747,6 +747,10 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     Witan__BlockHeader *hd =
         b ? witan__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
     sb->time_ms = hd ? hd->time_ms : 0;
+    if (correct(nd) &&
+        (hd == NULL || hd->height != h || hd->proposer != hd->view % s->n))
+        fail(s, "node %u: block %llu was not proposed by its view's primary",
+             nd->index, (unsigned long long)h);
     if (hd)
         witan__block_header__free_unpacked(hd, NULL);
     if (b)
