@@ -2686,8 +2686,11 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
         const Witan__PreparedProof *p = pr->proof;
         uint8_t d[32];
         int rc = 0;
+        /* Certificates of delivered heights come back too: until a stable
+         * checkpoint covers them, view changes must carry them (a new view
+         * derives the chain from a quorum's certificates, with no gap). */
         struct slot *s = slot_get(r, p->height);
-        if (s != NULL && p->height > r->delivered &&
+        if (s != NULL &&
             pbft_block_hash(p->block.data, p->block.len, d) == 0 &&
             (!s->has_pc || s->pc_view <= p->view)) {
             slot_clear_pc(s);

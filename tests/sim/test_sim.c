@@ -76,6 +76,20 @@ static void test_n6(void **s) { (void)s; run_seeds(6, 1, 20); }
 static void test_n7(void **s) { (void)s; run_seeds(7, 1, 20); }
 static void test_n10(void **s) { (void)s; run_seeds(10, 1, 20); }
 
+/* Seeds that once broke agreement (a restarted replica left out the prepared
+ * certificates of heights it had delivered above its stable checkpoint, and
+ * a new view cut the chain at the gap). */
+static void test_regression_seeds(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t seed;
+        uint32_t n;
+    } seeds[] = {{1006713, 4}, {1008582, 4}, {1008640, 5}};
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        run_seeds(seeds[i].n, seeds[i].seed, 1);
+}
+
 static void test_seed_replays_exactly(void **state)
 {
     (void)state;
@@ -155,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_n6),
         cmocka_unit_test(test_n7),
         cmocka_unit_test(test_n10),
+        cmocka_unit_test(test_regression_seeds),
         cmocka_unit_test(test_seed_replays_exactly),
         cmocka_unit_test(test_ed25519),
         cmocka_unit_test(test_weak_commit_is_caught),
