@@ -86,6 +86,17 @@
 
 #define WITAN_PIPELINE_DEPTH_MAX 8
 #define WITAN_CHECKPOINT_INTERVAL_MAX 1024
+/* Heights a replica keeps in its log above the stable checkpoint (the
+ * distance between the low and the high water mark). */
+#define WITAN_PBFT_WINDOW_MAX 2048
+/* Messages for views the replica has not reached yet, kept until it does. */
+#define WITAN_PBFT_FUTURE_COUNT_MAX 256
+/* Pairs of conflicting signed messages kept as equivocation evidence. */
+#define WITAN_PBFT_EVIDENCE_COUNT_MAX 64
+/* Certified blocks asked for or sent in one state-transfer exchange. */
+#define WITAN_PBFT_STATE_BLOCK_COUNT_MAX 64
+/* The ceiling a configuration may give the view-change timer: never hours. */
+#define WITAN_PBFT_VIEW_TIMEOUT_MS_MAX (10 * 60 * 1000)
 
 /* --- vm --------------------------------------------------------------------- */
 
@@ -206,5 +217,9 @@ _Static_assert(WITAN_FEED_SIZE_MAX + WITAN_SUBJECT_SIZE_MAX + 2 + 8 +
                "an attestation key fits in an LMDB key");
 _Static_assert(WITAN_WRITE_SET_SIZE_MAX >= 4 * WITAN_BLOCK_SIZE_MAX,
                "the write set of a full block fits");
+_Static_assert(WITAN_PBFT_WINDOW_MAX >=
+                   WITAN_CHECKPOINT_INTERVAL_MAX + WITAN_PIPELINE_DEPTH_MAX,
+               "the log window must reach the next checkpoint with a full "
+               "pipeline in flight");
 
 #endif
