@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},
+    {"testnet", "a local network of validators: init, start, stop, status",
+     cli_testnet},
 };
 
 static void usage(FILE *out)
