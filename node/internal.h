@@ -52,6 +52,7 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 struct replica; /* node/replica.c: consensus with other validators */
 
 struct node {
+    const char *home;
     const struct node_config *cfg;
     Witan__Genesis *genesis;
     ledger *l;

@@ -466,6 +466,7 @@ int node_run(const char *home, const struct node_config *cfg,
 {
     struct node n;
     memset(&n, 0, sizeof n);
+    n.home = home;
     n.cfg = cfg;
     n.sock = (nng_socket)NNG_SOCKET_INITIALIZER;
     witan_log_set_level(cfg->log_level);
