@@ -86,4 +86,12 @@ int replica_run(struct node *n, volatile sig_atomic_t *stop);
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
                          size_t count);
 
+/* Consensus figures for status and metrics: the view, view changes, and
+ * messages dropped by reason (consensus drops, then send-queue drops).
+ * Returns the number of reasons written (at most max). */
+#define REPLICA_DROP_REASON_MAX 16
+size_t replica_figures(const struct node *n, uint64_t *view,
+                       uint64_t *view_changes, const char **reasons,
+                       uint64_t *counts, size_t max);
+
 #endif

@@ -615,6 +615,33 @@ static void on_relayed(struct node *n, const uint8_t *data, size_t size)
     witan__submit_request__free_unpacked(sr, NULL);
 }
 
+size_t replica_figures(const struct node *n, uint64_t *view,
+                       uint64_t *view_changes, const char **reasons,
+                       uint64_t *counts, size_t max)
+{
+    const struct replica *r = n->replica;
+    *view = 0;
+    *view_changes = 0;
+    if (!r || !r->core)
+        return 0;
+    pbft_stats st;
+    pbft_get_stats(r->core, &st);
+    *view = pbft_view(r->core);
+    *view_changes = st.view_changes;
+    size_t k = 0;
+    for (int i = 0; i < PBFT_DROP_COUNT && k < max; i++, k++) {
+        reasons[k] = pbft_drop_name((enum pbft_drop)i);
+        counts[k] = st.dropped[i];
+    }
+    static const char *const send_reasons[DROP_SEND_COUNT] = {
+        "send queue full", "send error"};
+    for (int i = 0; i < DROP_SEND_COUNT && k < max; i++, k++) {
+        reasons[k] = send_reasons[i];
+        counts[k] = r->send_dropped[i];
+    }
+    return k;
+}
+
 /* --- start ------------------------------------------------------------------- */
 
 static int load_boot(struct node *n, pbft_boot *boot, pbft_result *results,

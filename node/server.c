@@ -183,6 +183,11 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
     Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
+    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX],
+        *drop_ptrs[REPLICA_DROP_REASON_MAX];
+    const char *drop_reasons[REPLICA_DROP_REASON_MAX];
+    uint64_t drop_counts[REPLICA_DROP_REASON_MAX];
+    size_t drop_count = 0;
     Witan__BlockResponse *block = NULL;
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
@@ -235,6 +240,17 @@ void node_handle_request(struct node *n, nng_msg *msg)
         status.mempool_size = n->pool.size;
         status.time_ms = tip.time_ms;
         status.validator_count = (uint32_t)n->genesis->n_validators;
+        drop_count = replica_figures(n, &status.view, &status.view_changes,
+                                     drop_reasons, drop_counts,
+                                     REPLICA_DROP_REASON_MAX);
+        for (size_t i = 0; i < drop_count; i++) {
+            witan__status_drop__init(&drops[i]);
+            drops[i].reason = (char *)drop_reasons[i];
+            drops[i].count = drop_counts[i];
+            drop_ptrs[i] = &drops[i];
+        }
+        status.n_dropped = drop_count;
+        status.dropped = drop_ptrs;
         resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
         resp.status = &status;
         break;
