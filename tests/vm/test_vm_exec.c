@@ -572,7 +572,14 @@ static void test_testhost_map(void **state)
         vm_value a[2] = {vm_int(key), vm_int(i + 1)};
         assert_int_equal(put->fn(h->ctx, a, 2, &r), 0);
     }
-    assert_int_equal(vm_testhost_entry_count(th), 5000 - 1); /* key 0 twice */
+    assert_int_equal(vm_testhost_entry_count(th), 5000);
+    vm_value over[2] = {vm_int(14), vm_int(99)}; /* i = 2's key */
+    assert_int_equal(put->fn(h->ctx, over, 2, &r), 0);
+    assert_int_equal(vm_testhost_entry_count(th), 5000);
+    assert_int_equal(get->fn(h->ctx, over, 1, &r), 0);
+    assert_int_equal(r.i, 99);
+    vm_value two[2] = {vm_int(14), vm_int(3)};
+    assert_int_equal(put->fn(h->ctx, two, 2, &r), 0);
     for (int64_t i = 1; i < 5000; i++) {
         int64_t key = (i % 3 == 0) ? i * 1024 : (i % 3 == 1) ? -i : i * 7;
         vm_value a = vm_int(key);
