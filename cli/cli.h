@@ -21,11 +21,13 @@ struct cli_command {
 };
 
 int cli_keys(int argc, char **argv);
+int cli_model(int argc, char **argv);
 int cli_contract(int argc, char **argv);
 int cli_init(int argc, char **argv);
 int cli_attest(int argc, char **argv);
 int cli_member(int argc, char **argv);
 int cli_query(int argc, char **argv);
+int cli_testnet(int argc, char **argv);
 
 /* Prints "witan: <what>: <message of err>" on stderr and returns 1. */
 int cli_fail(const char *what, int err);
@@ -68,6 +70,21 @@ void cli_format_time(int64_t ms, char *out, size_t out_size);
 /* Signs a TxBody with a key pair into a serialized Envelope (malloc'd). */
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
                 uint8_t **out, size_t *out_size, uint8_t hash[32]);
+
+/* Submits one envelope; prints its hash, or with `wait` polls until it is
+ * committed and prints its receipt. Returns the exit status (0 only when
+ * admitted, and with `wait` committed with status OK). */
+int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
+                   const uint8_t hash[32], bool wait);
+
+/* Builds, signs (with --key) and submits a TxBody whose payload the caller
+ * set; fills chain id, sender and nonce from the node. Exit status. */
+int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
+
+/* Models on chain (cli/model_chain.c), reached through `witan model` and
+ * `witan query predictions`. */
+int cli_model_chain(int argc, char **argv);
+int cli_query_predictions(const char *address, int argc, char **argv);
 
 /* Next nonce for the key's account, asked of the node. */
 int cli_next_nonce(const char *address, const uint8_t addr[20],

@@ -4,6 +4,7 @@
  * times, flags, signing).
  */
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -250,3 +251,61 @@ int cli_has_flag(int argc, char **argv, const char *flag)
             return 1;
     return 0;
 }
+
+int cli_submit_one(const char *address, const uint8_t *env,
+                             size_t env_size, const uint8_t hash[32],
+                             bool wait)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    ProtobufCBinaryData e = {env_size, (uint8_t *)env};
+    sr.n_envelopes = 1;
+    sr.envelopes = &e;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return 1;
+    int rc = cli_response_error("submit", resp);
+    if (!rc && resp->submit && resp->submit->n_results == 1 &&
+        resp->submit->results[0]->error) {
+        fprintf(stderr, "witan: refused: %s (%s)\n",
+                resp->submit->results[0]->error->message,
+                resp->submit->results[0]->error->name);
+        rc = 1;
+    }
+    witan__response__free_unpacked(resp, NULL);
+    if (rc)
+        return rc;
+    char hex[65];
+    witan_hex_encode(hash, 32, hex);
+    if (!wait) {
+        printf("submitted %s\n", hex);
+        return 0;
+    }
+    for (int attempt = 0; attempt < 3000; attempt++) {
+        Witan__Request q = WITAN__REQUEST__INIT;
+        Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+        tr.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+        q.kind_case = WITAN__REQUEST__KIND_TX;
+        q.tx = &tr;
+        if (cli_call(address, &q, 10000, &resp))
+            return 1;
+        if (resp->tx && resp->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
+            resp->tx->receipt) {
+            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+                &witan__tx_status__descriptor, resp->tx->receipt->status);
+            bool ok = resp->tx->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK;
+            printf("%s committed at height %llu: %s\n", hex,
+                   (unsigned long long)resp->tx->receipt->height,
+                   v ? v->name + strlen("TX_STATUS_") : "UNKNOWN");
+            witan__response__free_unpacked(resp, NULL);
+            return ok ? 0 : 1;
+        }
+        witan__response__free_unpacked(resp, NULL);
+        usleep(10000);
+    }
+    fprintf(stderr, "witan: %s not committed in time\n", hex);
+    return 1;
+}
+

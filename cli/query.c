@@ -14,12 +14,16 @@ static const char usage[] =
     "       witan query tx HASH\n"
     "       witan query attestations --feed F --subject S [--from T] [--to T]\n"
     "                                [--limit N] [--cursor HEX] [--history]\n"
+    "       witan query predictions --model HASH [--subject S] [--from H]\n"
+    "                               [--to H] [--limit N] [--cursor HEX]\n"
     "  common: [--node URL | --home DIR] [--json]\n"
     "\n"
     "Times are Unix ms or UTC YYYY-MM[-DD[THH:MM:SSZ]]. A page holds at most\n"
     "1000 attestations (100 by default); when more remain the output ends\n"
     "with the cursor to pass for the next page. --history also lists every\n"
-    "earlier revision of a corrected attestation.\n";
+    "earlier revision of a corrected attestation. Predictions are listed by\n"
+    "height (--from/--to are heights), each with its inputs, outputs and the\n"
+    "transactions that registered its model and attested its inputs.\n";
 
 static void hex_of(ProtobufCBinaryData b, char *out)
 {
@@ -275,6 +279,8 @@ int cli_query(int argc, char **argv)
         req.attestations = &a;
         return run(address, &req, json, "attestations");
     }
+    if (strcmp(what, "predictions") == 0)
+        return cli_query_predictions(address, argc, argv);
     fprintf(stderr, "witan query: unknown query '%s'\n%s", what, usage);
     return 2;
 }

@@ -61,6 +61,15 @@
 #define WITAN_NAME_SIZE_MAX 64
 #define WITAN_GENESIS_SIZE_MAX (1024 * 1024)
 
+/* Gas: model scoring per block and per score are genesis parameters below
+ * this; sums of gas stay far from overflow. */
+#define WITAN_GAS_MAX (1ull << 40)
+
+/* Models on chain: bindings and triggers of one registration. */
+#define WITAN_MODEL_WINDOW_MAX 64
+#define WITAN_MODEL_TRIGGER_COUNT_MAX 16
+#define WITAN_MODEL_CACHE_COUNT 16
+
 /* Queries take a limit and return a cursor; a page never exceeds this. */
 #define WITAN_QUERY_PAGE_COUNT_MAX 1000
 
@@ -77,6 +86,17 @@
 
 #define WITAN_PIPELINE_DEPTH_MAX 8
 #define WITAN_CHECKPOINT_INTERVAL_MAX 1024
+/* Heights a replica keeps in its log above the stable checkpoint (the
+ * distance between the low and the high water mark). */
+#define WITAN_PBFT_WINDOW_MAX 2048
+/* Messages for views the replica has not reached yet, kept until it does. */
+#define WITAN_PBFT_FUTURE_COUNT_MAX 256
+/* Pairs of conflicting signed messages kept as equivocation evidence. */
+#define WITAN_PBFT_EVIDENCE_COUNT_MAX 64
+/* Certified blocks asked for or sent in one state-transfer exchange. */
+#define WITAN_PBFT_STATE_BLOCK_COUNT_MAX 64
+/* The ceiling a configuration may give the view-change timer: never hours. */
+#define WITAN_PBFT_VIEW_TIMEOUT_MS_MAX (10 * 60 * 1000)
 
 /* --- vm --------------------------------------------------------------------- */
 
@@ -116,6 +136,23 @@
 
 /* --- inference ------------------------------------------------------------- */
 
+/* spec/models.md proves the accumulators cannot overflow within these. */
+#define WITAN_MODEL_SIZE_MAX (4 * 1024 * 1024)   /* encoded Model bytes */
+#define WITAN_MODEL_INPUT_COUNT_MAX 1024
+#define WITAN_MODEL_WIDTH_MAX 1024               /* dense layer inputs/outputs */
+#define WITAN_MODEL_LAYER_COUNT_MAX 16
+#define WITAN_MODEL_PARAM_COUNT_MAX (1024 * 1024) /* weights + leaf values */
+#define WITAN_MODEL_OUTPUT_COUNT_MAX 256          /* scores and classes */
+#define WITAN_MODEL_TREE_COUNT_MAX 1024
+#define WITAN_MODEL_TREE_NODE_COUNT_MAX 65535    /* per tree */
+#define WITAN_MODEL_NODE_COUNT_MAX (1024 * 1024) /* all trees */
+#define WITAN_MODEL_TREE_DEPTH_MAX 32            /* edges root to leaf */
+#define WITAN_MODEL_NAME_SIZE_MAX 64             /* model, input, output names */
+#define WITAN_MODEL_INPUT_ABS_MAX (1LL << 46)    /* |raw input|, |offset|, |threshold| */
+#define WITAN_MODEL_BIAS_ABS_MAX (1LL << 46)     /* |bias|, |base value| */
+#define WITAN_MODEL_FRAC_BITS_MAX 30             /* input, weight, output frac bits */
+#define WITAN_MODEL_ACT_FRAC_BITS_MAX 14         /* int16 activations */
+
 /* --- node ------------------------------------------------------------------- */
 
 /* --- relations ------------------------------------------------------------ */
@@ -135,6 +172,20 @@ _Static_assert(WITAN_CLIENT_REQUEST_SIZE_MAX <= WITAN_MESSAGE_SIZE_MAX,
 _Static_assert(WITAN_VALIDATOR_COUNT_MAX <= 64,
                "commit certificates carry signers as a 64-bit bitmap");
 _Static_assert(WITAN_PUBKEY_SIZE_MAX >= 32, "an Ed25519 key must fit");
+_Static_assert(WITAN_MODEL_INPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "the first layer's input count is a layer width");
+_Static_assert((long long)WITAN_MODEL_WIDTH_MAX * 32767 * 32767 +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a dense accumulator cannot overflow (spec/models.md)");
+_Static_assert((long long)WITAN_MODEL_TREE_COUNT_MAX * 2147483647LL +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a tree-sum accumulator cannot overflow (spec/models.md)");
+_Static_assert(2 * WITAN_MODEL_INPUT_ABS_MAX * 32767 < (1LL << 62),
+               "a normalisation product cannot overflow (spec/models.md)");
+_Static_assert(WITAN_MODEL_TREE_NODE_COUNT_MAX <= WITAN_MODEL_NODE_COUNT_MAX,
+               "one tree fits in the node budget");
+_Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "outputs are a layer's width");
 _Static_assert(WITAN_VM_MODULE_SIZE_MAX < WITAN_TX_SIZE_MAX,
                "a module fits in a deploy transaction");
 _Static_assert(WITAN_VM_REG_COUNT_MAX <= 256, "registers are 8-bit operands");
@@ -166,5 +217,9 @@ _Static_assert(WITAN_FEED_SIZE_MAX + WITAN_SUBJECT_SIZE_MAX + 2 + 8 +
                "an attestation key fits in an LMDB key");
 _Static_assert(WITAN_WRITE_SET_SIZE_MAX >= 4 * WITAN_BLOCK_SIZE_MAX,
                "the write set of a full block fits");
+_Static_assert(WITAN_PBFT_WINDOW_MAX >=
+                   WITAN_CHECKPOINT_INTERVAL_MAX + WITAN_PIPELINE_DEPTH_MAX,
+               "the log window must reach the next checkpoint with a full "
+               "pipeline in flight");
 
 #endif

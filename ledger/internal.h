@@ -13,6 +13,18 @@ struct ledger {
     struct ledger_tip tip;
     uint32_t validator_count;
     wcrypto_pubkey validators[WITAN_VALIDATOR_COUNT_MAX];
+    /* Per block being applied: model gas spent, predictions written. */
+    uint64_t block_gas;
+    uint32_t prediction_seq;
+    int64_t block_time_ms;
+    /* Per transaction being applied: gas it caused. */
+    uint64_t tx_gas;
+    /* Loaded models by hash: immutable, so a cache changes no result. */
+    struct model_cache_entry {
+        uint8_t hash[WITAN_HASH_SIZE];
+        struct infer_model *model;
+    } model_cache[WITAN_MODEL_CACHE_COUNT];
+    uint32_t model_cache_next;
 };
 
 /* Meta keys. "r" + be64(height) holds state root || receipts root. */
@@ -43,6 +55,27 @@ int ledger_account_new(const char *name, Witan__KeyType type,
                        ProtobufCBinaryData pub, const Witan__Role *roles,
                        size_t role_count, uint64_t height,
                        const uint8_t *tx_hash, Witan__Account **out);
+
+/* Models (ledger/models.c). Stateless rules of the three payloads: */
+int models_check_register(const ledger *l, const Witan__RegisterModel *r,
+                          char *why, size_t why_size);
+int models_check_score(const Witan__Score *s, char *why, size_t why_size);
+int models_check_post(const Witan__PostPrediction *p, char *why,
+                      size_t why_size);
+/* Apply: each sets *status; errors only for storage failures. */
+int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                          const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                          Witan__TxStatus *status);
+int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                       const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                       Witan__TxStatus *status);
+int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                      const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                      Witan__TxStatus *status);
+/* After an attestation is stored: score every model it triggers. */
+int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
+                          const uint8_t hash[WITAN_HASH_SIZE], uint64_t height);
+void models_cache_clear(ledger *l);
 
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);

@@ -313,6 +313,7 @@ void ledger_close(ledger *l)
 {
     if (!l)
         return;
+    models_cache_clear(l);
     store_close(l->s);
     free(l);
 }
@@ -526,8 +527,8 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             (unsigned long long)h->height);
         return WITAN_EINVAL;
     }
-    if (h->time_ms <= tip->time_ms) {
-        WHY("block time %lld is not after the tip's %lld",
+    if (h->time_ms < tip->time_ms) {
+        WHY("block time %lld is before the tip's %lld",
             (long long)h->time_ms, (long long)tip->time_ms);
         return WITAN_EINVAL;
     }
@@ -603,6 +604,9 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     err = check_header(l, txn, b, h, why, why_size);
     if (err)
         goto fail;
+    l->block_gas = 0;
+    l->prediction_seq = 0;
+    l->block_time_ms = h->time_ms;
 
     size_t n = b->n_txs;
     wcrypto_digest *tx_hashes = malloc((n ? n : 1) * sizeof *tx_hashes);
@@ -651,6 +655,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             r.status = status;
             r.height = h->height;
             r.index = (uint32_t)i;
+            r.gas_used = l->tx_gas;
             uint8_t *rb;
             size_t rs;
             err = pack_message(&r.base, &rb, &rs);

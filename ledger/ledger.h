@@ -196,6 +196,18 @@ int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
                               Witan__AttestationsResponse **out);
 void ledger_attestations_response_free(Witan__AttestationsResponse *r);
 
+/* Model-output records of one model, in height order, optionally only
+ * those triggered for `subject`, at most `limit`, from `cursor` on. */
+int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
+                             Witan__PredictionsResponse **out);
+void ledger_predictions_response_free(Witan__PredictionsResponse *r);
+
+/* Registered models in hash order (without their bytes), or one by hash
+ * (with them). WITAN_ENOTFOUND for an unknown hash. */
+int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
+                        Witan__ModelsResponse **out);
+void ledger_models_response_free(Witan__ModelsResponse *r);
+
 int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
                        Witan__Account **out);
 void ledger_account_free(Witan__Account *a);

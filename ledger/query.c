@@ -285,3 +285,158 @@ int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
     store_abort(txn);
     return err;
 }
+
+void ledger_predictions_response_free(Witan__PredictionsResponse *r)
+{
+    if (r)
+        witan__predictions_response__free_unpacked(r, NULL);
+}
+
+int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
+                             Witan__PredictionsResponse **out)
+{
+    *out = NULL;
+    if (req->model_hash.len != WITAN_HASH_SIZE)
+        return WITAN_EINVAL;
+    if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
+        return WITAN_ELIMIT;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    uint64_t to = req->to_height ? req->to_height : UINT64_MAX;
+    uint8_t start[32 + 8 + 4];
+    size_t start_size = 32 + 8;
+    memcpy(start, req->model_hash.data, 32);
+    store_be64(start + 32, req->from_height);
+    if (req->cursor.len) {
+        if (req->cursor.len != sizeof start ||
+            memcmp(req->cursor.data, start, 32) != 0)
+            return WITAN_EINVAL;
+        memcpy(start, req->cursor.data, sizeof start);
+        start_size = sizeof start;
+    }
+    Witan__PredictionsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__predictions_response__init(r);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_PREDICTIONS, &c);
+    const void *k, *v;
+    size_t ks, vs;
+    if (!err)
+        err = store_cursor_seek(c, start, start_size, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (ks != sizeof start || memcmp(k, req->model_hash.data, 32) != 0 ||
+            store_read_be64((const uint8_t *)k + 32) > to)
+            break;
+        if (r->n_records == limit) {
+            err = dup_bytes(&r->next_cursor, k, ks);
+            break;
+        }
+        Witan__PredictionRecord *p =
+            witan__prediction_record__unpack(NULL, vs, v);
+        if (!p) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        if (req->subject[0] && strcmp(req->subject, p->subject) != 0) {
+            witan__prediction_record__free_unpacked(p, NULL);
+            continue;
+        }
+        void *grown = realloc(r->records, (r->n_records + 1) * sizeof *r->records);
+        if (!grown) {
+            witan__prediction_record__free_unpacked(p, NULL);
+            err = WITAN_ENOMEM;
+            break;
+        }
+        r->records = grown;
+        r->records[r->n_records++] = p;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_predictions_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}
+
+void ledger_models_response_free(Witan__ModelsResponse *r)
+{
+    if (r)
+        witan__models_response__free_unpacked(r, NULL);
+}
+
+int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
+                        Witan__ModelsResponse **out)
+{
+    *out = NULL;
+    if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
+        return WITAN_ELIMIT;
+    if ((req->hash.len && req->hash.len != 32) ||
+        (req->cursor.len && req->cursor.len != 32))
+        return WITAN_EINVAL;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    Witan__ModelsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__models_response__init(r);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_MODELS, &c);
+    const void *k, *v;
+    size_t ks, vs;
+    const ProtobufCBinaryData *from = req->hash.len ? &req->hash : &req->cursor;
+    if (!err)
+        err = store_cursor_seek(c, from->data, from->len, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (req->hash.len && (ks != 32 || memcmp(k, req->hash.data, 32) != 0))
+            break;
+        if (r->n_models == limit) {
+            err = dup_bytes(&r->next_cursor, k, ks);
+            break;
+        }
+        Witan__ModelRecord *m = witan__model_record__unpack(NULL, vs, v);
+        void *grown = m ? realloc(r->models, (r->n_models + 1) * sizeof *r->models)
+                        : NULL;
+        if (!grown) {
+            if (m)
+                witan__model_record__free_unpacked(m, NULL);
+            err = m ? WITAN_ENOMEM : WITAN_EDBCORRUPT;
+            break;
+        }
+        if (!req->hash.len) {
+            /* Listing: the bytes are fetched one model at a time. */
+            free(m->model.data);
+            m->model = (ProtobufCBinaryData){0, NULL};
+        }
+        r->models = grown;
+        r->models[r->n_models++] = m;
+        if (req->hash.len)
+            break;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    if (!err && req->hash.len && r->n_models == 0)
+        err = WITAN_ENOTFOUND;
+    store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_models_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}

@@ -261,6 +261,15 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
         err = check_membership(body->membership, why, why_size);
         break;
+    case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
+        err = models_check_register(l, body->register_model, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_SCORE:
+        err = models_check_score(body->score, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
+        err = models_check_post(body->post_prediction, why, why_size);
+        break;
     default:
         WHY("transaction has no payload");
         err = WITAN_EINVAL;
@@ -289,6 +298,11 @@ Witan__Role tx_required_role(const Witan__TxBody *body)
         return WITAN__ROLE__ROLE_DATA_PROVIDER;
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
         return WITAN__ROLE__ROLE_ADMIN;
+    case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
+    case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
+        return WITAN__ROLE__ROLE_MODEL_OPERATOR;
+    case WITAN__TX_BODY__PAYLOAD_SCORE:
+        return WITAN__ROLE__ROLE_UNSPECIFIED; /* any member may ask */
     default:
         return WITAN__ROLE__ROLE_ADMIN;
     }
@@ -342,7 +356,7 @@ static int check_sender(const Witan__Account *a, const Witan__Envelope *env,
         return WITAN_EKEY;
     }
     Witan__Role role = tx_required_role(body);
-    if (!has_role(a, role)) {
+    if (role != WITAN__ROLE__ROLE_UNSPECIFIED && !has_role(a, role)) {
         *status = WITAN__TX_STATUS__TX_STATUS_MISSING_ROLE;
         WHY("%s lacks the %s role", a->name, ledger_role_name(role));
         return WITAN_EROLE;
@@ -718,9 +732,9 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
              const Witan__TxBody *body, const uint8_t hash[WITAN_HASH_SIZE],
              uint64_t height, Witan__TxStatus *status)
 {
-    (void)l;
     char why[LEDGER_WHY_SIZE];
     *status = WITAN__TX_STATUS__TX_STATUS_OK;
+    l->tx_gas = 0;
     Witan__Account *a = NULL;
     int err = account_get(txn, body->sender.data, &a);
     if (err && err != WITAN_ENOTFOUND)
@@ -743,9 +757,19 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
         return err;
     switch (body->payload_case) {
     case WITAN__TX_BODY__PAYLOAD_ATTEST:
-        return apply_attest(txn, body, hash, height, status);
+        err = apply_attest(txn, body, hash, height, status);
+        /* A stored attestation scores every model it triggers. */
+        if (!err && *status == WITAN__TX_STATUS__TX_STATUS_OK)
+            err = models_on_attestation(l, txn, body->attest, hash, height);
+        return err;
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
         return apply_membership(txn, body->membership, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
+        return models_apply_register(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_SCORE:
+        return models_apply_score(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
+        return models_apply_post(l, txn, body, hash, height, status);
     default:
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;

@@ -20,24 +20,19 @@
 
 #include "node/internal.h"
 
-#define NODE_IDLE_WAIT_MS 50
-#define NODE_REQUESTS_PER_ROUND_MAX 256
 
-struct node {
-    const struct node_config *cfg;
-    Witan__Genesis *genesis;
-    ledger *l;
-    wcrypto_keypair key;
-    uint32_t validator_index;
-    struct mempool pool;
-    nng_socket sock;
-    struct ledger_tx **selection;
-};
 
-static int64_t wall_ms(void)
+int64_t node_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t node_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -63,38 +58,52 @@ static void free_error(Witan__Error *e)
 
 /* --- requests --------------------------------------------------------------- */
 
-static void submit_one(struct node *n, const ProtobufCBinaryData *env,
-                       Witan__SubmitResult *res, uint8_t hash_out[32])
+int node_admit(struct node *n, const uint8_t *env, size_t size,
+               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
+               size_t why_size)
 {
-    char why[LEDGER_WHY_SIZE] = "";
     struct ledger_tx tx;
-    int err = ledger_tx_decode(n->l, env->data, env->len, true, &tx, why,
-                               sizeof why);
-    if (err) {
-        res->error = make_error(err, why);
-        return;
-    }
-    memcpy(hash_out, tx.hash, 32);
-    res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+    *decoded = false;
+    int err = ledger_tx_decode(n->l, env, size, true, &tx, why, why_size);
+    if (err)
+        return err;
+    *decoded = true;
+    memcpy(hash_out, tx.hash, WITAN_HASH_SIZE);
     /* Sent again: answer with its status, not an error. */
     if (mempool_find(&n->pool, tx.hash)) {
         ledger_tx_release(&tx);
-        return;
+        return WITAN_EEXIST;
     }
     Witan__TxResponse *known = NULL;
     if (ledger_get_tx(n->l, tx.hash, &known) == 0 &&
         known->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
         ledger_tx_response_free(known);
         ledger_tx_release(&tx);
-        return;
+        return WITAN_EEXIST;
     }
     ledger_tx_response_free(known);
-    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, sizeof why);
+    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, why_size);
     if (!err)
-        err = mempool_add(&n->pool, &tx, why, sizeof why);
+        err = mempool_add(&n->pool, &tx, why, why_size);
+    ledger_tx_release(&tx); /* a no-op when the pool took it */
+    return err;
+}
+
+/* Admits one envelope for a client; true when it newly entered the pool. */
+static bool submit_one(struct node *n, const ProtobufCBinaryData *env,
+                       Witan__SubmitResult *res, uint8_t hash_out[32])
+{
+    char why[LEDGER_WHY_SIZE] = "";
+    bool decoded;
+    int err = node_admit(n, env->data, env->len, hash_out, &decoded, why,
+                         sizeof why);
+    if (decoded)
+        res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+    if (err == WITAN_EEXIST)
+        return false; /* pending or committed already: not an error */
     if (err)
         res->error = make_error(err, why);
-    ledger_tx_release(&tx); /* a no-op when the pool took it */
+    return err == 0;
 }
 
 /* The answer to one submit request; every array has one entry per envelope. */
@@ -124,11 +133,20 @@ static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
         resp->error = make_error(WITAN_ENOMEM, NULL);
         return;
     }
+    ProtobufCBinaryData *admitted = calloc(alloc, sizeof *admitted);
+    size_t admitted_count = 0;
     for (size_t i = 0; i < count; i++) {
         witan__submit_result__init(&b->results[i]);
-        submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]);
+        if (submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]) &&
+            admitted)
+            admitted[admitted_count++] = req->envelopes[i];
         b->pointers[i] = &b->results[i];
     }
+    /* Other validators get every admitted transaction, so that whoever is
+     * primary, now or after a view change, can propose it. */
+    if (n->replica && admitted_count)
+        replica_on_admitted(n, admitted, admitted_count);
+    free(admitted);
     b->response.n_results = count;
     b->response.results = b->pointers;
     resp->kind_case = WITAN__RESPONSE__KIND_SUBMIT;
@@ -160,7 +178,7 @@ static void send_response(struct node *n, Witan__Response *resp)
     }
 }
 
-static void handle_request(struct node *n, nng_msg *msg)
+void node_handle_request(struct node *n, nng_msg *msg)
 {
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
@@ -169,6 +187,8 @@ static void handle_request(struct node *n, nng_msg *msg)
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
     Witan__AccountResponse acct = WITAN__ACCOUNT_RESPONSE__INIT;
+    Witan__PredictionsResponse *preds = NULL;
+    Witan__ModelsResponse *models = NULL;
     Witan__Account *account = NULL;
     uint8_t tip_hash[32], tip_root[32];
     char why[LEDGER_WHY_SIZE] = "";
@@ -267,6 +287,26 @@ static void handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_ACCOUNT;
         resp.account = &acct;
         break;
+    case WITAN__REQUEST__KIND_PREDICTIONS:
+        err = ledger_query_predictions(n->l, req->predictions, &preds);
+        if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a model hash is 32 bytes, and a cursor "
+                                      "must come from this model's pages");
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_PREDICTIONS;
+        resp.predictions = preds;
+        break;
+    case WITAN__REQUEST__KIND_MODELS:
+        err = ledger_query_models(n->l, req->models, &models);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no model with that hash");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "hashes and cursors are 32 bytes");
+        resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
+        resp.models = models;
+        break;
     default:
         err = WITAN_EINVAL;
         snprintf(why, sizeof why, "request names no known kind");
@@ -283,6 +323,8 @@ static void handle_request(struct node *n, nng_msg *msg)
     ledger_tx_response_free(tx);
     ledger_attestations_response_free(att);
     ledger_account_free(account);
+    ledger_predictions_response_free(preds);
+    ledger_models_response_free(models);
     witan__request__free_unpacked(req, NULL);
 }
 
@@ -309,7 +351,7 @@ static int propose_and_commit(struct node *n)
                                   p->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);
     struct ledger_block block;
-    int err = ledger_block_build(n->l, n->selection, count, wall_ms(), 0,
+    int err = ledger_block_build(n->l, n->selection, count, node_wall_ms(), 0,
                                  n->validator_index, &block);
     if (err) {
         WITAN_ERROR("node", "cannot build block: %s", witan_err_message(err));
@@ -387,13 +429,16 @@ static int load_home(struct node *n, const char *home)
                             "validator set", path);
         return WITAN_EKEY;
     }
-    if (n->genesis->n_validators != 1) {
+    if (n->genesis->n_validators > 1 &&
+        (n->cfg->peer_count != n->genesis->n_validators ||
+         !n->cfg->p2p_listen[0])) {
         WITAN_ERROR("node",
-                    "genesis has %zu validators; this build of witand runs "
-                    "one-validator chains only (multi-validator consensus is "
-                    "not wired into the node yet)",
-                    n->genesis->n_validators);
-        return WITAN_EUNSUPPORTED;
+                    "genesis has %zu validators: the config must set "
+                    "p2p_listen and list all %zu validator addresses in "
+                    "peers (it lists %u)",
+                    n->genesis->n_validators, n->genesis->n_validators,
+                    n->cfg->peer_count);
+        return WITAN_ECONFIG;
     }
     snprintf(path, sizeof path, "%s/data", home);
     struct store_options opts = {n->cfg->map_size, n->cfg->map_size_max};
@@ -458,6 +503,15 @@ int node_run(const char *home, const struct node_config *cfg,
                n.genesis->chain_id, (unsigned long long)tip.height, hash,
                cfg->listen);
 
+    if (n.genesis->n_validators > 1) {
+        err = replica_run(&n, stop);
+        ledger_tip(n.l, &tip);
+        WITAN_INFO("node", "stopping at height %llu%s",
+                   (unsigned long long)tip.height,
+                   err ? " after an error" : "");
+        node_cleanup(&n);
+        return err;
+    }
     while (!*stop && !err) {
         /* Wait for a request only when there is no block to make. */
         int wait_ms = block_due(&n) ? 0 : NODE_IDLE_WAIT_MS;
@@ -473,7 +527,7 @@ int node_run(const char *home, const struct node_config *cfg,
                 WITAN_WARN("node", "receive failed: %s", nng_strerror(rc));
                 break;
             }
-            handle_request(&n, msg);
+            node_handle_request(&n, msg);
         }
         if (!*stop && block_due(&n))
             err = propose_and_commit(&n);

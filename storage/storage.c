@@ -47,11 +47,13 @@ struct store_cursor {
 static const char *const table_names[STORE_TABLE_COUNT] = {
     "meta",     "blocks",   "block_hashes", "certs",
     "txs",      "receipts", "accounts",     "attestations",
+    "models",   "predictions", "triggers", "consensus",
 };
 
 bool store_table_is_state(enum store_table table)
 {
-    return table == STORE_ACCOUNTS || table == STORE_ATTESTATIONS;
+    return table == STORE_ACCOUNTS || table == STORE_ATTESTATIONS ||
+           table == STORE_MODELS || table == STORE_PREDICTIONS;
 }
 
 const char *store_table_name(enum store_table table)
@@ -410,6 +412,13 @@ int store_cursor_next(store_cursor *c, const void **k, size_t *k_size,
 {
     MDB_val mk;
     return cursor_get(c, &mk, MDB_NEXT, k, k_size, v, v_size);
+}
+
+int store_cursor_prev(store_cursor *c, const void **k, size_t *k_size,
+                      const void **v, size_t *v_size)
+{
+    MDB_val mk;
+    return cursor_get(c, &mk, MDB_PREV, k, k_size, v, v_size);
 }
 
 int store_cursor_last(store_cursor *c, const void **k, size_t *k_size,

@@ -38,7 +38,11 @@ enum store_table {
     STORE_RECEIPTS = 5,     /* tx hash -> Receipt */
     STORE_ACCOUNTS = 6,     /* address -> Account            (state) */
     STORE_ATTESTATIONS = 7, /* attestation key -> record     (state) */
-    STORE_TABLE_COUNT = 8,
+    STORE_MODELS = 8,       /* model hash -> ModelRecord     (state) */
+    STORE_PREDICTIONS = 9,  /* model hash, height, seq -> record (state) */
+    STORE_TRIGGERS = 10,    /* feed 0 subject 0 model hash -> empty */
+    STORE_CONSENSUS = 11,   /* be64 sequence -> persisted consensus record */
+    STORE_TABLE_COUNT = 12,
 };
 
 /* True for the tables whose writes enter the state root. */
@@ -125,6 +129,9 @@ int store_cursor_seek(store_cursor *c, const void *key, size_t key_size,
                       const void **k, size_t *k_size, const void **v,
                       size_t *v_size);
 int store_cursor_next(store_cursor *c, const void **k, size_t *k_size,
+                      const void **v, size_t *v_size);
+/* Moves back one key; WITAN_ENOTFOUND before the first. */
+int store_cursor_prev(store_cursor *c, const void **k, size_t *k_size,
                       const void **v, size_t *v_size);
 /* Positions at the last key of the table. */
 int store_cursor_last(store_cursor *c, const void **k, size_t *k_size,

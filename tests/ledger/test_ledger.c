@@ -59,6 +59,8 @@ static void hex(const uint8_t *d, size_t n, char *out)
 
 /* Genesis JSON with one validator, an admin, a data provider and a
  * secp256k1 provider. The outsider is not a member. */
+static uint32_t tx_size_max = 4096, model_gas_max = 1000000;
+
 static void make_genesis(struct world *w, const char *chain,
                          uint32_t block_size_max, Witan__Genesis **out)
 {
@@ -73,13 +75,14 @@ static void make_genesis(struct world *w, const char *chain,
              "\"validators\": [{\"name\": \"v0\", \"pubkey\": \"%s\"}],"
              "\"members\": ["
              " {\"name\": \"admin\", \"key_type\": \"ed25519\", \"pubkey\": "
-             "\"%s\", \"roles\": [\"admin\"]},"
+             "\"%s\", \"roles\": [\"model_operator\", \"admin\"]},"
              " {\"name\": \"noaa\", \"key_type\": \"ed25519\", \"pubkey\": "
              "\"%s\", \"roles\": [\"data_provider\"]},"
              " {\"name\": \"k1\", \"key_type\": \"secp256k1\", \"pubkey\": "
              "\"%s\", \"roles\": [\"data_provider\", \"auditor\"]}],"
-             "\"params\": {\"block_size_max\": %u, \"tx_size_max\": 4096}}",
-             chain, v, a, p, s, block_size_max);
+             "\"params\": {\"block_size_max\": %u, \"tx_size_max\": %u, "
+             "\"model_gas_max\": %u}}",
+             chain, v, a, p, s, block_size_max, tx_size_max, model_gas_max);
     assert_int_equal(ledger_genesis_parse(json, strlen(json), out, why,
                                           sizeof why),
                      0);
@@ -823,6 +826,348 @@ static void test_map_full(void **state)
     free_world(w);
 }
 
+/* --- models on chain ---------------------------------------------------- */
+
+#include "inference/inference.h"
+
+static uint8_t *read_model(size_t *size)
+{
+    char *text;
+    assert_int_equal(witan_read_file("tests/fixtures/models/linreg_temp.bin",
+                                     WITAN_MODEL_SIZE_MAX, &text, size),
+                     0);
+    return (uint8_t *)text;
+}
+
+/* linreg_temp: temperature anomaly from (co2_ppm, year). Bound to the latest
+ * Mauna Loa co2 value and the year of that observation; triggered by new
+ * Mauna Loa attestations. */
+static uint8_t *register_tx(struct world *w, const uint8_t *model,
+                            size_t model_size, size_t *size)
+{
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
+                                                          WITAN__MODEL_INPUT__INIT;
+    co2.feed = year.feed = "climate/co2/mauna-loa";
+    co2.subject = year.subject = "mauna-loa";
+    co2.value = "co2";
+    year.observed_year = true;
+    Witan__ModelInput *inputs[] = {&co2, &year};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "temperature-from-co2";
+    r.version = 1;
+    r.model = (ProtobufCBinaryData){model_size, (uint8_t *)model};
+    r.n_inputs = 2;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    return sign_body(&b, &w->admin, size);
+}
+
+static uint8_t *score_tx(struct world *w, const uint8_t hash[32],
+                         size_t *size)
+{
+    Witan__Score sc = WITAN__SCORE__INIT;
+    sc.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &sc;
+    return sign_body(&b, &w->provider, size);
+}
+
+static Witan__PredictionsResponse *predictions(struct world *w,
+                                               const uint8_t hash[32])
+{
+    Witan__PredictionsRequest q = WITAN__PREDICTIONS_REQUEST__INIT;
+    q.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    Witan__PredictionsResponse *r;
+    assert_int_equal(ledger_query_predictions(w->l, &q, &r), 0);
+    return r;
+}
+
+static void test_models_on_chain(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *a = new_world("models-a");
+    struct world *b = calloc(1, sizeof *b);
+    *b = *a;
+    b->l = NULL;
+    make_genesis(b, "witan-test", 1 << 20, &b->g);
+    open_world(b, "models-b");
+
+    size_t model_size, sz[3];
+    uint8_t *model = read_model(&model_size), *env[3], hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__TxStatus st[3];
+
+    /* Register, and ask for a score before any data: a recorded, explained
+     * missing input, never a guess. */
+    env[0] = register_tx(a, model, model_size, &sz[0]);
+    env[1] = score_tx(a, hash, &sz[1]);
+    commit_block(a, env, sz, 2, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    free(env[1]);
+    Witan__PredictionsResponse *p = predictions(a, hash);
+    assert_int_equal(p->n_records, 1);
+    assert_int_equal(p->records[0]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
+    assert_non_null(strstr(p->records[0]->explanation, "mauna-loa"));
+    assert_int_equal(p->records[0]->n_outputs, 0);
+    ledger_predictions_response_free(p);
+
+    /* A stream of attestations: each triggers a score on its inputs. */
+    static const int64_t co2[] = {41115, 41419, 41598};
+    for (int i = 0; i < 3; i++)
+        env[i] = attest_tx(&a->provider, a->provider_addr, a->provider_nonce++,
+                           (struct attest_spec){.time_ms = 1577836800000LL +
+                                                           i * 2678400000LL,
+                                                .co2 = co2[i]},
+                           &sz[i]);
+    commit_block(a, env, sz, 3, st);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+    p = predictions(a, hash);
+    assert_int_equal(p->n_records, 4);
+    infer_model *m;
+    char why[160];
+    assert_int_equal(infer_model_load(model, model_size, &m, why, sizeof why),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        const Witan__PredictionRecord *r = p->records[1 + i];
+        struct ledger_tx tx;
+        char w2[WHY_SIZE];
+        assert_int_equal(ledger_tx_decode(a->l, env[i], sz[i], true, &tx, w2,
+                                          sizeof w2),
+                         0);
+        assert_int_equal(r->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_true(r->computed);
+        assert_memory_equal(r->tx_hash.data, tx.hash, 32);
+        assert_string_equal(r->subject, "mauna-loa");
+        /* inputs: the attested co2 and the year 2020, in Q.input_frac_bits,
+         * each traced to the attestation it came from */
+        int64_t want_co2, want_year;
+        assert_int_equal(infer_fixed_from_decimal(co2[i], 2, r->input_frac_bits,
+                                                  &want_co2),
+                         0);
+        assert_int_equal(infer_fixed_from_decimal(2020, 0, r->input_frac_bits,
+                                                  &want_year),
+                         0);
+        assert_int_equal(r->n_inputs, 2);
+        assert_int_equal(r->inputs[0], want_co2);
+        assert_int_equal(r->inputs[1], want_year);
+        assert_int_equal(r->n_input_txs, 2);
+        assert_memory_equal(r->input_txs[0].data, tx.hash, 32);
+        /* the output is exactly what the model computes on those inputs */
+        int64_t in[2] = {want_co2, want_year};
+        int32_t out[1];
+        struct infer_result res;
+        assert_int_equal(infer_score(m, in, 2, out, 1, &res), 0);
+        assert_int_equal(r->n_outputs, 1);
+        assert_int_equal(r->outputs[0], out[0]);
+        assert_int_equal(r->gas, res.gas);
+        ledger_tx_release(&tx);
+    }
+    infer_model_free(m);
+    for (int i = 0; i < 3; i++)
+        free(env[i]);
+
+    /* A second ledger applying the same blocks records the same bytes. */
+    struct ledger_tip tip;
+    ledger_tip(a->l, &tip);
+    for (uint64_t h = 1; h <= tip.height; h++) {
+        Witan__BlockResponse *blk;
+        assert_int_equal(ledger_get_block(a->l, h, &blk), 0);
+        size_t size = witan__block__get_packed_size(blk->block);
+        uint8_t *bytes = malloc(size);
+        witan__block__pack(blk->block, bytes);
+        struct ledger_apply_stats stats;
+        char w2[WHY_SIZE];
+        assert_int_equal(ledger_block_apply(b->l, bytes, size, blk->cert, true,
+                                            &stats, w2, sizeof w2),
+                         0);
+        free(bytes);
+        ledger_block_response_free(blk);
+    }
+    Witan__PredictionsResponse *q = predictions(b, hash);
+    size_t pa = witan__predictions_response__get_packed_size(p);
+    size_t pb = witan__predictions_response__get_packed_size(q);
+    assert_int_equal(pa, pb);
+    uint8_t *ba = malloc(pa), *bb = malloc(pb);
+    witan__predictions_response__pack(p, ba);
+    witan__predictions_response__pack(q, bb);
+    assert_memory_equal(ba, bb, pa);
+    struct ledger_tip tb;
+    ledger_tip(b->l, &tb);
+    assert_memory_equal(tip.state_root, tb.state_root, 32);
+    free(ba);
+    free(bb);
+    ledger_predictions_response_free(p);
+    ledger_predictions_response_free(q);
+
+    /* The model is listed with its registration. */
+    Witan__ModelsRequest mq = WITAN__MODELS_REQUEST__INIT;
+    Witan__ModelsResponse *ms;
+    assert_int_equal(ledger_query_models(a->l, &mq, &ms), 0);
+    assert_int_equal(ms->n_models, 1);
+    assert_string_equal(ms->models[0]->name, "temperature-from-co2");
+    assert_memory_equal(ms->models[0]->hash.data, hash, 32);
+    ledger_models_response_free(ms);
+
+    ledger_close(b->l);
+    rm_rf(b->dir);
+    ledger_genesis_free(b->g);
+    free(b);
+    free(model);
+    free_world(a);
+    tx_size_max = 4096;
+}
+
+static void test_model_over_gas_refused(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    model_gas_max = 50; /* linreg_temp may cost up to 108 */
+    struct world *w = new_world("models-gas");
+    size_t model_size, sz;
+    uint8_t *model = read_model(&model_size);
+    uint8_t *env = register_tx(w, model, model_size, &sz);
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                      sizeof why),
+                     WITAN_ELIMIT);
+    assert_non_null(strstr(why, "model_gas_max"));
+    /* and a corrupted model is refused with the loader's reason */
+    model[model_size / 2] ^= 0xff;
+    free(env);
+    env = register_tx(w, model, model_size, &sz);
+    assert_int_not_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                          sizeof why),
+                         0);
+    free(env);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+    model_gas_max = 1000000;
+}
+
+/* A posted prediction is stored as attested by its operator; a window that
+ * the data cannot fill is a recorded gap. */
+static void test_posted_prediction_and_gap(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("models-post");
+    uint8_t model_hash[32];
+    memset(model_hash, 0x42, sizeof model_hash);
+    Witan__NamedValue out = WITAN__NAMED_VALUE__INIT;
+    out.name = "anomaly";
+    out.mantissa = 123;
+    out.scale = 2;
+    Witan__NamedValue *outs[] = {&out};
+    Witan__PostPrediction post = WITAN__POST_PREDICTION__INIT;
+    post.model_hash = (ProtobufCBinaryData){32, model_hash};
+    post.n_outputs = 1;
+    post.outputs = outs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    b.post_prediction = &post;
+    size_t sz[2];
+    uint8_t *env[2];
+    Witan__TxStatus st[2];
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    /* the provider lacks model_operator: refused */
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = 1;
+    env[1] = sign_body(&b, &w->provider, &sz[1]);
+    assert_int_equal(admit_err(w, env[1], sz[1]), WITAN_EROLE);
+    free(env[1]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    Witan__PredictionsResponse *p = predictions(w, model_hash);
+    assert_int_equal(p->n_records, 1);
+    assert_false(p->records[0]->computed);
+    assert_memory_equal(p->records[0]->operator_.data, w->admin_addr, 20);
+    assert_int_equal(p->records[0]->n_posted_outputs, 1);
+    assert_int_equal(p->records[0]->posted_outputs[0]->mantissa, 123);
+    ledger_predictions_response_free(p);
+
+    /* A window of 2 over a feed with one observation: an explained gap. */
+    size_t model_size;
+    uint8_t *model = read_model(&model_size), hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT;
+    co2.feed = "climate/co2/mauna-loa";
+    co2.subject = "mauna-loa";
+    co2.value = "co2";
+    co2.window = 2;
+    Witan__ModelInput *inputs[] = {&co2};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "windowed";
+    r.model = (ProtobufCBinaryData){model_size, model};
+    r.n_inputs = 1;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 40000},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 1);
+    assert_int_equal(p->records[0]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
+    assert_non_null(strstr(p->records[0]->explanation, "1 of the 2"));
+    ledger_predictions_response_free(p);
+    /* a second observation fills the window: now it scores */
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 2000, .co2 = 40100},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 2);
+    assert_int_equal(p->records[1]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_OK);
+    assert_true(p->records[1]->inputs[0] < p->records[1]->inputs[1]);
+    ledger_predictions_response_free(p);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -838,6 +1183,9 @@ int main(void)
         cmocka_unit_test(test_other_chain_refused),
         cmocka_unit_test(test_genesis_errors),
         cmocka_unit_test(test_map_full),
+        cmocka_unit_test(test_models_on_chain),
+        cmocka_unit_test(test_model_over_gas_refused),
+        cmocka_unit_test(test_posted_prediction_and_gap),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }

@@ -1,0 +1,360 @@
+/*
+ * consensus — PBFT (Castro and Liskov) as a pure state machine.
+ *
+ * A replica is a `pbft` value. Everything enters through pbft_step() as an
+ * event (a message from a peer, a timer that fired, the node's answer to an
+ * earlier action); everything leaves as a list of actions the caller takes
+ * with pbft_ready() and acknowledges with pbft_advance(). The core does no
+ * I/O: no sockets, clock, threads, randomness or files. Time enters only as
+ * timer events; the node carries out every effect (spec/consensus.md).
+ *
+ * The caller's contract, per Ready:
+ *   1. Carry out the actions in the order given. A PBFT_ACT_PERSIST must be
+ *      durable (fsync) before any later action of the same Ready is carried
+ *      out: the core always places the record of a message before its send,
+ *      so this is "persist before send", and a crash at any point can never
+ *      make the replica contradict what it sent.
+ *   2. Pointers inside actions stay valid until pbft_advance(); copy what you
+ *      keep.
+ *   3. Answers (PBFT_EV_EXECUTED, PBFT_EV_VERDICT, PBFT_EV_PROPOSAL,
+ *      PBFT_EV_BLOCKS_READ) may come in later steps, in any interleaving with
+ *      messages; the core tolerates answers that no longer matter.
+ *   4. Blocks are delivered (PBFT_ACT_DELIVER) in height order, each once;
+ *      the node executes them in that order and reports each with
+ *      PBFT_EV_EXECUTED.
+ *
+ * The core orders opaque blocks: it builds and checks the header of
+ * spec/witan.proto (height, view, prev_hash, history_root, proposer, the
+ * results of block h − L and its certificate) but never looks inside
+ * transactions; the node builds the transaction list (PBFT_ACT_BUILD) and
+ * judges a proposal's contents (PBFT_ACT_VALIDATE).
+ *
+ * Memory: pbft_new allocates everything the replica needs for its window;
+ * messages and blocks are copied in; no pointer given to pbft_step is kept.
+ */
+#ifndef WITAN_CONSENSUS_H
+#define WITAN_CONSENSUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "crypto/crypto.h"
+
+typedef struct pbft pbft;
+
+/* Signature scheme. ED25519 is the protocol. TEST_HASH is for the simulator
+ * only: a keyless hash "signature" that is checked the same way but costs a
+ * hash instead of a curve operation, so that hundreds of thousands of seeds
+ * can run; spec/consensus.md says so. A node never sets it. */
+enum pbft_sig_scheme {
+    PBFT_SIG_ED25519 = 0,
+    PBFT_SIG_TEST_HASH = 1,
+};
+
+/* Test-only flags that break the protocol, so the simulator can show it
+ * catches a broken replica. Zero in every real configuration. */
+enum pbft_test_flag {
+    /* Commit on f + 1 matching commits instead of a quorum. */
+    PBFT_TEST_WEAK_COMMIT = 1u << 0,
+    /* Forget prepared certificates when building a view change. */
+    PBFT_TEST_DROP_PREPARED = 1u << 1,
+};
+
+typedef struct pbft_config {
+    const char *chain_id;          /* copied */
+    uint32_t validator_count;      /* n, 1..WITAN_VALIDATOR_COUNT_MAX */
+    const wcrypto_pubkey *validators; /* n Ed25519 keys, copied */
+    uint32_t self;                 /* this replica's index */
+    const wcrypto_keypair *key;    /* copied; must match validators[self] */
+    uint32_t pipeline_depth;       /* L, 1..WITAN_PIPELINE_DEPTH_MAX */
+    uint32_t checkpoint_interval;  /* K, 1..WITAN_CHECKPOINT_INTERVAL_MAX */
+    uint32_t window;               /* W: high − low water mark; a multiple of
+                                      K, at least K + L, at most
+                                      WITAN_PBFT_WINDOW_MAX; 0 means 2K + L
+                                      rounded up to a multiple of K */
+    uint32_t view_timeout_ms;      /* first view-change timeout */
+    uint32_t view_timeout_max_ms;  /* ceiling of the doubling */
+    uint32_t retransmit_ms;        /* period of status and retransmission */
+    uint32_t state_block_count;    /* blocks per state request, 1..max */
+    enum pbft_sig_scheme sig_scheme;
+    uint32_t test_flags;           /* enum pbft_test_flag; 0 in production */
+} pbft_config;
+
+/* A commit certificate (spec/witan.proto CommitCertificate, decoded). */
+typedef struct pbft_cert {
+    uint64_t view;
+    uint64_t height;
+    uint8_t block_hash[WCRYPTO_HASH_SIZE];
+    uint64_t signers; /* bit i: validator i */
+    uint32_t sig_count;
+    uint8_t sigs[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_SIG_SIZE]; /* by index */
+} pbft_cert;
+
+/* The results of one executed block, as the boot state carries them. */
+typedef struct pbft_result {
+    uint64_t height;
+    uint8_t block_hash[WCRYPTO_HASH_SIZE];
+    uint8_t state_root[WCRYPTO_HASH_SIZE];
+    uint8_t receipts_root[WCRYPTO_HASH_SIZE];
+    int64_t time_ms;
+    pbft_cert cert;
+} pbft_result;
+
+typedef struct pbft_bytes {
+    const uint8_t *data;
+    size_t size;
+} pbft_bytes;
+
+/*
+ * What the node knows at start: the last executed block and the results of
+ * the L blocks up to it (oldest first), its stable checkpoint with its proof,
+ * and the records it persisted (PBFT_ACT_PERSIST, in order). A fresh chain is
+ * all zeros (height 0, the genesis hash as block_hash).
+ */
+typedef struct pbft_boot {
+    uint64_t height;
+    uint8_t block_hash[WCRYPTO_HASH_SIZE];
+    int64_t time_ms;
+    wcrypto_history history; /* over the hashes of blocks 1..height */
+    const pbft_result *results;
+    uint32_t result_count; /* min(height, L) */
+    uint64_t stable_height;
+    uint8_t stable_state_root[WCRYPTO_HASH_SIZE];
+    const pbft_bytes *stable_proof; /* signed Checkpoint messages */
+    uint32_t stable_proof_count;
+    const pbft_bytes *records;
+    size_t record_count;
+} pbft_boot;
+
+enum pbft_timer {
+    PBFT_TIMER_VIEW = 0,       /* view change */
+    PBFT_TIMER_RETRANSMIT = 1, /* status and retransmission */
+    PBFT_TIMER_COUNT = 2,
+};
+
+enum pbft_event_type {
+    PBFT_EV_MESSAGE = 1,   /* bytes of a SignedMessage from the network */
+    PBFT_EV_TIMER,         /* a timer the core set has fired */
+    PBFT_EV_REQUESTS,      /* how many requests wait in the node's pool */
+    PBFT_EV_PROPOSAL,      /* answer to PBFT_ACT_BUILD */
+    PBFT_EV_VERDICT,       /* answer to PBFT_ACT_VALIDATE */
+    PBFT_EV_EXECUTED,      /* a delivered block was executed */
+    PBFT_EV_BLOCKS_READ,   /* answer to PBFT_ACT_READ_BLOCKS */
+};
+
+typedef struct pbft_certified_block {
+    pbft_bytes block;
+    const pbft_cert *cert;
+} pbft_certified_block;
+
+typedef struct pbft_event {
+    enum pbft_event_type type;
+    union {
+        pbft_bytes message;
+        enum pbft_timer timer;
+        uint64_t request_count;
+        struct {
+            uint64_t height;
+            int64_t time_ms;        /* the primary's clock, for the header */
+            uint8_t txs_root[WCRYPTO_HASH_SIZE];
+            const pbft_bytes *txs;  /* exact Envelope bytes */
+            uint32_t tx_count;
+        } proposal;
+        struct {
+            uint64_t height;
+            uint8_t block_hash[WCRYPTO_HASH_SIZE];
+            bool valid;
+        } verdict;
+        struct {
+            uint64_t height;
+            uint8_t state_root[WCRYPTO_HASH_SIZE];
+            uint8_t receipts_root[WCRYPTO_HASH_SIZE];
+        } executed;
+        struct {
+            uint32_t peer;
+            const pbft_certified_block *blocks;
+            uint32_t count;
+        } blocks_read;
+    } u;
+} pbft_event;
+
+#define PBFT_TO_ALL UINT32_MAX
+
+enum pbft_action_type {
+    PBFT_ACT_PERSIST = 1, /* make `data` durable before the next action */
+    PBFT_ACT_SEND,        /* send `data` to peer `to` or to all others */
+    PBFT_ACT_DELIVER,     /* execute committed block `height` */
+    PBFT_ACT_BUILD,       /* build the transaction list of block `height` */
+    PBFT_ACT_VALIDATE,    /* judge the contents of proposal `height` */
+    PBFT_ACT_READ_BLOCKS, /* read certified blocks for peer `to` */
+    PBFT_ACT_SET_TIMER,   /* (re)arm timer to fire after `ms` */
+    PBFT_ACT_CANCEL_TIMER,
+    PBFT_ACT_STABLE,      /* checkpoint `height` is stable: persisted records
+                             of lower heights may go; `data` is its proof,
+                             (count of SignedMessages, each length-prefixed
+                             by 4 bytes big-endian) for pbft_boot */
+    PBFT_ACT_FORK,        /* own state root differs from a stable checkpoint:
+                             execution stopped; evidence in the fields */
+};
+
+typedef struct pbft_action {
+    enum pbft_action_type type;
+    uint32_t to;                 /* SEND, READ_BLOCKS */
+    uint64_t height;             /* DELIVER, BUILD, VALIDATE, STABLE, FORK,
+                                    READ_BLOCKS (first height) */
+    uint32_t count;              /* READ_BLOCKS */
+    pbft_bytes data;             /* PERSIST, SEND, DELIVER/VALIDATE (block),
+                                    STABLE (proof) */
+    uint8_t block_hash[WCRYPTO_HASH_SIZE]; /* DELIVER, VALIDATE */
+    const pbft_cert *cert;       /* DELIVER */
+    enum pbft_timer timer;       /* SET_TIMER, CANCEL_TIMER */
+    uint64_t ms;                 /* SET_TIMER */
+    uint8_t own_root[WCRYPTO_HASH_SIZE];    /* FORK */
+    uint8_t stable_root[WCRYPTO_HASH_SIZE]; /* FORK, STABLE */
+} pbft_action;
+
+typedef struct pbft_ready {
+    const pbft_action *actions;
+    size_t count;
+} pbft_actions;
+
+/* Why messages were dropped; pbft_stats counts each. */
+enum pbft_drop {
+    PBFT_DROP_DECODE = 0,   /* malformed or wrong chain id */
+    PBFT_DROP_UNKNOWN_KEY,  /* sender outside the validator set */
+    PBFT_DROP_BAD_SIG,
+    PBFT_DROP_PAST_VIEW,
+    PBFT_DROP_WATERMARK,    /* height outside the water marks */
+    PBFT_DROP_CONFLICT,     /* contradicts what the sender said before */
+    PBFT_DROP_INVALID,      /* well signed but breaks a protocol rule */
+    PBFT_DROP_BUFFER_FULL,  /* later view, buffer full */
+    PBFT_DROP_COUNT
+};
+
+typedef struct pbft_stats {
+    uint64_t dropped[PBFT_DROP_COUNT];
+    uint64_t evidence_count;   /* conflicting pairs seen (kept up to a limit) */
+    uint64_t view_changes;     /* views this replica moved to */
+    uint64_t delivered;        /* blocks delivered */
+    uint64_t state_transfers;  /* blocks delivered by state transfer */
+    uint64_t bad_proposals;    /* proposals refused (verdict, roots, links) */
+} pbft_stats;
+
+/* Two signed messages from one validator that contradict each other. */
+typedef struct pbft_evidence {
+    uint32_t validator;
+    pbft_bytes first;  /* SignedMessage bytes, owned by the replica */
+    pbft_bytes second;
+} pbft_evidence;
+
+/*
+ * Creates a replica. WITAN_ECONFIG when the configuration is inconsistent (a
+ * count or interval out of range, a key that is not validators[self]),
+ * WITAN_EDECODE when a boot record or proof does not decode, WITAN_ENOMEM.
+ * The caller frees *out with pbft_free. The first Ready arms the timers.
+ */
+int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out);
+/* Frees the replica and wipes its key; NULL is allowed. */
+void pbft_free(pbft *r);
+
+/*
+ * Feeds one event. Returns 0 when the event was taken (a dropped message is
+ * counted, not an error; a late or stale answer is ignored); WITAN_EINVAL for
+ * an event that breaks the contract (unknown type or timer, NULL data, an
+ * EXECUTED that is not the next delivered height, more blocks than asked);
+ * WITAN_ENOMEM. After an error the replica must be discarded and booted
+ * again from what the node persisted. Nothing of `ev` is kept.
+ */
+int pbft_step(pbft *r, const pbft_event *ev);
+
+/* The actions produced since the last pbft_advance. Never fails. */
+void pbft_ready(pbft *r, pbft_actions *out);
+/* Acknowledges the last Ready: its actions are carried out. */
+void pbft_advance(pbft *r);
+
+/*
+ * A validator-set change effective at height `from_height` (one above a
+ * multiple of K). The replica proposes and prepares nothing at or above it
+ * until the checkpoint below it is stable, then switches (view unchanged).
+ * WITAN_ERANGE when from_height is not on a boundary or not above the stable
+ * checkpoint, WITAN_ECONFIG for a bad set, WITAN_ESTATE when one is pending.
+ * `self` is this replica's index in the new set, or UINT32_MAX if it leaves.
+ */
+int pbft_set_validators(pbft *r, uint64_t from_height,
+                        const wcrypto_pubkey *validators, uint32_t count,
+                        uint32_t self);
+
+/* Read-only views. Never fail. An evidence pair belongs to the replica and
+ * lives until pbft_free; pbft_evidence_at returns NULL past the count. */
+void pbft_get_stats(const pbft *r, pbft_stats *out);
+uint64_t pbft_view(const pbft *r);
+bool pbft_in_view_change(const pbft *r);
+uint64_t pbft_delivered_height(const pbft *r);
+uint64_t pbft_stable_height(const pbft *r);
+bool pbft_halted(const pbft *r); /* stopped on a fork */
+size_t pbft_evidence_count(const pbft *r);
+const pbft_evidence *pbft_evidence_at(const pbft *r, size_t index);
+
+/* f = ⌊(n−1)/3⌋ and quorum = ⌈(n+f+1)/2⌉. */
+uint32_t pbft_faults(uint32_t n);
+uint32_t pbft_quorum(uint32_t n);
+
+/* --- wire helpers (also used by tests to act as a peer) ------------------ */
+
+/* The block hash: H("witan/block/v1", header bytes) of an encoded Block.
+ * WITAN_EDECODE when `block` is not a Block. */
+int pbft_block_hash(const uint8_t *block, size_t size,
+                    uint8_t out[WCRYPTO_HASH_SIZE]);
+
+/* What a commit signs: H("witan/vote/v1", canonical Vote). Never fails. */
+void pbft_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
+                      const uint8_t block_hash[WCRYPTO_HASH_SIZE],
+                      uint8_t out[WCRYPTO_HASH_SIZE]);
+
+enum pbft_msg_kind {
+    PBFT_MSG_PRE_PREPARE = 10,
+    PBFT_MSG_PREPARE = 11,
+    PBFT_MSG_COMMIT = 12,
+    PBFT_MSG_CHECKPOINT = 13,
+    PBFT_MSG_VIEW_CHANGE = 14,
+    PBFT_MSG_NEW_VIEW = 15,
+    PBFT_MSG_STATUS = 16,
+    PBFT_MSG_STATE_REQUEST = 17,
+    PBFT_MSG_STATE_RESPONSE = 18,
+};
+
+/* A simple message to sign: pre-prepare (view, height, block), prepare and
+ * commit (view, height, hash), checkpoint (height, hash = state root),
+ * status (view, height = delivered, aux = stable). */
+typedef struct pbft_msg {
+    enum pbft_msg_kind kind;
+    uint64_t view;
+    uint64_t height;
+    uint64_t aux;
+    uint8_t hash[WCRYPTO_HASH_SIZE];
+    pbft_bytes block;
+} pbft_msg;
+
+/*
+ * Encodes and signs `m` as validator `sender` with `key` under `scheme`.
+ * *out is malloc'ed, the caller frees it. WITAN_EINVAL for a kind this helper
+ * does not build, WITAN_ENOMEM.
+ */
+int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
+                  const wcrypto_keypair *key, uint32_t sender,
+                  const pbft_msg *m, uint8_t **out, size_t *out_size);
+
+/* Decodes a CommitCertificate and checks it: a quorum of the given set with
+ * valid signatures over the Vote. WITAN_EDECODE, WITAN_ECONSENSUS. */
+int pbft_cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
+                     const wcrypto_pubkey *validators, uint32_t n,
+                     const pbft_cert *cert);
+
+/* A CommitCertificate's bytes (spec/witan.proto). *out is malloc'ed. */
+int pbft_cert_encode(const pbft_cert *cert, uint8_t **out, size_t *out_size);
+
+const char *pbft_drop_name(enum pbft_drop reason);
+
+#endif

@@ -1,0 +1,3022 @@
+/*
+ * pbft — the replica state machine (consensus.h has the contract,
+ * spec/consensus.md the protocol).
+ *
+ * Layout: a window of slots, one per height in (low, low + W], each holding
+ * the current view's proposal and votes plus the prepared certificate that
+ * survives view changes; a ring of results of executed blocks (roots and
+ * certificates needed by the headers of later blocks); per-validator view
+ * changes and checkpoint votes; a buffer of messages for later views. Every
+ * handler validates before it changes anything; `pump` then advances every
+ * slot as far as it can (prepare, commit, deliver, propose), so the order in
+ * which messages arrive never matters.
+ */
+#include <string.h>
+
+#include "consensus/consensus.h"
+#include "spec/consensus.pb-c.h"
+#include "spec/witan.pb-c.h"
+
+#define TAG_PRE_PREPARE "witan/preprepare/v1"
+#define TAG_PREPARE "witan/prepare/v1"
+#define TAG_CHECKPOINT "witan/checkpoint/v1"
+#define TAG_VIEW_CHANGE "witan/viewchange/v1"
+#define TAG_NEW_VIEW "witan/newview/v1"
+#define TAG_STATUS "witan/status/v1"
+#define TAG_STATE_REQUEST "witan/statereq/v1"
+#define TAG_STATE_RESPONSE "witan/stateresp/v1"
+#define TAG_TEST_SIG "witan/test-sig/v1"
+
+#define RECORD_MESSAGE 'M'
+#define RECORD_PREPARED 'P'
+
+#define VMAX WITAN_VALIDATOR_COUNT_MAX
+#define VC_PER_SENDER 3
+
+/* --- signatures ------------------------------------------------------------ */
+
+static void test_sig(const wcrypto_pubkey *pub, const uint8_t digest[32],
+                     uint8_t sig[64])
+{
+    uint8_t buf[WCRYPTO_PUBKEY_SIZE_MAX + 32];
+    memcpy(buf, pub->bytes, pub->size);
+    memcpy(buf + pub->size, digest, 32);
+    wcrypto_hash_tagged(TAG_TEST_SIG, buf, pub->size + 32u, sig);
+    wcrypto_hash_tagged(TAG_TEST_SIG, sig, 32, sig + 32);
+}
+
+static int sig_make(enum pbft_sig_scheme scheme, const wcrypto_keypair *key,
+                    const uint8_t digest[32], uint8_t sig[64])
+{
+    if (scheme == PBFT_SIG_TEST_HASH) {
+        test_sig(&key->pub, digest, sig);
+        return 0;
+    }
+    return wcrypto_sign(key, digest, sig);
+}
+
+static int sig_check(enum pbft_sig_scheme scheme, const wcrypto_pubkey *pub,
+                     const uint8_t digest[32], const uint8_t sig[64])
+{
+    if (scheme == PBFT_SIG_TEST_HASH) {
+        uint8_t want[64];
+        test_sig(pub, digest, want);
+        return memcmp(want, sig, 64) == 0 ? 0 : WITAN_ESIG;
+    }
+    return wcrypto_verify(pub, digest, sig);
+}
+
+static const char *kind_tag(int kind)
+{
+    switch (kind) {
+    case PBFT_MSG_PRE_PREPARE: return TAG_PRE_PREPARE;
+    case PBFT_MSG_PREPARE: return TAG_PREPARE;
+    case PBFT_MSG_CHECKPOINT: return TAG_CHECKPOINT;
+    case PBFT_MSG_VIEW_CHANGE: return TAG_VIEW_CHANGE;
+    case PBFT_MSG_NEW_VIEW: return TAG_NEW_VIEW;
+    case PBFT_MSG_STATUS: return TAG_STATUS;
+    case PBFT_MSG_STATE_REQUEST: return TAG_STATE_REQUEST;
+    case PBFT_MSG_STATE_RESPONSE: return TAG_STATE_RESPONSE;
+    default: return NULL;
+    }
+}
+
+/* The digest a message's signature covers (a Commit: its Vote). */
+static int message_digest(const char *chain_id, const Witan__ConsensusMessage *cm,
+                          const uint8_t *body, size_t body_size,
+                          uint8_t out[32])
+{
+    if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_COMMIT) {
+        const Witan__Commit *c = cm->commit;
+        if (c->block_hash.len != 32)
+            return WITAN_EDECODE;
+        pbft_vote_digest(chain_id, c->height, c->view, c->block_hash.data, out);
+        return 0;
+    }
+    const char *tag = kind_tag((int)cm->kind_case);
+    if (tag == NULL)
+        return WITAN_EDECODE;
+    wcrypto_hash_tagged(tag, body, body_size, out);
+    return 0;
+}
+
+/* Packs `cm` and signs it; *out is malloc'ed. */
+static int encode_signed(const char *chain_id, enum pbft_sig_scheme scheme,
+                         const wcrypto_keypair *key, uint32_t sender,
+                         Witan__ConsensusMessage *cm, uint8_t **out,
+                         size_t *out_size)
+{
+    cm->chain_id = (char *)chain_id;
+    size_t body_size = witan__consensus_message__get_packed_size(cm);
+    uint8_t *body = malloc(body_size ? body_size : 1);
+    if (body == NULL)
+        return WITAN_ENOMEM;
+    witan__consensus_message__pack(cm, body);
+    uint8_t digest[32], sig[64];
+    int rc = message_digest(chain_id, cm, body, body_size, digest);
+    if (rc == 0)
+        rc = sig_make(scheme, key, digest, sig);
+    if (rc != 0) {
+        free(body);
+        return rc;
+    }
+    Witan__SignedMessage sm = WITAN__SIGNED_MESSAGE__INIT;
+    sm.sender = sender;
+    sm.body.data = body;
+    sm.body.len = body_size;
+    sm.signature.data = sig;
+    sm.signature.len = 64;
+    size_t size = witan__signed_message__get_packed_size(&sm);
+    uint8_t *buf = malloc(size);
+    if (buf == NULL) {
+        free(body);
+        return WITAN_ENOMEM;
+    }
+    witan__signed_message__pack(&sm, buf);
+    free(body);
+    *out = buf;
+    *out_size = size;
+    return 0;
+}
+
+int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
+                  const wcrypto_keypair *key, uint32_t sender,
+                  const pbft_msg *m, uint8_t **out, size_t *out_size)
+{
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    Witan__PrePrepare pp = WITAN__PRE_PREPARE__INIT;
+    Witan__Prepare p = WITAN__PREPARE__INIT;
+    Witan__Commit c = WITAN__COMMIT__INIT;
+    Witan__Checkpoint ck = WITAN__CHECKPOINT__INIT;
+    Witan__Status st = WITAN__STATUS__INIT;
+    ProtobufCBinaryData hash = {32, (uint8_t *)m->hash};
+    switch (m->kind) {
+    case PBFT_MSG_PRE_PREPARE:
+        pp.view = m->view;
+        pp.height = m->height;
+        pp.block.data = (uint8_t *)m->block.data;
+        pp.block.len = m->block.size;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE;
+        cm.pre_prepare = &pp;
+        break;
+    case PBFT_MSG_PREPARE:
+        p.view = m->view;
+        p.height = m->height;
+        p.block_hash = hash;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_PREPARE;
+        cm.prepare = &p;
+        break;
+    case PBFT_MSG_COMMIT:
+        c.view = m->view;
+        c.height = m->height;
+        c.block_hash = hash;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_COMMIT;
+        cm.commit = &c;
+        break;
+    case PBFT_MSG_CHECKPOINT:
+        ck.height = m->height;
+        ck.state_root = hash;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT;
+        cm.checkpoint = &ck;
+        break;
+    case PBFT_MSG_STATUS:
+        st.view = m->view;
+        st.delivered_height = m->height;
+        st.stable_height = m->aux;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATUS;
+        cm.status = &st;
+        break;
+    default:
+        return WITAN_EINVAL;
+    }
+    return encode_signed(chain_id, scheme, key, sender, &cm, out, out_size);
+}
+
+int pbft_cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
+                     const wcrypto_pubkey *validators, uint32_t n,
+                     const pbft_cert *cert)
+{
+    if (n == 0 || n > VMAX || cert->sig_count > n)
+        return WITAN_ECONSENSUS;
+    if (n < 64 && (cert->signers >> n) != 0)
+        return WITAN_ECONSENSUS;
+    if ((uint32_t)__builtin_popcountll(cert->signers) != cert->sig_count ||
+        cert->sig_count < pbft_quorum(n))
+        return WITAN_ECONSENSUS;
+    uint8_t digest[32];
+    pbft_vote_digest(chain_id, cert->height, cert->view, cert->block_hash,
+                     digest);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(cert->signers & (1ull << i)))
+            continue;
+        if (sig_check(scheme, &validators[i], digest, cert->sigs[k]) != 0)
+            return WITAN_ECONSENSUS;
+        k++;
+    }
+    return 0;
+}
+
+static int cert_from_proto(const Witan__CommitCertificate *c, pbft_cert *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c == NULL || c->block_hash.len != 32 || c->signers.len > 8 ||
+        c->n_signatures > VMAX)
+        return WITAN_EDECODE;
+    out->view = c->view;
+    out->height = c->height;
+    memcpy(out->block_hash, c->block_hash.data, 32);
+    for (size_t i = 0; i < c->signers.len; i++)
+        out->signers |= (uint64_t)c->signers.data[i] << (8 * i);
+    out->sig_count = (uint32_t)c->n_signatures;
+    for (size_t i = 0; i < c->n_signatures; i++) {
+        if (c->signatures[i].len != 64)
+            return WITAN_EDECODE;
+        memcpy(out->sigs[i], c->signatures[i].data, 64);
+    }
+    return 0;
+}
+
+/* --- state ------------------------------------------------------------------ */
+
+typedef struct buf {
+    uint8_t *data;
+    size_t size;
+} buf;
+
+struct vote {
+    bool has;
+    uint8_t hash[32];
+    uint8_t sig[64];
+    buf raw;
+};
+
+struct header_info {
+    uint64_t height, view, results_height;
+    uint32_t proposer;
+    int64_t time_ms;
+    uint8_t prev_hash[32];
+    uint8_t history_root[32];
+    uint8_t state_root[32], receipts_root[32];
+    bool has_roots;
+    bool has_cert;
+    pbft_cert cert;
+    bool chain_ok;
+};
+
+struct slot {
+    uint64_t height; /* 0: empty */
+    /* current view */
+    bool has_pp;
+    bool pp_from_new_view;
+    uint8_t digest[32];
+    buf block;
+    buf pp_raw;
+    struct header_info hdr;
+    int verdict; /* 0 unknown, 1 valid, -1 refused */
+    bool checked;  /* links and results checked and found right */
+    bool refused;
+    bool prepare_sent, commit_sent, prepared;
+    uint64_t vote_view;
+    struct vote *prepares;
+    struct vote *commits;
+    /* prepared certificate (kept across views) */
+    bool has_pc;
+    uint64_t pc_view;
+    uint8_t pc_digest[32];
+    buf pc_block;
+    buf *pc_prepares;
+    uint32_t pc_count;
+    /* outcome */
+    bool committed;
+    pbft_cert cert;
+};
+
+struct result {
+    uint64_t height;
+    bool executed;
+    uint8_t block_hash[32];
+    int64_t time_ms;
+    uint8_t state_root[32], receipts_root[32];
+    pbft_cert cert;
+};
+
+struct ckvote {
+    bool has;
+    uint64_t height;
+    uint8_t root[32];
+    buf raw;
+};
+
+struct ckentry {
+    uint64_t height;
+    struct ckvote votes[VMAX];
+};
+
+struct future {
+    uint64_t view;
+    buf raw;
+};
+
+struct vset {
+    uint32_t n, f, q, self;
+    wcrypto_pubkey keys[VMAX];
+};
+
+struct pbft {
+    char chain_id[WITAN_CHAIN_ID_SIZE_MAX + 1];
+    wcrypto_keypair key;
+    struct vset set;
+    struct vset old_set; /* the set before the last change */
+    uint64_t set_from;   /* first height of `set` */
+    bool change_pending;
+    uint64_t change_from;
+    struct vset next_set;
+    uint32_t L, K, W;
+    uint32_t view_timeout_ms, view_timeout_max_ms, retransmit_ms;
+    uint32_t state_block_count;
+    enum pbft_sig_scheme scheme;
+    uint32_t flags;
+    bool restoring;
+
+    uint64_t view;
+    bool vc_active;
+    uint32_t failed_views;
+    bool view_timer_armed;
+    bool progress;
+
+    uint64_t low;
+    uint8_t stable_root[32];
+    buf *stable_proof;
+    uint32_t stable_proof_count;
+
+    uint64_t delivered;
+    uint8_t delivered_hash[32];
+    int64_t delivered_time;
+    wcrypto_history hist;
+    uint64_t executed;
+    uint64_t delivered_at_tick;
+    bool halted;
+
+    uint64_t proposed; /* highest height proposed or re-proposed in view */
+    bool building;
+    uint64_t building_height;
+    uint64_t requests;
+    uint64_t last_nonempty;
+
+    struct slot *slots; /* W of them */
+    struct result *results;
+    uint32_t result_ring;
+
+    /* View changes received, a few views per sender (a replica that moved
+     * on still has its earlier view changes counted: it resends them). */
+    buf vc_raw[VMAX][VC_PER_SENDER];
+    uint64_t vc_view[VMAX][VC_PER_SENDER];
+    buf own_vc;
+    buf own_vc_prev;
+    buf own_nv;
+    uint64_t own_nv_view;
+
+    struct ckentry *cks;
+    uint32_t ck_ring;
+    struct ckvote ck_latest[VMAX];
+    buf own_ck;
+
+    struct future *future;
+    uint32_t future_count;
+
+    pbft_evidence *evidence;
+    size_t evidence_stored;
+
+    bool st_pending;
+
+    pbft_action *actions;
+    size_t action_count, action_cap;
+    void **scratch;
+    size_t scratch_count, scratch_cap;
+
+    pbft_stats stats;
+};
+
+static void buf_free(buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->size = 0;
+}
+
+static int buf_set(buf *b, const uint8_t *data, size_t size)
+{
+    uint8_t *d = malloc(size ? size : 1);
+    if (d == NULL)
+        return WITAN_ENOMEM;
+    if (size)
+        memcpy(d, data, size);
+    free(b->data);
+    b->data = d;
+    b->size = size;
+    return 0;
+}
+
+static uint32_t primary_of(const pbft *r, uint64_t view)
+{
+    return (uint32_t)(view % r->set.n);
+}
+
+static bool is_validator(const pbft *r)
+{
+    return r->set.self < r->set.n;
+}
+
+/* --- actions ---------------------------------------------------------------- */
+
+static int scratch_keep(pbft *r, void *p)
+{
+    if (r->scratch_count == r->scratch_cap) {
+        size_t cap = r->scratch_cap ? r->scratch_cap * 2 : 64;
+        void **s = realloc(r->scratch, cap * sizeof(*s));
+        if (s == NULL) {
+            free(p);
+            return WITAN_ENOMEM;
+        }
+        r->scratch = s;
+        r->scratch_cap = cap;
+    }
+    r->scratch[r->scratch_count++] = p;
+    return 0;
+}
+
+static int emit(pbft *r, const pbft_action *a)
+{
+    if (r->restoring && (a->type == PBFT_ACT_SEND || a->type == PBFT_ACT_PERSIST))
+        return 0;
+    if (r->action_count == r->action_cap) {
+        size_t cap = r->action_cap ? r->action_cap * 2 : 64;
+        pbft_action *n = realloc(r->actions, cap * sizeof(*n));
+        if (n == NULL)
+            return WITAN_ENOMEM;
+        r->actions = n;
+        r->action_cap = cap;
+    }
+    r->actions[r->action_count++] = *a;
+    return 0;
+}
+
+/* Hands `data` (malloc'ed, now owned by the scratch list) to a PERSIST
+ * (when `persist`) and then a SEND. */
+static int emit_message(pbft *r, uint8_t *data, size_t size, uint32_t to,
+                        bool persist)
+{
+    int rc = scratch_keep(r, data);
+    if (rc != 0)
+        return rc;
+    pbft_action a = {0};
+    if (persist) {
+        /* Records carry a type byte; the message follows it. */
+        uint8_t *rec = malloc(size + 1);
+        if (rec == NULL)
+            return WITAN_ENOMEM;
+        rec[0] = RECORD_MESSAGE;
+        memcpy(rec + 1, data, size);
+        if ((rc = scratch_keep(r, rec)) != 0)
+            return rc;
+        a.type = PBFT_ACT_PERSIST;
+        a.data.data = rec;
+        a.data.size = size + 1;
+        if ((rc = emit(r, &a)) != 0)
+            return rc;
+    }
+    memset(&a, 0, sizeof(a));
+    a.type = PBFT_ACT_SEND;
+    a.to = to;
+    a.data.data = data;
+    a.data.size = size;
+    return emit(r, &a);
+}
+
+static int emit_timer(pbft *r, enum pbft_timer t, uint64_t ms)
+{
+    pbft_action a = {0};
+    a.type = PBFT_ACT_SET_TIMER;
+    a.timer = t;
+    a.ms = ms;
+    return emit(r, &a);
+}
+
+static int sign_cm(pbft *r, Witan__ConsensusMessage *cm, uint8_t **out,
+                   size_t *size)
+{
+    return encode_signed(r->chain_id, r->scheme, &r->key, r->set.self, cm, out,
+                         size);
+}
+
+/* Signs a simple message with this replica's key. */
+static int sign_simple(pbft *r, const pbft_msg *m, uint8_t **out, size_t *size)
+{
+    return pbft_msg_sign(r->chain_id, r->scheme, &r->key, r->set.self, m, out,
+                         size);
+}
+
+/* --- evidence and drops ------------------------------------------------------ */
+
+static int drop(pbft *r, enum pbft_drop why)
+{
+    r->stats.dropped[why]++;
+    return 0;
+}
+
+static int keep_evidence(pbft *r, uint32_t who, const buf *first,
+                         const uint8_t *second, size_t second_size)
+{
+    r->stats.evidence_count++;
+    if (r->evidence_stored >= WITAN_PBFT_EVIDENCE_COUNT_MAX || first->data == NULL)
+        return 0;
+    pbft_evidence *e = &r->evidence[r->evidence_stored];
+    uint8_t *a = malloc(first->size ? first->size : 1);
+    uint8_t *b = malloc(second_size ? second_size : 1);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return WITAN_ENOMEM;
+    }
+    memcpy(a, first->data, first->size);
+    memcpy(b, second, second_size);
+    e->validator = who;
+    e->first.data = a;
+    e->first.size = first->size;
+    e->second.data = b;
+    e->second.size = second_size;
+    r->evidence_stored++;
+    return 0;
+}
+
+/* --- slots and results ------------------------------------------------------- */
+
+static void slot_clear_view(pbft *r, struct slot *s)
+{
+    /* A committed block stays: its certificate is final, whatever view. */
+    if (!s->committed) {
+        s->has_pp = false;
+        s->pp_from_new_view = false;
+        buf_free(&s->block);
+    }
+    buf_free(&s->pp_raw);
+    s->verdict = 0;
+    s->checked = false;
+    s->refused = false;
+    s->prepare_sent = s->commit_sent = s->prepared = false;
+    for (uint32_t i = 0; i < r->set.n; i++) {
+        s->prepares[i].has = false;
+        buf_free(&s->prepares[i].raw);
+        s->commits[i].has = false;
+        buf_free(&s->commits[i].raw);
+    }
+    s->vote_view = r->view;
+}
+
+static void slot_clear_pc(struct slot *s)
+{
+    s->has_pc = false;
+    buf_free(&s->pc_block);
+    for (uint32_t i = 0; i < s->pc_count; i++)
+        buf_free(&s->pc_prepares[i]);
+    free(s->pc_prepares);
+    s->pc_prepares = NULL;
+    s->pc_count = 0;
+}
+
+static void slot_reset(pbft *r, struct slot *s, uint64_t height)
+{
+    s->committed = false;
+    slot_clear_view(r, s);
+    slot_clear_pc(s);
+    s->height = height;
+}
+
+/* The slot of `height`, or NULL outside (low, low + W]. */
+static struct slot *slot_get(pbft *r, uint64_t height)
+{
+    if (height <= r->low || height > r->low + r->W)
+        return NULL;
+    struct slot *s = &r->slots[height % r->W];
+    if (s->height != height)
+        slot_reset(r, s, height);
+    if (s->vote_view != r->view) {
+        /* Votes of an earlier view never count in this one. */
+        if (s->vote_view < r->view) {
+            bool keep_pp = false;
+            (void)keep_pp;
+            slot_clear_view(r, s);
+        }
+    }
+    return s;
+}
+
+static struct slot *slot_peek(pbft *r, uint64_t height)
+{
+    if (height <= r->low || height > r->low + r->W)
+        return NULL;
+    struct slot *s = &r->slots[height % r->W];
+    return s->height == height ? s : NULL;
+}
+
+static struct result *result_at(pbft *r, uint64_t height)
+{
+    struct result *x = &r->results[height % r->result_ring];
+    return x->height == height ? x : NULL;
+}
+
+static const struct vset *set_at(const pbft *r, uint64_t height)
+{
+    return height >= r->set_from ? &r->set : &r->old_set;
+}
+
+/* --- header decoding ----------------------------------------------------------- */
+
+static int decode_header(const uint8_t *block, size_t size,
+                         struct header_info *h, const char *chain_id)
+{
+    memset(h, 0, sizeof(*h));
+    Witan__Block *b = witan__block__unpack(NULL, size, block);
+    if (b == NULL)
+        return WITAN_EDECODE;
+    int rc = WITAN_EDECODE;
+    Witan__BlockHeader *hd =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    if (hd == NULL)
+        goto out;
+    if (hd->protocol_version != WITAN_PROTOCOL_VERSION ||
+        strcmp(hd->chain_id, chain_id) != 0 || hd->prev_hash.len != 32 ||
+        hd->history_root.len != 32 || hd->tx_count != b->n_txs)
+        goto out2;
+    h->height = hd->height;
+    h->view = hd->view;
+    h->proposer = hd->proposer;
+    h->time_ms = hd->time_ms;
+    memcpy(h->prev_hash, hd->prev_hash.data, 32);
+    memcpy(h->history_root, hd->history_root.data, 32);
+    h->results_height = hd->results_height;
+    if (hd->results_state_root.len == 32 && hd->results_receipts_root.len == 32) {
+        h->has_roots = true;
+        memcpy(h->state_root, hd->results_state_root.data, 32);
+        memcpy(h->receipts_root, hd->results_receipts_root.data, 32);
+    } else if (hd->results_state_root.len != 0 ||
+               hd->results_receipts_root.len != 0) {
+        goto out2;
+    }
+    if (hd->results_cert != NULL) {
+        if (cert_from_proto(hd->results_cert, &h->cert) != 0)
+            goto out2;
+        h->has_cert = true;
+    }
+    rc = 0;
+out2:
+    witan__block_header__free_unpacked(hd, NULL);
+out:
+    witan__block__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* --- decoding and checking signed messages -------------------------------------- */
+
+/* Opens a SignedMessage: checks size, sender, chain id and signature under
+ * the current set. On success *cm is the decoded body (caller frees). */
+static int open_signed(pbft *r, const uint8_t *raw, size_t size,
+                       uint32_t *sender, Witan__ConsensusMessage **cm,
+                       enum pbft_drop *why)
+{
+    *cm = NULL;
+    if (size == 0 || size > WITAN_MESSAGE_SIZE_MAX) {
+        *why = PBFT_DROP_DECODE;
+        return WITAN_ECONSENSUS;
+    }
+    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, raw);
+    if (sm == NULL) {
+        *why = PBFT_DROP_DECODE;
+        return WITAN_ECONSENSUS;
+    }
+    int rc = WITAN_ECONSENSUS;
+    if (sm->sender >= r->set.n) {
+        *why = PBFT_DROP_UNKNOWN_KEY;
+        goto out;
+    }
+    if (sm->signature.len != 64) {
+        *why = PBFT_DROP_BAD_SIG;
+        goto out;
+    }
+    Witan__ConsensusMessage *m =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    if (m == NULL || strcmp(m->chain_id, r->chain_id) != 0) {
+        if (m)
+            witan__consensus_message__free_unpacked(m, NULL);
+        *why = PBFT_DROP_DECODE;
+        goto out;
+    }
+    uint8_t digest[32];
+    if (message_digest(r->chain_id, m, sm->body.data, sm->body.len, digest) !=
+        0) {
+        witan__consensus_message__free_unpacked(m, NULL);
+        *why = PBFT_DROP_DECODE;
+        goto out;
+    }
+    if (sig_check(r->scheme, &r->set.keys[sm->sender], digest,
+                  sm->signature.data) != 0) {
+        witan__consensus_message__free_unpacked(m, NULL);
+        *why = PBFT_DROP_BAD_SIG;
+        goto out;
+    }
+    *sender = sm->sender;
+    *cm = m;
+    rc = 0;
+out:
+    witan__signed_message__free_unpacked(sm, NULL);
+    return rc;
+}
+
+/* Same for a nested, already packed SignedMessage. */
+static int open_nested(pbft *r, const Witan__SignedMessage *sm,
+                       uint32_t *sender, Witan__ConsensusMessage **cm)
+{
+    size_t size = witan__signed_message__get_packed_size(sm);
+    uint8_t *tmp = malloc(size ? size : 1);
+    if (tmp == NULL)
+        return WITAN_ENOMEM;
+    witan__signed_message__pack(sm, tmp);
+    enum pbft_drop why;
+    int rc = open_signed(r, tmp, size, sender, cm, &why);
+    free(tmp);
+    return rc;
+}
+
+static int pack_signed(const Witan__SignedMessage *sm, buf *out)
+{
+    size_t size = witan__signed_message__get_packed_size(sm);
+    uint8_t *d = malloc(size ? size : 1);
+    if (d == NULL)
+        return WITAN_ENOMEM;
+    witan__signed_message__pack(sm, d);
+    free(out->data);
+    out->data = d;
+    out->size = size;
+    return 0;
+}
+
+/* Checks a checkpoint proof: a quorum of distinct validators signing
+ * Checkpoint(height, root). */
+static int check_ck_proof(pbft *r, uint64_t height, const uint8_t root[32],
+                          Witan__SignedMessage *const *msgs, size_t count)
+{
+    if (height == 0)
+        return count == 0 ? 0 : WITAN_ECONSENSUS;
+    uint64_t seen = 0;
+    uint32_t good = 0;
+    for (size_t i = 0; i < count && i < VMAX; i++) {
+        uint32_t s;
+        Witan__ConsensusMessage *cm;
+        if (open_nested(r, msgs[i], &s, &cm) != 0)
+            return WITAN_ECONSENSUS;
+        bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
+                  cm->checkpoint->height == height &&
+                  cm->checkpoint->state_root.len == 32 &&
+                  memcmp(cm->checkpoint->state_root.data, root, 32) == 0 &&
+                  !(seen & (1ull << s));
+        witan__consensus_message__free_unpacked(cm, NULL);
+        if (!ok)
+            return WITAN_ECONSENSUS;
+        seen |= 1ull << s;
+        good++;
+    }
+    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+}
+
+/* Checks a prepared proof: the block hashes to d and a quorum of distinct
+ * validators signed Prepare(view, height, d), with view < below_view. */
+static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
+                                uint64_t below_view, uint8_t digest[32])
+{
+    if (p->view >= below_view ||
+        pbft_block_hash(p->block.data, p->block.len, digest) != 0)
+        return WITAN_ECONSENSUS;
+    uint64_t seen = 0;
+    uint32_t good = 0;
+    for (size_t i = 0; i < p->n_prepares && i < VMAX; i++) {
+        uint32_t s;
+        Witan__ConsensusMessage *cm;
+        if (open_nested(r, p->prepares[i], &s, &cm) != 0)
+            return WITAN_ECONSENSUS;
+        bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
+                  cm->prepare->view == p->view &&
+                  cm->prepare->height == p->height &&
+                  cm->prepare->block_hash.len == 32 &&
+                  memcmp(cm->prepare->block_hash.data, digest, 32) == 0 &&
+                  !(seen & (1ull << s));
+        witan__consensus_message__free_unpacked(cm, NULL);
+        if (!ok)
+            return WITAN_ECONSENSUS;
+        seen |= 1ull << s;
+        good++;
+    }
+    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+}
+
+static int check_view_change(pbft *r, const Witan__ViewChange *vc)
+{
+    if (vc->stable_height != 0 && vc->stable_state_root.len != 32)
+        return WITAN_ECONSENSUS;
+    if (vc->stable_height % r->K != 0)
+        return WITAN_ECONSENSUS;
+    static const uint8_t zero[32];
+    const uint8_t *root =
+        vc->stable_height ? vc->stable_state_root.data : zero;
+    if (check_ck_proof(r, vc->stable_height, root, vc->checkpoint_proof,
+                       vc->n_checkpoint_proof) != 0)
+        return WITAN_ECONSENSUS;
+    if (vc->n_prepared > r->W)
+        return WITAN_ECONSENSUS;
+    for (size_t i = 0; i < vc->n_prepared; i++) {
+        const Witan__PreparedProof *p = vc->prepared[i];
+        uint8_t d[32];
+        if (p->height <= vc->stable_height ||
+            p->height > vc->stable_height + r->W ||
+            check_prepared_proof(r, p, vc->new_view, d) != 0)
+            return WITAN_ECONSENSUS;
+    }
+    return 0;
+}
+
+/* --- forward declarations --------------------------------------------------------- */
+
+static int pump(pbft *r);
+static int start_view_change(pbft *r, uint64_t new_view);
+static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
+                       const buf *proof, uint32_t proof_count);
+
+/* --- normal case -------------------------------------------------------------------- */
+
+static int install_pp(pbft *r, struct slot *s, uint64_t view,
+                      const uint8_t digest[32], const uint8_t *block,
+                      size_t block_size, const struct header_info *h,
+                      const uint8_t *raw, size_t raw_size, bool from_nv)
+{
+    int rc;
+    if ((rc = buf_set(&s->block, block, block_size)) != 0)
+        return rc;
+    if (raw != NULL && (rc = buf_set(&s->pp_raw, raw, raw_size)) != 0)
+        return rc;
+    s->has_pp = true;
+    s->pp_from_new_view = from_nv;
+    memcpy(s->digest, digest, 32);
+    s->hdr = *h;
+    s->verdict = 0;
+    s->checked = false;
+    s->refused = false;
+    (void)view;
+    (void)r;
+    return 0;
+}
+
+static int ask_verdict(pbft *r, struct slot *s)
+{
+    pbft_action a = {0};
+    a.type = PBFT_ACT_VALIDATE;
+    a.height = s->height;
+    memcpy(a.block_hash, s->digest, 32);
+    uint8_t *copy = malloc(s->block.size);
+    if (copy == NULL)
+        return WITAN_ENOMEM;
+    memcpy(copy, s->block.data, s->block.size);
+    int rc = scratch_keep(r, copy);
+    if (rc != 0)
+        return rc;
+    a.data.data = copy;
+    a.data.size = s->block.size;
+    return emit(r, &a);
+}
+
+static int on_pre_prepare(pbft *r, uint32_t sender, const Witan__PrePrepare *pp,
+                          const uint8_t *raw, size_t raw_size)
+{
+    uint64_t h = pp->height;
+    if (h <= r->delivered)
+        return 0;
+    if (h <= r->low || h > r->low + r->W ||
+        (r->change_pending && h >= r->change_from))
+        return drop(r, PBFT_DROP_WATERMARK);
+    if (sender != primary_of(r, pp->view))
+        return drop(r, PBFT_DROP_INVALID);
+    uint8_t digest[32];
+    if (pbft_block_hash(pp->block.data, pp->block.len, digest) != 0)
+        return drop(r, PBFT_DROP_INVALID);
+    struct slot *s = slot_get(r, h);
+    if (s->committed)
+        return 0;
+    if (s->has_pp) {
+        if (memcmp(s->digest, digest, 32) == 0)
+            return 0;
+        if (!s->pp_from_new_view) {
+            int rc = keep_evidence(r, sender, &s->pp_raw, raw, raw_size);
+            if (rc != 0)
+                return rc;
+        }
+        return drop(r, PBFT_DROP_CONFLICT);
+    }
+    struct header_info hi;
+    if (decode_header(pp->block.data, pp->block.len, &hi, r->chain_id) != 0 ||
+        hi.height != h || hi.view != pp->view || hi.proposer != sender) {
+        r->stats.bad_proposals++;
+        return drop(r, PBFT_DROP_INVALID);
+    }
+    int rc = install_pp(r, s, pp->view, digest, pp->block.data, pp->block.len,
+                        &hi, raw, raw_size, false);
+    if (rc == 0)
+        rc = ask_verdict(r, s);
+    return rc;
+}
+
+static int on_vote(pbft *r, uint32_t sender, uint64_t height,
+                   const ProtobufCBinaryData *hash, bool commit,
+                   const uint8_t *sig_or_null, const uint8_t *raw,
+                   size_t raw_size)
+{
+    if (height <= r->delivered)
+        return 0;
+    if (hash->len != 32)
+        return drop(r, PBFT_DROP_DECODE);
+    struct slot *s = slot_get(r, height);
+    if (s == NULL)
+        return drop(r, PBFT_DROP_WATERMARK);
+    struct vote *v = commit ? &s->commits[sender] : &s->prepares[sender];
+    if (v->has) {
+        if (memcmp(v->hash, hash->data, 32) == 0)
+            return 0;
+        int rc = keep_evidence(r, sender, &v->raw, raw, raw_size);
+        if (rc != 0)
+            return rc;
+        return drop(r, PBFT_DROP_CONFLICT);
+    }
+    int rc = buf_set(&v->raw, raw, raw_size);
+    if (rc != 0)
+        return rc;
+    v->has = true;
+    memcpy(v->hash, hash->data, 32);
+    if (sig_or_null)
+        memcpy(v->sig, sig_or_null, 64);
+    return 0;
+}
+
+/* The sig of a raw SignedMessage (already verified). */
+static int raw_sig(const uint8_t *raw, size_t size, uint8_t sig[64])
+{
+    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, raw);
+    if (sm == NULL || sm->signature.len != 64) {
+        if (sm)
+            witan__signed_message__free_unpacked(sm, NULL);
+        return WITAN_EDECODE;
+    }
+    memcpy(sig, sm->signature.data, 64);
+    witan__signed_message__free_unpacked(sm, NULL);
+    return 0;
+}
+
+/* Computes the history root over blocks 1..height−1 along the chain of
+ * slots this replica prepared; false when a link is unknown. */
+static bool history_before(pbft *r, uint64_t height, wcrypto_history *out)
+{
+    *out = r->hist;
+    for (uint64_t h = r->delivered + 1; h < height; h++) {
+        struct slot *s = slot_peek(r, h);
+        if (s == NULL || !s->has_pp || !(s->prepared || s->committed))
+            return false;
+        if (wcrypto_history_append(out, s->digest) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Links, time, history and results of a proposal: 1 right, 0 not yet
+ * decidable, -1 wrong. */
+static int check_links(pbft *r, struct slot *s)
+{
+    uint64_t h = s->height;
+    const struct header_info *hi = &s->hdr;
+    const uint8_t *prev_hash;
+    int64_t prev_time;
+    if (h - 1 == r->delivered) {
+        prev_hash = r->delivered_hash;
+        prev_time = r->delivered_time;
+    } else {
+        struct slot *p = slot_peek(r, h - 1);
+        if (p == NULL || !p->has_pp || !(p->prepared || p->committed))
+            return 0;
+        prev_hash = p->digest;
+        prev_time = p->hdr.time_ms;
+    }
+    if (memcmp(prev_hash, hi->prev_hash, 32) != 0 || hi->time_ms < prev_time)
+        return -1;
+    wcrypto_history hist;
+    if (!history_before(r, h, &hist))
+        return 0;
+    uint8_t root[32];
+    wcrypto_history_root(&hist, root);
+    if (memcmp(root, hi->history_root, 32) != 0)
+        return -1;
+    if (h <= r->L)
+        return (hi->results_height == 0 && !hi->has_roots && !hi->has_cert)
+                   ? 1
+                   : -1;
+    if (r->executed < h - r->L)
+        return 0;
+    struct result *x = result_at(r, h - r->L);
+    if (x == NULL || !x->executed)
+        return 0;
+    if (hi->results_height != h - r->L || !hi->has_roots || !hi->has_cert ||
+        memcmp(hi->state_root, x->state_root, 32) != 0 ||
+        memcmp(hi->receipts_root, x->receipts_root, 32) != 0 ||
+        hi->cert.height != h - r->L ||
+        memcmp(hi->cert.block_hash, x->block_hash, 32) != 0)
+        return -1;
+    const struct vset *vs = set_at(r, h - r->L);
+    if (pbft_cert_verify(r->chain_id, r->scheme, vs->keys, vs->n, &hi->cert) !=
+        0)
+        return -1;
+    return 1;
+}
+
+static int send_vote(pbft *r, struct slot *s, bool commit)
+{
+    pbft_msg m = {0};
+    m.kind = commit ? PBFT_MSG_COMMIT : PBFT_MSG_PREPARE;
+    m.view = r->view;
+    m.height = s->height;
+    memcpy(m.hash, s->digest, 32);
+    uint8_t *out;
+    size_t size;
+    int rc = sign_simple(r, &m, &out, &size);
+    if (rc != 0)
+        return rc;
+    struct vote *v = commit ? &s->commits[r->set.self] : &s->prepares[r->set.self];
+    if ((rc = buf_set(&v->raw, out, size)) != 0) {
+        free(out);
+        return rc;
+    }
+    v->has = true;
+    memcpy(v->hash, s->digest, 32);
+    if (commit && (rc = raw_sig(out, size, v->sig)) != 0) {
+        free(out);
+        return rc;
+    }
+    if (commit)
+        s->commit_sent = true;
+    else
+        s->prepare_sent = true;
+    return emit_message(r, out, size, PBFT_TO_ALL, true);
+}
+
+static uint32_t count_matching(const struct vote *votes, uint32_t n,
+                               const uint8_t digest[32])
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (votes[i].has && memcmp(votes[i].hash, digest, 32) == 0)
+            c++;
+    return c;
+}
+
+static int persist_prepared(pbft *r, struct slot *s)
+{
+    Witan__PreparedProof p = WITAN__PREPARED_PROOF__INIT;
+    p.view = s->pc_view;
+    p.height = s->height;
+    p.block.data = s->pc_block.data;
+    p.block.len = s->pc_block.size;
+    Witan__SignedMessage *ptrs[VMAX];
+    Witan__SignedMessage *unpacked[VMAX];
+    uint32_t k = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < s->pc_count; i++) {
+        unpacked[i] = witan__signed_message__unpack(NULL, s->pc_prepares[i].size,
+                                                    s->pc_prepares[i].data);
+        if (unpacked[i] == NULL) {
+            rc = WITAN_EDECODE;
+            break;
+        }
+        ptrs[k++] = unpacked[i];
+    }
+    if (rc == 0) {
+        p.n_prepares = k;
+        p.prepares = ptrs;
+        Witan__PreparedRecord rec = WITAN__PREPARED_RECORD__INIT;
+        rec.proof = &p;
+        size_t size = witan__prepared_record__get_packed_size(&rec);
+        uint8_t *d = malloc(size + 1);
+        if (d == NULL) {
+            rc = WITAN_ENOMEM;
+        } else {
+            d[0] = RECORD_PREPARED;
+            witan__prepared_record__pack(&rec, d + 1);
+            if ((rc = scratch_keep(r, d)) == 0) {
+                pbft_action a = {0};
+                a.type = PBFT_ACT_PERSIST;
+                a.data.data = d;
+                a.data.size = size + 1;
+                rc = emit(r, &a);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < k; i++)
+        witan__signed_message__free_unpacked(unpacked[i], NULL);
+    return rc;
+}
+
+static int become_prepared(pbft *r, struct slot *s)
+{
+    s->prepared = true;
+    slot_clear_pc(s);
+    s->pc_prepares = calloc(r->set.n, sizeof(buf));
+    if (s->pc_prepares == NULL)
+        return WITAN_ENOMEM;
+    int rc = buf_set(&s->pc_block, s->block.data, s->block.size);
+    if (rc != 0)
+        return rc;
+    s->has_pc = true;
+    s->pc_view = r->view;
+    memcpy(s->pc_digest, s->digest, 32);
+    for (uint32_t i = 0; i < r->set.n && s->pc_count < r->set.q; i++) {
+        struct vote *v = &s->prepares[i];
+        if (!v->has || memcmp(v->hash, s->digest, 32) != 0)
+            continue;
+        if ((rc = buf_set(&s->pc_prepares[s->pc_count], v->raw.data,
+                          v->raw.size)) != 0)
+            return rc;
+        s->pc_count++;
+    }
+    WITAN_ASSERT(s->pc_count == r->set.q);
+    return persist_prepared(r, s);
+}
+
+static int try_commit(pbft *r, struct slot *s)
+{
+    if (s->committed || !s->has_pp)
+        return 0;
+    uint32_t need = r->set.q;
+    if (r->flags & PBFT_TEST_WEAK_COMMIT)
+        need = r->set.f + 1;
+    if (count_matching(s->commits, r->set.n, s->digest) < need)
+        return 0;
+    pbft_cert *c = &s->cert;
+    memset(c, 0, sizeof(*c));
+    c->view = r->view;
+    c->height = s->height;
+    memcpy(c->block_hash, s->digest, 32);
+    for (uint32_t i = 0; i < r->set.n && c->sig_count < need; i++) {
+        struct vote *v = &s->commits[i];
+        if (!v->has || memcmp(v->hash, s->digest, 32) != 0)
+            continue;
+        c->signers |= 1ull << i;
+        memcpy(c->sigs[c->sig_count++], v->sig, 64);
+    }
+    s->committed = true;
+    return 0;
+}
+
+static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
+                   const uint8_t digest[32], int64_t time_ms,
+                   const pbft_cert *cert)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    pbft_cert *cc = malloc(sizeof(*cc));
+    if (copy == NULL || cc == NULL) {
+        free(copy);
+        free(cc);
+        return WITAN_ENOMEM;
+    }
+    memcpy(copy, block, size);
+    *cc = *cert;
+    int rc = scratch_keep(r, copy);
+    if (rc == 0)
+        rc = scratch_keep(r, cc);
+    else
+        free(cc);
+    if (rc != 0)
+        return rc;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_DELIVER;
+    a.height = height;
+    a.data.data = copy;
+    a.data.size = size;
+    memcpy(a.block_hash, digest, 32);
+    a.cert = cc;
+    if ((rc = emit(r, &a)) != 0)
+        return rc;
+    r->delivered = height;
+    memcpy(r->delivered_hash, digest, 32);
+    r->delivered_time = time_ms;
+    if ((rc = wcrypto_history_append(&r->hist, digest)) != 0)
+        return rc;
+    struct result *x = &r->results[height % r->result_ring];
+    memset(x, 0, sizeof(*x));
+    x->height = height;
+    memcpy(x->block_hash, digest, 32);
+    x->time_ms = time_ms;
+    x->cert = *cert;
+    r->stats.delivered++;
+    r->progress = true;
+    r->failed_views = 0;
+    if (r->proposed < height)
+        r->proposed = height;
+    return 0;
+}
+
+/* Whether block `height` can be built now: every earlier block of the chain
+ * is known, its slot is free and the results it must carry are known. */
+static bool can_propose(pbft *r, uint64_t h)
+{
+    for (uint64_t k = r->delivered + 1; k < h; k++) {
+        struct slot *p = slot_peek(r, k);
+        if (p == NULL || !p->has_pp)
+            return false;
+    }
+    struct slot *s = slot_peek(r, h);
+    if (s != NULL && s->vote_view == r->view && s->has_pp)
+        return false;
+    if (h > r->L) {
+        struct result *x = result_at(r, h - r->L);
+        if (x == NULL || !x->executed)
+            return false;
+    }
+    return h > r->low && h <= r->low + r->W;
+}
+
+static int maybe_propose(pbft *r)
+{
+    if (r->vc_active || r->halted || r->building || !is_validator(r) ||
+        primary_of(r, r->view) != r->set.self)
+        return 0;
+    uint64_t h = (r->proposed > r->delivered ? r->proposed : r->delivered) + 1;
+    if (h <= r->low || h > r->low + r->W ||
+        (r->change_pending && h >= r->change_from))
+        return 0;
+    if (h > r->L && r->executed < h - r->L)
+        return 0;
+    if (r->requests == 0 && h > r->last_nonempty + r->L)
+        return 0;
+    if (!can_propose(r, h))
+        return 0;
+    r->building = true;
+    r->building_height = h;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_BUILD;
+    a.height = h;
+    return emit(r, &a);
+}
+
+/* Advances every slot as far as it goes, then delivers in order. */
+static int pump(pbft *r)
+{
+    if (r->halted)
+        return 0;
+    int rc;
+    bool again = true;
+    for (int round = 0; again && round < 4; round++) {
+        again = false;
+        uint64_t top = r->low + r->W;
+        for (uint64_t h = r->delivered + 1; h <= top; h++) {
+            struct slot *s = slot_peek(r, h);
+            if (s == NULL)
+                continue;
+            if (s->vote_view != r->view)
+                continue;
+            if (!r->vc_active && s->has_pp && !s->prepare_sent &&
+                !s->refused && s->verdict == 1 && is_validator(r) &&
+                !(r->change_pending && h >= r->change_from)) {
+                int k = check_links(r, s);
+                if (k < 0) {
+                    s->refused = true;
+                    r->stats.bad_proposals++;
+                } else if (k > 0) {
+                    if ((rc = send_vote(r, s, false)) != 0)
+                        return rc;
+                }
+            }
+            if (!r->vc_active && s->has_pp && s->prepare_sent && !s->prepared &&
+                count_matching(s->prepares, r->set.n, s->digest) >= r->set.q &&
+                memcmp(s->prepares[r->set.self].hash, s->digest, 32) == 0) {
+                if ((rc = become_prepared(r, s)) != 0)
+                    return rc;
+                if ((rc = send_vote(r, s, true)) != 0)
+                    return rc;
+                again = true;
+            }
+            if (!r->vc_active && (rc = try_commit(r, s)) != 0)
+                return rc;
+        }
+        for (;;) {
+            struct slot *s = slot_peek(r, r->delivered + 1);
+            if (s == NULL || !s->committed || !s->has_pp)
+                break;
+            if ((rc = deliver(r, s->height, s->block.data, s->block.size,
+                              s->digest, s->hdr.time_ms, &s->cert)) != 0)
+                return rc;
+            again = true;
+        }
+    }
+    return maybe_propose(r);
+}
+
+static int on_proposal(pbft *r, const pbft_event *ev)
+{
+    if (!r->building || ev->u.proposal.height != r->building_height ||
+        r->vc_active || r->halted || primary_of(r, r->view) != r->set.self)
+        return 0;
+    r->building = false;
+    uint64_t h = ev->u.proposal.height;
+    if (!can_propose(r, h)) {
+        /* The world moved since the BUILD; ask again later, not now. */
+        r->building_height = 0;
+        return 0;
+    }
+    if (ev->u.proposal.tx_count > WITAN_BLOCK_TX_COUNT_MAX ||
+        (ev->u.proposal.tx_count > 0 && ev->u.proposal.txs == NULL))
+        return WITAN_EINVAL;
+    struct slot *s = slot_get(r, h);
+    if (s == NULL || s->has_pp)
+        return 0;
+    const uint8_t *prev_hash;
+    int64_t prev_time;
+    if (h - 1 == r->delivered) {
+        prev_hash = r->delivered_hash;
+        prev_time = r->delivered_time;
+    } else {
+        struct slot *p = slot_peek(r, h - 1);
+        if (p == NULL || !p->has_pp)
+            return 0;
+        prev_hash = p->digest;
+        prev_time = p->hdr.time_ms;
+    }
+    /* History over the chain this primary proposed (every earlier slot
+     * holds its proposal). */
+    wcrypto_history hist = r->hist;
+    for (uint64_t k = r->delivered + 1; k < h; k++) {
+        struct slot *p = slot_peek(r, k);
+        if (p == NULL || !p->has_pp)
+            return 0;
+        if (wcrypto_history_append(&hist, p->digest) != 0)
+            return 0;
+    }
+    uint8_t hroot[32];
+    wcrypto_history_root(&hist, hroot);
+
+    Witan__BlockHeader hd = WITAN__BLOCK_HEADER__INIT;
+    hd.protocol_version = WITAN_PROTOCOL_VERSION;
+    hd.chain_id = r->chain_id;
+    hd.height = h;
+    hd.view = r->view;
+    hd.time_ms = ev->u.proposal.time_ms > prev_time ? ev->u.proposal.time_ms
+                                                    : prev_time;
+    hd.prev_hash.data = (uint8_t *)prev_hash;
+    hd.prev_hash.len = 32;
+    hd.txs_root.data = (uint8_t *)ev->u.proposal.txs_root;
+    hd.txs_root.len = 32;
+    hd.history_root.data = hroot;
+    hd.history_root.len = 32;
+    hd.tx_count = ev->u.proposal.tx_count;
+    hd.proposer = r->set.self;
+    Witan__CommitCertificate cc = WITAN__COMMIT_CERTIFICATE__INIT;
+    uint8_t *cert_bytes = NULL;
+    size_t cert_size = 0;
+    int rc = 0;
+    if (h > r->L) {
+        struct result *x = result_at(r, h - r->L);
+        if (x == NULL || !x->executed)
+            return 0;
+        hd.results_height = h - r->L;
+        hd.results_state_root.data = x->state_root;
+        hd.results_state_root.len = 32;
+        hd.results_receipts_root.data = x->receipts_root;
+        hd.results_receipts_root.len = 32;
+        if ((rc = pbft_cert_encode(&x->cert, &cert_bytes, &cert_size)) != 0)
+            return rc;
+        Witan__CommitCertificate *un =
+            witan__commit_certificate__unpack(NULL, cert_size, cert_bytes);
+        free(cert_bytes);
+        if (un == NULL)
+            return WITAN_ENOMEM;
+        cc = *un;
+        hd.results_cert = &cc;
+        size_t hsize = witan__block_header__get_packed_size(&hd);
+        uint8_t *hbytes = malloc(hsize);
+        if (hbytes == NULL) {
+            witan__commit_certificate__free_unpacked(un, NULL);
+            return WITAN_ENOMEM;
+        }
+        witan__block_header__pack(&hd, hbytes);
+        witan__commit_certificate__free_unpacked(un, NULL);
+        cert_bytes = hbytes;
+        cert_size = hsize;
+    } else {
+        size_t hsize = witan__block_header__get_packed_size(&hd);
+        cert_bytes = malloc(hsize);
+        if (cert_bytes == NULL)
+            return WITAN_ENOMEM;
+        witan__block_header__pack(&hd, cert_bytes);
+        cert_size = hsize;
+    }
+    /* cert_bytes now holds the header. */
+    Witan__Block b = WITAN__BLOCK__INIT;
+    b.header.data = cert_bytes;
+    b.header.len = cert_size;
+    ProtobufCBinaryData *txs = NULL;
+    if (ev->u.proposal.tx_count > 0) {
+        txs = malloc(ev->u.proposal.tx_count * sizeof(*txs));
+        if (txs == NULL) {
+            free(cert_bytes);
+            return WITAN_ENOMEM;
+        }
+        for (uint32_t i = 0; i < ev->u.proposal.tx_count; i++) {
+            txs[i].data = (uint8_t *)ev->u.proposal.txs[i].data;
+            txs[i].len = ev->u.proposal.txs[i].size;
+        }
+    }
+    b.n_txs = ev->u.proposal.tx_count;
+    b.txs = txs;
+    size_t bsize = witan__block__get_packed_size(&b);
+    uint8_t *block = malloc(bsize);
+    if (block == NULL) {
+        free(txs);
+        free(cert_bytes);
+        return WITAN_ENOMEM;
+    }
+    witan__block__pack(&b, block);
+    free(txs);
+    uint8_t digest[32];
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, cert_bytes, cert_size, digest);
+    free(cert_bytes);
+    struct header_info hi;
+    if (bsize > WITAN_MESSAGE_SIZE_MAX - 1024 ||
+        decode_header(block, bsize, &hi, r->chain_id) != 0) {
+        free(block);
+        return WITAN_ELIMIT;
+    }
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_PRE_PREPARE;
+    m.view = r->view;
+    m.height = h;
+    m.block.data = block;
+    m.block.size = bsize;
+    uint8_t *raw;
+    size_t raw_size;
+    if ((rc = sign_simple(r, &m, &raw, &raw_size)) != 0) {
+        free(block);
+        return rc;
+    }
+    rc = install_pp(r, s, r->view, digest, block, bsize, &hi, raw, raw_size,
+                    false);
+    free(block);
+    if (rc != 0) {
+        free(raw);
+        return rc;
+    }
+    s->verdict = 1;
+    r->proposed = h;
+    if (ev->u.proposal.tx_count > 0)
+        r->last_nonempty = h;
+    return emit_message(r, raw, raw_size, PBFT_TO_ALL, true);
+}
+
+/* --- checkpoints ------------------------------------------------------------------ */
+
+static void ck_entry_clear(struct ckentry *e)
+{
+    for (uint32_t i = 0; i < VMAX; i++) {
+        e->votes[i].has = false;
+        buf_free(&e->votes[i].raw);
+    }
+    e->height = 0;
+}
+
+static int fork_found(pbft *r, uint64_t height, const uint8_t own[32],
+                      const uint8_t stable[32])
+{
+    r->halted = true;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_FORK;
+    a.height = height;
+    memcpy(a.own_root, own, 32);
+    memcpy(a.stable_root, stable, 32);
+    return emit(r, &a);
+}
+
+static int encode_proof(pbft *r, const buf *proof, uint32_t count,
+                        pbft_bytes *out)
+{
+    size_t size = 0;
+    for (uint32_t i = 0; i < count; i++)
+        size += 4 + proof[i].size;
+    uint8_t *d = malloc(size ? size : 1);
+    if (d == NULL)
+        return WITAN_ENOMEM;
+    size_t o = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t s = (uint32_t)proof[i].size;
+        d[o] = (uint8_t)(s >> 24);
+        d[o + 1] = (uint8_t)(s >> 16);
+        d[o + 2] = (uint8_t)(s >> 8);
+        d[o + 3] = (uint8_t)s;
+        memcpy(d + o + 4, proof[i].data, s);
+        o += 4 + s;
+    }
+    out->data = d;
+    out->size = size;
+    return scratch_keep(r, d);
+}
+
+static int switch_set(pbft *r);
+
+static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
+                       const buf *proof, uint32_t proof_count)
+{
+    if (height <= r->low)
+        return 0;
+    buf *np = calloc(proof_count ? proof_count : 1, sizeof(buf));
+    if (np == NULL)
+        return WITAN_ENOMEM;
+    for (uint32_t i = 0; i < proof_count; i++)
+        if (buf_set(&np[i], proof[i].data, proof[i].size) != 0) {
+            for (uint32_t k = 0; k < i; k++)
+                buf_free(&np[k]);
+            free(np);
+            return WITAN_ENOMEM;
+        }
+    for (uint32_t i = 0; i < r->stable_proof_count; i++)
+        buf_free(&r->stable_proof[i]);
+    free(r->stable_proof);
+    r->stable_proof = np;
+    r->stable_proof_count = proof_count;
+    /* Slots at or below the new low water mark go. */
+    for (uint32_t i = 0; i < r->W; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->height != 0 && s->height <= height) {
+            slot_reset(r, s, 0);
+        }
+    }
+    r->low = height;
+    memcpy(r->stable_root, root, 32);
+    for (uint32_t i = 0; i < r->ck_ring; i++)
+        if (r->cks[i].height != 0 && r->cks[i].height <= height)
+            ck_entry_clear(&r->cks[i]);
+    if (r->proposed < height)
+        r->proposed = height;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_STABLE;
+    a.height = height;
+    memcpy(a.stable_root, root, 32);
+    int rc = encode_proof(r, r->stable_proof, r->stable_proof_count, &a.data);
+    if (rc == 0)
+        rc = emit(r, &a);
+    if (rc != 0)
+        return rc;
+    struct result *x = result_at(r, height);
+    if (x != NULL && x->executed && memcmp(x->state_root, root, 32) != 0)
+        return fork_found(r, height, x->state_root, root);
+    if (r->change_pending && r->change_from == height + 1)
+        return switch_set(r);
+    return 0;
+}
+
+/* Counts matching votes in `votes` (VMAX) and makes the checkpoint stable
+ * at a quorum. */
+static int ck_try_stable(pbft *r, const struct ckvote *votes, uint64_t height,
+                         const uint8_t root[32])
+{
+    buf proof[VMAX] = {{0}};
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < r->set.n; i++)
+        if (votes[i].has && votes[i].height == height &&
+            memcmp(votes[i].root, root, 32) == 0 && c < r->set.q)
+            proof[c++] = votes[i].raw;
+    if (c < r->set.q)
+        return 0;
+    return make_stable(r, height, root, proof, c);
+}
+
+static int ck_vote(pbft *r, uint32_t sender, uint64_t height,
+                   const uint8_t root[32], const uint8_t *raw, size_t size)
+{
+    int rc;
+    struct ckvote *lv = &r->ck_latest[sender];
+    if (height > lv->height || !lv->has) {
+        if ((rc = buf_set(&lv->raw, raw, size)) != 0)
+            return rc;
+        lv->has = true;
+        lv->height = height;
+        memcpy(lv->root, root, 32);
+        if ((rc = ck_try_stable(r, r->ck_latest, height, root)) != 0)
+            return rc;
+    }
+    if (height <= r->low || height > r->low + (uint64_t)(r->ck_ring - 1) * r->K)
+        return 0;
+    struct ckentry *e = &r->cks[(height / r->K) % r->ck_ring];
+    if (e->height != height) {
+        ck_entry_clear(e);
+        e->height = height;
+    }
+    struct ckvote *v = &e->votes[sender];
+    if (v->has) {
+        if (memcmp(v->root, root, 32) != 0) {
+            if ((rc = keep_evidence(r, sender, &v->raw, raw, size)) != 0)
+                return rc;
+            return drop(r, PBFT_DROP_CONFLICT);
+        }
+        return 0;
+    }
+    if ((rc = buf_set(&v->raw, raw, size)) != 0)
+        return rc;
+    v->has = true;
+    v->height = height;
+    memcpy(v->root, root, 32);
+    return ck_try_stable(r, e->votes, height, root);
+}
+
+static int on_checkpoint(pbft *r, uint32_t sender, const Witan__Checkpoint *ck,
+                         const uint8_t *raw, size_t size)
+{
+    if (ck->state_root.len != 32 || ck->height == 0 || ck->height % r->K != 0)
+        return drop(r, PBFT_DROP_INVALID);
+    if (ck->height <= r->low)
+        return 0;
+    return ck_vote(r, sender, ck->height, ck->state_root.data, raw, size);
+}
+
+static int request_state(pbft *r, uint32_t peer)
+{
+    if (r->st_pending || peer == r->set.self || !is_validator(r))
+        return 0;
+    Witan__StateRequest q = WITAN__STATE_REQUEST__INIT;
+    q.from_height = r->delivered + 1;
+    q.count = r->state_block_count;
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST;
+    cm.state_request = &q;
+    uint8_t *out;
+    size_t size;
+    int rc = sign_cm(r, &cm, &out, &size);
+    if (rc != 0)
+        return rc;
+    r->st_pending = true;
+    return emit_message(r, out, size, peer, false);
+}
+
+static int on_executed(pbft *r, const pbft_event *ev)
+{
+    uint64_t h = ev->u.executed.height;
+    if (h != r->executed + 1 || h > r->delivered)
+        return WITAN_EINVAL;
+    struct result *x = result_at(r, h);
+    if (x == NULL)
+        return WITAN_EINVAL;
+    memcpy(x->state_root, ev->u.executed.state_root, 32);
+    memcpy(x->receipts_root, ev->u.executed.receipts_root, 32);
+    x->executed = true;
+    r->executed = h;
+    if (h % r->K != 0 || r->halted)
+        return 0;
+    if (h <= r->low) {
+        if (h == r->low && memcmp(x->state_root, r->stable_root, 32) != 0)
+            return fork_found(r, h, x->state_root, r->stable_root);
+        return 0;
+    }
+    if (!is_validator(r))
+        return 0;
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_CHECKPOINT;
+    m.height = h;
+    memcpy(m.hash, x->state_root, 32);
+    uint8_t *out;
+    size_t size;
+    int rc = sign_simple(r, &m, &out, &size);
+    if (rc != 0)
+        return rc;
+    if ((rc = buf_set(&r->own_ck, out, size)) != 0) {
+        free(out);
+        return rc;
+    }
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+        return rc;
+    return ck_vote(r, r->set.self, h, x->state_root, r->own_ck.data,
+                   r->own_ck.size);
+}
+
+/* --- view change -------------------------------------------------------------------- */
+
+static uint64_t view_timeout(const pbft *r)
+{
+    uint64_t t = r->view_timeout_ms;
+    for (uint32_t i = 0; i < r->failed_views && t < r->view_timeout_max_ms; i++)
+        t *= 2;
+    return t < r->view_timeout_max_ms ? t : r->view_timeout_max_ms;
+}
+
+static void enter_view(pbft *r, uint64_t view)
+{
+    r->view = view;
+    for (uint32_t i = 0; i < r->W; i++)
+        if (r->slots[i].height != 0 && r->slots[i].vote_view != view)
+            slot_clear_view(r, &r->slots[i]);
+    r->building = false;
+}
+
+static int build_view_change(pbft *r, uint64_t nv, uint8_t **out, size_t *size)
+{
+    Witan__ViewChange vc = WITAN__VIEW_CHANGE__INIT;
+    vc.new_view = nv;
+    vc.stable_height = r->low;
+    if (r->low != 0) {
+        vc.stable_state_root.data = r->stable_root;
+        vc.stable_state_root.len = 32;
+    }
+    int rc = 0;
+    Witan__SignedMessage **proof = calloc(VMAX, sizeof(*proof));
+    Witan__PreparedProof **pps = calloc(r->W, sizeof(*pps));
+    if (proof == NULL || pps == NULL) {
+        free(proof);
+        free(pps);
+        return WITAN_ENOMEM;
+    }
+    size_t np = 0, npp = 0;
+    for (uint32_t i = 0; i < r->stable_proof_count && rc == 0; i++) {
+        proof[np] = witan__signed_message__unpack(NULL, r->stable_proof[i].size,
+                                                  r->stable_proof[i].data);
+        if (proof[np] == NULL)
+            rc = WITAN_EDECODE;
+        else
+            np++;
+    }
+    vc.n_checkpoint_proof = np;
+    vc.checkpoint_proof = proof;
+    if (!(r->flags & PBFT_TEST_DROP_PREPARED)) {
+        for (uint64_t h = r->low + 1; h <= r->low + r->W && rc == 0; h++) {
+            struct slot *s = slot_peek(r, h);
+            if (s == NULL || !s->has_pc)
+                continue;
+            Witan__PreparedProof *p = calloc(1, sizeof(*p));
+            Witan__SignedMessage **pr = calloc(s->pc_count, sizeof(*pr));
+            if (p == NULL || pr == NULL) {
+                free(p);
+                free(pr);
+                rc = WITAN_ENOMEM;
+                break;
+            }
+            witan__prepared_proof__init(p);
+            p->view = s->pc_view;
+            p->height = h;
+            p->block.data = s->pc_block.data;
+            p->block.len = s->pc_block.size;
+            p->prepares = pr;
+            for (uint32_t k = 0; k < s->pc_count; k++) {
+                pr[k] = witan__signed_message__unpack(
+                    NULL, s->pc_prepares[k].size, s->pc_prepares[k].data);
+                if (pr[k] == NULL) {
+                    rc = WITAN_EDECODE;
+                    break;
+                }
+                p->n_prepares++;
+            }
+            pps[npp++] = p;
+        }
+    }
+    vc.n_prepared = npp;
+    vc.prepared = pps;
+    if (rc == 0) {
+        Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE;
+        cm.view_change = &vc;
+        rc = sign_cm(r, &cm, out, size);
+    }
+    for (size_t i = 0; i < np; i++)
+        witan__signed_message__free_unpacked(proof[i], NULL);
+    for (size_t i = 0; i < npp; i++) {
+        for (size_t k = 0; k < pps[i]->n_prepares; k++)
+            witan__signed_message__free_unpacked(pps[i]->prepares[k], NULL);
+        free(pps[i]->prepares);
+        free(pps[i]);
+    }
+    free(proof);
+    free(pps);
+    return rc;
+}
+
+static int try_new_view(pbft *r);
+
+static int vc_find(const pbft *r, uint32_t sender, uint64_t view)
+{
+    for (int k = 0; k < VC_PER_SENDER; k++)
+        if (r->vc_raw[sender][k].data != NULL && r->vc_view[sender][k] == view)
+            return k;
+    return -1;
+}
+
+static uint32_t vc_count(const pbft *r, uint64_t view)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < r->set.n; i++)
+        c += vc_find(r, i, view) >= 0;
+    return c;
+}
+
+/* Keeps a sender's view change, in place of its oldest one. */
+static int vc_store(pbft *r, uint32_t sender, uint64_t view,
+                    const uint8_t *raw, size_t size)
+{
+    int k = vc_find(r, sender, view);
+    if (k < 0) {
+        k = 0;
+        for (int i = 0; i < VC_PER_SENDER; i++) {
+            if (r->vc_raw[sender][i].data == NULL) {
+                k = i;
+                break;
+            }
+            if (r->vc_view[sender][i] < r->vc_view[sender][k])
+                k = i;
+        }
+    }
+    int rc = buf_set(&r->vc_raw[sender][k], raw, size);
+    if (rc == 0)
+        r->vc_view[sender][k] = view;
+    return rc;
+}
+
+static int arm_vc_timer(pbft *r)
+{
+    if (!r->vc_active || r->view_timer_armed)
+        return 0;
+    if (vc_count(r, r->view) < r->set.q)
+        return 0;
+    r->view_timer_armed = true;
+    return emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
+}
+
+static int start_view_change(pbft *r, uint64_t nv)
+{
+    if (nv <= r->view && !(nv == r->view && !r->vc_active))
+        return 0;
+    if (nv < r->view)
+        return 0;
+    enter_view(r, nv);
+    r->vc_active = true;
+    r->failed_views++;
+    r->stats.view_changes++;
+    if (!is_validator(r))
+        return 0;
+    uint8_t *out;
+    size_t size;
+    int rc = build_view_change(r, nv, &out, &size);
+    if (rc != 0)
+        return rc;
+    buf_free(&r->own_vc_prev);
+    r->own_vc_prev = r->own_vc;
+    r->own_vc.data = NULL;
+    r->own_vc.size = 0;
+    if ((rc = buf_set(&r->own_vc, out, size)) != 0 ||
+        (rc = vc_store(r, r->set.self, nv, out, size)) != 0) {
+        free(out);
+        return rc;
+    }
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, true)) != 0)
+        return rc;
+    /* The timer for the next view waits for a quorum of view changes for
+     * this one (Castro and Liskov's first liveness rule): a replica that
+     * timed out alone must not run ahead of the others. */
+    r->view_timer_armed = false;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_CANCEL_TIMER;
+    a.timer = PBFT_TIMER_VIEW;
+    if ((rc = emit(r, &a)) != 0)
+        return rc;
+    if ((rc = arm_vc_timer(r)) != 0)
+        return rc;
+    return try_new_view(r);
+}
+
+/* The blocks a new view re-proposes, derived from a quorum of view changes
+ * the same way by every replica. */
+struct nv_plan {
+    uint64_t min_s;
+    uint8_t min_s_root[32];
+    const Witan__ViewChange *min_s_vc;
+    uint64_t max_h;
+    const Witan__PreparedProof *chosen[WITAN_PBFT_WINDOW_MAX + 1];
+};
+
+static void plan_new_view(pbft *r, Witan__ViewChange *const *vcs, size_t count,
+                          struct nv_plan *p)
+{
+    memset(p, 0, sizeof(*p));
+    for (size_t i = 0; i < count; i++)
+        if (vcs[i]->stable_height > p->min_s || p->min_s_vc == NULL) {
+            if (vcs[i]->stable_height >= p->min_s) {
+                p->min_s = vcs[i]->stable_height;
+                p->min_s_vc = vcs[i];
+                if (p->min_s)
+                    memcpy(p->min_s_root, vcs[i]->stable_state_root.data, 32);
+            }
+        }
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < vcs[i]->n_prepared; k++) {
+            const Witan__PreparedProof *pp = vcs[i]->prepared[k];
+            if (pp->height <= p->min_s || pp->height > p->min_s + r->W)
+                continue;
+            uint64_t off = pp->height - p->min_s;
+            if (p->chosen[off] == NULL || pp->view > p->chosen[off]->view)
+                p->chosen[off] = pp;
+        }
+    p->max_h = p->min_s;
+    for (uint64_t off = 1; off <= r->W && p->chosen[off] != NULL; off++)
+        p->max_h = p->min_s + off;
+}
+
+static int apply_new_view(pbft *r, uint64_t v, Witan__ViewChange *const *vcs,
+                          size_t count)
+{
+    struct nv_plan *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return WITAN_ENOMEM;
+    plan_new_view(r, vcs, count, p);
+    int rc = 0;
+    enter_view(r, v);
+    r->vc_active = false;
+    if (p->min_s > r->low) {
+        const Witan__ViewChange *vc = p->min_s_vc;
+        buf proof[VMAX] = {{0}};
+        uint32_t c = 0;
+        for (size_t i = 0; i < vc->n_checkpoint_proof && c < VMAX; i++) {
+            proof[c].data = NULL;
+            proof[c].size = 0;
+            if ((rc = pack_signed(vc->checkpoint_proof[i], &proof[c])) != 0)
+                break;
+            c++;
+        }
+        if (rc == 0)
+            rc = make_stable(r, p->min_s, p->min_s_root, proof, c);
+        for (uint32_t i = 0; i < c; i++)
+            buf_free(&proof[i]);
+        if (rc != 0 || r->halted) {
+            free(p);
+            return rc;
+        }
+    }
+    for (uint64_t h = p->min_s + 1; h <= p->max_h && rc == 0; h++) {
+        const Witan__PreparedProof *pp = p->chosen[h - p->min_s];
+        if (h <= r->delivered)
+            continue;
+        struct slot *s = slot_get(r, h);
+        if (s == NULL || s->committed)
+            continue;
+        uint8_t d[32];
+        struct header_info hi;
+        if (pbft_block_hash(pp->block.data, pp->block.len, d) != 0 ||
+            decode_header(pp->block.data, pp->block.len, &hi, r->chain_id) !=
+                0 ||
+            hi.height != h)
+            continue;
+        if ((rc = install_pp(r, s, v, d, pp->block.data, pp->block.len, &hi,
+                             NULL, 0, true)) == 0)
+            rc = ask_verdict(r, s);
+    }
+    uint64_t base = p->max_h > r->low ? p->max_h : r->low;
+    r->proposed = base > r->delivered ? base : r->delivered;
+    free(p);
+    if (rc != 0)
+        return rc;
+    /* Replays what waited for this view. */
+    uint32_t k = 0;
+    struct future *fut = r->future;
+    uint32_t n = r->future_count;
+    struct future *replay = calloc(n ? n : 1, sizeof(*replay));
+    if (replay == NULL)
+        return WITAN_ENOMEM;
+    uint32_t nr = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (fut[i].view == v)
+            replay[nr++] = fut[i];
+        else if (fut[i].view > v)
+            fut[k++] = fut[i];
+        else
+            buf_free(&fut[i].raw);
+    }
+    r->future_count = k;
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_MESSAGE;
+    for (uint32_t i = 0; i < nr; i++) {
+        ev.u.message.data = replay[i].raw.data;
+        ev.u.message.size = replay[i].raw.size;
+        if (rc == 0)
+            rc = pbft_step(r, &ev);
+        buf_free(&replay[i].raw);
+    }
+    free(replay);
+    return rc;
+}
+
+/* Decodes the view changes stored for view `v` from distinct senders. */
+static int collect_vcs(pbft *r, uint64_t v, Witan__SignedMessage **sms,
+                       Witan__ViewChange **vcs, Witan__ConsensusMessage **cms,
+                       size_t *count)
+{
+    *count = 0;
+    for (uint32_t i = 0; i < r->set.n && *count < r->set.q; i++) {
+        int k = vc_find(r, i, v);
+        if (k < 0)
+            continue;
+        Witan__SignedMessage *sm = witan__signed_message__unpack(
+            NULL, r->vc_raw[i][k].size, r->vc_raw[i][k].data);
+        if (sm == NULL)
+            continue;
+        Witan__ConsensusMessage *cm =
+            witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+        if (cm == NULL) {
+            witan__signed_message__free_unpacked(sm, NULL);
+            continue;
+        }
+        sms[*count] = sm;
+        cms[*count] = cm;
+        vcs[*count] = cm->view_change;
+        (*count)++;
+    }
+    return 0;
+}
+
+static int try_new_view(pbft *r)
+{
+    if (!r->vc_active || primary_of(r, r->view) != r->set.self ||
+        !is_validator(r))
+        return 0;
+    Witan__SignedMessage *sms[VMAX];
+    Witan__ViewChange *vcs[VMAX];
+    Witan__ConsensusMessage *cms[VMAX];
+    size_t count;
+    collect_vcs(r, r->view, sms, vcs, cms, &count);
+    int rc = 0;
+    if (count >= r->set.q) {
+        Witan__NewView nv = WITAN__NEW_VIEW__INIT;
+        nv.view = r->view;
+        nv.n_view_changes = count;
+        nv.view_changes = sms;
+        Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW;
+        cm.new_view = &nv;
+        uint8_t *out;
+        size_t size;
+        rc = sign_cm(r, &cm, &out, &size);
+        if (rc == 0 && (rc = buf_set(&r->own_nv, out, size)) != 0)
+            free(out);
+        if (rc == 0) {
+            r->own_nv_view = r->view;
+            rc = emit_message(r, out, size, PBFT_TO_ALL, true);
+        }
+        if (rc == 0)
+            rc = apply_new_view(r, r->view, vcs, count);
+    }
+    for (size_t i = 0; i < count; i++) {
+        witan__consensus_message__free_unpacked(cms[i], NULL);
+        witan__signed_message__free_unpacked(sms[i], NULL);
+    }
+    return rc;
+}
+
+static int on_view_change(pbft *r, uint32_t sender,
+                          const Witan__ViewChange *vc, const uint8_t *raw,
+                          size_t size)
+{
+    uint64_t nv = vc->new_view;
+    if (nv < r->view || (nv == r->view && !r->vc_active))
+        return drop(r, PBFT_DROP_PAST_VIEW);
+    if (check_view_change(r, vc) != 0)
+        return drop(r, PBFT_DROP_INVALID);
+    int k = vc_find(r, sender, nv);
+    if (k >= 0) {
+        if (r->vc_raw[sender][k].size == size &&
+            memcmp(r->vc_raw[sender][k].data, raw, size) == 0)
+            return 0;
+        int rc = keep_evidence(r, sender, &r->vc_raw[sender][k], raw, size);
+        if (rc != 0)
+            return rc;
+        return drop(r, PBFT_DROP_CONFLICT);
+    }
+    int rc = vc_store(r, sender, nv, raw, size);
+    if (rc != 0)
+        return rc;
+    /* f + 1 replicas ask for later views: at least one is correct; join the
+     * smallest of their latest views. */
+    uint32_t ahead = 0;
+    uint64_t smallest = UINT64_MAX;
+    for (uint32_t i = 0; i < r->set.n; i++) {
+        uint64_t top = 0;
+        for (int j = 0; j < VC_PER_SENDER; j++)
+            if (r->vc_raw[i][j].data != NULL && r->vc_view[i][j] > top)
+                top = r->vc_view[i][j];
+        if (top > r->view) {
+            ahead++;
+            if (top < smallest)
+                smallest = top;
+        }
+    }
+    if (ahead >= r->set.f + 1 && smallest != UINT64_MAX)
+        if ((rc = start_view_change(r, smallest)) != 0)
+            return rc;
+    if ((rc = arm_vc_timer(r)) != 0)
+        return rc;
+    return try_new_view(r);
+}
+
+static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv)
+{
+    uint64_t v = nv->view;
+    if (v < r->view || (v == r->view && !r->vc_active))
+        return drop(r, PBFT_DROP_PAST_VIEW);
+    if (sender != primary_of(r, v))
+        return drop(r, PBFT_DROP_INVALID);
+    if (nv->n_view_changes < r->set.q || nv->n_view_changes > r->set.n)
+        return drop(r, PBFT_DROP_INVALID);
+    Witan__ConsensusMessage *cms[VMAX];
+    Witan__ViewChange *vcs[VMAX];
+    size_t count = 0;
+    uint64_t seen = 0;
+    int rc = 0;
+    bool ok = true;
+    for (size_t i = 0; i < nv->n_view_changes && ok; i++) {
+        uint32_t s;
+        Witan__ConsensusMessage *cm;
+        int e = open_nested(r, nv->view_changes[i], &s, &cm);
+        if (e == WITAN_ENOMEM) {
+            rc = e;
+            ok = false;
+            break;
+        }
+        if (e != 0) {
+            ok = false;
+            break;
+        }
+        cms[count] = cm;
+        count++;
+        if (cm->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE ||
+            cm->view_change->new_view != v || (seen & (1ull << s)) ||
+            check_view_change(r, cm->view_change) != 0) {
+            ok = false;
+            break;
+        }
+        vcs[count - 1] = cm->view_change;
+        seen |= 1ull << s;
+    }
+    if (ok && rc == 0) {
+        if (v > r->view || !r->vc_active) {
+            r->stats.view_changes++;
+        }
+        rc = apply_new_view(r, v, vcs, count);
+    } else if (rc == 0) {
+        drop(r, PBFT_DROP_INVALID);
+    }
+    for (size_t i = 0; i < count; i++)
+        witan__consensus_message__free_unpacked(cms[i], NULL);
+    return rc;
+}
+
+/* --- state transfer ------------------------------------------------------------------- */
+
+static int on_state_request(pbft *r, uint32_t sender,
+                            const Witan__StateRequest *q)
+{
+    if (q->from_height == 0 || q->from_height > r->delivered)
+        return 0;
+    uint64_t count = q->count;
+    if (count > r->state_block_count)
+        count = r->state_block_count;
+    if (count > r->delivered - q->from_height + 1)
+        count = r->delivered - q->from_height + 1;
+    if (count == 0)
+        return 0;
+    pbft_action a = {0};
+    a.type = PBFT_ACT_READ_BLOCKS;
+    a.to = sender;
+    a.height = q->from_height;
+    a.count = (uint32_t)count;
+    return emit(r, &a);
+}
+
+static int on_blocks_read(pbft *r, const pbft_event *ev)
+{
+    uint32_t n = ev->u.blocks_read.count;
+    if (n == 0 || ev->u.blocks_read.peer >= r->set.n || !is_validator(r))
+        return 0;
+    if (n > WITAN_PBFT_STATE_BLOCK_COUNT_MAX || ev->u.blocks_read.blocks == NULL)
+        return WITAN_EINVAL;
+    Witan__CertifiedBlock *cbs = calloc(n, sizeof(*cbs));
+    Witan__CertifiedBlock **ptrs = calloc(n, sizeof(*ptrs));
+    Witan__CommitCertificate **certs = calloc(n, sizeof(*certs));
+    int rc = 0;
+    if (cbs == NULL || ptrs == NULL || certs == NULL)
+        rc = WITAN_ENOMEM;
+    size_t total = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const pbft_certified_block *b = &ev->u.blocks_read.blocks[i];
+        uint8_t *cb;
+        size_t cs;
+        if ((rc = pbft_cert_encode(b->cert, &cb, &cs)) != 0)
+            break;
+        certs[i] = witan__commit_certificate__unpack(NULL, cs, cb);
+        free(cb);
+        if (certs[i] == NULL) {
+            rc = WITAN_ENOMEM;
+            break;
+        }
+        witan__certified_block__init(&cbs[i]);
+        cbs[i].block.data = (uint8_t *)b->block.data;
+        cbs[i].block.len = b->block.size;
+        cbs[i].cert = certs[i];
+        ptrs[i] = &cbs[i];
+        total += b->block.size + cs;
+        if (total > WITAN_MESSAGE_SIZE_MAX / 2) {
+            n = i + 1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        Witan__StateResponse resp = WITAN__STATE_RESPONSE__INIT;
+        resp.n_blocks = n;
+        resp.blocks = ptrs;
+        Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
+        cm.state_response = &resp;
+        uint8_t *out;
+        size_t size;
+        rc = sign_cm(r, &cm, &out, &size);
+        if (rc == 0)
+            rc = emit_message(r, out, size, ev->u.blocks_read.peer, false);
+    }
+    if (certs)
+        for (uint32_t i = 0; i < ev->u.blocks_read.count; i++)
+            if (certs[i])
+                witan__commit_certificate__free_unpacked(certs[i], NULL);
+    free(certs);
+    free(ptrs);
+    free(cbs);
+    return rc;
+}
+
+static int on_state_response(pbft *r, const Witan__StateResponse *resp)
+{
+    int rc = 0;
+    r->st_pending = false;
+    for (size_t i = 0; i < resp->n_blocks && rc == 0 && !r->halted; i++) {
+        const Witan__CertifiedBlock *cb = resp->blocks[i];
+        pbft_cert cert;
+        if (cert_from_proto(cb->cert, &cert) != 0)
+            return drop(r, PBFT_DROP_DECODE);
+        if (cert.height <= r->delivered)
+            continue;
+        if (cert.height != r->delivered + 1)
+            return 0;
+        /* Results of delivered blocks wait in the ring until executed. */
+        if (r->delivered - r->executed >= WITAN_PBFT_STATE_BLOCK_COUNT_MAX)
+            return 0;
+        uint8_t d[32];
+        struct header_info hi;
+        const struct vset *vs = set_at(r, cert.height);
+        if (pbft_block_hash(cb->block.data, cb->block.len, d) != 0 ||
+            memcmp(d, cert.block_hash, 32) != 0 ||
+            decode_header(cb->block.data, cb->block.len, &hi, r->chain_id) !=
+                0 ||
+            hi.height != cert.height ||
+            memcmp(hi.prev_hash, r->delivered_hash, 32) != 0 ||
+            pbft_cert_verify(r->chain_id, r->scheme, vs->keys, vs->n, &cert) !=
+                0)
+            return drop(r, PBFT_DROP_INVALID);
+        struct slot *s = slot_peek(r, cert.height);
+        if (s != NULL) {
+            s->committed = true;
+            s->cert = cert;
+        }
+        rc = deliver(r, cert.height, cb->block.data, cb->block.len, d,
+                     hi.time_ms, &cert);
+        r->stats.state_transfers++;
+    }
+    return rc;
+}
+
+/* --- retransmission and status ------------------------------------------------------------ */
+
+static int resend(pbft *r, const buf *b)
+{
+    if (b->data == NULL)
+        return 0;
+    uint8_t *copy = malloc(b->size);
+    if (copy == NULL)
+        return WITAN_ENOMEM;
+    memcpy(copy, b->data, b->size);
+    return emit_message(r, copy, b->size, PBFT_TO_ALL, false);
+}
+
+static int on_retransmit(pbft *r)
+{
+    int rc = emit_timer(r, PBFT_TIMER_RETRANSMIT, r->retransmit_ms);
+    if (rc != 0 || r->halted || !is_validator(r))
+        return rc;
+    r->st_pending = false;
+    r->delivered_at_tick = r->delivered;
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_STATUS;
+    m.view = r->view;
+    m.height = r->delivered;
+    m.aux = r->low;
+    uint8_t *out;
+    size_t size;
+    if ((rc = sign_simple(r, &m, &out, &size)) != 0)
+        return rc;
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+        return rc;
+    if (r->own_ck.data != NULL && (rc = resend(r, &r->own_ck)) != 0)
+        return rc;
+    if (r->vc_active)
+        return (rc = resend(r, &r->own_vc_prev)) != 0 ? rc
+                                                      : resend(r, &r->own_vc);
+    bool pending = false;
+    for (uint64_t h = r->delivered + 1; h <= r->low + r->W; h++) {
+        struct slot *s = slot_peek(r, h);
+        if (s == NULL || s->vote_view != r->view || s->committed)
+            continue;
+        pending = pending || s->has_pp;
+        if ((rc = resend(r, &s->pp_raw)) != 0)
+            return rc;
+        if (s->prepares[r->set.self].has &&
+            (rc = resend(r, &s->prepares[r->set.self].raw)) != 0)
+            return rc;
+        if (s->commits[r->set.self].has &&
+            (rc = resend(r, &s->commits[r->set.self].raw)) != 0)
+            return rc;
+    }
+    if (pending && r->own_nv_view == r->view && r->own_nv.data != NULL)
+        return resend(r, &r->own_nv);
+    return 0;
+}
+
+static int on_status(pbft *r, uint32_t sender, const Witan__Status *st)
+{
+    if (st->delivered_height <= r->delivered)
+        return 0;
+    /* Ask when the peer is far ahead or this replica made no progress since
+     * the last tick (normal pipelining keeps peers a block or two apart). */
+    if (st->delivered_height > r->delivered + r->L + 1 ||
+        r->delivered == r->delivered_at_tick || r->vc_active)
+        return request_state(r, sender);
+    return 0;
+}
+
+/* --- messages ------------------------------------------------------------------------------ */
+
+static bool is_view_scoped(const Witan__ConsensusMessage *cm, uint64_t *view)
+{
+    switch (cm->kind_case) {
+    case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
+        *view = cm->pre_prepare->view;
+        return true;
+    case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+        *view = cm->prepare->view;
+        return true;
+    case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
+        *view = cm->commit->view;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int buffer_future(pbft *r, uint64_t view, const uint8_t *raw,
+                         size_t size)
+{
+    if (r->future_count >= WITAN_PBFT_FUTURE_COUNT_MAX)
+        return drop(r, PBFT_DROP_BUFFER_FULL);
+    struct future *f = &r->future[r->future_count];
+    f->raw.data = NULL;
+    int rc = buf_set(&f->raw, raw, size);
+    if (rc != 0)
+        return rc;
+    f->view = view;
+    r->future_count++;
+    return 0;
+}
+
+static int on_message(pbft *r, const uint8_t *raw, size_t size)
+{
+    uint32_t sender;
+    Witan__ConsensusMessage *cm;
+    enum pbft_drop why;
+    if (open_signed(r, raw, size, &sender, &cm, &why) != 0)
+        return drop(r, why);
+    int rc = 0;
+    uint64_t view;
+    if (sender == r->set.self) {
+        /* Our own messages, echoed or replayed: we already hold them. */
+        goto out;
+    }
+    if (is_view_scoped(cm, &view)) {
+        if (view < r->view) {
+            rc = drop(r, PBFT_DROP_PAST_VIEW);
+            goto out;
+        }
+        if (view > r->view || r->vc_active) {
+            rc = buffer_future(r, view, raw, size);
+            goto out;
+        }
+    }
+    switch (cm->kind_case) {
+    case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
+        rc = on_pre_prepare(r, sender, cm->pre_prepare, raw, size);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+        rc = on_vote(r, sender, cm->prepare->height, &cm->prepare->block_hash,
+                     false, NULL, raw, size);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT: {
+        uint8_t sig[64];
+        if (raw_sig(raw, size, sig) != 0) {
+            rc = drop(r, PBFT_DROP_DECODE);
+            break;
+        }
+        rc = on_vote(r, sender, cm->commit->height, &cm->commit->block_hash,
+                     true, sig, raw, size);
+        break;
+    }
+    case WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT:
+        rc = on_checkpoint(r, sender, cm->checkpoint, raw, size);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
+        rc = on_view_change(r, sender, cm->view_change, raw, size);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW:
+        rc = on_new_view(r, sender, cm->new_view);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_STATUS:
+        rc = on_status(r, sender, cm->status);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST:
+        rc = on_state_request(r, sender, cm->state_request);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE:
+        rc = on_state_response(r, cm->state_response);
+        break;
+    default:
+        rc = drop(r, PBFT_DROP_DECODE);
+        break;
+    }
+out:
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return rc;
+}
+
+/* --- timers --------------------------------------------------------------------------------- */
+
+static bool has_work(pbft *r)
+{
+    if (r->vc_active)
+        return true;
+    if (r->requests > 0)
+        return true;
+    for (uint64_t h = r->delivered + 1; h <= r->low + r->W; h++) {
+        struct slot *s = slot_peek(r, h);
+        if (s != NULL && s->vote_view == r->view && s->has_pp && !s->committed)
+            return true;
+    }
+    return false;
+}
+
+static int update_view_timer(pbft *r)
+{
+    if (r->halted || r->vc_active)
+        return 0;
+    bool want = has_work(r);
+    int rc = 0;
+    if (want && (!r->view_timer_armed || r->progress)) {
+        rc = emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
+        r->view_timer_armed = true;
+    } else if (!want && r->view_timer_armed) {
+        pbft_action a = {0};
+        a.type = PBFT_ACT_CANCEL_TIMER;
+        a.timer = PBFT_TIMER_VIEW;
+        rc = emit(r, &a);
+        r->view_timer_armed = false;
+    }
+    r->progress = false;
+    return rc;
+}
+
+/* --- public entry points ------------------------------------------------------------------------ */
+
+int pbft_step(pbft *r, const pbft_event *ev)
+{
+    if (r == NULL || ev == NULL)
+        return WITAN_EINVAL;
+    int rc;
+    if (r->halted && ev->type != PBFT_EV_BLOCKS_READ)
+        return 0;
+    switch (ev->type) {
+    case PBFT_EV_MESSAGE:
+        if (ev->u.message.data == NULL)
+            return WITAN_EINVAL;
+        rc = on_message(r, ev->u.message.data, ev->u.message.size);
+        break;
+    case PBFT_EV_TIMER:
+        if (ev->u.timer == PBFT_TIMER_RETRANSMIT) {
+            rc = on_retransmit(r);
+        } else if (ev->u.timer == PBFT_TIMER_VIEW) {
+            r->view_timer_armed = false;
+            rc = start_view_change(r, r->view + 1);
+        } else {
+            return WITAN_EINVAL;
+        }
+        break;
+    case PBFT_EV_REQUESTS:
+        r->requests = ev->u.request_count;
+        rc = 0;
+        break;
+    case PBFT_EV_PROPOSAL:
+        rc = on_proposal(r, ev);
+        break;
+    case PBFT_EV_VERDICT: {
+        struct slot *s = slot_peek(r, ev->u.verdict.height);
+        if (s != NULL && s->has_pp && s->verdict == 0 &&
+            memcmp(s->digest, ev->u.verdict.block_hash, 32) == 0) {
+            s->verdict = ev->u.verdict.valid ? 1 : -1;
+            if (!ev->u.verdict.valid)
+                r->stats.bad_proposals++;
+        }
+        rc = 0;
+        break;
+    }
+    case PBFT_EV_EXECUTED:
+        rc = on_executed(r, ev);
+        break;
+    case PBFT_EV_BLOCKS_READ:
+        rc = on_blocks_read(r, ev);
+        break;
+    default:
+        return WITAN_EINVAL;
+    }
+    if (rc == 0 && !r->restoring)
+        rc = pump(r);
+    if (rc == 0 && !r->restoring)
+        rc = update_view_timer(r);
+    return rc;
+}
+
+void pbft_ready(pbft *r, pbft_actions *out)
+{
+    out->actions = r->actions;
+    out->count = r->action_count;
+}
+
+void pbft_advance(pbft *r)
+{
+    r->action_count = 0;
+    for (size_t i = 0; i < r->scratch_count; i++)
+        free(r->scratch[i]);
+    r->scratch_count = 0;
+}
+
+static int alloc_slots(pbft *r)
+{
+    for (uint32_t i = 0; i < r->W; i++) {
+        struct slot *s = &r->slots[i];
+        s->prepares = calloc(r->set.n, sizeof(struct vote));
+        s->commits = calloc(r->set.n, sizeof(struct vote));
+        if (s->prepares == NULL || s->commits == NULL)
+            return WITAN_ENOMEM;
+    }
+    return 0;
+}
+
+static void free_slots(pbft *r)
+{
+    for (uint32_t i = 0; i < r->W; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->prepares != NULL && s->commits != NULL)
+            slot_reset(r, s, 0);
+        free(s->prepares);
+        free(s->commits);
+        s->prepares = s->commits = NULL;
+    }
+}
+
+static int set_init(struct vset *s, const wcrypto_pubkey *keys, uint32_t n,
+                    uint32_t self)
+{
+    if (n == 0 || n > VMAX)
+        return WITAN_ECONFIG;
+    memset(s, 0, sizeof(*s));
+    s->n = n;
+    s->f = pbft_faults(n);
+    s->q = pbft_quorum(n);
+    s->self = self;
+    for (uint32_t i = 0; i < n; i++) {
+        if (keys[i].type != WCRYPTO_KEY_ED25519 || keys[i].size != 32)
+            return WITAN_ECONFIG;
+        s->keys[i] = keys[i];
+    }
+    return 0;
+}
+
+static int switch_set(pbft *r)
+{
+    free_slots(r);
+    r->old_set = r->set;
+    r->set = r->next_set;
+    r->set_from = r->change_from;
+    r->change_pending = false;
+    for (uint32_t i = 0; i < VMAX; i++) {
+        for (int k = 0; k < VC_PER_SENDER; k++) {
+            buf_free(&r->vc_raw[i][k]);
+            r->vc_view[i][k] = 0;
+        }
+        r->ck_latest[i].has = false;
+        buf_free(&r->ck_latest[i].raw);
+    }
+    for (uint32_t i = 0; i < r->ck_ring; i++)
+        ck_entry_clear(&r->cks[i]);
+    for (uint32_t i = 0; i < r->W; i++)
+        r->slots[i].vote_view = r->view;
+    return alloc_slots(r);
+}
+
+int pbft_set_validators(pbft *r, uint64_t from_height,
+                        const wcrypto_pubkey *validators, uint32_t count,
+                        uint32_t self)
+{
+    if (r->change_pending)
+        return WITAN_ESTATE;
+    if (from_height == 0 || (from_height - 1) % r->K != 0 ||
+        from_height <= r->low + 1 || from_height <= r->proposed)
+        return WITAN_ERANGE;
+    struct vset ns;
+    int rc = set_init(&ns, validators, count, self);
+    if (rc != 0)
+        return rc;
+    if (self != UINT32_MAX &&
+        (self >= count ||
+         memcmp(validators[self].bytes, r->key.pub.bytes, 32) != 0))
+        return WITAN_ECONFIG;
+    if (self == UINT32_MAX)
+        ns.self = UINT32_MAX;
+    r->next_set = ns;
+    r->change_pending = true;
+    r->change_from = from_height;
+    return 0;
+}
+
+/* Replays one persisted record into a fresh replica (no sends). */
+static int restore_record(pbft *r, const uint8_t *rec, size_t size)
+{
+    if (size < 2)
+        return WITAN_EDECODE;
+    if (rec[0] == RECORD_PREPARED) {
+        Witan__PreparedRecord *pr =
+            witan__prepared_record__unpack(NULL, size - 1, rec + 1);
+        if (pr == NULL || pr->proof == NULL) {
+            if (pr)
+                witan__prepared_record__free_unpacked(pr, NULL);
+            return WITAN_EDECODE;
+        }
+        const Witan__PreparedProof *p = pr->proof;
+        uint8_t d[32];
+        int rc = 0;
+        /* Certificates of delivered heights come back too: until a stable
+         * checkpoint covers them, view changes must carry them (a new view
+         * derives the chain from a quorum's certificates, with no gap). */
+        struct slot *s = slot_get(r, p->height);
+        if (s != NULL &&
+            pbft_block_hash(p->block.data, p->block.len, d) == 0 &&
+            (!s->has_pc || s->pc_view <= p->view)) {
+            slot_clear_pc(s);
+            s->pc_prepares = calloc(VMAX, sizeof(buf));
+            if (s->pc_prepares == NULL)
+                rc = WITAN_ENOMEM;
+            if (rc == 0)
+                rc = buf_set(&s->pc_block, p->block.data, p->block.len);
+            for (size_t i = 0; i < p->n_prepares && i < VMAX && rc == 0; i++) {
+                rc = pack_signed(p->prepares[i], &s->pc_prepares[i]);
+                s->pc_count++;
+            }
+            s->has_pc = true;
+            s->pc_view = p->view;
+            memcpy(s->pc_digest, d, 32);
+        }
+        witan__prepared_record__free_unpacked(pr, NULL);
+        return rc;
+    }
+    if (rec[0] != RECORD_MESSAGE)
+        return WITAN_EDECODE;
+    uint32_t sender;
+    Witan__ConsensusMessage *cm;
+    enum pbft_drop why;
+    if (open_signed(r, rec + 1, size - 1, &sender, &cm, &why) != 0 ||
+        sender != r->set.self) {
+        if (cm)
+            witan__consensus_message__free_unpacked(cm, NULL);
+        return WITAN_EDECODE;
+    }
+    int rc = 0;
+    const uint8_t *raw = rec + 1;
+    size_t raw_size = size - 1;
+    uint64_t view;
+    if (is_view_scoped(cm, &view)) {
+        if (view < r->view)
+            goto out;
+        if (view > r->view || r->vc_active) {
+            enter_view(r, view);
+            r->vc_active = false;
+        }
+    }
+    switch (cm->kind_case) {
+    case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE: {
+        const Witan__PrePrepare *pp = cm->pre_prepare;
+        struct slot *s = slot_get(r, pp->height);
+        uint8_t d[32];
+        struct header_info hi;
+        if (s == NULL || pp->height <= r->delivered ||
+            pbft_block_hash(pp->block.data, pp->block.len, d) != 0 ||
+            decode_header(pp->block.data, pp->block.len, &hi, r->chain_id) !=
+                0)
+            break;
+        rc = install_pp(r, s, view, d, pp->block.data, pp->block.len, &hi, raw,
+                        raw_size, false);
+        s->verdict = 1;
+        if (pp->height > r->proposed)
+            r->proposed = pp->height;
+        break;
+    }
+    case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+    case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT: {
+        bool commit = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_COMMIT;
+        uint64_t h = commit ? cm->commit->height : cm->prepare->height;
+        const ProtobufCBinaryData *hash =
+            commit ? &cm->commit->block_hash : &cm->prepare->block_hash;
+        struct slot *s = slot_get(r, h);
+        if (s == NULL || h <= r->delivered || hash->len != 32)
+            break;
+        struct vote *v = commit ? &s->commits[sender] : &s->prepares[sender];
+        if ((rc = buf_set(&v->raw, raw, raw_size)) != 0)
+            break;
+        v->has = true;
+        memcpy(v->hash, hash->data, 32);
+        if (commit) {
+            rc = raw_sig(raw, raw_size, v->sig);
+            s->commit_sent = true;
+        } else {
+            s->prepare_sent = true;
+        }
+        break;
+    }
+    case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
+        if (cm->view_change->new_view < r->view ||
+            (cm->view_change->new_view == r->view && !r->vc_active &&
+             r->view != 0))
+            break;
+        enter_view(r, cm->view_change->new_view);
+        r->vc_active = true;
+        buf_free(&r->own_vc_prev);
+        r->own_vc_prev = r->own_vc;
+        r->own_vc.data = NULL;
+        r->own_vc.size = 0;
+        if ((rc = buf_set(&r->own_vc, raw, raw_size)) == 0)
+            rc = vc_store(r, sender, cm->view_change->new_view, raw, raw_size);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW: {
+        const Witan__NewView *nv = cm->new_view;
+        if (nv->view < r->view)
+            break;
+        if ((rc = buf_set(&r->own_nv, raw, raw_size)) != 0)
+            break;
+        r->own_nv_view = nv->view;
+        Witan__ConsensusMessage *cms[VMAX];
+        Witan__ViewChange *vcs[VMAX];
+        size_t count = 0;
+        for (size_t i = 0; i < nv->n_view_changes && i < VMAX; i++) {
+            uint32_t s;
+            Witan__ConsensusMessage *x;
+            if (open_nested(r, nv->view_changes[i], &s, &x) != 0)
+                continue;
+            if (x->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE) {
+                witan__consensus_message__free_unpacked(x, NULL);
+                continue;
+            }
+            cms[count] = x;
+            vcs[count++] = x->view_change;
+        }
+        rc = apply_new_view(r, nv->view, vcs, count);
+        for (size_t i = 0; i < count; i++)
+            witan__consensus_message__free_unpacked(cms[i], NULL);
+        break;
+    }
+    default:
+        break;
+    }
+out:
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return rc;
+}
+
+int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
+{
+    *out = NULL;
+    if (cfg == NULL || boot == NULL || cfg->chain_id == NULL ||
+        strlen(cfg->chain_id) > WITAN_CHAIN_ID_SIZE_MAX || cfg->key == NULL ||
+        cfg->validators == NULL)
+        return WITAN_ECONFIG;
+    uint32_t K = cfg->checkpoint_interval, L = cfg->pipeline_depth;
+    if (L == 0 || L > WITAN_PIPELINE_DEPTH_MAX || K == 0 ||
+        K > WITAN_CHECKPOINT_INTERVAL_MAX || cfg->self >= cfg->validator_count ||
+        cfg->view_timeout_ms == 0 ||
+        cfg->view_timeout_max_ms < cfg->view_timeout_ms ||
+        cfg->view_timeout_max_ms > WITAN_PBFT_VIEW_TIMEOUT_MS_MAX ||
+        cfg->retransmit_ms == 0 || cfg->state_block_count == 0 ||
+        cfg->state_block_count > WITAN_PBFT_STATE_BLOCK_COUNT_MAX ||
+        boot->result_count > L)
+        return WITAN_ECONFIG;
+    uint32_t W = cfg->window;
+    if (W == 0)
+        W = ((2 * K + L + K - 1) / K) * K;
+    if (W % K != 0 || W < K + L || W > WITAN_PBFT_WINDOW_MAX)
+        return WITAN_ECONFIG;
+    pbft *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return WITAN_ENOMEM;
+    int rc = set_init(&r->set, cfg->validators, cfg->validator_count,
+                      cfg->self);
+    if (rc != 0 ||
+        memcmp(cfg->key->pub.bytes, cfg->validators[cfg->self].bytes, 32) !=
+            0) {
+        free(r);
+        return WITAN_ECONFIG;
+    }
+    r->old_set = r->set;
+    strcpy(r->chain_id, cfg->chain_id);
+    r->key = *cfg->key;
+    r->L = L;
+    r->K = K;
+    r->W = W;
+    r->view_timeout_ms = cfg->view_timeout_ms;
+    r->view_timeout_max_ms = cfg->view_timeout_max_ms;
+    r->retransmit_ms = cfg->retransmit_ms;
+    r->state_block_count = cfg->state_block_count;
+    r->scheme = cfg->sig_scheme;
+    r->flags = cfg->test_flags;
+    r->slots = calloc(W, sizeof(struct slot));
+    /* Room for the window, the results headers refer to, and a full
+     * state-transfer batch delivered before it is executed. */
+    r->result_ring = W + 2 * L + 2 * K + WITAN_PBFT_STATE_BLOCK_COUNT_MAX;
+    r->results = calloc(r->result_ring, sizeof(struct result));
+    r->ck_ring = W / K + 2;
+    r->cks = calloc(r->ck_ring, sizeof(struct ckentry));
+    r->future = calloc(WITAN_PBFT_FUTURE_COUNT_MAX, sizeof(struct future));
+    r->evidence = calloc(WITAN_PBFT_EVIDENCE_COUNT_MAX, sizeof(pbft_evidence));
+    if (r->slots == NULL || r->results == NULL || r->cks == NULL ||
+        r->future == NULL || r->evidence == NULL ||
+        (rc = alloc_slots(r)) != 0) {
+        pbft_free(r);
+        return WITAN_ENOMEM;
+    }
+    /* Boot state. */
+    r->delivered = r->executed = r->proposed = boot->height;
+    r->last_nonempty = 0;
+    memcpy(r->delivered_hash, boot->block_hash, 32);
+    r->delivered_time = boot->time_ms;
+    r->hist = boot->history;
+    for (uint32_t i = 0; i < boot->result_count; i++) {
+        const pbft_result *b = &boot->results[i];
+        struct result *x = &r->results[b->height % r->result_ring];
+        x->height = b->height;
+        x->executed = true;
+        memcpy(x->block_hash, b->block_hash, 32);
+        memcpy(x->state_root, b->state_root, 32);
+        memcpy(x->receipts_root, b->receipts_root, 32);
+        x->time_ms = b->time_ms;
+        x->cert = b->cert;
+    }
+    /* The last L blocks may carry transactions whose results still need
+     * certifying by empty blocks. */
+    r->last_nonempty = boot->height;
+    if (boot->stable_height > 0) {
+        buf proof[VMAX] = {{0}};
+        uint32_t c = 0;
+        for (uint32_t i = 0; i < boot->stable_proof_count && i < VMAX; i++) {
+            proof[c].data = (uint8_t *)boot->stable_proof[i].data;
+            proof[c].size = boot->stable_proof[i].size;
+            c++;
+        }
+        r->restoring = true;
+        rc = make_stable(r, boot->stable_height, boot->stable_state_root, proof,
+                         c);
+        r->restoring = false;
+        r->action_count = 0; /* the node already knows its checkpoint */
+        pbft_advance(r);
+        if (rc != 0) {
+            pbft_free(r);
+            return rc;
+        }
+    }
+    r->restoring = true;
+    for (size_t i = 0; i < boot->record_count && rc == 0; i++)
+        rc = restore_record(r, boot->records[i].data, boot->records[i].size);
+    r->restoring = false;
+    if (rc != 0) {
+        pbft_free(r);
+        return rc;
+    }
+    /* Actions from the replay (a new view's VALIDATEs) stay; sends were
+     * suppressed and are retransmitted by the timer. */
+    if ((rc = emit_timer(r, PBFT_TIMER_RETRANSMIT, r->retransmit_ms)) != 0 ||
+        (rc = arm_vc_timer(r)) != 0) {
+        pbft_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void pbft_free(pbft *r)
+{
+    if (r == NULL)
+        return;
+    if (r->slots != NULL)
+        free_slots(r);
+    free(r->slots);
+    free(r->results);
+    if (r->cks != NULL)
+        for (uint32_t i = 0; i < r->ck_ring; i++)
+            ck_entry_clear(&r->cks[i]);
+    free(r->cks);
+    for (uint32_t i = 0; i < VMAX; i++) {
+        for (int k = 0; k < VC_PER_SENDER; k++)
+            buf_free(&r->vc_raw[i][k]);
+        buf_free(&r->ck_latest[i].raw);
+    }
+    buf_free(&r->own_vc);
+    buf_free(&r->own_vc_prev);
+    buf_free(&r->own_nv);
+    buf_free(&r->own_ck);
+    for (uint32_t i = 0; i < r->stable_proof_count; i++)
+        buf_free(&r->stable_proof[i]);
+    free(r->stable_proof);
+    if (r->future != NULL)
+        for (uint32_t i = 0; i < r->future_count; i++)
+            buf_free(&r->future[i].raw);
+    free(r->future);
+    if (r->evidence != NULL)
+        for (size_t i = 0; i < r->evidence_stored; i++) {
+            free((void *)r->evidence[i].first.data);
+            free((void *)r->evidence[i].second.data);
+        }
+    free(r->evidence);
+    pbft_advance(r);
+    free(r->actions);
+    free(r->scratch);
+    wcrypto_keypair_wipe(&r->key);
+    free(r);
+}
+
+void pbft_get_stats(const pbft *r, pbft_stats *out)
+{
+    *out = r->stats;
+}
+
+uint64_t pbft_view(const pbft *r)
+{
+    return r->view;
+}
+
+bool pbft_in_view_change(const pbft *r)
+{
+    return r->vc_active;
+}
+
+uint64_t pbft_delivered_height(const pbft *r)
+{
+    return r->delivered;
+}
+
+uint64_t pbft_stable_height(const pbft *r)
+{
+    return r->low;
+}
+
+bool pbft_halted(const pbft *r)
+{
+    return r->halted;
+}
+
+size_t pbft_evidence_count(const pbft *r)
+{
+    return r->evidence_stored;
+}
+
+const pbft_evidence *pbft_evidence_at(const pbft *r, size_t index)
+{
+    return index < r->evidence_stored ? &r->evidence[index] : NULL;
+}

@@ -1,0 +1,103 @@
+/*
+ * consensus wire helpers: block hashes, vote digests, signing of consensus
+ * messages and commit certificates. Public because the node, the simulator
+ * and the tests build the same bytes the core checks; the core (pbft.c) uses
+ * them through consensus.h like everyone else.
+ */
+#include <string.h>
+
+#include "consensus/consensus.h"
+#include "spec/consensus.pb-c.h"
+#include "spec/witan.pb-c.h"
+
+uint32_t pbft_faults(uint32_t n)
+{
+    return n == 0 ? 0 : (n - 1) / 3;
+}
+
+uint32_t pbft_quorum(uint32_t n)
+{
+    uint32_t f = pbft_faults(n);
+    return (n + f + 1 + 1) / 2;
+}
+
+int pbft_block_hash(const uint8_t *block, size_t size,
+                    uint8_t out[WCRYPTO_HASH_SIZE])
+{
+    if (block == NULL || size == 0 || size > WITAN_MESSAGE_SIZE_MAX)
+        return WITAN_EDECODE;
+    Witan__Block *b = witan__block__unpack(NULL, size, block);
+    if (b == NULL)
+        return WITAN_EDECODE;
+    int rc = 0;
+    if (b->header.len == 0 || b->header.len > WITAN_HEADER_SIZE_MAX)
+        rc = WITAN_EDECODE;
+    else
+        wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len,
+                            out);
+    witan__block__free_unpacked(b, NULL);
+    return rc;
+}
+
+void pbft_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
+                      const uint8_t block_hash[WCRYPTO_HASH_SIZE],
+                      uint8_t out[WCRYPTO_HASH_SIZE])
+{
+    Witan__Vote v = WITAN__VOTE__INIT;
+    v.chain_id = (char *)chain_id;
+    v.height = height;
+    v.view = view;
+    v.block_hash.data = (uint8_t *)block_hash;
+    v.block_hash.len = WCRYPTO_HASH_SIZE;
+    uint8_t buf[WITAN_CHAIN_ID_SIZE_MAX + 64];
+    size_t size = witan__vote__get_packed_size(&v);
+    WITAN_ASSERT(size <= sizeof(buf));
+    witan__vote__pack(&v, buf);
+    wcrypto_hash_tagged(WCRYPTO_TAG_VOTE, buf, size, out);
+}
+
+const char *pbft_drop_name(enum pbft_drop reason)
+{
+    static const char *const names[PBFT_DROP_COUNT] = {
+        "decode", "unknown key", "bad signature", "past view",
+        "outside water marks", "conflicting", "invalid", "buffer full",
+    };
+    if ((unsigned)reason >= PBFT_DROP_COUNT)
+        return "?";
+    return names[reason];
+}
+
+int pbft_cert_encode(const pbft_cert *cert, uint8_t **out, size_t *out_size)
+{
+    Witan__CommitCertificate c = WITAN__COMMIT_CERTIFICATE__INIT;
+    uint8_t bitmap[8];
+    size_t bitmap_size = 0;
+    for (size_t i = 0; i < 8; i++) {
+        bitmap[i] = (uint8_t)(cert->signers >> (8 * i));
+        if (bitmap[i] != 0)
+            bitmap_size = i + 1;
+    }
+    ProtobufCBinaryData sigs[WITAN_VALIDATOR_COUNT_MAX];
+    if (cert->sig_count > WITAN_VALIDATOR_COUNT_MAX)
+        return WITAN_EINVAL;
+    for (uint32_t i = 0; i < cert->sig_count; i++) {
+        sigs[i].data = (uint8_t *)cert->sigs[i];
+        sigs[i].len = WCRYPTO_SIG_SIZE;
+    }
+    c.view = cert->view;
+    c.height = cert->height;
+    c.block_hash.data = (uint8_t *)cert->block_hash;
+    c.block_hash.len = WCRYPTO_HASH_SIZE;
+    c.signers.data = bitmap;
+    c.signers.len = bitmap_size;
+    c.n_signatures = cert->sig_count;
+    c.signatures = sigs;
+    size_t size = witan__commit_certificate__get_packed_size(&c);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return WITAN_ENOMEM;
+    witan__commit_certificate__pack(&c, buf);
+    *out = buf;
+    *out_size = size;
+    return 0;
+}

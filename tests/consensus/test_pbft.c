@@ -1,0 +1,763 @@
+/*
+ * Unit tests of the PBFT core: quorum arithmetic, a solo chain, message
+ * checks and drop counters, equivocation evidence, persistence before
+ * sending, restart without equivocation, the view-change timer's doubling,
+ * ceiling and reset, and the validator-set interface. A small synchronous
+ * harness (every message delivered at once, in order, unless a filter drops
+ * it) stands in for the network; tests/sim has the randomised world.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "consensus/consensus.h"
+#include "spec/consensus.pb-c.h"
+#include "spec/witan.pb-c.h"
+
+#define NMAX 10
+#define CHAIN "unit"
+
+/* --- harness ----------------------------------------------------------------- */
+
+struct msg {
+    uint32_t from, to;
+    uint8_t *data;
+    size_t size;
+};
+
+struct harness {
+    uint32_t n;
+    wcrypto_keypair keys[NMAX];
+    wcrypto_pubkey pubs[NMAX];
+    pbft *r[NMAX];
+    bool down[NMAX];
+    struct msg *q;
+    size_t qn, qcap, qhead;
+    uint64_t height[NMAX];
+    uint8_t state[NMAX][32];
+    uint64_t timer_ms[NMAX][PBFT_TIMER_COUNT];
+    bool timer_on[NMAX][PBFT_TIMER_COUNT];
+    uint32_t drop_kind; /* enum pbft_msg_kind to drop, 0 none */
+    uint64_t view_timer_log[64];
+    size_t view_timer_count;
+    uint32_t log_node;
+    uint64_t requests[NMAX];
+    /* persisted records per node */
+    uint8_t **rec[NMAX];
+    size_t *rec_size[NMAX];
+    size_t rec_count[NMAX];
+    bool check_order;
+    bool corrupt[NMAX];     /* this node's executor computes other roots */
+    uint64_t fork_height[NMAX];
+    uint64_t change_height; /* certificates from here are of the first */
+    uint32_t change_n;      /* change_n validators */
+};
+
+static void key_for(uint32_t i, wcrypto_keypair *kp)
+{
+    uint8_t seed[32] = {0};
+    seed[0] = (uint8_t)(i + 1);
+    assert_int_equal(wcrypto_keypair_from_seed(WCRYPTO_KEY_ED25519, seed, kp), 0);
+}
+
+static void config_for(struct harness *h, uint32_t i, pbft_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->chain_id = CHAIN;
+    c->validator_count = h->n;
+    c->validators = h->pubs;
+    c->self = i;
+    c->key = &h->keys[i];
+    c->pipeline_depth = 2;
+    c->checkpoint_interval = 2;
+    c->view_timeout_ms = 100;
+    c->view_timeout_max_ms = 800;
+    c->retransmit_ms = 50;
+    c->state_block_count = 8;
+    c->sig_scheme = PBFT_SIG_ED25519;
+}
+
+static uint32_t msg_kind(const uint8_t *d, size_t size)
+{
+    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, d);
+    if (sm == NULL)
+        return 0;
+    Witan__ConsensusMessage *cm =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    witan__signed_message__free_unpacked(sm, NULL);
+    if (cm == NULL)
+        return 0;
+    uint32_t k = (uint32_t)cm->kind_case;
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return k;
+}
+
+static void enqueue(struct harness *h, uint32_t from, uint32_t to,
+                    const uint8_t *d, size_t size)
+{
+    if (h->qn == h->qcap) {
+        h->qcap = h->qcap ? h->qcap * 2 : 256;
+        h->q = realloc(h->q, h->qcap * sizeof(*h->q));
+    }
+    struct msg *m = &h->q[h->qn++];
+    m->from = from;
+    m->to = to;
+    m->data = malloc(size);
+    memcpy(m->data, d, size);
+    m->size = size;
+}
+
+static void step(struct harness *h, uint32_t i, const pbft_event *ev);
+
+static void tx_root(const pbft_bytes *txs, size_t n, uint8_t root[32])
+{
+    wcrypto_digest leaves[8];
+    for (size_t i = 0; i < n; i++)
+        wcrypto_hash_tagged(WCRYPTO_TAG_TX, txs[i].data, txs[i].size, leaves[i]);
+    wcrypto_merkle_root(leaves, n, root);
+}
+
+/* Carries out a Ready for node i, answering BUILD, VALIDATE, DELIVER and
+ * READ_BLOCKS at once. */
+static void carry(struct harness *h, uint32_t i)
+{
+    pbft_actions rd;
+    pbft_ready(h->r[i], &rd);
+    size_t count = rd.count;
+    pbft_action *acts = malloc((count ? count : 1) * sizeof(*acts));
+    memcpy(acts, rd.actions, count * sizeof(*acts));
+    /* Copy data: answering re-enters the core. */
+    uint8_t **copies = calloc(count ? count : 1, sizeof(*copies));
+    pbft_cert *certs = calloc(count ? count : 1, sizeof(*certs));
+    for (size_t k = 0; k < count; k++) {
+        if (acts[k].data.data != NULL) {
+            copies[k] = malloc(acts[k].data.size ? acts[k].data.size : 1);
+            memcpy(copies[k], acts[k].data.data, acts[k].data.size);
+            acts[k].data.data = copies[k];
+        }
+        if (acts[k].cert != NULL) {
+            certs[k] = *acts[k].cert;
+            acts[k].cert = &certs[k];
+        }
+    }
+    if (h->check_order) {
+        /* Every vote, proposal and view change is persisted before it is
+         * sent. */
+        for (size_t k = 0; k < count; k++) {
+            if (acts[k].type != PBFT_ACT_SEND)
+                continue;
+            uint32_t kind = msg_kind(acts[k].data.data, acts[k].data.size);
+            if (kind != PBFT_MSG_PRE_PREPARE && kind != PBFT_MSG_PREPARE &&
+                kind != PBFT_MSG_COMMIT && kind != PBFT_MSG_VIEW_CHANGE &&
+                kind != PBFT_MSG_NEW_VIEW)
+                continue;
+            bool found = false;
+            for (size_t j = 0; j < k && !found; j++)
+                found = acts[j].type == PBFT_ACT_PERSIST &&
+                        acts[j].data.size == acts[k].data.size + 1 &&
+                        memcmp(acts[j].data.data + 1, acts[k].data.data,
+                               acts[k].data.size) == 0;
+            if (!found) {
+                /* Retransmissions repeat what an earlier Ready persisted. */
+                for (size_t j = 0; j < h->rec_count[i] && !found; j++)
+                    found = h->rec_size[i][j] == acts[k].data.size + 1 &&
+                            memcmp(h->rec[i][j] + 1, acts[k].data.data,
+                                   acts[k].data.size) == 0;
+            }
+            assert_true(found);
+        }
+    }
+    pbft_advance(h->r[i]);
+    for (size_t k = 0; k < count; k++) {
+        pbft_action *a = &acts[k];
+        switch (a->type) {
+        case PBFT_ACT_PERSIST: {
+            size_t c = h->rec_count[i]++;
+            h->rec[i] = realloc(h->rec[i], (c + 1) * sizeof(uint8_t *));
+            h->rec_size[i] = realloc(h->rec_size[i], (c + 1) * sizeof(size_t));
+            h->rec[i][c] = malloc(a->data.size);
+            memcpy(h->rec[i][c], a->data.data, a->data.size);
+            h->rec_size[i][c] = a->data.size;
+            break;
+        }
+        case PBFT_ACT_SEND: {
+            uint32_t kind = msg_kind(a->data.data, a->data.size);
+            if (h->drop_kind != 0 && kind == h->drop_kind)
+                break;
+            for (uint32_t d = 0; d < h->n; d++)
+                if (d != i && (a->to == PBFT_TO_ALL || a->to == d))
+                    enqueue(h, i, d, a->data.data, a->data.size);
+            break;
+        }
+        case PBFT_ACT_BUILD: {
+            uint8_t tx[16] = {0};
+            memcpy(tx, &a->height, 8);
+            tx[8] = (uint8_t)i;
+            pbft_bytes txs[1] = {{tx, sizeof(tx)}};
+            size_t n = h->requests[i] > 0 ? 1 : 0;
+            pbft_event ev = {0};
+            ev.type = PBFT_EV_PROPOSAL;
+            ev.u.proposal.height = a->height;
+            ev.u.proposal.time_ms = (int64_t)a->height;
+            tx_root(txs, n, ev.u.proposal.txs_root);
+            ev.u.proposal.txs = txs;
+            ev.u.proposal.tx_count = (uint32_t)n;
+            step(h, i, &ev);
+            break;
+        }
+        case PBFT_ACT_VALIDATE: {
+            pbft_event ev = {0};
+            ev.type = PBFT_EV_VERDICT;
+            ev.u.verdict.height = a->height;
+            memcpy(ev.u.verdict.block_hash, a->block_hash, 32);
+            ev.u.verdict.valid = true;
+            step(h, i, &ev);
+            break;
+        }
+        case PBFT_ACT_DELIVER: {
+            assert_int_equal(a->height, h->height[i] + 1);
+            uint32_t set_n = h->change_height && a->height >= h->change_height
+                                 ? h->change_n
+                                 : h->n;
+            assert_int_equal(pbft_cert_verify(CHAIN, PBFT_SIG_ED25519, h->pubs,
+                                              set_n, a->cert),
+                             0);
+            h->height[i] = a->height;
+            wcrypto_hash_tagged(WCRYPTO_TAG_STATE, a->block_hash, 32,
+                                h->state[i]);
+            if (h->corrupt[i])
+                h->state[i][0] ^= 1;
+            if (h->requests[i] > 0)
+                h->requests[i]--;
+            pbft_event ev = {0};
+            ev.type = PBFT_EV_EXECUTED;
+            ev.u.executed.height = a->height;
+            memcpy(ev.u.executed.state_root, h->state[i], 32);
+            memcpy(ev.u.executed.receipts_root, h->state[i], 32);
+            step(h, i, &ev);
+            if (h->requests[i] == 0) {
+                pbft_event r = {0};
+                r.type = PBFT_EV_REQUESTS;
+                r.u.request_count = 0;
+                step(h, i, &r);
+            }
+            break;
+        }
+        case PBFT_ACT_SET_TIMER:
+            h->timer_on[i][a->timer] = true;
+            h->timer_ms[i][a->timer] = a->ms;
+            if (a->timer == PBFT_TIMER_VIEW && i == h->log_node &&
+                h->view_timer_count < 64)
+                h->view_timer_log[h->view_timer_count++] = a->ms;
+            break;
+        case PBFT_ACT_CANCEL_TIMER:
+            h->timer_on[i][a->timer] = false;
+            break;
+        case PBFT_ACT_FORK:
+            h->fork_height[i] = a->height;
+            assert_memory_not_equal(a->own_root, a->stable_root, 32);
+            assert_memory_equal(a->own_root, h->state[i], 32);
+            break;
+        default:
+            break;
+        }
+    }
+    for (size_t k = 0; k < count; k++)
+        free(copies[k]);
+    free(copies);
+    free(certs);
+    free(acts);
+}
+
+static void step(struct harness *h, uint32_t i, const pbft_event *ev)
+{
+    if (h->down[i])
+        return;
+    assert_int_equal(pbft_step(h->r[i], ev), 0);
+    carry(h, i);
+}
+
+static void boot(struct harness *h, uint32_t i, bool with_records)
+{
+    pbft_config c;
+    config_for(h, i, &c);
+    pbft_boot b = {0};
+    wcrypto_history_init(&b.history);
+    pbft_bytes *recs = NULL;
+    if (with_records) {
+        recs = calloc(h->rec_count[i] + 1, sizeof(*recs));
+        for (size_t k = 0; k < h->rec_count[i]; k++) {
+            recs[k].data = h->rec[i][k];
+            recs[k].size = h->rec_size[i][k];
+        }
+        b.records = recs;
+        b.record_count = h->rec_count[i];
+    }
+    assert_int_equal(pbft_new(&c, &b, &h->r[i]), 0);
+    free(recs);
+    carry(h, i);
+}
+
+static void harness_init(struct harness *h, uint32_t n)
+{
+    memset(h, 0, sizeof(*h));
+    assert_int_equal(wcrypto_init(), 0);
+    h->n = n;
+    h->check_order = true;
+    for (uint32_t i = 0; i < n; i++) {
+        key_for(i, &h->keys[i]);
+        h->pubs[i] = h->keys[i].pub;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        boot(h, i, false);
+}
+
+static void harness_free(struct harness *h)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        pbft_free(h->r[i]);
+        for (size_t k = 0; k < h->rec_count[i]; k++)
+            free(h->rec[i][k]);
+        free(h->rec[i]);
+        free(h->rec_size[i]);
+    }
+    for (size_t k = h->qhead; k < h->qn; k++)
+        free(h->q[k].data);
+    free(h->q);
+}
+
+/* Delivers queued messages until none is left (bounded). */
+static void run(struct harness *h)
+{
+    size_t budget = 200000;
+    while (h->qhead < h->qn && budget-- > 0) {
+        struct msg m = h->q[h->qhead++];
+        if (!h->down[m.to]) {
+            pbft_event ev = {0};
+            ev.type = PBFT_EV_MESSAGE;
+            ev.u.message.data = m.data;
+            ev.u.message.size = m.size;
+            step(h, m.to, &ev);
+        }
+        free(m.data);
+    }
+    assert_true(budget > 0);
+}
+
+static void fire(struct harness *h, uint32_t i, enum pbft_timer t)
+{
+    if (h->down[i] || !h->timer_on[i][t])
+        return;
+    h->timer_on[i][t] = false;
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_TIMER;
+    ev.u.timer = t;
+    step(h, i, &ev);
+}
+
+static void submit(struct harness *h, uint32_t count)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        h->requests[i] += count;
+        pbft_event ev = {0};
+        ev.type = PBFT_EV_REQUESTS;
+        ev.u.request_count = h->requests[i];
+        step(h, i, &ev);
+    }
+}
+
+/* --- tests ---------------------------------------------------------------------- */
+
+static void test_quorums(void **state)
+{
+    (void)state;
+    static const uint32_t want_f[] = {0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3};
+    static const uint32_t want_q[] = {0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7};
+    for (uint32_t n = 1; n <= 10; n++) {
+        assert_int_equal(pbft_faults(n), want_f[n]);
+        assert_int_equal(pbft_quorum(n), want_q[n]);
+    }
+    for (uint32_t n = 1; n <= 64; n++) {
+        uint32_t f = pbft_faults(n), q = pbft_quorum(n);
+        /* Two quorums share at least f + 1 replicas, one of them correct. */
+        assert_true(2 * q >= n + f + 1);
+        /* A quorum of correct replicas exists. */
+        assert_true(q <= n - f);
+    }
+}
+
+static void test_solo_chain(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 1);
+    submit(&h, 3);
+    run(&h);
+    /* Three requests, then L empty blocks to certify the last results. */
+    assert_true(h.height[0] >= 3);
+    assert_false(pbft_in_view_change(h.r[0]));
+    assert_true(pbft_stable_height(h.r[0]) >= 2);
+    harness_free(&h);
+}
+
+static void test_four_replicas_commit_and_checkpoint(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    submit(&h, 6);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(h.height[i] >= 6);
+        assert_int_equal(h.height[i], h.height[0]);
+        assert_memory_equal(h.state[i], h.state[0], 32);
+        assert_true(pbft_stable_height(h.r[i]) >= 4);
+    }
+    harness_free(&h);
+}
+
+static void test_drops_counted(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    pbft_stats st;
+    uint8_t *m;
+    size_t size;
+    pbft_msg p = {0};
+    p.kind = PBFT_MSG_PREPARE;
+    p.view = 0;
+    p.height = 1;
+    memset(p.hash, 7, 32);
+
+    /* Signed by 2's key but claiming to be 1: bad signature. */
+    assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[2], 1, &p,
+                                   &m, &size),
+                     0);
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_MESSAGE;
+    ev.u.message.data = m;
+    ev.u.message.size = size;
+    step(&h, 0, &ev);
+    free(m);
+    /* A sender index outside the set. */
+    assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[2], 9, &p,
+                                   &m, &size),
+                     0);
+    ev.u.message.data = m;
+    ev.u.message.size = size;
+    step(&h, 0, &ev);
+    free(m);
+    /* Another chain. */
+    assert_int_equal(pbft_msg_sign("other", PBFT_SIG_ED25519, &h.keys[2], 2,
+                                   &p, &m, &size),
+                     0);
+    ev.u.message.data = m;
+    ev.u.message.size = size;
+    step(&h, 0, &ev);
+    free(m);
+    /* Garbage. */
+    uint8_t junk[5] = {1, 2, 3, 4, 5};
+    ev.u.message.data = junk;
+    ev.u.message.size = sizeof(junk);
+    step(&h, 0, &ev);
+    /* Above the high water mark (W = 2K + L rounded = 6 here). */
+    p.height = 1000;
+    assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[2], 2, &p,
+                                   &m, &size),
+                     0);
+    ev.u.message.data = m;
+    ev.u.message.size = size;
+    step(&h, 0, &ev);
+    free(m);
+    /* Later views are buffered up to the limit, then dropped. */
+    p.height = 1;
+    p.view = 3;
+    for (uint32_t k = 0; k < WITAN_PBFT_FUTURE_COUNT_MAX + 5; k++) {
+        p.hash[0] = (uint8_t)k;
+        p.hash[1] = (uint8_t)(k >> 8);
+        assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[2], 2,
+                                       &p, &m, &size),
+                         0);
+        ev.u.message.data = m;
+        ev.u.message.size = size;
+        step(&h, 0, &ev);
+        free(m);
+    }
+    pbft_get_stats(h.r[0], &st);
+    assert_int_equal(st.dropped[PBFT_DROP_BAD_SIG], 1);
+    assert_int_equal(st.dropped[PBFT_DROP_UNKNOWN_KEY], 1);
+    assert_int_equal(st.dropped[PBFT_DROP_DECODE], 2);
+    assert_int_equal(st.dropped[PBFT_DROP_WATERMARK], 1);
+    assert_int_equal(st.dropped[PBFT_DROP_BUFFER_FULL], 5);
+    harness_free(&h);
+}
+
+static void test_equivocation_evidence(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    pbft_msg p = {0};
+    p.kind = PBFT_MSG_COMMIT;
+    p.height = 2;
+    uint8_t *a, *b;
+    size_t as, bs;
+    memset(p.hash, 1, 32);
+    assert_int_equal(
+        pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[3], 3, &p, &a, &as), 0);
+    memset(p.hash, 2, 32);
+    assert_int_equal(
+        pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[3], 3, &p, &b, &bs), 0);
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_MESSAGE;
+    ev.u.message.data = a;
+    ev.u.message.size = as;
+    step(&h, 1, &ev);
+    step(&h, 1, &ev); /* a duplicate is no conflict */
+    ev.u.message.data = b;
+    ev.u.message.size = bs;
+    step(&h, 1, &ev);
+    pbft_stats st;
+    pbft_get_stats(h.r[1], &st);
+    assert_int_equal(st.dropped[PBFT_DROP_CONFLICT], 1);
+    assert_int_equal(pbft_evidence_count(h.r[1]), 1);
+    const pbft_evidence *e = pbft_evidence_at(h.r[1], 0);
+    assert_int_equal(e->validator, 3);
+    assert_int_equal(e->first.size, as);
+    assert_memory_equal(e->first.data, a, as);
+    assert_memory_equal(e->second.data, b, bs);
+    free(a);
+    free(b);
+    harness_free(&h);
+}
+
+/* A backup prepares a block, crashes before anything else and restarts from
+ * its records; a conflicting proposal for the same view and height must not
+ * get a prepare from it. */
+static void test_restart_never_equivocates(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.down[2] = h.down[3] = true; /* no quorum: nothing commits */
+    submit(&h, 1);
+    run(&h);
+    assert_int_equal(h.height[1], 0);
+    size_t before = h.rec_count[1];
+    assert_true(before > 0);
+    /* The primary now equivocates: another block at height 1, view 0. */
+    Witan__BlockHeader hd = WITAN__BLOCK_HEADER__INIT;
+    uint8_t zero[32] = {0}, hist[32];
+    wcrypto_history empty;
+    wcrypto_history_init(&empty);
+    wcrypto_history_root(&empty, hist);
+    hd.protocol_version = WITAN_PROTOCOL_VERSION;
+    hd.chain_id = CHAIN;
+    hd.height = 1;
+    hd.time_ms = 5;
+    hd.prev_hash.data = zero;
+    hd.prev_hash.len = 32;
+    hd.txs_root.data = hist; /* root of no transactions */
+    hd.txs_root.len = 32;
+    hd.history_root.data = hist;
+    hd.history_root.len = 32;
+    uint8_t hb[512];
+    size_t hs = witan__block_header__pack(&hd, hb);
+    Witan__Block blk = WITAN__BLOCK__INIT;
+    blk.header.data = hb;
+    blk.header.len = hs;
+    uint8_t bb[1024];
+    size_t bsz = witan__block__pack(&blk, bb);
+    pbft_msg pp = {0};
+    pp.kind = PBFT_MSG_PRE_PREPARE;
+    pp.height = 1;
+    pp.block.data = bb;
+    pp.block.size = bsz;
+    uint8_t *m;
+    size_t ms;
+    assert_int_equal(
+        pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[0], 0, &pp, &m, &ms), 0);
+    /* Crash and restart replica 1 from what it persisted. */
+    pbft_free(h.r[1]);
+    boot(&h, 1, true);
+    size_t sent_before = h.qn;
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_MESSAGE;
+    ev.u.message.data = m;
+    ev.u.message.size = ms;
+    step(&h, 1, &ev);
+    free(m);
+    /* Whatever it sent, no prepare for the second block. */
+    uint8_t other[32];
+    assert_int_equal(pbft_block_hash(bb, bsz, other), 0);
+    for (size_t k = sent_before; k < h.qn; k++) {
+        Witan__SignedMessage *sm =
+            witan__signed_message__unpack(NULL, h.q[k].size, h.q[k].data);
+        Witan__ConsensusMessage *cm = witan__consensus_message__unpack(
+            NULL, sm->body.len, sm->body.data);
+        if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE)
+            assert_memory_not_equal(cm->prepare->block_hash.data, other, 32);
+        witan__consensus_message__free_unpacked(cm, NULL);
+        witan__signed_message__free_unpacked(sm, NULL);
+    }
+    harness_free(&h);
+}
+
+/* With NEW-VIEW messages lost, each failed view doubles the timeout up to
+ * the ceiling; after progress it starts again from the first value. */
+static void test_view_timer_doubles_and_resets(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.log_node = 1;
+    h.down[0] = true; /* the primary of view 0 is gone */
+    submit(&h, 1);
+    run(&h);
+    h.drop_kind = PBFT_MSG_NEW_VIEW;
+    for (int round = 0; round < 6; round++) {
+        for (uint32_t i = 1; i < 4; i++)
+            fire(&h, i, PBFT_TIMER_VIEW);
+        run(&h);
+    }
+    /* 100 (normal), then 200, 400, 800, 800 ... for failed views. */
+    assert_true(h.view_timer_count >= 5);
+    assert_int_equal(h.view_timer_log[0], 100);
+    for (size_t k = 1; k < h.view_timer_count; k++) {
+        uint64_t want = 100u << k;
+        if (want > 800)
+            want = 800;
+        assert_int_equal(h.view_timer_log[k], want);
+    }
+    /* Let a new view through: progress resets the timer. */
+    h.drop_kind = 0;
+    uint64_t v = pbft_view(h.r[1]);
+    if (v % 4 == 0)
+        v++; /* replica 0 is down; skip its view */
+    for (int round = 0; round < 4 && h.height[1] == 0; round++) {
+        for (uint32_t i = 1; i < 4; i++)
+            fire(&h, i, PBFT_TIMER_VIEW);
+        run(&h);
+    }
+    assert_true(h.height[1] >= 1);
+    submit(&h, 1);
+    run(&h);
+    assert_int_equal(h.view_timer_log[h.view_timer_count - 1], 100);
+    harness_free(&h);
+}
+
+static void test_validator_interface(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    /* Not on a checkpoint boundary (K = 2: valid starts are 3, 5, ...). */
+    assert_int_equal(pbft_set_validators(h.r[0], 4, h.pubs, 4, 0), WITAN_ERANGE);
+    assert_int_equal(pbft_set_validators(h.r[0], 0, h.pubs, 4, 0), WITAN_ERANGE);
+    /* Own key not at `self`. */
+    assert_int_equal(pbft_set_validators(h.r[0], 3, h.pubs, 4, 1), WITAN_ECONFIG);
+    /* The same set again, effective at height 3, on every replica: the chain
+     * goes on across the switch. */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(pbft_set_validators(h.r[i], 3, h.pubs, 4, i), 0);
+    assert_int_equal(pbft_set_validators(h.r[0], 5, h.pubs, 4, 0), WITAN_ESTATE);
+    submit(&h, 6);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(h.height[i] >= 6);
+    harness_free(&h);
+}
+
+/* A replica whose execution diverges stops at the first stable checkpoint
+ * and reports the height and both roots; the others go on. */
+static void test_fork_stops_execution(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.corrupt[3] = true;
+    submit(&h, 6);
+    run(&h);
+    assert_int_equal(h.fork_height[3], 2); /* K = 2: the first checkpoint */
+    assert_true(pbft_halted(h.r[3]));
+    assert_int_equal(h.height[3], 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(h.fork_height[i], 0);
+        assert_true(h.height[i] >= 6);
+    }
+    harness_free(&h);
+}
+
+/* Five validators hand over to the first four at height 3 (K = 2). Then
+ * validators 3 and 4 go down: three of four are a quorum of the new set, but
+ * would not be of the old one (quorum 4 of 5), so progress proves the
+ * switch. */
+static void test_validator_set_shrinks(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 5);
+    h.change_height = 3;
+    h.change_n = 4;
+    for (uint32_t i = 0; i < 5; i++)
+        assert_int_equal(
+            pbft_set_validators(h.r[i], 3, h.pubs, 4, i < 4 ? i : UINT32_MAX), 0);
+    submit(&h, 2);
+    run(&h);
+    for (uint32_t i = 0; i < 5; i++)
+        assert_true(h.height[i] >= 2);
+    assert_true(pbft_stable_height(h.r[0]) >= 2);
+    h.down[3] = h.down[4] = true;
+    uint64_t before = h.height[0];
+    submit(&h, 3);
+    run(&h);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_true(h.height[i] >= before + 3);
+    harness_free(&h);
+}
+
+static void test_config_refused(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    pbft_config c;
+    pbft_boot b = {0};
+    pbft *r;
+    config_for(&h, 0, &c);
+    c.pipeline_depth = 0;
+    assert_int_equal(pbft_new(&c, &b, &r), WITAN_ECONFIG);
+    config_for(&h, 0, &c);
+    c.view_timeout_max_ms = WITAN_PBFT_VIEW_TIMEOUT_MS_MAX + 1;
+    assert_int_equal(pbft_new(&c, &b, &r), WITAN_ECONFIG);
+    config_for(&h, 0, &c);
+    c.key = &h.keys[1];
+    assert_int_equal(pbft_new(&c, &b, &r), WITAN_ECONFIG);
+    config_for(&h, 0, &c);
+    c.window = 3; /* not a multiple of K = 2 */
+    assert_int_equal(pbft_new(&c, &b, &r), WITAN_ECONFIG);
+    harness_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quorums),
+        cmocka_unit_test(test_solo_chain),
+        cmocka_unit_test(test_four_replicas_commit_and_checkpoint),
+        cmocka_unit_test(test_drops_counted),
+        cmocka_unit_test(test_equivocation_evidence),
+        cmocka_unit_test(test_restart_never_equivocates),
+        cmocka_unit_test(test_view_timer_doubles_and_resets),
+        cmocka_unit_test(test_validator_interface),
+        cmocka_unit_test(test_fork_stops_execution),
+        cmocka_unit_test(test_validator_set_shrinks),
+        cmocka_unit_test(test_config_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1616 @@
+/*
+ * sim — the simulated world (sim.h). One PRNG drives every choice, so a seed
+ * names a run exactly; the event queue orders by (time, sequence number).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spec/consensus.pb-c.h"
+#include "spec/witan.pb-c.h"
+#include "tests/sim/sim.h"
+
+#define NMAX 16
+#define TX_SIZE 16
+#define TRACE_LINES 48
+#define TRACE_LINE 160
+#define REPLAY_RING 32
+#define GOSSIP_MS 400
+
+/* --- PRNG (splitmix64) ------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *st)
+{
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rng_below(uint64_t *st, uint64_t n)
+{
+    return n == 0 ? 0 : rng_next(st) % n;
+}
+
+static bool rng_permille(uint64_t *st, uint32_t p)
+{
+    return rng_below(st, 1000) < p;
+}
+
+/* --- small containers --------------------------------------------------------- */
+
+typedef struct bytes {
+    uint8_t *data;
+    size_t size;
+} bytes;
+
+static bytes bytes_copy(const void *d, size_t n)
+{
+    bytes b = {malloc(n ? n : 1), n};
+    WITAN_ASSERT(b.data != NULL);
+    if (n)
+        memcpy(b.data, d, n);
+    return b;
+}
+
+/* Open-addressing set of nonzero u64. */
+typedef struct u64set {
+    uint64_t *v;
+    size_t cap, count;
+} u64set;
+
+static bool set_has(const u64set *s, uint64_t x)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t i = (x * 0x9e3779b97f4a7c15ull) & (s->cap - 1);;
+         i = (i + 1) & (s->cap - 1)) {
+        if (s->v[i] == x)
+            return true;
+        if (s->v[i] == 0)
+            return false;
+    }
+}
+
+static void set_add(u64set *s, uint64_t x);
+static void set_grow(u64set *s)
+{
+    u64set n = {calloc(s->cap ? s->cap * 2 : 64, 8), s->cap ? s->cap * 2 : 64, 0};
+    WITAN_ASSERT(n.v != NULL);
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->v[i])
+            set_add(&n, s->v[i]);
+    free(s->v);
+    *s = n;
+}
+
+static void set_add(u64set *s, uint64_t x)
+{
+    if ((s->count + 1) * 2 > s->cap)
+        set_grow(s);
+    for (size_t i = (x * 0x9e3779b97f4a7c15ull) & (s->cap - 1);;
+         i = (i + 1) & (s->cap - 1)) {
+        if (s->v[i] == x)
+            return;
+        if (s->v[i] == 0) {
+            s->v[i] = x;
+            s->count++;
+            return;
+        }
+    }
+}
+
+/* --- world ------------------------------------------------------------------------ */
+
+enum ev_kind { E_MSG = 1, E_TIMER, E_GOSSIP, E_TXFWD };
+
+typedef struct event {
+    uint64_t t, seq;
+    enum ev_kind kind;
+    uint32_t to, from;
+    uint32_t timer;
+    uint64_t gen;
+    bytes data;
+} event;
+
+typedef struct stored_block {
+    bytes block;
+    uint8_t hash[32];
+    pbft_cert cert;
+    uint8_t state_root[32], receipts_root[32];
+    int64_t time_ms;
+} stored_block;
+
+struct local_ev {
+    pbft_event ev;
+    bytes hold;           /* owned data the event points into */
+    pbft_bytes *txs;
+    pbft_certified_block *cbs;
+};
+
+typedef struct node {
+    uint32_t index;
+    wcrypto_keypair key;
+    enum sim_byz byz;
+    bool up;
+    pbft *core;
+    /* durable store */
+    bytes *records;
+    size_t record_count, record_cap;
+    stored_block *blocks; /* blocks[h - 1] */
+    size_t block_count, block_cap;
+    wcrypto_history hist;
+    uint8_t state_root[32];
+    u64set applied;
+    uint64_t stable_height;
+    uint8_t stable_root[32];
+    bytes stable_proof;
+    /* pool (kept across crashes, as a node's pool on disk would be) */
+    uint64_t *pool;
+    size_t pool_count, pool_cap;
+    u64set pooled;
+    uint64_t *inflight_tx, *inflight_h;
+    size_t inflight_count, inflight_cap;
+    uint64_t last_request_count;
+    /* timers */
+    uint64_t timer_gen[PBFT_TIMER_COUNT];
+    /* byzantine memory */
+    bytes replay[REPLAY_RING];
+    uint32_t replay_next;
+    bool just_proposed;
+    bool crash_at_persist;
+} node;
+
+struct filter {
+    uint32_t kind;
+    uint64_t from, to;
+};
+
+struct sim {
+    sim_config c;
+    uint64_t rng;
+    uint64_t now, seq;
+    uint32_t n;
+    node nodes[NMAX];
+    wcrypto_pubkey pubs[NMAX];
+    event *heap;
+    size_t heap_count, heap_cap;
+    /* network */
+    uint32_t drop_pm, dup_pm, dmin, dmax;
+    uint64_t side_a;
+    bool partitioned;
+    struct filter filters[8];
+    uint32_t filter_count;
+    /* checks */
+    uint8_t (*committed)[32];
+    uint8_t (*roots)[32];
+    bool *have_committed, *have_root;
+    size_t committed_cap;
+    u64set proposed; /* first 8 bytes of proposed block hashes */
+    u64set submitted;
+    uint64_t next_tx;
+    bool failed;
+    char why[256];
+    char trace[TRACE_LINES][TRACE_LINE];
+    uint32_t trace_next;
+    uint64_t messages;
+    uint32_t crashes;
+    struct local_ev *local;
+    size_t local_count, local_cap;
+};
+
+static void trace(sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void trace(sim *s, const char *fmt, ...)
+{
+    char *line = s->trace[s->trace_next % TRACE_LINES];
+    int k = snprintf(line, TRACE_LINE, "%8llu ", (unsigned long long)s->now);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + k, TRACE_LINE - (size_t)k, fmt, ap);
+    va_end(ap);
+    s->trace_next++;
+    if (s->c.trace)
+        fprintf(stderr, "%s\n", line);
+}
+
+static void fail(sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fail(sim *s, const char *fmt, ...)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->why, sizeof(s->why), fmt, ap);
+    va_end(ap);
+    trace(s, "FAIL %s", s->why);
+}
+
+void sim_print_trace(const sim *s, FILE *out)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        pbft_stats st = {0};
+        if (nd->up)
+            pbft_get_stats(nd->core, &st);
+        fprintf(out, "  node %u: %s%s height %zu view %llu%s stable %llu pool %zu"
+                     " drops sig %llu view %llu wm %llu conflict %llu invalid %llu\n",
+                i, nd->up ? "up" : "down",
+                nd->byz ? " byzantine" : "", nd->block_count,
+                (unsigned long long)(nd->up ? pbft_view(nd->core) : 0),
+                nd->up && pbft_in_view_change(nd->core) ? " (changing)" : "",
+                (unsigned long long)(nd->up ? pbft_stable_height(nd->core) : 0),
+                nd->pool_count,
+                (unsigned long long)st.dropped[PBFT_DROP_BAD_SIG],
+                (unsigned long long)st.dropped[PBFT_DROP_PAST_VIEW],
+                (unsigned long long)st.dropped[PBFT_DROP_WATERMARK],
+                (unsigned long long)st.dropped[PBFT_DROP_CONFLICT],
+                (unsigned long long)st.dropped[PBFT_DROP_INVALID]);
+    }
+    uint32_t first = s->trace_next > TRACE_LINES ? s->trace_next - TRACE_LINES : 0;
+    for (uint32_t i = first; i < s->trace_next; i++)
+        fprintf(out, "  %s\n", s->trace[i % TRACE_LINES]);
+}
+
+/* --- event heap ---------------------------------------------------------------------- */
+
+static bool ev_less(const event *a, const event *b)
+{
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static void push(sim *s, event e)
+{
+    e.seq = s->seq++;
+    if (s->heap_count == s->heap_cap) {
+        s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 256;
+        s->heap = realloc(s->heap, s->heap_cap * sizeof(event));
+        WITAN_ASSERT(s->heap != NULL);
+    }
+    size_t i = s->heap_count++;
+    s->heap[i] = e;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ev_less(&s->heap[i], &s->heap[p]))
+            break;
+        event t = s->heap[i];
+        s->heap[i] = s->heap[p];
+        s->heap[p] = t;
+        i = p;
+    }
+}
+
+static event pop(sim *s)
+{
+    event top = s->heap[0];
+    s->heap[0] = s->heap[--s->heap_count];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->heap_count && ev_less(&s->heap[l], &s->heap[m]))
+            m = l;
+        if (r < s->heap_count && ev_less(&s->heap[r], &s->heap[m]))
+            m = r;
+        if (m == i)
+            break;
+        event t = s->heap[i];
+        s->heap[i] = s->heap[m];
+        s->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* --- message inspection ------------------------------------------------------------- */
+
+struct peek {
+    uint32_t kind;
+    uint64_t view, height;
+    uint8_t hash[32];
+    bytes block; /* pre-prepare only; borrowed copy, freed by caller */
+};
+
+static bool peek_message(const bytes *m, struct peek *p)
+{
+    memset(p, 0, sizeof(*p));
+    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, m->size, m->data);
+    if (sm == NULL)
+        return false;
+    Witan__ConsensusMessage *cm =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    witan__signed_message__free_unpacked(sm, NULL);
+    if (cm == NULL)
+        return false;
+    p->kind = (uint32_t)cm->kind_case;
+    switch (cm->kind_case) {
+    case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
+        p->view = cm->pre_prepare->view;
+        p->height = cm->pre_prepare->height;
+        p->block = bytes_copy(cm->pre_prepare->block.data, cm->pre_prepare->block.len);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+        p->view = cm->prepare->view;
+        p->height = cm->prepare->height;
+        if (cm->prepare->block_hash.len == 32)
+            memcpy(p->hash, cm->prepare->block_hash.data, 32);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
+        p->view = cm->commit->view;
+        p->height = cm->commit->height;
+        if (cm->commit->block_hash.len == 32)
+            memcpy(p->hash, cm->commit->block_hash.data, 32);
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT:
+        p->height = cm->checkpoint->height;
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
+        p->view = cm->view_change->new_view;
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW:
+        p->view = cm->new_view->view;
+        break;
+    default:
+        break;
+    }
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return true;
+}
+
+static uint64_t hash_key(const uint8_t h[32])
+{
+    uint64_t k;
+    memcpy(&k, h, 8);
+    return k ? k : 1;
+}
+
+/* --- network ------------------------------------------------------------------------ */
+
+static bool filtered(sim *s, uint32_t kind, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = 0; i < s->filter_count; i++) {
+        const struct filter *f = &s->filters[i];
+        if ((f->kind == 0 || f->kind == kind) && (f->from >> from & 1) &&
+            (f->to >> to & 1))
+            return true;
+    }
+    return false;
+}
+
+static void net_send_one(sim *s, uint32_t from, uint32_t to, const uint8_t *d,
+                         size_t size, uint32_t kind)
+{
+    if (to == from || to >= s->n)
+        return;
+    if (s->partitioned && ((s->side_a >> from) & 1) != ((s->side_a >> to) & 1))
+        return;
+    if (filtered(s, kind, from, to))
+        return;
+    if (rng_permille(&s->rng, s->drop_pm))
+        return;
+    int copies = rng_permille(&s->rng, s->dup_pm) ? 2 : 1;
+    for (int i = 0; i < copies; i++) {
+        event e = {0};
+        e.kind = E_MSG;
+        e.t = s->now + s->dmin + rng_below(&s->rng, s->dmax - s->dmin + 1);
+        e.to = to;
+        e.from = from;
+        e.data = bytes_copy(d, size);
+        push(s, e);
+        s->messages++;
+    }
+}
+
+/* --- Byzantine rewriting ---------------------------------------------------------- */
+
+static void tx_bytes(uint64_t id, uint8_t out[TX_SIZE])
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(id >> (8 * i));
+    memset(out + 8, 0xa5, 8);
+}
+
+static void txs_root(const pbft_bytes *txs, size_t count, uint8_t root[32])
+{
+    wcrypto_digest *leaves = calloc(count ? count : 1, sizeof(wcrypto_digest));
+    WITAN_ASSERT(leaves != NULL);
+    for (size_t i = 0; i < count; i++)
+        wcrypto_hash_tagged(WCRYPTO_TAG_TX, txs[i].data, txs[i].size, leaves[i]);
+    wcrypto_merkle_root(leaves, count, root);
+    free(leaves);
+}
+
+/* A different block for the same height: one more (bogus) transaction. */
+static bool alt_block(sim *s, const bytes *block, bytes *out)
+{
+    Witan__Block *b = witan__block__unpack(NULL, block->size, block->data);
+    if (b == NULL)
+        return false;
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    if (h == NULL) {
+        witan__block__free_unpacked(b, NULL);
+        return false;
+    }
+    size_t n = b->n_txs + 1;
+    pbft_bytes *txs = calloc(n, sizeof(*txs));
+    ProtobufCBinaryData *pb = calloc(n, sizeof(*pb));
+    uint8_t extra[TX_SIZE];
+    tx_bytes((1ull << 63) | rng_next(&s->rng) >> 1, extra);
+    for (size_t i = 0; i < b->n_txs; i++) {
+        txs[i].data = b->txs[i].data;
+        txs[i].size = b->txs[i].len;
+        pb[i] = b->txs[i];
+    }
+    txs[n - 1].data = extra;
+    txs[n - 1].size = TX_SIZE;
+    pb[n - 1].data = extra;
+    pb[n - 1].len = TX_SIZE;
+    uint8_t root[32];
+    txs_root(txs, n, root);
+    ProtobufCBinaryData original = h->txs_root;
+    h->txs_root.data = root;
+    h->txs_root.len = 32;
+    h->tx_count = (uint32_t)n;
+    size_t hs = witan__block_header__get_packed_size(h);
+    uint8_t *hb = malloc(hs);
+    witan__block_header__pack(h, hb);
+    Witan__Block nb = WITAN__BLOCK__INIT;
+    nb.header.data = hb;
+    nb.header.len = hs;
+    nb.n_txs = n;
+    nb.txs = pb;
+    size_t bs = witan__block__get_packed_size(&nb);
+    out->data = malloc(bs);
+    out->size = bs;
+    witan__block__pack(&nb, out->data);
+    free(hb);
+    free(txs);
+    free(pb);
+    h->txs_root = original;
+    witan__block_header__free_unpacked(h, NULL);
+    witan__block__free_unpacked(b, NULL);
+    return true;
+}
+
+static void byz_remember(node *nd, const uint8_t *d, size_t size)
+{
+    bytes *slot = &nd->replay[nd->replay_next++ % REPLAY_RING];
+    free(slot->data);
+    *slot = bytes_copy(d, size);
+}
+
+static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
+                     size_t size)
+{
+    struct peek p;
+    if (!peek_message(&(bytes){(uint8_t *)d, size}, &p))
+        return;
+    uint32_t kind = p.kind;
+    for (uint32_t dst = 0; dst < s->n; dst++) {
+        if (dst == nd->index || (to != PBFT_TO_ALL && dst != to))
+            continue;
+        bool other = rng_below(&s->rng, 2) == 0;
+        uint8_t *alt = NULL;
+        size_t alt_size = 0;
+        pbft_msg m = {0};
+        m.view = p.view;
+        m.height = p.height;
+        if (nd->byz == SIM_EQUIVOCATE && kind == PBFT_MSG_PRE_PREPARE && other) {
+            bytes ab;
+            if (alt_block(s, &p.block, &ab)) {
+                uint8_t hh[32];
+                if (pbft_block_hash(ab.data, ab.size, hh) == 0)
+                    set_add(&s->proposed, hash_key(hh));
+                m.kind = PBFT_MSG_PRE_PREPARE;
+                m.block.data = ab.data;
+                m.block.size = ab.size;
+                (void)pbft_msg_sign("sim", s->c.sig_scheme, &nd->key, nd->index,
+                                    &m, &alt, &alt_size);
+                free(ab.data);
+            }
+        } else if ((nd->byz == SIM_EQUIVOCATE || nd->byz == SIM_CONFLICT) &&
+                   (kind == PBFT_MSG_PREPARE || kind == PBFT_MSG_COMMIT ||
+                    kind == PBFT_MSG_CHECKPOINT) &&
+                   other) {
+            m.kind = kind;
+            for (int i = 0; i < 32; i++)
+                m.hash[i] = (uint8_t)rng_next(&s->rng);
+            (void)pbft_msg_sign("sim", s->c.sig_scheme, &nd->key, nd->index,
+                                &m, &alt, &alt_size);
+        }
+        if (alt != NULL) {
+            net_send_one(s, nd->index, dst, alt, alt_size, kind);
+            free(alt);
+        } else {
+            net_send_one(s, nd->index, dst, d, size, kind);
+        }
+        if (nd->byz == SIM_REPLAY && rng_below(&s->rng, 3) == 0) {
+            bytes *old = &nd->replay[rng_below(&s->rng, REPLAY_RING)];
+            if (old->data != NULL)
+                net_send_one(s, nd->index, dst, old->data, old->size, 0);
+            uint8_t junk[96];
+            size_t js = 1 + rng_below(&s->rng, sizeof(junk));
+            for (size_t i = 0; i < js; i++)
+                junk[i] = (uint8_t)rng_next(&s->rng);
+            if (rng_below(&s->rng, 2) == 0 && size > 8) {
+                /* A real message with one bit flipped. */
+                uint8_t *flip = malloc(size);
+                memcpy(flip, d, size);
+                flip[rng_below(&s->rng, size)] ^= (uint8_t)(1u << rng_below(&s->rng, 8));
+                net_send_one(s, nd->index, dst, flip, size, 0);
+                free(flip);
+            } else {
+                net_send_one(s, nd->index, dst, junk, js, 0);
+            }
+        }
+    }
+    if (nd->byz == SIM_REPLAY)
+        byz_remember(nd, d, size);
+    free(p.block.data);
+}
+
+/* --- executor and node duties --------------------------------------------------------- */
+
+static void local_push(sim *s, const pbft_event *ev, bytes hold, pbft_bytes *txs,
+                       pbft_certified_block *cbs)
+{
+    if (s->local_count == s->local_cap) {
+        s->local_cap = s->local_cap ? s->local_cap * 2 : 64;
+        s->local = realloc(s->local, s->local_cap * sizeof(*s->local));
+        WITAN_ASSERT(s->local != NULL);
+    }
+    struct local_ev *l = &s->local[s->local_count++];
+    l->ev = *ev;
+    l->hold = hold;
+    l->txs = txs;
+    l->cbs = cbs;
+}
+
+static void ensure_committed_cap(sim *s, uint64_t h)
+{
+    if (h < s->committed_cap)
+        return;
+    size_t cap = s->committed_cap ? s->committed_cap : 256;
+    while (cap <= h)
+        cap *= 2;
+    s->committed = realloc(s->committed, cap * 32);
+    s->roots = realloc(s->roots, cap * 32);
+    s->have_committed = realloc(s->have_committed, cap);
+    s->have_root = realloc(s->have_root, cap);
+    WITAN_ASSERT(s->committed && s->roots && s->have_committed && s->have_root);
+    memset(s->have_committed + s->committed_cap, 0, cap - s->committed_cap);
+    memset(s->have_root + s->committed_cap, 0, cap - s->committed_cap);
+    s->committed_cap = cap;
+}
+
+/* Decodes a block's transactions into ids; false when malformed. */
+static bool block_txs(const uint8_t *block, size_t size, uint64_t **ids,
+                      size_t *count, bool check_root)
+{
+    Witan__Block *b = witan__block__unpack(NULL, size, block);
+    if (b == NULL)
+        return false;
+    bool ok = true;
+    *ids = calloc(b->n_txs ? b->n_txs : 1, 8);
+    pbft_bytes *txs = calloc(b->n_txs ? b->n_txs : 1, sizeof(*txs));
+    for (size_t i = 0; i < b->n_txs; i++) {
+        if (b->txs[i].len != TX_SIZE) {
+            ok = false;
+            break;
+        }
+        uint64_t id = 0;
+        for (int k = 0; k < 8; k++)
+            id |= (uint64_t)b->txs[i].data[k] << (8 * k);
+        (*ids)[i] = id;
+        txs[i].data = b->txs[i].data;
+        txs[i].size = b->txs[i].len;
+    }
+    *count = b->n_txs;
+    if (ok && check_root) {
+        Witan__BlockHeader *h =
+            witan__block_header__unpack(NULL, b->header.len, b->header.data);
+        uint8_t root[32];
+        txs_root(txs, b->n_txs, root);
+        ok = h != NULL && h->txs_root.len == 32 &&
+             memcmp(h->txs_root.data, root, 32) == 0;
+        if (h)
+            witan__block_header__free_unpacked(h, NULL);
+    }
+    free(txs);
+    witan__block__free_unpacked(b, NULL);
+    if (!ok) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return ok;
+}
+
+static void pool_remove_applied(node *nd)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nd->pool_count; i++)
+        if (!set_has(&nd->applied, nd->pool[i]))
+            nd->pool[k++] = nd->pool[i];
+    nd->pool_count = k;
+}
+
+static void pool_add(node *nd, uint64_t id)
+{
+    if (set_has(&nd->pooled, id) || set_has(&nd->applied, id))
+        return;
+    set_add(&nd->pooled, id);
+    if (nd->pool_count == nd->pool_cap) {
+        nd->pool_cap = nd->pool_cap ? nd->pool_cap * 2 : 64;
+        nd->pool = realloc(nd->pool, nd->pool_cap * 8);
+        WITAN_ASSERT(nd->pool != NULL);
+    }
+    nd->pool[nd->pool_count++] = id;
+}
+
+static bool correct(const node *nd)
+{
+    return nd->byz == SIM_CORRECT;
+}
+
+static uint64_t pending_requests(const node *nd)
+{
+    uint64_t pending = 0;
+    for (size_t i = 0; i < nd->pool_count; i++)
+        if (!set_has(&nd->applied, nd->pool[i]))
+            pending++;
+    return pending;
+}
+
+static void do_deliver(sim *s, node *nd, const pbft_action *a)
+{
+    uint64_t h = a->height;
+    if (h != nd->block_count + 1) {
+        fail(s, "node %u: delivered height %llu after %zu", nd->index,
+             (unsigned long long)h, nd->block_count);
+        return;
+    }
+    /* Validity: a valid certificate for this hash, over a block its view's
+     * primary proposed. */
+    uint8_t hh[32];
+    if (pbft_block_hash(a->data.data, a->data.size, hh) != 0 ||
+        memcmp(hh, a->block_hash, 32) != 0 ||
+        memcmp(a->cert->block_hash, hh, 32) != 0 || a->cert->height != h ||
+        pbft_cert_verify("sim", s->c.sig_scheme, s->pubs, s->n, a->cert) != 0) {
+        if (correct(nd))
+            fail(s, "node %u: block %llu delivered without a valid certificate",
+                 nd->index, (unsigned long long)h);
+        return;
+    }
+    if (correct(nd) && !set_has(&s->proposed, hash_key(hh)))
+        fail(s, "node %u: block %llu was never proposed", nd->index,
+             (unsigned long long)h);
+    ensure_committed_cap(s, h);
+    if (correct(nd)) {
+        if (!s->have_committed[h]) {
+            s->have_committed[h] = true;
+            memcpy(s->committed[h], hh, 32);
+        } else if (memcmp(s->committed[h], hh, 32) != 0) {
+            fail(s, "AGREEMENT: node %u committed another block at height %llu",
+                 nd->index, (unsigned long long)h);
+        }
+    }
+    uint64_t *ids;
+    size_t count;
+    if (!block_txs(a->data.data, a->data.size, &ids, &count, false)) {
+        fail(s, "node %u: committed block %llu does not decode", nd->index,
+             (unsigned long long)h);
+        return;
+    }
+    /* Execute: state root is a hash chain over applied transactions. */
+    wcrypto_hasher st, rc;
+    wcrypto_hasher_init(&st, WCRYPTO_TAG_STATE);
+    wcrypto_hasher_update(&st, nd->state_root, 32);
+    wcrypto_hasher_init(&rc, WCRYPTO_TAG_RECEIPT);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t status = 1;
+        if (ids[i] == 0 || set_has(&nd->applied, ids[i])) {
+            status = 5;
+        } else {
+            set_add(&nd->applied, ids[i]);
+            wcrypto_hasher_update(&st, &ids[i], 8);
+        }
+        wcrypto_hasher_update(&rc, &ids[i], 8);
+        wcrypto_hasher_update(&rc, &status, 1);
+    }
+    free(ids);
+    wcrypto_hasher_final(&st, nd->state_root);
+    uint8_t receipts[32];
+    wcrypto_hasher_final(&rc, receipts);
+    if (correct(nd)) {
+        if (!s->have_root[h]) {
+            s->have_root[h] = true;
+            memcpy(s->roots[h], nd->state_root, 32);
+        } else if (memcmp(s->roots[h], nd->state_root, 32) != 0) {
+            fail(s, "node %u: state root differs at height %llu", nd->index,
+                 (unsigned long long)h);
+        }
+    }
+    if (nd->block_count == nd->block_cap) {
+        nd->block_cap = nd->block_cap ? nd->block_cap * 2 : 64;
+        nd->blocks = realloc(nd->blocks, nd->block_cap * sizeof(stored_block));
+        WITAN_ASSERT(nd->blocks != NULL);
+    }
+    stored_block *sb = &nd->blocks[nd->block_count++];
+    sb->block = bytes_copy(a->data.data, a->data.size);
+    memcpy(sb->hash, hh, 32);
+    sb->cert = *a->cert;
+    memcpy(sb->state_root, nd->state_root, 32);
+    memcpy(sb->receipts_root, receipts, 32);
+    Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
+    Witan__BlockHeader *hd =
+        b ? witan__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
+    sb->time_ms = hd ? hd->time_ms : 0;
+    if (correct(nd) &&
+        (hd == NULL || hd->height != h || hd->proposer != hd->view % s->n))
+        fail(s, "node %u: block %llu was not proposed by its view's primary",
+             nd->index, (unsigned long long)h);
+    if (hd)
+        witan__block_header__free_unpacked(hd, NULL);
+    if (b)
+        witan__block__free_unpacked(b, NULL);
+    WITAN_ASSERT(wcrypto_history_append(&nd->hist, hh) == 0);
+    pool_remove_applied(nd);
+    trace(s, "n%u deliver h=%llu view=%llu %02x%02x", nd->index,
+          (unsigned long long)h, (unsigned long long)a->cert->view, hh[0], hh[1]);
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_EXECUTED;
+    ev.u.executed.height = h;
+    memcpy(ev.u.executed.state_root, sb->state_root, 32);
+    memcpy(ev.u.executed.receipts_root, receipts, 32);
+    local_push(s, &ev, (bytes){0}, NULL, NULL);
+    uint64_t pending = pending_requests(nd);
+    if (pending != nd->last_request_count) {
+        nd->last_request_count = pending;
+        pbft_event r = {0};
+        r.type = PBFT_EV_REQUESTS;
+        r.u.request_count = pending;
+        local_push(s, &r, (bytes){0}, NULL, NULL);
+    }
+}
+
+static void do_build(sim *s, node *nd, const pbft_action *a)
+{
+    /* Transactions of this node's still-running proposals stay out, unless
+     * that proposal's height was executed or is being rebuilt. */
+    uint64_t exec = nd->block_count;
+    size_t k = 0;
+    for (size_t i = 0; i < nd->inflight_count; i++)
+        if (nd->inflight_h[i] > exec && nd->inflight_h[i] < a->height) {
+            nd->inflight_tx[k] = nd->inflight_tx[i];
+            nd->inflight_h[k++] = nd->inflight_h[i];
+        }
+    nd->inflight_count = k;
+    u64set busy = {0};
+    for (size_t i = 0; i < nd->inflight_count; i++)
+        set_add(&busy, nd->inflight_tx[i]);
+    size_t cap = s->c.batch_max;
+    uint8_t *raw = malloc(cap * TX_SIZE + 1);
+    pbft_bytes *txs = calloc(cap + 1, sizeof(*txs));
+    size_t count = 0;
+    for (size_t i = 0; i < nd->pool_count && count < cap; i++) {
+        uint64_t id = nd->pool[i];
+        if (set_has(&busy, id) || set_has(&nd->applied, id))
+            continue;
+        tx_bytes(id, raw + count * TX_SIZE);
+        txs[count].data = raw + count * TX_SIZE;
+        txs[count].size = TX_SIZE;
+        count++;
+        if (nd->inflight_count == nd->inflight_cap) {
+            nd->inflight_cap = nd->inflight_cap ? nd->inflight_cap * 2 : 64;
+            nd->inflight_tx = realloc(nd->inflight_tx, nd->inflight_cap * 8);
+            nd->inflight_h = realloc(nd->inflight_h, nd->inflight_cap * 8);
+        }
+        nd->inflight_tx[nd->inflight_count] = id;
+        nd->inflight_h[nd->inflight_count++] = a->height;
+    }
+    free(busy.v);
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_PROPOSAL;
+    ev.u.proposal.height = a->height;
+    ev.u.proposal.time_ms = (int64_t)s->now;
+    txs_root(txs, count, ev.u.proposal.txs_root);
+    ev.u.proposal.txs = txs;
+    ev.u.proposal.tx_count = (uint32_t)count;
+    local_push(s, &ev, (bytes){raw, 0}, txs, NULL);
+}
+
+static void do_validate(sim *s, node *nd, const pbft_action *a)
+{
+    (void)nd;
+    uint64_t *ids;
+    size_t count;
+    bool ok = block_txs(a->data.data, a->data.size, &ids, &count, true);
+    if (ok)
+        free(ids);
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_VERDICT;
+    ev.u.verdict.height = a->height;
+    memcpy(ev.u.verdict.block_hash, a->block_hash, 32);
+    ev.u.verdict.valid = ok;
+    local_push(s, &ev, (bytes){0}, NULL, NULL);
+}
+
+static void do_read(sim *s, node *nd, const pbft_action *a)
+{
+    uint64_t from = a->height;
+    uint32_t count = a->count;
+    if (from == 0 || from > nd->block_count)
+        return;
+    if (from + count - 1 > nd->block_count)
+        count = (uint32_t)(nd->block_count - from + 1);
+    pbft_certified_block *cbs = calloc(count, sizeof(*cbs));
+    for (uint32_t i = 0; i < count; i++) {
+        stored_block *sb = &nd->blocks[from - 1 + i];
+        cbs[i].block.data = sb->block.data;
+        cbs[i].block.size = sb->block.size;
+        cbs[i].cert = &sb->cert;
+    }
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_BLOCKS_READ;
+    ev.u.blocks_read.peer = a->to;
+    ev.u.blocks_read.blocks = cbs;
+    ev.u.blocks_read.count = count;
+    local_push(s, &ev, (bytes){0}, NULL, cbs);
+}
+
+static void crash_node(sim *s, node *nd);
+
+/* Carries out one Ready. Returns false when the node crashed midway. */
+static bool carry_out(sim *s, node *nd)
+{
+    pbft_actions rd;
+    pbft_ready(nd->core, &rd);
+    for (size_t i = 0; i < rd.count && !s->failed; i++) {
+        const pbft_action *a = &rd.actions[i];
+        switch (a->type) {
+        case PBFT_ACT_PERSIST:
+            if (nd->crash_at_persist) {
+                trace(s, "n%u crash before a record is durable", nd->index);
+                nd->crash_at_persist = false;
+                crash_node(s, nd);
+                return false;
+            }
+            if (nd->record_count == nd->record_cap) {
+                nd->record_cap = nd->record_cap ? nd->record_cap * 2 : 64;
+                nd->records = realloc(nd->records, nd->record_cap * sizeof(bytes));
+                WITAN_ASSERT(nd->records != NULL);
+            }
+            nd->records[nd->record_count++] = bytes_copy(a->data.data, a->data.size);
+            break;
+        case PBFT_ACT_SEND:
+            if (s->c.trace) {
+                struct peek p;
+                if (peek_message(&(bytes){(uint8_t *)a->data.data, a->data.size},
+                                 &p) &&
+                    p.kind != PBFT_MSG_STATUS)
+                    trace(s, "n%u send kind %u view %llu h %llu to %d", nd->index,
+                          p.kind, (unsigned long long)p.view,
+                          (unsigned long long)p.height,
+                          a->to == PBFT_TO_ALL ? -1 : (int)a->to);
+                free(p.block.data);
+            }
+            if (nd->byz == SIM_SILENT)
+                break;
+            if (nd->just_proposed) {
+                struct peek p;
+                if (peek_message(&(bytes){(uint8_t *)a->data.data, a->data.size},
+                                 &p) &&
+                    p.kind == PBFT_MSG_PRE_PREPARE) {
+                    uint8_t hh[32];
+                    if (pbft_block_hash(p.block.data, p.block.size, hh) == 0)
+                        set_add(&s->proposed, hash_key(hh));
+                    nd->just_proposed = false;
+                }
+                free(p.block.data);
+            }
+            if (nd->byz != SIM_CORRECT) {
+                byz_send(s, nd, a->to, a->data.data, a->data.size);
+                break;
+            }
+            if (a->to == PBFT_TO_ALL) {
+                uint32_t kind = 0;
+                if (s->filter_count) {
+                    struct peek p;
+                    if (peek_message(&(bytes){(uint8_t *)a->data.data,
+                                              a->data.size},
+                                     &p))
+                        kind = p.kind;
+                    free(p.block.data);
+                }
+                for (uint32_t d = 0; d < s->n; d++)
+                    net_send_one(s, nd->index, d, a->data.data, a->data.size, kind);
+            } else {
+                uint32_t kind = 0;
+                if (s->filter_count) {
+                    struct peek p;
+                    if (peek_message(&(bytes){(uint8_t *)a->data.data,
+                                              a->data.size},
+                                     &p))
+                        kind = p.kind;
+                    free(p.block.data);
+                }
+                net_send_one(s, nd->index, a->to, a->data.data, a->data.size,
+                             kind);
+            }
+            break;
+        case PBFT_ACT_DELIVER:
+            do_deliver(s, nd, a);
+            break;
+        case PBFT_ACT_BUILD:
+            do_build(s, nd, a);
+            break;
+        case PBFT_ACT_VALIDATE:
+            do_validate(s, nd, a);
+            break;
+        case PBFT_ACT_READ_BLOCKS:
+            do_read(s, nd, a);
+            break;
+        case PBFT_ACT_SET_TIMER: {
+            event e = {0};
+            e.kind = E_TIMER;
+            e.t = s->now + a->ms;
+            e.to = nd->index;
+            e.timer = a->timer;
+            e.gen = ++nd->timer_gen[a->timer];
+            push(s, e);
+            break;
+        }
+        case PBFT_ACT_CANCEL_TIMER:
+            nd->timer_gen[a->timer]++;
+            break;
+        case PBFT_ACT_STABLE:
+            if (a->height > nd->stable_height) {
+                nd->stable_height = a->height;
+                memcpy(nd->stable_root, a->stable_root, 32);
+                free(nd->stable_proof.data);
+                nd->stable_proof = bytes_copy(a->data.data, a->data.size);
+            }
+            break;
+        case PBFT_ACT_FORK:
+            if (correct(nd))
+                fail(s, "node %u: fork reported at height %llu", nd->index,
+                     (unsigned long long)a->height);
+            break;
+        }
+    }
+    pbft_advance(nd->core);
+    return true;
+}
+
+static void free_local(struct local_ev *l)
+{
+    free(l->hold.data);
+    free(l->txs);
+    free(l->cbs);
+}
+
+/* Steps one event into a node and runs every follow-up to quiescence: the
+ * node's answers to the core's actions, then the count of waiting requests
+ * whenever it changed. */
+static void node_step(sim *s, node *nd, const pbft_event *first)
+{
+    if (!nd->up || s->failed)
+        return;
+    WITAN_ASSERT(s->local_count == 0);
+    local_push(s, first, (bytes){0}, NULL, NULL);
+    size_t head = 0;
+    while (!s->failed && nd->up) {
+        if (head == s->local_count) {
+            uint64_t pending = pending_requests(nd);
+            if (pending == nd->last_request_count)
+                break;
+            nd->last_request_count = pending;
+            pbft_event r = {0};
+            r.type = PBFT_EV_REQUESTS;
+            r.u.request_count = pending;
+            local_push(s, &r, (bytes){0}, NULL, NULL);
+        }
+        struct local_ev l = s->local[head++];
+        nd->just_proposed = l.ev.type == PBFT_EV_PROPOSAL;
+        int rc = pbft_step(nd->core, &l.ev);
+        free_local(&l);
+        if (rc != 0) {
+            fail(s, "node %u: pbft_step failed: %s", nd->index,
+                 witan_err_name(rc));
+            break;
+        }
+        if (!carry_out(s, nd))
+            break;
+        nd->just_proposed = false;
+        if (head > 100000) {
+            fail(s, "node %u: runaway local events", nd->index);
+            break;
+        }
+    }
+    for (; head < s->local_count; head++)
+        free_local(&s->local[head]);
+    s->local_count = 0;
+}
+
+/* --- lifecycle ------------------------------------------------------------------------- */
+
+static void boot_node(sim *s, node *nd)
+{
+    pbft_config cfg = {0};
+    cfg.chain_id = "sim";
+    cfg.validator_count = s->n;
+    cfg.validators = s->pubs;
+    cfg.self = nd->index;
+    cfg.key = &nd->key;
+    cfg.pipeline_depth = s->c.pipeline_depth;
+    cfg.checkpoint_interval = s->c.checkpoint_interval;
+    cfg.window = s->c.window;
+    cfg.view_timeout_ms = s->c.view_timeout_ms;
+    cfg.view_timeout_max_ms = s->c.view_timeout_max_ms;
+    cfg.retransmit_ms = s->c.retransmit_ms;
+    cfg.state_block_count = 16;
+    cfg.sig_scheme = s->c.sig_scheme;
+    cfg.test_flags = s->c.test_flags;
+    pbft_boot boot = {0};
+    boot.height = nd->block_count;
+    boot.history = nd->hist;
+    if (nd->block_count > 0) {
+        stored_block *last = &nd->blocks[nd->block_count - 1];
+        memcpy(boot.block_hash, last->hash, 32);
+        boot.time_ms = last->time_ms;
+    }
+    pbft_result res[WITAN_PIPELINE_DEPTH_MAX];
+    uint32_t rc_count = 0;
+    uint64_t L = s->c.pipeline_depth;
+    uint64_t first = nd->block_count > L ? nd->block_count - L + 1 : 1;
+    for (uint64_t h = first; h <= nd->block_count; h++) {
+        stored_block *sb = &nd->blocks[h - 1];
+        pbft_result *x = &res[rc_count++];
+        memset(x, 0, sizeof(*x));
+        x->height = h;
+        memcpy(x->block_hash, sb->hash, 32);
+        memcpy(x->state_root, sb->state_root, 32);
+        memcpy(x->receipts_root, sb->receipts_root, 32);
+        x->time_ms = sb->time_ms;
+        x->cert = sb->cert;
+    }
+    boot.results = res;
+    boot.result_count = rc_count;
+    pbft_bytes proof[64];
+    uint32_t pc = 0;
+    if (nd->stable_height > 0 && nd->stable_height <= nd->block_count) {
+        boot.stable_height = nd->stable_height;
+        memcpy(boot.stable_state_root, nd->stable_root, 32);
+        size_t o = 0;
+        const uint8_t *d = nd->stable_proof.data;
+        while (o + 4 <= nd->stable_proof.size && pc < 64) {
+            uint32_t len = (uint32_t)d[o] << 24 | (uint32_t)d[o + 1] << 16 |
+                           (uint32_t)d[o + 2] << 8 | d[o + 3];
+            proof[pc].data = d + o + 4;
+            proof[pc].size = len;
+            pc++;
+            o += 4 + len;
+        }
+        boot.stable_proof = proof;
+        boot.stable_proof_count = pc;
+    }
+    pbft_bytes *recs = calloc(nd->record_count ? nd->record_count : 1,
+                              sizeof(*recs));
+    for (size_t i = 0; i < nd->record_count; i++) {
+        recs[i].data = nd->records[i].data;
+        recs[i].size = nd->records[i].size;
+    }
+    boot.records = recs;
+    boot.record_count = nd->record_count;
+    int rc = pbft_new(&cfg, &boot, &nd->core);
+    free(recs);
+    if (rc != 0) {
+        fail(s, "node %u: pbft_new failed: %s", nd->index, witan_err_name(rc));
+        return;
+    }
+    nd->up = true;
+    nd->last_request_count = UINT64_MAX;
+    if (!carry_out(s, nd))
+        return;
+    /* Answers to actions of the boot (VALIDATEs of a replayed new view)
+     * and the pool count, through an empty request-count event. */
+    struct local_ev *pending = s->local;
+    size_t count = s->local_count;
+    s->local = NULL;
+    s->local_count = s->local_cap = 0;
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_REQUESTS;
+    ev.u.request_count = pending_requests(nd);
+    nd->last_request_count = ev.u.request_count;
+    node_step(s, nd, &ev);
+    for (size_t i = 0; i < count; i++) {
+        node_step(s, nd, &pending[i].ev);
+        free_local(&pending[i]);
+    }
+    free(pending);
+}
+
+static void crash_node(sim *s, node *nd)
+{
+    if (!nd->up)
+        return;
+    pbft_free(nd->core);
+    nd->core = NULL;
+    nd->up = false;
+    for (int t = 0; t < PBFT_TIMER_COUNT; t++)
+        nd->timer_gen[t]++;
+    nd->inflight_count = 0;
+    nd->crash_at_persist = false;
+    s->crashes++;
+    trace(s, "n%u crash", nd->index);
+}
+
+void sim_config_default(sim_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->seed = 1;
+    c->n = 4;
+    c->pipeline_depth = 2;
+    c->checkpoint_interval = 8;
+    c->batch_max = 8;
+    c->sig_scheme = PBFT_SIG_TEST_HASH;
+    c->view_timeout_ms = 400;
+    c->view_timeout_max_ms = 6400;
+    c->retransmit_ms = 500;
+}
+
+sim *sim_new(const sim_config *c)
+{
+    WITAN_ASSERT(c->n >= 1 && c->n <= NMAX);
+    WITAN_ASSERT(wcrypto_init() == 0);
+    sim *s = calloc(1, sizeof(*s));
+    WITAN_ASSERT(s != NULL);
+    s->c = *c;
+    s->n = c->n;
+    s->rng = c->seed * 0x2545f4914f6cdd1dull + 17;
+    s->dmin = 1;
+    s->dmax = 10;
+    s->next_tx = 1;
+    for (uint32_t i = 0; i < s->n; i++) {
+        node *nd = &s->nodes[i];
+        nd->index = i;
+        uint8_t seed[32] = {0};
+        seed[0] = (uint8_t)i;
+        seed[1] = 0x5e;
+        WITAN_ASSERT(wcrypto_keypair_from_seed(WCRYPTO_KEY_ED25519, seed,
+                                               &nd->key) == 0);
+        s->pubs[i] = nd->key.pub;
+        wcrypto_history_init(&nd->hist);
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        boot_node(s, &s->nodes[i]);
+        event e = {0};
+        e.kind = E_GOSSIP;
+        e.to = i;
+        e.t = GOSSIP_MS + rng_below(&s->rng, GOSSIP_MS);
+        push(s, e);
+    }
+    return s;
+}
+
+void sim_free(sim *s)
+{
+    if (s == NULL)
+        return;
+    for (uint32_t i = 0; i < s->n; i++) {
+        node *nd = &s->nodes[i];
+        pbft_free(nd->core);
+        for (size_t k = 0; k < nd->record_count; k++)
+            free(nd->records[k].data);
+        free(nd->records);
+        for (size_t k = 0; k < nd->block_count; k++)
+            free(nd->blocks[k].block.data);
+        free(nd->blocks);
+        free(nd->applied.v);
+        free(nd->pooled.v);
+        free(nd->pool);
+        free(nd->inflight_tx);
+        free(nd->inflight_h);
+        free(nd->stable_proof.data);
+        for (int k = 0; k < REPLAY_RING; k++)
+            free(nd->replay[k].data);
+        wcrypto_keypair_wipe(&nd->key);
+    }
+    for (size_t i = 0; i < s->heap_count; i++)
+        free(s->heap[i].data.data);
+    free(s->heap);
+    free(s->committed);
+    free(s->roots);
+    free(s->have_committed);
+    free(s->have_root);
+    free(s->proposed.v);
+    free(s->submitted.v);
+    free(s->local);
+    free(s);
+}
+
+static void handle(sim *s, event *e)
+{
+    node *nd = &s->nodes[e->to];
+    switch (e->kind) {
+    case E_MSG: {
+        if (!nd->up)
+            break;
+        if (nd->byz == SIM_REPLAY)
+            byz_remember(nd, e->data.data, e->data.size);
+        pbft_event ev = {0};
+        ev.type = PBFT_EV_MESSAGE;
+        ev.u.message.data = e->data.data;
+        ev.u.message.size = e->data.size;
+        pbft_stats before;
+        if (s->c.trace)
+            pbft_get_stats(nd->core, &before);
+        node_step(s, nd, &ev);
+        if (s->c.trace && nd->up) {
+            pbft_stats after;
+            pbft_get_stats(nd->core, &after);
+            struct peek p;
+            bool ok = peek_message(&e->data, &p);
+            free(p.block.data);
+            for (int k = 0; k < PBFT_DROP_COUNT; k++)
+                if (after.dropped[k] != before.dropped[k])
+                    trace(s, "n%u dropped kind %u view %llu from n%u: %s", e->to,
+                          ok ? p.kind : 0, (unsigned long long)p.view, e->from,
+                          pbft_drop_name((enum pbft_drop)k));
+        }
+        break;
+    }
+    case E_TIMER: {
+        if (!nd->up || e->gen != nd->timer_gen[e->timer])
+            break;
+        pbft_event ev = {0};
+        ev.type = PBFT_EV_TIMER;
+        ev.u.timer = (enum pbft_timer)e->timer;
+        if (e->timer == PBFT_TIMER_VIEW)
+            trace(s, "n%u view timer (view %llu)", nd->index,
+                  (unsigned long long)pbft_view(nd->core));
+        node_step(s, nd, &ev);
+        break;
+    }
+    case E_GOSSIP: {
+        event g = {0};
+        g.kind = E_GOSSIP;
+        g.to = e->to;
+        g.t = s->now + GOSSIP_MS;
+        push(s, g);
+        if (!nd->up || nd->byz != SIM_CORRECT || nd->pool_count == 0)
+            break;
+        size_t count = nd->pool_count < 64 ? nd->pool_count : 64;
+        for (uint32_t d = 0; d < s->n; d++) {
+            if (d == nd->index)
+                continue;
+            if (s->partitioned &&
+                ((s->side_a >> d) & 1) != ((s->side_a >> nd->index) & 1))
+                continue;
+            if (rng_permille(&s->rng, s->drop_pm))
+                continue;
+            event f = {0};
+            f.kind = E_TXFWD;
+            f.to = d;
+            f.t = s->now + s->dmin + rng_below(&s->rng, s->dmax - s->dmin + 1);
+            f.data = bytes_copy(nd->pool, count * 8);
+            push(s, f);
+        }
+        break;
+    }
+    case E_TXFWD: {
+        if (!nd->up)
+            break;
+        const uint64_t *ids = (const uint64_t *)e->data.data;
+        size_t before = nd->pool_count;
+        for (size_t i = 0; i < e->data.size / 8; i++)
+            pool_add(nd, ids[i]);
+        if (nd->pool_count != before) {
+            pbft_event ev = {0};
+            ev.type = PBFT_EV_REQUESTS;
+            ev.u.request_count = pending_requests(nd);
+            nd->last_request_count = ev.u.request_count;
+            node_step(s, nd, &ev);
+        }
+        break;
+    }
+    }
+}
+
+bool sim_run_until(sim *s, uint64_t t_ms)
+{
+    while (!s->failed && s->heap_count > 0 && s->heap[0].t <= t_ms) {
+        event e = pop(s);
+        s->now = e.t;
+        handle(s, &e);
+        free(e.data.data);
+    }
+    if (!s->failed)
+        s->now = t_ms;
+    return !s->failed;
+}
+
+uint64_t sim_now(const sim *s)
+{
+    return s->now;
+}
+
+void sim_submit(sim *s, uint32_t node_index, uint32_t count)
+{
+    node *nd = &s->nodes[node_index];
+    trace(s, "n%u submit %u requests from id %llu", node_index, count,
+          (unsigned long long)s->next_tx);
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t id = s->next_tx++;
+        if (correct(nd))
+            set_add(&s->submitted, id);
+        pool_add(nd, id);
+    }
+    if (nd->up) {
+        pbft_event ev = {0};
+        ev.type = PBFT_EV_REQUESTS;
+        ev.u.request_count = pending_requests(nd);
+        nd->last_request_count = ev.u.request_count;
+        node_step(s, nd, &ev);
+    }
+}
+
+void sim_crash(sim *s, uint32_t i, bool lose_unpersisted)
+{
+    node *nd = &s->nodes[i];
+    if (lose_unpersisted && nd->up) {
+        /* The node dies in the middle of its next Ready, just before a
+         * record reaches the disk: that record and everything after it in
+         * the Ready (its sends) are lost. */
+        nd->crash_at_persist = true;
+        return;
+    }
+    crash_node(s, nd);
+}
+
+void sim_restart(sim *s, uint32_t i)
+{
+    node *nd = &s->nodes[i];
+    if (nd->up)
+        return;
+    trace(s, "n%u restart (height %zu, %zu records)", i, nd->block_count,
+          nd->record_count);
+    boot_node(s, nd);
+}
+
+void sim_set_byzantine(sim *s, uint32_t i, enum sim_byz kind)
+{
+    s->nodes[i].byz = kind;
+}
+
+void sim_partition(sim *s, uint64_t side_a)
+{
+    s->partitioned = true;
+    s->side_a = side_a;
+    trace(s, "partition %llx", (unsigned long long)side_a);
+}
+
+void sim_calm(sim *s)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        s->nodes[i].crash_at_persist = false;
+}
+
+void sim_heal(sim *s)
+{
+    s->partitioned = false;
+    trace(s, "heal");
+}
+
+void sim_set_network(sim *s, uint32_t drop_pm, uint32_t dup_pm, uint32_t dmin,
+                     uint32_t dmax)
+{
+    s->drop_pm = drop_pm;
+    s->dup_pm = dup_pm;
+    s->dmin = dmin;
+    s->dmax = dmax < dmin ? dmin : dmax;
+}
+
+void sim_filter(sim *s, uint32_t kind, uint64_t from, uint64_t to)
+{
+    if (s->filter_count < 8)
+        s->filters[s->filter_count++] = (struct filter){kind, from, to};
+}
+
+void sim_clear_filters(sim *s)
+{
+    s->filter_count = 0;
+}
+
+bool sim_failed(const sim *s, const char **why)
+{
+    if (why)
+        *why = s->why;
+    return s->failed;
+}
+
+uint64_t sim_delivered(const sim *s, uint32_t i)
+{
+    return s->nodes[i].block_count;
+}
+
+uint64_t sim_view(const sim *s, uint32_t i)
+{
+    return s->nodes[i].up ? pbft_view(s->nodes[i].core) : 0;
+}
+
+uint64_t sim_stable(const sim *s, uint32_t i)
+{
+    return s->nodes[i].up ? pbft_stable_height(s->nodes[i].core) : 0;
+}
+
+bool sim_is_up(const sim *s, uint32_t i)
+{
+    return s->nodes[i].up;
+}
+
+uint32_t sim_n(const sim *s)
+{
+    return s->n;
+}
+
+uint64_t sim_messages(const sim *s)
+{
+    return s->messages;
+}
+
+void sim_get_stats(const sim *s, uint32_t i, pbft_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->nodes[i].up)
+        pbft_get_stats(s->nodes[i].core, out);
+}
+
+bool sim_requests_done(const sim *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        if (!correct(nd) || !nd->up)
+            continue;
+        for (size_t k = 0; k < s->submitted.cap; k++) {
+            uint64_t id = s->submitted.v[k];
+            if (id != 0 && !set_has(&nd->applied, id))
+                return false;
+        }
+    }
+    return true;
+}
+
+bool sim_check_requests(sim *s)
+{
+    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        node *nd = &s->nodes[i];
+        if (!correct(nd) || !nd->up)
+            continue;
+        for (size_t k = 0; k < s->submitted.cap; k++) {
+            uint64_t id = s->submitted.v[k];
+            if (id != 0 && !set_has(&nd->applied, id)) {
+                fail(s, "LIVENESS: request %llu not committed at node %u "
+                        "(height %zu, view %llu)",
+                     (unsigned long long)id, i, nd->block_count,
+                     (unsigned long long)pbft_view(nd->core));
+                break;
+            }
+        }
+    }
+    return !s->failed;
+}
+
+/* --- the seeded run --------------------------------------------------------------------- */
+
+void sim_random_config(uint64_t seed, uint32_t n, sim_config *c)
+{
+    sim_config_default(c);
+    uint64_t st = seed ^ 0xc0ffee;
+    c->seed = seed;
+    c->n = n;
+    c->pipeline_depth = 1 + (uint32_t)rng_below(&st, 3);
+    static const uint32_t ks[] = {2, 4, 5, 8};
+    c->checkpoint_interval = ks[rng_below(&st, 4)];
+    c->batch_max = 1 + (uint32_t)rng_below(&st, 8);
+}
+
+void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
+{
+    memset(out, 0, sizeof(*out));
+    sim *s = sim_new(c);
+    uint64_t st = c->seed * 0x9e3779b97f4a7c15ull + 5;
+    uint32_t f = pbft_faults(c->n);
+    uint32_t byz = f ? (uint32_t)rng_below(&st, f + 1) : 0;
+    out->byz_count = byz;
+    uint64_t byz_mask = 0;
+    for (uint32_t i = 0; i < byz; i++) {
+        uint32_t who;
+        do
+            who = (uint32_t)rng_below(&st, c->n);
+        while (byz_mask >> who & 1);
+        byz_mask |= 1ull << who;
+        sim_set_byzantine(s, who, (enum sim_byz)(1 + rng_below(&st, SIM_BYZ_KINDS - 1)));
+    }
+    /* Chaos: faults at random, then a heal and a liveness phase. */
+    uint32_t drop = (uint32_t)rng_below(&st, 250);
+    uint32_t dup = (uint32_t)rng_below(&st, 100);
+    uint32_t dmax = 1 + (uint32_t)rng_below(&st, 300);
+    sim_set_network(s, drop, dup, 1, dmax);
+    const uint64_t chaos_ms = 12000, submit_until = 16000, end_ms = 60000;
+    uint64_t t = 0;
+    uint32_t allowed_down = f - byz;
+    while (t < chaos_ms && !sim_failed(s, NULL)) {
+        t += 50 + rng_below(&st, 400);
+        if (!sim_run_until(s, t))
+            break;
+        uint64_t r = rng_below(&st, 100);
+        uint32_t who = (uint32_t)rng_below(&st, c->n);
+        if (r < 40) {
+            sim_submit(s, who, 1 + (uint32_t)rng_below(&st, 4));
+        } else if (r < 48 && !(byz_mask >> who & 1)) {
+            uint32_t down = 0;
+            for (uint32_t i = 0; i < c->n; i++)
+                down += !sim_is_up(s, i);
+            if (sim_is_up(s, who) && down < allowed_down + (c->n > 1 ? 1 : 0) &&
+                down < c->n - 1) {
+                sim_crash(s, who, rng_below(&st, 2) == 0);
+                out->crashes++;
+            }
+        } else if (r < 60) {
+            if (!sim_is_up(s, who))
+                sim_restart(s, who);
+        } else if (r < 64) {
+            sim_partition(s, rng_next(&st) & ((1ull << c->n) - 1));
+        } else if (r < 70) {
+            sim_heal(s);
+        }
+    }
+    /* Heal: ≤ f faulty from here on. */
+    if (!sim_failed(s, NULL)) {
+        sim_heal(s);
+        sim_calm(s);
+        sim_set_network(s, 0, dup ? 20 : 0, 1, 20);
+        for (uint32_t i = 0; i < c->n; i++)
+            if (!sim_is_up(s, i))
+                sim_restart(s, i);
+        while (t < submit_until && !sim_failed(s, NULL)) {
+            t += 100 + rng_below(&st, 300);
+            if (!sim_run_until(s, t))
+                break;
+            uint32_t who = (uint32_t)rng_below(&st, c->n);
+            sim_submit(s, who, 1 + (uint32_t)rng_below(&st, 3));
+        }
+        /* Liveness: every request commits everywhere by end_ms; the run
+         * stops as soon as it has. */
+        while (!sim_failed(s, NULL) && t < end_ms) {
+            t += 500;
+            if (!sim_run_until(s, t) || sim_requests_done(s))
+                break;
+        }
+        if (!sim_failed(s, NULL))
+            sim_check_requests(s);
+    }
+    const char *why;
+    out->ok = !sim_failed(s, &why);
+    if (!out->ok) {
+        snprintf(out->why, sizeof(out->why), "%s", why);
+        if (trace_out)
+            sim_print_trace(s, trace_out);
+    }
+    out->delivered_min = UINT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t d = sim_delivered(s, i);
+        if (d > out->delivered_max)
+            out->delivered_max = d;
+        if (!(byz_mask >> i & 1) && d < out->delivered_min)
+            out->delivered_min = d;
+        if (sim_view(s, i) > out->view_max)
+            out->view_max = sim_view(s, i);
+    }
+    out->requests = s->next_tx - 1;
+    out->messages = s->messages;
+    sim_free(s);
+}
