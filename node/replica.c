@@ -313,46 +313,67 @@ static bool validate(struct node *n, const pbft_action *a)
 static int deliver(struct node *n, const pbft_action *a)
 {
     struct replica *r = n->replica;
+    Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
+    if (!b)
+        return WITAN_EDECODE; /* certified, so the core checked it decodes */
+    /* Transactions this node admitted had their signatures checked then,
+     * and so had those of a proposal it validated: only a block with
+     * others (state transfer, a foreign proposal) is checked again. */
+    bool all_known = true;
+    uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
+    if (!hashes) {
+        witan__block__free_unpacked(b, NULL);
+        return WITAN_ENOMEM;
+    }
+    for (size_t i = 0; i < b->n_txs; i++) {
+        Witan__Envelope *e =
+            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
+        if (!e) {
+            all_known = false;
+            continue;
+        }
+        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len,
+                            hashes[i]);
+        all_known = all_known && mempool_find(&n->pool, hashes[i]) != NULL;
+        witan__envelope__free_unpacked(e, NULL);
+    }
+    bool verify = !all_known && !was_validated(r, a->block_hash);
+
     uint8_t *cert_bytes;
     size_t cert_size;
     int err = pbft_cert_encode(a->cert, &cert_bytes, &cert_size);
-    if (err)
-        return err;
-    Witan__CommitCertificate *cert =
-        witan__commit_certificate__unpack(NULL, cert_size, cert_bytes);
-    free(cert_bytes);
-    if (!cert)
-        return WITAN_ENOMEM;
+    Witan__CommitCertificate *cert = NULL;
+    if (!err) {
+        cert = witan__commit_certificate__unpack(NULL, cert_size, cert_bytes);
+        free(cert_bytes);
+        if (!cert)
+            err = WITAN_ENOMEM;
+    }
     struct ledger_apply_stats stats;
     char why[LEDGER_WHY_SIZE];
-    /* Transactions of a proposal this node validated were checked then. */
-    bool verify = !was_validated(r, a->block_hash);
-    err = ledger_block_apply(n->l, a->data.data, a->data.size, cert, verify,
-                             &stats, why, sizeof why);
-    witan__commit_certificate__free_unpacked(cert, NULL);
-    if (err) {
-        WITAN_ERROR("node",
-                    "committed block %llu cannot be executed: %s (%s); "
-                    "stopping rather than diverge",
-                    (unsigned long long)a->height, why, witan_err_name(err));
+    if (!err) {
+        err = ledger_block_apply(n->l, a->data.data, a->data.size, cert,
+                                 verify, &stats, why, sizeof why);
+        if (err)
+            WITAN_ERROR("node",
+                        "committed block %llu cannot be executed: %s (%s); "
+                        "stopping rather than diverge",
+                        (unsigned long long)a->height, why,
+                        witan_err_name(err));
+    }
+    if (cert)
+        witan__commit_certificate__free_unpacked(cert, NULL);
+    if (!err) {
+        for (size_t i = 0; i < b->n_txs; i++)
+            mempool_mark(&n->pool, hashes[i]);
+        mempool_remove_selected(&n->pool);
+        if (stats.ok_count != stats.tx_count)
+            mempool_drop_stale(&n->pool, n->l);
+    }
+    free(hashes);
+    witan__block__free_unpacked(b, NULL);
+    if (err)
         return err;
-    }
-    Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
-    for (size_t i = 0; b && i < b->n_txs; i++) {
-        Witan__Envelope *e =
-            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
-        if (!e)
-            continue;
-        uint8_t hash[32];
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
-        mempool_mark(&n->pool, hash);
-        witan__envelope__free_unpacked(e, NULL);
-    }
-    if (b)
-        witan__block__free_unpacked(b, NULL);
-    mempool_remove_selected(&n->pool);
-    if (stats.ok_count != stats.tx_count)
-        mempool_drop_stale(&n->pool, n->l);
     WITAN_DEBUG("node", "executed block %llu: %u transactions",
                 (unsigned long long)a->height, stats.tx_count);
     struct pending p = {.type = PEND_EXECUTED, .height = a->height};
