@@ -1,5 +1,5 @@
 /*
- * What node/'s files share: the mempool.
+ * What node/'s files share: the mempool, and the HTTP gateway.
  */
 #ifndef WITAN_NODE_INTERNAL_H
 #define WITAN_NODE_INTERNAL_H
@@ -34,5 +34,24 @@ size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
 /* Removes what the last mempool_select marked (after its block committed). */
 void mempool_remove_selected(struct mempool *m);
 void mempool_drop_stale(struct mempool *m, ledger *l);
+
+/* --- HTTP/JSON gateway (node/http.c, spec/api.md "HTTP") -------------------- */
+
+#include <nng/nng.h>
+
+struct node_http;
+
+/*
+ * Starts the gateway on `url` (http://host:port). It adds the listener
+ * inproc://witan-node-<pid> to the node's REP socket `rep` and answers each
+ * HTTP request by sending a witan.Request there from its own threads, so it
+ * never touches node state. WITAN_ENET (logged) when it cannot listen,
+ * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
+ */
+int node_http_start(nng_socket rep, const char *url, struct node_http **out);
+
+/* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
+ * Call it before the REP socket is closed. */
+void node_http_stop(struct node_http *h);
 
 #endif

@@ -22,6 +22,23 @@
 
 #define NODE_IDLE_WAIT_MS 50
 #define NODE_REQUESTS_PER_ROUND_MAX 256
+#define NODE_LATENCY_BUCKET_COUNT 13
+
+/* What /metrics reports (spec/api.md). Commit latency runs from a
+ * transaction's admission to its block's commit: admission times are kept
+ * by the first 8 bytes of the hash in an open-addressing table twice the
+ * pool's size, emptied (losing those samples) if transactions the pool
+ * dropped as stale ever fill three quarters of it. */
+struct node_metrics {
+    uint64_t commits;
+    uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
+    uint64_t latency_over, latency_sum_ms, latency_count;
+    struct admitted {
+        uint64_t key; /* 0: empty */
+        int64_t admit_ms;
+    } *admitted;
+    size_t admitted_cap, admitted_count; /* cap: a power of two */
+};
 
 struct node {
     const struct node_config *cfg;
@@ -32,6 +49,7 @@ struct node {
     struct mempool pool;
     nng_socket sock;
     struct ledger_tx **selection;
+    struct node_metrics metrics;
 };
 
 static int64_t wall_ms(void)
@@ -59,6 +77,124 @@ static void free_error(Witan__Error *e)
         return;
     free(e->message);
     free(e);
+}
+
+/* --- metrics ---------------------------------------------------------------- */
+
+static const uint64_t latency_le_ms[NODE_LATENCY_BUCKET_COUNT] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int metrics_init(struct node_metrics *m, uint32_t pool_count_max)
+{
+    memset(m, 0, sizeof *m);
+    size_t cap = 64;
+    while (cap < 2 * (size_t)pool_count_max)
+        cap *= 2;
+    m->admitted = calloc(cap, sizeof *m->admitted);
+    m->admitted_cap = cap;
+    return m->admitted ? WITAN_OK : WITAN_ENOMEM;
+}
+
+static uint64_t admitted_key(const uint8_t hash[32])
+{
+    uint64_t k;
+    memcpy(&k, hash, sizeof k);
+    return k ? k : 1;
+}
+
+static void metrics_admitted(struct node_metrics *m, const uint8_t hash[32])
+{
+    if (!m->admitted)
+        return;
+    if (4 * (m->admitted_count + 1) > 3 * m->admitted_cap) {
+        memset(m->admitted, 0, m->admitted_cap * sizeof *m->admitted);
+        m->admitted_count = 0;
+    }
+    uint64_t key = admitted_key(hash);
+    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
+    while (m->admitted[i].key && m->admitted[i].key != key)
+        i = (i + 1) & mask;
+    if (!m->admitted[i].key)
+        m->admitted_count++;
+    m->admitted[i] = (struct admitted){key, mono_ms()};
+}
+
+/* Removes the hash's entry (shifting later ones of its run back, so that
+ * lookups need no tombstones) and records its latency. */
+static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
+                              int64_t now_ms)
+{
+    if (!m->admitted)
+        return;
+    uint64_t key = admitted_key(hash);
+    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
+    while (m->admitted[i].key && m->admitted[i].key != key)
+        i = (i + 1) & mask;
+    if (!m->admitted[i].key)
+        return;
+    int64_t ms = now_ms - m->admitted[i].admit_ms;
+    uint64_t latency = ms > 0 ? (uint64_t)ms : 0;
+    size_t b = 0;
+    while (b < NODE_LATENCY_BUCKET_COUNT && latency > latency_le_ms[b])
+        b++;
+    if (b < NODE_LATENCY_BUCKET_COUNT)
+        m->latency_bucket[b]++;
+    else
+        m->latency_over++;
+    m->latency_sum_ms += latency;
+    m->latency_count++;
+    m->admitted[i].key = 0;
+    m->admitted_count--;
+    for (size_t j = (i + 1) & mask; m->admitted[j].key; j = (j + 1) & mask) {
+        size_t home = (size_t)m->admitted[j].key & mask;
+        /* Entry j may move to the hole at i unless its home lies in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            m->admitted[i] = m->admitted[j];
+            m->admitted[j].key = 0;
+            i = j;
+        }
+    }
+}
+
+/* Storage for one metrics answer, owned by handle_request's frame. */
+struct metrics_answer {
+    Witan__MetricsResponse response;
+    Witan__LatencyBucket buckets[NODE_LATENCY_BUCKET_COUNT];
+    Witan__LatencyBucket *pointers[NODE_LATENCY_BUCKET_COUNT];
+};
+
+static void handle_metrics(struct node *n, struct metrics_answer *a,
+                           Witan__Response *resp)
+{
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    witan__metrics_response__init(&a->response);
+    a->response.height = tip.height;
+    a->response.commits = n->metrics.commits;
+    a->response.mempool_count = n->pool.count;
+    a->response.mempool_size = n->pool.size;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < NODE_LATENCY_BUCKET_COUNT; b++) {
+        cumulative += n->metrics.latency_bucket[b];
+        witan__latency_bucket__init(&a->buckets[b]);
+        a->buckets[b].le_ms = latency_le_ms[b];
+        a->buckets[b].count = cumulative;
+        a->pointers[b] = &a->buckets[b];
+    }
+    a->response.n_commit_latency_buckets = NODE_LATENCY_BUCKET_COUNT;
+    a->response.commit_latency_buckets = a->pointers;
+    a->response.commit_latency_sum_ms = n->metrics.latency_sum_ms;
+    a->response.commit_latency_count = n->metrics.latency_count;
+    resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
+    resp->metrics = &a->response;
 }
 
 /* --- requests --------------------------------------------------------------- */
@@ -94,6 +230,8 @@ static void submit_one(struct node *n, const ProtobufCBinaryData *env,
         err = mempool_add(&n->pool, &tx, why, sizeof why);
     if (err)
         res->error = make_error(err, why);
+    else
+        metrics_admitted(&n->metrics, hash_out);
     ledger_tx_release(&tx); /* a no-op when the pool took it */
 }
 
@@ -172,6 +310,7 @@ static void handle_request(struct node *n, nng_msg *msg)
     Witan__PredictionsResponse *preds = NULL;
     Witan__ModelsResponse *models = NULL;
     Witan__Account *account = NULL;
+    struct metrics_answer metrics;
     uint8_t tip_hash[32], tip_root[32];
     char why[LEDGER_WHY_SIZE] = "";
     int err = WITAN_OK;
@@ -289,6 +428,9 @@ static void handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
         resp.models = models;
         break;
+    case WITAN__REQUEST__KIND_METRICS:
+        handle_metrics(n, &metrics, &resp);
+        break;
     default:
         err = WITAN_EINVAL;
         snprintf(why, sizeof why, "request names no known kind");
@@ -366,6 +508,10 @@ static int propose_and_commit(struct node *n)
         ledger_block_free(&block);
         return err;
     }
+    int64_t now_ms = mono_ms();
+    for (size_t i = 0; i < count; i++)
+        metrics_committed(&n->metrics, n->selection[i]->hash, now_ms);
+    n->metrics.commits++;
     mempool_remove_selected(&n->pool);
     if (stats.ok_count != stats.tx_count)
         mempool_drop_stale(&n->pool, n->l);
@@ -435,6 +581,7 @@ static void node_cleanup(struct node *n)
         nng_close(n->sock);
     mempool_free(&n->pool);
     free(n->selection);
+    free(n->metrics.admitted);
     ledger_close(n->l);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
@@ -454,6 +601,8 @@ int node_run(const char *home, const struct node_config *cfg,
     if (!err)
         err = mempool_init(&n.pool, cfg->mempool_count_max,
                            cfg->mempool_size_max);
+    if (!err)
+        err = metrics_init(&n.metrics, cfg->mempool_count_max);
     if (!err) {
         n.selection = calloc(WITAN_BLOCK_TX_COUNT_MAX, sizeof *n.selection);
         if (!n.selection)
@@ -470,6 +619,9 @@ int node_run(const char *home, const struct node_config *cfg,
     }
     if (!err && rc)
         err = WITAN_ENET;
+    struct node_http *http = NULL;
+    if (!err && cfg->http_listen[0])
+        err = node_http_start(n.sock, cfg->http_listen, &http);
     if (err) {
         node_cleanup(&n);
         return err;
@@ -502,6 +654,7 @@ int node_run(const char *home, const struct node_config *cfg,
         if (!*stop && block_due(&n))
             err = propose_and_commit(&n);
     }
+    node_http_stop(http);
     ledger_tip(n.l, &tip);
     WITAN_INFO("node", "stopping at height %llu%s",
                (unsigned long long)tip.height, err ? " after an error" : "");
