@@ -301,6 +301,13 @@ static void respond(nng_aio *aio, uint16_t status, const char *content_type,
         return;
     }
     int rc = nng_http_res_set_status(res, status);
+    /* nng names only the statuses it uses itself. */
+    const char *reason = status == 411   ? "Length Required"
+                         : status == 413 ? "Payload Too Large"
+                         : status == 415 ? "Unsupported Media Type"
+                                         : NULL;
+    if (!rc && reason)
+        rc = nng_http_res_set_reason(res, reason);
     if (!rc)
         rc = nng_http_res_set_header(res, "Content-Type", content_type);
     if (!rc)
