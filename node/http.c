@@ -1254,6 +1254,24 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
 
 /* --- dispatch ---------------------------------------------------------------------- */
 
+/* True for the paths GET answers (a non-GET there is 405, not 404). */
+static bool get_path(const char *p)
+{
+    static const char *const exact[] = {"/v1/status", "/metrics",
+                                        "/v1/attestations", "/v1/predictions",
+                                        "/v1/models"};
+    static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
+                                         "/v1/models/", "/v1/accounts/"};
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
+        if (strcmp(p, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(prefix); i++)
+        if (strncmp(p, prefix[i], strlen(prefix[i])) == 0 &&
+            p[strlen(prefix[i])])
+            return true;
+    return false;
+}
+
 static bool is_get(const struct http_call *c)
 {
     return strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0;
@@ -1323,8 +1341,7 @@ static void serve(struct http_worker *w, nng_aio *aio)
         if (method_ok)
             route_submit(c, body, (size_t)body_size);
     } else if (!get) {
-        known = strcmp(p, "/v1/status") == 0 || strcmp(p, "/metrics") == 0 ||
-                strncmp(p, "/v1/", 4) == 0;
+        known = get_path(p);
         method_ok = false;
     } else if (strcmp(p, "/v1/status") == 0) {
         route_status(c);

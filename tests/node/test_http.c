@@ -450,6 +450,20 @@ static void test_http_gateway(void **state)
     assert_int_equal(a.status, 404);
     assert_non_null(strstr(a.body, "\"name\":\"WITAN_ENOTFOUND\""));
     free(a.body);
+    assert_int_equal(http_raw(http_port, "DELETE", "/v1/status", NULL, NULL,
+                              0, 0, &a),
+                     0);
+    assert_int_equal(a.status, 405);
+    free(a.body);
+    assert_int_equal(http_raw(http_port, "POST", "/v1/nowhere",
+                              "application/json", "{}", 2, 0, &a),
+                     0);
+    assert_int_equal(a.status, 404);
+    free(a.body);
+    assert_int_equal(http_get(http_port, "/v1/models", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"models\":[]"));
+    free(a.body);
     assert_int_equal(http_get(http_port, "/v1/blocks/99999", &a), 0);
     assert_int_equal(a.status, 404);
     free(a.body);
