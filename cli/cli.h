@@ -28,6 +28,7 @@ int cli_attest(int argc, char **argv);
 int cli_member(int argc, char **argv);
 int cli_query(int argc, char **argv);
 int cli_node(int argc, char **argv);
+int cli_testnet(int argc, char **argv);
 
 /* Prints "witan: <what>: <message of err>" on stderr and returns 1. */
 int cli_fail(const char *what, int err);

@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},
     {"node", "operate a node: backup of a running node's database", cli_node},
+    {"testnet", "a local network of validators: init, start, stop, status",
+     cli_testnet},
 };
 
 static void usage(FILE *out)

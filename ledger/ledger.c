@@ -527,8 +527,8 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             (unsigned long long)h->height);
         return WITAN_EINVAL;
     }
-    if (h->time_ms <= tip->time_ms) {
-        WHY("block time %lld is not after the tip's %lld",
+    if (h->time_ms < tip->time_ms) {
+        WHY("block time %lld is before the tip's %lld",
             (long long)h->time_ms, (long long)tip->time_ms);
         return WITAN_EINVAL;
     }

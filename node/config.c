@@ -18,6 +18,27 @@ void node_config_defaults(struct node_config *c)
     c->mempool_count_max = 50000;
     c->mempool_size_max = 64ull << 20;
     c->nonce_window = 1000;
+    c->view_timeout_ms = 1000;
+    c->view_timeout_max_ms = 30000;
+    c->send_queue_count = 1024;
+}
+
+/* "a, b, c" into the peer list. */
+static int parse_peers(char *value, struct node_config *c)
+{
+    c->peer_count = 0;
+    for (char *tok = strtok(value, ","); tok; tok = strtok(NULL, ",")) {
+        while (*tok == ' ')
+            tok++;
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = '\0';
+        if (n == 0 || n >= NODE_ADDRESS_SIZE_MAX ||
+            c->peer_count == WITAN_VALIDATOR_COUNT_MAX)
+            return WITAN_ECONFIG;
+        snprintf(c->peers[c->peer_count++], NODE_ADDRESS_SIZE_MAX, "%s", tok);
+    }
+    return c->peer_count ? WITAN_OK : WITAN_ECONFIG;
 }
 
 static char *trim(char *s)
@@ -103,6 +124,21 @@ int node_config_load(const char *path, struct node_config *c, char *why,
         } else if (strcmp(key, "nonce_window") == 0) {
             bad = parse_u64(value, 1, 1000000, &v);
             c->nonce_window = (uint32_t)v;
+        } else if (strcmp(key, "p2p_listen") == 0) {
+            bad = strlen(value) == 0 || strlen(value) >= sizeof c->p2p_listen;
+            if (!bad)
+                snprintf(c->p2p_listen, sizeof c->p2p_listen, "%s", value);
+        } else if (strcmp(key, "peers") == 0) {
+            bad = parse_peers(value, c) != 0;
+        } else if (strcmp(key, "view_timeout_ms") == 0) {
+            bad = parse_u64(value, 10, 600000, &v);
+            c->view_timeout_ms = (uint32_t)v;
+        } else if (strcmp(key, "view_timeout_max_ms") == 0) {
+            bad = parse_u64(value, 10, 600000, &v);
+            c->view_timeout_max_ms = (uint32_t)v;
+        } else if (strcmp(key, "send_queue_count") == 0) {
+            bad = parse_u64(value, 1, 65536, &v);
+            c->send_queue_count = (uint32_t)v;
         } else {
             snprintf(why, why_size, "%s:%d: unknown setting '%s'", path,
                      line_no, key);
@@ -114,6 +150,11 @@ int node_config_load(const char *path, struct node_config *c, char *why,
                      line_no, value, key);
             err = WITAN_ECONFIG;
         }
+    }
+    if (!err && c->view_timeout_ms > c->view_timeout_max_ms) {
+        snprintf(why, why_size, "%s: view_timeout_ms is larger than "
+                                "view_timeout_max_ms", path);
+        err = WITAN_ECONFIG;
     }
     if (!err && c->map_size > c->map_size_max) {
         snprintf(why, why_size, "%s: map_size_mb is larger than "
@@ -131,6 +172,15 @@ int node_config_write(const char *path, const struct node_config *c)
         return errno == EEXIST ? WITAN_EEXIST : WITAN_EIO;
     static const char *const levels[] = {"debug", "info", "warn", "error",
                                          "off"};
+    char peers_text[WITAN_VALIDATOR_COUNT_MAX * (NODE_ADDRESS_SIZE_MAX + 2)];
+    size_t used = 0;
+    peers_text[0] = '\0';
+    for (uint32_t i = 0; i < c->peer_count; i++)
+        used += (size_t)snprintf(peers_text + used, sizeof peers_text - used,
+                                 "%s%s", i ? ", " : "", c->peers[i]);
+    if (!c->peer_count)
+        snprintf(peers_text, sizeof peers_text,
+                 "tcp://127.0.0.1:7401, tcp://127.0.0.1:7411");
     fprintf(f,
             "# witand configuration (spec/node.md). Every setting is shown with "
             "its value.\n\n"
@@ -150,12 +200,27 @@ int node_config_write(const char *path, const struct node_config *c)
             "mempool_count_max = %u\nmempool_size_max_mb = %llu\n\n"
             "# Nonces admitted ahead of the last applied one; also the most "
             "one sender\n# may have pending.\n"
-            "nonce_window = %u\n",
+            "nonce_window = %u\n\n"
+            "# Validators only (more than one in genesis): the address this node\n"
+            "# listens on for its peers, and every validator's address in\n"
+            "# genesis order, this node's own included.\n"
+            "%sp2p_listen = %s\n%speers = %s\n\n"
+            "# View change: first timeout, and the ceiling it doubles up to.\n"
+            "# Consensus assumes that once the network settles, messages\n"
+            "# arrive within the ceiling (spec/consensus.md).\n"
+            "view_timeout_ms = %u\nview_timeout_max_ms = %u\n\n"
+            "# Messages queued for one peer; past it they are dropped and\n"
+            "# counted, so a slow peer never blocks the others.\n"
+            "send_queue_count = %u\n",
             c->listen, c->http_listen,
             (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],
             c->mempool_count_max,
-            (unsigned long long)(c->mempool_size_max >> 20), c->nonce_window);
+            (unsigned long long)(c->mempool_size_max >> 20), c->nonce_window,
+            c->p2p_listen[0] ? "" : "# ", c->p2p_listen[0] ? c->p2p_listen
+                                                             : "tcp://127.0.0.1:7401",
+            c->peer_count ? "" : "# ", peers_text, c->view_timeout_ms,
+            c->view_timeout_max_ms, c->send_queue_count);
     int err = ferror(f) ? WITAN_EIO : WITAN_OK;
     if (fclose(f) != 0)
         err = WITAN_EIO;

@@ -34,6 +34,80 @@ size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
 /* Removes what the last mempool_select marked (after its block committed). */
 void mempool_remove_selected(struct mempool *m);
 void mempool_drop_stale(struct mempool *m, ledger *l);
+/* Forgets the marks of the last mempool_select (a proposal that did not
+ * become a block must not remove anything). */
+void mempool_clear_selection(struct mempool *m);
+/* Marks the transaction with this hash, if pooled, for removal by
+ * mempool_remove_selected. */
+void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
+
+/* --- the node ----------------------------------------------------------- */
+
+#include <nng/nng.h>
+
+#define NODE_IDLE_WAIT_MS 50
+#define NODE_REQUESTS_PER_ROUND_MAX 256
+#define NODE_P2P_MESSAGES_PER_ROUND_MAX 1024
+
+struct replica; /* node/replica.c: consensus with other validators */
+
+#define NODE_LATENCY_BUCKET_COUNT 13
+
+/* What /metrics reports (server.c, spec/api.md). Commit latency runs from a
+ * transaction's admission to its block's commit: admission times are kept
+ * by the first 8 bytes of the hash in an open-addressing table twice the
+ * pool's size, emptied (losing those samples) if transactions the pool
+ * dropped as stale ever fill three quarters of it. */
+struct node_metrics {
+    uint64_t commits;
+    uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
+    uint64_t latency_over, latency_sum_ms, latency_count;
+    struct node_admitted {
+        uint64_t key; /* 0: empty */
+        int64_t admit_ms;
+    } *admitted;
+    size_t admitted_cap, admitted_count; /* cap: a power of two */
+};
+
+struct node {
+    const struct node_config *cfg;
+    Witan__Genesis *genesis;
+    ledger *l;
+    wcrypto_keypair key;
+    uint32_t validator_index;
+    struct mempool pool;
+    nng_socket sock;
+    struct ledger_tx **selection;
+    struct replica *replica; /* NULL on a one-validator chain */
+    struct node_metrics metrics;
+};
+
+/* Counts one committed block and the commit latency of its transactions
+ * (those admitted here; others are not timed). Cannot fail. */
+void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
+                         size_t count);
+
+/* Answers one client request (server.c). Takes ownership of msg. */
+void node_handle_request(struct node *n, nng_msg *msg);
+
+/* Admits one envelope into the pool (server.c): decode, signature, state,
+ * pool rules. 0 when admitted or already known; the error and `why`
+ * otherwise. *hash_out gets the transaction hash when it decoded. */
+int node_admit(struct node *n, const uint8_t *env, size_t size,
+               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
+               size_t why_size);
+
+/* Monotonic and wall-clock milliseconds. */
+int64_t node_monotonic_ms(void);
+int64_t node_wall_ms(void);
+
+/* Multi-validator operation (replica.c). replica_run replaces the solo
+ * loop: it returns after *stop or on an error that stops the node. */
+int replica_run(struct node *n, volatile sig_atomic_t *stop);
+/* Called by submit handling after envelopes were admitted: relays them to
+ * the other validators and tells consensus the pool grew. */
+void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
+                         size_t count);
 
 /* --- HTTP/JSON gateway (node/http.c, spec/api.md "HTTP") -------------------- */
 

@@ -21,9 +21,13 @@ static const char usage[] =
     "  --home DIR         the node's home\n"
     "  --log-level LEVEL  debug, info, warn, error or off (overrides config)\n"
     "\n"
+    "With one validator in genesis it commits alone. With more, it runs\n"
+    "PBFT with the other validators over nng (config: p2p_listen, peers),\n"
+    "relays admitted transactions to them, and catches up by state\n"
+    "transfer after a restart. `witan testnet` sets up such a network.\n"
+    "\n"
     "SIGTERM or SIGINT stops it cleanly. It refuses a home whose protocol\n"
-    "version, schema version or genesis hash does not match, saying which.\n"
-    "This build runs one-validator chains.\n";
+    "version, schema version or genesis hash does not match, saying which.\n";
 
 static volatile sig_atomic_t stop_flag;
 

@@ -204,3 +204,15 @@ void mempool_drop_stale(struct mempool *m, ledger *l)
     }
     mempool_remove_selected(m);
 }
+
+void mempool_clear_selection(struct mempool *m)
+{
+    memset(m->selected, 0, m->count_max * sizeof *m->selected);
+}
+
+void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE])
+{
+    const struct ledger_tx *tx = mempool_find(m, hash);
+    if (tx)
+        m->selected[tx - m->txs] = 1;
+}

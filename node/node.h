@@ -25,6 +25,14 @@ struct node_config {
     uint32_t mempool_count_max;
     uint64_t mempool_size_max; /* bytes */
     uint32_t nonce_window;     /* also the most one sender may hold pending */
+    /* Validators: where this node listens for its peers, and every
+     * validator's address in genesis order (this node's own included). */
+    char p2p_listen[NODE_ADDRESS_SIZE_MAX];
+    char peers[WITAN_VALIDATOR_COUNT_MAX][NODE_ADDRESS_SIZE_MAX];
+    uint32_t peer_count;
+    uint32_t view_timeout_ms;     /* first view-change timeout */
+    uint32_t view_timeout_max_ms; /* ceiling of its doubling */
+    uint32_t send_queue_count;    /* messages queued per peer, then dropped */
 };
 
 void node_config_defaults(struct node_config *c);

@@ -20,42 +20,19 @@
 
 #include "node/internal.h"
 
-#define NODE_IDLE_WAIT_MS 50
-#define NODE_REQUESTS_PER_ROUND_MAX 256
-#define NODE_LATENCY_BUCKET_COUNT 13
 
-/* What /metrics reports (spec/api.md). Commit latency runs from a
- * transaction's admission to its block's commit: admission times are kept
- * by the first 8 bytes of the hash in an open-addressing table twice the
- * pool's size, emptied (losing those samples) if transactions the pool
- * dropped as stale ever fill three quarters of it. */
-struct node_metrics {
-    uint64_t commits;
-    uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
-    uint64_t latency_over, latency_sum_ms, latency_count;
-    struct admitted {
-        uint64_t key; /* 0: empty */
-        int64_t admit_ms;
-    } *admitted;
-    size_t admitted_cap, admitted_count; /* cap: a power of two */
-};
 
-struct node {
-    const struct node_config *cfg;
-    Witan__Genesis *genesis;
-    ledger *l;
-    wcrypto_keypair key;
-    uint32_t validator_index;
-    struct mempool pool;
-    nng_socket sock;
-    struct ledger_tx **selection;
-    struct node_metrics metrics;
-};
-
-static int64_t wall_ms(void)
+int64_t node_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t node_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -83,13 +60,6 @@ static void free_error(Witan__Error *e)
 
 static const uint64_t latency_le_ms[NODE_LATENCY_BUCKET_COUNT] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int metrics_init(struct node_metrics *m, uint32_t pool_count_max)
 {
@@ -123,7 +93,7 @@ static void metrics_admitted(struct node_metrics *m, const uint8_t hash[32])
         i = (i + 1) & mask;
     if (!m->admitted[i].key)
         m->admitted_count++;
-    m->admitted[i] = (struct admitted){key, mono_ms()};
+    m->admitted[i] = (struct node_admitted){key, node_monotonic_ms()};
 }
 
 /* Removes the hash's entry (shifting later ones of its run back, so that
@@ -164,6 +134,15 @@ static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
     }
 }
 
+void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
+                         size_t count)
+{
+    int64_t now_ms = node_monotonic_ms();
+    for (size_t i = 0; i < count; i++)
+        metrics_committed(&n->metrics, txs[i]->hash, now_ms);
+    n->metrics.commits++;
+}
+
 /* Storage for one metrics answer, owned by handle_request's frame. */
 struct metrics_answer {
     Witan__MetricsResponse response;
@@ -199,40 +178,54 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
-static void submit_one(struct node *n, const ProtobufCBinaryData *env,
-                       Witan__SubmitResult *res, uint8_t hash_out[32])
+int node_admit(struct node *n, const uint8_t *env, size_t size,
+               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
+               size_t why_size)
 {
-    char why[LEDGER_WHY_SIZE] = "";
     struct ledger_tx tx;
-    int err = ledger_tx_decode(n->l, env->data, env->len, true, &tx, why,
-                               sizeof why);
-    if (err) {
-        res->error = make_error(err, why);
-        return;
-    }
-    memcpy(hash_out, tx.hash, 32);
-    res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+    *decoded = false;
+    int err = ledger_tx_decode(n->l, env, size, true, &tx, why, why_size);
+    if (err)
+        return err;
+    *decoded = true;
+    memcpy(hash_out, tx.hash, WITAN_HASH_SIZE);
     /* Sent again: answer with its status, not an error. */
     if (mempool_find(&n->pool, tx.hash)) {
         ledger_tx_release(&tx);
-        return;
+        return WITAN_EEXIST;
     }
     Witan__TxResponse *known = NULL;
     if (ledger_get_tx(n->l, tx.hash, &known) == 0 &&
         known->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
         ledger_tx_response_free(known);
         ledger_tx_release(&tx);
-        return;
+        return WITAN_EEXIST;
     }
     ledger_tx_response_free(known);
-    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, sizeof why);
+    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, why_size);
     if (!err)
-        err = mempool_add(&n->pool, &tx, why, sizeof why);
-    if (err)
-        res->error = make_error(err, why);
-    else
+        err = mempool_add(&n->pool, &tx, why, why_size);
+    if (!err)
         metrics_admitted(&n->metrics, hash_out);
     ledger_tx_release(&tx); /* a no-op when the pool took it */
+    return err;
+}
+
+/* Admits one envelope for a client; true when it newly entered the pool. */
+static bool submit_one(struct node *n, const ProtobufCBinaryData *env,
+                       Witan__SubmitResult *res, uint8_t hash_out[32])
+{
+    char why[LEDGER_WHY_SIZE] = "";
+    bool decoded;
+    int err = node_admit(n, env->data, env->len, hash_out, &decoded, why,
+                         sizeof why);
+    if (decoded)
+        res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+    if (err == WITAN_EEXIST)
+        return false; /* pending or committed already: not an error */
+    if (err)
+        res->error = make_error(err, why);
+    return err == 0;
 }
 
 /* The answer to one submit request; every array has one entry per envelope. */
@@ -262,11 +255,20 @@ static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
         resp->error = make_error(WITAN_ENOMEM, NULL);
         return;
     }
+    ProtobufCBinaryData *admitted = calloc(alloc, sizeof *admitted);
+    size_t admitted_count = 0;
     for (size_t i = 0; i < count; i++) {
         witan__submit_result__init(&b->results[i]);
-        submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]);
+        if (submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]) &&
+            admitted)
+            admitted[admitted_count++] = req->envelopes[i];
         b->pointers[i] = &b->results[i];
     }
+    /* Other validators get every admitted transaction, so that whoever is
+     * primary, now or after a view change, can propose it. */
+    if (n->replica && admitted_count)
+        replica_on_admitted(n, admitted, admitted_count);
+    free(admitted);
     b->response.n_results = count;
     b->response.results = b->pointers;
     resp->kind_case = WITAN__RESPONSE__KIND_SUBMIT;
@@ -298,7 +300,7 @@ static void send_response(struct node *n, Witan__Response *resp)
     }
 }
 
-static void handle_request(struct node *n, nng_msg *msg)
+void node_handle_request(struct node *n, nng_msg *msg)
 {
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
@@ -475,7 +477,7 @@ static int propose_and_commit(struct node *n)
                                   p->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);
     struct ledger_block block;
-    int err = ledger_block_build(n->l, n->selection, count, wall_ms(), 0,
+    int err = ledger_block_build(n->l, n->selection, count, node_wall_ms(), 0,
                                  n->validator_index, &block);
     if (err) {
         WITAN_ERROR("node", "cannot build block: %s", witan_err_message(err));
@@ -508,10 +510,7 @@ static int propose_and_commit(struct node *n)
         ledger_block_free(&block);
         return err;
     }
-    int64_t now_ms = mono_ms();
-    for (size_t i = 0; i < count; i++)
-        metrics_committed(&n->metrics, n->selection[i]->hash, now_ms);
-    n->metrics.commits++;
+    node_metrics_commit(n, n->selection, count);
     mempool_remove_selected(&n->pool);
     if (stats.ok_count != stats.tx_count)
         mempool_drop_stale(&n->pool, n->l);
@@ -557,13 +556,16 @@ static int load_home(struct node *n, const char *home)
                             "validator set", path);
         return WITAN_EKEY;
     }
-    if (n->genesis->n_validators != 1) {
+    if (n->genesis->n_validators > 1 &&
+        (n->cfg->peer_count != n->genesis->n_validators ||
+         !n->cfg->p2p_listen[0])) {
         WITAN_ERROR("node",
-                    "genesis has %zu validators; this build of witand runs "
-                    "one-validator chains only (multi-validator consensus is "
-                    "not wired into the node yet)",
-                    n->genesis->n_validators);
-        return WITAN_EUNSUPPORTED;
+                    "genesis has %zu validators: the config must set "
+                    "p2p_listen and list all %zu validator addresses in "
+                    "peers (it lists %u)",
+                    n->genesis->n_validators, n->genesis->n_validators,
+                    n->cfg->peer_count);
+        return WITAN_ECONFIG;
     }
     snprintf(path, sizeof path, "%s/data", home);
     struct store_options opts = {n->cfg->map_size, n->cfg->map_size_max};
@@ -634,6 +636,16 @@ int node_run(const char *home, const struct node_config *cfg,
                n.genesis->chain_id, (unsigned long long)tip.height, hash,
                cfg->listen);
 
+    if (n.genesis->n_validators > 1) {
+        err = replica_run(&n, stop);
+        node_http_stop(http);
+        ledger_tip(n.l, &tip);
+        WITAN_INFO("node", "stopping at height %llu%s",
+                   (unsigned long long)tip.height,
+                   err ? " after an error" : "");
+        node_cleanup(&n);
+        return err;
+    }
     while (!*stop && !err) {
         /* Wait for a request only when there is no block to make. */
         int wait_ms = block_due(&n) ? 0 : NODE_IDLE_WAIT_MS;
@@ -649,7 +661,7 @@ int node_run(const char *home, const struct node_config *cfg,
                 WITAN_WARN("node", "receive failed: %s", nng_strerror(rc));
                 break;
             }
-            handle_request(&n, msg);
+            node_handle_request(&n, msg);
         }
         if (!*stop && block_due(&n))
             err = propose_and_commit(&n);

@@ -41,7 +41,8 @@ enum store_table {
     STORE_MODELS = 8,       /* model hash -> ModelRecord     (state) */
     STORE_PREDICTIONS = 9,  /* model hash, height, seq -> record (state) */
     STORE_TRIGGERS = 10,    /* feed 0 subject 0 model hash -> empty */
-    STORE_TABLE_COUNT = 11,
+    STORE_CONSENSUS = 11,   /* be64 sequence -> persisted consensus record */
+    STORE_TABLE_COUNT = 12,
 };
 
 /* True for the tables whose writes enter the state root. */

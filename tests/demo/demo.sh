@@ -1,37 +1,42 @@
 #!/bin/sh
-# make demo: a one-validator Witan chain in a temporary home, fed the whole
-# monthly Mauna Loa CO2 series (NOAA), then queried back, then stopped.
+# make demo: four Witan validators on 127.0.0.1 in a temporary folder, a
+# model registered on chain, the whole monthly Mauna Loa CO2 series (NOAA)
+# streamed in, every validator showing the same blocks, queries, a
+# correction, predictions; then the network is stopped.
 #   usage: demo.sh BIN_DIR
 set -eu
 bin=$1
 data=tests/fixtures/data/co2-mm-mlo.csv
-home=$(mktemp -d "${TMPDIR:-/tmp}/witan-demo.XXXXXX")
-port=$((17000 + $$ % 2000))
-node_pid=
+net=$(mktemp -d "${TMPDIR:-/tmp}/witan-demo.XXXXXX")
+port=$((17000 + ($$ % 100) * 50))
+started=
 cleanup() {
-    [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-    rm -rf "$home"
+    [ -n "$started" ] && "$bin/witan" testnet stop "$net" >/dev/null 2>&1
+    rm -rf "$net"
 }
 trap cleanup EXIT INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "a node home for a one-validator chain"
-"$bin/witan" init --home "$home" --chain-id witan-demo --listen "tcp://127.0.0.1:$port"
+step "four validators, one genesis"
+"$bin/witan" testnet init --validators 4 --dir "$net/testnet" \
+    --base-port "$port" --chain-id witan-demo
+home=$net/testnet/node1          # the node this demo talks to
+key=$net/testnet/operator.key    # a member with every role
 
-step "start witand (log in $home/log)"
-"$bin/witand" --home "$home" 2>"$home/log" &
-node_pid=$!
+step "start them (logs in $net/testnet/node*/log)"
+"$bin/witan" testnet start "$net/testnet"
+started=1
 for i in $(seq 1 100); do
-    "$bin/witan" query status --home "$home" >/dev/null 2>&1 && break
+    "$bin/witan" testnet status "$net/testnet" >/dev/null 2>&1 && break
     sleep 0.1
 done
-"$bin/witan" query status --home "$home"
+"$bin/witan" testnet status "$net/testnet"
 
 step "register a model on chain: temperature anomaly from CO2 and year"
 model=tests/fixtures/models/linreg_temp.bin
 "$bin/witan" model show "$model" | head -n 4
-"$bin/witan" model register "$model" --home "$home" --key "$home/operator.key" \
+"$bin/witan" model register "$model" --home "$home" --key "$key" \
     --name temperature-from-co2 \
     --input feed=climate/co2/mauna-loa,subject=mauna-loa,value=co2 \
     --input feed=climate/co2/mauna-loa,subject=mauna-loa,year \
@@ -39,7 +44,7 @@ model=tests/fixtures/models/linreg_temp.bin
 hash=$("$bin/witan" model list --home "$home" | cut -c1-64)
 
 step "attest every month of $data (columns by position; sentinels left out)"
-"$bin/witan" attest --home "$home" --key "$home/operator.key" \
+"$bin/witan" attest --home "$home" --key "$key" \
     --feed climate/co2/mauna-loa --subject mauna-loa --unit ppm \
     --file "$data" \
     --columns time,-,co2,co2_deseasonalised,days,stddev,uncertainty \
@@ -66,7 +71,7 @@ step "a correction: NOAA revises 2026-06; both revisions are kept"
 tx=$("$bin/witan" query attestations --home "$home" --feed climate/co2/mauna-loa \
     --subject mauna-loa --from 2026-06 --to 2026-06 --json |
     sed 's/.*"tx_hash":"\([0-9a-f]*\)".*/\1/')
-"$bin/witan" attest --home "$home" --key "$home/operator.key" \
+"$bin/witan" attest --home "$home" --key "$key" \
     --feed climate/co2/mauna-loa --subject mauna-loa --unit ppm \
     --time 2026-06 --value co2=431.50 --value co2_deseasonalised=429.10 \
     --corrects "$tx" --wait
@@ -79,7 +84,7 @@ step "predictions recorded by the validator as each attestation arrived (first t
 step "ask for a score on explicit inputs: 450 ppm in 2040"
 height_now=$("$bin/witan" query status --home "$home" --json |
     sed 's/.*"height":"\([0-9]*\)".*/\1/')
-"$bin/witan" model ask "$hash" --home "$home" --key "$home/operator.key" \
+"$bin/witan" model ask "$hash" --home "$home" --key "$key" \
     --input 450,2040 --wait
 "$bin/witan" query predictions --home "$home" --model "$hash" --from "$height_now"
 
@@ -88,8 +93,14 @@ height=$("$bin/witan" query status --home "$home" --json |
     sed 's/.*"height":"\([0-9]*\)".*/\1/')
 "$bin/witan" query block "$height" --home "$home"
 
-step "stop the node (SIGTERM)"
-kill "$node_pid"
-wait "$node_pid"
-node_pid=
-tail -n 1 "$home/log"
+step "every validator holds the same chain"
+for i in $(seq 1 100); do
+    distinct=$("$bin/witan" testnet status "$net/testnet" | awk '{print $4}' | sort -u | wc -l)
+    [ "$distinct" = 1 ] && break
+    sleep 0.1
+done
+"$bin/witan" testnet status "$net/testnet"
+
+step "stop the network (SIGTERM)"
+"$bin/witan" testnet stop "$net/testnet"
+started=

@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     snprintf(home, sizeof home, "%s/witan-bench-%d",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d",
-             40000 + (int)(getpid() % 10000));
+             30000 + (int)(getpid() % 2000)); /* below the ephemeral range */
     /* The pool must hold the whole load; the window covers interleaving. */
     snprintf(cmd, sizeof cmd,
              "%s/witan init --home %s --chain-id bench --listen %s >/dev/null"

@@ -405,7 +405,7 @@ int main(int argc, char **argv)
     snprintf(base_dir, sizeof base_dir, "%s/witan-node-test-%d",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     mkdir(base_dir, 0700);
-    port = 20000 + (int)(getpid() % 20000);
+    port = 12000 + (int)(getpid() % 8000); /* below the ephemeral range */
     signal(SIGPIPE, SIG_IGN);
     atexit(kill_live_node);
     const struct CMUnitTest tests[] = {

@@ -1,0 +1,302 @@
+/*
+ * witan testnet: a local network of validators on 127.0.0.1 — homes with one
+ * shared genesis, started and stopped as background processes, with a
+ * status line per node.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+#include "node/node.h"
+
+#define TESTNET_PORT_DEFAULT 7400
+#define TESTNET_PORT_STRIDE 10
+#define TESTNET_STOP_WAIT_MS 10000
+
+static const char usage[] =
+    "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
+    "                          [--chain-id ID]\n"
+    "       witan testnet start|stop|status DIR\n"
+    "\n"
+    "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
+    "        validator.key, data/) with one shared genesis.json, and\n"
+    "        DIR/operator.key, a member key with every role. Node i serves\n"
+    "        clients on tcp://127.0.0.1:P+10i and peers on P+10i+1\n"
+    "        (P defaults to 7400).\n"
+    "start   runs every node's witand in the background (log in\n"
+    "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid).\n"
+    "stop    sends SIGTERM to each and waits for it to finish.\n"
+    "status  prints each node's height, block hash and mempool.\n";
+
+static int cmd_init(int argc, char **argv)
+{
+    const char *dir = cli_flag(argc, argv, "--dir");
+    const char *nv = cli_flag(argc, argv, "--validators");
+    const char *bp = cli_flag(argc, argv, "--base-port");
+    const char *chain = cli_flag(argc, argv, "--chain-id");
+    int n = nv ? atoi(nv) : 0, base = bp ? atoi(bp) : TESTNET_PORT_DEFAULT;
+    if (!dir || n < 1 || n > WITAN_VALIDATOR_COUNT_MAX || base < 1024 ||
+        base + TESTNET_PORT_STRIDE * n > 65535) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "witan testnet: cannot create %s\n", dir);
+        return 1;
+    }
+    char path[4096];
+    wcrypto_keypair kp;
+    char *json = malloc(64 * 1024);
+    if (!json)
+        return cli_fail("memory", WITAN_ENOMEM);
+    size_t used = 0;
+    used += (size_t)snprintf(json + used, 64 * 1024 - used,
+                             "{\"protocol_version\": %d, \"chain_id\": \"%s\", "
+                             "\"genesis_time_ms\": %lld, \"validators\": [",
+                             WITAN_PROTOCOL_VERSION,
+                             chain ? chain : "witan-testnet",
+                             (long long)time(NULL) * 1000);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/node%d", dir, i);
+        if (mkdir(path, 0700) != 0) {
+            fprintf(stderr, "witan testnet: %s exists already\n", path);
+            free(json);
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s/node%d/data", dir, i);
+        mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/node%d/validator.key", dir, i);
+        int err = wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp);
+        if (!err)
+            err = wcrypto_keyfile_write(path, &kp);
+        if (err) {
+            free(json);
+            return cli_fail(path, err);
+        }
+        char hex[65];
+        witan_hex_encode(kp.pub.bytes, 32, hex);
+        wcrypto_keypair_wipe(&kp);
+        used += (size_t)snprintf(json + used, 64 * 1024 - used,
+                                 "%s{\"name\": \"validator-%d\", \"pubkey\": "
+                                 "\"%s\"}",
+                                 i ? ", " : "", i, hex);
+    }
+    snprintf(path, sizeof path, "%s/operator.key", dir);
+    int err = wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp);
+    if (!err)
+        err = wcrypto_keyfile_write(path, &kp);
+    if (err) {
+        free(json);
+        return cli_fail(path, err);
+    }
+    char ohex[65];
+    witan_hex_encode(kp.pub.bytes, 32, ohex);
+    wcrypto_keypair_wipe(&kp);
+    snprintf(json + used, 64 * 1024 - used,
+             "], \"members\": [{\"name\": \"operator\", \"key_type\": "
+             "\"ed25519\", \"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
+             "\"model_operator\", \"proposer\", \"auditor\", \"admin\"]}]}",
+             ohex);
+    Witan__Genesis *g;
+    char why[LEDGER_WHY_SIZE];
+    err = ledger_genesis_parse(json, strlen(json), &g, why, sizeof why);
+    free(json);
+    if (err) {
+        fprintf(stderr, "witan testnet: %s\n", why);
+        return 1;
+    }
+    struct node_config cfg;
+    node_config_defaults(&cfg);
+    cfg.peer_count = (uint32_t)n;
+    for (int i = 0; i < n; i++)
+        snprintf(cfg.peers[i], sizeof cfg.peers[i], "tcp://127.0.0.1:%d",
+                 base + TESTNET_PORT_STRIDE * i + 1);
+    for (int i = 0; i < n && !err; i++) {
+        snprintf(path, sizeof path, "%s/node%d/genesis.json", dir, i);
+        FILE *f = fopen(path, "wx");
+        err = f ? ledger_genesis_write(f, g) : WITAN_EIO;
+        if (f && fclose(f) != 0)
+            err = WITAN_EIO;
+        snprintf(cfg.listen, sizeof cfg.listen, "tcp://127.0.0.1:%d",
+                 base + TESTNET_PORT_STRIDE * i);
+        if (n > 1)
+            snprintf(cfg.p2p_listen, sizeof cfg.p2p_listen, "%s", cfg.peers[i]);
+        else
+            cfg.peer_count = 0;
+        snprintf(path, sizeof path, "%s/node%d/config", dir, i);
+        if (!err)
+            err = node_config_write(path, &cfg);
+    }
+    uint8_t ghash[32];
+    ledger_genesis_hash(g, ghash);
+    ledger_genesis_free(g);
+    if (err)
+        return cli_fail("writing the homes", err);
+    char gh[65];
+    witan_hex_encode(ghash, 32, gh);
+    printf("testnet of %d validators in %s\ngenesis hash: %s\n"
+           "clients: tcp://127.0.0.1:%d .. :%d\noperator key: %s/operator.key\n"
+           "start it with: witan testnet start %s\n",
+           n, dir, gh, base, base + TESTNET_PORT_STRIDE * (n - 1), dir, dir);
+    return 0;
+}
+
+static int node_count(const char *dir)
+{
+    char path[4096];
+    int n = 0;
+    for (;; n++) {
+        snprintf(path, sizeof path, "%s/node%d/config", dir, n);
+        if (access(path, F_OK) != 0)
+            return n;
+    }
+}
+
+static pid_t read_pid(const char *home)
+{
+    char path[4096], *text;
+    size_t size;
+    snprintf(path, sizeof path, "%s/witand.pid", home);
+    if (witan_read_file(path, 64, &text, &size) != 0)
+        return 0;
+    pid_t pid = (pid_t)atol(text);
+    free(text);
+    return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+static int cmd_start(const char *dir)
+{
+    char self[4096], witand[4200];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        fprintf(stderr, "witan testnet: cannot find my own program\n");
+        return 1;
+    }
+    self[len] = '\0';
+    snprintf(witand, sizeof witand, "%s/witand", dirname(self));
+    int n = node_count(dir);
+    if (n == 0) {
+        fprintf(stderr, "witan testnet: %s holds no testnet (witan testnet "
+                        "init)\n", dir);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char home[4096], log[4200], pidfile[4200];
+        snprintf(home, sizeof home, "%s/node%d", dir, i);
+        if (read_pid(home)) {
+            printf("node%d is running already\n", i);
+            continue;
+        }
+        snprintf(log, sizeof log, "%s/log", home);
+        snprintf(pidfile, sizeof pidfile, "%s/witand.pid", home);
+        pid_t pid = fork();
+        if (pid < 0)
+            return cli_fail("fork", WITAN_EIO);
+        if (pid == 0) {
+            setsid();
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+            int null = open("/dev/null", O_RDONLY);
+            if (null >= 0)
+                dup2(null, 0);
+            execl(witand, "witand", "--home", home, (char *)NULL);
+            _exit(127);
+        }
+        FILE *f = fopen(pidfile, "w");
+        if (f) {
+            fprintf(f, "%d\n", (int)pid);
+            fclose(f);
+        }
+        printf("node%d started (pid %d)\n", i, (int)pid);
+    }
+    return 0;
+}
+
+static int cmd_stop(const char *dir)
+{
+    int n = node_count(dir);
+    for (int i = 0; i < n; i++) {
+        char home[4096];
+        snprintf(home, sizeof home, "%s/node%d", dir, i);
+        pid_t pid = read_pid(home);
+        if (!pid)
+            continue;
+        kill(pid, SIGTERM);
+        int waited = 0;
+        while (kill(pid, 0) == 0 && waited < TESTNET_STOP_WAIT_MS) {
+            waitpid(pid, NULL, WNOHANG);
+            usleep(20000);
+            waited += 20;
+        }
+        if (kill(pid, 0) == 0) {
+            kill(pid, SIGKILL);
+            printf("node%d did not stop in time: killed\n", i);
+        } else {
+            printf("node%d stopped\n", i);
+        }
+    }
+    return 0;
+}
+
+static int cmd_status(const char *dir)
+{
+    int n = node_count(dir);
+    int down = 0;
+    for (int i = 0; i < n; i++) {
+        char home[4096], address[256];
+        snprintf(home, sizeof home, "%s/node%d", dir, i);
+        cli_node_address(NULL, home, address, sizeof address);
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+        req.kind_case = WITAN__REQUEST__KIND_STATUS;
+        req.status = &st;
+        Witan__Response *resp;
+        if (cli_call(address, &req, 2000, &resp) != 0 || !resp->status) {
+            printf("node%d  down\n", i);
+            down++;
+            continue;
+        }
+        char hash[65];
+        witan_hex_encode(resp->status->block_hash.data,
+                         resp->status->block_hash.len, hash);
+        printf("node%d  height %-8llu %s  mempool %u\n", i,
+               (unsigned long long)resp->status->height, hash,
+               resp->status->mempool_count);
+        witan__response__free_unpacked(resp, NULL);
+    }
+    return down ? 1 : 0;
+}
+
+int cli_testnet(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "init") == 0)
+        return cmd_init(argc, argv);
+    if (argc < 3) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "start") == 0)
+        return cmd_start(argv[2]);
+    if (strcmp(argv[1], "stop") == 0)
+        return cmd_stop(argv[2]);
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(argv[2]);
+    fprintf(stderr, "witan testnet: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}
