@@ -483,6 +483,44 @@ static void test_http_gateway(void **state)
     assert_non_null(strstr(a.body, "WITAN_ELIMIT"));
     free(a.body);
 
+    /* Mutated bodies and queries: always a JSON answer with a client
+     * status, and nothing pooled (each signature then fails or the body
+     * no longer decodes). A fixed seed, so a failure replays. */
+    sign_attest(home, 6, "mauna-loa", 31005, &tx[4]);
+    char *b4 = base64(&tx[4]), valid[8192];
+    snprintf(valid, sizeof valid, "{\"envelope\": \"%s\"}", b4);
+    free(b4);
+    free(tx[4].env);
+    uint32_t seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        char body[8192];
+        size_t n = strlen(valid);
+        memcpy(body, valid, n + 1);
+        for (int m = 0; m < 1 + round % 4; m++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % n;
+            seed = seed * 1103515245u + 12345u;
+            body[at] = (char)(seed >> 16);
+            if (body[at] == '\0')
+                body[at] = '"';
+        }
+        if (round % 7 == 0)
+            n = (seed >> 4) % n; /* truncated */
+        assert_int_equal(http_raw(http_port, "POST", "/v1/tx",
+                                  "application/json", body, n, 0, &a),
+                         0);
+        assert_true(a.status == 400 || a.status == 413);
+        assert_true(a.body_size > 0 && a.body[0] == '{');
+        assert_non_null(strstr(a.body, "\"error\":{\"code\":"));
+        free(a.body);
+        char query[256];
+        snprintf(query, sizeof query, "/v1/attestations?feed=%%%02x%s&limit=%c",
+                 (seed >> 3) & 0xff, round % 2 ? "%zz" : "+x", (char)('0' + round % 10));
+        assert_int_equal(http_get(http_port, query, &a), 0);
+        assert_true(a.status == 200 || a.status == 400);
+        free(a.body);
+    }
+
     /* A bad signature is named and never reaches the mempool. */
     sign_attest(home, 5, "mauna-loa", 31004, &tx[4]);
     tx[4].env[tx[4].size - 1] ^= 1; /* the signature is the last field */
