@@ -111,13 +111,43 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
     jb_put(b, tmp, (size_t)n);
 }
 
-/* A JSON string: quotes, backslashes and control bytes escaped. Other
- * bytes pass as they are (the ledger keeps strings as UTF-8). */
+/* Length of the well-formed UTF-8 sequence at s (2 to 4), or 0. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
+               : s[0] >= 0xe0                 ? 3
+               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                                              : 0;
+    if (n == 0 || (n == 3 && s[0] > 0xef))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; a byte
+ * that is not part of well-formed UTF-8 becomes U+FFFD, so the answer is
+ * always valid JSON whatever a string field holds. */
 static void jb_str(struct jbuf *b, const char *s)
 {
     jb_put(b, "\"", 1);
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x80) {
+            size_t n = utf8_sequence((const unsigned char *)s);
+            if (n) {
+                jb_put(b, s, n);
+                s += n - 1;
+            } else {
+                jb_puts(b, "\\ufffd");
+            }
+            continue;
+        }
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             jb_put(b, e, 2);
