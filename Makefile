@@ -33,7 +33,8 @@ CFLAGS_PROJECT := $(CFLAGS_COMMON) $(WARN)
 # Generated protobuf code is not ours to fix; it still gets the warnings.
 CFLAGS_GEN := $(CFLAGS_COMMON) -Wall
 LDFLAGS := $(SAN_FLAGS)
-LDLIBS := -lnng -llmdb -lsecp256k1 -lsodium -lprotobuf-c -lpthread -lm
+LDLIBS := -lnng -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lsecp256k1 -lsodium \
+          -lprotobuf-c -lpthread -lm
 
 # Link order: a module before the modules it uses.
 MODULES := cli node ledger contracts consensus storage inference vm crypto common

@@ -23,14 +23,17 @@
 
 static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
-    "                          [--chain-id ID]\n"
+    "                          [--chain-id ID] [--tls]\n"
     "       witan testnet start|stop|status DIR\n"
     "\n"
     "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
     "        validator.key, data/) with one shared genesis.json, and\n"
     "        DIR/operator.key, a member key with every role. Node i serves\n"
     "        clients on tcp://127.0.0.1:P+10i and peers on P+10i+1\n"
-    "        (P defaults to 7400).\n"
+    "        (P defaults to 7400). With --tls the validator links run\n"
+    "        over tls+tcp: a testnet CA (DIR/tls-ca.pem) signs an ECDSA\n"
+    "        P-256 certificate per node (CN validator-<i>), separate from\n"
+    "        the Ed25519 signing keys, and every node requires its peers'.\n"
     "start   runs every node's witand in the background (log in\n"
     "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid).\n"
     "stop    sends SIGTERM to each and waits for it to finish.\n"
@@ -42,6 +45,7 @@ static int cmd_init(int argc, char **argv)
     const char *nv = cli_flag(argc, argv, "--validators");
     const char *bp = cli_flag(argc, argv, "--base-port");
     const char *chain = cli_flag(argc, argv, "--chain-id");
+    bool tls = cli_has_flag(argc, argv, "--tls");
     int n = nv ? atoi(nv) : 0, base = bp ? atoi(bp) : TESTNET_PORT_DEFAULT;
     if (!dir || n < 1 || n > WITAN_VALIDATOR_COUNT_MAX || base < 1024 ||
         base + TESTNET_PORT_STRIDE * n > 65535) {
@@ -117,8 +121,13 @@ static int cmd_init(int argc, char **argv)
     node_config_defaults(&cfg);
     cfg.peer_count = (uint32_t)n;
     for (int i = 0; i < n; i++)
-        snprintf(cfg.peers[i], sizeof cfg.peers[i], "tcp://127.0.0.1:%d",
-                 base + TESTNET_PORT_STRIDE * i + 1);
+        snprintf(cfg.peers[i], sizeof cfg.peers[i], "%s://127.0.0.1:%d",
+                 tls ? "tls+tcp" : "tcp", base + TESTNET_PORT_STRIDE * i + 1);
+    if (tls) {
+        snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "tls-cert.pem");
+        snprintf(cfg.tls_key, sizeof cfg.tls_key, "tls-key.pem");
+        snprintf(cfg.tls_ca, sizeof cfg.tls_ca, "tls-ca.pem");
+    }
     for (int i = 0; i < n && !err; i++) {
         snprintf(path, sizeof path, "%s/node%d/genesis.json", dir, i);
         FILE *f = fopen(path, "wx");
@@ -138,6 +147,8 @@ static int cmd_init(int argc, char **argv)
     uint8_t ghash[32];
     ledger_genesis_hash(g, ghash);
     ledger_genesis_free(g);
+    if (!err && tls)
+        err = cli_tls_testnet(dir, n);
     if (err)
         return cli_fail("writing the homes", err);
     char gh[65];

@@ -2535,7 +2535,8 @@ int pbft_step(pbft *r, const pbft_event *ev)
         break;
     case PBFT_EV_REQUESTS:
         r->requests = ev->u.request_count;
-        rc = 0;
+        /* Requests that wait are proposed at once, not at the next tick. */
+        rc = maybe_propose(r);
         break;
     case PBFT_EV_PROPOSAL:
         rc = on_proposal(r, ev);

@@ -136,6 +136,14 @@ int node_config_load(const char *path, struct node_config *c, char *why,
         } else if (strcmp(key, "view_timeout_max_ms") == 0) {
             bad = parse_u64(value, 10, 600000, &v);
             c->view_timeout_max_ms = (uint32_t)v;
+        } else if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0 ||
+                   strcmp(key, "tls_ca") == 0) {
+            char *dst = key[4] == 'c' && key[5] == 'e' ? c->tls_cert
+                        : key[4] == 'k'                ? c->tls_key
+                                                       : c->tls_ca;
+            bad = strlen(value) == 0 || strlen(value) >= NODE_ADDRESS_SIZE_MAX;
+            if (!bad)
+                snprintf(dst, NODE_ADDRESS_SIZE_MAX, "%s", value);
         } else if (strcmp(key, "send_queue_count") == 0) {
             bad = parse_u64(value, 1, 65536, &v);
             c->send_queue_count = (uint32_t)v;
@@ -150,6 +158,12 @@ int node_config_load(const char *path, struct node_config *c, char *why,
                      line_no, value, key);
             err = WITAN_ECONFIG;
         }
+    }
+    if (!err && (!c->tls_cert[0] != !c->tls_key[0] ||
+                 !c->tls_cert[0] != !c->tls_ca[0])) {
+        snprintf(why, why_size, "%s: tls_cert, tls_key and tls_ca go together",
+                 path);
+        err = WITAN_ECONFIG;
     }
     if (!err && c->view_timeout_ms > c->view_timeout_max_ms) {
         snprintf(why, why_size, "%s: view_timeout_ms is larger than "
@@ -211,7 +225,12 @@ int node_config_write(const char *path, const struct node_config *c)
             "view_timeout_ms = %u\nview_timeout_max_ms = %u\n\n"
             "# Messages queued for one peer; past it they are dropped and\n"
             "# counted, so a slow peer never blocks the others.\n"
-            "send_queue_count = %u\n",
+            "send_queue_count = %u\n\n"
+            "# TLS between validators (with tls+tcp:// addresses): this node's\n"
+            "# ECDSA P-256 certificate and key, and the CA every peer's\n"
+            "# certificate must chain to (peers without one are refused).\n"
+            "# Paths are relative to the home.\n"
+            "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
             c->listen, c->http_listen,
             (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],
@@ -220,7 +239,11 @@ int node_config_write(const char *path, const struct node_config *c)
             c->p2p_listen[0] ? "" : "# ", c->p2p_listen[0] ? c->p2p_listen
                                                              : "tcp://127.0.0.1:7401",
             c->peer_count ? "" : "# ", peers_text, c->view_timeout_ms,
-            c->view_timeout_max_ms, c->send_queue_count);
+            c->view_timeout_max_ms, c->send_queue_count,
+            c->tls_cert[0] ? "" : "# ",
+            c->tls_cert[0] ? c->tls_cert : "tls-cert.pem",
+            c->tls_key[0] ? "" : "# ", c->tls_key[0] ? c->tls_key : "tls-key.pem",
+            c->tls_ca[0] ? "" : "# ", c->tls_ca[0] ? c->tls_ca : "tls-ca.pem");
     int err = ferror(f) ? WITAN_EIO : WITAN_OK;
     if (fclose(f) != 0)
         err = WITAN_EIO;

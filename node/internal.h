@@ -70,6 +70,7 @@ struct node_metrics {
 };
 
 struct node {
+    const char *home;
     const struct node_config *cfg;
     Witan__Genesis *genesis;
     ledger *l;
@@ -127,5 +128,12 @@ int node_http_start(nng_socket rep, const char *url, struct node_http **out);
 /* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
  * Call it before the REP socket is closed. */
 void node_http_stop(struct node_http *h);
+/* Consensus figures for status and metrics: the view, view changes, and
+ * messages dropped by reason (consensus drops, then send-queue drops).
+ * Returns the number of reasons written (at most max). */
+#define REPLICA_DROP_REASON_MAX 16
+size_t replica_figures(const struct node *n, uint64_t *view,
+                       uint64_t *view_changes, const char **reasons,
+                       uint64_t *counts, size_t max);
 
 #endif

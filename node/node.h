@@ -33,6 +33,12 @@ struct node_config {
     uint32_t view_timeout_ms;     /* first view-change timeout */
     uint32_t view_timeout_max_ms; /* ceiling of its doubling */
     uint32_t send_queue_count;    /* messages queued per peer, then dropped */
+    /* TLS on validator links (tls+tcp:// addresses): this node's ECDSA
+     * certificate and key, and the CA its peers' certificates must chain to.
+     * Paths relative to the home. Empty: no TLS. */
+    char tls_cert[NODE_ADDRESS_SIZE_MAX];
+    char tls_key[NODE_ADDRESS_SIZE_MAX];
+    char tls_ca[NODE_ADDRESS_SIZE_MAX];
 };
 
 void node_config_defaults(struct node_config *c);

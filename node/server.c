@@ -148,6 +148,10 @@ struct metrics_answer {
     Witan__MetricsResponse response;
     Witan__LatencyBucket buckets[NODE_LATENCY_BUCKET_COUNT];
     Witan__LatencyBucket *pointers[NODE_LATENCY_BUCKET_COUNT];
+    Witan__DropCount drops[REPLICA_DROP_REASON_MAX];
+    Witan__DropCount *drop_pointers[REPLICA_DROP_REASON_MAX];
+    const char *reasons[REPLICA_DROP_REASON_MAX];
+    uint64_t counts[REPLICA_DROP_REASON_MAX];
 };
 
 static void handle_metrics(struct node *n, struct metrics_answer *a,
@@ -160,6 +164,17 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.commits = n->metrics.commits;
     a->response.mempool_count = n->pool.count;
     a->response.mempool_size = n->pool.size;
+    size_t drop_count = replica_figures(
+        n, &a->response.view, &a->response.view_changes, a->reasons,
+        a->counts, REPLICA_DROP_REASON_MAX);
+    for (size_t i = 0; i < drop_count; i++) {
+        witan__drop_count__init(&a->drops[i]);
+        a->drops[i].reason = (char *)a->reasons[i];
+        a->drops[i].count = a->counts[i];
+        a->drop_pointers[i] = &a->drops[i];
+    }
+    a->response.n_dropped = drop_count;
+    a->response.dropped = a->drop_pointers;
     uint64_t cumulative = 0;
     for (size_t b = 0; b < NODE_LATENCY_BUCKET_COUNT; b++) {
         cumulative += n->metrics.latency_bucket[b];
@@ -305,6 +320,11 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
     Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
+    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX],
+        *drop_ptrs[REPLICA_DROP_REASON_MAX];
+    const char *drop_reasons[REPLICA_DROP_REASON_MAX];
+    uint64_t drop_counts[REPLICA_DROP_REASON_MAX];
+    size_t drop_count = 0;
     Witan__BlockResponse *block = NULL;
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
@@ -358,6 +378,17 @@ void node_handle_request(struct node *n, nng_msg *msg)
         status.mempool_size = n->pool.size;
         status.time_ms = tip.time_ms;
         status.validator_count = (uint32_t)n->genesis->n_validators;
+        drop_count = replica_figures(n, &status.view, &status.view_changes,
+                                     drop_reasons, drop_counts,
+                                     REPLICA_DROP_REASON_MAX);
+        for (size_t i = 0; i < drop_count; i++) {
+            witan__status_drop__init(&drops[i]);
+            drops[i].reason = (char *)drop_reasons[i];
+            drops[i].count = drop_counts[i];
+            drop_ptrs[i] = &drops[i];
+        }
+        status.n_dropped = drop_count;
+        status.dropped = drop_ptrs;
         resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
         resp.status = &status;
         break;
@@ -594,6 +625,7 @@ int node_run(const char *home, const struct node_config *cfg,
 {
     struct node n;
     memset(&n, 0, sizeof n);
+    n.home = home;
     n.cfg = cfg;
     n.sock = (nng_socket)NNG_SOCKET_INITIALIZER;
     witan_log_set_level(cfg->log_level);

@@ -3,7 +3,7 @@
  * tests, the benchmark and `witan contract run`. It stands in for the ledger's
  * contract storage (a later module binds the real one); nothing here reaches
  * state. The map is open addressing with linear probing on a power-of-two
- * table that doubles at half load. A key's home slot is the key modulo the
+ * table that doubles before it is three quarters full. A key's home slot is the key modulo the
  * (odd) capacity minus one, as Lua does for integer keys: nearby keys land in
  * nearby slots, which keeps sequential workloads in cache.
  */
@@ -11,42 +11,53 @@
 
 #include "vm/vm.h"
 
-struct entry {
-    int64_t key;
-    int64_t value;
-    uint8_t used;
-};
-
 struct vm_testhost {
     vm_host host;
-    struct entry *tab;
+    /* The map: keys, values and a used flag per slot, in separate arrays so
+     * that probing touches dense memory. */
+    int64_t *keys, *values;
+    uint8_t *used;
     uint32_t cap, count;
     char *log;
     size_t log_size;
 };
 
-static struct entry *slot(struct vm_testhost *th, int64_t key)
+/* The slot holding key, or the empty slot where it would go. */
+static uint32_t slot(const struct vm_testhost *th, int64_t key)
 {
     uint32_t mask = th->cap - 1;
-    for (uint32_t i = (uint32_t)((uint64_t)key % mask);; i = (i + 1) & mask)
-        if (!th->tab[i].used || th->tab[i].key == key)
-            return &th->tab[i];
+    uint32_t i = (uint32_t)((uint64_t)key % mask);
+    while (th->used[i] && th->keys[i] != key)
+        i = (i + 1) & mask;
+    return i;
 }
 
+/* Doubles the table (from 1024 slots); the load stays under 3/4. */
 static int grow(struct vm_testhost *th)
 {
-    uint32_t old_cap = th->cap;
-    struct entry *old = th->tab;
-    uint32_t cap = old_cap ? 2 * old_cap : 1024;
-    struct entry *tab = calloc(cap, sizeof *tab);
-    if (!tab)
+    struct vm_testhost old = *th;
+    uint32_t cap = old.cap ? 2 * old.cap : 1024;
+    th->keys = malloc(cap * sizeof *th->keys);
+    th->values = malloc(cap * sizeof *th->values);
+    th->used = calloc(cap, 1);
+    if (!th->keys || !th->values || !th->used) {
+        free(th->keys);
+        free(th->values);
+        free(th->used);
+        *th = old;
         return WITAN_ENOMEM;
-    th->tab = tab;
+    }
     th->cap = cap;
-    for (uint32_t i = 0; i < old_cap; i++)
-        if (old[i].used)
-            *slot(th, old[i].key) = old[i];
-    free(old);
+    for (uint32_t i = 0; i < old.cap; i++)
+        if (old.used[i]) {
+            uint32_t j = slot(th, old.keys[i]);
+            th->used[j] = 1;
+            th->keys[j] = old.keys[i];
+            th->values[j] = old.values[i];
+        }
+    free(old.keys);
+    free(old.values);
+    free(old.used);
     return 0;
 }
 
@@ -55,22 +66,22 @@ static int h_store_put(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     struct vm_testhost *th = ctx;
     (void)n;
     (void)r;
-    if (2 * (th->count + 1) > th->cap) {
+    if (4 * ((uint64_t)th->count + 1) > 3 * (uint64_t)th->cap) {
         if (th->count >= WITAN_VM_TESTHOST_ENTRY_COUNT_MAX)
             return WITAN_ELIMIT;
         int e = grow(th);
         if (e)
             return e;
     }
-    struct entry *s = slot(th, a[0].i);
-    if (!s->used) {
+    uint32_t i = slot(th, a[0].i);
+    if (!th->used[i]) {
         if (th->count >= WITAN_VM_TESTHOST_ENTRY_COUNT_MAX)
             return WITAN_ELIMIT;
         th->count++;
+        th->used[i] = 1;
+        th->keys[i] = a[0].i;
     }
-    s->used = 1;
-    s->key = a[0].i;
-    s->value = a[1].i;
+    th->values[i] = a[1].i;
     return 0;
 }
 
@@ -80,9 +91,9 @@ static int h_store_get(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     (void)n;
     r->i = 0;
     if (th->cap) {
-        struct entry *s = slot(th, a[0].i);
-        if (s->used)
-            r->i = s->value;
+        uint32_t i = slot(th, a[0].i);
+        if (th->used[i])
+            r->i = th->values[i];
     }
     return 0;
 }
@@ -154,7 +165,9 @@ void vm_testhost_free(vm_testhost *th)
 {
     if (!th)
         return;
-    free(th->tab);
+    free(th->keys);
+    free(th->values);
+    free(th->used);
     free(th->log);
     free(th);
 }

@@ -21,7 +21,7 @@
 
 #include "common/common.h"
 
-/* Value types, as encoded in modules (spec/vm.md, "Types"). */
+/* Value types, as encoded in modules (spec/vm.md, section 1). */
 enum vm_type {
     VM_TYPE_NONE = 0, /* only as a result type: the function returns nothing */
     VM_TYPE_INT = 1,

@@ -20,7 +20,7 @@ $(FUZZ_VM): $(FUZZ_VM_SRCS) $(wildcard vm/*.h) tests/vm/refvm.h common/common.h 
 fuzz-vm: $(FUZZ_VM)
 	@mkdir -p $(BUILD)/fuzz/corpus-vm
 	$(FUZZ_VM) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -dict=tests/fuzz/vm.dict \
+	    -dict=tests/fuzz/vm.dict -artifact_prefix=$(BUILD)/fuzz/ \
 	    -print_final_stats=1 $(BUILD)/fuzz/corpus-vm tests/fuzz/corpus/vm
 
 FUZZ_TARGETS += fuzz-vm

@@ -4,6 +4,8 @@
  *
  * - they commit a stream of transactions and end with identical block
  *   hashes and state roots at every height;
+ * - a fifth process with a key outside the set sends well-formed signed
+ *   messages: they are dropped and counted, and nothing changes;
  * - the primary is killed with SIGKILL under load: a view change happens,
  *   nothing reported committed is lost, and the killed node restarts and
  *   catches up to the same state root;
@@ -28,7 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+
 #include "cli/cli.h"
+#include "consensus/consensus.h"
 
 #define NODES 4
 #define TX_COUNT 1200
@@ -298,6 +304,81 @@ static int teardown(void **state)
 
 static const bool all_live[NODES] = {true, true, true, true};
 
+/* Messages dropped by a node for a reason, as its status reports them. */
+static uint64_t dropped(int node, const char *reason)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *r = call(node, &req);
+    uint64_t count = 0;
+    for (size_t i = 0; r && r->status && i < r->status->n_dropped; i++)
+        if (strcmp(r->status->dropped[i]->reason, reason) == 0)
+            count = r->status->dropped[i]->count;
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return count;
+}
+
+/* A fifth process with a key outside the validator set sends well-formed,
+ * signed consensus messages: claiming an index outside the set, and
+ * claiming a validator's index with the wrong key. They are dropped and
+ * counted, and the chain goes on. */
+static void test_outsider_ignored_and_counted(void **state)
+{
+    (void)state;
+    uint64_t unknown0 = dropped(0, "unknown key");
+    uint64_t badsig0 = dropped(0, "bad signature");
+    wcrypto_keypair outsider;
+    assert_int_equal(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &outsider),
+                     0);
+    nng_socket sock;
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", base_port + 1);
+    assert_int_equal(nng_push0_open(&sock), 0);
+    assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+    uint64_t h;
+    assert_true(status_of(0, &h, NULL));
+    for (int k = 0; k < 20; k++) {
+        pbft_msg m;
+        memset(&m, 0, sizeof m);
+        m.kind = k % 2 ? PBFT_MSG_PREPARE : PBFT_MSG_COMMIT;
+        m.view = 0;
+        m.height = h + 1;
+        memset(m.hash, k, sizeof m.hash);
+        uint8_t *msg;
+        size_t size;
+        uint32_t sender = k < 10 ? 4 : 1; /* outside the set; impersonating */
+        assert_int_equal(pbft_msg_sign("cluster-test", PBFT_SIG_ED25519,
+                                       &outsider, sender, &m, &msg, &size),
+                         0);
+        uint8_t *frame = malloc(size + 1);
+        frame[0] = 0x01;
+        memcpy(frame + 1, msg, size);
+        assert_int_equal(nng_send(sock, frame, size + 1, 0), 0);
+        free(frame);
+        free(msg);
+    }
+    wcrypto_keypair_wipe(&outsider);
+    uint64_t unknown = 0, badsig = 0;
+    for (int k = 0; k < 200; k++) {
+        unknown = dropped(0, "unknown key");
+        badsig = dropped(0, "bad signature");
+        if (unknown >= unknown0 + 10 && badsig >= badsig0 + 10)
+            break;
+        sleep_ms(20);
+    }
+    nng_close(sock);
+    assert_true(unknown >= unknown0 + 10);
+    assert_true(badsig >= badsig0 + 10);
+    /* The chain is unaffected: the next transactions commit everywhere. */
+    submit(2, 400, 420);
+    uint64_t h2 = wait_converged(all_live, 420);
+    assert_true(h2 > h);
+    assert_same_chain(all_live, h2);
+}
+
 static void test_stream_agrees(void **state)
 {
     (void)state;
@@ -328,7 +409,7 @@ static void test_primary_killed_under_load(void **state)
     witan__response__free_unpacked(r, NULL);
 
     int client = (primary + 1) % NODES;
-    submit(client, 400, 600);
+    submit(client, 420, 600);
     kill_node(primary);
     submit(client, 600, 800);
     bool live[NODES] = {true, true, true, true};
@@ -353,9 +434,11 @@ static void test_backup_falls_behind_then_catches_up(void **state)
     int lagging = 3;
     kill_node(lagging);
     bool live[NODES] = {true, true, true, false};
-    for (int i = 800; i < 1000; i += 20) {
-        submit(0, i, i + 20);
-        sleep_ms(50);
+    /* Small chunks, each its own block or two, until well past a
+     * checkpoint (K = 5). */
+    for (int i = 800; i < 1000; i += 10) {
+        submit(0, i, i + 10);
+        sleep_ms(60);
     }
     uint64_t h2 = wait_converged(live, 1000);
     assert_true(h2 >= h + 5); /* past a checkpoint */
@@ -410,6 +493,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_agrees),
+        cmocka_unit_test(test_outsider_ignored_and_counted),
         cmocka_unit_test(test_primary_killed_under_load),
         cmocka_unit_test(test_backup_falls_behind_then_catches_up),
         cmocka_unit_test(test_more_than_f_down_then_all_killed),

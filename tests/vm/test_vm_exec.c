@@ -556,6 +556,42 @@ static void test_host_calls(void **state)
     assert_memory_equal(log + log_size - 3, "hi\n", 3);
 }
 
+/* The test host's map: growth, collisions, negative keys, overwrites. */
+static void test_testhost_map(void **state)
+{
+    (void)state;
+    vm_testhost *th;
+    assert_int_equal(vm_testhost_new(&th), 0);
+    const vm_host *h = vm_testhost_host(th);
+    const vm_host_func *put = &h->funcs[0], *get = &h->funcs[1];
+    assert_string_equal(put->name, "store_put");
+    assert_string_equal(get->name, "store_get");
+    vm_value r = vm_int(0);
+    for (int64_t i = 0; i < 5000; i++) {
+        int64_t key = (i % 3 == 0) ? i * 1024 : (i % 3 == 1) ? -i : i * 7;
+        vm_value a[2] = {vm_int(key), vm_int(i + 1)};
+        assert_int_equal(put->fn(h->ctx, a, 2, &r), 0);
+    }
+    assert_int_equal(vm_testhost_entry_count(th), 5000);
+    vm_value over[2] = {vm_int(14), vm_int(99)}; /* i = 2's key */
+    assert_int_equal(put->fn(h->ctx, over, 2, &r), 0);
+    assert_int_equal(vm_testhost_entry_count(th), 5000);
+    assert_int_equal(get->fn(h->ctx, over, 1, &r), 0);
+    assert_int_equal(r.i, 99);
+    vm_value two[2] = {vm_int(14), vm_int(3)};
+    assert_int_equal(put->fn(h->ctx, two, 2, &r), 0);
+    for (int64_t i = 1; i < 5000; i++) {
+        int64_t key = (i % 3 == 0) ? i * 1024 : (i % 3 == 1) ? -i : i * 7;
+        vm_value a = vm_int(key);
+        assert_int_equal(get->fn(h->ctx, &a, 1, &r), 0);
+        assert_int_equal(r.i, i + 1);
+    }
+    vm_value missing = vm_int(INT64_MIN);
+    assert_int_equal(get->fn(h->ctx, &missing, 1, &r), 0);
+    assert_int_equal(r.i, 0);
+    vm_testhost_free(th);
+}
+
 static void test_call_arguments(void **state)
 {
     (void)state;
@@ -616,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_bytes_gas),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_host_calls),
+        cmocka_unit_test(test_testhost_map),
         cmocka_unit_test(test_call_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,402 @@
+/*
+ * Cluster throughput and latency: real witand validators on 127.0.0.1 (made
+ * by `witan testnet`), loaded by concurrent clients with pre-signed
+ * attestations, beside this machine's single-core Ed25519 verification rate
+ * measured in the same run.
+ *
+ * Saturation: every client sends its share as fast as the node answers.
+ * Light load: a tenth of the saturation rate. Latency of a transaction: from
+ * the moment its batch was sent to the moment a watcher polling the node's
+ * status every few milliseconds first saw a height that includes it.
+ *
+ *   bench_cluster [TX_COUNT]     runs 4 validators with blocks of 100, 1000
+ *                                and 5000 transactions, then 7 validators
+ */
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define CLIENTS 8
+#define BATCH 100
+#define HEIGHTS_MAX 100000
+
+static char bin_dir[600], dir[300];
+static int base_port, nodes;
+static int tx_count;
+static ProtobufCBinaryData *envs;
+static uint8_t (*hashes)[32];
+static double *sent_at; /* per transaction */
+static double seen_at[HEIGHTS_MAX]; /* first time a height was seen */
+static atomic_int watching;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int sh(const char *cmd)
+{
+    return system(cmd);
+}
+
+static void addr_of(int i, char *out, size_t size)
+{
+    snprintf(out, size, "tcp://127.0.0.1:%d", base_port + 10 * i);
+}
+
+static bool status_of(int node, uint64_t *height, uint32_t *pool)
+{
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *r = NULL;
+    if (cli_call(addr, &req, 5000, &r) != 0 || !r->status) {
+        if (r)
+            witan__response__free_unpacked(r, NULL);
+        return false;
+    }
+    *height = r->status->height;
+    if (pool)
+        *pool = r->status->mempool_count;
+    witan__response__free_unpacked(r, NULL);
+    return true;
+}
+
+static void *watcher(void *p)
+{
+    (void)p;
+    uint64_t last = 0;
+    while (atomic_load(&watching)) {
+        uint64_t h;
+        if (status_of(0, &h, NULL) && h > last) {
+            double t = now_s();
+            for (uint64_t k = last + 1; k <= h && k < HEIGHTS_MAX; k++)
+                seen_at[k] = t;
+            last = h;
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
+struct client_arg {
+    int k;
+    double rate; /* transactions per second for this client; 0: flat out */
+};
+
+static void *client(void *p)
+{
+    struct client_arg *a = p;
+    char addr[64];
+    addr_of(a->k % nodes, addr, sizeof addr);
+    double start = now_s();
+    int sent = 0;
+    for (int i = a->k * BATCH; i < tx_count; i += CLIENTS * BATCH) {
+        if (a->rate > 0) {
+            double due = start + sent / a->rate;
+            while (now_s() < due)
+                usleep(500);
+        }
+        int n = tx_count - i < BATCH ? tx_count - i : BATCH;
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = (size_t)n;
+        sr.envelopes = &envs[i];
+        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        req.submit = &sr;
+        double t = now_s();
+        for (int j = 0; j < n; j++)
+            sent_at[i + j] = t;
+        Witan__Response *r;
+        if (cli_call(addr, &req, 60000, &r) == 0)
+            witan__response__free_unpacked(r, NULL);
+        sent += n;
+    }
+    return NULL;
+}
+
+static uint64_t height_of_tx(int node, const uint8_t hash[32])
+{
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &t;
+    Witan__Response *r = NULL;
+    uint64_t h = 0;
+    if (cli_call(addr, &req, 5000, &r) == 0 && r->tx && r->tx->receipt)
+        h = r->tx->receipt->height;
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return h;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* /proc files report size 0: read them with stdio. */
+static int read_proc(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 0;
+}
+
+static double node_cpu_s(int i)
+{
+    char path[700], *text;
+    size_t size;
+    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, i);
+    if (witan_read_file(path, 64, &text, &size) != 0)
+        return 0;
+    int pid = atoi(text);
+    free(text);
+    char stat[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (read_proc(path, stat, sizeof stat) != 0)
+        return 0;
+    /* Fields 14 and 15 (utime, stime), after the ")" that ends the name. */
+    char *p = strrchr(stat, ')');
+    unsigned long ut = 0, st = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long node_anon_kib(int i)
+{
+    char path[700], *text;
+    size_t size;
+    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, i);
+    if (witan_read_file(path, 64, &text, &size) != 0)
+        return 0;
+    int pid = atoi(text);
+    free(text);
+    char status[8192];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if (read_proc(path, status, sizeof status) != 0)
+        return 0;
+    char *p = strstr(status, "RssAnon:");
+    return p ? atol(p + 8) : 0;
+}
+
+struct result {
+    double tps, p50_ms, p99_ms, cpu_per_node;
+    long anon_kib_max;
+};
+
+/* One load run: all transactions at `rate` (0: flat out). */
+static int run_load(double rate, struct result *out)
+{
+    memset(seen_at, 0, sizeof seen_at);
+    double cpu0[64];
+    for (int i = 0; i < nodes; i++)
+        cpu0[i] = node_cpu_s(i);
+    uint64_t h0;
+    if (!status_of(0, &h0, NULL))
+        return 1;
+    atomic_store(&watching, 1);
+    pthread_t w, c[CLIENTS];
+    struct client_arg args[CLIENTS];
+    pthread_create(&w, NULL, watcher, NULL);
+    double start = now_s();
+    for (int k = 0; k < CLIENTS; k++) {
+        args[k] = (struct client_arg){k, rate / CLIENTS};
+        pthread_create(&c[k], NULL, client, &args[k]);
+    }
+    for (int k = 0; k < CLIENTS; k++)
+        pthread_join(c[k], NULL);
+    /* Wait until node 0 holds every transaction. */
+    uint64_t last_h = 0;
+    for (int k = 0; k < 6000; k++) {
+        uint32_t pool;
+        uint64_t h;
+        if (status_of(0, &h, &pool) && pool == 0 &&
+            height_of_tx(0, hashes[tx_count - 1]) > 0) {
+            last_h = h;
+            break;
+        }
+        usleep(5000);
+    }
+    double elapsed = now_s() - start;
+    usleep(20000);
+    atomic_store(&watching, 0);
+    pthread_join(w, NULL);
+    if (!last_h)
+        return 1;
+    /* Latency of a sample of transactions. */
+    int sample = tx_count < 400 ? tx_count : 400;
+    double *lat = calloc((size_t)sample, sizeof *lat);
+    int m = 0;
+    for (int s = 0; s < sample; s++) {
+        int i = (int)((long)s * tx_count / sample);
+        uint64_t h = height_of_tx(0, hashes[i]);
+        if (h > h0 && h < HEIGHTS_MAX && seen_at[h] > 0)
+            lat[m++] = (seen_at[h] - sent_at[i]) * 1000;
+    }
+    qsort(lat, (size_t)m, sizeof *lat, cmp_double);
+    out->tps = tx_count / elapsed;
+    out->p50_ms = m ? lat[m / 2] : 0;
+    out->p99_ms = m ? lat[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] : 0;
+    double cpu = 0;
+    out->anon_kib_max = 0;
+    for (int i = 0; i < nodes; i++) {
+        cpu += node_cpu_s(i) - cpu0[i];
+        long kib = node_anon_kib(i);
+        if (kib > out->anon_kib_max)
+            out->anon_kib_max = kib;
+    }
+    out->cpu_per_node = cpu / nodes / elapsed;
+    free(lat);
+    return 0;
+}
+
+static void make_load(int offset)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/operator.key", dir);
+    wcrypto_keypair kp;
+    if (wcrypto_keyfile_read(path, &kp) != 0)
+        exit(1);
+    uint8_t addr[20];
+    wcrypto_address(&kp.pub, addr);
+    for (int i = 0; i < tx_count; i++) {
+        free(envs[i].data);
+        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+        v.name = "co2";
+        v.mantissa = 40000 + i % 5000;
+        v.scale = 2;
+        Witan__NamedValue *vs[] = {&v};
+        Witan__Attest a = WITAN__ATTEST__INIT;
+        a.feed = "climate/co2/mauna-loa";
+        a.subject = "mauna-loa";
+        a.observed_at_ms = (int64_t)(offset + i) * 60000;
+        a.n_values = 1;
+        a.values = vs;
+        a.unit = "ppm";
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = "bench";
+        b.sender = (ProtobufCBinaryData){20, addr};
+        b.nonce = (uint64_t)(offset + i) + 1;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+        b.attest = &a;
+        if (cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len, hashes[i]))
+            exit(1);
+    }
+    wcrypto_keypair_wipe(&kp);
+}
+
+static double verify_rate(void)
+{
+    wcrypto_keypair kp;
+    uint8_t digest[32] = {7}, sig[64];
+    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
+    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
+    int n = 0;
+    double start = now_s(), t;
+    do {
+        for (int i = 0; i < 256; i++)
+            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
+        n += 256;
+        t = now_s() - start;
+    } while (t < 1.0);
+    wcrypto_keypair_wipe(&kp);
+    return n / t;
+}
+
+static int run_config(int n, int block_max, double verify)
+{
+    char cmd[8192];
+    nodes = n;
+    snprintf(dir, sizeof dir, "%s/witan-bench-cluster-%d-%d-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), n,
+             block_max);
+    base_port = 22000 + (int)(getpid() % 500) * 10; /* below ephemeral ports */
+    snprintf(cmd, sizeof cmd,
+             "%s/witan testnet init --validators %d --dir %s --base-port %d "
+             "--chain-id bench >/dev/null && "
+             "sed -i 's/\"block_tx_count_max\": 1000/\"block_tx_count_max\": %d/' "
+             "%s/node*/genesis.json && "
+             "sed -i 's/^nonce_window = .*/nonce_window = 1000000/; "
+             "s/^mempool_count_max = .*/mempool_count_max = 1000000/; "
+             "s/^log_level = .*/log_level = warn/' %s/node*/config && "
+             "%s/witan testnet start %s >/dev/null",
+             bin_dir, n, dir, base_port, block_max, dir, dir, bin_dir, dir);
+    if (sh(cmd) != 0)
+        return 1;
+    uint64_t h;
+    for (int k = 0; k < 300 && !status_of(0, &h, NULL); k++)
+        usleep(20000);
+    make_load(0);
+    struct result sat, light;
+    int err = run_load(0, &sat);
+    if (!err) {
+        make_load(tx_count);
+        err = run_load(sat.tps / 10, &light);
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s/witan testnet stop %s >/dev/null; rm -rf %s", bin_dir, dir,
+             dir);
+    sh(cmd);
+    if (err) {
+        fprintf(stderr, "bench: the run with %d validators did not finish\n",
+                n);
+        return 1;
+    }
+    printf("  %2d validators, blocks <= %-5d  %7.0f tx/s (%.2f of verify)  "
+           "p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  |  at a tenth: "
+           "p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
+           n, block_max, sat.tps, sat.tps / verify, sat.p50_ms, sat.p99_ms,
+           sat.cpu_per_node * 100, light.p50_ms, light.p99_ms,
+           sat.anon_kib_max / 1024);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (wcrypto_init() != 0)
+        return 1;
+    tx_count = argc > 1 ? atoi(argv[1]) : 10000;
+    char exe[500];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    envs = calloc((size_t)tx_count, sizeof *envs);
+    hashes = calloc((size_t)tx_count, sizeof *hashes);
+    sent_at = calloc((size_t)tx_count, sizeof *sent_at);
+    signal(SIGPIPE, SIG_IGN);
+    witan_log_set_level(WITAN_LOG_OFF);
+    double verify = verify_rate();
+    printf("cluster: %d pre-signed attestations, %d clients in batches of %d; "
+           "ed25519 verify, 1 core: %.0f/s (target: >= 0.25 of it)\n",
+           tx_count, CLIENTS, BATCH, verify);
+    int err = 0;
+    static const int blocks[] = {100, 1000, 5000};
+    for (size_t i = 0; i < 3 && !err; i++)
+        err = run_config(4, blocks[i], verify);
+    if (!err)
+        err = run_config(7, 1000, verify);
+    return err;
+}
