@@ -679,6 +679,12 @@ static void test_backup_under_load(void **state)
     free(text);
     assert_true(backup_height >= 5);
 
+    r = status_of(addr);
+    print_message("backup at height %llu; the node went on to %llu\n",
+                  (unsigned long long)backup_height,
+                  (unsigned long long)r->status->height);
+    witan__response__free_unpacked(r, NULL);
+
     /* The original node agrees on the state root at that height. */
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__BlockRequest br = WITAN__BLOCK_REQUEST__INIT;
