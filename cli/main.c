@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},
+    {"node", "operate a node: backup of a running node's database", cli_node},
     {"testnet", "a local network of validators: init, start, stop, status",
      cli_testnet},
 };

@@ -101,6 +101,12 @@ int node_config_load(const char *path, struct node_config *c, char *why,
             bad = strlen(value) == 0 || strlen(value) >= sizeof c->listen;
             if (!bad)
                 snprintf(c->listen, sizeof c->listen, "%s", value);
+        } else if (strcmp(key, "http_listen") == 0) {
+            /* Empty turns the gateway off; otherwise an http:// URL. */
+            bad = strlen(value) >= sizeof c->http_listen ||
+                  (value[0] && strncmp(value, "http://", 7) != 0);
+            if (!bad)
+                snprintf(c->http_listen, sizeof c->http_listen, "%s", value);
         } else if (strcmp(key, "map_size_mb") == 0) {
             bad = parse_u64(value, 1, 1u << 24, &v);
             c->map_size = v << 20;
@@ -195,6 +201,9 @@ int node_config_write(const char *path, const struct node_config *c)
             "# Client API address (nng URL). Keep it on 127.0.0.1 unless a "
             "proxy or TLS\n# stands in front of it.\n"
             "listen = %s\n\n"
+            "# HTTP/JSON gateway and /metrics (spec/api.md), e.g.\n"
+            "# http://127.0.0.1:7480. Empty: off.\n"
+            "http_listen = %s\n\n"
             "# LMDB map: initial size, and the most it may grow to when it "
             "fills.\n"
             "map_size_mb = %llu\nmap_size_max_mb = %llu\n\n"
@@ -222,7 +231,8 @@ int node_config_write(const char *path, const struct node_config *c)
             "# certificate must chain to (peers without one are refused).\n"
             "# Paths are relative to the home.\n"
             "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
-            c->listen, (unsigned long long)(c->map_size >> 20),
+            c->listen, c->http_listen,
+            (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],
             c->mempool_count_max,
             (unsigned long long)(c->mempool_size_max >> 20), c->nonce_window,

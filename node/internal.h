@@ -1,5 +1,5 @@
 /*
- * What node/'s files share: the mempool.
+ * What node/'s files share: the mempool, and the HTTP gateway.
  */
 #ifndef WITAN_NODE_INTERNAL_H
 #define WITAN_NODE_INTERNAL_H
@@ -51,6 +51,24 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 
 struct replica; /* node/replica.c: consensus with other validators */
 
+#define NODE_LATENCY_BUCKET_COUNT 13
+
+/* What /metrics reports (server.c, spec/api.md). Commit latency runs from a
+ * transaction's admission to its block's commit: admission times are kept
+ * by the first 8 bytes of the hash in an open-addressing table twice the
+ * pool's size, emptied (losing those samples) if transactions the pool
+ * dropped as stale ever fill three quarters of it. */
+struct node_metrics {
+    uint64_t commits;
+    uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
+    uint64_t latency_over, latency_sum_ms, latency_count;
+    struct node_admitted {
+        uint64_t key; /* 0: empty */
+        int64_t admit_ms;
+    } *admitted;
+    size_t admitted_cap, admitted_count; /* cap: a power of two */
+};
+
 struct node {
     const char *home;
     const struct node_config *cfg;
@@ -62,7 +80,13 @@ struct node {
     nng_socket sock;
     struct ledger_tx **selection;
     struct replica *replica; /* NULL on a one-validator chain */
+    struct node_metrics metrics;
 };
+
+/* Counts one committed block and the commit latency of its transactions
+ * (those admitted here; others are not timed). Cannot fail. */
+void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
+                         size_t count);
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);
@@ -86,6 +110,24 @@ int replica_run(struct node *n, volatile sig_atomic_t *stop);
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
                          size_t count);
 
+/* --- HTTP/JSON gateway (node/http.c, spec/api.md "HTTP") -------------------- */
+
+#include <nng/nng.h>
+
+struct node_http;
+
+/*
+ * Starts the gateway on `url` (http://host:port). It adds the listener
+ * inproc://witan-node-<pid> to the node's REP socket `rep` and answers each
+ * HTTP request by sending a witan.Request there from its own threads, so it
+ * never touches node state. WITAN_ENET (logged) when it cannot listen,
+ * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
+ */
+int node_http_start(nng_socket rep, const char *url, struct node_http **out);
+
+/* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
+ * Call it before the REP socket is closed. */
+void node_http_stop(struct node_http *h);
 /* Consensus figures for status and metrics: the view, view changes, and
  * messages dropped by reason (consensus drops, then send-queue drops).
  * Returns the number of reasons written (at most max). */

@@ -18,6 +18,7 @@
 /* Every setting of the config file (spec/node.md lists them with defaults). */
 struct node_config {
     char listen[NODE_ADDRESS_SIZE_MAX]; /* client API, nng URL */
+    char http_listen[NODE_ADDRESS_SIZE_MAX]; /* HTTP/JSON gateway; "": off */
     uint64_t map_size;                  /* bytes */
     uint64_t map_size_max;              /* bytes */
     enum witan_log_level log_level;

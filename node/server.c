@@ -56,6 +56,141 @@ static void free_error(Witan__Error *e)
     free(e);
 }
 
+/* --- metrics ---------------------------------------------------------------- */
+
+static const uint64_t latency_le_ms[NODE_LATENCY_BUCKET_COUNT] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+static int metrics_init(struct node_metrics *m, uint32_t pool_count_max)
+{
+    memset(m, 0, sizeof *m);
+    size_t cap = 64;
+    while (cap < 2 * (size_t)pool_count_max)
+        cap *= 2;
+    m->admitted = calloc(cap, sizeof *m->admitted);
+    m->admitted_cap = cap;
+    return m->admitted ? WITAN_OK : WITAN_ENOMEM;
+}
+
+static uint64_t admitted_key(const uint8_t hash[32])
+{
+    uint64_t k;
+    memcpy(&k, hash, sizeof k);
+    return k ? k : 1;
+}
+
+static void metrics_admitted(struct node_metrics *m, const uint8_t hash[32])
+{
+    if (!m->admitted)
+        return;
+    if (4 * (m->admitted_count + 1) > 3 * m->admitted_cap) {
+        memset(m->admitted, 0, m->admitted_cap * sizeof *m->admitted);
+        m->admitted_count = 0;
+    }
+    uint64_t key = admitted_key(hash);
+    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
+    while (m->admitted[i].key && m->admitted[i].key != key)
+        i = (i + 1) & mask;
+    if (!m->admitted[i].key)
+        m->admitted_count++;
+    m->admitted[i] = (struct node_admitted){key, node_monotonic_ms()};
+}
+
+/* Removes the hash's entry (shifting later ones of its run back, so that
+ * lookups need no tombstones) and records its latency. */
+static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
+                              int64_t now_ms)
+{
+    if (!m->admitted)
+        return;
+    uint64_t key = admitted_key(hash);
+    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
+    while (m->admitted[i].key && m->admitted[i].key != key)
+        i = (i + 1) & mask;
+    if (!m->admitted[i].key)
+        return;
+    int64_t ms = now_ms - m->admitted[i].admit_ms;
+    uint64_t latency = ms > 0 ? (uint64_t)ms : 0;
+    size_t b = 0;
+    while (b < NODE_LATENCY_BUCKET_COUNT && latency > latency_le_ms[b])
+        b++;
+    if (b < NODE_LATENCY_BUCKET_COUNT)
+        m->latency_bucket[b]++;
+    else
+        m->latency_over++;
+    m->latency_sum_ms += latency;
+    m->latency_count++;
+    m->admitted[i].key = 0;
+    m->admitted_count--;
+    for (size_t j = (i + 1) & mask; m->admitted[j].key; j = (j + 1) & mask) {
+        size_t home = (size_t)m->admitted[j].key & mask;
+        /* Entry j may move to the hole at i unless its home lies in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            m->admitted[i] = m->admitted[j];
+            m->admitted[j].key = 0;
+            i = j;
+        }
+    }
+}
+
+void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
+                         size_t count)
+{
+    int64_t now_ms = node_monotonic_ms();
+    for (size_t i = 0; i < count; i++)
+        metrics_committed(&n->metrics, txs[i]->hash, now_ms);
+    n->metrics.commits++;
+}
+
+/* Storage for one metrics answer, owned by handle_request's frame. */
+struct metrics_answer {
+    Witan__MetricsResponse response;
+    Witan__LatencyBucket buckets[NODE_LATENCY_BUCKET_COUNT];
+    Witan__LatencyBucket *pointers[NODE_LATENCY_BUCKET_COUNT];
+    Witan__DropCount drops[REPLICA_DROP_REASON_MAX];
+    Witan__DropCount *drop_pointers[REPLICA_DROP_REASON_MAX];
+    const char *reasons[REPLICA_DROP_REASON_MAX];
+    uint64_t counts[REPLICA_DROP_REASON_MAX];
+};
+
+static void handle_metrics(struct node *n, struct metrics_answer *a,
+                           Witan__Response *resp)
+{
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    witan__metrics_response__init(&a->response);
+    a->response.height = tip.height;
+    a->response.commits = n->metrics.commits;
+    a->response.mempool_count = n->pool.count;
+    a->response.mempool_size = n->pool.size;
+    size_t drop_count = replica_figures(
+        n, &a->response.view, &a->response.view_changes, a->reasons,
+        a->counts, REPLICA_DROP_REASON_MAX);
+    for (size_t i = 0; i < drop_count; i++) {
+        witan__drop_count__init(&a->drops[i]);
+        a->drops[i].reason = (char *)a->reasons[i];
+        a->drops[i].count = a->counts[i];
+        a->drop_pointers[i] = &a->drops[i];
+    }
+    a->response.n_dropped = drop_count;
+    a->response.dropped = a->drop_pointers;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < NODE_LATENCY_BUCKET_COUNT; b++) {
+        cumulative += n->metrics.latency_bucket[b];
+        witan__latency_bucket__init(&a->buckets[b]);
+        a->buckets[b].le_ms = latency_le_ms[b];
+        a->buckets[b].count = cumulative;
+        a->pointers[b] = &a->buckets[b];
+    }
+    a->response.n_commit_latency_buckets = NODE_LATENCY_BUCKET_COUNT;
+    a->response.commit_latency_buckets = a->pointers;
+    a->response.commit_latency_sum_ms = n->metrics.latency_sum_ms;
+    a->response.commit_latency_count = n->metrics.latency_count;
+    resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
+    resp->metrics = &a->response;
+}
+
 /* --- requests --------------------------------------------------------------- */
 
 int node_admit(struct node *n, const uint8_t *env, size_t size,
@@ -85,6 +220,8 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
     err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, why_size);
     if (!err)
         err = mempool_add(&n->pool, &tx, why, why_size);
+    if (!err)
+        metrics_admitted(&n->metrics, hash_out);
     ledger_tx_release(&tx); /* a no-op when the pool took it */
     return err;
 }
@@ -195,6 +332,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__PredictionsResponse *preds = NULL;
     Witan__ModelsResponse *models = NULL;
     Witan__Account *account = NULL;
+    struct metrics_answer metrics;
     uint8_t tip_hash[32], tip_root[32];
     char why[LEDGER_WHY_SIZE] = "";
     int err = WITAN_OK;
@@ -323,6 +461,9 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
         resp.models = models;
         break;
+    case WITAN__REQUEST__KIND_METRICS:
+        handle_metrics(n, &metrics, &resp);
+        break;
     default:
         err = WITAN_EINVAL;
         snprintf(why, sizeof why, "request names no known kind");
@@ -400,6 +541,7 @@ static int propose_and_commit(struct node *n)
         ledger_block_free(&block);
         return err;
     }
+    node_metrics_commit(n, n->selection, count);
     mempool_remove_selected(&n->pool);
     if (stats.ok_count != stats.tx_count)
         mempool_drop_stale(&n->pool, n->l);
@@ -472,6 +614,7 @@ static void node_cleanup(struct node *n)
         nng_close(n->sock);
     mempool_free(&n->pool);
     free(n->selection);
+    free(n->metrics.admitted);
     ledger_close(n->l);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
@@ -492,6 +635,8 @@ int node_run(const char *home, const struct node_config *cfg,
     if (!err)
         err = mempool_init(&n.pool, cfg->mempool_count_max,
                            cfg->mempool_size_max);
+    if (!err)
+        err = metrics_init(&n.metrics, cfg->mempool_count_max);
     if (!err) {
         n.selection = calloc(WITAN_BLOCK_TX_COUNT_MAX, sizeof *n.selection);
         if (!n.selection)
@@ -508,6 +653,9 @@ int node_run(const char *home, const struct node_config *cfg,
     }
     if (!err && rc)
         err = WITAN_ENET;
+    struct node_http *http = NULL;
+    if (!err && cfg->http_listen[0])
+        err = node_http_start(n.sock, cfg->http_listen, &http);
     if (err) {
         node_cleanup(&n);
         return err;
@@ -522,6 +670,7 @@ int node_run(const char *home, const struct node_config *cfg,
 
     if (n.genesis->n_validators > 1) {
         err = replica_run(&n, stop);
+        node_http_stop(http);
         ledger_tip(n.l, &tip);
         WITAN_INFO("node", "stopping at height %llu%s",
                    (unsigned long long)tip.height,
@@ -549,6 +698,7 @@ int node_run(const char *home, const struct node_config *cfg,
         if (!*stop && block_due(&n))
             err = propose_and_commit(&n);
     }
+    node_http_stop(http);
     ledger_tip(n.l, &tip);
     WITAN_INFO("node", "stopping at height %llu%s",
                (unsigned long long)tip.height, err ? " after an error" : "");

@@ -1,0 +1,1550 @@
+/*
+ * The HTTP/JSON gateway (spec/api.md, "HTTP"): nng's HTTP server in front of
+ * the node's own client API.
+ *
+ * It never touches node state. nng calls on_http on one of its threads; that
+ * only queues the request. A few gateway threads, each with its own REQ
+ * socket dialled to inproc://witan-node-<pid> (a second listener on the
+ * node's REP socket), translate each HTTP request into one or two
+ * witan.Request messages, wait for the node loop to answer, and render the
+ * witan.Response as JSON (or /metrics as Prometheus text). inproc rather
+ * than the configured `listen` address: no TCP hop, and it keeps working
+ * whatever transport `listen` uses. Blocking waits happen on the gateway's
+ * own threads, never on nng's, so a slow node cannot starve nng's workers.
+ *
+ * JSON is written by hand from the protobuf-c descriptors: field names as in
+ * witan.proto, 64-bit integers as strings, enums by name, every bytes field
+ * as lowercase hex. Bodies are read only after their Content-Length has been
+ * checked against WITAN_HTTP_BODY_SIZE_MAX.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/http/http.h>
+#include <sodium.h>
+
+#include "node/internal.h"
+
+#define HTTP_WORKER_COUNT 4
+#define HTTP_QUEUE_COUNT_MAX 256 /* requests waiting for a worker; then 503 */
+#define HTTP_NODE_TIMEOUT_MS 10000
+#define HTTP_BODY_READ_TIMEOUT_MS 10000
+#define HTTP_PATH_SIZE_MAX 1024
+#define HTTP_PARAM_COUNT_MAX 16
+
+struct http_worker {
+    struct node_http *gw;
+    nng_socket sock;
+    pthread_t thread;
+    bool started;
+};
+
+struct node_http {
+    nng_http_server *server;
+    nng_http_handler *handler; /* owned by the server once added */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    nng_aio *queue[HTTP_QUEUE_COUNT_MAX];
+    size_t head, count;
+    bool stopping;
+    struct http_worker workers[HTTP_WORKER_COUNT];
+};
+
+/* --- output buffer ------------------------------------------------------------ */
+
+/* A growing text buffer; after an allocation failure it only sets `oom`. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static bool jb_reserve(struct jbuf *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (b->len + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (!jb_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jb_puts(struct jbuf *b, const char *s)
+{
+    jb_put(b, s, strlen(s));
+}
+
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    WITAN_ASSERT(n >= 0 && (size_t)n < sizeof tmp);
+    jb_put(b, tmp, (size_t)n);
+}
+
+/* Length of the well-formed UTF-8 sequence at s (2 to 4), or 0. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
+               : s[0] >= 0xe0                 ? 3
+               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                                              : 0;
+    if (n == 0 || (n == 3 && s[0] > 0xef))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; a byte
+ * that is not part of well-formed UTF-8 becomes U+FFFD, so the answer is
+ * always valid JSON whatever a string field holds. */
+static void jb_str(struct jbuf *b, const char *s)
+{
+    jb_put(b, "\"", 1);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x80) {
+            size_t n = utf8_sequence((const unsigned char *)s);
+            if (n) {
+                jb_put(b, s, n);
+                s += n - 1;
+            } else {
+                jb_puts(b, "\\ufffd");
+            }
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            jb_put(b, e, 2);
+        } else if (c == '\n') {
+            jb_puts(b, "\\n");
+        } else if (c == '\r') {
+            jb_puts(b, "\\r");
+        } else if (c == '\t') {
+            jb_puts(b, "\\t");
+        } else if (c < 0x20 || c == 0x7f) {
+            jb_printf(b, "\\u%04x", c);
+        } else {
+            jb_put(b, (const char *)&c, 1);
+        }
+    }
+    jb_put(b, "\"", 1);
+}
+
+static void jb_hex(struct jbuf *b, const uint8_t *data, size_t size)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (!jb_reserve(b, 2 * size + 2))
+        return;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < size; i++) {
+        *o++ = digits[data[i] >> 4];
+        *o++ = digits[data[i] & 15];
+    }
+    *o++ = '"';
+    b->len += 2 * size + 2;
+    b->p[b->len] = '\0';
+}
+
+/* --- protobuf to JSON ---------------------------------------------------------- */
+
+static void render_message(struct jbuf *b, const ProtobufCMessage *m);
+
+static size_t element_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    default:
+        return 4; /* 32-bit integers, enums, float */
+    }
+}
+
+static void render_value(struct jbuf *b, const ProtobufCFieldDescriptor *f,
+                         const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        jb_printf(b, "%" PRId32, *(const int32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        jb_printf(b, "%" PRIu32, *(const uint32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        jb_printf(b, "\"%" PRId64 "\"", *(const int64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        jb_printf(b, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        jb_puts(b, *(const protobuf_c_boolean *)p ? "true" : "false");
+        break;
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+        if (ev)
+            jb_str(b, ev->name);
+        else
+            jb_printf(b, "%d", v);
+        break;
+    }
+    case PROTOBUF_C_TYPE_STRING:
+        jb_str(b, *(char *const *)p);
+        break;
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *d = p;
+        jb_hex(b, d->data, d->len);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *m = *(const ProtobufCMessage *const *)p;
+        if (m)
+            render_message(b, m);
+        else
+            jb_puts(b, "null");
+        break;
+    }
+    default:
+        jb_puts(b, "null"); /* no floats in witan.proto */
+    }
+}
+
+/* Writes the fields of m as `"name": value` pairs, each preceded by a comma
+ * unless *first. Scalars are always written (proto3 defaults included, so
+ * clients see every field); unset messages and oneof members are left out. */
+static void render_fields(struct jbuf *b, const ProtobufCMessage *m,
+                          bool *first)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *value = base + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(const char *const *)value;
+            jb_puts(b, *first ? "" : ",");
+            *first = false;
+            jb_str(b, f->name);
+            jb_puts(b, ":[");
+            for (size_t j = 0; j < n; j++) {
+                if (j)
+                    jb_puts(b, ",");
+                render_value(b, f, arr + j * element_size(f->type));
+            }
+            jb_puts(b, "]");
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+                continue;
+        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+                   f->quantifier_offset &&
+                   f->type != PROTOBUF_C_TYPE_MESSAGE &&
+                   f->type != PROTOBUF_C_TYPE_STRING &&
+                   !*(const protobuf_c_boolean *)(base + f->quantifier_offset)) {
+            continue;
+        }
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+            !*(const ProtobufCMessage *const *)value)
+            continue;
+        jb_puts(b, *first ? "" : ",");
+        *first = false;
+        jb_str(b, f->name);
+        jb_puts(b, ":");
+        render_value(b, f, value);
+    }
+}
+
+static void render_message(struct jbuf *b, const ProtobufCMessage *m)
+{
+    bool first = true;
+    jb_puts(b, "{");
+    render_fields(b, m, &first);
+    jb_puts(b, "}");
+}
+
+/* --- answering ----------------------------------------------------------------- */
+
+static void respond(nng_aio *aio, uint16_t status, const char *content_type,
+                    const char *body, size_t size, bool close)
+{
+    nng_http_res *res;
+    if (nng_http_res_alloc(&res) != 0) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    int rc = nng_http_res_set_status(res, status);
+    /* nng names only the statuses it uses itself. */
+    const char *reason = status == 411   ? "Length Required"
+                         : status == 413 ? "Payload Too Large"
+                         : status == 415 ? "Unsupported Media Type"
+                                         : NULL;
+    if (!rc && reason)
+        rc = nng_http_res_set_reason(res, reason);
+    if (!rc)
+        rc = nng_http_res_set_header(res, "Content-Type", content_type);
+    if (!rc)
+        rc = nng_http_res_copy_data(res, body, size);
+    if (!rc && close)
+        rc = nng_http_res_set_header(res, "Connection", "close");
+    if (rc) {
+        nng_http_res_free(res);
+        nng_aio_finish(aio, rc);
+        return;
+    }
+    nng_aio_set_output(aio, 0, res);
+    nng_aio_finish(aio, 0);
+}
+
+static uint16_t status_of(int code)
+{
+    switch (code) {
+    case WITAN_ENOTFOUND:
+        return 404;
+    case WITAN_EFULL:
+    case WITAN_EAGAIN:
+    case WITAN_ENET:
+    case WITAN_ETIMEOUT:
+    case WITAN_ECLOSED:
+        return 503;
+    case WITAN_ENOMEM:
+    case WITAN_EIO:
+    case WITAN_ELIBRARY:
+    case WITAN_EMAPFULL:
+    case WITAN_EDBCORRUPT:
+    case WITAN_EDBVERSION:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
+static void render_error(struct jbuf *b, int code, const char *message)
+{
+    jb_printf(b, "{\"code\":%d,\"name\":", code);
+    jb_str(b, witan_err_name(code));
+    jb_puts(b, ",\"message\":");
+    jb_str(b, message && message[0] ? message : witan_err_message(code));
+    jb_puts(b, "}");
+}
+
+static void respond_json(nng_aio *aio, uint16_t status, struct jbuf *b,
+                         bool close)
+{
+    if (b->oom) {
+        static const char oom[] =
+            "{\"error\":{\"code\":-2,\"name\":\"WITAN_ENOMEM\",\"message\":"
+            "\"out of memory\"}}";
+        respond(aio, 500, "application/json", oom, sizeof oom - 1, true);
+    } else {
+        respond(aio, status, "application/json", b->p, b->len, close);
+    }
+    free(b->p);
+}
+
+/* {"error": {...}} with `status`; `close` when the body was left unread. */
+static void respond_error(nng_aio *aio, uint16_t status, int code,
+                          bool close, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void respond_error(nng_aio *aio, uint16_t status, int code,
+                          bool close, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    struct jbuf b = {0};
+    jb_puts(&b, "{\"error\":");
+    render_error(&b, code, message);
+    jb_puts(&b, "}\n");
+    respond_json(aio, status, &b, close);
+}
+
+/* --- requests to the node ------------------------------------------------------ */
+
+/* One request/reply with the node. On success *out is the caller's
+ * (witan__response__free_unpacked); WITAN_ECLOSED, WITAN_ETIMEOUT,
+ * WITAN_ENET, WITAN_EDECODE. */
+static int node_call(struct http_worker *w, const Witan__Request *req,
+                     Witan__Response **out)
+{
+    *out = NULL;
+    size_t size = witan__request__get_packed_size(req);
+    nng_msg *msg;
+    int rc = nng_msg_alloc(&msg, size);
+    if (rc)
+        return WITAN_ENOMEM;
+    witan__request__pack(req, nng_msg_body(msg));
+    rc = nng_sendmsg(w->sock, msg, 0);
+    if (rc) {
+        nng_msg_free(msg);
+    } else {
+        rc = nng_recvmsg(w->sock, &msg, 0);
+    }
+    if (rc)
+        return rc == NNG_ECLOSED     ? WITAN_ECLOSED
+               : rc == NNG_ETIMEDOUT ? WITAN_ETIMEOUT
+                                     : WITAN_ENET;
+    *out = witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    return *out ? WITAN_OK : WITAN_EDECODE;
+}
+
+/* Calls the node and answers the HTTP request itself when the call or the
+ * response failed as a whole; returns the response only when it can be
+ * rendered (the caller frees it). */
+static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
+                                       const Witan__Request *req)
+{
+    Witan__Response *resp;
+    int err = node_call(w, req, &resp);
+    if (err) {
+        respond_error(aio, 503, err, false, "the node did not answer: %s",
+                      witan_err_message(err));
+        return NULL;
+    }
+    if (resp->error) {
+        struct jbuf b = {0};
+        jb_puts(&b, "{\"error\":");
+        render_error(&b, resp->error->code, resp->error->message);
+        jb_puts(&b, "}\n");
+        respond_json(aio, status_of(resp->error->code), &b, false);
+        witan__response__free_unpacked(resp, NULL);
+        return NULL;
+    }
+    return resp;
+}
+
+static void answer_message(nng_aio *aio, const ProtobufCMessage *m)
+{
+    struct jbuf b = {0};
+    render_message(&b, m);
+    jb_puts(&b, "\n");
+    respond_json(aio, 200, &b, false);
+}
+
+/* --- request parsing ------------------------------------------------------------ */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) into out (NUL-terminated); '+' is a space when
+ * `plus`. WITAN_EDECODE on a bad escape or an encoded NUL, WITAN_ELIMIT. */
+static int url_decode(const char *s, size_t n, bool plus, char *out,
+                      size_t out_size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return WITAN_EDECODE;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return WITAN_EDECODE;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        if (o + 1 >= out_size)
+            return WITAN_ELIMIT;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return WITAN_OK;
+}
+
+struct params {
+    size_t count;
+    char name[HTTP_PARAM_COUNT_MAX][32];
+    char value[HTTP_PARAM_COUNT_MAX][HTTP_PATH_SIZE_MAX];
+};
+
+static int parse_query(const char *q, struct params *p, char *why,
+                       size_t why_size)
+{
+    p->count = 0;
+    while (q && *q) {
+        const char *end = strchr(q, '&');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        if (len) {
+            if (p->count == HTTP_PARAM_COUNT_MAX) {
+                snprintf(why, why_size, "at most %d query parameters",
+                         HTTP_PARAM_COUNT_MAX);
+                return WITAN_ELIMIT;
+            }
+            const char *eq = memchr(q, '=', len);
+            size_t name_len = eq ? (size_t)(eq - q) : len;
+            int err = url_decode(q, name_len, true, p->name[p->count],
+                                 sizeof p->name[0]);
+            if (!err && eq)
+                err = url_decode(eq + 1, len - name_len - 1, true,
+                                 p->value[p->count], sizeof p->value[0]);
+            else if (!err)
+                p->value[p->count][0] = '\0';
+            if (err) {
+                snprintf(why, why_size, "query parameter %zu is badly "
+                                        "encoded or too long",
+                         p->count + 1);
+                return err;
+            }
+            p->count++;
+        }
+        q = end ? end + 1 : NULL;
+    }
+    return WITAN_OK;
+}
+
+/* Checks that every parameter is one of `known` (NULL-terminated), so that
+ * a misspelt filter is an error rather than silently ignored. */
+static int params_check(const struct params *p, const char *const *known,
+                        char *why, size_t why_size)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        bool ok = false;
+        for (size_t k = 0; known[k]; k++)
+            ok |= strcmp(p->name[i], known[k]) == 0;
+        if (!ok) {
+            snprintf(why, why_size, "unknown query parameter '%s'",
+                     p->name[i]);
+            return WITAN_EINVAL;
+        }
+    }
+    return WITAN_OK;
+}
+
+static const char *param(const struct params *p, const char *name)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (strcmp(p->name[i], name) == 0)
+            return p->value[i];
+    return NULL;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || strlen(s) > 20)
+        return WITAN_EINVAL;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return WITAN_EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return WITAN_ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return WITAN_OK;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    bool neg = s && s[0] == '-';
+    uint64_t v;
+    int err = parse_u64(neg ? s + 1 : s, &v);
+    if (err)
+        return err;
+    if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+        return WITAN_ERANGE;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return WITAN_OK;
+}
+
+/* A hex parameter of any even length up to max bytes; malloc'd into *out
+ * (free it). WITAN_EDECODE, WITAN_ELIMIT, WITAN_ENOMEM. */
+static int parse_hex(const char *s, size_t max, ProtobufCBinaryData *out)
+{
+    size_t n = strlen(s);
+    if (n % 2)
+        return WITAN_EDECODE;
+    if (n / 2 > max)
+        return WITAN_ELIMIT;
+    out->len = n / 2;
+    out->data = malloc(out->len ? out->len : 1);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    int err = witan_hex_decode(s, out->data, out->len);
+    if (err) {
+        free(out->data);
+        out->data = NULL;
+        out->len = 0;
+    }
+    return err;
+}
+
+/* --- routes ---------------------------------------------------------------------- */
+
+struct http_call {
+    struct http_worker *w;
+    nng_aio *aio;
+    nng_http_req *req;
+    nng_http_conn *conn;
+    const char *method;
+    char path[HTTP_PATH_SIZE_MAX];
+    struct params params;
+    char why[512];
+};
+
+static void route_status(struct http_call *c)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    answer_message(c->aio, &resp->status->base);
+    witan__response__free_unpacked(resp, NULL);
+}
+
+static void route_block(struct http_call *c, const char *arg)
+{
+    uint64_t height;
+    if (parse_u64(arg, &height)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a block height is a decimal integer, not '%s'", arg);
+        return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest br = WITAN__BLOCK_REQUEST__INIT;
+    br.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &br;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    /* The stored response, plus its header decoded. */
+    struct jbuf b = {0};
+    bool first = true;
+    jb_puts(&b, "{");
+    render_fields(&b, &resp->block->base, &first);
+    Witan__BlockHeader *h = NULL;
+    if (resp->block->block)
+        h = witan__block_header__unpack(NULL, resp->block->block->header.len,
+                                        resp->block->block->header.data);
+    if (h) {
+        jb_puts(&b, ",\"header_decoded\":");
+        render_message(&b, &h->base);
+        witan__block_header__free_unpacked(h, NULL);
+    }
+    jb_puts(&b, "}\n");
+    respond_json(c->aio, 200, &b, false);
+    witan__response__free_unpacked(resp, NULL);
+}
+
+static void route_tx(struct http_call *c, const char *arg)
+{
+    uint8_t hash[32];
+    if (strlen(arg) != 64 || witan_hex_decode(arg, hash, 32) != 0) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a transaction hash is 64 hex digits");
+        return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+    tr.tx_hash = (ProtobufCBinaryData){32, hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &tr;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    Witan__TxResponse *tx = resp->tx;
+    if (tx->state == WITAN__TX_STATE__TX_STATE_UNKNOWN) {
+        respond_error(c->aio, 404, WITAN_ENOTFOUND, false,
+                      "no transaction %s is pending or committed", arg);
+        witan__response__free_unpacked(resp, NULL);
+        return;
+    }
+    /* The certificate is the block's: a second request. */
+    Witan__Response *block = NULL;
+    if (tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED && tx->receipt) {
+        Witan__BlockRequest br = WITAN__BLOCK_REQUEST__INIT;
+        br.height = tx->receipt->height;
+        req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+        req.block = &br;
+        block = call_or_answer(c->w, c->aio, &req);
+        if (!block) {
+            witan__response__free_unpacked(resp, NULL);
+            return;
+        }
+    }
+    struct jbuf b = {0};
+    bool first = true;
+    jb_puts(&b, "{");
+    render_fields(&b, &tx->base, &first);
+    Witan__Envelope *env = witan__envelope__unpack(NULL, tx->envelope.len,
+                                                   tx->envelope.data);
+    Witan__TxBody *body =
+        env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
+            : NULL;
+    if (body) {
+        jb_puts(&b, ",\"body\":");
+        render_message(&b, &body->base);
+        witan__tx_body__free_unpacked(body, NULL);
+    }
+    if (env)
+        witan__envelope__free_unpacked(env, NULL);
+    if (block && block->block->cert) {
+        jb_puts(&b, ",\"cert\":");
+        render_message(&b, &block->block->cert->base);
+    }
+    jb_puts(&b, "}\n");
+    respond_json(c->aio, 200, &b, false);
+    if (block)
+        witan__response__free_unpacked(block, NULL);
+    witan__response__free_unpacked(resp, NULL);
+}
+
+/* Sends a query built by the caller and answers with its rendering. */
+static void answer_query(struct http_call *c, Witan__Request *req)
+{
+    Witan__Response *resp = call_or_answer(c->w, c->aio, req);
+    if (!resp)
+        return;
+    const ProtobufCMessage *m =
+        resp->kind_case == WITAN__RESPONSE__KIND_ATTESTATIONS
+            ? &resp->attestations->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_PREDICTIONS
+            ? &resp->predictions->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_MODELS
+            ? &resp->models->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_ACCOUNT
+            ? &resp->account->base
+            : NULL;
+    if (m)
+        answer_message(c->aio, m);
+    else
+        respond_error(c->aio, 502, WITAN_EDECODE, false,
+                      "the node answered with another kind of response");
+    witan__response__free_unpacked(resp, NULL);
+}
+
+/* Reads the common paging parameters; answers and returns non-zero on a
+ * bad one. */
+static int paging(struct http_call *c, uint32_t *limit,
+                  ProtobufCBinaryData *cursor)
+{
+    const char *v = param(&c->params, "limit");
+    uint64_t n = 0;
+    if (v && (parse_u64(v, &n) || n > WITAN_QUERY_PAGE_COUNT_MAX)) {
+        respond_error(c->aio, 400, WITAN_ELIMIT, false,
+                      "limit is a count from 0 to %d",
+                      WITAN_QUERY_PAGE_COUNT_MAX);
+        return -1;
+    }
+    *limit = (uint32_t)n;
+    v = param(&c->params, "cursor");
+    if (v && *v && parse_hex(v, 256, cursor)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "cursor is the hex next_cursor of a previous page");
+        return -1;
+    }
+    return 0;
+}
+
+static void route_attestations(struct http_call *c)
+{
+    static const char *const known[] = {"feed", "subject", "from", "to",
+                                        "limit", "cursor", "history", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    Witan__AttestationsRequest a = WITAN__ATTESTATIONS_REQUEST__INIT;
+    a.feed = (char *)(param(&c->params, "feed") ? param(&c->params, "feed")
+                                                : "");
+    a.subject = (char *)(param(&c->params, "subject")
+                             ? param(&c->params, "subject")
+                             : "");
+    const char *from = param(&c->params, "from"),
+               *to = param(&c->params, "to"),
+               *history = param(&c->params, "history");
+    if ((from && parse_i64(from, &a.from_ms)) ||
+        (to && parse_i64(to, &a.to_ms))) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "from and to are Unix times in milliseconds");
+        return;
+    }
+    if (history && strcmp(history, "true") && strcmp(history, "false") &&
+        strcmp(history, "1") && strcmp(history, "0")) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "history is true or false");
+        return;
+    }
+    a.history = history && (!strcmp(history, "true") || !strcmp(history, "1"));
+    if (paging(c, &a.limit, &a.cursor))
+        return;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_ATTESTATIONS;
+    req.attestations = &a;
+    answer_query(c, &req);
+    free(a.cursor.data);
+}
+
+static void route_predictions(struct http_call *c)
+{
+    static const char *const known[] = {"model", "subject", "from", "to",
+                                        "limit", "cursor", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    Witan__PredictionsRequest p = WITAN__PREDICTIONS_REQUEST__INIT;
+    const char *model = param(&c->params, "model");
+    uint8_t hash[32];
+    if (!model || strlen(model) != 64 || witan_hex_decode(model, hash, 32)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "model is the model's hash, 64 hex digits");
+        return;
+    }
+    p.model_hash = (ProtobufCBinaryData){32, hash};
+    p.subject = (char *)(param(&c->params, "subject")
+                             ? param(&c->params, "subject")
+                             : "");
+    const char *from = param(&c->params, "from"),
+               *to = param(&c->params, "to");
+    if ((from && parse_u64(from, &p.from_height)) ||
+        (to && parse_u64(to, &p.to_height))) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "from and to are block heights");
+        return;
+    }
+    if (paging(c, &p.limit, &p.cursor))
+        return;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_PREDICTIONS;
+    req.predictions = &p;
+    answer_query(c, &req);
+    free(p.cursor.data);
+}
+
+static void route_models(struct http_call *c, const char *arg)
+{
+    static const char *const known[] = {"limit", "cursor", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    Witan__ModelsRequest m = WITAN__MODELS_REQUEST__INIT;
+    uint8_t hash[32];
+    if (arg) {
+        if (strlen(arg) != 64 || witan_hex_decode(arg, hash, 32)) {
+            respond_error(c->aio, 400, WITAN_EINVAL, false,
+                          "a model hash is 64 hex digits");
+            return;
+        }
+        m.hash = (ProtobufCBinaryData){32, hash};
+    }
+    if (paging(c, &m.limit, &m.cursor))
+        return;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_MODELS;
+    req.models = &m;
+    answer_query(c, &req);
+    free(m.cursor.data);
+}
+
+static void route_account(struct http_call *c, const char *arg)
+{
+    uint8_t addr[WITAN_ADDRESS_SIZE];
+    if (strlen(arg) != 2 * WITAN_ADDRESS_SIZE ||
+        witan_hex_decode(arg, addr, sizeof addr)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "an address is %d hex digits", 2 * WITAN_ADDRESS_SIZE);
+        return;
+    }
+    Witan__AccountRequest a = WITAN__ACCOUNT_REQUEST__INIT;
+    a.address = (ProtobufCBinaryData){sizeof addr, addr};
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_ACCOUNT;
+    req.account = &a;
+    answer_query(c, &req);
+}
+
+/* --- /metrics ---------------------------------------------------------------- */
+
+static void metric_head(struct jbuf *b, const char *name, const char *type,
+                        const char *help)
+{
+    jb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_u64(struct jbuf *b, const char *name, const char *type,
+                       const char *help, uint64_t v)
+{
+    metric_head(b, name, type, help);
+    jb_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* A label value: backslash, quote and newline escaped (exposition format). */
+static void label_value(struct jbuf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '\\' || *s == '"')
+            jb_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            jb_puts(b, "\\n");
+        else
+            jb_put(b, s, 1);
+    }
+}
+
+static void route_metrics(struct http_call *c)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__MetricsRequest mr = WITAN__METRICS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_METRICS;
+    req.metrics = &mr;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    const Witan__MetricsResponse *m = resp->metrics;
+    struct jbuf b = {0};
+    metric_u64(&b, "witan_height", "gauge",
+               "Height of the last committed block.", m->height);
+    metric_u64(&b, "witan_view", "gauge", "Current consensus view.",
+               m->view);
+    metric_u64(&b, "witan_commits_total", "counter",
+               "Blocks committed since the node started.", m->commits);
+    metric_u64(&b, "witan_view_changes_total", "counter",
+               "View changes since the node started.", m->view_changes);
+    metric_u64(&b, "witan_mempool_transactions", "gauge",
+               "Transactions waiting in the mempool.", m->mempool_count);
+    metric_u64(&b, "witan_mempool_bytes", "gauge",
+               "Bytes of the transactions waiting in the mempool.",
+               m->mempool_size);
+    metric_u64(&b, "witan_peers_connected", "gauge",
+               "Validator peers currently connected.", m->peers_connected);
+    metric_head(&b, "witan_messages_dropped_total", "counter",
+                "Consensus messages dropped, by reason.");
+    for (size_t i = 0; i < m->n_dropped; i++) {
+        jb_puts(&b, "witan_messages_dropped_total{reason=\"");
+        label_value(&b, m->dropped[i]->reason);
+        jb_printf(&b, "\"} %" PRIu64 "\n", m->dropped[i]->count);
+    }
+    metric_head(&b, "witan_commit_latency_ms", "histogram",
+                "Milliseconds from a transaction's admission to its "
+                "block's commit.");
+    for (size_t i = 0; i < m->n_commit_latency_buckets; i++)
+        jb_printf(&b, "witan_commit_latency_ms_bucket{le=\"%" PRIu64
+                      "\"} %" PRIu64 "\n",
+                  m->commit_latency_buckets[i]->le_ms,
+                  m->commit_latency_buckets[i]->count);
+    jb_printf(&b,
+              "witan_commit_latency_ms_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+              "witan_commit_latency_ms_sum %" PRIu64 "\n"
+              "witan_commit_latency_ms_count %" PRIu64 "\n",
+              m->commit_latency_count, m->commit_latency_sum_ms,
+              m->commit_latency_count);
+    witan__response__free_unpacked(resp, NULL);
+    if (b.oom) {
+        free(b.p);
+        respond_error(c->aio, 500, WITAN_ENOMEM, false, "out of memory");
+        return;
+    }
+    respond(c->aio, 200, "text/plain; version=0.0.4; charset=utf-8", b.p,
+            b.len, false);
+    free(b.p);
+}
+
+/* --- POST /v1/tx ------------------------------------------------------------------ */
+
+/* A JSON string at *p (after the opening quote has been seen at **p) into a
+ * malloc'd buffer; the escapes JSON encoders use for base64 are accepted.
+ * WITAN_EDECODE, WITAN_ENOMEM. */
+static int json_string(const char **p, const char *end, char **out)
+{
+    const char *s = *p;
+    if (s >= end || *s != '"')
+        return WITAN_EDECODE;
+    s++;
+    const char *close = s;
+    while (close < end && *close != '"')
+        close += *close == '\\' ? 2 : 1;
+    if (close >= end)
+        return WITAN_EDECODE;
+    char *o = malloc((size_t)(close - s) + 1);
+    if (!o)
+        return WITAN_ENOMEM;
+    size_t n = 0;
+    for (; s < close; s++) {
+        char ch = *s;
+        if (ch == '\\') {
+            ch = *++s;
+            if (ch != '"' && ch != '\\' && ch != '/') {
+                free(o);
+                return WITAN_EDECODE;
+            }
+        } else if ((unsigned char)ch < 0x20) {
+            free(o);
+            return WITAN_EDECODE;
+        }
+        o[n++] = ch;
+    }
+    o[n] = '\0';
+    *p = close + 1;
+    *out = o;
+    return WITAN_OK;
+}
+
+static void skip_ws(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' ||
+                        **p == '\r'))
+        (*p)++;
+}
+
+/* Base64 (standard alphabet, padding optional) to a malloc'd buffer. */
+static int base64_decode(const char *text, ProtobufCBinaryData *out)
+{
+    size_t n = strlen(text), max = n / 4 * 3 + 3;
+    out->data = malloc(max ? max : 1);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    const char *end;
+    int variant = n % 4 == 0 ? sodium_base64_VARIANT_ORIGINAL
+                             : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+    if (n == 0 || sodium_base642bin(out->data, max, text, n, NULL, &out->len,
+                                    &end, variant) != 0 ||
+        end != text + n) {
+        free(out->data);
+        out->data = NULL;
+        return WITAN_EDECODE;
+    }
+    return WITAN_OK;
+}
+
+/* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]} into a
+ * malloc'd array of malloc'd envelopes. `why` says what is wrong. */
+static int parse_tx_json(const char *text, size_t size,
+                         ProtobufCBinaryData **envs, size_t *count,
+                         bool *batch, char *why, size_t why_size)
+{
+    const char *p = text, *end = text + size;
+    size_t cap = 0;
+    *envs = NULL;
+    *count = 0;
+    int err = WITAN_OK;
+    bool seen = false;
+    skip_ws(&p, end);
+    if (p >= end || *p++ != '{') {
+        snprintf(why, why_size, "the body is not a JSON object");
+        return WITAN_EDECODE;
+    }
+    skip_ws(&p, end);
+    while (!err && p < end && *p != '}') {
+        char *key = NULL;
+        err = json_string(&p, end, &key);
+        skip_ws(&p, end);
+        if (!err && (p >= end || *p++ != ':'))
+            err = WITAN_EDECODE;
+        skip_ws(&p, end);
+        if (!err && (seen || (strcmp(key, "envelope") != 0 &&
+                              strcmp(key, "envelopes") != 0))) {
+            snprintf(why, why_size,
+                     seen ? "give either \"envelope\" or \"envelopes\", once"
+                          : "unknown key \"%.64s\": expected \"envelope\" "
+                            "or \"envelopes\"",
+                     key);
+            err = WITAN_EINVAL;
+        }
+        bool many = !err && strcmp(key, "envelopes") == 0;
+        free(key);
+        if (err)
+            break;
+        seen = true;
+        *batch = many;
+        if (many) {
+            if (p >= end || *p++ != '[') {
+                err = WITAN_EDECODE;
+                break;
+            }
+            skip_ws(&p, end);
+        }
+        while (!err && p < end && !(many && *p == ']')) {
+            if (*count == WITAN_CLIENT_BATCH_COUNT_MAX) {
+                snprintf(why, why_size,
+                         "a request carries at most %d transactions",
+                         WITAN_CLIENT_BATCH_COUNT_MAX);
+                err = WITAN_ELIMIT;
+                break;
+            }
+            char *b64 = NULL;
+            err = json_string(&p, end, &b64);
+            if (err)
+                break;
+            if (*count == cap) {
+                cap = cap ? 2 * cap : 8;
+                ProtobufCBinaryData *grown =
+                    realloc(*envs, cap * sizeof **envs);
+                if (!grown) {
+                    free(b64);
+                    err = WITAN_ENOMEM;
+                    break;
+                }
+                *envs = grown;
+            }
+            err = base64_decode(b64, &(*envs)[*count]);
+            free(b64);
+            if (err) {
+                snprintf(why, why_size,
+                         "envelope %zu is not base64 of a serialized Envelope",
+                         *count);
+                break;
+            }
+            (*count)++;
+            skip_ws(&p, end);
+            if (!many)
+                break;
+            if (p < end && *p == ',') {
+                p++;
+                skip_ws(&p, end);
+            } else if (p < end && *p != ']') {
+                err = WITAN_EDECODE;
+            }
+        }
+        if (!err && many) {
+            if (p >= end || *p++ != ']')
+                err = WITAN_EDECODE;
+        }
+        skip_ws(&p, end);
+        if (!err && p < end && *p == ',') {
+            p++;
+            skip_ws(&p, end);
+        }
+    }
+    if (!err && (p >= end || *p++ != '}'))
+        err = WITAN_EDECODE;
+    skip_ws(&p, end);
+    if (!err && p != end)
+        err = WITAN_EDECODE;
+    if (!err && !seen) {
+        snprintf(why, why_size, "expected {\"envelope\": \"<base64>\"} or "
+                                "{\"envelopes\": [...]}");
+        err = WITAN_EINVAL;
+    }
+    if (err && !why[0])
+        snprintf(why, why_size, "the body is not valid JSON of the form "
+                                "{\"envelope\": \"<base64>\"}");
+    return err;
+}
+
+/* Reads the request body, whose length the caller checked. */
+static int read_body(struct http_call *c, uint8_t *buf, size_t size)
+{
+    nng_aio *aio;
+    if (nng_aio_alloc(&aio, NULL, NULL) != 0)
+        return WITAN_ENOMEM;
+    nng_iov iov = {buf, size};
+    nng_aio_set_iov(aio, 1, &iov);
+    nng_aio_set_timeout(aio, HTTP_BODY_READ_TIMEOUT_MS);
+    nng_http_conn_read_all(c->conn, aio);
+    nng_aio_wait(aio);
+    int rc = nng_aio_result(aio);
+    nng_aio_free(aio);
+    return rc ? WITAN_ENET : WITAN_OK;
+}
+
+static void route_submit(struct http_call *c, uint8_t *body, size_t size)
+{
+    const char *type = nng_http_req_get_header(c->req, "Content-Type");
+    ProtobufCBinaryData *envs = NULL, single = {size, body};
+    size_t count = 0;
+    bool batch = false;
+    c->why[0] = '\0';
+    if (type && (strncasecmp(type, "application/x-protobuf", 22) == 0 ||
+                 strncasecmp(type, "application/octet-stream", 24) == 0)) {
+        if (size == 0) {
+            respond_error(c->aio, 400, WITAN_EDECODE, false,
+                          "the body is empty: expected a serialized Envelope");
+            return;
+        }
+        envs = &single;
+        count = 1;
+    } else if (type && strncasecmp(type, "application/json", 16) == 0) {
+        int err = parse_tx_json((const char *)body, size, &envs, &count,
+                                &batch, c->why, sizeof c->why);
+        if (err) {
+            for (size_t i = 0; i < count; i++)
+                free(envs[i].data);
+            free(envs);
+            respond_error(c->aio, err == WITAN_ELIMIT ? 413 : status_of(err),
+                          err, false, "%s", c->why);
+            return;
+        }
+    } else {
+        respond_error(c->aio, 415, WITAN_EUNSUPPORTED, false,
+                      "Content-Type must be application/x-protobuf or "
+                      "application/json");
+        return;
+    }
+
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = count;
+    sr.envelopes = envs;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (envs != &single) {
+        for (size_t i = 0; i < count; i++)
+            free(envs[i].data);
+        free(envs);
+    }
+    if (!resp)
+        return;
+    /* One envelope refused: the request failed, with that error's status.
+     * A batch: 200, each result saying whether it was admitted. */
+    const Witan__SubmitResponse *s = resp->submit;
+    const Witan__Error *e =
+        !batch && s->n_results == 1 ? s->results[0]->error : NULL;
+    struct jbuf b = {0};
+    bool first = false;
+    jb_puts(&b, "{");
+    if (e) {
+        jb_puts(&b, "\"error\":");
+        render_error(&b, e->code, e->message);
+    } else {
+        first = true;
+    }
+    render_fields(&b, &s->base, &first);
+    jb_puts(&b, "}\n");
+    respond_json(c->aio, e ? status_of(e->code) : 200, &b, false);
+    witan__response__free_unpacked(resp, NULL);
+}
+
+/* --- dispatch ---------------------------------------------------------------------- */
+
+/* True for the paths GET answers (a non-GET there is 405, not 404). */
+static bool get_path(const char *p)
+{
+    static const char *const exact[] = {"/v1/status", "/metrics",
+                                        "/v1/attestations", "/v1/predictions",
+                                        "/v1/models"};
+    static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
+                                         "/v1/models/", "/v1/accounts/"};
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
+        if (strcmp(p, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(prefix); i++)
+        if (strncmp(p, prefix[i], strlen(prefix[i])) == 0 &&
+            p[strlen(prefix[i])])
+            return true;
+    return false;
+}
+
+static bool is_get(const struct http_call *c)
+{
+    return strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0;
+}
+
+static void serve(struct http_worker *w, nng_aio *aio)
+{
+    struct http_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    c->w = w;
+    c->aio = aio;
+    c->req = nng_aio_get_input(aio, 0);
+    c->conn = nng_aio_get_input(aio, 2);
+    c->method = nng_http_req_get_method(c->req);
+
+    /* The body first: its length decides whether it is read at all. */
+    const char *cl = nng_http_req_get_header(c->req, "Content-Length");
+    uint64_t body_size = 0;
+    if (cl && parse_u64(cl, &body_size)) {
+        respond_error(aio, 400, WITAN_EINVAL, true,
+                      "Content-Length is not a number");
+        goto out;
+    }
+    if (nng_http_req_get_header(c->req, "Transfer-Encoding")) {
+        respond_error(aio, 411, WITAN_EUNSUPPORTED, true,
+                      "send the body with a Content-Length");
+        goto out;
+    }
+    if (body_size > WITAN_HTTP_BODY_SIZE_MAX) {
+        respond_error(aio, 413, WITAN_ELIMIT, true,
+                      "a request body is at most %d bytes, not %" PRIu64,
+                      WITAN_HTTP_BODY_SIZE_MAX, body_size);
+        goto out;
+    }
+    uint8_t *body = NULL;
+    if (body_size) {
+        body = malloc((size_t)body_size);
+        if (!body) {
+            respond_error(aio, 500, WITAN_ENOMEM, true, "out of memory");
+            goto out;
+        }
+        if (read_body(c, body, (size_t)body_size)) {
+            free(body);
+            nng_aio_finish(aio, NNG_ECONNRESET); /* nng closes the link */
+            goto out;
+        }
+    }
+
+    const char *uri = nng_http_req_get_uri(c->req);
+    const char *q = strchr(uri, '?');
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
+    if (url_decode(uri, path_len, false, c->path, sizeof c->path) ||
+        parse_query(q ? q + 1 : NULL, &c->params, c->why, sizeof c->why)) {
+        respond_error(aio, 400, WITAN_EDECODE, false,
+                      "the URL is badly encoded or too long");
+        free(body);
+        goto out;
+    }
+    const char *p = c->path;
+    bool get = is_get(c);
+    bool known = true, method_ok = true;
+    if (strcmp(p, "/v1/tx") == 0) {
+        method_ok = strcmp(c->method, "POST") == 0;
+        if (method_ok)
+            route_submit(c, body, (size_t)body_size);
+    } else if (!get) {
+        known = get_path(p);
+        method_ok = false;
+    } else if (strcmp(p, "/v1/status") == 0) {
+        route_status(c);
+    } else if (strcmp(p, "/metrics") == 0) {
+        route_metrics(c);
+    } else if (strncmp(p, "/v1/blocks/", 11) == 0 && p[11]) {
+        route_block(c, p + 11);
+    } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7]) {
+        route_tx(c, p + 7);
+    } else if (strcmp(p, "/v1/attestations") == 0) {
+        route_attestations(c);
+    } else if (strcmp(p, "/v1/predictions") == 0) {
+        route_predictions(c);
+    } else if (strcmp(p, "/v1/models") == 0) {
+        route_models(c, NULL);
+    } else if (strncmp(p, "/v1/models/", 11) == 0 && p[11]) {
+        route_models(c, p + 11);
+    } else if (strncmp(p, "/v1/accounts/", 13) == 0 && p[13]) {
+        route_account(c, p + 13);
+    } else {
+        known = false;
+    }
+    if (!known)
+        respond_error(aio, 404, WITAN_ENOTFOUND, false,
+                      "no route %s %s (spec/api.md lists them)", c->method,
+                      c->path);
+    else if (!method_ok)
+        respond_error(aio, 405, WITAN_EUNSUPPORTED, false,
+                      "%s does not take %s", c->path, c->method);
+    free(body);
+out:
+    free(c);
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_worker *w = arg;
+    struct node_http *g = w->gw;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        while (!g->count && !g->stopping)
+            pthread_cond_wait(&g->ready, &g->lock);
+        if (!g->count) {
+            pthread_mutex_unlock(&g->lock);
+            return NULL;
+        }
+        nng_aio *aio = g->queue[g->head];
+        g->head = (g->head + 1) % HTTP_QUEUE_COUNT_MAX;
+        g->count--;
+        pthread_mutex_unlock(&g->lock);
+        /* Once stopping, the socket is closed: serve answers 503. */
+        serve(w, aio);
+    }
+}
+
+/* Runs on an nng thread: only queues. */
+static void on_http(nng_aio *aio)
+{
+    struct node_http *g =
+        nng_http_handler_get_data(nng_aio_get_input(aio, 1));
+    pthread_mutex_lock(&g->lock);
+    bool queued = false;
+    if (!g->stopping && g->count < HTTP_QUEUE_COUNT_MAX) {
+        g->queue[(g->head + g->count) % HTTP_QUEUE_COUNT_MAX] = aio;
+        g->count++;
+        queued = true;
+        pthread_cond_signal(&g->ready);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!queued)
+        respond_error(aio, 503, WITAN_EFULL, true,
+                      "the gateway is busy or stopping, retry");
+}
+
+/* --- start and stop ------------------------------------------------------------------ */
+
+int node_http_start(nng_socket rep, const char *url, struct node_http **out)
+{
+    *out = NULL;
+    char inproc[64];
+    snprintf(inproc, sizeof inproc, "inproc://witan-node-%d", (int)getpid());
+    int rc = nng_listen(rep, inproc, NULL, 0);
+    if (rc) {
+        WITAN_ERROR("http", "cannot listen on %s: %s", inproc,
+                    nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    struct node_http *g = calloc(1, sizeof *g);
+    if (!g)
+        return WITAN_ENOMEM;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->ready, NULL);
+    for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
+        g->workers[i].sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+    int err = WITAN_OK;
+    for (size_t i = 0; i < HTTP_WORKER_COUNT && !err; i++) {
+        struct http_worker *w = &g->workers[i];
+        w->gw = g;
+        rc = nng_req0_open(&w->sock);
+        if (!rc) {
+            nng_socket_set_ms(w->sock, NNG_OPT_RECVTIMEO,
+                              HTTP_NODE_TIMEOUT_MS);
+            nng_socket_set_ms(w->sock, NNG_OPT_SENDTIMEO,
+                              HTTP_NODE_TIMEOUT_MS);
+            rc = nng_dial(w->sock, inproc, NULL, 0);
+        }
+        if (rc) {
+            WITAN_ERROR("http", "cannot reach the node at %s: %s", inproc,
+                        nng_strerror(rc));
+            err = WITAN_ENET;
+        } else if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            err = WITAN_ENOMEM;
+        } else {
+            w->started = true;
+        }
+    }
+    nng_url *u = NULL;
+    if (!err && (rc = nng_url_parse(&u, url)) == 0 &&
+        (rc = nng_http_server_hold(&g->server, u)) == 0 &&
+        (rc = nng_http_handler_alloc(&g->handler, "", on_http)) == 0) {
+        /* One handler for every path and method: routing, 404 and 405 are
+         * ours, and bodies are left for serve() to check and read. */
+        rc = nng_http_handler_set_tree(g->handler);
+        if (!rc)
+            rc = nng_http_handler_set_method(g->handler, NULL);
+        if (!rc)
+            rc = nng_http_handler_collect_body(g->handler, false, 0);
+        if (!rc)
+            rc = nng_http_handler_set_data(g->handler, g, NULL);
+        if (!rc)
+            rc = nng_http_server_add_handler(g->server, g->handler);
+        if (rc)
+            nng_http_handler_free(g->handler);
+        if (!rc)
+            rc = nng_http_server_start(g->server);
+    }
+    if (u)
+        nng_url_free(u);
+    if (!err && rc) {
+        WITAN_ERROR("http", "cannot serve HTTP on %s: %s", url,
+                    nng_strerror(rc));
+        err = WITAN_ENET;
+    }
+    if (err) {
+        node_http_stop(g);
+        return err;
+    }
+    WITAN_INFO("http", "HTTP/JSON gateway on %s", url);
+    *out = g;
+    return WITAN_OK;
+}
+
+void node_http_stop(struct node_http *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    g->stopping = true;
+    pthread_cond_broadcast(&g->ready);
+    pthread_mutex_unlock(&g->lock);
+    /* Closing the sockets ends any wait for the node, which has stopped
+     * answering; queued requests then get 503. */
+    for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
+        if (nng_socket_id(g->workers[i].sock) > 0)
+            nng_close(g->workers[i].sock);
+    for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
+        if (g->workers[i].started)
+            pthread_join(g->workers[i].thread, NULL);
+    if (g->server) {
+        nng_http_server_stop(g->server);
+        nng_http_server_release(g->server);
+    }
+    pthread_cond_destroy(&g->ready);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
