@@ -80,11 +80,17 @@ struct node {
     nng_socket sock;
     struct ledger_tx **selection;
     struct replica *replica; /* NULL on a one-validator chain */
+    /* One-validator chains: pool size at which nothing in the pool could
+     * be proposed (nonce gaps); no block is made for it until the pool
+     * changes or a block with transactions commits. 0 when not stuck. */
+    uint32_t stuck_count;
     struct node_metrics metrics;
 };
 
 /* Counts one committed block and the commit latency of its transactions
  * (those admitted here; others are not timed). Cannot fail. */
+void node_metrics_commit_hashes(struct node *n, const uint8_t (*hashes)[32],
+                                size_t count);
 void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
                          size_t count);
 

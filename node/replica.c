@@ -18,6 +18,7 @@
  * it, and the core's retransmission makes up for it.
  */
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <nng/nng.h>
@@ -367,6 +368,7 @@ static int deliver(struct node *n, const pbft_action *a)
         for (size_t i = 0; i < b->n_txs; i++)
             mempool_mark(&n->pool, hashes[i]);
         mempool_remove_selected(&n->pool);
+        node_metrics_commit_hashes(n, (const uint8_t(*)[32])hashes, b->n_txs);
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
     }
@@ -591,13 +593,24 @@ static int drive(struct node *n, const pbft_event *ev)
 static int report_requests(struct node *n)
 {
     struct replica *r = n->replica;
-    if (r->reported_requests == n->pool.count)
+    /* Only what could be proposed counts: transactions behind a nonce gap
+     * would make empty blocks, and on backups view changes against a
+     * primary that has nothing to propose. One selectable transaction is
+     * enough to know (the first in arrival order almost always is). */
+    uint64_t waiting = 0;
+    if (n->pool.count > 0) {
+        waiting = mempool_select(&n->pool, n->l, 1, SIZE_MAX, n->selection)
+                      ? n->pool.count
+                      : 0;
+        mempool_clear_selection(&n->pool);
+    }
+    if (r->reported_requests == waiting)
         return WITAN_OK;
-    r->reported_requests = n->pool.count;
+    r->reported_requests = waiting;
     pbft_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = PBFT_EV_REQUESTS;
-    ev.u.request_count = n->pool.count;
+    ev.u.request_count = waiting;
     return drive(n, &ev);
 }
 

@@ -134,6 +134,15 @@ static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
     }
 }
 
+void node_metrics_commit_hashes(struct node *n, const uint8_t (*hashes)[32],
+                                size_t count)
+{
+    int64_t now_ms = node_monotonic_ms();
+    for (size_t i = 0; i < count; i++)
+        metrics_committed(&n->metrics, hashes[i], now_ms);
+    n->metrics.commits++;
+}
+
 void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
                          size_t count)
 {
@@ -491,7 +500,7 @@ static bool block_due(struct node *n)
 {
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
-    if (n->pool.count > 0)
+    if (n->pool.count > 0 && n->pool.count != n->stuck_count)
         return true;
     /* Results of block h are certified by block h + L. */
     return tip.last_nonempty_height > 0 &&
@@ -507,6 +516,19 @@ static int propose_and_commit(struct node *n)
     size_t count = mempool_select(&n->pool, n->l, p->block_tx_count_max,
                                   p->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    bool results_due = tip.last_nonempty_height > 0 &&
+                       tip.height < tip.last_nonempty_height + p->pipeline_depth;
+    if (count == 0 && !results_due) {
+        /* Everything waiting has a nonce gap: an empty block would change
+         * nothing, and another after it, forever. Wait for the pool. */
+        mempool_clear_selection(&n->pool);
+        n->stuck_count = n->pool.count;
+        return WITAN_OK;
+    }
+    if (count > 0)
+        n->stuck_count = 0;
     struct ledger_block block;
     int err = ledger_block_build(n->l, n->selection, count, node_wall_ms(), 0,
                                  n->validator_index, &block);

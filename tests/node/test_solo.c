@@ -357,6 +357,32 @@ static void test_bad_requests(void **state)
     assert_int_equal(r->status->mempool_count, 0);
     assert_int_equal(r->status->height, 0);
     witan__response__free_unpacked(r, NULL);
+
+    /* A nonce gap: the transaction waits, and no empty blocks are made
+     * for it; once the gap is filled both commit. */
+    static struct stream s;
+    make_stream(home, "witan-local", &s);
+    submit_range(addr, &s, 1, 2); /* nonce 2 */
+    sleep_ms(600);
+    r = status(addr);
+    assert_int_equal(r->status->mempool_count, 1);
+    assert_int_equal(r->status->height, 0);
+    witan__response__free_unpacked(r, NULL);
+    submit_range(addr, &s, 0, 1); /* nonce 1 */
+    for (int k = 0; k < 300 && tx_state(addr, s.hash[1], NULL) !=
+                                   WITAN__TX_STATE__TX_STATE_COMMITTED;
+         k++)
+        sleep_ms(10);
+    assert_int_equal(tx_state(addr, s.hash[0], NULL),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    assert_int_equal(tx_state(addr, s.hash[1], NULL),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    sleep_ms(300);
+    r = status(addr);
+    assert_true(r->status->height <= 3); /* the block and its certifier */
+    witan__response__free_unpacked(r, NULL);
+    for (int i = 0; i < STREAM_TX_COUNT; i++)
+        free(s.env[i].data);
     kill(node, SIGTERM);
     waitpid(node, NULL, 0);
 }
