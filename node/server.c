@@ -609,6 +609,16 @@ static int load_home(struct node *n, const char *home)
                             "validator set", path);
         return WITAN_EKEY;
     }
+    if (n->genesis->params->pipeline_depth != 1) {
+        /* With L > 1 a proposal would need to leave out the transactions
+         * of blocks still in flight, and validation to refuse them; until
+         * the node does both it runs L = 1 only, rather than risk a
+         * committed block it cannot execute. */
+        WITAN_ERROR("node", "genesis pipeline_depth is %u; this witand runs "
+                            "pipeline_depth 1 only",
+                    n->genesis->params->pipeline_depth);
+        return WITAN_EUNSUPPORTED;
+    }
     if (n->genesis->n_validators > 1 &&
         (n->cfg->peer_count != n->genesis->n_validators ||
          !n->cfg->p2p_listen[0])) {
