@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tests/node/nodetest.h"
 
 #define CLIENTS 8
 #define BATCH 100
@@ -57,21 +58,7 @@ static bool status_of(int node, uint64_t *height, uint32_t *pool)
 {
     char addr[64];
     addr_of(node, addr, sizeof addr);
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &s;
-    Witan__Response *r = NULL;
-    if (cli_call(addr, &req, 5000, &r) != 0 || !r->status) {
-        if (r)
-            witan__response__free_unpacked(r, NULL);
-        return false;
-    }
-    *height = r->status->height;
-    if (pool)
-        *pool = r->status->mempool_count;
-    witan__response__free_unpacked(r, NULL);
-    return true;
+    return nt_status(addr, height, pool);
 }
 
 static void *watcher(void *p)
@@ -130,19 +117,11 @@ static void *client(void *p)
 static uint64_t height_of_tx(int node, const uint8_t hash[32])
 {
     char addr[64];
-    addr_of(node, addr, sizeof addr);
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
-    req.kind_case = WITAN__REQUEST__KIND_TX;
-    req.tx = &t;
-    Witan__Response *r = NULL;
     uint64_t h = 0;
-    if (cli_call(addr, &req, 5000, &r) == 0 && r->tx && r->tx->receipt)
-        h = r->tx->receipt->height;
-    if (r)
-        witan__response__free_unpacked(r, NULL);
-    return h;
+    addr_of(node, addr, sizeof addr);
+    return nt_tx_state(addr, hash, &h) == WITAN__TX_STATE__TX_STATE_COMMITTED
+               ? h
+               : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -277,35 +256,11 @@ static void make_load(int offset)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/operator.key", dir);
-    wcrypto_keypair kp;
-    if (wcrypto_keyfile_read(path, &kp) != 0)
-        exit(1);
-    uint8_t addr[20];
-    wcrypto_address(&kp.pub, addr);
-    for (int i = 0; i < tx_count; i++) {
+    for (int i = 0; i < tx_count; i++)
         free(envs[i].data);
-        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
-        v.name = "co2";
-        v.mantissa = 40000 + i % 5000;
-        v.scale = 2;
-        Witan__NamedValue *vs[] = {&v};
-        Witan__Attest a = WITAN__ATTEST__INIT;
-        a.feed = "climate/co2/mauna-loa";
-        a.subject = "mauna-loa";
-        a.observed_at_ms = (int64_t)(offset + i) * 60000;
-        a.n_values = 1;
-        a.values = vs;
-        a.unit = "ppm";
-        Witan__TxBody b = WITAN__TX_BODY__INIT;
-        b.chain_id = "bench";
-        b.sender = (ProtobufCBinaryData){20, addr};
-        b.nonce = (uint64_t)(offset + i) + 1;
-        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
-        b.attest = &a;
-        if (cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len, hashes[i]))
-            exit(1);
-    }
-    wcrypto_keypair_wipe(&kp);
+    if (nt_sign_attestations(path, "bench", (uint64_t)offset + 1,
+                             (size_t)tx_count, envs, hashes) != 0)
+        exit(1);
 }
 
 static double verify_rate(void)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tests/node/nodetest.h"
 
 #define BENCH_TX_COUNT_DEFAULT 20000
 #define BENCH_CLIENTS 4
@@ -52,18 +53,6 @@ static double verify_rate(void)
     } while (t < 1.0);
     wcrypto_keypair_wipe(&kp);
     return n / t;
-}
-
-static Witan__Response *status(void)
-{
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &s;
-    Witan__Response *r = NULL;
-    if (cli_call(addr, &req, 10000, &r))
-        return NULL;
-    return r;
 }
 
 /* Client k sends every BENCH_CLIENTS-th batch: nonces interleave across
@@ -121,35 +110,13 @@ int main(int argc, char **argv)
 
     char keyfile[300];
     snprintf(keyfile, sizeof keyfile, "%s/operator.key", home);
-    wcrypto_keypair kp;
-    if (wcrypto_keyfile_read(keyfile, &kp))
-        return 1;
-    uint8_t sender[20], hash[32];
-    wcrypto_address(&kp.pub, sender);
     envs = calloc((size_t)tx_count, sizeof *envs);
-    for (int i = 0; i < tx_count; i++) {
-        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
-        v.name = "co2";
-        v.mantissa = 40000 + i % 3000;
-        v.scale = 2;
-        Witan__NamedValue *vs[] = {&v};
-        Witan__Attest a = WITAN__ATTEST__INIT;
-        a.feed = "climate/co2/mauna-loa";
-        a.subject = "mauna-loa";
-        a.observed_at_ms = (int64_t)i * 60000;
-        a.n_values = 1;
-        a.values = vs;
-        a.unit = "ppm";
-        Witan__TxBody b = WITAN__TX_BODY__INIT;
-        b.chain_id = "bench";
-        b.sender = (ProtobufCBinaryData){20, sender};
-        b.nonce = (uint64_t)i + 1;
-        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
-        b.attest = &a;
-        if (cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len, hash))
-            return 1;
-    }
-    wcrypto_keypair_wipe(&kp);
+    uint8_t (*hashes)[32] = calloc((size_t)tx_count, 32);
+    if (!envs || !hashes ||
+        nt_sign_attestations(keyfile, "bench", 1, (size_t)tx_count, envs,
+                             hashes) != 0)
+        return 1;
+    free(hashes);
 
     snprintf(exe, sizeof exe, "%s/witand", bin_dir);
     pid_t node = fork();
@@ -160,15 +127,16 @@ int main(int argc, char **argv)
         execl(exe, "witand", "--home", home, (char *)NULL);
         _exit(127);
     }
-    Witan__Response *r = NULL;
-    for (int i = 0; i < 200 && !(r = status()); i++)
+    uint64_t height = 0;
+    uint32_t pool = 0;
+    int tries = 0;
+    while (!nt_status(addr, &height, NULL) && tries++ < 200)
         usleep(20000);
-    if (!r) {
+    if (tries >= 200) {
         fprintf(stderr, "bench: node did not start\n");
         kill(node, SIGKILL);
         return 1;
     }
-    witan__response__free_unpacked(r, NULL);
 
     double start = now_s();
     pthread_t threads[BENCH_CLIENTS];
@@ -180,17 +148,12 @@ int main(int argc, char **argv)
         pthread_join(threads[k], &rc);
         failed |= rc != NULL;
     }
-    uint64_t height = 0;
     while (!failed) {
-        r = status();
-        if (!r) {
+        if (!nt_status(addr, &height, &pool)) {
             failed = 1;
             break;
         }
-        bool done = r->status->mempool_count == 0;
-        height = r->status->height;
-        witan__response__free_unpacked(r, NULL);
-        if (done)
+        if (pool == 0)
             break;
         usleep(1000);
     }

@@ -35,6 +35,7 @@
 
 #include "cli/cli.h"
 #include "consensus/consensus.h"
+#include "tests/node/nodetest.h"
 
 #define NODES 4
 #define TX_COUNT 1200
@@ -45,12 +46,6 @@ static char dir[600];
 static int base_port;
 static ProtobufCBinaryData envs[TX_COUNT];
 static uint8_t hashes[TX_COUNT][32];
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 static int sh(const char *fmt, ...)
 {
@@ -85,7 +80,7 @@ static void kill_node(int i)
     assert_true(p > 0);
     kill(p, SIGKILL);
     for (int k = 0; k < 500 && kill(p, 0) == 0; k++)
-        sleep_ms(10);
+        nt_sleep_ms(10);
 }
 
 static bool status_of(int node, uint64_t *height, uint32_t *pool);
@@ -99,7 +94,7 @@ static void start_all(void)
         uint64_t h;
         int k = 0;
         while (!status_of(i, &h, NULL) && k++ < 300)
-            sleep_ms(20);
+            nt_sleep_ms(20);
         assert_true(k < 300);
     }
 }
@@ -117,69 +112,30 @@ static Witan__Response *call(int node, Witan__Request *req)
 /* Height and tip hash of a node; false when it does not answer. */
 static bool status_of(int node, uint64_t *height, uint32_t *pool)
 {
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &s;
-    Witan__Response *r = call(node, &req);
-    if (!r || !r->status) {
-        if (r)
-            witan__response__free_unpacked(r, NULL);
-        return false;
-    }
-    *height = r->status->height;
-    if (pool)
-        *pool = r->status->mempool_count;
-    witan__response__free_unpacked(r, NULL);
-    return true;
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    return nt_status(addr, height, pool);
 }
 
 static bool block_of(int node, uint64_t h, uint8_t hash[32], uint8_t root[32])
 {
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
-    b.height = h;
-    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
-    req.block = &b;
-    Witan__Response *r = call(node, &req);
-    bool ok = r && r->block && r->block->block_hash.len == 32 &&
-              r->block->state_root.len == 32;
-    if (ok) {
-        memcpy(hash, r->block->block_hash.data, 32);
-        memcpy(root, r->block->state_root.data, 32);
-    }
-    if (r)
-        witan__response__free_unpacked(r, NULL);
-    return ok;
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    return nt_block(addr, h, hash, root);
 }
 
 static bool committed_at(int node, const uint8_t hash[32])
 {
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
-    req.kind_case = WITAN__REQUEST__KIND_TX;
-    req.tx = &t;
-    Witan__Response *r = call(node, &req);
-    bool ok = r && r->tx && r->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
-    if (r)
-        witan__response__free_unpacked(r, NULL);
-    return ok;
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    return nt_tx_state(addr, hash, NULL) == WITAN__TX_STATE__TX_STATE_COMMITTED;
 }
 
 static void submit(int node, int from, int to)
 {
-    for (int i = from; i < to; i += BATCH) {
-        Witan__Request req = WITAN__REQUEST__INIT;
-        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-        sr.n_envelopes = (size_t)(to - i < BATCH ? to - i : BATCH);
-        sr.envelopes = &envs[i];
-        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-        req.submit = &sr;
-        Witan__Response *r = call(node, &req);
-        if (r)
-            witan__response__free_unpacked(r, NULL);
-    }
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    nt_submit(addr, &envs[from], (size_t)(to - from), BATCH);
 }
 
 /* Waits until every live node in `live` holds transactions [0, count) and
@@ -209,7 +165,7 @@ static uint64_t wait_converged(const bool live[NODES], int count)
             if (all)
                 return h0;
         }
-        sleep_ms(100);
+        nt_sleep_ms(100);
     }
     fail_msg("the validators did not converge");
     return 0;
@@ -243,34 +199,9 @@ static void make_stream(void)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/operator.key", dir);
-    wcrypto_keypair kp;
-    assert_int_equal(wcrypto_keyfile_read(path, &kp), 0);
-    uint8_t addr[20];
-    wcrypto_address(&kp.pub, addr);
-    for (int i = 0; i < TX_COUNT; i++) {
-        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
-        v.name = "co2";
-        v.mantissa = 40000 + i;
-        v.scale = 2;
-        Witan__NamedValue *vs[] = {&v};
-        Witan__Attest a = WITAN__ATTEST__INIT;
-        a.feed = "climate/co2/mauna-loa";
-        a.subject = "mauna-loa";
-        a.observed_at_ms = (int64_t)i * 60000;
-        a.n_values = 1;
-        a.values = vs;
-        a.unit = "ppm";
-        Witan__TxBody b = WITAN__TX_BODY__INIT;
-        b.chain_id = "cluster-test";
-        b.sender = (ProtobufCBinaryData){20, addr};
-        b.nonce = (uint64_t)i + 1;
-        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
-        b.attest = &a;
-        assert_int_equal(cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len,
-                                     hashes[i]),
-                         0);
-    }
-    wcrypto_keypair_wipe(&kp);
+    assert_int_equal(
+        nt_sign_attestations(path, "cluster-test", 1, TX_COUNT, envs, hashes),
+        0);
 }
 
 static int setup(void **state)
@@ -367,7 +298,7 @@ static void test_outsider_ignored_and_counted(void **state)
         badsig = dropped(0, "bad signature");
         if (unknown >= unknown0 + 10 && badsig >= badsig0 + 10)
             break;
-        sleep_ms(20);
+        nt_sleep_ms(20);
     }
     nng_close(sock);
     assert_true(unknown >= unknown0 + 10);
@@ -438,7 +369,7 @@ static void test_backup_falls_behind_then_catches_up(void **state)
      * checkpoint (K = 5). */
     for (int i = 800; i < 1000; i += 10) {
         submit(0, i, i + 10);
-        sleep_ms(60);
+        nt_sleep_ms(60);
     }
     uint64_t h2 = wait_converged(live, 1000);
     assert_true(h2 >= h + 5); /* past a checkpoint */
@@ -455,7 +386,7 @@ static void test_more_than_f_down_then_all_killed(void **state)
     kill_node(2);
     kill_node(3);
     submit(0, 1000, 1100);
-    sleep_ms(3000);
+    nt_sleep_ms(3000);
     /* Two of four down: no quorum, nothing commits. */
     uint64_t h;
     assert_true(status_of(0, &h, NULL));

@@ -28,6 +28,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "cli/cli.h"
+#include "tests/node/nodetest.h"
 #include "ledger/ledger.h"
 
 #define STREAM_TX_COUNT 3000
@@ -72,12 +73,6 @@ static pid_t start_node(const char *home)
     return pid;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static Witan__Response *call(const char *addr, Witan__Request *req)
 {
     Witan__Response *resp = NULL;
@@ -103,49 +98,9 @@ static void wait_ready(const char *addr)
             witan__response__free_unpacked(r, NULL);
             return;
         }
-        sleep_ms(20);
+        nt_sleep_ms(20);
     }
     fail_msg("node at %s never answered", addr);
-}
-
-static int tx_state(const char *addr, const uint8_t hash[32],
-                    uint64_t *height)
-{
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
-    req.kind_case = WITAN__REQUEST__KIND_TX;
-    req.tx = &t;
-    Witan__Response *r = call(addr, &req);
-    if (!r || !r->tx) {
-        if (r)
-            witan__response__free_unpacked(r, NULL);
-        return -1;
-    }
-    int s = r->tx->state;
-    if (height && r->tx->receipt)
-        *height = r->tx->receipt->height;
-    witan__response__free_unpacked(r, NULL);
-    return s;
-}
-
-static int block_state_root(const char *addr, uint64_t height,
-                            uint8_t root[32])
-{
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
-    b.height = height;
-    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
-    req.block = &b;
-    Witan__Response *r = call(addr, &req);
-    if (!r || !r->block || r->block->state_root.len != 32) {
-        if (r)
-            witan__response__free_unpacked(r, NULL);
-        return -1;
-    }
-    memcpy(root, r->block->state_root.data, 32);
-    witan__response__free_unpacked(r, NULL);
-    return 0;
 }
 
 struct stream {
@@ -153,55 +108,19 @@ struct stream {
     uint8_t hash[STREAM_TX_COUNT][32];
 };
 
-static void make_stream(const char *home, const char *chain,
-                        struct stream *s)
+/* Signs the stream with the home's operator key. */
+static void make_stream(const char *home, const char *chain, struct stream *s)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/operator.key", home);
-    wcrypto_keypair kp;
-    assert_int_equal(wcrypto_keyfile_read(path, &kp), 0);
-    uint8_t addr[20];
-    wcrypto_address(&kp.pub, addr);
-    for (int i = 0; i < STREAM_TX_COUNT; i++) {
-        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
-        v.name = "co2";
-        v.mantissa = 31000 + i;
-        v.scale = 2;
-        Witan__NamedValue *vs[] = {&v};
-        Witan__Attest a = WITAN__ATTEST__INIT;
-        a.feed = "climate/co2/mauna-loa";
-        a.subject = "mauna-loa";
-        a.observed_at_ms = (int64_t)i * 60000;
-        a.n_values = 1;
-        a.values = vs;
-        a.unit = "ppm";
-        Witan__TxBody b = WITAN__TX_BODY__INIT;
-        b.chain_id = (char *)chain;
-        b.sender = (ProtobufCBinaryData){20, addr};
-        b.nonce = (uint64_t)i + 1;
-        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
-        b.attest = &a;
-        assert_int_equal(cli_sign_tx(&b, &kp, &s->env[i].data, &s->env[i].len,
-                                     s->hash[i]),
-                         0);
-    }
-    wcrypto_keypair_wipe(&kp);
+    assert_int_equal(nt_sign_attestations(path, chain, 1, STREAM_TX_COUNT,
+                                          s->env, s->hash),
+                     0);
 }
 
 static void submit_range(const char *addr, struct stream *s, int from, int to)
 {
-    for (int i = from; i < to; i += STREAM_BATCH) {
-        Witan__Request req = WITAN__REQUEST__INIT;
-        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-        sr.n_envelopes = (size_t)(to - i < STREAM_BATCH ? to - i : STREAM_BATCH);
-        sr.envelopes = &s->env[i];
-        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-        req.submit = &sr;
-        Witan__Response *r = call(addr, &req);
-        if (!r)
-            return; /* the node is gone: the stream stops here */
-        witan__response__free_unpacked(r, NULL);
-    }
+    nt_submit(addr, &s->env[from], (size_t)(to - from), STREAM_BATCH);
 }
 
 struct stream_arg {
@@ -245,18 +164,18 @@ static void test_sigkill_mid_stream(void **state)
         witan__response__free_unpacked(r, NULL);
         if (height >= 10)
             break;
-        sleep_ms(5);
+        nt_sleep_ms(5);
     }
     assert_true(height >= 10);
     static uint8_t committed[STREAM_TX_COUNT];
     int committed_count = 0;
     for (int i = 0; i < STREAM_TX_COUNT; i++) {
-        committed[i] = tx_state(addr, s.hash[i], NULL) ==
+        committed[i] = nt_tx_state(addr, s.hash[i], NULL) ==
                        WITAN__TX_STATE__TX_STATE_COMMITTED;
         committed_count += committed[i];
     }
-    uint8_t root_before[32];
-    assert_int_equal(block_state_root(addr, height, root_before), 0);
+    uint8_t root_before[32], hash_before[32];
+    assert_true(nt_block(addr, height, hash_before, root_before));
     kill(node, SIGKILL);
     waitpid(node, NULL, 0);
     pthread_join(streamer, NULL); /* its next request fails: it stops */
@@ -267,10 +186,11 @@ static void test_sigkill_mid_stream(void **state)
     wait_ready(addr);
     for (int i = 0; i < STREAM_TX_COUNT; i++)
         if (committed[i])
-            assert_int_equal(tx_state(addr, s.hash[i], NULL),
+            assert_int_equal(nt_tx_state(addr, s.hash[i], NULL),
                              WITAN__TX_STATE__TX_STATE_COMMITTED);
-    uint8_t root_after[32];
-    assert_int_equal(block_state_root(addr, height, root_after), 0);
+    uint8_t root_after[32], hash_after[32];
+    assert_true(nt_block(addr, height, hash_after, root_after));
+    assert_memory_equal(hash_before, hash_after, 32);
     assert_memory_equal(root_before, root_after, 32);
 
     /* The rest of the stream completes: nothing lost, nothing twice. */
@@ -282,10 +202,10 @@ static void test_sigkill_mid_stream(void **state)
         pending = (int)r->status->mempool_count;
         witan__response__free_unpacked(r, NULL);
         if (pending)
-            sleep_ms(10);
+            nt_sleep_ms(10);
     }
     for (int i = 0; i < STREAM_TX_COUNT; i++)
-        assert_int_equal(tx_state(addr, s.hash[i], NULL),
+        assert_int_equal(nt_tx_state(addr, s.hash[i], NULL),
                          WITAN__TX_STATE__TX_STATE_COMMITTED);
 
     /* SIGTERM stops it cleanly, with exit status 0. */
@@ -363,21 +283,21 @@ static void test_bad_requests(void **state)
     static struct stream s;
     make_stream(home, "witan-local", &s);
     submit_range(addr, &s, 1, 2); /* nonce 2 */
-    sleep_ms(600);
+    nt_sleep_ms(600);
     r = status(addr);
     assert_int_equal(r->status->mempool_count, 1);
     assert_int_equal(r->status->height, 0);
     witan__response__free_unpacked(r, NULL);
     submit_range(addr, &s, 0, 1); /* nonce 1 */
-    for (int k = 0; k < 300 && tx_state(addr, s.hash[1], NULL) !=
+    for (int k = 0; k < 300 && nt_tx_state(addr, s.hash[1], NULL) !=
                                    WITAN__TX_STATE__TX_STATE_COMMITTED;
          k++)
-        sleep_ms(10);
-    assert_int_equal(tx_state(addr, s.hash[0], NULL),
+        nt_sleep_ms(10);
+    assert_int_equal(nt_tx_state(addr, s.hash[0], NULL),
                      WITAN__TX_STATE__TX_STATE_COMMITTED);
-    assert_int_equal(tx_state(addr, s.hash[1], NULL),
+    assert_int_equal(nt_tx_state(addr, s.hash[1], NULL),
                      WITAN__TX_STATE__TX_STATE_COMMITTED);
-    sleep_ms(300);
+    nt_sleep_ms(300);
     r = status(addr);
     assert_true(r->status->height <= 3); /* the block and its certifier */
     witan__response__free_unpacked(r, NULL);

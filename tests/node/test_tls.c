@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tests/node/nodetest.h"
 
 static char bin_dir[600], dir[300];
 static int base_port;
@@ -35,17 +36,7 @@ static bool height_of(int node, uint64_t *h)
 {
     char addr[64];
     snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", base_port + 10 * node);
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &s;
-    Witan__Response *r = NULL;
-    bool ok = cli_call(addr, &req, 3000, &r) == 0 && r->status;
-    if (ok)
-        *h = r->status->height;
-    if (r)
-        witan__response__free_unpacked(r, NULL);
-    return ok;
+    return nt_status(addr, h, NULL);
 }
 
 static void test_tls_testnet_and_foreign_certificate(void **state)

@@ -1,0 +1,132 @@
+/*
+ * Client-side helpers shared by the node tests and benchmarks.
+ */
+#include "tests/node/nodetest.h"
+
+#include <string.h>
+#include <time.h>
+
+void nt_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+int nt_sign_attestations(const char *key_path, const char *chain,
+                         uint64_t first_nonce, size_t count,
+                         ProtobufCBinaryData *envs, uint8_t (*hashes)[32])
+{
+    wcrypto_keypair kp;
+    int err = wcrypto_keyfile_read(key_path, &kp);
+    if (err)
+        return err;
+    uint8_t addr[20];
+    wcrypto_address(&kp.pub, addr);
+    for (size_t i = 0; i < count && !err; i++) {
+        uint64_t k = first_nonce - 1 + i;
+        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+        v.name = "co2";
+        v.mantissa = 40000 + (int64_t)(k % 5000);
+        v.scale = 2;
+        Witan__NamedValue *vs[] = {&v};
+        Witan__Attest a = WITAN__ATTEST__INIT;
+        a.feed = "climate/co2/mauna-loa";
+        a.subject = "mauna-loa";
+        a.observed_at_ms = (int64_t)k * 60000;
+        a.n_values = 1;
+        a.values = vs;
+        a.unit = "ppm";
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = (char *)chain;
+        b.sender = (ProtobufCBinaryData){20, addr};
+        b.nonce = k + 1;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+        b.attest = &a;
+        err = cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len, hashes[i]);
+    }
+    wcrypto_keypair_wipe(&kp);
+    return err;
+}
+
+static Witan__Response *call(const char *addr, Witan__Request *req)
+{
+    Witan__Response *r = NULL;
+    if (cli_call(addr, req, 5000, &r) != 0)
+        return NULL;
+    return r;
+}
+
+bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *r = call(addr, &req);
+    bool ok = r && r->status;
+    if (ok) {
+        *height = r->status->height;
+        if (pool)
+            *pool = r->status->mempool_count;
+    }
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return ok;
+}
+
+int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &t;
+    Witan__Response *r = call(addr, &req);
+    int state = -1;
+    if (r && r->tx) {
+        state = r->tx->state;
+        if (height && r->tx->receipt)
+            *height = r->tx->receipt->height;
+    }
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return state;
+}
+
+bool nt_block(const char *addr, uint64_t height, uint8_t hash[32],
+              uint8_t root[32])
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
+    b.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &b;
+    Witan__Response *r = call(addr, &req);
+    bool ok = r && r->block && r->block->block_hash.len == 32 &&
+              r->block->state_root.len == 32;
+    if (ok) {
+        memcpy(hash, r->block->block_hash.data, 32);
+        memcpy(root, r->block->state_root.data, 32);
+    }
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return ok;
+}
+
+bool nt_submit(const char *addr, ProtobufCBinaryData *envs, size_t count,
+               size_t batch)
+{
+    for (size_t i = 0; i < count; i += batch) {
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = count - i < batch ? count - i : batch;
+        sr.envelopes = &envs[i];
+        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        req.submit = &sr;
+        Witan__Response *r = call(addr, &req);
+        if (!r)
+            return false;
+        witan__response__free_unpacked(r, NULL);
+    }
+    return true;
+}
