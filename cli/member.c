@@ -15,8 +15,8 @@ static const char usage[] =
     "       witan member grant|revoke --key ADMINKEY --address ADDR --role R\n"
     "       witan member rotate --key ADMINKEY --address ADDR --pubkey HEX\n"
     "                        [--key-type ed25519|secp256k1]\n"
-    "       witan member show ADDR\n"
-    "  common: [--node URL | --home DIR] [--wait] [--json]\n"
+    "       witan member show ADDR [--json]\n"
+    "  common: [--node URL | --home DIR] [--wait]\n"
     "\n"
     "Roles: data_provider, model_operator, proposer, auditor, admin.\n"
     "Each change takes effect at the height of its block and is kept in the\n"
@@ -37,7 +37,38 @@ static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
     return witan_hex_decode(hex, key, *size);
 }
 
-static int show(const char *address, const char *addr_hex)
+static void show_json(const Witan__Account *a, const char *addr_hex)
+{
+    printf("{\"address\":\"%s\",\"name\":", addr_hex);
+    witan_json_write_string(stdout, a->name);
+    printf(",\"removed\":%s,\"nonce\":\"%llu\",\"roles\":[",
+           a->removed ? "true" : "false", (unsigned long long)a->nonce);
+    for (size_t i = 0; i < a->n_roles; i++)
+        printf("%s\"%s\"", i ? "," : "", ledger_role_name(a->roles[i]));
+    printf("],\"keys\":[");
+    for (size_t i = 0; i < a->n_keys; i++) {
+        char hex[67];
+        witan_hex_encode(a->keys[i]->pubkey.data, a->keys[i]->pubkey.len, hex);
+        printf("%s{\"key_type\":\"%s\",\"pubkey\":\"%s\",\"from_height\":"
+               "\"%llu\",\"until_height\":\"%llu\"}",
+               i ? "," : "",
+               wcrypto_key_type_name((enum wcrypto_key_type)a->keys[i]->key_type),
+               hex, (unsigned long long)a->keys[i]->from_height,
+               (unsigned long long)a->keys[i]->until_height);
+    }
+    printf("],\"history\":[");
+    for (size_t i = 0; i < a->n_events; i++) {
+        printf("%s{\"height\":\"%llu\",\"what\":", i ? "," : "",
+               (unsigned long long)a->events[i]->height);
+        witan_json_write_string(stdout, a->events[i]->what);
+        if (a->events[i]->role)
+            printf(",\"role\":\"%s\"", ledger_role_name(a->events[i]->role));
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static int show(const char *address, const char *addr_hex, bool json)
 {
     uint8_t addr[20];
     if (witan_hex_decode(addr_hex, addr, 20)) {
@@ -57,6 +88,11 @@ static int show(const char *address, const char *addr_hex)
         return 1;
     }
     const Witan__Account *a = resp->account->account;
+    if (json) {
+        show_json(a, addr_hex);
+        witan__response__free_unpacked(resp, NULL);
+        return 0;
+    }
     printf("member:  %s (%s)%s\nnonce:   %llu\nroles:  ", a->name, addr_hex,
            a->removed ? " REMOVED" : "", (unsigned long long)a->nonce);
     for (size_t i = 0; i < a->n_roles; i++)
@@ -97,7 +133,7 @@ int cli_member(int argc, char **argv)
             fputs(usage, stderr);
             return 2;
         }
-        return show(address, argv[2]);
+        return show(address, argv[2], cli_has_flag(argc, argv, "--json"));
     }
     Witan__Membership m = WITAN__MEMBERSHIP__INIT;
     Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
