@@ -21,6 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
 #include "cli/cli.h"
 #include "tests/node/nodetest.h"
 
@@ -61,20 +64,47 @@ static bool status_of(int node, uint64_t *height, uint32_t *pool)
     return nt_status(addr, height, pool);
 }
 
+/* Polls node 0's height over one long-lived connection: a fresh
+ * connection per poll would cost more than the latency being measured. */
 static void *watcher(void *p)
 {
     (void)p;
+    char addr[64];
+    addr_of(0, addr, sizeof addr);
+    nng_socket sock;
+    if (nng_req0_open(&sock) != 0)
+        return NULL;
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000);
+    if (nng_dial(sock, addr, NULL, 0) != 0) {
+        nng_close(sock);
+        return NULL;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    uint8_t buf[64];
+    size_t size = witan__request__pack(&req, buf);
     uint64_t last = 0;
     while (atomic_load(&watching)) {
-        uint64_t h;
-        if (status_of(0, &h, NULL) && h > last) {
+        nng_msg *msg;
+        if (nng_send(sock, buf, size, 0) != 0 || nng_recvmsg(sock, &msg, 0) != 0)
+            break;
+        Witan__Response *r = witan__response__unpack(NULL, nng_msg_len(msg),
+                                                     nng_msg_body(msg));
+        nng_msg_free(msg);
+        uint64_t h = r && r->status ? r->status->height : 0;
+        if (r)
+            witan__response__free_unpacked(r, NULL);
+        if (h > last) {
             double t = now_s();
             for (uint64_t k = last + 1; k <= h && k < HEIGHTS_MAX; k++)
                 seen_at[k] = t;
             last = h;
         }
-        usleep(2000);
+        usleep(1000);
     }
+    nng_close(sock);
     return NULL;
 }
 
