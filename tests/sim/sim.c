@@ -1590,8 +1590,23 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             if (!sim_run_until(s, t) || sim_requests_done(s))
                 break;
         }
-        if (!sim_failed(s, NULL))
-            sim_check_requests(s);
+        if (!sim_failed(s, NULL) && sim_check_requests(s)) {
+            /* Idle: once nothing waits, at most the L empty blocks that
+             * certify the last results follow, then no more. */
+            uint64_t before = 0, after = 0;
+            for (uint32_t i = 0; i < c->n; i++)
+                if (sim_delivered(s, i) > before)
+                    before = sim_delivered(s, i);
+            t += 4000;
+            if (sim_run_until(s, t)) {
+                for (uint32_t i = 0; i < c->n; i++)
+                    if (sim_delivered(s, i) > after)
+                        after = sim_delivered(s, i);
+                if (after > before + c->pipeline_depth)
+                    fail(s, "IDLE: %llu blocks after every request committed",
+                         (unsigned long long)(after - before));
+            }
+        }
     }
     const char *why;
     out->ok = !sim_failed(s, &why);
