@@ -163,6 +163,9 @@ bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@$(if $(BENCH_TARGETS),$(MAKE) --no-print-directory $(BENCH_TARGETS))
 
+demo: all
+	@sh tests/demo/demo.sh $(BUILD)/bin
+
 fuzz: $(FUZZ_TARGETS)
 
 clean:

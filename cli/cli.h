@@ -12,6 +12,7 @@
 #define WITAN_CLI_H
 
 #include "common/common.h"
+#include "crypto/crypto.h"
 
 struct cli_command {
     const char *name;
@@ -20,11 +21,76 @@ struct cli_command {
 };
 
 int cli_keys(int argc, char **argv);
+int cli_model(int argc, char **argv);
+int cli_contract(int argc, char **argv);
+int cli_init(int argc, char **argv);
+int cli_attest(int argc, char **argv);
+int cli_member(int argc, char **argv);
+int cli_query(int argc, char **argv);
 
 /* Prints "witan: <what>: <message of err>" on stderr and returns 1. */
 int cli_fail(const char *what, int err);
 
 /* True when argv[1..] contains --help or -h. */
 int cli_wants_help(int argc, char **argv);
+
+/* --- talking to a node (cli/client.c) --------------------------------------- */
+
+#include "spec/witan.pb-c.h"
+
+/* Where the node listens: --node URL, else the `listen` of --home DIR's
+ * config, else tcp://127.0.0.1:7400. Writes into out (at least 256 bytes). */
+void cli_node_address(const char *node, const char *home, char *out,
+                      size_t out_size);
+
+/*
+ * Sends one request and waits for the response (timeout_ms). On success
+ * *resp is owned by the caller (witan__response__free_unpacked). WITAN_ENET
+ * (message printed) when the node cannot be reached.
+ */
+int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
+             Witan__Response **resp);
+
+/* Prints a response-level error ("witan: <what>: <message> (NAME)") and
+ * returns 1; returns 0 when the response carries none. */
+int cli_response_error(const char *what, const Witan__Response *resp);
+
+/* Parses a decimal like "-12.345" into mantissa and scale. WITAN_EINVAL,
+ * WITAN_ERANGE (over 18 fraction digits or out of int64). */
+int cli_parse_decimal(const char *text, int64_t *mantissa, uint32_t *scale);
+/* Formats mantissa × 10^-scale exactly. */
+void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
+                        size_t out_size);
+/* Parses a time: integer Unix ms, or UTC "YYYY-MM", "YYYY-MM-DD",
+ * "YYYY-MM-DDTHH:MM:SSZ". WITAN_EINVAL. */
+int cli_parse_time(const char *text, int64_t *ms);
+void cli_format_time(int64_t ms, char *out, size_t out_size);
+
+/* Signs a TxBody with a key pair into a serialized Envelope (malloc'd). */
+int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
+                uint8_t **out, size_t *out_size, uint8_t hash[32]);
+
+/* Submits one envelope; prints its hash, or with `wait` polls until it is
+ * committed and prints its receipt. Returns the exit status (0 only when
+ * admitted, and with `wait` committed with status OK). */
+int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
+                   const uint8_t hash[32], bool wait);
+
+/* Builds, signs (with --key) and submits a TxBody whose payload the caller
+ * set; fills chain id, sender and nonce from the node. Exit status. */
+int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
+
+/* Models on chain (cli/model_chain.c), reached through `witan model` and
+ * `witan query predictions`. */
+int cli_model_chain(int argc, char **argv);
+int cli_query_predictions(const char *address, int argc, char **argv);
+
+/* Next nonce for the key's account, asked of the node. */
+int cli_next_nonce(const char *address, const uint8_t addr[20],
+                   uint64_t *nonce);
+
+/* Value of --flag in argv, or NULL. */
+const char *cli_flag(int argc, char **argv, const char *flag);
+int cli_has_flag(int argc, char **argv, const char *flag);
 
 #endif

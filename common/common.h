@@ -14,6 +14,7 @@
 #ifndef WITAN_COMMON_H
 #define WITAN_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,5 +156,61 @@ void witan_hex_encode(const uint8_t *data, size_t size, char *out);
 /* Decodes exactly out_size bytes from hex text of exactly 2*out_size digits
  * (either case). WITAN_EDECODE on a wrong length or a non-hex digit. */
 int witan_hex_decode(const char *text, uint8_t *out, size_t out_size);
+
+/*
+ * JSON reader for the files people edit (genesis, configuration). Numbers are
+ * integers only: a fraction or an exponent is an error, since nothing Witan
+ * reads from JSON may be a float. Input is bounded (WITAN_JSON_SIZE_MAX bytes,
+ * WITAN_JSON_DEPTH_MAX levels, WITAN_JSON_NODE_COUNT_MAX values); a document
+ * that breaks a bound or the grammar is refused with a message naming the line
+ * and column.
+ */
+enum witan_json_type {
+    WITAN_JSON_NULL,
+    WITAN_JSON_BOOL,
+    WITAN_JSON_INT,
+    WITAN_JSON_STRING,
+    WITAN_JSON_ARRAY,
+    WITAN_JSON_OBJECT,
+};
+
+typedef struct witan_json witan_json;
+
+/* A value in a document: an index; WITAN_JSON_NONE for a missing one. The
+ * document's root is WITAN_JSON_ROOT. */
+typedef int32_t witan_json_ref;
+#define WITAN_JSON_NONE (-1)
+#define WITAN_JSON_ROOT 0
+
+/* Parses text. On success *out owns the document (witan_json_free). On
+ * WITAN_EDECODE or WITAN_ELIMIT, `why` says what and where. */
+int witan_json_parse(const char *text, size_t size, witan_json **out,
+                     char *why, size_t why_size);
+void witan_json_free(witan_json *doc);
+
+enum witan_json_type witan_json_type_of(const witan_json *doc,
+                                        witan_json_ref ref);
+/* Member `key` of an object, or WITAN_JSON_NONE. */
+witan_json_ref witan_json_get(const witan_json *doc, witan_json_ref object,
+                              const char *key);
+/* Number of elements of an array or members of an object (0 otherwise). */
+size_t witan_json_count(const witan_json *doc, witan_json_ref ref);
+/* Element i of an array, member i of an object (its key through *key). */
+witan_json_ref witan_json_at(const witan_json *doc, witan_json_ref ref,
+                             size_t i, const char **key);
+/* Typed access: WITAN_EINVAL when the value has another type. A string is
+ * NUL-terminated and owned by the document; one holding a NUL is refused. */
+int witan_json_string(const witan_json *doc, witan_json_ref ref,
+                      const char **out);
+int witan_json_int(const witan_json *doc, witan_json_ref ref, int64_t *out);
+int witan_json_bool(const witan_json *doc, witan_json_ref ref, int *out);
+
+/* Writes s as a JSON string literal, quotes included. */
+void witan_json_write_string(FILE *out, const char *s);
+
+/* Reads a whole file of at most size_max bytes into a NUL-terminated buffer
+ * the caller frees. WITAN_EIO, WITAN_ELIMIT. */
+int witan_read_file(const char *path, size_t size_max, char **out,
+                    size_t *size);
 
 #endif

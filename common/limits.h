@@ -32,6 +32,11 @@
 /* Key files are small text files; anything larger is not one. */
 #define WITAN_KEY_FILE_SIZE_MAX 1024
 
+/* JSON documents people edit (genesis, configuration). */
+#define WITAN_JSON_SIZE_MAX (4 * 1024 * 1024)
+#define WITAN_JSON_DEPTH_MAX 32
+#define WITAN_JSON_NODE_COUNT_MAX 200000
+
 /* --- transactions and blocks ---------------------------------------------- */
 
 #define WITAN_TX_SIZE_MAX (64 * 1024)
@@ -56,8 +61,26 @@
 #define WITAN_NAME_SIZE_MAX 64
 #define WITAN_GENESIS_SIZE_MAX (1024 * 1024)
 
+/* Gas: model scoring per block and per score are genesis parameters below
+ * this; sums of gas stay far from overflow. */
+#define WITAN_GAS_MAX (1ull << 40)
+
+/* Models on chain: bindings and triggers of one registration. */
+#define WITAN_MODEL_WINDOW_MAX 64
+#define WITAN_MODEL_TRIGGER_COUNT_MAX 16
+#define WITAN_MODEL_CACHE_COUNT 16
+
 /* Queries take a limit and return a cursor; a page never exceeds this. */
 #define WITAN_QUERY_PAGE_COUNT_MAX 1000
+
+/* --- storage --------------------------------------------------------------- */
+
+/* LMDB's compiled-in key limit. */
+#define WITAN_STORE_KEY_SIZE_MAX 511
+/* State-table writes of one block, keys and values together. */
+#define WITAN_WRITE_SET_SIZE_MAX (256 * 1024 * 1024)
+#define WITAN_MAP_SIZE_DEFAULT (1024ull * 1024 * 1024)
+#define WITAN_MAP_SIZE_MAX_DEFAULT (64ull * 1024 * 1024 * 1024)
 
 /* --- consensus ------------------------------------------------------------ */
 
@@ -77,7 +100,58 @@
 
 /* --- vm --------------------------------------------------------------------- */
 
+/* A module travels inside a deploy transaction, with room left for the rest. */
+#define WITAN_VM_MODULE_SIZE_MAX (48 * 1024)
+#define WITAN_VM_CONST_COUNT_MAX 1024   /* int constants; bytes constants alike */
+#define WITAN_VM_IMPORT_COUNT_MAX 64
+#define WITAN_VM_FUNC_COUNT_MAX 256
+#define WITAN_VM_EXPORT_COUNT_MAX 64
+#define WITAN_VM_NAME_SIZE_MAX 32
+/* Registers per frame: operands are 8-bit register numbers. */
+#define WITAN_VM_REG_COUNT_MAX 256
+#define WITAN_VM_PARAM_COUNT_MAX 16
+/* Code words per function; gas blocks can at most double it internally and
+ * 16-bit signed jump offsets must still reach every word. */
+#define WITAN_VM_FUNC_WORDS_MAX 8192
+/* Run time: register slots over all frames, frames, bytes values. */
+#define WITAN_VM_STACK_SLOT_COUNT_MAX 65536
+#define WITAN_VM_CALL_DEPTH_MAX 512
+#define WITAN_VM_MEMORY_SIZE_MAX (1024 * 1024)  /* bytes made in one call */
+#define WITAN_VM_BYTES_COUNT_MAX 65536          /* bytes values made in one call */
+#define WITAN_VM_BYTES_SIZE_MAX (64 * 1024)     /* one bytes value */
+/* Gas: the most one call may be given, and one host function's price. */
+#define WITAN_VM_GAS_MAX (1ULL << 48)
+#define WITAN_VM_HOST_GAS_MAX 1000000
+/* The largest static cost of one instruction (spec/vm.md's table): a call
+ * costs 4 plus one per 16 registers of the callee's frame. */
+#define WITAN_VM_OP_COST_MAX (4 + WITAN_VM_REG_COUNT_MAX / 16)
+/* Tools: assembly text, its names (labels, functions, constants) and the
+ * tokens of one line (a .regs line lists up to 256 types). */
+#define WITAN_VM_ASM_TEXT_SIZE_MAX (1024 * 1024)
+#define WITAN_VM_ASM_NAME_SIZE_MAX 64
+#define WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX 300
+/* The test host (tests, benchmark, `witan contract run`; never a ledger). */
+#define WITAN_VM_TESTHOST_ENTRY_COUNT_MAX (4 * 1024 * 1024)
+#define WITAN_VM_TESTHOST_LOG_SIZE_MAX (64 * 1024)
+
 /* --- inference ------------------------------------------------------------- */
+
+/* spec/models.md proves the accumulators cannot overflow within these. */
+#define WITAN_MODEL_SIZE_MAX (4 * 1024 * 1024)   /* encoded Model bytes */
+#define WITAN_MODEL_INPUT_COUNT_MAX 1024
+#define WITAN_MODEL_WIDTH_MAX 1024               /* dense layer inputs/outputs */
+#define WITAN_MODEL_LAYER_COUNT_MAX 16
+#define WITAN_MODEL_PARAM_COUNT_MAX (1024 * 1024) /* weights + leaf values */
+#define WITAN_MODEL_OUTPUT_COUNT_MAX 256          /* scores and classes */
+#define WITAN_MODEL_TREE_COUNT_MAX 1024
+#define WITAN_MODEL_TREE_NODE_COUNT_MAX 65535    /* per tree */
+#define WITAN_MODEL_NODE_COUNT_MAX (1024 * 1024) /* all trees */
+#define WITAN_MODEL_TREE_DEPTH_MAX 32            /* edges root to leaf */
+#define WITAN_MODEL_NAME_SIZE_MAX 64             /* model, input, output names */
+#define WITAN_MODEL_INPUT_ABS_MAX (1LL << 46)    /* |raw input|, |offset|, |threshold| */
+#define WITAN_MODEL_BIAS_ABS_MAX (1LL << 46)     /* |bias|, |base value| */
+#define WITAN_MODEL_FRAC_BITS_MAX 30             /* input, weight, output frac bits */
+#define WITAN_MODEL_ACT_FRAC_BITS_MAX 14         /* int16 activations */
 
 /* --- node ------------------------------------------------------------------- */
 
@@ -98,6 +172,51 @@ _Static_assert(WITAN_CLIENT_REQUEST_SIZE_MAX <= WITAN_MESSAGE_SIZE_MAX,
 _Static_assert(WITAN_VALIDATOR_COUNT_MAX <= 64,
                "commit certificates carry signers as a 64-bit bitmap");
 _Static_assert(WITAN_PUBKEY_SIZE_MAX >= 32, "an Ed25519 key must fit");
+_Static_assert(WITAN_MODEL_INPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "the first layer's input count is a layer width");
+_Static_assert((long long)WITAN_MODEL_WIDTH_MAX * 32767 * 32767 +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a dense accumulator cannot overflow (spec/models.md)");
+_Static_assert((long long)WITAN_MODEL_TREE_COUNT_MAX * 2147483647LL +
+                       WITAN_MODEL_BIAS_ABS_MAX < (1LL << 62),
+               "a tree-sum accumulator cannot overflow (spec/models.md)");
+_Static_assert(2 * WITAN_MODEL_INPUT_ABS_MAX * 32767 < (1LL << 62),
+               "a normalisation product cannot overflow (spec/models.md)");
+_Static_assert(WITAN_MODEL_TREE_NODE_COUNT_MAX <= WITAN_MODEL_NODE_COUNT_MAX,
+               "one tree fits in the node budget");
+_Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX <= WITAN_MODEL_WIDTH_MAX,
+               "outputs are a layer's width");
+_Static_assert(WITAN_VM_MODULE_SIZE_MAX < WITAN_TX_SIZE_MAX,
+               "a module fits in a deploy transaction");
+_Static_assert(WITAN_VM_REG_COUNT_MAX <= 256, "registers are 8-bit operands");
+_Static_assert(WITAN_VM_PARAM_COUNT_MAX <= WITAN_VM_REG_COUNT_MAX,
+               "parameters are the first registers");
+_Static_assert(WITAN_VM_CONST_COUNT_MAX < 65535 &&
+                   WITAN_VM_FUNC_COUNT_MAX <= 65536 &&
+                   WITAN_VM_IMPORT_COUNT_MAX <= 65536,
+               "constants, functions and imports are 16-bit operands");
+_Static_assert(2 * WITAN_VM_FUNC_WORDS_MAX + 2 < 32767,
+               "internal code with gas words keeps 16-bit jump offsets");
+_Static_assert((unsigned long long)WITAN_VM_FUNC_WORDS_MAX *
+                       WITAN_VM_OP_COST_MAX < (1ULL << 24),
+               "a block's gas fits the 24-bit operand of a gas word");
+_Static_assert(WITAN_VM_CALL_DEPTH_MAX * WITAN_VM_REG_COUNT_MAX >
+                   WITAN_VM_STACK_SLOT_COUNT_MAX / 2,
+               "both the depth and the slot limits can be reached");
+_Static_assert(WITAN_VM_ASM_LINE_TOKEN_COUNT_MAX > WITAN_VM_REG_COUNT_MAX + 1 &&
+                   WITAN_VM_ASM_NAME_SIZE_MAX >= WITAN_VM_NAME_SIZE_MAX,
+               "a .regs line and every module name can be written as text");
+_Static_assert(WITAN_VM_BYTES_SIZE_MAX <= WITAN_VM_MEMORY_SIZE_MAX,
+               "a maximal bytes value fits in memory");
+_Static_assert(WITAN_VM_GAS_MAX + 2ULL * WITAN_VM_MEMORY_SIZE_MAX +
+                       WITAN_VM_HOST_GAS_MAX < (1ULL << 63),
+               "gas arithmetic stays far from overflow (spec/vm.md)");
+_Static_assert(WITAN_FEED_SIZE_MAX + WITAN_SUBJECT_SIZE_MAX + 2 + 8 +
+                       WITAN_ADDRESS_SIZE + 4 <=
+                   WITAN_STORE_KEY_SIZE_MAX,
+               "an attestation key fits in an LMDB key");
+_Static_assert(WITAN_WRITE_SET_SIZE_MAX >= 4 * WITAN_BLOCK_SIZE_MAX,
+               "the write set of a full block fits");
 _Static_assert(WITAN_PBFT_WINDOW_MAX >=
                    WITAN_CHECKPOINT_INTERVAL_MAX + WITAN_PIPELINE_DEPTH_MAX,
                "the log window must reach the next checkpoint with a full "

@@ -1,0 +1,499 @@
+/*
+ * witan attest: sign and submit attestations — one from flags, or one per
+ * row of a CSV file, sent in batches. Values are decimals kept exact as
+ * mantissa and scale; a value equal to a declared sentinel is missing and is
+ * left out of the record (never written as the sentinel), and the command
+ * says how many it left out.
+ */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define ATTEST_BATCH_DEFAULT 500
+#define CSV_COLUMN_COUNT_MAX 32
+#define CSV_LINE_SIZE_MAX 4096
+
+static const char usage[] =
+    "usage: witan attest --key FILE --feed FEED --subject S --time T\n"
+    "                    --value NAME=DECIMAL [--value ...] [--unit U]\n"
+    "                    [--corrects TXHASH] [--document-hash HASH]\n"
+    "                    [--nonce N] [--wait] [--json] [--node URL | --home DIR]\n"
+    "       witan attest --key FILE --feed FEED --subject S --file CSV\n"
+    "                    --columns SPEC [--missing NAME=SENTINEL,...] [--unit U]\n"
+    "                    [--batch N] [--wait] [--node URL | --home DIR]\n"
+    "\n"
+    "Signs attestations with the key (a member with the data_provider role)\n"
+    "and submits them. Times: Unix ms, or UTC YYYY-MM, YYYY-MM-DD or\n"
+    "YYYY-MM-DDTHH:MM:SSZ. Values are exact decimals (421.13 is mantissa\n"
+    "42113, scale 2). A correction names the transaction hash of the\n"
+    "revision it replaces.\n"
+    "\n"
+    "CSV: --columns names the file's columns by position, comma-separated:\n"
+    "'time' for the observation time, '-' to skip a column, any other word\n"
+    "to attest that column as a value of that name. The first line is a\n"
+    "header and is skipped (its names are not trusted). --missing lists\n"
+    "sentinels: a value equal to its sentinel is left out, and counted.\n"
+    "Example (NOAA's monthly Mauna Loa file):\n"
+    "  --columns time,-,co2,co2_deseasonalised,days,stddev,uncertainty\n"
+    "  --missing days=-1,stddev=-9.99,uncertainty=-0.99\n"
+    "\n"
+    "--wait waits until every transaction is committed and prints receipts.\n";
+
+struct attest_opts {
+    const char *address;
+    const char *feed, *subject, *unit;
+    wcrypto_keypair key;
+    uint8_t sender[20];
+    uint64_t nonce;
+    bool wait, json;
+};
+
+static const char *status_name(Witan__TxStatus s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&witan__tx_status__descriptor, s);
+    return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
+}
+
+/* Polls until every hash is committed; prints each receipt. */
+static int wait_committed(const struct attest_opts *o, uint8_t (*hashes)[32],
+                          size_t count)
+{
+    int failures = 0;
+    for (size_t i = 0; i < count; i++) {
+        char hex[65];
+        witan_hex_encode(hashes[i], 32, hex);
+        for (int attempt = 0;; attempt++) {
+            Witan__Request req = WITAN__REQUEST__INIT;
+            Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+            tr.tx_hash = (ProtobufCBinaryData){32, hashes[i]};
+            req.kind_case = WITAN__REQUEST__KIND_TX;
+            req.tx = &tr;
+            Witan__Response *resp;
+            if (cli_call(o->address, &req, 10000, &resp))
+                return 1;
+            if (cli_response_error("query", resp)) {
+                witan__response__free_unpacked(resp, NULL);
+                return 1;
+            }
+            Witan__TxResponse *t = resp->tx;
+            if (t && t->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
+                t->receipt) {
+                if (o->json)
+                    printf("{\"tx_hash\":\"%s\",\"height\":%llu,"
+                           "\"status\":\"%s\"}\n",
+                           hex, (unsigned long long)t->receipt->height,
+                           status_name(t->receipt->status));
+                else
+                    printf("%s committed at height %llu: %s\n", hex,
+                           (unsigned long long)t->receipt->height,
+                           status_name(t->receipt->status));
+                failures += t->receipt->status != WITAN__TX_STATUS__TX_STATUS_OK;
+                witan__response__free_unpacked(resp, NULL);
+                break;
+            }
+            bool unknown = !t || t->state == WITAN__TX_STATE__TX_STATE_UNKNOWN;
+            witan__response__free_unpacked(resp, NULL);
+            if (unknown || attempt > 3000) {
+                fprintf(stderr, "witan attest: %s is %s\n", hex,
+                        unknown ? "unknown to the node" : "still pending");
+                return 1;
+            }
+            usleep(10000);
+        }
+    }
+    return failures ? 1 : 0;
+}
+
+/* Submits one batch of envelopes; prints refusals. Returns the number
+ * refused, or -1 when the node could not be asked. */
+static int submit(const struct attest_opts *o, ProtobufCBinaryData *envs,
+                  size_t count, uint8_t (*hashes)[32])
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = count;
+    sr.envelopes = envs;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *resp;
+    if (cli_call(o->address, &req, 60000, &resp))
+        return -1;
+    if (cli_response_error("submit", resp) || !resp->submit ||
+        resp->submit->n_results != count) {
+        witan__response__free_unpacked(resp, NULL);
+        return -1;
+    }
+    int refused = 0;
+    for (size_t i = 0; i < count; i++) {
+        const Witan__SubmitResult *r = resp->submit->results[i];
+        if (r->error) {
+            fprintf(stderr, "witan attest: transaction %zu refused: %s (%s)\n",
+                    i, r->error->message, r->error->name);
+            refused++;
+        } else if (!o->json && !o->wait && count == 1) {
+            char hex[65];
+            witan_hex_encode(hashes[i], 32, hex);
+            printf("submitted %s\n", hex);
+        }
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return refused;
+}
+
+/* The chain id is needed in every body; one status call fetches it. */
+static char chain_id[WITAN_CHAIN_ID_SIZE_MAX + 1];
+
+/* Builds and signs one attestation; *env owns the envelope bytes. */
+static int sign_attest(struct attest_opts *o, int64_t time_ms,
+                       Witan__NamedValue **values, size_t n_values,
+                       const uint8_t *corrects, const uint8_t *doc,
+                       ProtobufCBinaryData *env, uint8_t hash[32])
+{
+    Witan__Attest a = WITAN__ATTEST__INIT;
+    a.feed = (char *)o->feed;
+    a.subject = (char *)o->subject;
+    a.observed_at_ms = time_ms;
+    a.n_values = n_values;
+    a.values = values;
+    a.unit = (char *)(o->unit ? o->unit : "");
+    if (corrects)
+        a.corrects = (ProtobufCBinaryData){32, (uint8_t *)corrects};
+    if (doc)
+        a.document_hash = (ProtobufCBinaryData){32, (uint8_t *)doc};
+    Witan__TxBody body = WITAN__TX_BODY__INIT;
+    body.chain_id = chain_id;
+    body.sender = (ProtobufCBinaryData){20, o->sender};
+    body.nonce = o->nonce++;
+    body.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+    body.attest = &a;
+    return cli_sign_tx(&body, &o->key, &env->data, &env->len, hash);
+}
+
+static int chain_id_of(const char *address, char *out, size_t size)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 10000, &resp))
+        return WITAN_ENET;
+    int err = resp->status ? WITAN_OK : WITAN_EDECODE;
+    if (!err)
+        snprintf(out, size, "%s", resp->status->chain_id);
+    witan__response__free_unpacked(resp, NULL);
+    return err;
+}
+
+static int one_from_flags(struct attest_opts *o, int argc, char **argv)
+{
+    const char *time_text = cli_flag(argc, argv, "--time");
+    int64_t time_ms;
+    if (!time_text || cli_parse_time(time_text, &time_ms)) {
+        fprintf(stderr, "witan attest: --time is required (Unix ms or UTC "
+                        "YYYY-MM[-DD[THH:MM:SSZ]])\n");
+        return 2;
+    }
+    Witan__NamedValue vals[WITAN_ATTEST_VALUE_COUNT_MAX];
+    Witan__NamedValue *ptrs[WITAN_ATTEST_VALUE_COUNT_MAX];
+    char names[WITAN_ATTEST_VALUE_COUNT_MAX][WITAN_VALUE_NAME_SIZE_MAX + 1];
+    size_t n = 0;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--value") != 0)
+            continue;
+        const char *eq = strchr(argv[i + 1], '=');
+        if (!eq || eq == argv[i + 1] || n == WITAN_ATTEST_VALUE_COUNT_MAX ||
+            (size_t)(eq - argv[i + 1]) > WITAN_VALUE_NAME_SIZE_MAX) {
+            fprintf(stderr, "witan attest: --value takes NAME=DECIMAL\n");
+            return 2;
+        }
+        witan__named_value__init(&vals[n]);
+        snprintf(names[n], sizeof names[n], "%.*s", (int)(eq - argv[i + 1]),
+                 argv[i + 1]);
+        vals[n].name = names[n];
+        if (cli_parse_decimal(eq + 1, &vals[n].mantissa, &vals[n].scale)) {
+            fprintf(stderr, "witan attest: '%s' is not an exact decimal\n",
+                    eq + 1);
+            return 2;
+        }
+        ptrs[n] = &vals[n];
+        n++;
+    }
+    if (n == 0) {
+        fprintf(stderr, "witan attest: at least one --value is required\n");
+        return 2;
+    }
+    uint8_t corrects[32], doc[32];
+    const char *c = cli_flag(argc, argv, "--corrects");
+    const char *d = cli_flag(argc, argv, "--document-hash");
+    if ((c && witan_hex_decode(c, corrects, 32)) ||
+        (d && witan_hex_decode(d, doc, 32))) {
+        fprintf(stderr, "witan attest: hashes are 64 hex digits\n");
+        return 2;
+    }
+    ProtobufCBinaryData env;
+    uint8_t hash[1][32];
+    int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
+                          d ? doc : NULL, &env, hash[0]);
+    if (err)
+        return cli_fail("signing", err);
+    int refused = submit(o, &env, 1, hash);
+    free(env.data);
+    if (refused != 0)
+        return 1;
+    return o->wait ? wait_committed(o, hash, 1) : 0;
+}
+
+struct column {
+    const char *name; /* NULL: skip; "time": the time */
+    bool has_missing;  /* the sentinel, compared by value: -1 equals -01 */
+    int64_t missing_mantissa;
+    uint32_t missing_scale;
+};
+
+/* Exact comparison of two decimals of at most 18 fraction digits. */
+static bool decimal_equal(int64_t a, uint32_t as, int64_t b, uint32_t bs)
+{
+    while (as < bs) {
+        if (a > INT64_MAX / 10 || a < INT64_MIN / 10)
+            return false;
+        a *= 10;
+        as++;
+    }
+    while (bs < as) {
+        if (b > INT64_MAX / 10 || b < INT64_MIN / 10)
+            return false;
+        b *= 10;
+        bs++;
+    }
+    return a == b;
+}
+
+static int parse_columns(char *spec, char *missing, struct column *cols,
+                         size_t *count)
+{
+    *count = 0;
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        if (*count == CSV_COLUMN_COUNT_MAX)
+            return WITAN_ELIMIT;
+        cols[*count].name = strcmp(tok, "-") == 0 ? NULL : tok;
+        cols[*count].has_missing = false;
+        (*count)++;
+    }
+    if (!missing)
+        return WITAN_OK;
+    for (char *tok = strtok(missing, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return WITAN_EINVAL;
+        *eq = '\0';
+        bool found = false;
+        for (size_t i = 0; i < *count; i++)
+            if (cols[i].name && strcmp(cols[i].name, tok) == 0) {
+                if (cli_parse_decimal(eq + 1, &cols[i].missing_mantissa,
+                                      &cols[i].missing_scale))
+                    return WITAN_EINVAL;
+                cols[i].has_missing = true;
+                found = true;
+            }
+        if (!found)
+            return WITAN_EINVAL;
+    }
+    return WITAN_OK;
+}
+
+static int many_from_file(struct attest_opts *o, int argc, char **argv,
+                          const char *file)
+{
+    const char *spec_arg = cli_flag(argc, argv, "--columns");
+    const char *missing_arg = cli_flag(argc, argv, "--missing");
+    const char *batch_arg = cli_flag(argc, argv, "--batch");
+    size_t batch = batch_arg ? (size_t)atol(batch_arg) : ATTEST_BATCH_DEFAULT;
+    if (!spec_arg || batch == 0 || batch > WITAN_CLIENT_BATCH_COUNT_MAX) {
+        fprintf(stderr, "witan attest: --file needs --columns, and --batch "
+                        "is 1 to %d\n",
+                WITAN_CLIENT_BATCH_COUNT_MAX);
+        return 2;
+    }
+    char spec[1024], missing[1024];
+    snprintf(spec, sizeof spec, "%s", spec_arg);
+    snprintf(missing, sizeof missing, "%s", missing_arg ? missing_arg : "");
+    struct column cols[CSV_COLUMN_COUNT_MAX];
+    size_t ncols;
+    if (parse_columns(spec, missing_arg ? missing : NULL, cols, &ncols)) {
+        fprintf(stderr, "witan attest: --columns or --missing is malformed "
+                        "(a sentinel must name a value column)\n");
+        return 2;
+    }
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        fprintf(stderr, "witan attest: cannot open %s\n", file);
+        return 1;
+    }
+    ProtobufCBinaryData *envs = calloc(batch, sizeof *envs);
+    uint8_t (*hashes)[32] = calloc(batch, 32);
+    uint8_t (*all_hashes)[32] = NULL;
+    size_t all_count = 0;
+    if (!envs || !hashes) {
+        fclose(f);
+        free(envs);
+        free(hashes);
+        return cli_fail("memory", WITAN_ENOMEM);
+    }
+    char line[CSV_LINE_SIZE_MAX];
+    size_t line_no = 0, rows = 0, left_out = 0, pending = 0;
+    int refused = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line_no++;
+        if (line_no == 1)
+            continue; /* header: named by --columns instead */
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        Witan__NamedValue vals[CSV_COLUMN_COUNT_MAX];
+        Witan__NamedValue *ptrs[CSV_COLUMN_COUNT_MAX];
+        size_t nv = 0, col = 0;
+        int64_t time_ms = 0;
+        bool has_time = false;
+        /* Fields split on every comma, empty ones included, so that
+         * positions never shift. */
+        for (char *tok = line, *comma; tok && rc == 0; tok = comma, col++) {
+            comma = strchr(tok, ',');
+            if (comma)
+                *comma++ = '\0';
+            if (col >= ncols || !cols[col].name)
+                continue;
+            if (strcmp(cols[col].name, "time") == 0) {
+                has_time = cli_parse_time(tok, &time_ms) == 0;
+                continue;
+            }
+            witan__named_value__init(&vals[nv]);
+            vals[nv].name = (char *)cols[col].name;
+            if (cli_parse_decimal(tok, &vals[nv].mantissa, &vals[nv].scale)) {
+                fprintf(stderr, "witan attest: %s:%zu: '%s' is not an exact "
+                                "decimal\n", file, line_no, tok);
+                rc = 1;
+                break;
+            }
+            if (cols[col].has_missing &&
+                decimal_equal(vals[nv].mantissa, vals[nv].scale,
+                              cols[col].missing_mantissa,
+                              cols[col].missing_scale)) {
+                left_out++;
+                continue;
+            }
+            ptrs[nv] = &vals[nv];
+            nv++;
+        }
+        if (rc)
+            break;
+        if (!has_time || nv == 0) {
+            fprintf(stderr, "witan attest: %s:%zu: no time or no value\n",
+                    file, line_no);
+            rc = 1;
+            break;
+        }
+        int err = sign_attest(o, time_ms, ptrs, nv, NULL, NULL,
+                              &envs[pending], hashes[pending]);
+        if (err) {
+            rc = cli_fail("signing", err);
+            break;
+        }
+        if (o->wait) {
+            void *grown = realloc(all_hashes, (all_count + 1) * 32);
+            if (!grown) {
+                rc = cli_fail("memory", WITAN_ENOMEM);
+                break;
+            }
+            all_hashes = grown;
+            memcpy(all_hashes[all_count++], hashes[pending], 32);
+        }
+        rows++;
+        if (++pending == batch) {
+            int r = submit(o, envs, pending, hashes);
+            for (size_t i = 0; i < pending; i++)
+                free(envs[i].data);
+            pending = 0;
+            if (r < 0)
+                rc = 1;
+            else
+                refused += r;
+        }
+    }
+    if (rc == 0 && pending) {
+        int r = submit(o, envs, pending, hashes);
+        if (r < 0)
+            rc = 1;
+        else
+            refused += r;
+    }
+    for (size_t i = 0; i < pending; i++)
+        free(envs[i].data);
+    fclose(f);
+    free(envs);
+    free(hashes);
+    if (rc == 0) {
+        printf("%s: %zu rows submitted, %d refused; %zu values equal to their "
+               "missing-value sentinel left out\n",
+               file, rows, refused, left_out);
+        if (refused)
+            rc = 1;
+    }
+    if (rc == 0 && o->wait) {
+        rc = wait_committed(o, all_hashes, all_count) ? 1 : 0;
+    }
+    free(all_hashes);
+    return rc;
+}
+
+int cli_attest(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv) || argc < 2) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    struct attest_opts o;
+    memset(&o, 0, sizeof o);
+    char address[256];
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    o.address = address;
+    o.feed = cli_flag(argc, argv, "--feed");
+    o.subject = cli_flag(argc, argv, "--subject");
+    o.unit = cli_flag(argc, argv, "--unit");
+    o.wait = cli_has_flag(argc, argv, "--wait");
+    o.json = cli_has_flag(argc, argv, "--json");
+    const char *key = cli_flag(argc, argv, "--key");
+    if (!key || !o.feed || !o.subject) {
+        fprintf(stderr, "witan attest: --key, --feed and --subject are "
+                        "required\n%s", usage);
+        return 2;
+    }
+    int err = wcrypto_keyfile_read(key, &o.key);
+    if (err) {
+        fprintf(stderr, "witan attest: %s: %s%s\n", key, witan_err_message(err),
+                err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        return 1;
+    }
+    wcrypto_address(&o.key.pub, o.sender);
+    const char *nonce = cli_flag(argc, argv, "--nonce");
+    int rc;
+    if (chain_id_of(address, chain_id, sizeof chain_id)) {
+        rc = 1;
+    } else if (nonce) {
+        o.nonce = strtoull(nonce, NULL, 10);
+        rc = -1;
+    } else {
+        rc = cli_next_nonce(address, o.sender, &o.nonce) ? 1 : -1;
+    }
+    if (rc < 0) {
+        const char *file = cli_flag(argc, argv, "--file");
+        rc = file ? many_from_file(&o, argc, argv, file)
+                  : one_from_flags(&o, argc, argv);
+    }
+    wcrypto_keypair_wipe(&o.key);
+    return rc;
+}

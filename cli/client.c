@@ -1,0 +1,311 @@
+/*
+ * The CLI's side of the client API: one nng request/reply exchange per call,
+ * and the small parsers and formatters every command shares (decimals,
+ * times, flags, signing).
+ */
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "cli/cli.h"
+#include "node/node.h"
+
+void cli_node_address(const char *node, const char *home, char *out,
+                      size_t out_size)
+{
+    if (node) {
+        snprintf(out, out_size, "%s", node);
+        return;
+    }
+    struct node_config cfg;
+    node_config_defaults(&cfg);
+    if (home) {
+        char path[4096], why[256];
+        snprintf(path, sizeof path, "%s/config", home);
+        if (node_config_load(path, &cfg, why, sizeof why) != 0)
+            fprintf(stderr, "witan: %s (using %s)\n", why, cfg.listen);
+    }
+    snprintf(out, out_size, "%s", cfg.listen);
+}
+
+int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
+             Witan__Response **resp)
+{
+    *resp = NULL;
+    nng_socket s;
+    int rc = nng_req0_open(&s);
+    if (rc) {
+        fprintf(stderr, "witan: %s\n", nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+    nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, WITAN_MESSAGE_SIZE_MAX);
+    rc = nng_dial(s, address, NULL, 0);
+    if (rc) {
+        fprintf(stderr, "witan: cannot reach a node at %s: %s\n", address,
+                nng_strerror(rc));
+        nng_close(s);
+        return WITAN_ENET;
+    }
+    size_t size = witan__request__get_packed_size(req);
+    nng_msg *msg;
+    rc = nng_msg_alloc(&msg, size);
+    if (rc == 0) {
+        witan__request__pack(req, nng_msg_body(msg));
+        rc = nng_sendmsg(s, msg, 0);
+        if (rc)
+            nng_msg_free(msg);
+    }
+    if (rc == 0)
+        rc = nng_recvmsg(s, &msg, 0);
+    if (rc) {
+        fprintf(stderr, "witan: request to %s failed: %s\n", address,
+                nng_strerror(rc));
+        nng_close(s);
+        return rc == NNG_ETIMEDOUT ? WITAN_ETIMEOUT : WITAN_ENET;
+    }
+    *resp = witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    nng_close(s);
+    if (!*resp) {
+        fprintf(stderr, "witan: the node's answer is not a valid Response\n");
+        return WITAN_EDECODE;
+    }
+    return WITAN_OK;
+}
+
+int cli_response_error(const char *what, const Witan__Response *resp)
+{
+    if (!resp->error)
+        return 0;
+    fprintf(stderr, "witan: %s: %s (%s)\n", what, resp->error->message,
+            resp->error->name);
+    return 1;
+}
+
+int cli_parse_decimal(const char *text, int64_t *mantissa, uint32_t *scale)
+{
+    const char *p = text;
+    bool negative = *p == '-';
+    if (*p == '-' || *p == '+')
+        p++;
+    uint64_t m = 0;
+    uint32_t sc = 0;
+    bool dot = false, digits = false;
+    for (; *p; p++) {
+        if (*p == '.' && !dot) {
+            dot = true;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            return WITAN_EINVAL;
+        digits = true;
+        if (m > (UINT64_C(1) << 62) / 10)
+            return WITAN_ERANGE;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (dot && ++sc > WITAN_DECIMAL_SCALE_MAX)
+            return WITAN_ERANGE;
+    }
+    if (!digits)
+        return WITAN_EINVAL;
+    *mantissa = negative ? -(int64_t)m : (int64_t)m;
+    *scale = sc;
+    return WITAN_OK;
+}
+
+void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
+                        size_t out_size)
+{
+    char digits[32];
+    uint64_t m = mantissa < 0 ? 0 - (uint64_t)mantissa : (uint64_t)mantissa;
+    int n = snprintf(digits, sizeof digits, "%0*llu", (int)scale + 1,
+                     (unsigned long long)m);
+    if (scale == 0)
+        snprintf(out, out_size, "%s%s", mantissa < 0 ? "-" : "", digits);
+    else
+        snprintf(out, out_size, "%s%.*s.%s", mantissa < 0 ? "-" : "",
+                 n - (int)scale, digits, digits + n - (int)scale);
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (exact for any year
+ * in range): shift the year to start in March so leap days come last. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int cli_parse_time(const char *text, int64_t *ms)
+{
+    int y = 0, mo = 1, d = 1, h = 0, mi = 0, s = 0, n = 0;
+    size_t len = strlen(text);
+    bool all_digits = len > 0;
+    for (size_t i = text[0] == '-' ? 1 : 0; i < len; i++)
+        all_digits &= text[i] >= '0' && text[i] <= '9';
+    if (all_digits && len > 7) {
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        if (*end)
+            return WITAN_EINVAL;
+        *ms = v;
+        return WITAN_OK;
+    }
+    if (len == 7 && sscanf(text, "%4d-%2d%n", &y, &mo, &n) == 2 && n == 7) {
+    } else if (len == 10 && sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 &&
+               n == 10) {
+    } else if (len == 20 &&
+               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
+                      &s, &n) == 6 &&
+               n == 20) {
+    } else {
+        return WITAN_EINVAL;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+        return WITAN_EINVAL;
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000;
+    return WITAN_OK;
+}
+
+void cli_format_time(int64_t ms, char *out, size_t out_size)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
+                uint8_t **out, size_t *out_size, uint8_t hash[32])
+{
+    size_t body_size = witan__tx_body__get_packed_size(body);
+    uint8_t *body_bytes = malloc(body_size ? body_size : 1);
+    if (!body_bytes)
+        return WITAN_ENOMEM;
+    witan__tx_body__pack(body, body_bytes);
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, body_bytes, body_size, hash);
+    uint8_t sig[64];
+    int err = wcrypto_sign(kp, hash, sig);
+    if (err) {
+        free(body_bytes);
+        return err;
+    }
+    Witan__Envelope env = WITAN__ENVELOPE__INIT;
+    env.body = (ProtobufCBinaryData){body_size, body_bytes};
+    env.key_type = (Witan__KeyType)kp->pub.type;
+    env.pubkey = (ProtobufCBinaryData){kp->pub.size, (uint8_t *)kp->pub.bytes};
+    env.signature = (ProtobufCBinaryData){64, sig};
+    *out_size = witan__envelope__get_packed_size(&env);
+    *out = malloc(*out_size);
+    if (*out)
+        witan__envelope__pack(&env, *out);
+    free(body_bytes);
+    return *out ? WITAN_OK : WITAN_ENOMEM;
+}
+
+int cli_next_nonce(const char *address, const uint8_t addr[20],
+                   uint64_t *nonce)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__AccountRequest ar = WITAN__ACCOUNT_REQUEST__INIT;
+    ar.address = (ProtobufCBinaryData){20, (uint8_t *)addr};
+    req.kind_case = WITAN__REQUEST__KIND_ACCOUNT;
+    req.account = &ar;
+    Witan__Response *resp;
+    int err = cli_call(address, &req, 10000, &resp);
+    if (err)
+        return err;
+    if (resp->error || !resp->account || !resp->account->account) {
+        char hex[41];
+        witan_hex_encode(addr, 20, hex);
+        fprintf(stderr, "witan: account %s: %s\n", hex,
+                resp->error ? resp->error->message : "not found");
+        witan__response__free_unpacked(resp, NULL);
+        return WITAN_ESENDER;
+    }
+    *nonce = resp->account->account->nonce + 1;
+    witan__response__free_unpacked(resp, NULL);
+    return WITAN_OK;
+}
+
+const char *cli_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+int cli_has_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return 1;
+    return 0;
+}
+
+int cli_submit_one(const char *address, const uint8_t *env,
+                             size_t env_size, const uint8_t hash[32],
+                             bool wait)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    ProtobufCBinaryData e = {env_size, (uint8_t *)env};
+    sr.n_envelopes = 1;
+    sr.envelopes = &e;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return 1;
+    int rc = cli_response_error("submit", resp);
+    if (!rc && resp->submit && resp->submit->n_results == 1 &&
+        resp->submit->results[0]->error) {
+        fprintf(stderr, "witan: refused: %s (%s)\n",
+                resp->submit->results[0]->error->message,
+                resp->submit->results[0]->error->name);
+        rc = 1;
+    }
+    witan__response__free_unpacked(resp, NULL);
+    if (rc)
+        return rc;
+    char hex[65];
+    witan_hex_encode(hash, 32, hex);
+    if (!wait) {
+        printf("submitted %s\n", hex);
+        return 0;
+    }
+    for (int attempt = 0; attempt < 3000; attempt++) {
+        Witan__Request q = WITAN__REQUEST__INIT;
+        Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+        tr.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+        q.kind_case = WITAN__REQUEST__KIND_TX;
+        q.tx = &tr;
+        if (cli_call(address, &q, 10000, &resp))
+            return 1;
+        if (resp->tx && resp->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
+            resp->tx->receipt) {
+            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+                &witan__tx_status__descriptor, resp->tx->receipt->status);
+            bool ok = resp->tx->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK;
+            printf("%s committed at height %llu: %s\n", hex,
+                   (unsigned long long)resp->tx->receipt->height,
+                   v ? v->name + strlen("TX_STATUS_") : "UNKNOWN");
+            witan__response__free_unpacked(resp, NULL);
+            return ok ? 0 : 1;
+        }
+        witan__response__free_unpacked(resp, NULL);
+        usleep(10000);
+    }
+    fprintf(stderr, "witan: %s not committed in time\n", hex);
+    return 1;
+}
+

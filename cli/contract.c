@@ -1,0 +1,361 @@
+/*
+ * witan contract asm|disasm|run: the contract VM's tools. asm turns assembly
+ * text into a module, disasm prints a module as text, run executes an entry
+ * point against the test host (an in-memory map and log, never a ledger).
+ * Runs are deterministic: same module, arguments and gas, same output.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "vm/vm.h"
+
+static const char usage[] =
+    "usage: witan contract asm FILE [--out OUT]\n"
+    "       witan contract disasm FILE\n"
+    "       witan contract run FILE --entry NAME [--args ARG...] [--gas N]\n"
+    "\n"
+    "asm     assembles FILE (spec/vm.md, \"Assembly text\") into a module,\n"
+    "        written to OUT (default: FILE with .wvs replaced by .wvm).\n"
+    "disasm  prints the module FILE as assembly; assembling it gives the\n"
+    "        same bytes.\n"
+    "run     runs export NAME of FILE (a module, or assembly text) with the\n"
+    "        test host (store_put, store_get, emit, echo, fail). ARGs follow\n"
+    "        the entry's parameters: integers for i, text or 0xHEX for b.\n"
+    "        --gas defaults to 10000000. Prints the result, the gas used and\n"
+    "        anything emitted; a trap exits 1.\n";
+
+/* Reads a whole file of at most max bytes; *out is malloc'd. */
+static int read_all(const char *path, size_t max, uint8_t **out, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "witan contract: %s: %s\n", path, strerror(errno));
+        return WITAN_EIO;
+    }
+    uint8_t *buf = malloc(max + 1);
+    if (!buf) {
+        fclose(f);
+        return WITAN_ENOMEM;
+    }
+    size_t n = fread(buf, 1, max + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n > max) {
+        free(buf);
+        fprintf(stderr, "witan contract: %s: %s\n", path,
+                bad ? "read error" : "file too large");
+        return bad ? WITAN_EIO : WITAN_ELIMIT;
+    }
+    *out = buf;
+    *size = n;
+    return 0;
+}
+
+static int write_all(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "witan contract: %s: %s\n", path, strerror(errno));
+        return WITAN_EIO;
+    }
+    size_t n = fwrite(data, 1, size, f);
+    int bad = fclose(f) != 0 || n != size;
+    return bad ? WITAN_EIO : 0;
+}
+
+static int assemble_file(const char *path, uint8_t **bin, size_t *size)
+{
+    uint8_t *text;
+    size_t text_size;
+    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &text, &text_size);
+    if (e)
+        return e;
+    vm_asm_error err;
+    e = vm_assemble((const char *)text, text_size, bin, size, &err);
+    free(text);
+    if (e == WITAN_EASM)
+        fprintf(stderr, "%s:%u: %s\n", path, err.line, err.message);
+    else if (e == WITAN_EVERIFY)
+        fprintf(stderr, "%s: %s\n", path, err.message);
+    return e;
+}
+
+/* A module file, or assembly text assembled on the fly. */
+static int load_any(const char *path, uint8_t **bin, size_t *size)
+{
+    uint8_t *data;
+    size_t n;
+    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &data, &n);
+    if (e)
+        return e;
+    if (n >= 4 && memcmp(data, "\0wvm", 4) == 0) {
+        *bin = data;
+        *size = n;
+        return 0;
+    }
+    free(data);
+    return assemble_file(path, bin, size);
+}
+
+static int cmd_asm(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (argv[i][0] != '-' && !in)
+            in = argv[i];
+        else {
+            fprintf(stderr, "witan contract asm: unexpected '%s'\n%s", argv[i],
+                    usage);
+            return 2;
+        }
+    }
+    if (!in) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char def[4096];
+    if (!out) {
+        size_t n = strlen(in);
+        if (n + 5 > sizeof def)
+            return cli_fail("asm", WITAN_ELIMIT);
+        memcpy(def, in, n + 1);
+        if (n > 4 && strcmp(def + n - 4, ".wvs") == 0)
+            def[n - 4] = 0;
+        strcat(def, ".wvm");
+        out = def;
+    }
+    uint8_t *bin;
+    size_t size;
+    int e = assemble_file(in, &bin, &size);
+    if (e)
+        return cli_fail("asm", e);
+    e = write_all(out, bin, size);
+    free(bin);
+    if (e)
+        return cli_fail("asm", e);
+    printf("wrote %s (%zu bytes)\n", out, size);
+    return 0;
+}
+
+static int cmd_disasm(int argc, char **argv)
+{
+    if (argc != 3 || argv[2][0] == '-') {
+        fputs(usage, stderr);
+        return 2;
+    }
+    uint8_t *bin;
+    size_t size;
+    int e = read_all(argv[2], WITAN_VM_MODULE_SIZE_MAX, &bin, &size);
+    if (e)
+        return cli_fail("disasm", e);
+    char *text;
+    vm_verify_error err;
+    e = vm_disassemble(bin, size, &text, &err);
+    free(bin);
+    if (e == WITAN_EVERIFY) {
+        fprintf(stderr, "witan contract: %s: %s at byte %u\n", argv[2],
+                vm_verify_reason_text(err.reason), err.offset);
+        return 1;
+    }
+    if (e)
+        return cli_fail("disasm", e);
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 0);
+    if (errno || end == s || *end)
+        return WITAN_EINVAL;
+    *v = x;
+    return 0;
+}
+
+static void print_bytes(const uint8_t *p, uint32_t n)
+{
+    putchar('"');
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] == '"' || p[i] == '\\')
+            printf("\\%c", p[i]);
+        else if (p[i] >= 0x20 && p[i] < 0x7f)
+            putchar(p[i]);
+        else
+            printf("\\x%02x", p[i]);
+    }
+    putchar('"');
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL, *entry = NULL;
+    const char *arg_text[WITAN_VM_PARAM_COUNT_MAX];
+    uint32_t arg_count = 0;
+    uint64_t gas = 10000000;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--entry") == 0 && i + 1 < argc) {
+            entry = argv[++i];
+        } else if (strcmp(argv[i], "--gas") == 0 && i + 1 < argc) {
+            int64_t g;
+            if (parse_i64(argv[++i], &g) || g < 0) {
+                fprintf(stderr, "witan contract run: bad --gas\n");
+                return 2;
+            }
+            gas = (uint64_t)g;
+        } else if (strcmp(argv[i], "--args") == 0) {
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                if (arg_count == WITAN_VM_PARAM_COUNT_MAX) {
+                    fprintf(stderr, "witan contract run: too many --args\n");
+                    return 2;
+                }
+                arg_text[arg_count++] = argv[++i];
+            }
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "witan contract run: unexpected '%s'\n%s", argv[i],
+                    usage);
+            return 2;
+        }
+    }
+    if (!path || !entry) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    uint8_t *bin;
+    size_t size;
+    int e = load_any(path, &bin, &size);
+    if (e)
+        return cli_fail("run", e);
+    vm_testhost *th = NULL;
+    vm_exec *x = NULL;
+    vm_module *m = NULL;
+    uint8_t *argbuf[WITAN_VM_PARAM_COUNT_MAX] = {0};
+    int rc = 1;
+    vm_verify_error verr;
+    if ((e = vm_testhost_new(&th)) || (e = vm_exec_new(&x))) {
+        rc = cli_fail("run", e);
+        goto done;
+    }
+    e = vm_module_load(bin, size, vm_testhost_host(th), &m, &verr);
+    if (e == WITAN_EVERIFY) {
+        fprintf(stderr, "witan contract: %s: %s at byte %u\n", path,
+                vm_verify_reason_text(verr.reason), verr.offset);
+        goto done;
+    }
+    if (e) {
+        rc = cli_fail("run", e);
+        goto done;
+    }
+    uint32_t fi;
+    if (vm_module_export(m, entry, &fi)) {
+        fprintf(stderr, "witan contract run: no export named '%s'\n", entry);
+        goto done;
+    }
+    char params[WITAN_VM_PARAM_COUNT_MAX + 1], result;
+    WITAN_ASSERT(vm_module_signature(m, fi, params, &result) == 0);
+    if (strlen(params) != arg_count) {
+        fprintf(stderr,
+                "witan contract run: %s takes %zu arguments (%s), got %u\n",
+                entry, strlen(params), params, arg_count);
+        rc = 2;
+        goto done;
+    }
+    vm_value args[WITAN_VM_PARAM_COUNT_MAX];
+    for (uint32_t i = 0; i < arg_count; i++) {
+        const char *t = arg_text[i];
+        if (params[i] == 'i') {
+            int64_t v;
+            if (parse_i64(t, &v)) {
+                fprintf(stderr, "witan contract run: argument %u: not an "
+                                "integer: '%s'\n", i + 1, t);
+                rc = 2;
+                goto done;
+            }
+            args[i] = vm_int(v);
+        } else if (strncmp(t, "0x", 2) == 0) {
+            size_t n = (strlen(t) - 2) / 2;
+            argbuf[i] = malloc(n + 1);
+            if (!argbuf[i] || strlen(t) % 2 ||
+                witan_hex_decode(t + 2, argbuf[i], n)) {
+                fprintf(stderr, "witan contract run: argument %u: bad hex\n",
+                        i + 1);
+                rc = 2;
+                goto done;
+            }
+            args[i] = vm_bytes(argbuf[i], (uint32_t)n);
+        } else {
+            args[i] = vm_bytes(t, (uint32_t)strlen(t));
+        }
+    }
+    vm_result res;
+    e = vm_call(x, m, fi, args, arg_count, gas, &res);
+    size_t log_size;
+    const char *log = vm_testhost_log(th, &log_size);
+    /* One emitted record per line, quoted so any byte prints safely. */
+    for (size_t at = 0; at < log_size;) {
+        const char *nl = memchr(log + at, '\n', log_size - at);
+        size_t n = nl ? (size_t)(nl - (log + at)) : log_size - at;
+        printf("emitted:  ");
+        print_bytes((const uint8_t *)log + at, (uint32_t)n);
+        putchar('\n');
+        at += n + 1;
+    }
+    if (e == WITAN_ETRAP || e == WITAN_EGAS) {
+        fprintf(stderr,
+                "witan contract run: trap %d (%s) in function %u at word %u, "
+                "gas used %llu",
+                res.trap, vm_trap_text(res.trap), res.trap_func,
+                res.trap_offset, (unsigned long long)res.gas_used);
+        if (res.trap == VM_TRAP_ABORT)
+            fprintf(stderr, ", abort code %lld", (long long)res.abort_code);
+        if (res.trap == VM_TRAP_HOST)
+            fprintf(stderr, ", host error %s", witan_err_name(res.host_err));
+        fputc('\n', stderr);
+        goto done;
+    }
+    if (e) {
+        rc = cli_fail("run", e);
+        goto done;
+    }
+    printf("result:   ");
+    if (res.value.type == VM_TYPE_INT)
+        printf("%lld", (long long)res.value.i);
+    else if (res.value.type == VM_TYPE_BYTES)
+        print_bytes(res.value.bytes, res.value.size);
+    else
+        printf("(none)");
+    printf("\ngas used: %llu\n", (unsigned long long)res.gas_used);
+    rc = 0;
+done:
+    for (uint32_t i = 0; i < WITAN_VM_PARAM_COUNT_MAX; i++)
+        free(argbuf[i]);
+    vm_module_free(m);
+    vm_exec_free(x);
+    vm_testhost_free(th);
+    free(bin);
+    return rc;
+}
+
+int cli_contract(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "asm") == 0)
+        return cmd_asm(argc, argv);
+    if (strcmp(argv[1], "disasm") == 0)
+        return cmd_disasm(argc, argv);
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc, argv);
+    fprintf(stderr, "witan contract: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}

@@ -1,0 +1,226 @@
+/*
+ * witan member: membership changes signed by an admin — add, remove, grant
+ * or revoke a role, rotate a member's key.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+
+static const char usage[] =
+    "usage: witan member add --key ADMINKEY --name NAME --pubkey HEX\n"
+    "                        [--key-type ed25519|secp256k1] [--role R ...]\n"
+    "       witan member remove --key ADMINKEY --address ADDR\n"
+    "       witan member grant|revoke --key ADMINKEY --address ADDR --role R\n"
+    "       witan member rotate --key ADMINKEY --address ADDR --pubkey HEX\n"
+    "                        [--key-type ed25519|secp256k1]\n"
+    "       witan member show ADDR\n"
+    "  common: [--node URL | --home DIR] [--wait] [--json]\n"
+    "\n"
+    "Roles: data_provider, model_operator, proposer, auditor, admin.\n"
+    "Each change takes effect at the height of its block and is kept in the\n"
+    "member's history. Validators are not members: their set changes only\n"
+    "through governance. A new member's address derives from its first key\n"
+    "and never changes; a rotation gives the account a new current key.\n";
+
+static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
+                        uint8_t *key, size_t *size)
+{
+    const char *t = cli_flag(argc, argv, "--key-type");
+    const char *hex = cli_flag(argc, argv, "--pubkey");
+    enum wcrypto_key_type kt = WCRYPTO_KEY_ED25519;
+    if ((t && wcrypto_key_type_parse(t, &kt)) || !hex)
+        return WITAN_EINVAL;
+    *size = kt == WCRYPTO_KEY_ED25519 ? 32 : 33;
+    *type = (Witan__KeyType)kt;
+    return witan_hex_decode(hex, key, *size);
+}
+
+static int show(const char *address, const char *addr_hex)
+{
+    uint8_t addr[20];
+    if (witan_hex_decode(addr_hex, addr, 20)) {
+        fprintf(stderr, "witan member show: an address is 40 hex digits\n");
+        return 2;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__AccountRequest ar = WITAN__ACCOUNT_REQUEST__INIT;
+    ar.address = (ProtobufCBinaryData){20, addr};
+    req.kind_case = WITAN__REQUEST__KIND_ACCOUNT;
+    req.account = &ar;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 10000, &resp))
+        return 1;
+    if (cli_response_error("member show", resp)) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    const Witan__Account *a = resp->account->account;
+    printf("member:  %s (%s)%s\nnonce:   %llu\nroles:  ", a->name, addr_hex,
+           a->removed ? " REMOVED" : "", (unsigned long long)a->nonce);
+    for (size_t i = 0; i < a->n_roles; i++)
+        printf(" %s", ledger_role_name(a->roles[i]));
+    printf("\nkeys:\n");
+    for (size_t i = 0; i < a->n_keys; i++) {
+        char hex[67];
+        witan_hex_encode(a->keys[i]->pubkey.data, a->keys[i]->pubkey.len, hex);
+        printf("  %s %s from height %llu", hex,
+               wcrypto_key_type_name((enum wcrypto_key_type)a->keys[i]->key_type),
+               (unsigned long long)a->keys[i]->from_height);
+        if (a->keys[i]->until_height)
+            printf(" until %llu", (unsigned long long)a->keys[i]->until_height);
+        printf("\n");
+    }
+    printf("history:\n");
+    for (size_t i = 0; i < a->n_events; i++)
+        printf("  height %llu: %s%s%s\n",
+               (unsigned long long)a->events[i]->height, a->events[i]->what,
+               a->events[i]->role ? " " : "",
+               a->events[i]->role ? ledger_role_name(a->events[i]->role) : "");
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+int cli_member(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    char address[256];
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    if (strcmp(verb, "show") == 0) {
+        if (argc < 3) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        return show(address, argv[2]);
+    }
+    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
+    Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
+    Witan__KeyRotation rot = WITAN__KEY_ROTATION__INIT;
+    uint8_t addr[20], key[33];
+    size_t key_size = 0;
+    Witan__KeyType key_type;
+    Witan__Role roles[5];
+    size_t n_roles = 0;
+    const char *addr_hex = cli_flag(argc, argv, "--address");
+    const char *role = cli_flag(argc, argv, "--role");
+    bool need_addr = strcmp(verb, "add") != 0;
+    if (need_addr && (!addr_hex || witan_hex_decode(addr_hex, addr, 20))) {
+        fprintf(stderr, "witan member %s: --address takes 40 hex digits\n",
+                verb);
+        return 2;
+    }
+    if (strcmp(verb, "add") == 0) {
+        const char *name = cli_flag(argc, argv, "--name");
+        if (!name || parse_pubkey(argc, argv, &key_type, key, &key_size)) {
+            fprintf(stderr, "witan member add: --name and --pubkey (hex of "
+                            "the key type's size) are required\n");
+            return 2;
+        }
+        bool has[6] = {false};
+        for (int i = 1; i + 1 < argc; i++) {
+            Witan__Role r;
+            if (strcmp(argv[i], "--role") != 0)
+                continue;
+            if (ledger_role_parse(argv[i + 1], &r)) {
+                fprintf(stderr, "witan member: unknown role '%s'\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            has[r] = true;
+        }
+        for (int r = 1; r <= 5; r++)
+            if (has[r])
+                roles[n_roles++] = (Witan__Role)r;
+        add.name = (char *)name;
+        add.key_type = key_type;
+        add.pubkey = (ProtobufCBinaryData){key_size, key};
+        add.n_roles = n_roles;
+        add.roles = roles;
+        m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
+        m.add = &add;
+    } else if (strcmp(verb, "remove") == 0) {
+        m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
+        m.remove = (ProtobufCBinaryData){20, addr};
+    } else if (strcmp(verb, "grant") == 0 || strcmp(verb, "revoke") == 0) {
+        if (!role || ledger_role_parse(role, &rc.role)) {
+            fprintf(stderr, "witan member %s: --role is required\n", verb);
+            return 2;
+        }
+        rc.address = (ProtobufCBinaryData){20, addr};
+        if (verb[0] == 'g') {
+            m.change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
+            m.grant = &rc;
+        } else {
+            m.change_case = WITAN__MEMBERSHIP__CHANGE_REVOKE;
+            m.revoke = &rc;
+        }
+    } else if (strcmp(verb, "rotate") == 0) {
+        if (parse_pubkey(argc, argv, &key_type, key, &key_size)) {
+            fprintf(stderr, "witan member rotate: --pubkey is required\n");
+            return 2;
+        }
+        rot.address = (ProtobufCBinaryData){20, addr};
+        rot.key_type = key_type;
+        rot.pubkey = (ProtobufCBinaryData){key_size, key};
+        m.change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
+        m.rotate = &rot;
+    } else {
+        fprintf(stderr, "witan member: unknown verb '%s'\n%s", verb, usage);
+        return 2;
+    }
+
+    const char *keyfile = cli_flag(argc, argv, "--key");
+    if (!keyfile) {
+        fprintf(stderr, "witan member: --key (an admin's key file) is "
+                        "required\n");
+        return 2;
+    }
+    wcrypto_keypair kp;
+    int err = wcrypto_keyfile_read(keyfile, &kp);
+    if (err) {
+        fprintf(stderr, "witan member: %s: %s\n", keyfile,
+                witan_err_message(err));
+        return 1;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    Witan__Response *resp = NULL;
+    uint8_t sender[20], hash[32];
+    uint64_t nonce = 0;
+    wcrypto_address(&kp.pub, sender);
+    err = cli_call(address, &req, 10000, &resp);
+    if (!err && !resp->status)
+        err = WITAN_EDECODE;
+    if (!err)
+        err = cli_next_nonce(address, sender, &nonce);
+    int rcode = 1;
+    if (!err) {
+        Witan__TxBody body = WITAN__TX_BODY__INIT;
+        body.chain_id = resp->status->chain_id;
+        body.sender = (ProtobufCBinaryData){20, sender};
+        body.nonce = nonce;
+        body.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
+        body.membership = &m;
+        uint8_t *env;
+        size_t env_size;
+        err = cli_sign_tx(&body, &kp, &env, &env_size, hash);
+        if (!err) {
+            rcode = cli_submit_one(address, env, env_size, hash,
+                                      cli_has_flag(argc, argv, "--wait"));
+            free(env);
+        }
+    }
+    if (resp)
+        witan__response__free_unpacked(resp, NULL);
+    wcrypto_keypair_wipe(&kp);
+    return rcode;
+}

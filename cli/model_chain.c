@@ -1,0 +1,459 @@
+/*
+ * Models on chain from the command line: register a model with its input
+ * bindings and triggers, list and show registered models, ask for a score,
+ * post a prediction computed off chain, and list the model-output records
+ * (each with the transactions that put its model and inputs on chain).
+ */
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int call_ok(const char *address, Witan__Request *req, const char *what,
+                   Witan__Response **resp)
+{
+    if (cli_call(address, req, 30000, resp))
+        return 1;
+    if (cli_response_error(what, *resp)) {
+        witan__response__free_unpacked(*resp, NULL);
+        *resp = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
+{
+    char address[256];
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    const char *keyfile = cli_flag(argc, argv, "--key");
+    if (!keyfile) {
+        fprintf(stderr, "witan: --key FILE is required to sign\n");
+        return 2;
+    }
+    wcrypto_keypair kp;
+    int err = wcrypto_keyfile_read(keyfile, &kp);
+    if (err) {
+        fprintf(stderr, "witan: %s: %s%s\n", keyfile, witan_err_message(err),
+                err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        return 1;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    Witan__Response *resp = NULL;
+    uint8_t sender[20], hash[32];
+    wcrypto_address(&kp.pub, sender);
+    int rc = call_ok(address, &req, "status", &resp);
+    uint64_t nonce = 0;
+    if (!rc && cli_next_nonce(address, sender, &nonce))
+        rc = 1;
+    if (!rc) {
+        body->chain_id = resp->status->chain_id;
+        body->sender = (ProtobufCBinaryData){20, sender};
+        body->nonce = nonce;
+        uint8_t *env;
+        size_t env_size;
+        err = cli_sign_tx(body, &kp, &env, &env_size, hash);
+        if (err) {
+            rc = cli_fail("signing", err);
+        } else {
+            rc = cli_submit_one(address, env, env_size, hash,
+                                cli_has_flag(argc, argv, "--wait"));
+            free(env);
+        }
+    }
+    if (resp)
+        witan__response__free_unpacked(resp, NULL);
+    wcrypto_keypair_wipe(&kp);
+    return rc;
+}
+
+/* "feed=F,subject=S,value=V[,window=K][,max_age_ms=M]" or
+ * "feed=F,subject=S,year" into a binding; strings point into `spec`. */
+static int parse_binding(char *spec, Witan__ModelInput *b)
+{
+    witan__model_input__init(b);
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            if (strcmp(tok, "year") != 0)
+                return WITAN_EINVAL;
+            b->observed_year = true;
+            continue;
+        }
+        *eq++ = '\0';
+        if (strcmp(tok, "feed") == 0)
+            b->feed = eq;
+        else if (strcmp(tok, "subject") == 0)
+            b->subject = eq;
+        else if (strcmp(tok, "value") == 0)
+            b->value = eq;
+        else if (strcmp(tok, "window") == 0)
+            b->window = (uint32_t)strtoul(eq, NULL, 10);
+        else if (strcmp(tok, "max_age_ms") == 0)
+            b->max_age_ms = strtoll(eq, NULL, 10);
+        else
+            return WITAN_EINVAL;
+    }
+    return b->feed[0] && b->subject[0] ? WITAN_OK : WITAN_EINVAL;
+}
+
+static int cmd_register(int argc, char **argv)
+{
+    if (argc < 3 || argv[2][0] == '-') {
+        fprintf(stderr, "witan model register: a MODEL.bin file is required\n");
+        return 2;
+    }
+    const char *name = cli_flag(argc, argv, "--name");
+    const char *version = cli_flag(argc, argv, "--version");
+    if (!name) {
+        fprintf(stderr, "witan model register: --name is required\n");
+        return 2;
+    }
+    char *bytes;
+    size_t size;
+    int err = witan_read_file(argv[2], WITAN_MODEL_SIZE_MAX, &bytes, &size);
+    if (err) {
+        fprintf(stderr, "witan model register: %s: %s\n", argv[2],
+                witan_err_message(err));
+        return 1;
+    }
+    Witan__ModelInput bindings[64], *bptr[64];
+    Witan__ModelTrigger triggers[WITAN_MODEL_TRIGGER_COUNT_MAX],
+        *tptr[WITAN_MODEL_TRIGGER_COUNT_MAX];
+    char specs[64][512];
+    size_t nb = 0, nt = 0;
+    int rc = 0;
+    for (int i = 2; i + 1 < argc && !rc; i++) {
+        if (strcmp(argv[i], "--input") == 0) {
+            if (nb == 64) {
+                rc = 2;
+                break;
+            }
+            snprintf(specs[nb], sizeof specs[nb], "%s", argv[i + 1]);
+            if (parse_binding(specs[nb], &bindings[nb])) {
+                fprintf(stderr,
+                        "witan model register: bad --input '%s' (feed=F,"
+                        "subject=S,value=V[,window=K][,max_age_ms=M] or "
+                        "feed=F,subject=S,year)\n",
+                        argv[i + 1]);
+                rc = 2;
+            }
+            bptr[nb] = &bindings[nb];
+            nb++;
+        } else if (strcmp(argv[i], "--trigger") == 0) {
+            char *colon = strchr(argv[i + 1], ':');
+            if (!colon || nt == WITAN_MODEL_TRIGGER_COUNT_MAX) {
+                fprintf(stderr, "witan model register: --trigger takes "
+                                "FEED:SUBJECT\n");
+                rc = 2;
+                break;
+            }
+            *colon = '\0';
+            witan__model_trigger__init(&triggers[nt]);
+            triggers[nt].feed = argv[i + 1];
+            triggers[nt].subject = colon + 1;
+            tptr[nt] = &triggers[nt];
+            nt++;
+        }
+    }
+    if (!rc) {
+        Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+        r.name = (char *)name;
+        r.version = version ? (uint32_t)strtoul(version, NULL, 10) : 1;
+        r.model = (ProtobufCBinaryData){size, (uint8_t *)bytes};
+        r.n_inputs = nb;
+        r.inputs = bptr;
+        r.n_triggers = nt;
+        r.triggers = tptr;
+        Witan__TxBody body = WITAN__TX_BODY__INIT;
+        body.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+        body.register_model = &r;
+        uint8_t hash[32];
+        char hex[65];
+        wcrypto_hash_tagged("witan/model/v1", bytes, size, hash);
+        witan_hex_encode(hash, 32, hex);
+        printf("model %s\n", hex);
+        rc = cli_sign_and_submit(argc, argv, &body);
+    }
+    free(bytes);
+    return rc;
+}
+
+/* "name=decimal,name=decimal" or "decimal,decimal" into NamedValues. */
+static int parse_values(const char *text, Witan__NamedValue *v,
+                        Witan__NamedValue **ptr, char (*names)[65],
+                        size_t max, size_t *count)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", text);
+    *count = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*count == max)
+            return WITAN_ELIMIT;
+        witan__named_value__init(&v[*count]);
+        char *eq = strchr(tok, '=');
+        snprintf(names[*count], 65, "%.*s", eq ? (int)(eq - tok) : 0, tok);
+        v[*count].name = names[*count];
+        if (cli_parse_decimal(eq ? eq + 1 : tok, &v[*count].mantissa,
+                              &v[*count].scale))
+            return WITAN_EINVAL;
+        ptr[*count] = &v[*count];
+        (*count)++;
+    }
+    return WITAN_OK;
+}
+
+#define VALUES_MAX 256
+
+static int cmd_ask(int argc, char **argv)
+{
+    uint8_t hash[32];
+    if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+        fprintf(stderr, "witan model ask: a 64-hex-digit model hash is "
+                        "required\n");
+        return 2;
+    }
+    static Witan__NamedValue v[VALUES_MAX];
+    static Witan__NamedValue *ptr[VALUES_MAX];
+    static char names[VALUES_MAX][65];
+    size_t n = 0;
+    const char *input = cli_flag(argc, argv, "--input");
+    if (input && parse_values(input, v, ptr, names, VALUES_MAX, &n)) {
+        fprintf(stderr, "witan model ask: --input takes decimals v1,v2,...\n");
+        return 2;
+    }
+    Witan__Score s = WITAN__SCORE__INIT;
+    s.model_hash = (ProtobufCBinaryData){32, hash};
+    s.n_inputs = n;
+    s.inputs = ptr;
+    Witan__TxBody body = WITAN__TX_BODY__INIT;
+    body.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    body.score = &s;
+    return cli_sign_and_submit(argc, argv, &body);
+}
+
+static int cmd_post(int argc, char **argv)
+{
+    uint8_t hash[32];
+    const char *outputs = cli_flag(argc, argv, "--output");
+    if (argc < 3 || witan_hex_decode(argv[2], hash, 32) || !outputs) {
+        fprintf(stderr, "witan model post: a model hash and --output "
+                        "name=v,... are required\n");
+        return 2;
+    }
+    static Witan__NamedValue iv[VALUES_MAX], ov[VALUES_MAX];
+    static Witan__NamedValue *iptr[VALUES_MAX], *optr[VALUES_MAX];
+    static char inames[VALUES_MAX][65], onames[VALUES_MAX][65];
+    static uint8_t txs[VALUES_MAX][32];
+    static ProtobufCBinaryData txp[VALUES_MAX];
+    size_t ni = 0, no = 0, nt = 0;
+    const char *inputs = cli_flag(argc, argv, "--input");
+    if ((inputs && parse_values(inputs, iv, iptr, inames, VALUES_MAX, &ni)) ||
+        parse_values(outputs, ov, optr, onames, VALUES_MAX, &no)) {
+        fprintf(stderr, "witan model post: values are name=decimal\n");
+        return 2;
+    }
+    for (int i = 2; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--input-tx") == 0) {
+            if (nt == VALUES_MAX || witan_hex_decode(argv[i + 1], txs[nt], 32)) {
+                fprintf(stderr, "witan model post: --input-tx takes a "
+                                "transaction hash\n");
+                return 2;
+            }
+            txp[nt] = (ProtobufCBinaryData){32, txs[nt]};
+            nt++;
+        }
+    Witan__PostPrediction p = WITAN__POST_PREDICTION__INIT;
+    p.model_hash = (ProtobufCBinaryData){32, hash};
+    p.n_inputs = ni;
+    p.inputs = iptr;
+    p.n_outputs = no;
+    p.outputs = optr;
+    p.n_input_txs = nt;
+    p.input_txs = txp;
+    Witan__TxBody body = WITAN__TX_BODY__INIT;
+    body.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    body.post_prediction = &p;
+    return cli_sign_and_submit(argc, argv, &body);
+}
+
+static void print_binding(const Witan__ModelInput *b)
+{
+    if (b->observed_year)
+        printf("    year of %s/%s", b->feed, b->subject);
+    else
+        printf("    %s of %s/%s", b->value, b->feed, b->subject);
+    if (b->window > 1)
+        printf(", last %u", b->window);
+    if (b->max_age_ms)
+        printf(", at most %lld ms old", (long long)b->max_age_ms);
+    printf("\n");
+}
+
+static int cmd_list(int argc, char **argv, const uint8_t *one)
+{
+    char address[256];
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__ModelsRequest mr = WITAN__MODELS_REQUEST__INIT;
+    if (one)
+        mr.hash = (ProtobufCBinaryData){32, (uint8_t *)one};
+    req.kind_case = WITAN__REQUEST__KIND_MODELS;
+    req.models = &mr;
+    Witan__Response *resp;
+    if (call_ok(address, &req, "models", &resp))
+        return 1;
+    for (size_t i = 0; i < resp->models->n_models; i++) {
+        const Witan__ModelRecord *m = resp->models->models[i];
+        char hex[65], tx[65], op[41];
+        witan_hex_encode(m->hash.data, m->hash.len, hex);
+        witan_hex_encode(m->tx_hash.data, m->tx_hash.len, tx);
+        witan_hex_encode(m->operator_.data, m->operator_.len, op);
+        printf("%s  %s v%u  registered at height %llu by %s (tx %.16s), gas "
+               "bound %llu\n",
+               hex, m->name, m->version, (unsigned long long)m->height, op, tx,
+               (unsigned long long)m->gas_max);
+        if (one) {
+            printf("  inputs:\n");
+            for (size_t j = 0; j < m->n_inputs; j++)
+                print_binding(m->inputs[j]);
+            printf("  triggers:\n");
+            for (size_t j = 0; j < m->n_triggers; j++)
+                printf("    %s/%s\n", m->triggers[j]->feed,
+                       m->triggers[j]->subject);
+            printf("  model bytes: %zu\n", m->model.len);
+        }
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+static const char chain_usage[] =
+    "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
+    "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
+    "                  --input feed=F,subject=S,year   (one per model input)\n"
+    "                  [--trigger FEED:SUBJECT ...] [--wait]\n"
+    "       witan model list | witan model show HASH\n"
+    "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
+    "       witan model post HASH --key K --output name=v,... [--input ...]\n"
+    "                  [--input-tx TXHASH ...] [--wait]\n"
+    "  common: [--node URL | --home DIR]\n";
+
+int cli_model_chain(int argc, char **argv)
+{
+    const char *verb = argv[1];
+    if (strcmp(verb, "register") == 0)
+        return cmd_register(argc, argv);
+    if (strcmp(verb, "list") == 0)
+        return cmd_list(argc, argv, NULL);
+    if (strcmp(verb, "ask") == 0)
+        return cmd_ask(argc, argv);
+    if (strcmp(verb, "post") == 0)
+        return cmd_post(argc, argv);
+    if (strcmp(verb, "show") == 0) {
+        uint8_t hash[32];
+        if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+            fputs(chain_usage, stderr);
+            return 2;
+        }
+        return cmd_list(argc, argv, hash);
+    }
+    fprintf(stderr, "witan model: unknown command '%s'\n", verb);
+    return 2;
+}
+
+/* Fixed point to an exact-enough decimal for people: 6 places. */
+static void print_fixed(int64_t v, uint32_t frac_bits)
+{
+    __int128 scaled = (__int128)v * 1000000;
+    __int128 q = scaled >= 0 ? (scaled + ((__int128)1 << frac_bits >> 1)) >> frac_bits
+                             : -((-scaled + ((__int128)1 << frac_bits >> 1)) >> frac_bits);
+    long long whole = (long long)(q / 1000000);
+    long long part = (long long)(q % 1000000);
+    printf("%s%lld.%06lld", q < 0 && whole == 0 ? "-" : "", whole,
+           part < 0 ? -part : part);
+}
+
+int cli_query_predictions(const char *address, int argc, char **argv)
+{
+    const char *model = cli_flag(argc, argv, "--model");
+    uint8_t hash[32], cur[44];
+    if (!model || witan_hex_decode(model, hash, 32)) {
+        fprintf(stderr, "witan query predictions: --model HASH is required\n");
+        return 2;
+    }
+    Witan__PredictionsRequest pr = WITAN__PREDICTIONS_REQUEST__INIT;
+    pr.model_hash = (ProtobufCBinaryData){32, hash};
+    const char *subject = cli_flag(argc, argv, "--subject");
+    const char *from = cli_flag(argc, argv, "--from");
+    const char *to = cli_flag(argc, argv, "--to");
+    const char *limit = cli_flag(argc, argv, "--limit");
+    const char *cursor = cli_flag(argc, argv, "--cursor");
+    pr.subject = (char *)(subject ? subject : "");
+    pr.from_height = from ? strtoull(from, NULL, 10) : 0;
+    pr.to_height = to ? strtoull(to, NULL, 10) : 0;
+    pr.limit = limit ? (uint32_t)strtoul(limit, NULL, 10) : 0;
+    if (cursor) {
+        if (witan_hex_decode(cursor, cur, sizeof cur)) {
+            fprintf(stderr, "witan query predictions: bad --cursor\n");
+            return 2;
+        }
+        pr.cursor = (ProtobufCBinaryData){sizeof cur, cur};
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_PREDICTIONS;
+    req.predictions = &pr;
+    Witan__Response *resp;
+    if (call_ok(address, &req, "predictions", &resp))
+        return 1;
+    static const char *const status[] = {"?", "ok", "missing input",
+                                         "out of gas", "input out of range"};
+    const Witan__PredictionsResponse *r = resp->predictions;
+    for (size_t i = 0; i < r->n_records; i++) {
+        const Witan__PredictionRecord *p = r->records[i];
+        char tx[65], mtx[65];
+        witan_hex_encode(p->tx_hash.data, p->tx_hash.len, tx);
+        witan_hex_encode(p->model_tx.data, p->model_tx.len, mtx);
+        printf("height %llu  %s  %s%s%s  %s\n", (unsigned long long)p->height,
+               p->computed ? "computed" : "ATTESTED by operator",
+               p->subject[0] ? "subject " : "", p->subject,
+               p->subject[0] ? "" : "-", status[p->status <= 4 ? p->status : 0]);
+        if (p->explanation[0])
+            printf("  why: %s\n", p->explanation);
+        for (size_t j = 0; j < p->n_outputs; j++) {
+            printf("  %s = ", j < p->n_output_names ? p->output_names[j] : "out");
+            print_fixed(p->outputs[j], p->output_frac_bits);
+            printf("\n");
+        }
+        for (size_t j = 0; j < p->n_posted_outputs; j++) {
+            char num[48];
+            cli_format_decimal(p->posted_outputs[j]->mantissa,
+                               p->posted_outputs[j]->scale, num, sizeof num);
+            printf("  %s = %s (posted)\n", p->posted_outputs[j]->name, num);
+        }
+        printf("  inputs:");
+        for (size_t j = 0; j < p->n_inputs; j++) {
+            printf(" ");
+            print_fixed(p->inputs[j], p->input_frac_bits);
+        }
+        printf("\n  caused by tx %s\n", tx);
+        if (mtx[0])
+            printf("  model registered by tx %s\n", mtx);
+        for (size_t j = 0; j < p->n_input_txs; j++) {
+            char itx[65];
+            witan_hex_encode(p->input_txs[j].data, p->input_txs[j].len, itx);
+            printf("  input %zu from tx %s\n", j, itx[0] ? itx : "(none)");
+        }
+    }
+    if (r->next_cursor.len) {
+        char c[89];
+        witan_hex_encode(r->next_cursor.data, r->next_cursor.len, c);
+        printf("more: --cursor %s\n", c);
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}

@@ -1,0 +1,286 @@
+/*
+ * witan query: status, blocks, transactions with their receipts,
+ * attestations of a feed and subject (paged with a cursor), accounts.
+ * Text for people by default, one JSON object with --json.
+ */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+
+static const char usage[] =
+    "usage: witan query status\n"
+    "       witan query block HEIGHT\n"
+    "       witan query tx HASH\n"
+    "       witan query attestations --feed F --subject S [--from T] [--to T]\n"
+    "                                [--limit N] [--cursor HEX] [--history]\n"
+    "       witan query predictions --model HASH [--subject S] [--from H]\n"
+    "                               [--to H] [--limit N] [--cursor HEX]\n"
+    "  common: [--node URL | --home DIR] [--json]\n"
+    "\n"
+    "Times are Unix ms or UTC YYYY-MM[-DD[THH:MM:SSZ]]. A page holds at most\n"
+    "1000 attestations (100 by default); when more remain the output ends\n"
+    "with the cursor to pass for the next page. --history also lists every\n"
+    "earlier revision of a corrected attestation. Predictions are listed by\n"
+    "height (--from/--to are heights), each with its inputs, outputs and the\n"
+    "transactions that registered its model and attested its inputs.\n";
+
+static void hex_of(ProtobufCBinaryData b, char *out)
+{
+    witan_hex_encode(b.data, b.len, out);
+}
+
+static const char *status_name(Witan__TxStatus s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&witan__tx_status__descriptor, s);
+    return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
+}
+
+static void print_values(const Witan__Attest *a, bool json)
+{
+    for (size_t i = 0; i < a->n_values; i++) {
+        char num[48];
+        cli_format_decimal(a->values[i]->mantissa, a->values[i]->scale, num,
+                           sizeof num);
+        if (json) {
+            printf("%s", i ? "," : "");
+            witan_json_write_string(stdout, a->values[i]->name);
+            printf(":{\"mantissa\":\"%lld\",\"scale\":%u}",
+                   (long long)a->values[i]->mantissa, a->values[i]->scale);
+        } else {
+            printf(" %s=%s", a->values[i]->name, num);
+        }
+    }
+}
+
+static void print_record(const Witan__AttestationRecord *r, bool json,
+                         bool first)
+{
+    char t[32], tx[65], prov[41], sup[65];
+    cli_format_time(r->attest->observed_at_ms, t, sizeof t);
+    hex_of(r->tx_hash, tx);
+    hex_of(r->provider, prov);
+    hex_of(r->superseded_by, sup);
+    if (json) {
+        printf("%s{\"observed_at\":\"%s\",\"observed_at_ms\":\"%lld\","
+               "\"provider\":\"%s\",\"revision\":%u,\"height\":\"%llu\","
+               "\"tx_hash\":\"%s\",\"unit\":",
+               first ? "" : ",", t, (long long)r->attest->observed_at_ms, prov,
+               r->revision, (unsigned long long)r->height, tx);
+        witan_json_write_string(stdout, r->attest->unit);
+        printf(",\"values\":{");
+        print_values(r->attest, true);
+        printf("}%s%s%s}", sup[0] ? ",\"superseded_by\":\"" : "", sup,
+               sup[0] ? "\"" : "");
+    } else {
+        printf("%s", t);
+        print_values(r->attest, false);
+        printf(" %s  rev %u  height %llu  tx %.16s", r->attest->unit,
+               r->revision, (unsigned long long)r->height, tx);
+        if (sup[0])
+            printf("  superseded by %.16s", sup);
+        printf("\n");
+    }
+}
+
+static int run(const char *address, Witan__Request *req, bool json,
+               const char *what)
+{
+    Witan__Response *resp;
+    if (cli_call(address, req, 30000, &resp))
+        return 1;
+    if (cli_response_error(what, resp)) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    char a[129], b[129], c[129];
+    switch (resp->kind_case) {
+    case WITAN__RESPONSE__KIND_STATUS: {
+        const Witan__StatusResponse *s = resp->status;
+        hex_of(s->genesis_hash, a);
+        hex_of(s->block_hash, b);
+        hex_of(s->state_root, c);
+        if (json)
+            printf("{\"chain_id\":\"%s\",\"height\":\"%llu\",\"block_hash\":"
+                   "\"%s\",\"state_root\":\"%s\",\"genesis_hash\":\"%s\","
+                   "\"mempool_count\":%u,\"mempool_size\":\"%llu\","
+                   "\"validators\":%u}\n",
+                   s->chain_id, (unsigned long long)s->height, b, c, a,
+                   s->mempool_count, (unsigned long long)s->mempool_size,
+                   s->validator_count);
+        else
+            printf("chain:        %s\nheight:       %llu\nblock hash:   %s\n"
+                   "state root:   %s\ngenesis hash: %s\nmempool:      %u "
+                   "transactions, %llu bytes\nvalidators:   %u\n",
+                   s->chain_id, (unsigned long long)s->height, b, c, a,
+                   s->mempool_count, (unsigned long long)s->mempool_size,
+                   s->validator_count);
+        break;
+    }
+    case WITAN__RESPONSE__KIND_BLOCK: {
+        const Witan__BlockResponse *r = resp->block;
+        Witan__BlockHeader *h = witan__block_header__unpack(
+            NULL, r->block->header.len, r->block->header.data);
+        if (!h) {
+            fprintf(stderr, "witan query: block header does not decode\n");
+            witan__response__free_unpacked(resp, NULL);
+            return 1;
+        }
+        char t[32];
+        cli_format_time(h->time_ms, t, sizeof t);
+        hex_of(r->block_hash, a);
+        hex_of(r->state_root, b);
+        hex_of(h->prev_hash, c);
+        if (json)
+            printf("{\"height\":\"%llu\",\"hash\":\"%s\",\"prev_hash\":\"%s\","
+                   "\"time\":\"%s\",\"tx_count\":%u,\"state_root\":\"%s\","
+                   "\"certified_by\":%zu}\n",
+                   (unsigned long long)h->height, a, c, t, h->tx_count, b,
+                   r->cert ? r->cert->n_signatures : 0);
+        else
+            printf("height:       %llu\nhash:         %s\nprevious:     %s\n"
+                   "time:         %s\ntransactions: %u\nstate root:   %s\n"
+                   "certificate:  %zu signature(s), view %llu\n",
+                   (unsigned long long)h->height, a, c, t, h->tx_count, b,
+                   r->cert ? r->cert->n_signatures : 0,
+                   r->cert ? (unsigned long long)r->cert->view : 0ull);
+        witan__block_header__free_unpacked(h, NULL);
+        break;
+    }
+    case WITAN__RESPONSE__KIND_TX: {
+        const Witan__TxResponse *t = resp->tx;
+        static const char *const states[] = {"unknown", "pending",
+                                             "committed"};
+        const char *state = states[t->state <= 2 ? t->state : 0];
+        if (json) {
+            printf("{\"state\":\"%s\"", state);
+            if (t->receipt)
+                printf(",\"height\":\"%llu\",\"index\":%u,\"status\":\"%s\"",
+                       (unsigned long long)t->receipt->height,
+                       t->receipt->index, status_name(t->receipt->status));
+            printf("}\n");
+        } else {
+            printf("state:  %s\n", state);
+            if (t->receipt) {
+                hex_of(t->block_hash, a);
+                printf("height: %llu (index %u)\nblock:  %s\nstatus: %s\n",
+                       (unsigned long long)t->receipt->height,
+                       t->receipt->index, a, status_name(t->receipt->status));
+            }
+        }
+        break;
+    }
+    case WITAN__RESPONSE__KIND_ATTESTATIONS: {
+        const Witan__AttestationsResponse *r = resp->attestations;
+        if (json)
+            printf("{\"records\":[");
+        for (size_t i = 0; i < r->n_records; i++)
+            print_record(r->records[i], json, i == 0);
+        if (json)
+            printf("],\"history\":[");
+        else if (r->n_history)
+            printf("earlier revisions:\n");
+        for (size_t i = 0; i < r->n_history; i++)
+            print_record(r->history[i], json, i == 0);
+        hex_of(r->next_cursor, a);
+        if (json)
+            printf("],\"next_cursor\":\"%s\"}\n", a);
+        else if (a[0])
+            printf("more: --cursor %s\n", a);
+        break;
+    }
+    default:
+        fprintf(stderr, "witan query: unexpected answer\n");
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+int cli_query(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    char address[256];
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    bool json = cli_has_flag(argc, argv, "--json");
+    const char *what = argv[1];
+    Witan__Request req = WITAN__REQUEST__INIT;
+    if (strcmp(what, "status") == 0) {
+        Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+        req.kind_case = WITAN__REQUEST__KIND_STATUS;
+        req.status = &s;
+        return run(address, &req, json, "status");
+    }
+    if (strcmp(what, "block") == 0) {
+        char *end;
+        if (argc < 3 || !*argv[2] || (strtoull(argv[2], &end, 10), *end)) {
+            fprintf(stderr, "witan query block: a height is required\n");
+            return 2;
+        }
+        Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
+        b.height = strtoull(argv[2], NULL, 10);
+        req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+        req.block = &b;
+        return run(address, &req, json, "block");
+    }
+    if (strcmp(what, "tx") == 0) {
+        uint8_t hash[32];
+        if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+            fprintf(stderr, "witan query tx: a 64-hex-digit hash is "
+                            "required\n");
+            return 2;
+        }
+        Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+        t.tx_hash = (ProtobufCBinaryData){32, hash};
+        req.kind_case = WITAN__REQUEST__KIND_TX;
+        req.tx = &t;
+        return run(address, &req, json, "tx");
+    }
+    if (strcmp(what, "attestations") == 0) {
+        Witan__AttestationsRequest a = WITAN__ATTESTATIONS_REQUEST__INIT;
+        const char *feed = cli_flag(argc, argv, "--feed");
+        const char *subject = cli_flag(argc, argv, "--subject");
+        const char *from = cli_flag(argc, argv, "--from");
+        const char *to = cli_flag(argc, argv, "--to");
+        const char *limit = cli_flag(argc, argv, "--limit");
+        const char *cursor = cli_flag(argc, argv, "--cursor");
+        uint8_t cur[WITAN_STORE_KEY_SIZE_MAX];
+        if (!feed || !subject) {
+            fprintf(stderr, "witan query attestations: --feed and --subject "
+                            "are required\n");
+            return 2;
+        }
+        a.feed = (char *)feed;
+        a.subject = (char *)subject;
+        a.from_ms = INT64_MIN;
+        if ((from && cli_parse_time(from, &a.from_ms)) ||
+            (to && cli_parse_time(to, &a.to_ms))) {
+            fprintf(stderr, "witan query attestations: bad --from or --to\n");
+            return 2;
+        }
+        if (limit)
+            a.limit = (uint32_t)strtoul(limit, NULL, 10);
+        if (cursor) {
+            size_t n = strlen(cursor) / 2;
+            if (n > sizeof cur || witan_hex_decode(cursor, cur, n)) {
+                fprintf(stderr, "witan query attestations: bad --cursor\n");
+                return 2;
+            }
+            a.cursor = (ProtobufCBinaryData){n, cur};
+        }
+        a.history = cli_has_flag(argc, argv, "--history");
+        req.kind_case = WITAN__REQUEST__KIND_ATTESTATIONS;
+        req.attestations = &a;
+        return run(address, &req, json, "attestations");
+    }
+    if (strcmp(what, "predictions") == 0)
+        return cli_query_predictions(address, argc, argv);
+    fprintf(stderr, "witan query: unknown query '%s'\n%s", what, usage);
+    return 2;
+}

@@ -1,0 +1,98 @@
+/*
+ * Exact conversions between decimal values (the mantissa and scale of an
+ * attestation, or text on a command line) and the fixed-point inputs of a
+ * model. Integers only, so every validator converts to the same bits.
+ */
+#include "inference/internal.h"
+
+static __int128 floor_div(__int128 a, __int128 b)
+{
+    __int128 q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+int infer_fixed_from_decimal(int64_t mantissa, uint32_t scale,
+                             uint32_t frac_bits, int64_t *out)
+{
+    if (scale > WITAN_DECIMAL_SCALE_MAX || frac_bits > WITAN_MODEL_FRAC_BITS_MAX)
+        return WITAN_EINVAL;
+    __int128 p10 = 1;
+    for (uint32_t i = 0; i < scale; i++)
+        p10 *= 10;
+    /* round half up: floor((2 * m * 2^f + 10^s) / (2 * 10^s)) */
+    __int128 num = (__int128)mantissa * ((__int128)1 << frac_bits) * 2 + p10;
+    __int128 v = floor_div(num, 2 * p10);
+    if (v > WITAN_MODEL_INPUT_ABS_MAX || v < -WITAN_MODEL_INPUT_ABS_MAX)
+        return WITAN_ERANGE;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int infer_decimal_parse(const char *text, size_t len, int64_t *mantissa,
+                        uint32_t *scale)
+{
+    size_t i = 0;
+    bool neg = false, point = false, digit = false;
+    int64_t m = 0;
+    int64_t s = 0;
+    uint32_t ndig = 0;
+    if (i < len && (text[i] == '-' || text[i] == '+'))
+        neg = text[i++] == '-';
+    for (; i < len; i++) {
+        char c = text[i];
+        if (c == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (c == 'e' || c == 'E')
+            break;
+        if (c < '0' || c > '9')
+            return WITAN_EDECODE;
+        digit = true;
+        if (point)
+            s++;
+        if (m == 0 && c == '0')
+            continue; /* leading zeros cost no precision */
+        if (++ndig > 18)
+            return WITAN_ERANGE;
+        m = m * 10 + (c - '0');
+    }
+    if (!digit)
+        return WITAN_EDECODE;
+    if (i < len) { /* exponent: e[+-]digits */
+        i++;
+        bool eneg = false;
+        if (i < len && (text[i] == '-' || text[i] == '+'))
+            eneg = text[i++] == '-';
+        if (i >= len)
+            return WITAN_EDECODE;
+        int64_t e = 0;
+        for (; i < len; i++) {
+            if (text[i] < '0' || text[i] > '9')
+                return WITAN_EDECODE;
+            e = e * 10 + (text[i] - '0');
+            if (e > 100)
+                return WITAN_ERANGE;
+        }
+        s += eneg ? e : -e;
+    }
+    while (s < 0) { /* a positive exponent scales the mantissa up */
+        if (m > INT64_MAX / 10)
+            return WITAN_ERANGE;
+        m *= 10;
+        s++;
+    }
+    while (s > WITAN_DECIMAL_SCALE_MAX && m % 10 == 0 && m) {
+        m /= 10;
+        s--;
+    }
+    if (m == 0)
+        s = 0;
+    if (s > WITAN_DECIMAL_SCALE_MAX)
+        return WITAN_ERANGE;
+    *mantissa = neg ? -m : m;
+    *scale = (uint32_t)s;
+    return 0;
+}

@@ -1,0 +1,669 @@
+/*
+ * Scoring: the integer arithmetic of spec/models.md, nothing else. model.c
+ * has proved every bound this relies on (weights and activations within
+ * +-32767, widths, biases, frac bits), so no sum here can overflow and the
+ * order of additions cannot change a bit: the dot-product kernel is built
+ * for AVX2 and for baseline x86-64 (target_clones) and both give the same
+ * result. No floating point, no allocation, no I/O.
+ */
+#include <string.h>
+
+#include "inference/internal.h"
+
+#if defined(__x86_64__) && !defined(INFER_NO_CLONES) &&                        \
+    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
+#define INFER_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define INFER_CLONES
+#endif
+
+#define Q16_ONE 65536
+#define SIG_CAP_Q16 (8 << 16) /* sigmoid table covers [0, 8] */
+
+static int16_t sat16(int64_t v)
+{
+    return (int16_t)(v > INFER_I16_MAX ? INFER_I16_MAX
+                                       : v < -INFER_I16_MAX ? -INFER_I16_MAX : v);
+}
+
+static int32_t sat32(int64_t v)
+{
+    return (int32_t)(v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : v);
+}
+
+/* |x| in Q.frac to Q.16, dropping extra bits (floor), capped at 8.0. */
+static int64_t to_q16_capped(int64_t a, uint32_t frac)
+{
+    if (frac >= 16) {
+        int64_t t = a >> (frac - 16);
+        return t > SIG_CAP_Q16 ? SIG_CAP_Q16 : t;
+    }
+    if (a > ((int64_t)SIG_CAP_Q16 >> (16 - frac)))
+        return SIG_CAP_Q16;
+    return a << (16 - frac);
+}
+
+/* sigmoid(t / 2^16) for 0 <= t <= 8 << 16: table and interpolation. */
+static int32_t sigmoid_core(int64_t t)
+{
+    if (t >= SIG_CAP_Q16)
+        return infer_sigmoid_q16[256];
+    int64_t i = t >> 11, f = t & 2047;
+    int64_t lo = infer_sigmoid_q16[i], hi = infer_sigmoid_q16[i + 1];
+    return (int32_t)(lo + (((hi - lo) * f + 1024) >> 11));
+}
+
+int32_t infer_sigmoid_fx(int64_t x, uint32_t frac_bits)
+{
+    WITAN_ASSERT(x > INT64_MIN && frac_bits <= 62);
+    int32_t v = sigmoid_core(to_q16_capped(x < 0 ? -x : x, frac_bits));
+    return x < 0 ? Q16_ONE - v : v;
+}
+
+int32_t infer_tanh_fx(int64_t x, uint32_t frac_bits)
+{
+    WITAN_ASSERT(x > INT64_MIN && frac_bits <= 62);
+    int64_t t = to_q16_capped(x < 0 ? -x : x, frac_bits);
+    int64_t u = 2 * t > SIG_CAP_Q16 ? SIG_CAP_Q16 : 2 * t;
+    int32_t r = 2 * sigmoid_core(u) - Q16_ONE;
+    return x < 0 ? -r : r;
+}
+
+int64_t infer_exp_neg_fx(int64_t y)
+{
+    WITAN_ASSERT(y >= 0);
+    int64_t k = y >> 16;
+    if (k >= (int64_t)WITAN_ARRAY_COUNT(infer_exp_int_q30))
+        return 0;
+    int64_t r = y & 0xffff, i = r >> 8, f = r & 255;
+    int64_t lo = infer_exp_frac_q30[i], hi = infer_exp_frac_q30[i + 1];
+    int64_t e1 = lo - (((lo - hi) * f + 128) >> 8);
+    return (e1 * infer_exp_int_q30[k] + ((int64_t)1 << 29)) >> 30;
+}
+
+/* A Q.16 value in [0, 65536] to Q.frac. */
+static int64_t q16_to_frac(int64_t v, uint32_t frac)
+{
+    return frac <= 16 ? infer_round_shift(v, 16 - frac) : v << (frac - 16);
+}
+
+/*
+ * acc[j] = sum_i a[i] * W[j][i] for j < out_pad: the exact integer sum, so
+ * every kernel below gives the same bits. Each pair product a[2p] * w +
+ * a[2p+1] * w' is below 2^31 in magnitude (|a|, |w| <= 32767), the shape of
+ * pmaddwd; the loader proved that `chunk` consecutive pairs also sum within
+ * int32, so the AVX2 kernel widens to int64 only once per chunk.
+ */
+static void dense_generic(const struct infer_layer *L, const int16_t *a,
+                          int64_t *restrict acc)
+{
+    const uint32_t np = L->in_pad / 2, op = L->out_pad;
+    for (uint32_t j = 0; j < op; j++)
+        acc[j] = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        const int32_t a0 = a[2 * p], a1 = a[2 * p + 1];
+        const int16_t *w = L->wp + (size_t)p * op * 2;
+        for (uint32_t j = 0; j < op; j++)
+            acc[j] += a0 * w[2 * j] + a1 * w[2 * j + 1];
+    }
+}
+
+#if defined(__x86_64__) && !defined(INFER_NO_CLONES)
+#include <immintrin.h>
+#define INFER_HAVE_AVX2_KERNEL 1
+
+static int cpu_has_avx2;
+
+__attribute__((constructor)) static void detect_cpu(void)
+{
+    __builtin_cpu_init();
+    cpu_has_avx2 = __builtin_cpu_supports("avx2");
+}
+
+/* 8 outputs from jb: one int32 register per chunk, two int64 across. */
+#define AVX2_WIDEN(s32, lo, hi)                                                \
+    do {                                                                       \
+        lo = _mm256_add_epi64(lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s32))); \
+        hi = _mm256_add_epi64(hi, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s32, 1))); \
+    } while (0)
+#define AVX2_MADD(s32, b, w)                                                   \
+    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(w))))
+
+/* The rescale of rescale16 on 8 int64 sums (l: outputs 0-3, h: 4-7): add
+ * bias and half, shift arithmetically (a logical shift of v + 2^63, minus
+ * 2^(63-s)), clamp to [lo, 32767], pack to int16. */
+struct rescale_consts {
+    __m256i half, sign, back, vlo, vhi, even;
+    __m128i cnt;
+};
+
+static inline __attribute__((target("avx2"), always_inline)) __m128i
+rescale4(__m256i v, const int64_t *bias, const struct rescale_consts *c)
+{
+    v = _mm256_add_epi64(v, _mm256_loadu_si256((const __m256i *)bias));
+    v = _mm256_add_epi64(v, c->half);
+    v = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(v, c->sign), c->cnt), c->back);
+    v = _mm256_blendv_epi8(v, c->vlo, _mm256_cmpgt_epi64(c->vlo, v));
+    v = _mm256_blendv_epi8(v, c->vhi, _mm256_cmpgt_epi64(v, c->vhi));
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, c->even));
+}
+
+static inline __attribute__((target("avx2"), always_inline)) void
+rescale8(__m256i l, __m256i h, const int64_t *bias, const struct rescale_consts *c,
+         int16_t *o)
+{
+    _mm_storeu_si128((__m128i *)o,
+                     _mm_packs_epi32(rescale4(l, bias, c), rescale4(h, bias + 4, c)));
+}
+
+__attribute__((target("avx2"))) static void
+rescale_consts_init(struct rescale_consts *c, uint32_t shift, int64_t lo)
+{
+    c->half = _mm256_set1_epi64x(shift ? (int64_t)1 << (shift - 1) : 0);
+    c->sign = _mm256_set1_epi64x(INT64_MIN);
+    c->back = _mm256_set1_epi64x((int64_t)((uint64_t)1 << (63 - shift)));
+    c->vlo = _mm256_set1_epi64x(lo);
+    c->vhi = _mm256_set1_epi64x(INFER_I16_MAX);
+    c->even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    c->cnt = _mm_cvtsi32_si128((int)shift);
+}
+
+/* Sums into acc (o == NULL), or, for a hidden layer, straight to the
+ * rescaled int16 outputs o (the rescale of rescale16, fused). */
+__attribute__((target("avx2"))) static void
+dense_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc,
+           int16_t *o, int64_t lo)
+{
+    const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
+    const int16_t *wp = L->wp;
+    struct rescale_consts rc;
+    rescale_consts_init(&rc, L->shift, lo);
+    uint32_t jb = 0;
+    /* 32 outputs at a time: 4 int32 and 8 int64 accumulators. */
+    for (; jb + 32 <= op; jb += 32) {
+        __m256i l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0,
+                l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+        for (uint32_t c = 0; c < np; c += k) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+            /* k and np are even or 1 (both are powers of two times the
+             * padding), so pairs come two at a time unless k == 1. */
+            uint32_t end = c + k < np ? c + k : np, p = c;
+            for (; p + 2 <= end; p += 2) {
+                int32_t pr0, pr1; /* separate loads become vpbroadcastd m32 */
+                memcpy(&pr0, a + 2 * p, sizeof pr0);
+                memcpy(&pr1, a + 2 * p + 2, sizeof pr1);
+                const __m256i b = _mm256_set1_epi32(pr0);
+                const __m256i b2 = _mm256_set1_epi32(pr1);
+                const int16_t *w = wp + ((size_t)p * op + jb) * 2;
+                const int16_t *w2 = w + (size_t)op * 2;
+                AVX2_MADD(s0, b, w);
+                AVX2_MADD(s1, b, w + 16);
+                AVX2_MADD(s2, b, w + 32);
+                AVX2_MADD(s3, b, w + 48);
+                AVX2_MADD(s0, b2, w2);
+                AVX2_MADD(s1, b2, w2 + 16);
+                AVX2_MADD(s2, b2, w2 + 32);
+                AVX2_MADD(s3, b2, w2 + 48);
+            }
+            for (; p < end; p++) {
+                int32_t pair;
+                memcpy(&pair, a + 2 * p, sizeof pair);
+                const __m256i b = _mm256_set1_epi32(pair);
+                const int16_t *w = wp + ((size_t)p * op + jb) * 2;
+                AVX2_MADD(s0, b, w);
+                AVX2_MADD(s1, b, w + 16);
+                AVX2_MADD(s2, b, w + 32);
+                AVX2_MADD(s3, b, w + 48);
+            }
+            AVX2_WIDEN(s0, l0, h0);
+            AVX2_WIDEN(s1, l1, h1);
+            AVX2_WIDEN(s2, l2, h2);
+            AVX2_WIDEN(s3, l3, h3);
+        }
+        if (o) {
+            rescale8(l0, h0, L->bias + jb, &rc, o + jb);
+            rescale8(l1, h1, L->bias + jb + 8, &rc, o + jb + 8);
+            rescale8(l2, h2, L->bias + jb + 16, &rc, o + jb + 16);
+            rescale8(l3, h3, L->bias + jb + 24, &rc, o + jb + 24);
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(acc + jb), l0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 8), l1);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 12), h1);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 16), l2);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 20), h2);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 24), l3);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 28), h3);
+    }
+    for (; jb < op; jb += 8) {
+        __m256i l0 = _mm256_setzero_si256(), h0 = l0;
+        for (uint32_t c = 0; c < np; c += k) {
+            __m256i s0 = _mm256_setzero_si256();
+            uint32_t end = c + k < np ? c + k : np;
+            for (uint32_t p = c; p < end; p++) {
+                int32_t pair;
+                memcpy(&pair, a + 2 * p, sizeof pair);
+                AVX2_MADD(s0, _mm256_set1_epi32(pair), wp + ((size_t)p * op + jb) * 2);
+            }
+            AVX2_WIDEN(s0, l0, h0);
+        }
+        if (o) {
+            rescale8(l0, h0, L->bias + jb, &rc, o + jb);
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(acc + jb), l0);
+        _mm256_storeu_si256((__m256i *)(acc + jb + 4), h0);
+    }
+}
+
+/* rescale16 for 8 outputs at a time, n a multiple of 8 (out_pad): the
+ * arithmetic shift is done as a logical one on x + 2^63, minus 2^(63-s). */
+__attribute__((target("avx2"))) static void
+rescale16_avx2(const int64_t *acc, const int64_t *bias, uint32_t n,
+               uint32_t shift, int64_t lo, int16_t *o)
+{
+    const __m256i half = _mm256_set1_epi64x(shift ? (int64_t)1 << (shift - 1) : 0);
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i back = _mm256_set1_epi64x((int64_t)((uint64_t)1 << (63 - shift)));
+    const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(INFER_I16_MAX);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m128i cnt = _mm_cvtsi32_si128((int)shift);
+    __m128i part[2];
+    for (uint32_t j = 0; j < n; j += 8) {
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_add_epi64(
+                _mm256_loadu_si256((const __m256i *)(acc + j + 4 * h)),
+                _mm256_loadu_si256((const __m256i *)(bias + j + 4 * h)));
+            v = _mm256_add_epi64(v, half);
+            v = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(v, sign), cnt), back);
+            v = _mm256_blendv_epi8(v, vlo, _mm256_cmpgt_epi64(vlo, v));
+            v = _mm256_blendv_epi8(v, vhi, _mm256_cmpgt_epi64(v, vhi));
+            part[h] = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
+        }
+        _mm_storeu_si128((__m128i *)(o + j), _mm_packs_epi32(part[0], part[1]));
+    }
+}
+#endif
+
+#ifdef INFER_HAVE_AVX2_KERNEL
+/* Narrow layers: one dot product per row, 16 inputs per pmaddwd; each
+ * lane holds one pair (< 2^31) and is widened at once. */
+__attribute__((target("avx2"))) static void
+rows_avx2(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    for (uint32_t j = 0; j < L->out; j++) {
+        const int16_t *w = L->rows + (size_t)j * L->in_pad;
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
+        for (uint32_t i = 0; i < L->in_pad; i += 16) {
+            __m256i p = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + i)),
+                                          _mm256_loadu_si256((const __m256i *)(w + i)));
+            AVX2_WIDEN(p, lo, hi);
+        }
+        __m256i s = _mm256_add_epi64(lo, hi);
+        __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        acc[j] = _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
+    }
+    for (uint32_t j = L->out; j < L->out_pad; j++)
+        acc[j] = 0;
+}
+#endif
+
+static void layer_acc(const struct infer_layer *L, const int16_t *a,
+                      int64_t *acc)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2 && L->rows) {
+        rows_avx2(L, a, acc);
+        return;
+    }
+    if (cpu_has_avx2) {
+        dense_avx2(L, a, acc, NULL, 0);
+        return;
+    }
+#endif
+    dense_generic(L, a, acc);
+}
+
+/* Hidden layer: o[j] = clamp(round(acc[j] + bias[j], shift), lo, 32767)
+ * where lo is 0 for ReLU (relu of a saturated value) or -32767. */
+static void rescale16_generic(const int64_t *restrict acc, const int64_t *restrict bias,
+                      uint32_t n, uint32_t shift, int64_t lo, int16_t *restrict o)
+{
+    const int64_t half = shift ? (int64_t)1 << (shift - 1) : 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int64_t v = (acc[j] + bias[j] + half) >> shift;
+        v = v < lo ? lo : v;
+        v = v > INFER_I16_MAX ? INFER_I16_MAX : v;
+        o[j] = (int16_t)v;
+    }
+}
+
+static void rescale16(const struct infer_layer *L, const int64_t *acc,
+                      int64_t lo, int16_t *o)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2) {
+        rescale16_avx2(acc, L->bias, L->out_pad, L->shift, lo, o);
+        return;
+    }
+#endif
+    rescale16_generic(acc, L->bias, L->out, L->shift, lo, o);
+}
+
+#ifdef INFER_HAVE_AVX2_KERNEL
+/* The normalisation 4 inputs at a time. AVX2 has no 64-bit multiply or
+ * arithmetic shift: d = x - offset (|d| <= 2^47) is split as hi * 2^24 + lo
+ * with 0 <= lo < 2^24, so d * scale = (hi * scale) << 24 + lo * scale from
+ * two signed 32x32 multiplies (|hi| < 2^24, |scale| < 2^15); the shift is
+ * a logical one on v + 2^63, minus 2^(63-s). Exact, as the scalar code. */
+__attribute__((target("avx2"))) static void
+normalise_avx2(const infer_model *m, const int64_t *x, int16_t *a)
+{
+    const size_t n4 = (m->n_in + 3) / 4 * 4;
+    const int64_t *ln = m->norm_lanes;
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i lo24 = _mm256_set1_epi64x(0xffffff);
+    const __m256i back24 = _mm256_set1_epi64x((int64_t)1 << 39);
+    const __m256i vlo = _mm256_set1_epi64x(-INFER_I16_MAX), vhi = _mm256_set1_epi64x(INFER_I16_MAX);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    int64_t xb[4];
+    for (size_t i = 0; i < n4; i += 4) {
+        __m256i xv;
+        if (i + 4 <= m->n_in) {
+            xv = _mm256_loadu_si256((const __m256i *)(x + i));
+        } else {
+            for (size_t k = 0; k < 4; k++)
+                xb[k] = i + k < m->n_in ? x[i + k] : 0;
+            xv = _mm256_loadu_si256((const __m256i *)xb);
+        }
+        __m256i d = _mm256_sub_epi64(xv, _mm256_loadu_si256((const __m256i *)(ln + i)));
+        __m256i sc = _mm256_loadu_si256((const __m256i *)(ln + n4 + i));
+        __m256i hi = _mm256_sub_epi64(_mm256_srli_epi64(_mm256_xor_si256(d, sign), 24), back24);
+        __m256i lo = _mm256_and_si256(d, lo24);
+        __m256i v = _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(hi, sc), 24),
+                                     _mm256_mul_epi32(lo, sc));
+        v = _mm256_add_epi64(v, _mm256_loadu_si256((const __m256i *)(ln + 3 * n4 + i)));
+        v = _mm256_sub_epi64(
+            _mm256_srlv_epi64(_mm256_xor_si256(v, sign),
+                              _mm256_loadu_si256((const __m256i *)(ln + 2 * n4 + i))),
+            _mm256_loadu_si256((const __m256i *)(ln + 4 * n4 + i)));
+        v = _mm256_blendv_epi8(v, vlo, _mm256_cmpgt_epi64(vlo, v));
+        v = _mm256_blendv_epi8(v, vhi, _mm256_cmpgt_epi64(v, vhi));
+        __m128i q = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
+        q = _mm_packs_epi32(q, q);
+        _mm_storel_epi64((__m128i *)(a + i), q);
+    }
+    for (uint32_t i = m->n_in; i < m->layers[0].in_pad; i++)
+        a[i] = 0;
+}
+#endif
+
+/* A hidden layer's sums and rescale in one AVX2 pass, when the wide
+ * kernel applies; false when the caller must do both steps. */
+static bool hidden_fused(const struct infer_layer *L, const int16_t *a, int16_t *o)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2 && !L->rows) {
+        dense_avx2(L, a, NULL, o, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX);
+        return true;
+    }
+#endif
+    (void)L, (void)a, (void)o;
+    return false;
+}
+
+/* Normalised first-layer input; padding zeroed. */
+static void normalise(const infer_model *m, const int64_t *x, int16_t *a)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2) {
+        normalise_avx2(m, x, a);
+        return;
+    }
+#endif
+    for (uint32_t i = 0; i < m->n_in; i++)
+        a[i] = sat16(infer_round_shift((x[i] - m->offset[i]) * m->scale[i],
+                                       m->norm_shift[i]));
+    for (uint32_t i = m->n_in; i < m->layers[0].in_pad; i++)
+        a[i] = 0;
+}
+
+/* Runs the dense layers; writes n_score scores, returns gas beyond base. */
+static uint64_t dense_scores(const infer_model *m, const int64_t *x,
+                             int64_t *score)
+{
+    int16_t buf[2][WITAN_MODEL_WIDTH_MAX + INFER_PAD]
+        __attribute__((aligned(32)));
+    int64_t acc[WITAN_MODEL_WIDTH_MAX + INFER_OUT_BLOCK];
+    uint64_t gas = 0;
+    normalise(m, x, buf[0]);
+    int cur = 0;
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        const struct infer_layer *L = &m->layers[l];
+        gas += (uint64_t)INFER_GAS_MAC * L->in * L->out;
+        if (l + 1 < m->n_layers && hidden_fused(L, buf[cur], buf[!cur])) {
+            /* sums and rescale done in one pass */
+        } else if (l + 1 < m->n_layers) {
+            layer_acc(L, buf[cur], acc);
+            rescale16(L, acc, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, buf[!cur]);
+        } else {
+            layer_acc(L, buf[cur], acc);
+        }
+        if (l + 1 == m->n_layers) {
+            for (uint32_t j = 0; j < L->out; j++)
+                score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
+            break;
+        }
+        int16_t *o = buf[!cur];
+        switch (L->act) {
+        case INFER_ACT_IDENTITY:
+        case INFER_ACT_RELU: /* done by rescale16 */
+            break;
+        case INFER_ACT_SIGMOID:
+            for (uint32_t j = 0; j < L->out; j++)
+                o[j] = (int16_t)q16_to_frac(infer_sigmoid_fx(o[j], L->out_frac),
+                                            L->out_frac);
+            gas += (uint64_t)INFER_GAS_ACT * L->out;
+            break;
+        case INFER_ACT_TANH:
+            for (uint32_t j = 0; j < L->out; j++)
+                o[j] = (int16_t)infer_round_shift(
+                    infer_tanh_fx(o[j], L->out_frac), 16 - L->out_frac);
+            gas += (uint64_t)INFER_GAS_ACT * L->out;
+            break;
+        }
+        uint32_t pad = m->layers[l + 1].in_pad;
+        for (uint32_t j = L->out; j < pad; j++)
+            o[j] = 0;
+        cur = !cur;
+    }
+    return gas;
+}
+
+/* Walks every tree for nb samples; adds leaves into acc (nb x n_score) and
+ * nodes visited into steps. */
+static void tree_block(const infer_model *m, const int64_t *x, size_t nb,
+                       int64_t *acc, uint64_t *steps)
+{
+    const struct infer_node *nodes = m->nodes;
+    const uint32_t K = m->n_score, n_in = m->n_in;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+        const uint32_t root = m->tree_root[t], depth = m->tree_depth[t];
+        for (size_t s = 0; s < nb; s++) {
+            const int64_t *xs = x + s * n_in;
+            uint32_t n = root;
+            for (uint32_t d = 0; d < depth; d++) {
+                const struct infer_node *nd = &nodes[n];
+                n = nd->next + (uint32_t)(xs[nd->feature] > nd->thr);
+            }
+            const int32_t *v = m->leaf_values + (size_t)n * K;
+            for (uint32_t k = 0; k < K; k++)
+                acc[s * K + k] += v[k];
+            steps[s] += m->leaf_steps[n];
+        }
+    }
+}
+
+/* Output transform, label and the rest of the gas, from n_score scores. */
+static uint64_t finish(const infer_model *m, const int64_t *score,
+                       int32_t *out, size_t *label)
+{
+    const uint32_t K = m->n_score, fo = m->output_frac;
+    uint64_t gas = (uint64_t)INFER_GAS_OUTPUT * m->n_out;
+    switch (m->transform) {
+    case INFER_OUT_NONE:
+        for (uint32_t k = 0; k < K; k++)
+            out[k] = sat32(score[k]);
+        break;
+    case INFER_OUT_SIGMOID:
+        gas += (uint64_t)INFER_GAS_ACT * K;
+        if (m->n_out == 2 && K == 1) {
+            int64_t p = q16_to_frac(infer_sigmoid_fx(score[0], fo), fo);
+            out[0] = (int32_t)(((int64_t)1 << fo) - p);
+            out[1] = (int32_t)p;
+            break;
+        }
+        for (uint32_t k = 0; k < K; k++)
+            out[k] = (int32_t)q16_to_frac(infer_sigmoid_fx(score[k], fo), fo);
+        break;
+    case INFER_OUT_SOFTMAX: {
+        gas += (uint64_t)INFER_GAS_ACT * K;
+        int64_t mx = score[0], e[WITAN_MODEL_OUTPUT_COUNT_MAX], sum = 0;
+        for (uint32_t k = 1; k < K; k++)
+            mx = score[k] > mx ? score[k] : mx;
+        for (uint32_t k = 0; k < K; k++) {
+            int64_t y = mx - score[k];
+            y = fo >= 16 ? y >> (fo - 16) : y << (16 - fo);
+            e[k] = infer_exp_neg_fx(y);
+            sum += e[k];
+        }
+        WITAN_ASSERT(sum >= ((int64_t)1 << 30));
+        for (uint32_t k = 0; k < K; k++)
+            out[k] = (int32_t)(((e[k] << fo) + sum / 2) / sum);
+        break;
+    }
+    }
+    size_t best = 0;
+    if (m->n_class)
+        for (uint32_t k = 1; k < m->n_out; k++)
+            if (out[k] > out[best])
+                best = k;
+    *label = best;
+    return gas;
+}
+
+/* Branch-free so that it vectorises (the batch path checks every input of
+ * every sample before scoring any). */
+INFER_CLONES
+static int check_inputs(const infer_model *m, const int64_t *x, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= (x[i] > WITAN_MODEL_INPUT_ABS_MAX) | (x[i] < -WITAN_MODEL_INPUT_ABS_MAX);
+    (void)m;
+    return bad ? WITAN_ERANGE : 0;
+}
+
+static int64_t clamp_score(int64_t v)
+{
+    return sat32(v);
+}
+
+static int score_checked(const infer_model *m, const int64_t *input,
+                         int32_t *output, struct infer_result *result);
+
+int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
+                int32_t *output, size_t output_count,
+                struct infer_result *result)
+{
+    WITAN_ASSERT(m && input && output);
+    if (input_count != m->n_in || output_count != m->n_out)
+        return WITAN_EINVAL;
+    int err = check_inputs(m, input, input_count);
+    if (err)
+        return err;
+    return score_checked(m, input, output, result);
+}
+
+/* infer_score after its checks (infer_score_batch checks all at once). */
+static int score_checked(const infer_model *m, const int64_t *input,
+                         int32_t *output, struct infer_result *result)
+{
+    int64_t score[WITAN_MODEL_OUTPUT_COUNT_MAX];
+    uint64_t gas = INFER_GAS_BASE + (uint64_t)INFER_GAS_INPUT * m->n_in;
+    if (m->n_layers) {
+        gas += dense_scores(m, input, score);
+    } else {
+        uint64_t steps = 0;
+        for (uint32_t k = 0; k < m->n_score; k++)
+            score[k] = 0;
+        tree_block(m, input, 1, score, &steps);
+        for (uint32_t k = 0; k < m->n_score; k++)
+            score[k] = clamp_score(score[k] + m->base[k]);
+        gas += (uint64_t)INFER_GAS_NODE * steps;
+    }
+    size_t label;
+    gas += finish(m, score, output, &label);
+    WITAN_ASSERT(gas <= m->gas_max);
+    if (result) {
+        result->label = label;
+        result->gas = gas;
+    }
+    return 0;
+}
+
+#define TREE_BLOCK 64
+
+int infer_score_batch(const infer_model *m, const int64_t *inputs,
+                      size_t sample_count, int32_t *outputs, size_t *labels,
+                      uint64_t *gas_total)
+{
+    WITAN_ASSERT(m && (inputs || !sample_count) && (outputs || !sample_count));
+    int err = check_inputs(m, inputs, sample_count * m->n_in);
+    if (err)
+        return err;
+    uint64_t total = 0;
+    if (m->n_layers) {
+        for (size_t s = 0; s < sample_count; s++) {
+            struct infer_result r;
+            err = score_checked(m, inputs + s * m->n_in,
+                                outputs + s * m->n_out, &r);
+            WITAN_ASSERT(err == 0);
+            if (labels)
+                labels[s] = r.label;
+            total += r.gas;
+        }
+    } else {
+        int64_t acc[TREE_BLOCK * 4];
+        uint64_t steps[TREE_BLOCK];
+        const uint32_t K = m->n_score;
+        /* Blocks as wide as the accumulators allow: 64 samples for up to
+         * 4 scores, fewer for more classes. */
+        size_t block = K <= 4 ? TREE_BLOCK : 1;
+        int64_t one[WITAN_MODEL_OUTPUT_COUNT_MAX];
+        for (size_t s0 = 0; s0 < sample_count; s0 += block) {
+            size_t nb = sample_count - s0 < block ? sample_count - s0 : block;
+            int64_t *a = block == 1 ? one : acc;
+            memset(a, 0, nb * K * sizeof *a);
+            memset(steps, 0, nb * sizeof *steps);
+            tree_block(m, inputs + s0 * m->n_in, nb, a, steps);
+            for (size_t s = 0; s < nb; s++) {
+                int64_t *sc = a + s * K;
+                for (uint32_t k = 0; k < K; k++)
+                    sc[k] = clamp_score(sc[k] + m->base[k]);
+                size_t label;
+                uint64_t gas = INFER_GAS_BASE +
+                               (uint64_t)INFER_GAS_INPUT * m->n_in +
+                               (uint64_t)INFER_GAS_NODE * steps[s];
+                gas += finish(m, sc, outputs + (s0 + s) * m->n_out, &label);
+                if (labels)
+                    labels[s0 + s] = label;
+                total += gas;
+            }
+        }
+    }
+    if (gas_total)
+        *gas_total = total;
+    return 0;
+}

@@ -1,0 +1,91 @@
+/*
+ * What the ledger's files share and nobody else sees.
+ */
+#ifndef WITAN_LEDGER_INTERNAL_H
+#define WITAN_LEDGER_INTERNAL_H
+
+#include "ledger/ledger.h"
+
+struct ledger {
+    store *s;
+    const Witan__Genesis *g;
+    uint8_t genesis_hash[WITAN_HASH_SIZE];
+    struct ledger_tip tip;
+    uint32_t validator_count;
+    wcrypto_pubkey validators[WITAN_VALIDATOR_COUNT_MAX];
+    /* Per block being applied: model gas spent, predictions written. */
+    uint64_t block_gas;
+    uint32_t prediction_seq;
+    int64_t block_time_ms;
+    /* Per transaction being applied: gas it caused. */
+    uint64_t tx_gas;
+    /* Loaded models by hash: immutable, so a cache changes no result. */
+    struct model_cache_entry {
+        uint8_t hash[WITAN_HASH_SIZE];
+        struct infer_model *model;
+    } model_cache[WITAN_MODEL_CACHE_COUNT];
+    uint32_t model_cache_next;
+};
+
+/* Meta keys. "r" + be64(height) holds state root || receipts root. */
+#define META_PROTOCOL "protocol_version"
+#define META_SCHEMA "schema_version"
+#define META_GENESIS "genesis_hash"
+#define META_CHAIN "chain_id"
+#define META_TIP "tip"
+
+/* Accounts, as unpacked protobuf (free with ledger_account_free). */
+int account_get(store_txn *txn, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                Witan__Account **out);
+int account_put(store_txn *txn, const Witan__Account *a);
+
+/* Packs a message into a malloc'd buffer. WITAN_ENOMEM. */
+int pack_message(const ProtobufCMessage *m, uint8_t **out, size_t *size);
+
+/* Applies one decoded transaction in block `height` at `index`: every
+ * stateful rule, then the payload. Sets *status; returns an error only for a
+ * storage failure (which aborts the whole block). */
+int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
+             const Witan__TxBody *body, const uint8_t hash[WITAN_HASH_SIZE],
+             uint64_t height, Witan__TxStatus *status);
+
+/* Builds a new account (created at `height`) on the heap, as unpack would;
+ * free with ledger_account_free. WITAN_EINVAL for a bad key or roles. */
+int ledger_account_new(const char *name, Witan__KeyType type,
+                       ProtobufCBinaryData pub, const Witan__Role *roles,
+                       size_t role_count, uint64_t height,
+                       const uint8_t *tx_hash, Witan__Account **out);
+
+/* Models (ledger/models.c). Stateless rules of the three payloads: */
+int models_check_register(const ledger *l, const Witan__RegisterModel *r,
+                          char *why, size_t why_size);
+int models_check_score(const Witan__Score *s, char *why, size_t why_size);
+int models_check_post(const Witan__PostPrediction *p, char *why,
+                      size_t why_size);
+/* Apply: each sets *status; errors only for storage failures. */
+int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                          const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                          Witan__TxStatus *status);
+int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                       const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                       Witan__TxStatus *status);
+int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                      const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                      Witan__TxStatus *status);
+/* After an attestation is stored: score every model it triggers. */
+int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
+                          const uint8_t hash[WITAN_HASH_SIZE], uint64_t height);
+void models_cache_clear(ledger *l);
+
+/* The role a payload needs. */
+Witan__Role tx_required_role(const Witan__TxBody *body);
+
+/* Attestation table key: feed 0x00 subject 0x00 be64(time ^ 2^63)
+ * provider [be32 revision]. Returns the size (prefix without revision when
+ * with_revision is false). */
+size_t attest_key(const char *feed, const char *subject, int64_t time_ms,
+                  const uint8_t provider[WITAN_ADDRESS_SIZE],
+                  bool with_revision, uint32_t revision,
+                  uint8_t out[WITAN_STORE_KEY_SIZE_MAX]);
+
+#endif

@@ -1,0 +1,775 @@
+/*
+ * The ledger proper: opening a database against a genesis, the tip, commit
+ * certificates, and building and applying blocks (spec/state.md).
+ *
+ * Applying a block is one storage write transaction: every check of the
+ * header comes first, then each transaction (a receipt each), then the roots,
+ * the block, its certificate and the new tip; then one durable commit. A block
+ * that fails a header check changes nothing.
+ */
+#include <string.h>
+
+#include "ledger/internal.h"
+
+#define WHY(...) snprintf(why, why_size, __VA_ARGS__)
+
+store *ledger_store(ledger *l) { return l->s; }
+const Witan__Genesis *ledger_genesis(const ledger *l) { return l->g; }
+const uint8_t *ledger_genesis_hash_of(const ledger *l)
+{
+    return l->genesis_hash;
+}
+void ledger_tip(const ledger *l, struct ledger_tip *out) { *out = l->tip; }
+
+void ledger_account_free(Witan__Account *a)
+{
+    if (a)
+        witan__account__free_unpacked(a, NULL);
+}
+
+int account_get(store_txn *txn, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                Witan__Account **out)
+{
+    *out = NULL;
+    const void *v;
+    size_t vs;
+    int err = store_get(txn, STORE_ACCOUNTS, addr, WITAN_ADDRESS_SIZE, &v, &vs);
+    if (err)
+        return err;
+    *out = witan__account__unpack(NULL, vs, v);
+    return *out ? WITAN_OK : WITAN_EDBCORRUPT;
+}
+
+int account_put(store_txn *txn, const Witan__Account *a)
+{
+    uint8_t *buf;
+    size_t size;
+    int err = pack_message(&a->base, &buf, &size);
+    if (err)
+        return err;
+    err = store_put(txn, STORE_ACCOUNTS, a->address.data, a->address.len, buf,
+                    size);
+    free(buf);
+    return err;
+}
+
+int ledger_account_nonce(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                         uint64_t *nonce)
+{
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    Witan__Account *a;
+    err = account_get(txn, addr, &a);
+    store_abort(txn);
+    if (err)
+        return err;
+    *nonce = a->nonce;
+    ledger_account_free(a);
+    return WITAN_OK;
+}
+
+/* --- the tip ---------------------------------------------------------------- */
+
+static int tip_put(store_txn *txn, const struct ledger_tip *t)
+{
+    Witan__ChainTip m = WITAN__CHAIN_TIP__INIT;
+    ProtobufCBinaryData frontier[64];
+    m.height = t->height;
+    m.block_hash = (ProtobufCBinaryData){32, (uint8_t *)t->block_hash};
+    m.state_root = (ProtobufCBinaryData){32, (uint8_t *)t->state_root};
+    m.receipts_root = (ProtobufCBinaryData){32, (uint8_t *)t->receipts_root};
+    m.time_ms = t->time_ms;
+    m.last_nonempty_height = t->last_nonempty_height;
+    m.history_size = t->history.size;
+    for (int i = 0; i < 64; i++)
+        frontier[i] = (ProtobufCBinaryData){32, (uint8_t *)t->history.frontier[i]};
+    m.n_history_frontier = 64;
+    m.history_frontier = frontier;
+    uint8_t *buf;
+    size_t size;
+    int err = pack_message(&m.base, &buf, &size);
+    if (err)
+        return err;
+    err = store_put(txn, STORE_META, META_TIP, strlen(META_TIP), buf, size);
+    free(buf);
+    return err;
+}
+
+static int tip_get(store_txn *txn, struct ledger_tip *t)
+{
+    const void *v;
+    size_t vs;
+    int err = store_get(txn, STORE_META, META_TIP, strlen(META_TIP), &v, &vs);
+    if (err)
+        return err == WITAN_ENOTFOUND ? WITAN_EDBCORRUPT : err;
+    Witan__ChainTip *m = witan__chain_tip__unpack(NULL, vs, v);
+    if (!m)
+        return WITAN_EDBCORRUPT;
+    err = WITAN_OK;
+    if (m->block_hash.len != 32 || m->state_root.len != 32 ||
+        m->receipts_root.len != 32 || m->n_history_frontier != 64) {
+        err = WITAN_EDBCORRUPT;
+    } else {
+        memset(t, 0, sizeof *t);
+        t->height = m->height;
+        memcpy(t->block_hash, m->block_hash.data, 32);
+        memcpy(t->state_root, m->state_root.data, 32);
+        memcpy(t->receipts_root, m->receipts_root.data, 32);
+        t->time_ms = m->time_ms;
+        t->last_nonempty_height = m->last_nonempty_height;
+        t->history.size = m->history_size;
+        for (int i = 0; i < 64; i++) {
+            if (m->history_frontier[i].len != 32) {
+                err = WITAN_EDBCORRUPT;
+                break;
+            }
+            memcpy(t->history.frontier[i], m->history_frontier[i].data, 32);
+        }
+    }
+    witan__chain_tip__free_unpacked(m, NULL);
+    return err;
+}
+
+static void results_key(uint64_t height, uint8_t key[9])
+{
+    key[0] = 'r';
+    store_be64(key + 1, height);
+}
+
+/* The state and receipts roots after block `height` (0: after genesis). */
+static int results_get(store_txn *txn, uint64_t height, uint8_t state[32],
+                       uint8_t receipts[32])
+{
+    uint8_t key[9];
+    const void *v;
+    size_t vs;
+    results_key(height, key);
+    int err = store_get(txn, STORE_META, key, sizeof key, &v, &vs);
+    if (err)
+        return err;
+    if (vs != 64)
+        return WITAN_EDBCORRUPT;
+    memcpy(state, v, 32);
+    memcpy(receipts, (const uint8_t *)v + 32, 32);
+    return WITAN_OK;
+}
+
+static int results_put(store_txn *txn, uint64_t height, const uint8_t state[32],
+                       const uint8_t receipts[32])
+{
+    uint8_t key[9], value[64];
+    results_key(height, key);
+    memcpy(value, state, 32);
+    memcpy(value + 32, receipts, 32);
+    return store_put(txn, STORE_META, key, sizeof key, value, sizeof value);
+}
+
+/* --- opening ------------------------------------------------------------------ */
+
+static int init_from_genesis(ledger *l)
+{
+    store_txn *txn;
+    int err = store_write_begin(l->s, &txn);
+    if (err)
+        return err;
+    uint8_t be[4];
+    store_be32(be, WITAN_PROTOCOL_VERSION);
+    err = store_put(txn, STORE_META, META_PROTOCOL, strlen(META_PROTOCOL), be, 4);
+    store_be32(be, LEDGER_SCHEMA_VERSION);
+    if (!err)
+        err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), be, 4);
+    if (!err)
+        err = store_put(txn, STORE_META, META_GENESIS, strlen(META_GENESIS),
+                        l->genesis_hash, WITAN_HASH_SIZE);
+    if (!err)
+        err = store_put(txn, STORE_META, META_CHAIN, strlen(META_CHAIN),
+                        l->g->chain_id, strlen(l->g->chain_id));
+    for (size_t i = 0; !err && i < l->g->n_members; i++) {
+        const Witan__Member *m = l->g->members[i];
+        Witan__Account *a;
+        err = ledger_account_new(m->name, m->key_type, m->pubkey, m->roles,
+                                 m->n_roles, 0, NULL, &a);
+        if (!err) {
+            err = account_put(txn, a);
+            ledger_account_free(a);
+        }
+    }
+    struct ledger_tip *t = &l->tip;
+    memset(t, 0, sizeof *t);
+    uint8_t zero[WITAN_HASH_SIZE] = {0};
+    if (!err)
+        err = store_state_root(txn, zero, 0, t->state_root);
+    wcrypto_merkle_root(NULL, 0, t->receipts_root);
+    memcpy(t->block_hash, l->genesis_hash, WITAN_HASH_SIZE);
+    t->time_ms = l->g->genesis_time_ms;
+    wcrypto_history_init(&t->history);
+    if (!err)
+        err = results_put(txn, 0, t->state_root, t->receipts_root);
+    if (!err)
+        err = tip_put(txn, t);
+    if (err) {
+        store_abort(txn);
+        return err;
+    }
+    return store_commit(txn);
+}
+
+static int check_existing(ledger *l, char *why, size_t why_size)
+{
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    const void *v;
+    size_t vs;
+    err = store_get(txn, STORE_META, META_PROTOCOL, strlen(META_PROTOCOL), &v,
+                    &vs);
+    if (!err && (vs != 4 || store_read_be32(v) != WITAN_PROTOCOL_VERSION)) {
+        WHY("database has protocol version %u; this build speaks %d",
+            vs == 4 ? store_read_be32(v) : 0, WITAN_PROTOCOL_VERSION);
+        err = WITAN_EVERSION;
+    }
+    if (!err)
+        err = store_get(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), &v,
+                        &vs);
+    if (!err && (vs != 4 || store_read_be32(v) != LEDGER_SCHEMA_VERSION)) {
+        WHY("database has schema version %u; this build uses %d",
+            vs == 4 ? store_read_be32(v) : 0, LEDGER_SCHEMA_VERSION);
+        err = WITAN_EVERSION;
+    }
+    if (!err)
+        err = store_get(txn, STORE_META, META_GENESIS, strlen(META_GENESIS), &v,
+                        &vs);
+    if (!err && (vs != 32 || memcmp(v, l->genesis_hash, 32) != 0)) {
+        char have[65], want[65];
+        witan_hex_encode(v, vs == 32 ? 32 : 0, have);
+        witan_hex_encode(l->genesis_hash, 32, want);
+        WHY("database belongs to genesis %s, not this genesis %s (another "
+            "chain)",
+            have, want);
+        err = WITAN_EGENESIS;
+    }
+    if (!err)
+        err = tip_get(txn, &l->tip);
+    if (err == WITAN_ENOTFOUND || (err == WITAN_EDBCORRUPT && !why[0]))
+        WHY("database metadata is missing or damaged");
+    store_abort(txn);
+    return err == WITAN_ENOTFOUND ? WITAN_EDBCORRUPT : err;
+}
+
+int ledger_open(const char *dir, const Witan__Genesis *g,
+                const struct store_options *options, ledger **out, char *why,
+                size_t why_size)
+{
+    *out = NULL;
+    why[0] = '\0';
+    ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return WITAN_ENOMEM;
+    l->g = g;
+    ledger_genesis_hash(g, l->genesis_hash);
+    l->validator_count = (uint32_t)g->n_validators;
+    int err = WITAN_OK;
+    for (size_t i = 0; !err && i < g->n_validators; i++)
+        err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519,
+                                   g->validators[i]->pubkey.data,
+                                   g->validators[i]->pubkey.len,
+                                   &l->validators[i]);
+    if (!err)
+        err = store_open(dir, options, &l->s);
+    if (err) {
+        if (!why[0])
+            WHY("cannot open database in %s: %s", dir, witan_err_message(err));
+        free(l);
+        return err;
+    }
+
+    store_txn *txn;
+    const void *v;
+    size_t vs;
+    err = store_read_begin(l->s, &txn);
+    if (!err) {
+        err = store_get(txn, STORE_META, META_GENESIS, strlen(META_GENESIS), &v,
+                        &vs);
+        store_abort(txn);
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = init_from_genesis(l);
+    else if (!err)
+        err = check_existing(l, why, why_size);
+    if (err) {
+        if (!why[0])
+            WHY("cannot open database in %s: %s", dir, witan_err_message(err));
+        ledger_close(l);
+        return err;
+    }
+    *out = l;
+    return WITAN_OK;
+}
+
+void ledger_close(ledger *l)
+{
+    if (!l)
+        return;
+    models_cache_clear(l);
+    store_close(l->s);
+    free(l);
+}
+
+/* --- votes and certificates ---------------------------------------------------- */
+
+void ledger_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
+                        const uint8_t block_hash[WITAN_HASH_SIZE],
+                        uint8_t out[WITAN_HASH_SIZE])
+{
+    Witan__Vote v = WITAN__VOTE__INIT;
+    uint8_t buf[WITAN_CHAIN_ID_SIZE_MAX + 64];
+    v.chain_id = (char *)chain_id;
+    v.height = height;
+    v.view = view;
+    v.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)block_hash};
+    WITAN_ASSERT(witan__vote__get_packed_size(&v) <= sizeof buf);
+    size_t size = witan__vote__pack(&v, buf);
+    wcrypto_hash_tagged(WCRYPTO_TAG_VOTE, buf, size, out);
+}
+
+uint32_t ledger_quorum(uint32_t n)
+{
+    WITAN_ASSERT(n >= 1);
+    uint32_t f = (n - 1) / 3;
+    return (n + f + 2) / 2; /* ceil((n + f + 1) / 2) */
+}
+
+int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
+                       uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
+                       char *why, size_t why_size)
+{
+    uint32_t n = l->validator_count;
+    if (!cert) {
+        WHY("certificate missing for height %llu", (unsigned long long)height);
+        return WITAN_EINVAL;
+    }
+    if (cert->height != height || cert->block_hash.len != WITAN_HASH_SIZE ||
+        memcmp(cert->block_hash.data, hash, WITAN_HASH_SIZE) != 0) {
+        WHY("certificate is not for block %llu", (unsigned long long)height);
+        return WITAN_EINVAL;
+    }
+    size_t bitmap_size = (n + 7) / 8;
+    if (cert->signers.len == 0 || cert->signers.len > bitmap_size ||
+        cert->signers.data[cert->signers.len - 1] == 0) {
+        WHY("certificate's signer bitmap is malformed");
+        return WITAN_EINVAL;
+    }
+    uint8_t digest[WITAN_HASH_SIZE];
+    ledger_vote_digest(l->g->chain_id, height, cert->view, hash, digest);
+    size_t next = 0;
+    for (uint32_t i = 0; i < cert->signers.len * 8; i++) {
+        if (!(cert->signers.data[i / 8] >> (i % 8) & 1))
+            continue;
+        if (i >= n || next >= cert->n_signatures) {
+            WHY("certificate names a signer outside the validator set or "
+                "lacks a signature");
+            return WITAN_EINVAL;
+        }
+        const ProtobufCBinaryData *sig = &cert->signatures[next++];
+        if (sig->len != WITAN_SIGNATURE_SIZE ||
+            wcrypto_verify(&l->validators[i], digest, sig->data) != 0) {
+            WHY("certificate signature of validator %u does not verify", i);
+            return WITAN_ESIG;
+        }
+    }
+    if (next != cert->n_signatures || next < ledger_quorum(n)) {
+        WHY("certificate has %zu signatures; the quorum of %u validators is "
+            "%u",
+            next, n, ledger_quorum(n));
+        return WITAN_EINVAL;
+    }
+    return WITAN_OK;
+}
+
+/* --- building -------------------------------------------------------------------- */
+
+void ledger_block_free(struct ledger_block *b)
+{
+    free(b->bytes);
+    memset(b, 0, sizeof *b);
+}
+
+static int cert_get(store_txn *txn, uint64_t height,
+                    Witan__CommitCertificate **out)
+{
+    uint8_t key[8];
+    const void *v;
+    size_t vs;
+    store_be64(key, height);
+    *out = NULL;
+    int err = store_get(txn, STORE_CERTS, key, 8, &v, &vs);
+    if (err)
+        return err;
+    *out = witan__commit_certificate__unpack(NULL, vs, v);
+    return *out ? WITAN_OK : WITAN_EDBCORRUPT;
+}
+
+int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
+                       int64_t time_ms, uint64_t view, uint32_t proposer,
+                       struct ledger_block *out)
+{
+    memset(out, 0, sizeof *out);
+    const Witan__Params *p = l->g->params;
+    if (count > p->block_tx_count_max)
+        return WITAN_ELIMIT;
+    const struct ledger_tip *tip = &l->tip;
+    uint64_t height = tip->height + 1;
+
+    wcrypto_digest *hashes = malloc((count ? count : 1) * sizeof *hashes);
+    ProtobufCBinaryData *tx_data = malloc((count ? count : 1) * sizeof *tx_data);
+    if (!hashes || !tx_data) {
+        free(hashes);
+        free(tx_data);
+        return WITAN_ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        memcpy(hashes[i], txs[i]->hash, WITAN_HASH_SIZE);
+        tx_data[i] = (ProtobufCBinaryData){txs[i]->size, txs[i]->bytes};
+    }
+    uint8_t txs_root[32], history_root[32], rstate[32], rreceipts[32];
+    wcrypto_merkle_root(hashes, count, txs_root);
+    wcrypto_history_root(&tip->history, history_root);
+    free(hashes);
+
+    Witan__BlockHeader h = WITAN__BLOCK_HEADER__INIT;
+    h.protocol_version = WITAN_PROTOCOL_VERSION;
+    h.chain_id = l->g->chain_id;
+    h.height = height;
+    h.view = view;
+    /* Monotonic whatever the caller's clock says. */
+    h.time_ms = time_ms > tip->time_ms ? time_ms : tip->time_ms + 1;
+    h.prev_hash = (ProtobufCBinaryData){32, (uint8_t *)tip->block_hash};
+    h.txs_root = (ProtobufCBinaryData){32, txs_root};
+    h.history_root = (ProtobufCBinaryData){32, history_root};
+    h.tx_count = (uint32_t)count;
+    h.proposer = proposer;
+
+    Witan__CommitCertificate *cert = NULL;
+    int err = WITAN_OK;
+    uint32_t depth = p->pipeline_depth;
+    if (height > depth) {
+        store_txn *txn;
+        err = store_read_begin(l->s, &txn);
+        if (!err) {
+            err = results_get(txn, height - depth, rstate, rreceipts);
+            if (!err)
+                err = cert_get(txn, height - depth, &cert);
+            store_abort(txn);
+        }
+        h.results_height = height - depth;
+        h.results_state_root = (ProtobufCBinaryData){32, rstate};
+        h.results_receipts_root = (ProtobufCBinaryData){32, rreceipts};
+        h.results_cert = cert;
+    }
+    uint8_t *header = NULL;
+    size_t header_size = 0;
+    if (!err)
+        err = pack_message(&h.base, &header, &header_size);
+    if (cert)
+        witan__commit_certificate__free_unpacked(cert, NULL);
+    if (!err) {
+        Witan__Block b = WITAN__BLOCK__INIT;
+        b.header = (ProtobufCBinaryData){header_size, header};
+        b.n_txs = count;
+        b.txs = tx_data;
+        err = pack_message(&b.base, &out->bytes, &out->size);
+        if (!err && out->size > p->block_size_max) {
+            ledger_block_free(out);
+            err = WITAN_ELIMIT;
+        }
+        if (!err) {
+            wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, header, header_size,
+                                out->hash);
+            out->height = height;
+        }
+    }
+    free(header);
+    free(tx_data);
+    return err;
+}
+
+/* --- applying ------------------------------------------------------------------- */
+
+static bool bytes_eq(ProtobufCBinaryData b, const uint8_t *want, size_t size)
+{
+    return b.len == size && memcmp(b.data, want, size) == 0;
+}
+
+/* Every check of a header against the tip; nothing written. */
+static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
+                        const Witan__BlockHeader *h, char *why, size_t why_size)
+{
+    const struct ledger_tip *tip = &l->tip;
+    if (h->protocol_version != WITAN_PROTOCOL_VERSION) {
+        WHY("block has protocol version %u; this build speaks %d",
+            h->protocol_version, WITAN_PROTOCOL_VERSION);
+        return WITAN_EVERSION;
+    }
+    if (strcmp(h->chain_id, l->g->chain_id) != 0) {
+        WHY("block is for another chain");
+        return WITAN_ECHAIN;
+    }
+    if (h->height != tip->height + 1) {
+        WHY("block height %llu does not follow the tip %llu",
+            (unsigned long long)h->height, (unsigned long long)tip->height);
+        return WITAN_ESTATE;
+    }
+    if (!bytes_eq(h->prev_hash, tip->block_hash, 32)) {
+        WHY("block %llu does not link to the tip's hash",
+            (unsigned long long)h->height);
+        return WITAN_EINVAL;
+    }
+    if (h->time_ms <= tip->time_ms) {
+        WHY("block time %lld is not after the tip's %lld",
+            (long long)h->time_ms, (long long)tip->time_ms);
+        return WITAN_EINVAL;
+    }
+    uint8_t root[32];
+    wcrypto_history_root(&tip->history, root);
+    if (!bytes_eq(h->history_root, root, 32)) {
+        WHY("block history root differs from this node's");
+        return WITAN_EINVAL;
+    }
+    if (h->tx_count != b->n_txs ||
+        b->n_txs > l->g->params->block_tx_count_max) {
+        WHY("block transaction count is wrong or over the limit");
+        return WITAN_ELIMIT;
+    }
+    uint32_t depth = l->g->params->pipeline_depth;
+    if (h->height > depth) {
+        uint8_t state[32], receipts[32], hash[32];
+        const void *v;
+        size_t vs;
+        uint8_t key[8];
+        int err = results_get(txn, h->height - depth, state, receipts);
+        store_be64(key, h->height - depth);
+        if (!err)
+            err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
+        if (err)
+            return err;
+        Witan__Block *old = witan__block__unpack(NULL, vs, v);
+        if (!old)
+            return WITAN_EDBCORRUPT;
+        wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, old->header.data,
+                            old->header.len, hash);
+        witan__block__free_unpacked(old, NULL);
+        if (h->results_height != h->height - depth ||
+            !bytes_eq(h->results_state_root, state, 32) ||
+            !bytes_eq(h->results_receipts_root, receipts, 32)) {
+            WHY("block carries results of height %llu that differ from this "
+                "node's execution",
+                (unsigned long long)h->results_height);
+            return WITAN_EFORK;
+        }
+        return ledger_cert_verify(l, h->results_cert, h->height - depth, hash,
+                                  why, why_size);
+    }
+    if (h->results_height || h->results_state_root.len ||
+        h->results_receipts_root.len || h->results_cert) {
+        WHY("block %llu carries results before any are due",
+            (unsigned long long)h->height);
+        return WITAN_EINVAL;
+    }
+    return WITAN_OK;
+}
+
+static int put_be64_key(store_txn *txn, enum store_table t, uint64_t k,
+                        const void *v, size_t vs)
+{
+    uint8_t key[8];
+    store_be64(key, k);
+    return store_put(txn, t, key, 8, v, vs);
+}
+
+/* One attempt at applying; the caller retries after growing the map. */
+static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
+                      const Witan__Block *b, const Witan__BlockHeader *h,
+                      const uint8_t block_hash[32],
+                      const Witan__CommitCertificate *cert,
+                      bool verify_signatures, struct ledger_apply_stats *stats,
+                      struct ledger_tip *next, char *why, size_t why_size)
+{
+    store_txn *txn;
+    int err = store_write_begin(l->s, &txn);
+    if (err)
+        return err;
+    err = check_header(l, txn, b, h, why, why_size);
+    if (err)
+        goto fail;
+    l->block_gas = 0;
+    l->prediction_seq = 0;
+    l->block_time_ms = h->time_ms;
+
+    size_t n = b->n_txs;
+    wcrypto_digest *tx_hashes = malloc((n ? n : 1) * sizeof *tx_hashes);
+    wcrypto_digest *receipt_hashes = malloc((n ? n : 1) * sizeof *receipt_hashes);
+    if (!tx_hashes || !receipt_hashes) {
+        free(tx_hashes);
+        free(receipt_hashes);
+        err = WITAN_ENOMEM;
+        goto fail;
+    }
+    memset(stats, 0, sizeof *stats);
+    stats->tx_count = (uint32_t)n;
+    for (size_t i = 0; i < n && !err; i++) {
+        struct ledger_tx tx;
+        err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len,
+                               verify_signatures, &tx, why, why_size);
+        if (err) {
+            char inner[LEDGER_WHY_SIZE];
+            snprintf(inner, sizeof inner, "%s", why);
+            WHY("transaction %zu of block %llu is invalid: %s", i,
+                (unsigned long long)h->height, inner);
+            break;
+        }
+        memcpy(tx_hashes[i], tx.hash, 32);
+        const void *v;
+        size_t vs;
+        if (store_get(txn, STORE_TXS, tx.hash, 32, &v, &vs) == 0) {
+            WHY("transaction %zu of block %llu was already committed", i,
+                (unsigned long long)h->height);
+            err = WITAN_EEXIST;
+            ledger_tx_release(&tx);
+            break;
+        }
+        Witan__TxStatus status;
+        err = tx_apply(l, txn, tx.envelope, tx.body, tx.hash, h->height,
+                       &status);
+        if (!err) {
+            uint8_t loc[12];
+            store_be64(loc, h->height);
+            store_be32(loc + 8, (uint32_t)i);
+            err = store_put(txn, STORE_TXS, tx.hash, 32, loc, sizeof loc);
+        }
+        if (!err) {
+            Witan__Receipt r = WITAN__RECEIPT__INIT;
+            r.tx_hash = (ProtobufCBinaryData){32, tx.hash};
+            r.status = status;
+            r.height = h->height;
+            r.index = (uint32_t)i;
+            r.gas_used = l->tx_gas;
+            uint8_t *rb;
+            size_t rs;
+            err = pack_message(&r.base, &rb, &rs);
+            if (!err) {
+                wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, rb, rs,
+                                    receipt_hashes[i]);
+                err = store_put(txn, STORE_RECEIPTS, tx.hash, 32, rb, rs);
+                free(rb);
+            }
+        }
+        if (status == WITAN__TX_STATUS__TX_STATUS_OK)
+            stats->ok_count++;
+        ledger_tx_release(&tx);
+    }
+    if (!err) {
+        uint8_t txs_root[32];
+        wcrypto_merkle_root(tx_hashes, n, txs_root);
+        if (!bytes_eq(h->txs_root, txs_root, 32)) {
+            WHY("block transactions root does not match its transactions");
+            err = WITAN_EINVAL;
+        }
+    }
+    if (!err)
+        wcrypto_merkle_root(receipt_hashes, n, stats->receipts_root);
+    free(tx_hashes);
+    free(receipt_hashes);
+    if (err)
+        goto fail;
+
+    *next = l->tip;
+    err = store_state_root(txn, l->tip.state_root, h->height,
+                           stats->state_root);
+    if (!err)
+        err = wcrypto_history_append(&next->history, block_hash);
+    next->height = h->height;
+    memcpy(next->block_hash, block_hash, 32);
+    memcpy(next->state_root, stats->state_root, 32);
+    memcpy(next->receipts_root, stats->receipts_root, 32);
+    next->time_ms = h->time_ms;
+    if (n > 0)
+        next->last_nonempty_height = h->height;
+
+    uint8_t be[8];
+    store_be64(be, h->height);
+    if (!err)
+        err = put_be64_key(txn, STORE_BLOCKS, h->height, bytes, size);
+    if (!err)
+        err = store_put(txn, STORE_BLOCK_HASHES, block_hash, 32, be, 8);
+    if (!err && cert) {
+        uint8_t *cb;
+        size_t cs;
+        err = pack_message(&cert->base, &cb, &cs);
+        if (!err) {
+            err = put_be64_key(txn, STORE_CERTS, h->height, cb, cs);
+            free(cb);
+        }
+    }
+    if (!err)
+        err = results_put(txn, h->height, stats->state_root,
+                          stats->receipts_root);
+    if (!err)
+        err = tip_put(txn, next);
+    if (err)
+        goto fail;
+    return store_commit(txn);
+fail:
+    store_abort(txn);
+    return err;
+}
+
+int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
+                       const Witan__CommitCertificate *cert,
+                       bool verify_signatures, struct ledger_apply_stats *stats,
+                       char *why, size_t why_size)
+{
+    why[0] = '\0';
+    if (size > l->g->params->block_size_max) {
+        WHY("block is %zu bytes; the limit is %u", size,
+            l->g->params->block_size_max);
+        return WITAN_ELIMIT;
+    }
+    Witan__Block *b = witan__block__unpack(NULL, size, bytes);
+    if (!b) {
+        WHY("not a valid Block");
+        return WITAN_EDECODE;
+    }
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    if (!h) {
+        witan__block__free_unpacked(b, NULL);
+        WHY("block header is not a valid BlockHeader");
+        return WITAN_EDECODE;
+    }
+    uint8_t hash[32];
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len, hash);
+    int err = ledger_cert_verify(l, cert, h->height, hash, why, why_size);
+    struct ledger_tip next;
+    /* Each retry doubles the map; the bound stops a map that cannot grow. */
+    for (int attempt = 0; !err && attempt < 64; attempt++) {
+        err = apply_once(l, bytes, size, b, h, hash, cert, verify_signatures,
+                         stats, &next, why, why_size);
+        if (err != WITAN_EMAPFULL)
+            break;
+        err = store_grow(l->s);
+        if (err) {
+            WHY("database map is full at %zu MiB, its configured maximum; "
+                "raise map_size_max_mb",
+                store_map_size(l->s) >> 20);
+            err = WITAN_EMAPFULL;
+        }
+    }
+    if (!err)
+        l->tip = next;
+    witan__block_header__free_unpacked(h, NULL);
+    witan__block__free_unpacked(b, NULL);
+    return err;
+}

@@ -1,0 +1,215 @@
+/*
+ * ledger — the deterministic state machine: genesis, admission rules, block
+ * building and applying, membership and roles, receipts and roots, queries.
+ *
+ * The same code runs in the node and in the auditor's offline re-execution.
+ * Every state change goes through storage/ inside one write transaction per
+ * block. Nothing here reads a clock: block time is an input. Two ledgers that
+ * apply the same blocks hold byte-identical state (spec/state.md).
+ *
+ * Errors: functions return 0 or a negative WITAN_E* code; where a person needs
+ * more than the code (which limit, which nonce, which height), a `why` buffer
+ * of at least LEDGER_WHY_SIZE bytes receives one sentence.
+ */
+#ifndef WITAN_LEDGER_H
+#define WITAN_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "crypto/crypto.h"
+#include "spec/witan.pb-c.h"
+#include "storage/storage.h"
+
+#define LEDGER_WHY_SIZE 256
+/* Bumped whenever a table's layout or a stored record changes meaning. */
+#define LEDGER_SCHEMA_VERSION 1
+
+/* --- genesis ---------------------------------------------------------------- */
+
+/*
+ * Parses genesis JSON (spec/genesis.md) into a validated Genesis message.
+ * WITAN_EDECODE / WITAN_ELIMIT / WITAN_EINVAL with `why` naming the field.
+ * *out is owned by the caller: ledger_genesis_free.
+ */
+int ledger_genesis_parse(const char *json, size_t size, Witan__Genesis **out,
+                         char *why, size_t why_size);
+int ledger_genesis_load(const char *path, Witan__Genesis **out, char *why,
+                        size_t why_size);
+void ledger_genesis_free(Witan__Genesis *g);
+
+/* H("witan/genesis/v1", canonical Genesis). Never fails on a parsed genesis. */
+void ledger_genesis_hash(const Witan__Genesis *g, uint8_t out[WITAN_HASH_SIZE]);
+
+/* Writes the genesis as JSON that ledger_genesis_parse reads back to the same
+ * hash. WITAN_EIO on a write error. */
+int ledger_genesis_write(FILE *out, const Witan__Genesis *g);
+
+const char *ledger_role_name(Witan__Role role);
+int ledger_role_parse(const char *name, Witan__Role *out);
+
+/* --- the ledger ---------------------------------------------------------------- */
+
+typedef struct ledger ledger;
+
+/*
+ * Opens the database in `dir`. An empty database is initialised from the
+ * genesis (accounts of its members at height 0). An existing one must match:
+ * WITAN_EVERSION when its protocol or schema version differs, WITAN_EGENESIS
+ * when its genesis hash differs — `why` says which, with both values.
+ * `g` must outlive the ledger.
+ */
+int ledger_open(const char *dir, const Witan__Genesis *g,
+                const struct store_options *options, ledger **out, char *why,
+                size_t why_size);
+void ledger_close(ledger *l);
+
+store *ledger_store(ledger *l);
+const Witan__Genesis *ledger_genesis(const ledger *l);
+const uint8_t *ledger_genesis_hash_of(const ledger *l);
+
+struct ledger_tip {
+    uint64_t height;
+    uint8_t block_hash[WITAN_HASH_SIZE]; /* genesis hash at height 0 */
+    uint8_t state_root[WITAN_HASH_SIZE];
+    uint8_t receipts_root[WITAN_HASH_SIZE];
+    int64_t time_ms;
+    uint64_t last_nonempty_height;
+    wcrypto_history history; /* over blocks 1..height */
+};
+void ledger_tip(const ledger *l, struct ledger_tip *out);
+
+/* --- transactions ---------------------------------------------------------------- */
+
+/* A decoded, signature-checked transaction. Owns its memory. */
+struct ledger_tx {
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint8_t sender[WITAN_ADDRESS_SIZE];
+    uint64_t nonce;
+    uint8_t *bytes; /* the Envelope as received */
+    size_t size;
+    Witan__Envelope *envelope;
+    Witan__TxBody *body;
+};
+
+/*
+ * Stateless admission: decode the Envelope and its TxBody, every size limit,
+ * the chain id, the key, the signature (skipped when verify_signature is
+ * false, for transactions whose signature this process already checked), and
+ * the payload's own rules. On success *tx owns a copy of the bytes.
+ * WITAN_EDECODE, WITAN_ELIMIT, WITAN_ECHAIN, WITAN_EKEY, WITAN_EKEYTYPE,
+ * WITAN_ESIG, WITAN_EINVAL (payload), each with `why`.
+ */
+int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
+                     bool verify_signature, struct ledger_tx *tx, char *why,
+                     size_t why_size);
+void ledger_tx_release(struct ledger_tx *tx);
+
+/*
+ * Stateful admission against committed state: the sender exists and was not
+ * removed, the envelope carries its current key, it holds the role the
+ * payload needs, and the nonce lies in (last applied, last applied +
+ * nonce_window]. WITAN_ESENDER, WITAN_EKEY, WITAN_EROLE, WITAN_ENONCE.
+ */
+int ledger_tx_admit(ledger *l, const struct ledger_tx *tx,
+                    uint64_t nonce_window, char *why, size_t why_size);
+
+/* The last nonce applied for an address (0 if none); WITAN_ENOTFOUND. */
+int ledger_account_nonce(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                         uint64_t *nonce);
+
+/* --- blocks ---------------------------------------------------------------- */
+
+struct ledger_block {
+    uint8_t *bytes; /* serialized Block; owned, free with ledger_block_free */
+    size_t size;
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint64_t height;
+};
+void ledger_block_free(struct ledger_block *b);
+
+/*
+ * Builds block tip+1 from `txs` in order: header with the previous hash, the
+ * transactions and history roots, and the results (state and receipts roots
+ * and canonical certificate) of block height − L. `time_ms` is clamped to be
+ * above the tip's time. WITAN_ELIMIT if the block would exceed its limits.
+ */
+int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
+                       int64_t time_ms, uint64_t view, uint32_t proposer,
+                       struct ledger_block *out);
+
+struct ledger_apply_stats {
+    uint32_t tx_count;
+    uint32_t ok_count;
+    uint8_t state_root[WITAN_HASH_SIZE];
+    uint8_t receipts_root[WITAN_HASH_SIZE];
+};
+
+/*
+ * Checks block tip+1 against the tip (height, previous hash, history root,
+ * transactions root, results of height − L, time) and `cert` against the
+ * validator set, applies every transaction (a receipt for each; a refused one
+ * changes nothing but its receipt), and commits it all in one durable write
+ * transaction. When the map fills, the store is grown and the block redone;
+ * WITAN_EMAPFULL if it cannot grow: nothing of the block is stored.
+ * verify_signatures false skips signature checks of transactions this
+ * process decoded and verified itself.
+ */
+int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
+                       const Witan__CommitCertificate *cert,
+                       bool verify_signatures, struct ledger_apply_stats *stats,
+                       char *why, size_t why_size);
+
+/* --- votes and certificates ------------------------------------------------ */
+
+/* H("witan/vote/v1", Vote{chain, height, view, hash}). */
+void ledger_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
+                        const uint8_t block_hash[WITAN_HASH_SIZE],
+                        uint8_t out[WITAN_HASH_SIZE]);
+
+/* Validator quorum for n validators: ceil((n + f + 1) / 2), f = (n-1)/3. */
+uint32_t ledger_quorum(uint32_t n);
+
+/* 0 when cert is a valid commit certificate of (height, hash) for this
+ * chain's validator set; WITAN_ESIG / WITAN_EINVAL with `why`. */
+int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
+                       uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
+                       char *why, size_t why_size);
+
+/* --- queries (read transactions; results owned by the caller) -------------- */
+
+/* Block `height` with its stored certificate and roots. WITAN_ENOTFOUND. */
+int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out);
+void ledger_block_response_free(Witan__BlockResponse *r);
+
+/* A transaction by hash: committed (with receipt) or unknown. */
+int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
+                  Witan__TxResponse **out);
+void ledger_tx_response_free(Witan__TxResponse *r);
+
+/* Attestations of feed and subject observed in [from, to], latest revision
+ * of each key, at most `limit` (capped at WITAN_QUERY_PAGE_COUNT_MAX), from
+ * `cursor` on; next_cursor is set when more remain. */
+int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
+                              Witan__AttestationsResponse **out);
+void ledger_attestations_response_free(Witan__AttestationsResponse *r);
+
+/* Model-output records of one model, in height order, optionally only
+ * those triggered for `subject`, at most `limit`, from `cursor` on. */
+int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
+                             Witan__PredictionsResponse **out);
+void ledger_predictions_response_free(Witan__PredictionsResponse *r);
+
+/* Registered models in hash order (without their bytes), or one by hash
+ * (with them). WITAN_ENOTFOUND for an unknown hash. */
+int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
+                        Witan__ModelsResponse **out);
+void ledger_models_response_free(Witan__ModelsResponse *r);
+
+int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                       Witan__Account **out);
+void ledger_account_free(Witan__Account *a);
+
+#endif

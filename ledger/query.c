@@ -1,0 +1,442 @@
+/*
+ * Read-only queries over committed state, each in one read transaction (so
+ * a page is one consistent snapshot). Results are protobuf-c messages built
+ * on the heap, owned by the caller and freed with the matching _free.
+ */
+#include <string.h>
+
+#include "ledger/internal.h"
+
+#define QUERY_LIMIT_DEFAULT 100
+
+static int dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size)
+{
+    out->data = malloc(size ? size : 1);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    memcpy(out->data, data, size);
+    out->len = size;
+    return WITAN_OK;
+}
+
+void ledger_block_response_free(Witan__BlockResponse *r)
+{
+    if (r)
+        witan__block_response__free_unpacked(r, NULL);
+}
+
+int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out)
+{
+    *out = NULL;
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    Witan__BlockResponse *r = calloc(1, sizeof *r);
+    if (!r) {
+        store_abort(txn);
+        return WITAN_ENOMEM;
+    }
+    witan__block_response__init(r);
+    uint8_t key[9];
+    const void *v;
+    size_t vs;
+    store_be64(key, height);
+    err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
+    if (!err) {
+        r->block = witan__block__unpack(NULL, vs, v);
+        if (!r->block)
+            err = WITAN_EDBCORRUPT;
+    }
+    if (!err) {
+        uint8_t hash[32];
+        wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, r->block->header.data,
+                            r->block->header.len, hash);
+        err = dup_bytes(&r->block_hash, hash, 32);
+    }
+    if (!err && store_get(txn, STORE_CERTS, key, 8, &v, &vs) == 0) {
+        r->cert = witan__commit_certificate__unpack(NULL, vs, v);
+        if (!r->cert)
+            err = WITAN_EDBCORRUPT;
+    }
+    key[0] = 'r';
+    store_be64(key + 1, height);
+    if (!err && store_get(txn, STORE_META, key, 9, &v, &vs) == 0 && vs == 64) {
+        err = dup_bytes(&r->state_root, v, 32);
+        if (!err)
+            err = dup_bytes(&r->receipts_root, (const uint8_t *)v + 32, 32);
+    }
+    store_abort(txn);
+    if (err) {
+        ledger_block_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}
+
+void ledger_tx_response_free(Witan__TxResponse *r)
+{
+    if (r)
+        witan__tx_response__free_unpacked(r, NULL);
+}
+
+int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
+                  Witan__TxResponse **out)
+{
+    *out = NULL;
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    Witan__TxResponse *r = calloc(1, sizeof *r);
+    if (!r) {
+        store_abort(txn);
+        return WITAN_ENOMEM;
+    }
+    witan__tx_response__init(r);
+    const void *v;
+    size_t vs;
+    err = store_get(txn, STORE_TXS, hash, 32, &v, &vs);
+    if (err == WITAN_ENOTFOUND) {
+        r->state = WITAN__TX_STATE__TX_STATE_UNKNOWN;
+        store_abort(txn);
+        *out = r;
+        return WITAN_OK;
+    }
+    uint64_t height = 0;
+    uint32_t index = 0;
+    if (!err && vs != 12)
+        err = WITAN_EDBCORRUPT;
+    if (!err) {
+        height = store_read_be64(v);
+        index = store_read_be32((const uint8_t *)v + 8);
+        err = store_get(txn, STORE_RECEIPTS, hash, 32, &v, &vs);
+    }
+    if (!err) {
+        r->receipt = witan__receipt__unpack(NULL, vs, v);
+        if (!r->receipt)
+            err = WITAN_EDBCORRUPT;
+    }
+    uint8_t key[8];
+    store_be64(key, height);
+    if (!err)
+        err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
+    if (!err) {
+        Witan__Block *b = witan__block__unpack(NULL, vs, v);
+        if (!b || index >= b->n_txs) {
+            err = WITAN_EDBCORRUPT;
+        } else {
+            uint8_t bh[32];
+            wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data,
+                                b->header.len, bh);
+            err = dup_bytes(&r->envelope, b->txs[index].data,
+                            b->txs[index].len);
+            if (!err)
+                err = dup_bytes(&r->block_hash, bh, 32);
+        }
+        if (b)
+            witan__block__free_unpacked(b, NULL);
+    }
+    store_abort(txn);
+    if (err) {
+        ledger_tx_response_free(r);
+        return err;
+    }
+    r->state = WITAN__TX_STATE__TX_STATE_COMMITTED;
+    *out = r;
+    return WITAN_OK;
+}
+
+void ledger_attestations_response_free(Witan__AttestationsResponse *r)
+{
+    if (r)
+        witan__attestations_response__free_unpacked(r, NULL);
+}
+
+static int push_record(Witan__AttestationRecord ***list, size_t *count,
+                       Witan__AttestationRecord *rec)
+{
+    Witan__AttestationRecord **l = realloc(*list, (*count + 1) * sizeof *l);
+    if (!l)
+        return WITAN_ENOMEM;
+    l[(*count)++] = rec;
+    *list = l;
+    return WITAN_OK;
+}
+
+int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
+                              Witan__AttestationsResponse **out)
+{
+    *out = NULL;
+    if (strlen(req->feed) > WITAN_FEED_SIZE_MAX ||
+        strlen(req->subject) > WITAN_SUBJECT_SIZE_MAX ||
+        req->cursor.len > WITAN_STORE_KEY_SIZE_MAX)
+        return WITAN_ELIMIT;
+    if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
+        return WITAN_ELIMIT;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    int64_t to = req->to_ms ? req->to_ms : INT64_MAX;
+
+    /* Keys of one feed and subject share a prefix; time follows it. */
+    uint8_t prefix[WITAN_STORE_KEY_SIZE_MAX], start[WITAN_STORE_KEY_SIZE_MAX];
+    size_t prefix_size =
+        attest_key(req->feed, req->subject, 0, NULL, false, 0, prefix) - 8;
+    size_t start_size = attest_key(req->feed, req->subject, req->from_ms, NULL,
+                                   false, 0, start);
+    if (req->cursor.len) {
+        /* A cursor is a key of this feed and subject, past `from`. */
+        if (req->cursor.len < start_size ||
+            memcmp(req->cursor.data, prefix, prefix_size) != 0 ||
+            memcmp(req->cursor.data, start, start_size) < 0)
+            return WITAN_EINVAL;
+        memcpy(start, req->cursor.data, req->cursor.len);
+        start_size = req->cursor.len;
+    }
+
+    Witan__AttestationsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__attestations_response__init(r);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_ATTESTATIONS, &c);
+    const void *k, *v;
+    size_t ks, vs;
+    Witan__AttestationRecord *pending = NULL; /* latest seen of current key */
+    size_t group_size = 0;                    /* bytes that identify a key */
+    uint8_t group[WITAN_STORE_KEY_SIZE_MAX];
+    if (!err)
+        err = store_cursor_seek(c, start, start_size, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        const uint8_t *kb = k;
+        if (ks != prefix_size + 8 + WITAN_ADDRESS_SIZE + 4 ||
+            memcmp(kb, prefix, prefix_size) != 0)
+            break;
+        int64_t t = (int64_t)(store_read_be64(kb + prefix_size) ^
+                              (UINT64_C(1) << 63));
+        if (t > to)
+            break;
+        size_t gs = ks - 4; /* the key without its revision */
+        bool same = pending && gs == group_size && memcmp(kb, group, gs) == 0;
+        if (!same && pending) {
+            if (r->n_records == limit) {
+                /* The page is full: the completed key starts the next. */
+                err = dup_bytes(&r->next_cursor, group, group_size);
+                break;
+            }
+            err = push_record(&r->records, &r->n_records, pending);
+            pending = NULL;
+            if (err)
+                break;
+        }
+        if (same && req->history) {
+            err = push_record(&r->history, &r->n_history, pending);
+            pending = NULL;
+            if (err)
+                break;
+        } else if (same) {
+            witan__attestation_record__free_unpacked(pending, NULL);
+            pending = NULL;
+        }
+        pending = witan__attestation_record__unpack(NULL, vs, v);
+        if (!pending) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        memcpy(group, kb, gs);
+        group_size = gs;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    if (!err && pending && !r->next_cursor.len) {
+        if (r->n_records == limit) {
+            err = dup_bytes(&r->next_cursor, group, group_size);
+        } else {
+            err = push_record(&r->records, &r->n_records, pending);
+            pending = NULL;
+        }
+    }
+    if (pending)
+        witan__attestation_record__free_unpacked(pending, NULL);
+    store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_attestations_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}
+
+int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
+                       Witan__Account **out)
+{
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    err = account_get(txn, addr, out);
+    store_abort(txn);
+    return err;
+}
+
+void ledger_predictions_response_free(Witan__PredictionsResponse *r)
+{
+    if (r)
+        witan__predictions_response__free_unpacked(r, NULL);
+}
+
+int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
+                             Witan__PredictionsResponse **out)
+{
+    *out = NULL;
+    if (req->model_hash.len != WITAN_HASH_SIZE)
+        return WITAN_EINVAL;
+    if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
+        return WITAN_ELIMIT;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    uint64_t to = req->to_height ? req->to_height : UINT64_MAX;
+    uint8_t start[32 + 8 + 4];
+    size_t start_size = 32 + 8;
+    memcpy(start, req->model_hash.data, 32);
+    store_be64(start + 32, req->from_height);
+    if (req->cursor.len) {
+        if (req->cursor.len != sizeof start ||
+            memcmp(req->cursor.data, start, 32) != 0)
+            return WITAN_EINVAL;
+        memcpy(start, req->cursor.data, sizeof start);
+        start_size = sizeof start;
+    }
+    Witan__PredictionsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__predictions_response__init(r);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_PREDICTIONS, &c);
+    const void *k, *v;
+    size_t ks, vs;
+    if (!err)
+        err = store_cursor_seek(c, start, start_size, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (ks != sizeof start || memcmp(k, req->model_hash.data, 32) != 0 ||
+            store_read_be64((const uint8_t *)k + 32) > to)
+            break;
+        if (r->n_records == limit) {
+            err = dup_bytes(&r->next_cursor, k, ks);
+            break;
+        }
+        Witan__PredictionRecord *p =
+            witan__prediction_record__unpack(NULL, vs, v);
+        if (!p) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        if (req->subject[0] && strcmp(req->subject, p->subject) != 0) {
+            witan__prediction_record__free_unpacked(p, NULL);
+            continue;
+        }
+        void *grown = realloc(r->records, (r->n_records + 1) * sizeof *r->records);
+        if (!grown) {
+            witan__prediction_record__free_unpacked(p, NULL);
+            err = WITAN_ENOMEM;
+            break;
+        }
+        r->records = grown;
+        r->records[r->n_records++] = p;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_predictions_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}
+
+void ledger_models_response_free(Witan__ModelsResponse *r)
+{
+    if (r)
+        witan__models_response__free_unpacked(r, NULL);
+}
+
+int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
+                        Witan__ModelsResponse **out)
+{
+    *out = NULL;
+    if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
+        return WITAN_ELIMIT;
+    if ((req->hash.len && req->hash.len != 32) ||
+        (req->cursor.len && req->cursor.len != 32))
+        return WITAN_EINVAL;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    Witan__ModelsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__models_response__init(r);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_MODELS, &c);
+    const void *k, *v;
+    size_t ks, vs;
+    const ProtobufCBinaryData *from = req->hash.len ? &req->hash : &req->cursor;
+    if (!err)
+        err = store_cursor_seek(c, from->data, from->len, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (req->hash.len && (ks != 32 || memcmp(k, req->hash.data, 32) != 0))
+            break;
+        if (r->n_models == limit) {
+            err = dup_bytes(&r->next_cursor, k, ks);
+            break;
+        }
+        Witan__ModelRecord *m = witan__model_record__unpack(NULL, vs, v);
+        void *grown = m ? realloc(r->models, (r->n_models + 1) * sizeof *r->models)
+                        : NULL;
+        if (!grown) {
+            if (m)
+                witan__model_record__free_unpacked(m, NULL);
+            err = m ? WITAN_ENOMEM : WITAN_EDBCORRUPT;
+            break;
+        }
+        if (!req->hash.len) {
+            /* Listing: the bytes are fetched one model at a time. */
+            free(m->model.data);
+            m->model = (ProtobufCBinaryData){0, NULL};
+        }
+        r->models = grown;
+        r->models[r->n_models++] = m;
+        if (req->hash.len)
+            break;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    if (!err && req->hash.len && r->n_models == 0)
+        err = WITAN_ENOTFOUND;
+    store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_models_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}

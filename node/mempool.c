@@ -1,0 +1,206 @@
+/*
+ * The mempool: admitted transactions waiting for a block, in arrival order,
+ * indexed by hash (so a transaction sent again gets its status) and by
+ * (sender, nonce) (so one nonce is never held twice). Bounded by count and
+ * bytes; one sender can hold at most nonce_window transactions, since its
+ * nonces must be distinct and within the window.
+ *
+ * An admitted transaction is never dropped: it leaves only when a block that
+ * includes it commits. When the pool is full a new one is refused with
+ * WITAN_EFULL ("retry").
+ */
+#include <string.h>
+
+#include "node/internal.h"
+
+/* Open addressing over entry indexes + 1 (0 is empty); capacity is a power
+ * of two at least twice the count bound, so probes stay short. */
+static size_t table_cap_for(uint32_t count_max)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)count_max)
+        cap *= 2;
+    return cap;
+}
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    /* Keys are SHA-256 output or addresses: already uniform. */
+    uint64_t h = 0;
+    memcpy(&h, p, n < 8 ? n : 8);
+    return h;
+}
+
+static uint64_t sender_nonce_hash(const uint8_t sender[20], uint64_t nonce)
+{
+    return hash_bytes(sender, 20) ^ (nonce * UINT64_C(0x9e3779b97f4a7c15));
+}
+
+static void index_insert(uint32_t *table, size_t cap, uint64_t h, uint32_t idx)
+{
+    size_t i = h & (cap - 1);
+    while (table[i])
+        i = (i + 1) & (cap - 1);
+    table[i] = idx + 1;
+}
+
+static void reindex(struct mempool *m)
+{
+    memset(m->by_hash, 0, m->table_cap * sizeof *m->by_hash);
+    memset(m->by_nonce, 0, m->table_cap * sizeof *m->by_nonce);
+    for (uint32_t i = 0; i < m->count; i++) {
+        const struct ledger_tx *tx = &m->txs[i];
+        index_insert(m->by_hash, m->table_cap, hash_bytes(tx->hash, 32), i);
+        index_insert(m->by_nonce, m->table_cap,
+                     sender_nonce_hash(tx->sender, tx->nonce), i);
+    }
+}
+
+int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
+{
+    memset(m, 0, sizeof *m);
+    m->count_max = count_max;
+    m->size_max = size_max;
+    m->table_cap = table_cap_for(count_max);
+    m->txs = calloc(count_max, sizeof *m->txs);
+    m->selected = calloc(count_max, sizeof *m->selected);
+    m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
+    m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
+    if (!m->txs || !m->selected || !m->by_hash || !m->by_nonce) {
+        mempool_free(m);
+        return WITAN_ENOMEM;
+    }
+    return WITAN_OK;
+}
+
+void mempool_free(struct mempool *m)
+{
+    for (uint32_t i = 0; m->txs && i < m->count; i++)
+        ledger_tx_release(&m->txs[i]);
+    free(m->txs);
+    free(m->selected);
+    free(m->by_hash);
+    free(m->by_nonce);
+    memset(m, 0, sizeof *m);
+}
+
+const struct ledger_tx *mempool_find(const struct mempool *m,
+                                     const uint8_t hash[WITAN_HASH_SIZE])
+{
+    size_t i = hash_bytes(hash, 32) & (m->table_cap - 1);
+    for (; m->by_hash[i]; i = (i + 1) & (m->table_cap - 1)) {
+        const struct ledger_tx *tx = &m->txs[m->by_hash[i] - 1];
+        if (memcmp(tx->hash, hash, 32) == 0)
+            return tx;
+    }
+    return NULL;
+}
+
+static const struct ledger_tx *find_nonce(const struct mempool *m,
+                                          const uint8_t sender[20],
+                                          uint64_t nonce)
+{
+    size_t i = sender_nonce_hash(sender, nonce) & (m->table_cap - 1);
+    for (; m->by_nonce[i]; i = (i + 1) & (m->table_cap - 1)) {
+        const struct ledger_tx *tx = &m->txs[m->by_nonce[i] - 1];
+        if (tx->nonce == nonce && memcmp(tx->sender, sender, 20) == 0)
+            return tx;
+    }
+    return NULL;
+}
+
+int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
+                size_t why_size)
+{
+    if (mempool_find(m, tx->hash)) {
+        snprintf(why, why_size, "transaction is already pending");
+        return WITAN_EEXIST;
+    }
+    if (find_nonce(m, tx->sender, tx->nonce)) {
+        snprintf(why, why_size,
+                 "another transaction with nonce %llu from this sender is "
+                 "already pending",
+                 (unsigned long long)tx->nonce);
+        return WITAN_ENONCE;
+    }
+    if (m->count >= m->count_max || m->size + tx->size > m->size_max) {
+        snprintf(why, why_size,
+                 "mempool full (%u transactions, %llu bytes), retry",
+                 m->count, (unsigned long long)m->size);
+        return WITAN_EFULL;
+    }
+    uint32_t idx = m->count++;
+    m->txs[idx] = *tx; /* the pool takes ownership */
+    memset(tx, 0, sizeof *tx);
+    m->size += m->txs[idx].size;
+    index_insert(m->by_hash, m->table_cap, hash_bytes(m->txs[idx].hash, 32),
+                 idx);
+    index_insert(m->by_nonce, m->table_cap,
+                 sender_nonce_hash(m->txs[idx].sender, m->txs[idx].nonce), idx);
+    return WITAN_OK;
+}
+
+/*
+ * Picks transactions for the next block: in arrival order, each sender's in
+ * nonce order from its next nonce, so nothing proposed fails for a gap.
+ * Later nonces that arrived first are picked up in a later pass.
+ */
+size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
+                      size_t size_max, struct ledger_tx **out)
+{
+    size_t n = 0, size = 0;
+    memset(m->selected, 0, m->count * sizeof *m->selected);
+    for (int pass = 0; pass < MEMPOOL_SELECT_PASS_MAX; pass++) {
+        size_t before = n;
+        for (uint32_t i = 0; i < m->count && n < count_max; i++) {
+            struct ledger_tx *tx = &m->txs[i];
+            if (m->selected[i] || size + tx->size > size_max)
+                continue;
+            uint64_t applied;
+            if (ledger_account_nonce(l, tx->sender, &applied) != 0)
+                applied = 0;
+            /* The previous nonce must be applied or already in this block. */
+            if (tx->nonce != applied + 1) {
+                const struct ledger_tx *prev =
+                    find_nonce(m, tx->sender, tx->nonce - 1);
+                if (!prev || !m->selected[prev - m->txs])
+                    continue;
+            }
+            m->selected[i] = 1;
+            out[n++] = tx;
+            size += tx->size + 8; /* framing per transaction, generously */
+        }
+        if (n == before || n >= count_max)
+            break;
+    }
+    return n;
+}
+
+void mempool_remove_selected(struct mempool *m)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < m->count; i++) {
+        if (m->selected[i]) {
+            m->size -= m->txs[i].size;
+            ledger_tx_release(&m->txs[i]);
+        } else {
+            m->txs[j++] = m->txs[i];
+        }
+    }
+    m->count = j;
+    memset(m->selected, 0, m->count_max * sizeof *m->selected);
+    reindex(m);
+}
+
+/* Drops transactions whose nonce was used meanwhile (a refused duplicate of a
+ * committed one): they can never apply. */
+void mempool_drop_stale(struct mempool *m, ledger *l)
+{
+    for (uint32_t i = 0; i < m->count; i++) {
+        uint64_t applied;
+        m->selected[i] = ledger_account_nonce(l, m->txs[i].sender, &applied) ==
+                             0 &&
+                         m->txs[i].nonce <= applied;
+    }
+    mempool_remove_selected(m);
+}

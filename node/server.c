@@ -1,0 +1,510 @@
+/*
+ * The solo node's loop: answer client requests over nng request/reply, and
+ * propose and commit a block whenever transactions wait.
+ *
+ * One thread does everything, in rounds: drain the requests that are ready
+ * (each admitted transaction is checked once, here), then build, sign and
+ * apply one block. While a block is being written and synced, new requests
+ * queue in nng, so the next round's block takes them all: batching comes
+ * from the load itself, never from a timer. A transaction is reported
+ * committed only after the block's LMDB transaction has reached the disk.
+ *
+ * Empty blocks are proposed only until the results of the last non-empty
+ * block are certified (L blocks later; DESIGN.md), then the node idles.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "node/internal.h"
+
+#define NODE_IDLE_WAIT_MS 50
+#define NODE_REQUESTS_PER_ROUND_MAX 256
+
+struct node {
+    const struct node_config *cfg;
+    Witan__Genesis *genesis;
+    ledger *l;
+    wcrypto_keypair key;
+    uint32_t validator_index;
+    struct mempool pool;
+    nng_socket sock;
+    struct ledger_tx **selection;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static Witan__Error *make_error(int code, const char *why)
+{
+    Witan__Error *e = malloc(sizeof *e);
+    if (!e)
+        return NULL;
+    witan__error__init(e);
+    e->code = code;
+    e->name = (char *)witan_err_name(code);
+    e->message = strdup(why && why[0] ? why : witan_err_message(code));
+    return e;
+}
+
+static void free_error(Witan__Error *e)
+{
+    if (!e)
+        return;
+    free(e->message);
+    free(e);
+}
+
+/* --- requests --------------------------------------------------------------- */
+
+static void submit_one(struct node *n, const ProtobufCBinaryData *env,
+                       Witan__SubmitResult *res, uint8_t hash_out[32])
+{
+    char why[LEDGER_WHY_SIZE] = "";
+    struct ledger_tx tx;
+    int err = ledger_tx_decode(n->l, env->data, env->len, true, &tx, why,
+                               sizeof why);
+    if (err) {
+        res->error = make_error(err, why);
+        return;
+    }
+    memcpy(hash_out, tx.hash, 32);
+    res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+    /* Sent again: answer with its status, not an error. */
+    if (mempool_find(&n->pool, tx.hash)) {
+        ledger_tx_release(&tx);
+        return;
+    }
+    Witan__TxResponse *known = NULL;
+    if (ledger_get_tx(n->l, tx.hash, &known) == 0 &&
+        known->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
+        ledger_tx_response_free(known);
+        ledger_tx_release(&tx);
+        return;
+    }
+    ledger_tx_response_free(known);
+    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, sizeof why);
+    if (!err)
+        err = mempool_add(&n->pool, &tx, why, sizeof why);
+    if (err)
+        res->error = make_error(err, why);
+    ledger_tx_release(&tx); /* a no-op when the pool took it */
+}
+
+/* The answer to one submit request; every array has one entry per envelope. */
+struct submit_batch {
+    Witan__SubmitResponse response;
+    Witan__SubmitResult *results;
+    Witan__SubmitResult **pointers;
+    uint8_t (*hashes)[32];
+};
+
+static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
+                          Witan__Response *resp, struct submit_batch *b)
+{
+    if (req->n_envelopes > WITAN_CLIENT_BATCH_COUNT_MAX) {
+        char why[128];
+        snprintf(why, sizeof why,
+                 "a request carries at most %d transactions, not %zu",
+                 WITAN_CLIENT_BATCH_COUNT_MAX, req->n_envelopes);
+        resp->error = make_error(WITAN_ELIMIT, why);
+        return;
+    }
+    size_t count = req->n_envelopes, alloc = count ? count : 1;
+    b->results = calloc(alloc, sizeof *b->results);
+    b->pointers = calloc(alloc, sizeof *b->pointers);
+    b->hashes = calloc(alloc, sizeof *b->hashes);
+    if (!b->results || !b->pointers || !b->hashes) {
+        resp->error = make_error(WITAN_ENOMEM, NULL);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        witan__submit_result__init(&b->results[i]);
+        submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]);
+        b->pointers[i] = &b->results[i];
+    }
+    b->response.n_results = count;
+    b->response.results = b->pointers;
+    resp->kind_case = WITAN__RESPONSE__KIND_SUBMIT;
+    resp->submit = &b->response;
+}
+
+static void submit_batch_free(struct submit_batch *b)
+{
+    for (size_t i = 0; b->results && i < b->response.n_results; i++)
+        free_error(b->results[i].error);
+    free(b->results);
+    free(b->pointers);
+    free(b->hashes);
+}
+
+static void send_response(struct node *n, Witan__Response *resp)
+{
+    size_t size = witan__response__get_packed_size(resp);
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size) != 0) {
+        WITAN_ERROR("node", "out of memory for a %zu-byte response", size);
+        return;
+    }
+    witan__response__pack(resp, nng_msg_body(msg));
+    int rc = nng_sendmsg(n->sock, msg, 0);
+    if (rc != 0) {
+        WITAN_WARN("node", "reply not sent: %s", nng_strerror(rc));
+        nng_msg_free(msg);
+    }
+}
+
+static void handle_request(struct node *n, nng_msg *msg)
+{
+    Witan__Response resp = WITAN__RESPONSE__INIT;
+    struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
+    Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
+    Witan__BlockResponse *block = NULL;
+    Witan__TxResponse *tx = NULL;
+    Witan__AttestationsResponse *att = NULL;
+    Witan__AccountResponse acct = WITAN__ACCOUNT_RESPONSE__INIT;
+    Witan__PredictionsResponse *preds = NULL;
+    Witan__ModelsResponse *models = NULL;
+    Witan__Account *account = NULL;
+    uint8_t tip_hash[32], tip_root[32];
+    char why[LEDGER_WHY_SIZE] = "";
+    int err = WITAN_OK;
+
+    size_t size = nng_msg_len(msg);
+    Witan__Request *req =
+        size > WITAN_CLIENT_REQUEST_SIZE_MAX
+            ? NULL
+            : witan__request__unpack(NULL, size, nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (!req) {
+        snprintf(why, sizeof why,
+                 size > WITAN_CLIENT_REQUEST_SIZE_MAX
+                     ? "request of %zu bytes is over the limit"
+                     : "request of %zu bytes is not a valid Request",
+                 size);
+        resp.error = make_error(size > WITAN_CLIENT_REQUEST_SIZE_MAX
+                                    ? WITAN_ELIMIT
+                                    : WITAN_EDECODE,
+                                why);
+        send_response(n, &resp);
+        free_error(resp.error);
+        return;
+    }
+
+    switch (req->kind_case) {
+    case WITAN__REQUEST__KIND_SUBMIT:
+        handle_submit(n, req->submit, &resp, &sub);
+        break;
+    case WITAN__REQUEST__KIND_STATUS: {
+        struct ledger_tip tip;
+        ledger_tip(n->l, &tip);
+        memcpy(tip_hash, tip.block_hash, 32);
+        memcpy(tip_root, tip.state_root, 32);
+        status.chain_id = n->genesis->chain_id;
+        status.genesis_hash = (ProtobufCBinaryData){
+            32, (uint8_t *)ledger_genesis_hash_of(n->l)};
+        status.height = tip.height;
+        status.block_hash = (ProtobufCBinaryData){32, tip_hash};
+        status.state_root = (ProtobufCBinaryData){32, tip_root};
+        status.protocol_version = WITAN_PROTOCOL_VERSION;
+        status.mempool_count = n->pool.count;
+        status.mempool_size = n->pool.size;
+        status.time_ms = tip.time_ms;
+        status.validator_count = (uint32_t)n->genesis->n_validators;
+        resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
+        resp.status = &status;
+        break;
+    }
+    case WITAN__REQUEST__KIND_BLOCK:
+        err = ledger_get_block(n->l, req->block->height, &block);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no block at height %llu",
+                     (unsigned long long)req->block->height);
+        resp.kind_case = WITAN__RESPONSE__KIND_BLOCK;
+        resp.block = block;
+        break;
+    case WITAN__REQUEST__KIND_TX:
+        if (req->tx->tx_hash.len != 32) {
+            err = WITAN_EINVAL;
+            snprintf(why, sizeof why, "a transaction hash is 32 bytes");
+            break;
+        }
+        err = ledger_get_tx(n->l, req->tx->tx_hash.data, &tx);
+        if (!err && tx->state == WITAN__TX_STATE__TX_STATE_UNKNOWN &&
+            mempool_find(&n->pool, req->tx->tx_hash.data))
+            tx->state = WITAN__TX_STATE__TX_STATE_PENDING;
+        resp.kind_case = WITAN__RESPONSE__KIND_TX;
+        resp.tx = tx;
+        break;
+    case WITAN__REQUEST__KIND_ATTESTATIONS:
+        err = ledger_query_attestations(n->l, req->attestations, &att);
+        if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why,
+                     "limit is at most %d, feed and subject at most %d and "
+                     "%d bytes",
+                     WITAN_QUERY_PAGE_COUNT_MAX, WITAN_FEED_SIZE_MAX,
+                     WITAN_SUBJECT_SIZE_MAX);
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why,
+                     "cursor does not belong to this feed, subject and range");
+        resp.kind_case = WITAN__RESPONSE__KIND_ATTESTATIONS;
+        resp.attestations = att;
+        break;
+    case WITAN__REQUEST__KIND_ACCOUNT:
+        if (req->account->address.len != WITAN_ADDRESS_SIZE) {
+            err = WITAN_EINVAL;
+            snprintf(why, sizeof why, "an address is 20 bytes");
+            break;
+        }
+        err = ledger_get_account(n->l, req->account->address.data, &account);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no account with that address");
+        acct.account = account;
+        resp.kind_case = WITAN__RESPONSE__KIND_ACCOUNT;
+        resp.account = &acct;
+        break;
+    case WITAN__REQUEST__KIND_PREDICTIONS:
+        err = ledger_query_predictions(n->l, req->predictions, &preds);
+        if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a model hash is 32 bytes, and a cursor "
+                                      "must come from this model's pages");
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_PREDICTIONS;
+        resp.predictions = preds;
+        break;
+    case WITAN__REQUEST__KIND_MODELS:
+        err = ledger_query_models(n->l, req->models, &models);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no model with that hash");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "hashes and cursors are 32 bytes");
+        resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
+        resp.models = models;
+        break;
+    default:
+        err = WITAN_EINVAL;
+        snprintf(why, sizeof why, "request names no known kind");
+    }
+    if (err) {
+        resp.kind_case = WITAN__RESPONSE__KIND__NOT_SET;
+        resp.error = make_error(err, why);
+    }
+    send_response(n, &resp);
+
+    free_error(resp.error);
+    submit_batch_free(&sub);
+    ledger_block_response_free(block);
+    ledger_tx_response_free(tx);
+    ledger_attestations_response_free(att);
+    ledger_account_free(account);
+    ledger_predictions_response_free(preds);
+    ledger_models_response_free(models);
+    witan__request__free_unpacked(req, NULL);
+}
+
+/* --- blocks ------------------------------------------------------------------- */
+
+static bool block_due(struct node *n)
+{
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    if (n->pool.count > 0)
+        return true;
+    /* Results of block h are certified by block h + L. */
+    return tip.last_nonempty_height > 0 &&
+           tip.height < tip.last_nonempty_height +
+                            n->genesis->params->pipeline_depth;
+}
+
+/* Builds, signs and commits the next block: with one validator, its own
+ * COMMIT vote is the whole quorum and forms the certificate. */
+static int propose_and_commit(struct node *n)
+{
+    const Witan__Params *p = n->genesis->params;
+    size_t count = mempool_select(&n->pool, n->l, p->block_tx_count_max,
+                                  p->block_size_max - WITAN_HEADER_SIZE_MAX,
+                                  n->selection);
+    struct ledger_block block;
+    int err = ledger_block_build(n->l, n->selection, count, wall_ms(), 0,
+                                 n->validator_index, &block);
+    if (err) {
+        WITAN_ERROR("node", "cannot build block: %s", witan_err_message(err));
+        return err;
+    }
+    uint8_t digest[32], sig[64], signers = 1;
+    ledger_vote_digest(n->genesis->chain_id, block.height, 0, block.hash,
+                       digest);
+    err = wcrypto_sign(&n->key, digest, sig);
+    if (err) {
+        ledger_block_free(&block);
+        return err;
+    }
+    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+    ProtobufCBinaryData sigs[1] = {{64, sig}};
+    cert.height = block.height;
+    cert.block_hash = (ProtobufCBinaryData){32, block.hash};
+    cert.signers = (ProtobufCBinaryData){1, &signers};
+    cert.n_signatures = 1;
+    cert.signatures = sigs;
+
+    struct ledger_apply_stats stats;
+    char why[LEDGER_WHY_SIZE];
+    err = ledger_block_apply(n->l, block.bytes, block.size, &cert, false,
+                             &stats, why, sizeof why);
+    if (err) {
+        WITAN_ERROR("node", "block %llu not applied: %s (%s)",
+                    (unsigned long long)block.height, why,
+                    witan_err_name(err));
+        ledger_block_free(&block);
+        return err;
+    }
+    mempool_remove_selected(&n->pool);
+    if (stats.ok_count != stats.tx_count)
+        mempool_drop_stale(&n->pool, n->l);
+    WITAN_DEBUG("node", "committed block %llu: %u transactions, %u ok",
+                (unsigned long long)block.height, stats.tx_count,
+                stats.ok_count);
+    ledger_block_free(&block);
+    return WITAN_OK;
+}
+
+/* --- start and run ------------------------------------------------------------- */
+
+static int load_home(struct node *n, const char *home)
+{
+    char path[4096], why[LEDGER_WHY_SIZE];
+    snprintf(path, sizeof path, "%s/genesis.json", home);
+    int err = ledger_genesis_load(path, &n->genesis, why, sizeof why);
+    if (err) {
+        WITAN_ERROR("node", "%s", why);
+        return err;
+    }
+    snprintf(path, sizeof path, "%s/validator.key", home);
+    err = wcrypto_keyfile_read(path, &n->key);
+    if (err) {
+        WITAN_ERROR("node", "cannot use validator key %s: %s%s", path,
+                    witan_err_message(err),
+                    err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        return err;
+    }
+    if (n->key.pub.type != WCRYPTO_KEY_ED25519) {
+        WITAN_ERROR("node", "validator key %s must be ed25519", path);
+        return WITAN_EKEYTYPE;
+    }
+    bool found = false;
+    for (size_t i = 0; i < n->genesis->n_validators; i++)
+        if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,
+                   32) == 0) {
+            n->validator_index = (uint32_t)i;
+            found = true;
+        }
+    if (!found) {
+        WITAN_ERROR("node", "validator key %s is not in the genesis "
+                            "validator set", path);
+        return WITAN_EKEY;
+    }
+    if (n->genesis->n_validators != 1) {
+        WITAN_ERROR("node",
+                    "genesis has %zu validators; this build of witand runs "
+                    "one-validator chains only (multi-validator consensus is "
+                    "not wired into the node yet)",
+                    n->genesis->n_validators);
+        return WITAN_EUNSUPPORTED;
+    }
+    snprintf(path, sizeof path, "%s/data", home);
+    struct store_options opts = {n->cfg->map_size, n->cfg->map_size_max};
+    err = ledger_open(path, n->genesis, &opts, &n->l, why, sizeof why);
+    if (err) {
+        WITAN_ERROR("node", "home %s refused: %s", home, why);
+        return err;
+    }
+    return WITAN_OK;
+}
+
+static void node_cleanup(struct node *n)
+{
+    if (nng_socket_id(n->sock) > 0)
+        nng_close(n->sock);
+    mempool_free(&n->pool);
+    free(n->selection);
+    ledger_close(n->l);
+    ledger_genesis_free(n->genesis);
+    wcrypto_keypair_wipe(&n->key);
+}
+
+int node_run(const char *home, const struct node_config *cfg,
+             volatile sig_atomic_t *stop)
+{
+    struct node n;
+    memset(&n, 0, sizeof n);
+    n.cfg = cfg;
+    n.sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+    witan_log_set_level(cfg->log_level);
+    int err = wcrypto_init();
+    if (!err)
+        err = load_home(&n, home);
+    if (!err)
+        err = mempool_init(&n.pool, cfg->mempool_count_max,
+                           cfg->mempool_size_max);
+    if (!err) {
+        n.selection = calloc(WITAN_BLOCK_TX_COUNT_MAX, sizeof *n.selection);
+        if (!n.selection)
+            err = WITAN_ENOMEM;
+    }
+    int rc = 0;
+    if (!err && (rc = nng_rep0_open(&n.sock)) == 0) {
+        nng_socket_set_size(n.sock, NNG_OPT_RECVMAXSZ,
+                            WITAN_CLIENT_REQUEST_SIZE_MAX);
+        rc = nng_listen(n.sock, cfg->listen, NULL, 0);
+        if (rc)
+            WITAN_ERROR("node", "cannot listen on %s: %s", cfg->listen,
+                        nng_strerror(rc));
+    }
+    if (!err && rc)
+        err = WITAN_ENET;
+    if (err) {
+        node_cleanup(&n);
+        return err;
+    }
+    struct ledger_tip tip;
+    ledger_tip(n.l, &tip);
+    char hash[65];
+    witan_hex_encode(tip.block_hash, 32, hash);
+    WITAN_INFO("node", "chain %s at height %llu (%s), listening on %s",
+               n.genesis->chain_id, (unsigned long long)tip.height, hash,
+               cfg->listen);
+
+    while (!*stop && !err) {
+        /* Wait for a request only when there is no block to make. */
+        int wait_ms = block_due(&n) ? 0 : NODE_IDLE_WAIT_MS;
+        nng_socket_set_ms(n.sock, NNG_OPT_RECVTIMEO, wait_ms ? wait_ms : 1);
+        for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX && !*stop; i++) {
+            nng_msg *msg;
+            rc = nng_recvmsg(n.sock, &msg, i == 0 && wait_ms
+                                               ? 0
+                                               : NNG_FLAG_NONBLOCK);
+            if (rc == NNG_ETIMEDOUT || rc == NNG_EAGAIN)
+                break;
+            if (rc != 0) {
+                WITAN_WARN("node", "receive failed: %s", nng_strerror(rc));
+                break;
+            }
+            handle_request(&n, msg);
+        }
+        if (!*stop && block_due(&n))
+            err = propose_and_commit(&n);
+    }
+    ledger_tip(n.l, &tip);
+    WITAN_INFO("node", "stopping at height %llu%s",
+               (unsigned long long)tip.height, err ? " after an error" : "");
+    node_cleanup(&n);
+    return err;
+}

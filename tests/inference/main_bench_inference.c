@@ -1,0 +1,149 @@
+/*
+ * make bench-inference: Witan's integer scorer beside ONNX Runtime on the
+ * same ONNX files and inputs, in the same run. Models: an MLP 32-64-64-1 and
+ * 100 gradient-boosted trees of depth 6 (tests/fixtures/models/bench_*).
+ * For each: single-sample predictions per second (one call per sample) and
+ * batched throughput (1,024 samples per call), and the largest absolute
+ * error against the float reference. ONNX Runtime runs in node with one
+ * thread (tests/inference/bench_ort.js, onnxruntime-node in build/ort).
+ * Outputs: Witan's integer outputs and ONNX Runtime's float outputs are each
+ * compared with the float reference (max err column).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/inference/support.h"
+
+/* Each figure is the best of ROUNDS runs of SECONDS, for both engines: the
+ * machine is shared, and the best run is the least disturbed one. */
+#define SECONDS 0.4
+#define ROUNDS 3
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct figures {
+    double single, batch, err;
+};
+
+static int run_witan(const char *name, struct figures *f)
+{
+    char path[256];
+    size_t size, rows, cols, rr, rc;
+    snprintf(path, sizeof path, TSUP_DIR "%s.bin", name);
+    uint8_t *bin = tsup_read(path, &size);
+    snprintf(path, sizeof path, TSUP_DIR "%s.samples.csv", name);
+    double *x = tsup_csv(path, &rows, &cols);
+    snprintf(path, sizeof path, TSUP_DIR "%s.ref.csv", name);
+    double *ref = tsup_csv(path, &rr, &rc);
+    infer_model *m = NULL;
+    char why[256];
+    if (!bin || !x || !ref || infer_model_load(bin, size, &m, why, sizeof why)) {
+        fprintf(stderr, "bench: cannot load %s\n", name);
+        return 1;
+    }
+    struct infer_info info;
+    infer_model_info(m, &info);
+    int64_t *in = malloc(rows * cols * sizeof *in);
+    int32_t *out = malloc(rows * info.output_count * sizeof *out);
+    for (size_t i = 0; i < rows * cols; i++)
+        in[i] = tsup_fixed(x[i], info.input_frac_bits);
+    uint64_t gas;
+    infer_score_batch(m, in, rows, out, NULL, &gas);
+    f->err = 0;
+    for (size_t s = 0; s < rows; s++) {
+        double e = fabs(ldexp(out[s * info.output_count], -(int)info.output_frac_bits) -
+                        ref[s * rc]);
+        f->err = e > f->err ? e : f->err;
+    }
+    f->batch = f->single = 0;
+    int64_t sink = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Batched: 1,024 samples per call. */
+        double t0 = now(), t;
+        size_t calls = 0;
+        do {
+            infer_score_batch(m, in, rows, out, NULL, &gas);
+            calls++;
+        } while ((t = now()) - t0 < SECONDS);
+        double r = (double)calls * (double)rows / (t - t0);
+        f->batch = r > f->batch ? r : f->batch;
+        /* Single sample per call. */
+        calls = 0;
+        t0 = now();
+        do {
+            for (size_t s = 0; s < rows; s++) {
+                struct infer_result res;
+                infer_score(m, in + s * cols, cols, out, info.output_count, &res);
+                sink += out[0];
+            }
+            calls += rows;
+        } while ((t = now()) - t0 < SECONDS);
+        r = (double)calls / (t - t0);
+        f->single = r > f->single ? r : f->single;
+    }
+    if (sink == 42)
+        printf(" ");
+    infer_model_free(m);
+    free(in);
+    free(out);
+    free(bin);
+    free(x);
+    free(ref);
+    return 0;
+}
+
+static int run_ort(const char *name, struct figures *f)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "node tests/inference/bench_ort.js build/ort " TSUP_DIR "%s.onnx "
+             TSUP_DIR "%s.samples.csv " TSUP_DIR "%s.ref.csv %g %d",
+             name, name, name, SECONDS, ROUNDS);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 1;
+    char line[256] = "";
+    int ok = fgets(line, sizeof line, p) &&
+             sscanf(line, "ort single_per_s=%lf batch_per_s=%lf max_err=%lf",
+                    &f->single, &f->batch, &f->err) == 3;
+    return (pclose(p) == 0 && ok) ? 0 : 1;
+}
+
+int main(void)
+{
+    static const char *const models[][2] = {
+        {"bench_mlp", "MLP 32-64-64-1 (ReLU)"},
+        {"bench_gb", "GB 100 trees, depth 6"},
+    };
+    int fail = 0;
+    printf("%-24s %-9s %14s %14s %10s\n", "model", "engine", "single /s",
+           "batched /s", "max err");
+    for (size_t i = 0; i < 2; i++) {
+        struct figures w, o;
+        if (run_witan(models[i][0], &w) || run_ort(models[i][0], &o)) {
+            fprintf(stderr, "bench: %s failed\n", models[i][0]);
+            return 1;
+        }
+        printf("%-24s %-9s %14.0f %14.0f %10.2e\n", models[i][1], "witan",
+               w.single, w.batch, w.err);
+        printf("%-24s %-9s %14.0f %14.0f %10.2e\n", "", "onnxrt", o.single,
+               o.batch, o.err);
+        double rs = w.single / o.single, rb = w.batch / o.batch;
+        printf("%-24s %-9s %13.2fx %13.2fx   targets >= 2x, >= 0.5x: %s\n", "",
+               "ratio", rs, rb, rs >= 2 && rb >= 0.5 ? "met" : "NOT MET");
+        printf("%-24s %-9s %11.3f us %11.3f us\n", "", "witan", 1e6 / w.single,
+               1e6 / w.batch);
+        printf("%-24s %-9s %11.3f us %11.3f us   (per sample)\n", "", "onnxrt",
+               1e6 / o.single, 1e6 / o.batch);
+        fail |= w.err > 0.05;
+    }
+    return fail;
+}

@@ -1,0 +1,1191 @@
+/*
+ * ledger: every refusal reason of admission and apply, corrections and
+ * revisions, membership changes with their heights, two ledgers applying the
+ * same blocks to identical roots, genesis errors, a database from another
+ * chain, and a map that fills up.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+
+#define WHY_SIZE LEDGER_WHY_SIZE
+
+struct world {
+    char dir[256];
+    Witan__Genesis *g;
+    ledger *l;
+    wcrypto_keypair validator, admin, provider, outsider, secp;
+    uint8_t admin_addr[20], provider_addr[20], outsider_addr[20],
+        secp_addr[20];
+    uint64_t admin_nonce, provider_nonce, secp_nonce;
+};
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void seeded(enum wcrypto_key_type t, uint8_t b, wcrypto_keypair *kp)
+{
+    uint8_t seed[32];
+    memset(seed, b, sizeof seed);
+    assert_int_equal(wcrypto_keypair_from_seed(t, seed, kp), 0);
+}
+
+static void hex(const uint8_t *d, size_t n, char *out)
+{
+    witan_hex_encode(d, n, out);
+}
+
+/* Genesis JSON with one validator, an admin, a data provider and a
+ * secp256k1 provider. The outsider is not a member. */
+static uint32_t tx_size_max = 4096, model_gas_max = 1000000;
+
+static void make_genesis(struct world *w, const char *chain,
+                         uint32_t block_size_max, Witan__Genesis **out)
+{
+    char v[65], a[65], p[65], s[67], json[4096], why[WHY_SIZE];
+    hex(w->validator.pub.bytes, 32, v);
+    hex(w->admin.pub.bytes, 32, a);
+    hex(w->provider.pub.bytes, 32, p);
+    hex(w->secp.pub.bytes, 33, s);
+    snprintf(json, sizeof json,
+             "{\"protocol_version\": 1, \"chain_id\": \"%s\", "
+             "\"genesis_time_ms\": 1700000000000,"
+             "\"validators\": [{\"name\": \"v0\", \"pubkey\": \"%s\"}],"
+             "\"members\": ["
+             " {\"name\": \"admin\", \"key_type\": \"ed25519\", \"pubkey\": "
+             "\"%s\", \"roles\": [\"model_operator\", \"admin\"]},"
+             " {\"name\": \"noaa\", \"key_type\": \"ed25519\", \"pubkey\": "
+             "\"%s\", \"roles\": [\"data_provider\"]},"
+             " {\"name\": \"k1\", \"key_type\": \"secp256k1\", \"pubkey\": "
+             "\"%s\", \"roles\": [\"data_provider\", \"auditor\"]}],"
+             "\"params\": {\"block_size_max\": %u, \"tx_size_max\": %u, "
+             "\"model_gas_max\": %u}}",
+             chain, v, a, p, s, block_size_max, tx_size_max, model_gas_max);
+    assert_int_equal(ledger_genesis_parse(json, strlen(json), out, why,
+                                          sizeof why),
+                     0);
+}
+
+static void open_world(struct world *w, const char *name)
+{
+    snprintf(w->dir, sizeof w->dir, "%s/witan-ledger-%d-%s",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+             name);
+    rm_rf(w->dir);
+    assert_int_equal(mkdir(w->dir, 0700), 0);
+    char why[WHY_SIZE];
+    struct store_options o = {1 << 20, 64 << 20};
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
+}
+
+static struct world *new_world(const char *name)
+{
+    struct world *w = calloc(1, sizeof *w);
+    seeded(WCRYPTO_KEY_ED25519, 1, &w->validator);
+    seeded(WCRYPTO_KEY_ED25519, 2, &w->admin);
+    seeded(WCRYPTO_KEY_ED25519, 3, &w->provider);
+    seeded(WCRYPTO_KEY_ED25519, 4, &w->outsider);
+    seeded(WCRYPTO_KEY_SECP256K1, 5, &w->secp);
+    wcrypto_address(&w->admin.pub, w->admin_addr);
+    wcrypto_address(&w->provider.pub, w->provider_addr);
+    wcrypto_address(&w->outsider.pub, w->outsider_addr);
+    wcrypto_address(&w->secp.pub, w->secp_addr);
+    w->admin_nonce = w->provider_nonce = w->secp_nonce = 1;
+    make_genesis(w, "witan-test", 1 << 20, &w->g);
+    open_world(w, name);
+    return w;
+}
+
+static void free_world(struct world *w)
+{
+    ledger_close(w->l);
+    rm_rf(w->dir);
+    ledger_genesis_free(w->g);
+    free(w);
+}
+
+/* Signs a body into envelope bytes (malloc'd). */
+static uint8_t *sign_body(Witan__TxBody *body, const wcrypto_keypair *kp,
+                          size_t *size)
+{
+    size_t bs = witan__tx_body__get_packed_size(body);
+    uint8_t *b = malloc(bs), hash[32], sig[64];
+    witan__tx_body__pack(body, b);
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, b, bs, hash);
+    assert_int_equal(wcrypto_sign(kp, hash, sig), 0);
+    Witan__Envelope e = WITAN__ENVELOPE__INIT;
+    e.body = (ProtobufCBinaryData){bs, b};
+    e.key_type = (Witan__KeyType)kp->pub.type;
+    e.pubkey = (ProtobufCBinaryData){kp->pub.size, (uint8_t *)kp->pub.bytes};
+    e.signature = (ProtobufCBinaryData){64, sig};
+    *size = witan__envelope__get_packed_size(&e);
+    uint8_t *out = malloc(*size);
+    witan__envelope__pack(&e, out);
+    free(b);
+    return out;
+}
+
+struct attest_spec {
+    const char *chain;
+    int64_t time_ms;
+    int64_t co2;
+    const uint8_t *corrects;
+    const char *feed;
+};
+
+static uint8_t *attest_tx(const wcrypto_keypair *kp, const uint8_t sender[20],
+                          uint64_t nonce, struct attest_spec s, size_t *size)
+{
+    Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+    v.name = "co2";
+    v.mantissa = s.co2;
+    v.scale = 2;
+    Witan__NamedValue *vs[] = {&v};
+    Witan__Attest a = WITAN__ATTEST__INIT;
+    a.feed = (char *)(s.feed ? s.feed : "climate/co2/mauna-loa");
+    a.subject = "mauna-loa";
+    a.observed_at_ms = s.time_ms;
+    a.n_values = 1;
+    a.values = vs;
+    a.unit = "ppm";
+    if (s.corrects)
+        a.corrects = (ProtobufCBinaryData){32, (uint8_t *)s.corrects};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = (char *)(s.chain ? s.chain : "witan-test");
+    b.sender = (ProtobufCBinaryData){20, (uint8_t *)sender};
+    b.nonce = nonce;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+    b.attest = &a;
+    return sign_body(&b, kp, size);
+}
+
+static uint8_t *membership_tx(struct world *w, Witan__Membership *m,
+                              size_t *size)
+{
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
+    b.membership = m;
+    return sign_body(&b, &w->admin, size);
+}
+
+/* Decodes, admits, builds a one-validator block of the given envelopes,
+ * certifies and applies it; returns the receipts' statuses. */
+static void commit_block(struct world *w, uint8_t **envs, size_t *sizes,
+                         size_t n, Witan__TxStatus *statuses)
+{
+    struct ledger_tx txs[16], *ptrs[16];
+    char why[WHY_SIZE];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ledger_tx_decode(w->l, envs[i], sizes[i], true,
+                                          &txs[i], why, sizeof why),
+                         0);
+        ptrs[i] = &txs[i];
+    }
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    assert_int_equal(ledger_block_build(w->l, ptrs, n, tip.time_ms + 1000, 0,
+                                        0, &blk),
+                     0);
+    uint8_t digest[32], sig[64], signers = 1;
+    ledger_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
+    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+    ProtobufCBinaryData sigs[1] = {{64, sig}};
+    cert.height = blk.height;
+    cert.block_hash = (ProtobufCBinaryData){32, blk.hash};
+    cert.signers = (ProtobufCBinaryData){1, &signers};
+    cert.n_signatures = 1;
+    cert.signatures = sigs;
+    struct ledger_apply_stats st;
+    assert_int_equal(ledger_block_apply(w->l, blk.bytes, blk.size, &cert, true,
+                                        &st, why, sizeof why),
+                     0);
+    for (size_t i = 0; i < n; i++) {
+        Witan__TxResponse *r;
+        assert_int_equal(ledger_get_tx(w->l, txs[i].hash, &r), 0);
+        assert_int_equal(r->state, WITAN__TX_STATE__TX_STATE_COMMITTED);
+        if (statuses)
+            statuses[i] = r->receipt->status;
+        ledger_tx_response_free(r);
+        ledger_tx_release(&txs[i]);
+    }
+    ledger_block_free(&blk);
+}
+
+static int decode_err(struct world *w, const uint8_t *b, size_t n)
+{
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    int err = ledger_tx_decode(w->l, b, n, true, &tx, why, sizeof why);
+    if (err == 0)
+        ledger_tx_release(&tx);
+    else
+        assert_true(strlen(why) > 0); /* every refusal says why */
+    return err;
+}
+
+static int admit_err(struct world *w, const uint8_t *b, size_t n)
+{
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    int err = ledger_tx_decode(w->l, b, n, true, &tx, why, sizeof why);
+    if (err)
+        return err;
+    err = ledger_tx_admit(w->l, &tx, 10, why, sizeof why);
+    if (err)
+        assert_true(strlen(why) > 0);
+    ledger_tx_release(&tx);
+    return err;
+}
+
+static void test_stateless_refusals(void **state)
+{
+    (void)state;
+    struct world *w = new_world("stateless");
+    size_t n;
+    uint8_t *good = attest_tx(&w->provider, w->provider_addr, 1,
+                              (struct attest_spec){.time_ms = 1}, &n);
+    assert_int_equal(decode_err(w, good, n), 0);
+
+    /* truncated protobuf: every prefix is refused */
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_not_equal(decode_err(w, good, cut), 0);
+    /* garbage */
+    uint8_t garbage[64];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (uint8_t)(i * 37 + 11);
+    assert_int_not_equal(decode_err(w, garbage, sizeof garbage), 0);
+
+    /* wrong signature: flip a bit of the signature (the last 64 bytes) */
+    uint8_t *bad = malloc(n);
+    memcpy(bad, good, n);
+    bad[n - 5] ^= 1;
+    assert_int_equal(decode_err(w, bad, n), WITAN_ESIG);
+
+    /* signed by another key than the one in the envelope */
+    Witan__Envelope *e = witan__envelope__unpack(NULL, n, good);
+    assert_non_null(e);
+    uint8_t hash[32], sig[64];
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
+    assert_int_equal(wcrypto_sign(&w->outsider, hash, sig), 0);
+    memcpy(e->signature.data, sig, 64);
+    size_t n2 = witan__envelope__get_packed_size(e);
+    uint8_t *other = malloc(n2);
+    witan__envelope__pack(e, other);
+    assert_int_equal(decode_err(w, other, n2), WITAN_ESIG);
+    witan__envelope__free_unpacked(e, NULL);
+
+    /* wrong chain id */
+    size_t n3;
+    uint8_t *wrong_chain = attest_tx(&w->provider, w->provider_addr, 1,
+                                     (struct attest_spec){.chain = "other",
+                                                          .time_ms = 1},
+                                     &n3);
+    assert_int_equal(decode_err(w, wrong_chain, n3), WITAN_ECHAIN);
+
+    /* oversize: a feed name past its limit, then a whole transaction past
+     * tx_size_max (4096 in this genesis) */
+    char feed[WITAN_FEED_SIZE_MAX + 2];
+    memset(feed, 'a', sizeof feed - 1);
+    feed[sizeof feed - 1] = '\0';
+    size_t n4;
+    uint8_t *long_feed = attest_tx(&w->provider, w->provider_addr, 1,
+                                   (struct attest_spec){.time_ms = 1,
+                                                        .feed = feed},
+                                   &n4);
+    assert_int_equal(decode_err(w, long_feed, n4), WITAN_EINVAL);
+    uint8_t *huge = calloc(1, 5000);
+    memcpy(huge, good, n);
+    assert_int_equal(decode_err(w, huge, 5000), WITAN_ELIMIT);
+
+    free(good);
+    free(bad);
+    free(other);
+    free(wrong_chain);
+    free(long_feed);
+    free(huge);
+    free_world(w);
+}
+
+static void test_stateful_refusals_and_receipts(void **state)
+{
+    (void)state;
+    struct world *w = new_world("stateful");
+    uint8_t *env[4];
+    size_t sz[4];
+    Witan__TxStatus st[4];
+
+    /* sender without the role: the admin attests */
+    env[0] = attest_tx(&w->admin, w->admin_addr, 1,
+                       (struct attest_spec){.time_ms = 1}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_EROLE);
+    /* not a member at all */
+    env[1] = attest_tx(&w->outsider, w->outsider_addr, 1,
+                       (struct attest_spec){.time_ms = 1}, &sz[1]);
+    assert_int_equal(admit_err(w, env[1], sz[1]), WITAN_ESENDER);
+    /* skipped nonce (window 10) */
+    env[2] = attest_tx(&w->provider, w->provider_addr, 12,
+                       (struct attest_spec){.time_ms = 1}, &sz[2]);
+    assert_int_equal(admit_err(w, env[2], sz[2]), WITAN_ENONCE);
+    for (int i = 0; i < 3; i++)
+        free(env[i]);
+
+    /* commit nonce 1, then replay it */
+    env[0] = attest_tx(&w->provider, w->provider_addr, 1,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 42000},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_ENONCE);
+    free(env[0]);
+
+    /* apply-time refusals get receipts: a nonce gap inside a block, a
+     * duplicate attestation, a correction naming the wrong transaction;
+     * the secp256k1 provider attests fine */
+    uint8_t wrong[32];
+    memset(wrong, 7, sizeof wrong);
+    env[0] = attest_tx(&w->provider, w->provider_addr, 3,
+                       (struct attest_spec){.time_ms = 2000}, &sz[0]);
+    env[1] = attest_tx(&w->provider, w->provider_addr, 2,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 1},
+                       &sz[1]);
+    env[2] = attest_tx(&w->secp, w->secp_addr, 1,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 5},
+                       &sz[2]);
+    commit_block(w, env, sz, 3, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_BAD_NONCE);
+    assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_DUPLICATE);
+    assert_int_equal(st[2], WITAN__TX_STATUS__TX_STATUS_OK);
+    for (int i = 0; i < 3; i++)
+        free(env[i]);
+    env[0] = attest_tx(&w->provider, w->provider_addr, 3,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 2,
+                                            .corrects = wrong},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_BAD_CORRECTION);
+    free(env[0]);
+    uint64_t nonce;
+    assert_int_equal(ledger_account_nonce(w->l, w->provider_addr, &nonce), 0);
+    assert_int_equal(nonce, 3);
+    free_world(w);
+}
+
+static void test_corrections_keep_history(void **state)
+{
+    (void)state;
+    struct world *w = new_world("corrections");
+    uint8_t *env[1];
+    size_t sz[1];
+    Witan__TxStatus st[1];
+    uint8_t first_hash[32], second_hash[32];
+    char why[WHY_SIZE];
+    struct ledger_tx tx;
+
+    env[0] = attest_tx(&w->provider, w->provider_addr, 1,
+                       (struct attest_spec){.time_ms = -359683200000LL,
+                                            .co2 = 31571},
+                       &sz[0]);
+    assert_int_equal(ledger_tx_decode(w->l, env[0], sz[0], true, &tx, why,
+                                      sizeof why),
+                     0);
+    memcpy(first_hash, tx.hash, 32);
+    ledger_tx_release(&tx);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+
+    env[0] = attest_tx(&w->provider, w->provider_addr, 2,
+                       (struct attest_spec){.time_ms = -359683200000LL,
+                                            .co2 = 31580,
+                                            .corrects = first_hash},
+                       &sz[0]);
+    assert_int_equal(ledger_tx_decode(w->l, env[0], sz[0], true, &tx, why,
+                                      sizeof why),
+                     0);
+    memcpy(second_hash, tx.hash, 32);
+    ledger_tx_release(&tx);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+
+    /* correcting the superseded revision again is refused */
+    env[0] = attest_tx(&w->provider, w->provider_addr, 3,
+                       (struct attest_spec){.time_ms = -359683200000LL,
+                                            .co2 = 31590,
+                                            .corrects = first_hash},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_BAD_CORRECTION);
+    free(env[0]);
+
+    Witan__AttestationsRequest q = WITAN__ATTESTATIONS_REQUEST__INIT;
+    q.feed = "climate/co2/mauna-loa";
+    q.subject = "mauna-loa";
+    q.from_ms = INT64_MIN;
+    q.history = true;
+    Witan__AttestationsResponse *r;
+    assert_int_equal(ledger_query_attestations(w->l, &q, &r), 0);
+    assert_int_equal(r->n_records, 1);
+    assert_int_equal(r->records[0]->revision, 1);
+    assert_int_equal(r->records[0]->attest->values[0]->mantissa, 31580);
+    assert_int_equal(r->n_history, 1);
+    assert_int_equal(r->history[0]->revision, 0);
+    assert_memory_equal(r->history[0]->superseded_by.data, second_hash, 32);
+    ledger_attestations_response_free(r);
+    free_world(w);
+}
+
+static void test_paging_with_cursor(void **state)
+{
+    (void)state;
+    struct world *w = new_world("paging");
+    uint8_t *env[10];
+    size_t sz[10];
+    for (int i = 0; i < 10; i++)
+        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
+                           (struct attest_spec){.time_ms = i * 1000,
+                                                .co2 = 40000 + i},
+                           &sz[i]);
+    commit_block(w, env, sz, 10, NULL);
+    for (int i = 0; i < 10; i++)
+        free(env[i]);
+    Witan__AttestationsRequest q = WITAN__ATTESTATIONS_REQUEST__INIT;
+    q.feed = "climate/co2/mauna-loa";
+    q.subject = "mauna-loa";
+    q.from_ms = 2000;
+    q.to_ms = 8000;
+    q.limit = 3;
+    int64_t seen[16];
+    size_t count = 0;
+    uint8_t cursor[512];
+    for (int page = 0; page < 10; page++) {
+        Witan__AttestationsResponse *r;
+        assert_int_equal(ledger_query_attestations(w->l, &q, &r), 0);
+        assert_true(r->n_records <= 3);
+        for (size_t i = 0; i < r->n_records; i++)
+            seen[count++] = r->records[i]->attest->observed_at_ms;
+        bool more = r->next_cursor.len > 0;
+        if (more) {
+            memcpy(cursor, r->next_cursor.data, r->next_cursor.len);
+            q.cursor = (ProtobufCBinaryData){r->next_cursor.len, cursor};
+        }
+        ledger_attestations_response_free(r);
+        if (!more)
+            break;
+    }
+    assert_int_equal(count, 7); /* 2000 … 8000 inclusive */
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(seen[i], 2000 + (int64_t)i * 1000);
+    q.limit = WITAN_QUERY_PAGE_COUNT_MAX + 1;
+    Witan__AttestationsResponse *r;
+    assert_int_equal(ledger_query_attestations(w->l, &q, &r), WITAN_ELIMIT);
+    free_world(w);
+}
+
+static void test_membership_and_rotation(void **state)
+{
+    (void)state;
+    struct world *w = new_world("membership");
+    uint8_t *env[2];
+    size_t sz[2];
+    Witan__TxStatus st[2];
+
+    /* add the outsider as a data provider; it can then attest */
+    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
+    Witan__Role roles[] = {WITAN__ROLE__ROLE_DATA_PROVIDER};
+    add.name = "newcomer";
+    add.key_type = WITAN__KEY_TYPE__KEY_TYPE_ED25519;
+    add.pubkey = (ProtobufCBinaryData){32, w->outsider.pub.bytes};
+    add.n_roles = 1;
+    add.roles = roles;
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
+    m.add = &add;
+    env[0] = membership_tx(w, &m, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->outsider, w->outsider_addr, 1,
+                       (struct attest_spec){.time_ms = 5}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), 0);
+    free(env[0]);
+
+    /* a non-admin cannot change membership */
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = 1;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
+    b.membership = &m;
+    env[0] = sign_body(&b, &w->provider, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_EROLE);
+    free(env[0]);
+
+    /* rotate the provider's key: the old key is refused afterwards */
+    wcrypto_keypair fresh;
+    seeded(WCRYPTO_KEY_ED25519, 9, &fresh);
+    Witan__KeyRotation rot = WITAN__KEY_ROTATION__INIT;
+    rot.address = (ProtobufCBinaryData){20, w->provider_addr};
+    rot.key_type = WITAN__KEY_TYPE__KEY_TYPE_ED25519;
+    rot.pubkey = (ProtobufCBinaryData){32, fresh.pub.bytes};
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
+    m.rotate = &rot;
+    env[0] = membership_tx(w, &m, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->provider, w->provider_addr, 1,
+                       (struct attest_spec){.time_ms = 5}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_EKEY);
+    free(env[0]);
+    env[0] = attest_tx(&fresh, w->provider_addr, 1,
+                       (struct attest_spec){.time_ms = 5}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), 0);
+    free(env[0]);
+
+    /* revoke the role: refused; the history records both heights */
+    Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
+    rc.address = (ProtobufCBinaryData){20, w->provider_addr};
+    rc.role = WITAN__ROLE__ROLE_DATA_PROVIDER;
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_REVOKE;
+    m.revoke = &rc;
+    env[0] = membership_tx(w, &m, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    env[0] = attest_tx(&fresh, w->provider_addr, 1,
+                       (struct attest_spec){.time_ms = 5}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_EROLE);
+    free(env[0]);
+
+    /* remove the newcomer: refused as a sender afterwards */
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
+    m.remove = (ProtobufCBinaryData){20, w->outsider_addr};
+    env[0] = membership_tx(w, &m, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->outsider, w->outsider_addr, 1,
+                       (struct attest_spec){.time_ms = 6}, &sz[0]);
+    assert_int_equal(admit_err(w, env[0], sz[0]), WITAN_ESENDER);
+    free(env[0]);
+
+    Witan__Account *a;
+    assert_int_equal(ledger_get_account(w->l, w->provider_addr, &a), 0);
+    assert_int_equal(a->n_keys, 2);
+    assert_int_equal(a->keys[0]->until_height, 2);
+    assert_int_equal(a->keys[1]->from_height, 2);
+    assert_int_equal(a->n_roles, 0);
+    assert_int_equal(a->n_events, 3); /* created, rotate, revoke */
+    assert_int_equal(a->events[2]->height, 3);
+    assert_string_equal(a->events[2]->what, "revoke");
+    ledger_account_free(a);
+    wcrypto_keypair_wipe(&fresh);
+    free_world(w);
+}
+
+/* Two ledgers applying the same blocks hold the same roots; the state root
+ * does not depend on the order of writes inside a block, only on values. */
+static void test_same_blocks_same_roots(void **state)
+{
+    (void)state;
+    struct world *a = new_world("twin-a");
+    struct world *b = calloc(1, sizeof *b);
+    *b = *a;
+    b->l = NULL;
+    make_genesis(b, "witan-test", 1 << 20, &b->g);
+    open_world(b, "twin-b");
+    for (int blk = 0; blk < 5; blk++) {
+        /* a builds and applies; b applies a's exact block bytes */
+        struct ledger_tip before;
+        ledger_tip(a->l, &before);
+        uint8_t *env[3];
+        size_t sz[3];
+        for (int i = 0; i < 3; i++)
+            env[i] = attest_tx(&a->provider, a->provider_addr,
+                               a->provider_nonce++,
+                               (struct attest_spec){.time_ms = blk * 10 + i,
+                                                    .co2 = blk * 100 + i},
+                               &sz[i]);
+        commit_block(a, env, sz, 3, NULL);
+        for (int i = 0; i < 3; i++)
+            free(env[i]);
+        struct ledger_tip ta;
+        ledger_tip(a->l, &ta);
+        Witan__BlockResponse *r;
+        assert_int_equal(ledger_get_block(a->l, ta.height, &r), 0);
+        size_t size = witan__block__get_packed_size(r->block);
+        uint8_t *bytes = malloc(size);
+        witan__block__pack(r->block, bytes);
+        struct ledger_apply_stats st;
+        char why[WHY_SIZE];
+        assert_int_equal(ledger_block_apply(b->l, bytes, size, r->cert, true,
+                                            &st, why, sizeof why),
+                         0);
+        /* applying it twice is refused: nothing is applied twice */
+        assert_int_equal(ledger_block_apply(b->l, bytes, size, r->cert, true,
+                                            &st, why, sizeof why),
+                         WITAN_ESTATE);
+        free(bytes);
+        ledger_block_response_free(r);
+        struct ledger_tip tb;
+        ledger_tip(b->l, &tb);
+        assert_memory_equal(ta.block_hash, tb.block_hash, 32);
+        assert_memory_equal(ta.state_root, tb.state_root, 32);
+        assert_memory_equal(ta.receipts_root, tb.receipts_root, 32);
+        uint8_t ha[32], hb[32];
+        wcrypto_history_root(&ta.history, ha);
+        wcrypto_history_root(&tb.history, hb);
+        assert_memory_equal(ha, hb, 32);
+        assert_memory_not_equal(before.state_root, ta.state_root, 32);
+    }
+    ledger_close(b->l);
+    rm_rf(b->dir);
+    ledger_genesis_free(b->g);
+    free(b);
+    free_world(a);
+}
+
+static void test_other_chain_refused(void **state)
+{
+    (void)state;
+    struct world *w = new_world("other-chain");
+    ledger_close(w->l);
+    w->l = NULL;
+    Witan__Genesis *other;
+    make_genesis(w, "another-chain", 1 << 20, &other);
+    char why[WHY_SIZE];
+    struct store_options o = {1 << 20, 64 << 20};
+    ledger *l;
+    assert_int_equal(ledger_open(w->dir, other, &o, &l, why, sizeof why),
+                     WITAN_EGENESIS);
+    assert_non_null(strstr(why, "genesis"));
+    ledger_genesis_free(other);
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
+    free_world(w);
+}
+
+static void test_genesis_errors(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "{",
+        "{\"protocol_version\": 1}",
+        "{\"protocol_version\": 2, \"chain_id\": \"x\", \"genesis_time_ms\": 0,"
+        " \"validators\": []}",
+        "{\"protocol_version\": 1, \"chain_id\": \"bad chain\", "
+        "\"genesis_time_ms\": 0, \"validators\": []}",
+        "{\"protocol_version\": 1, \"chain_id\": \"c\", \"genesis_time_ms\": "
+        "0, \"validators\": []}",
+        "{\"protocol_version\": 1, \"chain_id\": \"c\", \"genesis_time_ms\": "
+        "0.5, \"validators\": []}",
+        "{\"protocol_version\": 1, \"chain_id\": \"c\", \"genesis_time_ms\": "
+        "0, \"validators\": [{\"name\": \"v\", \"pubkey\": \"00\"}]}",
+        "{\"protocol_version\": 1, \"chain_id\": \"c\", \"genesis_time_ms\": "
+        "0, \"colour\": \"blue\"}",
+    };
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(bad); i++) {
+        Witan__Genesis *g;
+        char why[WHY_SIZE] = "";
+        assert_int_not_equal(ledger_genesis_parse(bad[i], strlen(bad[i]), &g,
+                                                  why, sizeof why),
+                             0);
+        assert_true(strlen(why) > 0);
+    }
+    /* The written form reads back to the same genesis hash. */
+    struct world *w = new_world("genesis-rt");
+    char *text;
+    size_t size;
+    FILE *f = open_memstream(&text, &size);
+    assert_int_equal(ledger_genesis_write(f, w->g), 0);
+    fclose(f);
+    Witan__Genesis *back;
+    char why[WHY_SIZE];
+    assert_int_equal(ledger_genesis_parse(text, size, &back, why, sizeof why),
+                     0);
+    uint8_t h1[32], h2[32];
+    ledger_genesis_hash(w->g, h1);
+    ledger_genesis_hash(back, h2);
+    assert_memory_equal(h1, h2, 32);
+    free(text);
+    ledger_genesis_free(back);
+    free_world(w);
+}
+
+/* A map that fills up: with no room to grow the block is refused with
+ * WITAN_EMAPFULL and nothing of it is stored; with room, the map grows. */
+static void test_map_full(void **state)
+{
+    (void)state;
+    struct world *w = new_world("mapfull");
+    ledger_close(w->l);
+    rm_rf(w->dir);
+    assert_int_equal(mkdir(w->dir, 0700), 0);
+    char why[WHY_SIZE];
+    struct store_options tight = {256 * 1024, 256 * 1024};
+    assert_int_equal(ledger_open(w->dir, w->g, &tight, &w->l, why, sizeof why),
+                     0);
+    int err = 0;
+    uint64_t committed = 0;
+    struct ledger_tip tip;
+    for (int blk = 0; blk < 200 && !err; blk++) {
+        struct ledger_tx txs[16], *ptrs[16];
+        for (int i = 0; i < 16; i++) {
+            size_t sz;
+            uint8_t *e = attest_tx(&w->provider, w->provider_addr,
+                                   committed + (uint64_t)i + 1,
+                                   (struct attest_spec){.time_ms = blk * 100 + i},
+                                   &sz);
+            assert_int_equal(ledger_tx_decode(w->l, e, sz, true, &txs[i], why,
+                                              sizeof why),
+                             0);
+            ptrs[i] = &txs[i];
+            free(e);
+        }
+        struct ledger_block b;
+        ledger_tip(w->l, &tip);
+        assert_int_equal(ledger_block_build(w->l, ptrs, 16, tip.time_ms + 1, 0,
+                                            0, &b),
+                         0);
+        uint8_t digest[32], sig[64], signers = 1;
+        ledger_vote_digest("witan-test", b.height, 0, b.hash, digest);
+        assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+        Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+        ProtobufCBinaryData sigs[1] = {{64, sig}};
+        cert.height = b.height;
+        cert.block_hash = (ProtobufCBinaryData){32, b.hash};
+        cert.signers = (ProtobufCBinaryData){1, &signers};
+        cert.n_signatures = 1;
+        cert.signatures = sigs;
+        struct ledger_apply_stats st;
+        err = ledger_block_apply(w->l, b.bytes, b.size, &cert, false, &st, why,
+                                 sizeof why);
+        if (!err)
+            committed += 16;
+        ledger_block_free(&b);
+        for (int i = 0; i < 16; i++)
+            ledger_tx_release(&txs[i]);
+    }
+    assert_int_equal(err, WITAN_EMAPFULL);
+    assert_non_null(strstr(why, "map"));
+    ledger_tip(w->l, &tip);
+    assert_true(tip.height > 0);
+    uint64_t nonce;
+    assert_int_equal(ledger_account_nonce(w->l, w->provider_addr, &nonce), 0);
+    assert_int_equal(nonce, committed);
+
+    /* Reopen with room to grow: the same database is intact and grows. */
+    ledger_close(w->l);
+    struct store_options roomy = {256 * 1024, 64 << 20};
+    assert_int_equal(ledger_open(w->dir, w->g, &roomy, &w->l, why, sizeof why),
+                     0);
+    struct ledger_tip again;
+    ledger_tip(w->l, &again);
+    assert_int_equal(again.height, tip.height);
+    assert_memory_equal(again.state_root, tip.state_root, 32);
+    uint8_t *env[16];
+    size_t sz[16];
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 16; i++)
+            env[i] = attest_tx(&w->provider, w->provider_addr, ++committed,
+                               (struct attest_spec){.time_ms = 1000000 +
+                                                               round * 100 + i},
+                               &sz[i]);
+        commit_block(w, env, sz, 16, NULL);
+        for (int i = 0; i < 16; i++)
+            free(env[i]);
+    }
+    assert_true(store_map_size(ledger_store(w->l)) > 256 * 1024);
+    free_world(w);
+}
+
+/* --- models on chain ---------------------------------------------------- */
+
+#include "inference/inference.h"
+
+static uint8_t *read_model(size_t *size)
+{
+    char *text;
+    assert_int_equal(witan_read_file("tests/fixtures/models/linreg_temp.bin",
+                                     WITAN_MODEL_SIZE_MAX, &text, size),
+                     0);
+    return (uint8_t *)text;
+}
+
+/* linreg_temp: temperature anomaly from (co2_ppm, year). Bound to the latest
+ * Mauna Loa co2 value and the year of that observation; triggered by new
+ * Mauna Loa attestations. */
+static uint8_t *register_tx(struct world *w, const uint8_t *model,
+                            size_t model_size, size_t *size)
+{
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
+                                                          WITAN__MODEL_INPUT__INIT;
+    co2.feed = year.feed = "climate/co2/mauna-loa";
+    co2.subject = year.subject = "mauna-loa";
+    co2.value = "co2";
+    year.observed_year = true;
+    Witan__ModelInput *inputs[] = {&co2, &year};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "temperature-from-co2";
+    r.version = 1;
+    r.model = (ProtobufCBinaryData){model_size, (uint8_t *)model};
+    r.n_inputs = 2;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    return sign_body(&b, &w->admin, size);
+}
+
+static uint8_t *score_tx(struct world *w, const uint8_t hash[32],
+                         size_t *size)
+{
+    Witan__Score sc = WITAN__SCORE__INIT;
+    sc.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &sc;
+    return sign_body(&b, &w->provider, size);
+}
+
+static Witan__PredictionsResponse *predictions(struct world *w,
+                                               const uint8_t hash[32])
+{
+    Witan__PredictionsRequest q = WITAN__PREDICTIONS_REQUEST__INIT;
+    q.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    Witan__PredictionsResponse *r;
+    assert_int_equal(ledger_query_predictions(w->l, &q, &r), 0);
+    return r;
+}
+
+static void test_models_on_chain(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *a = new_world("models-a");
+    struct world *b = calloc(1, sizeof *b);
+    *b = *a;
+    b->l = NULL;
+    make_genesis(b, "witan-test", 1 << 20, &b->g);
+    open_world(b, "models-b");
+
+    size_t model_size, sz[3];
+    uint8_t *model = read_model(&model_size), *env[3], hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__TxStatus st[3];
+
+    /* Register, and ask for a score before any data: a recorded, explained
+     * missing input, never a guess. */
+    env[0] = register_tx(a, model, model_size, &sz[0]);
+    env[1] = score_tx(a, hash, &sz[1]);
+    commit_block(a, env, sz, 2, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    free(env[1]);
+    Witan__PredictionsResponse *p = predictions(a, hash);
+    assert_int_equal(p->n_records, 1);
+    assert_int_equal(p->records[0]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
+    assert_non_null(strstr(p->records[0]->explanation, "mauna-loa"));
+    assert_int_equal(p->records[0]->n_outputs, 0);
+    ledger_predictions_response_free(p);
+
+    /* A stream of attestations: each triggers a score on its inputs. */
+    static const int64_t co2[] = {41115, 41419, 41598};
+    for (int i = 0; i < 3; i++)
+        env[i] = attest_tx(&a->provider, a->provider_addr, a->provider_nonce++,
+                           (struct attest_spec){.time_ms = 1577836800000LL +
+                                                           i * 2678400000LL,
+                                                .co2 = co2[i]},
+                           &sz[i]);
+    commit_block(a, env, sz, 3, st);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+    p = predictions(a, hash);
+    assert_int_equal(p->n_records, 4);
+    infer_model *m;
+    char why[160];
+    assert_int_equal(infer_model_load(model, model_size, &m, why, sizeof why),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        const Witan__PredictionRecord *r = p->records[1 + i];
+        struct ledger_tx tx;
+        char w2[WHY_SIZE];
+        assert_int_equal(ledger_tx_decode(a->l, env[i], sz[i], true, &tx, w2,
+                                          sizeof w2),
+                         0);
+        assert_int_equal(r->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_true(r->computed);
+        assert_memory_equal(r->tx_hash.data, tx.hash, 32);
+        assert_string_equal(r->subject, "mauna-loa");
+        /* inputs: the attested co2 and the year 2020, in Q.input_frac_bits,
+         * each traced to the attestation it came from */
+        int64_t want_co2, want_year;
+        assert_int_equal(infer_fixed_from_decimal(co2[i], 2, r->input_frac_bits,
+                                                  &want_co2),
+                         0);
+        assert_int_equal(infer_fixed_from_decimal(2020, 0, r->input_frac_bits,
+                                                  &want_year),
+                         0);
+        assert_int_equal(r->n_inputs, 2);
+        assert_int_equal(r->inputs[0], want_co2);
+        assert_int_equal(r->inputs[1], want_year);
+        assert_int_equal(r->n_input_txs, 2);
+        assert_memory_equal(r->input_txs[0].data, tx.hash, 32);
+        /* the output is exactly what the model computes on those inputs */
+        int64_t in[2] = {want_co2, want_year};
+        int32_t out[1];
+        struct infer_result res;
+        assert_int_equal(infer_score(m, in, 2, out, 1, &res), 0);
+        assert_int_equal(r->n_outputs, 1);
+        assert_int_equal(r->outputs[0], out[0]);
+        assert_int_equal(r->gas, res.gas);
+        ledger_tx_release(&tx);
+    }
+    infer_model_free(m);
+    for (int i = 0; i < 3; i++)
+        free(env[i]);
+
+    /* A second ledger applying the same blocks records the same bytes. */
+    struct ledger_tip tip;
+    ledger_tip(a->l, &tip);
+    for (uint64_t h = 1; h <= tip.height; h++) {
+        Witan__BlockResponse *blk;
+        assert_int_equal(ledger_get_block(a->l, h, &blk), 0);
+        size_t size = witan__block__get_packed_size(blk->block);
+        uint8_t *bytes = malloc(size);
+        witan__block__pack(blk->block, bytes);
+        struct ledger_apply_stats stats;
+        char w2[WHY_SIZE];
+        assert_int_equal(ledger_block_apply(b->l, bytes, size, blk->cert, true,
+                                            &stats, w2, sizeof w2),
+                         0);
+        free(bytes);
+        ledger_block_response_free(blk);
+    }
+    Witan__PredictionsResponse *q = predictions(b, hash);
+    size_t pa = witan__predictions_response__get_packed_size(p);
+    size_t pb = witan__predictions_response__get_packed_size(q);
+    assert_int_equal(pa, pb);
+    uint8_t *ba = malloc(pa), *bb = malloc(pb);
+    witan__predictions_response__pack(p, ba);
+    witan__predictions_response__pack(q, bb);
+    assert_memory_equal(ba, bb, pa);
+    struct ledger_tip tb;
+    ledger_tip(b->l, &tb);
+    assert_memory_equal(tip.state_root, tb.state_root, 32);
+    free(ba);
+    free(bb);
+    ledger_predictions_response_free(p);
+    ledger_predictions_response_free(q);
+
+    /* The model is listed with its registration. */
+    Witan__ModelsRequest mq = WITAN__MODELS_REQUEST__INIT;
+    Witan__ModelsResponse *ms;
+    assert_int_equal(ledger_query_models(a->l, &mq, &ms), 0);
+    assert_int_equal(ms->n_models, 1);
+    assert_string_equal(ms->models[0]->name, "temperature-from-co2");
+    assert_memory_equal(ms->models[0]->hash.data, hash, 32);
+    ledger_models_response_free(ms);
+
+    ledger_close(b->l);
+    rm_rf(b->dir);
+    ledger_genesis_free(b->g);
+    free(b);
+    free(model);
+    free_world(a);
+    tx_size_max = 4096;
+}
+
+static void test_model_over_gas_refused(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    model_gas_max = 50; /* linreg_temp may cost up to 108 */
+    struct world *w = new_world("models-gas");
+    size_t model_size, sz;
+    uint8_t *model = read_model(&model_size);
+    uint8_t *env = register_tx(w, model, model_size, &sz);
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                      sizeof why),
+                     WITAN_ELIMIT);
+    assert_non_null(strstr(why, "model_gas_max"));
+    /* and a corrupted model is refused with the loader's reason */
+    model[model_size / 2] ^= 0xff;
+    free(env);
+    env = register_tx(w, model, model_size, &sz);
+    assert_int_not_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                          sizeof why),
+                         0);
+    free(env);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+    model_gas_max = 1000000;
+}
+
+/* A posted prediction is stored as attested by its operator; a window that
+ * the data cannot fill is a recorded gap. */
+static void test_posted_prediction_and_gap(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("models-post");
+    uint8_t model_hash[32];
+    memset(model_hash, 0x42, sizeof model_hash);
+    Witan__NamedValue out = WITAN__NAMED_VALUE__INIT;
+    out.name = "anomaly";
+    out.mantissa = 123;
+    out.scale = 2;
+    Witan__NamedValue *outs[] = {&out};
+    Witan__PostPrediction post = WITAN__POST_PREDICTION__INIT;
+    post.model_hash = (ProtobufCBinaryData){32, model_hash};
+    post.n_outputs = 1;
+    post.outputs = outs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    b.post_prediction = &post;
+    size_t sz[2];
+    uint8_t *env[2];
+    Witan__TxStatus st[2];
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    /* the provider lacks model_operator: refused */
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = 1;
+    env[1] = sign_body(&b, &w->provider, &sz[1]);
+    assert_int_equal(admit_err(w, env[1], sz[1]), WITAN_EROLE);
+    free(env[1]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    Witan__PredictionsResponse *p = predictions(w, model_hash);
+    assert_int_equal(p->n_records, 1);
+    assert_false(p->records[0]->computed);
+    assert_memory_equal(p->records[0]->operator_.data, w->admin_addr, 20);
+    assert_int_equal(p->records[0]->n_posted_outputs, 1);
+    assert_int_equal(p->records[0]->posted_outputs[0]->mantissa, 123);
+    ledger_predictions_response_free(p);
+
+    /* A window of 2 over a feed with one observation: an explained gap. */
+    size_t model_size;
+    uint8_t *model = read_model(&model_size), hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT;
+    co2.feed = "climate/co2/mauna-loa";
+    co2.subject = "mauna-loa";
+    co2.value = "co2";
+    co2.window = 2;
+    Witan__ModelInput *inputs[] = {&co2};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "windowed";
+    r.model = (ProtobufCBinaryData){model_size, model};
+    r.n_inputs = 1;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 1000, .co2 = 40000},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 1);
+    assert_int_equal(p->records[0]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
+    assert_non_null(strstr(p->records[0]->explanation, "1 of the 2"));
+    ledger_predictions_response_free(p);
+    /* a second observation fills the window: now it scores */
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 2000, .co2 = 40100},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    p = predictions(w, hash);
+    assert_int_equal(p->n_records, 2);
+    assert_int_equal(p->records[1]->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_OK);
+    assert_true(p->records[1]->inputs[0] < p->records[1]->inputs[1]);
+    ledger_predictions_response_free(p);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+int main(void)
+{
+    if (wcrypto_init() != 0)
+        return 1;
+    witan_log_set_level(WITAN_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stateless_refusals),
+        cmocka_unit_test(test_stateful_refusals_and_receipts),
+        cmocka_unit_test(test_corrections_keep_history),
+        cmocka_unit_test(test_paging_with_cursor),
+        cmocka_unit_test(test_membership_and_rotation),
+        cmocka_unit_test(test_same_blocks_same_roots),
+        cmocka_unit_test(test_other_chain_refused),
+        cmocka_unit_test(test_genesis_errors),
+        cmocka_unit_test(test_map_full),
+        cmocka_unit_test(test_models_on_chain),
+        cmocka_unit_test(test_model_over_gas_refused),
+        cmocka_unit_test(test_posted_prediction_and_gap),
+    };
+    return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
+}

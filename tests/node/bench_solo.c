@@ -1,0 +1,221 @@
+/*
+ * Solo-node throughput: a real witand process fed 20,000 pre-signed
+ * attestations by concurrent clients in batches, timed from the first
+ * submission until the last is committed (on disk, fsync'd). Printed beside
+ * this machine's single-core Ed25519 verification rate measured in the same
+ * run: the node checks every signature once, so the ratio says how much of
+ * its time per transaction goes to anything else.
+ *
+ *   bench_solo [COUNT]
+ */
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define BENCH_TX_COUNT_DEFAULT 20000
+#define BENCH_CLIENTS 4
+#define BENCH_BATCH 500
+
+static char bin_dir[1024 - 16];
+static char addr[64];
+static ProtobufCBinaryData *envs;
+static int tx_count;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double verify_rate(void)
+{
+    wcrypto_keypair kp;
+    uint8_t digest[32] = {1}, sig[64];
+    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
+    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
+    int n = 0;
+    double start = now_s(), t;
+    do {
+        for (int i = 0; i < 256; i++)
+            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
+        n += 256;
+        t = now_s() - start;
+    } while (t < 1.0);
+    wcrypto_keypair_wipe(&kp);
+    return n / t;
+}
+
+static Witan__Response *status(void)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *r = NULL;
+    if (cli_call(addr, &req, 10000, &r))
+        return NULL;
+    return r;
+}
+
+/* Client k sends every BENCH_CLIENTS-th batch: nonces interleave across
+ * clients, and the pool's nonce window holds what arrives early. */
+static void *client(void *p)
+{
+    int k = (int)(intptr_t)p;
+    for (int i = k * BENCH_BATCH; i < tx_count; i += BENCH_CLIENTS * BENCH_BATCH) {
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = (size_t)(tx_count - i < BENCH_BATCH ? tx_count - i
+                                                              : BENCH_BATCH);
+        sr.envelopes = &envs[i];
+        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        req.submit = &sr;
+        Witan__Response *r;
+        if (cli_call(addr, &req, 60000, &r))
+            return (void *)1;
+        for (size_t j = 0; r->submit && j < r->submit->n_results; j++)
+            if (r->submit->results[j]->error) {
+                fprintf(stderr, "bench: refused: %s\n",
+                        r->submit->results[j]->error->message);
+                witan__response__free_unpacked(r, NULL);
+                return (void *)1;
+            }
+        witan__response__free_unpacked(r, NULL);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (wcrypto_init() != 0)
+        return 1;
+    tx_count = argc > 1 ? atoi(argv[1]) : BENCH_TX_COUNT_DEFAULT;
+    char exe[1100], home[256], cmd[2048];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    snprintf(home, sizeof home, "%s/witan-bench-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d",
+             40000 + (int)(getpid() % 10000));
+    /* The pool must hold the whole load; the window covers interleaving. */
+    snprintf(cmd, sizeof cmd,
+             "%s/witan init --home %s --chain-id bench --listen %s >/dev/null"
+             " && sed -i 's/^nonce_window = .*/nonce_window = %d/' %s/config",
+             bin_dir, home, addr, tx_count, home);
+    if (system(cmd) != 0)
+        return 1;
+
+    printf("solo node: %d pre-signed attestations, %d clients, batches of "
+           "%d\n",
+           tx_count, BENCH_CLIENTS, BENCH_BATCH);
+    double verify = verify_rate();
+
+    char keyfile[300];
+    snprintf(keyfile, sizeof keyfile, "%s/operator.key", home);
+    wcrypto_keypair kp;
+    if (wcrypto_keyfile_read(keyfile, &kp))
+        return 1;
+    uint8_t sender[20], hash[32];
+    wcrypto_address(&kp.pub, sender);
+    envs = calloc((size_t)tx_count, sizeof *envs);
+    for (int i = 0; i < tx_count; i++) {
+        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+        v.name = "co2";
+        v.mantissa = 40000 + i % 3000;
+        v.scale = 2;
+        Witan__NamedValue *vs[] = {&v};
+        Witan__Attest a = WITAN__ATTEST__INIT;
+        a.feed = "climate/co2/mauna-loa";
+        a.subject = "mauna-loa";
+        a.observed_at_ms = (int64_t)i * 60000;
+        a.n_values = 1;
+        a.values = vs;
+        a.unit = "ppm";
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = "bench";
+        b.sender = (ProtobufCBinaryData){20, sender};
+        b.nonce = (uint64_t)i + 1;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+        b.attest = &a;
+        if (cli_sign_tx(&b, &kp, &envs[i].data, &envs[i].len, hash))
+            return 1;
+    }
+    wcrypto_keypair_wipe(&kp);
+
+    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
+    pid_t node = fork();
+    if (node == 0) {
+        char log[300];
+        snprintf(log, sizeof log, "%s/log", home);
+        freopen(log, "w", stderr);
+        execl(exe, "witand", "--home", home, (char *)NULL);
+        _exit(127);
+    }
+    Witan__Response *r = NULL;
+    for (int i = 0; i < 200 && !(r = status()); i++)
+        usleep(20000);
+    if (!r) {
+        fprintf(stderr, "bench: node did not start\n");
+        kill(node, SIGKILL);
+        return 1;
+    }
+    witan__response__free_unpacked(r, NULL);
+
+    double start = now_s();
+    pthread_t threads[BENCH_CLIENTS];
+    for (intptr_t k = 0; k < BENCH_CLIENTS; k++)
+        pthread_create(&threads[k], NULL, client, (void *)k);
+    int failed = 0;
+    for (int k = 0; k < BENCH_CLIENTS; k++) {
+        void *rc;
+        pthread_join(threads[k], &rc);
+        failed |= rc != NULL;
+    }
+    uint64_t height = 0;
+    while (!failed) {
+        r = status();
+        if (!r) {
+            failed = 1;
+            break;
+        }
+        bool done = r->status->mempool_count == 0;
+        height = r->status->height;
+        witan__response__free_unpacked(r, NULL);
+        if (done)
+            break;
+        usleep(1000);
+    }
+    double elapsed = now_s() - start;
+    kill(node, SIGTERM);
+    int ws;
+    waitpid(node, &ws, 0);
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double node_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", home);
+    if (failed) {
+        fprintf(stderr, "bench: the run failed\n");
+        return 1;
+    }
+    double rate = tx_count / elapsed;
+    printf("  committed attestations/s  %10.0f   (%d in %.2f s, %llu blocks, "
+           "node CPU %.2f s)\n",
+           rate, tx_count, elapsed, (unsigned long long)height, node_cpu);
+    printf("  ed25519 verify/s, 1 core  %10.0f   (reference, same run)\n",
+           verify);
+    printf("  ratio                     %10.2f   (target >= 0.5)\n",
+           rate / verify);
+    return 0;
+}

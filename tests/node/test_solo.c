@@ -1,0 +1,422 @@
+/*
+ * node: a real witand process on 127.0.0.1, driven over its nng client API.
+ *
+ * - a solo node killed with SIGKILL in the middle of a stream of
+ *   transactions restarts with every transaction it had reported committed,
+ *   and the same state root at the heights it had reported;
+ * - SIGTERM stops it cleanly;
+ * - malformed and oversize requests get clear errors;
+ * - a home whose database belongs to another chain is refused, saying so.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <libgen.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+
+#define STREAM_TX_COUNT 3000
+#define STREAM_BATCH 25
+
+static char bin_dir[1024];
+static char base_dir[512];
+static int port;
+
+static void run_ok(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The node being tested, killed at exit if a failed assertion left it. */
+static pid_t live_node;
+
+static void kill_live_node(void)
+{
+    if (live_node > 0)
+        kill(live_node, SIGKILL);
+}
+
+static pid_t start_node(const char *home)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char exe[1200], log[700];
+        snprintf(exe, sizeof exe, "%s/witand", bin_dir);
+        snprintf(log, sizeof log, "%s/log", home);
+        freopen(log, "a", stderr);
+        execl(exe, "witand", "--home", home, (char *)NULL);
+        _exit(127);
+    }
+    live_node = pid;
+    return pid;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static Witan__Response *call(const char *addr, Witan__Request *req)
+{
+    Witan__Response *resp = NULL;
+    if (cli_call(addr, req, 5000, &resp) != 0)
+        return NULL;
+    return resp;
+}
+
+static Witan__Response *status(const char *addr)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    return call(addr, &req);
+}
+
+static void wait_ready(const char *addr)
+{
+    for (int i = 0; i < 500; i++) {
+        Witan__Response *r = status(addr);
+        if (r) {
+            witan__response__free_unpacked(r, NULL);
+            return;
+        }
+        sleep_ms(20);
+    }
+    fail_msg("node at %s never answered", addr);
+}
+
+static int tx_state(const char *addr, const uint8_t hash[32],
+                    uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &t;
+    Witan__Response *r = call(addr, &req);
+    if (!r || !r->tx) {
+        if (r)
+            witan__response__free_unpacked(r, NULL);
+        return -1;
+    }
+    int s = r->tx->state;
+    if (height && r->tx->receipt)
+        *height = r->tx->receipt->height;
+    witan__response__free_unpacked(r, NULL);
+    return s;
+}
+
+static int block_state_root(const char *addr, uint64_t height,
+                            uint8_t root[32])
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
+    b.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &b;
+    Witan__Response *r = call(addr, &req);
+    if (!r || !r->block || r->block->state_root.len != 32) {
+        if (r)
+            witan__response__free_unpacked(r, NULL);
+        return -1;
+    }
+    memcpy(root, r->block->state_root.data, 32);
+    witan__response__free_unpacked(r, NULL);
+    return 0;
+}
+
+struct stream {
+    ProtobufCBinaryData env[STREAM_TX_COUNT];
+    uint8_t hash[STREAM_TX_COUNT][32];
+};
+
+static void make_stream(const char *home, const char *chain,
+                        struct stream *s)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/operator.key", home);
+    wcrypto_keypair kp;
+    assert_int_equal(wcrypto_keyfile_read(path, &kp), 0);
+    uint8_t addr[20];
+    wcrypto_address(&kp.pub, addr);
+    for (int i = 0; i < STREAM_TX_COUNT; i++) {
+        Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+        v.name = "co2";
+        v.mantissa = 31000 + i;
+        v.scale = 2;
+        Witan__NamedValue *vs[] = {&v};
+        Witan__Attest a = WITAN__ATTEST__INIT;
+        a.feed = "climate/co2/mauna-loa";
+        a.subject = "mauna-loa";
+        a.observed_at_ms = (int64_t)i * 60000;
+        a.n_values = 1;
+        a.values = vs;
+        a.unit = "ppm";
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = (char *)chain;
+        b.sender = (ProtobufCBinaryData){20, addr};
+        b.nonce = (uint64_t)i + 1;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+        b.attest = &a;
+        assert_int_equal(cli_sign_tx(&b, &kp, &s->env[i].data, &s->env[i].len,
+                                     s->hash[i]),
+                         0);
+    }
+    wcrypto_keypair_wipe(&kp);
+}
+
+static void submit_range(const char *addr, struct stream *s, int from, int to)
+{
+    for (int i = from; i < to; i += STREAM_BATCH) {
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = (size_t)(to - i < STREAM_BATCH ? to - i : STREAM_BATCH);
+        sr.envelopes = &s->env[i];
+        req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        req.submit = &sr;
+        Witan__Response *r = call(addr, &req);
+        if (!r)
+            return; /* the node is gone: the stream stops here */
+        witan__response__free_unpacked(r, NULL);
+    }
+}
+
+struct stream_arg {
+    const char *addr;
+    struct stream *s;
+};
+
+static void *stream_main(void *p)
+{
+    struct stream_arg *a = p;
+    submit_range(a->addr, a->s, 0, STREAM_TX_COUNT);
+    return NULL;
+}
+
+static void test_sigkill_mid_stream(void **state)
+{
+    (void)state;
+    char home[600], addr[64];
+    snprintf(home, sizeof home, "%s/solo", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
+    run_ok("%s/witan init --home %s --listen %s --chain-id kill-test "
+           ">/dev/null",
+           bin_dir, home, addr);
+    static struct stream s;
+    make_stream(home, "kill-test", &s);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+
+    /* A thread streams every transaction while this one watches. (A
+     * thread, not a process: nng's own threads do not survive a fork.) */
+    struct stream_arg arg = {addr, &s};
+    pthread_t streamer;
+    assert_int_equal(pthread_create(&streamer, NULL, stream_main, &arg), 0);
+    /* Wait until a good part is committed, then note what the node reports
+     * committed, then kill it without warning. */
+    uint64_t height = 0;
+    for (int i = 0; i < 1000; i++) {
+        Witan__Response *r = status(addr);
+        assert_non_null(r);
+        height = r->status->height;
+        witan__response__free_unpacked(r, NULL);
+        if (height >= 10)
+            break;
+        sleep_ms(5);
+    }
+    assert_true(height >= 10);
+    static uint8_t committed[STREAM_TX_COUNT];
+    int committed_count = 0;
+    for (int i = 0; i < STREAM_TX_COUNT; i++) {
+        committed[i] = tx_state(addr, s.hash[i], NULL) ==
+                       WITAN__TX_STATE__TX_STATE_COMMITTED;
+        committed_count += committed[i];
+    }
+    uint8_t root_before[32];
+    assert_int_equal(block_state_root(addr, height, root_before), 0);
+    kill(node, SIGKILL);
+    waitpid(node, NULL, 0);
+    pthread_join(streamer, NULL); /* its next request fails: it stops */
+    assert_true(committed_count > 0);
+
+    /* Restart: everything reported committed is there, with the same root. */
+    node = start_node(home);
+    wait_ready(addr);
+    for (int i = 0; i < STREAM_TX_COUNT; i++)
+        if (committed[i])
+            assert_int_equal(tx_state(addr, s.hash[i], NULL),
+                             WITAN__TX_STATE__TX_STATE_COMMITTED);
+    uint8_t root_after[32];
+    assert_int_equal(block_state_root(addr, height, root_after), 0);
+    assert_memory_equal(root_before, root_after, 32);
+
+    /* The rest of the stream completes: nothing lost, nothing twice. */
+    submit_range(addr, &s, 0, STREAM_TX_COUNT);
+    int pending = 1;
+    for (int round = 0; round < 500 && pending; round++) {
+        Witan__Response *r = status(addr);
+        assert_non_null(r);
+        pending = (int)r->status->mempool_count;
+        witan__response__free_unpacked(r, NULL);
+        if (pending)
+            sleep_ms(10);
+    }
+    for (int i = 0; i < STREAM_TX_COUNT; i++)
+        assert_int_equal(tx_state(addr, s.hash[i], NULL),
+                         WITAN__TX_STATE__TX_STATE_COMMITTED);
+
+    /* SIGTERM stops it cleanly, with exit status 0. */
+    kill(node, SIGTERM);
+    int wstatus;
+    waitpid(node, &wstatus, 0);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    for (int i = 0; i < STREAM_TX_COUNT; i++)
+        free(s.env[i].data);
+}
+
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    char home[600], addr[64];
+    snprintf(home, sizeof home, "%s/bad", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 1);
+    run_ok("%s/witan init --home %s --listen %s >/dev/null", bin_dir, home,
+           addr);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+
+    /* Garbage bytes instead of a Request. */
+    nng_socket sock;
+    assert_int_equal(nng_req0_open(&sock), 0);
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000);
+    assert_int_equal(nng_dial(sock, addr, NULL, 0), 0);
+    uint8_t garbage[] = {0xff, 0xff, 0xff, 0x07, 0x00};
+    assert_int_equal(nng_send(sock, garbage, sizeof garbage, 0), 0);
+    nng_msg *msg;
+    assert_int_equal(nng_recvmsg(sock, &msg, 0), 0);
+    Witan__Response *r =
+        witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    assert_non_null(r);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_EDECODE);
+    witan__response__free_unpacked(r, NULL);
+    nng_close(sock);
+
+    /* A batch over the limit is refused whole; a bad envelope alone. */
+    static ProtobufCBinaryData envs[WITAN_CLIENT_BATCH_COUNT_MAX + 1];
+    uint8_t junk[3] = {1, 2, 3};
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(envs); i++)
+        envs[i] = (ProtobufCBinaryData){3, junk};
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = WITAN_ARRAY_COUNT(envs);
+    sr.envelopes = envs;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    r = call(addr, &req);
+    assert_non_null(r);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_ELIMIT);
+    witan__response__free_unpacked(r, NULL);
+    sr.n_envelopes = 1;
+    r = call(addr, &req);
+    assert_non_null(r);
+    assert_null(r->error);
+    assert_int_equal(r->submit->n_results, 1);
+    assert_non_null(r->submit->results[0]->error);
+    assert_int_equal(r->submit->results[0]->error->code, WITAN_EDECODE);
+    witan__response__free_unpacked(r, NULL);
+
+    /* Nothing reached the mempool. */
+    r = status(addr);
+    assert_int_equal(r->status->mempool_count, 0);
+    assert_int_equal(r->status->height, 0);
+    witan__response__free_unpacked(r, NULL);
+    kill(node, SIGTERM);
+    waitpid(node, NULL, 0);
+}
+
+static void test_other_chain_home_refused(void **state)
+{
+    (void)state;
+    char a[600], b[600], log[700];
+    snprintf(a, sizeof a, "%s/chain-a", base_dir);
+    snprintf(b, sizeof b, "%s/chain-b", base_dir);
+    run_ok("%s/witan init --home %s --chain-id chain-a --listen "
+           "tcp://127.0.0.1:%d >/dev/null",
+           bin_dir, a, port + 2);
+    run_ok("%s/witan init --home %s --chain-id chain-b --listen "
+           "tcp://127.0.0.1:%d >/dev/null",
+           bin_dir, b, port + 2);
+    pid_t node = start_node(a);
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 2);
+    wait_ready(addr);
+    kill(node, SIGTERM);
+    waitpid(node, NULL, 0);
+    run_ok("cp %s/data/data.mdb %s/data/data.mdb", a, b);
+    node = start_node(b);
+    int wstatus;
+    waitpid(node, &wstatus, 0);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 1);
+    snprintf(log, sizeof log, "%s/log", b);
+    char *text;
+    size_t size;
+    assert_int_equal(witan_read_file(log, 1 << 20, &text, &size), 0);
+    assert_non_null(strstr(text, "another chain"));
+    free(text);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (wcrypto_init() != 0)
+        return 1;
+    char exe[1024];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    /* build/tests/node/test_solo -> build/bin */
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    snprintf(base_dir, sizeof base_dir, "%s/witan-node-test-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    mkdir(base_dir, 0700);
+    port = 20000 + (int)(getpid() % 20000);
+    signal(SIGPIPE, SIG_IGN);
+    atexit(kill_live_node);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigkill_mid_stream),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_other_chain_home_refused),
+    };
+    int rc = cmocka_run_group_tests_name("node", tests, NULL, NULL);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base_dir);
+    if (rc == 0 && system(cmd) != 0)
+        rc = 1;
+    return rc;
+}

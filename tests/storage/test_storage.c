@@ -1,0 +1,187 @@
+/*
+ * storage: tables, cursors, the write-set state root (order of writes does
+ * not matter, last write wins, only state tables count), abort leaves
+ * nothing, and a full map reported as WITAN_EMAPFULL and then grown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/storage.h"
+
+static char dir[256];
+
+static void rm_rf(const char *d)
+{
+    DIR *h = opendir(d);
+    if (!h)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(h)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", d, e->d_name);
+            unlink(path);
+        }
+    closedir(h);
+    rmdir(d);
+}
+
+static store *fresh(const char *name, size_t map, size_t max)
+{
+    snprintf(dir, sizeof dir, "%s/witan-store-%d-%s",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+             name);
+    rm_rf(dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    struct store_options o = {map, max};
+    store *s;
+    assert_int_equal(store_open(dir, &o, &s), 0);
+    return s;
+}
+
+static void put(store_txn *t, enum store_table tb, const char *k, const char *v)
+{
+    assert_int_equal(store_put(t, tb, k, strlen(k), v, strlen(v)), 0);
+}
+
+static void root_of(store *s, const char *const *ops, size_t n,
+                    uint8_t root[32])
+{
+    store_txn *t;
+    uint8_t zero[32] = {0};
+    assert_int_equal(store_write_begin(s, &t), 0);
+    for (size_t i = 0; i < n; i += 3) {
+        if (ops[i + 2])
+            put(t, (enum store_table)(ops[i][0] - '0'), ops[i + 1], ops[i + 2]);
+        else
+            assert_int_equal(store_del(t, (enum store_table)(ops[i][0] - '0'),
+                                       ops[i + 1], strlen(ops[i + 1])),
+                             0);
+    }
+    assert_int_equal(store_state_root(t, zero, 7, root), 0);
+    store_abort(t);
+}
+
+static void test_state_root_rules(void **state)
+{
+    (void)state;
+    store *s = fresh("roots", 1 << 20, 1 << 20);
+    /* table 6 = accounts, 7 = attestations (state); 4 = txs (not state) */
+    static const char *const a[] = {"6", "k1", "v1", "7", "k2", "v2",
+                                    "6", "k0", "v0"};
+    static const char *const b[] = {"6", "k0", "v0", "7", "k2", "v2",
+                                    "6", "k1", "old", "6", "k1", "v1"};
+    static const char *const c[] = {"6", "k0", "v0", "7", "k2", "v2",
+                                    "6", "k1", "v1", "4", "idx", "x"};
+    static const char *const d[] = {"6", "k0", "v0", "7", "k2", "v2",
+                                    "6", "k1", "v9"};
+    static const char *const e[] = {"6", "k0", "v0", "7", "k2", "v2",
+                                    "6", "k1", NULL};
+    uint8_t ra[32], rb[32], rc[32], rd[32], re[32];
+    root_of(s, a, WITAN_ARRAY_COUNT(a), ra);
+    root_of(s, b, WITAN_ARRAY_COUNT(b), rb);
+    root_of(s, c, WITAN_ARRAY_COUNT(c), rc);
+    root_of(s, d, WITAN_ARRAY_COUNT(d), rd);
+    root_of(s, e, WITAN_ARRAY_COUNT(e), re);
+    assert_memory_equal(ra, rb, 32); /* order and overwritten values */
+    assert_memory_equal(ra, rc, 32); /* non-state tables do not count */
+    assert_memory_not_equal(ra, rd, 32);
+    assert_memory_not_equal(ra, re, 32); /* a delete differs from a put */
+    store_close(s);
+    rm_rf(dir);
+}
+
+static void test_commit_abort_and_cursor(void **state)
+{
+    (void)state;
+    store *s = fresh("cursor", 1 << 20, 1 << 20);
+    store_txn *t;
+    assert_int_equal(store_write_begin(s, &t), 0);
+    put(t, STORE_META, "b", "2");
+    put(t, STORE_META, "a", "1");
+    put(t, STORE_META, "c", "3");
+    assert_int_equal(store_commit(t), 0);
+    assert_int_equal(store_write_begin(s, &t), 0);
+    put(t, STORE_META, "d", "4");
+    store_abort(t);
+
+    assert_int_equal(store_read_begin(s, &t), 0);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_META, "d", 1, &v, &vs),
+                     WITAN_ENOTFOUND);
+    store_cursor *c;
+    assert_int_equal(store_cursor_open(t, STORE_META, &c), 0);
+    const void *k;
+    size_t ks;
+    char seen[8] = "";
+    int err = store_cursor_seek(c, "b", 1, &k, &ks, &v, &vs);
+    for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs))
+        strncat(seen, k, 1);
+    assert_int_equal(err, WITAN_ENOTFOUND);
+    assert_string_equal(seen, "bc");
+    assert_int_equal(store_cursor_last(c, &k, &ks, &v, &vs), 0);
+    assert_memory_equal(k, "c", 1);
+    store_cursor_close(c);
+    store_abort(t);
+    store_close(s);
+    rm_rf(dir);
+}
+
+static void test_map_full_then_grow(void **state)
+{
+    (void)state;
+    store *s = fresh("grow", 64 * 1024, 1 << 20);
+    char value[1000];
+    memset(value, 'x', sizeof value);
+    int err = 0, rounds = 0;
+    for (int i = 0; i < 10000 && !err; i++) {
+        store_txn *t;
+        assert_int_equal(store_write_begin(s, &t), 0);
+        char key[16];
+        snprintf(key, sizeof key, "%08d", i);
+        err = store_put(t, STORE_BLOCKS, key, 8, value, sizeof value);
+        if (err)
+            store_abort(t);
+        else
+            err = store_commit(t); /* the commit itself may find it full */
+        if (err) {
+            assert_int_equal(err, WITAN_EMAPFULL);
+            err = store_grow(s);
+            i--; /* redo the same write in the bigger map */
+            rounds++;
+        }
+    }
+    assert_int_equal(err, WITAN_EMAPFULL); /* at the maximum: stop, clearly */
+    assert_true(rounds >= 2);
+    assert_int_equal(store_map_size(s), 1 << 20);
+    /* every committed write is still there */
+    store_txn *t;
+    assert_int_equal(store_read_begin(s, &t), 0);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_BLOCKS, "00000000", 8, &v, &vs), 0);
+    assert_int_equal(vs, sizeof value);
+    store_abort(t);
+    store_close(s);
+    rm_rf(dir);
+}
+
+int main(void)
+{
+    witan_log_set_level(WITAN_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_root_rules),
+        cmocka_unit_test(test_commit_abort_and_cursor),
+        cmocka_unit_test(test_map_full_then_grow),
+    };
+    return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
+}
