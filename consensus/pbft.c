@@ -254,6 +254,7 @@ struct vote {
 struct header_info {
     uint64_t height, view, results_height;
     uint32_t proposer;
+    uint32_t tx_count;
     int64_t time_ms;
     uint8_t prev_hash[32];
     uint8_t history_root[32];
@@ -601,14 +602,9 @@ static struct slot *slot_get(pbft *r, uint64_t height)
     struct slot *s = &r->slots[height % r->W];
     if (s->height != height)
         slot_reset(r, s, height);
-    if (s->vote_view != r->view) {
-        /* Votes of an earlier view never count in this one. */
-        if (s->vote_view < r->view) {
-            bool keep_pp = false;
-            (void)keep_pp;
-            slot_clear_view(r, s);
-        }
-    }
+    /* Votes of an earlier view never count in this one. */
+    if (s->vote_view < r->view)
+        slot_clear_view(r, s);
     return s;
 }
 
@@ -652,6 +648,7 @@ static int decode_header(const uint8_t *block, size_t size,
     h->height = hd->height;
     h->view = hd->view;
     h->proposer = hd->proposer;
+    h->tx_count = hd->tx_count;
     h->time_ms = hd->time_ms;
     memcpy(h->prev_hash, hd->prev_hash.data, 32);
     memcpy(h->history_root, hd->history_root.data, 32);
@@ -1180,9 +1177,14 @@ static int try_commit(pbft *r, struct slot *s)
 }
 
 static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
-                   const uint8_t digest[32], int64_t time_ms,
+                   const uint8_t digest[32], const struct header_info *hi,
                    const pbft_cert *cert)
 {
+    int64_t time_ms = hi->time_ms;
+    /* Whoever proposed it, the results of a non-empty block need the next
+     * L blocks to be certified. */
+    if (hi->tx_count > 0 && height > r->last_nonempty)
+        r->last_nonempty = height;
     uint8_t *copy = malloc(size ? size : 1);
     pbft_cert *cc = malloc(sizeof(*cc));
     if (copy == NULL || cc == NULL) {
@@ -1315,7 +1317,7 @@ static int pump(pbft *r)
             if (s == NULL || !s->committed || !s->has_pp)
                 break;
             if ((rc = deliver(r, s->height, s->block.data, s->block.size,
-                              s->digest, s->hdr.time_ms, &s->cert)) != 0)
+                              s->digest, &s->hdr, &s->cert)) != 0)
                 return rc;
             again = true;
         }
@@ -2295,8 +2297,8 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
             s->committed = true;
             s->cert = cert;
         }
-        rc = deliver(r, cert.height, cb->block.data, cb->block.len, d,
-                     hi.time_ms, &cert);
+        rc = deliver(r, cert.height, cb->block.data, cb->block.len, d, &hi,
+                     &cert);
         r->stats.state_transfers++;
     }
     return rc;

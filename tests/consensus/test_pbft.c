@@ -53,6 +53,9 @@ struct harness {
     bool check_order;
     bool corrupt[NMAX];     /* this node's executor computes other roots */
     uint64_t fork_height[NMAX];
+    uint8_t *kept_block[8];  /* node 0's first delivered blocks */
+    size_t kept_size[8];
+    pbft_cert kept_cert[8];
     uint64_t change_height; /* certificates from here are of the first */
     uint32_t change_n;      /* change_n validators */
 };
@@ -227,6 +230,12 @@ static void carry(struct harness *h, uint32_t i)
                                               set_n, a->cert),
                              0);
             h->height[i] = a->height;
+            if (i == 0 && a->height <= 8) {
+                h->kept_block[a->height - 1] = malloc(a->data.size);
+                memcpy(h->kept_block[a->height - 1], a->data.data, a->data.size);
+                h->kept_size[a->height - 1] = a->data.size;
+                h->kept_cert[a->height - 1] = *a->cert;
+            }
             wcrypto_hash_tagged(WCRYPTO_TAG_STATE, a->block_hash, 32,
                                 h->state[i]);
             if (h->corrupt[i])
@@ -327,6 +336,8 @@ static void harness_free(struct harness *h)
     }
     for (size_t k = h->qhead; k < h->qn; k++)
         free(h->q[k].data);
+    for (int k = 0; k < 8; k++)
+        free(h->kept_block[k]);
     free(h->q);
 }
 
@@ -721,6 +732,83 @@ static void test_validator_set_shrinks(void **state)
     harness_free(&h);
 }
 
+/* A StateResponse from validator `from` carrying node 0's block 1 with
+ * `cert`. */
+static void state_response(struct harness *h, uint32_t from,
+                           const pbft_cert *cert, uint8_t **out, size_t *size)
+{
+    uint8_t *cb;
+    size_t cs;
+    assert_int_equal(pbft_cert_encode(cert, &cb, &cs), 0);
+    Witan__CommitCertificate *c = witan__commit_certificate__unpack(NULL, cs, cb);
+    free(cb);
+    Witan__CertifiedBlock blk = WITAN__CERTIFIED_BLOCK__INIT;
+    blk.block.data = h->kept_block[0];
+    blk.block.len = h->kept_size[0];
+    blk.cert = c;
+    Witan__CertifiedBlock *blocks[1] = {&blk};
+    Witan__StateResponse resp = WITAN__STATE_RESPONSE__INIT;
+    resp.n_blocks = 1;
+    resp.blocks = blocks;
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    cm.chain_id = CHAIN;
+    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
+    cm.state_response = &resp;
+    uint8_t body[8192];
+    size_t bs = witan__consensus_message__pack(&cm, body);
+    witan__commit_certificate__free_unpacked(c, NULL);
+    uint8_t digest[32], sig[64];
+    wcrypto_hash_tagged("witan/stateresp/v1", body, bs, digest);
+    assert_int_equal(wcrypto_sign(&h->keys[from], digest, sig), 0);
+    Witan__SignedMessage sm = WITAN__SIGNED_MESSAGE__INIT;
+    sm.sender = from;
+    sm.body.data = body;
+    sm.body.len = bs;
+    sm.signature.data = sig;
+    sm.signature.len = 64;
+    *size = witan__signed_message__get_packed_size(&sm);
+    *out = malloc(*size);
+    witan__signed_message__pack(&sm, *out);
+}
+
+/* State transfer takes a block from anyone if, and only if, its certificate
+ * is a valid quorum for it. */
+static void test_state_transfer_checks_certificates(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.down[3] = true;
+    submit(&h, 2);
+    run(&h);
+    assert_true(h.height[0] >= 2);
+    assert_int_equal(h.height[3], 0);
+    h.down[3] = false;
+    pbft_cert bad = h.kept_cert[0];
+    bad.sigs[0][5] ^= 1;
+    pbft_cert few = h.kept_cert[0];
+    few.sig_count = 1;
+    few.signers &= few.signers & (~few.signers + 1); /* lowest signer only */
+    const pbft_cert *certs[] = {&bad, &few, &h.kept_cert[0]};
+    for (int k = 0; k < 3; k++) {
+        uint8_t *m;
+        size_t ms;
+        state_response(&h, 1, certs[k], &m, &ms);
+        pbft_event ev = {0};
+        ev.type = PBFT_EV_MESSAGE;
+        ev.u.message.data = m;
+        ev.u.message.size = ms;
+        step(&h, 3, &ev);
+        free(m);
+        assert_int_equal(h.height[3], k < 2 ? 0 : 1);
+    }
+    pbft_stats st;
+    pbft_get_stats(h.r[3], &st);
+    assert_int_equal(st.dropped[PBFT_DROP_INVALID], 2);
+    assert_int_equal(st.state_transfers, 1);
+    harness_free(&h);
+}
+
 static void test_config_refused(void **state)
 {
     (void)state;
@@ -757,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_validator_interface),
         cmocka_unit_test(test_fork_stops_execution),
         cmocka_unit_test(test_validator_set_shrinks),
+        cmocka_unit_test(test_state_transfer_checks_certificates),
         cmocka_unit_test(test_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1505,6 +1505,24 @@ bool sim_check_requests(sim *s)
 
 /* --- the seeded run --------------------------------------------------------------------- */
 
+/* Empty blocks at the end of a node's chain. */
+static uint64_t trailing_empty(const node *nd)
+{
+    uint64_t k = 0;
+    for (size_t h = nd->block_count; h > 0; h--) {
+        uint64_t *ids;
+        size_t count;
+        const stored_block *sb = &nd->blocks[h - 1];
+        if (!block_txs(sb->block.data, sb->block.size, &ids, &count, false))
+            break;
+        free(ids);
+        if (count > 0)
+            break;
+        k++;
+    }
+    return k;
+}
+
 void sim_random_config(uint64_t seed, uint32_t n, sim_config *c)
 {
     sim_config_default(c);
@@ -1590,8 +1608,30 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             if (!sim_run_until(s, t) || sim_requests_done(s))
                 break;
         }
-        if (!sim_failed(s, NULL))
-            sim_check_requests(s);
+        if (!sim_failed(s, NULL) && sim_check_requests(s) && byz == 0) {
+            /* Idle: once nothing waits, the chain ends with at most L empty
+             * blocks (those that certify the last results) and stops. */
+            t += 4000;
+            uint64_t before = 0, after = 0;
+            if (sim_run_until(s, t))
+                for (uint32_t i = 0; i < c->n; i++)
+                    if (sim_delivered(s, i) > before)
+                        before = sim_delivered(s, i);
+            t += 3000;
+            if (sim_run_until(s, t)) {
+                for (uint32_t i = 0; i < c->n; i++) {
+                    if (sim_delivered(s, i) > after)
+                        after = sim_delivered(s, i);
+                    uint64_t tail = trailing_empty(&s->nodes[i]);
+                    if (tail > c->pipeline_depth)
+                        fail(s, "IDLE: node %u ends with %llu empty blocks",
+                             i, (unsigned long long)tail);
+                }
+                if (after != before)
+                    fail(s, "IDLE: %llu blocks while nothing waited",
+                         (unsigned long long)(after - before));
+            }
+        }
     }
     const char *why;
     out->ok = !sim_failed(s, &why);
