@@ -121,6 +121,15 @@ static inline int witan_from_secp(int rc, int err_on_failure)
 _Noreturn void witan_assert_fail(const char *expr, const char *file, int line,
                                  const char *func);
 
+/* Byzantine faults tolerated by n validators, f = floor((n - 1) / 3), and
+ * the quorum ceil((n + f + 1) / 2): 2f + 1 when n = 3f + 1, and still two
+ * quorums intersect in a correct validator for the other n. */
+static inline uint32_t witan_faults(uint32_t n) { return n ? (n - 1) / 3 : 0; }
+static inline uint32_t witan_quorum(uint32_t n)
+{
+    return (n + witan_faults(n) + 2) / 2;
+}
+
 #define WITAN_ARRAY_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /*

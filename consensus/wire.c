@@ -10,16 +10,9 @@
 #include "spec/consensus.pb-c.h"
 #include "spec/witan.pb-c.h"
 
-uint32_t pbft_faults(uint32_t n)
-{
-    return n == 0 ? 0 : (n - 1) / 3;
-}
+uint32_t pbft_faults(uint32_t n) { return witan_faults(n); }
 
-uint32_t pbft_quorum(uint32_t n)
-{
-    uint32_t f = pbft_faults(n);
-    return (n + f + 1 + 1) / 2;
-}
+uint32_t pbft_quorum(uint32_t n) { return witan_quorum(n); }
 
 int pbft_block_hash(const uint8_t *block, size_t size,
                     uint8_t out[WCRYPTO_HASH_SIZE])
@@ -43,17 +36,7 @@ void pbft_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
                       const uint8_t block_hash[WCRYPTO_HASH_SIZE],
                       uint8_t out[WCRYPTO_HASH_SIZE])
 {
-    Witan__Vote v = WITAN__VOTE__INIT;
-    v.chain_id = (char *)chain_id;
-    v.height = height;
-    v.view = view;
-    v.block_hash.data = (uint8_t *)block_hash;
-    v.block_hash.len = WCRYPTO_HASH_SIZE;
-    uint8_t buf[WITAN_CHAIN_ID_SIZE_MAX + 64];
-    size_t size = witan__vote__get_packed_size(&v);
-    WITAN_ASSERT(size <= sizeof(buf));
-    witan__vote__pack(&v, buf);
-    wcrypto_hash_tagged(WCRYPTO_TAG_VOTE, buf, size, out);
+    wcrypto_vote_digest(chain_id, height, view, block_hash, out);
 }
 
 const char *pbft_drop_name(enum pbft_drop reason)

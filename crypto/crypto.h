@@ -138,6 +138,13 @@ void wcrypto_hasher_final(wcrypto_hasher *h, uint8_t out[WCRYPTO_HASH_SIZE]);
 void wcrypto_address(const wcrypto_pubkey *pub,
                      uint8_t out[WCRYPTO_ADDRESS_SIZE]);
 
+/* What a validator's COMMIT signs: H("witan/vote/v1", canonical Vote{chain
+ * id, height, view, block hash}). chain_id is at most
+ * WITAN_CHAIN_ID_SIZE_MAX bytes (asserted). Never fails. */
+void wcrypto_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
+                         const uint8_t block_hash[WCRYPTO_HASH_SIZE],
+                         uint8_t out[WCRYPTO_HASH_SIZE]);
+
 /* --- Merkle trees (RFC 6962) -------------------------------------------- */
 
 typedef uint8_t wcrypto_digest[WCRYPTO_HASH_SIZE];

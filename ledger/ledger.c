@@ -320,28 +320,6 @@ void ledger_close(ledger *l)
 
 /* --- votes and certificates ---------------------------------------------------- */
 
-void ledger_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
-                        const uint8_t block_hash[WITAN_HASH_SIZE],
-                        uint8_t out[WITAN_HASH_SIZE])
-{
-    Witan__Vote v = WITAN__VOTE__INIT;
-    uint8_t buf[WITAN_CHAIN_ID_SIZE_MAX + 64];
-    v.chain_id = (char *)chain_id;
-    v.height = height;
-    v.view = view;
-    v.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)block_hash};
-    WITAN_ASSERT(witan__vote__get_packed_size(&v) <= sizeof buf);
-    size_t size = witan__vote__pack(&v, buf);
-    wcrypto_hash_tagged(WCRYPTO_TAG_VOTE, buf, size, out);
-}
-
-uint32_t ledger_quorum(uint32_t n)
-{
-    WITAN_ASSERT(n >= 1);
-    uint32_t f = (n - 1) / 3;
-    return (n + f + 2) / 2; /* ceil((n + f + 1) / 2) */
-}
-
 int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size)
@@ -363,7 +341,7 @@ int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
         return WITAN_EINVAL;
     }
     uint8_t digest[WITAN_HASH_SIZE];
-    ledger_vote_digest(l->g->chain_id, height, cert->view, hash, digest);
+    wcrypto_vote_digest(l->g->chain_id, height, cert->view, hash, digest);
     size_t next = 0;
     for (uint32_t i = 0; i < cert->signers.len * 8; i++) {
         if (!(cert->signers.data[i / 8] >> (i % 8) & 1))
@@ -380,10 +358,10 @@ int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
             return WITAN_ESIG;
         }
     }
-    if (next != cert->n_signatures || next < ledger_quorum(n)) {
+    if (next != cert->n_signatures || next < witan_quorum(n)) {
         WHY("certificate has %zu signatures; the quorum of %u validators is "
             "%u",
-            next, n, ledger_quorum(n));
+            next, n, witan_quorum(n));
         return WITAN_EINVAL;
     }
     return WITAN_OK;

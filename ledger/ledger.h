@@ -164,14 +164,6 @@ int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
 
 /* --- votes and certificates ------------------------------------------------ */
 
-/* H("witan/vote/v1", Vote{chain, height, view, hash}). */
-void ledger_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
-                        const uint8_t block_hash[WITAN_HASH_SIZE],
-                        uint8_t out[WITAN_HASH_SIZE]);
-
-/* Validator quorum for n validators: ceil((n + f + 1) / 2), f = (n-1)/3. */
-uint32_t ledger_quorum(uint32_t n);
-
 /* 0 when cert is a valid commit certificate of (height, hash) for this
  * chain's validator set; WITAN_ESIG / WITAN_EINVAL with `why`. */
 int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,

@@ -537,7 +537,7 @@ static int propose_and_commit(struct node *n)
         return err;
     }
     uint8_t digest[32], sig[64], signers = 1;
-    ledger_vote_digest(n->genesis->chain_id, block.height, 0, block.hash,
+    wcrypto_vote_digest(n->genesis->chain_id, block.height, 0, block.hash,
                        digest);
     err = wcrypto_sign(&n->key, digest, sig);
     if (err) {

@@ -16,6 +16,7 @@ INFER_O0 := $(BUILD)/O0
 INFER_O0_SRCS := $(wildcard inference/*.c) $(wildcard crypto/*.c) \
     $(filter-out common/main.c,$(wildcard common/*.c)) \
     $(BUILD)/gen/spec/model.pb-c.c $(BUILD)/gen/spec/onnx.pb-c.c \
+    $(BUILD)/gen/spec/witan.pb-c.c \
     tests/inference/support.c
 INFER_O0_TESTS := $(INFER_O0)/test_hash $(INFER_O0)/test_reference
 

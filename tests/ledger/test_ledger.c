@@ -193,6 +193,26 @@ static uint8_t *membership_tx(struct world *w, Witan__Membership *m,
     return sign_body(&b, &w->admin, size);
 }
 
+/* Certifies a built block with the world's single validator and applies
+ * it; returns what ledger_block_apply returns (why holds its reason). */
+static int certify_and_apply(struct world *w, const struct ledger_block *blk,
+                             bool verify, char why[WHY_SIZE])
+{
+    uint8_t digest[32], sig[64], signers = 1;
+    wcrypto_vote_digest("witan-test", blk->height, 0, blk->hash, digest);
+    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+    ProtobufCBinaryData sigs[1] = {{64, sig}};
+    cert.height = blk->height;
+    cert.block_hash = (ProtobufCBinaryData){32, (uint8_t *)blk->hash};
+    cert.signers = (ProtobufCBinaryData){1, &signers};
+    cert.n_signatures = 1;
+    cert.signatures = sigs;
+    struct ledger_apply_stats st;
+    return ledger_block_apply(w->l, blk->bytes, blk->size, &cert, verify, &st,
+                              why, WHY_SIZE);
+}
+
 /* Decodes, admits, builds a one-validator block of the given envelopes,
  * certifies and applies it; returns the receipts' statuses. */
 static void commit_block(struct world *w, uint8_t **envs, size_t *sizes,
@@ -213,20 +233,7 @@ static void commit_block(struct world *w, uint8_t **envs, size_t *sizes,
     assert_int_equal(ledger_block_build(w->l, ptrs, n, tip.time_ms + 1000, 0,
                                         0, &blk),
                      0);
-    uint8_t digest[32], sig[64], signers = 1;
-    ledger_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
-    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
-    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
-    ProtobufCBinaryData sigs[1] = {{64, sig}};
-    cert.height = blk.height;
-    cert.block_hash = (ProtobufCBinaryData){32, blk.hash};
-    cert.signers = (ProtobufCBinaryData){1, &signers};
-    cert.n_signatures = 1;
-    cert.signatures = sigs;
-    struct ledger_apply_stats st;
-    assert_int_equal(ledger_block_apply(w->l, blk.bytes, blk.size, &cert, true,
-                                        &st, why, sizeof why),
-                     0);
+    assert_int_equal(certify_and_apply(w, &blk, true, why), 0);
     for (size_t i = 0; i < n; i++) {
         Witan__TxResponse *r;
         assert_int_equal(ledger_get_tx(w->l, txs[i].hash, &r), 0);
@@ -774,19 +781,7 @@ static void test_map_full(void **state)
         assert_int_equal(ledger_block_build(w->l, ptrs, 16, tip.time_ms + 1, 0,
                                             0, &b),
                          0);
-        uint8_t digest[32], sig[64], signers = 1;
-        ledger_vote_digest("witan-test", b.height, 0, b.hash, digest);
-        assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
-        Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
-        ProtobufCBinaryData sigs[1] = {{64, sig}};
-        cert.height = b.height;
-        cert.block_hash = (ProtobufCBinaryData){32, b.hash};
-        cert.signers = (ProtobufCBinaryData){1, &signers};
-        cert.n_signatures = 1;
-        cert.signatures = sigs;
-        struct ledger_apply_stats st;
-        err = ledger_block_apply(w->l, b.bytes, b.size, &cert, false, &st, why,
-                                 sizeof why);
+        err = certify_and_apply(w, &b, false, why);
         if (!err)
             committed += 16;
         ledger_block_free(&b);
