@@ -63,4 +63,169 @@ int node_config_write(const char *path, const struct node_config *c);
 int node_run(const char *home, const struct node_config *c,
              volatile sig_atomic_t *stop);
 
+/* --- The consensus driver (node/driver.c) and validator links (node/mesh.c) --
+ *
+ * What witand runs between validators, split so that other programs (the
+ * ordering benchmark, tests/node/bench_ordering.c) run the very same code
+ * with another application. Three parts:
+ *   - the mesh: one nng PULL listener and one PUSH socket dialled to every
+ *     peer; a frame is one kind byte and a payload; sends never block (a full
+ *     queue drops the frame and counts it by reason);
+ *   - the driver: the PBFT core's actions carried out in the order its header
+ *     demands (persist before send), timers, the answers the core asked for,
+ *     and the loop that waits on the mesh, the application's descriptors and
+ *     the next timer;
+ *   - the application (struct node_app): what the blocks mean. witand's is
+ *     the ledger (node/replica.c).
+ * One thread: every function here is called from the loop's thread.
+ */
+#include <nng/nng.h>
+
+#include "consensus/consensus.h"
+#include "storage/storage.h"
+
+/* Frame kinds between validators (spec/node.md). */
+enum node_frame_kind {
+    NODE_FRAME_CONSENSUS = 0x01, /* a SignedMessage for the core */
+    NODE_FRAME_TXS = 0x02,       /* the ledger's relayed transactions */
+};
+
+/* Why a frame was not sent. */
+enum node_send_drop {
+    NODE_DROP_QUEUE_FULL = 0, /* the peer's queue was full */
+    NODE_DROP_SEND_ERROR,     /* nng refused it (out of memory, closed) */
+    NODE_DROP_COUNT
+};
+
+struct nng_tls_config;
+struct node_mesh;
+
+struct node_mesh_config {
+    uint32_t validator_count; /* n */
+    uint32_t self;            /* this node's index */
+    const char *listen;       /* nng URL to listen on for peers */
+    const char *peers[WITAN_VALIDATOR_COUNT_MAX]; /* n URLs; [self] unused */
+    uint32_t send_queue_count; /* frames queued per peer, then dropped */
+    /* TLS on the links when set: a configuration for the listener
+     * (server true, peer_name NULL) or for the dialer to peer `peer_name`
+     * (the name its certificate must carry). The mesh frees what it gets.
+     * Returns 0 or a WITAN_E* code (logged by the hook). */
+    int (*tls)(void *ctx, bool server, const char *peer_name,
+               struct nng_tls_config **out);
+    void *tls_ctx;
+};
+
+/*
+ * Listens and starts dialling every peer (a peer that is down is re-dialled
+ * in the background with backoff). WITAN_ENET (logged) when it cannot
+ * listen or dial, WITAN_ECONFIG from the TLS hook, WITAN_ENOMEM. On success
+ * *out is owned by the caller: node_mesh_close.
+ */
+int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out);
+/* Closes the sockets and frees the mesh; NULL is allowed. */
+void node_mesh_close(struct node_mesh *m);
+/* Sends one frame to peer `to`, or to every other peer with PBFT_TO_ALL,
+ * without blocking. Cannot fail: what is not sent is counted by reason. */
+void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
+                    const uint8_t *data, size_t size);
+/* Takes the next frame that arrived, without waiting: 0 and *out (the
+ * caller frees it with nng_msg_free), or WITAN_ENOTFOUND when none waits. */
+int node_mesh_recv(struct node_mesh *m, nng_msg **out);
+/* A descriptor that is readable while a frame waits (for poll); -1 when
+ * nng gives none. */
+int node_mesh_fd(const struct node_mesh *m);
+/* Frames dropped for `reason` so far. Never fails. */
+uint64_t node_mesh_dropped(const struct node_mesh *m,
+                           enum node_send_drop reason);
+
+struct node_driver;
+
+#define NODE_APP_FD_MAX 4
+
+/*
+ * An application of the driver. Every callback gets `ctx`. The driver calls
+ * them from its loop only; none may call node_driver_run.
+ */
+struct node_app {
+    void *ctx;
+    /* PBFT_ACT_BUILD: choose the requests of block `height` and answer
+     * with node_driver_propose before returning. An error stops the loop. */
+    int (*build)(void *ctx, struct node_driver *d, uint64_t height);
+    /* PBFT_ACT_VALIDATE: whether the contents of proposal a->height (the
+     * Block in a->data) are acceptable. */
+    bool (*validate)(void *ctx, const pbft_action *a);
+    /* PBFT_ACT_DELIVER: execute committed block a->height and give its
+     * roots. An error stops the loop (never diverge). */
+    int (*deliver)(void *ctx, const pbft_action *a,
+                   uint8_t state_root[WITAN_HASH_SIZE],
+                   uint8_t receipts_root[WITAN_HASH_SIZE]);
+    /* PBFT_ACT_READ_BLOCKS: read up to `count` certified blocks from
+     * `first` and answer with node_driver_blocks_read before returning.
+     * NULL: the application keeps no blocks (an empty answer). */
+    int (*read_blocks)(void *ctx, struct node_driver *d, uint32_t peer,
+                       uint64_t first, uint32_t count);
+    /* A frame of another kind than NODE_FRAME_CONSENSUS. May be NULL. */
+    void (*frame)(void *ctx, uint8_t kind, const uint8_t *data, size_t size);
+    /* How many requests wait to be proposed; asked once per round. */
+    uint64_t (*waiting)(void *ctx);
+    /* Once per round, after the wait: serve the application's own
+     * descriptors (fds). Returns 1 when work is left (the next wait does
+     * not sleep), 0 when done, or an error that stops the loop. May be
+     * NULL. */
+    int (*serve)(void *ctx, struct node_driver *d);
+    int fds[NODE_APP_FD_MAX]; /* polled for reading beside the mesh */
+    size_t fd_count;
+};
+
+/* Where the loop's time went (monotonic nanoseconds), for benchmarks. */
+struct node_driver_stats {
+    uint64_t rounds, readies, events;
+    uint64_t persist_count;   /* records written */
+    uint64_t persist_commits; /* synced transactions */
+    uint64_t wait_ns, serve_ns, recv_ns, step_ns, persist_ns, send_ns,
+        app_ns;
+};
+
+/*
+ * Boots the core and starts nothing yet. `boot` carries what the
+ * application knows (height, hash, time, history, results); the driver adds
+ * the stable checkpoint and the records persisted in `records` (its
+ * STORE_META and STORE_CONSENSUS tables). `records` NULL: nothing is
+ * persisted (PERSIST actions are acknowledged without being written; for
+ * benchmarks only — a restart could then equivocate). The mesh and the
+ * store stay the caller's and must outlive the driver. WITAN_EDECODE,
+ * WITAN_ECONFIG from the core, storage errors, WITAN_ENOMEM (logged). On
+ * success *out is owned by the caller: node_driver_free.
+ */
+int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
+                    store *records, struct node_mesh *mesh,
+                    const struct node_app *app, struct node_driver **out);
+void node_driver_free(struct node_driver *d);
+
+/*
+ * Runs until *stop becomes non-zero or an error stops consensus (logged):
+ * each round waits for the mesh, the application's descriptors or the next
+ * timer (never when work is left), serves the application, steps every
+ * frame and fired timer into the core, then carries out the core's actions
+ * once for all of them, so that their records are written in one synced
+ * transaction (group commit). Returns 0 after *stop, or the error.
+ */
+int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop);
+
+/* Answers PBFT_ACT_BUILD (from the build callback). `txs` stay the
+ * caller's. The core's errors (spec: the replica must be discarded). */
+int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
+                        const uint8_t txs_root[WITAN_HASH_SIZE],
+                        const pbft_bytes *txs, uint32_t tx_count);
+/* Answers PBFT_ACT_READ_BLOCKS (from the read_blocks callback). */
+int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
+                            const pbft_certified_block *blocks,
+                            uint32_t count);
+
+/* Read-only views; never fail. */
+const pbft *node_driver_core(const struct node_driver *d);
+void node_driver_get_stats(const struct node_driver *d,
+                           struct node_driver_stats *out);
+bool node_driver_halted(const struct node_driver *d);
+
 #endif

@@ -1,0 +1,655 @@
+/*
+ * The consensus driver: the PBFT core (consensus/) carried out over the
+ * validator mesh for an application (struct node_app in node/node.h).
+ * witand runs it with the ledger; the ordering benchmark runs the same code
+ * with a null application.
+ *
+ * One thread. Each round waits (poll on the mesh, the application's
+ * descriptors and the next timer; never when work is left over), lets the
+ * application serve its own descriptors, steps every frame that arrived and
+ * every timer that fired into the core, and only then carries out what the
+ * core asked for: so the records of a whole round are written in one LMDB
+ * transaction and synced once (group commit) before the first action after
+ * them. Records are written before any other action of their Ready, which
+ * keeps "persist before send" (writing a record earlier than required is
+ * safe; sending before it is durable is not). Answers the core asked for
+ * (a proposal's requests, a verdict, an executed block's roots, blocks for a
+ * peer that fell behind) are fed back after the Ready that asked for them,
+ * all of them before the next Ready is carried out.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/node.h"
+#include "spec/consensus.pb-c.h"
+
+#define DRIVER_WAIT_MAX_MS 100
+#define DRIVER_FRAMES_PER_ROUND_MAX 1024
+#define DRIVER_PENDING_MAX 65536
+#define DRIVER_DRIVE_ROUNDS_MAX 100000
+
+static const char META_STABLE[] = "pbft_stable";
+
+enum pending_type { PEND_BUILD, PEND_VERDICT, PEND_EXECUTED, PEND_READ };
+
+struct pending {
+    enum pending_type type;
+    uint64_t height;
+    uint32_t peer, count;
+    bool valid;
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint8_t state_root[WITAN_HASH_SIZE], receipts_root[WITAN_HASH_SIZE];
+};
+
+struct node_driver {
+    pbft *core;
+    struct node_mesh *mesh;
+    store *records; /* NULL: nothing persisted */
+    struct node_app app;
+    int64_t deadline_ms[PBFT_TIMER_COUNT]; /* monotonic; 0 when off */
+    uint64_t record_seq;
+    uint64_t reported_requests;
+    struct pending *pending; /* answers owed, in the order asked */
+    size_t pending_count, pending_cap;
+    bool halted;
+    struct node_driver_stats stats;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(now_ns() / 1000000u);
+}
+
+static int step(struct node_driver *d, const pbft_event *ev)
+{
+    uint64_t t = now_ns();
+    int err = pbft_step(d->core, ev);
+    d->stats.step_ns += now_ns() - t;
+    d->stats.events++;
+    return err;
+}
+
+static int push_pending(struct node_driver *d, const struct pending *p)
+{
+    if (d->pending_count == d->pending_cap) {
+        size_t cap = d->pending_cap ? d->pending_cap * 2 : 64;
+        if (cap > DRIVER_PENDING_MAX)
+            return WITAN_ELIMIT; /* the core never asks this much at once */
+        struct pending *grown = realloc(d->pending, cap * sizeof *grown);
+        if (!grown)
+            return WITAN_ENOMEM;
+        d->pending = grown;
+        d->pending_cap = cap;
+    }
+    d->pending[d->pending_count++] = *p;
+    return WITAN_OK;
+}
+
+/* --- persistence ------------------------------------------------------------ */
+
+/* The height a persisted record is about, or 0 when it must be kept
+ * whatever the stable checkpoint (view changes and new views). */
+static uint64_t record_height(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint64_t h = 0;
+    if (data[0] == 'P') {
+        Witan__PreparedRecord *p =
+            witan__prepared_record__unpack(NULL, size - 1, data + 1);
+        if (p && p->proof)
+            h = p->proof->height;
+        if (p)
+            witan__prepared_record__free_unpacked(p, NULL);
+        return h;
+    }
+    Witan__SignedMessage *sm =
+        witan__signed_message__unpack(NULL, size - 1, data + 1);
+    if (!sm)
+        return 0;
+    Witan__ConsensusMessage *m =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    if (m) {
+        switch (m->kind_case) {
+        case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
+            h = m->pre_prepare->height;
+            break;
+        case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+            h = m->prepare->height;
+            break;
+        case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
+            h = m->commit->height;
+            break;
+        default:
+            break;
+        }
+        witan__consensus_message__free_unpacked(m, NULL);
+    }
+    witan__signed_message__free_unpacked(sm, NULL);
+    return h;
+}
+
+/* Writes every PERSIST record of the Ready, in order, in one transaction
+ * and syncs it: the group commit. */
+static int persist_all(struct node_driver *d, const pbft_actions *rd)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < rd->count; i++)
+        count += rd->actions[i].type == PBFT_ACT_PERSIST;
+    if (count == 0 || !d->records)
+        return WITAN_OK;
+    uint64_t t = now_ns();
+    int err = WITAN_EMAPFULL;
+    for (int attempt = 0; attempt < 8 && err == WITAN_EMAPFULL; attempt++) {
+        store_txn *txn;
+        if ((err = store_write_begin(d->records, &txn)) != 0)
+            break;
+        uint64_t seq = d->record_seq;
+        for (size_t i = 0; i < rd->count && !err; i++) {
+            const pbft_action *a = &rd->actions[i];
+            if (a->type != PBFT_ACT_PERSIST)
+                continue;
+            uint8_t key[8];
+            store_be64(key, seq++);
+            err = store_put(txn, STORE_CONSENSUS, key, 8, a->data.data,
+                            a->data.size);
+        }
+        if (err) {
+            store_abort(txn);
+        } else if ((err = store_commit(txn)) == 0) {
+            d->record_seq = seq;
+        }
+        if (err == WITAN_EMAPFULL) {
+            int grow = store_grow(d->records);
+            if (grow)
+                err = grow;
+        }
+    }
+    d->stats.persist_ns += now_ns() - t;
+    if (!err) {
+        d->stats.persist_count += count;
+        d->stats.persist_commits++;
+    }
+    return err;
+}
+
+/* Keeps the stable checkpoint's proof and forgets records below it. */
+static int stable(struct node_driver *d, const pbft_action *a)
+{
+    if (!d->records)
+        return WITAN_OK;
+    store_txn *txn;
+    int err = store_write_begin(d->records, &txn);
+    if (err)
+        return err;
+    size_t size = 8 + 32 + a->data.size;
+    uint8_t *v = malloc(size);
+    if (!v) {
+        store_abort(txn);
+        return WITAN_ENOMEM;
+    }
+    store_be64(v, a->height);
+    memcpy(v + 8, a->stable_root, 32);
+    memcpy(v + 40, a->data.data, a->data.size);
+    err = store_put(txn, STORE_META, META_STABLE, strlen(META_STABLE), v, size);
+    free(v);
+    /* Collect first, delete after: a cursor must not see its own deletes. */
+    uint8_t (*dead)[8] = NULL;
+    size_t dead_count = 0;
+    store_cursor *c = NULL;
+    if (!err)
+        err = store_cursor_open(txn, STORE_CONSENSUS, &c);
+    const void *k, *val;
+    size_t ks, vs;
+    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &val, &vs);
+    for (; rc == 0; rc = store_cursor_next(c, &k, &ks, &val, &vs)) {
+        uint64_t h = record_height(val, vs);
+        if (h == 0 || h > a->height || ks != 8)
+            continue;
+        void *grown = realloc(dead, (dead_count + 1) * 8);
+        if (!grown) {
+            err = WITAN_ENOMEM;
+            break;
+        }
+        dead = grown;
+        memcpy(dead[dead_count++], k, 8);
+    }
+    store_cursor_close(c);
+    for (size_t i = 0; !err && i < dead_count; i++)
+        err = store_del(txn, STORE_CONSENSUS, dead[i], 8);
+    free(dead);
+    if (err) {
+        store_abort(txn);
+        return err;
+    }
+    return store_commit(txn);
+}
+
+/* The stable checkpoint and the records, in the order they were written.
+ * *stable_value and (*records)[i].data are malloc'ed for the caller. */
+static int load_records(struct node_driver *d, pbft_boot *boot,
+                        pbft_bytes **records, size_t *record_count,
+                        uint8_t **stable_value, pbft_bytes *proof)
+{
+    *records = NULL;
+    *record_count = 0;
+    *stable_value = NULL;
+    if (!d->records)
+        return WITAN_OK;
+    store_txn *txn;
+    int err = store_read_begin(d->records, &txn);
+    if (err)
+        return err;
+    const void *v;
+    size_t vs;
+    uint32_t proof_count = 0;
+    if (store_get(txn, STORE_META, META_STABLE, strlen(META_STABLE), &v, &vs) ==
+            0 &&
+        vs >= 40) {
+        *stable_value = malloc(vs);
+        if (*stable_value) {
+            memcpy(*stable_value, v, vs);
+            boot->stable_height = store_read_be64(*stable_value);
+            memcpy(boot->stable_state_root, *stable_value + 8, 32);
+            size_t o = 40;
+            while (o + 4 <= vs && proof_count < WITAN_VALIDATOR_COUNT_MAX) {
+                uint32_t len = store_read_be32(*stable_value + o);
+                if (o + 4 + len > vs)
+                    break;
+                proof[proof_count].data = *stable_value + o + 4;
+                proof[proof_count++].size = len;
+                o += 4 + len;
+            }
+            boot->stable_proof = proof;
+            boot->stable_proof_count = proof_count;
+        }
+    }
+    store_cursor *c = NULL;
+    err = store_cursor_open(txn, STORE_CONSENSUS, &c);
+    const void *k;
+    size_t ks;
+    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
+    for (; rc == 0; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        void *grown = realloc(*records, (*record_count + 1) * sizeof **records);
+        uint8_t *copy = malloc(vs ? vs : 1);
+        if (grown)
+            *records = grown;
+        if (!grown || !copy) {
+            free(copy);
+            err = WITAN_ENOMEM;
+            break;
+        }
+        memcpy(copy, v, vs);
+        (*records)[(*record_count)++] = (pbft_bytes){copy, vs};
+        d->record_seq = store_read_be64(k) + 1;
+    }
+    if (c)
+        store_cursor_close(c);
+    store_abort(txn);
+    boot->records = *records;
+    boot->record_count = *record_count;
+    return err;
+}
+
+int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
+                    store *records, struct node_mesh *mesh,
+                    const struct node_app *app, struct node_driver **out)
+{
+    *out = NULL;
+    if (app->fd_count > NODE_APP_FD_MAX || !app->build || !app->validate ||
+        !app->deliver || !app->waiting)
+        return WITAN_EINVAL;
+    struct node_driver *d = calloc(1, sizeof *d);
+    if (!d)
+        return WITAN_ENOMEM;
+    d->mesh = mesh;
+    d->records = records;
+    d->app = *app;
+    d->reported_requests = UINT64_MAX;
+    pbft_boot b = *boot;
+    pbft_bytes *recs = NULL, proof[WITAN_VALIDATOR_COUNT_MAX];
+    size_t record_count = 0;
+    uint8_t *stable_value = NULL;
+    int err = load_records(d, &b, &recs, &record_count, &stable_value, proof);
+    if (!err)
+        err = pbft_new(cfg, &b, &d->core);
+    for (size_t i = 0; i < record_count; i++)
+        free((void *)recs[i].data);
+    free(recs);
+    free(stable_value);
+    if (err) {
+        WITAN_ERROR("node", "consensus cannot start: %s",
+                    witan_err_message(err));
+        node_driver_free(d);
+        return err;
+    }
+    WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
+               cfg->self, cfg->validator_count, record_count,
+               records ? "" : " (records are not persisted)");
+    *out = d;
+    return WITAN_OK;
+}
+
+void node_driver_free(struct node_driver *d)
+{
+    if (!d)
+        return;
+    pbft_free(d->core);
+    free(d->pending);
+    free(d);
+}
+
+/* --- actions ---------------------------------------------------------------- */
+
+static int deliver(struct node_driver *d, const pbft_action *a)
+{
+    struct pending p;
+    memset(&p, 0, sizeof p);
+    p.type = PEND_EXECUTED;
+    p.height = a->height;
+    int err = d->app.deliver(d->app.ctx, a, p.state_root, p.receipts_root);
+    return err ? err : push_pending(d, &p);
+}
+
+/* Carries out one Ready: its records first, all in one synced transaction,
+ * then the other actions in order. */
+static int carry_out(struct node_driver *d, const pbft_actions *rd)
+{
+    int err = persist_all(d, rd);
+    int64_t now = now_ms();
+    for (size_t i = 0; i < rd->count && !err; i++) {
+        const pbft_action *a = &rd->actions[i];
+        struct pending p;
+        memset(&p, 0, sizeof p);
+        uint64_t t = now_ns();
+        switch (a->type) {
+        case PBFT_ACT_PERSIST:
+            break; /* written above */
+        case PBFT_ACT_SEND:
+            node_mesh_send(d->mesh, a->to, NODE_FRAME_CONSENSUS, a->data.data,
+                           a->data.size);
+            d->stats.send_ns += now_ns() - t;
+            break;
+        case PBFT_ACT_DELIVER:
+            if (!d->halted)
+                err = deliver(d, a);
+            d->stats.app_ns += now_ns() - t;
+            break;
+        case PBFT_ACT_BUILD:
+            p.type = PEND_BUILD;
+            p.height = a->height;
+            err = push_pending(d, &p);
+            break;
+        case PBFT_ACT_VALIDATE:
+            p.type = PEND_VERDICT;
+            p.height = a->height;
+            memcpy(p.hash, a->block_hash, 32);
+            p.valid = d->app.validate(d->app.ctx, a);
+            d->stats.app_ns += now_ns() - t;
+            err = push_pending(d, &p);
+            break;
+        case PBFT_ACT_READ_BLOCKS:
+            p.type = PEND_READ;
+            p.height = a->height;
+            p.peer = a->to;
+            p.count = a->count;
+            err = push_pending(d, &p);
+            break;
+        case PBFT_ACT_SET_TIMER:
+            if ((unsigned)a->timer < PBFT_TIMER_COUNT)
+                d->deadline_ms[a->timer] = now + (int64_t)a->ms;
+            break;
+        case PBFT_ACT_CANCEL_TIMER:
+            if ((unsigned)a->timer < PBFT_TIMER_COUNT)
+                d->deadline_ms[a->timer] = 0;
+            break;
+        case PBFT_ACT_STABLE:
+            err = stable(d, a);
+            d->stats.persist_ns += now_ns() - t;
+            break;
+        case PBFT_ACT_FORK: {
+            char own[65], agreed[65];
+            witan_hex_encode(a->own_root, 32, own);
+            witan_hex_encode(a->stable_root, 32, agreed);
+            WITAN_ERROR("node",
+                        "FORK at height %llu: this node's state root %s differs "
+                        "from the stable checkpoint's %s; execution stopped",
+                        (unsigned long long)a->height, own, agreed);
+            d->halted = true;
+            break;
+        }
+        }
+    }
+    return err;
+}
+
+/* --- answers ----------------------------------------------------------------- */
+
+int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
+                        const uint8_t txs_root[WITAN_HASH_SIZE],
+                        const pbft_bytes *txs, uint32_t tx_count)
+{
+    pbft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PBFT_EV_PROPOSAL;
+    ev.u.proposal.height = height;
+    ev.u.proposal.time_ms = time_ms;
+    memcpy(ev.u.proposal.txs_root, txs_root, 32);
+    ev.u.proposal.txs = txs;
+    ev.u.proposal.tx_count = tx_count;
+    return step(d, &ev);
+}
+
+int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
+                            const pbft_certified_block *blocks,
+                            uint32_t count)
+{
+    pbft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PBFT_EV_BLOCKS_READ;
+    ev.u.blocks_read.peer = peer;
+    ev.u.blocks_read.blocks = blocks;
+    ev.u.blocks_read.count = count;
+    return step(d, &ev);
+}
+
+static int answer(struct node_driver *d, const struct pending *p)
+{
+    pbft_event ev;
+    memset(&ev, 0, sizeof ev);
+    uint64_t t = now_ns(), step_before = d->stats.step_ns;
+    int err;
+    switch (p->type) {
+    case PEND_BUILD:
+        err = d->app.build(d->app.ctx, d, p->height);
+        d->stats.app_ns += now_ns() - t - (d->stats.step_ns - step_before);
+        return err;
+    case PEND_READ:
+        if (d->app.read_blocks)
+            err = d->app.read_blocks(d->app.ctx, d, p->peer, p->height,
+                                     p->count);
+        else
+            err = node_driver_blocks_read(d, p->peer, NULL, 0);
+        d->stats.app_ns += now_ns() - t - (d->stats.step_ns - step_before);
+        return err;
+    case PEND_VERDICT:
+        ev.type = PBFT_EV_VERDICT;
+        ev.u.verdict.height = p->height;
+        memcpy(ev.u.verdict.block_hash, p->hash, 32);
+        ev.u.verdict.valid = p->valid;
+        break;
+    case PEND_EXECUTED:
+        ev.type = PBFT_EV_EXECUTED;
+        ev.u.executed.height = p->height;
+        memcpy(ev.u.executed.state_root, p->state_root, 32);
+        memcpy(ev.u.executed.receipts_root, p->receipts_root, 32);
+        break;
+    }
+    return step(d, &ev);
+}
+
+/* Carries out every Ready and feeds back every answer until the core is
+ * quiet. Each Ready and each batch of answers is finite, so this ends; the
+ * bound is a safety net. */
+static int drive(struct node_driver *d)
+{
+    int err = WITAN_OK;
+    for (int round = 0; !err && round < DRIVER_DRIVE_ROUNDS_MAX; round++) {
+        pbft_actions rd;
+        pbft_ready(d->core, &rd);
+        if (rd.count) {
+            d->stats.readies++;
+            err = carry_out(d, &rd);
+            pbft_advance(d->core);
+            continue;
+        }
+        if (d->pending_count == 0)
+            break;
+        /* Answering steps the core but carries nothing out, so no answer
+         * is added while these are fed. */
+        size_t count = d->pending_count;
+        for (size_t i = 0; i < count && !err; i++)
+            err = answer(d, &d->pending[i]);
+        WITAN_ASSERT(d->pending_count == count);
+        d->pending_count = 0;
+    }
+    return err;
+}
+
+/* --- the loop ----------------------------------------------------------------- */
+
+/* Steps what arrived from peers, at most a round's worth; *more when the
+ * bound was reached. */
+static int take_frames(struct node_driver *d, bool *more)
+{
+    uint64_t t = now_ns(), step_before = d->stats.step_ns;
+    int err = WITAN_OK;
+    int i = 0;
+    for (; i < DRIVER_FRAMES_PER_ROUND_MAX && !err; i++) {
+        nng_msg *msg;
+        if (node_mesh_recv(d->mesh, &msg) != 0)
+            break;
+        const uint8_t *body = nng_msg_body(msg);
+        size_t size = nng_msg_len(msg);
+        if (size > 1 && body[0] == NODE_FRAME_CONSENSUS) {
+            pbft_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = PBFT_EV_MESSAGE;
+            ev.u.message = (pbft_bytes){body + 1, size - 1};
+            err = step(d, &ev);
+        } else if (size > 1 && d->app.frame) {
+            d->app.frame(d->app.ctx, body[0], body + 1, size - 1);
+        }
+        nng_msg_free(msg);
+    }
+    *more = i == DRIVER_FRAMES_PER_ROUND_MAX;
+    d->stats.recv_ns += now_ns() - t - (d->stats.step_ns - step_before);
+    return err;
+}
+
+static int take_timers(struct node_driver *d)
+{
+    int64_t now = now_ms();
+    int err = WITAN_OK;
+    for (int t = 0; t < PBFT_TIMER_COUNT && !err; t++) {
+        if (!d->deadline_ms[t] || d->deadline_ms[t] > now)
+            continue;
+        d->deadline_ms[t] = 0;
+        pbft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = PBFT_EV_TIMER;
+        ev.u.timer = (enum pbft_timer)t;
+        err = step(d, &ev);
+    }
+    return err;
+}
+
+static int take_requests(struct node_driver *d)
+{
+    uint64_t waiting = d->app.waiting(d->app.ctx);
+    if (d->reported_requests == waiting)
+        return WITAN_OK;
+    d->reported_requests = waiting;
+    pbft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PBFT_EV_REQUESTS;
+    ev.u.request_count = waiting;
+    return step(d, &ev);
+}
+
+int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
+{
+    struct pollfd fds[1 + NODE_APP_FD_MAX];
+    size_t nfds = 0;
+    fds[nfds++] = (struct pollfd){.fd = node_mesh_fd(d->mesh),
+                                  .events = POLLIN};
+    for (size_t i = 0; i < d->app.fd_count; i++)
+        fds[nfds++] = (struct pollfd){.fd = d->app.fds[i], .events = POLLIN};
+    int err = WITAN_OK;
+    for (size_t i = 0; i < nfds; i++)
+        if (fds[i].fd < 0)
+            err = WITAN_ENET;
+    if (!err)
+        err = drive(d); /* the first Ready arms the timers */
+    bool busy = false;
+    while (!err && !*stop) {
+        int64_t now = now_ms(), wait = busy ? 0 : DRIVER_WAIT_MAX_MS;
+        for (int t = 0; t < PBFT_TIMER_COUNT; t++)
+            if (d->deadline_ms[t] && d->deadline_ms[t] - now < wait)
+                wait = d->deadline_ms[t] - now;
+        if (wait > 0) {
+            uint64_t t = now_ns();
+            poll(fds, (nfds_t)nfds, (int)wait);
+            d->stats.wait_ns += now_ns() - t;
+        }
+        d->stats.rounds++;
+        busy = false;
+        if (d->app.serve) {
+            uint64_t t = now_ns(), step_before = d->stats.step_ns;
+            int rc = d->app.serve(d->app.ctx, d);
+            d->stats.serve_ns +=
+                now_ns() - t - (d->stats.step_ns - step_before);
+            if (rc < 0)
+                err = rc;
+            busy = rc > 0;
+        }
+        bool more = false;
+        if (!err)
+            err = take_frames(d, &more);
+        busy = busy || more;
+        if (!err)
+            err = take_timers(d);
+        if (!err)
+            err = take_requests(d);
+        if (!err)
+            err = drive(d);
+    }
+    if (err)
+        WITAN_ERROR("node", "consensus stopped: %s", witan_err_name(err));
+    return err;
+}
+
+const pbft *node_driver_core(const struct node_driver *d)
+{
+    return d->core;
+}
+
+void node_driver_get_stats(const struct node_driver *d,
+                           struct node_driver_stats *out)
+{
+    *out = d->stats;
+}
+
+bool node_driver_halted(const struct node_driver *d)
+{
+    return d->halted;
+}

@@ -1,0 +1,180 @@
+/*
+ * Links between validators over nng: each node listens on one PULL socket
+ * and keeps one PUSH socket dialled to every peer (nng reconnects with
+ * backoff by itself). A frame is one kind byte and a payload. Sends never
+ * block: a full queue drops the frame and counts it, and the core's
+ * retransmission makes up for it. TLS, when configured, comes from the
+ * owner's hook, so that this file knows nothing of certificates or homes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "node/node.h"
+
+struct node_mesh {
+    nng_socket in;
+    nng_socket out[WITAN_VALIDATOR_COUNT_MAX];
+    uint32_t n, self;
+    uint64_t dropped[NODE_DROP_COUNT];
+};
+
+static int open_listener(struct node_mesh *m, const struct node_mesh_config *c)
+{
+    int rc = nng_pull0_open(&m->in);
+    if (rc == 0) {
+        nng_socket_set_size(m->in, NNG_OPT_RECVMAXSZ,
+                            WITAN_MESSAGE_SIZE_MAX + 1);
+        nng_listener l;
+        rc = nng_listener_create(&l, m->in, c->listen);
+        if (!rc && c->tls) {
+            nng_tls_config *tcfg = NULL;
+            int err = c->tls(c->tls_ctx, true, NULL, &tcfg);
+            if (err)
+                return err;
+            rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcfg);
+            nng_tls_config_free(tcfg); /* the listener holds its own ref */
+        }
+        if (!rc)
+            rc = nng_listener_start(l, 0);
+    }
+    if (rc) {
+        WITAN_ERROR("node", "cannot listen for peers on %s: %s", c->listen,
+                    nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    return WITAN_OK;
+}
+
+static int open_dialer(struct node_mesh *m, const struct node_mesh_config *c,
+                       uint32_t i)
+{
+    int rc = nng_push0_open(&m->out[i]);
+    if (rc == 0) {
+        nng_socket_set_int(m->out[i], NNG_OPT_SENDBUF,
+                           (int)c->send_queue_count);
+        nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMINT, 50);
+        nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMAXT, 2000);
+        nng_dialer d;
+        rc = nng_dialer_create(&d, m->out[i], c->peers[i]);
+        if (!rc && c->tls) {
+            /* The peer must show a certificate named for its place in the
+             * validator set. */
+            char name[32];
+            snprintf(name, sizeof name, "validator-%u", i);
+            nng_tls_config *tcfg = NULL;
+            int err = c->tls(c->tls_ctx, false, name, &tcfg);
+            if (err)
+                return err;
+            rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tcfg);
+            nng_tls_config_free(tcfg);
+        }
+        /* Non-blocking dial: a peer that is down is retried in the
+         * background, with backoff, for as long as it takes. */
+        if (!rc)
+            rc = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    }
+    if (rc) {
+        WITAN_ERROR("node", "cannot dial peer %u at %s: %s", i, c->peers[i],
+                    nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    return WITAN_OK;
+}
+
+int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
+{
+    *out = NULL;
+    if (c->validator_count == 0 ||
+        c->validator_count > WITAN_VALIDATOR_COUNT_MAX ||
+        c->self >= c->validator_count)
+        return WITAN_ECONFIG;
+    struct node_mesh *m = calloc(1, sizeof *m);
+    if (!m)
+        return WITAN_ENOMEM;
+    m->n = c->validator_count;
+    m->self = c->self;
+    m->in = (nng_socket)NNG_SOCKET_INITIALIZER;
+    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++)
+        m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
+    int err = open_listener(m, c);
+    for (uint32_t i = 0; i < m->n && !err; i++)
+        if (i != m->self)
+            err = open_dialer(m, c, i);
+    if (err) {
+        node_mesh_close(m);
+        return err;
+    }
+    *out = m;
+    return WITAN_OK;
+}
+
+void node_mesh_close(struct node_mesh *m)
+{
+    if (!m)
+        return;
+    if (nng_socket_id(m->in) > 0)
+        nng_close(m->in);
+    for (uint32_t i = 0; i < m->n; i++)
+        if (nng_socket_id(m->out[i]) > 0)
+            nng_close(m->out[i]);
+    free(m);
+}
+
+static void send_one(struct node_mesh *m, uint32_t to, uint8_t kind,
+                     const uint8_t *data, size_t size)
+{
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size + 1) != 0) {
+        m->dropped[NODE_DROP_SEND_ERROR]++;
+        return;
+    }
+    uint8_t *body = nng_msg_body(msg);
+    body[0] = kind;
+    memcpy(body + 1, data, size);
+    int rc = nng_sendmsg(m->out[to], msg, NNG_FLAG_NONBLOCK);
+    if (rc != 0) {
+        nng_msg_free(msg);
+        m->dropped[rc == NNG_EAGAIN ? NODE_DROP_QUEUE_FULL
+                                    : NODE_DROP_SEND_ERROR]++;
+    }
+}
+
+void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
+                    const uint8_t *data, size_t size)
+{
+    if (to != PBFT_TO_ALL) {
+        if (to < m->n && to != m->self)
+            send_one(m, to, kind, data, size);
+        return;
+    }
+    for (uint32_t i = 0; i < m->n; i++)
+        if (i != m->self)
+            send_one(m, i, kind, data, size);
+}
+
+int node_mesh_recv(struct node_mesh *m, nng_msg **out)
+{
+    if (nng_recvmsg(m->in, out, NNG_FLAG_NONBLOCK) != 0)
+        return WITAN_ENOTFOUND;
+    return WITAN_OK;
+}
+
+uint64_t node_mesh_dropped(const struct node_mesh *m,
+                           enum node_send_drop reason)
+{
+    return (unsigned)reason < NODE_DROP_COUNT ? m->dropped[reason] : 0;
+}
+
+int node_mesh_fd(const struct node_mesh *m)
+{
+    int fd = -1;
+    if (nng_socket_get_int(m->in, NNG_OPT_RECVFD, &fd) != 0)
+        return -1;
+    return fd;
+}
