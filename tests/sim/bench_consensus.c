@@ -7,6 +7,9 @@
  * Ed25519 verifications per second of this machine, which bound what any
  * signed protocol can do (each block costs every replica about 2n + 1
  * verifications here).
+ *
+ *   bench_consensus [BATCH BLOCKS]   one batch size only (bench_ordering
+ *                                    prints the core's cost this way)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,8 +209,19 @@ static double run(uint32_t batch, enum pbft_sig_scheme scheme, uint64_t blocks)
     return (double)done / cpu;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    uint32_t one_batch = 0;
+    uint64_t one_blocks = 0;
+    if (argc == 3) {
+        one_batch = (uint32_t)strtoul(argv[1], NULL, 10);
+        one_blocks = strtoull(argv[2], NULL, 10);
+    }
+    if (argc != 1 && (argc != 3 || one_batch < 1 || one_batch > 5000 ||
+                      one_blocks < 10 || one_blocks > 100000)) {
+        fprintf(stderr, "usage: bench_consensus [BATCH BLOCKS]\n");
+        return 2;
+    }
     if (wcrypto_init() != 0)
         return 1;
     /* Reference: Ed25519 verifications per CPU second. */
@@ -226,9 +240,15 @@ int main(void)
     printf("bench-consensus: 4 replicas in one process, no network delay, "
            "L = 2, %d-byte requests\n", TX_SIZE);
     printf("  reference: Ed25519 verify %.0f /s of CPU\n", verifies);
-    static const uint32_t batches[] = {1, 100, 1000};
-    static const uint64_t blocks[] = {2000, 1000, 300};
-    for (int k = 0; k < 3; k++) {
+    uint32_t batches[] = {1, 100, 1000};
+    uint64_t blocks[] = {2000, 1000, 300};
+    int runs = 3;
+    if (one_batch) {
+        batches[0] = one_batch;
+        blocks[0] = one_blocks;
+        runs = 1;
+    }
+    for (int k = 0; k < runs; k++) {
         double ed = run(batches[k], PBFT_SIG_ED25519, blocks[k]);
         double th = run(batches[k], PBFT_SIG_TEST_HASH, blocks[k]);
         printf("  batch %4u: %8.0f blocks/s of CPU (Ed25519)  %8.0f blocks/s "
