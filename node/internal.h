@@ -47,7 +47,6 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 
 #define NODE_IDLE_WAIT_MS 50
 #define NODE_REQUESTS_PER_ROUND_MAX 256
-#define NODE_P2P_MESSAGES_PER_ROUND_MAX 1024
 
 struct replica; /* node/replica.c: consensus with other validators */
 

@@ -60,6 +60,7 @@
 #define WARM_MS 1500
 #define ARRIVAL_RING 8192 /* above any client's outstanding requests */
 #define BUILT_RING 64
+#define SERVE_PER_ROUND_MAX 256 /* client messages a round, as witand */
 #define PIPELINE_DEPTH 1        /* witand's genesis default */
 #define CHECKPOINT_INTERVAL 100 /* likewise */
 #define SEND_QUEUE 1024         /* witand's config default */
@@ -283,7 +284,7 @@ static int null_serve(void *ctx, struct node_driver *d)
 {
     (void)d;
     struct null_app *a = ctx;
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < SERVE_PER_ROUND_MAX; i++) {
         nng_msg *m;
         if (nng_recvmsg(a->in, &m, NNG_FLAG_NONBLOCK) != 0)
             return 0;
