@@ -4,8 +4,9 @@
  * attestations, beside this machine's single-core Ed25519 verification rate
  * measured in the same run.
  *
- * Saturation: every client sends its share as fast as the node answers.
- * Light load: a tenth of the saturation rate. Latency of a transaction: from
+ * Saturation: every client keeps a window of requests uncommitted (about
+ * three blocks' worth in all) and sends the next as soon as its oldest
+ * commits. Light load: a tenth of the saturation rate, evenly spaced. Latency of a transaction: from
  * the moment its batch was sent to the moment a watcher polling the node's
  * status every few milliseconds first saw a height that includes it.
  *
@@ -40,6 +41,12 @@ static uint8_t (*hashes)[32];
 static double *sent_at; /* per transaction */
 static double seen_at[HEIGHTS_MAX]; /* first time a height was seen */
 static atomic_int watching;
+static _Atomic uint64_t watched_height;
+/* Saturation is a closed loop: each client keeps this many requests
+ * uncommitted (about three blocks' worth in all), so latency there is the
+ * cluster's, not that of a queue the load generator built. */
+static int window;
+#define WINDOW_MAX 64
 
 static double now_s(void)
 {
@@ -119,6 +126,7 @@ static void *watcher(void *p)
         uint64_t h = r->status ? r->status->height : 0;
         witan__response__free_unpacked(r, NULL);
         if (h > last) {
+            atomic_store(&watched_height, h);
             double t = now_s();
             for (uint64_t k = last + 1; k <= h && k < HEIGHTS_MAX; k++)
                 seen_at[k] = t;
@@ -135,14 +143,52 @@ struct client_arg {
     double rate; /* transactions per second for this client; 0: flat out */
 };
 
+static bool committed(nng_socket sock, const uint8_t hash[32])
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &t;
+    Witan__Response *r = rpc(sock, &req);
+    bool done = r && r->tx && r->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return done;
+}
+
+/* Waits until the oldest of the client's outstanding requests committed:
+ * asked again whenever node 0 moved on, and every few milliseconds. */
+static void await_oldest(nng_socket sock, int last_tx)
+{
+    uint64_t checked = UINT64_MAX;
+    double next = 0;
+    for (;;) {
+        uint64_t h = atomic_load(&watched_height);
+        if (h != checked || now_s() >= next) {
+            checked = h;
+            next = now_s() + 0.005;
+            if (committed(sock, hashes[last_tx]))
+                return;
+        }
+        usleep(300);
+    }
+}
+
 static void *client(void *p)
 {
     struct client_arg *a = p;
     nng_socket sock;
     if (!dial(a->k % nodes, &sock))
         return NULL;
+    int ring[WINDOW_MAX], head = 0, count = 0;
     double start = now_s();
     for (int i = a->k * a->batch; i < tx_count; i += CLIENTS * a->batch) {
+        if (a->rate == 0 && count == window) {
+            await_oldest(sock, ring[head]);
+            head = (head + 1) % WINDOW_MAX;
+            count--;
+        }
         if (a->rate > 0) {
             /* Batches leave in global order, evenly spaced: clients that
              * all fired at once would measure bursts, not a steady load. */
@@ -163,6 +209,7 @@ static void *client(void *p)
         Witan__Response *r = rpc(sock, &req);
         if (r)
             witan__response__free_unpacked(r, NULL);
+        ring[(head + count++) % WINDOW_MAX] = i + n - 1;
     }
     nng_close(sock);
     return NULL;
@@ -357,6 +404,8 @@ static int run_config(int n, int block_max, double verify)
              tx_count > 50000 ? tx_count : 50000, dir, bin_dir, dir);
     if (sh(cmd) != 0)
         return 1;
+    window = 3 * block_max / (CLIENTS * BATCH);
+    window = window < 2 ? 2 : window > WINDOW_MAX ? WINDOW_MAX : window;
     uint64_t h;
     for (int k = 0; k < 300 && !status_of(0, &h, NULL); k++)
         usleep(20000);
