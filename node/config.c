@@ -102,9 +102,11 @@ int node_config_load(const char *path, struct node_config *c, char *why,
             if (!bad)
                 snprintf(c->listen, sizeof c->listen, "%s", value);
         } else if (strcmp(key, "http_listen") == 0) {
-            /* Empty turns the gateway off; otherwise an http:// URL. */
+            /* Empty turns the gateway off; otherwise an http:// or
+             * https:// URL. */
             bad = strlen(value) >= sizeof c->http_listen ||
-                  (value[0] && strncmp(value, "http://", 7) != 0);
+                  (value[0] && strncmp(value, "http://", 7) != 0 &&
+                   strncmp(value, "https://", 8) != 0);
             if (!bad)
                 snprintf(c->http_listen, sizeof c->http_listen, "%s", value);
         } else if (strcmp(key, "map_size_mb") == 0) {
@@ -162,6 +164,14 @@ int node_config_load(const char *path, struct node_config *c, char *why,
     if (!err && (!c->tls_cert[0] != !c->tls_key[0] ||
                  !c->tls_cert[0] != !c->tls_ca[0])) {
         snprintf(why, why_size, "%s: tls_cert, tls_key and tls_ca go together",
+                 path);
+        err = WITAN_ECONFIG;
+    }
+    if (!err && !c->tls_cert[0] &&
+        (strncmp(c->listen, "tls+tcp://", 10) == 0 ||
+         strncmp(c->http_listen, "https://", 8) == 0)) {
+        snprintf(why, why_size, "%s: a tls+tcp:// listen or an https:// "
+                                "http_listen needs tls_cert, tls_key and tls_ca",
                  path);
         err = WITAN_ECONFIG;
     }

@@ -1448,7 +1448,8 @@ static void on_http(nng_aio *aio)
 
 /* --- start and stop ------------------------------------------------------------------ */
 
-int node_http_start(nng_socket rep, const char *url, struct node_http **out)
+int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
+                    struct node_http **out)
 {
     *out = NULL;
     char inproc[64];
@@ -1505,6 +1506,8 @@ int node_http_start(nng_socket rep, const char *url, struct node_http **out)
             rc = nng_http_server_add_handler(g->server, g->handler);
         if (rc)
             nng_http_handler_free(g->handler);
+        if (!rc && strncmp(url, "https://", 8) == 0)
+            rc = tls ? nng_http_server_set_tls(g->server, tls) : NNG_EINVAL;
         if (!rc)
             rc = nng_http_server_start(g->server);
     }
