@@ -125,7 +125,10 @@ static int dial(nng_socket s, const char *address)
     if (rc) {
         fprintf(stderr, "witan: cannot reach a node at %s: %s%s\n", address,
                 nng_strerror(rc),
-                tls ? "" : " (if it serves TLS, use its tls+tcp:// address)");
+                !tls && (rc == NNG_ECONNSHUT || rc == NNG_ECLOSED ||
+                         rc == NNG_EPROTO)
+                    ? " (if it serves TLS, use its tls+tcp:// address)"
+                    : "");
         return WITAN_ENET;
     }
     return WITAN_OK;
