@@ -16,7 +16,7 @@ void node_config_defaults(struct node_config *c)
     c->map_size_max = WITAN_MAP_SIZE_MAX_DEFAULT;
     c->log_level = WITAN_LOG_INFO;
     c->mempool_count_max = 50000;
-    c->mempool_size_max = 64ull << 20;
+    c->mempool_size_max = 16ull << 20; /* with the rest, under 64 MiB resident */
     c->nonce_window = 1000;
     c->view_timeout_ms = 1000;
     c->view_timeout_max_ms = 30000;

@@ -350,10 +350,11 @@ static int run_config(int n, int block_max, double verify)
              "sed -i 's/\"block_tx_count_max\": 1000/\"block_tx_count_max\": %d/' "
              "%s/node*/genesis.json && "
              "sed -i 's/^nonce_window = .*/nonce_window = 1000000/; "
-             "s/^mempool_count_max = .*/mempool_count_max = 1000000/; "
+             "s/^mempool_count_max = .*/mempool_count_max = %d/; "
              "s/^log_level = .*/log_level = warn/' %s/node*/config && "
              "%s/witan testnet start %s >/dev/null",
-             bin_dir, n, dir, base_port, block_max, dir, dir, bin_dir, dir);
+             bin_dir, n, dir, base_port, block_max, dir,
+             tx_count > 50000 ? tx_count : 50000, dir, bin_dir, dir);
     if (sh(cmd) != 0)
         return 1;
     uint64_t h;
