@@ -19,10 +19,12 @@ static const char usage[] =
     "usage: witan attest --key FILE --feed FEED --subject S --time T\n"
     "                    --value NAME=DECIMAL [--value ...] [--unit U]\n"
     "                    [--corrects TXHASH] [--document-hash HASH]\n"
-    "                    [--nonce N] [--wait] [--json] [--node URL | --home DIR]\n"
+    "                    [--nonce N] [--wait] [--json]\n"
+    "                    [--node URL [--tls-ca FILE] | --home DIR]\n"
     "       witan attest --key FILE --feed FEED --subject S --file CSV\n"
     "                    --columns SPEC [--missing NAME=SENTINEL,...] [--unit U]\n"
-    "                    [--batch N] [--wait] [--node URL | --home DIR]\n"
+    "                    [--batch N] [--wait]\n"
+    "                    [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "Signs attestations with the key (a member with the data_provider role)\n"
     "and submits them. Times: Unix ms, or UTC YYYY-MM, YYYY-MM-DD or\n"
@@ -39,7 +41,8 @@ static const char usage[] =
     "  --columns time,-,co2,co2_deseasonalised,days,stddev,uncertainty\n"
     "  --missing days=-1,stddev=-9.99,uncertainty=-0.99\n"
     "\n"
-    "--wait waits until every transaction is committed and prints receipts.\n";
+    "--wait waits until every transaction is committed and prints receipts.\n"
+    "\n" CLI_NODE_HELP;
 
 struct attest_opts {
     const char *address;
@@ -458,8 +461,7 @@ int cli_attest(int argc, char **argv)
     struct attest_opts o;
     memset(&o, 0, sizeof o);
     char address[256];
-    cli_node_address(cli_flag(argc, argv, "--node"),
-                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    cli_node_connect(argc, argv, address, sizeof address);
     o.address = address;
     o.feed = cli_flag(argc, argv, "--feed");
     o.subject = cli_flag(argc, argv, "--subject");

@@ -47,6 +47,30 @@ int cli_wants_help(int argc, char **argv);
 void cli_node_address(const char *node, const char *home, char *out,
                       size_t out_size);
 
+/* cli_node_address from argv's --node and --home, then --tls-ca FILE and
+ * --tls-server-name NAME over what the home said (cli_client_tls). */
+void cli_node_connect(int argc, char **argv, char *out, size_t out_size);
+
+/*
+ * How cli_call verifies tls+tcp:// nodes from now on: their certificate
+ * must chain to the CA in ca_path and, unless server_name is NULL or empty,
+ * carry that name (CN or DNS name). cli_node_address sets both from a
+ * home's config (its tls_ca, and the CN of its tls_cert) when that home
+ * listens on tls+tcp://. Cannot fail; copies both strings.
+ */
+void cli_client_tls(const char *ca_path, const char *server_name);
+
+/* The CN of the certificate in the PEM file at `path` (cli/tls.c).
+ * WITAN_EIO when it cannot be read or parsed, WITAN_ENOTFOUND without a CN. */
+int cli_tls_cert_name(const char *path, char *out, size_t out_size);
+
+/* What every command that talks to a node says about it in --help. */
+#define CLI_NODE_HELP                                                         \
+    "Node: --node URL, else the listen address in --home DIR's config, else\n" \
+    "tcp://127.0.0.1:7400. A tls+tcp:// node must show a certificate that\n"  \
+    "chains to the CA in --tls-ca FILE (with --home: that home's tls_ca, and\n" \
+    "the name in its tls_cert); --tls-server-name NAME also checks its name.\n"
+
 /*
  * Sends one request and waits for the response (timeout_ms). On success
  * *resp is owned by the caller (witan__response__free_unpacked). WITAN_ENET

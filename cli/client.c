@@ -9,9 +9,34 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "cli/cli.h"
 #include "node/node.h"
+
+/* How tls+tcp:// nodes are verified, for the whole process: the CA file
+ * their certificates must chain to, and the name they must carry ("": any
+ * certificate of that CA). */
+static struct {
+    char ca[4096];
+    char name[256];
+} client_tls;
+
+void cli_client_tls(const char *ca_path, const char *server_name)
+{
+    snprintf(client_tls.ca, sizeof client_tls.ca, "%s", ca_path ? ca_path : "");
+    snprintf(client_tls.name, sizeof client_tls.name, "%s",
+             server_name ? server_name : "");
+}
+
+static void home_path(const char *home, const char *name, char *out,
+                      size_t out_size)
+{
+    if (name[0] == '/')
+        snprintf(out, out_size, "%s", name);
+    else
+        snprintf(out, out_size, "%s/%s", home, name);
+}
 
 void cli_node_address(const char *node, const char *home, char *out,
                       size_t out_size)
@@ -29,6 +54,84 @@ void cli_node_address(const char *node, const char *home, char *out,
             fprintf(stderr, "witan: %s (using %s)\n", why, cfg.listen);
     }
     snprintf(out, out_size, "%s", cfg.listen);
+    if (home && cfg.tls_ca[0] && strncmp(cfg.listen, "tls+tcp://", 10) == 0) {
+        /* The home's own node: trust its CA, and expect the very name in
+         * its certificate. */
+        char ca[4096], cert[4096], name[256] = "";
+        home_path(home, cfg.tls_ca, ca, sizeof ca);
+        home_path(home, cfg.tls_cert, cert, sizeof cert);
+        if (cli_tls_cert_name(cert, name, sizeof name) != 0)
+            name[0] = '\0';
+        cli_client_tls(ca, name);
+    }
+}
+
+void cli_node_connect(int argc, char **argv, char *out, size_t out_size)
+{
+    cli_node_address(cli_flag(argc, argv, "--node"),
+                     cli_flag(argc, argv, "--home"), out, out_size);
+    const char *ca = cli_flag(argc, argv, "--tls-ca");
+    const char *name = cli_flag(argc, argv, "--tls-server-name");
+    if (ca || name) {
+        char kept[sizeof client_tls.ca];
+        snprintf(kept, sizeof kept, "%s", client_tls.ca);
+        cli_client_tls(ca ? ca : kept, name ? name : client_tls.name);
+    }
+}
+
+/* Dials `address`, over TLS for tls+tcp:// (verifying the node as
+ * client_tls says). Prints why it failed. */
+static int dial(nng_socket s, const char *address)
+{
+    bool tls = strncmp(address, "tls+tcp://", 10) == 0;
+    if (tls && !client_tls.ca[0]) {
+        fprintf(stderr, "witan: %s is a TLS address: name the CA that "
+                        "signed the node's certificate with --tls-ca FILE "
+                        "(or use --home DIR)\n", address);
+        return WITAN_ECONFIG;
+    }
+    nng_dialer d;
+    nng_tls_config *cfg = NULL;
+    int rc = nng_dialer_create(&d, s, address);
+    if (!rc && tls) {
+        rc = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
+        if (!rc && (rc = nng_tls_config_ca_file(cfg, client_tls.ca)) != 0) {
+            fprintf(stderr, "witan: cannot use %s as a CA: %s\n",
+                    client_tls.ca, nng_strerror(rc));
+            nng_tls_config_free(cfg);
+            return WITAN_ECONFIG;
+        }
+        if (!rc)
+            rc = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+        if (!rc && client_tls.name[0])
+            rc = nng_tls_config_server_name(cfg, client_tls.name);
+        if (!rc)
+            rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+        if (cfg)
+            nng_tls_config_free(cfg); /* the dialer holds its own */
+    }
+    if (!rc)
+        rc = nng_dialer_start(d, 0);
+    if (rc == NNG_EPEERAUTH || (tls && rc == NNG_ECRYPTO)) {
+        fprintf(stderr,
+                "witan: TLS handshake with %s failed, the node is not "
+                "trusted: its certificate does not chain to the CA in "
+                "%s%s%s (%s)\n",
+                address, client_tls.ca,
+                client_tls.name[0] ? " or does not name " : "",
+                client_tls.name, nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    if (rc) {
+        fprintf(stderr, "witan: cannot reach a node at %s: %s%s\n", address,
+                nng_strerror(rc),
+                !tls && (rc == NNG_ECONNSHUT || rc == NNG_ECLOSED ||
+                         rc == NNG_EPROTO)
+                    ? " (if it serves TLS, use its tls+tcp:// address)"
+                    : "");
+        return WITAN_ENET;
+    }
+    return WITAN_OK;
 }
 
 int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
@@ -44,12 +147,10 @@ int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
     nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, WITAN_MESSAGE_SIZE_MAX);
-    rc = nng_dial(s, address, NULL, 0);
-    if (rc) {
-        fprintf(stderr, "witan: cannot reach a node at %s: %s\n", address,
-                nng_strerror(rc));
+    int err = dial(s, address);
+    if (err) {
         nng_close(s);
-        return WITAN_ENET;
+        return err;
     }
     size_t size = witan__request__get_packed_size(req);
     nng_msg *msg;

@@ -16,13 +16,14 @@ static const char usage[] =
     "       witan member rotate --key ADMINKEY --address ADDR --pubkey HEX\n"
     "                        [--key-type ed25519|secp256k1]\n"
     "       witan member show ADDR [--json]\n"
-    "  common: [--node URL | --home DIR] [--wait]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait]\n"
     "\n"
     "Roles: data_provider, model_operator, proposer, auditor, admin.\n"
     "Each change takes effect at the height of its block and is kept in the\n"
     "member's history. Validators are not members: their set changes only\n"
     "through governance. A new member's address derives from its first key\n"
-    "and never changes; a rotation gives the account a new current key.\n";
+    "and never changes; a rotation gives the account a new current key.\n"
+    "\n" CLI_NODE_HELP;
 
 static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
                         uint8_t *key, size_t *size)
@@ -126,8 +127,7 @@ int cli_member(int argc, char **argv)
     }
     const char *verb = argv[1];
     char address[256];
-    cli_node_address(cli_flag(argc, argv, "--node"),
-                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    cli_node_connect(argc, argv, address, sizeof address);
     if (strcmp(verb, "show") == 0) {
         if (argc < 3) {
             fputs(usage, stderr);

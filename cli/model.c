@@ -41,14 +41,14 @@ static const char usage[] =
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
-    "  common: [--node URL | --home DIR]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "register  (role model_operator) binds each model input to attested data\n"
     "          and names the feeds whose attestations trigger a score; every\n"
     "          validator then scores it and records the prediction.\n"
     "ask       asks for a score now, on the bindings or on explicit inputs.\n"
     "post      records the output of a model too large to run on chain, as\n"
     "          attested by its operator (role model_operator).\n"
-    "Predictions: witan query predictions --model HASH.\n";
+    "Predictions: witan query predictions --model HASH.\n" CLI_NODE_HELP;
 
 #define MODEL_FILE_MAX (64u * 1024 * 1024)
 

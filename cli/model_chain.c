@@ -24,8 +24,7 @@ static int call_ok(const char *address, Witan__Request *req, const char *what,
 int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
 {
     char address[256];
-    cli_node_address(cli_flag(argc, argv, "--node"),
-                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    cli_node_connect(argc, argv, address, sizeof address);
     const char *keyfile = cli_flag(argc, argv, "--key");
     if (!keyfile) {
         fprintf(stderr, "witan: --key FILE is required to sign\n");
@@ -296,8 +295,7 @@ static void print_binding(const Witan__ModelInput *b)
 static int cmd_list(int argc, char **argv, const uint8_t *one)
 {
     char address[256];
-    cli_node_address(cli_flag(argc, argv, "--node"),
-                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    cli_node_connect(argc, argv, address, sizeof address);
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__ModelsRequest mr = WITAN__MODELS_REQUEST__INIT;
     if (one)
@@ -341,7 +339,7 @@ static const char chain_usage[] =
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
-    "  common: [--node URL | --home DIR]\n";
+    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n";
 
 int cli_model_chain(int argc, char **argv)
 {

@@ -16,14 +16,15 @@ static const char usage[] =
     "                                [--limit N] [--cursor HEX] [--history]\n"
     "       witan query predictions --model HASH [--subject S] [--from H]\n"
     "                               [--to H] [--limit N] [--cursor HEX]\n"
-    "  common: [--node URL | --home DIR] [--json]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
     "\n"
     "Times are Unix ms or UTC YYYY-MM[-DD[THH:MM:SSZ]]. A page holds at most\n"
     "1000 attestations (100 by default); when more remain the output ends\n"
     "with the cursor to pass for the next page. --history also lists every\n"
     "earlier revision of a corrected attestation. Predictions are listed by\n"
     "height (--from/--to are heights), each with its inputs, outputs and the\n"
-    "transactions that registered its model and attested its inputs.\n";
+    "transactions that registered its model and attested its inputs.\n"
+    "\n" CLI_NODE_HELP;
 
 static void hex_of(ProtobufCBinaryData b, char *out)
 {
@@ -206,8 +207,7 @@ int cli_query(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     char address[256];
-    cli_node_address(cli_flag(argc, argv, "--node"),
-                     cli_flag(argc, argv, "--home"), address, sizeof address);
+    cli_node_connect(argc, argv, address, sizeof address);
     bool json = cli_has_flag(argc, argv, "--json");
     const char *what = argv[1];
     Witan__Request req = WITAN__REQUEST__INIT;

@@ -34,6 +34,8 @@ static const char usage[] =
     "        over tls+tcp: a testnet CA (DIR/tls-ca.pem) signs an ECDSA\n"
     "        P-256 certificate per node (CN validator-<i>), separate from\n"
     "        the Ed25519 signing keys, and every node requires its peers'.\n"
+    "        The client API is then tls+tcp:// too, on the same ports: give\n"
+    "        clients --tls-ca DIR/tls-ca.pem, or --home DIR/node<i>.\n"
     "start   runs every node's witand in the background (log in\n"
     "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid).\n"
     "stop    sends SIGTERM to each and waits for it to finish.\n"
@@ -134,8 +136,8 @@ static int cmd_init(int argc, char **argv)
         err = f ? ledger_genesis_write(f, g) : WITAN_EIO;
         if (f && fclose(f) != 0)
             err = WITAN_EIO;
-        snprintf(cfg.listen, sizeof cfg.listen, "tcp://127.0.0.1:%d",
-                 base + TESTNET_PORT_STRIDE * i);
+        snprintf(cfg.listen, sizeof cfg.listen, "%s://127.0.0.1:%d",
+                 tls ? "tls+tcp" : "tcp", base + TESTNET_PORT_STRIDE * i);
         if (n > 1)
             snprintf(cfg.p2p_listen, sizeof cfg.p2p_listen, "%s", cfg.peers[i]);
         else
@@ -154,9 +156,12 @@ static int cmd_init(int argc, char **argv)
     char gh[65];
     witan_hex_encode(ghash, 32, gh);
     printf("testnet of %d validators in %s\ngenesis hash: %s\n"
-           "clients: tcp://127.0.0.1:%d .. :%d\noperator key: %s/operator.key\n"
+           "clients: %s://127.0.0.1:%d .. :%d%s%s%s\n"
+           "operator key: %s/operator.key\n"
            "start it with: witan testnet start %s\n",
-           n, dir, gh, base, base + TESTNET_PORT_STRIDE * (n - 1), dir, dir);
+           n, dir, gh, tls ? "tls+tcp" : "tcp", base,
+           base + TESTNET_PORT_STRIDE * (n - 1), tls ? " (--tls-ca " : "",
+           tls ? dir : "", tls ? "/tls-ca.pem, or --home)" : "", dir, dir);
     return 0;
 }
 

@@ -5,6 +5,7 @@
  * validators' Ed25519 signing keys: losing a TLS key exposes a link, never a
  * vote. One testnet CA signs one certificate per node (CN validator-<i>);
  * every node trusts only that CA and requires its peers' certificates.
+ * Clients of a node's tls+tcp:// API verify it against the same CA.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
@@ -162,5 +164,25 @@ int cli_tls_testnet(const char *dir, int nodes)
     }
     mbedtls_pk_free(&ca_key);
     rng_free(&r);
+    return err;
+}
+
+int cli_tls_cert_name(const char *path, char *out, size_t out_size)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    int err = mbedtls_x509_crt_parse_file(&crt, path) == 0 ? WITAN_OK
+                                                            : WITAN_EIO;
+    if (!err) {
+        err = WITAN_ENOTFOUND;
+        for (const mbedtls_x509_name *n = &crt.subject; n; n = n->next)
+            if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0) {
+                snprintf(out, out_size, "%.*s", (int)n->val.len,
+                         (const char *)n->val.p);
+                err = WITAN_OK;
+                break;
+            }
+    }
+    mbedtls_x509_crt_free(&crt);
     return err;
 }

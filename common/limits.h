@@ -47,6 +47,11 @@
 #define WITAN_CLIENT_BATCH_COUNT_MAX 1000
 #define WITAN_CLIENT_REQUEST_SIZE_MAX (8 * 1024 * 1024)
 #define WITAN_HTTP_BODY_SIZE_MAX WITAN_CLIENT_REQUEST_SIZE_MAX /* refused unread */
+/* POST /v1/tx?wait=MS: the longest one submission waits for its commit
+ * over HTTP, and how many may wait at once (past it they answer at once,
+ * as a wait that timed out would). */
+#define WITAN_HTTP_WAIT_MS_MAX 30000
+#define WITAN_HTTP_WAIT_COUNT_MAX 1024
 
 /* Attestations. */
 #define WITAN_FEED_SIZE_MAX 128

@@ -106,6 +106,9 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
                      bool verify_signature, struct ledger_tx *tx, char *why,
                      size_t why_size);
 void ledger_tx_release(struct ledger_tx *tx);
+/* Frees the decoded Envelope and TxBody but keeps the bytes, hash, sender
+ * and nonce: all a pool needs, at a fraction of the memory. Cannot fail. */
+void ledger_tx_shed(struct ledger_tx *tx);
 
 /*
  * Stateful admission against committed state: the sender exists and was not

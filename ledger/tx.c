@@ -172,12 +172,19 @@ static int check_membership(const Witan__Membership *m, char *why,
     }
 }
 
-void ledger_tx_release(struct ledger_tx *tx)
+void ledger_tx_shed(struct ledger_tx *tx)
 {
     if (tx->body)
         witan__tx_body__free_unpacked(tx->body, NULL);
     if (tx->envelope)
         witan__envelope__free_unpacked(tx->envelope, NULL);
+    tx->body = NULL;
+    tx->envelope = NULL;
+}
+
+void ledger_tx_release(struct ledger_tx *tx)
+{
+    ledger_tx_shed(tx);
     free(tx->bytes);
     memset(tx, 0, sizeof *tx);
 }

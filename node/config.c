@@ -16,7 +16,7 @@ void node_config_defaults(struct node_config *c)
     c->map_size_max = WITAN_MAP_SIZE_MAX_DEFAULT;
     c->log_level = WITAN_LOG_INFO;
     c->mempool_count_max = 50000;
-    c->mempool_size_max = 64ull << 20;
+    c->mempool_size_max = 16ull << 20; /* with the rest, under 64 MiB resident */
     c->nonce_window = 1000;
     c->view_timeout_ms = 1000;
     c->view_timeout_max_ms = 30000;
@@ -102,9 +102,11 @@ int node_config_load(const char *path, struct node_config *c, char *why,
             if (!bad)
                 snprintf(c->listen, sizeof c->listen, "%s", value);
         } else if (strcmp(key, "http_listen") == 0) {
-            /* Empty turns the gateway off; otherwise an http:// URL. */
+            /* Empty turns the gateway off; otherwise an http:// or
+             * https:// URL. */
             bad = strlen(value) >= sizeof c->http_listen ||
-                  (value[0] && strncmp(value, "http://", 7) != 0);
+                  (value[0] && strncmp(value, "http://", 7) != 0 &&
+                   strncmp(value, "https://", 8) != 0);
             if (!bad)
                 snprintf(c->http_listen, sizeof c->http_listen, "%s", value);
         } else if (strcmp(key, "map_size_mb") == 0) {
@@ -165,6 +167,14 @@ int node_config_load(const char *path, struct node_config *c, char *why,
                  path);
         err = WITAN_ECONFIG;
     }
+    if (!err && !c->tls_cert[0] &&
+        (strncmp(c->listen, "tls+tcp://", 10) == 0 ||
+         strncmp(c->http_listen, "https://", 8) == 0)) {
+        snprintf(why, why_size, "%s: a tls+tcp:// listen or an https:// "
+                                "http_listen needs tls_cert, tls_key and tls_ca",
+                 path);
+        err = WITAN_ECONFIG;
+    }
     if (!err && c->view_timeout_ms > c->view_timeout_max_ms) {
         snprintf(why, why_size, "%s: view_timeout_ms is larger than "
                                 "view_timeout_max_ms", path);
@@ -198,11 +208,14 @@ int node_config_write(const char *path, const struct node_config *c)
     fprintf(f,
             "# witand configuration (spec/node.md). Every setting is shown with "
             "its value.\n\n"
-            "# Client API address (nng URL). Keep it on 127.0.0.1 unless a "
-            "proxy or TLS\n# stands in front of it.\n"
+            "# Client API address (nng URL). Keep it on 127.0.0.1 unless "
+            "its readers\n# may read the chain; tls+tcp://host:port serves "
+            "it over TLS with\n# tls_cert (clients verify it against "
+            "tls_ca: witan --tls-ca).\n"
             "listen = %s\n\n"
             "# HTTP/JSON gateway and /metrics (spec/api.md), e.g.\n"
-            "# http://127.0.0.1:7480. Empty: off.\n"
+            "# http://127.0.0.1:7480, or https://... with tls_cert. "
+            "Empty: off.\n"
             "http_listen = %s\n\n"
             "# LMDB map: initial size, and the most it may grow to when it "
             "fills.\n"
@@ -229,6 +242,8 @@ int node_config_write(const char *path, const struct node_config *c)
             "# TLS between validators (with tls+tcp:// addresses): this node's\n"
             "# ECDSA P-256 certificate and key, and the CA every peer's\n"
             "# certificate must chain to (peers without one are refused).\n"
+            "# The same certificate serves a tls+tcp:// listen and an\n"
+            "# https:// http_listen (clients show none).\n"
             "# Paths are relative to the home.\n"
             "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
             c->listen, c->http_listen,

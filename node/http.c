@@ -12,6 +12,14 @@
  * whatever transport `listen` uses. Blocking waits happen on the gateway's
  * own threads, never on nng's, so a slow node cannot starve nng's workers.
  *
+ * POST /v1/tx?wait=MS parks the request instead of holding a worker: a
+ * waiter polls the transaction's state through its own context on one
+ * shared REQ socket, with nng's asynchronous sleep, send and receive (an
+ * interval growing from HTTP_WAIT_POLL_MIN_MS to HTTP_WAIT_POLL_MAX_MS),
+ * and only once it settles or times out goes back to a worker, which
+ * renders the answer. So a thousand waiting clients cost a thousand small
+ * structs and no thread, and never delay other requests.
+ *
  * JSON is written by hand from the protobuf-c descriptors: field names as in
  * witan.proto, 64-bit integers as strings, enums by name, every bytes field
  * as lowercase hex. Bodies are read only after their Content-Length has been
@@ -37,12 +45,31 @@
 #define HTTP_BODY_READ_TIMEOUT_MS 10000
 #define HTTP_PATH_SIZE_MAX 1024
 #define HTTP_PARAM_COUNT_MAX 16
+#define HTTP_WAIT_POLL_MIN_MS 5
+#define HTTP_WAIT_POLL_MAX_MS 50
+_Static_assert(HTTP_WAIT_POLL_MAX_MS < HTTP_NODE_TIMEOUT_MS,
+               "a poll's sleep must end before the aio's own timeout");
 
 struct http_worker {
     struct node_http *gw;
     nng_socket sock;
     pthread_t thread;
     bool started;
+};
+
+/* A POST /v1/tx?wait=MS whose transaction was admitted and is pending. */
+struct http_waiter {
+    struct node_http *gw;
+    nng_aio *http; /* the HTTP request, answered by a worker */
+    nng_aio *io;   /* sleeps and queries; its callback is wait_step */
+    nng_ctx ctx;
+    enum { WAIT_SLEEP, WAIT_SEND, WAIT_RECV } phase;
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint32_t wait_ms;
+    int64_t deadline_ms;
+    nng_duration poll_ms;
+    int outcome; /* 0: no longer pending; WITAN_ETIMEOUT; or the failure */
+    struct http_waiter *next; /* in the resumed list */
 };
 
 struct node_http {
@@ -54,6 +81,12 @@ struct node_http {
     size_t head, count;
     bool stopping;
     struct http_worker workers[HTTP_WORKER_COUNT];
+    /* Waiters: `waiting` are between sleeps and queries (only their
+     * callbacks touch them), the resumed list awaits a worker. Both under
+     * `lock`; the workers outlive every waiter. */
+    nng_socket wait_sock;
+    size_t waiting, waiter_count;
+    struct http_waiter *resumed_head, *resumed_tail;
 };
 
 /* --- output buffer ------------------------------------------------------------ */
@@ -764,6 +797,207 @@ static void route_tx(struct http_call *c, const char *arg)
     witan__response__free_unpacked(resp, NULL);
 }
 
+/* --- waiting for a commit ------------------------------------------------------- */
+
+/* 202: the transaction was admitted but is not committed (yet); the client
+ * polls GET /v1/tx/{hash}. */
+static void respond_pending(nng_aio *aio, const char *hex, int code,
+                            const char *message)
+{
+    struct jbuf b = {0};
+    jb_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
+                  "\"error\":", hex);
+    render_error(&b, code, message);
+    jb_puts(&b, "}\n");
+    respond_json(aio, 202, &b, false);
+}
+
+static int error_of_nng(int rc)
+{
+    return rc == NNG_ECLOSED     ? WITAN_ECLOSED
+           : rc == NNG_ETIMEDOUT ? WITAN_ETIMEOUT
+           : rc == NNG_ENOMEM    ? WITAN_ENOMEM
+                                 : WITAN_ENET;
+}
+
+/* Ends a waiter's polling and hands it to the workers. Runs on nng's
+ * threads (or the worker that started it). */
+static void wait_resume(struct http_waiter *wt, int outcome)
+{
+    struct node_http *g = wt->gw;
+    wt->outcome = outcome;
+    wt->next = NULL;
+    pthread_mutex_lock(&g->lock);
+    WITAN_ASSERT(g->waiting > 0);
+    g->waiting--;
+    if (g->resumed_tail)
+        g->resumed_tail->next = wt;
+    else
+        g->resumed_head = wt;
+    g->resumed_tail = wt;
+    pthread_cond_broadcast(&g->ready);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void wait_send(struct http_waiter *wt)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+    tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, wt->hash};
+    req.kind_case = WITAN__REQUEST__KIND_TX;
+    req.tx = &tr;
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, witan__request__get_packed_size(&req)) != 0) {
+        wait_resume(wt, WITAN_ENOMEM);
+        return;
+    }
+    witan__request__pack(&req, nng_msg_body(msg));
+    wt->phase = WAIT_SEND;
+    nng_aio_set_msg(wt->io, msg);
+    nng_ctx_send(wt->ctx, wt->io);
+}
+
+/* The waiter's state machine: query, and while the transaction is
+ * pending and time remains, sleep and query again. */
+static void wait_step(void *arg)
+{
+    struct http_waiter *wt = arg;
+    int rc = nng_aio_result(wt->io);
+    pthread_mutex_lock(&wt->gw->lock);
+    bool stopping = wt->gw->stopping;
+    pthread_mutex_unlock(&wt->gw->lock);
+    switch (wt->phase) {
+    case WAIT_SEND:
+        if (rc) {
+            nng_msg_free(nng_aio_get_msg(wt->io));
+            wait_resume(wt, error_of_nng(rc));
+            return;
+        }
+        wt->phase = WAIT_RECV;
+        nng_ctx_recv(wt->ctx, wt->io);
+        return;
+    case WAIT_RECV: {
+        if (rc) {
+            wait_resume(wt, error_of_nng(rc));
+            return;
+        }
+        nng_msg *msg = nng_aio_get_msg(wt->io);
+        Witan__Response *resp = witan__response__unpack(
+            NULL, nng_msg_len(msg), nng_msg_body(msg));
+        nng_msg_free(msg);
+        int outcome = !resp || (!resp->error && !resp->tx) ? WITAN_EDECODE
+                      : resp->error ? resp->error->code
+                                    : WITAN_OK;
+        bool pending = !outcome && resp->tx->state ==
+                                       WITAN__TX_STATE__TX_STATE_PENDING;
+        if (resp)
+            witan__response__free_unpacked(resp, NULL);
+        int64_t left = wt->deadline_ms - node_monotonic_ms();
+        if (pending && left <= 0)
+            outcome = WITAN_ETIMEOUT;
+        else if (pending && stopping)
+            outcome = WITAN_ECLOSED;
+        if (!pending || outcome) {
+            wait_resume(wt, outcome);
+            return;
+        }
+        nng_duration sleep_ms = left < wt->poll_ms ? (nng_duration)left
+                                                   : wt->poll_ms;
+        wt->poll_ms = wt->poll_ms * 3 / 2 > HTTP_WAIT_POLL_MAX_MS
+                          ? HTTP_WAIT_POLL_MAX_MS
+                          : wt->poll_ms * 3 / 2;
+        wt->phase = WAIT_SLEEP;
+        nng_sleep_aio(sleep_ms, wt->io);
+        return;
+    }
+    case WAIT_SLEEP:
+        if (stopping)
+            wait_resume(wt, WITAN_ECLOSED);
+        else
+            wait_send(wt);
+        return;
+    }
+}
+
+/* Parks the HTTP request `aio` until transaction `hash` is no longer
+ * pending or wait_ms pass; a worker answers it then. False when it cannot
+ * wait (WITAN_HTTP_WAIT_COUNT_MAX are waiting, out of memory, stopping):
+ * the caller answers. */
+static bool wait_start(struct node_http *g, nng_aio *aio,
+                       const uint8_t hash[WITAN_HASH_SIZE], uint32_t wait_ms)
+{
+    pthread_mutex_lock(&g->lock);
+    bool room = !g->stopping && g->waiter_count < WITAN_HTTP_WAIT_COUNT_MAX;
+    if (room) {
+        g->waiter_count++;
+        g->waiting++;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!room)
+        return false;
+    struct http_waiter *wt = calloc(1, sizeof *wt);
+    bool ctx_open = false;
+    if (!wt || nng_aio_alloc(&wt->io, wait_step, wt) != 0 ||
+        !(ctx_open = nng_ctx_open(&wt->ctx, g->wait_sock) == 0)) {
+        if (wt && wt->io)
+            nng_aio_free(wt->io);
+        free(wt);
+        pthread_mutex_lock(&g->lock);
+        g->waiter_count--;
+        g->waiting--;
+        pthread_cond_broadcast(&g->ready);
+        pthread_mutex_unlock(&g->lock);
+        return false;
+    }
+    wt->gw = g;
+    wt->http = aio;
+    memcpy(wt->hash, hash, WITAN_HASH_SIZE);
+    wt->wait_ms = wait_ms;
+    wt->deadline_ms = node_monotonic_ms() + wait_ms;
+    wt->poll_ms = HTTP_WAIT_POLL_MIN_MS;
+    nng_aio_set_timeout(wt->io, HTTP_NODE_TIMEOUT_MS);
+    wait_send(wt);
+    return true;
+}
+
+/* Answers a resumed waiter on a worker and frees it. */
+static void wait_finish(struct http_worker *w, struct http_waiter *wt)
+{
+    char hex[2 * WITAN_HASH_SIZE + 1], message[256];
+    witan_hex_encode(wt->hash, WITAN_HASH_SIZE, hex);
+    if (wt->outcome == WITAN_OK) {
+        /* Committed (or, rarely, gone): exactly GET /v1/tx/{hash}. */
+        struct http_call *c = calloc(1, sizeof *c);
+        if (c) {
+            c->w = w;
+            c->aio = wt->http;
+            route_tx(c, hex);
+            free(c);
+        } else {
+            respond_error(wt->http, 500, WITAN_ENOMEM, false,
+                          "out of memory");
+        }
+    } else if (wt->outcome == WITAN_ETIMEOUT) {
+        snprintf(message, sizeof message,
+                 "not committed within %u ms; it stays pending: poll "
+                 "GET /v1/tx/%s",
+                 wt->wait_ms, hex);
+        respond_pending(wt->http, hex, WITAN_ETIMEOUT, message);
+    } else {
+        respond_error(wt->http, status_of(wt->outcome), wt->outcome, false,
+                      "transaction %s was admitted, but waiting for its "
+                      "commit failed: %s; poll GET /v1/tx/%s",
+                      hex, witan_err_message(wt->outcome), hex);
+    }
+    nng_ctx_close(wt->ctx); /* ECLOSED once the socket is: harmless */
+    nng_aio_free(wt->io);   /* waits for wait_step to have returned */
+    struct node_http *g = wt->gw;
+    free(wt);
+    pthread_mutex_lock(&g->lock);
+    g->waiter_count--;
+    pthread_mutex_unlock(&g->lock);
+}
+
 /* Sends a query built by the caller and answers with its rendering. */
 static void answer_query(struct http_call *c, Witan__Request *req)
 {
@@ -1221,6 +1455,20 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
     size_t count = 0;
     bool batch = false;
     c->why[0] = '\0';
+    static const char *const known[] = {"wait", NULL};
+    const char *wait_text = param(&c->params, "wait");
+    uint64_t wait_ms = 0;
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    if (wait_text && (parse_u64(wait_text, &wait_ms) ||
+                      wait_ms > WITAN_HTTP_WAIT_MS_MAX)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "wait is a number of milliseconds up to %d, not '%s'",
+                      WITAN_HTTP_WAIT_MS_MAX, wait_text);
+        return;
+    }
     if (type && (strncasecmp(type, "application/x-protobuf", 22) == 0 ||
                  strncasecmp(type, "application/octet-stream", 24) == 0)) {
         if (size == 0) {
@@ -1247,6 +1495,15 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
                       "application/json");
         return;
     }
+    if (batch && wait_ms) {
+        for (size_t i = 0; i < count; i++)
+            free(envs[i].data);
+        free(envs);
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "wait takes one envelope; for a batch, poll "
+                      "GET /v1/tx/{hash} for each");
+        return;
+    }
 
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -1267,6 +1524,22 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
     const Witan__SubmitResponse *s = resp->submit;
     const Witan__Error *e =
         !batch && s->n_results == 1 ? s->results[0]->error : NULL;
+    if (wait_ms && !e && s->n_results == 1 &&
+        s->results[0]->tx_hash.len == WITAN_HASH_SIZE) {
+        /* Admitted (or known already): answer once it settles. */
+        const uint8_t *hash = s->results[0]->tx_hash.data;
+        if (!wait_start(c->w->gw, c->aio, hash, (uint32_t)wait_ms)) {
+            char hex[2 * WITAN_HASH_SIZE + 1], message[256];
+            witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
+            snprintf(message, sizeof message,
+                     "admitted, but too many requests are waiting (at most "
+                     "%d): poll GET /v1/tx/%s",
+                     WITAN_HTTP_WAIT_COUNT_MAX, hex);
+            respond_pending(c->aio, hex, WITAN_EFULL, message);
+        }
+        witan__response__free_unpacked(resp, NULL);
+        return;
+    }
     struct jbuf b = {0};
     bool first = false;
     jb_puts(&b, "{");
@@ -1411,19 +1684,31 @@ static void *worker_main(void *arg)
     struct http_worker *w = arg;
     struct node_http *g = w->gw;
     for (;;) {
+        /* A worker leaves only when nothing is queued and no waiter can
+         * come back, so every parked request gets its answer. */
         pthread_mutex_lock(&g->lock);
-        while (!g->count && !g->stopping)
+        while (!g->count && !g->resumed_head && (!g->stopping || g->waiting))
             pthread_cond_wait(&g->ready, &g->lock);
-        if (!g->count) {
+        struct http_waiter *wt = g->resumed_head;
+        nng_aio *aio = NULL;
+        if (wt) {
+            g->resumed_head = wt->next;
+            if (!g->resumed_head)
+                g->resumed_tail = NULL;
+        } else if (g->count) {
+            aio = g->queue[g->head];
+            g->head = (g->head + 1) % HTTP_QUEUE_COUNT_MAX;
+            g->count--;
+        } else {
             pthread_mutex_unlock(&g->lock);
             return NULL;
         }
-        nng_aio *aio = g->queue[g->head];
-        g->head = (g->head + 1) % HTTP_QUEUE_COUNT_MAX;
-        g->count--;
         pthread_mutex_unlock(&g->lock);
-        /* Once stopping, the socket is closed: serve answers 503. */
-        serve(w, aio);
+        /* Once stopping, the sockets are closed: both answer 503. */
+        if (wt)
+            wait_finish(w, wt);
+        else
+            serve(w, aio);
     }
 }
 
@@ -1448,7 +1733,8 @@ static void on_http(nng_aio *aio)
 
 /* --- start and stop ------------------------------------------------------------------ */
 
-int node_http_start(nng_socket rep, const char *url, struct node_http **out)
+int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
+                    struct node_http **out)
 {
     *out = NULL;
     char inproc[64];
@@ -1466,7 +1752,14 @@ int node_http_start(nng_socket rep, const char *url, struct node_http **out)
     pthread_cond_init(&g->ready, NULL);
     for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
         g->workers[i].sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+    g->wait_sock = (nng_socket)NNG_SOCKET_INITIALIZER;
     int err = WITAN_OK;
+    if ((rc = nng_req0_open(&g->wait_sock)) != 0 ||
+        (rc = nng_dial(g->wait_sock, inproc, NULL, 0)) != 0) {
+        WITAN_ERROR("http", "cannot reach the node at %s: %s", inproc,
+                    nng_strerror(rc));
+        err = WITAN_ENET;
+    }
     for (size_t i = 0; i < HTTP_WORKER_COUNT && !err; i++) {
         struct http_worker *w = &g->workers[i];
         w->gw = g;
@@ -1505,6 +1798,8 @@ int node_http_start(nng_socket rep, const char *url, struct node_http **out)
             rc = nng_http_server_add_handler(g->server, g->handler);
         if (rc)
             nng_http_handler_free(g->handler);
+        if (!rc && strncmp(url, "https://", 8) == 0)
+            rc = tls ? nng_http_server_set_tls(g->server, tls) : NNG_EINVAL;
         if (!rc)
             rc = nng_http_server_start(g->server);
     }
@@ -1537,9 +1832,14 @@ void node_http_stop(struct node_http *g)
     for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
         if (nng_socket_id(g->workers[i].sock) > 0)
             nng_close(g->workers[i].sock);
+    /* Waiters then fail their next query or wake from their sleep into
+     * `stopping`, and come back to the workers, which answer them. */
+    if (nng_socket_id(g->wait_sock) > 0)
+        nng_close(g->wait_sock);
     for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
         if (g->workers[i].started)
             pthread_join(g->workers[i].thread, NULL);
+    WITAN_ASSERT(g->waiter_count == 0 || !g->workers[0].started);
     if (g->server) {
         nng_http_server_stop(g->server);
         nng_http_server_release(g->server);

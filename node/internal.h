@@ -115,6 +115,30 @@ int replica_run(struct node *n, volatile sig_atomic_t *stop);
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
                          size_t count);
 
+/* --- TLS (node/tls.c) ------------------------------------------------------ */
+
+#include <nng/supplemental/tls/tls.h>
+
+enum node_tls_side {
+    NODE_TLS_PEER_SERVER, /* validator link, listening: peers must show a
+                             certificate chaining to tls_ca */
+    NODE_TLS_PEER_CLIENT, /* validator link, dialling: likewise, and named
+                             peer_name */
+    NODE_TLS_API_SERVER,  /* client API and HTTP gateway: the node shows its
+                             certificate; clients show none */
+};
+
+/*
+ * A TLS configuration from the config's tls_cert, tls_key and (for validator
+ * links) tls_ca, paths relative to n->home. peer_name: the name the peer's
+ * certificate must carry (dialling side), or NULL. On success *out is the
+ * caller's (nng_tls_config_free; a listener or dialer it is set on keeps
+ * its own reference). WITAN_EIO / WITAN_ENOTFOUND when a file cannot be
+ * read, WITAN_ECONFIG when nng refuses them; both logged.
+ */
+int node_tls_config(const struct node *n, enum node_tls_side side,
+                    const char *peer_name, nng_tls_config **out);
+
 /* --- HTTP/JSON gateway (node/http.c, spec/api.md "HTTP") -------------------- */
 
 #include <nng/nng.h>
@@ -122,13 +146,15 @@ void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
 struct node_http;
 
 /*
- * Starts the gateway on `url` (http://host:port). It adds the listener
+ * Starts the gateway on `url` (http://host:port, or https://host:port with
+ * `tls`, a server configuration it takes its own reference to). It adds the listener
  * inproc://witan-node-<pid> to the node's REP socket `rep` and answers each
  * HTTP request by sending a witan.Request there from its own threads, so it
  * never touches node state. WITAN_ENET (logged) when it cannot listen,
  * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
  */
-int node_http_start(nng_socket rep, const char *url, struct node_http **out);
+int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
+                    struct node_http **out);
 
 /* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
  * Call it before the REP socket is closed. */

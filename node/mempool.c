@@ -132,6 +132,8 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     uint32_t idx = m->count++;
     m->txs[idx] = *tx; /* the pool takes ownership */
     memset(tx, 0, sizeof *tx);
+    /* Blocks are built from the bytes and checked again from them. */
+    ledger_tx_shed(&m->txs[idx]);
     m->size += m->txs[idx].size;
     index_insert(m->by_hash, m->table_cap, hash_bytes(m->txs[idx].hash, 32),
                  idx);

@@ -395,55 +395,14 @@ static int load_boot(struct node *n, pbft_boot *boot, pbft_result *results)
     return WITAN_OK;
 }
 
-/* A TLS configuration for one side of a validator link: this node's
- * certificate, the CA peers must chain to, and peer certificates required.
- * For a dialer, `peer_name` is the CN the peer's certificate must carry. */
-static int tls_config(struct node *n, bool server, const char *peer_name,
-                      nng_tls_config **out)
-{
-    const struct node_config *c = n->cfg;
-    char path[3][4096], *pem[3] = {NULL, NULL, NULL};
-    const char *names[3] = {c->tls_cert, c->tls_key, c->tls_ca};
-    int err = WITAN_OK;
-    for (int i = 0; i < 3 && !err; i++) {
-        size_t size;
-        if (names[i][0] == '/')
-            snprintf(path[i], sizeof path[i], "%s", names[i]);
-        else
-            snprintf(path[i], sizeof path[i], "%s/%s", n->home, names[i]);
-        err = witan_read_file(path[i], 64 * 1024, &pem[i], &size);
-        if (err)
-            WITAN_ERROR("node", "cannot read TLS file %s: %s", path[i],
-                        witan_err_message(err));
-    }
-    int rc = 0;
-    if (!err) {
-        rc = nng_tls_config_alloc(out, server ? NNG_TLS_MODE_SERVER
-                                              : NNG_TLS_MODE_CLIENT);
-        if (!rc)
-            rc = nng_tls_config_own_cert(*out, pem[0], pem[1], NULL);
-        if (!rc)
-            rc = nng_tls_config_ca_chain(*out, pem[2], NULL);
-        if (!rc)
-            rc = nng_tls_config_auth_mode(*out, NNG_TLS_AUTH_MODE_REQUIRED);
-        if (!rc && peer_name)
-            rc = nng_tls_config_server_name(*out, peer_name);
-        if (rc) {
-            WITAN_ERROR("node", "TLS configuration refused: %s",
-                        nng_strerror(rc));
-            err = WITAN_ECONFIG;
-        }
-    }
-    for (int i = 0; i < 3; i++)
-        free(pem[i]);
-    return err;
-}
-
-/* The mesh's TLS hook: this node's certificate and the validators' CA. */
+/* The mesh's TLS hook: this node's certificate and the validators' CA;
+ * a dialer also requires the peer's certificate to carry `peer_name`. */
 static int mesh_tls(void *ctx, bool server, const char *peer_name,
                     struct nng_tls_config **out)
 {
-    return tls_config(ctx, server, peer_name, out);
+    return node_tls_config(ctx,
+                           server ? NODE_TLS_PEER_SERVER : NODE_TLS_PEER_CLIENT,
+                           peer_name, out);
 }
 
 static void replica_free(struct node *n)

@@ -674,11 +674,22 @@ int node_run(const char *home, const struct node_config *cfg,
         if (!n.selection)
             err = WITAN_ENOMEM;
     }
+    /* One server configuration (the node's certificate) for the client
+     * API and the gateway, when either asks for TLS. */
+    nng_tls_config *tls = NULL;
+    bool api_tls = strncmp(cfg->listen, "tls+tcp://", 10) == 0;
+    if (!err && (api_tls || strncmp(cfg->http_listen, "https://", 8) == 0))
+        err = node_tls_config(&n, NODE_TLS_API_SERVER, NULL, &tls);
     int rc = 0;
     if (!err && (rc = nng_rep0_open(&n.sock)) == 0) {
         nng_socket_set_size(n.sock, NNG_OPT_RECVMAXSZ,
                             WITAN_CLIENT_REQUEST_SIZE_MAX);
-        rc = nng_listen(n.sock, cfg->listen, NULL, 0);
+        nng_listener l;
+        rc = nng_listener_create(&l, n.sock, cfg->listen);
+        if (!rc && api_tls)
+            rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls);
+        if (!rc)
+            rc = nng_listener_start(l, 0);
         if (rc)
             WITAN_ERROR("node", "cannot listen on %s: %s", cfg->listen,
                         nng_strerror(rc));
@@ -687,7 +698,9 @@ int node_run(const char *home, const struct node_config *cfg,
         err = WITAN_ENET;
     struct node_http *http = NULL;
     if (!err && cfg->http_listen[0])
-        err = node_http_start(n.sock, cfg->http_listen, &http);
+        err = node_http_start(n.sock, cfg->http_listen, tls, &http);
+    if (tls)
+        nng_tls_config_free(tls); /* the listeners hold their own */
     if (err) {
         node_cleanup(&n);
         return err;

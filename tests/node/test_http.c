@@ -9,6 +9,11 @@
  * - /metrics is Prometheus text with every metric and a commit count;
  * - malformed body 400, unknown route 404, oversize body 413 (refused
  *   before it is sent), bad signature 400 naming it and never pooled;
+ * - POST /v1/tx?wait=MS answers once committed, with the height, receipt
+ *   and certificate, or 202 naming the timeout; five waiting requests (more
+ *   than the gateway has workers) do not delay a GET;
+ * - a full mempool (mempool_count_max) refuses with 503 WITAN_EFULL over
+ *   HTTP and WITAN_EFULL over the nng API, and admits nothing more;
  * - a backup taken under load, restored into a fresh home, starts at the
  *   height and state root the backup reported.
  */
@@ -579,6 +584,174 @@ static void test_http_gateway(void **state)
         free(tx[i].env);
 }
 
+/* --- waiting for a commit, and a full mempool ---------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int post_tx(int http_port, const char *query, const struct signed_tx *t,
+                   struct http_answer *a)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/tx%s", query);
+    return http_raw(http_port, "POST", path, "application/x-protobuf", t->env,
+                    t->size, 0, a);
+}
+
+struct waiting_post {
+    int http_port;
+    const struct signed_tx *t;
+    struct http_answer a;
+    int rc;
+};
+
+static void *waiting_post_main(void *arg)
+{
+    struct waiting_post *w = arg;
+    w->rc = post_tx(w->http_port, "?wait=1500", w->t, &w->a);
+    return NULL;
+}
+
+static void test_http_wait_and_full_mempool(void **state)
+{
+    (void)state;
+    char home[600], addr[64];
+    int http_port = port + 1; /* test_http_gateway's node has stopped */
+    snprintf(home, sizeof home, "%s/wait", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
+    run_ok("%s/witan init --home %s --listen %s --chain-id http-test "
+           ">/dev/null && sed -i 's/^mempool_count_max = .*/"
+           "mempool_count_max = 7/; s|^http_listen = .*|http_listen = "
+           "http://127.0.0.1:%d|' %s/config",
+           bin_dir, home, addr, http_port, home);
+    pid_t node = start_node(home, 0);
+    wait_http(http_port);
+    static struct signed_tx tx[12];
+    for (int i = 1; i < 12; i++)
+        sign_attest(home, (uint64_t)i, "mauna-loa", 32000 + i, &tx[i]);
+    struct http_answer a;
+
+    /* Bad waits, refused before anything is admitted. */
+    assert_int_equal(post_tx(http_port, "?wait=30001", &tx[2], &a), 0);
+    assert_int_equal(a.status, 400);
+    assert_non_null(strstr(a.body, "wait is a number of milliseconds"));
+    free(a.body);
+    assert_int_equal(post_tx(http_port, "?wiat=10", &tx[2], &a), 0);
+    assert_int_equal(a.status, 400);
+    free(a.body);
+
+    /* Nonce 2 cannot commit before nonce 1: the wait times out, 202, and
+     * names the hash to poll. */
+    int64_t t0 = now_ms();
+    assert_int_equal(post_tx(http_port, "?wait=300", &tx[2], &a), 0);
+    int64_t waited = now_ms() - t0;
+    assert_int_equal(a.status, 202);
+    assert_true(waited >= 300 && waited < 3000);
+    assert_non_null(strstr(a.body, "\"state\":\"TX_STATE_PENDING\""));
+    assert_non_null(strstr(a.body, "\"name\":\"WITAN_ETIMEOUT\""));
+    assert_non_null(strstr(a.body, tx[2].hex));
+    free(a.body);
+
+    /* Nonce 1 commits (and nonce 2 with or after it): the answer is
+     * GET /v1/tx/{hash}'s, with height, receipt and certificate. */
+    assert_int_equal(post_tx(http_port, "?wait=10000", &tx[1], &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"state\":\"TX_STATE_COMMITTED\""));
+    assert_non_null(strstr(a.body, "\"status\":\"TX_STATUS_OK\""));
+    assert_non_null(strstr(a.body, "\"cert\":{"));
+    char hash[65];
+    json_hex(a.body, "tx_hash", hash);
+    assert_string_equal(hash, tx[1].hex);
+    uint64_t height = json_u64(a.body, "height");
+    assert_true(height >= 1);
+    free(a.body);
+    /* Sent again once committed: answered at once, same height. */
+    t0 = now_ms();
+    assert_int_equal(post_tx(http_port, "?wait=10000", &tx[1], &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(json_u64(a.body, "height"), height);
+    assert_true(now_ms() - t0 < 1000);
+    free(a.body);
+    free(wait_committed(http_port, &tx[2]));
+
+    /* Five waits on transactions behind a gap (nonce 3 is missing) hold
+     * no worker: a GET meanwhile answers at once. */
+    struct waiting_post posts[5];
+    pthread_t threads[5];
+    for (int i = 0; i < 5; i++) {
+        posts[i] = (struct waiting_post){http_port, &tx[4 + i], {0}, -1};
+        assert_int_equal(pthread_create(&threads[i], NULL, waiting_post_main,
+                                        &posts[i]),
+                         0);
+    }
+    sleep_ms(300);
+    t0 = now_ms();
+    assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(now_ms() - t0 < 500);
+    free(a.body);
+    for (int i = 0; i < 5; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(posts[i].rc, 0);
+        assert_int_equal(posts[i].a.status, 202);
+        assert_non_null(strstr(posts[i].a.body, tx[4 + i].hex));
+        free(posts[i].a.body);
+    }
+
+    /* The pool holds nonces 4..8; 9 and 10 fill it to 7. Nonce 11 is
+     * refused, over HTTP and over nng, and nothing more is pooled. */
+    for (int i = 9; i <= 10; i++) {
+        assert_int_equal(post_tx(http_port, "", &tx[i], &a), 0);
+        assert_int_equal(a.status, 200);
+        free(a.body);
+    }
+    assert_int_equal(post_tx(http_port, "?wait=1000", &tx[11], &a), 0);
+    assert_int_equal(a.status, 503);
+    assert_non_null(strstr(a.body, "\"name\":\"WITAN_EFULL\""));
+    assert_non_null(strstr(a.body, "mempool full"));
+    free(a.body);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    ProtobufCBinaryData env = {tx[3].size, tx[3].env};
+    sr.n_envelopes = 1;
+    sr.envelopes = &env;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *r = NULL;
+    assert_int_equal(cli_call(addr, &req, 5000, &r), 0);
+    assert_null(r->error);
+    assert_int_equal(r->submit->n_results, 1);
+    assert_non_null(r->submit->results[0]->error);
+    assert_int_equal(r->submit->results[0]->error->code, WITAN_EFULL);
+    witan__response__free_unpacked(r, NULL);
+    assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
+    assert_non_null(strstr(a.body, "\"mempool_count\":7"));
+    free(a.body);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tx/%s", tx[11].hex);
+    assert_int_equal(http_get(http_port, path, &a), 0);
+    assert_int_equal(a.status, 404);
+    free(a.body);
+
+    /* A wait in progress when the node stops still gets an answer. */
+    struct waiting_post last = {http_port, &tx[10], {0}, -1};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, waiting_post_main, &last),
+                     0);
+    sleep_ms(200);
+    stop_node(node, 0);
+    pthread_join(thread, NULL);
+    assert_int_equal(last.rc, 0);
+    assert_int_equal(last.a.status, 503);
+    free(last.a.body);
+    for (int i = 1; i < 12; i++)
+        free(tx[i].env);
+}
+
 /* --- backup under load ---------------------------------------------------------- */
 
 struct load {
@@ -742,6 +915,7 @@ int main(int argc, char **argv)
     atexit(kill_live_nodes);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_gateway),
+        cmocka_unit_test(test_http_wait_and_full_mempool),
         cmocka_unit_test(test_backup_under_load),
     };
     int rc = cmocka_run_group_tests_name("node-http", tests, NULL, NULL);
