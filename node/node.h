@@ -200,6 +200,8 @@ struct node_driver_stats {
 int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
                     store *records, struct node_mesh *mesh,
                     const struct node_app *app, struct node_driver **out);
+/* Frees the driver and its core (wiping the key); not the mesh or the
+ * store. NULL is allowed. */
 void node_driver_free(struct node_driver *d);
 
 /*
