@@ -678,9 +678,42 @@ out:
 
 /* Opens a SignedMessage: checks size, sender, chain id and signature under
  * the current set. On success *cm is the decoded body (caller frees). */
+/* A vote that can change nothing here: our own (echoed), one for a height
+ * already delivered, a commit for a slot already committed, or a new
+ * prepare for a slot already prepared in this view. on_message ignores such
+ * votes before checking their signature, the dearest step of a message: in
+ * the normal case one vote in three arrives after its quorum. */
+static bool vote_is_moot(pbft *r, uint32_t sender,
+                         const Witan__ConsensusMessage *m)
+{
+    uint64_t view, height;
+    bool commit = m->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_COMMIT;
+    if (commit) {
+        view = m->commit->view;
+        height = m->commit->height;
+    } else if (m->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE) {
+        view = m->prepare->view;
+        height = m->prepare->height;
+    } else {
+        return false;
+    }
+    if (sender == r->set.self)
+        return true;
+    if (view != r->view || r->vc_active)
+        return false;
+    if (height <= r->delivered)
+        return true;
+    struct slot *s = slot_peek(r, height);
+    if (s == NULL || s->vote_view != r->view)
+        return false;
+    return commit ? s->committed : s->prepared && !s->prepares[sender].has;
+}
+
+/* Decodes a SignedMessage and checks its signature. With may_skip (messages
+ * from the network), returns 1 without checking for a moot vote. */
 static int open_signed(pbft *r, const uint8_t *raw, size_t size,
                        uint32_t *sender, Witan__ConsensusMessage **cm,
-                       enum pbft_drop *why)
+                       enum pbft_drop *why, bool may_skip)
 {
     *cm = NULL;
     if (size == 0 || size > WITAN_MESSAGE_SIZE_MAX) {
@@ -707,6 +740,11 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         if (m)
             witan__consensus_message__free_unpacked(m, NULL);
         *why = PBFT_DROP_DECODE;
+        goto out;
+    }
+    if (may_skip && vote_is_moot(r, sm->sender, m)) {
+        witan__consensus_message__free_unpacked(m, NULL);
+        rc = 1;
         goto out;
     }
     uint8_t digest[32];
@@ -740,7 +778,7 @@ static int open_nested(pbft *r, const Witan__SignedMessage *sm,
         return WITAN_ENOMEM;
     witan__signed_message__pack(sm, tmp);
     enum pbft_drop why;
-    int rc = open_signed(r, tmp, size, sender, cm, &why);
+    int rc = open_signed(r, tmp, size, sender, cm, &why, false);
     free(tmp);
     return rc;
 }
@@ -2411,7 +2449,10 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
     uint32_t sender;
     Witan__ConsensusMessage *cm;
     enum pbft_drop why;
-    if (open_signed(r, raw, size, &sender, &cm, &why) != 0)
+    int opened = open_signed(r, raw, size, &sender, &cm, &why, true);
+    if (opened == 1)
+        return 0;
+    if (opened != 0)
         return drop(r, why);
     int rc = 0;
     uint64_t view;
@@ -2718,7 +2759,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
     uint32_t sender;
     Witan__ConsensusMessage *cm;
     enum pbft_drop why;
-    if (open_signed(r, rec + 1, size - 1, &sender, &cm, &why) != 0 ||
+    if (open_signed(r, rec + 1, size - 1, &sender, &cm, &why, false) != 0 ||
         sender != r->set.self) {
         if (cm)
             witan__consensus_message__free_unpacked(cm, NULL);
