@@ -163,6 +163,8 @@ void node_http_stop(struct node_http *h);
  * messages dropped by reason (consensus drops, then send-queue drops).
  * Returns the number of reasons written (at most max). */
 #define REPLICA_DROP_REASON_MAX 16
+/* Validator peers whose link is up (0 on a one-validator chain). */
+uint32_t replica_peers_connected(const struct node *n);
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,
                        uint64_t *counts, size_t max);

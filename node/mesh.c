@@ -6,6 +6,7 @@
  * retransmission makes up for it. TLS, when configured, comes from the
  * owner's hook, so that this file knows nothing of certificates or homes.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,16 @@ struct node_mesh {
     nng_socket out[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t n, self;
     uint64_t dropped[NODE_DROP_COUNT];
+    /* Pipes up on each outgoing link; nng's threads update them. */
+    atomic_int pipes[WITAN_VALIDATOR_COUNT_MAX];
 };
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    atomic_int *count = arg;
+    atomic_fetch_add(count, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
 
 static int open_listener(struct node_mesh *m, const struct node_mesh_config *c)
 {
@@ -60,6 +70,10 @@ static int open_dialer(struct node_mesh *m, const struct node_mesh_config *c,
                            (int)c->send_queue_count);
         nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMINT, 50);
         nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMAXT, 2000);
+        nng_pipe_notify(m->out[i], NNG_PIPE_EV_ADD_POST, on_pipe,
+                        &m->pipes[i]);
+        nng_pipe_notify(m->out[i], NNG_PIPE_EV_REM_POST, on_pipe,
+                        &m->pipes[i]);
         nng_dialer d;
         rc = nng_dialer_create(&d, m->out[i], c->peers[i]);
         if (!rc && c->tls) {
@@ -100,8 +114,10 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
     m->n = c->validator_count;
     m->self = c->self;
     m->in = (nng_socket)NNG_SOCKET_INITIALIZER;
-    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++)
+    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++) {
         m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
+        atomic_init(&m->pipes[i], 0);
+    }
     int err = open_listener(m, c);
     for (uint32_t i = 0; i < m->n && !err; i++)
         if (i != m->self)
@@ -169,6 +185,14 @@ uint64_t node_mesh_dropped(const struct node_mesh *m,
                            enum node_send_drop reason)
 {
     return (unsigned)reason < NODE_DROP_COUNT ? m->dropped[reason] : 0;
+}
+
+uint32_t node_mesh_connected(struct node_mesh *m)
+{
+    uint32_t up = 0;
+    for (uint32_t i = 0; i < m->n; i++)
+        up += i != m->self && atomic_load(&m->pipes[i]) > 0;
+    return up;
 }
 
 int node_mesh_fd(const struct node_mesh *m)

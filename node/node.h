@@ -134,6 +134,8 @@ int node_mesh_recv(struct node_mesh *m, nng_msg **out);
 /* A descriptor that is readable while a frame waits (for poll); -1 when
  * nng gives none. */
 int node_mesh_fd(const struct node_mesh *m);
+/* Peers whose link is up now. Never fails. */
+uint32_t node_mesh_connected(struct node_mesh *m);
 /* Frames dropped for `reason` so far. Never fails. */
 uint64_t node_mesh_dropped(const struct node_mesh *m,
                            enum node_send_drop reason);

@@ -326,6 +326,12 @@ static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
     witan__submit_request__free_unpacked(sr, NULL);
 }
 
+uint32_t replica_peers_connected(const struct node *n)
+{
+    const struct replica *r = n->replica;
+    return r && r->mesh ? node_mesh_connected(r->mesh) : 0;
+}
+
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,
                        uint64_t *counts, size_t max)

@@ -171,6 +171,7 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     witan__metrics_response__init(&a->response);
     a->response.height = tip.height;
     a->response.commits = n->metrics.commits;
+    a->response.peers_connected = replica_peers_connected(n);
     a->response.mempool_count = n->pool.count;
     a->response.mempool_size = n->pool.size;
     size_t drop_count = replica_figures(

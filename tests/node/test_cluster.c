@@ -310,6 +310,20 @@ static void test_outsider_ignored_and_counted(void **state)
     assert_same_chain(all_live, h2);
 }
 
+/* Validator links a node's metrics report as up. */
+static uint32_t peers_connected(int node)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__MetricsRequest m = WITAN__METRICS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_METRICS;
+    req.metrics = &m;
+    Witan__Response *r = call(node, &req);
+    uint32_t up = r && r->metrics ? r->metrics->peers_connected : UINT32_MAX;
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return up;
+}
+
 static void test_stream_agrees(void **state)
 {
     (void)state;
@@ -317,6 +331,8 @@ static void test_stream_agrees(void **state)
     uint64_t h = wait_converged(all_live, 400);
     assert_true(h >= 2);
     assert_same_chain(all_live, h);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(peers_connected(i), NODES - 1);
 }
 
 static void test_primary_killed_under_load(void **state)
@@ -373,9 +389,13 @@ static void test_backup_falls_behind_then_catches_up(void **state)
     }
     uint64_t h2 = wait_converged(live, 1000);
     assert_true(h2 >= h + 5); /* past a checkpoint */
+    assert_int_equal(peers_connected(0), NODES - 2); /* its link is down */
     start_all();
     uint64_t h3 = wait_converged(all_live, 1000);
     assert_same_chain(all_live, h3);
+    for (int k = 0; k < 250 && peers_connected(0) != NODES - 1; k++)
+        nt_sleep_ms(20); /* redialled with backoff */
+    assert_int_equal(peers_connected(0), NODES - 1);
 }
 
 static void test_more_than_f_down_then_all_killed(void **state)
