@@ -64,6 +64,29 @@ static bool was_validated(struct replica *r, const uint8_t hash[32])
     return false;
 }
 
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, WITAN_HASH_SIZE);
+}
+
+/* Whether the pool holds exactly these envelope bytes: then they passed
+ * every stateless check, the signature included, when admitted. The same
+ * hash is not enough: the hash covers the body, and a proposer could pair
+ * a pooled body with other signature bytes. *hash gets the transaction
+ * hash when the envelope decodes (it is left alone otherwise). */
+static bool pooled(struct node *n, const ProtobufCBinaryData *env,
+                   uint8_t hash[WITAN_HASH_SIZE])
+{
+    Witan__Envelope *e = witan__envelope__unpack(NULL, env->len, env->data);
+    if (!e)
+        return false;
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
+    witan__envelope__free_unpacked(e, NULL);
+    const struct ledger_tx *tx = mempool_find(&n->pool, hash);
+    return tx && tx->size == env->len &&
+           memcmp(tx->bytes, env->data, tx->size) == 0;
+}
+
 /* Judges a proposal's contents: every transaction decodes, is signed, and
  * was not committed before, none twice. The header is the core's business. */
 static bool validate(void *ctx, const pbft_action *a)
@@ -76,33 +99,35 @@ static bool validate(void *ctx, const pbft_action *a)
     uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
     ok = ok && hashes;
     for (size_t i = 0; ok && i < b->n_txs; i++) {
+        if (pooled(n, &b->txs[i], hashes[i]))
+            continue;
+        /* Not this node's: every check, the signature included. */
         struct ledger_tx tx;
         char why[LEDGER_WHY_SIZE];
-        /* A transaction this node holds was verified when it was admitted:
-         * only the others cost a signature check here. */
-        int err = ledger_tx_decode(n->l, b->txs[i].data, b->txs[i].len, false,
+        int err = ledger_tx_decode(n->l, b->txs[i].data, b->txs[i].len, true,
                                    &tx, why, sizeof why);
-        if (err == 0 && !mempool_find(&n->pool, tx.hash)) {
-            ledger_tx_release(&tx);
-            err = ledger_tx_decode(n->l, b->txs[i].data, b->txs[i].len, true,
-                                   &tx, why, sizeof why);
-        }
         if (err != 0) {
             WITAN_WARN("node", "proposal %llu: transaction %zu: %s",
                        (unsigned long long)a->height, i, why);
             ok = false;
             break;
         }
-        memcpy(hashes[i], tx.hash, 32);
         ledger_tx_release(&tx);
-        Witan__TxResponse *known = NULL;
-        if (ledger_get_tx(n->l, hashes[i], &known) == 0 &&
-            known->state == WITAN__TX_STATE__TX_STATE_COMMITTED)
-            ok = false;
-        ledger_tx_response_free(known);
-        for (size_t j = 0; ok && j < i; j++)
-            if (memcmp(hashes[i], hashes[j], 32) == 0)
-                ok = false;
+    }
+    size_t committed = 0;
+    if (ok && ledger_txs_committed(n->l, (const uint8_t(*)[32])hashes,
+                                   b->n_txs, &committed) != 0)
+        ok = false;
+    if (committed) {
+        WITAN_WARN("node", "proposal %llu: %zu transactions committed before",
+                   (unsigned long long)a->height, committed);
+        ok = false;
+    }
+    /* None twice: sorted copies side by side. */
+    if (ok && b->n_txs > 1) {
+        qsort(hashes, b->n_txs, 32, cmp_hash);
+        for (size_t i = 1; ok && i < b->n_txs; i++)
+            ok = memcmp(hashes[i - 1], hashes[i], 32) != 0;
     }
     free(hashes);
     witan__block__free_unpacked(b, NULL);
@@ -124,27 +149,17 @@ static int deliver(void *ctx, const pbft_action *a,
     Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
     if (!b)
         return WITAN_EDECODE; /* certified, so the core checked it decodes */
-    /* Transactions this node admitted had their signatures checked then,
-     * and so had those of a proposal it validated: only a block with
-     * others (state transfer, a foreign proposal) is checked again. */
+    /* Envelopes this node admitted had their signatures checked then, and
+     * so had those of a proposal it validated: only a block with others
+     * (state transfer, a foreign proposal) is checked again. */
     bool all_known = true;
     uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
     if (!hashes) {
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
     }
-    for (size_t i = 0; i < b->n_txs; i++) {
-        Witan__Envelope *e =
-            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
-        if (!e) {
-            all_known = false;
-            continue;
-        }
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len,
-                            hashes[i]);
-        all_known = all_known && mempool_find(&n->pool, hashes[i]) != NULL;
-        witan__envelope__free_unpacked(e, NULL);
-    }
+    for (size_t i = 0; i < b->n_txs; i++)
+        all_known = pooled(n, &b->txs[i], hashes[i]) && all_known;
     bool verify = !all_known && !was_validated(r, a->block_hash);
 
     uint8_t *cert_bytes;
