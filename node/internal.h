@@ -28,6 +28,13 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
                 size_t why_size);
 const struct ledger_tx *mempool_find(const struct mempool *m,
                                      const uint8_t hash[WITAN_HASH_SIZE]);
+/* Whether the pool holds exactly these envelope bytes: then they passed
+ * every stateless check, the signature included, when admitted. The same
+ * hash is not enough: it covers the body, and a proposer could pair a
+ * pooled body with other signature bytes. *hash gets the transaction hash
+ * when the envelope decodes (it is left alone otherwise). */
+bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
+                   uint8_t hash[WITAN_HASH_SIZE]);
 /* Marks and returns (pointers into the pool) up to count_max transactions. */
 size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
                       size_t size_max, struct ledger_tx **out);

@@ -96,6 +96,18 @@ const struct ledger_tx *mempool_find(const struct mempool *m,
     return NULL;
 }
 
+bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
+                   uint8_t hash[WITAN_HASH_SIZE])
+{
+    Witan__Envelope *e = witan__envelope__unpack(NULL, size, env);
+    if (!e)
+        return false;
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
+    witan__envelope__free_unpacked(e, NULL);
+    const struct ledger_tx *tx = mempool_find(m, hash);
+    return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
+}
+
 static const struct ledger_tx *find_nonce(const struct mempool *m,
                                           const uint8_t sender[20],
                                           uint64_t nonce)

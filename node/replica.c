@@ -69,24 +69,6 @@ static int cmp_hash(const void *a, const void *b)
     return memcmp(a, b, WITAN_HASH_SIZE);
 }
 
-/* Whether the pool holds exactly these envelope bytes: then they passed
- * every stateless check, the signature included, when admitted. The same
- * hash is not enough: the hash covers the body, and a proposer could pair
- * a pooled body with other signature bytes. *hash gets the transaction
- * hash when the envelope decodes (it is left alone otherwise). */
-static bool pooled(struct node *n, const ProtobufCBinaryData *env,
-                   uint8_t hash[WITAN_HASH_SIZE])
-{
-    Witan__Envelope *e = witan__envelope__unpack(NULL, env->len, env->data);
-    if (!e)
-        return false;
-    wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
-    witan__envelope__free_unpacked(e, NULL);
-    const struct ledger_tx *tx = mempool_find(&n->pool, hash);
-    return tx && tx->size == env->len &&
-           memcmp(tx->bytes, env->data, tx->size) == 0;
-}
-
 /* Judges a proposal's contents: every transaction decodes, is signed, and
  * was not committed before, none twice. The header is the core's business. */
 static bool validate(void *ctx, const pbft_action *a)
@@ -99,7 +81,7 @@ static bool validate(void *ctx, const pbft_action *a)
     uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
     ok = ok && hashes;
     for (size_t i = 0; ok && i < b->n_txs; i++) {
-        if (pooled(n, &b->txs[i], hashes[i]))
+        if (mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len, hashes[i]))
             continue;
         /* Not this node's: every check, the signature included. */
         struct ledger_tx tx;
@@ -159,7 +141,9 @@ static int deliver(void *ctx, const pbft_action *a,
         return WITAN_ENOMEM;
     }
     for (size_t i = 0; i < b->n_txs; i++)
-        all_known = pooled(n, &b->txs[i], hashes[i]) && all_known;
+        all_known = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
+                                  hashes[i]) &&
+                    all_known;
     bool verify = !all_known && !was_validated(r, a->block_hash);
 
     uint8_t *cert_bytes;

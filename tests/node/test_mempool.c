@@ -1,0 +1,203 @@
+/*
+ * The mempool on its own, against a real ledger made by `witan init`:
+ * bounds by count and bytes with the "mempool full, retry" error, a
+ * transaction sent again, a nonce held by another, selection in nonce order
+ * whatever the arrival order, removal of what a block carried, and the check
+ * a validator relies on to skip a signature: the pool must hold the exact
+ * envelope bytes, not merely the same transaction hash.
+ */
+#include <libgen.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "node/internal.h"
+#include "tests/node/nodetest.h"
+
+#define TX_COUNT 8
+
+static struct {
+    char home[600];
+    Witan__Genesis *g;
+    ledger *l;
+    ProtobufCBinaryData env[TX_COUNT];
+    uint8_t hash[TX_COUNT][32];
+} w;
+
+static void decode(int i, struct ledger_tx *tx)
+{
+    char why[LEDGER_WHY_SIZE];
+    assert_int_equal(ledger_tx_decode(w.l, w.env[i].data, w.env[i].len, true,
+                                      tx, why, sizeof why),
+                     0);
+}
+
+static int add(struct mempool *m, int i, char *why, size_t why_size)
+{
+    struct ledger_tx tx;
+    decode(i, &tx);
+    int err = mempool_add(m, &tx, why, why_size);
+    ledger_tx_release(&tx); /* a no-op when the pool took it */
+    return err;
+}
+
+static void test_bounds_and_repeats(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 3, 1 << 20), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(add(&m, i, why, sizeof why), 0);
+    assert_int_equal(add(&m, 0, why, sizeof why), WITAN_EEXIST);
+    assert_int_equal(add(&m, 3, why, sizeof why), WITAN_EFULL);
+    assert_non_null(strstr(why, "mempool full"));
+    assert_non_null(strstr(why, "retry"));
+    assert_int_equal(m.count, 3);
+    /* What the pool keeps is the bytes, not the decoded forms. */
+    for (uint32_t i = 0; i < m.count; i++) {
+        assert_null(m.txs[i].envelope);
+        assert_null(m.txs[i].body);
+        assert_non_null(m.txs[i].bytes);
+    }
+    mempool_free(&m);
+
+    /* Bounded by bytes as well: room for two envelopes, not three. */
+    assert_int_equal(
+        mempool_init(&m, 100, w.env[0].len + w.env[1].len + w.env[2].len - 1),
+        0);
+    assert_int_equal(add(&m, 0, why, sizeof why), 0);
+    assert_int_equal(add(&m, 1, why, sizeof why), 0);
+    assert_int_equal(add(&m, 2, why, sizeof why), WITAN_EFULL);
+    mempool_free(&m);
+}
+
+static void test_nonce_held_by_another(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 16, 1 << 20), 0);
+    assert_int_equal(add(&m, 0, why, sizeof why), 0);
+    struct ledger_tx tx;
+    decode(0, &tx);
+    tx.hash[0] ^= 1; /* as if another body had the same sender and nonce */
+    assert_int_equal(mempool_add(&m, &tx, why, sizeof why), WITAN_ENONCE);
+    assert_non_null(strstr(why, "nonce 1 "));
+    ledger_tx_release(&tx);
+    assert_int_equal(m.count, 1);
+    mempool_free(&m);
+}
+
+static void test_select_in_nonce_order(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 16, 1 << 20), 0);
+    static const int arrival[] = {3, 1, 0, 2, 5};
+    for (size_t k = 0; k < sizeof arrival / sizeof arrival[0]; k++)
+        assert_int_equal(add(&m, arrival[k], why, sizeof why), 0);
+    struct ledger_tx *out[16];
+    size_t n = mempool_select(&m, w.l, 16, SIZE_MAX, out);
+    /* Nonces 1..4 (indexes 0..3) in order; nonce 6 waits behind the gap. */
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_memory_equal(out[i]->hash, w.hash[i], 32);
+    /* A block that carried them takes them out; the gapped one stays. */
+    mempool_remove_selected(&m);
+    assert_int_equal(m.count, 1);
+    assert_non_null(mempool_find(&m, w.hash[5]));
+    assert_null(mempool_find(&m, w.hash[0]));
+    mempool_free(&m);
+}
+
+static void test_holds_exact_bytes_only(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 16, 1 << 20), 0);
+    assert_int_equal(add(&m, 0, why, sizeof why), 0);
+    uint8_t hash[32];
+    assert_true(mempool_holds(&m, w.env[0].data, w.env[0].len, hash));
+    assert_memory_equal(hash, w.hash[0], 32);
+    assert_false(mempool_holds(&m, w.env[1].data, w.env[1].len, hash));
+
+    /* The same body with other signature bytes: same hash, not held. */
+    Witan__Envelope *e =
+        witan__envelope__unpack(NULL, w.env[0].len, w.env[0].data);
+    assert_non_null(e);
+    assert_true(e->signature.len > 0);
+    e->signature.data[0] ^= 0x01;
+    size_t size = witan__envelope__get_packed_size(e);
+    uint8_t *forged = malloc(size);
+    witan__envelope__pack(e, forged);
+    witan__envelope__free_unpacked(e, NULL);
+    memset(hash, 0, sizeof hash);
+    assert_false(mempool_holds(&m, forged, size, hash));
+    assert_memory_equal(hash, w.hash[0], 32);
+    /* ... and it is what a full check refuses. */
+    struct ledger_tx tx;
+    assert_int_equal(ledger_tx_decode(w.l, forged, size, true, &tx, why,
+                                      sizeof why),
+                     WITAN_ESIG);
+    free(forged);
+    /* Bytes that are no envelope at all. */
+    static const uint8_t junk[] = {0xff, 0xff, 0xff};
+    assert_false(mempool_holds(&m, junk, sizeof junk, hash));
+    mempool_free(&m);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (wcrypto_init() != 0)
+        return 1;
+    char exe[1024], bin_dir[1100], cmd[4096], why[LEDGER_WHY_SIZE];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    snprintf(w.home, sizeof w.home, "%s/witan-mempool-test-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "%s/witan init --home %s --chain-id pool-test >/dev/null", bin_dir,
+             w.home);
+    if (system(cmd) != 0)
+        return 1;
+    char path[700], data[700];
+    snprintf(path, sizeof path, "%s/genesis.json", w.home);
+    snprintf(data, sizeof data, "%s/pool-data", w.home);
+    mkdir(data, 0700);
+    struct store_options opts = {16u << 20, 64u << 20};
+    if (ledger_genesis_load(path, &w.g, why, sizeof why) != 0 ||
+        ledger_open(data, w.g, &opts, &w.l, why, sizeof why) != 0) {
+        fprintf(stderr, "test_mempool: %s\n", why);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/operator.key", w.home);
+    if (nt_sign_attestations(path, "pool-test", 1, TX_COUNT, w.env, w.hash) !=
+        0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bounds_and_repeats),
+        cmocka_unit_test(test_nonce_held_by_another),
+        cmocka_unit_test(test_select_in_nonce_order),
+        cmocka_unit_test(test_holds_exact_bytes_only),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    for (int i = 0; i < TX_COUNT; i++)
+        free(w.env[i].data);
+    ledger_close(w.l);
+    ledger_genesis_free(w.g);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", w.home);
+    if (system(cmd) != 0)
+        return 1;
+    return failed;
+}
