@@ -72,39 +72,12 @@ static bool status_of(int node, uint64_t *height, uint32_t *pool)
     return nt_status(addr, height, pool);
 }
 
-/* One long-lived connection per thread: a fresh connection per request
- * would cost more than the latency being measured. */
+/* One long-lived connection per thread to node `node`. */
 static bool dial(int node, nng_socket *sock)
 {
     char addr[64];
     addr_of(node, addr, sizeof addr);
-    if (nng_req0_open(sock) != 0)
-        return false;
-    nng_socket_set_ms(*sock, NNG_OPT_RECVTIMEO, 60000);
-    if (nng_dial(*sock, addr, NULL, 0) != 0) {
-        nng_close(*sock);
-        return false;
-    }
-    return true;
-}
-
-static Witan__Response *rpc(nng_socket sock, const Witan__Request *req)
-{
-    size_t size = witan__request__get_packed_size(req);
-    nng_msg *msg;
-    if (nng_msg_alloc(&msg, size) != 0)
-        return NULL;
-    witan__request__pack(req, nng_msg_body(msg));
-    if (nng_sendmsg(sock, msg, 0) != 0) {
-        nng_msg_free(msg);
-        return NULL;
-    }
-    if (nng_recvmsg(sock, &msg, 0) != 0)
-        return NULL;
-    Witan__Response *r =
-        witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-    nng_msg_free(msg);
-    return r;
+    return nt_dial(addr, sock);
 }
 
 /* Polls node 0's height and notes when each height was first seen. */
@@ -120,7 +93,7 @@ static void *watcher(void *p)
     req.status = &st;
     uint64_t last = 0;
     while (atomic_load(&watching)) {
-        Witan__Response *r = rpc(sock, &req);
+        Witan__Response *r = nt_rpc(sock, &req);
         if (!r)
             break;
         uint64_t h = r->status ? r->status->height : 0;
@@ -143,20 +116,6 @@ struct client_arg {
     double rate; /* transactions per second for this client; 0: flat out */
 };
 
-static bool committed(nng_socket sock, const uint8_t hash[32])
-{
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
-    req.kind_case = WITAN__REQUEST__KIND_TX;
-    req.tx = &t;
-    Witan__Response *r = rpc(sock, &req);
-    bool done = r && r->tx && r->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
-    if (r)
-        witan__response__free_unpacked(r, NULL);
-    return done;
-}
-
 /* Waits until the oldest of the client's outstanding requests committed:
  * asked again whenever node 0 moved on, and every few milliseconds. */
 static void await_oldest(nng_socket sock, int last_tx)
@@ -168,7 +127,8 @@ static void await_oldest(nng_socket sock, int last_tx)
         if (h != checked || now_s() >= next) {
             checked = h;
             next = now_s() + 0.005;
-            if (committed(sock, hashes[last_tx]))
+            if (nt_tx_state_on(sock, hashes[last_tx], NULL) ==
+                WITAN__TX_STATE__TX_STATE_COMMITTED)
                 return;
         }
         usleep(300);
@@ -206,7 +166,7 @@ static void *client(void *p)
         double t = now_s();
         for (int j = 0; j < n; j++)
             sent_at[i + j] = t;
-        Witan__Response *r = rpc(sock, &req);
+        Witan__Response *r = nt_rpc(sock, &req);
         if (r)
             witan__response__free_unpacked(r, NULL);
         ring[(head + count++) % WINDOW_MAX] = i + n - 1;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <nng/protocol/reqrep0/req.h>
+
 void nt_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -74,14 +76,17 @@ bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
     return ok;
 }
 
-int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height)
+static void tx_request(Witan__Request *req, Witan__TxRequest *t,
+                       const uint8_t hash[32])
 {
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-    t.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
-    req.kind_case = WITAN__REQUEST__KIND_TX;
-    req.tx = &t;
-    Witan__Response *r = call(addr, &req);
+    t->tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    req->kind_case = WITAN__REQUEST__KIND_TX;
+    req->tx = t;
+}
+
+/* The state in an answer to a TxRequest, which it frees. */
+static int tx_state(Witan__Response *r, uint64_t *height)
+{
     int state = -1;
     if (r && r->tx) {
         state = r->tx->state;
@@ -91,6 +96,53 @@ int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height)
     if (r)
         witan__response__free_unpacked(r, NULL);
     return state;
+}
+
+int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    tx_request(&req, &t, hash);
+    return tx_state(call(addr, &req), height);
+}
+
+int nt_tx_state_on(nng_socket sock, const uint8_t hash[32], uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
+    tx_request(&req, &t, hash);
+    return tx_state(nt_rpc(sock, &req), height);
+}
+
+bool nt_dial(const char *addr, nng_socket *sock)
+{
+    if (nng_req0_open(sock) != 0)
+        return false;
+    nng_socket_set_ms(*sock, NNG_OPT_RECVTIMEO, 60000);
+    if (nng_dial(*sock, addr, NULL, 0) != 0) {
+        nng_close(*sock);
+        return false;
+    }
+    return true;
+}
+
+Witan__Response *nt_rpc(nng_socket sock, const Witan__Request *req)
+{
+    size_t size = witan__request__get_packed_size(req);
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size) != 0)
+        return NULL;
+    witan__request__pack(req, nng_msg_body(msg));
+    if (nng_sendmsg(sock, msg, 0) != 0) {
+        nng_msg_free(msg);
+        return NULL;
+    }
+    if (nng_recvmsg(sock, &msg, 0) != 0)
+        return NULL;
+    Witan__Response *r =
+        witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    return r;
 }
 
 bool nt_block(const char *addr, uint64_t height, uint8_t hash[32],

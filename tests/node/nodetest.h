@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include "cli/cli.h"
 
 void nt_sleep_ms(int ms);
@@ -27,6 +29,17 @@ bool nt_status(const char *addr, uint64_t *height, uint32_t *pool);
 /* The state of a transaction (Witan__TxState), its height when committed;
  * -1 when the node does not answer. */
 int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height);
+
+/* The same over a long-lived connection (see nt_dial). */
+int nt_tx_state_on(nng_socket sock, const uint8_t hash[32], uint64_t *height);
+
+/* A long-lived REQ connection to the node at `addr` (a fresh connection per
+ * request costs more than what benchmarks measure); false when it cannot
+ * dial. Close it with nng_close. */
+bool nt_dial(const char *addr, nng_socket *sock);
+/* One request over it: the answer (free it with
+ * witan__response__free_unpacked), or NULL. */
+Witan__Response *nt_rpc(nng_socket sock, const Witan__Request *req);
 
 /* Hash and state root of block `height`; false when absent or unreachable. */
 bool nt_block(const char *addr, uint64_t height, uint8_t hash[32],
