@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "tests/node/nodetest.h"
 
