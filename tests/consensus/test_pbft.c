@@ -42,6 +42,8 @@ struct harness {
     uint64_t timer_ms[NMAX][PBFT_TIMER_COUNT];
     bool timer_on[NMAX][PBFT_TIMER_COUNT];
     uint32_t drop_kind; /* enum pbft_msg_kind to drop, 0 none */
+    bool tamper_cert;   /* node 0's pre-prepares: one results signature
+                           flipped, block and message signed again */
     uint64_t view_timer_log[64];
     size_t view_timer_count;
     uint32_t log_node;
@@ -124,6 +126,54 @@ static void tx_root(const pbft_bytes *txs, size_t n, uint8_t root[32])
     wcrypto_merkle_root(leaves, n, root);
 }
 
+/* A pre-prepare of node 0 whose block carries a results certificate with
+ * one signature flipped, signed again by node 0: a well-signed proposal
+ * with a bad certificate. NULL when the block carries none. */
+static uint8_t *tamper_results_cert(struct harness *h, const uint8_t *raw,
+                                    size_t size, size_t *out_size)
+{
+    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, raw);
+    assert_non_null(sm);
+    Witan__ConsensusMessage *cm =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    assert_non_null(cm);
+    const Witan__PrePrepare *pp = cm->pre_prepare;
+    Witan__Block *b =
+        witan__block__unpack(NULL, pp->block.len, pp->block.data);
+    assert_non_null(b);
+    uint8_t *out = NULL;
+    Witan__BlockHeader *hd =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    assert_non_null(hd);
+    Witan__CommitCertificate *c = hd->results_cert;
+    uint8_t header[4096];
+    if (c && c->n_signatures > 0) {
+        c->signatures[c->n_signatures - 1].data[7] ^= 0x40;
+        assert_true(witan__block_header__get_packed_size(hd) <= sizeof header);
+        ProtobufCBinaryData kept = b->header;
+        b->header.len = witan__block_header__pack(hd, header);
+        b->header.data = header;
+        size_t bs = witan__block__get_packed_size(b);
+        uint8_t *block = malloc(bs);
+        witan__block__pack(b, block);
+        b->header = kept; /* the unpacked block frees its own */
+        pbft_msg m = {0};
+        m.kind = PBFT_MSG_PRE_PREPARE;
+        m.view = pp->view;
+        m.height = pp->height;
+        m.block = (pbft_bytes){block, bs};
+        assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h->keys[0], 0,
+                                       &m, &out, out_size),
+                         0);
+        free(block);
+    }
+    witan__block_header__free_unpacked(hd, NULL);
+    witan__block__free_unpacked(b, NULL);
+    witan__consensus_message__free_unpacked(cm, NULL);
+    witan__signed_message__free_unpacked(sm, NULL);
+    return out;
+}
+
 /* Carries out a Ready for node i, answering BUILD, VALIDATE, DELIVER and
  * READ_BLOCKS at once. */
 static void carry(struct harness *h, uint32_t i)
@@ -191,9 +241,16 @@ static void carry(struct harness *h, uint32_t i)
             uint32_t kind = msg_kind(a->data.data, a->data.size);
             if (h->drop_kind != 0 && kind == h->drop_kind)
                 break;
+            uint8_t *forged = NULL;
+            size_t forged_size = 0;
+            if (h->tamper_cert && i == 0 && kind == PBFT_MSG_PRE_PREPARE)
+                forged = tamper_results_cert(h, a->data.data, a->data.size,
+                                             &forged_size);
             for (uint32_t d = 0; d < h->n; d++)
                 if (d != i && (a->to == PBFT_TO_ALL || a->to == d))
-                    enqueue(h, i, d, a->data.data, a->data.size);
+                    enqueue(h, i, d, forged ? forged : a->data.data,
+                            forged ? forged_size : a->data.size);
+            free(forged);
             break;
         }
         case PBFT_ACT_BUILD: {
@@ -427,6 +484,37 @@ static void test_four_replicas_commit_and_checkpoint(void **state)
         assert_int_equal(h.height[i], h.height[0]);
         assert_memory_equal(h.state[i], h.state[0], 32);
         assert_true(pbft_stable_height(h.r[i]) >= 4);
+    }
+    harness_free(&h);
+}
+
+/* A proposal whose header carries a results certificate with one bad
+ * signature is refused by every backup, even though each holds a valid
+ * certificate for that block (signatures it knows are not checked twice;
+ * others are). Nothing is committed at that height in that view. */
+static void test_bad_results_cert_refused(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    submit(&h, 3);
+    run(&h);
+    uint64_t before = h.height[1];
+    assert_true(before >= 3); /* results certificates are in the headers */
+    uint64_t bad0[4];
+    for (uint32_t i = 1; i < 4; i++) {
+        pbft_stats st;
+        pbft_get_stats(h.r[i], &st);
+        bad0[i] = st.bad_proposals;
+    }
+    h.tamper_cert = true;
+    submit(&h, 1);
+    run(&h);
+    for (uint32_t i = 1; i < 4; i++) {
+        pbft_stats st;
+        pbft_get_stats(h.r[i], &st);
+        assert_true(st.bad_proposals > bad0[i]);
+        assert_int_equal(h.height[i], before);
     }
     harness_free(&h);
 }
@@ -846,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_fork_stops_execution),
         cmocka_unit_test(test_validator_set_shrinks),
         cmocka_unit_test(test_state_transfer_checks_certificates),
+        cmocka_unit_test(test_bad_results_cert_refused),
         cmocka_unit_test(test_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
