@@ -94,6 +94,7 @@ static bool validate(void *ctx, const pbft_action *a)
             ok = false;
             break;
         }
+        memcpy(hashes[i], tx.hash, 32);
         ledger_tx_release(&tx);
     }
     size_t committed = 0;
