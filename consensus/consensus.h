@@ -346,11 +346,27 @@ int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
                   const wcrypto_keypair *key, uint32_t sender,
                   const pbft_msg *m, uint8_t **out, size_t *out_size);
 
-/* Decodes a CommitCertificate and checks it: a quorum of the given set with
- * valid signatures over the Vote. WITAN_EDECODE, WITAN_ECONSENSUS. */
+/* Checks a certificate: signers inside the set of n, at least a quorum of
+ * them, and every signature valid over the Vote. WITAN_ECONSENSUS. */
 int pbft_cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
                      const wcrypto_pubkey *validators, uint32_t n,
                      const pbft_cert *cert);
+
+/* pbft_cert_verify that says in `why` (may be NULL) what was wrong. */
+int pbft_cert_check(const char *chain_id, enum pbft_sig_scheme scheme,
+                    const wcrypto_pubkey *validators, uint32_t n,
+                    const pbft_cert *cert, char *why, size_t why_size);
+
+/* The longest signer bitmap: one bit per validator. */
+#define PBFT_SIGNERS_SIZE_MAX ((WITAN_VALIDATOR_COUNT_MAX + 7) / 8)
+
+/* The one decoder of a CommitCertificate (spec/consensus.md, "Canonical
+ * certificates"): refuses every form pbft_cert_encode would not write (an
+ * empty bitmap or one ending in a zero byte, signatures not one per signer,
+ * unknown fields, wrong sizes). WITAN_EDECODE, with `why` (may be NULL). */
+struct Witan__CommitCertificate;
+int pbft_cert_from_proto(const struct Witan__CommitCertificate *c,
+                         pbft_cert *out, char *why, size_t why_size);
 
 /* A CommitCertificate's bytes (spec/witan.proto). *out is malloc'ed. */
 int pbft_cert_encode(const pbft_cert *cert, uint8_t **out, size_t *out_size);

@@ -11,6 +11,7 @@
  * slot as far as it can (prepare, commit, deliver, propose), so the order in
  * which messages arrive never matters.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "consensus/consensus.h"
@@ -198,15 +199,25 @@ int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
  * checked), and a valid Ed25519 signature stays valid. NULL: check all. */
 static int cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
                        const wcrypto_pubkey *validators, uint32_t n,
-                       const pbft_cert *cert, const pbft_cert *known)
+                       const pbft_cert *cert, const pbft_cert *known,
+                       char *why, size_t why_size)
 {
-    if (n == 0 || n > VMAX || cert->sig_count > n)
-        return WITAN_ECONSENSUS;
+#define REFUSE(...)                                                            \
+    do {                                                                       \
+        if (why != NULL && why_size > 0)                                       \
+            snprintf(why, why_size, __VA_ARGS__);                              \
+        return WITAN_ECONSENSUS;                                               \
+    } while (0)
+    if (n == 0 || n > VMAX)
+        REFUSE("validator set of %u", n);
     if (n < 64 && (cert->signers >> n) != 0)
-        return WITAN_ECONSENSUS;
-    if ((uint32_t)__builtin_popcountll(cert->signers) != cert->sig_count ||
-        cert->sig_count < pbft_quorum(n))
-        return WITAN_ECONSENSUS;
+        REFUSE("certificate names a signer outside the %u validators", n);
+    if ((uint32_t)__builtin_popcountll(cert->signers) != cert->sig_count)
+        REFUSE("certificate's signatures are not one per signer");
+    if (cert->sig_count < pbft_quorum(n))
+        REFUSE("certificate has %u signatures; the quorum of %u validators "
+               "is %u",
+               cert->sig_count, n, pbft_quorum(n));
     if (known != NULL &&
         (known->height != cert->height || known->view != cert->view ||
          memcmp(known->block_hash, cert->block_hash, 32) != 0))
@@ -226,9 +237,11 @@ static int cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
         j += in_known;
         if (!seen &&
             sig_check(scheme, &validators[i], digest, cert->sigs[k]) != 0)
-            return WITAN_ECONSENSUS;
+            REFUSE("certificate signature of validator %u does not verify",
+                   i);
         k++;
     }
+#undef REFUSE
     return 0;
 }
 
@@ -236,27 +249,15 @@ int pbft_cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
                      const wcrypto_pubkey *validators, uint32_t n,
                      const pbft_cert *cert)
 {
-    return cert_verify(chain_id, scheme, validators, n, cert, NULL);
+    return cert_verify(chain_id, scheme, validators, n, cert, NULL, NULL, 0);
 }
 
-static int cert_from_proto(const Witan__CommitCertificate *c, pbft_cert *out)
+int pbft_cert_check(const char *chain_id, enum pbft_sig_scheme scheme,
+                    const wcrypto_pubkey *validators, uint32_t n,
+                    const pbft_cert *cert, char *why, size_t why_size)
 {
-    memset(out, 0, sizeof(*out));
-    if (c == NULL || c->block_hash.len != 32 || c->signers.len > 8 ||
-        c->n_signatures > VMAX)
-        return WITAN_EDECODE;
-    out->view = c->view;
-    out->height = c->height;
-    memcpy(out->block_hash, c->block_hash.data, 32);
-    for (size_t i = 0; i < c->signers.len; i++)
-        out->signers |= (uint64_t)c->signers.data[i] << (8 * i);
-    out->sig_count = (uint32_t)c->n_signatures;
-    for (size_t i = 0; i < c->n_signatures; i++) {
-        if (c->signatures[i].len != 64)
-            return WITAN_EDECODE;
-        memcpy(out->sigs[i], c->signatures[i].data, 64);
-    }
-    return 0;
+    return cert_verify(chain_id, scheme, validators, n, cert, NULL, why,
+                       why_size);
 }
 
 /* --- state ------------------------------------------------------------------ */
@@ -684,7 +685,7 @@ static int decode_header(const uint8_t *block, size_t size,
         goto out2;
     }
     if (hd->results_cert != NULL) {
-        if (cert_from_proto(hd->results_cert, &h->cert) != 0)
+        if (pbft_cert_from_proto(hd->results_cert, &h->cert, NULL, 0) != 0)
             goto out2;
         h->has_cert = true;
     }
@@ -1096,7 +1097,7 @@ static int check_links(pbft *r, struct slot *s)
      * it already holds for it are not checked twice. */
     const struct vset *vs = set_at(r, h - r->L);
     if (cert_verify(r->chain_id, r->scheme, vs->keys, vs->n, &hi->cert,
-                    &x->cert) != 0)
+                    &x->cert, NULL, 0) != 0)
         return -1;
     return 1;
 }
@@ -2333,7 +2334,7 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
     for (size_t i = 0; i < resp->n_blocks && rc == 0 && !r->halted; i++) {
         const Witan__CertifiedBlock *cb = resp->blocks[i];
         pbft_cert cert;
-        if (cert_from_proto(cb->cert, &cert) != 0)
+        if (pbft_cert_from_proto(cb->cert, &cert, NULL, 0) != 0)
             return drop(r, PBFT_DROP_DECODE);
         if (cert.height <= r->delivered)
             continue;

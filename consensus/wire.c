@@ -4,6 +4,7 @@
  * and the tests build the same bytes the core checks; the core (pbft.c) uses
  * them through consensus.h like everyone else.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "consensus/consensus.h"
@@ -37,6 +38,55 @@ void pbft_vote_digest(const char *chain_id, uint64_t height, uint64_t view,
                       uint8_t out[WCRYPTO_HASH_SIZE])
 {
     wcrypto_vote_digest(chain_id, height, view, block_hash, out);
+}
+
+/* The one decoder of a CommitCertificate, shared by the core, the node and
+ * the ledger so that no two of them can disagree on what a certificate is.
+ * Only the canonical form passes: the form pbft_cert_encode writes. */
+int pbft_cert_from_proto(const Witan__CommitCertificate *c, pbft_cert *out,
+                         char *why, size_t why_size)
+{
+    memset(out, 0, sizeof *out);
+#define REFUSE(...)                                                            \
+    do {                                                                       \
+        if (why != NULL && why_size > 0)                                       \
+            snprintf(why, why_size, __VA_ARGS__);                              \
+        return WITAN_EDECODE;                                                  \
+    } while (0)
+    if (c == NULL)
+        REFUSE("certificate missing");
+    if (c->base.n_unknown_fields != 0)
+        REFUSE("certificate carries fields the spec does not define");
+    if (c->block_hash.len != WCRYPTO_HASH_SIZE)
+        REFUSE("certificate's block hash is %zu bytes, not %d",
+               c->block_hash.len, WCRYPTO_HASH_SIZE);
+    if (c->signers.len == 0 || c->signers.len > PBFT_SIGNERS_SIZE_MAX)
+        REFUSE("certificate's signer bitmap is %zu bytes, not 1 to %d",
+               c->signers.len, PBFT_SIGNERS_SIZE_MAX);
+    if (c->signers.data[c->signers.len - 1] == 0)
+        REFUSE("certificate's signer bitmap ends in a zero byte");
+    uint64_t signers = 0;
+    for (size_t i = 0; i < c->signers.len; i++)
+        signers |= (uint64_t)c->signers.data[i] << (8 * i);
+    if ((size_t)__builtin_popcountll(signers) != c->n_signatures)
+        REFUSE("certificate names %d signers but carries %zu signatures",
+               __builtin_popcountll(signers), c->n_signatures);
+    if (c->n_signatures > WITAN_VALIDATOR_COUNT_MAX)
+        REFUSE("certificate carries %zu signatures, over %d",
+               c->n_signatures, WITAN_VALIDATOR_COUNT_MAX);
+    for (size_t i = 0; i < c->n_signatures; i++)
+        if (c->signatures[i].len != WCRYPTO_SIG_SIZE)
+            REFUSE("certificate's signature %zu is %zu bytes, not %d", i,
+                   c->signatures[i].len, WCRYPTO_SIG_SIZE);
+#undef REFUSE
+    out->view = c->view;
+    out->height = c->height;
+    memcpy(out->block_hash, c->block_hash.data, WCRYPTO_HASH_SIZE);
+    out->signers = signers;
+    out->sig_count = (uint32_t)c->n_signatures;
+    for (size_t i = 0; i < c->n_signatures; i++)
+        memcpy(out->sigs[i], c->signatures[i].data, WCRYPTO_SIG_SIZE);
+    return 0;
 }
 
 const char *pbft_drop_name(enum pbft_drop reason)

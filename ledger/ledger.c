@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "consensus/consensus.h"
 #include "ledger/internal.h"
 
 #define WHY(...) snprintf(why, why_size, __VA_ARGS__)
@@ -324,45 +325,25 @@ int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size)
 {
-    uint32_t n = l->validator_count;
-    if (!cert) {
-        WHY("certificate missing for height %llu", (unsigned long long)height);
-        return WITAN_EINVAL;
+    /* The consensus module's decoder and check: the ledger must refuse
+     * exactly what the replicas refuse, or a certified block could halt it. */
+    pbft_cert c;
+    char inner[LEDGER_WHY_SIZE];
+    int err = pbft_cert_from_proto(cert, &c, inner, sizeof inner);
+    if (err) {
+        WHY("certificate for block %llu: %s", (unsigned long long)height,
+            inner);
+        return err;
     }
-    if (cert->height != height || cert->block_hash.len != WITAN_HASH_SIZE ||
-        memcmp(cert->block_hash.data, hash, WITAN_HASH_SIZE) != 0) {
+    if (c.height != height || memcmp(c.block_hash, hash, WITAN_HASH_SIZE) != 0) {
         WHY("certificate is not for block %llu", (unsigned long long)height);
         return WITAN_EINVAL;
     }
-    size_t bitmap_size = (n + 7) / 8;
-    if (cert->signers.len == 0 || cert->signers.len > bitmap_size ||
-        cert->signers.data[cert->signers.len - 1] == 0) {
-        WHY("certificate's signer bitmap is malformed");
-        return WITAN_EINVAL;
-    }
-    uint8_t digest[WITAN_HASH_SIZE];
-    wcrypto_vote_digest(l->g->chain_id, height, cert->view, hash, digest);
-    size_t next = 0;
-    for (uint32_t i = 0; i < cert->signers.len * 8; i++) {
-        if (!(cert->signers.data[i / 8] >> (i % 8) & 1))
-            continue;
-        if (i >= n || next >= cert->n_signatures) {
-            WHY("certificate names a signer outside the validator set or "
-                "lacks a signature");
-            return WITAN_EINVAL;
-        }
-        const ProtobufCBinaryData *sig = &cert->signatures[next++];
-        if (sig->len != WITAN_SIGNATURE_SIZE ||
-            wcrypto_verify(&l->validators[i], digest, sig->data) != 0) {
-            WHY("certificate signature of validator %u does not verify", i);
-            return WITAN_ESIG;
-        }
-    }
-    if (next != cert->n_signatures || next < witan_quorum(n)) {
-        WHY("certificate has %zu signatures; the quorum of %u validators is "
-            "%u",
-            next, n, witan_quorum(n));
-        return WITAN_EINVAL;
+    err = pbft_cert_check(l->g->chain_id, PBFT_SIG_ED25519, l->validators,
+                          l->validator_count, &c, inner, sizeof inner);
+    if (err) {
+        WHY("%s", inner);
+        return WITAN_ESIG;
     }
     return WITAN_OK;
 }

@@ -36,26 +36,6 @@ struct replica {
 
 /* --- helpers ------------------------------------------------------------------ */
 
-static int cert_from_proto(const Witan__CommitCertificate *c, pbft_cert *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!c || c->block_hash.len != 32 || c->signers.len > 8 ||
-        c->n_signatures > WITAN_VALIDATOR_COUNT_MAX)
-        return WITAN_EDECODE;
-    out->view = c->view;
-    out->height = c->height;
-    memcpy(out->block_hash, c->block_hash.data, 32);
-    for (size_t i = 0; i < c->signers.len; i++)
-        out->signers |= (uint64_t)c->signers.data[i] << (8 * i);
-    out->sig_count = (uint32_t)c->n_signatures;
-    for (size_t i = 0; i < c->n_signatures; i++) {
-        if (c->signatures[i].len != WCRYPTO_SIG_SIZE)
-            return WITAN_EDECODE;
-        memcpy(out->sigs[i], c->signatures[i].data, WCRYPTO_SIG_SIZE);
-    }
-    return WITAN_OK;
-}
-
 static bool was_validated(struct replica *r, const uint8_t hash[32])
 {
     for (size_t i = 0; i < REPLICA_VALIDATED_RING; i++)
@@ -237,7 +217,7 @@ static int read_blocks(void *ctx, struct node_driver *d, uint32_t peer,
         Witan__BlockResponse *b;
         if (ledger_get_block(n->l, first + got, &b) != 0)
             break;
-        bool ok = b->cert && cert_from_proto(b->cert, &certs[got]) == 0;
+        bool ok = b->cert && pbft_cert_from_proto(b->cert, &certs[got], NULL, 0) == 0;
         size_t size = ok ? witan__block__get_packed_size(b->block) : 0;
         bytes[got] = ok ? malloc(size) : NULL;
         if (bytes[got])
@@ -391,7 +371,7 @@ static int load_boot(struct node *n, pbft_boot *boot, pbft_result *results)
         x->time_ms = hd ? hd->time_ms : 0;
         if (hd)
             witan__block_header__free_unpacked(hd, NULL);
-        err = cert_from_proto(b->cert, &x->cert);
+        err = pbft_cert_from_proto(b->cert, &x->cert, NULL, 0);
         ledger_block_response_free(b);
         if (err)
             return err;

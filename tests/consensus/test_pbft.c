@@ -42,8 +42,10 @@ struct harness {
     uint64_t timer_ms[NMAX][PBFT_TIMER_COUNT];
     bool timer_on[NMAX][PBFT_TIMER_COUNT];
     uint32_t drop_kind; /* enum pbft_msg_kind to drop, 0 none */
-    bool tamper_cert;   /* node 0's pre-prepares: one results signature
-                           flipped, block and message signed again */
+    int tamper_cert;    /* node 0's pre-prepares: 1 one results signature
+                           flipped, 2 a zero byte after the signer bitmap,
+                           3 a signature repeated; block and message
+                           signed again */
     uint64_t view_timer_log[64];
     size_t view_timer_count;
     uint32_t log_node;
@@ -147,8 +149,24 @@ static uint8_t *tamper_results_cert(struct harness *h, const uint8_t *raw,
     assert_non_null(hd);
     Witan__CommitCertificate *c = hd->results_cert;
     uint8_t header[4096];
+    uint8_t bitmap[PBFT_SIGNERS_SIZE_MAX + 1] = {0};
+    ProtobufCBinaryData kept_signers = c ? c->signers : (ProtobufCBinaryData){0};
+    ProtobufCBinaryData sigs[WITAN_VALIDATOR_COUNT_MAX + 1];
+    ProtobufCBinaryData *kept_sigs = c ? c->signatures : NULL;
+    size_t kept_n = c ? c->n_signatures : 0;
     if (c && c->n_signatures > 0) {
-        c->signatures[c->n_signatures - 1].data[7] ^= 0x40;
+        if (h->tamper_cert == 1)
+            c->signatures[c->n_signatures - 1].data[7] ^= 0x40;
+        if (h->tamper_cert == 2) {
+            memcpy(bitmap, c->signers.data, c->signers.len);
+            c->signers = (ProtobufCBinaryData){c->signers.len + 1, bitmap};
+        }
+        if (h->tamper_cert == 3) {
+            memcpy(sigs, c->signatures, c->n_signatures * sizeof *sigs);
+            sigs[c->n_signatures] = sigs[0];
+            c->signatures = sigs;
+            c->n_signatures++;
+        }
         assert_true(witan__block_header__get_packed_size(hd) <= sizeof header);
         ProtobufCBinaryData kept = b->header;
         b->header.len = witan__block_header__pack(hd, header);
@@ -166,6 +184,11 @@ static uint8_t *tamper_results_cert(struct harness *h, const uint8_t *raw,
                                        &m, &out, out_size),
                          0);
         free(block);
+    }
+    if (c) { /* the unpacked header frees its own */
+        c->signers = kept_signers;
+        c->signatures = kept_sigs;
+        c->n_signatures = kept_n;
     }
     witan__block_header__free_unpacked(hd, NULL);
     witan__block__free_unpacked(b, NULL);
@@ -492,9 +515,8 @@ static void test_four_replicas_commit_and_checkpoint(void **state)
  * signature is refused by every backup, even though each holds a valid
  * certificate for that block (signatures it knows are not checked twice;
  * others are). Nothing is committed at that height in that view. */
-static void test_bad_results_cert_refused(void **state)
+static void bad_results_cert_refused(int mode)
 {
-    (void)state;
     struct harness h;
     harness_init(&h, 4);
     submit(&h, 3);
@@ -507,7 +529,7 @@ static void test_bad_results_cert_refused(void **state)
         pbft_get_stats(h.r[i], &st);
         bad0[i] = st.bad_proposals;
     }
-    h.tamper_cert = true;
+    h.tamper_cert = mode;
     submit(&h, 1);
     run(&h);
     for (uint32_t i = 1; i < 4; i++) {
@@ -517,6 +539,22 @@ static void test_bad_results_cert_refused(void **state)
         assert_int_equal(h.height[i], before);
     }
     harness_free(&h);
+}
+
+static void test_bad_results_cert_refused(void **state)
+{
+    (void)state;
+    bad_results_cert_refused(1);
+}
+
+/* Non-canonical encodings of a valid certificate: the core's decoder is
+ * the ledger's (test_ledger's test_cert_canonical), so the backups refuse
+ * the proposal instead of certifying a block their ledgers would refuse. */
+static void test_noncanonical_results_cert_refused(void **state)
+{
+    (void)state;
+    bad_results_cert_refused(2);
+    bad_results_cert_refused(3);
 }
 
 static void test_drops_counted(void **state)
@@ -935,6 +973,7 @@ int main(void)
         cmocka_unit_test(test_validator_set_shrinks),
         cmocka_unit_test(test_state_transfer_checks_certificates),
         cmocka_unit_test(test_bad_results_cert_refused),
+        cmocka_unit_test(test_noncanonical_results_cert_refused),
         cmocka_unit_test(test_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "consensus/consensus.h"
 #include "ledger/ledger.h"
 
 #define WHY_SIZE LEDGER_WHY_SIZE
@@ -211,6 +212,80 @@ static int certify_and_apply(struct world *w, const struct ledger_block *blk,
     struct ledger_apply_stats st;
     return ledger_block_apply(w->l, blk->bytes, blk->size, &cert, verify, &st,
                               why, WHY_SIZE);
+}
+
+/* Every non-canonical form of a valid certificate is refused by the
+ * ledger with a reason, through the same decoder the replicas use; the
+ * canonical one is then accepted. A form one accepts and the other refuses
+ * is how a faulty primary would halt every correct replica. */
+static void test_cert_canonical(void **state)
+{
+    (void)state;
+    struct world *w = new_world("certs");
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    char why[WHY_SIZE];
+    ledger_tip(w->l, &tip);
+    assert_int_equal(ledger_block_build(w->l, NULL, 0, tip.time_ms + 1000, 0,
+                                        0, &blk),
+                     0);
+    uint8_t digest[32], sig[64];
+    wcrypto_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
+    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    ProtobufCBinaryData sigs[2] = {{64, sig}, {64, sig}};
+    uint8_t bitmap[2] = {1, 0}, zero = 0;
+    ProtobufCMessageUnknownField unknown = {15, PROTOBUF_C_WIRE_TYPE_VARINT,
+                                            1, &zero};
+    static const char *const want[] = {
+        "ends in a zero byte", "1 signers but carries 2 signatures",
+        "bitmap is 0 bytes", "fields the spec does not define",
+        "signature 0 is 63 bytes"};
+    for (int mode = 0; mode < 5; mode++) {
+        Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+        cert.height = blk.height;
+        cert.block_hash = (ProtobufCBinaryData){32, blk.hash};
+        cert.signers = (ProtobufCBinaryData){1, bitmap};
+        cert.n_signatures = 1;
+        cert.signatures = sigs;
+        if (mode == 0)
+            cert.signers.len = 2;
+        if (mode == 1)
+            cert.n_signatures = 2;
+        if (mode == 2) {
+            cert.signers.len = 0;
+            cert.n_signatures = 0;
+        }
+        if (mode == 3) {
+            cert.base.n_unknown_fields = 1;
+            cert.base.unknown_fields = &unknown;
+        }
+        ProtobufCBinaryData short_sig = {63, sig};
+        if (mode == 4)
+            cert.signatures = &short_sig;
+        /* Through the wire, as a peer's bytes would arrive. */
+        size_t size = witan__commit_certificate__get_packed_size(&cert);
+        uint8_t *bytes = malloc(size);
+        witan__commit_certificate__pack(&cert, bytes);
+        Witan__CommitCertificate *got =
+            witan__commit_certificate__unpack(NULL, size, bytes);
+        assert_non_null(got);
+        pbft_cert c;
+        char inner[WHY_SIZE];
+        assert_int_equal(pbft_cert_from_proto(got, &c, inner, sizeof inner),
+                         WITAN_EDECODE);
+        struct ledger_apply_stats st;
+        assert_int_not_equal(ledger_block_apply(w->l, blk.bytes, blk.size, got,
+                                                true, &st, why, WHY_SIZE),
+                             0);
+        if (strstr(why, want[mode]) == NULL)
+            fail_msg("mode %d: reason \"%s\" lacks \"%s\"", mode, why,
+                     want[mode]);
+        witan__commit_certificate__free_unpacked(got, NULL);
+        free(bytes);
+    }
+    assert_int_equal(certify_and_apply(w, &blk, true, why), 0);
+    ledger_block_free(&blk);
+    free_world(w);
 }
 
 /* Decodes, admits, builds a one-validator block of the given envelopes,
@@ -1170,6 +1245,7 @@ int main(void)
     witan_log_set_level(WITAN_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stateless_refusals),
+        cmocka_unit_test(test_cert_canonical),
         cmocka_unit_test(test_stateful_refusals_and_receipts),
         cmocka_unit_test(test_corrections_keep_history),
         cmocka_unit_test(test_paging_with_cursor),
