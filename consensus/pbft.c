@@ -298,6 +298,7 @@ struct slot {
     buf pp_raw;
     struct header_info hdr;
     int verdict; /* 0 unknown, 1 valid, -1 refused */
+    bool asked;  /* VALIDATE emitted for the block held */
     bool checked;  /* links and results checked and found right */
     bool refused;
     bool prepare_sent, commit_sent, prepared;
@@ -586,6 +587,7 @@ static void slot_clear_view(pbft *r, struct slot *s)
     }
     buf_free(&s->pp_raw);
     s->verdict = 0;
+    s->asked = false;
     s->checked = false;
     s->refused = false;
     s->prepare_sent = s->commit_sent = s->prepared = false;
@@ -926,6 +928,7 @@ static int install_pp(pbft *r, struct slot *s, uint64_t view,
     memcpy(s->digest, digest, 32);
     s->hdr = *h;
     s->verdict = 0;
+    s->asked = false;
     s->checked = false;
     s->refused = false;
     (void)view;
@@ -933,8 +936,16 @@ static int install_pp(pbft *r, struct slot *s, uint64_t view,
     return 0;
 }
 
+/* The node judges a block against its ledger's tip, so it is asked only
+ * once the block before has executed: then the tip is that block and the
+ * node's check is the whole of what its ledger will check when it applies
+ * the block (spec/consensus.md, "Validity"). pump asks for the rest. */
 static int ask_verdict(pbft *r, struct slot *s)
 {
+    if (s->asked || !s->has_pp || s->verdict != 0 ||
+        r->executed + 1 < s->height)
+        return 0;
+    s->asked = true;
     pbft_action a = {0};
     a.type = PBFT_ACT_VALIDATE;
     a.height = s->height;
@@ -1312,6 +1323,14 @@ static bool can_propose(pbft *r, uint64_t h)
     return h > r->low && h <= r->low + r->W;
 }
 
+/* Block h certifies the results of a non-empty block L below it; before
+ * the first non-empty block none are owed. Without requests and without
+ * owed results no block is made: an empty chain stays still. */
+static bool results_owed(const pbft *r, uint64_t h)
+{
+    return r->last_nonempty != 0 && h <= r->last_nonempty + r->L;
+}
+
 static int maybe_propose(pbft *r)
 {
     if (r->vc_active || r->halted || r->building || !is_validator(r) ||
@@ -1323,7 +1342,7 @@ static int maybe_propose(pbft *r)
         return 0;
     if (h > r->L && r->executed < h - r->L)
         return 0;
-    if (r->requests == 0 && h > r->last_nonempty + r->L)
+    if (r->requests == 0 && !results_owed(r, h))
         return 0;
     if (!can_propose(r, h))
         return 0;
@@ -1349,6 +1368,9 @@ static int pump(pbft *r)
             struct slot *s = slot_peek(r, h);
             if (s == NULL)
                 continue;
+            if (s->has_pp && !s->asked && s->verdict == 0 &&
+                (rc = ask_verdict(r, s)) != 0)
+                return rc;
             if (s->vote_view != r->view)
                 continue;
             if (!r->vc_active && s->has_pp && !s->prepare_sent &&
@@ -1403,6 +1425,11 @@ static int on_proposal(pbft *r, const pbft_event *ev)
     if (ev->u.proposal.tx_count > WITAN_BLOCK_TX_COUNT_MAX ||
         (ev->u.proposal.tx_count > 0 && ev->u.proposal.txs == NULL))
         return WITAN_EINVAL;
+    if (ev->u.proposal.tx_count == 0 && !results_owed(r, h)) {
+        /* The requests that asked for it went in an earlier block. */
+        r->building_height = 0;
+        return 0;
+    }
     struct slot *s = slot_get(r, h);
     if (s == NULL || s->has_pp)
         return 0;

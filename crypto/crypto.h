@@ -41,6 +41,7 @@ enum wcrypto_key_type {
 
 /* Domain tags (spec/encoding.md lists them all). */
 #define WCRYPTO_TAG_TX "witan/tx/v1"
+#define WCRYPTO_TAG_ENVELOPE "witan/envelope/v1"
 #define WCRYPTO_TAG_BLOCK "witan/block/v1"
 #define WCRYPTO_TAG_VOTE "witan/vote/v1"
 #define WCRYPTO_TAG_RECEIPT "witan/receipt/v1"

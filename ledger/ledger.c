@@ -7,6 +7,7 @@
  * the block, its certificate and the new tip; then one durable commit. A block
  * that fails a header check changes nothing.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "consensus/consensus.h"
@@ -371,6 +372,21 @@ static int cert_get(store_txn *txn, uint64_t height,
     return *out ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
+int ledger_txs_root(const uint8_t *const *txs, const size_t *sizes,
+                    size_t count, uint8_t root[WITAN_HASH_SIZE])
+{
+    if (count > WITAN_BLOCK_TX_COUNT_MAX)
+        return WITAN_ELIMIT;
+    wcrypto_digest *leaves = malloc((count ? count : 1) * sizeof *leaves);
+    if (leaves == NULL)
+        return WITAN_ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, txs[i], sizes[i], leaves[i]);
+    wcrypto_merkle_root(leaves, count, root);
+    free(leaves);
+    return WITAN_OK;
+}
+
 int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
                        int64_t time_ms, uint64_t view, uint32_t proposer,
                        struct ledger_block *out)
@@ -382,21 +398,29 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
     const struct ledger_tip *tip = &l->tip;
     uint64_t height = tip->height + 1;
 
-    wcrypto_digest *hashes = malloc((count ? count : 1) * sizeof *hashes);
     ProtobufCBinaryData *tx_data = malloc((count ? count : 1) * sizeof *tx_data);
-    if (!hashes || !tx_data) {
-        free(hashes);
+    const uint8_t **ptrs = malloc((count ? count : 1) * sizeof *ptrs);
+    size_t *sizes = malloc((count ? count : 1) * sizeof *sizes);
+    if (!tx_data || !ptrs || !sizes) {
         free(tx_data);
+        free(ptrs);
+        free(sizes);
         return WITAN_ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
-        memcpy(hashes[i], txs[i]->hash, WITAN_HASH_SIZE);
         tx_data[i] = (ProtobufCBinaryData){txs[i]->size, txs[i]->bytes};
+        ptrs[i] = txs[i]->bytes;
+        sizes[i] = txs[i]->size;
     }
     uint8_t txs_root[32], history_root[32], rstate[32], rreceipts[32];
-    wcrypto_merkle_root(hashes, count, txs_root);
+    int root_err = ledger_txs_root(ptrs, sizes, count, txs_root);
+    free(ptrs);
+    free(sizes);
+    if (root_err) {
+        free(tx_data);
+        return root_err;
+    }
     wcrypto_history_root(&tip->history, history_root);
-    free(hashes);
 
     Witan__BlockHeader h = WITAN__BLOCK_HEADER__INIT;
     h.protocol_version = WITAN_PROTOCOL_VERSION;
@@ -540,6 +564,136 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
     return WITAN_OK;
 }
 
+static int cmp_digest(const void *a, const void *b)
+{
+    return memcmp(a, b, WITAN_HASH_SIZE);
+}
+
+/* ledger_block_check inside a transaction (read or the apply's write). */
+static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
+                       const Witan__BlockHeader *h,
+                       const struct ledger_check_opts *o, char *why,
+                       size_t why_size)
+{
+    int err = check_header(l, txn, b, h, why, why_size);
+    if (err)
+        return err;
+    size_t n = b->n_txs;
+    wcrypto_digest *hashes = malloc((n ? n : 1) * sizeof *hashes);
+    const uint8_t **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    size_t *sizes = malloc((n ? n : 1) * sizeof *sizes);
+    if (!hashes || !ptrs || !sizes) {
+        err = WITAN_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n && !err; i++) {
+        ptrs[i] = b->txs[i].data;
+        sizes[i] = b->txs[i].len;
+        if (o->checked && o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]))
+            continue;
+        struct ledger_tx tx;
+        char inner[LEDGER_WHY_SIZE];
+        err = ledger_tx_decode(l, ptrs[i], sizes[i], o->verify_signatures,
+                               &tx, inner, sizeof inner);
+        if (err) {
+            WHY("transaction %zu of block %llu is invalid: %s", i,
+                (unsigned long long)h->height, inner);
+            break;
+        }
+        memcpy(hashes[i], tx.hash, WITAN_HASH_SIZE);
+        ledger_tx_release(&tx);
+    }
+    uint8_t root[WITAN_HASH_SIZE];
+    if (!err)
+        err = ledger_txs_root(ptrs, sizes, n, root);
+    if (!err && !bytes_eq(h->txs_root, root, WITAN_HASH_SIZE)) {
+        WHY("block transactions root does not match its transactions");
+        err = WITAN_EINVAL;
+    }
+    for (size_t i = 0; i < n && !err; i++) {
+        const void *v;
+        size_t vs;
+        int got = store_get(txn, STORE_TXS, hashes[i], WITAN_HASH_SIZE, &v, &vs);
+        if (got == 0) {
+            WHY("transaction %zu of block %llu was already committed", i,
+                (unsigned long long)h->height);
+            err = WITAN_EEXIST;
+        } else if (got != WITAN_ENOTFOUND) {
+            err = got;
+        }
+    }
+    if (!err && n > 1) { /* none twice: the sorted hashes side by side */
+        qsort(hashes, n, sizeof *hashes, cmp_digest);
+        for (size_t i = 1; i < n && !err; i++)
+            if (memcmp(hashes[i - 1], hashes[i], WITAN_HASH_SIZE) == 0) {
+                WHY("block %llu carries a transaction twice",
+                    (unsigned long long)h->height);
+                err = WITAN_EEXIST;
+            }
+    }
+out:
+    free(hashes);
+    free(ptrs);
+    free(sizes);
+    return err;
+}
+
+/* Decodes a block and its header, within the size limit. */
+static int block_decode(ledger *l, const uint8_t *bytes, size_t size,
+                        Witan__Block **b, Witan__BlockHeader **h, char *why,
+                        size_t why_size)
+{
+    *b = NULL;
+    *h = NULL;
+    if (size > l->g->params->block_size_max) {
+        WHY("block is %zu bytes; the limit is %u", size,
+            l->g->params->block_size_max);
+        return WITAN_ELIMIT;
+    }
+    *b = witan__block__unpack(NULL, size, bytes);
+    if (!*b) {
+        WHY("not a valid Block");
+        return WITAN_EDECODE;
+    }
+    if ((*b)->header.len == 0 || (*b)->header.len > WITAN_HEADER_SIZE_MAX) {
+        WHY("block header is %zu bytes, not 1 to %d", (*b)->header.len,
+            WITAN_HEADER_SIZE_MAX);
+        witan__block__free_unpacked(*b, NULL);
+        *b = NULL;
+        return WITAN_ELIMIT;
+    }
+    *h = witan__block_header__unpack(NULL, (*b)->header.len, (*b)->header.data);
+    if (!*h) {
+        witan__block__free_unpacked(*b, NULL);
+        *b = NULL;
+        WHY("block header is not a valid BlockHeader");
+        return WITAN_EDECODE;
+    }
+    return WITAN_OK;
+}
+
+int ledger_block_check(ledger *l, const uint8_t *block, size_t size,
+                       const struct ledger_check_opts *o, char *why,
+                       size_t why_size)
+{
+    assert(l != NULL && o != NULL && why != NULL && why_size > 0);
+    why[0] = '\0';
+    Witan__Block *b;
+    Witan__BlockHeader *h;
+    int err = block_decode(l, block, size, &b, &h, why, why_size);
+    if (err)
+        return err;
+    store_txn *txn;
+    err = store_read_begin(l->s, &txn);
+    if (!err) {
+        err = block_check(l, txn, b, h, o, why, why_size);
+        store_abort(txn);
+    }
+    witan__block_header__free_unpacked(h, NULL);
+    witan__block__free_unpacked(b, NULL);
+    return err;
+}
+
 static int put_be64_key(store_txn *txn, enum store_table t, uint64_t k,
                         const void *v, size_t vs)
 {
@@ -560,7 +714,9 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     int err = store_write_begin(l->s, &txn);
     if (err)
         return err;
-    err = check_header(l, txn, b, h, why, why_size);
+    const struct ledger_check_opts opts = {.verify_signatures =
+                                               verify_signatures};
+    err = block_check(l, txn, b, h, &opts, why, why_size);
     if (err)
         goto fail;
     l->block_gas = 0;
@@ -568,37 +724,21 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     l->block_time_ms = h->time_ms;
 
     size_t n = b->n_txs;
-    wcrypto_digest *tx_hashes = malloc((n ? n : 1) * sizeof *tx_hashes);
     wcrypto_digest *receipt_hashes = malloc((n ? n : 1) * sizeof *receipt_hashes);
-    if (!tx_hashes || !receipt_hashes) {
-        free(tx_hashes);
-        free(receipt_hashes);
+    if (!receipt_hashes) {
         err = WITAN_ENOMEM;
         goto fail;
     }
     memset(stats, 0, sizeof *stats);
     stats->tx_count = (uint32_t)n;
     for (size_t i = 0; i < n && !err; i++) {
+        /* block_check passed every transaction: decoding again cannot
+         * fail but for memory, and signatures are not checked twice. */
         struct ledger_tx tx;
-        err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len,
-                               verify_signatures, &tx, why, why_size);
-        if (err) {
-            char inner[LEDGER_WHY_SIZE];
-            snprintf(inner, sizeof inner, "%s", why);
-            WHY("transaction %zu of block %llu is invalid: %s", i,
-                (unsigned long long)h->height, inner);
+        err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len, false, &tx,
+                               why, why_size);
+        if (err)
             break;
-        }
-        memcpy(tx_hashes[i], tx.hash, 32);
-        const void *v;
-        size_t vs;
-        if (store_get(txn, STORE_TXS, tx.hash, 32, &v, &vs) == 0) {
-            WHY("transaction %zu of block %llu was already committed", i,
-                (unsigned long long)h->height);
-            err = WITAN_EEXIST;
-            ledger_tx_release(&tx);
-            break;
-        }
         Witan__TxStatus status;
         err = tx_apply(l, txn, tx.envelope, tx.body, tx.hash, h->height,
                        &status);
@@ -629,17 +769,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             stats->ok_count++;
         ledger_tx_release(&tx);
     }
-    if (!err) {
-        uint8_t txs_root[32];
-        wcrypto_merkle_root(tx_hashes, n, txs_root);
-        if (!bytes_eq(h->txs_root, txs_root, 32)) {
-            WHY("block transactions root does not match its transactions");
-            err = WITAN_EINVAL;
-        }
-    }
     if (!err)
         wcrypto_merkle_root(receipt_hashes, n, stats->receipts_root);
-    free(tx_hashes);
     free(receipt_hashes);
     if (err)
         goto fail;
@@ -691,23 +822,11 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
                        char *why, size_t why_size)
 {
     why[0] = '\0';
-    if (size > l->g->params->block_size_max) {
-        WHY("block is %zu bytes; the limit is %u", size,
-            l->g->params->block_size_max);
-        return WITAN_ELIMIT;
-    }
-    Witan__Block *b = witan__block__unpack(NULL, size, bytes);
-    if (!b) {
-        WHY("not a valid Block");
-        return WITAN_EDECODE;
-    }
-    Witan__BlockHeader *h =
-        witan__block_header__unpack(NULL, b->header.len, b->header.data);
-    if (!h) {
-        witan__block__free_unpacked(b, NULL);
-        WHY("block header is not a valid BlockHeader");
-        return WITAN_EDECODE;
-    }
+    Witan__Block *b;
+    Witan__BlockHeader *h;
+    int derr = block_decode(l, bytes, size, &b, &h, why, why_size);
+    if (derr)
+        return derr;
     uint8_t hash[32];
     wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len, hash);
     int err = ledger_cert_verify(l, cert, h->height, hash, why, why_size);

@@ -143,6 +143,41 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
                        int64_t time_ms, uint64_t view, uint32_t proposer,
                        struct ledger_block *out);
 
+/*
+ * The transactions root of a block: the Merkle root over
+ * H("witan/envelope/v1", envelope bytes) of each transaction in block order
+ * (spec/encoding.md). It covers the signatures, so a block hash fixes every
+ * byte of the block. txs[i] points at envelope i, sizes[i] its size.
+ * WITAN_ELIMIT over WITAN_BLOCK_TX_COUNT_MAX, WITAN_ENOMEM.
+ */
+int ledger_txs_root(const uint8_t *const *txs, const size_t *sizes,
+                    size_t count, uint8_t root[WITAN_HASH_SIZE]);
+
+/* How ledger_block_check treats transaction signatures. `checked`, when
+ * set, says whether an envelope is byte for byte one this process checked
+ * in full before (then its hash is written and its signature skipped). */
+struct ledger_check_opts {
+    bool verify_signatures;
+    bool (*checked)(void *ctx, const uint8_t *env, size_t size,
+                    uint8_t hash[WITAN_HASH_SIZE]);
+    void *ctx;
+};
+
+/*
+ * The one validity function of a block (spec/consensus.md, "Validity"):
+ * every rule of applying block tip+1 that does not need executing it. Size
+ * and count limits, the header against the tip (version, chain, height,
+ * previous hash, time, history root, tx_count), the results of height − L
+ * and their certificate, every transaction's stateless checks (signatures
+ * per `o`), none twice, none committed before, and the transactions root.
+ * A replica calls it before it prepares a block and ledger_block_apply
+ * calls it before it executes one, so a block a correct replica certified
+ * is never refused by a correct ledger. Nothing written.
+ */
+int ledger_block_check(ledger *l, const uint8_t *block, size_t size,
+                       const struct ledger_check_opts *o, char *why,
+                       size_t why_size);
+
 struct ledger_apply_stats {
     uint32_t tx_count;
     uint32_t ok_count;

@@ -500,10 +500,18 @@ static int answer(struct node_driver *d, const struct pending *p)
 /* Carries out every Ready and feeds back every answer until the core is
  * quiet. Each Ready and each batch of answers is finite, so this ends; the
  * bound is a safety net. */
+static int take_requests(struct node_driver *d);
+
 static int drive(struct node_driver *d)
 {
     int err = WITAN_OK;
     for (int round = 0; !err && round < DRIVER_DRIVE_ROUNDS_MAX; round++) {
+        /* A delivered block takes requests out of the pool: the core
+         * learns it before it builds again (with one validator a block
+         * commits within one drive, with no network turn between). */
+        err = take_requests(d);
+        if (err)
+            break;
         pbft_actions rd;
         pbft_ready(d->core, &rd);
         if (rd.count) {

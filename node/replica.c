@@ -44,62 +44,34 @@ static bool was_validated(struct replica *r, const uint8_t hash[32])
     return false;
 }
 
-static int cmp_hash(const void *a, const void *b)
+/* An envelope byte for byte in the pool was checked in full on admission. */
+static bool pool_checked(void *ctx, const uint8_t *env, size_t size,
+                         uint8_t hash[WITAN_HASH_SIZE])
 {
-    return memcmp(a, b, WITAN_HASH_SIZE);
+    struct node *n = ctx;
+    return mempool_holds(&n->pool, env, size, hash);
 }
 
-/* Judges a proposal's contents: every transaction decodes, is signed, and
- * was not committed before, none twice. The header is the core's business. */
+/* Judges a proposal with the ledger's one validity function; the core asks
+ * only once the block before has executed, so the ledger's tip is the
+ * block's parent and this is all its apply will check before executing. */
 static bool validate(void *ctx, const pbft_action *a)
 {
     struct node *n = ctx;
-    Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
-    if (!b)
+    const struct ledger_check_opts opts = {
+        .verify_signatures = true, .checked = pool_checked, .ctx = n};
+    char why[LEDGER_WHY_SIZE];
+    int err = ledger_block_check(n->l, a->data.data, a->data.size, &opts, why,
+                                 sizeof why);
+    if (err) {
+        WITAN_WARN("node", "proposal %llu refused: %s (%s)",
+                   (unsigned long long)a->height, why, witan_err_name(err));
         return false;
-    bool ok = b->n_txs <= n->genesis->params->block_tx_count_max;
-    uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
-    ok = ok && hashes;
-    for (size_t i = 0; ok && i < b->n_txs; i++) {
-        if (mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len, hashes[i]))
-            continue;
-        /* Not this node's: every check, the signature included. */
-        struct ledger_tx tx;
-        char why[LEDGER_WHY_SIZE];
-        int err = ledger_tx_decode(n->l, b->txs[i].data, b->txs[i].len, true,
-                                   &tx, why, sizeof why);
-        if (err != 0) {
-            WITAN_WARN("node", "proposal %llu: transaction %zu: %s",
-                       (unsigned long long)a->height, i, why);
-            ok = false;
-            break;
-        }
-        memcpy(hashes[i], tx.hash, 32);
-        ledger_tx_release(&tx);
     }
-    size_t committed = 0;
-    if (ok && ledger_txs_committed(n->l, (const uint8_t(*)[32])hashes,
-                                   b->n_txs, &committed) != 0)
-        ok = false;
-    if (committed) {
-        WITAN_WARN("node", "proposal %llu: %zu transactions committed before",
-                   (unsigned long long)a->height, committed);
-        ok = false;
-    }
-    /* None twice: sorted copies side by side. */
-    if (ok && b->n_txs > 1) {
-        qsort(hashes, b->n_txs, 32, cmp_hash);
-        for (size_t i = 1; ok && i < b->n_txs; i++)
-            ok = memcmp(hashes[i - 1], hashes[i], 32) != 0;
-    }
-    free(hashes);
-    witan__block__free_unpacked(b, NULL);
-    if (ok) {
-        struct replica *r = n->replica;
-        memcpy(r->validated[r->validated_next++ % REPLICA_VALIDATED_RING],
-               a->block_hash, 32);
-    }
-    return ok;
+    struct replica *r = n->replica;
+    memcpy(r->validated[r->validated_next++ % REPLICA_VALIDATED_RING],
+           a->block_hash, WITAN_HASH_SIZE);
+    return true;
 }
 
 /* Executes a committed block and takes its transactions out of the pool. */
@@ -183,22 +155,23 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
      * never commits must leave the pool as it was. */
     mempool_clear_selection(&n->pool);
     pbft_bytes *txs = calloc(count ? count : 1, sizeof *txs);
-    wcrypto_digest *hashes = calloc(count ? count : 1, sizeof *hashes);
-    if (!txs || !hashes) {
-        free(txs);
-        free(hashes);
-        return WITAN_ENOMEM;
-    }
-    for (size_t i = 0; i < count; i++) {
+    const uint8_t **ptrs = calloc(count ? count : 1, sizeof *ptrs);
+    size_t *sizes = calloc(count ? count : 1, sizeof *sizes);
+    int err = txs && ptrs && sizes ? WITAN_OK : WITAN_ENOMEM;
+    for (size_t i = 0; !err && i < count; i++) {
         txs[i] = (pbft_bytes){n->selection[i]->bytes, n->selection[i]->size};
-        memcpy(hashes[i], n->selection[i]->hash, 32);
+        ptrs[i] = txs[i].data;
+        sizes[i] = txs[i].size;
     }
     uint8_t root[WITAN_HASH_SIZE];
-    wcrypto_merkle_root(hashes, count, root);
-    int err = node_driver_propose(d, height, node_wall_ms(), root, txs,
+    if (!err)
+        err = ledger_txs_root(ptrs, sizes, count, root);
+    if (!err)
+        err = node_driver_propose(d, height, node_wall_ms(), root, txs,
                                   (uint32_t)count);
     free(txs);
-    free(hashes);
+    free(ptrs);
+    free(sizes);
     return err;
 }
 

@@ -495,86 +495,6 @@ void node_handle_request(struct node *n, nng_msg *msg)
     witan__request__free_unpacked(req, NULL);
 }
 
-/* --- blocks ------------------------------------------------------------------- */
-
-static bool block_due(struct node *n)
-{
-    struct ledger_tip tip;
-    ledger_tip(n->l, &tip);
-    if (n->pool.count > 0 && n->pool.count != n->stuck_count)
-        return true;
-    /* Results of block h are certified by block h + L. */
-    return tip.last_nonempty_height > 0 &&
-           tip.height < tip.last_nonempty_height +
-                            n->genesis->params->pipeline_depth;
-}
-
-/* Builds, signs and commits the next block: with one validator, its own
- * COMMIT vote is the whole quorum and forms the certificate. */
-static int propose_and_commit(struct node *n)
-{
-    const Witan__Params *p = n->genesis->params;
-    size_t count = mempool_select(&n->pool, n->l, p->block_tx_count_max,
-                                  p->block_size_max - WITAN_HEADER_SIZE_MAX,
-                                  n->selection);
-    struct ledger_tip tip;
-    ledger_tip(n->l, &tip);
-    bool results_due = tip.last_nonempty_height > 0 &&
-                       tip.height < tip.last_nonempty_height + p->pipeline_depth;
-    if (count == 0 && !results_due) {
-        /* Everything waiting has a nonce gap: an empty block would change
-         * nothing, and another after it, forever. Wait for the pool. */
-        mempool_clear_selection(&n->pool);
-        n->stuck_count = n->pool.count;
-        return WITAN_OK;
-    }
-    if (count > 0)
-        n->stuck_count = 0;
-    struct ledger_block block;
-    int err = ledger_block_build(n->l, n->selection, count, node_wall_ms(), 0,
-                                 n->validator_index, &block);
-    if (err) {
-        WITAN_ERROR("node", "cannot build block: %s", witan_err_message(err));
-        return err;
-    }
-    uint8_t digest[32], sig[64], signers = 1;
-    wcrypto_vote_digest(n->genesis->chain_id, block.height, 0, block.hash,
-                       digest);
-    err = wcrypto_sign(&n->key, digest, sig);
-    if (err) {
-        ledger_block_free(&block);
-        return err;
-    }
-    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
-    ProtobufCBinaryData sigs[1] = {{64, sig}};
-    cert.height = block.height;
-    cert.block_hash = (ProtobufCBinaryData){32, block.hash};
-    cert.signers = (ProtobufCBinaryData){1, &signers};
-    cert.n_signatures = 1;
-    cert.signatures = sigs;
-
-    struct ledger_apply_stats stats;
-    char why[LEDGER_WHY_SIZE];
-    err = ledger_block_apply(n->l, block.bytes, block.size, &cert, false,
-                             &stats, why, sizeof why);
-    if (err) {
-        WITAN_ERROR("node", "block %llu not applied: %s (%s)",
-                    (unsigned long long)block.height, why,
-                    witan_err_name(err));
-        ledger_block_free(&block);
-        return err;
-    }
-    node_metrics_commit(n, n->selection, count);
-    mempool_remove_selected(&n->pool);
-    if (stats.ok_count != stats.tx_count)
-        mempool_drop_stale(&n->pool, n->l);
-    WITAN_DEBUG("node", "committed block %llu: %u transactions, %u ok",
-                (unsigned long long)block.height, stats.tx_count,
-                stats.ok_count);
-    ledger_block_free(&block);
-    return WITAN_OK;
-}
-
 /* --- start and run ------------------------------------------------------------- */
 
 static int load_home(struct node *n, const char *home)
@@ -714,36 +634,9 @@ int node_run(const char *home, const struct node_config *cfg,
                n.genesis->chain_id, (unsigned long long)tip.height, hash,
                cfg->listen);
 
-    if (n.genesis->n_validators > 1) {
-        err = replica_run(&n, stop);
-        node_http_stop(http);
-        ledger_tip(n.l, &tip);
-        WITAN_INFO("node", "stopping at height %llu%s",
-                   (unsigned long long)tip.height,
-                   err ? " after an error" : "");
-        node_cleanup(&n);
-        return err;
-    }
-    while (!*stop && !err) {
-        /* Wait for a request only when there is no block to make. */
-        int wait_ms = block_due(&n) ? 0 : NODE_IDLE_WAIT_MS;
-        nng_socket_set_ms(n.sock, NNG_OPT_RECVTIMEO, wait_ms ? wait_ms : 1);
-        for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX && !*stop; i++) {
-            nng_msg *msg;
-            rc = nng_recvmsg(n.sock, &msg, i == 0 && wait_ms
-                                               ? 0
-                                               : NNG_FLAG_NONBLOCK);
-            if (rc == NNG_ETIMEDOUT || rc == NNG_EAGAIN)
-                break;
-            if (rc != 0) {
-                WITAN_WARN("node", "receive failed: %s", nng_strerror(rc));
-                break;
-            }
-            node_handle_request(&n, msg);
-        }
-        if (!*stop && block_due(&n))
-            err = propose_and_commit(&n);
-    }
+    /* One path for every chain: a lone validator runs the same core with
+     * n = 1, whose own COMMIT is the whole quorum (spec/consensus.md). */
+    err = replica_run(&n, stop);
     node_http_stop(http);
     ledger_tip(n.l, &tip);
     WITAN_INFO("node", "stopping at height %llu%s",
