@@ -605,6 +605,7 @@ static int post_tx(int http_port, const char *query, const struct signed_tx *t,
 struct waiting_post {
     int http_port;
     const struct signed_tx *t;
+    const char *wait; /* the query string */
     struct http_answer a;
     int rc;
 };
@@ -612,7 +613,7 @@ struct waiting_post {
 static void *waiting_post_main(void *arg)
 {
     struct waiting_post *w = arg;
-    w->rc = post_tx(w->http_port, "?wait=1500", w->t, &w->a);
+    w->rc = post_tx(w->http_port, w->wait, w->t, &w->a);
     return NULL;
 }
 
@@ -683,7 +684,8 @@ static void test_http_wait_and_full_mempool(void **state)
     struct waiting_post posts[5];
     pthread_t threads[5];
     for (int i = 0; i < 5; i++) {
-        posts[i] = (struct waiting_post){http_port, &tx[4 + i], {0}, -1};
+        posts[i] = (struct waiting_post){http_port, &tx[4 + i], "?wait=1500",
+                                        {0}, -1};
         assert_int_equal(pthread_create(&threads[i], NULL, waiting_post_main,
                                         &posts[i]),
                          0);
@@ -737,12 +739,14 @@ static void test_http_wait_and_full_mempool(void **state)
     assert_int_equal(a.status, 404);
     free(a.body);
 
-    /* A wait in progress when the node stops still gets an answer. */
-    struct waiting_post last = {http_port, &tx[10], {0}, -1};
+    /* A wait in progress when the node stops still gets an answer. The
+     * wait is long and the pause generous so that a loaded machine still
+     * has the request parked before the node stops. */
+    struct waiting_post last = {http_port, &tx[10], "?wait=20000", {0}, -1};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, waiting_post_main, &last),
                      0);
-    sleep_ms(200);
+    sleep_ms(1500);
     stop_node(node, 0);
     pthread_join(thread, NULL);
     assert_int_equal(last.rc, 0);
