@@ -53,7 +53,7 @@
     X(WITAN_ECRYPTOINIT, -26, "crypto library failed to initialise")           \
     /* storage */                                                              \
     X(WITAN_EMAPFULL, -30, "database map is full")                             \
-    X(WITAN_EDBVERSION, -31, "database version does not match")               \
+    X(WITAN_EDBVERSION, -31, "database version does not match")                \
     X(WITAN_EDBCORRUPT, -32, "database is corrupt")                            \
     /* ledger and admission */                                                 \
     X(WITAN_ECHAIN, -40, "wrong chain id")                                     \
@@ -75,6 +75,8 @@
     /* consensus */                                                            \
     X(WITAN_ECONSENSUS, -70, "consensus message refused")                      \
     X(WITAN_EFORK, -71, "state diverges from a stable checkpoint")             \
+    X(WITAN_EAUTH, -72, "frame not authenticated by its sender")               \
+    X(WITAN_EBUDGET, -73, "decoding would allocate over its budget")           \
     /* node and network */                                                     \
     X(WITAN_ENET, -80, "network error")                                        \
     X(WITAN_ETIMEOUT, -81, "timed out")                                        \
@@ -221,5 +223,24 @@ void witan_json_write_string(FILE *out, const char *s);
  * the caller frees. WITAN_EIO, WITAN_ELIMIT. */
 int witan_read_file(const char *path, size_t size_max, char **out,
                     size_t *size);
+
+/*
+ * Decodes a protobuf message of type `desc` from bytes that came off the
+ * network, allocating no more than WITAN_UNPACK_BUDGET(size) in all: protobuf-c
+ * allocates in proportion to what is declared (an empty repeated submessage
+ * costs two bytes on the wire and a whole struct in memory), so an unbounded
+ * decode lets a few bytes cost a hundred times their size. WITAN_EBUDGET when
+ * the budget would be passed, WITAN_EDECODE for bytes that do not parse. The
+ * message is freed with the generated free_unpacked(m, NULL) as usual.
+ */
+#define WITAN_UNPACK_BUDGET(size) (2 * (size_t)(size) + 64 * 1024)
+struct ProtobufCMessageDescriptor;
+struct ProtobufCMessage;
+int witan_unpack(const struct ProtobufCMessageDescriptor *desc,
+                 const uint8_t *data, size_t size,
+                 struct ProtobufCMessage **out);
+/* The same where the reason does not matter: the message, or NULL. */
+void *witan_unpack_or_null(const struct ProtobufCMessageDescriptor *desc,
+                           const uint8_t *data, size_t size);
 
 #endif

@@ -658,12 +658,13 @@ static int decode_header(const uint8_t *block, size_t size,
                          struct header_info *h, const char *chain_id)
 {
     memset(h, 0, sizeof(*h));
-    Witan__Block *b = witan__block__unpack(NULL, size, block);
+    Witan__Block *b =
+        witan_unpack_or_null(&witan__block__descriptor, block, size);
     if (b == NULL)
         return WITAN_EDECODE;
     int rc = WITAN_EDECODE;
-    Witan__BlockHeader *hd =
-        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    Witan__BlockHeader *hd = witan_unpack_or_null(
+        &witan__block_header__descriptor, b->header.data, b->header.len);
     if (hd == NULL)
         goto out;
     if (hd->protocol_version != WITAN_PROTOCOL_VERSION ||
@@ -745,7 +746,8 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_DECODE;
         return WITAN_ECONSENSUS;
     }
-    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, raw);
+    Witan__SignedMessage *sm =
+        witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
     if (sm == NULL) {
         *why = PBFT_DROP_DECODE;
         return WITAN_ECONSENSUS;
@@ -759,8 +761,8 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_BAD_SIG;
         goto out;
     }
-    Witan__ConsensusMessage *m =
-        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    Witan__ConsensusMessage *m = witan_unpack_or_null(
+        &witan__consensus_message__descriptor, sm->body.data, sm->body.len);
     if (m == NULL || strcmp(m->chain_id, r->chain_id) != 0) {
         if (m)
             witan__consensus_message__free_unpacked(m, NULL);
@@ -1036,7 +1038,8 @@ static int on_vote(pbft *r, uint32_t sender, uint64_t height,
 /* The sig of a raw SignedMessage (already verified). */
 static int raw_sig(const uint8_t *raw, size_t size, uint8_t sig[64])
 {
-    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, raw);
+    Witan__SignedMessage *sm =
+        witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
     if (sm == NULL || sm->signature.len != 64) {
         if (sm)
             witan__signed_message__free_unpacked(sm, NULL);
@@ -1165,8 +1168,9 @@ static int persist_prepared(pbft *r, struct slot *s)
     uint32_t k = 0;
     int rc = 0;
     for (uint32_t i = 0; i < s->pc_count; i++) {
-        unpacked[i] = witan__signed_message__unpack(NULL, s->pc_prepares[i].size,
-                                                    s->pc_prepares[i].data);
+        unpacked[i] = witan_unpack_or_null(&witan__signed_message__descriptor,
+                                           s->pc_prepares[i].data,
+                                           s->pc_prepares[i].size);
         if (unpacked[i] == NULL) {
             rc = WITAN_EDECODE;
             break;
@@ -1488,8 +1492,8 @@ static int on_proposal(pbft *r, const pbft_event *ev)
         hd.results_receipts_root.len = 32;
         if ((rc = pbft_cert_encode(&x->cert, &cert_bytes, &cert_size)) != 0)
             return rc;
-        Witan__CommitCertificate *un =
-            witan__commit_certificate__unpack(NULL, cert_size, cert_bytes);
+        Witan__CommitCertificate *un = witan_unpack_or_null(
+            &witan__commit_certificate__descriptor, cert_bytes, cert_size);
         free(cert_bytes);
         if (un == NULL)
             return WITAN_ENOMEM;
@@ -1836,8 +1840,9 @@ static int build_view_change(pbft *r, uint64_t nv, uint8_t **out, size_t *size)
     }
     size_t np = 0, npp = 0;
     for (uint32_t i = 0; i < r->stable_proof_count && rc == 0; i++) {
-        proof[np] = witan__signed_message__unpack(NULL, r->stable_proof[i].size,
-                                                  r->stable_proof[i].data);
+        proof[np] = witan_unpack_or_null(&witan__signed_message__descriptor,
+                                         r->stable_proof[i].data,
+                                         r->stable_proof[i].size);
         if (proof[np] == NULL)
             rc = WITAN_EDECODE;
         else
@@ -2123,8 +2128,8 @@ static int collect_vcs(pbft *r, uint64_t v, Witan__SignedMessage **sms,
             NULL, r->vc_raw[i][k].size, r->vc_raw[i][k].data);
         if (sm == NULL)
             continue;
-        Witan__ConsensusMessage *cm =
-            witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+        Witan__ConsensusMessage *cm = witan_unpack_or_null(
+            &witan__consensus_message__descriptor, sm->body.data, sm->body.len);
         if (cm == NULL) {
             witan__signed_message__free_unpacked(sm, NULL);
             continue;
@@ -2314,7 +2319,8 @@ static int on_blocks_read(pbft *r, const pbft_event *ev)
         size_t cs;
         if ((rc = pbft_cert_encode(b->cert, &cb, &cs)) != 0)
             break;
-        certs[i] = witan__commit_certificate__unpack(NULL, cs, cb);
+        certs[i] = witan_unpack_or_null(&witan__commit_certificate__descriptor,
+                                        cb, cs);
         free(cb);
         if (certs[i] == NULL) {
             rc = WITAN_ENOMEM;
@@ -2772,8 +2778,8 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
     if (size < 2)
         return WITAN_EDECODE;
     if (rec[0] == RECORD_PREPARED) {
-        Witan__PreparedRecord *pr =
-            witan__prepared_record__unpack(NULL, size - 1, rec + 1);
+        Witan__PreparedRecord *pr = witan_unpack_or_null(
+            &witan__prepared_record__descriptor, rec + 1, size - 1);
         if (pr == NULL || pr->proof == NULL) {
             if (pr)
                 witan__prepared_record__free_unpacked(pr, NULL);

@@ -20,7 +20,8 @@ int pbft_block_hash(const uint8_t *block, size_t size,
 {
     if (block == NULL || size == 0 || size > WITAN_MESSAGE_SIZE_MAX)
         return WITAN_EDECODE;
-    Witan__Block *b = witan__block__unpack(NULL, size, block);
+    Witan__Block *b =
+        witan_unpack_or_null(&witan__block__descriptor, block, size);
     if (b == NULL)
         return WITAN_EDECODE;
     int rc = 0;

@@ -48,6 +48,7 @@ enum wcrypto_key_type {
 #define WCRYPTO_TAG_GENESIS "witan/genesis/v1"
 #define WCRYPTO_TAG_ADDRESS "witan/address/v1"
 #define WCRYPTO_TAG_STATE "witan/state/v1"
+#define WCRYPTO_TAG_LINK "witan/link/v1"
 
 typedef struct wcrypto_pubkey {
     enum wcrypto_key_type type;
@@ -232,5 +233,30 @@ int wcrypto_keyfile_write(const char *path, const wcrypto_keypair *kp);
  * be read. Secrets read are wiped from every intermediate buffer.
  */
 int wcrypto_keyfile_read(const char *path, wcrypto_keypair *out);
+
+/* --- links between validators (crypto/link.c) ------------------------------
+ *
+ * Two validators share one 32-byte key per chain, derived from their Ed25519
+ * keys alone (X25519 of the keys' Montgomery forms): nothing to configure or
+ * exchange, and no one else can compute it. Frames between them carry a
+ * keyed BLAKE2b-256 MAC under it (spec/node.md, "Frames"), checked before
+ * anything in them is decoded.
+ */
+#define WCRYPTO_LINK_KEY_SIZE 32
+#define WCRYPTO_MAC_SIZE 32
+
+/* The key `self` shares with `peer` on chain `chain_id`; both sides get the
+ * same bytes. WITAN_EKEYTYPE unless both keys are Ed25519, WITAN_EKEY for a
+ * peer key that gives no shared secret (a low-order point). */
+int wcrypto_link_key(const wcrypto_keypair *self, const wcrypto_pubkey *peer,
+                     const char *chain_id,
+                     uint8_t out[WCRYPTO_LINK_KEY_SIZE])
+    __attribute__((warn_unused_result));
+/* Keyed BLAKE2b-256 of data. Never fails. */
+void wcrypto_mac(const uint8_t key[WCRYPTO_LINK_KEY_SIZE], const void *data,
+                 size_t size, uint8_t out[WCRYPTO_MAC_SIZE]);
+/* Whether `mac` is data's MAC under key, compared in constant time. */
+bool wcrypto_mac_ok(const uint8_t key[WCRYPTO_LINK_KEY_SIZE], const void *data,
+                    size_t size, const uint8_t mac[WCRYPTO_MAC_SIZE]);
 
 #endif

@@ -201,7 +201,8 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         return WITAN_ELIMIT;
     }
     int err = WITAN_OK;
-    tx->envelope = witan__envelope__unpack(NULL, size, bytes);
+    tx->envelope =
+        witan_unpack_or_null(&witan__envelope__descriptor, bytes, size);
     if (!tx->envelope) {
         WHY("not a valid Envelope (protobuf decoding failed)");
         return WITAN_EDECODE;
@@ -228,7 +229,8 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         err = WITAN_ESIG;
         goto fail;
     }
-    tx->body = witan__tx_body__unpack(NULL, env->body.len, env->body.data);
+    tx->body = witan_unpack_or_null(&witan__tx_body__descriptor, env->body.data,
+                                    env->body.len);
     if (!tx->body) {
         WHY("envelope body is not a valid TxBody");
         err = WITAN_EDECODE;

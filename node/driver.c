@@ -535,31 +535,33 @@ static int drive(struct node_driver *d)
 
 /* --- the loop ----------------------------------------------------------------- */
 
-/* Steps what arrived from peers, at most a round's worth; *more when the
- * bound was reached. */
+/* Steps what arrived from peers, at most a round's worth of frames; *more
+ * when some are left. */
 static int take_frames(struct node_driver *d, bool *more)
 {
     uint64_t t = now_ns(), step_before = d->stats.step_ns;
     int err = WITAN_OK;
-    int i = 0;
-    for (; i < DRIVER_FRAMES_PER_ROUND_MAX && !err; i++) {
+    for (int i = 0; i < DRIVER_FRAMES_PER_ROUND_MAX && !err; i++) {
+        struct node_frame f;
         nng_msg *msg;
-        if (node_mesh_recv(d->mesh, &msg) != 0)
+        if (node_mesh_recv(d->mesh, &f, &msg) != 0)
             break;
-        const uint8_t *body = nng_msg_body(msg);
-        size_t size = nng_msg_len(msg);
-        if (size > 1 && body[0] == NODE_FRAME_CONSENSUS) {
-            pbft_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.type = PBFT_EV_MESSAGE;
-            ev.u.message = (pbft_bytes){body + 1, size - 1};
-            err = step(d, &ev);
-        } else if (size > 1 && d->app.frame) {
-            d->app.frame(d->app.ctx, body[0], body + 1, size - 1);
+        const uint8_t *item;
+        size_t size, at = 0;
+        while (!err && node_frame_item(&f, &at, &item, &size)) {
+            if (f.kind == NODE_FRAME_CONSENSUS) {
+                pbft_event ev;
+                memset(&ev, 0, sizeof ev);
+                ev.type = PBFT_EV_MESSAGE;
+                ev.u.message = (pbft_bytes){item, size};
+                err = step(d, &ev);
+            } else if (d->app.frame) {
+                d->app.frame(d->app.ctx, f.kind, item, size);
+            }
         }
         nng_msg_free(msg);
     }
-    *more = i == DRIVER_FRAMES_PER_ROUND_MAX;
+    *more = node_mesh_pending(d->mesh);
     d->stats.recv_ns += now_ns() - t - (d->stats.step_ns - step_before);
     return err;
 }

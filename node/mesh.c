@@ -1,10 +1,14 @@
 /*
  * Links between validators over nng: each node listens on one PULL socket
  * and keeps one PUSH socket dialled to every peer (nng reconnects with
- * backoff by itself). A frame is one kind byte and a payload. Sends never
- * block: a full queue drops the frame and counts it, and the core's
- * retransmission makes up for it. TLS, when configured, comes from the
- * owner's hook, so that this file knows nothing of certificates or homes.
+ * backoff by itself). Every frame carries a MAC under the link key of its
+ * sender and receiver (node/frame.c), checked as it is taken off the
+ * socket and before anything in it is decoded; authenticated frames wait
+ * in their sender's bounded backlog, and backlogs are served in turn, so a
+ * validator that floods fills only its own. Sends never block: a full
+ * queue drops the frame and counts it, and the core's retransmission makes
+ * up for it. TLS, when configured, comes from the owner's hook, so that
+ * this file knows nothing of certificates or homes.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,12 +20,30 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <sodium.h>
+
 #include "node/node.h"
+
+/* Frames taken off the socket per call before one is handed out: enough to
+ * keep every backlog fed, few enough that a call stays short. */
+#define MESH_DRAIN_MAX 64
+
+struct backlog {
+    struct {
+        nng_msg *msg;
+        struct node_frame f;
+    } ring[NODE_PEER_BACKLOG_COUNT_MAX];
+    uint32_t head, count;
+    size_t size; /* bytes held */
+};
 
 struct node_mesh {
     nng_socket in;
     nng_socket out[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t n, self;
+    uint8_t keys[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_LINK_KEY_SIZE];
+    struct backlog *backlog; /* n of them */
+    uint32_t next;           /* the backlog served next */
     uint64_t dropped[NODE_DROP_COUNT];
     /* Pipes up on each outgoing link; nng's threads update them. */
     atomic_int pipes[WITAN_VALIDATOR_COUNT_MAX];
@@ -42,8 +64,7 @@ static int open_listener(struct node_mesh *m, const struct node_mesh_config *c)
     if (rc == 0 && m->n == 1)
         return WITAN_OK;
     if (rc == 0) {
-        nng_socket_set_size(m->in, NNG_OPT_RECVMAXSZ,
-                            WITAN_MESSAGE_SIZE_MAX + 1);
+        nng_socket_set_size(m->in, NNG_OPT_RECVMAXSZ, NODE_FRAME_SIZE_MAX);
         nng_listener l;
         rc = nng_listener_create(&l, m->in, c->listen);
         if (!rc && c->tls) {
@@ -110,19 +131,38 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
     *out = NULL;
     if (c->validator_count == 0 ||
         c->validator_count > WITAN_VALIDATOR_COUNT_MAX ||
-        c->self >= c->validator_count)
+        c->self >= c->validator_count || !c->key || !c->validators ||
+        !c->chain_id)
         return WITAN_ECONFIG;
     struct node_mesh *m = calloc(1, sizeof *m);
     if (!m)
         return WITAN_ENOMEM;
     m->n = c->validator_count;
     m->self = c->self;
+    m->backlog = calloc(m->n, sizeof *m->backlog);
+    if (!m->backlog) {
+        free(m);
+        return WITAN_ENOMEM;
+    }
     m->in = (nng_socket)NNG_SOCKET_INITIALIZER;
     for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++) {
         m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
         atomic_init(&m->pipes[i], 0);
     }
-    int err = open_listener(m, c);
+    int err = WITAN_OK;
+    for (uint32_t i = 0; i < m->n && !err; i++) {
+        if (i == m->self)
+            continue;
+        err = wcrypto_link_key(c->key, &c->validators[i], c->chain_id,
+                               m->keys[i]);
+        if (err) {
+            WITAN_ERROR("node", "no link key with validator %u: %s", i,
+                        witan_err_message(err));
+            err = WITAN_ECONFIG;
+        }
+    }
+    if (!err)
+        err = open_listener(m, c);
     for (uint32_t i = 0; i < m->n && !err; i++)
         if (i != m->self)
             err = open_dialer(m, c, i);
@@ -143,20 +183,29 @@ void node_mesh_close(struct node_mesh *m)
     for (uint32_t i = 0; i < m->n; i++)
         if (nng_socket_id(m->out[i]) > 0)
             nng_close(m->out[i]);
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct backlog *b = &m->backlog[i];
+        for (uint32_t k = 0; k < b->count; k++)
+            nng_msg_free(
+                b->ring[(b->head + k) % NODE_PEER_BACKLOG_COUNT_MAX].msg);
+    }
+    free(m->backlog);
+    sodium_memzero(m->keys, sizeof m->keys);
     free(m);
 }
 
-static void send_one(struct node_mesh *m, uint32_t to, uint8_t kind,
-                     const uint8_t *data, size_t size)
+/* Seals a copy of the built frame for `to` and queues it. */
+static void send_one(struct node_mesh *m, uint32_t to, const uint8_t *frame,
+                     size_t size)
 {
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, size + 1) != 0) {
+    if (nng_msg_alloc(&msg, size) != 0) {
         m->dropped[NODE_DROP_SEND_ERROR]++;
         return;
     }
     uint8_t *body = nng_msg_body(msg);
-    body[0] = kind;
-    memcpy(body + 1, data, size);
+    memcpy(body, frame, size);
+    node_frame_seal(body, size, to, m->keys[to]);
     int rc = nng_sendmsg(m->out[to], msg, NNG_FLAG_NONBLOCK);
     if (rc != 0) {
         nng_msg_free(msg);
@@ -168,25 +217,102 @@ static void send_one(struct node_mesh *m, uint32_t to, uint8_t kind,
 void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
                     const uint8_t *data, size_t size)
 {
-    if (to != PBFT_TO_ALL) {
-        if (to < m->n && to != m->self)
-            send_one(m, to, kind, data, size);
+    if (to != PBFT_TO_ALL && (to >= m->n || to == m->self))
+        return;
+    pbft_bytes item = {data, size};
+    size_t frame_size = NODE_FRAME_HEADER_SIZE + NODE_FRAME_COUNT_SIZE +
+                        NODE_FRAME_LENGTH_SIZE + size + WCRYPTO_MAC_SIZE;
+    uint8_t *frame = malloc(frame_size);
+    size_t written;
+    if (!frame || node_frame_build(kind, m->self, &item, 1, frame, frame_size,
+                                   &written) != 0) {
+        free(frame);
+        m->dropped[NODE_DROP_SEND_ERROR]++;
         return;
     }
-    for (uint32_t i = 0; i < m->n; i++)
-        if (i != m->self)
-            send_one(m, i, kind, data, size);
+    WITAN_ASSERT(written == frame_size);
+    if (to != PBFT_TO_ALL) {
+        send_one(m, to, frame, frame_size);
+    } else {
+        for (uint32_t i = 0; i < m->n; i++)
+            if (i != m->self)
+                send_one(m, i, frame, frame_size);
+    }
+    free(frame);
 }
 
-int node_mesh_recv(struct node_mesh *m, nng_msg **out)
+/* Takes what waits on the socket into the senders' backlogs, dropping what
+ * does not open and what would overfill a backlog. */
+static void drain(struct node_mesh *m)
 {
-    if (nng_recvmsg(m->in, out, NNG_FLAG_NONBLOCK) != 0)
-        return WITAN_ENOTFOUND;
-    return WITAN_OK;
+    for (int i = 0; i < MESH_DRAIN_MAX; i++) {
+        nng_msg *msg;
+        if (nng_recvmsg(m->in, &msg, NNG_FLAG_NONBLOCK) != 0)
+            return;
+        struct node_frame f;
+        size_t size = nng_msg_len(msg);
+        int err = node_frame_open(nng_msg_body(msg), size, m->self, m->n,
+                                  (const uint8_t(*)[WCRYPTO_LINK_KEY_SIZE])
+                                      m->keys,
+                                  &f);
+        if (err) {
+            m->dropped[err == WITAN_EAUTH ? NODE_DROP_UNAUTHENTICATED
+                                          : NODE_DROP_MALFORMED]++;
+            nng_msg_free(msg);
+            continue;
+        }
+        struct backlog *b = &m->backlog[f.sender];
+        if (b->count == NODE_PEER_BACKLOG_COUNT_MAX ||
+            size > NODE_PEER_BACKLOG_SIZE_MAX - b->size) {
+            m->dropped[NODE_DROP_PEER_BACKLOG]++;
+            nng_msg_free(msg);
+            continue;
+        }
+        uint32_t at = (b->head + b->count) % NODE_PEER_BACKLOG_COUNT_MAX;
+        b->ring[at].msg = msg;
+        b->ring[at].f = f;
+        b->count++;
+        b->size += size;
+    }
+}
+
+int node_mesh_recv(struct node_mesh *m, struct node_frame *f, nng_msg **msg)
+{
+    drain(m);
+    for (uint32_t k = 0; k < m->n; k++) {
+        uint32_t i = (m->next + k) % m->n;
+        struct backlog *b = &m->backlog[i];
+        if (b->count == 0)
+            continue;
+        *msg = b->ring[b->head].msg;
+        *f = b->ring[b->head].f;
+        b->head = (b->head + 1) % NODE_PEER_BACKLOG_COUNT_MAX;
+        b->count--;
+        b->size -= nng_msg_len(*msg);
+        m->next = (i + 1) % m->n;
+        return WITAN_OK;
+    }
+    return WITAN_ENOTFOUND;
+}
+
+bool node_mesh_pending(const struct node_mesh *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->backlog[i].count)
+            return true;
+    return false;
+}
+
+const char *node_mesh_drop_name(enum node_mesh_drop reason)
+{
+    static const char *const names[NODE_DROP_COUNT] = {
+        "send queue full", "send error", "malformed frame",
+        "unauthenticated frame", "peer backlog full"};
+    return (unsigned)reason < NODE_DROP_COUNT ? names[reason] : "unknown";
 }
 
 uint64_t node_mesh_dropped(const struct node_mesh *m,
-                           enum node_send_drop reason)
+                           enum node_mesh_drop reason)
 {
     return (unsigned)reason < NODE_DROP_COUNT ? m->dropped[reason] : 0;
 }

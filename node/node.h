@@ -86,16 +86,76 @@ int node_run(const char *home, const struct node_config *c,
 
 /* Frame kinds between validators (spec/node.md). */
 enum node_frame_kind {
-    NODE_FRAME_CONSENSUS = 0x01, /* a SignedMessage for the core */
+    NODE_FRAME_CONSENSUS = 0x01, /* SignedMessages for the core */
     NODE_FRAME_TXS = 0x02,       /* the ledger's relayed transactions */
 };
 
-/* Why a frame was not sent. */
-enum node_send_drop {
-    NODE_DROP_QUEUE_FULL = 0, /* the peer's queue was full */
+/* --- Frames (node/frame.c) ----------------------------------------------------
+ *
+ * header (16 bytes): 'W' 'F' version kind be32(sender) be32(receiver)
+ * be32(payload size); payload: be16(item count) then each item as be32(size)
+ * and its bytes; then the keyed BLAKE2b-256 MAC of header and payload under
+ * the link key of sender and receiver (wcrypto_link_key). One frame may carry
+ * up to NODE_FRAME_ITEM_COUNT_MAX messages under one MAC.
+ */
+#define NODE_FRAME_MAGIC_0 0x57 /* 'W' */
+#define NODE_FRAME_MAGIC_1 0x46 /* 'F' */
+#define NODE_FRAME_VERSION 1
+#define NODE_FRAME_HEADER_SIZE 16
+#define NODE_FRAME_COUNT_SIZE 2
+#define NODE_FRAME_LENGTH_SIZE 4
+#define NODE_FRAME_ITEM_COUNT_MAX 1024
+/* One item of the largest size fits; batches must fit the same bound. */
+#define NODE_FRAME_PAYLOAD_SIZE_MAX                                            \
+    (NODE_FRAME_COUNT_SIZE + NODE_FRAME_LENGTH_SIZE + WITAN_MESSAGE_SIZE_MAX)
+#define NODE_FRAME_SIZE_MAX                                                    \
+    (NODE_FRAME_HEADER_SIZE + NODE_FRAME_PAYLOAD_SIZE_MAX + WCRYPTO_MAC_SIZE)
+
+/* An opened frame: a view into the bytes it was opened from. */
+struct node_frame {
+    uint8_t kind;
+    uint32_t sender;
+    uint32_t count;        /* items, 1..NODE_FRAME_ITEM_COUNT_MAX */
+    const uint8_t *items;  /* the first item's length prefix */
+    size_t items_size;
+};
+
+/* Writes a frame of `count` items from `sender` into out (its size is
+ * NODE_FRAME_HEADER_SIZE + 2 + Σ(4 + item) + WCRYPTO_MAC_SIZE, in
+ * *written), unsealed. WITAN_EINVAL for an unknown kind or a count out of
+ * range, WITAN_ELIMIT for an empty or oversized item or a small buffer. */
+int node_frame_build(uint8_t kind, uint32_t sender, const pbft_bytes *items,
+                     uint32_t count, uint8_t *out, size_t out_size,
+                     size_t *written);
+/* Addresses a built frame to `receiver` and writes its MAC under their link
+ * key; may be called again for another receiver. Never fails. */
+void node_frame_seal(uint8_t *frame, size_t size, uint32_t receiver,
+                     const uint8_t key[WCRYPTO_LINK_KEY_SIZE]);
+/* Opens frame bytes that arrived at validator `self` of n; keys[i] is the
+ * link key with validator i. WITAN_EDECODE for a malformed header or payload,
+ * WITAN_EAUTH for a frame not addressed to self or whose MAC is not the named
+ * sender's; nothing past the header is read before the MAC checks. */
+int node_frame_open(const uint8_t *bytes, size_t size, uint32_t self,
+                    uint32_t n, const uint8_t (*keys)[WCRYPTO_LINK_KEY_SIZE],
+                    struct node_frame *out);
+/* The next item of an opened frame from offset *at (start at 0): false
+ * once all are read. Never fails. */
+bool node_frame_item(const struct node_frame *f, size_t *at,
+                     const uint8_t **data, size_t *size);
+
+/* Why a frame was dropped, sending or receiving. */
+enum node_mesh_drop {
+    NODE_DROP_QUEUE_FULL = 0, /* the peer's send queue was full */
     NODE_DROP_SEND_ERROR,     /* nng refused it (out of memory, closed) */
+    NODE_DROP_MALFORMED,      /* received: not a well-formed frame */
+    NODE_DROP_UNAUTHENTICATED, /* received: wrong address or MAC */
+    NODE_DROP_PEER_BACKLOG,   /* received: the sender's backlog was full */
     NODE_DROP_COUNT
 };
+/* Each validator's backlog of received, authenticated frames, stepped in
+ * turn so that one peer's flood delays only its own frames. */
+#define NODE_PEER_BACKLOG_COUNT_MAX 256
+#define NODE_PEER_BACKLOG_SIZE_MAX (2 * (size_t)NODE_FRAME_SIZE_MAX)
 
 struct nng_tls_config;
 struct node_mesh;
@@ -106,6 +166,11 @@ struct node_mesh_config {
     const char *listen;       /* nng URL to listen on for peers */
     const char *peers[WITAN_VALIDATOR_COUNT_MAX]; /* n URLs; [self] unused */
     uint32_t send_queue_count; /* frames queued per peer, then dropped */
+    /* The link keys come from these: this validator's key pair, the n
+     * validators' public keys and the chain id. */
+    const wcrypto_keypair *key;
+    const wcrypto_pubkey *validators;
+    const char *chain_id;
     /* TLS on the links when set: a configuration for the listener
      * (server true, peer_name NULL) or for the dialer to peer `peer_name`
      * (the name its certificate must carry). The mesh frees what it gets.
@@ -118,19 +183,26 @@ struct node_mesh_config {
 /*
  * Listens and starts dialling every peer (a peer that is down is re-dialled
  * in the background with backoff). WITAN_ENET (logged) when it cannot
- * listen or dial, WITAN_ECONFIG from the TLS hook, WITAN_ENOMEM. On success
- * *out is owned by the caller: node_mesh_close.
+ * listen or dial, WITAN_ECONFIG from the TLS hook or for keys that give no
+ * link key, WITAN_ENOMEM. On success *out is owned by the caller:
+ * node_mesh_close.
  */
 int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out);
-/* Closes the sockets and frees the mesh; NULL is allowed. */
+/* Closes the sockets, wipes the link keys and frees the mesh; NULL is
+ * allowed. */
 void node_mesh_close(struct node_mesh *m);
-/* Sends one frame to peer `to`, or to every other peer with PBFT_TO_ALL,
- * without blocking. Cannot fail: what is not sent is counted by reason. */
+/* Sends one item in a frame to peer `to`, or to every other peer with
+ * PBFT_TO_ALL, without blocking. Cannot fail: what is not sent is counted
+ * by reason. */
 void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
                     const uint8_t *data, size_t size);
-/* Takes the next frame that arrived, without waiting: 0 and *out (the
- * caller frees it with nng_msg_free), or WITAN_ENOTFOUND when none waits. */
-int node_mesh_recv(struct node_mesh *m, nng_msg **out);
+/* Takes the next authenticated frame, without waiting: peers' backlogs are
+ * served in turn. 0 and *f, *msg (the bytes *f points into; the caller frees
+ * them with nng_msg_free), or WITAN_ENOTFOUND when none waits. */
+int node_mesh_recv(struct node_mesh *m, struct node_frame *f, nng_msg **msg);
+/* Whether authenticated frames wait in a backlog (the socket's descriptor
+ * does not say so). Never fails. */
+bool node_mesh_pending(const struct node_mesh *m);
 /* A descriptor that is readable while a frame waits (for poll); -1 when
  * nng gives none. */
 int node_mesh_fd(const struct node_mesh *m);
@@ -138,7 +210,9 @@ int node_mesh_fd(const struct node_mesh *m);
 uint32_t node_mesh_connected(struct node_mesh *m);
 /* Frames dropped for `reason` so far. Never fails. */
 uint64_t node_mesh_dropped(const struct node_mesh *m,
-                           enum node_send_drop reason);
+                           enum node_mesh_drop reason);
+/* What a reason is called in status and logs. */
+const char *node_mesh_drop_name(enum node_mesh_drop reason);
 
 struct node_driver;
 

@@ -81,7 +81,8 @@ static int deliver(void *ctx, const pbft_action *a,
 {
     struct node *n = ctx;
     struct replica *r = n->replica;
-    Witan__Block *b = witan__block__unpack(NULL, a->data.size, a->data.data);
+    Witan__Block *b = witan_unpack_or_null(&witan__block__descriptor,
+                                           a->data.data, a->data.size);
     if (!b)
         return WITAN_EDECODE; /* certified, so the core checked it decodes */
     /* Envelopes this node admitted had their signatures checked then, and
@@ -104,7 +105,8 @@ static int deliver(void *ctx, const pbft_action *a,
     int err = pbft_cert_encode(a->cert, &cert_bytes, &cert_size);
     Witan__CommitCertificate *cert = NULL;
     if (!err) {
-        cert = witan__commit_certificate__unpack(NULL, cert_size, cert_bytes);
+        cert = witan_unpack_or_null(&witan__commit_certificate__descriptor,
+                                    cert_bytes, cert_size);
         free(cert_bytes);
         if (!cert)
             err = WITAN_ENOMEM;
@@ -263,7 +265,8 @@ static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
     struct node *n = ctx;
     if (kind != NODE_FRAME_TXS)
         return;
-    Witan__SubmitRequest *sr = witan__submit_request__unpack(NULL, size, data);
+    Witan__SubmitRequest *sr =
+        witan_unpack_or_null(&witan__submit_request__descriptor, data, size);
     if (!sr || sr->n_envelopes > WITAN_CLIENT_BATCH_COUNT_MAX) {
         if (sr)
             witan__submit_request__free_unpacked(sr, NULL);
@@ -304,11 +307,9 @@ size_t replica_figures(const struct node *n, uint64_t *view,
         reasons[k] = pbft_drop_name((enum pbft_drop)i);
         counts[k] = st.dropped[i];
     }
-    static const char *const send_reasons[NODE_DROP_COUNT] = {
-        "send queue full", "send error"};
     for (int i = 0; i < NODE_DROP_COUNT && k < max; i++, k++) {
-        reasons[k] = send_reasons[i];
-        counts[k] = node_mesh_dropped(r->mesh, (enum node_send_drop)i);
+        reasons[k] = node_mesh_drop_name((enum node_mesh_drop)i);
+        counts[k] = node_mesh_dropped(r->mesh, (enum node_mesh_drop)i);
     }
     return k;
 }
@@ -421,6 +422,9 @@ static int replica_start(struct node *n)
     for (uint32_t i = 0; i < count; i++)
         mc.peers[i] = n->cfg->peers[i];
     mc.send_queue_count = n->cfg->send_queue_count;
+    mc.key = cfg.key;
+    mc.validators = cfg.validators;
+    mc.chain_id = cfg.chain_id;
     if (n->cfg->tls_cert[0] != '\0') {
         mc.tls = mesh_tls;
         mc.tls_ctx = n;

@@ -351,7 +351,8 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__Request *req =
         size > WITAN_CLIENT_REQUEST_SIZE_MAX
             ? NULL
-            : witan__request__unpack(NULL, size, nng_msg_body(msg));
+            : witan_unpack_or_null(&witan__request__descriptor,
+                                   nng_msg_body(msg), size);
     nng_msg_free(msg);
     if (!req) {
         snprintf(why, sizeof why,

@@ -367,6 +367,9 @@ static int run_replica(char **argv)
     }
     mc.listen = peers[a->self];
     mc.send_queue_count = SEND_QUEUE;
+    mc.key = &keys[a->self];
+    mc.validators = pubs;
+    mc.chain_id = "bench-ordering";
     struct node_mesh *mesh;
     if (node_mesh_open(&mc, &mesh) != 0)
         return 1;

@@ -35,6 +35,7 @@
 
 #include "cli/cli.h"
 #include "consensus/consensus.h"
+#include "node/node.h"
 #include "tests/node/nodetest.h"
 
 #define NODES 4
@@ -252,18 +253,30 @@ static uint64_t dropped(int node, const char *reason)
     return count;
 }
 
-/* A fifth process with a key outside the validator set sends well-formed,
- * signed consensus messages: claiming an index outside the set, and
- * claiming a validator's index with the wrong key. They are dropped and
- * counted, and the chain goes on. */
+/* A fifth process with a key outside the validator set sends validator 0
+ * well-signed consensus messages: in frames of the old, unauthenticated
+ * form; in frames claiming validator 1 whose MAC is under the link key the
+ * outsider can compute (its own with validator 0's); and in frames claiming
+ * an index outside the set. None is opened: each is dropped and counted
+ * before its message is decoded, and the chain goes on. */
 static void test_outsider_ignored_and_counted(void **state)
 {
     (void)state;
-    uint64_t unknown0 = dropped(0, "unknown key");
-    uint64_t badsig0 = dropped(0, "bad signature");
+    uint64_t malformed0 = dropped(0, "malformed frame");
+    uint64_t unauth0 = dropped(0, "unauthenticated frame");
+    uint64_t decode0 = dropped(0, "decode");
     wcrypto_keypair outsider;
     assert_int_equal(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &outsider),
                      0);
+    /* Validator 0's public key, from its key file. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/node0/validator.key", dir);
+    wcrypto_keypair v0;
+    assert_int_equal(wcrypto_keyfile_read(path, &v0), 0);
+    uint8_t link[WCRYPTO_LINK_KEY_SIZE];
+    assert_int_equal(
+        wcrypto_link_key(&outsider, &v0.pub, "cluster-test", link), 0);
+    wcrypto_keypair_wipe(&v0);
     nng_socket sock;
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", base_port + 1);
@@ -271,7 +284,7 @@ static void test_outsider_ignored_and_counted(void **state)
     assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
     uint64_t h;
     assert_true(status_of(0, &h, NULL));
-    for (int k = 0; k < 20; k++) {
+    for (int k = 0; k < 30; k++) {
         pbft_msg m;
         memset(&m, 0, sizeof m);
         m.kind = k % 2 ? PBFT_MSG_PREPARE : PBFT_MSG_COMMIT;
@@ -280,29 +293,45 @@ static void test_outsider_ignored_and_counted(void **state)
         memset(m.hash, k, sizeof m.hash);
         uint8_t *msg;
         size_t size;
-        uint32_t sender = k < 10 ? 4 : 1; /* outside the set; impersonating */
+        uint32_t sender = k < 20 ? 1 : 4; /* impersonating; outside the set */
         assert_int_equal(pbft_msg_sign("cluster-test", PBFT_SIG_ED25519,
                                        &outsider, sender, &m, &msg, &size),
                          0);
-        uint8_t *frame = malloc(size + 1);
-        frame[0] = 0x01;
-        memcpy(frame + 1, msg, size);
-        assert_int_equal(nng_send(sock, frame, size + 1, 0), 0);
+        size_t frame_size = NODE_FRAME_HEADER_SIZE + NODE_FRAME_COUNT_SIZE +
+                            NODE_FRAME_LENGTH_SIZE + size + WCRYPTO_MAC_SIZE;
+        uint8_t *frame = malloc(frame_size);
+        assert_non_null(frame);
+        if (k < 10) { /* the old form: a kind byte and the message */
+            frame[0] = NODE_FRAME_CONSENSUS;
+            memcpy(frame + 1, msg, size);
+            frame_size = size + 1;
+        } else {
+            pbft_bytes item = {msg, size};
+            size_t written;
+            assert_int_equal(node_frame_build(NODE_FRAME_CONSENSUS, sender,
+                                              &item, 1, frame, frame_size,
+                                              &written),
+                             0);
+            node_frame_seal(frame, written, 0, link);
+        }
+        assert_int_equal(nng_send(sock, frame, frame_size, 0), 0);
         free(frame);
         free(msg);
     }
     wcrypto_keypair_wipe(&outsider);
-    uint64_t unknown = 0, badsig = 0;
+    uint64_t malformed = 0, unauth = 0;
     for (int k = 0; k < 200; k++) {
-        unknown = dropped(0, "unknown key");
-        badsig = dropped(0, "bad signature");
-        if (unknown >= unknown0 + 10 && badsig >= badsig0 + 10)
+        malformed = dropped(0, "malformed frame");
+        unauth = dropped(0, "unauthenticated frame");
+        if (malformed >= malformed0 + 10 && unauth >= unauth0 + 20)
             break;
         nt_sleep_ms(20);
     }
     nng_close(sock);
-    assert_true(unknown >= unknown0 + 10);
-    assert_true(badsig >= badsig0 + 10);
+    assert_true(malformed >= malformed0 + 10);
+    assert_true(unauth >= unauth0 + 20);
+    /* Nothing reached the core's decoder. */
+    assert_int_equal(dropped(0, "decode"), decode0);
     /* The chain is unaffected: the next transactions commit everywhere. */
     submit(2, 400, 420);
     uint64_t h2 = wait_converged(all_live, 420);
