@@ -32,17 +32,25 @@ static void budget_free(void *data, void *p)
     free(p);
 }
 
-int witan_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-                 size_t size, ProtobufCMessage **out)
+int witan_unpack_from(size_t *left, const ProtobufCMessageDescriptor *desc,
+                      const uint8_t *data, size_t size, ProtobufCMessage **out)
 {
     *out = NULL;
-    struct budget b = {WITAN_UNPACK_BUDGET(size), false};
+    struct budget b = {*left, false};
     ProtobufCAllocator a = {budget_alloc, budget_free, &b};
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a, size, data);
+    *left = b.left;
     if (!m)
         return b.spent ? WITAN_EBUDGET : WITAN_EDECODE;
     *out = m;
     return WITAN_OK;
+}
+
+int witan_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                 size_t size, ProtobufCMessage **out)
+{
+    size_t left = WITAN_UNPACK_BUDGET(size);
+    return witan_unpack_from(&left, desc, data, size, out);
 }
 
 void *witan_unpack_or_null(const ProtobufCMessageDescriptor *desc,

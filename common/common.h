@@ -239,6 +239,12 @@ struct ProtobufCMessage;
 int witan_unpack(const struct ProtobufCMessageDescriptor *desc,
                  const uint8_t *data, size_t size,
                  struct ProtobufCMessage **out);
+/* The same from a budget shared by several decodes (a message and what it
+ * wraps): *left is what remains, and this decode's allocations come off it,
+ * also when it fails. */
+int witan_unpack_from(size_t *left, const struct ProtobufCMessageDescriptor *desc,
+                      const uint8_t *data, size_t size,
+                      struct ProtobufCMessage **out);
 /* The same where the reason does not matter: the message, or NULL. */
 void *witan_unpack_or_null(const struct ProtobufCMessageDescriptor *desc,
                            const uint8_t *data, size_t size);

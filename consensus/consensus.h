@@ -230,6 +230,7 @@ enum pbft_drop {
     PBFT_DROP_CONFLICT,     /* contradicts what the sender said before */
     PBFT_DROP_INVALID,      /* well signed but breaks a protocol rule */
     PBFT_DROP_BUFFER_FULL,  /* later view, buffer full */
+    PBFT_DROP_BUDGET,       /* would decode to more than its budget */
     PBFT_DROP_COUNT
 };
 

@@ -746,12 +746,17 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_DECODE;
         return WITAN_ECONSENSUS;
     }
-    Witan__SignedMessage *sm =
-        witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
-    if (sm == NULL) {
-        *why = PBFT_DROP_DECODE;
+    /* One budget for the message and the body it wraps: together they
+     * never allocate more than WITAN_UNPACK_BUDGET(size). */
+    size_t budget = WITAN_UNPACK_BUDGET(size);
+    ProtobufCMessage *pm;
+    int err = witan_unpack_from(&budget, &witan__signed_message__descriptor,
+                                raw, size, &pm);
+    if (err) {
+        *why = err == WITAN_EBUDGET ? PBFT_DROP_BUDGET : PBFT_DROP_DECODE;
         return WITAN_ECONSENSUS;
     }
+    Witan__SignedMessage *sm = (Witan__SignedMessage *)pm;
     int rc = WITAN_ECONSENSUS;
     if (sm->sender >= r->set.n) {
         *why = PBFT_DROP_UNKNOWN_KEY;
@@ -761,12 +766,13 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_BAD_SIG;
         goto out;
     }
-    Witan__ConsensusMessage *m = witan_unpack_or_null(
-        &witan__consensus_message__descriptor, sm->body.data, sm->body.len);
-    if (m == NULL || strcmp(m->chain_id, r->chain_id) != 0) {
+    err = witan_unpack_from(&budget, &witan__consensus_message__descriptor,
+                            sm->body.data, sm->body.len, &pm);
+    Witan__ConsensusMessage *m = (Witan__ConsensusMessage *)pm;
+    if (err || strcmp(m->chain_id, r->chain_id) != 0) {
         if (m)
             witan__consensus_message__free_unpacked(m, NULL);
-        *why = PBFT_DROP_DECODE;
+        *why = err == WITAN_EBUDGET ? PBFT_DROP_BUDGET : PBFT_DROP_DECODE;
         goto out;
     }
     if (may_skip && vote_is_moot(r, sm->sender, m)) {

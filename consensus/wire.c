@@ -95,6 +95,7 @@ const char *pbft_drop_name(enum pbft_drop reason)
     static const char *const names[PBFT_DROP_COUNT] = {
         "decode", "unknown key", "bad signature", "past view",
         "outside water marks", "conflicting", "invalid", "buffer full",
+        "over budget",
     };
     if ((unsigned)reason >= PBFT_DROP_COUNT)
         return "?";

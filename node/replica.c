@@ -288,6 +288,9 @@ uint32_t replica_peers_connected(const struct node *n)
     return r && r->mesh ? node_mesh_connected(r->mesh) : 0;
 }
 
+_Static_assert(PBFT_DROP_COUNT + NODE_DROP_COUNT <= REPLICA_DROP_REASON_MAX,
+               "status names every drop reason");
+
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,
                        uint64_t *counts, size_t max)
