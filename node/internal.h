@@ -170,6 +170,9 @@ void node_http_stop(struct node_http *h);
  * messages dropped by reason (consensus drops, then send-queue drops).
  * Returns the number of reasons written (at most max). */
 #define REPLICA_DROP_REASON_MAX 16
+/* What the client socket reads: requests between WITAN_CLIENT_REQUEST_SIZE_MAX
+ * and this get Response.error; nng closes the connection of larger ones. */
+#define NODE_CLIENT_RECV_SIZE_MAX (2 * (size_t)WITAN_CLIENT_REQUEST_SIZE_MAX)
 /* Validator peers whose link is up (0 on a one-validator chain). */
 uint32_t replica_peers_connected(const struct node *n);
 size_t replica_figures(const struct node *n, uint64_t *view,

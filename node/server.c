@@ -604,8 +604,10 @@ int node_run(const char *home, const struct node_config *cfg,
         err = node_tls_config(&n, NODE_TLS_API_SERVER, NULL, &tls);
     int rc = 0;
     if (!err && (rc = nng_rep0_open(&n.sock)) == 0) {
+        /* Above the API's limit, so that a request over it is answered
+         * with an error instead of a dropped connection. */
         nng_socket_set_size(n.sock, NNG_OPT_RECVMAXSZ,
-                            WITAN_CLIENT_REQUEST_SIZE_MAX);
+                            NODE_CLIENT_RECV_SIZE_MAX);
         nng_listener l;
         rc = nng_listener_create(&l, n.sock, cfg->listen);
         if (!rc && api_tls)

@@ -245,6 +245,25 @@ static void test_bad_requests(void **state)
     assert_non_null(r->error);
     assert_int_equal(r->error->code, WITAN_EDECODE);
     witan__response__free_unpacked(r, NULL);
+
+    /* A request over the limit gets an answer saying so, on the same
+     * connection, which stays usable. */
+    size_t big_size = WITAN_CLIENT_REQUEST_SIZE_MAX + 1024;
+    uint8_t *big = calloc(1, big_size);
+    assert_non_null(big);
+    assert_int_equal(nng_send(sock, big, big_size, 0), 0);
+    free(big);
+    assert_int_equal(nng_recvmsg(sock, &msg, 0), 0);
+    r = witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    assert_non_null(r);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_ELIMIT);
+    assert_non_null(strstr(r->error->message, "over the limit"));
+    witan__response__free_unpacked(r, NULL);
+    assert_int_equal(nng_send(sock, garbage, sizeof garbage, 0), 0);
+    assert_int_equal(nng_recvmsg(sock, &msg, 0), 0);
+    nng_msg_free(msg);
     nng_close(sock);
 
     /* A batch over the limit is refused whole; a bad envelope alone. */
