@@ -48,7 +48,7 @@ struct attest_opts {
     const char *address;
     const char *feed, *subject, *unit;
     wcrypto_keypair key;
-    uint8_t sender[20];
+    uint8_t sender[WITAN_ADDRESS_SIZE];
     uint64_t nonce;
     bool wait, json;
 };
@@ -61,17 +61,17 @@ static const char *status_name(Witan__TxStatus s)
 }
 
 /* Polls until every hash is committed; prints each receipt. */
-static int wait_committed(const struct attest_opts *o, uint8_t (*hashes)[32],
-                          size_t count)
+static int wait_committed(const struct attest_opts *o,
+                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count)
 {
     int failures = 0;
     for (size_t i = 0; i < count; i++) {
         char hex[65];
-        witan_hex_encode(hashes[i], 32, hex);
+        witan_hex_encode(hashes[i], WITAN_HASH_SIZE, hex);
         for (int attempt = 0;; attempt++) {
             Witan__Request req = WITAN__REQUEST__INIT;
             Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
-            tr.tx_hash = (ProtobufCBinaryData){32, hashes[i]};
+            tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hashes[i]};
             req.kind_case = WITAN__REQUEST__KIND_TX;
             req.tx = &tr;
             Witan__Response *resp;
@@ -113,7 +113,7 @@ static int wait_committed(const struct attest_opts *o, uint8_t (*hashes)[32],
 /* Submits one batch of envelopes; prints refusals. Returns the number
  * refused, or -1 when the node could not be asked. */
 static int submit(const struct attest_opts *o, ProtobufCBinaryData *envs,
-                  size_t count, uint8_t (*hashes)[32])
+                  size_t count, uint8_t (*hashes)[WITAN_HASH_SIZE])
 {
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -138,7 +138,7 @@ static int submit(const struct attest_opts *o, ProtobufCBinaryData *envs,
             refused++;
         } else if (!o->json && !o->wait && count == 1) {
             char hex[65];
-            witan_hex_encode(hashes[i], 32, hex);
+            witan_hex_encode(hashes[i], WITAN_HASH_SIZE, hex);
             printf("submitted %s\n", hex);
         }
     }
@@ -153,7 +153,7 @@ static char chain_id[WITAN_CHAIN_ID_SIZE_MAX + 1];
 static int sign_attest(struct attest_opts *o, int64_t time_ms,
                        Witan__NamedValue **values, size_t n_values,
                        const uint8_t *corrects, const uint8_t *doc,
-                       ProtobufCBinaryData *env, uint8_t hash[32])
+                       ProtobufCBinaryData *env, uint8_t hash[WITAN_HASH_SIZE])
 {
     Witan__Attest a = WITAN__ATTEST__INIT;
     a.feed = (char *)o->feed;
@@ -163,12 +163,14 @@ static int sign_attest(struct attest_opts *o, int64_t time_ms,
     a.values = values;
     a.unit = (char *)(o->unit ? o->unit : "");
     if (corrects)
-        a.corrects = (ProtobufCBinaryData){32, (uint8_t *)corrects};
+        a.corrects =
+            (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)corrects};
     if (doc)
-        a.document_hash = (ProtobufCBinaryData){32, (uint8_t *)doc};
+        a.document_hash =
+            (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)doc};
     Witan__TxBody body = WITAN__TX_BODY__INIT;
     body.chain_id = chain_id;
-    body.sender = (ProtobufCBinaryData){20, o->sender};
+    body.sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, o->sender};
     body.nonce = o->nonce++;
     body.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
     body.attest = &a;
@@ -229,16 +231,16 @@ static int one_from_flags(struct attest_opts *o, int argc, char **argv)
         fprintf(stderr, "witan attest: at least one --value is required\n");
         return 2;
     }
-    uint8_t corrects[32], doc[32];
+    uint8_t corrects[WITAN_HASH_SIZE], doc[WITAN_HASH_SIZE];
     const char *c = cli_flag(argc, argv, "--corrects");
     const char *d = cli_flag(argc, argv, "--document-hash");
-    if ((c && witan_hex_decode(c, corrects, 32)) ||
-        (d && witan_hex_decode(d, doc, 32))) {
+    if ((c && witan_hex_decode(c, corrects, WITAN_HASH_SIZE)) ||
+        (d && witan_hex_decode(d, doc, WITAN_HASH_SIZE))) {
         fprintf(stderr, "witan attest: hashes are 64 hex digits\n");
         return 2;
     }
     ProtobufCBinaryData env;
-    uint8_t hash[1][32];
+    uint8_t hash[1][WITAN_HASH_SIZE];
     int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
                           d ? doc : NULL, &env, hash[0]);
     if (err)
@@ -337,8 +339,8 @@ static int many_from_file(struct attest_opts *o, int argc, char **argv,
         return 1;
     }
     ProtobufCBinaryData *envs = calloc(batch, sizeof *envs);
-    uint8_t (*hashes)[32] = calloc(batch, 32);
-    uint8_t (*all_hashes)[32] = NULL;
+    uint8_t (*hashes)[WITAN_HASH_SIZE] = calloc(batch, WITAN_HASH_SIZE);
+    uint8_t (*all_hashes)[WITAN_HASH_SIZE] = NULL;
     size_t all_count = 0;
     if (!envs || !hashes) {
         fclose(f);
@@ -406,13 +408,14 @@ static int many_from_file(struct attest_opts *o, int argc, char **argv,
             break;
         }
         if (o->wait) {
-            void *grown = realloc(all_hashes, (all_count + 1) * 32);
+            void *grown =
+                realloc(all_hashes, (all_count + 1) * WITAN_HASH_SIZE);
             if (!grown) {
                 rc = cli_fail("memory", WITAN_ENOMEM);
                 break;
             }
             all_hashes = grown;
-            memcpy(all_hashes[all_count++], hashes[pending], 32);
+            memcpy(all_hashes[all_count++], hashes[pending], WITAN_HASH_SIZE);
         }
         rows++;
         if (++pending == batch) {

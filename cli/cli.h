@@ -96,13 +96,13 @@ void cli_format_time(int64_t ms, char *out, size_t out_size);
 
 /* Signs a TxBody with a key pair into a serialized Envelope (malloc'd). */
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
-                uint8_t **out, size_t *out_size, uint8_t hash[32]);
+                uint8_t **out, size_t *out_size, uint8_t hash[WITAN_HASH_SIZE]);
 
 /* Submits one envelope; prints its hash, or with `wait` polls until it is
  * committed and prints its receipt. Returns the exit status (0 only when
  * admitted, and with `wait` committed with status OK). */
 int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
-                   const uint8_t hash[32], bool wait);
+                   const uint8_t hash[WITAN_HASH_SIZE], bool wait);
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
  * set; fills chain id, sender and nonce from the node. Exit status. */
@@ -114,7 +114,7 @@ int cli_model_chain(int argc, char **argv);
 int cli_query_predictions(const char *address, int argc, char **argv);
 
 /* Next nonce for the key's account, asked of the node. */
-int cli_next_nonce(const char *address, const uint8_t addr[20],
+int cli_next_nonce(const char *address, const uint8_t addr[WITAN_ADDRESS_SIZE],
                    uint64_t *nonce);
 
 /* Value of --flag in argv, or NULL. */

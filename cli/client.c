@@ -285,7 +285,7 @@ void cli_format_time(int64_t ms, char *out, size_t out_size)
 }
 
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
-                uint8_t **out, size_t *out_size, uint8_t hash[32])
+                uint8_t **out, size_t *out_size, uint8_t hash[WITAN_HASH_SIZE])
 {
     size_t body_size = witan__tx_body__get_packed_size(body);
     uint8_t *body_bytes = malloc(body_size ? body_size : 1);
@@ -293,7 +293,7 @@ int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
         return WITAN_ENOMEM;
     witan__tx_body__pack(body, body_bytes);
     wcrypto_hash_tagged(WCRYPTO_TAG_TX, body_bytes, body_size, hash);
-    uint8_t sig[64];
+    uint8_t sig[WITAN_SIGNATURE_SIZE];
     int err = wcrypto_sign(kp, hash, sig);
     if (err) {
         free(body_bytes);
@@ -303,7 +303,7 @@ int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
     env.body = (ProtobufCBinaryData){body_size, body_bytes};
     env.key_type = (Witan__KeyType)kp->pub.type;
     env.pubkey = (ProtobufCBinaryData){kp->pub.size, (uint8_t *)kp->pub.bytes};
-    env.signature = (ProtobufCBinaryData){64, sig};
+    env.signature = (ProtobufCBinaryData){WITAN_SIGNATURE_SIZE, sig};
     *out_size = witan__envelope__get_packed_size(&env);
     *out = malloc(*out_size);
     if (*out)
@@ -312,12 +312,12 @@ int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
     return *out ? WITAN_OK : WITAN_ENOMEM;
 }
 
-int cli_next_nonce(const char *address, const uint8_t addr[20],
+int cli_next_nonce(const char *address, const uint8_t addr[WITAN_ADDRESS_SIZE],
                    uint64_t *nonce)
 {
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__AccountRequest ar = WITAN__ACCOUNT_REQUEST__INIT;
-    ar.address = (ProtobufCBinaryData){20, (uint8_t *)addr};
+    ar.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, (uint8_t *)addr};
     req.kind_case = WITAN__REQUEST__KIND_ACCOUNT;
     req.account = &ar;
     Witan__Response *resp;
@@ -326,7 +326,7 @@ int cli_next_nonce(const char *address, const uint8_t addr[20],
         return err;
     if (resp->error || !resp->account || !resp->account->account) {
         char hex[41];
-        witan_hex_encode(addr, 20, hex);
+        witan_hex_encode(addr, WITAN_ADDRESS_SIZE, hex);
         fprintf(stderr, "witan: account %s: %s\n", hex,
                 resp->error ? resp->error->message : "not found");
         witan__response__free_unpacked(resp, NULL);
@@ -353,9 +353,8 @@ int cli_has_flag(int argc, char **argv, const char *flag)
     return 0;
 }
 
-int cli_submit_one(const char *address, const uint8_t *env,
-                             size_t env_size, const uint8_t hash[32],
-                             bool wait)
+int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
+                   const uint8_t hash[WITAN_HASH_SIZE], bool wait)
 {
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -379,7 +378,7 @@ int cli_submit_one(const char *address, const uint8_t *env,
     if (rc)
         return rc;
     char hex[65];
-    witan_hex_encode(hash, 32, hex);
+    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
     if (!wait) {
         printf("submitted %s\n", hex);
         return 0;
@@ -387,7 +386,7 @@ int cli_submit_one(const char *address, const uint8_t *env,
     for (int attempt = 0; attempt < 3000; attempt++) {
         Witan__Request q = WITAN__REQUEST__INIT;
         Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
-        tr.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+        tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
         q.kind_case = WITAN__REQUEST__KIND_TX;
         q.tx = &tr;
         if (cli_call(address, &q, 10000, &resp))

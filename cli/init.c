@@ -78,8 +78,8 @@ int cli_init(int argc, char **argv)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char vhex[65], ohex[65], json[4096];
-    witan_hex_encode(validator.pub.bytes, 32, vhex);
-    witan_hex_encode(operator.pub.bytes, 32, ohex);
+    witan_hex_encode(validator.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, vhex);
+    witan_hex_encode(operator.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, ohex);
     snprintf(json, sizeof json,
              "{\"protocol_version\": %d, \"chain_id\": \"%s\", "
              "\"genesis_time_ms\": %lld, "
@@ -103,7 +103,7 @@ int cli_init(int argc, char **argv)
     err = f ? ledger_genesis_write(f, g) : WITAN_EIO;
     if (f && fclose(f) != 0)
         err = WITAN_EIO;
-    uint8_t ghash[32];
+    uint8_t ghash[WITAN_HASH_SIZE];
     ledger_genesis_hash(g, ghash);
     ledger_genesis_free(g);
     if (err) {
@@ -123,11 +123,11 @@ int cli_init(int argc, char **argv)
         wcrypto_keypair_wipe(&operator);
         return 1;
     }
-    uint8_t addr[20];
+    uint8_t addr[WITAN_ADDRESS_SIZE];
     char addr_hex[41], ghex[65];
     wcrypto_address(&operator.pub, addr);
-    witan_hex_encode(addr, 20, addr_hex);
-    witan_hex_encode(ghash, 32, ghex);
+    witan_hex_encode(addr, WITAN_ADDRESS_SIZE, addr_hex);
+    witan_hex_encode(ghash, WITAN_HASH_SIZE, ghex);
     wcrypto_keypair_wipe(&operator);
     printf("home:         %s\nchain:        %s\ngenesis hash: %s\n"
            "listen:       %s\noperator:     %s (%s/operator.key)\n"

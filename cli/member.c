@@ -71,14 +71,14 @@ static void show_json(const Witan__Account *a, const char *addr_hex)
 
 static int show(const char *address, const char *addr_hex, bool json)
 {
-    uint8_t addr[20];
-    if (witan_hex_decode(addr_hex, addr, 20)) {
+    uint8_t addr[WITAN_ADDRESS_SIZE];
+    if (witan_hex_decode(addr_hex, addr, WITAN_ADDRESS_SIZE)) {
         fprintf(stderr, "witan member show: an address is 40 hex digits\n");
         return 2;
     }
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__AccountRequest ar = WITAN__ACCOUNT_REQUEST__INIT;
-    ar.address = (ProtobufCBinaryData){20, addr};
+    ar.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
     req.kind_case = WITAN__REQUEST__KIND_ACCOUNT;
     req.account = &ar;
     Witan__Response *resp;
@@ -139,7 +139,7 @@ int cli_member(int argc, char **argv)
     Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
     Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
     Witan__KeyRotation rot = WITAN__KEY_ROTATION__INIT;
-    uint8_t addr[20], key[33];
+    uint8_t addr[WITAN_ADDRESS_SIZE], key[33];
     size_t key_size = 0;
     Witan__KeyType key_type;
     Witan__Role roles[5];
@@ -147,7 +147,8 @@ int cli_member(int argc, char **argv)
     const char *addr_hex = cli_flag(argc, argv, "--address");
     const char *role = cli_flag(argc, argv, "--role");
     bool need_addr = strcmp(verb, "add") != 0;
-    if (need_addr && (!addr_hex || witan_hex_decode(addr_hex, addr, 20))) {
+    if (need_addr &&
+        (!addr_hex || witan_hex_decode(addr_hex, addr, WITAN_ADDRESS_SIZE))) {
         fprintf(stderr, "witan member %s: --address takes 40 hex digits\n",
                 verb);
         return 2;
@@ -183,13 +184,13 @@ int cli_member(int argc, char **argv)
         m.add = &add;
     } else if (strcmp(verb, "remove") == 0) {
         m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
-        m.remove = (ProtobufCBinaryData){20, addr};
+        m.remove = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
     } else if (strcmp(verb, "grant") == 0 || strcmp(verb, "revoke") == 0) {
         if (!role || ledger_role_parse(role, &rc.role)) {
             fprintf(stderr, "witan member %s: --role is required\n", verb);
             return 2;
         }
-        rc.address = (ProtobufCBinaryData){20, addr};
+        rc.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
         if (verb[0] == 'g') {
             m.change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
             m.grant = &rc;
@@ -202,7 +203,7 @@ int cli_member(int argc, char **argv)
             fprintf(stderr, "witan member rotate: --pubkey is required\n");
             return 2;
         }
-        rot.address = (ProtobufCBinaryData){20, addr};
+        rot.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
         rot.key_type = key_type;
         rot.pubkey = (ProtobufCBinaryData){key_size, key};
         m.change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
@@ -230,7 +231,7 @@ int cli_member(int argc, char **argv)
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
     Witan__Response *resp = NULL;
-    uint8_t sender[20], hash[32];
+    uint8_t sender[WITAN_ADDRESS_SIZE], hash[WITAN_HASH_SIZE];
     uint64_t nonce = 0;
     wcrypto_address(&kp.pub, sender);
     err = cli_call(address, &req, 10000, &resp);
@@ -242,7 +243,7 @@ int cli_member(int argc, char **argv)
     if (!err) {
         Witan__TxBody body = WITAN__TX_BODY__INIT;
         body.chain_id = resp->status->chain_id;
-        body.sender = (ProtobufCBinaryData){20, sender};
+        body.sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, sender};
         body.nonce = nonce;
         body.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
         body.membership = &m;

@@ -362,7 +362,8 @@ int cli_model(int argc, char **argv)
         return cmd_import(argc, argv);
     /* show takes a file, or the hash of a registered model */
     if (!strcmp(argv[1], "show") &&
-        (argc < 3 || strlen(argv[2]) != 64 || access(argv[2], F_OK) == 0))
+        (argc < 3 || strlen(argv[2]) != 2 * WITAN_HASH_SIZE ||
+         access(argv[2], F_OK) == 0))
         return cmd_show(argc, argv);
     if (!strcmp(argv[1], "score"))
         return cmd_score(argc, argv);

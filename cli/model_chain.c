@@ -42,7 +42,7 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
     Witan__Response *resp = NULL;
-    uint8_t sender[20], hash[32];
+    uint8_t sender[WITAN_ADDRESS_SIZE], hash[WITAN_HASH_SIZE];
     wcrypto_address(&kp.pub, sender);
     int rc = call_ok(address, &req, "status", &resp);
     uint64_t nonce = 0;
@@ -50,7 +50,7 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
         rc = 1;
     if (!rc) {
         body->chain_id = resp->status->chain_id;
-        body->sender = (ProtobufCBinaryData){20, sender};
+        body->sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, sender};
         body->nonce = nonce;
         uint8_t *env;
         size_t env_size;
@@ -170,10 +170,10 @@ static int cmd_register(int argc, char **argv)
         Witan__TxBody body = WITAN__TX_BODY__INIT;
         body.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
         body.register_model = &r;
-        uint8_t hash[32];
+        uint8_t hash[WITAN_HASH_SIZE];
         char hex[65];
         wcrypto_hash_tagged("witan/model/v1", bytes, size, hash);
-        witan_hex_encode(hash, 32, hex);
+        witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
         printf("model %s\n", hex);
         rc = cli_sign_and_submit(argc, argv, &body);
     }
@@ -209,8 +209,8 @@ static int parse_values(const char *text, Witan__NamedValue *v,
 
 static int cmd_ask(int argc, char **argv)
 {
-    uint8_t hash[32];
-    if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {
         fprintf(stderr, "witan model ask: a 64-hex-digit model hash is "
                         "required\n");
         return 2;
@@ -225,7 +225,7 @@ static int cmd_ask(int argc, char **argv)
         return 2;
     }
     Witan__Score s = WITAN__SCORE__INIT;
-    s.model_hash = (ProtobufCBinaryData){32, hash};
+    s.model_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     s.n_inputs = n;
     s.inputs = ptr;
     Witan__TxBody body = WITAN__TX_BODY__INIT;
@@ -236,9 +236,10 @@ static int cmd_ask(int argc, char **argv)
 
 static int cmd_post(int argc, char **argv)
 {
-    uint8_t hash[32];
+    uint8_t hash[WITAN_HASH_SIZE];
     const char *outputs = cli_flag(argc, argv, "--output");
-    if (argc < 3 || witan_hex_decode(argv[2], hash, 32) || !outputs) {
+    if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE) ||
+        !outputs) {
         fprintf(stderr, "witan model post: a model hash and --output "
                         "name=v,... are required\n");
         return 2;
@@ -262,11 +263,11 @@ static int cmd_post(int argc, char **argv)
                                 "transaction hash\n");
                 return 2;
             }
-            txp[nt] = (ProtobufCBinaryData){32, txs[nt]};
+            txp[nt] = (ProtobufCBinaryData){WITAN_HASH_SIZE, txs[nt]};
             nt++;
         }
     Witan__PostPrediction p = WITAN__POST_PREDICTION__INIT;
-    p.model_hash = (ProtobufCBinaryData){32, hash};
+    p.model_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     p.n_inputs = ni;
     p.inputs = iptr;
     p.n_outputs = no;
@@ -299,7 +300,7 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__ModelsRequest mr = WITAN__MODELS_REQUEST__INIT;
     if (one)
-        mr.hash = (ProtobufCBinaryData){32, (uint8_t *)one};
+        mr.hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)one};
     req.kind_case = WITAN__REQUEST__KIND_MODELS;
     req.models = &mr;
     Witan__Response *resp;
@@ -353,8 +354,8 @@ int cli_model_chain(int argc, char **argv)
     if (strcmp(verb, "post") == 0)
         return cmd_post(argc, argv);
     if (strcmp(verb, "show") == 0) {
-        uint8_t hash[32];
-        if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+        uint8_t hash[WITAN_HASH_SIZE];
+        if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {
             fputs(chain_usage, stderr);
             return 2;
         }
@@ -379,13 +380,13 @@ static void print_fixed(int64_t v, uint32_t frac_bits)
 int cli_query_predictions(const char *address, int argc, char **argv)
 {
     const char *model = cli_flag(argc, argv, "--model");
-    uint8_t hash[32], cur[44];
-    if (!model || witan_hex_decode(model, hash, 32)) {
+    uint8_t hash[WITAN_HASH_SIZE], cur[44];
+    if (!model || witan_hex_decode(model, hash, WITAN_HASH_SIZE)) {
         fprintf(stderr, "witan query predictions: --model HASH is required\n");
         return 2;
     }
     Witan__PredictionsRequest pr = WITAN__PREDICTIONS_REQUEST__INIT;
-    pr.model_hash = (ProtobufCBinaryData){32, hash};
+    pr.model_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     const char *subject = cli_flag(argc, argv, "--subject");
     const char *from = cli_flag(argc, argv, "--from");
     const char *to = cli_flag(argc, argv, "--to");

@@ -111,8 +111,8 @@ static int node_backup(const char *home, const char *out)
     struct ledger_tip tip;
     ledger_tip(l, &tip);
     char hash[65], root[65];
-    witan_hex_encode(tip.block_hash, 32, hash);
-    witan_hex_encode(tip.state_root, 32, root);
+    witan_hex_encode(tip.block_hash, WITAN_HASH_SIZE, hash);
+    witan_hex_encode(tip.state_root, WITAN_HASH_SIZE, root);
     snprintf(path, sizeof path, "%s/data.mdb", out);
     long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
     printf("backup:     %s (%lld bytes)\nchain:      %s\nheight:     %llu\n"

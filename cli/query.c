@@ -230,14 +230,14 @@ int cli_query(int argc, char **argv)
         return run(address, &req, json, "block");
     }
     if (strcmp(what, "tx") == 0) {
-        uint8_t hash[32];
-        if (argc < 3 || witan_hex_decode(argv[2], hash, 32)) {
+        uint8_t hash[WITAN_HASH_SIZE];
+        if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {
             fprintf(stderr, "witan query tx: a 64-hex-digit hash is "
                             "required\n");
             return 2;
         }
         Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
-        t.tx_hash = (ProtobufCBinaryData){32, hash};
+        t.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
         req.kind_case = WITAN__REQUEST__KIND_TX;
         req.tx = &t;
         return run(address, &req, json, "tx");

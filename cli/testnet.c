@@ -88,7 +88,7 @@ static int cmd_init(int argc, char **argv)
             return cli_fail(path, err);
         }
         char hex[65];
-        witan_hex_encode(kp.pub.bytes, 32, hex);
+        witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, hex);
         wcrypto_keypair_wipe(&kp);
         used += (size_t)snprintf(json + used, 64 * 1024 - used,
                                  "%s{\"name\": \"validator-%d\", \"pubkey\": "
@@ -104,7 +104,7 @@ static int cmd_init(int argc, char **argv)
         return cli_fail(path, err);
     }
     char ohex[65];
-    witan_hex_encode(kp.pub.bytes, 32, ohex);
+    witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, ohex);
     wcrypto_keypair_wipe(&kp);
     snprintf(json + used, 64 * 1024 - used,
              "], \"members\": [{\"name\": \"operator\", \"key_type\": "
@@ -146,7 +146,7 @@ static int cmd_init(int argc, char **argv)
         if (!err)
             err = node_config_write(path, &cfg);
     }
-    uint8_t ghash[32];
+    uint8_t ghash[WITAN_HASH_SIZE];
     ledger_genesis_hash(g, ghash);
     ledger_genesis_free(g);
     if (!err && tls)
@@ -154,7 +154,7 @@ static int cmd_init(int argc, char **argv)
     if (err)
         return cli_fail("writing the homes", err);
     char gh[65];
-    witan_hex_encode(ghash, 32, gh);
+    witan_hex_encode(ghash, WITAN_HASH_SIZE, gh);
     printf("testnet of %d validators in %s\ngenesis hash: %s\n"
            "clients: %s://127.0.0.1:%d .. :%d%s%s%s\n"
            "operator key: %s/operator.key\n"

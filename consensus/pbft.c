@@ -36,18 +36,21 @@
 
 /* --- signatures ------------------------------------------------------------ */
 
-static void test_sig(const wcrypto_pubkey *pub, const uint8_t digest[32],
-                     uint8_t sig[64])
+static void test_sig(const wcrypto_pubkey *pub,
+                     const uint8_t digest[WITAN_HASH_SIZE],
+                     uint8_t sig[WITAN_SIGNATURE_SIZE])
 {
-    uint8_t buf[WCRYPTO_PUBKEY_SIZE_MAX + 32];
+    uint8_t buf[WCRYPTO_PUBKEY_SIZE_MAX + WITAN_HASH_SIZE];
     memcpy(buf, pub->bytes, pub->size);
-    memcpy(buf + pub->size, digest, 32);
+    memcpy(buf + pub->size, digest, WITAN_HASH_SIZE);
     wcrypto_hash_tagged(TAG_TEST_SIG, buf, pub->size + 32u, sig);
-    wcrypto_hash_tagged(TAG_TEST_SIG, sig, 32, sig + 32);
+    wcrypto_hash_tagged(TAG_TEST_SIG, sig, WITAN_HASH_SIZE,
+                        sig + WITAN_HASH_SIZE);
 }
 
 static int sig_make(enum pbft_sig_scheme scheme, const wcrypto_keypair *key,
-                    const uint8_t digest[32], uint8_t sig[64])
+                    const uint8_t digest[WITAN_HASH_SIZE],
+                    uint8_t sig[WITAN_SIGNATURE_SIZE])
 {
     if (scheme == PBFT_SIG_TEST_HASH) {
         test_sig(&key->pub, digest, sig);
@@ -57,12 +60,13 @@ static int sig_make(enum pbft_sig_scheme scheme, const wcrypto_keypair *key,
 }
 
 static int sig_check(enum pbft_sig_scheme scheme, const wcrypto_pubkey *pub,
-                     const uint8_t digest[32], const uint8_t sig[64])
+                     const uint8_t digest[WITAN_HASH_SIZE],
+                     const uint8_t sig[WITAN_SIGNATURE_SIZE])
 {
     if (scheme == PBFT_SIG_TEST_HASH) {
-        uint8_t want[64];
+        uint8_t want[WITAN_SIGNATURE_SIZE];
         test_sig(pub, digest, want);
-        return memcmp(want, sig, 64) == 0 ? 0 : WITAN_ESIG;
+        return memcmp(want, sig, WITAN_SIGNATURE_SIZE) == 0 ? 0 : WITAN_ESIG;
     }
     return wcrypto_verify(pub, digest, sig);
 }
@@ -83,13 +87,14 @@ static const char *kind_tag(int kind)
 }
 
 /* The digest a message's signature covers (a Commit: its Vote). */
-static int message_digest(const char *chain_id, const Witan__ConsensusMessage *cm,
+static int message_digest(const char *chain_id,
+                          const Witan__ConsensusMessage *cm,
                           const uint8_t *body, size_t body_size,
-                          uint8_t out[32])
+                          uint8_t out[WITAN_HASH_SIZE])
 {
     if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_COMMIT) {
         const Witan__Commit *c = cm->commit;
-        if (c->block_hash.len != 32)
+        if (c->block_hash.len != WITAN_HASH_SIZE)
             return WITAN_EDECODE;
         pbft_vote_digest(chain_id, c->height, c->view, c->block_hash.data, out);
         return 0;
@@ -113,7 +118,7 @@ static int encode_signed(const char *chain_id, enum pbft_sig_scheme scheme,
     if (body == NULL)
         return WITAN_ENOMEM;
     witan__consensus_message__pack(cm, body);
-    uint8_t digest[32], sig[64];
+    uint8_t digest[WITAN_HASH_SIZE], sig[WITAN_SIGNATURE_SIZE];
     int rc = message_digest(chain_id, cm, body, body_size, digest);
     if (rc == 0)
         rc = sig_make(scheme, key, digest, sig);
@@ -126,7 +131,7 @@ static int encode_signed(const char *chain_id, enum pbft_sig_scheme scheme,
     sm.body.data = body;
     sm.body.len = body_size;
     sm.signature.data = sig;
-    sm.signature.len = 64;
+    sm.signature.len = WITAN_SIGNATURE_SIZE;
     size_t size = witan__signed_message__get_packed_size(&sm);
     uint8_t *buf = malloc(size);
     if (buf == NULL) {
@@ -150,7 +155,7 @@ int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
     Witan__Commit c = WITAN__COMMIT__INIT;
     Witan__Checkpoint ck = WITAN__CHECKPOINT__INIT;
     Witan__Status st = WITAN__STATUS__INIT;
-    ProtobufCBinaryData hash = {32, (uint8_t *)m->hash};
+    ProtobufCBinaryData hash = {WITAN_HASH_SIZE, (uint8_t *)m->hash};
     switch (m->kind) {
     case PBFT_MSG_PRE_PREPARE:
         pp.view = m->view;
@@ -210,7 +215,7 @@ static int cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
     } while (0)
     if (n == 0 || n > VMAX)
         REFUSE("validator set of %u", n);
-    if (n < 64 && (cert->signers >> n) != 0)
+    if (n < WITAN_SIGNATURE_SIZE && (cert->signers >> n) != 0)
         REFUSE("certificate names a signer outside the %u validators", n);
     if ((uint32_t)__builtin_popcountll(cert->signers) != cert->sig_count)
         REFUSE("certificate's signatures are not one per signer");
@@ -220,9 +225,9 @@ static int cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
                cert->sig_count, n, pbft_quorum(n));
     if (known != NULL &&
         (known->height != cert->height || known->view != cert->view ||
-         memcmp(known->block_hash, cert->block_hash, 32) != 0))
+         memcmp(known->block_hash, cert->block_hash, WITAN_HASH_SIZE) != 0))
         known = NULL;
-    uint8_t digest[32];
+    uint8_t digest[WITAN_HASH_SIZE];
     pbft_vote_digest(chain_id, cert->height, cert->view, cert->block_hash,
                      digest);
     uint32_t k = 0, j = 0;
@@ -232,8 +237,9 @@ static int cert_verify(const char *chain_id, enum pbft_sig_scheme scheme,
             j += in_known;
             continue;
         }
-        bool seen = in_known && j < known->sig_count &&
-                    memcmp(known->sigs[j], cert->sigs[k], 64) == 0;
+        bool seen =
+            in_known && j < known->sig_count &&
+            memcmp(known->sigs[j], cert->sigs[k], WITAN_SIGNATURE_SIZE) == 0;
         j += in_known;
         if (!seen &&
             sig_check(scheme, &validators[i], digest, cert->sigs[k]) != 0)
@@ -269,8 +275,8 @@ typedef struct buf {
 
 struct vote {
     bool has;
-    uint8_t hash[32];
-    uint8_t sig[64];
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint8_t sig[WITAN_SIGNATURE_SIZE];
     buf raw;
 };
 
@@ -279,9 +285,9 @@ struct header_info {
     uint32_t proposer;
     uint32_t tx_count;
     int64_t time_ms;
-    uint8_t prev_hash[32];
-    uint8_t history_root[32];
-    uint8_t state_root[32], receipts_root[32];
+    uint8_t prev_hash[WITAN_HASH_SIZE];
+    uint8_t history_root[WITAN_HASH_SIZE];
+    uint8_t state_root[WITAN_HASH_SIZE], receipts_root[WITAN_HASH_SIZE];
     bool has_roots;
     bool has_cert;
     pbft_cert cert;
@@ -293,7 +299,7 @@ struct slot {
     /* current view */
     bool has_pp;
     bool pp_from_new_view;
-    uint8_t digest[32];
+    uint8_t digest[WITAN_HASH_SIZE];
     buf block;
     buf pp_raw;
     struct header_info hdr;
@@ -308,7 +314,7 @@ struct slot {
     /* prepared certificate (kept across views) */
     bool has_pc;
     uint64_t pc_view;
-    uint8_t pc_digest[32];
+    uint8_t pc_digest[WITAN_HASH_SIZE];
     buf pc_block;
     buf *pc_prepares;
     uint32_t pc_count;
@@ -320,16 +326,16 @@ struct slot {
 struct result {
     uint64_t height;
     bool executed;
-    uint8_t block_hash[32];
+    uint8_t block_hash[WITAN_HASH_SIZE];
     int64_t time_ms;
-    uint8_t state_root[32], receipts_root[32];
+    uint8_t state_root[WITAN_HASH_SIZE], receipts_root[WITAN_HASH_SIZE];
     pbft_cert cert;
 };
 
 struct ckvote {
     bool has;
     uint64_t height;
-    uint8_t root[32];
+    uint8_t root[WITAN_HASH_SIZE];
     buf raw;
 };
 
@@ -371,12 +377,12 @@ struct pbft {
     bool progress;
 
     uint64_t low;
-    uint8_t stable_root[32];
+    uint8_t stable_root[WITAN_HASH_SIZE];
     buf *stable_proof;
     uint32_t stable_proof_count;
 
     uint64_t delivered;
-    uint8_t delivered_hash[32];
+    uint8_t delivered_hash[WITAN_HASH_SIZE];
     int64_t delivered_time;
     wcrypto_history hist;
     uint64_t executed;
@@ -668,21 +674,24 @@ static int decode_header(const uint8_t *block, size_t size,
     if (hd == NULL)
         goto out;
     if (hd->protocol_version != WITAN_PROTOCOL_VERSION ||
-        strcmp(hd->chain_id, chain_id) != 0 || hd->prev_hash.len != 32 ||
-        hd->history_root.len != 32 || hd->tx_count != b->n_txs)
+        strcmp(hd->chain_id, chain_id) != 0 ||
+        hd->prev_hash.len != WITAN_HASH_SIZE ||
+        hd->history_root.len != WITAN_HASH_SIZE || hd->tx_count != b->n_txs)
         goto out2;
     h->height = hd->height;
     h->view = hd->view;
     h->proposer = hd->proposer;
     h->tx_count = hd->tx_count;
     h->time_ms = hd->time_ms;
-    memcpy(h->prev_hash, hd->prev_hash.data, 32);
-    memcpy(h->history_root, hd->history_root.data, 32);
+    memcpy(h->prev_hash, hd->prev_hash.data, WITAN_HASH_SIZE);
+    memcpy(h->history_root, hd->history_root.data, WITAN_HASH_SIZE);
     h->results_height = hd->results_height;
-    if (hd->results_state_root.len == 32 && hd->results_receipts_root.len == 32) {
+    if (hd->results_state_root.len == WITAN_HASH_SIZE &&
+        hd->results_receipts_root.len == WITAN_HASH_SIZE) {
         h->has_roots = true;
-        memcpy(h->state_root, hd->results_state_root.data, 32);
-        memcpy(h->receipts_root, hd->results_receipts_root.data, 32);
+        memcpy(h->state_root, hd->results_state_root.data, WITAN_HASH_SIZE);
+        memcpy(h->receipts_root, hd->results_receipts_root.data,
+               WITAN_HASH_SIZE);
     } else if (hd->results_state_root.len != 0 ||
                hd->results_receipts_root.len != 0) {
         goto out2;
@@ -762,7 +771,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_UNKNOWN_KEY;
         goto out;
     }
-    if (sm->signature.len != 64) {
+    if (sm->signature.len != WITAN_SIGNATURE_SIZE) {
         *why = PBFT_DROP_BAD_SIG;
         goto out;
     }
@@ -780,7 +789,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         rc = 1;
         goto out;
     }
-    uint8_t digest[32];
+    uint8_t digest[WITAN_HASH_SIZE];
     if (message_digest(r->chain_id, m, sm->body.data, sm->body.len, digest) !=
         0) {
         witan__consensus_message__free_unpacked(m, NULL);
@@ -831,7 +840,8 @@ static int pack_signed(const Witan__SignedMessage *sm, buf *out)
 
 /* Checks a checkpoint proof: a quorum of distinct validators signing
  * Checkpoint(height, root). */
-static int check_ck_proof(pbft *r, uint64_t height, const uint8_t root[32],
+static int check_ck_proof(pbft *r, uint64_t height,
+                          const uint8_t root[WITAN_HASH_SIZE],
                           Witan__SignedMessage *const *msgs, size_t count)
 {
     if (height == 0)
@@ -845,8 +855,9 @@ static int check_ck_proof(pbft *r, uint64_t height, const uint8_t root[32],
             return WITAN_ECONSENSUS;
         bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
                   cm->checkpoint->height == height &&
-                  cm->checkpoint->state_root.len == 32 &&
-                  memcmp(cm->checkpoint->state_root.data, root, 32) == 0 &&
+                  cm->checkpoint->state_root.len == WITAN_HASH_SIZE &&
+                  memcmp(cm->checkpoint->state_root.data, root,
+                         WITAN_HASH_SIZE) == 0 &&
                   !(seen & (1ull << s));
         witan__consensus_message__free_unpacked(cm, NULL);
         if (!ok)
@@ -860,7 +871,8 @@ static int check_ck_proof(pbft *r, uint64_t height, const uint8_t root[32],
 /* Checks a prepared proof: the block hashes to d and a quorum of distinct
  * validators signed Prepare(view, height, d), with view < below_view. */
 static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
-                                uint64_t below_view, uint8_t digest[32])
+                                uint64_t below_view,
+                                uint8_t digest[WITAN_HASH_SIZE])
 {
     if (p->view >= below_view ||
         pbft_block_hash(p->block.data, p->block.len, digest) != 0)
@@ -872,12 +884,13 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
         Witan__ConsensusMessage *cm;
         if (open_nested(r, p->prepares[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
-        bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
-                  cm->prepare->view == p->view &&
-                  cm->prepare->height == p->height &&
-                  cm->prepare->block_hash.len == 32 &&
-                  memcmp(cm->prepare->block_hash.data, digest, 32) == 0 &&
-                  !(seen & (1ull << s));
+        bool ok =
+            cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
+            cm->prepare->view == p->view && cm->prepare->height == p->height &&
+            cm->prepare->block_hash.len == WITAN_HASH_SIZE &&
+            memcmp(cm->prepare->block_hash.data, digest, WITAN_HASH_SIZE) ==
+                0 &&
+            !(seen & (1ull << s));
         witan__consensus_message__free_unpacked(cm, NULL);
         if (!ok)
             return WITAN_ECONSENSUS;
@@ -889,11 +902,11 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
 
 static int check_view_change(pbft *r, const Witan__ViewChange *vc)
 {
-    if (vc->stable_height != 0 && vc->stable_state_root.len != 32)
+    if (vc->stable_height != 0 && vc->stable_state_root.len != WITAN_HASH_SIZE)
         return WITAN_ECONSENSUS;
     if (vc->stable_height % r->K != 0)
         return WITAN_ECONSENSUS;
-    static const uint8_t zero[32];
+    static const uint8_t zero[WITAN_HASH_SIZE];
     const uint8_t *root =
         vc->stable_height ? vc->stable_state_root.data : zero;
     if (check_ck_proof(r, vc->stable_height, root, vc->checkpoint_proof,
@@ -903,7 +916,7 @@ static int check_view_change(pbft *r, const Witan__ViewChange *vc)
         return WITAN_ECONSENSUS;
     for (size_t i = 0; i < vc->n_prepared; i++) {
         const Witan__PreparedProof *p = vc->prepared[i];
-        uint8_t d[32];
+        uint8_t d[WITAN_HASH_SIZE];
         if (p->height <= vc->stable_height ||
             p->height > vc->stable_height + r->W ||
             check_prepared_proof(r, p, vc->new_view, d) != 0)
@@ -916,15 +929,17 @@ static int check_view_change(pbft *r, const Witan__ViewChange *vc)
 
 static int pump(pbft *r);
 static int start_view_change(pbft *r, uint64_t new_view);
-static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
-                       const buf *proof, uint32_t proof_count);
+static int make_stable(pbft *r, uint64_t height,
+                       const uint8_t root[WITAN_HASH_SIZE], const buf *proof,
+                       uint32_t proof_count);
 
 /* --- normal case -------------------------------------------------------------------- */
 
 static int install_pp(pbft *r, struct slot *s, uint64_t view,
-                      const uint8_t digest[32], const uint8_t *block,
-                      size_t block_size, const struct header_info *h,
-                      const uint8_t *raw, size_t raw_size, bool from_nv)
+                      const uint8_t digest[WITAN_HASH_SIZE],
+                      const uint8_t *block, size_t block_size,
+                      const struct header_info *h, const uint8_t *raw,
+                      size_t raw_size, bool from_nv)
 {
     int rc;
     if ((rc = buf_set(&s->block, block, block_size)) != 0)
@@ -933,7 +948,7 @@ static int install_pp(pbft *r, struct slot *s, uint64_t view,
         return rc;
     s->has_pp = true;
     s->pp_from_new_view = from_nv;
-    memcpy(s->digest, digest, 32);
+    memcpy(s->digest, digest, WITAN_HASH_SIZE);
     s->hdr = *h;
     s->verdict = 0;
     s->asked = false;
@@ -957,7 +972,7 @@ static int ask_verdict(pbft *r, struct slot *s)
     pbft_action a = {0};
     a.type = PBFT_ACT_VALIDATE;
     a.height = s->height;
-    memcpy(a.block_hash, s->digest, 32);
+    memcpy(a.block_hash, s->digest, WITAN_HASH_SIZE);
     uint8_t *copy = malloc(s->block.size);
     if (copy == NULL)
         return WITAN_ENOMEM;
@@ -981,14 +996,14 @@ static int on_pre_prepare(pbft *r, uint32_t sender, const Witan__PrePrepare *pp,
         return drop(r, PBFT_DROP_WATERMARK);
     if (sender != primary_of(r, pp->view))
         return drop(r, PBFT_DROP_INVALID);
-    uint8_t digest[32];
+    uint8_t digest[WITAN_HASH_SIZE];
     if (pbft_block_hash(pp->block.data, pp->block.len, digest) != 0)
         return drop(r, PBFT_DROP_INVALID);
     struct slot *s = slot_get(r, h);
     if (s->committed)
         return 0;
     if (s->has_pp) {
-        if (memcmp(s->digest, digest, 32) == 0)
+        if (memcmp(s->digest, digest, WITAN_HASH_SIZE) == 0)
             return 0;
         if (!s->pp_from_new_view) {
             int rc = keep_evidence(r, sender, &s->pp_raw, raw, raw_size);
@@ -1017,14 +1032,14 @@ static int on_vote(pbft *r, uint32_t sender, uint64_t height,
 {
     if (height <= r->delivered)
         return 0;
-    if (hash->len != 32)
+    if (hash->len != WITAN_HASH_SIZE)
         return drop(r, PBFT_DROP_DECODE);
     struct slot *s = slot_get(r, height);
     if (s == NULL)
         return drop(r, PBFT_DROP_WATERMARK);
     struct vote *v = commit ? &s->commits[sender] : &s->prepares[sender];
     if (v->has) {
-        if (memcmp(v->hash, hash->data, 32) == 0)
+        if (memcmp(v->hash, hash->data, WITAN_HASH_SIZE) == 0)
             return 0;
         int rc = keep_evidence(r, sender, &v->raw, raw, raw_size);
         if (rc != 0)
@@ -1035,23 +1050,24 @@ static int on_vote(pbft *r, uint32_t sender, uint64_t height,
     if (rc != 0)
         return rc;
     v->has = true;
-    memcpy(v->hash, hash->data, 32);
+    memcpy(v->hash, hash->data, WITAN_HASH_SIZE);
     if (sig_or_null)
-        memcpy(v->sig, sig_or_null, 64);
+        memcpy(v->sig, sig_or_null, WITAN_SIGNATURE_SIZE);
     return 0;
 }
 
 /* The sig of a raw SignedMessage (already verified). */
-static int raw_sig(const uint8_t *raw, size_t size, uint8_t sig[64])
+static int raw_sig(const uint8_t *raw, size_t size,
+                   uint8_t sig[WITAN_SIGNATURE_SIZE])
 {
     Witan__SignedMessage *sm =
         witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
-    if (sm == NULL || sm->signature.len != 64) {
+    if (sm == NULL || sm->signature.len != WITAN_SIGNATURE_SIZE) {
         if (sm)
             witan__signed_message__free_unpacked(sm, NULL);
         return WITAN_EDECODE;
     }
-    memcpy(sig, sm->signature.data, 64);
+    memcpy(sig, sm->signature.data, WITAN_SIGNATURE_SIZE);
     witan__signed_message__free_unpacked(sm, NULL);
     return 0;
 }
@@ -1089,14 +1105,15 @@ static int check_links(pbft *r, struct slot *s)
         prev_hash = p->digest;
         prev_time = p->hdr.time_ms;
     }
-    if (memcmp(prev_hash, hi->prev_hash, 32) != 0 || hi->time_ms < prev_time)
+    if (memcmp(prev_hash, hi->prev_hash, WITAN_HASH_SIZE) != 0 ||
+        hi->time_ms < prev_time)
         return -1;
     wcrypto_history hist;
     if (!history_before(r, h, &hist))
         return 0;
-    uint8_t root[32];
+    uint8_t root[WITAN_HASH_SIZE];
     wcrypto_history_root(&hist, root);
-    if (memcmp(root, hi->history_root, 32) != 0)
+    if (memcmp(root, hi->history_root, WITAN_HASH_SIZE) != 0)
         return -1;
     if (h <= r->L)
         return (hi->results_height == 0 && !hi->has_roots && !hi->has_cert)
@@ -1108,10 +1125,10 @@ static int check_links(pbft *r, struct slot *s)
     if (x == NULL || !x->executed)
         return 0;
     if (hi->results_height != h - r->L || !hi->has_roots || !hi->has_cert ||
-        memcmp(hi->state_root, x->state_root, 32) != 0 ||
-        memcmp(hi->receipts_root, x->receipts_root, 32) != 0 ||
+        memcmp(hi->state_root, x->state_root, WITAN_HASH_SIZE) != 0 ||
+        memcmp(hi->receipts_root, x->receipts_root, WITAN_HASH_SIZE) != 0 ||
         hi->cert.height != h - r->L ||
-        memcmp(hi->cert.block_hash, x->block_hash, 32) != 0)
+        memcmp(hi->cert.block_hash, x->block_hash, WITAN_HASH_SIZE) != 0)
         return -1;
     /* The certificate is for a block this replica delivered: signatures
      * it already holds for it are not checked twice. */
@@ -1128,7 +1145,7 @@ static int send_vote(pbft *r, struct slot *s, bool commit)
     m.kind = commit ? PBFT_MSG_COMMIT : PBFT_MSG_PREPARE;
     m.view = r->view;
     m.height = s->height;
-    memcpy(m.hash, s->digest, 32);
+    memcpy(m.hash, s->digest, WITAN_HASH_SIZE);
     uint8_t *out;
     size_t size;
     int rc = sign_simple(r, &m, &out, &size);
@@ -1140,7 +1157,7 @@ static int send_vote(pbft *r, struct slot *s, bool commit)
         return rc;
     }
     v->has = true;
-    memcpy(v->hash, s->digest, 32);
+    memcpy(v->hash, s->digest, WITAN_HASH_SIZE);
     if (commit && (rc = raw_sig(out, size, v->sig)) != 0) {
         free(out);
         return rc;
@@ -1153,11 +1170,11 @@ static int send_vote(pbft *r, struct slot *s, bool commit)
 }
 
 static uint32_t count_matching(const struct vote *votes, uint32_t n,
-                               const uint8_t digest[32])
+                               const uint8_t digest[WITAN_HASH_SIZE])
 {
     uint32_t c = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (votes[i].has && memcmp(votes[i].hash, digest, 32) == 0)
+        if (votes[i].has && memcmp(votes[i].hash, digest, WITAN_HASH_SIZE) == 0)
             c++;
     return c;
 }
@@ -1221,10 +1238,10 @@ static int become_prepared(pbft *r, struct slot *s)
         return rc;
     s->has_pc = true;
     s->pc_view = r->view;
-    memcpy(s->pc_digest, s->digest, 32);
+    memcpy(s->pc_digest, s->digest, WITAN_HASH_SIZE);
     for (uint32_t i = 0; i < r->set.n && s->pc_count < r->set.q; i++) {
         struct vote *v = &s->prepares[i];
-        if (!v->has || memcmp(v->hash, s->digest, 32) != 0)
+        if (!v->has || memcmp(v->hash, s->digest, WITAN_HASH_SIZE) != 0)
             continue;
         if ((rc = buf_set(&s->pc_prepares[s->pc_count], v->raw.data,
                           v->raw.size)) != 0)
@@ -1248,21 +1265,21 @@ static int try_commit(pbft *r, struct slot *s)
     memset(c, 0, sizeof(*c));
     c->view = r->view;
     c->height = s->height;
-    memcpy(c->block_hash, s->digest, 32);
+    memcpy(c->block_hash, s->digest, WITAN_HASH_SIZE);
     for (uint32_t i = 0; i < r->set.n && c->sig_count < need; i++) {
         struct vote *v = &s->commits[i];
-        if (!v->has || memcmp(v->hash, s->digest, 32) != 0)
+        if (!v->has || memcmp(v->hash, s->digest, WITAN_HASH_SIZE) != 0)
             continue;
         c->signers |= 1ull << i;
-        memcpy(c->sigs[c->sig_count++], v->sig, 64);
+        memcpy(c->sigs[c->sig_count++], v->sig, WITAN_SIGNATURE_SIZE);
     }
     s->committed = true;
     return 0;
 }
 
 static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
-                   const uint8_t digest[32], const struct header_info *hi,
-                   const pbft_cert *cert)
+                   const uint8_t digest[WITAN_HASH_SIZE],
+                   const struct header_info *hi, const pbft_cert *cert)
 {
     int64_t time_ms = hi->time_ms;
     /* Whoever proposed it, the results of a non-empty block need the next
@@ -1290,19 +1307,19 @@ static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
     a.height = height;
     a.data.data = copy;
     a.data.size = size;
-    memcpy(a.block_hash, digest, 32);
+    memcpy(a.block_hash, digest, WITAN_HASH_SIZE);
     a.cert = cc;
     if ((rc = emit(r, &a)) != 0)
         return rc;
     r->delivered = height;
-    memcpy(r->delivered_hash, digest, 32);
+    memcpy(r->delivered_hash, digest, WITAN_HASH_SIZE);
     r->delivered_time = time_ms;
     if ((rc = wcrypto_history_append(&r->hist, digest)) != 0)
         return rc;
     struct result *x = &r->results[height % r->result_ring];
     memset(x, 0, sizeof(*x));
     x->height = height;
-    memcpy(x->block_hash, digest, 32);
+    memcpy(x->block_hash, digest, WITAN_HASH_SIZE);
     x->time_ms = time_ms;
     x->cert = *cert;
     r->stats.delivered++;
@@ -1397,7 +1414,8 @@ static int pump(pbft *r)
             }
             if (!r->vc_active && s->has_pp && s->prepare_sent && !s->prepared &&
                 count_matching(s->prepares, r->set.n, s->digest) >= r->set.q &&
-                memcmp(s->prepares[r->set.self].hash, s->digest, 32) == 0) {
+                memcmp(s->prepares[r->set.self].hash, s->digest,
+                       WITAN_HASH_SIZE) == 0) {
                 if ((rc = become_prepared(r, s)) != 0)
                     return rc;
                 if ((rc = send_vote(r, s, true)) != 0)
@@ -1465,7 +1483,7 @@ static int on_proposal(pbft *r, const pbft_event *ev)
         if (wcrypto_history_append(&hist, p->digest) != 0)
             return 0;
     }
-    uint8_t hroot[32];
+    uint8_t hroot[WITAN_HASH_SIZE];
     wcrypto_history_root(&hist, hroot);
 
     Witan__BlockHeader hd = WITAN__BLOCK_HEADER__INIT;
@@ -1476,11 +1494,11 @@ static int on_proposal(pbft *r, const pbft_event *ev)
     hd.time_ms = ev->u.proposal.time_ms > prev_time ? ev->u.proposal.time_ms
                                                     : prev_time;
     hd.prev_hash.data = (uint8_t *)prev_hash;
-    hd.prev_hash.len = 32;
+    hd.prev_hash.len = WITAN_HASH_SIZE;
     hd.txs_root.data = (uint8_t *)ev->u.proposal.txs_root;
-    hd.txs_root.len = 32;
+    hd.txs_root.len = WITAN_HASH_SIZE;
     hd.history_root.data = hroot;
-    hd.history_root.len = 32;
+    hd.history_root.len = WITAN_HASH_SIZE;
     hd.tx_count = ev->u.proposal.tx_count;
     hd.proposer = r->set.self;
     Witan__CommitCertificate cc = WITAN__COMMIT_CERTIFICATE__INIT;
@@ -1493,9 +1511,9 @@ static int on_proposal(pbft *r, const pbft_event *ev)
             return 0;
         hd.results_height = h - r->L;
         hd.results_state_root.data = x->state_root;
-        hd.results_state_root.len = 32;
+        hd.results_state_root.len = WITAN_HASH_SIZE;
         hd.results_receipts_root.data = x->receipts_root;
-        hd.results_receipts_root.len = 32;
+        hd.results_receipts_root.len = WITAN_HASH_SIZE;
         if ((rc = pbft_cert_encode(&x->cert, &cert_bytes, &cert_size)) != 0)
             return rc;
         Witan__CommitCertificate *un = witan_unpack_or_null(
@@ -1550,7 +1568,7 @@ static int on_proposal(pbft *r, const pbft_event *ev)
     }
     witan__block__pack(&b, block);
     free(txs);
-    uint8_t digest[32];
+    uint8_t digest[WITAN_HASH_SIZE];
     wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, cert_bytes, cert_size, digest);
     free(cert_bytes);
     struct header_info hi;
@@ -1596,15 +1614,16 @@ static void ck_entry_clear(struct ckentry *e)
     e->height = 0;
 }
 
-static int fork_found(pbft *r, uint64_t height, const uint8_t own[32],
-                      const uint8_t stable[32])
+static int fork_found(pbft *r, uint64_t height,
+                      const uint8_t own[WITAN_HASH_SIZE],
+                      const uint8_t stable[WITAN_HASH_SIZE])
 {
     r->halted = true;
     pbft_action a = {0};
     a.type = PBFT_ACT_FORK;
     a.height = height;
-    memcpy(a.own_root, own, 32);
-    memcpy(a.stable_root, stable, 32);
+    memcpy(a.own_root, own, WITAN_HASH_SIZE);
+    memcpy(a.stable_root, stable, WITAN_HASH_SIZE);
     return emit(r, &a);
 }
 
@@ -1634,8 +1653,9 @@ static int encode_proof(pbft *r, const buf *proof, uint32_t count,
 
 static int switch_set(pbft *r);
 
-static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
-                       const buf *proof, uint32_t proof_count)
+static int make_stable(pbft *r, uint64_t height,
+                       const uint8_t root[WITAN_HASH_SIZE], const buf *proof,
+                       uint32_t proof_count)
 {
     if (height <= r->low)
         return 0;
@@ -1662,7 +1682,7 @@ static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
         }
     }
     r->low = height;
-    memcpy(r->stable_root, root, 32);
+    memcpy(r->stable_root, root, WITAN_HASH_SIZE);
     for (uint32_t i = 0; i < r->ck_ring; i++)
         if (r->cks[i].height != 0 && r->cks[i].height <= height)
             ck_entry_clear(&r->cks[i]);
@@ -1671,14 +1691,15 @@ static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
     pbft_action a = {0};
     a.type = PBFT_ACT_STABLE;
     a.height = height;
-    memcpy(a.stable_root, root, 32);
+    memcpy(a.stable_root, root, WITAN_HASH_SIZE);
     int rc = encode_proof(r, r->stable_proof, r->stable_proof_count, &a.data);
     if (rc == 0)
         rc = emit(r, &a);
     if (rc != 0)
         return rc;
     struct result *x = result_at(r, height);
-    if (x != NULL && x->executed && memcmp(x->state_root, root, 32) != 0)
+    if (x != NULL && x->executed &&
+        memcmp(x->state_root, root, WITAN_HASH_SIZE) != 0)
         return fork_found(r, height, x->state_root, root);
     if (r->change_pending && r->change_from == height + 1)
         return switch_set(r);
@@ -1688,13 +1709,13 @@ static int make_stable(pbft *r, uint64_t height, const uint8_t root[32],
 /* Counts matching votes in `votes` (VMAX) and makes the checkpoint stable
  * at a quorum. */
 static int ck_try_stable(pbft *r, const struct ckvote *votes, uint64_t height,
-                         const uint8_t root[32])
+                         const uint8_t root[WITAN_HASH_SIZE])
 {
     buf proof[VMAX] = {{0}};
     uint32_t c = 0;
     for (uint32_t i = 0; i < r->set.n; i++)
         if (votes[i].has && votes[i].height == height &&
-            memcmp(votes[i].root, root, 32) == 0 && c < r->set.q)
+            memcmp(votes[i].root, root, WITAN_HASH_SIZE) == 0 && c < r->set.q)
             proof[c++] = votes[i].raw;
     if (c < r->set.q)
         return 0;
@@ -1702,7 +1723,8 @@ static int ck_try_stable(pbft *r, const struct ckvote *votes, uint64_t height,
 }
 
 static int ck_vote(pbft *r, uint32_t sender, uint64_t height,
-                   const uint8_t root[32], const uint8_t *raw, size_t size)
+                   const uint8_t root[WITAN_HASH_SIZE], const uint8_t *raw,
+                   size_t size)
 {
     int rc;
     struct ckvote *lv = &r->ck_latest[sender];
@@ -1711,7 +1733,7 @@ static int ck_vote(pbft *r, uint32_t sender, uint64_t height,
             return rc;
         lv->has = true;
         lv->height = height;
-        memcpy(lv->root, root, 32);
+        memcpy(lv->root, root, WITAN_HASH_SIZE);
         if ((rc = ck_try_stable(r, r->ck_latest, height, root)) != 0)
             return rc;
     }
@@ -1724,7 +1746,7 @@ static int ck_vote(pbft *r, uint32_t sender, uint64_t height,
     }
     struct ckvote *v = &e->votes[sender];
     if (v->has) {
-        if (memcmp(v->root, root, 32) != 0) {
+        if (memcmp(v->root, root, WITAN_HASH_SIZE) != 0) {
             if ((rc = keep_evidence(r, sender, &v->raw, raw, size)) != 0)
                 return rc;
             return drop(r, PBFT_DROP_CONFLICT);
@@ -1735,14 +1757,15 @@ static int ck_vote(pbft *r, uint32_t sender, uint64_t height,
         return rc;
     v->has = true;
     v->height = height;
-    memcpy(v->root, root, 32);
+    memcpy(v->root, root, WITAN_HASH_SIZE);
     return ck_try_stable(r, e->votes, height, root);
 }
 
 static int on_checkpoint(pbft *r, uint32_t sender, const Witan__Checkpoint *ck,
                          const uint8_t *raw, size_t size)
 {
-    if (ck->state_root.len != 32 || ck->height == 0 || ck->height % r->K != 0)
+    if (ck->state_root.len != WITAN_HASH_SIZE || ck->height == 0 ||
+        ck->height % r->K != 0)
         return drop(r, PBFT_DROP_INVALID);
     if (ck->height <= r->low)
         return 0;
@@ -1776,14 +1799,15 @@ static int on_executed(pbft *r, const pbft_event *ev)
     struct result *x = result_at(r, h);
     if (x == NULL)
         return WITAN_EINVAL;
-    memcpy(x->state_root, ev->u.executed.state_root, 32);
-    memcpy(x->receipts_root, ev->u.executed.receipts_root, 32);
+    memcpy(x->state_root, ev->u.executed.state_root, WITAN_HASH_SIZE);
+    memcpy(x->receipts_root, ev->u.executed.receipts_root, WITAN_HASH_SIZE);
     x->executed = true;
     r->executed = h;
     if (h % r->K != 0 || r->halted)
         return 0;
     if (h <= r->low) {
-        if (h == r->low && memcmp(x->state_root, r->stable_root, 32) != 0)
+        if (h == r->low &&
+            memcmp(x->state_root, r->stable_root, WITAN_HASH_SIZE) != 0)
             return fork_found(r, h, x->state_root, r->stable_root);
         return 0;
     }
@@ -1792,7 +1816,7 @@ static int on_executed(pbft *r, const pbft_event *ev)
     pbft_msg m = {0};
     m.kind = PBFT_MSG_CHECKPOINT;
     m.height = h;
-    memcpy(m.hash, x->state_root, 32);
+    memcpy(m.hash, x->state_root, WITAN_HASH_SIZE);
     uint8_t *out;
     size_t size;
     int rc = sign_simple(r, &m, &out, &size);
@@ -1834,7 +1858,7 @@ static int build_view_change(pbft *r, uint64_t nv, uint8_t **out, size_t *size)
     vc.stable_height = r->low;
     if (r->low != 0) {
         vc.stable_state_root.data = r->stable_root;
-        vc.stable_state_root.len = 32;
+        vc.stable_state_root.len = WITAN_HASH_SIZE;
     }
     int rc = 0;
     Witan__SignedMessage **proof = calloc(VMAX, sizeof(*proof));
@@ -2004,7 +2028,7 @@ static int start_view_change(pbft *r, uint64_t nv)
  * the same way by every replica. */
 struct nv_plan {
     uint64_t min_s;
-    uint8_t min_s_root[32];
+    uint8_t min_s_root[WITAN_HASH_SIZE];
     const Witan__ViewChange *min_s_vc;
     uint64_t max_h;
     const Witan__PreparedProof *chosen[WITAN_PBFT_WINDOW_MAX + 1];
@@ -2020,7 +2044,8 @@ static void plan_new_view(pbft *r, Witan__ViewChange *const *vcs, size_t count,
                 p->min_s = vcs[i]->stable_height;
                 p->min_s_vc = vcs[i];
                 if (p->min_s)
-                    memcpy(p->min_s_root, vcs[i]->stable_state_root.data, 32);
+                    memcpy(p->min_s_root, vcs[i]->stable_state_root.data,
+                           WITAN_HASH_SIZE);
             }
         }
     for (size_t i = 0; i < count; i++)
@@ -2074,7 +2099,7 @@ static int apply_new_view(pbft *r, uint64_t v, Witan__ViewChange *const *vcs,
         struct slot *s = slot_get(r, h);
         if (s == NULL || s->committed)
             continue;
-        uint8_t d[32];
+        uint8_t d[WITAN_HASH_SIZE];
         struct header_info hi;
         if (pbft_block_hash(pp->block.data, pp->block.len, d) != 0 ||
             decode_header(pp->block.data, pp->block.len, &hi, r->chain_id) !=
@@ -2382,15 +2407,15 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
         /* Results of delivered blocks wait in the ring until executed. */
         if (r->delivered - r->executed >= WITAN_PBFT_STATE_BLOCK_COUNT_MAX)
             return 0;
-        uint8_t d[32];
+        uint8_t d[WITAN_HASH_SIZE];
         struct header_info hi;
         const struct vset *vs = set_at(r, cert.height);
         if (pbft_block_hash(cb->block.data, cb->block.len, d) != 0 ||
-            memcmp(d, cert.block_hash, 32) != 0 ||
+            memcmp(d, cert.block_hash, WITAN_HASH_SIZE) != 0 ||
             decode_header(cb->block.data, cb->block.len, &hi, r->chain_id) !=
                 0 ||
             hi.height != cert.height ||
-            memcmp(hi.prev_hash, r->delivered_hash, 32) != 0 ||
+            memcmp(hi.prev_hash, r->delivered_hash, WITAN_HASH_SIZE) != 0 ||
             pbft_cert_verify(r->chain_id, r->scheme, vs->keys, vs->n, &cert) !=
                 0)
             return drop(r, PBFT_DROP_INVALID);
@@ -2543,7 +2568,7 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
                      false, NULL, raw, size);
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT: {
-        uint8_t sig[64];
+        uint8_t sig[WITAN_SIGNATURE_SIZE];
         if (raw_sig(raw, size, sig) != 0) {
             rc = drop(r, PBFT_DROP_DECODE);
             break;
@@ -2651,7 +2676,7 @@ int pbft_step(pbft *r, const pbft_event *ev)
     case PBFT_EV_VERDICT: {
         struct slot *s = slot_peek(r, ev->u.verdict.height);
         if (s != NULL && s->has_pp && s->verdict == 0 &&
-            memcmp(s->digest, ev->u.verdict.block_hash, 32) == 0) {
+            memcmp(s->digest, ev->u.verdict.block_hash, WITAN_HASH_SIZE) == 0) {
             s->verdict = ev->u.verdict.valid ? 1 : -1;
             if (!ev->u.verdict.valid)
                 r->stats.bad_proposals++;
@@ -2724,7 +2749,8 @@ static int set_init(struct vset *s, const wcrypto_pubkey *keys, uint32_t n,
     s->q = pbft_quorum(n);
     s->self = self;
     for (uint32_t i = 0; i < n; i++) {
-        if (keys[i].type != WCRYPTO_KEY_ED25519 || keys[i].size != 32)
+        if (keys[i].type != WCRYPTO_KEY_ED25519 ||
+            keys[i].size != WCRYPTO_ED25519_PUBKEY_SIZE)
             return WITAN_ECONFIG;
         s->keys[i] = keys[i];
     }
@@ -2767,8 +2793,8 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     if (rc != 0)
         return rc;
     if (self != UINT32_MAX &&
-        (self >= count ||
-         memcmp(validators[self].bytes, r->key.pub.bytes, 32) != 0))
+        (self >= count || memcmp(validators[self].bytes, r->key.pub.bytes,
+                                 WCRYPTO_ED25519_PUBKEY_SIZE) != 0))
         return WITAN_ECONFIG;
     if (self == UINT32_MAX)
         ns.self = UINT32_MAX;
@@ -2792,7 +2818,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
             return WITAN_EDECODE;
         }
         const Witan__PreparedProof *p = pr->proof;
-        uint8_t d[32];
+        uint8_t d[WITAN_HASH_SIZE];
         int rc = 0;
         /* Certificates of delivered heights come back too: until a stable
          * checkpoint covers them, view changes must carry them (a new view
@@ -2813,7 +2839,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
             }
             s->has_pc = true;
             s->pc_view = p->view;
-            memcpy(s->pc_digest, d, 32);
+            memcpy(s->pc_digest, d, WITAN_HASH_SIZE);
         }
         witan__prepared_record__free_unpacked(pr, NULL);
         return rc;
@@ -2845,7 +2871,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
     case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE: {
         const Witan__PrePrepare *pp = cm->pre_prepare;
         struct slot *s = slot_get(r, pp->height);
-        uint8_t d[32];
+        uint8_t d[WITAN_HASH_SIZE];
         struct header_info hi;
         if (s == NULL || pp->height <= r->delivered ||
             pbft_block_hash(pp->block.data, pp->block.len, d) != 0 ||
@@ -2866,13 +2892,13 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
         const ProtobufCBinaryData *hash =
             commit ? &cm->commit->block_hash : &cm->prepare->block_hash;
         struct slot *s = slot_get(r, h);
-        if (s == NULL || h <= r->delivered || hash->len != 32)
+        if (s == NULL || h <= r->delivered || hash->len != WITAN_HASH_SIZE)
             break;
         struct vote *v = commit ? &s->commits[sender] : &s->prepares[sender];
         if ((rc = buf_set(&v->raw, raw, raw_size)) != 0)
             break;
         v->has = true;
-        memcpy(v->hash, hash->data, 32);
+        memcpy(v->hash, hash->data, WITAN_HASH_SIZE);
         if (commit) {
             rc = raw_sig(raw, raw_size, v->sig);
             s->commit_sent = true;
@@ -2957,9 +2983,8 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         return WITAN_ENOMEM;
     int rc = set_init(&r->set, cfg->validators, cfg->validator_count,
                       cfg->self);
-    if (rc != 0 ||
-        memcmp(cfg->key->pub.bytes, cfg->validators[cfg->self].bytes, 32) !=
-            0) {
+    if (rc != 0 || memcmp(cfg->key->pub.bytes, cfg->validators[cfg->self].bytes,
+                          WCRYPTO_ED25519_PUBKEY_SIZE) != 0) {
         free(r);
         return WITAN_ECONFIG;
     }
@@ -2993,7 +3018,7 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     /* Boot state. */
     r->delivered = r->executed = r->proposed = boot->height;
     r->last_nonempty = 0;
-    memcpy(r->delivered_hash, boot->block_hash, 32);
+    memcpy(r->delivered_hash, boot->block_hash, WITAN_HASH_SIZE);
     r->delivered_time = boot->time_ms;
     r->hist = boot->history;
     for (uint32_t i = 0; i < boot->result_count; i++) {
@@ -3001,9 +3026,9 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         struct result *x = &r->results[b->height % r->result_ring];
         x->height = b->height;
         x->executed = true;
-        memcpy(x->block_hash, b->block_hash, 32);
-        memcpy(x->state_root, b->state_root, 32);
-        memcpy(x->receipts_root, b->receipts_root, 32);
+        memcpy(x->block_hash, b->block_hash, WITAN_HASH_SIZE);
+        memcpy(x->state_root, b->state_root, WITAN_HASH_SIZE);
+        memcpy(x->receipts_root, b->receipts_root, WITAN_HASH_SIZE);
         x->time_ms = b->time_ms;
         x->cert = b->cert;
     }

@@ -205,9 +205,12 @@ int wcrypto_merkle_consistency_verify(uint64_t old_count, uint64_t new_count,
  * costs O(log n) hashes and the root O(log n); 2 KiB whatever the size. Plain
  * data: copy it, store it, compare it.
  */
+/* One root per bit of the 64-bit leaf count. */
+#define WCRYPTO_HISTORY_LEVELS 64
 typedef struct wcrypto_history {
     uint64_t size;
-    uint8_t frontier[64][WCRYPTO_HASH_SIZE]; /* frontier[i] valid iff bit i */
+    uint8_t frontier[WCRYPTO_HISTORY_LEVELS][WCRYPTO_HASH_SIZE]; /* valid iff
+                                                                bit i */
 } wcrypto_history;
 
 void wcrypto_history_init(wcrypto_history *h);

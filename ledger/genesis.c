@@ -142,7 +142,8 @@ struct gen_tmp {
     Witan__Params params;
     Witan__Validator validators[WITAN_VALIDATOR_COUNT_MAX];
     Witan__Validator *validator_ptrs[WITAN_VALIDATOR_COUNT_MAX];
-    uint8_t validator_keys[WITAN_VALIDATOR_COUNT_MAX][32];
+    uint8_t validator_keys[WITAN_VALIDATOR_COUNT_MAX]
+                          [WCRYPTO_ED25519_PUBKEY_SIZE];
     Witan__Member members[WITAN_MEMBER_COUNT_MAX];
     Witan__Member *member_ptrs[WITAN_MEMBER_COUNT_MAX];
     uint8_t member_keys[WITAN_MEMBER_COUNT_MAX][WITAN_PUBKEY_SIZE_MAX];
@@ -208,19 +209,22 @@ static int parse_validators(struct gen_ctx *c, witan_json_ref arr,
         if (!printable(name, WITAN_NAME_SIZE_MAX))
             return bad(c, WITAN_EINVAL, "validator name \"%s\" is empty, too "
                                         "long or not printable", name);
-        if (get_key(c, v, 32, t->validator_keys[i], name))
+        if (get_key(c, v, WCRYPTO_ED25519_PUBKEY_SIZE, t->validator_keys[i],
+                    name))
             return WITAN_EKEY;
         wcrypto_pubkey pk;
-        if (wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, t->validator_keys[i], 32,
-                                 &pk))
+        if (wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, t->validator_keys[i],
+                                 WCRYPTO_ED25519_PUBKEY_SIZE, &pk))
             return bad(c, WITAN_EKEY, "validator %s: invalid Ed25519 key",
                        name);
         for (size_t j = 0; j < i; j++)
-            if (memcmp(t->validator_keys[j], t->validator_keys[i], 32) == 0)
+            if (memcmp(t->validator_keys[j], t->validator_keys[i],
+                       WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
                 return bad(c, WITAN_EEXIST, "validator %s: key listed twice",
                            name);
         m->name = (char *)name;
-        m->pubkey = (ProtobufCBinaryData){32, t->validator_keys[i]};
+        m->pubkey = (ProtobufCBinaryData){WCRYPTO_ED25519_PUBKEY_SIZE,
+                                          t->validator_keys[i]};
         t->validator_ptrs[i] = m;
     }
     t->g.n_validators = n;

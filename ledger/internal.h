@@ -27,6 +27,14 @@ struct ledger {
     uint32_t model_cache_next;
 };
 
+/* The one rule for a feed id, wherever one is named (attestations, model
+ * inputs and triggers): 1 to WITAN_FEED_SIZE_MAX of [a-z0-9/._-], a path of
+ * lowercase words like "climate/co2/mauna-loa". */
+bool ledger_feed_ok(const char *s);
+/* Text that is at most max bytes, none of them a control character, and
+ * not empty unless may_be_empty. */
+bool ledger_text_ok(const char *s, size_t max, bool may_be_empty);
+
 /* Meta keys. "r" + be64(height) holds state root || receipts root. */
 #define META_PROTOCOL "protocol_version"
 #define META_SCHEMA "schema_version"

@@ -77,17 +77,21 @@ int ledger_account_nonce(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
 static int tip_put(store_txn *txn, const struct ledger_tip *t)
 {
     Witan__ChainTip m = WITAN__CHAIN_TIP__INIT;
-    ProtobufCBinaryData frontier[64];
+    ProtobufCBinaryData frontier[WCRYPTO_HISTORY_LEVELS];
     m.height = t->height;
-    m.block_hash = (ProtobufCBinaryData){32, (uint8_t *)t->block_hash};
-    m.state_root = (ProtobufCBinaryData){32, (uint8_t *)t->state_root};
-    m.receipts_root = (ProtobufCBinaryData){32, (uint8_t *)t->receipts_root};
+    m.block_hash =
+        (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)t->block_hash};
+    m.state_root =
+        (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)t->state_root};
+    m.receipts_root =
+        (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)t->receipts_root};
     m.time_ms = t->time_ms;
     m.last_nonempty_height = t->last_nonempty_height;
     m.history_size = t->history.size;
-    for (int i = 0; i < 64; i++)
-        frontier[i] = (ProtobufCBinaryData){32, (uint8_t *)t->history.frontier[i]};
-    m.n_history_frontier = 64;
+    for (int i = 0; i < WCRYPTO_HISTORY_LEVELS; i++)
+        frontier[i] = (ProtobufCBinaryData){WITAN_HASH_SIZE,
+                                            (uint8_t *)t->history.frontier[i]};
+    m.n_history_frontier = WCRYPTO_HISTORY_LEVELS;
     m.history_frontier = frontier;
     uint8_t *buf;
     size_t size;
@@ -110,24 +114,27 @@ static int tip_get(store_txn *txn, struct ledger_tip *t)
     if (!m)
         return WITAN_EDBCORRUPT;
     err = WITAN_OK;
-    if (m->block_hash.len != 32 || m->state_root.len != 32 ||
-        m->receipts_root.len != 32 || m->n_history_frontier != 64) {
+    if (m->block_hash.len != WITAN_HASH_SIZE ||
+        m->state_root.len != WITAN_HASH_SIZE ||
+        m->receipts_root.len != WITAN_HASH_SIZE ||
+        m->n_history_frontier != WCRYPTO_HISTORY_LEVELS) {
         err = WITAN_EDBCORRUPT;
     } else {
         memset(t, 0, sizeof *t);
         t->height = m->height;
-        memcpy(t->block_hash, m->block_hash.data, 32);
-        memcpy(t->state_root, m->state_root.data, 32);
-        memcpy(t->receipts_root, m->receipts_root.data, 32);
+        memcpy(t->block_hash, m->block_hash.data, WITAN_HASH_SIZE);
+        memcpy(t->state_root, m->state_root.data, WITAN_HASH_SIZE);
+        memcpy(t->receipts_root, m->receipts_root.data, WITAN_HASH_SIZE);
         t->time_ms = m->time_ms;
         t->last_nonempty_height = m->last_nonempty_height;
         t->history.size = m->history_size;
-        for (int i = 0; i < 64; i++) {
-            if (m->history_frontier[i].len != 32) {
+        for (int i = 0; i < WCRYPTO_HISTORY_LEVELS; i++) {
+            if (m->history_frontier[i].len != WITAN_HASH_SIZE) {
                 err = WITAN_EDBCORRUPT;
                 break;
             }
-            memcpy(t->history.frontier[i], m->history_frontier[i].data, 32);
+            memcpy(t->history.frontier[i], m->history_frontier[i].data,
+                   WITAN_HASH_SIZE);
         }
     }
     witan__chain_tip__free_unpacked(m, NULL);
@@ -141,8 +148,9 @@ static void results_key(uint64_t height, uint8_t key[9])
 }
 
 /* The state and receipts roots after block `height` (0: after genesis). */
-static int results_get(store_txn *txn, uint64_t height, uint8_t state[32],
-                       uint8_t receipts[32])
+static int results_get(store_txn *txn, uint64_t height,
+                       uint8_t state[WITAN_HASH_SIZE],
+                       uint8_t receipts[WITAN_HASH_SIZE])
 {
     uint8_t key[9];
     const void *v;
@@ -151,20 +159,21 @@ static int results_get(store_txn *txn, uint64_t height, uint8_t state[32],
     int err = store_get(txn, STORE_META, key, sizeof key, &v, &vs);
     if (err)
         return err;
-    if (vs != 64)
+    if (vs != 2 * WITAN_HASH_SIZE)
         return WITAN_EDBCORRUPT;
-    memcpy(state, v, 32);
-    memcpy(receipts, (const uint8_t *)v + 32, 32);
+    memcpy(state, v, WITAN_HASH_SIZE);
+    memcpy(receipts, (const uint8_t *)v + WITAN_HASH_SIZE, WITAN_HASH_SIZE);
     return WITAN_OK;
 }
 
-static int results_put(store_txn *txn, uint64_t height, const uint8_t state[32],
-                       const uint8_t receipts[32])
+static int results_put(store_txn *txn, uint64_t height,
+                       const uint8_t state[WITAN_HASH_SIZE],
+                       const uint8_t receipts[WITAN_HASH_SIZE])
 {
-    uint8_t key[9], value[64];
+    uint8_t key[9], value[2 * WITAN_HASH_SIZE];
     results_key(height, key);
-    memcpy(value, state, 32);
-    memcpy(value + 32, receipts, 32);
+    memcpy(value, state, WITAN_HASH_SIZE);
+    memcpy(value + WITAN_HASH_SIZE, receipts, WITAN_HASH_SIZE);
     return store_put(txn, STORE_META, key, sizeof key, value, sizeof value);
 }
 
@@ -244,10 +253,11 @@ static int check_existing(ledger *l, char *why, size_t why_size)
     if (!err)
         err = store_get(txn, STORE_META, META_GENESIS, strlen(META_GENESIS), &v,
                         &vs);
-    if (!err && (vs != 32 || memcmp(v, l->genesis_hash, 32) != 0)) {
+    if (!err && (vs != WITAN_HASH_SIZE ||
+                 memcmp(v, l->genesis_hash, WITAN_HASH_SIZE) != 0)) {
         char have[65], want[65];
-        witan_hex_encode(v, vs == 32 ? 32 : 0, have);
-        witan_hex_encode(l->genesis_hash, 32, want);
+        witan_hex_encode(v, vs == WITAN_HASH_SIZE ? WITAN_HASH_SIZE : 0, have);
+        witan_hex_encode(l->genesis_hash, WITAN_HASH_SIZE, want);
         WHY("database belongs to genesis %s, not this genesis %s (another "
             "chain)",
             have, want);
@@ -412,7 +422,8 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
         ptrs[i] = txs[i]->bytes;
         sizes[i] = txs[i]->size;
     }
-    uint8_t txs_root[32], history_root[32], rstate[32], rreceipts[32];
+    uint8_t txs_root[WITAN_HASH_SIZE], history_root[WITAN_HASH_SIZE];
+    uint8_t rstate[WITAN_HASH_SIZE], rreceipts[WITAN_HASH_SIZE];
     int root_err = ledger_txs_root(ptrs, sizes, count, txs_root);
     free(ptrs);
     free(sizes);
@@ -429,9 +440,10 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
     h.view = view;
     /* Monotonic whatever the caller's clock says. */
     h.time_ms = time_ms > tip->time_ms ? time_ms : tip->time_ms + 1;
-    h.prev_hash = (ProtobufCBinaryData){32, (uint8_t *)tip->block_hash};
-    h.txs_root = (ProtobufCBinaryData){32, txs_root};
-    h.history_root = (ProtobufCBinaryData){32, history_root};
+    h.prev_hash =
+        (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)tip->block_hash};
+    h.txs_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, txs_root};
+    h.history_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, history_root};
     h.tx_count = (uint32_t)count;
     h.proposer = proposer;
 
@@ -448,8 +460,9 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
             store_abort(txn);
         }
         h.results_height = height - depth;
-        h.results_state_root = (ProtobufCBinaryData){32, rstate};
-        h.results_receipts_root = (ProtobufCBinaryData){32, rreceipts};
+        h.results_state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, rstate};
+        h.results_receipts_root =
+            (ProtobufCBinaryData){WITAN_HASH_SIZE, rreceipts};
         h.results_cert = cert;
     }
     uint8_t *header = NULL;
@@ -505,7 +518,7 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             (unsigned long long)h->height, (unsigned long long)tip->height);
         return WITAN_ESTATE;
     }
-    if (!bytes_eq(h->prev_hash, tip->block_hash, 32)) {
+    if (!bytes_eq(h->prev_hash, tip->block_hash, WITAN_HASH_SIZE)) {
         WHY("block %llu does not link to the tip's hash",
             (unsigned long long)h->height);
         return WITAN_EINVAL;
@@ -515,9 +528,9 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             (long long)h->time_ms, (long long)tip->time_ms);
         return WITAN_EINVAL;
     }
-    uint8_t root[32];
+    uint8_t root[WITAN_HASH_SIZE];
     wcrypto_history_root(&tip->history, root);
-    if (!bytes_eq(h->history_root, root, 32)) {
+    if (!bytes_eq(h->history_root, root, WITAN_HASH_SIZE)) {
         WHY("block history root differs from this node's");
         return WITAN_EINVAL;
     }
@@ -528,7 +541,8 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
     }
     uint32_t depth = l->g->params->pipeline_depth;
     if (h->height > depth) {
-        uint8_t state[32], receipts[32], hash[32];
+        uint8_t state[WITAN_HASH_SIZE], receipts[WITAN_HASH_SIZE],
+            hash[WITAN_HASH_SIZE];
         const void *v;
         size_t vs;
         uint8_t key[8];
@@ -545,8 +559,8 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
                             old->header.len, hash);
         witan__block__free_unpacked(old, NULL);
         if (h->results_height != h->height - depth ||
-            !bytes_eq(h->results_state_root, state, 32) ||
-            !bytes_eq(h->results_receipts_root, receipts, 32)) {
+            !bytes_eq(h->results_state_root, state, WITAN_HASH_SIZE) ||
+            !bytes_eq(h->results_receipts_root, receipts, WITAN_HASH_SIZE)) {
             WHY("block carries results of height %llu that differ from this "
                 "node's execution",
                 (unsigned long long)h->results_height);
@@ -705,7 +719,7 @@ static int put_be64_key(store_txn *txn, enum store_table t, uint64_t k,
 /* One attempt at applying; the caller retries after growing the map. */
 static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                       const Witan__Block *b, const Witan__BlockHeader *h,
-                      const uint8_t block_hash[32],
+                      const uint8_t block_hash[WITAN_HASH_SIZE],
                       const Witan__CommitCertificate *cert,
                       bool verify_signatures, struct ledger_apply_stats *stats,
                       struct ledger_tip *next, char *why, size_t why_size)
@@ -746,11 +760,12 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             uint8_t loc[12];
             store_be64(loc, h->height);
             store_be32(loc + 8, (uint32_t)i);
-            err = store_put(txn, STORE_TXS, tx.hash, 32, loc, sizeof loc);
+            err = store_put(txn, STORE_TXS, tx.hash, WITAN_HASH_SIZE, loc,
+                            sizeof loc);
         }
         if (!err) {
             Witan__Receipt r = WITAN__RECEIPT__INIT;
-            r.tx_hash = (ProtobufCBinaryData){32, tx.hash};
+            r.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tx.hash};
             r.status = status;
             r.height = h->height;
             r.index = (uint32_t)i;
@@ -761,7 +776,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             if (!err) {
                 wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, rb, rs,
                                     receipt_hashes[i]);
-                err = store_put(txn, STORE_RECEIPTS, tx.hash, 32, rb, rs);
+                err = store_put(txn, STORE_RECEIPTS, tx.hash, WITAN_HASH_SIZE,
+                                rb, rs);
                 free(rb);
             }
         }
@@ -781,9 +797,9 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     if (!err)
         err = wcrypto_history_append(&next->history, block_hash);
     next->height = h->height;
-    memcpy(next->block_hash, block_hash, 32);
-    memcpy(next->state_root, stats->state_root, 32);
-    memcpy(next->receipts_root, stats->receipts_root, 32);
+    memcpy(next->block_hash, block_hash, WITAN_HASH_SIZE);
+    memcpy(next->state_root, stats->state_root, WITAN_HASH_SIZE);
+    memcpy(next->receipts_root, stats->receipts_root, WITAN_HASH_SIZE);
     next->time_ms = h->time_ms;
     if (n > 0)
         next->last_nonempty_height = h->height;
@@ -793,7 +809,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     if (!err)
         err = put_be64_key(txn, STORE_BLOCKS, h->height, bytes, size);
     if (!err)
-        err = store_put(txn, STORE_BLOCK_HASHES, block_hash, 32, be, 8);
+        err = store_put(txn, STORE_BLOCK_HASHES, block_hash, WITAN_HASH_SIZE,
+                        be, 8);
     if (!err && cert) {
         uint8_t *cb;
         size_t cs;
@@ -827,7 +844,7 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     int derr = block_decode(l, bytes, size, &b, &h, why, why_size);
     if (derr)
         return derr;
-    uint8_t hash[32];
+    uint8_t hash[WITAN_HASH_SIZE];
     wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len, hash);
     int err = ledger_cert_verify(l, cert, h->height, hash, why, why_size);
     struct ledger_tip next;

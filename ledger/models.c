@@ -18,31 +18,6 @@
 
 /* --- stateless rules -------------------------------------------------------- */
 
-static bool feed_text_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > WITAN_FEED_SIZE_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
-static bool name_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 /* Inputs a binding feeds: its window, or one. */
 static size_t binding_width(const Witan__ModelInput *b)
 {
@@ -52,7 +27,7 @@ static size_t binding_width(const Witan__ModelInput *b)
 int models_check_register(const ledger *l, const Witan__RegisterModel *r,
                           char *why, size_t why_size)
 {
-    if (!name_ok(r->name, WITAN_MODEL_NAME_SIZE_MAX)) {
+    if (!ledger_text_ok(r->name, WITAN_MODEL_NAME_SIZE_MAX, false)) {
         WHY("model name must be 1 to %d printable characters",
             WITAN_MODEL_NAME_SIZE_MAX);
         return WITAN_EINVAL;
@@ -66,10 +41,10 @@ int models_check_register(const ledger *l, const Witan__RegisterModel *r,
     size_t width = 0;
     for (size_t i = 0; i < r->n_inputs; i++) {
         const Witan__ModelInput *b = r->inputs[i];
-        if (!feed_text_ok(b->feed) ||
-            !name_ok(b->subject, WITAN_SUBJECT_SIZE_MAX) ||
+        if (!ledger_feed_ok(b->feed) ||
+            !ledger_text_ok(b->subject, WITAN_SUBJECT_SIZE_MAX, false) ||
             (!b->observed_year &&
-             !name_ok(b->value, WITAN_VALUE_NAME_SIZE_MAX)) ||
+             !ledger_text_ok(b->value, WITAN_VALUE_NAME_SIZE_MAX, false)) ||
             b->window > WITAN_MODEL_WINDOW_MAX || b->max_age_ms < 0) {
             WHY("input binding %zu needs a valid feed, subject and value, a "
                 "window of at most %d and a non-negative max age",
@@ -79,8 +54,9 @@ int models_check_register(const ledger *l, const Witan__RegisterModel *r,
         width += binding_width(b);
     }
     for (size_t i = 0; i < r->n_triggers; i++)
-        if (!feed_text_ok(r->triggers[i]->feed) ||
-            !name_ok(r->triggers[i]->subject, WITAN_SUBJECT_SIZE_MAX)) {
+        if (!ledger_feed_ok(r->triggers[i]->feed) ||
+            !ledger_text_ok(r->triggers[i]->subject, WITAN_SUBJECT_SIZE_MAX,
+                            false)) {
             WHY("trigger %zu needs a valid feed and subject", i);
             return WITAN_EINVAL;
         }
@@ -165,13 +141,13 @@ int models_check_post(const Witan__PostPrediction *p, char *why,
 
 /* --- records ----------------------------------------------------------------- */
 
-static int record_get(store_txn *txn, const uint8_t hash[32],
+static int record_get(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
                       Witan__ModelRecord **out)
 {
     const void *v;
     size_t vs;
     *out = NULL;
-    int err = store_get(txn, STORE_MODELS, hash, 32, &v, &vs);
+    int err = store_get(txn, STORE_MODELS, hash, WITAN_HASH_SIZE, &v, &vs);
     if (err)
         return err;
     *out = witan__model_record__unpack(NULL, vs, v);
@@ -181,10 +157,10 @@ static int record_get(store_txn *txn, const uint8_t hash[32],
 static int put_prediction(ledger *l, store_txn *txn,
                           const Witan__PredictionRecord *p)
 {
-    uint8_t key[32 + 8 + 4], *buf;
+    uint8_t key[WITAN_HASH_SIZE + 8 + 4], *buf;
     size_t size;
-    memcpy(key, p->model_hash.data, 32);
-    store_be64(key + 32, p->height);
+    memcpy(key, p->model_hash.data, WITAN_HASH_SIZE);
+    store_be64(key + WITAN_HASH_SIZE, p->height);
     store_be32(key + 40, l->prediction_seq++);
     int err = pack_message(&p->base, &buf, &size);
     if (err)
@@ -208,7 +184,8 @@ static int model_of(ledger *l, const Witan__ModelRecord *r, infer_model **out)
 {
     for (size_t i = 0; i < WITAN_MODEL_CACHE_COUNT; i++)
         if (l->model_cache[i].model &&
-            memcmp(l->model_cache[i].hash, r->hash.data, 32) == 0) {
+            memcmp(l->model_cache[i].hash, r->hash.data, WITAN_HASH_SIZE) ==
+                0) {
             *out = l->model_cache[i].model;
             return WITAN_OK;
         }
@@ -220,7 +197,7 @@ static int model_of(ledger *l, const Witan__ModelRecord *r, infer_model **out)
         &l->model_cache[l->model_cache_next++ % WITAN_MODEL_CACHE_COUNT];
     infer_model_free(e->model);
     e->model = m;
-    memcpy(e->hash, r->hash.data, 32);
+    memcpy(e->hash, r->hash.data, WITAN_HASH_SIZE);
     *out = m;
     return WITAN_OK;
 }
@@ -244,7 +221,7 @@ static int64_t year_of(int64_t ms)
 struct inputs {
     int64_t *values;       /* fixed point */
     ProtobufCBinaryData *txs;
-    uint8_t (*tx_store)[32];
+    uint8_t (*tx_store)[WITAN_HASH_SIZE];
     size_t count;
     Witan__PredictionStatus status;
     char explanation[200];
@@ -338,8 +315,9 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
         size_t slot = base + width - 1 - found;
         in->values[slot] = value;
         memcpy(in->tx_store[slot], r->tx_hash.data,
-               r->tx_hash.len == 32 ? 32 : 0);
-        in->txs[slot] = (ProtobufCBinaryData){32, in->tx_store[slot]};
+               r->tx_hash.len == WITAN_HASH_SIZE ? WITAN_HASH_SIZE : 0);
+        in->txs[slot] =
+            (ProtobufCBinaryData){WITAN_HASH_SIZE, in->tx_store[slot]};
         found++;
         witan__attestation_record__free_unpacked(r, NULL);
     }
@@ -377,7 +355,7 @@ static int score_and_record(ledger *l, store_txn *txn,
     p.input_frac_bits = info.input_frac_bits;
     p.output_frac_bits = info.output_frac_bits;
     p.height = height;
-    p.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)tx_hash};
+    p.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)tx_hash};
     p.computed = true;
     p.subject = (char *)subject;
     p.status = in->status;
@@ -449,7 +427,8 @@ static void inputs_free(struct inputs *in)
 /* Scores a model on the inputs its bindings read from state now. */
 static int score_from_bindings(ledger *l, store_txn *txn,
                                const Witan__ModelRecord *r, int64_t now_ms,
-                               const char *subject, const uint8_t tx_hash[32],
+                               const char *subject,
+                               const uint8_t tx_hash[WITAN_HASH_SIZE],
                                uint64_t height)
 {
     size_t width = 0;
@@ -489,8 +468,8 @@ static size_t trigger_key(const char *feed, const char *subject,
 {
     size_t n = attest_key(feed, subject, 0, NULL, false, 0, out) - 8;
     if (model_hash) {
-        memcpy(out + n, model_hash, 32);
-        n += 32;
+        memcpy(out + n, model_hash, WITAN_HASH_SIZE);
+        n += WITAN_HASH_SIZE;
     }
     return n;
 }
@@ -501,7 +480,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
 {
     (void)l;
     const Witan__RegisterModel *reg = body->register_model;
-    uint8_t model_hash[32];
+    uint8_t model_hash[WITAN_HASH_SIZE];
     wcrypto_hash_tagged(INFER_TAG_MODEL, reg->model.data, reg->model.len,
                         model_hash);
     Witan__ModelRecord *existing;
@@ -524,7 +503,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
     infer_model_free(m);
 
     Witan__ModelRecord r = WITAN__MODEL_RECORD__INIT;
-    r.hash = (ProtobufCBinaryData){32, model_hash};
+    r.hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, model_hash};
     r.name = reg->name;
     r.version = reg->version;
     r.model = reg->model;
@@ -533,7 +512,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
     r.n_triggers = reg->n_triggers;
     r.triggers = reg->triggers;
     r.operator_ = body->sender;
-    r.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    r.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
     r.height = height;
     r.gas_max = info.gas_max;
     uint8_t *buf;
@@ -541,7 +520,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
     err = pack_message(&r.base, &buf, &size);
     if (err)
         return err;
-    err = store_put(txn, STORE_MODELS, model_hash, 32, buf, size);
+    err = store_put(txn, STORE_MODELS, model_hash, WITAN_HASH_SIZE, buf, size);
     free(buf);
     for (size_t i = 0; !err && i < reg->n_triggers; i++) {
         uint8_t key[WITAN_STORE_KEY_SIZE_MAX];
@@ -608,7 +587,7 @@ int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
     p.model_hash = post->model_hash;
     p.status = WITAN__PREDICTION_STATUS__PREDICTION_OK;
     p.height = height;
-    p.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    p.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
     p.computed = false;
     p.operator_ = body->sender;
     p.n_input_txs = post->n_input_txs;
@@ -639,7 +618,7 @@ int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
     uint8_t prefix[WITAN_STORE_KEY_SIZE_MAX];
     size_t prefix_size = trigger_key(a->feed, a->subject, NULL, prefix);
     /* Collect first: scoring writes to other tables while we iterate. */
-    uint8_t hashes[WITAN_MODEL_CACHE_COUNT * 4][32];
+    uint8_t hashes[WITAN_MODEL_CACHE_COUNT * 4][WITAN_HASH_SIZE];
     size_t count = 0;
     store_cursor *c;
     int err = store_cursor_open(txn, STORE_TRIGGERS, &c);
@@ -650,9 +629,11 @@ int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
     for (err = store_cursor_seek(c, prefix, prefix_size, &k, &ks, &v, &vs);
          err == 0 && count < WITAN_ARRAY_COUNT(hashes);
          err = store_cursor_next(c, &k, &ks, &v, &vs)) {
-        if (ks != prefix_size + 32 || memcmp(k, prefix, prefix_size) != 0)
+        if (ks != prefix_size + WITAN_HASH_SIZE ||
+            memcmp(k, prefix, prefix_size) != 0)
             break;
-        memcpy(hashes[count++], (const uint8_t *)k + prefix_size, 32);
+        memcpy(hashes[count++], (const uint8_t *)k + prefix_size,
+               WITAN_HASH_SIZE);
     }
     store_cursor_close(c);
     if (err && err != WITAN_ENOTFOUND)

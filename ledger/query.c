@@ -49,10 +49,10 @@ int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out)
             err = WITAN_EDBCORRUPT;
     }
     if (!err) {
-        uint8_t hash[32];
+        uint8_t hash[WITAN_HASH_SIZE];
         wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, r->block->header.data,
                             r->block->header.len, hash);
-        err = dup_bytes(&r->block_hash, hash, 32);
+        err = dup_bytes(&r->block_hash, hash, WITAN_HASH_SIZE);
     }
     if (!err && store_get(txn, STORE_CERTS, key, 8, &v, &vs) == 0) {
         r->cert = witan__commit_certificate__unpack(NULL, vs, v);
@@ -61,10 +61,13 @@ int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out)
     }
     key[0] = 'r';
     store_be64(key + 1, height);
-    if (!err && store_get(txn, STORE_META, key, 9, &v, &vs) == 0 && vs == 64) {
-        err = dup_bytes(&r->state_root, v, 32);
+    if (!err && store_get(txn, STORE_META, key, 9, &v, &vs) == 0 &&
+        vs == 2 * WITAN_HASH_SIZE) {
+        err = dup_bytes(&r->state_root, v, WITAN_HASH_SIZE);
         if (!err)
-            err = dup_bytes(&r->receipts_root, (const uint8_t *)v + 32, 32);
+            err = dup_bytes(&r->receipts_root,
+                            (const uint8_t *)v + WITAN_HASH_SIZE,
+                            WITAN_HASH_SIZE);
     }
     store_abort(txn);
     if (err) {
@@ -120,7 +123,7 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     witan__tx_response__init(r);
     const void *v;
     size_t vs;
-    err = store_get(txn, STORE_TXS, hash, 32, &v, &vs);
+    err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
     if (err == WITAN_ENOTFOUND) {
         r->state = WITAN__TX_STATE__TX_STATE_UNKNOWN;
         store_abort(txn);
@@ -134,7 +137,7 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     if (!err) {
         height = store_read_be64(v);
         index = store_read_be32((const uint8_t *)v + 8);
-        err = store_get(txn, STORE_RECEIPTS, hash, 32, &v, &vs);
+        err = store_get(txn, STORE_RECEIPTS, hash, WITAN_HASH_SIZE, &v, &vs);
     }
     if (!err) {
         r->receipt = witan__receipt__unpack(NULL, vs, v);
@@ -150,13 +153,13 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
         if (!b || index >= b->n_txs) {
             err = WITAN_EDBCORRUPT;
         } else {
-            uint8_t bh[32];
+            uint8_t bh[WITAN_HASH_SIZE];
             wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data,
                                 b->header.len, bh);
             err = dup_bytes(&r->envelope, b->txs[index].data,
                             b->txs[index].len);
             if (!err)
-                err = dup_bytes(&r->block_hash, bh, 32);
+                err = dup_bytes(&r->block_hash, bh, WITAN_HASH_SIZE);
         }
         if (b)
             witan__block__free_unpacked(b, NULL);
@@ -325,13 +328,13 @@ int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
         return WITAN_ELIMIT;
     uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
     uint64_t to = req->to_height ? req->to_height : UINT64_MAX;
-    uint8_t start[32 + 8 + 4];
-    size_t start_size = 32 + 8;
-    memcpy(start, req->model_hash.data, 32);
-    store_be64(start + 32, req->from_height);
+    uint8_t start[WITAN_HASH_SIZE + 8 + 4];
+    size_t start_size = WITAN_HASH_SIZE + 8;
+    memcpy(start, req->model_hash.data, WITAN_HASH_SIZE);
+    store_be64(start + WITAN_HASH_SIZE, req->from_height);
     if (req->cursor.len) {
         if (req->cursor.len != sizeof start ||
-            memcmp(req->cursor.data, start, 32) != 0)
+            memcmp(req->cursor.data, start, WITAN_HASH_SIZE) != 0)
             return WITAN_EINVAL;
         memcpy(start, req->cursor.data, sizeof start);
         start_size = sizeof start;
@@ -353,8 +356,9 @@ int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
     if (!err)
         err = store_cursor_seek(c, start, start_size, &k, &ks, &v, &vs);
     for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
-        if (ks != sizeof start || memcmp(k, req->model_hash.data, 32) != 0 ||
-            store_read_be64((const uint8_t *)k + 32) > to)
+        if (ks != sizeof start ||
+            memcmp(k, req->model_hash.data, WITAN_HASH_SIZE) != 0 ||
+            store_read_be64((const uint8_t *)k + WITAN_HASH_SIZE) > to)
             break;
         if (r->n_records == limit) {
             err = dup_bytes(&r->next_cursor, k, ks);
@@ -403,8 +407,8 @@ int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
     *out = NULL;
     if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
         return WITAN_ELIMIT;
-    if ((req->hash.len && req->hash.len != 32) ||
-        (req->cursor.len && req->cursor.len != 32))
+    if ((req->hash.len && req->hash.len != WITAN_HASH_SIZE) ||
+        (req->cursor.len && req->cursor.len != WITAN_HASH_SIZE))
         return WITAN_EINVAL;
     uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
     Witan__ModelsResponse *r = calloc(1, sizeof *r);
@@ -425,7 +429,8 @@ int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
     if (!err)
         err = store_cursor_seek(c, from->data, from->len, &k, &ks, &v, &vs);
     for (; err == 0; err = store_cursor_next(c, &k, &ks, &v, &vs)) {
-        if (req->hash.len && (ks != 32 || memcmp(k, req->hash.data, 32) != 0))
+        if (req->hash.len && (ks != WITAN_HASH_SIZE ||
+                              memcmp(k, req->hash.data, WITAN_HASH_SIZE) != 0))
             break;
         if (r->n_models == limit) {
             err = dup_bytes(&r->next_cursor, k, ks);

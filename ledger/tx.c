@@ -24,7 +24,7 @@ int pack_message(const ProtobufCMessage *m, uint8_t **out, size_t *size)
     return WITAN_OK;
 }
 
-static bool text_ok(const char *s, size_t max, bool may_be_empty)
+bool ledger_text_ok(const char *s, size_t max, bool may_be_empty)
 {
     size_t n = strlen(s);
     if (n > max || (n == 0 && !may_be_empty))
@@ -35,8 +35,7 @@ static bool text_ok(const char *s, size_t max, bool may_be_empty)
     return true;
 }
 
-/* Feed ids are paths of lowercase words: "climate/co2/mauna-loa". */
-static bool feed_ok(const char *s)
+bool ledger_feed_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > WITAN_FEED_SIZE_MAX)
@@ -52,17 +51,17 @@ static bool feed_ok(const char *s)
 
 static int check_attest(const Witan__Attest *a, char *why, size_t why_size)
 {
-    if (!feed_ok(a->feed)) {
+    if (!ledger_feed_ok(a->feed)) {
         WHY("feed must be 1 to %d characters of a-z, 0-9, '/', '-', '_', '.'",
             WITAN_FEED_SIZE_MAX);
         return WITAN_EINVAL;
     }
-    if (!text_ok(a->subject, WITAN_SUBJECT_SIZE_MAX, false)) {
+    if (!ledger_text_ok(a->subject, WITAN_SUBJECT_SIZE_MAX, false)) {
         WHY("subject must be 1 to %d printable characters",
             WITAN_SUBJECT_SIZE_MAX);
         return WITAN_EINVAL;
     }
-    if (!text_ok(a->unit, WITAN_UNIT_SIZE_MAX, true)) {
+    if (!ledger_text_ok(a->unit, WITAN_UNIT_SIZE_MAX, true)) {
         WHY("unit must be at most %d printable characters",
             WITAN_UNIT_SIZE_MAX);
         return WITAN_EINVAL;
@@ -74,7 +73,7 @@ static int check_attest(const Witan__Attest *a, char *why, size_t why_size)
     }
     for (size_t i = 0; i < a->n_values; i++) {
         const Witan__NamedValue *v = a->values[i];
-        if (!text_ok(v->name, WITAN_VALUE_NAME_SIZE_MAX, false)) {
+        if (!ledger_text_ok(v->name, WITAN_VALUE_NAME_SIZE_MAX, false)) {
             WHY("value %zu: name must be 1 to %d printable characters", i,
                 WITAN_VALUE_NAME_SIZE_MAX);
             return WITAN_EINVAL;
@@ -124,7 +123,7 @@ static int check_membership(const Witan__Membership *m, char *why,
     switch (m->change_case) {
     case WITAN__MEMBERSHIP__CHANGE_ADD: {
         const Witan__MemberAdd *a = m->add;
-        if (!text_ok(a->name, WITAN_NAME_SIZE_MAX, false)) {
+        if (!ledger_text_ok(a->name, WITAN_NAME_SIZE_MAX, false)) {
             WHY("member name must be 1 to %d printable characters",
                 WITAN_NAME_SIZE_MAX);
             return WITAN_EINVAL;

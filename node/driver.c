@@ -191,14 +191,14 @@ static int stable(struct node_driver *d, const pbft_action *a)
     int err = store_write_begin(d->records, &txn);
     if (err)
         return err;
-    size_t size = 8 + 32 + a->data.size;
+    size_t size = 8 + WITAN_HASH_SIZE + a->data.size;
     uint8_t *v = malloc(size);
     if (!v) {
         store_abort(txn);
         return WITAN_ENOMEM;
     }
     store_be64(v, a->height);
-    memcpy(v + 8, a->stable_root, 32);
+    memcpy(v + 8, a->stable_root, WITAN_HASH_SIZE);
     memcpy(v + 40, a->data.data, a->data.size);
     err = store_put(txn, STORE_META, META_STABLE, strlen(META_STABLE), v, size);
     free(v);
@@ -259,7 +259,7 @@ static int load_records(struct node_driver *d, pbft_boot *boot,
         if (*stable_value) {
             memcpy(*stable_value, v, vs);
             boot->stable_height = store_read_be64(*stable_value);
-            memcpy(boot->stable_state_root, *stable_value + 8, 32);
+            memcpy(boot->stable_state_root, *stable_value + 8, WITAN_HASH_SIZE);
             size_t o = 40;
             while (o + 4 <= vs && proof_count < WITAN_VALIDATOR_COUNT_MAX) {
                 uint32_t len = store_read_be32(*stable_value + o);
@@ -392,7 +392,7 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
         case PBFT_ACT_VALIDATE:
             p.type = PEND_VERDICT;
             p.height = a->height;
-            memcpy(p.hash, a->block_hash, 32);
+            memcpy(p.hash, a->block_hash, WITAN_HASH_SIZE);
             p.valid = d->app.validate(d->app.ctx, a);
             d->stats.app_ns += now_ns() - t;
             err = push_pending(d, &p);
@@ -418,8 +418,8 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
             break;
         case PBFT_ACT_FORK: {
             char own[65], agreed[65];
-            witan_hex_encode(a->own_root, 32, own);
-            witan_hex_encode(a->stable_root, 32, agreed);
+            witan_hex_encode(a->own_root, WITAN_HASH_SIZE, own);
+            witan_hex_encode(a->stable_root, WITAN_HASH_SIZE, agreed);
             WITAN_ERROR("node",
                         "FORK at height %llu: this node's state root %s differs "
                         "from the stable checkpoint's %s; execution stopped",
@@ -443,7 +443,7 @@ int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
     ev.type = PBFT_EV_PROPOSAL;
     ev.u.proposal.height = height;
     ev.u.proposal.time_ms = time_ms;
-    memcpy(ev.u.proposal.txs_root, txs_root, 32);
+    memcpy(ev.u.proposal.txs_root, txs_root, WITAN_HASH_SIZE);
     ev.u.proposal.txs = txs;
     ev.u.proposal.tx_count = tx_count;
     return step(d, &ev);
@@ -484,14 +484,14 @@ static int answer(struct node_driver *d, const struct pending *p)
     case PEND_VERDICT:
         ev.type = PBFT_EV_VERDICT;
         ev.u.verdict.height = p->height;
-        memcpy(ev.u.verdict.block_hash, p->hash, 32);
+        memcpy(ev.u.verdict.block_hash, p->hash, WITAN_HASH_SIZE);
         ev.u.verdict.valid = p->valid;
         break;
     case PEND_EXECUTED:
         ev.type = PBFT_EV_EXECUTED;
         ev.u.executed.height = p->height;
-        memcpy(ev.u.executed.state_root, p->state_root, 32);
-        memcpy(ev.u.executed.receipts_root, p->receipts_root, 32);
+        memcpy(ev.u.executed.state_root, p->state_root, WITAN_HASH_SIZE);
+        memcpy(ev.u.executed.receipts_root, p->receipts_root, WITAN_HASH_SIZE);
         break;
     }
     return step(d, &ev);

@@ -736,15 +736,16 @@ static void route_block(struct http_call *c, const char *arg)
 
 static void route_tx(struct http_call *c, const char *arg)
 {
-    uint8_t hash[32];
-    if (strlen(arg) != 64 || witan_hex_decode(arg, hash, 32) != 0) {
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (strlen(arg) != 2 * WITAN_HASH_SIZE ||
+        witan_hex_decode(arg, hash, WITAN_HASH_SIZE) != 0) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
                       "a transaction hash is 64 hex digits");
         return;
     }
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
-    tr.tx_hash = (ProtobufCBinaryData){32, hash};
+    tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     req.kind_case = WITAN__REQUEST__KIND_TX;
     req.tx = &tr;
     Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
@@ -1094,13 +1095,14 @@ static void route_predictions(struct http_call *c)
     }
     Witan__PredictionsRequest p = WITAN__PREDICTIONS_REQUEST__INIT;
     const char *model = param(&c->params, "model");
-    uint8_t hash[32];
-    if (!model || strlen(model) != 64 || witan_hex_decode(model, hash, 32)) {
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (!model || strlen(model) != 2 * WITAN_HASH_SIZE ||
+        witan_hex_decode(model, hash, WITAN_HASH_SIZE)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
                       "model is the model's hash, 64 hex digits");
         return;
     }
-    p.model_hash = (ProtobufCBinaryData){32, hash};
+    p.model_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     p.subject = (char *)(param(&c->params, "subject")
                              ? param(&c->params, "subject")
                              : "");
@@ -1129,14 +1131,15 @@ static void route_models(struct http_call *c, const char *arg)
         return;
     }
     Witan__ModelsRequest m = WITAN__MODELS_REQUEST__INIT;
-    uint8_t hash[32];
+    uint8_t hash[WITAN_HASH_SIZE];
     if (arg) {
-        if (strlen(arg) != 64 || witan_hex_decode(arg, hash, 32)) {
+        if (strlen(arg) != 2 * WITAN_HASH_SIZE ||
+            witan_hex_decode(arg, hash, WITAN_HASH_SIZE)) {
             respond_error(c->aio, 400, WITAN_EINVAL, false,
                           "a model hash is 64 hex digits");
             return;
         }
-        m.hash = (ProtobufCBinaryData){32, hash};
+        m.hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     }
     if (paging(c, &m.limit, &m.cursor))
         return;

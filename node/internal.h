@@ -95,7 +95,8 @@ struct node {
 
 /* Counts one committed block and the commit latency of its transactions
  * (those admitted here; others are not timed). Cannot fail. */
-void node_metrics_commit_hashes(struct node *n, const uint8_t (*hashes)[32],
+void node_metrics_commit_hashes(struct node *n,
+                                const uint8_t (*hashes)[WITAN_HASH_SIZE],
                                 size_t count);
 void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
                          size_t count);

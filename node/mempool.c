@@ -31,9 +31,11 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
     return h;
 }
 
-static uint64_t sender_nonce_hash(const uint8_t sender[20], uint64_t nonce)
+static uint64_t sender_nonce_hash(const uint8_t sender[WITAN_ADDRESS_SIZE],
+                                  uint64_t nonce)
 {
-    return hash_bytes(sender, 20) ^ (nonce * UINT64_C(0x9e3779b97f4a7c15));
+    return hash_bytes(sender, WITAN_ADDRESS_SIZE) ^
+           (nonce * UINT64_C(0x9e3779b97f4a7c15));
 }
 
 static void index_insert(uint32_t *table, size_t cap, uint64_t h, uint32_t idx)
@@ -50,7 +52,8 @@ static void reindex(struct mempool *m)
     memset(m->by_nonce, 0, m->table_cap * sizeof *m->by_nonce);
     for (uint32_t i = 0; i < m->count; i++) {
         const struct ledger_tx *tx = &m->txs[i];
-        index_insert(m->by_hash, m->table_cap, hash_bytes(tx->hash, 32), i);
+        index_insert(m->by_hash, m->table_cap,
+                     hash_bytes(tx->hash, WITAN_HASH_SIZE), i);
         index_insert(m->by_nonce, m->table_cap,
                      sender_nonce_hash(tx->sender, tx->nonce), i);
     }
@@ -87,10 +90,10 @@ void mempool_free(struct mempool *m)
 const struct ledger_tx *mempool_find(const struct mempool *m,
                                      const uint8_t hash[WITAN_HASH_SIZE])
 {
-    size_t i = hash_bytes(hash, 32) & (m->table_cap - 1);
+    size_t i = hash_bytes(hash, WITAN_HASH_SIZE) & (m->table_cap - 1);
     for (; m->by_hash[i]; i = (i + 1) & (m->table_cap - 1)) {
         const struct ledger_tx *tx = &m->txs[m->by_hash[i] - 1];
-        if (memcmp(tx->hash, hash, 32) == 0)
+        if (memcmp(tx->hash, hash, WITAN_HASH_SIZE) == 0)
             return tx;
     }
     return NULL;
@@ -108,14 +111,15 @@ bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
     return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
 }
 
-static const struct ledger_tx *find_nonce(const struct mempool *m,
-                                          const uint8_t sender[20],
-                                          uint64_t nonce)
+static const struct ledger_tx *
+find_nonce(const struct mempool *m, const uint8_t sender[WITAN_ADDRESS_SIZE],
+           uint64_t nonce)
 {
     size_t i = sender_nonce_hash(sender, nonce) & (m->table_cap - 1);
     for (; m->by_nonce[i]; i = (i + 1) & (m->table_cap - 1)) {
         const struct ledger_tx *tx = &m->txs[m->by_nonce[i] - 1];
-        if (tx->nonce == nonce && memcmp(tx->sender, sender, 20) == 0)
+        if (tx->nonce == nonce &&
+            memcmp(tx->sender, sender, WITAN_ADDRESS_SIZE) == 0)
             return tx;
     }
     return NULL;
@@ -147,8 +151,8 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     /* Blocks are built from the bytes and checked again from them. */
     ledger_tx_shed(&m->txs[idx]);
     m->size += m->txs[idx].size;
-    index_insert(m->by_hash, m->table_cap, hash_bytes(m->txs[idx].hash, 32),
-                 idx);
+    index_insert(m->by_hash, m->table_cap,
+                 hash_bytes(m->txs[idx].hash, WITAN_HASH_SIZE), idx);
     index_insert(m->by_nonce, m->table_cap,
                  sender_nonce_hash(m->txs[idx].sender, m->txs[idx].nonce), idx);
     return WITAN_OK;

@@ -36,10 +36,11 @@ struct replica {
 
 /* --- helpers ------------------------------------------------------------------ */
 
-static bool was_validated(struct replica *r, const uint8_t hash[32])
+static bool was_validated(struct replica *r,
+                          const uint8_t hash[WITAN_HASH_SIZE])
 {
     for (size_t i = 0; i < REPLICA_VALIDATED_RING; i++)
-        if (memcmp(r->validated[i], hash, 32) == 0)
+        if (memcmp(r->validated[i], hash, WITAN_HASH_SIZE) == 0)
             return true;
     return false;
 }
@@ -89,7 +90,8 @@ static int deliver(void *ctx, const pbft_action *a,
      * so had those of a proposal it validated: only a block with others
      * (state transfer, a foreign proposal) is checked again. */
     bool all_known = true;
-    uint8_t (*hashes)[32] = calloc(b->n_txs ? b->n_txs : 1, 32);
+    uint8_t (*hashes)[WITAN_HASH_SIZE] =
+        calloc(b->n_txs ? b->n_txs : 1, WITAN_HASH_SIZE);
     if (!hashes) {
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
@@ -129,7 +131,8 @@ static int deliver(void *ctx, const pbft_action *a,
         for (size_t i = 0; i < b->n_txs; i++)
             mempool_mark(&n->pool, hashes[i]);
         mempool_remove_selected(&n->pool);
-        node_metrics_commit_hashes(n, (const uint8_t(*)[32])hashes, b->n_txs);
+        node_metrics_commit_hashes(n, (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
+                                   b->n_txs);
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
     }
@@ -139,8 +142,8 @@ static int deliver(void *ctx, const pbft_action *a,
         return err;
     WITAN_DEBUG("node", "executed block %llu: %u transactions",
                 (unsigned long long)a->height, stats.tx_count);
-    memcpy(state_root, stats.state_root, 32);
-    memcpy(receipts_root, stats.receipts_root, 32);
+    memcpy(state_root, stats.state_root, WITAN_HASH_SIZE);
+    memcpy(receipts_root, stats.receipts_root, WITAN_HASH_SIZE);
     return WITAN_OK;
 }
 
@@ -273,7 +276,7 @@ static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
         return;
     }
     for (size_t i = 0; i < sr->n_envelopes; i++) {
-        uint8_t hash[32];
+        uint8_t hash[WITAN_HASH_SIZE];
         bool decoded;
         char why[LEDGER_WHY_SIZE];
         node_admit(n, sr->envelopes[i].data, sr->envelopes[i].len, hash,
@@ -326,7 +329,7 @@ static int load_boot(struct node *n, pbft_boot *boot, pbft_result *results)
     ledger_tip(n->l, &tip);
     memset(boot, 0, sizeof *boot);
     boot->height = tip.height;
-    memcpy(boot->block_hash, tip.block_hash, 32);
+    memcpy(boot->block_hash, tip.block_hash, WITAN_HASH_SIZE);
     boot->time_ms = tip.time_ms;
     boot->history = tip.history;
     uint32_t depth = n->genesis->params->pipeline_depth;
@@ -340,9 +343,9 @@ static int load_boot(struct node *n, pbft_boot *boot, pbft_result *results)
         pbft_result *x = &results[rc];
         memset(x, 0, sizeof *x);
         x->height = h;
-        memcpy(x->block_hash, b->block_hash.data, 32);
-        memcpy(x->state_root, b->state_root.data, 32);
-        memcpy(x->receipts_root, b->receipts_root.data, 32);
+        memcpy(x->block_hash, b->block_hash.data, WITAN_HASH_SIZE);
+        memcpy(x->state_root, b->state_root.data, WITAN_HASH_SIZE);
+        memcpy(x->receipts_root, b->receipts_root.data, WITAN_HASH_SIZE);
         Witan__BlockHeader *hd = witan__block_header__unpack(
             NULL, b->block->header.len, b->block->header.data);
         x->time_ms = hd ? hd->time_ms : 0;

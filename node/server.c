@@ -72,14 +72,15 @@ static int metrics_init(struct node_metrics *m, uint32_t pool_count_max)
     return m->admitted ? WITAN_OK : WITAN_ENOMEM;
 }
 
-static uint64_t admitted_key(const uint8_t hash[32])
+static uint64_t admitted_key(const uint8_t hash[WITAN_HASH_SIZE])
 {
     uint64_t k;
     memcpy(&k, hash, sizeof k);
     return k ? k : 1;
 }
 
-static void metrics_admitted(struct node_metrics *m, const uint8_t hash[32])
+static void metrics_admitted(struct node_metrics *m,
+                             const uint8_t hash[WITAN_HASH_SIZE])
 {
     if (!m->admitted)
         return;
@@ -98,7 +99,8 @@ static void metrics_admitted(struct node_metrics *m, const uint8_t hash[32])
 
 /* Removes the hash's entry (shifting later ones of its run back, so that
  * lookups need no tombstones) and records its latency. */
-static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
+static void metrics_committed(struct node_metrics *m,
+                              const uint8_t hash[WITAN_HASH_SIZE],
                               int64_t now_ms)
 {
     if (!m->admitted)
@@ -134,7 +136,8 @@ static void metrics_committed(struct node_metrics *m, const uint8_t hash[32],
     }
 }
 
-void node_metrics_commit_hashes(struct node *n, const uint8_t (*hashes)[32],
+void node_metrics_commit_hashes(struct node *n,
+                                const uint8_t (*hashes)[WITAN_HASH_SIZE],
                                 size_t count)
 {
     int64_t now_ms = node_monotonic_ms();
@@ -238,14 +241,15 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
 
 /* Admits one envelope for a client; true when it newly entered the pool. */
 static bool submit_one(struct node *n, const ProtobufCBinaryData *env,
-                       Witan__SubmitResult *res, uint8_t hash_out[32])
+                       Witan__SubmitResult *res,
+                       uint8_t hash_out[WITAN_HASH_SIZE])
 {
     char why[LEDGER_WHY_SIZE] = "";
     bool decoded;
     int err = node_admit(n, env->data, env->len, hash_out, &decoded, why,
                          sizeof why);
     if (decoded)
-        res->tx_hash = (ProtobufCBinaryData){32, hash_out};
+        res->tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash_out};
     if (err == WITAN_EEXIST)
         return false; /* pending or committed already: not an error */
     if (err)
@@ -258,7 +262,7 @@ struct submit_batch {
     Witan__SubmitResponse response;
     Witan__SubmitResult *results;
     Witan__SubmitResult **pointers;
-    uint8_t (*hashes)[32];
+    uint8_t (*hashes)[WITAN_HASH_SIZE];
 };
 
 static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
@@ -343,7 +347,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__ModelsResponse *models = NULL;
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
-    uint8_t tip_hash[32], tip_root[32];
+    uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
     char why[LEDGER_WHY_SIZE] = "";
     int err = WITAN_OK;
 
@@ -376,14 +380,14 @@ void node_handle_request(struct node *n, nng_msg *msg)
     case WITAN__REQUEST__KIND_STATUS: {
         struct ledger_tip tip;
         ledger_tip(n->l, &tip);
-        memcpy(tip_hash, tip.block_hash, 32);
-        memcpy(tip_root, tip.state_root, 32);
+        memcpy(tip_hash, tip.block_hash, WITAN_HASH_SIZE);
+        memcpy(tip_root, tip.state_root, WITAN_HASH_SIZE);
         status.chain_id = n->genesis->chain_id;
         status.genesis_hash = (ProtobufCBinaryData){
-            32, (uint8_t *)ledger_genesis_hash_of(n->l)};
+            WITAN_HASH_SIZE, (uint8_t *)ledger_genesis_hash_of(n->l)};
         status.height = tip.height;
-        status.block_hash = (ProtobufCBinaryData){32, tip_hash};
-        status.state_root = (ProtobufCBinaryData){32, tip_root};
+        status.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_hash};
+        status.state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_root};
         status.protocol_version = WITAN_PROTOCOL_VERSION;
         status.mempool_count = n->pool.count;
         status.mempool_size = n->pool.size;
@@ -413,7 +417,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.block = block;
         break;
     case WITAN__REQUEST__KIND_TX:
-        if (req->tx->tx_hash.len != 32) {
+        if (req->tx->tx_hash.len != WITAN_HASH_SIZE) {
             err = WITAN_EINVAL;
             snprintf(why, sizeof why, "a transaction hash is 32 bytes");
             break;
@@ -522,7 +526,7 @@ static int load_home(struct node *n, const char *home)
     bool found = false;
     for (size_t i = 0; i < n->genesis->n_validators; i++)
         if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,
-                   32) == 0) {
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0) {
             n->validator_index = (uint32_t)i;
             found = true;
         }
@@ -632,7 +636,7 @@ int node_run(const char *home, const struct node_config *cfg,
     struct ledger_tip tip;
     ledger_tip(n.l, &tip);
     char hash[65];
-    witan_hex_encode(tip.block_hash, 32, hash);
+    witan_hex_encode(tip.block_hash, WITAN_HASH_SIZE, hash);
     WITAN_INFO("node", "chain %s at height %llu (%s), listening on %s",
                n.genesis->chain_id, (unsigned long long)tip.height, hash,
                cfg->listen);
