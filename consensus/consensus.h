@@ -197,6 +197,9 @@ enum pbft_action_type {
                              by 4 bytes big-endian) for pbft_boot */
     PBFT_ACT_FORK,        /* own state root differs from a stable checkpoint:
                              execution stopped; evidence in the fields */
+    PBFT_ACT_FORWARD,     /* the view timer is half gone: send the requests
+                             this replica holds to `to` (every other replica,
+                             the primary included) before suspecting it */
 };
 
 typedef struct pbft_action {
@@ -238,6 +241,8 @@ typedef struct pbft_stats {
     uint64_t dropped[PBFT_DROP_COUNT];
     uint64_t evidence_count;   /* conflicting pairs seen (kept up to a limit) */
     uint64_t view_changes;     /* views this replica moved to */
+    uint64_t suspicions;       /* Suspects this replica sent */
+    uint64_t forwards;         /* times it forwarded its requests */
     uint64_t delivered;        /* blocks delivered */
     uint64_t state_transfers;  /* blocks delivered by state transfer */
     uint64_t bad_proposals;    /* proposals refused (verdict, roots, links) */
@@ -324,6 +329,7 @@ enum pbft_msg_kind {
     PBFT_MSG_STATUS = 16,
     PBFT_MSG_STATE_REQUEST = 17,
     PBFT_MSG_STATE_RESPONSE = 18,
+    PBFT_MSG_SUSPECT = 19,
 };
 
 /* A simple message to sign: pre-prepare (view, height, block), prepare and

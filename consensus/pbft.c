@@ -26,6 +26,7 @@
 #define TAG_STATUS "witan/status/v1"
 #define TAG_STATE_REQUEST "witan/statereq/v1"
 #define TAG_STATE_RESPONSE "witan/stateresp/v1"
+#define TAG_SUSPECT "witan/suspect/v1"
 #define TAG_TEST_SIG "witan/test-sig/v1"
 
 #define RECORD_MESSAGE 'M'
@@ -82,6 +83,7 @@ static const char *kind_tag(int kind)
     case PBFT_MSG_STATUS: return TAG_STATUS;
     case PBFT_MSG_STATE_REQUEST: return TAG_STATE_REQUEST;
     case PBFT_MSG_STATE_RESPONSE: return TAG_STATE_RESPONSE;
+    case PBFT_MSG_SUSPECT: return TAG_SUSPECT;
     default: return NULL;
     }
 }
@@ -155,6 +157,7 @@ int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
     Witan__Commit c = WITAN__COMMIT__INIT;
     Witan__Checkpoint ck = WITAN__CHECKPOINT__INIT;
     Witan__Status st = WITAN__STATUS__INIT;
+    Witan__Suspect su = WITAN__SUSPECT__INIT;
     ProtobufCBinaryData hash = {WITAN_HASH_SIZE, (uint8_t *)m->hash};
     switch (m->kind) {
     case PBFT_MSG_PRE_PREPARE:
@@ -191,6 +194,11 @@ int pbft_msg_sign(const char *chain_id, enum pbft_sig_scheme scheme,
         st.stable_height = m->aux;
         cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATUS;
         cm.status = &st;
+        break;
+    case PBFT_MSG_SUSPECT:
+        su.view = m->view;
+        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT;
+        cm.suspect = &su;
         break;
     default:
         return WITAN_EINVAL;
@@ -405,6 +413,12 @@ struct pbft {
     uint64_t vc_view[VMAX][VC_PER_SENDER];
     buf own_vc;
     buf own_vc_prev;
+    /* Each validator's latest Suspect (consensus.md, "View
+     * synchronisation"): the view and the signed bytes. */
+    buf susp_raw[VMAX];
+    uint64_t susp_view[VMAX];
+    /* The view timer runs in two halves: forward, then suspect. */
+    bool forwarded;
     buf own_nv;
     uint64_t own_nv_view;
 
@@ -900,8 +914,42 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
     return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
 }
 
-static int check_view_change(pbft *r, const Witan__ViewChange *vc)
+static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
+                         const uint8_t *raw, size_t size);
+
+/* A ViewChange's justification: f + 1 Suspects, senders ascending, each
+ * well signed and of view new_view - 1 or later. With `keep`, they are
+ * kept as their senders' suspicions (they are as good as received). */
+static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
 {
+    if (vc->n_suspicion < r->set.f + 1 || vc->n_suspicion > r->set.n)
+        return WITAN_ECONSENSUS;
+    int rc = 0;
+    int64_t last = -1;
+    for (size_t i = 0; i < vc->n_suspicion && rc == 0; i++) {
+        uint32_t s;
+        Witan__ConsensusMessage *cm;
+        rc = open_nested(r, vc->suspicion[i], &s, &cm);
+        if (rc != 0)
+            return rc == WITAN_ENOMEM ? rc : WITAN_ECONSENSUS;
+        if (cm->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT ||
+            (int64_t)s <= last || cm->suspect->view + 1 < vc->new_view)
+            rc = WITAN_ECONSENSUS;
+        last = s;
+        buf raw = {0};
+        if (rc == 0 && keep && (rc = pack_signed(vc->suspicion[i], &raw)) == 0)
+            rc = suspect_store(r, s, cm->suspect->view, raw.data, raw.size);
+        buf_free(&raw);
+        witan__consensus_message__free_unpacked(cm, NULL);
+    }
+    return rc;
+}
+
+static int check_view_change(pbft *r, const Witan__ViewChange *vc, bool keep)
+{
+    int rc = check_suspicion(r, vc, keep);
+    if (rc != 0)
+        return rc;
     if (vc->stable_height != 0 && vc->stable_state_root.len != WITAN_HASH_SIZE)
         return WITAN_ECONSENSUS;
     if (vc->stable_height % r->K != 0)
@@ -1845,6 +1893,7 @@ static uint64_t view_timeout(const pbft *r)
 static void enter_view(pbft *r, uint64_t view)
 {
     r->view = view;
+    r->forwarded = false;
     for (uint32_t i = 0; i < r->W; i++)
         if (r->slots[i].height != 0 && r->slots[i].vote_view != view)
             slot_clear_view(r, &r->slots[i]);
@@ -1913,6 +1962,25 @@ static int build_view_change(pbft *r, uint64_t nv, uint8_t **out, size_t *size)
     }
     vc.n_prepared = npp;
     vc.prepared = pps;
+    /* The justification: the first f + 1 validators, by index, whose
+     * latest Suspect is of view nv - 1 or later. */
+    Witan__SignedMessage *susp[VMAX];
+    size_t ns = 0;
+    for (uint32_t i = 0; i < r->set.n && ns < r->set.f + 1 && rc == 0; i++) {
+        if (r->susp_raw[i].data == NULL || r->susp_view[i] + 1 < nv)
+            continue;
+        susp[ns] = witan_unpack_or_null(&witan__signed_message__descriptor,
+                                        r->susp_raw[i].data,
+                                        r->susp_raw[i].size);
+        if (susp[ns] == NULL)
+            rc = WITAN_EDECODE;
+        else
+            ns++;
+    }
+    if (rc == 0 && ns < r->set.f + 1)
+        rc = WITAN_ECONSENSUS; /* callers move only when justified */
+    vc.n_suspicion = ns;
+    vc.suspicion = susp;
     if (rc == 0) {
         Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
         cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE;
@@ -1921,6 +1989,8 @@ static int build_view_change(pbft *r, uint64_t nv, uint8_t **out, size_t *size)
     }
     for (size_t i = 0; i < np; i++)
         witan__signed_message__free_unpacked(proof[i], NULL);
+    for (size_t i = 0; i < ns; i++)
+        witan__signed_message__free_unpacked(susp[i], NULL);
     for (size_t i = 0; i < npp; i++) {
         for (size_t k = 0; k < pps[i]->n_prepares; k++)
             witan__signed_message__free_unpacked(pps[i]->prepares[k], NULL);
@@ -1980,6 +2050,116 @@ static int arm_vc_timer(pbft *r)
         return 0;
     r->view_timer_armed = true;
     return emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
+}
+
+/* --- view synchronisation (consensus.md) ------------------------------------
+ *
+ * A replica whose timer runs out does not leave its view: it forwards its
+ * requests, then broadcasts a Suspect and goes on taking part. It moves to
+ * view u + 1 only once f + 1 validators suspect views >= u (so at least one
+ * correct one gave up on u), and its ViewChange carries those f + 1
+ * Suspects, so that every correct replica that receives it can follow. A
+ * replica can thus never be alone in a view no other correct replica will
+ * reach, and a faulty minority can neither move the others nor stop them.
+ */
+
+/* The largest u that f + 1 validators suspect a view >= u of; false when
+ * fewer than f + 1 suspect anything. */
+static bool suspected_view(const pbft *r, uint64_t *out)
+{
+    uint64_t views[VMAX];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->set.n; i++) {
+        if (r->susp_raw[i].data == NULL)
+            continue;
+        /* Insertion, largest first. */
+        uint32_t j = k++;
+        while (j > 0 && views[j - 1] < r->susp_view[i]) {
+            views[j] = views[j - 1];
+            j--;
+        }
+        views[j] = r->susp_view[i];
+    }
+    if (k < r->set.f + 1)
+        return false;
+    *out = views[r->set.f];
+    return true;
+}
+
+/* Keeps a checked Suspect of `view` when it is the sender's latest. */
+static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
+                         const uint8_t *raw, size_t size)
+{
+    WITAN_ASSERT(sender < r->set.n);
+    if (r->susp_raw[sender].data != NULL && r->susp_view[sender] >= view)
+        return 0;
+    int rc = buf_set(&r->susp_raw[sender], raw, size);
+    if (rc == 0)
+        r->susp_view[sender] = view;
+    return rc;
+}
+
+/* Moves past the views f + 1 validators suspect, when that is ahead. */
+static int follow_suspicion(pbft *r)
+{
+    uint64_t u;
+    if (!suspected_view(r, &u) || u + 1 <= r->view)
+        return 0;
+    return start_view_change(r, u + 1);
+}
+
+/* This replica gives up on `view`: it says so to all (and keeps taking
+ * part until f + 1 do). */
+static int suspect(pbft *r, uint64_t view)
+{
+    if (!is_validator(r))
+        return 0;
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_SUSPECT;
+    m.view = view;
+    uint8_t *out;
+    size_t size;
+    int rc = sign_simple(r, &m, &out, &size);
+    if (rc != 0)
+        return rc;
+    if ((rc = suspect_store(r, r->set.self, view, out, size)) != 0) {
+        free(out);
+        return rc;
+    }
+    r->stats.suspicions++;
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+        return rc;
+    return follow_suspicion(r);
+}
+
+static int on_suspect(pbft *r, uint32_t sender, const Witan__Suspect *su,
+                      const uint8_t *raw, size_t size)
+{
+    int rc = suspect_store(r, sender, su->view, raw, size);
+    return rc != 0 ? rc : follow_suspicion(r);
+}
+
+/* The view timer: its first half ends in forwarding this replica's
+ * requests to all (a primary that never got them is not at fault), its
+ * second in a Suspect. */
+static int on_view_timer(pbft *r)
+{
+    r->view_timer_armed = false;
+    if (!r->vc_active && !r->forwarded && r->set.n > 1) {
+        r->forwarded = true;
+        r->stats.forwards++;
+        pbft_action a = {0};
+        a.type = PBFT_ACT_FORWARD;
+        a.to = PBFT_TO_ALL;
+        int rc = emit(r, &a);
+        if (rc != 0)
+            return rc;
+        r->view_timer_armed = true;
+        return emit_timer(r, PBFT_TIMER_VIEW,
+                          view_timeout(r) - view_timeout(r) / 2);
+    }
+    r->forwarded = false;
+    return suspect(r, r->view);
 }
 
 static int start_view_change(pbft *r, uint64_t nv)
@@ -2218,39 +2398,29 @@ static int on_view_change(pbft *r, uint32_t sender,
     uint64_t nv = vc->new_view;
     if (nv < r->view || (nv == r->view && !r->vc_active))
         return drop(r, PBFT_DROP_PAST_VIEW);
-    if (check_view_change(r, vc) != 0)
+    int rc = check_view_change(r, vc, true);
+    if (rc == WITAN_ENOMEM)
+        return rc;
+    if (rc != 0)
         return drop(r, PBFT_DROP_INVALID);
     int k = vc_find(r, sender, nv);
     if (k >= 0) {
         if (r->vc_raw[sender][k].size == size &&
             memcmp(r->vc_raw[sender][k].data, raw, size) == 0)
             return 0;
-        int rc = keep_evidence(r, sender, &r->vc_raw[sender][k], raw, size);
+        rc = keep_evidence(r, sender, &r->vc_raw[sender][k], raw, size);
         if (rc != 0)
             return rc;
         return drop(r, PBFT_DROP_CONFLICT);
     }
-    int rc = vc_store(r, sender, nv, raw, size);
+    rc = vc_store(r, sender, nv, raw, size);
     if (rc != 0)
         return rc;
-    /* f + 1 replicas ask for later views: at least one is correct; join the
-     * smallest of their latest views. */
-    uint32_t ahead = 0;
-    uint64_t smallest = UINT64_MAX;
-    for (uint32_t i = 0; i < r->set.n; i++) {
-        uint64_t top = 0;
-        for (int j = 0; j < VC_PER_SENDER; j++)
-            if (r->vc_raw[i][j].data != NULL && r->vc_view[i][j] > top)
-                top = r->vc_view[i][j];
-        if (top > r->view) {
-            ahead++;
-            if (top < smallest)
-                smallest = top;
-        }
-    }
-    if (ahead >= r->set.f + 1 && smallest != UINT64_MAX)
-        if ((rc = start_view_change(r, smallest)) != 0)
-            return rc;
+    /* Its justification is now this replica's too: one well-justified
+     * ViewChange is enough to follow (at least one correct validator gave
+     * up on the view before it). */
+    if ((rc = follow_suspicion(r)) != 0)
+        return rc;
     if ((rc = arm_vc_timer(r)) != 0)
         return rc;
     return try_new_view(r);
@@ -2288,7 +2458,7 @@ static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv)
         count++;
         if (cm->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE ||
             cm->view_change->new_view != v || (seen & (1ull << s)) ||
-            check_view_change(r, cm->view_change) != 0) {
+            check_view_change(r, cm->view_change, false) != 0) {
             ok = false;
             break;
         }
@@ -2464,6 +2634,11 @@ static int on_retransmit(pbft *r)
         return rc;
     if (r->own_ck.data != NULL && (rc = resend(r, &r->own_ck)) != 0)
         return rc;
+    /* A suspicion of this view or later stands until the view moves. */
+    if (r->susp_raw[r->set.self].data != NULL &&
+        r->susp_view[r->set.self] >= r->view &&
+        (rc = resend(r, &r->susp_raw[r->set.self])) != 0)
+        return rc;
     if (r->vc_active)
         return (rc = resend(r, &r->own_vc_prev)) != 0 ? rc
                                                       : resend(r, &r->own_vc);
@@ -2595,6 +2770,9 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
     case WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE:
         rc = on_state_response(r, cm->state_response);
         break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT:
+        rc = on_suspect(r, sender, cm->suspect, raw, size);
+        break;
     default:
         rc = drop(r, PBFT_DROP_DECODE);
         break;
@@ -2627,7 +2805,10 @@ static int update_view_timer(pbft *r)
     bool want = has_work(r);
     int rc = 0;
     if (want && (!r->view_timer_armed || r->progress)) {
-        rc = emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
+        /* One validator alone has no one to forward to: the whole. */
+        r->forwarded = r->set.n == 1;
+        rc = emit_timer(r, PBFT_TIMER_VIEW,
+                        r->forwarded ? view_timeout(r) : view_timeout(r) / 2);
         r->view_timer_armed = true;
     } else if (!want && r->view_timer_armed) {
         pbft_action a = {0};
@@ -2659,8 +2840,7 @@ int pbft_step(pbft *r, const pbft_event *ev)
         if (ev->u.timer == PBFT_TIMER_RETRANSMIT) {
             rc = on_retransmit(r);
         } else if (ev->u.timer == PBFT_TIMER_VIEW) {
-            r->view_timer_armed = false;
-            rc = start_view_change(r, r->view + 1);
+            rc = on_view_timer(r);
         } else {
             return WITAN_EINVAL;
         }
@@ -3091,6 +3271,8 @@ void pbft_free(pbft *r)
         buf_free(&r->ck_latest[i].raw);
     }
     buf_free(&r->own_vc);
+    for (uint32_t i = 0; i < VMAX; i++)
+        buf_free(&r->susp_raw[i]);
     buf_free(&r->own_vc_prev);
     buf_free(&r->own_nv);
     buf_free(&r->own_ck);

@@ -416,6 +416,11 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
             err = stable(d, a);
             d->stats.persist_ns += now_ns() - t;
             break;
+        case PBFT_ACT_FORWARD:
+            if (d->app.forward)
+                d->app.forward(d->app.ctx, a->to);
+            d->stats.app_ns += now_ns() - t;
+            break;
         case PBFT_ACT_FORK: {
             char own[65], agreed[65];
             witan_hex_encode(a->own_root, WITAN_HASH_SIZE, own);

@@ -240,6 +240,9 @@ struct node_app {
      * NULL: the application keeps no blocks (an empty answer). */
     int (*read_blocks)(void *ctx, struct node_driver *d, uint32_t peer,
                        uint64_t first, uint32_t count);
+    /* PBFT_ACT_FORWARD: send the requests this node holds to validator
+     * `to` (or all). May be NULL. */
+    void (*forward)(void *ctx, uint32_t to);
     /* A frame of another kind than NODE_FRAME_CONSENSUS. May be NULL. */
     void (*frame)(void *ctx, uint8_t kind, const uint8_t *data, size_t size);
     /* How many requests wait to be proposed; asked once per round. */

@@ -26,6 +26,8 @@
 #define REPLICA_VALIDATED_RING 16
 #define REPLICA_RETRANSMIT_MS 500
 #define REPLICA_STATE_BLOCK_COUNT 32
+/* Requests forwarded at most, per view timer: a full block's worth. */
+#define REPLICA_FORWARD_COUNT_MAX 4096
 
 struct replica {
     struct node_mesh *mesh;
@@ -260,6 +262,43 @@ void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
     free(buf);
 }
 
+/* The view timer is half gone with requests still waiting: send them all
+ * again, in batches, so that a primary (or any validator) that missed a
+ * relay gets them before this node suspects it. Oldest first: they are the
+ * ones a primary should have proposed already. */
+static void forward(void *ctx, uint32_t to)
+{
+    struct node *n = ctx;
+    if (!n->replica || !n->replica->mesh)
+        return;
+    const struct mempool *pool = &n->pool;
+    ProtobufCBinaryData envs[WITAN_CLIENT_BATCH_COUNT_MAX];
+    uint32_t sent = 0;
+    while (sent < pool->count && sent < REPLICA_FORWARD_COUNT_MAX) {
+        size_t k = 0, bytes = 0;
+        while (k < WITAN_CLIENT_BATCH_COUNT_MAX && sent < pool->count &&
+               sent < REPLICA_FORWARD_COUNT_MAX &&
+               bytes + pool->txs[sent].size <= WITAN_CLIENT_REQUEST_SIZE_MAX) {
+            envs[k].data = pool->txs[sent].bytes;
+            envs[k].len = pool->txs[sent].size;
+            bytes += pool->txs[sent].size + 8; /* with its framing */
+            k++;
+            sent++;
+        }
+        WITAN_ASSERT(k > 0); /* a transaction is far below a request */
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = k;
+        sr.envelopes = envs;
+        size_t size = witan__submit_request__get_packed_size(&sr);
+        uint8_t *buf = malloc(size ? size : 1);
+        if (!buf)
+            return;
+        witan__submit_request__pack(&sr, buf);
+        node_mesh_send(n->replica->mesh, to, NODE_FRAME_TXS, buf, size);
+        free(buf);
+    }
+}
+
 /* Transactions another validator admitted: admitted here on their own
  * merits (signatures and state are checked again), never relayed on. */
 static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
@@ -443,6 +482,7 @@ static int replica_start(struct node *n)
     app.deliver = deliver;
     app.read_blocks = read_blocks;
     app.frame = on_relayed;
+    app.forward = forward;
     app.waiting = waiting;
     app.serve = serve;
     app.fd_count = 1;
