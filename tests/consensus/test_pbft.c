@@ -60,6 +60,9 @@ struct harness {
     uint8_t *kept_block[8];  /* node 0's first delivered blocks */
     size_t kept_size[8];
     pbft_cert kept_cert[8];
+    bool forward_relays;    /* PBFT_ACT_FORWARD hands the node's requests
+                               to every other node */
+    uint32_t forwards[NMAX];
     uint64_t change_height; /* certificates from here are of the first */
     uint32_t change_n;      /* change_n validators */
 };
@@ -276,6 +279,18 @@ static void carry(struct harness *h, uint32_t i)
             free(forged);
             break;
         }
+        case PBFT_ACT_FORWARD:
+            h->forwards[i]++;
+            for (uint32_t d = 0; d < h->n && h->forward_relays; d++) {
+                if (d == i || h->requests[d] >= h->requests[i])
+                    continue;
+                h->requests[d] = h->requests[i];
+                pbft_event ev = {0};
+                ev.type = PBFT_EV_REQUESTS;
+                ev.u.request_count = h->requests[d];
+                step(h, d, &ev);
+            }
+            break;
         case PBFT_ACT_BUILD: {
             uint8_t tx[16] = {0};
             memcpy(tx, &a->height, 8);
@@ -795,6 +810,145 @@ static void test_view_timer_doubles_and_resets(void **state)
     harness_free(&h);
 }
 
+/* Requests known to one backup only (a relay lost, or sent to it alone).
+ * Its timer's first half forwards them: the primary proposes them and no
+ * one suspects anything. If the forward is lost too, the backup suspects
+ * the primary, alone, and stays in the view: the chain goes on with it. */
+static void test_request_known_to_one_backup(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.forward_relays = true;
+    h.requests[3] = 1;
+    pbft_event ev = {0};
+    ev.type = PBFT_EV_REQUESTS;
+    ev.u.request_count = 1;
+    step(&h, 3, &ev);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(h.height[i], 0);
+    fire(&h, 3, PBFT_TIMER_VIEW);
+    run(&h);
+    assert_int_equal(h.forwards[3], 1);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(h.height[i] >= 1);
+        assert_int_equal(pbft_view(h.r[i]), 0);
+        pbft_stats st;
+        pbft_get_stats(h.r[i], &st);
+        assert_int_equal(st.suspicions, 0);
+    }
+
+    /* Now the forward goes nowhere. */
+    h.forward_relays = false;
+    uint64_t before = h.height[0];
+    h.requests[3]++;
+    ev.u.request_count = h.requests[3];
+    step(&h, 3, &ev);
+    run(&h);
+    fire(&h, 3, PBFT_TIMER_VIEW); /* forward */
+    run(&h);
+    fire(&h, 3, PBFT_TIMER_VIEW); /* suspect */
+    run(&h);
+    pbft_stats st;
+    pbft_get_stats(h.r[3], &st);
+    assert_int_equal(st.suspicions, 1);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(pbft_view(h.r[i]), 0);
+    /* Requests every replica holds commit in view 0, with replica 3. */
+    submit(&h, 1);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(h.height[i] > before);
+        assert_int_equal(pbft_view(h.r[i]), 0);
+    }
+    harness_free(&h);
+}
+
+/* A faulty validator's Suspects move no one. With a correct one's, f + 1
+ * suspect view 0: that one moves, and its ViewChange, which carries the
+ * two Suspects, brings along a replica whose timer never fired. */
+static void test_suspicion_needs_f_plus_1(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.down[0] = true; /* the primary of view 0 */
+    submit(&h, 1);
+    run(&h);
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_SUSPECT;
+    m.view = 0;
+    uint8_t *susp;
+    size_t size;
+    assert_int_equal(pbft_msg_sign(CHAIN, PBFT_SIG_ED25519, &h.keys[2], 2, &m,
+                                   &susp, &size),
+                     0);
+    for (int k = 0; k < 3; k++)
+        for (uint32_t d = 1; d < 4; d++)
+            if (d != 2)
+                enqueue(&h, 2, d, susp, size);
+    free(susp);
+    run(&h);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_int_equal(pbft_view(h.r[i]), 0);
+    /* Replica 1's timer runs out (both halves); 3's never does. */
+    fire(&h, 1, PBFT_TIMER_VIEW);
+    run(&h);
+    assert_int_equal(pbft_view(h.r[1]), 0);
+    fire(&h, 1, PBFT_TIMER_VIEW);
+    run(&h);
+    for (uint32_t i = 1; i < 4; i++) {
+        assert_int_equal(pbft_view(h.r[i]), 1);
+        assert_true(h.height[i] >= 1);
+    }
+    harness_free(&h);
+}
+
+/* A ViewChange without its f + 1 Suspects is refused: a faulty validator
+ * cannot take the others out of a working view. */
+static void test_unjustified_view_change_refused(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    Witan__ViewChange vc = WITAN__VIEW_CHANGE__INIT;
+    vc.new_view = 1;
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    cm.chain_id = CHAIN;
+    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE;
+    cm.view_change = &vc;
+    uint8_t body[256], digest[32], sig[64], msg[512];
+    size_t body_size = witan__consensus_message__pack(&cm, body);
+    wcrypto_hash_tagged("witan/viewchange/v1", body, body_size, digest);
+    pbft_stats before[4];
+    for (uint32_t i = 0; i < 4; i++)
+        pbft_get_stats(h.r[i], &before[i]);
+    for (uint32_t from = 2; from < 4; from++) { /* two of them, even */
+        assert_int_equal(wcrypto_sign(&h.keys[from], digest, sig), 0);
+        Witan__SignedMessage sm = WITAN__SIGNED_MESSAGE__INIT;
+        sm.sender = from;
+        sm.body = (ProtobufCBinaryData){body_size, body};
+        sm.signature = (ProtobufCBinaryData){64, sig};
+        size_t size = witan__signed_message__pack(&sm, msg);
+        for (uint32_t d = 0; d < 2; d++)
+            enqueue(&h, from, d, msg, size);
+    }
+    run(&h);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(pbft_view(h.r[i]), 0);
+        pbft_stats st;
+        pbft_get_stats(h.r[i], &st);
+        assert_int_equal(st.dropped[PBFT_DROP_INVALID],
+                         before[i].dropped[PBFT_DROP_INVALID] + 2);
+    }
+    submit(&h, 1);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(h.height[i] >= 1);
+    harness_free(&h);
+}
+
 static void test_validator_interface(void **state)
 {
     (void)state;
@@ -982,6 +1136,9 @@ int main(void)
         cmocka_unit_test(test_bad_results_cert_refused),
         cmocka_unit_test(test_noncanonical_results_cert_refused),
         cmocka_unit_test(test_config_refused),
+        cmocka_unit_test(test_request_known_to_one_backup),
+        cmocka_unit_test(test_suspicion_needs_f_plus_1),
+        cmocka_unit_test(test_unjustified_view_change_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
