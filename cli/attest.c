@@ -97,6 +97,23 @@ static int wait_committed(const struct attest_opts *o,
                 witan__response__free_unpacked(resp, NULL);
                 break;
             }
+            if (t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
+                char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
+                if (t->displaced_by.len == WITAN_HASH_SIZE)
+                    witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE,
+                                     by);
+                if (o->json)
+                    printf("{\"tx_hash\":\"%s\",\"state\":\"dropped\","
+                           "\"displaced_by\":\"%s\"}\n",
+                           hex, by);
+                else
+                    printf("%s dropped: its nonce was taken by committed "
+                           "transaction %s\n",
+                           hex, by);
+                witan__response__free_unpacked(resp, NULL);
+                failures++;
+                break;
+            }
             bool unknown = !t || t->state == WITAN__TX_STATE__TX_STATE_UNKNOWN;
             witan__response__free_unpacked(resp, NULL);
             if (unknown || attempt > 3000) {

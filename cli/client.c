@@ -402,6 +402,17 @@ int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
             witan__response__free_unpacked(resp, NULL);
             return ok ? 0 : 1;
         }
+        if (resp->tx && resp->tx->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
+            char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
+            if (resp->tx->displaced_by.len == WITAN_HASH_SIZE)
+                witan_hex_encode(resp->tx->displaced_by.data, WITAN_HASH_SIZE,
+                                 by);
+            printf("%s dropped: its nonce was taken by committed transaction "
+                   "%s\n",
+                   hex, by);
+            witan__response__free_unpacked(resp, NULL);
+            return 1;
+        }
         witan__response__free_unpacked(resp, NULL);
         usleep(10000);
     }

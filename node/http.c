@@ -792,7 +792,11 @@ static void route_tx(struct http_call *c, const char *arg)
         render_message(&b, &block->block->cert->base);
     }
     jb_puts(&b, "}\n");
-    respond_json(c->aio, 200, &b, false);
+    /* Dropped: it can never commit (another took its nonce); 409 says the
+     * request conflicts with what is on chain, and the body names what. */
+    respond_json(c->aio,
+                 tx->state == WITAN__TX_STATE__TX_STATE_DROPPED ? 409 : 200,
+                 &b, false);
     if (block)
         witan__response__free_unpacked(block, NULL);
     witan__response__free_unpacked(resp, NULL);

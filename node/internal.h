@@ -35,6 +35,26 @@ const struct ledger_tx *mempool_find(const struct mempool *m,
  * when the envelope decodes (it is left alone otherwise). */
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
                    uint8_t hash[WITAN_HASH_SIZE]);
+/* The pooled transaction holding (sender, nonce), or NULL. */
+const struct ledger_tx *mempool_find_nonce(const struct mempool *m,
+                                           const uint8_t *sender,
+                                           uint64_t nonce);
+
+/* --- dropped transactions (node/drops.c, table 12) ---------------------------- */
+
+/* Drops remembered at least; older ones are forgotten. */
+#define NODE_DROPS_COUNT_MAX 100000
+struct node_drop {
+    uint8_t hash[WITAN_HASH_SIZE]; /* the dropped transaction */
+    uint8_t by[WITAN_HASH_SIZE];   /* the committed one that took its nonce */
+};
+/* Records drops (a hash already recorded is skipped), keeping the last
+ * `bound`. Storage errors. */
+int node_drops_record(store *s, uint32_t bound, const struct node_drop *drops,
+                      size_t count);
+/* 0 and *by for a remembered drop, WITAN_ENOTFOUND, storage errors. */
+int node_drops_find(store *s, const uint8_t hash[WITAN_HASH_SIZE],
+                    uint8_t by[WITAN_HASH_SIZE]);
 /* Marks and returns (pointers into the pool) up to count_max transactions. */
 size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
                       size_t size_max, struct ledger_tx **out);

@@ -223,6 +223,13 @@ void mempool_drop_stale(struct mempool *m, ledger *l)
     mempool_remove_selected(m);
 }
 
+const struct ledger_tx *mempool_find_nonce(const struct mempool *m,
+                                           const uint8_t *sender,
+                                           uint64_t nonce)
+{
+    return find_nonce(m, sender, nonce);
+}
+
 void mempool_clear_selection(struct mempool *m)
 {
     memset(m->selected, 0, m->count_max * sizeof *m->selected);

@@ -77,6 +77,41 @@ static bool validate(void *ctx, const pbft_action *a)
     return true;
 }
 
+/* Marks for removal the pooled transactions whose nonce a transaction of
+ * committed block b took (another transaction, since the pool holds one per
+ * nonce) and lists them in drops (b->n_txs of room). Only a block
+ * transaction the pool does not hold can displace one, so the usual block
+ * costs a lookup per transaction. */
+static size_t displaced(struct node *n, const Witan__Block *b,
+                        struct node_drop *drops)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < b->n_txs; i++) {
+        const ProtobufCBinaryData *env = &b->txs[i];
+        uint8_t hash[WITAN_HASH_SIZE];
+        if (mempool_holds(&n->pool, env->data, env->len, hash))
+            continue;
+        struct ledger_tx tx;
+        char why[LEDGER_WHY_SIZE];
+        if (ledger_tx_decode(n->l, env->data, env->len, false, &tx, why,
+                             sizeof why) != 0)
+            continue; /* executed as a failed transaction; takes no nonce */
+        const struct ledger_tx *held =
+            mempool_find_nonce(&n->pool, tx.sender, tx.nonce);
+        if (held && memcmp(held->hash, tx.hash, WITAN_HASH_SIZE) != 0) {
+            memcpy(drops[k].hash, held->hash, WITAN_HASH_SIZE);
+            memcpy(drops[k].by, tx.hash, WITAN_HASH_SIZE);
+            mempool_mark(&n->pool, held->hash);
+            WITAN_INFO("node", "pooled transaction dropped: its nonce %llu "
+                               "was taken by a committed one",
+                       (unsigned long long)tx.nonce);
+            k++;
+        }
+        ledger_tx_release(&tx);
+    }
+    return k;
+}
+
 /* Executes a committed block and takes its transactions out of the pool. */
 static int deliver(void *ctx, const pbft_action *a,
                    uint8_t state_root[WITAN_HASH_SIZE],
@@ -94,7 +129,10 @@ static int deliver(void *ctx, const pbft_action *a,
     bool all_known = true;
     uint8_t (*hashes)[WITAN_HASH_SIZE] =
         calloc(b->n_txs ? b->n_txs : 1, WITAN_HASH_SIZE);
-    if (!hashes) {
+    struct node_drop *drops = calloc(b->n_txs ? b->n_txs : 1, sizeof *drops);
+    if (!hashes || !drops) {
+        free(hashes);
+        free(drops);
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
     }
@@ -132,13 +170,20 @@ static int deliver(void *ctx, const pbft_action *a,
     if (!err) {
         for (size_t i = 0; i < b->n_txs; i++)
             mempool_mark(&n->pool, hashes[i]);
+        size_t drop_count = displaced(n, b, drops);
         mempool_remove_selected(&n->pool);
+        int derr = node_drops_record(ledger_store(n->l), NODE_DROPS_COUNT_MAX,
+                                     drops, drop_count);
+        if (derr)
+            WITAN_WARN("node", "%zu dropped transactions not remembered: %s",
+                       drop_count, witan_err_message(derr));
         node_metrics_commit_hashes(n, (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
                                    b->n_txs);
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
     }
     free(hashes);
+    free(drops);
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;

@@ -348,6 +348,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
+    uint8_t displaced_by[WITAN_HASH_SIZE];
     char why[LEDGER_WHY_SIZE] = "";
     int err = WITAN_OK;
 
@@ -423,9 +424,23 @@ void node_handle_request(struct node *n, nng_msg *msg)
             break;
         }
         err = ledger_get_tx(n->l, req->tx->tx_hash.data, &tx);
-        if (!err && tx->state == WITAN__TX_STATE__TX_STATE_UNKNOWN &&
-            mempool_find(&n->pool, req->tx->tx_hash.data))
-            tx->state = WITAN__TX_STATE__TX_STATE_PENDING;
+        if (!err && tx->state == WITAN__TX_STATE__TX_STATE_UNKNOWN) {
+            if (mempool_find(&n->pool, req->tx->tx_hash.data)) {
+                tx->state = WITAN__TX_STATE__TX_STATE_PENDING;
+            } else if (node_drops_find(ledger_store(n->l),
+                                       req->tx->tx_hash.data,
+                                       displaced_by) == 0) {
+                /* The response is freed as an unpacked message. */
+                uint8_t *by = malloc(WITAN_HASH_SIZE);
+                if (!by) {
+                    err = WITAN_ENOMEM;
+                    break;
+                }
+                memcpy(by, displaced_by, WITAN_HASH_SIZE);
+                tx->state = WITAN__TX_STATE__TX_STATE_DROPPED;
+                tx->displaced_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, by};
+            }
+        }
         resp.kind_case = WITAN__RESPONSE__KIND_TX;
         resp.tx = tx;
         break;

@@ -47,7 +47,7 @@ struct store_cursor {
 static const char *const table_names[STORE_TABLE_COUNT] = {
     "meta",     "blocks",   "block_hashes", "certs",
     "txs",      "receipts", "accounts",     "attestations",
-    "models",   "predictions", "triggers", "consensus",
+    "models",   "predictions", "triggers", "consensus", "drops",
 };
 
 bool store_table_is_state(enum store_table table)

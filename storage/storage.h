@@ -42,7 +42,8 @@ enum store_table {
     STORE_PREDICTIONS = 9,  /* model hash, height, seq -> record (state) */
     STORE_TRIGGERS = 10,    /* feed 0 subject 0 model hash -> empty */
     STORE_CONSENSUS = 11,   /* be64 sequence -> persisted consensus record */
-    STORE_TABLE_COUNT = 12,
+    STORE_DROPS = 12,       /* transactions dropped from the pool (node/) */
+    STORE_TABLE_COUNT = 13,
 };
 
 /* True for the tables whose writes enter the state root. */
