@@ -41,7 +41,9 @@ static const char usage[] =
     "  --columns time,-,co2,co2_deseasonalised,days,stddev,uncertainty\n"
     "  --missing days=-1,stddev=-9.99,uncertainty=-0.99\n"
     "\n"
-    "--wait waits until every transaction is committed and prints receipts.\n"
+    "--wait waits until every transaction is committed and prints receipts;\n"
+    "it exits 1 if one failed, or was dropped because another transaction\n"
+    "of the same key took its nonce (the line names that transaction).\n"
     "\n" CLI_NODE_HELP;
 
 struct attest_opts {

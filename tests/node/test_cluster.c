@@ -16,7 +16,10 @@
  * - all four killed together and restarted: nothing reported committed is
  *   lost and the chain goes on;
  * - SIGTERM with 300 nonce-gapped transactions in every pool: each node
- *   stops within a bound and the chain comes back.
+ *   stops within a bound and the chain comes back;
+ * - a transaction pooled on a validator that was away while another took
+ *   its nonce is dropped when it catches up, and answers DROPPED (nng, HTTP
+ *   409, attest --wait), also after a restart.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +30,10 @@
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -521,6 +528,173 @@ static void test_stop_bounded_with_gapped_pool(void **state)
         free(gapped[i].data);
 }
 
+/* Starts node i alone, as `witan testnet start` would. */
+static void start_one(int i)
+{
+    char home[700], log[720], pidfile[720], witand[1100];
+    snprintf(home, sizeof home, "%s/node%d", dir, i);
+    snprintf(log, sizeof log, "%s/log", home);
+    snprintf(pidfile, sizeof pidfile, "%s/witand.pid", home);
+    snprintf(witand, sizeof witand, "%s/witand", bin_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(witand, "witand", "--home", home, (char *)NULL);
+        _exit(127);
+    }
+    FILE *f = fopen(pidfile, "w");
+    assert_non_null(f);
+    fprintf(f, "%d\n", (int)pid);
+    fclose(f);
+    uint64_t h;
+    int k = 0;
+    while (!status_of(i, &h, NULL) && k++ < 300)
+        nt_sleep_ms(20);
+    assert_true(k < 300);
+}
+
+/* GET path from 127.0.0.1:port: the status code, the body in body; -1 when
+ * nothing listens. */
+static int http_get(int port, const char *path, char *body, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < size && (r = read(fd, body + got, size - 1 - got)) > 0)
+        got += (size_t)r;
+    body[got] = '\0';
+    close(fd);
+    int code = 0;
+    sscanf(body, "HTTP/1.1 %d", &code);
+    return code;
+}
+
+/* A transaction pooled on a validator that was away while another with
+ * the same sender and nonce committed: when the validator catches up it
+ * drops it at once, says DROPPED and names the committed one — over nng,
+ * over HTTP (409), to `witan attest --wait` (exit 1) — and still after a
+ * restart. */
+static void test_displaced_transaction_dropped(void **state)
+{
+    (void)state;
+    char key[700], addr3[64];
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    addr_of(3, addr3, sizeof addr3);
+    int http_port = base_port + 9;
+    assert_int_equal(sh("sed -i '/^http_listen/d' %s/node3/config && "
+                        "echo 'http_listen = http://127.0.0.1:%d' >> "
+                        "%s/node3/config",
+                        dir, http_port, dir),
+                     0);
+    /* A, the next nonce, commits on 0, 1 and 2 while 3 is down. */
+    kill_node(3);
+    ProtobufCBinaryData a[1];
+    uint8_t a_hash[1][32];
+    assert_int_equal(
+        nt_sign_attestations(key, "cluster-test", TX_COUNT + 1, 1, a, a_hash),
+        0);
+    char addr0[64];
+    addr_of(0, addr0, sizeof addr0);
+    assert_true(nt_submit(addr0, a, 1, 1));
+    int k = 0;
+    while (!committed_at(0, a_hash[0]) && k++ < 500)
+        nt_sleep_ms(20);
+    assert_true(committed_at(0, a_hash[0]));
+    for (int i = 0; i < 3; i++)
+        kill_node(i);
+    /* B, another attestation with the same nonce, pooled on 3 alone. */
+    start_one(3);
+    char out[700];
+    snprintf(out, sizeof out, "%s/attest-wait.out", dir);
+    pid_t waiter = fork();
+    assert_true(waiter >= 0);
+    if (waiter == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char witan[1100];
+        snprintf(witan, sizeof witan, "%s/witan", bin_dir);
+        execl(witan, "witan", "attest", "--key", key, "--node", addr3,
+              "--feed", "climate/co2/displaced", "--subject", "mauna-loa",
+              "--time", "2020-01", "--value", "co2=412.5", "--wait",
+              (char *)NULL);
+        _exit(127);
+    }
+    uint32_t pool = 0;
+    uint64_t h;
+    for (k = 0; k < 300 && (!status_of(3, &h, &pool) || pool == 0); k++)
+        nt_sleep_ms(20);
+    assert_int_equal(pool, 1);
+    /* The others return; 3 catches up and applies A. */
+    start_all();
+    int status;
+    assert_int_equal(waitpid(waiter, &status, 0), waiter);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    char *text;
+    size_t size;
+    assert_int_equal(witan_read_file(out, 4096, &text, &size), 0);
+    char a_hex[65];
+    witan_hex_encode(a_hash[0], 32, a_hex);
+    assert_non_null(strstr(text, "dropped"));
+    assert_non_null(strstr(text, a_hex));
+    /* B's hash is the first word of the line. */
+    char b_hex[65] = {0};
+    assert_int_equal(sscanf(text, "%64s dropped", b_hex), 1);
+    free(text);
+    uint8_t b_hash[32];
+    assert_int_equal(witan_hex_decode(b_hex, b_hash, 32), 0);
+    for (int round = 0; round < 2; round++) {
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+        tr.tx_hash = (ProtobufCBinaryData){32, b_hash};
+        req.kind_case = WITAN__REQUEST__KIND_TX;
+        req.tx = &tr;
+        Witan__Response *r = call(3, &req);
+        assert_non_null(r);
+        assert_non_null(r->tx);
+        assert_int_equal(r->tx->state, WITAN__TX_STATE__TX_STATE_DROPPED);
+        assert_int_equal(r->tx->displaced_by.len, 32);
+        assert_memory_equal(r->tx->displaced_by.data, a_hash[0], 32);
+        witan__response__free_unpacked(r, NULL);
+        char path[128], body[8192];
+        snprintf(path, sizeof path, "/v1/tx/%s", b_hex);
+        assert_int_equal(http_get(http_port, path, body, sizeof body), 409);
+        assert_non_null(strstr(body, "TX_STATE_DROPPED"));
+        /* After a restart the node still knows. */
+        if (round == 0) {
+            kill_node(3);
+            start_one(3);
+            for (k = 0; k < 300 && http_get(http_port, "/v1/status", body,
+                                            sizeof body) != 200;
+                 k++)
+                nt_sleep_ms(20);
+        }
+    }
+    free(a[0].data);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -541,6 +715,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_backup_falls_behind_then_catches_up),
         cmocka_unit_test(test_more_than_f_down_then_all_killed),
         cmocka_unit_test(test_stop_bounded_with_gapped_pool),
+        cmocka_unit_test(test_displaced_transaction_dropped),
     };
     int rc = cmocka_run_group_tests_name("cluster", tests, setup, teardown);
     if (rc == 0)
