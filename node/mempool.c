@@ -5,9 +5,10 @@
  * bytes; one sender can hold at most nonce_window transactions, since its
  * nonces must be distinct and within the window.
  *
- * An admitted transaction is never dropped: it leaves only when a block that
- * includes it commits. When the pool is full a new one is refused with
- * WITAN_EFULL ("retry").
+ * An admitted transaction leaves only when a block that includes it commits,
+ * or when a committed block gives its nonce to another transaction of the
+ * same sender (then it is dropped and remembered: node/drops.c). When the
+ * pool is full a new one is refused with WITAN_EFULL ("retry").
  */
 #include <string.h>
 

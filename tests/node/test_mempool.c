@@ -156,6 +156,34 @@ static void test_holds_exact_bytes_only(void **state)
     mempool_free(&m);
 }
 
+/* The dropped-transaction ring in the node's own table: the last `bound`
+ * are found with what displaced them, older ones are forgotten, a drop
+ * recorded twice is kept once. */
+static void test_drops_ring(void **state)
+{
+    (void)state;
+    store *s = ledger_store(w.l);
+    struct node_drop d[5];
+    for (int i = 0; i < 5; i++) {
+        memset(d[i].hash, 0x10 + i, WITAN_HASH_SIZE);
+        memset(d[i].by, 0x80 + i, WITAN_HASH_SIZE);
+    }
+    uint8_t by[WITAN_HASH_SIZE];
+    assert_int_equal(node_drops_find(s, d[0].hash, by), WITAN_ENOTFOUND);
+    assert_int_equal(node_drops_record(s, 3, d, 2), 0);
+    assert_int_equal(node_drops_record(s, 3, d, 2), 0); /* again: kept once */
+    assert_int_equal(node_drops_record(s, 3, d + 2, 3), 0);
+    for (int i = 0; i < 5; i++) {
+        int err = node_drops_find(s, d[i].hash, by);
+        if (i < 2) {
+            assert_int_equal(err, WITAN_ENOTFOUND);
+        } else {
+            assert_int_equal(err, 0);
+            assert_memory_equal(by, d[i].by, WITAN_HASH_SIZE);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -190,6 +218,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_nonce_held_by_another),
         cmocka_unit_test(test_select_in_nonce_order),
         cmocka_unit_test(test_holds_exact_bytes_only),
+        cmocka_unit_test(test_drops_ring),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     for (int i = 0; i < TX_COUNT; i++)
