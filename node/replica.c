@@ -196,6 +196,47 @@ static int deliver(void *ctx, const pbft_action *a,
 
 /* --- answers ----------------------------------------------------------------- */
 
+#ifdef WITAN_TEST_MUTATE
+/*
+ * Test builds only (build/test-bin/witand-mutant, never installed): this
+ * node, as primary, corrupts its proposals as the WITAN_MUTATE environment
+ * variable names, so that tests/node/test_byzantine.c can show the other
+ * validators refuse them, change view away from it and lose nothing:
+ *   txs-root       a transactions root that is not the list's
+ *   bad-signature  the first envelope's last byte (its signature) flipped
+ *   duplicate      the first transaction twice
+ *   committed      from the second proposal on, the first proposal's first
+ *                  transaction again (committed by then)
+ * The list's root is computed after the change unless the root is what is
+ * mutated, so each proposal breaks exactly one rule.
+ */
+static uint8_t *mutant_bytes;
+static size_t mutant_size;
+static void mutate(pbft_bytes *txs, size_t *count, uint8_t **scratch)
+{
+    const char *m = getenv("WITAN_MUTATE");
+    if (!m || *count == 0)
+        return;
+    if (strcmp(m, "bad-signature") == 0) {
+        *scratch = malloc(txs[0].size);
+        if (!*scratch)
+            return;
+        memcpy(*scratch, txs[0].data, txs[0].size);
+        (*scratch)[txs[0].size - 1] ^= 0x01;
+        txs[0].data = *scratch;
+    } else if (strcmp(m, "duplicate") == 0) {
+        txs[(*count)++] = txs[0];
+    } else if (strcmp(m, "committed") == 0) {
+        if (mutant_bytes) {
+            txs[(*count)++] = (pbft_bytes){mutant_bytes, mutant_size};
+        } else if ((mutant_bytes = malloc(txs[0].size)) != NULL) {
+            memcpy(mutant_bytes, txs[0].data, txs[0].size);
+            mutant_size = txs[0].size;
+        }
+    }
+}
+#endif
+
 static int build(void *ctx, struct node_driver *d, uint64_t height)
 {
     struct node *n = ctx;
@@ -206,24 +247,39 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     /* Removal happens when the block is delivered, by hash: a proposal that
      * never commits must leave the pool as it was. */
     mempool_clear_selection(&n->pool);
-    pbft_bytes *txs = calloc(count ? count : 1, sizeof *txs);
-    const uint8_t **ptrs = calloc(count ? count : 1, sizeof *ptrs);
-    size_t *sizes = calloc(count ? count : 1, sizeof *sizes);
+    /* One more slot than selected: room for a test build's mutation. */
+    pbft_bytes *txs = calloc(count + 1, sizeof *txs);
+    const uint8_t **ptrs = calloc(count + 1, sizeof *ptrs);
+    size_t *sizes = calloc(count + 1, sizeof *sizes);
     int err = txs && ptrs && sizes ? WITAN_OK : WITAN_ENOMEM;
-    for (size_t i = 0; !err && i < count; i++) {
+    for (size_t i = 0; !err && i < count; i++)
         txs[i] = (pbft_bytes){n->selection[i]->bytes, n->selection[i]->size};
+#ifdef WITAN_TEST_MUTATE
+    uint8_t *scratch = NULL;
+    if (!err)
+        mutate(txs, &count, &scratch);
+#endif
+    for (size_t i = 0; !err && i < count; i++) {
         ptrs[i] = txs[i].data;
         sizes[i] = txs[i].size;
     }
     uint8_t root[WITAN_HASH_SIZE];
     if (!err)
         err = ledger_txs_root(ptrs, sizes, count, root);
+#ifdef WITAN_TEST_MUTATE
+    const char *m = getenv("WITAN_MUTATE");
+    if (!err && count && m && strcmp(m, "txs-root") == 0)
+        root[0] ^= 0x01;
+#endif
     if (!err)
         err = node_driver_propose(d, height, node_wall_ms(), root, txs,
                                   (uint32_t)count);
     free(txs);
     free(ptrs);
     free(sizes);
+#ifdef WITAN_TEST_MUTATE
+    free(scratch);
+#endif
     return err;
 }
 
