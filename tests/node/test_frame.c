@@ -341,6 +341,7 @@ static void test_budget(void **state)
     free(m);
 }
 
+#if HEAP_COUNTED
 static pbft *new_core(uint32_t self)
 {
     pbft_config c;
@@ -366,6 +367,7 @@ static pbft *new_core(uint32_t self)
     pbft_ready(r, &acts);
     return r;
 }
+#endif
 
 static void test_heap_bound(void **state)
 {
