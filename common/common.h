@@ -55,6 +55,7 @@
     X(WITAN_EMAPFULL, -30, "database map is full")                             \
     X(WITAN_EDBVERSION, -31, "database version does not match")                \
     X(WITAN_EDBCORRUPT, -32, "database is corrupt")                            \
+    X(WITAN_ENOSPACE, -33, "no space left for the database")                   \
     /* ledger and admission */                                                 \
     X(WITAN_ECHAIN, -40, "wrong chain id")                                     \
     X(WITAN_ENONCE, -41, "wrong nonce")                                        \

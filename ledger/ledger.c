@@ -862,6 +862,9 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
             err = WITAN_EMAPFULL;
         }
     }
+    if (err && why[0] == '\0')
+        WHY("block %llu was not written: %s", (unsigned long long)h->height,
+            witan_err_message(err));
     if (!err)
         l->tip = next;
     witan__block_header__free_unpacked(h, NULL);

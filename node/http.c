@@ -400,10 +400,12 @@ static uint16_t status_of(int code)
     case WITAN_ENOMEM:
     case WITAN_EIO:
     case WITAN_ELIBRARY:
-    case WITAN_EMAPFULL:
     case WITAN_EDBCORRUPT:
     case WITAN_EDBVERSION:
         return 500;
+    case WITAN_ENOSPACE: /* Insufficient Storage: retry when space returns */
+    case WITAN_EMAPFULL:
+        return 507;
     default:
         return 400;
     }
@@ -1225,6 +1227,21 @@ static void route_metrics(struct http_call *c)
                m->mempool_size);
     metric_u64(&b, "witan_peers_connected", "gauge",
                "Validator peers currently connected.", m->peers_connected);
+    metric_u64(&b, "witan_disk_free_bytes", "gauge",
+               "Bytes free on the file system of the database.",
+               m->disk_free_bytes);
+    metric_u64(&b, "witan_disk_need_bytes", "gauge",
+               "Bytes that must stay free for transactions to be admitted.",
+               m->disk_need_bytes);
+    metric_u64(&b, "witan_map_used_bytes", "gauge",
+               "Bytes of the LMDB map in use.", m->map_used_bytes);
+    metric_u64(&b, "witan_map_max_bytes", "gauge",
+               "The most the LMDB map may grow to.", m->map_max_bytes);
+    metric_u64(&b, "witan_disk_low", "gauge",
+               "1 while transactions are refused for lack of space.",
+               m->disk_low ? 1 : 0);
+    metric_u64(&b, "witan_refused_disk_total", "counter",
+               "Transactions refused for lack of space.", m->refused_disk);
     metric_head(&b, "witan_messages_dropped_total", "counter",
                 "Consensus messages dropped, by reason.");
     for (size_t i = 0; i < m->n_dropped; i++) {

@@ -95,6 +95,30 @@ struct node_metrics {
     size_t admitted_cap, admitted_count; /* cap: a power of two */
 };
 
+/* --- the disk (node/disk.c) ---------------------------------------------------- */
+
+#define NODE_DISK_CHECK_MS 200
+#define NODE_DISK_FACTOR 4
+#define NODE_DISK_SLACK (8u << 20)
+struct node_disk {
+    int64_t checked_ms;
+    uint64_t free;             /* bytes free for the database's file system */
+    uint64_t need;             /* node_disk_need */
+    uint64_t map_used, map_max; /* LMDB map, bytes */
+    bool low;                  /* refusing transactions */
+    uint64_t refused;          /* transactions refused for it */
+};
+struct node;
+struct node_config;
+/* What admitting must leave free: NODE_DISK_FACTOR × (mempool_size_max +
+ * block_size_max) + NODE_DISK_SLACK. */
+uint64_t node_disk_need(const struct node_config *c, const Witan__Params *p);
+/* 0, or WITAN_ENOSPACE and a sentence with the figures when the disk or the
+ * map is below what is needed. Rechecks at most every NODE_DISK_CHECK_MS. */
+int node_disk_check(struct node *n, char *why, size_t why_size);
+/* The figures, measured now. */
+void node_disk_figures(struct node *n, struct node_disk *out);
+
 struct node {
     const char *home;
     const struct node_config *cfg;
@@ -111,6 +135,7 @@ struct node {
      * changes or a block with transactions commits. 0 when not stuck. */
     uint32_t stuck_count;
     struct node_metrics metrics;
+    struct node_disk disk;
 };
 
 /* Counts one committed block and the commit latency of its transactions

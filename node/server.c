@@ -177,6 +177,14 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.peers_connected = replica_peers_connected(n);
     a->response.mempool_count = n->pool.count;
     a->response.mempool_size = n->pool.size;
+    struct node_disk disk;
+    node_disk_figures(n, &disk);
+    a->response.disk_free_bytes = disk.free;
+    a->response.disk_need_bytes = disk.need;
+    a->response.map_used_bytes = disk.map_used;
+    a->response.map_max_bytes = disk.map_max;
+    a->response.disk_low = disk.low;
+    a->response.refused_disk = disk.refused;
     size_t drop_count = replica_figures(
         n, &a->response.view, &a->response.view_changes, a->reasons,
         a->counts, REPLICA_DROP_REASON_MAX);
@@ -212,7 +220,10 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
 {
     struct ledger_tx tx;
     *decoded = false;
-    int err = ledger_tx_decode(n->l, env, size, true, &tx, why, why_size);
+    int err = node_disk_check(n, why, why_size);
+    if (err)
+        return err;
+    err = ledger_tx_decode(n->l, env, size, true, &tx, why, why_size);
     if (err)
         return err;
     *decoded = true;
@@ -390,6 +401,12 @@ void node_handle_request(struct node *n, nng_msg *msg)
         status.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_hash};
         status.state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_root};
         status.protocol_version = WITAN_PROTOCOL_VERSION;
+        struct node_disk disk;
+        node_disk_figures(n, &disk);
+        status.disk_free_bytes = disk.free;
+        status.disk_need_bytes = disk.need;
+        status.map_free_bytes = disk.map_max - disk.map_used;
+        status.admitting = !disk.low;
         status.mempool_count = n->pool.count;
         status.mempool_size = n->pool.size;
         status.time_ms = tip.time_ms;

@@ -81,6 +81,9 @@ static int from_mdb(int rc)
         return WITAN_ELIMIT;
     case ENOMEM:
         return WITAN_ENOMEM;
+    case ENOSPC:
+    case EDQUOT:
+        return WITAN_ENOSPACE;
     default:
         WITAN_WARN("storage", "lmdb: %s", mdb_strerror(rc));
         return WITAN_EIO;
@@ -148,6 +151,20 @@ void store_close(store *s)
 }
 
 size_t store_map_size(const store *s) { return s->map_size; }
+
+int store_usage(store *s, uint64_t *used, uint64_t *max)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc != 0)
+        return from_mdb(rc);
+    *used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    *max = s->map_size_max;
+    return WITAN_OK;
+}
 
 int store_grow(store *s)
 {

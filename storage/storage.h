@@ -70,6 +70,9 @@ void store_close(store *s);
 
 /* The current map size in bytes. */
 size_t store_map_size(const store *s);
+/* Bytes the database uses (up to its last page in use) and the most its map
+ * may grow to. LMDB errors. */
+int store_usage(store *s, uint64_t *used, uint64_t *max);
 
 /*
  * Doubles the map (capped at map_size_max) after a write failed with
