@@ -3,8 +3,12 @@
  */
 #include "tests/node/nodetest.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -181,4 +185,44 @@ bool nt_submit(const char *addr, ProtobufCBinaryData *envs, size_t count,
         witan__response__free_unpacked(r, NULL);
     }
     return true;
+}
+
+int nt_http(int port, const char *method, const char *path, const char *type,
+            const void *body, size_t size, char *out, size_t out_size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    char head[1024];
+    int n = body ? snprintf(head, sizeof head,
+                            "%s %s HTTP/1.1\r\nHost: test\r\nConnection: "
+                            "close\r\nContent-Type: %s\r\nContent-Length: "
+                            "%zu\r\n\r\n",
+                            method, path, type, size)
+                 : snprintf(head, sizeof head,
+                            "%s %s HTTP/1.1\r\nHost: test\r\nConnection: "
+                            "close\r\n\r\n",
+                            method, path);
+    bool ok = write(fd, head, (size_t)n) == n &&
+              (!body || write(fd, body, size) == (ssize_t)size);
+    size_t got = 0;
+    ssize_t r;
+    while (ok && got + 1 < out_size &&
+           (r = read(fd, out + got, out_size - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(fd);
+    int code = -1;
+    if (ok && sscanf(out, "HTTP/1.1 %d", &code) != 1)
+        code = -1;
+    return code;
 }

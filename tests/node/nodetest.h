@@ -50,4 +50,11 @@ bool nt_block(const char *addr, uint64_t height, uint8_t hash[32],
 bool nt_submit(const char *addr, ProtobufCBinaryData *envs, size_t count,
                size_t batch);
 
+/* One HTTP/1.1 request to 127.0.0.1:port with Connection: close (a body
+ * of `size` bytes of `type` when body is not NULL): the status code, and the
+ * whole answer, NUL-terminated and cut at out_size, in out. -1 when nothing
+ * listens. */
+int nt_http(int port, const char *method, const char *path, const char *type,
+            const void *body, size_t size, char *out, size_t out_size);
+
 #endif

@@ -30,10 +30,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -560,36 +557,6 @@ static void start_one(int i)
     assert_true(k < 300);
 }
 
-/* GET path from 127.0.0.1:port: the status code, the body in body; -1 when
- * nothing listens. */
-static int http_get(int port, const char *path, char *body, size_t size)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     path);
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < size && (r = read(fd, body + got, size - 1 - got)) > 0)
-        got += (size_t)r;
-    body[got] = '\0';
-    close(fd);
-    int code = 0;
-    sscanf(body, "HTTP/1.1 %d", &code);
-    return code;
-}
-
 /* A transaction pooled on a validator that was away while another with
  * the same sender and nonce committed: when the validator catches up it
  * drops it at once, says DROPPED and names the committed one — over nng,
@@ -680,14 +647,16 @@ static void test_displaced_transaction_dropped(void **state)
         witan__response__free_unpacked(r, NULL);
         char path[128], body[8192];
         snprintf(path, sizeof path, "/v1/tx/%s", b_hex);
-        assert_int_equal(http_get(http_port, path, body, sizeof body), 409);
+        assert_int_equal(
+            nt_http(http_port, "GET", path, NULL, NULL, 0, body, sizeof body),
+            409);
         assert_non_null(strstr(body, "TX_STATE_DROPPED"));
         /* After a restart the node still knows. */
         if (round == 0) {
             kill_node(3);
             start_one(3);
-            for (k = 0; k < 300 && http_get(http_port, "/v1/status", body,
-                                            sizeof body) != 200;
+            for (k = 0; k < 300 && nt_http(http_port, "GET", "/v1/status", NULL,
+                                            NULL, 0, body, sizeof body) != 200;
                  k++)
                 nt_sleep_ms(20);
         }
