@@ -67,14 +67,22 @@ int node_config_load(const char *path, struct node_config *c, char *why,
 {
     char *text;
     size_t size;
-    int err = witan_read_file(path, 64 * 1024, &text, &size);
+    int err = witan_read_file(path, NODE_CONFIG_SIZE_MAX, &text, &size);
     if (err) {
         snprintf(why, why_size, "cannot read %s: %s", path,
                  witan_err_message(err));
         return err;
     }
+    err = node_config_parse(path, text, c, why, why_size);
+    free(text);
+    return err;
+}
+
+int node_config_parse(const char *path, char *text, struct node_config *c,
+                      char *why, size_t why_size)
+{
     int line_no = 0;
-    err = WITAN_OK;
+    int err = WITAN_OK;
     for (char *line = text, *next; line && !err; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -185,7 +193,6 @@ int node_config_load(const char *path, struct node_config *c, char *why,
                                 "map_size_max_mb", path);
         err = WITAN_ECONFIG;
     }
-    free(text);
     return err;
 }
 

@@ -1343,9 +1343,9 @@ static int base64_decode(const char *text, ProtobufCBinaryData *out)
 
 /* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]} into a
  * malloc'd array of malloc'd envelopes. `why` says what is wrong. */
-static int parse_tx_json(const char *text, size_t size,
-                         ProtobufCBinaryData **envs, size_t *count,
-                         bool *batch, char *why, size_t why_size)
+int node_http_parse_tx_json(const char *text, size_t size,
+                            ProtobufCBinaryData **envs, size_t *count,
+                            bool *batch, char *why, size_t why_size)
 {
     const char *p = text, *end = text + size;
     size_t cap = 0;
@@ -1503,8 +1503,9 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
         envs = &single;
         count = 1;
     } else if (type && strncasecmp(type, "application/json", 16) == 0) {
-        int err = parse_tx_json((const char *)body, size, &envs, &count,
-                                &batch, c->why, sizeof c->why);
+        int err = node_http_parse_tx_json((const char *)body, size, &envs,
+                                          &count, &batch, c->why,
+                                          sizeof c->why);
         if (err) {
             for (size_t i = 0; i < count; i++)
                 free(envs[i].data);

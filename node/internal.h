@@ -156,6 +156,14 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
                uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
                size_t why_size);
 
+/* The JSON body of POST /v1/tx (http.c): {"envelope": "<base64>"} or
+ * {"envelopes": [...]} into a malloc'd array of malloc'd envelopes (free
+ * each .data and the array, also on error). WITAN_EDECODE, WITAN_ELIMIT,
+ * WITAN_ENOMEM with `why`. */
+int node_http_parse_tx_json(const char *text, size_t size,
+                            ProtobufCBinaryData **envs, size_t *count,
+                            bool *batch, char *why, size_t why_size);
+
 /* Monotonic and wall-clock milliseconds. */
 int64_t node_monotonic_ms(void);
 int64_t node_wall_ms(void);

@@ -50,6 +50,11 @@ void node_config_defaults(struct node_config *c);
  */
 int node_config_load(const char *path, struct node_config *c, char *why,
                      size_t why_size);
+/* The same from text already read (NUL-terminated, modified in place);
+ * `path` names it in `why`. */
+int node_config_parse(const char *path, char *text, struct node_config *c,
+                      char *why, size_t why_size);
+#define NODE_CONFIG_SIZE_MAX (64 * 1024)
 
 /* Writes a config file with every setting and its meaning. */
 int node_config_write(const char *path, const struct node_config *c);
