@@ -650,6 +650,7 @@ static struct slot *slot_get(pbft *r, uint64_t height)
     /* Votes of an earlier view never count in this one. */
     if (s->vote_view < r->view)
         slot_clear_view(r, s);
+    WITAN_ASSERT(s->height == height && s->vote_view >= r->view);
     return s;
 }
 
@@ -989,6 +990,11 @@ static int install_pp(pbft *r, struct slot *s, uint64_t view,
                       const struct header_info *h, const uint8_t *raw,
                       size_t raw_size, bool from_nv)
 {
+    /* One proposal per height and view; a committed block never changes. */
+    WITAN_ASSERT(s->height > r->low && s->height <= r->low + r->W);
+    WITAN_ASSERT(!s->committed || memcmp(s->digest, digest,
+                                         WITAN_HASH_SIZE) == 0);
+    WITAN_ASSERT(view == r->view);
     int rc;
     if ((rc = buf_set(&s->block, block, block_size)) != 0)
         return rc;
@@ -1189,6 +1195,10 @@ static int check_links(pbft *r, struct slot *s)
 
 static int send_vote(pbft *r, struct slot *s, bool commit)
 {
+    /* A replica votes only for the proposal it holds, in its view, as a
+     * validator, and commits only what it prepared. */
+    WITAN_ASSERT(s->has_pp && s->vote_view == r->view && is_validator(r));
+    WITAN_ASSERT(!commit || s->prepared);
     pbft_msg m = {0};
     m.kind = commit ? PBFT_MSG_COMMIT : PBFT_MSG_PREPARE;
     m.view = r->view;
@@ -1276,6 +1286,9 @@ static int persist_prepared(pbft *r, struct slot *s)
 
 static int become_prepared(pbft *r, struct slot *s)
 {
+    WITAN_ASSERT(s->has_pp && !s->prepared);
+    WITAN_ASSERT(count_matching(s->prepares, r->set.n, s->digest) >=
+                 r->set.q);
     s->prepared = true;
     slot_clear_pc(s);
     s->pc_prepares = calloc(r->set.n, sizeof(buf));
@@ -1321,6 +1334,8 @@ static int try_commit(pbft *r, struct slot *s)
         c->signers |= 1ull << i;
         memcpy(c->sigs[c->sig_count++], v->sig, WITAN_SIGNATURE_SIZE);
     }
+    WITAN_ASSERT(c->sig_count == need &&
+                 (uint32_t)__builtin_popcountll(c->signers) == need);
     s->committed = true;
     return 0;
 }
@@ -1329,6 +1344,15 @@ static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
                    const uint8_t digest[WITAN_HASH_SIZE],
                    const struct header_info *hi, const pbft_cert *cert)
 {
+    /* In height order, each exactly once, on the tip delivered before it,
+     * with a certificate for exactly this block. */
+    WITAN_ASSERT(height == r->delivered + 1);
+    /* (Unless a test flag broke the protocol on purpose, for the simulator
+     * to catch the fork it makes.) */
+    WITAN_ASSERT(r->flags != 0 || memcmp(hi->prev_hash, r->delivered_hash,
+                                         WITAN_HASH_SIZE) == 0);
+    WITAN_ASSERT(cert->height == height &&
+                 memcmp(cert->block_hash, digest, WITAN_HASH_SIZE) == 0);
     int64_t time_ms = hi->time_ms;
     /* Whoever proposed it, the results of a non-empty block need the next
      * L blocks to be certified. */
@@ -1707,6 +1731,7 @@ static int make_stable(pbft *r, uint64_t height,
 {
     if (height <= r->low)
         return 0;
+    WITAN_ASSERT(height % r->K == 0); /* checkpoints only */
     buf *np = calloc(proof_count ? proof_count : 1, sizeof(buf));
     if (np == NULL)
         return WITAN_ENOMEM;
@@ -1892,6 +1917,7 @@ static uint64_t view_timeout(const pbft *r)
 
 static void enter_view(pbft *r, uint64_t view)
 {
+    WITAN_ASSERT(view >= r->view); /* views never go back */
     r->view = view;
     r->forwarded = false;
     for (uint32_t i = 0; i < r->W; i++)

@@ -733,6 +733,9 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     err = block_check(l, txn, b, h, &opts, why, why_size);
     if (err)
         goto fail;
+    /* block_check held it against the tip: the next height, on it. */
+    WITAN_ASSERT(h->height == l->tip.height + 1 &&
+                 h->tx_count == b->n_txs);
     l->block_gas = 0;
     l->prediction_seq = 0;
     l->block_time_ms = h->time_ms;
@@ -781,12 +784,14 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                 free(rb);
             }
         }
-        if (status == WITAN__TX_STATUS__TX_STATUS_OK)
+        if (!err && status == WITAN__TX_STATUS__TX_STATUS_OK)
             stats->ok_count++;
         ledger_tx_release(&tx);
     }
-    if (!err)
+    if (!err) {
+        WITAN_ASSERT(stats->ok_count <= stats->tx_count);
         wcrypto_merkle_root(receipt_hashes, n, stats->receipts_root);
+    }
     free(receipt_hashes);
     if (err)
         goto fail;
@@ -865,8 +870,10 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     if (err && why[0] == '\0')
         WHY("block %llu was not written: %s", (unsigned long long)h->height,
             witan_err_message(err));
-    if (!err)
+    if (!err) {
+        WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
+    }
     witan__block_header__free_unpacked(h, NULL);
     witan__block__free_unpacked(b, NULL);
     return err;
