@@ -421,6 +421,11 @@ struct pbft {
     bool forwarded;
     buf own_nv;
     uint64_t own_nv_view;
+    /* The NewView that started this replica's view (whoever sent it), for
+     * a peer that reports an earlier view: it is the proof that lets the
+     * peer join (consensus.md, "View synchronisation"). */
+    buf view_nv;
+    uint64_t view_nv_view;
 
     struct ckentry *cks;
     uint32_t ck_ring;
@@ -2405,8 +2410,11 @@ static int try_new_view(pbft *r)
             free(out);
         if (rc == 0) {
             r->own_nv_view = r->view;
-            rc = emit_message(r, out, size, PBFT_TO_ALL, true);
+            if ((rc = buf_set(&r->view_nv, out, size)) == 0)
+                r->view_nv_view = r->view;
         }
+        if (rc == 0)
+            rc = emit_message(r, out, size, PBFT_TO_ALL, true);
         if (rc == 0)
             rc = apply_new_view(r, r->view, vcs, count);
     }
@@ -2452,7 +2460,8 @@ static int on_view_change(pbft *r, uint32_t sender,
     return try_new_view(r);
 }
 
-static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv)
+static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv,
+                       const uint8_t *raw, size_t raw_size)
 {
     uint64_t v = nv->view;
     if (v < r->view || (v == r->view && !r->vc_active))
@@ -2496,6 +2505,8 @@ static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv)
             r->stats.view_changes++;
         }
         rc = apply_new_view(r, v, vcs, count);
+        if (rc == 0 && (rc = buf_set(&r->view_nv, raw, raw_size)) == 0)
+            r->view_nv_view = v;
     } else if (rc == 0) {
         drop(r, PBFT_DROP_INVALID);
     }
@@ -2690,6 +2701,19 @@ static int on_retransmit(pbft *r)
 
 static int on_status(pbft *r, uint32_t sender, const Witan__Status *st)
 {
+    /* A peer in an earlier view (it was down or cut off while the others
+     * moved on) gets the NewView of this one: with it, it joins. Statuses
+     * come once a tick, which bounds the resends. */
+    if (st->view < r->view && !r->vc_active && r->view_nv.data != NULL &&
+        r->view_nv_view == r->view) {
+        uint8_t *copy = malloc(r->view_nv.size);
+        if (copy == NULL)
+            return WITAN_ENOMEM;
+        memcpy(copy, r->view_nv.data, r->view_nv.size);
+        int rc = emit_message(r, copy, r->view_nv.size, sender, false);
+        if (rc != 0)
+            return rc;
+    }
     if (st->delivered_height <= r->delivered)
         return 0;
     /* Ask when the peer is far ahead or this replica made no progress since
@@ -2785,7 +2809,7 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
         rc = on_view_change(r, sender, cm->view_change, raw, size);
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW:
-        rc = on_new_view(r, sender, cm->new_view);
+        rc = on_new_view(r, sender, cm->new_view, raw, size);
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_STATUS:
         rc = on_status(r, sender, cm->status);
@@ -3301,6 +3325,7 @@ void pbft_free(pbft *r)
         buf_free(&r->susp_raw[i]);
     buf_free(&r->own_vc_prev);
     buf_free(&r->own_nv);
+    buf_free(&r->view_nv);
     buf_free(&r->own_ck);
     for (uint32_t i = 0; i < r->stable_proof_count; i++)
         buf_free(&r->stable_proof[i]);

@@ -13,6 +13,7 @@
  *   byzantine NODE KIND        silent | equivocate | conflict | replay
  *   partition A,B,...          the listed nodes on one side, the rest apart
  *   heal
+ *   gossip on|off              off: requests spread only when forwarded
  *   drop KIND from SET to SET  KIND: preprepare prepare commit checkpoint
  *                              viewchange newview status all; SET: * or A,B
  *   clear                      remove every drop
@@ -23,6 +24,7 @@
  *   expect conflicts NODE|all >= V     messages dropped as conflicting
  *   expect same                every correct replica that is up at one height
  *   expect requests            every request committed at every correct replica
+ *   expect sameview            every correct replica that is up in one view
  */
 #include <stdio.h>
 #include <string.h>
@@ -159,6 +161,8 @@ int sim_scenario_run(const char *path, FILE *err)
             sim_partition(s, parse_set(w[1], n));
         } else if (strcmp(cmd, "heal") == 0) {
             sim_heal(s);
+        } else if (strcmp(cmd, "gossip") == 0 && nw == 2) {
+            sim_set_gossip(s, strcmp(w[1], "on") == 0);
         } else if (strcmp(cmd, "drop") == 0 && nw == 6 &&
                    strcmp(w[2], "from") == 0 && strcmp(w[4], "to") == 0) {
             uint32_t kind = parse_kind(w[1]);
@@ -190,6 +194,18 @@ int sim_scenario_run(const char *path, FILE *err)
             } else if (strcmp(what, "requests") == 0) {
                 if (!sim_check_requests(s))
                     failures++;
+            } else if (strcmp(what, "sameview") == 0) {
+                uint64_t v = 0;
+                if (!sim_views_agree(s, &v)) {
+                    fprintf(err, "%s:%d: correct replicas in different views:",
+                            path, lineno);
+                    for (uint32_t i = 0; i < n; i++)
+                        if (sim_is_up(s, i))
+                            fprintf(err, " n%u=%llu", i,
+                                    (unsigned long long)sim_view(s, i));
+                    fprintf(err, "\n");
+                    failures++;
+                }
             } else if (nw == 5) {
                 uint64_t m = parse_set(w[2], n);
                 uint64_t want = strtoull(w[4], NULL, 10);

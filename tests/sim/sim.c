@@ -16,6 +16,7 @@
 #define TRACE_LINE 160
 #define REPLAY_RING 32
 #define GOSSIP_MS 400
+#define FORWARD_COUNT_MAX 4096 /* as node/replica.c forwards */
 
 /* --- PRNG (splitmix64) ------------------------------------------------------- */
 
@@ -179,6 +180,7 @@ struct sim {
     uint32_t drop_pm, dup_pm, dmin, dmax;
     uint64_t side_a;
     bool partitioned;
+    bool gossip_off; /* pools spread only by PBFT_ACT_FORWARD */
     struct filter filters[8];
     uint32_t filter_count;
     /* checks */
@@ -861,6 +863,7 @@ static void do_read(sim *s, node *nd, const pbft_action *a)
 }
 
 static void crash_node(sim *s, node *nd);
+static void forward_pool(sim *s, node *nd, size_t count_max);
 
 /* Carries out one Ready. Returns false when the node crashed midway. */
 static bool carry_out(sim *s, node *nd)
@@ -974,7 +977,7 @@ static bool carry_out(sim *s, node *nd)
             }
             break;
         case PBFT_ACT_FORWARD:
-            /* Every simulated replica holds every request already. */
+            forward_pool(s, nd, FORWARD_COUNT_MAX);
             break;
         case PBFT_ACT_FORK:
             if (correct(nd))
@@ -1283,24 +1286,9 @@ static void handle(sim *s, event *e)
         g.to = e->to;
         g.t = s->now + GOSSIP_MS;
         push(s, g);
-        if (!nd->up || nd->byz != SIM_CORRECT || nd->pool_count == 0)
+        if (!nd->up || nd->byz != SIM_CORRECT || s->gossip_off)
             break;
-        size_t count = nd->pool_count < 64 ? nd->pool_count : 64;
-        for (uint32_t d = 0; d < s->n; d++) {
-            if (d == nd->index)
-                continue;
-            if (s->partitioned &&
-                ((s->side_a >> d) & 1) != ((s->side_a >> nd->index) & 1))
-                continue;
-            if (rng_permille(&s->rng, s->drop_pm))
-                continue;
-            event f = {0};
-            f.kind = E_TXFWD;
-            f.to = d;
-            f.t = s->now + s->dmin + rng_below(&s->rng, s->dmax - s->dmin + 1);
-            f.data = bytes_copy(nd->pool, count * 8);
-            push(s, f);
-        }
+        forward_pool(s, nd, 64);
         break;
     }
     case E_TXFWD: {
@@ -1320,6 +1308,50 @@ static void handle(sim *s, event *e)
         break;
     }
     }
+}
+
+/* The first count_max requests of nd's pool to every peer it can reach. */
+static void forward_pool(sim *s, node *nd, size_t count_max)
+{
+    if (nd->pool_count == 0)
+        return;
+    size_t count = nd->pool_count < count_max ? nd->pool_count : count_max;
+    for (uint32_t d = 0; d < s->n; d++) {
+        if (d == nd->index)
+            continue;
+        if (s->partitioned &&
+            ((s->side_a >> d) & 1) != ((s->side_a >> nd->index) & 1))
+            continue;
+        if (rng_permille(&s->rng, s->drop_pm))
+            continue;
+        event f = {0};
+        f.kind = E_TXFWD;
+        f.to = d;
+        f.t = s->now + s->dmin + rng_below(&s->rng, s->dmax - s->dmin + 1);
+        f.data = bytes_copy(nd->pool, count * 8);
+        push(s, f);
+    }
+}
+
+void sim_set_gossip(sim *s, bool on)
+{
+    s->gossip_off = !on;
+}
+
+bool sim_views_agree(const sim *s, uint64_t *view)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        if (!nd->up || nd->byz != SIM_CORRECT)
+            continue;
+        uint64_t v = pbft_view(nd->core);
+        if (any && v != *view)
+            return false;
+        *view = v;
+        any = true;
+    }
+    return any;
 }
 
 bool sim_run_until(sim *s, uint64_t t_ms)
@@ -1610,6 +1642,25 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             t += 500;
             if (!sim_run_until(s, t) || sim_requests_done(s))
                 break;
+        }
+        /* Views: within two view-change timeouts (at their ceiling) of the
+         * network settling, every correct replica is in the live view. */
+        if (!sim_failed(s, NULL) && sim_requests_done(s)) {
+            t += 2 * (uint64_t)c->view_timeout_max_ms;
+            uint64_t v;
+            if (sim_run_until(s, t) && !sim_views_agree(s, &v)) {
+                char views[256];
+                size_t k = 0;
+                for (uint32_t i = 0; i < c->n && k < sizeof views - 24; i++)
+                    if (sim_is_up(s, i) && correct(&s->nodes[i]))
+                        k += (size_t)snprintf(views + k, sizeof views - k,
+                                              " n%u=%llu", i,
+                                              (unsigned long long)sim_view(
+                                                  s, i));
+                fail(s, "VIEWS: correct replicas in different views after "
+                        "the network settled:%s",
+                     views);
+            }
         }
         if (!sim_failed(s, NULL) && sim_check_requests(s) && byz == 0) {
             /* Idle: once nothing waits, the chain ends with at most L empty

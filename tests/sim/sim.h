@@ -65,6 +65,11 @@ void sim_restart(sim *s, uint32_t node);
 void sim_set_byzantine(sim *s, uint32_t node, enum sim_byz kind);
 void sim_partition(sim *s, uint64_t side_a_mask);
 void sim_heal(sim *s);
+/* Off: requests reach other pools only when a replica forwards them
+ * (PBFT_ACT_FORWARD), never by the periodic gossip. */
+void sim_set_gossip(sim *s, bool on);
+/* Whether every correct replica that is up is in the same view (*view). */
+bool sim_views_agree(const sim *s, uint64_t *view);
 /* Cancels crashes scheduled for a node's next record. */
 void sim_calm(sim *s);
 void sim_set_network(sim *s, uint32_t drop_permille, uint32_t dup_permille,
