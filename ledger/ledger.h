@@ -217,10 +217,6 @@ void ledger_block_response_free(Witan__BlockResponse *r);
 /* A transaction by hash: committed (with receipt) or unknown. */
 int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
                   Witan__TxResponse **out);
-/* How many of `count` transactions are committed already: one read
- * transaction for all (a proposal's check). WITAN_EIO and the like. */
-int ledger_txs_committed(ledger *l, const uint8_t (*hashes)[WITAN_HASH_SIZE],
-                         size_t count, size_t *committed);
 void ledger_tx_response_free(Witan__TxResponse *r);
 
 /* Attestations of feed and subject observed in [from, to], latest revision

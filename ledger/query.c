@@ -84,29 +84,6 @@ void ledger_tx_response_free(Witan__TxResponse *r)
         witan__tx_response__free_unpacked(r, NULL);
 }
 
-int ledger_txs_committed(ledger *l, const uint8_t (*hashes)[WITAN_HASH_SIZE],
-                         size_t count, size_t *committed)
-{
-    *committed = 0;
-    if (count == 0)
-        return WITAN_OK;
-    store_txn *txn;
-    int err = store_read_begin(l->s, &txn);
-    if (err)
-        return err;
-    for (size_t i = 0; !err && i < count; i++) {
-        const void *v;
-        size_t vs;
-        int rc = store_get(txn, STORE_TXS, hashes[i], WITAN_HASH_SIZE, &v, &vs);
-        if (rc == 0)
-            (*committed)++;
-        else if (rc != WITAN_ENOTFOUND)
-            err = rc;
-    }
-    store_abort(txn);
-    return err;
-}
-
 int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
                   Witan__TxResponse **out)
 {

@@ -5,6 +5,7 @@
  * admitted or refused with a reason; nothing may crash, leak or hang.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,17 @@ static const char genesis_json[] =
     "\"79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664\", "
     "\"roles\": [\"data_provider\", \"admin\"]}]}";
 
+static char fuzz_dir[64];
+
+/* The ledger's temporary directory goes when the process ends. */
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fuzz_dir);
+    if (system(cmd) != 0)
+        return;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -38,6 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct store_options o = {1 << 20, 1 << 20};
     if (ledger_open(dir, fuzz_genesis, &o, &fuzz_ledger, why, sizeof why) != 0)
         abort();
+    snprintf(fuzz_dir, sizeof fuzz_dir, "%s", dir);
+    atexit(remove_dir);
     witan_log_set_level(WITAN_LOG_OFF);
     return 0;
 }

@@ -321,6 +321,61 @@ static void commit_block(struct world *w, uint8_t **envs, size_t *sizes,
     ledger_block_free(&blk);
 }
 
+/* The transactions root covers whole envelopes, signatures included: a
+ * block whose copy of a transaction differs from the proposed one only in
+ * signature bytes has another root, so it is refused by the one validity
+ * function (and, with its own root, has another block hash: a replica can
+ * never deliver its copy under the certificate of the other). */
+static void test_txs_root_covers_signatures(void **state)
+{
+    (void)state;
+    struct world *w = new_world("sigroot");
+    char why[WHY_SIZE];
+    size_t sz;
+    uint8_t *env = attest_tx(&w->provider, w->provider_addr, 1,
+                             (struct attest_spec){.time_ms = 1}, &sz);
+    uint8_t *other = malloc(sz);
+    memcpy(other, env, sz);
+    other[sz - 1] ^= 0x01; /* the envelope ends with its signature */
+    const uint8_t *p1[1] = {env}, *p2[1] = {other};
+    size_t s1[1] = {sz};
+    uint8_t r1[32], r2[32];
+    assert_int_equal(ledger_txs_root(p1, s1, 1, r1), 0);
+    assert_int_equal(ledger_txs_root(p2, s1, 1, r2), 0);
+    assert_memory_not_equal(r1, r2, 32);
+
+    struct ledger_tx tx, *ptr = &tx;
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                      sizeof why),
+                     0);
+    struct ledger_block blk;
+    assert_int_equal(ledger_block_build(w->l, &ptr, 1, 1000, 0, 0, &blk), 0);
+    const struct ledger_check_opts opts = {.verify_signatures = false};
+    assert_int_equal(ledger_block_check(w->l, blk.bytes, blk.size, &opts, why,
+                                        sizeof why),
+                     0);
+    /* The same header over the other copy. */
+    Witan__Block *b = witan__block__unpack(NULL, blk.size, blk.bytes);
+    assert_non_null(b);
+    uint8_t *own = b->txs[0].data;
+    b->txs[0].data = other;
+    size_t size = witan__block__get_packed_size(b);
+    uint8_t *bytes = malloc(size);
+    witan__block__pack(b, bytes);
+    b->txs[0].data = own; /* freed with the message; `other` is ours */
+    witan__block__free_unpacked(b, NULL);
+    assert_int_equal(ledger_block_check(w->l, bytes, size, &opts, why,
+                                        sizeof why),
+                     WITAN_EINVAL);
+    assert_non_null(strstr(why, "transactions root"));
+    free(bytes);
+    ledger_block_free(&blk);
+    ledger_tx_release(&tx);
+    free(other);
+    free(env);
+    free_world(w);
+}
+
 static int decode_err(struct world *w, const uint8_t *b, size_t n)
 {
     struct ledger_tx tx;
@@ -1246,6 +1301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stateless_refusals),
         cmocka_unit_test(test_cert_canonical),
+        cmocka_unit_test(test_txs_root_covers_signatures),
         cmocka_unit_test(test_stateful_refusals_and_receipts),
         cmocka_unit_test(test_corrections_keep_history),
         cmocka_unit_test(test_paging_with_cursor),
