@@ -295,7 +295,10 @@ static int add_layer(struct fl_model *f, const Onnx__NodeProto *node,
     if (f->n_layers == WITAN_MODEL_LAYER_COUNT_MAX) {
         free(w);
         free(b);
-        return onnx_fail(why, why_size, node, "more than %d dense layers",
+        return infer_why(why, why_size, WITAN_ELIMIT,
+                         "node '%s': more than %d dense layers "
+                         "(WITAN_MODEL_LAYER_COUNT_MAX)",
+                         node->name ? node->name : "",
                          WITAN_MODEL_LAYER_COUNT_MAX);
     }
     if (in != cur_width(f)) {
@@ -308,7 +311,10 @@ static int add_layer(struct fl_model *f, const Onnx__NodeProto *node,
     if (out == 0 || out > WITAN_MODEL_WIDTH_MAX) {
         free(w);
         free(b);
-        return onnx_fail(why, why_size, node, "%u outputs, must be 1..%d", out,
+        return infer_why(why, why_size, out ? WITAN_ELIMIT : WITAN_EONNX,
+                         "node '%s': %u outputs, must be 1..%d "
+                         "(WITAN_MODEL_WIDTH_MAX)",
+                         node->name ? node->name : "", out,
                          WITAN_MODEL_WIDTH_MAX);
     }
     if (!b)
@@ -982,6 +988,14 @@ static int convert(const uint8_t *bytes, size_t size, struct fl_model *f,
         static const char *const none[] = {NULL};
         f->node_count++;
         bool passthrough = !ml && (!strcmp(op, "Identity") || !strcmp(op, "Flatten"));
+        if (!strcmp(op, "ZipMap")) {
+            err = onnx_fail(why, why_size, n,
+                            "not supported: export the classifier without "
+                            "it (skl2onnx: options zipmap=False); Witan "
+                            "gives the label and the probabilities as "
+                            "outputs");
+            break;
+        }
         if (done && !passthrough) {
             err = onnx_fail(why, why_size, n, "follows the model's output stage");
             break;
@@ -1516,9 +1530,10 @@ int infer_onnx_eval_float(const uint8_t *onnx, size_t onnx_size,
     uint32_t nout = fl_out_count(&f);
     *output_count = nout;
     if (feature_count != f.n_in) {
+        uint32_t n_in = f.n_in; /* fl_free clears f */
         fl_free(&f);
         FAIL(WITAN_EINVAL, "samples have %zu features, the graph %u",
-             feature_count, f.n_in);
+             feature_count, n_in);
     }
     if (output_cap < sample_count * nout) {
         fl_free(&f);
@@ -1546,9 +1561,10 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
         return err;
     rep->node_count = f.node_count;
     if (o->samples && o->feature_count != f.n_in) {
+        uint32_t n_in = f.n_in; /* fl_free clears f */
         fl_free(&f);
         FAIL(WITAN_EINVAL, "samples have %zu features, the graph takes %u",
-             o->feature_count, f.n_in);
+             o->feature_count, n_in);
     }
     Witan__Model__Model pb;
     witan__model__model__init(&pb);
@@ -1631,6 +1647,39 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
 
 /* ---------------------------------------------------------------- CSV -- */
 
+/* A plain decimal: [+-]digits[.digits][(e|E)[+-]digits], nothing else (no
+ * spaces, hex, nan or inf), so that a samples file reads the numbers that
+ * `witan model score --input` would. */
+static bool decimal_cell(const char *s)
+{
+    if (*s == '+' || *s == '-')
+        s++;
+    size_t digits = 0;
+    while (*s >= '0' && *s <= '9') {
+        s++;
+        digits++;
+    }
+    if (*s == '.') {
+        s++;
+        while (*s >= '0' && *s <= '9') {
+            s++;
+            digits++;
+        }
+    }
+    if (digits == 0)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
 int infer_csv_parse(const char *text, size_t len, double **values,
                     size_t *rows, size_t *cols, char ***names, char *why,
                     size_t why_size)
@@ -1667,8 +1716,10 @@ int infer_csv_parse(const char *text, size_t len, double **values,
                 cell[cl] = 0;
                 char *endp;
                 double d = strtod(cell, &endp);
-                bool num = cl > 0 && *endp == 0 && isfinite(d);
-                if (r == 0 && n == 0 && !num && (c == 0 || header)) {
+                bool num = cl > 0 && *endp == 0 && isfinite(d) &&
+                           decimal_cell(cell);
+                /* Names only on the first line, and all of it. */
+                if (r == 0 && n == 0 && !num && (c == 0 ? nh == 0 : header)) {
                     header = true;
                     char **h2 = realloc(hdr, (nh + 1) * sizeof *h2);
                     if (!h2) {
@@ -1679,7 +1730,8 @@ int infer_csv_parse(const char *text, size_t len, double **values,
                     hdr[nh++] = dupstr(cell);
                 } else if (!num) {
                     err = infer_why(why, why_size, WITAN_EDECODE,
-                                    "line %zu, column %zu: '%s' is not a number",
+                                    "line %zu, column %zu: '%s' is not a plain "
+                                    "decimal number",
                                     line, c + 1, cell);
                 } else {
                     if (n == cap) {
@@ -1705,7 +1757,11 @@ int infer_csv_parse(const char *text, size_t len, double **values,
                 r++;
             }
             if (!err && header && nh != c)
-                err = WITAN_EDECODE;
+                err = infer_why(why, why_size, WITAN_EDECODE,
+                                "line %zu mixes names and numbers: a header "
+                                "names every column (or there is none), and "
+                                "values are plain decimals",
+                                line);
         }
         i = e + 1;
     }

@@ -42,6 +42,7 @@ $(ORT_STAMP):
 	    onnxruntime-node >/dev/null
 $(BUILD)/tests/inference/bench_inference: $(BUILD)/obj/tests/inference/main_bench_inference.o \
     $(tests/inference_SUPPORT_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(tests/inference_SUPPORT_OBJS) $(LINK_LIBS) -o $@
 bench-inference: $(BUILD)/tests/inference/bench_inference $(ORT_STAMP)
 	@$(BUILD)/tests/inference/bench_inference

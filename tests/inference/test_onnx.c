@@ -318,7 +318,8 @@ static void test_refuse_ops(void **state)
     og_init(&o, "Conv", NULL, 2, 0, 0);
     expect_onnx(&o, WITAN_EONNX, "node 'n0' (Conv): unsupported operator Conv");
     og_init(&o, "ZipMap", "ai.onnx.ml", 2, 0, 0);
-    expect_onnx(&o, WITAN_EONNX, "unsupported operator ai.onnx.ml.ZipMap");
+    expect_onnx(&o, WITAN_EONNX,
+                "(ZipMap): not supported: export the classifier without it");
     og_init(&o, "Normalizer", "ai.onnx.ml", 2, 0, 0);
     expect_onnx(&o, WITAN_EONNX, "(Normalizer): unsupported operator");
     og_init(&o, "Relu", "com.example", 2, 0, 0);
@@ -359,6 +360,76 @@ static void test_refuse_ops(void **state)
     assert_int_equal(infer_onnx_import(junk, sizeof junk, &opt, &model, &msize,
                                        &rep, why, sizeof why),
                      WITAN_EDECODE);
+}
+
+/* Samples files read exactly the numbers `witan model score --input` would:
+ * plain decimals; names only on the first line, and all of it; every
+ * refusal says where and why. */
+static void test_csv_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int err;
+        const char *why;
+    } cases[] = {
+        {"a,b\n1,2\n-3.5,4e2\n", 0, NULL},
+        {"1,2\n3,4\n", 0, NULL},
+        {"nan,1\n1,2\n", WITAN_EDECODE, "line 1 mixes names and numbers"},
+        {"a,b\n0x190,2\n", WITAN_EDECODE,
+         "line 2, column 1: '0x190' is not a plain decimal"},
+        {"a,b\n 12,2\n", WITAN_EDECODE, "' 12' is not a plain decimal"},
+        {"a,b\n1,inf\n", WITAN_EDECODE, "'inf' is not a plain decimal"},
+        {"a,b\nc,d\n", WITAN_EDECODE, "'c' is not a plain decimal"},
+        {"a,b\n1,2,3\n", WITAN_EDECODE, "header names 2 columns"},
+        {"a,b\n", WITAN_EDECODE, "no rows of numbers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double *v = NULL;
+        size_t rows, cols;
+        char **names = NULL;
+        char why[256] = "";
+        int err = infer_csv_parse(cases[i].text, strlen(cases[i].text), &v,
+                                  &rows, &cols, &names, why, sizeof why);
+        if (err != cases[i].err ||
+            (cases[i].why && !strstr(why, cases[i].why)))
+            fail_msg("case %zu: expected %s '%s', got %s '%s'", i,
+                     witan_err_name(cases[i].err),
+                     cases[i].why ? cases[i].why : "", witan_err_name(err),
+                     why);
+        if (!err) {
+            for (size_t k = 0; names && k < cols; k++)
+                free(names[k]);
+            free(names);
+            free(v);
+        }
+    }
+}
+
+/* The feature count named in the refusal is the graph's, not zero. */
+static void test_feature_count_message(void **state)
+{
+    (void)state;
+    struct og o;
+    og_init(&o, "Gemm", NULL, 2, 3, 2);
+    og_int(&o, "transB", 1);
+    size_t size = onnx__model_proto__get_packed_size(&o.m);
+    uint8_t *buf = malloc(size);
+    onnx__model_proto__pack(&o.m, buf);
+    double samples[3] = {1, 2, 3};
+    struct infer_import_options opt = {.max_abs_error = -1,
+                                       .samples = samples,
+                                       .sample_count = 1,
+                                       .feature_count = 3};
+    struct infer_import_report rep;
+    uint8_t *model = NULL;
+    size_t msize;
+    char why[256] = "";
+    assert_int_equal(infer_onnx_import(buf, size, &opt, &model, &msize, &rep,
+                                       why, sizeof why),
+                     WITAN_EINVAL);
+    assert_non_null(strstr(why, "samples have 3 features, the graph takes 2"));
+    free(buf);
 }
 
 static void test_refuse_trees(void **state)
@@ -435,6 +506,8 @@ int main(void)
         cmocka_unit_test(test_quant_bound),
         cmocka_unit_test(test_refuse_ops),
         cmocka_unit_test(test_refuse_trees),
+        cmocka_unit_test(test_csv_strict),
+        cmocka_unit_test(test_feature_count_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
