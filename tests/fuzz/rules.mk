@@ -33,10 +33,11 @@ FUZZ_ALL_SRCS := $(foreach m,$(MODULES),$(filter-out $(m)/main.c,$(wildcard $(m)
                  $(GEN_C)
 FUZZ_NET := consensus request config
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/main_fuzz_%.c $(FUZZ_ALL_SRCS) | $(GEN_H) $(NEED_DEPS)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/main_fuzz_%.c tests/fuzz/fixture.c $(FUZZ_ALL_SRCS) \
+                      | $(GEN_H) $(NEED_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -Wno-unused-command-line-argument \
-	    $< $(FUZZ_ALL_SRCS) $(LDLIBS) -o $@
+	    $< tests/fuzz/fixture.c $(FUZZ_ALL_SRCS) $(LDLIBS) -o $@
 
 define fuzz_net_rule
 .PHONY: fuzz-$(1)
@@ -55,10 +56,11 @@ $(foreach h,$(FUZZ_NET),$(eval $(call fuzz_net_rule,$(h))))
 FUZZ_REPLAY := consensus request config tx genesis
 FUZZ_REPLAY_BINS := $(FUZZ_REPLAY:%=$(BUILD)/fuzz-replay/replay-%)
 
+FUZZ_REPLAY_OBJS := $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/obj/tests/fuzz/fixture.o
 $(BUILD)/fuzz-replay/replay-%: $(BUILD)/obj/tests/fuzz/main_fuzz_%.o \
-                               $(BUILD)/obj/tests/fuzz/replay.o $(LIBS)
+                               $(FUZZ_REPLAY_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(BUILD)/obj/tests/fuzz/replay.o $(LINK_LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(FUZZ_REPLAY_OBJS) $(LINK_LIBS) -o $@
 
 .PHONY: fuzz-replay
 fuzz-replay: $(FUZZ_REPLAY_BINS)
