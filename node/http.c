@@ -23,7 +23,9 @@
  * JSON is written by hand from the protobuf-c descriptors: field names as in
  * witan.proto, 64-bit integers as strings, enums by name, every bytes field
  * as lowercase hex. Bodies are read only after their Content-Length has been
- * checked against WITAN_HTTP_BODY_SIZE_MAX.
+ * checked against WITAN_HTTP_BODY_SIZE_MAX, and by nng before the request
+ * reaches a worker (at most HTTP_BODY_READ_TIMEOUT_MS), so a client that
+ * trickles its body holds no worker.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -72,13 +74,34 @@ struct http_waiter {
     struct http_waiter *next; /* in the resumed list */
 };
 
+/* A request whose body nng reads before a worker sees it, so that a client
+ * that trickles its body holds no worker (only this struct and a timer). */
+struct http_body {
+    struct node_http *gw;
+    nng_aio *http; /* the HTTP request */
+    nng_aio *io;   /* the read; its callback is body_done */
+    uint8_t *data;
+    size_t size;
+    struct http_body *prev, *next; /* in the reading list */
+};
+
+/* A request for the workers, with its body when it has one. */
+struct http_queued {
+    nng_aio *aio;
+    uint8_t *body; /* owned; NULL: none read (the worker checks why) */
+    size_t body_size;
+};
+
 struct node_http {
     nng_http_server *server;
     nng_http_handler *handler; /* owned by the server once added */
     pthread_mutex_t lock;
     pthread_cond_t ready;
-    nng_aio *queue[HTTP_QUEUE_COUNT_MAX];
+    struct http_queued queue[HTTP_QUEUE_COUNT_MAX];
     size_t head, count;
+    /* Bodies being read (under `lock`); the workers outlive them. */
+    struct http_body *reading;
+    size_t reading_count;
     bool stopping;
     struct http_worker workers[HTTP_WORKER_COUNT];
     /* Waiters: `waiting` are between sleeps and queries (only their
@@ -1457,21 +1480,6 @@ int node_http_parse_tx_json(const char *text, size_t size,
 }
 
 /* Reads the request body, whose length the caller checked. */
-static int read_body(struct http_call *c, uint8_t *buf, size_t size)
-{
-    nng_aio *aio;
-    if (nng_aio_alloc(&aio, NULL, NULL) != 0)
-        return WITAN_ENOMEM;
-    nng_iov iov = {buf, size};
-    nng_aio_set_iov(aio, 1, &iov);
-    nng_aio_set_timeout(aio, HTTP_BODY_READ_TIMEOUT_MS);
-    nng_http_conn_read_all(c->conn, aio);
-    nng_aio_wait(aio);
-    int rc = nng_aio_result(aio);
-    nng_aio_free(aio);
-    return rc ? WITAN_ENET : WITAN_OK;
-}
-
 static void route_submit(struct http_call *c, uint8_t *body, size_t size)
 {
     const char *type = nng_http_req_get_header(c->req, "Content-Type");
@@ -1605,10 +1613,13 @@ static bool is_get(const struct http_call *c)
     return strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0;
 }
 
-static void serve(struct http_worker *w, nng_aio *aio)
+static void serve(struct http_worker *w, const struct http_queued *item)
 {
+    nng_aio *aio = item->aio;
+    uint8_t *body = item->body;
     struct http_call *c = calloc(1, sizeof *c);
     if (!c) {
+        free(body);
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
     }
@@ -1637,19 +1648,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
                       WITAN_HTTP_BODY_SIZE_MAX, body_size);
         goto out;
     }
-    uint8_t *body = NULL;
-    if (body_size) {
-        body = malloc((size_t)body_size);
-        if (!body) {
-            respond_error(aio, 500, WITAN_ENOMEM, true, "out of memory");
-            goto out;
-        }
-        if (read_body(c, body, (size_t)body_size)) {
-            free(body);
-            nng_aio_finish(aio, NNG_ECONNRESET); /* nng closes the link */
-            goto out;
-        }
-    }
+    /* nng read it before this worker was handed the request. */
+    WITAN_ASSERT(body_size == item->body_size && (body_size == 0) == !body);
 
     const char *uri = nng_http_req_get_uri(c->req);
     const char *q = strchr(uri, '?');
@@ -1712,16 +1712,17 @@ static void *worker_main(void *arg)
         /* A worker leaves only when nothing is queued and no waiter can
          * come back, so every parked request gets its answer. */
         pthread_mutex_lock(&g->lock);
-        while (!g->count && !g->resumed_head && (!g->stopping || g->waiting))
+        while (!g->count && !g->resumed_head &&
+               (!g->stopping || g->waiting || g->reading_count))
             pthread_cond_wait(&g->ready, &g->lock);
         struct http_waiter *wt = g->resumed_head;
-        nng_aio *aio = NULL;
+        struct http_queued q = {0};
         if (wt) {
             g->resumed_head = wt->next;
             if (!g->resumed_head)
                 g->resumed_tail = NULL;
         } else if (g->count) {
-            aio = g->queue[g->head];
+            q = g->queue[g->head];
             g->head = (g->head + 1) % HTTP_QUEUE_COUNT_MAX;
             g->count--;
         } else {
@@ -1733,27 +1734,118 @@ static void *worker_main(void *arg)
         if (wt)
             wait_finish(w, wt);
         else
-            serve(w, aio);
+            serve(w, &q);
     }
 }
 
 /* Runs on an nng thread: only queues. */
-static void on_http(nng_aio *aio)
+/* Queues a request for the workers (taking `body`), or answers 503. */
+static void enqueue(struct node_http *g, nng_aio *aio, uint8_t *body,
+                    size_t body_size)
 {
-    struct node_http *g =
-        nng_http_handler_get_data(nng_aio_get_input(aio, 1));
     pthread_mutex_lock(&g->lock);
     bool queued = false;
     if (!g->stopping && g->count < HTTP_QUEUE_COUNT_MAX) {
-        g->queue[(g->head + g->count) % HTTP_QUEUE_COUNT_MAX] = aio;
+        g->queue[(g->head + g->count) % HTTP_QUEUE_COUNT_MAX] =
+            (struct http_queued){aio, body, body_size};
         g->count++;
         queued = true;
         pthread_cond_signal(&g->ready);
     }
     pthread_mutex_unlock(&g->lock);
-    if (!queued)
+    if (!queued) {
+        free(body);
         respond_error(aio, 503, WITAN_EFULL, true,
                       "the gateway is busy or stopping, retry");
+    }
+}
+
+/* A body has been read (or not, in time): to the workers, or the
+ * connection is dropped. On nng's threads. */
+static void body_done(void *arg)
+{
+    struct http_body *b = arg;
+    struct node_http *g = b->gw;
+    int rc = nng_aio_result(b->io);
+    pthread_mutex_lock(&g->lock);
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        g->reading = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    pthread_mutex_unlock(&g->lock);
+    if (rc == 0) {
+        enqueue(g, b->http, b->data, b->size);
+    } else {
+        free(b->data);
+        nng_aio_finish(b->http, NNG_ECONNRESET); /* nng closes the link */
+    }
+    nng_aio_reap(b->io); /* from its own callback: freed in the background */
+    free(b);
+    pthread_mutex_lock(&g->lock);
+    g->reading_count--;
+    pthread_cond_broadcast(&g->ready);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* The body's length when the request has one to read here: a valid
+ * Content-Length within the limit and no Transfer-Encoding (anything else
+ * is refused by a worker, which reads nothing). */
+static size_t body_to_read(nng_http_req *req)
+{
+    const char *cl = nng_http_req_get_header(req, "Content-Length");
+    uint64_t size = 0;
+    if (!cl || parse_u64(cl, &size) ||
+        nng_http_req_get_header(req, "Transfer-Encoding") ||
+        size > WITAN_HTTP_BODY_SIZE_MAX)
+        return 0;
+    return (size_t)size;
+}
+
+static void on_http(nng_aio *aio)
+{
+    struct node_http *g =
+        nng_http_handler_get_data(nng_aio_get_input(aio, 1));
+    size_t size = body_to_read(nng_aio_get_input(aio, 0));
+    if (size == 0) {
+        enqueue(g, aio, NULL, 0);
+        return;
+    }
+    struct http_body *b = calloc(1, sizeof *b);
+    if (!b || !(b->data = malloc(size)) ||
+        nng_aio_alloc(&b->io, body_done, b) != 0) {
+        if (b)
+            free(b->data);
+        free(b);
+        respond_error(aio, 500, WITAN_ENOMEM, true, "out of memory");
+        return;
+    }
+    b->gw = g;
+    b->http = aio;
+    b->size = size;
+    pthread_mutex_lock(&g->lock);
+    bool stopping = g->stopping;
+    if (!stopping) {
+        b->next = g->reading;
+        if (g->reading)
+            g->reading->prev = b;
+        g->reading = b;
+        g->reading_count++;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (stopping) {
+        nng_aio_free(b->io);
+        free(b->data);
+        free(b);
+        respond_error(aio, 503, WITAN_EFULL, true,
+                      "the gateway is stopping, retry");
+        return;
+    }
+    nng_iov iov = {b->data, size};
+    nng_aio_set_iov(b->io, 1, &iov);
+    nng_aio_set_timeout(b->io, HTTP_BODY_READ_TIMEOUT_MS);
+    nng_http_conn_read_all(nng_aio_get_input(aio, 2), b->io);
 }
 
 /* --- start and stop ------------------------------------------------------------------ */
@@ -1851,6 +1943,9 @@ void node_http_stop(struct node_http *g)
     pthread_mutex_lock(&g->lock);
     g->stopping = true;
     pthread_cond_broadcast(&g->ready);
+    /* Bodies still arriving are not waited for. */
+    for (struct http_body *b = g->reading; b; b = b->next)
+        nng_aio_cancel(b->io);
     pthread_mutex_unlock(&g->lock);
     /* Closing the sockets ends any wait for the node, which has stopped
      * answering; queued requests then get 503. */

@@ -739,6 +739,40 @@ static void test_http_wait_and_full_mempool(void **state)
     assert_int_equal(a.status, 404);
     free(a.body);
 
+    /* Clients that send their headers and then trickle nothing of the body
+     * they announced hold no worker: with twice as many of them as there
+     * are workers, status still answers at once (before, each held a
+     * worker for the 10 s body timeout). */
+    enum { SLOW = 8 };
+    int slow[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        slow[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(slow[i] >= 0);
+        struct sockaddr_in sa = {0};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)http_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(slow[i], (struct sockaddr *)&sa, sizeof sa),
+                         0);
+        static const char head[] =
+            "POST /v1/tx HTTP/1.1\r\nHost: test\r\nContent-Type: "
+            "application/json\r\nContent-Length: 1000\r\n\r\n{\"env";
+        assert_int_equal(write(slow[i], head, sizeof head - 1),
+                         (ssize_t)(sizeof head - 1));
+    }
+    sleep_ms(300);
+    for (int k = 0; k < 3; k++) {
+        int64_t t = now_ms();
+        assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
+        assert_int_equal(a.status, 200);
+        free(a.body);
+        if (now_ms() - t > 2000)
+            fail_msg("status took %lld ms behind %d slow bodies",
+                     (long long)(now_ms() - t), SLOW);
+    }
+    for (int i = 0; i < SLOW; i++)
+        close(slow[i]);
+
     /* A wait in progress when the node stops still gets an answer. The
      * wait is long and the pause generous so that a loaded machine still
      * has the request parked before the node stops. */
