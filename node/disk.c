@@ -49,7 +49,9 @@ static void refresh(struct node *n)
     d->low = low;
 }
 
-int node_disk_check(struct node *n, char *why, size_t why_size)
+/* Measures again when the last measure is older than NODE_DISK_CHECK_MS:
+ * admissions and status requests may come by the thousand a second. */
+static void update(struct node *n)
 {
     struct node_disk *d = &n->disk;
     int64_t now = node_monotonic_ms();
@@ -57,6 +59,12 @@ int node_disk_check(struct node *n, char *why, size_t why_size)
         refresh(n);
         d->checked_ms = now;
     }
+}
+
+int node_disk_check(struct node *n, char *why, size_t why_size)
+{
+    struct node_disk *d = &n->disk;
+    update(n);
     if (!d->low)
         return WITAN_OK;
     d->refused++;
@@ -77,7 +85,6 @@ int node_disk_check(struct node *n, char *why, size_t why_size)
 
 void node_disk_figures(struct node *n, struct node_disk *out)
 {
-    refresh(n);
-    n->disk.checked_ms = node_monotonic_ms();
+    update(n);
     *out = n->disk;
 }

@@ -116,7 +116,7 @@ uint64_t node_disk_need(const struct node_config *c, const Witan__Params *p);
 /* 0, or WITAN_ENOSPACE and a sentence with the figures when the disk or the
  * map is below what is needed. Rechecks at most every NODE_DISK_CHECK_MS. */
 int node_disk_check(struct node *n, char *why, size_t why_size);
-/* The figures, measured now. */
+/* The figures, measured at most NODE_DISK_CHECK_MS ago. */
 void node_disk_figures(struct node *n, struct node_disk *out);
 
 struct node {
