@@ -4,6 +4,7 @@
 #include "tests/node/nodetest.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -225,4 +226,23 @@ int nt_http(int port, const char *method, const char *path, const char *type,
     if (ok && sscanf(out, "HTTP/1.1 %d", &code) != 1)
         code = -1;
     return code;
+}
+
+pid_t nt_spawn_witand(const char *exe, const char *home, const char *log,
+                      const char *mutation)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setsid();
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    if (mutation)
+        setenv("WITAN_MUTATE", mutation, 1);
+    execl(exe, "witand", "--home", home, (char *)NULL);
+    _exit(127);
 }

@@ -50,6 +50,12 @@ bool nt_block(const char *addr, uint64_t height, uint8_t hash[32],
 bool nt_submit(const char *addr, ProtobufCBinaryData *envs, size_t count,
                size_t batch);
 
+/* Starts program `exe` (a witand) as `witand --home home` in a session of
+ * its own, stdout and stderr appended to `log`, with WITAN_MUTATE=mutation
+ * in its environment when mutation is not NULL: its pid, or -1. */
+pid_t nt_spawn_witand(const char *exe, const char *home, const char *log,
+                      const char *mutation);
+
 /* One HTTP/1.1 request to 127.0.0.1:port with Connection: close (a body
  * of `size` bytes of `type` when body is not NULL): the status code, and the
  * whole answer, NUL-terminated and cut at out_size, in out. -1 when nothing

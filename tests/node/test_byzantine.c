@@ -58,20 +58,8 @@ static pid_t start(const char *dir, int i, const char *mutation)
         snprintf(exe, sizeof exe, "%s/../test-bin/witand-mutant", bin_dir);
     else
         snprintf(exe, sizeof exe, "%s/witand", bin_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        if (mutation)
-            setenv("WITAN_MUTATE", mutation, 1);
-        execl(exe, "witand", "--home", home, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = nt_spawn_witand(exe, home, log, mutation);
+    assert_true(pid > 0);
     return pid;
 }
 

@@ -533,19 +533,8 @@ static void start_one(int i)
     snprintf(log, sizeof log, "%s/log", home);
     snprintf(pidfile, sizeof pidfile, "%s/witand.pid", home);
     snprintf(witand, sizeof witand, "%s/witand", bin_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setsid();
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execl(witand, "witand", "--home", home, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = nt_spawn_witand(witand, home, log, NULL);
+    assert_true(pid > 0);
     FILE *f = fopen(pidfile, "w");
     assert_non_null(f);
     fprintf(f, "%d\n", (int)pid);

@@ -50,18 +50,8 @@ static void start_node(void)
     char log[900], exe[1100];
     snprintf(log, sizeof log, "%s/../witand.log", home);
     snprintf(exe, sizeof exe, "%s/witand", bin_dir);
-    node = fork();
-    assert_true(node >= 0);
-    if (node == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execl(exe, "witand", "--home", home, (char *)NULL);
-        _exit(127);
-    }
+    node = nt_spawn_witand(exe, home, log, NULL);
+    assert_true(node > 0);
     uint64_t h;
     int k = 0;
     while (!nt_status(addr, &h, NULL) && k++ < 300)
