@@ -12,6 +12,9 @@ void node_config_defaults(struct node_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "tcp://127.0.0.1:7400");
+    c->http_idle_timeout_ms = 30000;
+    c->http_request_timeout_ms = 10000;
+    c->http_connection_count_max = 512; /* well below the usual 1024 files */
     c->map_size = WITAN_MAP_SIZE_DEFAULT;
     c->map_size_max = WITAN_MAP_SIZE_MAX_DEFAULT;
     c->log_level = WITAN_LOG_INFO;
@@ -117,6 +120,15 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
                    strncmp(value, "https://", 8) != 0);
             if (!bad)
                 snprintf(c->http_listen, sizeof c->http_listen, "%s", value);
+        } else if (strcmp(key, "http_idle_timeout_ms") == 0) {
+            bad = parse_u64(value, 100, 3600000, &v);
+            c->http_idle_timeout_ms = (uint32_t)v;
+        } else if (strcmp(key, "http_request_timeout_ms") == 0) {
+            bad = parse_u64(value, 100, 600000, &v);
+            c->http_request_timeout_ms = (uint32_t)v;
+        } else if (strcmp(key, "http_connection_count_max") == 0) {
+            bad = parse_u64(value, 1, 65536, &v);
+            c->http_connection_count_max = (uint32_t)v;
         } else if (strcmp(key, "map_size_mb") == 0) {
             bad = parse_u64(value, 1, 1u << 24, &v);
             c->map_size = v << 20;
@@ -224,6 +236,12 @@ int node_config_write(const char *path, const struct node_config *c)
             "# http://127.0.0.1:7480, or https://... with tls_cert. "
             "Empty: off.\n"
             "http_listen = %s\n\n"
+            "# HTTP connections: closed after this long without a request,\n"
+            "# or when one request's head and body, or its answer, take\n"
+            "# longer; at most this many open (past it the longest-idle one\n"
+            "# is closed, or the new one when none is idle).\n"
+            "http_idle_timeout_ms = %u\nhttp_request_timeout_ms = %u\n"
+            "http_connection_count_max = %u\n\n"
             "# LMDB map: initial size, and the most it may grow to when it "
             "fills.\n"
             "map_size_mb = %llu\nmap_size_max_mb = %llu\n\n"
@@ -253,7 +271,8 @@ int node_config_write(const char *path, const struct node_config *c)
             "# https:// http_listen (clients show none).\n"
             "# Paths are relative to the home.\n"
             "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
-            c->listen, c->http_listen,
+            c->listen, c->http_listen, c->http_idle_timeout_ms,
+            c->http_request_timeout_ms, c->http_connection_count_max,
             (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],
             c->mempool_count_max,

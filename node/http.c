@@ -1,9 +1,12 @@
 /*
- * The HTTP/JSON gateway (spec/api.md, "HTTP"): nng's HTTP server in front of
- * the node's own client API.
+ * The HTTP/JSON gateway (spec/api.md, "HTTP"): HTTP/1.1 in front of the
+ * node's own client API.
  *
- * It never touches node state. nng calls on_http on one of its threads; that
- * only queues the request. A few gateway threads, each with its own REQ
+ * Connections are node/http_conns.c's: it reads each request's head and
+ * body without holding a thread, under the config's timeouts and cap, and
+ * only then calls on_http, on one of nng's threads; that only queues the
+ * request. So a slow or idle client never holds a worker. A few gateway
+ * threads, each with its own REQ
  * socket dialled to inproc://witan-node-<pid> (a second listener on the
  * node's REP socket), translate each HTTP request into one or two
  * witan.Request messages, wait for the node loop to answer, and render the
@@ -23,9 +26,8 @@
  * JSON is written by hand from the protobuf-c descriptors: field names as in
  * witan.proto, 64-bit integers as strings, enums by name, every bytes field
  * as lowercase hex. Bodies are read only after their Content-Length has been
- * checked against WITAN_HTTP_BODY_SIZE_MAX, and by nng before the request
- * reaches a worker (at most HTTP_BODY_READ_TIMEOUT_MS), so a client that
- * trickles its body holds no worker.
+ * checked against WITAN_HTTP_BODY_SIZE_MAX (body_check, which the
+ * connections ask before they read one).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -44,7 +46,6 @@
 #define HTTP_WORKER_COUNT 4
 #define HTTP_QUEUE_COUNT_MAX 256 /* requests waiting for a worker; then 503 */
 #define HTTP_NODE_TIMEOUT_MS 10000
-#define HTTP_BODY_READ_TIMEOUT_MS 10000
 #define HTTP_PATH_SIZE_MAX 1024
 #define HTTP_PARAM_COUNT_MAX 16
 #define HTTP_WAIT_POLL_MIN_MS 5
@@ -74,34 +75,12 @@ struct http_waiter {
     struct http_waiter *next; /* in the resumed list */
 };
 
-/* A request whose body nng reads before a worker sees it, so that a client
- * that trickles its body holds no worker (only this struct and a timer). */
-struct http_body {
-    struct node_http *gw;
-    nng_aio *http; /* the HTTP request */
-    nng_aio *io;   /* the read; its callback is body_done */
-    uint8_t *data;
-    size_t size;
-    struct http_body *prev, *next; /* in the reading list */
-};
-
-/* A request for the workers, with its body when it has one. */
-struct http_queued {
-    nng_aio *aio;
-    uint8_t *body; /* owned; NULL: none read (the worker checks why) */
-    size_t body_size;
-};
-
 struct node_http {
-    nng_http_server *server;
-    nng_http_handler *handler; /* owned by the server once added */
+    struct http_conns *conns;
     pthread_mutex_t lock;
     pthread_cond_t ready;
-    struct http_queued queue[HTTP_QUEUE_COUNT_MAX];
+    nng_aio *queue[HTTP_QUEUE_COUNT_MAX];
     size_t head, count;
-    /* Bodies being read (under `lock`); the workers outlive them. */
-    struct http_body *reading;
-    size_t reading_count;
     bool stopping;
     struct http_worker workers[HTTP_WORKER_COUNT];
     /* Waiters: `waiting` are between sleeps and queries (only their
@@ -704,7 +683,6 @@ struct http_call {
     struct http_worker *w;
     nng_aio *aio;
     nng_http_req *req;
-    nng_http_conn *conn;
     const char *method;
     char path[HTTP_PATH_SIZE_MAX];
     struct params params;
@@ -1286,6 +1264,21 @@ static void route_metrics(struct http_call *c)
               "witan_commit_latency_ms_count %" PRIu64 "\n",
               m->commit_latency_count, m->commit_latency_sum_ms,
               m->commit_latency_count);
+    metric_u64(&b, "witan_http_connections_open", "gauge",
+               "HTTP connections open.", m->http_connections_open);
+    metric_head(&b, "witan_http_connections_closed_total", "counter",
+                "HTTP connections the node closed, by reason: idle (idle "
+                "timeout, or the longest idle at the cap), slow (request or "
+                "answer over the request timeout).");
+    jb_printf(&b,
+              "witan_http_connections_closed_total{reason=\"idle\"} %" PRIu64
+              "\n"
+              "witan_http_connections_closed_total{reason=\"slow\"} %" PRIu64
+              "\n",
+              m->http_connections_closed_idle, m->http_connections_closed_slow);
+    metric_u64(&b, "witan_http_connections_refused_total", "counter",
+               "HTTP connections refused at the cap with none idle.",
+               m->http_connections_refused);
     witan__response__free_unpacked(resp, NULL);
     if (b.oom) {
         free(b.p);
@@ -1479,7 +1472,46 @@ int node_http_parse_tx_json(const char *text, size_t size,
     return err;
 }
 
-/* Reads the request body, whose length the caller checked. */
+/* A body's framing, from the request's head alone: 0 and its size when it
+ * is to be read, or the error, status and message of the answer that
+ * refuses it unread (the connection is then closed after the answer). */
+static int body_check(nng_http_req *req, uint64_t *size, uint16_t *status,
+                      char *why, size_t why_size)
+{
+    const char *cl = nng_http_req_get_header(req, "Content-Length");
+    *size = 0;
+    if (cl && parse_u64(cl, size)) {
+        *status = 400;
+        snprintf(why, why_size, "Content-Length is not a number");
+        return WITAN_EINVAL;
+    }
+    if (nng_http_req_get_header(req, "Transfer-Encoding")) {
+        *status = 411;
+        snprintf(why, why_size, "send the body with a Content-Length");
+        return WITAN_EUNSUPPORTED;
+    }
+    if (*size > WITAN_HTTP_BODY_SIZE_MAX) {
+        *status = 413;
+        snprintf(why, why_size,
+                 "a request body is at most %d bytes, not %" PRIu64,
+                 WITAN_HTTP_BODY_SIZE_MAX, *size);
+        return WITAN_ELIMIT;
+    }
+    return WITAN_OK;
+}
+
+/* The connections' question (http_conns_hooks.body_wanted). */
+static bool body_wanted(nng_http_req *req, size_t *size)
+{
+    uint64_t n;
+    uint16_t status;
+    char why[128];
+    if (body_check(req, &n, &status, why, sizeof why))
+        return false;
+    *size = (size_t)n;
+    return true;
+}
+
 static void route_submit(struct http_call *c, uint8_t *body, size_t size)
 {
     const char *type = nng_http_req_get_header(c->req, "Content-Type");
@@ -1613,43 +1645,33 @@ static bool is_get(const struct http_call *c)
     return strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0;
 }
 
-static void serve(struct http_worker *w, const struct http_queued *item)
+static void serve(struct http_worker *w, nng_aio *aio)
 {
-    nng_aio *aio = item->aio;
-    uint8_t *body = item->body;
     struct http_call *c = calloc(1, sizeof *c);
     if (!c) {
-        free(body);
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
     }
     c->w = w;
     c->aio = aio;
     c->req = nng_aio_get_input(aio, 0);
-    c->conn = nng_aio_get_input(aio, 2);
     c->method = nng_http_req_get_method(c->req);
 
-    /* The body first: its length decides whether it is read at all. */
-    const char *cl = nng_http_req_get_header(c->req, "Content-Length");
+    /* The body was read only if its framing passed this same check; its
+     * refusal is answered here, and the connection closed after. */
     uint64_t body_size = 0;
-    if (cl && parse_u64(cl, &body_size)) {
-        respond_error(aio, 400, WITAN_EINVAL, true,
-                      "Content-Length is not a number");
+    uint16_t body_status = 0;
+    int body_err = body_check(c->req, &body_size, &body_status, c->why,
+                              sizeof c->why);
+    if (body_err) {
+        respond_error(aio, body_status, body_err, true, "%s", c->why);
         goto out;
     }
-    if (nng_http_req_get_header(c->req, "Transfer-Encoding")) {
-        respond_error(aio, 411, WITAN_EUNSUPPORTED, true,
-                      "send the body with a Content-Length");
-        goto out;
-    }
-    if (body_size > WITAN_HTTP_BODY_SIZE_MAX) {
-        respond_error(aio, 413, WITAN_ELIMIT, true,
-                      "a request body is at most %d bytes, not %" PRIu64,
-                      WITAN_HTTP_BODY_SIZE_MAX, body_size);
-        goto out;
-    }
-    /* nng read it before this worker was handed the request. */
-    WITAN_ASSERT(body_size == item->body_size && (body_size == 0) == !body);
+    void *data = NULL;
+    size_t data_size = 0;
+    nng_http_req_get_data(c->req, &data, &data_size);
+    WITAN_ASSERT(data_size == body_size);
+    uint8_t *body = data; /* the connection's, until the answer */
 
     const char *uri = nng_http_req_get_uri(c->req);
     const char *q = strchr(uri, '?');
@@ -1658,7 +1680,6 @@ static void serve(struct http_worker *w, const struct http_queued *item)
         parse_query(q ? q + 1 : NULL, &c->params, c->why, sizeof c->why)) {
         respond_error(aio, 400, WITAN_EDECODE, false,
                       "the URL is badly encoded or too long");
-        free(body);
         goto out;
     }
     const char *p = c->path;
@@ -1699,7 +1720,6 @@ static void serve(struct http_worker *w, const struct http_queued *item)
     else if (!method_ok)
         respond_error(aio, 405, WITAN_EUNSUPPORTED, false,
                       "%s does not take %s", c->path, c->method);
-    free(body);
 out:
     free(c);
 }
@@ -1712,17 +1732,16 @@ static void *worker_main(void *arg)
         /* A worker leaves only when nothing is queued and no waiter can
          * come back, so every parked request gets its answer. */
         pthread_mutex_lock(&g->lock);
-        while (!g->count && !g->resumed_head &&
-               (!g->stopping || g->waiting || g->reading_count))
+        while (!g->count && !g->resumed_head && (!g->stopping || g->waiting))
             pthread_cond_wait(&g->ready, &g->lock);
         struct http_waiter *wt = g->resumed_head;
-        struct http_queued q = {0};
+        nng_aio *aio = NULL;
         if (wt) {
             g->resumed_head = wt->next;
             if (!g->resumed_head)
                 g->resumed_tail = NULL;
         } else if (g->count) {
-            q = g->queue[g->head];
+            aio = g->queue[g->head];
             g->head = (g->head + 1) % HTTP_QUEUE_COUNT_MAX;
             g->count--;
         } else {
@@ -1734,123 +1753,32 @@ static void *worker_main(void *arg)
         if (wt)
             wait_finish(w, wt);
         else
-            serve(w, &q);
+            serve(w, aio);
     }
 }
 
 /* Runs on an nng thread: only queues. */
-/* Queues a request for the workers (taking `body`), or answers 503. */
-static void enqueue(struct node_http *g, nng_aio *aio, uint8_t *body,
-                    size_t body_size)
+static void on_http(void *arg, nng_aio *aio)
 {
+    struct node_http *g = arg;
     pthread_mutex_lock(&g->lock);
     bool queued = false;
     if (!g->stopping && g->count < HTTP_QUEUE_COUNT_MAX) {
-        g->queue[(g->head + g->count) % HTTP_QUEUE_COUNT_MAX] =
-            (struct http_queued){aio, body, body_size};
+        g->queue[(g->head + g->count) % HTTP_QUEUE_COUNT_MAX] = aio;
         g->count++;
         queued = true;
         pthread_cond_signal(&g->ready);
     }
     pthread_mutex_unlock(&g->lock);
-    if (!queued) {
-        free(body);
+    if (!queued)
         respond_error(aio, 503, WITAN_EFULL, true,
                       "the gateway is busy or stopping, retry");
-    }
-}
-
-/* A body has been read (or not, in time): to the workers, or the
- * connection is dropped. On nng's threads. */
-static void body_done(void *arg)
-{
-    struct http_body *b = arg;
-    struct node_http *g = b->gw;
-    int rc = nng_aio_result(b->io);
-    pthread_mutex_lock(&g->lock);
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        g->reading = b->next;
-    if (b->next)
-        b->next->prev = b->prev;
-    pthread_mutex_unlock(&g->lock);
-    if (rc == 0) {
-        enqueue(g, b->http, b->data, b->size);
-    } else {
-        free(b->data);
-        nng_aio_finish(b->http, NNG_ECONNRESET); /* nng closes the link */
-    }
-    nng_aio_reap(b->io); /* from its own callback: freed in the background */
-    free(b);
-    pthread_mutex_lock(&g->lock);
-    g->reading_count--;
-    pthread_cond_broadcast(&g->ready);
-    pthread_mutex_unlock(&g->lock);
-}
-
-/* The body's length when the request has one to read here: a valid
- * Content-Length within the limit and no Transfer-Encoding (anything else
- * is refused by a worker, which reads nothing). */
-static size_t body_to_read(nng_http_req *req)
-{
-    const char *cl = nng_http_req_get_header(req, "Content-Length");
-    uint64_t size = 0;
-    if (!cl || parse_u64(cl, &size) ||
-        nng_http_req_get_header(req, "Transfer-Encoding") ||
-        size > WITAN_HTTP_BODY_SIZE_MAX)
-        return 0;
-    return (size_t)size;
-}
-
-static void on_http(nng_aio *aio)
-{
-    struct node_http *g =
-        nng_http_handler_get_data(nng_aio_get_input(aio, 1));
-    size_t size = body_to_read(nng_aio_get_input(aio, 0));
-    if (size == 0) {
-        enqueue(g, aio, NULL, 0);
-        return;
-    }
-    struct http_body *b = calloc(1, sizeof *b);
-    if (!b || !(b->data = malloc(size)) ||
-        nng_aio_alloc(&b->io, body_done, b) != 0) {
-        if (b)
-            free(b->data);
-        free(b);
-        respond_error(aio, 500, WITAN_ENOMEM, true, "out of memory");
-        return;
-    }
-    b->gw = g;
-    b->http = aio;
-    b->size = size;
-    pthread_mutex_lock(&g->lock);
-    bool stopping = g->stopping;
-    if (!stopping) {
-        b->next = g->reading;
-        if (g->reading)
-            g->reading->prev = b;
-        g->reading = b;
-        g->reading_count++;
-    }
-    pthread_mutex_unlock(&g->lock);
-    if (stopping) {
-        nng_aio_free(b->io);
-        free(b->data);
-        free(b);
-        respond_error(aio, 503, WITAN_EFULL, true,
-                      "the gateway is stopping, retry");
-        return;
-    }
-    nng_iov iov = {b->data, size};
-    nng_aio_set_iov(b->io, 1, &iov);
-    nng_aio_set_timeout(b->io, HTTP_BODY_READ_TIMEOUT_MS);
-    nng_http_conn_read_all(nng_aio_get_input(aio, 2), b->io);
 }
 
 /* --- start and stop ------------------------------------------------------------------ */
 
 int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
+                    const struct node_http_limits *limits,
                     struct node_http **out)
 {
     *out = NULL;
@@ -1898,35 +1826,11 @@ int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
             w->started = true;
         }
     }
-    nng_url *u = NULL;
-    if (!err && (rc = nng_url_parse(&u, url)) == 0 &&
-        (rc = nng_http_server_hold(&g->server, u)) == 0 &&
-        (rc = nng_http_handler_alloc(&g->handler, "", on_http)) == 0) {
-        /* One handler for every path and method: routing, 404 and 405 are
-         * ours, and bodies are left for serve() to check and read. */
-        rc = nng_http_handler_set_tree(g->handler);
-        if (!rc)
-            rc = nng_http_handler_set_method(g->handler, NULL);
-        if (!rc)
-            rc = nng_http_handler_collect_body(g->handler, false, 0);
-        if (!rc)
-            rc = nng_http_handler_set_data(g->handler, g, NULL);
-        if (!rc)
-            rc = nng_http_server_add_handler(g->server, g->handler);
-        if (rc)
-            nng_http_handler_free(g->handler);
-        if (!rc && strncmp(url, "https://", 8) == 0)
-            rc = tls ? nng_http_server_set_tls(g->server, tls) : NNG_EINVAL;
-        if (!rc)
-            rc = nng_http_server_start(g->server);
-    }
-    if (u)
-        nng_url_free(u);
-    if (!err && rc) {
-        WITAN_ERROR("http", "cannot serve HTTP on %s: %s", url,
-                    nng_strerror(rc));
-        err = WITAN_ENET;
-    }
+    /* Every path and method comes to on_http: routing, 404 and 405 are
+     * ours. */
+    const struct http_conns_hooks hooks = {g, body_wanted, on_http};
+    if (!err)
+        err = http_conns_start(url, tls, limits, &hooks, &g->conns);
     if (err) {
         node_http_stop(g);
         return err;
@@ -1943,10 +1847,10 @@ void node_http_stop(struct node_http *g)
     pthread_mutex_lock(&g->lock);
     g->stopping = true;
     pthread_cond_broadcast(&g->ready);
-    /* Bodies still arriving are not waited for. */
-    for (struct http_body *b = g->reading; b; b = b->next)
-        nng_aio_cancel(b->io);
     pthread_mutex_unlock(&g->lock);
+    /* No new connections; those open are closed, and a request they
+     * still carry in gets 503 at once. */
+    http_conns_shutdown(g->conns);
     /* Closing the sockets ends any wait for the node, which has stopped
      * answering; queued requests then get 503. */
     for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
@@ -1960,11 +1864,17 @@ void node_http_stop(struct node_http *g)
         if (g->workers[i].started)
             pthread_join(g->workers[i].thread, NULL);
     WITAN_ASSERT(g->waiter_count == 0 || !g->workers[0].started);
-    if (g->server) {
-        nng_http_server_stop(g->server);
-        nng_http_server_release(g->server);
-    }
+    /* Every request has its answer: the connections can go. */
+    http_conns_free(g->conns);
     pthread_cond_destroy(&g->ready);
     pthread_mutex_destroy(&g->lock);
     free(g);
+}
+
+void node_http_counters(const struct node_http *h,
+                        struct node_http_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    if (h && h->conns)
+        http_conns_counters(h->conns, out);
 }

@@ -136,6 +136,7 @@ struct node {
     uint32_t stuck_count;
     struct node_metrics metrics;
     struct node_disk disk;
+    struct node_http *http; /* the HTTP gateway, or NULL when it is off */
 };
 
 /* Counts one committed block and the commit latency of its transactions
@@ -206,6 +207,18 @@ int node_tls_config(const struct node *n, enum node_tls_side side,
 
 struct node_http;
 
+/* The config's bounds on HTTP connections (spec/node.md). */
+struct node_http_limits {
+    uint32_t idle_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint32_t connection_count_max;
+};
+
+/* What /metrics reports of them (MetricsResponse.http_connections_*). */
+struct node_http_counters {
+    uint64_t open, closed_idle, closed_slow, refused;
+};
+
 /*
  * Starts the gateway on `url` (http://host:port, or https://host:port with
  * `tls`, a server configuration it takes its own reference to). It adds the listener
@@ -215,11 +228,57 @@ struct node_http;
  * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
  */
 int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
+                    const struct node_http_limits *limits,
                     struct node_http **out);
 
 /* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
  * Call it before the REP socket is closed. */
 void node_http_stop(struct node_http *h);
+
+/* The connection counters so far; all zero for NULL. Any thread. */
+void node_http_counters(const struct node_http *h,
+                        struct node_http_counters *out);
+
+/* --- HTTP connections (node/http_conns.c) ----------------------------------
+ *
+ * The gateway's listener and connections: each request's head and body are
+ * read without holding a gateway thread, under the limits above, and only
+ * then handed over. */
+
+#include <nng/supplemental/http/http.h>
+
+struct http_conns;
+
+struct http_conns_hooks {
+    void *arg;
+    /* Whether to read the body of `req` (its head only), and its size.
+     * False: it is left unread, the gateway answers the request with the
+     * refusal, and the connection is closed after the answer. */
+    bool (*body_wanted)(nng_http_req *req, size_t *size);
+    /* A request read whole: input 0 of `aio` is its nng_http_req, the body
+     * (when read) its data. Answered with nng_aio_set_output(aio, 0, res)
+     * (an nng_http_res, freed here; its status, reason, Content-Type,
+     * Connection and data are sent) and nng_aio_finish(aio, 0), exactly
+     * once; finishing with an error closes the connection unanswered. The
+     * request stays valid until then. Runs on nng's threads: never block. */
+    void (*dispatch)(void *arg, nng_aio *aio);
+};
+
+/* Listens on `url` (http:// or https:// with `tls`). WITAN_ENET (logged),
+ * WITAN_ENOMEM. On success *out is the caller's: http_conns_shutdown, then
+ * http_conns_free. */
+int http_conns_start(const char *url, nng_tls_config *tls,
+                     const struct node_http_limits *limits,
+                     const struct http_conns_hooks *hooks,
+                     struct http_conns **out);
+/* Stops accepting and closes every connection; answers still owed are
+ * taken (and dropped) when they come. */
+void http_conns_shutdown(struct http_conns *s);
+/* Waits until every connection is gone, then frees; call it once every
+ * dispatched request has been answered. NULL: no-op. */
+void http_conns_free(struct http_conns *s);
+void http_conns_counters(const struct http_conns *s,
+                         struct node_http_counters *out);
 /* Consensus figures for status and metrics: the view, view changes, and
  * messages dropped by reason (consensus drops, then send-queue drops).
  * Returns the number of reasons written (at most max). */

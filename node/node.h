@@ -19,6 +19,12 @@
 struct node_config {
     char listen[NODE_ADDRESS_SIZE_MAX]; /* client API, nng URL */
     char http_listen[NODE_ADDRESS_SIZE_MAX]; /* HTTP/JSON gateway; "": off */
+    /* The gateway's connections (node/http_conns.c): closed after this
+     * long without a request, or when a request's head and body (or its
+     * answer) take longer; at most this many open. */
+    uint32_t http_idle_timeout_ms;
+    uint32_t http_request_timeout_ms;
+    uint32_t http_connection_count_max;
     uint64_t map_size;                  /* bytes */
     uint64_t map_size_max;              /* bytes */
     enum witan_log_level log_level;

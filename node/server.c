@@ -208,6 +208,12 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.commit_latency_buckets = a->pointers;
     a->response.commit_latency_sum_ms = n->metrics.latency_sum_ms;
     a->response.commit_latency_count = n->metrics.latency_count;
+    struct node_http_counters http;
+    node_http_counters(n->http, &http);
+    a->response.http_connections_open = (uint32_t)http.open;
+    a->response.http_connections_closed_idle = http.closed_idle;
+    a->response.http_connections_closed_slow = http.closed_slow;
+    a->response.http_connections_refused = http.refused;
     resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
     resp->metrics = &a->response;
 }
@@ -657,8 +663,13 @@ int node_run(const char *home, const struct node_config *cfg,
     if (!err && rc)
         err = WITAN_ENET;
     struct node_http *http = NULL;
-    if (!err && cfg->http_listen[0])
-        err = node_http_start(n.sock, cfg->http_listen, tls, &http);
+    if (!err && cfg->http_listen[0]) {
+        const struct node_http_limits limits = {
+            cfg->http_idle_timeout_ms, cfg->http_request_timeout_ms,
+            cfg->http_connection_count_max};
+        err = node_http_start(n.sock, cfg->http_listen, tls, &limits, &http);
+        n.http = http;
+    }
     if (tls)
         nng_tls_config_free(tls); /* the listeners hold their own */
     if (err) {
@@ -676,6 +687,7 @@ int node_run(const char *home, const struct node_config *cfg,
     /* One path for every chain: a lone validator runs the same core with
      * n = 1, whose own COMMIT is the whole quorum (spec/consensus.md). */
     err = replica_run(&n, stop);
+    n.http = NULL;
     node_http_stop(http);
     ledger_tip(n.l, &tip);
     WITAN_INFO("node", "stopping at height %llu%s",

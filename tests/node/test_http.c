@@ -15,7 +15,18 @@
  * - a full mempool (mempool_count_max) refuses with 503 WITAN_EFULL over
  *   HTTP and WITAN_EFULL over the nng API, and admits nothing more;
  * - a backup taken under load, restored into a fresh home, starts at the
- *   height and state root the backup reported.
+ *   height and state root the backup reported;
+ * - the connection layer: malformed heads 400, oversize heads 431, other
+ *   HTTP versions 505, pipelined requests, HEAD, Expect: 100-continue;
+ * - under abuse (200 connections trickling a head or a body a byte at a
+ *   time, idle keep-alive connections up to the cap): fresh GET /v1/status
+ *   and nng status requests keep p99 <= 50 ms; each fresh connection at
+ *   the cap closes the longest-idle one; slow connections close after
+ *   http_request_timeout_ms, idle ones after http_idle_timeout_ms; at the
+ *   cap with none idle a new connection is closed at once; /metrics counts
+ *   all of it exactly;
+ * - out of files, the gateway backs off instead of spinning, and serves
+ *   again once files are free.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,9 +37,13 @@
 #include <arpa/inet.h>
 #include <libgen.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -417,7 +432,9 @@ static void test_http_gateway(void **state)
         "witan_height", "witan_view", "witan_commits_total",
         "witan_view_changes_total", "witan_mempool_transactions",
         "witan_mempool_bytes", "witan_peers_connected",
-        "witan_messages_dropped_total", "witan_commit_latency_ms"};
+        "witan_messages_dropped_total", "witan_commit_latency_ms",
+        "witan_http_connections_open", "witan_http_connections_closed_total",
+        "witan_http_connections_refused_total"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(names); i++) {
         char line[128];
         snprintf(line, sizeof line, "# TYPE %s ", names[i]);
@@ -935,6 +952,555 @@ static void test_backup_under_load(void **state)
         free(l.tx[i].env);
 }
 
+/* --- the connection layer, and abuse --------------------------------------------- */
+
+#define ABUSE_CAP 512      /* http_connection_count_max */
+#define ABUSE_SLOW 200     /* connections trickling a head or a body */
+#define ABUSE_IDLE (ABUSE_CAP - ABUSE_SLOW) /* keep-alive, up to the cap */
+#define ABUSE_SAMPLES 200  /* fresh HTTP and nng status requests each */
+#define ABUSE_BUSY 50      /* partial heads past the cap, one at a time */
+#define ABUSE_IDLE_MS 8000
+#define ABUSE_REQUEST_MS 4000
+#define ABUSE_P99_MS 50
+#define ABUSE_TRICKLE_MS 50 /* one byte per slow connection this often */
+#define ABUSE_LATE_MS 1500  /* slack for a loaded machine */
+#define ABUSE_WATCH_MAX (ABUSE_IDLE + ABUSE_SLOW + ABUSE_SAMPLES + ABUSE_BUSY)
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int tcp_connect(int http_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)http_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+    assert_int_equal(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Reads one answer (head, then Content-Length bytes) from a kept-alive
+ * connection, nothing past it: its status, and its body into `body`
+ * (NUL-terminated). */
+static int read_answer(int fd, char *body, size_t body_size)
+{
+    char head[4096];
+    size_t len = 0;
+    head[0] = '\0';
+    while (!strstr(head, "\r\n\r\n")) {
+        assert_true(len + 1 < sizeof head);
+        assert_int_equal(read(fd, head + len, 1), 1);
+        head[++len] = '\0';
+    }
+    const char *cl = strstr(head, "Content-Length: ");
+    assert_non_null(cl);
+    size_t size = strtoul(cl + 16, NULL, 10), got = 0;
+    assert_true(size < body_size);
+    while (got < size) {
+        ssize_t r = read(fd, body + got, size - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    body[size] = '\0';
+    return atoi(head + 9);
+}
+
+/* Sends raw bytes on a fresh connection and reads everything until the
+ * node closes it (within 5 s) into out. */
+static void raw_exchange(int http_port, const char *request, size_t size,
+                         char *out, size_t out_size)
+{
+    int fd = tcp_connect(http_port);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    send_all(fd, request, size);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < out_size &&
+           (r = read(fd, out + len, out_size - len - 1)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(fd);
+}
+
+/* The gateway's own parsing of requests: what nng's server did before,
+ * and what keeps a client from confusing it. */
+static void check_protocol(int http_port)
+{
+    static char out[65536];
+    raw_exchange(http_port, "GARBAGE\r\n\r\n", 11, out, sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    assert_non_null(strstr(out, "\"name\":\"WITAN_EDECODE\""));
+    assert_non_null(strstr(out, "Connection: close"));
+    raw_exchange(http_port, "GET /v1/status HTTP/2.0\r\n\r\n", 27, out,
+                 sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 505 ", 13) == 0);
+    static char big[12000];
+    int n = snprintf(big, sizeof big, "GET /v1/status HTTP/1.1\r\nX-Big: ");
+    memset(big + n, 'a', 9000);
+    memcpy(big + n + 9000, "\r\n\r\n", 4);
+    raw_exchange(http_port, big, (size_t)n + 9004, out, sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 431 ", 13) == 0);
+    assert_non_null(strstr(out, "\"name\":\"WITAN_ELIMIT\""));
+    /* HTTP/1.0 closes after the answer unless it asks to keep alive. */
+    raw_exchange(http_port, "GET /v1/status HTTP/1.0\r\n\r\n", 28, out,
+                 sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    assert_non_null(strstr(out, "Connection: close"));
+    static const char folded[] = "GET /v1/status HTTP/1.1\r\nX-A: 1\r\n"
+                                 " folded\r\n\r\n";
+    raw_exchange(http_port, folded, sizeof folded - 1, out, sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+
+    /* Three requests in one write, the second a HEAD: three answers in
+     * order on the kept-alive connection, the HEAD's without its body. */
+    int fd = tcp_connect(http_port);
+    static const char three[] = "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "HEAD /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "\r\nGET /v1/nowhere HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, three, sizeof three - 1);
+    assert_int_equal(read_answer(fd, out, sizeof out), 200);
+    assert_non_null(strstr(out, "\"chain_id\":\"http-test\""));
+    char head[4096];
+    size_t len = 0;
+    while (!strstr(head, "\r\n\r\n")) {
+        assert_int_equal(read(fd, head + len, 1), 1);
+        head[++len] = '\0';
+    }
+    assert_true(strncmp(head, "HTTP/1.1 200 ", 13) == 0);
+    assert_non_null(strstr(head, "Content-Length: "));
+    assert_int_equal(read_answer(fd, out, sizeof out), 404);
+    /* Expect: 100-continue: the interim answer, then the body is read. */
+    static const char expect[] = "POST /v1/tx HTTP/1.1\r\nHost: x\r\n"
+                                 "Content-Type: application/json\r\n"
+                                 "Content-Length: 2\r\n"
+                                 "Expect: 100-continue\r\n\r\n";
+    send_all(fd, expect, sizeof expect - 1);
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char interim[sizeof go_on];
+    len = 0;
+    while (len < sizeof go_on - 1) {
+        ssize_t r = read(fd, interim + len, sizeof go_on - 1 - len);
+        assert_true(r > 0);
+        len += (size_t)r;
+    }
+    assert_memory_equal(interim, go_on, sizeof go_on - 1);
+    send_all(fd, "{}", 2);
+    assert_int_equal(read_answer(fd, out, sizeof out), 400);
+    assert_non_null(strstr(out, "\"name\":\"WITAN_EINVAL\""));
+    close(fd);
+    fd = tcp_connect(http_port);
+    static const char keep[] = "GET /v1/status HTTP/1.0\r\n"
+                               "Connection: keep-alive\r\n\r\n";
+    for (int i = 0; i < 2; i++) {
+        send_all(fd, keep, sizeof keep - 1);
+        assert_int_equal(read_answer(fd, out, sizeof out), 200);
+    }
+    close(fd);
+}
+
+/* A connection the watcher follows: when the node closes it, and (for a
+ * slow one) a byte sent every ABUSE_TRICKLE_MS until then. */
+struct watched {
+    int fd;
+    bool trickle;
+    int64_t since_ms; /* when its idle or request timer started */
+    _Atomic int64_t closed_ms; /* 0 while open */
+};
+
+static struct watcher {
+    struct watched conns[ABUSE_WATCH_MAX];
+    _Atomic size_t count;
+    _Atomic bool stop;
+} watcher;
+
+static struct watched *watch(int fd, bool trickle, int64_t since_ms)
+{
+    size_t i = atomic_load(&watcher.count);
+    assert_true(i < ABUSE_WATCH_MAX);
+    watcher.conns[i].fd = fd;
+    watcher.conns[i].trickle = trickle;
+    watcher.conns[i].since_ms = since_ms;
+    atomic_store(&watcher.conns[i].closed_ms, 0);
+    atomic_store(&watcher.count, i + 1); /* published once filled in */
+    return &watcher.conns[i];
+}
+
+static void *watcher_main(void *arg)
+{
+    (void)arg;
+    static struct pollfd fds[ABUSE_WATCH_MAX];
+    static size_t index[ABUSE_WATCH_MAX];
+    int64_t next_trickle = now_ms();
+    while (!atomic_load(&watcher.stop)) {
+        size_t count = atomic_load(&watcher.count), n = 0;
+        bool trickle = now_ms() >= next_trickle;
+        if (trickle)
+            next_trickle += ABUSE_TRICKLE_MS;
+        for (size_t i = 0; i < count; i++) {
+            struct watched *w = &watcher.conns[i];
+            if (atomic_load(&w->closed_ms))
+                continue;
+            if (trickle && w->trickle)
+                send(w->fd, "a", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            fds[n] = (struct pollfd){w->fd, POLLIN, 0};
+            index[n++] = i;
+        }
+        if (poll(fds, n, 5) <= 0)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!fds[j].revents)
+                continue;
+            char buf[512];
+            ssize_t r = recv(fds[j].fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+                atomic_store(&watcher.conns[index[j]].closed_ms, now_ms());
+        }
+    }
+    return NULL;
+}
+
+static bool closed_within(struct watched *w, int ms)
+{
+    for (int i = 0; i < ms && !atomic_load(&w->closed_ms); i++)
+        sleep_ms(1);
+    return atomic_load(&w->closed_ms) != 0;
+}
+
+static Witan__MetricsResponse *metrics_of(const char *addr,
+                                          Witan__Response **r)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__MetricsRequest m = WITAN__METRICS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_METRICS;
+    req.metrics = &m;
+    assert_int_equal(cli_call(addr, &req, 5000, r), 0);
+    assert_non_null((*r)->metrics);
+    return (*r)->metrics;
+}
+
+/* Waits (up to 3 s) until the node counts `open` HTTP connections. */
+static void wait_open(const char *addr, uint32_t open)
+{
+    uint32_t seen = 0;
+    for (int i = 0; i < 300; i++) {
+        Witan__Response *r;
+        seen = metrics_of(addr, &r)->http_connections_open;
+        witan__response__free_unpacked(r, NULL);
+        if (seen == open)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("%u HTTP connections open, expected %u", seen, open);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* p50 and p99 of `count` microsecond samples (sorted in place). */
+static void percentiles(int64_t *us, size_t count, int64_t *p50, int64_t *p99)
+{
+    qsort(us, count, sizeof *us, cmp_i64);
+    *p50 = us[(count * 50 + 99) / 100 - 1];
+    *p99 = us[(count * 99 + 99) / 100 - 1];
+}
+
+/* Every connection of [from, to) closed within its timeout of its start. */
+static void check_closed_after(struct watched *const *w, size_t count,
+                               int timeout_ms, const char *what)
+{
+    for (size_t i = 0; i < count; i++) {
+        int64_t left = w[i]->since_ms + timeout_ms + ABUSE_LATE_MS - now_ms();
+        if (!closed_within(w[i], left > 0 ? (int)left : 0))
+            fail_msg("%s connection %zu still open %d ms after its timeout",
+                     what, i, ABUSE_LATE_MS);
+        int64_t after = atomic_load(&w[i]->closed_ms) - w[i]->since_ms;
+        if (after < timeout_ms - 100 || after > timeout_ms + ABUSE_LATE_MS)
+            fail_msg("%s connection %zu closed after %lld ms, its timeout "
+                     "is %d ms",
+                     what, i, (long long)after, timeout_ms);
+    }
+}
+
+static void test_http_abuse(void **state)
+{
+    (void)state;
+    /* Every connection here is a file of this process. */
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rlim_t need = 4 * ABUSE_CAP;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        assert_true(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need);
+        rl.rlim_cur = need;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    char home[600], addr[64];
+    int http_port = port + 1; /* the other tests' nodes have stopped */
+    snprintf(home, sizeof home, "%s/abuse", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
+    run_ok("%s/witan init --home %s --listen %s --chain-id http-test "
+           ">/dev/null && sed -i 's|^http_listen = .*|http_listen = "
+           "http://127.0.0.1:%d|; s|^http_idle_timeout_ms = .*|"
+           "http_idle_timeout_ms = %d|; s|^http_request_timeout_ms = .*|"
+           "http_request_timeout_ms = %d|; s|^http_connection_count_max = .*|"
+           "http_connection_count_max = %d|' %s/config",
+           bin_dir, home, addr, http_port, ABUSE_IDLE_MS, ABUSE_REQUEST_MS,
+           ABUSE_CAP, home);
+    pid_t node = start_node(home, 0);
+    wait_http(http_port);
+    check_protocol(http_port);
+    wait_open(addr, 0);
+
+    atomic_store(&watcher.count, 0);
+    atomic_store(&watcher.stop, false);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, watcher_main, NULL), 0);
+
+    /* Idle keep-alive connections, each after one answered request, then
+     * slow ones to the cap: half send a head that never ends, half a head
+     * and then a body, a byte at a time. */
+    static struct watched *idle[ABUSE_IDLE], *slow[ABUSE_SLOW],
+        *refill[ABUSE_SAMPLES], *busy[ABUSE_BUSY];
+    static char body[65536];
+    for (int i = 0; i < ABUSE_IDLE; i++) {
+        int fd = tcp_connect(http_port);
+        static const char get[] = "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n";
+        send_all(fd, get, sizeof get - 1);
+        assert_int_equal(read_answer(fd, body, sizeof body), 200);
+        idle[i] = watch(fd, false, now_ms());
+    }
+    for (int i = 0; i < ABUSE_SLOW; i++) {
+        int fd = tcp_connect(http_port);
+        char head[256];
+        int n = i % 2 ? snprintf(head, sizeof head,
+                                 "POST /v1/tx HTTP/1.1\r\nHost: x\r\n"
+                                 "Content-Type: application/json\r\n"
+                                 "Content-Length: 100000\r\n\r\n{")
+                      : snprintf(head, sizeof head,
+                                 "GET /v1/status HTTP/1.1\r\nHost: x\r\n"
+                                 "X-Slow: a");
+        int64_t t = now_ms();
+        send_all(fd, head, (size_t)n);
+        slow[i] = watch(fd, true, t);
+    }
+    wait_open(addr, ABUSE_CAP);
+
+    /* Meanwhile: fresh connections, each at the cap (a new idle one takes
+     * the freed place after it), and nng requests. */
+    static int64_t http_us[ABUSE_SAMPLES], nng_us[ABUSE_SAMPLES];
+    Witan__Request sreq = WITAN__REQUEST__INIT;
+    Witan__StatusRequest sr = WITAN__STATUS_REQUEST__INIT;
+    sreq.kind_case = WITAN__REQUEST__KIND_STATUS;
+    sreq.status = &sr;
+    for (int i = 0; i < ABUSE_SAMPLES; i++) {
+        struct http_answer a;
+        int64_t t = now_us();
+        assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
+        http_us[i] = now_us() - t;
+        assert_int_equal(a.status, 200);
+        free(a.body);
+        Witan__Response *r = NULL;
+        t = now_us();
+        assert_int_equal(cli_call(addr, &sreq, 5000, &r), 0);
+        nng_us[i] = now_us() - t;
+        assert_non_null(r->status);
+        witan__response__free_unpacked(r, NULL);
+        int fd = tcp_connect(http_port);
+        refill[i] = watch(fd, false, now_ms());
+    }
+    /* The slow connections were all there throughout. */
+    for (int i = 0; i < ABUSE_SLOW; i++)
+        assert_int_equal(atomic_load(&slow[i]->closed_ms), 0);
+    int64_t p50[2], p99[2];
+    percentiles(http_us, ABUSE_SAMPLES, &p50[0], &p99[0]);
+    percentiles(nng_us, ABUSE_SAMPLES, &p50[1], &p99[1]);
+    print_message("with %d slow and %d idle connections at the cap of %d: "
+                  "GET /v1/status on fresh connections p50 %.2f ms p99 "
+                  "%.2f ms; nng status p50 %.2f ms p99 %.2f ms (%d each)\n",
+                  ABUSE_SLOW, ABUSE_IDLE, ABUSE_CAP, (double)p50[0] / 1000,
+                  (double)p99[0] / 1000, (double)p50[1] / 1000,
+                  (double)p99[1] / 1000, ABUSE_SAMPLES);
+    assert_true(p99[0] <= ABUSE_P99_MS * 1000);
+    assert_true(p99[1] <= ABUSE_P99_MS * 1000);
+
+    /* Each fresh connection closed the longest-idle one: the oldest
+     * ABUSE_SAMPLES idle connections are gone, the others and the new
+     * idle ones are open. */
+    for (int i = 0; i < ABUSE_SAMPLES; i++)
+        if (!closed_within(idle[i], 2000))
+            fail_msg("idle connection %d was not closed at the cap", i);
+    sleep_ms(100);
+    for (int i = ABUSE_SAMPLES; i < ABUSE_IDLE; i++)
+        assert_int_equal(atomic_load(&idle[i]->closed_ms), 0);
+    for (int i = 0; i < ABUSE_SAMPLES; i++)
+        assert_int_equal(atomic_load(&refill[i]->closed_ms), 0);
+    /* One at a time: a connection past the cap closes exactly the next
+     * oldest idle one. Its partial head makes it busy, not idle. */
+    for (int j = 0; j < ABUSE_BUSY; j++) {
+        int fd = tcp_connect(http_port);
+        int64_t t = now_ms();
+        send_all(fd, "GET /v1/status HTTP/1.1\r\n", 25);
+        busy[j] = watch(fd, false, t);
+        if (!closed_within(idle[ABUSE_SAMPLES + j], 2000))
+            fail_msg("connection %d past the cap closed no idle one", j);
+        assert_int_equal(atomic_load(&idle[ABUSE_SAMPLES + j + 1]->closed_ms),
+                         0);
+    }
+
+    /* Slow connections close after the request timeout from their first
+     * byte, idle ones after the idle timeout, none earlier. */
+    check_closed_after(slow, ABUSE_SLOW, ABUSE_REQUEST_MS, "slow");
+    check_closed_after(busy, ABUSE_BUSY, ABUSE_REQUEST_MS, "partial-head");
+    check_closed_after(idle + ABUSE_SAMPLES + ABUSE_BUSY,
+                       ABUSE_IDLE - ABUSE_SAMPLES - ABUSE_BUSY, ABUSE_IDLE_MS,
+                       "idle");
+    check_closed_after(refill, ABUSE_SAMPLES, ABUSE_IDLE_MS, "fresh idle");
+    atomic_store(&watcher.stop, true);
+    pthread_join(thread, NULL);
+    for (size_t i = 0; i < atomic_load(&watcher.count); i++)
+        close(watcher.conns[i].fd);
+
+    /* Counted exactly: every idle connection closed for idleness (the cap
+     * or its timer), every slow or partial one for slowness. */
+    wait_open(addr, 0);
+    Witan__Response *r;
+    Witan__MetricsResponse *m = metrics_of(addr, &r);
+    assert_int_equal(m->http_connections_closed_idle,
+                     ABUSE_IDLE + ABUSE_SAMPLES);
+    assert_int_equal(m->http_connections_closed_slow, ABUSE_SLOW + ABUSE_BUSY);
+    assert_int_equal(m->http_connections_refused, 0);
+    witan__response__free_unpacked(r, NULL);
+    struct http_answer a;
+    assert_int_equal(http_get(http_port, "/metrics", &a), 0);
+    assert_int_equal(a.status, 200);
+    char line[128];
+    snprintf(line, sizeof line,
+             "\nwitan_http_connections_closed_total{reason=\"idle\"} %d\n",
+             ABUSE_IDLE + ABUSE_SAMPLES);
+    assert_non_null(strstr(a.body, line));
+    snprintf(line, sizeof line,
+             "\nwitan_http_connections_closed_total{reason=\"slow\"} %d\n",
+             ABUSE_SLOW + ABUSE_BUSY);
+    assert_non_null(strstr(a.body, line));
+    assert_non_null(strstr(a.body, "\nwitan_http_connections_open 1\n"));
+    assert_non_null(
+        strstr(a.body, "\nwitan_http_connections_refused_total 0\n"));
+    free(a.body);
+
+    /* At the cap with none idle, a new connection is closed at once. */
+    wait_open(addr, 0);
+    static int held[ABUSE_CAP];
+    for (int i = 0; i < ABUSE_CAP; i++) {
+        held[i] = tcp_connect(http_port);
+        send_all(held[i], "GET /v1/st", 10);
+    }
+    wait_open(addr, ABUSE_CAP);
+    sleep_ms(100); /* every partial head read: none idle */
+    int fd = tcp_connect(http_port);
+    int64_t t = now_ms();
+    struct pollfd pfd = {fd, POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    char byte;
+    assert_true(recv(fd, &byte, 1, 0) <= 0);
+    int64_t refused_after = now_ms() - t;
+    print_message("at the cap with none idle, a new connection was closed "
+                  "after %lld ms\n",
+                  (long long)refused_after);
+    assert_true(refused_after < 500);
+    close(fd);
+    m = metrics_of(addr, &r);
+    assert_int_equal(m->http_connections_refused, 1);
+    assert_int_equal(m->http_connections_open, ABUSE_CAP);
+    witan__response__free_unpacked(r, NULL);
+    /* A place freed is a place taken. */
+    close(held[0]);
+    wait_open(addr, ABUSE_CAP - 1);
+    assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
+    assert_int_equal(a.status, 200);
+    free(a.body);
+    for (int i = 1; i < ABUSE_CAP; i++)
+        close(held[i]);
+    stop_node(node, 0);
+}
+
+/* Files the node may hold in test_http_file_limit: fewer than its
+ * connections would take. */
+#define FDLIMIT_FILES 128
+#define FDLIMIT_CONNS 200
+#define FDLIMIT_CPU_MS 200 /* over 2 s: a spinning thread would take 2000 */
+
+/* CPU time (user and system) of process `pid` so far, in ms. */
+static int64_t cpu_ms(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* the name may hold spaces */
+    assert_non_null(p);
+    unsigned long long utime, stime;
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                   "%*u %llu %llu",
+                            &utime, &stime),
+                     2);
+    return (int64_t)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/* Out of files (a limit lowered under the node while it runs): the
+ * gateway backs off instead of spinning on a listener that stays
+ * readable, and serves again once files are free. */
+static void test_http_file_limit(void **state)
+{
+    (void)state;
+    char home[600], addr[64], log[700];
+    int http_port = port + 1;
+    snprintf(home, sizeof home, "%s/fdlimit", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
+    run_ok("%s/witan init --home %s --listen %s --chain-id http-test "
+           ">/dev/null && sed -i 's|^http_listen = .*|http_listen = "
+           "http://127.0.0.1:%d|' %s/config",
+           bin_dir, home, addr, http_port, home);
+    pid_t node = start_node(home, 0);
+    wait_http(http_port);
+    run_ok("prlimit --pid %d --nofile=%d:%d", (int)node, FDLIMIT_FILES,
+           FDLIMIT_FILES);
+    static int fds[FDLIMIT_CONNS];
+    for (int i = 0; i < FDLIMIT_CONNS; i++)
+        fds[i] = tcp_connect(http_port); /* the kernel queues what the
+                                            node cannot accept */
+    sleep_ms(300);
+    int64_t before = cpu_ms(node);
+    sleep_ms(2000);
+    int64_t used = cpu_ms(node) - before;
+    print_message("out of files with %d connections waiting: the node used "
+                  "%lld ms of CPU in 2 s\n",
+                  FDLIMIT_CONNS, (long long)used);
+    assert_true(used < FDLIMIT_CPU_MS);
+    snprintf(log, sizeof log, "%s/log", home);
+    run_ok("grep -q 'cannot accept HTTP connections' %s", log);
+    for (int i = 0; i < FDLIMIT_CONNS; i++)
+        close(fds[i]);
+    wait_http(http_port);
+    stop_node(node, 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -955,6 +1521,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_http_gateway),
         cmocka_unit_test(test_http_wait_and_full_mempool),
         cmocka_unit_test(test_backup_under_load),
+        cmocka_unit_test(test_http_abuse),
+        cmocka_unit_test(test_http_file_limit),
     };
     int rc = cmocka_run_group_tests_name("node-http", tests, NULL, NULL);
     char cmd[700];
