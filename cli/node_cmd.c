@@ -86,7 +86,7 @@ static int node_backup(const char *home, const char *out)
         ledger_genesis_free(genesis);
         return 1;
     }
-    struct store_options opts = {cfg.map_size, cfg.map_size_max};
+    struct store_options opts = {cfg.map_size, cfg.map_size_max, false};
     store *s = NULL;
     snprintf(path, sizeof path, "%s/data", home);
     err = store_open(path, &opts, &s);

@@ -595,7 +595,7 @@ static int load_home(struct node *n, const char *home)
         return WITAN_ECONFIG;
     }
     snprintf(path, sizeof path, "%s/data", home);
-    struct store_options opts = {n->cfg->map_size, n->cfg->map_size_max};
+    struct store_options opts = {n->cfg->map_size, n->cfg->map_size_max, false};
     err = ledger_open(path, n->genesis, &opts, &n->l, why, sizeof why);
     if (err) {
         WITAN_ERROR("node", "home %s refused: %s", home, why);

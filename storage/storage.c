@@ -107,10 +107,13 @@ int store_open(const char *dir, const struct store_options *options,
         rc = mdb_env_set_maxdbs(s->env, STORE_TABLE_COUNT);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, s->map_size);
-    /* MDB_NOTLS: read transactions are not tied to threads. Sync stays on:
-     * a block is reported committed only once it is on disk. */
+    /* MDB_NOTLS: read transactions are not tied to threads. Sync stays on
+     * (but in the simulator): a block is reported committed only once it is
+     * on disk. */
     if (rc == 0)
-        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+        rc = mdb_env_open(s->env, dir,
+                          MDB_NOTLS | (options->no_sync ? MDB_NOSYNC : 0),
+                          0600);
     if (rc != 0) {
         int err = from_mdb(rc);
         WITAN_ERROR("storage", "cannot open %s: %s", dir, mdb_strerror(rc));

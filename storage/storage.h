@@ -57,6 +57,10 @@ typedef struct store_cursor store_cursor;
 struct store_options {
     size_t map_size;     /* initial map size in bytes */
     size_t map_size_max; /* store_grow never goes past this */
+    /* Commits are not flushed to disk (MDB_NOSYNC): for the simulator's
+     * throwaway ledgers only, whose crashes are simulated above the store.
+     * A node never sets it. */
+    bool no_sync;
 };
 
 /*

@@ -36,7 +36,7 @@ ledger *fuzz_ledger_open(const char *what)
         ledger_genesis_parse(genesis_json, strlen(genesis_json), &g, why,
                              sizeof why) != 0)
         abort();
-    struct store_options o = {1 << 20, 1 << 20};
+    struct store_options o = {1 << 20, 1 << 20, false};
     if (ledger_open(fuzz_dir, g, &o, &l, why, sizeof why) != 0)
         abort();
     atexit(remove_dir);

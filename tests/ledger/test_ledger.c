@@ -97,7 +97,7 @@ static void open_world(struct world *w, const char *name)
     rm_rf(w->dir);
     assert_int_equal(mkdir(w->dir, 0700), 0);
     char why[WHY_SIZE];
-    struct store_options o = {1 << 20, 64 << 20};
+    struct store_options o = {1 << 20, 64 << 20, false};
     assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
 }
 
@@ -818,7 +818,7 @@ static void test_other_chain_refused(void **state)
     Witan__Genesis *other;
     make_genesis(w, "another-chain", 1 << 20, &other);
     char why[WHY_SIZE];
-    struct store_options o = {1 << 20, 64 << 20};
+    struct store_options o = {1 << 20, 64 << 20, false};
     ledger *l;
     assert_int_equal(ledger_open(w->dir, other, &o, &l, why, sizeof why),
                      WITAN_EGENESIS);
@@ -886,7 +886,7 @@ static void test_map_full(void **state)
     rm_rf(w->dir);
     assert_int_equal(mkdir(w->dir, 0700), 0);
     char why[WHY_SIZE];
-    struct store_options tight = {256 * 1024, 256 * 1024};
+    struct store_options tight = {256 * 1024, 256 * 1024, false};
     assert_int_equal(ledger_open(w->dir, w->g, &tight, &w->l, why, sizeof why),
                      0);
     int err = 0;
@@ -928,7 +928,7 @@ static void test_map_full(void **state)
 
     /* Reopen with room to grow: the same database is intact and grows. */
     ledger_close(w->l);
-    struct store_options roomy = {256 * 1024, 64 << 20};
+    struct store_options roomy = {256 * 1024, 64 << 20, false};
     assert_int_equal(ledger_open(w->dir, w->g, &roomy, &w->l, why, sizeof why),
                      0);
     struct ledger_tip again;

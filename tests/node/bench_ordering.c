@@ -376,7 +376,7 @@ static int run_replica(char **argv)
 
     store *s = NULL;
     if (strcmp(dir, "-") != 0) {
-        struct store_options so = {64u << 20, 1u << 30};
+        struct store_options so = {64u << 20, 1u << 30, false};
         if (mkdir(dir, 0700) != 0 || store_open(dir, &so, &s) != 0) {
             fprintf(stderr, "replica %u: cannot open a store in %s\n",
                     a->self, dir);

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/genesis.json", w.home);
     snprintf(data, sizeof data, "%s/pool-data", w.home);
     mkdir(data, 0700);
-    struct store_options opts = {16u << 20, 64u << 20};
+    struct store_options opts = {16u << 20, 64u << 20, false};
     if (ledger_genesis_load(path, &w.g, why, sizeof why) != 0 ||
         ledger_open(data, w.g, &opts, &w.l, why, sizeof why) != 0) {
         fprintf(stderr, "test_mempool: %s\n", why);

@@ -2,8 +2,13 @@
  * main_sim — runs seeded simulations of PBFT (tests/sim/sim.h).
  *
  *   main_sim [--seeds N] [--first S] [--n 4,5,7] [--flag weak-commit]
- *            [--ed25519] [--stop-after K]
- *   main_sim --seed S --n N [--flag ...] [--trace]     replays one seed
+ *            [--ed25519 | --ledger] [--stop-after K]
+ *   main_sim --seed S --n N [--flag ...] [--ledger] [--trace]
+ *                                                   replays one seed
+ *
+ * --ledger runs the ledger mode (tests/sim/chain.h): real ledgers, Ed25519,
+ * a mutating primary; it ends with how many proposals each mutation
+ * rewrote and how many of those were committed.
  *
  * Seed i runs with the i-th replica count of the list, round robin. A failing
  * seed prints the last events of its run and the one command that replays it.
@@ -20,15 +25,19 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: main_sim [--seeds N] [--first S] [--n 4,5,7] "
-            "[--flag weak-commit|drop-prepared] [--ed25519] [--stop-after K]\n"
-            "       main_sim --seed S --n N [--flag ...] [--trace]\n");
+            "[--flag weak-commit|drop-prepared] [--ed25519 | --ledger] "
+            "[--stop-after K]\n"
+            "       main_sim --seed S --n N [--flag ...] [--ledger] "
+            "[--trace]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     uint64_t seeds = 100, first = 1, single = 0;
-    bool have_single = false, trace = false, ed = false;
+    bool have_single = false, trace = false, ed = false, ledger = false;
+    uint64_t mutated[SIMCHAIN_M_COUNT] = {0},
+             mutated_committed[SIMCHAIN_M_COUNT] = {0};
     uint32_t ns[16] = {4, 5, 7};
     uint32_t n_count = 3;
     uint32_t flags = 0;
@@ -82,6 +91,8 @@ int main(int argc, char **argv)
             trace = true;
         } else if (strcmp(a, "--ed25519") == 0) {
             ed = true;
+        } else if (strcmp(a, "--ledger") == 0) {
+            ledger = true;
         } else {
             return usage();
         }
@@ -96,13 +107,17 @@ int main(int argc, char **argv)
         uint64_t seed = first + k;
         uint32_t n = ns[(have_single ? 0 : seed) % n_count];
         sim_config c;
-        sim_random_config(seed, n, &c);
+        sim_random_config(seed, n, ledger, &c);
         c.test_flags = flags;
         c.trace = trace;
         if (ed)
             c.sig_scheme = PBFT_SIG_ED25519;
         sim_outcome o;
         sim_random_run(&c, &o, NULL);
+        for (int m = 0; m < SIMCHAIN_M_COUNT; m++) {
+            mutated[m] += o.mutated[m];
+            mutated_committed[m] += o.mutated_committed[m];
+        }
         delivered += o.delivered_max;
         views += o.view_max;
         msgs += o.messages;
@@ -113,9 +128,11 @@ int main(int argc, char **argv)
                    c.checkpoint_interval, o.byz_count, o.why);
             sim_random_run(&c, &o, stdout);
             fflush(stdout);
-            printf("replay: build/tests/sim/main_sim --seed %llu --n %u%s%s%s\n",
+            printf("replay: build/tests/sim/main_sim --seed %llu --n %u%s%s%s%s"
+                   "\n",
                    (unsigned long long)seed, n, flag_name ? " --flag " : "",
-                   flag_name ? flag_name : "", ed ? " --ed25519" : "");
+                   flag_name ? flag_name : "", ed ? " --ed25519" : "",
+                   ledger ? " --ledger" : "");
             if (failures >= stop_after)
                 break;
         } else if (have_single) {
@@ -129,8 +146,18 @@ int main(int argc, char **argv)
         }
     }
     double cpu = (double)(clock() - start) / CLOCKS_PER_SEC;
-    printf("sim: %llu seeds from %llu, n in {", (unsigned long long)seeds,
-           (unsigned long long)first);
+    if (ledger) {
+        /* Committed is 0 for every mutation that breaks a rule: those
+         * blocks were all refused (a commit would have failed the run). */
+        printf("%-28s %10s %10s\n", "mutation", "proposals", "committed");
+        for (int m = 0; m < SIMCHAIN_M_COUNT; m++)
+            printf("%-28s %10llu %10llu\n",
+                   simchain_mutation_name((enum simchain_mutation)m),
+                   (unsigned long long)mutated[m],
+                   (unsigned long long)mutated_committed[m]);
+    }
+    printf("sim%s: %llu seeds from %llu, n in {", ledger ? " --ledger" : "",
+           (unsigned long long)seeds, (unsigned long long)first);
     for (uint32_t i = 0; i < n_count; i++)
         printf("%s%u", i ? "," : "", ns[i]);
     printf("}: %llu failed; %llu blocks, %llu views, %llu messages; %.1f s CPU\n",

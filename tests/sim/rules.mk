@@ -1,16 +1,20 @@
 # The PBFT simulator: build/tests/sim/main_sim runs seeded simulations.
 #   make sim SEEDS=N [SIM_N=4,5,7] [SIM_FIRST=1]
+#   make sim-ledger SEEDS=N    the ledger mode (spec/consensus.md)
 # `make test` runs SIM_TEST_SEEDS seeds (a fixed count: about two minutes of
-# CPU here) after the unit tests; under SAN=1, where each seed costs several
-# times more, a fixed 300.
+# CPU here) and SIM_LEDGER_TEST_SEEDS of the ledger mode (about a minute)
+# after the unit tests; under SAN=1, where each seed costs several times
+# more, fewer.
 SIM_MAIN := $(BUILD)/tests/sim/main_sim
 SEEDS ?= 1000
 SIM_N ?= 4,5,7
 SIM_FIRST ?= 1
 ifeq ($(SAN),1)
 SIM_TEST_SEEDS := 300
+SIM_LEDGER_TEST_SEEDS := 24
 else
 SIM_TEST_SEEDS := 2500
+SIM_LEDGER_TEST_SEEDS := 200
 endif
 
 $(SIM_MAIN): $(BUILD)/obj/tests/sim/main_sim.o $(tests/sim_SUPPORT_OBJS) $(LIBS)
@@ -20,10 +24,15 @@ $(SIM_MAIN): $(BUILD)/obj/tests/sim/main_sim.o $(tests/sim_SUPPORT_OBJS) $(LIBS)
 sim: $(SIM_MAIN)
 	$(SIM_MAIN) --seeds $(SEEDS) --first $(SIM_FIRST) --n $(SIM_N)
 
+sim-ledger: $(SIM_MAIN)
+	$(SIM_MAIN) --ledger --seeds $(SEEDS) --first $(SIM_FIRST) --n $(SIM_N),1
+
 sim-test: $(SIM_MAIN)
 	$(SIM_MAIN) --seeds $(SIM_TEST_SEEDS) --first 1 --n 4,5,7,1,6,10
+	$(SIM_MAIN) --ledger --seeds $(SIM_LEDGER_TEST_SEEDS) --first 1 \
+	    --n 4,5,7,1
 
-.PHONY: sim-test
+.PHONY: sim sim-ledger sim-test
 TEST_EXTRA += sim-test
 
 bench-consensus: $(BUILD)/tests/sim/bench_consensus

@@ -17,6 +17,7 @@
 #define REPLAY_RING 32
 #define GOSSIP_MS 400
 #define FORWARD_COUNT_MAX 4096 /* as node/replica.c forwards */
+#define VALIDATED_RING 16       /* as node/replica.c remembers */
 
 /* --- PRNG (splitmix64) ------------------------------------------------------- */
 
@@ -135,6 +136,11 @@ typedef struct node {
     enum sim_byz byz;
     bool up;
     pbft *core;
+    ledger *l; /* ledger mode: open while the node is up */
+    /* Blocks this node's ledger validated, whose transaction signatures
+     * its apply need not check again (as node/replica.c keeps them). */
+    uint8_t validated[VALIDATED_RING][32];
+    uint32_t validated_next;
     /* durable store */
     bytes *records;
     size_t record_count, record_cap;
@@ -197,6 +203,15 @@ struct sim {
     uint32_t trace_next;
     uint64_t messages;
     uint32_t crashes;
+    /* ledger mode */
+    simchain *chain;
+    enum simchain_mutation forced; /* SIMCHAIN_M_COUNT: drawn at random */
+    uint64_t mutated[SIMCHAIN_M_COUNT], mutated_committed[SIMCHAIN_M_COUNT];
+    struct mutant {
+        uint64_t key; /* hash_key of the rewritten block */
+        enum simchain_mutation m;
+    } *mutants;
+    size_t mutant_count, mutant_cap;
     struct local_ev *local;
     size_t local_count, local_cap;
 };
@@ -423,9 +438,14 @@ static void txs_root(const pbft_bytes *txs, size_t count, uint8_t root[32])
     free(leaves);
 }
 
-/* A different block for the same height: one more (bogus) transaction. */
+/* A different block for the same height: one more (bogus) transaction, or
+ * in ledger mode another valid block (its time ahead). */
 static bool alt_block(sim *s, const bytes *block, bytes *out)
 {
+    if (s->chain)
+        return simchain_mutate(s->chain, SIMCHAIN_M_VALID_TIME_AHEAD,
+                               block->data, block->size, (pbft_bytes){0}, s->n,
+                               &out->data, &out->size);
     Witan__Block *b = witan__block__unpack(NULL, block->size, block->data);
     if (b == NULL)
         return false;
@@ -476,6 +496,75 @@ static bool alt_block(sim *s, const bytes *block, bytes *out)
     return true;
 }
 
+/* An envelope of the latest block nd stored with one, for the mutation
+ * that proposes a committed transaction again; empty when there is none. */
+static pbft_bytes committed_tx(const node *nd, bytes *hold)
+{
+    for (size_t h = nd->block_count; h > 0; h--) {
+        const stored_block *sb = &nd->blocks[h - 1];
+        Witan__Block *b =
+            witan__block__unpack(NULL, sb->block.size, sb->block.data);
+        if (b && b->n_txs > 0) {
+            *hold = bytes_copy(b->txs[0].data, b->txs[0].len);
+            witan__block__free_unpacked(b, NULL);
+            return (pbft_bytes){hold->data, hold->size};
+        }
+        if (b)
+            witan__block__free_unpacked(b, NULL);
+    }
+    return (pbft_bytes){0};
+}
+
+/* A SIM_MUTATE primary's proposal: three times in four rewritten by a
+ * mutation drawn at random among those that apply to it, then signed again
+ * with the primary's key, as a faulty primary would. NULL: sent as is. */
+static uint8_t *mutate_proposal(sim *s, node *nd, const struct peek *p,
+                                size_t *size)
+{
+    if (s->forced == SIMCHAIN_M_COUNT && rng_below(&s->rng, 4) == 0)
+        return NULL;
+    bytes hold = {0};
+    pbft_bytes committed = committed_tx(nd, &hold);
+    bytes block = {0};
+    enum simchain_mutation m = SIMCHAIN_M_COUNT;
+    for (int tries = 0; tries < 8 && block.data == NULL; tries++) {
+        m = s->forced != SIMCHAIN_M_COUNT
+                ? s->forced
+                : (enum simchain_mutation)rng_below(&s->rng, SIMCHAIN_M_COUNT);
+        if (!simchain_mutate(s->chain, m, p->block.data, p->block.size,
+                             committed, s->n, &block.data, &block.size))
+            block.data = NULL;
+    }
+    free(hold.data);
+    if (block.data == NULL)
+        return NULL;
+    uint8_t hh[32];
+    if (pbft_block_hash(block.data, block.size, hh) == 0) {
+        set_add(&s->proposed, hash_key(hh));
+        if (s->mutant_count == s->mutant_cap) {
+            s->mutant_cap = s->mutant_cap ? 2 * s->mutant_cap : 16;
+            s->mutants = realloc(s->mutants, s->mutant_cap * sizeof *s->mutants);
+            WITAN_ASSERT(s->mutants != NULL);
+        }
+        s->mutants[s->mutant_count++] = (struct mutant){hash_key(hh), m};
+    }
+    s->mutated[m]++;
+    trace(s, "n%u mutates proposal h=%llu: %s", nd->index,
+          (unsigned long long)p->height, simchain_mutation_name(m));
+    pbft_msg msg = {0};
+    msg.kind = PBFT_MSG_PRE_PREPARE;
+    msg.view = p->view;
+    msg.height = p->height;
+    msg.block.data = block.data;
+    msg.block.size = block.size;
+    uint8_t *signed_msg = NULL;
+    if (pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index, &msg,
+                      &signed_msg, size) != 0)
+        signed_msg = NULL;
+    free(block.data);
+    return signed_msg;
+}
+
 static void byz_remember(node *nd, const uint8_t *d, size_t size)
 {
     bytes *slot = &nd->replay[nd->replay_next++ % REPLAY_RING];
@@ -490,6 +579,19 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
     if (!peek_message(&(bytes){(uint8_t *)d, size}, &p))
         return;
     uint32_t kind = p.kind;
+    if (nd->byz == SIM_MUTATE) {
+        uint8_t *mutant = NULL;
+        size_t mutant_size = 0;
+        if (kind == PBFT_MSG_PRE_PREPARE)
+            mutant = mutate_proposal(s, nd, &p, &mutant_size);
+        for (uint32_t dst = 0; dst < s->n; dst++)
+            if (dst != nd->index && (to == PBFT_TO_ALL || dst == to))
+                net_send_one(s, nd->index, dst, mutant ? mutant : d,
+                             mutant ? mutant_size : size, kind);
+        free(mutant);
+        free(p.block.data);
+        return;
+    }
     for (uint32_t dst = 0; dst < s->n; dst++) {
         if (dst == nd->index || (to != PBFT_TO_ALL && dst != to))
             continue;
@@ -508,7 +610,7 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
                 m.kind = PBFT_MSG_PRE_PREPARE;
                 m.block.data = ab.data;
                 m.block.size = ab.size;
-                (void)pbft_msg_sign("sim", s->c.sig_scheme, &nd->key, nd->index,
+                (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index,
                                     &m, &alt, &alt_size);
                 free(ab.data);
             }
@@ -519,7 +621,7 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
             m.kind = kind;
             for (int i = 0; i < 32; i++)
                 m.hash[i] = (uint8_t)rng_next(&s->rng);
-            (void)pbft_msg_sign("sim", s->c.sig_scheme, &nd->key, nd->index,
+            (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index,
                                 &m, &alt, &alt_size);
         }
         if (alt != NULL) {
@@ -587,9 +689,10 @@ static void ensure_committed_cap(sim *s, uint64_t h)
     s->committed_cap = cap;
 }
 
-/* Decodes a block's transactions into ids; false when malformed. */
-static bool block_txs(const uint8_t *block, size_t size, uint64_t **ids,
-                      size_t *count, bool check_root)
+/* Decodes a block's transactions into ids; false when malformed. In ledger
+ * mode an envelope that is none of the world's requests has id 0. */
+static bool block_txs(const sim *s, const uint8_t *block, size_t size,
+                      uint64_t **ids, size_t *count, bool check_root)
 {
     Witan__Block *b = witan__block__unpack(NULL, size, block);
     if (b == NULL)
@@ -597,7 +700,9 @@ static bool block_txs(const uint8_t *block, size_t size, uint64_t **ids,
     bool ok = true;
     *ids = calloc(b->n_txs ? b->n_txs : 1, 8);
     pbft_bytes *txs = calloc(b->n_txs ? b->n_txs : 1, sizeof(*txs));
-    for (size_t i = 0; i < b->n_txs; i++) {
+    for (size_t i = 0; i < b->n_txs && s->chain; i++)
+        (*ids)[i] = simchain_tx_id(b->txs[i].data, b->txs[i].len);
+    for (size_t i = 0; i < b->n_txs && !s->chain; i++) {
         if (b->txs[i].len != TX_SIZE) {
             ok = false;
             break;
@@ -665,47 +770,13 @@ static uint64_t pending_requests(const node *nd)
     return pending;
 }
 
-static void do_deliver(sim *s, node *nd, const pbft_action *a)
+static void crash_node(sim *s, node *nd);
+
+/* The hash-chain executor: the state root chains the ids of applied
+ * transactions; an id seen before fails (status 5). */
+static void hash_execute(node *nd, const uint64_t *ids, size_t count,
+                         uint8_t receipts[32])
 {
-    uint64_t h = a->height;
-    if (h != nd->block_count + 1) {
-        fail(s, "node %u: delivered height %llu after %zu", nd->index,
-             (unsigned long long)h, nd->block_count);
-        return;
-    }
-    /* Validity: a valid certificate for this hash, over a block its view's
-     * primary proposed. */
-    uint8_t hh[32];
-    if (pbft_block_hash(a->data.data, a->data.size, hh) != 0 ||
-        memcmp(hh, a->block_hash, 32) != 0 ||
-        memcmp(a->cert->block_hash, hh, 32) != 0 || a->cert->height != h ||
-        pbft_cert_verify("sim", s->c.sig_scheme, s->pubs, s->n, a->cert) != 0) {
-        if (correct(nd))
-            fail(s, "node %u: block %llu delivered without a valid certificate",
-                 nd->index, (unsigned long long)h);
-        return;
-    }
-    if (correct(nd) && !set_has(&s->proposed, hash_key(hh)))
-        fail(s, "node %u: block %llu was never proposed", nd->index,
-             (unsigned long long)h);
-    ensure_committed_cap(s, h);
-    if (correct(nd)) {
-        if (!s->have_committed[h]) {
-            s->have_committed[h] = true;
-            memcpy(s->committed[h], hh, 32);
-        } else if (memcmp(s->committed[h], hh, 32) != 0) {
-            fail(s, "AGREEMENT: node %u committed another block at height %llu",
-                 nd->index, (unsigned long long)h);
-        }
-    }
-    uint64_t *ids;
-    size_t count;
-    if (!block_txs(a->data.data, a->data.size, &ids, &count, false)) {
-        fail(s, "node %u: committed block %llu does not decode", nd->index,
-             (unsigned long long)h);
-        return;
-    }
-    /* Execute: state root is a hash chain over applied transactions. */
     wcrypto_hasher st, rc;
     wcrypto_hasher_init(&st, WCRYPTO_TAG_STATE);
     wcrypto_hasher_update(&st, nd->state_root, 32);
@@ -721,10 +792,104 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
         wcrypto_hasher_update(&rc, &ids[i], 8);
         wcrypto_hasher_update(&rc, &status, 1);
     }
-    free(ids);
     wcrypto_hasher_final(&st, nd->state_root);
-    uint8_t receipts[32];
     wcrypto_hasher_final(&rc, receipts);
+}
+
+/* Ledger mode: the node's ledger applies the certified block, as
+ * node/replica.c does. A correct ledger refusing a block a correct replica
+ * delivered is the failure this mode exists to catch (the node would stop
+ * rather than diverge). False when it refused. */
+static bool ledger_execute(sim *s, node *nd, const pbft_action *a,
+                           const uint64_t *ids, size_t count,
+                           uint8_t receipts[32])
+{
+    uint8_t *cb;
+    size_t cs;
+    Witan__CommitCertificate *cert = NULL;
+    if (pbft_cert_encode(a->cert, &cb, &cs) == 0) {
+        cert = witan__commit_certificate__unpack(NULL, cs, cb);
+        free(cb);
+    }
+    WITAN_ASSERT(cert != NULL);
+    bool validated = false;
+    for (size_t i = 0; i < VALIDATED_RING; i++)
+        validated = validated || memcmp(nd->validated[i], a->block_hash, 32) == 0;
+    struct ledger_apply_stats st;
+    char why[LEDGER_WHY_SIZE];
+    int err = ledger_block_apply(nd->l, a->data.data, a->data.size, cert,
+                                 !validated, &st, why, sizeof why);
+    witan__commit_certificate__free_unpacked(cert, NULL);
+    if (err) {
+        if (correct(nd))
+            fail(s, "LEDGER: node %u cannot apply certified block %llu: %s "
+                    "(%s)",
+                 nd->index, (unsigned long long)a->height, why,
+                 witan_err_name(err));
+        else
+            crash_node(s, nd); /* a faulty node's chain is its own problem */
+        return false;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (ids[i] != 0)
+            set_add(&nd->applied, ids[i]);
+    memcpy(nd->state_root, st.state_root, 32);
+    memcpy(receipts, st.receipts_root, 32);
+    return true;
+}
+
+static void do_deliver(sim *s, node *nd, const pbft_action *a)
+{
+    uint64_t h = a->height;
+    if (h != nd->block_count + 1) {
+        fail(s, "node %u: delivered height %llu after %zu", nd->index,
+             (unsigned long long)h, nd->block_count);
+        return;
+    }
+    /* Validity: a valid certificate for this hash, over a block its view's
+     * primary proposed. */
+    uint8_t hh[32];
+    if (pbft_block_hash(a->data.data, a->data.size, hh) != 0 ||
+        memcmp(hh, a->block_hash, 32) != 0 ||
+        memcmp(a->cert->block_hash, hh, 32) != 0 || a->cert->height != h ||
+        pbft_cert_verify(SIMCHAIN_ID, s->c.sig_scheme, s->pubs, s->n, a->cert) != 0) {
+        if (correct(nd))
+            fail(s, "node %u: block %llu delivered without a valid certificate",
+                 nd->index, (unsigned long long)h);
+        return;
+    }
+    if (correct(nd) && !set_has(&s->proposed, hash_key(hh)))
+        fail(s, "node %u: block %llu was never proposed", nd->index,
+             (unsigned long long)h);
+    ensure_committed_cap(s, h);
+    if (correct(nd)) {
+        if (!s->have_committed[h]) {
+            s->have_committed[h] = true;
+            memcpy(s->committed[h], hh, 32);
+            for (size_t i = 0; i < s->mutant_count; i++)
+                if (s->mutants[i].key == hash_key(hh))
+                    s->mutated_committed[s->mutants[i].m]++;
+        } else if (memcmp(s->committed[h], hh, 32) != 0) {
+            fail(s, "AGREEMENT: node %u committed another block at height %llu",
+                 nd->index, (unsigned long long)h);
+        }
+    }
+    uint64_t *ids;
+    size_t count;
+    if (!block_txs(s, a->data.data, a->data.size, &ids, &count, false)) {
+        fail(s, "node %u: committed block %llu does not decode", nd->index,
+             (unsigned long long)h);
+        return;
+    }
+    uint8_t receipts[32];
+    bool executed = true;
+    if (s->chain)
+        executed = ledger_execute(s, nd, a, ids, count, receipts);
+    else
+        hash_execute(nd, ids, count, receipts);
+    free(ids);
+    if (!executed)
+        return;
     if (correct(nd)) {
         if (!s->have_root[h]) {
             s->have_root[h] = true;
@@ -777,6 +942,21 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     }
 }
 
+/* The transactions root as the ledger defines it (ledger mode). */
+static void ledger_root(const pbft_bytes *txs, size_t count, uint8_t root[32])
+{
+    const uint8_t **ptrs = calloc(count + 1, sizeof *ptrs);
+    size_t *sizes = calloc(count + 1, sizeof *sizes);
+    WITAN_ASSERT(ptrs != NULL && sizes != NULL);
+    for (size_t i = 0; i < count; i++) {
+        ptrs[i] = txs[i].data;
+        sizes[i] = txs[i].size;
+    }
+    WITAN_ASSERT(ledger_txs_root(ptrs, sizes, count, root) == 0);
+    free(ptrs);
+    free(sizes);
+}
+
 static void do_build(sim *s, node *nd, const pbft_action *a)
 {
     /* Transactions of this node's still-running proposals stay out, unless
@@ -800,9 +980,13 @@ static void do_build(sim *s, node *nd, const pbft_action *a)
         uint64_t id = nd->pool[i];
         if (set_has(&busy, id) || set_has(&nd->applied, id))
             continue;
-        tx_bytes(id, raw + count * TX_SIZE);
-        txs[count].data = raw + count * TX_SIZE;
-        txs[count].size = TX_SIZE;
+        if (s->chain) {
+            txs[count] = simchain_tx(s->chain, id);
+        } else {
+            tx_bytes(id, raw + count * TX_SIZE);
+            txs[count].data = raw + count * TX_SIZE;
+            txs[count].size = TX_SIZE;
+        }
         count++;
         if (nd->inflight_count == nd->inflight_cap) {
             nd->inflight_cap = nd->inflight_cap ? nd->inflight_cap * 2 : 64;
@@ -817,20 +1001,42 @@ static void do_build(sim *s, node *nd, const pbft_action *a)
     ev.type = PBFT_EV_PROPOSAL;
     ev.u.proposal.height = a->height;
     ev.u.proposal.time_ms = (int64_t)s->now;
-    txs_root(txs, count, ev.u.proposal.txs_root);
+    if (s->chain)
+        ledger_root(txs, count, ev.u.proposal.txs_root);
+    else
+        txs_root(txs, count, ev.u.proposal.txs_root);
     ev.u.proposal.txs = txs;
     ev.u.proposal.tx_count = (uint32_t)count;
     local_push(s, &ev, (bytes){raw, 0}, txs, NULL);
 }
 
+/* The verdict on a proposal: in ledger mode the ledger's one validity
+ * function, as node/replica.c asks it (the core asks once the parent
+ * executed, so the ledger's tip is the parent). */
 static void do_validate(sim *s, node *nd, const pbft_action *a)
 {
-    (void)nd;
-    uint64_t *ids;
-    size_t count;
-    bool ok = block_txs(a->data.data, a->data.size, &ids, &count, true);
-    if (ok)
-        free(ids);
+    bool ok;
+    if (s->c.skip_validity) {
+        ok = true;
+    } else if (s->chain) {
+        const struct ledger_check_opts opts = {.verify_signatures = true};
+        char why[LEDGER_WHY_SIZE];
+        int err = ledger_block_check(nd->l, a->data.data, a->data.size, &opts,
+                                     why, sizeof why);
+        ok = err == 0;
+        if (ok)
+            memcpy(nd->validated[nd->validated_next++ % VALIDATED_RING],
+                   a->block_hash, 32);
+        else
+            trace(s, "n%u refuses proposal h=%llu: %s", nd->index,
+                  (unsigned long long)a->height, why);
+    } else {
+        uint64_t *ids;
+        size_t count;
+        ok = block_txs(s, a->data.data, a->data.size, &ids, &count, true);
+        if (ok)
+            free(ids);
+    }
     pbft_event ev = {0};
     ev.type = PBFT_EV_VERDICT;
     ev.u.verdict.height = a->height;
@@ -862,7 +1068,6 @@ static void do_read(sim *s, node *nd, const pbft_action *a)
     local_push(s, &ev, (bytes){0}, NULL, cbs);
 }
 
-static void crash_node(sim *s, node *nd);
 static void forward_pool(sim *s, node *nd, size_t count_max);
 
 /* Carries out one Ready. Returns false when the node crashed midway. */
@@ -1044,8 +1249,19 @@ static void node_step(sim *s, node *nd, const pbft_event *first)
 
 static void boot_node(sim *s, node *nd)
 {
+    if (s->chain && nd->l == NULL) {
+        /* Reopened on every restart, as a node would. */
+        nd->l = simchain_open(s->chain, nd->index);
+        struct ledger_tip tip;
+        ledger_tip(nd->l, &tip);
+        if (tip.height != nd->block_count) {
+            fail(s, "node %u: the ledger is at %llu, the store at %zu",
+                 nd->index, (unsigned long long)tip.height, nd->block_count);
+            return;
+        }
+    }
     pbft_config cfg = {0};
-    cfg.chain_id = "sim";
+    cfg.chain_id = SIMCHAIN_ID;
     cfg.validator_count = s->n;
     cfg.validators = s->pubs;
     cfg.self = nd->index;
@@ -1062,6 +1278,10 @@ static void boot_node(sim *s, node *nd)
     pbft_boot boot = {0};
     boot.height = nd->block_count;
     boot.history = nd->hist;
+    if (s->chain) { /* a fresh chain starts from the genesis */
+        memcpy(boot.block_hash, simchain_genesis_hash(s->chain), 32);
+        boot.time_ms = simchain_genesis_time(s->chain);
+    }
     if (nd->block_count > 0) {
         stored_block *last = &nd->blocks[nd->block_count - 1];
         memcpy(boot.block_hash, last->hash, 32);
@@ -1149,6 +1369,8 @@ static void crash_node(sim *s, node *nd)
         nd->timer_gen[t]++;
     nd->inflight_count = 0;
     nd->crash_at_persist = false;
+    ledger_close(nd->l);
+    nd->l = NULL;
     s->crashes++;
     trace(s, "n%u crash", nd->index);
 }
@@ -1179,6 +1401,9 @@ sim *sim_new(const sim_config *c)
     s->dmin = 1;
     s->dmax = 10;
     s->next_tx = 1;
+    s->forced = SIMCHAIN_M_COUNT;
+    if (c->ledger)
+        s->c.sig_scheme = PBFT_SIG_ED25519; /* the ledger checks Ed25519 */
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         nd->index = i;
@@ -1190,6 +1415,9 @@ sim *sim_new(const sim_config *c)
         s->pubs[i] = nd->key.pub;
         wcrypto_history_init(&nd->hist);
     }
+    if (c->ledger)
+        s->chain = simchain_new(s->n, s->pubs, c->pipeline_depth,
+                                c->checkpoint_interval);
     for (uint32_t i = 0; i < s->n; i++) {
         boot_node(s, &s->nodes[i]);
         event e = {0};
@@ -1208,6 +1436,7 @@ void sim_free(sim *s)
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         pbft_free(nd->core);
+        ledger_close(nd->l);
         for (size_t k = 0; k < nd->record_count; k++)
             free(nd->records[k].data);
         free(nd->records);
@@ -1234,6 +1463,8 @@ void sim_free(sim *s)
     free(s->proposed.v);
     free(s->submitted.v);
     free(s->local);
+    free(s->mutants);
+    simchain_free(s->chain);
     free(s);
 }
 
@@ -1420,6 +1651,11 @@ void sim_set_byzantine(sim *s, uint32_t i, enum sim_byz kind)
     s->nodes[i].byz = kind;
 }
 
+void sim_force_mutation(sim *s, enum simchain_mutation m)
+{
+    s->forced = m;
+}
+
 void sim_partition(sim *s, uint64_t side_a)
 {
     s->partitioned = true;
@@ -1538,17 +1774,24 @@ bool sim_check_requests(sim *s)
     return !s->failed;
 }
 
+void sim_get_mutations(const sim *s, sim_outcome *out)
+{
+    memcpy(out->mutated, s->mutated, sizeof out->mutated);
+    memcpy(out->mutated_committed, s->mutated_committed,
+           sizeof out->mutated_committed);
+}
+
 /* --- the seeded run --------------------------------------------------------------------- */
 
 /* Empty blocks at the end of a node's chain. */
-static uint64_t trailing_empty(const node *nd)
+static uint64_t trailing_empty(const sim *s, const node *nd)
 {
     uint64_t k = 0;
     for (size_t h = nd->block_count; h > 0; h--) {
         uint64_t *ids;
         size_t count;
         const stored_block *sb = &nd->blocks[h - 1];
-        if (!block_txs(sb->block.data, sb->block.size, &ids, &count, false))
+        if (!block_txs(s, sb->block.data, sb->block.size, &ids, &count, false))
             break;
         free(ids);
         if (count > 0)
@@ -1558,9 +1801,14 @@ static uint64_t trailing_empty(const node *nd)
     return k;
 }
 
-void sim_random_config(uint64_t seed, uint32_t n, sim_config *c)
+void sim_random_config(uint64_t seed, uint32_t n, bool ledger, sim_config *c)
 {
     sim_config_default(c);
+    if (ledger) {
+        c->ledger = true;
+        c->retransmit_ms = 1000;
+        c->view_timeout_max_ms = 3200;
+    }
     uint64_t st = seed ^ 0xc0ffee;
     c->seed = seed;
     c->n = n;
@@ -1576,7 +1824,11 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
     sim *s = sim_new(c);
     uint64_t st = c->seed * 0x9e3779b97f4a7c15ull + 5;
     uint32_t f = pbft_faults(c->n);
+    /* Ledger mode: at least one faulty replica, the first a mutating
+     * primary; the others of any kind. */
     uint32_t byz = f ? (uint32_t)rng_below(&st, f + 1) : 0;
+    if (c->ledger && f && byz == 0)
+        byz = 1;
     out->byz_count = byz;
     uint64_t byz_mask = 0;
     for (uint32_t i = 0; i < byz; i++) {
@@ -1585,14 +1837,21 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             who = (uint32_t)rng_below(&st, c->n);
         while (byz_mask >> who & 1);
         byz_mask |= 1ull << who;
-        sim_set_byzantine(s, who, (enum sim_byz)(1 + rng_below(&st, SIM_BYZ_KINDS - 1)));
+        enum sim_byz kind =
+            (enum sim_byz)(1 + rng_below(&st, SIM_BYZ_KINDS - 1));
+        if (c->ledger && (i == 0 || rng_below(&st, 2) == 0))
+            kind = SIM_MUTATE;
+        sim_set_byzantine(s, who, kind);
     }
     /* Chaos: faults at random, then a heal and a liveness phase. */
     uint32_t drop = (uint32_t)rng_below(&st, 250);
     uint32_t dup = (uint32_t)rng_below(&st, 100);
     uint32_t dmax = 1 + (uint32_t)rng_below(&st, 300);
     sim_set_network(s, drop, dup, 1, dmax);
-    const uint64_t chaos_ms = 12000, submit_until = 16000, end_ms = 60000;
+    /* Ledger mode pays for real signatures and stores: a shorter chaos
+     * phase, with as many faults per second. */
+    const uint64_t chaos_ms = c->ledger ? 6000 : 12000,
+                   submit_until = c->ledger ? 8000 : 16000, end_ms = 60000;
     uint64_t t = 0;
     uint32_t allowed_down = f - byz;
     while (t < chaos_ms && !sim_failed(s, NULL)) {
@@ -1676,7 +1935,7 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
                 for (uint32_t i = 0; i < c->n; i++) {
                     if (sim_delivered(s, i) > after)
                         after = sim_delivered(s, i);
-                    uint64_t tail = trailing_empty(&s->nodes[i]);
+                    uint64_t tail = trailing_empty(s, &s->nodes[i]);
                     if (tail > c->pipeline_depth)
                         fail(s, "IDLE: node %u ends with %llu empty blocks",
                              i, (unsigned long long)tail);
@@ -1706,5 +1965,6 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
     }
     out->requests = s->next_tx - 1;
     out->messages = s->messages;
+    sim_get_mutations(s, out);
     sim_free(s);
 }

@@ -15,7 +15,10 @@
  * After every delivery and execution the world checks agreement (one block
  * and one state root per height among correct replicas) and validity (a
  * certificate of a quorum over a block its view's primary proposed); the
- * first violation stops the run and is kept in `failure`.
+ * first violation stops the run and is kept in `failure`. In ledger mode
+ * (sim_config.ledger, tests/sim/chain.h) the executor is the real ledger,
+ * and a correct replica's ledger refusing a block it delivered is a
+ * violation too.
  */
 #ifndef WITAN_TESTS_SIM_H
 #define WITAN_TESTS_SIM_H
@@ -24,6 +27,7 @@
 #include <stdint.h>
 
 #include "consensus/consensus.h"
+#include "tests/sim/chain.h"
 
 enum sim_byz {
     SIM_CORRECT = 0,
@@ -31,7 +35,10 @@ enum sim_byz {
     SIM_EQUIVOCATE, /* different blocks / votes to different peers */
     SIM_CONFLICT,   /* conflicting votes and checkpoints */
     SIM_REPLAY,     /* replays old messages, sends garbage */
-    SIM_BYZ_KINDS
+    SIM_BYZ_KINDS,  /* the kinds above: those the hash-chain mode draws */
+    /* Ledger mode only: as primary, rewrites its proposals to break one rule
+     * of a valid block (tests/sim/chain.h); otherwise correct. */
+    SIM_MUTATE = SIM_BYZ_KINDS,
 };
 
 typedef struct sim_config {
@@ -43,6 +50,12 @@ typedef struct sim_config {
     uint32_t batch_max;           /* requests per block */
     uint32_t test_flags;
     enum pbft_sig_scheme sig_scheme;
+    /* Replicas execute with the real ledger (tests/sim/chain.h); implies
+     * Ed25519 signatures. Off: an in-memory hash-chain executor. */
+    bool ledger;
+    /* Test of the test (ledger mode): every replica's verdict on a proposal
+     * is "valid" without asking its ledger, so the run must fail. */
+    bool skip_validity;
     uint32_t view_timeout_ms, view_timeout_max_ms, retransmit_ms;
     bool trace;                   /* print every event as it happens */
 } sim_config;
@@ -63,6 +76,10 @@ void sim_submit(sim *s, uint32_t node, uint32_t count);
 void sim_crash(sim *s, uint32_t node, bool lose_unpersisted);
 void sim_restart(sim *s, uint32_t node);
 void sim_set_byzantine(sim *s, uint32_t node, enum sim_byz kind);
+/* A SIM_MUTATE primary rewrites every proposal by mutation m (each one it
+ * applies to); SIMCHAIN_M_COUNT: three in four, by a mutation drawn at
+ * random (the default). */
+void sim_force_mutation(sim *s, enum simchain_mutation m);
 void sim_partition(sim *s, uint64_t side_a_mask);
 void sim_heal(sim *s);
 /* Off: requests reach other pools only when a replica forwards them
@@ -91,6 +108,7 @@ bool sim_check_requests(sim *s);
 /* True when sim_check_requests would hold now. */
 bool sim_requests_done(const sim *s);
 void sim_get_stats(const sim *s, uint32_t node, pbft_stats *out);
+
 void sim_print_trace(const sim *s, FILE *out);
 uint64_t sim_messages(const sim *s);
 
@@ -100,10 +118,17 @@ typedef struct sim_outcome {
     char why[256];
     uint64_t delivered_max, delivered_min, requests, view_max, messages;
     uint32_t byz_count, crashes;
+    /* Ledger mode: proposals a SIM_MUTATE primary rewrote, by mutation, and
+     * how many of those blocks were committed (only valid ones may be). */
+    uint64_t mutated[SIMCHAIN_M_COUNT], mutated_committed[SIMCHAIN_M_COUNT];
 } sim_outcome;
 
-void sim_random_config(uint64_t seed, uint32_t n, sim_config *c);
+/* A seed's configuration; in ledger mode with slower retransmission and a
+ * lower view-timeout ceiling (each message costs a real signature). */
+void sim_random_config(uint64_t seed, uint32_t n, bool ledger, sim_config *c);
 void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out);
+/* Fills out->mutated and out->mutated_committed so far (ledger mode). */
+void sim_get_mutations(const sim *s, sim_outcome *out);
 
 /* Scenario interpreter: runs a text scenario (tests/sim/scenarios, one .txt file each).
  * Returns 0 when every expectation held; prints what failed to `err`. */

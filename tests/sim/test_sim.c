@@ -1,8 +1,9 @@
 /*
  * Simulator tests: the text scenarios, short seeded runs for every replica
- * count the issue names, determinism of a seed, real Ed25519 signatures, and
- * the proof that the simulator can fail: protocol-breaking test flags are
- * caught within a few hundred seeds.
+ * count the issue names, determinism of a seed, real Ed25519 signatures, the
+ * ledger mode under a mutating primary, and the proof that the simulator
+ * can fail: protocol-breaking test flags are caught within a few hundred
+ * seeds, and replicas that skip the ledger's validity check are caught.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -54,7 +55,7 @@ static void run_seeds(uint32_t n, uint64_t first, uint64_t count)
 {
     for (uint64_t seed = first; seed < first + count; seed++) {
         sim_config c;
-        sim_random_config(seed, n, &c);
+        sim_random_config(seed, n, false, &c);
         sim_outcome o;
         sim_random_run(&c, &o, NULL);
         if (!o.ok) {
@@ -94,7 +95,7 @@ static void test_seed_replays_exactly(void **state)
 {
     (void)state;
     sim_config c;
-    sim_random_config(4242, 7, &c);
+    sim_random_config(4242, 7, false, &c);
     sim_outcome a, b;
     sim_random_run(&c, &a, NULL);
     sim_random_run(&c, &b, NULL);
@@ -109,7 +110,7 @@ static void test_ed25519(void **state)
     (void)state;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         sim_config c;
-        sim_random_config(seed, 4, &c);
+        sim_random_config(seed, 4, false, &c);
         c.sig_scheme = PBFT_SIG_ED25519;
         sim_outcome o;
         sim_random_run(&c, &o, NULL);
@@ -124,7 +125,7 @@ static uint64_t first_failure(uint32_t flags, uint64_t limit, char *why,
     static const uint32_t ns[] = {4, 5, 7};
     for (uint64_t seed = 1; seed <= limit; seed++) {
         sim_config c;
-        sim_random_config(seed, ns[seed % 3], &c);
+        sim_random_config(seed, ns[seed % 3], false, &c);
         c.test_flags = flags;
         sim_outcome o;
         sim_random_run(&c, &o, NULL);
@@ -159,6 +160,81 @@ static void test_forgotten_prepared_is_caught(void **state)
     assert_non_null(strstr(why, "AGREEMENT"));
 }
 
+/* Ledger mode, n = 4, validator 0 (view 0's primary) rewriting every
+ * proposal by mutation m: requests trickle in for `until_ms`, and the
+ * correct primary crashes for a moment now and then, so that the views
+ * come round to the faulty one again. The caller inspects and frees. */
+static sim *mutating_primary_run(enum simchain_mutation m, bool skip_validity,
+                                 uint64_t until_ms)
+{
+    sim_config c;
+    sim_random_config(77, 4, true, &c);
+    c.pipeline_depth = 1;
+    c.checkpoint_interval = 4;
+    c.skip_validity = skip_validity;
+    sim *s = sim_new(&c);
+    sim_set_byzantine(s, 0, SIM_MUTATE);
+    sim_force_mutation(s, m);
+    for (uint64_t t = 100; t <= until_ms && !sim_failed(s, NULL); t += 100) {
+        sim_submit(s, (uint32_t)(t / 100) % 4, 2);
+        if (!sim_run_until(s, t))
+            break;
+        uint32_t primary = (uint32_t)(sim_view(s, 1) % 4);
+        if (t % 1000 == 0 && primary != 0) {
+            sim_crash(s, primary, false);
+            t += 50;
+            if (!sim_run_until(s, t))
+                break;
+            sim_restart(s, primary);
+        }
+    }
+    for (uint64_t t = until_ms; t < until_ms + 30000; t += 500)
+        if (!sim_run_until(s, t) || sim_requests_done(s))
+            break;
+    return s;
+}
+
+/* Every mutation in turn: the rule-breaking ones are proposed and never
+ * committed, the valid ones commit, and every request is applied. */
+static void test_ledger_mutating_primary(void **state)
+{
+    (void)state;
+    for (int m = 0; m < SIMCHAIN_M_COUNT; m++) {
+        sim *s = mutating_primary_run((enum simchain_mutation)m, false, 3000);
+        const char *why = NULL;
+        if (sim_failed(s, &why)) {
+            sim_print_trace(s, stdout);
+            fail_msg("%s: %s", simchain_mutation_name(m), why);
+        }
+        if (!sim_check_requests(s))
+            fail_msg("%s: requests not applied", simchain_mutation_name(m));
+        sim_outcome o;
+        sim_get_mutations(s, &o);
+        printf("%-28s %3llu proposals, %3llu committed\n",
+               simchain_mutation_name(m), (unsigned long long)o.mutated[m],
+               (unsigned long long)o.mutated_committed[m]);
+        assert_true(o.mutated[m] >= 1);
+        if (m >= SIMCHAIN_M_FIRST_VALID)
+            assert_true(o.mutated_committed[m] >= 1);
+        else if (m != SIMCHAIN_M_CERT_SHORT) /* still a quorum at n = 4 */
+            assert_int_equal(o.mutated_committed[m], 0);
+        sim_free(s);
+    }
+}
+
+/* Replicas that vote for whatever the primary sends let a block through
+ * that their ledgers refuse: the ledger mode must say so. */
+static void test_ledger_skipped_validity_is_caught(void **state)
+{
+    (void)state;
+    sim *s = mutating_primary_run(SIMCHAIN_M_TX_BAD_SIG, true, 3000);
+    const char *why = NULL;
+    assert_true(sim_failed(s, &why));
+    printf("validity unchecked: %s\n", why);
+    assert_non_null(strstr(why, "LEDGER"));
+    sim_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_ed25519),
         cmocka_unit_test(test_weak_commit_is_caught),
         cmocka_unit_test(test_forgotten_prepared_is_caught),
+        cmocka_unit_test(test_ledger_mutating_primary),
+        cmocka_unit_test(test_ledger_skipped_validity_is_caught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,7 @@ static store *fresh(const char *name, size_t map, size_t max)
              name);
     rm_rf(dir);
     assert_int_equal(mkdir(dir, 0700), 0);
-    struct store_options o = {map, max};
+    struct store_options o = {map, max, false};
     store *s;
     assert_int_equal(store_open(dir, &o, &s), 0);
     return s;
