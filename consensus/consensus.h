@@ -375,6 +375,20 @@ struct Witan__CommitCertificate;
 int pbft_cert_from_proto(const struct Witan__CommitCertificate *c,
                          pbft_cert *out, char *why, size_t why_size);
 
+/* The one decoder of a Block and its header (spec/encoding.md, "Canonical
+ * blocks"), used by the core and the ledger alike: the block and its header
+ * must each re-encode to exactly the bytes given (no unknown field, no field
+ * twice or out of order, no zero written out), and the header be 1 to
+ * WITAN_HEADER_SIZE_MAX bytes. Nothing else is checked. On success the
+ * caller frees *b and *h (witan__block__free_unpacked and
+ * witan__block_header__free_unpacked). WITAN_EDECODE with `why` (may be
+ * NULL), WITAN_ENOMEM. */
+struct Witan__Block;
+struct Witan__BlockHeader;
+int pbft_block_decode(const uint8_t *block, size_t size,
+                      struct Witan__Block **b, struct Witan__BlockHeader **h,
+                      char *why, size_t why_size);
+
 /* A CommitCertificate's bytes (spec/witan.proto). *out is malloc'ed. */
 int pbft_cert_encode(const pbft_cert *cert, uint8_t **out, size_t *out_size);
 

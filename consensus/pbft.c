@@ -684,15 +684,12 @@ static int decode_header(const uint8_t *block, size_t size,
                          struct header_info *h, const char *chain_id)
 {
     memset(h, 0, sizeof(*h));
-    Witan__Block *b =
-        witan_unpack_or_null(&witan__block__descriptor, block, size);
-    if (b == NULL)
-        return WITAN_EDECODE;
-    int rc = WITAN_EDECODE;
-    Witan__BlockHeader *hd = witan_unpack_or_null(
-        &witan__block_header__descriptor, b->header.data, b->header.len);
-    if (hd == NULL)
-        goto out;
+    Witan__Block *b;
+    Witan__BlockHeader *hd;
+    int rc = pbft_block_decode(block, size, &b, &hd, NULL, 0);
+    if (rc != 0)
+        return rc;
+    rc = WITAN_EDECODE;
     if (hd->protocol_version != WITAN_PROTOCOL_VERSION ||
         strcmp(hd->chain_id, chain_id) != 0 ||
         hd->prev_hash.len != WITAN_HASH_SIZE ||
@@ -724,7 +721,6 @@ static int decode_header(const uint8_t *block, size_t size,
     rc = 0;
 out2:
     witan__block_header__free_unpacked(hd, NULL);
-out:
     witan__block__free_unpacked(b, NULL);
     return rc;
 }

@@ -5,6 +5,7 @@
  * them through consensus.h like everyone else.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consensus/consensus.h"
@@ -31,6 +32,66 @@ int pbft_block_hash(const uint8_t *block, size_t size,
         wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len,
                             out);
     witan__block__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* Whether a decoded message re-encodes to exactly `bytes`. protobuf-c keeps
+ * unknown fields and writes them back, so they are refused first. */
+static int same_encoding(const ProtobufCMessage *m, const uint8_t *bytes,
+                         size_t size)
+{
+    if (m->n_unknown_fields != 0)
+        return WITAN_EDECODE;
+    if (protobuf_c_message_get_packed_size(m) != size)
+        return WITAN_EDECODE;
+    uint8_t *again = malloc(size ? size : 1);
+    if (again == NULL)
+        return WITAN_ENOMEM;
+    protobuf_c_message_pack(m, again);
+    int rc = memcmp(again, bytes, size) == 0 ? WITAN_OK : WITAN_EDECODE;
+    free(again);
+    return rc;
+}
+
+int pbft_block_decode(const uint8_t *block, size_t size, Witan__Block **b,
+                      Witan__BlockHeader **h, char *why, size_t why_size)
+{
+#define BLOCK_REFUSE(...)                                                      \
+    do {                                                                       \
+        if (why != NULL && why_size > 0)                                       \
+            snprintf(why, why_size, __VA_ARGS__);                              \
+    } while (0)
+    *b = NULL;
+    *h = NULL;
+    *b = witan_unpack_or_null(&witan__block__descriptor, block, size);
+    if (*b == NULL) {
+        BLOCK_REFUSE("not a valid Block");
+        return WITAN_EDECODE;
+    }
+    int rc = WITAN_OK;
+    if ((*b)->header.len == 0 || (*b)->header.len > WITAN_HEADER_SIZE_MAX) {
+        BLOCK_REFUSE("block header is %zu bytes, not 1 to %d",
+                     (*b)->header.len, WITAN_HEADER_SIZE_MAX);
+        rc = WITAN_EDECODE;
+    } else if ((rc = same_encoding(&(*b)->base, block, size)) != 0) {
+        BLOCK_REFUSE("block is not in canonical form");
+    } else if ((*h = witan_unpack_or_null(&witan__block_header__descriptor,
+                                          (*b)->header.data,
+                                          (*b)->header.len)) == NULL) {
+        BLOCK_REFUSE("block header is not a valid BlockHeader");
+        rc = WITAN_EDECODE;
+    } else if ((rc = same_encoding(&(*h)->base, (*b)->header.data,
+                                   (*b)->header.len)) != 0) {
+        BLOCK_REFUSE("block header is not in canonical form");
+    }
+#undef BLOCK_REFUSE
+    if (rc) {
+        if (*h)
+            witan__block_header__free_unpacked(*h, NULL);
+        witan__block__free_unpacked(*b, NULL);
+        *b = NULL;
+        *h = NULL;
+    }
     return rc;
 }
 

@@ -664,26 +664,8 @@ static int block_decode(ledger *l, const uint8_t *bytes, size_t size,
             l->g->params->block_size_max);
         return WITAN_ELIMIT;
     }
-    *b = witan__block__unpack(NULL, size, bytes);
-    if (!*b) {
-        WHY("not a valid Block");
-        return WITAN_EDECODE;
-    }
-    if ((*b)->header.len == 0 || (*b)->header.len > WITAN_HEADER_SIZE_MAX) {
-        WHY("block header is %zu bytes, not 1 to %d", (*b)->header.len,
-            WITAN_HEADER_SIZE_MAX);
-        witan__block__free_unpacked(*b, NULL);
-        *b = NULL;
-        return WITAN_ELIMIT;
-    }
-    *h = witan__block_header__unpack(NULL, (*b)->header.len, (*b)->header.data);
-    if (!*h) {
-        witan__block__free_unpacked(*b, NULL);
-        *b = NULL;
-        WHY("block header is not a valid BlockHeader");
-        return WITAN_EDECODE;
-    }
-    return WITAN_OK;
+    /* The core's decoder: what it accepts, this accepts. */
+    return pbft_block_decode(bytes, size, b, h, why, why_size);
 }
 
 int ledger_block_check(ledger *l, const uint8_t *block, size_t size,

@@ -376,6 +376,90 @@ static void test_txs_root_covers_signatures(void **state)
     free_world(w);
 }
 
+/* Bytes with one more varint field (number < 16, value < 128) at the end. */
+static uint8_t *append_varint(const uint8_t *d, size_t size, unsigned field,
+                              unsigned value, size_t *out_size)
+{
+    uint8_t *out = malloc(size + 2);
+    assert_non_null(out);
+    memcpy(out, d, size);
+    out[size] = (uint8_t)(field << 3);
+    out[size + 1] = (uint8_t)value;
+    *out_size = size + 2;
+    return out;
+}
+
+/* The block with its header bytes replaced (the header hash changes with
+ * them, as a primary who re-encoded would make it). */
+static uint8_t *with_header(const struct ledger_block *blk,
+                            const uint8_t *header, size_t header_size,
+                            size_t *out_size)
+{
+    Witan__Block *b = witan__block__unpack(NULL, blk->size, blk->bytes);
+    assert_non_null(b);
+    ProtobufCBinaryData own = b->header;
+    b->header = (ProtobufCBinaryData){header_size, (uint8_t *)header};
+    *out_size = witan__block__get_packed_size(b);
+    uint8_t *out = malloc(*out_size);
+    assert_non_null(out);
+    witan__block__pack(b, out);
+    b->header = own;
+    witan__block__free_unpacked(b, NULL);
+    return out;
+}
+
+/* One encoding per block: a block or header that decodes to the same fields
+ * from other bytes (a field unknown to the spec, one written twice) is
+ * refused by the one validity function, so no two replicas can store
+ * different bytes under one block hash. */
+static void test_block_canonical(void **state)
+{
+    (void)state;
+    struct world *w = new_world("canon");
+    char why[WHY_SIZE];
+    size_t sz;
+    uint8_t *env = attest_tx(&w->provider, w->provider_addr, 1,
+                             (struct attest_spec){.time_ms = 1}, &sz);
+    struct ledger_tx tx, *ptr = &tx;
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                      sizeof why),
+                     0);
+    struct ledger_block blk;
+    assert_int_equal(ledger_block_build(w->l, &ptr, 1, 1000, 0, 0, &blk), 0);
+    const struct ledger_check_opts opts = {.verify_signatures = true};
+    assert_int_equal(ledger_block_check(w->l, blk.bytes, blk.size, &opts, why,
+                                        sizeof why),
+                     0);
+    Witan__Block *b = witan__block__unpack(NULL, blk.size, blk.bytes);
+    assert_non_null(b);
+    size_t n;
+    uint8_t *bad[3];
+    size_t bad_size[3];
+    /* an unknown field after the block's transactions */
+    bad[0] = append_varint(blk.bytes, blk.size, 3, 1, &bad_size[0]);
+    /* an unknown header field */
+    uint8_t *h1 = append_varint(b->header.data, b->header.len, 15, 1, &n);
+    bad[1] = with_header(&blk, h1, n, &bad_size[1]);
+    /* protocol_version written twice: decodes to the same header */
+    uint8_t *h2 = append_varint(b->header.data, b->header.len, 1,
+                                WITAN_PROTOCOL_VERSION, &n);
+    bad[2] = with_header(&blk, h2, n, &bad_size[2]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ledger_block_check(w->l, bad[i], bad_size[i], &opts,
+                                            why, sizeof why),
+                         WITAN_EDECODE);
+        assert_non_null(strstr(why, "canonical"));
+        free(bad[i]);
+    }
+    free(h1);
+    free(h2);
+    witan__block__free_unpacked(b, NULL);
+    ledger_block_free(&blk);
+    ledger_tx_release(&tx);
+    free(env);
+    free_world(w);
+}
+
 static int decode_err(struct world *w, const uint8_t *b, size_t n)
 {
     struct ledger_tx tx;
@@ -1302,6 +1386,7 @@ int main(void)
         cmocka_unit_test(test_stateless_refusals),
         cmocka_unit_test(test_cert_canonical),
         cmocka_unit_test(test_txs_root_covers_signatures),
+        cmocka_unit_test(test_block_canonical),
         cmocka_unit_test(test_stateful_refusals_and_receipts),
         cmocka_unit_test(test_corrections_keep_history),
         cmocka_unit_test(test_paging_with_cursor),

@@ -62,8 +62,9 @@ static const char *const names[SIMCHAIN_M_COUNT] = {
     [SIMCHAIN_M_TX_JUNK] = "tx-junk",
     [SIMCHAIN_M_TX_OVERSIZE] = "tx-oversize",
     [SIMCHAIN_M_TX_OVERCOUNT] = "tx-overcount",
-    [SIMCHAIN_M_VALID_HEADER_UNKNOWN] = "valid-header-unknown-field",
-    [SIMCHAIN_M_VALID_BLOCK_UNKNOWN] = "valid-block-unknown-field",
+    [SIMCHAIN_M_HEADER_UNKNOWN] = "header-unknown-field",
+    [SIMCHAIN_M_HEADER_TWICE] = "header-field-twice",
+    [SIMCHAIN_M_BLOCK_UNKNOWN] = "block-unknown-field",
     [SIMCHAIN_M_VALID_TIME_AHEAD] = "valid-time-ahead",
     [SIMCHAIN_M_VALID_TX_DROPPED] = "valid-tx-dropped",
     [SIMCHAIN_M_VALID_TX_SWAPPED] = "valid-tx-swapped",
@@ -442,16 +443,17 @@ static bool is_tx_mutation(enum simchain_mutation m)
            m == SIMCHAIN_M_VALID_TX_DROPPED || m == SIMCHAIN_M_VALID_TX_SWAPPED;
 }
 
-/* Appends an unknown varint field (number `field`, value 1) to packed
- * bytes; protobuf readers keep or skip it, and the block hash covers it. */
-static uint8_t *with_unknown(const uint8_t *d, size_t size, uint32_t field,
-                             size_t *out_size)
+/* Appends a varint field (number `field` < 16, value < 128) to packed
+ * bytes: protobuf readers skip it when unknown and take the last value when
+ * known, so only the canonical-form rule can refuse it. */
+static uint8_t *with_varint(const uint8_t *d, size_t size, uint32_t field,
+                            uint32_t value, size_t *out_size)
 {
     uint8_t *out = malloc(size + 2);
-    WITAN_ASSERT(out != NULL && field < 16);
+    WITAN_ASSERT(out != NULL && field < 16 && value < 128);
     memcpy(out, d, size);
     out[size] = (uint8_t)(field << 3);
-    out[size + 1] = 1;
+    out[size + 1] = (uint8_t)value;
     *out_size = size + 2;
     return out;
 }
@@ -587,8 +589,14 @@ bool simchain_mutate(simchain *c, enum simchain_mutation m,
         uint8_t *hb = malloc(hs ? hs : 1);
         WITAN_ASSERT(hb != NULL);
         witan__block_header__pack(&hh, hb);
-        if (m == SIMCHAIN_M_VALID_HEADER_UNKNOWN) {
-            uint8_t *x = with_unknown(hb, hs, 15, &hs);
+        if (m == SIMCHAIN_M_HEADER_UNKNOWN) {
+            uint8_t *x = with_varint(hb, hs, 15, 1, &hs);
+            free(hb);
+            hb = x;
+        } else if (m == SIMCHAIN_M_HEADER_TWICE) {
+            /* protocol_version again: decodes the same (the last wins),
+             * is not the canonical form */
+            uint8_t *x = with_varint(hb, hs, 1, hh.protocol_version, &hs);
             free(hb);
             hb = x;
         }
@@ -601,8 +609,8 @@ bool simchain_mutate(simchain *c, enum simchain_mutation m,
         WITAN_ASSERT(bb != NULL);
         witan__block__pack(&nb, bb);
         free(hb);
-        if (m == SIMCHAIN_M_VALID_BLOCK_UNKNOWN) {
-            uint8_t *x = with_unknown(bb, bs, 3, &bs);
+        if (m == SIMCHAIN_M_BLOCK_UNKNOWN) {
+            uint8_t *x = with_varint(bb, bs, 3, 1, &bs);
             free(bb);
             bb = x;
         }

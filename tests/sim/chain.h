@@ -65,9 +65,10 @@ enum simchain_mutation {
     SIMCHAIN_M_TX_JUNK,            /* bytes that are no Envelope */
     SIMCHAIN_M_TX_OVERSIZE,        /* the block over block_size_max */
     SIMCHAIN_M_TX_OVERCOUNT,       /* over block_tx_count_max */
-    /* encodings nobody refuses, as long as everyone agrees */
-    SIMCHAIN_M_VALID_HEADER_UNKNOWN, /* an unknown header field */
-    SIMCHAIN_M_VALID_BLOCK_UNKNOWN,  /* an unknown block field */
+    /* encodings other than the canonical one (same fields, other bytes) */
+    SIMCHAIN_M_HEADER_UNKNOWN,     /* an unknown header field */
+    SIMCHAIN_M_HEADER_TWICE,       /* a header field written twice */
+    SIMCHAIN_M_BLOCK_UNKNOWN,      /* an unknown block field */
     /* other valid blocks */
     SIMCHAIN_M_VALID_TIME_AHEAD,
     SIMCHAIN_M_VALID_TX_DROPPED,
@@ -77,7 +78,7 @@ enum simchain_mutation {
 
 const char *simchain_mutation_name(enum simchain_mutation m);
 /* The first mutation that yields a valid block. */
-#define SIMCHAIN_M_FIRST_VALID SIMCHAIN_M_VALID_HEADER_UNKNOWN
+#define SIMCHAIN_M_FIRST_VALID SIMCHAIN_M_VALID_TIME_AHEAD
 
 typedef struct simchain simchain;
 
