@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ledger/ledger.h"
 
 static int call_ok(const char *address, Witan__Request *req, const char *what,
                    Witan__Response **resp)
@@ -421,8 +422,11 @@ int cli_query_predictions(const char *address, int argc, char **argv)
                p->computed ? "computed" : "ATTESTED by operator",
                p->subject[0] ? "subject " : "", p->subject,
                p->subject[0] ? "" : "-", status[p->status <= 4 ? p->status : 0]);
-        if (p->explanation[0])
-            printf("  why: %s\n", p->explanation);
+        if (p->problem) {
+            char why[256];
+            ledger_prediction_why(p->problem, why, sizeof why);
+            printf("  why: %s\n", why);
+        }
         for (size_t j = 0; j < p->n_outputs; j++) {
             printf("  %s = ", j < p->n_output_names ? p->output_names[j] : "out");
             print_fixed(p->outputs[j], p->output_frac_bits);

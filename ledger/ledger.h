@@ -231,6 +231,11 @@ void ledger_attestations_response_free(Witan__AttestationsResponse *r);
 int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
                              Witan__PredictionsResponse **out);
 void ledger_predictions_response_free(Witan__PredictionsResponse *r);
+/* The sentence clients show for a prediction's problem (state holds only
+ * its codes and numbers; spec/models.md gives the wording). Never fails:
+ * an unknown reason is said to be unknown. */
+void ledger_prediction_why(const Witan__PredictionProblem *p, char *out,
+                           size_t out_size);
 
 /* Registered models in hash order (without their bytes), or one by hash
  * (with them). WITAN_ENOTFOUND for an unknown hash. */

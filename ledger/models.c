@@ -224,14 +224,27 @@ struct inputs {
     uint8_t (*tx_store)[WITAN_HASH_SIZE];
     size_t count;
     Witan__PredictionStatus status;
-    char explanation[200];
+    Witan__PredictionProblem problem; /* when status is not OK */
 };
 
-/* Reads one binding: the newest `width` attestations of (feed, subject),
- * each at its latest revision, newest first in the scan, stored oldest
- * first. Sets in->status and the explanation when a value cannot be had. */
+/* Records why the score cannot be made (the first reason found stands). */
+static void refuse(struct inputs *in, Witan__PredictionStatus status,
+                   Witan__PredictionReason reason, uint32_t binding,
+                   int64_t observed_at_ms)
+{
+    in->status = status;
+    in->problem.reason = reason;
+    in->problem.binding = binding;
+    in->problem.observed_at_ms = observed_at_ms;
+}
+
+/* Reads binding number `binding` (from 1): the newest `width` attestations
+ * of (feed, subject), each at its latest revision, newest first in the
+ * scan, stored oldest first. Sets in->status and in->problem when a value
+ * cannot be had. */
 static int read_binding(store_txn *txn, const Witan__ModelInput *b,
-                        uint32_t frac_bits, int64_t now_ms, struct inputs *in)
+                        uint32_t binding, uint32_t frac_bits, int64_t now_ms,
+                        struct inputs *in)
 {
     size_t width = binding_width(b);
     uint8_t prefix[WITAN_STORE_KEY_SIZE_MAX];
@@ -278,12 +291,11 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
         int conv = WITAN_OK;
         bool have = false;
         if (b->max_age_ms && now_ms - a->observed_at_ms > b->max_age_ms) {
-            snprintf(in->explanation, sizeof in->explanation,
-                     "%s/%s: the latest value needed, of %lld ms, is older "
-                     "than the binding's max age",
-                     b->feed, b->subject, (long long)a->observed_at_ms);
+            refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT,
+                   WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_OLD,
+                   binding, a->observed_at_ms);
+            in->problem.limit = b->max_age_ms;
             witan__attestation_record__free_unpacked(r, NULL);
-            in->status = WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT;
             break;
         }
         if (b->observed_year) {
@@ -300,14 +312,14 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
                 }
         }
         if (!have || conv) {
-            snprintf(in->explanation, sizeof in->explanation,
-                     "%s/%s at %lld ms: %s '%s'", b->feed, b->subject,
-                     (long long)a->observed_at_ms,
-                     have ? "out of the model's range:" : "has no value",
-                     b->value);
-            in->status = have
-                             ? WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE
-                             : WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT;
+            if (have)
+                refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE,
+                       WITAN__PREDICTION_REASON__PREDICTION_REASON_VALUE_RANGE,
+                       binding, a->observed_at_ms);
+            else
+                refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT,
+                       WITAN__PREDICTION_REASON__PREDICTION_REASON_NO_VALUE,
+                       binding, a->observed_at_ms);
             witan__attestation_record__free_unpacked(r, NULL);
             break;
         }
@@ -325,10 +337,10 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
     if (err && err != WITAN_ENOTFOUND)
         return err;
     if (in->status == WITAN__PREDICTION_STATUS__PREDICTION_OK && found < width) {
-        snprintf(in->explanation, sizeof in->explanation,
-                 "%s/%s: %zu of the %zu observations needed exist", b->feed,
-                 b->subject, found, width);
-        in->status = WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT;
+        refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT,
+               WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_FEW, binding, 0);
+        in->problem.needed = (uint32_t)width;
+        in->problem.found = (uint32_t)found;
     }
     in->count = base + width;
     return WITAN_OK;
@@ -359,7 +371,6 @@ static int score_and_record(ledger *l, store_txn *txn,
     p.computed = true;
     p.subject = (char *)subject;
     p.status = in->status;
-    p.explanation = in->explanation;
     p.n_inputs = in->count;
     p.inputs = in->values;
     p.n_input_txs = in->count;
@@ -371,19 +382,20 @@ static int score_and_record(ledger *l, store_txn *txn,
     WITAN_ASSERT(info.output_count <= WITAN_MODEL_OUTPUT_COUNT_MAX);
     if (p.status == WITAN__PREDICTION_STATUS__PREDICTION_OK &&
         l->block_gas + info.gas_max > l->g->params->block_gas_max) {
-        p.status = WITAN__PREDICTION_STATUS__PREDICTION_OUT_OF_GAS;
-        snprintf(in->explanation, sizeof in->explanation,
-                 "the block's model gas (%llu) is spent",
-                 (unsigned long long)l->g->params->block_gas_max);
+        refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_OUT_OF_GAS,
+               WITAN__PREDICTION_REASON__PREDICTION_REASON_BLOCK_GAS, 0, 0);
+        in->problem.limit = l->g->params->block_gas_max;
+        p.status = in->status;
     }
     if (p.status == WITAN__PREDICTION_STATUS__PREDICTION_OK) {
         struct infer_result res;
         err = infer_score(m, in->values, in->count, outputs, info.output_count,
                           &res);
         if (err == WITAN_ERANGE) {
-            p.status = WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE;
-            snprintf(in->explanation, sizeof in->explanation,
-                     "an input is outside the model's range");
+            refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE,
+                   WITAN__PREDICTION_REASON__PREDICTION_REASON_SCORE_RANGE, 0,
+                   0);
+            p.status = in->status;
         } else if (err) {
             return err;
         } else {
@@ -401,6 +413,11 @@ static int score_and_record(ledger *l, store_txn *txn,
             l->tx_gas += res.gas;
         }
     }
+    if (p.status != WITAN__PREDICTION_STATUS__PREDICTION_OK) {
+        WITAN_ASSERT(in->problem.reason !=
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_UNSPECIFIED);
+        p.problem = &in->problem;
+    }
     return put_prediction(l, txn, &p);
 }
 
@@ -412,6 +429,7 @@ static int inputs_alloc(struct inputs *in, size_t n)
     in->txs = calloc(a, sizeof *in->txs);
     in->tx_store = calloc(a, sizeof *in->tx_store);
     in->status = WITAN__PREDICTION_STATUS__PREDICTION_OK;
+    in->problem = (Witan__PredictionProblem)WITAN__PREDICTION_PROBLEM__INIT;
     if (!in->values || !in->txs || !in->tx_store)
         return WITAN_ENOMEM;
     return WITAN_OK;
@@ -447,8 +465,8 @@ static int score_from_bindings(ledger *l, store_txn *txn,
                 in.count += binding_width(r->inputs[i]);
                 continue;
             }
-            err = read_binding(txn, r->inputs[i], info.input_frac_bits, now_ms,
-                               &in);
+            err = read_binding(txn, r->inputs[i], (uint32_t)i + 1,
+                               info.input_frac_bits, now_ms, &in);
         }
         /* Inputs never read stay zero and unnamed: the record says why. */
         for (size_t i = 0; i < in.count; i++)
@@ -563,9 +581,10 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
                                          info.input_frac_bits,
                                          &in.values[i]) != 0 &&
                 in.status == WITAN__PREDICTION_STATUS__PREDICTION_OK) {
-                in.status = WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE;
-                snprintf(in.explanation, sizeof in.explanation,
-                         "input %zu is outside the model's range", i);
+                refuse(&in, WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE,
+                       WITAN__PREDICTION_REASON__PREDICTION_REASON_VALUE_RANGE,
+                       0, 0);
+                in.problem.input = (uint32_t)i + 1;
             }
         }
         in.count = s->n_inputs;

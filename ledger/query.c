@@ -3,6 +3,7 @@
  * a page is one consistent snapshot). Results are protobuf-c messages built
  * on the heap, owned by the caller and freed with the matching _free.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "ledger/internal.h"
@@ -287,6 +288,55 @@ int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
     err = account_get(txn, addr, out);
     store_abort(txn);
     return err;
+}
+
+void ledger_prediction_why(const Witan__PredictionProblem *p, char *out,
+                           size_t out_size)
+{
+    char who[32] = "";
+    if (p->binding)
+        snprintf(who, sizeof who, "binding %u: ", p->binding);
+    switch (p->reason) {
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_FEW:
+        snprintf(out, out_size, "%s%u of the %u observations needed exist",
+                 who, p->found, p->needed);
+        break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_NO_VALUE:
+        snprintf(out, out_size,
+                 "%sthe observation at %lld ms has no value for it", who,
+                 (long long)p->observed_at_ms);
+        break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_OLD:
+        snprintf(out, out_size,
+                 "%sthe newest observation, at %lld ms, is older than its "
+                 "max age of %llu ms",
+                 who, (long long)p->observed_at_ms,
+                 (unsigned long long)p->limit);
+        break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_VALUE_RANGE:
+        if (p->input)
+            snprintf(out, out_size,
+                     "input %u is outside the values the model takes",
+                     p->input);
+        else
+            snprintf(out, out_size,
+                     "%sthe value observed at %lld ms is outside the values "
+                     "the model takes",
+                     who, (long long)p->observed_at_ms);
+        break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_BLOCK_GAS:
+        snprintf(out, out_size,
+                 "the block's model gas (%llu) cannot cover this model",
+                 (unsigned long long)p->limit);
+        break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_SCORE_RANGE:
+        snprintf(out, out_size,
+                 "a value left the model's range while it was scored");
+        break;
+    default:
+        snprintf(out, out_size, "unknown reason %d", (int)p->reason);
+        break;
+    }
 }
 
 void ledger_predictions_response_free(Witan__PredictionsResponse *r)

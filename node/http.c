@@ -352,6 +352,17 @@ static void render_message(struct jbuf *b, const ProtobufCMessage *m)
     bool first = true;
     jb_puts(b, "{");
     render_fields(b, m, &first);
+    /* A prediction's problem is codes and numbers in state; the API adds
+     * the sentence clients show (not state, not signed). */
+    if (m->descriptor == &witan__prediction_problem__descriptor) {
+        char why[256];
+        ledger_prediction_why((const Witan__PredictionProblem *)m, why,
+                              sizeof why);
+        jb_puts(b, first ? "" : ",");
+        jb_str(b, "why");
+        jb_puts(b, ":");
+        jb_str(b, why);
+    }
     jb_puts(b, "}");
 }
 

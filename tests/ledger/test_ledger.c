@@ -1135,7 +1135,18 @@ static void test_models_on_chain(void **state)
     assert_int_equal(p->n_records, 1);
     assert_int_equal(p->records[0]->status,
                      WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
-    assert_non_null(strstr(p->records[0]->explanation, "mauna-loa"));
+    /* Why, as codes and numbers (state), and the sentence clients show. */
+    const Witan__PredictionProblem *why0 = p->records[0]->problem;
+    assert_non_null(why0);
+    assert_int_equal(why0->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_FEW);
+    assert_int_equal(why0->binding, 1);
+    assert_int_equal(why0->needed, 1);
+    assert_int_equal(why0->found, 0);
+    char sentence[256];
+    ledger_prediction_why(why0, sentence, sizeof sentence);
+    assert_string_equal(sentence,
+                        "binding 1: 0 of the 1 observations needed exist");
     assert_int_equal(p->records[0]->n_outputs, 0);
     ledger_predictions_response_free(p);
 
@@ -1358,7 +1369,10 @@ static void test_posted_prediction_and_gap(void **state)
     assert_int_equal(p->n_records, 1);
     assert_int_equal(p->records[0]->status,
                      WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT);
-    assert_non_null(strstr(p->records[0]->explanation, "1 of the 2"));
+    assert_int_equal(p->records[0]->problem->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_FEW);
+    assert_int_equal(p->records[0]->problem->needed, 2);
+    assert_int_equal(p->records[0]->problem->found, 1);
     ledger_predictions_response_free(p);
     /* a second observation fills the window: now it scores */
     env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
@@ -1371,6 +1385,135 @@ static void test_posted_prediction_and_gap(void **state)
     assert_int_equal(p->records[1]->status,
                      WITAN__PREDICTION_STATUS__PREDICTION_OK);
     assert_true(p->records[1]->inputs[0] < p->records[1]->inputs[1]);
+    ledger_predictions_response_free(p);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* The prediction `index` of model `hash`: checks its status and that it
+ * has no outputs, and renders its problem into `sentence`. */
+static const Witan__PredictionProblem *
+problem_of(struct world *w, const uint8_t hash[32], size_t index,
+           Witan__PredictionStatus status, Witan__PredictionsResponse **p,
+           char *sentence, size_t sentence_size)
+{
+    *p = predictions(w, hash);
+    assert_true((*p)->n_records > index);
+    const Witan__PredictionRecord *r = (*p)->records[index];
+    assert_int_equal(r->status, status);
+    assert_int_equal(r->n_outputs, 0);
+    assert_non_null(r->problem);
+    ledger_prediction_why(r->problem, sentence, sentence_size);
+    return r->problem;
+}
+
+/* Every way a score can fail is recorded as codes and numbers that the
+ * spec defines (no sentence in state), and rendered the same for all. */
+static void test_prediction_problems(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("problems");
+    size_t model_size, sz[2];
+    uint8_t *model = read_model(&model_size), *env[2], hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    /* co2, no older than 1500 ms; and a value the feed never carries */
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT;
+    co2.feed = "climate/co2/mauna-loa";
+    co2.subject = "mauna-loa";
+    co2.value = "co2";
+    co2.max_age_ms = 1500;
+    Witan__ModelInput ch4 = co2;
+    ch4.value = "ch4";
+    ch4.max_age_ms = 0;
+    Witan__ModelInput *inputs[] = {&co2, &ch4};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = co2.feed;
+    trig.subject = co2.subject;
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "problems";
+    r.model = (ProtobufCBinaryData){model_size, model};
+    r.n_inputs = 2;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    Witan__TxStatus st[2];
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    /* observed at 1 ms: it triggers a score at that time, which lacks ch4 */
+    env[0] = attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                       (struct attest_spec){.time_ms = 1, .co2 = 40000},
+                       &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    free(env[0]);
+    /* a block later (its time is seconds on): co2 is too old; and explicit
+     * inputs, the first far over any fixed-point bound */
+    env[0] = score_tx(w, hash, &sz[0]);
+    Witan__NamedValue big = WITAN__NAMED_VALUE__INIT, small = big;
+    big.name = "co2";
+    big.mantissa = INT64_MAX / 2;
+    small.name = "ch4";
+    small.mantissa = 1;
+    Witan__NamedValue *vals[] = {&big, &small};
+    Witan__Score sc = WITAN__SCORE__INIT;
+    sc.model_hash = (ProtobufCBinaryData){32, hash};
+    sc.n_inputs = 2;
+    sc.inputs = vals;
+    b = (Witan__TxBody)WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &sc;
+    env[1] = sign_body(&b, &w->provider, &sz[1]);
+    commit_block(w, env, sz, 2, st);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+        free(env[i]);
+    }
+
+    char why[256];
+    Witan__PredictionsResponse *p;
+    const Witan__PredictionProblem *x =
+        problem_of(w, hash, 0, WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT,
+                   &p, why, sizeof why);
+    assert_int_equal(x->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_NO_VALUE);
+    assert_int_equal(x->binding, 2);
+    assert_int_equal(x->observed_at_ms, 1);
+    assert_string_equal(why, "binding 2: the observation at 1 ms has no "
+                             "value for it");
+    ledger_predictions_response_free(p);
+
+    x = problem_of(w, hash, 1,
+                   WITAN__PREDICTION_STATUS__PREDICTION_MISSING_INPUT, &p, why,
+                   sizeof why);
+    assert_int_equal(x->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_TOO_OLD);
+    assert_int_equal(x->binding, 1);
+    assert_int_equal(x->observed_at_ms, 1);
+    assert_int_equal(x->limit, 1500);
+    assert_string_equal(why, "binding 1: the newest observation, at 1 ms, is "
+                             "older than its max age of 1500 ms");
+    ledger_predictions_response_free(p);
+
+    x = problem_of(w, hash, 2, WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE,
+                   &p, why, sizeof why);
+    assert_int_equal(x->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_VALUE_RANGE);
+    assert_int_equal(x->binding, 0);
+    assert_int_equal(x->input, 1);
+    assert_string_equal(why, "input 1 is outside the values the model takes");
     ledger_predictions_response_free(p);
     free(model);
     free_world(w);
@@ -1398,6 +1541,7 @@ int main(void)
         cmocka_unit_test(test_models_on_chain),
         cmocka_unit_test(test_model_over_gas_refused),
         cmocka_unit_test(test_posted_prediction_and_gap),
+        cmocka_unit_test(test_prediction_problems),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
