@@ -352,9 +352,11 @@ static bool cert_mutate(simchain *c, enum simchain_mutation m,
     if (cc->signers.len > PBFT_SIGNERS_SIZE_MAX ||
         cc->n_signatures > SIMCHAIN_NMAX || cc->block_hash.len != 32)
         return false;
-    memcpy(w->signers, cc->signers.data, cc->signers.len);
+    if (cc->signers.len)
+        memcpy(w->signers, cc->signers.data, cc->signers.len);
     w->signers_size = cc->signers.len;
-    memcpy(w->sigs, cc->signatures, cc->n_signatures * sizeof *w->sigs);
+    if (cc->n_signatures)
+        memcpy(w->sigs, cc->signatures, cc->n_signatures * sizeof *w->sigs);
     w->sig_count = cc->n_signatures;
     memcpy(w->hash, cc->block_hash.data, 32);
     switch (m) {
@@ -477,7 +479,8 @@ bool simchain_mutate(simchain *c, enum simchain_mutation m,
      * originals stay as they were and are freed as they came. */
     Witan__BlockHeader hh = *h;
     struct txlist t = {.count = b->n_txs};
-    memcpy(t.v, b->txs, b->n_txs * sizeof *t.v);
+    if (b->n_txs) /* memcpy's source may not be NULL, even for nothing */
+        memcpy(t.v, b->txs, b->n_txs * sizeof *t.v);
     Witan__CommitCertificate cc;
     struct certwork cw;
     uint8_t flipped[3][WITAN_HASH_SIZE], root[WITAN_HASH_SIZE];
