@@ -241,9 +241,14 @@ static int cmd_show(int argc, char **argv)
     static const char *const tn[] = {"none", "sigmoid", "softmax"};
     printf("model:       %s\nkind:        %s\nhash:        %s\nsize:        %zu bytes\n",
            in.name, infer_kind_name(in.kind), hex, size);
-    printf("inputs:      %zu (Q.%u)\noutputs:     %zu (Q.%u, transform %s)\n",
-           in.input_count, in.input_frac_bits, in.output_count,
-           in.output_frac_bits, tn[in.transform]);
+    char fmt[32];
+    if (in.input_encoding == INFER_IN_FLOAT32_ORDER)
+        snprintf(fmt, sizeof fmt, "float32, as ONNX compares");
+    else
+        snprintf(fmt, sizeof fmt, "Q.%u", in.input_frac_bits);
+    printf("inputs:      %zu (%s)\noutputs:     %zu (Q.%u, transform %s)\n",
+           in.input_count, fmt, in.output_count, in.output_frac_bits,
+           tn[in.transform]);
     printf("parameters:  %zu\ngas bound:   %llu\n", in.param_count,
            (unsigned long long)in.gas_max);
     for (size_t i = 0; i < in.input_count; i++) {
@@ -314,7 +319,7 @@ static int cmd_score(int argc, char **argv)
         int err = n >= WITAN_MODEL_INPUT_COUNT_MAX ? WITAN_ELIMIT
                                                   : infer_decimal_parse(p, len, &mant, &scale);
         if (!err)
-            err = infer_fixed_from_decimal(mant, scale, in.input_frac_bits, &x[n]);
+            err = infer_input_from_decimal(m, mant, scale, &x[n]);
         if (err) {
             fprintf(stderr, "witan: input value %zu '%.*s': %s\n", n + 1,
                     (int)len, p, witan_err_message(err));

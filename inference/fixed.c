@@ -30,6 +30,83 @@ int infer_fixed_from_decimal(int64_t mantissa, uint32_t scale,
     return 0;
 }
 
+/* Bits of a positive value below 2^128. */
+static int bit_length(unsigned __int128 v)
+{
+    int n = 0;
+    while (v) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+int infer_float32_key_from_decimal(int64_t mantissa, uint32_t scale,
+                                   int32_t *key)
+{
+    if (scale > WITAN_DECIMAL_SCALE_MAX)
+        return WITAN_EINVAL;
+    if (mantissa == 0) {
+        *key = 0;
+        return 0;
+    }
+    /* |d| = m / 10^s lies in [1e-18, 2^63): always a normal float32, so the
+     * rounding is q * 2^-k with q in [2^23, 2^24), to nearest, ties even. */
+    unsigned __int128 m = mantissa < 0 ? (unsigned __int128)(-(__int128)mantissa)
+                                       : (unsigned __int128)mantissa;
+    unsigned __int128 p10 = 1;
+    for (uint32_t i = 0; i < scale; i++)
+        p10 *= 10;
+    /* k so that m 2^k / 10^s has its leading bit at 2^23, give or take one:
+     * then the numerator stays under 2^88 and the denominator under 2^84. */
+    int k = 24 + bit_length(p10) - bit_length(m);
+    unsigned __int128 num, den, q;
+    for (;;) {
+        num = k >= 0 ? m << k : m;
+        den = k >= 0 ? p10 : p10 << -k;
+        q = num / den;
+        if (q >= ((unsigned __int128)1 << 24))
+            k--;
+        else if (q < ((unsigned __int128)1 << 23))
+            k++;
+        else
+            break;
+    }
+    unsigned __int128 rem = num - q * den;
+    if (2 * rem > den || (2 * rem == den && (q & 1)))
+        q++;
+    if (q == ((unsigned __int128)1 << 24)) {
+        q >>= 1;
+        k--;
+    }
+    /* value = q 2^-k = 1.f * 2^(23 - k): biased exponent 150 - k */
+    int exponent = 150 - k;
+    WITAN_ASSERT(exponent >= 1 && exponent <= 254);
+    uint32_t bits = (uint32_t)exponent << 23 | ((uint32_t)q & 0x7fffff);
+    *key = mantissa < 0 ? -(int32_t)bits : (int32_t)bits;
+    return 0;
+}
+
+int32_t infer_float32_key(uint32_t bits)
+{
+    int32_t magnitude = (int32_t)(bits & 0x7fffffff);
+    return bits >> 31 ? -magnitude : magnitude;
+}
+
+int infer_input_from_decimal(const infer_model *model, int64_t mantissa,
+                             uint32_t scale, int64_t *out)
+{
+    if (model->input_encoding == INFER_IN_FLOAT32_ORDER) {
+        int32_t key;
+        int err = infer_float32_key_from_decimal(mantissa, scale, &key);
+        if (!err)
+            *out = key;
+        return err;
+    }
+    return infer_fixed_from_decimal(mantissa, scale, model->input_frac,
+                                    out);
+}
+
 int infer_decimal_parse(const char *text, size_t len, int64_t *mantissa,
                         uint32_t *scale)
 {

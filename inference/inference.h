@@ -52,6 +52,10 @@ enum infer_activation {
     INFER_ACT_SIGMOID = 2,
     INFER_ACT_TANH = 3,
 };
+enum infer_input_encoding {
+    INFER_IN_FIXED = 0,         /* Q.input_frac_bits, rounded half up */
+    INFER_IN_FLOAT32_ORDER = 1, /* trees: order key of float32(input) */
+};
 enum infer_transform {
     INFER_OUT_NONE = 0,
     INFER_OUT_SIGMOID = 1,
@@ -90,6 +94,7 @@ struct infer_info {
     uint32_t input_frac_bits;
     uint32_t output_frac_bits;
     enum infer_transform transform;
+    enum infer_input_encoding input_encoding;
     uint64_t gas_max;       /* the most one infer_score can charge */
 };
 void infer_model_info(const infer_model *model, struct infer_info *out);
@@ -142,6 +147,26 @@ int infer_score_batch(const infer_model *model, const int64_t *inputs,
  */
 int infer_fixed_from_decimal(int64_t mantissa, uint32_t scale,
                              uint32_t frac_bits, int64_t *out);
+
+/*
+ * float32(mantissa * 10^-scale), rounded to nearest with ties to even as
+ * IEEE 754 (and strtof) round, as its order key: the float's bits with the
+ * sign taken out and applied to the rest, so keys compare exactly as the
+ * floats do and -0 and +0 are both 0 (spec/models.md, "Inputs"). Integers
+ * only. WITAN_EINVAL when scale > 18.
+ */
+int infer_float32_key_from_decimal(int64_t mantissa, uint32_t scale,
+                                   int32_t *key);
+/* The order key of a float32 given by its bits (importer and tests). */
+int32_t infer_float32_key(uint32_t bits);
+
+/*
+ * A decimal as `model` reads it: fixed point Q.input_frac_bits
+ * (infer_fixed_from_decimal), or the float32 order key for a model whose
+ * input encoding is INFER_IN_FLOAT32_ORDER. Errors as those.
+ */
+int infer_input_from_decimal(const infer_model *model, int64_t mantissa,
+                             uint32_t scale, int64_t *out);
 
 /*
  * Parses decimal text (optional sign, digits with one optional point, an

@@ -53,6 +53,7 @@ struct infer_model {
     enum infer_transform transform;
     uint32_t n_in, n_score, n_out, n_class;
     uint32_t input_frac, first_frac, output_frac;
+    enum infer_input_encoding input_encoding;
     int64_t *offset;
     int32_t *scale;
     uint32_t *norm_shift;

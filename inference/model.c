@@ -497,12 +497,20 @@ int infer_model_load(const uint8_t *bytes, size_t size, infer_model **out,
           WITAN_MODEL_FRAC_BITS_MAX);
     CHECK((unsigned)pb->output_transform <= INFER_OUT_SOFTMAX, WITAN_EMODEL,
           "unknown output transform %d", (int)pb->output_transform);
+    CHECK((unsigned)pb->input_encoding <= INFER_IN_FLOAT32_ORDER, WITAN_EMODEL,
+          "unknown input encoding %d", (int)pb->input_encoding);
+    CHECK((unsigned)pb->input_encoding != INFER_IN_FLOAT32_ORDER ||
+              (is_tree_kind((enum infer_kind)pb->kind) &&
+               pb->input_frac_bits == 0),
+          WITAN_EMODEL,
+          "float32-order inputs are for tree models with input_frac_bits 0");
     if (err)
         goto fail;
     m->kind = (enum infer_kind)pb->kind;
     m->transform = (enum infer_transform)pb->output_transform;
     m->n_in = (uint32_t)pb->n_inputs;
     m->input_frac = pb->input_frac_bits;
+    m->input_encoding = (enum infer_input_encoding)pb->input_encoding;
     m->first_frac = pb->first_frac_bits;
     m->output_frac = pb->output_frac_bits;
     if (is_tree_kind(m->kind)) {
@@ -591,6 +599,7 @@ void infer_model_info(const infer_model *m, struct infer_info *o)
     o->param_count = m->param_count;
     o->class_count = m->n_class;
     o->input_frac_bits = m->input_frac;
+    o->input_encoding = m->input_encoding;
     o->output_frac_bits = m->output_frac;
     o->transform = m->transform;
     o->gas_max = m->gas_max;

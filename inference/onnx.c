@@ -1285,6 +1285,10 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
                        : FL_INPUT_FRAC_DEFAULT;
     const uint32_t FL_INPUT_FRAC = f->input_frac;
     pb->input_frac_bits = FL_INPUT_FRAC;
+    if (f->n_trees) { /* trees read float32 order keys: no fraction bits */
+        pb->input_encoding = WITAN__MODEL__INPUT_ENCODING__INPUT_FLOAT32_ORDER;
+        pb->input_frac_bits = 0;
+    }
     pb->output_transform = (Witan__Model__OutputTransform)f->transform;
     pb->score_count = K;
     pb->n_inputs = f->n_in;
@@ -1411,13 +1415,15 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
                     }
                     continue;
                 }
-                /* x <= t: X <= floor(t 2^f); x < t: X <= ceil(t 2^f) - 1,
-                 * exact for inputs that are multiples of 2^-f. */
-                double ts = ldexp(ft->thr[i], FL_INPUT_FRAC);
-                double q = ft->lt[i] ? ceil(ts) - 1 : floor(ts);
-                double lim = (double)WITAN_MODEL_INPUT_ABS_MAX;
-                q = q > lim ? lim : q < -lim ? -lim : q;
-                tr->threshold[i] = (int64_t)q;
+                /* ONNX compares float32(x) with the float32 threshold t;
+                 * order keys compare as the floats do and neighbouring
+                 * floats have neighbouring keys, so x <= t is key <= key(t)
+                 * and x < t is key <= key(t) - 1 (spec/models.md). */
+                float tf = (float)ft->thr[i];
+                uint32_t bits;
+                memcpy(&bits, &tf, sizeof bits);
+                int64_t key = infer_float32_key(bits);
+                tr->threshold[i] = ft->lt[i] ? key - 1 : key;
                 tr->feature[i] = ft->feature[i];
                 tr->left[i] = ft->left[i];
                 tr->right[i] = ft->right[i];
@@ -1599,6 +1605,13 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     for (size_t s = 0; !err && o->samples && s < o->sample_count; s++) {
         const double *x = o->samples + s * f.n_in;
         for (uint32_t i = 0; !err && i < f.n_in; i++) {
+            if (info.input_encoding == INFER_IN_FLOAT32_ORDER) {
+                float xf = (float)x[i];
+                uint32_t bits;
+                memcpy(&bits, &xf, sizeof bits);
+                xin[i] = infer_float32_key(bits);
+                continue;
+            }
             double v = ldexp(x[i], (int)info.input_frac_bits);
             if (!(fabs(v) <= (double)WITAN_MODEL_INPUT_ABS_MAX))
                 err = infer_why(why, why_size, WITAN_ERANGE,

@@ -243,7 +243,7 @@ static void refuse(struct inputs *in, Witan__PredictionStatus status,
  * scan, stored oldest first. Sets in->status and in->problem when a value
  * cannot be had. */
 static int read_binding(store_txn *txn, const Witan__ModelInput *b,
-                        uint32_t binding, uint32_t frac_bits, int64_t now_ms,
+                        uint32_t binding, const infer_model *m, int64_t now_ms,
                         struct inputs *in)
 {
     size_t width = binding_width(b);
@@ -299,15 +299,15 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
             break;
         }
         if (b->observed_year) {
-            conv = infer_fixed_from_decimal(year_of(a->observed_at_ms), 0,
-                                            frac_bits, &value);
+            conv = infer_input_from_decimal(m, year_of(a->observed_at_ms), 0,
+                                            &value);
             have = true;
         } else {
             for (size_t i = 0; i < a->n_values; i++)
                 if (strcmp(a->values[i]->name, b->value) == 0) {
-                    conv = infer_fixed_from_decimal(a->values[i]->mantissa,
+                    conv = infer_input_from_decimal(m, a->values[i]->mantissa,
                                                     a->values[i]->scale,
-                                                    frac_bits, &value);
+                                                    &value);
                     have = true;
                 }
         }
@@ -365,6 +365,7 @@ static int score_and_record(ledger *l, store_txn *txn,
     p.model_name = r->name;
     p.model_tx = r->tx_hash;
     p.input_frac_bits = info.input_frac_bits;
+    p.input_encoding = (uint32_t)info.input_encoding;
     p.output_frac_bits = info.output_frac_bits;
     p.height = height;
     p.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)tx_hash};
@@ -465,8 +466,8 @@ static int score_from_bindings(ledger *l, store_txn *txn,
                 in.count += binding_width(r->inputs[i]);
                 continue;
             }
-            err = read_binding(txn, r->inputs[i], (uint32_t)i + 1,
-                               info.input_frac_bits, now_ms, &in);
+            err = read_binding(txn, r->inputs[i], (uint32_t)i + 1, m, now_ms,
+                               &in);
         }
         /* Inputs never read stay zero and unnamed: the record says why. */
         for (size_t i = 0; i < in.count; i++)
@@ -576,9 +577,8 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
         struct inputs in;
         err = inputs_alloc(&in, s->n_inputs);
         for (size_t i = 0; !err && i < s->n_inputs; i++) {
-            if (infer_fixed_from_decimal(s->inputs[i]->mantissa,
+            if (infer_input_from_decimal(m, s->inputs[i]->mantissa,
                                          s->inputs[i]->scale,
-                                         info.input_frac_bits,
                                          &in.values[i]) != 0 &&
                 in.status == WITAN__PREDICTION_STATUS__PREDICTION_OK) {
                 refuse(&in, WITAN__PREDICTION_STATUS__PREDICTION_INPUT_RANGE,

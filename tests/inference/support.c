@@ -67,6 +67,18 @@ int64_t tsup_fixed(double x, uint32_t frac)
     return (int64_t)floor(ldexp(x, (int)frac) + 0.5);
 }
 
+int64_t tsup_input(const infer_model *m, double x)
+{
+    struct infer_info info;
+    infer_model_info(m, &info);
+    if (info.input_encoding != INFER_IN_FLOAT32_ORDER)
+        return tsup_fixed(x, info.input_frac_bits);
+    float f = (float)x;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return infer_float32_key(bits);
+}
+
 /* --- hand-built models ------------------------------------------------- */
 
 static Witan__Model__Feature feat[2];

@@ -78,7 +78,7 @@ static void check_fixture(const struct tsup_fixture *fx)
     double worst = 0, worst_float = 0;
     for (size_t s = 0; s < rows; s++) {
         for (size_t i = 0; i < cols; i++)
-            in[i] = tsup_fixed(x[s * cols + i], info.input_frac_bits);
+            in[i] = tsup_input(m, x[s * cols + i]);
         struct infer_result r, rb;
         assert_int_equal(infer_score(m, in, cols, out, rcols, &r), 0);
         assert_int_equal(infer_score(mb, in, cols, outb, rcols, &rb), 0);
