@@ -25,8 +25,10 @@ static const char usage[] =
     "        fixed-point model. With --samples (CSV, one input per row, an\n"
     "        optional header of feature names) it calibrates the fixed-point\n"
     "        formats and reports the largest absolute and relative error of\n"
-    "        the integer model against the float graph; above --max-error the\n"
-    "        model is refused unless --force is given.\n"
+    "        the integer model against the float graph; above the bound the\n"
+    "        model is refused unless --force is given. The bound is\n"
+    "        --max-error X (absolute; inf for none), by default 1% of the\n"
+    "        widest range an output takes on the samples.\n"
     "show    prints kind, shapes, parameters, gas bound and the model hash\n"
     "        (SHA-256 with domain tag \"witan/model/v1\").\n"
     "score   scores one input (decimal values, converted exactly) and prints\n"
@@ -195,9 +197,13 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "witan: %s: %s: %s\n", in, witan_err_message(err), why);
         goto done;
     }
+    if (rep.sample_count && rep.bound_is_default)
+        printf("bound: %.6g, 1%% of the outputs' range on the samples (%.6g); "
+               "--max-error sets another\n",
+               rep.bound, rep.output_range);
     if (rep.over_bound)
-        printf("warning: error over --max-error %.6g, kept because of --force\n",
-               max_err);
+        printf("warning: error over the bound %.6g, kept because of --force\n",
+               rep.bound);
     if (write_file(out, model, model_size)) {
         fprintf(stderr, "witan: %s: cannot write\n", out);
         goto done;

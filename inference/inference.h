@@ -190,9 +190,15 @@ struct infer_import_options {
     size_t sample_count;
     size_t feature_count;      /* must equal the graph's input width */
     const char *const *feature_names; /* feature_count names, or NULL */
-    double max_abs_error;      /* refuse above this; < 0: no bound */
-    bool force;                /* keep the model despite max_abs_error */
+    double max_abs_error;      /* refuse above this; < 0: the default,
+                                  INFER_IMPORT_ERROR_SHARE of the outputs'
+                                  range on the samples; INFINITY: none */
+    bool force;                /* keep the model despite the bound */
 };
+
+/* The default bound on the import error: this share of the widest range an
+ * output takes over the samples (spec/models.md, section 10). */
+#define INFER_IMPORT_ERROR_SHARE 0.01
 
 struct infer_import_report {
     size_t sample_count;
@@ -200,7 +206,10 @@ struct infer_import_report {
     double max_rel_error;      /* the same / max(|float|, 1e-3) */
     size_t worst_sample;       /* where max_abs_error occurred */
     size_t worst_output;
-    bool over_bound;           /* max_abs_error > options' bound */
+    double output_range;       /* widest max - min of a float output */
+    double bound;              /* the bound applied (INFINITY: none) */
+    bool bound_is_default;     /* the bound is the default share */
+    bool over_bound;           /* max_abs_error > bound */
     size_t node_count;         /* ONNX nodes converted */
 };
 

@@ -22,6 +22,10 @@
  * tree thresholds between close float32 values stay apart), 16 without
  * samples. */
 #define FL_INPUT_FRAC_DEFAULT 16
+/* A normalised input beyond this (or spread over less than its inverse)
+ * keeps fewer than 8 of int16's bits for its fraction: it is standardised
+ * on the samples instead. */
+#define FL_NORM_ABS_MAX 64.0
 
 struct fl_layer {
     uint32_t in, out;
@@ -1344,6 +1348,38 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
             }
         }
         f->has_norm = true;
+    } else if (f->n_layers && ns) {
+        /* The graph's own normaliser (a Scaler that only centres, say) may
+         * leave values far outside what int16 holds with a few fraction
+         * bits, or squeeze them into a sliver: such a feature is
+         * standardised on the samples after it, folded the same way. */
+        struct fl_layer *L = &f->layers[0];
+        for (uint32_t i = 0; i < f->n_in; i++) {
+            double mean = 0, var = 0, zm = 0;
+            for (size_t s = 0; s < ns; s++) {
+                double z = (o->samples[s * f->n_in + i] - f->off[i]) * f->scl[i];
+                mean += z;
+                zm = fabs(z) > zm ? fabs(z) : zm;
+            }
+            mean /= (double)ns;
+            for (size_t s = 0; s < ns; s++) {
+                double d = (o->samples[s * f->n_in + i] - f->off[i]) *
+                               f->scl[i] - mean;
+                var += d * d;
+            }
+            double sd = sqrt(var / (double)ns);
+            if (zm <= FL_NORM_ABS_MAX && (sd >= 1 / FL_NORM_ABS_MAX || zm == 0))
+                continue;
+            if (!(sd > 1e-12))
+                sd = 1;
+            /* z' = (z - mean) / sd: offset and scale of x move with it */
+            f->off[i] += mean / f->scl[i];
+            f->scl[i] /= sd;
+            for (uint32_t j = 0; j < L->out; j++) {
+                L->b[j] += L->w[(size_t)j * L->in + i] * mean;
+                L->w[(size_t)j * L->in + i] *= sd;
+            }
+        }
     }
     for (size_t s = 0; s < ns; s++) {
         fl_eval(f, o->samples + s * f->n_in, tmp, zmax, sc);
@@ -1596,6 +1632,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     /* The report: integer scores against the float model. */
     uint32_t nout = fl_out_count(&f);
     int64_t xin[WITAN_MODEL_INPUT_COUNT_MAX];
+    double lo[WITAN_MODEL_OUTPUT_COUNT_MAX], hi[WITAN_MODEL_OUTPUT_COUNT_MAX];
     int32_t q[WITAN_MODEL_OUTPUT_COUNT_MAX];
     double fo[WITAN_MODEL_OUTPUT_COUNT_MAX];
     struct infer_info info;
@@ -1625,6 +1662,10 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
             break;
         fl_eval(&f, x, fo, NULL, NULL);
         for (uint32_t k = 0; k < nout; k++) {
+            if (rep->sample_count == 0 || fo[k] < lo[k])
+                lo[k] = fo[k];
+            if (rep->sample_count == 0 || fo[k] > hi[k])
+                hi[k] = fo[k];
             double qv = ldexp((double)q[k], -(int)info.output_frac_bits);
             double ae = fabs(qv - fo[k]);
             double re = ae / (fabs(fo[k]) > 1e-3 ? fabs(fo[k]) : 1e-3);
@@ -1640,13 +1681,28 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     }
     infer_model_free(m);
     fl_free(&f);
-    if (!err && o->max_abs_error >= 0 && rep->max_abs_error > o->max_abs_error) {
+    /* The bound: the caller's, or by default a share of the widest output
+     * range the samples reach (a bound only samples can measure). */
+    for (uint32_t k = 0; k < nout && rep->sample_count; k++)
+        rep->output_range = hi[k] - lo[k] > rep->output_range
+                                ? hi[k] - lo[k]
+                                : rep->output_range;
+    rep->bound = o->max_abs_error;
+    rep->bound_is_default = o->max_abs_error < 0;
+    if (rep->bound_is_default)
+        rep->bound = rep->sample_count
+                         ? INFER_IMPORT_ERROR_SHARE * rep->output_range
+                         : INFINITY;
+    if (!err && rep->max_abs_error > rep->bound) {
         rep->over_bound = true;
         if (!o->force)
             err = infer_why(why, why_size, WITAN_EQUANT,
-                            "largest absolute error %.6g over the bound %.6g "
+                            "largest absolute error %.6g over the bound %.6g%s "
                             "(sample %zu, output %zu)",
-                            rep->max_abs_error, o->max_abs_error,
+                            rep->max_abs_error, rep->bound,
+                            rep->bound_is_default
+                                ? " (1% of the outputs' range on the samples)"
+                                : "",
                             rep->worst_sample, rep->worst_output);
     }
     if (err) {

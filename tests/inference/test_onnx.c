@@ -163,6 +163,68 @@ static void test_quant_bound(void **state)
 
 /* --- hand-built ONNX graphs ------------------------------------------- */
 
+/* A Scaler that only centres, in front of a linear regression, on a
+ * feature near 1e8: imported within the default bound (1% of the output's
+ * range), which also refuses the same graph when the error is made to
+ * exceed it. */
+static void test_centring_scaler(void **state)
+{
+    (void)state;
+    size_t onnx_size, rows, cols;
+    uint8_t *onnx = tsup_read(TSUP_DIR "centred_big.onnx", &onnx_size);
+    double *x = tsup_csv(TSUP_DIR "centred_big.samples.csv", &rows, &cols);
+    assert_non_null(onnx);
+    assert_non_null(x);
+    struct infer_import_options o = {.samples = x, .sample_count = rows,
+                                     .feature_count = cols,
+                                     .max_abs_error = -1};
+    struct infer_import_report rep;
+    uint8_t *model = NULL;
+    size_t size;
+    char why[512];
+    assert_int_equal(infer_onnx_import(onnx, onnx_size, &o, &model, &size, &rep,
+                                       why, sizeof why),
+                     0);
+    printf("  centred_big: error %.3g, default bound %.3g (range %.3g)\n",
+           rep.max_abs_error, rep.bound, rep.output_range);
+    assert_true(rep.bound_is_default);
+    assert_true(rep.output_range > 3 && rep.output_range < 3.2);
+    assert_true(rep.bound > 0.0099 * rep.output_range &&
+                rep.bound < 0.0101 * rep.output_range);
+    /* a constant function would be off by about half the range */
+    assert_true(rep.max_abs_error < 0.001 * rep.output_range);
+    /* scored like the float graph on a fresh row */
+    infer_model *m;
+    assert_int_equal(infer_model_load(model, size, &m, why, sizeof why), 0);
+    int64_t in[2];
+    int32_t out[1];
+    struct infer_result r;
+    assert_int_equal(infer_input_from_decimal(m, 100500000, 0, &in[0]), 0);
+    assert_int_equal(infer_input_from_decimal(m, 2000, 0, &in[1]), 0);
+    assert_int_equal(infer_score(m, in, 2, out, 1, &r), 0);
+    struct infer_info info;
+    infer_model_info(m, &info);
+    double mean0 = 0, mean1 = 0;
+    for (size_t i = 0; i < rows; i++) {
+        mean0 += x[i * cols];
+        mean1 += x[i * cols + 1];
+    }
+    double want = 1e-6 * (100500000 - (float)(mean0 / (double)rows)) +
+                  0.02 * (2000 - (float)(mean1 / (double)rows)) + 0.1;
+    assert_true(fabs(ldexp(out[0], -(int)info.output_frac_bits) - want) < 1e-3);
+    infer_model_free(m);
+    free(model);
+    /* the default bound is a bound: a tighter one refuses */
+    o.max_abs_error = rep.max_abs_error / 2;
+    model = NULL;
+    assert_int_equal(infer_onnx_import(onnx, onnx_size, &o, &model, &size, &rep,
+                                       why, sizeof why),
+                     WITAN_EQUANT);
+    assert_null(model);
+    free(onnx);
+    free(x);
+}
+
 struct og {
     Onnx__ModelProto m;
     Onnx__GraphProto g;
@@ -504,6 +566,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_quant_bound),
+        cmocka_unit_test(test_centring_scaler),
         cmocka_unit_test(test_refuse_ops),
         cmocka_unit_test(test_refuse_trees),
         cmocka_unit_test(test_csv_strict),
