@@ -5,6 +5,7 @@
  * its identity hash; score runs one input through the integer scorer.
  */
 #include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ static const char usage[] =
     "                          [--max-error X] [--force] [--name NAME]\n"
     "       witan model show MODEL.bin\n"
     "       witan model score MODEL.bin --input v1,v2,...\n"
+    "       witan model score MODEL.bin --file INPUTS.csv [--out RESULTS.csv]\n"
     "\n"
     "import  converts an ONNX graph (spec/models.md lists the operators) to a\n"
     "        fixed-point model. With --samples (CSV, one input per row, an\n"
@@ -32,7 +34,11 @@ static const char usage[] =
     "show    prints kind, shapes, parameters, gas bound and the model hash\n"
     "        (SHA-256 with domain tag \"witan/model/v1\").\n"
     "score   scores one input (decimal values, converted exactly) and prints\n"
-    "        each output, the label of a classifier and the gas charged.\n"
+    "        each output, the label of a classifier and the gas charged; with\n"
+    "        --file, every row of a CSV file in one process (a header row\n"
+    "        names the columns, matched to the inputs by name), writing one\n"
+    "        CSV line per row: its line, each output exactly, the label. A\n"
+    "        row that cannot be read is reported and skipped (exit status 1).\n"
     "\n"
     "On chain (through a node):\n"
     "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
@@ -288,12 +294,227 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
+/* v * 2^-frac exactly, in decimal (a Q.frac value has at most frac
+ * digits after the point); trailing zeros dropped. */
+static void format_exact(int64_t v, uint32_t frac, char *out, size_t size)
+{
+    uint64_t mag = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    uint64_t whole = mag >> frac;
+    unsigned __int128 rest = mag & (((uint64_t)1 << frac) - 1);
+    size_t k = (size_t)snprintf(out, size, "%s%llu", v < 0 ? "-" : "",
+                                (unsigned long long)whole);
+    if (rest && k + 2 < size) {
+        out[k++] = '.';
+        while (rest && k + 1 < size) {
+            rest *= 10;
+            out[k++] = (char)('0' + (int)(rest >> frac));
+            rest &= ((unsigned __int128)1 << frac) - 1;
+        }
+        out[k] = '\0';
+    }
+}
+
+/* What is wrong with a decimal that could not be an input. */
+static const char *decimal_problem(int err, bool parsed)
+{
+    if (!parsed)
+        return err == WITAN_ERANGE
+                   ? "has more than 18 significant digits or decimal places"
+                   : "is not a decimal number";
+    return err == WITAN_ERANGE ? "is outside the values the model takes"
+                               : witan_err_message(err);
+}
+
+/* Rows scored per call of the batched path. */
+#define SCORE_FILE_BATCH 1024
+/* Refused rows reported one by one; the rest are counted. */
+#define SCORE_FILE_REPORT_MAX 20
+#define SCORE_FILE_SIZE_MAX ((size_t)1 << 30)
+
+struct score_file {
+    const infer_model *m;
+    struct infer_info in;
+    FILE *out;
+    int64_t *x;      /* SCORE_FILE_BATCH rows of inputs */
+    size_t *lines;   /* their lines in the file */
+    size_t rows;     /* pending in x */
+    size_t scored;
+    uint64_t gas;
+};
+
+/* Scores the pending rows and writes one result line each. */
+static int score_flush(struct score_file *f)
+{
+    if (!f->rows)
+        return 0;
+    size_t no = f->in.output_count;
+    int32_t *outs = malloc(f->rows * no * sizeof *outs);
+    size_t *labels = malloc(f->rows * sizeof *labels);
+    uint64_t gas = 0;
+    int err = outs && labels ? infer_score_batch(f->m, f->x, f->rows, outs,
+                                                 labels, &gas)
+                             : WITAN_ENOMEM;
+    for (size_t r = 0; !err && r < f->rows; r++) {
+        fprintf(f->out, "%zu", f->lines[r]);
+        for (size_t k = 0; k < no; k++) {
+            char num[96];
+            format_exact(outs[r * no + k], f->in.output_frac_bits, num,
+                         sizeof num);
+            fprintf(f->out, ",%s", num);
+        }
+        if (f->in.class_count)
+            fprintf(f->out, ",%lld",
+                    (long long)infer_class_label(f->m, labels[r]));
+        fputc('\n', f->out);
+    }
+    free(outs);
+    free(labels);
+    if (!err) {
+        f->scored += f->rows;
+        f->gas += gas;
+    }
+    f->rows = 0;
+    return err;
+}
+
+/* witan model score MODEL --file CSV [--out CSV]: every row in one process.
+ * A header (a first record that is not all numbers) names the columns, which
+ * are matched to the model's inputs by name; without one, columns are the
+ * inputs in order. */
+static int score_file(const infer_model *m, const char *file,
+                      const char *out_path)
+{
+    char *text;
+    size_t size;
+    int err = witan_read_file(file, SCORE_FILE_SIZE_MAX, &text, &size);
+    if (err) {
+        fprintf(stderr, "witan: %s: %s\n", file, witan_err_message(err));
+        return 2;
+    }
+    struct score_file f = {.m = m};
+    infer_model_info(m, &f.in);
+    size_t ni = f.in.input_count;
+    f.out = out_path ? fopen(out_path, "w") : stdout;
+    f.x = malloc(SCORE_FILE_BATCH * ni * sizeof *f.x);
+    f.lines = malloc(SCORE_FILE_BATCH * sizeof *f.lines);
+    struct witan_csv *csv = malloc(sizeof *csv);
+    int rc = 0;
+    if (!f.out) {
+        fprintf(stderr, "witan: %s: cannot write\n", out_path);
+        rc = 2;
+    } else if (!f.x || !f.lines || !csv) {
+        fprintf(stderr, "witan: out of memory\n");
+        rc = 2;
+    }
+    size_t column[WITAN_MODEL_INPUT_COUNT_MAX]; /* input i reads column[i] */
+    for (size_t i = 0; i < ni; i++)
+        column[i] = i;
+    size_t width = ni, refused = 0;
+    bool first = true;
+    char why[256];
+    if (!rc) {
+        witan_csv_init(csv, text, size);
+        fprintf(f.out, "line");
+        for (size_t k = 0; k < f.in.output_count; k++)
+            fprintf(f.out, ",%s", infer_output_name(m, k));
+        fprintf(f.out, f.in.class_count ? ",label\n" : "\n");
+    }
+    int got;
+    while (!rc && (got = witan_csv_next(csv, why, sizeof why)) != 0) {
+        const char *bad = NULL;
+        char badbuf[320];
+        int64_t *x = f.x + f.rows * ni;
+        if (got < 0) {
+            bad = why;
+        } else if (first && !isdigit((unsigned char)csv->fields[0][0]) &&
+                   csv->fields[0][0] != '-' && csv->fields[0][0] != '+' &&
+                   csv->fields[0][0] != '.') {
+            /* the header: every input by name, every column used or said */
+            first = false;
+            width = csv->count;
+            for (size_t i = 0; i < ni && !rc; i++) {
+                size_t c = 0;
+                while (c < csv->count &&
+                       strcmp(csv->fields[c], infer_input_name(m, i)) != 0)
+                    c++;
+                if (c == csv->count) {
+                    fprintf(stderr, "witan: %s: no column names input '%s'\n",
+                            file, infer_input_name(m, i));
+                    rc = 2;
+                }
+                column[i] = c;
+            }
+            for (size_t c = 0; c < csv->count && !rc; c++) {
+                bool used = false;
+                for (size_t i = 0; i < ni; i++)
+                    used = used || column[i] == c;
+                if (!used)
+                    fprintf(stderr, "witan: %s: column '%s' is not an input "
+                                    "of the model; ignored\n",
+                            file, csv->fields[c]);
+            }
+            continue;
+        } else if (csv->count != width) {
+            snprintf(badbuf, sizeof badbuf, "line %zu: %zu values, expected %zu",
+                     csv->line, csv->count, width);
+            bad = badbuf;
+        } else {
+            for (size_t i = 0; i < ni && !bad; i++) {
+                const char *cell = csv->fields[column[i]];
+                int64_t mant;
+                uint32_t scale;
+                int e = infer_decimal_parse(cell, csv->sizes[column[i]], &mant,
+                                            &scale);
+                bool parsed = e == 0;
+                if (parsed)
+                    e = infer_input_from_decimal(m, mant, scale, &x[i]);
+                if (e) {
+                    snprintf(badbuf, sizeof badbuf, "line %zu, input '%s': '%s' %s",
+                             csv->line, infer_input_name(m, i), cell,
+                             decimal_problem(e, parsed));
+                    bad = badbuf;
+                }
+            }
+        }
+        first = false;
+        if (bad) {
+            if (refused++ < SCORE_FILE_REPORT_MAX)
+                fprintf(stderr, "witan: %s: %s\n", file, bad);
+            continue;
+        }
+        f.lines[f.rows++] = csv->line;
+        if (f.rows == SCORE_FILE_BATCH && (err = score_flush(&f)) != 0)
+            rc = cli_fail("score", err);
+    }
+    if (!rc && (err = score_flush(&f)) != 0)
+        rc = cli_fail("score", err);
+    if (refused > SCORE_FILE_REPORT_MAX)
+        fprintf(stderr, "witan: %s: %zu more rows refused\n", file,
+                refused - SCORE_FILE_REPORT_MAX);
+    if (!rc)
+        fprintf(stderr, "scored %zu rows, %zu refused, gas %llu\n", f.scored,
+                refused, (unsigned long long)f.gas);
+    if (f.out && f.out != stdout && fclose(f.out) != 0 && !rc) {
+        fprintf(stderr, "witan: %s: cannot write\n", out_path);
+        rc = 2;
+    }
+    free(csv);
+    free(f.x);
+    free(f.lines);
+    free(text);
+    return rc ? rc : refused ? 1 : 0;
+}
+
 static int cmd_score(int argc, char **argv)
 {
-    const char *path = NULL, *input = NULL;
+    const char *path = NULL, *input = NULL, *file = NULL, *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc)
             input = argv[++i];
+        else if (!strcmp(argv[i], "--file") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
@@ -301,7 +522,7 @@ static int cmd_score(int argc, char **argv)
             return 2;
         }
     }
-    if (!path || !input) {
+    if (!path || !input == !file || (out && !file)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -311,6 +532,12 @@ static int cmd_score(int argc, char **argv)
     int rc = load_model(path, &bytes, &size, &m);
     if (rc)
         return rc;
+    if (file) {
+        rc = score_file(m, file, out);
+        infer_model_free(m);
+        free(bytes);
+        return rc;
+    }
     struct infer_info in;
     infer_model_info(m, &in);
     int64_t x[WITAN_MODEL_INPUT_COUNT_MAX];
@@ -324,11 +551,14 @@ static int cmd_score(int argc, char **argv)
         uint32_t scale;
         int err = n >= WITAN_MODEL_INPUT_COUNT_MAX ? WITAN_ELIMIT
                                                   : infer_decimal_parse(p, len, &mant, &scale);
-        if (!err)
+        bool parsed = err == 0;
+        if (parsed)
             err = infer_input_from_decimal(m, mant, scale, &x[n]);
         if (err) {
             fprintf(stderr, "witan: input value %zu '%.*s': %s\n", n + 1,
-                    (int)len, p, witan_err_message(err));
+                    (int)len, p,
+                    err == WITAN_ELIMIT ? "more values than any model takes"
+                                        : decimal_problem(err, parsed));
             rc = 2;
             break;
         }

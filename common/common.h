@@ -222,6 +222,32 @@ void witan_json_write_string(FILE *out, const char *s);
 
 /* Reads a whole file of at most size_max bytes into a NUL-terminated buffer
  * the caller frees. WITAN_EIO, WITAN_ELIMIT. */
+/* --- CSV (common/csv.c) ---------------------------------------------------
+ *
+ * The project's one CSV reader, RFC 4180: records end with LF or CRLF,
+ * fields are separated by commas, a field may be quoted ("a ""b"", c", a
+ * quoted field may hold commas and line ends), and spaces and tabs around a
+ * field, outside its quotes, are dropped. A blank line is no record. Nothing
+ * is truncated: a record over WITAN_CSV_RECORD_SIZE_MAX bytes or
+ * WITAN_CSV_FIELD_COUNT_MAX fields is an error. After an error the reader
+ * has skipped that record, so a caller can report every bad one and go on.
+ */
+struct witan_csv {
+    const char *p, *end;
+    size_t line;                     /* where the current record starts */
+    size_t next_line;
+    size_t count;                    /* fields of the current record */
+    const char *fields[WITAN_CSV_FIELD_COUNT_MAX]; /* NUL-terminated */
+    size_t sizes[WITAN_CSV_FIELD_COUNT_MAX];
+    char buf[WITAN_CSV_RECORD_SIZE_MAX + WITAN_CSV_FIELD_COUNT_MAX];
+};
+
+/* Starts reading `size` bytes of text (kept by the caller meanwhile). */
+void witan_csv_init(struct witan_csv *r, const char *text, size_t size);
+/* The next record into r->fields: 1, or 0 at the end, or WITAN_EDECODE /
+ * WITAN_ELIMIT with `why` naming the line (the record is skipped). */
+int witan_csv_next(struct witan_csv *r, char *why, size_t why_size);
+
 int witan_read_file(const char *path, size_t size_max, char **out,
                     size_t *size);
 

@@ -60,6 +60,9 @@
 #define WITAN_VALUE_NAME_SIZE_MAX 64
 #define WITAN_ATTEST_VALUE_COUNT_MAX 32
 #define WITAN_DECIMAL_SCALE_MAX 18
+/* CSV (common/csv.c): one record's fields, unquoted, and their count. */
+#define WITAN_CSV_RECORD_SIZE_MAX 65536
+#define WITAN_CSV_FIELD_COUNT_MAX 1024
 
 /* Genesis and membership. */
 #define WITAN_VALIDATOR_COUNT_MAX 64

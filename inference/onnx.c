@@ -1757,83 +1757,76 @@ int infer_csv_parse(const char *text, size_t len, double **values,
     *rows = *cols = 0;
     if (names)
         *names = NULL;
-    size_t cap = 0, n = 0, r = 0, c0 = 0, line = 0;
+    struct witan_csv *csv = malloc(sizeof *csv);
+    if (!csv)
+        return infer_why(why, why_size, WITAN_ENOMEM, "out of memory");
+    witan_csv_init(csv, text, len);
+    size_t cap = 0, n = 0, r = 0, c0 = 0, records = 0;
     double *v = NULL;
     char **hdr = NULL;
     size_t nh = 0;
-    size_t i = 0;
-    int err = 0;
-    while (i < len && !err) {
-        size_t e = i;
-        while (e < len && text[e] != '\n')
-            e++;
-        size_t le = e;
-        if (le > i && text[le - 1] == '\r')
-            le--;
-        line++;
-        if (le > i) {
-            /* Split the line by commas. */
-            size_t c = 0, p = i;
-            bool header = false;
-            while (p <= le && !err) {
-                size_t q = p;
-                while (q < le && text[q] != ',')
-                    q++;
-                char cell[128];
-                size_t cl = q - p < sizeof cell - 1 ? q - p : sizeof cell - 1;
-                memcpy(cell, text + p, cl);
-                cell[cl] = 0;
-                char *endp;
-                double d = strtod(cell, &endp);
-                bool num = cl > 0 && *endp == 0 && isfinite(d) &&
-                           decimal_cell(cell);
-                /* Names only on the first line, and all of it. */
-                if (r == 0 && n == 0 && !num && (c == 0 ? nh == 0 : header)) {
-                    header = true;
-                    char **h2 = realloc(hdr, (nh + 1) * sizeof *h2);
-                    if (!h2) {
-                        err = WITAN_ENOMEM;
+    int err = 0, got;
+    while (!err && (got = witan_csv_next(csv, why, why_size)) != 0) {
+        if (got < 0) {
+            err = got;
+            break;
+        }
+        size_t c = csv->count;
+        bool header = false;
+        for (size_t k = 0; k < c && !err; k++) {
+            const char *cell = csv->fields[k];
+            char *endp;
+            double d = strtod(cell, &endp);
+            bool num = csv->sizes[k] > 0 && *endp == 0 && isfinite(d) &&
+                       decimal_cell(cell);
+            /* Names only on the first record, and all of it. */
+            if (records == 0 && !num && (k == 0 || header)) {
+                header = true;
+                char **h2 = realloc(hdr, (nh + 1) * sizeof *h2);
+                if (!h2 || !(h2[nh] = dupstr(cell))) {
+                    hdr = h2 ? h2 : hdr;
+                    err = infer_why(why, why_size, WITAN_ENOMEM, "out of memory");
+                    break;
+                }
+                hdr = h2;
+                nh++;
+            } else if (!num) {
+                err = infer_why(why, why_size, WITAN_EDECODE,
+                                "line %zu, column %zu: '%s' is not a plain "
+                                "decimal number",
+                                csv->line, k + 1, cell);
+            } else {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 1024;
+                    double *v2 = realloc(v, cap * sizeof *v2);
+                    if (!v2) {
+                        err = infer_why(why, why_size, WITAN_ENOMEM,
+                                        "out of memory");
                         break;
                     }
-                    hdr = h2;
-                    hdr[nh++] = dupstr(cell);
-                } else if (!num) {
-                    err = infer_why(why, why_size, WITAN_EDECODE,
-                                    "line %zu, column %zu: '%s' is not a plain "
-                                    "decimal number",
-                                    line, c + 1, cell);
-                } else {
-                    if (n == cap) {
-                        cap = cap ? 2 * cap : 1024;
-                        double *v2 = realloc(v, cap * sizeof *v2);
-                        if (!v2) {
-                            err = WITAN_ENOMEM;
-                            break;
-                        }
-                        v = v2;
-                    }
-                    v[n++] = d;
+                    v = v2;
                 }
-                c++;
-                p = q + 1;
+                v[n++] = d;
             }
-            if (!err && !header) {
-                if (r == 0)
-                    c0 = c;
-                else if (c != c0)
-                    err = infer_why(why, why_size, WITAN_EDECODE,
-                                    "line %zu has %zu values, expected %zu", line, c, c0);
-                r++;
-            }
-            if (!err && header && nh != c)
-                err = infer_why(why, why_size, WITAN_EDECODE,
-                                "line %zu mixes names and numbers: a header "
-                                "names every column (or there is none), and "
-                                "values are plain decimals",
-                                line);
         }
-        i = e + 1;
+        if (!err && header && nh != c)
+            err = infer_why(why, why_size, WITAN_EDECODE,
+                            "line %zu mixes names and numbers: a header "
+                            "names every column (or there is none), and "
+                            "values are plain decimals",
+                            csv->line);
+        if (!err && !header) {
+            if (r == 0)
+                c0 = c;
+            else if (c != c0)
+                err = infer_why(why, why_size, WITAN_EDECODE,
+                                "line %zu has %zu values, expected %zu",
+                                csv->line, c, c0);
+            r++;
+        }
+        records++;
     }
+    free(csv);
     if (!err && nh && r && nh != c0)
         err = infer_why(why, why_size, WITAN_EDECODE,
                         "header names %zu columns, rows have %zu", nh, c0);
@@ -1844,7 +1837,7 @@ int infer_csv_parse(const char *text, size_t len, double **values,
         for (size_t k = 0; k < nh; k++)
             free(hdr[k]);
         free(hdr);
-        return err == WITAN_ENOMEM ? infer_why(why, why_size, err, "out of memory") : err;
+        return err;
     }
     *values = v;
     *rows = r;
