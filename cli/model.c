@@ -19,6 +19,7 @@
 static const char usage[] =
     "usage: witan model import FILE.onnx --out MODEL.bin [--samples FILE.csv]\n"
     "                          [--max-error X] [--force] [--name NAME]\n"
+    "                          [--margin SHARE]\n"
     "       witan model show MODEL.bin\n"
     "       witan model score MODEL.bin --input v1,v2,...\n"
     "       witan model score MODEL.bin --file INPUTS.csv [--out RESULTS.csv]\n"
@@ -30,7 +31,10 @@ static const char usage[] =
     "        the integer model against the float graph; above the bound the\n"
     "        model is refused unless --force is given. The bound is\n"
     "        --max-error X (absolute; inf for none), by default 1% of the\n"
-    "        widest range an output takes on the samples.\n"
+    "        widest range an output takes on the samples. Each input's\n"
+    "        calibrated range is its range on the samples widened on each side\n"
+    "        by --margin (a share of it; 0.1 by default); outside it a score\n"
+    "        on chain is refused unless the model allows extrapolation.\n"
     "show    prints kind, shapes, parameters, gas bound and the model hash\n"
     "        (SHA-256 with domain tag \"witan/model/v1\").\n"
     "score   scores one input (decimal values, converted exactly) and prints\n"
@@ -44,7 +48,8 @@ static const char usage[] =
     "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
     "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
     "                  --input feed=F,subject=S,year   (one per model input)\n"
-    "                  [--trigger FEED:SUBJECT ...] [--wait]\n"
+    "                  [--trigger FEED:SUBJECT ...] [--allow-extrapolation]\n"
+    "                  [--wait]\n"
     "       witan model list | witan model show HASH\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
@@ -133,10 +138,23 @@ static void print_fixed(int64_t v, uint32_t frac)
     printf("%.*f", frac > 6 ? 6 : (int)frac + 1, ldexp((double)v, -(int)frac));
 }
 
+/* An input in the model's encoding, as the number it stands for. */
+static void print_input(const struct infer_info *in, int64_t v)
+{
+    if (in->input_encoding == INFER_IN_FLOAT32_ORDER) {
+        uint32_t bits = v < 0 ? 0x80000000u | (uint32_t)-v : (uint32_t)v;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        printf("%.9g", (double)f);
+    } else {
+        print_fixed(v, in->input_frac_bits);
+    }
+}
+
 static int cmd_import(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *samples = NULL, *name = NULL;
-    double max_err = -1;
+    double max_err = -1, margin = 0;
     bool force = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -151,6 +169,14 @@ static int cmd_import(int argc, char **argv)
             max_err = strtod(argv[++i], &end);
             if (*end || !(max_err >= 0)) {
                 fprintf(stderr, "witan: --max-error wants a number >= 0\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--margin") && i + 1 < argc) {
+            char *end;
+            margin = strtod(argv[++i], &end);
+            if (*end || !(margin > 0 && margin <= 10)) {
+                fprintf(stderr, "witan: --margin wants a share over 0, at "
+                                "most 10 (0.1 is 10%%)\n");
                 return 2;
             }
         } else if (!strcmp(a, "--force"))
@@ -188,7 +214,7 @@ static int cmd_import(int argc, char **argv)
     struct infer_import_options opt = {
         .name = name, .samples = values, .sample_count = rows,
         .feature_count = cols, .feature_names = (const char *const *)names,
-        .max_abs_error = max_err, .force = force};
+        .max_abs_error = max_err, .force = force, .margin = margin};
     struct infer_import_report rep;
     int err = infer_onnx_import(onnx, onnx_size, &opt, &model, &model_size,
                                 &rep, why, sizeof why);
@@ -270,7 +296,16 @@ static int cmd_show(int argc, char **argv)
         infer_input_norm(m, i, &off, &sc, &sf);
         printf("  input %-3zu %-20s offset ", i, infer_input_name(m, i));
         print_fixed(off, in.input_frac_bits);
-        printf(" scale %d/2^%u\n", sc, sf);
+        printf(" scale %d/2^%u", sc, sf);
+        if (in.calibrated) {
+            int64_t lo, hi;
+            infer_input_range(m, i, &lo, &hi);
+            printf(" calibrated ");
+            print_input(&in, lo);
+            printf(" .. ");
+            print_input(&in, hi);
+        }
+        printf("\n");
     }
     for (size_t l = 0; l < in.layer_count; l++) {
         size_t ni, no;

@@ -169,6 +169,8 @@ static int cmd_register(int argc, char **argv)
         r.inputs = bptr;
         r.n_triggers = nt;
         r.triggers = tptr;
+        r.allow_extrapolation =
+            cli_has_flag(argc, argv, "--allow-extrapolation");
         Witan__TxBody body = WITAN__TX_BODY__INIT;
         body.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
         body.register_model = &r;
@@ -337,7 +339,8 @@ static const char chain_usage[] =
     "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
     "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
     "                  --input feed=F,subject=S,year   (one per model input)\n"
-    "                  [--trigger FEED:SUBJECT ...] [--wait]\n"
+    "                  [--trigger FEED:SUBJECT ...] [--allow-extrapolation]\n"
+    "                  [--wait]\n"
     "       witan model list | witan model show HASH\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
@@ -421,7 +424,8 @@ int cli_query_predictions(const char *address, int argc, char **argv)
     if (call_ok(address, &req, "predictions", &resp))
         return 1;
     static const char *const status[] = {"?", "ok", "missing input",
-                                         "out of gas", "input out of range"};
+                                         "out of gas", "input out of range",
+                                         "outside calibration"};
     const Witan__PredictionsResponse *r = resp->predictions;
     for (size_t i = 0; i < r->n_records; i++) {
         const Witan__PredictionRecord *p = r->records[i];
@@ -431,7 +435,10 @@ int cli_query_predictions(const char *address, int argc, char **argv)
         printf("height %llu  %s  %s%s%s  %s\n", (unsigned long long)p->height,
                p->computed ? "computed" : "ATTESTED by operator",
                p->subject[0] ? "subject " : "", p->subject,
-               p->subject[0] ? "" : "-", status[p->status <= 4 ? p->status : 0]);
+               p->subject[0] ? "" : "-", status[p->status <= 5 ? p->status : 0]);
+        if (p->outside_calibration || p->saturated)
+            printf("  %u inputs outside calibration, %u values saturated\n",
+                   p->outside_calibration, p->saturated);
         if (p->problem) {
             char why[256];
             ledger_prediction_why(p->problem, why, sizeof why);

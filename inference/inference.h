@@ -95,6 +95,7 @@ struct infer_info {
     uint32_t output_frac_bits;
     enum infer_transform transform;
     enum infer_input_encoding input_encoding;
+    bool calibrated;        /* inputs carry calibrated ranges */
     uint64_t gas_max;       /* the most one infer_score can charge */
 };
 void infer_model_info(const infer_model *model, struct infer_info *out);
@@ -104,6 +105,9 @@ const char *infer_input_name(const infer_model *model, size_t index);
 const char *infer_output_name(const infer_model *model, size_t index);
 void infer_input_norm(const infer_model *model, size_t index, int64_t *offset,
                       int32_t *scale, uint32_t *scale_frac_bits);
+/* The calibrated range of input index (both 0 when uncalibrated). */
+void infer_input_range(const infer_model *model, size_t index, int64_t *min,
+                       int64_t *max);
 /* Layer i: shape, activation, frac bits. */
 void infer_layer_info(const infer_model *model, size_t index, size_t *inputs,
                       size_t *outputs, enum infer_activation *act,
@@ -117,6 +121,12 @@ struct infer_result {
     size_t label;   /* classifiers: index of the largest output (lowest on
                        ties); 0 for regressions */
     uint64_t gas;   /* charged for this score (spec/models.md) */
+    /* Inputs outside their calibrated range (0 for an uncalibrated model)
+     * and the first of them, counted from 1 (0: none). */
+    uint32_t outside, first_outside;
+    /* Values that ended at the limit of their format: normalised inputs and
+     * hidden activations at +-32767, scores at +-(2^31 - 1). */
+    uint32_t saturated;
 };
 
 /*
@@ -194,7 +204,13 @@ struct infer_import_options {
                                   INFER_IMPORT_ERROR_SHARE of the outputs'
                                   range on the samples; INFINITY: none */
     bool force;                /* keep the model despite the bound */
+    double margin;             /* calibrated ranges: the samples' range
+                                  widened by this share on each side; 0:
+                                  INFER_IMPORT_MARGIN_DEFAULT */
 };
+
+/* The default widening of a calibrated range, each side. */
+#define INFER_IMPORT_MARGIN_DEFAULT 0.10
 
 /* The default bound on the import error: this share of the widest range an
  * output takes over the samples (spec/models.md, section 10). */

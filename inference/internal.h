@@ -54,6 +54,8 @@ struct infer_model {
     uint32_t n_in, n_score, n_out, n_class;
     uint32_t input_frac, first_frac, output_frac;
     enum infer_input_encoding input_encoding;
+    bool calibrated;
+    int64_t *cal_min, *cal_max; /* n_in each, when calibrated */
     int64_t *offset;
     int32_t *scale;
     uint32_t *norm_shift;

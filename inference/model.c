@@ -73,6 +73,8 @@ void infer_model_free(infer_model *m)
     }
     free(m->layers);
     free(m->offset);
+    free(m->cal_min);
+    free(m->cal_max);
     free(m->scale);
     free(m->norm_shift);
     free(m->norm_lanes);
@@ -101,11 +103,14 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
                        char *why, size_t why_size)
 {
     m->offset = calloc(m->n_in, sizeof *m->offset);
+    m->cal_min = calloc(m->n_in, sizeof *m->cal_min);
+    m->cal_max = calloc(m->n_in, sizeof *m->cal_max);
     m->scale = calloc(m->n_in, sizeof *m->scale);
     m->norm_shift = calloc(m->n_in, sizeof *m->norm_shift);
     size_t n4 = (m->n_in + 3) / 4 * 4;
     m->norm_lanes = calloc(5 * n4, sizeof *m->norm_lanes);
-    if (!m->offset || !m->scale || !m->norm_shift || !m->norm_lanes)
+    if (!m->offset || !m->cal_min || !m->cal_max || !m->scale ||
+        !m->norm_shift || !m->norm_lanes)
         FAIL(WITAN_ENOMEM, "out of memory");
     for (size_t i = m->n_in; i < n4; i++) /* padding lanes: shift 0 */
         m->norm_lanes[4 * n4 + i] = INT64_MIN;
@@ -133,6 +138,21 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
                  "input %zu (%s): input_frac_bits + scale_frac_bits - "
                  "first_frac_bits = %lld, must be 0..62",
                  (size_t)i, f->name, (long long)shift);
+        if (m->calibrated &&
+            (f->calibrated_min > f->calibrated_max ||
+             abs64(f->calibrated_min) > WITAN_MODEL_INPUT_ABS_MAX ||
+             abs64(f->calibrated_max) > WITAN_MODEL_INPUT_ABS_MAX))
+            FAIL(WITAN_EMODEL,
+                 "input %zu (%s): calibrated range [%lld, %lld] is empty or "
+                 "over 2^46",
+                 (size_t)i, f->name, (long long)f->calibrated_min,
+                 (long long)f->calibrated_max);
+        if (!m->calibrated && (f->calibrated_min || f->calibrated_max))
+            FAIL(WITAN_EMODEL,
+                 "input %zu (%s): a calibrated range in an uncalibrated model",
+                 (size_t)i, f->name);
+        m->cal_min[i] = f->calibrated_min;
+        m->cal_max[i] = f->calibrated_max;
         m->offset[i] = f->offset;
         m->scale[i] = f->scale;
         m->norm_shift[i] = shift < 0 ? 0 : (uint32_t)shift;
@@ -511,6 +531,7 @@ int infer_model_load(const uint8_t *bytes, size_t size, infer_model **out,
     m->n_in = (uint32_t)pb->n_inputs;
     m->input_frac = pb->input_frac_bits;
     m->input_encoding = (enum infer_input_encoding)pb->input_encoding;
+    m->calibrated = pb->calibrated;
     m->first_frac = pb->first_frac_bits;
     m->output_frac = pb->output_frac_bits;
     if (is_tree_kind(m->kind)) {
@@ -600,6 +621,7 @@ void infer_model_info(const infer_model *m, struct infer_info *o)
     o->class_count = m->n_class;
     o->input_frac_bits = m->input_frac;
     o->input_encoding = m->input_encoding;
+    o->calibrated = m->calibrated;
     o->output_frac_bits = m->output_frac;
     o->transform = m->transform;
     o->gas_max = m->gas_max;
@@ -624,6 +646,14 @@ void infer_input_norm(const infer_model *m, size_t i, int64_t *offset,
     *offset = m->offset[i];
     *scale = m->scale[i];
     *scale_frac_bits = m->pb->inputs[i]->scale_frac_bits;
+}
+
+void infer_input_range(const infer_model *m, size_t i, int64_t *min,
+                       int64_t *max)
+{
+    WITAN_ASSERT(i < m->n_in);
+    *min = m->cal_min[i];
+    *max = m->cal_max[i];
 }
 
 void infer_layer_info(const infer_model *m, size_t i, size_t *inputs,

@@ -1272,6 +1272,50 @@ static void pb_release(Witan__Model__Model *pb)
     free(pb->name);
 }
 
+/* One end of a calibrated range, in the model's input encoding, rounded
+ * outwards (down for the low end) so the samples always lie inside. */
+static int64_t range_end(const Witan__Model__Model *pb, double v, bool low)
+{
+    double lim = (double)WITAN_MODEL_INPUT_ABS_MAX;
+    if (pb->input_encoding == WITAN__MODEL__INPUT_ENCODING__INPUT_FLOAT32_ORDER) {
+        float fv = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : (float)v;
+        if (low && (double)fv > v)
+            fv = nextafterf(fv, -INFINITY);
+        if (!low && (double)fv < v)
+            fv = nextafterf(fv, INFINITY);
+        uint32_t bits;
+        memcpy(&bits, &fv, sizeof bits);
+        return infer_float32_key(bits);
+    }
+    double q = ldexp(v, (int)pb->input_frac_bits);
+    q = low ? floor(q) : ceil(q);
+    return (int64_t)(q > lim ? lim : q < -lim ? -lim : q);
+}
+
+/* Calibrated ranges: each feature's range on the samples, widened by the
+ * margin on each side (a constant feature by the margin of its magnitude,
+ * or of 1 when it is 0). */
+static void calibrate(const struct fl_model *f,
+                      const struct infer_import_options *o,
+                      Witan__Model__Model *pb)
+{
+    double margin = o->margin > 0 ? o->margin : INFER_IMPORT_MARGIN_DEFAULT;
+    pb->calibrated = true;
+    for (uint32_t i = 0; i < f->n_in; i++) {
+        double lo = o->samples[i], hi = lo;
+        for (size_t s = 1; s < o->sample_count; s++) {
+            double v = o->samples[s * f->n_in + i];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        double width = hi - lo;
+        if (width == 0)
+            width = fabs(hi) > 0 ? fabs(hi) : 1;
+        pb->inputs[i]->calibrated_min = range_end(pb, lo - margin * width, true);
+        pb->inputs[i]->calibrated_max = range_end(pb, hi + margin * width, false);
+    }
+}
+
 static int quantise(struct fl_model *f, const struct infer_import_options *o,
                     Witan__Model__Model *pb, char *why, size_t why_size)
 {
@@ -1401,6 +1445,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
             FAIL(WITAN_ENOMEM, "out of memory");
         ft->scale = 1;
     }
+    if (ns)
+        calibrate(f, o, pb);
     if (f->n_trees) {
         /* Leaves: the largest possible sum sets the output frac bits. */
         double bound = 0;

@@ -429,15 +429,26 @@ static void normalise(const infer_model *m, const int64_t *x, int16_t *a)
         a[i] = 0;
 }
 
-/* Runs the dense layers; writes n_score scores, returns gas beyond base. */
+/* Values of a[0..n) at the int16 limit (saturated, or exactly there). */
+static uint32_t at_limit16(const int16_t *a, uint32_t n)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        k += a[i] == INFER_I16_MAX || a[i] == -INFER_I16_MAX;
+    return k;
+}
+
+/* Runs the dense layers; writes n_score scores, returns gas beyond base;
+ * adds to *sat the values that ended at the limit of their format. */
 static uint64_t dense_scores(const infer_model *m, const int64_t *x,
-                             int64_t *score)
+                             int64_t *score, uint32_t *sat)
 {
     int16_t buf[2][WITAN_MODEL_WIDTH_MAX + INFER_PAD]
         __attribute__((aligned(32)));
     int64_t acc[WITAN_MODEL_WIDTH_MAX + INFER_OUT_BLOCK];
     uint64_t gas = 0;
     normalise(m, x, buf[0]);
+    *sat += at_limit16(buf[0], m->n_in);
     int cur = 0;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
@@ -451,14 +462,17 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
             layer_acc(L, buf[cur], acc);
         }
         if (l + 1 == m->n_layers) {
-            for (uint32_t j = 0; j < L->out; j++)
+            for (uint32_t j = 0; j < L->out; j++) {
                 score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
+                *sat += score[j] == INT32_MAX || score[j] == -INT32_MAX;
+            }
             break;
         }
         int16_t *o = buf[!cur];
         switch (L->act) {
         case INFER_ACT_IDENTITY:
         case INFER_ACT_RELU: /* done by rescale16 */
+            *sat += at_limit16(o, L->out);
             break;
         case INFER_ACT_SIGMOID:
             for (uint32_t j = 0; j < L->out; j++)
@@ -592,15 +606,18 @@ static int score_checked(const infer_model *m, const int64_t *input,
 {
     int64_t score[WITAN_MODEL_OUTPUT_COUNT_MAX];
     uint64_t gas = INFER_GAS_BASE + (uint64_t)INFER_GAS_INPUT * m->n_in;
+    uint32_t sat = 0;
     if (m->n_layers) {
-        gas += dense_scores(m, input, score);
+        gas += dense_scores(m, input, score, &sat);
     } else {
         uint64_t steps = 0;
         for (uint32_t k = 0; k < m->n_score; k++)
             score[k] = 0;
         tree_block(m, input, 1, score, &steps);
-        for (uint32_t k = 0; k < m->n_score; k++)
+        for (uint32_t k = 0; k < m->n_score; k++) {
             score[k] = clamp_score(score[k] + m->base[k]);
+            sat += score[k] == INT32_MAX || score[k] == -INT32_MAX;
+        }
         gas += (uint64_t)INFER_GAS_NODE * steps;
     }
     size_t label;
@@ -609,6 +626,12 @@ static int score_checked(const infer_model *m, const int64_t *input,
     if (result) {
         result->label = label;
         result->gas = gas;
+        result->saturated = sat;
+        result->outside = result->first_outside = 0;
+        for (uint32_t i = 0; m->calibrated && i < m->n_in; i++)
+            if (input[i] < m->cal_min[i] || input[i] > m->cal_max[i])
+                if (result->outside++ == 0)
+                    result->first_outside = i + 1;
     }
     return 0;
 }

@@ -399,7 +399,21 @@ static int score_and_record(ledger *l, store_txn *txn,
             p.status = in->status;
         } else if (err) {
             return err;
+        } else if (res.outside && !r->allow_extrapolation) {
+            /* scored, so charged; but no outputs: the model was never
+             * calibrated there */
+            refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_OUT_OF_CALIBRATION,
+                   WITAN__PREDICTION_REASON__PREDICTION_REASON_OUT_OF_CALIBRATION,
+                   0, 0);
+            in->problem.input = res.first_outside;
+            p.status = in->status;
+            p.outside_calibration = res.outside;
+            p.gas = res.gas;
+            l->block_gas += res.gas;
+            l->tx_gas += res.gas;
         } else {
+            p.outside_calibration = res.outside;
+            p.saturated = res.saturated;
             for (size_t i = 0; i < info.output_count; i++) {
                 wide[i] = outputs[i];
                 names[i] = (char *)infer_output_name(m, i);
@@ -534,6 +548,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
     r.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
     r.height = height;
     r.gas_max = info.gas_max;
+    r.allow_extrapolation = reg->allow_extrapolation;
     uint8_t *buf;
     size_t size;
     err = pack_message(&r.base, &buf, &size);

@@ -333,6 +333,11 @@ void ledger_prediction_why(const Witan__PredictionProblem *p, char *out,
         snprintf(out, out_size,
                  "a value left the model's range while it was scored");
         break;
+    case WITAN__PREDICTION_REASON__PREDICTION_REASON_OUT_OF_CALIBRATION:
+        snprintf(out, out_size,
+                 "input %u is outside the range the model was calibrated on",
+                 p->input);
+        break;
     default:
         snprintf(out, out_size, "unknown reason %d", (int)p->reason);
         break;

@@ -1382,9 +1382,94 @@ static void test_posted_prediction_and_gap(void **state)
     free(env[0]);
     p = predictions(w, hash);
     assert_int_equal(p->n_records, 2);
-    assert_int_equal(p->records[1]->status,
-                     WITAN__PREDICTION_STATUS__PREDICTION_OK);
-    assert_true(p->records[1]->inputs[0] < p->records[1]->inputs[1]);
+    /* The window is in time order; its second value (401 ppm) feeds the
+     * model's year input, far below the years it was calibrated on: scored
+     * and charged, but no outputs, since extrapolation was not allowed. */
+    const Witan__PredictionRecord *rec = p->records[1];
+    assert_int_equal(rec->status,
+                     WITAN__PREDICTION_STATUS__PREDICTION_OUT_OF_CALIBRATION);
+    assert_true(rec->inputs[0] < rec->inputs[1]);
+    assert_int_equal(rec->problem->reason,
+                     WITAN__PREDICTION_REASON__PREDICTION_REASON_OUT_OF_CALIBRATION);
+    assert_int_equal(rec->problem->input, 2);
+    assert_int_equal(rec->outside_calibration, 1);
+    assert_int_equal(rec->n_outputs, 0);
+    assert_true(rec->gas > 0);
+    char why[256];
+    ledger_prediction_why(rec->problem, why, sizeof why);
+    assert_string_equal(why, "input 2 is outside the range the model was "
+                             "calibrated on");
+    ledger_predictions_response_free(p);
+    free(model);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* A model registered to extrapolate is scored outside its calibrated
+ * ranges, and the record says how far it went: inputs outside, values
+ * saturated. */
+static void test_extrapolation_allowed(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("extrapolate");
+    size_t model_size, sz[1];
+    uint8_t *model = read_model(&model_size), *env[1], hash[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
+                                                          WITAN__MODEL_INPUT__INIT;
+    co2.feed = year.feed = "climate/co2/mauna-loa";
+    co2.subject = year.subject = "mauna-loa";
+    co2.value = "co2";
+    year.observed_year = true;
+    Witan__ModelInput *inputs[] = {&co2, &year};
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "extrapolating";
+    r.model = (ProtobufCBinaryData){model_size, model};
+    r.n_inputs = 2;
+    r.inputs = inputs;
+    r.allow_extrapolation = true;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    Witan__TxStatus st[1];
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    /* 20,000 ppm in 1970: both inputs outside; the normalised co2 ends
+     * at the int16 limit */
+    Witan__NamedValue c = WITAN__NAMED_VALUE__INIT, y = c;
+    c.name = "co2";
+    c.mantissa = 20000;
+    y.name = "year";
+    y.mantissa = 1970;
+    Witan__NamedValue *vals[] = {&c, &y};
+    Witan__Score sc = WITAN__SCORE__INIT;
+    sc.model_hash = (ProtobufCBinaryData){32, hash};
+    sc.n_inputs = 2;
+    sc.inputs = vals;
+    b = (Witan__TxBody)WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &sc;
+    env[0] = sign_body(&b, &w->provider, &sz[0]);
+    commit_block(w, env, sz, 1, st);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[0]);
+    Witan__PredictionsResponse *p = predictions(w, hash);
+    assert_int_equal(p->n_records, 1);
+    const Witan__PredictionRecord *rec = p->records[0];
+    assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+    assert_null(rec->problem);
+    assert_int_equal(rec->n_outputs, 1);
+    assert_int_equal(rec->outside_calibration, 2);
+    assert_true(rec->saturated >= 1);
     ledger_predictions_response_free(p);
     free(model);
     free_world(w);
@@ -1542,6 +1627,7 @@ int main(void)
         cmocka_unit_test(test_model_over_gas_refused),
         cmocka_unit_test(test_posted_prediction_and_gap),
         cmocka_unit_test(test_prediction_problems),
+        cmocka_unit_test(test_extrapolation_allowed),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
