@@ -138,8 +138,9 @@ static void print_fixed(int64_t v, uint32_t frac)
     printf("%.*f", frac > 6 ? 6 : (int)frac + 1, ldexp((double)v, -(int)frac));
 }
 
-/* An input in the model's encoding, as the number it stands for. */
-static void print_input(const struct infer_info *in, int64_t v)
+/* An input in the model's encoding (fixed point Q.frac), as the number it
+ * stands for. */
+static void print_input(const struct infer_info *in, uint32_t frac, int64_t v)
 {
     if (in->input_encoding == INFER_IN_FLOAT32_ORDER) {
         uint32_t bits = v < 0 ? 0x80000000u | (uint32_t)-v : (uint32_t)v;
@@ -147,7 +148,7 @@ static void print_input(const struct infer_info *in, int64_t v)
         memcpy(&f, &bits, sizeof f);
         printf("%.9g", (double)f);
     } else {
-        print_fixed(v, in->input_frac_bits);
+        print_fixed(v, frac);
     }
 }
 
@@ -246,6 +247,21 @@ static int cmd_import(int argc, char **argv)
     witan_hex_encode(hash, sizeof hash, hex);
     printf("wrote %s: %zu bytes, %zu ONNX nodes, hash %s\n", out, model_size,
            rep.node_count, hex);
+    infer_model *im;
+    if (infer_model_load(model, model_size, &im, why, sizeof why) == 0) {
+        struct infer_info info;
+        infer_model_info(im, &info);
+        printf("input formats:");
+        for (size_t i = 0; i < info.input_count; i++) {
+            if (info.input_encoding == INFER_IN_FLOAT32_ORDER)
+                printf("%s %s float32", i ? "," : "", infer_input_name(im, i));
+            else
+                printf("%s %s Q.%u", i ? "," : "", infer_input_name(im, i),
+                       infer_input_frac_bits(im, i));
+        }
+        printf("\n");
+        infer_model_free(im);
+    }
     rc = 0;
 done:
     free(onnx);
@@ -282,6 +298,8 @@ static int cmd_show(int argc, char **argv)
     char fmt[32];
     if (in.input_encoding == INFER_IN_FLOAT32_ORDER)
         snprintf(fmt, sizeof fmt, "float32, as ONNX compares");
+    else if (in.per_feature_frac)
+        snprintf(fmt, sizeof fmt, "each its own format");
     else
         snprintf(fmt, sizeof fmt, "Q.%u", in.input_frac_bits);
     printf("inputs:      %zu (%s)\noutputs:     %zu (Q.%u, transform %s)\n",
@@ -294,16 +312,20 @@ static int cmd_show(int argc, char **argv)
         int32_t sc;
         uint32_t sf;
         infer_input_norm(m, i, &off, &sc, &sf);
-        printf("  input %-3zu %-20s offset ", i, infer_input_name(m, i));
-        print_fixed(off, in.input_frac_bits);
+        uint32_t frac = infer_input_frac_bits(m, i);
+        printf("  input %-3zu %-20s", i, infer_input_name(m, i));
+        if (in.input_encoding != INFER_IN_FLOAT32_ORDER)
+            printf(" Q.%-2u", frac);
+        printf(" offset ");
+        print_fixed(off, frac);
         printf(" scale %d/2^%u", sc, sf);
         if (in.calibrated) {
             int64_t lo, hi;
             infer_input_range(m, i, &lo, &hi);
             printf(" calibrated ");
-            print_input(&in, lo);
+            print_input(&in, frac, lo);
             printf(" .. ");
-            print_input(&in, hi);
+            print_input(&in, frac, hi);
         }
         printf("\n");
     }
@@ -502,7 +524,7 @@ static int score_file(const infer_model *m, const char *file,
                                             &scale);
                 bool parsed = e == 0;
                 if (parsed)
-                    e = infer_input_from_decimal(m, mant, scale, &x[i]);
+                    e = infer_input_from_decimal(m, i, mant, scale, &x[i]);
                 if (e) {
                     snprintf(badbuf, sizeof badbuf, "line %zu, input '%s': '%s' %s",
                              csv->line, infer_input_name(m, i), cell,
@@ -588,7 +610,7 @@ static int cmd_score(int argc, char **argv)
                                                   : infer_decimal_parse(p, len, &mant, &scale);
         bool parsed = err == 0;
         if (parsed)
-            err = infer_input_from_decimal(m, mant, scale, &x[n]);
+            err = infer_input_from_decimal(m, n, mant, scale, &x[n]);
         if (err) {
             fprintf(stderr, "witan: input value %zu '%.*s': %s\n", n + 1,
                     (int)len, p,

@@ -461,7 +461,9 @@ int cli_query_predictions(const char *address, int argc, char **argv)
             if (p->input_encoding == INFER_IN_FLOAT32_ORDER)
                 print_float32_key(p->inputs[j]);
             else
-                print_fixed(p->inputs[j], p->input_frac_bits);
+                print_fixed(p->inputs[j], j < p->n_inputs_frac_bits
+                                              ? p->inputs_frac_bits[j]
+                                              : p->input_frac_bits);
         }
         printf("\n  caused by tx %s\n", tx);
         if (mtx[0])

@@ -93,9 +93,10 @@ int32_t infer_float32_key(uint32_t bits)
     return bits >> 31 ? -magnitude : magnitude;
 }
 
-int infer_input_from_decimal(const infer_model *model, int64_t mantissa,
-                             uint32_t scale, int64_t *out)
+int infer_input_from_decimal(const infer_model *model, size_t index,
+                             int64_t mantissa, uint32_t scale, int64_t *out)
 {
+    WITAN_ASSERT(index < model->n_in);
     if (model->input_encoding == INFER_IN_FLOAT32_ORDER) {
         int32_t key;
         int err = infer_float32_key_from_decimal(mantissa, scale, &key);
@@ -103,7 +104,7 @@ int infer_input_from_decimal(const infer_model *model, int64_t mantissa,
             *out = key;
         return err;
     }
-    return infer_fixed_from_decimal(mantissa, scale, model->input_frac,
+    return infer_fixed_from_decimal(mantissa, scale, model->in_frac[index],
                                     out);
 }
 

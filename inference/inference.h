@@ -96,6 +96,7 @@ struct infer_info {
     enum infer_transform transform;
     enum infer_input_encoding input_encoding;
     bool calibrated;        /* inputs carry calibrated ranges */
+    bool per_feature_frac;  /* each input has its own Q format */
     uint64_t gas_max;       /* the most one infer_score can charge */
 };
 void infer_model_info(const infer_model *model, struct infer_info *out);
@@ -105,6 +106,8 @@ const char *infer_input_name(const infer_model *model, size_t index);
 const char *infer_output_name(const infer_model *model, size_t index);
 void infer_input_norm(const infer_model *model, size_t index, int64_t *offset,
                       int32_t *scale, uint32_t *scale_frac_bits);
+/* The Q format of raw input index (input_frac_bits, or its own). */
+uint32_t infer_input_frac_bits(const infer_model *model, size_t index);
 /* The calibrated range of input index (both 0 when uncalibrated). */
 void infer_input_range(const infer_model *model, size_t index, int64_t *min,
                        int64_t *max);
@@ -171,12 +174,12 @@ int infer_float32_key_from_decimal(int64_t mantissa, uint32_t scale,
 int32_t infer_float32_key(uint32_t bits);
 
 /*
- * A decimal as `model` reads it: fixed point Q.input_frac_bits
- * (infer_fixed_from_decimal), or the float32 order key for a model whose
- * input encoding is INFER_IN_FLOAT32_ORDER. Errors as those.
+ * A decimal as `model` reads its input `index`: fixed point in that input's
+ * format (infer_fixed_from_decimal), or the float32 order key for a model
+ * whose input encoding is INFER_IN_FLOAT32_ORDER. Errors as those.
  */
-int infer_input_from_decimal(const infer_model *model, int64_t mantissa,
-                             uint32_t scale, int64_t *out);
+int infer_input_from_decimal(const infer_model *model, size_t index,
+                             int64_t mantissa, uint32_t scale, int64_t *out);
 
 /*
  * Parses decimal text (optional sign, digits with one optional point, an

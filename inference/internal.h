@@ -55,6 +55,7 @@ struct infer_model {
     uint32_t input_frac, first_frac, output_frac;
     enum infer_input_encoding input_encoding;
     bool calibrated;
+    uint32_t *in_frac;          /* n_in: each raw input's Q format */
     int64_t *cal_min, *cal_max; /* n_in each, when calibrated */
     int64_t *offset;
     int32_t *scale;

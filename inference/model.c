@@ -74,6 +74,7 @@ void infer_model_free(infer_model *m)
     free(m->layers);
     free(m->offset);
     free(m->cal_min);
+    free(m->in_frac);
     free(m->cal_max);
     free(m->scale);
     free(m->norm_shift);
@@ -104,12 +105,13 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
 {
     m->offset = calloc(m->n_in, sizeof *m->offset);
     m->cal_min = calloc(m->n_in, sizeof *m->cal_min);
+    m->in_frac = calloc(m->n_in, sizeof *m->in_frac);
     m->cal_max = calloc(m->n_in, sizeof *m->cal_max);
     m->scale = calloc(m->n_in, sizeof *m->scale);
     m->norm_shift = calloc(m->n_in, sizeof *m->norm_shift);
     size_t n4 = (m->n_in + 3) / 4 * 4;
     m->norm_lanes = calloc(5 * n4, sizeof *m->norm_lanes);
-    if (!m->offset || !m->cal_min || !m->cal_max || !m->scale ||
+    if (!m->offset || !m->cal_min || !m->cal_max || !m->in_frac || !m->scale ||
         !m->norm_shift || !m->norm_lanes)
         FAIL(WITAN_ENOMEM, "out of memory");
     for (size_t i = m->n_in; i < n4; i++) /* padding lanes: shift 0 */
@@ -131,7 +133,14 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
                  "input %zu (%s): tree models take raw inputs (offset 0, "
                  "scale 1, scale_frac_bits 0)",
                  (size_t)i, f->name);
-        int64_t shift = (int64_t)m->input_frac + f->scale_frac_bits -
+        if (pb->per_feature_frac ? f->frac_bits > WITAN_MODEL_FRAC_BITS_MAX
+                                 : f->frac_bits != 0)
+            FAIL(WITAN_EMODEL,
+                 "input %zu (%s): frac_bits %u (0..%d, and only with "
+                 "per_feature_frac)",
+                 (size_t)i, f->name, f->frac_bits, WITAN_MODEL_FRAC_BITS_MAX);
+        m->in_frac[i] = pb->per_feature_frac ? f->frac_bits : m->input_frac;
+        int64_t shift = (int64_t)m->in_frac[i] + f->scale_frac_bits -
                         (int64_t)m->first_frac;
         if (!is_tree_kind(m->kind) && (shift < 0 || shift > 62))
             FAIL(WITAN_EMODEL,
@@ -519,6 +528,11 @@ int infer_model_load(const uint8_t *bytes, size_t size, infer_model **out,
           "unknown output transform %d", (int)pb->output_transform);
     CHECK((unsigned)pb->input_encoding <= INFER_IN_FLOAT32_ORDER, WITAN_EMODEL,
           "unknown input encoding %d", (int)pb->input_encoding);
+    CHECK(!pb->per_feature_frac ||
+              (!is_tree_kind((enum infer_kind)pb->kind) &&
+               pb->input_frac_bits == 0),
+          WITAN_EMODEL,
+          "per-feature formats are for dense models with input_frac_bits 0");
     CHECK((unsigned)pb->input_encoding != INFER_IN_FLOAT32_ORDER ||
               (is_tree_kind((enum infer_kind)pb->kind) &&
                pb->input_frac_bits == 0),
@@ -622,6 +636,7 @@ void infer_model_info(const infer_model *m, struct infer_info *o)
     o->input_frac_bits = m->input_frac;
     o->input_encoding = m->input_encoding;
     o->calibrated = m->calibrated;
+    o->per_feature_frac = m->pb->per_feature_frac;
     o->output_frac_bits = m->output_frac;
     o->transform = m->transform;
     o->gas_max = m->gas_max;
@@ -646,6 +661,12 @@ void infer_input_norm(const infer_model *m, size_t i, int64_t *offset,
     *offset = m->offset[i];
     *scale = m->scale[i];
     *scale_frac_bits = m->pb->inputs[i]->scale_frac_bits;
+}
+
+uint32_t infer_input_frac_bits(const infer_model *m, size_t i)
+{
+    WITAN_ASSERT(i < m->n_in);
+    return m->in_frac[i];
 }
 
 void infer_input_range(const infer_model *m, size_t i, int64_t *min,

@@ -26,6 +26,9 @@
  * keeps fewer than 8 of int16's bits for its fraction: it is standardised
  * on the samples instead. */
 #define FL_NORM_ABS_MAX 64.0
+/* The largest normalisation scale used; beyond, the first layer takes the
+ * rest (a scale is at most 32767 in the model, section 2). */
+#define FL_NORM_SCALE_MAX 16384.0
 
 struct fl_layer {
     uint32_t in, out;
@@ -61,7 +64,6 @@ struct fl_model {
     char in_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     char graph_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     size_t node_count;
-    uint32_t input_frac;
 };
 
 #define FAIL(err, ...) return infer_why(why, why_size, err, __VA_ARGS__)
@@ -1272,9 +1274,11 @@ static void pb_release(Witan__Model__Model *pb)
     free(pb->name);
 }
 
-/* One end of a calibrated range, in the model's input encoding, rounded
- * outwards (down for the low end) so the samples always lie inside. */
-static int64_t range_end(const Witan__Model__Model *pb, double v, bool low)
+/* One end of input i's calibrated range, in the model's input encoding,
+ * rounded outwards (down for the low end) so the samples always lie
+ * inside. */
+static int64_t range_end(const Witan__Model__Model *pb, uint32_t i, double v,
+                         bool low)
 {
     double lim = (double)WITAN_MODEL_INPUT_ABS_MAX;
     if (pb->input_encoding == WITAN__MODEL__INPUT_ENCODING__INPUT_FLOAT32_ORDER) {
@@ -1287,7 +1291,8 @@ static int64_t range_end(const Witan__Model__Model *pb, double v, bool low)
         memcpy(&bits, &fv, sizeof bits);
         return infer_float32_key(bits);
     }
-    double q = ldexp(v, (int)pb->input_frac_bits);
+    double q = ldexp(v, (int)(pb->per_feature_frac ? pb->inputs[i]->frac_bits
+                                                   : pb->input_frac_bits));
     q = low ? floor(q) : ceil(q);
     return (int64_t)(q > lim ? lim : q < -lim ? -lim : q);
 }
@@ -1311,8 +1316,10 @@ static void calibrate(const struct fl_model *f,
         double width = hi - lo;
         if (width == 0)
             width = fabs(hi) > 0 ? fabs(hi) : 1;
-        pb->inputs[i]->calibrated_min = range_end(pb, lo - margin * width, true);
-        pb->inputs[i]->calibrated_max = range_end(pb, hi + margin * width, false);
+        pb->inputs[i]->calibrated_min =
+            range_end(pb, i, lo - margin * width, true);
+        pb->inputs[i]->calibrated_max =
+            range_end(pb, i, hi + margin * width, false);
     }
 }
 
@@ -1325,16 +1332,26 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
     pb->kind = (Witan__Model__ModelKind)f->kind;
     pb->name = dupstr(o->name ? o->name : f->graph_name[0] ? f->graph_name : "model");
     const size_t ns = o->samples ? o->sample_count : 0;
-    double xmax = 0;
-    for (size_t i = 0; i < ns * f->n_in; i++)
-        xmax = fabs(o->samples[i]) > xmax ? fabs(o->samples[i]) : xmax;
-    f->input_frac = ns ? frac_for(xmax * 4, (double)WITAN_MODEL_INPUT_ABS_MAX,
-                                  WITAN_MODEL_FRAC_BITS_MAX)
-                       : FL_INPUT_FRAC_DEFAULT;
-    const uint32_t FL_INPUT_FRAC = f->input_frac;
-    pb->input_frac_bits = FL_INPUT_FRAC;
+    /* Each raw input its own format: the most fraction bits (<= 30) that
+     * keep 4x its largest sample within 2^46, so one large feature costs
+     * the others nothing; 16 without samples. */
+    uint32_t ffrac[WITAN_MODEL_INPUT_COUNT_MAX];
+    WITAN_ASSERT(f->n_in <= WITAN_MODEL_INPUT_COUNT_MAX); /* graph checked */
+    for (uint32_t i = 0; i < f->n_in; i++) {
+        double xmax = 0;
+        for (size_t s = 0; s < ns; s++) {
+            double v = fabs(o->samples[s * f->n_in + i]);
+            xmax = v > xmax ? v : xmax;
+        }
+        ffrac[i] = ns ? frac_for(xmax * 4, (double)WITAN_MODEL_INPUT_ABS_MAX,
+                                 WITAN_MODEL_FRAC_BITS_MAX)
+                      : FL_INPUT_FRAC_DEFAULT;
+    }
     if (f->n_trees) { /* trees read float32 order keys: no fraction bits */
         pb->input_encoding = WITAN__MODEL__INPUT_ENCODING__INPUT_FLOAT32_ORDER;
+        pb->input_frac_bits = 0;
+    } else {
+        pb->per_feature_frac = true;
         pb->input_frac_bits = 0;
     }
     pb->output_transform = (Witan__Model__OutputTransform)f->transform;
@@ -1425,6 +1442,18 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
             }
         }
     }
+    /* A normalisation scale past what int16 holds (a feature spread over
+     * 1e-5, say) is capped, the rest of it folded into the first layer's
+     * weights for that feature (exact in reals). */
+    for (uint32_t i = 0; f->n_layers && f->has_norm && i < f->n_in; i++) {
+        if (!(fabs(f->scl[i]) > FL_NORM_SCALE_MAX))
+            continue;
+        double capped = f->scl[i] > 0 ? FL_NORM_SCALE_MAX : -FL_NORM_SCALE_MAX;
+        struct fl_layer *L = &f->layers[0];
+        for (uint32_t j = 0; j < L->out; j++)
+            L->w[(size_t)j * L->in + i] *= f->scl[i] / capped;
+        f->scl[i] = capped;
+    }
     for (size_t s = 0; s < ns; s++) {
         fl_eval(f, o->samples + s * f->n_in, tmp, zmax, sc);
         for (uint32_t k = 0; k < K; k++)
@@ -1444,6 +1473,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
         if (!(ft->name = dupstr(nm)))
             FAIL(WITAN_ENOMEM, "out of memory");
         ft->scale = 1;
+        if (pb->per_feature_frac)
+            ft->frac_bits = ffrac[i];
     }
     if (ns)
         calibrate(f, o, pb);
@@ -1523,10 +1554,10 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
         double s = f->scl[i];
         if (fabs(s) > 32767)
             FAIL(WITAN_EONNX, "input %u: normalisation scale %g over 32767", i, s);
-        uint32_t sf = frac_for(fabs(s), 32767, 62 - FL_INPUT_FRAC + in_frac);
+        uint32_t sf = frac_for(fabs(s), 32767, 62 - ffrac[i] + in_frac);
         ft->scale = (int32_t)q_round(ldexp(s, (int)sf));
         ft->scale_frac_bits = sf;
-        double off = ldexp(f->off[i], FL_INPUT_FRAC);
+        double off = ldexp(f->off[i], (int)ffrac[i]);
         if (fabs(off) > (double)WITAN_MODEL_INPUT_ABS_MAX)
             FAIL(WITAN_EONNX, "input %u: normalisation offset too large", i);
         ft->offset = q_round(off);
@@ -1695,7 +1726,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
                 xin[i] = infer_float32_key(bits);
                 continue;
             }
-            double v = ldexp(x[i], (int)info.input_frac_bits);
+            double v = ldexp(x[i], (int)infer_input_frac_bits(m, i));
             if (!(fabs(v) <= (double)WITAN_MODEL_INPUT_ABS_MAX))
                 err = infer_why(why, why_size, WITAN_ERANGE,
                                 "sample %zu: input %u out of range", s, i);

@@ -287,6 +287,8 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
             return WITAN_EDBCORRUPT;
         }
         const Witan__Attest *a = r->attest;
+        /* Newest first here; stored so that the model sees time order. */
+        size_t slot = base + width - 1 - found;
         int64_t value = 0;
         int conv = WITAN_OK;
         bool have = false;
@@ -299,13 +301,14 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
             break;
         }
         if (b->observed_year) {
-            conv = infer_input_from_decimal(m, year_of(a->observed_at_ms), 0,
-                                            &value);
+            conv = infer_input_from_decimal(m, slot, year_of(a->observed_at_ms),
+                                            0, &value);
             have = true;
         } else {
             for (size_t i = 0; i < a->n_values; i++)
                 if (strcmp(a->values[i]->name, b->value) == 0) {
-                    conv = infer_input_from_decimal(m, a->values[i]->mantissa,
+                    conv = infer_input_from_decimal(m, slot,
+                                                    a->values[i]->mantissa,
                                                     a->values[i]->scale,
                                                     &value);
                     have = true;
@@ -323,8 +326,6 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
             witan__attestation_record__free_unpacked(r, NULL);
             break;
         }
-        /* Newest first here; reversed below so the model sees time order. */
-        size_t slot = base + width - 1 - found;
         in->values[slot] = value;
         memcpy(in->tx_store[slot], r->tx_hash.data,
                r->tx_hash.len == WITAN_HASH_SIZE ? WITAN_HASH_SIZE : 0);
@@ -365,6 +366,14 @@ static int score_and_record(ledger *l, store_txn *txn,
     p.model_name = r->name;
     p.model_tx = r->tx_hash;
     p.input_frac_bits = info.input_frac_bits;
+    uint32_t fracs[WITAN_MODEL_INPUT_COUNT_MAX];
+    if (info.per_feature_frac) {
+        WITAN_ASSERT(in->count <= WITAN_MODEL_INPUT_COUNT_MAX);
+        for (size_t i = 0; i < in->count; i++)
+            fracs[i] = infer_input_frac_bits(m, i);
+        p.n_inputs_frac_bits = in->count;
+        p.inputs_frac_bits = fracs;
+    }
     p.input_encoding = (uint32_t)info.input_encoding;
     p.output_frac_bits = info.output_frac_bits;
     p.height = height;
@@ -592,7 +601,7 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
         struct inputs in;
         err = inputs_alloc(&in, s->n_inputs);
         for (size_t i = 0; !err && i < s->n_inputs; i++) {
-            if (infer_input_from_decimal(m, s->inputs[i]->mantissa,
+            if (infer_input_from_decimal(m, i, s->inputs[i]->mantissa,
                                          s->inputs[i]->scale,
                                          &in.values[i]) != 0 &&
                 in.status == WITAN__PREDICTION_STATUS__PREDICTION_OK) {

@@ -67,12 +67,12 @@ int64_t tsup_fixed(double x, uint32_t frac)
     return (int64_t)floor(ldexp(x, (int)frac) + 0.5);
 }
 
-int64_t tsup_input(const infer_model *m, double x)
+int64_t tsup_input(const infer_model *m, size_t i, double x)
 {
     struct infer_info info;
     infer_model_info(m, &info);
     if (info.input_encoding != INFER_IN_FLOAT32_ORDER)
-        return tsup_fixed(x, info.input_frac_bits);
+        return tsup_fixed(x, infer_input_frac_bits(m, i));
     float f = (float)x;
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);

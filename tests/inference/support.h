@@ -26,10 +26,10 @@ size_t tsup_manifest(struct tsup_fixture *out, size_t cap);
 double *tsup_csv(const char *path, size_t *rows, size_t *cols);
 /* x * 2^frac rounded half up (test inputs only). */
 int64_t tsup_fixed(double x, uint32_t frac);
-/* x as model m reads it: tsup_fixed at its input frac bits, or the order key
- * of float32(x) for a float32-order (tree) model. */
+/* x as model m reads input i: tsup_fixed in that input's format, or the
+ * order key of float32(x) for a float32-order (tree) model. */
 struct infer_model;
-int64_t tsup_input(const struct infer_model *m, double x);
+int64_t tsup_input(const struct infer_model *m, size_t i, double x);
 
 /* A small valid dense model: 2 inputs -> 3 (relu) -> 1, and a valid tree
  * model: 2 inputs, one tree of 5 nodes. Fields may be changed before

@@ -61,11 +61,11 @@ static void hash_model(wcrypto_hasher *h, const char *name)
     assert_non_null(in);
     for (size_t s = 0; s < SAMPLES; s++)
         for (size_t i = 0; i < n_in; i++)
-            in[s * n_in + i] = tsup_input(m, x[(s % rows) * n_in + i]);
+            in[s * n_in + i] = tsup_input(m, i, x[(s % rows) * n_in + i]);
     /* Random values within 2^12 of zero, in the model's input format. */
     int64_t span = info.input_encoding == INFER_IN_FLOAT32_ORDER
-                       ? tsup_input(m, 4096.0)
-                       : (int64_t)1 << (info.input_frac_bits + 12);
+                       ? tsup_input(m, 0, 4096.0)
+                       : (int64_t)1 << (infer_input_frac_bits(m, 0) + 12);
     if (span > WITAN_MODEL_INPUT_ABS_MAX)
         span = WITAN_MODEL_INPUT_ABS_MAX;
     for (size_t s = SAMPLES; s < SAMPLES + RANDOM; s++)

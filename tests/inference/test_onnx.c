@@ -78,7 +78,7 @@ static void check_fixture(const struct tsup_fixture *fx)
     double worst = 0, worst_float = 0;
     for (size_t s = 0; s < rows; s++) {
         for (size_t i = 0; i < cols; i++)
-            in[i] = tsup_input(m, x[s * cols + i]);
+            in[i] = tsup_input(m, i, x[s * cols + i]);
         struct infer_result r, rb;
         assert_int_equal(infer_score(m, in, cols, out, rcols, &r), 0);
         assert_int_equal(infer_score(mb, in, cols, outb, rcols, &rb), 0);
@@ -199,8 +199,8 @@ static void test_centring_scaler(void **state)
     int64_t in[2];
     int32_t out[1];
     struct infer_result r;
-    assert_int_equal(infer_input_from_decimal(m, 100500000, 0, &in[0]), 0);
-    assert_int_equal(infer_input_from_decimal(m, 2000, 0, &in[1]), 0);
+    assert_int_equal(infer_input_from_decimal(m, 0, 100500000, 0, &in[0]), 0);
+    assert_int_equal(infer_input_from_decimal(m, 1, 2000, 0, &in[1]), 0);
     assert_int_equal(infer_score(m, in, 2, out, 1, &r), 0);
     struct infer_info info;
     infer_model_info(m, &info);
@@ -221,6 +221,47 @@ static void test_centring_scaler(void **state)
                                        why, sizeof why),
                      WITAN_EQUANT);
     assert_null(model);
+    free(onnx);
+    free(x);
+}
+
+/* A feature near 1e8 beside one near 1e-5 that matters as much: each gets
+ * its own input format, so the small one keeps its precision (one format
+ * for both left it a few steps of its range), and a normalisation scale
+ * past int16 (1 / 6e-6) is capped, the rest folded into the weights. */
+static void test_mixed_scales(void **state)
+{
+    (void)state;
+    size_t onnx_size, rows, cols;
+    uint8_t *onnx = tsup_read(TSUP_DIR "mixed_scale.onnx", &onnx_size);
+    double *x = tsup_csv(TSUP_DIR "mixed_scale.samples.csv", &rows, &cols);
+    assert_non_null(onnx);
+    assert_non_null(x);
+    struct infer_import_options o = {.samples = x, .sample_count = rows,
+                                     .feature_count = cols,
+                                     .max_abs_error = -1};
+    struct infer_import_report rep;
+    uint8_t *model = NULL;
+    size_t size;
+    char why[512];
+    int err = infer_onnx_import(onnx, onnx_size, &o, &model, &size, &rep, why,
+                                sizeof why);
+    if (err)
+        fail_msg("%s: %s", witan_err_name(err), why);
+    infer_model *m;
+    assert_int_equal(infer_model_load(model, size, &m, why, sizeof why), 0);
+    struct infer_info info;
+    infer_model_info(m, &info);
+    printf("  mixed_scale: error %.3g on a range of %.3g; formats Q.%u and "
+           "Q.%u\n",
+           rep.max_abs_error, rep.output_range, infer_input_frac_bits(m, 0),
+           infer_input_frac_bits(m, 1));
+    assert_true(info.per_feature_frac);
+    assert_int_equal(infer_input_frac_bits(m, 1), WITAN_MODEL_FRAC_BITS_MAX);
+    assert_true(infer_input_frac_bits(m, 0) < 20);
+    assert_true(rep.max_abs_error < 0.001 * rep.output_range);
+    infer_model_free(m);
+    free(model);
     free(onnx);
     free(x);
 }
@@ -571,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_quant_bound),
         cmocka_unit_test(test_centring_scaler),
+        cmocka_unit_test(test_mixed_scales),
         cmocka_unit_test(test_refuse_ops),
         cmocka_unit_test(test_refuse_trees),
         cmocka_unit_test(test_csv_strict),

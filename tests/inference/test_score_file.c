@@ -81,7 +81,7 @@ static void test_score_file(void **state)
     for (int r = 0; r < 3; r++) {
         int64_t x[3];
         for (int i = 0; i < 3; i++)
-            assert_int_equal(infer_input_from_decimal(m, rows[r][i][0],
+            assert_int_equal(infer_input_from_decimal(m, (size_t)i, rows[r][i][0],
                                                       (uint32_t)rows[r][i][1],
                                                       &x[i]),
                              0);

@@ -1178,13 +1178,18 @@ static void test_models_on_chain(void **state)
         assert_true(r->computed);
         assert_memory_equal(r->tx_hash.data, tx.hash, 32);
         assert_string_equal(r->subject, "mauna-loa");
-        /* inputs: the attested co2 and the year 2020, in Q.input_frac_bits,
-         * each traced to the attestation it came from */
+        /* inputs: the attested co2 and the year 2020, each in its own
+         * format (the record says which), each traced to the attestation it
+         * came from */
+        assert_int_equal(r->input_frac_bits, 0);
+        assert_int_equal(r->n_inputs_frac_bits, 2);
         int64_t want_co2, want_year;
-        assert_int_equal(infer_fixed_from_decimal(co2[i], 2, r->input_frac_bits,
+        assert_int_equal(infer_fixed_from_decimal(co2[i], 2,
+                                                  r->inputs_frac_bits[0],
                                                   &want_co2),
                          0);
-        assert_int_equal(infer_fixed_from_decimal(2020, 0, r->input_frac_bits,
+        assert_int_equal(infer_fixed_from_decimal(2020, 0,
+                                                  r->inputs_frac_bits[1],
                                                   &want_year),
                          0);
         assert_int_equal(r->n_inputs, 2);
