@@ -230,6 +230,8 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "witan: %s: %s: %s\n", in, witan_err_message(err), why);
         goto done;
     }
+    if (rep.coarsest[0])
+        printf("coarsest part: %s\n", rep.coarsest);
     if (rep.sample_count && rep.bound_is_default)
         printf("bound: %.6g, 1%% of the outputs' range on the samples (%.6g); "
                "--max-error sets another\n",

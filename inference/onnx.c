@@ -63,6 +63,8 @@ struct fl_model {
     char out_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     char in_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
     char graph_name[WITAN_MODEL_NAME_SIZE_MAX + 1];
+    char coarsest[160];  /* the report's */
+    double coarsest_ratio;
     size_t node_count;
 };
 
@@ -1323,6 +1325,20 @@ static void calibrate(const struct fl_model *f,
     }
 }
 
+/* Keeps the description of the part with the largest step-to-spread
+ * ratio so far. */
+__attribute__((format(printf, 3, 4))) static void
+note_coarse(struct fl_model *f, double ratio, const char *fmt, ...)
+{
+    if (!(ratio > f->coarsest_ratio))
+        return;
+    f->coarsest_ratio = ratio;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->coarsest, sizeof f->coarsest, fmt, ap);
+    va_end(ap);
+}
+
 static int quantise(struct fl_model *f, const struct infer_import_options *o,
                     Witan__Model__Model *pb, char *why, size_t why_size)
 {
@@ -1562,6 +1578,27 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
             FAIL(WITAN_EONNX, "input %u: normalisation offset too large", i);
         ft->offset = q_round(off);
     }
+    /* The coarsest part: each input's raw step against its spread on the
+     * samples, then (below) each layer's weights and activations. */
+    for (uint32_t i = 0; ns && i < f->n_in; i++) {
+        double mean = 0, var = 0;
+        for (size_t s = 0; s < ns; s++)
+            mean += o->samples[s * f->n_in + i];
+        mean /= (double)ns;
+        for (size_t s = 0; s < ns; s++) {
+            double d = o->samples[s * f->n_in + i] - mean;
+            var += d * d;
+        }
+        double spread = sqrt(var / (double)ns), step = ldexp(1.0, -(int)ffrac[i]);
+        if (spread > 0)
+            note_coarse(f, step / spread, "input '%s' (Q.%u): steps of %.3g over a "
+                        "spread of %.3g", pb->inputs[i]->name, ffrac[i], step, spread);
+        double zs = spread * fabs(f->scl[i]), zstep = ldexp(1.0, -(int)in_frac);
+        if (zs > 0)
+            note_coarse(f, zstep / zs, "input '%s' normalised (Q.%u): steps of "
+                        "%.3g over a spread of %.3g", pb->inputs[i]->name, in_frac,
+                        zstep, zs);
+    }
     uint32_t fo = 16;
     pb->n_layers = f->n_layers;
     pb->layers = calloc(f->n_layers, sizeof *pb->layers);
@@ -1600,6 +1637,15 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
             of = ns ? frac_for(zmax[l] * 1.25, 32767, 14) : 10;
         if (of > in_frac + wf)
             of = in_frac + wf;
+        if (ns && wmax > 0)
+            note_coarse(f, ldexp(1.0, -(int)wf) / wmax, "layer %u weights (Q.%u): "
+                        "steps of %.3g, largest %.3g", l, wf, ldexp(1.0, -(int)wf),
+                        wmax);
+        double zl = last ? smax : zmax[l];
+        if (ns && zl > 0)
+            note_coarse(f, ldexp(1.0, -(int)of) / zl, "layer %u outputs (Q.%u): "
+                        "steps of %.3g, largest %.3g", l, of, ldexp(1.0, -(int)of),
+                        zl);
         if (last)
             fo = of;
         Witan__Model__DenseLayer *d = malloc(sizeof *d);
@@ -1688,6 +1734,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
     Witan__Model__Model pb;
     witan__model__model__init(&pb);
     err = quantise(&f, o, &pb, why, why_size);
+    snprintf(rep->coarsest, sizeof rep->coarsest, "%s", f.coarsest);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!err) {
@@ -1781,6 +1828,9 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
                                 ? " (1% of the outputs' range on the samples)"
                                 : "",
                             rep->worst_sample, rep->worst_output);
+    if (err == WITAN_EQUANT && rep->coarsest[0])
+        infer_why(why + strlen(why), why_size - strlen(why), err,
+                  "; coarsest: %s", rep->coarsest);
     }
     if (err) {
         free(buf);

@@ -54,7 +54,7 @@ static int run_witan(const char *name, struct figures *f)
     int64_t *in = malloc(rows * cols * sizeof *in);
     int32_t *out = malloc(rows * info.output_count * sizeof *out);
     for (size_t i = 0; i < rows * cols; i++)
-        in[i] = tsup_input(m, i, x[i]);
+        in[i] = tsup_input(m, i % cols, x[i]);
     uint64_t gas;
     infer_score_batch(m, in, rows, out, NULL, &gas);
     f->err = 0;

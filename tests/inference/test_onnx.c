@@ -144,6 +144,9 @@ static void test_quant_bound(void **state)
     assert_true(rep.over_bound);
     assert_true(rep.max_abs_error > 1e-9);
     assert_non_null(strstr(why, "over the bound"));
+    /* and names the part whose format is coarsest for what it holds */
+    assert_non_null(strstr(why, "; coarsest: layer "));
+    assert_true(strlen(rep.coarsest) > 0);
     o.force = true;
     assert_int_equal(infer_onnx_import(onnx, onnx_size, &o, &model, &size, &rep,
                                        why, sizeof why),
