@@ -439,7 +439,8 @@ static uint32_t at_limit16(const int16_t *a, uint32_t n)
 }
 
 /* Runs the dense layers; writes n_score scores, returns gas beyond base;
- * adds to *sat the values that ended at the limit of their format. */
+ * adds to *sat (unless NULL: the batched path does not ask) the values
+ * that ended at the limit of their format. */
 static uint64_t dense_scores(const infer_model *m, const int64_t *x,
                              int64_t *score, uint32_t *sat)
 {
@@ -448,7 +449,8 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
     int64_t acc[WITAN_MODEL_WIDTH_MAX + INFER_OUT_BLOCK];
     uint64_t gas = 0;
     normalise(m, x, buf[0]);
-    *sat += at_limit16(buf[0], m->n_in);
+    if (sat)
+        *sat += at_limit16(buf[0], m->n_in);
     int cur = 0;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
@@ -464,7 +466,8 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
         if (l + 1 == m->n_layers) {
             for (uint32_t j = 0; j < L->out; j++) {
                 score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
-                *sat += score[j] == INT32_MAX || score[j] == -INT32_MAX;
+                if (sat)
+                    *sat += score[j] == INT32_MAX || score[j] == -INT32_MAX;
             }
             break;
         }
@@ -472,7 +475,8 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
         switch (L->act) {
         case INFER_ACT_IDENTITY:
         case INFER_ACT_RELU: /* done by rescale16 */
-            *sat += at_limit16(o, L->out);
+            if (sat)
+                *sat += at_limit16(o, L->out);
             break;
         case INFER_ACT_SIGMOID:
             for (uint32_t j = 0; j < L->out; j++)
@@ -585,7 +589,8 @@ static int64_t clamp_score(int64_t v)
 }
 
 static int score_checked(const infer_model *m, const int64_t *input,
-                         int32_t *output, struct infer_result *result);
+                         int32_t *output, struct infer_result *result,
+                         bool diagnose);
 
 int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
                 int32_t *output, size_t output_count,
@@ -597,18 +602,21 @@ int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
     int err = check_inputs(m, input, input_count);
     if (err)
         return err;
-    return score_checked(m, input, output, result);
+    return score_checked(m, input, output, result, true);
 }
 
-/* infer_score after its checks (infer_score_batch checks all at once). */
+/* infer_score after its checks (infer_score_batch checks all at once);
+ * `diagnose`: count saturations and inputs outside calibration (single
+ * scores only: the batched path reports neither and pays for neither). */
 static int score_checked(const infer_model *m, const int64_t *input,
-                         int32_t *output, struct infer_result *result)
+                         int32_t *output, struct infer_result *result,
+                         bool diagnose)
 {
     int64_t score[WITAN_MODEL_OUTPUT_COUNT_MAX];
     uint64_t gas = INFER_GAS_BASE + (uint64_t)INFER_GAS_INPUT * m->n_in;
     uint32_t sat = 0;
     if (m->n_layers) {
-        gas += dense_scores(m, input, score, &sat);
+        gas += dense_scores(m, input, score, diagnose ? &sat : NULL);
     } else {
         uint64_t steps = 0;
         for (uint32_t k = 0; k < m->n_score; k++)
@@ -628,7 +636,7 @@ static int score_checked(const infer_model *m, const int64_t *input,
         result->gas = gas;
         result->saturated = sat;
         result->outside = result->first_outside = 0;
-        for (uint32_t i = 0; m->calibrated && i < m->n_in; i++)
+        for (uint32_t i = 0; diagnose && m->calibrated && i < m->n_in; i++)
             if (input[i] < m->cal_min[i] || input[i] > m->cal_max[i])
                 if (result->outside++ == 0)
                     result->first_outside = i + 1;
@@ -651,7 +659,7 @@ int infer_score_batch(const infer_model *m, const int64_t *inputs,
         for (size_t s = 0; s < sample_count; s++) {
             struct infer_result r;
             err = score_checked(m, inputs + s * m->n_in,
-                                outputs + s * m->n_out, &r);
+                                outputs + s * m->n_out, &r, false);
             WITAN_ASSERT(err == 0);
             if (labels)
                 labels[s] = r.label;
