@@ -27,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
 
@@ -438,9 +442,19 @@ static void test_heap_bound(void **state)
 
 /* --- backlogs over real sockets ------------------------------------------------ */
 
+/* A port the kernel says is free now (bound to port 0, then released),
+ * so that other tests running at the same time cannot collide with it. */
 static int free_port(void)
 {
-    return 30000 + (int)(getpid() % 2000) * 2;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
 }
 
 static nng_socket dial(int port)
