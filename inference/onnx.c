@@ -1325,6 +1325,27 @@ static void calibrate(const struct fl_model *f,
     }
 }
 
+/* Mean, standard deviation and largest magnitude over the samples of input
+ * i normalised as (x - off) * scl. */
+static void sample_stats(const struct infer_import_options *o, uint32_t n_in,
+                         uint32_t i, double off, double scl, double *mean,
+                         double *sd, double *absmax)
+{
+    double sum = 0, var = 0, m = 0;
+    for (size_t s = 0; s < o->sample_count; s++) {
+        double z = (o->samples[s * n_in + i] - off) * scl;
+        sum += z;
+        m = fabs(z) > m ? fabs(z) : m;
+    }
+    *mean = sum / (double)o->sample_count;
+    for (size_t s = 0; s < o->sample_count; s++) {
+        double d = (o->samples[s * n_in + i] - off) * scl - *mean;
+        var += d * d;
+    }
+    *sd = sqrt(var / (double)o->sample_count);
+    *absmax = m;
+}
+
 /* Keeps the description of the part with the largest step-to-spread
  * ratio so far. */
 __attribute__((format(printf, 3, 4))) static void
@@ -1406,15 +1427,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
          * fold the inverse into the first layer (exact in reals). */
         struct fl_layer *L = &f->layers[0];
         for (uint32_t i = 0; i < f->n_in; i++) {
-            double mean = 0, var = 0;
-            for (size_t s = 0; s < ns; s++)
-                mean += o->samples[s * f->n_in + i];
-            mean /= (double)ns;
-            for (size_t s = 0; s < ns; s++) {
-                double d = o->samples[s * f->n_in + i] - mean;
-                var += d * d;
-            }
-            double sd = sqrt(var / (double)ns);
+            double mean, sd, zm;
+            sample_stats(o, f->n_in, i, 0, 1, &mean, &sd, &zm);
             if (!(sd > 1e-12))
                 sd = 1;
             f->off[i] = mean;
@@ -1432,19 +1446,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
          * standardised on the samples after it, folded the same way. */
         struct fl_layer *L = &f->layers[0];
         for (uint32_t i = 0; i < f->n_in; i++) {
-            double mean = 0, var = 0, zm = 0;
-            for (size_t s = 0; s < ns; s++) {
-                double z = (o->samples[s * f->n_in + i] - f->off[i]) * f->scl[i];
-                mean += z;
-                zm = fabs(z) > zm ? fabs(z) : zm;
-            }
-            mean /= (double)ns;
-            for (size_t s = 0; s < ns; s++) {
-                double d = (o->samples[s * f->n_in + i] - f->off[i]) *
-                               f->scl[i] - mean;
-                var += d * d;
-            }
-            double sd = sqrt(var / (double)ns);
+            double mean, sd, zm;
+            sample_stats(o, f->n_in, i, f->off[i], f->scl[i], &mean, &sd, &zm);
             if (zm <= FL_NORM_ABS_MAX && (sd >= 1 / FL_NORM_ABS_MAX || zm == 0))
                 continue;
             if (!(sd > 1e-12))
@@ -1581,15 +1584,8 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
     /* The coarsest part: each input's raw step against its spread on the
      * samples, then (below) each layer's weights and activations. */
     for (uint32_t i = 0; ns && i < f->n_in; i++) {
-        double mean = 0, var = 0;
-        for (size_t s = 0; s < ns; s++)
-            mean += o->samples[s * f->n_in + i];
-        mean /= (double)ns;
-        for (size_t s = 0; s < ns; s++) {
-            double d = o->samples[s * f->n_in + i] - mean;
-            var += d * d;
-        }
-        double spread = sqrt(var / (double)ns), step = ldexp(1.0, -(int)ffrac[i]);
+        double mean, spread, zm, step = ldexp(1.0, -(int)ffrac[i]);
+        sample_stats(o, f->n_in, i, 0, 1, &mean, &spread, &zm);
         if (spread > 0)
             note_coarse(f, step / spread, "input '%s' (Q.%u): steps of %.3g over a "
                         "spread of %.3g", pb->inputs[i]->name, ffrac[i], step, spread);
