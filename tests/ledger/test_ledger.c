@@ -1106,6 +1106,55 @@ static Witan__PredictionsResponse *predictions(struct world *w,
     return r;
 }
 
+/* A RegisterModel of `model` under `name` with these bindings and
+ * triggers, signed by the admin. */
+static uint8_t *register_with(struct world *w, const char *name,
+                              const uint8_t *model, size_t model_size,
+                              Witan__ModelInput **inputs, size_t n_inputs,
+                              Witan__ModelTrigger **trigs, size_t n_trigs,
+                              bool allow_extrapolation, size_t *size)
+{
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = (char *)name;
+    r.model = (ProtobufCBinaryData){model_size, (uint8_t *)model};
+    r.n_inputs = n_inputs;
+    r.inputs = inputs;
+    r.n_triggers = n_trigs;
+    r.triggers = trigs;
+    r.allow_extrapolation = allow_extrapolation;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    return sign_body(&b, &w->admin, size);
+}
+
+/* A Score of model `hash` on two explicit integer inputs, by the provider. */
+static uint8_t *explicit_score_tx(struct world *w, const uint8_t hash[32],
+                                  const char *n0, int64_t v0, const char *n1,
+                                  int64_t v1, size_t *size)
+{
+    Witan__NamedValue a = WITAN__NAMED_VALUE__INIT, c = a;
+    a.name = (char *)n0;
+    a.mantissa = v0;
+    c.name = (char *)n1;
+    c.mantissa = v1;
+    Witan__NamedValue *vals[] = {&a, &c};
+    Witan__Score sc = WITAN__SCORE__INIT;
+    sc.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    sc.n_inputs = 2;
+    sc.inputs = vals;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &sc;
+    return sign_body(&b, &w->provider, size);
+}
+
 static void test_models_on_chain(void **state)
 {
     (void)state;
@@ -1428,42 +1477,15 @@ static void test_extrapolation_allowed(void **state)
     co2.value = "co2";
     year.observed_year = true;
     Witan__ModelInput *inputs[] = {&co2, &year};
-    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
-    r.name = "extrapolating";
-    r.model = (ProtobufCBinaryData){model_size, model};
-    r.n_inputs = 2;
-    r.inputs = inputs;
-    r.allow_extrapolation = true;
-    Witan__TxBody b = WITAN__TX_BODY__INIT;
-    b.chain_id = "witan-test";
-    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
-    b.nonce = w->admin_nonce++;
-    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
-    b.register_model = &r;
-    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    env[0] = register_with(w, "extrapolating", model, model_size, inputs, 2,
+                           NULL, 0, true, &sz[0]);
     Witan__TxStatus st[1];
     commit_block(w, env, sz, 1, st);
     assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
     free(env[0]);
     /* 20,000 ppm in 1970: both inputs outside; the normalised co2 ends
      * at the int16 limit */
-    Witan__NamedValue c = WITAN__NAMED_VALUE__INIT, y = c;
-    c.name = "co2";
-    c.mantissa = 20000;
-    y.name = "year";
-    y.mantissa = 1970;
-    Witan__NamedValue *vals[] = {&c, &y};
-    Witan__Score sc = WITAN__SCORE__INIT;
-    sc.model_hash = (ProtobufCBinaryData){32, hash};
-    sc.n_inputs = 2;
-    sc.inputs = vals;
-    b = (Witan__TxBody)WITAN__TX_BODY__INIT;
-    b.chain_id = "witan-test";
-    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
-    b.nonce = w->provider_nonce++;
-    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
-    b.score = &sc;
-    env[0] = sign_body(&b, &w->provider, &sz[0]);
+    env[0] = explicit_score_tx(w, hash, "co2", 20000, "year", 1970, &sz[0]);
     commit_block(w, env, sz, 1, st);
     assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
     free(env[0]);
@@ -1522,20 +1544,8 @@ static void test_prediction_problems(void **state)
     trig.feed = co2.feed;
     trig.subject = co2.subject;
     Witan__ModelTrigger *trigs[] = {&trig};
-    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
-    r.name = "problems";
-    r.model = (ProtobufCBinaryData){model_size, model};
-    r.n_inputs = 2;
-    r.inputs = inputs;
-    r.n_triggers = 1;
-    r.triggers = trigs;
-    Witan__TxBody b = WITAN__TX_BODY__INIT;
-    b.chain_id = "witan-test";
-    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
-    b.nonce = w->admin_nonce++;
-    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
-    b.register_model = &r;
-    env[0] = sign_body(&b, &w->admin, &sz[0]);
+    env[0] = register_with(w, "problems", model, model_size, inputs, 2, trigs,
+                           1, false, &sz[0]);
     Witan__TxStatus st[2];
     commit_block(w, env, sz, 1, st);
     assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
@@ -1549,23 +1559,7 @@ static void test_prediction_problems(void **state)
     /* a block later (its time is seconds on): co2 is too old; and explicit
      * inputs, the first far over any fixed-point bound */
     env[0] = score_tx(w, hash, &sz[0]);
-    Witan__NamedValue big = WITAN__NAMED_VALUE__INIT, small = big;
-    big.name = "co2";
-    big.mantissa = INT64_MAX / 2;
-    small.name = "ch4";
-    small.mantissa = 1;
-    Witan__NamedValue *vals[] = {&big, &small};
-    Witan__Score sc = WITAN__SCORE__INIT;
-    sc.model_hash = (ProtobufCBinaryData){32, hash};
-    sc.n_inputs = 2;
-    sc.inputs = vals;
-    b = (Witan__TxBody)WITAN__TX_BODY__INIT;
-    b.chain_id = "witan-test";
-    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
-    b.nonce = w->provider_nonce++;
-    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
-    b.score = &sc;
-    env[1] = sign_body(&b, &w->provider, &sz[1]);
+    env[1] = explicit_score_tx(w, hash, "co2", INT64_MAX / 2, "ch4", 1, &sz[1]);
     commit_block(w, env, sz, 2, st);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
