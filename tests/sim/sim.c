@@ -208,7 +208,7 @@ struct sim {
     enum simchain_mutation forced; /* SIMCHAIN_M_COUNT: drawn at random */
     uint64_t mutated[SIMCHAIN_M_COUNT], mutated_committed[SIMCHAIN_M_COUNT];
     struct mutant {
-        uint64_t key; /* hash_key of the rewritten block */
+        uint64_t key; /* bytes_key of the rewritten block */
         enum simchain_mutation m;
     } *mutants;
     size_t mutant_count, mutant_cap;
@@ -384,6 +384,14 @@ static uint64_t hash_key(const uint8_t h[32])
 
 /* --- network ------------------------------------------------------------------------ */
 
+/* A key of a block's whole bytes (its hash covers only the header). */
+static uint64_t bytes_key(const bytes *b)
+{
+    uint8_t h[32];
+    wcrypto_hash_tagged("witan/sim/bytes", b->data, b->size, h);
+    return hash_key(h);
+}
+
 static bool filtered(sim *s, uint32_t kind, uint32_t from, uint32_t to)
 {
     for (uint32_t i = 0; i < s->filter_count; i++) {
@@ -546,7 +554,7 @@ static uint8_t *mutate_proposal(sim *s, node *nd, const struct peek *p,
             s->mutants = realloc(s->mutants, s->mutant_cap * sizeof *s->mutants);
             WITAN_ASSERT(s->mutants != NULL);
         }
-        s->mutants[s->mutant_count++] = (struct mutant){hash_key(hh), m};
+        s->mutants[s->mutant_count++] = (struct mutant){bytes_key(&block), m};
     }
     s->mutated[m]++;
     trace(s, "n%u mutates proposal h=%llu: %s", nd->index,
@@ -866,8 +874,13 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
         if (!s->have_committed[h]) {
             s->have_committed[h] = true;
             memcpy(s->committed[h], hh, 32);
+            /* by the bytes: a rewrite outside the header keeps the block
+             * hash, and the primary's own copy may commit under it */
+            uint64_t key = s->mutant_count ? bytes_key(&(bytes){
+                               (uint8_t *)a->data.data, a->data.size})
+                                           : 0;
             for (size_t i = 0; i < s->mutant_count; i++)
-                if (s->mutants[i].key == hash_key(hh))
+                if (s->mutants[i].key == key)
                     s->mutated_committed[s->mutants[i].m]++;
         } else if (memcmp(s->committed[h], hh, 32) != 0) {
             fail(s, "AGREEMENT: node %u committed another block at height %llu",
