@@ -152,10 +152,15 @@ static int run(const char *address, Witan__Request *req, bool json,
     case WITAN__RESPONSE__KIND_TX: {
         const Witan__TxResponse *t = resp->tx;
         static const char *const states[] = {"unknown", "pending",
-                                             "committed"};
-        const char *state = states[t->state <= 2 ? t->state : 0];
+                                             "committed", "dropped"};
+        const char *state = states[t->state <= 3 ? t->state : 0];
+        char by[2 * WITAN_HASH_SIZE + 1] = "";
+        if (t->displaced_by.len == WITAN_HASH_SIZE)
+            witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE, by);
         if (json) {
             printf("{\"state\":\"%s\"", state);
+            if (by[0])
+                printf(",\"displaced_by\":\"%s\"", by);
             if (t->receipt)
                 printf(",\"height\":\"%llu\",\"index\":%u,\"status\":\"%s\"",
                        (unsigned long long)t->receipt->height,
@@ -163,6 +168,8 @@ static int run(const char *address, Witan__Request *req, bool json,
             printf("}\n");
         } else {
             printf("state:  %s\n", state);
+            if (by[0]) /* never to commit: another took its nonce */
+                printf("displaced by: %s\n", by);
             if (t->receipt) {
                 hex_of(t->block_hash, a);
                 printf("height: %llu (index %u)\nblock:  %s\nstatus: %s\n",

@@ -640,6 +640,19 @@ static void test_displaced_transaction_dropped(void **state)
             nt_http(http_port, "GET", path, NULL, NULL, 0, body, sizeof body),
             409);
         assert_non_null(strstr(body, "TX_STATE_DROPPED"));
+        /* and `witan query tx` says so, naming what displaced it */
+        char shown[700];
+        snprintf(shown, sizeof shown, "%s/query-tx.txt", dir);
+        assert_int_equal(sh("%s/witan query tx %s --node %s > %s", bin_dir,
+                            b_hex, addr3, shown),
+                         0);
+        char *q;
+        size_t qs;
+        assert_int_equal(witan_read_file(shown, 4096, &q, &qs), 0);
+        assert_non_null(strstr(q, "state:  dropped\n"));
+        assert_non_null(strstr(q, "displaced by: "));
+        assert_non_null(strstr(q, a_hex));
+        free(q);
         /* After a restart the node still knows. */
         if (round == 0) {
             kill_node(3);
