@@ -143,10 +143,7 @@ static void print_fixed(int64_t v, uint32_t frac)
 static void print_input(const struct infer_info *in, uint32_t frac, int64_t v)
 {
     if (in->input_encoding == INFER_IN_FLOAT32_ORDER) {
-        uint32_t bits = v < 0 ? 0x80000000u | (uint32_t)-v : (uint32_t)v;
-        float f;
-        memcpy(&f, &bits, sizeof f);
-        printf("%.9g", (double)f);
+        printf("%.9g", (double)infer_float32_of_key(v));
     } else {
         print_fixed(v, frac);
     }

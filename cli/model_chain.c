@@ -371,15 +371,6 @@ int cli_model_chain(int argc, char **argv)
 }
 
 /* Fixed point to an exact-enough decimal for people: 6 places. */
-/* A float32 order key (a tree model's input) as the float it stands for. */
-static void print_float32_key(int64_t key)
-{
-    uint32_t bits = key < 0 ? 0x80000000u | (uint32_t)-key : (uint32_t)key;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    printf("%.9g", (double)f);
-}
-
 static void print_fixed(int64_t v, uint32_t frac_bits)
 {
     __int128 scaled = (__int128)v * 1000000;
@@ -459,7 +450,7 @@ int cli_query_predictions(const char *address, int argc, char **argv)
         for (size_t j = 0; j < p->n_inputs; j++) {
             printf(" ");
             if (p->input_encoding == INFER_IN_FLOAT32_ORDER)
-                print_float32_key(p->inputs[j]);
+                printf("%.9g", (double)infer_float32_of_key(p->inputs[j]));
             else
                 print_fixed(p->inputs[j], j < p->n_inputs_frac_bits
                                               ? p->inputs_frac_bits[j]

@@ -3,6 +3,8 @@
  * attestation, or text on a command line) and the fixed-point inputs of a
  * model. Integers only, so every validator converts to the same bits.
  */
+#include <string.h>
+
 #include "inference/internal.h"
 
 static __int128 floor_div(__int128 a, __int128 b)
@@ -87,10 +89,21 @@ int infer_float32_key_from_decimal(int64_t mantissa, uint32_t scale,
     return 0;
 }
 
-int32_t infer_float32_key(uint32_t bits)
+int32_t infer_float32_key(float f)
 {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
     int32_t magnitude = (int32_t)(bits & 0x7fffffff);
     return bits >> 31 ? -magnitude : magnitude;
+}
+
+float infer_float32_of_key(int64_t key)
+{
+    WITAN_ASSERT(key > -((int64_t)1 << 31) && key < ((int64_t)1 << 31));
+    uint32_t bits = key < 0 ? 0x80000000u | (uint32_t)-key : (uint32_t)key;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
 }
 
 int infer_input_from_decimal(const infer_model *model, size_t index,

@@ -170,8 +170,10 @@ int infer_fixed_from_decimal(int64_t mantissa, uint32_t scale,
  */
 int infer_float32_key_from_decimal(int64_t mantissa, uint32_t scale,
                                    int32_t *key);
-/* The order key of a float32 given by its bits (importer and tests). */
-int32_t infer_float32_key(uint32_t bits);
+/* The order key of a float32, and the float32 a key stands for (the
+ * importer, displays and tests; scoring never needs them). */
+int32_t infer_float32_key(float f);
+float infer_float32_of_key(int64_t key);
 
 /*
  * A decimal as `model` reads its input `index`: fixed point in that input's

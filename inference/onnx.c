@@ -1289,9 +1289,7 @@ static int64_t range_end(const Witan__Model__Model *pb, uint32_t i, double v,
             fv = nextafterf(fv, -INFINITY);
         if (!low && (double)fv < v)
             fv = nextafterf(fv, INFINITY);
-        uint32_t bits;
-        memcpy(&bits, &fv, sizeof bits);
-        return infer_float32_key(bits);
+        return infer_float32_key(fv);
     }
     double q = ldexp(v, (int)(pb->per_feature_frac ? pb->inputs[i]->frac_bits
                                                    : pb->input_frac_bits));
@@ -1551,10 +1549,7 @@ static int quantise(struct fl_model *f, const struct infer_import_options *o,
                  * order keys compare as the floats do and neighbouring
                  * floats have neighbouring keys, so x <= t is key <= key(t)
                  * and x < t is key <= key(t) - 1 (spec/models.md). */
-                float tf = (float)ft->thr[i];
-                uint32_t bits;
-                memcpy(&bits, &tf, sizeof bits);
-                int64_t key = infer_float32_key(bits);
+                int64_t key = infer_float32_key((float)ft->thr[i]);
                 tr->threshold[i] = ft->lt[i] ? key - 1 : key;
                 tr->feature[i] = ft->feature[i];
                 tr->left[i] = ft->left[i];
@@ -1763,10 +1758,7 @@ int infer_onnx_import(const uint8_t *onnx, size_t onnx_size,
         const double *x = o->samples + s * f.n_in;
         for (uint32_t i = 0; !err && i < f.n_in; i++) {
             if (info.input_encoding == INFER_IN_FLOAT32_ORDER) {
-                float xf = (float)x[i];
-                uint32_t bits;
-                memcpy(&bits, &xf, sizeof bits);
-                xin[i] = infer_float32_key(bits);
+                xin[i] = infer_float32_key((float)x[i]);
                 continue;
             }
             double v = ldexp(x[i], (int)infer_input_frac_bits(m, i));

@@ -73,10 +73,7 @@ int64_t tsup_input(const infer_model *m, size_t i, double x)
     infer_model_info(m, &info);
     if (info.input_encoding != INFER_IN_FLOAT32_ORDER)
         return tsup_fixed(x, infer_input_frac_bits(m, i));
-    float f = (float)x;
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return infer_float32_key(bits);
+    return infer_float32_key((float)x);
 }
 
 /* --- hand-built models ------------------------------------------------- */

@@ -21,22 +21,6 @@
 
 #include "tests/inference/support.h"
 
-/* The float a key stands for. */
-static float float_of_key(int64_t key)
-{
-    uint32_t bits = key < 0 ? 0x80000000u | (uint32_t)-key : (uint32_t)key;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static int64_t key_of_float(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return infer_float32_key(bits);
-}
-
 /* The key Witan makes of decimal text, and the one strtof makes; false for
  * text outside the decimals a chain holds (over 18 digits of scale). */
 static bool both_keys(const char *text, int64_t *witan, int64_t *libc)
@@ -50,7 +34,7 @@ static bool both_keys(const char *text, int64_t *witan, int64_t *libc)
     int32_t k;
     assert_int_equal(infer_float32_key_from_decimal(m, s, &k), 0);
     *witan = k;
-    *libc = key_of_float(strtof(text, NULL));
+    *libc = infer_float32_key(strtof(text, NULL));
     return true;
 }
 
@@ -79,7 +63,7 @@ static void around(double x, int64_t thr)
             float f = strtof(text, NULL);
             /* the model goes right when key > thr; ONNX when the float is
              * above the threshold's float (keys of neighbours differ by 1) */
-            assert_int_equal(w > thr, f > float_of_key(thr));
+            assert_int_equal(w > thr, f > infer_float32_of_key(thr));
             checked++;
         }
     }
@@ -109,7 +93,7 @@ static void test_fixture_thresholds(void **state)
                     continue;
                 int64_t thr = tr->threshold[k];
                 /* left: key <= thr; the floats either side of the cut */
-                float lo = float_of_key(thr), hi = float_of_key(thr + 1);
+                float lo = infer_float32_of_key(thr), hi = infer_float32_of_key(thr + 1);
                 around(lo, thr);
                 around(hi, thr);
                 around(((double)lo + (double)hi) / 2, thr);
@@ -162,7 +146,7 @@ static void test_reported_cases(void **state)
     static const char *const cases[] = {"0.001942", "95.2"};
     for (size_t i = 0; i < 2; i++) {
         float t = strtof(cases[i], NULL); /* the threshold, float32 */
-        int64_t leq = key_of_float(t), w, c;
+        int64_t leq = infer_float32_key(t), w, c;
         assert_true(both_keys(cases[i], &w, &c));
         /* x <= t: float32(x) == t, so left, as ONNX Runtime goes */
         assert_true(w <= leq);
@@ -174,7 +158,7 @@ static void test_reported_cases(void **state)
     int64_t w, c;
     assert_true(both_keys("16777217", &w, &c));
     assert_int_equal(w, c);
-    assert_int_equal(w, key_of_float(16777216.0f));
+    assert_int_equal(w, infer_float32_key(16777216.0f));
     assert_true(both_keys("-0", &w, &c));
     assert_int_equal(w, 0);
 }
