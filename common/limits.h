@@ -134,6 +134,24 @@
 /* The largest static cost of one instruction (spec/vm.md's table): a call
  * costs 4 plus one per 16 registers of the callee's frame. */
 #define WITAN_VM_OP_COST_MAX (4 + WITAN_VM_REG_COUNT_MAX / 16)
+/* Decision contracts (spec/contracts.md). */
+#define WITAN_CONTRACT_TRIGGER_COUNT_MAX 16
+#define WITAN_MODEL_CONTRACT_COUNT_MAX 64      /* contracts listening to one model */
+#define WITAN_CONTRACT_LANGUAGE_SIZE_MAX 32
+#define WITAN_CONTRACT_COMPILER_SIZE_MAX 64
+#define WITAN_CONTRACT_KEY_SIZE_MAX 64
+#define WITAN_CONTRACT_VALUE_SIZE_MAX 1024
+#define WITAN_CONTRACT_STORAGE_COUNT_MAX 4096   /* keys of one contract */
+#define WITAN_CONTRACT_STORAGE_SIZE_MAX (256 * 1024) /* their keys and values */
+#define WITAN_CONTRACT_RUN_WRITE_COUNT_MAX 64
+#define WITAN_CONTRACT_RUN_DECISION_COUNT_MAX 16
+#define WITAN_CONTRACT_RUN_EVENT_COUNT_MAX 16
+#define WITAN_DECISION_KIND_SIZE_MAX 64          /* also an event's topic */
+#define WITAN_DECISION_SUBJECT_SIZE_MAX 128
+#define WITAN_DECISION_VALUE_COUNT_MAX 16
+#define WITAN_DECISION_DATA_SIZE_MAX 1024
+#define WITAN_CONTRACT_CACHE_COUNT 16            /* loaded modules kept */
+#define WITAN_CONTRACT_FEED_SCAN_MAX 256         /* observations feed_* look back */
 /* Tools: assembly text, its names (labels, functions, constants) and the
  * tokens of one line (a .regs line lists up to 256 types). */
 #define WITAN_VM_ASM_TEXT_SIZE_MAX (1024 * 1024)

@@ -17,6 +17,7 @@ static const char *const role_names[] = {
     [WITAN__ROLE__ROLE_PROPOSER] = "proposer",
     [WITAN__ROLE__ROLE_AUDITOR] = "auditor",
     [WITAN__ROLE__ROLE_ADMIN] = "admin",
+    [WITAN__ROLE__ROLE_CONTRACT_OPERATOR] = "contract_operator",
 };
 
 const char *ledger_role_name(Witan__Role role)
@@ -156,10 +157,11 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     static const char *const known[] = {
         "block_tx_count_max", "block_size_max",      "block_interval_ms",
         "pipeline_depth",     "checkpoint_interval", "tx_size_max",
-        "model_gas_max",      "block_gas_max",       NULL};
+        "model_gas_max",      "block_gas_max",       "contract_gas_max",
+        NULL};
     if (r != WITAN_JSON_NONE && only_known(c, r, known, "params"))
         return WITAN_EINVAL;
-    uint64_t v[8];
+    uint64_t v[9];
     int err = 0;
     err = err ? err : get_uint(c, r, "block_tx_count_max", WITAN_BLOCK_TX_COUNT_MAX, 1000, &v[0]);
     err = err ? err : get_uint(c, r, "block_size_max", WITAN_BLOCK_SIZE_MAX, 4 * 1024 * 1024, &v[1]);
@@ -169,15 +171,18 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     err = err ? err : get_uint(c, r, "tx_size_max", WITAN_TX_SIZE_MAX, WITAN_TX_SIZE_MAX, &v[5]);
     err = err ? err : get_uint(c, r, "model_gas_max", WITAN_GAS_MAX, 10000000, &v[6]);
     err = err ? err : get_uint(c, r, "block_gas_max", WITAN_GAS_MAX, 1000000000, &v[7]);
+    err = err ? err : get_uint(c, r, "contract_gas_max", WITAN_GAS_MAX, 10000000, &v[8]);
     if (err)
         return err;
     if (v[0] == 0 || v[1] < 65536 || v[2] == 0 || v[3] == 0 || v[4] == 0 ||
-        v[5] < 256 || v[5] > v[1] || v[6] == 0 || v[7] < v[6])
+        v[5] < 256 || v[5] > v[1] || v[6] == 0 || v[7] < v[6] || v[8] == 0 ||
+        v[7] < v[8])
         return bad(c, WITAN_ERANGE, "%s",
                    "params: counts, interval, depth and checkpoint interval "
                    "must be positive, block_size_max at least 65536, "
                    "tx_size_max between 256 and block_size_max, and "
-                   "block_gas_max at least model_gas_max > 0");
+                   "block_gas_max at least model_gas_max > 0 and "
+                   "contract_gas_max > 0");
     p->block_tx_count_max = (uint32_t)v[0];
     p->block_size_max = (uint32_t)v[1];
     p->block_interval_ms = (uint32_t)v[2];
@@ -186,6 +191,7 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     p->tx_size_max = (uint32_t)v[5];
     p->model_gas_max = v[6];
     p->block_gas_max = v[7];
+    p->contract_gas_max = v[8];
     return WITAN_OK;
 }
 
@@ -448,10 +454,12 @@ int ledger_genesis_write(FILE *out, const Witan__Genesis *g)
             "    \"block_size_max\": %u,\n    \"block_interval_ms\": %u,\n"
             "    \"pipeline_depth\": %u,\n    \"checkpoint_interval\": %u,\n"
             "    \"tx_size_max\": %u,\n    \"model_gas_max\": %llu,\n"
-            "    \"block_gas_max\": %llu\n  }\n}\n",
+            "    \"block_gas_max\": %llu,\n    \"contract_gas_max\": %llu\n"
+            "  }\n}\n",
             p->block_tx_count_max, p->block_size_max, p->block_interval_ms,
             p->pipeline_depth, p->checkpoint_interval, p->tx_size_max,
             (unsigned long long)p->model_gas_max,
-            (unsigned long long)p->block_gas_max);
+            (unsigned long long)p->block_gas_max,
+            (unsigned long long)p->contract_gas_max);
     return ferror(out) ? WITAN_EIO : WITAN_OK;
 }

@@ -4,6 +4,7 @@
 #ifndef WITAN_LEDGER_INTERNAL_H
 #define WITAN_LEDGER_INTERNAL_H
 
+#include "contracts/contracts.h"
 #include "ledger/ledger.h"
 
 struct ledger {
@@ -25,6 +26,19 @@ struct ledger {
         struct infer_model *model;
     } model_cache[WITAN_MODEL_CACHE_COUNT];
     uint32_t model_cache_next;
+    /* Decision contracts: the runtime, loaded modules by id, the block's
+     * next decision and event sequences, and the transaction being
+     * applied (its hash, sender and height; runs so far). */
+    struct contract_runtime *rt;
+    struct contract_cache_entry {
+        uint8_t id[WITAN_HASH_SIZE];
+        struct vm_module *module;
+    } contract_cache[WITAN_CONTRACT_CACHE_COUNT];
+    uint32_t contract_cache_next;
+    uint32_t decision_seq, event_seq;
+    const uint8_t *tx_hash, *tx_sender;
+    uint64_t tx_height;
+    uint32_t tx_runs;
 };
 
 /* The one rule for a feed id, wherever one is named (attestations, model
@@ -84,6 +98,29 @@ int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
 int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
                           const uint8_t hash[WITAN_HASH_SIZE], uint64_t height);
 void models_cache_clear(ledger *l);
+
+/* Contracts (ledger/contracts.c): stateless rules, apply, triggers. */
+int contracts_check_deploy(const Witan__DeployContract *d, char *why,
+                           size_t why_size);
+int contracts_check_call(const Witan__CallContract *c, char *why,
+                         size_t why_size);
+int contracts_check_retire(const Witan__RetireContract *r, char *why,
+                           size_t why_size);
+int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                           const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                           Witan__TxStatus *status);
+int contracts_apply_retire(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                           const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                           Witan__TxStatus *status);
+int contracts_apply_call(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                         const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                         Witan__TxStatus *status);
+/* Right after prediction p is written under pkey: runs every contract it
+ * triggers (spec/contracts.md section 2). Errors only for storage. */
+int contracts_on_prediction(ledger *l, store_txn *txn,
+                            const Witan__PredictionRecord *p,
+                            const uint8_t *pkey, size_t pkey_size);
+void contracts_cache_clear(ledger *l);
 
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);

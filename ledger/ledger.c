@@ -290,10 +290,13 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
                                    g->validators[i]->pubkey.len,
                                    &l->validators[i]);
     if (!err)
+        err = contract_runtime_new(&l->rt);
+    if (!err)
         err = store_open(dir, options, &l->s);
     if (err) {
         if (!why[0])
             WHY("cannot open database in %s: %s", dir, witan_err_message(err));
+        contract_runtime_free(l->rt);
         free(l);
         return err;
     }
@@ -326,6 +329,8 @@ void ledger_close(ledger *l)
     if (!l)
         return;
     models_cache_clear(l);
+    contracts_cache_clear(l);
+    contract_runtime_free(l->rt);
     store_close(l->s);
     free(l);
 }
@@ -720,6 +725,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                  h->tx_count == b->n_txs);
     l->block_gas = 0;
     l->prediction_seq = 0;
+    l->decision_seq = 0;
+    l->event_seq = 0;
     l->block_time_ms = h->time_ms;
 
     size_t n = b->n_txs;
@@ -755,6 +762,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             r.height = h->height;
             r.index = (uint32_t)i;
             r.gas_used = l->tx_gas;
+            r.run_count = l->tx_runs;
             uint8_t *rb;
             size_t rs;
             err = pack_message(&r.base, &rb, &rs);

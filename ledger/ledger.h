@@ -25,7 +25,7 @@
 
 #define LEDGER_WHY_SIZE 256
 /* Bumped whenever a table's layout or a stored record changes meaning. */
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 
 /* --- genesis ---------------------------------------------------------------- */
 

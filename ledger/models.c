@@ -167,6 +167,9 @@ static int put_prediction(ledger *l, store_txn *txn,
         return err;
     err = store_put(txn, STORE_PREDICTIONS, key, sizeof key, buf, size);
     free(buf);
+    /* The contracts it triggers run now, before anything else is scored. */
+    if (!err)
+        err = contracts_on_prediction(l, txn, p, key, sizeof key);
     return err;
 }
 

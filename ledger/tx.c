@@ -102,7 +102,8 @@ static int check_attest(const Witan__Attest *a, char *why, size_t why_size)
 
 static bool role_ok(Witan__Role r)
 {
-    return r >= WITAN__ROLE__ROLE_DATA_PROVIDER && r <= WITAN__ROLE__ROLE_ADMIN;
+    return r >= WITAN__ROLE__ROLE_DATA_PROVIDER &&
+           r <= WITAN__ROLE__ROLE_CONTRACT_OPERATOR;
 }
 
 static int check_key(Witan__KeyType type, ProtobufCBinaryData key, char *why,
@@ -128,8 +129,8 @@ static int check_membership(const Witan__Membership *m, char *why,
                 WITAN_NAME_SIZE_MAX);
             return WITAN_EINVAL;
         }
-        if (a->n_roles > 5) {
-            WHY("at most 5 roles");
+        if (a->n_roles > 6) {
+            WHY("at most 6 roles");
             return WITAN_ELIMIT;
         }
         for (size_t i = 0; i < a->n_roles; i++) {
@@ -278,6 +279,15 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
     case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
         err = models_check_post(body->post_prediction, why, why_size);
         break;
+    case WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT:
+        err = contracts_check_deploy(body->deploy_contract, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT:
+        err = contracts_check_call(body->call_contract, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT:
+        err = contracts_check_retire(body->retire_contract, why, why_size);
+        break;
     default:
         WHY("transaction has no payload");
         err = WITAN_EINVAL;
@@ -309,7 +319,11 @@ Witan__Role tx_required_role(const Witan__TxBody *body)
     case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
     case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
         return WITAN__ROLE__ROLE_MODEL_OPERATOR;
+    case WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT:
+    case WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT:
+        return WITAN__ROLE__ROLE_CONTRACT_OPERATOR;
     case WITAN__TX_BODY__PAYLOAD_SCORE:
+    case WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT:
         return WITAN__ROLE__ROLE_UNSPECIFIED; /* any member may ask */
     default:
         return WITAN__ROLE__ROLE_ADMIN;
@@ -743,6 +757,10 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
     char why[LEDGER_WHY_SIZE];
     *status = WITAN__TX_STATUS__TX_STATUS_OK;
     l->tx_gas = 0;
+    l->tx_runs = 0;
+    l->tx_hash = hash;
+    l->tx_sender = body->sender.data;
+    l->tx_height = height;
     Witan__Account *a = NULL;
     int err = account_get(txn, body->sender.data, &a);
     if (err && err != WITAN_ENOTFOUND)
@@ -778,6 +796,12 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
         return models_apply_score(l, txn, body, hash, height, status);
     case WITAN__TX_BODY__PAYLOAD_POST_PREDICTION:
         return models_apply_post(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT:
+        return contracts_apply_deploy(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT:
+        return contracts_apply_retire(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT:
+        return contracts_apply_call(l, txn, body, hash, height, status);
     default:
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;

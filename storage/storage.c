@@ -48,12 +48,17 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
     "meta",     "blocks",   "block_hashes", "certs",
     "txs",      "receipts", "accounts",     "attestations",
     "models",   "predictions", "triggers", "consensus", "drops",
+    "contracts", "contract_triggers", "runs", "contract_state", "decisions",
+    "decision_index", "events",
 };
 
 bool store_table_is_state(enum store_table table)
 {
     return table == STORE_ACCOUNTS || table == STORE_ATTESTATIONS ||
-           table == STORE_MODELS || table == STORE_PREDICTIONS;
+           table == STORE_MODELS || table == STORE_PREDICTIONS ||
+           table == STORE_CONTRACTS || table == STORE_RUNS ||
+           table == STORE_CONTRACT_STATE || table == STORE_DECISIONS ||
+           table == STORE_EVENTS;
 }
 
 const char *store_table_name(enum store_table table)

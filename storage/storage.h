@@ -43,7 +43,15 @@ enum store_table {
     STORE_TRIGGERS = 10,    /* feed 0 subject 0 model hash -> empty */
     STORE_CONSENSUS = 11,   /* be64 sequence -> persisted consensus record */
     STORE_DROPS = 12,       /* transactions dropped from the pool (node/) */
-    STORE_TABLE_COUNT = 13,
+    /* Decision contracts (spec/contracts.md, section 5). */
+    STORE_CONTRACTS = 13,         /* contract id -> ContractRecord  (state) */
+    STORE_CONTRACT_TRIGGERS = 14, /* model hash, contract id -> empty */
+    STORE_RUNS = 15,              /* tx hash, be32 seq -> ContractRun (state) */
+    STORE_CONTRACT_STATE = 16,    /* contract id, key -> value   (state) */
+    STORE_DECISIONS = 17,         /* contract, height, seq -> Decision (state) */
+    STORE_DECISION_INDEX = 18,    /* kind, subject and height indexes */
+    STORE_EVENTS = 19,            /* height, seq -> Event          (state) */
+    STORE_TABLE_COUNT = 20,
 };
 
 /* True for the tables whose writes enter the state root. */
