@@ -243,6 +243,26 @@ int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
                         Witan__ModelsResponse **out);
 void ledger_models_response_free(Witan__ModelsResponse *r);
 
+/* Decision contracts (spec/contracts.md). Contracts in id order (without
+ * module and source), only those a model triggers with model_hash, or one
+ * by id with everything; WITAN_ENOTFOUND for an unknown id. */
+int ledger_query_contracts(ledger *l, const Witan__ContractsRequest *req,
+                           Witan__ContractsResponse **out);
+void ledger_contracts_response_free(Witan__ContractsResponse *r);
+/* Decisions by contract, kind, subject or height, paged; with `id`, that
+ * decision with its chain of evidence (contract, run, prediction, model,
+ * input attestations). WITAN_ENOTFOUND for an unknown id. */
+int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
+                           Witan__DecisionsResponse **out);
+void ledger_decisions_response_free(Witan__DecisionsResponse *r);
+/* The contract runs a transaction caused, with their decisions and events. */
+int ledger_query_runs(ledger *l, const Witan__RunsRequest *req,
+                      Witan__RunsResponse **out);
+void ledger_runs_response_free(Witan__RunsResponse *r);
+/* The sentence clients show for a run's end (state holds only codes):
+ * "returned", "trapped: integer overflow at function 0, word 12", ... */
+void ledger_run_why(const Witan__ContractRun *r, char *out, size_t out_size);
+
 int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
                        Witan__Account **out);
 void ledger_account_free(Witan__Account *a);
