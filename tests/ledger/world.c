@@ -47,6 +47,7 @@ void hex(const uint8_t *d, size_t n, char *out)
 /* Genesis JSON with one validator, an admin, a data provider and a
  * secp256k1 provider. The outsider is not a member. */
 uint32_t tx_size_max = 4096, model_gas_max = 1000000;
+uint64_t block_gas_max = 1000000000, contract_gas_max = 10000000;
 
 void make_genesis(struct world *w, const char *chain,
                          uint32_t block_size_max, Witan__Genesis **out)
@@ -68,8 +69,11 @@ void make_genesis(struct world *w, const char *chain,
              " {\"name\": \"k1\", \"key_type\": \"secp256k1\", \"pubkey\": "
              "\"%s\", \"roles\": [\"data_provider\", \"auditor\"]}],"
              "\"params\": {\"block_size_max\": %u, \"tx_size_max\": %u, "
-             "\"model_gas_max\": %u}}",
-             chain, v, a, p, s, block_size_max, tx_size_max, model_gas_max);
+             "\"model_gas_max\": %u, \"block_gas_max\": %llu, "
+             "\"contract_gas_max\": %llu}}",
+             chain, v, a, p, s, block_size_max, tx_size_max, model_gas_max,
+             (unsigned long long)block_gas_max,
+             (unsigned long long)contract_gas_max);
     assert_int_equal(ledger_genesis_parse(json, strlen(json), out, why,
                                           sizeof why),
                      0);

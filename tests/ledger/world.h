@@ -34,6 +34,7 @@ struct attest_spec {
 
 /* Genesis parameters new_world uses (tests may change them first). */
 extern uint32_t tx_size_max, model_gas_max;
+extern uint64_t block_gas_max, contract_gas_max;
 
 void rm_rf(const char *dir);
 void seeded(enum wcrypto_key_type t, uint8_t b, wcrypto_keypair *kp);

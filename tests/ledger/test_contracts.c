@@ -1,0 +1,889 @@
+/*
+ * Decision contracts in the ledger (spec/contracts.md), on real LMDB homes
+ * with signed transactions and certified blocks: a prediction triggers a
+ * contract that decides, and the decision's evidence leads back to the
+ * attestation; filters; hostile contracts that loop, allocate, recurse and
+ * flood storage end at their limits and change nothing; one contract's
+ * trap does not stop the next; every refusal of the three new kinds;
+ * retirement and replacement at a stated height; block gas; and two
+ * ledgers that apply the same blocks agree on every root.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "inference/inference.h"
+#include "ledger/ledger.h"
+#include "tests/ledger/world.h"
+#include "vm/vm.h"
+
+#define YEAR_2020_MS 1577836800000LL
+
+/* Decides "review" for the prediction's subject when output 0 (in
+ * thousandths) is at least the threshold it was given in storage key "t"
+ * (absent: always), passing the value; counts its runs under "n". */
+static const char review_asm[] =
+    ".import pred_output i i -> i\n"
+    ".import pred_subject -> b\n"
+    ".import decide b b b b -> b\n"
+    ".import store_get b -> b\n"
+    ".import store_put b b -> v\n"
+    ".func on_prediction -> i\n"
+    ".regs i i b b b b i b\n"
+    "    ldi r0, 0\n"
+    "    ldi r1, 3\n"
+    "    host r0, pred_output\n"     /* r0 = output 0 at scale 3 */
+    "    lds r2, \"n\"\n"
+    "    host r2, store_get\n"       /* r2 = count bytes (or empty) */
+    "    blen r6, r2\n"
+    "    ldi r1, 0\n"
+    "    jeqi r6, 0, count\n"
+    "    btoi r1, r2\n"
+    "count:\n"
+    "    addi r1, r1, 1\n"
+    "    itob r3, r1\n"
+    "    lds r2, \"n\"\n"
+    "    host r2, store_put\n"
+    "    lds r2, \"review\"\n"
+    "    host r3, pred_subject\n"
+    "    itob r4, r0\n"
+    "    lds r5, \"\"\n"
+    "    host r2, decide\n"          /* r2 = the decision's id */
+    "    ret r0\n"
+    ".end\n"
+    ".export on_prediction on_prediction\n";
+
+/* Writes storage and decides, then fails as told by `mode`:
+ * 0 returns, 1 loops forever, 2 doubles a value until memory runs out,
+ * 3 recurses without end, 4 writes storage until the run's write limit,
+ * 5 aborts with code 7 after writing. */
+static char *hostile_asm(int mode)
+{
+    static const char *const tails[] = {
+        "    ret r0\n",
+        "spin:\n    jmp spin\n",
+        "    lds r3, \"xxxxxxxxxxxxxxxx\"\ngrow:\n    bcat r3, r3, r3\n    jmp grow\n",
+        "    call r0, deep\n    ret r0\n",
+        "    ldi r0, 0\nflood:\n    addi r0, r0, 1\n    itob r3, r0\n"
+        "    mov r4, r3\n    host r3, store_put\n    jmp flood\n",
+        "    ldi r0, 7\n    abort r0\n",
+    };
+    char *text = malloc(4096);
+    snprintf(text, 4096,
+             ".import store_put b b -> v\n"
+             ".import decide b b b b -> b\n"
+             ".func deep -> i\n.regs i\n    call r0, deep\n    ret r0\n.end\n"
+             ".func on_prediction -> i\n"
+             ".regs i i b b b b\n"
+             "    lds r2, \"k\"\n    lds r3, \"v\"\n    host r2, store_put\n"
+             "    lds r2, \"hostile\"\n    lds r3, \"s\"\n    lds r4, \"\"\n"
+             "    lds r5, \"\"\n    host r2, decide\n"
+             "    ldi r0, 1\n%s.end\n"
+             ".export on_prediction on_prediction\n",
+             tails[mode]);
+    return text;
+}
+
+/* Exported entries for calls: add(i, i) -> i, echo(b) -> b, and a
+ * decision taken by hand. */
+static const char entries_asm[] =
+    ".import decide b b b b -> b\n"
+    ".import caller -> b\n"
+    ".func add i i -> i\n    add r0, r0, r1\n    ret r0\n.end\n"
+    ".func echo b -> b\n    ret r0\n.end\n"
+    ".func by_hand b -> b\n.regs b b b\n"
+    "    mov r1, r0\n    lds r0, \"manual\"\n    lds r2, \"\"\n"
+    "    host r3, caller\n    host r0, decide\n    ret r0\n.end\n"
+    ".export add add\n.export echo echo\n.export by_hand by_hand\n";
+
+static uint8_t *assemble(const char *text, size_t *size)
+{
+    uint8_t *m;
+    vm_asm_error e;
+    int err = vm_assemble(text, strlen(text), &m, size, &e);
+    if (err)
+        fail_msg("line %u: %s", e.line, e.message);
+    return m;
+}
+
+struct deploy_spec {
+    const uint8_t *module;
+    size_t module_size;
+    uint64_t gas;
+    const uint8_t *model; /* NULL: no trigger */
+    Witan__FilterOp filter;
+    int64_t threshold;    /* thousandths */
+    const uint8_t *replaces;
+    uint64_t start_height;
+    const wcrypto_keypair *kp; /* default: the admin */
+    const uint8_t *sender;
+    uint64_t *nonce;
+};
+
+static uint8_t *deploy_tx(struct world *w, struct deploy_spec d, size_t *size)
+{
+    Witan__ContractTrigger t = WITAN__CONTRACT_TRIGGER__INIT;
+    Witan__ContractTrigger *ts[] = {&t};
+    Witan__DeployContract dc = WITAN__DEPLOY_CONTRACT__INIT;
+    dc.name = "review";
+    dc.version = 1;
+    dc.module = (ProtobufCBinaryData){d.module_size, (uint8_t *)d.module};
+    dc.language = "witan-asm";
+    dc.gas_limit = d.gas ? d.gas : 100000;
+    if (d.model) {
+        t.model_hash = (ProtobufCBinaryData){32, (uint8_t *)d.model};
+        t.kind = WITAN__TRIGGER_KIND__TRIGGER_ANY;
+        t.filter = d.filter;
+        if (d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE ||
+            d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_BELOW) {
+            t.threshold_mantissa = d.threshold;
+            t.threshold_scale = 3;
+        }
+        dc.n_triggers = 1;
+        dc.triggers = ts;
+    }
+    if (d.replaces)
+        dc.replaces = (ProtobufCBinaryData){32, (uint8_t *)d.replaces};
+    dc.start_height = d.start_height;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, (uint8_t *)(d.sender ? d.sender
+                                                              : w->admin_addr)};
+    b.nonce = d.nonce ? (*d.nonce)++ : w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT;
+    b.deploy_contract = &dc;
+    return sign_body(&b, d.kp ? d.kp : &w->admin, size);
+}
+
+static uint8_t *retire_tx(struct world *w, const uint8_t id[32],
+                          const wcrypto_keypair *kp, const uint8_t *sender,
+                          uint64_t *nonce, size_t *size)
+{
+    Witan__RetireContract r = WITAN__RETIRE_CONTRACT__INIT;
+    r.contract = (ProtobufCBinaryData){32, (uint8_t *)id};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, (uint8_t *)sender};
+    b.nonce = (*nonce)++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT;
+    b.retire_contract = &r;
+    (void)w;
+    return sign_body(&b, kp, size);
+}
+
+/* A call by the provider (any member may call). */
+static uint8_t *call_tx(struct world *w, const uint8_t id[32],
+                        const char *entry, Witan__ContractArg **args,
+                        size_t n, uint64_t gas, size_t *size)
+{
+    Witan__CallContract c = WITAN__CALL_CONTRACT__INIT;
+    c.contract = (ProtobufCBinaryData){32, (uint8_t *)id};
+    c.entry = (char *)entry;
+    c.n_args = n;
+    c.args = args;
+    c.gas_limit = gas;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT;
+    b.call_contract = &c;
+    return sign_body(&b, &w->provider, size);
+}
+
+static uint8_t *attest_co2(struct world *w, int64_t month, int64_t co2,
+                           size_t *size)
+{
+    return attest_tx(&w->provider, w->provider_addr, w->provider_nonce++,
+                     (struct attest_spec){.time_ms = YEAR_2020_MS +
+                                                     month * 2592000000LL,
+                                          .co2 = co2},
+                     size);
+}
+
+/* Commits one transaction; returns its status; frees env. */
+static Witan__TxStatus commit1(struct world *w, uint8_t *env,
+                               const size_t *size_p, uint8_t hash_out[32])
+{
+    /* by pointer: the size is read after the builder in the same call
+     * expression has set it */
+    size_t size = *size_p;
+    Witan__TxStatus st;
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    if (ledger_tx_decode(w->l, env, size, false, &tx, why, sizeof why))
+        fail_msg("decode: %s", why);
+    if (hash_out)
+        memcpy(hash_out, tx.hash, 32);
+    ledger_tx_release(&tx);
+    commit_block(w, &env, &size, 1, &st);
+    free(env);
+    return st;
+}
+
+/* The runs a transaction caused. */
+static Witan__RunsResponse *runs_of(struct world *w, const uint8_t tx[32])
+{
+    Witan__RunsRequest q = WITAN__RUNS_REQUEST__INIT;
+    q.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)tx};
+    Witan__RunsResponse *r;
+    assert_int_equal(ledger_query_runs(w->l, &q, &r), 0);
+    return r;
+}
+
+/* A world with the temperature model registered; its hash in model. */
+static struct world *model_world(const char *name, uint8_t model[32])
+{
+    tx_size_max = 65536;
+    struct world *w = new_world(name);
+    size_t ms, sz;
+    uint8_t *bytes = read_model(&ms);
+    wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, ms, model);
+    assert_int_equal(commit1(w, register_tx(w, bytes, ms, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(bytes);
+    return w;
+}
+
+static uint32_t receipt_runs(struct world *w, const uint8_t tx[32])
+{
+    Witan__TxResponse *r;
+    assert_int_equal(ledger_get_tx(w->l, tx, &r), 0);
+    uint32_t n = r->receipt->run_count;
+    ledger_tx_response_free(r);
+    return n;
+}
+
+/* A prediction triggers the contract in the same block; the decision
+ * carries the output and its evidence leads to the attestation. */
+static void test_prediction_to_decision(void **state)
+{
+    (void)state;
+    uint8_t model[32], id[32], att[32];
+    struct world *w = model_world("decide", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(review_asm, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model},
+                                          &sz),
+                             &sz, id),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(receipt_runs(w, att), 1);
+
+    /* The prediction, and the value the contract must have seen:
+     * round(o * 1000 / 2^f), halves away from zero. */
+    Witan__PredictionsResponse *p = predictions(w, model);
+    assert_int_equal(p->n_records, 1);
+    const Witan__PredictionRecord *rec = p->records[0];
+    assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+    __int128 num = (__int128)rec->outputs[0] * 1000;
+    __int128 den = (__int128)1 << rec->output_frac_bits;
+    __int128 mag = num < 0 ? -num : num;
+    int64_t want = (int64_t)((mag * 2 + den) / (2 * den));
+    want = num < 0 ? -want : want;
+
+    Witan__RunsResponse *r = runs_of(w, att);
+    assert_int_equal(r->n_runs, 1);
+    assert_int_equal(r->runs[0]->status, WITAN__RUN_STATUS__RUN_OK);
+    assert_memory_equal(r->runs[0]->contract.data, id, 32);
+    assert_int_equal(r->runs[0]->result_type, VM_TYPE_INT);
+    assert_int_equal(r->runs[0]->result_int, want);
+    assert_true(r->runs[0]->gas > 0);
+    assert_int_equal(r->n_decisions, 1);
+    const Witan__Decision *d = r->decisions[0];
+    assert_int_equal(d->kind.len, 6);
+    assert_memory_equal(d->kind.data, "review", 6);
+    assert_int_equal(d->subject.len, strlen("mauna-loa"));
+    assert_int_equal(d->n_values, 1);
+    assert_int_equal(d->values[0], want);
+    assert_int_equal(d->prediction.len, 44);
+    assert_memory_equal(d->prediction.data, model, 32);
+    ledger_runs_response_free(r);
+
+    /* The chain of evidence, by the decision's id. */
+    Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
+    Witan__DecisionsResponse *list;
+    assert_int_equal(ledger_query_decisions(w->l, &q, &list), 0);
+    assert_int_equal(list->n_decisions, 1);
+    q.id = list->decisions[0]->id;
+    Witan__DecisionsResponse *one;
+    assert_int_equal(ledger_query_decisions(w->l, &q, &one), 0);
+    const Witan__DecisionEvidence *ev = one->decisions[0];
+    assert_non_null(ev->contract);
+    assert_memory_equal(ev->contract->id.data, id, 32);
+    assert_int_equal(ev->contract->module.len, 0); /* not in evidence */
+    assert_non_null(ev->run);
+    assert_non_null(ev->prediction);
+    assert_memory_equal(ev->prediction->tx_hash.data, att, 32);
+    assert_non_null(ev->model);
+    assert_true(ev->n_inputs >= 1);
+    assert_memory_equal(ev->inputs[0]->tx_hash.data, att, 32);
+    assert_string_equal(ev->inputs[0]->attest->feed, "climate/co2/mauna-loa");
+    ledger_decisions_response_free(one);
+    ledger_decisions_response_free(list);
+
+    /* Filters by kind, subject, contract and height find it; others not. */
+    static const struct {
+        const char *kind, *subject;
+        uint64_t from;
+        size_t want;
+    } f[] = {{"review", NULL, 0, 1}, {"other", NULL, 0, 0},
+             {NULL, "mauna-loa", 0, 1}, {NULL, "elsewhere", 0, 0},
+             {NULL, NULL, 1000, 0}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        Witan__DecisionsRequest fq = WITAN__DECISIONS_REQUEST__INIT;
+        if (f[i].kind)
+            fq.kind = (ProtobufCBinaryData){strlen(f[i].kind),
+                                            (uint8_t *)f[i].kind};
+        if (f[i].subject)
+            fq.subject = (ProtobufCBinaryData){strlen(f[i].subject),
+                                               (uint8_t *)f[i].subject};
+        fq.from_height = f[i].from;
+        Witan__DecisionsResponse *fr;
+        assert_int_equal(ledger_query_decisions(w->l, &fq, &fr), 0);
+        assert_int_equal(fr->n_decisions, f[i].want);
+        ledger_decisions_response_free(fr);
+    }
+    Witan__DecisionsRequest cq = WITAN__DECISIONS_REQUEST__INIT;
+    cq.contract = (ProtobufCBinaryData){32, id};
+    Witan__DecisionsResponse *cr;
+    assert_int_equal(ledger_query_decisions(w->l, &cq, &cr), 0);
+    assert_int_equal(cr->n_decisions, 1);
+    ledger_decisions_response_free(cr);
+
+    /* The contract's storage counted the run: a second attestation makes
+     * the count 2 (read back through a second decision's run). */
+    assert_int_equal(commit1(w, attest_co2(w, 1, 41419, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    r = runs_of(w, att);
+    assert_int_equal(r->n_runs, 1);
+    assert_int_equal(r->runs[0]->write_count, 1);
+    ledger_runs_response_free(r);
+    ledger_predictions_response_free(p);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* ABOVE and BELOW filters decide exactly at the threshold, before any VM
+ * work: no run record when the filter fails. */
+static void test_filters(void **state)
+{
+    (void)state;
+    uint8_t model[32], att[32], id_above[32], id_below[32];
+    struct world *w = model_world("filters", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(review_asm, &ms);
+    /* First learn the output in thousandths from an unfiltered world. */
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__PredictionsResponse *p = predictions(w, model);
+    const Witan__PredictionRecord *rec = p->records[0];
+    /* value * 1000 exactly, as a rational: o * 1000 / 2^f */
+    __int128 scaled = (__int128)rec->outputs[0] * 1000;
+    int64_t floor_k = (int64_t)(scaled >> rec->output_frac_bits);
+    bool exact = (scaled & (((__int128)1 << rec->output_frac_bits) - 1)) == 0;
+    ledger_predictions_response_free(p);
+    /* threshold floor_k: value > it unless exact; floor_k + 1: value < it */
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model,
+                                                 .filter = WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE,
+                                                 .threshold = floor_k},
+                                          &sz),
+                             &sz, id_above),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model,
+                                                 .filter = WITAN__FILTER_OP__FILTER_OUTPUT_BELOW,
+                                                 .threshold = floor_k + 1},
+                                          &sz),
+                             &sz, id_below),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    /* the same co2 and year again (another month): the same output */
+    assert_int_equal(commit1(w, attest_co2(w, 1, 41115, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__RunsResponse *r = runs_of(w, att);
+    assert_int_equal(r->n_runs, exact ? 1 : 2);
+    /* runs go in contract id order */
+    if (r->n_runs == 2)
+        assert_true(memcmp(r->runs[0]->contract.data,
+                           r->runs[1]->contract.data, 32) < 0);
+    ledger_runs_response_free(r);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* Each hostile contract ends at its gas or limit with everything it did
+ * discarded, and the next contract on the same prediction still runs. */
+static void test_hostile_contracts(void **state)
+{
+    (void)state;
+    static const struct {
+        int mode;
+        Witan__RunStatus status;
+        uint32_t trap;
+        Witan__HostError host;
+    } cases[] = {
+        {1, WITAN__RUN_STATUS__RUN_OUT_OF_GAS, VM_TRAP_GAS, 0},
+        {2, WITAN__RUN_STATUS__RUN_TRAP, VM_TRAP_MEMORY, 0},
+        {3, WITAN__RUN_STATUS__RUN_TRAP, VM_TRAP_DEPTH, 0},
+        {4, WITAN__RUN_STATUS__RUN_TRAP, VM_TRAP_HOST,
+         WITAN__HOST_ERROR__HOST_ERROR_RECORD_LIMIT},
+        {5, WITAN__RUN_STATUS__RUN_TRAP, VM_TRAP_ABORT, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t model[32], bad[32], good[32], att[32];
+        struct world *w = model_world("hostile", model);
+        size_t bs, gs, sz;
+        char *text = hostile_asm(cases[i].mode);
+        uint8_t *bad_m = assemble(text, &bs), *good_m = assemble(review_asm, &gs);
+        free(text);
+        uint64_t gas = 1000000;
+        assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                     .module = bad_m,
+                                                     .module_size = bs,
+                                                     .model = model,
+                                                     .gas = gas},
+                                              &sz),
+                                 &sz, bad),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                     .module = good_m,
+                                                     .module_size = gs,
+                                                     .model = model},
+                                              &sz),
+                                 &sz, good),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        struct ledger_tip before;
+        ledger_tip(w->l, &before);
+        assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, att),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        Witan__RunsResponse *r = runs_of(w, att);
+        assert_int_equal(r->n_runs, 2);
+        const Witan__ContractRun *hr = NULL, *gr = NULL;
+        for (size_t k = 0; k < 2; k++) {
+            if (memcmp(r->runs[k]->contract.data, bad, 32) == 0)
+                hr = r->runs[k];
+            else
+                gr = r->runs[k];
+        }
+        assert_non_null(hr);
+        assert_non_null(gr);
+        assert_int_equal(hr->status, cases[i].status);
+        assert_int_equal(hr->trap, cases[i].trap);
+        assert_int_equal(hr->host_error, cases[i].host);
+        if (cases[i].mode == 5)
+            assert_int_equal(hr->abort_code, 7);
+        if (cases[i].status == WITAN__RUN_STATUS__RUN_OUT_OF_GAS)
+            assert_int_equal(hr->gas, gas);
+        assert_true(hr->gas > 0 && hr->gas <= gas);
+        /* nothing of the hostile run counts: no decision, no write */
+        assert_int_equal(hr->decision_count, 0);
+        assert_int_equal(hr->write_count, 0);
+        assert_int_equal(gr->status, WITAN__RUN_STATUS__RUN_OK);
+        assert_int_equal(r->n_decisions, 1);
+        assert_memory_equal(r->decisions[0]->contract.data, good, 32);
+        ledger_runs_response_free(r);
+        Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
+        q.contract = (ProtobufCBinaryData){32, bad};
+        Witan__DecisionsResponse *d;
+        assert_int_equal(ledger_query_decisions(w->l, &q, &d), 0);
+        assert_int_equal(d->n_decisions, 0);
+        ledger_decisions_response_free(d);
+        free(bad_m);
+        free(good_m);
+        free_world(w);
+    }
+    tx_size_max = 4096;
+}
+
+/* Calls: results, traps, and every refusal of calls, deploys and
+ * retirements, each with its receipt status. */
+static void test_calls_and_refusals(void **state)
+{
+    (void)state;
+    uint8_t model[32], id[32], tx[32], unknown[32];
+    struct world *w = model_world("calls", model);
+    memset(unknown, 0x5a, sizeof unknown);
+    size_t ms, sz;
+    uint8_t *module = assemble(entries_asm, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms},
+                                          &sz),
+                             &sz, id),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__ContractArg a = WITAN__CONTRACT_ARG__INIT, b = a, t = a;
+    a.value_case = b.value_case = WITAN__CONTRACT_ARG__VALUE_INT;
+    a.int_ = 40;
+    b.int_ = 2;
+    t.value_case = WITAN__CONTRACT_ARG__VALUE_BYTES;
+    t.bytes = (ProtobufCBinaryData){5, (uint8_t *)"hello"};
+    Witan__ContractArg *ab[] = {&a, &b}, *tb[] = {&t}, *ta[] = {&t, &a};
+
+    assert_int_equal(commit1(w, call_tx(w, id, "add", ab, 2, 0, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__RunsResponse *r = runs_of(w, tx);
+    assert_int_equal(r->n_runs, 1);
+    assert_int_equal(r->runs[0]->result_int, 42);
+    assert_int_equal(r->runs[0]->prediction.len, 0);
+    assert_memory_equal(r->runs[0]->caller.data, w->provider_addr, 20);
+    ledger_runs_response_free(r);
+    assert_int_equal(commit1(w, call_tx(w, id, "echo", tb, 1, 0, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    r = runs_of(w, tx);
+    assert_int_equal(r->runs[0]->result_type, VM_TYPE_BYTES);
+    assert_int_equal(r->runs[0]->result_bytes.len, 5);
+    assert_memory_equal(r->runs[0]->result_bytes.data, "hello", 5);
+    ledger_runs_response_free(r);
+    /* a decision by hand rests on no prediction; its id is returned */
+    assert_int_equal(commit1(w, call_tx(w, id, "by_hand", tb, 1, 0, &sz), &sz,
+                             tx),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    r = runs_of(w, tx);
+    assert_int_equal(r->n_decisions, 1);
+    assert_int_equal(r->decisions[0]->prediction.len, 0);
+    assert_int_equal(r->runs[0]->result_bytes.len, 44);
+    assert_memory_equal(r->runs[0]->result_bytes.data, id, 32);
+    ledger_runs_response_free(r);
+
+    /* add of (2^62) + (2^62) overflows: the call fails, with its trap */
+    a.int_ = b.int_ = (int64_t)1 << 62;
+    assert_int_equal(commit1(w, call_tx(w, id, "add", ab, 2, 0, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_FAILED);
+    r = runs_of(w, tx);
+    assert_int_equal(r->runs[0]->status, WITAN__RUN_STATUS__RUN_TRAP);
+    assert_int_equal(r->runs[0]->trap, VM_TRAP_OVERFLOW);
+    char why[160];
+    ledger_run_why(r->runs[0], why, sizeof why);
+    assert_non_null(strstr(why, "integer overflow"));
+    ledger_runs_response_free(r);
+
+    const struct {
+        const char *entry;
+        Witan__ContractArg **args;
+        size_t n;
+        uint64_t gas;
+        bool unknown_id;
+        Witan__TxStatus want;
+    } calls[] = {
+        {"nope", NULL, 0, 0, false, WITAN__TX_STATUS__TX_STATUS_UNKNOWN_ENTRY},
+        {"add", ta, 2, 0, false, WITAN__TX_STATUS__TX_STATUS_UNKNOWN_ENTRY},
+        {"add", ab, 1, 0, false, WITAN__TX_STATUS__TX_STATUS_UNKNOWN_ENTRY},
+        {"add", ab, 2, 20000000, false,
+         WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD},
+        {"add", ab, 2, 0, true, WITAN__TX_STATUS__TX_STATUS_UNKNOWN_CONTRACT},
+    };
+    a.int_ = 1;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        assert_int_equal(commit1(w, call_tx(w, calls[i].unknown_id ? unknown : id,
+                                            calls[i].entry, calls[i].args,
+                                            calls[i].n, calls[i].gas, &sz),
+                                 &sz, tx),
+                         calls[i].want);
+
+    /* Deploys refused by state: gas over contract_gas_max, a model not
+     * registered, replacing an unknown contract; by role: the provider. */
+    uint8_t *review = NULL;
+    size_t rs;
+    review = assemble(review_asm, &rs);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .model = model,
+                                                 .gas = 20000000},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .model = unknown},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MODEL);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .replaces = unknown},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_CONTRACT);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .kp = &w->provider,
+                                                 .sender = w->provider_addr,
+                                                 .nonce = &w->provider_nonce},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_MISSING_ROLE);
+    w->provider_nonce--;
+    /* Retire: the provider is not its operator (and lacks the role);
+     * the admin retires it; twice is refused; calls are then refused. */
+    assert_int_equal(commit1(w, retire_tx(w, id, &w->provider,
+                                          w->provider_addr,
+                                          &w->provider_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_MISSING_ROLE);
+    w->provider_nonce--; /* a missing role spends no nonce */
+    assert_int_equal(commit1(w, retire_tx(w, unknown, &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_CONTRACT);
+    assert_int_equal(commit1(w, retire_tx(w, id, &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, retire_tx(w, id, &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    assert_int_equal(commit1(w, call_tx(w, id, "add", ab, 2, 0, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    free(review);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* Stateless refusals: a module that does not verify (with the VM's reason
+ * and offset), triggers without on_prediction, bad triggers, bad calls. */
+static void test_stateless_refusals(void **state)
+{
+    (void)state;
+    uint8_t model[32];
+    struct world *w = model_world("contract-stateless", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(entries_asm, &ms), junk[] = {0, 'w', 'v', 'x', 1};
+    char why[WHY_SIZE];
+    struct ledger_tx tx;
+    struct {
+        struct deploy_spec d;
+        const char *says;
+    } cases[] = {
+        {{.module = junk, .module_size = sizeof junk}, "bad magic"},
+        {{.module = module, .module_size = ms, .model = model},
+         "on_prediction"},
+        {{.module = module, .module_size = ms, .model = model,
+          .filter = (Witan__FilterOp)9},
+         "unknown filter"},
+        {{.module = module, .module_size = ms, .model = model,
+          .filter = WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, .threshold = 1},
+         NULL}, /* valid trigger, but still no on_prediction */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *env = deploy_tx(w, cases[i].d, &sz);
+        assert_int_not_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why,
+                                              sizeof why),
+                             0);
+        if (cases[i].says && !strstr(why, cases[i].says))
+            fail_msg("case %zu: '%s' lacks '%s'", i, why, cases[i].says);
+        free(env);
+        w->admin_nonce--;
+    }
+    /* a call with an argument that has no value, and a bad entry name */
+    Witan__ContractArg none = WITAN__CONTRACT_ARG__INIT, *args[] = {&none};
+    uint8_t id[32] = {1};
+    uint8_t *env = call_tx(w, id, "add", args, 1, 0, &sz);
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why, sizeof why),
+                     WITAN_EINVAL);
+    free(env);
+    env = call_tx(w, id, "9lives", NULL, 0, 0, &sz);
+    assert_int_equal(ledger_tx_decode(w->l, env, sz, true, &tx, why, sizeof why),
+                     WITAN_EINVAL);
+    free(env);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* A retired contract no longer triggers; a replacement with a start
+ * height takes over exactly there, and the old one acts until then. */
+static void test_retire_and_replace(void **state)
+{
+    (void)state;
+    uint8_t model[32], v1[32], v2[32], att[32];
+    struct world *w = model_world("replace", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(review_asm, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model},
+                                          &sz),
+                             &sz, v1),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    uint64_t start = tip.height + 3; /* two blocks from now */
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model,
+                                                 .replaces = v1,
+                                                 .start_height = start},
+                                          &sz),
+                             &sz, v2),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    /* heights start-1 (v1 runs), start and start+1 (v2 runs) */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(commit1(w, attest_co2(w, i, 41115 + i, &sz), &sz, att),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        Witan__RunsResponse *r = runs_of(w, att);
+        assert_int_equal(r->n_runs, 1);
+        assert_memory_equal(r->runs[0]->contract.data, i == 0 ? v1 : v2, 32);
+        assert_int_equal(r->runs[0]->height, start - 1 + (uint64_t)i);
+        ledger_runs_response_free(r);
+    }
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = (ProtobufCBinaryData){32, v1};
+    Witan__ContractsResponse *c;
+    assert_int_equal(ledger_query_contracts(w->l, &q, &c), 0);
+    assert_true(c->contracts[0]->retired);
+    assert_int_equal(c->contracts[0]->retired_height, start);
+    assert_memory_equal(c->contracts[0]->replaced_by.data, v2, 32);
+    ledger_contracts_response_free(c);
+    /* retire v2: the next prediction runs nothing */
+    assert_int_equal(commit1(w, retire_tx(w, v2, &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, attest_co2(w, 3, 41200, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(receipt_runs(w, att), 0);
+    /* listing by model: both still listed only while indexed */
+    Witan__ContractsRequest lq = WITAN__CONTRACTS_REQUEST__INIT;
+    Witan__ContractsResponse *all;
+    assert_int_equal(ledger_query_contracts(w->l, &lq, &all), 0);
+    assert_int_equal(all->n_contracts, 2);
+    assert_int_equal(all->contracts[0]->module.len, 0);
+    ledger_contracts_response_free(all);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* When the block's gas cannot cover a run's limit, the run is recorded
+ * as not run, with no gas, and the block commits: a contract that spends
+ * its whole limit on the first prediction leaves too little for the
+ * second in the same block. */
+static void test_block_gas(void **state)
+{
+    (void)state;
+    block_gas_max = 2000000;
+    contract_gas_max = 1500000;
+    uint8_t model[32];
+    struct world *w = model_world("block-gas", model);
+    size_t ms, sz[2];
+    char *text = hostile_asm(1);
+    uint8_t *module = assemble(text, &ms);
+    free(text);
+    size_t one;
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model,
+                                                 .gas = 1500000},
+                                          &one),
+                             &one, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    uint8_t *env[2], hashes[2][32];
+    char why[WHY_SIZE];
+    for (int i = 0; i < 2; i++) {
+        env[i] = attest_co2(w, i, 41115 + i, &sz[i]);
+        struct ledger_tx tx;
+        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx, why,
+                                          sizeof why),
+                         0);
+        memcpy(hashes[i], tx.hash, 32);
+        ledger_tx_release(&tx);
+    }
+    Witan__TxStatus st[2];
+    commit_block(w, env, sz, 2, st);
+    static const Witan__RunStatus want[2] = {
+        WITAN__RUN_STATUS__RUN_OUT_OF_GAS, WITAN__RUN_STATUS__RUN_BLOCK_GAS};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+        Witan__RunsResponse *r = runs_of(w, hashes[i]);
+        assert_int_equal(r->n_runs, 1);
+        assert_int_equal(r->runs[0]->status, want[i]);
+        assert_int_equal(r->runs[0]->gas, i == 0 ? 1500000 : 0);
+        ledger_runs_response_free(r);
+        free(env[i]);
+    }
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+    block_gas_max = 1000000000;
+    contract_gas_max = 10000000;
+}
+
+/* Two ledgers that apply the same blocks with contracts hold the same
+ * state roots. */
+static void test_same_roots(void **state)
+{
+    (void)state;
+    uint8_t model[32];
+    struct world *a = model_world("roots-a", model);
+    struct world *b = model_world("roots-b", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(review_asm, &ms);
+    struct world *both[] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        struct world *w = both[k];
+        assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                     .module = module,
+                                                     .module_size = ms,
+                                                     .model = model},
+                                              &sz),
+                                 &sz, NULL),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(commit1(w, attest_co2(w, i, 41100 + 50 * i, &sz),
+                                     &sz, NULL),
+                             WITAN__TX_STATUS__TX_STATUS_OK);
+    }
+    struct ledger_tip ta, tb;
+    ledger_tip(a->l, &ta);
+    ledger_tip(b->l, &tb);
+    assert_int_equal(ta.height, tb.height);
+    assert_memory_equal(ta.state_root, tb.state_root, 32);
+    assert_memory_equal(ta.receipts_root, tb.receipts_root, 32);
+    free(module);
+    free_world(a);
+    free_world(b);
+    tx_size_max = 4096;
+}
+
+int main(void)
+{
+    if (wcrypto_init() != 0)
+        return 1;
+    witan_log_set_level(WITAN_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prediction_to_decision),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_hostile_contracts),
+        cmocka_unit_test(test_calls_and_refusals),
+        cmocka_unit_test(test_stateless_refusals),
+        cmocka_unit_test(test_retire_and_replace),
+        cmocka_unit_test(test_block_gas),
+        cmocka_unit_test(test_same_roots),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
