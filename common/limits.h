@@ -152,6 +152,12 @@
 #define WITAN_DECISION_DATA_SIZE_MAX 1024
 #define WITAN_CONTRACT_CACHE_COUNT 16            /* loaded modules kept */
 #define WITAN_CONTRACT_FEED_SCAN_MAX 256         /* observations feed_* look back */
+/* Scorecards: the recent window (default and most) and the predictions one
+ * observation resolves at most (the rest stay waiting). */
+#define WITAN_SCORECARD_WINDOW_DEFAULT 24
+#define WITAN_SCORECARD_WINDOW_MAX 1024
+#define WITAN_RESOLVE_COUNT_MAX 1024
+#define WITAN_TARGET_HORIZON_MS_MAX 3155760000000LL /* 100 years */
 /* Tools: assembly text, its names (labels, functions, constants) and the
  * tokens of one line (a .regs line lists up to 256 types). */
 #define WITAN_VM_ASM_TEXT_SIZE_MAX (1024 * 1024)

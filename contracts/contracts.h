@@ -20,6 +20,12 @@
 /* The entry a prediction calls. */
 #define CONTRACT_ENTRY_PREDICTION "on_prediction"
 
+struct contract_scorecard {
+    uint32_t frac_bits;
+    uint64_t count, recent_count;
+    unsigned __int128 sum_sq, sum_abs, recent_sum_sq, recent_sum_abs;
+};
+
 /*
  * What a run reads from the ledger. Each returns 0, WITAN_ENOTFOUND where
  * said, or a storage error, which ends the run and is returned by
@@ -38,6 +44,10 @@ struct contract_state {
     int (*feed)(void *ctx, const char *feed, const char *subject,
                 const char *value, uint32_t n, int64_t *mantissas,
                 uint32_t *scales, uint32_t *found);
+    /* A model's scorecard sums (spec/contracts.md section 7), the
+     * 128-bit ones as hi/lo halves; WITAN_ENOTFOUND if it has none. */
+    int (*scorecard)(void *ctx, const uint8_t *model_hash,
+                     struct contract_scorecard *out);
     void *ctx;
 };
 

@@ -396,6 +396,88 @@ static int h_feed_window(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     return 0;
 }
 
+/* Integer square root: the largest r with r * r <= v. */
+static uint64_t isqrt(uint64_t v)
+{
+    uint64_t r = 0;
+    for (int b = 31; b >= 0; b--) {
+        uint64_t t = r | (uint64_t)1 << b;
+        if (t * t <= v)
+            r = t;
+    }
+    return r;
+}
+
+/* sum / (count * 2^shift) at scale s, rounded half up; false on
+ * overflow. count < 2^64 and shift <= 62 keep the divisor below 2^126. */
+static bool mean_at(unsigned __int128 sum, uint64_t count, uint32_t shift,
+                    uint32_t s, int64_t *out)
+{
+    unsigned __int128 p = (unsigned __int128)pow10_table[s];
+    if (count == 0 || shift > 62 || sum > ~(unsigned __int128)0 / p)
+        return false;
+    unsigned __int128 num = sum * p, den = (unsigned __int128)count << shift;
+    unsigned __int128 q = num / den, rem = num % den;
+    q += 2 * rem >= den;
+    if (q > INT64_MAX)
+        return false;
+    *out = (int64_t)q;
+    return true;
+}
+
+/* model_score(what, scale, model): 1 count, 2 mean squared error, 3 mean
+ * absolute error, 4-6 the same over the recent window, 7 and 8 the root
+ * mean squared error (all time, recent) as floor(sqrt(MSE at scale 2s)). */
+static int h_model_score(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
+{
+    (void)n;
+    contract_runtime *rt = RT(ctx);
+    uint32_t s;
+    int e = scale_arg(rt, &a[1], &s);
+    if (e)
+        return e;
+    if (a[2].size != WITAN_HASH_SIZE || a[0].i < 1 || a[0].i > 8 ||
+        (a[0].i >= 7 && s > WITAN_DECIMAL_SCALE_MAX / 2))
+        return fail(rt, WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT);
+    struct contract_scorecard c;
+    const struct contract_state *st = rt->call->state;
+    e = st->scorecard(st->ctx, a[2].bytes, &c);
+    if (e == WITAN_ENOTFOUND)
+        return fail(rt, WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND);
+    if (e) {
+        rt->fatal = e;
+        return e;
+    }
+    bool recent = a[0].i == 4 || a[0].i == 5 || a[0].i == 6 || a[0].i == 8;
+    uint64_t count = recent ? c.recent_count : c.count;
+    unsigned __int128 sq = recent ? c.recent_sum_sq : c.sum_sq;
+    unsigned __int128 ab = recent ? c.recent_sum_abs : c.sum_abs;
+    int64_t v = 0;
+    bool ok = true;
+    switch (a[0].i) {
+    case 1:
+    case 4:
+        v = (int64_t)count;
+        break;
+    case 2:
+    case 5:
+        ok = mean_at(sq, count, 2 * c.frac_bits, s, &v);
+        break;
+    case 3:
+    case 6:
+        ok = mean_at(ab, count, c.frac_bits, s, &v);
+        break;
+    default:
+        ok = mean_at(sq, count, 2 * c.frac_bits, 2 * s, &v);
+        v = ok ? (int64_t)isqrt((uint64_t)v) : 0;
+    }
+    if (!ok)
+        return fail(rt, count ? WITAN__HOST_ERROR__HOST_ERROR_RANGE
+                              : WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND);
+    *r = vm_int(v);
+    return 0;
+}
+
 /* --- storage, held until the run ends ------------------------------------ */
 
 static int key_arg(contract_runtime *rt, const vm_value *k)
@@ -671,6 +753,7 @@ static const vm_host_func host_funcs[] = {
     {"store_del", "b", 'v', 200, h_store_del},
     {"decide", "bbbb", 'b', 1000, h_decide},
     {"emit", "bbb", 'v', 500, h_emit},
+    {"model_score", "iib", 'i', 200, h_model_score},
     {"block_height", "", 'i', 5, h_block_height},
     {"block_time", "", 'i', 5, h_block_time},
     {"self_id", "", 'b', 5, h_self_id},

@@ -307,6 +307,13 @@ static int st_feed(void *ctx, const char *feed, const char *subject,
     return err == WITAN_ENOTFOUND ? WITAN_OK : err;
 }
 
+static int st_scorecard(void *ctx, const uint8_t *model,
+                        struct contract_scorecard *out)
+{
+    struct run_ctx *rc = ctx;
+    return scores_card(rc->txn, model, out);
+}
+
 /* --- runs ----------------------------------------------------------------------- */
 
 static int put_index(store_txn *txn, uint8_t tag, const uint8_t *text,
@@ -444,7 +451,8 @@ static int run_contract(ledger *l, store_txn *txn,
         rec.status = WITAN__RUN_STATUS__RUN_BLOCK_GAS;
     } else {
         struct run_ctx rc = {txn, c->id.data};
-        const struct contract_state st = {st_get, st_usage, st_feed, &rc};
+        const struct contract_state st = {st_get, st_usage, st_feed,
+                                          st_scorecard, &rc};
         const struct contract_call call = {
             .module = m,
             .func = func,

@@ -122,6 +122,20 @@ int contracts_on_prediction(ledger *l, store_txn *txn,
                             const uint8_t *pkey, size_t pkey_size);
 void contracts_cache_clear(ledger *l);
 
+/* Scorecards (ledger/scores.c). After prediction p of model r is written
+ * under pkey from an observation at observed_ms: wait for its target. */
+int scores_pending(ledger *l, store_txn *txn, const Witan__ModelRecord *r,
+                   const Witan__PredictionRecord *p, const uint8_t *pkey,
+                   size_t pkey_size, int64_t observed_ms);
+/* After attestation a (its tx hash and revision) is stored: resolve the
+ * predictions waiting for it, or re-score those its correction changes. */
+int scores_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
+                          const uint8_t hash[WITAN_HASH_SIZE],
+                          uint32_t revision, uint64_t height);
+/* A model's scorecard sums for contracts; WITAN_ENOTFOUND if none. */
+int scores_card(store_txn *txn, const uint8_t model[WITAN_HASH_SIZE],
+                struct contract_scorecard *out);
+
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);
 

@@ -259,6 +259,11 @@ void ledger_decisions_response_free(Witan__DecisionsResponse *r);
 int ledger_query_runs(ledger *l, const Witan__RunsRequest *req,
                       Witan__RunsResponse **out);
 void ledger_runs_response_free(Witan__RunsResponse *r);
+/* A model's scorecard with its recent sums, and its target.
+ * WITAN_ENOTFOUND for an unknown model. */
+int ledger_get_scorecard(ledger *l, const Witan__ScorecardRequest *req,
+                         Witan__ScorecardResponse **out);
+void ledger_scorecard_response_free(Witan__ScorecardResponse *r);
 /* The sentence clients show for a run's end (state holds only codes):
  * "returned", "trapped: integer overflow at function 0, word 12", ... */
 void ledger_run_why(const Witan__ContractRun *r, char *out, size_t out_size);

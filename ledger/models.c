@@ -83,6 +83,18 @@ int models_check_register(const ledger *l, const Witan__RegisterModel *r,
             (unsigned long long)l->g->params->model_gas_max);
         return WITAN_ELIMIT;
     }
+    const Witan__ModelTarget *t = r->target;
+    if (t && (!ledger_feed_ok(t->feed) ||
+              !ledger_text_ok(t->value, WITAN_VALUE_NAME_SIZE_MAX, false) ||
+              t->horizon_ms < 0 || t->horizon_ms > WITAN_TARGET_HORIZON_MS_MAX ||
+              t->output >= info.output_count ||
+              t->window > WITAN_SCORECARD_WINDOW_MAX)) {
+        WHY("the target needs a valid feed and value, a horizon of 0 to %lld "
+            "ms, one of the model's %zu outputs and a window of at most %d",
+            (long long)WITAN_TARGET_HORIZON_MS_MAX, info.output_count,
+            WITAN_SCORECARD_WINDOW_MAX);
+        return WITAN_EINVAL;
+    }
     return WITAN_OK;
 }
 
@@ -154,8 +166,12 @@ static int record_get(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
     return *out ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
+/* Writes p; then, for a model with a target scored from an observation at
+ * *observed_ms, waits for the target; then runs the contracts it triggers. */
 static int put_prediction(ledger *l, store_txn *txn,
-                          const Witan__PredictionRecord *p)
+                          const Witan__PredictionRecord *p,
+                          const Witan__ModelRecord *r,
+                          const int64_t *observed_ms)
 {
     uint8_t key[WITAN_HASH_SIZE + 8 + 4], *buf;
     size_t size;
@@ -167,6 +183,8 @@ static int put_prediction(ledger *l, store_txn *txn,
         return err;
     err = store_put(txn, STORE_PREDICTIONS, key, sizeof key, buf, size);
     free(buf);
+    if (!err && r && observed_ms)
+        err = scores_pending(l, txn, r, p, key, sizeof key, *observed_ms);
     /* The contracts it triggers run now, before anything else is scored. */
     if (!err)
         err = contracts_on_prediction(l, txn, p, key, sizeof key);
@@ -354,7 +372,7 @@ static int read_binding(store_txn *txn, const Witan__ModelInput *b,
  * prediction. */
 static int score_and_record(ledger *l, store_txn *txn,
                             const Witan__ModelRecord *r, struct inputs *in,
-                            const char *subject,
+                            const char *subject, const int64_t *observed_ms,
                             const uint8_t tx_hash[WITAN_HASH_SIZE],
                             uint64_t height)
 {
@@ -445,7 +463,7 @@ static int score_and_record(ledger *l, store_txn *txn,
                      WITAN__PREDICTION_REASON__PREDICTION_REASON_UNSPECIFIED);
         p.problem = &in->problem;
     }
-    return put_prediction(l, txn, &p);
+    return put_prediction(l, txn, &p, r, observed_ms);
 }
 
 static int inputs_alloc(struct inputs *in, size_t n)
@@ -472,7 +490,7 @@ static void inputs_free(struct inputs *in)
 /* Scores a model on the inputs its bindings read from state now. */
 static int score_from_bindings(ledger *l, store_txn *txn,
                                const Witan__ModelRecord *r, int64_t now_ms,
-                               const char *subject,
+                               bool triggered, const char *subject,
                                const uint8_t tx_hash[WITAN_HASH_SIZE],
                                uint64_t height)
 {
@@ -501,7 +519,8 @@ static int score_from_bindings(ledger *l, store_txn *txn,
                 in.txs[i] = (ProtobufCBinaryData){0, NULL};
     }
     if (!err)
-        err = score_and_record(l, txn, r, &in, subject, tx_hash, height);
+        err = score_and_record(l, txn, r, &in, subject,
+                               triggered ? &now_ms : NULL, tx_hash, height);
     inputs_free(&in);
     return err;
 }
@@ -561,6 +580,7 @@ int models_apply_register(ledger *l, store_txn *txn, const Witan__TxBody *body,
     r.height = height;
     r.gas_max = info.gas_max;
     r.allow_extrapolation = reg->allow_extrapolation;
+    r.target = reg->target;
     uint8_t *buf;
     size_t size;
     err = pack_message(&r.base, &buf, &size);
@@ -596,8 +616,8 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
     if (!err)
         infer_model_info(m, &info);
     if (!err && s->n_inputs == 0) {
-        err = score_from_bindings(l, txn, r, l->block_time_ms, "", hash,
-                                  height);
+        err = score_from_bindings(l, txn, r, l->block_time_ms, false, "",
+                                  hash, height);
     } else if (!err && s->n_inputs != info.input_count) {
         *status = WITAN__TX_STATUS__TX_STATUS_INPUT_MISMATCH;
     } else if (!err) {
@@ -616,7 +636,7 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
         }
         in.count = s->n_inputs;
         if (!err)
-            err = score_and_record(l, txn, r, &in, "", hash, height);
+            err = score_and_record(l, txn, r, &in, "", NULL, hash, height);
         inputs_free(&in);
     }
     witan__model_record__free_unpacked(r, NULL);
@@ -652,7 +672,7 @@ int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
         p.model_name = r->name;
         p.model_tx = r->tx_hash;
     }
-    err = put_prediction(l, txn, &p);
+    err = put_prediction(l, txn, &p, NULL, NULL);
     if (r)
         witan__model_record__free_unpacked(r, NULL);
     return err;
@@ -689,8 +709,8 @@ int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
         err = record_get(txn, hashes[i], &r);
         if (err)
             return err == WITAN_ENOTFOUND ? WITAN_EDBCORRUPT : err;
-        err = score_from_bindings(l, txn, r, a->observed_at_ms, a->subject,
-                                  hash, height);
+        err = score_from_bindings(l, txn, r, a->observed_at_ms, true,
+                                  a->subject, hash, height);
         witan__model_record__free_unpacked(r, NULL);
         if (err)
             return err;

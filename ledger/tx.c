@@ -463,7 +463,7 @@ static int put_record(store_txn *txn, const uint8_t *key, size_t key_size,
 
 static int apply_attest(store_txn *txn, const Witan__TxBody *body,
                         const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
-                        Witan__TxStatus *status)
+                        Witan__TxStatus *status, uint32_t *revision)
 {
     const Witan__Attest *a = body->attest;
     uint8_t prefix[WITAN_STORE_KEY_SIZE_MAX], key[WITAN_STORE_KEY_SIZE_MAX];
@@ -534,6 +534,7 @@ static int apply_attest(store_txn *txn, const Witan__TxBody *body,
     }
     size_t n = attest_key(a->feed, a->subject, a->observed_at_ms,
                           body->sender.data, true, rec.revision, key);
+    *revision = rec.revision;
     return put_record(txn, key, n, &rec);
 }
 
@@ -782,12 +783,19 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
     if (err)
         return err;
     switch (body->payload_case) {
-    case WITAN__TX_BODY__PAYLOAD_ATTEST:
-        err = apply_attest(txn, body, hash, height, status);
-        /* A stored attestation scores every model it triggers. */
-        if (!err && *status == WITAN__TX_STATUS__TX_STATUS_OK)
+    case WITAN__TX_BODY__PAYLOAD_ATTEST: {
+        uint32_t revision = 0;
+        err = apply_attest(txn, body, hash, height, status, &revision);
+        if (err || *status != WITAN__TX_STATUS__TX_STATUS_OK)
+            return err;
+        /* A stored attestation first resolves the predictions made of
+         * what it observes, then scores every model it triggers. */
+        err = scores_on_attestation(l, txn, body->attest, hash, revision,
+                                    height);
+        if (!err)
             err = models_on_attestation(l, txn, body->attest, hash, height);
         return err;
+    }
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
         return apply_membership(txn, body->membership, hash, height, status);
     case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:

@@ -49,7 +49,8 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
     "txs",      "receipts", "accounts",     "attestations",
     "models",   "predictions", "triggers", "consensus", "drops",
     "contracts", "contract_triggers", "runs", "contract_state", "decisions",
-    "decision_index", "events",
+    "decision_index", "events", "resolutions", "prediction_scores",
+    "scorecards",
 };
 
 bool store_table_is_state(enum store_table table)
@@ -58,7 +59,8 @@ bool store_table_is_state(enum store_table table)
            table == STORE_MODELS || table == STORE_PREDICTIONS ||
            table == STORE_CONTRACTS || table == STORE_RUNS ||
            table == STORE_CONTRACT_STATE || table == STORE_DECISIONS ||
-           table == STORE_EVENTS;
+           table == STORE_EVENTS || table == STORE_PREDICTION_SCORES ||
+           table == STORE_SCORECARDS;
 }
 
 const char *store_table_name(enum store_table table)

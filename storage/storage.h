@@ -51,7 +51,11 @@ enum store_table {
     STORE_DECISIONS = 17,         /* contract, height, seq -> Decision (state) */
     STORE_DECISION_INDEX = 18,    /* kind, subject and height indexes */
     STORE_EVENTS = 19,            /* height, seq -> Event          (state) */
-    STORE_TABLE_COUNT = 20,
+    /* Scorecards (spec/contracts.md, section 7). */
+    STORE_RESOLUTIONS = 20,       /* target feed, subject, time, prediction */
+    STORE_PREDICTION_SCORES = 21, /* prediction key -> PredictionScore (state) */
+    STORE_SCORECARDS = 22,        /* model hash -> Scorecard       (state) */
+    STORE_TABLE_COUNT = 23,
 };
 
 /* True for the tables whose writes enter the state root. */

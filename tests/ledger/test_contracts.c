@@ -870,6 +870,301 @@ static void test_same_roots(void **state)
     tx_size_max = 4096;
 }
 
+/* --- scorecards -------------------------------------------------------------- */
+
+/* A decimal text like "-0.4177" as mantissa and scale. */
+static void parse_decimal(const char *t, int64_t *m, uint32_t *s)
+{
+    bool neg = *t == '-';
+    t += neg || *t == '+';
+    int64_t v = 0;
+    uint32_t scale = 0;
+    bool frac = false;
+    for (; *t; t++) {
+        if (*t == '.') {
+            frac = true;
+            continue;
+        }
+        assert_true(*t >= '0' && *t <= '9');
+        v = v * 10 + (*t - '0');
+        scale += frac;
+    }
+    *m = neg ? -v : v;
+    *s = scale;
+}
+
+/* "YYYY-MM" to Unix ms of its first day. */
+static int64_t month_ms(const char *ym)
+{
+    int y = atoi(ym), mo = atoi(ym + 5);
+    /* days from 1970-01-01 to the first of the month (civil calendar) */
+    int yy = mo <= 2 ? y - 1 : y, era = yy / 400;
+    int yoe = yy - era * 400, mp = (mo + 9) % 12;
+    int doy = (153 * mp + 2) / 5, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return ((int64_t)era * 146097 + doe - 719468) * 86400000LL;
+}
+
+static uint8_t *value_tx(struct world *w, const char *feed, const char *name,
+                         int64_t time_ms, int64_t m, uint32_t scale,
+                         const uint8_t *corrects, size_t *size)
+{
+    Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+    v.name = (char *)name;
+    v.mantissa = m;
+    v.scale = scale;
+    Witan__NamedValue *vs[] = {&v};
+    Witan__Attest a = WITAN__ATTEST__INIT;
+    a.feed = (char *)feed;
+    a.subject = "mauna-loa";
+    a.observed_at_ms = time_ms;
+    a.n_values = 1;
+    a.values = vs;
+    if (corrects)
+        a.corrects = (ProtobufCBinaryData){32, (uint8_t *)corrects};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+    b.attest = &a;
+    return sign_body(&b, &w->provider, size);
+}
+
+/* Decides "mse" with the model's recent mean squared error at scale 6,
+ * read through model_score (its first run, with nothing resolved yet,
+ * traps NOT_FOUND). */
+static const char mse_asm[] =
+    ".import pred_model -> b\n"
+    ".import model_score i i b -> i\n"
+    ".import decide b b b b -> b\n"
+    ".func on_prediction -> i\n"
+    ".regs i i b b b b\n"
+    "    ldi r0, 5\n    ldi r1, 6\n    host r2, pred_model\n"
+    "    host r0, model_score\n"
+    "    lds r2, \"mse\"\n    lds r3, \"\"\n    itob r4, r0\n    lds r5, \"\"\n"
+    "    host r2, decide\n    ret r0\n.end\n"
+    ".export on_prediction on_prediction\n";
+
+/* The reference: what spec/contracts.md section 7 says the sums are,
+ * written independently of ledger/scores.c. */
+struct reference {
+    uint64_t count;
+    unsigned __int128 sq, abs;
+    int64_t errors[64];
+    size_t n;
+};
+
+static int64_t to_fixed(int64_t m, uint32_t s, uint32_t f)
+{
+    __int128 p10 = 1;
+    for (uint32_t i = 0; i < s; i++)
+        p10 *= 10;
+    __int128 num = (__int128)m << f;
+    /* C division truncates: adding half the divisor away from zero first
+     * rounds halves away from zero */
+    return (int64_t)((num + (num < 0 ? -p10 / 2 : p10 / 2)) / p10);
+}
+
+static unsigned __int128 window_sum(const struct reference *r, size_t from,
+                                    bool squares)
+{
+    unsigned __int128 t = 0;
+    for (size_t i = from; i < r->n; i++) {
+        __int128 e = r->errors[i];
+        t += squares ? (unsigned __int128)(e * e)
+                     : (unsigned __int128)(e < 0 ? -e : e);
+    }
+    return t;
+}
+
+/* Four years of Mauna Loa CO2 and the global temperature anomaly from
+ * tests/fixtures/data: each month's CO2 triggers the temperature model,
+ * whose target is that month's anomaly (horizon 0); its scorecard must
+ * equal the reference, also after one observation is corrected, and a
+ * contract reading model_score sees the same mean. */
+static void test_scorecard_against_reference(void **state)
+{
+    (void)state;
+    enum { MONTHS = 48, WINDOW = 12 };
+    tx_size_max = 65536;
+    struct world *w = new_world("scorecard");
+    size_t ms, sz[2];
+    uint8_t *bytes = read_model(&ms), model[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, ms, model);
+    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
+                                                          WITAN__MODEL_INPUT__INIT;
+    co2.feed = year.feed = "climate/co2/mauna-loa";
+    co2.subject = year.subject = "mauna-loa";
+    co2.value = "co2";
+    year.observed_year = true;
+    Witan__ModelInput *inputs[] = {&co2, &year};
+    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
+    trig.feed = "climate/co2/mauna-loa";
+    trig.subject = "mauna-loa";
+    Witan__ModelTrigger *trigs[] = {&trig};
+    Witan__ModelTarget target = WITAN__MODEL_TARGET__INIT;
+    target.feed = "climate/temp/global";
+    target.value = "anomaly";
+    target.window = WINDOW;
+    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
+    r.name = "temperature-from-co2";
+    r.model = (ProtobufCBinaryData){ms, bytes};
+    r.n_inputs = 2;
+    r.inputs = inputs;
+    r.n_triggers = 1;
+    r.triggers = trigs;
+    r.target = &target;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &r;
+    assert_int_equal(commit1(w, sign_body(&b, &w->admin, &sz[0]), &sz[0], NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(bytes);
+    size_t cs;
+    uint8_t *mse_m = assemble(mse_asm, &cs);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = mse_m,
+                                                 .module_size = cs,
+                                                 .model = model},
+                                          &sz[0]),
+                             &sz[0], NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(mse_m);
+
+    /* The two series, January 2000 on. */
+    char *co2_csv, *temp_csv;
+    size_t co2_size, temp_size;
+    assert_int_equal(witan_read_file("tests/fixtures/data/co2-mm-mlo.csv",
+                                     1 << 24, &co2_csv, &co2_size),
+                     0);
+    assert_int_equal(witan_read_file("tests/fixtures/data/global-temp-monthly.csv",
+                                     1 << 24, &temp_csv, &temp_size),
+                     0);
+    static struct witan_csv rc, rt;
+    char why[WHY_SIZE];
+    witan_csv_init(&rc, co2_csv, co2_size);
+    witan_csv_init(&rt, temp_csv, temp_size);
+    char months[MONTHS][8];
+    int64_t co2_m[MONTHS], temp_m[MONTHS];
+    uint32_t co2_s[MONTHS], temp_s[MONTHS];
+    size_t have = 0;
+    while (have < MONTHS && witan_csv_next(&rc, why, sizeof why) == 1)
+        if (rc.count >= 3 && strncmp(rc.fields[0], "2000-01", 7) >= 0 &&
+            rc.fields[0][4] == '-') {
+            snprintf(months[have], sizeof months[have], "%.7s", rc.fields[0]);
+            parse_decimal(rc.fields[2], &co2_m[have], &co2_s[have]);
+            have++;
+        }
+    assert_int_equal(have, MONTHS);
+    size_t got = 0;
+    while (got < MONTHS && witan_csv_next(&rt, why, sizeof why) == 1)
+        if (rt.count == 3 && strcmp(rt.fields[0], "gcag") == 0 &&
+            strcmp(rt.fields[1], months[got]) == 0) {
+            parse_decimal(rt.fields[2], &temp_m[got], &temp_s[got]);
+            got++;
+        }
+    assert_int_equal(got, MONTHS);
+    free(co2_csv);
+    free(temp_csv);
+
+    uint8_t last_temp_tx[32];
+    for (size_t i = 0; i < MONTHS; i++) {
+        uint8_t *env[2];
+        int64_t t = month_ms(months[i]);
+        env[0] = value_tx(w, "climate/co2/mauna-loa", "co2", t, co2_m[i],
+                          co2_s[i], NULL, &sz[0]);
+        env[1] = value_tx(w, "climate/temp/global", "anomaly", t, temp_m[i],
+                          temp_s[i], NULL, &sz[1]);
+        struct ledger_tx tx;
+        assert_int_equal(ledger_tx_decode(w->l, env[1], sz[1], false, &tx, why,
+                                          sizeof why),
+                         0);
+        memcpy(last_temp_tx, tx.hash, 32);
+        ledger_tx_release(&tx);
+        Witan__TxStatus st[2];
+        commit_block(w, env, sz, 2, st);
+        assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+        assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_OK);
+        free(env[0]);
+        free(env[1]);
+    }
+
+    /* The reference over the ledger's own predictions (height order). */
+    Witan__PredictionsResponse *p = predictions(w, model);
+    assert_int_equal(p->n_records, MONTHS);
+    struct reference ref = {0};
+    for (size_t i = 0; i < MONTHS; i++) {
+        const Witan__PredictionRecord *rec = p->records[i];
+        assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        int64_t e = rec->outputs[0] -
+                    to_fixed(temp_m[i], temp_s[i], rec->output_frac_bits);
+        ref.errors[ref.n++] = e;
+    }
+    uint32_t f = p->records[0]->output_frac_bits;
+    /* The contract's last run saw months 0..46 resolved: recent MSE over
+     * months 35..46 at scale 6. */
+    {
+        struct reference before = ref;
+        before.n = MONTHS - 1;
+        unsigned __int128 s2 = window_sum(&before, before.n - WINDOW, true);
+        unsigned __int128 den = (unsigned __int128)WINDOW << (2 * f);
+        unsigned __int128 want = (s2 * 1000000 + den / 2) / den;
+        Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
+        Witan__DecisionsResponse *d;
+        q.limit = 1000;
+        assert_int_equal(ledger_query_decisions(w->l, &q, &d), 0);
+        assert_int_equal(d->n_decisions, MONTHS - 1); /* month 0 trapped */
+        const Witan__Decision *last = d->decisions[d->n_decisions - 1]->decision;
+        assert_int_equal(last->values[0], (int64_t)want);
+        ledger_decisions_response_free(d);
+    }
+    Witan__ScorecardRequest sq = WITAN__SCORECARD_REQUEST__INIT;
+    sq.model_hash = (ProtobufCBinaryData){32, model};
+    for (int round = 0; round < 2; round++) {
+        Witan__ScorecardResponse *c;
+        assert_int_equal(ledger_get_scorecard(w->l, &sq, &c), 0);
+        assert_non_null(c->scorecard);
+        assert_non_null(c->target);
+        assert_int_equal(c->scorecard->count, MONTHS);
+        unsigned __int128 s2 = window_sum(&ref, 0, true),
+                          s1 = window_sum(&ref, 0, false),
+                          r2 = window_sum(&ref, MONTHS - WINDOW, true),
+                          r1 = window_sum(&ref, MONTHS - WINDOW, false);
+        assert_int_equal(c->scorecard->sum_sq_hi, (uint64_t)(s2 >> 64));
+        assert_int_equal(c->scorecard->sum_sq_lo, (uint64_t)s2);
+        assert_int_equal(c->scorecard->sum_abs_hi, (uint64_t)(s1 >> 64));
+        assert_int_equal(c->scorecard->sum_abs_lo, (uint64_t)s1);
+        assert_int_equal(c->recent_count, WINDOW);
+        assert_int_equal(c->recent_sum_sq_lo, (uint64_t)r2);
+        assert_int_equal(c->recent_sum_abs_lo, (uint64_t)r1);
+        assert_int_equal(c->scorecard->n_recent_errors, WINDOW);
+        for (size_t i = 0; i < WINDOW; i++)
+            assert_int_equal(c->scorecard->recent_errors[i],
+                             ref.errors[MONTHS - WINDOW + i]);
+        assert_false(c->scorecard->saturated);
+        ledger_scorecard_response_free(c);
+        if (round == 1)
+            break;
+        /* Correct the last month's anomaly: its prediction is re-scored. */
+        temp_m[MONTHS - 1] += 250;
+        uint8_t *env = value_tx(w, "climate/temp/global", "anomaly",
+                                month_ms(months[MONTHS - 1]),
+                                temp_m[MONTHS - 1], temp_s[MONTHS - 1],
+                                last_temp_tx, &sz[0]);
+        assert_int_equal(commit1(w, env, &sz[0], NULL),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        ref.errors[MONTHS - 1] =
+            p->records[MONTHS - 1]->outputs[0] -
+            to_fixed(temp_m[MONTHS - 1], temp_s[MONTHS - 1], f);
+    }
+    ledger_predictions_response_free(p);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -884,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_retire_and_replace),
         cmocka_unit_test(test_block_gas),
         cmocka_unit_test(test_same_roots),
+        cmocka_unit_test(test_scorecard_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
