@@ -442,8 +442,10 @@ static int h_model_score(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     struct contract_scorecard c;
     const struct contract_state *st = rt->call->state;
     e = st->scorecard(st->ctx, a[2].bytes, &c);
-    if (e == WITAN_ENOTFOUND)
-        return fail(rt, WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND);
+    if (e == WITAN_ENOTFOUND) { /* nothing resolved yet: counts are 0 */
+        memset(&c, 0, sizeof c);
+        e = 0;
+    }
     if (e) {
         rt->fatal = e;
         return e;
