@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/ledger/world.h"
+#include "vm/vm.h"
 
 
 void rm_rf(const char *dir)
@@ -297,5 +298,147 @@ Witan__PredictionsResponse *predictions(struct world *w,
     Witan__PredictionsResponse *r;
     assert_int_equal(ledger_query_predictions(w->l, &q, &r), 0);
     return r;
+}
+
+
+/* --- contracts --------------------------------------------------------------- */
+
+uint8_t *assemble(const char *text, size_t *size)
+{
+    uint8_t *m;
+    vm_asm_error e;
+    int err = vm_assemble(text, strlen(text), &m, size, &e);
+    if (err)
+        fail_msg("line %u: %s", e.line, e.message);
+    return m;
+}
+
+
+
+uint8_t *deploy_tx(struct world *w, struct deploy_spec d, size_t *size)
+{
+    Witan__ContractTrigger t = WITAN__CONTRACT_TRIGGER__INIT;
+    Witan__ContractTrigger *ts[] = {&t};
+    Witan__DeployContract dc = WITAN__DEPLOY_CONTRACT__INIT;
+    dc.name = (char *)(d.name ? d.name : "review");
+    dc.version = 1;
+    dc.module = (ProtobufCBinaryData){d.module_size, (uint8_t *)d.module};
+    dc.language = "witan-asm";
+    dc.gas_limit = d.gas ? d.gas : 100000;
+    if (d.model) {
+        t.model_hash = (ProtobufCBinaryData){32, (uint8_t *)d.model};
+        t.kind = WITAN__TRIGGER_KIND__TRIGGER_ANY;
+        t.filter = d.filter;
+        if (d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE ||
+            d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_BELOW) {
+            t.output = d.output;
+            t.threshold_mantissa = d.threshold;
+            t.threshold_scale = 3;
+        }
+        dc.n_triggers = 1;
+        dc.triggers = ts;
+    }
+    if (d.replaces)
+        dc.replaces = (ProtobufCBinaryData){32, (uint8_t *)d.replaces};
+    dc.start_height = d.start_height;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, (uint8_t *)(d.sender ? d.sender
+                                                              : w->admin_addr)};
+    b.nonce = d.nonce ? (*d.nonce)++ : w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT;
+    b.deploy_contract = &dc;
+    return sign_body(&b, d.kp ? d.kp : &w->admin, size);
+}
+
+
+/* Commits one transaction; returns its status; frees env. */
+Witan__TxStatus commit1(struct world *w, uint8_t *env,
+                               const size_t *size_p, uint8_t hash_out[32])
+{
+    /* by pointer: the size is read after the builder in the same call
+     * expression has set it */
+    size_t size = *size_p;
+    Witan__TxStatus st;
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    if (ledger_tx_decode(w->l, env, size, false, &tx, why, sizeof why))
+        fail_msg("decode: %s", why);
+    if (hash_out)
+        memcpy(hash_out, tx.hash, 32);
+    ledger_tx_release(&tx);
+    commit_block(w, &env, &size, 1, &st);
+    free(env);
+    return st;
+}
+
+/* The runs a transaction caused. */
+Witan__RunsResponse *runs_of(struct world *w, const uint8_t tx[32])
+{
+    Witan__RunsRequest q = WITAN__RUNS_REQUEST__INIT;
+    q.tx_hash = (ProtobufCBinaryData){32, (uint8_t *)tx};
+    Witan__RunsResponse *r;
+    assert_int_equal(ledger_query_runs(w->l, &q, &r), 0);
+    return r;
+}
+
+
+/* A decimal text like "-0.4177" as mantissa and scale. */
+void parse_decimal(const char *t, int64_t *m, uint32_t *s)
+{
+    bool neg = *t == '-';
+    t += neg || *t == '+';
+    int64_t v = 0;
+    uint32_t scale = 0;
+    bool frac = false;
+    for (; *t; t++) {
+        if (*t == '.') {
+            frac = true;
+            continue;
+        }
+        assert_true(*t >= '0' && *t <= '9');
+        v = v * 10 + (*t - '0');
+        scale += frac;
+    }
+    *m = neg ? -v : v;
+    *s = scale;
+}
+
+/* "YYYY-MM" (its first day) or "YYYY-MM-DD" to Unix ms at midnight UTC. */
+int64_t month_ms(const char *ym)
+{
+    int y = atoi(ym), mo = atoi(ym + 5);
+    int day = strlen(ym) >= 10 ? atoi(ym + 8) : 1;
+    /* days from 1970-01-01 to the first of the month (civil calendar) */
+    int yy = mo <= 2 ? y - 1 : y, era = yy / 400;
+    int yoe = yy - era * 400, mp = (mo + 9) % 12;
+    int doy = (153 * mp + 2) / 5, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return ((int64_t)era * 146097 + doe - 719468 + day - 1) * 86400000LL;
+}
+
+uint8_t *value_tx(struct world *w, const char *feed, const char *subject,
+                  const char *name, int64_t time_ms, int64_t m,
+                  uint32_t scale, const uint8_t *corrects, size_t *size)
+{
+    Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+    v.name = (char *)name;
+    v.mantissa = m;
+    v.scale = scale;
+    Witan__NamedValue *vs[] = {&v};
+    Witan__Attest a = WITAN__ATTEST__INIT;
+    a.feed = (char *)feed;
+    a.subject = (char *)subject;
+    a.observed_at_ms = time_ms;
+    a.n_values = 1;
+    a.values = vs;
+    if (corrects)
+        a.corrects = (ProtobufCBinaryData){32, (uint8_t *)corrects};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+    b.attest = &a;
+    return sign_body(&b, &w->provider, size);
 }
 

@@ -53,4 +53,29 @@ uint8_t *register_tx(struct world *w, const uint8_t *model, size_t model_size, s
 uint8_t *score_tx(struct world *w, const uint8_t hash[32], size_t *size);
 Witan__PredictionsResponse *predictions(struct world *w, const uint8_t hash[32]);
 
+/* Contracts and data (test_contracts, test_examples). */
+struct deploy_spec {
+    const uint8_t *module;
+    size_t module_size;
+    uint64_t gas;
+    const uint8_t *model; /* NULL: no trigger */
+    Witan__FilterOp filter;
+    int64_t threshold;    /* thousandths */
+    const uint8_t *replaces;
+    uint64_t start_height;
+    const wcrypto_keypair *kp; /* default: the admin */
+    const uint8_t *sender;
+    uint64_t *nonce;
+    const char *name;     /* default "review" */
+    uint32_t output;      /* the output ABOVE and BELOW compare */
+};
+
+uint8_t *assemble(const char *text, size_t *size);
+uint8_t *deploy_tx(struct world *w, struct deploy_spec d, size_t *size);
+Witan__TxStatus commit1(struct world *w, uint8_t *env, const size_t *size_p, uint8_t hash_out[32]);
+Witan__RunsResponse *runs_of(struct world *w, const uint8_t tx[32]);
+void parse_decimal(const char *t, int64_t *m, uint32_t *s);
+int64_t month_ms(const char *ym);
+uint8_t *value_tx(struct world *w, const char *feed, const char *subject, const char *name, int64_t time_ms, int64_t m, uint32_t scale, const uint8_t *corrects, size_t *size);
+
 #endif
