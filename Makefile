@@ -139,7 +139,7 @@ $$($(1)_TESTS): $(BUILD)/$(1)/test_%: $(BUILD)/obj/$(1)/test_%.o $$($(1)_SUPPORT
 	$$(CC) $$(LDFLAGS) $$< $$($(1)_SUPPORT_OBJS) $$(LINK_LIBS) -lcmocka -o $$@
 $$($(1)_BENCHES): $(BUILD)/$(1)/bench_%: $(BUILD)/obj/$(1)/bench_%.o $$($(1)_SUPPORT_OBJS) $$(LIBS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) $$< $$($(1)_SUPPORT_OBJS) $$(LINK_LIBS) -o $$@
+	$$(CC) $$(LDFLAGS) $$< $$($(1)_SUPPORT_OBJS) $$(LINK_LIBS) -lcmocka -o $$@
 endef
 TEST_BINS :=
 BENCH_BINS :=
