@@ -11,6 +11,14 @@
 
 #include "contracts/contracts.h"
 
+/* Room for the largest bytes a host function hands back: every input's
+ * attestation hash (more than a window of values or a stored value). */
+#define SCRATCH_SIZE (WITAN_MODEL_INPUT_COUNT_MAX * WITAN_HASH_SIZE)
+_Static_assert(SCRATCH_SIZE >= 8 * WITAN_MODEL_WINDOW_MAX &&
+                   SCRATCH_SIZE >= WITAN_CONTRACT_VALUE_SIZE_MAX &&
+                   SCRATCH_SIZE <= WITAN_VM_BYTES_SIZE_MAX,
+               "host results fit the scratch and a VM value");
+
 struct contract_runtime {
     vm_exec *exec;
     vm_host host;
@@ -280,23 +288,26 @@ static int h_pred_input(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     return 0;
 }
 
-static int h_pred_input_tx(void *ctx, const vm_value *a, uint32_t n,
-                           vm_value *r)
+/* Every input's attestation hash, 32 bytes each in input order (zeros
+ * where an input came from none). */
+static int h_pred_input_txs(void *ctx, const vm_value *a, uint32_t n,
+                            vm_value *r)
 {
-    (void)n;
+    (void)a, (void)n;
     contract_runtime *rt = RT(ctx);
     int e = need_prediction(rt);
     if (e)
         return e;
     const Witan__PredictionRecord *p = rt->call->prediction;
-    if (a[0].i < 0 || (uint64_t)a[0].i >= input_count(p))
-        return fail(rt, WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT);
-    size_t k = (size_t)a[0].i;
-    if (k >= p->n_input_txs) {
-        *r = out_bytes(NULL, 0);
-        return 0;
-    }
-    *r = out_bytes(p->input_txs[k].data, (uint32_t)p->input_txs[k].len);
+    size_t count = p->n_input_txs < SCRATCH_SIZE / WITAN_HASH_SIZE
+                       ? p->n_input_txs
+                       : SCRATCH_SIZE / WITAN_HASH_SIZE;
+    memset(rt->scratch, 0, count * WITAN_HASH_SIZE);
+    for (size_t i = 0; i < count; i++)
+        if (p->input_txs[i].len == WITAN_HASH_SIZE)
+            memcpy(rt->scratch + i * WITAN_HASH_SIZE, p->input_txs[i].data,
+                   WITAN_HASH_SIZE);
+    *r = out_bytes(rt->scratch, (uint32_t)(count * WITAN_HASH_SIZE));
     return 0;
 }
 
@@ -329,6 +340,7 @@ static int feed_names(contract_runtime *rt, const vm_value *a, char *feed,
     return 0;
 }
 
+/* a[0..2]: feed, subject, value. */
 static int read_feed(contract_runtime *rt, const vm_value *a, uint32_t want,
                      uint32_t s, int64_t *vals, uint32_t *found)
 {
@@ -358,8 +370,8 @@ static int h_feed_latest(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     contract_runtime *rt = RT(ctx);
     uint32_t s, found;
     int64_t v;
-    int e = scale_arg(rt, &a[3], &s);
-    if (e || (e = read_feed(rt, a, 1, s, &v, &found)))
+    int e = scale_arg(rt, &a[0], &s);
+    if (e || (e = read_feed(rt, a + 1, 1, s, &v, &found)))
         return e;
     if (found == 0)
         return fail(rt, WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND);
@@ -449,20 +461,6 @@ static int h_store_get(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
     if (e || (e = lookup(rt, &a[0], &found, &v, &vs)))
         return e;
     *r = out_bytes(v, found ? vs : 0);
-    return 0;
-}
-
-static int h_store_has(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
-{
-    (void)n;
-    contract_runtime *rt = RT(ctx);
-    bool found;
-    const uint8_t *v;
-    uint32_t vs;
-    int e = key_arg(rt, &a[0]);
-    if (e || (e = lookup(rt, &a[0], &found, &v, &vs)))
-        return e;
-    *r = vm_int(found);
     return 0;
 }
 
@@ -596,7 +594,14 @@ static int h_decide(void *ctx, const vm_value *a, uint32_t n, vm_value *r)
         return e;
     }
     o->decision_count++;
-    *r = vm_int((int64_t)rt->call->decision_seq + o->decision_count - 1);
+    /* its id: contract || be64(height) || be32(sequence in the block) */
+    uint8_t *id = rt->scratch;
+    memcpy(id, rt->call->contract_id, WITAN_HASH_SIZE);
+    put_be64(id + WITAN_HASH_SIZE, rt->call->height);
+    uint32_t seq = rt->call->decision_seq + o->decision_count - 1;
+    for (int i = 0; i < 4; i++)
+        id[WITAN_HASH_SIZE + 8 + i] = (uint8_t)(seq >> (24 - 8 * i));
+    *r = out_bytes(id, WITAN_HASH_SIZE + 12);
     return 0;
 }
 
@@ -658,14 +663,13 @@ static const vm_host_func host_funcs[] = {
     {"pred_output", "ii", 'i', 10, h_pred_output},
     {"pred_input_count", "", 'i', 5, h_pred_input_count},
     {"pred_input", "ii", 'i', 10, h_pred_input},
-    {"pred_input_tx", "i", 'b', 5, h_pred_input_tx},
-    {"feed_latest", "bbbi", 'i', 200, h_feed_latest},
+    {"pred_input_txs", "", 'b', 5, h_pred_input_txs},
+    {"feed_latest", "ibbb", 'i', 200, h_feed_latest},
     {"feed_window", "bbbii", 'b', 1000, h_feed_window},
     {"store_get", "b", 'b', 100, h_store_get},
-    {"store_has", "b", 'i', 100, h_store_has},
     {"store_put", "bb", 'v', 500, h_store_put},
     {"store_del", "b", 'v', 200, h_store_del},
-    {"decide", "bbbb", 'i', 1000, h_decide},
+    {"decide", "bbbb", 'b', 1000, h_decide},
     {"emit", "bbb", 'v', 500, h_emit},
     {"block_height", "", 'i', 5, h_block_height},
     {"block_time", "", 'i', 5, h_block_time},
@@ -683,10 +687,6 @@ const vm_host_func *contract_host_funcs(uint32_t *count)
 
 /* Room for the largest bytes a host function hands back: a window of
  * values or a stored value. */
-#define SCRATCH_SIZE                                                           \
-    (8 * WITAN_MODEL_WINDOW_MAX > WITAN_CONTRACT_VALUE_SIZE_MAX                 \
-         ? 8 * WITAN_MODEL_WINDOW_MAX                                          \
-         : WITAN_CONTRACT_VALUE_SIZE_MAX)
 
 int contract_runtime_new(contract_runtime **out)
 {

@@ -5,12 +5,14 @@
 LEDGER_FUZZ_CC ?= clang
 LEDGER_FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
                      -fno-sanitize-recover=all -Wall -Wextra -Werror
-LEDGER_FUZZ_SRCS := $(wildcard ledger/*.c storage/*.c crypto/*.c common/*.c \
+LEDGER_FUZZ_SRCS := $(wildcard ledger/*.c contracts/*.c vm/*.c storage/*.c \
+                      crypto/*.c common/*.c \
                       inference/*.c)
 LEDGER_FUZZ_LIBS := -llmdb -lsecp256k1 -lsodium -lprotobuf-c -lpthread -lm
 
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/main_fuzz_%.c $(LEDGER_FUZZ_SRCS) $(GEN_C) \
-                      $(wildcard ledger/*.h storage/*.h crypto/*.h common/*.h)
+                      $(wildcard ledger/*.h contracts/*.h vm/*.h storage/*.h crypto/*.h \
+                        common/*.h)
 	@mkdir -p $(dir $@)
 	$(LEDGER_FUZZ_CC) $(CPPFLAGS) $(LEDGER_FUZZ_FLAGS) $< $(LEDGER_FUZZ_SRCS) \
 	    $(GEN_C) $(LEDGER_FUZZ_LIBS) -o $@
