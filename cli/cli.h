@@ -86,6 +86,9 @@ int cli_response_error(const char *what, const Witan__Response *resp);
 /* Parses a decimal like "-12.345" into mantissa and scale. WITAN_EINVAL,
  * WITAN_ERANGE (over 18 fraction digits or out of int64). */
 int cli_parse_decimal(const char *text, int64_t *mantissa, uint32_t *scale);
+/* Fixed point Q.frac_bits as a decimal for people, 6 places. */
+void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
+                      size_t out_size);
 /* Formats mantissa × 10^-scale exactly. */
 void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
                         size_t out_size);
@@ -98,11 +101,38 @@ void cli_format_time(int64_t ms, char *out, size_t out_size);
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
                 uint8_t **out, size_t *out_size, uint8_t hash[WITAN_HASH_SIZE]);
 
+/* How long a client waits for a commit: polls of the transaction's state,
+ * CLI_WAIT_POLL_MS apart. */
+#define CLI_WAIT_POLL_COUNT_MAX 3000
+#define CLI_WAIT_POLL_MS 10
+
+/* Submits one envelope (a refusal is printed on stderr: exit status 1),
+ * and with `wait` polls until it is committed or dropped: *out is then
+ * that TxResponse (the caller frees it with
+ * witan__response__free_unpacked); without `wait` *out is NULL. Returns
+ * the exit status. */
+int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
+                    const uint8_t hash[WITAN_HASH_SIZE], bool wait,
+                    Witan__Response **out);
+/* "HASH committed at height H: STATUS" or "HASH dropped: ..." for a
+ * settled transaction; 0 only when committed with status OK. */
+int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t);
+/* A receipt status without its TX_STATUS_ prefix ("OK", "CONTRACT_RETIRED"). */
+const char *cli_tx_status_name(Witan__TxStatus s);
+
 /* Submits one envelope; prints its hash, or with `wait` polls until it is
  * committed and prints its receipt. Returns the exit status (0 only when
  * admitted, and with `wait` committed with status OK). */
 int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
                    const uint8_t hash[WITAN_HASH_SIZE], bool wait);
+
+/* Builds and signs (with --key) a TxBody whose payload the caller set:
+ * chain id, sender and nonce from the node named by argv's node flags
+ * (written to `address`). *env is malloc'd. Exit status. */
+int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
+                  size_t address_size, uint8_t **env, size_t *env_size,
+                  uint8_t hash[WITAN_HASH_SIZE]);
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
  * set; fills chain id, sender and nonce from the node. Exit status. */
