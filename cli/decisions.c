@@ -234,19 +234,29 @@ static void print_attestation(const Witan__AttestationRecord *r)
            r->revision);
 }
 
-static void print_evidence(const Witan__DecisionEvidence *ev, bool source)
+/* The evidence lists each input's attestation; inputs read from one
+ * attestation (a value and its year) are one line. */
+static bool seen_before(const Witan__DecisionEvidence *ev, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (ev->inputs[j]->tx_hash.len == ev->inputs[i]->tx_hash.len &&
+            memcmp(ev->inputs[j]->tx_hash.data, ev->inputs[i]->tx_hash.data,
+                   ev->inputs[i]->tx_hash.len) == 0)
+            return true;
+    return false;
+}
+
+static void print_evidence(const Witan__DecisionEvidence *ev,
+                           const char *source)
 {
     print_decision(ev->decision, "");
     if (ev->contract) {
         print_contract_line(ev->contract);
-        if (source && ev->contract->source[0])
-            printf("  source:\n%s%s", ev->contract->source,
-                   ev->contract->source[strlen(ev->contract->source) - 1] ==
-                           '\n'
-                       ? ""
-                       : "\n");
-        else if (ev->contract->source[0])
-            printf("  source kept on chain (--source shows it)\n");
+        if (source && source[0])
+            printf("  source:\n%s%s", source,
+                   source[strlen(source) - 1] == '\n' ? "" : "\n");
+        else if (!source && ev->contract->language[0])
+            printf("  (--source shows its source, if kept on chain)\n");
     }
     if (ev->run)
         print_run(ev->run, "");
@@ -266,9 +276,33 @@ static void print_evidence(const Witan__DecisionEvidence *ev, bool source)
         print_hex(&ev->model->operator_);
         printf("\n");
     }
-    printf("input attestations (%zu):\n", ev->n_inputs);
+    printf("input attestations (%zu inputs):\n",
+           ev->prediction->n_input_txs);
     for (size_t i = 0; i < ev->n_inputs; i++)
-        print_attestation(ev->inputs[i]);
+        if (!seen_before(ev, i))
+            print_attestation(ev->inputs[i]);
+}
+
+/* The evidence carries the contract without its module and source; the
+ * source is one more request, by the contract's id. *out is malloc'd. */
+static int fetch_source(const char *address, const ProtobufCBinaryData *id,
+                        char **out)
+{
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = *id;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return 1;
+    int rc = cli_response_error("contract", resp);
+    if (!rc && resp->contracts && resp->contracts->n_contracts == 1) {
+        *out = strdup(resp->contracts->contracts[0]->source);
+        rc = *out ? 0 : cli_fail("contract", WITAN_ENOMEM);
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return rc;
 }
 
 /* --- the commands ---------------------------------------------------------------- */
@@ -310,12 +344,18 @@ static int answer(const char *address, Witan__Request *req, bool json,
     }
     const Witan__DecisionsResponse *r = resp->decisions;
     int rc = 0;
+    char *text = NULL;
+    if (source && !json && r->n_decisions == 1 && r->decisions[0]->contract &&
+        fetch_source(address, &r->decisions[0]->contract->id, &text)) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
     if (json) {
         int err = node_json_print(stdout, &r->base);
         rc = err ? cli_fail("decisions", err) : 0;
     } else if (req->decisions->id.len) {
         if (r->n_decisions == 1)
-            print_evidence(r->decisions[0], source);
+            print_evidence(r->decisions[0], source ? (text ? text : "") : NULL);
     } else {
         for (size_t i = 0; i < r->n_decisions; i++)
             print_decision(r->decisions[i]->decision, "");
@@ -325,6 +365,7 @@ static int answer(const char *address, Witan__Request *req, bool json,
             printf("\n");
         }
     }
+    free(text);
     witan__response__free_unpacked(resp, NULL);
     return rc;
 }
