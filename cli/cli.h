@@ -86,6 +86,9 @@ int cli_response_error(const char *what, const Witan__Response *resp);
 /* Parses a decimal like "-12.345" into mantissa and scale. WITAN_EINVAL,
  * WITAN_ERANGE (over 18 fraction digits or out of int64). */
 int cli_parse_decimal(const char *text, int64_t *mantissa, uint32_t *scale);
+/* Fixed point Q.frac_bits as a decimal for people, 6 places. */
+void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
+                      size_t out_size);
 /* Formats mantissa × 10^-scale exactly. */
 void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
                         size_t out_size);
@@ -98,11 +101,38 @@ void cli_format_time(int64_t ms, char *out, size_t out_size);
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
                 uint8_t **out, size_t *out_size, uint8_t hash[WITAN_HASH_SIZE]);
 
+/* How long a client waits for a commit: polls of the transaction's state,
+ * CLI_WAIT_POLL_MS apart. */
+#define CLI_WAIT_POLL_COUNT_MAX 3000
+#define CLI_WAIT_POLL_MS 10
+
+/* Submits one envelope (a refusal is printed on stderr: exit status 1),
+ * and with `wait` polls until it is committed or dropped: *out is then
+ * that TxResponse (the caller frees it with
+ * witan__response__free_unpacked); without `wait` *out is NULL. Returns
+ * the exit status. */
+int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
+                    const uint8_t hash[WITAN_HASH_SIZE], bool wait,
+                    Witan__Response **out);
+/* "HASH committed at height H: STATUS" or "HASH dropped: ..." for a
+ * settled transaction; 0 only when committed with status OK. */
+int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t);
+/* A receipt status without its TX_STATUS_ prefix ("OK", "CONTRACT_RETIRED"). */
+const char *cli_tx_status_name(Witan__TxStatus s);
+
 /* Submits one envelope; prints its hash, or with `wait` polls until it is
  * committed and prints its receipt. Returns the exit status (0 only when
  * admitted, and with `wait` committed with status OK). */
 int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
                    const uint8_t hash[WITAN_HASH_SIZE], bool wait);
+
+/* Builds and signs (with --key) a TxBody whose payload the caller set:
+ * chain id, sender and nonce from the node named by argv's node flags
+ * (written to `address`). *env is malloc'd. Exit status. */
+int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
+                  size_t address_size, uint8_t **env, size_t *env_size,
+                  uint8_t hash[WITAN_HASH_SIZE]);
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
  * set; fills chain id, sender and nonce from the node. Exit status. */
@@ -113,9 +143,70 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
 int cli_model_chain(int argc, char **argv);
 int cli_query_predictions(const char *address, int argc, char **argv);
 
+/* Decision contracts on chain (cli/contract_chain.c: deploy, call,
+ * retire, list, show; -1 for another verb) and their decisions
+ * (cli/decisions.c). */
+int cli_contract_chain(int argc, char **argv);
+int cli_decisions(int argc, char **argv);
+/* A contract's bytes for people: "text" when every byte is printable
+ * ASCII, else 0x and hex (the HTTP JSON's `_text` rule). */
+void cli_print_bytes_text(const ProtobufCBinaryData *b);
+/* The runs a transaction caused, each with its end in words (ledger_run_why),
+ * then their decisions and events. */
+void cli_print_runs(const Witan__RunsResponse *r);
+/* Asks the node for a transaction's runs; *out (with `runs` set) is the
+ * caller's. Exit status (the failure is printed). */
+int cli_fetch_runs(const char *address, const uint8_t hash[WITAN_HASH_SIZE],
+                   Witan__Response **out);
+/* Assembles the text file at `path` into a module; prints the line and
+ * reason of an error. *bin is malloc'd; with `text` non-NULL the text is
+ * kept there too (malloc'd, NUL-terminated). WITAN_EASM, WITAN_EVERIFY,
+ * WITAN_EIO, WITAN_ELIMIT, WITAN_ENOMEM. */
+int cli_contract_assemble(const char *path, uint8_t **bin, size_t *size,
+                          char **text);
+/* Reads a whole file of at most `max` bytes into a malloc'd, NUL-terminated
+ * buffer; prints why it cannot. */
+int cli_contract_read(const char *path, size_t max, uint8_t **out,
+                      size_t *size);
+
 /* Next nonce for the key's account, asked of the node. */
 int cli_next_nonce(const char *address, const uint8_t addr[WITAN_ADDRESS_SIZE],
                    uint64_t *nonce);
+
+/* --- strict arguments (cli/util.c) ----------------------------------------- */
+
+/* An option a command takes: with a value or not, once or repeatable. */
+struct cli_opt {
+    const char *name;
+    bool value;
+    bool repeat;
+};
+#define CLI_OPT_COUNT_MAX 64
+/* The options every command that talks to a node takes. */
+#define CLI_OPTS_NODE                                                        \
+    {"--node", true, false}, {"--home", true, false},                        \
+        {"--tls-ca", true, false}, {"--tls-server-name", true, false}
+
+/*
+ * Checks argv[first..] against `opts` (ended by a NULL name): every word
+ * that starts with '-' is one of them, with its value when it takes one,
+ * given at most once unless repeatable; at most positional_max other words.
+ * Prints "witan <what>: ..." naming the bad word and returns 2; else 0.
+ */
+int cli_args_check(int argc, char **argv, int first,
+                   const struct cli_opt *opts, int positional_max,
+                   const char *what);
+/* The index-th positional word of argv[first..] (skipping option values);
+ * WITAN_ENOTFOUND. */
+int cli_positional(int argc, char **argv, int first,
+                   const struct cli_opt *opts, int index, const char **out);
+/* A decimal whole number of at most `max`; on error prints which flag and
+ * value and returns 2. */
+int cli_parse_u64(const char *what, const char *flag, const char *text,
+                  uint64_t max, uint64_t *out);
+/* Exactly `size` bytes as hex; on error prints and returns 2. */
+int cli_parse_hash(const char *what, const char *flag, const char *text,
+                   uint8_t *out, size_t size);
 
 /* Value of --flag in argv, or NULL. */
 const char *cli_flag(int argc, char **argv, const char *flag);

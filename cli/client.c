@@ -284,6 +284,19 @@ void cli_format_time(int64_t ms, char *out, size_t out_size)
     strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
+                      size_t out_size)
+{
+    __int128 scaled = (__int128)v * 1000000;
+    __int128 half = (__int128)1 << frac_bits >> 1;
+    __int128 q = scaled >= 0 ? (scaled + half) >> frac_bits
+                             : -((-scaled + half) >> frac_bits);
+    long long whole = (long long)(q / 1000000);
+    long long part = (long long)(q % 1000000);
+    snprintf(out, out_size, "%s%lld.%06lld", q < 0 && whole == 0 ? "-" : "",
+             whole, part < 0 ? -part : part);
+}
+
 int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
                 uint8_t **out, size_t *out_size, uint8_t hash[WITAN_HASH_SIZE])
 {
@@ -353,9 +366,11 @@ int cli_has_flag(int argc, char **argv, const char *flag)
     return 0;
 }
 
-int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
-                   const uint8_t hash[WITAN_HASH_SIZE], bool wait)
+int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
+                    const uint8_t hash[WITAN_HASH_SIZE], bool wait,
+                    Witan__Response **out)
 {
+    *out = NULL;
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
     ProtobufCBinaryData e = {env_size, (uint8_t *)env};
@@ -375,15 +390,9 @@ int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
         rc = 1;
     }
     witan__response__free_unpacked(resp, NULL);
-    if (rc)
+    if (rc || !wait)
         return rc;
-    char hex[65];
-    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
-    if (!wait) {
-        printf("submitted %s\n", hex);
-        return 0;
-    }
-    for (int attempt = 0; attempt < 3000; attempt++) {
+    for (int attempt = 0; attempt < CLI_WAIT_POLL_COUNT_MAX; attempt++) {
         Witan__Request q = WITAN__REQUEST__INIT;
         Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
         tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
@@ -391,32 +400,67 @@ int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
         q.tx = &tr;
         if (cli_call(address, &q, 10000, &resp))
             return 1;
-        if (resp->tx && resp->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
-            resp->tx->receipt) {
-            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-                &witan__tx_status__descriptor, resp->tx->receipt->status);
-            bool ok = resp->tx->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK;
-            printf("%s committed at height %llu: %s\n", hex,
-                   (unsigned long long)resp->tx->receipt->height,
-                   v ? v->name + strlen("TX_STATUS_") : "UNKNOWN");
-            witan__response__free_unpacked(resp, NULL);
-            return ok ? 0 : 1;
-        }
-        if (resp->tx && resp->tx->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
-            char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
-            if (resp->tx->displaced_by.len == WITAN_HASH_SIZE)
-                witan_hex_encode(resp->tx->displaced_by.data, WITAN_HASH_SIZE,
-                                 by);
-            printf("%s dropped: its nonce was taken by committed transaction "
-                   "%s\n",
-                   hex, by);
+        if (cli_response_error("tx", resp)) {
             witan__response__free_unpacked(resp, NULL);
             return 1;
         }
+        if (resp->tx &&
+            ((resp->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
+              resp->tx->receipt) ||
+             resp->tx->state == WITAN__TX_STATE__TX_STATE_DROPPED)) {
+            *out = resp;
+            return 0;
+        }
         witan__response__free_unpacked(resp, NULL);
-        usleep(10000);
+        usleep(CLI_WAIT_POLL_MS * 1000);
     }
+    char hex[2 * WITAN_HASH_SIZE + 1];
+    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
     fprintf(stderr, "witan: %s not committed in time\n", hex);
     return 1;
 }
 
+const char *cli_tx_status_name(Witan__TxStatus s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&witan__tx_status__descriptor, s);
+    return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
+}
+
+int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t)
+{
+    char hex[2 * WITAN_HASH_SIZE + 1], by[2 * WITAN_HASH_SIZE + 1] =
+                                           "(unknown)";
+    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
+    if (t->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
+        if (t->displaced_by.len == WITAN_HASH_SIZE)
+            witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE, by);
+        printf("%s dropped: its nonce was taken by committed transaction "
+               "%s\n",
+               hex, by);
+        return 1;
+    }
+    printf("%s committed at height %llu: %s\n", hex,
+           (unsigned long long)t->receipt->height,
+           cli_tx_status_name(t->receipt->status));
+    return t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK ? 0 : 1;
+}
+
+int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
+                   const uint8_t hash[WITAN_HASH_SIZE], bool wait)
+{
+    Witan__Response *resp;
+    int rc = cli_submit_wait(address, env, env_size, hash, wait, &resp);
+    if (rc)
+        return rc;
+    char hex[2 * WITAN_HASH_SIZE + 1];
+    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
+    if (!wait) {
+        printf("submitted %s\n", hex);
+        return 0;
+    }
+    rc = cli_print_settled(hash, resp->tx);
+    witan__response__free_unpacked(resp, NULL);
+    return rc;
+}

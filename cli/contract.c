@@ -15,6 +15,18 @@ static const char usage[] =
     "usage: witan contract asm FILE [--out OUT]\n"
     "       witan contract disasm FILE\n"
     "       witan contract run FILE --entry NAME [--args ARG...] [--gas N]\n"
+    "       witan contract deploy --key K --name N --version V --gas G\n"
+    "                  (--module FILE.wvm | --asm FILE.wvs [--no-source])\n"
+    "                  [--model HASH [--kind computed|posted|any]\n"
+    "                   [--above K:DECIMAL | --below K:DECIMAL | --label N]]...\n"
+    "                  [--replaces ID] [--start-height H]\n"
+    "                  [--source FILE] [--language TAG] [--compiler TEXT]\n"
+    "       witan contract call ID ENTRY --key K\n"
+    "                  [--int N | --bytes HEX | --text STR]... [--gas G]\n"
+    "       witan contract retire ID --key K\n"
+    "       witan contract list [--model HASH] [--limit N] [--cursor C]\n"
+    "       witan contract show ID [--source]\n"
+    "  on chain: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
     "\n"
     "asm     assembles FILE (spec/vm.md, \"Assembly text\") into a module,\n"
     "        written to OUT (default: FILE with .wvs replaced by .wvm).\n"
@@ -24,17 +36,39 @@ static const char usage[] =
     "        test host (store_put, store_get, emit, echo, fail). ARGs follow\n"
     "        the entry's parameters: integers for i, text or 0xHEX for b.\n"
     "        --gas defaults to 10000000. Prints the result, the gas used and\n"
-    "        anything emitted; a trap exits 1.\n";
+    "        anything emitted; a trap exits 1.\n"
+    "\n"
+    "deploy  signs and submits a DeployContract (spec/contracts.md) and\n"
+    "        waits for its receipt; prints the contract's id (the deploy\n"
+    "        transaction's hash) and the receipt. --asm assembles FILE and\n"
+    "        keeps its text on chain as the source, language witan-asm\n"
+    "        (--no-source: the module only). Each --model HASH adds a\n"
+    "        trigger: that model's predictions call on_prediction; --kind\n"
+    "        (default computed: only those the ledger scored), and one\n"
+    "        filter: --above/--below OUTPUT:DECIMAL (output OUTPUT, from 0,\n"
+    "        strictly above or below) or --label N. A module the VM refuses\n"
+    "        is refused with its reason and byte offset.\n"
+    "call    calls ENTRY of contract ID with the arguments in order\n"
+    "        (--int, --bytes hex, --text), with --gas (default: the\n"
+    "        contract's own); prints the receipt, the run (its end in\n"
+    "        words), its result, decisions and events.\n"
+    "retire  retires a contract you deployed: no prediction triggers it and\n"
+    "        calls are refused from the next transaction on.\n"
+    "list    contracts in id order (only those --model triggers).\n"
+    "show    one contract: triggers, gas, language, module size, and with\n"
+    "        --source its source text.\n"
+    "\n" CLI_NODE_HELP;
 
-/* Reads a whole file of at most max bytes; *out is malloc'd. */
-static int read_all(const char *path, size_t max, uint8_t **out, size_t *size)
+int cli_contract_read(const char *path, size_t max, uint8_t **out,
+                      size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "witan contract: %s: %s\n", path, strerror(errno));
         return WITAN_EIO;
     }
-    uint8_t *buf = malloc(max + 1);
+    /* One byte over max tells a file too large; one more for the NUL. */
+    uint8_t *buf = malloc(max + 2);
     if (!buf) {
         fclose(f);
         return WITAN_ENOMEM;
@@ -48,6 +82,7 @@ static int read_all(const char *path, size_t max, uint8_t **out, size_t *size)
                 bad ? "read error" : "file too large");
         return bad ? WITAN_EIO : WITAN_ELIMIT;
     }
+    buf[n] = '\0';
     *out = buf;
     *size = n;
     return 0;
@@ -65,16 +100,21 @@ static int write_all(const char *path, const uint8_t *data, size_t size)
     return bad ? WITAN_EIO : 0;
 }
 
-static int assemble_file(const char *path, uint8_t **bin, size_t *size)
+int cli_contract_assemble(const char *path, uint8_t **bin, size_t *size,
+                          char **keep)
 {
     uint8_t *text;
     size_t text_size;
-    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &text, &text_size);
+    int e = cli_contract_read(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &text,
+                              &text_size);
     if (e)
         return e;
     vm_asm_error err;
     e = vm_assemble((const char *)text, text_size, bin, size, &err);
-    free(text);
+    if (keep && !e)
+        *keep = (char *)text;
+    else
+        free(text);
     if (e == WITAN_EASM)
         fprintf(stderr, "%s:%u: %s\n", path, err.line, err.message);
     else if (e == WITAN_EVERIFY)
@@ -87,7 +127,7 @@ static int load_any(const char *path, uint8_t **bin, size_t *size)
 {
     uint8_t *data;
     size_t n;
-    int e = read_all(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &data, &n);
+    int e = cli_contract_read(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &data, &n);
     if (e)
         return e;
     if (n >= 4 && memcmp(data, "\0wvm", 4) == 0) {
@@ -96,7 +136,7 @@ static int load_any(const char *path, uint8_t **bin, size_t *size)
         return 0;
     }
     free(data);
-    return assemble_file(path, bin, size);
+    return cli_contract_assemble(path, bin, size, NULL);
 }
 
 static int cmd_asm(int argc, char **argv)
@@ -130,7 +170,7 @@ static int cmd_asm(int argc, char **argv)
     }
     uint8_t *bin;
     size_t size;
-    int e = assemble_file(in, &bin, &size);
+    int e = cli_contract_assemble(in, &bin, &size, NULL);
     if (e)
         return cli_fail("asm", e);
     e = write_all(out, bin, size);
@@ -149,7 +189,7 @@ static int cmd_disasm(int argc, char **argv)
     }
     uint8_t *bin;
     size_t size;
-    int e = read_all(argv[2], WITAN_VM_MODULE_SIZE_MAX, &bin, &size);
+    int e = cli_contract_read(argv[2], WITAN_VM_MODULE_SIZE_MAX, &bin, &size);
     if (e)
         return cli_fail("disasm", e);
     char *text;
@@ -356,6 +396,9 @@ int cli_contract(int argc, char **argv)
         return cmd_disasm(argc, argv);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv);
+    int rc = cli_contract_chain(argc, argv);
+    if (rc >= 0)
+        return rc;
     fprintf(stderr, "witan contract: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

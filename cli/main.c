@@ -12,7 +12,10 @@ static const struct cli_command commands[] = {
     {"init", "make a node home for a one-validator chain", cli_init},
     {"keys", "create and show key files", cli_keys},
     {"model", "import ONNX models, show and score them", cli_model},
-    {"contract", "assemble, disassemble and run VM contracts", cli_contract},
+    {"contract", "VM contracts: asm, disasm, run; deploy, call, retire, list, "
+                 "show",
+     cli_contract},
+    {"decisions", "what contracts decided, with the evidence", cli_decisions},
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},

@@ -23,10 +23,11 @@ static int call_ok(const char *address, Witan__Request *req, const char *what,
     return 0;
 }
 
-int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
+int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
+                  size_t address_size, uint8_t **env, size_t *env_size,
+                  uint8_t hash[WITAN_HASH_SIZE])
 {
-    char address[256];
-    cli_node_connect(argc, argv, address, sizeof address);
+    cli_node_connect(argc, argv, address, address_size);
     const char *keyfile = cli_flag(argc, argv, "--key");
     if (!keyfile) {
         fprintf(stderr, "witan: --key FILE is required to sign\n");
@@ -44,7 +45,7 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
     Witan__Response *resp = NULL;
-    uint8_t sender[WITAN_ADDRESS_SIZE], hash[WITAN_HASH_SIZE];
+    uint8_t sender[WITAN_ADDRESS_SIZE];
     wcrypto_address(&kp.pub, sender);
     int rc = call_ok(address, &req, "status", &resp);
     uint64_t nonce = 0;
@@ -54,20 +55,31 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
         body->chain_id = resp->status->chain_id;
         body->sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, sender};
         body->nonce = nonce;
-        uint8_t *env;
-        size_t env_size;
-        err = cli_sign_tx(body, &kp, &env, &env_size, hash);
-        if (err) {
+        err = cli_sign_tx(body, &kp, env, env_size, hash);
+        if (err)
             rc = cli_fail("signing", err);
-        } else {
-            rc = cli_submit_one(address, env, env_size, hash,
-                                cli_has_flag(argc, argv, "--wait"));
-            free(env);
-        }
+        /* The body borrowed the chain id from the response. */
+        body->chain_id = (char *)protobuf_c_empty_string;
+        body->sender = (ProtobufCBinaryData){0, NULL};
     }
     if (resp)
         witan__response__free_unpacked(resp, NULL);
     wcrypto_keypair_wipe(&kp);
+    return rc;
+}
+
+int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
+{
+    char address[256];
+    uint8_t *env, hash[WITAN_HASH_SIZE];
+    size_t env_size;
+    int rc = cli_sign_body(argc, argv, body, address, sizeof address, &env,
+                           &env_size, hash);
+    if (rc)
+        return rc;
+    rc = cli_submit_one(address, env, env_size, hash,
+                        cli_has_flag(argc, argv, "--wait"));
+    free(env);
     return rc;
 }
 
@@ -370,16 +382,11 @@ int cli_model_chain(int argc, char **argv)
     return 2;
 }
 
-/* Fixed point to an exact-enough decimal for people: 6 places. */
 static void print_fixed(int64_t v, uint32_t frac_bits)
 {
-    __int128 scaled = (__int128)v * 1000000;
-    __int128 q = scaled >= 0 ? (scaled + ((__int128)1 << frac_bits >> 1)) >> frac_bits
-                             : -((-scaled + ((__int128)1 << frac_bits >> 1)) >> frac_bits);
-    long long whole = (long long)(q / 1000000);
-    long long part = (long long)(q % 1000000);
-    printf("%s%lld.%06lld", q < 0 && whole == 0 ? "-" : "", whole,
-           part < 0 ? -part : part);
+    char text[48];
+    cli_format_fixed(v, frac_bits, text, sizeof text);
+    fputs(text, stdout);
 }
 
 int cli_query_predictions(const char *address, int argc, char **argv)

@@ -7,11 +7,12 @@
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
+#include "node/json.h"
 
 static const char usage[] =
     "usage: witan query status\n"
     "       witan query block HEIGHT\n"
-    "       witan query tx HASH\n"
+    "       witan query tx HASH   (with the contract runs it caused)\n"
     "       witan query attestations --feed F --subject S [--from T] [--to T]\n"
     "                                [--limit N] [--cursor HEX] [--history]\n"
     "       witan query predictions --model HASH [--subject S] [--from H]\n"
@@ -157,14 +158,30 @@ static int run(const char *address, Witan__Request *req, bool json,
         char by[2 * WITAN_HASH_SIZE + 1] = "";
         if (t->displaced_by.len == WITAN_HASH_SIZE)
             witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE, by);
+        /* The contract runs it caused, each with its end in words. */
+        Witan__Response *runs = NULL;
+        if (t->receipt && t->receipt->run_count > 0 &&
+            cli_fetch_runs(address, req->tx->tx_hash.data, &runs)) {
+            witan__response__free_unpacked(resp, NULL);
+            return 1;
+        }
         if (json) {
             printf("{\"state\":\"%s\"", state);
             if (by[0])
                 printf(",\"displaced_by\":\"%s\"", by);
             if (t->receipt)
-                printf(",\"height\":\"%llu\",\"index\":%u,\"status\":\"%s\"",
+                printf(",\"height\":\"%llu\",\"index\":%u,\"status\":\"%s\","
+                       "\"gas_used\":\"%llu\",\"run_count\":%u",
                        (unsigned long long)t->receipt->height,
-                       t->receipt->index, status_name(t->receipt->status));
+                       t->receipt->index, status_name(t->receipt->status),
+                       (unsigned long long)t->receipt->gas_used,
+                       t->receipt->run_count);
+            if (runs) {
+                struct node_json b = {0};
+                node_json_message(&b, &runs->runs->base);
+                printf(",\"runs\":%s", b.oom ? "null" : b.p);
+                free(b.p);
+            }
             printf("}\n");
         } else {
             printf("state:  %s\n", state);
@@ -172,11 +189,19 @@ static int run(const char *address, Witan__Request *req, bool json,
                 printf("displaced by: %s\n", by);
             if (t->receipt) {
                 hex_of(t->block_hash, a);
-                printf("height: %llu (index %u)\nblock:  %s\nstatus: %s\n",
+                printf("height: %llu (index %u)\nblock:  %s\nstatus: %s\n"
+                       "gas:    %llu\n",
                        (unsigned long long)t->receipt->height,
-                       t->receipt->index, a, status_name(t->receipt->status));
+                       t->receipt->index, a, status_name(t->receipt->status),
+                       (unsigned long long)t->receipt->gas_used);
+            }
+            if (runs) {
+                printf("runs:   %u\n", t->receipt->run_count);
+                cli_print_runs(runs->runs);
             }
         }
+        if (runs)
+            witan__response__free_unpacked(runs, NULL);
         break;
     }
     case WITAN__RESPONSE__KIND_ATTESTATIONS: {

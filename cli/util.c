@@ -19,3 +19,92 @@ int cli_wants_help(int argc, char **argv)
             return 1;
     return 0;
 }
+
+int cli_args_check(int argc, char **argv, int first,
+                   const struct cli_opt *opts, int positional_max,
+                   const char *what)
+{
+    int positional = 0;
+    bool seen[CLI_OPT_COUNT_MAX] = {false};
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            if (positional++ == positional_max) {
+                fprintf(stderr, "witan %s: unexpected argument '%s' (see "
+                                "--help)\n",
+                        what, a);
+                return 2;
+            }
+            continue;
+        }
+        size_t k = 0;
+        while (opts[k].name && strcmp(opts[k].name, a) != 0)
+            k++;
+        WITAN_ASSERT(k < CLI_OPT_COUNT_MAX);
+        if (!opts[k].name) {
+            fprintf(stderr, "witan %s: unknown option '%s' (see --help)\n",
+                    what, a);
+            return 2;
+        }
+        if (seen[k] && !opts[k].repeat) {
+            fprintf(stderr, "witan %s: %s given twice\n", what, a);
+            return 2;
+        }
+        seen[k] = true;
+        if (opts[k].value && (i + 1 >= argc || argv[i + 1][0] == '\0')) {
+            fprintf(stderr, "witan %s: %s needs a value\n", what, a);
+            return 2;
+        }
+        i += opts[k].value;
+    }
+    return 0;
+}
+
+int cli_positional(int argc, char **argv, int first,
+                   const struct cli_opt *opts, int index, const char **out)
+{
+    int n = 0;
+    for (int i = first; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            for (size_t k = 0; opts[k].name; k++)
+                if (strcmp(opts[k].name, argv[i]) == 0 && opts[k].value)
+                    i++;
+            continue;
+        }
+        if (n++ == index) {
+            *out = argv[i];
+            return 0;
+        }
+    }
+    return WITAN_ENOTFOUND;
+}
+
+int cli_parse_u64(const char *what, const char *flag, const char *text,
+                  uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    bool ok = text[0] != '\0' && strlen(text) <= 20;
+    for (const char *p = text; ok && *p; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        ok = *p >= '0' && *p <= '9' && v <= (UINT64_MAX - d) / 10;
+        v = v * 10 + d;
+    }
+    if (!ok || v > max) {
+        fprintf(stderr, "witan %s: %s takes a whole number from 0 to %llu, "
+                        "not '%s'\n",
+                what, flag, (unsigned long long)max, text);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_hash(const char *what, const char *flag, const char *text,
+                   uint8_t *out, size_t size)
+{
+    if (strlen(text) == 2 * size && witan_hex_decode(text, out, size) == 0)
+        return 0;
+    fprintf(stderr, "witan %s: %s takes %zu hex digits, not '%s'\n", what,
+            flag, 2 * size, text);
+    return 2;
+}

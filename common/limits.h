@@ -188,6 +188,12 @@
 
 /* --- node ------------------------------------------------------------------- */
 
+/* A decision's id as clients see it: its key, contract id ‖ be64(height) ‖
+ * be32(sequence) (spec/contracts.md, table 17); a decisions cursor is at
+ * most an index key, 'k' or 's' ‖ u8 length ‖ kind or subject ‖ that key. */
+#define WITAN_DECISION_ID_SIZE (WITAN_HASH_SIZE + 12)
+#define WITAN_DECISION_CURSOR_SIZE_MAX (2 + 255 + WITAN_DECISION_ID_SIZE)
+
 /* --- relations ------------------------------------------------------------ */
 
 _Static_assert(WITAN_TX_SIZE_MAX <= WITAN_BLOCK_SIZE_MAX,

@@ -23,9 +23,9 @@
  * renders the answer. So a thousand waiting clients cost a thousand small
  * structs and no thread, and never delay other requests.
  *
- * JSON is written by hand from the protobuf-c descriptors: field names as in
- * witan.proto, 64-bit integers as strings, enums by name, every bytes field
- * as lowercase hex. Bodies are read only after their Content-Length has been
+ * JSON is node/json.c's (the CLI's --json prints the same): field names as
+ * in witan.proto, 64-bit integers as strings, enums by name, every bytes
+ * field as lowercase hex. Bodies are read only after their Content-Length has been
  * checked against WITAN_HTTP_BODY_SIZE_MAX (body_check, which the
  * connections ask before they read one).
  */
@@ -42,12 +42,15 @@
 #include <sodium.h>
 
 #include "node/internal.h"
+#include "node/json.h"
 
 #define HTTP_WORKER_COUNT 4
 #define HTTP_QUEUE_COUNT_MAX 256 /* requests waiting for a worker; then 503 */
 #define HTTP_NODE_TIMEOUT_MS 10000
 #define HTTP_PATH_SIZE_MAX 1024
 #define HTTP_PARAM_COUNT_MAX 16
+#define HTTP_CURSOR_SIZE_MAX 256 /* bytes of an attestations, predictions or
+                                    models cursor */
 #define HTTP_WAIT_POLL_MIN_MS 5
 #define HTTP_WAIT_POLL_MAX_MS 50
 _Static_assert(HTTP_WAIT_POLL_MAX_MS < HTTP_NODE_TIMEOUT_MS,
@@ -90,281 +93,6 @@ struct node_http {
     size_t waiting, waiter_count;
     struct http_waiter *resumed_head, *resumed_tail;
 };
-
-/* --- output buffer ------------------------------------------------------------ */
-
-/* A growing text buffer; after an allocation failure it only sets `oom`. */
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static bool jb_reserve(struct jbuf *b, size_t more)
-{
-    if (b->oom)
-        return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-    if (!jb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void jb_puts(struct jbuf *b, const char *s)
-{
-    jb_put(b, s, strlen(s));
-}
-
-static void jb_printf(struct jbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void jb_printf(struct jbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    WITAN_ASSERT(n >= 0 && (size_t)n < sizeof tmp);
-    jb_put(b, tmp, (size_t)n);
-}
-
-/* Length of the well-formed UTF-8 sequence at s (2 to 4), or 0. */
-static size_t utf8_sequence(const unsigned char *s)
-{
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
-               : s[0] >= 0xe0                 ? 3
-               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-                                              : 0;
-    if (n == 0 || (n == 3 && s[0] > 0xef))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped; a byte
- * that is not part of well-formed UTF-8 becomes U+FFFD, so the answer is
- * always valid JSON whatever a string field holds. */
-static void jb_str(struct jbuf *b, const char *s)
-{
-    jb_put(b, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x80) {
-            size_t n = utf8_sequence((const unsigned char *)s);
-            if (n) {
-                jb_put(b, s, n);
-                s += n - 1;
-            } else {
-                jb_puts(b, "\\ufffd");
-            }
-            continue;
-        }
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            jb_put(b, e, 2);
-        } else if (c == '\n') {
-            jb_puts(b, "\\n");
-        } else if (c == '\r') {
-            jb_puts(b, "\\r");
-        } else if (c == '\t') {
-            jb_puts(b, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            jb_printf(b, "\\u%04x", c);
-        } else {
-            jb_put(b, (const char *)&c, 1);
-        }
-    }
-    jb_put(b, "\"", 1);
-}
-
-static void jb_hex(struct jbuf *b, const uint8_t *data, size_t size)
-{
-    static const char digits[] = "0123456789abcdef";
-    if (!jb_reserve(b, 2 * size + 2))
-        return;
-    char *o = b->p + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < size; i++) {
-        *o++ = digits[data[i] >> 4];
-        *o++ = digits[data[i] & 15];
-    }
-    *o++ = '"';
-    b->len += 2 * size + 2;
-    b->p[b->len] = '\0';
-}
-
-/* --- protobuf to JSON ---------------------------------------------------------- */
-
-static void render_message(struct jbuf *b, const ProtobufCMessage *m);
-
-static size_t element_size(ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    default:
-        return 4; /* 32-bit integers, enums, float */
-    }
-}
-
-static void render_value(struct jbuf *b, const ProtobufCFieldDescriptor *f,
-                         const void *p)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        jb_printf(b, "%" PRId32, *(const int32_t *)p);
-        break;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        jb_printf(b, "%" PRIu32, *(const uint32_t *)p);
-        break;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        jb_printf(b, "\"%" PRId64 "\"", *(const int64_t *)p);
-        break;
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        jb_printf(b, "\"%" PRIu64 "\"", *(const uint64_t *)p);
-        break;
-    case PROTOBUF_C_TYPE_BOOL:
-        jb_puts(b, *(const protobuf_c_boolean *)p ? "true" : "false");
-        break;
-    case PROTOBUF_C_TYPE_ENUM: {
-        int v = *(const int *)p;
-        const ProtobufCEnumValue *ev =
-            protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        if (ev)
-            jb_str(b, ev->name);
-        else
-            jb_printf(b, "%d", v);
-        break;
-    }
-    case PROTOBUF_C_TYPE_STRING:
-        jb_str(b, *(char *const *)p);
-        break;
-    case PROTOBUF_C_TYPE_BYTES: {
-        const ProtobufCBinaryData *d = p;
-        jb_hex(b, d->data, d->len);
-        break;
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        const ProtobufCMessage *m = *(const ProtobufCMessage *const *)p;
-        if (m)
-            render_message(b, m);
-        else
-            jb_puts(b, "null");
-        break;
-    }
-    default:
-        jb_puts(b, "null"); /* no floats in witan.proto */
-    }
-}
-
-/* Writes the fields of m as `"name": value` pairs, each preceded by a comma
- * unless *first. Scalars are always written (proto3 defaults included, so
- * clients see every field); unset messages and oneof members are left out. */
-static void render_fields(struct jbuf *b, const ProtobufCMessage *m,
-                          bool *first)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const void *value = base + f->offset;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset);
-            const char *arr = *(const char *const *)value;
-            jb_puts(b, *first ? "" : ",");
-            *first = false;
-            jb_str(b, f->name);
-            jb_puts(b, ":[");
-            for (size_t j = 0; j < n; j++) {
-                if (j)
-                    jb_puts(b, ",");
-                render_value(b, f, arr + j * element_size(f->type));
-            }
-            jb_puts(b, "]");
-            continue;
-        }
-        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
-                continue;
-        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-                   f->quantifier_offset &&
-                   f->type != PROTOBUF_C_TYPE_MESSAGE &&
-                   f->type != PROTOBUF_C_TYPE_STRING &&
-                   !*(const protobuf_c_boolean *)(base + f->quantifier_offset)) {
-            continue;
-        }
-        if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
-            !*(const ProtobufCMessage *const *)value)
-            continue;
-        jb_puts(b, *first ? "" : ",");
-        *first = false;
-        jb_str(b, f->name);
-        jb_puts(b, ":");
-        render_value(b, f, value);
-    }
-}
-
-static void render_message(struct jbuf *b, const ProtobufCMessage *m)
-{
-    bool first = true;
-    jb_puts(b, "{");
-    render_fields(b, m, &first);
-    /* A prediction's problem is codes and numbers in state; the API adds
-     * the sentence clients show (not state, not signed). */
-    if (m->descriptor == &witan__prediction_problem__descriptor) {
-        char why[256];
-        ledger_prediction_why((const Witan__PredictionProblem *)m, why,
-                              sizeof why);
-        jb_puts(b, first ? "" : ",");
-        jb_str(b, "why");
-        jb_puts(b, ":");
-        jb_str(b, why);
-    }
-    jb_puts(b, "}");
-}
 
 /* --- answering ----------------------------------------------------------------- */
 
@@ -424,16 +152,16 @@ static uint16_t status_of(int code)
     }
 }
 
-static void render_error(struct jbuf *b, int code, const char *message)
+static void render_error(struct node_json *b, int code, const char *message)
 {
-    jb_printf(b, "{\"code\":%d,\"name\":", code);
-    jb_str(b, witan_err_name(code));
-    jb_puts(b, ",\"message\":");
-    jb_str(b, message && message[0] ? message : witan_err_message(code));
-    jb_puts(b, "}");
+    node_json_printf(b, "{\"code\":%d,\"name\":", code);
+    node_json_str(b, witan_err_name(code));
+    node_json_puts(b, ",\"message\":");
+    node_json_str(b, message && message[0] ? message : witan_err_message(code));
+    node_json_puts(b, "}");
 }
 
-static void respond_json(nng_aio *aio, uint16_t status, struct jbuf *b,
+static void respond_json(nng_aio *aio, uint16_t status, struct node_json *b,
                          bool close)
 {
     if (b->oom) {
@@ -459,10 +187,10 @@ static void respond_error(nng_aio *aio, uint16_t status, int code,
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    struct jbuf b = {0};
-    jb_puts(&b, "{\"error\":");
+    struct node_json b = {0};
+    node_json_puts(&b, "{\"error\":");
     render_error(&b, code, message);
-    jb_puts(&b, "}\n");
+    node_json_puts(&b, "}\n");
     respond_json(aio, status, &b, close);
 }
 
@@ -510,10 +238,10 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
         return NULL;
     }
     if (resp->error) {
-        struct jbuf b = {0};
-        jb_puts(&b, "{\"error\":");
+        struct node_json b = {0};
+        node_json_puts(&b, "{\"error\":");
         render_error(&b, resp->error->code, resp->error->message);
-        jb_puts(&b, "}\n");
+        node_json_puts(&b, "}\n");
         respond_json(aio, status_of(resp->error->code), &b, false);
         witan__response__free_unpacked(resp, NULL);
         return NULL;
@@ -523,9 +251,9 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
 
 static void answer_message(nng_aio *aio, const ProtobufCMessage *m)
 {
-    struct jbuf b = {0};
-    render_message(&b, m);
-    jb_puts(&b, "\n");
+    struct node_json b = {0};
+    node_json_message(&b, m);
+    node_json_puts(&b, "\n");
     respond_json(aio, 200, &b, false);
 }
 
@@ -730,20 +458,20 @@ static void route_block(struct http_call *c, const char *arg)
     if (!resp)
         return;
     /* The stored response, plus its header decoded. */
-    struct jbuf b = {0};
+    struct node_json b = {0};
     bool first = true;
-    jb_puts(&b, "{");
-    render_fields(&b, &resp->block->base, &first);
+    node_json_puts(&b, "{");
+    node_json_fields(&b, &resp->block->base, &first);
     Witan__BlockHeader *h = NULL;
     if (resp->block->block)
         h = witan__block_header__unpack(NULL, resp->block->block->header.len,
                                         resp->block->block->header.data);
     if (h) {
-        jb_puts(&b, ",\"header_decoded\":");
-        render_message(&b, &h->base);
+        node_json_puts(&b, ",\"header_decoded\":");
+        node_json_message(&b, &h->base);
         witan__block_header__free_unpacked(h, NULL);
     }
-    jb_puts(&b, "}\n");
+    node_json_puts(&b, "}\n");
     respond_json(c->aio, 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -785,27 +513,27 @@ static void route_tx(struct http_call *c, const char *arg)
             return;
         }
     }
-    struct jbuf b = {0};
+    struct node_json b = {0};
     bool first = true;
-    jb_puts(&b, "{");
-    render_fields(&b, &tx->base, &first);
+    node_json_puts(&b, "{");
+    node_json_fields(&b, &tx->base, &first);
     Witan__Envelope *env = witan__envelope__unpack(NULL, tx->envelope.len,
                                                    tx->envelope.data);
     Witan__TxBody *body =
         env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
             : NULL;
     if (body) {
-        jb_puts(&b, ",\"body\":");
-        render_message(&b, &body->base);
+        node_json_puts(&b, ",\"body\":");
+        node_json_message(&b, &body->base);
         witan__tx_body__free_unpacked(body, NULL);
     }
     if (env)
         witan__envelope__free_unpacked(env, NULL);
     if (block && block->block->cert) {
-        jb_puts(&b, ",\"cert\":");
-        render_message(&b, &block->block->cert->base);
+        node_json_puts(&b, ",\"cert\":");
+        node_json_message(&b, &block->block->cert->base);
     }
-    jb_puts(&b, "}\n");
+    node_json_puts(&b, "}\n");
     /* Dropped: it can never commit (another took its nonce); 409 says the
      * request conflicts with what is on chain, and the body names what. */
     respond_json(c->aio,
@@ -823,11 +551,11 @@ static void route_tx(struct http_call *c, const char *arg)
 static void respond_pending(nng_aio *aio, const char *hex, int code,
                             const char *message)
 {
-    struct jbuf b = {0};
-    jb_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
+    struct node_json b = {0};
+    node_json_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
                   "\"error\":", hex);
     render_error(&b, code, message);
-    jb_puts(&b, "}\n");
+    node_json_puts(&b, "}\n");
     respond_json(aio, 202, &b, false);
 }
 
@@ -1032,6 +760,12 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->models->base
         : resp->kind_case == WITAN__RESPONSE__KIND_ACCOUNT
             ? &resp->account->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_CONTRACTS
+            ? &resp->contracts->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_DECISIONS
+            ? &resp->decisions->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_RUNS
+            ? &resp->runs->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -1044,7 +778,7 @@ static void answer_query(struct http_call *c, Witan__Request *req)
 /* Reads the common paging parameters; answers and returns non-zero on a
  * bad one. */
 static int paging(struct http_call *c, uint32_t *limit,
-                  ProtobufCBinaryData *cursor)
+                  ProtobufCBinaryData *cursor, size_t cursor_max)
 {
     const char *v = param(&c->params, "limit");
     uint64_t n = 0;
@@ -1056,7 +790,7 @@ static int paging(struct http_call *c, uint32_t *limit,
     }
     *limit = (uint32_t)n;
     v = param(&c->params, "cursor");
-    if (v && *v && parse_hex(v, 256, cursor)) {
+    if (v && *v && parse_hex(v, cursor_max, cursor)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
                       "cursor is the hex next_cursor of a previous page");
         return -1;
@@ -1094,7 +828,7 @@ static void route_attestations(struct http_call *c)
         return;
     }
     a.history = history && (!strcmp(history, "true") || !strcmp(history, "1"));
-    if (paging(c, &a.limit, &a.cursor))
+    if (paging(c, &a.limit, &a.cursor, HTTP_CURSOR_SIZE_MAX))
         return;
     Witan__Request req = WITAN__REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_ATTESTATIONS;
@@ -1132,7 +866,7 @@ static void route_predictions(struct http_call *c)
                       "from and to are block heights");
         return;
     }
-    if (paging(c, &p.limit, &p.cursor))
+    if (paging(c, &p.limit, &p.cursor, HTTP_CURSOR_SIZE_MAX))
         return;
     Witan__Request req = WITAN__REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_PREDICTIONS;
@@ -1159,7 +893,7 @@ static void route_models(struct http_call *c, const char *arg)
         }
         m.hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
     }
-    if (paging(c, &m.limit, &m.cursor))
+    if (paging(c, &m.limit, &m.cursor, HTTP_CURSOR_SIZE_MAX))
         return;
     Witan__Request req = WITAN__REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_MODELS;
@@ -1185,31 +919,186 @@ static void route_account(struct http_call *c, const char *arg)
     answer_query(c, &req);
 }
 
-/* --- /metrics ---------------------------------------------------------------- */
+/* --- decision contracts ------------------------------------------------------- */
 
-static void metric_head(struct jbuf *b, const char *name, const char *type,
-                        const char *help)
+/* Answers 400 and returns false when the request carries any query
+ * parameter outside `known`. */
+static bool params_ok(struct http_call *c, const char *const *known)
 {
-    jb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    if (params_check(&c->params, known, c->why, sizeof c->why) == 0)
+        return true;
+    respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+    return false;
 }
 
-static void metric_u64(struct jbuf *b, const char *name, const char *type,
+/* A path or query value of exactly `size` bytes in hex. */
+static bool hex_exact(const char *s, uint8_t *out, size_t size)
+{
+    return strlen(s) == 2 * size && witan_hex_decode(s, out, size) == 0;
+}
+
+/* A kind or subject to filter on: text, or 0x and hex for any bytes (a
+ * contract picks them as bytes); malloc'd into *out (free it).
+ * WITAN_EDECODE, WITAN_ELIMIT, WITAN_ENOMEM. */
+static int bytes_param(const char *s, size_t max, ProtobufCBinaryData *out)
+{
+    if (strncmp(s, "0x", 2) == 0)
+        return parse_hex(s + 2, max, out);
+    size_t n = strlen(s);
+    if (n > max)
+        return WITAN_ELIMIT;
+    out->data = malloc(n ? n : 1);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    memcpy(out->data, s, n);
+    out->len = n;
+    return WITAN_OK;
+}
+
+static void route_contracts(struct http_call *c, const char *arg)
+{
+    static const char *const listing[] = {"model", "limit", "cursor", NULL};
+    static const char *const none[] = {NULL};
+    if (!params_ok(c, arg ? none : listing))
+        return;
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    uint8_t id[WITAN_HASH_SIZE], model[WITAN_HASH_SIZE];
+    if (arg) {
+        if (!hex_exact(arg, id, sizeof id)) {
+            respond_error(c->aio, 400, WITAN_EINVAL, false,
+                          "a contract id is 64 hex digits (its deploy "
+                          "transaction's hash)");
+            return;
+        }
+        q.id = (ProtobufCBinaryData){sizeof id, id};
+    } else {
+        const char *m = param(&c->params, "model");
+        if (m && !hex_exact(m, model, sizeof model)) {
+            respond_error(c->aio, 400, WITAN_EINVAL, false,
+                          "model is a model's hash, 64 hex digits");
+            return;
+        }
+        if (m)
+            q.model_hash = (ProtobufCBinaryData){sizeof model, model};
+        if (paging(c, &q.limit, &q.cursor, WITAN_HASH_SIZE))
+            return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    answer_query(c, &req);
+    free(q.cursor.data);
+}
+
+static void route_decisions(struct http_call *c, const char *arg)
+{
+    static const char *const listing[] = {"contract", "kind", "subject",
+                                          "from", "to", "limit", "cursor",
+                                          NULL};
+    static const char *const none[] = {NULL};
+    if (!params_ok(c, arg ? none : listing))
+        return;
+    Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
+    uint8_t id[WITAN_DECISION_ID_SIZE], contract[WITAN_HASH_SIZE];
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_DECISIONS;
+    req.decisions = &q;
+    if (arg) {
+        if (!hex_exact(arg, id, sizeof id)) {
+            respond_error(c->aio, 400, WITAN_EINVAL, false,
+                          "a decision id is %d hex digits",
+                          2 * WITAN_DECISION_ID_SIZE);
+            return;
+        }
+        q.id = (ProtobufCBinaryData){sizeof id, id};
+        answer_query(c, &req);
+        return;
+    }
+    const char *ct = param(&c->params, "contract"),
+               *kind = param(&c->params, "kind"),
+               *subject = param(&c->params, "subject"),
+               *from = param(&c->params, "from"), *to = param(&c->params, "to");
+    if (ct && !hex_exact(ct, contract, sizeof contract)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "contract is a contract id, 64 hex digits");
+        return;
+    }
+    if (ct)
+        q.contract = (ProtobufCBinaryData){sizeof contract, contract};
+    if ((from && parse_u64(from, &q.from_height)) ||
+        (to && parse_u64(to, &q.to_height))) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "from and to are block heights");
+        return;
+    }
+    int err = WITAN_OK;
+    if (kind && (err = bytes_param(kind, WITAN_DECISION_KIND_SIZE_MAX,
+                                   &q.kind)))
+        snprintf(c->why, sizeof c->why,
+                 "kind is text or 0x and hex, at most %d bytes",
+                 WITAN_DECISION_KIND_SIZE_MAX);
+    else if (subject &&
+             (err = bytes_param(subject, WITAN_DECISION_SUBJECT_SIZE_MAX,
+                                &q.subject)))
+        snprintf(c->why, sizeof c->why,
+                 "subject is text or 0x and hex, at most %d bytes",
+                 WITAN_DECISION_SUBJECT_SIZE_MAX);
+    if (err)
+        respond_error(c->aio, err == WITAN_ENOMEM ? 500 : 400, err, false,
+                      "%s", c->why);
+    else if (paging(c, &q.limit, &q.cursor, WITAN_DECISION_CURSOR_SIZE_MAX) ==
+             0)
+        answer_query(c, &req);
+    free(q.kind.data);
+    free(q.subject.data);
+    free(q.cursor.data);
+}
+
+/* GET /v1/tx/{hash}/runs: the contract runs a transaction caused. */
+static void route_runs(struct http_call *c, const char *hex)
+{
+    static const char *const none[] = {NULL};
+    if (!params_ok(c, none))
+        return;
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (!hex_exact(hex, hash, sizeof hash)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a transaction hash is 64 hex digits");
+        return;
+    }
+    Witan__RunsRequest q = WITAN__RUNS_REQUEST__INIT;
+    q.tx_hash = (ProtobufCBinaryData){sizeof hash, hash};
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_RUNS;
+    req.runs = &q;
+    answer_query(c, &req);
+}
+
+/* --- /metrics ---------------------------------------------------------------- */
+
+static void metric_head(struct node_json *b, const char *name, const char *type,
+                        const char *help)
+{
+    node_json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_u64(struct node_json *b, const char *name, const char *type,
                        const char *help, uint64_t v)
 {
     metric_head(b, name, type, help);
-    jb_printf(b, "%s %" PRIu64 "\n", name, v);
+    node_json_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
 /* A label value: backslash, quote and newline escaped (exposition format). */
-static void label_value(struct jbuf *b, const char *s)
+static void label_value(struct node_json *b, const char *s)
 {
     for (; s && *s; s++) {
         if (*s == '\\' || *s == '"')
-            jb_printf(b, "\\%c", *s);
+            node_json_printf(b, "\\%c", *s);
         else if (*s == '\n')
-            jb_puts(b, "\\n");
+            node_json_puts(b, "\\n");
         else
-            jb_put(b, s, 1);
+            node_json_put(b, s, 1);
     }
 }
 
@@ -1223,7 +1112,7 @@ static void route_metrics(struct http_call *c)
     if (!resp)
         return;
     const Witan__MetricsResponse *m = resp->metrics;
-    struct jbuf b = {0};
+    struct node_json b = {0};
     metric_u64(&b, "witan_height", "gauge",
                "Height of the last committed block.", m->height);
     metric_u64(&b, "witan_view", "gauge", "Current consensus view.",
@@ -1257,19 +1146,19 @@ static void route_metrics(struct http_call *c)
     metric_head(&b, "witan_messages_dropped_total", "counter",
                 "Consensus messages dropped, by reason.");
     for (size_t i = 0; i < m->n_dropped; i++) {
-        jb_puts(&b, "witan_messages_dropped_total{reason=\"");
+        node_json_puts(&b, "witan_messages_dropped_total{reason=\"");
         label_value(&b, m->dropped[i]->reason);
-        jb_printf(&b, "\"} %" PRIu64 "\n", m->dropped[i]->count);
+        node_json_printf(&b, "\"} %" PRIu64 "\n", m->dropped[i]->count);
     }
     metric_head(&b, "witan_commit_latency_ms", "histogram",
                 "Milliseconds from a transaction's admission to its "
                 "block's commit.");
     for (size_t i = 0; i < m->n_commit_latency_buckets; i++)
-        jb_printf(&b, "witan_commit_latency_ms_bucket{le=\"%" PRIu64
+        node_json_printf(&b, "witan_commit_latency_ms_bucket{le=\"%" PRIu64
                       "\"} %" PRIu64 "\n",
                   m->commit_latency_buckets[i]->le_ms,
                   m->commit_latency_buckets[i]->count);
-    jb_printf(&b,
+    node_json_printf(&b,
               "witan_commit_latency_ms_bucket{le=\"+Inf\"} %" PRIu64 "\n"
               "witan_commit_latency_ms_sum %" PRIu64 "\n"
               "witan_commit_latency_ms_count %" PRIu64 "\n",
@@ -1281,7 +1170,7 @@ static void route_metrics(struct http_call *c)
                 "HTTP connections the node closed, by reason: idle (idle "
                 "timeout, or the longest idle at the cap), slow (request or "
                 "answer over the request timeout).");
-    jb_printf(&b,
+    node_json_printf(&b,
               "witan_http_connections_closed_total{reason=\"idle\"} %" PRIu64
               "\n"
               "witan_http_connections_closed_total{reason=\"slow\"} %" PRIu64
@@ -1616,17 +1505,17 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
         witan__response__free_unpacked(resp, NULL);
         return;
     }
-    struct jbuf b = {0};
+    struct node_json b = {0};
     bool first = false;
-    jb_puts(&b, "{");
+    node_json_puts(&b, "{");
     if (e) {
-        jb_puts(&b, "\"error\":");
+        node_json_puts(&b, "\"error\":");
         render_error(&b, e->code, e->message);
     } else {
         first = true;
     }
-    render_fields(&b, &s->base, &first);
-    jb_puts(&b, "}\n");
+    node_json_fields(&b, &s->base, &first);
+    node_json_puts(&b, "}\n");
     respond_json(c->aio, e ? status_of(e->code) : 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -1638,9 +1527,11 @@ static bool get_path(const char *p)
 {
     static const char *const exact[] = {"/v1/status", "/metrics",
                                         "/v1/attestations", "/v1/predictions",
-                                        "/v1/models"};
+                                        "/v1/models", "/v1/contracts",
+                                        "/v1/decisions"};
     static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
-                                         "/v1/models/", "/v1/accounts/"};
+                                         "/v1/models/", "/v1/accounts/",
+                                         "/v1/contracts/", "/v1/decisions/"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
         if (strcmp(p, exact[i]) == 0)
             return true;
@@ -1649,6 +1540,17 @@ static bool get_path(const char *p)
             p[strlen(prefix[i])])
             return true;
     return false;
+}
+
+/* "{hash}/runs" after /v1/tx/: cuts the suffix off in place (the path is
+ * the call's own copy) and says whether it was there. */
+static bool runs_suffix(char *rest)
+{
+    size_t n = strlen(rest);
+    if (n <= 5 || strcmp(rest + n - 5, "/runs") != 0)
+        return false;
+    rest[n - 5] = '\0';
+    return true;
 }
 
 static bool is_get(const struct http_call *c)
@@ -1693,7 +1595,7 @@ static void serve(struct http_worker *w, nng_aio *aio)
                       "the URL is badly encoded or too long");
         goto out;
     }
-    const char *p = c->path;
+    char *p = c->path;
     bool get = is_get(c);
     bool known = true, method_ok = true;
     if (strcmp(p, "/v1/tx") == 0) {
@@ -1709,6 +1611,9 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_metrics(c);
     } else if (strncmp(p, "/v1/blocks/", 11) == 0 && p[11]) {
         route_block(c, p + 11);
+    } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7] &&
+               runs_suffix(p + 7)) {
+        route_runs(c, p + 7);
     } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7]) {
         route_tx(c, p + 7);
     } else if (strcmp(p, "/v1/attestations") == 0) {
@@ -1721,6 +1626,14 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_models(c, p + 11);
     } else if (strncmp(p, "/v1/accounts/", 13) == 0 && p[13]) {
         route_account(c, p + 13);
+    } else if (strcmp(p, "/v1/contracts") == 0) {
+        route_contracts(c, NULL);
+    } else if (strncmp(p, "/v1/contracts/", 14) == 0 && p[14]) {
+        route_contracts(c, p + 14);
+    } else if (strcmp(p, "/v1/decisions") == 0) {
+        route_decisions(c, NULL);
+    } else if (strncmp(p, "/v1/decisions/", 14) == 0 && p[14]) {
+        route_decisions(c, p + 14);
     } else {
         known = false;
     }

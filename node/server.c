@@ -362,6 +362,9 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__AccountResponse acct = WITAN__ACCOUNT_RESPONSE__INIT;
     Witan__PredictionsResponse *preds = NULL;
     Witan__ModelsResponse *models = NULL;
+    Witan__ContractsResponse *contracts = NULL;
+    Witan__DecisionsResponse *decisions = NULL;
+    Witan__RunsResponse *runs = NULL;
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
@@ -514,6 +517,43 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_MODELS;
         resp.models = models;
         break;
+    case WITAN__REQUEST__KIND_CONTRACTS:
+        err = ledger_query_contracts(n->l, req->contracts, &contracts);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no contract with that id");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why,
+                     "contract ids, model hashes and cursors are 32 bytes");
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_CONTRACTS;
+        resp.contracts = contracts;
+        break;
+    case WITAN__REQUEST__KIND_DECISIONS:
+        err = ledger_query_decisions(n->l, req->decisions, &decisions);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no decision with that id");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why,
+                     "a decision id is %d bytes, a contract id 32, a kind "
+                     "at most %d and a subject at most %d bytes, and a "
+                     "cursor must come from the same filters' pages",
+                     WITAN_DECISION_ID_SIZE, WITAN_DECISION_KIND_SIZE_MAX,
+                     WITAN_DECISION_SUBJECT_SIZE_MAX);
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_DECISIONS;
+        resp.decisions = decisions;
+        break;
+    case WITAN__REQUEST__KIND_RUNS:
+        err = ledger_query_runs(n->l, req->runs, &runs);
+        if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a transaction hash is 32 bytes");
+        resp.kind_case = WITAN__RESPONSE__KIND_RUNS;
+        resp.runs = runs;
+        break;
     case WITAN__REQUEST__KIND_METRICS:
         handle_metrics(n, &metrics, &resp);
         break;
@@ -535,6 +575,9 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_account_free(account);
     ledger_predictions_response_free(preds);
     ledger_models_response_free(models);
+    ledger_contracts_response_free(contracts);
+    ledger_decisions_response_free(decisions);
+    ledger_runs_response_free(runs);
     witan__request__free_unpacked(req, NULL);
 }
 
