@@ -22,7 +22,8 @@ static const char usage[] =
     "  DIR/genesis.json   the chain: id, validator, members, parameters\n"
     "  DIR/validator.key  the validator's Ed25519 key (mode 0600)\n"
     "  DIR/operator.key   a member key with every role (admin,\n"
-    "                     data_provider, model_operator, proposer, auditor)\n"
+    "                     data_provider, model_operator, proposer, auditor,\n"
+    "                     contract_operator)\n"
     "Defaults: chain id witan-local, listen tcp://127.0.0.1:7400.\n";
 
 static int new_key(const char *home, const char *name, wcrypto_keypair *kp)
@@ -86,7 +87,8 @@ int cli_init(int argc, char **argv)
              "\"validators\": [{\"name\": \"validator-0\", \"pubkey\": \"%s\"}], "
              "\"members\": [{\"name\": \"operator\", \"key_type\": \"ed25519\", "
              "\"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
-             "\"model_operator\", \"proposer\", \"auditor\", \"admin\"]}]}",
+             "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
+             "\"contract_operator\"]}]}",
              WITAN_PROTOCOL_VERSION, chain ? chain : "witan-local",
              (long long)ts.tv_sec * 1000, vhex, ohex);
     wcrypto_keypair_wipe(&validator);

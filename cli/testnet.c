@@ -109,7 +109,8 @@ static int cmd_init(int argc, char **argv)
     snprintf(json + used, 64 * 1024 - used,
              "], \"members\": [{\"name\": \"operator\", \"key_type\": "
              "\"ed25519\", \"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
-             "\"model_operator\", \"proposer\", \"auditor\", \"admin\"]}]}",
+             "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
+             "\"contract_operator\"]}]}",
              ohex);
     Witan__Genesis *g;
     char why[LEDGER_WHY_SIZE];
