@@ -282,7 +282,8 @@ static int parse_members(struct gen_ctx *c, witan_json_ref arr,
 
         witan_json_ref roles = witan_json_get(c->doc, v, "roles");
         size_t rn = witan_json_count(c->doc, roles);
-        if (witan_json_type_of(c->doc, roles) != WITAN_JSON_ARRAY || rn > 5)
+        if (witan_json_type_of(c->doc, roles) != WITAN_JSON_ARRAY ||
+            rn > WITAN__ROLE__ROLE_CONTRACT_OPERATOR) /* every role once */
             return bad(c, WITAN_EINVAL, "member %s: \"roles\" must be a list",
                        name);
         /* Kept sorted and unique: the canonical form of a role set. */
