@@ -207,19 +207,8 @@ static void test_decisions_agree_with_evidence(void **state)
     uint8_t model[32], warm[32], spin[32], txs[ATTEST_COUNT][32];
     snprintf(key, sizeof key, "--key %s/operator.key", dir);
 
-    /* The operator holds every genesis role but contract_operator (a
-     * genesis member holds at most five): an admin grants it. */
-    assert_int_equal(run(out, "%s/witan keys show %s/operator.key --json",
-                         bin_dir, dir),
-                     0);
-    const char *addr = strstr(out, "\"address\"");
-    assert_non_null(addr);
-    addr = strchr(addr + 9, '"') + 1;
-    snprintf(args, sizeof args,
-             "member grant %s --address %.40s --role contract_operator --wait",
-             key, addr);
-    assert_int_equal(witan(0, out, args), 0);
-
+    /* The operator holds every role, contract_operator included, from
+     * the testnet's genesis. */
     snprintf(args, sizeof args,
              "model register %s/tests/fixtures/models/linreg_temp.bin %s "
              "--name temp --input feed=climate/co2/mauna-loa,subject=mauna-"
