@@ -49,8 +49,10 @@ static const char usage[] =
     "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
     "                  --input feed=F,subject=S,year   (one per model input)\n"
     "                  [--trigger FEED:SUBJECT ...] [--allow-extrapolation]\n"
-    "                  [--wait]\n"
+    "                  [--target feed=F,value=V[,horizon_ms=H][,output=K]\n"
+    "                   [,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
+    "       witan model scorecard NAME|HASH [--json]\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
@@ -58,6 +60,12 @@ static const char usage[] =
     "register  (role model_operator) binds each model input to attested data\n"
     "          and names the feeds whose attestations trigger a score; every\n"
     "          validator then scores it and records the prediction.\n"
+    "          --target names what the model predicts (a feed's value for\n"
+    "          the trigger's subject, horizon_ms after the observation that\n"
+    "          triggered it): each prediction is then scored against that\n"
+    "          observation when it arrives (spec/contracts.md section 7).\n"
+    "scorecard the model's errors against what happened: count, RMSE and\n"
+    "          MAE, all time and over its recent window.\n"
     "ask       asks for a score now, on the bindings or on explicit inputs.\n"
     "post      records the output of a model too large to run on chain, as\n"
     "          attested by its operator (role model_operator).\n"
@@ -666,7 +674,7 @@ int cli_model(int argc, char **argv)
         return cmd_score(argc, argv);
     if (!strcmp(argv[1], "register") || !strcmp(argv[1], "list") ||
         !strcmp(argv[1], "show") || !strcmp(argv[1], "ask") ||
-        !strcmp(argv[1], "post"))
+        !strcmp(argv[1], "post") || !strcmp(argv[1], "scorecard"))
         return cli_model_chain(argc, argv);
     fprintf(stderr, "witan: model: unknown command '%s'\n%s", argv[1], usage);
     return 2;

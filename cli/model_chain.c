@@ -4,11 +4,13 @@
  * post a prediction computed off chain, and list the model-output records
  * (each with the transactions that put its model and inputs on chain).
  */
+#include <math.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "inference/inference.h"
 #include "ledger/ledger.h"
+#include "node/json.h"
 
 static int call_ok(const char *address, Witan__Request *req, const char *what,
                    Witan__Response **resp)
@@ -113,6 +115,49 @@ static int parse_binding(char *spec, Witan__ModelInput *b)
     return b->feed[0] && b->subject[0] ? WITAN_OK : WITAN_EINVAL;
 }
 
+/* A whole decimal number, or false. */
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "feed=F,value=V[,horizon_ms=H][,output=K][,window=N]" into a target;
+ * strings point into `spec`. */
+static int parse_target(char *spec, Witan__ModelTarget *t)
+{
+    witan__model_target__init(t);
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        uint64_t v;
+        if (!eq)
+            return WITAN_EINVAL;
+        *eq++ = '\0';
+        if (strcmp(tok, "feed") == 0)
+            t->feed = eq;
+        else if (strcmp(tok, "value") == 0)
+            t->value = eq;
+        else if (strcmp(tok, "horizon_ms") == 0 &&
+                 parse_count(eq, WITAN_TARGET_HORIZON_MS_MAX, &v))
+            t->horizon_ms = (int64_t)v;
+        else if (strcmp(tok, "output") == 0 &&
+                 parse_count(eq, WITAN_MODEL_OUTPUT_COUNT_MAX - 1, &v))
+            t->output = (uint32_t)v;
+        else if (strcmp(tok, "window") == 0 &&
+                 parse_count(eq, WITAN_SCORECARD_WINDOW_MAX, &v))
+            t->window = (uint32_t)v;
+        else
+            return WITAN_EINVAL;
+    }
+    return t->feed[0] && t->value[0] ? WITAN_OK : WITAN_EINVAL;
+}
+
 static int cmd_register(int argc, char **argv)
 {
     if (argc < 3 || argv[2][0] == '-') {
@@ -136,7 +181,9 @@ static int cmd_register(int argc, char **argv)
     Witan__ModelInput bindings[64], *bptr[64];
     Witan__ModelTrigger triggers[WITAN_MODEL_TRIGGER_COUNT_MAX],
         *tptr[WITAN_MODEL_TRIGGER_COUNT_MAX];
-    char specs[64][512];
+    char specs[64][512], target_spec[512];
+    Witan__ModelTarget target;
+    bool has_target = false;
     size_t nb = 0, nt = 0;
     int rc = 0;
     for (int i = 2; i + 1 < argc && !rc; i++) {
@@ -156,6 +203,17 @@ static int cmd_register(int argc, char **argv)
             }
             bptr[nb] = &bindings[nb];
             nb++;
+        } else if (strcmp(argv[i], "--target") == 0) {
+            snprintf(target_spec, sizeof target_spec, "%s", argv[i + 1]);
+            if (has_target || parse_target(target_spec, &target)) {
+                fprintf(stderr,
+                        "witan model register: bad --target '%s' (once: "
+                        "feed=F,value=V[,horizon_ms=H][,output=K]"
+                        "[,window=N])\n",
+                        argv[i + 1]);
+                rc = 2;
+            }
+            has_target = true;
         } else if (strcmp(argv[i], "--trigger") == 0) {
             char *colon = strchr(argv[i + 1], ':');
             if (!colon || nt == WITAN_MODEL_TRIGGER_COUNT_MAX) {
@@ -183,6 +241,7 @@ static int cmd_register(int argc, char **argv)
         r.triggers = tptr;
         r.allow_extrapolation =
             cli_has_flag(argc, argv, "--allow-extrapolation");
+        r.target = has_target ? &target : NULL;
         Witan__TxBody body = WITAN__TX_BODY__INIT;
         body.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
         body.register_model = &r;
@@ -340,6 +399,13 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
             for (size_t j = 0; j < m->n_triggers; j++)
                 printf("    %s/%s\n", m->triggers[j]->feed,
                        m->triggers[j]->subject);
+            if (m->target)
+                printf("  target: %s of %s/<the trigger's subject> %lld ms "
+                       "later, against output %u; recent window %u\n",
+                       m->target->value, m->target->feed,
+                       (long long)m->target->horizon_ms, m->target->output,
+                       m->target->window ? m->target->window
+                                         : WITAN_SCORECARD_WINDOW_DEFAULT);
             printf("  model bytes: %zu\n", m->model.len);
         }
     }
@@ -347,13 +413,110 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
     return 0;
 }
 
+/* A 128-bit sum over count, scaled by 2^-shift, for people. */
+static double mean_of(uint64_t hi, uint64_t lo, uint64_t count, uint32_t shift)
+{
+    if (!count)
+        return 0;
+    double sum = (double)hi * 18446744073709551616.0 + (double)lo;
+    return sum / (double)count / (double)((unsigned __int128)1 << shift);
+}
+
+/* witan model scorecard NAME|HASH: the model's account against what
+ * happened. Floating point only for display. */
+static int cmd_scorecard(int argc, char **argv)
+{
+    if (argc < 3 || argv[2][0] == '-') {
+        fprintf(stderr, "witan model scorecard: a model name or hash is "
+                        "required\n");
+        return 2;
+    }
+    char address[256];
+    cli_node_connect(argc, argv, address, sizeof address);
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (strlen(argv[2]) != 2 * WITAN_HASH_SIZE ||
+        witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {
+        /* a name: the registered model of that name (the newest version) */
+        Witan__Request req = WITAN__REQUEST__INIT;
+        Witan__ModelsRequest mr = WITAN__MODELS_REQUEST__INIT;
+        mr.limit = WITAN_QUERY_PAGE_COUNT_MAX;
+        req.kind_case = WITAN__REQUEST__KIND_MODELS;
+        req.models = &mr;
+        Witan__Response *resp;
+        if (call_ok(address, &req, "models", &resp))
+            return 1;
+        uint32_t best = 0;
+        bool found = false;
+        for (size_t i = 0; i < resp->models->n_models; i++) {
+            const Witan__ModelRecord *m = resp->models->models[i];
+            if (strcmp(m->name, argv[2]) == 0 && (!found || m->version > best)) {
+                memcpy(hash, m->hash.data, WITAN_HASH_SIZE);
+                best = m->version;
+                found = true;
+            }
+        }
+        witan__response__free_unpacked(resp, NULL);
+        if (!found) {
+            fprintf(stderr, "witan model scorecard: no model named '%s' "
+                            "(or give its 64-hex-digit hash)\n", argv[2]);
+            return 1;
+        }
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__ScorecardRequest sr = WITAN__SCORECARD_REQUEST__INIT;
+    sr.model_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
+    req.kind_case = WITAN__REQUEST__KIND_SCORECARD;
+    req.scorecard = &sr;
+    Witan__Response *resp;
+    if (call_ok(address, &req, "scorecard", &resp))
+        return 1;
+    const Witan__ScorecardResponse *r = resp->scorecard;
+    int rc = 0;
+    if (cli_has_flag(argc, argv, "--json")) {
+        rc = node_json_print(stdout, &r->base) ? 1 : 0;
+    } else if (!r->target) {
+        printf("this model declares no target: nothing to score it against\n");
+    } else if (!r->scorecard) {
+        printf("no prediction resolved yet (target %s of %s, %lld ms after "
+               "each prediction's observation)\n",
+               r->target->value, r->target->feed,
+               (long long)r->target->horizon_ms);
+    } else {
+        const Witan__Scorecard *c = r->scorecard;
+        double mse = mean_of(c->sum_sq_hi, c->sum_sq_lo, c->count,
+                             2 * c->frac_bits);
+        double rmse_recent = mean_of(r->recent_sum_sq_hi, r->recent_sum_sq_lo,
+                                     r->recent_count, 2 * c->frac_bits);
+        printf("target: %s of %s, %lld ms after each prediction's "
+               "observation\n",
+               r->target->value, r->target->feed,
+               (long long)r->target->horizon_ms);
+        printf("all time:  %llu resolved  RMSE %.6g  MAE %.6g  (sum of "
+               "squared errors %.6g)%s\n",
+               (unsigned long long)c->count, sqrt(mse),
+               mean_of(c->sum_abs_hi, c->sum_abs_lo, c->count, c->frac_bits),
+               mse * (double)c->count, c->saturated ? "  [saturated]" : "");
+        printf("last %llu:  RMSE %.6g  MAE %.6g  (window %u)\n",
+               (unsigned long long)r->recent_count, sqrt(rmse_recent),
+               mean_of(r->recent_sum_abs_hi, r->recent_sum_abs_lo,
+                       r->recent_count, c->frac_bits),
+               c->window);
+        printf("updated at height %llu\n",
+               (unsigned long long)c->updated_height);
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 static const char chain_usage[] =
     "       witan model register MODEL.bin --key K --name NAME [--version N]\n"
     "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
     "                  --input feed=F,subject=S,year   (one per model input)\n"
     "                  [--trigger FEED:SUBJECT ...] [--allow-extrapolation]\n"
-    "                  [--wait]\n"
+    "                  [--target feed=F,value=V[,horizon_ms=H][,output=K]\n"
+    "                   [,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
+    "       witan model scorecard NAME|HASH [--json]\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
@@ -370,6 +533,8 @@ int cli_model_chain(int argc, char **argv)
         return cmd_ask(argc, argv);
     if (strcmp(verb, "post") == 0)
         return cmd_post(argc, argv);
+    if (strcmp(verb, "scorecard") == 0)
+        return cmd_scorecard(argc, argv);
     if (strcmp(verb, "show") == 0) {
         uint8_t hash[WITAN_HASH_SIZE];
         if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {

@@ -766,6 +766,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->decisions->base
         : resp->kind_case == WITAN__RESPONSE__KIND_RUNS
             ? &resp->runs->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_SCORECARD
+            ? &resp->scorecard->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -1071,6 +1073,26 @@ static void route_runs(struct http_call *c, const char *hex)
     Witan__Request req = WITAN__REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_RUNS;
     req.runs = &q;
+    answer_query(c, &req);
+}
+
+/* /v1/models/{hash}/scorecard */
+static void route_scorecard(struct http_call *c, const char *hex)
+{
+    static const char *const none[] = {NULL};
+    if (!params_ok(c, none))
+        return;
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (!hex_exact(hex, hash, sizeof hash)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a model hash is 64 hex digits");
+        return;
+    }
+    Witan__ScorecardRequest q = WITAN__SCORECARD_REQUEST__INIT;
+    q.model_hash = (ProtobufCBinaryData){sizeof hash, hash};
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_SCORECARD;
+    req.scorecard = &q;
     answer_query(c, &req);
 }
 
@@ -1544,13 +1566,19 @@ static bool get_path(const char *p)
 
 /* "{hash}/runs" after /v1/tx/: cuts the suffix off in place (the path is
  * the call's own copy) and says whether it was there. */
+/* Cuts `suffix` off the end of rest if it ends so. */
+static bool path_suffix(char *rest, const char *suffix)
+{
+    size_t n = strlen(rest), k = strlen(suffix);
+    if (n <= k || strcmp(rest + n - k, suffix) != 0)
+        return false;
+    rest[n - k] = '\0';
+    return true;
+}
+
 static bool runs_suffix(char *rest)
 {
-    size_t n = strlen(rest);
-    if (n <= 5 || strcmp(rest + n - 5, "/runs") != 0)
-        return false;
-    rest[n - 5] = '\0';
-    return true;
+    return path_suffix(rest, "/runs");
 }
 
 static bool is_get(const struct http_call *c)
@@ -1622,6 +1650,9 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_predictions(c);
     } else if (strcmp(p, "/v1/models") == 0) {
         route_models(c, NULL);
+    } else if (strncmp(p, "/v1/models/", 11) == 0 && p[11] &&
+               path_suffix(p + 11, "/scorecard")) {
+        route_scorecard(c, p + 11);
     } else if (strncmp(p, "/v1/models/", 11) == 0 && p[11]) {
         route_models(c, p + 11);
     } else if (strncmp(p, "/v1/accounts/", 13) == 0 && p[13]) {

@@ -365,6 +365,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__ContractsResponse *contracts = NULL;
     Witan__DecisionsResponse *decisions = NULL;
     Witan__RunsResponse *runs = NULL;
+    Witan__ScorecardResponse *card = NULL;
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
@@ -554,6 +555,15 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_RUNS;
         resp.runs = runs;
         break;
+    case WITAN__REQUEST__KIND_SCORECARD:
+        err = ledger_get_scorecard(n->l, req->scorecard, &card);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no model with that hash");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a model hash is 32 bytes");
+        resp.kind_case = WITAN__RESPONSE__KIND_SCORECARD;
+        resp.scorecard = card;
+        break;
     case WITAN__REQUEST__KIND_METRICS:
         handle_metrics(n, &metrics, &resp);
         break;
@@ -578,6 +588,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_contracts_response_free(contracts);
     ledger_decisions_response_free(decisions);
     ledger_runs_response_free(runs);
+    ledger_scorecard_response_free(card);
     witan__request__free_unpacked(req, NULL);
 }
 
