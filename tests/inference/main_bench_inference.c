@@ -1,7 +1,8 @@
 /*
  * make bench-inference: Witan's integer scorer beside ONNX Runtime on the
- * same ONNX files and inputs, in the same run. Models: an MLP 32-64-64-1 and
- * 100 gradient-boosted trees of depth 6 (tests/fixtures/models/bench_*).
+ * same ONNX files and inputs, in the same run. Models: MLPs 32-64-64-1 and
+ * 16-128-32-1 and 100 gradient-boosted trees of depth 6
+ * (tests/fixtures/models/bench_*).
  * For each: single-sample predictions per second (one call per sample) and
  * batched throughput (1,024 samples per call), and the largest absolute
  * error against the float reference. ONNX Runtime runs in node with one
@@ -121,12 +122,13 @@ int main(void)
 {
     static const char *const models[][2] = {
         {"bench_mlp", "MLP 32-64-64-1 (ReLU)"},
+        {"bench_mlp16", "MLP 16-128-32-1 (ReLU)"},
         {"bench_gb", "GB 100 trees, depth 6"},
     };
     int fail = 0;
     printf("%-24s %-9s %14s %14s %10s\n", "model", "engine", "single /s",
            "batched /s", "max err");
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         struct figures w, o;
         if (run_witan(models[i][0], &w) || run_ort(models[i][0], &o)) {
             fprintf(stderr, "bench: %s failed\n", models[i][0]);
@@ -137,8 +139,8 @@ int main(void)
         printf("%-24s %-9s %14.0f %14.0f %10.2e\n", "", "onnxrt", o.single,
                o.batch, o.err);
         double rs = w.single / o.single, rb = w.batch / o.batch;
-        printf("%-24s %-9s %13.2fx %13.2fx   targets >= 2x, >= 0.5x: %s\n", "",
-               "ratio", rs, rb, rs >= 2 && rb >= 0.5 ? "met" : "NOT MET");
+        printf("%-24s %-9s %13.2fx %13.2fx   targets >= 4x, >= 1x: %s\n", "",
+               "ratio", rs, rb, rs >= 4 && rb >= 1 ? "met" : "NOT MET");
         printf("%-24s %-9s %11.3f us %11.3f us\n", "", "witan", 1e6 / w.single,
                1e6 / w.batch);
         printf("%-24s %-9s %11.3f us %11.3f us   (per sample)\n", "", "onnxrt",
