@@ -198,7 +198,7 @@ static int split_bias(struct infer_layer *L)
     for (uint32_t j = 0; j < L->out_pad; j++) {
         const int64_t b = L->bias[j] + ((int64_t)1 << (s - 1)), q = b >> s;
         L->bias_q[j] = (int32_t)(q < -k ? -k : q > k ? k : q);
-        L->bias_r[j] = (int32_t)(b - (q << s));
+        L->bias_r[j] = (int32_t)(b - q * ((int64_t)1 << s));
         WITAN_ASSERT(L->bias_r[j] >= 0 && L->bias_r[j] < ((int64_t)1 << s));
     }
     return 0;
