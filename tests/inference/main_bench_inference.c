@@ -9,6 +9,9 @@
  * thread (tests/inference/bench_ort.js, onnxruntime-node in build/ort).
  * Outputs: Witan's integer outputs and ONNX Runtime's float outputs are each
  * compared with the float reference (max err column).
+ * Then the same two figures for each model of the zoo (tests/fixtures/zoo,
+ * imported here on its training inputs), on its test inputs repeated to
+ * 1,024 rows.
  */
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +36,45 @@ static double now(void)
 struct figures {
     double single, batch, err;
 };
+
+/* Both figures of model m on rows inputs (cols each), best of ROUNDS. */
+static void time_witan(const infer_model *m, const int64_t *in, size_t rows,
+                       size_t cols, struct figures *f)
+{
+    struct infer_info info;
+    infer_model_info(m, &info);
+    int32_t *out = malloc(rows * info.output_count * sizeof *out);
+    uint64_t gas;
+    f->batch = f->single = 0;
+    int64_t sink = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Batched: all rows per call. */
+        double t0 = now(), t;
+        size_t calls = 0;
+        do {
+            infer_score_batch(m, in, rows, out, NULL, &gas);
+            calls++;
+        } while ((t = now()) - t0 < SECONDS);
+        double r = (double)calls * (double)rows / (t - t0);
+        f->batch = r > f->batch ? r : f->batch;
+        /* Single sample per call. */
+        calls = 0;
+        t0 = now();
+        do {
+            for (size_t s = 0; s < rows; s++) {
+                struct infer_result res;
+                infer_score(m, in + s * cols, cols, out, info.output_count, &res);
+                sink += out[0];
+            }
+            calls += rows;
+        } while ((t = now()) - t0 < SECONDS);
+        r = (double)calls / (t - t0);
+        f->single = r > f->single ? r : f->single;
+    }
+    if (sink == 42)
+        printf(" ");
+    free(out);
+}
 
 static int run_witan(const char *name, struct figures *f)
 {
@@ -64,34 +106,7 @@ static int run_witan(const char *name, struct figures *f)
                         ref[s * rc]);
         f->err = e > f->err ? e : f->err;
     }
-    f->batch = f->single = 0;
-    int64_t sink = 0;
-    for (int round = 0; round < ROUNDS; round++) {
-        /* Batched: 1,024 samples per call. */
-        double t0 = now(), t;
-        size_t calls = 0;
-        do {
-            infer_score_batch(m, in, rows, out, NULL, &gas);
-            calls++;
-        } while ((t = now()) - t0 < SECONDS);
-        double r = (double)calls * (double)rows / (t - t0);
-        f->batch = r > f->batch ? r : f->batch;
-        /* Single sample per call. */
-        calls = 0;
-        t0 = now();
-        do {
-            for (size_t s = 0; s < rows; s++) {
-                struct infer_result res;
-                infer_score(m, in + s * cols, cols, out, info.output_count, &res);
-                sink += out[0];
-            }
-            calls += rows;
-        } while ((t = now()) - t0 < SECONDS);
-        r = (double)calls / (t - t0);
-        f->single = r > f->single ? r : f->single;
-    }
-    if (sink == 42)
-        printf(" ");
+    time_witan(m, in, rows, cols, f);
     infer_model_free(m);
     free(in);
     free(out);
@@ -101,13 +116,16 @@ static int run_witan(const char *name, struct figures *f)
     return 0;
 }
 
-static int run_ort(const char *name, struct figures *f)
+/* ONNX Runtime on dir/NAME.onnx, inputs dir/NAME<samples>, reference
+ * dir/NAME<ref>, the inputs repeated to `rows` rows. */
+static int run_ort(const char *dir, const char *name, const char *samples,
+                   const char *ref, size_t rows, struct figures *f)
 {
-    char cmd[512];
+    char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "node tests/inference/bench_ort.js build/ort " TSUP_DIR "%s.onnx "
-             TSUP_DIR "%s.samples.csv " TSUP_DIR "%s.ref.csv %g %d",
-             name, name, name, SECONDS, ROUNDS);
+             "node tests/inference/bench_ort.js build/ort %s%s.onnx %s%s%s "
+             "%s%s%s %g %d %zu",
+             dir, name, dir, name, samples, dir, name, ref, SECONDS, ROUNDS, rows);
     FILE *p = popen(cmd, "r");
     if (!p)
         return 1;
@@ -116,6 +134,77 @@ static int run_ort(const char *name, struct figures *f)
              sscanf(line, "ort single_per_s=%lf batch_per_s=%lf max_err=%lf",
                     &f->single, &f->batch, &f->err) == 3;
     return (pclose(p) == 0 && ok) ? 0 : 1;
+}
+
+#define ZOO_DIR "tests/fixtures/zoo/"
+#define ZOO_ROWS 1024
+
+/* A zoo model imported from its ONNX file on its training inputs, timed on
+ * its test inputs repeated to ZOO_ROWS rows. */
+static int run_zoo_witan(const char *name, struct figures *f)
+{
+    char path[256], why[512];
+    size_t onnx_size, rows, cols, crows, ccols;
+    snprintf(path, sizeof path, ZOO_DIR "%s.onnx", name);
+    uint8_t *onnx = tsup_read(path, &onnx_size);
+    snprintf(path, sizeof path, ZOO_DIR "%s.calib.csv", name);
+    double *calib = tsup_csv(path, &crows, &ccols);
+    snprintf(path, sizeof path, ZOO_DIR "%s.test.csv", name);
+    double *x = tsup_csv(path, &rows, &cols);
+    if (!onnx || !calib || !x || !rows)
+        return 1;
+    struct infer_import_options o = {.samples = calib, .sample_count = crows,
+                                     .feature_count = ccols,
+                                     .max_abs_error = -1};
+    struct infer_import_report rep;
+    uint8_t *bin = NULL;
+    size_t size;
+    infer_model *m = NULL;
+    if (infer_onnx_import(onnx, onnx_size, &o, &bin, &size, &rep, why, sizeof why) ||
+        infer_model_load(bin, size, &m, why, sizeof why)) {
+        fprintf(stderr, "bench: %s: %s\n", name, why);
+        return 1;
+    }
+    int64_t *in = malloc(ZOO_ROWS * cols * sizeof *in);
+    for (size_t i = 0; i < ZOO_ROWS * cols; i++)
+        in[i] = tsup_input(m, i % cols, x[(i / cols) % rows * cols + i % cols]);
+    time_witan(m, in, ZOO_ROWS, cols, f);
+    infer_model_free(m);
+    free(in);
+    free(bin);
+    free(x);
+    free(calib);
+    free(onnx);
+    return 0;
+}
+
+static int run_zoo(void)
+{
+    FILE *mf = fopen(ZOO_DIR "manifest.txt", "r");
+    if (!mf)
+        return 1;
+    printf("\nzoo (tests/fixtures/zoo), batches of %d    witan /s    onnxrt /s   ratio\n",
+           ZOO_ROWS);
+    char line[128];
+    int fail = 0;
+    while (fgets(line, sizeof line, mf)) {
+        char name[64];
+        if (line[0] == '#' || sscanf(line, "%63s", name) != 1)
+            continue;
+        struct figures w, o;
+        if (run_zoo_witan(name, &w) ||
+            run_ort(ZOO_DIR, name, ".test.csv", ".ort.csv", ZOO_ROWS, &o)) {
+            fprintf(stderr, "bench: %s failed\n", name);
+            fail = 1;
+            continue;
+        }
+        printf("%-18s single  %12.0f %12.0f %7.2fx\n", name, w.single, o.single,
+               w.single / o.single);
+        printf("%-18s batched %12.0f %12.0f %7.2fx\n", "", w.batch, o.batch,
+               w.batch / o.batch);
+    }
+    fclose(mf);
+    return fail;
 }
 
 int main(void)
@@ -130,7 +219,8 @@ int main(void)
            "batched /s", "max err");
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         struct figures w, o;
-        if (run_witan(models[i][0], &w) || run_ort(models[i][0], &o)) {
+        if (run_witan(models[i][0], &w) ||
+            run_ort(TSUP_DIR, models[i][0], ".samples.csv", ".ref.csv", 0, &o)) {
             fprintf(stderr, "bench: %s failed\n", models[i][0]);
             return 1;
         }
@@ -147,5 +237,5 @@ int main(void)
                1e6 / o.single, 1e6 / o.batch);
         fail |= w.err > 0.05;
     }
-    return fail;
+    return run_zoo() | fail;
 }
