@@ -33,6 +33,12 @@ struct infer_layer {
      * 32767 times it is below 2^31 (spec/models.md). At least 1. */
     uint32_t chunk;
     int64_t *bias;
+    /* Hidden layers whose rescale the batched kernel may do in int32
+     * (spec/models.md section 6, int32 rescale): bias + 2^(shift-1) =
+     * bias_q * 2^shift + bias_r with 0 <= bias_r < 2^shift, bias_q clamped
+     * to what cannot change an output; out_pad each, in one allocation
+     * (bias_r = bias_q + out_pad). NULL when the bounds do not hold. */
+    int32_t *bias_q, *bias_r;
     uint32_t shift;   /* in_frac + weight_frac - out_frac, 0..62 */
     uint32_t in_frac, w_frac, out_frac;
     enum infer_activation act;

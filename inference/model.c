@@ -70,6 +70,7 @@ void infer_model_free(infer_model *m)
         free(m->layers[i].wp);
         free(m->layers[i].rows);
         free(m->layers[i].bias);
+        free(m->layers[i].bias_q);
     }
     free(m->layers);
     free(m->offset);
@@ -175,6 +176,34 @@ static int load_inputs(infer_model *m, const Witan__Model__Model *pb,
     return 0;
 }
 
+/* Sets bias_q and bias_r when the int32 rescale of spec/models.md section 6
+ * is exact for hidden layer L: n chunk sums c_i (|c_i| < 2^31) and b =
+ * bias + 2^(s-1) = bq 2^s + br give floor((sum c_i + b) / 2^s) = sum (c_i >>
+ * s) + bq + ((sum (c_i mod 2^s) + br) >> s), each term within int32 when
+ * (n + 1) 2^s < 2^31 and |bq| is clamped to k = 32768 + n 2^(31-s) + n + 1,
+ * past which the output is at its clamp either way. Returns 0 or
+ * WITAN_ENOMEM. */
+static int split_bias(struct infer_layer *L)
+{
+    const int64_t n = (L->in_pad / 2 + L->chunk - 1) / L->chunk, s = L->shift;
+    if (s < 1 || s > 30 || ((n + 1) << s) > INT32_MAX)
+        return 0;
+    const int64_t qmax = n << (31 - s), k = 32768 + qmax + n + 1;
+    if (k + qmax + n + 1 > INT32_MAX)
+        return 0;
+    L->bias_q = malloc(2 * (size_t)L->out_pad * sizeof *L->bias_q);
+    if (!L->bias_q)
+        return WITAN_ENOMEM;
+    L->bias_r = L->bias_q + L->out_pad;
+    for (uint32_t j = 0; j < L->out_pad; j++) {
+        const int64_t b = L->bias[j] + ((int64_t)1 << (s - 1)), q = b >> s;
+        L->bias_q[j] = (int32_t)(q < -k ? -k : q > k ? k : q);
+        L->bias_r[j] = (int32_t)(b - q * ((int64_t)1 << s));
+        WITAN_ASSERT(L->bias_r[j] >= 0 && L->bias_r[j] < ((int64_t)1 << s));
+    }
+    return 0;
+}
+
 static int load_layers(infer_model *m, const Witan__Model__Model *pb,
                        char *why, size_t why_size)
 {
@@ -273,6 +302,8 @@ static int load_layers(infer_model *m, const Witan__Model__Model *pb,
                 break;
             L->chunk = k;
         }
+        if (!last && split_bias(L))
+            FAIL(WITAN_ENOMEM, "out of memory");
         m->param_count += d->n_weights + d->n_bias;
         in = d->outputs;
         in_frac = d->out_frac_bits;

@@ -2,20 +2,13 @@
  * Scoring: the integer arithmetic of spec/models.md, nothing else. model.c
  * has proved every bound this relies on (weights and activations within
  * +-32767, widths, biases, frac bits), so no sum here can overflow and the
- * order of additions cannot change a bit: the dot-product kernel is built
- * for AVX2 and for baseline x86-64 (target_clones) and both give the same
- * result. No floating point, no allocation, no I/O.
+ * order of additions cannot change a bit: the hot loops exist for AVX2
+ * (chosen at start-up when the CPU has it) and as portable C, and both give
+ * the same result. No floating point, no allocation, no I/O.
  */
 #include <string.h>
 
 #include "inference/internal.h"
-
-#if defined(__x86_64__) && !defined(INFER_NO_CLONES) &&                        \
-    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
-#define INFER_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define INFER_CLONES
-#endif
 
 #define Q16_ONE 65536
 #define SIG_CAP_Q16 (8 << 16) /* sigmoid table covers [0, 8] */
@@ -438,6 +431,46 @@ static uint32_t at_limit16(const int16_t *a, uint32_t n)
     return k;
 }
 
+/* A hidden layer's activation on its rescaled outputs o[0..out) (ReLU and
+ * identity were done by the rescale), then zeros up to `pad`, the next
+ * layer's in_pad; returns the activation's gas; adds to *sat (unless NULL)
+ * the values at the limit of their format. */
+static uint64_t activate(const struct infer_layer *L, uint32_t pad, int16_t *o,
+                         uint32_t *sat)
+{
+    uint64_t gas = 0;
+    switch (L->act) {
+    case INFER_ACT_IDENTITY:
+    case INFER_ACT_RELU: /* done by rescale16 */
+        if (sat)
+            *sat += at_limit16(o, L->out);
+        break;
+    case INFER_ACT_SIGMOID:
+        for (uint32_t j = 0; j < L->out; j++)
+            o[j] = (int16_t)q16_to_frac(infer_sigmoid_fx(o[j], L->out_frac),
+                                        L->out_frac);
+        gas += (uint64_t)INFER_GAS_ACT * L->out;
+        break;
+    case INFER_ACT_TANH:
+        for (uint32_t j = 0; j < L->out; j++)
+            o[j] = (int16_t)infer_round_shift(
+                infer_tanh_fx(o[j], L->out_frac), 16 - L->out_frac);
+        gas += (uint64_t)INFER_GAS_ACT * L->out;
+        break;
+    }
+    for (uint32_t j = L->out; j < pad; j++)
+        o[j] = 0;
+    return gas;
+}
+
+/* The last layer's scores from its sums. */
+static void last_scores(const struct infer_layer *L, const int64_t *acc,
+                        int64_t *score)
+{
+    for (uint32_t j = 0; j < L->out; j++)
+        score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
+}
+
 /* Runs the dense layers; writes n_score scores, returns gas beyond base;
  * adds to *sat (unless NULL: the batched path does not ask) the values
  * that ended at the limit of their format. */
@@ -455,49 +488,205 @@ static uint64_t dense_scores(const infer_model *m, const int64_t *x,
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
         gas += (uint64_t)INFER_GAS_MAC * L->in * L->out;
-        if (l + 1 < m->n_layers && hidden_fused(L, buf[cur], buf[!cur])) {
-            /* sums and rescale done in one pass */
-        } else if (l + 1 < m->n_layers) {
+        if (l + 1 == m->n_layers) {
+            layer_acc(L, buf[cur], acc);
+            last_scores(L, acc, score);
+            for (uint32_t j = 0; sat && j < L->out; j++)
+                *sat += score[j] == INT32_MAX || score[j] == -INT32_MAX;
+            break;
+        }
+        if (!hidden_fused(L, buf[cur], buf[!cur])) {
             layer_acc(L, buf[cur], acc);
             rescale16(L, acc, L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX, buf[!cur]);
-        } else {
-            layer_acc(L, buf[cur], acc);
         }
-        if (l + 1 == m->n_layers) {
-            for (uint32_t j = 0; j < L->out; j++) {
-                score[j] = sat32(infer_round_shift(acc[j] + L->bias[j], L->shift));
-                if (sat)
-                    *sat += score[j] == INT32_MAX || score[j] == -INT32_MAX;
-            }
-            break;
-        }
-        int16_t *o = buf[!cur];
-        switch (L->act) {
-        case INFER_ACT_IDENTITY:
-        case INFER_ACT_RELU: /* done by rescale16 */
-            if (sat)
-                *sat += at_limit16(o, L->out);
-            break;
-        case INFER_ACT_SIGMOID:
-            for (uint32_t j = 0; j < L->out; j++)
-                o[j] = (int16_t)q16_to_frac(infer_sigmoid_fx(o[j], L->out_frac),
-                                            L->out_frac);
-            gas += (uint64_t)INFER_GAS_ACT * L->out;
-            break;
-        case INFER_ACT_TANH:
-            for (uint32_t j = 0; j < L->out; j++)
-                o[j] = (int16_t)infer_round_shift(
-                    infer_tanh_fx(o[j], L->out_frac), 16 - L->out_frac);
-            gas += (uint64_t)INFER_GAS_ACT * L->out;
-            break;
-        }
-        uint32_t pad = m->layers[l + 1].in_pad;
-        for (uint32_t j = L->out; j < pad; j++)
-            o[j] = 0;
+        gas += activate(L, m->layers[l + 1].in_pad, buf[!cur], sat);
         cur = !cur;
     }
     return gas;
 }
+
+#ifdef INFER_HAVE_AVX2_KERNEL
+/* Samples scored together by the batched dense path: each weight register
+ * loaded serves this many samples. */
+#define TILE 4
+#define TILE_STRIDE (WITAN_MODEL_WIDTH_MAX + INFER_PAD)
+/* Chunk sums a tile keeps in int32 before the rescale; layers with more
+ * chunks take the one-sample kernel. */
+#define TILE_CHUNKS_MAX 16
+
+static uint32_t chunk_count(const struct infer_layer *L)
+{
+    return (L->in_pad / 2 + L->chunk - 1) / L->chunk;
+}
+
+#define TILE_MADD(s0, s1, as)                                                  \
+    do {                                                                       \
+        int32_t pr;                                                            \
+        memcpy(&pr, (as) + 2 * p, sizeof pr);                                  \
+        const __m256i b = _mm256_set1_epi32(pr);                               \
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(b, w0));                   \
+        if (nb == 2)                                                           \
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(b, w1));               \
+    } while (0)
+
+/* The sums of the TILE samples a + s * TILE_STRIDE against nb (1 or 2)
+ * registers of 8 outputs from jb, one int32 sum per chunk of L->chunk
+ * input pairs (within int32 by the chunk bound): part[c][s][0..8 nb). */
+static inline __attribute__((target("avx2"), always_inline)) void
+tile_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int nb,
+          int32_t part[][TILE][16])
+{
+    const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
+    const int16_t *a0 = a, *a1 = a + TILE_STRIDE, *a2 = a + 2 * TILE_STRIDE,
+                  *a3 = a + 3 * TILE_STRIDE;
+    for (uint32_t c = 0; c < np; c += k) {
+        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00,
+                s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+        const uint32_t end = c + k < np ? c + k : np;
+        for (uint32_t p = c; p < end; p++) {
+            const int16_t *w = L->wp + ((size_t)p * op + jb) * 2;
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);
+            const __m256i w1 = nb == 2 ? _mm256_loadu_si256((const __m256i *)(w + 16))
+                                       : _mm256_setzero_si256();
+            TILE_MADD(s00, s01, a0);
+            TILE_MADD(s10, s11, a1);
+            TILE_MADD(s20, s21, a2);
+            TILE_MADD(s30, s31, a3);
+        }
+        __m256i *o = (__m256i *)part[c / k];
+        o[0] = s00, o[2] = s10, o[4] = s20, o[6] = s30;
+        if (nb == 2)
+            o[1] = s01, o[3] = s11, o[5] = s21, o[7] = s31;
+    }
+}
+
+/* Eight outputs of one sample from its n chunk sums p (stride TILE * 16):
+ * the int32 rescale of spec/models.md section 6, clamped to [vlo, vhi]. */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+rescale32(const int32_t *p, uint32_t n, const int32_t *bq, const int32_t *br,
+          __m128i cnt, __m256i mask, __m256i vlo, __m256i vhi)
+{
+    __m256i c = _mm256_load_si256((const __m256i *)p);
+    __m256i q = _mm256_sra_epi32(c, cnt), r = _mm256_and_si256(c, mask);
+    for (uint32_t i = 1; i < n; i++) {
+        c = _mm256_load_si256((const __m256i *)(p + (size_t)i * TILE * 16));
+        q = _mm256_add_epi32(q, _mm256_sra_epi32(c, cnt));
+        r = _mm256_add_epi32(r, _mm256_and_si256(c, mask));
+    }
+    r = _mm256_add_epi32(r, _mm256_loadu_si256((const __m256i *)br));
+    q = _mm256_add_epi32(q, _mm256_loadu_si256((const __m256i *)bq));
+    q = _mm256_add_epi32(q, _mm256_sra_epi32(r, cnt));
+    return _mm256_min_epi32(_mm256_max_epi32(q, vlo), vhi);
+}
+
+/* A wide hidden layer for TILE samples (L->bias_q set, at most
+ * TILE_CHUNKS_MAX chunks): int16 rows of o, as hidden_fused gives. */
+__attribute__((target("avx2"))) static void
+dense_tile_hidden(const struct infer_layer *L, const int16_t *a, int16_t *o,
+                  int32_t lo)
+{
+    int32_t part[TILE_CHUNKS_MAX][TILE][16] __attribute__((aligned(32)));
+    const uint32_t n = chunk_count(L);
+    const __m128i cnt = _mm_cvtsi32_si128((int)L->shift);
+    const __m256i mask = _mm256_set1_epi32((int32_t)((1u << L->shift) - 1));
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(INFER_I16_MAX);
+    uint32_t jb = 0;
+    for (; jb + 16 <= L->out_pad; jb += 16) {
+        tile_sums(L, a, jb, 2, part);
+        for (int s = 0; s < TILE; s++) {
+            __m256i v0 = rescale32(part[0][s], n, L->bias_q + jb, L->bias_r + jb,
+                                   cnt, mask, vlo, vhi);
+            __m256i v1 = rescale32(part[0][s] + 8, n, L->bias_q + jb + 8,
+                                   L->bias_r + jb + 8, cnt, mask, vlo, vhi);
+            /* packs works within 128-bit lanes: put the quarters back in order */
+            __m256i v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xd8);
+            _mm256_storeu_si256((__m256i *)(o + (size_t)s * TILE_STRIDE + jb), v);
+        }
+    }
+    if (jb < L->out_pad) {
+        tile_sums(L, a, jb, 1, part);
+        for (int s = 0; s < TILE; s++) {
+            __m256i v0 = rescale32(part[0][s], n, L->bias_q + jb, L->bias_r + jb,
+                                   cnt, mask, vlo, vhi);
+            __m256i v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v0), 0xd8);
+            _mm_storeu_si128((__m128i *)(o + (size_t)s * TILE_STRIDE + jb),
+                             _mm256_castsi256_si128(v));
+        }
+    }
+}
+
+/* A wide last layer for TILE samples (at most TILE_CHUNKS_MAX chunks): the
+ * int64 sums to acc rows of WITAN_MODEL_OUTPUT_COUNT_MAX. */
+__attribute__((target("avx2"))) static void
+dense_tile_last(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    int32_t part[TILE_CHUNKS_MAX][TILE][16] __attribute__((aligned(32)));
+    const uint32_t n = chunk_count(L);
+    for (uint32_t jb = 0; jb < L->out_pad; jb += 16) {
+        const int nb = jb + 16 <= L->out_pad ? 2 : 1;
+        if (nb == 2)
+            tile_sums(L, a, jb, 2, part);
+        else
+            tile_sums(L, a, jb, 1, part);
+        for (int s = 0; s < TILE; s++)
+            for (int r = 0; r < nb; r++) {
+                __m256i l = _mm256_setzero_si256(), h = l;
+                for (uint32_t c = 0; c < n; c++)
+                    AVX2_WIDEN(_mm256_load_si256((const __m256i *)(part[c][s] + 8 * r)), l, h);
+                int64_t *d = acc + (size_t)s * WITAN_MODEL_OUTPUT_COUNT_MAX + jb + 8 * r;
+                _mm256_storeu_si256((__m256i *)d, l);
+                _mm256_storeu_si256((__m256i *)(d + 4), h);
+            }
+    }
+}
+
+/* TILE samples (x: TILE rows of n_in) through every dense layer: writes
+ * TILE rows of n_score scores and adds each sample's gas beyond base to
+ * gas[s], as dense_scores without saturation counts. */
+__attribute__((target("avx2"))) static void
+dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
+                  uint64_t *gas)
+{
+    _Static_assert(WITAN_MODEL_OUTPUT_COUNT_MAX % INFER_OUT_BLOCK == 0,
+                   "a last layer's padded sums fit OUTPUT_COUNT_MAX");
+    int16_t buf[2][TILE][TILE_STRIDE] __attribute__((aligned(32)));
+    int64_t acc[TILE][WITAN_MODEL_OUTPUT_COUNT_MAX];
+    for (int s = 0; s < TILE; s++)
+        normalise_avx2(m, x + (size_t)s * m->n_in, buf[0][s]);
+    int cur = 0;
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        const struct infer_layer *L = &m->layers[l];
+        const bool tiled = !L->rows && chunk_count(L) <= TILE_CHUNKS_MAX;
+        for (int s = 0; s < TILE; s++)
+            gas[s] += (uint64_t)INFER_GAS_MAC * L->in * L->out;
+        if (l + 1 == m->n_layers) {
+            WITAN_ASSERT(L->out_pad <= WITAN_MODEL_OUTPUT_COUNT_MAX);
+            if (tiled)
+                dense_tile_last(L, buf[cur][0], acc[0]);
+            else
+                for (int s = 0; s < TILE; s++)
+                    layer_acc(L, buf[cur][s], acc[s]);
+            for (int s = 0; s < TILE; s++)
+                last_scores(L, acc[s], score + (size_t)s * m->n_score);
+            break;
+        }
+        const int32_t lo = L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX;
+        if (tiled && L->bias_q) {
+            dense_tile_hidden(L, buf[cur][0], buf[!cur][0], lo);
+        } else {
+            for (int s = 0; s < TILE; s++)
+                if (!hidden_fused(L, buf[cur][s], buf[!cur][s])) {
+                    WITAN_ASSERT(L->out_pad <= WITAN_MODEL_OUTPUT_COUNT_MAX);
+                    layer_acc(L, buf[cur][s], acc[0]);
+                    rescale16(L, acc[0], lo, buf[!cur][s]);
+                }
+        }
+        for (int s = 0; s < TILE; s++)
+            gas[s] += activate(L, m->layers[l + 1].in_pad, buf[!cur][s], NULL);
+        cur = !cur;
+    }
+}
+#endif
 
 /* Walks every tree for nb samples; adds leaves into acc (nb x n_score) and
  * nodes visited into steps. */
@@ -571,15 +760,38 @@ static uint64_t finish(const infer_model *m, const int64_t *score,
     return gas;
 }
 
-/* Branch-free so that it vectorises (the batch path checks every input of
- * every sample before scoring any). */
-INFER_CLONES
-static int check_inputs(const infer_model *m, const int64_t *x, size_t n)
+#ifdef INFER_HAVE_AVX2_KERNEL
+/* gcc -O2 leaves the plain loop scalar (7 instructions an input, a tenth of
+ * a batched MLP score); four inputs per compare pair instead. */
+__attribute__((target("avx2"))) static int
+inputs_bad_avx2(const int64_t *x, size_t n)
 {
+    const __m256i hi = _mm256_set1_epi64x(WITAN_MODEL_INPUT_ABS_MAX);
+    const __m256i lo = _mm256_set1_epi64x(-WITAN_MODEL_INPUT_ABS_MAX);
+    __m256i bad = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi64(v, hi),
+                                                    _mm256_cmpgt_epi64(lo, v)));
+    }
+    int r = !_mm256_testz_si256(bad, bad);
+    for (; i < n; i++)
+        r |= (x[i] > WITAN_MODEL_INPUT_ABS_MAX) | (x[i] < -WITAN_MODEL_INPUT_ABS_MAX);
+    return r;
+}
+#endif
+
+/* The batch path checks every input of every sample before scoring any. */
+static int check_inputs(const int64_t *x, size_t n)
+{
+#ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2)
+        return inputs_bad_avx2(x, n) ? WITAN_ERANGE : 0;
+#endif
     int bad = 0;
     for (size_t i = 0; i < n; i++)
         bad |= (x[i] > WITAN_MODEL_INPUT_ABS_MAX) | (x[i] < -WITAN_MODEL_INPUT_ABS_MAX);
-    (void)m;
     return bad ? WITAN_ERANGE : 0;
 }
 
@@ -599,7 +811,7 @@ int infer_score(const infer_model *m, const int64_t *input, size_t input_count,
     WITAN_ASSERT(m && input && output);
     if (input_count != m->n_in || output_count != m->n_out)
         return WITAN_EINVAL;
-    int err = check_inputs(m, input, input_count);
+    int err = check_inputs(input, input_count);
     if (err)
         return err;
     return score_checked(m, input, output, result, true);
@@ -651,12 +863,29 @@ int infer_score_batch(const infer_model *m, const int64_t *inputs,
                       uint64_t *gas_total)
 {
     WITAN_ASSERT(m && (inputs || !sample_count) && (outputs || !sample_count));
-    int err = check_inputs(m, inputs, sample_count * m->n_in);
+    int err = check_inputs(inputs, sample_count * m->n_in);
     if (err)
         return err;
     uint64_t total = 0;
+    size_t s = 0;
+#ifdef INFER_HAVE_AVX2_KERNEL
+    for (; m->n_layers && cpu_has_avx2 && s + TILE <= sample_count; s += TILE) {
+        int64_t score[TILE * WITAN_MODEL_OUTPUT_COUNT_MAX];
+        uint64_t gas[TILE];
+        for (int t = 0; t < TILE; t++)
+            gas[t] = INFER_GAS_BASE + (uint64_t)INFER_GAS_INPUT * m->n_in;
+        dense_scores_tile(m, inputs + s * m->n_in, score, gas);
+        for (size_t t = 0; t < TILE; t++) {
+            size_t label;
+            total += gas[t] + finish(m, score + t * m->n_score,
+                                     outputs + (s + t) * m->n_out, &label);
+            if (labels)
+                labels[s + t] = label;
+        }
+    }
+#endif
     if (m->n_layers) {
-        for (size_t s = 0; s < sample_count; s++) {
+        for (; s < sample_count; s++) {
             struct infer_result r;
             err = score_checked(m, inputs + s * m->n_in,
                                 outputs + s * m->n_out, &r, false);

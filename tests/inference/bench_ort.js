@@ -1,12 +1,13 @@
 // ONNX Runtime side of `make bench-inference`: scores the same ONNX file on
 // the same inputs as the Witan benchmark, one thread, and prints one line:
 //   ort single_per_s=N batch_per_s=N max_err=E
-// usage: node bench_ort.js ORT_DIR MODEL.onnx SAMPLES.csv REF.csv SECONDS ROUNDS
-// Each figure is the best of ROUNDS runs of SECONDS.
+// usage: node bench_ort.js ORT_DIR MODEL.onnx SAMPLES.csv REF.csv SECONDS ROUNDS [ROWS]
+// Each figure is the best of ROUNDS runs of SECONDS. ROWS (when not 0): the
+// sample rows (and their reference rows) repeated to that many.
 'use strict';
 const path = require('path');
 const fs = require('fs');
-const [ortDir, model, samplesCsv, refCsv, secondsArg, roundsArg] = process.argv.slice(2);
+const [ortDir, model, samplesCsv, refCsv, secondsArg, roundsArg, rowsArg] = process.argv.slice(2);
 const ort = require(path.resolve(ortDir, 'node_modules', 'onnxruntime-node'));
 
 function readCsv(file) {
@@ -17,8 +18,13 @@ function readCsv(file) {
 
 async function main() {
   const seconds = Number(secondsArg || 1);
-  const rows = readCsv(samplesCsv);
-  const ref = readCsv(refCsv);
+  let rows = readCsv(samplesCsv);
+  let ref = readCsv(refCsv);
+  const want = Number(rowsArg || 0);
+  if (want) {
+    rows = Array.from({ length: want }, (_, i) => rows[i % rows.length]);
+    ref = Array.from({ length: want }, (_, i) => ref[i % ref.length]);
+  }
   const n = rows.length, c = rows[0].length;
   const data = new Float32Array(n * c);
   rows.forEach((r, i) => r.forEach((v, j) => { data[i * c + j] = v; }));
@@ -33,7 +39,9 @@ async function main() {
   let out = await sess.run({ [input]: batch });
   const y = out[output].data;
   let maxErr = 0;
-  for (let i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(y[i] - ref[i][0]));
+  const k = y.length / n;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < k; j++) maxErr = Math.max(maxErr, Math.abs(y[i * k + j] - ref[i][j]));
   const budget = BigInt(Math.round(seconds * 1e9));
   const singles = [];
   for (let i = 0; i < n; i++)

@@ -5,9 +5,10 @@
 #                       (make test runs it; `make SAN=1 test` does the same
 #                       with sanitizers), so -O0, -O2 and SAN=1 must all
 #                       print the pinned hash
-#   bench-inference     MLP 32-64-64-1 and 100 trees of depth 6, single and
-#                       batched, beside ONNX Runtime (onnxruntime-node,
-#                       installed into build/ort by this file)
+#   bench-inference     MLPs 32-64-64-1 and 16-128-32-1 and 100 trees of
+#                       depth 6, single and batched, beside ONNX Runtime
+#                       (onnxruntime-node, installed into build/ort by this
+#                       file)
 #   fuzz-inference      libFuzzer over the model loader and the ONNX importer
 
 INFER_O0 := $(BUILD)/O0
