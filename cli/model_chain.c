@@ -141,6 +141,8 @@ static int parse_target(char *spec, Witan__ModelTarget *t)
         *eq++ = '\0';
         if (strcmp(tok, "feed") == 0)
             t->feed = eq;
+        else if (strcmp(tok, "subject") == 0)
+            t->subject = eq;
         else if (strcmp(tok, "value") == 0)
             t->value = eq;
         else if (strcmp(tok, "horizon_ms") == 0 &&
@@ -208,7 +210,7 @@ static int cmd_register(int argc, char **argv)
             if (has_target || parse_target(target_spec, &target)) {
                 fprintf(stderr,
                         "witan model register: bad --target '%s' (once: "
-                        "feed=F,value=V[,horizon_ms=H][,output=K]"
+                        "feed=F,value=V[,subject=S][,horizon_ms=H][,output=K]"
                         "[,window=N])\n",
                         argv[i + 1]);
                 rc = 2;
@@ -400,9 +402,11 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
                 printf("    %s/%s\n", m->triggers[j]->feed,
                        m->triggers[j]->subject);
             if (m->target)
-                printf("  target: %s of %s/<the trigger's subject> %lld ms "
+                printf("  target: %s of %s/%s %lld ms "
                        "later, against output %u; recent window %u\n",
                        m->target->value, m->target->feed,
+                       m->target->subject[0] ? m->target->subject
+                                             : "<the trigger's subject>",
                        (long long)m->target->horizon_ms, m->target->output,
                        m->target->window ? m->target->window
                                          : WITAN_SCORECARD_WINDOW_DEFAULT);
@@ -513,8 +517,8 @@ static const char chain_usage[] =
     "                  --input feed=F,subject=S,value=V[,window=K][,max_age_ms=M]\n"
     "                  --input feed=F,subject=S,year   (one per model input)\n"
     "                  [--trigger FEED:SUBJECT ...] [--allow-extrapolation]\n"
-    "                  [--target feed=F,value=V[,horizon_ms=H][,output=K]\n"
-    "                   [,window=N]] [--wait]\n"
+    "                  [--target feed=F,value=V[,subject=S][,horizon_ms=H]\n"
+    "                   [,output=K][,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
     "       witan model scorecard NAME|HASH [--json]\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"

@@ -85,6 +85,7 @@ int models_check_register(const ledger *l, const Witan__RegisterModel *r,
     }
     const Witan__ModelTarget *t = r->target;
     if (t && (!ledger_feed_ok(t->feed) ||
+              !ledger_text_ok(t->subject, WITAN_SUBJECT_SIZE_MAX, true) ||
               !ledger_text_ok(t->value, WITAN_VALUE_NAME_SIZE_MAX, false) ||
               t->horizon_ms < 0 || t->horizon_ms > WITAN_TARGET_HORIZON_MS_MAX ||
               t->output >= info.output_count ||

@@ -32,7 +32,8 @@ int scores_pending(ledger *l, store_txn *txn, const Witan__ModelRecord *r,
         __builtin_add_overflow(observed_ms, t->horizon_ms, &when))
         return WITAN_OK;
     uint8_t k[WITAN_STORE_KEY_SIZE_MAX];
-    size_t n = resolution_prefix(t->feed, p->subject, when, k);
+    size_t n = resolution_prefix(t->feed, t->subject[0] ? t->subject : p->subject,
+                                 when, k);
     WITAN_ASSERT(n + pkey_size <= WITAN_STORE_KEY_SIZE_MAX);
     memcpy(k + n, pkey, pkey_size);
     return store_put(txn, STORE_RESOLUTIONS, k, n + pkey_size, "", 0);

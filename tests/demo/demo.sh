@@ -1,8 +1,10 @@
 #!/bin/sh
 # make demo: four Witan validators on 127.0.0.1 in a temporary folder, a
-# model registered on chain, the whole monthly Mauna Loa CO2 series (NOAA)
-# streamed in, every validator showing the same blocks, queries, a
-# correction, predictions; then the network is stopped.
+# model registered on chain with its target, the climate decision contract
+# deployed, the whole monthly Mauna Loa CO2 series (NOAA) streamed in, then
+# the observed temperatures that score the model; decisions with their
+# evidence, the model's scorecard, every validator showing the same blocks,
+# queries, a correction, predictions; then the network is stopped.
 #   usage: demo.sh BIN_DIR
 set -eu
 bin=$1
@@ -40,8 +42,17 @@ model=tests/fixtures/models/linreg_temp.bin
     --name temperature-from-co2 \
     --input feed=climate/co2/mauna-loa,subject=mauna-loa,value=co2 \
     --input feed=climate/co2/mauna-loa,subject=mauna-loa,year \
-    --trigger climate/co2/mauna-loa:mauna-loa --wait
+    --trigger climate/co2/mauna-loa:mauna-loa \
+    --target feed=climate/temp/global,subject=global,value=anomaly --wait
 hash=$("$bin/witan" model list --home "$home" | cut -c1-64)
+
+step "deploy the climate decision contract (contracts/examples/climate.wvs)"
+sed -n '1,20p' contracts/examples/climate.wvs
+contract=$("$bin/witan" contract deploy --home "$home" --key "$key" \
+    --name emissions-review --version 1 --gas 100000 \
+    --asm contracts/examples/climate.wvs --model "$hash" |
+    sed -n 's/^contract \([0-9a-f]*\).*/\1/p')
+"$bin/witan" contract show "$contract" --home "$home"
 
 step "attest every month of $data (columns by position; sentinels left out)"
 "$bin/witan" attest --home "$home" --key "$key" \
@@ -58,6 +69,30 @@ for i in $(seq 1 300); do
     sleep 0.1
 done
 "$bin/witan" query status --home "$home"
+
+step "attest the observed global temperature anomaly (NOAA gcag), month by month"
+temps=$net/gcag.csv
+{ head -n 1 tests/fixtures/data/global-temp-monthly.csv
+  grep '^gcag,' tests/fixtures/data/global-temp-monthly.csv |
+      awk -F, '$2 >= "1958-03"'; } > "$temps"
+"$bin/witan" attest --home "$home" --key "$key" \
+    --feed climate/temp/global --subject global --unit degC \
+    --file "$temps" --columns -,time,anomaly
+for i in $(seq 1 300); do
+    pending=$("$bin/witan" query status --home "$home" --json |
+        sed 's/.*"mempool_count":\([0-9]*\).*/\1/')
+    [ "$pending" = 0 ] && break
+    sleep 0.1
+done
+
+step "the model's scorecard: every prediction scored against the observed anomaly"
+"$bin/witan" model scorecard temperature-from-co2 --home "$home"
+
+step "decisions the contract recorded (the last three), and one with its evidence"
+"$bin/witan" decisions list --home "$home" --kind emissions-review --limit 1000 | tail -n 9
+last=$("$bin/witan" decisions list --home "$home" --kind emissions-review \
+    --limit 1000 --json | grep -o '"id":"[0-9a-f]*"' | tail -n 1 | cut -d'"' -f4)
+"$bin/witan" decisions show "$last" --home "$home"
 
 step "the first months of the record"
 "$bin/witan" query attestations --home "$home" --feed climate/co2/mauna-loa \
