@@ -234,18 +234,6 @@ static void print_attestation(const Witan__AttestationRecord *r)
            r->revision);
 }
 
-/* The evidence lists each input's attestation; inputs read from one
- * attestation (a value and its year) are one line. */
-static bool seen_before(const Witan__DecisionEvidence *ev, size_t i)
-{
-    for (size_t j = 0; j < i; j++)
-        if (ev->inputs[j]->tx_hash.len == ev->inputs[i]->tx_hash.len &&
-            memcmp(ev->inputs[j]->tx_hash.data, ev->inputs[i]->tx_hash.data,
-                   ev->inputs[i]->tx_hash.len) == 0)
-            return true;
-    return false;
-}
-
 static void print_evidence(const Witan__DecisionEvidence *ev,
                            const char *source)
 {
@@ -278,31 +266,8 @@ static void print_evidence(const Witan__DecisionEvidence *ev,
     }
     printf("input attestations (%zu inputs):\n",
            ev->prediction->n_input_txs);
-    for (size_t i = 0; i < ev->n_inputs; i++)
-        if (!seen_before(ev, i))
-            print_attestation(ev->inputs[i]);
-}
-
-/* The evidence carries the contract without its module and source; the
- * source is one more request, by the contract's id. *out is malloc'd. */
-static int fetch_source(const char *address, const ProtobufCBinaryData *id,
-                        char **out)
-{
-    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
-    q.id = *id;
-    Witan__Request req = WITAN__REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
-    req.contracts = &q;
-    Witan__Response *resp;
-    if (cli_call(address, &req, 30000, &resp))
-        return 1;
-    int rc = cli_response_error("contract", resp);
-    if (!rc && resp->contracts && resp->contracts->n_contracts == 1) {
-        *out = strdup(resp->contracts->contracts[0]->source);
-        rc = *out ? 0 : cli_fail("contract", WITAN_ENOMEM);
-    }
-    witan__response__free_unpacked(resp, NULL);
-    return rc;
+    for (size_t i = 0; i < ev->n_inputs; i++) /* each once (ledger) */
+        print_attestation(ev->inputs[i]);
 }
 
 /* --- the commands ---------------------------------------------------------------- */
@@ -344,18 +309,16 @@ static int answer(const char *address, Witan__Request *req, bool json,
     }
     const Witan__DecisionsResponse *r = resp->decisions;
     int rc = 0;
-    char *text = NULL;
-    if (source && !json && r->n_decisions == 1 && r->decisions[0]->contract &&
-        fetch_source(address, &r->decisions[0]->contract->id, &text)) {
-        witan__response__free_unpacked(resp, NULL);
-        return 1;
-    }
     if (json) {
         int err = node_json_print(stdout, &r->base);
         rc = err ? cli_fail("decisions", err) : 0;
     } else if (req->decisions->id.len) {
         if (r->n_decisions == 1)
-            print_evidence(r->decisions[0], source ? (text ? text : "") : NULL);
+            /* the evidence carries the contract's source */
+            print_evidence(r->decisions[0],
+                           source && r->decisions[0]->contract
+                               ? r->decisions[0]->contract->source
+                               : NULL);
     } else {
         for (size_t i = 0; i < r->n_decisions; i++)
             print_decision(r->decisions[i]->decision, "");
@@ -365,7 +328,6 @@ static int answer(const char *address, Witan__Request *req, bool json,
             printf("\n");
         }
     }
-    free(text);
     witan__response__free_unpacked(resp, NULL);
     return rc;
 }

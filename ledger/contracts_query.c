@@ -11,7 +11,6 @@
 #include "ledger/internal.h"
 
 #define QUERY_LIMIT_DEFAULT 100
-#define DECISION_KEY_SIZE (WITAN_HASH_SIZE + 12)
 
 static int dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size)
 {
@@ -178,7 +177,7 @@ static int get_decision(store_txn *txn, const uint8_t *key,
 {
     const void *v;
     size_t vs;
-    int err = store_get(txn, STORE_DECISIONS, key, DECISION_KEY_SIZE, &v, &vs);
+    int err = store_get(txn, STORE_DECISIONS, key, WITAN_DECISION_ID_SIZE, &v, &vs);
     if (err)
         return err;
     *out = witan__decision__unpack(NULL, vs, v);
@@ -266,9 +265,10 @@ static int evidence(store_txn *txn, Witan__DecisionEvidence *ev)
     const void *v;
     size_t vs;
     int err = WITAN_OK;
+    /* the contract with its source (what auditors read), not its module */
     if (d->contract.len == WITAN_HASH_SIZE &&
         !(err = get_contract(txn, d->contract.data, &ev->contract)))
-        slim_contract(ev->contract);
+        drop_bytes(&ev->contract->module);
     if (err)
         return err;
     if (d->tx_hash.len == WITAN_HASH_SIZE) {
@@ -300,6 +300,12 @@ static int evidence(store_txn *txn, Witan__DecisionEvidence *ev)
         }
     }
     for (size_t i = 0; i < p->n_input_txs; i++) {
+        /* each attestation once, in the order of the first input it gave */
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = same(&p->input_txs[j], &p->input_txs[i]);
+        if (seen)
+            continue;
         Witan__AttestationRecord *a;
         err = attestation_of(txn, &p->input_txs[i], &a);
         if (err == WITAN_ENOTFOUND)
@@ -335,7 +341,7 @@ static int add_decision(store_txn *txn, Witan__DecisionsResponse *r,
     }
     witan__decision_evidence__init(ev);
     ev->decision = d;
-    int err = dup_bytes(&ev->id, key, DECISION_KEY_SIZE);
+    int err = dup_bytes(&ev->id, key, WITAN_DECISION_ID_SIZE);
     if (!err && with_evidence)
         err = evidence(txn, ev);
     if (!err)
@@ -351,11 +357,11 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
     *out = NULL;
     if (req->limit > WITAN_QUERY_PAGE_COUNT_MAX)
         return WITAN_ELIMIT;
-    if ((req->id.len && req->id.len != DECISION_KEY_SIZE) ||
+    if ((req->id.len && req->id.len != WITAN_DECISION_ID_SIZE) ||
         (req->contract.len && req->contract.len != WITAN_HASH_SIZE) ||
         req->kind.len > WITAN_DECISION_KIND_SIZE_MAX ||
         req->subject.len > WITAN_DECISION_SUBJECT_SIZE_MAX ||
-        req->cursor.len > 2 + 255 + DECISION_KEY_SIZE)
+        req->cursor.len > WITAN_DECISION_CURSOR_SIZE_MAX)
         return WITAN_EINVAL;
     uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
     Witan__DecisionsResponse *r = calloc(1, sizeof *r);
@@ -385,7 +391,8 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
      * index of kind, subject or height; each other filter is checked on
      * the record. The cursor is the next key of that source. */
     enum store_table table = STORE_DECISION_INDEX;
-    uint8_t prefix[2 + 255], seek[2 + 255 + DECISION_KEY_SIZE];
+    uint8_t prefix[WITAN_DECISION_CURSOR_SIZE_MAX - WITAN_DECISION_ID_SIZE],
+        seek[WITAN_DECISION_CURSOR_SIZE_MAX];
     size_t prefix_size;
     if (req->contract.len) {
         table = STORE_DECISIONS;
@@ -437,7 +444,7 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
             dkey = (const uint8_t *)k + prefix_size;
         if ((table == STORE_DECISIONS ? ks : prefix[0] == 'h' ? vs
                                                                : ks - prefix_size) !=
-            DECISION_KEY_SIZE) {
+            WITAN_DECISION_ID_SIZE) {
             err = WITAN_EDBCORRUPT;
             break;
         }
@@ -524,7 +531,7 @@ int ledger_query_runs(ledger *l, const Witan__RunsRequest *req,
     for (size_t i = 0; !err && i < r->n_runs; i++) {
         const Witan__ContractRun *run = r->runs[i];
         for (uint32_t j = 0; !err && j < run->decision_count; j++) {
-            uint8_t dk[DECISION_KEY_SIZE];
+            uint8_t dk[WITAN_DECISION_ID_SIZE];
             if (run->contract.len != WITAN_HASH_SIZE) {
                 err = WITAN_EDBCORRUPT;
                 break;
