@@ -781,6 +781,114 @@ static void test_same_roots(void **state)
     tx_size_max = 4096;
 }
 
+/* Storage: a contract's quota holds across runs (a run that would pass it
+ * traps and writes nothing), and deleting frees room; another operator
+ * can neither retire nor replace a contract that is not theirs. */
+static void test_storage_quota_and_operators(void **state)
+{
+    (void)state;
+    uint8_t model[32], id[32], tx[32];
+    struct world *w = model_world("quota", model);
+    static char text[4096];
+    char big[1025];
+    memset(big, 'x', 1024);
+    big[1024] = 0;
+    snprintf(text, sizeof text,
+             ".import store_put b b -> v\n.import store_del b -> v\n"
+             ".bytes BIG \"%s\"\n"
+             ".func fill i -> i\n.regs i b b\n    addi r1, r0, 60\n"
+             "put:\n    itob r2, r0\n    lds r3, BIG\n    host r2, store_put\n"
+             "    addi r0, r0, 1\n    jlt r0, r1, put\n    ret r0\n.end\n"
+             ".func drop i -> i\n.regs i b\n    addi r1, r0, 60\n"
+             "del:\n    itob r2, r0\n    host r2, store_del\n"
+             "    addi r0, r0, 1\n    jlt r0, r1, del\n    ret r0\n.end\n"
+             ".export fill fill\n.export drop drop\n",
+             big);
+    size_t ms, sz;
+    uint8_t *module = assemble(text, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .gas = 1000000},
+                                          &sz),
+                             &sz, id),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(module);
+    Witan__ContractArg a = WITAN__CONTRACT_ARG__INIT, *args[] = {&a};
+    a.value_case = WITAN__CONTRACT_ARG__VALUE_INT;
+    /* 60 keys of 8 bytes with 1,024-byte values: 61,920 bytes a run; the
+     * quota of 262,144 takes four */
+    for (int i = 0; i < 5; i++) {
+        a.int_ = 60 * i;
+        Witan__TxStatus st = commit1(w, call_tx(w, id, "fill", args, 1, 0, &sz),
+                                     &sz, tx);
+        Witan__RunsResponse *r = runs_of(w, tx);
+        if (i < 4) {
+            assert_int_equal(st, WITAN__TX_STATUS__TX_STATUS_OK);
+            assert_int_equal(r->runs[0]->write_count, 60);
+        } else {
+            assert_int_equal(st, WITAN__TX_STATUS__TX_STATUS_CONTRACT_FAILED);
+            assert_int_equal(r->runs[0]->trap, VM_TRAP_HOST);
+            assert_int_equal(r->runs[0]->host_error,
+                             WITAN__HOST_ERROR__HOST_ERROR_STORAGE_LIMIT);
+        }
+        ledger_runs_response_free(r);
+    }
+    /* freeing one run's keys makes room for one more */
+    a.int_ = 0;
+    assert_int_equal(commit1(w, call_tx(w, id, "drop", args, 1, 0, &sz), &sz,
+                             NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    a.int_ = 240;
+    assert_int_equal(commit1(w, call_tx(w, id, "fill", args, 1, 0, &sz), &sz,
+                             NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    a.int_ = 300;
+    assert_int_equal(commit1(w, call_tx(w, id, "fill", args, 1, 0, &sz), &sz,
+                             NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_FAILED);
+
+    /* the provider becomes a contract operator, but not of this one */
+    Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
+    rc.address = (ProtobufCBinaryData){20, w->provider_addr};
+    rc.role = WITAN__ROLE__ROLE_CONTRACT_OPERATOR;
+    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
+    m.grant = &rc;
+    assert_int_equal(commit1(w, membership_tx(w, &m, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, retire_tx(w, id, &w->provider,
+                                          w->provider_addr,
+                                          &w->provider_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_OPERATOR);
+    size_t rs;
+    uint8_t *review = assemble(review_asm, &rs);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .replaces = id,
+                                                 .kp = &w->provider,
+                                                 .sender = w->provider_addr,
+                                                 .nonce = &w->provider_nonce},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_OPERATOR);
+    /* but may deploy its own */
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = review,
+                                                 .module_size = rs,
+                                                 .kp = &w->provider,
+                                                 .sender = w->provider_addr,
+                                                 .nonce = &w->provider_nonce},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(review);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 /* --- scorecards -------------------------------------------------------------- */
 
 /* Decides "mse" with the model's recent mean squared error at scale 6,
@@ -1033,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_block_gas),
         cmocka_unit_test(test_same_roots),
         cmocka_unit_test(test_scorecard_against_reference),
+        cmocka_unit_test(test_storage_quota_and_operators),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
