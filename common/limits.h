@@ -39,7 +39,10 @@
 
 /* --- transactions and blocks ---------------------------------------------- */
 
-#define WITAN_TX_SIZE_MAX (64 * 1024)
+/* A chain's tx_size_max: its default, and the most a genesis may set (a
+ * 48 KiB contract module with its source text needs more than the default). */
+#define WITAN_TX_SIZE_DEFAULT (64 * 1024)
+#define WITAN_TX_SIZE_MAX (1024 * 1024)
 #define WITAN_BLOCK_TX_COUNT_MAX 10000
 #define WITAN_BLOCK_SIZE_MAX (16 * 1024 * 1024)
 #define WITAN_HEADER_SIZE_MAX 4096

@@ -168,7 +168,7 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     err = err ? err : get_uint(c, r, "block_interval_ms", 60000, 1000, &v[2]);
     err = err ? err : get_uint(c, r, "pipeline_depth", WITAN_PIPELINE_DEPTH_MAX, 1, &v[3]);
     err = err ? err : get_uint(c, r, "checkpoint_interval", WITAN_CHECKPOINT_INTERVAL_MAX, 100, &v[4]);
-    err = err ? err : get_uint(c, r, "tx_size_max", WITAN_TX_SIZE_MAX, WITAN_TX_SIZE_MAX, &v[5]);
+    err = err ? err : get_uint(c, r, "tx_size_max", WITAN_TX_SIZE_MAX, WITAN_TX_SIZE_DEFAULT, &v[5]);
     err = err ? err : get_uint(c, r, "model_gas_max", WITAN_GAS_MAX, 10000000, &v[6]);
     err = err ? err : get_uint(c, r, "block_gas_max", WITAN_GAS_MAX, 1000000000, &v[7]);
     err = err ? err : get_uint(c, r, "contract_gas_max", WITAN_GAS_MAX, 10000000, &v[8]);
