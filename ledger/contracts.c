@@ -162,29 +162,58 @@ void contracts_cache_clear(ledger *l)
     for (size_t i = 0; i < WITAN_CONTRACT_CACHE_COUNT; i++) {
         vm_module_free(l->contract_cache[i].module);
         l->contract_cache[i].module = NULL;
+        if (l->contract_cache[i].record)
+            witan__contract_record__free_unpacked(l->contract_cache[i].record,
+                                                  NULL);
+        l->contract_cache[i].record = NULL;
     }
 }
 
-/* The loaded module of a contract, cached by id (modules are immutable). */
-static int module_of(ledger *l, const Witan__ContractRecord *c,
-                     vm_module **out)
+/* A contract's loaded module and its record without the large parts,
+ * cached by id: both are immutable but for retirement, which the trigger
+ * index and named_contract read from state, never from here. *rec may be
+ * NULL. The cache is filled from state, so a contract written by a block
+ * that was then undone is never reached: ids come from state first. */
+static int contract_of(ledger *l, store_txn *txn, const uint8_t *id,
+                       vm_module **mod, const Witan__ContractRecord **rec)
 {
     for (size_t i = 0; i < WITAN_CONTRACT_CACHE_COUNT; i++)
         if (l->contract_cache[i].module &&
-            memcmp(l->contract_cache[i].id, c->id.data, WITAN_HASH_SIZE) == 0) {
-            *out = l->contract_cache[i].module;
+            memcmp(l->contract_cache[i].id, id, WITAN_HASH_SIZE) == 0) {
+            *mod = l->contract_cache[i].module;
+            if (rec)
+                *rec = l->contract_cache[i].record;
             return WITAN_OK;
         }
+    Witan__ContractRecord *c;
+    int err = contract_get(txn, id, &c);
+    if (err)
+        return err == WITAN_ENOTFOUND ? WITAN_EDBCORRUPT : err;
     vm_module *m;
     vm_verify_error ve;
-    if (contract_module_load(l->rt, c->module.data, c->module.len, &m, &ve))
+    if (contract_module_load(l->rt, c->module.data, c->module.len, &m, &ve)) {
+        witan__contract_record__free_unpacked(c, NULL);
         return WITAN_EDBCORRUPT; /* verified when deployed */
+    }
+    /* the module is loaded; the texts are for auditors, not for runs */
+    free(c->module.data);
+    c->module = (ProtobufCBinaryData){0, NULL};
+    free(c->source_map.data);
+    c->source_map = (ProtobufCBinaryData){0, NULL};
+    if (c->source != protobuf_c_empty_string)
+        free(c->source);
+    c->source = (char *)protobuf_c_empty_string;
     struct contract_cache_entry *e =
         &l->contract_cache[l->contract_cache_next++ % WITAN_CONTRACT_CACHE_COUNT];
     vm_module_free(e->module);
+    if (e->record)
+        witan__contract_record__free_unpacked(e->record, NULL);
     e->module = m;
-    memcpy(e->id, c->id.data, WITAN_HASH_SIZE);
-    *out = m;
+    e->record = c;
+    memcpy(e->id, id, WITAN_HASH_SIZE);
+    *mod = m;
+    if (rec)
+        *rec = c;
     return WITAN_OK;
 }
 
@@ -503,6 +532,24 @@ static int run_contract(ledger *l, store_txn *txn,
 
 /* --- triggers ------------------------------------------------------------------- */
 
+/* Whether a listener entry admits prediction p at this height: active,
+ * and one of its triggers matches. */
+static int listener_matches(const void *v, size_t vs, uint64_t height,
+                            const Witan__PredictionRecord *p, bool *match)
+{
+    Witan__ContractListener *ls =
+        witan__contract_listener__unpack(NULL, vs, v);
+    if (!ls)
+        return WITAN_EDBCORRUPT;
+    *match = false;
+    if (ls->start_height <= height &&
+        !(ls->retired_height && height >= ls->retired_height))
+        for (size_t t = 0; !*match && t < ls->n_triggers; t++)
+            *match = contract_trigger_matches(ls->triggers[t], p);
+    witan__contract_listener__free_unpacked(ls, NULL);
+    return WITAN_OK;
+}
+
 int contracts_on_prediction(ledger *l, store_txn *txn,
                             const Witan__PredictionRecord *p,
                             const uint8_t *pkey, size_t pkey_size)
@@ -510,8 +557,11 @@ int contracts_on_prediction(ledger *l, store_txn *txn,
     if (p->status != WITAN__PREDICTION_STATUS__PREDICTION_OK ||
         p->model_hash.len != WITAN_HASH_SIZE || !l->tx_hash)
         return WITAN_OK;
+    /* The contracts to run, in id order; collected first, since runs
+     * write while the cursor would still be open. */
     uint8_t ids[WITAN_MODEL_CONTRACT_COUNT_MAX][WITAN_HASH_SIZE];
     size_t count = 0;
+    uint64_t height = l->tx_height;
     store_cursor *cur;
     int err = store_cursor_open(txn, STORE_CONTRACT_TRIGGERS, &cur);
     if (err)
@@ -524,6 +574,11 @@ int contracts_on_prediction(ledger *l, store_txn *txn,
         if (ks != 2 * WITAN_HASH_SIZE ||
             memcmp(k, p->model_hash.data, WITAN_HASH_SIZE) != 0)
             break;
+        bool match;
+        if ((err = listener_matches(v, vs, height, p, &match)))
+            break;
+        if (!match)
+            continue;
         /* deploy keeps at most this many entries per model */
         if (count == WITAN_MODEL_CONTRACT_COUNT_MAX) {
             err = WITAN_EDBCORRUPT;
@@ -536,31 +591,19 @@ int contracts_on_prediction(ledger *l, store_txn *txn,
     if (err && err != WITAN_ENOTFOUND)
         return err;
     err = WITAN_OK;
-    uint64_t height = l->tx_height;
     for (size_t i = 0; !err && i < count; i++) {
-        Witan__ContractRecord *c;
-        err = contract_get(txn, ids[i], &c);
-        if (err)
-            return err == WITAN_ENOTFOUND ? WITAN_EDBCORRUPT : err;
-        bool match = false;
-        if (!retired_at(c, height) && c->start_height <= height)
-            for (size_t t = 0; !match && t < c->n_triggers; t++)
-                match = memcmp(c->triggers[t]->model_hash.data,
-                               p->model_hash.data, WITAN_HASH_SIZE) == 0 &&
-                        contract_trigger_matches(c->triggers[t], p);
         vm_module *m;
+        const Witan__ContractRecord *c;
         uint32_t func;
         Witan__RunStatus rs;
-        if (match && !(err = module_of(l, c, &m))) {
-            if (contract_entry(m, CONTRACT_ENTRY_PREDICTION, "", &func))
-                err = WITAN_EDBCORRUPT; /* checked at deploy */
-            else
-                err = run_contract(l, txn, c, m, func,
-                                   CONTRACT_ENTRY_PREDICTION, NULL, 0,
-                                   c->gas_limit, height, p, pkey, pkey_size,
-                                   &rs);
-        }
-        witan__contract_record__free_unpacked(c, NULL);
+        if ((err = contract_of(l, txn, ids[i], &m, &c)))
+            break;
+        if (contract_entry(m, CONTRACT_ENTRY_PREDICTION, "", &func))
+            err = WITAN_EDBCORRUPT; /* checked at deploy */
+        else
+            err = run_contract(l, txn, c, m, func, CONTRACT_ENTRY_PREDICTION,
+                               NULL, 0, c->gas_limit, height, p, pkey,
+                               pkey_size, &rs);
     }
     return err;
 }
@@ -604,6 +647,32 @@ static bool first_on_model(Witan__ContractTrigger *const *t, size_t i)
                    WITAN_HASH_SIZE) == 0)
             return false;
     return true;
+}
+
+/* Writes contract c's entries in the trigger index: one per model, with
+ * its start and retirement heights and its triggers on that model. */
+static int index_put(store_txn *txn, const Witan__ContractRecord *c)
+{
+    int err = WITAN_OK;
+    Witan__ContractTrigger *mine[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
+    for (size_t i = 0; !err && i < c->n_triggers; i++) {
+        if (!first_on_model(c->triggers, i))
+            continue;
+        Witan__ContractListener ls = WITAN__CONTRACT_LISTENER__INIT;
+        ls.start_height = c->start_height;
+        ls.retired_height = c->retired ? c->retired_height : 0;
+        ls.triggers = mine;
+        for (size_t j = i; j < c->n_triggers; j++)
+            if (memcmp(c->triggers[j]->model_hash.data,
+                       c->triggers[i]->model_hash.data, WITAN_HASH_SIZE) == 0)
+                mine[ls.n_triggers++] = c->triggers[j];
+        uint8_t k[2 * WITAN_HASH_SIZE];
+        err = put_message(txn, STORE_CONTRACT_TRIGGERS, k,
+                          trigger_index_key(c->triggers[i]->model_hash.data,
+                                            c->id.data, k),
+                          &ls.base);
+    }
+    return err;
 }
 
 static int unindex(store_txn *txn, const Witan__ContractRecord *c)
@@ -690,24 +759,17 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
     c.height = height;
     c.start_height = d->start_height;
     err = contract_put(txn, &c);
-    for (size_t i = 0; !err && i < d->n_triggers; i++) {
-        if (!first_on_model(d->triggers, i))
-            continue;
-        uint8_t k[2 * WITAN_HASH_SIZE];
-        err = store_put(txn, STORE_CONTRACT_TRIGGERS, k,
-                        trigger_index_key(d->triggers[i]->model_hash.data,
-                                          hash, k),
-                        "", 0);
-    }
+    if (!err)
+        err = index_put(txn, &c);
     if (!err && old) {
         old->retired = true;
         old->retired_height = d->start_height > height ? d->start_height : height;
         old->retired_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
         old->replaced_by = old->retired_by;
-        /* At once: its triggers go now. Scheduled: the height rule skips
-         * them from then on, and the entries stay. */
-        if (old->retired_height == height)
-            err = unindex(txn, old);
+        /* At once: its triggers go now. Scheduled: its entries say from
+         * when they stop. */
+        err = old->retired_height == height ? unindex(txn, old)
+                                            : index_put(txn, old);
         if (!err)
             err = contract_put(txn, old);
         /* the record owns neither pointer: clear before freeing */
@@ -793,7 +855,7 @@ int contracts_apply_call(ledger *l, store_txn *txn, const Witan__TxBody *body,
     types[call->n_args] = 0;
     if (gas > l->g->params->contract_gas_max) {
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
-    } else if (!(err = module_of(l, c, &m))) {
+    } else if (!(err = contract_of(l, txn, c->id.data, &m, NULL))) {
         if (contract_entry(m, call->entry, types, &func) != 0) {
             *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_ENTRY;
         } else {

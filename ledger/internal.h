@@ -33,6 +33,7 @@ struct ledger {
     struct contract_cache_entry {
         uint8_t id[WITAN_HASH_SIZE];
         struct vm_module *module;
+        Witan__ContractRecord *record; /* without module, source and map */
     } contract_cache[WITAN_CONTRACT_CACHE_COUNT];
     uint32_t contract_cache_next;
     uint32_t decision_seq, event_seq;
