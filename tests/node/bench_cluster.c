@@ -10,8 +10,14 @@
  * the moment its batch was sent to the moment a watcher polling the node's
  * status every few milliseconds first saw a height that includes it.
  *
+ * Decisions: the same 4 validators and blocks of 1000, with a model that
+ * scores every attestation and a contract that decides on every
+ * prediction (tests/fixtures/contracts/decide.wvs): decisions committed
+ * per second, beside plain attestations per second of the run before.
+ *
  *   bench_cluster [TX_COUNT]     runs 4 validators with blocks of 100, 1000
- *                                and 5000 transactions, then 7 validators
+ *                                and 5000 transactions, then 7 validators,
+ *                                then the decision run
  *   bench_cluster TX_COUNT N B   runs N validators with blocks of B only
  */
 #include <libgen.h>
@@ -313,6 +319,10 @@ static int run_load(double rate, struct result *out)
     return 0;
 }
 
+/* The operator's nonces the decision run's set-up spends (the model's
+ * registration and the contract's deployment). */
+#define SETUP_TX_COUNT 2
+
 static void make_load(int offset)
 {
     char path[700];
@@ -342,7 +352,77 @@ static double verify_rate(void)
     return n / t;
 }
 
-static int run_config(int n, int block_max, double verify)
+/* Registers the temperature model on the co2 feed and deploys a contract
+ * that decides on each of its predictions. */
+static int setup_decisions(void)
+{
+    char cmd[4096], node[64];
+    addr_of(0, node, sizeof node);
+    snprintf(cmd, sizeof cmd,
+             "%s/witan model register tests/fixtures/models/linreg_temp.bin "
+             "--node %s --key %s/operator.key --name temp "
+             "--input feed=climate/co2/mauna-loa,subject=mauna-loa,value=co2 "
+             "--input feed=climate/co2/mauna-loa,subject=mauna-loa,year "
+             "--trigger climate/co2/mauna-loa:mauna-loa --wait >/dev/null",
+             bin_dir, node, dir);
+    if (sh(cmd) != 0)
+        return 1;
+    char *bytes;
+    size_t size;
+    if (witan_read_file("tests/fixtures/models/linreg_temp.bin",
+                        WITAN_MODEL_SIZE_MAX, &bytes, &size))
+        return 1;
+    uint8_t hash[32];
+    char hex[65];
+    wcrypto_hash_tagged("witan/model/v1", (const uint8_t *)bytes, size, hash);
+    free(bytes);
+    witan_hex_encode(hash, 32, hex);
+    snprintf(cmd, sizeof cmd,
+             "%s/witan contract deploy --node %s --key %s/operator.key "
+             "--name review --version 1 --gas 100000 "
+             "--asm tests/fixtures/contracts/decide.wvs --model %s >/dev/null",
+             bin_dir, node, dir, hex);
+    return sh(cmd) != 0;
+}
+
+/* Decisions node 0 holds, counted through the API's pages. */
+static uint64_t decisions_held(void)
+{
+    char addr[64];
+    addr_of(0, addr, sizeof addr);
+    nng_socket sock;
+    if (!nt_dial(addr, &sock))
+        return 0;
+    uint64_t count = 0;
+    uint8_t cursor[WITAN_DECISION_CURSOR_SIZE_MAX];
+    Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
+    q.limit = WITAN_QUERY_PAGE_COUNT_MAX;
+    for (;;) {
+        Witan__Request req = WITAN__REQUEST__INIT;
+        req.kind_case = WITAN__REQUEST__KIND_DECISIONS;
+        req.decisions = &q;
+        Witan__Response *r = nt_rpc(sock, &req);
+        if (!r || !r->decisions) {
+            if (r)
+                witan__response__free_unpacked(r, NULL);
+            break;
+        }
+        count += r->decisions->n_decisions;
+        size_t n = r->decisions->next_cursor.len;
+        if (n && n <= sizeof cursor)
+            memcpy(cursor, r->decisions->next_cursor.data, n);
+        witan__response__free_unpacked(r, NULL);
+        if (!n || n > sizeof cursor)
+            break;
+        q.cursor = (ProtobufCBinaryData){n, cursor};
+    }
+    nng_close(sock);
+    return count;
+}
+
+static double plain_tps; /* of the last plain run with blocks of 1000 */
+
+static int run_config(int n, int block_max, double verify, bool decide)
 {
     char cmd[8192];
     nodes = n;
@@ -368,11 +448,21 @@ static int run_config(int n, int block_max, double verify)
     uint64_t h;
     for (int k = 0; k < 300 && !status_of(0, &h, NULL); k++)
         usleep(20000);
-    make_load(0);
+    int setup = decide ? SETUP_TX_COUNT : 0;
+    if (decide && setup_decisions() != 0) {
+        fprintf(stderr, "bench: cannot register the model or deploy the "
+                        "contract\n");
+        snprintf(cmd, sizeof cmd, "%s/witan testnet stop %s >/dev/null",
+                 bin_dir, dir);
+        sh(cmd);
+        return 1;
+    }
+    make_load(setup);
     struct result sat, light;
     int err = run_load(0, &sat);
+    uint64_t decisions = decide && !err ? decisions_held() : 0;
     if (!err) {
-        make_load(tx_count);
+        make_load(setup + tx_count);
         err = run_load(sat.tps / 10, &light);
     }
     snprintf(cmd, sizeof cmd,
@@ -384,6 +474,20 @@ static int run_config(int n, int block_max, double verify)
                 n);
         return 1;
     }
+    if (decide) {
+        double dps = sat.tps * (double)decisions / tx_count;
+        printf("  decisions: %2d validators, blocks <= %-5d  %7.0f "
+               "decisions/s (%llu of %d attestations decided)  beside plain "
+               "attestations %7.0f tx/s: %.0f %% (target >= 50 %%)  p50 %6.1f "
+               "ms  |  at a tenth: p50 %5.1f ms\n",
+               n, block_max, dps, (unsigned long long)decisions, tx_count,
+               plain_tps, plain_tps > 0 ? 100 * dps / plain_tps : 0,
+               sat.p50_ms, light.p50_ms);
+        fflush(stdout);
+        return 0;
+    }
+    if (n == 4 && block_max == 1000)
+        plain_tps = sat.tps;
     printf("  %2d validators, blocks <= %-5d  %7.0f tx/s (%.2f of verify)  "
            "p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  |  at a tenth: "
            "p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
@@ -414,11 +518,17 @@ int main(int argc, char **argv)
            tx_count, CLIENTS, BATCH, BATCH_LIGHT, verify);
     int err = 0;
     if (argc > 3)
-        return run_config(atoi(argv[2]), atoi(argv[3]), verify);
+        return run_config(atoi(argv[2]), atoi(argv[3]), verify, false);
     static const int blocks[] = {100, 1000, 5000};
     for (size_t i = 0; i < 3 && !err; i++)
-        err = run_config(4, blocks[i], verify);
+        err = run_config(4, blocks[i], verify, false);
     if (!err)
-        err = run_config(7, 1000, verify);
+        err = run_config(7, 1000, verify, false);
+    /* Decisions: observations in 2020 with co2 of 400.00 to 429.99 ppm,
+     * inside the model's calibrated ranges, so every one is scored. */
+    nt_attest_time_base_ms = 1577836800000LL;
+    nt_attest_co2_span = 3000;
+    if (!err)
+        err = run_config(4, 1000, verify, true);
     return err;
 }

@@ -19,6 +19,9 @@ void nt_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+int64_t nt_attest_time_base_ms = 0;
+int nt_attest_co2_span = 5000;
+
 int nt_sign_attestations(const char *key_path, const char *chain,
                          uint64_t first_nonce, size_t count,
                          ProtobufCBinaryData *envs, uint8_t (*hashes)[32])
@@ -33,13 +36,13 @@ int nt_sign_attestations(const char *key_path, const char *chain,
         uint64_t k = first_nonce - 1 + i;
         Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
         v.name = "co2";
-        v.mantissa = 40000 + (int64_t)(k % 5000);
+        v.mantissa = 40000 + (int64_t)(k % (uint64_t)nt_attest_co2_span);
         v.scale = 2;
         Witan__NamedValue *vs[] = {&v};
         Witan__Attest a = WITAN__ATTEST__INIT;
         a.feed = "climate/co2/mauna-loa";
         a.subject = "mauna-loa";
-        a.observed_at_ms = (int64_t)k * 60000;
+        a.observed_at_ms = nt_attest_time_base_ms + (int64_t)k * 60000;
         a.n_values = 1;
         a.values = vs;
         a.unit = "ppm";

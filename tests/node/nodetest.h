@@ -18,6 +18,10 @@ void nt_sleep_ms(int ms);
 /* Signs `count` attestations of climate/co2/mauna-loa by the member whose
  * key file is `key_path`, with nonces first_nonce, first_nonce + 1, ... and
  * one observation a minute; envs[i].data is malloc'ed. 0 or an error. */
+/* What nt_sign_attestations observes: from this time (default 1970), co2
+ * values 400.00 + (k mod span) / 100 (default span 5000). */
+extern int64_t nt_attest_time_base_ms;
+extern int nt_attest_co2_span;
 int nt_sign_attestations(const char *key_path, const char *chain,
                          uint64_t first_nonce, size_t count,
                          ProtobufCBinaryData *envs, uint8_t (*hashes)[32]);
