@@ -1056,18 +1056,28 @@ static void route_decisions(struct http_call *c, const char *arg)
     free(q.cursor.data);
 }
 
-/* GET /v1/tx/{hash}/runs: the contract runs a transaction caused. */
-static void route_runs(struct http_call *c, const char *hex)
+/* The one path argument of a route that takes a hash and no parameters;
+ * answers and returns false when either is wrong. */
+static bool hash_only(struct http_call *c, const char *hex, const char *what,
+                      uint8_t hash[WITAN_HASH_SIZE])
 {
     static const char *const none[] = {NULL};
     if (!params_ok(c, none))
-        return;
-    uint8_t hash[WITAN_HASH_SIZE];
-    if (!hex_exact(hex, hash, sizeof hash)) {
+        return false;
+    if (!hex_exact(hex, hash, WITAN_HASH_SIZE)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
-                      "a transaction hash is 64 hex digits");
-        return;
+                      "a %s hash is 64 hex digits", what);
+        return false;
     }
+    return true;
+}
+
+/* GET /v1/tx/{hash}/runs: the contract runs a transaction caused. */
+static void route_runs(struct http_call *c, const char *hex)
+{
+    uint8_t hash[WITAN_HASH_SIZE];
+    if (!hash_only(c, hex, "transaction", hash))
+        return;
     Witan__RunsRequest q = WITAN__RUNS_REQUEST__INIT;
     q.tx_hash = (ProtobufCBinaryData){sizeof hash, hash};
     Witan__Request req = WITAN__REQUEST__INIT;
@@ -1079,15 +1089,9 @@ static void route_runs(struct http_call *c, const char *hex)
 /* /v1/models/{hash}/scorecard */
 static void route_scorecard(struct http_call *c, const char *hex)
 {
-    static const char *const none[] = {NULL};
-    if (!params_ok(c, none))
-        return;
     uint8_t hash[WITAN_HASH_SIZE];
-    if (!hex_exact(hex, hash, sizeof hash)) {
-        respond_error(c->aio, 400, WITAN_EINVAL, false,
-                      "a model hash is 64 hex digits");
+    if (!hash_only(c, hex, "model", hash))
         return;
-    }
     Witan__ScorecardRequest q = WITAN__SCORECARD_REQUEST__INIT;
     q.model_hash = (ProtobufCBinaryData){sizeof hash, hash};
     Witan__Request req = WITAN__REQUEST__INIT;

@@ -1007,36 +1007,13 @@ static void test_scorecard_against_reference(void **state)
     size_t ms, sz[2];
     uint8_t *bytes = read_model(&ms), model[32];
     wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, ms, model);
-    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
-                                                          WITAN__MODEL_INPUT__INIT;
-    co2.feed = year.feed = "climate/co2/mauna-loa";
-    co2.subject = year.subject = "mauna-loa";
-    co2.value = "co2";
-    year.observed_year = true;
-    Witan__ModelInput *inputs[] = {&co2, &year};
-    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
-    trig.feed = "climate/co2/mauna-loa";
-    trig.subject = "mauna-loa";
-    Witan__ModelTrigger *trigs[] = {&trig};
     Witan__ModelTarget target = WITAN__MODEL_TARGET__INIT;
     target.feed = "climate/temp/global";
     target.value = "anomaly";
     target.window = WINDOW;
-    Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
-    r.name = "temperature-from-co2";
-    r.model = (ProtobufCBinaryData){ms, bytes};
-    r.n_inputs = 2;
-    r.inputs = inputs;
-    r.n_triggers = 1;
-    r.triggers = trigs;
-    r.target = &target;
-    Witan__TxBody b = WITAN__TX_BODY__INIT;
-    b.chain_id = "witan-test";
-    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
-    b.nonce = w->admin_nonce++;
-    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
-    b.register_model = &r;
-    assert_int_equal(commit1(w, sign_body(&b, &w->admin, &sz[0]), &sz[0], NULL),
+    assert_int_equal(commit1(w, register_target_tx(w, bytes, ms, &target,
+                                                   &sz[0]),
+                             &sz[0], NULL),
                      WITAN__TX_STATUS__TX_STATUS_OK);
     free(bytes);
     size_t cs;

@@ -158,27 +158,18 @@ static void climate_run(int64_t bias, size_t *decisions, size_t *events)
     climate_data(m);
     tx_size_max = 65536;
     struct world *w = new_world("climate");
-    Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
-                                                          WITAN__MODEL_INPUT__INIT;
-    co2.feed = year.feed = "climate/co2/mauna-loa";
-    co2.subject = year.subject = "mauna-loa";
-    co2.value = "co2";
-    year.observed_year = true;
-    Witan__ModelInput *inputs[] = {&co2, &year};
-    Witan__ModelTrigger trig = WITAN__MODEL_TRIGGER__INIT;
-    trig.feed = "climate/co2/mauna-loa";
-    trig.subject = "mauna-loa";
     Witan__ModelTarget target = WITAN__MODEL_TARGET__INIT;
     target.feed = "climate/temp/global";
     target.value = "anomaly";
     uint8_t model[32];
-    size_t sz[2];
-    assert_int_equal(commit1(w, register_model(w, "temperature-from-co2",
-                                               "tests/fixtures/models/linreg_temp.bin",
-                                               inputs, 2, &trig, &target, model,
-                                               &sz[0]),
+    size_t sz[2], bs;
+    uint8_t *bytes = read_model(&bs);
+    wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, bs, model);
+    assert_int_equal(commit1(w, register_target_tx(w, bytes, bs, &target,
+                                                   &sz[0]),
                              &sz[0], NULL),
                      WITAN__TX_STATUS__TX_STATUS_OK);
+    free(bytes);
     size_t ms;
     uint8_t *module = example_module("climate", &ms);
     assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){

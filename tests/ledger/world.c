@@ -248,6 +248,13 @@ uint8_t *read_model(size_t *size)
 uint8_t *register_tx(struct world *w, const uint8_t *model,
                             size_t model_size, size_t *size)
 {
+    return register_target_tx(w, model, model_size, NULL, size);
+}
+
+uint8_t *register_target_tx(struct world *w, const uint8_t *model,
+                            size_t model_size, Witan__ModelTarget *target,
+                            size_t *size)
+{
     Witan__ModelInput co2 = WITAN__MODEL_INPUT__INIT, year =
                                                           WITAN__MODEL_INPUT__INIT;
     co2.feed = year.feed = "climate/co2/mauna-loa";
@@ -267,6 +274,7 @@ uint8_t *register_tx(struct world *w, const uint8_t *model,
     r.inputs = inputs;
     r.n_triggers = 1;
     r.triggers = trigs;
+    r.target = target;
     Witan__TxBody b = WITAN__TX_BODY__INIT;
     b.chain_id = "witan-test";
     b.sender = (ProtobufCBinaryData){20, w->admin_addr};

@@ -50,6 +50,10 @@ int certify_and_apply(struct world *w, const struct ledger_block *blk, bool veri
 void commit_block(struct world *w, uint8_t **envs, size_t *sizes, size_t n, Witan__TxStatus *statuses);
 uint8_t *read_model(size_t *size);
 uint8_t *register_tx(struct world *w, const uint8_t *model, size_t model_size, size_t *size);
+/* register_tx with a target (NULL: none). */
+uint8_t *register_target_tx(struct world *w, const uint8_t *model,
+                            size_t model_size, Witan__ModelTarget *target,
+                            size_t *size);
 uint8_t *score_tx(struct world *w, const uint8_t hash[32], size_t *size);
 Witan__PredictionsResponse *predictions(struct world *w, const uint8_t hash[32]);
 
