@@ -29,6 +29,7 @@ int cli_member(int argc, char **argv);
 int cli_query(int argc, char **argv);
 int cli_node(int argc, char **argv);
 int cli_testnet(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 /* Writes a testnet CA and one certificate and key per node (cli/tls.c). */
 int cli_tls_testnet(const char *dir, int nodes);
 

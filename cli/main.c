@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
                  "show",
      cli_contract},
     {"decisions", "what contracts decided, with the evidence", cli_decisions},
+    {"audit", "verify a whole chain from its genesis file", cli_audit},
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},

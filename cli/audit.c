@@ -1,0 +1,454 @@
+/*
+ * witan audit verify: an auditor's full check of a chain from its genesis
+ * file alone. Every block is fetched (from a node, or from a copy of a
+ * node's database) and applied to a ledger of the auditor's own with the
+ * very code a validator runs: each header against the one before it, each
+ * certificate against the validator set, each transaction's signature and
+ * admission rules, and re-execution of every transaction — models,
+ * contracts, decisions and scorecards included — whose state and receipts
+ * roots must equal the ones the chain certified. The auditor's ledger is
+ * kept in a work folder, so a later run resumes where this one stopped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+
+static const char usage[] =
+    "usage: witan audit verify --genesis FILE (--node URL | --home DIR |\n"
+    "                          --from DATA_DIR) [--work DIR] [--quiet]\n"
+    "\n"
+    "verify  re-verifies a whole chain from its genesis file: the hash\n"
+    "        chain of every header, the transactions and history roots,\n"
+    "        every commit certificate against the validator set, every\n"
+    "        transaction's signature and admission rules, and the state\n"
+    "        and receipts roots of every block, recomputed by executing it\n"
+    "        again with the ledger code the validators run (models,\n"
+    "        contracts, decisions, scorecards). Blocks come from a node\n"
+    "        (--node, --home) or from a copy of a node's database (--from,\n"
+    "        the node's HOME/data, read only). The auditor's own ledger is\n"
+    "        kept in --work (default: a temporary folder, removed after);\n"
+    "        run again with the same --work to go on from the height it\n"
+    "        reached. Prints progress on a terminal (blocks/s, ETA) and a\n"
+    "        summary; exits 0 only when every block holds, and otherwise\n"
+    "        names the first block that does not and why.\n"
+    "  --node URL [--tls-ca FILE]   a node's client API\n";
+
+static const struct cli_opt verify_opts[] = {
+    CLI_OPTS_NODE,           {"--genesis", true, false},
+    {"--from", true, false}, {"--work", true, false},
+    {"--quiet", false, false}, {NULL, false, false}};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Where blocks come from: a node's API, or a copy of its database. */
+struct source {
+    char address[256];
+    ledger *copy;
+};
+
+/* One fetched block; free with block_done. */
+struct fetched {
+    Witan__Response *resp;   /* from a node */
+    Witan__BlockResponse *b; /* points into resp, or owned (a copy) */
+};
+
+static void block_done(const struct source *s, struct fetched *f)
+{
+    if (f->resp)
+        witan__response__free_unpacked(f->resp, NULL);
+    else if (s->copy)
+        ledger_block_response_free(f->b);
+    memset(f, 0, sizeof *f);
+}
+
+static int fetch_block(const struct source *s, uint64_t height,
+                       struct fetched *f)
+{
+    memset(f, 0, sizeof *f);
+    if (s->copy)
+        return ledger_get_block(s->copy, height, &f->b);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest br = WITAN__BLOCK_REQUEST__INIT;
+    br.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &br;
+    int err = cli_call(s->address, &req, 30000, &f->resp);
+    if (err)
+        return err;
+    if (cli_response_error("block", f->resp) || !f->resp->block ||
+        !f->resp->block->block) {
+        witan__response__free_unpacked(f->resp, NULL);
+        f->resp = NULL;
+        return WITAN_EDECODE;
+    }
+    f->b = f->resp->block;
+    return WITAN_OK;
+}
+
+/* The chain's height, genesis hash and chain id as the source has them. */
+static int source_tip(const struct source *s, uint64_t *height,
+                      uint8_t genesis[WITAN_HASH_SIZE])
+{
+    if (s->copy) {
+        struct ledger_tip tip;
+        ledger_tip(s->copy, &tip);
+        *height = tip.height;
+        memcpy(genesis, ledger_genesis_hash_of(s->copy), WITAN_HASH_SIZE);
+        return WITAN_OK;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest sr = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &sr;
+    Witan__Response *resp;
+    int err = cli_call(s->address, &req, 30000, &resp);
+    if (err)
+        return err;
+    if (cli_response_error("status", resp) || !resp->status ||
+        resp->status->genesis_hash.len != WITAN_HASH_SIZE) {
+        witan__response__free_unpacked(resp, NULL);
+        return WITAN_EDECODE;
+    }
+    *height = resp->status->height;
+    memcpy(genesis, resp->status->genesis_hash.data, WITAN_HASH_SIZE);
+    witan__response__free_unpacked(resp, NULL);
+    return WITAN_OK;
+}
+
+static void hex32(const uint8_t *d, char out[65])
+{
+    witan_hex_encode(d, WITAN_HASH_SIZE, out);
+}
+
+/* Removes the files of a work folder made here, then the folder. */
+static void remove_work(const char *dir)
+{
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    char path[600];
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(files); i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* Applies blocks tip+1 .. height from the source to the auditor's ledger,
+ * checking each one's roots against the source's. 0, or 1 with the first
+ * failure printed. */
+static int replay(ledger *mine, const struct source *src, uint64_t height,
+                  bool progress, uint64_t *tx_count)
+{
+    struct ledger_tip tip;
+    ledger_tip(mine, &tip);
+    uint64_t first = tip.height + 1;
+    double start = now_s(), shown = 0;
+    char why[LEDGER_WHY_SIZE];
+    for (uint64_t h = first; h <= height; h++) {
+        struct fetched f;
+        int err = fetch_block(src, h, &f);
+        if (err) {
+            fprintf(stderr, "\nwitan audit: block %llu: cannot read it: %s\n",
+                    (unsigned long long)h, witan_err_message(err));
+            return 1;
+        }
+        size_t size = witan__block__get_packed_size(f.b->block);
+        uint8_t *bytes = malloc(size ? size : 1);
+        if (!bytes) {
+            block_done(src, &f);
+            return cli_fail("audit", WITAN_ENOMEM);
+        }
+        witan__block__pack(f.b->block, bytes);
+        struct ledger_apply_stats st;
+        why[0] = 0;
+        if (!f.b->cert) {
+            fprintf(stderr, "\nwitan audit: block %llu: no commit "
+                            "certificate comes with it\n",
+                    (unsigned long long)h);
+            err = WITAN_EINVAL;
+        } else {
+            err = ledger_block_apply(mine, bytes, size, f.b->cert, true, &st,
+                                     why, sizeof why);
+            if (err)
+                fprintf(stderr, "\nwitan audit: block %llu does not hold: %s "
+                                "(%s)\n",
+                        (unsigned long long)h, why[0] ? why : "refused",
+                        witan_err_name(err));
+        }
+        if (!err && (f.b->state_root.len != WITAN_HASH_SIZE ||
+                     memcmp(st.state_root, f.b->state_root.data,
+                            WITAN_HASH_SIZE) != 0 ||
+                     f.b->receipts_root.len != WITAN_HASH_SIZE ||
+                     memcmp(st.receipts_root, f.b->receipts_root.data,
+                            WITAN_HASH_SIZE) != 0)) {
+            char mine_s[65], mine_r[65], its_s[65] = "(none)",
+                                             its_r[65] = "(none)";
+            hex32(st.state_root, mine_s);
+            hex32(st.receipts_root, mine_r);
+            if (f.b->state_root.len == WITAN_HASH_SIZE)
+                hex32(f.b->state_root.data, its_s);
+            if (f.b->receipts_root.len == WITAN_HASH_SIZE)
+                hex32(f.b->receipts_root.data, its_r);
+            fprintf(stderr,
+                    "\nwitan audit: block %llu: re-executed, its roots "
+                    "differ from the source's:\n  state root    %s "
+                    "(re-executed)\n                %s (source)\n  receipts "
+                    "root %s (re-executed)\n                %s (source)\n",
+                    (unsigned long long)h, mine_s, its_s, mine_r, its_r);
+            err = WITAN_EINVAL;
+        }
+        if (!err)
+            *tx_count += st.tx_count;
+        free(bytes);
+        block_done(src, &f);
+        if (err)
+            return 1;
+        double t = now_s();
+        if (progress && (t - shown > 0.25 || h == height)) {
+            double rate = (double)(h - first + 1) / (t - start > 1e-9 ? t - start : 1e-9);
+            fprintf(stderr, "\r  height %llu of %llu  %.0f blocks/s  ETA %.0f s   ",
+                    (unsigned long long)h, (unsigned long long)height, rate,
+                    (double)(height - h) / rate);
+            shown = t;
+        }
+    }
+    if (progress)
+        fprintf(stderr, "\n");
+    return 0;
+}
+
+static void print_key(const void *k, size_t n)
+{
+    const uint8_t *b = k;
+    for (size_t i = 0; i < n && i < 80; i++)
+        printf("%02x", b[i]);
+    if (n > 80)
+        printf("... (%zu bytes)", n);
+}
+
+/* With a copy of a node's database: its state tables must hold exactly
+ * what re-execution wrote, key for key (the roots alone would not show a
+ * record edited in place after it was committed). 0, or 1 naming the
+ * first difference. */
+static int compare_state(ledger *mine, ledger *copy)
+{
+    store_txn *a, *b;
+    if (store_read_begin(ledger_store(mine), &a))
+        return cli_fail("audit", WITAN_EIO);
+    if (store_read_begin(ledger_store(copy), &b)) {
+        store_abort(a);
+        return cli_fail("audit", WITAN_EIO);
+    }
+    int rc = 0;
+    for (int t = 0; t < STORE_TABLE_COUNT && !rc; t++) {
+        if (!store_table_is_state((enum store_table)t))
+            continue;
+        store_cursor *ca = NULL, *cb = NULL;
+        if (store_cursor_open(a, (enum store_table)t, &ca) ||
+            store_cursor_open(b, (enum store_table)t, &cb)) {
+            rc = cli_fail("audit", WITAN_EIO);
+        } else {
+            const void *ka, *va, *kb, *vb;
+            size_t ksa, vsa, ksb, vsb;
+            int ea = store_cursor_seek(ca, "", 0, &ka, &ksa, &va, &vsa);
+            int eb = store_cursor_seek(cb, "", 0, &kb, &ksb, &vb, &vsb);
+            while (!rc && (ea == 0 || eb == 0)) {
+                int order;
+                if (ea != 0)
+                    order = 1;
+                else if (eb != 0)
+                    order = -1;
+                else {
+                    size_t n = ksa < ksb ? ksa : ksb;
+                    order = memcmp(ka, kb, n);
+                    if (!order)
+                        order = (ksa > ksb) - (ksa < ksb);
+                }
+                const char *what = NULL;
+                if (order < 0)
+                    what = "re-execution wrote it; the copy lacks it";
+                else if (order > 0)
+                    what = "the copy has it; re-execution never wrote it";
+                else if (vsa != vsb || memcmp(va, vb, vsa) != 0)
+                    what = "the copy's value differs from re-execution's";
+                if (what) {
+                    printf("state differs in table %s, key ",
+                           store_table_name((enum store_table)t));
+                    if (order > 0)
+                        print_key(kb, ksb);
+                    else
+                        print_key(ka, ksa);
+                    printf(": %s\n", what);
+                    rc = 1;
+                    break;
+                }
+                ea = store_cursor_next(ca, &ka, &ksa, &va, &vsa);
+                eb = store_cursor_next(cb, &kb, &ksb, &vb, &vsb);
+            }
+        }
+        if (ca)
+            store_cursor_close(ca);
+        if (cb)
+            store_cursor_close(cb);
+    }
+    store_abort(a);
+    store_abort(b);
+    return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, verify_opts, 0, "audit verify"))
+        return 2;
+    const char *gpath = cli_flag(argc, argv, "--genesis");
+    const char *from = cli_flag(argc, argv, "--from");
+    const char *work = cli_flag(argc, argv, "--work");
+    bool from_node = cli_flag(argc, argv, "--node") || cli_flag(argc, argv, "--home");
+    if (!gpath || (from != NULL) == from_node) {
+        fprintf(stderr, "witan audit verify: --genesis FILE and one source "
+                        "(--node URL, --home DIR or --from DATA_DIR) are "
+                        "required\n%s",
+                usage);
+        return 2;
+    }
+    char *json;
+    size_t json_size;
+    int err = witan_read_file(gpath, WITAN_GENESIS_SIZE_MAX, &json, &json_size);
+    if (err) {
+        fprintf(stderr, "witan audit verify: %s: %s\n", gpath,
+                witan_err_message(err));
+        return 1;
+    }
+    Witan__Genesis *g;
+    char why[LEDGER_WHY_SIZE];
+    err = ledger_genesis_parse(json, json_size, &g, why, sizeof why);
+    free(json);
+    if (err) {
+        fprintf(stderr, "witan audit verify: %s: %s\n", gpath, why);
+        return 1;
+    }
+    uint8_t ghash[WITAN_HASH_SIZE], src_genesis[WITAN_HASH_SIZE];
+    ledger_genesis_hash(g, ghash);
+
+    struct source src;
+    memset(&src, 0, sizeof src);
+    struct store_options o = {WITAN_MAP_SIZE_DEFAULT, WITAN_MAP_SIZE_MAX_DEFAULT,
+                              false};
+    int rc = 1;
+    ledger *mine = NULL;
+    char workdir[512] = "";
+    bool made = false;
+    if (from) {
+        err = ledger_open(from, g, &o, &src.copy, why, sizeof why);
+        if (err) {
+            fprintf(stderr, "witan audit verify: %s: %s\n", from, why);
+            goto out;
+        }
+    } else {
+        cli_node_connect(argc, argv, src.address, sizeof src.address);
+    }
+    uint64_t height;
+    if ((err = source_tip(&src, &height, src_genesis))) {
+        fprintf(stderr, "witan audit verify: cannot read the chain's tip: "
+                        "%s\n",
+                witan_err_message(err));
+        goto out;
+    }
+    if (memcmp(src_genesis, ghash, WITAN_HASH_SIZE) != 0) {
+        char a[65], b[65];
+        hex32(ghash, a);
+        hex32(src_genesis, b);
+        fprintf(stderr, "witan audit verify: the source's chain has genesis "
+                        "%s; %s has %s\n",
+                b, gpath, a);
+        goto out;
+    }
+    if (work) {
+        snprintf(workdir, sizeof workdir, "%s", work);
+        if (mkdir(workdir, 0700) != 0 && access(workdir, W_OK) != 0) {
+            fprintf(stderr, "witan audit verify: --work %s: cannot use it\n",
+                    workdir);
+            goto out;
+        }
+    } else {
+        snprintf(workdir, sizeof workdir, "%s/witan-audit-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(workdir)) {
+            fprintf(stderr, "witan audit verify: cannot make a work folder "
+                            "in %s\n",
+                    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+            goto out;
+        }
+        made = true;
+    }
+    if ((err = ledger_open(workdir, g, &o, &mine, why, sizeof why))) {
+        fprintf(stderr, "witan audit verify: work folder %s: %s\n", workdir,
+                why);
+        goto out;
+    }
+    struct ledger_tip tip;
+    ledger_tip(mine, &tip);
+    if (tip.height > height) {
+        fprintf(stderr, "witan audit verify: the work folder reached height "
+                        "%llu; the source has only %llu\n",
+                (unsigned long long)tip.height, (unsigned long long)height);
+        goto out;
+    }
+    bool quiet = cli_has_flag(argc, argv, "--quiet");
+    uint64_t start = tip.height;
+    char gh[65];
+    hex32(ghash, gh);
+    if (!quiet)
+        printf("verifying chain %s (genesis %s) from height %llu to %llu\n",
+               g->chain_id, gh, (unsigned long long)start + 1,
+               (unsigned long long)height);
+    uint64_t txs = 0;
+    double t0 = now_s();
+    rc = replay(mine, &src, height, !quiet && isatty(2), &txs);
+    if (rc == 0 && src.copy)
+        rc = compare_state(mine, src.copy);
+    double secs = now_s() - t0;
+    if (rc == 0) {
+        char root[65];
+        ledger_tip(mine, &tip);
+        hex32(tip.state_root, root);
+        printf("verified %llu blocks (%llu transactions) in %.2f s: every "
+               "header, certificate, signature and admission rule holds, and "
+               "re-execution gives every state and receipts root the chain "
+               "has%s\nheight %llu, state root %s\n",
+               (unsigned long long)(height - start), (unsigned long long)txs, secs,
+               src.copy ? "; the copy's state tables equal re-execution's, "
+                          "key for key"
+                        : "",
+               (unsigned long long)tip.height, root);
+    }
+out:
+    ledger_close(mine);
+    ledger_close(src.copy);
+    if (made)
+        remove_work(workdir);
+    ledger_genesis_free(g);
+    return rc;
+}
+
+int cli_audit(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "verify") == 0)
+        return cmd_verify(argc, argv);
+    fprintf(stderr, "witan audit: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}

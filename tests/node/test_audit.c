@@ -1,0 +1,304 @@
+/*
+ * witan audit verify against a real chain: four witand validators on
+ * 127.0.0.1 record a model with its target, a decision contract, CO2 and
+ * temperature series; the whole chain then re-verifies from its genesis
+ * file through a node's API and from a copy of a node's database, resumes
+ * from a work folder, and fails, naming the place, on copies tampered
+ * with: a byte flipped in a stored block, a certificate below quorum, a
+ * stored decision edited in place.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "storage/storage.h"
+#include "tests/node/nodetest.h"
+
+#define NODES 4
+#define OUT_SIZE (64 * 1024)
+
+static char bin_dir[1000], dir[600];
+static int base_port;
+
+static int run(char *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A shell command's exit status; its stdout and stderr in out. */
+static int run(char *out, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, OUT_SIZE - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Opens the store of a copy, lets `edit` change it in one write
+ * transaction, commits. */
+static void tamper(const char *copy, void (*edit)(store_txn *))
+{
+    store *s;
+    struct store_options o = {WITAN_MAP_SIZE_DEFAULT,
+                              WITAN_MAP_SIZE_MAX_DEFAULT, false};
+    assert_int_equal(store_open(copy, &o, &s), 0);
+    store_txn *t;
+    assert_int_equal(store_write_begin(s, &t), 0);
+    edit(t);
+    assert_int_equal(store_commit(t), 0);
+    store_close(s);
+}
+
+/* Block 3's last byte (inside its last transaction's signature). */
+static void flip_block(store_txn *t)
+{
+    uint8_t key[8];
+    store_be64(key, 3);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_BLOCKS, key, 8, &v, &vs), 0);
+    uint8_t *copy = malloc(vs);
+    memcpy(copy, v, vs);
+    copy[vs - 1] ^= 0x01;
+    assert_int_equal(store_put(t, STORE_BLOCKS, key, 8, copy, vs), 0);
+    free(copy);
+}
+
+/* Block 2's certificate with all but two signatures taken away. */
+static void weaken_cert(store_txn *t)
+{
+    uint8_t key[8];
+    store_be64(key, 2);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_CERTS, key, 8, &v, &vs), 0);
+    Witan__CommitCertificate *c = witan__commit_certificate__unpack(NULL, vs, v);
+    assert_non_null(c);
+    assert_true(c->n_signatures >= 3 && c->signers.len == 1);
+    /* keep the two lowest signers */
+    uint8_t kept = 0;
+    int n = 0;
+    for (int i = 0; i < 8 && n < 2; i++)
+        if (c->signers.data[0] & (1u << i)) {
+            kept |= (uint8_t)(1u << i);
+            n++;
+        }
+    c->signers.data[0] = kept;
+    c->n_signatures = 2;
+    uint8_t buf[4096];
+    size_t size = witan__commit_certificate__pack(c, buf);
+    c->n_signatures = 3; /* so free_unpacked frees what it allocated */
+    witan__commit_certificate__free_unpacked(c, NULL);
+    assert_int_equal(store_put(t, STORE_CERTS, key, 8, buf, size), 0);
+}
+
+/* The first decision's last byte. */
+static void edit_decision(store_txn *t)
+{
+    store_cursor *c;
+    const void *k, *v;
+    size_t ks, vs;
+    assert_int_equal(store_cursor_open(t, STORE_DECISIONS, &c), 0);
+    assert_int_equal(store_cursor_seek(c, "", 0, &k, &ks, &v, &vs), 0);
+    uint8_t key[64], val[2048];
+    assert_true(ks <= sizeof key && vs <= sizeof val);
+    memcpy(key, k, ks);
+    memcpy(val, v, vs);
+    store_cursor_close(c);
+    val[vs - 1] ^= 0x01;
+    assert_int_equal(store_put(t, STORE_DECISIONS, key, ks, val, vs), 0);
+}
+
+/* Waits until the node's pool is empty. */
+static void settle(const char *node)
+{
+    for (int k = 0; k < 600; k++) {
+        uint64_t h;
+        uint32_t pool = 1;
+        if (nt_status(node, &h, &pool) && pool == 0)
+            return;
+        nt_sleep_ms(50);
+    }
+    fail_msg("the pool of %s did not empty", node);
+}
+
+static void test_audit(void **state)
+{
+    (void)state;
+    static char out[OUT_SIZE];
+    char home[700], key[700], node[64], gen[800];
+    snprintf(home, sizeof home, "%s/net/node0", dir);
+    snprintf(key, sizeof key, "%s/net/operator.key", dir);
+    snprintf(node, sizeof node, "tcp://127.0.0.1:%d", base_port);
+    snprintf(gen, sizeof gen, "%s/genesis.json", home);
+    assert_int_equal(run(out, "%s/witan testnet init --validators %d --dir "
+                              "%s/net --base-port %d --chain-id audit-test "
+                              "2>&1 && %s/witan testnet start %s/net 2>&1",
+                         bin_dir, NODES, dir, base_port, bin_dir, dir),
+                     0);
+    uint64_t h_start;
+    for (int k = 0; k < 300 && !nt_status(node, &h_start, NULL); k++)
+        nt_sleep_ms(20);
+
+    /* A model with its target, the climate contract, ten years of data. */
+    assert_int_equal(
+        run(out,
+            "%s/witan model register tests/fixtures/models/linreg_temp.bin "
+            "--node %s --key %s --name temp "
+            "--input feed=climate/co2/mauna-loa,subject=mauna-loa,value=co2 "
+            "--input feed=climate/co2/mauna-loa,subject=mauna-loa,year "
+            "--trigger climate/co2/mauna-loa:mauna-loa "
+            "--target feed=climate/temp/global,subject=global,value=anomaly "
+            "--wait 2>&1",
+            bin_dir, node, key),
+        0);
+    const char *hash = strstr(out, "model ");
+    assert_non_null(hash);
+    char model[65];
+    snprintf(model, sizeof model, "%.64s", hash + 6);
+    assert_int_equal(run(out,
+                         "%s/witan contract deploy --node %s --key %s --name "
+                         "review --version 1 --gas 100000 --asm "
+                         "contracts/examples/climate.wvs --model %s 2>&1",
+                         bin_dir, node, key, model),
+                     0);
+    /* The temperatures once the CO2 has left the pool: the CLI takes the
+     * next nonce from what the node committed. */
+    int attest_rc = run(
+        out,
+        "{ head -n 1 tests/fixtures/data/co2-mm-mlo.csv; grep '^201[0-9]-' "
+        "tests/fixtures/data/co2-mm-mlo.csv; } > %s/co2.csv && "
+        "{ head -n 1 tests/fixtures/data/global-temp-monthly.csv; grep "
+        "'^gcag,201[0-9]-' tests/fixtures/data/global-temp-monthly.csv; } "
+        "> %s/temp.csv && "
+        "%s/witan attest --node %s --key %s --feed climate/co2/mauna-loa "
+        "--subject mauna-loa --unit ppm --file %s/co2.csv --columns "
+        "time,-,co2,co2_deseasonalised,days,stddev,uncertainty --missing "
+        "days=-1,stddev=-9.99,uncertainty=-0.99 2>&1",
+        dir, dir, bin_dir, node, key, dir);
+    if (attest_rc != 0)
+        fail_msg("attest: %s", out);
+    settle(node);
+    attest_rc = run(out,
+                    "%s/witan attest --node %s --key %s --feed "
+                    "climate/temp/global --subject global --unit degC --file "
+                    "%s/temp.csv --columns -,time,anomaly 2>&1",
+                    bin_dir, node, key, dir);
+    if (attest_rc != 0)
+        fail_msg("attest: %s", out);
+    /* every validator at the same height, the pool empty */
+    uint64_t h0 = 0;
+    for (int k = 0; k < 600; k++) {
+        uint64_t h[NODES];
+        uint32_t pool = 1;
+        bool same = true;
+        for (int i = 0; i < NODES; i++) {
+            char a[64];
+            snprintf(a, sizeof a, "tcp://127.0.0.1:%d", base_port + 10 * i);
+            if (!nt_status(a, &h[i], i == 0 ? &pool : NULL))
+                same = false;
+            else if (h[i] != h[0])
+                same = false;
+        }
+        if (same && pool == 0 && h[0] > 3) {
+            h0 = h[0];
+            break;
+        }
+        nt_sleep_ms(50);
+    }
+    assert_true(h0 > 3);
+    nt_sleep_ms(500); /* the results of the last block, certified */
+
+    /* Through a node's API. */
+    int rc = run(out, "%s/witan audit verify --genesis %s --node %s 2>&1",
+                 bin_dir, gen, node);
+    if (rc != 0)
+        fail_msg("audit verify: %s", out);
+    assert_non_null(strstr(out, "verified"));
+
+    /* From copies of a node's database, with the network stopped. */
+    assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),
+                     0);
+    assert_int_equal(run(out,
+                         "for c in clean block cert decision; do cp -r "
+                         "%s/net/node1/data %s/$c; done 2>&1",
+                         dir, dir),
+                     0);
+    rc = run(out, "%s/witan audit verify --genesis %s --from %s/clean --work "
+                  "%s/work 2>&1",
+             bin_dir, gen, dir, dir);
+    if (rc != 0)
+        fail_msg("audit verify --from: %s", out);
+    assert_non_null(strstr(out, "equal re-execution's"));
+    /* again with the same work folder: nothing left to do */
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from "
+                              "%s/clean --work %s/work 2>&1",
+                         bin_dir, gen, dir, dir),
+                     0);
+    assert_non_null(strstr(out, "verified 0 blocks"));
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/block", dir);
+    tamper(path, flip_block);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "block 3 "))
+        fail_msg("a flipped byte in block 3: %s", out);
+
+    snprintf(path, sizeof path, "%s/cert", dir);
+    tamper(path, weaken_cert);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "block 2 "))
+        fail_msg("a certificate of block 2 below quorum: %s", out);
+
+    snprintf(path, sizeof path, "%s/decision", dir);
+    tamper(path, edit_decision);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "table decisions"))
+        fail_msg("an edited decision: %s", out);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (wcrypto_init() != 0)
+        return 1;
+    char exe[1024];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    snprintf(dir, sizeof dir, "%s/witan-audit-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    /* Below the ephemeral ports, beside test_contracts' range. */
+    base_port = 27300 + (int)(getpid() % 250) * 10;
+    signal(SIGPIPE, SIG_IGN);
+    char out[256];
+    run(out, "mkdir -p %s", dir);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_audit)};
+    int rc = cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+    static char end[OUT_SIZE];
+    run(end, "%s/witan testnet stop %s/net >/dev/null 2>&1; true", bin_dir, dir);
+    if (rc == 0)
+        run(end, "rm -rf %s", dir);
+    return rc;
+}
