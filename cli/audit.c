@@ -22,6 +22,9 @@
 static const char usage[] =
     "usage: witan audit verify --genesis FILE (--node URL | --home DIR |\n"
     "                          --from DATA_DIR) [--work DIR] [--quiet]\n"
+    "       witan audit verify --archive FILE [--genesis FILE] [--work DIR]\n"
+    "       witan audit export --genesis FILE (--node URL | --home DIR |\n"
+    "                          --from DATA_DIR) --out FILE\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -36,13 +39,30 @@ static const char usage[] =
     "        run again with the same --work to go on from the height it\n"
     "        reached. Prints progress on a terminal (blocks/s, ETA) and a\n"
     "        summary; exits 0 only when every block holds, and otherwise\n"
-    "        names the first block that does not and why.\n"
+    "        names the first block that does not and why. With --archive\n"
+    "        the blocks and the genesis come from an archive that export\n"
+    "        wrote (spec/audit.md): no node and no database needed; give\n"
+    "        --genesis too to hold the archive to the genesis you trust.\n"
+    "export  writes the whole chain to one self-contained archive: the\n"
+    "        genesis, and every block with the certificate that finalised\n"
+    "        it and the roots the source computed after it.\n"
     "  --node URL [--tls-ca FILE]   a node's client API\n";
 
 static const struct cli_opt verify_opts[] = {
     CLI_OPTS_NODE,           {"--genesis", true, false},
     {"--from", true, false}, {"--work", true, false},
-    {"--quiet", false, false}, {NULL, false, false}};
+    {"--archive", true, false}, {"--quiet", false, false},
+    {NULL, false, false}};
+
+static const struct cli_opt export_opts[] = {
+    CLI_OPTS_NODE,           {"--genesis", true, false},
+    {"--from", true, false}, {"--out", true, false},
+    {NULL, false, false}};
+
+/* An archive (spec/audit.md): the magic line, be32 size and the genesis
+ * JSON, be64 block count, then per block be32 size and its Block,
+ * be32 size and its CommitCertificate, its state root and receipts root. */
+static const char archive_magic[] = "witan-archive/v1\n";
 
 static double now_s(void)
 {
@@ -51,11 +71,100 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Where blocks come from: a node's API, or a copy of its database. */
+/* Where blocks come from: a node's API, a copy of its database, or an
+ * archive read in order. */
 struct source {
     char address[256];
     ledger *copy;
+    FILE *archive;
+    uint64_t archive_count, archive_next; /* blocks, those read */
 };
+
+static int read_be(FILE *f, int bytes, uint64_t *out)
+{
+    uint8_t b[8];
+    if (fread(b, 1, (size_t)bytes, f) != (size_t)bytes)
+        return WITAN_EDECODE;
+    *out = 0;
+    for (int i = 0; i < bytes; i++)
+        *out = *out << 8 | b[i];
+    return WITAN_OK;
+}
+
+/* One length-prefixed part of at most max bytes, malloc'd. */
+static int read_part(FILE *f, size_t max, uint8_t **out, size_t *size)
+{
+    uint64_t n;
+    int err = read_be(f, 4, &n);
+    if (err)
+        return err;
+    if (n > max)
+        return WITAN_ELIMIT;
+    *out = malloc(n ? n : 1);
+    if (!*out)
+        return WITAN_ENOMEM;
+    if (fread(*out, 1, n, f) != n) {
+        free(*out);
+        return WITAN_EDECODE;
+    }
+    *size = n;
+    return WITAN_OK;
+}
+
+/* The archived block of `height` as a BlockResponse (owned); records are
+ * heights 1, 2, ... in order, so those below it are skipped. */
+static int archive_block(struct source *s, uint64_t height,
+                         Witan__BlockResponse **out)
+{
+    for (;;) {
+        if (s->archive_next >= s->archive_count)
+            return WITAN_ENOTFOUND;
+        uint8_t *block, *cert, roots[2 * WITAN_HASH_SIZE];
+        size_t bs, cs;
+        int err = read_part(s->archive, WITAN_BLOCK_SIZE_MAX, &block, &bs);
+        if (err)
+            return err;
+        if ((err = read_part(s->archive, WITAN_HEADER_SIZE_MAX, &cert, &cs))) {
+            free(block);
+            return err;
+        }
+        if (fread(roots, 1, sizeof roots, s->archive) != sizeof roots) {
+            free(block);
+            free(cert);
+            return WITAN_EDECODE;
+        }
+        if (++s->archive_next < height) {
+            free(block);
+            free(cert);
+            continue;
+        }
+        Witan__BlockResponse *r = calloc(1, sizeof *r);
+        uint8_t *sr = malloc(WITAN_HASH_SIZE), *rr = malloc(WITAN_HASH_SIZE);
+        if (!r || !sr || !rr) {
+            free(r);
+            free(sr);
+            free(rr);
+            free(block);
+            free(cert);
+            return WITAN_ENOMEM;
+        }
+        witan__block_response__init(r);
+        r->block = witan__block__unpack(NULL, bs, block);
+        r->cert = witan__commit_certificate__unpack(NULL, cs, cert);
+        free(block);
+        free(cert);
+        memcpy(sr, roots, WITAN_HASH_SIZE);
+        memcpy(rr, roots + WITAN_HASH_SIZE, WITAN_HASH_SIZE);
+        r->state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, sr};
+        r->receipts_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, rr};
+        if (!r->block || !r->cert) {
+            ledger_block_response_free(r);
+            return WITAN_EDECODE;
+        }
+        *out = r;
+        return WITAN_OK;
+    }
+}
 
 /* One fetched block; free with block_done. */
 struct fetched {
@@ -67,17 +176,18 @@ static void block_done(const struct source *s, struct fetched *f)
 {
     if (f->resp)
         witan__response__free_unpacked(f->resp, NULL);
-    else if (s->copy)
+    else if (s->copy || s->archive)
         ledger_block_response_free(f->b);
     memset(f, 0, sizeof *f);
 }
 
-static int fetch_block(const struct source *s, uint64_t height,
-                       struct fetched *f)
+static int fetch_block(struct source *s, uint64_t height, struct fetched *f)
 {
     memset(f, 0, sizeof *f);
     if (s->copy)
         return ledger_get_block(s->copy, height, &f->b);
+    if (s->archive)
+        return archive_block(s, height, &f->b);
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__BlockRequest br = WITAN__BLOCK_REQUEST__INIT;
     br.height = height;
@@ -105,6 +215,11 @@ static int source_tip(const struct source *s, uint64_t *height,
         ledger_tip(s->copy, &tip);
         *height = tip.height;
         memcpy(genesis, ledger_genesis_hash_of(s->copy), WITAN_HASH_SIZE);
+        return WITAN_OK;
+    }
+    if (s->archive) { /* its genesis is the one verify parsed */
+        *height = s->archive_count;
+        memset(genesis, 0, WITAN_HASH_SIZE);
         return WITAN_OK;
     }
     Witan__Request req = WITAN__REQUEST__INIT;
@@ -146,7 +261,7 @@ static void remove_work(const char *dir)
 /* Applies blocks tip+1 .. height from the source to the auditor's ledger,
  * checking each one's roots against the source's. 0, or 1 with the first
  * failure printed. */
-static int replay(ledger *mine, const struct source *src, uint64_t height,
+static int replay(ledger *mine, struct source *src, uint64_t height,
                   bool progress, uint64_t *tx_count)
 {
     struct ledger_tip tip;
@@ -306,42 +421,123 @@ static int compare_state(ledger *mine, ledger *copy)
     return rc;
 }
 
+/* A genesis from JSON text; prints why not (what: where it came from). */
+static int genesis_of(const char *json, size_t size, const char *cmd,
+                      const char *what, Witan__Genesis **g)
+{
+    char why[LEDGER_WHY_SIZE];
+    int err = ledger_genesis_parse(json, size, g, why, sizeof why);
+    if (err)
+        fprintf(stderr, "witan audit %s: %s: %s\n", cmd, what, why);
+    return err;
+}
+
+static int genesis_file(const char *path, const char *cmd, char **json,
+                        size_t *size, Witan__Genesis **g)
+{
+    int err = witan_read_file(path, WITAN_GENESIS_SIZE_MAX, json, size);
+    if (err) {
+        fprintf(stderr, "witan audit %s: %s: %s\n", cmd, path,
+                witan_err_message(err));
+        return err;
+    }
+    err = genesis_of(*json, *size, cmd, path, g);
+    if (err)
+        free(*json);
+    return err;
+}
+
+/* Opens an archive: checks its magic and reads its genesis and block
+ * count; the file stands at the first block. */
+static int archive_open(const char *path, struct source *s, Witan__Genesis **g)
+{
+    s->archive = fopen(path, "rb");
+    if (!s->archive) {
+        fprintf(stderr, "witan audit verify: %s: cannot open it\n", path);
+        return WITAN_EIO;
+    }
+    char magic[sizeof archive_magic - 1];
+    uint8_t *json = NULL;
+    size_t size;
+    int err = fread(magic, 1, sizeof magic, s->archive) == sizeof magic &&
+                      memcmp(magic, archive_magic, sizeof magic) == 0
+                  ? WITAN_OK
+                  : WITAN_EDECODE;
+    if (!err)
+        err = read_part(s->archive, WITAN_GENESIS_SIZE_MAX, &json, &size);
+    if (!err)
+        err = read_be(s->archive, 8, &s->archive_count);
+    if (err) {
+        fprintf(stderr, "witan audit verify: %s is not a Witan archive "
+                        "(spec/audit.md): %s\n",
+                path, witan_err_message(err));
+        free(json);
+        return err;
+    }
+    err = genesis_of((const char *)json, size, "verify", "the archive's genesis",
+                     g);
+    free(json);
+    return err;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     if (cli_args_check(argc, argv, 2, verify_opts, 0, "audit verify"))
         return 2;
     const char *gpath = cli_flag(argc, argv, "--genesis");
     const char *from = cli_flag(argc, argv, "--from");
+    const char *archive = cli_flag(argc, argv, "--archive");
     const char *work = cli_flag(argc, argv, "--work");
     bool from_node = cli_flag(argc, argv, "--node") || cli_flag(argc, argv, "--home");
-    if (!gpath || (from != NULL) == from_node) {
-        fprintf(stderr, "witan audit verify: --genesis FILE and one source "
-                        "(--node URL, --home DIR or --from DATA_DIR) are "
-                        "required\n%s",
+    if ((from != NULL) + (archive != NULL) + from_node != 1 ||
+        (!gpath && !archive)) {
+        fprintf(stderr, "witan audit verify: one source (--node URL, --home "
+                        "DIR, --from DATA_DIR or --archive FILE) and, but "
+                        "with an archive, --genesis FILE are required\n%s",
                 usage);
         return 2;
     }
-    char *json;
+    struct source src;
+    memset(&src, 0, sizeof src);
+    Witan__Genesis *g = NULL;
+    char *json = NULL;
     size_t json_size;
-    int err = witan_read_file(gpath, WITAN_GENESIS_SIZE_MAX, &json, &json_size);
+    int err;
+    if (archive) {
+        err = archive_open(archive, &src, &g);
+        if (!err && gpath) { /* the archive's genesis must be the trusted one */
+            Witan__Genesis *trusted;
+            err = genesis_file(gpath, "verify", &json, &json_size, &trusted);
+            if (!err) {
+                uint8_t a[WITAN_HASH_SIZE], b[WITAN_HASH_SIZE];
+                ledger_genesis_hash(g, a);
+                ledger_genesis_hash(trusted, b);
+                if (memcmp(a, b, WITAN_HASH_SIZE) != 0) {
+                    fprintf(stderr, "witan audit verify: the archive's "
+                                    "genesis is not %s's\n",
+                            gpath);
+                    err = WITAN_EGENESIS;
+                }
+                ledger_genesis_free(trusted);
+                free(json);
+            }
+        }
+    } else {
+        err = genesis_file(gpath, "verify", &json, &json_size, &g);
+        free(json);
+    }
     if (err) {
-        fprintf(stderr, "witan audit verify: %s: %s\n", gpath,
-                witan_err_message(err));
+        if (src.archive)
+            fclose(src.archive);
+        ledger_genesis_free(g);
         return 1;
     }
-    Witan__Genesis *g;
+    if (!gpath)
+        gpath = "the archive";
     char why[LEDGER_WHY_SIZE];
-    err = ledger_genesis_parse(json, json_size, &g, why, sizeof why);
-    free(json);
-    if (err) {
-        fprintf(stderr, "witan audit verify: %s: %s\n", gpath, why);
-        return 1;
-    }
     uint8_t ghash[WITAN_HASH_SIZE], src_genesis[WITAN_HASH_SIZE];
     ledger_genesis_hash(g, ghash);
 
-    struct source src;
-    memset(&src, 0, sizeof src);
     struct store_options o = {WITAN_MAP_SIZE_DEFAULT, WITAN_MAP_SIZE_MAX_DEFAULT,
                               false};
     int rc = 1;
@@ -364,6 +560,8 @@ static int cmd_verify(int argc, char **argv)
                 witan_err_message(err));
         goto out;
     }
+    if (src.archive)
+        memcpy(src_genesis, ghash, WITAN_HASH_SIZE);
     if (memcmp(src_genesis, ghash, WITAN_HASH_SIZE) != 0) {
         char a[65], b[65];
         hex32(ghash, a);
@@ -435,8 +633,145 @@ static int cmd_verify(int argc, char **argv)
 out:
     ledger_close(mine);
     ledger_close(src.copy);
+    if (src.archive)
+        fclose(src.archive);
     if (made)
         remove_work(workdir);
+    ledger_genesis_free(g);
+    return rc;
+}
+
+static int write_be(FILE *f, int bytes, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
+    return fwrite(b, 1, (size_t)bytes, f) == (size_t)bytes ? WITAN_OK : WITAN_EIO;
+}
+
+static int write_part(FILE *f, const void *data, size_t size)
+{
+    int err = write_be(f, 4, size);
+    if (!err && size && fwrite(data, 1, size, f) != size)
+        err = WITAN_EIO;
+    return err;
+}
+
+/* One block record of an archive. */
+static int write_block(FILE *f, const Witan__BlockResponse *b)
+{
+    if (!b->block || !b->cert || b->state_root.len != WITAN_HASH_SIZE ||
+        b->receipts_root.len != WITAN_HASH_SIZE)
+        return WITAN_EDECODE;
+    size_t bs = witan__block__get_packed_size(b->block);
+    size_t cs = witan__commit_certificate__get_packed_size(b->cert);
+    uint8_t *buf = malloc(bs > cs ? bs : cs);
+    if (!buf)
+        return WITAN_ENOMEM;
+    witan__block__pack(b->block, buf);
+    int err = write_part(f, buf, bs);
+    if (!err) {
+        witan__commit_certificate__pack(b->cert, buf);
+        err = write_part(f, buf, cs);
+    }
+    free(buf);
+    if (!err && (fwrite(b->state_root.data, 1, WITAN_HASH_SIZE, f) !=
+                     WITAN_HASH_SIZE ||
+                 fwrite(b->receipts_root.data, 1, WITAN_HASH_SIZE, f) !=
+                     WITAN_HASH_SIZE))
+        err = WITAN_EIO;
+    return err;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, export_opts, 0, "audit export"))
+        return 2;
+    const char *gpath = cli_flag(argc, argv, "--genesis");
+    const char *from = cli_flag(argc, argv, "--from");
+    const char *outp = cli_flag(argc, argv, "--out");
+    bool from_node = cli_flag(argc, argv, "--node") || cli_flag(argc, argv, "--home");
+    if (!gpath || !outp || (from != NULL) == from_node) {
+        fprintf(stderr, "witan audit export: --genesis FILE, --out FILE and "
+                        "one source (--node URL, --home DIR or --from "
+                        "DATA_DIR) are required\n%s",
+                usage);
+        return 2;
+    }
+    char *json;
+    size_t json_size;
+    Witan__Genesis *g;
+    if (genesis_file(gpath, "export", &json, &json_size, &g))
+        return 1;
+    struct source src;
+    memset(&src, 0, sizeof src);
+    struct store_options o = {WITAN_MAP_SIZE_DEFAULT, WITAN_MAP_SIZE_MAX_DEFAULT,
+                              false};
+    char why[LEDGER_WHY_SIZE], tmp[600];
+    int rc = 1, err = 0;
+    FILE *f = NULL;
+    uint64_t height = 0;
+    uint8_t ghash[WITAN_HASH_SIZE], src_genesis[WITAN_HASH_SIZE];
+    ledger_genesis_hash(g, ghash);
+    snprintf(tmp, sizeof tmp, "%s.partial", outp);
+    if (from) {
+        if (ledger_open(from, g, &o, &src.copy, why, sizeof why)) {
+            fprintf(stderr, "witan audit export: %s: %s\n", from, why);
+            goto out;
+        }
+    } else {
+        cli_node_connect(argc, argv, src.address, sizeof src.address);
+    }
+    if ((err = source_tip(&src, &height, src_genesis)) ||
+        memcmp(src_genesis, ghash, WITAN_HASH_SIZE) != 0) {
+        fprintf(stderr, "witan audit export: %s\n",
+                err ? witan_err_message(err)
+                    : "the source's chain has another genesis than --genesis");
+        goto out;
+    }
+    /* Written beside, renamed when whole: never a truncated archive. */
+    f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "witan audit export: cannot write %s\n", tmp);
+        goto out;
+    }
+    err = fwrite(archive_magic, 1, sizeof archive_magic - 1, f) ==
+                  sizeof archive_magic - 1
+              ? WITAN_OK
+              : WITAN_EIO;
+    if (!err)
+        err = write_part(f, json, json_size);
+    if (!err)
+        err = write_be(f, 8, height);
+    for (uint64_t h = 1; !err && h <= height; h++) {
+        struct fetched fb;
+        if ((err = fetch_block(&src, h, &fb)) == 0) {
+            err = write_block(f, fb.b);
+            block_done(&src, &fb);
+        }
+        if (err)
+            fprintf(stderr, "witan audit export: block %llu: %s\n",
+                    (unsigned long long)h, witan_err_message(err));
+    }
+    if (fclose(f) != 0 && !err)
+        err = WITAN_EIO;
+    f = NULL;
+    if (!err && rename(tmp, outp) != 0)
+        err = WITAN_EIO;
+    if (err) {
+        unlink(tmp);
+        fprintf(stderr, "witan audit export: %s not written: %s\n", outp,
+                witan_err_message(err));
+        goto out;
+    }
+    char gh[65];
+    hex32(ghash, gh);
+    printf("wrote %s: %llu blocks of chain %s, genesis %s\n", outp,
+           (unsigned long long)height, g->chain_id, gh);
+    rc = 0;
+out:
+    ledger_close(src.copy);
+    free(json);
     ledger_genesis_free(g);
     return rc;
 }
@@ -449,6 +784,8 @@ int cli_audit(int argc, char **argv)
     }
     if (strcmp(argv[1], "verify") == 0)
         return cmd_verify(argc, argv);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_export(argc, argv);
     fprintf(stderr, "witan audit: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

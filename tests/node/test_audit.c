@@ -228,6 +228,11 @@ static void test_audit(void **state)
     if (rc != 0)
         fail_msg("audit verify: %s", out);
     assert_non_null(strstr(out, "verified"));
+    rc = run(out, "%s/witan audit export --genesis %s --node %s --out "
+                  "%s/chain.wa 2>&1",
+             bin_dir, gen, node, dir);
+    if (rc != 0)
+        fail_msg("audit export: %s", out);
 
     /* From copies of a node's database, with the network stopped. */
     assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),
@@ -249,6 +254,28 @@ static void test_audit(void **state)
                          bin_dir, gen, dir, dir),
                      0);
     assert_non_null(strstr(out, "verified 0 blocks"));
+
+    /* From the archive alone, then held to the genesis file; an archive
+     * with one byte changed in its last block fails. */
+    rc = run(out, "%s/witan audit verify --archive %s/chain.wa 2>&1", bin_dir,
+             dir);
+    if (rc != 0 || !strstr(out, "verified"))
+        fail_msg("audit verify --archive: %s", out);
+    assert_int_equal(run(out, "%s/witan audit verify --archive %s/chain.wa "
+                              "--genesis %s 2>&1",
+                         bin_dir, dir, gen),
+                     0);
+    assert_int_equal(run(out, "cp %s/chain.wa %s/bad.wa && size=$(stat -c %%s "
+                              "%s/bad.wa) && printf '\\001' | dd of=%s/bad.wa "
+                              "bs=1 seek=$((size - 100)) conv=notrunc "
+                              "2>/dev/null",
+                         dir, dir, dir, dir),
+                     0);
+    assert_int_equal(run(out, "%s/witan audit verify --archive %s/bad.wa 2>&1",
+                         bin_dir, dir),
+                     1);
+    if (!strstr(out, "block "))
+        fail_msg("a changed archive: %s", out);
 
     char path[700];
     snprintf(path, sizeof path, "%s/block", dir);
