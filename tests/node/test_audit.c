@@ -105,6 +105,24 @@ static void weaken_cert(store_txn *t)
     assert_int_equal(store_put(t, STORE_CERTS, key, 8, buf, size), 0);
 }
 
+/* The first receipt's last byte (a receipt is not state: only the table
+ * comparison sees it). */
+static void edit_receipt(store_txn *t)
+{
+    store_cursor *c;
+    const void *k, *v;
+    size_t ks, vs;
+    assert_int_equal(store_cursor_open(t, STORE_RECEIPTS, &c), 0);
+    assert_int_equal(store_cursor_seek(c, "", 0, &k, &ks, &v, &vs), 0);
+    uint8_t key[64], val[2048];
+    assert_true(ks <= sizeof key && vs <= sizeof val);
+    memcpy(key, k, ks);
+    memcpy(val, v, vs);
+    store_cursor_close(c);
+    val[vs - 1] ^= 0x01;
+    assert_int_equal(store_put(t, STORE_RECEIPTS, key, ks, val, vs), 0);
+}
+
 /* The first decision's last byte. */
 static void edit_decision(store_txn *t)
 {
@@ -238,7 +256,7 @@ static void test_audit(void **state)
     assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),
                      0);
     assert_int_equal(run(out,
-                         "for c in clean block cert decision; do cp -r "
+                         "for c in clean block cert decision receipt; do cp -r "
                          "%s/net/node1/data %s/$c; done 2>&1",
                          dir, dir),
                      0);
@@ -247,7 +265,7 @@ static void test_audit(void **state)
              bin_dir, gen, dir, dir);
     if (rc != 0)
         fail_msg("audit verify --from: %s", out);
-    assert_non_null(strstr(out, "equal re-execution's"));
+    assert_non_null(strstr(out, "tables equal re-execution's"));
     /* again with the same work folder: nothing left to do */
     assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from "
                               "%s/clean --work %s/work 2>&1",
@@ -304,6 +322,15 @@ static void test_audit(void **state)
                      1);
     if (!strstr(out, "table decisions"))
         fail_msg("an edited decision: %s", out);
+
+    snprintf(path, sizeof path, "%s/receipt", dir);
+    tamper(path, edit_receipt);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "table receipts"))
+        fail_msg("an edited receipt: %s", out);
 }
 
 int main(int argc, char **argv)
