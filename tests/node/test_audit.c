@@ -3,9 +3,10 @@
  * 127.0.0.1 record a model with its target, a decision contract, CO2 and
  * temperature series; the whole chain then re-verifies from its genesis
  * file through a node's API and from a copy of a node's database, resumes
- * from a work folder, and fails, naming the place, on copies tampered
- * with: a byte flipped in a stored block, a certificate below quorum, a
- * stored decision edited in place.
+ * from a work folder, and from an exported archive; and fails, naming the
+ * place, on copies tampered with: a byte flipped in a stored block, a
+ * transaction taken out of one, a certificate below quorum, a stored
+ * decision or receipt edited in place, an archive with a byte changed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +76,36 @@ static void flip_block(store_txn *t)
     copy[vs - 1] ^= 0x01;
     assert_int_equal(store_put(t, STORE_BLOCKS, key, 8, copy, vs), 0);
     free(copy);
+}
+
+/* The first block with two transactions or more, without its last one
+ * (its header unchanged); its height in dropped_at. */
+static uint64_t dropped_at;
+static void drop_tx(store_txn *t)
+{
+    uint8_t key[8];
+    const void *v;
+    size_t vs;
+    Witan__Block *b = NULL;
+    for (dropped_at = 1; dropped_at < 100; dropped_at++) {
+        store_be64(key, dropped_at);
+        assert_int_equal(store_get(t, STORE_BLOCKS, key, 8, &v, &vs), 0);
+        b = witan__block__unpack(NULL, vs, v);
+        assert_non_null(b);
+        if (b->n_txs >= 2)
+            break;
+        witan__block__free_unpacked(b, NULL);
+        b = NULL;
+    }
+    assert_non_null(b);
+    b->n_txs--;
+    size_t size = witan__block__get_packed_size(b);
+    uint8_t *buf = malloc(size);
+    witan__block__pack(b, buf);
+    b->n_txs++; /* so free_unpacked frees every transaction */
+    witan__block__free_unpacked(b, NULL);
+    assert_int_equal(store_put(t, STORE_BLOCKS, key, 8, buf, size), 0);
+    free(buf);
 }
 
 /* Block 2's certificate with all but two signatures taken away. */
@@ -256,7 +287,8 @@ static void test_audit(void **state)
     assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),
                      0);
     assert_int_equal(run(out,
-                         "for c in clean block cert decision receipt; do cp -r "
+                         "for c in clean block cert decision receipt dropped; "
+                         "do cp -r "
                          "%s/net/node1/data %s/$c; done 2>&1",
                          dir, dir),
                      0);
@@ -304,6 +336,18 @@ static void test_audit(void **state)
                      1);
     if (!strstr(out, "block 3 "))
         fail_msg("a flipped byte in block 3: %s", out);
+
+    snprintf(path, sizeof path, "%s/dropped", dir);
+    tamper(path, drop_tx);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    char at[32];
+    snprintf(at, sizeof at, "block %llu ", (unsigned long long)dropped_at);
+    if (!strstr(out, at))
+        fail_msg("a transaction taken out of block %llu: %s",
+                 (unsigned long long)dropped_at, out);
 
     snprintf(path, sizeof path, "%s/cert", dir);
     tamper(path, weaken_cert);
