@@ -132,22 +132,9 @@ static int contract_get(store_txn *txn, const uint8_t id[WITAN_HASH_SIZE],
     return *out ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
-static int put_message(store_txn *txn, enum store_table t, const void *key,
-                       size_t key_size, const ProtobufCMessage *m)
-{
-    uint8_t *buf;
-    size_t size;
-    int err = pack_message(m, &buf, &size);
-    if (err)
-        return err;
-    err = store_put(txn, t, key, key_size, buf, size);
-    free(buf);
-    return err;
-}
-
 static int contract_put(store_txn *txn, const Witan__ContractRecord *c)
 {
-    return put_message(txn, STORE_CONTRACTS, c->id.data, WITAN_HASH_SIZE,
+    return store_message(txn, STORE_CONTRACTS, c->id.data, WITAN_HASH_SIZE,
                        &c->base);
 }
 
@@ -415,7 +402,7 @@ static int commit_effects(ledger *l, store_txn *txn,
         memcpy(dk, id, WITAN_HASH_SIZE);
         store_be64(dk + WITAN_HASH_SIZE, height);
         store_be32(dk + WITAN_HASH_SIZE + 8, seq);
-        err = put_message(txn, STORE_DECISIONS, dk, sizeof dk, &d.base);
+        err = store_message(txn, STORE_DECISIONS, dk, sizeof dk, &d.base);
         if (!err)
             err = put_index(txn, 'k', r->kind, r->kind_size, dk, sizeof dk);
         if (!err)
@@ -447,7 +434,7 @@ static int commit_effects(ledger *l, store_txn *txn,
         uint8_t ek[12];
         store_be64(ek, height);
         store_be32(ek + 8, seq);
-        err = put_message(txn, STORE_EVENTS, ek, sizeof ek, &e.base);
+        err = store_message(txn, STORE_EVENTS, ek, sizeof ek, &e.base);
     }
     rec->decision_count = o->decision_count;
     rec->event_count = o->event_count;
@@ -523,7 +510,7 @@ static int run_contract(ledger *l, store_txn *txn,
         uint8_t k[WITAN_HASH_SIZE + 4];
         memcpy(k, l->tx_hash, WITAN_HASH_SIZE);
         store_be32(k + WITAN_HASH_SIZE, run);
-        err = put_message(txn, STORE_RUNS, k, sizeof k, &rec.base);
+        err = store_message(txn, STORE_RUNS, k, sizeof k, &rec.base);
     }
     contract_outcome_free(&o);
     *status = rec.status;
@@ -667,7 +654,7 @@ static int index_put(store_txn *txn, const Witan__ContractRecord *c)
                        c->triggers[i]->model_hash.data, WITAN_HASH_SIZE) == 0)
                 mine[ls.n_triggers++] = c->triggers[j];
         uint8_t k[2 * WITAN_HASH_SIZE];
-        err = put_message(txn, STORE_CONTRACT_TRIGGERS, k,
+        err = store_message(txn, STORE_CONTRACT_TRIGGERS, k,
                           trigger_index_key(c->triggers[i]->model_hash.data,
                                             c->id.data, k),
                           &ls.base);

@@ -12,16 +12,6 @@
 
 #define QUERY_LIMIT_DEFAULT 100
 
-static int dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size)
-{
-    out->data = malloc(size ? size : 1);
-    if (!out->data)
-        return WITAN_ENOMEM;
-    memcpy(out->data, data, size);
-    out->len = size;
-    return WITAN_OK;
-}
-
 /* Appends p to a growing array of pointers. */
 static int push(void ***list, size_t *count, void *p)
 {
@@ -134,7 +124,7 @@ int ledger_query_contracts(ledger *l, const Witan__ContractsRequest *req,
             break;
         const uint8_t *id = (const uint8_t *)k + prefix;
         if (r->n_contracts == limit) {
-            err = dup_bytes(&r->next_cursor, id, WITAN_HASH_SIZE);
+            err = ledger_dup_bytes(&r->next_cursor, id, WITAN_HASH_SIZE);
             break;
         }
         Witan__ContractRecord *rec;
@@ -341,7 +331,7 @@ static int add_decision(store_txn *txn, Witan__DecisionsResponse *r,
     }
     witan__decision_evidence__init(ev);
     ev->decision = d;
-    int err = dup_bytes(&ev->id, key, WITAN_DECISION_ID_SIZE);
+    int err = ledger_dup_bytes(&ev->id, key, WITAN_DECISION_ID_SIZE);
     if (!err && with_evidence)
         err = evidence(txn, ev);
     if (!err)
@@ -454,7 +444,7 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
             (table == STORE_DECISIONS || prefix[0] == 'h'))
             break;
         if (r->n_decisions == limit) {
-            err = dup_bytes(&r->next_cursor, k, ks);
+            err = ledger_dup_bytes(&r->next_cursor, k, ks);
             break;
         }
         Witan__Decision *d;

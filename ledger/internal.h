@@ -64,6 +64,11 @@ int account_put(store_txn *txn, const Witan__Account *a);
 
 /* Packs a message into a malloc'd buffer. WITAN_ENOMEM. */
 int pack_message(const ProtobufCMessage *m, uint8_t **out, size_t *size);
+/* Packs a message and puts it under key. */
+int store_message(store_txn *txn, enum store_table table, const void *key,
+                  size_t key_size, const ProtobufCMessage *m);
+/* A malloc'd copy of size bytes into *out (query results own their bytes). */
+int ledger_dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size);
 
 /* Applies one decoded transaction in block `height` at `index`: every
  * stateful rule, then the payload. Sets *status; returns an error only for a

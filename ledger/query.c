@@ -10,7 +10,7 @@
 
 #define QUERY_LIMIT_DEFAULT 100
 
-static int dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size)
+int ledger_dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size)
 {
     out->data = malloc(size ? size : 1);
     if (!out->data)
@@ -53,7 +53,7 @@ int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out)
         uint8_t hash[WITAN_HASH_SIZE];
         wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, r->block->header.data,
                             r->block->header.len, hash);
-        err = dup_bytes(&r->block_hash, hash, WITAN_HASH_SIZE);
+        err = ledger_dup_bytes(&r->block_hash, hash, WITAN_HASH_SIZE);
     }
     if (!err && store_get(txn, STORE_CERTS, key, 8, &v, &vs) == 0) {
         r->cert = witan__commit_certificate__unpack(NULL, vs, v);
@@ -64,9 +64,9 @@ int ledger_get_block(ledger *l, uint64_t height, Witan__BlockResponse **out)
     store_be64(key + 1, height);
     if (!err && store_get(txn, STORE_META, key, 9, &v, &vs) == 0 &&
         vs == 2 * WITAN_HASH_SIZE) {
-        err = dup_bytes(&r->state_root, v, WITAN_HASH_SIZE);
+        err = ledger_dup_bytes(&r->state_root, v, WITAN_HASH_SIZE);
         if (!err)
-            err = dup_bytes(&r->receipts_root,
+            err = ledger_dup_bytes(&r->receipts_root,
                             (const uint8_t *)v + WITAN_HASH_SIZE,
                             WITAN_HASH_SIZE);
     }
@@ -134,10 +134,10 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
             uint8_t bh[WITAN_HASH_SIZE];
             wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data,
                                 b->header.len, bh);
-            err = dup_bytes(&r->envelope, b->txs[index].data,
+            err = ledger_dup_bytes(&r->envelope, b->txs[index].data,
                             b->txs[index].len);
             if (!err)
-                err = dup_bytes(&r->block_hash, bh, WITAN_HASH_SIZE);
+                err = ledger_dup_bytes(&r->block_hash, bh, WITAN_HASH_SIZE);
         }
         if (b)
             witan__block__free_unpacked(b, NULL);
@@ -231,7 +231,7 @@ int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
         if (!same && pending) {
             if (r->n_records == limit) {
                 /* The page is full: the completed key starts the next. */
-                err = dup_bytes(&r->next_cursor, group, group_size);
+                err = ledger_dup_bytes(&r->next_cursor, group, group_size);
                 break;
             }
             err = push_record(&r->records, &r->n_records, pending);
@@ -260,7 +260,7 @@ int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
         err = WITAN_OK;
     if (!err && pending && !r->next_cursor.len) {
         if (r->n_records == limit) {
-            err = dup_bytes(&r->next_cursor, group, group_size);
+            err = ledger_dup_bytes(&r->next_cursor, group, group_size);
         } else {
             err = push_record(&r->records, &r->n_records, pending);
             pending = NULL;
@@ -393,7 +393,7 @@ int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,
             store_read_be64((const uint8_t *)k + WITAN_HASH_SIZE) > to)
             break;
         if (r->n_records == limit) {
-            err = dup_bytes(&r->next_cursor, k, ks);
+            err = ledger_dup_bytes(&r->next_cursor, k, ks);
             break;
         }
         Witan__PredictionRecord *p =
@@ -465,7 +465,7 @@ int ledger_query_models(ledger *l, const Witan__ModelsRequest *req,
                               memcmp(k, req->hash.data, WITAN_HASH_SIZE) != 0))
             break;
         if (r->n_models == limit) {
-            err = dup_bytes(&r->next_cursor, k, ks);
+            err = ledger_dup_bytes(&r->next_cursor, k, ks);
             break;
         }
         Witan__ModelRecord *m = witan__model_record__unpack(NULL, vs, v);

@@ -134,19 +134,6 @@ static int get_message(store_txn *txn, enum store_table t, const void *key,
     return *out ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
-static int put_message(store_txn *txn, enum store_table t, const void *key,
-                       size_t ks, const ProtobufCMessage *m)
-{
-    uint8_t *buf;
-    size_t size;
-    int err = pack_message(m, &buf, &size);
-    if (err)
-        return err;
-    err = store_put(txn, t, key, ks, buf, size);
-    free(buf);
-    return err;
-}
-
 /* The model's scorecard, or a new one (on the heap, as unpack makes). */
 static int card_get(store_txn *txn, const Witan__ModelRecord *r,
                     const Witan__PredictionRecord *p, Witan__Scorecard **out)
@@ -281,10 +268,10 @@ static int resolve_one(store_txn *txn, const uint8_t *pkey, size_t pkey_size,
         s.frac_bits = p->output_frac_bits;
         s.height = height;
         s.revision = revision;
-        err = put_message(txn, STORE_PREDICTION_SCORES, pkey, pkey_size,
+        err = store_message(txn, STORE_PREDICTION_SCORES, pkey, pkey_size,
                           &s.base);
         if (!err)
-            err = put_message(txn, STORE_SCORECARDS, r->hash.data,
+            err = store_message(txn, STORE_SCORECARDS, r->hash.data,
                               WITAN_HASH_SIZE, &c->base);
     }
     if (c)

@@ -24,6 +24,19 @@ int pack_message(const ProtobufCMessage *m, uint8_t **out, size_t *size)
     return WITAN_OK;
 }
 
+int store_message(store_txn *txn, enum store_table table, const void *key,
+                  size_t key_size, const ProtobufCMessage *m)
+{
+    uint8_t *buf;
+    size_t size;
+    int err = pack_message(m, &buf, &size);
+    if (err)
+        return err;
+    err = store_put(txn, table, key, key_size, buf, size);
+    free(buf);
+    return err;
+}
+
 bool ledger_text_ok(const char *s, size_t max, bool may_be_empty)
 {
     size_t n = strlen(s);
@@ -451,14 +464,7 @@ size_t attest_key(const char *feed, const char *subject, int64_t time_ms,
 static int put_record(store_txn *txn, const uint8_t *key, size_t key_size,
                       const Witan__AttestationRecord *r)
 {
-    uint8_t *buf;
-    size_t size;
-    int err = pack_message(&r->base, &buf, &size);
-    if (err)
-        return err;
-    err = store_put(txn, STORE_ATTESTATIONS, key, key_size, buf, size);
-    free(buf);
-    return err;
+    return store_message(txn, STORE_ATTESTATIONS, key, key_size, &r->base);
 }
 
 static int apply_attest(store_txn *txn, const Witan__TxBody *body,
