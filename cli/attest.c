@@ -44,6 +44,9 @@ static const char usage[] =
     "--wait waits until every transaction is committed and prints receipts;\n"
     "it exits 1 if one failed, or was dropped because another transaction\n"
     "of the same key took its nonce (the line names that transaction).\n"
+    "A single attestation whose nonce was chosen here (no --nonce) is signed\n"
+    "again with the next nonce instead, up to 3 times: the node asked may\n"
+    "not yet have applied this key's previous transaction.\n"
     "\n" CLI_NODE_HELP;
 
 struct attest_opts {
@@ -52,8 +55,15 @@ struct attest_opts {
     wcrypto_keypair key;
     uint8_t sender[WITAN_ADDRESS_SIZE];
     uint64_t nonce;
+    bool auto_nonce; /* the nonce was asked of the node, not given */
     bool wait, json;
 };
+
+/* Times a single attestation is signed again with the next nonce when
+ * another transaction of the same key took the one it had: the node that
+ * chose the nonce may not yet have applied a block another validator had
+ * (the sender's previous transaction, sent elsewhere). */
+#define ATTEST_NONCE_RETRY_MAX 3
 
 static const char *status_name(Witan__TxStatus s)
 {
@@ -62,9 +72,12 @@ static const char *status_name(Witan__TxStatus s)
     return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
 }
 
-/* Polls until every hash is committed; prints each receipt. */
+/* Polls until every hash is committed; prints each receipt. With
+ * `displaced` (one hash), a drop is not printed but reported there, for the
+ * caller to sign again. */
 static int wait_committed(const struct attest_opts *o,
-                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count)
+                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count,
+                          bool *displaced)
 {
     int failures = 0;
     for (size_t i = 0; i < count; i++) {
@@ -98,6 +111,12 @@ static int wait_committed(const struct attest_opts *o,
                 failures += t->receipt->status != WITAN__TX_STATUS__TX_STATUS_OK;
                 witan__response__free_unpacked(resp, NULL);
                 break;
+            }
+            if (t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED &&
+                displaced) {
+                *displaced = true;
+                witan__response__free_unpacked(resp, NULL);
+                return 1;
             }
             if (t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
                 char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
@@ -258,17 +277,32 @@ static int one_from_flags(struct attest_opts *o, int argc, char **argv)
         fprintf(stderr, "witan attest: hashes are 64 hex digits\n");
         return 2;
     }
-    ProtobufCBinaryData env;
-    uint8_t hash[1][WITAN_HASH_SIZE];
-    int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
-                          d ? doc : NULL, &env, hash[0]);
-    if (err)
-        return cli_fail("signing", err);
-    int refused = submit(o, &env, 1, hash);
-    free(env.data);
-    if (refused != 0)
-        return 1;
-    return o->wait ? wait_committed(o, hash, 1) : 0;
+    for (int attempt = 0;; attempt++) {
+        ProtobufCBinaryData env;
+        uint8_t hash[1][WITAN_HASH_SIZE];
+        int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
+                              d ? doc : NULL, &env, hash[0]);
+        if (err)
+            return cli_fail("signing", err);
+        int refused = submit(o, &env, 1, hash);
+        free(env.data);
+        if (refused != 0)
+            return 1;
+        if (!o->wait)
+            return 0;
+        bool displaced = false;
+        bool retry = o->auto_nonce && attempt < ATTEST_NONCE_RETRY_MAX;
+        int rc = wait_committed(o, hash, 1, retry ? &displaced : NULL);
+        if (!displaced)
+            return rc;
+        /* The node that answered DROPPED has applied the block that took
+         * the nonce, so it now knows the next one. */
+        fprintf(stderr, "witan attest: nonce %llu was taken by another "
+                        "transaction of this key; signing again\n",
+                (unsigned long long)o->nonce);
+        if (cli_next_nonce(o->address, o->sender, &o->nonce))
+            return 1;
+    }
 }
 
 struct column {
@@ -468,7 +502,7 @@ static int many_from_file(struct attest_opts *o, int argc, char **argv,
             rc = 1;
     }
     if (rc == 0 && o->wait) {
-        rc = wait_committed(o, all_hashes, all_count) ? 1 : 0;
+        rc = wait_committed(o, all_hashes, all_count, NULL) ? 1 : 0;
     }
     free(all_hashes);
     return rc;
@@ -512,6 +546,7 @@ int cli_attest(int argc, char **argv)
         rc = -1;
     } else {
         rc = cli_next_nonce(address, o.sender, &o.nonce) ? 1 : -1;
+        o.auto_nonce = true;
     }
     if (rc < 0) {
         const char *file = cli_flag(argc, argv, "--file");

@@ -75,6 +75,16 @@ static int witan(int node, char *out, const char *args)
     return run(out, "%s/witan %s --node %s 2>&1", bin_dir, args, addr);
 }
 
+/* `witan ARGS` on `node` must exit with `status`; its output, printed
+ * when it does not, in out. */
+static void expect(int status, int node, char *out, const char *args)
+{
+    int rc = witan(node, out, args);
+    if (rc != status)
+        fail_msg("witan %s (node %d): exit %d, not %d:\n%s", args, node, rc,
+                 status, out);
+}
+
 /* The first 64-hex-digit word after `after` in text. */
 static void hash_after(const char *text, const char *after,
                        uint8_t out[WITAN_HASH_SIZE])
@@ -215,7 +225,7 @@ static void test_decisions_agree_with_evidence(void **state)
              "loa,value=co2 --input feed=climate/co2/mauna-loa,subject="
              "mauna-loa,year --trigger climate/co2/mauna-loa:mauna-loa --wait",
              root, key);
-    assert_int_equal(witan(0, out, args), 0);
+    expect(0, 0, out, args);
     hash_after(out, "model ", model);
     witan_hex_encode(model, 32, model_hex);
 
@@ -224,7 +234,7 @@ static void test_decisions_agree_with_evidence(void **state)
              "%s/tests/fixtures/contracts/warm.wvs --gas 100000 --model %s "
              "--above 0:0.5",
              key, root, model_hex);
-    assert_int_equal(witan(1, out, args), 0);
+    expect(0, 1, out, args);
     hash_after(out, "contract ", warm);
     assert_non_null(strstr(out, ": OK"));
     snprintf(args, sizeof args,
@@ -232,7 +242,7 @@ static void test_decisions_agree_with_evidence(void **state)
              "%s/tests/fixtures/contracts/spin.wvs --gas %d --model %s --kind "
              "any",
              key, root, SPIN_GAS, model_hex);
-    assert_int_equal(witan(2, out, args), 0);
+    expect(0, 2, out, args);
     hash_after(out, "contract ", spin);
     witan_hex_encode(warm, 32, warm_hex);
     witan_hex_encode(spin, 32, spin_hex);
@@ -247,7 +257,7 @@ static void test_decisions_agree_with_evidence(void **state)
                  "attest %s --feed climate/co2/mauna-loa --subject mauna-loa "
                  "--time %s --value co2=%s --unit ppm --wait",
                  key, when[i], co2[i]);
-        assert_int_equal(witan(i % NODES, out, args), 0);
+        expect(0, i % NODES, out, args);
         hash_after(out, "", txs[i]);
     }
     uint64_t height = converge(txs[ATTEST_COUNT - 1]);
@@ -329,7 +339,7 @@ static void test_decisions_agree_with_evidence(void **state)
     witan_hex_encode(last->id.data, last->id.len, id_hex);
     witan_hex_encode(last->decision->tx_hash.data, 32, tx_hex);
     snprintf(args, sizeof args, "decisions show %s --source", id_hex);
-    assert_int_equal(witan(3, out, args), 0);
+    expect(0, 3, out, args);
     assert_non_null(strstr(out, "kind \"warm\""));
     assert_non_null(strstr(out, warm_hex));
     assert_non_null(strstr(out, model_hex));
@@ -337,21 +347,21 @@ static void test_decisions_agree_with_evidence(void **state)
     assert_non_null(strstr(out, tx_hex));
     assert_non_null(strstr(out, ".import decide b b b b -> b"));
     snprintf(args, sizeof args, "query tx %s", tx_hex);
-    assert_int_equal(witan(2, out, args), 0);
+    expect(0, 2, out, args);
     assert_non_null(strstr(out, "runs:   2"));
     assert_non_null(strstr(out, "ran out of its"));
     witan__response__free_unpacked(list, NULL);
 
     /* Retired, the looping contract is refused when called. */
     snprintf(args, sizeof args, "contract retire %s %s", spin_hex, key);
-    assert_int_equal(witan(0, out, args), 0);
+    expect(0, 0, out, args);
     snprintf(args, sizeof args, "contract call %s on_prediction %s", spin_hex,
              key);
-    assert_int_equal(witan(1, out, args), 1);
+    expect(1, 1, out, args);
     assert_non_null(strstr(out, "CONTRACT_RETIRED"));
     snprintf(args, sizeof args, "contract call %s bump --int 41 %s",
              warm_hex, key);
-    assert_int_equal(witan(2, out, args), 0);
+    expect(0, 2, out, args);
     assert_non_null(strstr(out, "result 42"));
 }
 
