@@ -59,25 +59,41 @@ struct attest_opts {
     bool wait, json;
 };
 
-/* Times a single attestation is signed again with the next nonce when
- * another transaction of the same key took the one it had: the node that
- * chose the nonce may not yet have applied a block another validator had
- * (the sender's previous transaction, sent elsewhere). */
-#define ATTEST_NONCE_RETRY_MAX 3
 
-static const char *status_name(Witan__TxStatus s)
+/* Prints a settled transaction's receipt, or that it was dropped;
+ * 1 unless committed OK. */
+static int print_settled(const struct attest_opts *o, const char *hex,
+                         const Witan__TxResponse *t)
 {
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(&witan__tx_status__descriptor, s);
-    return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
+    if (t->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
+        if (o->json)
+            printf("{\"tx_hash\":\"%s\",\"height\":%llu,"
+                   "\"status\":\"%s\"}\n",
+                   hex, (unsigned long long)t->receipt->height,
+                   cli_tx_status_name(t->receipt->status));
+        else
+            printf("%s committed at height %llu: %s\n", hex,
+                   (unsigned long long)t->receipt->height,
+                   cli_tx_status_name(t->receipt->status));
+        return t->receipt->status != WITAN__TX_STATUS__TX_STATUS_OK;
+    }
+    char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
+    if (t->displaced_by.len == WITAN_HASH_SIZE)
+        witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE, by);
+    if (o->json)
+        printf("{\"tx_hash\":\"%s\",\"state\":\"dropped\","
+               "\"displaced_by\":\"%s\"}\n",
+               hex, by);
+    else
+        printf("%s dropped: its nonce was taken by committed transaction "
+               "%s\n",
+               hex, by);
+    return 1;
 }
 
-/* Polls until every hash is committed; prints each receipt. With
- * `displaced` (one hash), a drop is not printed but reported there, for the
- * caller to sign again. */
+/* Polls until every hash is committed; prints each receipt. */
 static int wait_committed(const struct attest_opts *o,
-                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count,
-                          bool *displaced)
+                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count)
 {
     int failures = 0;
     for (size_t i = 0; i < count; i++) {
@@ -97,52 +113,21 @@ static int wait_committed(const struct attest_opts *o,
                 return 1;
             }
             Witan__TxResponse *t = resp->tx;
-            if (t && t->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
-                t->receipt) {
-                if (o->json)
-                    printf("{\"tx_hash\":\"%s\",\"height\":%llu,"
-                           "\"status\":\"%s\"}\n",
-                           hex, (unsigned long long)t->receipt->height,
-                           status_name(t->receipt->status));
-                else
-                    printf("%s committed at height %llu: %s\n", hex,
-                           (unsigned long long)t->receipt->height,
-                           status_name(t->receipt->status));
-                failures += t->receipt->status != WITAN__TX_STATUS__TX_STATUS_OK;
+            if (t && ((t->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
+                       t->receipt) ||
+                      t->state == WITAN__TX_STATE__TX_STATE_DROPPED)) {
+                failures += print_settled(o, hex, t);
                 witan__response__free_unpacked(resp, NULL);
-                break;
-            }
-            if (t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED &&
-                displaced) {
-                *displaced = true;
-                witan__response__free_unpacked(resp, NULL);
-                return 1;
-            }
-            if (t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
-                char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
-                if (t->displaced_by.len == WITAN_HASH_SIZE)
-                    witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE,
-                                     by);
-                if (o->json)
-                    printf("{\"tx_hash\":\"%s\",\"state\":\"dropped\","
-                           "\"displaced_by\":\"%s\"}\n",
-                           hex, by);
-                else
-                    printf("%s dropped: its nonce was taken by committed "
-                           "transaction %s\n",
-                           hex, by);
-                witan__response__free_unpacked(resp, NULL);
-                failures++;
                 break;
             }
             bool unknown = !t || t->state == WITAN__TX_STATE__TX_STATE_UNKNOWN;
             witan__response__free_unpacked(resp, NULL);
-            if (unknown || attempt > 3000) {
+            if (unknown || attempt > CLI_WAIT_POLL_COUNT_MAX) {
                 fprintf(stderr, "witan attest: %s is %s\n", hex,
                         unknown ? "unknown to the node" : "still pending");
                 return 1;
             }
-            usleep(10000);
+            usleep(CLI_WAIT_POLL_MS * 1000);
         }
     }
     return failures ? 1 : 0;
@@ -279,29 +264,40 @@ static int one_from_flags(struct attest_opts *o, int argc, char **argv)
     }
     for (int attempt = 0;; attempt++) {
         ProtobufCBinaryData env;
-        uint8_t hash[1][WITAN_HASH_SIZE];
+        uint8_t hash[WITAN_HASH_SIZE];
+        uint64_t nonce = o->nonce;
         int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
-                              d ? doc : NULL, &env, hash[0]);
+                              d ? doc : NULL, &env, hash);
         if (err)
             return cli_fail("signing", err);
-        int refused = submit(o, &env, 1, hash);
+        bool quiet = o->auto_nonce && attempt < CLI_NONCE_RETRY_MAX;
+        Witan__Response *tx;
+        int rc = cli_submit_wait(o->address, env.data, env.len, hash, o->wait,
+                                 quiet, &tx);
         free(env.data);
-        if (refused != 0)
-            return 1;
-        if (!o->wait)
-            return 0;
-        bool displaced = false;
-        bool retry = o->auto_nonce && attempt < ATTEST_NONCE_RETRY_MAX;
-        int rc = wait_committed(o, hash, 1, retry ? &displaced : NULL);
-        if (!displaced)
+        if (rc == CLI_NONCE_TAKEN) {
+            /* The node has applied the block that took the nonce (or it
+             * would not know), so it now knows a later one. */
+            fprintf(stderr, "witan attest: nonce %llu was taken by another "
+                            "transaction of this key; signing again\n",
+                    (unsigned long long)nonce);
+            if (cli_next_nonce(o->address, o->sender, &o->nonce))
+                return 1;
+            continue;
+        }
+        if (rc)
             return rc;
-        /* The node that answered DROPPED has applied the block that took
-         * the nonce, so it now knows the next one. */
-        fprintf(stderr, "witan attest: nonce %llu was taken by another "
-                        "transaction of this key; signing again\n",
-                (unsigned long long)o->nonce);
-        if (cli_next_nonce(o->address, o->sender, &o->nonce))
-            return 1;
+        char hex[2 * WITAN_HASH_SIZE + 1];
+        witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
+        if (!o->wait) {
+            printf(o->json ? "{\"tx_hash\":\"%s\",\"state\":\"pending\"}\n"
+                           : "submitted %s\n",
+                   hex);
+            return 0;
+        }
+        rc = print_settled(o, hex, tx->tx);
+        witan__response__free_unpacked(tx, NULL);
+        return rc;
     }
 }
 
@@ -502,7 +498,7 @@ static int many_from_file(struct attest_opts *o, int argc, char **argv,
             rc = 1;
     }
     if (rc == 0 && o->wait) {
-        rc = wait_committed(o, all_hashes, all_count, NULL) ? 1 : 0;
+        rc = wait_committed(o, all_hashes, all_count) ? 1 : 0;
     }
     free(all_hashes);
     return rc;

@@ -111,10 +111,13 @@ int cli_sign_tx(const Witan__TxBody *body, const wcrypto_keypair *kp,
  * and with `wait` polls until it is committed or dropped: *out is then
  * that TxResponse (the caller frees it with
  * witan__response__free_unpacked); without `wait` *out is NULL. Returns
- * the exit status. */
+ * the exit status; with `nonce_taken_quiet`, CLI_NONCE_TAKEN, with nothing
+ * printed, when the node refused it because its nonce was already used or
+ * it was dropped because another transaction took the nonce. */
+#define CLI_NONCE_TAKEN (-1)
 int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
                     const uint8_t hash[WITAN_HASH_SIZE], bool wait,
-                    Witan__Response **out);
+                    bool nonce_taken_quiet, Witan__Response **out);
 /* "HASH committed at height H: STATUS" or "HASH dropped: ..." for a
  * settled transaction; 0 only when committed with status OK. */
 int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
@@ -122,21 +125,24 @@ int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
 /* A receipt status without its TX_STATUS_ prefix ("OK", "CONTRACT_RETIRED"). */
 const char *cli_tx_status_name(Witan__TxStatus s);
 
-/* Submits one envelope; prints its hash, or with `wait` polls until it is
- * committed and prints its receipt. Returns the exit status (0 only when
- * admitted, and with `wait` committed with status OK). */
-int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
-                   const uint8_t hash[WITAN_HASH_SIZE], bool wait);
+/* Times a transaction is signed again with the next nonce when another
+ * transaction of the same key took its nonce: the node asked may not yet
+ * have applied a block another validator had (the key's previous
+ * transaction, sent elsewhere). */
+#define CLI_NONCE_RETRY_MAX 3
 
-/* Builds and signs (with --key) a TxBody whose payload the caller set:
- * chain id, sender and nonce from the node named by argv's node flags
- * (written to `address`). *env is malloc'd. Exit status. */
-int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
-                  size_t address_size, uint8_t **env, size_t *env_size,
-                  uint8_t hash[WITAN_HASH_SIZE]);
+/* Signs (with --key) a TxBody whose payload the caller set, chain id,
+ * sender and nonce from the node named by argv's node flags (written to
+ * `address`), and submits it as cli_submit_wait does; a refusal or a drop
+ * because another transaction took the nonce is retried (see
+ * CLI_NONCE_RETRY_MAX). `hash` is the last one signed. Exit status. */
+int cli_sign_submit(int argc, char **argv, Witan__TxBody *body, bool wait,
+                    char *address, size_t address_size,
+                    uint8_t hash[WITAN_HASH_SIZE], Witan__Response **out);
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
- * set; fills chain id, sender and nonce from the node. Exit status. */
+ * set; fills chain id, sender and nonce from the node; prints its hash, or
+ * with --wait its receipt. Exit status. */
 int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
 
 /* Models on chain (cli/model_chain.c), reached through `witan model` and

@@ -345,7 +345,9 @@ int cli_next_nonce(const char *address, const uint8_t addr[WITAN_ADDRESS_SIZE],
         witan__response__free_unpacked(resp, NULL);
         return WITAN_ESENDER;
     }
-    *nonce = resp->account->account->nonce + 1;
+    /* A node that predates next_nonce answers 0 there. */
+    *nonce = resp->account->next_nonce ? resp->account->next_nonce
+                                       : resp->account->account->nonce + 1;
     witan__response__free_unpacked(resp, NULL);
     return WITAN_OK;
 }
@@ -368,7 +370,7 @@ int cli_has_flag(int argc, char **argv, const char *flag)
 
 int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
                     const uint8_t hash[WITAN_HASH_SIZE], bool wait,
-                    Witan__Response **out)
+                    bool nonce_taken_quiet, Witan__Response **out)
 {
     *out = NULL;
     Witan__Request req = WITAN__REQUEST__INIT;
@@ -383,7 +385,11 @@ int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
         return 1;
     int rc = cli_response_error("submit", resp);
     if (!rc && resp->submit && resp->submit->n_results == 1 &&
-        resp->submit->results[0]->error) {
+        resp->submit->results[0]->error && nonce_taken_quiet &&
+        resp->submit->results[0]->error->code == WITAN_ENONCE) {
+        rc = CLI_NONCE_TAKEN;
+    } else if (!rc && resp->submit && resp->submit->n_results == 1 &&
+               resp->submit->results[0]->error) {
         fprintf(stderr, "witan: refused: %s (%s)\n",
                 resp->submit->results[0]->error->message,
                 resp->submit->results[0]->error->name);
@@ -403,6 +409,11 @@ int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
         if (cli_response_error("tx", resp)) {
             witan__response__free_unpacked(resp, NULL);
             return 1;
+        }
+        if (resp->tx && nonce_taken_quiet &&
+            resp->tx->state == WITAN__TX_STATE__TX_STATE_DROPPED) {
+            witan__response__free_unpacked(resp, NULL);
+            return CLI_NONCE_TAKEN;
         }
         if (resp->tx &&
             ((resp->tx->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
@@ -445,22 +456,4 @@ int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
            (unsigned long long)t->receipt->height,
            cli_tx_status_name(t->receipt->status));
     return t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK ? 0 : 1;
-}
-
-int cli_submit_one(const char *address, const uint8_t *env, size_t env_size,
-                   const uint8_t hash[WITAN_HASH_SIZE], bool wait)
-{
-    Witan__Response *resp;
-    int rc = cli_submit_wait(address, env, env_size, hash, wait, &resp);
-    if (rc)
-        return rc;
-    char hex[2 * WITAN_HASH_SIZE + 1];
-    witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
-    if (!wait) {
-        printf("submitted %s\n", hex);
-        return 0;
-    }
-    rc = cli_print_settled(hash, resp->tx);
-    witan__response__free_unpacked(resp, NULL);
-    return rc;
 }

@@ -68,15 +68,10 @@ static int submit_and_report(int argc, char **argv, Witan__TxBody *body,
                              bool json, const char *id_name)
 {
     char address[256];
-    uint8_t *env, hash[WITAN_HASH_SIZE];
-    size_t env_size;
-    int rc = cli_sign_body(argc, argv, body, address, sizeof address, &env,
-                           &env_size, hash);
-    if (rc)
-        return rc;
+    uint8_t hash[WITAN_HASH_SIZE];
     Witan__Response *tx;
-    rc = cli_submit_wait(address, env, env_size, hash, true, &tx);
-    free(env);
+    int rc = cli_sign_submit(argc, argv, body, true, address, sizeof address,
+                             hash, &tx);
     if (rc)
         return rc;
     const Witan__TxResponse *t = tx->tx;

@@ -219,45 +219,8 @@ int cli_member(int argc, char **argv)
                         "required\n");
         return 2;
     }
-    wcrypto_keypair kp;
-    int err = wcrypto_keyfile_read(keyfile, &kp);
-    if (err) {
-        fprintf(stderr, "witan member: %s: %s\n", keyfile,
-                witan_err_message(err));
-        return 1;
-    }
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &st;
-    Witan__Response *resp = NULL;
-    uint8_t sender[WITAN_ADDRESS_SIZE], hash[WITAN_HASH_SIZE];
-    uint64_t nonce = 0;
-    wcrypto_address(&kp.pub, sender);
-    err = cli_call(address, &req, 10000, &resp);
-    if (!err && !resp->status)
-        err = WITAN_EDECODE;
-    if (!err)
-        err = cli_next_nonce(address, sender, &nonce);
-    int rcode = 1;
-    if (!err) {
-        Witan__TxBody body = WITAN__TX_BODY__INIT;
-        body.chain_id = resp->status->chain_id;
-        body.sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, sender};
-        body.nonce = nonce;
-        body.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
-        body.membership = &m;
-        uint8_t *env;
-        size_t env_size;
-        err = cli_sign_tx(&body, &kp, &env, &env_size, hash);
-        if (!err) {
-            rcode = cli_submit_one(address, env, env_size, hash,
-                                      cli_has_flag(argc, argv, "--wait"));
-            free(env);
-        }
-    }
-    if (resp)
-        witan__response__free_unpacked(resp, NULL);
-    wcrypto_keypair_wipe(&kp);
-    return rcode;
+    Witan__TxBody body = WITAN__TX_BODY__INIT;
+    body.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
+    body.membership = &m;
+    return cli_sign_and_submit(argc, argv, &body);
 }

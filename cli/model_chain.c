@@ -25,10 +25,11 @@ static int call_ok(const char *address, Witan__Request *req, const char *what,
     return 0;
 }
 
-int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
-                  size_t address_size, uint8_t **env, size_t *env_size,
-                  uint8_t hash[WITAN_HASH_SIZE])
+int cli_sign_submit(int argc, char **argv, Witan__TxBody *body, bool wait,
+                    char *address, size_t address_size,
+                    uint8_t hash[WITAN_HASH_SIZE], Witan__Response **out)
 {
+    *out = NULL;
     cli_node_connect(argc, argv, address, address_size);
     const char *keyfile = cli_flag(argc, argv, "--key");
     if (!keyfile) {
@@ -50,19 +51,36 @@ int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
     uint8_t sender[WITAN_ADDRESS_SIZE];
     wcrypto_address(&kp.pub, sender);
     int rc = call_ok(address, &req, "status", &resp);
-    uint64_t nonce = 0;
-    if (!rc && cli_next_nonce(address, sender, &nonce))
-        rc = 1;
-    if (!rc) {
+    for (int attempt = 0; !rc; attempt++) {
+        uint64_t nonce;
+        if (cli_next_nonce(address, sender, &nonce)) {
+            rc = 1;
+            break;
+        }
         body->chain_id = resp->status->chain_id;
         body->sender = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, sender};
         body->nonce = nonce;
-        err = cli_sign_tx(body, &kp, env, env_size, hash);
-        if (err)
-            rc = cli_fail("signing", err);
+        uint8_t *env;
+        size_t env_size;
+        err = cli_sign_tx(body, &kp, &env, &env_size, hash);
         /* The body borrowed the chain id from the response. */
         body->chain_id = (char *)protobuf_c_empty_string;
         body->sender = (ProtobufCBinaryData){0, NULL};
+        if (err) {
+            rc = cli_fail("signing", err);
+            break;
+        }
+        bool last = attempt == CLI_NONCE_RETRY_MAX;
+        rc = cli_submit_wait(address, env, env_size, hash, wait, !last, out);
+        free(env);
+        if (rc != CLI_NONCE_TAKEN)
+            break;
+        /* The node has applied the block that took the nonce (or it would
+         * not know), so it now knows a later one. */
+        fprintf(stderr, "witan: nonce %llu was taken by another transaction "
+                        "of this key; signing again\n",
+                (unsigned long long)nonce);
+        rc = 0;
     }
     if (resp)
         witan__response__free_unpacked(resp, NULL);
@@ -73,15 +91,21 @@ int cli_sign_body(int argc, char **argv, Witan__TxBody *body, char *address,
 int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
 {
     char address[256];
-    uint8_t *env, hash[WITAN_HASH_SIZE];
-    size_t env_size;
-    int rc = cli_sign_body(argc, argv, body, address, sizeof address, &env,
-                           &env_size, hash);
+    uint8_t hash[WITAN_HASH_SIZE];
+    bool wait = cli_has_flag(argc, argv, "--wait");
+    Witan__Response *tx;
+    int rc = cli_sign_submit(argc, argv, body, wait, address, sizeof address,
+                             hash, &tx);
     if (rc)
         return rc;
-    rc = cli_submit_one(address, env, env_size, hash,
-                        cli_has_flag(argc, argv, "--wait"));
-    free(env);
+    if (!wait) {
+        char hex[2 * WITAN_HASH_SIZE + 1];
+        witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
+        printf("submitted %s\n", hex);
+        return 0;
+    }
+    rc = cli_print_settled(hash, tx->tx);
+    witan__response__free_unpacked(tx, NULL);
     return rc;
 }
 

@@ -495,6 +495,15 @@ void node_handle_request(struct node *n, nng_msg *msg)
         if (err == WITAN_ENOTFOUND)
             snprintf(why, sizeof why, "no account with that address");
         acct.account = account;
+        if (account) {
+            /* Clients sign their next transaction with this: past what
+             * this node holds pending, which the ledger does not know. */
+            uint64_t next = account->nonce + 1;
+            while (next - account->nonce <= n->pool.count &&
+                   mempool_find_nonce(&n->pool, account->address.data, next))
+                next++;
+            acct.next_nonce = next;
+        }
         resp.kind_case = WITAN__RESPONSE__KIND_ACCOUNT;
         resp.account = &acct;
         break;

@@ -557,50 +557,47 @@ static void start_one(int i)
  * drops it at once, says DROPPED and names the committed one — over nng,
  * over HTTP (409), to `witan attest --wait` (exit 1) — and still after a
  * restart. */
-static void test_displaced_transaction_dropped(void **state)
+/* Node 3 falls a block behind: A, attestation `nonce` of the operator,
+ * commits on 0, 1 and 2 while 3 is down; then 3 alone runs `witan attest
+ * ... --wait` with `feed` and `extra` (its output in `out`), pooling B,
+ * which wants A's nonce when `extra` gives it or 3 chose it; then the
+ * others return and 3 catches up. A's envelope in *a (the caller frees its
+ * data) and hash in a_hash; witan's exit status. */
+static int attest_on_lagging_node(uint64_t nonce, const char *feed,
+                                  const char *extra, const char *out,
+                                  ProtobufCBinaryData *a, uint8_t a_hash[32])
 {
-    (void)state;
     char key[700], addr3[64];
     snprintf(key, sizeof key, "%s/operator.key", dir);
     addr_of(3, addr3, sizeof addr3);
-    int http_port = base_port + 9;
-    assert_int_equal(sh("sed -i '/^http_listen/d' %s/node3/config && "
-                        "echo 'http_listen = http://127.0.0.1:%d' >> "
-                        "%s/node3/config",
-                        dir, http_port, dir),
-                     0);
-    /* A, the next nonce, commits on 0, 1 and 2 while 3 is down. */
     kill_node(3);
-    ProtobufCBinaryData a[1];
-    uint8_t a_hash[1][32];
+    uint8_t hashes[1][32];
     assert_int_equal(
-        nt_sign_attestations(key, "cluster-test", TX_COUNT + 1, 1, a, a_hash),
-        0);
+        nt_sign_attestations(key, "cluster-test", nonce, 1, a, hashes), 0);
+    memcpy(a_hash, hashes[0], 32);
     char addr0[64];
     addr_of(0, addr0, sizeof addr0);
     assert_true(nt_submit(addr0, a, 1, 1));
     int k = 0;
-    while (!committed_at(0, a_hash[0]) && k++ < 500)
+    while (!committed_at(0, a_hash) && k++ < 500)
         nt_sleep_ms(20);
-    assert_true(committed_at(0, a_hash[0]));
+    assert_true(committed_at(0, a_hash));
     for (int i = 0; i < 3; i++)
         kill_node(i);
-    /* B, another attestation with the same nonce, pooled on 3 alone. */
     start_one(3);
-    char out[700];
-    snprintf(out, sizeof out, "%s/attest-wait.out", dir);
     pid_t waiter = fork();
     assert_true(waiter >= 0);
     if (waiter == 0) {
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
         dup2(fd, 2);
-        char witan[1100];
-        snprintf(witan, sizeof witan, "%s/witan", bin_dir);
-        execl(witan, "witan", "attest", "--key", key, "--node", addr3,
-              "--feed", "climate/co2/displaced", "--subject", "mauna-loa",
-              "--time", "2020-01", "--value", "co2=412.5", "--wait",
-              (char *)NULL);
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "exec %s/witan attest --key %s --node %s --feed %s "
+                 "--subject mauna-loa --time 2020-01 --value co2=412.5 "
+                 "--wait %s",
+                 bin_dir, key, addr3, feed, extra);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     uint32_t pool = 0;
@@ -613,7 +610,31 @@ static void test_displaced_transaction_dropped(void **state)
     int status;
     assert_int_equal(waitpid(waiter, &status, 0), waiter);
     assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 1);
+    return WEXITSTATUS(status);
+}
+
+static void test_displaced_transaction_dropped(void **state)
+{
+    (void)state;
+    char addr3[64];
+    addr_of(3, addr3, sizeof addr3);
+    int http_port = base_port + 9;
+    assert_int_equal(sh("sed -i '/^http_listen/d' %s/node3/config && "
+                        "echo 'http_listen = http://127.0.0.1:%d' >> "
+                        "%s/node3/config",
+                        dir, http_port, dir),
+                     0);
+    /* B names its nonce, so witan does not sign it again. */
+    char out[700], nonce_arg[64];
+    snprintf(out, sizeof out, "%s/attest-wait.out", dir);
+    snprintf(nonce_arg, sizeof nonce_arg, "--nonce %d", TX_COUNT + 1);
+    ProtobufCBinaryData a[1];
+    uint8_t a_hash[1][32];
+    assert_int_equal(attest_on_lagging_node(TX_COUNT + 1,
+                                            "climate/co2/displaced", nonce_arg,
+                                            out, a, a_hash[0]),
+                     1);
+    int k;
     char *text;
     size_t size;
     assert_int_equal(witan_read_file(out, 4096, &text, &size), 0);
@@ -672,6 +693,45 @@ static void test_displaced_transaction_dropped(void **state)
     free(a[0].data);
 }
 
+/* The same lag, but witan chose the nonce: when B is dropped it signs the
+ * attestation again with the next nonce, and that one commits. */
+static void test_nonce_taken_signed_again(void **state)
+{
+    (void)state;
+    char out[700];
+    snprintf(out, sizeof out, "%s/attest-retry.out", dir);
+    ProtobufCBinaryData a[1];
+    uint8_t a_hash[32];
+    assert_int_equal(attest_on_lagging_node(TX_COUNT + 2, "climate/co2/retried",
+                                            "", out, a, a_hash),
+                     0);
+    free(a[0].data);
+    char *text;
+    size_t size;
+    assert_int_equal(witan_read_file(out, 4096, &text, &size), 0);
+    char want[128];
+    snprintf(want, sizeof want, "nonce %d was taken by another transaction",
+             TX_COUNT + 2);
+    if (!strstr(text, want) || !strstr(text, ": OK\n"))
+        fail_msg("witan attest did not sign again and commit:\n%s", text);
+    /* The attestation is on chain once, with the next nonce. */
+    char shown[700];
+    snprintf(shown, sizeof shown, "%s/retried.txt", dir);
+    char addr0[64];
+    addr_of(0, addr0, sizeof addr0);
+    assert_int_equal(sh("%s/witan query attestations --feed climate/co2/retried "
+                        "--subject mauna-loa --node %s > %s",
+                        bin_dir, addr0, shown),
+                     0);
+    char *q;
+    size_t qs;
+    assert_int_equal(witan_read_file(shown, 8192, &q, &qs), 0);
+    if (!strstr(q, "412.5"))
+        fail_msg("the attestation is not on chain:\n%s", q);
+    free(q);
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -693,6 +753,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_more_than_f_down_then_all_killed),
         cmocka_unit_test(test_stop_bounded_with_gapped_pool),
         cmocka_unit_test(test_displaced_transaction_dropped),
+        cmocka_unit_test(test_nonce_taken_signed_again),
     };
     int rc = cmocka_run_group_tests_name("cluster", tests, setup, teardown);
     if (rc == 0)
