@@ -282,13 +282,7 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
         return WITAN_ENOMEM;
     l->g = g;
     ledger_genesis_hash(g, l->genesis_hash);
-    l->validator_count = (uint32_t)g->n_validators;
-    int err = WITAN_OK;
-    for (size_t i = 0; !err && i < g->n_validators; i++)
-        err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519,
-                                   g->validators[i]->pubkey.data,
-                                   g->validators[i]->pubkey.len,
-                                   &l->validators[i]);
+    int err = ledger_validators_of(g, l->validators, &l->validator_count);
     if (!err)
         err = contract_runtime_new(&l->rt);
     if (!err)
@@ -337,9 +331,11 @@ void ledger_close(ledger *l)
 
 /* --- votes and certificates ---------------------------------------------------- */
 
-int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
-                       uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
-                       char *why, size_t why_size)
+int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
+                      uint32_t validator_count,
+                      const Witan__CommitCertificate *cert, uint64_t height,
+                      const uint8_t hash[WITAN_HASH_SIZE], char *why,
+                      size_t why_size)
 {
     /* The consensus module's decoder and check: the ledger must refuse
      * exactly what the replicas refuse, or a certified block could halt it. */
@@ -355,13 +351,35 @@ int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
         WHY("certificate is not for block %llu", (unsigned long long)height);
         return WITAN_EINVAL;
     }
-    err = pbft_cert_check(l->g->chain_id, PBFT_SIG_ED25519, l->validators,
-                          l->validator_count, &c, inner, sizeof inner);
+    err = pbft_cert_check(chain_id, PBFT_SIG_ED25519, validators,
+                          validator_count, &c, inner, sizeof inner);
     if (err) {
         WHY("%s", inner);
         return WITAN_ESIG;
     }
     return WITAN_OK;
+}
+
+int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
+                       uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
+                       char *why, size_t why_size)
+{
+    return ledger_cert_check(l->g->chain_id, l->validators, l->validator_count,
+                             cert, height, hash, why, why_size);
+}
+
+int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,
+                         uint32_t *count)
+{
+    if (g->n_validators > WITAN_VALIDATOR_COUNT_MAX)
+        return WITAN_ELIMIT;
+    int err = WITAN_OK;
+    for (size_t i = 0; !err && i < g->n_validators; i++)
+        err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519,
+                                   g->validators[i]->pubkey.data,
+                                   g->validators[i]->pubkey.len, &out[i]);
+    *count = (uint32_t)g->n_validators;
+    return err;
 }
 
 /* --- building -------------------------------------------------------------------- */
@@ -746,8 +764,13 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         if (err)
             break;
         Witan__TxStatus status;
+        size_t mark = store_write_count(txn);
         err = tx_apply(l, txn, tx.envelope, tx.body, tx.hash, h->height,
                        &status);
+        uint8_t(*records)[WITAN_HASH_SIZE] = NULL;
+        size_t record_count = 0;
+        if (!err)
+            err = store_record_hashes(txn, mark, &records, &record_count);
         if (!err) {
             uint8_t loc[12];
             store_be64(loc, h->height);
@@ -763,9 +786,18 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             r.index = (uint32_t)i;
             r.gas_used = l->tx_gas;
             r.run_count = l->tx_runs;
+            /* As many as the transaction wrote: bounded by its gas and the
+             * runs' write limits, not by a count of its own. */
+            ProtobufCBinaryData *rec =
+                malloc((record_count ? record_count : 1) * sizeof *rec);
+            for (size_t k = 0; rec && k < record_count; k++)
+                rec[k] = (ProtobufCBinaryData){WITAN_HASH_SIZE, records[k]};
+            r.n_records = record_count;
+            r.records = rec;
             uint8_t *rb;
             size_t rs;
-            err = pack_message(&r.base, &rb, &rs);
+            err = rec ? pack_message(&r.base, &rb, &rs) : WITAN_ENOMEM;
+            free(rec);
             if (!err) {
                 wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, rb, rs,
                                     receipt_hashes[i]);
@@ -774,6 +806,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                 free(rb);
             }
         }
+        free(records);
         if (!err && status == WITAN__TX_STATUS__TX_STATUS_OK)
             stats->ok_count++;
         ledger_tx_release(&tx);

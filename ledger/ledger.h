@@ -25,7 +25,7 @@
 
 #define LEDGER_WHY_SIZE 256
 /* Bumped whenever a table's layout or a stored record changes meaning. */
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 
 /* --- genesis ---------------------------------------------------------------- */
 
@@ -207,6 +207,43 @@ int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
 int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size);
+
+/* The same rule for a validator set given by itself (an auditor's, from a
+ * genesis): what ledger_cert_verify checks, ledger_cert_verify calls. */
+int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
+                      uint32_t validator_count,
+                      const Witan__CommitCertificate *cert, uint64_t height,
+                      const uint8_t hash[WITAN_HASH_SIZE], char *why,
+                      size_t why_size);
+
+/* The validator keys a genesis names, in its order (out holds
+ * WITAN_VALIDATOR_COUNT_MAX). */
+int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,
+                         uint32_t *count);
+
+/* --- proofs (spec/proofs.md) ---------------------------------------------- */
+
+#define LEDGER_PROOF_VERSION 1
+
+/* A proof of a transaction (and, for a record target, of the record it
+ * last wrote). WITAN_ENOTFOUND with `why` when the target is unknown, or
+ * its block is not yet followed by block h + L. Free with
+ * witan__proof__free_unpacked. */
+int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
+                 char *why, size_t why_size);
+
+/* Checks a proof with the genesis alone. 0 with one sentence saying what
+ * it proved in `said`; WITAN_EPROOF (or WITAN_ESIG, WITAN_EDECODE) with
+ * `why` naming the first step that fails. */
+int ledger_proof_check(const Witan__Genesis *g, const Witan__Proof *p,
+                       char *said, size_t said_size, char *why,
+                       size_t why_size);
+
+/* proof.json: the Proof with bytes as lower-case hex (proofs.md). *text is
+ * malloc'd and NUL-terminated. */
+int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size);
+int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
+                           char *why, size_t why_size);
 
 /* --- queries (read transactions; results owned by the caller) -------------- */
 

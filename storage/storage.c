@@ -358,40 +358,90 @@ static int entry_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Sorts entries [from, entry_count) by (table, key, sequence). */
+static void sort_entries(store_txn *t, size_t from)
+{
+    sort_arena = t->arena;
+    if (t->entry_count - from > 1)
+        qsort(t->entries + from, t->entry_count - from, sizeof *t->entries,
+              entry_cmp);
+    sort_arena = NULL;
+}
+
+/* True when sorted entry i is overwritten by entry i + 1 (below `end`):
+ * only the last write of each key counts. */
+static bool superseded(const store_txn *t, size_t i, size_t end)
+{
+    if (i + 1 >= end)
+        return false;
+    const struct write_entry *e = &t->entries[i], *next = &t->entries[i + 1];
+    return next->table == e->table && next->key_size == e->key_size &&
+           memcmp(t->arena + next->key_offset, t->arena + e->key_offset,
+                  e->key_size) == 0;
+}
+
+/* u8 table || be32 key_size || key || u8 (1 put, 0 delete) || be32
+ * value_size || value: a state-root entry, and a record hash's bytes. */
+static void hash_entry(wcrypto_hasher *h, const store_txn *t,
+                       const struct write_entry *e)
+{
+    uint8_t head[1 + 4];
+    head[0] = (uint8_t)e->table;
+    store_be32(head + 1, (uint32_t)e->key_size);
+    wcrypto_hasher_update(h, head, sizeof head);
+    wcrypto_hasher_update(h, t->arena + e->key_offset, e->key_size);
+    head[0] = e->deleted ? 0 : 1;
+    store_be32(head + 1, (uint32_t)e->value_size);
+    wcrypto_hasher_update(h, head, sizeof head);
+    wcrypto_hasher_update(h, t->arena + e->value_offset, e->value_size);
+}
+
 int store_state_root(store_txn *t, const uint8_t prev_root[WITAN_HASH_SIZE],
                      uint64_t height, uint8_t root[WITAN_HASH_SIZE])
 {
-    sort_arena = t->arena;
-    if (t->entry_count > 1)
-        qsort(t->entries, t->entry_count, sizeof *t->entries, entry_cmp);
-    sort_arena = NULL;
-
+    sort_entries(t, 0);
     wcrypto_hasher h;
     uint8_t be[8];
     wcrypto_hasher_init(&h, WCRYPTO_TAG_STATE);
     wcrypto_hasher_update(&h, prev_root, WITAN_HASH_SIZE);
     store_be64(be, height);
     wcrypto_hasher_update(&h, be, 8);
-    for (size_t i = 0; i < t->entry_count; i++) {
-        const struct write_entry *e = &t->entries[i];
-        const struct write_entry *next =
-            i + 1 < t->entry_count ? &t->entries[i + 1] : NULL;
-        /* Only the last write of each key counts. */
-        if (next && next->table == e->table && next->key_size == e->key_size &&
-            memcmp(t->arena + next->key_offset, t->arena + e->key_offset,
-                   e->key_size) == 0)
-            continue;
-        uint8_t head[1 + 4];
-        head[0] = (uint8_t)e->table;
-        store_be32(head + 1, (uint32_t)e->key_size);
-        wcrypto_hasher_update(&h, head, sizeof head);
-        wcrypto_hasher_update(&h, t->arena + e->key_offset, e->key_size);
-        head[0] = e->deleted ? 0 : 1;
-        store_be32(head + 1, (uint32_t)e->value_size);
-        wcrypto_hasher_update(&h, head, sizeof head);
-        wcrypto_hasher_update(&h, t->arena + e->value_offset, e->value_size);
-    }
+    for (size_t i = 0; i < t->entry_count; i++)
+        if (!superseded(t, i, t->entry_count))
+            hash_entry(&h, t, &t->entries[i]);
     wcrypto_hasher_final(&h, root);
+    return WITAN_OK;
+}
+
+int store_record_hashes(store_txn *t, size_t mark,
+                        uint8_t (**hashes)[WITAN_HASH_SIZE],
+                        size_t *count)
+{
+    WITAN_ASSERT(mark <= t->entry_count);
+    *hashes = NULL;
+    *count = 0;
+    /* Sorting the window only permutes it: the state root sorts the whole
+     * set again, and sequence numbers keep the last write last. */
+    sort_entries(t, mark);
+    size_t n = 0;
+    for (size_t i = mark; i < t->entry_count; i++)
+        n += !superseded(t, i, t->entry_count);
+    if (n == 0)
+        return WITAN_OK;
+    wcrypto_digest *out = malloc(n * sizeof *out);
+    if (!out)
+        return WITAN_ENOMEM;
+    size_t k = 0;
+    for (size_t i = mark; i < t->entry_count; i++) {
+        if (superseded(t, i, t->entry_count))
+            continue;
+        wcrypto_hasher h;
+        wcrypto_hasher_init(&h, WCRYPTO_TAG_RECORD);
+        hash_entry(&h, t, &t->entries[i]);
+        wcrypto_hasher_final(&h, out[k++]);
+    }
+    *hashes = out;
+    *count = n;
     return WITAN_OK;
 }
 

@@ -139,6 +139,18 @@ int store_state_root(store_txn *txn, const uint8_t prev_root[WITAN_HASH_SIZE],
 size_t store_write_count(const store_txn *txn);
 
 /*
+ * The record hashes of the state-table writes made since `mark` (an earlier
+ * store_write_count): one per key written, its last write, in (table, key)
+ * order, each SHA-256("witan/record/v1" || 0x00 || entry) with the entry
+ * encoded as for the state root. A receipt lists them so that one Merkle
+ * path proves any record a transaction wrote (spec/proofs.md). *hashes is
+ * malloc'd (NULL when there are none).
+ */
+int store_record_hashes(store_txn *txn, size_t mark,
+                        uint8_t (**hashes)[WITAN_HASH_SIZE],
+                        size_t *count);
+
+/*
  * Cursors walk a table in key order. seek positions at the first key >= key
  * (key_size 0: the first key); next moves on. Both return WITAN_ENOTFOUND at
  * the end. Keys and values point into the map, valid until the next move.

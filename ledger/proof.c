@@ -1,0 +1,839 @@
+/*
+ * Portable proofs (spec/proofs.md): built from the ledger's tables, checked
+ * with the genesis alone, written and read as proof.json. A proof climbs
+ * from a record to the receipt of the transaction that wrote it, through the
+ * receipts root that block h + L's header carries, to that header's commit
+ * certificate; the same header carries block h's certificate, so block h's
+ * header and the transaction under its transactions root are certified too.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/internal.h"
+
+#define WHY(...) snprintf(why, why_size, __VA_ARGS__)
+
+/* --- building ----------------------------------------------------------------- */
+
+static int dup_into(ProtobufCBinaryData *out, const void *data, size_t size)
+{
+    return ledger_dup_bytes(out, data, size);
+}
+
+/* A Merkle path as repeated bytes (malloc'd, one allocation per hash). */
+static int path_into(const wcrypto_digest *path, size_t count,
+                     ProtobufCBinaryData **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (count == 0)
+        return WITAN_OK;
+    ProtobufCBinaryData *p = calloc(count, sizeof *p);
+    if (!p)
+        return WITAN_ENOMEM;
+    *out = p;
+    for (size_t i = 0; i < count; i++) {
+        int err = dup_into(&p[i], path[i], WITAN_HASH_SIZE);
+        if (err)
+            return err;
+        (*n_out)++;
+    }
+    return WITAN_OK;
+}
+
+static int block_at(store_txn *txn, uint64_t height, Witan__Block **out)
+{
+    uint8_t key[8];
+    const void *v;
+    size_t vs;
+    store_be64(key, height);
+    int err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
+    if (err)
+        return err;
+    *out = witan__block__unpack(NULL, vs, v);
+    return *out ? WITAN_OK : WITAN_EDBCORRUPT;
+}
+
+/* Fills p with the transaction `hash`, its receipt and their paths, and
+ * the headers and certificate that certify them. */
+static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
+                    Witan__Proof *p, char *why, size_t why_size)
+{
+    const void *v;
+    size_t vs;
+    int err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
+    if (err == WITAN_ENOTFOUND) {
+        WHY("no committed transaction with that hash");
+        return err;
+    }
+    if (!err && vs != 12)
+        err = WITAN_EDBCORRUPT;
+    if (err)
+        return err;
+    uint64_t height = store_read_be64(v);
+    uint32_t index = store_read_be32((const uint8_t *)v + 8);
+    uint64_t depth = l->g->params->pipeline_depth;
+    if (height + depth > l->tip.height) {
+        WHY("block %llu is certified with its receipts by block %llu, which "
+            "is not committed yet (tip %llu)",
+            (unsigned long long)height, (unsigned long long)(height + depth),
+            (unsigned long long)l->tip.height);
+        return WITAN_ENOTFOUND;
+    }
+    Witan__Block *b = NULL, *later = NULL;
+    wcrypto_digest *leaves = NULL;
+    err = block_at(txn, height, &b);
+    if (!err)
+        err = block_at(txn, height + depth, &later);
+    if (!err && index >= b->n_txs)
+        err = WITAN_EDBCORRUPT;
+    size_t n = b ? b->n_txs : 0;
+    if (!err && !(leaves = malloc((n ? n : 1) * sizeof *leaves)))
+        err = WITAN_ENOMEM;
+    wcrypto_digest path[WITAN_MERKLE_PROOF_COUNT_MAX];
+    size_t path_count;
+    /* The transaction under block h's transactions root. */
+    for (size_t i = 0; !err && i < n; i++)
+        wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, b->txs[i].data,
+                            b->txs[i].len, leaves[i]);
+    if (!err)
+        err = wcrypto_merkle_inclusion_proof(leaves, n, index, path,
+                                             &path_count);
+    if (!err)
+        err = path_into(path, path_count, &p->tx_path, &p->n_tx_path);
+    if (!err)
+        err = dup_into(&p->envelope, b->txs[index].data, b->txs[index].len);
+    /* Its receipt under the receipts root, over every receipt of block h
+     * in block order. */
+    for (size_t i = 0; !err && i < n; i++) {
+        Witan__Envelope *e =
+            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
+        if (!e) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        uint8_t tx_hash[WITAN_HASH_SIZE];
+        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, tx_hash);
+        witan__envelope__free_unpacked(e, NULL);
+        err = store_get(txn, STORE_RECEIPTS, tx_hash, WITAN_HASH_SIZE, &v, &vs);
+        if (!err) {
+            wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, v, vs, leaves[i]);
+            if (i == index)
+                err = dup_into(&p->receipt, v, vs);
+        }
+    }
+    if (!err)
+        err = wcrypto_merkle_inclusion_proof(leaves, n, index, path,
+                                             &path_count);
+    if (!err)
+        err = path_into(path, path_count, &p->receipts_path,
+                        &p->n_receipts_path);
+    if (!err)
+        err = dup_into(&p->header, b->header.data, b->header.len);
+    if (!err)
+        err = dup_into(&p->results_header, later->header.data,
+                       later->header.len);
+    uint8_t key[8];
+    store_be64(key, height + depth);
+    if (!err)
+        err = store_get(txn, STORE_CERTS, key, 8, &v, &vs);
+    if (!err)
+        err = dup_into(&p->results_cert, v, vs);
+    free(leaves);
+    if (b)
+        witan__block__free_unpacked(b, NULL);
+    if (later)
+        witan__block__free_unpacked(later, NULL);
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_EDBCORRUPT; /* the transaction is indexed: all must be */
+    return err;
+}
+
+/* The table, and the transaction that last wrote the record `key` of it. */
+static int record_writer(store_txn *txn, const Witan__ProofRequest *req,
+                         enum store_table *table, ProtobufCBinaryData *key,
+                         uint8_t writer[WITAN_HASH_SIZE], const void **value,
+                         size_t *value_size, char *why, size_t why_size)
+{
+    const char *what;
+    switch (req->target_case) {
+    case WITAN__PROOF_REQUEST__TARGET_ATTESTATION_KEY:
+        *table = STORE_ATTESTATIONS;
+        *key = req->attestation_key;
+        what = "attestation";
+        break;
+    case WITAN__PROOF_REQUEST__TARGET_PREDICTION_KEY:
+        *table = STORE_PREDICTIONS;
+        *key = req->prediction_key;
+        what = "prediction";
+        break;
+    case WITAN__PROOF_REQUEST__TARGET_DECISION_KEY:
+        *table = STORE_DECISIONS;
+        *key = req->decision_key;
+        what = "decision";
+        break;
+    default:
+        WHY("a proof names a transaction hash, or an attestation, prediction "
+            "or decision key");
+        return WITAN_EINVAL;
+    }
+    if (key->len == 0 || key->len > WITAN_STORE_KEY_SIZE_MAX) {
+        WHY("a %s key is 1 to %d bytes", what, WITAN_STORE_KEY_SIZE_MAX);
+        return WITAN_EINVAL;
+    }
+    int err = store_get(txn, *table, key->data, key->len, value, value_size);
+    if (err == WITAN_ENOTFOUND)
+        WHY("no %s with that key", what);
+    if (err)
+        return err;
+    /* Each record names the transaction that made it; a correction
+     * rewrites the attestation it supersedes, so that one is the last. */
+    const ProtobufCBinaryData *tx = NULL;
+    Witan__AttestationRecord *a = NULL;
+    Witan__PredictionRecord *pr = NULL;
+    Witan__Decision *d = NULL;
+    if (*table == STORE_ATTESTATIONS) {
+        a = witan__attestation_record__unpack(NULL, *value_size, *value);
+        if (a)
+            tx = a->superseded_by.len ? &a->superseded_by : &a->tx_hash;
+    } else if (*table == STORE_PREDICTIONS) {
+        pr = witan__prediction_record__unpack(NULL, *value_size, *value);
+        if (pr)
+            tx = &pr->tx_hash;
+    } else {
+        d = witan__decision__unpack(NULL, *value_size, *value);
+        if (d)
+            tx = &d->tx_hash;
+    }
+    if (!tx || tx->len != WITAN_HASH_SIZE)
+        err = WITAN_EDBCORRUPT;
+    else
+        memcpy(writer, tx->data, WITAN_HASH_SIZE);
+    if (a)
+        witan__attestation_record__free_unpacked(a, NULL);
+    if (pr)
+        witan__prediction_record__free_unpacked(pr, NULL);
+    if (d)
+        witan__decision__free_unpacked(d, NULL);
+    return err;
+}
+
+/* The record hash of (table, key, value): spec/proofs.md. */
+static void record_hash(uint32_t table, const ProtobufCBinaryData *key,
+                        const ProtobufCBinaryData *value, bool deleted,
+                        uint8_t out[WITAN_HASH_SIZE])
+{
+    wcrypto_hasher h;
+    uint8_t head[5];
+    wcrypto_hasher_init(&h, WCRYPTO_TAG_RECORD);
+    head[0] = (uint8_t)table;
+    store_be32(head + 1, (uint32_t)key->len);
+    wcrypto_hasher_update(&h, head, 5);
+    wcrypto_hasher_update(&h, key->data, key->len);
+    head[0] = deleted ? 0 : 1;
+    store_be32(head + 1, (uint32_t)value->len);
+    wcrypto_hasher_update(&h, head, 5);
+    wcrypto_hasher_update(&h, value->data, value->len);
+    wcrypto_hasher_final(&h, out);
+}
+
+static bool receipt_lists(const Witan__Receipt *r, const uint8_t h[32])
+{
+    for (size_t i = 0; i < r->n_records; i++)
+        if (r->records[i].len == WITAN_HASH_SIZE &&
+            memcmp(r->records[i].data, h, WITAN_HASH_SIZE) == 0)
+            return true;
+    return false;
+}
+
+int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
+                 char *why, size_t why_size)
+{
+    *out = NULL;
+    why[0] = '\0';
+    Witan__Proof *p = calloc(1, sizeof *p);
+    if (!p)
+        return WITAN_ENOMEM;
+    witan__proof__init(p);
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(p);
+        return err;
+    }
+    uint8_t tx[WITAN_HASH_SIZE];
+    if (req->target_case == WITAN__PROOF_REQUEST__TARGET_TX_HASH) {
+        if (req->tx_hash.len != WITAN_HASH_SIZE) {
+            WHY("a transaction hash is 32 bytes");
+            err = WITAN_EINVAL;
+        } else {
+            memcpy(tx, req->tx_hash.data, WITAN_HASH_SIZE);
+        }
+    } else {
+        enum store_table table;
+        ProtobufCBinaryData key;
+        const void *v;
+        size_t vs;
+        err = record_writer(txn, req, &table, &key, tx, &v, &vs, why,
+                            why_size);
+        if (!err && !(p->record = calloc(1, sizeof *p->record)))
+            err = WITAN_ENOMEM;
+        if (!err) {
+            witan__state_record__init(p->record);
+            p->record->table = (uint32_t)table;
+            err = dup_into(&p->record->key, key.data, key.len);
+        }
+        if (!err)
+            err = dup_into(&p->record->value, v, vs);
+    }
+    if (!err)
+        err = prove_tx(l, txn, tx, p, why, why_size);
+    store_abort(txn);
+    if (!err) {
+        p->version = LEDGER_PROOF_VERSION;
+        p->chain_id = strdup(l->g->chain_id);
+        if (!p->chain_id)
+            err = WITAN_ENOMEM;
+    }
+    if (!err)
+        err = dup_into(&p->genesis_hash, l->genesis_hash, WITAN_HASH_SIZE);
+    if (!err && p->record) {
+        /* Only a record whose current bytes its writer's receipt lists can
+         * be proved; anything else is a database that was edited. */
+        Witan__Receipt *r =
+            witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
+        uint8_t rh[WITAN_HASH_SIZE];
+        record_hash(p->record->table, &p->record->key, &p->record->value,
+                    false, rh);
+        if (!r)
+            err = WITAN_EDBCORRUPT;
+        else if (!receipt_lists(r, rh)) {
+            WHY("the record's stored bytes are not what its transaction's "
+                "receipt lists: this copy of the record was changed");
+            err = WITAN_EDBCORRUPT;
+        }
+        if (r)
+            witan__receipt__free_unpacked(r, NULL);
+    }
+    if (err) {
+        /* Everything in p was allocated by malloc as protobuf-c frees it. */
+        witan__proof__free_unpacked(p, NULL);
+        return err;
+    }
+    *out = p;
+    return WITAN_OK;
+}
+
+/* --- checking ------------------------------------------------------------------ */
+
+static const char *table_name(uint32_t t)
+{
+    switch (t) {
+    case STORE_ACCOUNTS: return "account";
+    case STORE_ATTESTATIONS: return "attestation";
+    case STORE_MODELS: return "model";
+    case STORE_PREDICTIONS: return "prediction";
+    case STORE_CONTRACTS: return "contract";
+    case STORE_RUNS: return "contract run";
+    case STORE_CONTRACT_STATE: return "contract storage";
+    case STORE_DECISIONS: return "decision";
+    case STORE_EVENTS: return "event";
+    case STORE_PREDICTION_SCORES: return "prediction score";
+    case STORE_SCORECARDS: return "scorecard";
+    default: return NULL;
+    }
+}
+
+static bool is32(const ProtobufCBinaryData *b)
+{
+    return b->len == WITAN_HASH_SIZE;
+}
+
+/* A repeated-bytes path as digests; false when one is not 32 bytes or
+ * there are too many. */
+static bool path_of(ProtobufCBinaryData *in, size_t n, wcrypto_digest *out)
+{
+    if (n > WITAN_MERKLE_PROOF_COUNT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!is32(&in[i]))
+            return false;
+        memcpy(out[i], in[i].data, WITAN_HASH_SIZE);
+    }
+    return true;
+}
+
+struct decoded {
+    Witan__BlockHeader *header, *later;
+    Witan__CommitCertificate *cert;
+    Witan__Receipt *receipt;
+    Witan__Envelope *env;
+    Witan__TxBody *body;
+};
+
+static void decoded_free(struct decoded *d)
+{
+    if (d->header)
+        witan__block_header__free_unpacked(d->header, NULL);
+    if (d->later)
+        witan__block_header__free_unpacked(d->later, NULL);
+    if (d->cert)
+        witan__commit_certificate__free_unpacked(d->cert, NULL);
+    if (d->receipt)
+        witan__receipt__free_unpacked(d->receipt, NULL);
+    if (d->env)
+        witan__envelope__free_unpacked(d->env, NULL);
+    if (d->body)
+        witan__tx_body__free_unpacked(d->body, NULL);
+}
+
+static int check(const Witan__Genesis *g, const Witan__Proof *p,
+                 struct decoded *d, char *said, size_t said_size, char *why,
+                 size_t why_size)
+{
+    uint8_t gh[WITAN_HASH_SIZE];
+    ledger_genesis_hash(g, gh);
+    if (p->version != LEDGER_PROOF_VERSION) {
+        WHY("proof version %u; this build checks version %d", p->version,
+            LEDGER_PROOF_VERSION);
+        return WITAN_EDECODE;
+    }
+    if (strcmp(p->chain_id, g->chain_id) != 0 || !is32(&p->genesis_hash) ||
+        memcmp(p->genesis_hash.data, gh, WITAN_HASH_SIZE) != 0) {
+        WHY("the proof is for chain '%s' with another genesis, not this "
+            "genesis (chain '%s')",
+            p->chain_id, g->chain_id);
+        return WITAN_EPROOF;
+    }
+    wcrypto_pubkey vals[WITAN_VALIDATOR_COUNT_MAX];
+    uint32_t nvals;
+    int err = ledger_validators_of(g, vals, &nvals);
+    if (err) {
+        WHY("the genesis names a validator key that does not parse");
+        return err;
+    }
+    uint64_t depth = g->params ? g->params->pipeline_depth : 0;
+    d->header = witan__block_header__unpack(NULL, p->header.len, p->header.data);
+    d->later = witan__block_header__unpack(NULL, p->results_header.len,
+                                           p->results_header.data);
+    d->cert = witan__commit_certificate__unpack(NULL, p->results_cert.len,
+                                                p->results_cert.data);
+    d->receipt = witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
+    d->env = witan__envelope__unpack(NULL, p->envelope.len, p->envelope.data);
+    if (d->env)
+        d->body = witan__tx_body__unpack(NULL, d->env->body.len,
+                                         d->env->body.data);
+    if (!d->header || !d->later || !d->cert || !d->receipt || !d->body) {
+        WHY("%s does not decode",
+            !d->header  ? "header"
+            : !d->later ? "results_header"
+            : !d->cert  ? "results_cert"
+            : !d->receipt ? "receipt"
+                          : "envelope");
+        return WITAN_EDECODE;
+    }
+    const Witan__BlockHeader *h = d->header, *later = d->later;
+    uint64_t height = h->height;
+    /* 1. Block h + L is certified by a quorum of the validators. */
+    uint8_t later_hash[WITAN_HASH_SIZE], hash[WITAN_HASH_SIZE];
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, p->results_header.data,
+                        p->results_header.len, later_hash);
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, p->header.data, p->header.len, hash);
+    char inner[LEDGER_WHY_SIZE];
+    if (strcmp(later->chain_id, g->chain_id) != 0 ||
+        strcmp(h->chain_id, g->chain_id) != 0) {
+        WHY("a header is of another chain");
+        return WITAN_EPROOF;
+    }
+    if (later->height != height + depth || later->results_height != height) {
+        WHY("results_header is block %llu carrying the results of block "
+            "%llu; block %llu's are carried by block %llu (L = %llu)",
+            (unsigned long long)later->height,
+            (unsigned long long)later->results_height,
+            (unsigned long long)height, (unsigned long long)(height + depth),
+            (unsigned long long)depth);
+        return WITAN_EPROOF;
+    }
+    err = ledger_cert_check(g->chain_id, vals, nvals, d->cert, later->height,
+                            later_hash, inner, sizeof inner);
+    if (err) {
+        WHY("results_cert: %s", inner);
+        return err;
+    }
+    /* 2. It carries block h's certificate, which certifies header h. */
+    if (!later->results_cert) {
+        WHY("results_header carries no certificate of block %llu",
+            (unsigned long long)height);
+        return WITAN_EPROOF;
+    }
+    err = ledger_cert_check(g->chain_id, vals, nvals, later->results_cert,
+                            height, hash, inner, sizeof inner);
+    if (err) {
+        WHY("header: block %llu's certificate in block %llu does not "
+            "certify it: %s",
+            (unsigned long long)height, (unsigned long long)later->height,
+            inner);
+        return err;
+    }
+    /* 3. The receipt is under the receipts root block h + L carries. */
+    const Witan__Receipt *r = d->receipt;
+    wcrypto_digest path[WITAN_MERKLE_PROOF_COUNT_MAX];
+    uint8_t leaf[WITAN_HASH_SIZE];
+    if (r->height != height || r->index >= h->tx_count ||
+        !is32(&later->results_receipts_root) || !is32(&r->tx_hash)) {
+        WHY("receipt: it is for block %llu, index %u; the header is block "
+            "%llu with %u transactions",
+            (unsigned long long)r->height, r->index,
+            (unsigned long long)height, h->tx_count);
+        return WITAN_EPROOF;
+    }
+    wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, p->receipt.data, p->receipt.len,
+                        leaf);
+    if (!path_of(p->receipts_path, p->n_receipts_path, path) ||
+        wcrypto_merkle_inclusion_verify(leaf, r->index, h->tx_count, path,
+                                        p->n_receipts_path,
+                                        later->results_receipts_root.data)) {
+        WHY("receipts_path: the receipt is not leaf %u of block %llu's "
+            "receipts root",
+            r->index, (unsigned long long)height);
+        return WITAN_EPROOF;
+    }
+    /* 4. The transaction is under header h's transactions root, is the one
+     * the receipt names, and its signature holds. */
+    uint8_t tx_hash[WITAN_HASH_SIZE];
+    wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, p->envelope.data,
+                        p->envelope.len, leaf);
+    if (!is32(&h->txs_root) || !path_of(p->tx_path, p->n_tx_path, path) ||
+        wcrypto_merkle_inclusion_verify(leaf, r->index, h->tx_count, path,
+                                        p->n_tx_path, h->txs_root.data)) {
+        WHY("tx_path: the envelope is not leaf %u of block %llu's "
+            "transactions root",
+            r->index, (unsigned long long)height);
+        return WITAN_EPROOF;
+    }
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, d->env->body.data, d->env->body.len,
+                        tx_hash);
+    if (memcmp(tx_hash, r->tx_hash.data, WITAN_HASH_SIZE) != 0) {
+        WHY("receipt: it is another transaction's");
+        return WITAN_EPROOF;
+    }
+    if (wcrypto_verify_wire((enum wcrypto_key_type)d->env->key_type,
+                            d->env->pubkey.data, d->env->pubkey.len, tx_hash,
+                            d->env->signature.data, d->env->signature.len)) {
+        WHY("envelope: its signature does not verify");
+        return WITAN_ESIG;
+    }
+    /* 5. The record is one the receipt lists. */
+    char rec[200] = "";
+    if (p->record) {
+        const char *name = table_name(p->record->table);
+        uint8_t rh[WITAN_HASH_SIZE];
+        record_hash(p->record->table, &p->record->key, &p->record->value,
+                    p->record->deleted, rh);
+        if (!name || !receipt_lists(r, rh)) {
+            WHY("record: %s", name ? "its hash is not among the records the "
+                                     "receipt lists"
+                                   : "no state table has that number");
+            return WITAN_EPROOF;
+        }
+        char key_hex[2 * 48 + 1];
+        size_t show = p->record->key.len < 48 ? p->record->key.len : 48;
+        witan_hex_encode(p->record->key.data, show, key_hex);
+        snprintf(rec, sizeof rec, ", which %s %s record %s%s (%zu bytes)",
+                 p->record->deleted ? "deleted" : "wrote", name, key_hex,
+                 show < p->record->key.len ? "…" : "",
+                 p->record->value.len);
+    }
+    char tx_hex[65], sender[41];
+    witan_hex_encode(tx_hash, WITAN_HASH_SIZE, tx_hex);
+    witan_hex_encode(d->body->sender.data,
+                     d->body->sender.len == WITAN_ADDRESS_SIZE
+                         ? WITAN_ADDRESS_SIZE
+                         : 0,
+                     sender);
+    const ProtobufCEnumValue *st = protobuf_c_enum_descriptor_get_value(
+        &witan__tx_status__descriptor, r->status);
+    snprintf(said, said_size,
+             "Block %llu of chain %s, certified by its validators through "
+             "block %llu, holds transaction %s from %s (nonce %llu) with "
+             "receipt %s%s.",
+             (unsigned long long)height, g->chain_id,
+             (unsigned long long)later->height, tx_hex, sender,
+             (unsigned long long)d->body->nonce,
+             st ? st->name + strlen("TX_STATUS_") : "UNKNOWN", rec);
+    return WITAN_OK;
+}
+
+int ledger_proof_check(const Witan__Genesis *g, const Witan__Proof *p,
+                       char *said, size_t said_size, char *why,
+                       size_t why_size)
+{
+    said[0] = '\0';
+    why[0] = '\0';
+    struct decoded d;
+    memset(&d, 0, sizeof d);
+    int err = check(g, p, &d, said, said_size, why, why_size);
+    decoded_free(&d);
+    return err;
+}
+
+/* --- proof.json ------------------------------------------------------------------ */
+
+struct text {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (t->oom)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (t->len + n + 1 > cap)
+            cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q) {
+            t->oom = true;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void puts_(struct text *t, const char *s) { put(t, s, strlen(s)); }
+
+static void hex(struct text *t, const ProtobufCBinaryData *b)
+{
+    static const char digits[] = "0123456789abcdef";
+    puts_(t, "\"");
+    for (size_t i = 0; i < b->len; i++) {
+        char two[2] = {digits[b->data[i] >> 4], digits[b->data[i] & 15]};
+        put(t, two, 2);
+    }
+    puts_(t, "\"");
+}
+
+static void field_hex(struct text *t, const char *name,
+                      const ProtobufCBinaryData *b)
+{
+    puts_(t, ",\n  \"");
+    puts_(t, name);
+    puts_(t, "\": ");
+    hex(t, b);
+}
+
+static void field_path(struct text *t, const char *name,
+                       const ProtobufCBinaryData *b, size_t n)
+{
+    puts_(t, ",\n  \"");
+    puts_(t, name);
+    puts_(t, "\": [");
+    for (size_t i = 0; i < n; i++) {
+        puts_(t, i ? ",\n    " : "\n    ");
+        hex(t, &b[i]);
+    }
+    puts_(t, n ? "\n  ]" : "]");
+}
+
+int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
+{
+    struct text t = {0};
+    char num[64];
+    snprintf(num, sizeof num, "{\n  \"version\": %u", p->version);
+    puts_(&t, num);
+    /* The chain id is checked text (genesis.md): no escaping needed. */
+    puts_(&t, ",\n  \"chain_id\": \"");
+    puts_(&t, p->chain_id);
+    puts_(&t, "\"");
+    field_hex(&t, "genesis_hash", &p->genesis_hash);
+    if (p->record) {
+        snprintf(num, sizeof num, ",\n  \"record\": {\"table\": %u, \"key\": ",
+                 p->record->table);
+        puts_(&t, num);
+        hex(&t, &p->record->key);
+        puts_(&t, ", \"value\": ");
+        hex(&t, &p->record->value);
+        if (p->record->deleted)
+            puts_(&t, ", \"deleted\": true");
+        puts_(&t, "}");
+    }
+    field_hex(&t, "envelope", &p->envelope);
+    field_path(&t, "tx_path", p->tx_path, p->n_tx_path);
+    field_hex(&t, "receipt", &p->receipt);
+    field_path(&t, "receipts_path", p->receipts_path, p->n_receipts_path);
+    field_hex(&t, "header", &p->header);
+    field_hex(&t, "results_header", &p->results_header);
+    field_hex(&t, "results_cert", &p->results_cert);
+    puts_(&t, "\n}\n");
+    if (t.oom) {
+        free(t.p);
+        return WITAN_ENOMEM;
+    }
+    *text = t.p;
+    *size = t.len;
+    return WITAN_OK;
+}
+
+/* Member `name` as bytes from hex; `need` says a missing one is an error. */
+static int get_hex(const witan_json *doc, witan_json_ref obj, const char *name,
+                   bool need, ProtobufCBinaryData *out, char *why,
+                   size_t why_size)
+{
+    witan_json_ref r = witan_json_get(doc, obj, name);
+    const char *s;
+    if (r == WITAN_JSON_NONE && !need)
+        return WITAN_OK;
+    if (r == WITAN_JSON_NONE || witan_json_string(doc, r, &s)) {
+        WHY("\"%s\" is missing or not a string of hex digits", name);
+        return WITAN_EDECODE;
+    }
+    size_t n = strlen(s);
+    if (n % 2) {
+        WHY("\"%s\" has an odd number of hex digits", name);
+        return WITAN_EDECODE;
+    }
+    int err = WITAN_OK;
+    if (n) {
+        out->data = malloc(n / 2);
+        if (!out->data)
+            return WITAN_ENOMEM;
+        out->len = n / 2;
+        err = witan_hex_decode(s, out->data, n / 2);
+    }
+    if (err)
+        WHY("\"%s\" is not hex", name);
+    return err;
+}
+
+static int get_path(const witan_json *doc, const char *name,
+                    ProtobufCBinaryData **out, size_t *n_out, char *why,
+                    size_t why_size)
+{
+    witan_json_ref r = witan_json_get(doc, WITAN_JSON_ROOT, name);
+    if (r == WITAN_JSON_NONE || witan_json_type_of(doc, r) != WITAN_JSON_ARRAY) {
+        WHY("\"%s\" is missing or not an array", name);
+        return WITAN_EDECODE;
+    }
+    size_t n = witan_json_count(doc, r);
+    if (n > WITAN_MERKLE_PROOF_COUNT_MAX) {
+        WHY("\"%s\" has %zu hashes; a path has at most %d", name, n,
+            WITAN_MERKLE_PROOF_COUNT_MAX);
+        return WITAN_ELIMIT;
+    }
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        return WITAN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *s;
+        witan_json_ref e = witan_json_at(doc, r, i, NULL);
+        if (witan_json_string(doc, e, &s) || strlen(s) != 2 * WITAN_HASH_SIZE) {
+            WHY("\"%s\"[%zu] is not 64 hex digits", name, i);
+            return WITAN_EDECODE;
+        }
+        (*out)[i].data = malloc(WITAN_HASH_SIZE);
+        if (!(*out)[i].data)
+            return WITAN_ENOMEM;
+        (*out)[i].len = WITAN_HASH_SIZE;
+        (*n_out)++;
+        if (witan_hex_decode(s, (*out)[i].data, WITAN_HASH_SIZE)) {
+            WHY("\"%s\"[%zu] is not 64 hex digits", name, i);
+            return WITAN_EDECODE;
+        }
+    }
+    return WITAN_OK;
+}
+
+int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
+                           char *why, size_t why_size)
+{
+    *out = NULL;
+    witan_json *doc;
+    int err = witan_json_parse(text, size, &doc, why, why_size);
+    if (err)
+        return err;
+    Witan__Proof *p = calloc(1, sizeof *p);
+    if (!p) {
+        witan_json_free(doc);
+        return WITAN_ENOMEM;
+    }
+    witan__proof__init(p);
+    int64_t version = 0;
+    const char *chain;
+    if (witan_json_type_of(doc, WITAN_JSON_ROOT) != WITAN_JSON_OBJECT ||
+        witan_json_int(doc, witan_json_get(doc, WITAN_JSON_ROOT, "version"),
+                       &version) ||
+        version < 0 || version > UINT32_MAX ||
+        witan_json_string(doc, witan_json_get(doc, WITAN_JSON_ROOT, "chain_id"),
+                          &chain)) {
+        WHY("a proof is an object with \"version\" and \"chain_id\"");
+        err = WITAN_EDECODE;
+    }
+    if (!err) {
+        p->version = (uint32_t)version;
+        p->chain_id = strdup(chain);
+        if (!p->chain_id)
+            err = WITAN_ENOMEM;
+    }
+    witan_json_ref rec = witan_json_get(doc, WITAN_JSON_ROOT, "record");
+    if (!err && rec != WITAN_JSON_NONE) {
+        int64_t table;
+        int deleted = 0;
+        witan_json_ref del = witan_json_get(doc, rec, "deleted");
+        if (!(p->record = calloc(1, sizeof *p->record))) {
+            err = WITAN_ENOMEM;
+        } else {
+            witan__state_record__init(p->record);
+            if (witan_json_int(doc, witan_json_get(doc, rec, "table"), &table) ||
+                table < 0 || table > 255 ||
+                (del != WITAN_JSON_NONE && witan_json_bool(doc, del, &deleted))) {
+                WHY("\"record\" needs a \"table\" number 0-255");
+                err = WITAN_EDECODE;
+            } else {
+                p->record->table = (uint32_t)table;
+                p->record->deleted = deleted != 0;
+            }
+        }
+        if (!err)
+            err = get_hex(doc, rec, "key", true, &p->record->key, why,
+                          why_size);
+        if (!err)
+            err = get_hex(doc, rec, "value", true, &p->record->value, why,
+                          why_size);
+    }
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        {"genesis_hash", offsetof(Witan__Proof, genesis_hash)},
+        {"envelope", offsetof(Witan__Proof, envelope)},
+        {"receipt", offsetof(Witan__Proof, receipt)},
+        {"header", offsetof(Witan__Proof, header)},
+        {"results_header", offsetof(Witan__Proof, results_header)},
+        {"results_cert", offsetof(Witan__Proof, results_cert)},
+    };
+    for (size_t i = 0; !err && i < sizeof fields / sizeof fields[0]; i++)
+        err = get_hex(doc, WITAN_JSON_ROOT, fields[i].name, true,
+                      (ProtobufCBinaryData *)((char *)p + fields[i].offset),
+                      why, why_size);
+    if (!err)
+        err = get_path(doc, "tx_path", &p->tx_path, &p->n_tx_path, why,
+                       why_size);
+    if (!err)
+        err = get_path(doc, "receipts_path", &p->receipts_path,
+                       &p->n_receipts_path, why, why_size);
+    witan_json_free(doc);
+    if (err) {
+        witan__proof__free_unpacked(p, NULL);
+        return err;
+    }
+    *out = p;
+    return WITAN_OK;
+}
