@@ -24,7 +24,9 @@ static const char usage[] =
     "                          --from DATA_DIR) [--work DIR] [--quiet]\n"
     "       witan audit verify --archive FILE [--genesis FILE] [--work DIR]\n"
     "       witan audit export --genesis FILE (--node URL | --home DIR |\n"
-    "                          --from DATA_DIR) --out FILE\n"
+    "                          --from DATA_DIR) --out FILE\n"    "       witan audit prove (TX_HASH | --attestation KEY | --prediction KEY |\n"
+    "                          --decision KEY [--evidence]) [--out FILE]\n"
+    "       witan audit check PROOF_FILE --genesis FILE\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -46,6 +48,16 @@ static const char usage[] =
     "export  writes the whole chain to one self-contained archive: the\n"
     "        genesis, and every block with the certificate that finalised\n"
     "        it and the roots the source computed after it.\n"
+    "prove   writes proof.json (spec/proofs.md) for a transaction, or for\n"
+    "        the record an --attestation, --prediction or --decision key\n"
+    "        names: its receipt and Merkle paths, its block's header and the\n"
+    "        header and certificate of block h + L that certify them. With\n"
+    "        --decision KEY --evidence, proofs of every link of the\n"
+    "        decision's chain of evidence: its prediction, the contract's\n"
+    "        deployment, the model's registration, every input attestation.\n"
+    "check   verifies a proof or evidence file with the genesis alone and\n"
+    "        says in one sentence what it proved; exits 1 naming the first\n"
+    "        step that fails.\n"
     "  --node URL [--tls-ca FILE]   a node's client API\n";
 
 static const struct cli_opt verify_opts[] = {
@@ -794,6 +806,9 @@ int cli_audit(int argc, char **argv)
         return cmd_verify(argc, argv);
     if (strcmp(argv[1], "export") == 0)
         return cmd_export(argc, argv);
+    int rc = cli_audit_proof(argc, argv);
+    if (rc >= 0)
+        return rc;
     fprintf(stderr, "witan audit: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -155,6 +155,9 @@ int cli_query_predictions(const char *address, int argc, char **argv);
  * (cli/decisions.c). */
 int cli_contract_chain(int argc, char **argv);
 int cli_decisions(int argc, char **argv);
+
+/* witan audit prove and check (cli/proof.c); -1 for another verb. */
+int cli_audit_proof(int argc, char **argv);
 /* A contract's bytes for people: "text" when every byte is printable
  * ASCII, else 0x and hex (the HTTP JSON's `_text` rule). */
 void cli_print_bytes_text(const ProtobufCBinaryData *b);

@@ -245,6 +245,24 @@ int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size);
 int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
                            char *why, size_t why_size);
 
+/* A decision's evidence: proofs of the decision, its prediction, the
+ * contract's deployment, the model's registration and every input
+ * attestation's transaction (proofs.md, "Evidence"). */
+#define LEDGER_EVIDENCE_PROOF_COUNT_MAX 64
+/* The largest proof or evidence file an auditor reads. */
+#define LEDGER_PROOF_FILE_SIZE_MAX (8 * 1024 * 1024)
+int ledger_evidence_to_json(const Witan__Proof *const *proofs, size_t count,
+                            char **text, size_t *size);
+/* A proof.json (count 1) or an evidence bundle; *proofs is malloc'd and
+ * so is each proof (witan__proof__free_unpacked), also on error. */
+int ledger_evidence_from_json(const char *text, size_t size,
+                              Witan__Proof ***proofs, size_t *count,
+                              char *why, size_t why_size);
+/* One proof, or a bundle: every proof, then every link of the chain. */
+int ledger_evidence_check(const Witan__Genesis *g, Witan__Proof *const *proofs,
+                          size_t count, char *said, size_t said_size,
+                          char *why, size_t why_size);
+
 /* --- queries (read transactions; results owned by the caller) -------------- */
 
 /* Block `height` with its stored certificate and roots. WITAN_ENOTFOUND. */

@@ -713,11 +713,11 @@ static int get_hex(const witan_json *doc, witan_json_ref obj, const char *name,
     return err;
 }
 
-static int get_path(const witan_json *doc, const char *name,
-                    ProtobufCBinaryData **out, size_t *n_out, char *why,
-                    size_t why_size)
+static int get_path(const witan_json *doc, witan_json_ref obj,
+                    const char *name, ProtobufCBinaryData **out, size_t *n_out,
+                    char *why, size_t why_size)
 {
-    witan_json_ref r = witan_json_get(doc, WITAN_JSON_ROOT, name);
+    witan_json_ref r = witan_json_get(doc, obj, name);
     if (r == WITAN_JSON_NONE || witan_json_type_of(doc, r) != WITAN_JSON_ARRAY) {
         WHY("\"%s\" is missing or not an array", name);
         return WITAN_EDECODE;
@@ -751,28 +751,21 @@ static int get_path(const witan_json *doc, const char *name,
     return WITAN_OK;
 }
 
-int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
-                           char *why, size_t why_size)
+static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
+                          Witan__Proof **out, char *why, size_t why_size)
 {
     *out = NULL;
-    witan_json *doc;
-    int err = witan_json_parse(text, size, &doc, why, why_size);
-    if (err)
-        return err;
     Witan__Proof *p = calloc(1, sizeof *p);
-    if (!p) {
-        witan_json_free(doc);
+    if (!p)
         return WITAN_ENOMEM;
-    }
     witan__proof__init(p);
     int64_t version = 0;
     const char *chain;
-    if (witan_json_type_of(doc, WITAN_JSON_ROOT) != WITAN_JSON_OBJECT ||
-        witan_json_int(doc, witan_json_get(doc, WITAN_JSON_ROOT, "version"),
-                       &version) ||
+    int err = WITAN_OK;
+    if (witan_json_type_of(doc, obj) != WITAN_JSON_OBJECT ||
+        witan_json_int(doc, witan_json_get(doc, obj, "version"), &version) ||
         version < 0 || version > UINT32_MAX ||
-        witan_json_string(doc, witan_json_get(doc, WITAN_JSON_ROOT, "chain_id"),
-                          &chain)) {
+        witan_json_string(doc, witan_json_get(doc, obj, "chain_id"), &chain)) {
         WHY("a proof is an object with \"version\" and \"chain_id\"");
         err = WITAN_EDECODE;
     }
@@ -782,7 +775,7 @@ int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
         if (!p->chain_id)
             err = WITAN_ENOMEM;
     }
-    witan_json_ref rec = witan_json_get(doc, WITAN_JSON_ROOT, "record");
+    witan_json_ref rec = witan_json_get(doc, obj, "record");
     if (!err && rec != WITAN_JSON_NONE) {
         int64_t table;
         int deleted = 0;
@@ -820,20 +813,239 @@ int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
         {"results_cert", offsetof(Witan__Proof, results_cert)},
     };
     for (size_t i = 0; !err && i < sizeof fields / sizeof fields[0]; i++)
-        err = get_hex(doc, WITAN_JSON_ROOT, fields[i].name, true,
+        err = get_hex(doc, obj, fields[i].name, true,
                       (ProtobufCBinaryData *)((char *)p + fields[i].offset),
                       why, why_size);
     if (!err)
-        err = get_path(doc, "tx_path", &p->tx_path, &p->n_tx_path, why,
+        err = get_path(doc, obj, "tx_path", &p->tx_path, &p->n_tx_path, why,
                        why_size);
     if (!err)
-        err = get_path(doc, "receipts_path", &p->receipts_path,
+        err = get_path(doc, obj, "receipts_path", &p->receipts_path,
                        &p->n_receipts_path, why, why_size);
-    witan_json_free(doc);
     if (err) {
         witan__proof__free_unpacked(p, NULL);
         return err;
     }
     *out = p;
     return WITAN_OK;
+}
+
+int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,
+                           char *why, size_t why_size)
+{
+    witan_json *doc;
+    *out = NULL;
+    int err = witan_json_parse(text, size, &doc, why, why_size);
+    if (err)
+        return err;
+    err = proof_from_doc(doc, WITAN_JSON_ROOT, out, why, why_size);
+    witan_json_free(doc);
+    return err;
+}
+
+/* --- evidence bundles ------------------------------------------------------------ */
+
+int ledger_evidence_to_json(const Witan__Proof *const *proofs, size_t count,
+                            char **text, size_t *size)
+{
+    struct text t = {0};
+    puts_(&t, "{\n\"version\": 1,\n\"evidence\": [\n");
+    for (size_t i = 0; i < count; i++) {
+        char *one;
+        size_t n;
+        int err = ledger_proof_to_json(proofs[i], &one, &n);
+        if (err) {
+            free(t.p);
+            return err;
+        }
+        put(&t, one, n - 1); /* without its final newline */
+        puts_(&t, i + 1 < count ? ",\n" : "\n");
+        free(one);
+    }
+    puts_(&t, "]\n}\n");
+    if (t.oom) {
+        free(t.p);
+        return WITAN_ENOMEM;
+    }
+    *text = t.p;
+    *size = t.len;
+    return WITAN_OK;
+}
+
+int ledger_evidence_from_json(const char *text, size_t size,
+                              Witan__Proof ***proofs, size_t *count,
+                              char *why, size_t why_size)
+{
+    *proofs = NULL;
+    *count = 0;
+    witan_json *doc;
+    int err = witan_json_parse(text, size, &doc, why, why_size);
+    if (err)
+        return err;
+    witan_json_ref list = witan_json_get(doc, WITAN_JSON_ROOT, "evidence");
+    size_t n = list == WITAN_JSON_NONE ? 1 : witan_json_count(doc, list);
+    if (list != WITAN_JSON_NONE &&
+        (witan_json_type_of(doc, list) != WITAN_JSON_ARRAY || n < 2 ||
+         n > LEDGER_EVIDENCE_PROOF_COUNT_MAX)) {
+        WHY("\"evidence\" is an array of 2 to %d proofs",
+            LEDGER_EVIDENCE_PROOF_COUNT_MAX);
+        witan_json_free(doc);
+        return WITAN_EDECODE;
+    }
+    Witan__Proof **ps = calloc(n, sizeof *ps);
+    if (!ps)
+        err = WITAN_ENOMEM;
+    for (size_t i = 0; !err && i < n; i++) {
+        witan_json_ref obj = list == WITAN_JSON_NONE
+                                 ? WITAN_JSON_ROOT
+                                 : witan_json_at(doc, list, i, NULL);
+        char inner[LEDGER_WHY_SIZE];
+        err = proof_from_doc(doc, obj, &ps[i], inner, sizeof inner);
+        if (err && list != WITAN_JSON_NONE)
+            WHY("evidence[%zu]: %s", i, inner);
+        else if (err)
+            WHY("%s", inner);
+        if (!err)
+            (*count)++;
+    }
+    witan_json_free(doc);
+    *proofs = ps;
+    return err;
+}
+
+/* The transaction a proof is of, from its receipt (already checked). */
+static bool proof_tx(const Witan__Proof *p, uint8_t out[WITAN_HASH_SIZE])
+{
+    Witan__Receipt *r =
+        witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
+    bool ok = r && is32(&r->tx_hash);
+    if (ok)
+        memcpy(out, r->tx_hash.data, WITAN_HASH_SIZE);
+    if (r)
+        witan__receipt__free_unpacked(r, NULL);
+    return ok;
+}
+
+/* The proof in the bundle of transaction `tx`, or of record (table, key). */
+static const Witan__Proof *find(Witan__Proof *const *ps, size_t n,
+                                const ProtobufCBinaryData *tx, uint32_t table,
+                                const ProtobufCBinaryData *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[WITAN_HASH_SIZE];
+        if (tx && is32(tx) && proof_tx(ps[i], h) &&
+            memcmp(h, tx->data, WITAN_HASH_SIZE) == 0)
+            return ps[i];
+        if (key && ps[i]->record && ps[i]->record->table == table &&
+            ps[i]->record->key.len == key->len &&
+            memcmp(ps[i]->record->key.data, key->data, key->len) == 0)
+            return ps[i];
+    }
+    return NULL;
+}
+
+static void printable(const ProtobufCBinaryData *b, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < b->len && k + 2 < size; i++)
+        out[k++] = b->data[i] >= 0x20 && b->data[i] < 0x7f ? (char)b->data[i]
+                                                           : '?';
+    out[k] = '\0';
+}
+
+/* Every proof holds; then each link of the decision's chain of evidence
+ * is one of them: the contract's deployment, its prediction, the model's
+ * registration and every input attestation's transaction. */
+static int evidence_links(Witan__Proof *const *ps, size_t n,
+                          Witan__Decision *d, char *said, size_t said_size,
+                          char *why, size_t why_size)
+{
+    if (!find(ps, n, &d->contract, 0, NULL)) {
+        WHY("the contract's deployment is not among the proofs");
+        return WITAN_EPROOF;
+    }
+    char kind[80], subject[140], contract[65];
+    printable(&d->kind, kind, sizeof kind);
+    printable(&d->subject, subject, sizeof subject);
+    witan_hex_encode(d->contract.data, WITAN_HASH_SIZE, contract);
+    if (d->prediction.len == 0) {
+        snprintf(said, said_size,
+                 "Decision '%s' on '%s' by contract %s v%u (%s) at height "
+                 "%llu was made by a call; its decision and the contract's "
+                 "deployment are certified by the chain's validators (%zu "
+                 "proofs).",
+                 kind, subject, d->contract_name, d->contract_version,
+                 contract, (unsigned long long)d->height, n);
+        return WITAN_OK;
+    }
+    const Witan__Proof *pp =
+        find(ps, n, NULL, STORE_PREDICTIONS, &d->prediction);
+    if (!pp) {
+        WHY("the decision's prediction is not among the proofs");
+        return WITAN_EPROOF;
+    }
+    Witan__PredictionRecord *pr = witan__prediction_record__unpack(
+        NULL, pp->record->value.len, pp->record->value.data);
+    if (!pr) {
+        WHY("the prediction record does not decode");
+        return WITAN_EDECODE;
+    }
+    int err = WITAN_OK;
+    if (pr->model_tx.len && !find(ps, n, &pr->model_tx, 0, NULL)) {
+        WHY("the model's registration is not among the proofs");
+        err = WITAN_EPROOF;
+    }
+    for (size_t i = 0; !err && i < pr->n_input_txs; i++)
+        if (!find(ps, n, &pr->input_txs[i], 0, NULL)) {
+            WHY("input %zu's attestation is not among the proofs", i);
+            err = WITAN_EPROOF;
+        }
+    if (!err) {
+        char model[65];
+        witan_hex_encode(pr->model_hash.data,
+                         is32(&pr->model_hash) ? WITAN_HASH_SIZE : 0, model);
+        snprintf(said, said_size,
+                 "Decision '%s' on '%s' by contract %s v%u (%s) at height "
+                 "%llu follows from model %s's prediction at height %llu, "
+                 "computed from %zu input attestation(s); the decision, the "
+                 "prediction, the contract's deployment, the model's "
+                 "registration and every input are certified by the chain's "
+                 "validators (%zu proofs).",
+                 kind, subject, d->contract_name, d->contract_version,
+                 contract, (unsigned long long)d->height, model,
+                 (unsigned long long)pr->height, pr->n_input_txs, n);
+    }
+    witan__prediction_record__free_unpacked(pr, NULL);
+    return err;
+}
+
+int ledger_evidence_check(const Witan__Genesis *g, Witan__Proof *const *proofs,
+                          size_t count, char *said, size_t said_size,
+                          char *why, size_t why_size)
+{
+    if (count == 1)
+        return ledger_proof_check(g, proofs[0], said, said_size, why,
+                                  why_size);
+    for (size_t i = 0; i < count; i++) {
+        char inner[LEDGER_WHY_SIZE], one[512];
+        int err = ledger_proof_check(g, proofs[i], one, sizeof one, inner,
+                                     sizeof inner);
+        if (err) {
+            WHY("evidence[%zu]: %s", i, inner);
+            return err;
+        }
+    }
+    const Witan__StateRecord *rec = proofs[0]->record;
+    Witan__Decision *d = NULL;
+    if (!rec || rec->table != STORE_DECISIONS ||
+        !(d = witan__decision__unpack(NULL, rec->value.len, rec->value.data)) ||
+        !is32(&d->contract)) {
+        WHY("evidence[0] is not the proof of a decision");
+        if (d)
+            witan__decision__free_unpacked(d, NULL);
+        return WITAN_EPROOF;
+    }
+    int err = evidence_links(proofs, count, d, said, said_size, why, why_size);
+    witan__decision__free_unpacked(d, NULL);
+    return err;
 }

@@ -1100,6 +1100,59 @@ static void route_scorecard(struct http_call *c, const char *hex)
     answer_query(c, &req);
 }
 
+/* /v1/proofs/{tx|attestations|predictions|decisions}/{hex}: proof.json
+ * (spec/proofs.md), the very text `witan audit prove` writes. */
+static void route_proof(struct http_call *c, const char *rest)
+{
+    static const char *const kinds[] = {"tx/", "attestations/",
+                                        "predictions/", "decisions/"};
+    size_t k = 0;
+    while (k < WITAN_ARRAY_COUNT(kinds) &&
+           strncmp(rest, kinds[k], strlen(kinds[k])) != 0)
+        k++;
+    const char *hex = k < WITAN_ARRAY_COUNT(kinds) ? rest + strlen(kinds[k])
+                                                   : "";
+    size_t n = strlen(hex);
+    uint8_t key[WITAN_STORE_KEY_SIZE_MAX];
+    if (k == WITAN_ARRAY_COUNT(kinds) || n == 0 || n % 2 ||
+        n / 2 > sizeof key || witan_hex_decode(hex, key, n / 2) ||
+        (k == 0 && n != 2 * WITAN_HASH_SIZE)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a proof is of /v1/proofs/tx/{hash}, or "
+                      "/v1/proofs/{attestations|predictions|decisions}/{key},"
+                      " in hex");
+        return;
+    }
+    Witan__ProofRequest q;
+    witan__proof_request__init(&q);
+    ProtobufCBinaryData b = {n / 2, key};
+    switch (k) {
+    case 0: q.target_case = WITAN__PROOF_REQUEST__TARGET_TX_HASH; q.tx_hash = b; break;
+    case 1: q.target_case = WITAN__PROOF_REQUEST__TARGET_ATTESTATION_KEY; q.attestation_key = b; break;
+    case 2: q.target_case = WITAN__PROOF_REQUEST__TARGET_PREDICTION_KEY; q.prediction_key = b; break;
+    default: q.target_case = WITAN__PROOF_REQUEST__TARGET_DECISION_KEY; q.decision_key = b; break;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_PROOF;
+    req.proof = &q;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    char *text = NULL;
+    size_t size;
+    int err = resp->kind_case == WITAN__RESPONSE__KIND_PROOF &&
+                      resp->proof->proof
+                  ? ledger_proof_to_json(resp->proof->proof, &text, &size)
+                  : WITAN_EDECODE;
+    if (err)
+        respond_error(c->aio, 502, err, false,
+                      "the node's proof could not be rendered");
+    else
+        respond(c->aio, 200, "application/json", text, size, false);
+    free(text);
+    witan__response__free_unpacked(resp, NULL);
+}
+
 /* --- /metrics ---------------------------------------------------------------- */
 
 static void metric_head(struct node_json *b, const char *name, const char *type,
@@ -1557,7 +1610,8 @@ static bool get_path(const char *p)
                                         "/v1/decisions"};
     static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
                                          "/v1/models/", "/v1/accounts/",
-                                         "/v1/contracts/", "/v1/decisions/"};
+                                         "/v1/contracts/", "/v1/decisions/",
+                                         "/v1/proofs/"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
         if (strcmp(p, exact[i]) == 0)
             return true;
@@ -1669,6 +1723,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_decisions(c, NULL);
     } else if (strncmp(p, "/v1/decisions/", 14) == 0 && p[14]) {
         route_decisions(c, p + 14);
+    } else if (strncmp(p, "/v1/proofs/", 11) == 0 && p[11]) {
+        route_proof(c, p + 11);
     } else {
         known = false;
     }

@@ -366,6 +366,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__DecisionsResponse *decisions = NULL;
     Witan__RunsResponse *runs = NULL;
     Witan__ScorecardResponse *card = NULL;
+    Witan__ProofResponse proof = WITAN__PROOF_RESPONSE__INIT;
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
@@ -573,6 +574,11 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_SCORECARD;
         resp.scorecard = card;
         break;
+    case WITAN__REQUEST__KIND_PROOF:
+        err = ledger_prove(n->l, req->proof, &proof.proof, why, sizeof why);
+        resp.kind_case = WITAN__RESPONSE__KIND_PROOF;
+        resp.proof = &proof;
+        break;
     case WITAN__REQUEST__KIND_METRICS:
         handle_metrics(n, &metrics, &resp);
         break;
@@ -598,6 +604,8 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_decisions_response_free(decisions);
     ledger_runs_response_free(runs);
     ledger_scorecard_response_free(card);
+    if (proof.proof)
+        witan__proof__free_unpacked(proof.proof, NULL);
     witan__request__free_unpacked(req, NULL);
 }
 

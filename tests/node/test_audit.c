@@ -7,6 +7,10 @@
  * place, on copies tampered with: a byte flipped in a stored block, a
  * transaction taken out of one, a certificate below quorum, a stored
  * decision or receipt edited in place, an archive with a byte changed.
+ * Proofs of a decision and of its whole chain of evidence, fetched from a
+ * validator, check with the genesis alone; edited ones (a Merkle path, the
+ * record, a certificate's signature, a header, a link left out, another
+ * chain's genesis) are refused, naming the step.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ledger/ledger.h"
 #include "storage/storage.h"
 #include "tests/node/nodetest.h"
 
@@ -184,6 +189,151 @@ static void settle(const char *node)
     fail_msg("the pool of %s did not empty", node);
 }
 
+/* Copies proof file src to dst with the hex digit `skip` digits after the
+ * first '"' following `anchor` changed: an edit an auditor must catch. */
+static void mutate(const char *src, const char *dst, const char *anchor,
+                   size_t skip)
+{
+    char *text;
+    size_t size;
+    assert_int_equal(witan_read_file(src, 8 << 20, &text, &size), 0);
+    char *at = strstr(text, anchor);
+    assert_non_null(at);
+    at = strchr(at + strlen(anchor), '"');
+    assert_non_null(at);
+    char *c = at + 1 + skip;
+    assert_true(c < text + size && strchr("0123456789abcdef", *c));
+    *c = *c == '0' ? '1' : '0';
+    FILE *f = fopen(dst, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, size, f), size);
+    fclose(f);
+    free(text);
+}
+
+/* Proofs from the running chain: one decision's record, and its whole
+ * chain of evidence, each checked with the genesis alone; then edited
+ * copies, each refused with the step that fails named. */
+static void prove_and_check(const char *node, const char *gen)
+{
+    static char out[OUT_SIZE];
+    assert_int_equal(run(out, "%s/witan decisions list --node %s 2>&1",
+                         bin_dir, node),
+                     0);
+    const char *at = strstr(out, "decision ");
+    if (!at)
+        fail_msg("no decision was made: %s", out);
+    char id[89];
+    snprintf(id, sizeof id, "%.88s", at + 9);
+    int rc = run(out, "%s/witan audit prove --decision %s --node %s --out "
+                      "%s/decision.json 2>&1 && %s/witan audit check "
+                      "%s/decision.json --genesis %s 2>&1",
+                 bin_dir, id, node, dir, bin_dir, dir, gen);
+    if (rc != 0 || !strstr(out, "wrote decision record"))
+        fail_msg("decision proof: %s", out);
+    rc = run(out, "%s/witan audit prove --decision %s --evidence --node %s "
+                  "--out %s/evidence.json 2>&1 && %s/witan audit check "
+                  "%s/evidence.json --genesis %s 2>&1",
+             bin_dir, id, node, dir, bin_dir, dir, gen);
+    if (rc != 0 || !strstr(out, "follows from model"))
+        fail_msg("evidence: %s", out);
+    print_message("%s", out);
+    /* The transaction alone, by its hash (the model's registration is the
+     * second proof of the evidence... any will do: the decision's own). */
+    char *ev;
+    size_t ev_size;
+    assert_int_equal(witan_read_file(
+                         (snprintf(out, sizeof out, "%s/decision.json", dir),
+                          out),
+                         8 << 20, &ev, &ev_size),
+                     0);
+    Witan__Proof *p;
+    char why[256];
+    assert_int_equal(ledger_proof_from_json(ev, ev_size, &p, why, sizeof why),
+                     0);
+    free(ev);
+    Witan__Receipt *r =
+        witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
+    assert_non_null(r);
+    char tx[65];
+    witan_hex_encode(r->tx_hash.data, 32, tx);
+    witan__receipt__free_unpacked(r, NULL);
+    witan__proof__free_unpacked(p, NULL);
+    rc = run(out, "%s/witan audit prove %s --node %s > %s/tx.json && "
+                  "%s/witan audit check %s/tx.json --genesis %s 2>&1",
+             bin_dir, tx, node, dir, bin_dir, dir, gen);
+    if (rc != 0 || !strstr(out, tx) || strstr(out, "record"))
+        fail_msg("transaction proof: %s", out);
+    print_message("%s", out);
+
+    /* Edited copies. */
+    static const struct {
+        const char *anchor;
+        size_t skip;
+        const char *named;
+    } edits[] = {
+        {"\"receipts_path\"", 5, "receipts_path"},
+        {"\"tx_path\"", 0, "tx_path"},
+        {"\"value\":", 40, "record"},
+        {"\"results_cert\":", 300, "results_cert"},
+        {"\"header\":", 200, "header"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char src[700], dst[700];
+        snprintf(src, sizeof src, "%s/decision.json", dir);
+        snprintf(dst, sizeof dst, "%s/edited.json", dir);
+        mutate(src, dst, edits[i].anchor, edits[i].skip);
+        rc = run(out, "%s/witan audit check %s --genesis %s 2>&1", bin_dir,
+                 dst, gen);
+        if (rc != 1 || !strstr(out, "does NOT hold") ||
+            !strstr(out, edits[i].named))
+            fail_msg("an edit of %s: exit %d: %s", edits[i].named, rc, out);
+        print_message("%s", out);
+    }
+    /* Evidence with one link left out: each proof still holds, the chain
+     * of evidence does not. */
+    snprintf(out, sizeof out, "%s/evidence.json", dir);
+    assert_int_equal(witan_read_file(out, 8 << 20, &ev, &ev_size), 0);
+    Witan__Proof **ps;
+    size_t n;
+    assert_int_equal(
+        ledger_evidence_from_json(ev, ev_size, &ps, &n, why, sizeof why), 0);
+    free(ev);
+    assert_true(n >= 4);
+    for (size_t drop = 1; drop < n; drop++) {
+        const Witan__Proof *kept[LEDGER_EVIDENCE_PROOF_COUNT_MAX];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i != drop)
+                kept[k++] = ps[i];
+        char *text;
+        size_t size;
+        assert_int_equal(ledger_evidence_to_json(kept, k, &text, &size), 0);
+        char path[700];
+        snprintf(path, sizeof path, "%s/partial.json", dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, size, f), size);
+        fclose(f);
+        free(text);
+        rc = run(out, "%s/witan audit check %s --genesis %s 2>&1", bin_dir,
+                 path, gen);
+        if (rc != 1 || !strstr(out, "is not among the proofs"))
+            fail_msg("evidence without proof %zu: exit %d: %s", drop, rc, out);
+    }
+    for (size_t i = 0; i < n; i++)
+        witan__proof__free_unpacked(ps[i], NULL);
+    free(ps);
+    /* Another chain's genesis. */
+    rc = run(out, "%s/witan testnet init --validators 1 --dir %s/other "
+                  "--base-port %d --chain-id other-chain >/dev/null 2>&1 && "
+                  "%s/witan audit check %s/decision.json --genesis "
+                  "%s/other/node0/genesis.json 2>&1",
+             bin_dir, dir, base_port + 100, bin_dir, dir, dir);
+    if (rc != 1 || !strstr(out, "another genesis"))
+        fail_msg("another chain's genesis: exit %d: %s", rc, out);
+}
+
 static void test_audit(void **state)
 {
     (void)state;
@@ -282,6 +432,8 @@ static void test_audit(void **state)
              bin_dir, gen, node, dir);
     if (rc != 0)
         fail_msg("audit export: %s", out);
+
+    prove_and_check(node, gen);
 
     /* From copies of a node's database, with the network stopped. */
     assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),

@@ -1,0 +1,288 @@
+/*
+ * witan audit prove / check: portable proofs (spec/proofs.md). `prove` asks
+ * a node for the proof of a transaction or of a record (and, for a decision
+ * with --evidence, of every link of its chain of evidence) and writes
+ * proof.json; `check` verifies such a file with nothing but the genesis,
+ * and says in one sentence what it proved.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ledger/ledger.h"
+
+static const struct cli_opt prove_opts[] = {
+    CLI_OPTS_NODE,
+    {"--attestation", true, false},
+    {"--prediction", true, false},
+    {"--decision", true, false},
+    {"--evidence", false, false},
+    {"--out", true, false},
+    {NULL, false, false}};
+
+static const struct cli_opt check_opts[] = {
+    {"--genesis", true, false}, {NULL, false, false}};
+
+/* Asks the node for one proof. Exit status. */
+static int fetch(const char *address, const Witan__ProofRequest *q,
+                 Witan__Response **resp)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_PROOF;
+    req.proof = (Witan__ProofRequest *)q;
+    if (cli_call(address, &req, 30000, resp))
+        return 1;
+    if (cli_response_error("audit prove", *resp)) {
+        witan__response__free_unpacked(*resp, NULL);
+        return 1;
+    }
+    if ((*resp)->kind_case != WITAN__RESPONSE__KIND_PROOF ||
+        !(*resp)->proof->proof) {
+        fprintf(stderr, "witan audit prove: the node answered with another "
+                        "kind of response\n");
+        witan__response__free_unpacked(*resp, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/* Collects proofs of a decision's chain of evidence: the decision, its
+ * prediction, the contract's deployment, the model's registration and
+ * every input attestation's transaction (each once). */
+struct bundle {
+    Witan__Response *resp[LEDGER_EVIDENCE_PROOF_COUNT_MAX];
+    const Witan__Proof *proofs[LEDGER_EVIDENCE_PROOF_COUNT_MAX];
+    size_t count;
+};
+
+static bool holds_tx(const struct bundle *b, const ProtobufCBinaryData *tx)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        const Witan__Proof *p = b->proofs[i];
+        Witan__Receipt *r =
+            witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
+        /* Any proof proves its transaction, a record's too. */
+        bool same = r && r->tx_hash.len == tx->len &&
+                    memcmp(r->tx_hash.data, tx->data, tx->len) == 0;
+        if (r)
+            witan__receipt__free_unpacked(r, NULL);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+static int add(const char *address, struct bundle *b,
+               const Witan__ProofRequest *q)
+{
+    if (b->count == LEDGER_EVIDENCE_PROOF_COUNT_MAX) {
+        fprintf(stderr, "witan audit prove: the evidence needs more than %d "
+                        "proofs\n",
+                LEDGER_EVIDENCE_PROOF_COUNT_MAX);
+        return 1;
+    }
+    if (fetch(address, q, &b->resp[b->count]))
+        return 1;
+    b->proofs[b->count] = b->resp[b->count]->proof->proof;
+    b->count++;
+    return 0;
+}
+
+static int add_tx(const char *address, struct bundle *b,
+                  const ProtobufCBinaryData *tx)
+{
+    if (tx->len != WITAN_HASH_SIZE || holds_tx(b, tx))
+        return 0;
+    Witan__ProofRequest q;
+    witan__proof_request__init(&q);
+    q.target_case = WITAN__PROOF_REQUEST__TARGET_TX_HASH;
+    q.tx_hash = *tx;
+    return add(address, b, &q);
+}
+
+static int evidence(const char *address, struct bundle *b)
+{
+    const Witan__StateRecord *rec = b->proofs[0]->record;
+    Witan__Decision *d =
+        witan__decision__unpack(NULL, rec->value.len, rec->value.data);
+    if (!d) {
+        fprintf(stderr, "witan audit prove: the decision does not decode\n");
+        return 1;
+    }
+    int rc = add_tx(address, b, &d->contract);
+    Witan__PredictionRecord *pr = NULL;
+    if (!rc && d->prediction.len) {
+        Witan__ProofRequest q;
+        witan__proof_request__init(&q);
+        q.target_case = WITAN__PROOF_REQUEST__TARGET_PREDICTION_KEY;
+        q.prediction_key = d->prediction;
+        rc = add(address, b, &q);
+        if (!rc) {
+            const Witan__StateRecord *pv = b->proofs[b->count - 1]->record;
+            pr = witan__prediction_record__unpack(NULL, pv->value.len,
+                                                  pv->value.data);
+            if (!pr) {
+                fprintf(stderr, "witan audit prove: the prediction does not "
+                                "decode\n");
+                rc = 1;
+            }
+        }
+    }
+    if (!rc && pr)
+        rc = add_tx(address, b, &pr->model_tx);
+    for (size_t i = 0; !rc && pr && i < pr->n_input_txs; i++)
+        rc = add_tx(address, b, &pr->input_txs[i]);
+    if (pr)
+        witan__prediction_record__free_unpacked(pr, NULL);
+    witan__decision__free_unpacked(d, NULL);
+    return rc;
+}
+
+static int write_out(const char *path, const char *text, size_t size)
+{
+    if (!path)
+        return fwrite(text, 1, size, stdout) == size ? 0 : 1;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fwrite(text, 1, size, f) != size || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        perror(path);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_prove(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, prove_opts, 1, "audit prove"))
+        return 2;
+    const char *tx_hex = NULL;
+    cli_positional(argc, argv, 2, prove_opts, 0, &tx_hex);
+    static const char *const flags[] = {"--attestation", "--prediction",
+                                        "--decision"};
+    const char *flag = NULL, *key_hex = NULL;
+    int targets = tx_hex != NULL;
+    for (size_t i = 0; i < 3; i++)
+        if (cli_flag(argc, argv, flags[i])) {
+            flag = flags[i];
+            key_hex = cli_flag(argc, argv, flags[i]);
+            targets++;
+        }
+    bool with_evidence = cli_has_flag(argc, argv, "--evidence");
+    if (targets != 1 || (with_evidence && (!flag || flag[2] != 'd'))) {
+        fprintf(stderr, "witan audit prove: name one transaction hash, or "
+                        "one --attestation, --prediction or --decision key "
+                        "(--evidence goes with --decision)\n");
+        return 2;
+    }
+    uint8_t key[WITAN_STORE_KEY_SIZE_MAX];
+    size_t key_size = 0;
+    const char *hex = tx_hex ? tx_hex : key_hex;
+    size_t n = strlen(hex);
+    if (n == 0 || n % 2 || n / 2 > sizeof key ||
+        witan_hex_decode(hex, key, n / 2) ||
+        (tx_hex && n != 2 * WITAN_HASH_SIZE)) {
+        fprintf(stderr, "witan audit prove: '%s' is not %s in hex\n", hex,
+                tx_hex ? "a transaction hash (64 digits)" : "a record key");
+        return 2;
+    }
+    key_size = n / 2;
+    char address[256];
+    cli_node_connect(argc, argv, address, sizeof address);
+    Witan__ProofRequest q;
+    witan__proof_request__init(&q);
+    ProtobufCBinaryData b = {key_size, key};
+    if (tx_hex) {
+        q.target_case = WITAN__PROOF_REQUEST__TARGET_TX_HASH;
+        q.tx_hash = b;
+    } else if (flag[2] == 'a') {
+        q.target_case = WITAN__PROOF_REQUEST__TARGET_ATTESTATION_KEY;
+        q.attestation_key = b;
+    } else if (flag[2] == 'p') {
+        q.target_case = WITAN__PROOF_REQUEST__TARGET_PREDICTION_KEY;
+        q.prediction_key = b;
+    } else {
+        q.target_case = WITAN__PROOF_REQUEST__TARGET_DECISION_KEY;
+        q.decision_key = b;
+    }
+    struct bundle bun;
+    memset(&bun, 0, sizeof bun);
+    int rc = add(address, &bun, &q);
+    if (!rc && with_evidence)
+        rc = evidence(address, &bun);
+    char *text = NULL;
+    size_t size = 0;
+    int err = 0;
+    if (!rc) {
+        err = with_evidence
+                  ? ledger_evidence_to_json(bun.proofs, bun.count, &text, &size)
+                  : ledger_proof_to_json(bun.proofs[0], &text, &size);
+        if (err)
+            rc = cli_fail("audit prove", err);
+    }
+    if (!rc)
+        rc = write_out(cli_flag(argc, argv, "--out"), text, size);
+    free(text);
+    for (size_t i = 0; i < bun.count; i++)
+        witan__response__free_unpacked(bun.resp[i], NULL);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, check_opts, 1, "audit check"))
+        return 2;
+    const char *path = NULL;
+    cli_positional(argc, argv, 2, check_opts, 0, &path);
+    const char *gpath = cli_flag(argc, argv, "--genesis");
+    if (!path || !gpath) {
+        fprintf(stderr, "witan audit check: a proof file and --genesis FILE "
+                        "are required\n");
+        return 2;
+    }
+    char why[LEDGER_WHY_SIZE];
+    Witan__Genesis *g;
+    if (ledger_genesis_load(gpath, &g, why, sizeof why)) {
+        fprintf(stderr, "witan audit check: %s\n", why);
+        return 1;
+    }
+    char *text;
+    size_t size;
+    int err = witan_read_file(path, LEDGER_PROOF_FILE_SIZE_MAX, &text, &size);
+    if (err) {
+        fprintf(stderr, "witan audit check: %s: %s\n", path,
+                witan_err_message(err));
+        ledger_genesis_free(g);
+        return 1;
+    }
+    Witan__Proof **proofs = NULL;
+    size_t count = 0;
+    char said[1024];
+    err = ledger_evidence_from_json(text, size, &proofs, &count, why,
+                                    sizeof why);
+    if (!err)
+        err = ledger_evidence_check(g, proofs, count, said, sizeof said, why,
+                                    sizeof why);
+    free(text);
+    for (size_t i = 0; i < count; i++)
+        witan__proof__free_unpacked(proofs[i], NULL);
+    free(proofs);
+    ledger_genesis_free(g);
+    if (err) {
+        printf("%s: does NOT hold: %s\n", path, why);
+        return 1;
+    }
+    printf("%s\n", said);
+    return 0;
+}
+
+int cli_audit_proof(int argc, char **argv)
+{
+    if (strcmp(argv[1], "prove") == 0)
+        return cmd_prove(argc, argv);
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc, argv);
+    return -1;
+}
