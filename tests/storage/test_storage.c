@@ -99,6 +99,66 @@ static void test_state_root_rules(void **state)
     rm_rf(dir);
 }
 
+/* Record hashes (spec/proofs.md, its worked example): per window of
+ * writes, one per key, its last write, in (table, key) order; the window
+ * is independent of the writes before it, and the state root is the same
+ * after the windows were sorted. */
+static void test_record_hashes(void **state)
+{
+    (void)state;
+    store *s = fresh("records", 1 << 20, 1 << 20);
+    store_txn *t;
+    uint8_t key[32 + 5], value[8] = {0, 0, 0, 0, 0, 0, 0, 42};
+    memset(key, 0x11, 32);
+    memcpy(key + 32, "limit", 5);
+    uint8_t want[32];
+    assert_int_equal(witan_hex_decode("e500fc11ed8f244a48829f8280e0f505e12779"
+                                      "7864fcf17546304d1172b179e8",
+                                      want, 32),
+                     0);
+    assert_int_equal(store_write_begin(s, &t), 0);
+    put(t, STORE_ACCOUNTS, "before", "x"); /* another transaction's */
+    size_t mark = store_write_count(t);
+    assert_int_equal(store_put(t, STORE_CONTRACT_STATE, key, sizeof key,
+                               "old", 3),
+                     0);
+    put(t, STORE_ACCOUNTS, "z", "1");
+    put(t, STORE_TXS, "not-state", "1");
+    assert_int_equal(store_put(t, STORE_CONTRACT_STATE, key, sizeof key,
+                               value, sizeof value),
+                     0);
+    uint8_t(*h)[32];
+    size_t n;
+    assert_int_equal(store_record_hashes(t, mark, &h, &n), 0);
+    assert_int_equal(n, 2);
+    /* accounts (6) before contract_state (16); the last write counts */
+    assert_memory_equal(h[1], want, 32);
+    assert_memory_not_equal(h[0], want, 32);
+    free(h);
+    uint8_t r1[32], zero[32] = {0};
+    assert_int_equal(store_state_root(t, zero, 1, r1), 0);
+    store_abort(t);
+    /* the same writes without a window taken: the same root */
+    assert_int_equal(store_write_begin(s, &t), 0);
+    put(t, STORE_ACCOUNTS, "before", "x");
+    assert_int_equal(store_put(t, STORE_CONTRACT_STATE, key, sizeof key,
+                               "old", 3),
+                     0);
+    put(t, STORE_ACCOUNTS, "z", "1");
+    assert_int_equal(store_put(t, STORE_CONTRACT_STATE, key, sizeof key,
+                               value, sizeof value),
+                     0);
+    uint8_t r2[32];
+    assert_int_equal(store_state_root(t, zero, 1, r2), 0);
+    assert_memory_equal(r1, r2, 32);
+    /* an empty window */
+    assert_int_equal(store_record_hashes(t, store_write_count(t), &h, &n), 0);
+    assert_int_equal(n, 0);
+    store_abort(t);
+    store_close(s);
+    rm_rf(dir);
+}
+
 static void test_commit_abort_and_cursor(void **state)
 {
     (void)state;
@@ -180,6 +240,7 @@ int main(void)
     witan_log_set_level(WITAN_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_root_rules),
+        cmocka_unit_test(test_record_hashes),
         cmocka_unit_test(test_commit_abort_and_cursor),
         cmocka_unit_test(test_map_full_then_grow),
     };
