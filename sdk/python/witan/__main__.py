@@ -38,7 +38,8 @@ def cmd_verify(args):
         print("witan verify: %s: %s" % (args.archive, e), file=sys.stderr)
         return 2
     except verify_mod.Divergence as e:
-        print("witan verify: FAILED at %s" % e, file=sys.stderr)
+        print("witan verify: FAILED%s %s" % (" at" if e.height else ":", e),
+              file=sys.stderr)
         return 1
     except archive.ArchiveError as e:
         print("witan verify: FAILED: archive %s" % e, file=sys.stderr)

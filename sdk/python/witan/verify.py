@@ -242,15 +242,15 @@ class Verifier:
             if hd.results_height != r:
                 fail("results_height", r, hd.results_height)
             if hd.results_state_root != old.state_root:
-                fail("results_state_root: the state root this header "
-                     "certifies for block %d differs from the archive's "
-                     "record of block %d" % (r, r),
-                     old.state_root, hd.results_state_root)
+                fail("results_state_root: the archive's state root of "
+                     "block %d is not the one this header certifies "
+                     "(expected: the header's, found: the archive's)" % r,
+                     hd.results_state_root, old.state_root)
             if hd.results_receipts_root != old.receipts_root:
-                fail("results_receipts_root: the receipts root this header "
-                     "certifies for block %d differs from the archive's "
-                     "record of block %d" % (r, r),
-                     old.receipts_root, hd.results_receipts_root)
+                fail("results_receipts_root: the archive's receipts root "
+                     "of block %d is not the one this header certifies "
+                     "(expected: the header's, found: the archive's)" % r,
+                     hd.results_receipts_root, old.receipts_root)
             if not hd.HasField("results_cert"):
                 fail("no results_cert (the canonical certificate of block "
                      "%d)" % r)
