@@ -11,6 +11,8 @@ Modes (each prints the height it changed):
   forged-sig    block 2's certificate with its last signature made by a
                 key that is not that validator's
   root          the state root the archive records for block 2
+  unknown-field block 2 with a field spec/witan.proto does not define
+                appended (its header, so its hash, unchanged)
   truncate      the file without its last 10 bytes
   trailing      one byte after the last record
 
@@ -115,6 +117,9 @@ def main():
     elif mode == "root":
         sr = recs[height - 1][2]
         recs[height - 1][2] = bytes([sr[0] ^ 1]) + sr[1:]
+        out = join(head, recs)
+    elif mode == "unknown-field":
+        recs[height - 1][0] += b"\x78\x01"  # field 15, varint 1
         out = join(head, recs)
     elif mode == "truncate":
         height = len(recs)

@@ -4,10 +4,10 @@
 # blocks holding several), the chain exported as an archive; the Python
 # verifier must accept it and find the same genesis and tip as the C code,
 # and must refuse tampered copies, naming the place: a byte flipped in a
-# stored block, a certificate below quorum, one with a signer outside the
-# validator set, one with a forged signature, a recorded state root the
-# next header does not certify, a truncated file, trailing bytes, another
-# genesis. The C verifier (witan audit verify --archive) judges the same
+# stored block, a field the spec does not define, a certificate below
+# quorum, one with a signer outside the validator set, one with a forged
+# signature, a recorded state root the next header does not certify, a
+# truncated file, trailing bytes, another genesis. The C verifier (witan audit verify --archive) judges the same
 # files, so a disagreement between the two shows here.
 #   usage: test_sdk.sh BIN_DIR      (PYTHON: the interpreter, /usr/bin/python3)
 set -eu
@@ -126,6 +126,9 @@ expect "block $h's certificate with a forged signature" "$dir/forged-sig.wa" \
 h=$(tamper root)
 expect "block $h's recorded state root changed" "$dir/root.wa" \
     "block $((h + 1)): results_state_root: the archive's state root of block $h"
+h=$(tamper unknown-field)
+expect "block $h with a field the spec does not define" \
+    "$dir/unknown-field.wa" "block $h: the block carries a field"
 h=$(tamper truncate)
 expect "the file cut short in block $h's record" "$dir/truncate.wa" \
     "record of block $h, receipts root: the file ends"
