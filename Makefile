@@ -54,7 +54,10 @@ DEP_CHECKS := \
     libcmocka-dev:/usr/include/cmocka.h \
     lua5.4:/usr/bin/lua5.4 \
     clang:/usr/bin/clang \
-    libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a
+    libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a \
+    protobuf-compiler:/usr/bin/protoc \
+    python3-protobuf:/usr/lib/python3/dist-packages/google/protobuf/__init__.py \
+    python3-nacl:/usr/lib/python3/dist-packages/nacl/__init__.py
 dep_pkg = $(word 1,$(subst :, ,$(1)))
 dep_file = $(word 2,$(subst :, ,$(1)))
 DEP_MISSING := $(strip $(foreach d,$(DEP_CHECKS),\

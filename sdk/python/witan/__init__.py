@@ -1,0 +1,8 @@
+"""Witan auditor's SDK: verifies a chain archive (spec/audit.md) from the
+genesis alone, without re-executing transactions.
+
+Written from spec/ only, as a second implementation beside the C code in
+cli/audit.c; where the two disagree, spec/ decides.
+"""
+
+PROTOCOL_VERSION = 1  # spec/genesis.md: "must equal the build's (1)"
