@@ -140,7 +140,11 @@ static int archive_block(struct source *s, uint64_t height,
             free(block);
             return err;
         }
-        if (fread(roots, 1, sizeof roots, s->archive) != sizeof roots) {
+        /* The file ends with the last record (spec/audit.md): anything
+         * after it is not the chain the archive claims to be. */
+        if (fread(roots, 1, sizeof roots, s->archive) != sizeof roots ||
+            (s->archive_next + 1 == s->archive_count &&
+             fgetc(s->archive) != EOF)) {
             free(block);
             free(cert);
             return WITAN_EDECODE;
