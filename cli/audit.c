@@ -26,7 +26,9 @@ static const char usage[] =
     "       witan audit export --genesis FILE (--node URL | --home DIR |\n"
     "                          --from DATA_DIR) --out FILE\n"    "       witan audit prove (TX_HASH | --attestation KEY | --prediction KEY |\n"
     "                          --decision KEY [--evidence]) [--out FILE]\n"
-    "       witan audit check PROOF_FILE --genesis FILE\n"
+    "       witan audit check (PROOF_FILE | HEAD_FILE) --genesis FILE\n"
+    "       witan audit head [--size N] [--out FILE]\n"
+    "       witan audit consistency OLD_HEAD NEW_HEAD --genesis FILE\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -57,7 +59,14 @@ static const char usage[] =
     "        deployment, the model's registration, every input attestation.\n"
     "check   verifies a proof or evidence file with the genesis alone and\n"
     "        says in one sentence what it proved; exits 1 naming the first\n"
-    "        step that fails.\n"
+    "        step that fails. Given a signed head, checks its signatures.\n"
+    "head    writes the node's latest signed history head (or the one of\n"
+    "        --size blocks): a C2SP checkpoint of the chain's history tree,\n"
+    "        co-signed by a quorum of validators every checkpoint_interval\n"
+    "        blocks.\n"
+    "consistency  checks two signed heads, then asks the node for an RFC\n"
+    "        6962 consistency proof and verifies that the older history is\n"
+    "        a prefix of the newer, against the signed roots.\n"
     "  --node URL [--tls-ca FILE]   a node's client API\n";
 
 static const struct cli_opt verify_opts[] = {
@@ -368,10 +377,12 @@ static void print_key(const void *k, size_t n)
 }
 
 /* Tables whose every byte follows from the blocks: all but the node's own
- * bookkeeping (meta, its consensus log, its dropped transactions). */
+ * bookkeeping (meta, its consensus log, its dropped transactions, the
+ * signed heads it gathered). */
 static bool derived_table(int t)
 {
-    return t != STORE_META && t != STORE_CONSENSUS && t != STORE_DROPS;
+    return t != STORE_META && t != STORE_CONSENSUS && t != STORE_DROPS &&
+           t != STORE_HEADS;
 }
 
 /* With a copy of a node's database: every table the blocks determine —

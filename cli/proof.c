@@ -1,5 +1,6 @@
 /*
- * witan audit prove / check: portable proofs (spec/proofs.md). `prove` asks
+ * witan audit prove / check / head / consistency: portable proofs and
+ * signed history heads (spec/proofs.md). `prove` asks
  * a node for the proof of a transaction or of a record (and, for a decision
  * with --evidence, of every link of its chain of evidence) and writes
  * proof.json; `check` verifies such a file with nothing but the genesis,
@@ -230,6 +231,170 @@ static int cmd_prove(int argc, char **argv)
     return rc;
 }
 
+/* Checks a signed head; prints what it holds. Exit status. */
+static int check_head(const Witan__Genesis *g, const char *path,
+                      const char *note, size_t size)
+{
+    uint64_t tree;
+    uint8_t root[WITAN_HASH_SIZE];
+    uint32_t signers;
+    char why[LEDGER_WHY_SIZE], hex[65];
+    if (ledger_head_check(g, note, size, &tree, root, &signers, why,
+                          sizeof why)) {
+        printf("%s: does NOT hold: %s\n", path, why);
+        return 1;
+    }
+    witan_hex_encode(root, WITAN_HASH_SIZE, hex);
+    printf("The history of chain %s at %llu blocks has root %s, signed by "
+           "%u of its %zu validators.\n",
+           g->chain_id, (unsigned long long)tree, hex, signers,
+           g->n_validators);
+    return 0;
+}
+
+static const struct cli_opt head_opts[] = {
+    CLI_OPTS_NODE, {"--size", true, false}, {"--out", true, false},
+    {NULL, false, false}};
+
+static int cmd_head(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, head_opts, 0, "audit head"))
+        return 2;
+    uint64_t size = 0;
+    const char *sz = cli_flag(argc, argv, "--size");
+    if (sz && cli_parse_u64("audit head", "--size", sz, UINT64_MAX, &size))
+        return 2;
+    char address[256];
+    cli_node_connect(argc, argv, address, sizeof address);
+    Witan__HeadRequest q = WITAN__HEAD_REQUEST__INIT;
+    q.size = size;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_HEAD;
+    req.head = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return 1;
+    if (cli_response_error("audit head", resp)) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    int rc = resp->kind_case == WITAN__RESPONSE__KIND_HEAD
+                 ? write_out(cli_flag(argc, argv, "--out"), resp->head->note,
+                             strlen(resp->head->note))
+                 : 1;
+    witan__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+static const struct cli_opt consistency_opts[] = {
+    CLI_OPTS_NODE, {"--genesis", true, false}, {NULL, false, false}};
+
+/* A signed head file, checked: its size and root. Exit status. */
+static int head_file(const Witan__Genesis *g, const char *path, uint64_t *size,
+                     uint8_t root[WITAN_HASH_SIZE])
+{
+    char *text, why[LEDGER_WHY_SIZE];
+    size_t n;
+    uint32_t signers;
+    int err = witan_read_file(path, LEDGER_HEAD_SIZE_MAX, &text, &n);
+    if (err) {
+        fprintf(stderr, "witan audit consistency: %s: %s\n", path,
+                witan_err_message(err));
+        return 1;
+    }
+    err = ledger_head_check(g, text, n, size, root, &signers, why, sizeof why);
+    free(text);
+    if (err) {
+        printf("%s: does NOT hold: %s\n", path, why);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_consistency(int argc, char **argv)
+{
+    if (cli_args_check(argc, argv, 2, consistency_opts, 2,
+                       "audit consistency"))
+        return 2;
+    const char *old_path = NULL, *new_path = NULL;
+    cli_positional(argc, argv, 2, consistency_opts, 0, &old_path);
+    cli_positional(argc, argv, 2, consistency_opts, 1, &new_path);
+    const char *gpath = cli_flag(argc, argv, "--genesis");
+    if (!old_path || !new_path || !gpath) {
+        fprintf(stderr, "witan audit consistency: two signed head files (the "
+                        "older first) and --genesis FILE are required\n");
+        return 2;
+    }
+    char why[LEDGER_WHY_SIZE];
+    Witan__Genesis *g;
+    if (ledger_genesis_load(gpath, &g, why, sizeof why)) {
+        fprintf(stderr, "witan audit consistency: %s\n", why);
+        return 1;
+    }
+    uint64_t old_size, new_size;
+    uint8_t old_root[WITAN_HASH_SIZE], new_root[WITAN_HASH_SIZE];
+    int rc = head_file(g, old_path, &old_size, old_root);
+    if (!rc)
+        rc = head_file(g, new_path, &new_size, new_root);
+    if (!rc && old_size > new_size) {
+        fprintf(stderr, "witan audit consistency: %s (%llu blocks) is newer "
+                        "than %s (%llu): give the older first\n",
+                old_path, (unsigned long long)old_size, new_path,
+                (unsigned long long)new_size);
+        rc = 2;
+    }
+    Witan__Response *resp = NULL;
+    if (!rc) {
+        char address[256];
+        cli_node_connect(argc, argv, address, sizeof address);
+        Witan__ConsistencyRequest q = WITAN__CONSISTENCY_REQUEST__INIT;
+        q.from = old_size;
+        q.to = new_size;
+        Witan__Request req = WITAN__REQUEST__INIT;
+        req.kind_case = WITAN__REQUEST__KIND_CONSISTENCY;
+        req.consistency = &q;
+        if (cli_call(address, &req, 60000, &resp))
+            rc = 1;
+        else if (cli_response_error("audit consistency", resp) ||
+                 resp->kind_case != WITAN__RESPONSE__KIND_CONSISTENCY)
+            rc = 1;
+    }
+    if (!rc) {
+        /* The node's proof is checked against the roots the validators
+         * signed, never against the roots the node states. */
+        const Witan__ConsistencyResponse *c = resp->consistency;
+        wcrypto_digest proof[WITAN_MERKLE_CONSISTENCY_COUNT_MAX];
+        bool shape = c->n_proof <= WITAN_MERKLE_CONSISTENCY_COUNT_MAX;
+        for (size_t i = 0; shape && i < c->n_proof; i++) {
+            shape = c->proof[i].len == WITAN_HASH_SIZE;
+            if (shape)
+                memcpy(proof[i], c->proof[i].data, WITAN_HASH_SIZE);
+        }
+        bool same = old_size == new_size &&
+                    memcmp(old_root, new_root, WITAN_HASH_SIZE) == 0;
+        if (same || (shape && old_size < new_size &&
+                     wcrypto_merkle_consistency_verify(
+                         old_size, new_size, old_root, new_root,
+                         (const wcrypto_digest *)proof, c->n_proof) == 0)) {
+            printf("The history of %llu blocks signed in %s is a prefix of "
+                   "the history of %llu blocks signed in %s (%zu hashes).\n",
+                   (unsigned long long)old_size, old_path,
+                   (unsigned long long)new_size, new_path, c->n_proof);
+        } else {
+            printf("%s and %s do NOT hold together: the history signed at "
+                   "%llu blocks is not a prefix of the one signed at %llu "
+                   "(a fork, or a proof from another history)\n",
+                   old_path, new_path, (unsigned long long)old_size,
+                   (unsigned long long)new_size);
+            rc = 1;
+        }
+    }
+    if (resp)
+        witan__response__free_unpacked(resp, NULL);
+    ledger_genesis_free(g);
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     if (cli_args_check(argc, argv, 2, check_opts, 1, "audit check"))
@@ -256,6 +421,12 @@ static int cmd_check(int argc, char **argv)
                 witan_err_message(err));
         ledger_genesis_free(g);
         return 1;
+    }
+    if (size && text[0] != '{') { /* a signed head, not a proof */
+        int rc = check_head(g, path, text, size);
+        free(text);
+        ledger_genesis_free(g);
+        return rc;
     }
     Witan__Proof **proofs = NULL;
     size_t count = 0;
@@ -284,5 +455,9 @@ int cli_audit_proof(int argc, char **argv)
         return cmd_prove(argc, argv);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc, argv);
+    if (strcmp(argv[1], "head") == 0)
+        return cmd_head(argc, argv);
+    if (strcmp(argv[1], "consistency") == 0)
+        return cmd_consistency(argc, argv);
     return -1;
 }

@@ -24,6 +24,7 @@
 static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
     "                          [--chain-id ID] [--tls]\n"
+    "                          [--checkpoint-interval K]\n"
     "       witan testnet start|stop|status DIR\n"
     "\n"
     "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
@@ -36,6 +37,8 @@ static const char usage[] =
     "        the Ed25519 signing keys, and every node requires its peers'.\n"
     "        The client API is then tls+tcp:// too, on the same ports: give\n"
     "        clients --tls-ca DIR/tls-ca.pem, or --home DIR/node<i>.\n"
+    "        --checkpoint-interval sets the genesis parameter K (default\n"
+    "        100): validators sign a history head every K blocks.\n"
     "start   runs every node's witand in the background (log in\n"
     "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid).\n"
     "stop    sends SIGTERM to each and waits for it to finish.\n"
@@ -48,6 +51,11 @@ static int cmd_init(int argc, char **argv)
     const char *bp = cli_flag(argc, argv, "--base-port");
     const char *chain = cli_flag(argc, argv, "--chain-id");
     bool tls = cli_has_flag(argc, argv, "--tls");
+    const char *ck = cli_flag(argc, argv, "--checkpoint-interval");
+    uint64_t checkpoint = 0;
+    if (ck && cli_parse_u64("testnet", "--checkpoint-interval", ck, 1024,
+                            &checkpoint))
+        return 2;
     int n = nv ? atoi(nv) : 0, base = bp ? atoi(bp) : TESTNET_PORT_DEFAULT;
     if (!dir || n < 1 || n > WITAN_VALIDATOR_COUNT_MAX || base < 1024 ||
         base + TESTNET_PORT_STRIDE * n > 65535) {
@@ -106,12 +114,17 @@ static int cmd_init(int argc, char **argv)
     char ohex[65];
     witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, ohex);
     wcrypto_keypair_wipe(&kp);
+    if (checkpoint)
+        used += (size_t)snprintf(json + used, 64 * 1024 - used,
+                                 "], \"params\": {\"checkpoint_interval\": "
+                                 "%llu",
+                                 (unsigned long long)checkpoint);
     snprintf(json + used, 64 * 1024 - used,
-             "], \"members\": [{\"name\": \"operator\", \"key_type\": "
+             "%s, \"members\": [{\"name\": \"operator\", \"key_type\": "
              "\"ed25519\", \"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
              "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
              "\"contract_operator\"]}]}",
-             ohex);
+             checkpoint ? "}" : "]", ohex);
     Witan__Genesis *g;
     char why[LEDGER_WHY_SIZE];
     err = ledger_genesis_parse(json, strlen(json), &g, why, sizeof why);

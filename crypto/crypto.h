@@ -119,6 +119,23 @@ int wcrypto_verify_wire(enum wcrypto_key_type type, const uint8_t *pubkey,
                         const uint8_t *sig, size_t sig_size)
     __attribute__((warn_unused_result));
 
+/* Ed25519 over a whole message rather than a digest (C2SP signed notes,
+ * whose signatures are over the note text). */
+int wcrypto_ed25519_sign_message(const wcrypto_keypair *kp, const void *msg,
+                                 size_t size, uint8_t sig[WCRYPTO_SIG_SIZE]);
+int wcrypto_ed25519_verify_message(const uint8_t pub[WCRYPTO_ED25519_PUBKEY_SIZE],
+                                   const void *msg, size_t size,
+                                   const uint8_t sig[WCRYPTO_SIG_SIZE])
+    __attribute__((warn_unused_result));
+
+/* Standard base64 with padding (RFC 4648 section 4): the text's length,
+ * NUL-terminated in out, or 0 when out is too small; decoding refuses
+ * anything but exactly such text. */
+size_t wcrypto_base64_encode(const uint8_t *data, size_t size, char *out,
+                             size_t out_size);
+int wcrypto_base64_decode(const char *text, size_t size, uint8_t *out,
+                          size_t out_max, size_t *out_size);
+
 /* Plain SHA-256. Never fails. */
 void wcrypto_sha256(const void *data, size_t size,
                     uint8_t out[WCRYPTO_HASH_SIZE]);

@@ -265,3 +265,45 @@ void wcrypto_address(const wcrypto_pubkey *pub,
     wcrypto_hasher_final(&h, digest);
     memcpy(out, digest, WCRYPTO_ADDRESS_SIZE);
 }
+
+int wcrypto_ed25519_sign_message(const wcrypto_keypair *kp, const void *msg,
+                                 size_t size, uint8_t sig[WCRYPTO_SIG_SIZE])
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    if (kp->pub.type != WCRYPTO_KEY_ED25519)
+        return WITAN_EKEYTYPE;
+    return witan_from_sodium(
+        crypto_sign_detached(sig, NULL, msg, size, kp->secret), WITAN_EKEY);
+}
+
+int wcrypto_ed25519_verify_message(const uint8_t pub[WCRYPTO_ED25519_PUBKEY_SIZE],
+                                   const void *msg, size_t size,
+                                   const uint8_t sig[WCRYPTO_SIG_SIZE])
+{
+    WITAN_ASSERT(init_result == WITAN_OK);
+    return crypto_sign_verify_detached(sig, msg, size, pub) == 0 ? WITAN_OK
+                                                                 : WITAN_ESIG;
+}
+
+size_t wcrypto_base64_encode(const uint8_t *data, size_t size, char *out,
+                             size_t out_size)
+{
+    size_t need = sodium_base64_ENCODED_LEN(size,
+                                            sodium_base64_VARIANT_ORIGINAL);
+    if (out_size < need)
+        return 0;
+    sodium_bin2base64(out, out_size, data, size,
+                      sodium_base64_VARIANT_ORIGINAL);
+    return need - 1;
+}
+
+int wcrypto_base64_decode(const char *text, size_t size, uint8_t *out,
+                          size_t out_max, size_t *out_size)
+{
+    const char *end;
+    if (sodium_base642bin(out, out_max, text, size, NULL, out_size, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text + size)
+        return WITAN_EDECODE;
+    return WITAN_OK;
+}

@@ -221,6 +221,40 @@ int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
 int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,
                          uint32_t *count);
 
+/* --- signed history heads (spec/proofs.md) ---------------------------------- */
+
+/* A checkpoint's text is origin, size and root; a signed head adds a line
+ * for each of at most 64 validators and for witnesses. */
+#define LEDGER_HEAD_TEXT_SIZE_MAX 256
+#define LEDGER_HEAD_SIZE_MAX (16 * 1024)
+
+/* "witan/<chain id>/<genesis hash hex>\n<size>\n<base64 root>\n": the
+ * length written, or WITAN_ELIMIT. */
+int ledger_head_text(const Witan__Genesis *g, uint64_t size,
+                     const uint8_t root[WITAN_HASH_SIZE], char *out,
+                     size_t out_size);
+/* Validator `index`'s key name in signed notes: "<chain id>/<index>". */
+void ledger_head_key_name(const Witan__Genesis *g, uint32_t index, char *out,
+                          size_t out_size);
+/* Its signature line over a head's text: "— name base64(id ‖ sig)\n". */
+int ledger_head_signature_line(const Witan__Genesis *g, uint32_t index,
+                               const uint8_t sig[WITAN_SIGNATURE_SIZE],
+                               char *out, size_t out_size);
+/* Checks a signed head against the genesis: its text is this chain's
+ * checkpoint, every signature by a validator's key verifies (others are
+ * ignored) and a quorum of validators signed. Its size and root, and the
+ * number of validators that signed. */
+int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
+                      uint64_t *tree_size, uint8_t root[WITAN_HASH_SIZE],
+                      uint32_t *signers, char *why, size_t why_size);
+/* An RFC 6962 consistency proof between the history at two sizes (proof
+ * holds WITAN_MERKLE_CONSISTENCY_COUNT_MAX), with both roots. */
+int ledger_history_consistency(ledger *l, uint64_t old_size, uint64_t new_size,
+                               wcrypto_digest *proof, size_t *proof_count,
+                               uint8_t old_root[WITAN_HASH_SIZE],
+                               uint8_t new_root[WITAN_HASH_SIZE], char *why,
+                               size_t why_size);
+
 /* --- proofs (spec/proofs.md) ---------------------------------------------- */
 
 #define LEDGER_PROOF_VERSION 1

@@ -26,7 +26,8 @@ static uint32_t get_be32(const uint8_t *p)
 
 static bool kind_known(uint8_t kind)
 {
-    return kind == NODE_FRAME_CONSENSUS || kind == NODE_FRAME_TXS;
+    return kind == NODE_FRAME_CONSENSUS || kind == NODE_FRAME_TXS ||
+           kind == NODE_FRAME_HEADS;
 }
 
 int node_frame_build(uint8_t kind, uint32_t sender, const pbft_bytes *items,

@@ -768,6 +768,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->runs->base
         : resp->kind_case == WITAN__RESPONSE__KIND_SCORECARD
             ? &resp->scorecard->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_CONSISTENCY
+            ? &resp->consistency->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -1151,6 +1153,49 @@ static void route_proof(struct http_call *c, const char *rest)
         respond(c->aio, 200, "application/json", text, size, false);
     free(text);
     witan__response__free_unpacked(resp, NULL);
+}
+
+/* /v1/heads/latest, /v1/heads/{size}: the C2SP signed note, as text. */
+static void route_head(struct http_call *c, const char *which)
+{
+    uint64_t size = 0;
+    if (strcmp(which, "latest") != 0 && (parse_u64(which, &size) || !size)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "a head is /v1/heads/latest or /v1/heads/{size}, a "
+                      "positive number of blocks");
+        return;
+    }
+    Witan__HeadRequest q = WITAN__HEAD_REQUEST__INIT;
+    q.size = size;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_HEAD;
+    req.head = &q;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD)
+        respond(c->aio, 200, "text/plain; charset=utf-8", resp->head->note,
+                strlen(resp->head->note), false);
+    else
+        respond_error(c->aio, 502, WITAN_EDECODE, false,
+                      "the node answered with another kind of response");
+    witan__response__free_unpacked(resp, NULL);
+}
+
+/* /v1/proofs/consistency?from=&to= */
+static void route_consistency(struct http_call *c)
+{
+    const char *f = param(&c->params, "from"), *t = param(&c->params, "to");
+    Witan__ConsistencyRequest q = WITAN__CONSISTENCY_REQUEST__INIT;
+    if (!f || !t || parse_u64(f, &q.from) || parse_u64(t, &q.to)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "from and to are tree sizes (numbers of blocks)");
+        return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONSISTENCY;
+    req.consistency = &q;
+    answer_query(c, &req);
 }
 
 /* --- /metrics ---------------------------------------------------------------- */
@@ -1611,7 +1656,7 @@ static bool get_path(const char *p)
     static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
                                          "/v1/models/", "/v1/accounts/",
                                          "/v1/contracts/", "/v1/decisions/",
-                                         "/v1/proofs/"};
+                                         "/v1/proofs/", "/v1/heads/"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
         if (strcmp(p, exact[i]) == 0)
             return true;
@@ -1723,8 +1768,12 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_decisions(c, NULL);
     } else if (strncmp(p, "/v1/decisions/", 14) == 0 && p[14]) {
         route_decisions(c, p + 14);
+    } else if (strcmp(p, "/v1/proofs/consistency") == 0) {
+        route_consistency(c);
     } else if (strncmp(p, "/v1/proofs/", 11) == 0 && p[11]) {
         route_proof(c, p + 11);
+    } else if (strncmp(p, "/v1/heads/", 10) == 0 && p[10]) {
+        route_head(c, p + 10);
     } else {
         known = false;
     }

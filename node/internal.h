@@ -119,6 +119,27 @@ int node_disk_check(struct node *n, char *why, size_t why_size);
 /* The figures, measured at most NODE_DISK_CHECK_MS ago. */
 void node_disk_figures(struct node *n, struct node_disk *out);
 
+/* --- signed history heads (node/heads.c) ------------------------------------ */
+
+/* Checkpoint heights gathered at once, and how many intervals ahead of
+ * this node's tip a peer's signature may be (a peer a little ahead). */
+#define NODE_HEADS_SLOTS 4
+#define NODE_HEADS_AHEAD_MAX 2
+
+struct node_head_slot {
+    uint64_t size; /* 0: empty */
+    bool have_root;
+    uint8_t root[WITAN_HASH_SIZE];
+    uint8_t sig[WITAN_VALIDATOR_COUNT_MAX][WITAN_SIGNATURE_SIZE];
+    uint8_t state[WITAN_VALIDATOR_COUNT_MAX]; /* none, unchecked, valid */
+    uint32_t written_count; /* signatures in the note last stored */
+};
+
+struct node_heads {
+    struct node_head_slot slot[NODE_HEADS_SLOTS];
+    uint64_t assembled, refused;
+};
+
 struct node {
     const char *home;
     const struct node_config *cfg;
@@ -137,7 +158,21 @@ struct node {
     struct node_metrics metrics;
     struct node_disk disk;
     struct node_http *http; /* the HTTP gateway, or NULL when it is off */
+    struct node_heads heads;
 };
+
+/* Block `height` was executed: at a checkpoint height, sign its head and
+ * send the signature to the other validators. */
+void node_heads_executed(struct node *n, uint64_t height);
+/* A HeadSignature from a peer (frame kind 03). */
+void node_heads_on_frame(struct node *n, const uint8_t *data, size_t size);
+/* The signed head of `size` blocks (0: the latest) into *out; *note is
+ * malloc'd (the caller frees it after out is sent). WITAN_ENOTFOUND. */
+int node_heads_get(struct node *n, uint64_t size, Witan__HeadResponse *out,
+                   char **note);
+/* One item to validator `to` (or PBFT_TO_ALL) over the mesh. */
+void replica_send(struct node *n, uint32_t to, uint8_t kind,
+                  const uint8_t *data, size_t size);
 
 /* Counts one committed block and the commit latency of its transactions
  * (those admitted here; others are not timed). Cannot fail. */

@@ -99,6 +99,7 @@ int node_run(const char *home, const struct node_config *c,
 enum node_frame_kind {
     NODE_FRAME_CONSENSUS = 0x01, /* SignedMessages for the core */
     NODE_FRAME_TXS = 0x02,       /* the ledger's relayed transactions */
+    NODE_FRAME_HEADS = 0x03,     /* HeadSignatures (signed history heads) */
 };
 
 /* --- Frames (node/frame.c) ----------------------------------------------------

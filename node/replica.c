@@ -189,6 +189,7 @@ static int deliver(void *ctx, const pbft_action *a,
         return err;
     WITAN_DEBUG("node", "executed block %llu: %u transactions",
                 (unsigned long long)a->height, stats.tx_count);
+    node_heads_executed(n, a->height);
     memcpy(state_root, stats.state_root, WITAN_HASH_SIZE);
     memcpy(receipts_root, stats.receipts_root, WITAN_HASH_SIZE);
     return WITAN_OK;
@@ -406,6 +407,10 @@ static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
                        size_t size)
 {
     struct node *n = ctx;
+    if (kind == NODE_FRAME_HEADS) {
+        node_heads_on_frame(n, data, size);
+        return;
+    }
     if (kind != NODE_FRAME_TXS)
         return;
     Witan__SubmitRequest *sr =
@@ -423,6 +428,12 @@ static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
                    &decoded, why, sizeof why);
     }
     witan__submit_request__free_unpacked(sr, NULL);
+}
+
+void replica_send(struct node *n, uint32_t to, uint8_t kind,
+                  const uint8_t *data, size_t size)
+{
+    node_mesh_send(n->replica->mesh, to, kind, data, size);
 }
 
 uint32_t replica_peers_connected(const struct node *n)

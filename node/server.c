@@ -367,6 +367,12 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__RunsResponse *runs = NULL;
     Witan__ScorecardResponse *card = NULL;
     Witan__ProofResponse proof = WITAN__PROOF_RESPONSE__INIT;
+    Witan__HeadResponse head = WITAN__HEAD_RESPONSE__INIT;
+    char *head_note = NULL;
+    Witan__ConsistencyResponse cons = WITAN__CONSISTENCY_RESPONSE__INIT;
+    wcrypto_digest cons_proof[WITAN_MERKLE_CONSISTENCY_COUNT_MAX];
+    ProtobufCBinaryData cons_items[WITAN_MERKLE_CONSISTENCY_COUNT_MAX];
+    uint8_t cons_roots[2][WITAN_HASH_SIZE];
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
@@ -579,6 +585,38 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_PROOF;
         resp.proof = &proof;
         break;
+    case WITAN__REQUEST__KIND_HEAD:
+        err = node_heads_get(n, req->head->size, &head, &head_note);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why,
+                     req->head->size ? "no signed head of that size here "
+                                       "(heads are made every %llu blocks)"
+                                     : "no signed head yet (heads are made "
+                                       "every %llu blocks)",
+                     (unsigned long long)
+                         n->genesis->params->checkpoint_interval);
+        resp.kind_case = WITAN__RESPONSE__KIND_HEAD;
+        resp.head = &head;
+        break;
+    case WITAN__REQUEST__KIND_CONSISTENCY: {
+        size_t count = 0;
+        err = ledger_history_consistency(n->l, req->consistency->from,
+                                         req->consistency->to, cons_proof,
+                                         &count, cons_roots[0], cons_roots[1],
+                                         why, sizeof why);
+        for (size_t i = 0; !err && i < count; i++)
+            cons_items[i] = (ProtobufCBinaryData){WITAN_HASH_SIZE,
+                                                  cons_proof[i]};
+        cons.from = req->consistency->from;
+        cons.to = req->consistency->to;
+        cons.from_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, cons_roots[0]};
+        cons.to_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, cons_roots[1]};
+        cons.n_proof = err ? 0 : count;
+        cons.proof = cons_items;
+        resp.kind_case = WITAN__RESPONSE__KIND_CONSISTENCY;
+        resp.consistency = &cons;
+        break;
+    }
     case WITAN__REQUEST__KIND_METRICS:
         handle_metrics(n, &metrics, &resp);
         break;
@@ -606,6 +644,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_scorecard_response_free(card);
     if (proof.proof)
         witan__proof__free_unpacked(proof.proof, NULL);
+    free(head_note);
     witan__request__free_unpacked(req, NULL);
 }
 

@@ -50,7 +50,7 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
     "models",   "predictions", "triggers", "consensus", "drops",
     "contracts", "contract_triggers", "runs", "contract_state", "decisions",
     "decision_index", "events", "resolutions", "prediction_scores",
-    "scorecards",
+    "scorecards", "heads",
 };
 
 bool store_table_is_state(enum store_table table)

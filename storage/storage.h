@@ -55,7 +55,9 @@ enum store_table {
     STORE_RESOLUTIONS = 20,       /* target feed, subject, time, prediction */
     STORE_PREDICTION_SCORES = 21, /* prediction key -> PredictionScore (state) */
     STORE_SCORECARDS = 22,        /* model hash -> Scorecard       (state) */
-    STORE_TABLE_COUNT = 23,
+    /* Signed history heads this node assembled (spec/proofs.md). */
+    STORE_HEADS = 23,             /* be64(tree size) -> signed note text */
+    STORE_TABLE_COUNT = 24,
 };
 
 /* True for the tables whose writes enter the state root. */
