@@ -478,6 +478,11 @@ static void route_block(struct http_call *c, const char *arg)
 
 static void route_tx(struct http_call *c, const char *arg)
 {
+    static const char *const known[] = {"format", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
     uint8_t hash[WITAN_HASH_SIZE];
     if (strlen(arg) != 2 * WITAN_HASH_SIZE ||
         witan_hex_decode(arg, hash, WITAN_HASH_SIZE) != 0) {
@@ -497,6 +502,28 @@ static void route_tx(struct http_call *c, const char *arg)
     if (tx->state == WITAN__TX_STATE__TX_STATE_UNKNOWN) {
         respond_error(c->aio, 404, WITAN_ENOTFOUND, false,
                       "no transaction %s is pending or committed", arg);
+        witan__response__free_unpacked(resp, NULL);
+        return;
+    }
+    /* ?format=protobuf: the TxResponse's own bytes (envelope and receipt
+     * as the chain hashes them), what the client API carries. */
+    const char *format = param(&c->params, "format");
+    if (format && strcmp(format, "protobuf") == 0) {
+        size_t size = witan__tx_response__get_packed_size(tx);
+        uint8_t *bytes = malloc(size ? size : 1);
+        if (!bytes) {
+            respond_error(c->aio, 503, WITAN_ENOMEM, false, "out of memory");
+        } else {
+            witan__tx_response__pack(tx, bytes);
+            respond(c->aio, 200, "application/x-protobuf", (char *)bytes, size,
+                    false);
+            free(bytes);
+        }
+        witan__response__free_unpacked(resp, NULL);
+        return;
+    } else if (format && strcmp(format, "json") != 0) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "format is json (the default) or protobuf");
         witan__response__free_unpacked(resp, NULL);
         return;
     }
@@ -1106,6 +1133,11 @@ static void route_scorecard(struct http_call *c, const char *hex)
  * (spec/proofs.md), the very text `witan audit prove` writes. */
 static void route_proof(struct http_call *c, const char *rest)
 {
+    static const char *const known[] = {NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
     static const char *const kinds[] = {"tx/", "attestations/",
                                         "predictions/", "decisions/"};
     size_t k = 0;
@@ -1158,6 +1190,11 @@ static void route_proof(struct http_call *c, const char *rest)
 /* /v1/heads/latest, /v1/heads/{size}: the C2SP signed note, as text. */
 static void route_head(struct http_call *c, const char *which)
 {
+    static const char *const known[] = {NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
     uint64_t size = 0;
     if (strcmp(which, "latest") != 0 && (parse_u64(which, &size) || !size)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
@@ -1185,6 +1222,11 @@ static void route_head(struct http_call *c, const char *which)
 /* /v1/proofs/consistency?from=&to= */
 static void route_consistency(struct http_call *c)
 {
+    static const char *const known[] = {"from", "to", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
     const char *f = param(&c->params, "from"), *t = param(&c->params, "to");
     Witan__ConsistencyRequest q = WITAN__CONSISTENCY_REQUEST__INIT;
     if (!f || !t || parse_u64(f, &q.from) || parse_u64(t, &q.to)) {

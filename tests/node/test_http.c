@@ -544,6 +544,71 @@ static void test_http_gateway(void **state)
     char *t4 = wait_committed(http_port, &tx[4]);
     assert_non_null(strstr(t4, "\"subject\":\"x\\ufffdy\xc3\xa9\""));
     free(t4);
+    /* The receipt in protobuf: the bytes the chain hashes, no JSON. */
+    snprintf(path, sizeof path, "/v1/tx/%s?format=protobuf", tx[4].hex);
+    assert_int_equal(http_get(http_port, path, &a), 0);
+    assert_int_equal(a.status, 200);
+    if (!strstr(a.head, "application/x-protobuf"))
+        fail_msg("head: %s", a.head);
+    Witan__TxResponse *pb = witan__tx_response__unpack(
+        NULL, a.body_size, (const uint8_t *)a.body);
+    assert_non_null(pb);
+    assert_int_equal(pb->state, WITAN__TX_STATE__TX_STATE_COMMITTED);
+    assert_non_null(pb->receipt);
+    assert_int_equal(pb->receipt->status, WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_true(pb->receipt->n_records >= 2); /* the account, the record */
+    assert_int_equal(pb->envelope.len, tx[4].size);
+    assert_memory_equal(pb->envelope.data, tx[4].env, tx[4].size);
+    witan__tx_response__free_unpacked(pb, NULL);
+    free(a.body);
+    snprintf(path, sizeof path, "/v1/tx/%s?format=xml", tx[4].hex);
+    assert_int_equal(http_get(http_port, path, &a), 0);
+    assert_int_equal(a.status, 400);
+    free(a.body);
+    /* Its proof (once block h + 1 carries its receipts root) checks with
+     * the genesis alone. */
+    snprintf(path, sizeof path, "/v1/proofs/tx/%s", tx[4].hex);
+    for (int k = 0; k < 250; k++) {
+        assert_int_equal(http_get(http_port, path, &a), 0);
+        if (a.status != 404)
+            break;
+        free(a.body);
+        sleep_ms(20);
+    }
+    assert_int_equal(a.status, 200);
+    Witan__Proof *proof;
+    char why[LEDGER_WHY_SIZE], said[1024], gpath[700];
+    assert_int_equal(
+        ledger_proof_from_json(a.body, a.body_size, &proof, why, sizeof why),
+        0);
+    free(a.body);
+    Witan__Genesis *g;
+    snprintf(gpath, sizeof gpath, "%s/genesis.json", home);
+    assert_int_equal(ledger_genesis_load(gpath, &g, why, sizeof why), 0);
+    if (ledger_proof_check(g, proof, said, sizeof said, why, sizeof why))
+        fail_msg("the proof over HTTP does not hold: %s", why);
+    assert_non_null(strstr(said, tx[4].hex));
+    witan__proof__free_unpacked(proof, NULL);
+    ledger_genesis_free(g);
+    assert_int_equal(http_get(http_port, "/v1/proofs/tx/00", &a), 0);
+    assert_int_equal(a.status, 400);
+    free(a.body);
+    /* No head before checkpoint_interval blocks; consistency proofs
+     * between any sizes up to the tip. */
+    assert_int_equal(http_get(http_port, "/v1/heads/latest", &a), 0);
+    assert_int_equal(a.status, 404);
+    assert_non_null(strstr(a.body, "no signed head yet"));
+    free(a.body);
+    assert_int_equal(
+        http_get(http_port, "/v1/proofs/consistency?from=1&to=2", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"proof\":["));
+    assert_non_null(strstr(a.body, "\"to_root\":\""));
+    free(a.body);
+    assert_int_equal(
+        http_get(http_port, "/v1/proofs/consistency?from=2&to=1", &a), 0);
+    assert_int_equal(a.status, 400);
+    free(a.body);
 
     /* Mutated bodies and queries: always a JSON answer with a client
      * status. A mutation may leave the same envelope (a base64 digit's
