@@ -55,6 +55,7 @@ struct bundle {
     Witan__Response *resp[LEDGER_EVIDENCE_PROOF_COUNT_MAX];
     const Witan__Proof *proofs[LEDGER_EVIDENCE_PROOF_COUNT_MAX];
     size_t count;
+    bool lean; /* proofs without their transactions' envelopes */
 };
 
 static bool holds_tx(const struct bundle *b, const ProtobufCBinaryData *tx)
@@ -83,7 +84,11 @@ static int add(const char *address, struct bundle *b,
                 LEDGER_EVIDENCE_PROOF_COUNT_MAX);
         return 1;
     }
-    if (fetch(address, q, &b->resp[b->count]))
+    /* In evidence the links are commitments: each transaction's hash is
+     * what the records name, and its receipt proves it was committed. */
+    Witan__ProofRequest lean = *q;
+    lean.without_transaction = b->lean;
+    if (fetch(address, &lean, &b->resp[b->count]))
         return 1;
     b->proofs[b->count] = b->resp[b->count]->proof->proof;
     b->count++;
@@ -210,6 +215,7 @@ static int cmd_prove(int argc, char **argv)
     }
     struct bundle bun;
     memset(&bun, 0, sizeof bun);
+    bun.lean = with_evidence;
     int rc = add(address, &bun, &q);
     if (!rc && with_evidence)
         rc = evidence(address, &bun);

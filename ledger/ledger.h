@@ -273,7 +273,8 @@ int ledger_proof_check(const Witan__Genesis *g, const Witan__Proof *p,
                        char *said, size_t said_size, char *why,
                        size_t why_size);
 
-/* proof.json: the Proof with bytes as lower-case hex (proofs.md). *text is
+/* proof.json: the Proof with bytes in standard base64, as the proto3 JSON
+ * mapping writes them (proofs.md). *text is
  * malloc'd and NUL-terminated. */
 int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size);
 int ledger_proof_from_json(const char *text, size_t size, Witan__Proof **out,

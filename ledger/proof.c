@@ -59,7 +59,7 @@ static int block_at(store_txn *txn, uint64_t height, Witan__Block **out)
 /* Fills p with the transaction `hash`, its receipt and their paths, and
  * the headers and certificate that certify them. */
 static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
-                    Witan__Proof *p, char *why, size_t why_size)
+                    bool with_tx, Witan__Proof *p, char *why, size_t why_size)
 {
     const void *v;
     size_t vs;
@@ -94,16 +94,17 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
         err = WITAN_ENOMEM;
     wcrypto_digest path[WITAN_MERKLE_PROOF_COUNT_MAX];
     size_t path_count;
-    /* The transaction under block h's transactions root. */
-    for (size_t i = 0; !err && i < n; i++)
+    /* The transaction under block h's transactions root, unless only its
+     * commitment is wanted: the receipt names its hash already. */
+    for (size_t i = 0; !err && with_tx && i < n; i++)
         wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, b->txs[i].data,
                             b->txs[i].len, leaves[i]);
-    if (!err)
+    if (!err && with_tx)
         err = wcrypto_merkle_inclusion_proof(leaves, n, index, path,
                                              &path_count);
-    if (!err)
+    if (!err && with_tx)
         err = path_into(path, path_count, &p->tx_path, &p->n_tx_path);
-    if (!err)
+    if (!err && with_tx)
         err = dup_into(&p->envelope, b->txs[index].data, b->txs[index].len);
     /* Its receipt under the receipts root, over every receipt of block h
      * in block order. */
@@ -289,7 +290,8 @@ int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
             err = dup_into(&p->record->value, v, vs);
     }
     if (!err)
-        err = prove_tx(l, txn, tx, p, why, why_size);
+        err = prove_tx(l, txn, tx, !req->without_transaction, p, why,
+                       why_size);
     store_abort(txn);
     if (!err) {
         p->version = LEDGER_PROOF_VERSION;
@@ -421,11 +423,16 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
     d->cert = witan__commit_certificate__unpack(NULL, p->results_cert.len,
                                                 p->results_cert.data);
     d->receipt = witan__receipt__unpack(NULL, p->receipt.len, p->receipt.data);
-    d->env = witan__envelope__unpack(NULL, p->envelope.len, p->envelope.data);
-    if (d->env)
-        d->body = witan__tx_body__unpack(NULL, d->env->body.len,
-                                         d->env->body.data);
-    if (!d->header || !d->later || !d->cert || !d->receipt || !d->body) {
+    bool with_tx = p->envelope.len > 0;
+    if (with_tx) {
+        d->env =
+            witan__envelope__unpack(NULL, p->envelope.len, p->envelope.data);
+        if (d->env)
+            d->body = witan__tx_body__unpack(NULL, d->env->body.len,
+                                             d->env->body.data);
+    }
+    if (!d->header || !d->later || !d->cert || !d->receipt ||
+        (with_tx && !d->body)) {
         WHY("%s does not decode",
             !d->header  ? "header"
             : !d->later ? "results_header"
@@ -501,8 +508,14 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
         return WITAN_EPROOF;
     }
     /* 4. The transaction is under header h's transactions root, is the one
-     * the receipt names, and its signature holds. */
+     * the receipt names, and its signature holds: when it is included. */
     uint8_t tx_hash[WITAN_HASH_SIZE];
+    memcpy(tx_hash, r->tx_hash.data, WITAN_HASH_SIZE);
+    if (!with_tx && p->n_tx_path) {
+        WHY("tx_path: given without the envelope");
+        return WITAN_EPROOF;
+    }
+    if (with_tx) {
     wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, p->envelope.data,
                         p->envelope.len, leaf);
     if (!is32(&h->txs_root) || !path_of(p->tx_path, p->n_tx_path, path) ||
@@ -525,6 +538,7 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
         WHY("envelope: its signature does not verify");
         return WITAN_ESIG;
     }
+    }
     /* 5. The record is one the receipt lists. */
     char rec[200] = "";
     if (p->record) {
@@ -546,22 +560,21 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
                  show < p->record->key.len ? "…" : "",
                  p->record->value.len);
     }
-    char tx_hex[65], sender[41];
+    char tx_hex[65], from[80] = "";
     witan_hex_encode(tx_hash, WITAN_HASH_SIZE, tx_hex);
-    witan_hex_encode(d->body->sender.data,
-                     d->body->sender.len == WITAN_ADDRESS_SIZE
-                         ? WITAN_ADDRESS_SIZE
-                         : 0,
-                     sender);
+    if (with_tx && d->body->sender.len == WITAN_ADDRESS_SIZE) {
+        char sender[41];
+        witan_hex_encode(d->body->sender.data, WITAN_ADDRESS_SIZE, sender);
+        snprintf(from, sizeof from, " from %s (nonce %llu)", sender,
+                 (unsigned long long)d->body->nonce);
+    }
     const ProtobufCEnumValue *st = protobuf_c_enum_descriptor_get_value(
         &witan__tx_status__descriptor, r->status);
     snprintf(said, said_size,
              "Block %llu of chain %s, certified by its validators through "
-             "block %llu, holds transaction %s from %s (nonce %llu) with "
-             "receipt %s%s.",
+             "block %llu, holds transaction %s%s with receipt %s%s.",
              (unsigned long long)height, g->chain_id,
-             (unsigned long long)later->height, tx_hex, sender,
-             (unsigned long long)d->body->nonce,
+             (unsigned long long)later->height, tx_hex, from,
              st ? st->name + strlen("TX_STATUS_") : "UNKNOWN", rec);
     return WITAN_OK;
 }
@@ -610,24 +623,29 @@ static void put(struct text *t, const char *s, size_t n)
 
 static void puts_(struct text *t, const char *s) { put(t, s, strlen(s)); }
 
-static void hex(struct text *t, const ProtobufCBinaryData *b)
+/* Bytes as standard base64, as the proto3 JSON mapping writes them. */
+static void b64(struct text *t, const ProtobufCBinaryData *b)
 {
-    static const char digits[] = "0123456789abcdef";
-    puts_(t, "\"");
-    for (size_t i = 0; i < b->len; i++) {
-        char two[2] = {digits[b->data[i] >> 4], digits[b->data[i] & 15]};
-        put(t, two, 2);
+    size_t cap = (b->len + 2) / 3 * 4 + 1;
+    char *out = malloc(cap);
+    if (!out) {
+        t->oom = true;
+        return;
     }
+    size_t n = wcrypto_base64_encode(b->data, b->len, out, cap);
     puts_(t, "\"");
+    put(t, out, n);
+    puts_(t, "\"");
+    free(out);
 }
 
-static void field_hex(struct text *t, const char *name,
-                      const ProtobufCBinaryData *b)
+static void field_bytes(struct text *t, const char *name,
+                        const ProtobufCBinaryData *b)
 {
     puts_(t, ",\n  \"");
     puts_(t, name);
     puts_(t, "\": ");
-    hex(t, b);
+    b64(t, b);
 }
 
 static void field_path(struct text *t, const char *name,
@@ -638,7 +656,7 @@ static void field_path(struct text *t, const char *name,
     puts_(t, "\": [");
     for (size_t i = 0; i < n; i++) {
         puts_(t, i ? ",\n    " : "\n    ");
-        hex(t, &b[i]);
+        b64(t, &b[i]);
     }
     puts_(t, n ? "\n  ]" : "]");
 }
@@ -653,25 +671,27 @@ int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
     puts_(&t, ",\n  \"chain_id\": \"");
     puts_(&t, p->chain_id);
     puts_(&t, "\"");
-    field_hex(&t, "genesis_hash", &p->genesis_hash);
+    field_bytes(&t, "genesis_hash", &p->genesis_hash);
     if (p->record) {
         snprintf(num, sizeof num, ",\n  \"record\": {\"table\": %u, \"key\": ",
                  p->record->table);
         puts_(&t, num);
-        hex(&t, &p->record->key);
+        b64(&t, &p->record->key);
         puts_(&t, ", \"value\": ");
-        hex(&t, &p->record->value);
+        b64(&t, &p->record->value);
         if (p->record->deleted)
             puts_(&t, ", \"deleted\": true");
         puts_(&t, "}");
     }
-    field_hex(&t, "envelope", &p->envelope);
-    field_path(&t, "tx_path", p->tx_path, p->n_tx_path);
-    field_hex(&t, "receipt", &p->receipt);
+    if (p->envelope.len) {
+        field_bytes(&t, "envelope", &p->envelope);
+        field_path(&t, "tx_path", p->tx_path, p->n_tx_path);
+    }
+    field_bytes(&t, "receipt", &p->receipt);
     field_path(&t, "receipts_path", p->receipts_path, p->n_receipts_path);
-    field_hex(&t, "header", &p->header);
-    field_hex(&t, "results_header", &p->results_header);
-    field_hex(&t, "results_cert", &p->results_cert);
+    field_bytes(&t, "header", &p->header);
+    field_bytes(&t, "results_header", &p->results_header);
+    field_bytes(&t, "results_cert", &p->results_cert);
     puts_(&t, "\n}\n");
     if (t.oom) {
         free(t.p);
@@ -682,35 +702,31 @@ int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
     return WITAN_OK;
 }
 
-/* Member `name` as bytes from hex; `need` says a missing one is an error. */
-static int get_hex(const witan_json *doc, witan_json_ref obj, const char *name,
-                   bool need, ProtobufCBinaryData *out, char *why,
-                   size_t why_size)
+/* Member `name` as bytes from base64; `need` says a missing one is an
+ * error. */
+static int get_bytes(const witan_json *doc, witan_json_ref obj,
+                     const char *name, bool need, ProtobufCBinaryData *out,
+                     char *why, size_t why_size)
 {
     witan_json_ref r = witan_json_get(doc, obj, name);
     const char *s;
     if (r == WITAN_JSON_NONE && !need)
         return WITAN_OK;
     if (r == WITAN_JSON_NONE || witan_json_string(doc, r, &s)) {
-        WHY("\"%s\" is missing or not a string of hex digits", name);
+        WHY("\"%s\" is missing or not a base64 string", name);
         return WITAN_EDECODE;
     }
     size_t n = strlen(s);
-    if (n % 2) {
-        WHY("\"%s\" has an odd number of hex digits", name);
+    if (n == 0)
+        return WITAN_OK;
+    out->data = malloc(n / 4 * 3 + 3);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    if (wcrypto_base64_decode(s, n, out->data, n / 4 * 3 + 3, &out->len)) {
+        WHY("\"%s\" is not base64", name);
         return WITAN_EDECODE;
     }
-    int err = WITAN_OK;
-    if (n) {
-        out->data = malloc(n / 2);
-        if (!out->data)
-            return WITAN_ENOMEM;
-        out->len = n / 2;
-        err = witan_hex_decode(s, out->data, n / 2);
-    }
-    if (err)
-        WHY("\"%s\" is not hex", name);
-    return err;
+    return WITAN_OK;
 }
 
 static int get_path(const witan_json *doc, witan_json_ref obj,
@@ -734,17 +750,16 @@ static int get_path(const witan_json *doc, witan_json_ref obj,
     for (size_t i = 0; i < n; i++) {
         const char *s;
         witan_json_ref e = witan_json_at(doc, r, i, NULL);
-        if (witan_json_string(doc, e, &s) || strlen(s) != 2 * WITAN_HASH_SIZE) {
-            WHY("\"%s\"[%zu] is not 64 hex digits", name, i);
-            return WITAN_EDECODE;
-        }
-        (*out)[i].data = malloc(WITAN_HASH_SIZE);
+        (*out)[i].data = malloc(WITAN_HASH_SIZE + 3);
         if (!(*out)[i].data)
             return WITAN_ENOMEM;
-        (*out)[i].len = WITAN_HASH_SIZE;
         (*n_out)++;
-        if (witan_hex_decode(s, (*out)[i].data, WITAN_HASH_SIZE)) {
-            WHY("\"%s\"[%zu] is not 64 hex digits", name, i);
+        if (witan_json_string(doc, e, &s) ||
+            wcrypto_base64_decode(s, strlen(s), (*out)[i].data,
+                                  WITAN_HASH_SIZE + 3, &(*out)[i].len) ||
+            (*out)[i].len != WITAN_HASH_SIZE) {
+            WHY("\"%s\"[%zu] is not a hash in base64 (44 characters)", name,
+                i);
             return WITAN_EDECODE;
         }
     }
@@ -795,10 +810,10 @@ static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
             }
         }
         if (!err)
-            err = get_hex(doc, rec, "key", true, &p->record->key, why,
+            err = get_bytes(doc, rec, "key", true, &p->record->key, why,
                           why_size);
         if (!err)
-            err = get_hex(doc, rec, "value", true, &p->record->value, why,
+            err = get_bytes(doc, rec, "value", true, &p->record->value, why,
                           why_size);
     }
     static const struct {
@@ -806,17 +821,21 @@ static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
         size_t offset;
     } fields[] = {
         {"genesis_hash", offsetof(Witan__Proof, genesis_hash)},
-        {"envelope", offsetof(Witan__Proof, envelope)},
         {"receipt", offsetof(Witan__Proof, receipt)},
         {"header", offsetof(Witan__Proof, header)},
         {"results_header", offsetof(Witan__Proof, results_header)},
         {"results_cert", offsetof(Witan__Proof, results_cert)},
     };
     for (size_t i = 0; !err && i < sizeof fields / sizeof fields[0]; i++)
-        err = get_hex(doc, obj, fields[i].name, true,
+        err = get_bytes(doc, obj, fields[i].name, true,
                       (ProtobufCBinaryData *)((char *)p + fields[i].offset),
                       why, why_size);
+    /* The transaction itself is optional: without it the receipt proves
+     * its hash was committed. */
     if (!err)
+        err = get_bytes(doc, obj, "envelope", false, &p->envelope, why,
+                      why_size);
+    if (!err && p->envelope.len)
         err = get_path(doc, obj, "tx_path", &p->tx_path, &p->n_tx_path, why,
                        why_size);
     if (!err)

@@ -189,8 +189,8 @@ static void settle(const char *node)
     fail_msg("the pool of %s did not empty", node);
 }
 
-/* Copies proof file src to dst with the hex digit `skip` digits after the
- * first '"' following `anchor` changed: an edit an auditor must catch. */
+/* Copies proof file src to dst with the base64 digit `skip` digits after
+ * the first '"' following `anchor` changed: an edit an auditor must catch. */
 static void mutate(const char *src, const char *dst, const char *anchor,
                    size_t skip)
 {
@@ -202,8 +202,8 @@ static void mutate(const char *src, const char *dst, const char *anchor,
     at = strchr(at + strlen(anchor), '"');
     assert_non_null(at);
     char *c = at + 1 + skip;
-    assert_true(c < text + size && strchr("0123456789abcdef", *c));
-    *c = *c == '0' ? '1' : '0';
+    assert_true(c < text + size && *c != '"' && *c != '=' && *c != '\0');
+    *c = *c == 'A' ? 'B' : 'A';
     FILE *f = fopen(dst, "w");
     assert_non_null(f);
     assert_int_equal(fwrite(text, 1, size, f), size);
