@@ -3,7 +3,8 @@
 #   make            libraries, build/bin/witand and build/bin/witan
 #   make test       every unit test program, then a summary (non-zero on failure)
 #   make bench      every benchmark, figures beside their references
-#   make demo       a solo node fed the CO2 series
+#   make demo       four validators, the climate data, model and contract,
+#                   one validator killed, an offline audit (tests/demo/demo.sh)
 #   make deps       the Debian packages the project needs (run automatically
 #                   by the targets above when one is missing)
 #   make SAN=1 ...  the same with AddressSanitizer and UBSan, in build-san/
