@@ -334,23 +334,6 @@ static void make_load(int offset)
         exit(1);
 }
 
-static double verify_rate(void)
-{
-    wcrypto_keypair kp;
-    uint8_t digest[32] = {7}, sig[64];
-    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
-    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
-    int n = 0;
-    double start = now_s(), t;
-    do {
-        for (int i = 0; i < 256; i++)
-            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
-        n += 256;
-        t = now_s() - start;
-    } while (t < 1.0);
-    wcrypto_keypair_wipe(&kp);
-    return n / t;
-}
 
 /* Registers the temperature model on the co2 feed and deploys a contract
  * that decides on each of its predictions. */
@@ -511,7 +494,7 @@ int main(int argc, char **argv)
     sent_at = calloc((size_t)tx_count, sizeof *sent_at);
     signal(SIGPIPE, SIG_IGN);
     witan_log_set_level(WITAN_LOG_OFF);
-    double verify = verify_rate();
+    double verify = nt_ed25519_verify_rate(1.0);
     printf("cluster: %d pre-signed attestations, %d clients in batches of %d "
            "(%d at a tenth); ed25519 verify, 1 core: %.0f/s (target: >= 0.25 "
            "of it)\n",

@@ -31,23 +31,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run(char *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int run(char *out, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, OUT_SIZE - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* A shell command: its exit status, its output in out (OUT_SIZE). */
+#define run(out, ...) nt_run(out, OUT_SIZE, __VA_ARGS__)
 
 static void must(const char *what, int rc, const char *out)
 {
@@ -59,23 +44,6 @@ static void must(const char *what, int rc, const char *out)
     }
 }
 
-static double verify_us(void)
-{
-    wcrypto_keypair kp;
-    uint8_t digest[32] = {1}, sig[64];
-    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
-    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
-    int n = 0;
-    double start = now_s(), t;
-    do {
-        for (int i = 0; i < 256; i++)
-            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
-        n += 256;
-        t = now_s() - start;
-    } while (t < 0.5);
-    wcrypto_keypair_wipe(&kp);
-    return t / n * 1e6;
-}
 
 int main(int argc, char **argv)
 {
@@ -200,7 +168,7 @@ int main(int argc, char **argv)
         free(qs);
     }
     double parse_ms = (now_s() - t0) / CHECK_ROUNDS * 1e3;
-    double v = verify_us();
+    double v = 1e6 / nt_ed25519_verify_rate(0.5);
     printf("evidence bundle of one climate decision (4 validators): %zu "
            "proofs\n",
            n);

@@ -37,23 +37,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double verify_rate(void)
-{
-    wcrypto_keypair kp;
-    uint8_t digest[32] = {1}, sig[64];
-    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
-    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
-    int n = 0;
-    double start = now_s(), t;
-    do {
-        for (int i = 0; i < 256; i++)
-            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
-        n += 256;
-        t = now_s() - start;
-    } while (t < 1.0);
-    wcrypto_keypair_wipe(&kp);
-    return n / t;
-}
 
 /* Client k sends every BENCH_CLIENTS-th batch: nonces interleave across
  * clients, and the pool's nonce window holds what arrives early. */
@@ -106,7 +89,7 @@ int main(int argc, char **argv)
     printf("solo node: %d pre-signed attestations, %d clients, batches of "
            "%d\n",
            tx_count, BENCH_CLIENTS, BENCH_BATCH);
-    double verify = verify_rate();
+    double verify = nt_ed25519_verify_rate(1.0);
 
     char keyfile[300];
     snprintf(keyfile, sizeof keyfile, "%s/operator.key", home);

@@ -4,6 +4,9 @@
 #include "tests/node/nodetest.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -248,4 +251,46 @@ pid_t nt_spawn_witand(const char *exe, const char *home, const char *log,
         setenv("WITAN_MUTATE", mutation, 1);
     execl(exe, "witand", "--home", home, (char *)NULL);
     _exit(127);
+}
+
+int nt_run(char *out, size_t out_size, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    WITAN_ASSERT(len >= 0 && (size_t)len < sizeof cmd && out_size > 0);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, out_size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double nt_ed25519_verify_rate(double seconds)
+{
+    wcrypto_keypair kp;
+    uint8_t digest[32] = {7}, sig[64];
+    WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
+    WITAN_ASSERT(wcrypto_sign(&kp, digest, sig) == 0);
+    int n = 0;
+    double start = mono_s(), t;
+    do {
+        for (int i = 0; i < 256; i++)
+            WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
+        n += 256;
+        t = mono_s() - start;
+    } while (t < seconds);
+    wcrypto_keypair_wipe(&kp);
+    return n / t;
 }

@@ -67,4 +67,14 @@ pid_t nt_spawn_witand(const char *exe, const char *home, const char *log,
 int nt_http(int port, const char *method, const char *path, const char *type,
             const void *body, size_t size, char *out, size_t out_size);
 
+/* Runs a shell command (printf-style): its exit status, or -1 when it did
+ * not run or exit; its stdout (and what the command sends there) in out,
+ * NUL-terminated and cut at out_size. */
+int nt_run(char *out, size_t out_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* This machine's single-core Ed25519 verifications per second, measured
+ * over `seconds`: the reference the node benchmarks divide by. */
+double nt_ed25519_verify_rate(double seconds);
+
 #endif

@@ -34,24 +34,8 @@
 static char bin_dir[1000], dir[600];
 static int base_port;
 
-static int run(char *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* A shell command's exit status; its stdout and stderr in out. */
-static int run(char *out, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, OUT_SIZE - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* A shell command: its exit status, its output in out (OUT_SIZE). */
+#define run(out, ...) nt_run(out, OUT_SIZE, __VA_ARGS__)
 
 /* Opens the store of a copy, lets `edit` change it in one write
  * transaction, commits. */
