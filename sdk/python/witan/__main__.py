@@ -77,7 +77,8 @@ def _read(path, what):
         with open(path, "rb") as f:
             return f.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise SystemExit("witan %s: %s: %s" % (what, path, e))
+        print("witan %s: %s: %s" % (what, path, e), file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _genesis(path, what):

@@ -68,20 +68,28 @@ class EvidenceError(Exception):
 
 
 # --- reading proof.json -------------------------------------------------------
-HEX = re.compile(r"(?:[0-9a-f]{2})*\Z")
-MEMBERS = ("version", "chain_id", "genesis_hash", "record", "envelope",
-           "tx_path", "receipt", "receipts_path", "header", "results_header",
-           "results_cert")
-RECORD_MEMBERS = ("table", "key", "value", "deleted")
+# spec/proofs.md, "proof.json": every member present (but `record`, and
+# `deleted` inside it), of its JSON type; hex of whole bytes, in either
+# case; members the format does not define are ignored (they are not
+# hashed, so they cannot change what a proof proves).
+HEX = re.compile(r"(?:[0-9a-fA-F]{2})*\Z")
+BYTES_MEMBERS = ("genesis_hash", "envelope", "receipt", "header",
+                 "results_header", "results_cert")
 
 
 def _bad(what):
     raise ProofError(0, what)
 
 
+def _member(obj, k, where=""):
+    if k not in obj:
+        _bad("member \"%s%s\" is missing" % (where, k))
+    return obj[k]
+
+
 def _hex(v, where):
     if not isinstance(v, str) or not HEX.match(v):
-        _bad("%s is not lower-case hex of whole bytes" % where)
+        _bad("%s is not a string of hex digits, two per byte" % where)
     return bytes.fromhex(v)
 
 
@@ -106,41 +114,28 @@ def _path(v, where):
 
 
 def proof_from_json(obj):
-    """A Proof message from proof.json's object (spec/proofs.md,
-    "proof.json"): byte fields lower-case hex, paths arrays of hashes,
-    `record` optional, `deleted` optional when false. Members proofs.md
-    does not define are refused, as a misspelt one would otherwise be
-    silently ignored."""
+    """A Proof message from proof.json's object."""
     if not isinstance(obj, dict):
         _bad("a proof is not a JSON object")
-    for k in obj:
-        if k not in MEMBERS:
-            _bad("member \"%s\" is not one of proof.json's" % k)
     p = W.Proof()
-    p.version = _uint(obj.get("version", 0), "version", 32)
-    cid = obj.get("chain_id", "")
+    p.version = _uint(_member(obj, "version"), "version", 32)
+    cid = _member(obj, "chain_id")
     if not isinstance(cid, str):
         _bad("chain_id is not a string")
     p.chain_id = cid
-    for name in ("genesis_hash", "envelope", "receipt", "header",
-                 "results_header", "results_cert"):
-        setattr(p, name, _hex(obj.get(name, ""), name))
-    p.tx_path.extend(_path(obj.get("tx_path", []), "tx_path"))
-    p.receipts_path.extend(_path(obj.get("receipts_path", []),
+    for name in BYTES_MEMBERS:
+        setattr(p, name, _hex(_member(obj, name), name))
+    p.tx_path.extend(_path(_member(obj, "tx_path"), "tx_path"))
+    p.receipts_path.extend(_path(_member(obj, "receipts_path"),
                                  "receipts_path"))
     if "record" in obj:
         r = obj["record"]
         if not isinstance(r, dict):
             _bad("record is not an object")
-        for k in r:
-            if k not in RECORD_MEMBERS:
-                _bad("record member \"%s\" is not one of proof.json's" % k)
-        for k in ("table", "key"):
-            if k not in r:
-                _bad("record has no %s" % k)
-        p.record.table = _uint(r["table"], "record.table", 32)
-        p.record.key = _hex(r["key"], "record.key")
-        p.record.value = _hex(r.get("value", ""), "record.value")
+        p.record.table = _uint(_member(r, "table", "record."),
+                               "record.table", 32)
+        p.record.key = _hex(_member(r, "key", "record."), "record.key")
+        p.record.value = _hex(_member(r, "value", "record."), "record.value")
         deleted = r.get("deleted", False)
         if not isinstance(deleted, bool):
             _bad("record.deleted is not true or false")
@@ -155,10 +150,7 @@ def load(text):
     except ValueError as e:
         _bad("not JSON: %s" % e)
     if isinstance(doc, dict) and "evidence" in doc:
-        for k in doc:
-            if k not in ("version", "evidence"):
-                _bad("member \"%s\" is not one of an evidence file's" % k)
-        if doc.get("version") != PROOF_VERSION:
+        if _member(doc, "version") != PROOF_VERSION:
             _bad("the evidence file's version is not %d" % PROOF_VERSION)
         ev = doc["evidence"]
         if not isinstance(ev, list) or \
@@ -199,9 +191,9 @@ class Checked:
         self.record = None        # the StateRecord, when there is one
 
 
-def _decode(step, cls, data, what, canonical=False):
+def _decode(step, cls, data, what, unknown_ok=True):
     try:
-        return decode(cls, data, canonical=canonical)
+        return decode(cls, data, unknown_ok=unknown_ok)
     except DecodeError as e:
         raise ProofError(step, "%s %s" % (what, e))
 
@@ -224,13 +216,12 @@ def check_proof(p, g):
         fail1("genesis_hash is not the genesis's hash", gh, p.genesis_hash)
 
     # 2. both headers decode, of G's chain, h + L carrying h's results.
-    # Canonical, as every header a block holds (encoding.md, "Canonical
-    # blocks"): no certificate can cover other bytes.
+    # (Bytes that are not a canonical header cannot be certified: step 3
+    # or 4 refuses them.)
     def fail2(what, e=None, f=None):
         raise ProofError(2, what, e, f)
-    rh = _decode(2, W.BlockHeader, p.results_header, "results_header",
-                 canonical=True)
-    hd = _decode(2, W.BlockHeader, p.header, "header", canonical=True)
+    rh = _decode(2, W.BlockHeader, p.results_header, "results_header")
+    hd = _decode(2, W.BlockHeader, p.header, "header")
     if hd.chain_id != g.chain_id:
         fail2("header.chain_id", g.chain_id, hd.chain_id)
     if rh.chain_id != g.chain_id:
@@ -244,7 +235,10 @@ def check_proof(p, g):
     out.height, out.results_height = hd.height, rh.height
 
     # 3. results_cert certifies block h + L
-    cert = _decode(3, W.CommitCertificate, p.results_cert, "results_cert")
+    # (a field the spec does not define makes it no certificate:
+    # encoding.md, "Votes and commit certificates")
+    cert = _decode(3, W.CommitCertificate, p.results_cert, "results_cert",
+                   unknown_ok=False)
     problem = cert_problem(g, cert, rh.height,
                            tagged(TAG_BLOCK, p.results_header))
     if problem:
