@@ -1,6 +1,9 @@
 """python3 -m witan: the auditor's command line.
 
     python3 -m witan verify --archive FILE [--genesis FILE]
+    python3 -m witan check (PROOF | EVIDENCE | HEAD) --genesis FILE
+    python3 -m witan consistency OLD_HEAD NEW_HEAD --genesis FILE
+                                 (--proof FILE | --http URL)
     python3 -m witan selftest
 
 Exit status: 0 when everything holds, 1 when something does not (the
@@ -9,7 +12,7 @@ first divergence is named on stderr), 2 for a usage error.
 import argparse
 import sys
 
-from . import archive, genesis, verify as verify_mod, vectors
+from . import archive, genesis, heads, proofs, verify as verify_mod, vectors
 
 
 def cmd_selftest(_args):
@@ -69,6 +72,80 @@ def cmd_verify(args):
     return 0
 
 
+def _read(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        print("witan %s: %s: %s" % (what, path, e), file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _genesis(path, what):
+    try:
+        return genesis.parse(_read(path, what))
+    except genesis.GenesisError as e:
+        print("witan %s: %s: %s" % (what, path, e), file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_check(args):
+    """A proof.json, an evidence bundle or a signed head, with the genesis
+    alone (spec/proofs.md); which one is told by the first character."""
+    g = _genesis(args.genesis, "check")
+    text = _read(args.file, "check")
+    if text.lstrip().startswith("{"):
+        try:
+            kind, parsed = proofs.load(text)
+            if kind == "proof":
+                print(proofs.sentence(proofs.check_proof(parsed, g), g))
+            else:
+                print(proofs.check_evidence(parsed, g))
+        except proofs.ProofError as e:
+            print("witan check: %s: FAILED at %s" % (args.file, e),
+                  file=sys.stderr)
+            return 1
+        except proofs.EvidenceError as e:
+            print("witan check: %s: FAILED: evidence: %s" % (args.file, e),
+                  file=sys.stderr)
+            return 1
+        return 0
+    try:
+        h = heads.check_head(text, g)
+    except heads.HeadError as e:
+        print("witan check: %s: FAILED: signed head: %s" % (args.file, e),
+              file=sys.stderr)
+        return 1
+    print(heads.head_sentence(h, g))
+    return 0
+
+
+def cmd_consistency(args):
+    g = _genesis(args.genesis, "consistency")
+    hs = []
+    for path in (args.old, args.new):
+        try:
+            hs.append(heads.check_head(_read(path, "consistency"), g))
+        except heads.HeadError as e:
+            print("witan consistency: %s: FAILED: signed head: %s"
+                  % (path, e), file=sys.stderr)
+            return 1
+    old, new = hs
+    try:
+        if args.proof:
+            text = _read(args.proof, "consistency")
+        else:
+            text = heads.fetch_proof(args.http, old.size, new.size)
+        n = heads.check_consistency(old, new, heads.proof_from_json(text))
+    except heads.HeadError as e:
+        print("witan consistency: FAILED: %s" % e, file=sys.stderr)
+        return 1
+    print("The history of %d blocks signed in %s is a prefix of the history "
+          "of %d blocks signed in %s (%d hashes)."
+          % (old.size, args.old, new.size, args.new, n))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="python3 -m witan",
@@ -81,9 +158,26 @@ def main(argv=None):
     v.add_argument("--genesis",
                    help="the genesis.json you trust; the archive's must be "
                         "the same chain")
+    c = sub.add_parser("check", help="check a proof.json, an evidence "
+                       "bundle or a signed history head (spec/proofs.md)")
+    c.add_argument("file")
+    c.add_argument("--genesis", required=True, help="the genesis you trust")
+    k = sub.add_parser("consistency", help="verify an RFC 6962 consistency "
+                       "proof between two signed heads, against their "
+                       "signed roots")
+    k.add_argument("old")
+    k.add_argument("new")
+    k.add_argument("--genesis", required=True, help="the genesis you trust")
+    src = k.add_mutually_exclusive_group(required=True)
+    src.add_argument("--proof", help="the proof as JSON (GET "
+                     "/v1/proofs/consistency's answer)")
+    src.add_argument("--http", metavar="URL", help="a node's HTTP gateway "
+                     "to ask for the proof")
     sub.add_parser("selftest", help="check spec/encoding.md's test vectors")
     args = ap.parse_args(argv)
-    return {"verify": cmd_verify, "selftest": cmd_selftest}[args.cmd](args)
+    return {"verify": cmd_verify, "check": cmd_check,
+            "consistency": cmd_consistency,
+            "selftest": cmd_selftest}[args.cmd](args)
 
 
 if __name__ == "__main__":

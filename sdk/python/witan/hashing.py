@@ -75,9 +75,9 @@ class History:
 
 
 # --- proofs (RFC 9162, 2.1.3.2 and 2.1.4.2) ----------------------------------
-# Not used by the archive verifier; they are the building blocks of the
-# proof.json and signed-head checks to come (see verify.py, "Extension
-# point"), and the self-test holds them to spec/encoding.md's vectors.
+# Used by proof.json checks (proofs.py) and consistency proofs between
+# signed heads (heads.py); the self-test holds them to spec/encoding.md's
+# vectors.
 
 def verify_inclusion(index, size, leaf, path, root):
     """Whether `path` proves leaf data `leaf` at `index` in the tree of

@@ -29,11 +29,9 @@ rules, models, contracts), whose outcome is in those roots.
 The validator set is the genesis set at every height: no validator-set
 change exists yet (spec/consensus.md, "Validator-set changes").
 
-Extension point: proof.json and signed history heads (issue 14) will be
-checked against a verified chain's `Result` (block hashes, history tree
-and canonical certificates are all at hand there) with hashing.py's
-verify_inclusion / verify_consistency; their format is not fixed yet, so
-nothing here reads them.
+proof.json, evidence bundles (proofs.py) and signed history heads
+(heads.py) are checked with the genesis alone, with cert_problem() below
+as their certificate rule too.
 """
 import collections
 
@@ -86,12 +84,55 @@ class Result:
         self.certified_roots = 0        # archive roots a header confirmed
 
 
+def cert_problem(g, cert, height, block_hash):
+    """None when `cert` (a decoded CommitCertificate) is a canonical, valid
+    quorum certificate of (height, block_hash) under genesis g's
+    validators (spec/encoding.md, "Votes and commit certificates";
+    spec/consensus.md, quorums); else (why, expected, found) of the first
+    thing that fails. The one rule for archives, proofs and evidence."""
+    keys = [v.pubkey for v in g.validators]
+    need = quorum(len(keys))
+    # canonical form first, before any signature is looked at
+    if len(cert.block_hash) != 32:
+        return "block_hash is not 32 bytes", 32, len(cert.block_hash)
+    if any(len(s) != SIGNATURE_SIZE for s in cert.signatures):
+        return "a signature is not 64 bytes", None, None
+    signers = bytes(cert.signers)
+    if not signers or len(signers) > 8 or signers[-1] == 0:
+        return ("signers bitmap is empty, over 8 bytes or ends in a zero "
+                "byte", None, signers)
+    idx = [i for i in range(8 * len(signers))
+           if signers[i // 8] >> (i % 8) & 1]
+    if len(idx) != len(cert.signatures):
+        return ("signature count differs from the signers bitmap",
+                len(idx), len(cert.signatures))
+    # then what it certifies, and whether it is a quorum
+    if cert.height != height:
+        return "height", height, cert.height
+    if cert.block_hash != block_hash:
+        return "block_hash", block_hash, cert.block_hash
+    outside = [i for i in idx if i >= len(keys)]
+    if outside:
+        return ("signer %d is outside the validator set of %d"
+                % (outside[0], len(keys)), None, None)
+    if len(idx) < need:
+        return ("signers are below quorum (%d of %d validators needed)"
+                % (need, len(keys)), need, len(idx))
+    vote = encode(W.Vote(chain_id=g.chain_id, height=height,
+                         view=cert.view, block_hash=block_hash))
+    digest = tagged(TAG_VOTE, vote)
+    for i, sig in zip(idx, cert.signatures):
+        if not ed25519_verify(keys[i], digest, sig):
+            return ("signature of validator %d (%s) does not verify over "
+                    "the vote (view %d)" % (i, g.validators[i].name,
+                                            cert.view), None, None)
+    return None
+
+
 class Verifier:
     def __init__(self, genesis_msg):
         self.g = genesis_msg
         self.L = genesis_msg.params.pipeline_depth
-        self.keys = [v.pubkey for v in genesis_msg.validators]
-        self.quorum = quorum(len(self.keys))
         self.res = Result()
         self.res.genesis = genesis_msg
         self.res.genesis_hash = genesis_hash(genesis_msg)
@@ -100,47 +141,15 @@ class Verifier:
         self.recent = collections.deque(maxlen=self.L)  # (hash, record)
         self.seen_txs = set()
 
-    # --- certificates (spec/encoding.md, "Votes and commit certificates") ---
+    # --- certificates ------------------------------------------------------
     def check_cert(self, at, cert, what, height, block_hash):
         """Raises unless `cert` (decoded) is a canonical, valid quorum
         certificate of (height, block_hash). `at` is the block whose
         check this is, `what` names the certificate in messages."""
-        def fail(why, expected=None, found=None):
+        problem = cert_problem(self.g, cert, height, block_hash)
+        if problem:
+            why, expected, found = problem
             raise Divergence(at, "%s: %s" % (what, why), expected, found)
-        # canonical form first, before any signature is looked at
-        if len(cert.block_hash) != 32:
-            fail("block_hash is not 32 bytes", 32, len(cert.block_hash))
-        if any(len(s) != SIGNATURE_SIZE for s in cert.signatures):
-            fail("a signature is not 64 bytes")
-        signers = bytes(cert.signers)
-        if not signers or len(signers) > 8 or signers[-1] == 0:
-            fail("signers bitmap is empty, over 8 bytes or ends in a zero "
-                 "byte", None, signers)
-        idx = [i for i in range(8 * len(signers))
-               if signers[i // 8] >> (i % 8) & 1]
-        if len(idx) != len(cert.signatures):
-            fail("signature count differs from the signers bitmap",
-                 len(idx), len(cert.signatures))
-        # then what it certifies, and whether it is a quorum
-        if cert.height != height:
-            fail("height", height, cert.height)
-        if cert.block_hash != block_hash:
-            fail("block_hash", block_hash, cert.block_hash)
-        outside = [i for i in idx if i >= len(self.keys)]
-        if outside:
-            fail("signer %d is outside the validator set of %d"
-                 % (outside[0], len(self.keys)))
-        if len(idx) < self.quorum:
-            fail("signers are below quorum (%d of %d validators needed)"
-                 % (self.quorum, len(self.keys)), self.quorum, len(idx))
-        vote = encode(W.Vote(chain_id=self.g.chain_id, height=height,
-                             view=cert.view, block_hash=block_hash))
-        digest = tagged(TAG_VOTE, vote)
-        for i, sig in zip(idx, cert.signatures):
-            if not ed25519_verify(self.keys[i], digest, sig):
-                fail("signature of validator %d (%s) does not verify over "
-                     "the vote (view %d)" % (i, self.g.validators[i].name,
-                                             cert.view))
 
     def decode_cert(self, at, what, data):
         try:
