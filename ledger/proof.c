@@ -730,10 +730,12 @@ static int get_bytes(const witan_json *doc, witan_json_ref obj,
 }
 
 static int get_path(const witan_json *doc, witan_json_ref obj,
-                    const char *name, ProtobufCBinaryData **out, size_t *n_out,
-                    char *why, size_t why_size)
+                    const char *name, bool need, ProtobufCBinaryData **out,
+                    size_t *n_out, char *why, size_t why_size)
 {
     witan_json_ref r = witan_json_get(doc, obj, name);
+    if (r == WITAN_JSON_NONE && !need)
+        return WITAN_OK;
     if (r == WITAN_JSON_NONE || witan_json_type_of(doc, r) != WITAN_JSON_ARRAY) {
         WHY("\"%s\" is missing or not an array", name);
         return WITAN_EDECODE;
@@ -835,11 +837,11 @@ static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
     if (!err)
         err = get_bytes(doc, obj, "envelope", false, &p->envelope, why,
                       why_size);
-    if (!err && p->envelope.len)
-        err = get_path(doc, obj, "tx_path", &p->tx_path, &p->n_tx_path, why,
-                       why_size);
     if (!err)
-        err = get_path(doc, obj, "receipts_path", &p->receipts_path,
+        err = get_path(doc, obj, "tx_path", p->envelope.len > 0, &p->tx_path,
+                       &p->n_tx_path, why, why_size);
+    if (!err)
+        err = get_path(doc, obj, "receipts_path", true, &p->receipts_path,
                        &p->n_receipts_path, why, why_size);
     if (err) {
         witan__proof__free_unpacked(p, NULL);
@@ -903,6 +905,16 @@ int ledger_evidence_from_json(const char *text, size_t size,
         return err;
     witan_json_ref list = witan_json_get(doc, WITAN_JSON_ROOT, "evidence");
     size_t n = list == WITAN_JSON_NONE ? 1 : witan_json_count(doc, list);
+    int64_t version = 0;
+    if (list != WITAN_JSON_NONE &&
+        (witan_json_int(doc, witan_json_get(doc, WITAN_JSON_ROOT, "version"),
+                        &version) ||
+         version != LEDGER_PROOF_VERSION)) {
+        WHY("an evidence file of version %d has \"version\": %d",
+            LEDGER_PROOF_VERSION, LEDGER_PROOF_VERSION);
+        witan_json_free(doc);
+        return WITAN_EDECODE;
+    }
     if (list != WITAN_JSON_NONE &&
         (witan_json_type_of(doc, list) != WITAN_JSON_ARRAY || n < 2 ||
          n > LEDGER_EVIDENCE_PROOF_COUNT_MAX)) {

@@ -4,12 +4,12 @@ consistency proof for tests/sdk/test_sdk.sh.
     tamper_proof.py IN OUT MODE
 
 Modes:
-  tx-path        proof.json: a hex digit of tx_path[0] flipped
-  receipts-path  proof.json: a hex digit of receipts_path[0] flipped
-  value          proof.json: a hex digit of record.value flipped
-  results-cert   proof.json: the last hex digit of results_cert flipped
+  tx-path        proof.json: a bit of tx_path[0] flipped
+  receipts-path  proof.json: a bit of receipts_path[0] flipped
+  value          proof.json: a bit of record.value flipped
+  results-cert   proof.json: a bit of results_cert's last byte flipped
                  (inside the last signature)
-  evidence-path  evidence: a hex digit of tx_path[0] of the first proof
+  evidence-path  evidence: a bit of receipts_path[0] of the first proof
                  after the first whose path is not empty (prints its number)
   evidence-drop  evidence: the last proof left out (the model's
                  registration, for a decision from a prediction)
@@ -31,6 +31,14 @@ def flip(hexstr, at=0):
     return hexstr[:at] + ("1" if c == "0" else "0") + hexstr[at + 1:]
 
 
+def flip_b64(text, at=0):
+    """proof.json's bytes are base64: one bit of byte `at` (from the end
+    when negative) flipped, encoded again."""
+    raw = bytearray(base64.b64decode(text))
+    raw[at] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
 def main(src, dst, mode):
     text = open(src, encoding="utf-8").read()
     out = None
@@ -38,18 +46,17 @@ def main(src, dst, mode):
                 "evidence-path", "evidence-drop", "hash"):
         doc = json.loads(text)
         if mode == "tx-path":
-            doc["tx_path"][0] = flip(doc["tx_path"][0], 5)
+            doc["tx_path"][0] = flip_b64(doc["tx_path"][0], 3)
         elif mode == "receipts-path":
-            doc["receipts_path"][0] = flip(doc["receipts_path"][0], 5)
+            doc["receipts_path"][0] = flip_b64(doc["receipts_path"][0], 3)
         elif mode == "value":
-            doc["record"]["value"] = flip(doc["record"]["value"], 9)
+            doc["record"]["value"] = flip_b64(doc["record"]["value"], 4)
         elif mode == "results-cert":
-            c = doc["results_cert"]
-            doc["results_cert"] = flip(c, len(c) - 1)
+            doc["results_cert"] = flip_b64(doc["results_cert"], -1)
         elif mode == "evidence-path":
             ev = doc["evidence"]
-            n = next(i for i in range(1, len(ev)) if ev[i]["tx_path"])
-            ev[n]["tx_path"][0] = flip(ev[n]["tx_path"][0], 5)
+            n = next(i for i in range(1, len(ev)) if ev[i]["receipts_path"])
+            ev[n]["receipts_path"][0] = flip_b64(ev[n]["receipts_path"][0], 3)
             print(n + 1)
         elif mode == "evidence-drop":
             doc["evidence"].pop()

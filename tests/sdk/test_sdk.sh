@@ -16,7 +16,7 @@
 # and its evidence, `witan audit head` two signed heads (checkpoint interval
 # 2), node0's HTTP gateway a consistency proof between them. The SDK must
 # accept each, saying what C says, and refuse tampered copies naming the
-# step (a flipped hex digit in a path, a record value, results_cert; a proof
+# step (a flipped bit in a path, a record value, results_cert; a proof
 # left out of the evidence; a forged head signature; a head below quorum; a
 # changed consistency hash; heads of two histories of one genesis: a second
 # chain started from a copy of the same homes). C judges the same files.
@@ -288,20 +288,20 @@ refused() {
 }
 tp() { "$py" tests/sdk/tamper_proof.py "$dir/$1" "$dir/$3" "$2"; }
 tp decision.json tx-path t-tx-path.json
-refused "a hex digit of tx_path" "$dir/t-tx-path.json" \
+refused "a bit of tx_path" "$dir/t-tx-path.json" \
     "step 6 (the transaction): tx_path does not lead"
 tp decision.json receipts-path t-receipts-path.json
-refused "a hex digit of receipts_path" "$dir/t-receipts-path.json" \
+refused "a bit of receipts_path" "$dir/t-receipts-path.json" \
     "step 5 (the receipt): receipts_path does not lead"
 tp decision.json value t-value.json
-refused "a hex digit of the record's value" "$dir/t-value.json" \
+refused "a bit of the record's value" "$dir/t-value.json" \
     "step 7 (the record): its record hash .* is not among"
 tp tx.json results-cert t-cert.json
-refused "a hex digit of results_cert" "$dir/t-cert.json" \
+refused "a bit of results_cert" "$dir/t-cert.json" \
     "step 3 (results_cert): .*signature of validator . (.*) does not verify"
 n=$(tp evidence.json evidence-path t-ev-path.json)
-refused "a hex digit of a path in proof $n of the evidence" \
-    "$dir/t-ev-path.json" "proof $n of the evidence, step 6 (the transaction)"
+refused "a bit of a path in proof $n of the evidence" \
+    "$dir/t-ev-path.json" "proof $n of the evidence, step 5 (the receipt)"
 tp evidence.json evidence-drop t-ev-drop.json
 refused "the model's registration left out of the evidence" \
     "$dir/t-ev-drop.json" "evidence: no proof of the model's registration"

@@ -8,6 +8,7 @@ verify.cert_problem(), the rule the archive verifier applies; paths are
 hashing.verify_inclusion() (RFC 9162, 2.1.3.2).
 """
 import json
+import base64
 import re
 import struct
 
@@ -69,12 +70,14 @@ class EvidenceError(Exception):
 
 # --- reading proof.json -------------------------------------------------------
 # spec/proofs.md, "proof.json": every member present (but `record`, and
-# `deleted` inside it), of its JSON type; hex of whole bytes, in either
-# case; members the format does not define are ignored (they are not
+# `deleted` inside it, `envelope`, and `tx_path` without `envelope`), of
+# its JSON type; bytes in padded standard base64 (the proto3 JSON
+# mapping); members the format does not define are ignored (they are not
 # hashed, so they cannot change what a proof proves).
-HEX = re.compile(r"(?:[0-9a-fA-F]{2})*\Z")
-BYTES_MEMBERS = ("genesis_hash", "envelope", "receipt", "header",
-                 "results_header", "results_cert")
+B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|"
+                 r"[A-Za-z0-9+/]{3}=)?\Z")
+BYTES_MEMBERS = ("genesis_hash", "receipt", "header", "results_header",
+                 "results_cert")
 
 
 def _bad(what):
@@ -87,10 +90,10 @@ def _member(obj, k, where=""):
     return obj[k]
 
 
-def _hex(v, where):
-    if not isinstance(v, str) or not HEX.match(v):
-        _bad("%s is not a string of hex digits, two per byte" % where)
-    return bytes.fromhex(v)
+def _b64(v, where):
+    if not isinstance(v, str) or not B64.match(v):
+        _bad("%s is not a string of padded standard base64" % where)
+    return base64.b64decode(v, validate=True)
 
 
 def _uint(v, where, bits):
@@ -106,7 +109,7 @@ def _path(v, where):
         _bad("%s holds %d hashes; at most %d" % (where, len(v), PATH_MAX))
     out = []
     for i, x in enumerate(v):
-        b = _hex(x, "%s[%d]" % (where, i))
+        b = _b64(x, "%s[%d]" % (where, i))
         if len(b) != 32:
             _bad("%s[%d] is not 32 bytes" % (where, i))
         out.append(b)
@@ -124,8 +127,13 @@ def proof_from_json(obj):
         _bad("chain_id is not a string")
     p.chain_id = cid
     for name in BYTES_MEMBERS:
-        setattr(p, name, _hex(_member(obj, name), name))
-    p.tx_path.extend(_path(_member(obj, "tx_path"), "tx_path"))
+        setattr(p, name, _b64(_member(obj, name), name))
+    # The transaction is optional: without it the receipt proves its hash
+    # was committed (evidence links); a tx_path then fails at step 6.
+    if "envelope" in obj:
+        p.envelope = _b64(obj["envelope"], "envelope")
+    if p.envelope or "tx_path" in obj:
+        p.tx_path.extend(_path(_member(obj, "tx_path"), "tx_path"))
     p.receipts_path.extend(_path(_member(obj, "receipts_path"),
                                  "receipts_path"))
     if "record" in obj:
@@ -134,8 +142,8 @@ def proof_from_json(obj):
             _bad("record is not an object")
         p.record.table = _uint(_member(r, "table", "record."),
                                "record.table", 32)
-        p.record.key = _hex(_member(r, "key", "record."), "record.key")
-        p.record.value = _hex(_member(r, "value", "record."), "record.value")
+        p.record.key = _b64(_member(r, "key", "record."), "record.key")
+        p.record.value = _b64(_member(r, "value", "record."), "record.value")
         deleted = r.get("deleted", False)
         if not isinstance(deleted, bool):
             _bad("record.deleted is not true or false")
@@ -281,6 +289,11 @@ def check_proof(p, g):
     # hash is the receipt's; its signature
     def fail6(what, e=None, f=None):
         raise ProofError(6, what, e, f)
+    out.tx_hash, out.body = rc.tx_hash, None
+    if not p.envelope:
+        if len(p.tx_path):
+            fail6("a tx_path without the envelope")
+        return check_record(p, rc, out)
     if not verify_inclusion(rc.index, hd.tx_count,
                             tagged(TAG_ENVELOPE, p.envelope),
                             list(p.tx_path), hd.txs_root):
@@ -308,7 +321,10 @@ def check_proof(p, g):
         fail6("the transaction's body %s" % e)
     out.tx_hash, out.body = tx_hash, body
     out.sender, out.nonce = body.sender, body.nonce
+    return check_record(p, rc, out)
 
+
+def check_record(p, rc, out):
     # 7. the record, among the receipt's record hashes
     if p.HasField("record"):
         r = p.record
@@ -329,10 +345,12 @@ def check_proof(p, g):
 def sentence(c, g):
     """What a checked proof proved, in one sentence (as proofs.md's
     example)."""
+    sender = (" from %s (nonce %d)" % (c.sender.hex(), c.nonce)
+              if c.body is not None and len(c.sender) == 20 else "")
     s = ("Block %d of chain %s, certified by its validators through block "
-         "%d, holds transaction %s from %s (nonce %d) with receipt %s"
+         "%d, holds transaction %s%s with receipt %s"
          % (c.height, g.chain_id, c.results_height, c.tx_hash.hex(),
-            c.sender.hex(), c.nonce, c.status))
+            sender, c.status))
     if c.record is not None:
         r = c.record
         name = STATE_TABLES[r.table]
