@@ -5,7 +5,8 @@
  * file through a node's API and from a copy of a node's database, resumes
  * from a work folder, and from an exported archive; and fails, naming the
  * place, on copies tampered with: a byte flipped in a stored block, a
- * transaction taken out of one, a certificate below quorum, a stored
+ * transaction taken out of one, a certificate below quorum or with a
+ * signer outside the validator set, a model's weights replaced, a stored
  * decision or receipt edited in place, an archive with a byte changed.
  * Proofs of a decision and of its whole chain of evidence, fetched from a
  * validator, check with the genesis alone; edited ones (a Merkle path, the
@@ -123,6 +124,56 @@ static void weaken_cert(store_txn *t)
     c->n_signatures = 3; /* so free_unpacked frees what it allocated */
     witan__commit_certificate__free_unpacked(c, NULL);
     assert_int_equal(store_put(t, STORE_CERTS, key, 8, buf, size), 0);
+}
+
+/* Block 2's certificate claiming a fifth signer, outside the set of four
+ * (its signature is one of the others', so only the signer is wrong). */
+static void outsider_cert(store_txn *t)
+{
+    uint8_t key[8];
+    store_be64(key, 2);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_CERTS, key, 8, &v, &vs), 0);
+    Witan__CommitCertificate *c = witan__commit_certificate__unpack(NULL, vs, v);
+    assert_non_null(c);
+    assert_true(c->n_signatures >= 3 && c->signers.len == 1);
+    /* the highest signer's bit moves to validator 4's */
+    for (int i = 7; i >= 0; i--)
+        if (c->signers.data[0] & (1u << i)) {
+            c->signers.data[0] = (uint8_t)((c->signers.data[0] & ~(1u << i)) |
+                                           (1u << 4));
+            break;
+        }
+    uint8_t buf[4096];
+    size_t size = witan__commit_certificate__pack(c, buf);
+    witan__commit_certificate__free_unpacked(c, NULL);
+    assert_int_equal(store_put(t, STORE_CERTS, key, 8, buf, size), 0);
+}
+
+/* The registered model's weights: a byte in the middle of its bytes. */
+static void edit_model(store_txn *t)
+{
+    store_cursor *c;
+    const void *k, *v;
+    size_t ks, vs;
+    assert_int_equal(store_cursor_open(t, STORE_MODELS, &c), 0);
+    assert_int_equal(store_cursor_seek(c, "", 0, &k, &ks, &v, &vs), 0);
+    uint8_t key[32];
+    assert_int_equal(ks, sizeof key);
+    memcpy(key, k, ks);
+    Witan__ModelRecord *m = witan__model_record__unpack(NULL, vs, v);
+    store_cursor_close(c);
+    assert_non_null(m);
+    assert_true(m->model.len > 64);
+    m->model.data[m->model.len / 2] ^= 0x40;
+    size_t size = witan__model_record__get_packed_size(m);
+    uint8_t *buf = malloc(size);
+    assert_non_null(buf);
+    witan__model_record__pack(m, buf);
+    witan__model_record__free_unpacked(m, NULL);
+    assert_int_equal(store_put(t, STORE_MODELS, key, ks, buf, size), 0);
+    free(buf);
 }
 
 /* The first receipt's last byte (a receipt is not state: only the table
@@ -423,7 +474,8 @@ static void test_audit(void **state)
     assert_int_equal(run(out, "%s/witan testnet stop %s/net 2>&1", bin_dir, dir),
                      0);
     assert_int_equal(run(out,
-                         "for c in clean block cert decision receipt dropped; "
+                         "for c in clean block cert decision receipt dropped "
+                         "outsider model; "
                          "do cp -r "
                          "%s/net/node1/data %s/$c; done 2>&1",
                          dir, dir),
@@ -493,6 +545,25 @@ static void test_audit(void **state)
                      1);
     if (!strstr(out, "block 2 "))
         fail_msg("a certificate of block 2 below quorum: %s", out);
+
+    snprintf(path, sizeof path, "%s/outsider", dir);
+    tamper(path, outsider_cert);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "block 2 ") || !strstr(out, "outside"))
+        fail_msg("a certificate of block 2 with a signer outside the set: %s",
+                 out);
+
+    snprintf(path, sizeof path, "%s/model", dir);
+    tamper(path, edit_model);
+    assert_int_equal(run(out, "%s/witan audit verify --genesis %s --from %s "
+                              "2>&1",
+                         bin_dir, gen, path),
+                     1);
+    if (!strstr(out, "table models"))
+        fail_msg("a model's weights replaced: %s", out);
 
     snprintf(path, sizeof path, "%s/decision", dir);
     tamper(path, edit_decision);
