@@ -222,4 +222,53 @@ int cli_parse_hash(const char *what, const char *flag, const char *text,
 const char *cli_flag(int argc, char **argv, const char *flag);
 int cli_has_flag(int argc, char **argv, const char *flag);
 
+/* --- re-verifying blocks (cli/verify_pipe.c) ---------------------------------- */
+
+#include "ledger/ledger.h"
+
+/* Threads witan audit verify checks signatures on, the one applying blocks
+ * among them; each costs a stack, and an auditor's machine has fewer cores. */
+#define CLI_VERIFY_THREADS_MAX 64
+/* Blocks fetched and being checked ahead of the one being applied: a few
+ * keep every thread busy while one executes, and they bound the memory
+ * (each at most WITAN_BLOCK_SIZE_MAX, held decoded and packed). */
+#define CLI_VERIFY_BLOCKS_AHEAD 8
+
+/* Where blocks come from. fetch gives block `height` with its certificate
+ * and the source's roots (and a handle for release), or a WITAN_E* code;
+ * it is asked for heights in increasing order, from one thread. */
+struct cli_verify_source {
+    int (*fetch)(void *ctx, uint64_t height, const Witan__BlockResponse **out,
+                 void **handle);
+    void (*release)(void *ctx, void *handle);
+    void *ctx;
+};
+
+/* What a replay did, for people and benchmarks (never state). */
+struct cli_verify_stats {
+    uint64_t blocks, txs;
+    uint64_t prechecked; /* blocks whose signatures threads checked first */
+    uint64_t fetch_ns;   /* asking the source */
+    uint64_t wait_ns;    /* waiting for (or helping with) signatures */
+    uint64_t apply_ns;   /* ledger_block_apply and the roots */
+};
+
+/* The online CPUs, at least 1 and at most CLI_VERIFY_THREADS_MAX. */
+unsigned cli_verify_threads_default(void);
+
+/*
+ * Applies blocks tip+1 .. height from `src` to the auditor's ledger, each
+ * with ledger_block_apply, and holds each one's state and receipts roots to
+ * the source's. With threads > 1, threads run ledger_tx_decode's check,
+ * signature included, on the transactions of the blocks ahead while this
+ * one applies; a block they all pass is applied with verify_signatures
+ * false, any other with it true, so output and state never depend on the
+ * thread count. Returns 0, or 1 with the first failure printed on stderr
+ * (the block and the ledger's reason, or the two roots that differ).
+ * `progress` draws blocks/s and the ETA on stderr.
+ */
+int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
+                      uint64_t height, unsigned threads, bool progress,
+                      struct cli_verify_stats *stats);
+
 #endif
