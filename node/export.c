@@ -95,35 +95,40 @@ static int refuse(struct node_export *x, const char *fmt, ...)
     return WITAN_EINVAL;
 }
 
-int node_export_check(struct node_export *x)
+int node_export_check(struct node_export *x, const char *flag)
 {
     const char *kind = node_export_kind_name(x->kind);
     bool attest = x->kind == NODE_EXPORT_ATTESTATIONS;
     if (attest && (!x->feed || !x->subject))
-        return refuse(x, "attestations need --feed and --subject");
+        return refuse(x, "attestations need %sfeed and %ssubject", flag,
+                      flag);
     if (!attest && x->feed)
-        return refuse(x, "--feed applies to attestations only, not %s", kind);
-    if (x->kind == NODE_EXPORT_SCORECARDS && x->subject)
-        return refuse(x, "--subject does not apply to scorecards");
-    if (x->kind == NODE_EXPORT_SCORECARDS && (x->has_from || x->has_to))
-        return refuse(x, "--from and --to do not apply to scorecards");
-    if (attest && x->has_model)
-        return refuse(x, "--model does not apply to attestations");
-    if (x->has_contract && x->kind != NODE_EXPORT_DECISIONS)
-        return refuse(x, "--contract applies to decisions only, not %s",
+        return refuse(x, "%sfeed applies to attestations only, not %s", flag,
                       kind);
+    if (x->kind == NODE_EXPORT_SCORECARDS && x->subject)
+        return refuse(x, "%ssubject does not apply to scorecards", flag);
+    if (x->kind == NODE_EXPORT_SCORECARDS && (x->has_from || x->has_to))
+        return refuse(x, "%sfrom and %sto do not apply to scorecards", flag,
+                      flag);
+    if (attest && x->has_model)
+        return refuse(x, "%smodel does not apply to attestations", flag);
+    if (x->has_contract && x->kind != NODE_EXPORT_DECISIONS)
+        return refuse(x, "%scontract applies to decisions only, not %s",
+                      flag, kind);
     if (x->feed && strlen(x->feed) > WITAN_FEED_SIZE_MAX)
-        return refuse(x, "--feed is at most %d bytes", WITAN_FEED_SIZE_MAX);
+        return refuse(x, "%sfeed is at most %d bytes", flag,
+                      WITAN_FEED_SIZE_MAX);
     size_t subject_max = x->kind == NODE_EXPORT_DECISIONS
                              ? 2 * WITAN_DECISION_SUBJECT_SIZE_MAX + 2
                              : WITAN_SUBJECT_SIZE_MAX;
     if (x->subject && strlen(x->subject) > subject_max)
-        return refuse(x, "--subject is too long");
+        return refuse(x, "%ssubject is longer than %zu bytes", flag,
+                      subject_max);
     if (x->page_size > WITAN_QUERY_PAGE_COUNT_MAX)
-        return refuse(x, "a page holds at most %d rows",
+        return refuse(x, "a page holds at most %d records",
                       WITAN_QUERY_PAGE_COUNT_MAX);
     if (x->has_from && x->has_to && x->from_ms > x->to_ms)
-        return refuse(x, "--from is after --to");
+        return refuse(x, "%sfrom is after %sto", flag, flag);
     return WITAN_OK;
 }
 
@@ -207,6 +212,7 @@ struct row {
     const char *const *cols;
     size_t index;
     struct node_json scratch; /* a cell built of parts */
+    uint64_t *row_count;
 };
 
 /* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
@@ -260,6 +266,7 @@ static void row_end(struct row *r)
     WITAN_ASSERT(r->cols[r->index] == NULL); /* every column written */
     node_json_puts(r->out, r->format == NODE_EXPORT_CSV ? "\r\n" : "}\n");
     r->index = 0;
+    (*r->row_count)++;
 }
 
 static void cell_u64(struct row *r, uint64_t v)
@@ -801,7 +808,8 @@ int node_export_page(struct node_export *x, node_export_call_fn call,
     static const char *const *const cols[] = {
         attestation_cols, prediction_cols, decision_cols, scorecard_cols};
     x->why[0] = '\0';
-    struct row r = {out, x->format, cols[x->kind], 0, {0}};
+    struct row r = {out,         x->format, cols[x->kind], 0, {0},
+                    &x->row_count};
     if (!x->started) {
         header(out, x->format, r.cols);
         x->started = true;

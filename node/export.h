@@ -71,6 +71,7 @@ struct node_export {
     size_t cursor_size;
     bool started; /* the header was written, or is not wanted (a later page) */
     bool done;
+    uint64_t row_count; /* rows written so far, the header not counted */
     char why[NODE_EXPORT_WHY_SIZE]; /* after a failure: what went wrong */
 
     /* The block time of the last height asked (predictions). */
@@ -95,10 +96,10 @@ const char *node_export_content_type(enum node_export_format format);
 /*
  * Whether the filters fit the kind: a filter the kind does not take, a
  * missing required one, a page size over the limit. WITAN_EINVAL with
- * x->why naming the filter (as the CLI's flag, "--feed"; the gateway says
- * the same of its parameter `feed`).
+ * x->why naming the filter as `flag` and its name ("--" and "feed" for
+ * the CLI's --feed; "" for the gateway's parameter `feed`).
  */
-int node_export_check(struct node_export *x);
+int node_export_check(struct node_export *x, const char *flag);
 
 /*
  * Asks the node for the next page (one to a few requests through `call`)
