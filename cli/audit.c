@@ -789,3 +789,9 @@ int cli_audit(int argc, char **argv)
     fprintf(stderr, "witan audit: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }
+
+/* `witan export chain`: the same archive, by the same code. */
+int cli_audit_export(int argc, char **argv)
+{
+    return cmd_export(argc, argv);
+}

@@ -30,6 +30,10 @@ int cli_query(int argc, char **argv);
 int cli_node(int argc, char **argv);
 int cli_testnet(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+/* witan export (cli/export.c); `export chain` is `audit export`, which
+ * cli_audit_export runs (cli/audit.c; argv[1] is the verb). */
+int cli_export(int argc, char **argv);
+int cli_audit_export(int argc, char **argv);
 /* Writes a testnet CA and one certificate and key per node (cli/tls.c). */
 int cli_tls_testnet(const char *dir, int nodes);
 
@@ -94,7 +98,8 @@ void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
 void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
                         size_t out_size);
 /* Parses a time: integer Unix ms, or UTC "YYYY-MM", "YYYY-MM-DD",
- * "YYYY-MM-DDTHH:MM:SSZ". WITAN_EINVAL. */
+ * "YYYY-MM-DDTHH:MM:SSZ", "YYYY-MM-DDTHH:MM:SS.sssZ" (as exports write
+ * times). WITAN_EINVAL. */
 int cli_parse_time(const char *text, int64_t *ms);
 void cli_format_time(int64_t ms, char *out, size_t out_size);
 

@@ -246,7 +246,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 
 int cli_parse_time(const char *text, int64_t *ms)
 {
-    int y = 0, mo = 1, d = 1, h = 0, mi = 0, s = 0, n = 0;
+    int y = 0, mo = 1, d = 1, h = 0, mi = 0, s = 0, milli = 0, n = 0;
     size_t len = strlen(text);
     bool all_digits = len > 0;
     for (size_t i = text[0] == '-' ? 1 : 0; i < len; i++)
@@ -266,13 +266,19 @@ int cli_parse_time(const char *text, int64_t *ms)
                sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
                       &s, &n) == 6 &&
                n == 20) {
+    } else if (len == 24 &&
+               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h,
+                      &mi, &s, &milli, &n) == 7 &&
+               n == 24 && text[20] >= '0' && text[20] <= '9' &&
+               text[21] >= '0' && text[21] <= '9' && text[22] >= '0' &&
+               text[22] <= '9') {
     } else {
         return WITAN_EINVAL;
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
         return WITAN_EINVAL;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *ms = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000;
+    *ms = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000 + milli;
     return WITAN_OK;
 }
 

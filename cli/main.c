@@ -18,6 +18,9 @@ static const struct cli_command commands[] = {
     {"decisions", "what contracts decided, with the evidence", cli_decisions},
     {"audit", "verify a whole chain from its genesis file; export archives",
      cli_audit},
+    {"export", "attestations, predictions, decisions, scorecards as CSV or "
+               "JSONL; the chain",
+     cli_export},
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"query", "status, blocks, transactions, attestations", cli_query},

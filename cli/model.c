@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "node/export.h"
 #include "crypto/crypto.h"
 #include "inference/inference.h"
 
@@ -358,24 +359,11 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
-/* v * 2^-frac exactly, in decimal (a Q.frac value has at most frac
- * digits after the point); trailing zeros dropped. */
+/* v * 2^-frac exactly, in decimal: the exporter's rule (node/export.c),
+ * so `score --file` and `witan export` write an output alike. */
 static void format_exact(int64_t v, uint32_t frac, char *out, size_t size)
 {
-    uint64_t mag = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
-    uint64_t whole = mag >> frac;
-    unsigned __int128 rest = mag & (((uint64_t)1 << frac) - 1);
-    size_t k = (size_t)snprintf(out, size, "%s%llu", v < 0 ? "-" : "",
-                                (unsigned long long)whole);
-    if (rest && k + 2 < size) {
-        out[k++] = '.';
-        while (rest && k + 1 < size) {
-            rest *= 10;
-            out[k++] = (char)('0' + (int)(rest >> frac));
-            rest &= ((unsigned __int128)1 << frac) - 1;
-        }
-        out[k] = '\0';
-    }
+    node_export_fixed(v, frac, out, size);
 }
 
 /* What is wrong with a decimal that could not be an input. */

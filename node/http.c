@@ -41,6 +41,7 @@
 #include <nng/supplemental/http/http.h>
 #include <sodium.h>
 
+#include "node/http_export.h"
 #include "node/internal.h"
 #include "node/json.h"
 
@@ -1240,6 +1241,31 @@ static void route_consistency(struct http_call *c)
     answer_query(c, &req);
 }
 
+/* --- GET /v1/export/{kind}: node/http_export.c ----------------------------------- */
+
+static int export_call(void *w, const Witan__Request *req,
+                       Witan__Response **out)
+{
+    return node_call(w, req, out);
+}
+
+static void route_export(struct http_call *c, const char *kind)
+{
+    const char *names[HTTP_PARAM_COUNT_MAX], *values[HTTP_PARAM_COUNT_MAX];
+    for (size_t i = 0; i < c->params.count; i++) {
+        names[i] = c->params.name[i];
+        values[i] = c->params.value[i];
+    }
+    struct node_http_export e;
+    int err = node_http_export(kind, names, values, c->params.count,
+                               export_call, c->w, &e);
+    if (err)
+        respond_error(c->aio, status_of(err), err, false, "%s", e.why);
+    else
+        node_http_export_respond(c->aio, &e);
+    node_http_export_free(&e);
+}
+
 /* --- /metrics ---------------------------------------------------------------- */
 
 static void metric_head(struct node_json *b, const char *name, const char *type,
@@ -1698,7 +1724,8 @@ static bool get_path(const char *p)
     static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
                                          "/v1/models/", "/v1/accounts/",
                                          "/v1/contracts/", "/v1/decisions/",
-                                         "/v1/proofs/", "/v1/heads/"};
+                                         "/v1/proofs/", "/v1/heads/",
+                                         "/v1/export/"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
         if (strcmp(p, exact[i]) == 0)
             return true;
@@ -1816,6 +1843,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_proof(c, p + 11);
     } else if (strncmp(p, "/v1/heads/", 10) == 0 && p[10]) {
         route_head(c, p + 10);
+    } else if (strncmp(p, "/v1/export/", 11) == 0 && p[11]) {
+        route_export(c, p + 11);
     } else {
         known = false;
     }

@@ -41,7 +41,7 @@
 #define HTTP_HEAD_SIZE_MAX 8192    /* request line and headers; then 431 */
 #define HTTP_HEADER_COUNT_MAX 64   /* then 431 */
 #define HTTP_BODY_CHUNK_SIZE 65536 /* a body's first buffer; it doubles */
-#define HTTP_ANSWER_HEAD_SIZE_MAX 512
+#define HTTP_ANSWER_HEAD_SIZE_MAX 1536 /* with an export cursor (1022 hex) */
 #define HTTP_ACCEPT_BACKOFF_MS 100 /* after a failed accept (EMFILE) */
 #define HTTP_ACCEPT_LOG_MS 10000   /* at most one log line per this */
 #define HTTP_FD_RESERVE 256 /* files besides HTTP: LMDB, nng, peers, logs */
@@ -608,6 +608,8 @@ static void conn_answered(void *arg)
     nng_http_res_get_data(res, &data, &size);
     const char *type = nng_http_res_get_header(res, "Content-Type");
     const char *reason = nng_http_res_get_reason(res);
+    /* An export page names where the next starts (node/http_export.c). */
+    const char *next = nng_http_res_get_header(res, "Witan-Next-Cursor");
     pthread_mutex_lock(&c->owner->lock);
     bool shutting = c->owner->shutting;
     pthread_mutex_unlock(&c->owner->lock);
@@ -619,11 +621,12 @@ static void conn_answered(void *arg)
     int len = -1;
     if (out)
         len = snprintf(out, HTTP_ANSWER_HEAD_SIZE_MAX,
-                       "HTTP/1.1 %u %.64s\r\n%s%.100s%sContent-Length: %zu\r\n"
-                       "%s\r\n",
+                       "HTTP/1.1 %u %.64s\r\n%s%.100s%s%s%.1100s%s"
+                       "Content-Length: %zu\r\n%s\r\n",
                        nng_http_res_get_status(res), reason ? reason : "",
                        type ? "Content-Type: " : "", type ? type : "",
-                       type ? "\r\n" : "", size,
+                       type ? "\r\n" : "", next ? "Witan-Next-Cursor: " : "",
+                       next ? next : "", next ? "\r\n" : "", size,
                        c->close_after ? "Connection: close\r\n"
                        : c->http10    ? "Connection: keep-alive\r\n"
                                       : "");

@@ -293,7 +293,7 @@ struct http_conns_hooks {
     /* A request read whole: input 0 of `aio` is its nng_http_req, the body
      * (when read) its data. Answered with nng_aio_set_output(aio, 0, res)
      * (an nng_http_res, freed here; its status, reason, Content-Type,
-     * Connection and data are sent) and nng_aio_finish(aio, 0), exactly
+     * Witan-Next-Cursor, Connection and data are sent) and nng_aio_finish(aio, 0), exactly
      * once; finishing with an error closes the connection unanswered. The
      * request stays valid until then. Runs on nng's threads: never block. */
     void (*dispatch)(void *arg, nng_aio *aio);
