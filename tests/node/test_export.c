@@ -46,23 +46,8 @@ static void addr_of(int i, char *out, size_t size)
     snprintf(out, size, "tcp://127.0.0.1:%d", base_port + 10 * i);
 }
 
-static int run(char *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int run(char *out, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, OUT_SIZE - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* A shell command: its exit status, its output in out (OUT_SIZE). */
+#define run(out, ...) nt_run(out, OUT_SIZE, __VA_ARGS__)
 
 /* `witan ARGS --node <node>`, stdout and stderr in out; the exit status
  * must be `status`. */
