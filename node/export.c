@@ -354,7 +354,8 @@ static int ask(struct node_export *x, node_export_call_fn call, void *ctx,
 static void set_cursor(struct node_export *x, const ProtobufCBinaryData *c)
 {
     WITAN_ASSERT(c->len <= sizeof x->cursor);
-    memcpy(x->cursor, c->data, c->len);
+    if (c->len) /* an empty cursor may have no data pointer at all */
+        memcpy(x->cursor, c->data, c->len);
     x->cursor_size = c->len;
     x->done = c->len == 0;
 }

@@ -39,7 +39,8 @@ void node_json_put(struct node_json *b, const char *s, size_t n)
 {
     if (!json_reserve(b, n))
         return;
-    memcpy(b->p + b->len, s, n);
+    if (n) /* empty bytes may come with no pointer at all */
+        memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
 }

@@ -66,10 +66,13 @@ static void export_out(int node, char *out, const char *args)
 {
     char addr[64];
     addr_of(node, addr, sizeof addr);
-    int rc = run(out, "%s/witan export %s --node %s 2>/dev/null", bin_dir,
-                 args, addr);
-    if (rc != 0)
-        fail_msg("witan export %s: exit %d", args, rc);
+    int rc = run(out, "%s/witan export %s --node %s 2>%s/export.err", bin_dir,
+                 args, addr, dir);
+    if (rc != 0) {
+        char err[OUT_SIZE];
+        run(err, "cat %s/export.err", dir);
+        fail_msg("witan export %s: exit %d: %s", args, rc, err);
+    }
 }
 
 static void hash_after(const char *text, const char *after, char hex[65])
