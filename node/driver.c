@@ -561,7 +561,7 @@ static int take_frames(struct node_driver *d, bool *more)
                 ev.u.message = (pbft_bytes){item, size};
                 err = step(d, &ev);
             } else if (d->app.frame) {
-                d->app.frame(d->app.ctx, f.kind, item, size);
+                d->app.frame(d->app.ctx, f.kind, f.sender, item, size);
             }
         }
         nng_msg_free(msg);

@@ -127,7 +127,8 @@ void node_heads_executed(struct node *n, uint64_t height)
     write_if_quorum(n, s);
 }
 
-void node_heads_on_frame(struct node *n, const uint8_t *data, size_t size)
+void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
+                         size_t size)
 {
     Witan__HeadSignature *h =
         witan_unpack_or_null(&witan__head_signature__descriptor, data, size);
@@ -137,6 +138,7 @@ void node_heads_on_frame(struct node *n, const uint8_t *data, size_t size)
     /* Only checkpoint sizes near this node's tip: older ones are done,
      * and far-future ones would let a peer evict the slots in use. */
     bool ok = h && h->size > 0 && h->size % k == 0 &&
+              h->validator == sender &&
               h->validator < n->genesis->n_validators &&
               h->validator != n->validator_index &&
               h->signature.len == WITAN_SIGNATURE_SIZE &&

@@ -164,8 +164,10 @@ struct node {
 /* Block `height` was executed: at a checkpoint height, sign its head and
  * send the signature to the other validators. */
 void node_heads_executed(struct node *n, uint64_t height);
-/* A HeadSignature from a peer (frame kind 03). */
-void node_heads_on_frame(struct node *n, const uint8_t *data, size_t size);
+/* A HeadSignature from validator `sender` (frame kind 03): a validator
+ * signs for itself only, so no peer can displace another's signature. */
+void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
+                         size_t size);
 /* The signed head of `size` blocks (0: the latest) into *out; *note is
  * malloc'd (the caller frees it after out is sent). WITAN_ENOTFOUND. */
 int node_heads_get(struct node *n, uint64_t size, Witan__HeadResponse *out,

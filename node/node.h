@@ -255,8 +255,10 @@ struct node_app {
     /* PBFT_ACT_FORWARD: send the requests this node holds to validator
      * `to` (or all). May be NULL. */
     void (*forward)(void *ctx, uint32_t to);
-    /* A frame of another kind than NODE_FRAME_CONSENSUS. May be NULL. */
-    void (*frame)(void *ctx, uint8_t kind, const uint8_t *data, size_t size);
+    /* An item of a frame of another kind than NODE_FRAME_CONSENSUS, from
+     * validator `sender` (authenticated by the frame's MAC). May be NULL. */
+    void (*frame)(void *ctx, uint8_t kind, uint32_t sender,
+                  const uint8_t *data, size_t size);
     /* How many requests wait to be proposed; asked once per round. */
     uint64_t (*waiting)(void *ctx);
     /* Once per round, after the wait: serve the application's own

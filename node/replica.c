@@ -403,12 +403,12 @@ static void forward(void *ctx, uint32_t to)
 
 /* Transactions another validator admitted: admitted here on their own
  * merits (signatures and state are checked again), never relayed on. */
-static void on_relayed(void *ctx, uint8_t kind, const uint8_t *data,
-                       size_t size)
+static void on_relayed(void *ctx, uint8_t kind, uint32_t sender,
+                       const uint8_t *data, size_t size)
 {
     struct node *n = ctx;
     if (kind == NODE_FRAME_HEADS) {
-        node_heads_on_frame(n, data, size);
+        node_heads_on_frame(n, sender, data, size);
         return;
     }
     if (kind != NODE_FRAME_TXS)
