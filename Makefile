@@ -99,6 +99,29 @@ $(BUILD)/lib/libspec.a: $(GEN_O)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# --- release and commit ------------------------------------------------------
+# common/version.c includes this header: the release from VERSION, the commit
+# from git when the tree is a git checkout, "unknown" otherwise (a tarball;
+# WITAN_COMMIT=... on the command line names it), "-dirty" when the checkout
+# has uncommitted changes. Regenerated on every make but rewritten only when
+# it changes, so that nothing is rebuilt for it otherwise. Listed in GEN_H so
+# that every object (fuzz and -O0 builds too) waits for it.
+WITAN_RELEASE := $(shell cat VERSION 2>/dev/null || echo unknown)
+VERSION_H := $(BUILD)/gen/witan_version.h
+GEN_H += $(VERSION_H)
+.PHONY: FORCE
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@commit='$(WITAN_COMMIT)'; \
+	if [ -z "$$commit" ]; then commit=unknown; \
+	    if [ -e .git ] && c=$$(git rev-parse --short=12 HEAD 2>/dev/null); then \
+	        commit=$$c; git diff --quiet HEAD -- 2>/dev/null || commit=$$c-dirty; \
+	    fi; \
+	fi; \
+	printf '#define WITAN_RELEASE_TEXT "%s"\n#define WITAN_COMMIT_TEXT "%s"\n' \
+	    '$(WITAN_RELEASE)' "$$commit" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 # --- modules -----------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c | $(GEN_H) $(NEED_DEPS)
 	@mkdir -p $(dir $@)

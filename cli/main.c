@@ -32,7 +32,7 @@ static void usage(FILE *out)
                  "\ncommands:\n");
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the protocol version");
+    fprintf(out, "  %-10s %s\n", "version", "print the release, commit and protocol version");
 }
 
 int main(int argc, char **argv)
@@ -48,7 +48,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
-        printf("witan protocol %d\n", WITAN_PROTOCOL_VERSION);
+        printf("witan %s (commit %s, protocol %d)\n", witan_release(),
+               witan_commit(), WITAN_PROTOCOL_VERSION);
         return 0;
     }
     int err = wcrypto_init();

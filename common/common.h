@@ -162,6 +162,16 @@ void witan_log(enum witan_log_level level, const char *component,
 #define WITAN_WARN(comp, ...) witan_log(WITAN_LOG_WARN, comp, __VA_ARGS__)
 #define WITAN_ERROR(comp, ...) witan_log(WITAN_LOG_ERROR, comp, __VA_ARGS__)
 
+/*
+ * This build: its release (the VERSION file) and the git commit it was built
+ * from, "unknown" when it was built outside a git checkout (from a tarball)
+ * and with "-dirty" when the checkout had uncommitted changes. The Makefile
+ * writes them into build/gen/witan_version.h; operators and /metrics
+ * (witan_build_info) read them to know exactly what runs.
+ */
+const char *witan_release(void);
+const char *witan_commit(void);
+
 /* Lowercase hex. witan_hex_encode writes 2*size+1 bytes including the NUL. */
 void witan_hex_encode(const uint8_t *data, size_t size, char *out);
 

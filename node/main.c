@@ -44,7 +44,8 @@ int main(int argc, char **argv)
     const char *home = NULL, *level = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
-            printf("witand protocol %d\n", WITAN_PROTOCOL_VERSION);
+            printf("witand %s (commit %s, protocol %d)\n", witan_release(),
+                   witan_commit(), WITAN_PROTOCOL_VERSION);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
