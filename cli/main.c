@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan — the command-line client: keys, transactions, queries and tools.
  * One table names every command group; each group lives in its own file.

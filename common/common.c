@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Error names and messages, the assertion handler, logging and hex: the few
  * functions every module needs and none should own.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common — what every Witan module shares: error codes, assertions, logging.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The release and commit of this build (common.h), from the header the
  * Makefile generates: a separate file so that a new commit recompiles this

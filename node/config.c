@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The node's config file: "key = value" lines over documented defaults.
  * Unknown keys are errors, so that a misspelt setting is never silently

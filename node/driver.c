@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consensus driver: the PBFT core (consensus/) carried out over the
  * validator mesh for an application (struct node_app in node/node.h).

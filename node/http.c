@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP/JSON gateway (spec/api.md, "HTTP"): HTTP/1.1 in front of the
  * node's own client API.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What node/'s files share: the mempool, and the HTTP gateway.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witand — the Witan validator daemon. Parses its flags, installs the
  * signal handlers that stop it cleanly, and runs the node in its home.

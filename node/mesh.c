@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Links between validators over nng: each node listens on one PULL socket
  * and keeps one PUSH socket dialled to every peer (nng reconnects with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node — the witand daemon: configuration, the node home, the mempool, the
  * client API over nng request/reply, and the loop that proposes, commits and

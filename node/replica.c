@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A validator among others: the ledger as the application of the consensus
  * driver (node/driver.c over the links of node/mesh.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The solo node's loop: answer client requests over nng request/reply, and
  * propose and commit a block whenever transactions wait.

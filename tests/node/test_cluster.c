@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Four real witand processes on 127.0.0.1, made and run by `witan testnet`,
  * agreeing through PBFT over nng:

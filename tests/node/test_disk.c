@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A full disk, for real: a witand whose home is on a 40 MiB tmpfs (mounted
  * by the test; skipped where mounting is not allowed), with a 1 MiB pool

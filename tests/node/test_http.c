@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node: the HTTP/JSON gateway of a real witand process, driven by a minimal
  * HTTP/1.1 client written here over a plain TCP socket, and
