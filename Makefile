@@ -8,6 +8,8 @@
 #   make deps       the Debian packages the project needs (run automatically
 #                   by the targets above when one is missing)
 #   make SAN=1 ...  the same with AddressSanitizer and UBSan, in build-san/
+#   make install    programs, man pages, bash completion, systemd unit
+#                   (PREFIX=/usr/local, DESTDIR=; see "install" below)
 #
 # Each top-level module folder becomes one static library from its *.c files;
 # a module's main.c is a program instead (node/main.c is witand, cli/main.c is
@@ -68,7 +70,7 @@ ifneq ($(DEP_MISSING),)
 NEED_DEPS := deps
 endif
 
-.PHONY: all deps test unit bench demo clean fuzz sim
+.PHONY: all deps test unit bench demo clean fuzz sim install
 all: $(BUILD)/bin/witand $(BUILD)/bin/witan
 
 deps:
@@ -99,6 +101,29 @@ $(BUILD)/lib/libspec.a: $(GEN_O)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# --- release and commit ------------------------------------------------------
+# common/version.c includes this header: the release from VERSION, the commit
+# from git when the tree is a git checkout, "unknown" otherwise (a tarball;
+# WITAN_COMMIT=... on the command line names it), "-dirty" when the checkout
+# has uncommitted changes. Regenerated on every make but rewritten only when
+# it changes, so that nothing is rebuilt for it otherwise. Listed in GEN_H so
+# that every object (fuzz and -O0 builds too) waits for it.
+WITAN_RELEASE := $(shell cat VERSION 2>/dev/null || echo unknown)
+VERSION_H := $(BUILD)/gen/witan_version.h
+GEN_H += $(VERSION_H)
+.PHONY: FORCE
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@commit='$(WITAN_COMMIT)'; \
+	if [ -z "$$commit" ]; then commit=unknown; \
+	    if [ -e .git ] && c=$$(git rev-parse --short=12 HEAD 2>/dev/null); then \
+	        commit=$$c; git diff --quiet HEAD -- 2>/dev/null || commit=$$c-dirty; \
+	    fi; \
+	fi; \
+	printf '#define WITAN_RELEASE_TEXT "%s"\n#define WITAN_COMMIT_TEXT "%s"\n' \
+	    '$(WITAN_RELEASE)' "$$commit" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 # --- modules -----------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c | $(GEN_H) $(NEED_DEPS)
 	@mkdir -p $(dir $@)
@@ -128,6 +153,55 @@ $(BUILD)/bin/witand: $(BUILD)/obj/node/main.o $(LIBS)
 $(BUILD)/bin/witan: $(BUILD)/obj/cli/main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(LINK_LIBS) -o $@
+
+# --- install -----------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the two programs, their man
+# pages (made from their --help by packaging/help2roff.sh: witand(8), and
+# witan(1) with every command's --help), bash completion, the systemd unit
+# template witand@.service and the licence.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/witan
+MAN_PAGES := $(BUILD)/man/witand.8 $(BUILD)/man/witan.1
+UNIT := $(BUILD)/packaging/witand@.service
+
+$(BUILD)/man/witand.8: $(BUILD)/bin/witand packaging/help2roff.sh
+	@mkdir -p $(dir $@)
+	$< --help | sh packaging/help2roff.sh witand 8 "the Witan validator daemon" \
+	    "$$($< --version)" > $@.tmp && mv $@.tmp $@
+
+# witan's page: its --help, then each command's (the commands are read from
+# its --help, so a new one is included without touching this rule).
+$(BUILD)/man/witan.1: $(BUILD)/bin/witan packaging/help2roff.sh
+	@mkdir -p $(dir $@)
+	{ $< --help; \
+	  for c in $$($< --help | awk '/^commands:/ { on = 1; next } \
+	                              on && NF && $$1 != "version" { print $$1 }'); do \
+	      echo; echo "### witan $$c"; $< $$c --help; \
+	  done; } | sh packaging/help2roff.sh witan 1 \
+	    "the Witan command-line client" "$$($< version)" > $@.tmp && mv $@.tmp $@
+
+# The unit names BINDIR, so it is remade when that changes.
+$(UNIT): packaging/witand@.service.in FORCE
+	@mkdir -p $(dir $@)
+	@sed 's|@BINDIR@|$(BINDIR)|g' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+.PHONY: install
+install: all $(MAN_PAGES) $(UNIT)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/bin/witand $(BUILD)/bin/witan $(DESTDIR)$(BINDIR)
+	install -m 644 $(BUILD)/man/witan.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(BUILD)/man/witand.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 packaging/witan.bash $(DESTDIR)$(BASHCOMPDIR)/witan
+	ln -sf witan $(DESTDIR)$(BASHCOMPDIR)/witand
+	install -m 644 $(UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/witand@.service
+	install -m 644 LICENSE $(DESTDIR)$(DOCDIR)
 
 # --- tests and benchmarks ----------------------------------------------------
 TEST_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard tests/*/*.c))))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan attest: sign and submit attestations — one from flags, or one per
  * row of a CSV file, sent in batches. Values are decimals kept exact as

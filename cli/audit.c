@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan audit verify: an auditor's full check of a chain from its genesis
  * file alone. Every block is fetched (from a node, or from a copy of a

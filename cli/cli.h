@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli — the witan command. main.c dispatches on the first word to one
  * function per command group, each in its own file; each group parses its own

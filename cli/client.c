@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CLI's side of the client API: one nng request/reply exchange per call,
  * and the small parsers and formatters every command shares (decimals,

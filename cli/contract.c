@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan contract asm|disasm|run: the contract VM's tools. asm turns assembly
  * text into a module, disasm prints a module as text, run executes an entry

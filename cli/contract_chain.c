@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decision contracts on chain from the command line (spec/contracts.md):
  * deploy a module with its triggers, call an entry, retire a contract,

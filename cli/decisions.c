@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan decisions list|show: what decision contracts decided, and for one
  * decision the whole chain of evidence the ledger linked to it

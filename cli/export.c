@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan export: what the chain holds, for analysts — attestations,
  * predictions, decisions or scorecards as CSV or JSON Lines

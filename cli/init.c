@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan init: a node home for a one-validator chain — config, genesis,
  * the validator's key, and an operator key holding every member role, so

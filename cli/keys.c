@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan keys new|show: create a key file, or print a key file's public key
  * and address. The seed is never printed.

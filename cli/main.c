@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan — the command-line client: keys, transactions, queries and tools.
  * One table names every command group; each group lives in its own file.
@@ -35,7 +36,7 @@ static void usage(FILE *out)
                  "\ncommands:\n");
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the protocol version");
+    fprintf(out, "  %-10s %s\n", "version", "print the release, commit and protocol version");
 }
 
 int main(int argc, char **argv)
@@ -51,7 +52,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
-        printf("witan protocol %d\n", WITAN_PROTOCOL_VERSION);
+        printf("witan %s (commit %s, protocol %d)\n", witan_release(),
+               witan_commit(), WITAN_PROTOCOL_VERSION);
         return 0;
     }
     int err = wcrypto_init();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan member: membership changes signed by an admin — add, remove, grant
  * or revoke a role, rotate a member's key.

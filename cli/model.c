@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan model import|show|score: the model tools. import converts an ONNX
  * file into Witan's fixed-point format (inference/, spec/models.md) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Models on chain from the command line: register a model with its input
  * bindings and triggers, list and show registered models, ask for a score,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan node backup: a consistent, compacted copy of a node's database,
  * taken while the node runs. LMDB lets a second process open a live

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan audit prove / check / head / consistency: portable proofs and
  * signed history heads (spec/proofs.md). `prove` asks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan query: status, blocks, transactions with their receipts,
  * attestations of a feed and subject (paged with a cursor), accounts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan testnet: a local network of validators on 127.0.0.1 — homes with one
  * shared genesis, started and stopped as background processes, with a

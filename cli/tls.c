@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TLS certificates for validator links, made with mbedTLS (the library
  * Debian's nng already uses for tls+tcp). mbedTLS 2.28 has no Ed25519

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The replay of witan audit verify (cli.h, "re-verifying blocks"): blocks
  * tip+1 .. height from a source, applied to the auditor's ledger in order,

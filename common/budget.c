@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Budgeted protobuf decoding for bytes from the network. The allocator
  * counts what a decode asks for and refuses once the budget is spent; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common — what every Witan module shares: error codes, assertions, logging.
  *
@@ -136,8 +137,11 @@ static inline uint32_t witan_quorum(uint32_t n)
 #define WITAN_ARRAY_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * Logging: one line per event on stderr, "time level component: message".
- * The time is wall-clock and so only ever for people, never for state.
+ * Logging: one line per event on stderr, "time level component: message",
+ * or in the JSON format one object per line, {"time", "level", "component",
+ * "msg"} and the event's fields, for log collectors. The time is wall-clock
+ * and so only ever for people, never for state. The level and format may be
+ * changed from any thread at any time (witand does on SIGHUP).
  */
 enum witan_log_level {
     WITAN_LOG_DEBUG = 0,
@@ -157,10 +161,39 @@ int witan_log_level_parse(const char *text, enum witan_log_level *level);
 void witan_log(enum witan_log_level level, const char *component,
                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+enum witan_log_format {
+    WITAN_LOG_TEXT = 0,
+    WITAN_LOG_JSON = 1,
+};
+void witan_log_set_format(enum witan_log_format format);
+/* Parses "text" or "json". WITAN_EINVAL otherwise. */
+int witan_log_format_parse(const char *text, enum witan_log_format *format);
+
+/*
+ * An event with named fields, for the lines operators search and graph
+ * (blocks, view changes, peers): `fields` formats to "key=value" pairs
+ * separated by single spaces, values without spaces. Text: "msg key=value
+ * ...". JSON: each pair a member, a value of digits alone a number (up to
+ * 15 digits, so that every reader keeps it exact), anything else a string.
+ */
+void witan_log_event(enum witan_log_level level, const char *component,
+                     const char *msg, const char *fields, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #define WITAN_DEBUG(comp, ...) witan_log(WITAN_LOG_DEBUG, comp, __VA_ARGS__)
 #define WITAN_INFO(comp, ...) witan_log(WITAN_LOG_INFO, comp, __VA_ARGS__)
 #define WITAN_WARN(comp, ...) witan_log(WITAN_LOG_WARN, comp, __VA_ARGS__)
 #define WITAN_ERROR(comp, ...) witan_log(WITAN_LOG_ERROR, comp, __VA_ARGS__)
+
+/*
+ * This build: its release (the VERSION file) and the git commit it was built
+ * from, "unknown" when it was built outside a git checkout (from a tarball)
+ * and with "-dirty" when the checkout had uncommitted changes. The Makefile
+ * writes them into build/gen/witan_version.h; operators and /metrics
+ * (witan_build_info) read them to know exactly what runs.
+ */
+const char *witan_release(void);
+const char *witan_commit(void);
 
 /* Lowercase hex. witan_hex_encode writes 2*size+1 bytes including the NUL. */
 void witan_hex_encode(const uint8_t *data, size_t size, char *out);

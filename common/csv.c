@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The project's one CSV reader (common.h, "CSV"): RFC 4180 records read in
  * place from memory into a bounded buffer, with every refusal naming its

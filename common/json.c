@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small recursive-descent JSON reader into a flat array of nodes. Objects
  * and arrays link their children as a list (first child, next sibling), so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every named limit of Witan, in one place, with the relations between them
  * checked at compile time. A limit is checked where input enters (the decoder,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consensus — PBFT (Castro and Liskov) as a pure state machine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pbft — the replica state machine (consensus.h has the contract,
  * spec/consensus.md the protocol).

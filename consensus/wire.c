@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consensus wire helpers: block hashes, vote digests, signing of consensus
  * messages and commit certificates. Public because the node, the simulator

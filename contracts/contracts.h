@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decision contracts: the host functions that bind the VM to ledger state,
  * the trigger filter, and one run with its writes held back until it ends

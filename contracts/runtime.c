@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One contract run: the host table of spec/contracts.md section 4 over the
  * ledger's callbacks, with the run's storage writes, decisions and events

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crypto — keys, signatures, domain-tagged hashing, Merkle trees, key files.
  *

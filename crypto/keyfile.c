@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Key files: small text files holding a key's type, its 32-byte seed and its
  * public key, readable by their owner only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Keys and signatures for both key types, and domain-tagged hashing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Link keys and frame MACs between validators. The shared secret is X25519
  * of one side's secret and the other's public key, both converted from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RFC 6962 / RFC 9162 Merkle trees: roots, inclusion and consistency proofs
  * and their verification, and the append-only history tree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a validator's COMMIT signs (spec/encoding.md, "Votes and commit
  * certificates"): H("witan/vote/v1", canonical Vote). One definition, for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exact conversions between decimal values (the mantissa and scale of an
  * attestation, or text on a command line) and the fixed-point inputs of a

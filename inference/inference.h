@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inference — deterministic fixed-point models (spec/models.md, spec/model.proto).
  *

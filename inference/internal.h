@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inference internals shared by its own files (model.c loads and lays out,
  * score.c scores, tables.c holds the fixed tables, onnx.c imports). Not a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Model loading: decode the protobuf, check every rule of spec/models.md
  * (shapes, indices, tree structure, depth, frac bits, magnitudes, limits)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ONNX import: the one place in inference/ that uses floating point, and it
  * never reaches scoring. An ONNX graph (spec/onnx.proto) is read as a chain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Scoring: the integer arithmetic of spec/models.md, nothing else. model.c
  * has proved every bound this relies on (weights and activations within

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fixed tables of spec/models.md (normative; printed by
  * tests/fixtures/make_tables.py): sigmoid(i/32) in Q.16 for i = 0..256,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decision contracts in the ledger (spec/contracts.md): the rules of
  * DeployContract, RetireContract and CallContract, the triggers that run

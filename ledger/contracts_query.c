@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Read-only queries over decision contracts: contracts, decisions with
  * their chain of evidence (spec/contracts.md section 6), and the runs of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Genesis: the JSON file people edit, the Genesis message it stands for, and
  * the genesis hash (spec/genesis.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Signed history heads (spec/proofs.md, "Signed history heads"): the C2SP
  * tlog-checkpoint text of the chain's history tree at a size, and the C2SP

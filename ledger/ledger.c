@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ledger proper: opening a database against a genesis, the tip, commit
  * certificates, and building and applying blocks (spec/state.md).

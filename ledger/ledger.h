@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger — the deterministic state machine: genesis, admission rules, block
  * building and applying, membership and roles, receipts and roots, queries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Models on chain: registration with input bindings and triggers, scoring
  * when a triggering attestation is applied or a Score asks for it, posted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Portable proofs (spec/proofs.md): built from the ledger's tables, checked
  * with the genesis alone, written and read as proof.json. A proof climbs

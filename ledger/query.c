@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Read-only queries over committed state, each in one read transaction (so
  * a page is one consistent snapshot). Results are protobuf-c messages built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Closing the loop (spec/contracts.md section 7): a model that declares a
  * target has each prediction it makes from an observation at t resolved by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transactions: stateless decoding and checking, stateful admission against
  * committed state, and applying each payload kind (attestations, membership).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The node's config file: "key = value" lines over documented defaults.
  * Unknown keys are errors, so that a misspelt setting is never silently
@@ -137,6 +138,8 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
             c->map_size_max = v << 20;
         } else if (strcmp(key, "log_level") == 0) {
             bad = witan_log_level_parse(value, &c->log_level);
+        } else if (strcmp(key, "log_format") == 0) {
+            bad = witan_log_format_parse(value, &c->log_format);
         } else if (strcmp(key, "mempool_count_max") == 0) {
             bad = parse_u64(value, 1, 10000000, &v);
             c->mempool_count_max = (uint32_t)v;
@@ -245,8 +248,11 @@ int node_config_write(const char *path, const struct node_config *c)
             "# LMDB map: initial size, and the most it may grow to when it "
             "fills.\n"
             "map_size_mb = %llu\nmap_size_max_mb = %llu\n\n"
-            "# debug, info, warn, error or off.\n"
+            "# debug, info, warn, error or off; SIGHUP re-reads it.\n"
             "log_level = %s\n\n"
+            "# text (time level component: message) or json (one object "
+            "per line).\n"
+            "log_format = %s\n\n"
             "# Mempool bounds: transactions and bytes held before clients "
             "are told to retry.\n"
             "mempool_count_max = %u\nmempool_size_max_mb = %llu\n\n"
@@ -275,6 +281,7 @@ int node_config_write(const char *path, const struct node_config *c)
             c->http_request_timeout_ms, c->http_connection_count_max,
             (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],
+            c->log_format == WITAN_LOG_JSON ? "json" : "text",
             c->mempool_count_max,
             (unsigned long long)(c->mempool_size_max >> 20), c->nonce_window,
             c->p2p_listen[0] ? "" : "# ", c->p2p_listen[0] ? c->p2p_listen

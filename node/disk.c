@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Watching the disk, so that a full one is refused rather than crashed
  * into (spec/node.md, "Disk"). Before admitting a transaction the node

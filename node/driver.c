@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consensus driver: the PBFT core (consensus/) carried out over the
  * validator mesh for an application (struct node_app in node/node.h).
@@ -55,6 +56,8 @@ struct node_driver {
     size_t pending_count, pending_cap;
     bool halted;
     struct node_driver_stats stats;
+    uint64_t logged_view; /* the view last reported in the log */
+    uint32_t validator_count;
 };
 
 static uint64_t now_ns(void)
@@ -75,6 +78,17 @@ static int step(struct node_driver *d, const pbft_event *ev)
     int err = pbft_step(d->core, ev);
     d->stats.step_ns += now_ns() - t;
     d->stats.events++;
+    /* Every view change goes through a step: it is logged here, once, for
+     * the operator (spec/node.md, "Logs"). */
+    uint64_t view = pbft_view(d->core);
+    if (view != d->logged_view) {
+        witan_log_event(WITAN_LOG_INFO, "node", "view changed",
+                        "view=%llu from=%llu primary=%llu",
+                        (unsigned long long)view,
+                        (unsigned long long)d->logged_view,
+                        (unsigned long long)(view % d->validator_count));
+        d->logged_view = view;
+    }
     return err;
 }
 
@@ -332,6 +346,8 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
         node_driver_free(d);
         return err;
     }
+    d->logged_view = pbft_view(d->core);
+    d->validator_count = cfg->validator_count;
     WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
                cfg->self, cfg->validator_count, record_count,
                records ? "" : " (records are not persisted)");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transactions dropped from the pool because another transaction from the
  * same sender took their nonce in a committed block: they can never apply,

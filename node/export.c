@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Export for analysts: pages of the client API's answers as CSV or JSONL
  * rows (node/export.h, spec/api.md "Export").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Export for analysts (spec/api.md, "Export"): attestations, predictions,
  * decisions and scorecards as CSV (RFC 4180) or JSON Lines, one page at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Frames between validators (spec/node.md, "Frames"): a 16-byte header
  * naming the kind, the sender and the receiver, a payload of one or more

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Signed history heads (spec/proofs.md): at every checkpoint height K, 2K,
  * ... each validator signs the C2SP checkpoint of the history tree after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP/JSON gateway (spec/api.md, "HTTP"): HTTP/1.1 in front of the
  * node's own client API.
@@ -1266,111 +1267,25 @@ static void route_export(struct http_call *c, const char *kind)
     node_http_export_free(&e);
 }
 
-/* --- /metrics ---------------------------------------------------------------- */
+/* --- /metrics, /healthz, /readyz ------------------------------------------------ */
 
-static void metric_head(struct node_json *b, const char *name, const char *type,
-                        const char *help)
-{
-    node_json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void metric_u64(struct node_json *b, const char *name, const char *type,
-                       const char *help, uint64_t v)
-{
-    metric_head(b, name, type, help);
-    node_json_printf(b, "%s %" PRIu64 "\n", name, v);
-}
-
-/* A label value: backslash, quote and newline escaped (exposition format). */
-static void label_value(struct node_json *b, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '\\' || *s == '"')
-            node_json_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            node_json_puts(b, "\\n");
-        else
-            node_json_put(b, s, 1);
-    }
-}
-
-static void route_metrics(struct http_call *c)
+static Witan__Response *ask_metrics(struct http_call *c)
 {
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__MetricsRequest mr = WITAN__METRICS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_METRICS;
     req.metrics = &mr;
-    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    return call_or_answer(c->w, c->aio, &req);
+}
+
+/* The page itself is node/metrics.c's. */
+static void route_metrics(struct http_call *c)
+{
+    Witan__Response *resp = ask_metrics(c);
     if (!resp)
         return;
-    const Witan__MetricsResponse *m = resp->metrics;
     struct node_json b = {0};
-    metric_u64(&b, "witan_height", "gauge",
-               "Height of the last committed block.", m->height);
-    metric_u64(&b, "witan_view", "gauge", "Current consensus view.",
-               m->view);
-    metric_u64(&b, "witan_commits_total", "counter",
-               "Blocks committed since the node started.", m->commits);
-    metric_u64(&b, "witan_view_changes_total", "counter",
-               "View changes since the node started.", m->view_changes);
-    metric_u64(&b, "witan_mempool_transactions", "gauge",
-               "Transactions waiting in the mempool.", m->mempool_count);
-    metric_u64(&b, "witan_mempool_bytes", "gauge",
-               "Bytes of the transactions waiting in the mempool.",
-               m->mempool_size);
-    metric_u64(&b, "witan_peers_connected", "gauge",
-               "Validator peers currently connected.", m->peers_connected);
-    metric_u64(&b, "witan_disk_free_bytes", "gauge",
-               "Bytes free on the file system of the database.",
-               m->disk_free_bytes);
-    metric_u64(&b, "witan_disk_need_bytes", "gauge",
-               "Bytes that must stay free for transactions to be admitted.",
-               m->disk_need_bytes);
-    metric_u64(&b, "witan_map_used_bytes", "gauge",
-               "Bytes of the LMDB map in use.", m->map_used_bytes);
-    metric_u64(&b, "witan_map_max_bytes", "gauge",
-               "The most the LMDB map may grow to.", m->map_max_bytes);
-    metric_u64(&b, "witan_disk_low", "gauge",
-               "1 while transactions are refused for lack of space.",
-               m->disk_low ? 1 : 0);
-    metric_u64(&b, "witan_refused_disk_total", "counter",
-               "Transactions refused for lack of space.", m->refused_disk);
-    metric_head(&b, "witan_messages_dropped_total", "counter",
-                "Consensus messages dropped, by reason.");
-    for (size_t i = 0; i < m->n_dropped; i++) {
-        node_json_puts(&b, "witan_messages_dropped_total{reason=\"");
-        label_value(&b, m->dropped[i]->reason);
-        node_json_printf(&b, "\"} %" PRIu64 "\n", m->dropped[i]->count);
-    }
-    metric_head(&b, "witan_commit_latency_ms", "histogram",
-                "Milliseconds from a transaction's admission to its "
-                "block's commit.");
-    for (size_t i = 0; i < m->n_commit_latency_buckets; i++)
-        node_json_printf(&b, "witan_commit_latency_ms_bucket{le=\"%" PRIu64
-                      "\"} %" PRIu64 "\n",
-                  m->commit_latency_buckets[i]->le_ms,
-                  m->commit_latency_buckets[i]->count);
-    node_json_printf(&b,
-              "witan_commit_latency_ms_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-              "witan_commit_latency_ms_sum %" PRIu64 "\n"
-              "witan_commit_latency_ms_count %" PRIu64 "\n",
-              m->commit_latency_count, m->commit_latency_sum_ms,
-              m->commit_latency_count);
-    metric_u64(&b, "witan_http_connections_open", "gauge",
-               "HTTP connections open.", m->http_connections_open);
-    metric_head(&b, "witan_http_connections_closed_total", "counter",
-                "HTTP connections the node closed, by reason: idle (idle "
-                "timeout, or the longest idle at the cap), slow (request or "
-                "answer over the request timeout).");
-    node_json_printf(&b,
-              "witan_http_connections_closed_total{reason=\"idle\"} %" PRIu64
-              "\n"
-              "witan_http_connections_closed_total{reason=\"slow\"} %" PRIu64
-              "\n",
-              m->http_connections_closed_idle, m->http_connections_closed_slow);
-    metric_u64(&b, "witan_http_connections_refused_total", "counter",
-               "HTTP connections refused at the cap with none idle.",
-               m->http_connections_refused);
+    node_metrics_render(resp->metrics, &b);
     witan__response__free_unpacked(resp, NULL);
     if (b.oom) {
         free(b.p);
@@ -1380,6 +1295,22 @@ static void route_metrics(struct http_call *c)
     respond(c->aio, 200, "text/plain; version=0.0.4; charset=utf-8", b.p,
             b.len, false);
     free(b.p);
+}
+
+/* /healthz: the node's loop answered (else call_or_answer's 503). /readyz:
+ * also ready (MetricsResponse.ready), else 503 saying why. */
+static void route_health(struct http_call *c, bool ready)
+{
+    Witan__Response *resp = ask_metrics(c);
+    if (!resp)
+        return;
+    char text[300];
+    bool ok = !ready || resp->metrics->ready;
+    snprintf(text, sizeof text, "%s\n",
+             ok ? "ok" : resp->metrics->not_ready);
+    witan__response__free_unpacked(resp, NULL);
+    respond(c->aio, ok ? 200 : 503, "text/plain; charset=utf-8", text,
+            strlen(text), false);
 }
 
 /* --- POST /v1/tx ------------------------------------------------------------------ */
@@ -1718,6 +1649,7 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
 static bool get_path(const char *p)
 {
     static const char *const exact[] = {"/v1/status", "/metrics",
+                                        "/healthz", "/readyz",
                                         "/v1/attestations", "/v1/predictions",
                                         "/v1/models", "/v1/contracts",
                                         "/v1/decisions"};
@@ -1809,6 +1741,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_status(c);
     } else if (strcmp(p, "/metrics") == 0) {
         route_metrics(c);
+    } else if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0) {
+        route_health(c, p[1] == 'r');
     } else if (strncmp(p, "/v1/blocks/", 11) == 0 && p[11]) {
         route_block(c, p + 11);
     } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7] &&

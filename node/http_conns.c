@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP gateway's connections (spec/api.md, "Connections"): the
  * listener, the reading of each request and the writing of its answer, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * GET /v1/export/{kind}: analysts' exports over HTTP (spec/api.md,
  * "Export").

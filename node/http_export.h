@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * GET /v1/export/{kind} for the HTTP gateway (node/http.c routes to it;
  * spec/api.md, "Export"): one bounded page per request, the rows written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What node/'s files share: the mempool, and the HTTP gateway.
  */
@@ -84,8 +85,13 @@ struct replica; /* node/replica.c: consensus with other validators */
  * by the first 8 bytes of the hash in an open-addressing table twice the
  * pool's size, emptied (losing those samples) if transactions the pool
  * dropped as stale ever fill three quarters of it. */
+/* Refusal reasons counted: WITAN_E* codes are negative and dense, so -code
+ * indexes the counts (common.h; a code past it counts as the last). */
+#define NODE_REFUSAL_CODE_MAX 128
 struct node_metrics {
     uint64_t commits;
+    uint64_t tx_admitted;
+    uint64_t tx_refused[NODE_REFUSAL_CODE_MAX]; /* by -code */
     uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
     uint64_t latency_over, latency_sum_ms, latency_count;
     struct node_admitted {
@@ -183,6 +189,15 @@ void node_metrics_commit_hashes(struct node *n,
                                 size_t count);
 void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
                          size_t count);
+
+/* /metrics (node/metrics.c): the admission counts into a response (items,
+ * ptrs and names hold NODE_REFUSAL_CODE_MAX entries and must outlive it),
+ * and the whole page in the Prometheus text format. */
+void node_metrics_admissions(const struct node_metrics *m,
+                             Witan__DropCount *items, Witan__DropCount **ptrs,
+                             char (*names)[32], Witan__MetricsResponse *out);
+struct node_json;
+void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b);
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);
@@ -325,6 +340,10 @@ void http_conns_counters(const struct http_conns *s,
 #define NODE_CLIENT_RECV_SIZE_MAX (2 * (size_t)WITAN_CLIENT_REQUEST_SIZE_MAX)
 /* Validator peers whose link is up (0 on a one-validator chain). */
 uint32_t replica_peers_connected(const struct node *n);
+/* Whether the node is ready to serve (/readyz): a quorum linked, this node
+ * included, no view change under way, consensus not halted. When not, why
+ * says so. A one-validator chain is ready while it runs. */
+bool replica_ready(const struct node *n, char *why, size_t why_size);
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,
                        uint64_t *counts, size_t max);

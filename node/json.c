@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Protobuf messages as JSON (spec/api.md, "JSON"), for the HTTP gateway and
  * for `witan ... --json`, so that both print one shape: field names as in

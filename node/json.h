@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Protobuf messages as JSON (spec/api.md, "JSON"): the HTTP gateway's
  * answers and `witan ... --json` are written by these functions, so the

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witand — the Witan validator daemon. Parses its flags, installs the
  * signal handlers that stop it cleanly, and runs the node in its home.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,15 +23,23 @@ static const char usage[] =
     "whenever transactions wait.\n"
     "\n"
     "  --home DIR         the node's home\n"
-    "  --log-level LEVEL  debug, info, warn, error or off (overrides config)\n"
+    "  --log-level LEVEL  debug, info, warn, error or off (overrides the\n"
+    "                     config until SIGHUP)\n"
+    "  --version          print the release, git commit and protocol\n"
     "\n"
     "With one validator in genesis it commits alone. With more, it runs\n"
     "PBFT with the other validators over nng (config: p2p_listen, peers),\n"
     "relays admitted transactions to them, and catches up by state\n"
     "transfer after a restart. `witan testnet` sets up such a network.\n"
     "\n"
-    "SIGTERM or SIGINT stops it cleanly. It refuses a home whose protocol\n"
-    "version, schema version or genesis hash does not match, saying which.\n";
+    "Logs go to stderr, one line per event (each committed block, view\n"
+    "changes, peers lost and found), or one JSON object per line with\n"
+    "log_format = json in the config.\n"
+    "\n"
+    "SIGTERM or SIGINT stops it cleanly. SIGHUP re-reads log_level and\n"
+    "log_format from DIR/config; nothing else changes while it runs.\n"
+    "It refuses a home whose protocol version, schema version or genesis\n"
+    "hash does not match, saying which.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -39,12 +49,52 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+static const char *const level_names[] = {"debug", "info", "warn", "error",
+                                          "off"};
+
+/* SIGHUP, taken by this thread alone (every other thread blocks it): the
+ * config file is read again and its log level and format applied. Reading
+ * a file and logging are not async-signal-safe, hence a thread in sigwait
+ * rather than a handler. A config that no longer parses changes nothing. */
+static void *reload_thread(void *arg)
+{
+    const char *path = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
+            continue;
+        struct node_config cfg;
+        char why[512];
+        node_config_defaults(&cfg);
+        if (node_config_load(path, &cfg, why, sizeof why) != 0) {
+            WITAN_WARN("node", "SIGHUP: config not re-read, logging "
+                               "unchanged: %s", why);
+            continue;
+        }
+        /* Said at the more verbose of the two levels, so that it shows. */
+        enum witan_log_level old = witan_log_get_level();
+        if (cfg.log_level < old)
+            witan_log_set_level(cfg.log_level);
+        witan_log_set_format(cfg.log_format);
+        witan_log_event(cfg.log_level < old ? cfg.log_level : old, "node",
+                        "SIGHUP: logging from config", "log_level=%s log_format=%s",
+                        level_names[cfg.log_level],
+                        cfg.log_format == WITAN_LOG_JSON ? "json" : "text");
+        witan_log_set_level(cfg.log_level);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *home = NULL, *level = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
-            printf("witand protocol %d\n", WITAN_PROTOCOL_VERSION);
+            printf("witand %s (commit %s, protocol %d)\n", witan_release(),
+                   witan_commit(), WITAN_PROTOCOL_VERSION);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
@@ -65,7 +115,8 @@ int main(int argc, char **argv)
     }
     struct node_config cfg;
     node_config_defaults(&cfg);
-    char path[4096], why[512];
+    static char path[4096];
+    char why[512];
     snprintf(path, sizeof path, "%s/config", home);
     int err = node_config_load(path, &cfg, why, sizeof why);
     if (err) {
@@ -76,12 +127,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "witand: unknown log level '%s'\n", level);
         return 2;
     }
+    witan_log_set_format(cfg.log_format);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Blocked before any thread exists, so that every thread the node
+     * starts inherits the mask and only reload_thread takes SIGHUP. */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
+    pthread_t reloader;
+    if (pthread_create(&reloader, NULL, reload_thread, path) == 0)
+        pthread_detach(reloader);
+    else
+        WITAN_WARN("node", "no SIGHUP thread: the log level is fixed");
     err = node_run(home, &cfg, &stop_flag);
     return err ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mempool: admitted transactions waiting for a block, in arrival order,
  * indexed by hash (so a transaction sent again gets its status) and by

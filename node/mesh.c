@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Links between validators over nng: each node listens on one PULL socket
  * and keeps one PUSH socket dialled to every peer (nng reconnects with
@@ -47,13 +48,33 @@ struct node_mesh {
     uint64_t dropped[NODE_DROP_COUNT];
     /* Pipes up on each outgoing link; nng's threads update them. */
     atomic_int pipes[WITAN_VALIDATOR_COUNT_MAX];
+    /* What on_pipe is given for each link, to find its count and name it. */
+    struct mesh_link {
+        struct node_mesh *m;
+        uint32_t index;
+        char address[NODE_ADDRESS_SIZE_MAX];
+    } links[WITAN_VALIDATOR_COUNT_MAX];
+    atomic_bool closing; /* links going down on purpose: not logged */
 };
 
+/* Counts the link's pipes and tells the operator when a peer's link comes
+ * up or goes down (spec/node.md, "Logs"): at the first pipe and at the last
+ * one's removal, not on every reconnection attempt in between. */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
-    atomic_int *count = arg;
-    atomic_fetch_add(count, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    struct mesh_link *k = arg;
+    struct node_mesh *m = k->m;
+    bool up = ev == NNG_PIPE_EV_ADD_POST;
+    int before = atomic_fetch_add(&m->pipes[k->index], up ? 1 : -1);
+    if (atomic_load(&m->closing))
+        return;
+    if (up && before == 0)
+        witan_log_event(WITAN_LOG_INFO, "node", "peer connected",
+                        "validator=%u address=%s", k->index, k->address);
+    else if (!up && before == 1)
+        witan_log_event(WITAN_LOG_WARN, "node", "peer lost",
+                        "validator=%u address=%s", k->index, k->address);
 }
 
 static int open_listener(struct node_mesh *m, const struct node_mesh_config *c)
@@ -95,10 +116,14 @@ static int open_dialer(struct node_mesh *m, const struct node_mesh_config *c,
                            (int)c->send_queue_count);
         nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMINT, 50);
         nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMAXT, 2000);
+        m->links[i].m = m;
+        m->links[i].index = i;
+        snprintf(m->links[i].address, sizeof m->links[i].address, "%s",
+                 c->peers[i]);
         nng_pipe_notify(m->out[i], NNG_PIPE_EV_ADD_POST, on_pipe,
-                        &m->pipes[i]);
+                        &m->links[i]);
         nng_pipe_notify(m->out[i], NNG_PIPE_EV_REM_POST, on_pipe,
-                        &m->pipes[i]);
+                        &m->links[i]);
         nng_dialer d;
         rc = nng_dialer_create(&d, m->out[i], c->peers[i]);
         if (!rc && c->tls) {
@@ -149,6 +174,7 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
         m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
         atomic_init(&m->pipes[i], 0);
     }
+    atomic_init(&m->closing, false);
     int err = WITAN_OK;
     for (uint32_t i = 0; i < m->n && !err; i++) {
         if (i == m->self)
@@ -178,6 +204,7 @@ void node_mesh_close(struct node_mesh *m)
 {
     if (!m)
         return;
+    atomic_store(&m->closing, true);
     if (nng_socket_id(m->in) > 0)
         nng_close(m->in);
     for (uint32_t i = 0; i < m->n; i++)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node — the witand daemon: configuration, the node home, the mempool, the
  * client API over nng request/reply, and the loop that proposes, commits and
@@ -28,6 +29,7 @@ struct node_config {
     uint64_t map_size;                  /* bytes */
     uint64_t map_size_max;              /* bytes */
     enum witan_log_level log_level;
+    enum witan_log_format log_format; /* text or json lines */
     uint32_t mempool_count_max;
     uint64_t mempool_size_max; /* bytes */
     uint32_t nonce_window;     /* also the most one sender may hold pending */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A validator among others: the ledger as the application of the consensus
  * driver (node/driver.c over the links of node/mesh.c).
@@ -15,6 +16,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
@@ -112,6 +114,32 @@ static size_t displaced(struct node *n, const Witan__Block *b,
     return k;
 }
 
+
+/* The operator's line for each block this node commits (spec/node.md,
+ * "Logs"): height, transactions (and how many applied without error),
+ * the proposer's time, the view and the proposer. */
+static void log_committed(const Witan__Block *b,
+                          const struct ledger_apply_stats *stats)
+{
+    Witan__BlockHeader *h = witan_unpack_or_null(
+        &witan__block_header__descriptor, b->header.data, b->header.len);
+    if (!h)
+        return; /* applied, so it decodes; never worth failing a block */
+    time_t secs = (time_t)(h->time_ms / 1000);
+    struct tm tm;
+    char when[48] = "?";
+    if (h->time_ms >= 0 && gmtime_r(&secs, &tm))
+        snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(h->time_ms % 1000));
+    witan_log_event(WITAN_LOG_INFO, "node", "block committed",
+                    "height=%llu txs=%u ok=%u block_time=%s view=%llu "
+                    "proposer=%u",
+                    (unsigned long long)h->height, stats->tx_count,
+                    stats->ok_count, when, (unsigned long long)h->view,
+                    h->proposer);
+    witan__block_header__free_unpacked(h, NULL);
+}
 /* Executes a committed block and takes its transactions out of the pool. */
 static int deliver(void *ctx, const pbft_action *a,
                    uint8_t state_root[WITAN_HASH_SIZE],
@@ -182,13 +210,13 @@ static int deliver(void *ctx, const pbft_action *a,
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
     }
+    if (!err)
+        log_committed(b, &stats);
     free(hashes);
     free(drops);
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;
-    WITAN_DEBUG("node", "executed block %llu: %u transactions",
-                (unsigned long long)a->height, stats.tx_count);
     node_heads_executed(n, a->height);
     memcpy(state_root, stats.state_root, WITAN_HASH_SIZE);
     memcpy(receipts_root, stats.receipts_root, WITAN_HASH_SIZE);
@@ -440,6 +468,32 @@ uint32_t replica_peers_connected(const struct node *n)
 {
     const struct replica *r = n->replica;
     return r && r->mesh ? node_mesh_connected(r->mesh) : 0;
+}
+
+bool replica_ready(const struct node *n, char *why, size_t why_size)
+{
+    const struct replica *r = n->replica;
+    if (!r || !r->driver)
+        return true;
+    const pbft *core = node_driver_core(r->driver);
+    uint32_t count = (uint32_t)n->genesis->n_validators;
+    uint32_t linked = replica_peers_connected(n) + 1;
+    if (linked < witan_quorum(count)) {
+        snprintf(why, why_size, "linked to %u of %u validators (itself "
+                 "included), a quorum is %u", linked, count,
+                 witan_quorum(count));
+        return false;
+    }
+    if (pbft_halted(core)) {
+        snprintf(why, why_size, "consensus halted on conflicting blocks");
+        return false;
+    }
+    if (pbft_in_view_change(core)) {
+        snprintf(why, why_size, "view change to view %llu under way",
+                 (unsigned long long)pbft_view(core));
+        return false;
+    }
+    return true;
 }
 
 _Static_assert(PBFT_DROP_COUNT + NODE_DROP_COUNT <= REPLICA_DROP_REASON_MAX,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The solo node's loop: answer client requests over nng request/reply, and
  * propose and commit a block whenever transactions wait.
@@ -164,6 +165,10 @@ struct metrics_answer {
     Witan__DropCount *drop_pointers[REPLICA_DROP_REASON_MAX];
     const char *reasons[REPLICA_DROP_REASON_MAX];
     uint64_t counts[REPLICA_DROP_REASON_MAX];
+    Witan__DropCount refused[NODE_REFUSAL_CODE_MAX];
+    Witan__DropCount *refused_pointers[NODE_REFUSAL_CODE_MAX];
+    char refused_reasons[NODE_REFUSAL_CODE_MAX][32];
+    char not_ready[256];
 };
 
 static void handle_metrics(struct node *n, struct metrics_answer *a,
@@ -214,15 +219,24 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.http_connections_closed_idle = http.closed_idle;
     a->response.http_connections_closed_slow = http.closed_slow;
     a->response.http_connections_refused = http.refused;
+    node_metrics_admissions(&n->metrics, a->refused, a->refused_pointers,
+                            a->refused_reasons, &a->response);
+    a->not_ready[0] = '\0';
+    a->response.ready = !disk.low && replica_ready(n, a->not_ready,
+                                                   sizeof a->not_ready);
+    if (disk.low)
+        snprintf(a->not_ready, sizeof a->not_ready,
+                 "disk low: transactions refused");
+    a->response.not_ready = a->not_ready;
     resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
     resp->metrics = &a->response;
 }
 
 /* --- requests --------------------------------------------------------------- */
 
-int node_admit(struct node *n, const uint8_t *env, size_t size,
-               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
-               size_t why_size)
+static int admit(struct node *n, const uint8_t *env, size_t size,
+                 uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
+                 size_t why_size)
 {
     struct ledger_tx tx;
     *decoded = false;
@@ -253,6 +267,20 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
     if (!err)
         metrics_admitted(&n->metrics, hash_out);
     ledger_tx_release(&tx); /* a no-op when the pool took it */
+    return err;
+}
+
+/* Counts every outcome for /metrics (admitted, or refused by reason). */
+int node_admit(struct node *n, const uint8_t *env, size_t size,
+               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
+               size_t why_size)
+{
+    int err = admit(n, env, size, hash_out, decoded, why, why_size);
+    if (!err)
+        n->metrics.tx_admitted++;
+    else
+        n->metrics.tx_refused[-err < NODE_REFUSAL_CODE_MAX
+                                  ? -err : NODE_REFUSAL_CODE_MAX - 1]++;
     return err;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TLS configurations for the node's listeners and dialers, from the
  * certificate, key and CA the config names (paths relative to the home).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The LMDB environment behind storage.h. One named database per table; the
  * write set of a write transaction is kept in a growable arena so that the

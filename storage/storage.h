@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * storage — one LMDB environment per node, its named tables, and the write
  * set that the state root is computed from.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs each cmocka test program given as an argument from the project root,
 # counts the cases cmocka reports, and ends with one summary line:
 #   tests: N passed, M failed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The assembler: text (spec/vm.md, "Assembly text") to a binary module, in two
  * passes over the lines. The first collects declarations (constants, imports,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The disassembler: a verified module back to assembly text. Every byte of
  * the module has one spelling in the text — constants are declared in pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Execution: the context (register stack, frames, bytes memory), entry into a
  * function, host calls, and the interpreter itself, built twice from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * interp_body.h — the interpreter's one body. exec.c includes it twice: once
  * with VM_BODY_GOTO 1 (computed goto, where the compiler has it) and once with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The loader and verifier. A module is parsed and checked completely before
  * anything can run: every count and size against its limit, every name, every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The test host: a few host functions over an integer map and a log, for the
  * tests, the benchmark and `witan contract run`. It stands in for the ledger's

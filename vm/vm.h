@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vm — the contract virtual machine: binary module format, load-time verifier,
  * gas-metered interpreter, host-function interface, assembler and

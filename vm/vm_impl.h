@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vm_impl.h — private to vm/: the opcode table and the loaded module's layout,
  * shared by the loader, the interpreter, the assembler and the disassembler.

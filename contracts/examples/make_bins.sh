@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Imports the example models (contracts/examples/make_examples.py) with the
 # witan command into fixed-point .bin files. Run from the project root after
 # `make`.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds the data and models of the public-health and finance example
 contracts (contracts/examples/README.md). Seeded and synthetic: nothing here
 is a real outbreak or a real market.

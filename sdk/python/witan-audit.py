@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The same as `python3 -m witan` from anywhere: finds the package beside
 this file. Usage: witan-audit.py verify --archive FILE [--genesis FILE]"""
 import os

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one CSV reader (common/csv.c): RFC 4180 fields, spaces around fields,
  * line numbers through quoted line ends, every refusal naming its line, and

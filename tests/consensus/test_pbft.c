@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the PBFT core: quorum arithmetic, a solo chain, message
  * checks and drop counters, equivocation evidence, persistence before

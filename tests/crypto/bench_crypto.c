@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The machine's crypto reference, one core: Ed25519 and secp256k1 sign and
  * verify rates and SHA-256 throughput. Every later benchmark states its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crypto: the test vectors of spec/encoding.md, refusals of bad signatures,
  * key-file permissions, and RFC 6962 proofs over every tree size up to a few

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make demo: the whole story of Witan in well under a minute.
 #
 #   1. four validators start from one genesis, on 127.0.0.1, in a temporary

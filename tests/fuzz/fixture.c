@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The temporary ledger of the ledger-backed fuzz harnesses (fixture.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the ledger-backed fuzz harnesses share: a real, temporary LMDB
  * ledger of a one-validator chain "fuzz" whose one member (data provider and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness over the node's configuration file: any text is read
  * into a configuration or refused with a sentence naming the line; nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness over what a validator takes off its peer socket: the
  * input is opened as a frame (node_frame_open, with the link keys of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness over the JSON reader and the genesis rules: any input is
  * either refused with a reason or yields a genesis that writes back to JSON

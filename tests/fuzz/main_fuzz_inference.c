@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the inference decoders: the model loader (and the
  * scorer on whatever it accepts), the ONNX importer with and without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness over what a client sends a node: the bytes of a
  * witan.Request decoded under the network budget, and each envelope of a

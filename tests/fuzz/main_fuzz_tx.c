@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness over transaction admission: decoding an Envelope and its
  * TxBody, every limit, the key, the signature and the payload rules, then

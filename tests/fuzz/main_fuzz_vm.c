@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the VM: loader, verifier, interpreter, assembler and
  * disassembler. Built only by tests/fuzz/rules.mk (clang, -fsanitize=fuzzer,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Replays committed fuzz corpora without libFuzzer: a main for any
  * harness, built with the project's own compiler, that runs every file of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make bench-inference: Witan's integer scorer beside ONNX Runtime on the
  * same ONNX files and inputs, in the same run. Models: MLPs 32-64-64-1 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Support for the inference tests and benchmarks (see support.h).
  */

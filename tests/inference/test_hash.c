@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pinned output hash: every committed fixed-point fixture model scored
  * on a fixed input set (sample rows and deterministic pseudo-random inputs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Model validation and the integer arithmetic: hand-built models scored to
  * hand-computed bits, the rounding rule at its ties, the fixed functions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ONNX import: every fixture of tests/fixtures/models imports to the
  * committed bytes and scores within its stated tolerance of the reference

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An independent, plain implementation of spec/models.md sections 3-4 for
  * dense models and for tree ensembles with every output transform (int64

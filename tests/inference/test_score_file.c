@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `witan model score MODEL --file CSV`, the real command in its own process:
  * columns found by name in any order (a quoted one, spaces, an extra column

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tree decisions with ONNX semantics, exactly: a decimal input goes the way
  * ONNX Runtime sends float32(input) at a float32 threshold. The decimal to

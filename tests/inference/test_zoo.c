@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The model zoo (tests/fixtures/make_zoo.py): twelve models unlike the
  * fixtures — deep and 200-tree ensembles, forests averaged and voting,

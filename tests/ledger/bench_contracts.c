@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make bench (bench_contracts): what decision contracts cost the ledger, on
  * a real LMDB home (durable commits, one validator), in one run:

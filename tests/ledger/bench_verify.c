@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make bench (bench_verify): how fast an auditor re-verifies a chain in
  * full — every header, certificate, signature and admission rule, and

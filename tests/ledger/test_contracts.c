@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decision contracts in the ledger (spec/contracts.md), on real LMDB homes
  * with signed transactions and certified blocks: a prediction triggers a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The example contracts (contracts/examples/) on a real ledger, each fed its
  * data: every decision and event they record must be the one a reference

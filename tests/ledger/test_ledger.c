@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger: every refusal reason of admission and apply, corrections and
  * revisions, membership changes with their heights, two ledgers applying the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The replay of witan audit verify (cli_verify_replay) on 1, 2, 3 and 8
  * threads: a clean chain of Ed25519 and secp256k1 attestations verifies to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ledger tests' world: a one-validator chain in a temporary LMDB home,
  * its members' keys, and builders of signed transactions and certified

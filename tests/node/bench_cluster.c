@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Cluster throughput and latency: real witand validators on 127.0.0.1 (made
  * by `witan testnet`), loaded by concurrent clients with pre-signed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the HTTP/JSON gateway costs: a real witand answers the same status
  * request sequentially over one HTTP/1.1 keep-alive connection (GET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Ordering alone: four replica processes running witand's own consensus
  * driver (node/driver.c: the PBFT core, its loop, persistence and timers)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Proof size and check time for one decision's evidence bundle of the
  * climate example (issue targets: under 10 KB, under 10 ms): four real

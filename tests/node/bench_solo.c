@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Solo-node throughput: a real witand process fed 20,000 pre-signed
  * attestations by concurrent clients in batches, timed from the first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Client-side helpers shared by the node tests and benchmarks.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Support for the node tests and benchmarks: talking to a running witand
  * over its client API, and signing streams of attestations.

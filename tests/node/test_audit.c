@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * witan audit verify against a real chain: four witand validators on
  * 127.0.0.1 record a model with its target, a decision contract, CO2 and

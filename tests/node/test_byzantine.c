@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A faulty primary, with real processes: four witand on 127.0.0.1 made by
  * `witan testnet`, validator 0 (the primary of view 0) running the test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Four real witand processes on 127.0.0.1, made and run by `witan testnet`,
  * agreeing through PBFT over nng:
@@ -418,10 +419,32 @@ static void test_primary_killed_under_load(void **state)
     assert_true(h2 > h);
     for (int i = 0; i < 800; i++)
         assert_true(committed_at(client, hashes[i]));
+    /* The operator's log said so (spec/node.md, "Logs"): the view change,
+     * and the link to the dead primary lost. */
+    char out[64];
+    assert_int_equal(nt_run(out, sizeof out,
+                            "grep -c 'node: view changed view=' %s/node%d/log",
+                            dir, client),
+                     0);
+    assert_int_equal(nt_run(out, sizeof out,
+                            "grep -c 'node: peer lost validator=%d ' "
+                            "%s/node%d/log", primary, dir, client),
+                     0);
     /* The killed node restarts and catches up to the same chain. */
     start_all();
     uint64_t h3 = wait_converged(all_live, 800);
     assert_same_chain(all_live, h3);
+    /* ... and its link found again: connected at start, and now. */
+    int found = 0;
+    for (int i = 0; i < 250 && found < 2; i++) {
+        if (nt_run(out, sizeof out,
+                   "grep -c 'node: peer connected validator=%d ' "
+                   "%s/node%d/log", primary, dir, client) == 0)
+            found = atoi(out);
+        if (found < 2)
+            nt_sleep_ms(20);
+    }
+    assert_true(found >= 2);
 }
 
 static void test_backup_falls_behind_then_catches_up(void **state)

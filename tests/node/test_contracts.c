@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decision contracts on four real witand processes (made and run by
  * `witan testnet`), driven through the witan command as a person would

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A full disk, for real: a witand whose home is on a 40 MiB tmpfs (mounted
  * by the test; skipped where mounting is not allowed), with a 1 MiB pool
@@ -166,12 +167,13 @@ static void test_full_disk_refused_then_resumed(void **state)
     assert_true(st->disk_free_bytes < st->disk_need_bytes);
     assert_int_equal(st->height >= 1, 1); /* reads go on */
     witan__response__free_unpacked(owner, NULL);
-    char answer[8192];
+    static char answer[65536];
     assert_int_equal(nt_http(http_port, "GET", "/metrics", NULL, NULL, 0,
                              answer, sizeof answer),
                      200);
     assert_non_null(strstr(answer, "witan_disk_low 1"));
-    assert_non_null(strstr(answer, "witan_refused_disk_total 2"));
+    assert_non_null(strstr(
+        answer, "witan_transactions_refused_total{reason=\"nospace\"} 2"));
 
     /* Space returns: admitted again, by itself. */
     assert_int_equal(unlink(fill), 0);

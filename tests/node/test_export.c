@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Export for analysts on four real witand processes (`witan testnet`),
  * driven through the witan command and node 0's HTTP gateway:

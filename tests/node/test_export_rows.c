@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node/export.c without a node: a fake client API answers one page of
  * attestations, so the exact bytes of CSV quoting (RFC 4180), JSONL

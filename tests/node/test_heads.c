@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Signed history heads on four real witand processes, checkpoint interval
  * 2: heads appear, co-signed by the validators, and check against the

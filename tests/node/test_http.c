@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node: the HTTP/JSON gateway of a real witand process, driven by a minimal
  * HTTP/1.1 client written here over a plain TCP socket, and
@@ -429,10 +430,10 @@ static void test_http_gateway(void **state)
     assert_int_equal(a.status, 200);
     assert_non_null(strstr(a.head, "text/plain"));
     static const char *const names[] = {
-        "witan_height", "witan_view", "witan_commits_total",
+        "witan_height", "witan_view", "witan_blocks_committed_total",
         "witan_view_changes_total", "witan_mempool_transactions",
         "witan_mempool_bytes", "witan_peers_connected",
-        "witan_messages_dropped_total", "witan_commit_latency_ms",
+        "witan_messages_dropped_total", "witan_commit_latency_seconds",
         "witan_http_connections_open", "witan_http_connections_closed_total",
         "witan_http_connections_refused_total"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(names); i++) {
@@ -442,13 +443,14 @@ static void test_http_gateway(void **state)
         snprintf(line, sizeof line, "# HELP %s ", names[i]);
         assert_non_null(strstr(a.body, line));
     }
-    const char *p = strstr(a.body, "\nwitan_commits_total ");
+    const char *p = strstr(a.body, "\nwitan_blocks_committed_total ");
     assert_non_null(p);
-    assert_true(strtoull(p + 21, NULL, 10) >= 1);
-    p = strstr(a.body, "\nwitan_commit_latency_ms_count ");
+    assert_true(strtoull(p + 30, NULL, 10) >= 1);
+    p = strstr(a.body, "\nwitan_commit_latency_seconds_count ");
     assert_non_null(p);
-    assert_true(strtoull(p + 31, NULL, 10) >= 4);
-    assert_non_null(strstr(a.body, "witan_commit_latency_ms_bucket{le=\"+Inf\"}"));
+    assert_true(strtoull(p + 36, NULL, 10) >= 4);
+    assert_non_null(
+        strstr(a.body, "witan_commit_latency_seconds_bucket{le=\"+Inf\"}"));
     free(a.body);
 
     /* Errors, each a JSON error object with a fitting status. */

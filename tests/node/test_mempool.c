@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mempool on its own, against a real ledger made by `witan init`:
  * bounds by count and bytes with the "mempool full, retry" error, a

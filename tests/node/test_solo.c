@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * node: a real witand process on 127.0.0.1, driven over its nng client API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TLS between validators and towards clients: a four-node testnet made with
  * --tls commits over tls+tcp; a node whose certificate comes from another

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Writes a tampered copy of a chain archive for tests/sdk/test_sdk.sh.
 
     tamper.py IN OUT MODE

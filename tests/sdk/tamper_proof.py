@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Writes a tampered copy of a proof, an evidence bundle, a signed head or a
 consistency proof for tests/sdk/test_sdk.sh.
 

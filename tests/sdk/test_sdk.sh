@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The Python SDK (sdk/python) against a real chain: four witand validators
 # on 127.0.0.1, attestations from an Ed25519 and a secp256k1 member (some
 # blocks holding several), the chain exported as an archive; the Python

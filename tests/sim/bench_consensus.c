@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_consensus — the cost of the PBFT core alone: blocks committed per
  * second of CPU with 4 replicas in one process, messages handed over at once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The simulator's ledger mode (chain.h): genesis, clients and their signed
  * transactions, the replicas' stores, and the Byzantine primary's rewrites.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * chain — the simulator's ledger mode (support code of tests/sim).
  *

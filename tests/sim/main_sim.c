@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main_sim — runs seeded simulations of PBFT (tests/sim/sim.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scenario — a small interpreter for text scenarios (tests/sim/scenarios).
  * One command per line; '#' starts a comment. The world's own checks

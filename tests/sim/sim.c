@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim — the simulated world (sim.h). One PRNG drives every choice, so a seed
  * names a run exactly; the event queue orders by (time, sequence number).

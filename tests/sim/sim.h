@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim — a deterministic world for PBFT replicas (support code of tests/sim).
  *

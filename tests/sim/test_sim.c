@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Simulator tests: the text scenarios, short seeded runs for every replica
  * count the issue names, determinism of a seed, real Ed25519 signatures, the

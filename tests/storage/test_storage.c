@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * storage: tables, cursors, the write-set state root (order of writes does
  * not matter, last write wins, only state tables count), abort leaves

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # witan contract asm|disasm|run, end to end: BIN is build/bin/witan (or the
 # sanitizer build's). Checks the round trip through text, a run's result and
 # gas, a trap's exit status 1 and a usage error's 2.

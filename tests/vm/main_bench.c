@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench-vm: the same three programs on this VM (gas metering on, the test
  * host for storage) and on Debian's lua5.4, in the same run, side by side:

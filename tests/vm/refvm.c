@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The reference interpreter (see refvm.h). Every rule here is read off
  * spec/vm.md — opcode numbers and costs from section 4, leaders and charging

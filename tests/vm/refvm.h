@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A reference interpreter written from spec/vm.md alone, for tests and the
  * fuzz harness: slow and literal (module words, one instruction at a time,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Assembler and disassembler: text -> module -> text -> module gives the same
  * bytes (and the same text), for a program using every instruction and for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The interpreter: every instruction's result, every trap, and gas on straight
  * lines, branches, calls and traps. Every program runs under both dispatch

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The interpreter against the reference (refvm.c, written from spec/vm.md):
  * random well-typed programs — arithmetic at the edges of int64, loops,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The loader and verifier: every rejection reason, each with the offset it
  * names, on modules built byte by byte; and no crash on any truncation or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Support for the VM tests: assemble, load against the test host, and run a
  * program under both dispatch strategies, checking that they agree exactly.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Witan auditor's SDK: verifies a chain archive (spec/audit.md) from the
 genesis alone, without re-executing transactions; checks proofs, evidence
 bundles, signed history heads and consistency proofs (spec/proofs.md).

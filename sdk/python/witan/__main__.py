@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """python3 -m witan: the auditor's command line.
 
     python3 -m witan verify --archive FILE [--genesis FILE]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The chain archive of spec/audit.md, read as a stream: a file of any
 length is checked in memory proportional to one block."""
 import struct

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """genesis.json (spec/genesis.md) to the canonical Genesis message, its
 hash (spec/encoding.md, "Genesis"), and the validator set and quorum it
 gives (spec/consensus.md, "Validators, faults, quorums")."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Tagged hashes and RFC 6962 Merkle trees (spec/encoding.md)."""
 import hashlib
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signed history heads (spec/proofs.md, "Signed history heads"): a C2SP
 tlog checkpoint of the history tree (c2sp.org/tlog-checkpoint) in a C2SP
 signed note (c2sp.org/signed-note), co-signed by the validators; and RFC

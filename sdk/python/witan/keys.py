@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signature checks for the two key types of spec/encoding.md.
 
 Ed25519 goes to PyNaCl, that is libsodium, the library the C code uses:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """proof.json and evidence bundles (spec/proofs.md), checked with the
 genesis alone: no node, no database, no other block.
 

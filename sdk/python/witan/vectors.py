@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """spec/encoding.md's test vectors, checked by `python3 -m witan selftest`
 so that this implementation's hashing, keys and trees are held to the same
 numbers as crypto/ before it judges a chain."""

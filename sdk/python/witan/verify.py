@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Verifies a chain archive from its genesis without re-executing it.
 
 What holds when verify() returns (spec/encoding.md, spec/consensus.md
