@@ -72,7 +72,8 @@ int cli_tls_cert_name(const char *path, char *out, size_t out_size);
 
 /* What every command that talks to a node says about it in --help. */
 #define CLI_NODE_HELP                                                         \
-    "Node: --node URL, else the listen address in --home DIR's config, else\n" \
+    "Node: --node URL, else the listen address in --home DIR's config (a\n"  \
+    "home whose config cannot be read is an error), else\n"                  \
     "tcp://127.0.0.1:7400. A tls+tcp:// node must show a certificate that\n"  \
     "chains to the CA in --tls-ca FILE (with --home: that home's tls_ca, and\n" \
     "the name in its tls_cert); --tls-server-name NAME also checks its name.\n"

@@ -39,6 +39,9 @@ static void home_path(const char *home, const char *name, char *out,
         snprintf(out, out_size, "%s/%s", home, name);
 }
 
+/* Why the --home given could not name a node (cli_call says it). */
+static char home_error[4400];
+
 void cli_node_address(const char *node, const char *home, char *out,
                       size_t out_size)
 {
@@ -51,8 +54,16 @@ void cli_node_address(const char *node, const char *home, char *out,
     if (home) {
         char path[4096], why[256];
         snprintf(path, sizeof path, "%s/config", home);
-        if (node_config_load(path, &cfg, why, sizeof why) != 0)
-            fprintf(stderr, "witan: %s (using %s)\n", why, cfg.listen);
+        if (node_config_load(path, &cfg, why, sizeof why) != 0) {
+            /* Never the default address instead: that may be another
+             * chain's node, and a transaction signed for it lands there. */
+            snprintf(home_error, sizeof home_error,
+                     "--home %s: %s; no node asked (give --node URL to ask "
+                     "one directly)",
+                     home, why);
+            out[0] = '\0';
+            return;
+        }
     }
     snprintf(out, out_size, "%s", cfg.listen);
     if (home && cfg.tls_ca[0] && strncmp(cfg.listen, "tls+tcp://", 10) == 0) {
@@ -139,6 +150,11 @@ int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
              Witan__Response **resp)
 {
     *resp = NULL;
+    if (!address[0]) {
+        fprintf(stderr, "witan: %s\n",
+                home_error[0] ? home_error : "no node address");
+        return WITAN_ECONFIG;
+    }
     nng_socket s;
     int rc = nng_req0_open(&s);
     if (rc) {

@@ -359,6 +359,15 @@ static void test_other_chain_home_refused(void **state)
     assert_int_equal(witan_read_file(log, 1 << 20, &text, &size), 0);
     assert_non_null(strstr(text, "another chain"));
     free(text);
+    /* A client given a home that is not there asks no node at all, not
+     * the default address (which may be another chain's node). */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s/witan query status --home %s/no-such-home 2>&1 | grep -q "
+             "'no node asked' && ! %s/witan query status --home "
+             "%s/no-such-home >/dev/null 2>&1",
+             bin_dir, base_dir, bin_dir, base_dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(int argc, char **argv)
