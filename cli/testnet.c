@@ -21,6 +21,8 @@
 #define TESTNET_PORT_DEFAULT 7400
 #define TESTNET_PORT_STRIDE 10
 #define TESTNET_STOP_WAIT_MS 10000
+/* How long start waits for each node to answer its client API. */
+#define TESTNET_START_WAIT_MS 10000
 
 static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
@@ -41,8 +43,11 @@ static const char usage[] =
     "        --checkpoint-interval sets the genesis parameter K (default\n"
     "        100): validators sign a history head every K blocks.\n"
     "start   runs every node's witand in the background (log in\n"
-    "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid).\n"
-    "stop    sends SIGTERM to each and waits for it to finish.\n"
+    "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid) and waits until\n"
+    "        each answers its client API; exits 1 naming a node that died\n"
+    "        on start-up (a port in use, say) or did not answer in 10 s.\n"
+    "stop    sends SIGTERM to each and waits for it to finish; says which\n"
+    "        were not running (a pid file whose process is gone).\n"
     "status  prints each node's height, block hash and mempool.\n";
 
 static int cmd_init(int argc, char **argv)
@@ -191,16 +196,82 @@ static int node_count(const char *dir)
     }
 }
 
-static pid_t read_pid(const char *home)
+/* The pid in home's pid file when that process is this home's witand
+ * (pids are reused: a live process with that pid may be another); 0 when
+ * none runs. *stale says a pid file named a process that is gone. */
+static pid_t read_pid(const char *home, bool *stale)
 {
     char path[4096], *text;
     size_t size;
+    if (stale)
+        *stale = false;
     snprintf(path, sizeof path, "%s/witand.pid", home);
     if (witan_read_file(path, 64, &text, &size) != 0)
         return 0;
     pid_t pid = (pid_t)atol(text);
     free(text);
-    return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+    /* witand's command line is "witand\0--home\0HOME\0" as start wrote it */
+    char cmdline[4200], want[4200];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = pid > 0 ? fopen(path, "rb") : NULL;
+    size_t n = f ? fread(cmdline, 1, sizeof cmdline, f) : 0;
+    if (f)
+        fclose(f);
+    int wn = snprintf(want, sizeof want, "witand%c--home%c%s", 0, 0, home);
+    bool ours = wn > 0 && n >= (size_t)wn + 1 &&
+                memcmp(cmdline, want, (size_t)wn + 1) == 0;
+    if (!ours && stale)
+        *stale = true;
+    return ours ? pid : 0;
+}
+
+/* After start: each new node answers its client API, or has died (its
+ * log says why). 0 when all answer. */
+static int await_started(const char *dir, const pid_t *pids, int n)
+{
+    int failed = 0;
+    /* "cannot reach" while a node opens its sockets is expected: quiet */
+    fflush(stderr);
+    int saved = dup(2), null = open("/dev/null", O_WRONLY);
+    if (saved >= 0 && null >= 0)
+        dup2(null, 2);
+    if (null >= 0)
+        close(null);
+    for (int i = 0; i < n; i++) {
+        if (!pids[i])
+            continue;
+        char home[4096], address[256];
+        snprintf(home, sizeof home, "%s/node%d", dir, i);
+        cli_node_address(NULL, home, address, sizeof address);
+        bool up = false, dead = false;
+        for (int t = 0; t < TESTNET_START_WAIT_MS / 20 && !up && !dead; t++) {
+            int st;
+            if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                dead = true;
+                break;
+            }
+            Witan__Request req = WITAN__REQUEST__INIT;
+            Witan__StatusRequest sr = WITAN__STATUS_REQUEST__INIT;
+            req.kind_case = WITAN__REQUEST__KIND_STATUS;
+            req.status = &sr;
+            Witan__Response *resp;
+            up = cli_call(address, &req, 200, &resp) == 0;
+            if (up)
+                witan__response__free_unpacked(resp, NULL);
+            else
+                usleep(20000);
+        }
+        if (!up) {
+            printf("node%d %s: see %s/log\n", i,
+                   dead ? "died on start-up" : "does not answer", home);
+            failed++;
+        }
+    }
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+    return failed ? 1 : 0;
 }
 
 static int cmd_start(const char *dir)
@@ -219,10 +290,11 @@ static int cmd_start(const char *dir)
                         "init)\n", dir);
         return 1;
     }
-    for (int i = 0; i < n; i++) {
+    pid_t started[WITAN_VALIDATOR_COUNT_MAX] = {0};
+    for (int i = 0; i < n && i < WITAN_VALIDATOR_COUNT_MAX; i++) {
         char home[4096], log[4200], pidfile[4200];
         snprintf(home, sizeof home, "%s/node%d", dir, i);
-        if (read_pid(home)) {
+        if (read_pid(home, NULL)) {
             printf("node%d is running already\n", i);
             continue;
         }
@@ -251,19 +323,30 @@ static int cmd_start(const char *dir)
             fclose(f);
         }
         printf("node%d started (pid %d)\n", i, (int)pid);
+        started[i] = pid;
     }
-    return 0;
+    fflush(stdout);
+    return await_started(dir, started, n);
 }
 
 static int cmd_stop(const char *dir)
 {
     int n = node_count(dir);
+    if (n == 0) {
+        fprintf(stderr, "witan testnet: %s holds no testnet\n", dir);
+        return 1;
+    }
     for (int i = 0; i < n; i++) {
         char home[4096];
         snprintf(home, sizeof home, "%s/node%d", dir, i);
-        pid_t pid = read_pid(home);
-        if (!pid)
+        bool stale;
+        pid_t pid = read_pid(home, &stale);
+        if (!pid) {
+            printf("node%d was not running%s\n", i,
+                   stale ? " (its pid file named a process that is gone)"
+                         : "");
             continue;
+        }
         kill(pid, SIGTERM);
         int waited = 0;
         while (kill(pid, 0) == 0 && waited < TESTNET_STOP_WAIT_MS) {

@@ -7,7 +7,8 @@
  * quorum and a head of another chain are refused; and two histories forked
  * from one genesis (the same validators run twice from the same start,
  * each time with other transactions) are caught: the older head of one is
- * not a prefix of the newer head of the other.
+ * not a prefix of the newer head of the other. `testnet start` names a
+ * node that died on start-up and fails; `stop` says it was not running.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <libgen.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -218,6 +222,26 @@ static void test_heads(void **state)
     must("b with itself", rc, out);
     must("stop b", run(out, "%s/witan testnet stop %s/b 2>&1", bin_dir, dir),
          out);
+
+    /* `testnet start` says which node died on start-up (its client port
+     * taken here) and fails; `stop` says that node was not running. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)(base_port + 10)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    rc = run(out, "%s/witan testnet start %s/b 2>&1", bin_dir, dir);
+    close(fd);
+    if (rc != 1 || !strstr(out, "node1 died on start-up"))
+        fail_msg("a node that cannot start: exit %d: %s", rc, out);
+    rc = run(out, "%s/witan testnet stop %s/b 2>&1", bin_dir, dir);
+    if (rc != 0 || !strstr(out, "node1 was not running") ||
+        !strstr(out, "node0 stopped"))
+        fail_msg("stop after a failed start: exit %d: %s", rc, out);
 }
 
 int main(int argc, char **argv)
