@@ -49,7 +49,7 @@
     X(WITAN_EKEY, -21, "invalid key")                                          \
     X(WITAN_EKEYTYPE, -22, "unknown key type")                                 \
     X(WITAN_EKEYPERM, -23, "key file is readable by group or others")          \
-    X(WITAN_EKEYFILE, -24, "malformed key file")                               \
+    X(WITAN_EKEYFILE, -24, "not a key file, or a damaged one")                 \
     X(WITAN_EPROOF, -25, "Merkle proof does not verify")                       \
     X(WITAN_ECRYPTOINIT, -26, "crypto library failed to initialise")           \
     /* storage */                                                              \

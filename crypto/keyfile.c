@@ -92,16 +92,14 @@ int wcrypto_keyfile_read(const char *path, wcrypto_keypair *out)
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return WITAN_EIO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return errno == ENOENT ? WITAN_ENOTFOUND : WITAN_EIO;
+    if (fstat(fd, &st) != 0) {
         close(fd);
         return WITAN_EIO;
     }
-    if (st.st_mode & 077) {
-        close(fd);
-        return WITAN_EKEYPERM;
-    }
-    if (st.st_size > WITAN_KEY_FILE_SIZE_MAX) {
+    /* What the file is comes before how it is protected: a file that is
+     * no key file is said to be so, not to need chmod. */
+    if (!S_ISREG(st.st_mode) || st.st_size > WITAN_KEY_FILE_SIZE_MAX) {
         close(fd);
         return WITAN_EKEYFILE;
     }
@@ -133,6 +131,8 @@ int wcrypto_keyfile_read(const char *path, wcrypto_keypair *out)
                  witan_hex_decode(pub_hex, pub, out->pub.size) != 0 ||
                  memcmp(pub, out->pub.bytes, out->pub.size) != 0))
         err = WITAN_EKEYFILE;
+    if (!err && (st.st_mode & 077))
+        err = WITAN_EKEYPERM;
     if (err)
         wcrypto_keypair_wipe(out);
 out:

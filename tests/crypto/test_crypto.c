@@ -357,6 +357,18 @@ static void test_keyfile_round_trip_and_permissions(void **state)
             for (size_t j = 0; j < sizeof back; j++)
                 assert_int_equal(((uint8_t *)&back)[j], 0);
         }
+        /* what the file is comes first: missing, or not a key file */
+        char other[300];
+        snprintf(other, sizeof other, "%s.none", path);
+        unlink(other);
+        assert_int_equal(wcrypto_keyfile_read(other, &back), WITAN_ENOTFOUND);
+        FILE *f = fopen(other, "w");
+        assert_non_null(f);
+        fputs("hello\n", f);
+        fclose(f);
+        assert_int_equal(chmod(other, 0644), 0);
+        assert_int_equal(wcrypto_keyfile_read(other, &back), WITAN_EKEYFILE);
+        unlink(other);
         assert_int_equal(chmod(path, 0400), 0);
         assert_int_equal(wcrypto_keyfile_read(path, &back), 0);
         wcrypto_keypair_wipe(&kp);
@@ -372,7 +384,7 @@ static void test_keyfile_malformed(void **state)
     char path[256];
     temp_path(path, sizeof path, "bad");
     wcrypto_keypair kp;
-    assert_int_equal(wcrypto_keyfile_read(path, &kp), WITAN_EIO);
+    assert_int_equal(wcrypto_keyfile_read(path, &kp), WITAN_ENOTFOUND); /* a missing file */
 
     static const char *const bad[] = {
         "",
