@@ -48,7 +48,7 @@ static const char usage[] =
     "A single attestation whose nonce was chosen here (no --nonce) is signed\n"
     "again with the next nonce instead, up to 3 times: the node asked may\n"
     "not yet have applied this key's previous transaction.\n"
-    "\n" CLI_NODE_HELP;
+    "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
 struct attest_opts {
     const char *address;
@@ -533,7 +533,10 @@ int cli_attest(int argc, char **argv)
                 err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
         return 1;
     }
-    wcrypto_address(&o.key.pub, o.sender);
+    if (cli_sender(argc, argv, &o.key, o.sender)) {
+        wcrypto_keypair_wipe(&o.key);
+        return 2;
+    }
     const char *nonce = cli_flag(argc, argv, "--nonce");
     int rc;
     if (chain_id_of(address, chain_id, sizeof chain_id)) {

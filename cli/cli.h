@@ -78,6 +78,18 @@ int cli_tls_cert_name(const char *path, char *out, size_t out_size);
     "chains to the CA in --tls-ca FILE (with --home: that home's tls_ca, and\n" \
     "the name in its tls_cert); --tls-server-name NAME also checks its name.\n"
 
+/* Commands that sign: the sender is the key's own account, or with
+ * --account the account the key now belongs to (after a rotation the key
+ * no longer derives its address). */
+#define CLI_SIGN_HELP                                                         \
+    "Signing: --key FILE signs for the account its public key names; after\n" \
+    "a key rotation give that account with --account ADDRESS (40 hex).\n"
+
+/* The account a signing command acts for: --account, else the address of
+ * the key's public key. 0, or 2 after saying what is wrong. */
+int cli_sender(int argc, char **argv, const wcrypto_keypair *kp,
+               uint8_t sender[WITAN_ADDRESS_SIZE]);
+
 /*
  * Sends one request and waits for the response (timeout_ms). On success
  * *resp is owned by the caller (witan__response__free_unpacked). WITAN_ENET

@@ -480,3 +480,21 @@ int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
            cli_tx_status_name(t->receipt->status));
     return t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK ? 0 : 1;
 }
+
+int cli_sender(int argc, char **argv, const wcrypto_keypair *kp,
+               uint8_t sender[WITAN_ADDRESS_SIZE])
+{
+    const char *account = cli_flag(argc, argv, "--account");
+    if (!account) {
+        wcrypto_address(&kp->pub, sender);
+        return 0;
+    }
+    if (strlen(account) != 2 * WITAN_ADDRESS_SIZE ||
+        witan_hex_decode(account, sender, WITAN_ADDRESS_SIZE)) {
+        fprintf(stderr, "witan: --account '%s' is invalid: an address is 40 "
+                        "hex digits\n",
+                account);
+        return 2;
+    }
+    return 0;
+}

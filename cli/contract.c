@@ -58,7 +58,7 @@ static const char usage[] =
     "list    contracts in id order (only those --model triggers).\n"
     "show    one contract: triggers, gas, language, module size, and with\n"
     "        --source its source text.\n"
-    "\n" CLI_NODE_HELP;
+    "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
 int cli_contract_read(const char *path, size_t max, uint8_t **out,
                       size_t *size)

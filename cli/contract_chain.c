@@ -22,7 +22,7 @@
 static const struct cli_opt deploy_opts[] = {
     CLI_OPTS_NODE,
     {"--json", false, false},
-    {"--key", true, false},
+    {"--key", true, false}, {"--account", true, false},
     {"--name", true, false},
     {"--version", true, false},
     {"--module", true, false},
@@ -42,12 +42,12 @@ static const struct cli_opt deploy_opts[] = {
     {NULL, false, false}};
 
 static const struct cli_opt call_opts[] = {
-    CLI_OPTS_NODE,         {"--json", false, false}, {"--key", true, false},
+    CLI_OPTS_NODE,         {"--json", false, false}, {"--key", true, false}, {"--account", true, false},
     {"--int", true, true}, {"--bytes", true, true},  {"--text", true, true},
     {"--gas", true, false}, {NULL, false, false}};
 
 static const struct cli_opt retire_opts[] = {
-    CLI_OPTS_NODE, {"--json", false, false}, {"--key", true, false},
+    CLI_OPTS_NODE, {"--json", false, false}, {"--key", true, false}, {"--account", true, false},
     {NULL, false, false}};
 
 static const struct cli_opt list_opts[] = {

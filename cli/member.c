@@ -25,7 +25,7 @@ static const char usage[] =
     "member's history. Validators are not members: their set changes only\n"
     "through governance. A new member's address derives from its first key\n"
     "and never changes; a rotation gives the account a new current key.\n"
-    "\n" CLI_NODE_HELP;
+    "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
 static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
                         uint8_t *key, size_t *size)

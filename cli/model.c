@@ -71,7 +71,8 @@ static const char usage[] =
     "ask       asks for a score now, on the bindings or on explicit inputs.\n"
     "post      records the output of a model too large to run on chain, as\n"
     "          attested by its operator (role model_operator).\n"
-    "Predictions: witan query predictions --model HASH.\n" CLI_NODE_HELP;
+    "Predictions: witan query predictions --model HASH.\n" CLI_SIGN_HELP
+    CLI_NODE_HELP;
 
 #define MODEL_FILE_MAX (64u * 1024 * 1024)
 

@@ -50,8 +50,12 @@ int cli_sign_submit(int argc, char **argv, Witan__TxBody *body, bool wait,
     req.status = &st;
     Witan__Response *resp = NULL;
     uint8_t sender[WITAN_ADDRESS_SIZE];
-    wcrypto_address(&kp.pub, sender);
-    int rc = call_ok(address, &req, "status", &resp);
+    int rc = cli_sender(argc, argv, &kp, sender);
+    if (rc) {
+        wcrypto_keypair_wipe(&kp);
+        return rc;
+    }
+    rc = call_ok(address, &req, "status", &resp);
     for (int attempt = 0; !rc; attempt++) {
         uint64_t nonce;
         if (cli_next_nonce(address, sender, &nonce)) {

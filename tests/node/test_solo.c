@@ -370,6 +370,63 @@ static void test_other_chain_home_refused(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* After a key rotation the new key signs for the account with --account
+ * (its own address names no member); the old key is refused. */
+static void test_rotated_key_signs_with_account(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    char home[600], addr[64], acct[41], pub[65];
+    snprintf(home, sizeof home, "%s/chain-c", base_dir);
+    run_ok("%s/witan init --home %s --chain-id chain-c --listen "
+           "tcp://127.0.0.1:%d >/dev/null",
+           bin_dir, home, port + 3);
+    pid_t node = start_node(home);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 3);
+    wait_ready(addr);
+    assert_int_equal(nt_run(out, sizeof out,
+                            "%s/witan keys show %s/operator.key && %s/witan "
+                            "keys new --out %s/new.key >/dev/null && %s/witan "
+                            "keys show %s/new.key",
+                            bin_dir, home, bin_dir, home, bin_dir, home),
+                     0);
+    const char *a = strstr(out, "address: "), *k = strstr(out, "pubkey: ");
+    assert_non_null(a);
+    a += strspn(a + 8, " ") + 8;
+    snprintf(acct, sizeof acct, "%.40s", a);
+    k = strstr(k + 1, "pubkey: "); /* the new key's */
+    assert_non_null(k);
+    k += strspn(k + 7, " ") + 7;
+    snprintf(pub, sizeof pub, "%.64s", k);
+    int rc = nt_run(out, sizeof out,
+                    "%s/witan member rotate --key %s/operator.key --address %s "
+                    "--pubkey %s --home %s --wait 2>&1",
+                    bin_dir, home, acct, pub, home);
+    if (rc != 0)
+        fail_msg("rotate: %s", out);
+    static const char attest[] =
+        "%s/witan attest --key %s/%s --home %s --feed test/rotation "
+        "--subject s --time 2020-0%d --value v=1 --wait %s 2>&1";
+    rc = nt_run(out, sizeof out, attest, bin_dir, home, "new.key", home, 1, "");
+    assert_int_not_equal(rc, 0); /* the new key's own address is no member */
+    char with[80];
+    snprintf(with, sizeof with, "--account %s", acct);
+    rc = nt_run(out, sizeof out, attest, bin_dir, home, "new.key", home, 2,
+                with);
+    if (rc != 0 || !strstr(out, ": OK"))
+        fail_msg("the rotated key with --account: %s", out);
+    rc = nt_run(out, sizeof out, attest, bin_dir, home, "operator.key", home,
+                3, "");
+    assert_int_not_equal(rc, 0); /* the old key signs nothing any more */
+    rc = nt_run(out, sizeof out, attest, bin_dir, home, "new.key", home, 4,
+                "--account 12");
+    if (rc != 2 || !strstr(out, "--account '12' is invalid"))
+        fail_msg("a bad --account: %s", out);
+    kill(node, SIGTERM);
+    waitpid(node, NULL, 0);
+    live_node = 0;
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -389,6 +446,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sigkill_mid_stream),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_other_chain_home_refused),
+        cmocka_unit_test(test_rotated_key_signs_with_account),
     };
     int rc = cmocka_run_group_tests_name("node", tests, NULL, NULL);
     char cmd[700];
