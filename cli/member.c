@@ -27,17 +27,31 @@ static const char usage[] =
     "and never changes; a rotation gives the account a new current key.\n"
     "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
+/* --pubkey of --key-type: WITAN_ENOTFOUND when absent; when present but
+ * invalid, says so (not "required") and returns WITAN_EINVAL. */
 static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
                         uint8_t *key, size_t *size)
 {
     const char *t = cli_flag(argc, argv, "--key-type");
     const char *hex = cli_flag(argc, argv, "--pubkey");
     enum wcrypto_key_type kt = WCRYPTO_KEY_ED25519;
-    if ((t && wcrypto_key_type_parse(t, &kt)) || !hex)
+    if (t && wcrypto_key_type_parse(t, &kt)) {
+        fprintf(stderr, "witan member: --key-type '%s' is invalid: ed25519 "
+                        "or secp256k1\n", t);
         return WITAN_EINVAL;
+    }
+    if (!hex)
+        return WITAN_ENOTFOUND;
     *size = kt == WCRYPTO_KEY_ED25519 ? 32 : 33;
     *type = (Witan__KeyType)kt;
-    return witan_hex_decode(hex, key, *size);
+    if (strlen(hex) != 2 * *size || witan_hex_decode(hex, key, *size)) {
+        fprintf(stderr, "witan member: --pubkey '%s' is invalid: an %s key is "
+                        "%zu hex digits\n",
+                hex, kt == WCRYPTO_KEY_ED25519 ? "ed25519" : "secp256k1",
+                2 * *size);
+        return WITAN_EINVAL;
+    }
+    return 0;
 }
 
 static void show_json(const Witan__Account *a, const char *addr_hex)
@@ -157,7 +171,10 @@ int cli_member(int argc, char **argv)
     }
     if (strcmp(verb, "add") == 0) {
         const char *name = cli_flag(argc, argv, "--name");
-        if (!name || parse_pubkey(argc, argv, &key_type, key, &key_size)) {
+        int perr = parse_pubkey(argc, argv, &key_type, key, &key_size);
+        if (perr == WITAN_EINVAL)
+            return 2;
+        if (!name || perr) {
             fprintf(stderr, "witan member add: --name and --pubkey (hex of "
                             "the key type's size) are required\n");
             return 2;
@@ -201,10 +218,11 @@ int cli_member(int argc, char **argv)
             m.revoke = &rc;
         }
     } else if (strcmp(verb, "rotate") == 0) {
-        if (parse_pubkey(argc, argv, &key_type, key, &key_size)) {
+        int perr = parse_pubkey(argc, argv, &key_type, key, &key_size);
+        if (perr == WITAN_ENOTFOUND)
             fprintf(stderr, "witan member rotate: --pubkey is required\n");
+        if (perr)
             return 2;
-        }
         rot.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
         rot.key_type = key_type;
         rot.pubkey = (ProtobufCBinaryData){key_size, key};

@@ -591,7 +591,10 @@ int cli_query_predictions(const char *address, int argc, char **argv)
 {
     const char *model = cli_flag(argc, argv, "--model");
     uint8_t hash[WITAN_HASH_SIZE], cur[44];
-    if (!model || witan_hex_decode(model, hash, WITAN_HASH_SIZE)) {
+    if (model && cli_parse_hash("query predictions", "--model", model, hash,
+                                WITAN_HASH_SIZE))
+        return 2;
+    if (!model) {
         fprintf(stderr, "witan query predictions: --model HASH is required\n");
         return 2;
     }

@@ -251,13 +251,14 @@ int cli_query(int argc, char **argv)
         return run(address, &req, json, "status");
     }
     if (strcmp(what, "block") == 0) {
-        char *end;
-        if (argc < 3 || !*argv[2] || (strtoull(argv[2], &end, 10), *end)) {
+        if (argc < 3) {
             fprintf(stderr, "witan query block: a height is required\n");
             return 2;
         }
         Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
-        b.height = strtoull(argv[2], NULL, 10);
+        if (cli_parse_u64("query block", "HEIGHT", argv[2], UINT64_MAX,
+                          &b.height))
+            return 2;
         req.kind_case = WITAN__REQUEST__KIND_BLOCK;
         req.block = &b;
         return run(address, &req, json, "block");

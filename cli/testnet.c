@@ -62,10 +62,27 @@ static int cmd_init(int argc, char **argv)
     if (ck && cli_parse_u64("testnet", "--checkpoint-interval", ck, 1024,
                             &checkpoint))
         return 2;
-    int n = nv ? atoi(nv) : 0, base = bp ? atoi(bp) : TESTNET_PORT_DEFAULT;
-    if (!dir || n < 1 || n > WITAN_VALIDATOR_COUNT_MAX || base < 1024 ||
-        base + TESTNET_PORT_STRIDE * n > 65535) {
-        fputs(usage, stderr);
+    uint64_t nvals = 0, port = TESTNET_PORT_DEFAULT;
+    if (!dir || !nv) {
+        fprintf(stderr, "witan testnet init: --validators N and --dir DIR are "
+                        "required\n%s", usage);
+        return 2;
+    }
+    if (cli_parse_u64("testnet init", "--validators", nv,
+                      WITAN_VALIDATOR_COUNT_MAX, &nvals) ||
+        (bp && cli_parse_u64("testnet init", "--base-port", bp, 65535, &port)))
+        return 2;
+    int n = (int)nvals, base = (int)port;
+    if (n < 1) {
+        fprintf(stderr, "witan testnet init: --validators 0 is invalid: a "
+                        "chain has 1 to %d\n", WITAN_VALIDATOR_COUNT_MAX);
+        return 2;
+    }
+    if (base < 1024 || base + TESTNET_PORT_STRIDE * n > 65535) {
+        fprintf(stderr, "witan testnet init: --base-port %d is invalid: %d "
+                        "validators use ports P to P+%d, which must lie in "
+                        "1024..65535\n",
+                base, n, TESTNET_PORT_STRIDE * n - 1);
         return 2;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
