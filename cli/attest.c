@@ -217,6 +217,42 @@ static int chain_id_of(const char *address, char *out, size_t size)
     return err;
 }
 
+/* A DUPLICATE receipt: this provider already attested this feed, subject
+ * and time. Names that record's transaction and how to change it. */
+static void explain_duplicate(const struct attest_opts *o, int64_t time_ms)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__AttestationsRequest q = WITAN__ATTESTATIONS_REQUEST__INIT;
+    q.feed = (char *)o->feed;
+    q.subject = (char *)o->subject;
+    q.from_ms = time_ms;
+    q.to_ms = time_ms;
+    q.limit = WITAN_QUERY_PAGE_COUNT_MAX;
+    req.kind_case = WITAN__REQUEST__KIND_ATTESTATIONS;
+    req.attestations = &q;
+    Witan__Response *resp;
+    if (cli_call(o->address, &req, 10000, &resp))
+        return;
+    for (size_t i = 0; resp->attestations && i < resp->attestations->n_records;
+         i++) {
+        const Witan__AttestationRecord *r = resp->attestations->records[i];
+        if (r->provider.len != WITAN_ADDRESS_SIZE ||
+            memcmp(r->provider.data, o->sender, WITAN_ADDRESS_SIZE) != 0 ||
+            r->tx_hash.len != WITAN_HASH_SIZE)
+            continue;
+        char tx[2 * WITAN_HASH_SIZE + 1];
+        witan_hex_encode(r->tx_hash.data, WITAN_HASH_SIZE, tx);
+        fprintf(stderr,
+                "witan attest: this account attested feed %s, subject %s at "
+                "that time already: transaction %s (revision %u, height "
+                "%llu). To change it, attest again with --corrects %s\n",
+                o->feed, o->subject, tx, r->revision,
+                (unsigned long long)r->height, tx);
+        break;
+    }
+    witan__response__free_unpacked(resp, NULL);
+}
+
 static int one_from_flags(struct attest_opts *o, int argc, char **argv)
 {
     const char *time_text = cli_flag(argc, argv, "--time");
@@ -297,6 +333,9 @@ static int one_from_flags(struct attest_opts *o, int argc, char **argv)
             return 0;
         }
         rc = print_settled(o, hex, tx->tx);
+        if (tx->tx->receipt &&
+            tx->tx->receipt->status == WITAN__TX_STATUS__TX_STATUS_DUPLICATE)
+            explain_duplicate(o, time_ms);
         witan__response__free_unpacked(tx, NULL);
         return rc;
     }

@@ -415,6 +415,18 @@ static void test_rotated_key_signs_with_account(void **state)
                 with);
     if (rc != 0 || !strstr(out, ": OK"))
         fail_msg("the rotated key with --account: %s", out);
+    /* The same observation again: DUPLICATE, naming the transaction to
+     * correct. */
+    char first[65];
+    const char *c = strstr(out, " committed at height");
+    assert_true(c && c - out >= 64);
+    snprintf(first, sizeof first, "%.64s", c - 64);
+    rc = nt_run(out, sizeof out, attest, bin_dir, home, "new.key", home, 2,
+                with);
+    char corrects[100];
+    snprintf(corrects, sizeof corrects, "--corrects %s", first);
+    if (rc != 1 || !strstr(out, "DUPLICATE") || !strstr(out, corrects))
+        fail_msg("a duplicate: %s", out);
     rc = nt_run(out, sizeof out, attest, bin_dir, home, "operator.key", home,
                 3, "");
     assert_int_not_equal(rc, 0); /* the old key signs nothing any more */
