@@ -28,10 +28,9 @@ static const char usage[] =
     "                    [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "Signs attestations with the key (a member with the data_provider role)\n"
-    "and submits them. Times: Unix ms, or UTC YYYY-MM, YYYY-MM-DD or\n"
-    "YYYY-MM-DDTHH:MM:SSZ. Values are exact decimals (421.13 is mantissa\n"
+    "and submits them. Values are exact decimals (421.13 is mantissa\n"
     "42113, scale 2). A correction names the transaction hash of the\n"
-    "revision it replaces.\n"
+    "revision it replaces.\n" CLI_TIME_HELP
     "\n"
     "CSV: --columns names the file's columns by position, comma-separated:\n"
     "'time' for the observation time, '-' to skip a column, any other word\n"
@@ -257,9 +256,14 @@ static int one_from_flags(struct attest_opts *o, int argc, char **argv)
 {
     const char *time_text = cli_flag(argc, argv, "--time");
     int64_t time_ms;
-    if (!time_text || cli_parse_time(time_text, &time_ms)) {
-        fprintf(stderr, "witan attest: --time is required (Unix ms or UTC "
-                        "YYYY-MM[-DD[THH:MM:SSZ]])\n");
+    if (!time_text) {
+        fprintf(stderr, "witan attest: --time is required\n");
+        return 2;
+    }
+    int terr = cli_parse_time(time_text, &time_ms);
+    if (terr) {
+        fprintf(stderr, "witan attest: --time '%s' is invalid: %s\n",
+                time_text, cli_time_error(terr));
         return 2;
     }
     Witan__NamedValue vals[WITAN_ATTEST_VALUE_COUNT_MAX];

@@ -4,6 +4,7 @@
  * and the small parsers and formatters every command shares (decimals,
  * times, flags, signing).
  */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
@@ -261,41 +262,116 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* n decimal digits at *p into *v; false unless exactly n digits. */
+static bool digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* A signed decimal integer that is the whole text, into *v. */
+static bool whole_number(const char *t, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(t, &end, 10);
+    if (!*t || *end || errno || !(t[0] == '-' || (t[0] >= '0' && t[0] <= '9')))
+        return false;
+    *v = x;
+    return true;
+}
+
+const char *cli_time_error(int err)
+{
+    return err == WITAN_ERANGE
+               ? "a bare number of fewer than 12 digits may be seconds: write "
+                 "@SECONDS or ms:MILLISECONDS"
+               : "not a time (see --help: YYYY-MM[-DD[THH:MM[:SS[.sss]]Z]], "
+                 "an offset, @SECONDS or ms:MS)";
+}
+
 int cli_parse_time(const char *text, int64_t *ms)
 {
-    int y = 0, mo = 1, d = 1, h = 0, mi = 0, s = 0, milli = 0, n = 0;
-    size_t len = strlen(text);
-    bool all_digits = len > 0;
-    for (size_t i = text[0] == '-' ? 1 : 0; i < len; i++)
-        all_digits &= text[i] >= '0' && text[i] <= '9';
-    if (all_digits && len > 7) {
-        char *end;
-        long long v = strtoll(text, &end, 10);
-        if (*end)
+    int64_t v;
+    /* Explicit epochs: no guessing which unit a number is in. */
+    if (strncmp(text, "ms:", 3) == 0)
+        return whole_number(text + 3, ms) ? WITAN_OK : WITAN_EINVAL;
+    if (text[0] == '@') {
+        if (!whole_number(text + 1, &v) || v > INT64_MAX / 1000 ||
+            v < INT64_MIN / 1000)
             return WITAN_EINVAL;
+        *ms = v * 1000;
+        return WITAN_OK;
+    }
+    if (whole_number(text, &v)) {
+        /* 12 digits or more is milliseconds since 1973; fewer may well be
+         * seconds, and a guess would put the record in the wrong year. */
+        size_t n = strlen(text) - (text[0] == '-');
+        if (n < CLI_TIME_BARE_DIGITS_MIN)
+            return WITAN_ERANGE;
         *ms = v;
         return WITAN_OK;
     }
-    if (len == 7 && sscanf(text, "%4d-%2d%n", &y, &mo, &n) == 2 && n == 7) {
-    } else if (len == 10 && sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 &&
-               n == 10) {
-    } else if (len == 20 &&
-               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
-                      &s, &n) == 6 &&
-               n == 20) {
-    } else if (len == 24 &&
-               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h,
-                      &mi, &s, &milli, &n) == 7 &&
-               n == 24 && text[20] >= '0' && text[20] <= '9' &&
-               text[21] >= '0' && text[21] <= '9' && text[22] >= '0' &&
-               text[22] <= '9') {
-    } else {
+    const char *p = text;
+    int y, mo, d = 1, h = 0, mi = 0, sec = 0, milli = 0, off = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo))
         return WITAN_EINVAL;
+    if (*p == '-') {
+        p++;
+        if (!digits(&p, 2, &d))
+            return WITAN_EINVAL;
+        if (*p == 'T') {
+            p++;
+            if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+                return WITAN_EINVAL;
+            if (*p == ':') {
+                p++;
+                if (!digits(&p, 2, &sec))
+                    return WITAN_EINVAL;
+                if (*p == '.') {
+                    p++;
+                    int n = 0;
+                    while (p[n] >= '0' && p[n] <= '9')
+                        n++;
+                    /* milliseconds are what the chain keeps */
+                    if (n < 1 || n > 3)
+                        return WITAN_EINVAL;
+                    digits(&p, n, &milli);
+                    for (int k = n; k < 3; k++)
+                        milli *= 10;
+                }
+            }
+            if (*p == 'Z') {
+                p++;
+            } else if (*p == '+' || *p == '-') {
+                int sign = *p++ == '-' ? -1 : 1, oh, om;
+                if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) ||
+                    oh > 23 || om > 59)
+                    return WITAN_EINVAL;
+                off = sign * (oh * 60 + om);
+            } else {
+                return WITAN_EINVAL; /* a time of day names its zone */
+            }
+        }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (*p || mo < 1 || mo > 12 || d < 1 ||
+        d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 ||
+        sec > 59)
         return WITAN_EINVAL;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *ms = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000 + milli;
+    *ms = ((days * 24 + h) * 60 + mi - off) * 60000 + (int64_t)sec * 1000 +
+          milli;
     return WITAN_OK;
 }
 

@@ -54,9 +54,8 @@ static const char usage[] =
     "chain         the whole chain as an archive for `witan audit verify\n"
     "              --archive` (the same as `witan audit export`).\n"
     "\n"
-    "Times (T) are Unix ms or UTC YYYY-MM, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ\n"
-    "or YYYY-MM-DDTHH:MM:SS.sssZ; times are written as\n"
-    "2020-01-01T00:00:00.000Z. --page-size (1 to 1000, default 1000) is how\n"
+    CLI_TIME_HELP
+    "Times are written as 2020-01-01T00:00:00.000Z. --page-size (1 to 1000, default 1000) is how\n"
     "many records each request to the node asks for.\n"
     "\n" CLI_NODE_HELP;
 
@@ -93,19 +92,19 @@ static int read_flags(int argc, char **argv, struct node_export *x)
     x->feed = cli_flag(argc, argv, "--feed");
     x->subject = cli_flag(argc, argv, "--subject");
     if ((v = cli_flag(argc, argv, "--from"))) {
-        if (cli_parse_time(v, &x->from_ms)) {
-            fprintf(stderr, "witan export: --from takes a time (Unix ms or "
-                            "UTC YYYY-MM-DD[THH:MM:SS[.sss]Z]), not '%s'\n",
-                    v);
+        int terr = cli_parse_time(v, &x->from_ms);
+        if (terr) {
+            fprintf(stderr, "witan export: --from '%s' is invalid: %s\n", v,
+                    cli_time_error(terr));
             return 2;
         }
         x->has_from = true;
     }
     if ((v = cli_flag(argc, argv, "--to"))) {
-        if (cli_parse_time(v, &x->to_ms)) {
-            fprintf(stderr, "witan export: --to takes a time (Unix ms or "
-                            "UTC YYYY-MM-DD[THH:MM:SS[.sss]Z]), not '%s'\n",
-                    v);
+        int terr = cli_parse_time(v, &x->to_ms);
+        if (terr) {
+            fprintf(stderr, "witan export: --to '%s' is invalid: %s\n", v,
+                    cli_time_error(terr));
             return 2;
         }
         x->has_to = true;

@@ -20,7 +20,8 @@ static const char usage[] =
     "                               [--to H] [--limit N] [--cursor HEX]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
     "\n"
-    "Times are Unix ms or UTC YYYY-MM[-DD[THH:MM:SSZ]]. A page holds at most\n"
+    CLI_TIME_HELP
+    "A page holds at most\n"
     "1000 attestations (100 by default); when more remain the output ends\n"
     "with the cursor to pass for the next page. --history also lists every\n"
     "earlier revision of a corrected attestation. Predictions are listed by\n"
@@ -293,9 +294,13 @@ int cli_query(int argc, char **argv)
         a.feed = (char *)feed;
         a.subject = (char *)subject;
         a.from_ms = INT64_MIN;
-        if ((from && cli_parse_time(from, &a.from_ms)) ||
-            (to && cli_parse_time(to, &a.to_ms))) {
-            fprintf(stderr, "witan query attestations: bad --from or --to\n");
+        int ferr = from ? cli_parse_time(from, &a.from_ms) : 0;
+        int terr = !ferr && to ? cli_parse_time(to, &a.to_ms) : 0;
+        if (ferr || terr) {
+            fprintf(stderr, "witan query attestations: --%s '%s' is invalid: "
+                            "%s\n",
+                    ferr ? "from" : "to", ferr ? from : to,
+                    cli_time_error(ferr ? ferr : terr));
             return 2;
         }
         if (limit)
