@@ -240,10 +240,36 @@ int cli_query(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* Each query's options: a misspelt one is an error naming it, never
+     * ignored (it may be the node the question was meant for). */
+    static const struct cli_opt base_opts[] = {
+        CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false}};
+    static const struct cli_opt attest_opts[] = {
+        CLI_OPTS_NODE,           {"--json", false, false},
+        {"--feed", true, false}, {"--subject", true, false},
+        {"--from", true, false}, {"--to", true, false},
+        {"--limit", true, false}, {"--cursor", true, false},
+        {"--history", false, false}, {NULL, false, false}};
+    static const struct cli_opt pred_opts[] = {
+        CLI_OPTS_NODE,            {"--json", false, false},
+        {"--model", true, false}, {"--subject", true, false},
+        {"--from", true, false},  {"--to", true, false},
+        {"--limit", true, false}, {"--cursor", true, false},
+        {NULL, false, false}};
+    const char *what = argv[1];
+    bool positional = strcmp(what, "block") == 0 || strcmp(what, "tx") == 0;
+    const struct cli_opt *opts = strcmp(what, "attestations") == 0 ? attest_opts
+                                 : strcmp(what, "predictions") == 0 ? pred_opts
+                                                                     : base_opts;
+    char name[64];
+    snprintf(name, sizeof name, "query %s", what);
+    if (cli_args_check(argc, argv, 2, opts, positional ? 1 : 0, name))
+        return 2;
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
     bool json = cli_has_flag(argc, argv, "--json");
-    const char *what = argv[1];
+    const char *arg = NULL; /* block's height, tx's hash */
+    cli_positional(argc, argv, 2, opts, 0, &arg);
     Witan__Request req = WITAN__REQUEST__INIT;
     if (strcmp(what, "status") == 0) {
         Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
@@ -252,12 +278,12 @@ int cli_query(int argc, char **argv)
         return run(address, &req, json, "status");
     }
     if (strcmp(what, "block") == 0) {
-        if (argc < 3) {
+        if (!arg) {
             fprintf(stderr, "witan query block: a height is required\n");
             return 2;
         }
         Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
-        if (cli_parse_u64("query block", "HEIGHT", argv[2], UINT64_MAX,
+        if (cli_parse_u64("query block", "HEIGHT", arg, UINT64_MAX,
                           &b.height))
             return 2;
         req.kind_case = WITAN__REQUEST__KIND_BLOCK;
@@ -266,11 +292,13 @@ int cli_query(int argc, char **argv)
     }
     if (strcmp(what, "tx") == 0) {
         uint8_t hash[WITAN_HASH_SIZE];
-        if (argc < 3 || witan_hex_decode(argv[2], hash, WITAN_HASH_SIZE)) {
+        if (!arg) {
             fprintf(stderr, "witan query tx: a 64-hex-digit hash is "
                             "required\n");
             return 2;
         }
+        if (cli_parse_hash("query tx", "HASH", arg, hash, WITAN_HASH_SIZE))
+            return 2;
         Witan__TxRequest t = WITAN__TX_REQUEST__INIT;
         t.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash};
         req.kind_case = WITAN__REQUEST__KIND_TX;

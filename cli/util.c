@@ -21,6 +21,13 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* A word that is an option name: '-' then a letter or '-'. "-1" is a
+ * (negative, so invalid) number, for the command to call invalid. */
+static bool option_word(const char *a)
+{
+    return a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9');
+}
+
 int cli_args_check(int argc, char **argv, int first,
                    const struct cli_opt *opts, int positional_max,
                    const char *what)
@@ -29,7 +36,7 @@ int cli_args_check(int argc, char **argv, int first,
     bool seen[CLI_OPT_COUNT_MAX] = {false};
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' || a[1] == '\0') {
+        if (!option_word(a)) {
             if (positional++ == positional_max) {
                 fprintf(stderr, "witan %s: unexpected argument '%s' (see "
                                 "--help)\n",
@@ -66,7 +73,7 @@ int cli_positional(int argc, char **argv, int first,
 {
     int n = 0;
     for (int i = first; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) {
+        if (option_word(argv[i])) {
             for (size_t k = 0; opts[k].name; k++)
                 if (strcmp(opts[k].name, argv[i]) == 0 && opts[k].value)
                     i++;

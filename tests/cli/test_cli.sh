@@ -39,6 +39,10 @@ case_ 2 "--model takes 64 hex digits, not '4398'" -- query predictions \
     --model 4398 --node $node
 case_ 2 "--account '12' is invalid" -- attest --key "$tmp/k.key" \
     --account 12 --feed a/b --subject s --time 2020-01 --value v=1 --node $node
+case_ 2 "unknown option '--nodee'" -- query status --nodee X --bogus
+case_ 2 "unknown option '--histroy'" -- query attestations --feed a \
+    --subject b --histroy --node $node
+case_ 2 "HASH takes 64 hex digits, not 'ab'" -- query tx --node $node ab
 case_ 1 "--home $tmp/none: .*no node asked" -- query status --home "$tmp/none"
 case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
