@@ -144,7 +144,8 @@ void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
               h->validator != n->validator_index &&
               h->signature.len == WITAN_SIGNATURE_SIZE &&
               h->size <= tip.height + NODE_HEADS_AHEAD_MAX * k &&
-              h->size + NODE_HEADS_SLOTS * k > tip.height;
+              h->size + (NODE_HEADS_SLOTS - NODE_HEADS_AHEAD_MAX) * k >
+                  tip.height;
     struct node_head_slot *s = ok ? slot_of(n, h->size) : NULL;
     if (s && s->state[h->validator] != SIG_VALID) {
         memcpy(s->sig[h->validator], h->signature.data, WITAN_SIGNATURE_SIZE);

@@ -127,10 +127,13 @@ void node_disk_figures(struct node *n, struct node_disk *out);
 
 /* --- signed history heads (node/heads.c) ------------------------------------ */
 
-/* Checkpoint heights gathered at once, and how many intervals ahead of
- * this node's tip a peer's signature may be (a peer a little ahead). */
-#define NODE_HEADS_SLOTS 4
-#define NODE_HEADS_AHEAD_MAX 2
+/* Checkpoint sizes gathered at once, and how many intervals ahead of this
+ * node's tip a peer's signature may be: a node up to that many intervals
+ * behind still gathers its peers' signatures. The window, (tip − (SLOTS −
+ * AHEAD)·K, tip + AHEAD·K], holds exactly SLOTS sizes, so no size in it
+ * evicts another's slot. */
+#define NODE_HEADS_SLOTS 16
+#define NODE_HEADS_AHEAD_MAX 8
 
 struct node_head_slot {
     uint64_t size; /* 0: empty */
