@@ -28,7 +28,8 @@ static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
     "                          [--chain-id ID] [--tls]\n"
     "                          [--checkpoint-interval K]\n"
-    "       witan testnet start|stop|status DIR\n"
+    "       witan testnet start|stop DIR\n"
+    "       witan testnet status DIR [--json]\n"
     "\n"
     "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
     "        validator.key, data/) with one shared genesis.json, and\n"
@@ -48,7 +49,10 @@ static const char usage[] =
     "        on start-up (a port in use, say) or did not answer in 10 s.\n"
     "stop    sends SIGTERM to each and waits for it to finish; says which\n"
     "        were not running (a pid file whose process is gone).\n"
-    "status  prints each node's height, block hash and mempool.\n";
+    "status  prints each node's height, block hash and mempool, asking\n"
+    "        the address its config names, and says when a node is down or\n"
+    "        answers for another chain than its genesis (exit 1); --json\n"
+    "        prints one JSON array.\n";
 
 static int cmd_init(int argc, char **argv)
 {
@@ -381,33 +385,74 @@ static int cmd_stop(const char *dir)
     return 0;
 }
 
-static int cmd_status(const char *dir)
+/* Each node's height, tip and pool, asked at the address its home names;
+ * a node that answers for another chain than its home's genesis is said
+ * to (a stale process, another testnet on the same ports). With `json`,
+ * one JSON array. 1 when a node is down or on another chain. */
+static int cmd_status(const char *dir, bool json)
 {
     int n = node_count(dir);
-    int down = 0;
+    if (n == 0) {
+        fprintf(stderr, "witan testnet: %s holds no testnet\n", dir);
+        return 1;
+    }
+    int bad = 0;
+    if (json)
+        printf("[");
     for (int i = 0; i < n; i++) {
-        char home[4096], address[256];
+        char home[4096], address[256], gpath[4200], why[LEDGER_WHY_SIZE];
         snprintf(home, sizeof home, "%s/node%d", dir, i);
         cli_node_address(NULL, home, address, sizeof address);
+        snprintf(gpath, sizeof gpath, "%s/genesis.json", home);
+        Witan__Genesis *g = NULL;
+        if (ledger_genesis_load(gpath, &g, why, sizeof why))
+            g = NULL;
         Witan__Request req = WITAN__REQUEST__INIT;
         Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
         req.kind_case = WITAN__REQUEST__KIND_STATUS;
         req.status = &st;
-        Witan__Response *resp;
-        if (cli_call(address, &req, 2000, &resp) != 0 || !resp->status) {
-            printf("node%d  down\n", i);
-            down++;
-            continue;
+        Witan__Response *resp = NULL;
+        bool up = cli_call(address, &req, 2000, &resp) == 0 && resp->status;
+        bool other = up && (!g || strcmp(g->chain_id,
+                                         resp->status->chain_id) != 0);
+        char hash[65] = "";
+        if (up)
+            witan_hex_encode(resp->status->block_hash.data,
+                             resp->status->block_hash.len, hash);
+        if (json) {
+            printf("%s{\"node\":%d,\"address\":", i ? "," : "", i);
+            witan_json_write_string(stdout, address);
+            printf(",\"up\":%s", up ? "true" : "false");
+            if (up) {
+                printf(",\"chain_id\":");
+                witan_json_write_string(stdout, resp->status->chain_id);
+                printf(",\"height\":\"%llu\",\"block_hash\":\"%s\","
+                       "\"mempool_count\":%u,\"own_chain\":%s",
+                       (unsigned long long)resp->status->height, hash,
+                       resp->status->mempool_count, other ? "false" : "true");
+            }
+            printf("}");
+        } else if (!up) {
+            printf("node%d  down (%s)\n", i, address);
+        } else if (other) {
+            printf("node%d  %s answers for chain '%s', not this testnet's "
+                   "'%s'\n",
+                   i, address, resp->status->chain_id,
+                   g ? g->chain_id : "(its genesis does not load)");
+        } else {
+            printf("node%d  height %-8llu %s  mempool %u\n", i,
+                   (unsigned long long)resp->status->height, hash,
+                   resp->status->mempool_count);
         }
-        char hash[65];
-        witan_hex_encode(resp->status->block_hash.data,
-                         resp->status->block_hash.len, hash);
-        printf("node%d  height %-8llu %s  mempool %u\n", i,
-               (unsigned long long)resp->status->height, hash,
-               resp->status->mempool_count);
-        witan__response__free_unpacked(resp, NULL);
+        bad += !up || other;
+        if (resp)
+            witan__response__free_unpacked(resp, NULL);
+        if (g)
+            ledger_genesis_free(g);
     }
-    return down ? 1 : 0;
+    if (json)
+        printf("]\n");
+    return bad ? 1 : 0;
 }
 
 int cli_testnet(int argc, char **argv)
@@ -427,7 +472,7 @@ int cli_testnet(int argc, char **argv)
     if (strcmp(argv[1], "stop") == 0)
         return cmd_stop(argv[2]);
     if (strcmp(argv[1], "status") == 0)
-        return cmd_status(argv[2]);
+        return cmd_status(argv[2], cli_has_flag(argc, argv, "--json"));
     fprintf(stderr, "witan testnet: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -187,6 +187,26 @@ static void test_heads(void **state)
     uint64_t h;
     for (int k = 0; k < 300 && !nt_status(node, &h, NULL); k++)
         nt_sleep_ms(20);
+    /* testnet status --json: one JSON array, every node up on its chain */
+    rc = run(out, "%s/witan testnet status %s/a --json", bin_dir, dir);
+    witan_json *doc;
+    char why[256];
+    if (rc != 0 || witan_json_parse(out, strlen(out), &doc, why, sizeof why))
+        fail_msg("testnet status --json: exit %d: %s", rc, out);
+    assert_int_equal(witan_json_type_of(doc, WITAN_JSON_ROOT),
+                     WITAN_JSON_ARRAY);
+    assert_int_equal(witan_json_count(doc, WITAN_JSON_ROOT), 4);
+    for (size_t i = 0; i < 4; i++) {
+        witan_json_ref e = witan_json_at(doc, WITAN_JSON_ROOT, i, NULL);
+        int up = 0, own = 0;
+        assert_int_equal(witan_json_bool(doc, witan_json_get(doc, e, "up"),
+                                         &up),
+                         0);
+        assert_int_equal(
+            witan_json_bool(doc, witan_json_get(doc, e, "own_chain"), &own), 0);
+        assert_true(up && own);
+    }
+    witan_json_free(doc);
     rc = run(out,
              "%s/witan audit consistency %s/a-old.txt %s/a-new.txt --genesis "
              "%s --node %s 2>&1",
