@@ -360,7 +360,7 @@ static void test_export(void **state)
                       "xml");
     assert_non_null(strstr(out, "--format is csv or jsonl, not 'xml'"));
     expect(2, 0, out, "export decisions --from yesterday");
-    assert_non_null(strstr(out, "--from takes a time"));
+    assert_non_null(strstr(out, "--from 'yesterday' is invalid"));
     expect(2, 0, out, "export decisions --colour red");
     assert_non_null(strstr(out, "unknown option '--colour'"));
     expect(2, 0, out, "export predictions --feed climate/co2/mauna-loa");
