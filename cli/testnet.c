@@ -4,8 +4,8 @@
  * shared genesis, started and stopped as background processes, with a
  * status line per node.
  */
+#include <dirent.h>
 #include <sys/socket.h>
-#include <netdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,6 +25,8 @@
 #define TESTNET_STOP_WAIT_MS 10000
 /* How long start waits for each node to answer its client API. */
 #define TESTNET_START_WAIT_MS 10000
+/* LISTEN sockets on one port looked at (SO_REUSEPORT may make several). */
+#define TESTNET_LISTEN_INODE_MAX 16
 
 static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
@@ -248,34 +250,58 @@ static pid_t read_pid(const char *home, bool *stale)
     return ours ? pid : 0;
 }
 
-/* Whether something accepts TCP connections at a node URL's host and
- * port (tcp:// or tls+tcp://): the node has bound its client listener.
- * No request is made, so a node with a certificate the client would not
- * trust still counts as started. */
-static bool listening(const char *url)
+/* Whether process `pid` itself holds a listening TCP socket on the port of
+ * a node URL (tcp:// or tls+tcp://): the node has bound its client
+ * listener. A connection would not do: another process holding the port
+ * (why the node died) accepts it too. Linux: the LISTEN sockets of that
+ * port in /proc/net/tcp{,6}, matched against the process's descriptors. */
+static bool listening(pid_t pid, const char *url)
 {
-    const char *hp = strstr(url, "://");
-    if (!hp)
+    const char *colon = strrchr(url, ':');
+    unsigned port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+    if (!port)
         return false;
-    hp += 3;
-    const char *colon = strrchr(hp, ':');
-    if (!colon)
-        return false;
-    char host[256];
-    snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-    if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-        return false;
-    bool ok = false;
-    for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-        close(fd);
+    unsigned long inodes[TESTNET_LISTEN_INODE_MAX];
+    size_t count = 0;
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (size_t t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f) && count < TESTNET_LISTEN_INODE_MAX) {
+            char local[128];
+            unsigned st;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:tm retr uid timeout inode */
+            if (sscanf(line, " %*s %127s %*s %x %*s %*s %*s %*s %*s %lu",
+                       local, &st, &inode) != 3 || st != 0x0A)
+                continue;
+            const char *pc = strrchr(local, ':');
+            if (pc && strtoul(pc + 1, NULL, 16) == port)
+                inodes[count++] = inode;
+        }
+        if (f)
+            fclose(f);
     }
-    freeaddrinfo(res);
-    return ok;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = count ? opendir(dir) : NULL;
+    bool ours = false;
+    for (struct dirent *e; d && !ours && (e = readdir(d));) {
+        char link[64 + 256 + 2], target[64];
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        unsigned long inode;
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < count && !ours; i++)
+            ours = inodes[i] == inode;
+    }
+    if (d)
+        closedir(d);
+    return ours;
 }
 
 /* After start: each new node listens on its client address, or has died
@@ -294,7 +320,7 @@ static int await_started(const char *dir, const pid_t *pids, int n)
             int st;
             if (waitpid(pids[i], &st, WNOHANG) == pids[i])
                 dead = true;
-            else if (!(up = listening(address)))
+            else if (!(up = listening(pids[i], address)))
                 usleep(20000);
         }
         if (dead) {
