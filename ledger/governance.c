@@ -67,7 +67,8 @@ int ledger_param_set(Witan__Params *p, const char *name, uint64_t value,
         WHY("the chain id cannot change: every transaction and vote signs "
             "it, and the genesis hash covers it");
     else if (strcmp(name, "membership_by_governance_only") == 0)
-        WHY("membership_by_governance_only is set by the genesis only");
+        WHY("membership_by_governance_only cannot change: the genesis "
+            "sets who may change members");
     else {
         WHY("no parameter named '%.64s' (block_tx_count_max, block_size_max, "
             "block_interval_ms, tx_size_max, model_gas_max, block_gas_max, "
