@@ -185,6 +185,8 @@ int cli_query_predictions(const char *address, int argc, char **argv);
  * (cli/decisions.c). */
 int cli_contract_chain(int argc, char **argv);
 int cli_decisions(int argc, char **argv);
+/* Governance (cli/governance.c): propose, vote and proposals, by argv[0]. */
+int cli_governance(int argc, char **argv);
 
 /* witan audit prove and check (cli/proof.c); -1 for another verb. */
 int cli_audit_proof(int argc, char **argv);

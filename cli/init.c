@@ -24,7 +24,8 @@ static const char usage[] =
     "  DIR/validator.key  the validator's Ed25519 key (mode 0600)\n"
     "  DIR/operator.key   a member key with every role (admin,\n"
     "                     data_provider, model_operator, proposer, auditor,\n"
-    "                     contract_operator)\n"
+    "                     contract_operator, validator_operator: it votes\n"
+    "                     on proposals for the validator)\n"
     "Defaults: chain id witan-local, listen tcp://127.0.0.1:7400.\n";
 
 static int new_key(const char *home, const char *name, wcrypto_keypair *kp)
@@ -79,19 +80,24 @@ int cli_init(int argc, char **argv)
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char vhex[65], ohex[65], json[4096];
+    char vhex[65], ohex[65], oaddr[41], json[4096];
+    uint8_t oa[WITAN_ADDRESS_SIZE];
     witan_hex_encode(validator.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, vhex);
     witan_hex_encode(operator.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, ohex);
+    /* The one member also votes for the one validator (governance.md). */
+    wcrypto_address(&operator.pub, oa);
+    witan_hex_encode(oa, WITAN_ADDRESS_SIZE, oaddr);
     snprintf(json, sizeof json,
              "{\"protocol_version\": %d, \"chain_id\": \"%s\", "
              "\"genesis_time_ms\": %lld, "
-             "\"validators\": [{\"name\": \"validator-0\", \"pubkey\": \"%s\"}], "
+             "\"validators\": [{\"name\": \"validator-0\", \"pubkey\": \"%s\", "
+             "\"operator\": \"%s\"}], "
              "\"members\": [{\"name\": \"operator\", \"key_type\": \"ed25519\", "
              "\"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
              "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
-             "\"contract_operator\"]}]}",
+             "\"contract_operator\", \"validator_operator\"]}]}",
              WITAN_PROTOCOL_VERSION, chain ? chain : "witan-local",
-             (long long)ts.tv_sec * 1000, vhex, ohex);
+             (long long)ts.tv_sec * 1000, vhex, oaddr, ohex);
     wcrypto_keypair_wipe(&validator);
     Witan__Genesis *g;
     char why[LEDGER_WHY_SIZE];

@@ -24,6 +24,13 @@ static const struct cli_command commands[] = {
      cli_export},
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
+    {"propose", "propose a governed change (members, roles, parameters, "
+                "retirements)",
+     cli_governance},
+    {"vote", "vote on a proposal for the validators a key operates",
+     cli_governance},
+    {"proposals", "proposals with their tally, votes and effects",
+     cli_governance},
     {"query", "status, blocks, transactions, attestations", cli_query},
     {"node", "operate a node: backup of a running node's database", cli_node},
     {"testnet", "a local network of validators: init, start, stop, status",

@@ -20,7 +20,7 @@ static const char usage[] =
     "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait]\n"
     "\n"
     "Roles: data_provider, model_operator, proposer, auditor, admin,\n"
-    "contract_operator.\n"
+    "contract_operator, validator_operator.\n"
     "Each change takes effect at the height of its block and is kept in the\n"
     "member's history. Validators are not members: their set changes only\n"
     "through governance. A new member's address derives from its first key\n"
@@ -158,7 +158,7 @@ int cli_member(int argc, char **argv)
     uint8_t addr[WITAN_ADDRESS_SIZE], key[33];
     size_t key_size = 0;
     Witan__KeyType key_type;
-    Witan__Role roles[WITAN__ROLE__ROLE_CONTRACT_OPERATOR];
+    Witan__Role roles[LEDGER_ROLE_MAX];
     size_t n_roles = 0;
     const char *addr_hex = cli_flag(argc, argv, "--address");
     const char *role = cli_flag(argc, argv, "--role");
@@ -179,7 +179,7 @@ int cli_member(int argc, char **argv)
                             "the key type's size) are required\n");
             return 2;
         }
-        bool has[WITAN__ROLE__ROLE_CONTRACT_OPERATOR + 1] = {false};
+        bool has[LEDGER_ROLE_MAX + 1] = {false};
         for (int i = 1; i + 1 < argc; i++) {
             Witan__Role r;
             if (strcmp(argv[i], "--role") != 0)
@@ -191,7 +191,7 @@ int cli_member(int argc, char **argv)
             }
             has[r] = true;
         }
-        for (int r = 1; r <= WITAN__ROLE__ROLE_CONTRACT_OPERATOR; r++)
+        for (int r = 1; r <= LEDGER_ROLE_MAX; r++)
             if (has[r])
                 roles[n_roles++] = (Witan__Role)r;
         add.name = (char *)name;

@@ -37,9 +37,11 @@ static const char usage[] =
     "\n"
     "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
     "        validator.key, data/) with one shared genesis.json, and\n"
-    "        DIR/operator.key, a member key with every role. Node i serves\n"
-    "        clients on tcp://127.0.0.1:P+10i and peers on P+10i+1\n"
-    "        (P defaults to 7400). With --tls the validator links run\n"
+    "        DIR/operator.key, a member key with every role but\n"
+    "        validator_operator, and DIR/node<i>/operator.key, the key of\n"
+    "        member operator-<i> that votes on proposals for validator i.\n"
+    "        Node i serves clients on tcp://127.0.0.1:P+10i and peers on\n"
+    "        P+10i+1 (P defaults to 7400). With --tls the validator links run\n"
     "        over tls+tcp: a testnet CA (DIR/tls-ca.pem) signs an ECDSA\n"
     "        P-256 certificate per node (CN validator-<i>), separate from\n"
     "        the Ed25519 signing keys, and every node requires its peers'.\n"
@@ -99,10 +101,14 @@ static int cmd_init(int argc, char **argv)
     }
     char path[4096];
     wcrypto_keypair kp;
-    char *json = malloc(64 * 1024);
-    if (!json)
+    char *json = malloc(64 * 1024), *ops = malloc(32 * 1024);
+    if (!json || !ops) {
+        free(json);
+        free(ops);
         return cli_fail("memory", WITAN_ENOMEM);
-    size_t used = 0;
+    }
+    size_t used = 0, ops_used = 0;
+    ops[0] = '\0';
     used += (size_t)snprintf(json + used, 64 * 1024 - used,
                              "{\"protocol_version\": %d, \"chain_id\": \"%s\", "
                              "\"genesis_time_ms\": %lld, \"validators\": [",
@@ -114,6 +120,7 @@ static int cmd_init(int argc, char **argv)
         if (mkdir(path, 0700) != 0) {
             fprintf(stderr, "witan testnet: %s exists already\n", path);
             free(json);
+            free(ops);
             return 1;
         }
         snprintf(path, sizeof path, "%s/node%d/data", dir, i);
@@ -124,15 +131,38 @@ static int cmd_init(int argc, char **argv)
             err = wcrypto_keyfile_write(path, &kp);
         if (err) {
             free(json);
+            free(ops);
             return cli_fail(path, err);
         }
         char hex[65];
         witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, hex);
         wcrypto_keypair_wipe(&kp);
+        /* One operator member per validator votes for it on proposals
+         * (spec/governance.md, section 2), as in a consortium. */
+        char opath[4096], okey[65], oaddr[41];
+        uint8_t oa[WITAN_ADDRESS_SIZE];
+        snprintf(opath, sizeof opath, "%s/node%d/operator.key", dir, i);
+        err = wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp);
+        if (!err)
+            err = wcrypto_keyfile_write(opath, &kp);
+        if (err) {
+            free(json);
+            free(ops);
+            return cli_fail(opath, err);
+        }
+        witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, okey);
+        wcrypto_address(&kp.pub, oa);
+        witan_hex_encode(oa, WITAN_ADDRESS_SIZE, oaddr);
+        wcrypto_keypair_wipe(&kp);
         used += (size_t)snprintf(json + used, 64 * 1024 - used,
                                  "%s{\"name\": \"validator-%d\", \"pubkey\": "
-                                 "\"%s\"}",
-                                 i ? ", " : "", i, hex);
+                                 "\"%s\", \"operator\": \"%s\"}",
+                                 i ? ", " : "", i, hex, oaddr);
+        ops_used += (size_t)snprintf(
+            ops + ops_used, 32 * 1024 - ops_used,
+            ", {\"name\": \"operator-%d\", \"key_type\": \"ed25519\", "
+            "\"pubkey\": \"%s\", \"roles\": [\"validator_operator\"]}",
+            i, okey);
     }
     snprintf(path, sizeof path, "%s/operator.key", dir);
     int err = wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp);
@@ -140,6 +170,7 @@ static int cmd_init(int argc, char **argv)
         err = wcrypto_keyfile_write(path, &kp);
     if (err) {
         free(json);
+        free(ops);
         return cli_fail(path, err);
     }
     char ohex[65];
@@ -154,8 +185,9 @@ static int cmd_init(int argc, char **argv)
              "%s, \"members\": [{\"name\": \"operator\", \"key_type\": "
              "\"ed25519\", \"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
              "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
-             "\"contract_operator\"]}]}",
-             checkpoint ? "}" : "]", ohex);
+             "\"contract_operator\"]}%s]}",
+             checkpoint ? "}" : "]", ohex, ops);
+    free(ops);
     Witan__Genesis *g;
     char why[LEDGER_WHY_SIZE];
     err = ledger_genesis_parse(json, strlen(json), &g, why, sizeof why);

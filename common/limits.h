@@ -74,6 +74,14 @@
 #define WITAN_NAME_SIZE_MAX 64
 #define WITAN_GENESIS_SIZE_MAX (1024 * 1024)
 
+/* Governance (spec/governance.md): actions of one proposal, its rationale,
+ * how far ahead its deadline may be, and proposals open at once (the tally
+ * reads each open one at every block end). */
+#define WITAN_GOV_ACTION_COUNT_MAX 16
+#define WITAN_GOV_RATIONALE_SIZE_MAX 1024
+#define WITAN_GOV_DEADLINE_MAX 1000000
+#define WITAN_GOV_OPEN_COUNT_MAX 64
+
 /* Gas: model scoring per block and per score are genesis parameters below
  * this; sums of gas stay far from overflow. */
 #define WITAN_GAS_MAX (1ull << 40)

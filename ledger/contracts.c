@@ -464,7 +464,7 @@ static int run_contract(ledger *l, store_txn *txn,
     struct contract_outcome o;
     memset(&o, 0, sizeof o);
     int err = WITAN_OK;
-    if (l->block_gas + gas > l->g->params->block_gas_max) {
+    if (l->block_gas + gas > ledger_params(l)->block_gas_max) {
         rec.status = WITAN__RUN_STATUS__RUN_BLOCK_GAS;
     } else {
         struct run_ctx rc = {txn, c->id.data};
@@ -684,7 +684,7 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
                            Witan__TxStatus *status)
 {
     const Witan__DeployContract *d = body->deploy_contract;
-    if (d->gas_limit > l->g->params->contract_gas_max) {
+    if (d->gas_limit > ledger_params(l)->contract_gas_max) {
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;
     }
@@ -700,6 +700,17 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
         }
         if (err)
             return err;
+        /* A model retired by governance is never scored again: a contract
+         * listening to it would wait for nothing. */
+        Witan__ModelRecord *mr = witan__model_record__unpack(NULL, vs, v);
+        if (!mr)
+            return WITAN_EDBCORRUPT;
+        bool retired = mr->retired_height != 0;
+        witan__model_record__free_unpacked(mr, NULL);
+        if (retired) {
+            *status = WITAN__TX_STATUS__TX_STATUS_MODEL_RETIRED;
+            return WITAN_OK;
+        }
         size_t n;
         if (first_on_model(d->triggers, i)) {
             if ((err = listeners(txn, d->triggers[i]->model_hash.data, &n)))
@@ -817,6 +828,30 @@ int contracts_apply_retire(ledger *l, store_txn *txn, const Witan__TxBody *body,
     return err;
 }
 
+int contracts_retire(store_txn *txn, const uint8_t id[WITAN_HASH_SIZE],
+                     uint64_t height, const uint8_t by[WITAN_HASH_SIZE],
+                     Witan__TxStatus *status)
+{
+    Witan__ContractRecord *c = NULL;
+    ProtobufCBinaryData idb = {WITAN_HASH_SIZE, (uint8_t *)id};
+    int err = named_contract(txn, &idb, height, &c, status);
+    if (err || !c)
+        return err;
+    if (c->retired) {
+        *status = WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED;
+    } else if (by) {
+        c->retired = true;
+        c->retired_height = height;
+        c->retired_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)by};
+        err = unindex(txn, c);
+        if (!err)
+            err = contract_put(txn, c);
+        c->retired_by = (ProtobufCBinaryData){0, NULL};
+    }
+    witan__contract_record__free_unpacked(c, NULL);
+    return err;
+}
+
 int contracts_apply_call(ledger *l, store_txn *txn, const Witan__TxBody *body,
                          const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
                          Witan__TxStatus *status)
@@ -841,7 +876,7 @@ int contracts_apply_call(ledger *l, store_txn *txn, const Witan__TxBody *body,
                          : vm_bytes(a->bytes.data, (uint32_t)a->bytes.len);
     }
     types[call->n_args] = 0;
-    if (gas > l->g->params->contract_gas_max) {
+    if (gas > ledger_params(l)->contract_gas_max) {
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
     } else if (!(err = contract_of(l, txn, c->id.data, &m, NULL))) {
         if (contract_entry(m, call->entry, types, &func) != 0) {

@@ -19,6 +19,7 @@ static const char *const role_names[] = {
     [WITAN__ROLE__ROLE_AUDITOR] = "auditor",
     [WITAN__ROLE__ROLE_ADMIN] = "admin",
     [WITAN__ROLE__ROLE_CONTRACT_OPERATOR] = "contract_operator",
+    [WITAN__ROLE__ROLE_VALIDATOR_OPERATOR] = "validator_operator",
 };
 
 const char *ledger_role_name(Witan__Role role)
@@ -149,7 +150,8 @@ struct gen_tmp {
     Witan__Member members[WITAN_MEMBER_COUNT_MAX];
     Witan__Member *member_ptrs[WITAN_MEMBER_COUNT_MAX];
     uint8_t member_keys[WITAN_MEMBER_COUNT_MAX][WITAN_PUBKEY_SIZE_MAX];
-    Witan__Role member_roles[WITAN_MEMBER_COUNT_MAX][8];
+    Witan__Role member_roles[WITAN_MEMBER_COUNT_MAX][LEDGER_ROLE_MAX];
+    uint8_t validator_ops[WITAN_VALIDATOR_COUNT_MAX][WITAN_ADDRESS_SIZE];
     uint8_t member_addrs[WITAN_MEMBER_COUNT_MAX][WITAN_ADDRESS_SIZE];
 };
 
@@ -159,7 +161,7 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
         "block_tx_count_max", "block_size_max",      "block_interval_ms",
         "pipeline_depth",     "checkpoint_interval", "tx_size_max",
         "model_gas_max",      "block_gas_max",       "contract_gas_max",
-        NULL};
+        "membership_by_governance_only", NULL};
     if (r != WITAN_JSON_NONE && only_known(c, r, known, "params"))
         return WITAN_EINVAL;
     uint64_t v[9];
@@ -175,15 +177,12 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     err = err ? err : get_uint(c, r, "contract_gas_max", WITAN_GAS_MAX, 10000000, &v[8]);
     if (err)
         return err;
-    if (v[0] == 0 || v[1] < 65536 || v[2] == 0 || v[3] == 0 || v[4] == 0 ||
-        v[5] < 256 || v[5] > v[1] || v[6] == 0 || v[7] < v[6] || v[8] == 0 ||
-        v[7] < v[8])
-        return bad(c, WITAN_ERANGE, "%s",
-                   "params: counts, interval, depth and checkpoint interval "
-                   "must be positive, block_size_max at least 65536, "
-                   "tx_size_max between 256 and block_size_max, and "
-                   "block_gas_max at least model_gas_max > 0 and "
-                   "contract_gas_max > 0");
+    witan_json_ref gov = witan_json_get(c->doc, r, "membership_by_governance_only");
+    int only = 0;
+    if (gov != WITAN_JSON_NONE && witan_json_bool(c->doc, gov, &only))
+        return bad(c, WITAN_EINVAL, "%s",
+                   "\"membership_by_governance_only\" must be true or false");
+    p->membership_by_governance_only = only != 0;
     p->block_tx_count_max = (uint32_t)v[0];
     p->block_size_max = (uint32_t)v[1];
     p->block_interval_ms = (uint32_t)v[2];
@@ -193,7 +192,45 @@ static int parse_params(struct gen_ctx *c, witan_json_ref r, Witan__Params *p)
     p->model_gas_max = v[6];
     p->block_gas_max = v[7];
     p->contract_gas_max = v[8];
+    /* One rule for genesis and governance (spec/governance.md, section 6). */
+    char inner[160];
+    if (!ledger_params_ok(p, inner, sizeof inner))
+        return bad(c, WITAN_ERANGE, "params: %s", inner);
     return WITAN_OK;
+}
+
+bool ledger_params_ok(const Witan__Params *p, char *why, size_t why_size)
+{
+    const char *fault = NULL;
+    if (p->block_tx_count_max < 1 ||
+        p->block_tx_count_max > WITAN_BLOCK_TX_COUNT_MAX)
+        fault = "block_tx_count_max must be 1 to 10000";
+    else if (p->block_size_max < 65536 ||
+             p->block_size_max > WITAN_BLOCK_SIZE_MAX)
+        fault = "block_size_max must be 65536 to 16 MiB";
+    else if (p->block_interval_ms < 1 || p->block_interval_ms > 60000)
+        fault = "block_interval_ms must be 1 to 60000";
+    else if (p->pipeline_depth < 1 ||
+             p->pipeline_depth > WITAN_PIPELINE_DEPTH_MAX)
+        fault = "pipeline_depth must be 1 to 8";
+    else if (p->checkpoint_interval < 1 ||
+             p->checkpoint_interval > WITAN_CHECKPOINT_INTERVAL_MAX)
+        fault = "checkpoint_interval must be 1 to 1024";
+    else if (p->tx_size_max < 256 || p->tx_size_max > WITAN_TX_SIZE_MAX ||
+             p->tx_size_max > p->block_size_max)
+        fault = "tx_size_max must be 256 to 1 MiB and at most block_size_max";
+    else if (p->model_gas_max < 1 || p->model_gas_max > WITAN_GAS_MAX ||
+             p->contract_gas_max < 1 || p->contract_gas_max > WITAN_GAS_MAX ||
+             p->block_gas_max > WITAN_GAS_MAX)
+        fault = "model_gas_max, contract_gas_max and block_gas_max must be 1 "
+              "to 2^40";
+    else if (p->block_gas_max < p->model_gas_max ||
+             p->block_gas_max < p->contract_gas_max)
+        fault = "block_gas_max must be at least model_gas_max and "
+              "contract_gas_max";
+    if (fault && why)
+        snprintf(why, why_size, "%s", fault);
+    return fault == NULL;
 }
 
 static int parse_validators(struct gen_ctx *c, witan_json_ref arr,
@@ -204,7 +241,7 @@ static int parse_validators(struct gen_ctx *c, witan_json_ref arr,
         n > WITAN_VALIDATOR_COUNT_MAX)
         return bad(c, WITAN_EINVAL, "%s",
                    "\"validators\" must be a list of 1 to 64 validators");
-    static const char *const known[] = {"name", "pubkey", NULL};
+    static const char *const known[] = {"name", "pubkey", "operator", NULL};
     for (size_t i = 0; i < n; i++) {
         witan_json_ref v = witan_json_at(c->doc, arr, i, NULL);
         Witan__Validator *m = &t->validators[i];
@@ -232,6 +269,19 @@ static int parse_validators(struct gen_ctx *c, witan_json_ref arr,
         m->name = (char *)name;
         m->pubkey = (ProtobufCBinaryData){WCRYPTO_ED25519_PUBKEY_SIZE,
                                           t->validator_keys[i]};
+        witan_json_ref op = witan_json_get(c->doc, v, "operator");
+        if (op != WITAN_JSON_NONE) {
+            const char *hex;
+            if (witan_json_string(c->doc, op, &hex) ||
+                strlen(hex) != 2 * WITAN_ADDRESS_SIZE ||
+                witan_hex_decode(hex, t->validator_ops[i], WITAN_ADDRESS_SIZE))
+                return bad(c, WITAN_EINVAL,
+                           "validator %s: \"operator\" must be a member's "
+                           "address, 40 hex digits",
+                           name);
+            m->operator_ = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE,
+                                                 t->validator_ops[i]};
+        }
         t->validator_ptrs[i] = m;
     }
     t->g.n_validators = n;
@@ -284,11 +334,11 @@ static int parse_members(struct gen_ctx *c, witan_json_ref arr,
         witan_json_ref roles = witan_json_get(c->doc, v, "roles");
         size_t rn = witan_json_count(c->doc, roles);
         if (witan_json_type_of(c->doc, roles) != WITAN_JSON_ARRAY ||
-            rn > WITAN__ROLE__ROLE_CONTRACT_OPERATOR) /* every role once */
+            rn > LEDGER_ROLE_MAX) /* every role once */
             return bad(c, WITAN_EINVAL, "member %s: \"roles\" must be a list",
                        name);
         /* Kept sorted and unique: the canonical form of a role set. */
-        bool has[8] = {false};
+        bool has[LEDGER_ROLE_MAX + 1] = {false};
         for (size_t k = 0; k < rn; k++) {
             const char *rname;
             Witan__Role role;
@@ -297,12 +347,13 @@ static int parse_members(struct gen_ctx *c, witan_json_ref arr,
                 ledger_role_parse(rname, &role))
                 return bad(c, WITAN_EINVAL,
                            "member %s: unknown role (data_provider, "
-                           "model_operator, proposer, auditor, admin)",
+                           "model_operator, proposer, auditor, admin, "
+                           "contract_operator, validator_operator)",
                            name);
             has[role] = true;
         }
         size_t count = 0;
-        for (unsigned r = 1; r < 8; r++)
+        for (unsigned r = 1; r <= LEDGER_ROLE_MAX; r++)
             if (has[r])
                 t->member_roles[i][count++] = (Witan__Role)r;
         m->name = (char *)name;
@@ -314,6 +365,31 @@ static int parse_members(struct gen_ctx *c, witan_json_ref arr,
     }
     t->g.n_members = n;
     t->g.members = t->member_ptrs;
+    return WITAN_OK;
+}
+
+/* A validator's operator is a genesis member with the validator_operator
+ * role: the account that votes for it (spec/governance.md, section 2). */
+static int check_operators(struct gen_ctx *c, const struct gen_tmp *t)
+{
+    for (size_t i = 0; i < t->g.n_validators; i++) {
+        const Witan__Validator *v = t->g.validators[i];
+        if (v->operator_.len == 0)
+            continue;
+        const Witan__Member *m = NULL;
+        for (size_t j = 0; j < t->g.n_members && !m; j++)
+            if (memcmp(t->member_addrs[j], v->operator_.data,
+                       WITAN_ADDRESS_SIZE) == 0)
+                m = t->g.members[j];
+        bool role = false;
+        for (size_t r = 0; m && r < m->n_roles; r++)
+            role |= m->roles[r] == WITAN__ROLE__ROLE_VALIDATOR_OPERATOR;
+        if (!m || !role)
+            return bad(c, WITAN_EINVAL,
+                       "validator %s: its operator must be a member listed "
+                       "here with the validator_operator role",
+                       v->name);
+    }
     return WITAN_OK;
 }
 
@@ -366,6 +442,8 @@ int ledger_genesis_parse(const char *json, size_t size, Witan__Genesis **out,
         err = parse_validators(&c, witan_json_get(doc, root, "validators"), t);
     if (!err)
         err = parse_members(&c, witan_json_get(doc, root, "members"), t);
+    if (!err)
+        err = check_operators(&c, t);
     if (!err)
         err = parse_params(&c, witan_json_get(doc, root, "params"), &t->params);
     if (!err) {
@@ -435,7 +513,14 @@ int ledger_genesis_write(FILE *out, const Witan__Genesis *g)
                          g->validators[i]->pubkey.len, hex);
         fprintf(out, "%s\n    {\"name\": ", i ? "," : "");
         witan_json_write_string(out, g->validators[i]->name);
-        fprintf(out, ", \"pubkey\": \"%s\"}", hex);
+        fprintf(out, ", \"pubkey\": \"%s\"", hex);
+        if (g->validators[i]->operator_.len == WITAN_ADDRESS_SIZE) {
+            char ahex[2 * WITAN_ADDRESS_SIZE + 1];
+            witan_hex_encode(g->validators[i]->operator_.data,
+                             WITAN_ADDRESS_SIZE, ahex);
+            fprintf(out, ", \"operator\": \"%s\"", ahex);
+        }
+        fprintf(out, "}");
     }
     fprintf(out, "\n  ],\n  \"members\": [");
     for (size_t i = 0; i < g->n_members; i++) {
@@ -456,12 +541,15 @@ int ledger_genesis_write(FILE *out, const Witan__Genesis *g)
             "    \"block_size_max\": %u,\n    \"block_interval_ms\": %u,\n"
             "    \"pipeline_depth\": %u,\n    \"checkpoint_interval\": %u,\n"
             "    \"tx_size_max\": %u,\n    \"model_gas_max\": %llu,\n"
-            "    \"block_gas_max\": %llu,\n    \"contract_gas_max\": %llu\n"
+            "    \"block_gas_max\": %llu,\n    \"contract_gas_max\": %llu%s\n"
             "  }\n}\n",
             p->block_tx_count_max, p->block_size_max, p->block_interval_ms,
             p->pipeline_depth, p->checkpoint_interval, p->tx_size_max,
             (unsigned long long)p->model_gas_max,
             (unsigned long long)p->block_gas_max,
-            (unsigned long long)p->contract_gas_max);
+            (unsigned long long)p->contract_gas_max,
+            p->membership_by_governance_only
+                ? ",\n    \"membership_by_governance_only\": true"
+                : "");
     return ferror(out) ? WITAN_EIO : WITAN_OK;
 }

@@ -41,6 +41,15 @@ struct ledger {
     const uint8_t *tx_hash, *tx_sender;
     uint64_t tx_height;
     uint32_t tx_runs;
+    /* Governance: each validator's operator (genesis order; has_operator
+     * false when it names none), the parameters in force for block
+     * tip + 1, and those a block being applied leaves in force after it
+     * (copied into `params` once it is committed); the id a Propose being
+     * applied was given (0: none), for its receipt. */
+    uint8_t operators[WITAN_VALIDATOR_COUNT_MAX][WITAN_ADDRESS_SIZE];
+    bool has_operator[WITAN_VALIDATOR_COUNT_MAX];
+    Witan__Params params, next_params;
+    uint64_t tx_proposal;
 };
 
 /* The one rule for a feed id, wherever one is named (attestations, model
@@ -142,6 +151,38 @@ int scores_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
 /* A model's scorecard sums for contracts; WITAN_ENOTFOUND if none. */
 int scores_card(store_txn *txn, const uint8_t model[WITAN_HASH_SIZE],
                 struct contract_scorecard *out);
+
+/* Membership (ledger/tx.c): the stateless rules of a change, and applying
+ * one at `height` for transaction `hash` (a proposal's effects use both). */
+int membership_check(const Witan__Membership *m, char *why, size_t why_size);
+int membership_apply(store_txn *txn, const Witan__Membership *m,
+                     const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                     Witan__TxStatus *status);
+
+/* Retirement by governance: with `by` (the Propose transaction) retires
+ * the contract or model at `height`; without, only checks it could be.
+ * *status says why not (unknown, already retired). Storage errors only. */
+int contracts_retire(store_txn *txn, const uint8_t id[WITAN_HASH_SIZE],
+                     uint64_t height, const uint8_t by[WITAN_HASH_SIZE],
+                     Witan__TxStatus *status);
+int models_retire(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
+                  uint64_t height, const uint8_t by[WITAN_HASH_SIZE],
+                  Witan__TxStatus *status);
+
+/* Governance (ledger/governance.c, spec/governance.md). */
+int gov_check_propose(const Witan__Propose *p, char *why, size_t why_size);
+int gov_check_vote(const Witan__CastVote *v, char *why, size_t why_size);
+int gov_apply_propose(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                      const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                      Witan__TxStatus *status);
+int gov_apply_vote(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                   const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                   Witan__TxStatus *status);
+/* After block `height`'s last transaction: effects due at it, then the
+ * tally of open proposals. Storage errors only. */
+int gov_block_end(ledger *l, store_txn *txn, uint64_t height);
+/* Loads the parameters in force (and the validators' operators) at open. */
+int gov_open(ledger *l);
 
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);

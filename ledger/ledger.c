@@ -18,6 +18,7 @@
 
 store *ledger_store(ledger *l) { return l->s; }
 const Witan__Genesis *ledger_genesis(const ledger *l) { return l->g; }
+const Witan__Params *ledger_params(const ledger *l) { return &l->params; }
 const uint8_t *ledger_genesis_hash_of(const ledger *l)
 {
     return l->genesis_hash;
@@ -309,6 +310,8 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
         err = init_from_genesis(l);
     else if (!err)
         err = check_existing(l, why, why_size);
+    if (!err)
+        err = gov_open(l);
     if (err) {
         if (!why[0])
             WHY("cannot open database in %s: %s", dir, witan_err_message(err));
@@ -426,7 +429,7 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
                        struct ledger_block *out)
 {
     memset(out, 0, sizeof *out);
-    const Witan__Params *p = l->g->params;
+    const Witan__Params *p = ledger_params(l);
     if (count > p->block_tx_count_max)
         return WITAN_ELIMIT;
     const struct ledger_tip *tip = &l->tip;
@@ -559,8 +562,11 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
         return WITAN_EINVAL;
     }
     if (h->tx_count != b->n_txs ||
-        b->n_txs > l->g->params->block_tx_count_max) {
-        WHY("block transaction count is wrong or over the limit");
+        b->n_txs > ledger_params(l)->block_tx_count_max) {
+        WHY("block transaction count %zu is wrong or over the limit %u in "
+            "force at height %llu",
+            b->n_txs, ledger_params(l)->block_tx_count_max,
+            (unsigned long long)h->height);
         return WITAN_ELIMIT;
     }
     uint32_t depth = l->g->params->pipeline_depth;
@@ -627,6 +633,16 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
     for (size_t i = 0; i < n && !err; i++) {
         ptrs[i] = b->txs[i].data;
         sizes[i] = b->txs[i].len;
+        /* Before the shortcut: a transaction checked when the limit was
+         * higher is still over the one in force now. */
+        if (sizes[i] > ledger_params(l)->tx_size_max) {
+            WHY("transaction %zu of block %llu is %zu bytes; the limit in "
+                "force is %u",
+                i, (unsigned long long)h->height, sizes[i],
+                ledger_params(l)->tx_size_max);
+            err = WITAN_ELIMIT;
+            break;
+        }
         if (o->checked && o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]))
             continue;
         struct ledger_tx tx;
@@ -683,9 +699,9 @@ static int block_decode(ledger *l, const uint8_t *bytes, size_t size,
 {
     *b = NULL;
     *h = NULL;
-    if (size > l->g->params->block_size_max) {
-        WHY("block is %zu bytes; the limit is %u", size,
-            l->g->params->block_size_max);
+    if (size > ledger_params(l)->block_size_max) {
+        WHY("block is %zu bytes; the limit in force is %u", size,
+            ledger_params(l)->block_size_max);
         return WITAN_ELIMIT;
     }
     /* The core's decoder: what it accepts, this accepts. */
@@ -747,6 +763,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     l->decision_seq = 0;
     l->event_seq = 0;
     l->block_time_ms = h->time_ms;
+    l->next_params = l->params;
 
     size_t n = b->n_txs;
     wcrypto_digest *receipt_hashes = malloc((n ? n : 1) * sizeof *receipt_hashes);
@@ -787,6 +804,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             r.index = (uint32_t)i;
             r.gas_used = l->tx_gas;
             r.run_count = l->tx_runs;
+            r.proposal = l->tx_proposal;
             /* As many as the transaction wrote: bounded by its gas and the
              * runs' write limits, not by a count of its own. */
             ProtobufCBinaryData *rec =
@@ -817,6 +835,10 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         wcrypto_merkle_root(receipt_hashes, n, stats->receipts_root);
     }
     free(receipt_hashes);
+    /* After the last transaction, before the state root: governance's
+     * effects and tally are part of this block's state. */
+    if (!err)
+        err = gov_block_end(l, txn, h->height);
     if (err)
         goto fail;
 
@@ -897,6 +919,7 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     if (!err) {
         WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
+        l->params = l->next_params; /* in force from the next block on */
     }
     witan__block_header__free_unpacked(h, NULL);
     witan__block__free_unpacked(b, NULL);

@@ -48,6 +48,13 @@ void ledger_genesis_hash(const Witan__Genesis *g, uint8_t out[WITAN_HASH_SIZE]);
  * hash. WITAN_EIO on a write error. */
 int ledger_genesis_write(FILE *out, const Witan__Genesis *g);
 
+/* The highest role number (roles are 1 .. LEDGER_ROLE_MAX). */
+#define LEDGER_ROLE_MAX WITAN__ROLE__ROLE_VALIDATOR_OPERATOR
+
+/* True when p satisfies every bound of spec/genesis.md, each parameter's
+ * own and those between them; `why` says which fails. */
+bool ledger_params_ok(const Witan__Params *p, char *why, size_t why_size);
+
 const char *ledger_role_name(Witan__Role role);
 int ledger_role_parse(const char *name, Witan__Role *out);
 
@@ -69,6 +76,11 @@ void ledger_close(ledger *l);
 
 store *ledger_store(ledger *l);
 const Witan__Genesis *ledger_genesis(const ledger *l);
+/* The parameters in force for the next block (tip + 1): the genesis's
+ * until governance changes one (spec/governance.md, section 6). Every
+ * reader of a changeable parameter — block validity, building, admission,
+ * gas — reads it here, so one rule holds on every node at every height. */
+const Witan__Params *ledger_params(const ledger *l);
 const uint8_t *ledger_genesis_hash_of(const ledger *l);
 
 struct ledger_tip {
@@ -350,6 +362,17 @@ void ledger_decisions_response_free(Witan__DecisionsResponse *r);
 int ledger_query_runs(ledger *l, const Witan__RunsRequest *req,
                       Witan__RunsResponse **out);
 void ledger_runs_response_free(Witan__RunsResponse *r);
+/* Proposals (spec/governance.md): in id order with their tally, or one by
+ * id with its votes and events; with the parameters in force.
+ * WITAN_ENOTFOUND for an unknown id. */
+int ledger_query_proposals(ledger *l, const Witan__ProposalsRequest *req,
+                           Witan__ProposalsResponse **out);
+void ledger_proposals_response_free(Witan__ProposalsResponse *r);
+/* A parameter by its genesis name: WITAN_ENOTFOUND for no such name,
+ * WITAN_EUNSUPPORTED for one governance cannot change (`why` says why),
+ * WITAN_ERANGE for a value its field cannot hold. */
+int ledger_param_set(Witan__Params *p, const char *name, uint64_t value,
+                     char *why, size_t why_size);
 /* A model's scorecard with its recent sums, and its target.
  * WITAN_ENOTFOUND for an unknown model. */
 int ledger_get_scorecard(ledger *l, const Witan__ScorecardRequest *req,

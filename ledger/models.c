@@ -77,11 +77,11 @@ int models_check_register(const ledger *l, const Witan__RegisterModel *r,
             info.input_count);
         return WITAN_EINVAL;
     }
-    if (info.gas_max > l->g->params->model_gas_max) {
+    if (info.gas_max > ledger_params(l)->model_gas_max) {
         WHY("one score of this model costs up to %llu gas; the chain's "
             "model_gas_max is %llu",
             (unsigned long long)info.gas_max,
-            (unsigned long long)l->g->params->model_gas_max);
+            (unsigned long long)ledger_params(l)->model_gas_max);
         return WITAN_ELIMIT;
     }
     const Witan__ModelTarget *t = r->target;
@@ -414,10 +414,10 @@ static int score_and_record(ledger *l, store_txn *txn,
     char *names[WITAN_MODEL_OUTPUT_COUNT_MAX];
     WITAN_ASSERT(info.output_count <= WITAN_MODEL_OUTPUT_COUNT_MAX);
     if (p.status == WITAN__PREDICTION_STATUS__PREDICTION_OK &&
-        l->block_gas + info.gas_max > l->g->params->block_gas_max) {
+        l->block_gas + info.gas_max > ledger_params(l)->block_gas_max) {
         refuse(in, WITAN__PREDICTION_STATUS__PREDICTION_OUT_OF_GAS,
                WITAN__PREDICTION_REASON__PREDICTION_REASON_BLOCK_GAS, 0, 0);
-        in->problem.limit = l->g->params->block_gas_max;
+        in->problem.limit = ledger_params(l)->block_gas_max;
         p.status = in->status;
     }
     if (p.status == WITAN__PREDICTION_STATUS__PREDICTION_OK) {
@@ -612,6 +612,11 @@ int models_apply_score(ledger *l, store_txn *txn, const Witan__TxBody *body,
     }
     if (err)
         return err;
+    if (r->retired_height) {
+        *status = WITAN__TX_STATUS__TX_STATUS_MODEL_RETIRED;
+        witan__model_record__free_unpacked(r, NULL);
+        return WITAN_OK;
+    }
     infer_model *m;
     err = model_of(l, r, &m);
     struct infer_info info;
@@ -649,7 +654,6 @@ int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
                       const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
                       Witan__TxStatus *status)
 {
-    (void)status;
     const Witan__PostPrediction *post = body->post_prediction;
     Witan__PredictionRecord p = WITAN__PREDICTION_RECORD__INIT;
     p.model_hash = post->model_hash;
@@ -670,6 +674,11 @@ int models_apply_post(ledger *l, store_txn *txn, const Witan__TxBody *body,
     int err = record_get(txn, post->model_hash.data, &r);
     if (err && err != WITAN_ENOTFOUND)
         return err;
+    if (r && r->retired_height) {
+        *status = WITAN__TX_STATUS__TX_STATUS_MODEL_RETIRED;
+        witan__model_record__free_unpacked(r, NULL);
+        return WITAN_OK;
+    }
     if (r) {
         p.model_name = r->name;
         p.model_tx = r->tx_hash;
@@ -718,4 +727,41 @@ int models_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
             return err;
     }
     return WITAN_OK;
+}
+
+int models_retire(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
+                  uint64_t height, const uint8_t by[WITAN_HASH_SIZE],
+                  Witan__TxStatus *status)
+{
+    Witan__ModelRecord *r;
+    int err = record_get(txn, hash, &r);
+    if (err == WITAN_ENOTFOUND) {
+        *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MODEL;
+        return WITAN_OK;
+    }
+    if (err)
+        return err;
+    if (r->retired_height) {
+        *status = WITAN__TX_STATUS__TX_STATUS_MODEL_RETIRED;
+    } else if (by) {
+        /* Its attestation triggers go, so it is never scored again; the
+         * record stays, with when and by what it was retired. */
+        for (size_t i = 0; !err && i < r->n_triggers; i++) {
+            uint8_t key[WITAN_STORE_KEY_SIZE_MAX];
+            size_t n = trigger_key(r->triggers[i]->feed,
+                                   r->triggers[i]->subject, hash, key);
+            err = store_del(txn, STORE_TRIGGERS, key, n);
+            if (err == WITAN_ENOTFOUND)
+                err = WITAN_OK;
+        }
+        r->retired_height = height;
+        ProtobufCBinaryData old = r->retired_by;
+        r->retired_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)by};
+        if (!err)
+            err = store_message(txn, STORE_MODELS, hash, WITAN_HASH_SIZE,
+                                &r->base);
+        r->retired_by = old;
+    }
+    witan__model_record__free_unpacked(r, NULL);
+    return err;
 }

@@ -345,6 +345,9 @@ static const char *table_name(uint32_t t)
     case STORE_EVENTS: return "event";
     case STORE_PREDICTION_SCORES: return "prediction score";
     case STORE_SCORECARDS: return "scorecard";
+    case STORE_PROPOSALS: return "proposal";
+    case STORE_PROPOSAL_VOTES: return "proposal vote";
+    case STORE_GOVERNANCE: return "governance record";
     default: return NULL;
     }
 }

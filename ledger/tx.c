@@ -116,8 +116,7 @@ static int check_attest(const Witan__Attest *a, char *why, size_t why_size)
 
 static bool role_ok(Witan__Role r)
 {
-    return r >= WITAN__ROLE__ROLE_DATA_PROVIDER &&
-           r <= WITAN__ROLE__ROLE_CONTRACT_OPERATOR;
+    return r >= WITAN__ROLE__ROLE_DATA_PROVIDER && r <= LEDGER_ROLE_MAX;
 }
 
 static int check_key(Witan__KeyType type, ProtobufCBinaryData key, char *why,
@@ -132,8 +131,8 @@ static int check_key(Witan__KeyType type, ProtobufCBinaryData key, char *why,
     return err;
 }
 
-static int check_membership(const Witan__Membership *m, char *why,
-                            size_t why_size)
+int membership_check(const Witan__Membership *m, char *why,
+                     size_t why_size)
 {
     switch (m->change_case) {
     case WITAN__MEMBERSHIP__CHANGE_ADD: {
@@ -143,8 +142,8 @@ static int check_membership(const Witan__Membership *m, char *why,
                 WITAN_NAME_SIZE_MAX);
             return WITAN_EINVAL;
         }
-        if (a->n_roles > 6) {
-            WHY("at most 6 roles");
+        if (a->n_roles > LEDGER_ROLE_MAX) {
+            WHY("at most %d roles", LEDGER_ROLE_MAX);
             return WITAN_ELIMIT;
         }
         for (size_t i = 0; i < a->n_roles; i++) {
@@ -209,7 +208,7 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
 {
     memset(tx, 0, sizeof *tx);
     why[0] = '\0';
-    size_t max = l->g->params->tx_size_max;
+    size_t max = ledger_params(l)->tx_size_max;
     if (size > max) {
         WHY("transaction is %zu bytes; the limit is %zu", size, max);
         return WITAN_ELIMIT;
@@ -282,7 +281,7 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         err = check_attest(body->attest, why, why_size);
         break;
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
-        err = check_membership(body->membership, why, why_size);
+        err = membership_check(body->membership, why, why_size);
         break;
     case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
         err = models_check_register(l, body->register_model, why, why_size);
@@ -301,6 +300,12 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         break;
     case WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT:
         err = contracts_check_retire(body->retire_contract, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_PROPOSE:
+        err = gov_check_propose(body->propose, why, why_size);
+        break;
+    case WITAN__TX_BODY__PAYLOAD_VOTE:
+        err = gov_check_vote(body->vote, why, why_size);
         break;
     default:
         WHY("transaction has no payload");
@@ -336,6 +341,10 @@ Witan__Role tx_required_role(const Witan__TxBody *body)
     case WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT:
     case WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT:
         return WITAN__ROLE__ROLE_CONTRACT_OPERATOR;
+    case WITAN__TX_BODY__PAYLOAD_PROPOSE:
+        return WITAN__ROLE__ROLE_PROPOSER;
+    case WITAN__TX_BODY__PAYLOAD_VOTE:
+        return WITAN__ROLE__ROLE_VALIDATOR_OPERATOR;
     case WITAN__TX_BODY__PAYLOAD_SCORE:
     case WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT:
         return WITAN__ROLE__ROLE_UNSPECIFIED; /* any member may ask */
@@ -365,9 +374,9 @@ static bool same_key(const Witan__KeyEpoch *k, const Witan__Envelope *env)
 }
 
 /* The stateful rules shared by admission and apply. */
-static int check_sender(const Witan__Account *a, const Witan__Envelope *env,
-                        const Witan__TxBody *body, Witan__TxStatus *status,
-                        char *why, size_t why_size)
+static int check_sender(const ledger *l, const Witan__Account *a,
+                        const Witan__Envelope *env, const Witan__TxBody *body,
+                        Witan__TxStatus *status, char *why, size_t why_size)
 {
     char addr[2 * WITAN_ADDRESS_SIZE + 1];
     witan_hex_encode(body->sender.data, WITAN_ADDRESS_SIZE, addr);
@@ -397,6 +406,15 @@ static int check_sender(const Witan__Account *a, const Witan__Envelope *env,
         WHY("%s lacks the %s role", a->name, ledger_role_name(role));
         return WITAN_EROLE;
     }
+    /* The genesis took the admin's direct powers away: whoever signs, a
+     * member changes only by proposal (governance.md, section 9). */
+    if (body->payload_case == WITAN__TX_BODY__PAYLOAD_MEMBERSHIP &&
+        ledger_params(l)->membership_by_governance_only) {
+        *status = WITAN__TX_STATUS__TX_STATUS_GOVERNANCE_ONLY;
+        WHY("membership changes on this chain need a proposal "
+            "(membership_by_governance_only)");
+        return WITAN_EROLE;
+    }
     return WITAN_OK;
 }
 
@@ -413,7 +431,7 @@ int ledger_tx_admit(ledger *l, const struct ledger_tx *tx,
     if (err && err != WITAN_ENOTFOUND)
         return err;
     Witan__TxStatus status;
-    err = check_sender(a, tx->envelope, tx->body, &status, why, why_size);
+    err = check_sender(l, a, tx->envelope, tx->body, &status, why, why_size);
     if (!err && tx->nonce <= a->nonce) {
         WHY("nonce %llu was already used (last applied nonce of %s is %llu)",
             (unsigned long long)tx->nonce, a->name,
@@ -665,9 +683,9 @@ int ledger_account_new(const char *name, Witan__KeyType type,
     return WITAN_OK;
 }
 
-static int apply_membership(store_txn *txn, const Witan__Membership *m,
-                            const uint8_t hash[WITAN_HASH_SIZE],
-                            uint64_t height, Witan__TxStatus *status)
+int membership_apply(store_txn *txn, const Witan__Membership *m,
+                     const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                     Witan__TxStatus *status)
 {
     Witan__TxStatus invalid = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
     Witan__Account *target = NULL;
@@ -766,6 +784,7 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
     *status = WITAN__TX_STATUS__TX_STATUS_OK;
     l->tx_gas = 0;
     l->tx_runs = 0;
+    l->tx_proposal = 0;
     l->tx_hash = hash;
     l->tx_sender = body->sender.data;
     l->tx_height = height;
@@ -773,7 +792,7 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
     int err = account_get(txn, body->sender.data, &a);
     if (err && err != WITAN_ENOTFOUND)
         return err;
-    if (check_sender(a, env, body, status, why, sizeof why) != 0) {
+    if (check_sender(l, a, env, body, status, why, sizeof why) != 0) {
         ledger_account_free(a);
         return WITAN_OK;
     }
@@ -804,7 +823,11 @@ int tx_apply(ledger *l, store_txn *txn, const Witan__Envelope *env,
         return err;
     }
     case WITAN__TX_BODY__PAYLOAD_MEMBERSHIP:
-        return apply_membership(txn, body->membership, hash, height, status);
+        return membership_apply(txn, body->membership, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_PROPOSE:
+        return gov_apply_propose(l, txn, body, hash, height, status);
+    case WITAN__TX_BODY__PAYLOAD_VOTE:
+        return gov_apply_vote(l, txn, body, hash, height, status);
     case WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL:
         return models_apply_register(l, txn, body, hash, height, status);
     case WITAN__TX_BODY__PAYLOAD_SCORE:

@@ -34,7 +34,7 @@ static void refresh(struct node *n)
         d->map_used = used;
         d->map_max = max;
     }
-    d->need = node_disk_need(n->cfg, n->genesis->params);
+    d->need = node_disk_need(n->cfg, ledger_params(n->l)); /* in force */
     bool low = d->free < d->need || d->map_max - d->map_used < d->need;
     if (low && !d->low)
         WITAN_WARN("node",

@@ -799,6 +799,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->scorecard->base
         : resp->kind_case == WITAN__RESPONSE__KIND_CONSISTENCY
             ? &resp->consistency->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_PROPOSALS
+            ? &resp->proposals->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -1084,6 +1086,30 @@ static void route_decisions(struct http_call *c, const char *arg)
         answer_query(c, &req);
     free(q.kind.data);
     free(q.subject.data);
+    free(q.cursor.data);
+}
+
+/* /v1/proposals and /v1/proposals/{id} (spec/governance.md). */
+static void route_proposals(struct http_call *c, const char *arg)
+{
+    static const char *const listing[] = {"limit", "cursor", NULL};
+    static const char *const none[] = {NULL};
+    if (!params_ok(c, arg ? none : listing))
+        return;
+    Witan__ProposalsRequest q = WITAN__PROPOSALS_REQUEST__INIT;
+    if (arg) {
+        if (parse_u64(arg, &q.id) || q.id == 0) {
+            respond_error(c->aio, 400, WITAN_EINVAL, false,
+                          "a proposal id is a whole number from 1");
+            return;
+        }
+    } else if (paging(c, &q.limit, &q.cursor, 8)) {
+        return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_PROPOSALS;
+    req.proposals = &q;
+    answer_query(c, &req);
     free(q.cursor.data);
 }
 
@@ -1652,12 +1678,12 @@ static bool get_path(const char *p)
                                         "/healthz", "/readyz",
                                         "/v1/attestations", "/v1/predictions",
                                         "/v1/models", "/v1/contracts",
-                                        "/v1/decisions"};
+                                        "/v1/decisions", "/v1/proposals"};
     static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
                                          "/v1/models/", "/v1/accounts/",
                                          "/v1/contracts/", "/v1/decisions/",
                                          "/v1/proofs/", "/v1/heads/",
-                                         "/v1/export/"};
+                                         "/v1/export/", "/v1/proposals/"};
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
         if (strcmp(p, exact[i]) == 0)
             return true;
@@ -1767,6 +1793,10 @@ static void serve(struct http_worker *w, nng_aio *aio)
         route_contracts(c, NULL);
     } else if (strncmp(p, "/v1/contracts/", 14) == 0 && p[14]) {
         route_contracts(c, p + 14);
+    } else if (strcmp(p, "/v1/proposals") == 0) {
+        route_proposals(c, NULL);
+    } else if (strncmp(p, "/v1/proposals/", 14) == 0 && p[14]) {
+        route_proposals(c, p + 14);
     } else if (strcmp(p, "/v1/decisions") == 0) {
         route_decisions(c, NULL);
     } else if (strncmp(p, "/v1/decisions/", 14) == 0 && p[14]) {

@@ -174,7 +174,10 @@ size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
         size_t before = n;
         for (uint32_t i = 0; i < m->count && n < count_max; i++) {
             struct ledger_tx *tx = &m->txs[i];
-            if (m->selected[i] || size + tx->size > size_max)
+            /* Admitted under a higher tx_size_max than governance has
+             * since put in force: it would make the block invalid. */
+            if (m->selected[i] || size + tx->size > size_max ||
+                tx->size > ledger_params(l)->tx_size_max)
                 continue;
             uint64_t applied;
             if (ledger_account_nonce(l, tx->sender, &applied) != 0)

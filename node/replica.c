@@ -269,7 +269,9 @@ static void mutate(pbft_bytes *txs, size_t *count, uint8_t **scratch)
 static int build(void *ctx, struct node_driver *d, uint64_t height)
 {
     struct node *n = ctx;
-    const Witan__Params *params = n->genesis->params;
+    /* The parameters in force for the block being built: governance may
+     * have changed them at the last boundary (spec/governance.md). */
+    const Witan__Params *params = ledger_params(n->l);
     size_t count = mempool_select(&n->pool, n->l, params->block_tx_count_max,
                                   params->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);

@@ -394,6 +394,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__DecisionsResponse *decisions = NULL;
     Witan__RunsResponse *runs = NULL;
     Witan__ScorecardResponse *card = NULL;
+    Witan__ProposalsResponse *proposals = NULL;
     Witan__ProofResponse proof = WITAN__PROOF_RESPONSE__INIT;
     Witan__HeadResponse head = WITAN__HEAD_RESPONSE__INIT;
     char *head_note = NULL;
@@ -608,6 +609,18 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_SCORECARD;
         resp.scorecard = card;
         break;
+    case WITAN__REQUEST__KIND_PROPOSALS:
+        err = ledger_query_proposals(n->l, req->proposals, &proposals);
+        if (err == WITAN_ENOTFOUND)
+            snprintf(why, sizeof why, "no proposal with that id");
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "a cursor is 8 bytes");
+        else if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why, "limit is at most %d",
+                     WITAN_QUERY_PAGE_COUNT_MAX);
+        resp.kind_case = WITAN__RESPONSE__KIND_PROPOSALS;
+        resp.proposals = proposals;
+        break;
     case WITAN__REQUEST__KIND_PROOF:
         err = ledger_prove(n->l, req->proof, &proof.proof, why, sizeof why);
         resp.kind_case = WITAN__RESPONSE__KIND_PROOF;
@@ -670,6 +683,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_decisions_response_free(decisions);
     ledger_runs_response_free(runs);
     ledger_scorecard_response_free(card);
+    ledger_proposals_response_free(proposals);
     if (proof.proof)
         witan__proof__free_unpacked(proof.proof, NULL);
     free(head_note);

@@ -58,7 +58,11 @@ enum store_table {
     STORE_SCORECARDS = 22,        /* model hash -> Scorecard       (state) */
     /* Signed history heads this node assembled (spec/proofs.md). */
     STORE_HEADS = 23,             /* be64(tree size) -> signed note text */
-    STORE_TABLE_COUNT = 24,
+    /* Governance (spec/governance.md). */
+    STORE_PROPOSALS = 24,         /* be64 id -> Proposal           (state) */
+    STORE_PROPOSAL_VOTES = 25,    /* be64 id, be32 validator -> ProposalVote (state) */
+    STORE_GOVERNANCE = 26,        /* params, next id, open and due indexes (state) */
+    STORE_TABLE_COUNT = 27,
 };
 
 /* True for the tables whose writes enter the state root. */

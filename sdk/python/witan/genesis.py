@@ -6,7 +6,7 @@ import json
 import re
 
 from . import PROTOCOL_VERSION
-from .hashing import TAG_GENESIS, tagged
+from .hashing import TAG_GENESIS, address, tagged
 from .keys import KEY_ED25519, KEY_SECP256K1, PUBKEY_SIZES, pubkey_ok
 from .pb import W, encode
 
@@ -23,7 +23,8 @@ PARAMS = {
     "contract_gas_max": (10000000, 1, 2**40),
 }
 ROLES = {"data_provider": 1, "model_operator": 2, "proposer": 3,
-         "auditor": 4, "admin": 5, "contract_operator": 6}
+         "auditor": 4, "admin": 5, "contract_operator": 6,
+         "validator_operator": 7}
 KEY_TYPES = {"ed25519": KEY_ED25519, "secp256k1": KEY_SECP256K1}
 CHAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
 
@@ -94,10 +95,12 @@ def parse(text):
         raise GenesisError("validators: 1 to 64 are needed")
     for i, v in enumerate(vals):
         where = "validators[%d]" % i
-        _fields(v, where, ("name", "pubkey"))
+        _fields(v, where, ("name", "pubkey", "operator"))
         val = g.validators.add()
         val.name = _str(v, "name", where)
         val.pubkey = _hex(v, "pubkey", where, 32)
+        if "operator" in v:  # the member that votes for it (governance.md)
+            setattr(val, "operator", _hex(v, "operator", where, 20))
     if len({v.pubkey for v in g.validators}) != len(g.validators):
         raise GenesisError("validators: a key is listed twice")
     members = doc.get("members", [])
@@ -124,14 +127,27 @@ def parse(text):
         mem.roles.extend(sorted({ROLES[r] for r in roles}))
     if len({m.pubkey for m in g.members}) != len(g.members):
         raise GenesisError("members: a key is listed twice")
+    addrs = {address(m.key_type, m.pubkey): m for m in g.members}
+    for v in g.validators:
+        op = addrs.get(getattr(v, "operator"))
+        if getattr(v, "operator") and (op is None or ROLES[
+                "validator_operator"] not in op.roles):
+            raise GenesisError("validator %s: its operator must be a member "
+                               "with the validator_operator role" % v.name)
     params = doc.get("params", {})
-    _fields(params, "params", PARAMS)
+    _fields(params, "params", tuple(PARAMS) +
+            ("membership_by_governance_only",))
     for name, (default, lo, hi) in PARAMS.items():
         # The canonical message carries every parameter the chain runs
         # with, a missing one as its default (spec/encoding.md, "Genesis").
         value = _int(params, name, "params", lo, hi) if name in params \
             else default
         setattr(g.params, name, value)
+    only = params.get("membership_by_governance_only", False)
+    if not isinstance(only, bool):
+        raise GenesisError("params.membership_by_governance_only must be "
+                           "true or false")
+    g.params.membership_by_governance_only = only
     p = g.params
     if p.tx_size_max > p.block_size_max:
         raise GenesisError("params.tx_size_max is over block_size_max")

@@ -1,0 +1,755 @@
+/*
+ * Governance in the ledger (spec/governance.md), on real LMDB homes with
+ * four validators, each voted for by its own operator, and certificates
+ * signed by three of them: a parameter change that passes and takes effect
+ * at the boundary (a block over the new block_tx_count_max is valid at the
+ * boundary, invalid after it, on two ledgers alike); proposals that fail
+ * by votes and expire; every refusal; membership by governance only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+#include "tests/ledger/world.h"
+
+#define NV 4
+#define CHAIN "witan-gov"
+
+struct gw {
+    char dir[2][256];
+    Witan__Genesis *g;
+    ledger *l[2]; /* the second applies the same blocks, when opened */
+    int ledgers;
+    wcrypto_keypair val[NV], op[NV], admin, spare;
+    uint8_t op_addr[NV][20], admin_addr[20], spare_addr[20];
+    uint64_t op_nonce[NV], admin_nonce, spare_nonce;
+};
+
+static void open_at(struct gw *w, int i, const char *name)
+{
+    snprintf(w->dir[i], sizeof w->dir[i], "%s/witan-gov-%d-%s-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+             name, i);
+    rm_rf(w->dir[i]);
+    assert_int_equal(mkdir(w->dir[i], 0700), 0);
+    char why[WHY_SIZE];
+    struct store_options o = {1 << 20, 64 << 20, false};
+    assert_int_equal(ledger_open(w->dir[i], w->g, &o, &w->l[i], why,
+                                 sizeof why),
+                     0);
+}
+
+/* K = checkpoint_interval; `extra` goes into params. */
+static struct gw *gw_new(const char *name, int ledgers, unsigned K,
+                         const char *extra)
+{
+    struct gw *w = calloc(1, sizeof *w);
+    char json[8192], vk[65], ok[65], oa[41], ak[65], sk[65];
+    size_t n = 0;
+    n += (size_t)snprintf(json + n, sizeof json - n,
+                          "{\"protocol_version\": 1, \"chain_id\": \"%s\", "
+                          "\"genesis_time_ms\": 1700000000000, "
+                          "\"validators\": [",
+                          CHAIN);
+    for (int i = 0; i < NV; i++) {
+        seeded(WCRYPTO_KEY_ED25519, (uint8_t)(10 + i), &w->val[i]);
+        seeded(WCRYPTO_KEY_ED25519, (uint8_t)(20 + i), &w->op[i]);
+        wcrypto_address(&w->op[i].pub, w->op_addr[i]);
+        w->op_nonce[i] = 1;
+        hex(w->val[i].pub.bytes, 32, vk);
+        hex(w->op_addr[i], 20, oa);
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              "%s{\"name\": \"v%d\", \"pubkey\": \"%s\", "
+                              "\"operator\": \"%s\"}",
+                              i ? ", " : "", i, vk, oa);
+    }
+    seeded(WCRYPTO_KEY_ED25519, 30, &w->admin);
+    seeded(WCRYPTO_KEY_ED25519, 31, &w->spare);
+    wcrypto_address(&w->admin.pub, w->admin_addr);
+    wcrypto_address(&w->spare.pub, w->spare_addr);
+    w->admin_nonce = w->spare_nonce = 1;
+    hex(w->admin.pub.bytes, 32, ak);
+    hex(w->spare.pub.bytes, 32, sk);
+    n += (size_t)snprintf(json + n, sizeof json - n,
+                          "], \"members\": [{\"name\": \"admin\", "
+                          "\"key_type\": \"ed25519\", \"pubkey\": \"%s\", "
+                          "\"roles\": [\"data_provider\", \"proposer\", "
+                          "\"admin\", \"contract_operator\"]}, "
+                          "{\"name\": \"spare\", \"key_type\": \"ed25519\", "
+                          "\"pubkey\": \"%s\", \"roles\": "
+                          "[\"validator_operator\"]}",
+                          ak, sk);
+    for (int i = 0; i < NV; i++) {
+        hex(w->op[i].pub.bytes, 32, ok);
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              ", {\"name\": \"op%d\", \"key_type\": "
+                              "\"ed25519\", \"pubkey\": \"%s\", \"roles\": "
+                              "[\"validator_operator\"]}",
+                              i, ok);
+    }
+    snprintf(json + n, sizeof json - n,
+             "], \"params\": {\"checkpoint_interval\": %u%s}}", K,
+             extra ? extra : "");
+    char why[WHY_SIZE];
+    int err = ledger_genesis_parse(json, strlen(json), &w->g, why, sizeof why);
+    if (err)
+        fail_msg("genesis: %s", why);
+    w->ledgers = ledgers;
+    for (int i = 0; i < ledgers; i++)
+        open_at(w, i, name);
+    return w;
+}
+
+static void gw_free(struct gw *w)
+{
+    for (int i = 0; i < w->ledgers; i++) {
+        ledger_close(w->l[i]);
+        rm_rf(w->dir[i]);
+    }
+    ledger_genesis_free(w->g);
+    free(w);
+}
+
+/* Validators 0, 1 and 2 sign: a quorum of four. */
+static void certify(const uint8_t hash[32], uint64_t height,
+                    Witan__CommitCertificate *cert, uint8_t sigs[3][64],
+                    ProtobufCBinaryData *sv, uint8_t *signers,
+                    const struct gw *w)
+{
+    uint8_t digest[32];
+    wcrypto_vote_digest(CHAIN, height, 0, hash, digest);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(wcrypto_sign(&w->val[i], digest, sigs[i]), 0);
+        sv[i] = (ProtobufCBinaryData){64, sigs[i]};
+    }
+    *signers = 0x07;
+    witan__commit_certificate__init(cert);
+    cert->height = height;
+    cert->block_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    cert->signers = (ProtobufCBinaryData){1, signers};
+    cert->n_signatures = 3;
+    cert->signatures = sv;
+}
+
+/* Applies block bytes on every ledger; returns the first's result. */
+static int apply_bytes(struct gw *w, const uint8_t *bytes, size_t size,
+                       const uint8_t hash[32], uint64_t height, char *why)
+{
+    Witan__CommitCertificate cert;
+    uint8_t sigs[3][64], signers;
+    ProtobufCBinaryData sv[3];
+    certify(hash, height, &cert, sigs, sv, &signers, w);
+    struct ledger_apply_stats st;
+    int first = 0;
+    for (int i = 0; i < w->ledgers; i++) {
+        int err = ledger_block_apply(w->l[i], bytes, size, &cert, true, &st,
+                                     why, WHY_SIZE);
+        if (i == 0)
+            first = err;
+        else
+            assert_int_equal(err, first);
+    }
+    return first;
+}
+
+/* Builds (on the first ledger) and applies a block of these envelopes;
+ * the receipts' statuses into `statuses`, and each Propose's id. */
+static void commit(struct gw *w, uint8_t **envs, size_t *sizes, size_t n,
+                   Witan__TxStatus *statuses, uint64_t *proposal)
+{
+    struct ledger_tx txs[8], *ptrs[8];
+    char why[WHY_SIZE];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        int err = ledger_tx_decode(w->l[0], envs[i], sizes[i], true, &txs[i],
+                                   why, sizeof why);
+        if (err)
+            fail_msg("decode %zu: %s", i, why);
+        ptrs[i] = &txs[i];
+    }
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    ledger_tip(w->l[0], &tip);
+    assert_int_equal(ledger_block_build(w->l[0], ptrs, n, tip.time_ms + 1000,
+                                        0, 0, &blk),
+                     0);
+    int err = apply_bytes(w, blk.bytes, blk.size, blk.hash, blk.height, why);
+    if (err)
+        fail_msg("apply: %s", why);
+    for (size_t i = 0; i < n; i++) {
+        Witan__TxResponse *r;
+        assert_int_equal(ledger_get_tx(w->l[0], txs[i].hash, &r), 0);
+        if (statuses)
+            statuses[i] = r->receipt->status;
+        if (proposal)
+            proposal[i] = r->receipt->proposal;
+        ledger_tx_response_free(r);
+        ledger_tx_release(&txs[i]);
+        free(envs[i]);
+    }
+    ledger_block_free(&blk);
+}
+
+static Witan__TxStatus gcommit1(struct gw *w, uint8_t *env, size_t size,
+                               uint64_t *proposal)
+{
+    Witan__TxStatus s;
+    commit(w, &env, &size, 1, &s, proposal);
+    return s;
+}
+
+static uint8_t *body_tx(Witan__TxBody *b, const wcrypto_keypair *kp,
+                        const uint8_t *sender, uint64_t *nonce, size_t *size)
+{
+    b->chain_id = CHAIN;
+    b->sender = (ProtobufCBinaryData){20, (uint8_t *)sender};
+    b->nonce = (*nonce)++;
+    return sign_body(b, kp, size);
+}
+
+static uint8_t *propose_tx(struct gw *w, Witan__ProposalAction **acts,
+                           size_t n, uint64_t deadline, size_t *size)
+{
+    Witan__Propose p = WITAN__PROPOSE__INIT;
+    p.n_actions = n;
+    p.actions = acts;
+    p.deadline = deadline;
+    p.rationale = "https://example.org/rationale";
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_PROPOSE;
+    b.propose = &p;
+    return body_tx(&b, &w->admin, w->admin_addr, &w->admin_nonce, size);
+}
+
+/* One set_param proposal. */
+static uint8_t *set_param_tx(struct gw *w, const char *name, uint64_t value,
+                             uint64_t deadline, size_t *size)
+{
+    Witan__ParamChange pc = WITAN__PARAM_CHANGE__INIT;
+    pc.name = (char *)name;
+    pc.value = value;
+    Witan__ProposalAction a = WITAN__PROPOSAL_ACTION__INIT;
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_SET_PARAM;
+    a.set_param = &pc;
+    Witan__ProposalAction *acts[] = {&a};
+    return propose_tx(w, acts, 1, deadline, size);
+}
+
+static uint8_t *vote_tx(struct gw *w, int op, uint64_t id,
+                        Witan__VoteChoice c, size_t *size)
+{
+    Witan__CastVote v = WITAN__CAST_VOTE__INIT;
+    v.proposal = id;
+    v.choice = c;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_VOTE;
+    b.vote = &v;
+    if (op < 0)
+        return body_tx(&b, &w->spare, w->spare_addr, &w->spare_nonce, size);
+    return body_tx(&b, &w->op[op], w->op_addr[op], &w->op_nonce[op], size);
+}
+
+/* A filler attestation from the admin (a data provider). */
+static uint8_t *filler_tx(struct gw *w, size_t *size)
+{
+    Witan__NamedValue v = WITAN__NAMED_VALUE__INIT;
+    v.name = "co2";
+    v.mantissa = 42000 + (int64_t)w->admin_nonce;
+    v.scale = 2;
+    Witan__NamedValue *vs[] = {&v};
+    Witan__Attest a = WITAN__ATTEST__INIT;
+    a.feed = "climate/co2/mauna-loa";
+    a.subject = "mauna-loa";
+    a.observed_at_ms = 1700000000000LL + (int64_t)w->admin_nonce * 1000;
+    a.n_values = 1;
+    a.values = vs;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_ATTEST;
+    b.attest = &a;
+    return body_tx(&b, &w->admin, w->admin_addr, &w->admin_nonce, size);
+}
+
+static void empty_block(struct gw *w)
+{
+    commit(w, NULL, NULL, 0, NULL, NULL);
+}
+
+static Witan__Proposal *proposal(struct gw *w, uint64_t id,
+                                 Witan__ProposalsResponse **keep)
+{
+    Witan__ProposalsRequest q = WITAN__PROPOSALS_REQUEST__INIT;
+    q.id = id;
+    assert_int_equal(ledger_query_proposals(w->l[0], &q, keep), 0);
+    assert_int_equal((*keep)->n_proposals, 1);
+    return (*keep)->proposals[0]->proposal;
+}
+
+static uint64_t height_of(struct gw *w)
+{
+    struct ledger_tip t;
+    ledger_tip(w->l[0], &t);
+    return t.height;
+}
+
+/* Adds one envelope to a built block: new tx count, transactions root and
+ * header, so that only the count rule can refuse it. */
+static void add_tx(struct ledger_block *blk, const uint8_t *env, size_t size)
+{
+    Witan__Block *b = witan__block__unpack(NULL, blk->size, blk->bytes);
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    assert_non_null(b);
+    assert_non_null(h);
+    size_t n = b->n_txs + 1;
+    ProtobufCBinaryData *txs = calloc(n, sizeof *txs);
+    const uint8_t **ptrs = calloc(n, sizeof *ptrs);
+    size_t *sizes = calloc(n, sizeof *sizes);
+    for (size_t i = 0; i + 1 < n; i++)
+        txs[i] = b->txs[i];
+    txs[n - 1] = (ProtobufCBinaryData){size, (uint8_t *)env};
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = txs[i].data;
+        sizes[i] = txs[i].len;
+    }
+    uint8_t root[32];
+    assert_int_equal(ledger_txs_root(ptrs, sizes, n, root), 0);
+    h->tx_count = (uint32_t)n;
+    ProtobufCBinaryData old_root = h->txs_root;
+    h->txs_root = (ProtobufCBinaryData){32, root};
+    size_t hs = witan__block_header__get_packed_size(h);
+    uint8_t *hb = malloc(hs);
+    witan__block_header__pack(h, hb);
+    h->txs_root = old_root;
+    Witan__Block nb = WITAN__BLOCK__INIT;
+    nb.header = (ProtobufCBinaryData){hs, hb};
+    nb.n_txs = n;
+    nb.txs = txs;
+    free(blk->bytes);
+    blk->size = witan__block__get_packed_size(&nb);
+    blk->bytes = malloc(blk->size);
+    witan__block__pack(&nb, blk->bytes);
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, hb, hs, blk->hash);
+    free(hb);
+    free(txs);
+    free(ptrs);
+    free(sizes);
+    witan__block_header__free_unpacked(h, NULL);
+    witan__block__free_unpacked(b, NULL);
+}
+
+/* --- tests ---------------------------------------------------------------------- */
+
+static void test_parameter_change_at_boundary(void **state)
+{
+    (void)state;
+    /* K = 4, L = 1: a proposal passing at the end of block 3 takes effect
+     * at the end of block 4 (the first multiple of 4 at least 3 + 1). */
+    struct gw *w = gw_new("param", 2, 4, NULL);
+    size_t s[4];
+    uint8_t *e[4];
+    uint64_t ids[4];
+    e[0] = set_param_tx(w, "block_tx_count_max", 2, 50, &s[0]);
+    Witan__TxStatus st[4];
+    commit(w, e, s, 1, st, ids); /* height 1 */
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(ids[0], 1);
+
+    e[0] = vote_tx(w, 0, 1, WITAN__VOTE_CHOICE__VOTE_YES, &s[0]);
+    e[1] = vote_tx(w, 1, 1, WITAN__VOTE_CHOICE__VOTE_YES, &s[1]);
+    commit(w, e, s, 2, st, NULL); /* height 2: 2 of 4 is not > 2/3 */
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__ProposalsResponse *r;
+    Witan__Proposal *p = proposal(w, 1, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_OPEN);
+    assert_int_equal(p->yes, 2);
+    assert_int_equal(p->validator_count, NV);
+    ledger_proposals_response_free(r);
+
+    e[0] = vote_tx(w, 2, 1, WITAN__VOTE_CHOICE__VOTE_YES, &s[0]);
+    assert_int_equal(gcommit1(w, e[0], s[0], NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK); /* height 3 */
+    p = proposal(w, 1, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED);
+    assert_int_equal(p->yes, 3);
+    assert_int_equal(p->closed_height, 3);
+    assert_int_equal(p->effect_height, 4);
+    assert_int_equal(r->proposals[0]->n_votes, 3);
+    assert_int_equal(r->proposals[0]->n_events, 1); /* governance/passed */
+    ledger_proposals_response_free(r);
+    /* A vote on a closed proposal. */
+    e[0] = vote_tx(w, 3, 1, WITAN__VOTE_CHOICE__VOTE_NO, &s[0]);
+    uint8_t *late = e[0];
+    size_t late_size = s[0];
+
+    /* Block 4, the boundary: still under the old limit, three transactions
+     * are valid (and the late vote is refused). */
+    assert_int_equal(ledger_params(w->l[0])->block_tx_count_max, 1000);
+    e[0] = late;
+    s[0] = late_size;
+    e[1] = filler_tx(w, &s[1]);
+    e[2] = filler_tx(w, &s[2]);
+    commit(w, e, s, 3, st, NULL);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_PROPOSAL_CLOSED);
+    assert_int_equal(height_of(w), 4);
+    /* In force from block 5, on both ledgers. */
+    assert_int_equal(ledger_params(w->l[0])->block_tx_count_max, 2);
+    assert_int_equal(ledger_params(w->l[1])->block_tx_count_max, 2);
+    p = proposal(w, 1, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_ENACTED);
+    assert_int_equal(p->event_count, 1);
+    assert_int_equal(r->proposals[0]->n_events, 2);
+    const Witan__Event *ev = r->proposals[0]->events[1];
+    assert_int_equal(ev->height, 4);
+    assert_int_equal(ev->proposal, 1);
+    assert_memory_equal(ev->topic.data, "governance/applied", ev->topic.len);
+    assert_int_equal(r->params->block_tx_count_max, 2);
+    ledger_proposals_response_free(r);
+
+    /* Block 5: the builder refuses three, and a block of three made by
+     * hand is invalid by the one validity rule; two are fine. */
+    struct ledger_tx txs[3], *ptrs[3];
+    uint8_t *env[3];
+    size_t sz[3];
+    char why[WHY_SIZE];
+    for (int i = 0; i < 3; i++) {
+        env[i] = filler_tx(w, &sz[i]);
+        assert_int_equal(ledger_tx_decode(w->l[0], env[i], sz[i], true,
+                                          &txs[i], why, sizeof why),
+                         0);
+        ptrs[i] = &txs[i];
+    }
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    ledger_tip(w->l[0], &tip);
+    assert_int_equal(ledger_block_build(w->l[0], ptrs, 3, tip.time_ms + 1000,
+                                        0, 0, &blk),
+                     WITAN_ELIMIT);
+    assert_int_equal(ledger_block_build(w->l[0], ptrs, 2, tip.time_ms + 1000,
+                                        0, 0, &blk),
+                     0);
+    add_tx(&blk, env[2], sz[2]);
+    struct ledger_check_opts o = {.verify_signatures = true};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ledger_block_check(w->l[i], blk.bytes, blk.size, &o,
+                                            why, sizeof why),
+                         WITAN_ELIMIT);
+    assert_non_null(strstr(why, "over the limit 2"));
+    assert_int_equal(apply_bytes(w, blk.bytes, blk.size, blk.hash, 5, why),
+                     WITAN_ELIMIT);
+    ledger_block_free(&blk);
+    for (int i = 0; i < 3; i++)
+        ledger_tx_release(&txs[i]);
+    commit(w, env, sz, 2, st, NULL);
+    assert_int_equal(st[1], WITAN__TX_STATUS__TX_STATUS_OK);
+    free(env[2]);
+
+    /* Two ledgers that applied the same blocks agree on every root. */
+    struct ledger_tip a, b;
+    ledger_tip(w->l[0], &a);
+    ledger_tip(w->l[1], &b);
+    assert_int_equal(a.height, 5);
+    assert_memory_equal(a.state_root, b.state_root, 32);
+    assert_memory_equal(a.receipts_root, b.receipts_root, 32);
+
+    /* Reopened, a ledger reads the parameters in force from state. */
+    ledger_close(w->l[1]);
+    char why2[WHY_SIZE];
+    struct store_options so = {1 << 20, 64 << 20, false};
+    assert_int_equal(ledger_open(w->dir[1], w->g, &so, &w->l[1], why2,
+                                 sizeof why2),
+                     0);
+    assert_int_equal(ledger_params(w->l[1])->block_tx_count_max, 2);
+    gw_free(w);
+}
+
+static void test_fail_by_votes_and_changed_vote(void **state)
+{
+    (void)state;
+    struct gw *w = gw_new("fail", 1, 4, NULL);
+    size_t s[2];
+    uint8_t *e[2];
+    uint64_t id;
+    e[0] = set_param_tx(w, "block_interval_ms", 500, 50, &s[0]);
+    assert_int_equal(gcommit1(w, e[0], s[0], &id),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    e[0] = vote_tx(w, 0, id, WITAN__VOTE_CHOICE__VOTE_YES, &s[0]);
+    assert_int_equal(gcommit1(w, e[0], s[0], NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__ProposalsResponse *r;
+    assert_int_equal(proposal(w, id, &r)->yes, 1);
+    ledger_proposals_response_free(r);
+    /* Operator 0 changes its mind; with operator 1's no, 2 of 4 can no
+     * longer exceed two thirds. */
+    e[0] = vote_tx(w, 0, id, WITAN__VOTE_CHOICE__VOTE_NO, &s[0]);
+    e[1] = vote_tx(w, 1, id, WITAN__VOTE_CHOICE__VOTE_ABSTAIN, &s[1]);
+    Witan__TxStatus st[2];
+    commit(w, e, s, 2, st, NULL);
+    Witan__Proposal *p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_FAILED);
+    assert_int_equal(p->yes, 0);
+    assert_int_equal(p->no, 1);
+    assert_int_equal(p->abstain, 1);
+    assert_int_equal(r->proposals[0]->n_votes, 2);
+    ledger_proposals_response_free(r);
+    e[0] = vote_tx(w, 2, id, WITAN__VOTE_CHOICE__VOTE_YES, &s[0]);
+    assert_int_equal(gcommit1(w, e[0], s[0], NULL),
+                     WITAN__TX_STATUS__TX_STATUS_PROPOSAL_CLOSED);
+    for (int i = 0; i < 4; i++)
+        empty_block(w); /* past a boundary: nothing changes */
+    assert_int_equal(ledger_params(w->l[0])->block_interval_ms, 1000);
+    gw_free(w);
+}
+
+static void test_expiry(void **state)
+{
+    (void)state;
+    struct gw *w = gw_new("expiry", 1, 4, NULL);
+    size_t s;
+    uint8_t *e;
+    uint64_t id;
+    e = set_param_tx(w, "tx_size_max", 4096, 3, &s); /* height 1 */
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    e = vote_tx(w, 0, id, WITAN__VOTE_CHOICE__VOTE_YES, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL), WITAN__TX_STATUS__TX_STATUS_OK);
+    empty_block(w); /* height 3, the deadline */
+    Witan__ProposalsResponse *r;
+    Witan__Proposal *p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_EXPIRED);
+    assert_int_equal(p->closed_height, 3);
+    ledger_proposals_response_free(r);
+    e = vote_tx(w, 1, id, WITAN__VOTE_CHOICE__VOTE_YES, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_PROPOSAL_CLOSED);
+    /* The listing shows it with the parameters in force. */
+    Witan__ProposalsRequest q = WITAN__PROPOSALS_REQUEST__INIT;
+    assert_int_equal(ledger_query_proposals(w->l[0], &q, &r), 0);
+    assert_int_equal(r->n_proposals, 1);
+    assert_int_equal(r->params->tx_size_max, w->g->params->tx_size_max);
+    assert_int_equal(r->height, 4);
+    ledger_proposals_response_free(r);
+    gw_free(w);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct gw *w = gw_new("refusals", 1, 4, NULL);
+    size_t s;
+    uint8_t *e;
+    uint64_t id;
+    e = set_param_tx(w, "block_tx_count_max", 10, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+
+    /* Votes: an account voting for no validator, one without the role, an
+     * unknown proposal. */
+    e = vote_tx(w, -1, id, WITAN__VOTE_CHOICE__VOTE_YES, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_VALIDATOR_OPERATOR);
+    Witan__CastVote v = WITAN__CAST_VOTE__INIT;
+    v.proposal = id;
+    v.choice = WITAN__VOTE_CHOICE__VOTE_YES;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_VOTE;
+    b.vote = &v;
+    e = body_tx(&b, &w->admin, w->admin_addr, &w->admin_nonce, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_MISSING_ROLE);
+    w->admin_nonce--; /* a sender refused by role spends no nonce */
+    e = vote_tx(w, 0, 99, WITAN__VOTE_CHOICE__VOTE_YES, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_PROPOSAL);
+
+    /* Parameters out of bounds, alone or together. */
+    e = set_param_tx(w, "block_tx_count_max", 20000, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_PARAM_OUT_OF_BOUNDS);
+    e = set_param_tx(w, "tx_size_max", 8 * 1024 * 1024, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_PARAM_OUT_OF_BOUNDS);
+    e = set_param_tx(w, "model_gas_max", 2000000000ull, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL), /* over block_gas_max */
+                     WITAN__TX_STATUS__TX_STATUS_PARAM_OUT_OF_BOUNDS);
+
+    /* Actions naming what does not exist. */
+    uint8_t nobody[20], nothing[32];
+    memset(nobody, 0xab, sizeof nobody);
+    memset(nothing, 0xcd, sizeof nothing);
+    Witan__ProposalAction a = WITAN__PROPOSAL_ACTION__INIT;
+    Witan__ProposalAction *acts[] = {&a};
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_REMOVE_MEMBER;
+    a.remove_member = (ProtobufCBinaryData){20, nobody};
+    e = propose_tx(w, acts, 1, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MEMBER);
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_RETIRE_CONTRACT;
+    a.retire_contract = (ProtobufCBinaryData){32, nothing};
+    e = propose_tx(w, acts, 1, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_CONTRACT);
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL;
+    a.retire_model = (ProtobufCBinaryData){32, nothing};
+    e = propose_tx(w, acts, 1, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MODEL);
+    Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
+    rc.address = (ProtobufCBinaryData){20, w->admin_addr};
+    rc.role = WITAN__ROLE__ROLE_ADMIN; /* already held */
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_GRANT;
+    a.grant = &rc;
+    e = propose_tx(w, acts, 1, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+
+    /* A deadline already passed; a proposer without the role. */
+    e = set_param_tx(w, "block_tx_count_max", 10, 2, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    Witan__ParamChange pc = WITAN__PARAM_CHANGE__INIT;
+    pc.name = "block_tx_count_max";
+    pc.value = 10;
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_SET_PARAM;
+    a.set_param = &pc;
+    Witan__Propose p = WITAN__PROPOSE__INIT;
+    p.n_actions = 1;
+    p.actions = acts;
+    p.deadline = 100;
+    Witan__TxBody pb = WITAN__TX_BODY__INIT;
+    pb.payload_case = WITAN__TX_BODY__PAYLOAD_PROPOSE;
+    pb.propose = &p;
+    e = body_tx(&pb, &w->op[0], w->op_addr[0], &w->op_nonce[0], &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_MISSING_ROLE);
+    w->op_nonce[0]--;
+
+    /* Stateless: parameters that never change, and unknown ones, are
+     * refused at admission with the reason. */
+    const char *fixed[] = {"pipeline_depth", "checkpoint_interval",
+                           "chain_id", "membership_by_governance_only",
+                           "no_such_param"};
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(fixed); i++) {
+        struct ledger_tx tx;
+        char why[WHY_SIZE];
+        e = set_param_tx(w, fixed[i], 2, 50, &s);
+        assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                          sizeof why),
+                         WITAN_EINVAL);
+        assert_non_null(strstr(why, i < 4 ? "cannot change"
+                                          : "no parameter named"));
+        free(e);
+        w->admin_nonce--;
+    }
+    gw_free(w);
+}
+
+static void test_membership_by_governance_only(void **state)
+{
+    (void)state;
+    struct gw *w =
+        gw_new("govonly", 1, 2, ", \"membership_by_governance_only\": true");
+    assert_true(ledger_params(w->l[0])->membership_by_governance_only);
+    wcrypto_keypair newbie;
+    seeded(WCRYPTO_KEY_ED25519, 40, &newbie);
+    uint8_t newbie_addr[20];
+    wcrypto_address(&newbie.pub, newbie_addr);
+
+    /* The admin's direct power is gone, at admission and in a block. */
+    Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
+    add.name = "newbie";
+    add.key_type = WITAN__KEY_TYPE__KEY_TYPE_ED25519;
+    add.pubkey = (ProtobufCBinaryData){32, newbie.pub.bytes};
+    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
+    m.add = &add;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_MEMBERSHIP;
+    b.membership = &m;
+    size_t s;
+    uint8_t *e = body_tx(&b, &w->admin, w->admin_addr, &w->admin_nonce, &s);
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                      sizeof why),
+                     0);
+    assert_int_equal(ledger_tx_admit(w->l[0], &tx, 16, why, sizeof why),
+                     WITAN_EROLE);
+    assert_non_null(strstr(why, "membership_by_governance_only"));
+    ledger_tx_release(&tx);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_GOVERNANCE_ONLY);
+    w->admin_nonce--; /* refused as a sender: no nonce spent */
+
+    /* By proposal: add the member and grant it a role, in one. */
+    Witan__ProposalAction a1 = WITAN__PROPOSAL_ACTION__INIT,
+                          a2 = WITAN__PROPOSAL_ACTION__INIT;
+    a1.action_case = WITAN__PROPOSAL_ACTION__ACTION_ADD_MEMBER;
+    a1.add_member = &add;
+    Witan__RoleChange rc = WITAN__ROLE_CHANGE__INIT;
+    rc.address = (ProtobufCBinaryData){20, w->spare_addr};
+    rc.role = WITAN__ROLE__ROLE_DATA_PROVIDER;
+    a2.action_case = WITAN__PROPOSAL_ACTION__ACTION_GRANT;
+    a2.grant = &rc;
+    Witan__ProposalAction *acts[] = {&a1, &a2};
+    uint64_t id;
+    e = propose_tx(w, acts, 2, 50, &s); /* height 2 */
+    Witan__TxStatus st = gcommit1(w, e, s, &id);
+    assert_int_equal(st, WITAN__TX_STATUS__TX_STATUS_OK);
+    uint8_t *v[3];
+    size_t vs[3];
+    Witan__TxStatus vst[3];
+    for (int i = 0; i < 3; i++)
+        v[i] = vote_tx(w, i, id, WITAN__VOTE_CHOICE__VOTE_YES, &vs[i]);
+    commit(w, v, vs, 3, vst, NULL); /* height 3: passes; B = 4 (K 2) */
+    Witan__ProposalsResponse *r;
+    Witan__Proposal *p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED);
+    assert_int_equal(p->effect_height, 4);
+    uint8_t ptx[32];
+    memcpy(ptx, p->tx_hash.data, 32);
+    ledger_proposals_response_free(r);
+    Witan__Account *acct;
+    assert_int_equal(ledger_get_account(w->l[0], newbie_addr, &acct),
+                     WITAN_ENOTFOUND);
+    empty_block(w); /* height 4: the boundary */
+    assert_int_equal(ledger_get_account(w->l[0], newbie_addr, &acct), 0);
+    assert_int_equal(acct->events[0]->height, 4);
+    assert_memory_equal(acct->events[0]->tx_hash.data, ptx, 32);
+    ledger_account_free(acct);
+    assert_int_equal(ledger_get_account(w->l[0], w->spare_addr, &acct), 0);
+    bool provider = false;
+    for (size_t i = 0; i < acct->n_roles; i++)
+        provider |= acct->roles[i] == WITAN__ROLE__ROLE_DATA_PROVIDER;
+    assert_true(provider);
+    ledger_account_free(acct);
+    p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_ENACTED);
+    assert_int_equal(p->event_count, 2);
+    ledger_proposals_response_free(r);
+
+    /* The same add again, proposed now: the address is taken. */
+    e = propose_tx(w, acts, 1, 50, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_DUPLICATE);
+    gw_free(w);
+}
+
+int main(void)
+{
+    assert_int_equal(wcrypto_init(), 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parameter_change_at_boundary),
+        cmocka_unit_test(test_fail_by_votes_and_changed_vote),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_membership_by_governance_only),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
