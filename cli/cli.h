@@ -211,6 +211,24 @@ int cli_contract_assemble(const char *path, uint8_t **bin, size_t *size,
 int cli_contract_read(const char *path, size_t max, uint8_t **out,
                       size_t *size);
 
+/* A DeployContract from `contract deploy`'s flags (--name, --version,
+ * --module|--asm, --gas, --model with its trigger flags, --replaces,
+ * --start-height, --source|--no-source, --language, --compiler), for the
+ * deploy command and for proposals that deploy by governance. 0, or the
+ * exit status after saying what was wrong. Free with cli_deployment_free. */
+struct cli_deployment {
+    Witan__DeployContract d;
+    Witan__ContractTrigger triggers[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
+    Witan__ContractTrigger *tptr[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
+    uint8_t models[WITAN_CONTRACT_TRIGGER_COUNT_MAX][WITAN_HASH_SIZE];
+    uint8_t replaced[WITAN_HASH_SIZE];
+    uint8_t *bin, *src;
+    char *asm_text;
+};
+int cli_deployment_parse(int argc, char **argv, const char *what,
+                         struct cli_deployment *out);
+void cli_deployment_free(struct cli_deployment *x);
+
 /* Next nonce for the key's account, asked of the node. */
 int cli_next_nonce(const char *address, const uint8_t addr[WITAN_ADDRESS_SIZE],
                    uint64_t *nonce);

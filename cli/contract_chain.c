@@ -237,11 +237,11 @@ static int parse_triggers(int argc, char **argv, Witan__ContractTrigger *t,
     return 0;
 }
 
-static int cmd_deploy(int argc, char **argv)
+int cli_deployment_parse(int argc, char **argv, const char *what,
+                         struct cli_deployment *out)
 {
-    const char *what = "contract deploy";
-    if (cli_args_check(argc, argv, 2, deploy_opts, 0, what))
-        return 2;
+    memset(out, 0, sizeof *out);
+    witan__deploy_contract__init(&out->d);
     const char *name = cli_flag(argc, argv, "--name"),
                *version = cli_flag(argc, argv, "--version"),
                *module = cli_flag(argc, argv, "--module"),
@@ -263,70 +263,81 @@ static int cmd_deploy(int argc, char **argv)
                         "other\n", what);
         return 2;
     }
-    Witan__DeployContract d = WITAN__DEPLOY_CONTRACT__INIT;
+    Witan__DeployContract *d = &out->d;
     uint64_t n;
     if (cli_parse_u64(what, "--version", version, UINT32_MAX, &n))
         return 2;
-    d.version = (uint32_t)n;
-    if (cli_parse_u64(what, "--gas", gas, WITAN_GAS_MAX, &d.gas_limit) ||
+    d->version = (uint32_t)n;
+    if (cli_parse_u64(what, "--gas", gas, WITAN_GAS_MAX, &d->gas_limit) ||
         (start && cli_parse_u64(what, "--start-height", start, UINT64_MAX,
-                                &d.start_height)))
+                                &d->start_height)))
         return 2;
-    uint8_t replaced[WITAN_HASH_SIZE];
     if (replaces) {
-        if (cli_parse_hash(what, "--replaces", replaces, replaced,
-                           sizeof replaced))
+        if (cli_parse_hash(what, "--replaces", replaces, out->replaced,
+                           sizeof out->replaced))
             return 2;
-        d.replaces = (ProtobufCBinaryData){sizeof replaced, replaced};
+        d->replaces = (ProtobufCBinaryData){sizeof out->replaced, out->replaced};
     }
-    static Witan__ContractTrigger triggers[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
-    static uint8_t models[WITAN_CONTRACT_TRIGGER_COUNT_MAX][WITAN_HASH_SIZE];
-    Witan__ContractTrigger *tptr[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
     size_t tcount;
-    if (parse_triggers(argc, argv, triggers, models, &tcount))
+    if (parse_triggers(argc, argv, out->triggers, out->models, &tcount))
         return 2;
     for (size_t i = 0; i < tcount; i++)
-        tptr[i] = &triggers[i];
-    d.n_triggers = tcount;
-    d.triggers = tptr;
+        out->tptr[i] = &out->triggers[i];
+    d->n_triggers = tcount;
+    d->triggers = out->tptr;
 
-    uint8_t *bin = NULL, *src = NULL;
-    char *asm_text = NULL;
     size_t bin_size = 0, src_size;
-    int e = module ? cli_contract_read(module, WITAN_VM_MODULE_SIZE_MAX, &bin,
-                                       &bin_size)
-                   : cli_contract_assemble(asm_path, &bin, &bin_size,
-                                           &asm_text);
+    int e = module ? cli_contract_read(module, WITAN_VM_MODULE_SIZE_MAX,
+                                       &out->bin, &bin_size)
+                   : cli_contract_assemble(asm_path, &out->bin, &bin_size,
+                                           &out->asm_text);
     if (!e && source)
-        e = cli_contract_read(source, WITAN_TX_SIZE_MAX, &src, &src_size);
+        e = cli_contract_read(source, WITAN_TX_SIZE_MAX, &out->src, &src_size);
     if (e) {
-        free(bin);
-        free(asm_text);
+        cli_deployment_free(out);
         return cli_fail(what, e);
     }
-    d.name = (char *)name;
-    d.module = (ProtobufCBinaryData){bin_size, bin};
+    d->name = (char *)name;
+    d->module = (ProtobufCBinaryData){bin_size, out->bin};
     /* Assembly is its own source: kept on chain unless --no-source. */
-    if (src)
-        d.source = (char *)src;
-    else if (asm_text && !cli_has_flag(argc, argv, "--no-source"))
-        d.source = asm_text;
+    if (out->src)
+        d->source = (char *)out->src;
+    else if (out->asm_text && !cli_has_flag(argc, argv, "--no-source"))
+        d->source = out->asm_text;
     if (language)
-        d.language = (char *)language;
-    else if (asm_text && d.source == asm_text)
-        d.language = CLI_ASM_LANGUAGE;
+        d->language = (char *)language;
+    else if (out->asm_text && d->source == out->asm_text)
+        d->language = CLI_ASM_LANGUAGE;
     if (compiler)
-        d.compiler = (char *)compiler;
+        d->compiler = (char *)compiler;
+    return 0;
+}
 
+void cli_deployment_free(struct cli_deployment *x)
+{
+    free(x->bin);
+    free(x->src);
+    free(x->asm_text);
+    x->bin = x->src = NULL;
+    x->asm_text = NULL;
+}
+
+static int cmd_deploy(int argc, char **argv)
+{
+    const char *what = "contract deploy";
+    if (cli_args_check(argc, argv, 2, deploy_opts, 0, what))
+        return 2;
+    static struct cli_deployment x;
+    int rc = cli_deployment_parse(argc, argv, what, &x);
+    if (rc)
+        return rc;
     Witan__TxBody body = WITAN__TX_BODY__INIT;
     body.payload_case = WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT;
-    body.deploy_contract = &d;
+    body.deploy_contract = &x.d;
     bool json = cli_has_flag(argc, argv, "--json");
-    int rc = submit_and_report(argc, argv, &body, json, json ? "contract_id"
-                                                             : "contract");
-    free(bin);
-    free(src);
-    free(asm_text);
+    rc = submit_and_report(argc, argv, &body, json, json ? "contract_id"
+                                                          : "contract");
+    cli_deployment_free(&x);
     return rc;
 }
 
@@ -483,7 +494,11 @@ static void print_contract(const Witan__ContractRecord *c, bool full,
     if (!full)
         return;
     printf("  operator ");
-    print_hex(&c->operator_);
+    if (c->operator_.len == 0)
+        printf("none: deployed by proposal (only proposals retire or "
+               "replace it)");
+    else
+        print_hex(&c->operator_);
     printf("\n  gas limit %llu per run\n  language %s",
            (unsigned long long)c->gas_limit,
            c->language[0] ? c->language : "(none)");

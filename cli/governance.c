@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Governance from the command line (spec/governance.md): witan propose,
  * witan vote, witan proposals. Transactions are signed with --key like
@@ -29,6 +30,10 @@ static const char propose_usage[] =
     "    set-param --param NAME=VALUE [--param NAME=VALUE ...]\n"
     "    retire-contract --contract ID\n"
     "    retire-model --model HASH\n"
+    "    deploy-contract|replace-contract: the flags of `witan contract\n"
+    "               deploy` (--name, --version, --module|--asm, --gas,\n"
+    "               --model HASH [trigger flags] ..., --source, ...);\n"
+    "               replace-contract also --replaces ID\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "Asks the validators' operators to agree to a change (role proposer).\n"
@@ -38,7 +43,9 @@ static const char propose_usage[] =
     "(default +100: 100 blocks past the node's height). Parameters:\n"
     "block_tx_count_max, block_size_max, block_interval_ms, tx_size_max,\n"
     "model_gas_max, block_gas_max, contract_gas_max, within the bounds of\n"
-    "spec/genesis.md. Validator-set changes are not governed yet.\n"
+    "spec/genesis.md. A contract deployed by proposal has no operator: only\n"
+    "proposals retire or replace it; its id is the Propose transaction's\n"
+    "hash. Validator-set changes are not governed yet.\n"
     "Prints the proposal's id.\n"
     "\n" CLI_NODE_HELP;
 
@@ -76,7 +83,22 @@ static const struct cli_opt propose_opts[] = {
     {"--address", true, false},
     {"--param", true, true},
     {"--contract", true, false},
-    {"--model", true, false},
+    {"--model", true, true},
+    /* deploy-contract and replace-contract: contract deploy's flags */
+    {"--version", true, false},
+    {"--module", true, false},
+    {"--asm", true, false},
+    {"--gas", true, false},
+    {"--kind", true, true},
+    {"--above", true, true},
+    {"--below", true, true},
+    {"--label", true, true},
+    {"--replaces", true, false},
+    {"--start-height", true, false},
+    {"--source", true, false},
+    {"--no-source", false, false},
+    {"--language", true, false},
+    {"--compiler", true, false},
     {NULL, false, false}};
 
 static const struct cli_opt vote_opts[] = {
@@ -197,6 +219,10 @@ static int cli_propose(int argc, char **argv)
 
     Witan__ProposalAction *actions[WITAN_GOV_ACTION_COUNT_MAX];
     Witan__ProposalAction act[WITAN_GOV_ACTION_COUNT_MAX];
+    /* Static: its trigger arrays are large. The process exits after one
+     * command, so an early return leaves nothing behind. */
+    static struct cli_deployment deployment;
+    bool deploying = false;
     Witan__ParamChange pc[WITAN_GOV_ACTION_COUNT_MAX];
     char pnames[WITAN_GOV_ACTION_COUNT_MAX][64];
     size_t n = 0;
@@ -328,6 +354,29 @@ static int cli_propose(int argc, char **argv)
             act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL;
             act[n++].retire_model = (ProtobufCBinaryData){sizeof id, id};
         }
+    } else if (strcmp(kind, "deploy-contract") == 0 ||
+               strcmp(kind, "replace-contract") == 0) {
+        bool replace = kind[0] == 'r';
+        if (replace != (cli_flag(argc, argv, "--replaces") != NULL)) {
+            fprintf(stderr, "witan propose %s: %s\n", kind,
+                    replace ? "--replaces ID (the contract replaced) is "
+                              "required"
+                            : "--replaces is for replace-contract");
+            return 2;
+        }
+        if ((r = cli_deployment_parse(argc, argv, replace
+                                                      ? "propose replace-contract"
+                                                      : "propose deploy-contract",
+                                      &deployment)))
+            return r;
+        deploying = true;
+        if (replace) {
+            act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT;
+            act[n++].replace_contract = &deployment.d;
+        } else {
+            act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT;
+            act[n++].deploy_contract = &deployment.d;
+        }
     } else {
         fprintf(stderr, "witan propose: unknown kind '%s'\n%s", kind,
                 propose_usage);
@@ -365,7 +414,10 @@ static int cli_propose(int argc, char **argv)
     Witan__TxBody body = WITAN__TX_BODY__INIT;
     body.payload_case = WITAN__TX_BODY__PAYLOAD_PROPOSE;
     body.propose = &p;
-    return submit(argc, argv, &body, json, true);
+    r = submit(argc, argv, &body, json, true);
+    if (deploying)
+        cli_deployment_free(&deployment);
+    return r;
 }
 
 /* --- vote ---------------------------------------------------------------------- */

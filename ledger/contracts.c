@@ -679,12 +679,16 @@ static int unindex(store_txn *txn, const Witan__ContractRecord *c)
     return err;
 }
 
-int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
-                           const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
-                           Witan__TxStatus *status)
+int contracts_deploy(store_txn *txn, const Witan__DeployContract *d,
+                     const uint8_t id[WITAN_HASH_SIZE],
+                     const ProtobufCBinaryData *operator_,
+                     const Witan__Params *params, uint64_t height, bool write,
+                     Witan__TxStatus *status)
 {
-    const Witan__DeployContract *d = body->deploy_contract;
-    if (d->gas_limit > ledger_params(l)->contract_gas_max) {
+    /* Governance (no operator) may replace any contract; a member only
+     * the contracts it deployed. */
+    bool governed = operator_->len == 0;
+    if (d->gas_limit > params->contract_gas_max) {
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;
     }
@@ -732,17 +736,20 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
             return err;
         if (old->retired)
             *status = WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED;
-        else if (old->operator_.len != WITAN_ADDRESS_SIZE ||
-                 memcmp(old->operator_.data, body->sender.data,
-                        WITAN_ADDRESS_SIZE) != 0)
+        else if (!governed &&
+                 (old->operator_.len != WITAN_ADDRESS_SIZE ||
+                  memcmp(old->operator_.data, operator_->data,
+                         WITAN_ADDRESS_SIZE) != 0))
             *status = WITAN__TX_STATUS__TX_STATUS_NOT_OPERATOR;
-        if (*status != WITAN__TX_STATUS__TX_STATUS_OK) {
+        if (*status != WITAN__TX_STATUS__TX_STATUS_OK || !write) {
             witan__contract_record__free_unpacked(old, NULL);
             return WITAN_OK;
         }
     }
+    if (!write)
+        return WITAN_OK;
     Witan__ContractRecord c = WITAN__CONTRACT_RECORD__INIT;
-    c.id = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
+    c.id = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)id};
     c.name = d->name;
     c.version = d->version;
     c.module = d->module;
@@ -754,7 +761,7 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
     c.n_triggers = d->n_triggers;
     c.triggers = d->triggers;
     c.replaces = d->replaces;
-    c.operator_ = body->sender;
+    c.operator_ = *operator_;
     c.height = height;
     c.start_height = d->start_height;
     err = contract_put(txn, &c);
@@ -763,7 +770,7 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
     if (!err && old) {
         old->retired = true;
         old->retired_height = d->start_height > height ? d->start_height : height;
-        old->retired_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)hash};
+        old->retired_by = (ProtobufCBinaryData){WITAN_HASH_SIZE, (uint8_t *)id};
         old->replaced_by = old->retired_by;
         /* At once: its triggers go now. Scheduled: its entries say from
          * when they stop. */
@@ -777,6 +784,14 @@ int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
     if (old)
         witan__contract_record__free_unpacked(old, NULL);
     return err;
+}
+
+int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
+                           const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
+                           Witan__TxStatus *status)
+{
+    return contracts_deploy(txn, body->deploy_contract, hash, &body->sender,
+                            ledger_params(l), height, true, status);
 }
 
 /* The contract a retire or a call names, with the checks both share. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Governance (spec/governance.md): proposals and votes, the tally at each
  * block's end, effects at checkpoint boundaries, and the parameters in
@@ -218,6 +219,20 @@ static int put_event(ledger *l, store_txn *txn, uint64_t height,
 
 /* --- stateless rules ---------------------------------------------------------- */
 
+static bool deploys_contract(const Witan__ProposalAction *a)
+{
+    return a->action_case == WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT ||
+           a->action_case == WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT;
+}
+
+/* The DeployContract of a deploy or replace action. */
+static const Witan__DeployContract *deployment(const Witan__ProposalAction *a)
+{
+    return a->action_case == WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT
+               ? a->deploy_contract
+               : a->replace_contract;
+}
+
 static int check_action(const Witan__ProposalAction *a, size_t i, char *why,
                         size_t why_size)
 {
@@ -264,12 +279,30 @@ static int check_action(const Witan__ProposalAction *a, size_t i, char *why,
         }
         return WITAN_OK;
     }
+    case WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT:
+    case WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT: {
+        bool replace = a->action_case ==
+                       WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT;
+        const Witan__DeployContract *d =
+            replace ? a->replace_contract : a->deploy_contract;
+        if ((d->replaces.len != 0) != replace) {
+            WHY("action %zu: %s", i,
+                replace ? "replace_contract names the contract it replaces"
+                        : "deploy_contract replaces nothing (replacing is "
+                          "replace_contract)");
+            return WITAN_EINVAL;
+        }
+        char inner[LEDGER_WHY_SIZE];
+        int err = contracts_check_deploy(d, inner, sizeof inner);
+        if (err)
+            WHY("action %zu: %s", i, inner);
+        return err;
+    }
     default:
-        /* Numbers 9-13 (validator-set changes, deploying and replacing
-         * contracts) are reserved, not defined: governance.md. */
+        /* Numbers 9-11 (validator-set changes) are reserved, not defined:
+         * governance.md. */
         WHY("action %zu has no kind this chain governs (validator-set "
-            "changes and contract deployment by proposal are not defined "
-            "yet)",
+            "changes by proposal are not defined yet)",
             i);
         return WITAN_EINVAL;
     }
@@ -300,10 +333,19 @@ int gov_check_propose(const Witan__Propose *p, char *why, size_t why_size)
         WHY("a proposal needs a deadline height");
         return WITAN_EINVAL;
     }
+    size_t deploys = 0;
     for (size_t i = 0; i < p->n_actions; i++) {
         int err = check_action(p->actions[i], i, why, why_size);
         if (err)
             return err;
+        deploys += deploys_contract(p->actions[i]);
+    }
+    /* The contract a proposal deploys is named by the Propose
+     * transaction's hash, so a proposal deploys at most one. */
+    if (deploys > 1) {
+        WHY("a proposal deploys or replaces at most one contract, not %zu",
+            deploys);
+        return WITAN_EINVAL;
     }
     return WITAN_OK;
 }
@@ -411,6 +453,15 @@ static int action_stateful(store_txn *txn, const Witan__ProposalAction *a,
                                 status);
     case WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL:
         return models_retire(txn, a->retire_model.data, height, NULL, status);
+    case WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT:
+    case WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT: {
+        /* Checked under the parameters the proposal's earlier actions
+         * would leave; nothing written, so the id does not matter yet. */
+        static const uint8_t none[WITAN_HASH_SIZE];
+        ProtobufCBinaryData governance = {0, NULL};
+        return contracts_deploy(txn, deployment(a), none, &governance, trial,
+                                height, false, status);
+    }
     default:
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         break;
@@ -623,6 +674,12 @@ static int enact_action(ledger *l, store_txn *txn, const Witan__Proposal *p,
                                 status);
     case WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL:
         return models_retire(txn, a->retire_model.data, height, by, status);
+    case WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT:
+    case WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT: {
+        ProtobufCBinaryData governance = {0, NULL};
+        return contracts_deploy(txn, deployment(a), by, &governance,
+                                &l->next_params, height, true, status);
+    }
     default:
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;

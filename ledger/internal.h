@@ -122,6 +122,14 @@ int contracts_check_call(const Witan__CallContract *c, char *why,
                          size_t why_size);
 int contracts_check_retire(const Witan__RetireContract *r, char *why,
                            size_t why_size);
+/* A deployment's stateful rules under `params` and, when `write`, its
+ * effects: contract `id` with `operator_` (empty: deployed by governance,
+ * which may replace any contract; spec/governance.md section 7). */
+int contracts_deploy(store_txn *txn, const Witan__DeployContract *d,
+                     const uint8_t id[WITAN_HASH_SIZE],
+                     const ProtobufCBinaryData *operator_,
+                     const Witan__Params *params, uint64_t height, bool write,
+                     Witan__TxStatus *status);
 int contracts_apply_deploy(ledger *l, store_txn *txn, const Witan__TxBody *body,
                            const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
                            Witan__TxStatus *status);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Governance in the ledger (spec/governance.md), on real LMDB homes with
  * four validators, each voted for by its own operator, and certificates
@@ -741,6 +742,191 @@ static void test_membership_by_governance_only(void **state)
     gw_free(w);
 }
 
+/* --- contracts by governance ------------------------------------------------------ */
+
+static const char adder_asm[] =
+    ".func add i i -> i\n    add r0, r0, r1\n    ret r0\n.end\n"
+    ".export add add\n";
+
+/* A proposal of one deploy (or replace) action. */
+static uint8_t *deploy_proposal(struct gw *w, const uint8_t *module,
+                                size_t module_size, const uint8_t *replaces,
+                                uint32_t version, size_t *size)
+{
+    Witan__DeployContract d = WITAN__DEPLOY_CONTRACT__INIT;
+    d.name = "gov-adder";
+    d.version = version;
+    d.module = (ProtobufCBinaryData){module_size, (uint8_t *)module};
+    d.gas_limit = 1000;
+    Witan__ProposalAction a = WITAN__PROPOSAL_ACTION__INIT;
+    if (replaces) {
+        d.replaces = (ProtobufCBinaryData){32, (uint8_t *)replaces};
+        a.action_case = WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT;
+        a.replace_contract = &d;
+    } else {
+        a.action_case = WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT;
+        a.deploy_contract = &d;
+    }
+    Witan__ProposalAction *acts[] = {&a};
+    return propose_tx(w, acts, 1, 50, size);
+}
+
+/* Proposal `id` voted through by operators 0-2, then empty blocks up to
+ * its boundary; returns its Propose transaction's hash. */
+static void pass_and_enact(struct gw *w, uint64_t id, uint8_t tx[32])
+{
+    uint8_t *e[3];
+    size_t s[3];
+    Witan__TxStatus st[3];
+    for (int i = 0; i < 3; i++)
+        e[i] = vote_tx(w, i, id, WITAN__VOTE_CHOICE__VOTE_YES, &s[i]);
+    commit(w, e, s, 3, st, NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__ProposalsResponse *r;
+    Witan__Proposal *p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED);
+    uint64_t at = p->effect_height;
+    memcpy(tx, p->tx_hash.data, 32);
+    ledger_proposals_response_free(r);
+    while (height_of(w) < at)
+        empty_block(w);
+    p = proposal(w, id, &r);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_ENACTED);
+    ledger_proposals_response_free(r);
+}
+
+static Witan__ContractRecord *contract(struct gw *w, const uint8_t id[32],
+                                       Witan__ContractsResponse **keep)
+{
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = (ProtobufCBinaryData){32, (uint8_t *)id};
+    assert_int_equal(ledger_query_contracts(w->l[0], &q, keep), 0);
+    assert_int_equal((*keep)->n_contracts, 1);
+    return (*keep)->contracts[0];
+}
+
+/* A contract deployed by proposal: its id is the Propose transaction's
+ * hash, it has no operator, members may call it but not retire or replace
+ * it, and a second proposal replaces it. The stateless rules: one
+ * deployment per proposal, deploy without and replace with `replaces`. */
+static void test_contract_by_governance(void **state)
+{
+    (void)state;
+    struct gw *w = gw_new("contract", 2, 2, NULL);
+    size_t ms, s;
+    uint8_t *module = assemble(adder_asm, &ms);
+    uint64_t id;
+    uint8_t *e = deploy_proposal(w, module, ms, NULL, 1, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    uint8_t cid[32];
+    pass_and_enact(w, id, cid);
+    uint64_t enacted = height_of(w);
+
+    Witan__ContractsResponse *cr;
+    Witan__ContractRecord *c = contract(w, cid, &cr);
+    assert_string_equal(c->name, "gov-adder");
+    assert_int_equal(c->operator_.len, 0);
+    assert_int_equal(c->height, enacted);
+    assert_false(c->retired);
+    ledger_contracts_response_free(cr);
+
+    /* Any member calls it; nobody retires it by transaction. */
+    Witan__ContractArg a = WITAN__CONTRACT_ARG__INIT, b = a;
+    a.value_case = b.value_case = WITAN__CONTRACT_ARG__VALUE_INT;
+    a.int_ = 40;
+    b.int_ = 2;
+    Witan__ContractArg *ab[] = {&a, &b};
+    Witan__CallContract call = WITAN__CALL_CONTRACT__INIT;
+    call.contract = (ProtobufCBinaryData){32, cid};
+    call.entry = "add";
+    call.n_args = 2;
+    call.args = ab;
+    Witan__TxBody body = WITAN__TX_BODY__INIT;
+    body.payload_case = WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT;
+    body.call_contract = &call;
+    e = body_tx(&body, &w->op[3], w->op_addr[3], &w->op_nonce[3], &s);
+    assert_int_equal(gcommit1(w, e, s, NULL), WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__RetireContract rt = WITAN__RETIRE_CONTRACT__INIT;
+    rt.contract = (ProtobufCBinaryData){32, cid};
+    Witan__TxBody rb = WITAN__TX_BODY__INIT;
+    rb.payload_case = WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT;
+    rb.retire_contract = &rt;
+    e = body_tx(&rb, &w->admin, w->admin_addr, &w->admin_nonce, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_OPERATOR);
+
+    /* Stateless refusals, at admission, with the reason. */
+    struct ledger_tx tx;
+    char why[WHY_SIZE];
+    uint8_t other[32];
+    memset(other, 0x77, sizeof other);
+    e = deploy_proposal(w, module, ms, NULL, 2, &s);
+    {
+        /* the same deployment twice in one proposal */
+        Witan__DeployContract d = WITAN__DEPLOY_CONTRACT__INIT;
+        d.name = "twice";
+        d.version = 1;
+        d.module = (ProtobufCBinaryData){ms, module};
+        d.gas_limit = 10;
+        Witan__ProposalAction x = WITAN__PROPOSAL_ACTION__INIT, y;
+        x.action_case = WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT;
+        x.deploy_contract = &d;
+        y = x;
+        Witan__ProposalAction *two[] = {&x, &y};
+        free(e);
+        w->admin_nonce--;
+        e = propose_tx(w, two, 2, 50, &s);
+        assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                          sizeof why),
+                         WITAN_EINVAL);
+        assert_non_null(strstr(why, "at most one contract"));
+        free(e);
+        w->admin_nonce--;
+        d.replaces = (ProtobufCBinaryData){32, other};
+        Witan__ProposalAction *one[] = {&x};
+        e = propose_tx(w, one, 1, 50, &s);
+        assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                          sizeof why),
+                         WITAN_EINVAL);
+        assert_non_null(strstr(why, "replace_contract"));
+        free(e);
+        w->admin_nonce--;
+        d.replaces = (ProtobufCBinaryData){0, NULL};
+        x.action_case = WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT;
+        x.replace_contract = &d;
+        e = propose_tx(w, one, 1, 50, &s);
+        assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                          sizeof why),
+                         WITAN_EINVAL);
+        assert_non_null(strstr(why, "names the contract it replaces"));
+        free(e);
+        w->admin_nonce--;
+    }
+    /* Stateful: replacing a contract that does not exist. */
+    e = deploy_proposal(w, module, ms, other, 2, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_CONTRACT);
+
+    /* Replaced by a second proposal: the old one retired at the boundary,
+     * pointing at the new one. */
+    e = deploy_proposal(w, module, ms, cid, 2, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    uint8_t cid2[32];
+    pass_and_enact(w, id, cid2);
+    c = contract(w, cid, &cr);
+    assert_true(c->retired);
+    assert_int_equal(c->retired_height, height_of(w));
+    assert_memory_equal(c->replaced_by.data, cid2, 32);
+    ledger_contracts_response_free(cr);
+    c = contract(w, cid2, &cr);
+    assert_int_equal(c->version, 2);
+    assert_memory_equal(c->replaces.data, cid, 32);
+    ledger_contracts_response_free(cr);
+    free(module);
+    gw_free(w);
+}
+
 int main(void)
 {
     assert_int_equal(wcrypto_init(), 0);
@@ -750,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_membership_by_governance_only),
+        cmocka_unit_test(test_contract_by_governance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

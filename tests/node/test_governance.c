@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Governance on four real witand processes (made and run by `witan
  * testnet`, one operator member per validator), driven through the witan
@@ -288,6 +289,89 @@ static void test_parameter_change_by_operators(void **state)
     assert_non_null(strstr(out, "\"block_tx_count_max\""));
 }
 
+/* A contract deployed by proposal (governance.md section 7): voted through
+ * by three operators, it exists from its boundary on every validator with
+ * the Propose transaction's hash as its id and no operator; any member
+ * calls it, and no member may retire it. */
+static void test_contract_by_proposal(void **state)
+{
+    (void)state;
+    static char out[OUT_SIZE];
+    char args[4096], key[700], asm_path[700];
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    snprintf(asm_path, sizeof asm_path, "%s/adder.wvs", dir);
+    FILE *f = fopen(asm_path, "w");
+    assert_non_null(f);
+    fputs(".func add i i -> i\n    add r0, r0, r1\n    ret r0\n.end\n"
+          ".export add add\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "propose deploy-contract --name gov-adder --version 1 --asm %s "
+             "--gas 1000 --key %s --deadline +200",
+             asm_path, key);
+    expect(0, 0, out, args);
+    const char *p = strstr(out, "proposal ");
+    assert_non_null(p);
+    unsigned long long id = strtoull(p + strlen("proposal "), NULL, 10);
+    /* Its deploy flags are checked as contract deploy's are. */
+    snprintf(args, sizeof args,
+             "propose replace-contract --name x --version 1 --asm %s "
+             "--gas 1000 --key %s",
+             asm_path, key);
+    expect(2, 0, out, args);
+    assert_non_null(strstr(out, "--replaces ID"));
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "vote %llu yes --key %s/node%d/operator.key",
+                 id, dir, i);
+        expect(0, i, out, args);
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__ProposalsRequest q = WITAN__PROPOSALS_REQUEST__INIT;
+    q.id = id;
+    req.kind_case = WITAN__REQUEST__KIND_PROPOSALS;
+    req.proposals = &q;
+    Witan__Response *r = call(0, &req);
+    const Witan__Proposal *pr = r->proposals->proposals[0]->proposal;
+    /* The block after the third vote may already be the boundary. */
+    assert_true(pr->status == WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED ||
+                pr->status == WITAN__PROPOSAL_STATUS__PROPOSAL_ENACTED);
+    uint64_t boundary = pr->effect_height;
+    char cid[65];
+    assert_int_equal(pr->tx_hash.len, 32);
+    witan_hex_encode(pr->tx_hash.data, 32, cid);
+    witan__response__free_unpacked(r, NULL);
+    uint64_t height = 0;
+    while (height <= boundary)
+        height = attest(key, 1);
+
+    Witan__ContractsRequest cq = WITAN__CONTRACTS_REQUEST__INIT;
+    uint8_t idb[32];
+    assert_int_equal(witan_hex_decode(cid, idb, sizeof idb), 0);
+    cq.id = (ProtobufCBinaryData){32, idb};
+    Witan__Request creq = WITAN__REQUEST__INIT;
+    creq.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    creq.contracts = &cq;
+    r = same_everywhere(&creq);
+    assert_int_equal(r->contracts->n_contracts, 1);
+    assert_int_equal(r->contracts->contracts[0]->height, boundary);
+    assert_int_equal(r->contracts->contracts[0]->operator_.len, 0);
+    witan__response__free_unpacked(r, NULL);
+
+    snprintf(args, sizeof args, "contract show %s", cid);
+    expect(0, 1, out, args);
+    assert_non_null(strstr(out, "operator none: deployed by proposal"));
+    snprintf(args, sizeof args, "contract call %s add --int 40 --int 2 --key %s",
+             cid, key);
+    expect(0, 2, out, args);
+    assert_non_null(strstr(out, "42"));
+    snprintf(args, sizeof args, "contract retire %s --key %s", cid, key);
+    run(out, "%s/witan %s --node tcp://127.0.0.1:%d 2>&1", bin_dir, args,
+        base_port);
+    assert_null(strstr(out, ": OK"));
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -304,6 +388,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_change_by_operators),
+        cmocka_unit_test(test_contract_by_proposal),
     };
     int rc = cmocka_run_group_tests_name("governance", tests, setup, teardown);
     if (rc == 0) {
