@@ -33,6 +33,13 @@ case_ 2 "--key-type 'rsa' is invalid" -- member add --key "$tmp/k.key" \
 case_ 2 "--base-port 65530 is invalid" -- testnet init --validators 4 \
     --dir "$tmp/net" --base-port 65530
 case_ 2 "not 'x'" -- testnet init --validators x --dir "$tmp/net2"
+case_ 2 "tolerates no faulty validator" -- testnet init --validators 1 \
+    --dir "$tmp/net"
+case_ 2 "unknown option '--validator'" -- testnet init --validator 4 \
+    --dir "$tmp/net"
+case_ 2 "unknown option '--jsn'" -- testnet status "$tmp/net" --jsn
+case_ 2 "unexpected argument 'b'" -- testnet stop "$tmp/a" b
+case_ 2 "DIR is required" -- testnet start
 case_ 2 "not '-1'" -- query block -1 --node $node
 case_ 2 "not '12x'" -- query block 12x --node $node
 case_ 2 "--model takes 64 hex digits, not '4398'" -- query predictions \
@@ -48,6 +55,10 @@ case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
 case_ 1 "not a key file" -- keys show "$tmp/text"
 [ -e "$tmp/net" ] && { echo "  FAIL  testnet init wrote $tmp/net"; fails=$((fails + 1)); }
+case_ 0 "testnet of 1 validators" -- testnet init --validators 1 --dir "$tmp/one" \
+    --allow-no-fault-tolerance
+[ -f "$tmp/one/node0/genesis.json" ] ||
+    { echo "  FAIL  testnet init --allow-no-fault-tolerance wrote no node0"; fails=$((fails + 1)); }
 if [ "$fails" -ne 0 ]; then
     echo "cli: $fails case(s) failed"
     exit 1
