@@ -50,6 +50,33 @@ case_ 2 "unknown option '--nodee'" -- query status --nodee X --bogus
 case_ 2 "unknown option '--histroy'" -- query attestations --feed a \
     --subject b --histroy --node $node
 case_ 2 "HASH takes 64 hex digits, not 'ab'" -- query tx --node $node ab
+addr=57730065ee05f5a5449f9400a921f3e39ca7758a
+case_ 2 "unknown option '--typ'" -- keys new --out "$tmp/k2.key" --typ ed25519
+case_ 2 "--type 'rsa' is invalid" -- keys new --out "$tmp/k2.key" --type rsa
+case_ 2 "unknown option '--jsn'" -- keys show "$tmp/k.key" --jsn
+case_ 2 "unknown option '--hom'" -- init --hom "$tmp/home"
+case_ 2 "unknown option '--outt'" -- node backup --home "$tmp/a" --outt "$tmp/b"
+case_ 2 "unknown option '--rol'" -- member add --key "$tmp/k.key" --name x \
+    --pubkey abcd --rol admin --node $node
+case_ 2 "--role 'boss' is invalid" -- member grant --key "$tmp/k.key" \
+    --address $addr --role boss --node $node
+case_ 2 "--address '12' is invalid" -- member remove --key "$tmp/k.key" \
+    --address 12 --node $node
+case_ 2 "unknown option '--jsonn'" -- member show $addr --jsonn --node $node
+case_ 2 "ADDR 'zz' is invalid" -- member show zz --node $node
+case_ 2 "unknown option '--tim'" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --tim 2020-01 --value v=1 --node $node
+case_ 2 "not '1x'" -- attest --key "$tmp/k.key" --feed a/b --subject s \
+    --time 2020-01 --value v=1 --nonce 1x --node $node
+case_ 2 "--value 'v=1x' is invalid" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --time 2020-01 --value v=1x --node $node
+case_ 2 "--corrects takes 64 hex digits, not 'ab'" -- attest --key "$tmp/k.key" \
+    --feed a/b --subject s --time 2020-01 --value v=1 --corrects ab --node $node
+case_ 2 "--batch 0 is invalid" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --file "$tmp/none.csv" --columns time,v --batch 0 --node $node
+case_ 2 "--time is not taken with --file" -- attest --key "$tmp/k.key" \
+    --feed a/b --subject s --file "$tmp/none.csv" --columns time,v \
+    --time 2020-01 --node $node
 case_ 1 "--home $tmp/none: .*no node asked" -- query status --home "$tmp/none"
 case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
