@@ -77,6 +77,18 @@ case_ 2 "--batch 0 is invalid" -- attest --key "$tmp/k.key" --feed a/b \
 case_ 2 "--time is not taken with --file" -- attest --key "$tmp/k.key" \
     --feed a/b --subject s --file "$tmp/none.csv" --columns time,v \
     --time 2020-01 --node $node
+case_ 2 "unknown option '--outt'" -- model import "$tmp/x.onnx" --outt "$tmp/y"
+case_ 2 "--margin '0x' is invalid" -- model import "$tmp/x.onnx" \
+    --out "$tmp/y" --margin 0x
+case_ 2 "unknown option '--inputt'" -- model score "$tmp/m.bin" --inputt 1
+case_ 2 "unknown option '--versoin'" -- model register "$tmp/m.bin" \
+    --key "$tmp/k.key" --name n --versoin 2 --node $node
+case_ 2 "not '2x'" -- model register "$tmp/m.bin" --key "$tmp/k.key" \
+    --name n --version 2x --node $node
+case_ 2 "unknown option '--inptu'" -- model ask \
+    4398000000000000000000000000000000000000000000000000000000000000 \
+    --key "$tmp/k.key" --inptu 1 --node $node
+case_ 2 "unknown option '--jsn'" -- model scorecard n --jsn --node $node
 case_ 1 "--home $tmp/none: .*no node asked" -- query status --home "$tmp/none"
 case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
