@@ -656,12 +656,20 @@ int cli_query_predictions(const char *address, int argc, char **argv)
     const char *limit = cli_flag(argc, argv, "--limit");
     const char *cursor = cli_flag(argc, argv, "--cursor");
     pr.subject = (char *)(subject ? subject : "");
-    pr.from_height = from ? strtoull(from, NULL, 10) : 0;
-    pr.to_height = to ? strtoull(to, NULL, 10) : 0;
-    pr.limit = limit ? (uint32_t)strtoul(limit, NULL, 10) : 0;
+    const char *what = "query predictions";
+    uint64_t n_limit = 0;
+    if ((from && cli_parse_u64(what, "--from", from, UINT64_MAX,
+                               &pr.from_height)) ||
+        (to && cli_parse_u64(what, "--to", to, UINT64_MAX, &pr.to_height)) ||
+        (limit && cli_parse_u64(what, "--limit", limit,
+                                WITAN_QUERY_PAGE_COUNT_MAX, &n_limit)))
+        return 2;
+    pr.limit = (uint32_t)n_limit;
     if (cursor) {
         if (witan_hex_decode(cursor, cur, sizeof cur)) {
-            fprintf(stderr, "witan query predictions: bad --cursor\n");
+            fprintf(stderr, "witan query predictions: --cursor '%s' is "
+                            "invalid: give the hex a previous page printed\n",
+                    cursor);
             return 2;
         }
         pr.cursor = (ProtobufCBinaryData){sizeof cur, cur};

@@ -89,6 +89,15 @@ case_ 2 "unknown option '--inptu'" -- model ask \
     4398000000000000000000000000000000000000000000000000000000000000 \
     --key "$tmp/k.key" --inptu 1 --node $node
 case_ 2 "unknown option '--jsn'" -- model scorecard n --jsn --node $node
+case_ 2 "unknown option '--outt'" -- contract asm "$tmp/a.wvs" --outt "$tmp/b"
+case_ 2 "unknown option '--x'" -- contract disasm "$tmp/a.wvm" --x
+case_ 2 "unknown option '--entrey'" -- contract run "$tmp/a.wvm" --entrey f
+case_ 2 "--gas '1x' is invalid" -- contract run "$tmp/a.wvm" --entry f --gas 1x
+case_ 2 "not '10x'" -- query attestations --feed a --subject b --limit 10x \
+    --node $node
+case_ 2 "not '5y'" -- query predictions --model \
+    4398000000000000000000000000000000000000000000000000000000000000 \
+    --from 5y --node $node
 case_ 1 "--home $tmp/none: .*no node asked" -- query status --home "$tmp/none"
 case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
