@@ -49,12 +49,37 @@ static const char usage[] =
     "not yet have applied this key's previous transaction.\n"
     "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
+static const struct cli_opt attest_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--json", false, false},
+    {"--feed", true, false},
+    {"--subject", true, false},
+    {"--unit", true, false},
+    {"--nonce", true, false},
+    /* one attestation from flags */
+    {"--time", true, false},
+    {"--value", true, true},
+    {"--corrects", true, false},
+    {"--document-hash", true, false},
+    /* many from a CSV file */
+    {"--file", true, false},
+    {"--columns", true, false},
+    {"--missing", true, false},
+    {"--batch", true, false},
+    {NULL, false, false},
+};
+/* The flags of one mode that the other does not take. */
+static const char *const flags_only[] = {"--time", "--value", "--corrects",
+                                         "--document-hash"};
+static const char *const file_only[] = {"--columns", "--missing", "--batch"};
+
 struct attest_opts {
     const char *address;
     const char *feed, *subject, *unit;
     wcrypto_keypair key;
     uint8_t sender[WITAN_ADDRESS_SIZE];
     uint64_t nonce;
+    size_t batch; /* transactions per batch from a file */
     bool auto_nonce; /* the nonce was asked of the node, not given */
     bool wait, json;
 };
@@ -252,63 +277,90 @@ static void explain_duplicate(const struct attest_opts *o, int64_t time_ms)
     witan__response__free_unpacked(resp, NULL);
 }
 
-static int one_from_flags(struct attest_opts *o, int argc, char **argv)
+/* One attestation's flags, parsed before any node is asked. */
+struct one_attest {
+    int64_t time_ms;
+    Witan__NamedValue vals[WITAN_ATTEST_VALUE_COUNT_MAX];
+    Witan__NamedValue *ptrs[WITAN_ATTEST_VALUE_COUNT_MAX];
+    char names[WITAN_ATTEST_VALUE_COUNT_MAX][WITAN_VALUE_NAME_SIZE_MAX + 1];
+    size_t n;
+    uint8_t corrects[WITAN_HASH_SIZE], doc[WITAN_HASH_SIZE];
+    bool has_corrects, has_doc;
+};
+
+/* --time, --value, --corrects and --document-hash into `a`; 0, or 2 after
+ * saying which is missing or invalid. */
+static int one_parse(int argc, char **argv, struct one_attest *a)
 {
     const char *time_text = cli_flag(argc, argv, "--time");
-    int64_t time_ms;
     if (!time_text) {
         fprintf(stderr, "witan attest: --time is required\n");
         return 2;
     }
-    int terr = cli_parse_time(time_text, &time_ms);
+    int terr = cli_parse_time(time_text, &a->time_ms);
     if (terr) {
         fprintf(stderr, "witan attest: --time '%s' is invalid: %s\n",
                 time_text, cli_time_error(terr));
         return 2;
     }
-    Witan__NamedValue vals[WITAN_ATTEST_VALUE_COUNT_MAX];
-    Witan__NamedValue *ptrs[WITAN_ATTEST_VALUE_COUNT_MAX];
-    char names[WITAN_ATTEST_VALUE_COUNT_MAX][WITAN_VALUE_NAME_SIZE_MAX + 1];
-    size_t n = 0;
+    a->n = 0;
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--value") != 0)
             continue;
-        const char *eq = strchr(argv[i + 1], '=');
-        if (!eq || eq == argv[i + 1] || n == WITAN_ATTEST_VALUE_COUNT_MAX ||
-            (size_t)(eq - argv[i + 1]) > WITAN_VALUE_NAME_SIZE_MAX) {
-            fprintf(stderr, "witan attest: --value takes NAME=DECIMAL\n");
+        const char *v = argv[++i];
+        const char *eq = strchr(v, '=');
+        if (a->n == WITAN_ATTEST_VALUE_COUNT_MAX) {
+            fprintf(stderr, "witan attest: at most %d --value\n",
+                    WITAN_ATTEST_VALUE_COUNT_MAX);
             return 2;
         }
-        witan__named_value__init(&vals[n]);
-        snprintf(names[n], sizeof names[n], "%.*s", (int)(eq - argv[i + 1]),
-                 argv[i + 1]);
-        vals[n].name = names[n];
-        if (cli_parse_decimal(eq + 1, &vals[n].mantissa, &vals[n].scale)) {
-            fprintf(stderr, "witan attest: '%s' is not an exact decimal\n",
-                    eq + 1);
+        if (!eq || eq == v ||
+            (size_t)(eq - v) > WITAN_VALUE_NAME_SIZE_MAX) {
+            fprintf(stderr, "witan attest: --value '%s' is invalid: it "
+                            "takes NAME=DECIMAL (a name of 1 to %d bytes)\n",
+                    v, WITAN_VALUE_NAME_SIZE_MAX);
             return 2;
         }
-        ptrs[n] = &vals[n];
-        n++;
+        Witan__NamedValue *nv = &a->vals[a->n];
+        witan__named_value__init(nv);
+        snprintf(a->names[a->n], sizeof a->names[a->n], "%.*s",
+                 (int)(eq - v), v);
+        nv->name = a->names[a->n];
+        if (cli_parse_decimal(eq + 1, &nv->mantissa, &nv->scale)) {
+            fprintf(stderr, "witan attest: --value '%s' is invalid: '%s' is "
+                            "not an exact decimal\n",
+                    v, eq + 1);
+            return 2;
+        }
+        a->ptrs[a->n] = nv;
+        a->n++;
     }
-    if (n == 0) {
+    if (a->n == 0) {
         fprintf(stderr, "witan attest: at least one --value is required\n");
         return 2;
     }
-    uint8_t corrects[WITAN_HASH_SIZE], doc[WITAN_HASH_SIZE];
     const char *c = cli_flag(argc, argv, "--corrects");
     const char *d = cli_flag(argc, argv, "--document-hash");
-    if ((c && witan_hex_decode(c, corrects, WITAN_HASH_SIZE)) ||
-        (d && witan_hex_decode(d, doc, WITAN_HASH_SIZE))) {
-        fprintf(stderr, "witan attest: hashes are 64 hex digits\n");
+    if ((c && cli_parse_hash("attest", "--corrects", c, a->corrects,
+                             WITAN_HASH_SIZE)) ||
+        (d && cli_parse_hash("attest", "--document-hash", d, a->doc,
+                             WITAN_HASH_SIZE)))
         return 2;
-    }
+    a->has_corrects = c != NULL;
+    a->has_doc = d != NULL;
+    return 0;
+}
+
+static int one_from_flags(struct attest_opts *o, struct one_attest *a)
+{
+    int64_t time_ms = a->time_ms;
     for (int attempt = 0;; attempt++) {
         ProtobufCBinaryData env;
         uint8_t hash[WITAN_HASH_SIZE];
         uint64_t nonce = o->nonce;
-        int err = sign_attest(o, time_ms, ptrs, n, c ? corrects : NULL,
-                              d ? doc : NULL, &env, hash);
+        int err = sign_attest(o, time_ms, a->ptrs,
+                              a->n, a->has_corrects ? a->corrects : NULL,
+                              a->has_doc ? a->doc : NULL, &env, hash);
         if (err)
             return cli_fail("signing", err);
         bool quiet = o->auto_nonce && attempt < CLI_NONCE_RETRY_MAX;
@@ -408,12 +460,9 @@ static int many_from_file(struct attest_opts *o, int argc, char **argv,
 {
     const char *spec_arg = cli_flag(argc, argv, "--columns");
     const char *missing_arg = cli_flag(argc, argv, "--missing");
-    const char *batch_arg = cli_flag(argc, argv, "--batch");
-    size_t batch = batch_arg ? (size_t)atol(batch_arg) : ATTEST_BATCH_DEFAULT;
-    if (!spec_arg || batch == 0 || batch > WITAN_CLIENT_BATCH_COUNT_MAX) {
-        fprintf(stderr, "witan attest: --file needs --columns, and --batch "
-                        "is 1 to %d\n",
-                WITAN_CLIENT_BATCH_COUNT_MAX);
+    size_t batch = o->batch;
+    if (!spec_arg) {
+        fprintf(stderr, "witan attest: --file needs --columns\n");
         return 2;
     }
     char spec[1024], missing[1024];
@@ -554,8 +603,38 @@ int cli_attest(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (cli_args_check(argc, argv, 1, attest_opts, 0, "attest"))
+        return 2;
+    const char *file = cli_flag(argc, argv, "--file");
+    const char *const *wrong = file ? flags_only : file_only;
+    size_t wrong_count = file ? WITAN_ARRAY_COUNT(flags_only)
+                              : WITAN_ARRAY_COUNT(file_only);
+    for (size_t i = 0; i < wrong_count; i++)
+        if (cli_has_flag(argc, argv, wrong[i])) {
+            fprintf(stderr, "witan attest: %s %s --file\n", wrong[i],
+                    file ? "is not taken with" : "needs");
+            return 2;
+        }
     struct attest_opts o;
     memset(&o, 0, sizeof o);
+    const char *nonce = cli_flag(argc, argv, "--nonce");
+    const char *batch = cli_flag(argc, argv, "--batch");
+    uint64_t n = ATTEST_BATCH_DEFAULT;
+    if ((nonce && cli_parse_u64("attest", "--nonce", nonce, UINT64_MAX,
+                                &o.nonce)) ||
+        (batch && cli_parse_u64("attest", "--batch", batch,
+                                WITAN_CLIENT_BATCH_COUNT_MAX, &n)))
+        return 2;
+    if (n == 0) {
+        fprintf(stderr, "witan attest: --batch 0 is invalid: a batch holds "
+                        "1 to %d transactions\n",
+                WITAN_CLIENT_BATCH_COUNT_MAX);
+        return 2;
+    }
+    o.batch = (size_t)n;
+    struct one_attest one;
+    if (!file && one_parse(argc, argv, &one))
+        return 2;
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
     o.address = address;
@@ -580,21 +659,18 @@ int cli_attest(int argc, char **argv)
         wcrypto_keypair_wipe(&o.key);
         return 2;
     }
-    const char *nonce = cli_flag(argc, argv, "--nonce");
     int rc;
     if (chain_id_of(address, chain_id, sizeof chain_id)) {
         rc = 1;
     } else if (nonce) {
-        o.nonce = strtoull(nonce, NULL, 10);
         rc = -1;
     } else {
         rc = cli_next_nonce(address, o.sender, &o.nonce) ? 1 : -1;
         o.auto_nonce = true;
     }
     if (rc < 0) {
-        const char *file = cli_flag(argc, argv, "--file");
         rc = file ? many_from_file(&o, argc, argv, file)
-                  : one_from_flags(&o, argc, argv);
+                  : one_from_flags(&o, &one);
     }
     wcrypto_keypair_wipe(&o.key);
     return rc;

@@ -247,6 +247,12 @@ struct cli_opt {
     {"--node", true, false}, {"--home", true, false},                        \
         {"--tls-ca", true, false}, {"--tls-server-name", true, false}
 
+/* The options every command that signs and submits a transaction takes
+ * (cli_sign_and_submit), besides CLI_OPTS_NODE. */
+#define CLI_OPTS_SIGN                                                        \
+    {"--key", true, false}, {"--account", true, false},                      \
+        {"--wait", false, false}
+
 /*
  * Checks argv[first..] against `opts` (ended by a NULL name): every word
  * that starts with '-' is one of them, with its value when it takes one,

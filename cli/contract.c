@@ -142,18 +142,12 @@ static int load_any(const char *path, uint8_t **bin, size_t *size)
 
 static int cmd_asm(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (argv[i][0] != '-' && !in)
-            in = argv[i];
-        else {
-            fprintf(stderr, "witan contract asm: unexpected '%s'\n%s", argv[i],
-                    usage);
-            return 2;
-        }
-    }
+    static const struct cli_opt asm_opts[] = {{"--out", true, false},
+                                              {NULL, false, false}};
+    if (cli_args_check(argc, argv, 2, asm_opts, 1, "contract asm"))
+        return 2;
+    const char *in = NULL, *out = cli_flag(argc, argv, "--out");
+    cli_positional(argc, argv, 2, asm_opts, 0, &in);
     if (!in) {
         fputs(usage, stderr);
         return 2;
@@ -184,7 +178,10 @@ static int cmd_asm(int argc, char **argv)
 
 static int cmd_disasm(int argc, char **argv)
 {
-    if (argc != 3 || argv[2][0] == '-') {
+    static const struct cli_opt disasm_opts[] = {{NULL, false, false}};
+    if (cli_args_check(argc, argv, 2, disasm_opts, 1, "contract disasm"))
+        return 2;
+    if (argc != 3) {
         fputs(usage, stderr);
         return 2;
     }
@@ -246,7 +243,9 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(argv[i], "--gas") == 0 && i + 1 < argc) {
             int64_t g;
             if (parse_i64(argv[++i], &g) || g < 0) {
-                fprintf(stderr, "witan contract run: bad --gas\n");
+                fprintf(stderr, "witan contract run: --gas '%s' is invalid: "
+                                "a whole number >= 0\n",
+                        argv[i]);
                 return 2;
             }
             gas = (uint64_t)g;
@@ -261,8 +260,13 @@ static int cmd_run(int argc, char **argv)
         } else if (argv[i][0] != '-' && !path) {
             path = argv[i];
         } else {
-            fprintf(stderr, "witan contract run: unexpected '%s'\n%s", argv[i],
-                    usage);
+            fprintf(stderr, "witan contract run: %s '%s' (see --help)\n",
+                    argv[i][0] == '-' && strcmp(argv[i], "--entry") &&
+                            strcmp(argv[i], "--gas")
+                        ? "unknown option"
+                        : argv[i][0] == '-' ? "a value is needed after"
+                                            : "unexpected argument",
+                    argv[i]);
             return 2;
         }
     }

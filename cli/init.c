@@ -28,6 +28,13 @@ static const char usage[] =
     "                     on proposals for the validator)\n"
     "Defaults: chain id witan-local, listen tcp://127.0.0.1:7400.\n";
 
+static const struct cli_opt init_opts[] = {
+    {"--home", true, false},
+    {"--chain-id", true, false},
+    {"--listen", true, false},
+    {NULL, false, false},
+};
+
 static int new_key(const char *home, const char *name, wcrypto_keypair *kp)
 {
     char path[4096];
@@ -46,11 +53,13 @@ int cli_init(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (cli_args_check(argc, argv, 1, init_opts, 0, "init"))
+        return 2;
     const char *home = cli_flag(argc, argv, "--home");
     const char *chain = cli_flag(argc, argv, "--chain-id");
     const char *listen = cli_flag(argc, argv, "--listen");
     if (!home) {
-        fputs(usage, stderr);
+        fprintf(stderr, "witan init: --home DIR is required\n%s", usage);
         return 2;
     }
     if (mkdir(home, 0700) != 0 && errno != EEXIST) {

@@ -18,6 +18,17 @@ static const char usage[] =
     "show  prints the key's type, public key and account address. A key\n"
     "      file that group or others can read is refused.\n";
 
+static const struct cli_opt new_opts[] = {
+    {"--out", true, false},
+    {"--type", true, false},
+    {"--json", false, false},
+    {NULL, false, false},
+};
+static const struct cli_opt show_opts[] = {
+    {"--json", false, false},
+    {NULL, false, false},
+};
+
 static void print_key(const wcrypto_keypair *kp, const char *path, int json)
 {
     char pub_hex[2 * WCRYPTO_PUBKEY_SIZE_MAX + 1];
@@ -41,36 +52,37 @@ int cli_keys(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *verb = argv[1], *path = NULL, *type_name = "ed25519";
-    int json = 0;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            path = argv[++i];
-        else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc)
-            type_name = argv[++i];
-        else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else {
-            fprintf(stderr, "witan keys: unexpected argument '%s'\n%s",
-                    argv[i], usage);
-            return 2;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "witan keys %s: a key file is required\n%s", verb,
-                usage);
+    const char *verb = argv[1], *path = NULL, *type_name;
+    bool is_new = strcmp(verb, "new") == 0;
+    if (!is_new && strcmp(verb, "show") != 0) {
+        fprintf(stderr, "witan keys: unknown verb '%s'\n%s", verb, usage);
         return 2;
     }
+    const struct cli_opt *opts = is_new ? new_opts : show_opts;
+    if (cli_args_check(argc, argv, 2, opts, is_new ? 0 : 1,
+                       is_new ? "keys new" : "keys show"))
+        return 2;
+    if (is_new)
+        path = cli_flag(argc, argv, "--out");
+    else
+        cli_positional(argc, argv, 2, opts, 0, &path);
+    if (!path) {
+        fprintf(stderr, "witan keys %s: a key file (%s) is required\n%s",
+                verb, is_new ? "--out FILE" : "FILE", usage);
+        return 2;
+    }
+    type_name = cli_flag(argc, argv, "--type");
+    if (!type_name)
+        type_name = "ed25519";
+    int json = cli_has_flag(argc, argv, "--json");
 
     wcrypto_keypair kp;
     int err;
-    if (strcmp(verb, "new") == 0) {
+    if (is_new) {
         enum wcrypto_key_type type;
         if (wcrypto_key_type_parse(type_name, &type) != 0) {
             fprintf(stderr,
-                    "witan keys new: unknown key type '%s' (ed25519 or "
+                    "witan keys new: --type '%s' is invalid (ed25519 or "
                     "secp256k1)\n",
                     type_name);
             return 2;
@@ -87,7 +99,7 @@ int cli_keys(int argc, char **argv)
                                         : witan_err_message(err));
             return 1;
         }
-    } else if (strcmp(verb, "show") == 0) {
+    } else {
         err = wcrypto_keyfile_read(path, &kp);
         if (err == WITAN_EKEYPERM) {
             fprintf(stderr,
@@ -101,9 +113,6 @@ int cli_keys(int argc, char **argv)
                     witan_err_message(err));
             return 1;
         }
-    } else {
-        fprintf(stderr, "witan keys: unknown verb '%s'\n%s", verb, usage);
-        return 2;
     }
     print_key(&kp, path, json);
     wcrypto_keypair_wipe(&kp);

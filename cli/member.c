@@ -27,6 +27,51 @@ static const char usage[] =
     "and never changes; a rotation gives the account a new current key.\n"
     "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
+static const struct cli_opt add_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--name", true, false},
+    {"--pubkey", true, false},
+    {"--key-type", true, false},
+    {"--role", true, true},
+    {NULL, false, false},
+};
+static const struct cli_opt remove_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN, {"--address", true, false},
+    {NULL, false, false},
+};
+static const struct cli_opt role_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--address", true, false},
+    {"--role", true, false},
+    {NULL, false, false},
+};
+static const struct cli_opt rotate_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--address", true, false},
+    {"--pubkey", true, false},
+    {"--key-type", true, false},
+    {NULL, false, false},
+};
+static const struct cli_opt show_opts[] = {
+    CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
+};
+
+/* The options of `verb`, or NULL for a verb member does not know. */
+static const struct cli_opt *verb_opts(const char *verb)
+{
+    if (strcmp(verb, "add") == 0)
+        return add_opts;
+    if (strcmp(verb, "remove") == 0)
+        return remove_opts;
+    if (strcmp(verb, "grant") == 0 || strcmp(verb, "revoke") == 0)
+        return role_opts;
+    if (strcmp(verb, "rotate") == 0)
+        return rotate_opts;
+    if (strcmp(verb, "show") == 0)
+        return show_opts;
+    return NULL;
+}
+
 /* --pubkey of --key-type: WITAN_ENOTFOUND when absent; when present but
  * invalid, says so (not "required") and returns WITAN_EINVAL. */
 static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
@@ -89,7 +134,9 @@ static int show(const char *address, const char *addr_hex, bool json)
 {
     uint8_t addr[WITAN_ADDRESS_SIZE];
     if (witan_hex_decode(addr_hex, addr, WITAN_ADDRESS_SIZE)) {
-        fprintf(stderr, "witan member show: an address is 40 hex digits\n");
+        fprintf(stderr, "witan member show: ADDR '%s' is invalid: an address "
+                        "is 40 hex digits\n",
+                addr_hex);
         return 2;
     }
     Witan__Request req = WITAN__REQUEST__INIT;
@@ -142,14 +189,26 @@ int cli_member(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *verb = argv[1];
+    const struct cli_opt *opts = verb_opts(verb);
+    if (!opts) {
+        fprintf(stderr, "witan member: unknown verb '%s'\n%s", verb, usage);
+        return 2;
+    }
+    char what[32];
+    snprintf(what, sizeof what, "member %s", verb);
+    bool is_show = opts == show_opts;
+    if (cli_args_check(argc, argv, 2, opts, is_show ? 1 : 0, what))
+        return 2;
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
-    if (strcmp(verb, "show") == 0) {
-        if (argc < 3) {
-            fputs(usage, stderr);
+    if (is_show) {
+        const char *addr_hex;
+        if (cli_positional(argc, argv, 2, opts, 0, &addr_hex)) {
+            fprintf(stderr, "witan member show: ADDR (40 hex digits) is "
+                            "required\n");
             return 2;
         }
-        return show(address, argv[2], cli_has_flag(argc, argv, "--json"));
+        return show(address, addr_hex, cli_has_flag(argc, argv, "--json"));
     }
     Witan__Membership m = WITAN__MEMBERSHIP__INIT;
     Witan__MemberAdd add = WITAN__MEMBER_ADD__INIT;
@@ -163,10 +222,15 @@ int cli_member(int argc, char **argv)
     const char *addr_hex = cli_flag(argc, argv, "--address");
     const char *role = cli_flag(argc, argv, "--role");
     bool need_addr = strcmp(verb, "add") != 0;
-    if (need_addr &&
-        (!addr_hex || witan_hex_decode(addr_hex, addr, WITAN_ADDRESS_SIZE))) {
-        fprintf(stderr, "witan member %s: --address takes 40 hex digits\n",
+    if (need_addr && !addr_hex) {
+        fprintf(stderr, "witan member %s: --address ADDR is required\n",
                 verb);
+        return 2;
+    }
+    if (need_addr && witan_hex_decode(addr_hex, addr, WITAN_ADDRESS_SIZE)) {
+        fprintf(stderr, "witan member %s: --address '%s' is invalid: an "
+                        "address is 40 hex digits\n",
+                verb, addr_hex);
         return 2;
     }
     if (strcmp(verb, "add") == 0) {
@@ -185,7 +249,8 @@ int cli_member(int argc, char **argv)
             if (strcmp(argv[i], "--role") != 0)
                 continue;
             if (ledger_role_parse(argv[i + 1], &r)) {
-                fprintf(stderr, "witan member: unknown role '%s'\n",
+                fprintf(stderr, "witan member add: --role '%s' is invalid "
+                                "(see the roles in --help)\n",
                         argv[i + 1]);
                 return 2;
             }
@@ -205,8 +270,14 @@ int cli_member(int argc, char **argv)
         m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
         m.remove = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
     } else if (strcmp(verb, "grant") == 0 || strcmp(verb, "revoke") == 0) {
-        if (!role || ledger_role_parse(role, &rc.role)) {
+        if (!role) {
             fprintf(stderr, "witan member %s: --role is required\n", verb);
+            return 2;
+        }
+        if (ledger_role_parse(role, &rc.role)) {
+            fprintf(stderr, "witan member %s: --role '%s' is invalid (see "
+                            "the roles in --help)\n",
+                    verb, role);
             return 2;
         }
         rc.address = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};

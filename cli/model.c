@@ -160,40 +160,52 @@ static void print_input(const struct infer_info *in, uint32_t frac, int64_t v)
     }
 }
 
+static const struct cli_opt import_opts[] = {
+    {"--out", true, false},
+    {"--samples", true, false},
+    {"--max-error", true, false},
+    {"--force", false, false},
+    {"--name", true, false},
+    {"--margin", true, false},
+    {NULL, false, false},
+};
+static const struct cli_opt score_opts[] = {
+    {"--input", true, false},
+    {"--file", true, false},
+    {"--out", true, false},
+    {NULL, false, false},
+};
+
 static int cmd_import(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *samples = NULL, *name = NULL;
+    if (cli_args_check(argc, argv, 2, import_opts, 1, "model import"))
+        return 2;
+    const char *in = NULL, *out = cli_flag(argc, argv, "--out"),
+               *samples = cli_flag(argc, argv, "--samples"),
+               *name = cli_flag(argc, argv, "--name"),
+               *max_text = cli_flag(argc, argv, "--max-error"),
+               *margin_text = cli_flag(argc, argv, "--margin");
+    cli_positional(argc, argv, 2, import_opts, 0, &in);
     double max_err = -1, margin = 0;
-    bool force = false;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--out") && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(a, "--samples") && i + 1 < argc)
-            samples = argv[++i];
-        else if (!strcmp(a, "--name") && i + 1 < argc)
-            name = argv[++i];
-        else if (!strcmp(a, "--max-error") && i + 1 < argc) {
-            char *end;
-            max_err = strtod(argv[++i], &end);
-            if (*end || !(max_err >= 0)) {
-                fprintf(stderr, "witan: --max-error wants a number >= 0\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--margin") && i + 1 < argc) {
-            char *end;
-            margin = strtod(argv[++i], &end);
-            if (*end || !(margin > 0 && margin <= 10)) {
-                fprintf(stderr, "witan: --margin wants a share over 0, at "
-                                "most 10 (0.1 is 10%%)\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--force"))
-            force = true;
-        else if (a[0] != '-' && !in)
-            in = a;
-        else {
-            fprintf(stderr, "witan: model import: unexpected '%s'\n%s", a, usage);
+    bool force = cli_has_flag(argc, argv, "--force");
+    char *end;
+    if (max_text) {
+        errno = 0;
+        max_err = strtod(max_text, &end);
+        if (!max_text[0] || *end || errno || !(max_err >= 0)) {
+            fprintf(stderr, "witan model import: --max-error '%s' is "
+                            "invalid: a number >= 0 (or inf)\n",
+                    max_text);
+            return 2;
+        }
+    }
+    if (margin_text) {
+        errno = 0;
+        margin = strtod(margin_text, &end);
+        if (!margin_text[0] || *end || errno || !(margin > 0 && margin <= 10)) {
+            fprintf(stderr, "witan model import: --margin '%s' is invalid: "
+                            "a share over 0, at most 10 (0.1 is 10%%)\n",
+                    margin_text);
             return 2;
         }
     }
@@ -286,6 +298,9 @@ done:
 
 static int cmd_show(int argc, char **argv)
 {
+    static const struct cli_opt show_opts[] = {{NULL, false, false}};
+    if (cli_args_check(argc, argv, 2, show_opts, 1, "model show"))
+        return 2;
     if (argc != 3) {
         fputs(usage, stderr);
         return 2;
@@ -561,21 +576,12 @@ static int score_file(const infer_model *m, const char *file,
 
 static int cmd_score(int argc, char **argv)
 {
-    const char *path = NULL, *input = NULL, *file = NULL, *out = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--input") && i + 1 < argc)
-            input = argv[++i];
-        else if (!strcmp(argv[i], "--file") && i + 1 < argc)
-            file = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            out = argv[++i];
-        else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else {
-            fprintf(stderr, "witan: model score: unexpected '%s'\n%s", argv[i], usage);
-            return 2;
-        }
-    }
+    if (cli_args_check(argc, argv, 2, score_opts, 1, "model score"))
+        return 2;
+    const char *path = NULL, *input = cli_flag(argc, argv, "--input"),
+               *file = cli_flag(argc, argv, "--file"),
+               *out = cli_flag(argc, argv, "--out");
+    cli_positional(argc, argv, 2, score_opts, 0, &path);
     if (!path || !input == !file || (out && !file)) {
         fputs(usage, stderr);
         return 2;

@@ -114,6 +114,19 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
     return rc;
 }
 
+/* A whole decimal number, or false. */
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 /* "feed=F,subject=S,value=V[,window=K][,max_age_ms=M]" or
  * "feed=F,subject=S,year" into a binding; strings point into `spec`. */
 static int parse_binding(char *spec, Witan__ModelInput *b)
@@ -121,6 +134,7 @@ static int parse_binding(char *spec, Witan__ModelInput *b)
     witan__model_input__init(b);
     for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
+        uint64_t v;
         if (!eq) {
             if (strcmp(tok, "year") != 0)
                 return WITAN_EINVAL;
@@ -134,27 +148,16 @@ static int parse_binding(char *spec, Witan__ModelInput *b)
             b->subject = eq;
         else if (strcmp(tok, "value") == 0)
             b->value = eq;
-        else if (strcmp(tok, "window") == 0)
-            b->window = (uint32_t)strtoul(eq, NULL, 10);
-        else if (strcmp(tok, "max_age_ms") == 0)
-            b->max_age_ms = strtoll(eq, NULL, 10);
+        else if (strcmp(tok, "window") == 0 &&
+                 parse_count(eq, WITAN_MODEL_WINDOW_MAX, &v))
+            b->window = (uint32_t)v;
+        else if (strcmp(tok, "max_age_ms") == 0 &&
+                 parse_count(eq, INT64_MAX, &v))
+            b->max_age_ms = (int64_t)v;
         else
             return WITAN_EINVAL;
     }
     return b->feed[0] && b->subject[0] ? WITAN_OK : WITAN_EINVAL;
-}
-
-/* A whole decimal number, or false. */
-static bool parse_count(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!*s || *s < '0' || *s > '9')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
-        return false;
-    *out = v;
-    return true;
 }
 
 /* "feed=F,value=V[,horizon_ms=H][,output=K][,window=N]" into a target;
@@ -197,6 +200,10 @@ static int cmd_register(int argc, char **argv)
     }
     const char *name = cli_flag(argc, argv, "--name");
     const char *version = cli_flag(argc, argv, "--version");
+    uint64_t version_number = 1;
+    if (version && cli_parse_u64("model register", "--version", version,
+                                 UINT32_MAX, &version_number))
+        return 2;
     if (!name) {
         fprintf(stderr, "witan model register: --name is required\n");
         return 2;
@@ -264,7 +271,7 @@ static int cmd_register(int argc, char **argv)
     if (!rc) {
         Witan__RegisterModel r = WITAN__REGISTER_MODEL__INIT;
         r.name = (char *)name;
-        r.version = version ? (uint32_t)strtoul(version, NULL, 10) : 1;
+        r.version = (uint32_t)version_number;
         r.model = (ProtobufCBinaryData){size, (uint8_t *)bytes};
         r.n_inputs = nb;
         r.inputs = bptr;
@@ -555,9 +562,52 @@ static const char chain_usage[] =
     "                  [--input-tx TXHASH ...] [--wait]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n";
 
+static const struct cli_opt register_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--name", true, false},
+    {"--version", true, false},
+    {"--input", true, true},
+    {"--trigger", true, true},
+    {"--target", true, false},
+    {"--allow-extrapolation", false, false},
+    {NULL, false, false},
+};
+static const struct cli_opt ask_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN, {"--input", true, false},
+    {NULL, false, false},
+};
+static const struct cli_opt post_opts[] = {
+    CLI_OPTS_NODE, CLI_OPTS_SIGN,
+    {"--output", true, false},
+    {"--input", true, false},
+    {"--input-tx", true, true},
+    {NULL, false, false},
+};
+static const struct cli_opt list_opts[] = {
+    CLI_OPTS_NODE, {NULL, false, false},
+};
+static const struct cli_opt scorecard_opts[] = {
+    CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
+};
+
 int cli_model_chain(int argc, char **argv)
 {
     const char *verb = argv[1];
+    static const struct {
+        const char *verb;
+        const struct cli_opt *opts;
+        int positional;
+    } verbs[] = {{"register", register_opts, 1}, {"ask", ask_opts, 1},
+                 {"post", post_opts, 1},         {"list", list_opts, 0},
+                 {"show", list_opts, 1},         {"scorecard", scorecard_opts, 1}};
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(verbs); i++) {
+        char what[32];
+        snprintf(what, sizeof what, "model %s", verbs[i].verb);
+        if (strcmp(verb, verbs[i].verb) == 0 &&
+            cli_args_check(argc, argv, 2, verbs[i].opts, verbs[i].positional,
+                           what))
+            return 2;
+    }
     if (strcmp(verb, "register") == 0)
         return cmd_register(argc, argv);
     if (strcmp(verb, "list") == 0)
@@ -606,12 +656,20 @@ int cli_query_predictions(const char *address, int argc, char **argv)
     const char *limit = cli_flag(argc, argv, "--limit");
     const char *cursor = cli_flag(argc, argv, "--cursor");
     pr.subject = (char *)(subject ? subject : "");
-    pr.from_height = from ? strtoull(from, NULL, 10) : 0;
-    pr.to_height = to ? strtoull(to, NULL, 10) : 0;
-    pr.limit = limit ? (uint32_t)strtoul(limit, NULL, 10) : 0;
+    const char *what = "query predictions";
+    uint64_t n_limit = 0;
+    if ((from && cli_parse_u64(what, "--from", from, UINT64_MAX,
+                               &pr.from_height)) ||
+        (to && cli_parse_u64(what, "--to", to, UINT64_MAX, &pr.to_height)) ||
+        (limit && cli_parse_u64(what, "--limit", limit,
+                                WITAN_QUERY_PAGE_COUNT_MAX, &n_limit)))
+        return 2;
+    pr.limit = (uint32_t)n_limit;
     if (cursor) {
         if (witan_hex_decode(cursor, cur, sizeof cur)) {
-            fprintf(stderr, "witan query predictions: bad --cursor\n");
+            fprintf(stderr, "witan query predictions: --cursor '%s' is "
+                            "invalid: give the hex a previous page printed\n",
+                    cursor);
             return 2;
         }
         pr.cursor = (ProtobufCBinaryData){sizeof cur, cur};

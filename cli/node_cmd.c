@@ -30,6 +30,12 @@ static const char usage[] =
     "To restore: make a new home with DIR's config, genesis.json and\n"
     "validator.key, and put DIR2 there as data/ (see spec/node.md).\n";
 
+static const struct cli_opt backup_opts[] = {
+    {"--home", true, false},
+    {"--out", true, false},
+    {NULL, false, false},
+};
+
 /* 0 when dir is absent (it is made) or an empty directory. */
 static int prepare_out(const char *dir)
 {
@@ -136,18 +142,10 @@ int cli_node(int argc, char **argv)
                 usage);
         return 2;
     }
-    const char *home = NULL, *out = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-            home = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else {
-            fprintf(stderr, "witan node backup: unexpected argument '%s'\n%s",
-                    argv[i], usage);
-            return 2;
-        }
-    }
+    if (cli_args_check(argc, argv, 2, backup_opts, 0, "node backup"))
+        return 2;
+    const char *home = cli_flag(argc, argv, "--home");
+    const char *out = cli_flag(argc, argv, "--out");
     if (!home || !out) {
         fprintf(stderr, "witan node backup: --home and --out are needed\n%s",
                 usage);

@@ -331,12 +331,19 @@ int cli_query(int argc, char **argv)
                     cli_time_error(ferr ? ferr : terr));
             return 2;
         }
-        if (limit)
-            a.limit = (uint32_t)strtoul(limit, NULL, 10);
+        uint64_t n_limit = 0;
+        if (limit && cli_parse_u64("query attestations", "--limit", limit,
+                                   WITAN_QUERY_PAGE_COUNT_MAX, &n_limit))
+            return 2;
+        a.limit = (uint32_t)n_limit;
         if (cursor) {
             size_t n = strlen(cursor) / 2;
-            if (n > sizeof cur || witan_hex_decode(cursor, cur, n)) {
-                fprintf(stderr, "witan query attestations: bad --cursor\n");
+            if (n > sizeof cur || strlen(cursor) % 2 ||
+                witan_hex_decode(cursor, cur, n)) {
+                fprintf(stderr, "witan query attestations: --cursor '%s' is "
+                                "invalid: give the hex a previous page "
+                                "printed\n",
+                        cursor);
                 return 2;
             }
             a.cursor = (ProtobufCBinaryData){n, cur};

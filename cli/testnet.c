@@ -32,6 +32,7 @@ static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
     "                          [--chain-id ID] [--tls]\n"
     "                          [--checkpoint-interval K]\n"
+    "                          [--allow-no-fault-tolerance]\n"
     "       witan testnet start|stop DIR\n"
     "       witan testnet status DIR [--json]\n"
     "\n"
@@ -49,6 +50,9 @@ static const char usage[] =
     "        clients --tls-ca DIR/tls-ca.pem, or --home DIR/node<i>.\n"
     "        --checkpoint-interval sets the genesis parameter K (default\n"
     "        100): validators sign a history head every K blocks.\n"
+    "        N is 4 or more: a chain of 1-3 validators tolerates no faulty\n"
+    "        validator (PBFT needs 3f+1 for f faults), so fewer are refused\n"
+    "        unless --allow-no-fault-tolerance is given (for tests).\n"
     "start   runs every node's witand in the background (log in\n"
     "        DIR/node<i>/log, pid in DIR/node<i>/witand.pid) and waits until\n"
     "        each listens on its client address; exits 1 naming a node that\n"
@@ -60,8 +64,29 @@ static const char usage[] =
     "        answers for another chain than its genesis (exit 1); --json\n"
     "        prints one JSON array.\n";
 
+/* The fewest validators that tolerate one faulty validator (3f+1, f=1). */
+#define TESTNET_FAULT_TOLERANT_COUNT_MIN 4
+
+static const struct cli_opt init_opts[] = {
+    {"--validators", true, false},
+    {"--dir", true, false},
+    {"--base-port", true, false},
+    {"--chain-id", true, false},
+    {"--tls", false, false},
+    {"--checkpoint-interval", true, false},
+    {"--allow-no-fault-tolerance", false, false},
+    {NULL, false, false},
+};
+static const struct cli_opt dir_opts[] = {{NULL, false, false}};
+static const struct cli_opt status_opts[] = {
+    {"--json", false, false},
+    {NULL, false, false},
+};
+
 static int cmd_init(int argc, char **argv)
 {
+    if (cli_args_check(argc, argv, 2, init_opts, 0, "testnet init"))
+        return 2;
     const char *dir = cli_flag(argc, argv, "--dir");
     const char *nv = cli_flag(argc, argv, "--validators");
     const char *bp = cli_flag(argc, argv, "--base-port");
@@ -69,7 +94,7 @@ static int cmd_init(int argc, char **argv)
     bool tls = cli_has_flag(argc, argv, "--tls");
     const char *ck = cli_flag(argc, argv, "--checkpoint-interval");
     uint64_t checkpoint = 0;
-    if (ck && cli_parse_u64("testnet", "--checkpoint-interval", ck, 1024,
+    if (ck && cli_parse_u64("testnet init", "--checkpoint-interval", ck, 1024,
                             &checkpoint))
         return 2;
     uint64_t nvals = 0, port = TESTNET_PORT_DEFAULT;
@@ -86,6 +111,15 @@ static int cmd_init(int argc, char **argv)
     if (n < 1) {
         fprintf(stderr, "witan testnet init: --validators 0 is invalid: a "
                         "chain has 1 to %d\n", WITAN_VALIDATOR_COUNT_MAX);
+        return 2;
+    }
+    if (n < TESTNET_FAULT_TOLERANT_COUNT_MIN &&
+        !cli_has_flag(argc, argv, "--allow-no-fault-tolerance")) {
+        fprintf(stderr, "witan testnet init: --validators %d is refused: a "
+                        "chain of 1-3 validators tolerates no faulty "
+                        "validator (it needs %d or more to tolerate one); "
+                        "give --allow-no-fault-tolerance to make it anyway\n",
+                n, TESTNET_FAULT_TOLERANT_COUNT_MIN);
         return 2;
     }
     if (base < 1024 || base + TESTNET_PORT_STRIDE * n > 65535) {
@@ -534,16 +568,24 @@ int cli_testnet(int argc, char **argv)
     }
     if (strcmp(argv[1], "init") == 0)
         return cmd_init(argc, argv);
-    if (argc < 3) {
-        fputs(usage, stderr);
-        return 2;
+    bool status = strcmp(argv[1], "status") == 0;
+    if (status || strcmp(argv[1], "start") == 0 ||
+        strcmp(argv[1], "stop") == 0) {
+        char what[32];
+        snprintf(what, sizeof what, "testnet %s", argv[1]);
+        const struct cli_opt *opts = status ? status_opts : dir_opts;
+        const char *dir;
+        if (cli_args_check(argc, argv, 2, opts, 1, what))
+            return 2;
+        if (cli_positional(argc, argv, 2, opts, 0, &dir)) {
+            fprintf(stderr, "witan %s: the testnet DIR is required\n%s", what,
+                    usage);
+            return 2;
+        }
+        if (status)
+            return cmd_status(dir, cli_has_flag(argc, argv, "--json"));
+        return strcmp(argv[1], "start") == 0 ? cmd_start(dir) : cmd_stop(dir);
     }
-    if (strcmp(argv[1], "start") == 0)
-        return cmd_start(argv[2]);
-    if (strcmp(argv[1], "stop") == 0)
-        return cmd_stop(argv[2]);
-    if (strcmp(argv[1], "status") == 0)
-        return cmd_status(argv[2], cli_has_flag(argc, argv, "--json"));
     fprintf(stderr, "witan testnet: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

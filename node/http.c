@@ -98,8 +98,11 @@ struct node_http {
 
 /* --- answering ----------------------------------------------------------------- */
 
-static void respond(nng_aio *aio, uint16_t status, const char *content_type,
-                    const char *body, size_t size, bool close)
+/* Answers with `status` and `body`; with `allow` non-NULL, an Allow header
+ * (a 405's list of the methods the path serves). */
+static void respond_allow(nng_aio *aio, uint16_t status,
+                          const char *content_type, const char *body,
+                          size_t size, bool close, const char *allow)
 {
     nng_http_res *res;
     if (nng_http_res_alloc(&res) != 0) {
@@ -120,6 +123,8 @@ static void respond(nng_aio *aio, uint16_t status, const char *content_type,
         rc = nng_http_res_copy_data(res, body, size);
     if (!rc && close)
         rc = nng_http_res_set_header(res, "Connection", "close");
+    if (!rc && allow)
+        rc = nng_http_res_set_header(res, "Allow", allow);
     if (rc) {
         nng_http_res_free(res);
         nng_aio_finish(aio, rc);
@@ -127,6 +132,12 @@ static void respond(nng_aio *aio, uint16_t status, const char *content_type,
     }
     nng_aio_set_output(aio, 0, res);
     nng_aio_finish(aio, 0);
+}
+
+static void respond(nng_aio *aio, uint16_t status, const char *content_type,
+                    const char *body, size_t size, bool close)
+{
+    respond_allow(aio, status, content_type, body, size, close, NULL);
 }
 
 static uint16_t status_of(int code)
@@ -194,6 +205,26 @@ static void respond_error(nng_aio *aio, uint16_t status, int code,
     render_error(&b, code, message);
     node_json_puts(&b, "}\n");
     respond_json(aio, status, &b, close);
+}
+
+/* 405 Method Not Allowed for `method` on `path`, whose methods `allow`
+ * lists (RFC 9110 15.5.6: the answer carries an Allow header). */
+static void respond_405(nng_aio *aio, const char *path, const char *method,
+                        const char *allow)
+{
+    char message[512];
+    snprintf(message, sizeof message, "%s does not take %s; it takes %s",
+             path, method, allow);
+    struct node_json b = {0};
+    node_json_puts(&b, "{\"error\":");
+    render_error(&b, WITAN_EUNSUPPORTED, message);
+    node_json_puts(&b, "}\n");
+    if (b.oom) {
+        respond_json(aio, 500, &b, false); /* the out-of-memory answer */
+        return;
+    }
+    respond_allow(aio, 405, "application/json", b.p, b.len, false, allow);
+    free(b.p);
 }
 
 /* --- requests to the node ------------------------------------------------------ */
@@ -443,12 +474,41 @@ static void route_status(struct http_call *c)
     witan__response__free_unpacked(resp, NULL);
 }
 
+/* The height of the node's latest committed block, asked of the node; 0
+ * with the answer given when it failed or the chain has no block yet. */
+static uint64_t latest_height(struct http_call *c)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return 0;
+    uint64_t height = resp->kind_case == WITAN__RESPONSE__KIND_STATUS
+                          ? resp->status->height
+                          : 0;
+    witan__response__free_unpacked(resp, NULL);
+    if (!height)
+        respond_error(c->aio, 404, WITAN_ENOTFOUND, false,
+                      "no block is committed yet");
+    return height;
+}
+
+/* /v1/blocks/{height} and /v1/blocks/latest (the block at the height
+ * status reports, answered the same way). */
 static void route_block(struct http_call *c, const char *arg)
 {
     uint64_t height;
-    if (parse_u64(arg, &height)) {
+    if (strcmp(arg, "latest") == 0) {
+        height = latest_height(c);
+        if (!height)
+            return;
+    } else if (parse_u64(arg, &height)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
-                      "a block height is a decimal integer, not '%s'", arg);
+                      "a block height is a decimal integer or latest, not "
+                      "'%s'",
+                      arg);
         return;
     }
     Witan__Request req = WITAN__REQUEST__INIT;
@@ -1817,8 +1877,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
                       "no route %s %s (spec/api.md lists them)", c->method,
                       c->path);
     else if (!method_ok)
-        respond_error(aio, 405, WITAN_EUNSUPPORTED, false,
-                      "%s does not take %s", c->path, c->method);
+        respond_405(aio, c->path, c->method,
+                    strcmp(c->path, "/v1/tx") == 0 ? "POST" : "GET, HEAD");
 out:
     free(c);
 }

@@ -611,6 +611,8 @@ static void conn_answered(void *arg)
     const char *reason = nng_http_res_get_reason(res);
     /* An export page names where the next starts (node/http_export.c). */
     const char *next = nng_http_res_get_header(res, "Witan-Next-Cursor");
+    /* A 405 names the methods its path serves. */
+    const char *allow = nng_http_res_get_header(res, "Allow");
     pthread_mutex_lock(&c->owner->lock);
     bool shutting = c->owner->shutting;
     pthread_mutex_unlock(&c->owner->lock);
@@ -623,11 +625,13 @@ static void conn_answered(void *arg)
     if (out)
         len = snprintf(out, HTTP_ANSWER_HEAD_SIZE_MAX,
                        "HTTP/1.1 %u %.64s\r\n%s%.100s%s%s%.1100s%s"
-                       "Content-Length: %zu\r\n%s\r\n",
+                       "%s%.100s%sContent-Length: %zu\r\n%s\r\n",
                        nng_http_res_get_status(res), reason ? reason : "",
                        type ? "Content-Type: " : "", type ? type : "",
                        type ? "\r\n" : "", next ? "Witan-Next-Cursor: " : "",
-                       next ? next : "", next ? "\r\n" : "", size,
+                       next ? next : "", next ? "\r\n" : "",
+                       allow ? "Allow: " : "", allow ? allow : "",
+                       allow ? "\r\n" : "", size,
                        c->close_after ? "Connection: close\r\n"
                        : c->http10    ? "Connection: keep-alive\r\n"
                                       : "");

@@ -33,6 +33,13 @@ case_ 2 "--key-type 'rsa' is invalid" -- member add --key "$tmp/k.key" \
 case_ 2 "--base-port 65530 is invalid" -- testnet init --validators 4 \
     --dir "$tmp/net" --base-port 65530
 case_ 2 "not 'x'" -- testnet init --validators x --dir "$tmp/net2"
+case_ 2 "tolerates no faulty validator" -- testnet init --validators 1 \
+    --dir "$tmp/net"
+case_ 2 "unknown option '--validator'" -- testnet init --validator 4 \
+    --dir "$tmp/net"
+case_ 2 "unknown option '--jsn'" -- testnet status "$tmp/net" --jsn
+case_ 2 "unexpected argument 'b'" -- testnet stop "$tmp/a" b
+case_ 2 "DIR is required" -- testnet start
 case_ 2 "not '-1'" -- query block -1 --node $node
 case_ 2 "not '12x'" -- query block 12x --node $node
 case_ 2 "--model takes 64 hex digits, not '4398'" -- query predictions \
@@ -43,11 +50,63 @@ case_ 2 "unknown option '--nodee'" -- query status --nodee X --bogus
 case_ 2 "unknown option '--histroy'" -- query attestations --feed a \
     --subject b --histroy --node $node
 case_ 2 "HASH takes 64 hex digits, not 'ab'" -- query tx --node $node ab
+addr=57730065ee05f5a5449f9400a921f3e39ca7758a
+case_ 2 "unknown option '--typ'" -- keys new --out "$tmp/k2.key" --typ ed25519
+case_ 2 "--type 'rsa' is invalid" -- keys new --out "$tmp/k2.key" --type rsa
+case_ 2 "unknown option '--jsn'" -- keys show "$tmp/k.key" --jsn
+case_ 2 "unknown option '--hom'" -- init --hom "$tmp/home"
+case_ 2 "unknown option '--outt'" -- node backup --home "$tmp/a" --outt "$tmp/b"
+case_ 2 "unknown option '--rol'" -- member add --key "$tmp/k.key" --name x \
+    --pubkey abcd --rol admin --node $node
+case_ 2 "--role 'boss' is invalid" -- member grant --key "$tmp/k.key" \
+    --address $addr --role boss --node $node
+case_ 2 "--address '12' is invalid" -- member remove --key "$tmp/k.key" \
+    --address 12 --node $node
+case_ 2 "unknown option '--jsonn'" -- member show $addr --jsonn --node $node
+case_ 2 "ADDR 'zz' is invalid" -- member show zz --node $node
+case_ 2 "unknown option '--tim'" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --tim 2020-01 --value v=1 --node $node
+case_ 2 "not '1x'" -- attest --key "$tmp/k.key" --feed a/b --subject s \
+    --time 2020-01 --value v=1 --nonce 1x --node $node
+case_ 2 "--value 'v=1x' is invalid" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --time 2020-01 --value v=1x --node $node
+case_ 2 "--corrects takes 64 hex digits, not 'ab'" -- attest --key "$tmp/k.key" \
+    --feed a/b --subject s --time 2020-01 --value v=1 --corrects ab --node $node
+case_ 2 "--batch 0 is invalid" -- attest --key "$tmp/k.key" --feed a/b \
+    --subject s --file "$tmp/none.csv" --columns time,v --batch 0 --node $node
+case_ 2 "--time is not taken with --file" -- attest --key "$tmp/k.key" \
+    --feed a/b --subject s --file "$tmp/none.csv" --columns time,v \
+    --time 2020-01 --node $node
+case_ 2 "unknown option '--outt'" -- model import "$tmp/x.onnx" --outt "$tmp/y"
+case_ 2 "--margin '0x' is invalid" -- model import "$tmp/x.onnx" \
+    --out "$tmp/y" --margin 0x
+case_ 2 "unknown option '--inputt'" -- model score "$tmp/m.bin" --inputt 1
+case_ 2 "unknown option '--versoin'" -- model register "$tmp/m.bin" \
+    --key "$tmp/k.key" --name n --versoin 2 --node $node
+case_ 2 "not '2x'" -- model register "$tmp/m.bin" --key "$tmp/k.key" \
+    --name n --version 2x --node $node
+case_ 2 "unknown option '--inptu'" -- model ask \
+    4398000000000000000000000000000000000000000000000000000000000000 \
+    --key "$tmp/k.key" --inptu 1 --node $node
+case_ 2 "unknown option '--jsn'" -- model scorecard n --jsn --node $node
+case_ 2 "unknown option '--outt'" -- contract asm "$tmp/a.wvs" --outt "$tmp/b"
+case_ 2 "unknown option '--x'" -- contract disasm "$tmp/a.wvm" --x
+case_ 2 "unknown option '--entrey'" -- contract run "$tmp/a.wvm" --entrey f
+case_ 2 "--gas '1x' is invalid" -- contract run "$tmp/a.wvm" --entry f --gas 1x
+case_ 2 "not '10x'" -- query attestations --feed a --subject b --limit 10x \
+    --node $node
+case_ 2 "not '5y'" -- query predictions --model \
+    4398000000000000000000000000000000000000000000000000000000000000 \
+    --from 5y --node $node
 case_ 1 "--home $tmp/none: .*no node asked" -- query status --home "$tmp/none"
 case_ 1 "not found" -- keys show "$tmp/none.key"
 echo hello > "$tmp/text" && chmod 644 "$tmp/text"
 case_ 1 "not a key file" -- keys show "$tmp/text"
 [ -e "$tmp/net" ] && { echo "  FAIL  testnet init wrote $tmp/net"; fails=$((fails + 1)); }
+case_ 0 "testnet of 1 validators" -- testnet init --validators 1 --dir "$tmp/one" \
+    --allow-no-fault-tolerance
+[ -f "$tmp/one/node0/genesis.json" ] ||
+    { echo "  FAIL  testnet init --allow-no-fault-tolerance wrote no node0"; fails=$((fails + 1)); }
 if [ "$fails" -ne 0 ]; then
     echo "cli: $fails case(s) failed"
     exit 1

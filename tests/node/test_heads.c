@@ -170,7 +170,7 @@ static void test_heads(void **state)
     must("other init",
          run(out,
              "%s/witan testnet init --validators 1 --dir %s/other --base-port "
-             "%d --chain-id heads-test 2>&1",
+             "%d --chain-id heads-test --allow-no-fault-tolerance 2>&1",
              bin_dir, dir, base_port + 100),
          out);
     rc = run(out,

@@ -391,6 +391,23 @@ static void test_http_gateway(void **state)
     assert_non_null(strstr(a.body, "\"header_decoded\":{"));
     assert_non_null(strstr(a.body, "\"chain_id\":\"http-test\""));
     free(a.body);
+    /* /v1/blocks/latest: the latest committed block, answered as by its
+     * height (the same hash when asked by that height). */
+    assert_int_equal(http_get(http_port, "/v1/blocks/latest", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"header_decoded\":{"));
+    assert_non_null(strstr(a.body, "\"chain_id\":\"http-test\""));
+    uint64_t latest = json_u64(a.body, "height");
+    assert_true(latest >= height);
+    char latest_hash[65];
+    json_hex(a.body, "block_hash", latest_hash);
+    free(a.body);
+    snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long)latest);
+    assert_int_equal(http_get(http_port, path, &a), 0);
+    assert_int_equal(a.status, 200);
+    json_hex(a.body, "block_hash", hash);
+    assert_string_equal(hash, latest_hash);
+    free(a.body);
 
     assert_int_equal(http_get(http_port, "/v1/status", &a), 0);
     assert_int_equal(a.status, 200);
@@ -480,10 +497,23 @@ static void test_http_gateway(void **state)
     assert_int_equal(a.status, 404);
     assert_non_null(strstr(a.body, "\"name\":\"WITAN_ENOTFOUND\""));
     free(a.body);
+    /* A method the route does not serve: 405, naming those it does. */
     assert_int_equal(http_raw(http_port, "DELETE", "/v1/status", NULL, NULL,
                               0, 0, &a),
                      0);
     assert_int_equal(a.status, 405);
+    assert_non_null(strstr(a.head, "\r\nAllow: GET, HEAD"));
+    assert_non_null(strstr(a.body, "\"name\":\"WITAN_EUNSUPPORTED\""));
+    free(a.body);
+    assert_int_equal(http_get(http_port, "/v1/tx", &a), 0);
+    assert_int_equal(a.status, 405);
+    assert_non_null(strstr(a.head, "\r\nAllow: POST"));
+    free(a.body);
+    assert_int_equal(http_raw(http_port, "PUT", "/v1/blocks/latest",
+                              "application/json", "{}", 2, 0, &a),
+                     0);
+    assert_int_equal(a.status, 405);
+    assert_non_null(strstr(a.head, "\r\nAllow: GET, HEAD"));
     free(a.body);
     assert_int_equal(http_raw(http_port, "POST", "/v1/nowhere",
                               "application/json", "{}", 2, 0, &a),
