@@ -89,14 +89,6 @@ static void be64_key(uint8_t tag, uint64_t a, uint8_t out[9])
 int gov_open(ledger *l)
 {
     const Witan__Genesis *g = l->g;
-    WITAN_ASSERT(g->n_validators <= WITAN_VALIDATOR_COUNT_MAX);
-    for (size_t i = 0; i < g->n_validators; i++) {
-        l->has_operator[i] =
-            g->validators[i]->operator_.len == WITAN_ADDRESS_SIZE;
-        if (l->has_operator[i])
-            memcpy(l->operators[i], g->validators[i]->operator_.data,
-                   WITAN_ADDRESS_SIZE);
-    }
     l->params = *g->params;
     store_txn *txn;
     int err = store_read_begin(l->s, &txn);
@@ -219,6 +211,21 @@ static int put_event(ledger *l, store_txn *txn, uint64_t height,
 
 /* --- stateless rules ---------------------------------------------------------- */
 
+static bool ed25519_key_ok(const ProtobufCBinaryData *k)
+{
+    wcrypto_pubkey pk;
+    return k->len == WCRYPTO_ED25519_PUBKEY_SIZE &&
+           wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, k->data, k->len, &pk) == 0;
+}
+
+static bool changes_validators(const Witan__ProposalAction *a)
+{
+    return a->action_case == WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR ||
+           a->action_case == WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR ||
+           a->action_case ==
+               WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY;
+}
+
 static bool deploys_contract(const Witan__ProposalAction *a)
 {
     return a->action_case == WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT ||
@@ -298,12 +305,42 @@ static int check_action(const Witan__ProposalAction *a, size_t i, char *why,
             WHY("action %zu: %s", i, inner);
         return err;
     }
+    case WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR: {
+        const Witan__Validator *v = a->add_validator;
+        if (!ledger_text_ok(v->name, WITAN_NAME_SIZE_MAX, false)) {
+            WHY("action %zu: a validator's name is 1 to %d printable "
+                "characters",
+                i, WITAN_NAME_SIZE_MAX);
+            return WITAN_EINVAL;
+        }
+        if (!ed25519_key_ok(&v->pubkey) ||
+            (v->operator_.len != 0 && v->operator_.len != WITAN_ADDRESS_SIZE)) {
+            WHY("action %zu: a validator has an Ed25519 key (32 bytes) and "
+                "an operator address of 20 bytes or none",
+                i);
+            return WITAN_EINVAL;
+        }
+        return WITAN_OK;
+    }
+    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR:
+        if (!ed25519_key_ok(&a->remove_validator)) {
+            WHY("action %zu names a validator by its Ed25519 key (32 bytes)",
+                i);
+            return WITAN_EINVAL;
+        }
+        return WITAN_OK;
+    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY: {
+        const Witan__ValidatorKeyRotation *r = a->rotate_validator_key;
+        if (!ed25519_key_ok(&r->pubkey) || !ed25519_key_ok(&r->new_pubkey)) {
+            WHY("action %zu: a validator's key and its new key are Ed25519 "
+                "keys (32 bytes)",
+                i);
+            return WITAN_EINVAL;
+        }
+        return WITAN_OK;
+    }
     default:
-        /* Numbers 9-11 (validator-set changes) are reserved, not defined:
-         * governance.md. */
-        WHY("action %zu has no kind this chain governs (validator-set "
-            "changes by proposal are not defined yet)",
-            i);
+        WHY("action %zu has no kind this chain governs", i);
         return WITAN_EINVAL;
     }
     char inner[LEDGER_WHY_SIZE];
@@ -390,12 +427,103 @@ static int live_member(store_txn *txn, const ProtobufCBinaryData *addr,
     return err;
 }
 
+static bool ok(Witan__TxStatus s)
+{
+    return s == WITAN__TX_STATUS__TX_STATUS_OK;
+}
+
+/* One validator-set action applied to `v` (the newest set with the
+ * changes so far), or *status saying why it does not apply. A removal may
+ * leave fewer than 4 validators only with `allow_few`, and never none. */
+static int validator_action(store_txn *txn, struct ledger_vset *v,
+                            const Witan__ProposalAction *a, bool allow_few,
+                            Witan__TxStatus *status)
+{
+    switch (a->action_case) {
+    case WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR: {
+        const Witan__Validator *x = a->add_validator;
+        if (vset_find(v, x->pubkey.data, x->pubkey.len) >= 0) {
+            *status = WITAN__TX_STATUS__TX_STATUS_DUPLICATE;
+            return WITAN_OK;
+        }
+        if (v->count == WITAN_VALIDATOR_COUNT_MAX) {
+            *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
+            return WITAN_OK;
+        }
+        if (x->operator_.len) {
+            Witan__Account *acct = NULL;
+            int err = live_member(txn, &x->operator_, &acct, status);
+            if (!err && acct &&
+                !holds(acct, WITAN__ROLE__ROLE_VALIDATOR_OPERATOR))
+                *status = WITAN__TX_STATUS__TX_STATUS_NOT_VALIDATOR_OPERATOR;
+            ledger_account_free(acct);
+            if (err || !ok(*status))
+                return err;
+        }
+        uint32_t i = v->count;
+        int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, x->pubkey.data,
+                                       x->pubkey.len, &v->keys[i]);
+        if (err) /* checked statelessly */
+            return WITAN_EINVAL;
+        snprintf(v->names[i], sizeof v->names[i], "%s", x->name);
+        v->has_operator[i] = x->operator_.len == WITAN_ADDRESS_SIZE;
+        memset(v->operators[i], 0, WITAN_ADDRESS_SIZE);
+        if (v->has_operator[i])
+            memcpy(v->operators[i], x->operator_.data, WITAN_ADDRESS_SIZE);
+        v->count++;
+        return WITAN_OK;
+    }
+    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR: {
+        int i = vset_find(v, a->remove_validator.data, a->remove_validator.len);
+        if (i < 0) {
+            *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_VALIDATOR;
+            return WITAN_OK;
+        }
+        if (v->count == 1 || (v->count - 1 < 4 && !allow_few)) {
+            *status = WITAN__TX_STATUS__TX_STATUS_TOO_FEW_VALIDATORS;
+            return WITAN_OK;
+        }
+        /* Later validators move down one index, keeping their order. */
+        for (uint32_t k = (uint32_t)i; k + 1 < v->count; k++) {
+            v->keys[k] = v->keys[k + 1];
+            memcpy(v->names[k], v->names[k + 1], sizeof v->names[k]);
+            memcpy(v->operators[k], v->operators[k + 1], WITAN_ADDRESS_SIZE);
+            v->has_operator[k] = v->has_operator[k + 1];
+        }
+        v->count--;
+        return WITAN_OK;
+    }
+    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY: {
+        const Witan__ValidatorKeyRotation *r = a->rotate_validator_key;
+        int i = vset_find(v, r->pubkey.data, r->pubkey.len);
+        if (i < 0) {
+            *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_VALIDATOR;
+            return WITAN_OK;
+        }
+        if (vset_find(v, r->new_pubkey.data, r->new_pubkey.len) >= 0) {
+            *status = WITAN__TX_STATUS__TX_STATUS_DUPLICATE;
+            return WITAN_OK;
+        }
+        return wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, r->new_pubkey.data,
+                                    r->new_pubkey.len, &v->keys[i])
+                   ? WITAN_EINVAL
+                   : WITAN_OK;
+    }
+    default:
+        WITAN_ASSERT(!"not a validator action");
+        return WITAN_EINVAL;
+    }
+}
+
 /* The stateful rules of one action when proposed (governance.md section
  * 3); set_param changes *trial, which the caller checks as a whole. */
 static int action_stateful(store_txn *txn, const Witan__ProposalAction *a,
                            uint64_t height, Witan__Params *trial,
+                           struct ledger_vset *vtrial, bool allow_few,
                            Witan__TxStatus *status)
 {
+    if (changes_validators(a))
+        return validator_action(txn, vtrial, a, allow_few, status);
     Witan__Account *acct = NULL;
     int err = WITAN_OK;
     switch (a->action_case) {
@@ -470,11 +598,6 @@ static int action_stateful(store_txn *txn, const Witan__ProposalAction *a,
     return err;
 }
 
-static bool ok(Witan__TxStatus s)
-{
-    return s == WITAN__TX_STATUS__TX_STATUS_OK;
-}
-
 int gov_apply_propose(ledger *l, store_txn *txn, const Witan__TxBody *body,
                       const uint8_t hash[WITAN_HASH_SIZE], uint64_t height,
                       Witan__TxStatus *status)
@@ -496,9 +619,15 @@ int gov_apply_propose(ledger *l, store_txn *txn, const Witan__TxBody *body,
         return WITAN_OK;
     }
     Witan__Params trial = l->params;
+    /* Validator actions apply to the newest set, pending ones included. */
+    struct ledger_vset vtrial;
+    err = vset_latest(l, txn, &vtrial);
+    if (err)
+        return err;
     bool sets = false;
     for (size_t i = 0; i < p->n_actions && ok(*status); i++) {
-        err = action_stateful(txn, p->actions[i], height, &trial, status);
+        err = action_stateful(txn, p->actions[i], height, &trial, &vtrial,
+                              p->allow_no_fault_tolerance, status);
         if (err)
             return err;
         sets |= p->actions[i]->action_case ==
@@ -538,7 +667,8 @@ int gov_apply_propose(ledger *l, store_txn *txn, const Witan__TxBody *body,
     rec.rationale_hash = p->rationale_hash;
     rec.n_actions = p->n_actions;
     rec.actions = p->actions;
-    rec.validator_count = l->validator_count;
+    rec.validator_count = l->vs_cur.count;
+    rec.allow_no_fault_tolerance = p->allow_no_fault_tolerance;
     rec.status = WITAN__PROPOSAL_STATUS__PROPOSAL_OPEN;
     if (!err)
         err = proposal_put(txn, &rec);
@@ -578,12 +708,18 @@ int gov_apply_vote(ledger *l, store_txn *txn, const Witan__TxBody *body,
         witan__proposal__free_unpacked(p, NULL);
         return WITAN_OK;
     }
-    uint32_t n = p->validator_count < l->validator_count ? p->validator_count
-                                                         : l->validator_count;
+    /* The validators in force when it was proposed vote on it. */
+    struct ledger_vset vs;
+    err = vset_at(l, txn, p->height, &vs);
+    if (err) {
+        witan__proposal__free_unpacked(p, NULL);
+        return err;
+    }
+    uint32_t n = p->validator_count < vs.count ? p->validator_count : vs.count;
     uint32_t counted = 0;
     for (uint32_t i = 0; i < n && !err; i++) {
-        if (!l->has_operator[i] ||
-            memcmp(l->operators[i], body->sender.data, WITAN_ADDRESS_SIZE) != 0)
+        if (!vs.has_operator[i] ||
+            memcmp(vs.operators[i], body->sender.data, WITAN_ADDRESS_SIZE) != 0)
             continue;
         counted++;
         uint8_t key[12];
@@ -635,6 +771,17 @@ static int enact_action(ledger *l, store_txn *txn, const Witan__Proposal *p,
 {
     const uint8_t *by = p->tx_hash.data;
     Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    if (changes_validators(a)) {
+        /* On a copy, so that a skipped action leaves the set as it was. */
+        struct ledger_vset v = l->vs_next;
+        int err = validator_action(txn, &v, a, p->allow_no_fault_tolerance,
+                                   status);
+        if (!err && ok(*status)) {
+            l->vs_next = v;
+            l->vs_changed = true;
+        }
+        return err;
+    }
     switch (a->action_case) {
     case WITAN__PROPOSAL_ACTION__ACTION_ADD_MEMBER:
         m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
@@ -780,13 +927,30 @@ int gov_block_end(ledger *l, store_txn *txn, uint64_t height)
     uint64_t *ids = NULL;
     size_t count = 0;
     int err = WITAN_OK;
-    if (height % l->g->params->checkpoint_interval == 0) {
+    uint64_t K = l->g->params->checkpoint_interval,
+             L = l->g->params->pipeline_depth;
+    if (height % K == 0) {
         uint8_t due[9];
         be64_key(GOV_DUE, height, due);
         err = ids_under(txn, due, sizeof due, &ids, &count);
+        l->vs_changed = false;
+        if (!err && count)
+            err = vset_latest(l, txn, &l->vs_next);
+        /* The boundary the newest set (pending or not) took effect after. */
+        uint64_t before = l->vs_next.first - 1;
         for (size_t i = 0; !err && i < count; i++)
             err = enact(l, txn, ids[i], height);
         free(ids);
+        /* A changed set is in force after the first boundary E at least
+         * L + 1 blocks past this one and past the previous change's: every
+         * replica has executed this block before anything at or above
+         * E + 1 is proposed, and hands consensus one change at a time
+         * (governance.md section 7). */
+        if (!err && l->vs_changed) {
+            uint64_t from = (height > before ? height : before) + L + 1;
+            l->vs_next.first = (from + K - 1) / K * K + 1;
+            err = vset_put(txn, &l->vs_next, height);
+        }
         if (err)
             return err;
     }

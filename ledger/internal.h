@@ -8,13 +8,30 @@
 #include "contracts/contracts.h"
 #include "ledger/ledger.h"
 
+/* A validator set with the height it is in force from (spec/governance.md
+ * section 7): the genesis's from 1, then each stored in table 27. */
+struct ledger_vset {
+    uint64_t first;
+    uint32_t count;
+    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+    char names[WITAN_VALIDATOR_COUNT_MAX][WITAN_NAME_SIZE_MAX + 1];
+    uint8_t operators[WITAN_VALIDATOR_COUNT_MAX][WITAN_ADDRESS_SIZE];
+    bool has_operator[WITAN_VALIDATOR_COUNT_MAX];
+};
+
 struct ledger {
     store *s;
     const Witan__Genesis *g;
     uint8_t genesis_hash[WITAN_HASH_SIZE];
     struct ledger_tip tip;
-    uint32_t validator_count;
-    wcrypto_pubkey validators[WITAN_VALIDATOR_COUNT_MAX];
+    /* The validator set in force at tip + 1 and the one before it (equal
+     * while the genesis's is in force): the certificates a block carries
+     * are checked against them without a read. */
+    struct ledger_vset vs_cur, vs_prev;
+    /* While a block's effects are enacted: the newest set with the
+     * changes so far (governance.c). */
+    struct ledger_vset vs_next;
+    bool vs_changed;
     /* Per block being applied: model gas spent, predictions written. */
     uint64_t block_gas;
     uint32_t prediction_seq;
@@ -41,13 +58,10 @@ struct ledger {
     const uint8_t *tx_hash, *tx_sender;
     uint64_t tx_height;
     uint32_t tx_runs;
-    /* Governance: each validator's operator (genesis order; has_operator
-     * false when it names none), the parameters in force for block
-     * tip + 1, and those a block being applied leaves in force after it
-     * (copied into `params` once it is committed); the id a Propose being
-     * applied was given (0: none), for its receipt. */
-    uint8_t operators[WITAN_VALIDATOR_COUNT_MAX][WITAN_ADDRESS_SIZE];
-    bool has_operator[WITAN_VALIDATOR_COUNT_MAX];
+    /* Governance: the parameters in force for block tip + 1, and those a
+     * block being applied leaves in force after it (copied into `params`
+     * once it is committed); the id a Propose being applied was given (0:
+     * none), for its receipt. */
     Witan__Params params, next_params;
     uint64_t tx_proposal;
 };
@@ -189,8 +203,22 @@ int gov_apply_vote(ledger *l, store_txn *txn, const Witan__TxBody *body,
 /* After block `height`'s last transaction: effects due at it, then the
  * tally of open proposals. Storage errors only. */
 int gov_block_end(ledger *l, store_txn *txn, uint64_t height);
-/* Loads the parameters in force (and the validators' operators) at open. */
+/* Loads the parameters in force at open. */
 int gov_open(ledger *l);
+
+/* Validator sets (ledger/validators.c). */
+int vset_from_genesis(const Witan__Genesis *g, struct ledger_vset *out);
+/* The set in force at `height` (txn may be NULL: a read of its own). */
+int vset_at(const ledger *l, store_txn *txn, uint64_t height,
+            struct ledger_vset *out);
+/* The newest set, in force now or from a later height. */
+int vset_latest(const ledger *l, store_txn *txn, struct ledger_vset *out);
+/* Writes `v` as the set in force from v->first, enacted at `height`. */
+int vset_put(store_txn *txn, const struct ledger_vset *v, uint64_t height);
+/* Reloads vs_cur and vs_prev for tip + 1 (at open, after each block). */
+int vsets_load(ledger *l);
+/* Index of `key` in v, or -1. */
+int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size);
 
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);

@@ -284,7 +284,8 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
         return WITAN_ENOMEM;
     l->g = g;
     ledger_genesis_hash(g, l->genesis_hash);
-    int err = ledger_validators_of(g, l->validators, &l->validator_count);
+    int err = vset_from_genesis(g, &l->vs_cur);
+    l->vs_prev = l->vs_cur;
     if (!err)
         err = contract_runtime_new(&l->rt);
     if (!err)
@@ -312,6 +313,8 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
         err = check_existing(l, why, why_size);
     if (!err)
         err = gov_open(l);
+    if (!err)
+        err = vsets_load(l);
     if (err) {
         if (!why[0])
             WHY("cannot open database in %s: %s", dir, witan_err_message(err));
@@ -364,12 +367,28 @@ int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
     return WITAN_OK;
 }
 
+/* Against the set in force at `height` (governance.md section 7). */
+static int cert_verify(const ledger *l, store_txn *txn,
+                       const Witan__CommitCertificate *cert, uint64_t height,
+                       const uint8_t hash[WITAN_HASH_SIZE], char *why,
+                       size_t why_size)
+{
+    struct ledger_vset v;
+    int err = vset_at(l, txn, height, &v);
+    if (err) {
+        WHY("the validator set of height %llu cannot be read: %s",
+            (unsigned long long)height, witan_err_message(err));
+        return err;
+    }
+    return ledger_cert_check(l->g->chain_id, v.keys, v.count, cert, height,
+                             hash, why, why_size);
+}
+
 int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size)
 {
-    return ledger_cert_check(l->g->chain_id, l->validators, l->validator_count,
-                             cert, height, hash, why, why_size);
+    return cert_verify(l, NULL, cert, height, hash, why, why_size);
 }
 
 int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,
@@ -596,8 +615,8 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
                 (unsigned long long)h->results_height);
             return WITAN_EFORK;
         }
-        return ledger_cert_verify(l, h->results_cert, h->height - depth, hash,
-                                  why, why_size);
+        return cert_verify(l, txn, h->results_cert, h->height - depth, hash,
+                           why, why_size);
     }
     if (h->results_height || h->results_state_root.len ||
         h->results_receipts_root.len || h->results_cert) {
@@ -920,6 +939,11 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
         WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
         l->params = l->next_params; /* in force from the next block on */
+        err = vsets_load(l);
+        if (err)
+            WHY("block %llu was written, but the validator set after it "
+                "cannot be read: %s",
+                (unsigned long long)next.height, witan_err_message(err));
     }
     witan__block_header__free_unpacked(h, NULL);
     witan__block__free_unpacked(b, NULL);

@@ -229,6 +229,12 @@ int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
                       const uint8_t hash[WITAN_HASH_SIZE], char *why,
                       size_t why_size);
 
+/* The validator set in force at `height`, or with height 0 the newest one
+ * (in force from a later height while a change is pending): its first
+ * height and validators in index order (spec/governance.md section 7).
+ * Free with witan__validator_set__free_unpacked. */
+int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out);
+
 /* The validator keys a genesis names, in its order (out holds
  * WITAN_VALIDATOR_COUNT_MAX). */
 int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,

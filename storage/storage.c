@@ -52,6 +52,7 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
     "contracts", "contract_triggers", "runs", "contract_state", "decisions",
     "decision_index", "events", "resolutions", "prediction_scores",
     "scorecards", "heads", "proposals", "proposal_votes", "governance",
+    "validator_sets",
 };
 
 bool store_table_is_state(enum store_table table)
@@ -62,7 +63,8 @@ bool store_table_is_state(enum store_table table)
            table == STORE_CONTRACT_STATE || table == STORE_DECISIONS ||
            table == STORE_EVENTS || table == STORE_PREDICTION_SCORES ||
            table == STORE_SCORECARDS || table == STORE_PROPOSALS ||
-           table == STORE_PROPOSAL_VOTES || table == STORE_GOVERNANCE;
+           table == STORE_PROPOSAL_VOTES || table == STORE_GOVERNANCE ||
+           table == STORE_VALIDATOR_SETS;
 }
 
 const char *store_table_name(enum store_table table)

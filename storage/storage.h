@@ -62,7 +62,8 @@ enum store_table {
     STORE_PROPOSALS = 24,         /* be64 id -> Proposal           (state) */
     STORE_PROPOSAL_VOTES = 25,    /* be64 id, be32 validator -> ProposalVote (state) */
     STORE_GOVERNANCE = 26,        /* params, next id, open and due indexes (state) */
-    STORE_TABLE_COUNT = 27,
+    STORE_VALIDATOR_SETS = 27,    /* be64 first height -> ValidatorSet (state) */
+    STORE_TABLE_COUNT = 28,
 };
 
 /* True for the tables whose writes enter the state root. */

@@ -32,6 +32,10 @@ struct gw {
     wcrypto_keypair val[NV], op[NV], admin, spare;
     uint8_t op_addr[NV][20], admin_addr[20], spare_addr[20];
     uint64_t op_nonce[NV], admin_nonce, spare_nonce;
+    /* Who certifies the next blocks: bit i of `mask` signs as index i
+     * with signer[i] (validators 0-2 of the genesis by default). */
+    uint64_t mask;
+    const wcrypto_keypair *signer[8];
 };
 
 static void open_at(struct gw *w, int i, const char *name)
@@ -104,6 +108,9 @@ static struct gw *gw_new(const char *name, int ledgers, unsigned K,
     if (err)
         fail_msg("genesis: %s", why);
     w->ledgers = ledgers;
+    w->mask = 0x07;
+    for (int i = 0; i < NV; i++)
+        w->signer[i] = &w->val[i];
     for (int i = 0; i < ledgers; i++)
         open_at(w, i, name);
     return w;
@@ -119,24 +126,28 @@ static void gw_free(struct gw *w)
     free(w);
 }
 
-/* Validators 0, 1 and 2 sign: a quorum of four. */
+/* The validators of w->mask sign, each with its w->signer key. */
 static void certify(const uint8_t hash[32], uint64_t height,
-                    Witan__CommitCertificate *cert, uint8_t sigs[3][64],
+                    Witan__CommitCertificate *cert, uint8_t sigs[8][64],
                     ProtobufCBinaryData *sv, uint8_t *signers,
                     const struct gw *w)
 {
     uint8_t digest[32];
     wcrypto_vote_digest(CHAIN, height, 0, hash, digest);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(wcrypto_sign(&w->val[i], digest, sigs[i]), 0);
-        sv[i] = (ProtobufCBinaryData){64, sigs[i]};
+    size_t n = 0;
+    for (int i = 0; i < 8; i++) {
+        if (!(w->mask >> i & 1))
+            continue;
+        assert_int_equal(wcrypto_sign(w->signer[i], digest, sigs[n]), 0);
+        sv[n] = (ProtobufCBinaryData){64, sigs[n]};
+        n++;
     }
-    *signers = 0x07;
+    *signers = (uint8_t)w->mask;
     witan__commit_certificate__init(cert);
     cert->height = height;
     cert->block_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
     cert->signers = (ProtobufCBinaryData){1, signers};
-    cert->n_signatures = 3;
+    cert->n_signatures = n;
     cert->signatures = sv;
 }
 
@@ -145,8 +156,8 @@ static int apply_bytes(struct gw *w, const uint8_t *bytes, size_t size,
                        const uint8_t hash[32], uint64_t height, char *why)
 {
     Witan__CommitCertificate cert;
-    uint8_t sigs[3][64], signers;
-    ProtobufCBinaryData sv[3];
+    uint8_t sigs[8][64], signers;
+    ProtobufCBinaryData sv[8];
     certify(hash, height, &cert, sigs, sv, &signers, w);
     struct ledger_apply_stats st;
     int first = 0;
@@ -927,6 +938,234 @@ static void test_contract_by_governance(void **state)
     gw_free(w);
 }
 
+/* --- the validator set ------------------------------------------------------------- */
+
+/* An empty block certified by w->mask; 0 or the ledgers' error. */
+static int try_empty_block(struct gw *w, char *why)
+{
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    ledger_tip(w->l[0], &tip);
+    assert_int_equal(ledger_block_build(w->l[0], NULL, 0, tip.time_ms + 1000,
+                                        0, 0, &blk),
+                     0);
+    int err = apply_bytes(w, blk.bytes, blk.size, blk.hash, blk.height, why);
+    ledger_block_free(&blk);
+    return err;
+}
+
+static uint8_t *validator_proposal(struct gw *w, Witan__ProposalAction *a,
+                                   bool allow_few, size_t *size)
+{
+    Witan__ProposalAction *acts[] = {a};
+    Witan__Propose p = WITAN__PROPOSE__INIT;
+    p.n_actions = 1;
+    p.actions = acts;
+    p.deadline = height_of(w) + 40;
+    p.allow_no_fault_tolerance = allow_few;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_PROPOSE;
+    b.propose = &p;
+    return body_tx(&b, &w->admin, w->admin_addr, &w->admin_nonce, size);
+}
+
+/* The newest set's first height and size. */
+static uint64_t newest_set(struct gw *w, uint32_t *count)
+{
+    Witan__ValidatorSet *v;
+    assert_int_equal(ledger_validator_set(w->l[1], 0, &v), 0);
+    uint64_t first = v->first_height;
+    *count = (uint32_t)v->n_validators;
+    witan__validator_set__free_unpacked(v, NULL);
+    return first;
+}
+
+/* Blocks up to the newest set's first height − 1 under the old signers;
+ * then the first block of the new set is refused when signed as `old_mask`
+ * with the old keys and accepted as `new_mask`. */
+static void cross_boundary(struct gw *w, uint64_t old_mask, uint64_t new_mask,
+                           const char *refusal, int swap,
+                           const wcrypto_keypair *swap_key)
+{
+    uint32_t n;
+    uint64_t first = newest_set(w, &n);
+    char why[WHY_SIZE];
+    while (height_of(w) + 1 < first)
+        assert_int_equal(try_empty_block(w, why), 0);
+    uint64_t keep = w->mask;
+    w->mask = old_mask;
+    assert_int_not_equal(try_empty_block(w, why), 0);
+    if (!strstr(why, refusal))
+        fail_msg("block %llu: '%s' does not say '%s'",
+                 (unsigned long long)first, why, refusal);
+    (void)keep;
+    if (swap >= 0) /* a rotated key signs from the boundary on */
+        w->signer[swap] = swap_key;
+    w->mask = new_mask;
+    if (try_empty_block(w, why) != 0)
+        fail_msg("block %llu signed as %#llx: %s", (unsigned long long)first,
+                 (unsigned long long)new_mask, why);
+    assert_int_equal(height_of(w), first);
+}
+
+/* Validators added, rotated and removed by proposal (governance.md
+ * section 7): each change is stored with the first height it is in force
+ * from, the boundary at least L + 1 blocks past its enactment; blocks
+ * before it are certified by the old set, from it only by the new one (a
+ * block certified with the added validator's signature among the quorum;
+ * an old key refused after a rotation; a removed index refused); votes
+ * count for the validators in force when a proposal was made; and every
+ * refusal of the new actions. */
+static void test_validator_set_changes(void **state)
+{
+    (void)state;
+    struct gw *w = gw_new("vset", 2, 2, NULL);
+    wcrypto_keypair added, rotated;
+    seeded(WCRYPTO_KEY_ED25519, 40, &added);
+    seeded(WCRYPTO_KEY_ED25519, 41, &rotated);
+    size_t s;
+    uint8_t *e;
+    uint64_t id;
+    Witan__ProposalAction a = WITAN__PROPOSAL_ACTION__INIT;
+
+    /* Refusals. */
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR;
+    a.remove_validator = (ProtobufCBinaryData){32, w->val[3].pub.bytes};
+    e = validator_proposal(w, &a, false, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_TOO_FEW_VALIDATORS);
+    a.remove_validator = (ProtobufCBinaryData){32, added.pub.bytes};
+    e = validator_proposal(w, &a, true, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_UNKNOWN_VALIDATOR);
+    Witan__Validator nv = WITAN__VALIDATOR__INIT;
+    nv.name = "v4";
+    nv.pubkey = (ProtobufCBinaryData){32, w->val[0].pub.bytes};
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR;
+    a.add_validator = &nv;
+    e = validator_proposal(w, &a, false, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_DUPLICATE);
+    nv.pubkey = (ProtobufCBinaryData){32, added.pub.bytes};
+    nv.operator_ = (ProtobufCBinaryData){20, w->admin_addr};
+    e = validator_proposal(w, &a, false, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_VALIDATOR_OPERATOR);
+    Witan__ValidatorKeyRotation rot = WITAN__VALIDATOR_KEY_ROTATION__INIT;
+    rot.pubkey = (ProtobufCBinaryData){32, w->val[1].pub.bytes};
+    rot.new_pubkey = (ProtobufCBinaryData){32, w->val[2].pub.bytes};
+    Witan__ProposalAction r = WITAN__PROPOSAL_ACTION__INIT;
+    r.action_case = WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY;
+    r.rotate_validator_key = &rot;
+    e = validator_proposal(w, &r, false, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_DUPLICATE);
+    {
+        struct ledger_tx tx;
+        char why[WHY_SIZE];
+        uint8_t short_key[31] = {0};
+        a.action_case = WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR;
+        a.remove_validator = (ProtobufCBinaryData){31, short_key};
+        e = validator_proposal(w, &a, false, &s);
+        assert_int_equal(ledger_tx_decode(w->l[0], e, s, true, &tx, why,
+                                          sizeof why),
+                         WITAN_EINVAL);
+        assert_non_null(strstr(why, "Ed25519 key"));
+        free(e);
+        w->admin_nonce--;
+    }
+
+    /* Add a fifth validator, operated by `spare`. */
+    nv.operator_ = (ProtobufCBinaryData){20, w->spare_addr};
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR;
+    a.add_validator = &nv;
+    e = validator_proposal(w, &a, false, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    uint64_t before_add = id;
+    uint8_t tx[32];
+    pass_and_enact(w, id, tx);
+    uint64_t B = height_of(w);
+    uint32_t n;
+    /* K = 2, L = 1: the first boundary at least 2 past B is B + 2. */
+    assert_int_equal(newest_set(w, &n), B + 3);
+    assert_int_equal(n, 5);
+    Witan__ValidatorSet *vs;
+    assert_int_equal(ledger_validator_set(w->l[0], B + 2, &vs), 0);
+    assert_int_equal(vs->n_validators, 4);
+    witan__validator_set__free_unpacked(vs, NULL);
+    w->signer[4] = &added;
+    /* Three of five are no quorum; with the new validator they are. */
+    cross_boundary(w, 0x07, 0x17, "quorum", -1, NULL);
+    assert_int_equal(ledger_validator_set(w->l[0], B + 3, &vs), 0);
+    assert_int_equal(vs->n_validators, 5);
+    assert_memory_equal(vs->validators[4]->pubkey.data, added.pub.bytes, 32);
+    assert_memory_equal(vs->validators[4]->operator_.data, w->spare_addr, 20);
+    witan__validator_set__free_unpacked(vs, NULL);
+
+    /* A proposal made now counts five; the new operator votes on it, not
+     * on one made before (none is open, so propose one more of each kind
+     * by checking the old one's voters: `spare` operated nothing then). */
+    (void)before_add;
+    e = validator_proposal(w, &r, false, &s); /* rotate v1 */
+    rot.new_pubkey = (ProtobufCBinaryData){32, rotated.pub.bytes};
+    free(e);
+    w->admin_nonce--;
+    e = validator_proposal(w, &r, false, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__ProposalsResponse *pr;
+    Witan__Proposal *p = proposal(w, id, &pr);
+    assert_int_equal(p->validator_count, 5);
+    ledger_proposals_response_free(pr);
+    uint8_t *ve[4];
+    size_t vsz[4];
+    Witan__TxStatus st[4];
+    ve[0] = vote_tx(w, 0, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[0]);
+    ve[1] = vote_tx(w, 2, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[1]);
+    ve[2] = vote_tx(w, 3, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[2]);
+    commit(w, ve, vsz, 3, st, NULL);
+    p = proposal(w, id, &pr); /* 3 of 5 do not pass it */
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_OPEN);
+    ledger_proposals_response_free(pr);
+    ve[0] = vote_tx(w, -1, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[0]);
+    commit(w, ve, vsz, 1, st, NULL);
+    assert_int_equal(st[0], WITAN__TX_STATUS__TX_STATUS_OK);
+    p = proposal(w, id, &pr);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED);
+    uint64_t at = p->effect_height;
+    ledger_proposals_response_free(pr);
+    while (height_of(w) < at)
+        empty_block(w);
+    /* After the rotation, validator 1's old key certifies nothing. */
+    cross_boundary(w, 0x17, 0x17, "signature of validator 1", 1, &rotated);
+
+    /* Remove the fifth: four again, and index 4 signs no more. */
+    a.action_case = WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR;
+    a.remove_validator = (ProtobufCBinaryData){32, added.pub.bytes};
+    e = validator_proposal(w, &a, false, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    ve[0] = vote_tx(w, 0, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[0]);
+    ve[1] = vote_tx(w, 2, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[1]);
+    ve[2] = vote_tx(w, 3, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[2]);
+    ve[3] = vote_tx(w, -1, id, WITAN__VOTE_CHOICE__VOTE_YES, &vsz[3]);
+    commit(w, ve, vsz, 4, st, NULL);
+    p = proposal(w, id, &pr);
+    assert_int_equal(p->status, WITAN__PROPOSAL_STATUS__PROPOSAL_PASSED);
+    at = p->effect_height;
+    ledger_proposals_response_free(pr);
+    while (height_of(w) < at)
+        empty_block(w);
+    cross_boundary(w, 0x13, 0x07, "", -1, NULL);
+    assert_int_equal(newest_set(w, &n), height_of(w));
+    assert_int_equal(n, 4);
+    /* the spare operates no validator in force now */
+    e = set_param_tx(w, "block_tx_count_max", 9, height_of(w) + 20, &s);
+    assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
+    e = vote_tx(w, -1, id, WITAN__VOTE_CHOICE__VOTE_YES, &s);
+    assert_int_equal(gcommit1(w, e, s, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_NOT_VALIDATOR_OPERATOR);
+    gw_free(w);
+}
+
 int main(void)
 {
     assert_int_equal(wcrypto_init(), 0);
@@ -937,6 +1176,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_membership_by_governance_only),
         cmocka_unit_test(test_contract_by_governance),
+        cmocka_unit_test(test_validator_set_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
