@@ -30,6 +30,11 @@ static const char propose_usage[] =
     "    set-param --param NAME=VALUE [--param NAME=VALUE ...]\n"
     "    retire-contract --contract ID\n"
     "    retire-model --model HASH\n"
+    "    add-validator --name NAME --pubkey HEX [--operator ADDR]\n"
+    "    remove-validator --pubkey HEX\n"
+    "    rotate-validator-key --pubkey HEX --new-pubkey HEX\n"
+    "               (validator keys are Ed25519; a change that leaves\n"
+    "               fewer than 4 validators needs --allow-no-fault-tolerance)\n"
     "    deploy-contract|replace-contract: the flags of `witan contract\n"
     "               deploy` (--name, --version, --module|--asm, --gas,\n"
     "               --model HASH [trigger flags] ..., --source, ...);\n"
@@ -45,7 +50,10 @@ static const char propose_usage[] =
     "model_gas_max, block_gas_max, contract_gas_max, within the bounds of\n"
     "spec/genesis.md. A contract deployed by proposal has no operator: only\n"
     "proposals retire or replace it; its id is the Propose transaction's\n"
-    "hash. Validator-set changes are not governed yet.\n"
+    "hash. A validator-set change is in force from the first checkpoint\n"
+    "boundary at least pipeline_depth + 1 blocks after it took effect; every\n"
+    "validator's config must list an added validator's address in peers as\n"
+    "NAME=URL.\n"
     "Prints the proposal's id.\n"
     "\n" CLI_NODE_HELP;
 
@@ -84,6 +92,9 @@ static const struct cli_opt propose_opts[] = {
     {"--param", true, true},
     {"--contract", true, false},
     {"--model", true, true},
+    {"--operator", true, false},
+    {"--new-pubkey", true, false},
+    {"--allow-no-fault-tolerance", false, false},
     /* deploy-contract and replace-contract: contract deploy's flags */
     {"--version", true, false},
     {"--module", true, false},
@@ -222,6 +233,9 @@ static int cli_propose(int argc, char **argv)
     /* Static: its trigger arrays are large. The process exits after one
      * command, so an early return leaves nothing behind. */
     static struct cli_deployment deployment;
+    Witan__Validator val = WITAN__VALIDATOR__INIT;
+    Witan__ValidatorKeyRotation vrot = WITAN__VALIDATOR_KEY_ROTATION__INIT;
+    uint8_t vkey[32], vnew[32];
     bool deploying = false;
     Witan__ParamChange pc[WITAN_GOV_ACTION_COUNT_MAX];
     char pnames[WITAN_GOV_ACTION_COUNT_MAX][64];
@@ -354,6 +368,53 @@ static int cli_propose(int argc, char **argv)
             act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL;
             act[n++].retire_model = (ProtobufCBinaryData){sizeof id, id};
         }
+    } else if (strcmp(kind, "add-validator") == 0 ||
+               strcmp(kind, "remove-validator") == 0 ||
+               strcmp(kind, "rotate-validator-key") == 0) {
+        const char *pub = cli_flag(argc, argv, "--pubkey");
+        if (!pub) {
+            fprintf(stderr, "witan propose %s: --pubkey HEX (the validator's "
+                            "Ed25519 key) is required\n",
+                    kind);
+            return 2;
+        }
+        if ((r = cli_parse_hash("propose", "--pubkey", pub, vkey, 32)))
+            return r;
+        if (kind[0] == 'a') {
+            const char *name = cli_flag(argc, argv, "--name"),
+                       *op = cli_flag(argc, argv, "--operator");
+            if (!name) {
+                fprintf(stderr, "witan propose add-validator: --name is "
+                                "required\n");
+                return 2;
+            }
+            if (op && (r = cli_parse_hash("propose", "--operator", op, addr,
+                                          WITAN_ADDRESS_SIZE)))
+                return r;
+            val.name = (char *)name;
+            val.pubkey = (ProtobufCBinaryData){32, vkey};
+            if (op)
+                val.operator_ = (ProtobufCBinaryData){WITAN_ADDRESS_SIZE, addr};
+            act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR;
+            act[n++].add_validator = &val;
+        } else if (kind[0] == 'r' && kind[1] == 'e') {
+            act[n].action_case = WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR;
+            act[n++].remove_validator = (ProtobufCBinaryData){32, vkey};
+        } else {
+            const char *np = cli_flag(argc, argv, "--new-pubkey");
+            if (!np) {
+                fprintf(stderr, "witan propose rotate-validator-key: "
+                                "--new-pubkey HEX is required\n");
+                return 2;
+            }
+            if ((r = cli_parse_hash("propose", "--new-pubkey", np, vnew, 32)))
+                return r;
+            vrot.pubkey = (ProtobufCBinaryData){32, vkey};
+            vrot.new_pubkey = (ProtobufCBinaryData){32, vnew};
+            act[n].action_case =
+                WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY;
+            act[n++].rotate_validator_key = &vrot;
+        }
     } else if (strcmp(kind, "deploy-contract") == 0 ||
                strcmp(kind, "replace-contract") == 0) {
         bool replace = kind[0] == 'r';
@@ -386,6 +447,8 @@ static int cli_propose(int argc, char **argv)
     Witan__Propose p = WITAN__PROPOSE__INIT;
     p.n_actions = n;
     p.actions = actions;
+    p.allow_no_fault_tolerance =
+        cli_has_flag(argc, argv, "--allow-no-fault-tolerance");
     const char *dl = cli_flag(argc, argv, "--deadline");
     uint64_t ahead = CLI_PROPOSAL_DEADLINE_DEFAULT;
     if (dl && dl[0] != '+') {
@@ -502,6 +565,29 @@ static void print_action(const Witan__ProposalAction *a)
     case WITAN__PROPOSAL_ACTION__ACTION_RETIRE_MODEL:
         hexline("retire model ", &a->retire_model);
         break;
+    case WITAN__PROPOSAL_ACTION__ACTION_ADD_VALIDATOR:
+        printf("add validator %s ", a->add_validator->name);
+        hexline("", &a->add_validator->pubkey);
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_VALIDATOR:
+        hexline("remove validator ", &a->remove_validator);
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_VALIDATOR_KEY:
+        hexline("rotate validator ", &a->rotate_validator_key->pubkey);
+        hexline(" to ", &a->rotate_validator_key->new_pubkey);
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT:
+    case WITAN__PROPOSAL_ACTION__ACTION_REPLACE_CONTRACT: {
+        const Witan__DeployContract *d =
+            a->action_case == WITAN__PROPOSAL_ACTION__ACTION_DEPLOY_CONTRACT
+                ? a->deploy_contract
+                : a->replace_contract;
+        printf("%s contract %s v%u", d->replaces.len ? "replace" : "deploy",
+               d->name, d->version);
+        if (d->replaces.len)
+            hexline(", replacing ", &d->replaces);
+        break;
+    }
     default:
         printf("(unknown action)");
     }

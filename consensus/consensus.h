@@ -81,6 +81,12 @@ typedef struct pbft_config {
     uint32_t state_block_count;    /* blocks per state request, 1..max */
     enum pbft_sig_scheme sig_scheme;
     uint32_t test_flags;           /* enum pbft_test_flag; 0 in production */
+    /* After a validator-set change: `validators` is in force from
+     * set_from on and prev_validators (prev_validator_count keys) below
+     * it, for the certificates of earlier heights. Zero: none. */
+    uint64_t set_from;
+    const wcrypto_pubkey *prev_validators;
+    uint32_t prev_validator_count;
 } pbft_config;
 
 /* A commit certificate (spec/witan.proto CommitCertificate, decoded). */
@@ -292,6 +298,13 @@ void pbft_advance(pbft *r);
 int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
                         uint32_t self);
+
+/* The first height of the set in force (0: the initial one), whether a
+ * change handed by pbft_set_validators waits for its boundary, and whether
+ * this replica is in the set in force. Never fail. */
+uint64_t pbft_set_from(const pbft *r);
+bool pbft_change_pending(const pbft *r);
+bool pbft_is_member(const pbft *r);
 
 /* Read-only views. Never fail. An evidence pair belongs to the replica and
  * lives until pbft_free; pbft_evidence_at returns NULL past the count. */

@@ -3006,6 +3006,10 @@ static int switch_set(pbft *r)
     return alloc_slots(r);
 }
 
+uint64_t pbft_set_from(const pbft *r) { return r->set_from; }
+bool pbft_change_pending(const pbft *r) { return r->change_pending; }
+bool pbft_is_member(const pbft *r) { return is_validator(r); }
+
 int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
                         uint32_t self)
@@ -3216,6 +3220,15 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         return WITAN_ECONFIG;
     }
     r->old_set = r->set;
+    if (cfg->prev_validators && cfg->prev_validator_count) {
+        rc = set_init(&r->old_set, cfg->prev_validators,
+                      cfg->prev_validator_count, UINT32_MAX);
+        if (rc != 0) {
+            free(r);
+            return WITAN_ECONFIG;
+        }
+        r->set_from = cfg->set_from;
+    }
     strcpy(r->chain_id, cfg->chain_id);
     r->key = *cfg->key;
     r->L = L;

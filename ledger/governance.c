@@ -618,6 +618,13 @@ int gov_apply_propose(ledger *l, store_txn *txn, const Witan__TxBody *body,
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;
     }
+    /* A chain of one validator runs without consensus (node.md): its set
+     * cannot change. */
+    for (size_t i = 0; i < p->n_actions && l->g->n_validators == 1; i++)
+        if (changes_validators(p->actions[i])) {
+            *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
+            return WITAN_OK;
+        }
     Witan__Params trial = l->params;
     /* Validator actions apply to the newest set, pending ones included. */
     struct ledger_vset vtrial;

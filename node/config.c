@@ -27,6 +27,12 @@ void node_config_defaults(struct node_config *c)
     c->send_queue_count = 1024;
 }
 
+bool node_peer_named(const char *entry)
+{
+    const char *eq = strchr(entry, '='), *scheme = strstr(entry, "://");
+    return eq && (!scheme || eq < scheme);
+}
+
 /* "a, b, c" into the peer list. */
 static int parse_peers(char *value, struct node_config *c)
 {

@@ -32,6 +32,8 @@
 #define DRIVER_DRIVE_ROUNDS_MAX 100000
 
 static const char META_STABLE[] = "pbft_stable";
+/* The key of the validator whose messages the records are. */
+static const char META_RECORDS_OWNER[] = "pbft_records_owner";
 
 enum pending_type { PEND_BUILD, PEND_VERDICT, PEND_EXECUTED, PEND_READ };
 
@@ -248,6 +250,63 @@ static int stable(struct node_driver *d, const pbft_action *a)
     return store_commit(txn);
 }
 
+/* Consensus records are this validator's own messages: a database copied
+ * from another validator's (a new validator started from a backup) holds
+ * that one's, which this replica must not take for its own. The records
+ * name their owner's key; another's are discarded (certified blocks and
+ * the stable checkpoint, signed by a quorum, stay). */
+static int claim_records(store *s, const wcrypto_pubkey *own)
+{
+    store_txn *txn;
+    int err = store_write_begin(s, &txn);
+    if (err)
+        return err;
+    const void *v;
+    size_t vs;
+    err = store_get(txn, STORE_META, META_RECORDS_OWNER,
+                    strlen(META_RECORDS_OWNER), &v, &vs);
+    bool mine = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
+                memcmp(v, own->bytes, vs) == 0;
+    if (err == WITAN_ENOTFOUND || err == WITAN_OK)
+        err = WITAN_OK;
+    if (!err && !mine) {
+        uint8_t (*keys)[8] = NULL;
+        size_t count = 0;
+        store_cursor *c = NULL;
+        const void *k;
+        size_t ks;
+        err = store_cursor_open(txn, STORE_CONSENSUS, &c);
+        int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
+        for (; rc == 0 && ks == 8; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
+            void *grown = realloc(keys, (count + 1) * 8);
+            if (!grown) {
+                err = WITAN_ENOMEM;
+                break;
+            }
+            keys = grown;
+            memcpy(keys[count++], k, 8);
+        }
+        store_cursor_close(c);
+        for (size_t i = 0; !err && i < count; i++)
+            err = store_del(txn, STORE_CONSENSUS, keys[i], 8);
+        free(keys);
+        if (!err && count)
+            WITAN_WARN("node", "%zu consensus records in this database are "
+                               "another validator's (a copy of its "
+                               "database): discarded",
+                       count);
+        if (!err)
+            err = store_put(txn, STORE_META, META_RECORDS_OWNER,
+                            strlen(META_RECORDS_OWNER), own->bytes,
+                            WCRYPTO_ED25519_PUBKEY_SIZE);
+    }
+    if (err || mine) {
+        store_abort(txn);
+        return err;
+    }
+    return store_commit(txn);
+}
+
 /* The stable checkpoint and the records, in the order they were written.
  * *stable_value and (*records)[i].data are malloc'ed for the caller. */
 static int load_records(struct node_driver *d, pbft_boot *boot,
@@ -333,7 +392,9 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     pbft_bytes *recs = NULL, proof[WITAN_VALIDATOR_COUNT_MAX];
     size_t record_count = 0;
     uint8_t *stable_value = NULL;
-    int err = load_records(d, &b, &recs, &record_count, &stable_value, proof);
+    int err = d->records ? claim_records(d->records, &cfg->key->pub) : 0;
+    if (!err)
+        err = load_records(d, &b, &recs, &record_count, &stable_value, proof);
     if (!err)
         err = pbft_new(cfg, &b, &d->core);
     for (size_t i = 0; i < record_count; i++)
@@ -667,6 +728,13 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
     if (err)
         WITAN_ERROR("node", "consensus stopped: %s", witan_err_name(err));
     return err;
+}
+
+int node_driver_set_validators(struct node_driver *d, uint64_t from_height,
+                               const wcrypto_pubkey *validators,
+                               uint32_t count, uint32_t self)
+{
+    return pbft_set_validators(d->core, from_height, validators, count, self);
 }
 
 const pbft *node_driver_core(const struct node_driver *d)

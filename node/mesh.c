@@ -221,6 +221,46 @@ void node_mesh_close(struct node_mesh *m)
     free(m);
 }
 
+int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c)
+{
+    if (c->validator_count == 0 ||
+        c->validator_count > WITAN_VALIDATOR_COUNT_MAX ||
+        c->self >= c->validator_count)
+        return WITAN_ECONFIG;
+    struct backlog *fresh = calloc(c->validator_count, sizeof *fresh);
+    if (!fresh)
+        return WITAN_ENOMEM;
+    /* Links of the old set go down on purpose: not logged as lost. */
+    atomic_store(&m->closing, true);
+    for (uint32_t i = 0; i < m->n; i++) {
+        if (nng_socket_id(m->out[i]) > 0)
+            nng_close(m->out[i]);
+        m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
+        atomic_store(&m->pipes[i], 0);
+        struct backlog *b = &m->backlog[i];
+        for (uint32_t k = 0; k < b->count; k++)
+            nng_msg_free(
+                b->ring[(b->head + k) % NODE_PEER_BACKLOG_COUNT_MAX].msg);
+    }
+    free(m->backlog);
+    m->backlog = fresh;
+    m->next = 0;
+    m->n = c->validator_count;
+    m->self = c->self;
+    sodium_memzero(m->keys, sizeof m->keys);
+    atomic_store(&m->closing, false);
+    int err = WITAN_OK;
+    for (uint32_t i = 0; i < m->n && !err; i++)
+        if (i != m->self &&
+            wcrypto_link_key(c->key, &c->validators[i], c->chain_id,
+                             m->keys[i]) != 0)
+            err = WITAN_ECONFIG;
+    for (uint32_t i = 0; i < m->n && !err; i++)
+        if (i != m->self)
+            err = open_dialer(m, c, i);
+    return err;
+}
+
 /* Seals a copy of the built frame for `to` and queues it. */
 static void send_one(struct node_mesh *m, uint32_t to, const uint8_t *frame,
                      size_t size)

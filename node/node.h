@@ -36,6 +36,8 @@ struct node_config {
     /* Validators: where this node listens for its peers, and every
      * validator's address in genesis order (this node's own included). */
     char p2p_listen[NODE_ADDRESS_SIZE_MAX];
+    /* Each entry a URL (the genesis's validators, in order) or NAME=URL
+     * (a validator added by governance, by its name). */
     char peers[WITAN_VALIDATOR_COUNT_MAX][NODE_ADDRESS_SIZE_MAX];
     uint32_t peer_count;
     uint32_t view_timeout_ms;     /* first view-change timeout */
@@ -174,6 +176,9 @@ enum node_mesh_drop {
 struct nng_tls_config;
 struct node_mesh;
 
+/* Whether a `peers` entry is NAME=URL rather than a URL. */
+bool node_peer_named(const char *entry);
+
 struct node_mesh_config {
     uint32_t validator_count; /* n */
     uint32_t self;            /* this node's index */
@@ -202,6 +207,12 @@ struct node_mesh_config {
  * node_mesh_close.
  */
 int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out);
+/* Re-links the mesh for another validator set (a change by governance):
+ * the listener stays, links and backlogs of the old set go, link keys and
+ * dialers are made for the new one. Frames in flight under the old
+ * indices are dropped; consensus retransmits. WITAN_ECONFIG, WITAN_ENET,
+ * WITAN_ENOMEM (then the mesh must be closed). */
+int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c);
 /* Closes the sockets, wipes the link keys and frees the mesh; NULL is
  * allowed. */
 void node_mesh_close(struct node_mesh *m);
@@ -320,6 +331,10 @@ int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
                             uint32_t count);
 
 /* Read-only views; never fail. */
+/* Hands the core a validator-set change (pbft_set_validators). */
+int node_driver_set_validators(struct node_driver *d, uint64_t from_height,
+                               const wcrypto_pubkey *validators,
+                               uint32_t count, uint32_t self);
 const pbft *node_driver_core(const struct node_driver *d);
 void node_driver_get_stats(const struct node_driver *d,
                            struct node_driver_stats *out);

@@ -34,11 +34,146 @@
 struct replica {
     struct node_mesh *mesh;
     struct node_driver *driver;
+    /* Validator-set changes (spec/governance.md section 7): the first
+     * height of the change handed to the core, and of the set the mesh is
+     * linked for. */
+    uint64_t handed_from, linked_from;
     uint8_t validated[REPLICA_VALIDATED_RING][WITAN_HASH_SIZE];
     uint32_t validated_next;
 };
 
 /* --- helpers ------------------------------------------------------------------ */
+
+/* The address of validator v: a `peers` entry NAME=URL naming it, else
+ * the entry at the place of the genesis validator with its key or its
+ * name (a rotated key keeps its validator's address). NULL when none. */
+static const char *peer_url(const struct node *n, const Witan__Validator *v)
+{
+    const struct node_config *c = n->cfg;
+    size_t len = strlen(v->name);
+    for (uint32_t i = 0; i < c->peer_count; i++)
+        if (node_peer_named(c->peers[i]) &&
+            strncmp(c->peers[i], v->name, len) == 0 && c->peers[i][len] == '=')
+            return c->peers[i] + len + 1;
+    const Witan__Genesis *g = n->genesis;
+    for (size_t j = 0; j < g->n_validators && j < c->peer_count; j++)
+        if ((g->validators[j]->pubkey.len == v->pubkey.len &&
+             memcmp(g->validators[j]->pubkey.data, v->pubkey.data,
+                    v->pubkey.len) == 0) ||
+            strcmp(g->validators[j]->name, v->name) == 0)
+            return node_peer_named(c->peers[j]) ? NULL : c->peers[j];
+    return NULL;
+}
+
+/* The keys of set vs, and this node's index in it (UINT32_MAX: none). */
+static int set_keys(const struct node *n, const Witan__ValidatorSet *vs,
+                    wcrypto_pubkey *keys, uint32_t *self)
+{
+    *self = UINT32_MAX;
+    if (vs->n_validators == 0 || vs->n_validators > WITAN_VALIDATOR_COUNT_MAX)
+        return WITAN_EDBCORRUPT;
+    for (size_t i = 0; i < vs->n_validators; i++) {
+        const Witan__Validator *v = vs->validators[i];
+        int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
+                                       v->pubkey.len, &keys[i]);
+        if (err)
+            return err;
+        if (memcmp(v->pubkey.data, n->key.pub.bytes,
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            *self = (uint32_t)i;
+    }
+    return WITAN_OK;
+}
+
+/* The mesh of set vs with this node at `self`. */
+static int mesh_config(struct node *n, const Witan__ValidatorSet *vs,
+                       const wcrypto_pubkey *keys, uint32_t self,
+                       struct node_mesh_config *mc);
+
+/* After each executed block: a change the ledger stored for a later
+ * height goes to the core as soon as it holds no other, which is always
+ * before anything at its first height is proposed (governance.md
+ * section 7). */
+static int hand_change(struct node *n)
+{
+    struct replica *r = n->replica;
+    if (!r || !r->driver || pbft_change_pending(node_driver_core(r->driver)))
+        return WITAN_OK;
+    Witan__ValidatorSet *vs;
+    int err = ledger_validator_set(n->l, 0, &vs);
+    if (err)
+        return err;
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    if (vs->first_height > tip.height + 1 && vs->first_height != r->handed_from) {
+        wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+        uint32_t self;
+        err = set_keys(n, vs, keys, &self);
+        if (!err)
+            err = node_driver_set_validators(r->driver, vs->first_height, keys,
+                                             (uint32_t)vs->n_validators, self);
+        if (!err) {
+            r->handed_from = vs->first_height;
+            witan_log_event(WITAN_LOG_INFO, "node", "validator set change",
+                            "from_height=%llu validators=%zu member=%s",
+                            (unsigned long long)vs->first_height,
+                            vs->n_validators,
+                            self == UINT32_MAX ? "no" : "yes");
+        } else {
+            WITAN_ERROR("node", "the validator set from height %llu cannot "
+                                "be handed to consensus: %s",
+                        (unsigned long long)vs->first_height,
+                        witan_err_name(err));
+        }
+    }
+    witan__validator_set__free_unpacked(vs, NULL);
+    return err;
+}
+
+/* Once a round: when the core has switched sets, the mesh follows; a
+ * validator no longer in the set stops. */
+static int follow_set(struct node *n)
+{
+    struct replica *r = n->replica;
+    const pbft *core = node_driver_core(r->driver);
+    uint64_t from = pbft_set_from(core);
+    if (from == r->linked_from)
+        return WITAN_OK;
+    if (!pbft_is_member(core)) {
+        WITAN_ERROR("node", "this validator's key is not in the validator "
+                            "set in force from height %llu: it no longer "
+                            "validates, and stops",
+                    (unsigned long long)from);
+        return WITAN_ESTATE;
+    }
+    Witan__ValidatorSet *vs;
+    int err = ledger_validator_set(n->l, from, &vs);
+    if (err)
+        return err;
+    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+    uint32_t self;
+    struct node_mesh_config mc;
+    err = set_keys(n, vs, keys, &self);
+    if (!err && self == UINT32_MAX)
+        err = WITAN_ESTATE;
+    if (!err)
+        err = mesh_config(n, vs, keys, self, &mc);
+    if (!err)
+        err = node_mesh_relink(r->mesh, &mc);
+    if (!err) {
+        n->validator_index = self;
+        r->linked_from = from;
+        witan_log_event(WITAN_LOG_INFO, "node", "validator set in force",
+                        "from_height=%llu validators=%zu index=%u",
+                        (unsigned long long)from, vs->n_validators, self);
+    } else {
+        WITAN_ERROR("node", "cannot link to the validator set from height "
+                            "%llu: %s",
+                    (unsigned long long)from, witan_err_name(err));
+    }
+    witan__validator_set__free_unpacked(vs, NULL);
+    return err;
+}
 
 static bool was_validated(struct replica *r,
                           const uint8_t hash[WITAN_HASH_SIZE])
@@ -218,6 +353,9 @@ static int deliver(void *ctx, const pbft_action *a,
     if (err)
         return err;
     node_heads_executed(n, a->height);
+    err = hand_change(n);
+    if (err)
+        return err;
     memcpy(state_root, stats.state_root, WITAN_HASH_SIZE);
     memcpy(receipts_root, stats.receipts_root, WITAN_HASH_SIZE);
     return WITAN_OK;
@@ -368,6 +506,9 @@ static int serve(void *ctx, struct node_driver *d)
 {
     (void)d;
     struct node *n = ctx;
+    int err = follow_set(n);
+    if (err)
+        return err;
     for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
         nng_msg *msg;
         if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
@@ -589,59 +730,103 @@ static void replica_free(struct node *n)
     n->replica = NULL;
 }
 
+static int mesh_config(struct node *n, const Witan__ValidatorSet *vs,
+                       const wcrypto_pubkey *keys, uint32_t self,
+                       struct node_mesh_config *mc)
+{
+    memset(mc, 0, sizeof *mc);
+    mc->validator_count = (uint32_t)vs->n_validators;
+    mc->self = self;
+    mc->listen = n->cfg->p2p_listen;
+    for (size_t i = 0; i < vs->n_validators; i++) {
+        if (i == self)
+            continue;
+        mc->peers[i] = peer_url(n, vs->validators[i]);
+        if (!mc->peers[i]) {
+            WITAN_ERROR("node", "no address for validator '%s' (index %zu): "
+                                "add %s=URL to peers in the config",
+                        vs->validators[i]->name, i, vs->validators[i]->name);
+            return WITAN_ECONFIG;
+        }
+    }
+    mc->send_queue_count = n->cfg->send_queue_count;
+    mc->key = &n->key;
+    mc->validators = keys;
+    mc->chain_id = n->genesis->chain_id;
+    if (n->cfg->tls_cert[0] != '\0') {
+        mc->tls = mesh_tls;
+        mc->tls_ctx = n;
+    }
+    return WITAN_OK;
+}
+
 static int replica_start(struct node *n)
 {
     struct replica *r = calloc(1, sizeof *r);
     if (!r)
         return WITAN_ENOMEM;
     n->replica = r;
-    uint32_t count = (uint32_t)n->genesis->n_validators;
-    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
-    for (uint32_t i = 0; i < count; i++) {
-        const Witan__Validator *v = n->genesis->validators[i];
-        int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
-                                       v->pubkey.len, &keys[i]);
-        if (err)
-            return err;
+    /* The set in force for the next block, and the one before it for the
+     * certificates of earlier heights. */
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    Witan__ValidatorSet *cur = NULL, *prev = NULL;
+    static wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX],
+        prev_keys[WITAN_VALIDATOR_COUNT_MAX];
+    uint32_t self, prev_self;
+    int err = ledger_validator_set(n->l, tip.height + 1, &cur);
+    if (!err && cur->first_height > 1)
+        err = ledger_validator_set(n->l, cur->first_height - 1, &prev);
+    if (!err)
+        err = set_keys(n, cur, keys, &self);
+    if (!err && prev)
+        err = set_keys(n, prev, prev_keys, &prev_self);
+    if (!err && self == UINT32_MAX) {
+        WITAN_ERROR("node", "this node's validator key is not in the "
+                            "validator set in force at height %llu",
+                    (unsigned long long)tip.height + 1);
+        err = WITAN_EKEY;
     }
     pbft_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.chain_id = n->genesis->chain_id;
-    cfg.validator_count = count;
-    cfg.validators = keys;
-    cfg.self = n->validator_index;
-    cfg.key = &n->key;
-    cfg.pipeline_depth = n->genesis->params->pipeline_depth;
-    cfg.checkpoint_interval = n->genesis->params->checkpoint_interval;
-    cfg.view_timeout_ms = n->cfg->view_timeout_ms;
-    cfg.view_timeout_max_ms = n->cfg->view_timeout_max_ms;
-    cfg.retransmit_ms = REPLICA_RETRANSMIT_MS;
-    cfg.state_block_count = REPLICA_STATE_BLOCK_COUNT;
-    cfg.sig_scheme = PBFT_SIG_ED25519;
-
+    if (!err) {
+        n->validator_index = self;
+        cfg.chain_id = n->genesis->chain_id;
+        cfg.validator_count = (uint32_t)cur->n_validators;
+        cfg.validators = keys;
+        cfg.self = self;
+        cfg.key = &n->key;
+        cfg.pipeline_depth = n->genesis->params->pipeline_depth;
+        cfg.checkpoint_interval = n->genesis->params->checkpoint_interval;
+        cfg.view_timeout_ms = n->cfg->view_timeout_ms;
+        cfg.view_timeout_max_ms = n->cfg->view_timeout_max_ms;
+        cfg.retransmit_ms = REPLICA_RETRANSMIT_MS;
+        cfg.state_block_count = REPLICA_STATE_BLOCK_COUNT;
+        cfg.sig_scheme = PBFT_SIG_ED25519;
+        if (prev) {
+            cfg.set_from = cur->first_height;
+            cfg.prev_validators = prev_keys;
+            cfg.prev_validator_count = (uint32_t)prev->n_validators;
+        }
+        r->linked_from = cfg.set_from;
+    }
     pbft_boot boot;
     pbft_result results[WITAN_PIPELINE_DEPTH_MAX];
-    int err = load_boot(n, &boot, results);
-    if (err) {
-        WITAN_ERROR("node", "consensus cannot start: %s",
-                    witan_err_message(err));
-        return err;
+    if (!err) {
+        err = load_boot(n, &boot, results);
+        if (err)
+            WITAN_ERROR("node", "consensus cannot start: %s",
+                        witan_err_message(err));
     }
     struct node_mesh_config mc;
-    memset(&mc, 0, sizeof mc);
-    mc.validator_count = count;
-    mc.self = n->validator_index;
-    mc.listen = n->cfg->p2p_listen;
-    for (uint32_t i = 0; i < count; i++)
-        mc.peers[i] = n->cfg->peers[i];
-    mc.send_queue_count = n->cfg->send_queue_count;
-    mc.key = cfg.key;
-    mc.validators = cfg.validators;
-    mc.chain_id = cfg.chain_id;
-    if (n->cfg->tls_cert[0] != '\0') {
-        mc.tls = mesh_tls;
-        mc.tls_ctx = n;
-    }
+    if (!err)
+        err = mesh_config(n, cur, keys, self, &mc);
+    if (cur)
+        witan__validator_set__free_unpacked(cur, NULL);
+    if (prev)
+        witan__validator_set__free_unpacked(prev, NULL);
+    if (err)
+        return err;
     struct node_app app;
     memset(&app, 0, sizeof app);
     app.ctx = n;
@@ -660,6 +845,9 @@ static int replica_start(struct node *n)
     if (!err)
         err = node_driver_new(&cfg, &boot, ledger_store(n->l), r->mesh, &app,
                               &r->driver);
+    /* A change stored for a later height waits for the core. */
+    if (!err)
+        err = hand_change(n);
     return err;
 }
 

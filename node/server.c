@@ -395,6 +395,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__RunsResponse *runs = NULL;
     Witan__ScorecardResponse *card = NULL;
     Witan__ProposalsResponse *proposals = NULL;
+    Witan__ValidatorsResponse vals = WITAN__VALIDATORS_RESPONSE__INIT;
     Witan__ProofResponse proof = WITAN__PROOF_RESPONSE__INIT;
     Witan__HeadResponse head = WITAN__HEAD_RESPONSE__INIT;
     char *head_note = NULL;
@@ -621,6 +622,30 @@ void node_handle_request(struct node *n, nng_msg *msg)
         resp.kind_case = WITAN__RESPONSE__KIND_PROPOSALS;
         resp.proposals = proposals;
         break;
+    case WITAN__REQUEST__KIND_VALIDATORS: {
+        struct ledger_tip t;
+        ledger_tip(n->l, &t);
+        uint64_t at = req->validators->height ? req->validators->height
+                                              : t.height + 1;
+        vals.height = t.height;
+        if (at > t.height + 1) {
+            err = WITAN_EINVAL;
+            snprintf(why, sizeof why, "height %llu is past the next block "
+                                      "(%llu)",
+                     (unsigned long long)at, (unsigned long long)t.height + 1);
+        } else {
+            err = ledger_validator_set(n->l, at, &vals.set);
+        }
+        if (!err)
+            err = ledger_validator_set(n->l, 0, &vals.pending);
+        if (!err && vals.pending->first_height <= at) {
+            witan__validator_set__free_unpacked(vals.pending, NULL);
+            vals.pending = NULL;
+        }
+        resp.kind_case = WITAN__RESPONSE__KIND_VALIDATORS;
+        resp.validators = &vals;
+        break;
+    }
     case WITAN__REQUEST__KIND_PROOF:
         err = ledger_prove(n->l, req->proof, &proof.proof, why, sizeof why);
         resp.kind_case = WITAN__RESPONSE__KIND_PROOF;
@@ -684,6 +709,10 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_runs_response_free(runs);
     ledger_scorecard_response_free(card);
     ledger_proposals_response_free(proposals);
+    if (vals.set)
+        witan__validator_set__free_unpacked(vals.set, NULL);
+    if (vals.pending)
+        witan__validator_set__free_unpacked(vals.pending, NULL);
     if (proof.proof)
         witan__proof__free_unpacked(proof.proof, NULL);
     free(head_note);
@@ -720,7 +749,10 @@ static int load_home(struct node *n, const char *home)
             n->validator_index = (uint32_t)i;
             found = true;
         }
-    if (!found) {
+    /* With validators, consensus finds its key in the set in force (a
+     * validator added by governance is in no genesis); alone, it must be
+     * the genesis's one. */
+    if (!found && n->genesis->n_validators == 1) {
         WITAN_ERROR("node", "validator key %s is not in the genesis "
                             "validator set", path);
         return WITAN_EKEY;
@@ -735,15 +767,18 @@ static int load_home(struct node *n, const char *home)
                     n->genesis->params->pipeline_depth);
         return WITAN_EUNSUPPORTED;
     }
+    uint32_t positional = 0;
+    for (uint32_t i = 0; i < n->cfg->peer_count; i++)
+        positional += !node_peer_named(n->cfg->peers[i]);
     if (n->genesis->n_validators > 1 &&
-        (n->cfg->peer_count != n->genesis->n_validators ||
+        (positional != n->genesis->n_validators ||
          !n->cfg->p2p_listen[0])) {
         WITAN_ERROR("node",
                     "genesis has %zu validators: the config must set "
                     "p2p_listen and list all %zu validator addresses in "
-                    "peers (it lists %u)",
+                    "peers, NAME=URL entries aside (it lists %u)",
                     n->genesis->n_validators, n->genesis->n_validators,
-                    n->cfg->peer_count);
+                    positional);
         return WITAN_ECONFIG;
     }
     snprintf(path, sizeof path, "%s/data", home);

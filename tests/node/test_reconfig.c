@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Validator-set changes by proposal on five real witand processes
+ * (spec/governance.md section 7), without restarting the chain: validator
+ * 4 is removed (its node stops at the boundary and the four others go on
+ * with the new quorum), then added back; its node starts from a backup
+ * taken after the second boundary, catches up, and with validator 3
+ * stopped a block is certified with validator 4's signature among the
+ * quorum.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "tests/node/nodetest.h"
+
+#define NODES 5
+#define K 4 /* the testnet's checkpoint_interval */
+#define OUT_SIZE (64 * 1024)
+#define CHAIN "reconf-test"
+
+static char bin_dir[1000];
+static char dir[600];
+static int base_port;
+
+static void addr_of(int i, char *out, size_t size)
+{
+    snprintf(out, size, "tcp://127.0.0.1:%d", base_port + 10 * i);
+}
+
+#define run(out, ...) nt_run(out, OUT_SIZE, __VA_ARGS__)
+
+/* `witan ARGS --node <node>` must exit with `status`; output in out. */
+static void expect(int status, int node, char *out, const char *args)
+{
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    int rc = run(out, "%s/witan %s --node %s 2>&1", bin_dir, args, addr);
+    if (rc != status)
+        fail_msg("witan %s (node %d): exit %d, not %d:\n%s", args, node, rc,
+                 status, out);
+}
+
+/* A key file's public key or address, as `keys show --json` prints it. */
+static void key_field(const char *file, const char *field, char *out,
+                      size_t size)
+{
+    static char text[OUT_SIZE];
+    assert_int_equal(run(text, "%s/witan keys show %s --json", bin_dir, file),
+                     0);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", field);
+    const char *p = strstr(text, pat);
+    if (!p)
+        fail_msg("no %s in: %s", field, text);
+    p += strlen(pat);
+    size_t n = strcspn(p, "\"");
+    assert_true(n < size);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* Attests once by the testnet operator through `node` and waits until
+ * every node in `alive` (a bit mask) has committed it; their height. */
+static uint64_t attest(int node, unsigned alive)
+{
+    static uint64_t sent;
+    char key[700], addr[64];
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    wcrypto_keypair kp;
+    assert_int_equal(wcrypto_keyfile_read(key, &kp), 0);
+    uint8_t who[WITAN_ADDRESS_SIZE];
+    wcrypto_address(&kp.pub, who);
+    wcrypto_keypair_wipe(&kp);
+    addr_of(node, addr, sizeof addr);
+    uint64_t nonce;
+    assert_int_equal(cli_next_nonce(addr, who, &nonce), 0);
+    ProtobufCBinaryData env;
+    uint8_t hash[32];
+    nt_attest_time_base_ms = 1600000000000LL + (int64_t)sent++ * 60000;
+    assert_int_equal(nt_sign_attestations(key, CHAIN, nonce, 1, &env, &hash),
+                     0);
+    assert_true(nt_submit(addr, &env, 1, 1));
+    free(env.data);
+    for (int round = 0; round < 600; round++) {
+        uint64_t h0 = 0, h;
+        bool done = true;
+        for (int i = 0; i < NODES && done; i++) {
+            if (!(alive >> i & 1))
+                continue;
+            addr_of(i, addr, sizeof addr);
+            done = nt_tx_state(addr, hash, NULL) ==
+                       WITAN__TX_STATE__TX_STATE_COMMITTED &&
+                   nt_status(addr, &h, NULL);
+            if (done && h > h0)
+                h0 = h;
+        }
+        if (done)
+            return h0;
+        nt_sleep_ms(100);
+    }
+    fail_msg("attestation not committed on every live node (mask %#x)",
+             alive);
+    return 0;
+}
+
+/* Votes yes on `id` by the operators of the validators in `voters`. */
+static void vote(unsigned long long id, unsigned voters, int node)
+{
+    static char out[OUT_SIZE];
+    char args[1024];
+    for (int i = 0; i < NODES; i++) {
+        if (!(voters >> i & 1))
+            continue;
+        snprintf(args, sizeof args,
+                 "vote %llu yes --key %s/node%d/operator.key", id, dir, i);
+        expect(0, node, out, args);
+    }
+}
+
+static unsigned long long propose(const char *args, int node)
+{
+    static char out[OUT_SIZE];
+    char full[2048];
+    snprintf(full, sizeof full, "%s --key %s/operator.key --deadline +100",
+             args, dir);
+    expect(0, node, out, full);
+    const char *p = strstr(out, "proposal ");
+    if (!p)
+        fail_msg("no proposal id in: %s", out);
+    return strtoull(p + strlen("proposal "), NULL, 10);
+}
+
+/* The newest validator set's first height and size, asked of `node`. */
+static uint64_t newest_set(int node, size_t *count)
+{
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    nng_socket s;
+    assert_true(nt_dial(addr, &s));
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__ValidatorsRequest q = WITAN__VALIDATORS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_VALIDATORS;
+    req.validators = &q;
+    Witan__Response *r = nt_rpc(s, &req);
+    nng_close(s);
+    assert_non_null(r);
+    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_VALIDATORS);
+    const Witan__ValidatorSet *v = r->validators->pending
+                                       ? r->validators->pending
+                                       : r->validators->set;
+    uint64_t first = v->first_height;
+    *count = v->n_validators;
+    witan__response__free_unpacked(r, NULL);
+    return first;
+}
+
+static pid_t pid_of(int node)
+{
+    char path[700], text[32] = {0};
+    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, node);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(text, sizeof text, f))
+        text[0] = '\0';
+    fclose(f);
+    return (pid_t)atol(text);
+}
+
+static bool alive(pid_t pid)
+{
+    return pid > 0 && kill(pid, 0) == 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char out[OUT_SIZE];
+    if (run(out, "%s/witan testnet init --validators %d --dir %s "
+                 "--base-port %d --chain-id %s --checkpoint-interval %d 2>&1",
+            bin_dir, NODES, dir, base_port, CHAIN, K) != 0 ||
+        run(out, "%s/witan testnet start %s 2>&1", bin_dir, dir) != 0) {
+        fprintf(stderr, "%s", out);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char out[OUT_SIZE];
+    for (int i = 0; i < NODES; i++)
+        if (alive(pid_of(i)))
+            kill(pid_of(i), SIGCONT);
+    run(out, "%s/witan testnet stop %s", bin_dir, dir);
+    return 0;
+}
+
+static void test_remove_and_add_back(void **state)
+{
+    (void)state;
+    static char out[OUT_SIZE];
+    char pub4[65], op4[41], args[1024];
+    char file[700];
+    snprintf(file, sizeof file, "%s/node4/validator.key", dir);
+    key_field(file, "pubkey", pub4, sizeof pub4);
+    snprintf(file, sizeof file, "%s/node4/operator.key", dir);
+    key_field(file, "address", op4, sizeof op4);
+    attest(0, 0x1f);
+
+    /* Remove validator 4: four of five operators vote for it. */
+    snprintf(args, sizeof args, "propose remove-validator --pubkey %s", pub4);
+    unsigned long long id = propose(args, 0);
+    vote(id, 0x0f, 0);
+    size_t count = 0;
+    uint64_t first = 0;
+    for (int k = 0; k < 100 && count != 4; k++) {
+        attest(0, 0x0f);
+        first = newest_set(0, &count);
+    }
+    assert_int_equal(count, 4);
+    uint64_t h = 0;
+    while (h < first + 2)
+        h = attest(1, 0x0f);
+    /* Node 4 stopped at the boundary; the four go on without it. */
+    pid_t p4 = pid_of(4);
+    for (int k = 0; k < 100 && alive(p4); k++)
+        nt_sleep_ms(100);
+    assert_false(alive(p4));
+    snprintf(file, sizeof file, "%s/node4/log", dir);
+    assert_int_equal(run(out, "grep -c 'no longer validates' %s", file), 0);
+
+    /* Add it back; operators of validators 0-3 vote (3 of 4 pass it). */
+    snprintf(args, sizeof args,
+             "propose add-validator --name node4 --pubkey %s --operator %s",
+             pub4, op4);
+    id = propose(args, 1);
+    vote(id, 0x07, 1);
+    for (int k = 0; k < 100 && count != 5; k++) {
+        attest(1, 0x0f);
+        first = newest_set(1, &count);
+    }
+    assert_int_equal(count, 5);
+    /* Four of five are a quorum of five: the chain passes the boundary
+     * without node 4. */
+    while (h < first + 1)
+        h = attest(1, 0x0f);
+
+    /* Node 4 from a backup of node 0 taken after the boundary. */
+    assert_int_equal(run(out, "rm -rf %s/node4/data && %s/witan node backup "
+                              "--home %s/node0 --out %s/node4/data 2>&1",
+                         dir, bin_dir, dir, dir),
+                     0);
+    char home[700], log[700];
+    snprintf(home, sizeof home, "%s/node4", dir);
+    snprintf(log, sizeof log, "%s/node4/log", dir);
+    char exe[1100];
+    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
+    p4 = nt_spawn_witand(exe, home, log, NULL);
+    assert_true(p4 > 0);
+    snprintf(file, sizeof file, "%s/node4/witand.pid", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "%d\n", (int)p4);
+    fclose(f);
+    h = attest(0, 0x1f); /* node 4 caught up and commits */
+
+    /* Validator 3 stopped: 0, 1, 2 and 4 are the only quorum left. */
+    pid_t p3 = pid_of(3);
+    assert_true(alive(p3));
+    kill(p3, SIGSTOP);
+    uint64_t h2 = attest(4, 0x17);
+    assert_true(h2 > h);
+    char addr[64];
+    addr_of(4, addr, sizeof addr);
+    nng_socket s;
+    assert_true(nt_dial(addr, &s));
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
+    bq.height = h2;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &bq;
+    Witan__Response *r = nt_rpc(s, &req);
+    nng_close(s);
+    assert_non_null(r);
+    assert_non_null(r->block->cert);
+    /* signers: a bitmap over the five; validator 4 is bit 4 */
+    assert_true(r->block->cert->signers.len >= 1);
+    assert_true(r->block->cert->signers.data[0] & 0x10);
+    assert_false(r->block->cert->signers.data[0] & 0x08);
+    witan__response__free_unpacked(r, NULL);
+    kill(p3, SIGCONT);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (wcrypto_init() != 0)
+        return 1;
+    char exe[1024];
+    snprintf(exe, sizeof exe, "%s", argv[0]);
+    snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
+    snprintf(dir, sizeof dir, "%s/witan-reconfig-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    /* Below 32768, apart from the other node tests' ranges. */
+    base_port = 20000 + (int)(getpid() % 200) * 10;
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remove_and_add_back),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
