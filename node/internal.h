@@ -277,13 +277,16 @@ struct node_http_counters {
 /*
  * Starts the gateway on `url` (http://host:port, or https://host:port with
  * `tls`, a server configuration it takes its own reference to). It adds the listener
- * inproc://witan-node-<pid> to the node's REP socket `rep` and answers each
+ * inproc://witan-node-<pid> (inproc://witan-ops-<pid> when ops_only) to the
+ * node's REP socket `rep` and answers each
  * HTTP request by sending a witan.Request there from its own threads, so it
- * never touches node state. WITAN_ENET (logged) when it cannot listen,
+ * never touches node state. With `ops_only` (the config's metrics_listen)
+ * it serves /metrics, /healthz and /readyz only, and 404 elsewhere.
+ * WITAN_ENET (logged) when it cannot listen,
  * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
  */
 int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
-                    const struct node_http_limits *limits,
+                    const struct node_http_limits *limits, bool ops_only,
                     struct node_http **out);
 
 /* Stops and frees the gateway; requests in flight get 503. NULL: no-op.

@@ -20,6 +20,9 @@
 struct node_config {
     char listen[NODE_ADDRESS_SIZE_MAX]; /* client API, nng URL */
     char http_listen[NODE_ADDRESS_SIZE_MAX]; /* HTTP/JSON gateway; "": off */
+    /* /metrics, /healthz and /readyz alone, on a listener of their own;
+     * "": off. */
+    char metrics_listen[NODE_ADDRESS_SIZE_MAX];
     /* The gateway's connections (node/http_conns.c): closed after this
      * long without a request, or when a request's head and body (or its
      * answer) take longer; at most this many open. */
@@ -66,6 +69,13 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
 
 /* Writes a config file with every setting and its meaning. */
 int node_config_write(const char *path, const struct node_config *c);
+
+/*
+ * The HTTP gateway's routes (node/http.c's table, spec/openapi.yaml): route
+ * i's method ("GET", which also serves HEAD, or "POST") and path pattern
+ * (OpenAPI's, "/v1/blocks/{height}"). 0, or WITAN_ENOTFOUND past the last.
+ */
+int node_http_route(size_t i, const char **method, const char **pattern);
 
 /*
  * Runs the node in `home` (config, genesis.json, validator.key, data/) until
