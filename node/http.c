@@ -1387,19 +1387,32 @@ static void route_metrics(struct http_call *c)
 }
 
 /* /healthz: the node's loop answered (else call_or_answer's 503). /readyz:
- * also ready (MetricsResponse.ready), else 503 saying why. */
+ * also ready (MetricsResponse.ready); else 503 with
+ * {"ready": false, "reason": "behind", "message": "behind: committed ..."},
+ * the reason being the message's first word (replica_ready). */
 static void route_health(struct http_call *c, bool ready)
 {
     Witan__Response *resp = ask_metrics(c);
     if (!resp)
         return;
-    char text[300];
-    bool ok = !ready || resp->metrics->ready;
-    snprintf(text, sizeof text, "%s\n",
-             ok ? "ok" : resp->metrics->not_ready);
+    if (!ready || resp->metrics->ready) {
+        witan__response__free_unpacked(resp, NULL);
+        respond(c->aio, 200, "text/plain; charset=utf-8", "ok\n", 3, false);
+        return;
+    }
+    const char *text = resp->metrics->not_ready;
+    size_t word = strcspn(text, ":");
+    char reason[32];
+    snprintf(reason, sizeof reason, "%.*s",
+             (int)(text[word] && word < sizeof reason ? word : 0), text);
+    struct node_json b = {0};
+    node_json_puts(&b, "{\"ready\":false,\"reason\":");
+    node_json_str(&b, reason[0] ? reason : "not_ready");
+    node_json_puts(&b, ",\"message\":");
+    node_json_str(&b, text);
+    node_json_puts(&b, "}\n");
     witan__response__free_unpacked(resp, NULL);
-    respond(c->aio, ok ? 200 : 503, "text/plain; charset=utf-8", text,
-            strlen(text), false);
+    respond_json(c->aio, 503, &b, false);
 }
 
 /* --- POST /v1/tx ------------------------------------------------------------------ */

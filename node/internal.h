@@ -346,9 +346,16 @@ void http_conns_counters(const struct http_conns *s,
 #define NODE_CLIENT_RECV_SIZE_MAX (2 * (size_t)WITAN_CLIENT_REQUEST_SIZE_MAX)
 /* Validator peers whose link is up (0 on a one-validator chain). */
 uint32_t replica_peers_connected(const struct node *n);
-/* Whether the node is ready to serve (/readyz): a quorum linked, this node
- * included, no view change under way, consensus not halted. When not, why
- * says so. A one-validator chain is ready while it runs. */
+/* /readyz: behind when a validator's Status claims a delivered height more
+ * than this many blocks above this node's committed height. */
+#define NODE_READY_BLOCKS_BEHIND_MAX 4
+/* Whether the node is ready to serve (/readyz): caught up (committed at
+ * most NODE_READY_BLOCKS_BEHIND_MAX blocks below the highest height its
+ * peers have reported), a quorum linked, this node included, no view
+ * change under way, consensus not halted. When not, why says so, starting
+ * with a one-word reason and a colon: "behind:", "quorum:", "halted:",
+ * "view_change:" (server.c adds "disk_low:"). A one-validator chain is
+ * ready while it runs. */
 bool replica_ready(const struct node *n, char *why, size_t why_size);
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,

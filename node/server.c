@@ -226,7 +226,7 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
                                                    sizeof a->not_ready);
     if (disk.low)
         snprintf(a->not_ready, sizeof a->not_ready,
-                 "disk low: transactions refused");
+                 "disk_low: disk low, transactions refused");
     a->response.not_ready = a->not_ready;
     resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
     resp->metrics = &a->response;
