@@ -349,6 +349,7 @@ uint32_t replica_peers_connected(const struct node *n);
 /* /readyz: behind when a validator's Status claims a delivered height more
  * than this many blocks above this node's committed height. */
 #define NODE_READY_BLOCKS_BEHIND_MAX 4
+/* ... and after a silence (node_driver_silence_ms). */
 /* Whether the node is ready to serve (/readyz): caught up (committed at
  * most NODE_READY_BLOCKS_BEHIND_MAX blocks below the highest height its
  * peers have reported), a quorum linked, this node included, no view

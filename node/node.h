@@ -334,5 +334,17 @@ const pbft *node_driver_core(const struct node_driver *d);
 void node_driver_get_stats(const struct node_driver *d,
                            struct node_driver_stats *out);
 bool node_driver_halted(const struct node_driver *d);
+/* A silence: no peer's Status reached the core for more than
+ * NODE_READY_STATUS_AGE_MAX_MS (Statuses come every retransmit period), as
+ * after a pause or a partition. Its length in ms, from then until a fresh
+ * Status came (NODE_READY_RESYNC_MS after the silence was noticed: those
+ * queued through it are stale) and the frames waiting were all taken (the node cannot know
+ * it is caught up before); 0 otherwise, and always on a one-validator
+ * chain. */
+#define NODE_READY_STATUS_AGE_MAX_MS 2000
+/* A Status that ends a silence came at least this long after it was
+ * noticed (Statuses come every 500 ms). */
+#define NODE_READY_RESYNC_MS 1000
+int64_t node_driver_silence_ms(const struct node_driver *d);
 
 #endif

@@ -482,7 +482,15 @@ bool replica_ready(const struct node *n, char *why, size_t why_size)
      * so even while its links come back. */
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
-    uint64_t peers = pbft_peer_delivered_height(core);
+    uint64_t statuses;
+    uint64_t peers = pbft_peer_delivered_height(core, &statuses);
+    int64_t silence_ms = node_driver_silence_ms(r->driver);
+    if (silence_ms) {
+        snprintf(why, why_size, "behind: no Status from a validator for "
+                 "%lld ms; catching up from committed height %llu",
+                 (long long)silence_ms, (unsigned long long)tip.height);
+        return false;
+    }
     if (peers > tip.height + NODE_READY_BLOCKS_BEHIND_MAX) {
         snprintf(why, why_size, "behind: committed height %llu, a validator "
                  "reports %llu (more than %u blocks ahead)",
