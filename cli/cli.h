@@ -54,7 +54,9 @@ void cli_node_address(const char *node, const char *home, char *out,
                       size_t out_size);
 
 /* cli_node_address from argv's --node and --home, then --tls-ca FILE and
- * --tls-server-name NAME over what the home said (cli_client_tls). */
+ * --tls-server-name NAME over what the home said (cli_client_tls). With
+ * --home (and --node or not), the next cli_call first checks that the node
+ * serves the chain of the home's genesis.json (when it has one readable). */
 void cli_node_connect(int argc, char **argv, char *out, size_t out_size);
 
 /*
@@ -76,7 +78,9 @@ int cli_tls_cert_name(const char *path, char *out, size_t out_size);
     "home whose config cannot be read is an error), else\n"                  \
     "tcp://127.0.0.1:7400. A tls+tcp:// node must show a certificate that\n"  \
     "chains to the CA in --tls-ca FILE (with --home: that home's tls_ca, and\n" \
-    "the name in its tls_cert); --tls-server-name NAME also checks its name.\n"
+    "the name in its tls_cert); --tls-server-name NAME also checks its name.\n" \
+    "With --home, the node must serve the chain of DIR's genesis.json: one\n"  \
+    "that serves another chain is refused before anything is sent (exit 1).\n"
 
 /* Commands that sign: the sender is the key's own account, or with
  * --account the account the key now belongs to (after a rotation the key
@@ -93,7 +97,10 @@ int cli_sender(int argc, char **argv, const wcrypto_keypair *kp,
 /*
  * Sends one request and waits for the response (timeout_ms). On success
  * *resp is owned by the caller (witan__response__free_unpacked). WITAN_ENET
- * (message printed) when the node cannot be reached.
+ * (message printed) when the node cannot be reached; WITAN_ECONFIG (printed:
+ * "the node at X serves chain A, but DIR's genesis is chain B") when the
+ * first call after cli_node_connect finds the node on another chain than
+ * --home's genesis, then nothing else is sent.
  */
 int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
              Witan__Response **resp);

@@ -14,6 +14,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "cli/cli.h"
+#include "ledger/ledger.h"
 #include "node/node.h"
 
 /* How tls+tcp:// nodes are verified, for the whole process: the CA file
@@ -79,8 +80,19 @@ void cli_node_address(const char *node, const char *home, char *out,
     }
 }
 
+/* The --home whose genesis the node must serve: checked once, at the
+ * first call (cli_call). */
+static struct {
+    char home[4096];
+    bool done;
+} chain_check;
+
 void cli_node_connect(int argc, char **argv, char *out, size_t out_size)
 {
+    const char *home = cli_flag(argc, argv, "--home");
+    snprintf(chain_check.home, sizeof chain_check.home, "%s",
+             home ? home : "");
+    chain_check.done = false;
     cli_node_address(cli_flag(argc, argv, "--node"),
                      cli_flag(argc, argv, "--home"), out, out_size);
     const char *ca = cli_flag(argc, argv, "--tls-ca");
@@ -147,8 +159,8 @@ static int dial(nng_socket s, const char *address)
     return WITAN_OK;
 }
 
-int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
-             Witan__Response **resp)
+static int call_once(const char *address, const Witan__Request *req,
+                     int timeout_ms, Witan__Response **resp)
 {
     *resp = NULL;
     if (!address[0]) {
@@ -195,6 +207,66 @@ int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
         return WITAN_EDECODE;
     }
     return WITAN_OK;
+}
+
+/* Whether the node at `address`, whose status answer is `resp`, serves
+ * the chain of chain_check.home's genesis: 0, or WITAN_ECONFIG (said). A
+ * home without a readable genesis is not checked. */
+static int check_chain(const char *address, const Witan__Response *resp)
+{
+    char path[4200], why[256];
+    snprintf(path, sizeof path, "%s/genesis.json", chain_check.home);
+    Witan__Genesis *g = NULL;
+    if (ledger_genesis_load(path, &g, why, sizeof why) != 0)
+        return WITAN_OK;
+    int err = WITAN_OK;
+    const char *served = resp->kind_case == WITAN__RESPONSE__KIND_STATUS
+                             ? resp->status->chain_id
+                             : NULL;
+    if (served && strcmp(served, g->chain_id) != 0) {
+        fprintf(stderr,
+                "witan: the node at %s serves chain %s, but %s's genesis is "
+                "chain %s (give the --home of that "
+                "chain, or --node the address of a node of %s)\n",
+                address, served, chain_check.home, g->chain_id, g->chain_id);
+        err = WITAN_ECONFIG;
+    }
+    ledger_genesis_free(g);
+    return err;
+}
+
+/* With --home (cli_node_connect), the first call first makes sure the node
+ * serves the home's chain: a status request of its own, or the answer of
+ * one. */
+int cli_call(const char *address, const Witan__Request *req, int timeout_ms,
+             Witan__Response **resp)
+{
+    *resp = NULL;
+    bool check = chain_check.home[0] && !chain_check.done && address[0];
+    chain_check.done = true;
+    if (!check)
+        return call_once(address, req, timeout_ms, resp);
+    if (req->kind_case == WITAN__REQUEST__KIND_STATUS) {
+        int err = call_once(address, req, timeout_ms, resp);
+        if (!err && (err = check_chain(address, *resp)) != 0) {
+            witan__response__free_unpacked(*resp, NULL);
+            *resp = NULL;
+        }
+        return err;
+    }
+    Witan__Request sreq = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    sreq.kind_case = WITAN__REQUEST__KIND_STATUS;
+    sreq.status = &st;
+    Witan__Response *sresp = NULL;
+    int err = call_once(address, &sreq, timeout_ms, &sresp);
+    if (!err)
+        err = check_chain(address, sresp);
+    if (sresp)
+        witan__response__free_unpacked(sresp, NULL);
+    if (err)
+        return err;
+    return call_once(address, req, timeout_ms, resp);
 }
 
 int cli_response_error(const char *what, const Witan__Response *resp)

@@ -313,6 +313,11 @@ uint64_t pbft_view(const pbft *r);
 bool pbft_in_view_change(const pbft *r);
 uint64_t pbft_delivered_height(const pbft *r);
 uint64_t pbft_stable_height(const pbft *r);
+/* The highest delivered height a validator has claimed in a valid (signed)
+ * Status since this replica started, 0 before the first; and how many such
+ * Statuses came (the caller tells fresh news from stale by its change). A
+ * claim, not a proof: a faulty validator can overstate it. */
+uint64_t pbft_peer_delivered_height(const pbft *r, uint64_t *status_count);
 bool pbft_halted(const pbft *r); /* stopped on a fork */
 size_t pbft_evidence_count(const pbft *r);
 const pbft_evidence *pbft_evidence_at(const pbft *r, size_t index);

@@ -396,6 +396,8 @@ struct pbft {
     wcrypto_history hist;
     uint64_t executed;
     uint64_t delivered_at_tick;
+    uint64_t peer_delivered_max; /* highest in a valid Status from a peer */
+    uint64_t peer_status_count;  /* valid Statuses from peers */
     bool halted;
 
     uint64_t proposed; /* highest height proposed or re-proposed in view */
@@ -2711,6 +2713,9 @@ static int on_status(pbft *r, uint32_t sender, const Witan__Status *st)
         if (rc != 0)
             return rc;
     }
+    r->peer_status_count++;
+    if (st->delivered_height > r->peer_delivered_max)
+        r->peer_delivered_max = st->delivered_height;
     if (st->delivered_height <= r->delivered)
         return 0;
     /* Ask when the peer is far ahead or this replica made no progress since
@@ -3375,6 +3380,12 @@ bool pbft_in_view_change(const pbft *r)
 uint64_t pbft_delivered_height(const pbft *r)
 {
     return r->delivered;
+}
+
+uint64_t pbft_peer_delivered_height(const pbft *r, uint64_t *status_count)
+{
+    *status_count = r->peer_status_count;
+    return r->peer_delivered_max;
 }
 
 uint64_t pbft_stable_height(const pbft *r)

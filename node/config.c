@@ -127,6 +127,13 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
                    strncmp(value, "https://", 8) != 0);
             if (!bad)
                 snprintf(c->http_listen, sizeof c->http_listen, "%s", value);
+        } else if (strcmp(key, "metrics_listen") == 0) {
+            bad = strlen(value) >= sizeof c->metrics_listen ||
+                  (value[0] && strncmp(value, "http://", 7) != 0 &&
+                   strncmp(value, "https://", 8) != 0);
+            if (!bad)
+                snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
+                         value);
         } else if (strcmp(key, "http_idle_timeout_ms") == 0) {
             bad = parse_u64(value, 100, 3600000, &v);
             c->http_idle_timeout_ms = (uint32_t)v;
@@ -198,9 +205,11 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
     }
     if (!err && !c->tls_cert[0] &&
         (strncmp(c->listen, "tls+tcp://", 10) == 0 ||
-         strncmp(c->http_listen, "https://", 8) == 0)) {
+         strncmp(c->http_listen, "https://", 8) == 0 ||
+         strncmp(c->metrics_listen, "https://", 8) == 0)) {
         snprintf(why, why_size, "%s: a tls+tcp:// listen or an https:// "
-                                "http_listen needs tls_cert, tls_key and tls_ca",
+                                "http_listen or metrics_listen needs "
+                                "tls_cert, tls_key and tls_ca",
                  path);
         err = WITAN_ECONFIG;
     }
@@ -245,6 +254,10 @@ int node_config_write(const char *path, const struct node_config *c)
             "# http://127.0.0.1:7480, or https://... with tls_cert. "
             "Empty: off.\n"
             "http_listen = %s\n\n"
+            "# /metrics, /healthz and /readyz alone on a listener of their\n"
+            "# own (the JSON gateway may stay off), e.g. "
+            "http://127.0.0.1:7490.\n# Empty: off.\n"
+            "metrics_listen = %s\n\n"
             "# HTTP connections: closed after this long without a request,\n"
             "# or when one request's head and body, or its answer, take\n"
             "# longer; at most this many open (past it the longest-idle one\n"
@@ -283,7 +296,8 @@ int node_config_write(const char *path, const struct node_config *c)
             "# https:// http_listen (clients show none).\n"
             "# Paths are relative to the home.\n"
             "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
-            c->listen, c->http_listen, c->http_idle_timeout_ms,
+            c->listen, c->http_listen, c->metrics_listen,
+            c->http_idle_timeout_ms,
             c->http_request_timeout_ms, c->http_connection_count_max,
             (unsigned long long)(c->map_size >> 20),
             (unsigned long long)(c->map_size_max >> 20), levels[c->log_level],

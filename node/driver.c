@@ -60,6 +60,15 @@ struct node_driver {
     struct node_driver_stats stats;
     uint64_t logged_view; /* the view last reported in the log */
     uint32_t validator_count;
+    /* When a peer's Status last came (monotonic), and the core's count of
+     * them then. */
+    int64_t status_ms;
+    uint64_t status_count;
+    /* After a silence longer than NODE_READY_STATUS_AGE_MAX_MS (a pause, a
+     * partition): its length, until a fresh Status came and the frames
+     * waiting were all taken; 0 otherwise. */
+    int64_t silence_ms;
+    int64_t woke_ms; /* when the silence was noticed */
 };
 
 static uint64_t now_ns(void)
@@ -409,6 +418,7 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     }
     d->logged_view = pbft_view(d->core);
     d->validator_count = cfg->validator_count;
+    d->status_ms = now_ms();
     WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
                cfg->self, cfg->validator_count, record_count,
                records ? "" : " (records are not persisted)");
@@ -705,6 +715,12 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
         }
         d->stats.rounds++;
         busy = false;
+        int64_t round_ms = now_ms();
+        if (d->validator_count > 1 && !d->silence_ms &&
+            round_ms - d->status_ms > NODE_READY_STATUS_AGE_MAX_MS) {
+            d->silence_ms = round_ms - d->status_ms;
+            d->woke_ms = round_ms;
+        }
         if (d->app.serve) {
             uint64_t t = now_ns(), step_before = d->stats.step_ns;
             int rc = d->app.serve(d->app.ctx, d);
@@ -718,6 +734,18 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
         if (!err)
             err = take_frames(d, &more);
         busy = busy || more;
+        uint64_t statuses;
+        pbft_peer_delivered_height(d->core, &statuses);
+        if (statuses != d->status_count) {
+            d->status_count = statuses;
+            d->status_ms = now_ms();
+        }
+        /* Statuses that waited in the queue through the silence are stale:
+         * only one that came a while after it was noticed, from a peer
+         * that sent it since, says where the others are now. */
+        if (d->silence_ms && !more &&
+            d->status_ms >= d->woke_ms + NODE_READY_RESYNC_MS)
+            d->silence_ms = 0;
         if (!err)
             err = take_timers(d);
         if (!err)
@@ -746,6 +774,15 @@ void node_driver_get_stats(const struct node_driver *d,
                            struct node_driver_stats *out)
 {
     *out = d->stats;
+}
+
+int64_t node_driver_silence_ms(const struct node_driver *d)
+{
+    if (d->silence_ms)
+        return d->silence_ms;
+    int64_t age = now_ms() - d->status_ms;
+    return d->validator_count > 1 && age > NODE_READY_STATUS_AGE_MAX_MS ? age
+                                                                        : 0;
 }
 
 bool node_driver_halted(const struct node_driver *d)

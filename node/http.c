@@ -82,6 +82,7 @@ struct http_waiter {
 
 struct node_http {
     struct http_conns *conns;
+    bool ops_only; /* the metrics listener: /metrics, /healthz, /readyz */
     pthread_mutex_t lock;
     pthread_cond_t ready;
     nng_aio *queue[HTTP_QUEUE_COUNT_MAX];
@@ -459,6 +460,8 @@ struct http_call {
     char path[HTTP_PATH_SIZE_MAX];
     struct params params;
     char why[512];
+    uint8_t *body; /* POST's, the connection's until the answer */
+    size_t body_size;
 };
 
 static void route_status(struct http_call *c)
@@ -1384,19 +1387,32 @@ static void route_metrics(struct http_call *c)
 }
 
 /* /healthz: the node's loop answered (else call_or_answer's 503). /readyz:
- * also ready (MetricsResponse.ready), else 503 saying why. */
+ * also ready (MetricsResponse.ready); else 503 with
+ * {"ready": false, "reason": "behind", "message": "behind: committed ..."},
+ * the reason being the message's first word (replica_ready). */
 static void route_health(struct http_call *c, bool ready)
 {
     Witan__Response *resp = ask_metrics(c);
     if (!resp)
         return;
-    char text[300];
-    bool ok = !ready || resp->metrics->ready;
-    snprintf(text, sizeof text, "%s\n",
-             ok ? "ok" : resp->metrics->not_ready);
+    if (!ready || resp->metrics->ready) {
+        witan__response__free_unpacked(resp, NULL);
+        respond(c->aio, 200, "text/plain; charset=utf-8", "ok\n", 3, false);
+        return;
+    }
+    const char *text = resp->metrics->not_ready;
+    size_t word = strcspn(text, ":");
+    char reason[32];
+    snprintf(reason, sizeof reason, "%.*s",
+             (int)(text[word] && word < sizeof reason ? word : 0), text);
+    struct node_json b = {0};
+    node_json_puts(&b, "{\"ready\":false,\"reason\":");
+    node_json_str(&b, reason[0] ? reason : "not_ready");
+    node_json_puts(&b, ",\"message\":");
+    node_json_str(&b, text);
+    node_json_puts(&b, "}\n");
     witan__response__free_unpacked(resp, NULL);
-    respond(c->aio, ok ? 200 : 503, "text/plain; charset=utf-8", text,
-            strlen(text), false);
+    respond_json(c->aio, 503, &b, false);
 }
 
 /* --- POST /v1/tx ------------------------------------------------------------------ */
@@ -1731,44 +1747,130 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
 
 /* --- dispatch ---------------------------------------------------------------------- */
 
-/* True for the paths GET answers (a non-GET there is 405, not 404). */
-static bool get_path(const char *p)
+/* Each route's handler gets the path's one {parameter}, NUL-terminated in
+ * the call's own copy of the path (NULL when the pattern has none). */
+typedef void (*http_handler)(struct http_call *c, char *arg);
+
+static void h_submit(struct http_call *c, char *arg)
 {
-    static const char *const exact[] = {"/v1/status", "/metrics",
-                                        "/healthz", "/readyz",
-                                        "/v1/attestations", "/v1/predictions",
-                                        "/v1/models", "/v1/contracts",
-                                        "/v1/decisions", "/v1/proposals"};
-    static const char *const prefix[] = {"/v1/blocks/", "/v1/tx/",
-                                         "/v1/models/", "/v1/accounts/",
-                                         "/v1/contracts/", "/v1/decisions/",
-                                         "/v1/proofs/", "/v1/heads/",
-                                         "/v1/export/", "/v1/proposals/"};
-    for (size_t i = 0; i < WITAN_ARRAY_COUNT(exact); i++)
-        if (strcmp(p, exact[i]) == 0)
-            return true;
-    for (size_t i = 0; i < WITAN_ARRAY_COUNT(prefix); i++)
-        if (strncmp(p, prefix[i], strlen(prefix[i])) == 0 &&
-            p[strlen(prefix[i])])
-            return true;
-    return false;
+    (void)arg;
+    route_submit(c, c->body, c->body_size);
+}
+static void h_status(struct http_call *c, char *arg) { (void)arg; route_status(c); }
+static void h_metrics(struct http_call *c, char *arg) { (void)arg; route_metrics(c); }
+static void h_healthz(struct http_call *c, char *arg) { (void)arg; route_health(c, false); }
+static void h_readyz(struct http_call *c, char *arg) { (void)arg; route_health(c, true); }
+static void h_block_latest(struct http_call *c, char *arg)
+{
+    (void)arg;
+    route_block(c, "latest");
+}
+static void h_attestations(struct http_call *c, char *arg) { (void)arg; route_attestations(c); }
+static void h_predictions(struct http_call *c, char *arg) { (void)arg; route_predictions(c); }
+static void h_models(struct http_call *c, char *arg) { (void)arg; route_models(c, NULL); }
+static void h_model(struct http_call *c, char *arg) { route_models(c, arg); }
+static void h_contracts(struct http_call *c, char *arg) { (void)arg; route_contracts(c, NULL); }
+static void h_contract(struct http_call *c, char *arg) { route_contracts(c, arg); }
+static void h_proposals(struct http_call *c, char *arg) { (void)arg; route_proposals(c, NULL); }
+static void h_proposal(struct http_call *c, char *arg) { route_proposals(c, arg); }
+static void h_decisions(struct http_call *c, char *arg) { (void)arg; route_decisions(c, NULL); }
+static void h_decision(struct http_call *c, char *arg) { route_decisions(c, arg); }
+static void h_consistency(struct http_call *c, char *arg) { (void)arg; route_consistency(c); }
+/* route_proof parses the kind itself: "tx/{hash}" and so on. */
+static void h_proof(struct http_call *c, char *arg)
+{
+    (void)arg;
+    route_proof(c, c->path + strlen("/v1/proofs/"));
+}
+static void h_head_latest(struct http_call *c, char *arg)
+{
+    (void)arg;
+    route_head(c, "latest");
+}
+static void h_head(struct http_call *c, char *arg) { route_head(c, arg); }
+static void h_account(struct http_call *c, char *arg) { route_account(c, arg); }
+static void h_export(struct http_call *c, char *arg) { route_export(c, arg); }
+static void h_block(struct http_call *c, char *arg) { route_block(c, arg); }
+static void h_tx(struct http_call *c, char *arg) { route_tx(c, arg); }
+static void h_runs(struct http_call *c, char *arg) { route_runs(c, arg); }
+static void h_scorecard(struct http_call *c, char *arg) { route_scorecard(c, arg); }
+
+/*
+ * The gateway's routes: the one list the router matches, in order (the
+ * first match wins, so a literal comes before the {parameter} it would
+ * also match), and the one spec/openapi.yaml is checked against
+ * (node_http_route). A pattern is a literal, or a literal prefix, one
+ * {parameter} and a literal suffix; the parameter matches any non-empty
+ * text, slashes included (the handler refuses what it cannot parse). "GET"
+ * also serves HEAD. `ops`: also served by the metrics listener.
+ */
+struct http_route {
+    const char *method;
+    const char *pattern;
+    http_handler fn;
+    bool ops;
+};
+static const struct http_route http_routes[] = {
+    {"POST", "/v1/tx", h_submit, false},
+    {"GET", "/v1/status", h_status, false},
+    {"GET", "/metrics", h_metrics, true},
+    {"GET", "/healthz", h_healthz, true},
+    {"GET", "/readyz", h_readyz, true},
+    {"GET", "/v1/blocks/latest", h_block_latest, false},
+    {"GET", "/v1/blocks/{height}", h_block, false},
+    {"GET", "/v1/tx/{hash}/runs", h_runs, false},
+    {"GET", "/v1/tx/{hash}", h_tx, false},
+    {"GET", "/v1/attestations", h_attestations, false},
+    {"GET", "/v1/predictions", h_predictions, false},
+    {"GET", "/v1/models", h_models, false},
+    {"GET", "/v1/models/{hash}/scorecard", h_scorecard, false},
+    {"GET", "/v1/models/{hash}", h_model, false},
+    {"GET", "/v1/accounts/{address}", h_account, false},
+    {"GET", "/v1/contracts", h_contracts, false},
+    {"GET", "/v1/contracts/{id}", h_contract, false},
+    {"GET", "/v1/proposals", h_proposals, false},
+    {"GET", "/v1/proposals/{id}", h_proposal, false},
+    {"GET", "/v1/decisions", h_decisions, false},
+    {"GET", "/v1/decisions/{id}", h_decision, false},
+    {"GET", "/v1/proofs/consistency", h_consistency, false},
+    {"GET", "/v1/proofs/tx/{hash}", h_proof, false},
+    {"GET", "/v1/proofs/attestations/{key}", h_proof, false},
+    {"GET", "/v1/proofs/predictions/{key}", h_proof, false},
+    {"GET", "/v1/proofs/decisions/{id}", h_proof, false},
+    {"GET", "/v1/heads/latest", h_head_latest, false},
+    {"GET", "/v1/heads/{size}", h_head, false},
+    {"GET", "/v1/export/{kind}", h_export, false},
+};
+
+int node_http_route(size_t i, const char **method, const char **pattern)
+{
+    if (i >= WITAN_ARRAY_COUNT(http_routes))
+        return WITAN_ENOTFOUND;
+    *method = http_routes[i].method;
+    *pattern = http_routes[i].pattern;
+    return WITAN_OK;
 }
 
-/* "{hash}/runs" after /v1/tx/: cuts the suffix off in place (the path is
- * the call's own copy) and says whether it was there. */
-/* Cuts `suffix` off the end of rest if it ends so. */
-static bool path_suffix(char *rest, const char *suffix)
+/* Whether `path` matches `pattern`; if so *arg_at and *arg_len locate its
+ * parameter in path (0, 0 for a literal pattern). */
+static bool route_match(const char *pattern, const char *path, size_t *arg_at,
+                        size_t *arg_len)
 {
-    size_t n = strlen(rest), k = strlen(suffix);
-    if (n <= k || strcmp(rest + n - k, suffix) != 0)
+    *arg_at = 0;
+    *arg_len = 0;
+    const char *open = strchr(pattern, '{');
+    if (!open)
+        return strcmp(pattern, path) == 0;
+    const char *close = strchr(open, '}');
+    WITAN_ASSERT(close && !strchr(close, '{'));
+    size_t pre = (size_t)(open - pattern), post = strlen(close + 1);
+    size_t n = strlen(path);
+    if (n <= pre + post || strncmp(path, pattern, pre) != 0 ||
+        strcmp(path + n - post, close + 1) != 0)
         return false;
-    rest[n - k] = '\0';
+    *arg_at = pre;
+    *arg_len = n - pre - post;
     return true;
-}
-
-static bool runs_suffix(char *rest)
-{
-    return path_suffix(rest, "/runs");
 }
 
 static bool is_get(const struct http_call *c)
@@ -1802,7 +1904,8 @@ static void serve(struct http_worker *w, nng_aio *aio)
     size_t data_size = 0;
     nng_http_req_get_data(c->req, &data, &data_size);
     WITAN_ASSERT(data_size == body_size);
-    uint8_t *body = data; /* the connection's, until the answer */
+    c->body = data; /* the connection's, until the answer */
+    c->body_size = (size_t)body_size;
 
     const char *uri = nng_http_req_get_uri(c->req);
     const char *q = strchr(uri, '?');
@@ -1813,72 +1916,40 @@ static void serve(struct http_worker *w, nng_aio *aio)
                       "the URL is badly encoded or too long");
         goto out;
     }
-    char *p = c->path;
-    bool get = is_get(c);
-    bool known = true, method_ok = true;
-    if (strcmp(p, "/v1/tx") == 0) {
-        method_ok = strcmp(c->method, "POST") == 0;
-        if (method_ok)
-            route_submit(c, body, (size_t)body_size);
-    } else if (!get) {
-        known = get_path(p);
-        method_ok = false;
-    } else if (strcmp(p, "/v1/status") == 0) {
-        route_status(c);
-    } else if (strcmp(p, "/metrics") == 0) {
-        route_metrics(c);
-    } else if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0) {
-        route_health(c, p[1] == 'r');
-    } else if (strncmp(p, "/v1/blocks/", 11) == 0 && p[11]) {
-        route_block(c, p + 11);
-    } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7] &&
-               runs_suffix(p + 7)) {
-        route_runs(c, p + 7);
-    } else if (strncmp(p, "/v1/tx/", 7) == 0 && p[7]) {
-        route_tx(c, p + 7);
-    } else if (strcmp(p, "/v1/attestations") == 0) {
-        route_attestations(c);
-    } else if (strcmp(p, "/v1/predictions") == 0) {
-        route_predictions(c);
-    } else if (strcmp(p, "/v1/models") == 0) {
-        route_models(c, NULL);
-    } else if (strncmp(p, "/v1/models/", 11) == 0 && p[11] &&
-               path_suffix(p + 11, "/scorecard")) {
-        route_scorecard(c, p + 11);
-    } else if (strncmp(p, "/v1/models/", 11) == 0 && p[11]) {
-        route_models(c, p + 11);
-    } else if (strncmp(p, "/v1/accounts/", 13) == 0 && p[13]) {
-        route_account(c, p + 13);
-    } else if (strcmp(p, "/v1/contracts") == 0) {
-        route_contracts(c, NULL);
-    } else if (strncmp(p, "/v1/contracts/", 14) == 0 && p[14]) {
-        route_contracts(c, p + 14);
-    } else if (strcmp(p, "/v1/proposals") == 0) {
-        route_proposals(c, NULL);
-    } else if (strncmp(p, "/v1/proposals/", 14) == 0 && p[14]) {
-        route_proposals(c, p + 14);
-    } else if (strcmp(p, "/v1/decisions") == 0) {
-        route_decisions(c, NULL);
-    } else if (strncmp(p, "/v1/decisions/", 14) == 0 && p[14]) {
-        route_decisions(c, p + 14);
-    } else if (strcmp(p, "/v1/proofs/consistency") == 0) {
-        route_consistency(c);
-    } else if (strncmp(p, "/v1/proofs/", 11) == 0 && p[11]) {
-        route_proof(c, p + 11);
-    } else if (strncmp(p, "/v1/heads/", 10) == 0 && p[10]) {
-        route_head(c, p + 10);
-    } else if (strncmp(p, "/v1/export/", 11) == 0 && p[11]) {
-        route_export(c, p + 11);
-    } else {
-        known = false;
+    /* The first route whose pattern matches and whose method is this
+     * one's; a path some route matches with another method is a 405. */
+    const struct http_route *route = NULL, *other = NULL;
+    size_t arg_at = 0, arg_len = 0;
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(http_routes) && !route; i++) {
+        const struct http_route *r = &http_routes[i];
+        if ((w->gw->ops_only && !r->ops) ||
+            !route_match(r->pattern, c->path, &arg_at, &arg_len))
+            continue;
+        bool get = strcmp(r->method, "GET") == 0;
+        if (get ? is_get(c) : strcmp(c->method, r->method) == 0)
+            route = r;
+        else if (!other)
+            other = r;
     }
-    if (!known)
-        respond_error(aio, 404, WITAN_ENOTFOUND, false,
-                      "no route %s %s (spec/api.md lists them)", c->method,
-                      c->path);
-    else if (!method_ok)
+    if (route) {
+        char *arg = NULL;
+        if (arg_len) {
+            arg = c->path + arg_at;
+            arg[arg_len] = '\0';
+        }
+        route->fn(c, arg);
+    } else if (other) {
         respond_405(aio, c->path, c->method,
-                    strcmp(c->path, "/v1/tx") == 0 ? "POST" : "GET, HEAD");
+                    strcmp(other->method, "GET") == 0 ? "GET, HEAD"
+                                                       : other->method);
+    } else {
+        respond_error(aio, 404, WITAN_ENOTFOUND, false,
+                      "no route %s %s (%s)", c->method, c->path,
+                      w->gw->ops_only
+                          ? "this listener serves /metrics, /healthz and "
+                            "/readyz only"
+                          : "spec/api.md lists them");
+    }
 out:
     free(c);
 }
@@ -1937,12 +2008,13 @@ static void on_http(void *arg, nng_aio *aio)
 /* --- start and stop ------------------------------------------------------------------ */
 
 int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
-                    const struct node_http_limits *limits,
+                    const struct node_http_limits *limits, bool ops_only,
                     struct node_http **out)
 {
     *out = NULL;
     char inproc[64];
-    snprintf(inproc, sizeof inproc, "inproc://witan-node-%d", (int)getpid());
+    snprintf(inproc, sizeof inproc, "inproc://witan-%s-%d",
+             ops_only ? "ops" : "node", (int)getpid());
     int rc = nng_listen(rep, inproc, NULL, 0);
     if (rc) {
         WITAN_ERROR("http", "cannot listen on %s: %s", inproc,
@@ -1952,6 +2024,7 @@ int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
     struct node_http *g = calloc(1, sizeof *g);
     if (!g)
         return WITAN_ENOMEM;
+    g->ops_only = ops_only;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->ready, NULL);
     for (size_t i = 0; i < HTTP_WORKER_COUNT; i++)
@@ -1994,7 +2067,8 @@ int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
         node_http_stop(g);
         return err;
     }
-    WITAN_INFO("http", "HTTP/JSON gateway on %s", url);
+    WITAN_INFO("http", "%s on %s",
+               ops_only ? "metrics and health" : "HTTP/JSON gateway", url);
     *out = g;
     return WITAN_OK;
 }

@@ -277,13 +277,16 @@ struct node_http_counters {
 /*
  * Starts the gateway on `url` (http://host:port, or https://host:port with
  * `tls`, a server configuration it takes its own reference to). It adds the listener
- * inproc://witan-node-<pid> to the node's REP socket `rep` and answers each
+ * inproc://witan-node-<pid> (inproc://witan-ops-<pid> when ops_only) to the
+ * node's REP socket `rep` and answers each
  * HTTP request by sending a witan.Request there from its own threads, so it
- * never touches node state. WITAN_ENET (logged) when it cannot listen,
+ * never touches node state. With `ops_only` (the config's metrics_listen)
+ * it serves /metrics, /healthz and /readyz only, and 404 elsewhere.
+ * WITAN_ENET (logged) when it cannot listen,
  * WITAN_ENOMEM. On success *out is owned by the caller: node_http_stop.
  */
 int node_http_start(nng_socket rep, const char *url, nng_tls_config *tls,
-                    const struct node_http_limits *limits,
+                    const struct node_http_limits *limits, bool ops_only,
                     struct node_http **out);
 
 /* Stops and frees the gateway; requests in flight get 503. NULL: no-op.
@@ -343,9 +346,17 @@ void http_conns_counters(const struct http_conns *s,
 #define NODE_CLIENT_RECV_SIZE_MAX (2 * (size_t)WITAN_CLIENT_REQUEST_SIZE_MAX)
 /* Validator peers whose link is up (0 on a one-validator chain). */
 uint32_t replica_peers_connected(const struct node *n);
-/* Whether the node is ready to serve (/readyz): a quorum linked, this node
- * included, no view change under way, consensus not halted. When not, why
- * says so. A one-validator chain is ready while it runs. */
+/* /readyz: behind when a validator's Status claims a delivered height more
+ * than this many blocks above this node's committed height. */
+#define NODE_READY_BLOCKS_BEHIND_MAX 4
+/* ... and after a silence (node_driver_silence_ms). */
+/* Whether the node is ready to serve (/readyz): caught up (committed at
+ * most NODE_READY_BLOCKS_BEHIND_MAX blocks below the highest height its
+ * peers have reported), a quorum linked, this node included, no view
+ * change under way, consensus not halted. When not, why says so, starting
+ * with a one-word reason and a colon: "behind:", "quorum:", "halted:",
+ * "view_change:" (server.c adds "disk_low:"). A one-validator chain is
+ * ready while it runs. */
 bool replica_ready(const struct node *n, char *why, size_t why_size);
 size_t replica_figures(const struct node *n, uint64_t *view,
                        uint64_t *view_changes, const char **reasons,

@@ -20,6 +20,9 @@
 struct node_config {
     char listen[NODE_ADDRESS_SIZE_MAX]; /* client API, nng URL */
     char http_listen[NODE_ADDRESS_SIZE_MAX]; /* HTTP/JSON gateway; "": off */
+    /* /metrics, /healthz and /readyz alone, on a listener of their own;
+     * "": off. */
+    char metrics_listen[NODE_ADDRESS_SIZE_MAX];
     /* The gateway's connections (node/http_conns.c): closed after this
      * long without a request, or when a request's head and body (or its
      * answer) take longer; at most this many open. */
@@ -68,6 +71,13 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
 
 /* Writes a config file with every setting and its meaning. */
 int node_config_write(const char *path, const struct node_config *c);
+
+/*
+ * The HTTP gateway's routes (node/http.c's table, spec/openapi.yaml): route
+ * i's method ("GET", which also serves HEAD, or "POST") and path pattern
+ * (OpenAPI's, "/v1/blocks/{height}"). 0, or WITAN_ENOTFOUND past the last.
+ */
+int node_http_route(size_t i, const char **method, const char **pattern);
 
 /*
  * Runs the node in `home` (config, genesis.json, validator.key, data/) until
@@ -339,5 +349,17 @@ const pbft *node_driver_core(const struct node_driver *d);
 void node_driver_get_stats(const struct node_driver *d,
                            struct node_driver_stats *out);
 bool node_driver_halted(const struct node_driver *d);
+/* A silence: no peer's Status reached the core for more than
+ * NODE_READY_STATUS_AGE_MAX_MS (Statuses come every retransmit period), as
+ * after a pause or a partition. Its length in ms, from then until a fresh
+ * Status came (NODE_READY_RESYNC_MS after the silence was noticed: those
+ * queued through it are stale) and the frames waiting were all taken (the node cannot know
+ * it is caught up before); 0 otherwise, and always on a one-validator
+ * chain. */
+#define NODE_READY_STATUS_AGE_MAX_MS 2000
+/* A Status that ends a silence came at least this long after it was
+ * noticed (Statuses come every 500 ms). */
+#define NODE_READY_RESYNC_MS 1000
+int64_t node_driver_silence_ms(const struct node_driver *d);
 
 #endif

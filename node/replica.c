@@ -619,21 +619,42 @@ bool replica_ready(const struct node *n, char *why, size_t why_size)
     if (!r || !r->driver)
         return true;
     const pbft *core = node_driver_core(r->driver);
+    /* Behind first: a node catching up after a pause or a partition says
+     * so even while its links come back. */
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    uint64_t statuses;
+    uint64_t peers = pbft_peer_delivered_height(core, &statuses);
+    int64_t silence_ms = node_driver_silence_ms(r->driver);
+    if (silence_ms) {
+        snprintf(why, why_size, "behind: no Status from a validator for "
+                 "%lld ms; catching up from committed height %llu",
+                 (long long)silence_ms, (unsigned long long)tip.height);
+        return false;
+    }
+    if (peers > tip.height + NODE_READY_BLOCKS_BEHIND_MAX) {
+        snprintf(why, why_size, "behind: committed height %llu, a validator "
+                 "reports %llu (more than %u blocks ahead)",
+                 (unsigned long long)tip.height, (unsigned long long)peers,
+                 (unsigned)NODE_READY_BLOCKS_BEHIND_MAX);
+        return false;
+    }
     uint32_t count = (uint32_t)n->genesis->n_validators;
     uint32_t linked = replica_peers_connected(n) + 1;
     if (linked < witan_quorum(count)) {
-        snprintf(why, why_size, "linked to %u of %u validators (itself "
-                 "included), a quorum is %u", linked, count,
+        snprintf(why, why_size, "quorum: linked to %u of %u validators "
+                 "(itself included), a quorum is %u", linked, count,
                  witan_quorum(count));
         return false;
     }
     if (pbft_halted(core)) {
-        snprintf(why, why_size, "consensus halted on conflicting blocks");
+        snprintf(why, why_size,
+                 "halted: consensus halted on conflicting blocks");
         return false;
     }
     if (pbft_in_view_change(core)) {
-        snprintf(why, why_size, "view change to view %llu under way",
-                 (unsigned long long)pbft_view(core));
+        snprintf(why, why_size, "view_change: view change to view %llu "
+                 "under way", (unsigned long long)pbft_view(core));
         return false;
     }
     return true;

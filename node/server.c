@@ -226,7 +226,7 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
                                                    sizeof a->not_ready);
     if (disk.low)
         snprintf(a->not_ready, sizeof a->not_ready,
-                 "disk low: transactions refused");
+                 "disk_low: disk low, transactions refused");
     a->response.not_ready = a->not_ready;
     resp->kind_case = WITAN__RESPONSE__KIND_METRICS;
     resp->metrics = &a->response;
@@ -829,7 +829,8 @@ int node_run(const char *home, const struct node_config *cfg,
      * API and the gateway, when either asks for TLS. */
     nng_tls_config *tls = NULL;
     bool api_tls = strncmp(cfg->listen, "tls+tcp://", 10) == 0;
-    if (!err && (api_tls || strncmp(cfg->http_listen, "https://", 8) == 0))
+    if (!err && (api_tls || strncmp(cfg->http_listen, "https://", 8) == 0 ||
+                 strncmp(cfg->metrics_listen, "https://", 8) == 0))
         err = node_tls_config(&n, NODE_TLS_API_SERVER, NULL, &tls);
     int rc = 0;
     if (!err && (rc = nng_rep0_open(&n.sock)) == 0) {
@@ -854,8 +855,23 @@ int node_run(const char *home, const struct node_config *cfg,
         const struct node_http_limits limits = {
             cfg->http_idle_timeout_ms, cfg->http_request_timeout_ms,
             cfg->http_connection_count_max};
-        err = node_http_start(n.sock, cfg->http_listen, tls, &limits, &http);
+        err = node_http_start(n.sock, cfg->http_listen, tls, &limits, false,
+                              &http);
         n.http = http;
+    }
+    /* The metrics listener: the same gateway code, /metrics, /healthz and
+     * /readyz only; its connections are not in http_connections_*. */
+    struct node_http *ops = NULL;
+    if (!err && cfg->metrics_listen[0]) {
+        const struct node_http_limits limits = {
+            cfg->http_idle_timeout_ms, cfg->http_request_timeout_ms,
+            cfg->http_connection_count_max};
+        err = node_http_start(n.sock, cfg->metrics_listen, tls, &limits, true,
+                              &ops);
+        if (err) {
+            n.http = NULL;
+            node_http_stop(http);
+        }
     }
     if (tls)
         nng_tls_config_free(tls); /* the listeners hold their own */
@@ -875,6 +891,7 @@ int node_run(const char *home, const struct node_config *cfg,
      * n = 1, whose own COMMIT is the whole quorum (spec/consensus.md). */
     err = replica_run(&n, stop);
     n.http = NULL;
+    node_http_stop(ops);
     node_http_stop(http);
     ledger_tip(n.l, &tip);
     WITAN_INFO("node", "stopping at height %llu%s",
