@@ -755,8 +755,75 @@ static int cli_proposals(int argc, char **argv)
     return r;
 }
 
+/* --- validators ------------------------------------------------------------------- */
+
+static const char validators_usage[] =
+    "usage: witan validators [--at HEIGHT] [--json]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
+    "\n"
+    "The validator set in force at HEIGHT (default: the next block): each\n"
+    "validator's index, name, Ed25519 key and operator, and a change that\n"
+    "is not in force yet with the height it takes effect from\n"
+    "(spec/governance.md section 12).\n"
+    "\n" CLI_NODE_HELP;
+
+static const struct cli_opt validators_opts[] = {
+    CLI_OPTS_NODE, {"--json", false, false}, {"--at", true, false},
+    {NULL, false, false}};
+
+static void print_set(const char *title, const Witan__ValidatorSet *v)
+{
+    printf("%s from height %llu: %zu validators\n", title,
+           (unsigned long long)v->first_height, v->n_validators);
+    for (size_t i = 0; i < v->n_validators; i++) {
+        const Witan__Validator *x = v->validators[i];
+        printf("  %2zu %-16s ", i, x->name);
+        hexline("", &x->pubkey);
+        if (x->operator_.len)
+            hexline("  operator ", &x->operator_);
+        printf("\n");
+    }
+}
+
+static int cli_validators(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(validators_usage, stdout);
+        return 0;
+    }
+    if (cli_args_check(argc, argv, 1, validators_opts, 0, "validators"))
+        return 2;
+    Witan__ValidatorsRequest q = WITAN__VALIDATORS_REQUEST__INIT;
+    const char *at = cli_flag(argc, argv, "--at");
+    if (at && cli_parse_u64("validators", "--at", at, UINT64_MAX, &q.height))
+        return 2;
+    char address[256];
+    cli_node_connect(argc, argv, address, sizeof address);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_VALIDATORS;
+    req.validators = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 10000, &resp))
+        return 1;
+    if (cli_response_error("validators", resp)) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    if (cli_has_flag(argc, argv, "--json")) {
+        print_json(&resp->validators->base);
+    } else {
+        print_set("in force", resp->validators->set);
+        if (resp->validators->pending)
+            print_set("pending", resp->validators->pending);
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
 int cli_governance(int argc, char **argv)
 {
+    if (strcmp(argv[0], "validators") == 0)
+        return cli_validators(argc, argv);
     if (strcmp(argv[0], "propose") == 0)
         return cli_propose(argc, argv);
     if (strcmp(argv[0], "vote") == 0)

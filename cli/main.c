@@ -25,11 +25,14 @@ static const struct cli_command commands[] = {
     {"attest", "sign and submit attestations (flags or CSV)", cli_attest},
     {"member", "membership changes by an admin; show a member", cli_member},
     {"propose", "propose a governed change (members, roles, parameters, "
-                "retirements)",
+                "contracts, models, validators)",
      cli_governance},
     {"vote", "vote on a proposal for the validators a key operates",
      cli_governance},
     {"proposals", "proposals with their tally, votes and effects",
+     cli_governance},
+    {"validators", "the validator set in force at a height, and a pending "
+                   "change",
      cli_governance},
     {"query", "status, blocks, transactions, attestations", cli_query},
     {"node", "operate a node: backup of a running node's database", cli_node},

@@ -864,6 +864,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->consistency->base
         : resp->kind_case == WITAN__RESPONSE__KIND_PROPOSALS
             ? &resp->proposals->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_VALIDATORS
+            ? &resp->validators->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -1174,6 +1176,26 @@ static void route_proposals(struct http_call *c, const char *arg)
     req.proposals = &q;
     answer_query(c, &req);
     free(q.cursor.data);
+}
+
+/* GET /v1/validators[?at=H]: the validator set in force at H (default:
+ * the next block) and any pending change (governance.md section 12). */
+static void route_validators(struct http_call *c)
+{
+    static const char *const known[] = {"at", NULL};
+    if (!params_ok(c, known))
+        return;
+    Witan__ValidatorsRequest q = WITAN__VALIDATORS_REQUEST__INIT;
+    const char *at = param(&c->params, "at");
+    if (at && (parse_u64(at, &q.height) || q.height == 0)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "at is a height, a whole number from 1");
+        return;
+    }
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_VALIDATORS;
+    req.validators = &q;
+    answer_query(c, &req);
 }
 
 /* The one path argument of a route that takes a hash and no parameters;
@@ -1772,6 +1794,7 @@ static void h_model(struct http_call *c, char *arg) { route_models(c, arg); }
 static void h_contracts(struct http_call *c, char *arg) { (void)arg; route_contracts(c, NULL); }
 static void h_contract(struct http_call *c, char *arg) { route_contracts(c, arg); }
 static void h_proposals(struct http_call *c, char *arg) { (void)arg; route_proposals(c, NULL); }
+static void h_validators(struct http_call *c, char *arg) { (void)arg; route_validators(c); }
 static void h_proposal(struct http_call *c, char *arg) { route_proposals(c, arg); }
 static void h_decisions(struct http_call *c, char *arg) { (void)arg; route_decisions(c, NULL); }
 static void h_decision(struct http_call *c, char *arg) { route_decisions(c, arg); }
@@ -1830,6 +1853,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/v1/contracts/{id}", h_contract, false},
     {"GET", "/v1/proposals", h_proposals, false},
     {"GET", "/v1/proposals/{id}", h_proposal, false},
+    {"GET", "/v1/validators", h_validators, false},
     {"GET", "/v1/decisions", h_decisions, false},
     {"GET", "/v1/decisions/{id}", h_decision, false},
     {"GET", "/v1/proofs/consistency", h_consistency, false},

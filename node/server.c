@@ -638,7 +638,9 @@ void node_handle_request(struct node *n, nng_msg *msg)
         }
         if (!err)
             err = ledger_validator_set(n->l, 0, &vals.pending);
-        if (!err && vals.pending->first_height <= at) {
+        /* Pending: not in force yet for the next block, whatever the
+         * height asked. */
+        if (!err && vals.pending->first_height <= t.height + 1) {
             witan__validator_set__free_unpacked(vals.pending, NULL);
             vals.pending = NULL;
         }

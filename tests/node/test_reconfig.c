@@ -266,10 +266,22 @@ static void test_remove_and_add_back(void **state)
         first = newest_set(1, &count);
     }
     assert_int_equal(count, 5);
+    expect(0, 2, out, "validators");
+    assert_non_null(strstr(out, "in force from height"));
+    assert_non_null(strstr(out, "pending from height"));
+    assert_non_null(strstr(out, pub4));
     /* Four of five are a quorum of five: the chain passes the boundary
      * without node 4. */
     while (h < first + 1)
         h = attest(1, 0x0f);
+    snprintf(args, sizeof args, "validators --at %llu",
+             (unsigned long long)first - 1);
+    expect(0, 2, out, args);
+    assert_non_null(strstr(out, ": 4 validators"));
+    assert_null(strstr(out, pub4));
+    expect(0, 3, out, "validators --json");
+    assert_non_null(strstr(out, pub4));
+    assert_null(strstr(out, "\"pending\""));
 
     /* Node 4 from a backup of node 0 taken after the boundary. */
     assert_int_equal(run(out, "rm -rf %s/node4/data && %s/witan node backup "
