@@ -240,31 +240,50 @@ static const Witan__DeployContract *deployment(const Witan__ProposalAction *a)
                : a->replace_contract;
 }
 
+/* The Membership change a member action stands for; false for other
+ * actions. */
+static bool membership_of(const Witan__ProposalAction *a, Witan__Membership *m)
+{
+    witan__membership__init(m);
+    switch (a->action_case) {
+    case WITAN__PROPOSAL_ACTION__ACTION_ADD_MEMBER:
+        m->change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
+        m->add = a->add_member;
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_MEMBER:
+        m->change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
+        m->remove = a->remove_member;
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_GRANT:
+        m->change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
+        m->grant = a->grant;
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_REVOKE:
+        m->change_case = WITAN__MEMBERSHIP__CHANGE_REVOKE;
+        m->revoke = a->revoke;
+        break;
+    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_MEMBER_KEY:
+        m->change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
+        m->rotate = a->rotate_member_key;
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
 static int check_action(const Witan__ProposalAction *a, size_t i, char *why,
                         size_t why_size)
 {
-    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    Witan__Membership m;
+    if (membership_of(a, &m)) {
+        char inner[LEDGER_WHY_SIZE];
+        int err = membership_check(&m, inner, sizeof inner);
+        if (err)
+            WHY("action %zu: %s", i, inner);
+        return err;
+    }
     switch (a->action_case) {
-    case WITAN__PROPOSAL_ACTION__ACTION_ADD_MEMBER:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
-        m.add = a->add_member;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_MEMBER:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
-        m.remove = a->remove_member;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_GRANT:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
-        m.grant = a->grant;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_REVOKE:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_REVOKE;
-        m.revoke = a->revoke;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_MEMBER_KEY:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
-        m.rotate = a->rotate_member_key;
-        break;
     case WITAN__PROPOSAL_ACTION__ACTION_SET_PARAM: {
         Witan__Params scratch = WITAN__PARAMS__INIT;
         char inner[LEDGER_WHY_SIZE];
@@ -343,11 +362,6 @@ static int check_action(const Witan__ProposalAction *a, size_t i, char *why,
         WHY("action %zu has no kind this chain governs", i);
         return WITAN_EINVAL;
     }
-    char inner[LEDGER_WHY_SIZE];
-    int err = membership_check(&m, inner, sizeof inner);
-    if (err)
-        WHY("action %zu: %s", i, inner);
-    return err;
 }
 
 int gov_check_propose(const Witan__Propose *p, char *why, size_t why_size)
@@ -777,7 +791,7 @@ static int enact_action(ledger *l, store_txn *txn, const Witan__Proposal *p,
                         Witan__TxStatus *status)
 {
     const uint8_t *by = p->tx_hash.data;
-    Witan__Membership m = WITAN__MEMBERSHIP__INIT;
+    Witan__Membership m;
     if (changes_validators(a)) {
         /* On a copy, so that a skipped action leaves the set as it was. */
         struct ledger_vset v = l->vs_next;
@@ -789,27 +803,15 @@ static int enact_action(ledger *l, store_txn *txn, const Witan__Proposal *p,
         }
         return err;
     }
+    if (membership_of(a, &m)) {
+        int err = membership_apply(txn, &m, by, height, status);
+        /* Membership calls an unknown target an unknown sender; here it is
+         * a member the action names. */
+        if (*status == WITAN__TX_STATUS__TX_STATUS_UNKNOWN_SENDER)
+            *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MEMBER;
+        return err;
+    }
     switch (a->action_case) {
-    case WITAN__PROPOSAL_ACTION__ACTION_ADD_MEMBER:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_ADD;
-        m.add = a->add_member;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_REMOVE_MEMBER:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_REMOVE;
-        m.remove = a->remove_member;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_GRANT:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_GRANT;
-        m.grant = a->grant;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_REVOKE:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_REVOKE;
-        m.revoke = a->revoke;
-        break;
-    case WITAN__PROPOSAL_ACTION__ACTION_ROTATE_MEMBER_KEY:
-        m.change_case = WITAN__MEMBERSHIP__CHANGE_ROTATE;
-        m.rotate = a->rotate_member_key;
-        break;
     case WITAN__PROPOSAL_ACTION__ACTION_SET_PARAM: {
         Witan__Params trial = l->next_params;
         char why[LEDGER_WHY_SIZE];
@@ -838,12 +840,6 @@ static int enact_action(ledger *l, store_txn *txn, const Witan__Proposal *p,
         *status = WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD;
         return WITAN_OK;
     }
-    int err = membership_apply(txn, &m, by, height, status);
-    /* Membership calls an unknown target an unknown sender; here it is a
-     * member the action names. */
-    if (*status == WITAN__TX_STATUS__TX_STATUS_UNKNOWN_SENDER)
-        *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_MEMBER;
-    return err;
 }
 
 static int enact(ledger *l, store_txn *txn, uint64_t id, uint64_t height)
