@@ -765,9 +765,13 @@ static bool vote_is_moot(pbft *r, uint32_t sender,
 
 /* Decodes a SignedMessage and checks its signature. With may_skip (messages
  * from the network), returns 1 without checking for a moot vote. */
-static int open_signed(pbft *r, const uint8_t *raw, size_t size,
-                       uint32_t *sender, Witan__ConsensusMessage **cm,
-                       enum pbft_drop *why, bool may_skip)
+/* Opens a signed message of a validator of set `vs` (the set in force
+ * when it was signed: a checkpoint or prepared proof of a height below a
+ * change is signed by the set before it). */
+static int open_signed_in(pbft *r, const struct vset *vs, const uint8_t *raw,
+                          size_t size, uint32_t *sender,
+                          Witan__ConsensusMessage **cm, enum pbft_drop *why,
+                          bool may_skip)
 {
     *cm = NULL;
     if (size == 0 || size > WITAN_MESSAGE_SIZE_MAX) {
@@ -786,7 +790,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
     }
     Witan__SignedMessage *sm = (Witan__SignedMessage *)pm;
     int rc = WITAN_ECONSENSUS;
-    if (sm->sender >= r->set.n) {
+    if (sm->sender >= vs->n) {
         *why = PBFT_DROP_UNKNOWN_KEY;
         goto out;
     }
@@ -815,7 +819,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_DECODE;
         goto out;
     }
-    if (sig_check(r->scheme, &r->set.keys[sm->sender], digest,
+    if (sig_check(r->scheme, &vs->keys[sm->sender], digest,
                   sm->signature.data) != 0) {
         witan__consensus_message__free_unpacked(m, NULL);
         *why = PBFT_DROP_BAD_SIG;
@@ -829,9 +833,17 @@ out:
     return rc;
 }
 
-/* Same for a nested, already packed SignedMessage. */
-static int open_nested(pbft *r, const Witan__SignedMessage *sm,
-                       uint32_t *sender, Witan__ConsensusMessage **cm)
+static int open_signed(pbft *r, const uint8_t *raw, size_t size,
+                       uint32_t *sender, Witan__ConsensusMessage **cm,
+                       enum pbft_drop *why, bool may_skip)
+{
+    return open_signed_in(r, &r->set, raw, size, sender, cm, why, may_skip);
+}
+
+/* Same for a nested, already packed SignedMessage of set vs. */
+static int open_nested_in(pbft *r, const struct vset *vs,
+                          const Witan__SignedMessage *sm, uint32_t *sender,
+                          Witan__ConsensusMessage **cm)
 {
     size_t size = witan__signed_message__get_packed_size(sm);
     uint8_t *tmp = malloc(size ? size : 1);
@@ -839,10 +851,18 @@ static int open_nested(pbft *r, const Witan__SignedMessage *sm,
         return WITAN_ENOMEM;
     witan__signed_message__pack(sm, tmp);
     enum pbft_drop why;
-    int rc = open_signed(r, tmp, size, sender, cm, &why, false);
+    int rc = open_signed_in(r, vs, tmp, size, sender, cm, &why, false);
     free(tmp);
     return rc;
 }
+
+static int open_nested(pbft *r, const Witan__SignedMessage *sm,
+                       uint32_t *sender, Witan__ConsensusMessage **cm)
+{
+    return open_nested_in(r, &r->set, sm, sender, cm);
+}
+
+static const struct vset *set_at(const pbft *r, uint64_t height);
 
 static int pack_signed(const Witan__SignedMessage *sm, buf *out)
 {
@@ -865,12 +885,14 @@ static int check_ck_proof(pbft *r, uint64_t height,
 {
     if (height == 0)
         return count == 0 ? 0 : WITAN_ECONSENSUS;
+    /* Signed by the set in force at that height. */
+    const struct vset *vs = set_at(r, height);
     uint64_t seen = 0;
     uint32_t good = 0;
     for (size_t i = 0; i < count && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested(r, msgs[i], &s, &cm) != 0)
+        if (open_nested_in(r, vs, msgs[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
                   cm->checkpoint->height == height &&
@@ -884,7 +906,7 @@ static int check_ck_proof(pbft *r, uint64_t height,
         seen |= 1ull << s;
         good++;
     }
-    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+    return good >= vs->q ? 0 : WITAN_ECONSENSUS;
 }
 
 /* Checks a prepared proof: the block hashes to d and a quorum of distinct
@@ -896,12 +918,13 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
     if (p->view >= below_view ||
         pbft_block_hash(p->block.data, p->block.len, digest) != 0)
         return WITAN_ECONSENSUS;
+    const struct vset *vs = set_at(r, p->height);
     uint64_t seen = 0;
     uint32_t good = 0;
     for (size_t i = 0; i < p->n_prepares && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested(r, p->prepares[i], &s, &cm) != 0)
+        if (open_nested_in(r, vs, p->prepares[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok =
             cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
@@ -916,7 +939,7 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
         seen |= 1ull << s;
         good++;
     }
-    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+    return good >= vs->q ? 0 : WITAN_ECONSENSUS;
 }
 
 static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
@@ -3021,8 +3044,12 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
 {
     if (r->change_pending)
         return WITAN_ESTATE;
+    /* A replica that lagged may learn of a change only once the checkpoint
+     * below it is already stable here (from its peers' proof): then it
+     * switches at once, having delivered nothing past that checkpoint. */
+    bool now = from_height == r->low + 1 && r->delivered <= r->low;
     if (from_height == 0 || (from_height - 1) % r->K != 0 ||
-        from_height <= r->low + 1 || from_height <= r->proposed)
+        (from_height <= r->low + 1 && !now) || from_height <= r->proposed)
         return WITAN_ERANGE;
     struct vset ns;
     int rc = set_init(&ns, validators, count, self);
@@ -3037,7 +3064,7 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     r->next_set = ns;
     r->change_pending = true;
     r->change_from = from_height;
-    return 0;
+    return now ? switch_set(r) : 0;
 }
 
 /* Replays one persisted record into a fresh replica (no sends). */
