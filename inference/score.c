@@ -730,7 +730,8 @@ t512_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int R,
 
 /* A wide hidden layer (bias_q set, at most TILE_CHUNKS_MAX chunks) for
  * TILE samples, R registers from jb: rescale32 on 16 lanes, as
- * dense_tile_hidden gives. */
+ * dense_tile_hidden gives. The clamp to 32767 is vpackssdw's saturation
+ * (after the lower clamp, so the same value). */
 static inline __attribute__((target(T512_TARGET), always_inline)) void
 t512_hidden_block(const struct infer_layer *L, const int16_t *a, int16_t *o,
                   int32_t lo, uint32_t jb, int R, bool tail)
@@ -739,31 +740,42 @@ t512_hidden_block(const struct infer_layer *L, const int16_t *a, int16_t *o,
     const uint32_t n = chunk_count(L);
     const __m128i cnt = _mm_cvtsi32_si128((int)L->shift);
     const __m512i mask = _mm512_set1_epi32((int32_t)((1u << L->shift) - 1));
-    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(INFER_I16_MAX);
-    t512_sums(L, a, jb, R, tail, part);
-    for (int r = 0; r < R; r++) {
-        const uint32_t j = jb + 16 * r;
+    const __m512i vlo = _mm512_set1_epi32(lo);
+    /* vpackssdw interleaves its sources by 128-bit lane: put them back */
+    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    __m512i bq[4], br[4];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         const __mmask16 m = r + 1 == R && tail ? 0xff : 0xffff;
-        const __m512i bq = _mm512_maskz_loadu_epi32(m, L->bias_q + j);
-        const __m512i br = _mm512_maskz_loadu_epi32(m, L->bias_r + j);
-        for (int t = 0; t < TILE; t++) {
+        bq[r] = _mm512_maskz_loadu_epi32(m, L->bias_q + jb + 16 * r);
+        br[r] = _mm512_maskz_loadu_epi32(m, L->bias_r + jb + 16 * r);
+    }
+    t512_sums(L, a, jb, R, tail, part);
+    _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
+        __m512i v[4];
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             __m512i c = _mm512_load_si512((const __m512i *)(part[0][t] + 16 * r));
-            __m512i q = _mm512_sra_epi32(c, cnt), rr = _mm512_and_si512(c, mask);
+            __m512i q = _mm512_add_epi32(_mm512_sra_epi32(c, cnt), bq[r]);
+            __m512i rr = _mm512_add_epi32(_mm512_and_si512(c, mask), br[r]);
             for (uint32_t i = 1; i < n; i++) {
                 c = _mm512_load_si512((const __m512i *)(part[i][t] + 16 * r));
                 q = _mm512_add_epi32(q, _mm512_sra_epi32(c, cnt));
                 rr = _mm512_add_epi32(rr, _mm512_and_si512(c, mask));
             }
-            rr = _mm512_add_epi32(rr, br);
-            q = _mm512_add_epi32(q, bq);
             q = _mm512_add_epi32(q, _mm512_sra_epi32(rr, cnt));
-            q = _mm512_min_epi32(_mm512_max_epi32(q, vlo), vhi);
-            int16_t *d = o + (size_t)t * TILE_STRIDE + j;
-            if (m == 0xffff)
-                _mm256_storeu_si256((__m256i *)d, _mm512_cvtepi32_epi16(q));
+            v[r] = _mm512_max_epi32(q, vlo);
+        }
+        int16_t *d = o + (size_t)t * TILE_STRIDE + jb;
+        _Pragma("GCC unroll 4") for (int r = 0; r + 1 < R; r += 2)
+            _mm512_storeu_si512((__m512i *)(d + 16 * r),
+                                _mm512_permutexvar_epi64(
+                                    order, _mm512_packs_epi32(v[r], v[r + 1])));
+        if (R % 2) {
+            const __m512i w = _mm512_permutexvar_epi64(
+                order, _mm512_packs_epi32(v[R - 1], v[R - 1]));
+            if (tail)
+                _mm_storeu_si128((__m128i *)(d + 16 * (R - 1)), _mm512_castsi512_si128(w));
             else
-                _mm_storeu_si128((__m128i *)d,
-                                 _mm256_castsi256_si128(_mm512_cvtepi32_epi16(q)));
+                _mm256_storeu_si256((__m256i *)(d + 16 * (R - 1)), _mm512_castsi512_si256(w));
         }
     }
 }
