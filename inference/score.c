@@ -398,31 +398,37 @@ normalise_avx2(const infer_model *m, const int64_t *x, int16_t *a)
         a[i] = 0;
 }
 
-/* normalise_avx2 eight inputs at a time: AVX-512 has the arithmetic shift
- * and 64-bit min and max that AVX2 lacks; the product keeps the same
- * 24-bit split (two vpmuldq). Exact, as the scalar code. */
-__attribute__((target("avx512f,avx2"))) static void
-normalise512(const infer_model *m, const int64_t *x, int16_t *a)
+/* normalise_avx2 for n samples (rows of n_in, outputs `stride` apart),
+ * eight inputs at a time: AVX-512 has the arithmetic shift and 64-bit min
+ * and max that AVX2 lacks; the product keeps the same 24-bit split (two
+ * vpmuldq). Exact, as the scalar code. */
+__attribute__((target("avx512f,avx512bw,avx2"))) static void
+normalise512(const infer_model *m, const int64_t *x, size_t n, int16_t *a,
+             size_t stride)
 {
-    const size_t n4 = (m->n_in + 3) / 4 * 4;
+    const size_t n_in = m->n_in, n4 = (n_in + 3) / 4 * 4, pad = m->layers[0].in_pad;
     const int64_t *ln = m->norm_lanes;
     const __m512i lo24 = _mm512_set1_epi64(0xffffff);
     const __m512i vlo = _mm512_set1_epi64(-INFER_I16_MAX), vhi = _mm512_set1_epi64(INFER_I16_MAX);
-    for (size_t i = 0; i < m->n_in; i += 8) {
-        const __mmask8 k = m->n_in - i >= 8 ? 0xff : (__mmask8)((1u << (m->n_in - i)) - 1);
-        __m512i d = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, x + i),
-                                     _mm512_maskz_loadu_epi64(k, ln + i));
-        __m512i sc = _mm512_maskz_loadu_epi64(k, ln + n4 + i);
-        __m512i v = _mm512_add_epi64(
-            _mm512_slli_epi64(_mm512_mul_epi32(_mm512_srai_epi64(d, 24), sc), 24),
-            _mm512_mul_epi32(_mm512_and_si512(d, lo24), sc));
-        v = _mm512_add_epi64(v, _mm512_maskz_loadu_epi64(k, ln + 3 * n4 + i));
-        v = _mm512_srav_epi64(v, _mm512_maskz_loadu_epi64(k, ln + 2 * n4 + i));
-        v = _mm512_min_epi64(_mm512_max_epi64(v, vlo), vhi);
-        _mm_storeu_si128((__m128i *)(a + i), _mm512_cvtepi64_epi16(v));
+    for (size_t i = 0; i < n_in; i += 8) {
+        const __mmask8 k = n_in - i >= 8 ? 0xff : (__mmask8)((1u << (n_in - i)) - 1);
+        const __m512i off = _mm512_maskz_loadu_epi64(k, ln + i);
+        const __m512i sc = _mm512_maskz_loadu_epi64(k, ln + n4 + i);
+        const __m512i sh = _mm512_maskz_loadu_epi64(k, ln + 2 * n4 + i);
+        const __m512i half = _mm512_maskz_loadu_epi64(k, ln + 3 * n4 + i);
+        for (size_t s = 0; s < n; s++) {
+            __m512i d = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, x + s * n_in + i), off);
+            __m512i v = _mm512_add_epi64(
+                _mm512_slli_epi64(_mm512_mul_epi32(_mm512_srai_epi64(d, 24), sc), 24),
+                _mm512_mul_epi32(_mm512_and_si512(d, lo24), sc));
+            v = _mm512_srav_epi64(_mm512_add_epi64(v, half), sh);
+            v = _mm512_min_epi64(_mm512_max_epi64(v, vlo), vhi);
+            _mm_storeu_si128((__m128i *)(a + s * stride + i), _mm512_cvtepi64_epi16(v));
+        }
     }
-    for (uint32_t i = m->n_in; i < m->layers[0].in_pad; i++)
-        a[i] = 0;
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = n_in; i < pad; i++)
+            a[s * stride + i] = 0;
 }
 #endif
 
@@ -445,7 +451,7 @@ static void normalise(const infer_model *m, const int64_t *x, int16_t *a)
 {
 #ifdef INFER_HAVE_AVX2_KERNEL
     if (cpu_has_vnni512) {
-        normalise512(m, x, a);
+        normalise512(m, x, 1, a, 0);
         return;
     }
     if (cpu_has_avx2) {
@@ -854,8 +860,11 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
                    "a last layer's padded sums fit OUTPUT_COUNT_MAX");
     int16_t buf[2][TILE][TILE_STRIDE] __attribute__((aligned(32)));
     int64_t acc[TILE][WITAN_MODEL_OUTPUT_COUNT_MAX];
-    for (int s = 0; s < TILE; s++)
-        normalise(m, x + (size_t)s * m->n_in, buf[0][s]);
+    if (cpu_has_vnni512)
+        normalise512(m, x, TILE, buf[0][0], TILE_STRIDE);
+    else
+        for (int s = 0; s < TILE; s++)
+            normalise_avx2(m, x + (size_t)s * m->n_in, buf[0][s]);
     int cur = 0;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
@@ -987,12 +996,36 @@ inputs_bad_avx2(const int64_t *x, size_t n)
         r |= (x[i] > WITAN_MODEL_INPUT_ABS_MAX) | (x[i] < -WITAN_MODEL_INPUT_ABS_MAX);
     return r;
 }
+
+/* inputs_bad_avx2 with AVX-512's 64-bit max and min: the extremes of
+ * eight lanes, compared once at the end. */
+__attribute__((target("avx512f,avx2"))) static int
+inputs_bad512(const int64_t *x, size_t n)
+{
+    __m512i hi = _mm512_setzero_si512(), lo = hi;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        hi = _mm512_max_epi64(hi, v);
+        lo = _mm512_min_epi64(lo, v);
+    }
+    if (i < n) {
+        const __mmask8 k = (__mmask8)((1u << (n - i)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi64(k, x + i);
+        hi = _mm512_max_epi64(hi, v);
+        lo = _mm512_min_epi64(lo, v);
+    }
+    return _mm512_reduce_max_epi64(hi) > WITAN_MODEL_INPUT_ABS_MAX ||
+           _mm512_reduce_min_epi64(lo) < -WITAN_MODEL_INPUT_ABS_MAX;
+}
 #endif
 
 /* The batch path checks every input of every sample before scoring any. */
 static int check_inputs(const int64_t *x, size_t n)
 {
 #ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_vnni512)
+        return inputs_bad512(x, n) ? WITAN_ERANGE : 0;
     if (cpu_has_avx2)
         return inputs_bad_avx2(x, n) ? WITAN_ERANGE : 0;
 #endif
