@@ -701,15 +701,15 @@ t512_wload(const int16_t *w, __mmask32 m)
 }
 
 /* The chunk sums of the TILE samples against R registers of 16 outputs
- * from jb (the last one masked to 8 outputs when tail):
- * part[c][s][0..16 R). */
+ * from jb (the last one masked to 8 outputs when tail): part[c][s][0..16 R)
+ * for every chunk but the last, which is left in last[s][0..R). */
 static inline __attribute__((target(T512_TARGET), always_inline)) void
 t512_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int R,
-          bool tail, int32_t part[][TILE][T512_OUT])
+          bool tail, int32_t part[][TILE][T512_OUT], __m512i last[TILE][4])
 {
     const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
-    const __mmask32 full = 0xffffffffu, last = tail ? 0xffffu : full;
-    for (uint32_t c = 0; c < np; c += k) {
+    const __mmask32 full = 0xffffffffu, edge = tail ? 0xffffu : full;
+    for (uint32_t c = 0;; c += k) { /* np >= 1: ends in the last chunk */
         __m512i s[TILE][4];
         _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
@@ -719,7 +719,7 @@ t512_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int R,
             const int16_t *w = L->wp + ((size_t)p * op + jb) * 2;
             __m512i wr[4];
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-                wr[r] = t512_wload(w + 32 * r, r + 1 == R ? last : full);
+                wr[r] = t512_wload(w + 32 * r, r + 1 == R ? edge : full);
             _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
                 int32_t pr;
                 memcpy(&pr, a + (size_t)t * TILE_STRIDE + 2 * p, sizeof pr);
@@ -727,6 +727,12 @@ t512_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int R,
                 _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
                     s[t][r] = _mm512_dpwssd_epi32(s[t][r], wr[r], b);
             }
+        }
+        if (c + k >= np) { /* the last chunk stays in registers */
+            _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                    last[t][r] = s[t][r];
+            return;
         }
         _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
@@ -755,14 +761,15 @@ t512_hidden_block(const struct infer_layer *L, const int16_t *a, int16_t *o,
         bq[r] = _mm512_maskz_loadu_epi32(m, L->bias_q + jb + 16 * r);
         br[r] = _mm512_maskz_loadu_epi32(m, L->bias_r + jb + 16 * r);
     }
-    t512_sums(L, a, jb, R, tail, part);
+    __m512i last[TILE][4];
+    t512_sums(L, a, jb, R, tail, part, last);
     _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
         __m512i v[4];
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-            __m512i c = _mm512_load_si512((const __m512i *)(part[0][t] + 16 * r));
+            __m512i c = last[t][r];
             __m512i q = _mm512_add_epi32(_mm512_sra_epi32(c, cnt), bq[r]);
             __m512i rr = _mm512_add_epi32(_mm512_and_si512(c, mask), br[r]);
-            for (uint32_t i = 1; i < n; i++) {
+            for (uint32_t i = 0; i + 1 < n; i++) {
                 c = _mm512_load_si512((const __m512i *)(part[i][t] + 16 * r));
                 q = _mm512_add_epi32(q, _mm512_sra_epi32(c, cnt));
                 rr = _mm512_add_epi32(rr, _mm512_and_si512(c, mask));
@@ -814,12 +821,14 @@ t512_last_block(const struct infer_layer *L, const int16_t *a, int64_t *acc,
 {
     int32_t part[TILE_CHUNKS_MAX][TILE][T512_OUT] __attribute__((aligned(64)));
     const uint32_t n = chunk_count(L);
-    t512_sums(L, a, jb, R, tail, part);
-    for (int t = 0; t < TILE; t++)
-        for (int r = 0; r < R; r++) {
+    __m512i last[TILE][4];
+    t512_sums(L, a, jb, R, tail, part, last);
+    _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             __m512i l = _mm512_setzero_si512(), h = l;
             for (uint32_t c = 0; c < n; c++) {
-                __m512i v = _mm512_load_si512((const __m512i *)(part[c][t] + 16 * r));
+                __m512i v = c + 1 == n ? last[t][r]
+                          : _mm512_load_si512((const __m512i *)(part[c][t] + 16 * r));
                 l = _mm512_add_epi64(l, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
                 h = _mm512_add_epi64(h, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
             }
