@@ -858,6 +858,37 @@ dense_tile_last512(const struct infer_layer *L, const int16_t *a, int64_t *acc)
         t512_last_block(L, a, acc, jb, 1, true);
 }
 
+/* rows_avx2 for TILE samples (rows TILE_STRIDE apart), 32 inputs a
+ * vpmaddwd: each lane a pair (< 2^31), widened at once; sums to acc rows
+ * of WITAN_MODEL_OUTPUT_COUNT_MAX. */
+__attribute__((target(T512_TARGET))) static void
+rows512_tile(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    for (uint32_t j = 0; j < L->out; j++) {
+        const int16_t *w = L->rows + (size_t)j * L->in_pad;
+        __m512i lo[TILE], hi[TILE];
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            lo[t] = hi[t] = _mm512_setzero_si512();
+        for (uint32_t i = 0; i < L->in_pad; i += 32) {
+            /* in_pad is a multiple of 16: the last load may be half */
+            const __mmask32 m = L->in_pad - i >= 32 ? 0xffffffffu : 0xffffu;
+            const __m512i wv = _mm512_maskz_loadu_epi16(m, w + i);
+            _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
+                const __m512i p = _mm512_madd_epi16(
+                    _mm512_maskz_loadu_epi16(m, a + (size_t)t * TILE_STRIDE + i), wv);
+                lo[t] = _mm512_add_epi64(lo[t], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)));
+                hi[t] = _mm512_add_epi64(hi[t], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p, 1)));
+            }
+        }
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            acc[(size_t)t * WITAN_MODEL_OUTPUT_COUNT_MAX + j] =
+                _mm512_reduce_add_epi64(_mm512_add_epi64(lo[t], hi[t]));
+    }
+    for (int t = 0; t < TILE; t++)
+        for (uint32_t j = L->out; j < L->out_pad; j++)
+            acc[(size_t)t * WITAN_MODEL_OUTPUT_COUNT_MAX + j] = 0;
+}
+
 /* TILE samples (x: TILE rows of n_in) through every dense layer: writes
  * TILE rows of n_score scores and adds each sample's gas beyond base to
  * gas[s], as dense_scores without saturation counts. */
@@ -882,7 +913,9 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
             gas[s] += (uint64_t)INFER_GAS_MAC * L->in * L->out;
         if (l + 1 == m->n_layers) {
             WITAN_ASSERT(L->out_pad <= WITAN_MODEL_OUTPUT_COUNT_MAX);
-            if (tiled && cpu_has_vnni512)
+            if (L->rows && cpu_has_vnni512)
+                rows512_tile(L, buf[cur][0], acc[0]);
+            else if (tiled && cpu_has_vnni512)
                 dense_tile_last512(L, buf[cur][0], acc[0]);
             else if (tiled)
                 dense_tile_last(L, buf[cur][0], acc[0]);
@@ -906,7 +939,10 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
                     rescale16(L, acc[0], lo, buf[!cur][s]);
                 }
         }
-        for (int s = 0; s < TILE; s++)
+        /* ReLU and identity were done by the rescale: only padding left */
+        const bool act = (L->act != INFER_ACT_RELU && L->act != INFER_ACT_IDENTITY) ||
+                         L->out < m->layers[l + 1].in_pad;
+        for (int s = 0; act && s < TILE; s++)
             gas[s] += activate(L, m->layers[l + 1].in_pad, buf[!cur][s], NULL);
         cur = !cur;
     }
