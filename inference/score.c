@@ -4,8 +4,8 @@
  * has proved every bound this relies on (weights and activations within
  * +-32767, widths, biases, frac bits), so no sum here can overflow and the
  * order of additions cannot change a bit: the hot loops exist for AVX2
- * (chosen at start-up when the CPU has it) and as portable C, and both give
- * the same result. No floating point, no allocation, no I/O.
+ * and AVX-512 VNNI (chosen at start-up when the CPU has them) and as
+ * portable C, and all give the same result. No floating point, no allocation, no I/O.
  */
 #include <string.h>
 
@@ -107,11 +107,17 @@ static void dense_generic(const struct infer_layer *L, const int16_t *a,
 #define INFER_HAVE_AVX2_KERNEL 1
 
 static int cpu_has_avx2;
+/* AVX-512 F, BW, VL and VNNI: the batched dense tiles use vpdpwssd. */
+static int cpu_has_vnni512;
 
 __attribute__((constructor)) static void detect_cpu(void)
 {
     __builtin_cpu_init();
     cpu_has_avx2 = __builtin_cpu_supports("avx2");
+    cpu_has_vnni512 = cpu_has_avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512vnni");
 }
 
 /* 8 outputs from jb: one int32 register per chunk, two int64 across. */
@@ -391,6 +397,39 @@ normalise_avx2(const infer_model *m, const int64_t *x, int16_t *a)
     for (uint32_t i = m->n_in; i < m->layers[0].in_pad; i++)
         a[i] = 0;
 }
+
+/* normalise_avx2 for n samples (rows of n_in, outputs `stride` apart),
+ * eight inputs at a time: AVX-512 has the arithmetic shift and 64-bit min
+ * and max that AVX2 lacks; the product keeps the same 24-bit split (two
+ * vpmuldq). Exact, as the scalar code. */
+__attribute__((target("avx512f,avx512bw,avx2"))) static void
+normalise512(const infer_model *m, const int64_t *x, size_t n, int16_t *a,
+             size_t stride)
+{
+    const size_t n_in = m->n_in, n4 = (n_in + 3) / 4 * 4, pad = m->layers[0].in_pad;
+    const int64_t *ln = m->norm_lanes;
+    const __m512i lo24 = _mm512_set1_epi64(0xffffff);
+    const __m512i vlo = _mm512_set1_epi64(-INFER_I16_MAX), vhi = _mm512_set1_epi64(INFER_I16_MAX);
+    for (size_t i = 0; i < n_in; i += 8) {
+        const __mmask8 k = n_in - i >= 8 ? 0xff : (__mmask8)((1u << (n_in - i)) - 1);
+        const __m512i off = _mm512_maskz_loadu_epi64(k, ln + i);
+        const __m512i sc = _mm512_maskz_loadu_epi64(k, ln + n4 + i);
+        const __m512i sh = _mm512_maskz_loadu_epi64(k, ln + 2 * n4 + i);
+        const __m512i half = _mm512_maskz_loadu_epi64(k, ln + 3 * n4 + i);
+        for (size_t s = 0; s < n; s++) {
+            __m512i d = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, x + s * n_in + i), off);
+            __m512i v = _mm512_add_epi64(
+                _mm512_slli_epi64(_mm512_mul_epi32(_mm512_srai_epi64(d, 24), sc), 24),
+                _mm512_mul_epi32(_mm512_and_si512(d, lo24), sc));
+            v = _mm512_srav_epi64(_mm512_add_epi64(v, half), sh);
+            v = _mm512_min_epi64(_mm512_max_epi64(v, vlo), vhi);
+            _mm_storeu_si128((__m128i *)(a + s * stride + i), _mm512_cvtepi64_epi16(v));
+        }
+    }
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = n_in; i < pad; i++)
+            a[s * stride + i] = 0;
+}
 #endif
 
 /* A hidden layer's sums and rescale in one AVX2 pass, when the wide
@@ -411,6 +450,10 @@ static bool hidden_fused(const struct infer_layer *L, const int16_t *a, int16_t 
 static void normalise(const infer_model *m, const int64_t *x, int16_t *a)
 {
 #ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_vnni512) {
+        normalise512(m, x, 1, a, 0);
+        return;
+    }
     if (cpu_has_avx2) {
         normalise_avx2(m, x, a);
         return;
@@ -641,6 +684,211 @@ dense_tile_last(const struct infer_layer *L, const int16_t *a, int64_t *acc)
     }
 }
 
+/* --- AVX-512 VNNI (chosen at start-up when the CPU has it) ----------------
+ * The same tile of TILE samples, 16 outputs a register: vpdpwssd adds a
+ * pair's two products to an int32 lane in one instruction (no separate
+ * vpaddd), the pair of each sample broadcast, 32 registers for up to 16
+ * accumulators. It wraps rather than saturates, but every partial sum of a
+ * chunk is within int32 (the chunk bound covers any subset of its terms),
+ * so nothing wraps. Same chunk sums, same int32 rescale: the same bits. */
+#define T512_OUT 64 /* outputs a pass: 4 registers of 16 */
+#define T512_TARGET "avx512f,avx512bw,avx512vl,avx512vnni,avx2"
+
+static inline __attribute__((target(T512_TARGET), always_inline)) __m512i
+t512_wload(const int16_t *w, __mmask32 m)
+{
+    return _mm512_maskz_loadu_epi16(m, w);
+}
+
+/* The chunk sums of the TILE samples against R registers of 16 outputs
+ * from jb (the last one masked to 8 outputs when tail): part[c][s][0..16 R)
+ * for every chunk but the last, which is left in last[s][0..R). */
+static inline __attribute__((target(T512_TARGET), always_inline)) void
+t512_sums(const struct infer_layer *L, const int16_t *a, uint32_t jb, int R,
+          bool tail, int32_t part[][TILE][T512_OUT], __m512i last[TILE][4])
+{
+    const uint32_t np = L->in_pad / 2, op = L->out_pad, k = L->chunk;
+    const __mmask32 full = 0xffffffffu, edge = tail ? 0xffffu : full;
+    for (uint32_t c = 0;; c += k) { /* np >= 1: ends in the last chunk */
+        __m512i s[TILE][4];
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                s[t][r] = _mm512_setzero_si512();
+        const uint32_t end = c + k < np ? c + k : np;
+        for (uint32_t p = c; p < end; p++) {
+            const int16_t *w = L->wp + ((size_t)p * op + jb) * 2;
+            __m512i wr[4];
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                wr[r] = t512_wload(w + 32 * r, r + 1 == R ? edge : full);
+            _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
+                int32_t pr;
+                memcpy(&pr, a + (size_t)t * TILE_STRIDE + 2 * p, sizeof pr);
+                const __m512i b = _mm512_set1_epi32(pr);
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                    s[t][r] = _mm512_dpwssd_epi32(s[t][r], wr[r], b);
+            }
+        }
+        if (c + k >= np) { /* the last chunk stays in registers */
+            _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                    last[t][r] = s[t][r];
+            return;
+        }
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+                _mm512_store_si512((__m512i *)(part[c / k][t] + 16 * r), s[t][r]);
+    }
+}
+
+/* A wide hidden layer (bias_q set, at most TILE_CHUNKS_MAX chunks) for
+ * TILE samples, R registers from jb: rescale32 on 16 lanes, as
+ * dense_tile_hidden gives. The clamp to 32767 is vpackssdw's saturation
+ * (after the lower clamp, so the same value). */
+static inline __attribute__((target(T512_TARGET), always_inline)) void
+t512_hidden_block(const struct infer_layer *L, const int16_t *a, int16_t *o,
+                  int32_t lo, uint32_t jb, int R, bool tail)
+{
+    int32_t part[TILE_CHUNKS_MAX][TILE][T512_OUT] __attribute__((aligned(64)));
+    const uint32_t n = chunk_count(L);
+    const __m128i cnt = _mm_cvtsi32_si128((int)L->shift);
+    const __m512i mask = _mm512_set1_epi32((int32_t)((1u << L->shift) - 1));
+    const __m512i vlo = _mm512_set1_epi32(lo);
+    /* vpackssdw interleaves its sources by 128-bit lane: put them back */
+    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    __m512i bq[4], br[4];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        const __mmask16 m = r + 1 == R && tail ? 0xff : 0xffff;
+        bq[r] = _mm512_maskz_loadu_epi32(m, L->bias_q + jb + 16 * r);
+        br[r] = _mm512_maskz_loadu_epi32(m, L->bias_r + jb + 16 * r);
+    }
+    __m512i last[TILE][4];
+    t512_sums(L, a, jb, R, tail, part, last);
+    _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
+        __m512i v[4];
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            __m512i c = last[t][r];
+            __m512i q = _mm512_add_epi32(_mm512_sra_epi32(c, cnt), bq[r]);
+            __m512i rr = _mm512_add_epi32(_mm512_and_si512(c, mask), br[r]);
+            for (uint32_t i = 0; i + 1 < n; i++) {
+                c = _mm512_load_si512((const __m512i *)(part[i][t] + 16 * r));
+                q = _mm512_add_epi32(q, _mm512_sra_epi32(c, cnt));
+                rr = _mm512_add_epi32(rr, _mm512_and_si512(c, mask));
+            }
+            q = _mm512_add_epi32(q, _mm512_sra_epi32(rr, cnt));
+            v[r] = _mm512_max_epi32(q, vlo);
+        }
+        int16_t *d = o + (size_t)t * TILE_STRIDE + jb;
+        _Pragma("GCC unroll 4") for (int r = 0; r + 1 < R; r += 2)
+            _mm512_storeu_si512((__m512i *)(d + 16 * r),
+                                _mm512_permutexvar_epi64(
+                                    order, _mm512_packs_epi32(v[r], v[r + 1])));
+        if (R % 2) {
+            const __m512i w = _mm512_permutexvar_epi64(
+                order, _mm512_packs_epi32(v[R - 1], v[R - 1]));
+            if (tail)
+                _mm_storeu_si128((__m128i *)(d + 16 * (R - 1)), _mm512_castsi512_si128(w));
+            else
+                _mm256_storeu_si256((__m256i *)(d + 16 * (R - 1)), _mm512_castsi512_si256(w));
+        }
+    }
+}
+
+__attribute__((target(T512_TARGET))) static void
+dense_tile_hidden512(const struct infer_layer *L, const int16_t *a, int16_t *o,
+                     int32_t lo)
+{
+    const uint32_t op = L->out_pad;
+    uint32_t jb = 0;
+    for (; jb + 64 <= op; jb += 64)
+        t512_hidden_block(L, a, o, lo, jb, 4, false);
+    if (jb + 32 <= op) {
+        t512_hidden_block(L, a, o, lo, jb, 2, false);
+        jb += 32;
+    }
+    if (jb + 16 <= op) {
+        t512_hidden_block(L, a, o, lo, jb, 1, false);
+        jb += 16;
+    }
+    if (jb < op)
+        t512_hidden_block(L, a, o, lo, jb, 1, true);
+}
+
+/* A wide last layer for TILE samples: the int64 sums to acc rows of
+ * WITAN_MODEL_OUTPUT_COUNT_MAX, as dense_tile_last. */
+static inline __attribute__((target(T512_TARGET), always_inline)) void
+t512_last_block(const struct infer_layer *L, const int16_t *a, int64_t *acc,
+                uint32_t jb, int R, bool tail)
+{
+    int32_t part[TILE_CHUNKS_MAX][TILE][T512_OUT] __attribute__((aligned(64)));
+    const uint32_t n = chunk_count(L);
+    __m512i last[TILE][4];
+    t512_sums(L, a, jb, R, tail, part, last);
+    _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            __m512i l = _mm512_setzero_si512(), h = l;
+            for (uint32_t c = 0; c < n; c++) {
+                __m512i v = c + 1 == n ? last[t][r]
+                          : _mm512_load_si512((const __m512i *)(part[c][t] + 16 * r));
+                l = _mm512_add_epi64(l, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
+                h = _mm512_add_epi64(h, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+            }
+            int64_t *d = acc + (size_t)t * WITAN_MODEL_OUTPUT_COUNT_MAX + jb + 16 * r;
+            _mm512_storeu_si512((__m512i *)d, l);
+            if (!(tail && r + 1 == R))
+                _mm512_storeu_si512((__m512i *)(d + 8), h);
+        }
+}
+
+__attribute__((target(T512_TARGET))) static void
+dense_tile_last512(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    const uint32_t op = L->out_pad;
+    uint32_t jb = 0;
+    for (; jb + 64 <= op; jb += 64)
+        t512_last_block(L, a, acc, jb, 4, false);
+    if (jb + 32 <= op) {
+        t512_last_block(L, a, acc, jb, 2, false);
+        jb += 32;
+    }
+    if (jb + 16 <= op) {
+        t512_last_block(L, a, acc, jb, 1, false);
+        jb += 16;
+    }
+    if (jb < op)
+        t512_last_block(L, a, acc, jb, 1, true);
+}
+
+/* rows_avx2 for TILE samples (rows TILE_STRIDE apart), 32 inputs a
+ * vpmaddwd: each lane a pair (< 2^31), widened at once; sums to acc rows
+ * of WITAN_MODEL_OUTPUT_COUNT_MAX. */
+__attribute__((target(T512_TARGET))) static void
+rows512_tile(const struct infer_layer *L, const int16_t *a, int64_t *acc)
+{
+    for (uint32_t j = 0; j < L->out; j++) {
+        const int16_t *w = L->rows + (size_t)j * L->in_pad;
+        __m512i lo[TILE], hi[TILE];
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            lo[t] = hi[t] = _mm512_setzero_si512();
+        for (uint32_t i = 0; i < L->in_pad; i += 32) {
+            /* in_pad is a multiple of 16: the last load may be half */
+            const __mmask32 m = L->in_pad - i >= 32 ? 0xffffffffu : 0xffffu;
+            const __m512i wv = _mm512_maskz_loadu_epi16(m, w + i);
+            _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++) {
+                const __m512i p = _mm512_madd_epi16(
+                    _mm512_maskz_loadu_epi16(m, a + (size_t)t * TILE_STRIDE + i), wv);
+                lo[t] = _mm512_add_epi64(lo[t], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)));
+                hi[t] = _mm512_add_epi64(hi[t], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p, 1)));
+            }
+        }
+        _Pragma("GCC unroll 4") for (int t = 0; t < TILE; t++)
+            acc[(size_t)t * WITAN_MODEL_OUTPUT_COUNT_MAX + j] =
+                _mm512_reduce_add_epi64(_mm512_add_epi64(lo[t], hi[t]));
+    }
+    for (int t = 0; t < TILE; t++)
+        for (uint32_t j = L->out; j < L->out_pad; j++)
+            acc[(size_t)t * WITAN_MODEL_OUTPUT_COUNT_MAX + j] = 0;
+}
+
 /* TILE samples (x: TILE rows of n_in) through every dense layer: writes
  * TILE rows of n_score scores and adds each sample's gas beyond base to
  * gas[s], as dense_scores without saturation counts. */
@@ -652,8 +900,11 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
                    "a last layer's padded sums fit OUTPUT_COUNT_MAX");
     int16_t buf[2][TILE][TILE_STRIDE] __attribute__((aligned(32)));
     int64_t acc[TILE][WITAN_MODEL_OUTPUT_COUNT_MAX];
-    for (int s = 0; s < TILE; s++)
-        normalise_avx2(m, x + (size_t)s * m->n_in, buf[0][s]);
+    if (cpu_has_vnni512)
+        normalise512(m, x, TILE, buf[0][0], TILE_STRIDE);
+    else
+        for (int s = 0; s < TILE; s++)
+            normalise_avx2(m, x + (size_t)s * m->n_in, buf[0][s]);
     int cur = 0;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         const struct infer_layer *L = &m->layers[l];
@@ -662,7 +913,11 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
             gas[s] += (uint64_t)INFER_GAS_MAC * L->in * L->out;
         if (l + 1 == m->n_layers) {
             WITAN_ASSERT(L->out_pad <= WITAN_MODEL_OUTPUT_COUNT_MAX);
-            if (tiled)
+            if (L->rows && cpu_has_vnni512)
+                rows512_tile(L, buf[cur][0], acc[0]);
+            else if (tiled && cpu_has_vnni512)
+                dense_tile_last512(L, buf[cur][0], acc[0]);
+            else if (tiled)
                 dense_tile_last(L, buf[cur][0], acc[0]);
             else
                 for (int s = 0; s < TILE; s++)
@@ -672,7 +927,9 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
             break;
         }
         const int32_t lo = L->act == INFER_ACT_RELU ? 0 : -INFER_I16_MAX;
-        if (tiled && L->bias_q) {
+        if (tiled && L->bias_q && cpu_has_vnni512) {
+            dense_tile_hidden512(L, buf[cur][0], buf[!cur][0], lo);
+        } else if (tiled && L->bias_q) {
             dense_tile_hidden(L, buf[cur][0], buf[!cur][0], lo);
         } else {
             for (int s = 0; s < TILE; s++)
@@ -682,7 +939,10 @@ dense_scores_tile(const infer_model *m, const int64_t *x, int64_t *score,
                     rescale16(L, acc[0], lo, buf[!cur][s]);
                 }
         }
-        for (int s = 0; s < TILE; s++)
+        /* ReLU and identity were done by the rescale: only padding left */
+        const bool act = (L->act != INFER_ACT_RELU && L->act != INFER_ACT_IDENTITY) ||
+                         L->out < m->layers[l + 1].in_pad;
+        for (int s = 0; act && s < TILE; s++)
             gas[s] += activate(L, m->layers[l + 1].in_pad, buf[!cur][s], NULL);
         cur = !cur;
     }
@@ -781,12 +1041,36 @@ inputs_bad_avx2(const int64_t *x, size_t n)
         r |= (x[i] > WITAN_MODEL_INPUT_ABS_MAX) | (x[i] < -WITAN_MODEL_INPUT_ABS_MAX);
     return r;
 }
+
+/* inputs_bad_avx2 with AVX-512's 64-bit max and min: the extremes of
+ * eight lanes, compared once at the end. */
+__attribute__((target("avx512f,avx2"))) static int
+inputs_bad512(const int64_t *x, size_t n)
+{
+    __m512i hi = _mm512_setzero_si512(), lo = hi;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        hi = _mm512_max_epi64(hi, v);
+        lo = _mm512_min_epi64(lo, v);
+    }
+    if (i < n) {
+        const __mmask8 k = (__mmask8)((1u << (n - i)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi64(k, x + i);
+        hi = _mm512_max_epi64(hi, v);
+        lo = _mm512_min_epi64(lo, v);
+    }
+    return _mm512_reduce_max_epi64(hi) > WITAN_MODEL_INPUT_ABS_MAX ||
+           _mm512_reduce_min_epi64(lo) < -WITAN_MODEL_INPUT_ABS_MAX;
+}
 #endif
 
 /* The batch path checks every input of every sample before scoring any. */
 static int check_inputs(const int64_t *x, size_t n)
 {
 #ifdef INFER_HAVE_AVX2_KERNEL
+    if (cpu_has_vnni512)
+        return inputs_bad512(x, n) ? WITAN_ERANGE : 0;
     if (cpu_has_avx2)
         return inputs_bad_avx2(x, n) ? WITAN_ERANGE : 0;
 #endif
