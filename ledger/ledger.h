@@ -235,6 +235,9 @@ int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
  * Free with witan__validator_set__free_unpacked. */
 int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out);
 
+/* How many validators the set in force for the next block has. */
+uint32_t ledger_validator_count(const ledger *l);
+
 /* The validator keys a genesis names, in its order (out holds
  * WITAN_VALIDATOR_COUNT_MAX). */
 int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,

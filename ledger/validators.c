@@ -209,3 +209,5 @@ int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out)
     *out = s;
     return WITAN_OK;
 }
+
+uint32_t ledger_validator_count(const ledger *l) { return l->vs_cur.count; }

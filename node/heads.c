@@ -110,7 +110,13 @@ void node_heads_executed(struct node *n, uint64_t height)
             s->state[v] = verify(n, s, v) ? SIG_VALID : SIG_NONE;
     char text[LEDGER_HEAD_TEXT_SIZE_MAX];
     int len = ledger_head_text(n->genesis, height, s->root, text, sizeof text);
-    uint32_t self = n->validator_index;
+    /* Heads are signed by the genesis's validators with their genesis
+     * keys: a validator added or rotated by governance signs none. */
+    uint32_t self = n->genesis_index;
+    if (self >= n->genesis->n_validators ||
+        memcmp(n->genesis->validators[self]->pubkey.data, n->key.pub.bytes,
+               WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
+        return;
     if (len < 0 || wcrypto_ed25519_sign_message(&n->key, text, (size_t)len,
                                                 s->sig[self]))
         return;
@@ -141,7 +147,7 @@ void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
     bool ok = h && h->size > 0 && h->size % k == 0 &&
               h->validator == sender &&
               h->validator < n->genesis->n_validators &&
-              h->validator != n->validator_index &&
+              h->validator != n->genesis_index &&
               h->signature.len == WITAN_SIGNATURE_SIZE &&
               h->size <= tip.height + NODE_HEADS_AHEAD_MAX * k &&
               h->size + (NODE_HEADS_SLOTS - NODE_HEADS_AHEAD_MAX) * k >

@@ -155,7 +155,10 @@ struct node {
     Witan__Genesis *genesis;
     ledger *l;
     wcrypto_keypair key;
-    uint32_t validator_index;
+    uint32_t validator_index; /* in the validator set in force */
+    /* In the genesis's set, which signed history heads are defined by
+     * (proofs.md); UINT32_MAX for a validator added by governance. */
+    uint32_t genesis_index;
     struct mempool pool;
     nng_socket sock;
     struct ledger_tx **selection;

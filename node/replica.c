@@ -639,7 +639,7 @@ bool replica_ready(const struct node *n, char *why, size_t why_size)
                  (unsigned)NODE_READY_BLOCKS_BEHIND_MAX);
         return false;
     }
-    uint32_t count = (uint32_t)n->genesis->n_validators;
+    uint32_t count = ledger_validator_count(n->l);
     uint32_t linked = replica_peers_connected(n) + 1;
     if (linked < witan_quorum(count)) {
         snprintf(why, why_size, "quorum: linked to %u of %u validators "

@@ -457,7 +457,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
         status.mempool_count = n->pool.count;
         status.mempool_size = n->pool.size;
         status.time_ms = tip.time_ms;
-        status.validator_count = (uint32_t)n->genesis->n_validators;
+        status.validator_count = ledger_validator_count(n->l);
         drop_count = replica_figures(n, &status.view, &status.view_changes,
                                      drop_reasons, drop_counts,
                                      REPLICA_DROP_REASON_MAX);
@@ -745,10 +745,11 @@ static int load_home(struct node *n, const char *home)
         return WITAN_EKEYTYPE;
     }
     bool found = false;
+    n->genesis_index = UINT32_MAX;
     for (size_t i = 0; i < n->genesis->n_validators; i++)
         if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,
                    WCRYPTO_ED25519_PUBKEY_SIZE) == 0) {
-            n->validator_index = (uint32_t)i;
+            n->validator_index = n->genesis_index = (uint32_t)i;
             found = true;
         }
     /* With validators, consensus finds its key in the set in force (a
