@@ -1159,6 +1159,226 @@ static void test_scorecard_against_reference(void **state)
     tx_size_max = 4096;
 }
 
+/* --- host functions and trigger kinds ---------------------------------------- */
+
+#define PACK "    itob r7, r0\n    bcat r6, r6, r7\n"
+
+/* Reads every prediction, feed and block host function and decides "probe"
+ * with values (status, label, computed, output count, input count, input 0
+ * at scale 2, input 1 at scale 0, the latest Mauna Loa co2 at scale 2,
+ * height, time) and data self_id ‖ pred_input_txs. Its entry "nopred"
+ * reads pred_status in a call. */
+static const char probe_asm[] =
+    ".import pred_status -> i\n"
+    ".import pred_label -> i\n"
+    ".import pred_computed -> i\n"
+    ".import pred_output_count -> i\n"
+    ".import pred_input_count -> i\n"
+    ".import pred_input i i -> i\n"
+    ".import pred_input_txs -> b\n"
+    ".import feed_latest i b b b -> i\n"
+    ".import self_id -> b\n"
+    ".import block_time -> i\n"
+    ".import block_height -> i\n"
+    ".import decide b b b b -> b\n"
+    ".func on_prediction -> i\n"
+    ".regs i i b b b b b b b\n"
+    "    lds r6, \"\"\n"
+    "    host r0, pred_status\n" PACK
+    "    host r0, pred_label\n" PACK
+    "    host r0, pred_computed\n" PACK
+    "    host r0, pred_output_count\n" PACK
+    "    host r0, pred_input_count\n" PACK
+    "    ldi r0, 0\n    ldi r1, 2\n    host r0, pred_input\n" PACK
+    "    ldi r0, 1\n    ldi r1, 0\n    host r0, pred_input\n" PACK
+    "    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+    "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+    "    host r1, feed_latest\n    mov r0, r1\n" PACK
+    "    host r0, block_height\n" PACK
+    "    host r0, block_time\n" PACK
+    "    host r8, self_id\n"
+    "    host r7, pred_input_txs\n"
+    "    bcat r8, r8, r7\n"
+    "    lds r2, \"probe\"\n    lds r3, \"\"\n    mov r4, r6\n    mov r5, r8\n"
+    "    host r2, decide\n"
+    "    ldi r0, 0\n    ret r0\n.end\n"
+    ".func nopred -> i\n.regs i\n    host r0, pred_status\n    ret r0\n.end\n"
+    ".export on_prediction on_prediction\n.export nopred nopred\n";
+
+/* A contract whose on_prediction makes one failing host call. */
+static char *failing_asm(const char *body)
+{
+    char *text = malloc(2048);
+    snprintf(text, 2048,
+             ".import pred_output i i -> i\n"
+             ".import pred_input i i -> i\n"
+             ".import feed_latest i b b b -> i\n"
+             ".func on_prediction -> i\n.regs i i b b b\n%s"
+             "    ret r0\n.end\n.export on_prediction on_prediction\n",
+             body);
+    return text;
+}
+
+/* Each host function returns what the test knows it must: the attestation
+ * of co2 411.15 ppm in 2020 triggers the temperature model (inputs co2 and
+ * year, one output, no label); the failing calls trap with ARGUMENT, RANGE
+ * and NOT_FOUND; pred_status in a call traps NO_PREDICTION. */
+static void test_host_functions(void **state)
+{
+    (void)state;
+    uint8_t model[32], probe[32], att[32], tx[32];
+    struct world *w = model_world("host-functions", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(probe_asm, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model},
+                                          &sz),
+                             &sz, probe),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(module);
+    static const struct {
+        const char *body;
+        Witan__HostError want;
+    } failing[] = {
+        /* output 1 of a model with one output */
+        {"    ldi r0, 1\n    ldi r1, 0\n    host r0, pred_output\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* scale 19 */
+        {"    ldi r0, 0\n    ldi r1, 19\n    host r0, pred_output\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* input 2 of two */
+        {"    ldi r0, 2\n    ldi r1, 0\n    host r0, pred_input\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* 411.15 at scale 18 is 4.1e20: over int64 */
+        {"    ldi r0, 0\n    ldi r1, 18\n    host r0, pred_input\n",
+         WITAN__HOST_ERROR__HOST_ERROR_RANGE},
+        /* a subject nobody attested */
+        {"    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"elsewhere\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND},
+        /* a value the observations lack */
+        {"    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"ch4\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND},
+        /* a feed name with a capital: not a feed name */
+        {"    ldi r1, 2\n    lds r2, \"Climate/co2\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* scale 19 for feed_latest */
+        {"    ldi r1, 19\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+    };
+    enum { FAILING = sizeof failing / sizeof failing[0] };
+    uint8_t fail_id[FAILING][32];
+    for (size_t i = 0; i < FAILING; i++) {
+        char *text = failing_asm(failing[i].body);
+        module = assemble(text, &ms);
+        free(text);
+        assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                     .module = module,
+                                                     .module_size = ms,
+                                                     .model = model},
+                                              &sz),
+                                 &sz, fail_id[i]),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        free(module);
+    }
+
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    /* co2 411.15 ppm observed in January 2020 (month 0) */
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__RunsResponse *r = runs_of(w, att);
+    assert_int_equal(r->n_runs, 1 + FAILING);
+    const Witan__ContractRun *pr = NULL;
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const Witan__ContractRun *run = r->runs[k];
+        if (memcmp(run->contract.data, probe, 32) == 0) {
+            pr = run;
+            continue;
+        }
+        size_t i = 0;
+        while (i < FAILING && memcmp(run->contract.data, fail_id[i], 32))
+            i++;
+        assert_true(i < FAILING);
+        if (run->status != WITAN__RUN_STATUS__RUN_TRAP ||
+            run->trap != VM_TRAP_HOST ||
+            run->host_error != failing[i].want)
+            fail_msg("failing case %zu: status %d trap %u host error %d, "
+                     "want host error %d",
+                     i, run->status, run->trap, run->host_error,
+                     failing[i].want);
+    }
+    assert_non_null(pr);
+    assert_int_equal(pr->status, WITAN__RUN_STATUS__RUN_OK);
+    assert_int_equal(pr->decision_count, 1);
+    assert_int_equal(r->n_decisions, 1);
+    const Witan__Decision *d = r->decisions[0];
+    assert_memory_equal(d->contract.data, probe, 32);
+    const int64_t want[] = {
+        1,                   /* PREDICTION_OK */
+        0,                   /* a regression has no label */
+        1,                   /* computed by the ledger */
+        1,                   /* one output: the anomaly */
+        2,                   /* co2 and year */
+        41115,               /* 411.15 at scale 2 */
+        2020,                /* the observation's year */
+        41115,               /* feed_latest of the same value */
+        (int64_t)tip.height + 1,
+        tip.time_ms + 1000,  /* commit_block's block time */
+    };
+    enum { WANT = sizeof want / sizeof want[0] };
+    assert_int_equal(d->n_values, WANT);
+    for (size_t i = 0; i < WANT; i++)
+        if (d->values[i] != want[i])
+            fail_msg("value %zu: %lld, want %lld", i, (long long)d->values[i],
+                     (long long)want[i]);
+    assert_int_equal(d->height, tip.height + 1);
+    /* data: the contract's id, then the attestation of each input */
+    assert_int_equal(d->data.len, 32 + 2 * 32);
+    assert_memory_equal(d->data.data, probe, 32);
+    assert_memory_equal(d->data.data + 32, att, 32);
+    assert_memory_equal(d->data.data + 64, att, 32);
+    ledger_runs_response_free(r);
+
+    /* A second observation: feed_latest follows it, the height and time
+     * advance. */
+    ledger_tip(w->l, &tip);
+    assert_int_equal(commit1(w, attest_co2(w, 1, 41234, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    r = runs_of(w, att);
+    assert_int_equal(r->n_decisions, 1);
+    d = r->decisions[0];
+    assert_int_equal(d->n_values, WANT);
+    assert_int_equal(d->values[5], 41234);
+    assert_int_equal(d->values[7], 41234);
+    assert_int_equal(d->values[8], (int64_t)tip.height + 1);
+    assert_int_equal(d->values[9], tip.time_ms + 1000);
+    assert_memory_equal(d->data.data + 32, att, 32);
+    ledger_runs_response_free(r);
+
+    /* In a call there is no prediction. */
+    assert_int_equal(commit1(w, call_tx(w, probe, "nopred", NULL, 0, 0, &sz),
+                             &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_FAILED);
+    r = runs_of(w, tx);
+    assert_int_equal(r->n_runs, 1);
+    assert_int_equal(r->runs[0]->trap, VM_TRAP_HOST);
+    assert_int_equal(r->runs[0]->host_error,
+                     WITAN__HOST_ERROR__HOST_ERROR_NO_PREDICTION);
+    ledger_runs_response_free(r);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1176,6 +1396,7 @@ int main(void)
         cmocka_unit_test(test_scorecard_against_reference),
         cmocka_unit_test(test_storage_quota_and_operators),
         cmocka_unit_test(test_large_source),
+        cmocka_unit_test(test_host_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
