@@ -1379,6 +1379,193 @@ static void test_host_functions(void **state)
     tx_size_max = 4096;
 }
 
+/* Returns label × 10 + computed. */
+static const char kind_asm[] =
+    ".import pred_label -> i\n.import pred_computed -> i\n"
+    ".func on_prediction -> i\n.regs i i\n"
+    "    host r0, pred_label\n    muli r0, r0, 10\n"
+    "    host r1, pred_computed\n    add r0, r0, r1\n    ret r0\n.end\n"
+    ".export on_prediction on_prediction\n";
+
+static uint8_t *score_inputs_tx(struct world *w, const uint8_t hash[32],
+                                const int64_t *m, const uint32_t *sc,
+                                size_t n, size_t *size)
+{
+    Witan__NamedValue v[4], *vp[4];
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        witan__named_value__init(&v[i]);
+        v[i].name = "";
+        v[i].mantissa = m[i];
+        v[i].scale = sc[i];
+        vp[i] = &v[i];
+    }
+    Witan__Score s = WITAN__SCORE__INIT;
+    s.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    s.n_inputs = n;
+    s.inputs = vp;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &s;
+    return sign_body(&b, &w->provider, size);
+}
+
+/* Score (computed) and PostPrediction (posted) on the fixture classifier
+ * logreg_warm (inputs co2 trend, month sine, month cosine; outputs the
+ * probabilities of "not warm" and "warm"): each of six contracts runs
+ * exactly on the predictions its trigger kind and label admit. */
+static void test_trigger_kinds(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("trigger-kinds");
+    size_t ms, sz;
+    char *text;
+    assert_int_equal(witan_read_file("tests/fixtures/models/logreg_warm.bin",
+                                     WITAN_MODEL_SIZE_MAX, &text, &ms),
+                     0);
+    uint8_t model[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, text, ms, model);
+    Witan__ModelInput in[3], *inputs[3];
+    static const char *const names[3] = {"trend", "sin", "cos"};
+    for (int i = 0; i < 3; i++) {
+        witan__model_input__init(&in[i]);
+        in[i].feed = "climate/co2/mauna-loa";
+        in[i].subject = "mauna-loa";
+        in[i].value = (char *)names[i];
+        inputs[i] = &in[i];
+    }
+    Witan__RegisterModel reg = WITAN__REGISTER_MODEL__INIT;
+    reg.name = "warm";
+    reg.version = 1;
+    reg.model = (ProtobufCBinaryData){ms, (uint8_t *)text};
+    reg.n_inputs = 3;
+    reg.inputs = inputs;
+    reg.allow_extrapolation = true;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &reg;
+    assert_int_equal(commit1(w, sign_body(&b, &w->admin, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(text);
+
+    enum { C_COMPUTED, C_POSTED, C_ANY, C_COMPUTED_1, C_ANY_0, C_POSTED_1,
+           CONTRACTS };
+    static const struct {
+        Witan__TriggerKind kind;
+        bool label_filter;
+        uint64_t label;
+    } spec[CONTRACTS] = {
+        {WITAN__TRIGGER_KIND__TRIGGER_COMPUTED, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_POSTED, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_ANY, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_COMPUTED, true, 1},
+        {WITAN__TRIGGER_KIND__TRIGGER_ANY, true, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_POSTED, true, 1},
+    };
+    uint8_t ids[CONTRACTS][32];
+    uint8_t *module = assemble(kind_asm, &ms);
+    for (int i = 0; i < CONTRACTS; i++)
+        assert_int_equal(
+            commit1(w, deploy_tx(w, (struct deploy_spec){
+                                        .module = module,
+                                        .module_size = ms,
+                                        .model = model,
+                                        .kind = spec[i].kind,
+                                        .filter = spec[i].label_filter
+                                                      ? WITAN__FILTER_OP__FILTER_LABEL_EQUALS
+                                                      : WITAN__FILTER_OP__FILTER_NONE,
+                                        .label = spec[i].label},
+                                 &sz),
+                    &sz, ids[i]),
+            WITAN__TX_STATUS__TX_STATUS_OK);
+    free(module);
+
+    /* Rows of logreg_warm.samples.csv: (422.6, sin 0, cos 1) gives
+     * P(warm) 0.992 in the reference, label 1; (314.44, sin 1, cos 0)
+     * gives P(not warm) 0.9999, label 0. */
+    static const int64_t warm_m[3] = {4226, 0, 1}, cold_m[3] = {31444, 1, 0};
+    static const uint32_t warm_s[3] = {1, 0, 0}, cold_s[3] = {2, 0, 0};
+    struct {
+        uint8_t *env;
+        uint64_t label;
+        bool computed;
+        int runs[CONTRACTS]; /* 1: runs */
+    } ev[3] = {
+        {score_inputs_tx(w, model, warm_m, warm_s, 3, &sz), 1, true,
+         {1, 0, 1, 1, 0, 0}},
+        {NULL, 0, true, {1, 0, 1, 0, 1, 0}},
+        {NULL, 0, false, {0, 1, 1, 0, 1, 0}},
+    };
+    size_t sizes[3];
+    sizes[0] = sz;
+    ev[1].env = score_inputs_tx(w, model, cold_m, cold_s, 3, &sizes[1]);
+    /* a posted prediction carries no label: 0 */
+    Witan__NamedValue out0 = WITAN__NAMED_VALUE__INIT, out1 = out0;
+    out0.name = "cold";
+    out0.mantissa = 1;
+    out0.scale = 1;
+    out1.name = "warm";
+    out1.mantissa = 9;
+    out1.scale = 1;
+    Witan__NamedValue *outs[] = {&out0, &out1};
+    Witan__PostPrediction post = WITAN__POST_PREDICTION__INIT;
+    post.model_hash = (ProtobufCBinaryData){32, model};
+    post.n_outputs = 2;
+    post.outputs = outs;
+    Witan__TxBody pb = WITAN__TX_BODY__INIT;
+    pb.chain_id = "witan-test";
+    pb.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    pb.nonce = w->admin_nonce++;
+    pb.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    pb.post_prediction = &post;
+    ev[2].env = sign_body(&pb, &w->admin, &sizes[2]);
+
+    for (int e = 0; e < 3; e++) {
+        uint8_t tx[32];
+        assert_int_equal(commit1(w, ev[e].env, &sizes[e], tx),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        Witan__PredictionsResponse *p = predictions(w, model);
+        assert_int_equal(p->n_records, (size_t)e + 1);
+        const Witan__PredictionRecord *rec = p->records[e];
+        assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_int_equal(rec->computed, ev[e].computed);
+        assert_int_equal(rec->label, ev[e].label);
+        ledger_predictions_response_free(p);
+        Witan__RunsResponse *r = runs_of(w, tx);
+        int want_n = 0;
+        for (int c = 0; c < CONTRACTS; c++)
+            want_n += ev[e].runs[c];
+        assert_int_equal(receipt_runs(w, tx), want_n);
+        if ((int)r->n_runs != want_n)
+            fail_msg("event %d: %zu runs, want %d", e, r->n_runs, want_n);
+        for (size_t k = 0; k < r->n_runs; k++) {
+            int c = 0;
+            while (c < CONTRACTS && memcmp(r->runs[k]->contract.data, ids[c], 32))
+                c++;
+            assert_true(c < CONTRACTS);
+            if (!ev[e].runs[c])
+                fail_msg("event %d ran contract %d", e, c);
+            assert_int_equal(r->runs[k]->status, WITAN__RUN_STATUS__RUN_OK);
+            assert_int_equal(r->runs[k]->result_int,
+                             (int64_t)ev[e].label * 10 + ev[e].computed);
+            /* in contract id order */
+            if (k > 0)
+                assert_true(memcmp(r->runs[k - 1]->contract.data,
+                                   r->runs[k]->contract.data, 32) < 0);
+        }
+        ledger_runs_response_free(r);
+    }
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1397,6 +1584,7 @@ int main(void)
         cmocka_unit_test(test_storage_quota_and_operators),
         cmocka_unit_test(test_large_source),
         cmocka_unit_test(test_host_functions),
+        cmocka_unit_test(test_trigger_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
