@@ -1566,6 +1566,336 @@ static void test_trigger_kinds(void **state)
     tx_size_max = 4096;
 }
 
+/* --- every stateless refusal ----------------------------------------------- */
+
+/* kind_asm with an unused bytes constant, grown until the module is
+ * exactly `want` bytes (past the VM's limit, which the assembler keeps,
+ * the module at the limit with zeros after it). */
+static uint8_t *module_of_size(size_t want)
+{
+    if (want > 49152) {
+        uint8_t *m = realloc(module_of_size(49152), want);
+        memset(m + 49152, 0, want - 49152);
+        return m;
+    }
+    size_t pad = want > 400 ? want - 400 : 1, size = 0;
+    for (int tries = 0; tries < 8; tries++) {
+        char *text = malloc(pad + 1024);
+        int n = snprintf(text, 1024, "%s.bytes PAD \"", kind_asm);
+        memset(text + n, 'p', pad);
+        strcpy(text + n + pad, "\"\n");
+        uint8_t *m = assemble(text, &size);
+        free(text);
+        if (size == want)
+            return m;
+        free(m);
+        pad += want - size; /* the size grows with the constant */
+    }
+    fail_msg("no module of %zu bytes (last %zu)", want, size);
+    return NULL;
+}
+
+static char *text_of(size_t n, char c)
+{
+    char *t = malloc(n + 1);
+    memset(t, c, n);
+    t[n] = 0;
+    return t;
+}
+
+enum deploy_field {
+    D_NONE, D_NAME, D_NAME_UNPRINTABLE, D_LANGUAGE, D_COMPILER, D_MODULE_SIZE,
+    D_GAS, D_TRIGGERS, D_MODEL_LEN, D_KIND, D_OUTPUT, D_MANTISSA, D_SCALE,
+    D_LABEL, D_REPLACES_LEN, D_NO_TRIGGERS_JUNK_TAIL, D_TRUNCATED, D_MAGIC
+};
+
+/* Admission of a deploy that differs from a valid one in one field. */
+static int try_deploy(struct world *w, enum deploy_field f, uint64_t value,
+                      Witan__FilterOp filter, char *why)
+{
+    size_t ms, sz;
+    uint8_t *module = assemble(kind_asm, &ms), model[32], replaces[33];
+    memset(model, 0x11, sizeof model);
+    memset(replaces, 0x22, sizeof replaces);
+    Witan__ContractTrigger t[17], *tp[17];
+    for (int i = 0; i < 17; i++) {
+        witan__contract_trigger__init(&t[i]);
+        t[i].model_hash = (ProtobufCBinaryData){32, model};
+        t[i].kind = WITAN__TRIGGER_KIND__TRIGGER_ANY;
+        t[i].filter = filter;
+        tp[i] = &t[i];
+    }
+    Witan__DeployContract dc = WITAN__DEPLOY_CONTRACT__INIT;
+    dc.name = "base";
+    dc.version = 1;
+    dc.language = "witan-asm";
+    dc.gas_limit = 1000;
+    dc.n_triggers = 1;
+    dc.triggers = tp;
+    char *text = NULL;
+    uint8_t *big = NULL;
+    switch (f) {
+    case D_NONE: break;
+    case D_NAME: dc.name = text = text_of(value, 'n'); break;
+    case D_NAME_UNPRINTABLE: dc.name = "tab\there"; break;
+    case D_LANGUAGE: dc.language = text = text_of(value, 'l'); break;
+    case D_COMPILER: dc.compiler = text = text_of(value, 'c'); break;
+    case D_MODULE_SIZE:
+        free(module);
+        module = module_of_size(value);
+        ms = value;
+        break;
+    case D_GAS: dc.gas_limit = value; break;
+    case D_TRIGGERS: dc.n_triggers = value; break;
+    case D_MODEL_LEN: t[0].model_hash.len = value; break;
+    case D_KIND: t[0].kind = (Witan__TriggerKind)value; break;
+    case D_OUTPUT: t[0].output = (uint32_t)value; break;
+    case D_MANTISSA: t[0].threshold_mantissa = (int64_t)value; break;
+    case D_SCALE: t[0].threshold_scale = (uint32_t)value; break;
+    case D_LABEL: t[0].label = value; break;
+    case D_REPLACES_LEN: dc.replaces = (ProtobufCBinaryData){value, replaces}; break;
+    case D_NO_TRIGGERS_JUNK_TAIL: /* `value` bytes after the module */
+        dc.n_triggers = 0;
+        big = malloc(ms + value);
+        memcpy(big, module, ms);
+        memset(big + ms, 0, value);
+        free(module);
+        module = big;
+        ms += value;
+        break;
+    case D_TRUNCATED: /* the module cut to `value` bytes */
+        dc.n_triggers = 0;
+        assert_true(value < ms);
+        ms = value;
+        break;
+    case D_MAGIC:
+        dc.n_triggers = 0;
+        module[0] ^= 0xff;
+        break;
+    }
+    dc.module = (ProtobufCBinaryData){ms, module};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT;
+    b.deploy_contract = &dc;
+    uint8_t *env = sign_body(&b, &w->admin, &sz);
+    struct ledger_tx tx;
+    why[0] = 0;
+    int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, WHY_SIZE);
+    if (!err)
+        ledger_tx_release(&tx);
+    free(env);
+    free(module);
+    free(text);
+    return err;
+}
+
+enum call_field { C_NONE, C_CONTRACT_LEN, C_ENTRY, C_ARGS, C_ARG_BYTES, C_GAS };
+
+static int try_call(struct world *w, enum call_field f, uint64_t value,
+                    char *why)
+{
+    uint8_t id[33];
+    memset(id, 0x33, sizeof id);
+    Witan__ContractArg a[17], *ap[17];
+    uint8_t *bytes = calloc(1, value + 1);
+    for (int i = 0; i < 17; i++) {
+        witan__contract_arg__init(&a[i]);
+        a[i].value_case = WITAN__CONTRACT_ARG__VALUE_INT;
+        a[i].int_ = i;
+        ap[i] = &a[i];
+    }
+    Witan__CallContract c = WITAN__CALL_CONTRACT__INIT;
+    c.contract = (ProtobufCBinaryData){32, id};
+    c.entry = "add";
+    c.n_args = 2;
+    c.args = ap;
+    char *text = NULL;
+    switch (f) {
+    case C_NONE: break;
+    case C_CONTRACT_LEN: c.contract.len = value; break;
+    case C_ENTRY: c.entry = text = text_of(value, 'e'); break;
+    case C_ARGS: c.n_args = value; break;
+    case C_ARG_BYTES:
+        a[1].value_case = WITAN__CONTRACT_ARG__VALUE_BYTES;
+        a[1].bytes = (ProtobufCBinaryData){value, bytes};
+        break;
+    case C_GAS: c.gas_limit = value; break;
+    }
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT;
+    b.call_contract = &c;
+    size_t sz;
+    uint8_t *env = sign_body(&b, &w->provider, &sz);
+    struct ledger_tx tx;
+    why[0] = 0;
+    int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, WHY_SIZE);
+    if (!err)
+        ledger_tx_release(&tx);
+    free(env);
+    free(text);
+    free(bytes);
+    return err;
+}
+
+/* Every stateless rule of DeployContract, CallContract and RetireContract
+ * (contracts.md section 1), each at its bound (admitted) and one past it
+ * (refused, with the field named); a module that fails to load is
+ * refused at the byte offset the VM reports. */
+static void test_stateless_table(void **state)
+{
+    (void)state;
+    tx_size_max = 1 << 20; /* the module and bytes bounds come first */
+    struct world *w = new_world("stateless-table");
+    const uint64_t gas_max = 1099511627776ull; /* 2^40 */
+    size_t base_size;
+    free(assemble(kind_asm, &base_size));
+    static char expect[3][WHY_SIZE];
+    snprintf(expect[0], WHY_SIZE, "module refused at byte %zu: ", base_size);
+    snprintf(expect[1], WHY_SIZE, "module refused at byte %zu: ",
+             base_size - 3);
+    snprintf(expect[2], WHY_SIZE, "module refused at byte 0: ");
+    const struct {
+        enum deploy_field f;
+        uint64_t value;
+        Witan__FilterOp filter;
+        int want;
+        const char *says;
+    } deploys[] = {
+        {D_NONE, 0, 0, 0, NULL},
+        {D_NAME, 0, 0, WITAN_EINVAL, "contract name must be 1 to 64"},
+        {D_NAME, 64, 0, 0, NULL},
+        {D_NAME, 65, 0, WITAN_EINVAL, "contract name must be 1 to 64"},
+        {D_NAME_UNPRINTABLE, 0, 0, WITAN_EINVAL, "contract name"},
+        {D_LANGUAGE, 32, 0, 0, NULL},
+        {D_LANGUAGE, 33, 0, WITAN_EINVAL, "language (at most 32)"},
+        {D_COMPILER, 64, 0, 0, NULL},
+        {D_COMPILER, 65, 0, WITAN_EINVAL, "compiler (at most 64)"},
+        {D_MODULE_SIZE, 49152, 0, 0, NULL},
+        {D_MODULE_SIZE, 49153, 0, WITAN_ELIMIT,
+         "module is 49153 bytes; the limit is 49152"},
+        {D_GAS, 0, 0, WITAN_EINVAL, "gas_limit must be 1 to 1099511627776"},
+        {D_GAS, gas_max, 0, 0, NULL},
+        {D_GAS, gas_max + 1, 0, WITAN_EINVAL, "gas_limit must be 1 to"},
+        {D_TRIGGERS, 16, 0, 0, NULL},
+        {D_TRIGGERS, 17, 0, WITAN_ELIMIT, "at most 16 triggers"},
+        {D_MODEL_LEN, 31, 0, WITAN_EINVAL, "32-byte model hash"},
+        {D_MODEL_LEN, 0, 0, WITAN_EINVAL, "32-byte model hash"},
+        {D_KIND, 0, 0, WITAN_EINVAL, "kind of computed, posted or any"},
+        {D_KIND, 1, 0, 0, NULL},
+        {D_KIND, 2, 0, 0, NULL},
+        {D_KIND, 4, 0, WITAN_EINVAL, "kind of computed, posted or any"},
+        {D_NONE, 0, (Witan__FilterOp)4, WITAN_EINVAL, "unknown filter"},
+        {D_SCALE, 18, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, 0, NULL},
+        {D_SCALE, 19, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, WITAN_EINVAL,
+         "scale over 18"},
+        {D_SCALE, 19, WITAN__FILTER_OP__FILTER_OUTPUT_BELOW, WITAN_EINVAL,
+         "scale over 18"},
+        {D_OUTPUT, 3, WITAN__FILTER_OP__FILTER_OUTPUT_BELOW, 0, NULL},
+        {D_LABEL, 1, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_OUTPUT, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_MANTISSA, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_SCALE, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_LABEL, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_LABEL, 7, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, 0, NULL},
+        {D_OUTPUT, 1, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_MANTISSA, 1, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_REPLACES_LEN, 32, 0, 0, NULL},
+        {D_REPLACES_LEN, 31, 0, WITAN_EINVAL, "replaces names a 32-byte"},
+        {D_REPLACES_LEN, 33, 0, WITAN_EINVAL, "replaces names a 32-byte"},
+        /* the VM's reason at the VM's offset: the first trailing byte,
+         * the end of a cut module, the magic */
+        {D_NO_TRIGGERS_JUNK_TAIL, 0, 0, 0, NULL},
+        {D_NO_TRIGGERS_JUNK_TAIL, 5, 0, WITAN_EVERIFY, expect[0]},
+        {D_TRUNCATED, 0, 0, 0, NULL}, /* value set below */
+        {D_MAGIC, 0, 0, WITAN_EVERIFY, expect[2]},
+    };
+    char why[WHY_SIZE];
+    for (size_t i = 0; i < sizeof deploys / sizeof deploys[0]; i++) {
+        uint64_t value = deploys[i].value;
+        int want = deploys[i].want;
+        const char *says = deploys[i].says;
+        if (deploys[i].f == D_TRUNCATED) {
+            value = base_size - 3;
+            want = WITAN_EVERIFY;
+            says = expect[1];
+        }
+        int err = try_deploy(w, deploys[i].f, value, deploys[i].filter, why);
+        if (err != want || (says && !strstr(why, says)))
+            fail_msg("deploy case %zu (field %d, value %llu): error %d '%s', "
+                     "want %d '%s'",
+                     i, deploys[i].f, (unsigned long long)value, err, why,
+                     want, says ? says : "");
+    }
+
+    const struct {
+        enum call_field f;
+        uint64_t value;
+        int want;
+        const char *says;
+    } calls[] = {
+        {C_NONE, 0, 0, NULL},
+        {C_CONTRACT_LEN, 31, WITAN_EINVAL, "32-byte contract id"},
+        {C_CONTRACT_LEN, 33, WITAN_EINVAL, "32-byte contract id"},
+        {C_CONTRACT_LEN, 0, WITAN_EINVAL, "32-byte contract id"},
+        {C_ENTRY, 0, WITAN_EINVAL, "identifier of 1 to 32 bytes"},
+        {C_ENTRY, 32, 0, NULL},
+        {C_ENTRY, 33, WITAN_EINVAL, "identifier of 1 to 32 bytes"},
+        {C_ARGS, 16, 0, NULL},
+        {C_ARGS, 17, WITAN_ELIMIT, "at most 16 arguments"},
+        {C_ARG_BYTES, 65536, 0, NULL},
+        {C_ARG_BYTES, 65537, WITAN_EINVAL, "argument 1 has no value, or bytes over 65536"},
+        {C_GAS, gas_max, 0, NULL},
+        {C_GAS, gas_max + 1, WITAN_EINVAL, "gas_limit must be at most 1099511627776"},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        int err = try_call(w, calls[i].f, calls[i].value, why);
+        if (err != calls[i].want ||
+            (calls[i].says && !strstr(why, calls[i].says)))
+            fail_msg("call case %zu (field %d, value %llu): error %d '%s', "
+                     "want %d '%s'",
+                     i, calls[i].f, (unsigned long long)calls[i].value, err,
+                     why, calls[i].want, calls[i].says ? calls[i].says : "");
+    }
+
+    /* RetireContract names a 32-byte id */
+    static const size_t retire_len[] = {32, 31, 33, 0};
+    uint8_t id[33];
+    memset(id, 0x44, sizeof id);
+    for (size_t i = 0; i < 4; i++) {
+        Witan__RetireContract r = WITAN__RETIRE_CONTRACT__INIT;
+        r.contract = (ProtobufCBinaryData){retire_len[i], id};
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = "witan-test";
+        b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+        b.nonce = w->admin_nonce;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT;
+        b.retire_contract = &r;
+        size_t sz;
+        uint8_t *env = sign_body(&b, &w->admin, &sz);
+        struct ledger_tx tx;
+        int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, sizeof why);
+        if (!err)
+            ledger_tx_release(&tx);
+        free(env);
+        assert_int_equal(err, i == 0 ? 0 : WITAN_EINVAL);
+    }
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1585,6 +1915,7 @@ int main(void)
         cmocka_unit_test(test_large_source),
         cmocka_unit_test(test_host_functions),
         cmocka_unit_test(test_trigger_kinds),
+        cmocka_unit_test(test_stateless_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
