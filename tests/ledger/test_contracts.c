@@ -1896,6 +1896,116 @@ static void test_stateless_table(void **state)
     tx_size_max = 4096;
 }
 
+/* The stateful deploy rules: at most 64 entries per model in the trigger
+ * index before a deployment (a retirement at once frees one, a scheduled
+ * replacement does not), and a retired or already replaced contract
+ * cannot be replaced. The nonce is spent by every refusal (the next
+ * transaction takes the next one). */
+static void test_listener_cap_and_replacing_retired(void **state)
+{
+    (void)state;
+    uint8_t model[32], ids[64][32], extra[32], tx[32];
+    struct world *w = model_world("listener-cap", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(kind_asm, &ms);
+    char why[WHY_SIZE];
+    for (int blk = 0; blk < 4; blk++) {
+        uint8_t *env[16];
+        size_t sizes[16];
+        Witan__TxStatus st[16];
+        for (int i = 0; i < 16; i++) {
+            env[i] = deploy_tx(w, (struct deploy_spec){.module = module,
+                                                       .module_size = ms,
+                                                       .model = model},
+                               &sizes[i]);
+            struct ledger_tx t;
+            assert_int_equal(ledger_tx_decode(w->l, env[i], sizes[i], false,
+                                              &t, why, sizeof why),
+                             0);
+            memcpy(ids[blk * 16 + i], t.hash, 32);
+            ledger_tx_release(&t);
+        }
+        commit_block(w, env, sizes, 16, st);
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+            free(env[i]);
+        }
+    }
+    struct deploy_spec on_model = {.module = module, .module_size = ms,
+                                   .model = model};
+    /* the 65th listener is refused; a contract on no model is not */
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    size_t es;
+    uint8_t *entries = assemble(entries_asm, &es);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    /* retiring one at once makes room for exactly one */
+    assert_int_equal(commit1(w, retire_tx(w, ids[0], &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, extra),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    /* a retired contract cannot be replaced */
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[0]},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    /* a replacement scheduled far ahead: the old contract keeps its entry
+     * (still 64: a new listener is refused) and cannot be replaced or
+     * retired again */
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[1],
+                                                 .start_height =
+                                                     tip.height + 1000},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[1]},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    assert_int_equal(commit1(w, retire_tx(w, ids[1], &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    /* a prediction runs the 64 listeners: ids 1..63 (1 until its
+     * replacement's height) and the one deployed after the retirement */
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(receipt_runs(w, tx), 64);
+    Witan__RunsResponse *r = runs_of(w, tx);
+    assert_int_equal(r->n_runs, 64);
+    for (size_t k = 0; k < r->n_runs; k++) {
+        assert_int_equal(r->runs[k]->status, WITAN__RUN_STATUS__RUN_OK);
+        assert_memory_not_equal(r->runs[k]->contract.data, ids[0], 32);
+    }
+    ledger_runs_response_free(r);
+    free(entries);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1916,6 +2026,7 @@ int main(void)
         cmocka_unit_test(test_host_functions),
         cmocka_unit_test(test_trigger_kinds),
         cmocka_unit_test(test_stateless_table),
+        cmocka_unit_test(test_listener_cap_and_replacing_retired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
