@@ -16,7 +16,11 @@
  *   charged) and the blocks carrying it commit with their attestations OK;
  * - `witan decisions show` on another validator lists the evidence, down
  *   to the input attestation's transaction;
- * - a call to a retired contract is refused with CONTRACT_RETIRED.
+ * - a call to a retired contract is refused with CONTRACT_RETIRED;
+ * - the model's target (climate/temp/global anomaly, horizon 0): the
+ *   anomaly observed at each attestation's time resolves its prediction,
+ *   and every validator answers the same scorecard, whose count and sums
+ *   equal those worked out from the predictions and the observations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,7 +211,8 @@ static void test_decisions_agree_with_evidence(void **state)
              "model register %s/tests/fixtures/models/linreg_temp.bin %s "
              "--name temp --input feed=climate/co2/mauna-loa,subject=mauna-"
              "loa,value=co2 --input feed=climate/co2/mauna-loa,subject="
-             "mauna-loa,year --trigger climate/co2/mauna-loa:mauna-loa --wait",
+             "mauna-loa,year --trigger climate/co2/mauna-loa:mauna-loa "
+             "--target feed=climate/temp/global,value=anomaly,window=3 --wait",
              root, key);
     expect(0, 0, out, args);
     hash_after(out, "model ", model);
@@ -354,6 +359,85 @@ static void test_decisions_agree_with_evidence(void **state)
              warm_hex, key);
     expect(0, 2, out, args);
     assert_non_null(strstr(out, "result 42"));
+
+    /* The anomaly observed at each attestation's time resolves its
+     * prediction (the attestations themselves trigger no model). */
+    static const char *const anomaly[ATTEST_COUNT] = {"1.02", "0.95", "1.1",
+                                                      "0.875"};
+    static const int64_t anomaly_m[ATTEST_COUNT] = {102, 95, 11, 875};
+    static const uint32_t anomaly_s[ATTEST_COUNT] = {2, 2, 1, 3};
+    uint8_t last_temp[32];
+    for (int i = 0; i < ATTEST_COUNT; i++) {
+        snprintf(args, sizeof args,
+                 "attest %s --feed climate/temp/global --subject mauna-loa "
+                 "--time %s --value anomaly=%s --unit K --wait",
+                 key, when[i], anomaly[i]);
+        expect(0, (i + 1) % NODES, out, args);
+        const char *line = strstr(out, " committed at height");
+        if (!line || line - out < 64)
+            fail_msg("no committed line in: %s", out);
+        char hex[65];
+        snprintf(hex, sizeof hex, "%.64s", line - 64);
+        assert_int_equal(witan_hex_decode(hex, last_temp, 32), 0);
+    }
+    height = converge(last_temp);
+    assert_same_chain(height);
+
+    /* The predictions, the same everywhere, in height order. */
+    Witan__Request pr = WITAN__REQUEST__INIT;
+    Witan__PredictionsRequest pq = WITAN__PREDICTIONS_REQUEST__INIT;
+    pq.model_hash = (ProtobufCBinaryData){32, model};
+    pr.kind_case = WITAN__REQUEST__KIND_PREDICTIONS;
+    pr.predictions = &pq;
+    Witan__Response *preds = same_everywhere(&pr);
+    assert_int_equal(preds->predictions->n_records, ATTEST_COUNT);
+    /* error = output - round(m * 2^f / 10^s), halves away from zero */
+    unsigned __int128 sq = 0, abs_sum = 0;
+    int64_t errors[ATTEST_COUNT];
+    uint32_t f = preds->predictions->records[0]->output_frac_bits;
+    for (int i = 0; i < ATTEST_COUNT; i++) {
+        const Witan__PredictionRecord *rec = preds->predictions->records[i];
+        assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_int_equal(rec->output_frac_bits, f);
+        __int128 p10 = 1;
+        for (uint32_t k = 0; k < anomaly_s[i]; k++)
+            p10 *= 10;
+        __int128 num = (__int128)anomaly_m[i] << f;
+        int64_t target = (int64_t)((num + (num < 0 ? -p10 / 2 : p10 / 2)) /
+                                   p10);
+        int64_t e = rec->outputs[0] - target;
+        errors[i] = e;
+        sq += (unsigned __int128)((__int128)e * e);
+        abs_sum += (unsigned __int128)(e < 0 ? -e : e);
+    }
+    witan__response__free_unpacked(preds, NULL);
+
+    /* The scorecard, byte for byte the same on every validator. */
+    Witan__Request sr = WITAN__REQUEST__INIT;
+    Witan__ScorecardRequest sq_req = WITAN__SCORECARD_REQUEST__INIT;
+    sq_req.model_hash = (ProtobufCBinaryData){32, model};
+    sr.kind_case = WITAN__REQUEST__KIND_SCORECARD;
+    sr.scorecard = &sq_req;
+    Witan__Response *card = same_everywhere(&sr);
+    const Witan__Scorecard *sc = card->scorecard->scorecard;
+    assert_non_null(sc);
+    assert_int_equal(sc->count, ATTEST_COUNT);
+    assert_int_equal(sc->frac_bits, f);
+    assert_int_equal(sc->sum_sq_hi, (uint64_t)(sq >> 64));
+    assert_int_equal(sc->sum_sq_lo, (uint64_t)sq);
+    assert_int_equal(sc->sum_abs_hi, (uint64_t)(abs_sum >> 64));
+    assert_int_equal(sc->sum_abs_lo, (uint64_t)abs_sum);
+    assert_int_equal(sc->window, 3);
+    assert_int_equal(sc->n_recent_errors, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sc->recent_errors[i], errors[ATTEST_COUNT - 3 + i]);
+    assert_false(sc->saturated);
+    witan__response__free_unpacked(card, NULL);
+    /* and a person's view of it on another validator */
+    snprintf(args, sizeof args, "model scorecard %s", model_hex);
+    expect(0, 3, out, args);
+    assert_non_null(strstr(out, "all time:  4 resolved"));
+    assert_non_null(strstr(out, "last 3:"));
 }
 
 int main(int argc, char **argv)
