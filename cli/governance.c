@@ -32,7 +32,8 @@ static const char propose_usage[] =
     "    retire-model --model HASH\n"
     "    deploy-contract|replace-contract: the flags of `witan contract\n"
     "               deploy` (--name, --version, --module|--asm, --gas,\n"
-    "               --model HASH [trigger flags] ..., --source, ...);\n"
+    "               --model HASH [trigger flags] ..., --source,\n"
+    "               --source-map, ...);\n"
     "               replace-contract also --replaces ID\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
@@ -97,6 +98,7 @@ static const struct cli_opt propose_opts[] = {
     {"--start-height", true, false},
     {"--source", true, false},
     {"--no-source", false, false},
+    {"--source-map", true, false},
     {"--language", true, false},
     {"--compiler", true, false},
     {NULL, false, false}};

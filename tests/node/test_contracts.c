@@ -14,6 +14,9 @@
  *   the same block hashes and state roots at every height;
  * - the looping contract ends at its gas (RUN_OUT_OF_GAS, its full limit
  *   charged) and the blocks carrying it commit with their attestations OK;
+ * - warm.wvs is deployed with --source-map: every validator keeps the map
+ *   verbatim and `witan contract show` gives its size and SHA-256 (and the
+ *   map with --source);
  * - `witan decisions show` on another validator lists the evidence, down
  *   to the input attestation's transaction;
  * - a call to a retired contract is refused with CONTRACT_RETIRED;
@@ -218,14 +221,65 @@ static void test_decisions_agree_with_evidence(void **state)
     hash_after(out, "model ", model);
     witan_hex_encode(model, 32, model_hex);
 
+    /* warm goes with a source map, kept verbatim */
+    static const char map_text[] =
+        "{\"version\":1,\"file\":\"warm.wvs\",\"words\":[[0,7],[1,8]]}\n";
+    char map_path[700];
+    snprintf(map_path, sizeof map_path, "%s/warm.map", dir);
+    FILE *mf = fopen(map_path, "w");
+    assert_non_null(mf);
+    assert_int_equal(fputs(map_text, mf) >= 0, 1);
+    assert_int_equal(fclose(mf), 0);
     snprintf(args, sizeof args,
              "contract deploy %s --name warm --version 1 --asm "
              "%s/tests/fixtures/contracts/warm.wvs --gas 100000 --model %s "
-             "--above 0:0.5",
-             key, root, model_hex);
+             "--above 0:0.5 --source-map %s",
+             key, root, model_hex, map_path);
     expect(0, 1, out, args);
     hash_after(out, "contract ", warm);
     assert_non_null(strstr(out, ": OK"));
+    {
+        /* every validator holds the map; show gives its size and
+         * SHA-256, and with --source the map itself */
+        Witan__ContractsRequest cq = WITAN__CONTRACTS_REQUEST__INIT;
+        cq.id = (ProtobufCBinaryData){32, warm};
+        Witan__Request creq = WITAN__REQUEST__INIT;
+        creq.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+        creq.contracts = &cq;
+        uint8_t tx0[32];
+        memcpy(tx0, warm, 32);
+        converge(tx0);
+        Witan__Response *c = same_everywhere(&creq);
+        assert_int_equal(c->contracts->n_contracts, 1);
+        const ProtobufCBinaryData *m = &c->contracts->contracts[0]->source_map;
+        assert_int_equal(m->len, strlen(map_text));
+        assert_memory_equal(m->data, map_text, m->len);
+        witan__response__free_unpacked(c, NULL);
+        uint8_t h[32];
+        char hhex[65], want[200], id_hex[65];
+        wcrypto_sha256(map_text, strlen(map_text), h);
+        witan_hex_encode(h, 32, hhex);
+        witan_hex_encode(warm, 32, id_hex);
+        snprintf(want, sizeof want, "source map %zu bytes, sha256 %s",
+                 strlen(map_text), hhex);
+        snprintf(args, sizeof args, "contract show %s", id_hex);
+        expect(0, 2, out, args);
+        if (!strstr(out, want))
+            fail_msg("'%s' not in:\n%s", want, out);
+        assert_null(strstr(out, map_text));
+        snprintf(args, sizeof args, "contract show %s --source", id_hex);
+        expect(0, 3, out, args);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, map_text));
+        /* a map that cannot be read is an error before anything is sent */
+        snprintf(args, sizeof args,
+                 "contract deploy %s --name warm --version 1 --asm "
+                 "%s/tests/fixtures/contracts/warm.wvs --gas 100000 "
+                 "--source-map %s/no-such.map",
+                 key, root, dir);
+        assert_int_not_equal(witan(0, out, args), 0);
+        assert_non_null(strstr(out, "no-such.map"));
+    }
     snprintf(args, sizeof args,
              "contract deploy %s --name spin --version 1 --asm "
              "%s/tests/fixtures/contracts/spin.wvs --gas %d --model %s --kind "
