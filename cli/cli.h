@@ -229,7 +229,7 @@ struct cli_deployment {
     Witan__ContractTrigger *tptr[WITAN_CONTRACT_TRIGGER_COUNT_MAX];
     uint8_t models[WITAN_CONTRACT_TRIGGER_COUNT_MAX][WITAN_HASH_SIZE];
     uint8_t replaced[WITAN_HASH_SIZE];
-    uint8_t *bin, *src;
+    uint8_t *bin, *src, *map;
     char *asm_text;
 };
 int cli_deployment_parse(int argc, char **argv, const char *what,

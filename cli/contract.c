@@ -22,6 +22,7 @@ static const char usage[] =
     "                   [--above K:DECIMAL | --below K:DECIMAL | --label N]]...\n"
     "                  [--replaces ID] [--start-height H]\n"
     "                  [--source FILE] [--language TAG] [--compiler TEXT]\n"
+    "                  [--source-map FILE]\n"
     "       witan contract call ID ENTRY --key K\n"
     "                  [--int N | --bytes HEX | --text STR]... [--gas G]\n"
     "       witan contract retire ID --key K\n"
@@ -48,7 +49,10 @@ static const char usage[] =
     "        (default computed: only those the ledger scored), and one\n"
     "        filter: --above/--below OUTPUT:DECIMAL (output OUTPUT, from 0,\n"
     "        strictly above or below) or --label N. A module the VM refuses\n"
-    "        is refused with its reason and byte offset.\n"
+    "        is refused with its reason and byte offset. --source FILE\n"
+    "        keeps FILE as the source instead; --source-map FILE keeps\n"
+    "        FILE verbatim as the source map (from the compiler: where\n"
+    "        each instruction came from in the source), for auditors.\n"
     "call    calls ENTRY of contract ID with the arguments in order\n"
     "        (--int, --bytes hex, --text), with --gas (default: the\n"
     "        contract's own); prints the receipt, the run (its end in\n"
@@ -56,8 +60,9 @@ static const char usage[] =
     "retire  retires a contract you deployed: no prediction triggers it and\n"
     "        calls are refused from the next transaction on.\n"
     "list    contracts in id order (only those --model triggers).\n"
-    "show    one contract: triggers, gas, language, module size, and with\n"
-    "        --source its source text.\n"
+    "show    one contract: triggers, gas, language, module size, the\n"
+    "        source map's size and SHA-256, and with --source its source\n"
+    "        text and source map.\n"
     "\n" CLI_SIGN_HELP CLI_NODE_HELP;
 
 int cli_contract_read(const char *path, size_t max, uint8_t **out,

@@ -37,6 +37,7 @@ static const struct cli_opt deploy_opts[] = {
     {"--start-height", true, false},
     {"--source", true, false},
     {"--no-source", false, false},
+    {"--source-map", true, false},
     {"--language", true, false},
     {"--compiler", true, false},
     {NULL, false, false}};
@@ -248,6 +249,7 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
                *asm_path = cli_flag(argc, argv, "--asm"),
                *gas = cli_flag(argc, argv, "--gas"),
                *source = cli_flag(argc, argv, "--source"),
+               *source_map = cli_flag(argc, argv, "--source-map"),
                *language = cli_flag(argc, argv, "--language"),
                *compiler = cli_flag(argc, argv, "--compiler"),
                *replaces = cli_flag(argc, argv, "--replaces"),
@@ -286,13 +288,17 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
     d->n_triggers = tcount;
     d->triggers = out->tptr;
 
-    size_t bin_size = 0, src_size;
+    size_t bin_size = 0, src_size, map_size = 0;
     int e = module ? cli_contract_read(module, WITAN_VM_MODULE_SIZE_MAX,
                                        &out->bin, &bin_size)
                    : cli_contract_assemble(asm_path, &out->bin, &bin_size,
                                            &out->asm_text);
     if (!e && source)
         e = cli_contract_read(source, WITAN_TX_SIZE_MAX, &out->src, &src_size);
+    /* Kept verbatim, like the source: bounded only by the tx size. */
+    if (!e && source_map)
+        e = cli_contract_read(source_map, WITAN_TX_SIZE_MAX, &out->map,
+                              &map_size);
     if (e) {
         cli_deployment_free(out);
         return cli_fail(what, e);
@@ -310,6 +316,8 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
         d->language = CLI_ASM_LANGUAGE;
     if (compiler)
         d->compiler = (char *)compiler;
+    if (out->map)
+        d->source_map = (ProtobufCBinaryData){map_size, out->map};
     return 0;
 }
 
@@ -317,8 +325,9 @@ void cli_deployment_free(struct cli_deployment *x)
 {
     free(x->bin);
     free(x->src);
+    free(x->map);
     free(x->asm_text);
-    x->bin = x->src = NULL;
+    x->bin = x->src = x->map = NULL;
     x->asm_text = NULL;
 }
 
@@ -481,6 +490,26 @@ static void print_trigger(const Witan__ContractTrigger *t)
     printf("\n");
 }
 
+/* The source map as it was deployed: text as text, anything else (a
+ * byte that is neither printable nor whitespace) as hex. */
+static void print_source_map(const ProtobufCBinaryData *m)
+{
+    bool text = true;
+    for (size_t i = 0; i < m->len && text; i++)
+        text = (m->data[i] >= 0x20 && m->data[i] != 0x7f) ||
+               m->data[i] == '\n' || m->data[i] == '\t' || m->data[i] == '\r';
+    if (text) {
+        printf("  source map:\n");
+        fwrite(m->data, 1, m->len, stdout);
+        if (m->data[m->len - 1] != '\n')
+            printf("\n");
+        return;
+    }
+    printf("  source map (hex):\n");
+    for (size_t i = 0; i < m->len; i++)
+        printf("%02x%s", m->data[i], i % 32 == 31 || i + 1 == m->len ? "\n" : "");
+}
+
 static void print_contract(const Witan__ContractRecord *c, bool full,
                            bool source)
 {
@@ -507,6 +536,14 @@ static void print_contract(const Witan__ContractRecord *c, bool full,
     printf("\n  module %zu bytes, source %zu bytes%s\n", c->module.len,
            strlen(c->source), c->source[0] && !source ? " (--source shows it)"
                                                       : "");
+    if (c->source_map.len) {
+        uint8_t h[WCRYPTO_HASH_SIZE];
+        char hex[2 * WCRYPTO_HASH_SIZE + 1];
+        wcrypto_sha256(c->source_map.data, c->source_map.len, h);
+        witan_hex_encode(h, sizeof h, hex);
+        printf("  source map %zu bytes, sha256 %s%s\n", c->source_map.len, hex,
+               source ? "" : " (--source shows it)");
+    }
     if (c->start_height)
         printf("  triggers act from height %llu\n",
                (unsigned long long)c->start_height);
@@ -531,6 +568,8 @@ static void print_contract(const Witan__ContractRecord *c, bool full,
     if (source && c->source[0])
         printf("  source:\n%s%s", c->source,
                c->source[strlen(c->source) - 1] == '\n' ? "" : "\n");
+    if (source && c->source_map.len)
+        print_source_map(&c->source_map);
 }
 
 static int contracts_query(int argc, char **argv, Witan__ContractsRequest *q,

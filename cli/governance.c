@@ -37,7 +37,8 @@ static const char propose_usage[] =
     "               fewer than 4 validators needs --allow-no-fault-tolerance)\n"
     "    deploy-contract|replace-contract: the flags of `witan contract\n"
     "               deploy` (--name, --version, --module|--asm, --gas,\n"
-    "               --model HASH [trigger flags] ..., --source, ...);\n"
+    "               --model HASH [trigger flags] ..., --source,\n"
+    "               --source-map, ...);\n"
     "               replace-contract also --replaces ID\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
@@ -108,6 +109,7 @@ static const struct cli_opt propose_opts[] = {
     {"--start-height", true, false},
     {"--source", true, false},
     {"--no-source", false, false},
+    {"--source-map", true, false},
     {"--language", true, false},
     {"--compiler", true, false},
     {NULL, false, false}};

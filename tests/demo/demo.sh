@@ -13,7 +13,9 @@
 #      CO2 series up to 2025, the gcag temperature anomaly: no subset is
 #      needed, the demo takes about 10 s on 2 cores), the ledger scores
 #      the model on every reading, the contract records decisions, the
-#      observed temperatures score the model (its scorecard);
+#      observed temperatures score the model (its scorecard); all four
+#      validators must list the same decisions (`decisions list --json`,
+#      compared byte for byte), or the demo fails;
 #   5. one validator is killed (kill -9) and the chain goes on with three of
 #      four: the 2026 CO2 readings and a correction are attested and new
 #      blocks commit;
@@ -171,6 +173,42 @@ keep decisions list --home "$home" --kind emissions-review --limit 1000 --json
 last=$(grep -o '"id":"[0-9a-f]*"' "$out" | tail -n 1 | cut -d'"' -f4)
 keep decisions show "$last" --home "$home"
 tail -n +4 "$out"
+
+step "every validator holds the same decisions"
+# All of them (page by page) as each of the four answers them with --json;
+# a validator still applying the last block is given a few seconds.
+decisions_of() { # HOME FILE
+    : > "$2"
+    cursor=
+    while :; do
+        if [ -n "$cursor" ]; then
+            keep decisions list --home "$1" --limit 1000 --json \
+                --cursor "$cursor"
+        else
+            keep decisions list --home "$1" --limit 1000 --json
+        fi
+        cat "$out" >> "$2"
+        cursor=$(grep -o '"next_cursor":"[0-9a-f]*"' "$out" | cut -d'"' -f4)
+        [ -n "$cursor" ] || break
+    done
+}
+for i in $(seq 1 51); do
+    for n in 0 1 2 3; do decisions_of "$tn/node$n" "$net/decisions$n.json"; done
+    same=1
+    for n in 1 2 3; do
+        cmp -s "$net/decisions0.json" "$net/decisions$n.json" || same=
+    done
+    [ -n "$same" ] && break
+    if [ "$i" = 51 ]; then
+        for n in 1 2 3; do
+            cmp "$net/decisions0.json" "$net/decisions$n.json" || true
+        done
+        echo "the validators do not hold the same decisions" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+say "nodes 0-3: $(grep -o '"id":"[0-9a-f]*"' "$net/decisions0.json" | wc -l) decisions each, byte for byte the same ($(wc -c < "$net/decisions0.json") bytes of JSON)"
 
 step "kill -9 one validator: node0, the primary of view 0"
 pid=$(cat "$tn/node0/witand.pid")

@@ -1159,6 +1159,853 @@ static void test_scorecard_against_reference(void **state)
     tx_size_max = 4096;
 }
 
+/* --- host functions and trigger kinds ---------------------------------------- */
+
+#define PACK "    itob r7, r0\n    bcat r6, r6, r7\n"
+
+/* Reads every prediction, feed and block host function and decides "probe"
+ * with values (status, label, computed, output count, input count, input 0
+ * at scale 2, input 1 at scale 0, the latest Mauna Loa co2 at scale 2,
+ * height, time) and data self_id ‖ pred_input_txs. Its entry "nopred"
+ * reads pred_status in a call. */
+static const char probe_asm[] =
+    ".import pred_status -> i\n"
+    ".import pred_label -> i\n"
+    ".import pred_computed -> i\n"
+    ".import pred_output_count -> i\n"
+    ".import pred_input_count -> i\n"
+    ".import pred_input i i -> i\n"
+    ".import pred_input_txs -> b\n"
+    ".import feed_latest i b b b -> i\n"
+    ".import self_id -> b\n"
+    ".import block_time -> i\n"
+    ".import block_height -> i\n"
+    ".import decide b b b b -> b\n"
+    ".func on_prediction -> i\n"
+    ".regs i i b b b b b b b\n"
+    "    lds r6, \"\"\n"
+    "    host r0, pred_status\n" PACK
+    "    host r0, pred_label\n" PACK
+    "    host r0, pred_computed\n" PACK
+    "    host r0, pred_output_count\n" PACK
+    "    host r0, pred_input_count\n" PACK
+    "    ldi r0, 0\n    ldi r1, 2\n    host r0, pred_input\n" PACK
+    "    ldi r0, 1\n    ldi r1, 0\n    host r0, pred_input\n" PACK
+    "    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+    "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+    "    host r1, feed_latest\n    mov r0, r1\n" PACK
+    "    host r0, block_height\n" PACK
+    "    host r0, block_time\n" PACK
+    "    host r8, self_id\n"
+    "    host r7, pred_input_txs\n"
+    "    bcat r8, r8, r7\n"
+    "    lds r2, \"probe\"\n    lds r3, \"\"\n    mov r4, r6\n    mov r5, r8\n"
+    "    host r2, decide\n"
+    "    ldi r0, 0\n    ret r0\n.end\n"
+    ".func nopred -> i\n.regs i\n    host r0, pred_status\n    ret r0\n.end\n"
+    ".export on_prediction on_prediction\n.export nopred nopred\n";
+
+/* A contract whose on_prediction makes one failing host call. */
+static char *failing_asm(const char *body)
+{
+    char *text = malloc(2048);
+    snprintf(text, 2048,
+             ".import pred_output i i -> i\n"
+             ".import pred_input i i -> i\n"
+             ".import feed_latest i b b b -> i\n"
+             ".func on_prediction -> i\n.regs i i b b b\n%s"
+             "    ret r0\n.end\n.export on_prediction on_prediction\n",
+             body);
+    return text;
+}
+
+/* Each host function returns what the test knows it must: the attestation
+ * of co2 411.15 ppm in 2020 triggers the temperature model (inputs co2 and
+ * year, one output, no label); the failing calls trap with ARGUMENT, RANGE
+ * and NOT_FOUND; pred_status in a call traps NO_PREDICTION. */
+static void test_host_functions(void **state)
+{
+    (void)state;
+    uint8_t model[32], probe[32], att[32], tx[32];
+    struct world *w = model_world("host-functions", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(probe_asm, &ms);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = module,
+                                                 .module_size = ms,
+                                                 .model = model},
+                                          &sz),
+                             &sz, probe),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(module);
+    static const struct {
+        const char *body;
+        Witan__HostError want;
+    } failing[] = {
+        /* output 1 of a model with one output */
+        {"    ldi r0, 1\n    ldi r1, 0\n    host r0, pred_output\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* scale 19 */
+        {"    ldi r0, 0\n    ldi r1, 19\n    host r0, pred_output\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* input 2 of two */
+        {"    ldi r0, 2\n    ldi r1, 0\n    host r0, pred_input\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* 411.15 at scale 18 is 4.1e20: over int64 */
+        {"    ldi r0, 0\n    ldi r1, 18\n    host r0, pred_input\n",
+         WITAN__HOST_ERROR__HOST_ERROR_RANGE},
+        /* a subject nobody attested */
+        {"    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"elsewhere\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND},
+        /* a value the observations lack */
+        {"    ldi r1, 2\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"ch4\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_NOT_FOUND},
+        /* a feed name with a capital: not a feed name */
+        {"    ldi r1, 2\n    lds r2, \"Climate/co2\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+        /* scale 19 for feed_latest */
+        {"    ldi r1, 19\n    lds r2, \"climate/co2/mauna-loa\"\n"
+         "    lds r3, \"mauna-loa\"\n    lds r4, \"co2\"\n"
+         "    host r1, feed_latest\n",
+         WITAN__HOST_ERROR__HOST_ERROR_ARGUMENT},
+    };
+    enum { FAILING = sizeof failing / sizeof failing[0] };
+    uint8_t fail_id[FAILING][32];
+    for (size_t i = 0; i < FAILING; i++) {
+        char *text = failing_asm(failing[i].body);
+        module = assemble(text, &ms);
+        free(text);
+        assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                     .module = module,
+                                                     .module_size = ms,
+                                                     .model = model},
+                                              &sz),
+                                 &sz, fail_id[i]),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        free(module);
+    }
+
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    /* co2 411.15 ppm observed in January 2020 (month 0) */
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    Witan__RunsResponse *r = runs_of(w, att);
+    assert_int_equal(r->n_runs, 1 + FAILING);
+    const Witan__ContractRun *pr = NULL;
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const Witan__ContractRun *run = r->runs[k];
+        if (memcmp(run->contract.data, probe, 32) == 0) {
+            pr = run;
+            continue;
+        }
+        size_t i = 0;
+        while (i < FAILING && memcmp(run->contract.data, fail_id[i], 32))
+            i++;
+        assert_true(i < FAILING);
+        if (run->status != WITAN__RUN_STATUS__RUN_TRAP ||
+            run->trap != VM_TRAP_HOST ||
+            run->host_error != failing[i].want)
+            fail_msg("failing case %zu: status %d trap %u host error %d, "
+                     "want host error %d",
+                     i, run->status, run->trap, run->host_error,
+                     failing[i].want);
+    }
+    assert_non_null(pr);
+    assert_int_equal(pr->status, WITAN__RUN_STATUS__RUN_OK);
+    assert_int_equal(pr->decision_count, 1);
+    assert_int_equal(r->n_decisions, 1);
+    const Witan__Decision *d = r->decisions[0];
+    assert_memory_equal(d->contract.data, probe, 32);
+    const int64_t want[] = {
+        1,                   /* PREDICTION_OK */
+        0,                   /* a regression has no label */
+        1,                   /* computed by the ledger */
+        1,                   /* one output: the anomaly */
+        2,                   /* co2 and year */
+        41115,               /* 411.15 at scale 2 */
+        2020,                /* the observation's year */
+        41115,               /* feed_latest of the same value */
+        (int64_t)tip.height + 1,
+        tip.time_ms + 1000,  /* commit_block's block time */
+    };
+    enum { WANT = sizeof want / sizeof want[0] };
+    assert_int_equal(d->n_values, WANT);
+    for (size_t i = 0; i < WANT; i++)
+        if (d->values[i] != want[i])
+            fail_msg("value %zu: %lld, want %lld", i, (long long)d->values[i],
+                     (long long)want[i]);
+    assert_int_equal(d->height, tip.height + 1);
+    /* data: the contract's id, then the attestation of each input */
+    assert_int_equal(d->data.len, 32 + 2 * 32);
+    assert_memory_equal(d->data.data, probe, 32);
+    assert_memory_equal(d->data.data + 32, att, 32);
+    assert_memory_equal(d->data.data + 64, att, 32);
+    ledger_runs_response_free(r);
+
+    /* A second observation: feed_latest follows it, the height and time
+     * advance. */
+    ledger_tip(w->l, &tip);
+    assert_int_equal(commit1(w, attest_co2(w, 1, 41234, &sz), &sz, att),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    r = runs_of(w, att);
+    assert_int_equal(r->n_decisions, 1);
+    d = r->decisions[0];
+    assert_int_equal(d->n_values, WANT);
+    assert_int_equal(d->values[5], 41234);
+    assert_int_equal(d->values[7], 41234);
+    assert_int_equal(d->values[8], (int64_t)tip.height + 1);
+    assert_int_equal(d->values[9], tip.time_ms + 1000);
+    assert_memory_equal(d->data.data + 32, att, 32);
+    ledger_runs_response_free(r);
+
+    /* In a call there is no prediction. */
+    assert_int_equal(commit1(w, call_tx(w, probe, "nopred", NULL, 0, 0, &sz),
+                             &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_FAILED);
+    r = runs_of(w, tx);
+    assert_int_equal(r->n_runs, 1);
+    assert_int_equal(r->runs[0]->trap, VM_TRAP_HOST);
+    assert_int_equal(r->runs[0]->host_error,
+                     WITAN__HOST_ERROR__HOST_ERROR_NO_PREDICTION);
+    ledger_runs_response_free(r);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* Returns label × 10 + computed. */
+static const char kind_asm[] =
+    ".import pred_label -> i\n.import pred_computed -> i\n"
+    ".func on_prediction -> i\n.regs i i\n"
+    "    host r0, pred_label\n    muli r0, r0, 10\n"
+    "    host r1, pred_computed\n    add r0, r0, r1\n    ret r0\n.end\n"
+    ".export on_prediction on_prediction\n";
+
+static uint8_t *score_inputs_tx(struct world *w, const uint8_t hash[32],
+                                const int64_t *m, const uint32_t *sc,
+                                size_t n, size_t *size)
+{
+    Witan__NamedValue v[4], *vp[4];
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        witan__named_value__init(&v[i]);
+        v[i].name = "";
+        v[i].mantissa = m[i];
+        v[i].scale = sc[i];
+        vp[i] = &v[i];
+    }
+    Witan__Score s = WITAN__SCORE__INIT;
+    s.model_hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    s.n_inputs = n;
+    s.inputs = vp;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_SCORE;
+    b.score = &s;
+    return sign_body(&b, &w->provider, size);
+}
+
+/* Score (computed) and PostPrediction (posted) on the fixture classifier
+ * logreg_warm (inputs co2 trend, month sine, month cosine; outputs the
+ * probabilities of "not warm" and "warm"): each of six contracts runs
+ * exactly on the predictions its trigger kind and label admit. */
+static void test_trigger_kinds(void **state)
+{
+    (void)state;
+    tx_size_max = 65536;
+    struct world *w = new_world("trigger-kinds");
+    size_t ms, sz;
+    char *text;
+    assert_int_equal(witan_read_file("tests/fixtures/models/logreg_warm.bin",
+                                     WITAN_MODEL_SIZE_MAX, &text, &ms),
+                     0);
+    uint8_t model[32];
+    wcrypto_hash_tagged(INFER_TAG_MODEL, text, ms, model);
+    Witan__ModelInput in[3], *inputs[3];
+    static const char *const names[3] = {"trend", "sin", "cos"};
+    for (int i = 0; i < 3; i++) {
+        witan__model_input__init(&in[i]);
+        in[i].feed = "climate/co2/mauna-loa";
+        in[i].subject = "mauna-loa";
+        in[i].value = (char *)names[i];
+        inputs[i] = &in[i];
+    }
+    Witan__RegisterModel reg = WITAN__REGISTER_MODEL__INIT;
+    reg.name = "warm";
+    reg.version = 1;
+    reg.model = (ProtobufCBinaryData){ms, (uint8_t *)text};
+    reg.n_inputs = 3;
+    reg.inputs = inputs;
+    reg.allow_extrapolation = true;
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce++;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_REGISTER_MODEL;
+    b.register_model = &reg;
+    assert_int_equal(commit1(w, sign_body(&b, &w->admin, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    free(text);
+
+    enum { C_COMPUTED, C_POSTED, C_ANY, C_COMPUTED_1, C_ANY_0, C_POSTED_1,
+           CONTRACTS };
+    static const struct {
+        Witan__TriggerKind kind;
+        bool label_filter;
+        uint64_t label;
+    } spec[CONTRACTS] = {
+        {WITAN__TRIGGER_KIND__TRIGGER_COMPUTED, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_POSTED, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_ANY, false, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_COMPUTED, true, 1},
+        {WITAN__TRIGGER_KIND__TRIGGER_ANY, true, 0},
+        {WITAN__TRIGGER_KIND__TRIGGER_POSTED, true, 1},
+    };
+    uint8_t ids[CONTRACTS][32];
+    uint8_t *module = assemble(kind_asm, &ms);
+    for (int i = 0; i < CONTRACTS; i++)
+        assert_int_equal(
+            commit1(w, deploy_tx(w, (struct deploy_spec){
+                                        .module = module,
+                                        .module_size = ms,
+                                        .model = model,
+                                        .kind = spec[i].kind,
+                                        .filter = spec[i].label_filter
+                                                      ? WITAN__FILTER_OP__FILTER_LABEL_EQUALS
+                                                      : WITAN__FILTER_OP__FILTER_NONE,
+                                        .label = spec[i].label},
+                                 &sz),
+                    &sz, ids[i]),
+            WITAN__TX_STATUS__TX_STATUS_OK);
+    free(module);
+
+    /* Rows of logreg_warm.samples.csv: (422.6, sin 0, cos 1) gives
+     * P(warm) 0.992 in the reference, label 1; (314.44, sin 1, cos 0)
+     * gives P(not warm) 0.9999, label 0. */
+    static const int64_t warm_m[3] = {4226, 0, 1}, cold_m[3] = {31444, 1, 0};
+    static const uint32_t warm_s[3] = {1, 0, 0}, cold_s[3] = {2, 0, 0};
+    struct {
+        uint8_t *env;
+        uint64_t label;
+        bool computed;
+        int runs[CONTRACTS]; /* 1: runs */
+    } ev[3] = {
+        {score_inputs_tx(w, model, warm_m, warm_s, 3, &sz), 1, true,
+         {1, 0, 1, 1, 0, 0}},
+        {NULL, 0, true, {1, 0, 1, 0, 1, 0}},
+        {NULL, 0, false, {0, 1, 1, 0, 1, 0}},
+    };
+    size_t sizes[3];
+    sizes[0] = sz;
+    ev[1].env = score_inputs_tx(w, model, cold_m, cold_s, 3, &sizes[1]);
+    /* a posted prediction carries no label: 0 */
+    Witan__NamedValue out0 = WITAN__NAMED_VALUE__INIT, out1 = out0;
+    out0.name = "cold";
+    out0.mantissa = 1;
+    out0.scale = 1;
+    out1.name = "warm";
+    out1.mantissa = 9;
+    out1.scale = 1;
+    Witan__NamedValue *outs[] = {&out0, &out1};
+    Witan__PostPrediction post = WITAN__POST_PREDICTION__INIT;
+    post.model_hash = (ProtobufCBinaryData){32, model};
+    post.n_outputs = 2;
+    post.outputs = outs;
+    Witan__TxBody pb = WITAN__TX_BODY__INIT;
+    pb.chain_id = "witan-test";
+    pb.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    pb.nonce = w->admin_nonce++;
+    pb.payload_case = WITAN__TX_BODY__PAYLOAD_POST_PREDICTION;
+    pb.post_prediction = &post;
+    ev[2].env = sign_body(&pb, &w->admin, &sizes[2]);
+
+    for (int e = 0; e < 3; e++) {
+        uint8_t tx[32];
+        assert_int_equal(commit1(w, ev[e].env, &sizes[e], tx),
+                         WITAN__TX_STATUS__TX_STATUS_OK);
+        Witan__PredictionsResponse *p = predictions(w, model);
+        assert_int_equal(p->n_records, (size_t)e + 1);
+        const Witan__PredictionRecord *rec = p->records[e];
+        assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_int_equal(rec->computed, ev[e].computed);
+        assert_int_equal(rec->label, ev[e].label);
+        ledger_predictions_response_free(p);
+        Witan__RunsResponse *r = runs_of(w, tx);
+        int want_n = 0;
+        for (int c = 0; c < CONTRACTS; c++)
+            want_n += ev[e].runs[c];
+        assert_int_equal(receipt_runs(w, tx), want_n);
+        if ((int)r->n_runs != want_n)
+            fail_msg("event %d: %zu runs, want %d", e, r->n_runs, want_n);
+        for (size_t k = 0; k < r->n_runs; k++) {
+            int c = 0;
+            while (c < CONTRACTS && memcmp(r->runs[k]->contract.data, ids[c], 32))
+                c++;
+            assert_true(c < CONTRACTS);
+            if (!ev[e].runs[c])
+                fail_msg("event %d ran contract %d", e, c);
+            assert_int_equal(r->runs[k]->status, WITAN__RUN_STATUS__RUN_OK);
+            assert_int_equal(r->runs[k]->result_int,
+                             (int64_t)ev[e].label * 10 + ev[e].computed);
+            /* in contract id order */
+            if (k > 0)
+                assert_true(memcmp(r->runs[k - 1]->contract.data,
+                                   r->runs[k]->contract.data, 32) < 0);
+        }
+        ledger_runs_response_free(r);
+    }
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* --- every stateless refusal ----------------------------------------------- */
+
+/* kind_asm with an unused bytes constant, grown until the module is
+ * exactly `want` bytes (past the VM's limit, which the assembler keeps,
+ * the module at the limit with zeros after it). */
+static uint8_t *module_of_size(size_t want)
+{
+    if (want > 49152) {
+        uint8_t *m = realloc(module_of_size(49152), want);
+        memset(m + 49152, 0, want - 49152);
+        return m;
+    }
+    size_t pad = want > 400 ? want - 400 : 1, size = 0;
+    for (int tries = 0; tries < 8; tries++) {
+        char *text = malloc(pad + 1024);
+        int n = snprintf(text, 1024, "%s.bytes PAD \"", kind_asm);
+        memset(text + n, 'p', pad);
+        strcpy(text + n + pad, "\"\n");
+        uint8_t *m = assemble(text, &size);
+        free(text);
+        if (size == want)
+            return m;
+        free(m);
+        pad += want - size; /* the size grows with the constant */
+    }
+    fail_msg("no module of %zu bytes (last %zu)", want, size);
+    return NULL;
+}
+
+static char *text_of(size_t n, char c)
+{
+    char *t = malloc(n + 1);
+    memset(t, c, n);
+    t[n] = 0;
+    return t;
+}
+
+enum deploy_field {
+    D_NONE, D_NAME, D_NAME_UNPRINTABLE, D_LANGUAGE, D_COMPILER, D_MODULE_SIZE,
+    D_GAS, D_TRIGGERS, D_MODEL_LEN, D_KIND, D_OUTPUT, D_MANTISSA, D_SCALE,
+    D_LABEL, D_REPLACES_LEN, D_NO_TRIGGERS_JUNK_TAIL, D_TRUNCATED, D_MAGIC
+};
+
+/* Admission of a deploy that differs from a valid one in one field. */
+static int try_deploy(struct world *w, enum deploy_field f, uint64_t value,
+                      Witan__FilterOp filter, char *why)
+{
+    size_t ms, sz;
+    uint8_t *module = assemble(kind_asm, &ms), model[32], replaces[33];
+    memset(model, 0x11, sizeof model);
+    memset(replaces, 0x22, sizeof replaces);
+    Witan__ContractTrigger t[17], *tp[17];
+    for (int i = 0; i < 17; i++) {
+        witan__contract_trigger__init(&t[i]);
+        t[i].model_hash = (ProtobufCBinaryData){32, model};
+        t[i].kind = WITAN__TRIGGER_KIND__TRIGGER_ANY;
+        t[i].filter = filter;
+        tp[i] = &t[i];
+    }
+    Witan__DeployContract dc = WITAN__DEPLOY_CONTRACT__INIT;
+    dc.name = "base";
+    dc.version = 1;
+    dc.language = "witan-asm";
+    dc.gas_limit = 1000;
+    dc.n_triggers = 1;
+    dc.triggers = tp;
+    char *text = NULL;
+    uint8_t *big = NULL;
+    switch (f) {
+    case D_NONE: break;
+    case D_NAME: dc.name = text = text_of(value, 'n'); break;
+    case D_NAME_UNPRINTABLE: dc.name = "tab\there"; break;
+    case D_LANGUAGE: dc.language = text = text_of(value, 'l'); break;
+    case D_COMPILER: dc.compiler = text = text_of(value, 'c'); break;
+    case D_MODULE_SIZE:
+        free(module);
+        module = module_of_size(value);
+        ms = value;
+        break;
+    case D_GAS: dc.gas_limit = value; break;
+    case D_TRIGGERS: dc.n_triggers = value; break;
+    case D_MODEL_LEN: t[0].model_hash.len = value; break;
+    case D_KIND: t[0].kind = (Witan__TriggerKind)value; break;
+    case D_OUTPUT: t[0].output = (uint32_t)value; break;
+    case D_MANTISSA: t[0].threshold_mantissa = (int64_t)value; break;
+    case D_SCALE: t[0].threshold_scale = (uint32_t)value; break;
+    case D_LABEL: t[0].label = value; break;
+    case D_REPLACES_LEN: dc.replaces = (ProtobufCBinaryData){value, replaces}; break;
+    case D_NO_TRIGGERS_JUNK_TAIL: /* `value` bytes after the module */
+        dc.n_triggers = 0;
+        big = malloc(ms + value);
+        memcpy(big, module, ms);
+        memset(big + ms, 0, value);
+        free(module);
+        module = big;
+        ms += value;
+        break;
+    case D_TRUNCATED: /* the module cut to `value` bytes */
+        dc.n_triggers = 0;
+        assert_true(value < ms);
+        ms = value;
+        break;
+    case D_MAGIC:
+        dc.n_triggers = 0;
+        module[0] ^= 0xff;
+        break;
+    }
+    dc.module = (ProtobufCBinaryData){ms, module};
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+    b.nonce = w->admin_nonce;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_DEPLOY_CONTRACT;
+    b.deploy_contract = &dc;
+    uint8_t *env = sign_body(&b, &w->admin, &sz);
+    struct ledger_tx tx;
+    why[0] = 0;
+    int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, WHY_SIZE);
+    if (!err)
+        ledger_tx_release(&tx);
+    free(env);
+    free(module);
+    free(text);
+    return err;
+}
+
+enum call_field { C_NONE, C_CONTRACT_LEN, C_ENTRY, C_ARGS, C_ARG_BYTES, C_GAS };
+
+static int try_call(struct world *w, enum call_field f, uint64_t value,
+                    char *why)
+{
+    uint8_t id[33];
+    memset(id, 0x33, sizeof id);
+    Witan__ContractArg a[17], *ap[17];
+    uint8_t *bytes = calloc(1, value + 1);
+    for (int i = 0; i < 17; i++) {
+        witan__contract_arg__init(&a[i]);
+        a[i].value_case = WITAN__CONTRACT_ARG__VALUE_INT;
+        a[i].int_ = i;
+        ap[i] = &a[i];
+    }
+    Witan__CallContract c = WITAN__CALL_CONTRACT__INIT;
+    c.contract = (ProtobufCBinaryData){32, id};
+    c.entry = "add";
+    c.n_args = 2;
+    c.args = ap;
+    char *text = NULL;
+    switch (f) {
+    case C_NONE: break;
+    case C_CONTRACT_LEN: c.contract.len = value; break;
+    case C_ENTRY: c.entry = text = text_of(value, 'e'); break;
+    case C_ARGS: c.n_args = value; break;
+    case C_ARG_BYTES:
+        a[1].value_case = WITAN__CONTRACT_ARG__VALUE_BYTES;
+        a[1].bytes = (ProtobufCBinaryData){value, bytes};
+        break;
+    case C_GAS: c.gas_limit = value; break;
+    }
+    Witan__TxBody b = WITAN__TX_BODY__INIT;
+    b.chain_id = "witan-test";
+    b.sender = (ProtobufCBinaryData){20, w->provider_addr};
+    b.nonce = w->provider_nonce;
+    b.payload_case = WITAN__TX_BODY__PAYLOAD_CALL_CONTRACT;
+    b.call_contract = &c;
+    size_t sz;
+    uint8_t *env = sign_body(&b, &w->provider, &sz);
+    struct ledger_tx tx;
+    why[0] = 0;
+    int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, WHY_SIZE);
+    if (!err)
+        ledger_tx_release(&tx);
+    free(env);
+    free(text);
+    free(bytes);
+    return err;
+}
+
+/* Every stateless rule of DeployContract, CallContract and RetireContract
+ * (contracts.md section 1), each at its bound (admitted) and one past it
+ * (refused, with the field named); a module that fails to load is
+ * refused at the byte offset the VM reports. */
+static void test_stateless_table(void **state)
+{
+    (void)state;
+    tx_size_max = 1 << 20; /* the module and bytes bounds come first */
+    struct world *w = new_world("stateless-table");
+    const uint64_t gas_max = 1099511627776ull; /* 2^40 */
+    size_t base_size;
+    free(assemble(kind_asm, &base_size));
+    static char expect[3][WHY_SIZE];
+    snprintf(expect[0], WHY_SIZE, "module refused at byte %zu: ", base_size);
+    snprintf(expect[1], WHY_SIZE, "module refused at byte %zu: ",
+             base_size - 3);
+    snprintf(expect[2], WHY_SIZE, "module refused at byte 0: ");
+    const struct {
+        enum deploy_field f;
+        uint64_t value;
+        Witan__FilterOp filter;
+        int want;
+        const char *says;
+    } deploys[] = {
+        {D_NONE, 0, 0, 0, NULL},
+        {D_NAME, 0, 0, WITAN_EINVAL, "contract name must be 1 to 64"},
+        {D_NAME, 64, 0, 0, NULL},
+        {D_NAME, 65, 0, WITAN_EINVAL, "contract name must be 1 to 64"},
+        {D_NAME_UNPRINTABLE, 0, 0, WITAN_EINVAL, "contract name"},
+        {D_LANGUAGE, 32, 0, 0, NULL},
+        {D_LANGUAGE, 33, 0, WITAN_EINVAL, "language (at most 32)"},
+        {D_COMPILER, 64, 0, 0, NULL},
+        {D_COMPILER, 65, 0, WITAN_EINVAL, "compiler (at most 64)"},
+        {D_MODULE_SIZE, 49152, 0, 0, NULL},
+        {D_MODULE_SIZE, 49153, 0, WITAN_ELIMIT,
+         "module is 49153 bytes; the limit is 49152"},
+        {D_GAS, 0, 0, WITAN_EINVAL, "gas_limit must be 1 to 1099511627776"},
+        {D_GAS, gas_max, 0, 0, NULL},
+        {D_GAS, gas_max + 1, 0, WITAN_EINVAL, "gas_limit must be 1 to"},
+        {D_TRIGGERS, 16, 0, 0, NULL},
+        {D_TRIGGERS, 17, 0, WITAN_ELIMIT, "at most 16 triggers"},
+        {D_MODEL_LEN, 31, 0, WITAN_EINVAL, "32-byte model hash"},
+        {D_MODEL_LEN, 0, 0, WITAN_EINVAL, "32-byte model hash"},
+        {D_KIND, 0, 0, WITAN_EINVAL, "kind of computed, posted or any"},
+        {D_KIND, 1, 0, 0, NULL},
+        {D_KIND, 2, 0, 0, NULL},
+        {D_KIND, 4, 0, WITAN_EINVAL, "kind of computed, posted or any"},
+        {D_NONE, 0, (Witan__FilterOp)4, WITAN_EINVAL, "unknown filter"},
+        {D_SCALE, 18, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, 0, NULL},
+        {D_SCALE, 19, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, WITAN_EINVAL,
+         "scale over 18"},
+        {D_SCALE, 19, WITAN__FILTER_OP__FILTER_OUTPUT_BELOW, WITAN_EINVAL,
+         "scale over 18"},
+        {D_OUTPUT, 3, WITAN__FILTER_OP__FILTER_OUTPUT_BELOW, 0, NULL},
+        {D_LABEL, 1, WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_OUTPUT, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_MANTISSA, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_SCALE, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_LABEL, 1, WITAN__FILTER_OP__FILTER_NONE, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_LABEL, 7, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, 0, NULL},
+        {D_OUTPUT, 1, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_MANTISSA, 1, WITAN__FILTER_OP__FILTER_LABEL_EQUALS, WITAN_EINVAL,
+         "a field its filter does not use"},
+        {D_REPLACES_LEN, 32, 0, 0, NULL},
+        {D_REPLACES_LEN, 31, 0, WITAN_EINVAL, "replaces names a 32-byte"},
+        {D_REPLACES_LEN, 33, 0, WITAN_EINVAL, "replaces names a 32-byte"},
+        /* the VM's reason at the VM's offset: the first trailing byte,
+         * the end of a cut module, the magic */
+        {D_NO_TRIGGERS_JUNK_TAIL, 0, 0, 0, NULL},
+        {D_NO_TRIGGERS_JUNK_TAIL, 5, 0, WITAN_EVERIFY, expect[0]},
+        {D_TRUNCATED, 0, 0, 0, NULL}, /* value set below */
+        {D_MAGIC, 0, 0, WITAN_EVERIFY, expect[2]},
+    };
+    char why[WHY_SIZE];
+    for (size_t i = 0; i < sizeof deploys / sizeof deploys[0]; i++) {
+        uint64_t value = deploys[i].value;
+        int want = deploys[i].want;
+        const char *says = deploys[i].says;
+        if (deploys[i].f == D_TRUNCATED) {
+            value = base_size - 3;
+            want = WITAN_EVERIFY;
+            says = expect[1];
+        }
+        int err = try_deploy(w, deploys[i].f, value, deploys[i].filter, why);
+        if (err != want || (says && !strstr(why, says)))
+            fail_msg("deploy case %zu (field %d, value %llu): error %d '%s', "
+                     "want %d '%s'",
+                     i, deploys[i].f, (unsigned long long)value, err, why,
+                     want, says ? says : "");
+    }
+
+    const struct {
+        enum call_field f;
+        uint64_t value;
+        int want;
+        const char *says;
+    } calls[] = {
+        {C_NONE, 0, 0, NULL},
+        {C_CONTRACT_LEN, 31, WITAN_EINVAL, "32-byte contract id"},
+        {C_CONTRACT_LEN, 33, WITAN_EINVAL, "32-byte contract id"},
+        {C_CONTRACT_LEN, 0, WITAN_EINVAL, "32-byte contract id"},
+        {C_ENTRY, 0, WITAN_EINVAL, "identifier of 1 to 32 bytes"},
+        {C_ENTRY, 32, 0, NULL},
+        {C_ENTRY, 33, WITAN_EINVAL, "identifier of 1 to 32 bytes"},
+        {C_ARGS, 16, 0, NULL},
+        {C_ARGS, 17, WITAN_ELIMIT, "at most 16 arguments"},
+        {C_ARG_BYTES, 65536, 0, NULL},
+        {C_ARG_BYTES, 65537, WITAN_EINVAL, "argument 1 has no value, or bytes over 65536"},
+        {C_GAS, gas_max, 0, NULL},
+        {C_GAS, gas_max + 1, WITAN_EINVAL, "gas_limit must be at most 1099511627776"},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        int err = try_call(w, calls[i].f, calls[i].value, why);
+        if (err != calls[i].want ||
+            (calls[i].says && !strstr(why, calls[i].says)))
+            fail_msg("call case %zu (field %d, value %llu): error %d '%s', "
+                     "want %d '%s'",
+                     i, calls[i].f, (unsigned long long)calls[i].value, err,
+                     why, calls[i].want, calls[i].says ? calls[i].says : "");
+    }
+
+    /* RetireContract names a 32-byte id */
+    static const size_t retire_len[] = {32, 31, 33, 0};
+    uint8_t id[33];
+    memset(id, 0x44, sizeof id);
+    for (size_t i = 0; i < 4; i++) {
+        Witan__RetireContract r = WITAN__RETIRE_CONTRACT__INIT;
+        r.contract = (ProtobufCBinaryData){retire_len[i], id};
+        Witan__TxBody b = WITAN__TX_BODY__INIT;
+        b.chain_id = "witan-test";
+        b.sender = (ProtobufCBinaryData){20, w->admin_addr};
+        b.nonce = w->admin_nonce;
+        b.payload_case = WITAN__TX_BODY__PAYLOAD_RETIRE_CONTRACT;
+        b.retire_contract = &r;
+        size_t sz;
+        uint8_t *env = sign_body(&b, &w->admin, &sz);
+        struct ledger_tx tx;
+        int err = ledger_tx_decode(w->l, env, sz, true, &tx, why, sizeof why);
+        if (!err)
+            ledger_tx_release(&tx);
+        free(env);
+        assert_int_equal(err, i == 0 ? 0 : WITAN_EINVAL);
+    }
+    free_world(w);
+    tx_size_max = 4096;
+}
+
+/* The stateful deploy rules: at most 64 entries per model in the trigger
+ * index before a deployment (a retirement at once frees one, a scheduled
+ * replacement does not), and a retired or already replaced contract
+ * cannot be replaced. The nonce is spent by every refusal (the next
+ * transaction takes the next one). */
+static void test_listener_cap_and_replacing_retired(void **state)
+{
+    (void)state;
+    uint8_t model[32], ids[64][32], extra[32], tx[32];
+    struct world *w = model_world("listener-cap", model);
+    size_t ms, sz;
+    uint8_t *module = assemble(kind_asm, &ms);
+    char why[WHY_SIZE];
+    for (int blk = 0; blk < 4; blk++) {
+        uint8_t *env[16];
+        size_t sizes[16];
+        Witan__TxStatus st[16];
+        for (int i = 0; i < 16; i++) {
+            env[i] = deploy_tx(w, (struct deploy_spec){.module = module,
+                                                       .module_size = ms,
+                                                       .model = model},
+                               &sizes[i]);
+            struct ledger_tx t;
+            assert_int_equal(ledger_tx_decode(w->l, env[i], sizes[i], false,
+                                              &t, why, sizeof why),
+                             0);
+            memcpy(ids[blk * 16 + i], t.hash, 32);
+            ledger_tx_release(&t);
+        }
+        commit_block(w, env, sizes, 16, st);
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(st[i], WITAN__TX_STATUS__TX_STATUS_OK);
+            free(env[i]);
+        }
+    }
+    struct deploy_spec on_model = {.module = module, .module_size = ms,
+                                   .model = model};
+    /* the 65th listener is refused; a contract on no model is not */
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    size_t es;
+    uint8_t *entries = assemble(entries_asm, &es);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    /* retiring one at once makes room for exactly one */
+    assert_int_equal(commit1(w, retire_tx(w, ids[0], &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, extra),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    /* a retired contract cannot be replaced */
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[0]},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    /* a replacement scheduled far ahead: the old contract keeps its entry
+     * (still 64: a new listener is refused) and cannot be replaced or
+     * retired again */
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[1],
+                                                 .start_height =
+                                                     tip.height + 1000},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(commit1(w, deploy_tx(w, on_model, &sz), &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_INVALID_PAYLOAD);
+    assert_int_equal(commit1(w, deploy_tx(w, (struct deploy_spec){
+                                                 .module = entries,
+                                                 .module_size = es,
+                                                 .replaces = ids[1]},
+                                          &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    assert_int_equal(commit1(w, retire_tx(w, ids[1], &w->admin, w->admin_addr,
+                                          &w->admin_nonce, &sz),
+                             &sz, NULL),
+                     WITAN__TX_STATUS__TX_STATUS_CONTRACT_RETIRED);
+    /* a prediction runs the 64 listeners: ids 1..63 (1 until its
+     * replacement's height) and the one deployed after the retirement */
+    assert_int_equal(commit1(w, attest_co2(w, 0, 41115, &sz), &sz, tx),
+                     WITAN__TX_STATUS__TX_STATUS_OK);
+    assert_int_equal(receipt_runs(w, tx), 64);
+    Witan__RunsResponse *r = runs_of(w, tx);
+    assert_int_equal(r->n_runs, 64);
+    for (size_t k = 0; k < r->n_runs; k++) {
+        assert_int_equal(r->runs[k]->status, WITAN__RUN_STATUS__RUN_OK);
+        assert_memory_not_equal(r->runs[k]->contract.data, ids[0], 32);
+    }
+    ledger_runs_response_free(r);
+    free(entries);
+    free(module);
+    free_world(w);
+    tx_size_max = 4096;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -1176,6 +2023,10 @@ int main(void)
         cmocka_unit_test(test_scorecard_against_reference),
         cmocka_unit_test(test_storage_quota_and_operators),
         cmocka_unit_test(test_large_source),
+        cmocka_unit_test(test_host_functions),
+        cmocka_unit_test(test_trigger_kinds),
+        cmocka_unit_test(test_stateless_table),
+        cmocka_unit_test(test_listener_cap_and_replacing_retired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,8 +336,10 @@ uint8_t *deploy_tx(struct world *w, struct deploy_spec d, size_t *size)
     dc.gas_limit = d.gas ? d.gas : 100000;
     if (d.model) {
         t.model_hash = (ProtobufCBinaryData){32, (uint8_t *)d.model};
-        t.kind = WITAN__TRIGGER_KIND__TRIGGER_ANY;
+        t.kind = d.kind ? d.kind : WITAN__TRIGGER_KIND__TRIGGER_ANY;
         t.filter = d.filter;
+        if (d.filter == WITAN__FILTER_OP__FILTER_LABEL_EQUALS)
+            t.label = d.label;
         if (d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_ABOVE ||
             d.filter == WITAN__FILTER_OP__FILTER_OUTPUT_BELOW) {
             t.output = d.output;

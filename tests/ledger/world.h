@@ -73,6 +73,8 @@ struct deploy_spec {
     uint64_t *nonce;
     const char *name;     /* default "review" */
     uint32_t output;      /* the output ABOVE and BELOW compare */
+    Witan__TriggerKind kind; /* default (0): ANY */
+    uint64_t label;       /* LABEL_EQUALS */
 };
 
 uint8_t *assemble(const char *text, size_t *size);

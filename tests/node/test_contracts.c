@@ -14,9 +14,16 @@
  *   the same block hashes and state roots at every height;
  * - the looping contract ends at its gas (RUN_OUT_OF_GAS, its full limit
  *   charged) and the blocks carrying it commit with their attestations OK;
+ * - warm.wvs is deployed with --source-map: every validator keeps the map
+ *   verbatim and `witan contract show` gives its size and SHA-256 (and the
+ *   map with --source);
  * - `witan decisions show` on another validator lists the evidence, down
  *   to the input attestation's transaction;
- * - a call to a retired contract is refused with CONTRACT_RETIRED.
+ * - a call to a retired contract is refused with CONTRACT_RETIRED;
+ * - the model's target (climate/temp/global anomaly, horizon 0): the
+ *   anomaly observed at each attestation's time resolves its prediction,
+ *   and every validator answers the same scorecard, whose count and sums
+ *   equal those worked out from the predictions and the observations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,20 +214,72 @@ static void test_decisions_agree_with_evidence(void **state)
              "model register %s/tests/fixtures/models/linreg_temp.bin %s "
              "--name temp --input feed=climate/co2/mauna-loa,subject=mauna-"
              "loa,value=co2 --input feed=climate/co2/mauna-loa,subject="
-             "mauna-loa,year --trigger climate/co2/mauna-loa:mauna-loa --wait",
+             "mauna-loa,year --trigger climate/co2/mauna-loa:mauna-loa "
+             "--target feed=climate/temp/global,value=anomaly,window=3 --wait",
              root, key);
     expect(0, 0, out, args);
     hash_after(out, "model ", model);
     witan_hex_encode(model, 32, model_hex);
 
+    /* warm goes with a source map, kept verbatim */
+    static const char map_text[] =
+        "{\"version\":1,\"file\":\"warm.wvs\",\"words\":[[0,7],[1,8]]}\n";
+    char map_path[700];
+    snprintf(map_path, sizeof map_path, "%s/warm.map", dir);
+    FILE *mf = fopen(map_path, "w");
+    assert_non_null(mf);
+    assert_int_equal(fputs(map_text, mf) >= 0, 1);
+    assert_int_equal(fclose(mf), 0);
     snprintf(args, sizeof args,
              "contract deploy %s --name warm --version 1 --asm "
              "%s/tests/fixtures/contracts/warm.wvs --gas 100000 --model %s "
-             "--above 0:0.5",
-             key, root, model_hex);
+             "--above 0:0.5 --source-map %s",
+             key, root, model_hex, map_path);
     expect(0, 1, out, args);
     hash_after(out, "contract ", warm);
     assert_non_null(strstr(out, ": OK"));
+    {
+        /* every validator holds the map; show gives its size and
+         * SHA-256, and with --source the map itself */
+        Witan__ContractsRequest cq = WITAN__CONTRACTS_REQUEST__INIT;
+        cq.id = (ProtobufCBinaryData){32, warm};
+        Witan__Request creq = WITAN__REQUEST__INIT;
+        creq.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+        creq.contracts = &cq;
+        uint8_t tx0[32];
+        memcpy(tx0, warm, 32);
+        converge(tx0);
+        Witan__Response *c = same_everywhere(&creq);
+        assert_int_equal(c->contracts->n_contracts, 1);
+        const ProtobufCBinaryData *m = &c->contracts->contracts[0]->source_map;
+        assert_int_equal(m->len, strlen(map_text));
+        assert_memory_equal(m->data, map_text, m->len);
+        witan__response__free_unpacked(c, NULL);
+        uint8_t h[32];
+        char hhex[65], want[200], id_hex[65];
+        wcrypto_sha256(map_text, strlen(map_text), h);
+        witan_hex_encode(h, 32, hhex);
+        witan_hex_encode(warm, 32, id_hex);
+        snprintf(want, sizeof want, "source map %zu bytes, sha256 %s",
+                 strlen(map_text), hhex);
+        snprintf(args, sizeof args, "contract show %s", id_hex);
+        expect(0, 2, out, args);
+        if (!strstr(out, want))
+            fail_msg("'%s' not in:\n%s", want, out);
+        assert_null(strstr(out, map_text));
+        snprintf(args, sizeof args, "contract show %s --source", id_hex);
+        expect(0, 3, out, args);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, map_text));
+        /* a map that cannot be read is an error before anything is sent */
+        snprintf(args, sizeof args,
+                 "contract deploy %s --name warm --version 1 --asm "
+                 "%s/tests/fixtures/contracts/warm.wvs --gas 100000 "
+                 "--source-map %s/no-such.map",
+                 key, root, dir);
+        assert_int_not_equal(witan(0, out, args), 0);
+        assert_non_null(strstr(out, "no-such.map"));
+    }
     snprintf(args, sizeof args,
              "contract deploy %s --name spin --version 1 --asm "
              "%s/tests/fixtures/contracts/spin.wvs --gas %d --model %s --kind "
@@ -354,6 +413,85 @@ static void test_decisions_agree_with_evidence(void **state)
              warm_hex, key);
     expect(0, 2, out, args);
     assert_non_null(strstr(out, "result 42"));
+
+    /* The anomaly observed at each attestation's time resolves its
+     * prediction (the attestations themselves trigger no model). */
+    static const char *const anomaly[ATTEST_COUNT] = {"1.02", "0.95", "1.1",
+                                                      "0.875"};
+    static const int64_t anomaly_m[ATTEST_COUNT] = {102, 95, 11, 875};
+    static const uint32_t anomaly_s[ATTEST_COUNT] = {2, 2, 1, 3};
+    uint8_t last_temp[32];
+    for (int i = 0; i < ATTEST_COUNT; i++) {
+        snprintf(args, sizeof args,
+                 "attest %s --feed climate/temp/global --subject mauna-loa "
+                 "--time %s --value anomaly=%s --unit K --wait",
+                 key, when[i], anomaly[i]);
+        expect(0, (i + 1) % NODES, out, args);
+        const char *line = strstr(out, " committed at height");
+        if (!line || line - out < 64)
+            fail_msg("no committed line in: %s", out);
+        char hex[65];
+        snprintf(hex, sizeof hex, "%.64s", line - 64);
+        assert_int_equal(witan_hex_decode(hex, last_temp, 32), 0);
+    }
+    height = converge(last_temp);
+    assert_same_chain(height);
+
+    /* The predictions, the same everywhere, in height order. */
+    Witan__Request pr = WITAN__REQUEST__INIT;
+    Witan__PredictionsRequest pq = WITAN__PREDICTIONS_REQUEST__INIT;
+    pq.model_hash = (ProtobufCBinaryData){32, model};
+    pr.kind_case = WITAN__REQUEST__KIND_PREDICTIONS;
+    pr.predictions = &pq;
+    Witan__Response *preds = same_everywhere(&pr);
+    assert_int_equal(preds->predictions->n_records, ATTEST_COUNT);
+    /* error = output - round(m * 2^f / 10^s), halves away from zero */
+    unsigned __int128 sq = 0, abs_sum = 0;
+    int64_t errors[ATTEST_COUNT];
+    uint32_t f = preds->predictions->records[0]->output_frac_bits;
+    for (int i = 0; i < ATTEST_COUNT; i++) {
+        const Witan__PredictionRecord *rec = preds->predictions->records[i];
+        assert_int_equal(rec->status, WITAN__PREDICTION_STATUS__PREDICTION_OK);
+        assert_int_equal(rec->output_frac_bits, f);
+        __int128 p10 = 1;
+        for (uint32_t k = 0; k < anomaly_s[i]; k++)
+            p10 *= 10;
+        __int128 num = (__int128)anomaly_m[i] << f;
+        int64_t target = (int64_t)((num + (num < 0 ? -p10 / 2 : p10 / 2)) /
+                                   p10);
+        int64_t e = rec->outputs[0] - target;
+        errors[i] = e;
+        sq += (unsigned __int128)((__int128)e * e);
+        abs_sum += (unsigned __int128)(e < 0 ? -e : e);
+    }
+    witan__response__free_unpacked(preds, NULL);
+
+    /* The scorecard, byte for byte the same on every validator. */
+    Witan__Request sr = WITAN__REQUEST__INIT;
+    Witan__ScorecardRequest sq_req = WITAN__SCORECARD_REQUEST__INIT;
+    sq_req.model_hash = (ProtobufCBinaryData){32, model};
+    sr.kind_case = WITAN__REQUEST__KIND_SCORECARD;
+    sr.scorecard = &sq_req;
+    Witan__Response *card = same_everywhere(&sr);
+    const Witan__Scorecard *sc = card->scorecard->scorecard;
+    assert_non_null(sc);
+    assert_int_equal(sc->count, ATTEST_COUNT);
+    assert_int_equal(sc->frac_bits, f);
+    assert_int_equal(sc->sum_sq_hi, (uint64_t)(sq >> 64));
+    assert_int_equal(sc->sum_sq_lo, (uint64_t)sq);
+    assert_int_equal(sc->sum_abs_hi, (uint64_t)(abs_sum >> 64));
+    assert_int_equal(sc->sum_abs_lo, (uint64_t)abs_sum);
+    assert_int_equal(sc->window, 3);
+    assert_int_equal(sc->n_recent_errors, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sc->recent_errors[i], errors[ATTEST_COUNT - 3 + i]);
+    assert_false(sc->saturated);
+    witan__response__free_unpacked(card, NULL);
+    /* and a person's view of it on another validator */
+    snprintf(args, sizeof args, "model scorecard %s", model_hex);
+    expect(0, 3, out, args);
+    assert_non_null(strstr(out, "all time:  4 resolved"));
+    assert_non_null(strstr(out, "last 3:"));
 }
 
 int main(int argc, char **argv)

@@ -306,10 +306,18 @@ static void test_contract_by_proposal(void **state)
           ".export add add\n",
           f);
     fclose(f);
+    /* with a source map, which the proposal carries into the contract */
+    static const char map_text[] = "add: lines 1-3\n";
+    char map_path[700];
+    snprintf(map_path, sizeof map_path, "%s/adder.map", dir);
+    f = fopen(map_path, "w");
+    assert_non_null(f);
+    fputs(map_text, f);
+    fclose(f);
     snprintf(args, sizeof args,
              "propose deploy-contract --name gov-adder --version 1 --asm %s "
-             "--gas 1000 --key %s --deadline +200",
-             asm_path, key);
+             "--gas 1000 --key %s --deadline +200 --source-map %s",
+             asm_path, key, map_path);
     expect(0, 0, out, args);
     const char *p = strstr(out, "proposal ");
     assert_non_null(p);
@@ -357,6 +365,10 @@ static void test_contract_by_proposal(void **state)
     assert_int_equal(r->contracts->n_contracts, 1);
     assert_int_equal(r->contracts->contracts[0]->height, boundary);
     assert_int_equal(r->contracts->contracts[0]->operator_.len, 0);
+    assert_int_equal(r->contracts->contracts[0]->source_map.len,
+                     strlen(map_text));
+    assert_memory_equal(r->contracts->contracts[0]->source_map.data, map_text,
+                        strlen(map_text));
     witan__response__free_unpacked(r, NULL);
 
     snprintf(args, sizeof args, "contract show %s", cid);
