@@ -987,12 +987,24 @@ static int wait_rows(const struct attest_opts *o, struct csv_file *f,
                 if (p->tty && p->drawn)
                     fputc('\n', stderr);
                 p->drawn = 0;
-                fflush(stdout);
-                fprintf(stderr, "witan attest: %s: line %zu: ", f->path,
-                        r->line);
-                fflush(stderr);
-                print_settled(o, hex, t);
-                fflush(stdout);
+                char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
+                if (t->displaced_by.len == WITAN_HASH_SIZE)
+                    witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE,
+                                     by);
+                if (committed)
+                    fprintf(stderr, "witan attest: %s: line %zu: %s "
+                                    "committed at height %llu: %s\n",
+                            f->path, r->line, hex,
+                            (unsigned long long)t->receipt->height,
+                            cli_tx_status_name(t->receipt->status));
+                else
+                    fprintf(stderr, "witan attest: %s: line %zu: %s dropped: "
+                                    "its nonce was taken by committed "
+                                    "transaction %s\n",
+                            f->path, r->line, hex, by);
+                if (committed && t->receipt->status ==
+                                     WITAN__TX_STATUS__TX_STATUS_DUPLICATE)
+                    explain_duplicate(o, r->time_ms);
             }
             if (committed) {
                 status[t->receipt->status < ATTEST_STATUS_COUNT
