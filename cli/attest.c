@@ -6,6 +6,7 @@
  * left out of the record (never written as the sentinel), and the command
  * says how many it left out.
  */
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,8 +14,17 @@
 #include "cli/cli.h"
 
 #define ATTEST_BATCH_DEFAULT 500
-#define CSV_COLUMN_COUNT_MAX 32
-#define CSV_LINE_SIZE_MAX 4096
+#define ATTEST_FILE_SIZE_MAX (256u * 1024 * 1024)
+#define ATTEST_COLUMN_COUNT_MAX 64      /* positions --columns may name */
+#define ATTEST_FILE_REPORT_COUNT_MAX 20 /* bad rows, conflicts, refusals named */
+#define ATTEST_CONFLICT_LINE_COUNT_MAX 8 /* lines named in one conflict */
+#define ATTEST_PROGRESS_TTY_MS 200      /* a terminal's line redrawn at most */
+#define ATTEST_PROGRESS_ROW_COUNT 500   /* elsewhere a line every so many rows */
+#define ATTEST_PROGRESS_INTERVAL_MS 10000 /* ... or this often, if sooner */
+#define ATTEST_STATUS_COUNT 64          /* receipt statuses tallied by value */
+
+#define ATTEST_STR_(x) #x
+#define ATTEST_STR(x) ATTEST_STR_(x)
 
 static const char usage[] =
     "usage: witan attest --key FILE --feed FEED --subject S --time T\n"
@@ -24,7 +34,8 @@ static const char usage[] =
     "                    [--node URL [--tls-ca FILE] | --home DIR]\n"
     "       witan attest --key FILE --feed FEED --subject S --file CSV\n"
     "                    --columns SPEC [--missing NAME=SENTINEL,...] [--unit U]\n"
-    "                    [--batch N] [--wait]\n"
+    "                    [--on-conflict refuse|first|last] [--batch N]\n"
+    "                    [--wait]\n"
     "                    [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "Signs attestations with the key (a member with the data_provider role)\n"
@@ -32,16 +43,30 @@ static const char usage[] =
     "42113, scale 2). A correction names the transaction hash of the\n"
     "revision it replaces.\n" CLI_TIME_HELP
     "\n"
-    "CSV: --columns names the file's columns by position, comma-separated:\n"
-    "'time' for the observation time, '-' to skip a column, any other word\n"
-    "to attest that column as a value of that name. The first line is a\n"
-    "header and is skipped (its names are not trusted). --missing lists\n"
-    "sentinels: a value equal to its sentinel is left out, and counted.\n"
+    "CSV (RFC 4180: a field may be quoted, \"\" is a quote inside one, and\n"
+    "spaces around a field are dropped): --columns names the file's columns\n"
+    "by position, comma-separated: 'time' for the observation time, '-' to\n"
+    "skip a column, any other word to attest that column as a value of that\n"
+    "name; columns past those are named on stderr and not attested. The\n"
+    "first record is a header and is skipped (its names are not trusted).\n"
+    "--missing lists sentinels: a value equal to its sentinel is left out,\n"
+    "and counted. The whole file is checked before anything is sent: every\n"
+    "bad row is named (the first " ATTEST_STR(ATTEST_FILE_REPORT_COUNT_MAX)
+    ", then counted) and nothing is sent\n"
+    "(exit 2). Rows of the same time with different values are a conflict:\n"
+    "--on-conflict refuse (the default) names their lines and sends nothing\n"
+    "(exit 2); first or last sends that one of them. Rows of the same time\n"
+    "and values are sent once. Progress goes to stderr (one line redrawn on\n"
+    "a terminal, else a line every " ATTEST_STR(ATTEST_PROGRESS_ROW_COUNT)
+    " rows or " ATTEST_STR(ATTEST_PROGRESS_INTERVAL_MS) " ms); a tally\n"
+    "ends it, with --wait one of receipts by status. Exit 1 when a row was\n"
+    "refused, dropped or committed with a status other than OK.\n"
     "Example (NOAA's monthly Mauna Loa file):\n"
     "  --columns time,-,co2,co2_deseasonalised,days,stddev,uncertainty\n"
     "  --missing days=-1,stddev=-9.99,uncertainty=-0.99\n"
     "\n"
-    "--wait waits until every transaction is committed and prints receipts;\n"
+    "--wait waits until every transaction is committed and prints its\n"
+    "receipt (from a file: the tally, and on stderr each not OK, by line);\n"
     "it exits 1 if one failed, or was dropped because another transaction\n"
     "of the same key took its nonce (the line names that transaction).\n"
     "A single attestation whose nonce was chosen here (no --nonce) is signed\n"
@@ -66,12 +91,14 @@ static const struct cli_opt attest_opts[] = {
     {"--columns", true, false},
     {"--missing", true, false},
     {"--batch", true, false},
+    {"--on-conflict", true, false},
     {NULL, false, false},
 };
 /* The flags of one mode that the other does not take. */
 static const char *const flags_only[] = {"--time", "--value", "--corrects",
                                          "--document-hash"};
-static const char *const file_only[] = {"--columns", "--missing", "--batch"};
+static const char *const file_only[] = {"--columns", "--missing", "--batch",
+                                        "--on-conflict"};
 
 struct attest_opts {
     const char *address;
@@ -114,84 +141,6 @@ static int print_settled(const struct attest_opts *o, const char *hex,
                "%s\n",
                hex, by);
     return 1;
-}
-
-/* Polls until every hash is committed; prints each receipt. */
-static int wait_committed(const struct attest_opts *o,
-                          uint8_t (*hashes)[WITAN_HASH_SIZE], size_t count)
-{
-    int failures = 0;
-    for (size_t i = 0; i < count; i++) {
-        char hex[65];
-        witan_hex_encode(hashes[i], WITAN_HASH_SIZE, hex);
-        for (int attempt = 0;; attempt++) {
-            Witan__Request req = WITAN__REQUEST__INIT;
-            Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
-            tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hashes[i]};
-            req.kind_case = WITAN__REQUEST__KIND_TX;
-            req.tx = &tr;
-            Witan__Response *resp;
-            if (cli_call(o->address, &req, 10000, &resp))
-                return 1;
-            if (cli_response_error("query", resp)) {
-                witan__response__free_unpacked(resp, NULL);
-                return 1;
-            }
-            Witan__TxResponse *t = resp->tx;
-            if (t && ((t->state == WITAN__TX_STATE__TX_STATE_COMMITTED &&
-                       t->receipt) ||
-                      t->state == WITAN__TX_STATE__TX_STATE_DROPPED)) {
-                failures += print_settled(o, hex, t);
-                witan__response__free_unpacked(resp, NULL);
-                break;
-            }
-            bool unknown = !t || t->state == WITAN__TX_STATE__TX_STATE_UNKNOWN;
-            witan__response__free_unpacked(resp, NULL);
-            if (unknown || attempt > CLI_WAIT_POLL_COUNT_MAX) {
-                fprintf(stderr, "witan attest: %s is %s\n", hex,
-                        unknown ? "unknown to the node" : "still pending");
-                return 1;
-            }
-            usleep(CLI_WAIT_POLL_MS * 1000);
-        }
-    }
-    return failures ? 1 : 0;
-}
-
-/* Submits one batch of envelopes; prints refusals. Returns the number
- * refused, or -1 when the node could not be asked. */
-static int submit(const struct attest_opts *o, ProtobufCBinaryData *envs,
-                  size_t count, uint8_t (*hashes)[WITAN_HASH_SIZE])
-{
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-    sr.n_envelopes = count;
-    sr.envelopes = envs;
-    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-    req.submit = &sr;
-    Witan__Response *resp;
-    if (cli_call(o->address, &req, 60000, &resp))
-        return -1;
-    if (cli_response_error("submit", resp) || !resp->submit ||
-        resp->submit->n_results != count) {
-        witan__response__free_unpacked(resp, NULL);
-        return -1;
-    }
-    int refused = 0;
-    for (size_t i = 0; i < count; i++) {
-        const Witan__SubmitResult *r = resp->submit->results[i];
-        if (r->error) {
-            fprintf(stderr, "witan attest: transaction %zu refused: %s (%s)\n",
-                    i, r->error->message, r->error->name);
-            refused++;
-        } else if (!o->json && !o->wait && count == 1) {
-            char hex[65];
-            witan_hex_encode(hashes[i], WITAN_HASH_SIZE, hex);
-            printf("submitted %s\n", hex);
-        }
-    }
-    witan__response__free_unpacked(resp, NULL);
-    return refused;
 }
 
 /* The chain id is needed in every body; one status call fetches it. */
@@ -397,12 +346,82 @@ static int one_from_flags(struct attest_opts *o, struct one_attest *a)
     }
 }
 
+/* --- many from a CSV file --------------------------------------------------
+ *
+ * The file is read whole by the project's one CSV reader (common.h, "CSV")
+ * and checked whole before the node is asked anything: every bad row is
+ * named (up to ATTEST_FILE_REPORT_COUNT_MAX, then counted), columns the
+ * rows have beyond --columns are named, and conflicts are found.
+ *
+ * A conflict: two rows of the file with the same observation time (the feed
+ * and subject are the command's, the same for every row) whose values
+ * differ: another set of value names, or a value of another amount (1.5
+ * and 1.50 are one amount). The chain keeps one attestation per provider,
+ * feed, subject and time, so at most one of them can be sent; --on-conflict
+ * says which (refuse, the default: none, and nothing is sent). Rows with the
+ * same time and the same values are repeats, not conflicts: the first is
+ * sent and the others counted.
+ */
+_Static_assert(ATTEST_COLUMN_COUNT_MAX <= WITAN_CSV_FIELD_COUNT_MAX,
+               "--columns positions are fields of one CSV record");
+
+enum on_conflict { ON_CONFLICT_REFUSE, ON_CONFLICT_FIRST, ON_CONFLICT_LAST };
+static const char *const on_conflict_names[] = {"refuse", "first", "last"};
+
 struct column {
     const char *name; /* NULL: skip; "time": the time */
     bool has_missing;  /* the sentinel, compared by value: -1 equals -01 */
     int64_t missing_mantissa;
     uint32_t missing_scale;
 };
+
+enum row_state {
+    ROW_SEND,      /* to be sent */
+    ROW_REPEAT,    /* the same time and values as an earlier row: not sent */
+    ROW_CONFLICT,  /* lost a conflict (--on-conflict first|last): not sent */
+    ROW_REFUSED,   /* sent; the node refused it */
+    ROW_SUBMITTED, /* sent and taken into the node's pool */
+};
+
+struct row {
+    size_t line;
+    int64_t time_ms;
+    size_t first, count; /* its values: csv_file.values[first ..] */
+    enum row_state state;
+    uint8_t hash[WITAN_HASH_SIZE];
+};
+
+struct value {
+    size_t column;
+    int64_t mantissa;
+    uint32_t scale;
+};
+
+struct csv_file {
+    const char *path;
+    char *text;
+    size_t size;
+    char *spec, *missing; /* copies of --columns and --missing, cut in place */
+    struct column cols[ATTEST_COLUMN_COUNT_MAX];
+    size_t ncols;
+    enum on_conflict on_conflict;
+    struct row *rows;
+    size_t row_count, row_cap;
+    struct value *values;
+    size_t value_count, value_cap;
+    size_t bad, left_out, repeats, conflicts, conflict_lost;
+    size_t width_max; /* the most fields a data row had */
+};
+
+static void csv_file_free(struct csv_file *f)
+{
+    free(f->text);
+    free(f->spec);
+    free(f->missing);
+    free(f->rows);
+    free(f->values);
+    memset(f, 0, sizeof *f);
+}
 
 /* Exact comparison of two decimals of at most 18 fraction digits. */
 static bool decimal_equal(int64_t a, uint32_t as, int64_t b, uint32_t bs)
@@ -422,179 +441,643 @@ static bool decimal_equal(int64_t a, uint32_t as, int64_t b, uint32_t bs)
     return a == b;
 }
 
-static int parse_columns(char *spec, char *missing, struct column *cols,
-                         size_t *count)
+/* --columns and --missing into f->cols; 0, or 2 after saying what is
+ * wrong. */
+static int parse_columns(struct csv_file *f)
 {
-    *count = 0;
-    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
-        if (*count == CSV_COLUMN_COUNT_MAX)
-            return WITAN_ELIMIT;
-        cols[*count].name = strcmp(tok, "-") == 0 ? NULL : tok;
-        cols[*count].has_missing = false;
-        (*count)++;
-    }
-    if (!missing)
-        return WITAN_OK;
-    for (char *tok = strtok(missing, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        if (!eq)
-            return WITAN_EINVAL;
-        *eq = '\0';
-        bool found = false;
-        for (size_t i = 0; i < *count; i++)
-            if (cols[i].name && strcmp(cols[i].name, tok) == 0) {
-                if (cli_parse_decimal(eq + 1, &cols[i].missing_mantissa,
-                                      &cols[i].missing_scale))
-                    return WITAN_EINVAL;
-                cols[i].has_missing = true;
-                found = true;
+    size_t times = 0, values = 0;
+    f->ncols = 0;
+    for (char *p = f->spec, *tok; p; f->ncols++) {
+        tok = p;
+        p = strchr(p, ',');
+        if (p)
+            *p++ = '\0';
+        if (f->ncols == ATTEST_COLUMN_COUNT_MAX) {
+            fprintf(stderr, "witan attest: --columns names more than %d "
+                            "columns\n", ATTEST_COLUMN_COUNT_MAX);
+            return 2;
+        }
+        struct column *c = &f->cols[f->ncols];
+        memset(c, 0, sizeof *c);
+        if (strcmp(tok, "-") == 0)
+            continue;
+        if (!tok[0] || strlen(tok) > WITAN_VALUE_NAME_SIZE_MAX) {
+            fprintf(stderr, "witan attest: --columns: column %zu's name "
+                            "'%s' is invalid: a name has 1 to %d bytes ('-' "
+                            "skips a column)\n",
+                    f->ncols + 1, tok, WITAN_VALUE_NAME_SIZE_MAX);
+            return 2;
+        }
+        for (size_t i = 0; i < f->ncols; i++)
+            if (f->cols[i].name && strcmp(f->cols[i].name, tok) == 0) {
+                fprintf(stderr, "witan attest: --columns names '%s' twice\n",
+                        tok);
+                return 2;
             }
-        if (!found)
-            return WITAN_EINVAL;
+        c->name = tok;
+        if (strcmp(tok, "time") == 0)
+            times++;
+        else
+            values++;
     }
-    return WITAN_OK;
+    if (times != 1 || values == 0 || values > WITAN_ATTEST_VALUE_COUNT_MAX) {
+        fprintf(stderr, "witan attest: --columns must name one 'time' column "
+                        "and 1 to %d value columns\n",
+                WITAN_ATTEST_VALUE_COUNT_MAX);
+        return 2;
+    }
+    for (char *p = f->missing, *tok; p;) {
+        tok = p;
+        p = strchr(p, ',');
+        if (p)
+            *p++ = '\0';
+        char *eq = strchr(tok, '=');
+        size_t i = 0;
+        if (eq) {
+            *eq = '\0';
+            while (i < f->ncols &&
+                   !(f->cols[i].name && strcmp(f->cols[i].name, tok) == 0 &&
+                     strcmp(tok, "time") != 0))
+                i++;
+        }
+        if (!eq || i == f->ncols ||
+            cli_parse_decimal(eq + 1, &f->cols[i].missing_mantissa,
+                              &f->cols[i].missing_scale)) {
+            fprintf(stderr, "witan attest: --missing '%s%s%s' is invalid: it "
+                            "takes NAME=DECIMAL, NAME a value column of "
+                            "--columns\n",
+                    tok, eq ? "=" : "", eq ? eq + 1 : "");
+            return 2;
+        }
+        f->cols[i].has_missing = true;
+    }
+    return 0;
 }
 
-static int many_from_file(struct attest_opts *o, int argc, char **argv,
-                          const char *file)
+/* Names a bad row, up to ATTEST_FILE_REPORT_COUNT_MAX of them, and counts
+ * it. */
+static void bad_row(struct csv_file *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void bad_row(struct csv_file *f, const char *fmt, ...)
 {
-    const char *spec_arg = cli_flag(argc, argv, "--columns");
-    const char *missing_arg = cli_flag(argc, argv, "--missing");
-    size_t batch = o->batch;
-    if (!spec_arg) {
+    if (f->bad++ >= ATTEST_FILE_REPORT_COUNT_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "witan attest: %s: ", f->path);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* One data record into f->rows, or a bad row named. 0 or WITAN_ENOMEM. */
+static int add_row(struct csv_file *f, const struct witan_csv *csv)
+{
+    if (csv->count > f->width_max)
+        f->width_max = csv->count;
+    if (csv->count < f->ncols) {
+        bad_row(f, "line %zu: %zu fields, --columns names %zu", csv->line,
+                csv->count, f->ncols);
+        return 0;
+    }
+    if (f->value_cap - f->value_count < WITAN_ATTEST_VALUE_COUNT_MAX) {
+        size_t cap = 2 * f->value_cap + 4 * WITAN_ATTEST_VALUE_COUNT_MAX;
+        void *grown = realloc(f->values, cap * sizeof *f->values);
+        if (!grown)
+            return WITAN_ENOMEM;
+        f->values = grown;
+        f->value_cap = cap;
+    }
+    if (f->row_count == f->row_cap) {
+        size_t cap = 2 * f->row_cap + 64;
+        void *grown = realloc(f->rows, cap * sizeof *f->rows);
+        if (!grown)
+            return WITAN_ENOMEM;
+        f->rows = grown;
+        f->row_cap = cap;
+    }
+    struct row *r = &f->rows[f->row_count];
+    memset(r, 0, sizeof *r);
+    r->line = csv->line;
+    r->first = f->value_count;
+    size_t left_out = 0;
+    for (size_t c = 0; c < f->ncols; c++) {
+        const struct column *col = &f->cols[c];
+        const char *cell = csv->fields[c];
+        if (!col->name)
+            continue;
+        if (strcmp(col->name, "time") == 0) {
+            int err = cli_parse_time(cell, &r->time_ms);
+            if (err) {
+                bad_row(f, "line %zu, column %zu (time): '%s' is invalid: %s",
+                        csv->line, c + 1, cell, cli_time_error(err));
+                return 0;
+            }
+            continue;
+        }
+        struct value *v = &f->values[r->first + r->count];
+        v->column = c;
+        if (cli_parse_decimal(cell, &v->mantissa, &v->scale)) {
+            bad_row(f, "line %zu, column %zu (%s): '%s' is not an exact "
+                       "decimal",
+                    csv->line, c + 1, col->name, cell);
+            return 0;
+        }
+        if (col->has_missing &&
+            decimal_equal(v->mantissa, v->scale, col->missing_mantissa,
+                          col->missing_scale)) {
+            left_out++;
+            continue;
+        }
+        r->count++;
+    }
+    if (r->count == 0) {
+        bad_row(f, "line %zu: no value: each equals its missing-value "
+                   "sentinel",
+                csv->line);
+        return 0;
+    }
+    f->value_count += r->count;
+    f->left_out += left_out;
+    f->row_count++;
+    return 0;
+}
+
+/* Columns the rows have past --columns: named once, by the header. */
+static void report_unused(struct csv_file *f)
+{
+    if (f->width_max <= f->ncols)
+        return;
+    struct witan_csv *csv = malloc(sizeof *csv);
+    bool header = false;
+    if (csv) {
+        witan_csv_init(csv, f->text, f->size);
+        header = witan_csv_next(csv, NULL, 0) == 1;
+    }
+    for (size_t c = f->ncols; c < f->width_max; c++) {
+        bool named = header && c < csv->count;
+        fprintf(stderr, "witan attest: %s: column %zu%s%s%s is not in "
+                        "--columns: not attested\n",
+                f->path, c + 1, named ? " ('" : "",
+                named ? csv->fields[c] : "", named ? "')" : "");
+    }
+    free(csv);
+}
+
+static bool same_values(const struct csv_file *f, const struct row *a,
+                        const struct row *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        const struct value *x = &f->values[a->first + i];
+        const struct value *y = &f->values[b->first + i];
+        /* both in column order */
+        if (x->column != y->column ||
+            !decimal_equal(x->mantissa, x->scale, y->mantissa, y->scale))
+            return false;
+    }
+    return true;
+}
+
+struct time_key {
+    int64_t time_ms;
+    size_t row;
+};
+
+static int time_key_cmp(const void *a, const void *b)
+{
+    const struct time_key *x = a, *y = b;
+    if (x->time_ms != y->time_ms)
+        return x->time_ms < y->time_ms ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Rows of the same time: repeats marked, conflicts named (refuse) or
+ * settled (first, last). 0 or WITAN_ENOMEM. */
+static int find_conflicts(struct csv_file *f)
+{
+    if (f->row_count < 2)
+        return 0;
+    struct time_key *keys = malloc(f->row_count * sizeof *keys);
+    if (!keys)
+        return WITAN_ENOMEM;
+    for (size_t i = 0; i < f->row_count; i++)
+        keys[i] = (struct time_key){f->rows[i].time_ms, i};
+    qsort(keys, f->row_count, sizeof *keys, time_key_cmp);
+    for (size_t i = 0, j; i < f->row_count; i = j) {
+        bool differ = false;
+        for (j = i + 1; j < f->row_count && keys[j].time_ms == keys[i].time_ms;
+             j++)
+            differ = differ || !same_values(f, &f->rows[keys[i].row],
+                                            &f->rows[keys[j].row]);
+        if (j - i == 1)
+            continue;
+        if (!differ) {
+            for (size_t k = i + 1; k < j; k++)
+                f->rows[keys[k].row].state = ROW_REPEAT;
+            f->repeats += j - i - 1;
+            continue;
+        }
+        if (f->conflicts++ < ATTEST_FILE_REPORT_COUNT_MAX &&
+            f->on_conflict == ON_CONFLICT_REFUSE) {
+            char when[64];
+            cli_format_time(keys[i].time_ms, when, sizeof when);
+            fprintf(stderr, "witan attest: %s: conflict: lines", f->path);
+            for (size_t k = i; k < j && k < i + ATTEST_CONFLICT_LINE_COUNT_MAX;
+                 k++)
+                fprintf(stderr, "%s %zu", k == i ? "" : ",",
+                        f->rows[keys[k].row].line);
+            if (j - i > ATTEST_CONFLICT_LINE_COUNT_MAX)
+                fprintf(stderr, " and %zu more",
+                        j - i - ATTEST_CONFLICT_LINE_COUNT_MAX);
+            fprintf(stderr, " observe %s with different values\n", when);
+        }
+        size_t keep = f->on_conflict == ON_CONFLICT_LAST ? j - 1 : i;
+        for (size_t k = i; k < j; k++)
+            if (k != keep) {
+                f->rows[keys[k].row].state = ROW_CONFLICT;
+                f->conflict_lost++;
+            }
+    }
+    free(keys);
+    return 0;
+}
+
+/* Reads, checks and resolves the whole file before any node is asked: 0,
+ * or the exit status after saying what is wrong (2 for the file's content
+ * or the flags, 1 when it cannot be read). */
+static int csv_file_load(struct csv_file *f, int argc, char **argv,
+                         const char *path)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    const char *spec = cli_flag(argc, argv, "--columns");
+    const char *missing = cli_flag(argc, argv, "--missing");
+    const char *conflict = cli_flag(argc, argv, "--on-conflict");
+    if (!spec) {
         fprintf(stderr, "witan attest: --file needs --columns\n");
         return 2;
     }
-    char spec[1024], missing[1024];
-    snprintf(spec, sizeof spec, "%s", spec_arg);
-    snprintf(missing, sizeof missing, "%s", missing_arg ? missing_arg : "");
-    struct column cols[CSV_COLUMN_COUNT_MAX];
-    size_t ncols;
-    if (parse_columns(spec, missing_arg ? missing : NULL, cols, &ncols)) {
-        fprintf(stderr, "witan attest: --columns or --missing is malformed "
-                        "(a sentinel must name a value column)\n");
+    f->on_conflict = WITAN_ARRAY_COUNT(on_conflict_names);
+    for (size_t i = 0; i < WITAN_ARRAY_COUNT(on_conflict_names); i++)
+        if (!conflict || strcmp(conflict, on_conflict_names[i]) == 0) {
+            f->on_conflict = (enum on_conflict)i;
+            break;
+        }
+    if (f->on_conflict == WITAN_ARRAY_COUNT(on_conflict_names)) {
+        fprintf(stderr, "witan attest: --on-conflict '%s' is invalid: it "
+                        "takes first, last or refuse\n",
+                conflict);
         return 2;
     }
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        fprintf(stderr, "witan attest: cannot open %s\n", file);
+    f->spec = strdup(spec);
+    f->missing = missing ? strdup(missing) : NULL;
+    if (!f->spec || (missing && !f->missing))
+        return cli_fail("memory", WITAN_ENOMEM);
+    if (parse_columns(f))
+        return 2;
+    int err = witan_read_file(path, ATTEST_FILE_SIZE_MAX, &f->text, &f->size);
+    if (err) {
+        fprintf(stderr, "witan attest: %s: %s\n", path, witan_err_message(err));
         return 1;
     }
-    ProtobufCBinaryData *envs = calloc(batch, sizeof *envs);
-    uint8_t (*hashes)[WITAN_HASH_SIZE] = calloc(batch, WITAN_HASH_SIZE);
-    uint8_t (*all_hashes)[WITAN_HASH_SIZE] = NULL;
-    size_t all_count = 0;
-    if (!envs || !hashes) {
-        fclose(f);
+    struct witan_csv *csv = malloc(sizeof *csv);
+    if (!csv)
+        return cli_fail("memory", WITAN_ENOMEM);
+    witan_csv_init(csv, f->text, f->size);
+    char why[256];
+    bool header = true; /* the first record names columns: --columns does */
+    int got;
+    while (!err && (got = witan_csv_next(csv, why, sizeof why)) != 0) {
+        if (got < 0)
+            bad_row(f, "%s", why);
+        else if (!header)
+            err = add_row(f, csv);
+        header = false;
+    }
+    free(csv);
+    if (!err)
+        err = find_conflicts(f);
+    if (err)
+        return cli_fail("reading the file", err);
+    report_unused(f);
+    if (f->bad > ATTEST_FILE_REPORT_COUNT_MAX)
+        fprintf(stderr, "witan attest: %s: %zu more bad rows not named\n",
+                path, f->bad - ATTEST_FILE_REPORT_COUNT_MAX);
+    if (f->bad) {
+        fprintf(stderr, "witan attest: %s: %zu bad rows; nothing sent\n", path,
+                f->bad);
+        return 2;
+    }
+    if (f->conflicts && f->on_conflict == ON_CONFLICT_REFUSE) {
+        if (f->conflicts > ATTEST_FILE_REPORT_COUNT_MAX)
+            fprintf(stderr, "witan attest: %s: %zu more conflicts not "
+                            "named\n",
+                    path, f->conflicts - ATTEST_FILE_REPORT_COUNT_MAX);
+        fprintf(stderr, "witan attest: %s: %zu times with rows of different "
+                        "values; nothing sent. "
+                        "--on-conflict first or last sends one of each\n",
+                path, f->conflicts);
+        return 2;
+    }
+    if (f->row_count == 0) {
+        fprintf(stderr, "witan attest: %s: no rows after the header\n", path);
+        return 2;
+    }
+    return 0;
+}
+
+/* Progress on stderr: one line redrawn on a terminal, plain lines every
+ * ATTEST_PROGRESS_ROW_COUNT rows or ATTEST_PROGRESS_INTERVAL_MS elsewhere. */
+struct progress {
+    bool tty, wait;
+    size_t total;     /* rows to send */
+    size_t submitted, refused, committed, failed; /* failed: not OK, dropped */
+    size_t done;      /* rows done in this phase (sent, or settled) */
+    double phase_s, last_s;
+    size_t last_done, drawn;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void progress_start_phase(struct progress *p)
+{
+    p->done = p->last_done = 0;
+    p->phase_s = p->last_s = now_s();
+}
+
+static void progress_show(struct progress *p, bool final)
+{
+    double now = now_s();
+    if (!final) {
+        if (p->tty && (now - p->last_s) * 1000 < ATTEST_PROGRESS_TTY_MS)
+            return;
+        if (!p->tty && p->done - p->last_done < ATTEST_PROGRESS_ROW_COUNT &&
+            (now - p->last_s) * 1000 < ATTEST_PROGRESS_INTERVAL_MS)
+            return;
+    }
+    p->last_s = now;
+    p->last_done = p->done;
+    double rate = now > p->phase_s ? p->done / (now - p->phase_s) : 0;
+    char line[256], eta[32] = "--";
+    if (rate > 0)
+        snprintf(eta, sizeof eta, "%.0fs", (p->total - p->done) / rate);
+    int n = snprintf(line, sizeof line,
+                     "witan attest: %zu/%zu submitted, %zu refused", p->submitted,
+                     p->total, p->refused);
+    if (p->wait)
+        n += snprintf(line + n, sizeof line - n, ", %zu committed, %zu failed",
+                      p->committed, p->failed);
+    snprintf(line + n, sizeof line - n, "; %.0f rows/s, ETA %s", rate, eta);
+    if (p->tty) {
+        size_t len = strlen(line);
+        fprintf(stderr, "\r%s%*s", line,
+                (int)(p->drawn > len ? p->drawn - len : 0), "");
+        p->drawn = len;
+    } else {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+}
+
+static void progress_end(struct progress *p)
+{
+    progress_show(p, true);
+    if (p->tty)
+        fputc('\n', stderr);
+}
+
+/* Submits one batch: the rows idx[0..count) of f, signed in envs. Refusals
+ * are named (up to the report bound). 0, or 1 when the node could not be
+ * asked. */
+static int submit_batch(const struct attest_opts *o, struct csv_file *f,
+                        ProtobufCBinaryData *envs, const size_t *idx,
+                        size_t count, struct progress *p)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = count;
+    sr.envelopes = envs;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    Witan__Response *resp;
+    if (cli_call(o->address, &req, 60000, &resp))
+        return 1;
+    if (cli_response_error("submit", resp) || !resp->submit ||
+        resp->submit->n_results != count) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const Witan__SubmitResult *r = resp->submit->results[i];
+        struct row *row = &f->rows[idx[i]];
+        if (r->error) {
+            if (p->refused < ATTEST_FILE_REPORT_COUNT_MAX)
+                fprintf(stderr, "%switan attest: %s: line %zu refused: %s "
+                                "(%s)\n",
+                        p->tty && p->drawn ? "\n" : "", f->path, row->line,
+                        r->error->message, r->error->name);
+            p->drawn = 0;
+            row->state = ROW_REFUSED;
+            p->refused++;
+        } else {
+            row->state = ROW_SUBMITTED;
+            p->submitted++;
+        }
+    }
+    witan__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* Signs and submits every row to send, in file order, o->batch at a time.
+ * 0, or 1 when signing failed or the node could not be asked. */
+static int send_rows(struct attest_opts *o, struct csv_file *f,
+                     struct progress *p)
+{
+    ProtobufCBinaryData *envs = calloc(o->batch, sizeof *envs);
+    size_t *idx = calloc(o->batch, sizeof *idx);
+    if (!envs || !idx) {
         free(envs);
-        free(hashes);
+        free(idx);
         return cli_fail("memory", WITAN_ENOMEM);
     }
-    char line[CSV_LINE_SIZE_MAX];
-    size_t line_no = 0, rows = 0, left_out = 0, pending = 0;
-    int refused = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        line_no++;
-        if (line_no == 1)
-            continue; /* header: named by --columns instead */
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!line[0])
+    int rc = 0;
+    size_t pending = 0;
+    for (size_t i = 0; i <= f->row_count && rc == 0; i++) {
+        if (i < f->row_count && f->rows[i].state != ROW_SEND)
             continue;
-        Witan__NamedValue vals[CSV_COLUMN_COUNT_MAX];
-        Witan__NamedValue *ptrs[CSV_COLUMN_COUNT_MAX];
-        size_t nv = 0, col = 0;
-        int64_t time_ms = 0;
-        bool has_time = false;
-        /* Fields split on every comma, empty ones included, so that
-         * positions never shift. */
-        for (char *tok = line, *comma; tok && rc == 0; tok = comma, col++) {
-            comma = strchr(tok, ',');
-            if (comma)
-                *comma++ = '\0';
-            if (col >= ncols || !cols[col].name)
-                continue;
-            if (strcmp(cols[col].name, "time") == 0) {
-                has_time = cli_parse_time(tok, &time_ms) == 0;
-                continue;
+        if (i < f->row_count) {
+            struct row *r = &f->rows[i];
+            Witan__NamedValue vals[WITAN_ATTEST_VALUE_COUNT_MAX];
+            Witan__NamedValue *ptrs[WITAN_ATTEST_VALUE_COUNT_MAX];
+            for (size_t k = 0; k < r->count; k++) {
+                const struct value *v = &f->values[r->first + k];
+                witan__named_value__init(&vals[k]);
+                vals[k].name = (char *)f->cols[v->column].name;
+                vals[k].mantissa = v->mantissa;
+                vals[k].scale = v->scale;
+                ptrs[k] = &vals[k];
             }
-            witan__named_value__init(&vals[nv]);
-            vals[nv].name = (char *)cols[col].name;
-            if (cli_parse_decimal(tok, &vals[nv].mantissa, &vals[nv].scale)) {
-                fprintf(stderr, "witan attest: %s:%zu: '%s' is not an exact "
-                                "decimal\n", file, line_no, tok);
-                rc = 1;
+            int err = sign_attest(o, r->time_ms, ptrs, r->count, NULL, NULL,
+                                  &envs[pending], r->hash);
+            if (err) {
+                rc = cli_fail("signing", err);
                 break;
             }
-            if (cols[col].has_missing &&
-                decimal_equal(vals[nv].mantissa, vals[nv].scale,
-                              cols[col].missing_mantissa,
-                              cols[col].missing_scale)) {
-                left_out++;
-                continue;
-            }
-            ptrs[nv] = &vals[nv];
-            nv++;
+            idx[pending++] = i;
         }
-        if (rc)
-            break;
-        if (!has_time || nv == 0) {
-            fprintf(stderr, "witan attest: %s:%zu: no time or no value\n",
-                    file, line_no);
-            rc = 1;
-            break;
-        }
-        int err = sign_attest(o, time_ms, ptrs, nv, NULL, NULL,
-                              &envs[pending], hashes[pending]);
-        if (err) {
-            rc = cli_fail("signing", err);
-            break;
-        }
-        if (o->wait) {
-            void *grown =
-                realloc(all_hashes, (all_count + 1) * WITAN_HASH_SIZE);
-            if (!grown) {
-                rc = cli_fail("memory", WITAN_ENOMEM);
-                break;
-            }
-            all_hashes = grown;
-            memcpy(all_hashes[all_count++], hashes[pending], WITAN_HASH_SIZE);
-        }
-        rows++;
-        if (++pending == batch) {
-            int r = submit(o, envs, pending, hashes);
-            for (size_t i = 0; i < pending; i++)
-                free(envs[i].data);
+        if (pending == o->batch || (i == f->row_count && pending)) {
+            rc = submit_batch(o, f, envs, idx, pending, p);
+            for (size_t k = 0; k < pending; k++)
+                free(envs[k].data);
+            p->done += pending;
             pending = 0;
-            if (r < 0)
-                rc = 1;
-            else
-                refused += r;
+            progress_show(p, false);
         }
     }
-    if (rc == 0 && pending) {
-        int r = submit(o, envs, pending, hashes);
-        if (r < 0)
-            rc = 1;
-        else
-            refused += r;
-    }
-    for (size_t i = 0; i < pending; i++)
-        free(envs[i].data);
-    fclose(f);
+    for (size_t k = 0; k < pending; k++)
+        free(envs[k].data);
     free(envs);
-    free(hashes);
-    if (rc == 0) {
-        printf("%s: %zu rows submitted, %d refused; %zu values equal to their "
-               "missing-value sentinel left out\n",
-               file, rows, refused, left_out);
-        if (refused)
-            rc = 1;
-    }
-    if (rc == 0 && o->wait) {
-        rc = wait_committed(o, all_hashes, all_count) ? 1 : 0;
-    }
-    free(all_hashes);
+    free(idx);
     return rc;
+}
+
+/* Polls every submitted row until it is committed or dropped, in file
+ * order; tallies receipts by status and names those not OK (up to the
+ * report bound). 0, or 1 when the node could not be asked or a
+ * transaction stayed unknown or pending (named). */
+static int wait_rows(const struct attest_opts *o, struct csv_file *f,
+                     struct progress *p, size_t *status, size_t *dropped)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < f->row_count; i++) {
+        const struct row *r = &f->rows[i];
+        if (r->state != ROW_SUBMITTED)
+            continue;
+        char hex[2 * WITAN_HASH_SIZE + 1];
+        witan_hex_encode(r->hash, WITAN_HASH_SIZE, hex);
+        for (int attempt = 0;; attempt++) {
+            Witan__Request req = WITAN__REQUEST__INIT;
+            Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
+            tr.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE,
+                                               (uint8_t *)r->hash};
+            req.kind_case = WITAN__REQUEST__KIND_TX;
+            req.tx = &tr;
+            Witan__Response *resp;
+            if (cli_call(o->address, &req, 10000, &resp))
+                return 1;
+            if (cli_response_error("query", resp)) {
+                witan__response__free_unpacked(resp, NULL);
+                return 1;
+            }
+            const Witan__TxResponse *t = resp->tx;
+            bool committed = t && t->receipt &&
+                             t->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
+            bool was_dropped =
+                t && t->state == WITAN__TX_STATE__TX_STATE_DROPPED;
+            bool ok = committed &&
+                      t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK;
+            if ((committed || was_dropped) && !ok &&
+                named++ < ATTEST_FILE_REPORT_COUNT_MAX) {
+                if (p->tty && p->drawn)
+                    fputc('\n', stderr);
+                p->drawn = 0;
+                char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
+                if (t->displaced_by.len == WITAN_HASH_SIZE)
+                    witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE,
+                                     by);
+                if (committed)
+                    fprintf(stderr, "witan attest: %s: line %zu: %s "
+                                    "committed at height %llu: %s\n",
+                            f->path, r->line, hex,
+                            (unsigned long long)t->receipt->height,
+                            cli_tx_status_name(t->receipt->status));
+                else
+                    fprintf(stderr, "witan attest: %s: line %zu: %s dropped: "
+                                    "its nonce was taken by committed "
+                                    "transaction %s\n",
+                            f->path, r->line, hex, by);
+                if (committed && t->receipt->status ==
+                                     WITAN__TX_STATUS__TX_STATUS_DUPLICATE)
+                    explain_duplicate(o, r->time_ms);
+            }
+            if (committed) {
+                status[t->receipt->status < ATTEST_STATUS_COUNT
+                           ? t->receipt->status
+                           : 0]++;
+                p->committed += ok;
+                p->failed += !ok;
+            } else if (was_dropped) {
+                (*dropped)++;
+                p->failed++;
+            }
+            bool unknown = !t || t->state == WITAN__TX_STATE__TX_STATE_UNKNOWN;
+            witan__response__free_unpacked(resp, NULL);
+            if (committed || was_dropped)
+                break;
+            if (unknown || attempt > CLI_WAIT_POLL_COUNT_MAX) {
+                if (p->tty && p->drawn)
+                    fputc('\n', stderr);
+                fprintf(stderr, "witan attest: %s: line %zu: %s is %s\n",
+                        f->path, r->line, hex,
+                        unknown ? "unknown to the node" : "still pending");
+                return 1;
+            }
+            usleep(CLI_WAIT_POLL_MS * 1000);
+        }
+        p->done++;
+        progress_show(p, false);
+    }
+    return 0;
+}
+
+/* Sends the rows of a loaded file, waits with --wait, and prints the
+ * tally: the exit status, 1 when anything was refused, dropped or
+ * committed with a status other than OK, or the node failed us. */
+static int many_from_file(struct attest_opts *o, struct csv_file *f)
+{
+    struct progress p = {.tty = isatty(STDERR_FILENO) == 1, .wait = o->wait};
+    for (size_t i = 0; i < f->row_count; i++)
+        p.total += f->rows[i].state == ROW_SEND;
+    size_t status[ATTEST_STATUS_COUNT] = {0}, dropped = 0;
+    progress_start_phase(&p);
+    int rc = send_rows(o, f, &p);
+    if (rc == 0 && o->wait) {
+        progress_start_phase(&p);
+        p.total = p.submitted;
+        rc = wait_rows(o, f, &p, status, &dropped);
+    }
+    progress_end(&p);
+    if (p.refused > ATTEST_FILE_REPORT_COUNT_MAX)
+        fprintf(stderr, "witan attest: %s: %zu more refusals not named\n",
+                f->path, p.refused - ATTEST_FILE_REPORT_COUNT_MAX);
+    printf("%s: %zu rows submitted, %zu refused; %zu values equal to their "
+           "missing-value sentinel left out",
+           f->path, p.submitted, p.refused, f->left_out);
+    if (f->repeats)
+        printf("; %zu repeated rows not sent", f->repeats);
+    if (f->conflict_lost)
+        printf("; %zu conflicting rows not sent (--on-conflict %s)",
+               f->conflict_lost, on_conflict_names[f->on_conflict]);
+    printf("\n");
+    if (o->wait) {
+        printf("receipts:");
+        const char *sep = " ";
+        for (size_t s = 0; s < ATTEST_STATUS_COUNT; s++)
+            if (status[s]) {
+                printf("%s%zu %s", sep, status[s],
+                       cli_tx_status_name((Witan__TxStatus)s));
+                sep = ", ";
+            }
+        printf("%s%zu dropped\n", sep, dropped);
+    }
+    return rc || p.refused || p.failed ? 1 : 0;
 }
 
 int cli_attest(int argc, char **argv)
@@ -635,6 +1118,14 @@ int cli_attest(int argc, char **argv)
     struct one_attest one;
     if (!file && one_parse(argc, argv, &one))
         return 2;
+    struct csv_file f; /* checked whole before any node is asked */
+    if (file) {
+        int frc = csv_file_load(&f, argc, argv, file);
+        if (frc) {
+            csv_file_free(&f);
+            return frc;
+        }
+    }
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
     o.address = address;
@@ -647,16 +1138,22 @@ int cli_attest(int argc, char **argv)
     if (!key || !o.feed || !o.subject) {
         fprintf(stderr, "witan attest: --key, --feed and --subject are "
                         "required\n%s", usage);
+        if (file)
+            csv_file_free(&f);
         return 2;
     }
     int err = wcrypto_keyfile_read(key, &o.key);
     if (err) {
         fprintf(stderr, "witan attest: %s: %s%s\n", key, witan_err_message(err),
                 err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        if (file)
+            csv_file_free(&f);
         return 1;
     }
     if (cli_sender(argc, argv, &o.key, o.sender)) {
         wcrypto_keypair_wipe(&o.key);
+        if (file)
+            csv_file_free(&f);
         return 2;
     }
     int rc;
@@ -669,9 +1166,10 @@ int cli_attest(int argc, char **argv)
         o.auto_nonce = true;
     }
     if (rc < 0) {
-        rc = file ? many_from_file(&o, argc, argv, file)
-                  : one_from_flags(&o, &one);
+        rc = file ? many_from_file(&o, &f) : one_from_flags(&o, &one);
     }
+    if (file)
+        csv_file_free(&f);
     wcrypto_keypair_wipe(&o.key);
     return rc;
 }

@@ -4,3 +4,10 @@
 test-cli: $(BUILD)/bin/witan
 	@sh tests/cli/test_cli.sh $(BUILD)/bin
 TEST_EXTRA += test-cli
+
+# `witan attest --file` on a real chain of one validator
+# (tests/cli/test_attest_file.sh): CSV quoting, conflicts, progress, tally.
+.PHONY: test-attest-file
+test-attest-file: $(BUILD)/bin/witan $(BUILD)/bin/witand
+	@sh tests/cli/test_attest_file.sh $(BUILD)/bin
+TEST_EXTRA += test-attest-file

@@ -77,6 +77,42 @@ case_ 2 "--batch 0 is invalid" -- attest --key "$tmp/k.key" --feed a/b \
 case_ 2 "--time is not taken with --file" -- attest --key "$tmp/k.key" \
     --feed a/b --subject s --file "$tmp/none.csv" --columns time,v \
     --time 2020-01 --node $node
+# attest --file checks the whole file before a node is asked (exit 2)
+at="attest --key $tmp/k.key --feed a/b --subject s --node $node"
+long=$(head -c 6000 /dev/zero | tr '\0' x)
+printf 'time,v,w\n2020-01,1x,1\n2020-02\n"2020-03", 1 ,"2x"\nnot-a-time,1,2\n2020-05,%s,3\n' \
+    "$long" > "$tmp/bad.csv"
+case_ 2 "line 2, column 2 (v): '1x' is not an exact decimal" -- $at \
+    --file "$tmp/bad.csv" --columns time,v,w
+case_ 2 "line 3: 1 fields, --columns names 3" -- $at --file "$tmp/bad.csv" \
+    --columns time,v,w
+case_ 2 "line 4, column 3 (w): '2x'" -- $at --file "$tmp/bad.csv" \
+    --columns time,v,w
+case_ 2 "line 5, column 1 (time): 'not-a-time' is invalid" -- $at \
+    --file "$tmp/bad.csv" --columns time,v,w
+case_ 2 "line 6, column 2 (v): 'x\\{6000\\}' is not" -- $at \
+    --file "$tmp/bad.csv" --columns time,v,w
+case_ 2 "5 bad rows; nothing sent" -- $at --file "$tmp/bad.csv" \
+    --columns time,v,w
+{ echo time,v; i=0; while [ $i -lt 25 ]; do echo "2020-01,x$i"; i=$((i + 1)); done; } \
+    > "$tmp/bad25.csv"
+case_ 2 "5 more bad rows not named" -- $at --file "$tmp/bad25.csv" --columns time,v
+printf 'time,v,extra\n2020-01,1,a\n' > "$tmp/extra.csv"
+case_ 1 "column 3 ('extra') is not in --columns: not attested" -- $at \
+    --file "$tmp/extra.csv" --columns time,v
+printf 'src,time,v\na,2020-01,1\nb,2020-01,2\nc,2020-02,1\n' > "$tmp/twice.csv"
+case_ 2 "conflict: lines 2, 3 observe 2020-01-01T00:00:00Z with different" \
+    -- $at --file "$tmp/twice.csv" --columns -,time,v
+case_ 1 "cannot reach a node" -- $at --file "$tmp/twice.csv" --columns -,time,v \
+    --on-conflict last
+case_ 2 "--on-conflict 'both' is invalid" -- $at --file "$tmp/twice.csv" \
+    --columns -,time,v --on-conflict both
+case_ 2 "--on-conflict is not taken with --file\|--on-conflict needs --file" -- \
+    $at --time 2020-01 --value v=1 --on-conflict first
+case_ 2 "--columns names 'v' twice" -- $at --file "$tmp/twice.csv" \
+    --columns time,v,v
+case_ 2 "--missing 'w=1' is invalid" -- $at --file "$tmp/twice.csv" \
+    --columns -,time,v --missing w=1
 case_ 2 "unknown option '--outt'" -- model import "$tmp/x.onnx" --outt "$tmp/y"
 case_ 2 "--margin '0x' is invalid" -- model import "$tmp/x.onnx" \
     --out "$tmp/y" --margin 0x
