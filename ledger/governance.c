@@ -953,6 +953,7 @@ int gov_block_end(ledger *l, store_txn *txn, uint64_t height)
             uint64_t from = (height > before ? height : before) + L + 1;
             l->vs_next.first = (from + K - 1) / K * K + 1;
             err = vset_put(txn, &l->vs_next, height);
+            l->vs_written = true;
         }
         if (err)
             return err;

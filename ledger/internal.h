@@ -32,6 +32,11 @@ struct ledger {
      * changes so far (governance.c). */
     struct ledger_vset vs_next;
     bool vs_changed;
+    /* The newest stored set's first height (1: none but the genesis's),
+     * and whether the block being applied stored one: vs_cur and vs_prev
+     * are read again only then, or when the tip reaches that height. */
+    uint64_t vs_newest_first;
+    bool vs_written;
     /* Per block being applied: model gas spent, predictions written. */
     uint64_t block_gas;
     uint32_t prediction_seq;

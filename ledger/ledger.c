@@ -939,7 +939,8 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
         WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
         l->params = l->next_params; /* in force from the next block on */
-        err = vsets_load(l);
+        if (l->vs_written || l->vs_newest_first == next.height + 1)
+            err = vsets_load(l);
         if (err)
             WHY("block %llu was written, but the validator set after it "
                 "cannot be read: %s",

@@ -141,14 +141,18 @@ int vset_put(store_txn *txn, const struct ledger_vset *v, uint64_t height)
 
 int vsets_load(ledger *l)
 {
-    struct ledger_vset cur, prev;
+    struct ledger_vset cur, prev, newest;
     int err = read_at(l, NULL, l->tip.height + 1, &cur);
     if (!err)
         err = cur.first > 1 ? read_at(l, NULL, cur.first - 1, &prev)
                             : (prev = cur, WITAN_OK);
+    if (!err)
+        err = read_at(l, NULL, UINT64_MAX, &newest);
     if (!err) {
         l->vs_cur = cur;
         l->vs_prev = prev;
+        l->vs_newest_first = newest.first;
+        l->vs_written = false;
     }
     return err;
 }
