@@ -1700,7 +1700,8 @@ static int try_call(struct world *w, enum call_field f, uint64_t value,
     uint8_t id[33];
     memset(id, 0x33, sizeof id);
     Witan__ContractArg a[17], *ap[17];
-    uint8_t *bytes = calloc(1, value + 1);
+    /* Only the bytes case needs a buffer of `value` bytes. */
+    uint8_t *bytes = calloc(1, f == C_ARG_BYTES ? value + 1 : 1);
     for (int i = 0; i < 17; i++) {
         witan__contract_arg__init(&a[i]);
         a[i].value_case = WITAN__CONTRACT_ARG__VALUE_INT;
