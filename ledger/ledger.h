@@ -235,6 +235,11 @@ int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
  * Free with witan__validator_set__free_unpacked. */
 int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out);
 
+/* The stored set with the smallest first height above `height`: the next
+ * change after it (WITAN_ENOTFOUND when none). */
+int ledger_validator_set_after(ledger *l, uint64_t height,
+                               Witan__ValidatorSet **out);
+
 /* How many validators the set in force for the next block has. */
 uint32_t ledger_validator_count(const ledger *l);
 

@@ -167,12 +167,50 @@ int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size)
     return -1;
 }
 
+/* The stored set with the smallest first height above `height`. */
+static int read_after(const ledger *l, uint64_t height, struct ledger_vset *out)
+{
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    store_cursor *c;
+    err = store_cursor_open(txn, STORE_VALIDATOR_SETS, &c);
+    if (!err) {
+        const void *k, *v;
+        size_t ks, vs;
+        uint8_t key[8];
+        store_be64(key, height + 1);
+        err = store_cursor_seek(c, key, sizeof key, &k, &ks, &v, &vs);
+        if (!err)
+            err = ks == 8 ? vset_decode(v, vs, out) : WITAN_EDBCORRUPT;
+        store_cursor_close(c);
+    }
+    store_abort(txn);
+    return err;
+}
+
+static int set_to_proto(const struct ledger_vset *v, Witan__ValidatorSet **out);
+
+int ledger_validator_set_after(ledger *l, uint64_t height,
+                               Witan__ValidatorSet **out)
+{
+    struct ledger_vset v;
+    int err = read_after(l, height, &v);
+    return err ? err : set_to_proto(&v, out);
+}
+
 int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out)
 {
     struct ledger_vset v;
     int err = height ? vset_at(l, NULL, height, &v) : vset_latest(l, NULL, &v);
-    if (err)
-        return err;
+    return err ? err : set_to_proto(&v, out);
+}
+
+static int set_to_proto(const struct ledger_vset *vp, Witan__ValidatorSet **out)
+{
+    const struct ledger_vset v = *vp;
+    int err = WITAN_OK;
     Witan__ValidatorSet *s = calloc(1, sizeof *s);
     Witan__Validator **xs = calloc(v.count, sizeof *xs);
     if (!s || !xs) {

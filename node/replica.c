@@ -99,13 +99,17 @@ static int hand_change(struct node *n)
     struct replica *r = n->replica;
     if (!r || !r->driver || pbft_change_pending(node_driver_core(r->driver)))
         return WITAN_OK;
-    Witan__ValidatorSet *vs;
-    int err = ledger_validator_set(n->l, 0, &vs);
-    if (err)
-        return err;
+    /* The next change, not the newest: two may be stored (K ≤ L), and
+     * the core takes them in order. */
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
-    if (vs->first_height > tip.height + 1 && vs->first_height != r->handed_from) {
+    Witan__ValidatorSet *vs;
+    int err = ledger_validator_set_after(n->l, tip.height + 1, &vs);
+    if (err == WITAN_ENOTFOUND)
+        return WITAN_OK;
+    if (err)
+        return err;
+    if (vs->first_height != r->handed_from) {
         wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
         uint32_t self;
         err = set_keys(n, vs, keys, &self);
