@@ -763,11 +763,13 @@ static bool vote_is_moot(pbft *r, uint32_t sender,
     return commit ? s->committed : s->prepared && !s->prepares[sender].has;
 }
 
-/* Decodes a SignedMessage and checks its signature. With may_skip (messages
- * from the network), returns 1 without checking for a moot vote. */
-static int open_signed(pbft *r, const uint8_t *raw, size_t size,
-                       uint32_t *sender, Witan__ConsensusMessage **cm,
-                       enum pbft_drop *why, bool may_skip)
+/* Decodes a SignedMessage and checks its signature by a validator of
+ * `vs`. With may_skip (messages from the network), returns 1 without
+ * checking for a moot vote. */
+static int open_signed_by(pbft *r, const struct vset *vs, const uint8_t *raw,
+                          size_t size, uint32_t *sender,
+                          Witan__ConsensusMessage **cm, enum pbft_drop *why,
+                          bool may_skip)
 {
     *cm = NULL;
     if (size == 0 || size > WITAN_MESSAGE_SIZE_MAX) {
@@ -786,7 +788,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
     }
     Witan__SignedMessage *sm = (Witan__SignedMessage *)pm;
     int rc = WITAN_ECONSENSUS;
-    if (sm->sender >= r->set.n) {
+    if (sm->sender >= vs->n) {
         *why = PBFT_DROP_UNKNOWN_KEY;
         goto out;
     }
@@ -815,7 +817,7 @@ static int open_signed(pbft *r, const uint8_t *raw, size_t size,
         *why = PBFT_DROP_DECODE;
         goto out;
     }
-    if (sig_check(r->scheme, &r->set.keys[sm->sender], digest,
+    if (sig_check(r->scheme, &vs->keys[sm->sender], digest,
                   sm->signature.data) != 0) {
         witan__consensus_message__free_unpacked(m, NULL);
         *why = PBFT_DROP_BAD_SIG;
@@ -829,9 +831,18 @@ out:
     return rc;
 }
 
-/* Same for a nested, already packed SignedMessage. */
-static int open_nested(pbft *r, const Witan__SignedMessage *sm,
-                       uint32_t *sender, Witan__ConsensusMessage **cm)
+/* By a validator of the set in force. */
+static int open_signed(pbft *r, const uint8_t *raw, size_t size,
+                       uint32_t *sender, Witan__ConsensusMessage **cm,
+                       enum pbft_drop *why, bool may_skip)
+{
+    return open_signed_by(r, &r->set, raw, size, sender, cm, why, may_skip);
+}
+
+/* Same for a nested, already packed SignedMessage, signed by `vs`. */
+static int open_nested_by(pbft *r, const struct vset *vs,
+                          const Witan__SignedMessage *sm, uint32_t *sender,
+                          Witan__ConsensusMessage **cm)
 {
     size_t size = witan__signed_message__get_packed_size(sm);
     uint8_t *tmp = malloc(size ? size : 1);
@@ -839,9 +850,15 @@ static int open_nested(pbft *r, const Witan__SignedMessage *sm,
         return WITAN_ENOMEM;
     witan__signed_message__pack(sm, tmp);
     enum pbft_drop why;
-    int rc = open_signed(r, tmp, size, sender, cm, &why, false);
+    int rc = open_signed_by(r, vs, tmp, size, sender, cm, &why, false);
     free(tmp);
     return rc;
+}
+
+static int open_nested(pbft *r, const Witan__SignedMessage *sm,
+                       uint32_t *sender, Witan__ConsensusMessage **cm)
+{
+    return open_nested_by(r, &r->set, sm, sender, cm);
 }
 
 static int pack_signed(const Witan__SignedMessage *sm, buf *out)
@@ -858,19 +875,21 @@ static int pack_signed(const Witan__SignedMessage *sm, buf *out)
 }
 
 /* Checks a checkpoint proof: a quorum of distinct validators signing
- * Checkpoint(height, root). */
+ * Checkpoint(height, root), of the set in force at that height (those
+ * that executed it: the checkpoint below a change is the old set's). */
 static int check_ck_proof(pbft *r, uint64_t height,
                           const uint8_t root[WITAN_HASH_SIZE],
                           Witan__SignedMessage *const *msgs, size_t count)
 {
     if (height == 0)
         return count == 0 ? 0 : WITAN_ECONSENSUS;
+    const struct vset *vs = set_at(r, height);
     uint64_t seen = 0;
     uint32_t good = 0;
     for (size_t i = 0; i < count && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested(r, msgs[i], &s, &cm) != 0)
+        if (open_nested_by(r, vs, msgs[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
                   cm->checkpoint->height == height &&
@@ -884,7 +903,7 @@ static int check_ck_proof(pbft *r, uint64_t height,
         seen |= 1ull << s;
         good++;
     }
-    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+    return good >= vs->q ? 0 : WITAN_ECONSENSUS;
 }
 
 /* Checks a prepared proof: the block hashes to d and a quorum of distinct
@@ -3003,6 +3022,9 @@ static int switch_set(pbft *r)
         }
         r->ck_latest[i].has = false;
         buf_free(&r->ck_latest[i].raw);
+        /* Suspicions are signed by the old set's indices too. */
+        buf_free(&r->susp_raw[i]);
+        r->susp_view[i] = 0;
     }
     for (uint32_t i = 0; i < r->ck_ring; i++)
         ck_entry_clear(&r->cks[i]);
