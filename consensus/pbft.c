@@ -3044,7 +3044,8 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     if (r->change_pending)
         return WITAN_ESTATE;
     if (from_height == 0 || (from_height - 1) % r->K != 0 ||
-        from_height <= r->low + 1 || from_height <= r->proposed)
+        from_height <= r->low || from_height <= r->proposed ||
+        from_height <= r->delivered)
         return WITAN_ERANGE;
     struct vset ns;
     int rc = set_init(&ns, validators, count, self);
@@ -3059,6 +3060,11 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     r->next_set = ns;
     r->change_pending = true;
     r->change_from = from_height;
+    /* A replica that lagged may hold the checkpoint below the change
+     * stable already (its peers' checkpoints came before it executed the
+     * boundary): it switches now, as make_stable would have. */
+    if (from_height == r->low + 1)
+        return switch_set(r);
     return 0;
 }
 
