@@ -3068,6 +3068,51 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     return 0;
 }
 
+/* A record written before the last change, under this replica's index in
+ * the old set: only the view it shows is kept (views never go back, and a
+ * view change sent stays under way); what it says of heights is at or
+ * below the switch, which the stable checkpoint covers. */
+static int restore_old_record(pbft *r, const uint8_t *raw, size_t size)
+{
+    uint32_t self = UINT32_MAX;
+    for (uint32_t i = 0; i < r->old_set.n; i++)
+        if (memcmp(r->old_set.keys[i].bytes, r->key.pub.bytes,
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            self = i;
+    uint32_t sender;
+    Witan__ConsensusMessage *cm = NULL;
+    enum pbft_drop why;
+    if (r->set_from == 0 || self == UINT32_MAX ||
+        open_signed_by(r, &r->old_set, raw, size, &sender, &cm, &why, false) !=
+            0 ||
+        sender != self) {
+        if (cm)
+            witan__consensus_message__free_unpacked(cm, NULL);
+        return WITAN_EDECODE;
+    }
+    uint64_t view;
+    if (is_view_scoped(cm, &view)) {
+        if (view > r->view || (view == r->view && r->vc_active)) {
+            enter_view(r, view);
+            r->vc_active = false;
+        }
+    } else if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE) {
+        view = cm->view_change->new_view;
+        if (view > r->view || (view == r->view && (r->vc_active || view == 0))) {
+            enter_view(r, view);
+            r->vc_active = true;
+        }
+    } else if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW) {
+        view = cm->new_view->view;
+        if (view > r->view || (view == r->view && r->vc_active)) {
+            enter_view(r, view);
+            r->vc_active = false;
+        }
+    }
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return 0;
+}
+
 /* Replays one persisted record into a fresh replica (no sends). */
 static int restore_record(pbft *r, const uint8_t *rec, size_t size)
 {
@@ -3117,7 +3162,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
         sender != r->set.self) {
         if (cm)
             witan__consensus_message__free_unpacked(cm, NULL);
-        return WITAN_EDECODE;
+        return restore_old_record(r, rec + 1, size - 1);
     }
     int rc = 0;
     const uint8_t *raw = rec + 1;
