@@ -47,7 +47,8 @@ int main(int argc, char **argv)
     uint64_t seeds = 100, first = 1, single = 0;
     bool have_single = false, trace = false, ed = false, ledger = false,
          reconfig = false;
-    uint64_t adds = 0, removes = 0, rotations = 0, in_force = 0, copies = 0;
+    uint64_t adds = 0, removes = 0, rotations = 0, in_force = 0, copies = 0,
+             timing_copies = 0, stuck_copies = 0, views_waiting = 0;
     uint64_t mutated[SIMCHAIN_M_COUNT] = {0},
              mutated_committed[SIMCHAIN_M_COUNT] = {0};
     uint32_t ns[16] = {4, 5, 7};
@@ -140,6 +141,9 @@ int main(int argc, char **argv)
         rotations += o.rotations;
         in_force += o.changes_in_force;
         copies += o.rotate_copies;
+        timing_copies += o.timing_copies;
+        stuck_copies += o.stuck_copies;
+        views_waiting += o.views_waiting;
         delivered += o.delivered_max;
         views += o.view_max;
         msgs += o.messages;
@@ -167,9 +171,11 @@ int main(int argc, char **argv)
                    (unsigned long long)o.messages);
             if (reconfig)
                 printf("  changes: %u adds, %u removes, %u rotations; %u in "
-                       "force; %u rotated restarted from a copy\n",
+                       "force; restored from a copy: %u rotated behind E, %u "
+                       "past E before B, %u stuck; %u waiting for a view\n",
                        o.adds, o.removes, o.rotations, o.changes_in_force,
-                       o.rotate_copies);
+                       o.rotate_copies, o.timing_copies, o.stuck_copies,
+                       o.views_waiting);
         }
     }
     double cpu = (double)(clock() - start) / CLOCKS_PER_SEC;
@@ -185,10 +191,15 @@ int main(int argc, char **argv)
     }
     if (reconfig)
         printf("changes: %llu adds, %llu removes, %llu rotations decided; "
-               "%llu in force; %llu rotated replicas restarted from a copy\n",
+               "%llu in force; replicas restored from a copy: %llu rotated "
+               "behind E, %llu stable past E before executing B, %llu stuck "
+               "behind a boundary; %llu view checks skipped a replica "
+               "started without records\n",
                (unsigned long long)adds, (unsigned long long)removes,
                (unsigned long long)rotations, (unsigned long long)in_force,
-               (unsigned long long)copies);
+               (unsigned long long)copies, (unsigned long long)timing_copies,
+               (unsigned long long)stuck_copies,
+               (unsigned long long)views_waiting);
     printf("sim%s: %llu seeds from %llu, n in {",
            ledger ? " --ledger" : reconfig ? " --reconfig" : "",
            (unsigned long long)seeds, (unsigned long long)first);

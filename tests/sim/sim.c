@@ -21,6 +21,7 @@
 #define VALIDATED_RING 16       /* as node/replica.c remembers */
 #define SETS_MAX 64             /* validator sets of one run (reconfig) */
 #define RECONFIG_PERMILLE 300   /* boundaries that change the set */
+#define SIM_STUCK_MS 4000       /* no delivery for this long: stuck */
 
 /* --- PRNG (splitmix64) ------------------------------------------------------- */
 
@@ -143,6 +144,13 @@ typedef struct node {
      * while an added node waits for a copy of a state at or after
      * join_e; set_from of the core it last ran. */
     bool gone, joining, added, joined, restart_due;
+    /* Started with no records (a copy, or a new key): in view 0 until a
+     * view change that its set proves (reconfig). */
+    bool fresh_view;
+    /* Restore from a copy due (reconfig: stuck behind a boundary). */
+    bool restore_due;
+    uint64_t restore_to; /* the donor's least height */
+    uint64_t last_deliver_ms;
     uint64_t join_e;
     uint64_t set_from_seen;
     enum sim_byz byz;
@@ -206,6 +214,7 @@ struct sim {
     uint32_t set_count;
     uint64_t decided_upto; /* reconfig: boundaries decided so far */
     uint32_t adds, removes, rotations, rotate_copies;
+    uint32_t timing_copies, stuck_copies, views_waiting;
     bool reconfig_busy;
     event *heap;
     size_t heap_count, heap_cap;
@@ -1037,6 +1046,7 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     Witan__BlockHeader *hd =
         b ? witan__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
     sb->time_ms = hd ? hd->time_ms : 0;
+    nd->last_deliver_ms = s->now;
     if (correct(nd) &&
         (hd == NULL || hd->height != h || hd->proposer != hd->view % vs->n))
         fail(s, "node %u: block %llu was not proposed by its view's primary",
@@ -1422,6 +1432,8 @@ static void boot_node(sim *s, node *nd)
         nd->record_count = 0;
         nd->records_gen = nd->keygen;
     }
+    if (s->c.reconfig && nd->record_count == 0 && nd->block_count > 0)
+        nd->fresh_view = true;
     nd->self = self;
     nd->set_from_seen = vs->from;
     pbft_config cfg = {0};
@@ -1708,6 +1720,22 @@ static void hand_change(sim *s, node *nd)
     int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self);
     if (rc == WITAN_ESTATE)
         return;
+    if (rc == WITAN_ERANGE && pbft_stable_height(nd->core) + 1 > nv->from) {
+        /* The limit of the timing rule: a lagging replica made a
+         * checkpoint past E stable (from its peers' checkpoints) before it
+         * executed B, so its core can no longer take the change, and it
+         * cannot follow the chain past E. The operator restores it from a
+         * copy (reconfig_tick), as a validator that lagged behind a
+         * boundary (governance.md section 12). */
+        trace(s, "n%u cannot take the set from %llu at height %zu (stable "
+                 "%llu): restored from a copy",
+              nd->index, (unsigned long long)nv->from, nd->block_count,
+              (unsigned long long)pbft_stable_height(nd->core));
+        nd->restore_due = true;
+        nd->restore_to = nv->from - 1;
+        s->timing_copies++;
+        return;
+    }
     if (rc != 0) {
         fail(s, "TIMING: node %u cannot take the set from %llu (enacted at "
                 "%llu) after executing %zu (stable %llu): %s",
@@ -1797,6 +1825,18 @@ static void reconfig_tick(sim *s)
             e.to = i;
             e.t = s->now + GOSSIP_MS;
             push(s, e);
+        } else if (nd->restore_due) {
+            /* the newest set in force at a correct donor's height */
+            const node *d = donor(s, nd->restore_to);
+            if (d == NULL)
+                continue;
+            if (nd->up)
+                stop_node(nd);
+            copy_state(nd, d);
+            nd->restore_due = false;
+            trace(s, "n%u restored from a copy of n%u at height %zu", i,
+                  d->index, nd->block_count);
+            boot_node(s, nd);
         } else if (nd->restart_due && !nd->up) {
             uint64_t e = nd->set_from_seen - 1;
             if (nd->block_count < e) {
@@ -2014,10 +2054,25 @@ void sim_set_gossip(sim *s, bool on)
 bool sim_views_agree(const sim *s, uint64_t *view)
 {
     bool any = false;
+    /* A replica started without records (from a copy, or with a new key)
+     * is in view 0 until a view change its set can prove: the NewView that
+     * began the others' view, made before the change, is signed by the old
+     * set (a limit of the design, counted in views_waiting). */
+    uint64_t top_view = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        if (nd->up && correct(nd) && counted(s, nd) && !nd->fresh_view &&
+            pbft_view(nd->core) > top_view)
+            top_view = pbft_view(nd->core);
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         const node *nd = &s->nodes[i];
         if (!nd->up || nd->byz != SIM_CORRECT || !counted(s, nd))
             continue;
+        if (nd->fresh_view && pbft_view(nd->core) < top_view) {
+            ((sim *)s)->views_waiting++;
+            continue;
+        }
         uint64_t v = pbft_view(nd->core);
         if (any && v != *view)
             return false;
@@ -2223,6 +2278,33 @@ bool sim_check_requests(sim *s)
     return !s->failed;
 }
 
+void sim_restore_stuck(sim *s)
+{
+    if (!s->c.reconfig)
+        return;
+    uint64_t top = 0;
+    for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
+        top = h;
+    uint32_t top_set = set_index_at(s, top);
+    for (uint32_t i = 0; i < s->n; i++) {
+        node *nd = &s->nodes[i];
+        if (!nd->up || !correct(nd) || !counted(s, nd) || nd->restore_due ||
+            nd->block_count >= top ||
+            s->now < nd->last_deliver_ms + SIM_STUCK_MS)
+            continue;
+        uint32_t cur = set_index_from(s, pbft_set_from(nd->core));
+        if (cur >= top_set)
+            continue;
+        trace(s, "n%u stuck at height %zu behind the set from %llu: restored "
+                 "from a copy",
+              i, nd->block_count, (unsigned long long)s->sets[cur + 1].from);
+        nd->restore_due = true;
+        nd->restore_to = s->sets[cur + 1].from - 1;
+        s->stuck_copies++;
+    }
+    reconfig_tick(s);
+}
+
 bool sim_check_reconfig(sim *s, sim_outcome *out)
 {
     uint64_t top = 0;
@@ -2245,6 +2327,9 @@ bool sim_check_reconfig(sim *s, sim_outcome *out)
     out->removes = s->removes;
     out->rotations = s->rotations;
     out->rotate_copies = s->rotate_copies;
+    out->timing_copies = s->timing_copies;
+    out->stuck_copies = s->stuck_copies;
+    out->views_waiting = s->views_waiting;
     out->changes_in_force = 0;
     for (uint32_t k = 1; k < s->set_count; k++)
         out->changes_in_force += s->sets[k].from <= top;
@@ -2378,6 +2463,7 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             t += 500;
             if (!sim_run_until(s, t) || sim_requests_done(s))
                 break;
+            sim_restore_stuck(s);
         }
         /* Views: within two view-change timeouts (at their ceiling) of the
          * network settling, every correct replica is in the live view. */
@@ -2436,6 +2522,9 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
         out->rotations = counts.rotations;
         out->rotate_copies = counts.rotate_copies;
         out->changes_in_force = counts.changes_in_force;
+        out->timing_copies = counts.timing_copies;
+        out->stuck_copies = counts.stuck_copies;
+        out->views_waiting = counts.views_waiting;
     }
     const char *why;
     out->ok = !sim_failed(s, &why);

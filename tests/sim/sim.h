@@ -135,6 +135,12 @@ typedef struct sim_outcome {
      * chain passed their E); rotated replicas that stopped behind E and
      * restarted from a copy. */
     uint32_t adds, removes, rotations, changes_in_force, rotate_copies;
+    /* Replicas restored from a copy because their core could not take a
+     * change (its stable checkpoint had passed E before it executed B), or
+     * stuck behind a boundary (no delivery for a while, their core on an
+     * older set than the chain's); checks of views that skipped a replica
+     * started without records (waiting for a view change). */
+    uint32_t timing_copies, stuck_copies, views_waiting;
 } sim_outcome;
 
 /* A seed's configuration; in ledger mode with slower retransmission and a
@@ -145,6 +151,10 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out);
  * delivered past its E (when the chain did), and fills the counts of
  * `out`. False once a check failed. */
 bool sim_check_reconfig(sim *s, sim_outcome *out);
+/* Reconfig: marks for a restore from a copy every correct replica that
+ * delivered nothing for a while and runs an older set than the one in
+ * force at the chain's top (it cannot cross the boundary by itself). */
+void sim_restore_stuck(sim *s);
 /* Fills out->mutated and out->mutated_committed so far (ledger mode). */
 void sim_get_mutations(const sim *s, sim_outcome *out);
 
