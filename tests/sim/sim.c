@@ -1720,13 +1720,16 @@ static void hand_change(sim *s, node *nd)
     int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self);
     if (rc == WITAN_ESTATE)
         return;
-    if (rc == WITAN_ERANGE && pbft_stable_height(nd->core) + 1 > nv->from) {
+    if (rc == WITAN_ERANGE && (pbft_stable_height(nd->core) + 1 > nv->from ||
+                               pbft_delivered_height(nd->core) >= nv->from)) {
         /* The limit of the timing rule: a lagging replica made a
-         * checkpoint past E stable (from its peers' checkpoints) before it
-         * executed B, so its core can no longer take the change, and it
-         * cannot follow the chain past E. The operator restores it from a
-         * copy (reconfig_tick), as a validator that lagged behind a
-         * boundary (governance.md section 12). */
+         * checkpoint past E stable (from its peers' checkpoints), or its
+         * core delivered past E (a state-transfer batch, delivered before
+         * the node executes it), before the node executed B; its core can
+         * no longer take the change and cannot follow the chain past E.
+         * The operator restores it from a copy (reconfig_tick), as a
+         * validator that lagged behind a boundary (governance.md section
+         * 12). */
         trace(s, "n%u cannot take the set from %llu at height %zu (stable "
                  "%llu): restored from a copy",
               nd->index, (unsigned long long)nv->from, nd->block_count,
@@ -1787,12 +1790,12 @@ static void copy_state(node *dst, const node *src)
     pool_remove_applied(dst);
 }
 
-/* A correct node that is up and has executed e, to copy from. */
-static const node *donor(const sim *s, uint64_t e)
+/* Another correct node that is up and has executed e, to copy from. */
+static const node *donor(const sim *s, const node *self, uint64_t e)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const node *d = &s->nodes[i];
-        if (d->up && correct(d) && d->block_count >= e)
+        if (d != self && d->up && correct(d) && d->block_count >= e)
             return d;
     }
     return NULL;
@@ -1811,7 +1814,7 @@ static void reconfig_tick(sim *s)
     for (uint32_t i = 0; i < s->n && !s->failed; i++) {
         node *nd = &s->nodes[i];
         if (nd->joining) {
-            const node *d = donor(s, nd->join_e);
+            const node *d = donor(s, nd, nd->join_e);
             if (d == NULL)
                 continue;
             copy_state(nd, d);
@@ -1827,7 +1830,7 @@ static void reconfig_tick(sim *s)
             push(s, e);
         } else if (nd->restore_due) {
             /* the newest set in force at a correct donor's height */
-            const node *d = donor(s, nd->restore_to);
+            const node *d = donor(s, nd, nd->restore_to);
             if (d == NULL)
                 continue;
             if (nd->up)
@@ -1840,7 +1843,7 @@ static void reconfig_tick(sim *s)
         } else if (nd->restart_due && !nd->up) {
             uint64_t e = nd->set_from_seen - 1;
             if (nd->block_count < e) {
-                const node *d = donor(s, e);
+                const node *d = donor(s, nd, e);
                 if (d == NULL)
                     continue;
                 copy_state(nd, d);
