@@ -907,7 +907,8 @@ static int check_ck_proof(pbft *r, uint64_t height,
 }
 
 /* Checks a prepared proof: the block hashes to d and a quorum of distinct
- * validators signed Prepare(view, height, d), with view < below_view. */
+ * validators of the set in force at its height signed Prepare(view,
+ * height, d), with view < below_view. */
 static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
                                 uint64_t below_view,
                                 uint8_t digest[WITAN_HASH_SIZE])
@@ -915,12 +916,13 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
     if (p->view >= below_view ||
         pbft_block_hash(p->block.data, p->block.len, digest) != 0)
         return WITAN_ECONSENSUS;
+    const struct vset *vs = set_at(r, p->height);
     uint64_t seen = 0;
     uint32_t good = 0;
     for (size_t i = 0; i < p->n_prepares && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested(r, p->prepares[i], &s, &cm) != 0)
+        if (open_nested_by(r, vs, p->prepares[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok =
             cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
@@ -935,7 +937,7 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
         seen |= 1ull << s;
         good++;
     }
-    return good >= r->set.q ? 0 : WITAN_ECONSENSUS;
+    return good >= vs->q ? 0 : WITAN_ECONSENSUS;
 }
 
 static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
@@ -944,16 +946,17 @@ static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
 /* A ViewChange's justification: f + 1 Suspects, senders ascending, each
  * well signed and of view new_view - 1 or later. With `keep`, they are
  * kept as their senders' suspicions (they are as good as received). */
-static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
+static int check_suspicion_by(pbft *r, const struct vset *vs,
+                              const Witan__ViewChange *vc, bool keep)
 {
-    if (vc->n_suspicion < r->set.f + 1 || vc->n_suspicion > r->set.n)
+    if (vc->n_suspicion < vs->f + 1 || vc->n_suspicion > vs->n)
         return WITAN_ECONSENSUS;
     int rc = 0;
     int64_t last = -1;
     for (size_t i = 0; i < vc->n_suspicion && rc == 0; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        rc = open_nested(r, vc->suspicion[i], &s, &cm);
+        rc = open_nested_by(r, vs, vc->suspicion[i], &s, &cm);
         if (rc != 0)
             return rc == WITAN_ENOMEM ? rc : WITAN_ECONSENSUS;
         if (cm->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT ||
@@ -966,6 +969,18 @@ static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
         buf_free(&raw);
         witan__consensus_message__free_unpacked(cm, NULL);
     }
+    return rc;
+}
+
+static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
+{
+    int rc = check_suspicion_by(r, &r->set, vc, keep);
+    /* A view change begun before the last set change carries the old
+     * set's suspicions: f + 1 of that set, so one correct validator gave
+     * up on the view, and views go on across a change. They are not kept:
+     * their indices are the old set's. */
+    if (rc == WITAN_ECONSENSUS && r->set_from != 0)
+        rc = check_suspicion_by(r, &r->old_set, vc, false);
     return rc;
 }
 
