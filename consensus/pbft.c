@@ -678,6 +678,8 @@ static struct result *result_at(pbft *r, uint64_t height)
 
 static const struct vset *set_at(const pbft *r, uint64_t height)
 {
+    if (r->change_pending && height >= r->change_from)
+        return &r->next_set;
     return height >= r->set_from ? &r->set : &r->old_set;
 }
 
@@ -2667,6 +2669,11 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
         rc = deliver(r, cert.height, cb->block.data, cb->block.len, d, &hi,
                      &cert);
         r->stats.state_transfers++;
+        /* The new set certified the change's first height: a quorum of it
+         * holds the checkpoint below stable, which this replica, lagging,
+         * missed. It switches now, before it proposes anything there. */
+        if (rc == 0 && r->change_pending && cert.height == r->change_from)
+            rc = switch_set(r);
     }
     return rc;
 }

@@ -1519,6 +1519,11 @@ static void boot_node(sim *s, node *nd)
     }
     nd->up = true;
     nd->last_request_count = UINT64_MAX;
+    /* A node that executed B before it stopped hands the change at start:
+     * its core may propose up to L past its tip on its first step. (The
+     * node, node/replica.c, hands it only after its next execution.) */
+    if (s->c.reconfig)
+        hand_change(s, nd);
     if (!carry_out(s, nd))
         return;
     /* Answers to actions of the boot (VALIDATEs of a replayed new view)
