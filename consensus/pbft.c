@@ -1355,7 +1355,8 @@ static int become_prepared(pbft *r, struct slot *s)
 
 static int try_commit(pbft *r, struct slot *s)
 {
-    if (s->committed || !s->has_pp)
+    if (s->committed || !s->has_pp ||
+        (r->change_pending && s->height >= r->change_from))
         return 0;
     uint32_t need = r->set.q;
     if (r->flags & PBFT_TEST_WEAK_COMMIT)
@@ -3082,6 +3083,11 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     r->next_set = ns;
     r->change_pending = true;
     r->change_from = from_height;
+    /* What a lagging replica gathered there before it knew of the change
+     * (a proposal, votes, a commit counted by the old set) is void. */
+    for (uint32_t i = 0; i < r->W; i++)
+        if (r->slots[i].height >= from_height)
+            slot_reset(r, &r->slots[i], r->slots[i].height);
     /* A replica that lagged may hold the checkpoint below the change
      * stable already (its peers' checkpoints came before it executed the
      * boundary): it switches now, as make_stable would have. */

@@ -973,9 +973,12 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
                          a->cert) != 0) {
         if (correct(nd))
             fail(s, "node %u: block %llu delivered without a valid certificate"
-                    " of the set in force from %llu",
+                    " of the set in force from %llu (signers %llx of %u, "
+                    "view %llu)",
                  nd->index, (unsigned long long)h,
-                 (unsigned long long)vs->from);
+                 (unsigned long long)vs->from,
+                 (unsigned long long)a->cert->signers, vs->n,
+                 (unsigned long long)a->cert->view);
         return;
     }
     /* A validator removed (or a key rotated away) at E delivers nothing
