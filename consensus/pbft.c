@@ -1355,8 +1355,13 @@ static int become_prepared(pbft *r, struct slot *s)
 
 static int try_commit(pbft *r, struct slot *s)
 {
+    /* Nor above executed + L + 1: by then the node has executed the
+     * boundary that enacted any change in force there and handed it (a
+     * change in force from E + 1 is enacted at B <= E - L - 1), so the
+     * quorum counted is the right set's. */
     if (s->committed || !s->has_pp ||
-        (r->change_pending && s->height >= r->change_from))
+        (r->change_pending && s->height >= r->change_from) ||
+        s->height > r->executed + r->L + 1)
         return 0;
     uint32_t need = r->set.q;
     if (r->flags & PBFT_TEST_WEAK_COMMIT)
