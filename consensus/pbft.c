@@ -3101,24 +3101,27 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     return 0;
 }
 
-/* A record written before the last change, under this replica's index in
- * the old set: only the view it shows is kept (views never go back, and a
- * view change sent stays under way); what it says of heights is at or
- * below the switch, which the stable checkpoint covers. */
+/* A record written before a change, under this replica's index in an
+ * earlier set (the view-scoped ones, view changes and new views, stay on
+ * disk across checkpoints): only the view it shows is kept (views never go
+ * back, and a view change sent stays under way); what it says of heights
+ * is at or below the switch, which the stable checkpoint covers. Records
+ * are this replica's own (the node discards another's), and one of a set
+ * before the previous one cannot be checked against any set it holds, so
+ * after a change the record is decoded without its signature. */
 static int restore_old_record(pbft *r, const uint8_t *raw, size_t size)
 {
-    uint32_t self = UINT32_MAX;
-    for (uint32_t i = 0; i < r->old_set.n; i++)
-        if (memcmp(r->old_set.keys[i].bytes, r->key.pub.bytes,
-                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
-            self = i;
-    uint32_t sender;
-    Witan__ConsensusMessage *cm = NULL;
-    enum pbft_drop why;
-    if (r->set_from == 0 || self == UINT32_MAX ||
-        open_signed_by(r, &r->old_set, raw, size, &sender, &cm, &why, false) !=
-            0 ||
-        sender != self) {
+    if (r->set_from == 0)
+        return WITAN_EDECODE;
+    Witan__SignedMessage *sm =
+        witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
+    Witan__ConsensusMessage *cm =
+        sm ? witan_unpack_or_null(&witan__consensus_message__descriptor,
+                                  sm->body.data, sm->body.len)
+           : NULL;
+    if (sm)
+        witan__signed_message__free_unpacked(sm, NULL);
+    if (cm == NULL || strcmp(cm->chain_id, r->chain_id) != 0) {
         if (cm)
             witan__consensus_message__free_unpacked(cm, NULL);
         return WITAN_EDECODE;
