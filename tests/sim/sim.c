@@ -2078,7 +2078,7 @@ bool sim_views_agree(const sim *s, uint64_t *view)
     uint64_t top_view = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         const node *nd = &s->nodes[i];
-        if (nd->up && correct(nd) && counted(s, nd) && !nd->fresh_view &&
+        if (nd->up && correct(nd) && counted(s, nd) &&
             pbft_view(nd->core) > top_view)
             top_view = pbft_view(nd->core);
     }
