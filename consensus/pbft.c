@@ -381,6 +381,11 @@ struct pbft {
 
     uint64_t view;
     bool vc_active;
+    /* The view change under way began under the previous validator set:
+     * the view changes gathered for it were dropped at the switch, and its
+     * own may not be checkable by the new set, so its timer runs without
+     * waiting for a quorum of them. */
+    bool vc_set_changed;
     uint32_t failed_views;
     bool view_timer_armed;
     bool progress;
@@ -2118,7 +2123,7 @@ static int arm_vc_timer(pbft *r)
 {
     if (!r->vc_active || r->view_timer_armed)
         return 0;
-    if (vc_count(r, r->view) < r->set.q)
+    if (vc_count(r, r->view) < r->set.q && !r->vc_set_changed)
         return 0;
     r->view_timer_armed = true;
     return emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
@@ -2242,6 +2247,7 @@ static int start_view_change(pbft *r, uint64_t nv)
         return 0;
     enter_view(r, nv);
     r->vc_active = true;
+    r->vc_set_changed = false;
     r->failed_views++;
     r->stats.view_changes++;
     if (!is_validator(r))
@@ -2722,6 +2728,8 @@ static int on_retransmit(pbft *r)
         r->susp_view[r->set.self] >= r->view &&
         (rc = resend(r, &r->susp_raw[r->set.self])) != 0)
         return rc;
+    if (r->vc_active && (rc = arm_vc_timer(r)) != 0)
+        return rc;
     if (r->vc_active)
         return (rc = resend(r, &r->own_vc_prev)) != 0 ? rc
                                                       : resend(r, &r->own_vc);
@@ -3043,6 +3051,8 @@ static int switch_set(pbft *r)
     r->set = r->next_set;
     r->set_from = r->change_from;
     r->change_pending = false;
+    if (r->vc_active)
+        r->vc_set_changed = true;
     for (uint32_t i = 0; i < VMAX; i++) {
         for (int k = 0; k < VC_PER_SENDER; k++) {
             buf_free(&r->vc_raw[i][k]);
