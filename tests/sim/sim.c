@@ -2302,7 +2302,9 @@ void sim_restore_stuck(sim *s)
     uint64_t top = 0;
     for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
         top = h;
-    uint32_t top_set = set_index_at(s, top);
+    /* the set of the chain's next height: a change comes in force once
+     * the chain reached its E */
+    uint32_t top_set = set_index_at(s, top + 1);
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         if (!nd->up || !correct(nd) || !counted(s, nd) || nd->restore_due ||
