@@ -2308,7 +2308,6 @@ void sim_restore_stuck(sim *s)
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         if (!nd->up || !correct(nd) || !counted(s, nd) || nd->restore_due ||
-            nd->block_count >= top ||
             s->now < nd->last_deliver_ms + SIM_STUCK_MS)
             continue;
         uint32_t cur = set_index_from(s, pbft_set_from(nd->core));
