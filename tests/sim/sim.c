@@ -1730,16 +1730,21 @@ static void hand_change(sim *s, node *nd)
     int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self);
     if (rc == WITAN_ESTATE)
         return;
+    uint64_t top = 0;
+    for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
+        top = h;
     if (rc == WITAN_ERANGE && (pbft_stable_height(nd->core) + 1 > nv->from ||
-                               pbft_delivered_height(nd->core) >= nv->from)) {
+                               pbft_delivered_height(nd->core) >= nv->from ||
+                               top + 1 >= nv->from)) {
         /* The limit of the timing rule: a lagging replica made a
          * checkpoint past E stable (from its peers' checkpoints), or its
          * core delivered past E (a state-transfer batch, delivered before
-         * the node executes it), before the node executed B; its core can
-         * no longer take the change and cannot follow the chain past E.
-         * The operator restores it from a copy (reconfig_tick), as a
-         * validator that lagged behind a boundary (governance.md section
-         * 12). */
+         * the node executes it), or took a new view that re-proposed
+         * heights past E (its core counts them as proposed), before the
+         * node executed B, while the chain had passed E; its core can no
+         * longer take the change and cannot follow the chain past E. The
+         * operator restores it from a copy (reconfig_tick), as a validator
+         * that lagged behind a boundary (governance.md section 12). */
         trace(s, "n%u cannot take the set from %llu at height %zu (stable "
                  "%llu): restored from a copy",
               nd->index, (unsigned long long)nv->from, nd->block_count,
@@ -1751,10 +1756,11 @@ static void hand_change(sim *s, node *nd)
     }
     if (rc != 0) {
         fail(s, "TIMING: node %u cannot take the set from %llu (enacted at "
-                "%llu) after executing %zu (stable %llu): %s",
+                "%llu) after executing %zu (stable %llu, delivered %llu): %s",
              nd->index, (unsigned long long)nv->from,
              (unsigned long long)nv->enacted, nd->block_count,
              (unsigned long long)pbft_stable_height(nd->core),
+             (unsigned long long)pbft_delivered_height(nd->core),
              witan_err_name(rc));
         return;
     }
