@@ -2316,6 +2316,13 @@ void sim_restore_stuck(sim *s)
     uint32_t top_set = set_index_at(s, top + 1);
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
+        /* A removed replica that lags (it never switched, so never
+         * stopped) holds requests no validator of the newest set may ever
+         * see: their clients send them again to one. */
+        if (nd->up && !counted(s, nd) && nd->pool_count > 0) {
+            pool_move(s, nd);
+            continue;
+        }
         if (!nd->up || !correct(nd) || !counted(s, nd) || nd->restore_due ||
             s->now < nd->last_deliver_ms + SIM_STUCK_MS)
             continue;
