@@ -2319,11 +2319,12 @@ void sim_restore_stuck(sim *s)
         /* A removed replica that lags (it never switched, so never
          * stopped) holds requests no validator of the newest set may ever
          * see: their clients send them again to one. */
-        if (nd->up && !counted(s, nd) && nd->pool_count > 0) {
+        if (nd->up && !counted(s, nd) && nd->pool_count > 0)
             pool_move(s, nd);
-            continue;
-        }
-        if (!nd->up || !correct(nd) || !counted(s, nd) || nd->restore_due ||
+        /* a validator the chain's next height needs, even one a later
+         * change removes */
+        if (!nd->up || !correct(nd) || nd->gone || nd->restore_due ||
+            set_place(&s->sets[top_set], i) == UINT32_MAX ||
             s->now < nd->last_deliver_ms + SIM_STUCK_MS)
             continue;
         uint32_t cur = set_index_from(s, pbft_set_from(nd->core));
