@@ -198,6 +198,9 @@ struct filter {
  * generation gens[i]. */
 struct vrec {
     uint64_t from, enacted;
+    /* the highest view of a correct replica when the first one switched
+     * to this set (+ 1; 0: none switched yet) */
+    uint64_t view_at_switch;
     uint32_t n;
     uint32_t ids[NMAX], gens[NMAX];
     wcrypto_pubkey keys[NMAX];
@@ -1593,7 +1596,15 @@ static void follow_set(sim *s, node *nd)
     if (from == nd->set_from_seen)
         return;
     nd->set_from_seen = from;
-    const struct vrec *vs = &s->sets[set_index_from(s, from)];
+    struct vrec *vs = &s->sets[set_index_from(s, from)];
+    if (vs->view_at_switch == 0) {
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < s->n; i++)
+            if (s->nodes[i].up && correct(&s->nodes[i]) &&
+                pbft_view(s->nodes[i].core) > v)
+                v = pbft_view(s->nodes[i].core);
+        vs->view_at_switch = v + 1;
+    }
     if (pbft_is_member(nd->core)) {
         nd->self = set_key_place(vs, &nd->key.pub);
         WITAN_ASSERT(nd->self != UINT32_MAX);
@@ -2102,7 +2113,13 @@ bool sim_views_agree(const sim *s, uint64_t *view)
         const node *nd = &s->nodes[i];
         if (!nd->up || nd->byz != SIM_CORRECT || !counted(s, nd))
             continue;
-        if (nd->fresh_view && pbft_view(nd->core) < top_view) {
+        /* Likewise a replica below a view that began before the set it
+         * runs with came in force: the view's NewView, which the others
+         * send it to join, is signed by an earlier set. */
+        const struct vrec *vs = node_set(s, nd);
+        bool old_view = vs->view_at_switch != 0 &&
+                        top_view + 1 <= vs->view_at_switch;
+        if ((nd->fresh_view || old_view) && pbft_view(nd->core) < top_view) {
             ((sim *)s)->views_waiting++;
             continue;
         }
