@@ -2530,6 +2530,15 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
         if (!sim_failed(s, NULL) && sim_requests_done(s)) {
             t += 2 * (uint64_t)c->view_timeout_max_ms;
             uint64_t v;
+            /* Reconfig: a replica still behind a boundary once all
+             * requests are done is restored (sim_restore_stuck) and gets
+             * the same time to join the view. */
+            if (c->reconfig && sim_run_until(s, t)) {
+                uint32_t before = s->stuck_copies;
+                sim_restore_stuck(s);
+                if (s->stuck_copies != before)
+                    t += 2 * (uint64_t)c->view_timeout_max_ms;
+            }
             if (sim_run_until(s, t) && !sim_views_agree(s, &v)) {
                 char views[256];
                 size_t k = 0;
