@@ -5,7 +5,7 @@
 # `make test` runs SIM_TEST_SEEDS seeds (a fixed count: about two minutes of
 # CPU here) and SIM_LEDGER_TEST_SEEDS of the ledger mode (about a minute)
 # after the unit tests, and SIM_RECONFIG_TEST_SEEDS of the reconfiguration
-# mode from SIM_RECONFIG_TEST_FIRST (about ten seconds); under SAN=1, where
+# mode from SIM_RECONFIG_TEST_FIRST (about 25 s); under SAN=1, where
 # each seed costs several times more, fewer.
 SIM_MAIN := $(BUILD)/tests/sim/main_sim
 SEEDS ?= 1000
@@ -18,12 +18,12 @@ SIM_RECONFIG_TEST_SEEDS := 50
 else
 SIM_TEST_SEEDS := 2500
 SIM_LEDGER_TEST_SEEDS := 200
-SIM_RECONFIG_TEST_SEEDS := 200
+SIM_RECONFIG_TEST_SEEDS := 500
 endif
-# A range in which every seed holds at this commit: some seeds elsewhere
-# still fail liveness (a view change that spans two set changes; see the
-# reconfiguration mode in spec/consensus.md, "Known limits").
-SIM_RECONFIG_TEST_FIRST := 1001
+# A range in which every seed holds at this commit: of seeds 1..10000, 2363
+# (n=7) and 9600 (n=4) still fail liveness (replicas left in a view change
+# across a set change; see spec/consensus.md, the reconfiguration mode).
+SIM_RECONFIG_TEST_FIRST := 1
 
 $(SIM_MAIN): $(BUILD)/obj/tests/sim/main_sim.o $(tests/sim_SUPPORT_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
