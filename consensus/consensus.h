@@ -291,10 +291,11 @@ void pbft_advance(pbft *r);
  * A validator-set change effective at height `from_height` (one above a
  * multiple of K). The replica proposes and prepares nothing at or above it
  * until the checkpoint below it is stable, then switches (view unchanged);
- * when that checkpoint is already stable and nothing past it delivered (a
- * replica that lagged), it switches at once. WITAN_ERANGE when from_height
- * is not on a boundary or is below that, WITAN_ECONFIG for a bad set,
- * WITAN_ESTATE when one is pending.
+ * when that checkpoint is its stable one already (a lagging replica learned
+ * it from its peers), it switches at once. WITAN_ERANGE when from_height is
+ * not on a boundary, is below the stable checkpoint's next height, or is not
+ * above what the replica proposed or delivered; WITAN_ECONFIG for a bad
+ * set, WITAN_ESTATE when one is pending.
  * `self` is this replica's index in the new set, or UINT32_MAX if it leaves.
  */
 int pbft_set_validators(pbft *r, uint64_t from_height,

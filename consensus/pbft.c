@@ -381,6 +381,11 @@ struct pbft {
 
     uint64_t view;
     bool vc_active;
+    /* The view change under way began under the previous validator set:
+     * the view changes gathered for it were dropped at the switch, and its
+     * own may not be checkable by the new set, so its timer runs without
+     * waiting for a quorum of them. */
+    bool vc_set_changed;
     uint32_t failed_views;
     bool view_timer_armed;
     bool progress;
@@ -678,6 +683,8 @@ static struct result *result_at(pbft *r, uint64_t height)
 
 static const struct vset *set_at(const pbft *r, uint64_t height)
 {
+    if (r->change_pending && height >= r->change_from)
+        return &r->next_set;
     return height >= r->set_from ? &r->set : &r->old_set;
 }
 
@@ -763,12 +770,10 @@ static bool vote_is_moot(pbft *r, uint32_t sender,
     return commit ? s->committed : s->prepared && !s->prepares[sender].has;
 }
 
-/* Decodes a SignedMessage and checks its signature. With may_skip (messages
- * from the network), returns 1 without checking for a moot vote. */
-/* Opens a signed message of a validator of set `vs` (the set in force
- * when it was signed: a checkpoint or prepared proof of a height below a
- * change is signed by the set before it). */
-static int open_signed_in(pbft *r, const struct vset *vs, const uint8_t *raw,
+/* Decodes a SignedMessage and checks its signature by a validator of
+ * `vs`. With may_skip (messages from the network), returns 1 without
+ * checking for a moot vote. */
+static int open_signed_by(pbft *r, const struct vset *vs, const uint8_t *raw,
                           size_t size, uint32_t *sender,
                           Witan__ConsensusMessage **cm, enum pbft_drop *why,
                           bool may_skip)
@@ -833,15 +838,16 @@ out:
     return rc;
 }
 
+/* By a validator of the set in force. */
 static int open_signed(pbft *r, const uint8_t *raw, size_t size,
                        uint32_t *sender, Witan__ConsensusMessage **cm,
                        enum pbft_drop *why, bool may_skip)
 {
-    return open_signed_in(r, &r->set, raw, size, sender, cm, why, may_skip);
+    return open_signed_by(r, &r->set, raw, size, sender, cm, why, may_skip);
 }
 
-/* Same for a nested, already packed SignedMessage of set vs. */
-static int open_nested_in(pbft *r, const struct vset *vs,
+/* Same for a nested, already packed SignedMessage, signed by `vs`. */
+static int open_nested_by(pbft *r, const struct vset *vs,
                           const Witan__SignedMessage *sm, uint32_t *sender,
                           Witan__ConsensusMessage **cm)
 {
@@ -851,7 +857,7 @@ static int open_nested_in(pbft *r, const struct vset *vs,
         return WITAN_ENOMEM;
     witan__signed_message__pack(sm, tmp);
     enum pbft_drop why;
-    int rc = open_signed_in(r, vs, tmp, size, sender, cm, &why, false);
+    int rc = open_signed_by(r, vs, tmp, size, sender, cm, &why, false);
     free(tmp);
     return rc;
 }
@@ -859,10 +865,8 @@ static int open_nested_in(pbft *r, const struct vset *vs,
 static int open_nested(pbft *r, const Witan__SignedMessage *sm,
                        uint32_t *sender, Witan__ConsensusMessage **cm)
 {
-    return open_nested_in(r, &r->set, sm, sender, cm);
+    return open_nested_by(r, &r->set, sm, sender, cm);
 }
-
-static const struct vset *set_at(const pbft *r, uint64_t height);
 
 static int pack_signed(const Witan__SignedMessage *sm, buf *out)
 {
@@ -878,21 +882,21 @@ static int pack_signed(const Witan__SignedMessage *sm, buf *out)
 }
 
 /* Checks a checkpoint proof: a quorum of distinct validators signing
- * Checkpoint(height, root). */
+ * Checkpoint(height, root), of the set in force at that height (those
+ * that executed it: the checkpoint below a change is the old set's). */
 static int check_ck_proof(pbft *r, uint64_t height,
                           const uint8_t root[WITAN_HASH_SIZE],
                           Witan__SignedMessage *const *msgs, size_t count)
 {
     if (height == 0)
         return count == 0 ? 0 : WITAN_ECONSENSUS;
-    /* Signed by the set in force at that height. */
     const struct vset *vs = set_at(r, height);
     uint64_t seen = 0;
     uint32_t good = 0;
     for (size_t i = 0; i < count && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested_in(r, vs, msgs[i], &s, &cm) != 0)
+        if (open_nested_by(r, vs, msgs[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok = cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
                   cm->checkpoint->height == height &&
@@ -910,7 +914,8 @@ static int check_ck_proof(pbft *r, uint64_t height,
 }
 
 /* Checks a prepared proof: the block hashes to d and a quorum of distinct
- * validators signed Prepare(view, height, d), with view < below_view. */
+ * validators of the set in force at its height signed Prepare(view,
+ * height, d), with view < below_view. */
 static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
                                 uint64_t below_view,
                                 uint8_t digest[WITAN_HASH_SIZE])
@@ -924,7 +929,7 @@ static int check_prepared_proof(pbft *r, const Witan__PreparedProof *p,
     for (size_t i = 0; i < p->n_prepares && i < VMAX; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        if (open_nested_in(r, vs, p->prepares[i], &s, &cm) != 0)
+        if (open_nested_by(r, vs, p->prepares[i], &s, &cm) != 0)
             return WITAN_ECONSENSUS;
         bool ok =
             cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_PREPARE &&
@@ -948,16 +953,17 @@ static int suspect_store(pbft *r, uint32_t sender, uint64_t view,
 /* A ViewChange's justification: f + 1 Suspects, senders ascending, each
  * well signed and of view new_view - 1 or later. With `keep`, they are
  * kept as their senders' suspicions (they are as good as received). */
-static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
+static int check_suspicion_by(pbft *r, const struct vset *vs,
+                              const Witan__ViewChange *vc, bool keep)
 {
-    if (vc->n_suspicion < r->set.f + 1 || vc->n_suspicion > r->set.n)
+    if (vc->n_suspicion < vs->f + 1 || vc->n_suspicion > vs->n)
         return WITAN_ECONSENSUS;
     int rc = 0;
     int64_t last = -1;
     for (size_t i = 0; i < vc->n_suspicion && rc == 0; i++) {
         uint32_t s;
         Witan__ConsensusMessage *cm;
-        rc = open_nested(r, vc->suspicion[i], &s, &cm);
+        rc = open_nested_by(r, vs, vc->suspicion[i], &s, &cm);
         if (rc != 0)
             return rc == WITAN_ENOMEM ? rc : WITAN_ECONSENSUS;
         if (cm->kind_case != WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT ||
@@ -970,6 +976,18 @@ static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
         buf_free(&raw);
         witan__consensus_message__free_unpacked(cm, NULL);
     }
+    return rc;
+}
+
+static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
+{
+    int rc = check_suspicion_by(r, &r->set, vc, keep);
+    /* A view change begun before the last set change carries the old
+     * set's suspicions: f + 1 of that set, so one correct validator gave
+     * up on the view, and views go on across a change. They are not kept:
+     * their indices are the old set's. */
+    if (rc == WITAN_ECONSENSUS && r->set_from != 0)
+        rc = check_suspicion_by(r, &r->old_set, vc, false);
     return rc;
 }
 
@@ -1342,7 +1360,13 @@ static int become_prepared(pbft *r, struct slot *s)
 
 static int try_commit(pbft *r, struct slot *s)
 {
-    if (s->committed || !s->has_pp)
+    /* Nor above executed + L + 1: by then the node has executed the
+     * boundary that enacted any change in force there and handed it (a
+     * change in force from E + 1 is enacted at B <= E - L - 1), so the
+     * quorum counted is the right set's. */
+    if (s->committed || !s->has_pp ||
+        (r->change_pending && s->height >= r->change_from) ||
+        s->height > r->executed + r->L + 1)
         return 0;
     uint32_t need = r->set.q;
     if (r->flags & PBFT_TEST_WEAK_COMMIT)
@@ -2099,7 +2123,7 @@ static int arm_vc_timer(pbft *r)
 {
     if (!r->vc_active || r->view_timer_armed)
         return 0;
-    if (vc_count(r, r->view) < r->set.q)
+    if (vc_count(r, r->view) < r->set.q && !r->vc_set_changed)
         return 0;
     r->view_timer_armed = true;
     return emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
@@ -2223,6 +2247,7 @@ static int start_view_change(pbft *r, uint64_t nv)
         return 0;
     enter_view(r, nv);
     r->vc_active = true;
+    r->vc_set_changed = false;
     r->failed_views++;
     r->stats.view_changes++;
     if (!is_validator(r))
@@ -2656,6 +2681,11 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
         rc = deliver(r, cert.height, cb->block.data, cb->block.len, d, &hi,
                      &cert);
         r->stats.state_transfers++;
+        /* The new set certified the change's first height: a quorum of it
+         * holds the checkpoint below stable, which this replica, lagging,
+         * missed. It switches now, before it proposes anything there. */
+        if (rc == 0 && r->change_pending && cert.height == r->change_from)
+            rc = switch_set(r);
     }
     return rc;
 }
@@ -2697,6 +2727,8 @@ static int on_retransmit(pbft *r)
     if (r->susp_raw[r->set.self].data != NULL &&
         r->susp_view[r->set.self] >= r->view &&
         (rc = resend(r, &r->susp_raw[r->set.self])) != 0)
+        return rc;
+    if (r->vc_active && (rc = arm_vc_timer(r)) != 0)
         return rc;
     if (r->vc_active)
         return (rc = resend(r, &r->own_vc_prev)) != 0 ? rc
@@ -3019,6 +3051,8 @@ static int switch_set(pbft *r)
     r->set = r->next_set;
     r->set_from = r->change_from;
     r->change_pending = false;
+    if (r->vc_active)
+        r->vc_set_changed = true;
     for (uint32_t i = 0; i < VMAX; i++) {
         for (int k = 0; k < VC_PER_SENDER; k++) {
             buf_free(&r->vc_raw[i][k]);
@@ -3026,6 +3060,9 @@ static int switch_set(pbft *r)
         }
         r->ck_latest[i].has = false;
         buf_free(&r->ck_latest[i].raw);
+        /* Suspicions are signed by the old set's indices too. */
+        buf_free(&r->susp_raw[i]);
+        r->susp_view[i] = 0;
     }
     for (uint32_t i = 0; i < r->ck_ring; i++)
         ck_entry_clear(&r->cks[i]);
@@ -3044,12 +3081,9 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
 {
     if (r->change_pending)
         return WITAN_ESTATE;
-    /* A replica that lagged may learn of a change only once the checkpoint
-     * below it is already stable here (from its peers' proof): then it
-     * switches at once, having delivered nothing past that checkpoint. */
-    bool now = from_height == r->low + 1 && r->delivered <= r->low;
     if (from_height == 0 || (from_height - 1) % r->K != 0 ||
-        (from_height <= r->low + 1 && !now) || from_height <= r->proposed)
+        from_height <= r->low || from_height <= r->proposed ||
+        from_height <= r->delivered)
         return WITAN_ERANGE;
     struct vset ns;
     int rc = set_init(&ns, validators, count, self);
@@ -3064,7 +3098,65 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     r->next_set = ns;
     r->change_pending = true;
     r->change_from = from_height;
-    return now ? switch_set(r) : 0;
+    /* What a lagging replica gathered there before it knew of the change
+     * (a proposal, votes, a commit counted by the old set) is void. */
+    for (uint32_t i = 0; i < r->W; i++)
+        if (r->slots[i].height >= from_height)
+            slot_reset(r, &r->slots[i], r->slots[i].height);
+    /* A replica that lagged may hold the checkpoint below the change
+     * stable already (its peers' checkpoints came before it executed the
+     * boundary): it switches now, as make_stable would have. */
+    if (from_height == r->low + 1)
+        return switch_set(r);
+    return 0;
+}
+
+/* A record written before a change, under this replica's index in an
+ * earlier set (the view-scoped ones, view changes and new views, stay on
+ * disk across checkpoints): only the view it shows is kept (views never go
+ * back, and a view change sent stays under way); what it says of heights
+ * is at or below the switch, which the stable checkpoint covers. Records
+ * are this replica's own (the node discards another's), and one of a set
+ * before the previous one cannot be checked against any set it holds, so
+ * after a change the record is decoded without its signature. */
+static int restore_old_record(pbft *r, const uint8_t *raw, size_t size)
+{
+    if (r->set_from == 0)
+        return WITAN_EDECODE;
+    Witan__SignedMessage *sm =
+        witan_unpack_or_null(&witan__signed_message__descriptor, raw, size);
+    Witan__ConsensusMessage *cm =
+        sm ? witan_unpack_or_null(&witan__consensus_message__descriptor,
+                                  sm->body.data, sm->body.len)
+           : NULL;
+    if (sm)
+        witan__signed_message__free_unpacked(sm, NULL);
+    if (cm == NULL || strcmp(cm->chain_id, r->chain_id) != 0) {
+        if (cm)
+            witan__consensus_message__free_unpacked(cm, NULL);
+        return WITAN_EDECODE;
+    }
+    uint64_t view;
+    if (is_view_scoped(cm, &view)) {
+        if (view > r->view || (view == r->view && r->vc_active)) {
+            enter_view(r, view);
+            r->vc_active = false;
+        }
+    } else if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE) {
+        view = cm->view_change->new_view;
+        if (view > r->view || (view == r->view && (r->vc_active || view == 0))) {
+            enter_view(r, view);
+            r->vc_active = true;
+        }
+    } else if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW) {
+        view = cm->new_view->view;
+        if (view > r->view || (view == r->view && r->vc_active)) {
+            enter_view(r, view);
+            r->vc_active = false;
+        }
+    }
+    witan__consensus_message__free_unpacked(cm, NULL);
+    return 0;
 }
 
 /* Replays one persisted record into a fresh replica (no sends). */
@@ -3116,7 +3208,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
         sender != r->set.self) {
         if (cm)
             witan__consensus_message__free_unpacked(cm, NULL);
-        return WITAN_EDECODE;
+        return restore_old_record(r, rec + 1, size - 1);
     }
     int rc = 0;
     const uint8_t *raw = rec + 1;

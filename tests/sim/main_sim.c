@@ -3,13 +3,18 @@
  * main_sim — runs seeded simulations of PBFT (tests/sim/sim.h).
  *
  *   main_sim [--seeds N] [--first S] [--n 4,5,7] [--flag weak-commit]
- *            [--ed25519 | --ledger] [--stop-after K]
- *   main_sim --seed S --n N [--flag ...] [--ledger] [--trace]
+ *            [--ed25519 | --ledger | --reconfig] [--stop-after K]
+ *   main_sim --seed S --n N [--flag ...] [--ledger | --reconfig] [--trace]
  *                                                   replays one seed
  *
  * --ledger runs the ledger mode (tests/sim/chain.h): real ledgers, Ed25519,
  * a mutating primary; it ends with how many proposals each mutation
  * rewrote and how many of those were committed.
+ *
+ * --reconfig (hash mode) lets the simulated application change the
+ * validator set at checkpoint boundaries (sim_config.reconfig): adds,
+ * removes and key rotations under all the faults; it ends with how many
+ * changes were decided and came in force.
  *
  * Seed i runs with the i-th replica count of the list, round robin. A failing
  * seed prints the last events of its run and the one command that replays it.
@@ -26,17 +31,24 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: main_sim [--seeds N] [--first S] [--n 4,5,7] "
-            "[--flag weak-commit|drop-prepared] [--ed25519 | --ledger] "
-            "[--stop-after K]\n"
-            "       main_sim --seed S --n N [--flag ...] [--ledger] "
-            "[--trace]\n");
+            "[--flag weak-commit|drop-prepared] "
+            "[--ed25519 | --ledger | --reconfig] [--stop-after K]\n"
+            "       main_sim --seed S --n N [--flag ...] "
+            "[--ledger | --reconfig] [--trace]\n"
+            "  --reconfig  validator-set changes at checkpoint boundaries "
+            "(adds, removes,\n"
+            "              key rotations; spec/governance.md section 12), "
+            "hash mode only\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     uint64_t seeds = 100, first = 1, single = 0;
-    bool have_single = false, trace = false, ed = false, ledger = false;
+    bool have_single = false, trace = false, ed = false, ledger = false,
+         reconfig = false;
+    uint64_t adds = 0, removes = 0, rotations = 0, in_force = 0, copies = 0,
+             timing_copies = 0, stuck_copies = 0, views_waiting = 0;
     uint64_t mutated[SIMCHAIN_M_COUNT] = {0},
              mutated_committed[SIMCHAIN_M_COUNT] = {0};
     uint32_t ns[16] = {4, 5, 7};
@@ -94,10 +106,14 @@ int main(int argc, char **argv)
             ed = true;
         } else if (strcmp(a, "--ledger") == 0) {
             ledger = true;
+        } else if (strcmp(a, "--reconfig") == 0) {
+            reconfig = true;
         } else {
             return usage();
         }
     }
+    if (ledger && reconfig)
+        return usage();
     if (have_single) {
         first = single;
         seeds = 1;
@@ -111,6 +127,7 @@ int main(int argc, char **argv)
         sim_random_config(seed, n, ledger, &c);
         c.test_flags = flags;
         c.trace = trace;
+        c.reconfig = reconfig;
         if (ed)
             c.sig_scheme = PBFT_SIG_ED25519;
         sim_outcome o;
@@ -119,6 +136,14 @@ int main(int argc, char **argv)
             mutated[m] += o.mutated[m];
             mutated_committed[m] += o.mutated_committed[m];
         }
+        adds += o.adds;
+        removes += o.removes;
+        rotations += o.rotations;
+        in_force += o.changes_in_force;
+        copies += o.rotate_copies;
+        timing_copies += o.timing_copies;
+        stuck_copies += o.stuck_copies;
+        views_waiting += o.views_waiting;
         delivered += o.delivered_max;
         views += o.view_max;
         msgs += o.messages;
@@ -129,11 +154,11 @@ int main(int argc, char **argv)
                    c.checkpoint_interval, o.byz_count, o.why);
             sim_random_run(&c, &o, stdout);
             fflush(stdout);
-            printf("replay: build/tests/sim/main_sim --seed %llu --n %u%s%s%s%s"
+            printf("replay: build/tests/sim/main_sim --seed %llu --n %u%s%s%s%s%s"
                    "\n",
                    (unsigned long long)seed, n, flag_name ? " --flag " : "",
                    flag_name ? flag_name : "", ed ? " --ed25519" : "",
-                   ledger ? " --ledger" : "");
+                   ledger ? " --ledger" : "", reconfig ? " --reconfig" : "");
             if (failures >= stop_after)
                 break;
         } else if (have_single) {
@@ -144,6 +169,13 @@ int main(int argc, char **argv)
                    (unsigned long long)o.delivered_max,
                    (unsigned long long)o.view_max,
                    (unsigned long long)o.messages);
+            if (reconfig)
+                printf("  changes: %u adds, %u removes, %u rotations; %u in "
+                       "force; restored from a copy: %u rotated behind E, %u "
+                       "past E before B, %u stuck; %u waiting for a view\n",
+                       o.adds, o.removes, o.rotations, o.changes_in_force,
+                       o.rotate_copies, o.timing_copies, o.stuck_copies,
+                       o.views_waiting);
         }
     }
     double cpu = (double)(clock() - start) / CLOCKS_PER_SEC;
@@ -157,7 +189,19 @@ int main(int argc, char **argv)
                    (unsigned long long)mutated[m],
                    (unsigned long long)mutated_committed[m]);
     }
-    printf("sim%s: %llu seeds from %llu, n in {", ledger ? " --ledger" : "",
+    if (reconfig)
+        printf("changes: %llu adds, %llu removes, %llu rotations decided; "
+               "%llu in force; replicas restored from a copy: %llu rotated "
+               "behind E, %llu stable past E before executing B, %llu stuck "
+               "behind a boundary; %llu view checks skipped a replica "
+               "started without records\n",
+               (unsigned long long)adds, (unsigned long long)removes,
+               (unsigned long long)rotations, (unsigned long long)in_force,
+               (unsigned long long)copies, (unsigned long long)timing_copies,
+               (unsigned long long)stuck_copies,
+               (unsigned long long)views_waiting);
+    printf("sim%s: %llu seeds from %llu, n in {",
+           ledger ? " --ledger" : reconfig ? " --reconfig" : "",
            (unsigned long long)seeds, (unsigned long long)first);
     for (uint32_t i = 0; i < n_count; i++)
         printf("%s%u", i ? "," : "", ns[i]);

@@ -19,6 +19,9 @@
 #define GOSSIP_MS 400
 #define FORWARD_COUNT_MAX 4096 /* as node/replica.c forwards */
 #define VALIDATED_RING 16       /* as node/replica.c remembers */
+#define SETS_MAX 64             /* validator sets of one run (reconfig) */
+#define RECONFIG_PERMILLE 300   /* boundaries that change the set */
+#define SIM_STUCK_MS 4000       /* no delivery for this long: stuck */
 
 /* --- PRNG (splitmix64) ------------------------------------------------------- */
 
@@ -132,8 +135,24 @@ struct local_ev {
 };
 
 typedef struct node {
-    uint32_t index;
+    uint32_t index;        /* the node's place in the world (its address) */
+    uint32_t self;         /* its index in the validator set it runs with */
     wcrypto_keypair key;
+    uint32_t keygen;       /* which of its keys (reconfig: rotations) */
+    uint32_t records_gen;  /* the key whose messages the records are */
+    /* Reconfig: gone once removed and stopped (never up again); joining
+     * while an added node waits for a copy of a state at or after
+     * join_e; set_from of the core it last ran. */
+    bool gone, joining, added, joined, restart_due;
+    /* Started with no records (a copy, or a new key): in view 0 until a
+     * view change that its set proves (reconfig). */
+    bool fresh_view;
+    /* Restore from a copy due (reconfig: stuck behind a boundary). */
+    bool restore_due;
+    uint64_t restore_to; /* the donor's least height */
+    uint64_t last_deliver_ms;
+    uint64_t join_e;
+    uint64_t set_from_seen;
     enum sim_byz byz;
     bool up;
     pbft *core;
@@ -174,13 +193,33 @@ struct filter {
     uint64_t from, to;
 };
 
+/* A validator set of the run: in force from `from` (0: the initial set),
+ * enacted at boundary `enacted`; member i is node ids[i] with its key of
+ * generation gens[i]. */
+struct vrec {
+    uint64_t from, enacted;
+    /* the highest view of a correct replica when the first one switched
+     * to this set (+ 1; 0: none switched yet) */
+    uint64_t view_at_switch;
+    uint32_t n;
+    uint32_t ids[NMAX], gens[NMAX];
+    wcrypto_pubkey keys[NMAX];
+};
+
 struct sim {
     sim_config c;
     uint64_t rng;
     uint64_t now, seq;
-    uint32_t n;
+    uint32_t n; /* nodes in the world (reconfig: added ones included) */
     node nodes[NMAX];
     wcrypto_pubkey pubs[NMAX];
+    struct vrec sets[SETS_MAX];
+    uint32_t set_count;
+    uint64_t decided_upto; /* reconfig: boundaries decided so far */
+    uint32_t adds, removes, rotations, rotate_copies;
+    uint32_t timing_copies, stuck_copies, views_waiting;
+    uint64_t last_boot_ms, last_submit_ms;
+    bool reconfig_busy;
     event *heap;
     size_t heap_count, heap_cap;
     /* network */
@@ -383,6 +422,67 @@ static uint64_t hash_key(const uint8_t h[32])
     return k ? k : 1;
 }
 
+/* --- validator sets (reconfig) ----------------------------------------------------- */
+
+/* The set in force at height h. */
+static uint32_t set_index_at(const sim *s, uint64_t h)
+{
+    uint32_t k = 0;
+    while (k + 1 < s->set_count && s->sets[k + 1].from <= h)
+        k++;
+    return k;
+}
+
+/* The set whose first height a core reports (pbft_set_from). */
+static uint32_t set_index_from(const sim *s, uint64_t from)
+{
+    for (uint32_t k = 0; k < s->set_count; k++)
+        if (s->sets[k].from == from)
+            return k;
+    WITAN_ASSERT(!"a core runs with a set the world never made");
+    return 0;
+}
+
+/* The set a node runs with: its core's, or when down the one it would
+ * boot with. */
+static const struct vrec *node_set(const sim *s, const node *nd)
+{
+    if (s->set_count == 1)
+        return &s->sets[0];
+    if (nd->up)
+        return &s->sets[set_index_from(s, pbft_set_from(nd->core))];
+    return &s->sets[set_index_at(s, nd->block_count + 1)];
+}
+
+static uint32_t set_place(const struct vrec *vs, uint32_t id)
+{
+    for (uint32_t i = 0; i < vs->n; i++)
+        if (vs->ids[i] == id)
+            return i;
+    return UINT32_MAX;
+}
+
+static uint32_t set_key_place(const struct vrec *vs, const wcrypto_pubkey *k)
+{
+    for (uint32_t i = 0; i < vs->n; i++)
+        if (memcmp(vs->keys[i].bytes, k->bytes, WCRYPTO_ED25519_PUBKEY_SIZE) ==
+            0)
+            return i;
+    return UINT32_MAX;
+}
+
+/* Node id's key of generation gen (generation 0: the initial key). */
+static void node_key(uint32_t id, uint32_t gen, wcrypto_keypair *out)
+{
+    uint8_t seed[32] = {0};
+    seed[0] = (uint8_t)id;
+    seed[1] = 0x5e;
+    seed[2] = (uint8_t)gen;
+    seed[3] = (uint8_t)(gen >> 8);
+    WITAN_ASSERT(wcrypto_keypair_from_seed(WCRYPTO_KEY_ED25519, seed, out) ==
+                 0);
+}
+
 /* --- network ------------------------------------------------------------------------ */
 
 /* A key of a block's whole bytes (its hash covers only the header). */
@@ -404,10 +504,17 @@ static bool filtered(sim *s, uint32_t kind, uint32_t from, uint32_t to)
     return false;
 }
 
+/* `to` is a validator index in the set the sender runs with: the world
+ * routes it to that validator's node (a node links to the set its core
+ * runs with, as node/replica.c re-links when the core switches). */
 static void net_send_one(sim *s, uint32_t from, uint32_t to, const uint8_t *d,
                          size_t size, uint32_t kind)
 {
-    if (to == from || to >= s->n)
+    const struct vrec *vs = node_set(s, &s->nodes[from]);
+    if (to >= vs->n)
+        return;
+    to = vs->ids[to];
+    if (to == from)
         return;
     if (s->partitioned && ((s->side_a >> from) & 1) != ((s->side_a >> to) & 1))
         return;
@@ -567,7 +674,7 @@ static uint8_t *mutate_proposal(sim *s, node *nd, const struct peek *p,
     msg.block.data = block.data;
     msg.block.size = block.size;
     uint8_t *signed_msg = NULL;
-    if (pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index, &msg,
+    if (pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->self, &msg,
                       &signed_msg, size) != 0)
         signed_msg = NULL;
     free(block.data);
@@ -593,16 +700,17 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
         size_t mutant_size = 0;
         if (kind == PBFT_MSG_PRE_PREPARE)
             mutant = mutate_proposal(s, nd, &p, &mutant_size);
-        for (uint32_t dst = 0; dst < s->n; dst++)
-            if (dst != nd->index && (to == PBFT_TO_ALL || dst == to))
+        for (uint32_t dst = 0; dst < node_set(s, nd)->n; dst++)
+            if (dst != nd->self && (to == PBFT_TO_ALL || dst == to))
                 net_send_one(s, nd->index, dst, mutant ? mutant : d,
                              mutant ? mutant_size : size, kind);
         free(mutant);
         free(p.block.data);
         return;
     }
-    for (uint32_t dst = 0; dst < s->n; dst++) {
-        if (dst == nd->index || (to != PBFT_TO_ALL && dst != to))
+    uint32_t set_n = node_set(s, nd)->n;
+    for (uint32_t dst = 0; dst < set_n; dst++) {
+        if (dst == nd->self || (to != PBFT_TO_ALL && dst != to))
             continue;
         bool other = rng_below(&s->rng, 2) == 0;
         uint8_t *alt = NULL;
@@ -619,7 +727,7 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
                 m.kind = PBFT_MSG_PRE_PREPARE;
                 m.block.data = ab.data;
                 m.block.size = ab.size;
-                (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index,
+                (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->self,
                                     &m, &alt, &alt_size);
                 free(ab.data);
             }
@@ -630,7 +738,7 @@ static void byz_send(sim *s, node *nd, uint32_t to, const uint8_t *d,
             m.kind = kind;
             for (int i = 0; i < 32; i++)
                 m.hash[i] = (uint8_t)rng_next(&s->rng);
-            (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->index,
+            (void)pbft_msg_sign(SIMCHAIN_ID, s->c.sig_scheme, &nd->key, nd->self,
                                 &m, &alt, &alt_size);
         }
         if (alt != NULL) {
@@ -847,26 +955,51 @@ static bool ledger_execute(sim *s, node *nd, const pbft_action *a,
     return true;
 }
 
+static void reconfig_decide(sim *s, uint64_t b);
+static void hand_change(sim *s, node *nd);
+
 static void do_deliver(sim *s, node *nd, const pbft_action *a)
 {
     uint64_t h = a->height;
+    /* A node whose core could not take a change executes nothing past
+     * its E (its ledger would refuse the old set's certificates there): it
+     * waits to be restored from a copy. */
+    if (nd->restore_due && h > nd->restore_to) {
+        trace(s, "n%u leaves block %llu for its restore", nd->index,
+              (unsigned long long)h);
+        return;
+    }
     if (h != nd->block_count + 1) {
         fail(s, "node %u: delivered height %llu after %zu", nd->index,
              (unsigned long long)h, nd->block_count);
         return;
     }
-    /* Validity: a valid certificate for this hash, over a block its view's
-     * primary proposed. */
+    /* Validity: a valid certificate for this hash by the validator set in
+     * force at h, over a block its view's primary proposed. */
+    const struct vrec *vs = &s->sets[set_index_at(s, h)];
     uint8_t hh[32];
     if (pbft_block_hash(a->data.data, a->data.size, hh) != 0 ||
         memcmp(hh, a->block_hash, 32) != 0 ||
         memcmp(a->cert->block_hash, hh, 32) != 0 || a->cert->height != h ||
-        pbft_cert_verify(SIMCHAIN_ID, s->c.sig_scheme, s->pubs, s->n, a->cert) != 0) {
+        pbft_cert_verify(SIMCHAIN_ID, s->c.sig_scheme, vs->keys, vs->n,
+                         a->cert) != 0) {
         if (correct(nd))
-            fail(s, "node %u: block %llu delivered without a valid certificate",
-                 nd->index, (unsigned long long)h);
+            fail(s, "node %u: block %llu delivered without a valid certificate"
+                    " of the set in force from %llu (signers %llx of %u, "
+                    "view %llu)",
+                 nd->index, (unsigned long long)h,
+                 (unsigned long long)vs->from,
+                 (unsigned long long)a->cert->signers, vs->n,
+                 (unsigned long long)a->cert->view);
         return;
     }
+    /* A validator removed (or a key rotated away) at E delivers nothing
+     * past E. */
+    if (correct(nd) && set_key_place(vs, &nd->key.pub) == UINT32_MAX)
+        fail(s, "REMOVED: node %u (key %u) delivered block %llu, past its "
+                "set (the set from %llu holds it not)",
+             nd->index, nd->keygen, (unsigned long long)h,
+             (unsigned long long)vs->from);
     if (correct(nd) && !set_has(&s->proposed, hash_key(hh)))
         fail(s, "node %u: block %llu was never proposed", nd->index,
              (unsigned long long)h);
@@ -928,8 +1061,9 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     Witan__BlockHeader *hd =
         b ? witan__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
     sb->time_ms = hd ? hd->time_ms : 0;
+    nd->last_deliver_ms = s->now;
     if (correct(nd) &&
-        (hd == NULL || hd->height != h || hd->proposer != hd->view % s->n))
+        (hd == NULL || hd->height != h || hd->proposer != hd->view % vs->n))
         fail(s, "node %u: block %llu was not proposed by its view's primary",
              nd->index, (unsigned long long)h);
     if (hd)
@@ -940,6 +1074,14 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     pool_remove_applied(nd);
     trace(s, "n%u deliver h=%llu view=%llu %02x%02x", nd->index,
           (unsigned long long)h, (unsigned long long)a->cert->view, hh[0], hh[1]);
+    if (s->c.reconfig) {
+        /* The application decides changes at boundaries (the same for
+         * every replica: a function of the seed and the chain), and the
+         * node hands one to its core right after executing the block. */
+        if (h % s->c.checkpoint_interval == 0 && h > s->decided_upto)
+            reconfig_decide(s, h);
+        hand_change(s, nd);
+    }
     pbft_event ev = {0};
     ev.type = PBFT_EV_EXECUTED;
     ev.u.executed.height = h;
@@ -1146,7 +1288,8 @@ static bool carry_out(sim *s, node *nd)
                         kind = p.kind;
                     free(p.block.data);
                 }
-                for (uint32_t d = 0; d < s->n; d++)
+                uint32_t set_n = node_set(s, nd)->n;
+                for (uint32_t d = 0; d < set_n; d++)
                     net_send_one(s, nd->index, d, a->data.data, a->data.size, kind);
             } else {
                 uint32_t kind = 0;
@@ -1216,6 +1359,8 @@ static void free_local(struct local_ev *l)
     free(l->cbs);
 }
 
+static void follow_set(sim *s, node *nd);
+
 /* Steps one event into a node and runs every follow-up to quiescence: the
  * node's answers to the core's actions, then the count of waiting requests
  * whenever it changed. */
@@ -1257,6 +1402,8 @@ static void node_step(sim *s, node *nd, const pbft_event *first)
     for (; head < s->local_count; head++)
         free_local(&s->local[head]);
     s->local_count = 0;
+    if (s->c.reconfig && nd->up && !s->failed)
+        follow_set(s, nd);
 }
 
 /* --- lifecycle ------------------------------------------------------------------------- */
@@ -1274,12 +1421,47 @@ static void boot_node(sim *s, node *nd)
             return;
         }
     }
+    /* The set in force for the next block, and the one before it for
+     * older certificates (node/replica.c); a rotated key is taken up once
+     * the node has executed the boundary. */
+    uint32_t k = set_index_at(s, nd->block_count + 1);
+    const struct vrec *vs = &s->sets[k];
+    uint32_t self = set_place(vs, nd->index);
+    if (self == UINT32_MAX) {
+        nd->gone = true; /* removed: it never validates again */
+        trace(s, "n%u stays down: not in the set from %llu", nd->index,
+              (unsigned long long)vs->from);
+        return;
+    }
+    if (vs->gens[self] != nd->keygen) {
+        wcrypto_keypair_wipe(&nd->key);
+        nd->keygen = vs->gens[self];
+        node_key(nd->index, nd->keygen, &nd->key);
+        trace(s, "n%u boots with key %u", nd->index, nd->keygen);
+    }
+    if (nd->records_gen != nd->keygen) {
+        /* The records are another key's messages: the node discards them
+         * (node/driver.c claim_records). */
+        for (size_t i = 0; i < nd->record_count; i++)
+            free(nd->records[i].data);
+        nd->record_count = 0;
+        nd->records_gen = nd->keygen;
+    }
+    if (s->c.reconfig && nd->record_count == 0 && nd->block_count > 0)
+        nd->fresh_view = true;
+    nd->self = self;
+    nd->set_from_seen = vs->from;
     pbft_config cfg = {0};
     cfg.chain_id = SIMCHAIN_ID;
-    cfg.validator_count = s->n;
-    cfg.validators = s->pubs;
-    cfg.self = nd->index;
+    cfg.validator_count = vs->n;
+    cfg.validators = vs->keys;
+    cfg.self = self;
     cfg.key = &nd->key;
+    if (k > 0) {
+        cfg.set_from = vs->from;
+        cfg.prev_validators = s->sets[k - 1].keys;
+        cfg.prev_validator_count = s->sets[k - 1].n;
+    }
     cfg.pipeline_depth = s->c.pipeline_depth;
     cfg.checkpoint_interval = s->c.checkpoint_interval;
     cfg.window = s->c.window;
@@ -1352,6 +1534,12 @@ static void boot_node(sim *s, node *nd)
     }
     nd->up = true;
     nd->last_request_count = UINT64_MAX;
+    s->last_boot_ms = s->now;
+    /* A node that executed B before it stopped hands the change at start:
+     * its core may propose up to L past its tip on its first step. (The
+     * node, node/replica.c, hands it only after its next execution.) */
+    if (s->c.reconfig)
+        hand_change(s, nd);
     if (!carry_out(s, nd))
         return;
     /* Answers to actions of the boot (VALIDATEs of a replayed new view)
@@ -1372,6 +1560,71 @@ static void boot_node(sim *s, node *nd)
     free(pending);
 }
 
+static void stop_node(node *nd)
+{
+    pbft_free(nd->core);
+    nd->core = NULL;
+    nd->up = false;
+    for (int t = 0; t < PBFT_TIMER_COUNT; t++)
+        nd->timer_gen[t]++;
+    nd->inflight_count = 0;
+    nd->crash_at_persist = false;
+}
+
+/* A node's pool goes to the validators of the newest set: a client whose
+ * validator left sends its requests again to another. */
+static bool counted(const sim *s, const node *nd);
+static void pool_move(sim *s, node *from)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        node *to = &s->nodes[i];
+        if (to == from || !counted(s, to))
+            continue;
+        for (size_t k = 0; k < from->pool_count; k++)
+            if (correct(from) && set_has(&s->submitted, from->pool[k]))
+                pool_add(to, from->pool[k]);
+    }
+}
+
+/* After each step (node/replica.c follow_set): when the core switched
+ * sets, the node links to the new one; a node whose key is not in it
+ * stops. A removed one stays down; a rotated one is restarted with its
+ * new key (reconfig_tick). */
+static void follow_set(sim *s, node *nd)
+{
+    uint64_t from = pbft_set_from(nd->core);
+    if (from == nd->set_from_seen)
+        return;
+    nd->set_from_seen = from;
+    struct vrec *vs = &s->sets[set_index_from(s, from)];
+    if (vs->view_at_switch == 0) {
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < s->n; i++)
+            if (s->nodes[i].up && correct(&s->nodes[i]) &&
+                pbft_view(s->nodes[i].core) > v)
+                v = pbft_view(s->nodes[i].core);
+        vs->view_at_switch = v + 1;
+    }
+    if (pbft_is_member(nd->core)) {
+        nd->self = set_key_place(vs, &nd->key.pub);
+        WITAN_ASSERT(nd->self != UINT32_MAX);
+        trace(s, "n%u switches to the set from %llu as %u", nd->index,
+              (unsigned long long)from, nd->self);
+        return;
+    }
+    stop_node(nd);
+    if (set_place(vs, nd->index) == UINT32_MAX) {
+        nd->gone = true;
+        pool_move(s, nd);
+        trace(s, "n%u removed: stops at the set from %llu (height %zu)",
+              nd->index, (unsigned long long)from, nd->block_count);
+    } else {
+        nd->restart_due = true;
+        trace(s, "n%u rotated: stops at the set from %llu (height %zu)",
+              nd->index, (unsigned long long)from, nd->block_count);
+    }
+}
+
 static void crash_node(sim *s, node *nd)
 {
     if (!nd->up)
@@ -1387,6 +1640,263 @@ static void crash_node(sim *s, node *nd)
     nd->l = NULL;
     s->crashes++;
     trace(s, "n%u crash", nd->index);
+}
+
+/* --- reconfiguration ----------------------------------------------------------------- */
+
+/* Counted by the liveness checks: a node of the newest set, not removed. */
+static bool counted(const sim *s, const node *nd)
+{
+    if (!s->c.reconfig)
+        return true;
+    return !nd->gone &&
+           set_place(&s->sets[s->set_count - 1], nd->index) != UINT32_MAX;
+}
+
+/* The application's decision at boundary b (spec/governance.md section
+ * 12), a function of the seed and of the chain's sets alone, so every
+ * replica makes the same: with RECONFIG_PERMILLE, one change to the
+ * newest set (a pending one included), in force from E + 1 with E the
+ * first multiple of K at or above max(B, P) + L + 1. */
+static void reconfig_decide(sim *s, uint64_t b)
+{
+    s->decided_upto = b;
+    uint64_t st = s->c.seed * 0xa0761d6478bd642full ^ b * 0xe7037ed1a0b428dbull;
+    if (!rng_permille(&st, RECONFIG_PERMILLE) || s->set_count == SETS_MAX)
+        return;
+    const struct vrec *last = &s->sets[s->set_count - 1];
+    uint64_t K = s->c.checkpoint_interval, L = s->c.pipeline_depth;
+    uint64_t p = last->from ? last->from - 1 : 0;
+    uint64_t m = (b > p ? b : p) + L + 1;
+    uint64_t e = (m + K - 1) / K * K;
+    struct vrec nv = *last;
+    nv.from = e + 1;
+    nv.enacted = b;
+    uint32_t byz = 0;
+    for (uint32_t i = 0; i < nv.n; i++)
+        byz += !correct(&s->nodes[nv.ids[i]]);
+    const char *what;
+    uint32_t who;
+    switch (rng_below(&st, 3)) {
+    case 0: { /* add a fresh node */
+        if (s->n >= NMAX || nv.n >= NMAX)
+            return;
+        who = s->n++;
+        node *nd = &s->nodes[who];
+        memset(nd, 0, sizeof *nd);
+        nd->index = who;
+        nd->self = nv.n;
+        node_key(who, 0, &nd->key);
+        wcrypto_history_init(&nd->hist);
+        nd->added = nd->joining = true;
+        nd->join_e = e;
+        nv.ids[nv.n] = who;
+        nv.gens[nv.n] = 0;
+        nv.keys[nv.n] = nd->key.pub;
+        nv.n++;
+        s->adds++;
+        what = "add";
+        break;
+    }
+    case 1: { /* remove one, keeping n >= 4 and the faulty within f */
+        uint32_t j = (uint32_t)rng_below(&st, nv.n);
+        who = nv.ids[j];
+        uint32_t byz_after = byz - !correct(&s->nodes[who]);
+        if (nv.n < 5 || byz_after > pbft_faults(nv.n - 1))
+            return;
+        for (uint32_t i = j; i + 1 < nv.n; i++) {
+            nv.ids[i] = nv.ids[i + 1];
+            nv.gens[i] = nv.gens[i + 1];
+            nv.keys[i] = nv.keys[i + 1];
+        }
+        nv.n--;
+        s->removes++;
+        what = "remove";
+        break;
+    }
+    default: { /* rotate one's key */
+        uint32_t j = (uint32_t)rng_below(&st, nv.n);
+        who = nv.ids[j];
+        wcrypto_keypair kp;
+        node_key(who, ++nv.gens[j], &kp);
+        nv.keys[j] = kp.pub;
+        wcrypto_keypair_wipe(&kp);
+        s->rotations++;
+        what = "rotate";
+        break;
+    }
+    }
+    s->sets[s->set_count++] = nv;
+    trace(s, "boundary %llu: %s n%u, %u validators from %llu",
+          (unsigned long long)b, what, who, nv.n,
+          (unsigned long long)nv.from);
+}
+
+/* After an execution (governance.md section 12): the change that follows
+ * the set the core runs with, once this node executed the boundary that
+ * enacted it and the core holds no other. */
+static void hand_change(sim *s, node *nd)
+{
+    if (!nd->up || pbft_change_pending(nd->core))
+        return;
+    uint32_t cur = set_index_from(s, pbft_set_from(nd->core));
+    if (cur + 1 >= s->set_count)
+        return;
+    const struct vrec *nv = &s->sets[cur + 1];
+    if (nv->enacted > nd->block_count)
+        return;
+    uint32_t self = set_key_place(nv, &nd->key.pub);
+    int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self);
+    if (rc == WITAN_ESTATE)
+        return;
+    uint64_t top = 0;
+    for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
+        top = h;
+    if (rc == WITAN_ERANGE && (pbft_stable_height(nd->core) + 1 > nv->from ||
+                               pbft_delivered_height(nd->core) >= nv->from ||
+                               top + 1 >= nv->from)) {
+        /* The limit of the timing rule: a lagging replica made a
+         * checkpoint past E stable (from its peers' checkpoints), or its
+         * core delivered past E (a state-transfer batch, delivered before
+         * the node executes it), or took a new view that re-proposed
+         * heights past E (its core counts them as proposed), before the
+         * node executed B, while the chain had passed E; its core can no
+         * longer take the change and cannot follow the chain past E. The
+         * operator restores it from a copy (reconfig_tick), as a validator
+         * that lagged behind a boundary (governance.md section 12). */
+        trace(s, "n%u cannot take the set from %llu at height %zu (stable "
+                 "%llu): restored from a copy",
+              nd->index, (unsigned long long)nv->from, nd->block_count,
+              (unsigned long long)pbft_stable_height(nd->core));
+        nd->restore_due = true;
+        nd->restore_to = nv->from - 1;
+        s->timing_copies++;
+        return;
+    }
+    if (rc != 0) {
+        fail(s, "TIMING: node %u cannot take the set from %llu (enacted at "
+                "%llu) after executing %zu (stable %llu, delivered %llu): %s",
+             nd->index, (unsigned long long)nv->from,
+             (unsigned long long)nv->enacted, nd->block_count,
+             (unsigned long long)pbft_stable_height(nd->core),
+             (unsigned long long)pbft_delivered_height(nd->core),
+             witan_err_name(rc));
+        return;
+    }
+    trace(s, "n%u takes the set from %llu at height %zu", nd->index,
+          (unsigned long long)nv->from, nd->block_count);
+}
+
+/* A copy of src's database with its consensus records discarded
+ * (`witan node backup`, governance.md section 12). */
+static void copy_state(node *dst, const node *src)
+{
+    for (size_t k = 0; k < dst->record_count; k++)
+        free(dst->records[k].data);
+    dst->record_count = 0;
+    for (size_t k = 0; k < dst->block_count; k++)
+        free(dst->blocks[k].block.data);
+    dst->block_count = 0;
+    if (dst->block_cap < src->block_count) {
+        dst->block_cap = src->block_count;
+        dst->blocks = realloc(dst->blocks, dst->block_cap * sizeof(stored_block));
+        WITAN_ASSERT(dst->blocks != NULL);
+    }
+    for (size_t k = 0; k < src->block_count; k++) {
+        dst->blocks[k] = src->blocks[k];
+        dst->blocks[k].block =
+            bytes_copy(src->blocks[k].block.data, src->blocks[k].block.size);
+    }
+    dst->block_count = src->block_count;
+    dst->hist = src->hist;
+    memcpy(dst->state_root, src->state_root, 32);
+    free(dst->applied.v);
+    dst->applied = src->applied;
+    dst->applied.v = calloc(src->applied.cap ? src->applied.cap : 1, 8);
+    WITAN_ASSERT(dst->applied.v != NULL);
+    if (src->applied.cap)
+        memcpy(dst->applied.v, src->applied.v, src->applied.cap * 8);
+    dst->stable_height = src->stable_height;
+    memcpy(dst->stable_root, src->stable_root, 32);
+    free(dst->stable_proof.data);
+    dst->stable_proof =
+        bytes_copy(src->stable_proof.data, src->stable_proof.size);
+    dst->inflight_count = 0;
+    pool_remove_applied(dst);
+}
+
+/* Another correct node that is up and holds checkpoint e (or a later one)
+ * stable, to copy from. A copy taken after the donor executed E but before
+ * E was stable there boots with a stable checkpoint of the set before the
+ * old one, whose proof no replica of the new set can check: its view
+ * changes, and a new view it makes, are refused by all (found with seed 55
+ * n=5), so the operator copies a database whose checkpoint is E or later. */
+static const node *donor(const sim *s, const node *self, uint64_t e)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *d = &s->nodes[i];
+        if (d != self && d->up && correct(d) && d->block_count >= e &&
+            d->stable_height >= e)
+            return d;
+    }
+    return NULL;
+}
+
+/* Added nodes start from a copy taken at or after their E; a rotated node
+ * restarts with its new key once it has executed E, and one that stopped
+ * behind E (it cannot start: its new key is not in the set in force for
+ * its next block, its old one not in the set it must switch to) from a
+ * copy too. */
+static void reconfig_tick(sim *s)
+{
+    if (s->reconfig_busy || s->failed)
+        return;
+    s->reconfig_busy = true;
+    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        node *nd = &s->nodes[i];
+        if (nd->joining) {
+            const node *d = donor(s, nd, nd->join_e);
+            if (d == NULL)
+                continue;
+            copy_state(nd, d);
+            nd->joining = false;
+            nd->joined = true;
+            trace(s, "n%u joins from a copy of n%u at height %zu", i,
+                  d->index, nd->block_count);
+            boot_node(s, nd);
+            event e = {0};
+            e.kind = E_GOSSIP;
+            e.to = i;
+            e.t = s->now + GOSSIP_MS;
+            push(s, e);
+        } else if (nd->restore_due) {
+            /* the newest set in force at a correct donor's height */
+            const node *d = donor(s, nd, nd->restore_to);
+            if (d == NULL)
+                continue;
+            if (nd->up)
+                stop_node(nd);
+            copy_state(nd, d);
+            nd->restore_due = false;
+            trace(s, "n%u restored from a copy of n%u at height %zu", i,
+                  d->index, nd->block_count);
+            boot_node(s, nd);
+        } else if (nd->restart_due && !nd->up) {
+            uint64_t e = nd->set_from_seen - 1;
+            if (nd->block_count < e) {
+                const node *d = donor(s, nd, e);
+                if (d == NULL)
+                    continue;
+                copy_state(nd, d);
+                s->rotate_copies++;
+                trace(s, "n%u restarts from a copy of n%u at height %zu", i,
+                      d->index, nd->block_count);
+            }
+            nd->restart_due = false;
+            boot_node(s, nd);
+        }
+    }
+    s->reconfig_busy = false;
 }
 
 void sim_config_default(sim_config *c)
@@ -1418,15 +1928,17 @@ sim *sim_new(const sim_config *c)
     s->forced = SIMCHAIN_M_COUNT;
     if (c->ledger)
         s->c.sig_scheme = PBFT_SIG_ED25519; /* the ledger checks Ed25519 */
+    WITAN_ASSERT(!(c->reconfig && c->ledger));
+    s->set_count = 1;
+    s->sets[0].n = s->n;
     for (uint32_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         nd->index = i;
-        uint8_t seed[32] = {0};
-        seed[0] = (uint8_t)i;
-        seed[1] = 0x5e;
-        WITAN_ASSERT(wcrypto_keypair_from_seed(WCRYPTO_KEY_ED25519, seed,
-                                               &nd->key) == 0);
+        nd->self = i;
+        node_key(i, 0, &nd->key);
         s->pubs[i] = nd->key.pub;
+        s->sets[0].ids[i] = i;
+        s->sets[0].keys[i] = nd->key.pub;
         wcrypto_history_init(&nd->hist);
     }
     if (c->ledger)
@@ -1586,10 +2098,31 @@ void sim_set_gossip(sim *s, bool on)
 bool sim_views_agree(const sim *s, uint64_t *view)
 {
     bool any = false;
+    /* A replica started without records (from a copy, or with a new key)
+     * is in view 0 until a view change its set can prove: the NewView that
+     * began the others' view, made before the change, is signed by the old
+     * set (a limit of the design, counted in views_waiting). */
+    uint64_t top_view = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         const node *nd = &s->nodes[i];
-        if (!nd->up || nd->byz != SIM_CORRECT)
+        if (nd->up && correct(nd) && counted(s, nd) &&
+            pbft_view(nd->core) > top_view)
+            top_view = pbft_view(nd->core);
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        if (!nd->up || nd->byz != SIM_CORRECT || !counted(s, nd))
             continue;
+        /* Likewise a replica below a view that began before the set it
+         * runs with came in force: the view's NewView, which the others
+         * send it to join, is signed by an earlier set. */
+        const struct vrec *vs = node_set(s, nd);
+        bool old_view = vs->view_at_switch != 0 &&
+                        top_view + 1 <= vs->view_at_switch;
+        if ((nd->fresh_view || old_view) && pbft_view(nd->core) < top_view) {
+            ((sim *)s)->views_waiting++;
+            continue;
+        }
         uint64_t v = pbft_view(nd->core);
         if (any && v != *view)
             return false;
@@ -1606,6 +2139,8 @@ bool sim_run_until(sim *s, uint64_t t_ms)
         s->now = e.t;
         handle(s, &e);
         free(e.data.data);
+        if (s->c.reconfig)
+            reconfig_tick(s);
     }
     if (!s->failed)
         s->now = t_ms;
@@ -1619,7 +2154,13 @@ uint64_t sim_now(const sim *s)
 
 void sim_submit(sim *s, uint32_t node_index, uint32_t count)
 {
+    /* Clients send to a validator of the newest set. */
+    for (uint32_t k = 0; k < s->n && (!counted(s, &s->nodes[node_index]) ||
+                                      s->nodes[node_index].joining);
+         k++)
+        node_index = (node_index + 1) % s->n;
     node *nd = &s->nodes[node_index];
+    s->last_submit_ms = s->now;
     trace(s, "n%u submit %u requests from id %llu", node_index, count,
           (unsigned long long)s->next_tx);
     for (uint32_t i = 0; i < count; i++) {
@@ -1653,7 +2194,7 @@ void sim_crash(sim *s, uint32_t i, bool lose_unpersisted)
 void sim_restart(sim *s, uint32_t i)
 {
     node *nd = &s->nodes[i];
-    if (nd->up)
+    if (nd->up || nd->gone || nd->joining || nd->restart_due)
         return;
     trace(s, "n%u restart (height %zu, %zu records)", i, nd->block_count,
           nd->record_count);
@@ -1757,7 +2298,7 @@ bool sim_requests_done(const sim *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const node *nd = &s->nodes[i];
-        if (!correct(nd) || !nd->up)
+        if (!correct(nd) || !nd->up || !counted(s, nd))
             continue;
         for (size_t k = 0; k < s->submitted.cap; k++) {
             uint64_t id = s->submitted.v[k];
@@ -1772,7 +2313,7 @@ bool sim_check_requests(sim *s)
 {
     for (uint32_t i = 0; i < s->n && !s->failed; i++) {
         node *nd = &s->nodes[i];
-        if (!correct(nd) || !nd->up)
+        if (!correct(nd) || !nd->up || !counted(s, nd))
             continue;
         for (size_t k = 0; k < s->submitted.cap; k++) {
             uint64_t id = s->submitted.v[k];
@@ -1785,6 +2326,73 @@ bool sim_check_requests(sim *s)
             }
         }
     }
+    return !s->failed;
+}
+
+void sim_restore_stuck(sim *s)
+{
+    if (!s->c.reconfig)
+        return;
+    uint64_t top = 0;
+    for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
+        top = h;
+    /* the set of the chain's next height: a change comes in force once
+     * the chain reached its E */
+    uint32_t top_set = set_index_at(s, top + 1);
+    for (uint32_t i = 0; i < s->n; i++) {
+        node *nd = &s->nodes[i];
+        /* A removed replica that lags (it never switched, so never
+         * stopped) holds requests no validator of the newest set may ever
+         * see: their clients send them again to one. */
+        if (nd->up && !counted(s, nd) && nd->pool_count > 0)
+            pool_move(s, nd);
+        /* a validator the chain's next height needs, even one a later
+         * change removes */
+        if (!nd->up || !correct(nd) || nd->gone || nd->restore_due ||
+            set_place(&s->sets[top_set], i) == UINT32_MAX ||
+            s->now < nd->last_deliver_ms + SIM_STUCK_MS)
+            continue;
+        uint32_t cur = set_index_from(s, pbft_set_from(nd->core));
+        if (cur >= top_set)
+            continue;
+        trace(s, "n%u stuck at height %zu behind the set from %llu: restored "
+                 "from a copy",
+              i, nd->block_count, (unsigned long long)s->sets[cur + 1].from);
+        nd->restore_due = true;
+        nd->restore_to = s->sets[cur + 1].from - 1;
+        s->stuck_copies++;
+    }
+    reconfig_tick(s);
+}
+
+bool sim_check_reconfig(sim *s, sim_outcome *out)
+{
+    uint64_t top = 0;
+    for (uint64_t h = 1; h < s->committed_cap && s->have_committed[h]; h++)
+        top = h;
+    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        node *nd = &s->nodes[i];
+        if (!nd->added || top <= nd->join_e)
+            continue;
+        if (nd->joining)
+            fail(s, "ADDED: node %u never started though the chain is at "
+                    "%llu past its E %llu",
+                 i, (unsigned long long)top, (unsigned long long)nd->join_e);
+        else if (nd->up && correct(nd) && counted(s, nd) &&
+                 nd->block_count <= nd->join_e)
+            fail(s, "ADDED: node %u delivered nothing past its E %llu",
+                 i, (unsigned long long)nd->join_e);
+    }
+    out->adds = s->adds;
+    out->removes = s->removes;
+    out->rotations = s->rotations;
+    out->rotate_copies = s->rotate_copies;
+    out->timing_copies = s->timing_copies;
+    out->stuck_copies = s->stuck_copies;
+    out->views_waiting = s->views_waiting;
+    out->changes_in_force = 0;
+    for (uint32_t k = 1; k < s->set_count; k++)
+        out->changes_in_force += s->sets[k].from <= top;
     return !s->failed;
 }
 
@@ -1873,13 +2481,13 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
         if (!sim_run_until(s, t))
             break;
         uint64_t r = rng_below(&st, 100);
-        uint32_t who = (uint32_t)rng_below(&st, c->n);
+        uint32_t who = (uint32_t)rng_below(&st, sim_n(s));
         if (r < 40) {
             sim_submit(s, who, 1 + (uint32_t)rng_below(&st, 4));
         } else if (r < 48 && !(byz_mask >> who & 1)) {
             uint32_t down = 0;
-            for (uint32_t i = 0; i < c->n; i++)
-                down += !sim_is_up(s, i);
+            for (uint32_t i = 0; i < sim_n(s); i++)
+                down += !sim_is_up(s, i) && counted(s, &s->nodes[i]);
             if (sim_is_up(s, who) && down < allowed_down + (c->n > 1 ? 1 : 0) &&
                 down < c->n - 1) {
                 sim_crash(s, who, rng_below(&st, 2) == 0);
@@ -1889,7 +2497,7 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             if (!sim_is_up(s, who))
                 sim_restart(s, who);
         } else if (r < 64) {
-            sim_partition(s, rng_next(&st) & ((1ull << c->n) - 1));
+            sim_partition(s, rng_next(&st) & ((1ull << sim_n(s)) - 1));
         } else if (r < 70) {
             sim_heal(s);
         }
@@ -1899,14 +2507,14 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
         sim_heal(s);
         sim_calm(s);
         sim_set_network(s, 0, dup ? 20 : 0, 1, 20);
-        for (uint32_t i = 0; i < c->n; i++)
+        for (uint32_t i = 0; i < sim_n(s); i++)
             if (!sim_is_up(s, i))
                 sim_restart(s, i);
         while (t < submit_until && !sim_failed(s, NULL)) {
             t += 100 + rng_below(&st, 300);
             if (!sim_run_until(s, t))
                 break;
-            uint32_t who = (uint32_t)rng_below(&st, c->n);
+            uint32_t who = (uint32_t)rng_below(&st, sim_n(s));
             sim_submit(s, who, 1 + (uint32_t)rng_below(&st, 3));
         }
         /* Liveness: every request commits everywhere by end_ms; the run
@@ -1915,16 +2523,27 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             t += 500;
             if (!sim_run_until(s, t) || sim_requests_done(s))
                 break;
+            sim_restore_stuck(s);
         }
         /* Views: within two view-change timeouts (at their ceiling) of the
          * network settling, every correct replica is in the live view. */
         if (!sim_failed(s, NULL) && sim_requests_done(s)) {
             t += 2 * (uint64_t)c->view_timeout_max_ms;
             uint64_t v;
+            /* Reconfig: a replica still behind a boundary once all
+             * requests are done is restored (sim_restore_stuck) and gets
+             * the same time to join the view. */
+            if (c->reconfig && sim_run_until(s, t)) {
+                uint32_t before = s->stuck_copies;
+                sim_restore_stuck(s);
+                if (s->stuck_copies != before)
+                    t += 2 * (uint64_t)c->view_timeout_max_ms;
+            }
             if (sim_run_until(s, t) && !sim_views_agree(s, &v)) {
                 char views[256];
                 size_t k = 0;
-                for (uint32_t i = 0; i < c->n && k < sizeof views - 24; i++)
+                for (uint32_t i = 0; i < sim_n(s) && k < sizeof views - 24;
+                     i++)
                     if (sim_is_up(s, i) && correct(&s->nodes[i]))
                         k += (size_t)snprintf(views + k, sizeof views - k,
                                               " n%u=%llu", i,
@@ -1941,16 +2560,25 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             t += 4000;
             uint64_t before = 0, after = 0;
             if (sim_run_until(s, t))
-                for (uint32_t i = 0; i < c->n; i++)
+                for (uint32_t i = 0; i < sim_n(s); i++)
                     if (sim_delivered(s, i) > before)
                         before = sim_delivered(s, i);
             t += 3000;
             if (sim_run_until(s, t)) {
-                for (uint32_t i = 0; i < c->n; i++) {
+                for (uint32_t i = 0; i < sim_n(s); i++) {
                     if (sim_delivered(s, i) > after)
                         after = sim_delivered(s, i);
+                    if (!counted(s, &s->nodes[i]))
+                        continue; /* removed: stopped at its E */
                     uint64_t tail = trailing_empty(s, &s->nodes[i]);
-                    if (tail > c->pipeline_depth)
+                    /* A replica that boots knows not whether its last L
+                     * blocks carried transactions, and may propose L empty
+                     * blocks more: reconfig restarts replicas (rotations,
+                     * copies) after the last request too. */
+                    uint64_t most = c->pipeline_depth;
+                    if (c->reconfig && s->last_boot_ms > s->last_submit_ms)
+                        most += c->pipeline_depth;
+                    if (tail > most)
                         fail(s, "IDLE: node %u ends with %llu empty blocks",
                              i, (unsigned long long)tail);
                 }
@@ -1960,6 +2588,20 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             }
         }
     }
+    if (c->reconfig) {
+        /* also the checks of added replicas, unless it failed already */
+        sim_outcome counts;
+        memset(&counts, 0, sizeof counts);
+        (void)sim_check_reconfig(s, &counts);
+        out->adds = counts.adds;
+        out->removes = counts.removes;
+        out->rotations = counts.rotations;
+        out->rotate_copies = counts.rotate_copies;
+        out->changes_in_force = counts.changes_in_force;
+        out->timing_copies = counts.timing_copies;
+        out->stuck_copies = counts.stuck_copies;
+        out->views_waiting = counts.views_waiting;
+    }
     const char *why;
     out->ok = !sim_failed(s, &why);
     if (!out->ok) {
@@ -1968,7 +2610,7 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
             sim_print_trace(s, trace_out);
     }
     out->delivered_min = UINT64_MAX;
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < sim_n(s); i++) {
         uint64_t d = sim_delivered(s, i);
         if (d > out->delivered_max)
             out->delivered_max = d;

@@ -57,6 +57,15 @@ typedef struct sim_config {
     /* Test of the test (ledger mode): every replica's verdict on a proposal
      * is "valid" without asking its ledger, so the run must fail. */
     bool skip_validity;
+    /* Hash mode only: validator-set changes by the application at
+     * checkpoint boundaries (spec/governance.md section 12): replicas
+     * added (a fresh node that starts from a copy of a correct replica's
+     * state at or after E), removed (n stays >= 4 and the faulty within f)
+     * or with a key rotated (the node stops at the switch and restarts
+     * with the new key). Certificates are checked against the set in force
+     * at their height; a removed replica must deliver nothing past E and
+     * an added one must deliver past E. */
+    bool reconfig;
     uint32_t view_timeout_ms, view_timeout_max_ms, retransmit_ms;
     bool trace;                   /* print every event as it happens */
 } sim_config;
@@ -122,12 +131,30 @@ typedef struct sim_outcome {
     /* Ledger mode: proposals a SIM_MUTATE primary rewrote, by mutation, and
      * how many of those blocks were committed (only valid ones may be). */
     uint64_t mutated[SIMCHAIN_M_COUNT], mutated_committed[SIMCHAIN_M_COUNT];
+    /* Reconfig: changes decided, by kind; how many came in force (the
+     * chain passed their E); rotated replicas that stopped behind E and
+     * restarted from a copy. */
+    uint32_t adds, removes, rotations, changes_in_force, rotate_copies;
+    /* Replicas restored from a copy because their core could not take a
+     * change (its stable checkpoint had passed E before it executed B), or
+     * stuck behind a boundary (no delivery for a while, their core on an
+     * older set than the chain's); checks of views that skipped a replica
+     * started without records (waiting for a view change). */
+    uint32_t timing_copies, stuck_copies, views_waiting;
 } sim_outcome;
 
 /* A seed's configuration; in ledger mode with slower retransmission and a
  * lower view-timeout ceiling (each message costs a real signature). */
 void sim_random_config(uint64_t seed, uint32_t n, bool ledger, sim_config *c);
 void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out);
+/* Reconfig: checks that every added replica that is up and correct
+ * delivered past its E (when the chain did), and fills the counts of
+ * `out`. False once a check failed. */
+bool sim_check_reconfig(sim *s, sim_outcome *out);
+/* Reconfig: marks for a restore from a copy every correct replica that
+ * delivered nothing for a while and runs an older set than the one in
+ * force at the chain's top (it cannot cross the boundary by itself). */
+void sim_restore_stuck(sim *s);
 /* Fills out->mutated and out->mutated_committed so far (ledger mode). */
 void sim_get_mutations(const sim *s, sim_outcome *out);
 
