@@ -253,7 +253,9 @@ static void test_heads(void **state)
 
     /* `testnet start` says which node died on start-up (its client port
      * taken here) and fails; `stop` says that node was not running. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* Close-on-exec: a node that inherited this listening socket would
+     * hold it, and so count as listening on its port. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
