@@ -234,6 +234,17 @@ struct cli_deployment {
 };
 int cli_deployment_parse(int argc, char **argv, const char *what,
                          struct cli_deployment *out);
+/* The options cli_deployment_parse reads besides --name and --model (which
+ * its callers list, as other kinds of theirs take them too). */
+#define CLI_OPTS_DEPLOYMENT                                                  \
+    {"--version", true, false}, {"--module", true, false},                   \
+        {"--asm", true, false}, {"--gas", true, false},                      \
+        {"--kind", true, true}, {"--above", true, true},                     \
+        {"--below", true, true}, {"--label", true, true},                    \
+        {"--replaces", true, false}, {"--start-height", true, false},         \
+        {"--source", true, false}, {"--no-source", false, false},            \
+        {"--source-map", true, false}, {"--language", true, false},          \
+        {"--compiler", true, false}
 void cli_deployment_free(struct cli_deployment *x);
 
 /* Next nonce for the key's account, asked of the node. */

@@ -24,22 +24,8 @@ static const struct cli_opt deploy_opts[] = {
     {"--json", false, false},
     {"--key", true, false}, {"--account", true, false},
     {"--name", true, false},
-    {"--version", true, false},
-    {"--module", true, false},
-    {"--asm", true, false},
-    {"--gas", true, false},
     {"--model", true, true},
-    {"--kind", true, true},
-    {"--above", true, true},
-    {"--below", true, true},
-    {"--label", true, true},
-    {"--replaces", true, false},
-    {"--start-height", true, false},
-    {"--source", true, false},
-    {"--no-source", false, false},
-    {"--source-map", true, false},
-    {"--language", true, false},
-    {"--compiler", true, false},
+    CLI_OPTS_DEPLOYMENT,
     {NULL, false, false}};
 
 static const struct cli_opt call_opts[] = {

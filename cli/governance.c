@@ -97,21 +97,7 @@ static const struct cli_opt propose_opts[] = {
     {"--new-pubkey", true, false},
     {"--allow-no-fault-tolerance", false, false},
     /* deploy-contract and replace-contract: contract deploy's flags */
-    {"--version", true, false},
-    {"--module", true, false},
-    {"--asm", true, false},
-    {"--gas", true, false},
-    {"--kind", true, true},
-    {"--above", true, true},
-    {"--below", true, true},
-    {"--label", true, true},
-    {"--replaces", true, false},
-    {"--start-height", true, false},
-    {"--source", true, false},
-    {"--no-source", false, false},
-    {"--source-map", true, false},
-    {"--language", true, false},
-    {"--compiler", true, false},
+    CLI_OPTS_DEPLOYMENT,
     {NULL, false, false}};
 
 static const struct cli_opt vote_opts[] = {
