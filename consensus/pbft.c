@@ -381,11 +381,15 @@ struct pbft {
 
     uint64_t view;
     bool vc_active;
-    /* The view change under way began under the previous validator set:
-     * the view changes gathered for it were dropped at the switch, and its
-     * own may not be checkable by the new set, so its timer runs without
-     * waiting for a quorum of them. */
-    bool vc_set_changed;
+    /* The view in force when the validator set last switched. A view
+     * change under way then, or begun in the next view, may never gather
+     * a quorum: what was signed under the previous set's indices (view
+     * changes gathered, this replica's own, suspicions) cannot be checked
+     * by the new set, and the replicas' switches are not simultaneous, so
+     * some justified the view change under the old set and some under the
+     * new. Their timers run without waiting for a quorum; timing out, the
+     * replicas suspect that view under the new set and move on together. */
+    uint64_t switch_view;
     uint32_t failed_views;
     bool view_timer_armed;
     bool progress;
@@ -2123,7 +2127,8 @@ static int arm_vc_timer(pbft *r)
 {
     if (!r->vc_active || r->view_timer_armed)
         return 0;
-    if (vc_count(r, r->view) < r->set.q && !r->vc_set_changed)
+    if (vc_count(r, r->view) < r->set.q &&
+        !(r->set_from != 0 && r->view <= r->switch_view + 1))
         return 0;
     r->view_timer_armed = true;
     return emit_timer(r, PBFT_TIMER_VIEW, view_timeout(r));
@@ -2247,7 +2252,6 @@ static int start_view_change(pbft *r, uint64_t nv)
         return 0;
     enter_view(r, nv);
     r->vc_active = true;
-    r->vc_set_changed = false;
     r->failed_views++;
     r->stats.view_changes++;
     if (!is_validator(r))
@@ -3051,8 +3055,7 @@ static int switch_set(pbft *r)
     r->set = r->next_set;
     r->set_from = r->change_from;
     r->change_pending = false;
-    if (r->vc_active)
-        r->vc_set_changed = true;
+    r->switch_view = r->view;
     for (uint32_t i = 0; i < VMAX; i++) {
         for (int k = 0; k < VC_PER_SENDER; k++) {
             buf_free(&r->vc_raw[i][k]);
