@@ -34,6 +34,12 @@
 #define RECORD_PREPARED 'P'
 
 #define VMAX WITAN_VALIDATOR_COUNT_MAX
+/* Sets kept below the one in force, for the certificates of blocks a
+ * lagging replica still fetches after switching (struct pbft, `older`).
+ * Changes come at least L + 1 blocks apart, so four cover a replica that
+ * is behind by four changes; one further behind is restored from a backup
+ * (governance.md section 12). 4 * VMAX keys: 8 KiB. */
+#define PBFT_OLDER_SETS 4
 #define VC_PER_SENDER 3
 
 /* --- signatures ------------------------------------------------------------ */
@@ -367,8 +373,17 @@ struct pbft {
     char chain_id[WITAN_CHAIN_ID_SIZE_MAX + 1];
     wcrypto_keypair key;
     struct vset set;
-    struct vset old_set; /* the set before the last change */
     uint64_t set_from;   /* first height of `set` */
+    /* The sets before `set`, newest first; older[i] is in force from
+     * older_from[i] (0 for the earliest one known, which a replica booted
+     * with: it stands for every height below). A replica that lagged
+     * switches when a quorum's checkpoints make the boundary stable, before
+     * it has executed up to it, and may switch again before it has caught
+     * up: the certificates of the blocks it still fetches are checked by
+     * the sets it switched away from. */
+    struct vset older[PBFT_OLDER_SETS];
+    uint64_t older_from[PBFT_OLDER_SETS];
+    uint32_t older_count;
     bool change_pending;
     uint64_t change_from;
     struct vset next_set;
@@ -689,7 +704,12 @@ static const struct vset *set_at(const pbft *r, uint64_t height)
 {
     if (r->change_pending && height >= r->change_from)
         return &r->next_set;
-    return height >= r->set_from ? &r->set : &r->old_set;
+    if (height >= r->set_from || r->older_count == 0)
+        return &r->set;
+    for (uint32_t i = 0; i + 1 < r->older_count; i++)
+        if (height >= r->older_from[i])
+            return &r->older[i];
+    return &r->older[r->older_count - 1];
 }
 
 /* --- header decoding ----------------------------------------------------------- */
@@ -990,8 +1010,8 @@ static int check_suspicion(pbft *r, const Witan__ViewChange *vc, bool keep)
      * set's suspicions: f + 1 of that set, so one correct validator gave
      * up on the view, and views go on across a change. They are not kept:
      * their indices are the old set's. */
-    if (rc == WITAN_ECONSENSUS && r->set_from != 0)
-        rc = check_suspicion_by(r, &r->old_set, vc, false);
+    if (rc == WITAN_ECONSENSUS && r->older_count != 0)
+        rc = check_suspicion_by(r, &r->older[0], vc, false);
     return rc;
 }
 
@@ -3051,7 +3071,14 @@ static int set_init(struct vset *s, const wcrypto_pubkey *keys, uint32_t n,
 static int switch_set(pbft *r)
 {
     free_slots(r);
-    r->old_set = r->set;
+    memmove(&r->older[1], &r->older[0],
+            (PBFT_OLDER_SETS - 1) * sizeof(r->older[0]));
+    memmove(&r->older_from[1], &r->older_from[0],
+            (PBFT_OLDER_SETS - 1) * sizeof(r->older_from[0]));
+    r->older[0] = r->set;
+    r->older_from[0] = r->set_from;
+    if (r->older_count < PBFT_OLDER_SETS)
+        r->older_count++;
     r->set = r->next_set;
     r->set_from = r->change_from;
     r->change_pending = false;
@@ -3346,14 +3373,14 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         free(r);
         return WITAN_ECONFIG;
     }
-    r->old_set = r->set;
     if (cfg->prev_validators && cfg->prev_validator_count) {
-        rc = set_init(&r->old_set, cfg->prev_validators,
+        rc = set_init(&r->older[0], cfg->prev_validators,
                       cfg->prev_validator_count, UINT32_MAX);
         if (rc != 0) {
             free(r);
             return WITAN_ECONFIG;
         }
+        r->older_count = 1;
         r->set_from = cfg->set_from;
     }
     strcpy(r->chain_id, cfg->chain_id);
