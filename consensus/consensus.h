@@ -87,6 +87,13 @@ typedef struct pbft_config {
     uint64_t set_from;
     const wcrypto_pubkey *prev_validators;
     uint32_t prev_validator_count;
+    /* The root of a block's transactions as its header's txs_root holds it
+     * (witand: ledger_txs_root). A block fetched by state transfer is
+     * delivered only when its transactions give its header's root: its
+     * certificate covers the header alone, and a peer could swap the body.
+     * Must be set. */
+    int (*txs_root)(const uint8_t *const *txs, const size_t *sizes,
+                    size_t count, uint8_t root[WCRYPTO_HASH_SIZE]);
 } pbft_config;
 
 /* A commit certificate (spec/witan.proto CommitCertificate, decoded). */

@@ -302,6 +302,7 @@ struct header_info {
     int64_t time_ms;
     uint8_t prev_hash[WITAN_HASH_SIZE];
     uint8_t history_root[WITAN_HASH_SIZE];
+    uint8_t txs_root[WITAN_HASH_SIZE];
     uint8_t state_root[WITAN_HASH_SIZE], receipts_root[WITAN_HASH_SIZE];
     bool has_roots;
     bool has_cert;
@@ -386,11 +387,16 @@ struct pbft {
     uint32_t older_count;
     bool change_pending;
     uint64_t change_from;
+    /* The node offered a change while one was pending (WITAN_ESTATE) and
+     * has not handed it since: known_through is bounded by it. */
+    bool change_refused;
     struct vset next_set;
     uint32_t L, K, W;
     uint32_t view_timeout_ms, view_timeout_max_ms, retransmit_ms;
     uint32_t state_block_count;
     enum pbft_sig_scheme scheme;
+    int (*txs_root)(const uint8_t *const *txs, const size_t *sizes,
+                    size_t count, uint8_t root[WITAN_HASH_SIZE]);
     uint32_t flags;
     bool restoring;
 
@@ -466,6 +472,10 @@ struct pbft {
     size_t evidence_stored;
 
     bool st_pending;
+    /* A state response whose blocks from st_held_next on wait for their
+     * sets to be known (st_apply). */
+    Witan__ConsensusMessage *st_held;
+    size_t st_held_next;
 
     pbft_action *actions;
     size_t action_count, action_cap;
@@ -712,6 +722,33 @@ static const struct vset *set_at(const pbft *r, uint64_t height)
     return &r->older[r->older_count - 1];
 }
 
+/* The certificate of a block at height h is checked against the set of
+ * h, which this replica knows for certain only up to executed + L + 1: a
+ * change its node has not handed yet was enacted at a boundary B above
+ * executed and comes in force after E >= B + L + 1. A block above that
+ * waits (st_held) until the node has executed enough to hand any change
+ * before it; checked against a set that might be out of date, a
+ * certificate by validators removed at E could pass. */
+static uint64_t known_through(const pbft *r)
+{
+    uint64_t k = r->executed + r->L + 1;
+    /* A change the node could not hand (the core held another: ESTATE)
+     * comes in force after E' >= E + L + 1, E the last height of the set
+     * in force or of the pending one's predecessor. */
+    if (r->change_refused) {
+        uint64_t c =
+            (r->change_pending ? r->change_from : r->set_from) + r->L;
+        if (c < k)
+            k = c;
+    }
+    return k;
+}
+
+static bool set_known(const pbft *r, uint64_t height)
+{
+    return height <= known_through(r);
+}
+
 /* --- header decoding ----------------------------------------------------------- */
 
 static int decode_header(const uint8_t *block, size_t size,
@@ -727,8 +764,10 @@ static int decode_header(const uint8_t *block, size_t size,
     if (hd->protocol_version != WITAN_PROTOCOL_VERSION ||
         strcmp(hd->chain_id, chain_id) != 0 ||
         hd->prev_hash.len != WITAN_HASH_SIZE ||
-        hd->history_root.len != WITAN_HASH_SIZE || hd->tx_count != b->n_txs)
+        hd->history_root.len != WITAN_HASH_SIZE ||
+        hd->txs_root.len != WITAN_HASH_SIZE || hd->tx_count != b->n_txs)
         goto out2;
+    memcpy(h->txs_root, hd->txs_root.data, WITAN_HASH_SIZE);
     h->height = hd->height;
     h->view = hd->view;
     h->proposer = hd->proposer;
@@ -819,10 +858,6 @@ static int open_signed_by(pbft *r, const struct vset *vs, const uint8_t *raw,
     }
     Witan__SignedMessage *sm = (Witan__SignedMessage *)pm;
     int rc = WITAN_ECONSENSUS;
-    if (sm->sender >= vs->n) {
-        *why = PBFT_DROP_UNKNOWN_KEY;
-        goto out;
-    }
     if (sm->signature.len != WITAN_SIGNATURE_SIZE) {
         *why = PBFT_DROP_BAD_SIG;
         goto out;
@@ -834,6 +869,23 @@ static int open_signed_by(pbft *r, const struct vset *vs, const uint8_t *raw,
         if (m)
             witan__consensus_message__free_unpacked(m, NULL);
         *why = err == WITAN_EBUDGET ? PBFT_DROP_BUDGET : PBFT_DROP_DECODE;
+        goto out;
+    }
+    /* A state response proves itself: each block comes with its
+     * certificate, checked against the set of its height. Its signature is
+     * not checked, so that a replica behind a set change hears the peers
+     * whose index changed (they sign with their index in a set it does not
+     * hold yet). */
+    if (may_skip &&
+        m->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE) {
+        *sender = UINT32_MAX;
+        *cm = m;
+        rc = 0;
+        goto out;
+    }
+    if (sm->sender >= vs->n) {
+        witan__consensus_message__free_unpacked(m, NULL);
+        *why = PBFT_DROP_UNKNOWN_KEY;
         goto out;
     }
     if (may_skip && vote_is_moot(r, sm->sender, m)) {
@@ -1390,7 +1442,7 @@ static int try_commit(pbft *r, struct slot *s)
      * quorum counted is the right set's. */
     if (s->committed || !s->has_pp ||
         (r->change_pending && s->height >= r->change_from) ||
-        s->height > r->executed + r->L + 1)
+        !set_known(r, s->height))
         return 0;
     uint32_t need = r->set.q;
     if (r->flags & PBFT_TEST_WEAK_COMMIT)
@@ -1512,7 +1564,7 @@ static int maybe_propose(pbft *r)
         return 0;
     uint64_t h = (r->proposed > r->delivered ? r->proposed : r->delivered) + 1;
     if (h <= r->low || h > r->low + r->W ||
-        (r->change_pending && h >= r->change_from))
+        (r->change_pending && h >= r->change_from) || !set_known(r, h))
         return 0;
     if (h > r->L && r->executed < h - r->L)
         return 0;
@@ -1549,7 +1601,8 @@ static int pump(pbft *r)
                 continue;
             if (!r->vc_active && s->has_pp && !s->prepare_sent &&
                 !s->refused && s->verdict == 1 && is_validator(r) &&
-                !(r->change_pending && h >= r->change_from)) {
+                !(r->change_pending && h >= r->change_from) &&
+                set_known(r, h)) {
                 int k = check_links(r, s);
                 if (k < 0) {
                     s->refused = true;
@@ -1799,6 +1852,7 @@ static int encode_proof(pbft *r, const buf *proof, uint32_t count,
 }
 
 static int switch_set(pbft *r);
+static int st_apply(pbft *r);
 
 static int make_stable(pbft *r, uint64_t height,
                        const uint8_t root[WITAN_HASH_SIZE], const buf *proof,
@@ -1917,6 +1971,15 @@ static int on_checkpoint(pbft *r, uint32_t sender, const Witan__Checkpoint *ck,
         return drop(r, PBFT_DROP_INVALID);
     if (ck->height <= r->low)
         return 0;
+    /* A checkpoint counts only where this replica knows the set, and
+     * checked it against that set: at or above set_from (the signature was
+     * checked against `set`), at most executed + L + 1 (set_known), and
+     * below a pending change. Counted by a set that might be out of date,
+     * checkpoints past E could make a lagging replica stable past a change
+     * its node has not handed yet. Peers resend their latest each tick. */
+    if (ck->height < r->set_from || !set_known(r, ck->height) ||
+        (r->change_pending && ck->height >= r->change_from))
+        return 0;
     return ck_vote(r, sender, ck->height, ck->state_root.data, raw, size);
 }
 
@@ -1951,6 +2014,15 @@ static int on_executed(pbft *r, const pbft_event *ev)
     memcpy(x->receipts_root, ev->u.executed.receipts_root, WITAN_HASH_SIZE);
     x->executed = true;
     r->executed = h;
+    /* Only once every block delivered is executed: its node may execute
+     * a block delivered now before those delivered earlier otherwise (it
+     * may feed this event back while it still carries out the Ready that
+     * delivered them). */
+    if (r->st_held != NULL && r->executed == r->delivered) {
+        int rc = st_apply(r);
+        if (rc != 0)
+            return rc;
+    }
     if (h % r->K != 0 || r->halted)
         return 0;
     if (h <= r->low) {
@@ -2669,22 +2741,65 @@ static int on_blocks_read(pbft *r, const pbft_event *ev)
     return rc;
 }
 
-static int on_state_response(pbft *r, const Witan__StateResponse *resp)
+/* The block's transactions give its header's txs_root. */
+static int body_check(const pbft *r, const uint8_t *block, size_t size,
+                      const struct header_info *hi)
 {
+    Witan__Block *b = witan_unpack_or_null(&witan__block__descriptor, block,
+                                           size);
+    if (b == NULL)
+        return WITAN_EDECODE;
+    int rc = WITAN_ENOMEM;
+    const uint8_t **txs = malloc((b->n_txs ? b->n_txs : 1) * sizeof(*txs));
+    size_t *sizes = malloc((b->n_txs ? b->n_txs : 1) * sizeof(*sizes));
+    uint8_t root[WITAN_HASH_SIZE];
+    if (txs != NULL && sizes != NULL) {
+        for (size_t i = 0; i < b->n_txs; i++) {
+            txs[i] = b->txs[i].data;
+            sizes[i] = b->txs[i].len;
+        }
+        rc = r->txs_root(txs, sizes, b->n_txs, root);
+        if (rc == 0 && memcmp(root, hi->txs_root, WITAN_HASH_SIZE) != 0)
+            rc = WITAN_ECONSENSUS;
+    }
+    free(txs);
+    free(sizes);
+    witan__block__free_unpacked(b, NULL);
+    return rc;
+}
+
+static void st_release(pbft *r)
+{
+    if (r->st_held != NULL)
+        witan__consensus_message__free_unpacked(r->st_held, NULL);
+    r->st_held = NULL;
+    r->st_held_next = 0;
+}
+
+/* Delivers the blocks of st_held in height order from st_held_next, as far
+ * as their sets are known; releases it once used up or found invalid. */
+static int st_apply(pbft *r)
+{
+    const Witan__StateResponse *resp = r->st_held->state_response;
     int rc = 0;
-    r->st_pending = false;
-    for (size_t i = 0; i < resp->n_blocks && rc == 0 && !r->halted; i++) {
+    size_t i = r->st_held_next;
+    for (; i < resp->n_blocks && rc == 0 && !r->halted; i++) {
         const Witan__CertifiedBlock *cb = resp->blocks[i];
         pbft_cert cert;
-        if (pbft_cert_from_proto(cb->cert, &cert, NULL, 0) != 0)
+        if (pbft_cert_from_proto(cb->cert, &cert, NULL, 0) != 0) {
+            st_release(r);
             return drop(r, PBFT_DROP_DECODE);
+        }
         if (cert.height <= r->delivered)
             continue;
         if (cert.height != r->delivered + 1)
-            return 0;
+            break;
         /* Results of delivered blocks wait in the ring until executed. */
-        if (r->delivered - r->executed >= WITAN_PBFT_STATE_BLOCK_COUNT_MAX)
+        if (r->delivered - r->executed >= WITAN_PBFT_STATE_BLOCK_COUNT_MAX ||
+            !set_known(r, cert.height)) {
+            r->st_held_next = i;
             return 0;
+        }
         uint8_t d[WITAN_HASH_SIZE];
         struct header_info hi;
         const struct vset *vs = set_at(r, cert.height);
@@ -2694,9 +2809,21 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
                 0 ||
             hi.height != cert.height ||
             memcmp(hi.prev_hash, r->delivered_hash, WITAN_HASH_SIZE) != 0 ||
+            body_check(r, cb->block.data, cb->block.len, &hi) != 0 ||
             pbft_cert_verify(r->chain_id, r->scheme, vs->keys, vs->n, &cert) !=
-                0)
+                0) {
+            st_release(r);
             return drop(r, PBFT_DROP_INVALID);
+        }
+        /* A replica the set of this height holds not (removed, or its key
+         * rotated) delivers nothing there: it switches, if it has not, and
+         * its node stops it. */
+        if (vs->self == UINT32_MAX) {
+            st_release(r);
+            return r->change_pending && cert.height == r->change_from
+                       ? switch_set(r)
+                       : 0;
+        }
         struct slot *s = slot_peek(r, cert.height);
         if (s != NULL) {
             s->committed = true;
@@ -2711,7 +2838,19 @@ static int on_state_response(pbft *r, const Witan__StateResponse *resp)
         if (rc == 0 && r->change_pending && cert.height == r->change_from)
             rc = switch_set(r);
     }
+    st_release(r);
     return rc;
+}
+
+/* Takes *cm (the message holding the response): its blocks are delivered
+ * now or, past what this replica may check yet, as it executes. */
+static int on_state_response(pbft *r, Witan__ConsensusMessage **cm)
+{
+    r->st_pending = false;
+    st_release(r);
+    r->st_held = *cm;
+    *cm = NULL;
+    return st_apply(r);
 }
 
 /* --- retransmission and status ------------------------------------------------------------ */
@@ -2847,6 +2986,25 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
     int opened = open_signed(r, raw, size, &sender, &cm, &why, true);
     if (opened == 1)
         return 0;
+    /* A state request from a replica that lags behind a set change is
+     * signed under its place in a set this one switched away from; it is
+     * answered to the same place in the set in force, which is the same
+     * replica when a key rotated (when a removal shifted places, the
+     * answer goes astray and the replica is restored from a backup:
+     * governance.md section 12). */
+    for (uint32_t i = 0; opened != 0 && i < r->older_count; i++) {
+        enum pbft_drop why2;
+        if (open_signed_by(r, &r->older[i], raw, size, &sender, &cm, &why2,
+                           false) != 0)
+            continue;
+        if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST &&
+            sender < r->set.n && sender != r->set.self) {
+            opened = 0;
+            break;
+        }
+        witan__consensus_message__free_unpacked(cm, NULL);
+        cm = NULL;
+    }
     if (opened != 0)
         return drop(r, why);
     int rc = 0;
@@ -2899,7 +3057,7 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
         rc = on_state_request(r, sender, cm->state_request);
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE:
-        rc = on_state_response(r, cm->state_response);
+        rc = on_state_response(r, &cm);
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_SUSPECT:
         rc = on_suspect(r, sender, cm->suspect, raw, size);
@@ -2909,7 +3067,8 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
         break;
     }
 out:
-    witan__consensus_message__free_unpacked(cm, NULL);
+    if (cm != NULL)
+        witan__consensus_message__free_unpacked(cm, NULL);
     return rc;
 }
 
@@ -3109,8 +3268,10 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
                         uint32_t self)
 {
-    if (r->change_pending)
+    if (r->change_pending) {
+        r->change_refused = true;
         return WITAN_ESTATE;
+    }
     if (from_height == 0 || (from_height - 1) % r->K != 0 ||
         from_height <= r->low || from_height <= r->proposed ||
         from_height <= r->delivered)
@@ -3127,6 +3288,7 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
         ns.self = UINT32_MAX;
     r->next_set = ns;
     r->change_pending = true;
+    r->change_refused = false;
     r->change_from = from_height;
     /* What a lagging replica gathered there before it knew of the change
      * (a proposal, votes, a commit counted by the old set) is void. */
@@ -3346,7 +3508,7 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     *out = NULL;
     if (cfg == NULL || boot == NULL || cfg->chain_id == NULL ||
         strlen(cfg->chain_id) > WITAN_CHAIN_ID_SIZE_MAX || cfg->key == NULL ||
-        cfg->validators == NULL)
+        cfg->validators == NULL || cfg->txs_root == NULL)
         return WITAN_ECONFIG;
     uint32_t K = cfg->checkpoint_interval, L = cfg->pipeline_depth;
     if (L == 0 || L > WITAN_PIPELINE_DEPTH_MAX || K == 0 ||
@@ -3393,6 +3555,7 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     r->retransmit_ms = cfg->retransmit_ms;
     r->state_block_count = cfg->state_block_count;
     r->scheme = cfg->sig_scheme;
+    r->txs_root = cfg->txs_root;
     r->flags = cfg->test_flags;
     r->slots = calloc(W, sizeof(struct slot));
     /* Room for the window, the results headers refer to, and a full
@@ -3491,6 +3654,7 @@ void pbft_free(pbft *r)
     buf_free(&r->own_nv);
     buf_free(&r->view_nv);
     buf_free(&r->own_ck);
+    st_release(r);
     for (uint32_t i = 0; i < r->stable_proof_count; i++)
         buf_free(&r->stable_proof[i]);
     free(r->stable_proof);

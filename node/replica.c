@@ -828,6 +828,7 @@ static int replica_start(struct node *n)
         cfg.retransmit_ms = REPLICA_RETRANSMIT_MS;
         cfg.state_block_count = REPLICA_STATE_BLOCK_COUNT;
         cfg.sig_scheme = PBFT_SIG_ED25519;
+        cfg.txs_root = ledger_txs_root;
         if (prev) {
             cfg.set_from = cur->first_height;
             cfg.prev_validators = prev_keys;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/ledger.h"
 #include "node/node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,6 +41,7 @@ static pbft *new_core(uint32_t self)
     c.retransmit_ms = 500;
     c.state_block_count = 8;
     c.sig_scheme = PBFT_SIG_ED25519;
+    c.txs_root = ledger_txs_root;
     pbft_boot b;
     memset(&b, 0, sizeof b);
     wcrypto_history_init(&b.history);

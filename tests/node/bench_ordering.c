@@ -50,6 +50,7 @@
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 
+#include "ledger/ledger.h"
 #include "node/node.h"
 #include "spec/witan.pb-c.h"
 
@@ -398,6 +399,7 @@ static int run_replica(char **argv)
     cfg.retransmit_ms = 500;
     cfg.state_block_count = 32;
     cfg.sig_scheme = PBFT_SIG_ED25519;
+    cfg.txs_root = ledger_txs_root;
     pbft_boot boot;
     memset(&boot, 0, sizeof boot);
     wcrypto_hash_tagged(WCRYPTO_TAG_GENESIS, "bench-ordering", 14,

@@ -36,6 +36,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "consensus/consensus.h"
+#include "ledger/ledger.h"
 #include "node/node.h"
 #include "spec/consensus.pb-c.h"
 
@@ -363,6 +364,7 @@ static pbft *new_core(uint32_t self)
     c.retransmit_ms = 500;
     c.state_block_count = 8;
     c.sig_scheme = PBFT_SIG_ED25519;
+    c.txs_root = ledger_txs_root;
     pbft_boot b;
     memset(&b, 0, sizeof b);
     wcrypto_history_init(&b.history);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "consensus/consensus.h"
+#include "ledger/ledger.h"
 
 #define N 4
 #define TX_SIZE 100
@@ -135,7 +136,8 @@ static double run(uint32_t batch, enum pbft_sig_scheme scheme, uint64_t blocks)
         memset(w.tx_data + (size_t)k * TX_SIZE, (int)k, TX_SIZE);
         w.txs[k].data = w.tx_data + (size_t)k * TX_SIZE;
         w.txs[k].size = TX_SIZE;
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, w.txs[k].data, TX_SIZE, leaves[k]);
+        wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, w.txs[k].data, TX_SIZE,
+                            leaves[k]);
     }
     wcrypto_merkle_root(leaves, batch, w.txs_root);
     free(leaves);
@@ -160,6 +162,7 @@ static double run(uint32_t batch, enum pbft_sig_scheme scheme, uint64_t blocks)
         c.retransmit_ms = 1000;
         c.state_block_count = 16;
         c.sig_scheme = scheme;
+        c.txs_root = ledger_txs_root;
         pbft_boot b = {0};
         wcrypto_history_init(&b.history);
         if (pbft_new(&c, &b, &w.r[i]) != 0)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ledger/ledger.h"
 #include "spec/consensus.pb-c.h"
 #include "spec/witan.pb-c.h"
 #include "tests/sim/sim.h"
@@ -549,7 +550,8 @@ static void txs_root(const pbft_bytes *txs, size_t count, uint8_t root[32])
     wcrypto_digest *leaves = calloc(count ? count : 1, sizeof(wcrypto_digest));
     WITAN_ASSERT(leaves != NULL);
     for (size_t i = 0; i < count; i++)
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, txs[i].data, txs[i].size, leaves[i]);
+        wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, txs[i].data, txs[i].size,
+                            leaves[i]);
     wcrypto_merkle_root(leaves, count, root);
     free(leaves);
 }
@@ -1470,6 +1472,7 @@ static void boot_node(sim *s, node *nd)
     cfg.retransmit_ms = s->c.retransmit_ms;
     cfg.state_block_count = 16;
     cfg.sig_scheme = s->c.sig_scheme;
+    cfg.txs_root = ledger_txs_root;
     cfg.test_flags = s->c.test_flags;
     pbft_boot boot = {0};
     boot.height = nd->block_count;
