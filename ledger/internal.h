@@ -222,6 +222,11 @@ int vset_latest(const ledger *l, store_txn *txn, struct ledger_vset *out);
 int vset_put(store_txn *txn, const struct ledger_vset *v, uint64_t height);
 /* Reloads vs_cur and vs_prev for tip + 1 (at open, after each block). */
 int vsets_load(ledger *l);
+/* Whether a set is stored in force from height + 1 (block `height` ends
+ * the one before it), and then H("witan/validators/v1", its stored bytes):
+ * the hash header `height` must carry as next_validators_hash. */
+int vset_next_hash(store_txn *txn, uint64_t height, bool *has,
+                   uint8_t hash[WITAN_HASH_SIZE]);
 /* Index of `key` in v, or -1. */
 int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size);
 
