@@ -284,7 +284,15 @@ int ledger_history_consistency(ledger *l, uint64_t old_size, uint64_t new_size,
 
 /* --- proofs (spec/proofs.md) ---------------------------------------------- */
 
+/* Version 1 proves blocks the genesis's validators certify; version 2
+ * adds the validator-set changes up to its height (proofs.md), at most
+ * LEDGER_PROOF_CHANGE_COUNT_MAX of them. A node writes version 1 when no
+ * change is in force at or below h + L. */
 #define LEDGER_PROOF_VERSION 1
+#define LEDGER_PROOF_VERSION_SETS 2
+#define LEDGER_PROOF_CHANGE_COUNT_MAX 256
+/* An evidence bundle's own format version; its proofs carry theirs. */
+#define LEDGER_EVIDENCE_VERSION 1
 
 /* A proof of a transaction (and, for a record target, of the record it
  * last wrote). WITAN_ENOTFOUND with `why` when the target is unknown, or
