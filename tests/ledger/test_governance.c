@@ -1168,6 +1168,53 @@ static void test_validator_set_changes(void **state)
 
 /* --- proofs across validator-set changes (proofs.md) ------------------------------- */
 
+/* An empty block with its next_validators_hash replaced (how 0: none,
+ * 1: a made-up one, 2: the built one with a bit flipped), re-hashed and
+ * certified: the ledgers' verdict. */
+static int try_next_hash(struct gw *w, int how)
+{
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    char why[WHY_SIZE];
+    ledger_tip(w->l[0], &tip);
+    assert_int_equal(ledger_block_build(w->l[0], NULL, 0, tip.time_ms + 1000,
+                                        0, 0, &blk),
+                     0);
+    Witan__Block *b = witan__block__unpack(NULL, blk.size, blk.bytes);
+    assert_non_null(b);
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, b->header.len, b->header.data);
+    assert_non_null(h);
+    uint8_t made_up[32];
+    memset(made_up, 0x5a, sizeof made_up);
+    ProtobufCBinaryData keep = h->next_validators_hash;
+    if (how == 0)
+        h->next_validators_hash = (ProtobufCBinaryData){0, NULL};
+    else if (how == 1)
+        h->next_validators_hash = (ProtobufCBinaryData){32, made_up};
+    else if (keep.len == 32)
+        keep.data[31] ^= 1;
+    size_t hs = witan__block_header__get_packed_size(h);
+    uint8_t *hb = malloc(hs);
+    witan__block_header__pack(h, hb);
+    h->next_validators_hash = keep;
+    Witan__Block nb = WITAN__BLOCK__INIT;
+    nb.header = (ProtobufCBinaryData){hs, hb};
+    size_t bs = witan__block__get_packed_size(&nb);
+    uint8_t *bb = malloc(bs), hash[32];
+    witan__block__pack(&nb, bb);
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, hb, hs, hash);
+    int err = apply_bytes(w, bb, bs, hash, blk.height, why);
+    if (err == WITAN_EINVAL && !strstr(why, "next_validators_hash"))
+        fail_msg("block %llu: '%s'", (unsigned long long)blk.height, why);
+    free(bb);
+    free(hb);
+    witan__block_header__free_unpacked(h, NULL);
+    witan__block__free_unpacked(b, NULL);
+    ledger_block_free(&blk);
+    return err;
+}
+
 /* Proposal `id` voted yes by the operators in `ops` (-1: spare), then
  * empty blocks up to the block before its set's first height, certified
  * by the old signers; the new signers (mask and keys) take over there. */
@@ -1190,8 +1237,16 @@ static uint64_t enact_set_change(struct gw *w, uint64_t id, const int *ops,
         empty_block(w);
     uint32_t n;
     uint64_t first = newest_set(w, &n);
-    while (height_of(w) + 1 < first)
+    while (height_of(w) + 2 < first) {
+        /* No block but E names a next set. */
+        assert_int_equal(try_next_hash(w, 1), WITAN_EINVAL);
         empty_block(w);
+    }
+    /* Block E must name it: left out, or another set's hash, refused by
+     * the validity rule on both ledgers. */
+    assert_int_equal(try_next_hash(w, 0), WITAN_EINVAL);
+    assert_int_equal(try_next_hash(w, 2), WITAN_EINVAL);
+    empty_block(w);
     /* Block E (the tip now) names the next set, and its hash is the
      * stored set's. */
     Witan__BlockResponse *b;
