@@ -60,7 +60,8 @@ static int block_at(store_txn *txn, uint64_t height, Witan__Block **out)
 /* Every validator-set change in force at or below `upto`: for each set of
  * table 27 (in height order) block E = first_height − 1, its certificate
  * and the set's stored bytes, which E's next_validators_hash names. */
-static int prove_changes(store_txn *txn, uint64_t upto, Witan__Proof *p,
+static int prove_changes(store_txn *txn, uint64_t upto,
+                         Witan__ValidatorChange ***list, size_t *count,
                          char *why, size_t why_size)
 {
     store_cursor *c;
@@ -79,15 +80,15 @@ static int prove_changes(store_txn *txn, uint64_t upto, Witan__Proof *p,
         uint64_t first = store_read_be64(k);
         if (first > upto)
             break;
-        if (p->n_validator_changes == LEDGER_PROOF_CHANGE_COUNT_MAX) {
+        if (*count == LEDGER_PROOF_CHANGE_COUNT_MAX) {
             WHY("more than %d validator-set changes precede this block",
                 LEDGER_PROOF_CHANGE_COUNT_MAX);
             err = WITAN_ELIMIT;
             break;
         }
-        if (!p->validator_changes &&
-            !(p->validator_changes = calloc(LEDGER_PROOF_CHANGE_COUNT_MAX,
-                                            sizeof *p->validator_changes))) {
+        if (!*list &&
+            !(*list = calloc(LEDGER_PROOF_CHANGE_COUNT_MAX,
+                                            sizeof **list))) {
             err = WITAN_ENOMEM;
             break;
         }
@@ -97,7 +98,7 @@ static int prove_changes(store_txn *txn, uint64_t upto, Witan__Proof *p,
             break;
         }
         witan__validator_change__init(ch);
-        p->validator_changes[p->n_validator_changes++] = ch;
+        (*list)[(*count)++] = ch;
         err = dup_into(&ch->validator_set, v, vs);
         Witan__Block *b = NULL;
         const void *cv;
@@ -210,7 +211,8 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
     if (!err)
         err = dup_into(&p->results_cert, v, vs);
     if (!err)
-        err = prove_changes(txn, height + depth, p, why, why_size);
+        err = prove_changes(txn, height + depth, &p->validator_changes,
+                            &p->n_validator_changes, why, why_size);
     free(leaves);
     if (b)
         witan__block__free_unpacked(b, NULL);
@@ -398,6 +400,37 @@ int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
     return WITAN_OK;
 }
 
+int ledger_validator_changes(ledger *l, uint64_t height,
+                             Witan__ValidatorChange ***out, size_t *count,
+                             char *why, size_t why_size)
+{
+    *out = NULL;
+    *count = 0;
+    why[0] = '\0';
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    /* Every change whose block E is committed. */
+    err = prove_changes(txn, height ? height : l->tip.height + 1, out, count,
+                        why, why_size);
+    store_abort(txn);
+    if (err) {
+        ledger_validator_changes_free(*out, *count);
+        *out = NULL;
+        *count = 0;
+    }
+    return err;
+}
+
+void ledger_validator_changes_free(Witan__ValidatorChange **changes,
+                                   size_t count)
+{
+    for (size_t i = 0; changes && i < count; i++)
+        witan__validator_change__free_unpacked(changes[i], NULL);
+    free(changes);
+}
+
 /* --- checking ------------------------------------------------------------------ */
 
 static const char *table_name(uint32_t t)
@@ -464,17 +497,9 @@ static void decoded_free(struct decoded *d)
         witan__tx_body__free_unpacked(d->body, NULL);
 }
 
-/* A validator set as a proof's checker follows it: its keys in index
- * order, in force from `first` until the next one's first height. */
-struct pset {
-    uint64_t first;
-    uint32_t count;
-    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
-};
-
 /* The set block E names as the next: the bytes `hash` covers, decoded. */
 static int next_set(const ProtobufCBinaryData *bytes, const uint8_t hash[32],
-                    uint64_t e, struct pset *out, char *why, size_t why_size)
+                    uint64_t e, struct ledger_pset *out, char *why, size_t why_size)
 {
     uint8_t h[WITAN_HASH_SIZE];
     wcrypto_hash_tagged(WCRYPTO_TAG_VALIDATORS, bytes->data, bytes->len, h);
@@ -515,14 +540,10 @@ static int next_set(const ProtobufCBinaryData *bytes, const uint8_t hash[32],
     return err;
 }
 
-/* Step 3: from the genesis's set, each change in order: block E's header
- * is certified by the set in force at E and names the next set, which is
- * in force from E + 1. `at_h` and `at_later` end as the sets in force at
- * heights h and later = h + L (cur is scratch). */
-static int follow_changes(const Witan__Genesis *g, const Witan__Proof *p,
-                          uint64_t h, uint64_t later, struct pset *at_h,
-                          struct pset *at_later, struct pset *cur, char *why,
-                          size_t why_size)
+int sets_follow(const Witan__Genesis *g, Witan__ValidatorChange *const *changes,
+                size_t count, uint64_t h, uint64_t later, bool strict,
+                struct ledger_pset *at_h, struct ledger_pset *at_later,
+                struct ledger_pset *cur, char *why, size_t why_size)
 {
     cur->first = 1;
     if (ledger_validators_of(g, cur->keys, &cur->count)) {
@@ -530,8 +551,8 @@ static int follow_changes(const Witan__Genesis *g, const Witan__Proof *p,
         return WITAN_EINVAL;
     }
     *at_h = *cur;
-    for (size_t i = 0; i < p->n_validator_changes; i++) {
-        const Witan__ValidatorChange *ch = p->validator_changes[i];
+    for (size_t i = 0; i < count; i++) {
+        const Witan__ValidatorChange *ch = changes[i];
         char inner[LEDGER_WHY_SIZE];
         Witan__BlockHeader *e = witan__block_header__unpack(
             NULL, ch->header.len, ch->header.data);
@@ -545,6 +566,11 @@ static int follow_changes(const Witan__Genesis *g, const Witan__Proof *p,
         } else if (strcmp(e->chain_id, g->chain_id) != 0) {
             snprintf(inner, sizeof inner, "header: of another chain");
             err = WITAN_EPROOF;
+        } else if (!strict && e->height >= later) {
+            /* in force only past the height asked about */
+            witan__block_header__free_unpacked(e, NULL);
+            witan__commit_certificate__free_unpacked(c, NULL);
+            break;
         } else if (e->height < cur->first || e->height >= later) {
             /* Each change follows the last one's first height, and only
              * changes in force by block h + L belong here. */
@@ -670,11 +696,12 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
     }
     /* The sets in force at h and h + L, from the genesis's through each
      * change the proof carries. */
-    struct pset *sets = malloc(3 * sizeof *sets);
+    struct ledger_pset *sets = malloc(3 * sizeof *sets);
     if (!sets)
         return WITAN_ENOMEM;
-    err = follow_changes(g, p, height, later->height, &sets[0], &sets[1],
-                         &sets[2], why, why_size);
+    err = sets_follow(g, p->validator_changes, p->n_validator_changes, height,
+                      later->height, true, &sets[0], &sets[1], &sets[2], why,
+                      why_size);
     if (err) {
         free(sets);
         return err;
@@ -887,6 +914,23 @@ static void field_path(struct text *t, const char *name,
     puts_(t, n ? "\n  ]" : "]");
 }
 
+static void put_changes(struct text *t, Witan__ValidatorChange *const *list,
+                        size_t n)
+{
+    puts_(t, ",\n  \"validator_changes\": [");
+    for (size_t i = 0; i < n; i++) {
+        const Witan__ValidatorChange *ch = list[i];
+        puts_(t, i ? ",\n    {\"header\": " : "\n    {\"header\": ");
+        b64(t, &ch->header);
+        puts_(t, ",\n     \"cert\": ");
+        b64(t, &ch->cert);
+        puts_(t, ",\n     \"validator_set\": ");
+        b64(t, &ch->validator_set);
+        puts_(t, "}");
+    }
+    puts_(t, n ? "\n  ]" : "]");
+}
+
 int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
 {
     struct text t = {0};
@@ -918,20 +962,8 @@ int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
     field_bytes(&t, "header", &p->header);
     field_bytes(&t, "results_header", &p->results_header);
     field_bytes(&t, "results_cert", &p->results_cert);
-    if (p->n_validator_changes) {
-        puts_(&t, ",\n  \"validator_changes\": [");
-        for (size_t i = 0; i < p->n_validator_changes; i++) {
-            const Witan__ValidatorChange *ch = p->validator_changes[i];
-            puts_(&t, i ? ",\n    {\"header\": " : "\n    {\"header\": ");
-            b64(&t, &ch->header);
-            puts_(&t, ",\n     \"cert\": ");
-            b64(&t, &ch->cert);
-            puts_(&t, ",\n     \"validator_set\": ");
-            b64(&t, &ch->validator_set);
-            puts_(&t, "}");
-        }
-        puts_(&t, "\n  ]");
-    }
+    if (p->n_validator_changes)
+        put_changes(&t, p->validator_changes, p->n_validator_changes);
     puts_(&t, "\n}\n");
     if (t.oom) {
         free(t.p);
@@ -1008,25 +1040,27 @@ static int get_path(const witan_json *doc, witan_json_ref obj,
     return WITAN_OK;
 }
 
-/* "validator_changes": required with version 2, refused without. */
-static int get_changes(const witan_json *doc, witan_json_ref obj,
-                       Witan__Proof *p, char *why, size_t why_size)
+/* "validator_changes" of obj into *list (malloc'd, also on error):
+ * `want` says it must be there, with 1 to the maximum; otherwise it must
+ * not be (a proof of version 1) or, with `any`, may be either. */
+static int read_changes(const witan_json *doc, witan_json_ref obj, bool want,
+                        bool any, Witan__ValidatorChange ***list, size_t *count,
+                        char *why, size_t why_size)
 {
     witan_json_ref r = witan_json_get(doc, obj, "validator_changes");
-    bool want = p->version == LEDGER_PROOF_VERSION_SETS;
     if (r == WITAN_JSON_NONE && !want)
         return WITAN_OK;
     size_t n = r == WITAN_JSON_NONE ? 0 : witan_json_count(doc, r);
-    if (!want || r == WITAN_JSON_NONE ||
-        witan_json_type_of(doc, r) != WITAN_JSON_ARRAY || n == 0 ||
+    if ((!want && !any) || r == WITAN_JSON_NONE ||
+        witan_json_type_of(doc, r) != WITAN_JSON_ARRAY || (want && n == 0) ||
         n > LEDGER_PROOF_CHANGE_COUNT_MAX) {
         WHY("\"validator_changes\" is an array of 1 to %d changes in a "
             "proof of version %d, and only there",
             LEDGER_PROOF_CHANGE_COUNT_MAX, LEDGER_PROOF_VERSION_SETS);
         return WITAN_EDECODE;
     }
-    p->validator_changes = calloc(n, sizeof *p->validator_changes);
-    if (!p->validator_changes)
+    *list = calloc(n ? n : 1, sizeof **list);
+    if (!*list)
         return WITAN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         witan_json_ref e = witan_json_at(doc, r, i, NULL);
@@ -1034,7 +1068,7 @@ static int get_changes(const witan_json *doc, witan_json_ref obj,
         if (!ch)
             return WITAN_ENOMEM;
         witan__validator_change__init(ch);
-        p->validator_changes[p->n_validator_changes++] = ch;
+        (*list)[(*count)++] = ch;
         if (witan_json_type_of(doc, e) != WITAN_JSON_OBJECT) {
             WHY("\"validator_changes\"[%zu] is not an object", i);
             return WITAN_EDECODE;
@@ -1054,6 +1088,44 @@ static int get_changes(const witan_json *doc, witan_json_ref obj,
         }
     }
     return WITAN_OK;
+}
+
+int ledger_validator_changes_to_json(Witan__ValidatorChange *const *changes,
+                                     size_t count, char **text, size_t *size)
+{
+    struct text t = {0};
+    puts_(&t, "{\n  \"version\": 1");
+    put_changes(&t, changes, count);
+    puts_(&t, "\n}\n");
+    if (t.oom) {
+        free(t.p);
+        return WITAN_ENOMEM;
+    }
+    *text = t.p;
+    *size = t.len;
+    return WITAN_OK;
+}
+
+int ledger_validator_changes_from_json(const char *text, size_t size,
+                                       Witan__ValidatorChange ***changes,
+                                       size_t *count, char *why,
+                                       size_t why_size)
+{
+    *changes = NULL;
+    *count = 0;
+    witan_json *doc;
+    int err = witan_json_parse(text, size, &doc, why, why_size);
+    if (err)
+        return err;
+    if (witan_json_type_of(doc, WITAN_JSON_ROOT) != WITAN_JSON_OBJECT) {
+        WHY("a set-chain file is a JSON object");
+        err = WITAN_EDECODE;
+    }
+    if (!err)
+        err = read_changes(doc, WITAN_JSON_ROOT, false, true, changes, count,
+                           why, why_size);
+    witan_json_free(doc);
+    return err;
 }
 
 static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
@@ -1132,7 +1204,9 @@ static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
         err = get_path(doc, obj, "receipts_path", true, &p->receipts_path,
                        &p->n_receipts_path, why, why_size);
     if (!err)
-        err = get_changes(doc, obj, p, why, why_size);
+        err = read_changes(doc, obj, p->version == LEDGER_PROOF_VERSION_SETS,
+                           false, &p->validator_changes,
+                           &p->n_validator_changes, why, why_size);
     if (err) {
         witan__proof__free_unpacked(p, NULL);
         return err;

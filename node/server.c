@@ -655,6 +655,11 @@ void node_handle_request(struct node *n, nng_msg *msg)
         break;
     case WITAN__REQUEST__KIND_HEAD:
         err = node_heads_get(n, req->head->size, &head, &head_note);
+        if (!err)
+            err = ledger_validator_changes(n->l, head.size,
+                                           &head.validator_changes,
+                                           &head.n_validator_changes, why,
+                                           sizeof why);
         if (err == WITAN_ENOTFOUND)
             snprintf(why, sizeof why,
                      req->head->size ? "no signed head of that size here "
@@ -718,6 +723,8 @@ void node_handle_request(struct node *n, nng_msg *msg)
     if (proof.proof)
         witan__proof__free_unpacked(proof.proof, NULL);
     free(head_note);
+    ledger_validator_changes_free(head.validator_changes,
+                                  head.n_validator_changes);
     witan__request__free_unpacked(req, NULL);
 }
 

@@ -1379,6 +1379,137 @@ static void resign(struct gw *w, Witan__Proof *q, uint64_t mask,
     witan__block_header__free_unpacked(h, NULL);
 }
 
+/* A head of `size` signed by keys[i] as index idx[i] of the set in force
+ * from set_first (n of them), into note. */
+static size_t make_head(struct gw *w, uint64_t size, uint64_t set_first,
+                        const wcrypto_keypair *const *keys, const uint32_t *idx,
+                        size_t n, char *note, size_t note_size)
+{
+    uint8_t root[32];
+    memset(root, 0x42, sizeof root);
+    int len = ledger_head_text(w->g, size, root, note, note_size);
+    assert_true(len > 0);
+    size_t at = (size_t)len;
+    note[at++] = '\n';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t sig[64];
+        assert_int_equal(wcrypto_ed25519_sign_message(keys[i], note,
+                                                      (size_t)len, sig),
+                         0);
+        int l = ledger_head_signature_line(w->g, set_first, idx[i],
+                                           keys[i]->pub.bytes, sig, note + at,
+                                           note_size - at);
+        assert_true(l > 0);
+        at += (size_t)l;
+    }
+    return at;
+}
+
+static void expect_head(struct gw *w, Witan__ValidatorChange *const *ch,
+                        size_t n, const char *note, size_t size,
+                        const char *want, const char *what)
+{
+    uint64_t tree;
+    uint8_t root[32];
+    uint32_t signers;
+    char why[WHY_SIZE];
+    int err = ledger_head_check(w->g, ch, n, note, size, &tree, root,
+                                &signers, why, sizeof why);
+    if (!want && err)
+        fail_msg("%s: refused: %s", what, why);
+    if (want && !err)
+        fail_msg("%s: held, should fail with '%s'", what, want);
+    if (want && !strstr(why, want))
+        fail_msg("%s: '%s' does not say '%s'", what, why, want);
+}
+
+/* Heads (proofs.md, "Signed history heads"): each size is signed by the
+ * set in force at it, under key names that carry the set's first height;
+ * checked with the genesis and the changes a node hands out (those in
+ * force past the size are ignored); a head signed by the genesis's set
+ * past a change, or by a removed validator or an old key in the new
+ * set's name, is refused, and so is a tampered set chain. */
+static void heads_across_set_changes(struct gw *w, uint64_t first1,
+                                     uint64_t first2, uint64_t first3,
+                                     const wcrypto_keypair *added,
+                                     const wcrypto_keypair *rotated)
+{
+    Witan__ValidatorChange **ch;
+    size_t n;
+    char why[WHY_SIZE], note[LEDGER_HEAD_SIZE_MAX];
+    assert_int_equal(ledger_validator_changes(w->l[0], 0, &ch, &n, why,
+                                              sizeof why),
+                     0);
+    assert_int_equal(n, 3);
+    const wcrypto_keypair *gen[] = {&w->val[0], &w->val[1], &w->val[2]};
+    const uint32_t i012[] = {0, 1, 2, 3};
+    size_t len;
+    /* Before the first change: the genesis's names, with or without the
+     * chain of changes; block E of the add still the genesis's set's. */
+    len = make_head(w, first1 - 1, 1, gen, i012, 3, note, sizeof note);
+    expect_head(w, NULL, 0, note, len, NULL, "genesis head, no changes");
+    expect_head(w, ch, n, note, len, NULL, "genesis head, with changes");
+    /* After the add: five, four of them needed. */
+    const wcrypto_keypair *five[] = {&w->val[0], &w->val[1], &w->val[2],
+                                     added};
+    const uint32_t i0124[] = {0, 1, 2, 4};
+    len = make_head(w, first1, first1, five, i0124, 4, note, sizeof note);
+    expect_head(w, ch, n, note, len, NULL, "head after the add");
+    expect_head(w, NULL, 0, note, len, "signed by 0 of 4",
+                "head after the add, genesis alone");
+    len = make_head(w, first1, first1, five, i0124, 3, note, sizeof note);
+    expect_head(w, ch, n, note, len, "signed by 3 of 5", "three of five");
+    /* After the rotation: v1, v2 (its new key), v3. */
+    const wcrypto_keypair *now[] = {&w->val[1], rotated, &w->val[3]};
+    len = make_head(w, first3 + 4, first3, now, i012, 3, note, sizeof note);
+    expect_head(w, ch, n, note, len, NULL, "head after all changes");
+    /* The genesis's three past the change: their names are not the
+     * set's, so they count for nothing. */
+    len = make_head(w, first3 + 4, 1, gen, i012, 3, note, sizeof note);
+    expect_head(w, ch, n, note, len, "signed by 0 of 4",
+                "genesis set past the changes");
+    /* The removed validator, and the rotated-out key, in the new set's
+     * names: another key under that name, ignored, so no quorum. */
+    const wcrypto_keypair *stale[] = {&w->val[0], &w->val[2], &w->val[3]};
+    len = make_head(w, first3 + 4, first3, stale, i012, 3, note, sizeof note);
+    expect_head(w, ch, n, note, len, "signed by 1 of 4",
+                "removed validator and old key");
+    /* Between the removal and the rotation, the old key still signs. */
+    const wcrypto_keypair *mid[] = {&w->val[1], &w->val[2], &w->val[3]};
+    len = make_head(w, first2, first2, mid, i012, 3, note, sizeof note);
+    expect_head(w, ch, n, note, len, NULL, "head between changes");
+    /* A set chain tampered with, or missing the removal. */
+    len = make_head(w, first3 + 4, first3, now, i012, 3, note, sizeof note);
+    ch[1]->validator_set.data[5] ^= 1;
+    expect_head(w, ch, n, note, len,
+                "the set chain: validator_changes[1]: validator_set",
+                "tampered set chain");
+    ch[1]->validator_set.data[5] ^= 1;
+    Witan__ValidatorChange *skip[] = {ch[0], ch[2]};
+    expect_head(w, skip, 2, note, len, "validator_changes[1]: cert",
+                "set chain missing a change");
+    /* Through a set-chain file and back. */
+    char *text;
+    size_t tn;
+    assert_int_equal(ledger_validator_changes_to_json(ch, n, &text, &tn), 0);
+    Witan__ValidatorChange **back;
+    size_t bn;
+    assert_int_equal(ledger_validator_changes_from_json(text, tn, &back, &bn,
+                                                        why, sizeof why),
+                     0);
+    assert_int_equal(bn, 3);
+    expect_head(w, back, bn, note, len, NULL, "set chain through JSON");
+    ledger_validator_changes_free(back, bn);
+    free(text);
+    ledger_validator_changes_free(ch, n);
+    /* Only the changes in force by a size are handed out with it. */
+    assert_int_equal(ledger_validator_changes(w->l[0], first2 - 1, &ch, &n,
+                                              why, sizeof why),
+                     0);
+    assert_int_equal(n, 1);
+    ledger_validator_changes_free(ch, n);
+}
+
 /* A validator added, a genesis validator removed and a key rotated, by
  * proposal: a proof of a block after each change carries the changes
  * from the genesis on (version 2) and checks with the genesis alone, one
@@ -1581,6 +1712,9 @@ static void test_proofs_across_set_changes(void **state)
     }
     expect(w->g, q, NULL, "re-signed by the set in force");
     witan__proof__free_unpacked(q, NULL);
+
+    /* Signed heads follow the same changes. */
+    heads_across_set_changes(w, first1, first2, first3, &added, &rotated);
 
     witan__proof__free_unpacked(p0, NULL);
     witan__proof__free_unpacked(p1, NULL);
