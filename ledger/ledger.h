@@ -240,6 +240,14 @@ int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out);
 int ledger_validator_set_after(ledger *l, uint64_t height,
                                Witan__ValidatorSet **out);
 
+/* Whether block `height` ends a validator set, and then the hash its
+ * header must carry as next_validators_hash: H("witan/validators/v1", the
+ * next set as table 27 holds it) (consensus.md, "Validity"). What
+ * ledger_block_build and ledger_block_check use; for a consensus core that
+ * builds headers itself. */
+int ledger_next_validators_hash(ledger *l, uint64_t height, bool *has,
+                                uint8_t hash[WITAN_HASH_SIZE]);
+
 /* How many validators the set in force for the next block has. */
 uint32_t ledger_validator_count(const ledger *l);
 

@@ -179,6 +179,19 @@ int vset_next_hash(store_txn *txn, uint64_t height, bool *has,
     return WITAN_OK;
 }
 
+int ledger_next_validators_hash(ledger *l, uint64_t height, bool *has,
+                                uint8_t hash[WITAN_HASH_SIZE])
+{
+    store_txn *txn;
+    *has = false;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    err = vset_next_hash(txn, height, has, hash);
+    store_abort(txn);
+    return err;
+}
+
 int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size)
 {
     if (size != WCRYPTO_ED25519_PUBKEY_SIZE)

@@ -461,9 +461,15 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     if (!err && count && m && strcmp(m, "txs-root") == 0)
         root[0] ^= 0x01;
 #endif
+    /* Block E of a change names the next set (the ledger stored it when
+     * its boundary executed, at least L + 1 blocks before). */
+    uint8_t next_vs[WITAN_HASH_SIZE];
+    bool has_next = false;
+    if (!err)
+        err = ledger_next_validators_hash(n->l, height, &has_next, next_vs);
     if (!err)
         err = node_driver_propose(d, height, node_wall_ms(), root, txs,
-                                  (uint32_t)count);
+                                  (uint32_t)count, has_next ? next_vs : NULL);
     free(txs);
     free(ptrs);
     free(sizes);
