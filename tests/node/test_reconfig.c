@@ -8,7 +8,9 @@
  * stopped a block is certified with validator 4's signature among the
  * quorum. Then validator 2's key is rotated: its node stops at the
  * boundary, is started again with the new key, and certifies with it;
- * validator 1, paused across the change, catches up after it.
+ * validator 1, paused across the change, catches up after it. A proof of
+ * a transaction after the three changes, and the latest signed head with
+ * its set chain, check with the genesis alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -435,6 +437,52 @@ static void test_remove_and_add_back(void **state)
     addr_of(0, addr, sizeof addr);
     assert_true(nt_block(addr, h, hash0, root));
     assert_memory_equal(hash0, hash1, 32);
+
+    /* Auditors follow the three changes from the genesis alone
+     * (proofs.md): a proof of a transaction past them carries them and
+     * holds; so does the latest signed head with the set chain its node
+     * hands out. */
+    uint8_t last[32];
+    char hex[65], gen[700];
+    submit(0, last);
+    attest(0, 0x1f);
+    attest(0, 0x1f); /* block h + L is committed */
+    witan_hex_encode(last, 32, hex);
+    snprintf(gen, sizeof gen, "%s/node0/genesis.json", dir);
+    snprintf(args, sizeof args, "audit prove %s --out %s/proof.json", hex,
+             dir);
+    expect(0, 0, out, args);
+    assert_int_equal(run(out, "%s/witan audit check %s/proof.json --genesis "
+                              "%s 2>&1",
+                         bin_dir, dir, gen),
+                     0);
+    if (!strstr(out, "3 change(s)"))
+        fail_msg("proof: %s", out);
+    char head_args[1400];
+    snprintf(head_args, sizeof head_args,
+             "audit head --out %s/head.txt --sets-out %s/sets.json", dir, dir);
+    expect(0, 0, out, head_args);
+    int rc = run(out, "%s/witan audit check %s/head.txt --genesis %s --sets "
+                      "%s/sets.json 2>&1",
+                 bin_dir, dir, gen, dir);
+    if (rc != 0)
+        fail_msg("head: %s", out);
+    /* A head signed after the rotation is the new set's: it holds only
+     * with the set chain. */
+    unsigned long long head_size = 0;
+    snprintf(file, sizeof file, "%s/head.txt", dir);
+    f = fopen(file, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%*[^\n]\n%llu", &head_size), 1);
+    fclose(f);
+    if (head_size >= first) {
+        assert_non_null(strstr(out, "3 set change(s)"));
+        assert_int_not_equal(run(out, "%s/witan audit check %s/head.txt "
+                                      "--genesis %s 2>&1",
+                                 bin_dir, dir, gen),
+                             0);
+        assert_non_null(strstr(out, "does NOT hold"));
+    }
 }
 
 int main(int argc, char **argv)
