@@ -5,7 +5,9 @@
  * signed by three of them: a parameter change that passes and takes effect
  * at the boundary (a block over the new block_tx_count_max is valid at the
  * boundary, invalid after it, on two ledgers alike); proposals that fail
- * by votes and expire; every refusal; membership by governance only.
+ * by votes and expire; every refusal; membership by governance only;
+ * validator-set changes, and proofs and signed heads that follow them
+ * from the genesis (spec/proofs.md), with every tampering refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1604,6 +1606,26 @@ static void test_proofs_across_set_changes(void **state)
         assert_non_null(strstr(said, "3 change(s)"));
     }
     witan__proof__free_unpacked(pj, NULL);
+    /* proof.json: validator_changes with version 2 only, and then
+     * required (refused before step 1). */
+    {
+        const Witan__Proof *which[] = {p2, p0};
+        for (int k = 0; k < 2; k++) {
+            char *text;
+            size_t tn;
+            assert_int_equal(ledger_proof_to_json(which[k], &text, &tn), 0);
+            char *v = strstr(text, k == 0 ? "\"version\": 2" : "\"version\": 1");
+            assert_non_null(v);
+            v[11] = k == 0 ? '1' : '2';
+            Witan__Proof *bad;
+            assert_int_not_equal(ledger_proof_from_json(text, tn, &bad, why,
+                                                        sizeof why),
+                                 0);
+            assert_non_null(strstr(why, "validator_changes"));
+            assert_null(bad);
+            free(text);
+        }
+    }
 
     Witan__Proof *q;
     /* A tampered set: one byte of the removal's set. */
