@@ -1054,9 +1054,13 @@ static int read_changes(const witan_json *doc, witan_json_ref obj, bool want,
     if ((!want && !any) || r == WITAN_JSON_NONE ||
         witan_json_type_of(doc, r) != WITAN_JSON_ARRAY || (want && n == 0) ||
         n > LEDGER_PROOF_CHANGE_COUNT_MAX) {
-        WHY("\"validator_changes\" is an array of 1 to %d changes in a "
-            "proof of version %d, and only there",
-            LEDGER_PROOF_CHANGE_COUNT_MAX, LEDGER_PROOF_VERSION_SETS);
+        if (any)
+            WHY("\"validator_changes\" is an array of at most %d changes",
+                LEDGER_PROOF_CHANGE_COUNT_MAX);
+        else
+            WHY("\"validator_changes\" is an array of 1 to %d changes in a "
+                "proof of version %d, and only there",
+                LEDGER_PROOF_CHANGE_COUNT_MAX, LEDGER_PROOF_VERSION_SETS);
         return WITAN_EDECODE;
     }
     *list = calloc(n ? n : 1, sizeof **list);
