@@ -86,9 +86,8 @@ static int prove_changes(store_txn *txn, uint64_t upto,
             err = WITAN_ELIMIT;
             break;
         }
-        if (!*list &&
-            !(*list = calloc(LEDGER_PROOF_CHANGE_COUNT_MAX,
-                                            sizeof **list))) {
+        if (!*list && !(*list = calloc(LEDGER_PROOF_CHANGE_COUNT_MAX,
+                                       sizeof **list))) {
             err = WITAN_ENOMEM;
             break;
         }

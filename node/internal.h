@@ -164,9 +164,6 @@ struct node {
     ledger *l;
     wcrypto_keypair key;
     uint32_t validator_index; /* in the validator set in force */
-    /* In the genesis's set; UINT32_MAX for a validator added by
-     * governance. */
-    uint32_t genesis_index;
     struct mempool pool;
     nng_socket sock;
     struct ledger_tx **selection;

@@ -752,11 +752,10 @@ static int load_home(struct node *n, const char *home)
         return WITAN_EKEYTYPE;
     }
     bool found = false;
-    n->genesis_index = UINT32_MAX;
     for (size_t i = 0; i < n->genesis->n_validators; i++)
         if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,
                    WCRYPTO_ED25519_PUBKEY_SIZE) == 0) {
-            n->validator_index = n->genesis_index = (uint32_t)i;
+            n->validator_index = (uint32_t)i;
             found = true;
         }
     /* With validators, consensus finds its key in the set in force (a
