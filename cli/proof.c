@@ -24,7 +24,38 @@ static const struct cli_opt prove_opts[] = {
     {NULL, false, false}};
 
 static const struct cli_opt check_opts[] = {
-    {"--genesis", true, false}, {NULL, false, false}};
+    {"--genesis", true, false}, {"--sets", true, false}, {NULL, false, false}};
+
+/* The validator-set changes a head is checked against: those of --sets
+ * FILE (a set-chain file, or a proof of version 2), or none. Exit
+ * status; *changes is freed with ledger_validator_changes_free. */
+static int sets_file(const char *cmd, int argc, char **argv,
+                     Witan__ValidatorChange ***changes, size_t *count)
+{
+    *changes = NULL;
+    *count = 0;
+    const char *path = cli_flag(argc, argv, "--sets");
+    if (!path)
+        return 0;
+    char *text, why[LEDGER_WHY_SIZE];
+    size_t n;
+    int err = witan_read_file(path, LEDGER_PROOF_FILE_SIZE_MAX, &text, &n);
+    if (!err)
+        err = ledger_validator_changes_from_json(text, n, changes, count, why,
+                                                 sizeof why);
+    else
+        snprintf(why, sizeof why, "%s", witan_err_message(err));
+    if (err) {
+        fprintf(stderr, "witan %s: %s: %s\n", cmd, path, why);
+        ledger_validator_changes_free(*changes, *count);
+        *changes = NULL;
+        *count = 0;
+        free(text);
+        return 1;
+    }
+    free(text);
+    return 0;
+}
 
 /* Asks the node for one proof. Exit status. */
 static int fetch(const char *address, const Witan__ProofRequest *q,
@@ -239,29 +270,36 @@ static int cmd_prove(int argc, char **argv)
 }
 
 /* Checks a signed head; prints what it holds. Exit status. */
-static int check_head(const Witan__Genesis *g, const char *path,
-                      const char *note, size_t size)
+static int check_head(const Witan__Genesis *g,
+                      Witan__ValidatorChange *const *changes, size_t count,
+                      const char *path, const char *note, size_t size)
 {
     uint64_t tree;
     uint8_t root[WITAN_HASH_SIZE];
     uint32_t signers;
     char why[LEDGER_WHY_SIZE], hex[65];
-    if (ledger_head_check(g, note, size, &tree, root, &signers, why,
-                          sizeof why)) {
+    if (ledger_head_check(g, changes, count, note, size, &tree, root,
+                          &signers, why, sizeof why)) {
         printf("%s: does NOT hold: %s\n", path, why);
         return 1;
     }
     witan_hex_encode(root, WITAN_HASH_SIZE, hex);
-    printf("The history of chain %s at %llu blocks has root %s, signed by "
-           "%u of its %zu validators.\n",
-           g->chain_id, (unsigned long long)tree, hex, signers,
-           g->n_validators);
+    if (count)
+        printf("The history of chain %s at %llu blocks has root %s, signed "
+               "by %u validators of the set in force at that size (followed "
+               "from the genesis through %zu set change(s) given).\n",
+               g->chain_id, (unsigned long long)tree, hex, signers, count);
+    else
+        printf("The history of chain %s at %llu blocks has root %s, signed "
+               "by %u of its %zu validators.\n",
+               g->chain_id, (unsigned long long)tree, hex, signers,
+               g->n_validators);
     return 0;
 }
 
 static const struct cli_opt head_opts[] = {
     CLI_OPTS_NODE, {"--size", true, false}, {"--out", true, false},
-    {NULL, false, false}};
+    {"--sets-out", true, false}, {NULL, false, false}};
 
 static int cmd_head(int argc, char **argv)
 {
@@ -289,15 +327,29 @@ static int cmd_head(int argc, char **argv)
                  ? write_out(cli_flag(argc, argv, "--out"), resp->head->note,
                              strlen(resp->head->note))
                  : 1;
+    /* The set chain it is checked against, beside it (proofs.md). */
+    const char *sets_out = cli_flag(argc, argv, "--sets-out");
+    if (!rc && sets_out) {
+        char *text = NULL;
+        size_t n = 0;
+        int err = ledger_validator_changes_to_json(
+            resp->head->validator_changes, resp->head->n_validator_changes,
+            &text, &n);
+        rc = err ? cli_fail("audit head", err) : write_out(sets_out, text, n);
+        free(text);
+    }
     witan__response__free_unpacked(resp, NULL);
     return rc;
 }
 
 static const struct cli_opt consistency_opts[] = {
-    CLI_OPTS_NODE, {"--genesis", true, false}, {NULL, false, false}};
+    CLI_OPTS_NODE, {"--genesis", true, false}, {"--sets", true, false},
+    {NULL, false, false}};
 
 /* A signed head file, checked: its size and root. Exit status. */
-static int head_file(const Witan__Genesis *g, const char *path, uint64_t *size,
+static int head_file(const Witan__Genesis *g,
+                     Witan__ValidatorChange *const *changes, size_t count,
+                     const char *path, uint64_t *size,
                      uint8_t root[WITAN_HASH_SIZE])
 {
     char *text, why[LEDGER_WHY_SIZE];
@@ -309,7 +361,8 @@ static int head_file(const Witan__Genesis *g, const char *path, uint64_t *size,
                 witan_err_message(err));
         return 1;
     }
-    err = ledger_head_check(g, text, n, size, root, &signers, why, sizeof why);
+    err = ledger_head_check(g, changes, count, text, n, size, root, &signers,
+                            why, sizeof why);
     free(text);
     if (err) {
         printf("%s: does NOT hold: %s\n", path, why);
@@ -340,9 +393,17 @@ static int cmd_consistency(int argc, char **argv)
     }
     uint64_t old_size, new_size;
     uint8_t old_root[WITAN_HASH_SIZE], new_root[WITAN_HASH_SIZE];
-    int rc = head_file(g, old_path, &old_size, old_root);
+    Witan__ValidatorChange **changes;
+    size_t change_count;
+    int rc = sets_file("audit consistency", argc, argv, &changes,
+                       &change_count);
     if (!rc)
-        rc = head_file(g, new_path, &new_size, new_root);
+        rc = head_file(g, changes, change_count, old_path, &old_size,
+                       old_root);
+    if (!rc)
+        rc = head_file(g, changes, change_count, new_path, &new_size,
+                       new_root);
+    ledger_validator_changes_free(changes, change_count);
     if (!rc && old_size > new_size) {
         fprintf(stderr, "witan audit consistency: %s (%llu blocks) is newer "
                         "than %s (%llu): give the older first\n",
@@ -430,7 +491,12 @@ static int cmd_check(int argc, char **argv)
         return 1;
     }
     if (size && text[0] != '{') { /* a signed head, not a proof */
-        int rc = check_head(g, path, text, size);
+        Witan__ValidatorChange **changes;
+        size_t count;
+        int rc = sets_file("audit check", argc, argv, &changes, &count);
+        if (!rc)
+            rc = check_head(g, changes, count, path, text, size);
+        ledger_validator_changes_free(changes, count);
         free(text);
         ledger_genesis_free(g);
         return rc;

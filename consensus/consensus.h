@@ -175,6 +175,10 @@ typedef struct pbft_event {
             uint8_t txs_root[WCRYPTO_HASH_SIZE];
             const pbft_bytes *txs;  /* exact Envelope bytes */
             uint32_t tx_count;
+            /* NULL, or the 32-byte hash block `height` must name as its
+             * next_validators_hash: it ends a validator set (the
+             * application knows; consensus.md, "Validity"). */
+            const uint8_t *next_validators_hash;
         } proposal;
         struct {
             uint64_t height;

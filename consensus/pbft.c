@@ -1701,6 +1701,11 @@ static int on_proposal(pbft *r, const pbft_event *ev)
     hd.history_root.len = WITAN_HASH_SIZE;
     hd.tx_count = ev->u.proposal.tx_count;
     hd.proposer = r->set.self;
+    if (ev->u.proposal.next_validators_hash != NULL) {
+        hd.next_validators_hash.data =
+            (uint8_t *)ev->u.proposal.next_validators_hash;
+        hd.next_validators_hash.len = WITAN_HASH_SIZE;
+    }
     Witan__CommitCertificate cc = WITAN__COMMIT_CERTIFICATE__INIT;
     uint8_t *cert_bytes = NULL;
     size_t cert_size = 0;

@@ -51,6 +51,7 @@ enum wcrypto_key_type {
 #define WCRYPTO_TAG_STATE "witan/state/v1"
 #define WCRYPTO_TAG_LINK "witan/link/v1"
 #define WCRYPTO_TAG_RECORD "witan/record/v1"
+#define WCRYPTO_TAG_VALIDATORS "witan/validators/v1"
 
 typedef struct wcrypto_pubkey {
     enum wcrypto_key_type type;

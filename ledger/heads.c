@@ -35,10 +35,16 @@ int ledger_head_text(const Witan__Genesis *g, uint64_t size,
     return n > 0 && (size_t)n < out_size ? n : WITAN_ELIMIT;
 }
 
-void ledger_head_key_name(const Witan__Genesis *g, uint32_t index, char *out,
-                          size_t out_size)
+void ledger_head_key_name(const Witan__Genesis *g, uint64_t set_first,
+                          uint32_t index, char *out, size_t out_size)
 {
-    snprintf(out, out_size, "%s/%u", g->chain_id, index);
+    /* The genesis's names are as they always were; a later set's carry
+     * its first height, so that an index names one key across changes. */
+    if (set_first <= 1)
+        snprintf(out, out_size, "%s/%u", g->chain_id, index);
+    else
+        snprintf(out, out_size, "%s/%llu/%u", g->chain_id,
+                 (unsigned long long)set_first, index);
 }
 
 /* The key id: the first 4 bytes of SHA-256(name || "\n" || 0x01 || key). */
@@ -56,16 +62,17 @@ static void key_id(const char *name, const uint8_t *pub, uint8_t id[4])
     memcpy(id, h, 4);
 }
 
-int ledger_head_signature_line(const Witan__Genesis *g, uint32_t index,
+int ledger_head_signature_line(const Witan__Genesis *g, uint64_t set_first,
+                               uint32_t index, const uint8_t *pubkey,
                                const uint8_t sig[WITAN_SIGNATURE_SIZE],
                                char *out, size_t out_size)
 {
-    if (index >= g->n_validators)
+    if (index >= WITAN_VALIDATOR_COUNT_MAX)
         return WITAN_EINVAL;
     char name[WITAN_NAME_SIZE_MAX + 80], b64[128];
     uint8_t blob[4 + WITAN_SIGNATURE_SIZE];
-    ledger_head_key_name(g, index, name, sizeof name);
-    key_id(name, g->validators[index]->pubkey.data, blob);
+    ledger_head_key_name(g, set_first, index, name, sizeof name);
+    key_id(name, pubkey, blob);
     memcpy(blob + 4, sig, WITAN_SIGNATURE_SIZE);
     if (!wcrypto_base64_encode(blob, sizeof blob, b64, sizeof b64))
         return WITAN_ELIMIT;
@@ -73,7 +80,15 @@ int ledger_head_signature_line(const Witan__Genesis *g, uint32_t index,
     return n > 0 && (size_t)n < out_size ? n : WITAN_ELIMIT;
 }
 
-int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
+/* Checks the signature lines against set `v`. */
+static int check_lines(const Witan__Genesis *g, const struct ledger_pset *v,
+                       const char *note, size_t text_size, const char *blank,
+                       const char *end, uint32_t *signers, char *why,
+                       size_t why_size);
+
+int ledger_head_check(const Witan__Genesis *g,
+                      Witan__ValidatorChange *const *changes,
+                      size_t change_count, const char *note, size_t size,
                       uint64_t *tree_size, uint8_t root[WITAN_HASH_SIZE],
                       uint32_t *signers, char *why, size_t why_size)
 {
@@ -116,10 +131,32 @@ int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
         return WITAN_EPROOF;
     }
     *tree_size = n;
+    /* Signed by the set in force at its size: the genesis's, or the one
+     * the changes lead to (each checked from the genesis on). */
+    struct ledger_pset *sets = malloc(3 * sizeof *sets);
+    if (!sets)
+        return WITAN_ENOMEM;
+    char inner[LEDGER_WHY_SIZE];
+    int err = sets_follow(g, changes, change_count, n, n, false, &sets[0],
+                          &sets[1], &sets[2], inner, sizeof inner);
+    if (err)
+        WHY("the set chain: %s", inner);
+    else
+        err = check_lines(g, &sets[1], note, text_size, blank, note + size,
+                          signers, why, why_size);
+    free(sets);
+    return err;
+}
+
+static int check_lines(const Witan__Genesis *g, const struct ledger_pset *v,
+                       const char *note, size_t text_size, const char *blank,
+                       const char *end, uint32_t *signers, char *why,
+                       size_t why_size)
+{
     /* Signature lines: unknown keys are ignored (a witness may add its
      * own); a known key whose signature fails makes the note fail. */
     bool seen[WITAN_VALIDATOR_COUNT_MAX] = {false};
-    const char *p = blank + 1, *end = note + size;
+    const char *p = blank + 1;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol || (size_t)(eol - p) < sizeof dash ||
@@ -142,19 +179,19 @@ int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
                 name);
             return WITAN_EDECODE;
         }
-        for (uint32_t i = 0; i < g->n_validators; i++) {
+        for (uint32_t i = 0; i < v->count; i++) {
             char kname[WITAN_NAME_SIZE_MAX + 80];
             uint8_t id[4];
-            ledger_head_key_name(g, i, kname, sizeof kname);
+            ledger_head_key_name(g, v->first, i, kname, sizeof kname);
             if (strlen(kname) != (size_t)(sp - name) ||
                 memcmp(kname, name, (size_t)(sp - name)) != 0)
                 continue;
-            key_id(kname, g->validators[i]->pubkey.data, id);
+            key_id(kname, v->keys[i].bytes, id);
             if (memcmp(id, blob, 4) != 0)
                 break; /* the same name for another key: not ours */
             if (blob_size != 4 + WITAN_SIGNATURE_SIZE ||
-                wcrypto_ed25519_verify_message(g->validators[i]->pubkey.data,
-                                               note, text_size, blob + 4)) {
+                wcrypto_ed25519_verify_message(v->keys[i].bytes, note,
+                                               text_size, blob + 4)) {
                 WHY("the signature of validator %u (%s) does not verify", i,
                     kname);
                 return WITAN_ESIG;
@@ -166,10 +203,11 @@ int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
         }
         p = eol + 1;
     }
-    uint32_t q = pbft_quorum((uint32_t)g->n_validators);
+    uint32_t q = pbft_quorum(v->count);
     if (*signers < q) {
-        WHY("signed by %u of %zu validators; a head needs %u", *signers,
-            g->n_validators, q);
+        WHY("signed by %u of %u validators%s; a head needs %u", *signers,
+            v->count, v->first > 1 ? " of the set in force at its size" : "",
+            q);
         return WITAN_EPROOF;
     }
     return WITAN_OK;

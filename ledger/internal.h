@@ -222,8 +222,31 @@ int vset_latest(const ledger *l, store_txn *txn, struct ledger_vset *out);
 int vset_put(store_txn *txn, const struct ledger_vset *v, uint64_t height);
 /* Reloads vs_cur and vs_prev for tip + 1 (at open, after each block). */
 int vsets_load(ledger *l);
+/* Whether a set is stored in force from height + 1 (block `height` ends
+ * the one before it), and then H("witan/validators/v1", its stored bytes):
+ * the hash header `height` must carry as next_validators_hash. */
+int vset_next_hash(store_txn *txn, uint64_t height, bool *has,
+                   uint8_t hash[WITAN_HASH_SIZE]);
 /* Index of `key` in v, or -1. */
 int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size);
+
+/* A validator set as an auditor follows it from the genesis through the
+ * changes a proof carries (ledger/proof.c): its keys in index order, in
+ * force from `first` until the next one's first height. */
+struct ledger_pset {
+    uint64_t first;
+    uint32_t count;
+    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+};
+/* From the genesis's set, each change in order: block E's header is
+ * certified by the set in force at E and names the next set, in force
+ * from E + 1. `at_h` and `at_later` end as the sets in force at heights
+ * h ≤ later (cur is scratch). `strict` (a proof): a change at or past
+ * `later` is refused; otherwise (a head) the walk stops at it. */
+int sets_follow(const Witan__Genesis *g, Witan__ValidatorChange *const *changes,
+                size_t count, uint64_t h, uint64_t later, bool strict,
+                struct ledger_pset *at_h, struct ledger_pset *at_later,
+                struct ledger_pset *cur, char *why, size_t why_size);
 
 /* The role a payload needs. */
 Witan__Role tx_required_role(const Witan__TxBody *body);

@@ -511,6 +511,20 @@ int ledger_block_build(ledger *l, struct ledger_tx *const *txs, size_t count,
             (ProtobufCBinaryData){WITAN_HASH_SIZE, rreceipts};
         h.results_cert = cert;
     }
+    /* The last block of a set names the next one (consensus.md). */
+    uint8_t next_vs[WITAN_HASH_SIZE];
+    bool has_next = false;
+    if (!err) {
+        store_txn *txn;
+        err = store_read_begin(l->s, &txn);
+        if (!err) {
+            err = vset_next_hash(txn, height, &has_next, next_vs);
+            store_abort(txn);
+        }
+    }
+    if (has_next)
+        h.next_validators_hash =
+            (ProtobufCBinaryData){WITAN_HASH_SIZE, next_vs};
     uint8_t *header = NULL;
     size_t header_size = 0;
     if (!err)
@@ -587,6 +601,24 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             b->n_txs, ledger_params(l)->block_tx_count_max,
             (unsigned long long)h->height);
         return WITAN_ELIMIT;
+    }
+    /* Block E of a change names the set in force from E + 1, and no
+     * other block names one: so a proof can follow the sets from the
+     * genesis on through certified headers (proofs.md). The change was
+     * stored when its boundary B ≤ E − L − 1 executed, before the tip. */
+    uint8_t next_vs[WITAN_HASH_SIZE];
+    bool has_next;
+    int verr = vset_next_hash(txn, h->height, &has_next, next_vs);
+    if (verr)
+        return verr;
+    if (has_next ? !bytes_eq(h->next_validators_hash, next_vs, WITAN_HASH_SIZE)
+                 : h->next_validators_hash.len != 0) {
+        WHY("block %llu %s", (unsigned long long)h->height,
+            has_next ? "ends a validator set and must carry the next set's "
+                       "hash as next_validators_hash"
+                     : "carries a next_validators_hash but no validator set "
+                       "changes after it");
+        return WITAN_EINVAL;
     }
     uint32_t depth = l->g->params->pipeline_depth;
     if (h->height > depth) {

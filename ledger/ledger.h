@@ -240,6 +240,14 @@ int ledger_validator_set(ledger *l, uint64_t height, Witan__ValidatorSet **out);
 int ledger_validator_set_after(ledger *l, uint64_t height,
                                Witan__ValidatorSet **out);
 
+/* Whether block `height` ends a validator set, and then the hash its
+ * header must carry as next_validators_hash: H("witan/validators/v1", the
+ * next set as table 27 holds it) (consensus.md, "Validity"). What
+ * ledger_block_build and ledger_block_check use; for a consensus core that
+ * builds headers itself. */
+int ledger_next_validators_hash(ledger *l, uint64_t height, bool *has,
+                                uint8_t hash[WITAN_HASH_SIZE]);
+
 /* How many validators the set in force for the next block has. */
 uint32_t ledger_validator_count(const ledger *l);
 
@@ -260,20 +268,47 @@ int ledger_validators_of(const Witan__Genesis *g, wcrypto_pubkey *out,
 int ledger_head_text(const Witan__Genesis *g, uint64_t size,
                      const uint8_t root[WITAN_HASH_SIZE], char *out,
                      size_t out_size);
-/* Validator `index`'s key name in signed notes: "<chain id>/<index>". */
-void ledger_head_key_name(const Witan__Genesis *g, uint32_t index, char *out,
-                          size_t out_size);
-/* Its signature line over a head's text: "— name base64(id ‖ sig)\n". */
-int ledger_head_signature_line(const Witan__Genesis *g, uint32_t index,
+/* Validator `index`'s key name in signed notes, for the set in force from
+ * `set_first`: "<chain id>/<index>" for the genesis's set (set_first 1),
+ * "<chain id>/<set_first>/<index>" for a set governance made. */
+void ledger_head_key_name(const Witan__Genesis *g, uint64_t set_first,
+                          uint32_t index, char *out, size_t out_size);
+/* Its signature line over a head's text: "— name base64(id ‖ sig)\n",
+ * with `pubkey` (32 bytes) the validator's key in that set. */
+int ledger_head_signature_line(const Witan__Genesis *g, uint64_t set_first,
+                               uint32_t index, const uint8_t *pubkey,
                                const uint8_t sig[WITAN_SIGNATURE_SIZE],
                                char *out, size_t out_size);
-/* Checks a signed head against the genesis: its text is this chain's
- * checkpoint, every signature by a validator's key verifies (others are
- * ignored) and a quorum of validators signed. Its size and root, and the
- * number of validators that signed. */
-int ledger_head_check(const Witan__Genesis *g, const char *note, size_t size,
+/* Checks a signed head against the genesis and the validator-set changes
+ * (as a proof carries them; none for a chain without changes, and any
+ * in force only past the head's size are ignored): its text is this
+ * chain's checkpoint, every signature by a key of the set in force at its
+ * size verifies (others are ignored) and a quorum of that set signed. Its
+ * size and root, and the number of validators that signed. */
+int ledger_head_check(const Witan__Genesis *g,
+                      Witan__ValidatorChange *const *changes,
+                      size_t change_count, const char *note, size_t size,
                       uint64_t *tree_size, uint8_t root[WITAN_HASH_SIZE],
                       uint32_t *signers, char *why, size_t why_size);
+/* The validator-set changes in force at or below `height` (every one with
+ * height 0), as a proof carries them. Free with
+ * ledger_validator_changes_free. */
+int ledger_validator_changes(ledger *l, uint64_t height,
+                             Witan__ValidatorChange ***out, size_t *count,
+                             char *why, size_t why_size);
+void ledger_validator_changes_free(Witan__ValidatorChange **changes,
+                                   size_t count);
+/* A set-chain file: {"version": 1, "validator_changes": [...]}
+ * (proofs.md). Reading takes the "validator_changes" of any object, a
+ * proof.json of version 2 included; *changes is malloc'd, also on error.
+ * Nothing in it is trusted: every change is checked from the genesis. */
+int ledger_validator_changes_to_json(Witan__ValidatorChange *const *changes,
+                                     size_t count, char **text, size_t *size);
+int ledger_validator_changes_from_json(const char *text, size_t size,
+                                       Witan__ValidatorChange ***changes,
+                                       size_t *count, char *why,
+                                       size_t why_size);
+
 /* An RFC 6962 consistency proof between the history at two sizes (proof
  * holds WITAN_MERKLE_CONSISTENCY_COUNT_MAX), with both roots. */
 int ledger_history_consistency(ledger *l, uint64_t old_size, uint64_t new_size,
@@ -284,7 +319,15 @@ int ledger_history_consistency(ledger *l, uint64_t old_size, uint64_t new_size,
 
 /* --- proofs (spec/proofs.md) ---------------------------------------------- */
 
+/* Version 1 proves blocks the genesis's validators certify; version 2
+ * adds the validator-set changes up to its height (proofs.md), at most
+ * LEDGER_PROOF_CHANGE_COUNT_MAX of them. A node writes version 1 when no
+ * change is in force at or below h + L. */
 #define LEDGER_PROOF_VERSION 1
+#define LEDGER_PROOF_VERSION_SETS 2
+#define LEDGER_PROOF_CHANGE_COUNT_MAX 256
+/* An evidence bundle's own format version; its proofs carry theirs. */
+#define LEDGER_EVIDENCE_VERSION 1
 
 /* A proof of a transaction (and, for a record target, of the record it
  * last wrote). WITAN_ENOTFOUND with `why` when the target is unknown, or

@@ -57,6 +57,72 @@ static int block_at(store_txn *txn, uint64_t height, Witan__Block **out)
     return *out ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
+/* Every validator-set change in force at or below `upto`: for each set of
+ * table 27 (in height order) block E = first_height − 1, its certificate
+ * and the set's stored bytes, which E's next_validators_hash names. */
+static int prove_changes(store_txn *txn, uint64_t upto,
+                         Witan__ValidatorChange ***list, size_t *count,
+                         char *why, size_t why_size)
+{
+    store_cursor *c;
+    int err = store_cursor_open(txn, STORE_VALIDATOR_SETS, &c);
+    if (err)
+        return err;
+    const void *k, *v;
+    size_t ks, vs;
+    const uint8_t zero[8] = {0};
+    for (err = store_cursor_seek(c, zero, sizeof zero, &k, &ks, &v, &vs); !err;
+         err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (ks != 8 || store_read_be64(k) < 2) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        uint64_t first = store_read_be64(k);
+        if (first > upto)
+            break;
+        if (*count == LEDGER_PROOF_CHANGE_COUNT_MAX) {
+            WHY("more than %d validator-set changes precede this block",
+                LEDGER_PROOF_CHANGE_COUNT_MAX);
+            err = WITAN_ELIMIT;
+            break;
+        }
+        if (!*list && !(*list = calloc(LEDGER_PROOF_CHANGE_COUNT_MAX,
+                                       sizeof **list))) {
+            err = WITAN_ENOMEM;
+            break;
+        }
+        Witan__ValidatorChange *ch = calloc(1, sizeof *ch);
+        if (!ch) {
+            err = WITAN_ENOMEM;
+            break;
+        }
+        witan__validator_change__init(ch);
+        (*list)[(*count)++] = ch;
+        err = dup_into(&ch->validator_set, v, vs);
+        Witan__Block *b = NULL;
+        const void *cv;
+        size_t cs;
+        uint8_t key[8];
+        store_be64(key, first - 1);
+        if (!err)
+            err = block_at(txn, first - 1, &b);
+        if (!err)
+            err = dup_into(&ch->header, b->header.data, b->header.len);
+        if (b)
+            witan__block__free_unpacked(b, NULL);
+        if (!err)
+            err = store_get(txn, STORE_CERTS, key, 8, &cv, &cs);
+        if (!err)
+            err = dup_into(&ch->cert, cv, cs);
+        if (err == WITAN_ENOTFOUND)
+            err = WITAN_EDBCORRUPT; /* block E is below the proof's */
+        if (err)
+            break;
+    }
+    store_cursor_close(c);
+    return err == WITAN_ENOTFOUND ? WITAN_OK : err;
+}
+
 /* Fills p with the transaction `hash`, its receipt and their paths, and
  * the headers and certificate that certify them. */
 static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
@@ -143,6 +209,9 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
         err = store_get(txn, STORE_CERTS, key, 8, &v, &vs);
     if (!err)
         err = dup_into(&p->results_cert, v, vs);
+    if (!err)
+        err = prove_changes(txn, height + depth, &p->validator_changes,
+                            &p->n_validator_changes, why, why_size);
     free(leaves);
     if (b)
         witan__block__free_unpacked(b, NULL);
@@ -295,7 +364,8 @@ int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
                        why_size);
     store_abort(txn);
     if (!err) {
-        p->version = LEDGER_PROOF_VERSION;
+        p->version = p->n_validator_changes ? LEDGER_PROOF_VERSION_SETS
+                                            : LEDGER_PROOF_VERSION;
         p->chain_id = strdup(l->g->chain_id);
         if (!p->chain_id)
             err = WITAN_ENOMEM;
@@ -327,6 +397,37 @@ int ledger_prove(ledger *l, const Witan__ProofRequest *req, Witan__Proof **out,
     }
     *out = p;
     return WITAN_OK;
+}
+
+int ledger_validator_changes(ledger *l, uint64_t height,
+                             Witan__ValidatorChange ***out, size_t *count,
+                             char *why, size_t why_size)
+{
+    *out = NULL;
+    *count = 0;
+    why[0] = '\0';
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    /* Every change whose block E is committed. */
+    err = prove_changes(txn, height ? height : l->tip.height + 1, out, count,
+                        why, why_size);
+    store_abort(txn);
+    if (err) {
+        ledger_validator_changes_free(*out, *count);
+        *out = NULL;
+        *count = 0;
+    }
+    return err;
+}
+
+void ledger_validator_changes_free(Witan__ValidatorChange **changes,
+                                   size_t count)
+{
+    for (size_t i = 0; changes && i < count; i++)
+        witan__validator_change__free_unpacked(changes[i], NULL);
+    free(changes);
 }
 
 /* --- checking ------------------------------------------------------------------ */
@@ -395,15 +496,146 @@ static void decoded_free(struct decoded *d)
         witan__tx_body__free_unpacked(d->body, NULL);
 }
 
+/* The set block E names as the next: the bytes `hash` covers, decoded. */
+static int next_set(const ProtobufCBinaryData *bytes, const uint8_t hash[32],
+                    uint64_t e, struct ledger_pset *out, char *why, size_t why_size)
+{
+    uint8_t h[WITAN_HASH_SIZE];
+    wcrypto_hash_tagged(WCRYPTO_TAG_VALIDATORS, bytes->data, bytes->len, h);
+    if (memcmp(h, hash, WITAN_HASH_SIZE) != 0) {
+        WHY("validator_set: its hash is not the next_validators_hash block "
+            "%llu carries",
+            (unsigned long long)e);
+        return WITAN_EPROOF;
+    }
+    Witan__ValidatorSet *v =
+        witan__validator_set__unpack(NULL, bytes->len, bytes->data);
+    if (!v) {
+        WHY("validator_set does not decode");
+        return WITAN_EDECODE;
+    }
+    int err = WITAN_OK;
+    if (v->first_height != e + 1 || v->n_validators == 0 ||
+        v->n_validators > WITAN_VALIDATOR_COUNT_MAX) {
+        WHY("validator_set: it is in force from %llu with %zu validators; "
+            "block %llu's next set is in force from %llu with 1 to %d",
+            (unsigned long long)v->first_height, v->n_validators,
+            (unsigned long long)e, (unsigned long long)(e + 1),
+            WITAN_VALIDATOR_COUNT_MAX);
+        err = WITAN_EPROOF;
+    }
+    out->first = e + 1;
+    out->count = (uint32_t)v->n_validators;
+    for (size_t i = 0; !err && i < v->n_validators; i++)
+        if (wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519,
+                                 v->validators[i]->pubkey.data,
+                                 v->validators[i]->pubkey.len,
+                                 &out->keys[i])) {
+            WHY("validator_set: validator %zu's key is not an Ed25519 key",
+                i);
+            err = WITAN_EPROOF;
+        }
+    witan__validator_set__free_unpacked(v, NULL);
+    return err;
+}
+
+int sets_follow(const Witan__Genesis *g, Witan__ValidatorChange *const *changes,
+                size_t count, uint64_t h, uint64_t later, bool strict,
+                struct ledger_pset *at_h, struct ledger_pset *at_later,
+                struct ledger_pset *cur, char *why, size_t why_size)
+{
+    cur->first = 1;
+    if (ledger_validators_of(g, cur->keys, &cur->count)) {
+        WHY("the genesis names a validator key that does not parse");
+        return WITAN_EINVAL;
+    }
+    *at_h = *cur;
+    for (size_t i = 0; i < count; i++) {
+        const Witan__ValidatorChange *ch = changes[i];
+        char inner[LEDGER_WHY_SIZE];
+        Witan__BlockHeader *e = witan__block_header__unpack(
+            NULL, ch->header.len, ch->header.data);
+        Witan__CommitCertificate *c = witan__commit_certificate__unpack(
+            NULL, ch->cert.len, ch->cert.data);
+        int err = WITAN_OK;
+        if (!e || !c) {
+            snprintf(inner, sizeof inner, "%s does not decode",
+                     !e ? "header" : "cert");
+            err = WITAN_EDECODE;
+        } else if (strcmp(e->chain_id, g->chain_id) != 0) {
+            snprintf(inner, sizeof inner, "header: of another chain");
+            err = WITAN_EPROOF;
+        } else if (!strict && e->height >= later) {
+            /* in force only past the height asked about */
+            witan__block_header__free_unpacked(e, NULL);
+            witan__commit_certificate__free_unpacked(c, NULL);
+            break;
+        } else if (e->height < cur->first || e->height >= later) {
+            /* Each change follows the last one's first height, and only
+             * changes in force by block h + L belong here. */
+            snprintf(inner, sizeof inner,
+                     "header: block %llu does not end the set in force "
+                     "from %llu before block %llu",
+                     (unsigned long long)e->height,
+                     (unsigned long long)cur->first,
+                     (unsigned long long)later);
+            err = WITAN_EPROOF;
+        } else if (e->next_validators_hash.len != WITAN_HASH_SIZE) {
+            snprintf(inner, sizeof inner,
+                     "header: block %llu names no next validator set",
+                     (unsigned long long)e->height);
+            err = WITAN_EPROOF;
+        }
+        if (!err) {
+            uint8_t hash[WITAN_HASH_SIZE];
+            char sub[LEDGER_WHY_SIZE / 2];
+            wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, ch->header.data,
+                                ch->header.len, hash);
+            err = ledger_cert_check(g->chain_id, cur->keys, cur->count, c,
+                                    e->height, hash, sub, sizeof sub);
+            if (err)
+                snprintf(inner, sizeof inner,
+                         "cert: block %llu is not certified by the set in "
+                         "force from %llu: %s",
+                         (unsigned long long)e->height,
+                         (unsigned long long)cur->first, sub);
+        }
+        if (!err) {
+            err = next_set(&ch->validator_set, e->next_validators_hash.data,
+                           e->height, cur, inner, sizeof inner);
+            if (!err && cur->first <= h)
+                *at_h = *cur;
+        }
+        if (e)
+            witan__block_header__free_unpacked(e, NULL);
+        if (c)
+            witan__commit_certificate__free_unpacked(c, NULL);
+        if (err) {
+            WHY("validator_changes[%zu]: %s", i, inner);
+            return err;
+        }
+    }
+    *at_later = *cur;
+    return WITAN_OK;
+}
+
 static int check(const Witan__Genesis *g, const Witan__Proof *p,
                  struct decoded *d, char *said, size_t said_size, char *why,
                  size_t why_size)
 {
     uint8_t gh[WITAN_HASH_SIZE];
     ledger_genesis_hash(g, gh);
-    if (p->version != LEDGER_PROOF_VERSION) {
-        WHY("proof version %u; this build checks version %d", p->version,
-            LEDGER_PROOF_VERSION);
+    if (p->version != LEDGER_PROOF_VERSION &&
+        p->version != LEDGER_PROOF_VERSION_SETS) {
+        WHY("proof version %u; this build checks versions %d and %d",
+            p->version, LEDGER_PROOF_VERSION, LEDGER_PROOF_VERSION_SETS);
+        return WITAN_EDECODE;
+    }
+    if ((p->version == LEDGER_PROOF_VERSION) != (p->n_validator_changes == 0) ||
+        p->n_validator_changes > LEDGER_PROOF_CHANGE_COUNT_MAX) {
+        WHY("a proof of version %u carries %s validator_changes",
+            p->version,
+            p->version == LEDGER_PROOF_VERSION ? "no" : "1 to 256");
         return WITAN_EDECODE;
     }
     if (strcmp(p->chain_id, g->chain_id) != 0 || !is32(&p->genesis_hash) ||
@@ -413,13 +645,7 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
             p->chain_id, g->chain_id);
         return WITAN_EPROOF;
     }
-    wcrypto_pubkey vals[WITAN_VALIDATOR_COUNT_MAX];
-    uint32_t nvals;
-    int err = ledger_validators_of(g, vals, &nvals);
-    if (err) {
-        WHY("the genesis names a validator key that does not parse");
-        return err;
-    }
+    int err;
     uint64_t depth = g->params ? g->params->pipeline_depth : 0;
     d->header = witan__block_header__unpack(NULL, p->header.len, p->header.data);
     d->later = witan__block_header__unpack(NULL, p->results_header.len,
@@ -467,20 +693,36 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
             (unsigned long long)depth);
         return WITAN_EPROOF;
     }
-    err = ledger_cert_check(g->chain_id, vals, nvals, d->cert, later->height,
-                            later_hash, inner, sizeof inner);
+    /* The sets in force at h and h + L, from the genesis's through each
+     * change the proof carries. */
+    struct ledger_pset *sets = malloc(3 * sizeof *sets);
+    if (!sets)
+        return WITAN_ENOMEM;
+    err = sets_follow(g, p->validator_changes, p->n_validator_changes, height,
+                      later->height, true, &sets[0], &sets[1], &sets[2], why,
+                      why_size);
+    if (err) {
+        free(sets);
+        return err;
+    }
+    err = ledger_cert_check(g->chain_id, sets[1].keys, sets[1].count, d->cert,
+                            later->height, later_hash, inner, sizeof inner);
     if (err) {
         WHY("results_cert: %s", inner);
+        free(sets);
         return err;
     }
     /* 2. It carries block h's certificate, which certifies header h. */
     if (!later->results_cert) {
         WHY("results_header carries no certificate of block %llu",
             (unsigned long long)height);
+        free(sets);
         return WITAN_EPROOF;
     }
-    err = ledger_cert_check(g->chain_id, vals, nvals, later->results_cert,
-                            height, hash, inner, sizeof inner);
+    err = ledger_cert_check(g->chain_id, sets[0].keys, sets[0].count,
+                            later->results_cert, height, hash, inner,
+                            sizeof inner);
+    free(sets);
     if (err) {
         WHY("header: block %llu's certificate in block %llu does not "
             "certify it: %s",
@@ -574,10 +816,16 @@ static int check(const Witan__Genesis *g, const Witan__Proof *p,
     }
     const ProtobufCEnumValue *st = protobuf_c_enum_descriptor_get_value(
         &witan__tx_status__descriptor, r->status);
+    char sets_said[96] = "";
+    if (p->n_validator_changes)
+        snprintf(sets_said, sizeof sets_said,
+                 " (the validator sets of %zu change(s) from the genesis "
+                 "on)",
+                 p->n_validator_changes);
     snprintf(said, said_size,
-             "Block %llu of chain %s, certified by its validators through "
+             "Block %llu of chain %s, certified by its validators%s through "
              "block %llu, holds transaction %s%s with receipt %s%s.",
-             (unsigned long long)height, g->chain_id,
+             (unsigned long long)height, g->chain_id, sets_said,
              (unsigned long long)later->height, tx_hex, from,
              st ? st->name + strlen("TX_STATUS_") : "UNKNOWN", rec);
     return WITAN_OK;
@@ -665,6 +913,23 @@ static void field_path(struct text *t, const char *name,
     puts_(t, n ? "\n  ]" : "]");
 }
 
+static void put_changes(struct text *t, Witan__ValidatorChange *const *list,
+                        size_t n)
+{
+    puts_(t, ",\n  \"validator_changes\": [");
+    for (size_t i = 0; i < n; i++) {
+        const Witan__ValidatorChange *ch = list[i];
+        puts_(t, i ? ",\n    {\"header\": " : "\n    {\"header\": ");
+        b64(t, &ch->header);
+        puts_(t, ",\n     \"cert\": ");
+        b64(t, &ch->cert);
+        puts_(t, ",\n     \"validator_set\": ");
+        b64(t, &ch->validator_set);
+        puts_(t, "}");
+    }
+    puts_(t, n ? "\n  ]" : "]");
+}
+
 int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
 {
     struct text t = {0};
@@ -696,6 +961,8 @@ int ledger_proof_to_json(const Witan__Proof *p, char **text, size_t *size)
     field_bytes(&t, "header", &p->header);
     field_bytes(&t, "results_header", &p->results_header);
     field_bytes(&t, "results_cert", &p->results_cert);
+    if (p->n_validator_changes)
+        put_changes(&t, p->validator_changes, p->n_validator_changes);
     puts_(&t, "\n}\n");
     if (t.oom) {
         free(t.p);
@@ -770,6 +1037,98 @@ static int get_path(const witan_json *doc, witan_json_ref obj,
         }
     }
     return WITAN_OK;
+}
+
+/* "validator_changes" of obj into *list (malloc'd, also on error):
+ * `want` says it must be there, with 1 to the maximum; otherwise it must
+ * not be (a proof of version 1) or, with `any`, may be either. */
+static int read_changes(const witan_json *doc, witan_json_ref obj, bool want,
+                        bool any, Witan__ValidatorChange ***list, size_t *count,
+                        char *why, size_t why_size)
+{
+    witan_json_ref r = witan_json_get(doc, obj, "validator_changes");
+    if (r == WITAN_JSON_NONE && !want)
+        return WITAN_OK;
+    size_t n = r == WITAN_JSON_NONE ? 0 : witan_json_count(doc, r);
+    if ((!want && !any) || r == WITAN_JSON_NONE ||
+        witan_json_type_of(doc, r) != WITAN_JSON_ARRAY || (want && n == 0) ||
+        n > LEDGER_PROOF_CHANGE_COUNT_MAX) {
+        if (any)
+            WHY("\"validator_changes\" is an array of at most %d changes",
+                LEDGER_PROOF_CHANGE_COUNT_MAX);
+        else
+            WHY("\"validator_changes\" is an array of 1 to %d changes in a "
+                "proof of version %d, and only there",
+                LEDGER_PROOF_CHANGE_COUNT_MAX, LEDGER_PROOF_VERSION_SETS);
+        return WITAN_EDECODE;
+    }
+    *list = calloc(n ? n : 1, sizeof **list);
+    if (!*list)
+        return WITAN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        witan_json_ref e = witan_json_at(doc, r, i, NULL);
+        Witan__ValidatorChange *ch = calloc(1, sizeof *ch);
+        if (!ch)
+            return WITAN_ENOMEM;
+        witan__validator_change__init(ch);
+        (*list)[(*count)++] = ch;
+        if (witan_json_type_of(doc, e) != WITAN_JSON_OBJECT) {
+            WHY("\"validator_changes\"[%zu] is not an object", i);
+            return WITAN_EDECODE;
+        }
+        char inner[LEDGER_WHY_SIZE] = "";
+        int err = get_bytes(doc, e, "header", true, &ch->header, inner,
+                            sizeof inner);
+        if (!err)
+            err = get_bytes(doc, e, "cert", true, &ch->cert, inner,
+                            sizeof inner);
+        if (!err)
+            err = get_bytes(doc, e, "validator_set", true, &ch->validator_set,
+                            inner, sizeof inner);
+        if (err) {
+            WHY("\"validator_changes\"[%zu]: %s", i, inner);
+            return err;
+        }
+    }
+    return WITAN_OK;
+}
+
+int ledger_validator_changes_to_json(Witan__ValidatorChange *const *changes,
+                                     size_t count, char **text, size_t *size)
+{
+    struct text t = {0};
+    puts_(&t, "{\n  \"version\": 1");
+    put_changes(&t, changes, count);
+    puts_(&t, "\n}\n");
+    if (t.oom) {
+        free(t.p);
+        return WITAN_ENOMEM;
+    }
+    *text = t.p;
+    *size = t.len;
+    return WITAN_OK;
+}
+
+int ledger_validator_changes_from_json(const char *text, size_t size,
+                                       Witan__ValidatorChange ***changes,
+                                       size_t *count, char *why,
+                                       size_t why_size)
+{
+    *changes = NULL;
+    *count = 0;
+    witan_json *doc;
+    int err = witan_json_parse(text, size, &doc, why, why_size);
+    if (err)
+        return err;
+    if (witan_json_type_of(doc, WITAN_JSON_ROOT) != WITAN_JSON_OBJECT) {
+        WHY("a set-chain file is a JSON object");
+        err = WITAN_EDECODE;
+    }
+    if (!err)
+        err = read_changes(doc, WITAN_JSON_ROOT, false, true, changes, count,
+                           why, why_size);
+    witan_json_free(doc);
+    return err;
 }
 
 static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
@@ -847,6 +1206,10 @@ static int proof_from_doc(const witan_json *doc, witan_json_ref obj,
     if (!err)
         err = get_path(doc, obj, "receipts_path", true, &p->receipts_path,
                        &p->n_receipts_path, why, why_size);
+    if (!err)
+        err = read_changes(doc, obj, p->version == LEDGER_PROOF_VERSION_SETS,
+                           false, &p->validator_changes,
+                           &p->n_validator_changes, why, why_size);
     if (err) {
         witan__proof__free_unpacked(p, NULL);
         return err;
@@ -874,7 +1237,10 @@ int ledger_evidence_to_json(const Witan__Proof *const *proofs, size_t count,
                             char **text, size_t *size)
 {
     struct text t = {0};
-    puts_(&t, "{\n\"version\": 1,\n\"evidence\": [\n");
+    char head[64];
+    snprintf(head, sizeof head, "{\n\"version\": %d,\n\"evidence\": [\n",
+             LEDGER_EVIDENCE_VERSION);
+    puts_(&t, head);
     for (size_t i = 0; i < count; i++) {
         char *one;
         size_t n;
@@ -913,9 +1279,9 @@ int ledger_evidence_from_json(const char *text, size_t size,
     if (list != WITAN_JSON_NONE &&
         (witan_json_int(doc, witan_json_get(doc, WITAN_JSON_ROOT, "version"),
                         &version) ||
-         version != LEDGER_PROOF_VERSION)) {
+         version != LEDGER_EVIDENCE_VERSION)) {
         WHY("an evidence file of version %d has \"version\": %d",
-            LEDGER_PROOF_VERSION, LEDGER_PROOF_VERSION);
+            LEDGER_EVIDENCE_VERSION, LEDGER_EVIDENCE_VERSION);
         witan_json_free(doc);
         return WITAN_EDECODE;
     }

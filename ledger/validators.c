@@ -157,6 +157,41 @@ int vsets_load(ledger *l)
     return err;
 }
 
+int vset_next_hash(store_txn *txn, uint64_t height, bool *has,
+                   uint8_t hash[WITAN_HASH_SIZE])
+{
+    uint8_t key[8];
+    const void *v;
+    size_t vs;
+    *has = false;
+    if (height == UINT64_MAX)
+        return WITAN_OK;
+    store_be64(key, height + 1);
+    int err = store_get(txn, STORE_VALIDATOR_SETS, key, sizeof key, &v, &vs);
+    if (err == WITAN_ENOTFOUND)
+        return WITAN_OK;
+    if (err)
+        return err;
+    /* The bytes as stored are the canonical encoding (vset_put): a proof
+     * carries them and its checker hashes what it received. */
+    wcrypto_hash_tagged(WCRYPTO_TAG_VALIDATORS, v, vs, hash);
+    *has = true;
+    return WITAN_OK;
+}
+
+int ledger_next_validators_hash(ledger *l, uint64_t height, bool *has,
+                                uint8_t hash[WITAN_HASH_SIZE])
+{
+    store_txn *txn;
+    *has = false;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    err = vset_next_hash(txn, height, has, hash);
+    store_abort(txn);
+    return err;
+}
+
 int vset_find(const struct ledger_vset *v, const uint8_t *key, size_t size)
 {
     if (size != WCRYPTO_ED25519_PUBKEY_SIZE)

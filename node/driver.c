@@ -528,7 +528,8 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
 
 int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
                         const uint8_t txs_root[WITAN_HASH_SIZE],
-                        const pbft_bytes *txs, uint32_t tx_count)
+                        const pbft_bytes *txs, uint32_t tx_count,
+                        const uint8_t *next_validators_hash)
 {
     pbft_event ev;
     memset(&ev, 0, sizeof ev);
@@ -538,6 +539,7 @@ int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
     memcpy(ev.u.proposal.txs_root, txs_root, WITAN_HASH_SIZE);
     ev.u.proposal.txs = txs;
     ev.u.proposal.tx_count = tx_count;
+    ev.u.proposal.next_validators_hash = next_validators_hash;
     return step(d, &ev);
 }
 

@@ -6,7 +6,8 @@
  * a node that holds a quorum of valid signatures writes the signed note to
  * its `heads` table, whence clients, auditors and witnesses fetch it.
  * Signatures are checked against the receiver's own root, so a validator
- * that signs another history only wastes a slot.
+ * that signs another history only wastes a slot. Each size is signed by
+ * the validator set in force at it, so heads follow governance's changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +37,25 @@ static struct node_head_slot *slot_of(struct node *n, uint64_t size)
     return s;
 }
 
+/* A signature held for validator v: sent by the peer whose key is v's in
+ * the set in force at the slot's size, over this node's text. */
 static bool verify(struct node *n, struct node_head_slot *s, uint32_t v)
 {
+    if (v >= s->set_count ||
+        memcmp(s->from[v], s->keys[v], WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
+        return false;
     char text[LEDGER_HEAD_TEXT_SIZE_MAX];
     int len = ledger_head_text(n->genesis, s->size, s->root, text, sizeof text);
-    return len > 0 &&
-           wcrypto_ed25519_verify_message(n->genesis->validators[v]->pubkey.data,
-                                          text, (size_t)len, s->sig[v]) == 0;
+    return len > 0 && wcrypto_ed25519_verify_message(s->keys[v], text,
+                                                     (size_t)len,
+                                                     s->sig[v]) == 0;
 }
 
 /* With a quorum of valid signatures, (re)writes the signed note: its text,
  * a blank line, and the signatures in validator order. */
 static void write_if_quorum(struct node *n, struct node_head_slot *s)
 {
-    uint32_t count = 0, nv = (uint32_t)n->genesis->n_validators;
+    uint32_t count = 0, nv = s->set_count;
     for (uint32_t v = 0; v < nv; v++)
         count += s->state[v] == SIG_VALID;
     if (count < pbft_quorum(nv) || count == s->written_count)
@@ -63,7 +69,8 @@ static void write_if_quorum(struct node *n, struct node_head_slot *s)
     for (uint32_t v = 0; v < nv; v++) {
         if (s->state[v] != SIG_VALID)
             continue;
-        int l = ledger_head_signature_line(n->genesis, v, s->sig[v], note + at,
+        int l = ledger_head_signature_line(n->genesis, s->set_first, v,
+                                           s->keys[v], s->sig[v], note + at,
                                            sizeof note - at);
         if (l < 0)
             return;
@@ -92,6 +99,30 @@ static void write_if_quorum(struct node *n, struct node_head_slot *s)
                 (unsigned long long)s->size, count, nv);
 }
 
+/* The set in force at the slot's size, which has executed here. */
+static int load_set(struct node *n, struct node_head_slot *s)
+{
+    Witan__ValidatorSet *vs;
+    int err = ledger_validator_set(n->l, s->size, &vs);
+    if (err)
+        return err;
+    if (vs->n_validators > WITAN_VALIDATOR_COUNT_MAX)
+        err = WITAN_EDBCORRUPT;
+    for (size_t i = 0; !err && i < vs->n_validators; i++) {
+        if (vs->validators[i]->pubkey.len != WCRYPTO_ED25519_PUBKEY_SIZE)
+            err = WITAN_EDBCORRUPT;
+        else
+            memcpy(s->keys[i], vs->validators[i]->pubkey.data,
+                   WCRYPTO_ED25519_PUBKEY_SIZE);
+    }
+    if (!err) {
+        s->set_first = vs->first_height;
+        s->set_count = (uint32_t)vs->n_validators;
+    }
+    witan__validator_set__free_unpacked(vs, NULL);
+    return err;
+}
+
 void node_heads_executed(struct node *n, uint64_t height)
 {
     if (height == 0 || height % interval(n) != 0)
@@ -102,26 +133,36 @@ void node_heads_executed(struct node *n, uint64_t height)
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
     WITAN_ASSERT(tip.height == height);
+    int err = load_set(n, s);
+    if (err) {
+        WITAN_WARN("node", "head of %llu blocks: the validator set in force "
+                           "at it cannot be read: %s",
+                   (unsigned long long)height, witan_err_message(err));
+        return;
+    }
     wcrypto_history_root(&tip.history, s->root);
     s->have_root = true;
     /* Signatures that came before this node got here are checked now. */
-    for (uint32_t v = 0; v < n->genesis->n_validators; v++)
+    for (uint32_t v = 0; v < WITAN_VALIDATOR_COUNT_MAX; v++)
         if (s->state[v] == SIG_UNCHECKED)
             s->state[v] = verify(n, s, v) ? SIG_VALID : SIG_NONE;
     char text[LEDGER_HEAD_TEXT_SIZE_MAX];
     int len = ledger_head_text(n->genesis, height, s->root, text, sizeof text);
-    /* Heads are signed by the genesis's validators with their genesis
-     * keys: a validator added or rotated by governance signs none. */
-    uint32_t self = n->genesis_index;
-    if (self >= n->genesis->n_validators ||
-        memcmp(n->genesis->validators[self]->pubkey.data, n->key.pub.bytes,
-               WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
+    /* Signed by the set in force at this size, with this node's key in
+     * it: a validator added signs from its set on, a removed one or an
+     * old key no more. */
+    uint32_t self = UINT32_MAX;
+    for (uint32_t v = 0; v < s->set_count; v++)
+        if (memcmp(s->keys[v], n->key.pub.bytes,
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            self = v;
+    if (self == UINT32_MAX || len < 0 ||
+        wcrypto_ed25519_sign_message(&n->key, text, (size_t)len,
+                                     s->sig[self]))
         return;
-    if (len < 0 || wcrypto_ed25519_sign_message(&n->key, text, (size_t)len,
-                                                s->sig[self]))
-        return;
+    memcpy(s->from[self], n->key.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE);
     s->state[self] = SIG_VALID;
-    if (n->genesis->n_validators > 1) {
+    if (s->set_count > 1 && n->replica) {
         Witan__HeadSignature h = WITAN__HEAD_SIGNATURE__INIT;
         h.size = height;
         h.validator = self;
@@ -142,19 +183,31 @@ void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
     uint64_t k = interval(n);
+    /* `validator` is the signer's index in the set in force at `size`,
+     * which may not be the set the mesh is linked for (and is not known
+     * yet for a size this node has not executed): the sender's key goes
+     * with the signature, and must be that index's key in that set. */
+    uint8_t from[WCRYPTO_ED25519_PUBKEY_SIZE];
     /* Only checkpoint sizes near this node's tip: older ones are done,
      * and far-future ones would let a peer evict the slots in use. */
     bool ok = h && h->size > 0 && h->size % k == 0 &&
-              h->validator == sender &&
-              h->validator < n->genesis->n_validators &&
-              h->validator != n->genesis_index &&
+              h->validator < WITAN_VALIDATOR_COUNT_MAX &&
+              replica_peer_key(n, sender, from) &&
+              memcmp(from, n->key.pub.bytes, sizeof from) != 0 &&
               h->signature.len == WITAN_SIGNATURE_SIZE &&
               h->size <= tip.height + NODE_HEADS_AHEAD_MAX * k &&
               h->size + (NODE_HEADS_SLOTS - NODE_HEADS_AHEAD_MAX) * k >
                   tip.height;
     struct node_head_slot *s = ok ? slot_of(n, h->size) : NULL;
+    /* A validator signs for itself only: a slot is taken by the peer
+     * holding that index's key, so no peer displaces another's. */
+    if (s && s->have_root &&
+        (h->validator >= s->set_count ||
+         memcmp(s->keys[h->validator], from, sizeof from) != 0))
+        s = NULL;
     if (s && s->state[h->validator] != SIG_VALID) {
         memcpy(s->sig[h->validator], h->signature.data, WITAN_SIGNATURE_SIZE);
+        memcpy(s->from[h->validator], from, sizeof from);
         s->state[h->validator] = SIG_UNCHECKED;
         if (s->have_root) {
             s->state[h->validator] =

@@ -137,9 +137,17 @@ void node_disk_figures(struct node *n, struct node_disk *out);
 
 struct node_head_slot {
     uint64_t size; /* 0: empty */
-    bool have_root;
+    bool have_root; /* and the set in force at size */
     uint8_t root[WITAN_HASH_SIZE];
+    /* The set in force at `size` signs it (proofs.md): its first height
+     * and keys, known once this node has executed `size`. */
+    uint64_t set_first;
+    uint32_t set_count;
+    uint8_t keys[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_ED25519_PUBKEY_SIZE];
+    /* By index in that set: a signature and the key of the peer that sent
+     * it (checked against the set's key once it is known). */
     uint8_t sig[WITAN_VALIDATOR_COUNT_MAX][WITAN_SIGNATURE_SIZE];
+    uint8_t from[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_ED25519_PUBKEY_SIZE];
     uint8_t state[WITAN_VALIDATOR_COUNT_MAX]; /* none, unchecked, valid */
     uint32_t written_count; /* signatures in the note last stored */
 };
@@ -156,9 +164,6 @@ struct node {
     ledger *l;
     wcrypto_keypair key;
     uint32_t validator_index; /* in the validator set in force */
-    /* In the genesis's set, which signed history heads are defined by
-     * (proofs.md); UINT32_MAX for a validator added by governance. */
-    uint32_t genesis_index;
     struct mempool pool;
     nng_socket sock;
     struct ledger_tx **selection;
@@ -184,6 +189,10 @@ void node_heads_on_frame(struct node *n, uint32_t sender, const uint8_t *data,
  * malloc'd (the caller frees it after out is sent). WITAN_ENOTFOUND. */
 int node_heads_get(struct node *n, uint64_t size, Witan__HeadResponse *out,
                    char **note);
+/* The key of validator `index` of the set the mesh is linked for (the
+ * authenticated sender of a frame); false when there is none. */
+bool replica_peer_key(struct node *n, uint32_t index,
+                      uint8_t key[WCRYPTO_ED25519_PUBKEY_SIZE]);
 /* One item to validator `to` (or PBFT_TO_ALL) over the mesh. */
 void replica_send(struct node *n, uint32_t to, uint8_t kind,
                   const uint8_t *data, size_t size);

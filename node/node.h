@@ -331,10 +331,13 @@ void node_driver_free(struct node_driver *d);
 int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop);
 
 /* Answers PBFT_ACT_BUILD (from the build callback). `txs` stay the
- * caller's. The core's errors (spec: the replica must be discarded). */
+ * caller's; next_validators_hash is NULL but in the last block of a
+ * validator set (ledger_next_validators_hash). The core's errors (spec:
+ * the replica must be discarded). */
 int node_driver_propose(struct node_driver *d, uint64_t height, int64_t time_ms,
                         const uint8_t txs_root[WITAN_HASH_SIZE],
-                        const pbft_bytes *txs, uint32_t tx_count);
+                        const pbft_bytes *txs, uint32_t tx_count,
+                        const uint8_t *next_validators_hash);
 /* Answers PBFT_ACT_READ_BLOCKS (from the read_blocks callback). */
 int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
                             const pbft_certified_block *blocks,

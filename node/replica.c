@@ -134,6 +134,23 @@ static int hand_change(struct node *n)
     return err;
 }
 
+bool replica_peer_key(struct node *n, uint32_t index,
+                      uint8_t key[WCRYPTO_ED25519_PUBKEY_SIZE])
+{
+    struct replica *r = n->replica;
+    Witan__ValidatorSet *vs;
+    if (!r || ledger_validator_set(n->l, r->linked_from ? r->linked_from : 1,
+                                   &vs))
+        return false;
+    bool ok = index < vs->n_validators &&
+              vs->validators[index]->pubkey.len == WCRYPTO_ED25519_PUBKEY_SIZE;
+    if (ok)
+        memcpy(key, vs->validators[index]->pubkey.data,
+               WCRYPTO_ED25519_PUBKEY_SIZE);
+    witan__validator_set__free_unpacked(vs, NULL);
+    return ok;
+}
+
 /* Once a round: when the core has switched sets, the mesh follows; a
  * validator no longer in the set stops. */
 static int follow_set(struct node *n)
@@ -444,9 +461,15 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     if (!err && count && m && strcmp(m, "txs-root") == 0)
         root[0] ^= 0x01;
 #endif
+    /* Block E of a change names the next set (the ledger stored it when
+     * its boundary executed, at least L + 1 blocks before). */
+    uint8_t next_vs[WITAN_HASH_SIZE];
+    bool has_next = false;
+    if (!err)
+        err = ledger_next_validators_hash(n->l, height, &has_next, next_vs);
     if (!err)
         err = node_driver_propose(d, height, node_wall_ms(), root, txs,
-                                  (uint32_t)count);
+                                  (uint32_t)count, has_next ? next_vs : NULL);
     free(txs);
     free(ptrs);
     free(sizes);

@@ -655,6 +655,11 @@ void node_handle_request(struct node *n, nng_msg *msg)
         break;
     case WITAN__REQUEST__KIND_HEAD:
         err = node_heads_get(n, req->head->size, &head, &head_note);
+        if (!err)
+            err = ledger_validator_changes(n->l, head.size,
+                                           &head.validator_changes,
+                                           &head.n_validator_changes, why,
+                                           sizeof why);
         if (err == WITAN_ENOTFOUND)
             snprintf(why, sizeof why,
                      req->head->size ? "no signed head of that size here "
@@ -718,6 +723,8 @@ void node_handle_request(struct node *n, nng_msg *msg)
     if (proof.proof)
         witan__proof__free_unpacked(proof.proof, NULL);
     free(head_note);
+    ledger_validator_changes_free(head.validator_changes,
+                                  head.n_validator_changes);
     witan__request__free_unpacked(req, NULL);
 }
 
@@ -745,11 +752,10 @@ static int load_home(struct node *n, const char *home)
         return WITAN_EKEYTYPE;
     }
     bool found = false;
-    n->genesis_index = UINT32_MAX;
     for (size_t i = 0; i < n->genesis->n_validators; i++)
         if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,
                    WCRYPTO_ED25519_PUBKEY_SIZE) == 0) {
-            n->validator_index = n->genesis_index = (uint32_t)i;
+            n->validator_index = (uint32_t)i;
             found = true;
         }
     /* With validators, consensus finds its key in the set in force (a

@@ -185,7 +185,8 @@ static int null_build(void *ctx, struct node_driver *d, uint64_t height)
     }
     uint8_t root[32];
     wcrypto_merkle_root(leaves, count, root);
-    return node_driver_propose(d, height, (int64_t)height, root, txs, count);
+    return node_driver_propose(d, height, (int64_t)height, root, txs, count,
+                               NULL);
 }
 
 static bool ids_ok(const struct null_app *a, const Witan__Block *b)

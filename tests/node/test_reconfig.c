@@ -8,7 +8,11 @@
  * stopped a block is certified with validator 4's signature among the
  * quorum. Then validator 2's key is rotated: its node stops at the
  * boundary, is started again with the new key, and certifies with it;
- * validator 1, paused across the change, catches up after it.
+ * validator 1, paused across the change, catches up after it. A proof of
+ * a transaction after the three changes, and the latest signed head with
+ * its set chain, check with the genesis alone; a head whose rotated
+ * validator's line is signed by its old key is refused; and `audit
+ * verify` re-executes the chain across the changes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "ledger/ledger.h"
 #include "tests/node/nodetest.h"
 
 #define NODES 5
@@ -220,6 +225,89 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The head (signed by the set in force from `first`, after validator 2's
+ * rotation) with four of its five validators' lines, validator 2's either
+ * as it was or signed by its rotated-out key under the same name: with
+ * the genuine line four signed and it holds; with the old key's, that is
+ * another key's line, three count, and it is refused. */
+static void old_key_head(uint64_t first, const char *gen)
+{
+    static char out[OUT_SIZE], note[LEDGER_HEAD_SIZE_MAX],
+        edited[LEDGER_HEAD_SIZE_MAX];
+    char file[700], name0[128], name2[128], line[512];
+    snprintf(file, sizeof file, "%s/head.txt", dir);
+    FILE *f = fopen(file, "r");
+    assert_non_null(f);
+    size_t n = fread(note, 1, sizeof note - 1, f);
+    fclose(f);
+    note[n] = '\0';
+    char *blank = strstr(note, "\n\n");
+    assert_non_null(blank);
+    size_t text_size = (size_t)(blank - note) + 1;
+    snprintf(name0, sizeof name0, "\xe2\x80\x94 %s/%llu/0 ", CHAIN,
+             (unsigned long long)first);
+    snprintf(name2, sizeof name2, "\xe2\x80\x94 %s/%llu/2 ", CHAIN,
+             (unsigned long long)first);
+    int lines = 0;
+    bool has2 = false;
+    for (char *p = blank + 2; *p; p = strchr(p, '\n') + 1) {
+        lines++;
+        has2 |= strncmp(p, name2, strlen(name2)) == 0;
+    }
+    assert_true(lines >= 4);
+    assert_true(has2);
+    bool drop0 = lines == 5; /* leave four of five */
+    wcrypto_keypair old;
+    snprintf(file, sizeof file, "%s/node2-old.key", dir);
+    assert_int_equal(wcrypto_keyfile_read(file, &old), 0);
+    /* Validator 2's line under the same name by the old key: its key id
+     * (proofs.md) and its signature over the text. */
+    uint8_t blob[4 + 64], h[32], buf[200];
+    char b64[128];
+    size_t nl = strlen(name2) - 5; /* the name alone: no dash, no spaces */
+    memcpy(buf, name2 + 4, nl);
+    buf[nl] = '\n';
+    buf[nl + 1] = 0x01;
+    memcpy(buf + nl + 2, old.pub.bytes, 32);
+    wcrypto_sha256(buf, nl + 2 + 32, h);
+    memcpy(blob, h, 4);
+    assert_int_equal(wcrypto_ed25519_sign_message(&old, note, text_size,
+                                                  blob + 4),
+                     0);
+    wcrypto_keypair_wipe(&old);
+    assert_true(wcrypto_base64_encode(blob, sizeof blob, b64, sizeof b64) > 0);
+    for (int forged = 0; forged < 2; forged++) {
+        memcpy(edited, note, text_size + 1);
+        size_t at = text_size + 1;
+        for (char *p = blank + 2; *p;) {
+            char *eol = strchr(p, '\n');
+            size_t len = (size_t)(eol - p) + 1;
+            const char *src = p;
+            if (forged && strncmp(p, name2, strlen(name2)) == 0) {
+                len = (size_t)snprintf(line, sizeof line, "%s%s\n", name2,
+                                       b64);
+                src = line;
+            }
+            if (!(drop0 && strncmp(p, name0, strlen(name0)) == 0)) {
+                memcpy(edited + at, src, len);
+                at += len;
+            }
+            p = eol + 1;
+        }
+        snprintf(file, sizeof file, "%s/edited-head.txt", dir);
+        f = fopen(file, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(edited, 1, at, f), at);
+        fclose(f);
+        int rc = run(out, "%s/witan audit check %s --genesis %s --sets "
+                          "%s/sets.json 2>&1",
+                     bin_dir, file, gen, dir);
+        if (forged ? rc == 0 || !strstr(out, "signed by 3 of 5") : rc != 0)
+            fail_msg("head %s validator 2's old key: %s",
+                     forged ? "with" : "without", out);
+    }
+}
+
 static void test_remove_and_add_back(void **state)
 {
     (void)state;
@@ -383,8 +471,9 @@ static void test_remove_and_add_back(void **state)
     addr_of(0, addr, sizeof addr);
     assert_true(nt_status(addr, &h, NULL));
     assert_int_equal(h, first - 1);
-    assert_int_equal(run(out, "cp %s %s/node2/validator.key 2>&1", newkey,
-                         dir),
+    assert_int_equal(run(out, "cp %s/node2/validator.key %s/node2-old.key && "
+                              "cp %s %s/node2/validator.key 2>&1",
+                         dir, dir, newkey, dir),
                      0);
     snprintf(home, sizeof home, "%s/node2", dir);
     snprintf(log, sizeof log, "%s/node2/log", dir);
@@ -435,6 +524,58 @@ static void test_remove_and_add_back(void **state)
     addr_of(0, addr, sizeof addr);
     assert_true(nt_block(addr, h, hash0, root));
     assert_memory_equal(hash0, hash1, 32);
+
+    /* Auditors follow the three changes from the genesis alone
+     * (proofs.md): a proof of a transaction past them carries them and
+     * holds; so does the latest signed head with the set chain its node
+     * hands out. */
+    uint8_t last[32];
+    char hex[65], gen[700];
+    submit(0, last);
+    attest(0, 0x1f);
+    attest(0, 0x1f); /* block h + L is committed */
+    witan_hex_encode(last, 32, hex);
+    snprintf(gen, sizeof gen, "%s/node0/genesis.json", dir);
+    snprintf(args, sizeof args, "audit prove %s --out %s/proof.json", hex,
+             dir);
+    expect(0, 0, out, args);
+    assert_int_equal(run(out, "%s/witan audit check %s/proof.json --genesis "
+                              "%s 2>&1",
+                         bin_dir, dir, gen),
+                     0);
+    if (!strstr(out, "3 change(s)"))
+        fail_msg("proof: %s", out);
+    char head_args[1400];
+    snprintf(head_args, sizeof head_args,
+             "audit head --out %s/head.txt --sets-out %s/sets.json", dir, dir);
+    expect(0, 0, out, head_args);
+    int rc = run(out, "%s/witan audit check %s/head.txt --genesis %s --sets "
+                      "%s/sets.json 2>&1",
+                 bin_dir, dir, gen, dir);
+    if (rc != 0)
+        fail_msg("head: %s", out);
+    /* A head signed after the rotation is the new set's: it holds only
+     * with the set chain. */
+    unsigned long long head_size = 0;
+    snprintf(file, sizeof file, "%s/head.txt", dir);
+    f = fopen(file, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%*[^\n]\n%llu", &head_size), 1);
+    fclose(f);
+    if (head_size >= first) {
+        assert_non_null(strstr(out, "3 set change(s)"));
+        assert_int_not_equal(run(out, "%s/witan audit check %s/head.txt "
+                                      "--genesis %s 2>&1",
+                                 bin_dir, dir, gen),
+                             0);
+        assert_non_null(strstr(out, "does NOT hold"));
+        old_key_head(first, gen);
+    }
+    /* Re-execution follows the changes too, block E's
+     * next_validators_hash included. */
+    char verify[1400];
+    snprintf(verify, sizeof verify, "audit verify --genesis %s --quiet", gen);
+    expect(0, 1, out, verify);
 }
 
 int main(int argc, char **argv)

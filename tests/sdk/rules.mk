@@ -4,6 +4,9 @@
 # and python3-nacl.
 #   test-sdk-python   a real four-validator chain, exported, verified by the
 #                     SDK and refused in tampered copies (tests/sdk/test_sdk.sh)
+#   test-sdk-sets     a proof and a head after three validator-set changes
+#                     (tests/fixtures/sets), by C and the SDK, and tampered
+#                     copies (tests/sdk/test_sets.sh; no process)
 SDK_PYTHON := /usr/bin/python3
 SDK_PB_DIR := $(BUILD)/sdk/python
 SDK_PB := $(SDK_PB_DIR)/spec/witan_pb2.py
@@ -18,3 +21,9 @@ test-sdk-python: $(BUILD)/bin/witand $(BUILD)/bin/witan $(SDK_PB)
 	@WITAN_PB_DIR=$(abspath $(SDK_PB_DIR)) PYTHON=$(SDK_PYTHON) \
 	    sh tests/sdk/test_sdk.sh $(BUILD)/bin
 TEST_EXTRA += test-sdk-python
+
+.PHONY: test-sdk-sets
+test-sdk-sets: $(BUILD)/bin/witan $(SDK_PB)
+	@WITAN_PB_DIR=$(abspath $(SDK_PB_DIR)) PYTHON=$(SDK_PYTHON) \
+	    sh tests/sdk/test_sets.sh $(BUILD)/bin
+TEST_EXTRA += test-sdk-sets

@@ -290,19 +290,19 @@ refused() {
 tp() { "$py" tests/sdk/tamper_proof.py "$dir/$1" "$dir/$3" "$2"; }
 tp decision.json tx-path t-tx-path.json
 refused "a bit of tx_path" "$dir/t-tx-path.json" \
-    "step 6 (the transaction): tx_path does not lead"
+    "step 7 (the transaction): tx_path does not lead"
 tp decision.json receipts-path t-receipts-path.json
 refused "a bit of receipts_path" "$dir/t-receipts-path.json" \
-    "step 5 (the receipt): receipts_path does not lead"
+    "step 6 (the receipt): receipts_path does not lead"
 tp decision.json value t-value.json
 refused "a bit of the record's value" "$dir/t-value.json" \
-    "step 7 (the record): its record hash .* is not among"
+    "step 8 (the record): its record hash .* is not among"
 tp tx.json results-cert t-cert.json
 refused "a bit of results_cert" "$dir/t-cert.json" \
-    "step 3 (results_cert): .*signature of validator . (.*) does not verify"
+    "step 4 (results_cert): .*signature of validator . (.*) does not verify"
 n=$(tp evidence.json evidence-path t-ev-path.json)
 refused "a bit of a path in proof $n of the evidence" \
-    "$dir/t-ev-path.json" "proof $n of the evidence, step 5 (the receipt)"
+    "$dir/t-ev-path.json" "proof $n of the evidence, step 6 (the receipt)"
 tp evidence.json evidence-drop t-ev-drop.json
 refused "the model's registration left out of the evidence" \
     "$dir/t-ev-drop.json" "evidence: no proof of the model's registration"

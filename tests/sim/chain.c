@@ -452,12 +452,19 @@ static bool is_tx_mutation(enum simchain_mutation m)
 static uint8_t *with_varint(const uint8_t *d, size_t size, uint32_t field,
                             uint32_t value, size_t *out_size)
 {
-    uint8_t *out = malloc(size + 2);
-    WITAN_ASSERT(out != NULL && field < 16 && value < 128);
+    /* The tag as a varint: one byte below field 16, two up to 2047. */
+    uint8_t *out = malloc(size + 3);
+    WITAN_ASSERT(out != NULL && field < 2048 && value < 128);
     memcpy(out, d, size);
-    out[size] = (uint8_t)(field << 3);
-    out[size + 1] = (uint8_t)value;
-    *out_size = size + 2;
+    uint32_t tag = field << 3;
+    size_t k = 0;
+    if (tag >= 0x80) {
+        out[size + k++] = (uint8_t)(tag | 0x80);
+        tag >>= 7;
+    }
+    out[size + k++] = (uint8_t)tag;
+    out[size + k++] = (uint8_t)value;
+    *out_size = size + k;
     return out;
 }
 
@@ -594,7 +601,7 @@ bool simchain_mutate(simchain *c, enum simchain_mutation m,
         WITAN_ASSERT(hb != NULL);
         witan__block_header__pack(&hh, hb);
         if (m == SIMCHAIN_M_HEADER_UNKNOWN) {
-            uint8_t *x = with_varint(hb, hs, 15, 1, &hs);
+            uint8_t *x = with_varint(hb, hs, 16, 1, &hs);
             free(hb);
             hb = x;
         } else if (m == SIMCHAIN_M_HEADER_TWICE) {

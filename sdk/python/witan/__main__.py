@@ -3,14 +3,16 @@
 
     python3 -m witan verify --archive FILE [--genesis FILE]
     python3 -m witan check (PROOF | EVIDENCE | HEAD) --genesis FILE
+                           [--sets FILE]
     python3 -m witan consistency OLD_HEAD NEW_HEAD --genesis FILE
-                                 (--proof FILE | --http URL)
+                                 (--proof FILE | --http URL) [--sets FILE]
     python3 -m witan selftest
 
 Exit status: 0 when everything holds, 1 when something does not (the
 first divergence is named on stderr), 2 for a usage error.
 """
 import argparse
+import json
 import sys
 
 from . import archive, genesis, heads, proofs, verify as verify_mod, vectors
@@ -90,6 +92,22 @@ def _genesis(path, what):
         raise SystemExit(2)
 
 
+def _sets(args, what):
+    """The validator-set changes of --sets FILE (a set-chain file or a
+    proof of version 2: its "validator_changes"), or none."""
+    if not args.sets:
+        return []
+    text = _read(args.sets, what)
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise proofs.ProofError(0, "a set-chain file is a JSON object")
+        return proofs.changes_from_json(doc.get("validator_changes", []))
+    except (ValueError, proofs.ProofError) as e:
+        print("witan %s: %s: %s" % (what, args.sets, e), file=sys.stderr)
+        raise SystemExit(2)
+
+
 def cmd_check(args):
     """A proof.json, an evidence bundle or a signed head, with the genesis
     alone (spec/proofs.md); which one is told by the first character."""
@@ -112,7 +130,7 @@ def cmd_check(args):
             return 1
         return 0
     try:
-        h = heads.check_head(text, g)
+        h = heads.check_head(text, g, _sets(args, "check"))
     except heads.HeadError as e:
         print("witan check: %s: FAILED: signed head: %s" % (args.file, e),
               file=sys.stderr)
@@ -123,10 +141,12 @@ def cmd_check(args):
 
 def cmd_consistency(args):
     g = _genesis(args.genesis, "consistency")
+    changes = _sets(args, "consistency")
     hs = []
     for path in (args.old, args.new):
         try:
-            hs.append(heads.check_head(_read(path, "consistency"), g))
+            hs.append(heads.check_head(_read(path, "consistency"), g,
+                                       changes))
         except heads.HeadError as e:
             print("witan consistency: %s: FAILED: signed head: %s"
                   % (path, e), file=sys.stderr)
@@ -163,12 +183,15 @@ def main(argv=None):
                        "bundle or a signed history head (spec/proofs.md)")
     c.add_argument("file")
     c.add_argument("--genesis", required=True, help="the genesis you trust")
+    c.add_argument("--sets", help="a head's validator-set changes (`witan "
+                   "audit head --sets-out`, or a proof of version 2)")
     k = sub.add_parser("consistency", help="verify an RFC 6962 consistency "
                        "proof between two signed heads, against their "
                        "signed roots")
     k.add_argument("old")
     k.add_argument("new")
     k.add_argument("--genesis", required=True, help="the genesis you trust")
+    k.add_argument("--sets", help="the newer head's validator-set changes")
     src = k.add_mutually_exclusive_group(required=True)
     src.add_argument("--proof", help="the proof as JSON (GET "
                      "/v1/proofs/consistency's answer)")

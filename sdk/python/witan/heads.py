@@ -13,6 +13,7 @@ import urllib.request
 from .genesis import genesis_hash, quorum
 from .hashing import sha256, verify_consistency
 from .keys import SIGNATURE_SIZE, ed25519_verify
+from .proofs import SetsError, follow_sets
 
 DASH = "\u2014 "          # a signature line starts with U+2014 and a space
 CONSISTENCY_MAX = 65      # "at most 65 hashes"
@@ -24,8 +25,12 @@ class HeadError(Exception):
     pass
 
 
-def key_name(g, i):
-    return "%s/%d" % (g.chain_id, i)
+def key_name(g, i, first=1):
+    """Validator i's key name: "<chain id>/<i>" in the genesis's set,
+    "<chain id>/<first height>/<i>" in a set governance made."""
+    if first <= 1:
+        return "%s/%d" % (g.chain_id, i)
+    return "%s/%d/%d" % (g.chain_id, first, i)
 
 
 def key_id(name, pubkey):
@@ -57,11 +62,15 @@ class Head:
         self.size = 0
         self.root = None
         self.signers = []    # validator indexes whose lines verified
+        self.set_count = 0   # validators in the set in force at size
+        self.changes = 0     # set changes given with it
         self.ignored = 0     # lines of keys that are not the validators'
 
 
-def check_head(note, g):
-    """Checks a signed note's text against the genesis g; a Head, or raises
+def check_head(note, g, changes=()):
+    """Checks a signed note's text against the genesis g and the set chain
+    `changes` (ValidatorChange messages; spec/proofs.md, "Validator-set
+    changes"): signed by the set in force at its size. A Head, or raises
     HeadError saying what does not hold."""
     if "\n\n" not in note:
         raise HeadError("not a signed note: no blank line between the text "
@@ -90,9 +99,17 @@ def check_head(note, g):
     if not sigs or not sigs.endswith("\n"):
         raise HeadError("no signature lines, or the last does not end in a "
                         "newline")
+    members, first = list(g.validators), 1
+    try:
+        _, vs = follow_sets(g, changes, h.size, h.size, False)
+    except SetsError as x:
+        raise HeadError("the set chain: %s" % x)
+    if vs is not None:
+        members, first = list(vs.validators), vs.first_height
+    h.set_count, h.changes = len(members), len(changes)
     known = {}
-    for i, v in enumerate(g.validators):
-        name = key_name(g, i)
+    for i, v in enumerate(members):
+        name = key_name(g, i, first)
         known[(name, key_id(name, v.pubkey))] = i
     signed = set()
     data = text.encode("utf-8")
@@ -114,20 +131,26 @@ def check_head(note, g):
             continue
         sig = blob[4:]
         if len(sig) != SIGNATURE_SIZE or \
-                not ed25519_verify(g.validators[i].pubkey, data, sig):
+                not ed25519_verify(members[i].pubkey, data, sig):
             raise HeadError("the signature of %s (validator %d, %s) does "
                             "not verify over the checkpoint"
-                            % (name, i, g.validators[i].name))
+                            % (name, i, members[i].name))
         signed.add(i)
-    need = quorum(len(g.validators))
+    need = quorum(len(members))
     if len(signed) < need:
         raise HeadError("signed by %d distinct validator(s); a quorum is %d "
-                        "of %d" % (len(signed), need, len(g.validators)))
+                        "of %d" % (len(signed), need, len(members)))
     h.signers = sorted(signed)
     return h
 
 
 def head_sentence(h, g):
+    if h.changes:
+        return ("The history of chain %s at %d blocks has root %s, signed by "
+                "%d validators of the set in force at that size (followed "
+                "from the genesis through %d set change(s) given)."
+                % (g.chain_id, h.size, h.root.hex(), len(h.signers),
+                   h.changes))
     return ("The history of chain %s at %d blocks has root %s, signed by %d "
             "of its %d validators." % (g.chain_id, h.size, h.root.hex(),
                                        len(h.signers), len(g.validators)))

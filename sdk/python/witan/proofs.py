@@ -2,8 +2,10 @@
 """proof.json and evidence bundles (spec/proofs.md), checked with the
 genesis alone: no node, no database, no other block.
 
-check_proof() follows spec/proofs.md, "Checking", steps 1-7, in that
-order, and names the first step that fails; check_evidence() checks every
+check_proof() follows spec/proofs.md, "Checking", steps 1-8, in that
+order, and names the first step that fails (step 3 follows the
+validator-set changes a proof of version 2 carries, from the genesis on:
+follow_sets(), which signed heads use too); check_evidence() checks every
 proof of a bundle and then the links of "Evidence". Certificates are
 verify.cert_problem(), the rule the archive verifier applies; paths are
 hashing.verify_inclusion() (RFC 9162, 2.1.3.2).
@@ -21,9 +23,14 @@ from .pb import DecodeError, W, decode
 from .verify import cert_problem, show
 
 TAG_RECORD = b"witan/record/v1"
+TAG_VALIDATORS = b"witan/validators/v1"
 PATH_MAX = 64        # "Paths hold at most 64 hashes"
 EVIDENCE_MIN, EVIDENCE_MAX = 2, 64
-PROOF_VERSION = 1
+PROOF_VERSION = 1    # without validator_changes
+PROOF_VERSION_SETS = 2
+CHANGES_MAX = 256    # "1 to 256" validator_changes
+VALIDATORS_MAX = 64
+EVIDENCE_VERSION = 1
 
 # The state tables of spec/state.md (and contracts.md, section 5 and 7),
 # with the name a sentence gives their records.
@@ -34,9 +41,9 @@ STATE_TABLES = {6: "account", 7: "attestation", 8: "model",
 TABLE_PREDICTIONS, TABLE_DECISIONS = 9, 17
 
 STEPS = {0: "the file", 1: "version, chain and genesis",
-         2: "the headers", 3: "results_cert",
-         4: "block h's certificate", 5: "the receipt",
-         6: "the transaction", 7: "the record"}
+         2: "the headers", 3: "the validator sets", 4: "results_cert",
+         5: "block h's certificate", 6: "the receipt",
+         7: "the transaction", 8: "the record"}
 
 
 class ProofError(Exception):
@@ -71,7 +78,8 @@ class EvidenceError(Exception):
 
 # --- reading proof.json -------------------------------------------------------
 # spec/proofs.md, "proof.json": every member present (but `record`, and
-# `deleted` inside it, `envelope`, and `tx_path` without `envelope`), of
+# `deleted` inside it, `envelope`, `tx_path` without `envelope`, and
+# `validator_changes`, required with version 2 and refused with 1), of
 # its JSON type; bytes in padded standard base64 (the proto3 JSON
 # mapping); members the format does not define are ignored (they are not
 # hashed, so they cannot change what a proof proves).
@@ -117,6 +125,24 @@ def _path(v, where):
     return out
 
 
+def changes_from_json(v, where="validator_changes"):
+    """ValidatorChange messages from a JSON array of {header, cert,
+    validator_set} objects (at most CHANGES_MAX)."""
+    if not isinstance(v, list) or len(v) > CHANGES_MAX:
+        _bad("%s is not an array of at most %d changes" % (where, CHANGES_MAX))
+    out = []
+    for i, o in enumerate(v):
+        w = "%s[%d]" % (where, i)
+        if not isinstance(o, dict):
+            _bad("%s is not an object" % w)
+        c = W.ValidatorChange()
+        for name in ("header", "cert", "validator_set"):
+            setattr(c, name, _b64(_member(o, name, w + "."),
+                                  "%s.%s" % (w, name)))
+        out.append(c)
+    return out
+
+
 def proof_from_json(obj):
     """A Proof message from proof.json's object."""
     if not isinstance(obj, dict):
@@ -149,6 +175,13 @@ def proof_from_json(obj):
         if not isinstance(deleted, bool):
             _bad("record.deleted is not true or false")
         p.record.deleted = deleted
+    if p.version == PROOF_VERSION_SETS:
+        changes = changes_from_json(_member(obj, "validator_changes"))
+        if not changes:
+            _bad("validator_changes is empty in a proof of version 2")
+        p.validator_changes.extend(changes)
+    elif "validator_changes" in obj:
+        _bad("validator_changes in a proof of version %d" % p.version)
     return p
 
 
@@ -159,8 +192,8 @@ def load(text):
     except ValueError as e:
         _bad("not JSON: %s" % e)
     if isinstance(doc, dict) and "evidence" in doc:
-        if _member(doc, "version") != PROOF_VERSION:
-            _bad("the evidence file's version is not %d" % PROOF_VERSION)
+        if _member(doc, "version") != EVIDENCE_VERSION:
+            _bad("the evidence file's version is not %d" % EVIDENCE_VERSION)
         ev = doc["evidence"]
         if not isinstance(ev, list) or \
                 not EVIDENCE_MIN <= len(ev) <= EVIDENCE_MAX:
@@ -186,6 +219,73 @@ def record_hash(table, key, value, deleted):
     return tagged(TAG_RECORD, entry)
 
 
+# --- validator sets -----------------------------------------------------------
+class SetsError(Exception):
+    """A change of a set chain that does not hold: its index, what."""
+
+    def __init__(self, index, what):
+        self.index, self.what = index, what
+        super().__init__("validator_changes[%d]: %s" % (index, what))
+
+
+def follow_sets(g, changes, h, later, strict):
+    """spec/proofs.md, "Checking", step 3: from the genesis's set (in force
+    from height 1), each change in order: block E's header, of g's chain,
+    with the current set's first height <= E < later, certified by the
+    current set, naming H("witan/validators/v1", validator_set) as its
+    next_validators_hash; the set in force from E + 1 on. `strict` (a
+    proof) refuses a change at or past `later`; otherwise (a head) the
+    walk stops there. The ValidatorSet messages in force at h and at later
+    (None: the genesis's); raises SetsError."""
+    cur, first, at_h = None, 1, None
+    for i, c in enumerate(changes):
+        try:
+            e = decode(W.BlockHeader, c.header, unknown_ok=True)
+            cert = decode(W.CommitCertificate, c.cert)
+        except DecodeError as x:
+            raise SetsError(i, "header or cert %s" % x)
+        if e.chain_id != g.chain_id:
+            raise SetsError(i, "header: of another chain")
+        if not strict and e.height >= later:
+            break
+        if not first <= e.height < later:
+            raise SetsError(i, "header: block %d does not end the set in "
+                            "force from %d before block %d"
+                            % (e.height, first, later))
+        if len(e.next_validators_hash) != 32:
+            raise SetsError(i, "header: block %d names no next validator "
+                            "set" % e.height)
+        problem = cert_problem(g, cert, e.height, tagged(TAG_BLOCK, c.header),
+                               cur)
+        if problem:
+            raise SetsError(i, "cert: block %d is not certified by the set "
+                            "in force from %d: %s"
+                            % (e.height, first, problem[0]))
+        if tagged(TAG_VALIDATORS, c.validator_set) != e.next_validators_hash:
+            raise SetsError(i, "validator_set: its hash is not the "
+                            "next_validators_hash block %d carries"
+                            % e.height)
+        try:
+            vs = decode(W.ValidatorSet, c.validator_set, unknown_ok=True)
+        except DecodeError as x:
+            raise SetsError(i, "validator_set %s" % x)
+        if vs.first_height != e.height + 1 or \
+                not 1 <= len(vs.validators) <= VALIDATORS_MAX:
+            raise SetsError(i, "validator_set: in force from %d with %d "
+                            "validators; block %d's next set is in force "
+                            "from %d with 1 to %d"
+                            % (vs.first_height, len(vs.validators), e.height,
+                               e.height + 1, VALIDATORS_MAX))
+        for k, v in enumerate(vs.validators):
+            if not pubkey_ok(1, v.pubkey):
+                raise SetsError(i, "validator_set: validator %d's key is "
+                                "not an Ed25519 key" % k)
+        cur, first = vs, vs.first_height
+        if first <= h:
+            at_h = cur
+    return at_h, cur
+
+
 # --- checking one proof ------------------------------------------------------
 class Checked:
     """What a proof established, for its sentence and for evidence."""
@@ -198,6 +298,7 @@ class Checked:
         self.receipt = None
         self.status = ""
         self.record = None        # the StateRecord, when there is one
+        self.changes = 0          # validator-set changes followed
 
 
 def _decode(step, cls, data, what, unknown_ok=True):
@@ -213,11 +314,17 @@ def check_proof(p, g):
     L = g.params.pipeline_depth
     out = Checked()
 
-    # 1. version, chain id, genesis hash
+    # 1. version (1 without validator_changes, 2 with 1 to 256), chain
+    # id, genesis hash
     def fail1(what, e=None, f=None):
         raise ProofError(1, what, e, f)
-    if p.version != PROOF_VERSION:
-        fail1("version", PROOF_VERSION, p.version)
+    if p.version not in (PROOF_VERSION, PROOF_VERSION_SETS):
+        fail1("version", "1 or 2", p.version)
+    n = len(p.validator_changes)
+    if (p.version == PROOF_VERSION) != (n == 0) or n > CHANGES_MAX:
+        fail1("validator_changes: a proof of version %d carries %s"
+              % (p.version, "none" if p.version == 1 else "1 to 256"),
+              None, n)
     if p.chain_id != g.chain_id:
         fail1("chain_id is not the genesis's", g.chain_id, p.chain_id)
     gh = genesis_hash(g)
@@ -243,33 +350,41 @@ def check_proof(p, g):
               hd.height, rh.results_height)
     out.height, out.results_height = hd.height, rh.height
 
-    # 3. results_cert certifies block h + L
+    # 3. the validator sets, from the genesis's through each change
+    try:
+        set_h, set_later = follow_sets(g, p.validator_changes, hd.height,
+                                       rh.height, True)
+    except SetsError as x:
+        raise ProofError(3, str(x))
+    out.changes = n
+
+    # 4. results_cert certifies block h + L, under the set in force there
     # (a field the spec does not define makes it no certificate:
     # encoding.md, "Votes and commit certificates")
-    cert = _decode(3, W.CommitCertificate, p.results_cert, "results_cert",
+    cert = _decode(4, W.CommitCertificate, p.results_cert, "results_cert",
                    unknown_ok=False)
     problem = cert_problem(g, cert, rh.height,
-                           tagged(TAG_BLOCK, p.results_header))
+                           tagged(TAG_BLOCK, p.results_header), set_later)
     if problem:
         why, e, f = problem
-        raise ProofError(3, "not a valid certificate of block %d: %s"
+        raise ProofError(4, "not a valid certificate of block %d: %s"
                          % (rh.height, why), e, f)
 
-    # 4. block h + L's header certifies block h
+    # 5. block h + L's header certifies block h, under the set at h
     if not rh.HasField("results_cert"):
-        raise ProofError(4, "results_header carries no results_cert")
+        raise ProofError(5, "results_header carries no results_cert")
     problem = cert_problem(g, rh.results_cert, hd.height,
-                           tagged(TAG_BLOCK, p.header))
+                           tagged(TAG_BLOCK, p.header), set_h)
     if problem:
         why, e, f = problem
-        raise ProofError(4, "results_header.results_cert is not a valid "
+        raise ProofError(5, "results_header.results_cert is not a valid "
                          "certificate of block %d: %s" % (hd.height, why),
                          e, f)
 
-    # 5. the receipt, at its index in h + L's receipts root
+    # 6. the receipt, at its index in h + L's receipts root
     def fail5(what, e=None, f=None):
-        raise ProofError(5, what, e, f)
-    rc = _decode(5, W.Receipt, p.receipt, "the receipt")
+        raise ProofError(6, what, e, f)
+    rc = _decode(6, W.Receipt, p.receipt, "the receipt")
     if rc.height != hd.height:
         fail5("the receipt's height is not block h's", hd.height, rc.height)
     if rc.index >= hd.tx_count:
@@ -286,10 +401,10 @@ def check_proof(p, g):
     out.status = W.TxStatus.Name(rc.status).replace("TX_STATUS_", "") \
         if rc.status in W.TxStatus.values() else "status %d" % rc.status
 
-    # 6. the envelope, at the same index in h's transactions root; its
+    # 7. the envelope, at the same index in h's transactions root; its
     # hash is the receipt's; its signature
     def fail6(what, e=None, f=None):
-        raise ProofError(6, what, e, f)
+        raise ProofError(7, what, e, f)
     out.tx_hash, out.body = rc.tx_hash, None
     if not p.envelope:
         if len(p.tx_path):
@@ -326,17 +441,17 @@ def check_proof(p, g):
 
 
 def check_record(p, rc, out):
-    # 7. the record, among the receipt's record hashes
+    # 8. the record, among the receipt's record hashes
     if p.HasField("record"):
         r = p.record
         if r.table not in STATE_TABLES:
-            raise ProofError(7, "table %d is not a state table (spec/"
+            raise ProofError(8, "table %d is not a state table (spec/"
                              "state.md)" % r.table)
         if r.deleted and r.value:
-            raise ProofError(7, "a deleted record carries a value")
+            raise ProofError(8, "a deleted record carries a value")
         rhash = record_hash(r.table, r.key, r.value, r.deleted)
         if rhash not in list(rc.records):
-            raise ProofError(7, "its record hash %s is not among the "
+            raise ProofError(8, "its record hash %s is not among the "
                              "receipt's %d records"
                              % (rhash.hex(), len(rc.records)))
         out.record = r
@@ -348,9 +463,11 @@ def sentence(c, g):
     example)."""
     sender = (" from %s (nonce %d)" % (c.sender.hex(), c.nonce)
               if c.body is not None and len(c.sender) == 20 else "")
-    s = ("Block %d of chain %s, certified by its validators through block "
+    sets = (" (the validator sets of %d change(s) from the genesis on)"
+            % c.changes if c.changes else "")
+    s = ("Block %d of chain %s, certified by its validators%s through block "
          "%d, holds transaction %s%s with receipt %s"
-         % (c.height, g.chain_id, c.results_height, c.tx_hash.hex(),
+         % (c.height, g.chain_id, sets, c.results_height, c.tx_hash.hex(),
             sender, c.status))
     if c.record is not None:
         r = c.record

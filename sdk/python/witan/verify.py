@@ -27,8 +27,9 @@ roots the archive records for the last L blocks (no header certifies
 them yet), and the rules applied at execution (nonces, roles, payload
 rules, models, contracts), whose outcome is in those roots.
 
-The validator set is the genesis set at every height: no validator-set
-change exists yet (spec/consensus.md, "Validator-set changes").
+An archive is checked against the genesis's validator set at every
+height: one past a validator-set change fails at its first block certified
+by the new set (proofs and heads follow changes: proofs.follow_sets).
 
 proof.json, evidence bundles (proofs.py) and signed history heads
 (heads.py) are checked with the genesis alone, with cert_problem() below
@@ -85,13 +86,16 @@ class Result:
         self.certified_roots = 0        # archive roots a header confirmed
 
 
-def cert_problem(g, cert, height, block_hash):
+def cert_problem(g, cert, height, block_hash, vset=None):
     """None when `cert` (a decoded CommitCertificate) is a canonical, valid
     quorum certificate of (height, block_hash) under genesis g's
-    validators (spec/encoding.md, "Votes and commit certificates";
+    validators, or those of `vset` (a ValidatorSet message, the set in
+    force at `height` after a change: spec/proofs.md, "Validator-set
+    changes") (spec/encoding.md, "Votes and commit certificates";
     spec/consensus.md, quorums); else (why, expected, found) of the first
     thing that fails. The one rule for archives, proofs and evidence."""
-    keys = [v.pubkey for v in g.validators]
+    members = list((vset if vset is not None else g).validators)
+    keys = [v.pubkey for v in members]
     need = quorum(len(keys))
     # canonical form first, before any signature is looked at
     if len(cert.block_hash) != 32:
@@ -125,7 +129,7 @@ def cert_problem(g, cert, height, block_hash):
     for i, sig in zip(idx, cert.signatures):
         if not ed25519_verify(keys[i], digest, sig):
             return ("signature of validator %d (%s) does not verify over "
-                    "the vote (view %d)" % (i, g.validators[i].name,
+                    "the vote (view %d)" % (i, members[i].name,
                                             cert.view), None, None)
     return None
 
