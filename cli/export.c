@@ -2,7 +2,7 @@
 /*
  * witan export: what the chain holds, for analysts — attestations,
  * predictions, decisions or scorecards as CSV or JSON Lines
- * (node/export.c writes the rows, the same bytes as the gateway's
+ * (render/export.c writes the rows, the same bytes as the gateway's
  * GET /v1/export/{kind}), and `witan export chain`, the archive that
  * `witan audit export` writes (one implementation, in cli/audit.c).
  *
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "node/export.h"
+#include "render/render.h"
 
 static const char usage[] =
     "usage: witan export KIND [--format csv|jsonl] [--out FILE]\n"
@@ -79,12 +79,12 @@ static int node_call(void *address, const Witan__Request *req,
 }
 
 /* Reads the flags into x; prints what is wrong and returns 2. */
-static int read_flags(int argc, char **argv, struct node_export *x)
+static int read_flags(int argc, char **argv, struct render_export *x)
 {
     const char *what = "export";
     const char *v;
     if ((v = cli_flag(argc, argv, "--format")) &&
-        node_export_format_parse(v, &x->format)) {
+        render_export_format_parse(v, &x->format)) {
         fprintf(stderr, "witan export: --format is csv or jsonl, not '%s'\n",
                 v);
         return 2;
@@ -132,9 +132,9 @@ static int read_flags(int argc, char **argv, struct node_export *x)
         }
         x->page_size = (uint32_t)n;
     } else {
-        x->page_size = NODE_EXPORT_PAGE_DEFAULT;
+        x->page_size = RENDER_EXPORT_PAGE_DEFAULT;
     }
-    if (node_export_check(x, "--")) {
+    if (render_export_check(x, "--")) {
         fprintf(stderr, "witan export: %s\n", x->why);
         return 2;
     }
@@ -149,10 +149,10 @@ int cli_export(int argc, char **argv)
     }
     if (strcmp(argv[1], "chain") == 0)
         return cli_audit_export(argc, argv);
-    struct node_export *x = calloc(1, sizeof *x);
+    struct render_export *x = calloc(1, sizeof *x);
     if (!x)
         return cli_fail("export", WITAN_ENOMEM);
-    if (node_export_kind_parse(argv[1], &x->kind)) {
+    if (render_export_kind_parse(argv[1], &x->kind)) {
         fprintf(stderr, "witan export: unknown kind '%s': attestations, "
                         "predictions, decisions, scorecards or chain\n",
                 argv[1]);
@@ -178,11 +178,11 @@ int cli_export(int argc, char **argv)
             return 1;
         }
     }
-    struct node_json page = {0};
+    struct render_json page = {0};
     int err = WITAN_OK;
     while (!err && !x->done) {
         page.len = 0; /* the buffer is kept: one page's worth, reused */
-        err = node_export_page(x, node_call, address, &page);
+        err = render_export_page(x, node_call, address, &page);
         if (!err && page.len && fwrite(page.p, 1, page.len, f) != page.len) {
             snprintf(x->why, sizeof x->why, "cannot write %s",
                      outp ? tmp : "stdout");
@@ -211,14 +211,14 @@ int cli_export(int argc, char **argv)
     int rc = 0;
     if (err) {
         fprintf(stderr, "witan export %s: %s (%s)\n",
-                node_export_kind_name(x->kind),
+                render_export_kind_name(x->kind),
                 x->why[0] ? x->why : witan_err_message(err),
                 witan_err_name(err));
         rc = 1;
     } else if (outp) {
         fprintf(stderr, "wrote %s: %llu %s rows\n", outp,
                 (unsigned long long)x->row_count,
-                node_export_kind_name(x->kind));
+                render_export_kind_name(x->kind));
     }
     free(x);
     return rc;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "node/export.h"
+#include "render/render.h"
 #include "crypto/crypto.h"
 #include "inference/inference.h"
 
@@ -376,11 +376,11 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
-/* v * 2^-frac exactly, in decimal: the exporter's rule (node/export.c),
+/* v * 2^-frac exactly, in decimal: the exporter's rule (render/export.c),
  * so `score --file` and `witan export` write an output alike. */
 static void format_exact(int64_t v, uint32_t frac, char *out, size_t size)
 {
-    node_export_fixed(v, frac, out, size);
+    render_export_fixed(v, frac, out, size);
 }
 
 /* What is wrong with a decimal that could not be an input. */

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "inference/inference.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 
 static int call_ok(const char *address, Witan__Request *req, const char *what,
                    Witan__Response **resp)
@@ -513,7 +513,7 @@ static int cmd_scorecard(int argc, char **argv)
     const Witan__ScorecardResponse *r = resp->scorecard;
     int rc = 0;
     if (cli_has_flag(argc, argv, "--json")) {
-        rc = node_json_print(stdout, &r->base) ? 1 : 0;
+        rc = render_json_print(stdout, &r->base) ? 1 : 0;
     } else if (!r->target) {
         printf("this model declares no target: nothing to score it against\n");
     } else if (!r->scorecard) {

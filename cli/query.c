@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 
 static const char usage[] =
     "usage: witan query status\n"
@@ -179,8 +179,8 @@ static int run(const char *address, Witan__Request *req, bool json,
                        (unsigned long long)t->receipt->gas_used,
                        t->receipt->run_count);
             if (runs) {
-                struct node_json b = {0};
-                node_json_message(&b, &runs->runs->base);
+                struct render_json b = {0};
+                render_json_message(&b, &runs->runs->base);
                 printf(",\"runs\":%s", b.oom ? "null" : b.p);
                 free(b.p);
             }

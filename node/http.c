@@ -24,7 +24,7 @@
  * renders the answer. So a thousand waiting clients cost a thousand small
  * structs and no thread, and never delay other requests.
  *
- * JSON is node/json.c's (the CLI's --json prints the same): field names as
+ * JSON is render/json.c's (the CLI's --json prints the same): field names as
  * in witan.proto, 64-bit integers as strings, enums by name, every bytes
  * field as lowercase hex. Bodies are read only after their Content-Length has been
  * checked against WITAN_HTTP_BODY_SIZE_MAX (body_check, which the
@@ -44,7 +44,7 @@
 
 #include "node/http_export.h"
 #include "node/internal.h"
-#include "node/json.h"
+#include "render/render.h"
 
 #define HTTP_WORKER_COUNT 4
 #define HTTP_QUEUE_COUNT_MAX 256 /* requests waiting for a worker; then 503 */
@@ -166,16 +166,16 @@ static uint16_t status_of(int code)
     }
 }
 
-static void render_error(struct node_json *b, int code, const char *message)
+static void render_error(struct render_json *b, int code, const char *message)
 {
-    node_json_printf(b, "{\"code\":%d,\"name\":", code);
-    node_json_str(b, witan_err_name(code));
-    node_json_puts(b, ",\"message\":");
-    node_json_str(b, message && message[0] ? message : witan_err_message(code));
-    node_json_puts(b, "}");
+    render_json_printf(b, "{\"code\":%d,\"name\":", code);
+    render_json_str(b, witan_err_name(code));
+    render_json_puts(b, ",\"message\":");
+    render_json_str(b, message && message[0] ? message : witan_err_message(code));
+    render_json_puts(b, "}");
 }
 
-static void respond_json(nng_aio *aio, uint16_t status, struct node_json *b,
+static void respond_json(nng_aio *aio, uint16_t status, struct render_json *b,
                          bool close)
 {
     if (b->oom) {
@@ -201,10 +201,10 @@ static void respond_error(nng_aio *aio, uint16_t status, int code,
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"error\":");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"error\":");
     render_error(&b, code, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     respond_json(aio, status, &b, close);
 }
 
@@ -216,10 +216,10 @@ static void respond_405(nng_aio *aio, const char *path, const char *method,
     char message[512];
     snprintf(message, sizeof message, "%s does not take %s; it takes %s",
              path, method, allow);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"error\":");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"error\":");
     render_error(&b, WITAN_EUNSUPPORTED, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     if (b.oom) {
         respond_json(aio, 500, &b, false); /* the out-of-memory answer */
         return;
@@ -272,10 +272,10 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
         return NULL;
     }
     if (resp->error) {
-        struct node_json b = {0};
-        node_json_puts(&b, "{\"error\":");
+        struct render_json b = {0};
+        render_json_puts(&b, "{\"error\":");
         render_error(&b, resp->error->code, resp->error->message);
-        node_json_puts(&b, "}\n");
+        render_json_puts(&b, "}\n");
         respond_json(aio, status_of(resp->error->code), &b, false);
         witan__response__free_unpacked(resp, NULL);
         return NULL;
@@ -285,9 +285,9 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
 
 static void answer_message(nng_aio *aio, const ProtobufCMessage *m)
 {
-    struct node_json b = {0};
-    node_json_message(&b, m);
-    node_json_puts(&b, "\n");
+    struct render_json b = {0};
+    render_json_message(&b, m);
+    render_json_puts(&b, "\n");
     respond_json(aio, 200, &b, false);
 }
 
@@ -523,20 +523,20 @@ static void route_block(struct http_call *c, const char *arg)
     if (!resp)
         return;
     /* The stored response, plus its header decoded. */
-    struct node_json b = {0};
+    struct render_json b = {0};
     bool first = true;
-    node_json_puts(&b, "{");
-    node_json_fields(&b, &resp->block->base, &first);
+    render_json_puts(&b, "{");
+    render_json_fields(&b, &resp->block->base, &first);
     Witan__BlockHeader *h = NULL;
     if (resp->block->block)
         h = witan__block_header__unpack(NULL, resp->block->block->header.len,
                                         resp->block->block->header.data);
     if (h) {
-        node_json_puts(&b, ",\"header_decoded\":");
-        node_json_message(&b, &h->base);
+        render_json_puts(&b, ",\"header_decoded\":");
+        render_json_message(&b, &h->base);
         witan__block_header__free_unpacked(h, NULL);
     }
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     respond_json(c->aio, 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -605,27 +605,27 @@ static void route_tx(struct http_call *c, const char *arg)
             return;
         }
     }
-    struct node_json b = {0};
+    struct render_json b = {0};
     bool first = true;
-    node_json_puts(&b, "{");
-    node_json_fields(&b, &tx->base, &first);
+    render_json_puts(&b, "{");
+    render_json_fields(&b, &tx->base, &first);
     Witan__Envelope *env = witan__envelope__unpack(NULL, tx->envelope.len,
                                                    tx->envelope.data);
     Witan__TxBody *body =
         env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
             : NULL;
     if (body) {
-        node_json_puts(&b, ",\"body\":");
-        node_json_message(&b, &body->base);
+        render_json_puts(&b, ",\"body\":");
+        render_json_message(&b, &body->base);
         witan__tx_body__free_unpacked(body, NULL);
     }
     if (env)
         witan__envelope__free_unpacked(env, NULL);
     if (block && block->block->cert) {
-        node_json_puts(&b, ",\"cert\":");
-        node_json_message(&b, &block->block->cert->base);
+        render_json_puts(&b, ",\"cert\":");
+        render_json_message(&b, &block->block->cert->base);
     }
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     /* Dropped: it can never commit (another took its nonce); 409 says the
      * request conflicts with what is on chain, and the body names what. */
     respond_json(c->aio,
@@ -643,11 +643,11 @@ static void route_tx(struct http_call *c, const char *arg)
 static void respond_pending(nng_aio *aio, const char *hex, int code,
                             const char *message)
 {
-    struct node_json b = {0};
-    node_json_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
+    struct render_json b = {0};
+    render_json_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
                   "\"error\":", hex);
     render_error(&b, code, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     respond_json(aio, 202, &b, false);
 }
 
@@ -1395,7 +1395,7 @@ static void route_metrics(struct http_call *c)
     Witan__Response *resp = ask_metrics(c);
     if (!resp)
         return;
-    struct node_json b = {0};
+    struct render_json b = {0};
     node_metrics_render(resp->metrics, &b);
     witan__response__free_unpacked(resp, NULL);
     if (b.oom) {
@@ -1427,12 +1427,12 @@ static void route_health(struct http_call *c, bool ready)
     char reason[32];
     snprintf(reason, sizeof reason, "%.*s",
              (int)(text[word] && word < sizeof reason ? word : 0), text);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"ready\":false,\"reason\":");
-    node_json_str(&b, reason[0] ? reason : "not_ready");
-    node_json_puts(&b, ",\"message\":");
-    node_json_str(&b, text);
-    node_json_puts(&b, "}\n");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"ready\":false,\"reason\":");
+    render_json_str(&b, reason[0] ? reason : "not_ready");
+    render_json_puts(&b, ",\"message\":");
+    render_json_str(&b, text);
+    render_json_puts(&b, "}\n");
     witan__response__free_unpacked(resp, NULL);
     respond_json(c->aio, 503, &b, false);
 }
@@ -1752,17 +1752,17 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
         witan__response__free_unpacked(resp, NULL);
         return;
     }
-    struct node_json b = {0};
+    struct render_json b = {0};
     bool first = false;
-    node_json_puts(&b, "{");
+    render_json_puts(&b, "{");
     if (e) {
-        node_json_puts(&b, "\"error\":");
+        render_json_puts(&b, "\"error\":");
         render_error(&b, e->code, e->message);
     } else {
         first = true;
     }
-    node_json_fields(&b, &s->base, &first);
-    node_json_puts(&b, "}\n");
+    render_json_fields(&b, &s->base, &first);
+    render_json_puts(&b, "}\n");
     respond_json(c->aio, e ? status_of(e->code) : 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
