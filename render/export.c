@@ -173,16 +173,16 @@ void render_export_fixed(int64_t v, uint32_t frac_bits, char *out,
     fixed_u128(v < 0, mag, frac_bits, out, out_size);
 }
 
-/* mantissa × 10^-scale: its digits with the point `scale` from the end
- * (414.50 stays 414.50, with its trailing zero: the scale the provider
- * signed). */
-static void decimal(int64_t mantissa, uint32_t scale, char *out,
+/* Its digits with the point `scale` from the end (414.50 stays 414.50,
+ * with its trailing zero: the scale the provider signed). */
+void render_decimal(int64_t mantissa, uint32_t scale, char *out,
                     size_t out_size)
 {
+    WITAN_ASSERT(scale <= WITAN_DECIMAL_SCALE_MAX);
     char digits[48];
     uint64_t m = mantissa < 0 ? 0 - (uint64_t)mantissa : (uint64_t)mantissa;
     int n = snprintf(digits, sizeof digits, "%0*" PRIu64,
-                     (int)(scale > 30 ? 30 : scale) + 1, m);
+                     (int)scale + 1, m);
     if (scale == 0)
         snprintf(out, out_size, "%s%s", mantissa < 0 ? "-" : "", digits);
     else
@@ -397,7 +397,7 @@ static int page_attestations(struct render_export *x, render_export_call_fn call
          * feed. */
         for (size_t v = 0; v < at->n_values; v++) {
             char num[64];
-            decimal(at->values[v]->mantissa, at->values[v]->scale, num,
+            render_decimal(at->values[v]->mantissa, at->values[v]->scale, num,
                     sizeof num);
             cell(r, at->feed);
             cell(r, at->subject);
@@ -508,7 +508,7 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
     }
     for (size_t j = 0; j < p->n_posted_outputs; j++) {
         char num[64];
-        decimal(p->posted_outputs[j]->mantissa, p->posted_outputs[j]->scale,
+        render_decimal(p->posted_outputs[j]->mantissa, p->posted_outputs[j]->scale,
                 num, sizeof num);
         named(s, j || p->n_outputs, p->posted_outputs[j]->name, num);
     }
@@ -529,7 +529,7 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
     }
     for (size_t j = 0; j < p->n_posted_inputs; j++) {
         char num[64];
-        decimal(p->posted_inputs[j]->mantissa, p->posted_inputs[j]->scale,
+        render_decimal(p->posted_inputs[j]->mantissa, p->posted_inputs[j]->scale,
                 num, sizeof num);
         named(s, j || p->n_inputs, p->posted_inputs[j]->name, num);
     }

@@ -300,12 +300,86 @@ static void text_of(struct render_json *b, bool *first, const char *name,
     render_json_puts(b, "\"");
 }
 
+/* The field of d named `prefix` + `suffix`, or NULL. */
+static const ProtobufCFieldDescriptor *
+field_named(const ProtobufCMessageDescriptor *d, const char *prefix,
+            size_t prefix_len, const char *suffix)
+{
+    char name[RENDER_JSON_NAME_SIZE];
+    int n = snprintf(name, sizeof name, "%.*s%s", (int)prefix_len, prefix,
+                     suffix);
+    if (n < 0 || (size_t)n >= sizeof name)
+        return NULL;
+    return protobuf_c_message_descriptor_get_field_by_name(d, name);
+}
+
+static bool ends_with(const char *s, size_t len, const char *tail)
+{
+    size_t t = strlen(tail);
+    return len >= t && memcmp(s + len - t, tail, t) == 0;
+}
+
+/*
+ * Values and times in the forms people read, beside the exact fields
+ * (spec/api.md, "JSON"): every `<p>mantissa` with a `<p>scale` beside it
+ * also as the decimal text `<p>value` ("414.50"), and every point in time
+ * (`time_ms`, `<x>_at_ms`, `<x>_time_ms`; durations end otherwise) also as
+ * ISO 8601 UTC under its name without `_ms`, when it is not 0 (0 is "no
+ * time" wherever such a field is optional). A derived name the message
+ * already has as a field is left out.
+ */
+static void readable_forms(struct render_json *b, bool *first,
+                           const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+            f->type != PROTOBUF_C_TYPE_SINT64)
+            continue;
+        size_t len = strlen(f->name);
+        int64_t v = *(const int64_t *)(base + f->offset);
+        char text[RENDER_DECIMAL_SIZE];
+        if (ends_with(f->name, len, "mantissa")) {
+            size_t p = len - strlen("mantissa");
+            const ProtobufCFieldDescriptor *sf =
+                field_named(d, f->name, p, "scale");
+            if (!sf || sf->type != PROTOBUF_C_TYPE_UINT32 ||
+                sf->label == PROTOBUF_C_LABEL_REPEATED ||
+                field_named(d, f->name, p, "value"))
+                continue;
+            uint32_t scale = *(const uint32_t *)(base + sf->offset);
+            if (scale > WITAN_DECIMAL_SCALE_MAX)
+                continue; /* refused on chain; a request may carry one */
+            render_decimal(v, scale, text, sizeof text);
+            char key[RENDER_JSON_NAME_SIZE];
+            snprintf(key, sizeof key, "%.*svalue", (int)p, f->name);
+            extra_key(b, first, key);
+            render_json_str(b, text);
+        } else if (v != 0 && (strcmp(f->name, "time_ms") == 0 ||
+                              ends_with(f->name, len, "_at_ms") ||
+                              ends_with(f->name, len, "_time_ms"))) {
+            size_t p = len - strlen("_ms");
+            if (field_named(d, f->name, p, ""))
+                continue;
+            render_export_time(v, text, sizeof text);
+            char key[RENDER_JSON_NAME_SIZE];
+            snprintf(key, sizeof key, "%.*s", (int)p, f->name);
+            extra_key(b, first, key);
+            render_json_str(b, text);
+        }
+    }
+}
+
 void render_json_message(struct render_json *b, const ProtobufCMessage *m)
 {
     bool first = true;
     char why[LEDGER_WHY_SIZE];
     render_json_puts(b, "{");
     render_json_fields(b, m, &first);
+    readable_forms(b, &first, m);
     /* Problems and runs are codes and numbers in state; the API adds the
      * sentence clients show (not state, not signed). */
     if (m->descriptor == &witan__prediction_problem__descriptor) {

@@ -46,10 +46,14 @@ void render_json_hex(struct render_json *b, const uint8_t *data, size_t size);
  * clients see every field); unset messages and oneof members are left out. */
 void render_json_fields(struct render_json *b, const ProtobufCMessage *m,
                       bool *first);
-/* m as one JSON object: its fields, and for a PredictionProblem and a
- * ContractRun the sentence clients show (`why`), for a Decision
- * `kind_text` and `subject_text`, for an Event `topic_text`, each only
- * when every byte is printable ASCII. */
+/* The longest field name, derived names included, that JSON output
+ * writes (witan.proto's are far shorter). */
+#define RENDER_JSON_NAME_SIZE 64
+/* m as one JSON object: its fields; every mantissa and scale also as
+ * decimal text and every point in time also as ISO 8601 (spec/api.md,
+ * "JSON"); for a PredictionProblem and a ContractRun the sentence clients
+ * show (`why`), for a Decision `kind_text` and `subject_text`, for an
+ * Event `topic_text`, each only when every byte is printable ASCII. */
 void render_json_message(struct render_json *b, const ProtobufCMessage *m);
 /* True when every byte of d is printable ASCII (0x20-0x7e); empty is. */
 bool render_json_printable(const ProtobufCBinaryData *d);
@@ -156,6 +160,12 @@ int render_export_page(struct render_export *x, render_export_call_fn call,
 #define RENDER_EXPORT_FIXED_SIZE 96
 void render_export_fixed(int64_t v, uint32_t frac_bits, char *out,
                        size_t out_size);
+/* mantissa × 10^-scale as decimal text ("414.50"), scale at most
+ * WITAN_DECIMAL_SCALE_MAX (state holds no larger one); out holds at least
+ * RENDER_DECIMAL_SIZE bytes. Cannot fail. */
+#define RENDER_DECIMAL_SIZE 48
+void render_decimal(int64_t mantissa, uint32_t scale, char *out,
+                    size_t out_size);
 /* Unix ms as ISO 8601 UTC with milliseconds, "2020-01-01T00:00:00.000Z".
  * out holds at least 32 bytes. */
 void render_export_time(int64_t ms, char *out, size_t out_size);
