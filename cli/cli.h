@@ -159,6 +159,16 @@ int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
  * settled transaction; 0 only when committed with status OK. */
 int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
                       const Witan__TxResponse *t);
+/* A submitted transaction as JSON on stdout, one line: with `t` (it
+ * settled) what GET /v1/tx/{hash} answers, `tx_hash` first, `body`
+ * decoded and, with `runs`, the runs it caused (render_json_tx); without
+ * (not waited for) {"tx_hash": HEX, "state": "TX_STATE_PENDING"}. Exit
+ * status: 0, or 1 after saying why it could not be written. */
+int cli_print_tx_json(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t,
+                      const Witan__RunsResponse *runs);
+/* 0 when t committed with status OK, else 1. */
+int cli_tx_ok(const Witan__TxResponse *t);
 /* A receipt status without its TX_STATUS_ prefix ("OK", "CONTRACT_RETIRED"). */
 const char *cli_tx_status_name(Witan__TxStatus s);
 
@@ -179,7 +189,7 @@ int cli_sign_submit(int argc, char **argv, Witan__TxBody *body, bool wait,
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
  * set; fills chain id, sender and nonce from the node; prints its hash, or
- * with --wait its receipt. Exit status. */
+ * with --wait its receipt; with --json as cli_print_tx_json. Exit status. */
 int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
 
 /* Models on chain (cli/model_chain.c), reached through `witan model` and
@@ -269,7 +279,7 @@ struct cli_opt {
  * (cli_sign_and_submit), besides CLI_OPTS_NODE. */
 #define CLI_OPTS_SIGN                                                        \
     {"--key", true, false}, {"--account", true, false},                      \
-        {"--wait", false, false}
+        {"--wait", false, false}, {"--json", false, false}
 
 /*
  * Checks argv[first..] against `opts` (ended by a NULL name): every word

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "ledger/ledger.h"
 #include "node/node.h"
+#include "render/render.h"
 
 /* How tls+tcp:// nodes are verified, for the whole process: the CA file
  * their certificates must chain to, and the name they must carry ("": any
@@ -627,6 +628,30 @@ int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
            (unsigned long long)t->receipt->height,
            cli_tx_status_name(t->receipt->status));
     return t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK ? 0 : 1;
+}
+
+int cli_tx_ok(const Witan__TxResponse *t)
+{
+    return t->state == WITAN__TX_STATE__TX_STATE_COMMITTED && t->receipt &&
+                   t->receipt->status == WITAN__TX_STATUS__TX_STATUS_OK
+               ? 0
+               : 1;
+}
+
+int cli_print_tx_json(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t,
+                      const Witan__RunsResponse *runs)
+{
+    struct render_json b = {0};
+    if (t) {
+        render_json_tx(&b, hash, t, NULL, runs);
+    } else {
+        render_json_puts(&b, "{\"tx_hash\":");
+        render_json_hex(&b, hash, WITAN_HASH_SIZE);
+        render_json_puts(&b, ",\"state\":\"TX_STATE_PENDING\"}");
+    }
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
 }
 
 int cli_sender(int argc, char **argv, const wcrypto_keypair *kp,

@@ -103,13 +103,21 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
                              hash, &tx);
     if (rc)
         return rc;
+    bool json = cli_has_flag(argc, argv, "--json");
     if (!wait) {
+        if (json)
+            return cli_print_tx_json(hash, NULL, NULL);
         char hex[2 * WITAN_HASH_SIZE + 1];
         witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
         printf("submitted %s\n", hex);
         return 0;
     }
-    rc = cli_print_settled(hash, tx->tx);
+    if (json) {
+        rc = cli_print_tx_json(hash, tx->tx, NULL);
+        rc = rc ? rc : cli_tx_ok(tx->tx);
+    } else {
+        rc = cli_print_settled(hash, tx->tx);
+    }
     witan__response__free_unpacked(tx, NULL);
     return rc;
 }

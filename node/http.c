@@ -524,19 +524,8 @@ static void route_block(struct http_call *c, const char *arg)
         return;
     /* The stored response, plus its header decoded. */
     struct render_json b = {0};
-    bool first = true;
-    render_json_puts(&b, "{");
-    render_json_fields(&b, &resp->block->base, &first);
-    Witan__BlockHeader *h = NULL;
-    if (resp->block->block)
-        h = witan__block_header__unpack(NULL, resp->block->block->header.len,
-                                        resp->block->block->header.data);
-    if (h) {
-        render_json_puts(&b, ",\"header_decoded\":");
-        render_json_message(&b, &h->base);
-        witan__block_header__free_unpacked(h, NULL);
-    }
-    render_json_puts(&b, "}\n");
+    render_json_block(&b, resp->block);
+    render_json_puts(&b, "\n");
     respond_json(c->aio, 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -606,26 +595,8 @@ static void route_tx(struct http_call *c, const char *arg)
         }
     }
     struct render_json b = {0};
-    bool first = true;
-    render_json_puts(&b, "{");
-    render_json_fields(&b, &tx->base, &first);
-    Witan__Envelope *env = witan__envelope__unpack(NULL, tx->envelope.len,
-                                                   tx->envelope.data);
-    Witan__TxBody *body =
-        env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
-            : NULL;
-    if (body) {
-        render_json_puts(&b, ",\"body\":");
-        render_json_message(&b, &body->base);
-        witan__tx_body__free_unpacked(body, NULL);
-    }
-    if (env)
-        witan__envelope__free_unpacked(env, NULL);
-    if (block && block->block->cert) {
-        render_json_puts(&b, ",\"cert\":");
-        render_json_message(&b, &block->block->cert->base);
-    }
-    render_json_puts(&b, "}\n");
+    render_json_tx(&b, NULL, tx, block ? block->block->cert : NULL, NULL);
+    render_json_puts(&b, "\n");
     /* Dropped: it can never commit (another took its nonce); 409 says the
      * request conflicts with what is on chain, and the body names what. */
     respond_json(c->aio,

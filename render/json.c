@@ -401,6 +401,68 @@ void render_json_message(struct render_json *b, const ProtobufCMessage *m)
     render_json_puts(b, "}");
 }
 
+void render_json_block(struct render_json *b, const Witan__BlockResponse *r)
+{
+    bool first = true;
+    render_json_puts(b, "{");
+    render_json_fields(b, &r->base, &first);
+    Witan__BlockHeader *h = NULL;
+    if (r->block)
+        h = witan__block_header__unpack(NULL, r->block->header.len,
+                                        r->block->header.data);
+    if (h) {
+        extra_key(b, &first, "header_decoded");
+        render_json_message(b, &h->base);
+        witan__block_header__free_unpacked(h, NULL);
+    }
+    render_json_puts(b, "}");
+}
+
+void render_json_tx(struct render_json *b, const uint8_t *hash,
+                    const Witan__TxResponse *t, const Witan__CommitCertificate *cert,
+                    const Witan__RunsResponse *runs)
+{
+    bool first = true;
+    render_json_puts(b, "{");
+    if (hash) {
+        extra_key(b, &first, "tx_hash");
+        render_json_hex(b, hash, WITAN_HASH_SIZE);
+    }
+    render_json_fields(b, &t->base, &first);
+    Witan__Envelope *env = witan__envelope__unpack(NULL, t->envelope.len,
+                                                   t->envelope.data);
+    Witan__TxBody *body =
+        env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
+            : NULL;
+    if (body) {
+        extra_key(b, &first, "body");
+        render_json_message(b, &body->base);
+        witan__tx_body__free_unpacked(body, NULL);
+    }
+    if (env)
+        witan__envelope__free_unpacked(env, NULL);
+    if (cert) {
+        extra_key(b, &first, "cert");
+        render_json_message(b, &cert->base);
+    }
+    if (runs) {
+        extra_key(b, &first, "runs");
+        render_json_message(b, &runs->base);
+    }
+    render_json_puts(b, "}");
+}
+
+int render_json_write(FILE *out, struct render_json *b)
+{
+    render_json_puts(b, "\n");
+    int err = b->oom ? WITAN_ENOMEM : WITAN_OK;
+    if (!err && fwrite(b->p, 1, b->len, out) != b->len)
+        err = WITAN_EIO;
+    free(b->p);
+    *b = (struct render_json){0};
+    return err;
+}
+
 int render_json_print(FILE *out, const ProtobufCMessage *m)
 {
     struct render_json b = {0};

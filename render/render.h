@@ -58,6 +58,20 @@ void render_json_message(struct render_json *b, const ProtobufCMessage *m);
 /* True when every byte of d is printable ASCII (0x20-0x7e); empty is. */
 bool render_json_printable(const ProtobufCBinaryData *d);
 
+/* A BlockResponse as the gateway's /v1/blocks answers it: its fields and
+ * `header_decoded`, the BlockHeader its `header` bytes hold. */
+void render_json_block(struct render_json *b, const Witan__BlockResponse *r);
+/* A transaction as /v1/tx/{hash} answers it: `tx_hash` first when hash is
+ * not NULL (WITAN_HASH_SIZE bytes), the TxResponse's fields, `body` (the
+ * envelope's TxBody decoded), `cert` when given, and `runs` (the
+ * RunsResponse of what it caused) when given. */
+void render_json_tx(struct render_json *b, const uint8_t *hash,
+                    const Witan__TxResponse *t, const Witan__CommitCertificate *cert,
+                    const Witan__RunsResponse *runs);
+/* b, then a newline, on `out`; frees b's text and empties it, in every
+ * case. WITAN_ENOMEM (b ran out), WITAN_EIO. */
+int render_json_write(FILE *out, struct render_json *b);
+
 /* m as one line of JSON on `out`. WITAN_ENOMEM, WITAN_EIO. */
 int render_json_print(FILE *out, const ProtobufCMessage *m);
 
