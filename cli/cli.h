@@ -294,6 +294,12 @@ int cli_args_check(int argc, char **argv, int first,
  * WITAN_ENOTFOUND. */
 int cli_positional(int argc, char **argv, int first,
                    const struct cli_opt *opts, int index, const char **out);
+/* Moves the first positional word of argv[first..] (as cli_positional
+ * finds it) to argv[first], the words before it one place on, so that
+ * code reading argv[first] finds it wherever it was given: options may
+ * come before it. Nothing moves without one. */
+void cli_positional_first(int argc, char **argv, int first,
+                          const struct cli_opt *opts);
 /* A decimal whole number of at most `max`; on error prints which flag and
  * value and returns 2. */
 int cli_parse_u64(const char *what, const char *flag, const char *text,

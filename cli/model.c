@@ -296,12 +296,50 @@ done:
     return rc;
 }
 
+/* A model file's description as one JSON object. Exit status. */
+static int show_json(const infer_model *m, const struct infer_info *in,
+                     const char *hash_hex, size_t size, const char *transform)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"name\":");
+    render_json_str(&b, in->name);
+    render_json_puts(&b, ",\"kind\":");
+    render_json_str(&b, infer_kind_name(in->kind));
+    render_json_printf(&b, ",\"hash\":\"%s\",\"size\":\"%zu\","
+                           "\"input_encoding\":\"%s\",\"inputs\":[",
+                       hash_hex, size,
+                       in->input_encoding == INFER_IN_FLOAT32_ORDER
+                           ? "float32"
+                           : "fixed");
+    for (size_t i = 0; i < in->input_count; i++) {
+        render_json_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        render_json_str(&b, infer_input_name(m, i));
+        render_json_printf(&b, ",\"frac_bits\":%u}",
+                           infer_input_frac_bits(m, i));
+    }
+    render_json_printf(&b, "],\"output_frac_bits\":%u,\"transform\":\"%s\","
+                           "\"outputs\":[",
+                       in->output_frac_bits, transform);
+    for (size_t k = 0; k < in->output_count; k++) {
+        render_json_puts(&b, k ? "," : "");
+        render_json_str(&b, infer_output_name(m, k));
+    }
+    render_json_printf(&b, "],\"parameters\":\"%zu\",\"gas_max\":\"%llu\","
+                           "\"calibrated\":%s}",
+                       in->param_count, (unsigned long long)in->gas_max,
+                       in->calibrated ? "true" : "false");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 static int cmd_show(int argc, char **argv)
 {
-    static const struct cli_opt show_opts[] = {{NULL, false, false}};
+    static const struct cli_opt show_opts[] = {{"--json", false, false},
+                                               {NULL, false, false}};
     if (cli_args_check(argc, argv, 2, show_opts, 1, "model show"))
         return 2;
-    if (argc != 3) {
+    bool json = cli_has_flag(argc, argv, "--json");
+    if (argc != 3 + json || argv[2][0] == '-') {
         fputs(usage, stderr);
         return 2;
     }
@@ -318,6 +356,12 @@ static int cmd_show(int argc, char **argv)
     wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, size, hash);
     witan_hex_encode(hash, sizeof hash, hex);
     static const char *const tn[] = {"none", "sigmoid", "softmax"};
+    if (json) {
+        rc = show_json(m, &in, hex, size, tn[in.transform]);
+        infer_model_free(m);
+        free(bytes);
+        return rc;
+    }
     printf("model:       %s\nkind:        %s\nhash:        %s\nsize:        %zu bytes\n",
            in.name, infer_kind_name(in.kind), hex, size);
     char fmt[32];
@@ -661,7 +705,12 @@ int cli_model(int argc, char **argv)
     }
     if (!strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
-    /* show takes a file, or the hash of a registered model */
+    /* show takes a file, or the hash of a registered model, before or
+     * after the options */
+    static const struct cli_opt show_any_opts[] = {
+        CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false}};
+    if (!strcmp(argv[1], "show"))
+        cli_positional_first(argc, argv, 2, show_any_opts);
     if (!strcmp(argv[1], "show") &&
         (argc < 3 || strlen(argv[2]) != 2 * WITAN_HASH_SIZE ||
          access(argv[2], F_OK) == 0))

@@ -295,7 +295,8 @@ static int cmd_register(int argc, char **argv)
         char hex[65];
         wcrypto_hash_tagged("witan/model/v1", bytes, size, hash);
         witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
-        printf("model %s\n", hex);
+        if (!cli_has_flag(argc, argv, "--json")) /* JSON: one document */
+            printf("model %s\n", hex);
         rc = cli_sign_and_submit(argc, argv, &body);
     }
     free(bytes);
@@ -427,6 +428,11 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
     Witan__Response *resp;
     if (call_ok(address, &req, "models", &resp))
         return 1;
+    if (cli_has_flag(argc, argv, "--json")) { /* as GET /v1/models answers */
+        int err = render_json_print(stdout, &resp->models->base);
+        witan__response__free_unpacked(resp, NULL);
+        return err ? cli_fail("output", err) : 0;
+    }
     for (size_t i = 0; i < resp->models->n_models; i++) {
         const Witan__ModelRecord *m = resp->models->models[i];
         char hex[65], tx[65], op[41];
@@ -592,7 +598,7 @@ static const struct cli_opt post_opts[] = {
     {NULL, false, false},
 };
 static const struct cli_opt list_opts[] = {
-    CLI_OPTS_NODE, {NULL, false, false},
+    CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
 };
 static const struct cli_opt scorecard_opts[] = {
     CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
@@ -611,10 +617,13 @@ int cli_model_chain(int argc, char **argv)
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(verbs); i++) {
         char what[32];
         snprintf(what, sizeof what, "model %s", verbs[i].verb);
-        if (strcmp(verb, verbs[i].verb) == 0 &&
-            cli_args_check(argc, argv, 2, verbs[i].opts, verbs[i].positional,
+        if (strcmp(verb, verbs[i].verb) != 0)
+            continue;
+        if (cli_args_check(argc, argv, 2, verbs[i].opts, verbs[i].positional,
                            what))
             return 2;
+        /* `model ask --key K HASH` as well as `model ask HASH --key K` */
+        cli_positional_first(argc, argv, 2, verbs[i].opts);
     }
     if (strcmp(verb, "register") == 0)
         return cmd_register(argc, argv);
@@ -692,6 +701,11 @@ int cli_query_predictions(const char *address, int argc, char **argv)
                                          "out of gas", "input out of range",
                                          "outside calibration"};
     const Witan__PredictionsResponse *r = resp->predictions;
+    if (cli_has_flag(argc, argv, "--json")) { /* as GET /v1/predictions */
+        int err = render_json_print(stdout, &r->base);
+        witan__response__free_unpacked(resp, NULL);
+        return err ? cli_fail("output", err) : 0;
+    }
     for (size_t i = 0; i < r->n_records; i++) {
         const Witan__PredictionRecord *p = r->records[i];
         char tx[65], mtx[65];

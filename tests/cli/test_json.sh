@@ -162,8 +162,8 @@ j "model ask --wait" model ask "$hash" $n --key "$key" --wait --json
 j "model ask (no wait)" model ask "$hash" $n --key "$key" --json
 j "query predictions" query predictions --model "$hash" $n --json
 j "model scorecard" model scorecard lin $n --json
-j "contract deploy --wait" contract deploy $n --key "$key" --name c --version 1 \
-    --gas 100000 --asm contracts/examples/climate.wvs --model "$hash" --wait --json
+j "contract deploy" contract deploy $n --key "$key" --name c --version 1 \
+    --gas 100000 --asm contracts/examples/climate.wvs --model "$hash" --json
 j "contract list" contract list $n --json
 cid=$(field id)
 j "contract show" contract show "$cid" $n --json
