@@ -312,6 +312,32 @@ int cli_parse_hash(const char *what, const char *flag, const char *text,
 const char *cli_flag(int argc, char **argv, const char *flag);
 int cli_has_flag(int argc, char **argv, const char *flag);
 
+/* --- progress of long work (cli/progress.c) --------------------------------- */
+
+/* How often the line is redrawn on a terminal, and a plain line written
+ * otherwise. */
+#define CLI_PROGRESS_TTY_MS 250
+#define CLI_PROGRESS_INTERVAL_MS 5000
+#define CLI_PROGRESS_LINE_SIZE 256
+
+struct cli_progress {
+    const char *what, *unit; /* "audit verify", "blocks" */
+    bool on, tty;
+    double start_s, last_s;
+    size_t drawn; /* characters of the line on the terminal */
+};
+
+/* Starts counting now; with `on` false nothing is ever shown. */
+void cli_progress_start(struct cli_progress *p, const char *what,
+                        const char *unit, bool on);
+/* "witan WHAT: DONE of TOTAL UNIT; RATE UNIT/s, ETA N s" (TOTAL 0: not
+ * known, no ETA), at most as often as the constants above allow unless
+ * `final`. */
+void cli_progress_show(struct cli_progress *p, uint64_t done, uint64_t total,
+                       bool final);
+/* Ends the terminal's line (before another message, and at the end). */
+void cli_progress_break(struct cli_progress *p);
+
 /* --- re-verifying blocks (cli/verify_pipe.c) ---------------------------------- */
 
 #include "ledger/ledger.h"
@@ -355,7 +381,8 @@ unsigned cli_verify_threads_default(void);
  * false, any other with it true, so output and state never depend on the
  * thread count. Returns 0, or 1 with the first failure printed on stderr
  * (the block and the ledger's reason, or the two roots that differ).
- * `progress` draws blocks/s and the ETA on stderr.
+ * `progress` shows blocks/s and the ETA on stderr (cli_progress: a line
+ * redrawn on a terminal, plain lines otherwise).
  */
 int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
                       uint64_t height, unsigned threads, bool progress,

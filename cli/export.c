@@ -22,14 +22,19 @@ static const char usage[] =
     "usage: witan export KIND [--format csv|jsonl] [--out FILE]\n"
     "                    [--feed F] [--subject S] [--from T] [--to T]\n"
     "                    [--model HASH] [--contract ID] [--page-size N]\n"
+    "                    [--json]\n"
     "       witan export chain --genesis FILE (--node URL | --home DIR |\n"
-    "                          --from DATA_DIR) --out FILE\n"
+    "                          --from DATA_DIR) --out FILE [--json]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "KIND is attestations, predictions, decisions or scorecards; the\n"
     "format is csv (RFC 4180, a header row, CRLF line ends; the default)\n"
     "or jsonl (one JSON object per line, every value a string). Output\n"
-    "goes to stdout, or to FILE (written whole, or not at all).\n"
+    "goes to stdout, or to FILE (written whole, or not at all). Progress\n"
+    "(rows, rows/s) and the count of rows written go to stderr. --json:\n"
+    "with --out, the tally as one JSON object on stdout ({\"out\", \"kind\",\n"
+    "\"format\", \"rows\"}); without, the rows as JSON Lines (--format\n"
+    "jsonl).\n"
     "\n"
     "attestations  --feed and --subject required; --from/--to bound the\n"
     "              observation time. One row per value: feed, subject,\n"
@@ -70,6 +75,7 @@ static const struct cli_opt opts[] = {
     {"--model", true, false},
     {"--contract", true, false},
     {"--page-size", true, false},
+    {"--json", false, false},
     {NULL, false, false}};
 
 static int node_call(void *address, const Witan__Request *req,
@@ -164,10 +170,22 @@ int cli_export(int argc, char **argv)
         free(x);
         return 2;
     }
+    const char *outp = cli_flag(argc, argv, "--out");
+    bool json = cli_has_flag(argc, argv, "--json");
+    if (json && !outp) {
+        const char *format = cli_flag(argc, argv, "--format");
+        if (format && strcmp(format, "jsonl") != 0) {
+            fprintf(stderr, "witan export: --json without --out writes JSON "
+                            "Lines; --format %s contradicts it\n",
+                    format);
+            free(x);
+            return 2;
+        }
+        x->format = RENDER_EXPORT_JSONL;
+    }
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
 
-    const char *outp = cli_flag(argc, argv, "--out");
     char tmp[1100] = "";
     FILE *f = stdout;
     if (outp) {
@@ -180,9 +198,14 @@ int cli_export(int argc, char **argv)
     }
     struct render_json page = {0};
     int err = WITAN_OK;
+    char what[64];
+    snprintf(what, sizeof what, "export %s", render_export_kind_name(x->kind));
+    struct cli_progress shown;
+    cli_progress_start(&shown, what, "rows", true);
     while (!err && !x->done) {
         page.len = 0; /* the buffer is kept: one page's worth, reused */
         err = render_export_page(x, node_call, address, &page);
+        cli_progress_show(&shown, x->row_count, 0, false);
         if (!err && page.len && fwrite(page.p, 1, page.len, f) != page.len) {
             snprintf(x->why, sizeof x->why, "cannot write %s",
                      outp ? tmp : "stdout");
@@ -208,6 +231,7 @@ int cli_export(int argc, char **argv)
         if (err)
             unlink(tmp);
     }
+    cli_progress_break(&shown);
     int rc = 0;
     if (err) {
         fprintf(stderr, "witan export %s: %s (%s)\n",
@@ -215,10 +239,21 @@ int cli_export(int argc, char **argv)
                 x->why[0] ? x->why : witan_err_message(err),
                 witan_err_name(err));
         rc = 1;
+    } else if (outp && json) {
+        printf("{\"out\":");
+        witan_json_write_string(stdout, outp);
+        printf(",\"kind\":\"%s\",\"format\":\"%s\",\"rows\":\"%llu\"}\n",
+               render_export_kind_name(x->kind),
+               x->format == RENDER_EXPORT_JSONL ? "jsonl" : "csv",
+               (unsigned long long)x->row_count);
     } else if (outp) {
         fprintf(stderr, "wrote %s: %llu %s rows\n", outp,
                 (unsigned long long)x->row_count,
                 render_export_kind_name(x->kind));
+    } else {
+        fprintf(stderr, "witan export %s: %llu rows\n",
+                render_export_kind_name(x->kind),
+                (unsigned long long)x->row_count);
     }
     free(x);
     return rc;
