@@ -102,7 +102,7 @@ has() {
 }
 
 j "testnet init" testnet init --validators 1 --dir "$net" --base-port "$port" \
-    --allow-no-fault-tolerance --json
+    --allow-no-fault-tolerance --checkpoint-interval 2 --json
 j "testnet start" testnet start "$net" --json
 j "testnet status" testnet status "$net" --json
 node=tcp://127.0.0.1:$port
@@ -129,7 +129,7 @@ j "attest --wait" attest $n --key "$tmp/a.key" --feed t/x --subject s \
     --time 2020-02-01T00:00:00Z --value v=1.25 --wait --json
 tx=$(field tx_hash)
 j "query tx" query tx "$tx" $n --json
-printf 'time,v\n2020-03,1\n2020-04,2\n' > "$tmp/a.csv"
+printf 'time,v\n2020-03,410\n2020-04,430\n' > "$tmp/a.csv"
 j "attest --file" attest $n --key "$tmp/a.key" --feed t/x --subject s \
     --file "$tmp/a.csv" --columns time,v --wait --json
 j "query attestations" query attestations $n --feed t/x --subject s \
@@ -158,17 +158,25 @@ j "model register --wait" model register "$model" $n --key "$key" \
 j "model list" model list $n --json
 hash=$(field hash)
 j "model show HASH" model show "$hash" $n --json
+j "contract deploy" contract deploy $n --key "$key" --name warm --version 1 \
+    --gas 100000 --asm tests/fixtures/contracts/warm.wvs --model "$hash" \
+    --above 0:-1000000 --json
+j "contract list" contract list $n --json
+cid=$(field id)
+j "contract show" contract show "$cid" $n --json
 j "model ask --wait" model ask "$hash" $n --key "$key" --wait --json
 j "model ask (no wait)" model ask "$hash" $n --key "$key" --json
 j "query predictions" query predictions --model "$hash" $n --json
 j "model scorecard" model scorecard lin $n --json
-j "contract deploy" contract deploy $n --key "$key" --name c --version 1 \
-    --gas 100000 --asm contracts/examples/climate.wvs --model "$hash" --json
-j "contract list" contract list $n --json
-cid=$(field id)
-j "contract show" contract show "$cid" $n --json
+j "contract call" contract call "$cid" bump --int 1 $n --key "$key" --json
 j "decisions list" decisions list $n --json
+did=$(field id)
+j "decisions show" decisions show "$did" $n --json
+j "propose" propose set-param --param block_tx_count_max=500 $n --key "$key" \
+    --json
 j "proposals list" proposals list $n --json
+j "proposals show" proposals show 1 $n --json
+j "vote" vote 1 yes $n --key "$net/node0/operator.key" --json
 j "validators" validators $n --json
 j "audit verify" audit verify --genesis "$net/node0/genesis.json" $n \
     --work "$tmp/audit" --json
@@ -177,7 +185,16 @@ j "audit export" audit export --genesis "$net/node0/genesis.json" $n \
 j "audit verify --archive" audit verify --archive "$tmp/chain.wa" \
     --genesis "$net/node0/genesis.json" --work "$tmp/audit2" --json
 j "audit prove" audit prove "$tx" $n --json
-j "audit head" audit head $n --json
+j "audit check (proof)" audit prove "$tx" $n --out "$tmp/proof.json" --json
+j "audit check" audit check "$tmp/proof.json" --genesis "$net/node0/genesis.json" --json
+has holds True
+j "audit head" audit head $n --size 2 --out "$tmp/head2.txt" --json
+j "audit head (stdout)" audit head $n --json
+"$w" audit head $n --out "$tmp/head.txt" >/dev/null 2>&1
+j "audit consistency" audit consistency "$tmp/head2.txt" "$tmp/head.txt" \
+    --genesis "$net/node0/genesis.json" $n --json
+j "node backup" node backup --home "$net/node0" --out "$tmp/backup" --json
+j "init" init --home "$tmp/home" --json
 j "export attestations" export attestations $n --feed t/x --subject s \
     --format jsonl
 j "export --json" export attestations $n --feed t/x --subject s \
