@@ -239,10 +239,10 @@ static int one_parse(int argc, char **argv, struct one_attest *a)
         fprintf(stderr, "witan attest: --time is required\n");
         return 2;
     }
-    int terr = cli_parse_time(time_text, &a->time_ms);
+    int terr = witan_time_parse(time_text, &a->time_ms);
     if (terr) {
         fprintf(stderr, "witan attest: --time '%s' is invalid: %s\n",
-                time_text, cli_time_error(terr));
+                time_text, witan_time_error(terr));
         return 2;
     }
     a->n = 0;
@@ -560,10 +560,10 @@ static int add_row(struct csv_file *f, const struct witan_csv *csv)
         if (!col->name)
             continue;
         if (strcmp(col->name, "time") == 0) {
-            int err = cli_parse_time(cell, &r->time_ms);
+            int err = witan_time_parse(cell, &r->time_ms);
             if (err) {
                 bad_row(f, "line %zu, column %zu (time): '%s' is invalid: %s",
-                        csv->line, c + 1, cell, cli_time_error(err));
+                        csv->line, c + 1, cell, witan_time_error(err));
                 return 0;
             }
             continue;

@@ -118,21 +118,12 @@ void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
 /* Formats mantissa × 10^-scale exactly. */
 void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
                         size_t out_size);
-/* Parses a time (CLI_TIME_HELP): "YYYY-MM" and "YYYY-MM-DD" (UTC),
- * "YYYY-MM-DDTHH:MM[:SS[.s|.ss|.sss]]" with "Z" or "+HH:MM"/"-HH:MM", real
- * calendar dates only; "@SECONDS" and "ms:MILLISECONDS" since 1970; a bare
- * integer of CLI_TIME_BARE_DIGITS_MIN digits or more as milliseconds.
- * WITAN_ERANGE for a shorter bare integer (perhaps seconds), WITAN_EINVAL
- * for anything else. */
-#define CLI_TIME_BARE_DIGITS_MIN 12
+/* Times are parsed by witan_time_parse (common/), as the gateway's are. */
 #define CLI_TIME_HELP                                                         \
     "Times: YYYY-MM or YYYY-MM-DD (UTC), or YYYY-MM-DDTHH:MM[:SS[.sss]] with\n" \
     "Z or an offset such as +02:00; @SECONDS or ms:MILLISECONDS since 1970;\n" \
     "a bare number of 12 or more digits is milliseconds (a shorter one is\n"   \
     "refused: it may be seconds).\n"
-/* The message for a time that did not parse, by cli_parse_time's error. */
-const char *cli_time_error(int err);
-int cli_parse_time(const char *text, int64_t *ms);
 void cli_format_time(int64_t ms, char *out, size_t out_size);
 
 /* Signs a TxBody with a key pair into a serialized Envelope (malloc'd). */

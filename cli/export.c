@@ -98,19 +98,19 @@ static int read_flags(int argc, char **argv, struct render_export *x)
     x->feed = cli_flag(argc, argv, "--feed");
     x->subject = cli_flag(argc, argv, "--subject");
     if ((v = cli_flag(argc, argv, "--from"))) {
-        int terr = cli_parse_time(v, &x->from_ms);
+        int terr = witan_time_parse(v, &x->from_ms);
         if (terr) {
             fprintf(stderr, "witan export: --from '%s' is invalid: %s\n", v,
-                    cli_time_error(terr));
+                    witan_time_error(terr));
             return 2;
         }
         x->has_from = true;
     }
     if ((v = cli_flag(argc, argv, "--to"))) {
-        int terr = cli_parse_time(v, &x->to_ms);
+        int terr = witan_time_parse(v, &x->to_ms);
         if (terr) {
             fprintf(stderr, "witan export: --to '%s' is invalid: %s\n", v,
-                    cli_time_error(terr));
+                    witan_time_error(terr));
             return 2;
         }
         x->has_to = true;

@@ -280,13 +280,13 @@ int cli_query(int argc, char **argv)
         a.feed = (char *)feed;
         a.subject = (char *)subject;
         a.from_ms = INT64_MIN;
-        int ferr = from ? cli_parse_time(from, &a.from_ms) : 0;
-        int terr = !ferr && to ? cli_parse_time(to, &a.to_ms) : 0;
+        int ferr = from ? witan_time_parse(from, &a.from_ms) : 0;
+        int terr = !ferr && to ? witan_time_parse(to, &a.to_ms) : 0;
         if (ferr || terr) {
             fprintf(stderr, "witan query attestations: --%s '%s' is invalid: "
                             "%s\n",
                     ferr ? "from" : "to", ferr ? from : to,
-                    cli_time_error(ferr ? ferr : terr));
+                    witan_time_error(ferr ? ferr : terr));
             return 2;
         }
         uint64_t n_limit = 0;

@@ -415,19 +415,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return WITAN_OK;
 }
 
-static int parse_i64(const char *s, int64_t *out)
-{
-    bool neg = s && s[0] == '-';
-    uint64_t v;
-    int err = parse_u64(neg ? s + 1 : s, &v);
-    if (err)
-        return err;
-    if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0))
-        return WITAN_ERANGE;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return WITAN_OK;
-}
-
 /* A hex parameter of any even length up to max bytes; malloc'd into *out
  * (free it). WITAN_EDECODE, WITAN_ELIMIT, WITAN_ENOMEM. */
 static int parse_hex(const char *s, size_t max, ProtobufCBinaryData *out)
@@ -869,6 +856,17 @@ static int paging(struct http_call *c, uint32_t *limit,
     return 0;
 }
 
+/* A time in a query: the forms the CLI takes (witan_time_parse: ISO 8601,
+ * @SECONDS, ms:MS, 12 digits or more as ms), and 0, "no bound". */
+static int time_param(const char *s, int64_t *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return WITAN_OK;
+    }
+    return witan_time_parse(s, out);
+}
+
 static void route_attestations(struct http_call *c)
 {
     static const char *const known[] = {"feed", "subject", "from", "to",
@@ -886,10 +884,21 @@ static void route_attestations(struct http_call *c)
     const char *from = param(&c->params, "from"),
                *to = param(&c->params, "to"),
                *history = param(&c->params, "history");
-    if ((from && parse_i64(from, &a.from_ms)) ||
-        (to && parse_i64(to, &a.to_ms))) {
+    /* A search without both keys would answer an empty list, as if
+     * nothing had been attested: name what is missing instead. */
+    if (!*a.feed || !*a.subject) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
-                      "from and to are Unix times in milliseconds");
+                      "%s is required (attestations are kept by feed and "
+                      "subject)",
+                      !*a.feed ? "feed" : "subject");
+        return;
+    }
+    int ferr = from ? time_param(from, &a.from_ms) : 0;
+    int terr = !ferr && to ? time_param(to, &a.to_ms) : 0;
+    if (ferr || terr) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s '%s' is invalid: %s",
+                      ferr ? "from" : "to", ferr ? from : to,
+                      witan_time_error(ferr ? ferr : terr));
         return;
     }
     if (history && strcmp(history, "true") && strcmp(history, "false") &&
@@ -1475,8 +1484,29 @@ static int base64_decode(const char *text, ProtobufCBinaryData *out)
     return WITAN_OK;
 }
 
-/* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]} into a
- * malloc'd array of malloc'd envelopes. `why` says what is wrong. */
+/* Lowercase or uppercase hex, as every bytes field of the gateway's
+ * answers is written, to a malloc'd buffer. */
+static int hex_decode_alloc(const char *text, ProtobufCBinaryData *out)
+{
+    size_t n = strlen(text);
+    if (n == 0 || n % 2)
+        return WITAN_EDECODE;
+    out->data = malloc(n / 2);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    if (witan_hex_decode(text, out->data, n / 2)) {
+        free(out->data);
+        out->data = NULL;
+        return WITAN_EDECODE;
+    }
+    out->len = n / 2;
+    return WITAN_OK;
+}
+
+/* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]}, or the
+ * same as hex under "envelope_hex" / "envelopes_hex" (the encoding of
+ * every bytes field the gateway answers with), into a malloc'd array of
+ * malloc'd envelopes. `why` says what is wrong. */
 int node_http_parse_tx_json(const char *text, size_t size,
                             ProtobufCBinaryData **envs, size_t *count,
                             bool *batch, char *why, size_t why_size)
@@ -1500,16 +1530,22 @@ int node_http_parse_tx_json(const char *text, size_t size,
         if (!err && (p >= end || *p++ != ':'))
             err = WITAN_EDECODE;
         skip_ws(&p, end);
-        if (!err && (seen || (strcmp(key, "envelope") != 0 &&
-                              strcmp(key, "envelopes") != 0))) {
+        bool known = !err && (strcmp(key, "envelope") == 0 ||
+                              strcmp(key, "envelopes") == 0 ||
+                              strcmp(key, "envelope_hex") == 0 ||
+                              strcmp(key, "envelopes_hex") == 0);
+        if (!err && (seen || !known)) {
             snprintf(why, why_size,
-                     seen ? "give either \"envelope\" or \"envelopes\", once"
+                     seen ? "give one of \"envelope\", \"envelopes\", "
+                            "\"envelope_hex\" or \"envelopes_hex\", once"
                           : "unknown key \"%.64s\": expected \"envelope\" "
-                            "or \"envelopes\"",
+                            "or \"envelopes\" (base64), or \"envelope_hex\" "
+                            "or \"envelopes_hex\"",
                      key);
             err = WITAN_EINVAL;
         }
-        bool many = !err && strcmp(key, "envelopes") == 0;
+        bool many = !err && strncmp(key, "envelopes", 9) == 0;
+        bool hex = !err && strstr(key, "_hex") != NULL;
         free(key);
         if (err)
             break;
@@ -1545,12 +1581,13 @@ int node_http_parse_tx_json(const char *text, size_t size,
                 }
                 *envs = grown;
             }
-            err = base64_decode(b64, &(*envs)[*count]);
+            err = hex ? hex_decode_alloc(b64, &(*envs)[*count])
+                      : base64_decode(b64, &(*envs)[*count]);
             free(b64);
             if (err) {
                 snprintf(why, why_size,
-                         "envelope %zu is not base64 of a serialized Envelope",
-                         *count);
+                         "envelope %zu is not %s of a serialized Envelope",
+                         *count, hex ? "hex" : "base64");
                 break;
             }
             (*count)++;

@@ -89,12 +89,17 @@ static int read_params(struct render_export *x, const char *const *names,
                     v);
     x->feed = P("feed");
     x->subject = P("subject");
-    if ((v = P("from")) && !(x->has_from = parse_ms(v, &x->from_ms)))
-        return fail(out, WITAN_EINVAL,
-                    "from is a Unix time in milliseconds, not '%.64s'", v);
-    if ((v = P("to")) && !(x->has_to = parse_ms(v, &x->to_ms)))
-        return fail(out, WITAN_EINVAL,
-                    "to is a Unix time in milliseconds, not '%.64s'", v);
+    /* Times as the CLI takes them (witan_time_parse), so `witan export
+     * --from 2020-01` and `?from=2020-01` ask the same. */
+    int err;
+    if ((v = P("from")) && (err = witan_time_parse(v, &x->from_ms)))
+        return fail(out, WITAN_EINVAL, "from '%.64s' is invalid: %s", v,
+                    witan_time_error(err));
+    x->has_from = v != NULL;
+    if ((v = P("to")) && (err = witan_time_parse(v, &x->to_ms)))
+        return fail(out, WITAN_EINVAL, "to '%.64s' is invalid: %s", v,
+                    witan_time_error(err));
+    x->has_to = v != NULL;
     if ((v = P("model")) && !(x->has_model = hash_param(v, x->model)))
         return fail(out, WITAN_EINVAL, "model is a model's hash, 64 hex "
                                        "digits");
