@@ -18,6 +18,7 @@ static const char usage[] =
     "                                [--limit N] [--cursor HEX] [--history]\n"
     "       witan query predictions --model HASH [--subject S] [--from H]\n"
     "                               [--to H] [--limit N] [--cursor HEX]\n"
+    "       witan query feeds [--feed F] [--limit N] [--cursor HEX]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
     "\n"
     CLI_TIME_HELP
@@ -27,6 +28,9 @@ static const char usage[] =
     "earlier revision of a corrected attestation. Predictions are listed by\n"
     "height (--from/--to are heights), each with its inputs, outputs and the\n"
     "transactions that registered its model and attested its inputs.\n"
+    "feeds lists the feeds and subjects that have attestations (with --feed,\n"
+    "that feed's subjects), each with its earliest observation: what to\n"
+    "give attestations as --feed and --subject.\n"
     "\n" CLI_NODE_HELP;
 
 static void hex_of(ProtobufCBinaryData b, char *out)
@@ -166,6 +170,23 @@ static int run(const char *address, Witan__Request *req, bool json,
             witan__response__free_unpacked(runs, NULL);
         break;
     }
+    case WITAN__RESPONSE__KIND_FEEDS: {
+        const Witan__FeedsResponse *r = resp->feeds;
+        if (json) {
+            rc = render_json_print(stdout, &r->base);
+            break;
+        }
+        for (size_t i = 0; i < r->n_feeds; i++) {
+            char t[32];
+            cli_format_time(r->feeds[i]->first_observed_at_ms, t, sizeof t);
+            printf("%s  %s  since %s\n", r->feeds[i]->feed,
+                   r->feeds[i]->subject, t);
+        }
+        hex_of(r->next_cursor, a);
+        if (a[0])
+            printf("more: --cursor %s\n", a);
+        break;
+    }
     case WITAN__RESPONSE__KIND_ATTESTATIONS: {
         const Witan__AttestationsResponse *r = resp->attestations;
         if (json) {
@@ -214,10 +235,15 @@ int cli_query(int argc, char **argv)
         {"--from", true, false},  {"--to", true, false},
         {"--limit", true, false}, {"--cursor", true, false},
         {NULL, false, false}};
+    static const struct cli_opt feeds_opts[] = {
+        CLI_OPTS_NODE,            {"--json", false, false},
+        {"--feed", true, false},  {"--limit", true, false},
+        {"--cursor", true, false}, {NULL, false, false}};
     const char *what = argv[1];
     bool positional = strcmp(what, "block") == 0 || strcmp(what, "tx") == 0;
     const struct cli_opt *opts = strcmp(what, "attestations") == 0 ? attest_opts
                                  : strcmp(what, "predictions") == 0 ? pred_opts
+                                 : strcmp(what, "feeds") == 0       ? feeds_opts
                                                                      : base_opts;
     char name[64];
     snprintf(name, sizeof name, "query %s", what);
@@ -313,6 +339,34 @@ int cli_query(int argc, char **argv)
     }
     if (strcmp(what, "predictions") == 0)
         return cli_query_predictions(address, argc, argv);
+    if (strcmp(what, "feeds") == 0) {
+        Witan__FeedsRequest f = WITAN__FEEDS_REQUEST__INIT;
+        const char *feed = cli_flag(argc, argv, "--feed");
+        const char *limit = cli_flag(argc, argv, "--limit");
+        const char *cursor = cli_flag(argc, argv, "--cursor");
+        uint8_t cur[WITAN_STORE_KEY_SIZE_MAX];
+        f.feed = (char *)(feed ? feed : "");
+        uint64_t n_limit = 0;
+        if (limit && cli_parse_u64("query feeds", "--limit", limit,
+                                   WITAN_QUERY_PAGE_COUNT_MAX, &n_limit))
+            return 2;
+        f.limit = (uint32_t)n_limit;
+        if (cursor) {
+            size_t n = strlen(cursor) / 2;
+            if (n > sizeof cur || strlen(cursor) % 2 ||
+                witan_hex_decode(cursor, cur, n)) {
+                fprintf(stderr, "witan query feeds: --cursor '%s' is "
+                                "invalid: give the hex a previous page "
+                                "printed\n",
+                        cursor);
+                return 2;
+            }
+            f.cursor = (ProtobufCBinaryData){n, cur};
+        }
+        req.kind_case = WITAN__REQUEST__KIND_FEEDS;
+        req.feeds = &f;
+        return run(address, &req, json, "feeds");
+    }
     fprintf(stderr, "witan query: unknown query '%s'\n%s", what, usage);
     return 2;
 }

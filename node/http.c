@@ -824,6 +824,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->proposals->base
         : resp->kind_case == WITAN__RESPONSE__KIND_VALIDATORS
             ? &resp->validators->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_FEEDS
+            ? &resp->feeds->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -915,6 +917,27 @@ static void route_attestations(struct http_call *c)
     req.attestations = &a;
     answer_query(c, &req);
     free(a.cursor.data);
+}
+
+/* /v1/feeds: the (feed, subject) pairs with attestations, what to ask
+ * /v1/attestations for. */
+static void route_feeds(struct http_call *c)
+{
+    static const char *const known[] = {"feed", "limit", "cursor", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    Witan__FeedsRequest f = WITAN__FEEDS_REQUEST__INIT;
+    f.feed = (char *)(param(&c->params, "feed") ? param(&c->params, "feed")
+                                                : "");
+    if (paging(c, &f.limit, &f.cursor, HTTP_CURSOR_SIZE_MAX))
+        return;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_FEEDS;
+    req.feeds = &f;
+    answer_query(c, &req);
+    free(f.cursor.data);
 }
 
 static void route_predictions(struct http_call *c)
@@ -1796,6 +1819,7 @@ static void h_block_latest(struct http_call *c, char *arg)
     route_block(c, "latest");
 }
 static void h_attestations(struct http_call *c, char *arg) { (void)arg; route_attestations(c); }
+static void h_feeds(struct http_call *c, char *arg) { (void)arg; route_feeds(c); }
 static void h_predictions(struct http_call *c, char *arg) { (void)arg; route_predictions(c); }
 static void h_models(struct http_call *c, char *arg) { (void)arg; route_models(c, NULL); }
 static void h_model(struct http_call *c, char *arg) { route_models(c, arg); }
@@ -1852,6 +1876,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/v1/tx/{hash}/runs", h_runs, false},
     {"GET", "/v1/tx/{hash}", h_tx, false},
     {"GET", "/v1/attestations", h_attestations, false},
+    {"GET", "/v1/feeds", h_feeds, false},
     {"GET", "/v1/predictions", h_predictions, false},
     {"GET", "/v1/models", h_models, false},
     {"GET", "/v1/models/{hash}/scorecard", h_scorecard, false},

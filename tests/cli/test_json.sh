@@ -136,6 +136,11 @@ j "query attestations" query attestations $n --feed t/x --subject s \
     --from 2020-01-01 --to 2020-01-01 --json
 has value 414.50
 has observed_at 2020-01-01T00:00:00.000Z
+j "query feeds" query feeds $n --json
+has feed t/x
+has subject s
+has first_observed_at 2020-01-01T00:00:00.000Z
+j "query feeds --feed" query feeds --feed t/x $n --limit 1 --json
 j "query block" query block 1 $n --json
 has time "$(python3 -c '
 import json,sys,datetime
