@@ -231,6 +231,8 @@ int cli_export(int argc, char **argv)
         if (err)
             unlink(tmp);
     }
+    if (!err)
+        cli_progress_show(&shown, x->row_count, 0, true);
     cli_progress_break(&shown);
     int rc = 0;
     if (err) {

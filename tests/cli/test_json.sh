@@ -6,7 +6,9 @@
 # the project's Debian packages). A command may print one document, or
 # one per line (JSON Lines) when it reports many things as they happen;
 # empty output fails. Also checks a few values the shared renderer adds
-# (decimal text beside mantissa and scale, ISO 8601 beside Unix ms).
+# (decimal text beside mantissa and scale, ISO 8601 beside Unix ms), and
+# that audit verify and export show plain progress lines and a tally when
+# stderr is not a terminal.
 # usage: test_json.sh BIN_DIR
 # Ports 40000-41990 (WITAN_TEST_PORT overrides), apart from every other
 # test's, so it runs beside any of them.
@@ -204,6 +206,23 @@ j "export attestations" export attestations $n --feed t/x --subject s \
     --format jsonl
 j "export --json" export attestations $n --feed t/x --subject s \
     --out "$tmp/x.csv" --json
+# Long work when stderr is not a terminal: plain progress lines (no
+# carriage returns) and a tally, for audit verify and export.
+plain() { # NAME PATTERN FILE: a line matching PATTERN, and no \r
+    checks=$((checks + 1))
+    if grep -q "$(printf '\r')" "$3" || ! grep -q -- "$2" "$3"; then
+        fail "$1: no plain '$2' in: $(cat "$3")"
+    else
+        echo "  ok    $1: $(grep -- "$2" "$3" | tail -n 1)"
+    fi
+}
+"$w" audit verify --genesis "$net/node0/genesis.json" $n \
+    --work "$tmp/audit3" >"$tmp/out" 2>"$tmp/err"
+plain "audit verify progress" "^witan audit verify: [0-9]* of [0-9]* blocks" "$tmp/err"
+plain "audit verify tally" "^verified [0-9]* blocks" "$tmp/out"
+"$w" export attestations $n --feed t/x --subject s >"$tmp/out" 2>"$tmp/err"
+plain "export progress" "^witan export attestations: 4 rows;" "$tmp/err"
+plain "export tally" "^witan export attestations: 4 rows$" "$tmp/err"
 j "testnet stop" testnet stop "$net" --json
 
 echo "test_json: $checks checks, $fails failed"
