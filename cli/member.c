@@ -18,7 +18,7 @@ static const char usage[] =
     "       witan member rotate --key ADMINKEY --address ADDR --pubkey HEX\n"
     "                        [--key-type ed25519|secp256k1]\n"
     "       witan member show ADDR [--json]\n"
-    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait] [--json]\n"
     "\n"
     "Roles: data_provider, model_operator, proposer, auditor, admin,\n"
     "contract_operator, validator_operator.\n"

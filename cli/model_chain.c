@@ -570,11 +570,11 @@ static const char chain_usage[] =
     "                  [--target feed=F,value=V[,subject=S][,horizon_ms=H]\n"
     "                   [,output=K][,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
-    "       witan model scorecard NAME|HASH [--json]\n"
+    "       witan model scorecard NAME|HASH\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
-    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n";
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n";
 
 static const struct cli_opt register_opts[] = {
     CLI_OPTS_NODE, CLI_OPTS_SIGN,
