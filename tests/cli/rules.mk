@@ -18,3 +18,10 @@ TEST_EXTRA += test-attest-file
 test-json: $(BUILD)/bin/witan $(BUILD)/bin/witand
 	@sh tests/cli/test_json.sh $(BUILD)/bin
 TEST_EXTRA += test-json
+
+# The README's command examples run as written against real nodes
+# (tests/cli/test_readme.sh).
+.PHONY: test-readme
+test-readme: $(BUILD)/bin/witan $(BUILD)/bin/witand
+	@sh tests/cli/test_readme.sh $(BUILD)/bin
+TEST_EXTRA += test-readme

@@ -10,13 +10,13 @@
 # that audit verify and export show plain progress lines and a tally when
 # stderr is not a terminal.
 # usage: test_json.sh BIN_DIR
-# Ports 40000-41990 (WITAN_TEST_PORT overrides), apart from every other
+# Ports 40000-40990 (WITAN_TEST_PORT overrides), apart from every other
 # test's, so it runs beside any of them.
 set -u
 bin=$1
 w="$bin/witan"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-json.XXXXXX")
-port=${WITAN_TEST_PORT:-$((40000 + ($$ % 199) * 10))}
+port=${WITAN_TEST_PORT:-$((40000 + ($$ % 99) * 10))}
 net=$tmp/net
 fails=0
 checks=0
