@@ -118,6 +118,7 @@ j "keys new" keys new --out "$tmp/a.key" --json
 pub=$(field pubkey)
 addr=$(field address)
 j "keys show" keys show "$tmp/a.key" --json
+j "keys new (a quote in the path)" keys new --out "$tmp/q\"k.key" --json
 j "member add --wait" member add $n --key "$key" --name alice --pubkey "$pub" \
     --role data_provider --wait --json
 j "member grant --wait" member grant $n --key "$key" --address "$addr" \
