@@ -170,14 +170,50 @@ static const struct cli_opt import_opts[] = {
     {"--force", false, false},
     {"--name", true, false},
     {"--margin", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
 static const struct cli_opt score_opts[] = {
     {"--input", true, false},
     {"--file", true, false},
     {"--out", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
+
+/* A measured error as a JSON number, or null when it is not finite. */
+static void json_measure(struct render_json *b, const char *name, double v)
+{
+    if (isfinite(v))
+        render_json_printf(b, ",\"%s\":%.9g", name, v);
+    else
+        render_json_printf(b, ",\"%s\":null", name);
+}
+
+/* What import wrote and measured, as one JSON object. Exit status. */
+static int import_json(const char *out, size_t size, const char *hash_hex,
+                       const struct infer_import_report *rep)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"out\":");
+    render_json_str(&b, out);
+    render_json_printf(&b, ",\"bytes\":\"%zu\",\"onnx_nodes\":\"%zu\","
+                           "\"hash\":\"%s\",\"samples\":\"%zu\"",
+                       size, rep->node_count, hash_hex, rep->sample_count);
+    if (rep->sample_count) {
+        json_measure(&b, "max_abs_error", rep->max_abs_error);
+        json_measure(&b, "max_rel_error", rep->max_rel_error);
+        json_measure(&b, "bound", rep->bound);
+        render_json_printf(&b, ",\"bound_is_default\":%s,\"over_bound\":%s",
+                           rep->bound_is_default ? "true" : "false",
+                           rep->over_bound ? "true" : "false");
+    }
+    render_json_puts(&b, ",\"coarsest\":");
+    render_json_str(&b, rep->coarsest);
+    render_json_puts(&b, "}");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
 
 static int cmd_import(int argc, char **argv)
 {
@@ -191,6 +227,7 @@ static int cmd_import(int argc, char **argv)
     cli_positional(argc, argv, 2, import_opts, 0, &in);
     double max_err = -1, margin = 0;
     bool force = cli_has_flag(argc, argv, "--force");
+    bool json = cli_has_flag(argc, argv, "--json");
     char *end;
     if (max_text) {
         errno = 0;
@@ -242,7 +279,9 @@ static int cmd_import(int argc, char **argv)
     struct infer_import_report rep;
     int err = infer_onnx_import(onnx, onnx_size, &opt, &model, &model_size,
                                 &rep, why, sizeof why);
-    if (rep.sample_count)
+    if (json)
+        ; /* one object at the end */
+    else if (rep.sample_count)
         printf("quantisation: %zu samples, largest absolute error %.6g "
                "(sample %zu, output %zu), largest relative error %.6g\n",
                rep.sample_count, rep.max_abs_error, rep.worst_sample,
@@ -253,13 +292,13 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "witan: %s: %s: %s\n", in, witan_err_message(err), why);
         goto done;
     }
-    if (rep.coarsest[0])
+    if (rep.coarsest[0] && !json)
         printf("coarsest part: %s\n", rep.coarsest);
-    if (rep.sample_count && rep.bound_is_default)
+    if (rep.sample_count && rep.bound_is_default && !json)
         printf("bound: %.6g, 1%% of the outputs' range on the samples (%.6g); "
                "--max-error sets another\n",
                rep.bound, rep.output_range);
-    if (rep.over_bound)
+    if (rep.over_bound && !json)
         printf("warning: error over the bound %.6g, kept because of --force\n",
                rep.bound);
     if (write_file(out, model, model_size)) {
@@ -270,6 +309,10 @@ static int cmd_import(int argc, char **argv)
     char hex[2 * WCRYPTO_HASH_SIZE + 1];
     wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
     witan_hex_encode(hash, sizeof hash, hex);
+    if (json) {
+        rc = import_json(out, model_size, hex, &rep);
+        goto done;
+    }
     printf("wrote %s: %zu bytes, %zu ONNX nodes, hash %s\n", out, model_size,
            rep.node_count, hex);
     infer_model *im;
@@ -498,7 +541,7 @@ static int score_flush(struct score_file *f)
  * are matched to the model's inputs by name; without one, columns are the
  * inputs in order. */
 static int score_file(const infer_model *m, const char *file,
-                      const char *out_path)
+                      const char *out_path, bool json)
 {
     char *text;
     size_t size;
@@ -607,9 +650,15 @@ static int score_file(const infer_model *m, const char *file,
     if (refused > SCORE_FILE_REPORT_MAX)
         fprintf(stderr, "witan: %s: %zu more rows refused\n", file,
                 refused - SCORE_FILE_REPORT_MAX);
-    if (!rc)
+    if (!rc && json) { /* the rows went to --out: the tally on stdout */
+        printf("{\"out\":");
+        witan_json_write_string(stdout, out_path);
+        printf(",\"scored\":\"%zu\",\"refused\":\"%zu\",\"gas\":\"%llu\"}\n",
+               f.scored, refused, (unsigned long long)f.gas);
+    } else if (!rc) {
         fprintf(stderr, "scored %zu rows, %zu refused, gas %llu\n", f.scored,
                 refused, (unsigned long long)f.gas);
+    }
     if (f.out && f.out != stdout && fclose(f.out) != 0 && !rc) {
         fprintf(stderr, "witan: %s: cannot write\n", out_path);
         rc = 2;
@@ -621,6 +670,32 @@ static int score_file(const infer_model *m, const char *file,
     return rc ? rc : refused ? 1 : 0;
 }
 
+/* One score as JSON: each output exactly (its decimal, its integer and
+ * format), a classifier's label, the gas. Exit status. */
+static int score_json(const infer_model *m, const struct infer_info *in,
+                      const int32_t *out, const struct infer_result *r)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"outputs\":[");
+    for (size_t k = 0; k < in->output_count; k++) {
+        char v[RENDER_EXPORT_FIXED_SIZE];
+        render_export_fixed(out[k], in->output_frac_bits, v, sizeof v);
+        render_json_puts(&b, k ? ",{\"name\":" : "{\"name\":");
+        render_json_str(&b, infer_output_name(m, k));
+        render_json_printf(&b, ",\"value\":\"%s\",\"raw\":%d,"
+                               "\"frac_bits\":%u}",
+                           v, out[k], in->output_frac_bits);
+    }
+    render_json_puts(&b, "]");
+    if (in->class_count)
+        render_json_printf(&b, ",\"label\":\"%lld\"",
+                           (long long)infer_class_label(m, r->label));
+    render_json_printf(&b, ",\"gas\":\"%llu\"}",
+                       (unsigned long long)r->gas);
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 static int cmd_score(int argc, char **argv)
 {
     if (cli_args_check(argc, argv, 2, score_opts, 1, "model score"))
@@ -629,8 +704,15 @@ static int cmd_score(int argc, char **argv)
                *file = cli_flag(argc, argv, "--file"),
                *out = cli_flag(argc, argv, "--out");
     cli_positional(argc, argv, 2, score_opts, 0, &path);
+    bool json = cli_has_flag(argc, argv, "--json");
     if (!path || !input == !file || (out && !file)) {
         fputs(usage, stderr);
+        return 2;
+    }
+    if (json && file && !out) {
+        fprintf(stderr, "witan model score: --json with --file needs --out "
+                        "FILE (stdout then holds the tally, the rows the "
+                        "file)\n");
         return 2;
     }
     uint8_t *bytes;
@@ -640,7 +722,7 @@ static int cmd_score(int argc, char **argv)
     if (rc)
         return rc;
     if (file) {
-        rc = score_file(m, file, out);
+        rc = score_file(m, file, out, json);
         infer_model_free(m);
         free(bytes);
         return rc;
@@ -686,6 +768,12 @@ static int cmd_score(int argc, char **argv)
         if (err) {
             rc = cli_fail("score", err);
         } else {
+            if (json) {
+                rc = score_json(m, &in, out, &r);
+                infer_model_free(m);
+                free(bytes);
+                return rc;
+            }
             for (size_t k = 0; k < in.output_count; k++)
                 printf("%-24s %.6f  (%d / 2^%u)\n", infer_output_name(m, k),
                        ldexp(out[k], -(int)in.output_frac_bits), out[k],

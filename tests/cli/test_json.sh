@@ -113,7 +113,7 @@ n="--node $node"
 
 j "version" version --json
 j "query status" query status $n --json
-has chain_id "$(field chain_id)"
+has chain_id witan-testnet
 j "keys new" keys new --out "$tmp/a.key" --json
 pub=$(field pubkey)
 addr=$(field address)
@@ -160,6 +160,18 @@ print(datetime.datetime.utcfromtimestamp(ms//1000).strftime("%Y-%m-%dT%H:%M:%S")
 
 model=tests/fixtures/models/linreg_temp.bin
 j "model show FILE" model show "$model" --json
+j "model import" model import tests/fixtures/models/linreg_temp.onnx \
+    --samples tests/fixtures/models/linreg_temp.samples.csv \
+    --out "$tmp/m.bin" --json
+# the hash it reports is the written file's
+has hash "$("$w" model show "$tmp/m.bin" --json | sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')"
+j "model score --input" model score "$model" --input 400,2020 --json
+j "model score --file" model score "$model" --file \
+    tests/fixtures/models/linreg_temp.samples.csv --out "$tmp/s.csv" --json
+j "contract asm" contract asm tests/vm/fib.wvs --out "$tmp/fib.wvm" --json
+j "contract disasm" contract disasm --json "$tmp/fib.wvm"
+j "contract run" contract run "$tmp/fib.wvm" --entry fib --args 20 --json
+has int 6765
 j "model register --wait" model register "$model" $n --key "$key" \
     --name lin --input feed=t/x,subject=s,value=v --input feed=t/x,subject=s,year \
     --target feed=t/x,subject=s,value=v --wait --json
