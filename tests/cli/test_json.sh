@@ -192,6 +192,9 @@ j "contract call" contract call "$cid" bump --int 1 $n --key "$key" --json
 j "decisions list" decisions list $n --json
 did=$(field id)
 j "decisions show" decisions show "$did" $n --json
+j "contract retire" contract retire "$cid" $n --key "$key" --json
+j "model post" model post "$hash" $n --key "$key" --output y=1.5 \
+    --input 400,2020 --wait --json
 j "propose" propose set-param --param block_tx_count_max=500 $n --key "$key" \
     --json
 j "proposals list" proposals list $n --json
