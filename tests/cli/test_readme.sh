@@ -29,9 +29,9 @@ P=${WITAN_TEST_PORT:-$((41000 + ($$ % 19) * 50))}
 H=$((P + 1))
 Q=$((P + 10))
 export HOME="$tmp/home" PATH="$bin:$PATH"
-mkdir -p "$HOME" "$tmp/work"
-for d in tests contracts sdk; do ln -s "$root/$d" "$tmp/work/$d"; done
-cd "$tmp/work" || exit 1
+mkdir -p "$HOME" "$tmp/cwd"
+for d in tests contracts sdk; do ln -s "$root/$d" "$tmp/cwd/$d"; done
+cd "$tmp/cwd" || exit 1
 fails=0
 runs=0
 witand_pid=
