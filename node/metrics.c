@@ -214,18 +214,18 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
     for (size_t i = 0; i < m->n_commit_latency_buckets; i++) {
         /* %g: 0.01 and 10 rather than 0.010 and 10.000. */
         render_json_printf(b,
-                         "witan_commit_latency_seconds_bucket{le=\"%g\"} "
-                         "%" PRIu64 "\n",
-                         (double)m->commit_latency_buckets[i]->le_ms / 1000.0,
-                         m->commit_latency_buckets[i]->count);
+                           "witan_commit_latency_seconds_bucket{le=\"%g\"} "
+                           "%" PRIu64 "\n",
+                           (double)m->commit_latency_buckets[i]->le_ms / 1000.0,
+                           m->commit_latency_buckets[i]->count);
     }
     render_json_printf(b,
-                     "witan_commit_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
-                     "\nwitan_commit_latency_seconds_sum ",
-                     m->commit_latency_count);
+                       "witan_commit_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
+                       "\nwitan_commit_latency_seconds_sum ",
+                       m->commit_latency_count);
     seconds_ms(b, m->commit_latency_sum_ms);
     render_json_printf(b, "\nwitan_commit_latency_seconds_count %" PRIu64 "\n",
-                     m->commit_latency_count);
+                       m->commit_latency_count);
 
     one(b, "witan_http_connections_open", "gauge", "HTTP connections open.",
         m->http_connections_open);
@@ -234,12 +234,12 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
          "or the longest idle at the cap), slow (request or answer over the "
          "request timeout).");
     render_json_printf(b,
-                     "witan_http_connections_closed_total{reason=\"idle\"} "
-                     "%" PRIu64 "\n"
-                     "witan_http_connections_closed_total{reason=\"slow\"} "
-                     "%" PRIu64 "\n",
-                     m->http_connections_closed_idle,
-                     m->http_connections_closed_slow);
+                       "witan_http_connections_closed_total{reason=\"idle\"} "
+                       "%" PRIu64 "\n"
+                       "witan_http_connections_closed_total{reason=\"slow\"} "
+                       "%" PRIu64 "\n",
+                       m->http_connections_closed_idle,
+                       m->http_connections_closed_slow);
     one(b, "witan_http_connections_refused_total", "counter",
         "HTTP connections refused at the cap with none idle.",
         m->http_connections_refused);
@@ -258,7 +258,7 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
         head(b, "process_start_time_seconds", "gauge",
              "Start time of the process since the Unix epoch in seconds.");
         render_json_printf(b, "process_start_time_seconds %.2f\n",
-                         p.start_time_seconds);
+                           p.start_time_seconds);
     }
     if (p.have_fds) {
         one(b, "process_open_fds", "gauge", "Number of open file descriptors.",

@@ -81,8 +81,9 @@ int render_export_format_parse(const char *text, enum render_export_format *out)
 
 const char *render_export_content_type(enum render_export_format format)
 {
-    return format == RENDER_EXPORT_CSV ? "text/csv; charset=utf-8; header=present"
-                                     : "application/x-ndjson";
+    return format == RENDER_EXPORT_CSV
+               ? "text/csv; charset=utf-8; header=present"
+               : "application/x-ndjson";
 }
 
 static int refuse(struct render_export *x, const char *fmt, ...)
@@ -166,7 +167,7 @@ static void fixed_u128(bool negative, unsigned __int128 v, uint32_t frac,
 }
 
 void render_export_fixed(int64_t v, uint32_t frac_bits, char *out,
-                       size_t out_size)
+                         size_t out_size)
 {
     WITAN_ASSERT(frac_bits <= 62);
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -181,8 +182,7 @@ void render_decimal(int64_t mantissa, uint32_t scale, char *out,
     WITAN_ASSERT(scale <= WITAN_DECIMAL_SCALE_MAX);
     char digits[48];
     uint64_t m = mantissa < 0 ? 0 - (uint64_t)mantissa : (uint64_t)mantissa;
-    int n = snprintf(digits, sizeof digits, "%0*" PRIu64,
-                     (int)scale + 1, m);
+    int n = snprintf(digits, sizeof digits, "%0*" PRIu64, (int)scale + 1, m);
     if (scale == 0)
         snprintf(out, out_size, "%s%s", mantissa < 0 ? "-" : "", digits);
     else
@@ -368,8 +368,9 @@ static bool in_time(const struct render_export *x, int64_t ms)
 
 /* --- attestations -------------------------------------------------------------------- */
 
-static int page_attestations(struct render_export *x, render_export_call_fn call,
-                             void *ctx, struct row *r)
+static int page_attestations(struct render_export *x,
+                             render_export_call_fn call, void *ctx,
+                             struct row *r)
 {
     Witan__AttestationsRequest q = WITAN__ATTESTATIONS_REQUEST__INIT;
     q.feed = (char *)x->feed;
@@ -398,7 +399,7 @@ static int page_attestations(struct render_export *x, render_export_call_fn call
         for (size_t v = 0; v < at->n_values; v++) {
             char num[64];
             render_decimal(at->values[v]->mantissa, at->values[v]->scale, num,
-                    sizeof num);
+                           sizeof num);
             cell(r, at->feed);
             cell(r, at->subject);
             cell_time(r, at->observed_at_ms);
@@ -496,7 +497,7 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
     for (size_t j = 0; j < p->n_outputs; j++) {
         char num[RENDER_EXPORT_FIXED_SIZE];
         render_export_fixed(p->outputs[j], p->output_frac_bits, num,
-                          sizeof num);
+                            sizeof num);
         if (j)
             render_json_puts(s, ";");
         if (j < p->n_output_names && p->output_names[j][0])
@@ -508,8 +509,8 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
     }
     for (size_t j = 0; j < p->n_posted_outputs; j++) {
         char num[64];
-        render_decimal(p->posted_outputs[j]->mantissa, p->posted_outputs[j]->scale,
-                num, sizeof num);
+        render_decimal(p->posted_outputs[j]->mantissa,
+                       p->posted_outputs[j]->scale, num, sizeof num);
         named(s, j || p->n_outputs, p->posted_outputs[j]->name, num);
     }
     cell(r, s->len ? s->p : "");
@@ -524,13 +525,13 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
                      (double)infer_float32_of_key(p->inputs[j]));
         else
             render_export_fixed(p->inputs[j], input_frac(p, j), num,
-                              sizeof num);
+                                sizeof num);
         render_json_printf(s, "%s%s", j ? ";" : "", num);
     }
     for (size_t j = 0; j < p->n_posted_inputs; j++) {
         char num[64];
-        render_decimal(p->posted_inputs[j]->mantissa, p->posted_inputs[j]->scale,
-                num, sizeof num);
+        render_decimal(p->posted_inputs[j]->mantissa,
+                       p->posted_inputs[j]->scale, num, sizeof num);
         named(s, j || p->n_inputs, p->posted_inputs[j]->name, num);
     }
     cell(r, s->len ? s->p : "");
@@ -698,7 +699,7 @@ static int page_decisions(struct render_export *x, render_export_call_fn call,
         r->scratch.len = 0;
         for (size_t j = 0; j < d->n_values; j++)
             render_json_printf(&r->scratch, "%s%" PRId64, j ? ";" : "",
-                             d->values[j]);
+                               d->values[j]);
         cell(r, r->scratch.len ? r->scratch.p : "");
         cell_bytes_text(r, &d->data);
         cell_u64(r, d->height);
@@ -804,7 +805,7 @@ static int page_scorecards(struct render_export *x, render_export_call_fn call,
 /* --- one page ------------------------------------------------------------------------ */
 
 int render_export_page(struct render_export *x, render_export_call_fn call,
-                     void *ctx, struct render_json *out)
+                       void *ctx, struct render_json *out)
 {
     WITAN_ASSERT(!x->done);
     static const char *const *const cols[] = {

@@ -158,8 +158,8 @@ static size_t element_size(ProtobufCType type)
     }
 }
 
-static void render_value(struct render_json *b, const ProtobufCFieldDescriptor *f,
-                         const void *p)
+static void render_value(struct render_json *b,
+                         const ProtobufCFieldDescriptor *f, const void *p)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -218,7 +218,7 @@ static void render_value(struct render_json *b, const ProtobufCFieldDescriptor *
  * unless *first. Scalars are always written (proto3 defaults included, so
  * clients see every field); unset messages and oneof members are left out. */
 void render_json_fields(struct render_json *b, const ProtobufCMessage *m,
-                          bool *first)
+                        bool *first)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const char *base = (const char *)m;
@@ -306,8 +306,8 @@ field_named(const ProtobufCMessageDescriptor *d, const char *prefix,
             size_t prefix_len, const char *suffix)
 {
     char name[RENDER_JSON_NAME_SIZE];
-    int n = snprintf(name, sizeof name, "%.*s%s", (int)prefix_len, prefix,
-                     suffix);
+    int n =
+        snprintf(name, sizeof name, "%.*s%s", (int)prefix_len, prefix, suffix);
     if (n < 0 || (size_t)n >= sizeof name)
         return NULL;
     return protobuf_c_message_descriptor_get_field_by_name(d, name);
@@ -419,7 +419,8 @@ void render_json_block(struct render_json *b, const Witan__BlockResponse *r)
 }
 
 void render_json_tx(struct render_json *b, const uint8_t *hash,
-                    const Witan__TxResponse *t, const Witan__CommitCertificate *cert,
+                    const Witan__TxResponse *t,
+                    const Witan__CommitCertificate *cert,
                     const Witan__RunsResponse *runs)
 {
     bool first = true;
@@ -429,8 +430,8 @@ void render_json_tx(struct render_json *b, const uint8_t *hash,
         render_json_hex(b, hash, WITAN_HASH_SIZE);
     }
     render_json_fields(b, &t->base, &first);
-    Witan__Envelope *env = witan__envelope__unpack(NULL, t->envelope.len,
-                                                   t->envelope.data);
+    Witan__Envelope *env =
+        witan__envelope__unpack(NULL, t->envelope.len, t->envelope.data);
     Witan__TxBody *body =
         env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
             : NULL;

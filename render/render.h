@@ -19,7 +19,7 @@
 #include "common/common.h"
 #include "spec/witan.pb-c.h"
 
-/* --- JSON ------------------------------------------------------------------ */
+/* --- JSON --------------------------------------------------------------- */
 /* A growing text buffer, zero-initialised by the caller; `p` is malloc'd
  * (the caller frees it) and always NUL-terminated once anything was
  * written. After an allocation failure it only sets `oom`: callers check
@@ -45,7 +45,7 @@ void render_json_hex(struct render_json *b, const uint8_t *data, size_t size);
  * unless *first. Scalars are always written (proto3 defaults included, so
  * clients see every field); unset messages and oneof members are left out. */
 void render_json_fields(struct render_json *b, const ProtobufCMessage *m,
-                      bool *first);
+                        bool *first);
 /* The longest field name, derived names included, that JSON output
  * writes (witan.proto's are far shorter). */
 #define RENDER_JSON_NAME_SIZE 64
@@ -66,7 +66,8 @@ void render_json_block(struct render_json *b, const Witan__BlockResponse *r);
  * envelope's TxBody decoded), `cert` when given, and `runs` (the
  * RunsResponse of what it caused) when given. */
 void render_json_tx(struct render_json *b, const uint8_t *hash,
-                    const Witan__TxResponse *t, const Witan__CommitCertificate *cert,
+                    const Witan__TxResponse *t,
+                    const Witan__CommitCertificate *cert,
                     const Witan__RunsResponse *runs);
 /* b, then a newline, on `out`; frees b's text and empties it, in every
  * case. WITAN_ENOMEM (b ran out), WITAN_EIO. */
@@ -75,7 +76,7 @@ int render_json_write(FILE *out, struct render_json *b);
 /* m as one line of JSON on `out`. WITAN_ENOMEM, WITAN_EIO. */
 int render_json_print(FILE *out, const ProtobufCMessage *m);
 
-/* --- export ---------------------------------------------------------------- */
+/* --- export ------------------------------------------------------------- */
 
 enum render_export_kind {
     RENDER_EXPORT_ATTESTATIONS,
@@ -136,14 +137,15 @@ struct render_export {
 /* One request to the node: on success *out is the caller's to free
  * (witan__response__free_unpacked). Returns 0 or a WITAN_E* code. */
 typedef int (*render_export_call_fn)(void *ctx, const Witan__Request *req,
-                                   Witan__Response **out);
+                                     Witan__Response **out);
 
 /* "attestations", "predictions", "decisions", "scorecards"; WITAN_EINVAL
  * for another word. */
 int render_export_kind_parse(const char *text, enum render_export_kind *out);
 const char *render_export_kind_name(enum render_export_kind kind);
 /* "csv" or "jsonl"; WITAN_EINVAL for another. */
-int render_export_format_parse(const char *text, enum render_export_format *out);
+int render_export_format_parse(const char *text,
+                               enum render_export_format *out);
 /* The Content-Type of a format ("text/csv; charset=utf-8", ...). */
 const char *render_export_content_type(enum render_export_format format);
 
@@ -165,7 +167,7 @@ int render_export_check(struct render_export *x, const char *flag);
  * hold part of a page. An out of memory in `out` is WITAN_ENOMEM.
  */
 int render_export_page(struct render_export *x, render_export_call_fn call,
-                     void *ctx, struct render_json *out);
+                       void *ctx, struct render_json *out);
 
 /* v × 2^-frac_bits exactly in decimal: the integer, then a point and as
  * many digits as the value has (at most frac_bits, trailing zeros
@@ -173,7 +175,7 @@ int render_export_page(struct render_export *x, render_export_call_fn call,
  * least RENDER_EXPORT_FIXED_SIZE bytes. Cannot fail. */
 #define RENDER_EXPORT_FIXED_SIZE 96
 void render_export_fixed(int64_t v, uint32_t frac_bits, char *out,
-                       size_t out_size);
+                         size_t out_size);
 /* mantissa × 10^-scale as decimal text ("414.50"), scale at most
  * WITAN_DECIMAL_SCALE_MAX (state holds no larger one); out holds at least
  * RENDER_DECIMAL_SIZE bytes. Cannot fail. */
