@@ -303,7 +303,7 @@ int cli_parse_hash(const char *what, const char *flag, const char *text,
 const char *cli_flag(int argc, char **argv, const char *flag);
 int cli_has_flag(int argc, char **argv, const char *flag);
 
-/* --- progress of long work (cli/progress.c) --------------------------------- */
+/* --- progress of long work (cli/progress.c) ------------------------------ */
 
 /* How often the line is redrawn on a terminal, and a plain line written
  * otherwise. */

@@ -290,7 +290,8 @@ static int run_json(const char *log, size_t log_size, int e,
     } else if (res->value.type == VM_TYPE_BYTES) {
         printf("\"result\":{\"bytes\":\"");
         for (uint32_t j = 0; j < res->value.size; j += 256) {
-            uint32_t part = res->value.size - j < 256 ? res->value.size - j : 256;
+            uint32_t left = res->value.size - j;
+            uint32_t part = left < 256 ? left : 256;
             witan_hex_encode(res->value.bytes + j, part, hex);
             fputs(hex, stdout);
         }

@@ -46,7 +46,8 @@ static void usage(FILE *out)
                  "\ncommands:\n");
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the release, commit and protocol version [--json]");
+    fprintf(out, "  %-10s %s\n", "version",
+            "print the release, commit and protocol version [--json]");
 }
 
 int main(int argc, char **argv)

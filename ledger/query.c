@@ -300,7 +300,8 @@ int ledger_query_feeds(ledger *l, const Witan__FeedsRequest *req,
 {
     *out = NULL;
     size_t feed_size = strlen(req->feed);
-    if (feed_size > WITAN_FEED_SIZE_MAX || req->limit > WITAN_QUERY_PAGE_COUNT_MAX ||
+    if (feed_size > WITAN_FEED_SIZE_MAX ||
+        req->limit > WITAN_QUERY_PAGE_COUNT_MAX ||
         req->cursor.len > WITAN_STORE_KEY_SIZE_MAX)
         return WITAN_ELIMIT;
     uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;

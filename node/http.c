@@ -898,8 +898,9 @@ static void route_attestations(struct http_call *c)
     int ferr = from ? time_param(from, &a.from_ms) : 0;
     int terr = !ferr && to ? time_param(to, &a.to_ms) : 0;
     if (ferr || terr) {
-        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s '%s' is invalid: %s",
-                      ferr ? "from" : "to", ferr ? from : to,
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "%s '%s' is invalid: %s", ferr ? "from" : "to",
+                      ferr ? from : to,
                       witan_time_error(ferr ? ferr : terr));
         return;
     }

@@ -436,7 +436,8 @@ static void test_http_gateway(void **state)
     assert_non_null(strstr(a.body, "\"observed_at_ms\":\"120000\""));
     /* Beside the exact forms: the decimal as text, the time as ISO 8601. */
     assert_non_null(strstr(a.body, "\"scale\":2,\"value\":\"310.02\""));
-    assert_non_null(strstr(a.body, "\"observed_at\":\"1970-01-01T00:02:00.000Z\""));
+    assert_non_null(
+        strstr(a.body, "\"observed_at\":\"1970-01-01T00:02:00.000Z\""));
     free(a.body);
     /* from and to in the CLI's forms: only the observation at 00:02. */
     assert_int_equal(http_get(http_port,
@@ -483,7 +484,8 @@ static void test_http_gateway(void **state)
     assert_non_null(q);
     assert_true(m < q);
     assert_non_null(strstr(a.body, "\"feed\":\"" FEED "\""));
-    assert_non_null(strstr(a.body, "\"first_observed_at\":\"1970-01-01T00:01:00.000Z\""));
+    assert_non_null(strstr(
+        a.body, "\"first_observed_at\":\"1970-01-01T00:01:00.000Z\""));
     assert_non_null(strstr(a.body, "\"next_cursor\":\"\""));
     free(a.body);
     assert_int_equal(http_get(http_port, "/v1/feeds?feed=" FEED "&limit=1", &a),
