@@ -16,7 +16,23 @@ set -u
 bin=$1
 w="$bin/witan"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-json.XXXXXX")
+# Whether ports BASE..BASE+COUNT-1 are all unused on this machine, in any
+# state (listening, connected, TIME_WAIT): the range lies in Linux's
+# ephemeral ports, which other programs' connections take at random.
+ports_free() {
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v lo="$1" -v n="$2" '
+        NR > 1 { split($2, a, ":"); p = 0; h = a[2]
+                 for (i = 1; i <= length(h); i++)
+                     p = p * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+                 if (p >= lo && p < lo + n) busy = 1 }
+        END { exit busy }'
+}
 port=${WITAN_TEST_PORT:-$((40000 + ($$ % 99) * 10))}
+# Another base when something holds one of ours (at most a few tries).
+for _ in 1 2 3 4 5 6 7 8; do
+    ports_free "$port" 10 && break
+    port=$((40000 + (port - 40000 + 370) % 990))
+done
 net=$tmp/net
 fails=0
 checks=0

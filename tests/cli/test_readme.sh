@@ -25,7 +25,23 @@ set -u
 root=$(pwd)
 bin=$(cd "$1" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-readme.XXXXXX")
+# Whether ports BASE..BASE+COUNT-1 are all unused on this machine, in any
+# state (listening, connected, TIME_WAIT): the range lies in Linux's
+# ephemeral ports, which other programs' connections take at random.
+ports_free() {
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v lo="$1" -v n="$2" '
+        NR > 1 { split($2, a, ":"); p = 0; h = a[2]
+                 for (i = 1; i <= length(h); i++)
+                     p = p * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+                 if (p >= lo && p < lo + n) busy = 1 }
+        END { exit busy }'
+}
 P=${WITAN_TEST_PORT:-$((41000 + ($$ % 19) * 50))}
+# Another base when something holds one of ours (at most a few tries).
+for _ in 1 2 3 4 5 6 7 8; do
+    ports_free "$P" 50 && break
+    P=$((41000 + (P - 41000 + 350) % 950))
+done
 H=$((P + 1))
 Q=$((P + 10))
 export HOME="$tmp/home" PATH="$bin:$PATH"
