@@ -773,16 +773,24 @@ static int cmd_export(int argc, char **argv)
         err = write_part(f, json, json_size);
     if (!err)
         err = write_be(f, 8, height);
+    struct cli_progress shown;
+    cli_progress_start(&shown, "audit export", "blocks", true);
     for (uint64_t h = 1; !err && h <= height; h++) {
+        cli_progress_show(&shown, h - 1, height, false);
         struct fetched fb;
         if ((err = fetch_block(&src, h, &fb)) == 0) {
             err = write_block(f, fb.b);
             block_done(&src, &fb);
         }
-        if (err)
+        if (err) {
+            cli_progress_break(&shown);
             fprintf(stderr, "witan audit export: block %llu: %s\n",
                     (unsigned long long)h, witan_err_message(err));
+        }
     }
+    if (!err)
+        cli_progress_show(&shown, height, height, true);
+    cli_progress_break(&shown);
     if (fclose(f) != 0 && !err)
         err = WITAN_EIO;
     f = NULL;

@@ -10,15 +10,15 @@
 # that audit verify and export show plain progress lines and a tally when
 # stderr is not a terminal.
 # usage: test_json.sh BIN_DIR
-# Ports 40000-40990 (WITAN_TEST_PORT overrides), apart from every other
-# test's, so it runs beside any of them.
+# Ports 1100-1499 (WITAN_TEST_PORT gives another base): below every other
+# test's and below Linux's ephemeral ports (32768-60999), which
+# connections, the test's own included, take at random.
 set -u
 bin=$1
 w="$bin/witan"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-json.XXXXXX")
 # Whether ports BASE..BASE+COUNT-1 are all unused on this machine, in any
-# state (listening, connected, TIME_WAIT): the range lies in Linux's
-# ephemeral ports, which other programs' connections take at random.
+# state (listening, connected, TIME_WAIT).
 ports_free() {
     cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v lo="$1" -v n="$2" '
         NR > 1 { split($2, a, ":"); p = 0; h = a[2]
@@ -27,12 +27,19 @@ ports_free() {
                  if (p >= lo && p < lo + n) busy = 1 }
         END { exit busy }'
 }
-port=${WITAN_TEST_PORT:-$((40000 + ($$ % 99) * 10))}
+lo=${WITAN_TEST_PORT:-1100}
+span=${WITAN_TEST_PORT:+990}
+span=${span:-400}
+port=$((lo + ($$ % (span / 10)) * 10))
 # Another base when something holds one of ours (at most a few tries).
-for _ in 1 2 3 4 5 6 7 8; do
-    ports_free "$port" 10 && break
-    port=$((40000 + (port - 40000 + 370) % 990))
-done
+next_port() {
+    for _ in 1 2 3 4 5 6 7 8; do
+        port=$((lo + (port - lo + 370) % span))
+        ports_free "$port" 10 && return 0
+    done
+    return 1
+}
+ports_free "$port" 10 || next_port
 net=$tmp/net
 fails=0
 checks=0
@@ -119,6 +126,17 @@ has() {
     fi
 }
 
+# A port taken between the check and the bind: again, elsewhere.
+for attempt in 1 2 3; do
+    rm -rf "$net"
+    "$w" testnet init --validators 1 --dir "$net" --base-port "$port" \
+        --allow-no-fault-tolerance --checkpoint-interval 2 >/dev/null &&
+        "$w" testnet start "$net" >/dev/null && break
+    "$w" testnet stop "$net" >/dev/null 2>&1
+    next_port
+done
+"$w" testnet stop "$net" >/dev/null 2>&1
+rm -rf "$net"
 j "testnet init" testnet init --validators 1 --dir "$net" --base-port "$port" \
     --allow-no-fault-tolerance --checkpoint-interval 2 --json
 j "testnet start" testnet start "$net" --json
@@ -239,7 +257,7 @@ j "export attestations" export attestations $n --feed t/x --subject s \
 j "export --json" export attestations $n --feed t/x --subject s \
     --out "$tmp/x.csv" --json
 # Long work when stderr is not a terminal: plain progress lines (no
-# carriage returns) and a tally, for audit verify and export.
+# carriage returns) and a tally, for audit verify, audit export and export.
 plain() { # NAME PATTERN FILE: a line matching PATTERN, and no \r
     checks=$((checks + 1))
     if grep -q "$(printf '\r')" "$3" || ! grep -q -- "$2" "$3"; then
@@ -252,6 +270,10 @@ plain() { # NAME PATTERN FILE: a line matching PATTERN, and no \r
     --work "$tmp/audit3" >"$tmp/out" 2>"$tmp/err"
 plain "audit verify progress" "^witan audit verify: [0-9]* of [0-9]* blocks" "$tmp/err"
 plain "audit verify tally" "^verified [0-9]* blocks" "$tmp/out"
+"$w" audit export --genesis "$net/node0/genesis.json" $n \
+    --out "$tmp/chain2.wa" >"$tmp/out" 2>"$tmp/err"
+plain "audit export progress" "^witan audit export: [0-9]* of [0-9]* blocks" "$tmp/err"
+plain "audit export tally" "^wrote .*chain2.wa: [0-9]* blocks" "$tmp/out"
 "$w" export attestations $n --feed t/x --subject s >"$tmp/out" 2>"$tmp/err"
 plain "export progress" "^witan export attestations: 4 rows;" "$tmp/err"
 plain "export tally" "^witan export attestations: 4 rows$" "$tmp/err"

@@ -20,14 +20,15 @@
 #     model so that the contract decides, and genesis checkpoints every 2
 #     blocks so that signed heads exist in a short run.
 # Each example must exit 0. usage: test_readme.sh BIN_DIR (from the source
-# root). Ports 41000-41990 (WITAN_TEST_PORT overrides).
+# root). Ports 1500-1949 (WITAN_TEST_PORT gives another base): below every
+# other test's and below Linux's ephemeral ports (32768-60999), which
+# connections, the nodes' own included, take at random.
 set -u
 root=$(pwd)
 bin=$(cd "$1" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-readme.XXXXXX")
 # Whether ports BASE..BASE+COUNT-1 are all unused on this machine, in any
-# state (listening, connected, TIME_WAIT): the range lies in Linux's
-# ephemeral ports, which other programs' connections take at random.
+# state (listening, connected, TIME_WAIT).
 ports_free() {
     cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v lo="$1" -v n="$2" '
         NR > 1 { split($2, a, ":"); p = 0; h = a[2]
@@ -36,11 +37,14 @@ ports_free() {
                  if (p >= lo && p < lo + n) busy = 1 }
         END { exit busy }'
 }
-P=${WITAN_TEST_PORT:-$((41000 + ($$ % 19) * 50))}
+lo=${WITAN_TEST_PORT:-1500}
+span=${WITAN_TEST_PORT:+950}
+span=${span:-450}
+P=$((lo + ($$ % (span / 50)) * 50))
 # Another base when something holds one of ours (at most a few tries).
 for _ in 1 2 3 4 5 6 7 8; do
     ports_free "$P" 50 && break
-    P=$((41000 + (P - 41000 + 350) % 950))
+    P=$((lo + (P - lo + 350) % span))
 done
 H=$((P + 1))
 Q=$((P + 10))
