@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "render/render.h"
 
 #define ATTEST_BATCH_DEFAULT 500
 #define ATTEST_FILE_SIZE_MAX (256u * 1024 * 1024)
@@ -112,34 +113,26 @@ struct attest_opts {
 };
 
 
-/* Prints a settled transaction's receipt, or that it was dropped;
- * 1 unless committed OK. */
-static int print_settled(const struct attest_opts *o, const char *hex,
-                         const Witan__TxResponse *t)
+/* Prints a settled transaction's receipt, or that it was dropped (with
+ * --json as cli_print_tx_json); 1 unless committed OK. */
+static int print_settled(const struct attest_opts *o, const uint8_t *hash,
+                         const char *hex, const Witan__TxResponse *t)
 {
+    if (o->json) {
+        int rc = cli_print_tx_json(hash, t, NULL);
+        return rc ? rc : cli_tx_ok(t);
+    }
     if (t->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
-        if (o->json)
-            printf("{\"tx_hash\":\"%s\",\"height\":%llu,"
-                   "\"status\":\"%s\"}\n",
-                   hex, (unsigned long long)t->receipt->height,
-                   cli_tx_status_name(t->receipt->status));
-        else
-            printf("%s committed at height %llu: %s\n", hex,
-                   (unsigned long long)t->receipt->height,
-                   cli_tx_status_name(t->receipt->status));
+        printf("%s committed at height %llu: %s\n", hex,
+               (unsigned long long)t->receipt->height,
+               cli_tx_status_name(t->receipt->status));
         return t->receipt->status != WITAN__TX_STATUS__TX_STATUS_OK;
     }
     char by[2 * WITAN_HASH_SIZE + 1] = "(unknown)";
     if (t->displaced_by.len == WITAN_HASH_SIZE)
         witan_hex_encode(t->displaced_by.data, WITAN_HASH_SIZE, by);
-    if (o->json)
-        printf("{\"tx_hash\":\"%s\",\"state\":\"dropped\","
-               "\"displaced_by\":\"%s\"}\n",
-               hex, by);
-    else
-        printf("%s dropped: its nonce was taken by committed transaction "
-               "%s\n",
-               hex, by);
+    printf("%s dropped: its nonce was taken by committed transaction %s\n",
+           hex, by);
     return 1;
 }
 
@@ -246,10 +239,10 @@ static int one_parse(int argc, char **argv, struct one_attest *a)
         fprintf(stderr, "witan attest: --time is required\n");
         return 2;
     }
-    int terr = cli_parse_time(time_text, &a->time_ms);
+    int terr = witan_time_parse(time_text, &a->time_ms);
     if (terr) {
         fprintf(stderr, "witan attest: --time '%s' is invalid: %s\n",
-                time_text, cli_time_error(terr));
+                time_text, witan_time_error(terr));
         return 2;
     }
     a->n = 0;
@@ -332,12 +325,12 @@ static int one_from_flags(struct attest_opts *o, struct one_attest *a)
         char hex[2 * WITAN_HASH_SIZE + 1];
         witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
         if (!o->wait) {
-            printf(o->json ? "{\"tx_hash\":\"%s\",\"state\":\"pending\"}\n"
-                           : "submitted %s\n",
-                   hex);
+            if (o->json)
+                return cli_print_tx_json(hash, NULL, NULL);
+            printf("submitted %s\n", hex);
             return 0;
         }
-        rc = print_settled(o, hex, tx->tx);
+        rc = print_settled(o, hash, hex, tx->tx);
         if (tx->tx->receipt &&
             tx->tx->receipt->status == WITAN__TX_STATUS__TX_STATUS_DUPLICATE)
             explain_duplicate(o, time_ms);
@@ -567,10 +560,10 @@ static int add_row(struct csv_file *f, const struct witan_csv *csv)
         if (!col->name)
             continue;
         if (strcmp(col->name, "time") == 0) {
-            int err = cli_parse_time(cell, &r->time_ms);
+            int err = witan_time_parse(cell, &r->time_ms);
             if (err) {
                 bad_row(f, "line %zu, column %zu (time): '%s' is invalid: %s",
-                        csv->line, c + 1, cell, cli_time_error(err));
+                        csv->line, c + 1, cell, witan_time_error(err));
                 return 0;
             }
             continue;
@@ -1037,6 +1030,37 @@ static int wait_rows(const struct attest_opts *o, struct csv_file *f,
     return 0;
 }
 
+/* The tally of a file as one JSON object (--json): counts by what became
+ * of the rows, and with --wait the receipts by status. Exit status. */
+static int tally_json(const struct attest_opts *o, const struct csv_file *f,
+                      const struct progress *p, const size_t *status,
+                      size_t dropped)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"file\":");
+    render_json_str(&b, f->path);
+    render_json_printf(&b, ",\"submitted\":%zu,\"refused\":%zu,"
+                           "\"left_out_values\":%zu,\"repeated_rows\":%zu,"
+                           "\"conflicting_rows\":%zu,\"on_conflict\":\"%s\"",
+                       p->submitted, p->refused, f->left_out, f->repeats,
+                       f->conflict_lost, on_conflict_names[f->on_conflict]);
+    if (o->wait) {
+        render_json_puts(&b, ",\"receipts\":{");
+        const char *sep = "";
+        for (size_t s = 0; s < ATTEST_STATUS_COUNT; s++)
+            if (status[s]) {
+                render_json_printf(&b, "%s\"TX_STATUS_%s\":%zu", sep,
+                                   cli_tx_status_name((Witan__TxStatus)s),
+                                   status[s]);
+                sep = ",";
+            }
+        render_json_printf(&b, "},\"dropped\":%zu", dropped);
+    }
+    render_json_puts(&b, "}");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 /* Sends the rows of a loaded file, waits with --wait, and prints the
  * tally: the exit status, 1 when anything was refused, dropped or
  * committed with a status other than OK, or the node failed us. */
@@ -1057,6 +1081,10 @@ static int many_from_file(struct attest_opts *o, struct csv_file *f)
     if (p.refused > ATTEST_FILE_REPORT_COUNT_MAX)
         fprintf(stderr, "witan attest: %s: %zu more refusals not named\n",
                 f->path, p.refused - ATTEST_FILE_REPORT_COUNT_MAX);
+    if (o->json) {
+        int err = tally_json(o, f, &p, status, dropped);
+        return rc || err || p.refused || p.failed ? 1 : 0;
+    }
     printf("%s: %zu rows submitted, %zu refused; %zu values equal to their "
            "missing-value sentinel left out",
            f->path, p.submitted, p.refused, f->left_out);

@@ -85,12 +85,13 @@ static const struct cli_opt verify_opts[] = {
     CLI_OPTS_NODE,           {"--genesis", true, false},
     {"--from", true, false}, {"--work", true, false},
     {"--archive", true, false}, {"--quiet", false, false},
-    {"--threads", true, false}, {NULL, false, false}};
+    {"--threads", true, false}, {"--json", false, false},
+    {NULL, false, false}};
 
 static const struct cli_opt export_opts[] = {
     CLI_OPTS_NODE,           {"--genesis", true, false},
     {"--from", true, false}, {"--out", true, false},
-    {NULL, false, false}};
+    {"--json", false, false}, {NULL, false, false}};
 
 /* An archive (spec/audit.md): the magic line, be32 size and the genesis
  * JSON, be64 block count, then per block be32 size and its Block,
@@ -322,9 +323,9 @@ static void print_key(const void *k, size_t n)
 {
     const uint8_t *b = k;
     for (size_t i = 0; i < n && i < 80; i++)
-        printf("%02x", b[i]);
+        fprintf(stderr, "%02x", b[i]);
     if (n > 80)
-        printf("... (%zu bytes)", n);
+        fprintf(stderr, "... (%zu bytes)", n);
 }
 
 /* Tables whose every byte follows from the blocks: all but the node's own
@@ -383,13 +384,13 @@ static int compare_state(ledger *mine, ledger *copy)
                 else if (vsa != vsb || memcmp(va, vb, vsa) != 0)
                     what = "the copy's value differs from re-execution's";
                 if (what) {
-                    printf("state differs in table %s, key ",
+                    fprintf(stderr, "state differs in table %s, key ",
                            store_table_name((enum store_table)t));
                     if (order > 0)
                         print_key(kb, ksb);
                     else
                         print_key(ka, ksa);
-                    printf(": %s\n", what);
+                    fprintf(stderr, ": %s\n", what);
                     rc = 1;
                     break;
                 }
@@ -464,6 +465,28 @@ static int archive_open(const char *path, struct source *s, Witan__Genesis **g)
                      g);
     free(json);
     return err;
+}
+
+/* The verdict of audit verify --json, one object on stdout (what failed
+ * is on stderr). 0, or 1 when it cannot be written. */
+static int verify_json(const char *chain_id, const char *genesis_hex,
+                       uint64_t start, uint64_t height,
+                       const struct cli_verify_stats *st, bool ok,
+                       const struct ledger_tip *tip, double secs)
+{
+    char root[65];
+    hex32(tip->state_root, root);
+    printf("{\"verified\":%s,\"chain_id\":", ok ? "true" : "false");
+    witan_json_write_string(stdout, chain_id);
+    printf(",\"genesis_hash\":\"%s\",\"from_height\":\"%llu\","
+           "\"to_height\":\"%llu\",\"blocks\":\"%llu\","
+           "\"transactions\":\"%llu\",\"height\":\"%llu\","
+           "\"state_root\":\"%s\",\"elapsed_ms\":\"%llu\"}\n",
+           genesis_hex, (unsigned long long)start + 1,
+           (unsigned long long)height, (unsigned long long)st->blocks,
+           (unsigned long long)st->txs, (unsigned long long)tip->height, root,
+           (unsigned long long)(secs * 1000));
+    return fflush(stdout) == 0 ? 0 : cli_fail("output", WITAN_EIO);
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -602,23 +625,32 @@ static int cmd_verify(int argc, char **argv)
                 (unsigned long long)tip.height, (unsigned long long)height);
         goto out;
     }
+    bool as_json = cli_has_flag(argc, argv, "--json");
     bool quiet = cli_has_flag(argc, argv, "--quiet");
     uint64_t start = tip.height;
     char gh[65];
     hex32(ghash, gh);
-    if (!quiet)
+    if (!quiet && !as_json)
         printf("verifying chain %s (genesis %s) from height %llu to %llu\n",
                g->chain_id, gh, (unsigned long long)start + 1,
                (unsigned long long)height);
     const struct cli_verify_source vs = {source_fetch, source_release, &src};
     struct cli_verify_stats stats;
     double t0 = now_s();
-    rc = cli_verify_replay(mine, &vs, height, threads, !quiet && isatty(2),
-                           &stats);
+    rc = cli_verify_replay(mine, &vs, height, threads, !quiet, &stats);
     if (rc == 0 && src.copy)
         rc = compare_state(mine, src.copy);
     double secs = now_s() - t0;
-    if (rc == 0) {
+    if (as_json) {
+        ledger_tip(mine, &tip);
+        rc = verify_json(g->chain_id, gh, start, height, &stats, rc == 0,
+                         &tip, secs) || rc;
+    } else if (rc != 0) {
+        fprintf(stderr, "witan audit verify: FAILED: %llu blocks (%llu "
+                        "transactions) verified before the failure above\n",
+                (unsigned long long)stats.blocks,
+                (unsigned long long)stats.txs);
+    } else {
         char root[65];
         ledger_tip(mine, &tip);
         hex32(tip.state_root, root);
@@ -746,16 +778,24 @@ static int cmd_export(int argc, char **argv)
         err = write_part(f, json, json_size);
     if (!err)
         err = write_be(f, 8, height);
+    struct cli_progress shown;
+    cli_progress_start(&shown, "audit export", "blocks", true);
     for (uint64_t h = 1; !err && h <= height; h++) {
+        cli_progress_show(&shown, h - 1, height, false);
         struct fetched fb;
         if ((err = fetch_block(&src, h, &fb)) == 0) {
             err = write_block(f, fb.b);
             block_done(&src, &fb);
         }
-        if (err)
+        if (err) {
+            cli_progress_break(&shown);
             fprintf(stderr, "witan audit export: block %llu: %s\n",
                     (unsigned long long)h, witan_err_message(err));
+        }
     }
+    if (!err)
+        cli_progress_show(&shown, height, height, true);
+    cli_progress_break(&shown);
     if (fclose(f) != 0 && !err)
         err = WITAN_EIO;
     f = NULL;
@@ -769,8 +809,17 @@ static int cmd_export(int argc, char **argv)
     }
     char gh[65];
     hex32(ghash, gh);
-    printf("wrote %s: %llu blocks of chain %s, genesis %s\n", outp,
-           (unsigned long long)height, g->chain_id, gh);
+    if (cli_has_flag(argc, argv, "--json")) {
+        printf("{\"out\":");
+        witan_json_write_string(stdout, outp);
+        printf(",\"blocks\":\"%llu\",\"chain_id\":",
+               (unsigned long long)height);
+        witan_json_write_string(stdout, g->chain_id);
+        printf(",\"genesis_hash\":\"%s\"}\n", gh);
+    } else {
+        printf("wrote %s: %llu blocks of chain %s, genesis %s\n", outp,
+               (unsigned long long)height, g->chain_id, gh);
+    }
     rc = 0;
 out:
     ledger_close(src.copy);

@@ -118,21 +118,12 @@ void cli_format_fixed(int64_t v, uint32_t frac_bits, char *out,
 /* Formats mantissa × 10^-scale exactly. */
 void cli_format_decimal(int64_t mantissa, uint32_t scale, char *out,
                         size_t out_size);
-/* Parses a time (CLI_TIME_HELP): "YYYY-MM" and "YYYY-MM-DD" (UTC),
- * "YYYY-MM-DDTHH:MM[:SS[.s|.ss|.sss]]" with "Z" or "+HH:MM"/"-HH:MM", real
- * calendar dates only; "@SECONDS" and "ms:MILLISECONDS" since 1970; a bare
- * integer of CLI_TIME_BARE_DIGITS_MIN digits or more as milliseconds.
- * WITAN_ERANGE for a shorter bare integer (perhaps seconds), WITAN_EINVAL
- * for anything else. */
-#define CLI_TIME_BARE_DIGITS_MIN 12
+/* Times are parsed by witan_time_parse (common/), as the gateway's are. */
 #define CLI_TIME_HELP                                                         \
     "Times: YYYY-MM or YYYY-MM-DD (UTC), or YYYY-MM-DDTHH:MM[:SS[.sss]] with\n" \
     "Z or an offset such as +02:00; @SECONDS or ms:MILLISECONDS since 1970;\n" \
     "a bare number of 12 or more digits is milliseconds (a shorter one is\n"   \
     "refused: it may be seconds).\n"
-/* The message for a time that did not parse, by cli_parse_time's error. */
-const char *cli_time_error(int err);
-int cli_parse_time(const char *text, int64_t *ms);
 void cli_format_time(int64_t ms, char *out, size_t out_size);
 
 /* Signs a TxBody with a key pair into a serialized Envelope (malloc'd). */
@@ -159,6 +150,16 @@ int cli_submit_wait(const char *address, const uint8_t *env, size_t env_size,
  * settled transaction; 0 only when committed with status OK. */
 int cli_print_settled(const uint8_t hash[WITAN_HASH_SIZE],
                       const Witan__TxResponse *t);
+/* A submitted transaction as JSON on stdout, one line: with `t` (it
+ * settled) what GET /v1/tx/{hash} answers, `tx_hash` first, `body`
+ * decoded and, with `runs`, the runs it caused (render_json_tx); without
+ * (not waited for) {"tx_hash": HEX, "state": "TX_STATE_PENDING"}. Exit
+ * status: 0, or 1 after saying why it could not be written. */
+int cli_print_tx_json(const uint8_t hash[WITAN_HASH_SIZE],
+                      const Witan__TxResponse *t,
+                      const Witan__RunsResponse *runs);
+/* 0 when t committed with status OK, else 1. */
+int cli_tx_ok(const Witan__TxResponse *t);
 /* A receipt status without its TX_STATUS_ prefix ("OK", "CONTRACT_RETIRED"). */
 const char *cli_tx_status_name(Witan__TxStatus s);
 
@@ -179,7 +180,7 @@ int cli_sign_submit(int argc, char **argv, Witan__TxBody *body, bool wait,
 
 /* Builds, signs (with --key) and submits a TxBody whose payload the caller
  * set; fills chain id, sender and nonce from the node; prints its hash, or
- * with --wait its receipt. Exit status. */
+ * with --wait its receipt; with --json as cli_print_tx_json. Exit status. */
 int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body);
 
 /* Models on chain (cli/model_chain.c), reached through `witan model` and
@@ -269,7 +270,7 @@ struct cli_opt {
  * (cli_sign_and_submit), besides CLI_OPTS_NODE. */
 #define CLI_OPTS_SIGN                                                        \
     {"--key", true, false}, {"--account", true, false},                      \
-        {"--wait", false, false}
+        {"--wait", false, false}, {"--json", false, false}
 
 /*
  * Checks argv[first..] against `opts` (ended by a NULL name): every word
@@ -284,6 +285,12 @@ int cli_args_check(int argc, char **argv, int first,
  * WITAN_ENOTFOUND. */
 int cli_positional(int argc, char **argv, int first,
                    const struct cli_opt *opts, int index, const char **out);
+/* Moves the first positional word of argv[first..] (as cli_positional
+ * finds it) to argv[first], the words before it one place on, so that
+ * code reading argv[first] finds it wherever it was given: options may
+ * come before it. Nothing moves without one. */
+void cli_positional_first(int argc, char **argv, int first,
+                          const struct cli_opt *opts);
 /* A decimal whole number of at most `max`; on error prints which flag and
  * value and returns 2. */
 int cli_parse_u64(const char *what, const char *flag, const char *text,
@@ -295,6 +302,32 @@ int cli_parse_hash(const char *what, const char *flag, const char *text,
 /* Value of --flag in argv, or NULL. */
 const char *cli_flag(int argc, char **argv, const char *flag);
 int cli_has_flag(int argc, char **argv, const char *flag);
+
+/* --- progress of long work (cli/progress.c) ------------------------------ */
+
+/* How often the line is redrawn on a terminal, and a plain line written
+ * otherwise. */
+#define CLI_PROGRESS_TTY_MS 250
+#define CLI_PROGRESS_INTERVAL_MS 5000
+#define CLI_PROGRESS_LINE_SIZE 256
+
+struct cli_progress {
+    const char *what, *unit; /* "audit verify", "blocks" */
+    bool on, tty;
+    double start_s, last_s;
+    size_t drawn; /* characters of the line on the terminal */
+};
+
+/* Starts counting now; with `on` false nothing is ever shown. */
+void cli_progress_start(struct cli_progress *p, const char *what,
+                        const char *unit, bool on);
+/* "witan WHAT: DONE of TOTAL UNIT; RATE UNIT/s, ETA N s" (TOTAL 0: not
+ * known, no ETA), at most as often as the constants above allow unless
+ * `final`. */
+void cli_progress_show(struct cli_progress *p, uint64_t done, uint64_t total,
+                       bool final);
+/* Ends the terminal's line (before another message, and at the end). */
+void cli_progress_break(struct cli_progress *p);
 
 /* --- re-verifying blocks (cli/verify_pipe.c) ---------------------------------- */
 
@@ -339,7 +372,8 @@ unsigned cli_verify_threads_default(void);
  * false, any other with it true, so output and state never depend on the
  * thread count. Returns 0, or 1 with the first failure printed on stderr
  * (the block and the ledger's reason, or the two roots that differ).
- * `progress` draws blocks/s and the ETA on stderr.
+ * `progress` shows blocks/s and the ETA on stderr (cli_progress: a line
+ * redrawn on a terminal, plain lines otherwise).
  */
 int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
                       uint64_t height, unsigned threads, bool progress,

@@ -29,6 +29,9 @@ static const char usage[] =
     "       witan contract list [--model HASH] [--limit N] [--cursor C]\n"
     "       witan contract show ID [--source]\n"
     "  on chain: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
+    "  asm, disasm and run take --json too: {out, bytes}, {text}, and\n"
+    "  {emitted: [hex], result: {int}|{bytes: hex}|null, gas_used} or\n"
+    "  {trap, trap_text, function, word, gas_used}\n"
     "\n"
     "asm     assembles FILE (spec/vm.md, \"Assembly text\") into a module,\n"
     "        written to OUT (default: FILE with .wvs replaced by .wvm).\n"
@@ -148,6 +151,7 @@ static int load_any(const char *path, uint8_t **bin, size_t *size)
 static int cmd_asm(int argc, char **argv)
 {
     static const struct cli_opt asm_opts[] = {{"--out", true, false},
+                                              {"--json", false, false},
                                               {NULL, false, false}};
     if (cli_args_check(argc, argv, 2, asm_opts, 1, "contract asm"))
         return 2;
@@ -177,16 +181,25 @@ static int cmd_asm(int argc, char **argv)
     free(bin);
     if (e)
         return cli_fail("asm", e);
-    printf("wrote %s (%zu bytes)\n", out, size);
+    if (cli_has_flag(argc, argv, "--json")) {
+        printf("{\"out\":");
+        witan_json_write_string(stdout, out);
+        printf(",\"bytes\":%zu}\n", size);
+    } else {
+        printf("wrote %s (%zu bytes)\n", out, size);
+    }
     return 0;
 }
 
 static int cmd_disasm(int argc, char **argv)
 {
-    static const struct cli_opt disasm_opts[] = {{NULL, false, false}};
+    static const struct cli_opt disasm_opts[] = {{"--json", false, false},
+                                                 {NULL, false, false}};
     if (cli_args_check(argc, argv, 2, disasm_opts, 1, "contract disasm"))
         return 2;
-    if (argc != 3) {
+    bool json = cli_has_flag(argc, argv, "--json");
+    cli_positional_first(argc, argv, 2, disasm_opts);
+    if (argc != 3 + json) {
         fputs(usage, stderr);
         return 2;
     }
@@ -206,7 +219,13 @@ static int cmd_disasm(int argc, char **argv)
     }
     if (e)
         return cli_fail("disasm", e);
-    fputs(text, stdout);
+    if (json) {
+        printf("{\"text\":");
+        witan_json_write_string(stdout, text);
+        printf("}\n");
+    } else {
+        fputs(text, stdout);
+    }
     free(text);
     return 0;
 }
@@ -236,12 +255,61 @@ static void print_bytes(const uint8_t *p, uint32_t n)
     putchar('"');
 }
 
+/* A run as one JSON object (--json): what it emitted (hex, one per
+ * record), its result and gas, or its trap. The exit status as without. */
+static int run_json(const char *log, size_t log_size, int e,
+                    const vm_result *res)
+{
+    char hex[2 * 256 + 1];
+    if (e && e != WITAN_ETRAP && e != WITAN_EGAS)
+        return cli_fail("run", e);
+    printf("{\"emitted\":[");
+    for (size_t at = 0, k = 0; at < log_size; k++) {
+        const char *nl = memchr(log + at, '\n', log_size - at);
+        size_t n = nl ? (size_t)(nl - (log + at)) : log_size - at;
+        printf("%s\"", k ? "," : "");
+        for (size_t j = 0; j < n; j += 256) {
+            size_t part = n - j < 256 ? n - j : 256;
+            witan_hex_encode((const uint8_t *)log + at + j, part, hex);
+            fputs(hex, stdout);
+        }
+        printf("\"");
+        at += n + 1;
+    }
+    printf("],");
+    if (e) {
+        printf("\"trap\":%d,\"trap_text\":", res->trap);
+        witan_json_write_string(stdout, vm_trap_text(res->trap));
+        printf(",\"function\":%u,\"word\":%u,\"gas_used\":\"%llu\"}\n",
+               res->trap_func, res->trap_offset,
+               (unsigned long long)res->gas_used);
+        return 1;
+    }
+    if (res->value.type == VM_TYPE_INT) {
+        printf("\"result\":{\"int\":\"%lld\"}", (long long)res->value.i);
+    } else if (res->value.type == VM_TYPE_BYTES) {
+        printf("\"result\":{\"bytes\":\"");
+        for (uint32_t j = 0; j < res->value.size; j += 256) {
+            uint32_t left = res->value.size - j;
+            uint32_t part = left < 256 ? left : 256;
+            witan_hex_encode(res->value.bytes + j, part, hex);
+            fputs(hex, stdout);
+        }
+        printf("\"}");
+    } else {
+        printf("\"result\":null");
+    }
+    printf(",\"gas_used\":\"%llu\"}\n", (unsigned long long)res->gas_used);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *entry = NULL;
     const char *arg_text[WITAN_VM_PARAM_COUNT_MAX];
     uint32_t arg_count = 0;
     uint64_t gas = 10000000;
+    bool json = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--entry") == 0 && i + 1 < argc) {
             entry = argv[++i];
@@ -262,6 +330,8 @@ static int cmd_run(int argc, char **argv)
                 }
                 arg_text[arg_count++] = argv[++i];
             }
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
         } else if (argv[i][0] != '-' && !path) {
             path = argv[i];
         } else {
@@ -349,6 +419,10 @@ static int cmd_run(int argc, char **argv)
     e = vm_call(x, m, fi, args, arg_count, gas, &res);
     size_t log_size;
     const char *log = vm_testhost_log(th, &log_size);
+    if (json) {
+        rc = run_json(log, log_size, e, &res);
+        goto done;
+    }
     /* One emitted record per line, quoted so any byte prints safely. */
     for (size_t at = 0; at < log_size;) {
         const char *nl = memchr(log + at, '\n', log_size - at);

@@ -7,14 +7,14 @@
  * back is the contract id and the receipt, and for a call the run.
  *
  * Text for people; --json prints the protobuf answers as the HTTP gateway
- * does (node/json.c).
+ * does (render/json.c).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 #include "vm/vm.h"
 
 #define CLI_ASM_LANGUAGE "witan-asm"
@@ -72,21 +72,21 @@ static int submit_and_report(int argc, char **argv, Witan__TxBody *body,
         return 1;
     }
     if (json) {
-        struct node_json b = {0};
+        struct render_json b = {0};
         bool first = true;
-        node_json_puts(&b, "{");
+        render_json_puts(&b, "{");
         if (id_name) {
-            node_json_str(&b, id_name);
-            node_json_puts(&b, ":");
-            node_json_hex(&b, hash, WITAN_HASH_SIZE);
+            render_json_str(&b, id_name);
+            render_json_puts(&b, ":");
+            render_json_hex(&b, hash, WITAN_HASH_SIZE);
             first = false;
         }
-        node_json_fields(&b, &t->base, &first);
+        render_json_fields(&b, &t->base, &first);
         if (runs) {
-            node_json_puts(&b, ",\"runs\":");
-            node_json_message(&b, &runs->runs->base);
+            render_json_puts(&b, ",\"runs\":");
+            render_json_message(&b, &runs->runs->base);
         }
-        node_json_puts(&b, "}\n");
+        render_json_puts(&b, "}\n");
         if (b.oom || fwrite(b.p, 1, b.len, stdout) != b.len)
             rc = cli_fail("output", b.oom ? WITAN_ENOMEM : WITAN_EIO);
         free(b.p);
@@ -576,7 +576,7 @@ static int contracts_query(int argc, char **argv, Witan__ContractsRequest *q,
     const Witan__ContractsResponse *r = resp->contracts;
     int rc = 0;
     if (cli_has_flag(argc, argv, "--json")) {
-        int err = node_json_print(stdout, &r->base);
+        int err = render_json_print(stdout, &r->base);
         rc = err ? cli_fail("contracts", err) : 0;
     } else {
         for (size_t i = 0; i < r->n_contracts; i++)

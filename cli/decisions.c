@@ -7,13 +7,13 @@
  * events that `witan contract call` and `witan query tx` share.
  *
  * Text for people; --json prints the protobuf response exactly as the HTTP
- * gateway does (node/json.c).
+ * gateway does (render/json.c).
  */
 #include <string.h>
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 #include "vm/vm.h"
 
 static const char usage[] =
@@ -50,7 +50,7 @@ static const struct cli_opt show_opts[] = {
 
 void cli_print_bytes_text(const ProtobufCBinaryData *b)
 {
-    if (node_json_printable(b)) {
+    if (render_json_printable(b)) {
         printf("\"%.*s\"", (int)b->len, (const char *)b->data);
         return;
     }
@@ -311,7 +311,7 @@ static int answer(const char *address, Witan__Request *req, bool json,
     const Witan__DecisionsResponse *r = resp->decisions;
     int rc = 0;
     if (json) {
-        int err = node_json_print(stdout, &r->base);
+        int err = render_json_print(stdout, &r->base);
         rc = err ? cli_fail("decisions", err) : 0;
     } else if (req->decisions->id.len) {
         if (r->n_decisions == 1)

@@ -2,7 +2,7 @@
 /*
  * witan export: what the chain holds, for analysts — attestations,
  * predictions, decisions or scorecards as CSV or JSON Lines
- * (node/export.c writes the rows, the same bytes as the gateway's
+ * (render/export.c writes the rows, the same bytes as the gateway's
  * GET /v1/export/{kind}), and `witan export chain`, the archive that
  * `witan audit export` writes (one implementation, in cli/audit.c).
  *
@@ -16,20 +16,25 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "node/export.h"
+#include "render/render.h"
 
 static const char usage[] =
     "usage: witan export KIND [--format csv|jsonl] [--out FILE]\n"
     "                    [--feed F] [--subject S] [--from T] [--to T]\n"
     "                    [--model HASH] [--contract ID] [--page-size N]\n"
+    "                    [--json]\n"
     "       witan export chain --genesis FILE (--node URL | --home DIR |\n"
-    "                          --from DATA_DIR) --out FILE\n"
+    "                          --from DATA_DIR) --out FILE [--json]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
     "\n"
     "KIND is attestations, predictions, decisions or scorecards; the\n"
     "format is csv (RFC 4180, a header row, CRLF line ends; the default)\n"
     "or jsonl (one JSON object per line, every value a string). Output\n"
-    "goes to stdout, or to FILE (written whole, or not at all).\n"
+    "goes to stdout, or to FILE (written whole, or not at all). Progress\n"
+    "(rows, rows/s) and the count of rows written go to stderr. --json:\n"
+    "with --out, the tally as one JSON object on stdout ({\"out\", \"kind\",\n"
+    "\"format\", \"rows\"}); without, the rows as JSON Lines (--format\n"
+    "jsonl).\n"
     "\n"
     "attestations  --feed and --subject required; --from/--to bound the\n"
     "              observation time. One row per value: feed, subject,\n"
@@ -70,6 +75,7 @@ static const struct cli_opt opts[] = {
     {"--model", true, false},
     {"--contract", true, false},
     {"--page-size", true, false},
+    {"--json", false, false},
     {NULL, false, false}};
 
 static int node_call(void *address, const Witan__Request *req,
@@ -79,12 +85,12 @@ static int node_call(void *address, const Witan__Request *req,
 }
 
 /* Reads the flags into x; prints what is wrong and returns 2. */
-static int read_flags(int argc, char **argv, struct node_export *x)
+static int read_flags(int argc, char **argv, struct render_export *x)
 {
     const char *what = "export";
     const char *v;
     if ((v = cli_flag(argc, argv, "--format")) &&
-        node_export_format_parse(v, &x->format)) {
+        render_export_format_parse(v, &x->format)) {
         fprintf(stderr, "witan export: --format is csv or jsonl, not '%s'\n",
                 v);
         return 2;
@@ -92,19 +98,19 @@ static int read_flags(int argc, char **argv, struct node_export *x)
     x->feed = cli_flag(argc, argv, "--feed");
     x->subject = cli_flag(argc, argv, "--subject");
     if ((v = cli_flag(argc, argv, "--from"))) {
-        int terr = cli_parse_time(v, &x->from_ms);
+        int terr = witan_time_parse(v, &x->from_ms);
         if (terr) {
             fprintf(stderr, "witan export: --from '%s' is invalid: %s\n", v,
-                    cli_time_error(terr));
+                    witan_time_error(terr));
             return 2;
         }
         x->has_from = true;
     }
     if ((v = cli_flag(argc, argv, "--to"))) {
-        int terr = cli_parse_time(v, &x->to_ms);
+        int terr = witan_time_parse(v, &x->to_ms);
         if (terr) {
             fprintf(stderr, "witan export: --to '%s' is invalid: %s\n", v,
-                    cli_time_error(terr));
+                    witan_time_error(terr));
             return 2;
         }
         x->has_to = true;
@@ -132,9 +138,9 @@ static int read_flags(int argc, char **argv, struct node_export *x)
         }
         x->page_size = (uint32_t)n;
     } else {
-        x->page_size = NODE_EXPORT_PAGE_DEFAULT;
+        x->page_size = RENDER_EXPORT_PAGE_DEFAULT;
     }
-    if (node_export_check(x, "--")) {
+    if (render_export_check(x, "--")) {
         fprintf(stderr, "witan export: %s\n", x->why);
         return 2;
     }
@@ -149,10 +155,10 @@ int cli_export(int argc, char **argv)
     }
     if (strcmp(argv[1], "chain") == 0)
         return cli_audit_export(argc, argv);
-    struct node_export *x = calloc(1, sizeof *x);
+    struct render_export *x = calloc(1, sizeof *x);
     if (!x)
         return cli_fail("export", WITAN_ENOMEM);
-    if (node_export_kind_parse(argv[1], &x->kind)) {
+    if (render_export_kind_parse(argv[1], &x->kind)) {
         fprintf(stderr, "witan export: unknown kind '%s': attestations, "
                         "predictions, decisions, scorecards or chain\n",
                 argv[1]);
@@ -164,10 +170,22 @@ int cli_export(int argc, char **argv)
         free(x);
         return 2;
     }
+    const char *outp = cli_flag(argc, argv, "--out");
+    bool json = cli_has_flag(argc, argv, "--json");
+    if (json && !outp) {
+        const char *format = cli_flag(argc, argv, "--format");
+        if (format && strcmp(format, "jsonl") != 0) {
+            fprintf(stderr, "witan export: --json without --out writes JSON "
+                            "Lines; --format %s contradicts it\n",
+                    format);
+            free(x);
+            return 2;
+        }
+        x->format = RENDER_EXPORT_JSONL;
+    }
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
 
-    const char *outp = cli_flag(argc, argv, "--out");
     char tmp[1100] = "";
     FILE *f = stdout;
     if (outp) {
@@ -178,11 +196,16 @@ int cli_export(int argc, char **argv)
             return 1;
         }
     }
-    struct node_json page = {0};
+    struct render_json page = {0};
     int err = WITAN_OK;
+    char what[64];
+    snprintf(what, sizeof what, "export %s", render_export_kind_name(x->kind));
+    struct cli_progress shown;
+    cli_progress_start(&shown, what, "rows", true);
     while (!err && !x->done) {
         page.len = 0; /* the buffer is kept: one page's worth, reused */
-        err = node_export_page(x, node_call, address, &page);
+        err = render_export_page(x, node_call, address, &page);
+        cli_progress_show(&shown, x->row_count, 0, false);
         if (!err && page.len && fwrite(page.p, 1, page.len, f) != page.len) {
             snprintf(x->why, sizeof x->why, "cannot write %s",
                      outp ? tmp : "stdout");
@@ -208,17 +231,31 @@ int cli_export(int argc, char **argv)
         if (err)
             unlink(tmp);
     }
+    if (!err)
+        cli_progress_show(&shown, x->row_count, 0, true);
+    cli_progress_break(&shown);
     int rc = 0;
     if (err) {
         fprintf(stderr, "witan export %s: %s (%s)\n",
-                node_export_kind_name(x->kind),
+                render_export_kind_name(x->kind),
                 x->why[0] ? x->why : witan_err_message(err),
                 witan_err_name(err));
         rc = 1;
+    } else if (outp && json) {
+        printf("{\"out\":");
+        witan_json_write_string(stdout, outp);
+        printf(",\"kind\":\"%s\",\"format\":\"%s\",\"rows\":\"%llu\"}\n",
+               render_export_kind_name(x->kind),
+               x->format == RENDER_EXPORT_JSONL ? "jsonl" : "csv",
+               (unsigned long long)x->row_count);
     } else if (outp) {
         fprintf(stderr, "wrote %s: %llu %s rows\n", outp,
                 (unsigned long long)x->row_count,
-                node_export_kind_name(x->kind));
+                render_export_kind_name(x->kind));
+    } else {
+        fprintf(stderr, "witan export %s: %llu rows\n",
+                render_export_kind_name(x->kind),
+                (unsigned long long)x->row_count);
     }
     free(x);
     return rc;

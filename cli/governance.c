@@ -6,13 +6,13 @@
  * is the proposal's id, or that the vote counted.
  *
  * Text for people; --json prints the protobuf answers as the HTTP gateway
- * does (node/json.c).
+ * does (render/json.c).
  */
 #include <string.h>
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 
 /* Deadlines given as +N are N blocks past the node's height; this many by
  * default. */
@@ -125,7 +125,7 @@ static const char *enum_name(const ProtobufCEnumDescriptor *d, int v,
 
 static int print_json(const ProtobufCMessage *m)
 {
-    int err = node_json_print(stdout, m);
+    int err = render_json_print(stdout, m);
     return err ? cli_fail("output", err) : 0;
 }
 

@@ -15,7 +15,7 @@
 #include "node/node.h"
 
 static const char usage[] =
-    "usage: witan init --home DIR [--chain-id ID] [--listen URL]\n"
+    "usage: witan init --home DIR [--chain-id ID] [--listen URL] [--json]\n"
     "\n"
     "Makes a node home for a one-validator chain in DIR (created; it must\n"
     "not exist or be empty):\n"
@@ -32,6 +32,7 @@ static const struct cli_opt init_opts[] = {
     {"--home", true, false},
     {"--chain-id", true, false},
     {"--listen", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
 
@@ -147,6 +148,16 @@ int cli_init(int argc, char **argv)
     witan_hex_encode(addr, WITAN_ADDRESS_SIZE, addr_hex);
     witan_hex_encode(ghash, WITAN_HASH_SIZE, ghex);
     wcrypto_keypair_wipe(&operator);
+    if (cli_has_flag(argc, argv, "--json")) {
+        printf("{\"home\":");
+        witan_json_write_string(stdout, home);
+        printf(",\"chain_id\":");
+        witan_json_write_string(stdout, chain ? chain : "witan-local");
+        printf(",\"genesis_hash\":\"%s\",\"listen\":", ghex);
+        witan_json_write_string(stdout, cfg.listen);
+        printf(",\"operator\":\"%s\"}\n", addr_hex);
+        return 0;
+    }
     printf("home:         %s\nchain:        %s\ngenesis hash: %s\n"
            "listen:       %s\noperator:     %s (%s/operator.key)\n"
            "start it with: witand --home %s\n",

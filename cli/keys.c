@@ -37,11 +37,12 @@ static void print_key(const wcrypto_keypair *kp, const char *path, int json)
     wcrypto_address(&kp->pub, addr);
     witan_hex_encode(kp->pub.bytes, kp->pub.size, pub_hex);
     witan_hex_encode(addr, sizeof addr, addr_hex);
-    if (json)
-        printf("{\"file\":\"%s\",\"type\":\"%s\",\"pubkey\":\"%s\","
-               "\"address\":\"%s\"}\n",
-               path, wcrypto_key_type_name(kp->pub.type), pub_hex, addr_hex);
-    else
+    if (json) { /* a path may hold quotes: written as a JSON string */
+        printf("{\"file\":");
+        witan_json_write_string(stdout, path);
+        printf(",\"type\":\"%s\",\"pubkey\":\"%s\",\"address\":\"%s\"}\n",
+               wcrypto_key_type_name(kp->pub.type), pub_hex, addr_hex);
+    } else
         printf("file:    %s\ntype:    %s\npubkey:  %s\naddress: %s\n", path,
                wcrypto_key_type_name(kp->pub.type), pub_hex, addr_hex);
 }

@@ -46,7 +46,8 @@ static void usage(FILE *out)
                  "\ncommands:\n");
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(commands); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the release, commit and protocol version");
+    fprintf(out, "  %-10s %s\n", "version",
+            "print the release, commit and protocol version [--json]");
 }
 
 int main(int argc, char **argv)
@@ -62,8 +63,22 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
-        printf("witan %s (commit %s, protocol %d)\n", witan_release(),
-               witan_commit(), WITAN_PROTOCOL_VERSION);
+        if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json") != 0)) {
+            fprintf(stderr, "witan version: unexpected argument '%s' (it "
+                            "takes only --json)\n",
+                    argv[2]);
+            return 2;
+        }
+        if (argc == 3) {
+            printf("{\"release\":");
+            witan_json_write_string(stdout, witan_release());
+            printf(",\"commit\":");
+            witan_json_write_string(stdout, witan_commit());
+            printf(",\"protocol\":%d}\n", WITAN_PROTOCOL_VERSION);
+        } else {
+            printf("witan %s (commit %s, protocol %d)\n", witan_release(),
+                   witan_commit(), WITAN_PROTOCOL_VERSION);
+        }
         return 0;
     }
     int err = wcrypto_init();

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
+#include "render/render.h"
 
 static const char usage[] =
     "usage: witan member add --key ADMINKEY --name NAME --pubkey HEX\n"
@@ -17,7 +18,7 @@ static const char usage[] =
     "       witan member rotate --key ADMINKEY --address ADDR --pubkey HEX\n"
     "                        [--key-type ed25519|secp256k1]\n"
     "       witan member show ADDR [--json]\n"
-    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--wait] [--json]\n"
     "\n"
     "Roles: data_provider, model_operator, proposer, auditor, admin,\n"
     "contract_operator, validator_operator.\n"
@@ -99,37 +100,6 @@ static int parse_pubkey(int argc, char **argv, Witan__KeyType *type,
     return 0;
 }
 
-static void show_json(const Witan__Account *a, const char *addr_hex)
-{
-    printf("{\"address\":\"%s\",\"name\":", addr_hex);
-    witan_json_write_string(stdout, a->name);
-    printf(",\"removed\":%s,\"nonce\":\"%llu\",\"roles\":[",
-           a->removed ? "true" : "false", (unsigned long long)a->nonce);
-    for (size_t i = 0; i < a->n_roles; i++)
-        printf("%s\"%s\"", i ? "," : "", ledger_role_name(a->roles[i]));
-    printf("],\"keys\":[");
-    for (size_t i = 0; i < a->n_keys; i++) {
-        char hex[67];
-        witan_hex_encode(a->keys[i]->pubkey.data, a->keys[i]->pubkey.len, hex);
-        printf("%s{\"key_type\":\"%s\",\"pubkey\":\"%s\",\"from_height\":"
-               "\"%llu\",\"until_height\":\"%llu\"}",
-               i ? "," : "",
-               wcrypto_key_type_name((enum wcrypto_key_type)a->keys[i]->key_type),
-               hex, (unsigned long long)a->keys[i]->from_height,
-               (unsigned long long)a->keys[i]->until_height);
-    }
-    printf("],\"history\":[");
-    for (size_t i = 0; i < a->n_events; i++) {
-        printf("%s{\"height\":\"%llu\",\"what\":", i ? "," : "",
-               (unsigned long long)a->events[i]->height);
-        witan_json_write_string(stdout, a->events[i]->what);
-        if (a->events[i]->role)
-            printf(",\"role\":\"%s\"", ledger_role_name(a->events[i]->role));
-        printf("}");
-    }
-    printf("]}\n");
-}
-
 static int show(const char *address, const char *addr_hex, bool json)
 {
     uint8_t addr[WITAN_ADDRESS_SIZE];
@@ -152,10 +122,10 @@ static int show(const char *address, const char *addr_hex, bool json)
         return 1;
     }
     const Witan__Account *a = resp->account->account;
-    if (json) {
-        show_json(a, addr_hex);
+    if (json) { /* what GET /v1/accounts/{address} answers */
+        int err = render_json_print(stdout, &resp->account->base);
         witan__response__free_unpacked(resp, NULL);
-        return 0;
+        return err ? cli_fail("output", err) : 0;
     }
     printf("member:  %s (%s)%s\nnonce:   %llu\nroles:  ", a->name, addr_hex,
            a->removed ? " REMOVED" : "", (unsigned long long)a->nonce);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "node/export.h"
+#include "render/render.h"
 #include "crypto/crypto.h"
 #include "inference/inference.h"
 
@@ -22,7 +22,7 @@ static const char usage[] =
     "usage: witan model import FILE.onnx --out MODEL.bin [--samples FILE.csv]\n"
     "                          [--max-error X] [--force] [--name NAME]\n"
     "                          [--margin SHARE]\n"
-    "       witan model show MODEL.bin\n"
+    "       witan model show MODEL.bin [--json]\n"
     "       witan model score MODEL.bin --input v1,v2,...\n"
     "       witan model score MODEL.bin --file INPUTS.csv [--out RESULTS.csv]\n"
     "\n"
@@ -54,11 +54,14 @@ static const char usage[] =
     "                  [--target feed=F,value=V[,subject=S][,horizon_ms=H]\n"
     "                   [,output=K][,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
-    "       witan model scorecard NAME|HASH [--json]\n"
+    "       witan model scorecard NAME|HASH\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
-    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n"
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
+    "          (the model or models, the predictions, the scorecard, or the\n"
+    "          transaction as GET /v1/tx answers it, as JSON; options may\n"
+    "          come before HASH or MODEL.bin)\n"
     "register  (role model_operator) binds each model input to attested data\n"
     "          and names the feeds whose attestations trigger a score; every\n"
     "          validator then scores it and records the prediction.\n"
@@ -167,14 +170,50 @@ static const struct cli_opt import_opts[] = {
     {"--force", false, false},
     {"--name", true, false},
     {"--margin", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
 static const struct cli_opt score_opts[] = {
     {"--input", true, false},
     {"--file", true, false},
     {"--out", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
+
+/* A measured error as a JSON number, or null when it is not finite. */
+static void json_measure(struct render_json *b, const char *name, double v)
+{
+    if (isfinite(v))
+        render_json_printf(b, ",\"%s\":%.9g", name, v);
+    else
+        render_json_printf(b, ",\"%s\":null", name);
+}
+
+/* What import wrote and measured, as one JSON object. Exit status. */
+static int import_json(const char *out, size_t size, const char *hash_hex,
+                       const struct infer_import_report *rep)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"out\":");
+    render_json_str(&b, out);
+    render_json_printf(&b, ",\"bytes\":\"%zu\",\"onnx_nodes\":\"%zu\","
+                           "\"hash\":\"%s\",\"samples\":\"%zu\"",
+                       size, rep->node_count, hash_hex, rep->sample_count);
+    if (rep->sample_count) {
+        json_measure(&b, "max_abs_error", rep->max_abs_error);
+        json_measure(&b, "max_rel_error", rep->max_rel_error);
+        json_measure(&b, "bound", rep->bound);
+        render_json_printf(&b, ",\"bound_is_default\":%s,\"over_bound\":%s",
+                           rep->bound_is_default ? "true" : "false",
+                           rep->over_bound ? "true" : "false");
+    }
+    render_json_puts(&b, ",\"coarsest\":");
+    render_json_str(&b, rep->coarsest);
+    render_json_puts(&b, "}");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
 
 static int cmd_import(int argc, char **argv)
 {
@@ -188,6 +227,7 @@ static int cmd_import(int argc, char **argv)
     cli_positional(argc, argv, 2, import_opts, 0, &in);
     double max_err = -1, margin = 0;
     bool force = cli_has_flag(argc, argv, "--force");
+    bool json = cli_has_flag(argc, argv, "--json");
     char *end;
     if (max_text) {
         errno = 0;
@@ -239,7 +279,9 @@ static int cmd_import(int argc, char **argv)
     struct infer_import_report rep;
     int err = infer_onnx_import(onnx, onnx_size, &opt, &model, &model_size,
                                 &rep, why, sizeof why);
-    if (rep.sample_count)
+    if (json)
+        ; /* one object at the end */
+    else if (rep.sample_count)
         printf("quantisation: %zu samples, largest absolute error %.6g "
                "(sample %zu, output %zu), largest relative error %.6g\n",
                rep.sample_count, rep.max_abs_error, rep.worst_sample,
@@ -250,13 +292,13 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "witan: %s: %s: %s\n", in, witan_err_message(err), why);
         goto done;
     }
-    if (rep.coarsest[0])
+    if (rep.coarsest[0] && !json)
         printf("coarsest part: %s\n", rep.coarsest);
-    if (rep.sample_count && rep.bound_is_default)
+    if (rep.sample_count && rep.bound_is_default && !json)
         printf("bound: %.6g, 1%% of the outputs' range on the samples (%.6g); "
                "--max-error sets another\n",
                rep.bound, rep.output_range);
-    if (rep.over_bound)
+    if (rep.over_bound && !json)
         printf("warning: error over the bound %.6g, kept because of --force\n",
                rep.bound);
     if (write_file(out, model, model_size)) {
@@ -267,6 +309,10 @@ static int cmd_import(int argc, char **argv)
     char hex[2 * WCRYPTO_HASH_SIZE + 1];
     wcrypto_hash_tagged(INFER_TAG_MODEL, model, model_size, hash);
     witan_hex_encode(hash, sizeof hash, hex);
+    if (json) {
+        rc = import_json(out, model_size, hex, &rep);
+        goto done;
+    }
     printf("wrote %s: %zu bytes, %zu ONNX nodes, hash %s\n", out, model_size,
            rep.node_count, hex);
     infer_model *im;
@@ -296,12 +342,50 @@ done:
     return rc;
 }
 
+/* A model file's description as one JSON object. Exit status. */
+static int show_json(const infer_model *m, const struct infer_info *in,
+                     const char *hash_hex, size_t size, const char *transform)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"name\":");
+    render_json_str(&b, in->name);
+    render_json_puts(&b, ",\"kind\":");
+    render_json_str(&b, infer_kind_name(in->kind));
+    render_json_printf(&b, ",\"hash\":\"%s\",\"size\":\"%zu\","
+                           "\"input_encoding\":\"%s\",\"inputs\":[",
+                       hash_hex, size,
+                       in->input_encoding == INFER_IN_FLOAT32_ORDER
+                           ? "float32"
+                           : "fixed");
+    for (size_t i = 0; i < in->input_count; i++) {
+        render_json_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        render_json_str(&b, infer_input_name(m, i));
+        render_json_printf(&b, ",\"frac_bits\":%u}",
+                           infer_input_frac_bits(m, i));
+    }
+    render_json_printf(&b, "],\"output_frac_bits\":%u,\"transform\":\"%s\","
+                           "\"outputs\":[",
+                       in->output_frac_bits, transform);
+    for (size_t k = 0; k < in->output_count; k++) {
+        render_json_puts(&b, k ? "," : "");
+        render_json_str(&b, infer_output_name(m, k));
+    }
+    render_json_printf(&b, "],\"parameters\":\"%zu\",\"gas_max\":\"%llu\","
+                           "\"calibrated\":%s}",
+                       in->param_count, (unsigned long long)in->gas_max,
+                       in->calibrated ? "true" : "false");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 static int cmd_show(int argc, char **argv)
 {
-    static const struct cli_opt show_opts[] = {{NULL, false, false}};
+    static const struct cli_opt show_opts[] = {{"--json", false, false},
+                                               {NULL, false, false}};
     if (cli_args_check(argc, argv, 2, show_opts, 1, "model show"))
         return 2;
-    if (argc != 3) {
+    bool json = cli_has_flag(argc, argv, "--json");
+    if (argc != 3 + json || argv[2][0] == '-') {
         fputs(usage, stderr);
         return 2;
     }
@@ -318,6 +402,12 @@ static int cmd_show(int argc, char **argv)
     wcrypto_hash_tagged(INFER_TAG_MODEL, bytes, size, hash);
     witan_hex_encode(hash, sizeof hash, hex);
     static const char *const tn[] = {"none", "sigmoid", "softmax"};
+    if (json) {
+        rc = show_json(m, &in, hex, size, tn[in.transform]);
+        infer_model_free(m);
+        free(bytes);
+        return rc;
+    }
     printf("model:       %s\nkind:        %s\nhash:        %s\nsize:        %zu bytes\n",
            in.name, infer_kind_name(in.kind), hex, size);
     char fmt[32];
@@ -376,11 +466,11 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
-/* v * 2^-frac exactly, in decimal: the exporter's rule (node/export.c),
+/* v * 2^-frac exactly, in decimal: the exporter's rule (render/export.c),
  * so `score --file` and `witan export` write an output alike. */
 static void format_exact(int64_t v, uint32_t frac, char *out, size_t size)
 {
-    node_export_fixed(v, frac, out, size);
+    render_export_fixed(v, frac, out, size);
 }
 
 /* What is wrong with a decimal that could not be an input. */
@@ -451,7 +541,7 @@ static int score_flush(struct score_file *f)
  * are matched to the model's inputs by name; without one, columns are the
  * inputs in order. */
 static int score_file(const infer_model *m, const char *file,
-                      const char *out_path)
+                      const char *out_path, bool json)
 {
     char *text;
     size_t size;
@@ -560,9 +650,15 @@ static int score_file(const infer_model *m, const char *file,
     if (refused > SCORE_FILE_REPORT_MAX)
         fprintf(stderr, "witan: %s: %zu more rows refused\n", file,
                 refused - SCORE_FILE_REPORT_MAX);
-    if (!rc)
+    if (!rc && json) { /* the rows went to --out: the tally on stdout */
+        printf("{\"out\":");
+        witan_json_write_string(stdout, out_path);
+        printf(",\"scored\":\"%zu\",\"refused\":\"%zu\",\"gas\":\"%llu\"}\n",
+               f.scored, refused, (unsigned long long)f.gas);
+    } else if (!rc) {
         fprintf(stderr, "scored %zu rows, %zu refused, gas %llu\n", f.scored,
                 refused, (unsigned long long)f.gas);
+    }
     if (f.out && f.out != stdout && fclose(f.out) != 0 && !rc) {
         fprintf(stderr, "witan: %s: cannot write\n", out_path);
         rc = 2;
@@ -574,6 +670,32 @@ static int score_file(const infer_model *m, const char *file,
     return rc ? rc : refused ? 1 : 0;
 }
 
+/* One score as JSON: each output exactly (its decimal, its integer and
+ * format), a classifier's label, the gas. Exit status. */
+static int score_json(const infer_model *m, const struct infer_info *in,
+                      const int32_t *out, const struct infer_result *r)
+{
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"outputs\":[");
+    for (size_t k = 0; k < in->output_count; k++) {
+        char v[RENDER_EXPORT_FIXED_SIZE];
+        render_export_fixed(out[k], in->output_frac_bits, v, sizeof v);
+        render_json_puts(&b, k ? ",{\"name\":" : "{\"name\":");
+        render_json_str(&b, infer_output_name(m, k));
+        render_json_printf(&b, ",\"value\":\"%s\",\"raw\":%d,"
+                               "\"frac_bits\":%u}",
+                           v, out[k], in->output_frac_bits);
+    }
+    render_json_puts(&b, "]");
+    if (in->class_count)
+        render_json_printf(&b, ",\"label\":\"%lld\"",
+                           (long long)infer_class_label(m, r->label));
+    render_json_printf(&b, ",\"gas\":\"%llu\"}",
+                       (unsigned long long)r->gas);
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 static int cmd_score(int argc, char **argv)
 {
     if (cli_args_check(argc, argv, 2, score_opts, 1, "model score"))
@@ -582,8 +704,15 @@ static int cmd_score(int argc, char **argv)
                *file = cli_flag(argc, argv, "--file"),
                *out = cli_flag(argc, argv, "--out");
     cli_positional(argc, argv, 2, score_opts, 0, &path);
+    bool json = cli_has_flag(argc, argv, "--json");
     if (!path || !input == !file || (out && !file)) {
         fputs(usage, stderr);
+        return 2;
+    }
+    if (json && file && !out) {
+        fprintf(stderr, "witan model score: --json with --file needs --out "
+                        "FILE (stdout then holds the tally, the rows the "
+                        "file)\n");
         return 2;
     }
     uint8_t *bytes;
@@ -593,7 +722,7 @@ static int cmd_score(int argc, char **argv)
     if (rc)
         return rc;
     if (file) {
-        rc = score_file(m, file, out);
+        rc = score_file(m, file, out, json);
         infer_model_free(m);
         free(bytes);
         return rc;
@@ -639,6 +768,12 @@ static int cmd_score(int argc, char **argv)
         if (err) {
             rc = cli_fail("score", err);
         } else {
+            if (json) {
+                rc = score_json(m, &in, out, &r);
+                infer_model_free(m);
+                free(bytes);
+                return rc;
+            }
             for (size_t k = 0; k < in.output_count; k++)
                 printf("%-24s %.6f  (%d / 2^%u)\n", infer_output_name(m, k),
                        ldexp(out[k], -(int)in.output_frac_bits), out[k],
@@ -661,7 +796,12 @@ int cli_model(int argc, char **argv)
     }
     if (!strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
-    /* show takes a file, or the hash of a registered model */
+    /* show takes a file, or the hash of a registered model, before or
+     * after the options */
+    static const struct cli_opt show_any_opts[] = {
+        CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false}};
+    if (!strcmp(argv[1], "show"))
+        cli_positional_first(argc, argv, 2, show_any_opts);
     if (!strcmp(argv[1], "show") &&
         (argc < 3 || strlen(argv[2]) != 2 * WITAN_HASH_SIZE ||
          access(argv[2], F_OK) == 0))

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "inference/inference.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 
 static int call_ok(const char *address, Witan__Request *req, const char *what,
                    Witan__Response **resp)
@@ -103,13 +103,21 @@ int cli_sign_and_submit(int argc, char **argv, Witan__TxBody *body)
                              hash, &tx);
     if (rc)
         return rc;
+    bool json = cli_has_flag(argc, argv, "--json");
     if (!wait) {
+        if (json)
+            return cli_print_tx_json(hash, NULL, NULL);
         char hex[2 * WITAN_HASH_SIZE + 1];
         witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
         printf("submitted %s\n", hex);
         return 0;
     }
-    rc = cli_print_settled(hash, tx->tx);
+    if (json) {
+        rc = cli_print_tx_json(hash, tx->tx, NULL);
+        rc = rc ? rc : cli_tx_ok(tx->tx);
+    } else {
+        rc = cli_print_settled(hash, tx->tx);
+    }
     witan__response__free_unpacked(tx, NULL);
     return rc;
 }
@@ -287,7 +295,8 @@ static int cmd_register(int argc, char **argv)
         char hex[65];
         wcrypto_hash_tagged("witan/model/v1", bytes, size, hash);
         witan_hex_encode(hash, WITAN_HASH_SIZE, hex);
-        printf("model %s\n", hex);
+        if (!cli_has_flag(argc, argv, "--json")) /* JSON: one document */
+            printf("model %s\n", hex);
         rc = cli_sign_and_submit(argc, argv, &body);
     }
     free(bytes);
@@ -419,6 +428,11 @@ static int cmd_list(int argc, char **argv, const uint8_t *one)
     Witan__Response *resp;
     if (call_ok(address, &req, "models", &resp))
         return 1;
+    if (cli_has_flag(argc, argv, "--json")) { /* as GET /v1/models answers */
+        int err = render_json_print(stdout, &resp->models->base);
+        witan__response__free_unpacked(resp, NULL);
+        return err ? cli_fail("output", err) : 0;
+    }
     for (size_t i = 0; i < resp->models->n_models; i++) {
         const Witan__ModelRecord *m = resp->models->models[i];
         char hex[65], tx[65], op[41];
@@ -513,7 +527,7 @@ static int cmd_scorecard(int argc, char **argv)
     const Witan__ScorecardResponse *r = resp->scorecard;
     int rc = 0;
     if (cli_has_flag(argc, argv, "--json")) {
-        rc = node_json_print(stdout, &r->base) ? 1 : 0;
+        rc = render_json_print(stdout, &r->base) ? 1 : 0;
     } else if (!r->target) {
         printf("this model declares no target: nothing to score it against\n");
     } else if (!r->scorecard) {
@@ -556,11 +570,11 @@ static const char chain_usage[] =
     "                  [--target feed=F,value=V[,subject=S][,horizon_ms=H]\n"
     "                   [,output=K][,window=N]] [--wait]\n"
     "       witan model list | witan model show HASH\n"
-    "       witan model scorecard NAME|HASH [--json]\n"
+    "       witan model scorecard NAME|HASH\n"
     "       witan model ask HASH --key K [--input v1,v2,...] [--wait]\n"
     "       witan model post HASH --key K --output name=v,... [--input ...]\n"
     "                  [--input-tx TXHASH ...] [--wait]\n"
-    "  common: [--node URL [--tls-ca FILE] | --home DIR]\n";
+    "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n";
 
 static const struct cli_opt register_opts[] = {
     CLI_OPTS_NODE, CLI_OPTS_SIGN,
@@ -584,7 +598,7 @@ static const struct cli_opt post_opts[] = {
     {NULL, false, false},
 };
 static const struct cli_opt list_opts[] = {
-    CLI_OPTS_NODE, {NULL, false, false},
+    CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
 };
 static const struct cli_opt scorecard_opts[] = {
     CLI_OPTS_NODE, {"--json", false, false}, {NULL, false, false},
@@ -603,10 +617,13 @@ int cli_model_chain(int argc, char **argv)
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(verbs); i++) {
         char what[32];
         snprintf(what, sizeof what, "model %s", verbs[i].verb);
-        if (strcmp(verb, verbs[i].verb) == 0 &&
-            cli_args_check(argc, argv, 2, verbs[i].opts, verbs[i].positional,
+        if (strcmp(verb, verbs[i].verb) != 0)
+            continue;
+        if (cli_args_check(argc, argv, 2, verbs[i].opts, verbs[i].positional,
                            what))
             return 2;
+        /* `model ask --key K HASH` as well as `model ask HASH --key K` */
+        cli_positional_first(argc, argv, 2, verbs[i].opts);
     }
     if (strcmp(verb, "register") == 0)
         return cmd_register(argc, argv);
@@ -684,6 +701,11 @@ int cli_query_predictions(const char *address, int argc, char **argv)
                                          "out of gas", "input out of range",
                                          "outside calibration"};
     const Witan__PredictionsResponse *r = resp->predictions;
+    if (cli_has_flag(argc, argv, "--json")) { /* as GET /v1/predictions */
+        int err = render_json_print(stdout, &r->base);
+        witan__response__free_unpacked(resp, NULL);
+        return err ? cli_fail("output", err) : 0;
+    }
     for (size_t i = 0; i < r->n_records; i++) {
         const Witan__PredictionRecord *p = r->records[i];
         char tx[65], mtx[65];

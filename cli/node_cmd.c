@@ -19,7 +19,7 @@
 #include "storage/storage.h"
 
 static const char usage[] =
-    "usage: witan node backup --home DIR --out DIR2\n"
+    "usage: witan node backup --home DIR --out DIR2 [--json]\n"
     "\n"
     "backup  copies the database of the node whose home is DIR (DIR/data,\n"
     "        running or stopped) into DIR2, which must be empty or absent,\n"
@@ -33,6 +33,7 @@ static const char usage[] =
 static const struct cli_opt backup_opts[] = {
     {"--home", true, false},
     {"--out", true, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
 
@@ -64,7 +65,7 @@ static int prepare_out(const char *dir)
     return 0;
 }
 
-static int node_backup(const char *home, const char *out)
+static int node_backup(const char *home, const char *out, bool json)
 {
     struct node_config cfg;
     node_config_defaults(&cfg);
@@ -122,10 +123,20 @@ static int node_backup(const char *home, const char *out)
     witan_hex_encode(tip.state_root, WITAN_HASH_SIZE, root);
     snprintf(path, sizeof path, "%s/data.mdb", out);
     long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    printf("backup:     %s (%lld bytes)\nchain:      %s\nheight:     %llu\n"
-           "block hash: %s\nstate root: %s\n",
-           out, size, genesis->chain_id, (unsigned long long)tip.height,
-           hash, root);
+    if (json) {
+        printf("{\"backup\":");
+        witan_json_write_string(stdout, out);
+        printf(",\"bytes\":\"%lld\",\"chain_id\":", size);
+        witan_json_write_string(stdout, genesis->chain_id);
+        printf(",\"height\":\"%llu\",\"block_hash\":\"%s\","
+               "\"state_root\":\"%s\"}\n",
+               (unsigned long long)tip.height, hash, root);
+    } else {
+        printf("backup:     %s (%lld bytes)\nchain:      %s\n"
+               "height:     %llu\nblock hash: %s\nstate root: %s\n",
+               out, size, genesis->chain_id, (unsigned long long)tip.height,
+               hash, root);
+    }
     ledger_close(l);
     ledger_genesis_free(genesis);
     return 0;
@@ -151,5 +162,5 @@ int cli_node(int argc, char **argv)
                 usage);
         return 2;
     }
-    return node_backup(home, out);
+    return node_backup(home, out, cli_has_flag(argc, argv, "--json"));
 }

@@ -7,6 +7,7 @@
  * proof.json; `check` verifies such a file with nothing but the genesis,
  * and says in one sentence what it proved.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,12 @@ static const struct cli_opt prove_opts[] = {
     {"--decision", true, false},
     {"--evidence", false, false},
     {"--out", true, false},
+    {"--json", false, false},
     {NULL, false, false}};
 
 static const struct cli_opt check_opts[] = {
-    {"--genesis", true, false}, {"--sets", true, false}, {NULL, false, false}};
+    {"--genesis", true, false}, {"--sets", true, false},
+    {"--json", false, false}, {NULL, false, false}};
 
 /* The validator-set changes a head is checked against: those of --sets
  * FILE (a set-chain file, or a proof of version 2), or none. Exit
@@ -55,6 +58,35 @@ static int sets_file(const char *cmd, int argc, char **argv,
     }
     free(text);
     return 0;
+}
+
+/* --json: each verdict as {"file", "holds", "message"} and a head as
+ * {"note"} (set once per run, by cli_audit_proof). */
+static bool as_json;
+
+/* A verdict on `path` for people ("PATH: does NOT hold: WHY", or what it
+ * proves), or with --json as one object. 0 when it holds, else 1. */
+static int verdict(const char *path, bool holds, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int verdict(const char *path, bool holds, const char *fmt, ...)
+{
+    char message[LEDGER_WHY_SIZE + 1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (as_json) {
+        printf("{\"file\":");
+        witan_json_write_string(stdout, path);
+        printf(",\"holds\":%s,\"message\":", holds ? "true" : "false");
+        witan_json_write_string(stdout, message);
+        printf("}\n");
+    } else if (holds) {
+        printf("%s\n", message);
+    } else {
+        printf("%s: does NOT hold: %s\n", path, message);
+    }
+    return holds ? 0 : 1;
 }
 
 /* Asks the node for one proof. Exit status. */
@@ -261,8 +293,14 @@ static int cmd_prove(int argc, char **argv)
         if (err)
             rc = cli_fail("audit prove", err);
     }
+    const char *out = cli_flag(argc, argv, "--out");
     if (!rc)
-        rc = write_out(cli_flag(argc, argv, "--out"), text, size);
+        rc = write_out(out, text, size);
+    if (!rc && as_json && out) { /* the proof went to the file */
+        printf("{\"out\":");
+        witan_json_write_string(stdout, out);
+        printf(",\"bytes\":%zu}\n", size);
+    }
     free(text);
     for (size_t i = 0; i < bun.count; i++)
         witan__response__free_unpacked(bun.resp[i], NULL);
@@ -279,27 +317,28 @@ static int check_head(const Witan__Genesis *g,
     uint32_t signers;
     char why[LEDGER_WHY_SIZE], hex[65];
     if (ledger_head_check(g, changes, count, note, size, &tree, root,
-                          &signers, why, sizeof why)) {
-        printf("%s: does NOT hold: %s\n", path, why);
-        return 1;
-    }
+                          &signers, why, sizeof why))
+        return verdict(path, false, "%s", why);
     witan_hex_encode(root, WITAN_HASH_SIZE, hex);
     if (count)
-        printf("The history of chain %s at %llu blocks has root %s, signed "
-               "by %u validators of the set in force at that size (followed "
-               "from the genesis through %zu set change(s) given).\n",
-               g->chain_id, (unsigned long long)tree, hex, signers, count);
-    else
-        printf("The history of chain %s at %llu blocks has root %s, signed "
-               "by %u of its %zu validators.\n",
-               g->chain_id, (unsigned long long)tree, hex, signers,
-               g->n_validators);
-    return 0;
+        return verdict(path, true,
+                       "The history of chain %s at %llu blocks has root %s, "
+                       "signed by %u validators of the set in force at that "
+                       "size (followed from the genesis through %zu set "
+                       "change(s) given).",
+                       g->chain_id, (unsigned long long)tree, hex, signers,
+                       count);
+    return verdict(path, true,
+                   "The history of chain %s at %llu blocks has root %s, "
+                   "signed by %u of its %zu validators.",
+                   g->chain_id, (unsigned long long)tree, hex, signers,
+                   g->n_validators);
 }
 
 static const struct cli_opt head_opts[] = {
     CLI_OPTS_NODE, {"--size", true, false}, {"--out", true, false},
-    {"--sets-out", true, false}, {NULL, false, false}};
+    {"--sets-out", true, false}, {"--json", false, false},
+    {NULL, false, false}};
 
 static int cmd_head(int argc, char **argv)
 {
@@ -323,10 +362,21 @@ static int cmd_head(int argc, char **argv)
         witan__response__free_unpacked(resp, NULL);
         return 1;
     }
-    int rc = resp->kind_case == WITAN__RESPONSE__KIND_HEAD
-                 ? write_out(cli_flag(argc, argv, "--out"), resp->head->note,
-                             strlen(resp->head->note))
-                 : 1;
+    const char *out = cli_flag(argc, argv, "--out");
+    int rc = 1;
+    if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD && as_json && !out) {
+        printf("{\"note\":"); /* the signed note's text, as a string */
+        witan_json_write_string(stdout, resp->head->note);
+        printf("}\n");
+        rc = 0;
+    } else if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD) {
+        rc = write_out(out, resp->head->note, strlen(resp->head->note));
+        if (!rc && as_json) {
+            printf("{\"out\":");
+            witan_json_write_string(stdout, out);
+            printf("}\n");
+        }
+    }
     /* The set chain it is checked against, beside it (proofs.md). */
     const char *sets_out = cli_flag(argc, argv, "--sets-out");
     if (!rc && sets_out) {
@@ -344,6 +394,7 @@ static int cmd_head(int argc, char **argv)
 
 static const struct cli_opt consistency_opts[] = {
     CLI_OPTS_NODE, {"--genesis", true, false}, {"--sets", true, false},
+    {"--json", false, false},
     {NULL, false, false}};
 
 /* A signed head file, checked: its size and root. Exit status. */
@@ -364,11 +415,7 @@ static int head_file(const Witan__Genesis *g,
     err = ledger_head_check(g, changes, count, text, n, size, root, &signers,
                             why, sizeof why);
     free(text);
-    if (err) {
-        printf("%s: does NOT hold: %s\n", path, why);
-        return 1;
-    }
-    return 0;
+    return err ? verdict(path, false, "%s", why) : 0;
 }
 
 static int cmd_consistency(int argc, char **argv)
@@ -444,17 +491,18 @@ static int cmd_consistency(int argc, char **argv)
                      wcrypto_merkle_consistency_verify(
                          old_size, new_size, old_root, new_root,
                          (const wcrypto_digest *)proof, c->n_proof) == 0)) {
-            printf("The history of %llu blocks signed in %s is a prefix of "
-                   "the history of %llu blocks signed in %s (%zu hashes).\n",
-                   (unsigned long long)old_size, old_path,
-                   (unsigned long long)new_size, new_path, c->n_proof);
+            verdict(new_path, true,
+                    "The history of %llu blocks signed in %s is a prefix of "
+                    "the history of %llu blocks signed in %s (%zu hashes).",
+                    (unsigned long long)old_size, old_path,
+                    (unsigned long long)new_size, new_path, c->n_proof);
         } else {
-            printf("%s and %s do NOT hold together: the history signed at "
-                   "%llu blocks is not a prefix of the one signed at %llu "
-                   "(a fork, or a proof from another history)\n",
-                   old_path, new_path, (unsigned long long)old_size,
-                   (unsigned long long)new_size);
-            rc = 1;
+            rc = verdict(new_path, false,
+                         "the history signed at %llu blocks in %s is not a "
+                         "prefix of the one signed at %llu (a fork, or a "
+                         "proof from another history)",
+                         (unsigned long long)old_size, old_path,
+                         (unsigned long long)new_size);
         }
     }
     if (resp)
@@ -514,16 +562,13 @@ static int cmd_check(int argc, char **argv)
         witan__proof__free_unpacked(proofs[i], NULL);
     free(proofs);
     ledger_genesis_free(g);
-    if (err) {
-        printf("%s: does NOT hold: %s\n", path, why);
-        return 1;
-    }
-    printf("%s\n", said);
-    return 0;
+    return err ? verdict(path, false, "%s", why)
+               : verdict(path, true, "%s", said);
 }
 
 int cli_audit_proof(int argc, char **argv)
 {
+    as_json = cli_has_flag(argc, argv, "--json");
     if (strcmp(argv[1], "prove") == 0)
         return cmd_prove(argc, argv);
     if (strcmp(argv[1], "check") == 0)

@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "ledger/ledger.h"
-#include "node/json.h"
+#include "render/render.h"
 
 static const char usage[] =
     "usage: witan query status\n"
@@ -18,6 +18,7 @@ static const char usage[] =
     "                                [--limit N] [--cursor HEX] [--history]\n"
     "       witan query predictions --model HASH [--subject S] [--from H]\n"
     "                               [--to H] [--limit N] [--cursor HEX]\n"
+    "       witan query feeds [--feed F] [--limit N] [--cursor HEX]\n"
     "  common: [--node URL [--tls-ca FILE] | --home DIR] [--json]\n"
     "\n"
     CLI_TIME_HELP
@@ -27,6 +28,9 @@ static const char usage[] =
     "earlier revision of a corrected attestation. Predictions are listed by\n"
     "height (--from/--to are heights), each with its inputs, outputs and the\n"
     "transactions that registered its model and attested its inputs.\n"
+    "feeds lists the feeds and subjects that have attestations (with --feed,\n"
+    "that feed's subjects), each with its earliest observation: what to\n"
+    "give attestations as --feed and --subject.\n"
     "\n" CLI_NODE_HELP;
 
 static void hex_of(ProtobufCBinaryData b, char *out)
@@ -41,51 +45,29 @@ static const char *status_name(Witan__TxStatus s)
     return v ? v->name + strlen("TX_STATUS_") : "UNKNOWN";
 }
 
-static void print_values(const Witan__Attest *a, bool json)
+static void print_values(const Witan__Attest *a)
 {
     for (size_t i = 0; i < a->n_values; i++) {
         char num[48];
         cli_format_decimal(a->values[i]->mantissa, a->values[i]->scale, num,
                            sizeof num);
-        if (json) {
-            printf("%s", i ? "," : "");
-            witan_json_write_string(stdout, a->values[i]->name);
-            printf(":{\"mantissa\":\"%lld\",\"scale\":%u}",
-                   (long long)a->values[i]->mantissa, a->values[i]->scale);
-        } else {
-            printf(" %s=%s", a->values[i]->name, num);
-        }
+        printf(" %s=%s", a->values[i]->name, num);
     }
 }
 
-static void print_record(const Witan__AttestationRecord *r, bool json,
-                         bool first)
+static void print_record(const Witan__AttestationRecord *r)
 {
-    char t[32], tx[65], prov[41], sup[65];
+    char t[32], tx[65], sup[65];
     cli_format_time(r->attest->observed_at_ms, t, sizeof t);
     hex_of(r->tx_hash, tx);
-    hex_of(r->provider, prov);
     hex_of(r->superseded_by, sup);
-    if (json) {
-        printf("%s{\"observed_at\":\"%s\",\"observed_at_ms\":\"%lld\","
-               "\"provider\":\"%s\",\"revision\":%u,\"height\":\"%llu\","
-               "\"tx_hash\":\"%s\",\"unit\":",
-               first ? "" : ",", t, (long long)r->attest->observed_at_ms, prov,
-               r->revision, (unsigned long long)r->height, tx);
-        witan_json_write_string(stdout, r->attest->unit);
-        printf(",\"values\":{");
-        print_values(r->attest, true);
-        printf("}%s%s%s}", sup[0] ? ",\"superseded_by\":\"" : "", sup,
-               sup[0] ? "\"" : "");
-    } else {
-        printf("%s", t);
-        print_values(r->attest, false);
-        printf(" %s  rev %u  height %llu  tx %.16s", r->attest->unit,
-               r->revision, (unsigned long long)r->height, tx);
-        if (sup[0])
-            printf("  superseded by %.16s", sup);
-        printf("\n");
-    }
+    printf("%s", t);
+    print_values(r->attest);
+    printf(" %s  rev %u  height %llu  tx %.16s", r->attest->unit, r->revision,
+           (unsigned long long)r->height, tx);
+    if (sup[0])
+        printf("  superseded by %.16s", sup);
+    printf("\n");
 }
 
 static int run(const char *address, Witan__Request *req, bool json,
@@ -99,21 +81,17 @@ static int run(const char *address, Witan__Request *req, bool json,
         return 1;
     }
     char a[129], b[129], c[129];
+    int rc = 0;
     switch (resp->kind_case) {
     case WITAN__RESPONSE__KIND_STATUS: {
         const Witan__StatusResponse *s = resp->status;
         hex_of(s->genesis_hash, a);
         hex_of(s->block_hash, b);
         hex_of(s->state_root, c);
-        if (json)
-            printf("{\"chain_id\":\"%s\",\"height\":\"%llu\",\"block_hash\":"
-                   "\"%s\",\"state_root\":\"%s\",\"genesis_hash\":\"%s\","
-                   "\"mempool_count\":%u,\"mempool_size\":\"%llu\","
-                   "\"validators\":%u}\n",
-                   s->chain_id, (unsigned long long)s->height, b, c, a,
-                   s->mempool_count, (unsigned long long)s->mempool_size,
-                   s->validator_count);
-        else
+        if (json) {
+            rc = render_json_print(stdout, &s->base);
+            break;
+        }
             printf("chain:        %s\nheight:       %llu\nblock hash:   %s\n"
                    "state root:   %s\ngenesis hash: %s\nmempool:      %u "
                    "transactions, %llu bytes\nvalidators:   %u\n",
@@ -124,6 +102,12 @@ static int run(const char *address, Witan__Request *req, bool json,
     }
     case WITAN__RESPONSE__KIND_BLOCK: {
         const Witan__BlockResponse *r = resp->block;
+        if (json) {
+            struct render_json j = {0};
+            render_json_block(&j, r);
+            rc = render_json_write(stdout, &j);
+            break;
+        }
         Witan__BlockHeader *h = witan__block_header__unpack(
             NULL, r->block->header.len, r->block->header.data);
         if (!h) {
@@ -136,13 +120,6 @@ static int run(const char *address, Witan__Request *req, bool json,
         hex_of(r->block_hash, a);
         hex_of(r->state_root, b);
         hex_of(h->prev_hash, c);
-        if (json)
-            printf("{\"height\":\"%llu\",\"hash\":\"%s\",\"prev_hash\":\"%s\","
-                   "\"time\":\"%s\",\"tx_count\":%u,\"state_root\":\"%s\","
-                   "\"certified_by\":%zu}\n",
-                   (unsigned long long)h->height, a, c, t, h->tx_count, b,
-                   r->cert ? r->cert->n_signatures : 0);
-        else
             printf("height:       %llu\nhash:         %s\nprevious:     %s\n"
                    "time:         %s\ntransactions: %u\nstate root:   %s\n"
                    "certificate:  %zu signature(s), view %llu\n",
@@ -168,23 +145,10 @@ static int run(const char *address, Witan__Request *req, bool json,
             return 1;
         }
         if (json) {
-            printf("{\"state\":\"%s\"", state);
-            if (by[0])
-                printf(",\"displaced_by\":\"%s\"", by);
-            if (t->receipt)
-                printf(",\"height\":\"%llu\",\"index\":%u,\"status\":\"%s\","
-                       "\"gas_used\":\"%llu\",\"run_count\":%u",
-                       (unsigned long long)t->receipt->height,
-                       t->receipt->index, status_name(t->receipt->status),
-                       (unsigned long long)t->receipt->gas_used,
-                       t->receipt->run_count);
-            if (runs) {
-                struct node_json b = {0};
-                node_json_message(&b, &runs->runs->base);
-                printf(",\"runs\":%s", b.oom ? "null" : b.p);
-                free(b.p);
-            }
-            printf("}\n");
+            struct render_json j = {0};
+            render_json_tx(&j, req->tx->tx_hash.data, t, NULL,
+                           runs ? runs->runs : NULL);
+            rc = render_json_write(stdout, &j);
         } else {
             printf("state:  %s\n", state);
             if (by[0]) /* never to commit: another took its nonce */
@@ -206,22 +170,37 @@ static int run(const char *address, Witan__Request *req, bool json,
             witan__response__free_unpacked(runs, NULL);
         break;
     }
+    case WITAN__RESPONSE__KIND_FEEDS: {
+        const Witan__FeedsResponse *r = resp->feeds;
+        if (json) {
+            rc = render_json_print(stdout, &r->base);
+            break;
+        }
+        for (size_t i = 0; i < r->n_feeds; i++) {
+            char t[32];
+            cli_format_time(r->feeds[i]->first_observed_at_ms, t, sizeof t);
+            printf("%s  %s  since %s\n", r->feeds[i]->feed,
+                   r->feeds[i]->subject, t);
+        }
+        hex_of(r->next_cursor, a);
+        if (a[0])
+            printf("more: --cursor %s\n", a);
+        break;
+    }
     case WITAN__RESPONSE__KIND_ATTESTATIONS: {
         const Witan__AttestationsResponse *r = resp->attestations;
-        if (json)
-            printf("{\"records\":[");
+        if (json) {
+            rc = render_json_print(stdout, &r->base);
+            break;
+        }
         for (size_t i = 0; i < r->n_records; i++)
-            print_record(r->records[i], json, i == 0);
-        if (json)
-            printf("],\"history\":[");
-        else if (r->n_history)
+            print_record(r->records[i]);
+        if (r->n_history)
             printf("earlier revisions:\n");
         for (size_t i = 0; i < r->n_history; i++)
-            print_record(r->history[i], json, i == 0);
+            print_record(r->history[i]);
         hex_of(r->next_cursor, a);
-        if (json)
-            printf("],\"next_cursor\":\"%s\"}\n", a);
-        else if (a[0])
+        if (a[0])
             printf("more: --cursor %s\n", a);
         break;
     }
@@ -231,7 +210,7 @@ static int run(const char *address, Witan__Request *req, bool json,
         return 1;
     }
     witan__response__free_unpacked(resp, NULL);
-    return 0;
+    return rc ? cli_fail("output", rc) : 0;
 }
 
 int cli_query(int argc, char **argv)
@@ -256,10 +235,15 @@ int cli_query(int argc, char **argv)
         {"--from", true, false},  {"--to", true, false},
         {"--limit", true, false}, {"--cursor", true, false},
         {NULL, false, false}};
+    static const struct cli_opt feeds_opts[] = {
+        CLI_OPTS_NODE,            {"--json", false, false},
+        {"--feed", true, false},  {"--limit", true, false},
+        {"--cursor", true, false}, {NULL, false, false}};
     const char *what = argv[1];
     bool positional = strcmp(what, "block") == 0 || strcmp(what, "tx") == 0;
     const struct cli_opt *opts = strcmp(what, "attestations") == 0 ? attest_opts
                                  : strcmp(what, "predictions") == 0 ? pred_opts
+                                 : strcmp(what, "feeds") == 0       ? feeds_opts
                                                                      : base_opts;
     char name[64];
     snprintf(name, sizeof name, "query %s", what);
@@ -322,13 +306,13 @@ int cli_query(int argc, char **argv)
         a.feed = (char *)feed;
         a.subject = (char *)subject;
         a.from_ms = INT64_MIN;
-        int ferr = from ? cli_parse_time(from, &a.from_ms) : 0;
-        int terr = !ferr && to ? cli_parse_time(to, &a.to_ms) : 0;
+        int ferr = from ? witan_time_parse(from, &a.from_ms) : 0;
+        int terr = !ferr && to ? witan_time_parse(to, &a.to_ms) : 0;
         if (ferr || terr) {
             fprintf(stderr, "witan query attestations: --%s '%s' is invalid: "
                             "%s\n",
                     ferr ? "from" : "to", ferr ? from : to,
-                    cli_time_error(ferr ? ferr : terr));
+                    witan_time_error(ferr ? ferr : terr));
             return 2;
         }
         uint64_t n_limit = 0;
@@ -355,6 +339,34 @@ int cli_query(int argc, char **argv)
     }
     if (strcmp(what, "predictions") == 0)
         return cli_query_predictions(address, argc, argv);
+    if (strcmp(what, "feeds") == 0) {
+        Witan__FeedsRequest f = WITAN__FEEDS_REQUEST__INIT;
+        const char *feed = cli_flag(argc, argv, "--feed");
+        const char *limit = cli_flag(argc, argv, "--limit");
+        const char *cursor = cli_flag(argc, argv, "--cursor");
+        uint8_t cur[WITAN_STORE_KEY_SIZE_MAX];
+        f.feed = (char *)(feed ? feed : "");
+        uint64_t n_limit = 0;
+        if (limit && cli_parse_u64("query feeds", "--limit", limit,
+                                   WITAN_QUERY_PAGE_COUNT_MAX, &n_limit))
+            return 2;
+        f.limit = (uint32_t)n_limit;
+        if (cursor) {
+            size_t n = strlen(cursor) / 2;
+            if (n > sizeof cur || strlen(cursor) % 2 ||
+                witan_hex_decode(cursor, cur, n)) {
+                fprintf(stderr, "witan query feeds: --cursor '%s' is "
+                                "invalid: give the hex a previous page "
+                                "printed\n",
+                        cursor);
+                return 2;
+            }
+            f.cursor = (ProtobufCBinaryData){n, cur};
+        }
+        req.kind_case = WITAN__REQUEST__KIND_FEEDS;
+        req.feeds = &f;
+        return run(address, &req, json, "feeds");
+    }
     fprintf(stderr, "witan query: unknown query '%s'\n%s", what, usage);
     return 2;
 }

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "ledger/ledger.h"
 #include "node/node.h"
+#include "render/render.h"
 
 #define TESTNET_PORT_DEFAULT 7400
 #define TESTNET_PORT_STRIDE 10
@@ -27,14 +28,16 @@
 #define TESTNET_START_WAIT_MS 10000
 /* LISTEN sockets on one port looked at (SO_REUSEPORT may make several). */
 #define TESTNET_LISTEN_INODE_MAX 16
+/* Descriptors a started witand is cleared of, at most (3 and up). */
+#define TESTNET_FD_CLOSE_MAX 65536
 
 static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
     "                          [--chain-id ID] [--tls]\n"
     "                          [--checkpoint-interval K]\n"
     "                          [--allow-no-fault-tolerance]\n"
-    "       witan testnet start|stop DIR\n"
-    "       witan testnet status DIR [--json]\n"
+    "                          [--json]\n"
+    "       witan testnet start|stop|status DIR [--json]\n"
     "\n"
     "init    writes DIR/node0 .. DIR/node<N-1>: each a node home (config,\n"
     "        validator.key, data/) with one shared genesis.json, and\n"
@@ -75,9 +78,11 @@ static const struct cli_opt init_opts[] = {
     {"--tls", false, false},
     {"--checkpoint-interval", true, false},
     {"--allow-no-fault-tolerance", false, false},
+    {"--json", false, false},
     {NULL, false, false},
 };
-static const struct cli_opt dir_opts[] = {{NULL, false, false}};
+static const struct cli_opt dir_opts[] = {{"--json", false, false},
+                                          {NULL, false, false}};
 static const struct cli_opt status_opts[] = {
     {"--json", false, false},
     {NULL, false, false},
@@ -266,6 +271,24 @@ static int cmd_init(int argc, char **argv)
         return cli_fail("writing the homes", err);
     char gh[65];
     witan_hex_encode(ghash, WITAN_HASH_SIZE, gh);
+    if (cli_has_flag(argc, argv, "--json")) {
+        struct render_json b = {0};
+        render_json_puts(&b, "{\"dir\":");
+        render_json_str(&b, dir);
+        render_json_printf(&b, ",\"validators\":%d,\"genesis_hash\":\"%s\","
+                               "\"clients\":[",
+                           n, gh);
+        for (int i = 0; i < n; i++)
+            render_json_printf(&b, "%s\"%s://127.0.0.1:%d\"", i ? "," : "",
+                               tls ? "tls+tcp" : "tcp",
+                               base + TESTNET_PORT_STRIDE * i);
+        snprintf(path, sizeof path, "%s/operator.key", dir);
+        render_json_puts(&b, "],\"operator_key\":");
+        render_json_str(&b, path);
+        render_json_puts(&b, "}");
+        err = render_json_write(stdout, &b);
+        return err ? cli_fail("output", err) : 0;
+    }
     printf("testnet of %d validators in %s\ngenesis hash: %s\n"
            "clients: %s://127.0.0.1:%d .. :%d%s%s%s\n"
            "operator key: %s/operator.key\n"
@@ -276,15 +299,18 @@ static int cmd_init(int argc, char **argv)
     return 0;
 }
 
+/* The nodes DIR holds (node0, node1, ... with a config), at most
+ * WITAN_VALIDATOR_COUNT_MAX: init makes no more. */
 static int node_count(const char *dir)
 {
     char path[4096];
     int n = 0;
-    for (;; n++) {
+    for (; n < WITAN_VALIDATOR_COUNT_MAX; n++) {
         snprintf(path, sizeof path, "%s/node%d/config", dir, n);
         if (access(path, F_OK) != 0)
             return n;
     }
+    return n;
 }
 
 /* The pid in home's pid file when that process is this home's witand
@@ -370,9 +396,42 @@ static bool listening(pid_t pid, const char *url)
     return ours;
 }
 
+/* What start or stop did to each node, for --json (words of the help). */
+struct testnet_report {
+    pid_t pid[WITAN_VALIDATOR_COUNT_MAX];
+    const char *state[WITAN_VALIDATOR_COUNT_MAX];
+    bool json;
+};
+
+/* With --json, the report as one object; else nothing. Exit status. */
+static int report_json(const char *dir, int n,
+                       const struct testnet_report *r)
+{
+    if (!r->json)
+        return 0;
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"dir\":");
+    render_json_str(&b, dir);
+    render_json_puts(&b, ",\"nodes\":[");
+    for (int i = 0; i < n && i < WITAN_VALIDATOR_COUNT_MAX; i++) {
+        char log[4200];
+        snprintf(log, sizeof log, "%s/node%d/log", dir, i);
+        render_json_printf(&b, "%s{\"node\":%d,\"pid\":%d,\"state\":\"%s\","
+                               "\"log\":",
+                           i ? "," : "", i, (int)r->pid[i],
+                           r->state[i] ? r->state[i] : "unknown");
+        render_json_str(&b, log);
+        render_json_puts(&b, "}");
+    }
+    render_json_puts(&b, "]}");
+    int err = render_json_write(stdout, &b);
+    return err ? cli_fail("output", err) : 0;
+}
+
 /* After start: each new node listens on its client address, or has died
  * (its log says why). 0 unless one died. */
-static int await_started(const char *dir, const pid_t *pids, int n)
+static int await_started(const char *dir, const pid_t *pids, int n,
+                         struct testnet_report *r)
 {
     int failed = 0;
     for (int i = 0; i < n; i++) {
@@ -389,10 +448,12 @@ static int await_started(const char *dir, const pid_t *pids, int n)
             else if (!(up = listening(pids[i], address)))
                 usleep(20000);
         }
+        r->state[i] = dead ? "died" : up ? "started" : "not_listening";
         if (dead) {
-            printf("node%d died on start-up: see %s/log\n", i, home);
+            if (!r->json)
+                printf("node%d died on start-up: see %s/log\n", i, home);
             failed++;
-        } else if (!up) {
+        } else if (!up && !r->json) {
             printf("node%d does not listen on %s yet: see %s/log\n", i,
                    address, home);
         }
@@ -400,8 +461,9 @@ static int await_started(const char *dir, const pid_t *pids, int n)
     return failed ? 1 : 0;
 }
 
-static int cmd_start(const char *dir)
+static int cmd_start(const char *dir, bool json)
 {
+    struct testnet_report r = {.json = json};
     char self[4096], witand[4200];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
@@ -420,8 +482,10 @@ static int cmd_start(const char *dir)
     for (int i = 0; i < n && i < WITAN_VALIDATOR_COUNT_MAX; i++) {
         char home[4096], log[4200], pidfile[4200];
         snprintf(home, sizeof home, "%s/node%d", dir, i);
-        if (read_pid(home, NULL)) {
-            printf("node%d is running already\n", i);
+        if ((r.pid[i] = read_pid(home, NULL))) {
+            r.state[i] = "running";
+            if (!json)
+                printf("node%d is running already\n", i);
             continue;
         }
         snprintf(log, sizeof log, "%s/log", home);
@@ -440,6 +504,14 @@ static int cmd_start(const char *dir)
             int null = open("/dev/null", O_RDONLY);
             if (null >= 0)
                 dup2(null, 0);
+            /* Nothing else this process holds reaches witand: a caller's
+             * socket or pipe kept open by a daemon would outlive the
+             * caller (a test's port reservation, a shell's pipe). */
+            long open_max = sysconf(_SC_OPEN_MAX);
+            if (open_max < 0 || open_max > TESTNET_FD_CLOSE_MAX)
+                open_max = TESTNET_FD_CLOSE_MAX;
+            for (int c = 3; c < open_max; c++)
+                close(c);
             execl(witand, "witand", "--home", home, (char *)NULL);
             _exit(127);
         }
@@ -448,15 +520,19 @@ static int cmd_start(const char *dir)
             fprintf(f, "%d\n", (int)pid);
             fclose(f);
         }
-        printf("node%d started (pid %d)\n", i, (int)pid);
-        started[i] = pid;
+        if (!json)
+            printf("node%d started (pid %d)\n", i, (int)pid);
+        started[i] = r.pid[i] = pid;
     }
     fflush(stdout);
-    return await_started(dir, started, n);
+    int rc = await_started(dir, started, n, &r);
+    int jrc = report_json(dir, n, &r);
+    return rc ? rc : jrc;
 }
 
-static int cmd_stop(const char *dir)
+static int cmd_stop(const char *dir, bool json)
 {
+    struct testnet_report r = {.json = json};
     int n = node_count(dir);
     if (n == 0) {
         fprintf(stderr, "witan testnet: %s holds no testnet\n", dir);
@@ -468,11 +544,14 @@ static int cmd_stop(const char *dir)
         bool stale;
         pid_t pid = read_pid(home, &stale);
         if (!pid) {
-            printf("node%d was not running%s\n", i,
-                   stale ? " (its pid file named a process that is gone)"
-                         : "");
+            r.state[i] = stale ? "stale_pid_file" : "not_running";
+            if (!json)
+                printf("node%d was not running%s\n", i,
+                       stale ? " (its pid file named a process that is gone)"
+                             : "");
             continue;
         }
+        r.pid[i] = pid;
         kill(pid, SIGTERM);
         int waited = 0;
         while (kill(pid, 0) == 0 && waited < TESTNET_STOP_WAIT_MS) {
@@ -482,12 +561,16 @@ static int cmd_stop(const char *dir)
         }
         if (kill(pid, 0) == 0) {
             kill(pid, SIGKILL);
-            printf("node%d did not stop in time: killed\n", i);
+            r.state[i] = "killed";
+            if (!json)
+                printf("node%d did not stop in time: killed\n", i);
         } else {
-            printf("node%d stopped\n", i);
+            r.state[i] = "stopped";
+            if (!json)
+                printf("node%d stopped\n", i);
         }
     }
-    return 0;
+    return report_json(dir, n, &r);
 }
 
 /* Each node's height, tip and pool, asked at the address its home names;
@@ -582,9 +665,11 @@ int cli_testnet(int argc, char **argv)
                     usage);
             return 2;
         }
+        bool json = cli_has_flag(argc, argv, "--json");
         if (status)
-            return cmd_status(dir, cli_has_flag(argc, argv, "--json"));
-        return strcmp(argv[1], "start") == 0 ? cmd_start(dir) : cmd_stop(dir);
+            return cmd_status(dir, json);
+        return strcmp(argv[1], "start") == 0 ? cmd_start(dir, json)
+                                             : cmd_stop(dir, json);
     }
     fprintf(stderr, "witan testnet: unknown command '%s'\n%s", argv[1], usage);
     return 2;

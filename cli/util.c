@@ -87,6 +87,24 @@ int cli_positional(int argc, char **argv, int first,
     return WITAN_ENOTFOUND;
 }
 
+void cli_positional_first(int argc, char **argv, int first,
+                          const struct cli_opt *opts)
+{
+    for (int i = first; i < argc; i++) {
+        if (option_word(argv[i])) {
+            for (size_t k = 0; opts[k].name; k++)
+                if (strcmp(opts[k].name, argv[i]) == 0 && opts[k].value)
+                    i++;
+            continue;
+        }
+        char *word = argv[i];
+        memmove(&argv[first + 1], &argv[first],
+                (size_t)(i - first) * sizeof *argv);
+        argv[first] = word;
+        return;
+    }
+}
+
 int cli_parse_u64(const char *what, const char *flag, const char *text,
                   uint64_t max, uint64_t *out)
 {

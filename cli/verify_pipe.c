@@ -288,7 +288,8 @@ int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
     struct ledger_tip tip;
     ledger_tip(mine, &tip);
     uint64_t first = tip.height + 1, next = first;
-    uint64_t start = now_ns(), shown = 0;
+    struct cli_progress shown;
+    cli_progress_start(&shown, "audit verify", "blocks", progress);
     int rc = 0;
     for (uint64_t h = first; h <= height && !rc; h++) {
         uint64_t t0 = now_ns();
@@ -315,18 +316,11 @@ int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
             stats->prechecked += prechecked;
         }
         release_oldest(p, src);
-        if (!rc && progress && (t3 - shown > 250000000u || h == height)) {
-            double secs = (double)(t3 - start) * 1e-9;
-            double rate = (double)(h - first + 1) / (secs > 1e-9 ? secs : 1e-9);
-            fprintf(stderr,
-                    "\r  height %llu of %llu  %.0f blocks/s  ETA %.0f s   ",
-                    (unsigned long long)h, (unsigned long long)height, rate,
-                    (double)(height - h) / rate);
-            shown = t3;
-        }
+        if (!rc)
+            cli_progress_show(&shown, h - first + 1, height - first + 1,
+                              h == height);
     }
-    if (!rc && progress)
-        fprintf(stderr, "\n");
+    cli_progress_break(&shown);
 
     pthread_mutex_lock(&p->mu);
     p->stop = true;

@@ -309,4 +309,16 @@ int witan_unpack_from(size_t *left, const struct ProtobufCMessageDescriptor *des
 void *witan_unpack_or_null(const struct ProtobufCMessageDescriptor *desc,
                            const uint8_t *data, size_t size);
 
+/* Parses a time into Unix ms: "YYYY-MM" and "YYYY-MM-DD" (UTC),
+ * "YYYY-MM-DDTHH:MM[:SS[.s|.ss|.sss]]" with "Z" or "+HH:MM"/"-HH:MM", real
+ * calendar dates only; "@SECONDS" and "ms:MILLISECONDS" since 1970; a bare
+ * integer of WITAN_TIME_BARE_DIGITS_MIN digits or more as milliseconds.
+ * WITAN_ERANGE for a shorter bare integer (perhaps seconds), WITAN_EINVAL
+ * for anything else. */
+#define WITAN_TIME_BARE_DIGITS_MIN 12
+int witan_time_parse(const char *text, int64_t *ms);
+/* What is wrong with a time that did not parse, by witan_time_parse's
+ * error: a sentence without a leading capital or final stop. */
+const char *witan_time_error(int err);
+
 #endif

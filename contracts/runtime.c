@@ -924,7 +924,9 @@ int contract_run(contract_runtime *rt, const struct contract_call *c,
 /* Sign of value - threshold for a computed output o in Q.f. */
 static int cmp_fixed(int64_t o, uint32_t f, int64_t m, uint32_t s)
 {
-    i128 a = (i128)o * pow10_table[s], b = (i128)m << f;
+    /* A multiplication, not m << f: a threshold may be negative, and
+     * shifting a negative value left is undefined. */
+    i128 a = (i128)o * pow10_table[s], b = (i128)m * ((i128)1 << f);
     return (a > b) - (a < b);
 }
 

@@ -386,6 +386,16 @@ int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
                               Witan__AttestationsResponse **out);
 void ledger_attestations_response_free(Witan__AttestationsResponse *r);
 
+/* The (feed, subject) pairs that have attestations, in key order, each
+ * with its earliest observation time: all, or req->feed's only; at most
+ * `limit` (capped at WITAN_QUERY_PAGE_COUNT_MAX), from `cursor` on.
+ * Skips from one pair to the next, so a page costs one seek per pair
+ * however many observations each has. WITAN_ELIMIT, WITAN_EINVAL (a cursor
+ * that is no pair's). */
+int ledger_query_feeds(ledger *l, const Witan__FeedsRequest *req,
+                       Witan__FeedsResponse **out);
+void ledger_feeds_response_free(Witan__FeedsResponse *r);
+
 /* Model-output records of one model, in height order, optionally only
  * those triggered for `subject`, at most `limit`, from `cursor` on. */
 int ledger_query_predictions(ledger *l, const Witan__PredictionsRequest *req,

@@ -279,6 +279,136 @@ int ledger_query_attestations(ledger *l, const Witan__AttestationsRequest *req,
     return WITAN_OK;
 }
 
+void ledger_feeds_response_free(Witan__FeedsResponse *r)
+{
+    if (r)
+        witan__feeds_response__free_unpacked(r, NULL);
+}
+
+/* The length of the NUL-terminated part of key bytes at `from`, or -1
+ * when there is no NUL before `end`. */
+static ptrdiff_t key_field(const uint8_t *kb, size_t from, size_t end)
+{
+    for (size_t i = from; i < end; i++)
+        if (kb[i] == 0)
+            return (ptrdiff_t)(i - from);
+    return -1;
+}
+
+int ledger_query_feeds(ledger *l, const Witan__FeedsRequest *req,
+                       Witan__FeedsResponse **out)
+{
+    *out = NULL;
+    size_t feed_size = strlen(req->feed);
+    if (feed_size > WITAN_FEED_SIZE_MAX ||
+        req->limit > WITAN_QUERY_PAGE_COUNT_MAX ||
+        req->cursor.len > WITAN_STORE_KEY_SIZE_MAX)
+        return WITAN_ELIMIT;
+    uint32_t limit = req->limit ? req->limit : QUERY_LIMIT_DEFAULT;
+    /* A key is feed \0 subject \0 time provider revision; with a feed the
+     * search keeps to the keys that begin with feed \0. A cursor is the
+     * next pair's feed \0 subject \0. */
+    uint8_t prefix[WITAN_FEED_SIZE_MAX + 1], seek[WITAN_STORE_KEY_SIZE_MAX];
+    size_t prefix_size = 0, seek_size = 0;
+    if (feed_size) {
+        memcpy(prefix, req->feed, feed_size);
+        prefix[feed_size] = 0;
+        prefix_size = feed_size + 1;
+    }
+    if (req->cursor.len) {
+        if (req->cursor.len < prefix_size ||
+            memcmp(req->cursor.data, prefix, prefix_size) != 0)
+            return WITAN_EINVAL;
+        memcpy(seek, req->cursor.data, req->cursor.len);
+        seek_size = req->cursor.len;
+    } else {
+        memcpy(seek, prefix, prefix_size);
+        seek_size = prefix_size;
+    }
+    Witan__FeedsResponse *r = calloc(1, sizeof *r);
+    if (!r)
+        return WITAN_ENOMEM;
+    witan__feeds_response__init(r);
+    size_t cap = 0;
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err) {
+        free(r);
+        return err;
+    }
+    store_cursor *c = NULL;
+    err = store_cursor_open(txn, STORE_ATTESTATIONS, &c);
+    while (!err) {
+        const void *k, *v;
+        size_t ks, vs;
+        err = store_cursor_seek(c, seek, seek_size, &k, &ks, &v, &vs);
+        if (err)
+            break;
+        const uint8_t *kb = k;
+        if (ks < prefix_size || memcmp(kb, prefix, prefix_size) != 0)
+            break; /* past this feed */
+        ptrdiff_t fs = key_field(kb, 0, ks);
+        ptrdiff_t ss = fs < 0 ? -1 : key_field(kb, (size_t)fs + 1, ks);
+        size_t pair = fs < 0 || ss < 0 ? 0 : (size_t)fs + 1 + (size_t)ss + 1;
+        if (!pair || pair + 8 > ks || (size_t)fs > WITAN_FEED_SIZE_MAX ||
+            (size_t)ss > WITAN_SUBJECT_SIZE_MAX) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        if (r->n_feeds == limit) {
+            err = ledger_dup_bytes(&r->next_cursor, kb, pair);
+            break;
+        }
+        if (r->n_feeds == cap) {
+            size_t grown_cap = cap ? 2 * cap : 16;
+            Witan__FeedSubject **grown =
+                realloc(r->feeds, grown_cap * sizeof *grown);
+            if (!grown) {
+                err = WITAN_ENOMEM;
+                break;
+            }
+            r->feeds = grown;
+            cap = grown_cap;
+        }
+        Witan__FeedSubject *f = calloc(1, sizeof *f);
+        char *feed = f ? malloc((size_t)fs + 1) : NULL;
+        char *subject = feed ? malloc((size_t)ss + 1) : NULL;
+        if (!subject) {
+            free(feed);
+            free(f);
+            err = WITAN_ENOMEM;
+            break;
+        }
+        witan__feed_subject__init(f);
+        memcpy(feed, kb, (size_t)fs);
+        feed[fs] = '\0';
+        memcpy(subject, kb + fs + 1, (size_t)ss);
+        subject[ss] = '\0';
+        f->feed = feed;
+        f->subject = subject;
+        f->first_observed_at_ms =
+            (int64_t)(store_read_be64(kb + pair) ^ (UINT64_C(1) << 63));
+        r->feeds[r->n_feeds++] = f;
+        /* The next pair: past every key of this one. Its subject's
+         * terminator 0 becomes 1, which sorts after every key of the pair
+         * and before any later pair (subjects hold no 0 byte). */
+        memcpy(seek, kb, pair);
+        seek[pair - 1] = 1;
+        seek_size = pair;
+    }
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    if (c)
+        store_cursor_close(c);
+    store_abort(txn);
+    if (err) {
+        ledger_feeds_response_free(r);
+        return err;
+    }
+    *out = r;
+    return WITAN_OK;
+}
+
 int ledger_get_account(ledger *l, const uint8_t addr[WITAN_ADDRESS_SIZE],
                        Witan__Account **out)
 {

@@ -24,7 +24,7 @@
  * renders the answer. So a thousand waiting clients cost a thousand small
  * structs and no thread, and never delay other requests.
  *
- * JSON is node/json.c's (the CLI's --json prints the same): field names as
+ * JSON is render/json.c's (the CLI's --json prints the same): field names as
  * in witan.proto, 64-bit integers as strings, enums by name, every bytes
  * field as lowercase hex. Bodies are read only after their Content-Length has been
  * checked against WITAN_HTTP_BODY_SIZE_MAX (body_check, which the
@@ -44,7 +44,7 @@
 
 #include "node/http_export.h"
 #include "node/internal.h"
-#include "node/json.h"
+#include "render/render.h"
 
 #define HTTP_WORKER_COUNT 4
 #define HTTP_QUEUE_COUNT_MAX 256 /* requests waiting for a worker; then 503 */
@@ -166,16 +166,16 @@ static uint16_t status_of(int code)
     }
 }
 
-static void render_error(struct node_json *b, int code, const char *message)
+static void render_error(struct render_json *b, int code, const char *message)
 {
-    node_json_printf(b, "{\"code\":%d,\"name\":", code);
-    node_json_str(b, witan_err_name(code));
-    node_json_puts(b, ",\"message\":");
-    node_json_str(b, message && message[0] ? message : witan_err_message(code));
-    node_json_puts(b, "}");
+    render_json_printf(b, "{\"code\":%d,\"name\":", code);
+    render_json_str(b, witan_err_name(code));
+    render_json_puts(b, ",\"message\":");
+    render_json_str(b, message && message[0] ? message : witan_err_message(code));
+    render_json_puts(b, "}");
 }
 
-static void respond_json(nng_aio *aio, uint16_t status, struct node_json *b,
+static void respond_json(nng_aio *aio, uint16_t status, struct render_json *b,
                          bool close)
 {
     if (b->oom) {
@@ -201,10 +201,10 @@ static void respond_error(nng_aio *aio, uint16_t status, int code,
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"error\":");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"error\":");
     render_error(&b, code, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     respond_json(aio, status, &b, close);
 }
 
@@ -216,10 +216,10 @@ static void respond_405(nng_aio *aio, const char *path, const char *method,
     char message[512];
     snprintf(message, sizeof message, "%s does not take %s; it takes %s",
              path, method, allow);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"error\":");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"error\":");
     render_error(&b, WITAN_EUNSUPPORTED, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     if (b.oom) {
         respond_json(aio, 500, &b, false); /* the out-of-memory answer */
         return;
@@ -272,10 +272,10 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
         return NULL;
     }
     if (resp->error) {
-        struct node_json b = {0};
-        node_json_puts(&b, "{\"error\":");
+        struct render_json b = {0};
+        render_json_puts(&b, "{\"error\":");
         render_error(&b, resp->error->code, resp->error->message);
-        node_json_puts(&b, "}\n");
+        render_json_puts(&b, "}\n");
         respond_json(aio, status_of(resp->error->code), &b, false);
         witan__response__free_unpacked(resp, NULL);
         return NULL;
@@ -285,9 +285,9 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
 
 static void answer_message(nng_aio *aio, const ProtobufCMessage *m)
 {
-    struct node_json b = {0};
-    node_json_message(&b, m);
-    node_json_puts(&b, "\n");
+    struct render_json b = {0};
+    render_json_message(&b, m);
+    render_json_puts(&b, "\n");
     respond_json(aio, 200, &b, false);
 }
 
@@ -415,19 +415,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return WITAN_OK;
 }
 
-static int parse_i64(const char *s, int64_t *out)
-{
-    bool neg = s && s[0] == '-';
-    uint64_t v;
-    int err = parse_u64(neg ? s + 1 : s, &v);
-    if (err)
-        return err;
-    if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0))
-        return WITAN_ERANGE;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return WITAN_OK;
-}
-
 /* A hex parameter of any even length up to max bytes; malloc'd into *out
  * (free it). WITAN_EDECODE, WITAN_ELIMIT, WITAN_ENOMEM. */
 static int parse_hex(const char *s, size_t max, ProtobufCBinaryData *out)
@@ -523,20 +510,9 @@ static void route_block(struct http_call *c, const char *arg)
     if (!resp)
         return;
     /* The stored response, plus its header decoded. */
-    struct node_json b = {0};
-    bool first = true;
-    node_json_puts(&b, "{");
-    node_json_fields(&b, &resp->block->base, &first);
-    Witan__BlockHeader *h = NULL;
-    if (resp->block->block)
-        h = witan__block_header__unpack(NULL, resp->block->block->header.len,
-                                        resp->block->block->header.data);
-    if (h) {
-        node_json_puts(&b, ",\"header_decoded\":");
-        node_json_message(&b, &h->base);
-        witan__block_header__free_unpacked(h, NULL);
-    }
-    node_json_puts(&b, "}\n");
+    struct render_json b = {0};
+    render_json_block(&b, resp->block);
+    render_json_puts(&b, "\n");
     respond_json(c->aio, 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -605,27 +581,9 @@ static void route_tx(struct http_call *c, const char *arg)
             return;
         }
     }
-    struct node_json b = {0};
-    bool first = true;
-    node_json_puts(&b, "{");
-    node_json_fields(&b, &tx->base, &first);
-    Witan__Envelope *env = witan__envelope__unpack(NULL, tx->envelope.len,
-                                                   tx->envelope.data);
-    Witan__TxBody *body =
-        env ? witan__tx_body__unpack(NULL, env->body.len, env->body.data)
-            : NULL;
-    if (body) {
-        node_json_puts(&b, ",\"body\":");
-        node_json_message(&b, &body->base);
-        witan__tx_body__free_unpacked(body, NULL);
-    }
-    if (env)
-        witan__envelope__free_unpacked(env, NULL);
-    if (block && block->block->cert) {
-        node_json_puts(&b, ",\"cert\":");
-        node_json_message(&b, &block->block->cert->base);
-    }
-    node_json_puts(&b, "}\n");
+    struct render_json b = {0};
+    render_json_tx(&b, NULL, tx, block ? block->block->cert : NULL, NULL);
+    render_json_puts(&b, "\n");
     /* Dropped: it can never commit (another took its nonce); 409 says the
      * request conflicts with what is on chain, and the body names what. */
     respond_json(c->aio,
@@ -643,11 +601,11 @@ static void route_tx(struct http_call *c, const char *arg)
 static void respond_pending(nng_aio *aio, const char *hex, int code,
                             const char *message)
 {
-    struct node_json b = {0};
-    node_json_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
+    struct render_json b = {0};
+    render_json_printf(&b, "{\"tx_hash\":\"%s\",\"state\":\"TX_STATE_PENDING\","
                   "\"error\":", hex);
     render_error(&b, code, message);
-    node_json_puts(&b, "}\n");
+    render_json_puts(&b, "}\n");
     respond_json(aio, 202, &b, false);
 }
 
@@ -866,6 +824,8 @@ static void answer_query(struct http_call *c, Witan__Request *req)
             ? &resp->proposals->base
         : resp->kind_case == WITAN__RESPONSE__KIND_VALIDATORS
             ? &resp->validators->base
+        : resp->kind_case == WITAN__RESPONSE__KIND_FEEDS
+            ? &resp->feeds->base
             : NULL;
     if (m)
         answer_message(c->aio, m);
@@ -898,6 +858,17 @@ static int paging(struct http_call *c, uint32_t *limit,
     return 0;
 }
 
+/* A time in a query: the forms the CLI takes (witan_time_parse: ISO 8601,
+ * @SECONDS, ms:MS, 12 digits or more as ms), and 0, "no bound". */
+static int time_param(const char *s, int64_t *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return WITAN_OK;
+    }
+    return witan_time_parse(s, out);
+}
+
 static void route_attestations(struct http_call *c)
 {
     static const char *const known[] = {"feed", "subject", "from", "to",
@@ -915,10 +886,22 @@ static void route_attestations(struct http_call *c)
     const char *from = param(&c->params, "from"),
                *to = param(&c->params, "to"),
                *history = param(&c->params, "history");
-    if ((from && parse_i64(from, &a.from_ms)) ||
-        (to && parse_i64(to, &a.to_ms))) {
+    /* A search without both keys would answer an empty list, as if
+     * nothing had been attested: name what is missing instead. */
+    if (!*a.feed || !*a.subject) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
-                      "from and to are Unix times in milliseconds");
+                      "%s is required (attestations are kept by feed and "
+                      "subject)",
+                      !*a.feed ? "feed" : "subject");
+        return;
+    }
+    int ferr = from ? time_param(from, &a.from_ms) : 0;
+    int terr = !ferr && to ? time_param(to, &a.to_ms) : 0;
+    if (ferr || terr) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false,
+                      "%s '%s' is invalid: %s", ferr ? "from" : "to",
+                      ferr ? from : to,
+                      witan_time_error(ferr ? ferr : terr));
         return;
     }
     if (history && strcmp(history, "true") && strcmp(history, "false") &&
@@ -935,6 +918,27 @@ static void route_attestations(struct http_call *c)
     req.attestations = &a;
     answer_query(c, &req);
     free(a.cursor.data);
+}
+
+/* /v1/feeds: the (feed, subject) pairs with attestations, what to ask
+ * /v1/attestations for. */
+static void route_feeds(struct http_call *c)
+{
+    static const char *const known[] = {"feed", "limit", "cursor", NULL};
+    if (params_check(&c->params, known, c->why, sizeof c->why)) {
+        respond_error(c->aio, 400, WITAN_EINVAL, false, "%s", c->why);
+        return;
+    }
+    Witan__FeedsRequest f = WITAN__FEEDS_REQUEST__INIT;
+    f.feed = (char *)(param(&c->params, "feed") ? param(&c->params, "feed")
+                                                : "");
+    if (paging(c, &f.limit, &f.cursor, HTTP_CURSOR_SIZE_MAX))
+        return;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_FEEDS;
+    req.feeds = &f;
+    answer_query(c, &req);
+    free(f.cursor.data);
 }
 
 static void route_predictions(struct http_call *c)
@@ -1395,7 +1399,7 @@ static void route_metrics(struct http_call *c)
     Witan__Response *resp = ask_metrics(c);
     if (!resp)
         return;
-    struct node_json b = {0};
+    struct render_json b = {0};
     node_metrics_render(resp->metrics, &b);
     witan__response__free_unpacked(resp, NULL);
     if (b.oom) {
@@ -1427,12 +1431,12 @@ static void route_health(struct http_call *c, bool ready)
     char reason[32];
     snprintf(reason, sizeof reason, "%.*s",
              (int)(text[word] && word < sizeof reason ? word : 0), text);
-    struct node_json b = {0};
-    node_json_puts(&b, "{\"ready\":false,\"reason\":");
-    node_json_str(&b, reason[0] ? reason : "not_ready");
-    node_json_puts(&b, ",\"message\":");
-    node_json_str(&b, text);
-    node_json_puts(&b, "}\n");
+    struct render_json b = {0};
+    render_json_puts(&b, "{\"ready\":false,\"reason\":");
+    render_json_str(&b, reason[0] ? reason : "not_ready");
+    render_json_puts(&b, ",\"message\":");
+    render_json_str(&b, text);
+    render_json_puts(&b, "}\n");
     witan__response__free_unpacked(resp, NULL);
     respond_json(c->aio, 503, &b, false);
 }
@@ -1504,8 +1508,29 @@ static int base64_decode(const char *text, ProtobufCBinaryData *out)
     return WITAN_OK;
 }
 
-/* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]} into a
- * malloc'd array of malloc'd envelopes. `why` says what is wrong. */
+/* Lowercase or uppercase hex, as every bytes field of the gateway's
+ * answers is written, to a malloc'd buffer. */
+static int hex_decode_alloc(const char *text, ProtobufCBinaryData *out)
+{
+    size_t n = strlen(text);
+    if (n == 0 || n % 2)
+        return WITAN_EDECODE;
+    out->data = malloc(n / 2);
+    if (!out->data)
+        return WITAN_ENOMEM;
+    if (witan_hex_decode(text, out->data, n / 2)) {
+        free(out->data);
+        out->data = NULL;
+        return WITAN_EDECODE;
+    }
+    out->len = n / 2;
+    return WITAN_OK;
+}
+
+/* {"envelope": "<base64>"} or {"envelopes": ["<base64>", ...]}, or the
+ * same as hex under "envelope_hex" / "envelopes_hex" (the encoding of
+ * every bytes field the gateway answers with), into a malloc'd array of
+ * malloc'd envelopes. `why` says what is wrong. */
 int node_http_parse_tx_json(const char *text, size_t size,
                             ProtobufCBinaryData **envs, size_t *count,
                             bool *batch, char *why, size_t why_size)
@@ -1529,16 +1554,22 @@ int node_http_parse_tx_json(const char *text, size_t size,
         if (!err && (p >= end || *p++ != ':'))
             err = WITAN_EDECODE;
         skip_ws(&p, end);
-        if (!err && (seen || (strcmp(key, "envelope") != 0 &&
-                              strcmp(key, "envelopes") != 0))) {
+        bool known = !err && (strcmp(key, "envelope") == 0 ||
+                              strcmp(key, "envelopes") == 0 ||
+                              strcmp(key, "envelope_hex") == 0 ||
+                              strcmp(key, "envelopes_hex") == 0);
+        if (!err && (seen || !known)) {
             snprintf(why, why_size,
-                     seen ? "give either \"envelope\" or \"envelopes\", once"
+                     seen ? "give one of \"envelope\", \"envelopes\", "
+                            "\"envelope_hex\" or \"envelopes_hex\", once"
                           : "unknown key \"%.64s\": expected \"envelope\" "
-                            "or \"envelopes\"",
+                            "or \"envelopes\" (base64), or \"envelope_hex\" "
+                            "or \"envelopes_hex\"",
                      key);
             err = WITAN_EINVAL;
         }
-        bool many = !err && strcmp(key, "envelopes") == 0;
+        bool many = !err && strncmp(key, "envelopes", 9) == 0;
+        bool hex = !err && strstr(key, "_hex") != NULL;
         free(key);
         if (err)
             break;
@@ -1574,12 +1605,13 @@ int node_http_parse_tx_json(const char *text, size_t size,
                 }
                 *envs = grown;
             }
-            err = base64_decode(b64, &(*envs)[*count]);
+            err = hex ? hex_decode_alloc(b64, &(*envs)[*count])
+                      : base64_decode(b64, &(*envs)[*count]);
             free(b64);
             if (err) {
                 snprintf(why, why_size,
-                         "envelope %zu is not base64 of a serialized Envelope",
-                         *count);
+                         "envelope %zu is not %s of a serialized Envelope",
+                         *count, hex ? "hex" : "base64");
                 break;
             }
             (*count)++;
@@ -1752,17 +1784,17 @@ static void route_submit(struct http_call *c, uint8_t *body, size_t size)
         witan__response__free_unpacked(resp, NULL);
         return;
     }
-    struct node_json b = {0};
+    struct render_json b = {0};
     bool first = false;
-    node_json_puts(&b, "{");
+    render_json_puts(&b, "{");
     if (e) {
-        node_json_puts(&b, "\"error\":");
+        render_json_puts(&b, "\"error\":");
         render_error(&b, e->code, e->message);
     } else {
         first = true;
     }
-    node_json_fields(&b, &s->base, &first);
-    node_json_puts(&b, "}\n");
+    render_json_fields(&b, &s->base, &first);
+    render_json_puts(&b, "}\n");
     respond_json(c->aio, e ? status_of(e->code) : 200, &b, false);
     witan__response__free_unpacked(resp, NULL);
 }
@@ -1788,6 +1820,7 @@ static void h_block_latest(struct http_call *c, char *arg)
     route_block(c, "latest");
 }
 static void h_attestations(struct http_call *c, char *arg) { (void)arg; route_attestations(c); }
+static void h_feeds(struct http_call *c, char *arg) { (void)arg; route_feeds(c); }
 static void h_predictions(struct http_call *c, char *arg) { (void)arg; route_predictions(c); }
 static void h_models(struct http_call *c, char *arg) { (void)arg; route_models(c, NULL); }
 static void h_model(struct http_call *c, char *arg) { route_models(c, arg); }
@@ -1844,6 +1877,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/v1/tx/{hash}/runs", h_runs, false},
     {"GET", "/v1/tx/{hash}", h_tx, false},
     {"GET", "/v1/attestations", h_attestations, false},
+    {"GET", "/v1/feeds", h_feeds, false},
     {"GET", "/v1/predictions", h_predictions, false},
     {"GET", "/v1/models", h_models, false},
     {"GET", "/v1/models/{hash}/scorecard", h_scorecard, false},

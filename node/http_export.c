@@ -8,7 +8,7 @@
  * each request writes one page — at most `limit` records asked of the
  * node — and names where the next starts in the Witan-Next-Cursor header.
  * The server so holds one page per request, whatever the export's size,
- * and the rows are node/export.c's, the same bytes `witan export` writes.
+ * and the rows are render/export.c's, the same bytes `witan export` writes.
  * The header row of a CSV export comes only with the first page (no
  * cursor), so the pages concatenated are one file.
  */
@@ -67,7 +67,7 @@ static bool hash_param(const char *s, uint8_t out[WITAN_HASH_SIZE])
 }
 
 /* The query's parameters into x; names the first that is wrong. */
-static int read_params(struct node_export *x, const char *const *names,
+static int read_params(struct render_export *x, const char *const *names,
                        const char *const *values, size_t count,
                        struct node_http_export *out)
 {
@@ -84,17 +84,22 @@ static int read_params(struct node_export *x, const char *const *names,
     }
 #define P(name) param(names, values, count, name)
     const char *v;
-    if ((v = P("format")) && node_export_format_parse(v, &x->format))
+    if ((v = P("format")) && render_export_format_parse(v, &x->format))
         return fail(out, WITAN_EINVAL, "format is csv or jsonl, not '%.64s'",
                     v);
     x->feed = P("feed");
     x->subject = P("subject");
-    if ((v = P("from")) && !(x->has_from = parse_ms(v, &x->from_ms)))
-        return fail(out, WITAN_EINVAL,
-                    "from is a Unix time in milliseconds, not '%.64s'", v);
-    if ((v = P("to")) && !(x->has_to = parse_ms(v, &x->to_ms)))
-        return fail(out, WITAN_EINVAL,
-                    "to is a Unix time in milliseconds, not '%.64s'", v);
+    /* Times as the CLI takes them (witan_time_parse), so `witan export
+     * --from 2020-01` and `?from=2020-01` ask the same. */
+    int err;
+    if ((v = P("from")) && (err = witan_time_parse(v, &x->from_ms)))
+        return fail(out, WITAN_EINVAL, "from '%.64s' is invalid: %s", v,
+                    witan_time_error(err));
+    x->has_from = v != NULL;
+    if ((v = P("to")) && (err = witan_time_parse(v, &x->to_ms)))
+        return fail(out, WITAN_EINVAL, "to '%.64s' is invalid: %s", v,
+                    witan_time_error(err));
+    x->has_to = v != NULL;
     if ((v = P("model")) && !(x->has_model = hash_param(v, x->model)))
         return fail(out, WITAN_EINVAL, "model is a model's hash, 64 hex "
                                        "digits");
@@ -121,32 +126,32 @@ static int read_params(struct node_export *x, const char *const *names,
         x->started = true; /* a later page: no header row */
     }
 #undef P
-    if (node_export_check(x, ""))
+    if (render_export_check(x, ""))
         return fail(out, WITAN_EINVAL, "%s", x->why);
     return WITAN_OK;
 }
 
 int node_http_export(const char *kind, const char *const *names,
                      const char *const *values, size_t count,
-                     node_export_call_fn call, void *ctx,
+                     render_export_call_fn call, void *ctx,
                      struct node_http_export *out)
 {
     memset(out, 0, sizeof *out);
-    struct node_export *x = calloc(1, sizeof *x);
+    struct render_export *x = calloc(1, sizeof *x);
     if (!x)
         return fail(out, WITAN_ENOMEM, "out of memory");
     int err = WITAN_OK;
-    if (node_export_kind_parse(kind, &x->kind))
+    if (render_export_kind_parse(kind, &x->kind))
         err = fail(out, WITAN_ENOTFOUND,
                    "no export of '%.64s': attestations, predictions, "
                    "decisions or scorecards",
                    kind);
     if (!err)
         err = read_params(x, names, values, count, out);
-    if (!err && (err = node_export_page(x, call, ctx, &out->body)))
+    if (!err && (err = render_export_page(x, call, ctx, &out->body)))
         snprintf(out->why, sizeof out->why, "%s", x->why);
     if (!err) {
-        out->content_type = node_export_content_type(x->format);
+        out->content_type = render_export_content_type(x->format);
         if (!x->done)
             witan_hex_encode(x->cursor, x->cursor_size, out->next_cursor);
     }
@@ -181,5 +186,5 @@ void node_http_export_respond(nng_aio *aio, const struct node_http_export *e)
 void node_http_export_free(struct node_http_export *e)
 {
     free(e->body.p);
-    e->body = (struct node_json){0};
+    e->body = (struct render_json){0};
 }

@@ -2,7 +2,7 @@
 /*
  * GET /v1/export/{kind} for the HTTP gateway (node/http.c routes to it;
  * spec/api.md, "Export"): one bounded page per request, the rows written
- * by node/export.c, the next page's cursor in the Witan-Next-Cursor
+ * by render/export.c, the next page's cursor in the Witan-Next-Cursor
  * header.
  */
 #ifndef WITAN_NODE_HTTP_EXPORT_H
@@ -10,7 +10,7 @@
 
 #include <nng/nng.h>
 
-#include "node/export.h"
+#include "render/render.h"
 
 /* Rows asked of the node for one page when the request gives no limit. */
 #define NODE_HTTP_EXPORT_PAGE_DEFAULT 100
@@ -18,10 +18,10 @@
 /* One page's answer: body and Content-Type, and when more remain the
  * cursor to pass back (hex; empty after the last page). */
 struct node_http_export {
-    struct node_json body; /* malloc'd: node_http_export_free */
+    struct render_json body; /* malloc'd: node_http_export_free */
     const char *content_type;
-    char next_cursor[2 * NODE_EXPORT_CURSOR_SIZE_MAX + 1];
-    char why[NODE_EXPORT_WHY_SIZE]; /* on failure: what was wrong */
+    char next_cursor[2 * RENDER_EXPORT_CURSOR_SIZE_MAX + 1];
+    char why[RENDER_EXPORT_WHY_SIZE]; /* on failure: what was wrong */
 };
 
 /*
@@ -37,7 +37,7 @@ struct node_http_export {
  */
 int node_http_export(const char *kind, const char *const *names,
                      const char *const *values, size_t count,
-                     node_export_call_fn call, void *ctx,
+                     render_export_call_fn call, void *ctx,
                      struct node_http_export *out);
 /* Answers the HTTP request `aio` with a page node_http_export wrote
  * (200, its Content-Type, Witan-Next-Cursor when more remain). */

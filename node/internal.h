@@ -211,8 +211,8 @@ void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
 void node_metrics_admissions(const struct node_metrics *m,
                              Witan__DropCount *items, Witan__DropCount **ptrs,
                              char (*names)[32], Witan__MetricsResponse *out);
-struct node_json;
-void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b);
+struct render_json;
+void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b);
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "node/internal.h"
-#include "node/json.h"
+#include "render/render.h"
 
 /* "WITAN_ENONCE" -> "nonce": short, stable within a release, no spaces. */
 static void reason_name(int code, char out[32])
@@ -48,50 +48,50 @@ void node_metrics_admissions(const struct node_metrics *m,
     out->tx_refused = ptrs;
 }
 
-static void head(struct node_json *b, const char *name, const char *type,
+static void head(struct render_json *b, const char *name, const char *type,
                  const char *help)
 {
-    node_json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    render_json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void one(struct node_json *b, const char *name, const char *type,
+static void one(struct render_json *b, const char *name, const char *type,
                 const char *help, uint64_t v)
 {
     head(b, name, type, help);
-    node_json_printf(b, "%s %" PRIu64 "\n", name, v);
+    render_json_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
 /* A label value: backslash, quote and newline escaped (exposition format),
  * and spaces made underscores, so that every value is one token for the
  * people and scripts that read them. */
-static void label(struct node_json *b, const char *s)
+static void label(struct render_json *b, const char *s)
 {
     for (; s && *s; s++) {
         if (*s == '\\' || *s == '"')
-            node_json_printf(b, "\\%c", *s);
+            render_json_printf(b, "\\%c", *s);
         else if (*s == '\n')
-            node_json_puts(b, "\\n");
+            render_json_puts(b, "\\n");
         else if (*s == ' ')
-            node_json_puts(b, "_");
+            render_json_puts(b, "_");
         else
-            node_json_put(b, s, 1);
+            render_json_put(b, s, 1);
     }
 }
 
-static void reasons(struct node_json *b, const char *name,
+static void reasons(struct render_json *b, const char *name,
                     Witan__DropCount *const *items, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        node_json_printf(b, "%s{reason=\"", name);
+        render_json_printf(b, "%s{reason=\"", name);
         label(b, items[i]->reason);
-        node_json_printf(b, "\"} %" PRIu64 "\n", items[i]->count);
+        render_json_printf(b, "\"} %" PRIu64 "\n", items[i]->count);
     }
 }
 
 /* Milliseconds as seconds, exactly (three decimals). */
-static void seconds_ms(struct node_json *b, uint64_t ms)
+static void seconds_ms(struct render_json *b, uint64_t ms)
 {
-    node_json_printf(b, "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
+    render_json_printf(b, "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
 }
 
 /* --- this process (Linux /proc) ----------------------------------------------- */
@@ -154,16 +154,16 @@ static void process_figures(struct process_figures *p)
 
 /* --- the page ------------------------------------------------------------------- */
 
-void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b)
+void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
 {
     head(b, "witan_build_info", "gauge",
          "Always 1; the release, git commit and protocol version of this "
          "witand.");
-    node_json_puts(b, "witan_build_info{version=\"");
+    render_json_puts(b, "witan_build_info{version=\"");
     label(b, witan_release());
-    node_json_puts(b, "\",commit=\"");
+    render_json_puts(b, "\",commit=\"");
     label(b, witan_commit());
-    node_json_printf(b, "\",protocol=\"%d\"} 1\n", WITAN_PROTOCOL_VERSION);
+    render_json_printf(b, "\",protocol=\"%d\"} 1\n", WITAN_PROTOCOL_VERSION);
 
     one(b, "witan_height", "gauge", "Height of the last committed block.",
         m->height);
@@ -213,19 +213,19 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b)
          "Seconds from a transaction's admission to its block's commit.");
     for (size_t i = 0; i < m->n_commit_latency_buckets; i++) {
         /* %g: 0.01 and 10 rather than 0.010 and 10.000. */
-        node_json_printf(b,
-                         "witan_commit_latency_seconds_bucket{le=\"%g\"} "
-                         "%" PRIu64 "\n",
-                         (double)m->commit_latency_buckets[i]->le_ms / 1000.0,
-                         m->commit_latency_buckets[i]->count);
+        render_json_printf(b,
+                           "witan_commit_latency_seconds_bucket{le=\"%g\"} "
+                           "%" PRIu64 "\n",
+                           (double)m->commit_latency_buckets[i]->le_ms / 1000.0,
+                           m->commit_latency_buckets[i]->count);
     }
-    node_json_printf(b,
-                     "witan_commit_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
-                     "\nwitan_commit_latency_seconds_sum ",
-                     m->commit_latency_count);
+    render_json_printf(b,
+                       "witan_commit_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
+                       "\nwitan_commit_latency_seconds_sum ",
+                       m->commit_latency_count);
     seconds_ms(b, m->commit_latency_sum_ms);
-    node_json_printf(b, "\nwitan_commit_latency_seconds_count %" PRIu64 "\n",
-                     m->commit_latency_count);
+    render_json_printf(b, "\nwitan_commit_latency_seconds_count %" PRIu64 "\n",
+                       m->commit_latency_count);
 
     one(b, "witan_http_connections_open", "gauge", "HTTP connections open.",
         m->http_connections_open);
@@ -233,13 +233,13 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b)
          "HTTP connections the node closed, by reason: idle (idle timeout, "
          "or the longest idle at the cap), slow (request or answer over the "
          "request timeout).");
-    node_json_printf(b,
-                     "witan_http_connections_closed_total{reason=\"idle\"} "
-                     "%" PRIu64 "\n"
-                     "witan_http_connections_closed_total{reason=\"slow\"} "
-                     "%" PRIu64 "\n",
-                     m->http_connections_closed_idle,
-                     m->http_connections_closed_slow);
+    render_json_printf(b,
+                       "witan_http_connections_closed_total{reason=\"idle\"} "
+                       "%" PRIu64 "\n"
+                       "witan_http_connections_closed_total{reason=\"slow\"} "
+                       "%" PRIu64 "\n",
+                       m->http_connections_closed_idle,
+                       m->http_connections_closed_slow);
     one(b, "witan_http_connections_refused_total", "counter",
         "HTTP connections refused at the cap with none idle.",
         m->http_connections_refused);
@@ -250,15 +250,15 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct node_json *b)
     if (p.have_stat) {
         head(b, "process_cpu_seconds_total", "counter",
              "User and system CPU time spent in seconds.");
-        node_json_printf(b, "process_cpu_seconds_total %.2f\n", p.cpu_seconds);
+        render_json_printf(b, "process_cpu_seconds_total %.2f\n", p.cpu_seconds);
         one(b, "process_resident_memory_bytes", "gauge",
             "Resident memory size in bytes.", p.resident_bytes);
         one(b, "process_virtual_memory_bytes", "gauge",
             "Virtual memory size in bytes.", p.virtual_bytes);
         head(b, "process_start_time_seconds", "gauge",
              "Start time of the process since the Unix epoch in seconds.");
-        node_json_printf(b, "process_start_time_seconds %.2f\n",
-                         p.start_time_seconds);
+        render_json_printf(b, "process_start_time_seconds %.2f\n",
+                           p.start_time_seconds);
     }
     if (p.have_fds) {
         one(b, "process_open_fds", "gauge", "Number of open file descriptors.",

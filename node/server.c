@@ -387,6 +387,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     Witan__BlockResponse *block = NULL;
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
+    Witan__FeedsResponse *feeds = NULL;
     Witan__AccountResponse acct = WITAN__ACCOUNT_RESPONSE__INIT;
     Witan__PredictionsResponse *preds = NULL;
     Witan__ModelsResponse *models = NULL;
@@ -521,6 +522,17 @@ void node_handle_request(struct node *n, nng_msg *msg)
                      "cursor does not belong to this feed, subject and range");
         resp.kind_case = WITAN__RESPONSE__KIND_ATTESTATIONS;
         resp.attestations = att;
+        break;
+    case WITAN__REQUEST__KIND_FEEDS:
+        err = ledger_query_feeds(n->l, req->feeds, &feeds);
+        if (err == WITAN_ELIMIT)
+            snprintf(why, sizeof why,
+                     "limit is at most %d, feed at most %d bytes",
+                     WITAN_QUERY_PAGE_COUNT_MAX, WITAN_FEED_SIZE_MAX);
+        else if (err == WITAN_EINVAL)
+            snprintf(why, sizeof why, "cursor does not belong to this feed");
+        resp.kind_case = WITAN__RESPONSE__KIND_FEEDS;
+        resp.feeds = feeds;
         break;
     case WITAN__REQUEST__KIND_ACCOUNT:
         if (req->account->address.len != WITAN_ADDRESS_SIZE) {
@@ -708,6 +720,7 @@ void node_handle_request(struct node *n, nng_msg *msg)
     ledger_block_response_free(block);
     ledger_tx_response_free(tx);
     ledger_attestations_response_free(att);
+    ledger_feeds_response_free(feeds);
     ledger_account_free(account);
     ledger_predictions_response_free(preds);
     ledger_models_response_free(models);

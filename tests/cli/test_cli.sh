@@ -40,6 +40,11 @@ case_ 2 "unknown option '--validator'" -- testnet init --validator 4 \
 case_ 2 "unknown option '--jsn'" -- testnet status "$tmp/net" --jsn
 case_ 2 "unexpected argument 'b'" -- testnet stop "$tmp/a" b
 case_ 2 "DIR is required" -- testnet start
+# Positional arguments may follow the options.
+case_ 1 "$tmp/nonet holds no testnet" -- testnet status --json "$tmp/nonet"
+case_ 0 '"kind":"linear-regression"' -- model show --json tests/fixtures/models/linreg_temp.bin
+case_ 1 "cannot reach a node at $node" -- model ask --node $node \
+    --key "$tmp/k.key" 4398000000000000000000000000000000000000000000000000000000000000
 case_ 2 "not '-1'" -- query block -1 --node $node
 case_ 2 "not '12x'" -- query block 12x --node $node
 case_ 2 "--model takes 64 hex digits, not '4398'" -- query predictions \

@@ -341,8 +341,12 @@ static void test_http_gateway(void **state)
     assert_null(strstr(a.body, "\"error\""));
     free(a.body);
 
-    char json[16384], *b1 = base64(&tx[1]);
-    snprintf(json, sizeof json, "{\"envelope\": \"%s\"}", b1);
+    /* One as hex, the encoding the gateway answers with (envelope_hex);
+     * base64 is posted below (the batch) and by the fuzzing at the end. */
+    char json[16384], *b1 = malloc(2 * tx[1].size + 1);
+    assert_non_null(b1);
+    witan_hex_encode(tx[1].env, tx[1].size, b1);
+    snprintf(json, sizeof json, "{\"envelope_hex\": \"%s\"}", b1);
     assert_int_equal(http_raw(http_port, "POST", "/v1/tx", "application/json",
                               json, strlen(json), 0, &a),
                      0);
@@ -430,6 +434,35 @@ static void test_http_gateway(void **state)
     assert_null(strstr(a.body, tx[3].hex));
     assert_non_null(strstr(a.body, "\"mantissa\":\"31002\""));
     assert_non_null(strstr(a.body, "\"observed_at_ms\":\"120000\""));
+    /* Beside the exact forms: the decimal as text, the time as ISO 8601. */
+    assert_non_null(strstr(a.body, "\"scale\":2,\"value\":\"310.02\""));
+    assert_non_null(
+        strstr(a.body, "\"observed_at\":\"1970-01-01T00:02:00.000Z\""));
+    free(a.body);
+    /* from and to in the CLI's forms: only the observation at 00:02. */
+    assert_int_equal(http_get(http_port,
+                              "/v1/attestations?feed=" FEED "&subject=mauna-loa"
+                              "&from=1970-01-01T00:02:00Z&to=ms:120000",
+                              &a),
+                     0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, tx[1].hex));
+    assert_null(strstr(a.body, tx[0].hex));
+    assert_null(strstr(a.body, tx[2].hex));
+    free(a.body);
+    /* A short bare number may be seconds: refused, not guessed. */
+    assert_int_equal(http_get(http_port,
+                              "/v1/attestations?feed=" FEED "&subject=mauna-loa"
+                              "&from=120000",
+                              &a),
+                     0);
+    assert_int_equal(a.status, 400);
+    assert_non_null(strstr(a.body, "may be seconds"));
+    free(a.body);
+    /* A missing key is named, never answered with an empty list. */
+    assert_int_equal(http_get(http_port, "/v1/attestations?feed=" FEED, &a), 0);
+    assert_int_equal(a.status, 400);
+    assert_non_null(strstr(a.body, "subject is required"));
     free(a.body);
     /* A subject with a quote and a backslash comes back escaped. */
     assert_int_equal(http_get(http_port,
@@ -440,6 +473,31 @@ static void test_http_gateway(void **state)
     assert_int_equal(a.status, 200);
     assert_non_null(strstr(a.body, tx[3].hex));
     assert_non_null(strstr(a.body, "\"subject\":\"say \\\"hi\\\"\\\\\""));
+    free(a.body);
+    /* Feeds and subjects: both subjects of the feed, in byte order; a page
+     * of one names the next. */
+    assert_int_equal(http_get(http_port, "/v1/feeds", &a), 0);
+    assert_int_equal(a.status, 200);
+    char *m = strstr(a.body, "\"subject\":\"mauna-loa\"");
+    char *q = strstr(a.body, "\"subject\":\"say \\\"hi\\\"\\\\\"");
+    assert_non_null(m);
+    assert_non_null(q);
+    assert_true(m < q);
+    assert_non_null(strstr(a.body, "\"feed\":\"" FEED "\""));
+    assert_non_null(strstr(
+        a.body, "\"first_observed_at\":\"1970-01-01T00:01:00.000Z\""));
+    assert_non_null(strstr(a.body, "\"next_cursor\":\"\""));
+    free(a.body);
+    assert_int_equal(http_get(http_port, "/v1/feeds?feed=" FEED "&limit=1", &a),
+                     0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"subject\":\"mauna-loa\""));
+    assert_null(strstr(a.body, "say "));
+    assert_null(strstr(a.body, "\"next_cursor\":\"\""));
+    free(a.body);
+    assert_int_equal(http_get(http_port, "/v1/feeds?feed=no-such-feed", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"feeds\":[]"));
     free(a.body);
 
     /* /metrics: every metric, with HELP and TYPE, and real counts. */

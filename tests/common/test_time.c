@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The times witan reads (cli_parse_time): every form its help lists gives
+ * The times witan reads (witan_time_parse): every form its help lists gives
  * the instant it names, to the millisecond; dates that are not on the
  * calendar, times of day without a zone, precision finer than the chain
  * keeps and bare numbers that may be seconds are refused.
@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "cli/cli.h"
+#include "common/common.h"
 
 static void test_forms(void **state)
 {
@@ -40,7 +40,7 @@ static void test_forms(void **state)
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t ms = 0;
-        int err = cli_parse_time(ok[i].text, &ms);
+        int err = witan_time_parse(ok[i].text, &ms);
         if (err || ms != ok[i].ms)
             fail_msg("'%s': error %d, %lld, not %lld", ok[i].text, err,
                      (long long)ms, (long long)ok[i].ms);
@@ -59,15 +59,15 @@ static void test_refusals(void **state)
         "ms:", "ms:12x", "@", "@1.5", "12x", "2024-01-01Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 0;
-        if (cli_parse_time(bad[i], &ms) != WITAN_EINVAL)
+        if (witan_time_parse(bad[i], &ms) != WITAN_EINVAL)
             fail_msg("'%s' was not refused as invalid", bad[i]);
     }
     /* a bare number that may be seconds: refused, with its own message */
     int64_t ms;
-    assert_int_equal(cli_parse_time("1700000000", &ms), WITAN_ERANGE);
-    assert_int_equal(cli_parse_time("-86400", &ms), WITAN_ERANGE);
-    assert_int_equal(cli_parse_time("2024", &ms), WITAN_ERANGE);
-    assert_non_null(strstr(cli_time_error(WITAN_ERANGE), "@SECONDS"));
+    assert_int_equal(witan_time_parse("1700000000", &ms), WITAN_ERANGE);
+    assert_int_equal(witan_time_parse("-86400", &ms), WITAN_ERANGE);
+    assert_int_equal(witan_time_parse("2024", &ms), WITAN_ERANGE);
+    assert_non_null(strstr(witan_time_error(WITAN_ERANGE), "@SECONDS"));
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * node/export.c without a node: a fake client API answers one page of
+ * render/export.c without a node: a fake client API answers one page of
  * attestations, so the exact bytes of CSV quoting (RFC 4180), JSONL
  * escaping, decimals, fixed point and times are checked directly.
  */
@@ -12,27 +12,27 @@
 
 #include <string.h>
 
-#include "node/export.h"
+#include "render/render.h"
 
 static void test_fixed_and_time(void **state)
 {
     (void)state;
-    char t[NODE_EXPORT_FIXED_SIZE];
-    node_export_fixed(3 << 16, 16, t, sizeof t);
+    char t[RENDER_EXPORT_FIXED_SIZE];
+    render_export_fixed(3 << 16, 16, t, sizeof t);
     assert_string_equal(t, "3");
-    node_export_fixed(-1, 16, t, sizeof t);
+    render_export_fixed(-1, 16, t, sizeof t);
     assert_string_equal(t, "-0.0000152587890625");
-    node_export_fixed(3 << 14, 16, t, sizeof t); /* 0.75 */
+    render_export_fixed(3 << 14, 16, t, sizeof t); /* 0.75 */
     assert_string_equal(t, "0.75");
-    node_export_fixed(-(5 << 15), 16, t, sizeof t); /* -2.5 */
+    render_export_fixed(-(5 << 15), 16, t, sizeof t); /* -2.5 */
     assert_string_equal(t, "-2.5");
-    node_export_fixed(INT64_MIN, 0, t, sizeof t);
+    render_export_fixed(INT64_MIN, 0, t, sizeof t);
     assert_string_equal(t, "-9223372036854775808");
-    node_export_time(0, t, sizeof t);
+    render_export_time(0, t, sizeof t);
     assert_string_equal(t, "1970-01-01T00:00:00.000Z");
-    node_export_time(1577836800123, t, sizeof t);
+    render_export_time(1577836800123, t, sizeof t);
     assert_string_equal(t, "2020-01-01T00:00:00.123Z");
-    node_export_time(-1, t, sizeof t);
+    render_export_time(-1, t, sizeof t);
     assert_string_equal(t, "1969-12-31T23:59:59.999Z");
 }
 
@@ -80,15 +80,15 @@ static int fake_call(void *ctx, const Witan__Request *req,
     return *out ? 0 : WITAN_EDECODE;
 }
 
-static void export_one(enum node_export_format format, struct node_json *out)
+static void export_one(enum render_export_format format, struct render_json *out)
 {
-    struct node_export x = {0};
-    x.kind = NODE_EXPORT_ATTESTATIONS;
+    struct render_export x = {0};
+    x.kind = RENDER_EXPORT_ATTESTATIONS;
     x.format = format;
     x.feed = "f";
     x.subject = "s";
-    assert_int_equal(node_export_check(&x, "--"), 0);
-    assert_int_equal(node_export_page(&x, fake_call, NULL, out), 0);
+    assert_int_equal(render_export_check(&x, "--"), 0);
+    assert_int_equal(render_export_page(&x, fake_call, NULL, out), 0);
     assert_true(x.done);
     assert_int_equal(x.row_count, 2);
 }
@@ -108,8 +108,8 @@ static void test_csv_and_jsonl(void **state)
              "f,s,2020-01-01T00:00:00.000Z,dip,-0.005,\"parts, \"\"per\"\"\n"
              "million\",,0,,,,%s,7\r\n",
              tx, tx);
-    struct node_json b = {0};
-    export_one(NODE_EXPORT_CSV, &b);
+    struct render_json b = {0};
+    export_one(RENDER_EXPORT_CSV, &b);
     assert_string_equal(b.p, want);
     free(b.p);
 
@@ -120,8 +120,8 @@ static void test_csv_and_jsonl(void **state)
              "\"0\",\"corrects\":\"\",\"superseded_by\":\"\","
              "\"document_hash\":\"\",\"tx_hash\":\"%s\",\"height\":\"7\"}\n",
              tx);
-    b = (struct node_json){0};
-    export_one(NODE_EXPORT_JSONL, &b);
+    b = (struct render_json){0};
+    export_one(RENDER_EXPORT_JSONL, &b);
     assert_int_equal(strncmp(b.p, want, strlen(want)), 0);
     free(b.p);
 }
@@ -129,14 +129,14 @@ static void test_csv_and_jsonl(void **state)
 static void test_check_names_the_filter(void **state)
 {
     (void)state;
-    struct node_export x = {0};
-    x.kind = NODE_EXPORT_PREDICTIONS;
+    struct render_export x = {0};
+    x.kind = RENDER_EXPORT_PREDICTIONS;
     x.feed = "f";
-    assert_int_equal(node_export_check(&x, "--"), WITAN_EINVAL);
+    assert_int_equal(render_export_check(&x, "--"), WITAN_EINVAL);
     assert_non_null(strstr(x.why, "--feed applies to attestations only"));
-    x = (struct node_export){0};
-    x.kind = NODE_EXPORT_ATTESTATIONS;
-    assert_int_equal(node_export_check(&x, ""), WITAN_EINVAL);
+    x = (struct render_export){0};
+    x.kind = RENDER_EXPORT_ATTESTATIONS;
+    assert_int_equal(render_export_check(&x, ""), WITAN_EINVAL);
     assert_string_equal(x.why, "attestations need feed and subject");
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Export for analysts: pages of the client API's answers as CSV or JSONL
- * rows (node/export.h, spec/api.md "Export").
+ * rows (render/render.h, spec/api.md "Export").
  *
  * A row is a list of text cells under fixed column names; the two formats
  * differ only in how a row is written (cell, row_end), so CSV and JSONL
@@ -22,7 +22,7 @@
 
 #include "inference/inference.h"
 #include "ledger/ledger.h"
-#include "node/export.h"
+#include "render/render.h"
 
 /* The columns of each kind, in order (spec/api.md lists them). */
 static const char *const attestation_cols[] = {
@@ -52,42 +52,43 @@ static const char *const scorecard_cols[] = {
 static const char *const kind_names[] = {"attestations", "predictions",
                                          "decisions", "scorecards"};
 
-int node_export_kind_parse(const char *text, enum node_export_kind *out)
+int render_export_kind_parse(const char *text, enum render_export_kind *out)
 {
     for (size_t i = 0; i < WITAN_ARRAY_COUNT(kind_names); i++)
         if (strcmp(text, kind_names[i]) == 0) {
-            *out = (enum node_export_kind)i;
+            *out = (enum render_export_kind)i;
             return WITAN_OK;
         }
     return WITAN_EINVAL;
 }
 
-const char *node_export_kind_name(enum node_export_kind kind)
+const char *render_export_kind_name(enum render_export_kind kind)
 {
     WITAN_ASSERT((size_t)kind < WITAN_ARRAY_COUNT(kind_names));
     return kind_names[kind];
 }
 
-int node_export_format_parse(const char *text, enum node_export_format *out)
+int render_export_format_parse(const char *text, enum render_export_format *out)
 {
     if (strcmp(text, "csv") == 0)
-        *out = NODE_EXPORT_CSV;
+        *out = RENDER_EXPORT_CSV;
     else if (strcmp(text, "jsonl") == 0)
-        *out = NODE_EXPORT_JSONL;
+        *out = RENDER_EXPORT_JSONL;
     else
         return WITAN_EINVAL;
     return WITAN_OK;
 }
 
-const char *node_export_content_type(enum node_export_format format)
+const char *render_export_content_type(enum render_export_format format)
 {
-    return format == NODE_EXPORT_CSV ? "text/csv; charset=utf-8; header=present"
-                                     : "application/x-ndjson";
+    return format == RENDER_EXPORT_CSV
+               ? "text/csv; charset=utf-8; header=present"
+               : "application/x-ndjson";
 }
 
-static int refuse(struct node_export *x, const char *fmt, ...)
+static int refuse(struct render_export *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int refuse(struct node_export *x, const char *fmt, ...)
+static int refuse(struct render_export *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -96,30 +97,30 @@ static int refuse(struct node_export *x, const char *fmt, ...)
     return WITAN_EINVAL;
 }
 
-int node_export_check(struct node_export *x, const char *flag)
+int render_export_check(struct render_export *x, const char *flag)
 {
-    const char *kind = node_export_kind_name(x->kind);
-    bool attest = x->kind == NODE_EXPORT_ATTESTATIONS;
+    const char *kind = render_export_kind_name(x->kind);
+    bool attest = x->kind == RENDER_EXPORT_ATTESTATIONS;
     if (attest && (!x->feed || !x->subject))
         return refuse(x, "attestations need %sfeed and %ssubject", flag,
                       flag);
     if (!attest && x->feed)
         return refuse(x, "%sfeed applies to attestations only, not %s", flag,
                       kind);
-    if (x->kind == NODE_EXPORT_SCORECARDS && x->subject)
+    if (x->kind == RENDER_EXPORT_SCORECARDS && x->subject)
         return refuse(x, "%ssubject does not apply to scorecards", flag);
-    if (x->kind == NODE_EXPORT_SCORECARDS && (x->has_from || x->has_to))
+    if (x->kind == RENDER_EXPORT_SCORECARDS && (x->has_from || x->has_to))
         return refuse(x, "%sfrom and %sto do not apply to scorecards", flag,
                       flag);
     if (attest && x->has_model)
         return refuse(x, "%smodel does not apply to attestations", flag);
-    if (x->has_contract && x->kind != NODE_EXPORT_DECISIONS)
+    if (x->has_contract && x->kind != RENDER_EXPORT_DECISIONS)
         return refuse(x, "%scontract applies to decisions only, not %s",
                       flag, kind);
     if (x->feed && strlen(x->feed) > WITAN_FEED_SIZE_MAX)
         return refuse(x, "%sfeed is at most %d bytes", flag,
                       WITAN_FEED_SIZE_MAX);
-    size_t subject_max = x->kind == NODE_EXPORT_DECISIONS
+    size_t subject_max = x->kind == RENDER_EXPORT_DECISIONS
                              ? 2 * WITAN_DECISION_SUBJECT_SIZE_MAX + 2
                              : WITAN_SUBJECT_SIZE_MAX;
     if (x->subject && strlen(x->subject) > subject_max)
@@ -165,24 +166,23 @@ static void fixed_u128(bool negative, unsigned __int128 v, uint32_t frac,
     out[k] = '\0';
 }
 
-void node_export_fixed(int64_t v, uint32_t frac_bits, char *out,
-                       size_t out_size)
+void render_export_fixed(int64_t v, uint32_t frac_bits, char *out,
+                         size_t out_size)
 {
     WITAN_ASSERT(frac_bits <= 62);
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     fixed_u128(v < 0, mag, frac_bits, out, out_size);
 }
 
-/* mantissa × 10^-scale: its digits with the point `scale` from the end
- * (414.50 stays 414.50, with its trailing zero: the scale the provider
- * signed). */
-static void decimal(int64_t mantissa, uint32_t scale, char *out,
+/* Its digits with the point `scale` from the end (414.50 stays 414.50,
+ * with its trailing zero: the scale the provider signed). */
+void render_decimal(int64_t mantissa, uint32_t scale, char *out,
                     size_t out_size)
 {
+    WITAN_ASSERT(scale <= WITAN_DECIMAL_SCALE_MAX);
     char digits[48];
     uint64_t m = mantissa < 0 ? 0 - (uint64_t)mantissa : (uint64_t)mantissa;
-    int n = snprintf(digits, sizeof digits, "%0*" PRIu64,
-                     (int)(scale > 30 ? 30 : scale) + 1, m);
+    int n = snprintf(digits, sizeof digits, "%0*" PRIu64, (int)scale + 1, m);
     if (scale == 0)
         snprintf(out, out_size, "%s%s", mantissa < 0 ? "-" : "", digits);
     else
@@ -190,7 +190,7 @@ static void decimal(int64_t mantissa, uint32_t scale, char *out,
                  n - (int)scale, digits, digits + n - (int)scale);
 }
 
-void node_export_time(int64_t ms, char *out, size_t out_size)
+void render_export_time(int64_t ms, char *out, size_t out_size)
 {
     int64_t s = ms >= 0 ? ms / 1000 : -((-(ms + 1)) / 1000) - 1;
     int milli = (int)(ms - s * 1000);
@@ -208,56 +208,56 @@ void node_export_time(int64_t ms, char *out, size_t out_size)
 /* --- rows ------------------------------------------------------------------------- */
 
 struct row {
-    struct node_json *out;
-    enum node_export_format format;
+    struct render_json *out;
+    enum render_export_format format;
     const char *const *cols;
     size_t index;
-    struct node_json scratch; /* a cell built of parts */
+    struct render_json scratch; /* a cell built of parts */
     uint64_t *row_count;
 };
 
 /* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
  * comma, a quote, CR or LF. */
-static void csv_field(struct node_json *b, const char *s)
+static void csv_field(struct render_json *b, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
-        node_json_puts(b, s);
+        render_json_puts(b, s);
         return;
     }
-    node_json_puts(b, "\"");
+    render_json_puts(b, "\"");
     for (const char *q; (q = strchr(s, '"')); s = q + 1) {
-        node_json_put(b, s, (size_t)(q - s));
-        node_json_puts(b, "\"\"");
+        render_json_put(b, s, (size_t)(q - s));
+        render_json_puts(b, "\"\"");
     }
-    node_json_puts(b, s);
-    node_json_puts(b, "\"");
+    render_json_puts(b, s);
+    render_json_puts(b, "\"");
 }
 
-static void header(struct node_json *b, enum node_export_format format,
+static void header(struct render_json *b, enum render_export_format format,
                    const char *const *cols)
 {
-    if (format != NODE_EXPORT_CSV)
+    if (format != RENDER_EXPORT_CSV)
         return; /* JSONL names its columns in every line */
     for (size_t i = 0; cols[i]; i++) {
         if (i)
-            node_json_puts(b, ",");
+            render_json_puts(b, ",");
         csv_field(b, cols[i]);
     }
-    node_json_puts(b, "\r\n");
+    render_json_puts(b, "\r\n");
 }
 
 static void cell(struct row *r, const char *text)
 {
     WITAN_ASSERT(r->cols[r->index] != NULL);
-    if (r->format == NODE_EXPORT_CSV) {
+    if (r->format == RENDER_EXPORT_CSV) {
         if (r->index)
-            node_json_puts(r->out, ",");
+            render_json_puts(r->out, ",");
         csv_field(r->out, text);
     } else {
-        node_json_puts(r->out, r->index ? "," : "{");
-        node_json_str(r->out, r->cols[r->index]);
-        node_json_puts(r->out, ":");
-        node_json_str(r->out, text);
+        render_json_puts(r->out, r->index ? "," : "{");
+        render_json_str(r->out, r->cols[r->index]);
+        render_json_puts(r->out, ":");
+        render_json_str(r->out, text);
     }
     r->index++;
 }
@@ -265,7 +265,7 @@ static void cell(struct row *r, const char *text)
 static void row_end(struct row *r)
 {
     WITAN_ASSERT(r->cols[r->index] == NULL); /* every column written */
-    node_json_puts(r->out, r->format == NODE_EXPORT_CSV ? "\r\n" : "}\n");
+    render_json_puts(r->out, r->format == RENDER_EXPORT_CSV ? "\r\n" : "}\n");
     r->index = 0;
     (*r->row_count)++;
 }
@@ -288,14 +288,14 @@ static void cell_hex(struct row *r, const ProtobufCBinaryData *d)
 {
     r->scratch.len = 0;
     for (size_t i = 0; i < d->len; i++)
-        node_json_printf(&r->scratch, "%02x", d->data[i]);
+        render_json_printf(&r->scratch, "%02x", d->data[i]);
     cell(r, r->scratch.len ? r->scratch.p : "");
 }
 
 static void cell_time(struct row *r, int64_t ms)
 {
     char t[40];
-    node_export_time(ms, t, sizeof t);
+    render_export_time(ms, t, sizeof t);
     cell(r, t);
 }
 
@@ -304,12 +304,12 @@ static void cell_time(struct row *r, int64_t ms)
 static void cell_bytes_text(struct row *r, const ProtobufCBinaryData *d)
 {
     r->scratch.len = 0;
-    if (node_json_printable(d)) {
-        node_json_put(&r->scratch, (const char *)d->data, d->len);
+    if (render_json_printable(d)) {
+        render_json_put(&r->scratch, (const char *)d->data, d->len);
     } else {
-        node_json_puts(&r->scratch, "0x");
+        render_json_puts(&r->scratch, "0x");
         for (size_t i = 0; i < d->len; i++)
-            node_json_printf(&r->scratch, "%02x", d->data[i]);
+            render_json_printf(&r->scratch, "%02x", d->data[i]);
     }
     cell(r, r->scratch.len ? r->scratch.p : "");
 }
@@ -324,7 +324,7 @@ static const char *enum_name(const ProtobufCEnumDescriptor *d, int v)
 
 /* One request; the response's own error becomes the result, with its
  * message in why. */
-static int ask(struct node_export *x, node_export_call_fn call, void *ctx,
+static int ask(struct render_export *x, render_export_call_fn call, void *ctx,
                const Witan__Request *req, Witan__Response__KindCase want,
                Witan__Response **out)
 {
@@ -352,7 +352,7 @@ static int ask(struct node_export *x, node_export_call_fn call, void *ctx,
     return WITAN_OK;
 }
 
-static void set_cursor(struct node_export *x, const ProtobufCBinaryData *c)
+static void set_cursor(struct render_export *x, const ProtobufCBinaryData *c)
 {
     WITAN_ASSERT(c->len <= sizeof x->cursor);
     if (c->len) /* an empty cursor may have no data pointer at all */
@@ -361,15 +361,16 @@ static void set_cursor(struct node_export *x, const ProtobufCBinaryData *c)
     x->done = c->len == 0;
 }
 
-static bool in_time(const struct node_export *x, int64_t ms)
+static bool in_time(const struct render_export *x, int64_t ms)
 {
     return (!x->has_from || ms >= x->from_ms) && (!x->has_to || ms <= x->to_ms);
 }
 
 /* --- attestations -------------------------------------------------------------------- */
 
-static int page_attestations(struct node_export *x, node_export_call_fn call,
-                             void *ctx, struct row *r)
+static int page_attestations(struct render_export *x,
+                             render_export_call_fn call, void *ctx,
+                             struct row *r)
 {
     Witan__AttestationsRequest q = WITAN__ATTESTATIONS_REQUEST__INIT;
     q.feed = (char *)x->feed;
@@ -397,8 +398,8 @@ static int page_attestations(struct node_export *x, node_export_call_fn call,
          * feed. */
         for (size_t v = 0; v < at->n_values; v++) {
             char num[64];
-            decimal(at->values[v]->mantissa, at->values[v]->scale, num,
-                    sizeof num);
+            render_decimal(at->values[v]->mantissa, at->values[v]->scale, num,
+                           sizeof num);
             cell(r, at->feed);
             cell(r, at->subject);
             cell_time(r, at->observed_at_ms);
@@ -423,7 +424,7 @@ static int page_attestations(struct node_export *x, node_export_call_fn call,
 /* --- predictions -------------------------------------------------------------------- */
 
 /* The time of block `height` (asked once per height in a row). */
-static int block_time(struct node_export *x, node_export_call_fn call,
+static int block_time(struct render_export *x, render_export_call_fn call,
                       void *ctx, uint64_t height, int64_t *ms)
 {
     if (x->time_height == height && height != 0) {
@@ -464,21 +465,21 @@ static uint32_t input_frac(const Witan__PredictionRecord *p, size_t i)
 }
 
 /* One "name=value" of a list, after a ";" unless it is the first
- * (names can be longer than node_json_printf takes). */
-static void named(struct node_json *s, bool after, const char *name,
+ * (names can be longer than render_json_printf takes). */
+static void named(struct render_json *s, bool after, const char *name,
                   const char *value)
 {
     if (after)
-        node_json_puts(s, ";");
-    node_json_puts(s, name);
-    node_json_puts(s, "=");
-    node_json_puts(s, value);
+        render_json_puts(s, ";");
+    render_json_puts(s, name);
+    render_json_puts(s, "=");
+    render_json_puts(s, value);
 }
 
 static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
                            int64_t time_ms)
 {
-    struct node_json *s = &r->scratch;
+    struct render_json *s = &r->scratch;
     cell_hex(r, &p->model_hash);
     cell(r, p->model_name);
     cell_hex(r, &p->model_tx);
@@ -494,22 +495,22 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
      * (decimals as signed). */
     s->len = 0;
     for (size_t j = 0; j < p->n_outputs; j++) {
-        char num[NODE_EXPORT_FIXED_SIZE];
-        node_export_fixed(p->outputs[j], p->output_frac_bits, num,
-                          sizeof num);
+        char num[RENDER_EXPORT_FIXED_SIZE];
+        render_export_fixed(p->outputs[j], p->output_frac_bits, num,
+                            sizeof num);
         if (j)
-            node_json_puts(s, ";");
+            render_json_puts(s, ";");
         if (j < p->n_output_names && p->output_names[j][0])
-            node_json_puts(s, p->output_names[j]);
+            render_json_puts(s, p->output_names[j]);
         else
-            node_json_printf(s, "%zu", j);
-        node_json_puts(s, "=");
-        node_json_puts(s, num);
+            render_json_printf(s, "%zu", j);
+        render_json_puts(s, "=");
+        render_json_puts(s, num);
     }
     for (size_t j = 0; j < p->n_posted_outputs; j++) {
         char num[64];
-        decimal(p->posted_outputs[j]->mantissa, p->posted_outputs[j]->scale,
-                num, sizeof num);
+        render_decimal(p->posted_outputs[j]->mantissa,
+                       p->posted_outputs[j]->scale, num, sizeof num);
         named(s, j || p->n_outputs, p->posted_outputs[j]->name, num);
     }
     cell(r, s->len ? s->p : "");
@@ -518,19 +519,19 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
      * an order key stands for (9 digits give that float back). */
     s->len = 0;
     for (size_t j = 0; j < p->n_inputs; j++) {
-        char num[NODE_EXPORT_FIXED_SIZE];
+        char num[RENDER_EXPORT_FIXED_SIZE];
         if (p->input_encoding == 1)
             snprintf(num, sizeof num, "%.9g",
                      (double)infer_float32_of_key(p->inputs[j]));
         else
-            node_export_fixed(p->inputs[j], input_frac(p, j), num,
-                              sizeof num);
-        node_json_printf(s, "%s%s", j ? ";" : "", num);
+            render_export_fixed(p->inputs[j], input_frac(p, j), num,
+                                sizeof num);
+        render_json_printf(s, "%s%s", j ? ";" : "", num);
     }
     for (size_t j = 0; j < p->n_posted_inputs; j++) {
         char num[64];
-        decimal(p->posted_inputs[j]->mantissa, p->posted_inputs[j]->scale,
-                num, sizeof num);
+        render_decimal(p->posted_inputs[j]->mantissa,
+                       p->posted_inputs[j]->scale, num, sizeof num);
         named(s, j || p->n_inputs, p->posted_inputs[j]->name, num);
     }
     cell(r, s->len ? s->p : "");
@@ -539,9 +540,9 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
     s->len = 0;
     for (size_t j = 0; j < p->n_input_txs; j++) {
         if (j)
-            node_json_puts(s, ";");
+            render_json_puts(s, ";");
         for (size_t b = 0; b < p->input_txs[j].len; b++)
-            node_json_printf(s, "%02x", p->input_txs[j].data[b]);
+            render_json_printf(s, "%02x", p->input_txs[j].data[b]);
     }
     cell(r, s->len ? s->p : "");
     cell_hex(r, &p->tx_hash);
@@ -551,7 +552,7 @@ static void prediction_row(struct row *r, const Witan__PredictionRecord *p,
 }
 
 /* Moves an export of every model past `model` (x->done after the last). */
-static int next_model(struct node_export *x, node_export_call_fn call,
+static int next_model(struct render_export *x, render_export_call_fn call,
                       void *ctx, const uint8_t model[WITAN_HASH_SIZE])
 {
     if (x->has_model) {
@@ -577,7 +578,7 @@ static int next_model(struct node_export *x, node_export_call_fn call,
     return WITAN_OK;
 }
 
-static int page_predictions(struct node_export *x, node_export_call_fn call,
+static int page_predictions(struct render_export *x, render_export_call_fn call,
                             void *ctx, struct row *r)
 {
     uint8_t model[WITAN_HASH_SIZE];
@@ -645,7 +646,7 @@ static int page_predictions(struct node_export *x, node_export_call_fn call,
 
 /* --- decisions ---------------------------------------------------------------------- */
 
-static int page_decisions(struct node_export *x, node_export_call_fn call,
+static int page_decisions(struct render_export *x, render_export_call_fn call,
                           void *ctx, struct row *r)
 {
     Witan__DecisionsRequest q = WITAN__DECISIONS_REQUEST__INIT;
@@ -697,8 +698,8 @@ static int page_decisions(struct node_export *x, node_export_call_fn call,
         cell_bytes_text(r, &d->subject);
         r->scratch.len = 0;
         for (size_t j = 0; j < d->n_values; j++)
-            node_json_printf(&r->scratch, "%s%" PRId64, j ? ";" : "",
-                             d->values[j]);
+            render_json_printf(&r->scratch, "%s%" PRId64, j ? ";" : "",
+                               d->values[j]);
         cell(r, r->scratch.len ? r->scratch.p : "");
         cell_bytes_text(r, &d->data);
         cell_u64(r, d->height);
@@ -721,13 +722,13 @@ static int page_decisions(struct node_export *x, node_export_call_fn call,
 
 static void cell_sum(struct row *r, uint64_t hi, uint64_t lo, uint32_t frac)
 {
-    char num[NODE_EXPORT_FIXED_SIZE];
+    char num[RENDER_EXPORT_FIXED_SIZE];
     fixed_u128(false, ((unsigned __int128)hi << 64) | lo, frac, num,
                sizeof num);
     cell(r, num);
 }
 
-static int scorecard_row(struct node_export *x, node_export_call_fn call,
+static int scorecard_row(struct render_export *x, render_export_call_fn call,
                          void *ctx, struct row *r, const Witan__ModelRecord *m)
 {
     Witan__ScorecardRequest q = WITAN__SCORECARD_REQUEST__INIT;
@@ -770,7 +771,7 @@ static int scorecard_row(struct node_export *x, node_export_call_fn call,
     return WITAN_OK;
 }
 
-static int page_scorecards(struct node_export *x, node_export_call_fn call,
+static int page_scorecards(struct render_export *x, render_export_call_fn call,
                            void *ctx, struct row *r)
 {
     Witan__ModelsRequest q = WITAN__MODELS_REQUEST__INIT;
@@ -803,8 +804,8 @@ static int page_scorecards(struct node_export *x, node_export_call_fn call,
 
 /* --- one page ------------------------------------------------------------------------ */
 
-int node_export_page(struct node_export *x, node_export_call_fn call,
-                     void *ctx, struct node_json *out)
+int render_export_page(struct render_export *x, render_export_call_fn call,
+                       void *ctx, struct render_json *out)
 {
     WITAN_ASSERT(!x->done);
     static const char *const *const cols[] = {
@@ -818,13 +819,13 @@ int node_export_page(struct node_export *x, node_export_call_fn call,
     }
     int err;
     switch (x->kind) {
-    case NODE_EXPORT_ATTESTATIONS:
+    case RENDER_EXPORT_ATTESTATIONS:
         err = page_attestations(x, call, ctx, &r);
         break;
-    case NODE_EXPORT_PREDICTIONS:
+    case RENDER_EXPORT_PREDICTIONS:
         err = page_predictions(x, call, ctx, &r);
         break;
-    case NODE_EXPORT_DECISIONS:
+    case RENDER_EXPORT_DECISIONS:
         err = page_decisions(x, call, ctx, &r);
         break;
     default:
