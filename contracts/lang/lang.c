@@ -1403,6 +1403,11 @@ static bool parse_func(struct lc *c, int kind)
         next(c);
         if (!expect(c, P_RPAREN, NULL))
             return false;
+        /* A result lands in the run record (result_int, result_bytes). */
+        if (accept(c, P_ARROW) && !parse_type(c, &f->result))
+            return false;
+        if (f->result.k == TY_WIN)
+            error_at(c, kw.line, kw.col, "an entry cannot take a window");
         f->name = "on_prediction";
         f->line = kw.line;
         f->col = kw.col;
@@ -2320,7 +2325,7 @@ static bool check_stmt(struct lc *c, struct node *s)
     case S_RETURN: {
         struct func *f = c->cur;
         if (s->a) {
-            if (f == c->handler)
+            if (f == c->handler && f->result.k == TY_VOID)
                 error_at(c, s->line, s->col, "the handler returns nothing");
             else if (f->result.k == TY_VOID)
                 error_at(c, s->line, s->col, "this function returns nothing");
