@@ -1365,9 +1365,11 @@ static bool parse_params(struct lc *c, struct func *f)
                 error_at(c, name.line, name.col, "too many parameters");
             } else {
                 for (uint32_t i = 0; i < f->param_count; i++)
-                    if (strcmp(f->pnames[i], name.str) == 0)
+                    if (strcmp(f->pnames[i], name.str) == 0) {
                         error_at(c, name.line, name.col,
                                  "duplicate name '%s'", name.str);
+                        break;
+                    }
                 if (f->kind == G_ENTRY && t.k == TY_WIN)
                     error_at(c, name.line, name.col,
                              "an entry cannot take a window");
@@ -2668,8 +2670,13 @@ static void gen_key(struct lc *c, const struct global *g, struct node *k,
     bool t;
     int kr = operand(c, k, &t);
     int pre = reg_alloc(c, 2);
-    char name[LANG_IDENT_SIZE_MAX + 2];
+    /* The constant table keeps the pointer: the prefix lives in the arena. */
     size_t n = strlen(g->name);
+    char *name = arena_alloc(c, n + 2);
+    if (!name) {
+        c->gen_failed = true;
+        return;
+    }
     memcpy(name, g->name, n);
     name[n] = '/';
     load_str(c, pre, name, (uint32_t)n + 1);
