@@ -6,3 +6,23 @@
 test-lang-cli: $(BUILD)/bin/witan $(BUILD)/bin/witand
 	@sh tests/lang/test_lang_cli.sh $(BUILD)/bin
 TEST_EXTRA += test-lang-cli
+
+# The compiler at -O0 (and with the sanitizers under SAN=1): test_lang
+# built in one go from the sources, so its golden hashes of the compiled
+# examples hold for -O0, -O2 and SAN=1 alike.
+LANG_O0 := $(BUILD)/O0-lang
+LANG_O0_SRCS := contracts/lang/lang.c contracts/runtime.c $(wildcard vm/*.c) \
+    $(wildcard crypto/*.c) $(filter-out common/main.c,$(wildcard common/*.c)) \
+    $(BUILD)/gen/spec/witan.pb-c.c tests/lang/lt.c
+$(LANG_O0)/test_lang: tests/lang/test_lang.c tests/lang/golden.inc $(LANG_O0_SRCS) \
+    contracts/lang/lang.h tests/lang/lt.h | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 -O0 -g $(SAN_FLAGS) -Wall \
+	    $< $(LANG_O0_SRCS) $(LDLIBS) -lcmocka -o $@
+.PHONY: test-lang-O0
+test-lang-O0: $(LANG_O0)/test_lang
+	@echo "== the contract-language tests and golden hashes at -O0 ($(LANG_O0))"
+	@$(LANG_O0)/test_lang > $(LANG_O0)/test_lang.out 2>&1 || \
+	    { cat $(LANG_O0)/test_lang.out; exit 1; }
+	@grep -E 'PASSED' $(LANG_O0)/test_lang.out
+TEST_EXTRA += test-lang-O0
