@@ -49,6 +49,40 @@ static const struct cli_opt show_opts[] = {
 
 /* --- transactions ---------------------------------------------------------------- */
 
+
+/* A trapped run of a contract deployed with a source map (language.md
+ * section 10): the source line of the trap, read from the contract's
+ * source on chain. Rendered here, never stored. Prints nothing when the
+ * contract has no map or the node cannot say. */
+static void print_trap_line(const char *address, const Witan__ContractRun *run)
+{
+    if (!run->trap || run->contract.len != WITAN_HASH_SIZE)
+        return;
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = run->contract;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return;
+    uint32_t line, col;
+    const char *ls;
+    size_t ln;
+    if (resp->contracts && resp->contracts->n_contracts == 1) {
+        const Witan__ContractRecord *c = resp->contracts->contracts[0];
+        if (c->source_map.len &&
+            lang_map_lookup((const char *)c->source_map.data,
+                            c->source_map.len, run->trap_function,
+                            run->trap_offset, &line, &col) == 0 &&
+            lang_source_line(c->source, strlen(c->source), line, &ls,
+                             &ln) == 0)
+            printf("  trap at line %u:%u of the source: %.*s\n", line, col,
+                   (int)(ln > 200 ? 200 : ln), ls);
+    }
+    witan__response__free_unpacked(resp, NULL);
+}
+
 /* Signs body, submits it and waits for its receipt; prints the receipt (or
  * with `json` the TxResponse) and, when it caused runs, the runs. With
  * `id_name` (a deploy) the transaction's hash is first printed as that:
@@ -102,8 +136,11 @@ static int submit_and_report(int argc, char **argv, Witan__TxBody *body,
         if (t->receipt)
             printf("gas used %llu\n",
                    (unsigned long long)t->receipt->gas_used);
-        if (runs)
+        if (runs) {
             cli_print_runs(runs->runs);
+            for (size_t i = 0; i < runs->runs->n_runs; i++)
+                print_trap_line(address, runs->runs->runs[i]);
+        }
     }
     if (runs)
         witan__response__free_unpacked(runs, NULL);

@@ -5,7 +5,8 @@
 # source line named), and on a real chain of one validator: deploy FILE
 # puts source, language, compiler and source map on chain; audit source
 # says match, says MISMATCH for a module that is not the source's, and
-# refuses a compiler version this build does not have, naming it.
+# refuses a compiler version this build does not have, naming it; a call
+# that traps is shown with the source line of the trap.
 # usage: test_lang_cli.sh BIN_DIR
 set -u
 bin=$1
@@ -94,6 +95,10 @@ run "audit source: mismatch" 1 "MISMATCH: the module is not the source's" -- aud
 
 dep future --module "$tmp/c.wvm" --source $ex/climate.wcl --language wcl --compiler "witan-wcl 9"
 run "audit source: unknown compiler" 1 'no compiler "witan-wcl 9"' -- audit source "$id" --node "$node"
+
+dep half "$tmp/trap.wcl"
+run "call on chain names the trap's line" 1 "trap at line 4:15 of the source:     return 10 / d;" -- contract call "$id" half --int 2 --node "$node" --key "$key"
+run "call on chain returns" 0 "result" -- contract call "$id" half --int 3 --node "$node" --key "$key"
 
 [ "$fails" -eq 0 ] && echo "test_lang_cli: all passed"
 [ "$fails" -eq 0 ]
