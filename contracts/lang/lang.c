@@ -224,6 +224,11 @@ struct local {
 #define OP_JLT 30
 #define OP_JLE 31
 #define OP_JEQI 32
+#define OP_JNEI 33
+#define OP_JLTI 34
+#define OP_JLEI 35
+#define OP_JGTI 36
+#define OP_JGEI 37
 #define OP_CALL 39
 #define OP_HOST 40
 #define OP_RET 41
@@ -3070,11 +3075,13 @@ static void gen_expr(struct lc *c, struct node *e, int dst)
             default: break;
             }
             r1 = operand(c, e->a, &t1);
-            if (e->op == P_PLUS && is_lit(e->b) && e->b->ival >= -128 &&
-                e->b->ival <= 127) {
+            /* x + k and x - k with a small literal k: one addi */
+            if ((e->op == P_PLUS || e->op == P_MINUS) && is_lit(e->b) &&
+                e->b->ival >= -127 && e->b->ival <= 127) {
+                int64_t k = e->op == P_PLUS ? e->b->ival : -e->b->ival;
                 mark_pos(c, e);
                 ins(c, OP_ADDI, (uint32_t)dst, (uint32_t)r1,
-                    (uint32_t)(uint8_t)(int8_t)e->b->ival);
+                    (uint32_t)(uint8_t)(int8_t)k);
                 done(c, r1, t1);
                 return;
             }
@@ -3142,8 +3149,6 @@ static void gen_cond(struct lc *c, struct node *e, uint32_t l, bool sense)
         if (e->op >= P_EQ && e->op <= P_GE &&
             (e->a->t.k == TY_NUM || e->a->t.k == TY_BOOL)) {
             bool t1, t2;
-            int r1 = operand(c, e->a, &t1);
-            int r2 = operand(c, e->b, &t2);
             int op = e->op;
             if (!sense) /* jump when false: the negated comparison */
                 op = op == P_EQ   ? P_NE
@@ -3152,6 +3157,18 @@ static void gen_cond(struct lc *c, struct node *e, uint32_t l, bool sense)
                      : op == P_LE ? P_GT
                      : op == P_GT ? P_LE
                                   : P_LT;
+            int r1 = operand(c, e->a, &t1);
+            /* against a small literal: the immediate forms */
+            if (is_lit(e->b) && e->b->ival >= -128 && e->b->ival <= 127) {
+                static const int imm[] = {OP_JEQI, OP_JNEI, OP_JLTI,
+                                          OP_JLEI, OP_JGTI, OP_JGEI};
+                mark_pos(c, e);
+                j2(c, imm[op - P_EQ], (uint32_t)r1,
+                   (uint32_t)(uint8_t)(int8_t)e->b->ival, l);
+                done(c, r1, t1);
+                return;
+            }
+            int r2 = operand(c, e->b, &t2);
             mark_pos(c, e);
             switch (op) {
             case P_EQ: j2(c, OP_JEQ, (uint32_t)r1, (uint32_t)r2, l); break;
