@@ -2404,6 +2404,12 @@ static void check_program(struct lc *c)
         if (!entry)
             error_at(c, 1, 1, "a contract needs 'on prediction' or an entry");
     }
+    uint32_t exports = c->handler ? 1 : 0;
+    for (uint32_t i = 0; i < c->nglobals; i++)
+        if (c->globals[i].kind == G_ENTRY &&
+            ++exports == WITAN_VM_EXPORT_COUNT_MAX + 1)
+            error_at(c, c->globals[i].line, c->globals[i].col,
+                     "too many entries (64 with 'on prediction')");
     for (uint32_t i = 0; i < c->nglobals; i++) {
         struct global *g = &c->globals[i];
         for (int b = 0; b < B_COUNT_; b++)

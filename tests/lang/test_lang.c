@@ -624,6 +624,12 @@ static void test_limit_errors(void **state)
         strcat(big, unit);
     }
     expect_error(big, "too many functions");
+    strcpy(big, H "on prediction(p) { }\n");
+    for (int i = 0; i < 64; i++) {
+        snprintf(unit, sizeof unit, "entry e%d() { }\n", i);
+        strcat(big, unit);
+    }
+    expect_error(big, "too many entries (64 with 'on prediction')");
     /* 1025 declarations */
     free(big);
     big = malloc(1100 * 40);
