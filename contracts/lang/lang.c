@@ -328,6 +328,8 @@ struct lc {
     const char *pred_var; /* the handler's parameter name */
     /* checking */
     struct func *cur;
+    uint32_t edepth; /* check_expr recursion */
+    bool edeep;
     struct local locals[LANG_LOCAL_COUNT_MAX];
     uint32_t nlocals;
     int scope;
@@ -969,11 +971,6 @@ static struct node *bin_node(struct lc *c, int kind, int op,
 /* Levels: 0 or, 1 and, 2 not, 3 comparison, 4 + -, 5 * / %. */
 static struct node *parse_binary(struct lc *c, int level)
 {
-    if (++c->depth > LANG_NEST_MAX) {
-        error_at(c, c->tok.line, c->tok.col, "nesting over 64 levels");
-        c->depth--;
-        return NULL;
-    }
     struct node *r = NULL;
     if (level == 2) {
         if (c->tok.kind == K_NOT) {
@@ -1016,11 +1013,22 @@ static struct node *parse_binary(struct lc *c, int level)
             }
         }
     }
-    c->depth--;
     return r;
 }
 
-static struct node *parse_expr(struct lc *c) { return parse_binary(c, 0); }
+/* Nesting (parentheses, arguments, indexes, blocks, else-if) is bounded so
+ * that every recursion over the tree is. */
+static struct node *parse_expr(struct lc *c)
+{
+    if (++c->depth > LANG_NEST_MAX) {
+        error_at(c, c->tok.line, c->tok.col, "nesting over 64 levels");
+        c->depth--;
+        return NULL;
+    }
+    struct node *r = parse_binary(c, 0);
+    c->depth--;
+    return r;
+}
 
 static struct node *parse_block(struct lc *c);
 
@@ -1051,6 +1059,10 @@ static void sync_stmt(struct lc *c)
 static struct node *parse_if(struct lc *c)
 {
     struct node *n = new_node(c, S_IF, c->tok.line, c->tok.col);
+    if (n && c->depth >= LANG_NEST_MAX) {
+        error_at(c, n->line, n->col, "nesting over 64 levels");
+        return NULL;
+    }
     next(c);
     if (!n)
         return NULL;
@@ -1061,9 +1073,11 @@ static struct node *parse_if(struct lc *c)
     if (!n->b)
         return NULL;
     if (accept(c, K_ELSE)) {
-        if (c->tok.kind == K_IF)
+        if (c->tok.kind == K_IF) {
+            c->depth++;
             n->c = parse_if(c);
-        else
+            c->depth--;
+        } else
             n->c = parse_block(c);
         if (!n->c)
             return NULL;
@@ -2201,11 +2215,26 @@ static bool map_read(struct lc *c, struct node *e)
     return true;
 }
 
+/* Chains such as a + b + c + ... nest without parentheses; the checker
+ * refuses them past LANG_EXPR_DEPTH_MAX, so that neither it nor the code
+ * generator recurses deeper. */
 static ty check_expr(struct lc *c, struct node *e, const ty *expect)
 {
-    if (map_read(c, e))
+    if (c->edepth >= LANG_EXPR_DEPTH_MAX) {
+        if (!c->edeep)
+            error_at(c, e->line, e->col, "expression over 256 levels deep");
+        c->edeep = true;
+        e->t = ty_err;
+        return ty_err;
+    }
+    c->edepth++;
+    if (map_read(c, e)) {
+        c->edepth--;
         return e->t;
+    }
     e->t = check_expr_inner(c, e, expect);
+    if (--c->edepth == 0)
+        c->edeep = false;
     return e->t;
 }
 

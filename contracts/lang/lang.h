@@ -20,6 +20,7 @@
 #define LANG_ERROR_COUNT_MAX 20
 #define LANG_NODE_COUNT_MAX 65536
 #define LANG_NEST_MAX 64
+#define LANG_EXPR_DEPTH_MAX 256 /* levels of one expression's tree */
 #define LANG_STRING_SIZE_MAX 1024
 #define LANG_IDENT_SIZE_MAX 32
 #define LANG_ERRORS_SIZE_MAX (64 * 1024) /* rendered diagnostics */

@@ -609,6 +609,25 @@ static void test_limit_errors(void **state)
     s = repeat(H "entry main() -> int { return 1", "+1", 40000, "; }\n");
     expect_error(s, "program over 65536 syntax-tree nodes");
     free(s);
+    /* a chain of 300 additions: 300 levels */
+    s = repeat(H "entry main() -> int { return 1", " + x", 300, "; }\n");
+    expect_error(s, "expression over 256 levels deep");
+    free(s);
+    /* 70 else-ifs */
+    s = repeat(H "entry main(a: int) { if a == 0 { }", " else if a == 1 { }", 70,
+               "\n}\n");
+    expect_error(s, "nesting over 64 levels");
+    free(s);
+    /* deep but allowed: 40 parentheses, 200 additions */
+    s = repeat(H "entry main() -> int { return ", "(", 40, "1");
+    char *s2 = repeat(s, ")", 40, "");
+    free(s);
+    s = repeat(s2, " + 1", 200, "; }\n");
+    free(s2);
+    lang_output ok;
+    lt_compile(s, &ok);
+    lang_output_free(&ok);
+    free(s);
     /* 16 parameters */
     s = strdup(H "fn f(a: int, b: int, c: int, d: int, e: int, f: int, "
                "g: int, h: int, i: int, j: int, k: int, l: int, m: int, "
