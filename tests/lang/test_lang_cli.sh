@@ -12,7 +12,6 @@ set -u
 bin=$1
 w="$bin/witan"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-lang-cli.XXXXXX")
-port=$((52000 + ($$ % 200) * 10))
 net=$tmp/net
 fails=0
 started=0
@@ -70,10 +69,21 @@ WCL
 run "run ok" 0 "result:   10" -- contract run "$tmp/trap.wcl" --entry half --args 3
 run "run names the trap's line" 1 "trap.wcl:4:15:     return 10 / d;" -- contract run "$tmp/trap.wcl" --entry half --args 2
 
-"$w" testnet init --validators 1 --dir "$net" --base-port "$port" \
-    --allow-no-fault-tolerance >/dev/null &&
-    "$w" testnet start "$net" >/dev/null || { fails=1; echo "  FAIL  testnet"; exit 1; }
-started=1
+# This range lies inside Linux's ephemeral ports: a port another
+# program's connection holds makes a node fail to listen, so a start that
+# fails is tried again on other ports.
+for try in 1 2 3; do
+    port=$((52000 + (($$ + try * 67) % 200) * 10))
+    rm -rf "$net"
+    if "$w" testnet init --validators 1 --dir "$net" --base-port "$port" \
+        --allow-no-fault-tolerance >/dev/null &&
+        "$w" testnet start "$net" >/dev/null 2>&1; then
+        started=1
+        break
+    fi
+    "$w" testnet stop "$net" >/dev/null 2>&1
+done
+[ "$started" -eq 1 ] || { fails=1; echo "  FAIL  testnet"; exit 1; }
 node=tcp://127.0.0.1:$port
 key=$net/operator.key
 dep() { # NAME ARGS...: deploys, leaves the contract id in $id
