@@ -4,11 +4,13 @@
  * programs (ints, decimals of several scales with literal widening and
  * rescale, bools with short-circuit and/or, bytes with cat/slice/index,
  * let, assignment, if/else, for over ranges, helper functions, return,
- * abort) are generated as a typed tree, printed as source, compiled and run
+ * abort; feeds read whole and as windows, indexed and iterated with for;
+ * the contract's storage, plain and keyed, read and written) are generated as a typed tree, printed as source, compiled and run
  * on the VM, and also evaluated by a reference interpreter over the same
  * tree written from spec/language.md (not from the compiler). The two must
  * agree on the result, the trap and the trap's source line (through the
- * source map). LANG_DIFF_COUNT programs in `make test`; LANG_DIFF_COUNT=N
+ * source map). Programs run through contract_run against an in-memory
+ * state whose feed gives known values. LANG_DIFF_COUNT programs in `make test`; LANG_DIFF_COUNT=N
  * in the environment runs more.
  */
 #include <setjmp.h>
@@ -47,22 +49,23 @@ static int pick(int n) { return (int)(rnd() % (uint64_t)n); }
 
 /* --- the typed tree ------------------------------------------------------ */
 
-enum dty { D_INT, D_DEC2, D_DEC3, D_BOOL, D_BYTES, D_NTY };
+enum dty { D_INT, D_DEC2, D_DEC3, D_BOOL, D_BYTES, D_NTY, D_WIN };
 static int dscale(int t) { return t == D_DEC2 ? 2 : t == D_DEC3 ? 3 : 0; }
 
 enum dk {
     X_LIT, X_STR, X_VAR, X_ADD, X_SUB, X_MUL, X_DIV, X_MOD, X_NEG, X_LT,
     X_LE, X_GT, X_GE, X_EQ, X_NE, X_AND, X_OR, X_NOT, X_LEN, X_INDEX,
     X_INT_OF, X_BYTES_OF, X_CAT, X_SLICE, X_RESCALE, X_CALL,
+    X_LATEST, X_WINDOW, X_WLEN, X_WIDX, X_SREAD, X_MREAD,
     /* statements */
-    S_LET_, S_SET, S_IF_, S_FOR_, S_RET, S_ABORT
+    S_LET_, S_SET, S_IF_, S_FOR_, S_RET, S_ABORT, S_FORW, S_SPUT, S_MPUT
 };
 
 struct dn {
     int k, t;           /* kind, type (enum dty) */
     int64_t v;          /* literal value at the type's scale */
     int var, fn, line;
-    char str[16];
+    char str[80];
     struct dn *a, *b, *c, *next; /* S_IF_: a cond, b then, c else */
 };
 
@@ -126,7 +129,7 @@ static int var_of(int t, bool writable)
 static const char *tname(int t)
 {
     static const char *const n[] = {"int", "dec(2)", "dec(3)", "bool",
-                                    "bytes"};
+                                    "bytes", "?", "window(int)"};
     return n[t];
 }
 
@@ -224,7 +227,38 @@ static struct dn *expr(int t, int depth)
     struct dn *n;
     switch (t) {
     case D_INT:
-        switch (pick(12)) {
+        switch (pick(15)) {
+        case 12: /* a feed's newest value, of subject s1..s3 */
+            n = nn(X_LATEST, t);
+            n->v = 1 + pick(3);
+            out("fx.latest(\"s%lld\")", (long long)n->v);
+            return n;
+        case 13: {
+            int w = var_of(D_WIN, false);
+            if (w < 0) {
+                n = nn(X_SREAD, t);
+                out("s0");
+                return n;
+            }
+            if (pick(2)) {
+                n = nn(X_WLEN, t);
+                n->var = w;
+                out("len(v%d)", w);
+                return n;
+            }
+            n = nn(X_WIDX, t);
+            n->var = w;
+            out("v%d[", w);
+            n->a = expr(D_INT, depth - 1);
+            out("]");
+            return n;
+        }
+        case 14:
+            n = nn(X_MREAD, t);
+            out("m0[");
+            n->a = expr(D_BYTES, depth - 1);
+            out("]");
+            return n;
         case 0: return bin(X_ADD, t, t, t, "+", depth);
         case 1: return bin(X_SUB, t, t, t, "-", depth);
         case 2: return bin(X_MUL, t, t, t, "*", depth);
@@ -287,6 +321,12 @@ static struct dn *expr(int t, int depth)
         }
     case D_DEC2:
     case D_DEC3:
+        if (t == D_DEC2 && pick(8) == 0) {
+            n = nn(X_LATEST, t);
+            n->v = 1 + pick(3);
+            out("fd.latest(\"s%lld\")", (long long)n->v);
+            return n;
+        }
         switch (pick(7)) {
         case 0: return bin(X_ADD, t, t, t, "+", depth);
         case 1: return bin(X_SUB, t, t, t, "-", depth);
@@ -409,6 +449,70 @@ static struct dn *stmt(int d, int loops, bool last, bool may_return)
         out("abort(");
         s->a = expr(D_INT, ed);
         out(");\n");
+        return s;
+    }
+    if (pick(6) == 0) {
+        int w = var_of(D_WIN, false);
+        int k = pick(4);
+        if (k == 0 && nvars < DIFF_VAR_MAX - 2) { /* a window */
+            s = nn(S_LET_, D_WIN);
+            s->line = line;
+            indent(d);
+            int v = nvars++;
+            s->a = nn(X_WINDOW, D_WIN);
+            s->a->v = 1 + pick(3);
+            s->a->fn = 1 + pick(7); /* n asked */
+            out("let v%d: window(int) = fx.window(\"s%lld\", %d);\n", v,
+                (long long)s->a->v, s->a->fn);
+            vars[v].t = D_WIN;
+            vars[v].ro = false;
+            visible[v] = true;
+            s->var = v;
+            return s;
+        }
+        if (k == 1 && w >= 0 && loops < 2 && nvars < DIFF_VAR_MAX - 2) {
+            s = nn(S_FORW, D_INT);
+            s->line = line;
+            s->fn = w;
+            int v = nvars++;
+            vars[v].t = D_INT;
+            vars[v].ro = true;
+            s->var = v;
+            indent(d);
+            out("for v%d in v%d {\n", v, w);
+            visible[v] = true;
+            s->c = block(d + 1, loops + 1, may_return);
+            visible[v] = false;
+            indent(d);
+            out("}\n");
+            return s;
+        }
+        if (k == 2) {
+            s = nn(S_SPUT, D_INT);
+            s->line = line;
+            indent(d);
+            out("s0 = ");
+            s->a = expr(D_INT, ed);
+            out(";\n");
+            return s;
+        }
+        s = nn(S_MPUT, D_INT);
+        s->line = line;
+        indent(d);
+        out("m0[");
+        if (pick(6) == 0) { /* a key of 59 to 66 bytes with its prefix */
+            s->b = nn(X_STR, D_BYTES);
+            int len = 56 + pick(8);
+            for (int i = 0; i < len; i++)
+                s->b->str[i] = (char)('a' + pick(26));
+            s->b->str[len] = 0;
+            out("\"%s\"", s->b->str);
+        } else {
+            s->b = expr(D_BYTES, 1);
+        }
+        out("] = ");
+        s->a = expr(D_INT, ed);
+        out(";\n");
         return s;
     }
     if (c <= 3 && nvars < DIFF_VAR_MAX - 2) {
@@ -547,7 +651,11 @@ static void gen_program(void)
     line = 1;
     npool = 0;
     overflowed = false;
-    out("contract \"diff\" version 1;\n");
+    out("contract \"diff\" version 1;\n"
+        "feed fx: int from \"f/x\" value \"v\";\n"
+        "feed fd: dec(2) from \"f/x\" value \"v\";\n"
+        "store s0: int;\n"
+        "store m0[bytes]: int;\n");
     nfns = pick(DIFF_FN_MAX + 1);
     for (int f = 0; f <= nfns; f++) {
         cur_fn = f;
@@ -588,8 +696,21 @@ struct val {
     uint32_t n;
 };
 
+/* The feed: value i (newest first) of subject s<k>, at most 5 of them. */
+#define DIFF_FEED_FOUND_MAX 5
+static int64_t feed_value(int64_t subject, uint32_t i)
+{
+    return (subject * 7 + (int64_t)i * 13) % 50 - 10;
+}
+
+#define DIFF_STORE_MAX 80
 struct ctx {
     int trap, line;
+    /* the run's storage: key, value; and its writes */
+    uint8_t keys[DIFF_STORE_MAX][64];
+    uint32_t key_len[DIFF_STORE_MAX];
+    int64_t vals[DIFF_STORE_MAX];
+    uint32_t nkeys, writes;
     int64_t abort_code;
     bool skip;     /* outside what the reference models (memory) */
     size_t heap_used;
@@ -623,6 +744,70 @@ static uint8_t *alloc(struct ctx *x, size_t n)
 }
 
 static struct val call_fn(struct ctx *x, int f, int64_t a, int64_t b);
+
+/* Storage as language.md section 6 and contracts.md section 4 say: keys of
+ * 1 to 64 bytes (HOST otherwise), at most 64 writes a run (HOST). */
+static int store_find(struct ctx *x, const uint8_t *k, uint32_t n)
+{
+    for (uint32_t i = 0; i < x->nkeys; i++)
+        if (x->key_len[i] == n && !memcmp(x->keys[i], k, n))
+            return (int)i;
+    return -1;
+}
+
+static bool store_key(struct ctx *x, struct val key, bool map, uint8_t *k,
+                      uint32_t *n, int l)
+{
+    if (!map) {
+        memcpy(k, "s0", 2);
+        *n = 2;
+        return true;
+    }
+    if (3 + (size_t)key.n > 64) {
+        trap(x, VM_TRAP_HOST, l);
+        return false;
+    }
+    memcpy(k, "m0/", 3);
+    if (key.n)
+        memcpy(k + 3, key.b, key.n);
+    *n = 3 + key.n;
+    return true;
+}
+
+static int64_t store_read(struct ctx *x, struct val key, bool map, int l)
+{
+    uint8_t k[64];
+    uint32_t n;
+    if (!store_key(x, key, map, k, &n, l))
+        return 0;
+    int i = store_find(x, k, n);
+    return i < 0 ? 0 : x->vals[i];
+}
+
+static void store_write(struct ctx *x, struct val key, bool map, int64_t v,
+                        int l)
+{
+    uint8_t k[64];
+    uint32_t n;
+    if (!store_key(x, key, map, k, &n, l))
+        return;
+    if (x->writes == 64) {
+        trap(x, VM_TRAP_HOST, l);
+        return;
+    }
+    x->writes++;
+    int i = store_find(x, k, n);
+    if (i < 0) {
+        if (x->nkeys == DIFF_STORE_MAX) {
+            x->skip = true;
+            return;
+        }
+        i = (int)x->nkeys++;
+        memcpy(x->keys[i], k, n);
+        x->key_len[i] = n;
+    }
+    x->vals[i] = v;
+}
 
 static struct val ev(struct ctx *x, struct val *env, const struct dn *e,
                      int l)
@@ -791,6 +976,59 @@ static struct val ev(struct ctx *x, struct val *env, const struct dn *e,
         if (trapped(x))
             return r;
         return call_fn(x, e->fn, a.i, b.i);
+    case X_LATEST:
+        r.i = feed_value(e->v, 0) * (e->t == D_DEC2 ? 100 : 1);
+        return r;
+    case X_WINDOW: {
+        uint32_t n = (uint32_t)e->fn < DIFF_FEED_FOUND_MAX
+                         ? (uint32_t)e->fn
+                         : DIFF_FEED_FOUND_MAX;
+        uint8_t *p = alloc(x, 8 * n);
+        if (!p)
+            return r;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v = (uint64_t)feed_value(e->v, i);
+            for (int k = 0; k < 8; k++)
+                p[8 * i + (uint32_t)k] = (uint8_t)(v >> (56 - 8 * k));
+        }
+        r.b = p;
+        r.n = 8 * n;
+        return r;
+    }
+    case X_WLEN:
+        r.i = env[e->var].n / 8;
+        return r;
+    case X_WIDX: {
+        a = ev(x, env, e->a, l);
+        if (trapped(x))
+            return r;
+        const struct val *w = &env[e->var];
+        int64_t off;
+        if (__builtin_mul_overflow(a.i, 8, &off)) {
+            trap(x, VM_TRAP_OVERFLOW, l);
+            return r;
+        }
+        if (off < 0 || off + 8 > (int64_t)w->n) {
+            trap(x, VM_TRAP_BOUNDS, l);
+            return r;
+        }
+        if (++x->values > 20000) {
+            x->skip = true;
+            return r;
+        }
+        for (int k = 0; k < 8; k++)
+            r.i = (int64_t)((uint64_t)r.i << 8 | w->b[off + k]);
+        return r;
+    }
+    case X_SREAD:
+        r.i = store_read(x, r, false, l);
+        return r;
+    case X_MREAD:
+        a = ev(x, env, e->a, l);
+        if (trapped(x))
+            return r;
+        r.i = store_read(x, a, true, l);
+        return r;
     default:
         return r;
     }
@@ -808,6 +1046,35 @@ static void exec(struct ctx *x, struct val *env, const struct dn *s)
         case S_SET:
             env[s->var] = ev(x, env, s->a, s->line);
             break;
+        case S_SPUT: {
+            struct val v = ev(x, env, s->a, s->line);
+            if (!trapped(x))
+                store_write(x, v, false, v.i, s->line);
+            break;
+        }
+        case S_MPUT: {
+            struct val k = ev(x, env, s->b, s->line);
+            struct val v = ev(x, env, s->a, s->line);
+            if (!trapped(x))
+                store_write(x, k, true, v.i, s->line);
+            break;
+        }
+        case S_FORW: {
+            struct val w = env[s->fn];
+            for (uint32_t i = 0; i + 8 <= w.n && !trapped(x) && !x->returned;
+                 i += 8) {
+                if (++x->values > 20000) {
+                    x->skip = true;
+                    break;
+                }
+                int64_t v = 0;
+                for (int k = 0; k < 8; k++)
+                    v = (int64_t)((uint64_t)v << 8 | w.b[i + (uint32_t)k]);
+                env[s->var].i = v;
+                exec(x, env, s->c);
+            }
+            break;
+        }
         case S_RET:
             x->ret = ev(x, env, s->a, s->line);
             if (!trapped(x))
@@ -872,6 +1139,80 @@ static struct val call_fn(struct ctx *x, int f, int64_t a, int64_t b)
     return r;
 }
 
+/* --- the compiled side: contract_run over an in-memory state ------------- */
+
+static int st_get(void *ctx, const uint8_t *key, size_t key_size,
+                  uint8_t **value, size_t *size)
+{
+    (void)ctx, (void)key, (void)key_size, (void)value, (void)size;
+    return WITAN_ENOTFOUND;
+}
+
+static int st_usage(void *ctx, uint32_t *count, uint32_t *bytes)
+{
+    (void)ctx;
+    *count = *bytes = 0;
+    return 0;
+}
+
+static int st_feed(void *ctx, const char *feed, const char *subject,
+                   const char *value, uint32_t n, int64_t *mantissas,
+                   uint32_t *scales, uint32_t *found)
+{
+    (void)ctx, (void)feed, (void)value;
+    int64_t k = subject[0] && subject[1] ? subject[1] - '0' : 0;
+    *found = n < DIFF_FEED_FOUND_MAX ? n : DIFF_FEED_FOUND_MAX;
+    for (uint32_t i = 0; i < *found; i++) {
+        mantissas[i] = feed_value(k, i);
+        scales[i] = 0;
+    }
+    return 0;
+}
+
+static int st_score(void *ctx, const uint8_t *model,
+                    struct contract_scorecard *out)
+{
+    (void)ctx, (void)model, (void)out;
+    return WITAN_ENOTFOUND;
+}
+
+static contract_runtime *runtime;
+
+/* Runs main(a, b); *line is the trap's source line. */
+static void run_compiled(const lang_output *o, const int64_t *args,
+                         vm_result *res, uint32_t *line)
+{
+    vm_module *m;
+    vm_verify_error ve;
+    uint32_t f;
+    if (!runtime)
+        assert_int_equal(contract_runtime_new(&runtime), 0);
+    assert_int_equal(contract_module_load(runtime, o->module, o->module_size,
+                                          &m, &ve),
+                     0);
+    assert_int_equal(contract_entry(m, "main", "ii", &f), 0);
+    vm_value va[2] = {vm_int(args[0]), vm_int(args[1])};
+    struct contract_state cs = {st_get, st_usage, st_feed, st_score, NULL};
+    uint8_t id[32] = {1}, caller[20] = {2};
+    struct contract_call c = {.module = m, .func = f, .args = va,
+                              .arg_count = 2, .gas = 1000000000,
+                              .contract_id = id, .caller = caller,
+                              .height = 1, .state = &cs};
+    struct contract_outcome out;
+    assert_int_equal(contract_run(runtime, &c, &out), 0);
+    *res = out.res;
+    *line = 0;
+    if (res->trap) {
+        uint32_t col;
+        if (lang_map_lookup(o->source_map, o->source_map_size, res->trap_func,
+                            res->trap_offset, line, &col) != 0)
+            fail_msg("no source position for a trap at %u:%u",
+                     res->trap_func, res->trap_offset);
+    }
+    contract_outcome_free(&out);
+    vm_module_free(m);
+}
+
 /* --- the test ------------------------------------------------------------ */
 
 static struct ctx cx;
@@ -911,10 +1252,10 @@ static void test_differential(void **state)
             fail_msg("seed %llu does not compile:\n%s\n%.*s",
                      (unsigned long long)seed, o.errors ? o.errors : "",
                      (int)slen, src);
-        vm_value va[2] = {vm_int(args[0]), vm_int(args[1])};
         vm_result res;
         uint32_t vline;
-        e = lt_run(&o, "main", va, 2, 1000000000, &res, &vline);
+        run_compiled(&o, args, &res, &vline);
+        e = res.trap ? WITAN_ETRAP : 0;
         bool ok = e == 0 ? cx.trap == 0 && res.value.i == r.i
                          : res.trap == cx.trap && (int)vline == cx.line &&
                                (res.trap != VM_TRAP_ABORT ||
@@ -933,14 +1274,18 @@ static void test_differential(void **state)
         compared++;
     }
     printf("differential: %ld programs agree (%ld trap: overflow %d, "
-           "division by zero %d, bounds %d, abort %d), %ld skipped (%ld "
-           "too big)\n",
+           "division by zero %d, bounds %d, abort %d, host %d), %ld skipped "
+           "(%ld too big)\n",
            compared, traps, kinds[VM_TRAP_OVERFLOW], kinds[VM_TRAP_DIV_ZERO],
-           kinds[VM_TRAP_BOUNDS], kinds[VM_TRAP_ABORT], skipped, too_big);
+           kinds[VM_TRAP_BOUNDS], kinds[VM_TRAP_ABORT], kinds[VM_TRAP_HOST],
+           skipped, too_big);
     /* the generator reaches every kind of trap it is meant to */
     assert_true(kinds[VM_TRAP_OVERFLOW] > 0 && kinds[VM_TRAP_DIV_ZERO] > 0 &&
-                kinds[VM_TRAP_BOUNDS] > 0 && kinds[VM_TRAP_ABORT] > 0);
+                kinds[VM_TRAP_BOUNDS] > 0 && kinds[VM_TRAP_ABORT] > 0 &&
+                kinds[VM_TRAP_HOST] > 0);
     assert_true(compared - traps > want / 10);
+    contract_runtime_free(runtime);
+    runtime = NULL;
 }
 
 int main(void)
