@@ -804,16 +804,16 @@ static bool parse_type(struct lc *c, ty *out)
 
 static struct node *parse_expr(struct lc *c);
 
-static struct node *parse_args(struct lc *c, struct node **list)
+/* Reads "(" [expr {"," expr}] ")" into *list; false on a syntax error. */
+static bool parse_args(struct lc *c, struct node **list)
 {
-    /* at '(' */
     next(c);
     struct node *head = NULL, **tail = &head;
     if (c->tok.kind != P_RPAREN) {
         for (;;) {
             struct node *e = parse_expr(c);
             if (!e)
-                return NULL;
+                return false;
             *tail = e;
             tail = &e->next;
             if (!accept(c, P_COMMA))
@@ -821,9 +821,9 @@ static struct node *parse_args(struct lc *c, struct node **list)
         }
     }
     if (!expect(c, P_RPAREN, "')' or ','"))
-        return NULL;
+        return false;
     *list = head;
-    return (struct node *)list; /* non-NULL: success */
+    return true;
 }
 
 static struct node *parse_primary(struct lc *c)

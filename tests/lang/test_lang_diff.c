@@ -113,7 +113,7 @@ struct var {
     bool ro;
 };
 static struct var vars[DIFF_VAR_MAX]; /* of the function being made */
-static int nvars, scope_vars[DIFF_VAR_MAX];
+static int nvars;
 static bool visible[DIFF_VAR_MAX];
 static int cur_fn, nfns;
 
@@ -684,7 +684,6 @@ static void gen_program(void)
             fns[f].ret = r;
         }
         fns[f].nvars = nvars;
-        (void)scope_vars;
     }
 }
 
