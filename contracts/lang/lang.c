@@ -1217,7 +1217,7 @@ static struct node *parse_block(struct lc *c)
         return NULL;
     }
     struct node **tail = &b->a;
-    bool ok = true;
+    /* A statement with a syntax error is reported and left out. */
     while (c->tok.kind != P_RBRACE && c->tok.kind != T_EOF) {
         uint32_t before = c->errors;
         size_t pos = c->pos;
@@ -1226,7 +1226,6 @@ static struct node *parse_block(struct lc *c)
             *tail = s;
             tail = &s->next;
         } else {
-            ok = false;
             if (c->errors == before && c->nodes <= LANG_NODE_COUNT_MAX)
                 break; /* out of memory */
             sync_stmt(c);
@@ -1239,7 +1238,7 @@ static struct node *parse_block(struct lc *c)
     b->col = c->tok.col;
     if (!expect(c, P_RBRACE, "'}'"))
         return NULL;
-    return ok ? b : b; /* statements with errors are left out */
+    return b;
 }
 
 /* --- declarations --- */
