@@ -48,7 +48,8 @@ static const char usage[] =
     "disasm  prints the module FILE as assembly; assembling it gives the\n"
     "        same bytes.\n"
     "run     runs export NAME of FILE (a module, assembly text, or a .wcl\n"
-    "        source, compiled first: a trap then names its source line) with the\n"
+    "        source, compiled first: a trap then names its source line; one\n"
+    "        that uses the ledger's host functions runs only on a chain) with the\n"
     "        test host (store_put, store_get, emit, echo, fail). ARGs follow\n"
     "        the entry's parameters: integers for i, text or 0xHEX for b.\n"
     "        --gas defaults to 10000000. Prints the result, the gas used and\n"
@@ -421,6 +422,14 @@ static int cmd_run(int argc, char **argv)
         goto done;
     }
     e = vm_module_load(bin, size, vm_testhost_host(th), &m, &verr);
+    if (e == WITAN_EVERIFY && verr.reason == VM_VERR_IMPORT_UNKNOWN && src) {
+        fprintf(stderr, "witan contract run: %s calls the ledger's host "
+                        "functions (the prediction, feeds, storage, decide, "
+                        "emit, ...), which the test host does not have: run "
+                        "it on a chain (witan contract deploy, call)\n",
+                path);
+        goto done;
+    }
     if (e == WITAN_EVERIFY) {
         fprintf(stderr, "witan contract: %s: %s at byte %u\n", path,
                 vm_verify_reason_text(verr.reason), verr.offset);

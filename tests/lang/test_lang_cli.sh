@@ -68,6 +68,7 @@ entry half(x: int) -> int {
 WCL
 run "run ok" 0 "result:   10" -- contract run "$tmp/trap.wcl" --entry half --args 3
 run "run names the trap's line" 1 "trap.wcl:4:15:     return 10 / d;" -- contract run "$tmp/trap.wcl" --entry half --args 2
+run "run of a contract that needs the ledger" 1 "which the test host does not have" -- contract run $ex/finance.wcl --entry on_prediction
 
 # This range lies inside Linux's ephemeral ports: a port another
 # program's connection holds makes a node fail to listen, so a start that
