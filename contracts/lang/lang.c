@@ -2674,6 +2674,8 @@ static void gen_expr(struct lc *c, struct node *e, int dst);
 static void gen_cond(struct lc *c, struct node *e, uint32_t l, bool sense);
 
 /* The register holding e: a local's own, or a new temporary (*tmp). */
+static int gen_call_at(struct lc *c, struct node *e, int dst, bool keep);
+
 static int operand(struct lc *c, struct node *e, bool *tmp)
 {
     if (e->kind == E_NAME && e->ref == R_LOCAL) {
@@ -2681,6 +2683,10 @@ static int operand(struct lc *c, struct node *e, bool *tmp)
         return c->locals[e->sym].reg;
     }
     *tmp = true;
+    /* a function's result is used where the call left it */
+    if (e->kind == E_CALL && e->ref == R_FN && e->t.k != TY_VOID &&
+        !c->gen_failed)
+        return gen_call_at(c, e, -1, true);
     int r = reg_alloc(c, ty_vm(e->t));
     gen_expr(c, e, r);
     return r;
@@ -2906,7 +2912,9 @@ static void gen_builtin(struct lc *c, struct node *e, int dst)
     }
 }
 
-static void gen_call(struct lc *c, struct node *e, int dst)
+/* Calls e; with keep, returns the window's first register, which holds
+ * the result and stays allocated (the caller frees it), else -1. */
+static int gen_call_at(struct lc *c, struct node *e, int dst, bool keep)
 {
     const struct func *f = c->globals[e->sym].fn;
     uint8_t tt[WITAN_VM_PARAM_COUNT_MAX];
@@ -2928,9 +2936,19 @@ static void gen_call(struct lc *c, struct node *e, int dst)
         gen_expr(c, a, w + (int)i);
     mark_pos(c, e);
     ins_bx(c, OP_CALL, (uint32_t)w, f->index);
+    if (keep) {
+        win_free(c, w + 1, n - 1);
+        return w;
+    }
     if (dst >= 0 && f->result.k != TY_VOID)
         mov(c, dst, w);
     win_free(c, w, n);
+    return -1;
+}
+
+static void gen_call(struct lc *c, struct node *e, int dst)
+{
+    gen_call_at(c, e, dst, false);
 }
 
 static void gen_member(struct lc *c, struct node *e, int dst)
