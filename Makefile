@@ -40,7 +40,7 @@ LDLIBS := -lnng -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lsecp256k1 -lsodium \
           -lprotobuf-c -lpthread -lm
 
 # Link order: a module before the modules it uses.
-MODULES := cli node render ledger contracts consensus storage inference vm crypto common
+MODULES := cli node render ledger contracts/lang contracts consensus storage inference vm crypto common
 
 # --- Debian packages ---------------------------------------------------------
 # package:file-that-proves-it (libnng-dev ships no pkg-config file, so headers

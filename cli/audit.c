@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "contracts/lang/lang.h"
+#include "crypto/crypto.h"
 #include "ledger/ledger.h"
+#include "vm/vm.h"
 
 static const char usage[] =
     "usage: witan audit verify --genesis FILE (--node URL | --home DIR |\n"
@@ -27,13 +30,15 @@ static const char usage[] =
     "       witan audit verify --archive FILE [--genesis FILE] [--work DIR]\n"
     "                          [--threads N]\n"
     "       witan audit export --genesis FILE (--node URL | --home DIR |\n"
-    "                          --from DATA_DIR) --out FILE\n"    "       witan audit prove (TX_HASH | --attestation KEY | --prediction KEY |\n"
+    "                          --from DATA_DIR) --out FILE\n"
+    "       witan audit prove (TX_HASH | --attestation KEY | --prediction KEY |\n"
     "                          --decision KEY [--evidence]) [--out FILE]\n"
     "       witan audit check (PROOF_FILE | HEAD_FILE) --genesis FILE\n"
     "                          [--sets FILE]\n"
     "       witan audit head [--size N] [--out FILE] [--sets-out FILE]\n"
     "       witan audit consistency OLD_HEAD NEW_HEAD --genesis FILE\n"
     "                          [--sets FILE]\n"
+    "       witan audit source CONTRACT [--node URL | --home DIR]\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -79,6 +84,13 @@ static const char usage[] =
     "consistency  checks two signed heads, then asks the node for an RFC\n"
     "        6962 consistency proof and verifies that the older history is\n"
     "        a prefix of the newer, against the signed roots.\n"
+    "source  fetches a contract's source, language, compiler and module\n"
+    "        from the node, rebuilds the module from the source with the\n"
+    "        compiler version recorded at deployment (language wcl:\n"
+    "        spec/language.md; witan-asm: reassembled) and says whether it\n"
+    "        is byte for byte the module that runs (and whether the source\n"
+    "        map is the compiler's); exit 0 only on a match. A compiler\n"
+    "        version this build does not have is refused, naming it.\n"
     "  --node URL [--tls-ca FILE]   a node's client API\n";
 
 static const struct cli_opt verify_opts[] = {
@@ -828,6 +840,138 @@ out:
     return rc;
 }
 
+/* --- audit source ------------------------------------------------------- */
+
+/* Rebuilds a deployed contract's module from its source on chain with the
+ * compiler recorded at deployment and compares it with the module that
+ * runs. Source in the contract language needs that exact compiler version;
+ * assembly (witan-asm) is reassembled. */
+static int cmd_source(int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {CLI_OPTS_NODE, {NULL, false, false}};
+    const char *what = "audit source", *idtext;
+    if (cli_args_check(argc, argv, 2, opts, 1, what))
+        return 2;
+    if (cli_positional(argc, argv, 2, opts, 0, &idtext)) {
+        fprintf(stderr, "witan %s: a CONTRACT id (64 hex digits) is "
+                        "required\n", what);
+        return 2;
+    }
+    uint8_t id[WITAN_HASH_SIZE];
+    if (cli_parse_hash(what, "CONTRACT", idtext, id, sizeof id))
+        return 2;
+    char address[256];
+    cli_node_connect(argc, argv, address, sizeof address);
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = (ProtobufCBinaryData){sizeof id, id};
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return 1;
+    if (cli_response_error("contracts", resp) || !resp->contracts) {
+        witan__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    int rc = 1;
+    if (resp->contracts->n_contracts != 1) {
+        fprintf(stderr, "witan %s: no contract %s\n", what, idtext);
+        goto out;
+    }
+    const Witan__ContractRecord *c = resp->contracts->contracts[0];
+    printf("contract %s  %s v%u\n  language %s, compiler %s\n", idtext,
+           c->name, c->version, c->language[0] ? c->language : "(none)",
+           c->compiler[0] ? c->compiler : "(none)");
+    if (!c->source[0]) {
+        printf("no source on chain: nothing to check against\n");
+        goto out;
+    }
+    uint8_t *bin = NULL;
+    size_t size = 0;
+    int e;
+    if (strcmp(c->language, LANG_LANGUAGE_TAG) == 0) {
+        uint32_t version;
+        if (lang_compiler_parse(c->compiler, &version)) {
+            fprintf(stderr, "witan %s: the compiler on chain, \"%s\", is "
+                            "not %s N\n",
+                    what, c->compiler, LANG_COMPILER_NAME);
+            goto out;
+        }
+        if (version != LANG_COMPILER_VERSION) {
+            fprintf(stderr, "witan %s: this build has no compiler \"%s\" "
+                            "(it has %s); use a witan that does\n",
+                    what, c->compiler, lang_compiler_id());
+            goto out;
+        }
+        /* The file name only shows in the source map; take the map's. */
+        char file[128] = "contract.wcl";
+        const char *m = (const char *)c->source_map.data;
+        size_t ml = c->source_map.len;
+        const char *f = NULL;
+        for (size_t i = 0; m && i + 6 <= ml && !f; i++)
+            if (memcmp(m + i, "\nfile ", 6) == 0)
+                f = m + i;
+        if (f) {
+            f += 6;
+            size_t n = 0;
+            while (f + n < m + ml && f[n] != '\n' && n + 1 < sizeof file)
+                n++;
+            memcpy(file, f, n);
+            file[n] = 0;
+        }
+        lang_output o;
+        e = lang_compile(file, c->source, strlen(c->source), version, false,
+                         &o);
+        if (e) {
+            if (o.errors)
+                fputs(o.errors, stderr);
+            lang_output_free(&o);
+            printf("MISMATCH: the source on chain does not compile\n");
+            goto out;
+        }
+        bool map_same = c->source_map.len == o.source_map_size &&
+                        memcmp(c->source_map.data, o.source_map,
+                               o.source_map_size) == 0;
+        if (c->source_map.len)
+            printf("  source map %s\n", map_same ? "matches" : "DIFFERS");
+        bin = o.module;
+        size = o.module_size;
+        o.module = NULL;
+        lang_output_free(&o);
+    } else if (strcmp(c->language, "witan-asm") == 0) {
+        vm_asm_error err;
+        e = vm_assemble(c->source, strlen(c->source), &bin, &size, &err);
+        if (e) {
+            printf("MISMATCH: the source on chain does not assemble (line "
+                   "%u: %s)\n", err.line, err.message);
+            goto out;
+        }
+    } else {
+        fprintf(stderr, "witan %s: language \"%s\" is not one this build "
+                        "compiles (%s, witan-asm)\n",
+                what, c->language, LANG_LANGUAGE_TAG);
+        goto out;
+    }
+    uint8_t h1[WCRYPTO_HASH_SIZE], h2[WCRYPTO_HASH_SIZE];
+    char x1[2 * WCRYPTO_HASH_SIZE + 1], x2[2 * WCRYPTO_HASH_SIZE + 1];
+    wcrypto_sha256(c->module.data, c->module.len, h1);
+    wcrypto_sha256(bin, size, h2);
+    witan_hex_encode(h1, sizeof h1, x1);
+    witan_hex_encode(h2, sizeof h2, x2);
+    bool same = size == c->module.len && memcmp(bin, c->module.data, size) == 0;
+    printf("  module on chain  %zu bytes, sha256 %s\n"
+           "  module rebuilt   %zu bytes, sha256 %s\n%s\n",
+           c->module.len, x1, size, x2,
+           same ? "match: the module is built from the source on chain"
+                : "MISMATCH: the module is not the source's");
+    free(bin);
+    rc = same ? 0 : 1;
+out:
+    witan__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 int cli_audit(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -838,6 +982,8 @@ int cli_audit(int argc, char **argv)
         return cmd_verify(argc, argv);
     if (strcmp(argv[1], "export") == 0)
         return cmd_export(argc, argv);
+    if (strcmp(argv[1], "source") == 0)
+        return cmd_source(argc, argv);
     int rc = cli_audit_proof(argc, argv);
     if (rc >= 0)
         return rc;

@@ -214,6 +214,12 @@ int cli_fetch_runs(const char *address, const uint8_t hash[WITAN_HASH_SIZE],
  * WITAN_EIO, WITAN_ELIMIT, WITAN_ENOMEM. */
 int cli_contract_assemble(const char *path, uint8_t **bin, size_t *size,
                           char **text);
+/* Compiles a contract-language file (spec/language.md), printing its errors:
+ * the module, its source map and the source text (each optional, malloc'd).
+ * WITAN_ECOMPILE when it has errors, or a read error. */
+int cli_contract_compile(const char *path, bool check_only, uint8_t **bin,
+                         size_t *size, char **map, size_t *map_size,
+                         char **src);
 /* Reads a whole file of at most `max` bytes into a malloc'd, NUL-terminated
  * buffer; prints why it cannot. */
 int cli_contract_read(const char *path, size_t max, uint8_t **out,
@@ -232,6 +238,8 @@ struct cli_deployment {
     uint8_t replaced[WITAN_HASH_SIZE];
     uint8_t *bin, *src, *map;
     char *asm_text;
+    char *wcl_text, *wcl_map; /* a compiled source and its map */
+    char compiler[WITAN_CONTRACT_COMPILER_SIZE_MAX + 1];
 };
 int cli_deployment_parse(int argc, char **argv, const char *what,
                          struct cli_deployment *out);
@@ -245,7 +253,7 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
         {"--replaces", true, false}, {"--start-height", true, false},         \
         {"--source", true, false}, {"--no-source", false, false},            \
         {"--source-map", true, false}, {"--language", true, false},          \
-        {"--compiler", true, false}
+        {"--compiler", true, false}, {"--wcl", true, false}
 void cli_deployment_free(struct cli_deployment *x);
 
 /* Next nonce for the key's account, asked of the node. */

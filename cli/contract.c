@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * witan contract asm|disasm|run: the contract VM's tools. asm turns assembly
- * text into a module, disasm prints a module as text, run executes an entry
- * point against the test host (an in-memory map and log, never a ledger).
- * Runs are deterministic: same module, arguments and gas, same output.
+ * witan contract asm|disasm|build|check|run: the contract tools. asm turns
+ * assembly text into a module, build compiles the contract language
+ * (spec/language.md) into a module and its source map, check only type-checks,
+ * disasm prints a module as text, run executes an entry point against the
+ * test host (an in-memory map and log, never a ledger) and names the source
+ * line of a trap when it has the source. Runs are deterministic: same module,
+ * arguments and gas, same output.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "contracts/lang/lang.h"
 #include "vm/vm.h"
 
 static const char usage[] =
     "usage: witan contract asm FILE [--out OUT]\n"
+    "       witan contract build FILE.wcl [--out OUT.wvm]\n"
+    "       witan contract check FILE.wcl\n"
     "       witan contract disasm FILE\n"
     "       witan contract run FILE --entry NAME [--args ARG...] [--gas N]\n"
-    "       witan contract deploy --key K --name N --version V --gas G\n"
-    "                  (--module FILE.wvm | --asm FILE.wvs [--no-source])\n"
+    "       witan contract deploy [FILE] --key K --name N --version V --gas G\n"
+    "                  [--module FILE.wvm | --asm FILE.wvs | --wcl FILE.wcl]\n"
+    "                  [--no-source]\n"
     "                  [--model HASH [--kind computed|posted|any]\n"
     "                   [--above K:DECIMAL | --below K:DECIMAL | --label N]]...\n"
     "                  [--replaces ID] [--start-height H]\n"
@@ -35,9 +42,17 @@ static const char usage[] =
     "\n"
     "asm     assembles FILE (spec/vm.md, \"Assembly text\") into a module,\n"
     "        written to OUT (default: FILE with .wvs replaced by .wvm).\n"
+    "build   compiles FILE, a contract in the Witan contract language\n"
+    "        (spec/language.md), into a module written to OUT (default: FILE\n"
+    "        with .wcl replaced by .wvm) and its source map to OUT.map.\n"
+    "        Errors are shown as FILE:LINE:COL with the line and a caret,\n"
+    "        all of them up to 20; exit 1 when there are any.\n"
+    "check   type-checks FILE without writing anything; exit 1 on errors.\n"
     "disasm  prints the module FILE as assembly; assembling it gives the\n"
     "        same bytes.\n"
-    "run     runs export NAME of FILE (a module, or assembly text) with the\n"
+    "run     runs export NAME of FILE (a module, assembly text, or a .wcl\n"
+    "        source, compiled first: a trap then names its source line; one\n"
+    "        that uses the ledger's host functions runs only on a chain) with the\n"
     "        test host (store_put, store_get, emit, echo, fail). ARGs follow\n"
     "        the entry's parameters: integers for i, text or 0xHEX for b.\n"
     "        --gas defaults to 10000000. Prints the result, the gas used and\n"
@@ -45,7 +60,12 @@ static const char usage[] =
     "\n"
     "deploy  signs and submits a DeployContract (spec/contracts.md) and\n"
     "        waits for its receipt; prints the contract's id (the deploy\n"
-    "        transaction's hash) and the receipt. --asm assembles FILE and\n"
+    "        transaction's hash) and the receipt. FILE is a .wcl source, a\n"
+    "        .wvs assembly or a .wvm module (the same as --wcl, --asm or\n"
+    "        --module). --wcl compiles FILE and keeps on chain its source,\n"
+    "        language wcl, the compiler and its version (" LANG_COMPILER_NAME "\n"
+    "        N) and the source map (unless --source-map names another).\n"
+    "        --asm assembles FILE and\n"
     "        keeps its text on chain as the source, language witan-asm\n"
     "        (--no-source: the module only). Each --model HASH adds a\n"
     "        trigger: that model's predictions call on_prediction; --kind\n"
@@ -59,7 +79,9 @@ static const char usage[] =
     "call    calls ENTRY of contract ID with the arguments in order\n"
     "        (--int, --bytes hex, --text), with --gas (default: the\n"
     "        contract's own); prints the receipt, the run (its end in\n"
-    "        words), its result, decisions and events.\n"
+    "        words), its result, decisions and events; a trap in a\n"
+    "        contract deployed with a source map is shown with its\n"
+    "        source line.\n"
     "retire  retires a contract you deployed: no prediction triggers it and\n"
     "        calls are refused from the next transaction on.\n"
     "list    contracts in id order (only those --model triggers).\n"
@@ -131,9 +153,16 @@ int cli_contract_assemble(const char *path, uint8_t **bin, size_t *size,
     return e;
 }
 
-/* A module file, or assembly text assembled on the fly. */
-static int load_any(const char *path, uint8_t **bin, size_t *size)
+static bool ends_with(const char *s, const char *suffix);
+
+/* A module file, a .wcl source compiled on the fly (its map and source kept
+ * for trap reports), or assembly text assembled on the fly. */
+static int load_any(const char *path, uint8_t **bin, size_t *size,
+                    char **map, size_t *map_size, char **src)
 {
+    if (ends_with(path, ".wcl"))
+        return cli_contract_compile(path, false, bin, size, map, map_size,
+                                    src);
     uint8_t *data;
     size_t n;
     int e = cli_contract_read(path, WITAN_VM_ASM_TEXT_SIZE_MAX, &data, &n);
@@ -189,6 +218,100 @@ static int cmd_asm(int argc, char **argv)
         printf("wrote %s (%zu bytes)\n", out, size);
     }
     return 0;
+}
+
+/* Compiles a .wcl file; prints its errors. *map may be NULL. */
+int cli_contract_compile(const char *path, bool check_only, uint8_t **bin,
+                         size_t *size, char **map, size_t *map_size,
+                         char **src_out)
+{
+    uint8_t *src;
+    size_t n;
+    int e = cli_contract_read(path, LANG_SOURCE_SIZE_MAX, &src, &n);
+    if (e)
+        return e;
+    lang_output o;
+    e = lang_compile(path, (const char *)src, n, LANG_COMPILER_VERSION,
+                     check_only, &o);
+    if (o.errors)
+        fputs(o.errors, stderr);
+    if (!e) {
+        if (bin) {
+            *bin = o.module;
+            *size = o.module_size;
+            o.module = NULL;
+        }
+        if (map) {
+            *map = o.source_map;
+            *map_size = o.source_map_size;
+            o.source_map = NULL;
+        }
+    }
+    lang_output_free(&o);
+    if (!e && src_out)
+        *src_out = (char *)src;
+    else
+        free(src);
+    return e;
+}
+
+static int cmd_build(int argc, char **argv, bool check_only)
+{
+    static const struct cli_opt build_opts[] = {{"--out", true, false},
+                                                {NULL, false, false}};
+    const char *what = check_only ? "contract check" : "contract build";
+    if (cli_args_check(argc, argv, 2, check_only ? build_opts + 1 : build_opts,
+                       1, what))
+        return 2;
+    const char *in = NULL, *out = cli_flag(argc, argv, "--out");
+    cli_positional(argc, argv, 2, build_opts, 0, &in);
+    if (!in) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    uint8_t *bin = NULL;
+    char *map = NULL;
+    size_t size = 0, map_size = 0;
+    int e = cli_contract_compile(in, check_only, &bin, &size, &map, &map_size,
+                                 NULL);
+    if (e == WITAN_ECOMPILE || e == WITAN_ELIMIT)
+        return 1;
+    if (e)
+        return cli_fail(check_only ? "check" : "build", e);
+    if (check_only) {
+        printf("%s: no errors\n", in);
+        return 0;
+    }
+    char def[4096], mapname[4096 + 8];
+    if (!out) {
+        size_t n = strlen(in);
+        if (n + 5 > sizeof def) {
+            free(bin);
+            free(map);
+            return cli_fail("build", WITAN_ELIMIT);
+        }
+        memcpy(def, in, n + 1);
+        if (n > 4 && strcmp(def + n - 4, ".wcl") == 0)
+            def[n - 4] = 0;
+        strcat(def, ".wvm");
+        out = def;
+    }
+    snprintf(mapname, sizeof mapname, "%s.map", out);
+    e = write_all(out, bin, size);
+    if (!e)
+        e = write_all(mapname, (const uint8_t *)map, map_size);
+    free(bin);
+    free(map);
+    if (e)
+        return cli_fail("build", e);
+    printf("wrote %s (%zu bytes) and %s\n", out, size, mapname);
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 static int cmd_disasm(int argc, char **argv)
@@ -351,7 +474,11 @@ static int cmd_run(int argc, char **argv)
     }
     uint8_t *bin;
     size_t size;
-    int e = load_any(path, &bin, &size);
+    char *map = NULL, *src = NULL;
+    size_t map_size = 0;
+    int e = load_any(path, &bin, &size, &map, &map_size, &src);
+    if (e == WITAN_ECOMPILE)
+        return 1;
     if (e)
         return cli_fail("run", e);
     vm_testhost *th = NULL;
@@ -365,6 +492,14 @@ static int cmd_run(int argc, char **argv)
         goto done;
     }
     e = vm_module_load(bin, size, vm_testhost_host(th), &m, &verr);
+    if (e == WITAN_EVERIFY && verr.reason == VM_VERR_IMPORT_UNKNOWN && src) {
+        fprintf(stderr, "witan contract run: %s calls the ledger's host "
+                        "functions (the prediction, feeds, storage, decide, "
+                        "emit, ...), which the test host does not have: run "
+                        "it on a chain (witan contract deploy, call)\n",
+                path);
+        goto done;
+    }
     if (e == WITAN_EVERIFY) {
         fprintf(stderr, "witan contract: %s: %s at byte %u\n", path,
                 vm_verify_reason_text(verr.reason), verr.offset);
@@ -443,6 +578,15 @@ static int cmd_run(int argc, char **argv)
         if (res.trap == VM_TRAP_HOST)
             fprintf(stderr, ", host error %s", witan_err_name(res.host_err));
         fputc('\n', stderr);
+        uint32_t line, col;
+        const char *ls;
+        size_t ln;
+        if (map && src &&
+            lang_map_lookup(map, map_size, res.trap_func, res.trap_offset,
+                            &line, &col) == 0 &&
+            lang_source_line(src, strlen(src), line, &ls, &ln) == 0)
+            fprintf(stderr, "  at %s:%u:%u: %.*s\n", path, line, col,
+                    (int)(ln > 200 ? 200 : ln), ls);
         goto done;
     }
     if (e) {
@@ -465,6 +609,8 @@ done:
     vm_exec_free(x);
     vm_testhost_free(th);
     free(bin);
+    free(map);
+    free(src);
     return rc;
 }
 
@@ -478,6 +624,10 @@ int cli_contract(int argc, char **argv)
         return cmd_asm(argc, argv);
     if (strcmp(argv[1], "disasm") == 0)
         return cmd_disasm(argc, argv);
+    if (strcmp(argv[1], "build") == 0)
+        return cmd_build(argc, argv, false);
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_build(argc, argv, true);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv);
     int rc = cli_contract_chain(argc, argv);

@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "contracts/lang/lang.h"
 #include "ledger/ledger.h"
 #include "render/render.h"
 #include "vm/vm.h"
 
 #define CLI_ASM_LANGUAGE "witan-asm"
+#define CLI_DEPLOY_ARG_COUNT_MAX 256
 
 static const struct cli_opt deploy_opts[] = {
     CLI_OPTS_NODE,
@@ -46,6 +48,40 @@ static const struct cli_opt show_opts[] = {
     {NULL, false, false}};
 
 /* --- transactions ---------------------------------------------------------------- */
+
+
+/* A trapped run of a contract deployed with a source map (language.md
+ * section 10): the source line of the trap, read from the contract's
+ * source on chain. Rendered here, never stored. Prints nothing when the
+ * contract has no map or the node cannot say. */
+static void print_trap_line(const char *address, const Witan__ContractRun *run)
+{
+    if (!run->trap || run->contract.len != WITAN_HASH_SIZE)
+        return;
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = run->contract;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    Witan__Response *resp;
+    if (cli_call(address, &req, 30000, &resp))
+        return;
+    uint32_t line, col;
+    const char *ls;
+    size_t ln;
+    if (resp->contracts && resp->contracts->n_contracts == 1) {
+        const Witan__ContractRecord *c = resp->contracts->contracts[0];
+        if (c->source_map.len &&
+            lang_map_lookup((const char *)c->source_map.data,
+                            c->source_map.len, run->trap_function,
+                            run->trap_offset, &line, &col) == 0 &&
+            lang_source_line(c->source, strlen(c->source), line, &ls,
+                             &ln) == 0)
+            printf("  trap at line %u:%u of the source: %.*s\n", line, col,
+                   (int)(ln > 200 ? 200 : ln), ls);
+    }
+    witan__response__free_unpacked(resp, NULL);
+}
 
 /* Signs body, submits it and waits for its receipt; prints the receipt (or
  * with `json` the TxResponse) and, when it caused runs, the runs. With
@@ -100,8 +136,11 @@ static int submit_and_report(int argc, char **argv, Witan__TxBody *body,
         if (t->receipt)
             printf("gas used %llu\n",
                    (unsigned long long)t->receipt->gas_used);
-        if (runs)
+        if (runs) {
             cli_print_runs(runs->runs);
+            for (size_t i = 0; i < runs->runs->n_runs; i++)
+                print_trap_line(address, runs->runs->runs[i]);
+        }
     }
     if (runs)
         witan__response__free_unpacked(runs, NULL);
@@ -233,6 +272,7 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
                *version = cli_flag(argc, argv, "--version"),
                *module = cli_flag(argc, argv, "--module"),
                *asm_path = cli_flag(argc, argv, "--asm"),
+               *wcl_path = cli_flag(argc, argv, "--wcl"),
                *gas = cli_flag(argc, argv, "--gas"),
                *source = cli_flag(argc, argv, "--source"),
                *source_map = cli_flag(argc, argv, "--source-map"),
@@ -240,9 +280,11 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
                *compiler = cli_flag(argc, argv, "--compiler"),
                *replaces = cli_flag(argc, argv, "--replaces"),
                *start = cli_flag(argc, argv, "--start-height");
-    if (!name || !version || !gas || (!module == !asm_path)) {
+    if (!name || !version || !gas ||
+        (!!module + !!asm_path + !!wcl_path) != 1) {
         fprintf(stderr, "witan %s: --name, --version, --gas and one of "
-                        "--module FILE.wvm or --asm FILE.wvs are required\n",
+                        "--module FILE.wvm, --asm FILE.wvs or --wcl "
+                        "FILE.wcl are required\n",
                 what);
         return 2;
     }
@@ -275,10 +317,18 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
     d->triggers = out->tptr;
 
     size_t bin_size = 0, src_size, map_size = 0;
+    size_t wcl_map_size = 0;
     int e = module ? cli_contract_read(module, WITAN_VM_MODULE_SIZE_MAX,
                                        &out->bin, &bin_size)
-                   : cli_contract_assemble(asm_path, &out->bin, &bin_size,
-                                           &out->asm_text);
+            : asm_path ? cli_contract_assemble(asm_path, &out->bin, &bin_size,
+                                               &out->asm_text)
+                       : cli_contract_compile(wcl_path, false, &out->bin,
+                                              &bin_size, &out->wcl_map,
+                                              &wcl_map_size, &out->wcl_text);
+    if (e == WITAN_ECOMPILE) {
+        cli_deployment_free(out);
+        return 1;
+    }
     if (!e && source)
         e = cli_contract_read(source, WITAN_TX_SIZE_MAX, &out->src, &src_size);
     /* Kept verbatim, like the source: bounded only by the tx size. */
@@ -292,18 +342,31 @@ int cli_deployment_parse(int argc, char **argv, const char *what,
     d->name = (char *)name;
     d->module = (ProtobufCBinaryData){bin_size, out->bin};
     /* Assembly is its own source: kept on chain unless --no-source. */
+    bool keep = !cli_has_flag(argc, argv, "--no-source");
     if (out->src)
         d->source = (char *)out->src;
-    else if (out->asm_text && !cli_has_flag(argc, argv, "--no-source"))
+    else if (out->asm_text && keep)
         d->source = out->asm_text;
+    else if (out->wcl_text && keep)
+        d->source = out->wcl_text;
     if (language)
         d->language = (char *)language;
     else if (out->asm_text && d->source == out->asm_text)
         d->language = CLI_ASM_LANGUAGE;
+    else if (out->wcl_text && d->source == out->wcl_text)
+        d->language = LANG_LANGUAGE_TAG;
+    /* The compiler that made the module: what `audit source` rebuilds
+     * with. */
+    snprintf(out->compiler, sizeof out->compiler, "%s", lang_compiler_id());
     if (compiler)
         d->compiler = (char *)compiler;
+    else if (out->wcl_text)
+        d->compiler = out->compiler;
     if (out->map)
         d->source_map = (ProtobufCBinaryData){map_size, out->map};
+    else if (out->wcl_map && keep)
+        d->source_map = (ProtobufCBinaryData){wcl_map_size,
+                                              (uint8_t *)out->wcl_map};
     return 0;
 }
 
@@ -313,15 +376,41 @@ void cli_deployment_free(struct cli_deployment *x)
     free(x->src);
     free(x->map);
     free(x->asm_text);
+    free(x->wcl_text);
+    free(x->wcl_map);
     x->bin = x->src = x->map = NULL;
-    x->asm_text = NULL;
+    x->asm_text = x->wcl_text = x->wcl_map = NULL;
 }
 
 static int cmd_deploy(int argc, char **argv)
 {
     const char *what = "contract deploy";
-    if (cli_args_check(argc, argv, 2, deploy_opts, 0, what))
+    if (cli_args_check(argc, argv, 2, deploy_opts, 1, what))
         return 2;
+    /* A positional FILE is --wcl, --asm or --module by its extension. */
+    const char *file = NULL;
+    char *argv2[CLI_DEPLOY_ARG_COUNT_MAX + 2];
+    if (cli_positional(argc, argv, 2, deploy_opts, 0, &file) == 0) {
+        if (argc > CLI_DEPLOY_ARG_COUNT_MAX) {
+            fprintf(stderr, "witan %s: too many arguments\n", what);
+            return 2;
+        }
+        size_t n = strlen(file);
+        const char *flag = n > 4 && strcmp(file + n - 4, ".wvs") == 0
+                               ? "--asm"
+                           : n > 4 && strcmp(file + n - 4, ".wvm") == 0
+                               ? "--module"
+                               : "--wcl";
+        int k = 0;
+        for (int i = 0; i < argc; i++)
+            if (argv[i] != file)
+                argv2[k++] = argv[i];
+        argv2[k++] = (char *)flag;
+        argv2[k++] = (char *)file;
+        argv2[k] = NULL;
+        argc = k;
+        argv = argv2;
+    }
     static struct cli_deployment x;
     int rc = cli_deployment_parse(argc, argv, what, &x);
     if (rc)

@@ -13,11 +13,12 @@ static const struct cli_command commands[] = {
     {"init", "make a node home for a one-validator chain", cli_init},
     {"keys", "create and show key files", cli_keys},
     {"model", "import ONNX models, show and score them", cli_model},
-    {"contract", "VM contracts: asm, disasm, run; deploy, call, retire, list, "
-                 "show",
+    {"contract", "contracts: build, check (the contract language), asm, "
+                 "disasm, run; deploy, call, retire, list, show",
      cli_contract},
     {"decisions", "what contracts decided, with the evidence", cli_decisions},
-    {"audit", "verify a whole chain from its genesis file; export archives",
+    {"audit", "verify a whole chain from its genesis file; export archives; "
+              "check a contract's source",
      cli_audit},
     {"export", "attestations, predictions, decisions, scorecards as CSV or "
                "JSONL; the chain",

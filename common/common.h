@@ -70,6 +70,7 @@
     X(WITAN_ETRAP, -51, "contract execution trapped")                          \
     X(WITAN_EGAS, -52, "out of gas")                                           \
     X(WITAN_EASM, -53, "assembly error")                                       \
+    X(WITAN_ECOMPILE, -54, "contract source does not compile")                 \
     /* inference */                                                            \
     X(WITAN_EMODEL, -60, "invalid model")                                      \
     X(WITAN_EONNX, -61, "ONNX graph cannot be imported")                       \

@@ -126,14 +126,17 @@ keep model list --home "$home"
 hash=$(cut -c1-64 "$out")
 say "registered as model $hash"
 
-step "climate-lab deploys the decision contract (contracts/examples/climate.wvs)"
-sed -n '7,14p' contracts/examples/climate.wvs
-keep contract deploy --home "$home" --key "$lab" \
-    --name emissions-review --version 1 --gas 100000 \
-    --asm contracts/examples/climate.wvs --model "$hash"
+step "climate-lab deploys the decision contract (contracts/examples/climate.wcl)"
+sed -n '5,12p' contracts/examples/climate.wcl
+keep contract deploy contracts/examples/climate.wcl --home "$home" \
+    --key "$lab" --name emissions-review --version 1 --gas 100000 \
+    --model "$hash"
 contract=$(sed -n 's/^contract \([0-9a-f]*\).*/\1/p' "$out")
 keep contract show "$contract" --home "$home"
-head -n 1 "$out"
+head -n 4 "$out"
+say "anyone can check that the module running is built from that source:"
+keep audit source "$contract" --home "$home"
+tail -n 1 "$out"
 
 # The 2026 readings are held back: they are attested after a validator dies.
 step "noaa-gml attests the monthly Mauna Loa CO2 series, 1958-03 to 2025-12"

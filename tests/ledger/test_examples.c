@@ -17,6 +17,7 @@
 #include "inference/inference.h"
 #include "ledger/ledger.h"
 #include "tests/ledger/world.h"
+#include "contracts/lang/lang.h"
 #include "vm/vm.h"
 
 /* A file's text, NUL-terminated. */
@@ -28,13 +29,31 @@ static char *slurp(const char *path, size_t *size)
     return text;
 }
 
+/* Which version of the examples runs: the assembly (.wvs) or, where there
+ * is one, the contract-language source (.wcl) compiled by contracts/lang;
+ * every check below holds for both. */
+static bool use_wcl;
+
 static uint8_t *example_module(const char *name, size_t *size)
 {
     char path[128];
     size_t ts;
-    snprintf(path, sizeof path, "contracts/examples/%s.wvs", name);
+    snprintf(path, sizeof path, "contracts/examples/%s.%s", name,
+             use_wcl ? "wcl" : "wvs");
     char *text = slurp(path, &ts);
-    uint8_t *m = assemble(text, size);
+    uint8_t *m;
+    if (use_wcl) {
+        lang_output o;
+        int e = lang_compile(path, text, ts, LANG_COMPILER_VERSION, false, &o);
+        if (e)
+            fail_msg("%s: %s", path, o.errors ? o.errors : witan_err_name(e));
+        m = o.module;
+        *size = o.module_size;
+        o.module = NULL;
+        lang_output_free(&o);
+    } else {
+        m = assemble(text, size);
+    }
     free(text);
     return m;
 }
@@ -279,6 +298,15 @@ static void test_climate(void **state)
     assert_true(d2 < d);
 }
 
+/* The same rule written in the contract language decides and stands down
+ * exactly as the assembly does. */
+static void test_climate_wcl(void **state)
+{
+    use_wcl = true;
+    test_climate(state);
+    use_wcl = false;
+}
+
 /* --- public health ---------------------------------------------------------------- */
 
 /* One region's weekly cases through the outbreak contract. */
@@ -516,6 +544,20 @@ static void test_finance(void **state)
     tx_size_max = 4096;
 }
 
+static void test_health_wcl(void **state)
+{
+    use_wcl = true;
+    test_health(state);
+    use_wcl = false;
+}
+
+static void test_finance_wcl(void **state)
+{
+    use_wcl = true;
+    test_finance(state);
+    use_wcl = false;
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -523,8 +565,11 @@ int main(void)
     witan_log_set_level(WITAN_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_climate),
+        cmocka_unit_test(test_climate_wcl),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_finance),
+        cmocka_unit_test(test_health_wcl),
+        cmocka_unit_test(test_finance_wcl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
