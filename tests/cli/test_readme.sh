@@ -19,7 +19,7 @@
 #     to answer after starting it, a second attestation that triggers the
 #     model so that the contract decides, and genesis checkpoints every 2
 #     blocks so that signed heads exist in a short run.
-# Each example must exit 0. usage: test_readme.sh BIN_DIR (from the source
+# Each example must exit 0 (or N, when its comment says "exits N"). usage: test_readme.sh BIN_DIR (from the source
 # root). Ports 1500-1949 (WITAN_TEST_PORT gives another base): below every
 # other test's and below Linux's ephemeral ports (32768-60999), which
 # connections, the nodes' own included, take at random.
@@ -75,8 +75,12 @@ awk '
         if (cont) cmd = cmd " " line; else cmd = line
         if (line ~ /\\$/) { sub(/ *\\$/, "", cmd); cont = 1; next }
         cont = 0
+        want = 0
+        if (match(cmd, / +# exits [0-9]+/))
+            want = substr(cmd, RSTART, RLENGTH)
         sub(/ +# .*$/, "", cmd)
-        print cmd
+        gsub(/[^0-9]/, "", want)
+        print (want + 0) "\t" cmd
     }' "$root/README.md" > "$tmp/examples"
 [ -s "$tmp/examples" ] || { fail "no examples found in README.md"; exit 1; }
 
@@ -135,7 +139,7 @@ after() {
         TX=${TX:-$(sed -n 's/^\([0-9a-f]\{64\}\) committed.*/\1/p' "$tmp/out")} ;;
     "witan model register "*)
         MODEL=$(sed -n 's/^model \([0-9a-f]\{64\}\)$/\1/p' "$tmp/out") ;;
-    "witan contract deploy "*)
+    "witan contract deploy "*"--name warm "*)
         CONTRACT=$(sed -n 's/^contract \([0-9a-f]\{64\}\)$/\1/p' "$tmp/out")
         # A new reading triggers the model; the contract decides on it.
         witan attest --home "$HOME/witan-node" \
@@ -146,10 +150,15 @@ after() {
         DECISION=$(witan decisions list --home "$HOME/witan-node" --json |
             sed -n 's/.*"decisions":\[{"id":"\([0-9a-f]*\)".*/\1/p')
         [ -n "$DECISION" ] || fail "the contract made no decision" ;;
+    "witan contract deploy "*)
+        CONTRACT=$(sed -n 's/^contract \([0-9a-f]\{64\}\)$/\1/p' "$tmp/out") ;;
     esac
 }
 
-while IFS= read -r line; do
+tab=$(printf '\t')
+while IFS= read -r entry; do
+    want=${entry%%"$tab"*}
+    line=${entry#*"$tab"}
     case "$line" in
     curl*) command -v curl >/dev/null || { echo "  skip  $line (no curl)"; continue; } ;;
     esac
@@ -170,7 +179,8 @@ while IFS= read -r line; do
     case "$cmd" in
     curl*) grep -q '"error"' "$tmp/out" && rc=22 ;;
     esac
-    if [ "$rc" -ne 0 ]; then
+    # An example whose comment says "exits N" shows a refusal on purpose.
+    if [ "$rc" -ne "$want" ]; then
         fail "$line: exit $rc: $(head -c 600 "$tmp/out")"
     else
         echo "  ok    $line"
