@@ -38,7 +38,7 @@ static const char usage[] =
     "       witan audit head [--size N] [--out FILE] [--sets-out FILE]\n"
     "       witan audit consistency OLD_HEAD NEW_HEAD --genesis FILE\n"
     "                          [--sets FILE]\n"
-    "       witan audit source CONTRACT [--node URL | --home DIR]\n"
+    "       witan audit source CONTRACT [--node URL | --home DIR] [--json]\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -848,7 +848,9 @@ out:
  * assembly (witan-asm) is reassembled. */
 static int cmd_source(int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CLI_OPTS_NODE, {NULL, false, false}};
+    static const struct cli_opt opts[] = {CLI_OPTS_NODE,
+                                          {"--json", false, false},
+                                          {NULL, false, false}};
     const char *what = "audit source", *idtext;
     if (cli_args_check(argc, argv, 2, opts, 1, what))
         return 2;
@@ -860,6 +862,11 @@ static int cmd_source(int argc, char **argv)
     uint8_t id[WITAN_HASH_SIZE];
     if (cli_parse_hash(what, "CONTRACT", idtext, id, sizeof id))
         return 2;
+    bool json = cli_has_flag(argc, argv, "--json");
+    /* What was found, for the closing line or object. */
+    const char *verdict = NULL, *map_verdict = NULL;
+    char x1[2 * WCRYPTO_HASH_SIZE + 1] = "", x2[2 * WCRYPTO_HASH_SIZE + 1] = "";
+    size_t rebuilt_size = 0;
     char address[256];
     cli_node_connect(argc, argv, address, sizeof address);
     Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
@@ -880,12 +887,13 @@ static int cmd_source(int argc, char **argv)
         goto out;
     }
     const Witan__ContractRecord *c = resp->contracts->contracts[0];
-    printf("contract %s  %s v%u\n  language %s, compiler %s\n", idtext,
-           c->name, c->version, c->language[0] ? c->language : "(none)",
-           c->compiler[0] ? c->compiler : "(none)");
+    if (!json)
+        printf("contract %s  %s v%u\n  language %s, compiler %s\n", idtext,
+               c->name, c->version, c->language[0] ? c->language : "(none)",
+               c->compiler[0] ? c->compiler : "(none)");
     if (!c->source[0]) {
-        printf("no source on chain: nothing to check against\n");
-        goto out;
+        verdict = "no source on chain: nothing to check against";
+        goto done;
     }
     uint8_t *bin = NULL;
     size_t size = 0;
@@ -927,14 +935,16 @@ static int cmd_source(int argc, char **argv)
             if (o.errors)
                 fputs(o.errors, stderr);
             lang_output_free(&o);
-            printf("MISMATCH: the source on chain does not compile\n");
-            goto out;
+            verdict = "MISMATCH: the source on chain does not compile";
+            goto done;
         }
         bool map_same = c->source_map.len == o.source_map_size &&
                         memcmp(c->source_map.data, o.source_map,
                                o.source_map_size) == 0;
         if (c->source_map.len)
-            printf("  source map %s\n", map_same ? "matches" : "DIFFERS");
+            map_verdict = map_same ? "matches" : "DIFFERS";
+        if (c->source_map.len && !json)
+            printf("  source map %s\n", map_verdict);
         bin = o.module;
         size = o.module_size;
         o.module = NULL;
@@ -943,9 +953,10 @@ static int cmd_source(int argc, char **argv)
         vm_asm_error err;
         e = vm_assemble(c->source, strlen(c->source), &bin, &size, &err);
         if (e) {
-            printf("MISMATCH: the source on chain does not assemble (line "
-                   "%u: %s)\n", err.line, err.message);
-            goto out;
+            fprintf(stderr, "witan %s: line %u: %s\n", what, err.line,
+                    err.message);
+            verdict = "MISMATCH: the source on chain does not assemble";
+            goto done;
         }
     } else {
         fprintf(stderr, "witan %s: language \"%s\" is not one this build "
@@ -954,19 +965,41 @@ static int cmd_source(int argc, char **argv)
         goto out;
     }
     uint8_t h1[WCRYPTO_HASH_SIZE], h2[WCRYPTO_HASH_SIZE];
-    char x1[2 * WCRYPTO_HASH_SIZE + 1], x2[2 * WCRYPTO_HASH_SIZE + 1];
     wcrypto_sha256(c->module.data, c->module.len, h1);
     wcrypto_sha256(bin, size, h2);
     witan_hex_encode(h1, sizeof h1, x1);
     witan_hex_encode(h2, sizeof h2, x2);
     bool same = size == c->module.len && memcmp(bin, c->module.data, size) == 0;
-    printf("  module on chain  %zu bytes, sha256 %s\n"
-           "  module rebuilt   %zu bytes, sha256 %s\n%s\n",
-           c->module.len, x1, size, x2,
-           same ? "match: the module is built from the source on chain"
-                : "MISMATCH: the module is not the source's");
+    if (!json)
+        printf("  module on chain  %zu bytes, sha256 %s\n"
+               "  module rebuilt   %zu bytes, sha256 %s\n",
+               c->module.len, x1, size, x2);
+    rebuilt_size = size;
+    verdict = same ? "match: the module is built from the source on chain"
+                   : "MISMATCH: the module is not the source's";
     free(bin);
     rc = same ? 0 : 1;
+done:
+    if (!json) {
+        printf("%s\n", verdict);
+    } else {
+        printf("{\"contract\":\"%s\",\"name\":", idtext);
+        witan_json_write_string(stdout, c->name);
+        printf(",\"version\":%u,\"language\":", c->version);
+        witan_json_write_string(stdout, c->language);
+        printf(",\"compiler\":");
+        witan_json_write_string(stdout, c->compiler);
+        printf(",\"match\":%s,\"verdict\":", rc == 0 ? "true" : "false");
+        witan_json_write_string(stdout, verdict);
+        if (map_verdict)
+            printf(",\"source_map_matches\":%s",
+                   strcmp(map_verdict, "matches") == 0 ? "true" : "false");
+        if (x1[0])
+            printf(",\"module_bytes\":%zu,\"module_sha256\":\"%s\","
+                   "\"rebuilt_bytes\":%zu,\"rebuilt_sha256\":\"%s\"",
+                   c->module.len, x1, rebuilt_size, x2);
+        printf("}\n");
+    }
 out:
     witan__response__free_unpacked(resp, NULL);
     return rc;

@@ -18,8 +18,8 @@
 
 static const char usage[] =
     "usage: witan contract asm FILE [--out OUT]\n"
-    "       witan contract build FILE.wcl [--out OUT.wvm]\n"
-    "       witan contract check FILE.wcl\n"
+    "       witan contract build FILE.wcl [--out OUT.wvm] [--json]\n"
+    "       witan contract check FILE.wcl [--json]\n"
     "       witan contract disasm FILE\n"
     "       witan contract run FILE --entry NAME [--args ARG...] [--gas N]\n"
     "       witan contract deploy [FILE] --key K --name N --version V --gas G\n"
@@ -258,6 +258,7 @@ int cli_contract_compile(const char *path, bool check_only, uint8_t **bin,
 static int cmd_build(int argc, char **argv, bool check_only)
 {
     static const struct cli_opt build_opts[] = {{"--out", true, false},
+                                                {"--json", false, false},
                                                 {NULL, false, false}};
     const char *what = check_only ? "contract check" : "contract build";
     if (cli_args_check(argc, argv, 2, check_only ? build_opts + 1 : build_opts,
@@ -278,8 +279,15 @@ static int cmd_build(int argc, char **argv, bool check_only)
         return 1;
     if (e)
         return cli_fail(check_only ? "check" : "build", e);
+    bool json = cli_has_flag(argc, argv, "--json");
     if (check_only) {
-        printf("%s: no errors\n", in);
+        if (json) {
+            printf("{\"file\":");
+            witan_json_write_string(stdout, in);
+            printf(",\"errors\":0}\n");
+        } else {
+            printf("%s: no errors\n", in);
+        }
         return 0;
     }
     char def[4096], mapname[4096 + 8];
@@ -304,7 +312,15 @@ static int cmd_build(int argc, char **argv, bool check_only)
     free(map);
     if (e)
         return cli_fail("build", e);
-    printf("wrote %s (%zu bytes) and %s\n", out, size, mapname);
+    if (json) {
+        printf("{\"module\":");
+        witan_json_write_string(stdout, out);
+        printf(",\"bytes\":%zu,\"source_map\":", size);
+        witan_json_write_string(stdout, mapname);
+        printf("}\n");
+    } else {
+        printf("wrote %s (%zu bytes) and %s\n", out, size, mapname);
+    }
     return 0;
 }
 

@@ -206,6 +206,9 @@ j "contract asm" contract asm tests/vm/fib.wvs --out "$tmp/fib.wvm" --json
 j "contract disasm" contract disasm --json "$tmp/fib.wvm"
 j "contract run" contract run "$tmp/fib.wvm" --entry fib --args 20 --json
 has int 6765
+j "contract check" contract check contracts/examples/climate.wcl --json
+j "contract build" contract build contracts/examples/climate.wcl \
+    --out "$tmp/climate.wvm" --json
 j "model register --wait" model register "$model" $n --key "$key" \
     --name lin --input feed=t/x,subject=s,value=v --input feed=t/x,subject=s,year \
     --target feed=t/x,subject=s,value=v --wait --json
@@ -218,6 +221,7 @@ j "contract deploy" contract deploy $n --key "$key" --name warm --version 1 \
 j "contract list" contract list $n --json
 cid=$(field id)
 j "contract show" contract show "$cid" $n --json
+j "audit source" audit source "$cid" $n --json
 j "model ask --wait" model ask "$hash" $n --key "$key" --wait --json
 j "model ask (no wait)" model ask "$hash" $n --key "$key" --json
 j "query predictions" query predictions --model "$hash" $n --json
