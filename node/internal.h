@@ -88,10 +88,15 @@ struct replica; /* node/replica.c: consensus with other validators */
 /* Refusal reasons counted: WITAN_E* codes are negative and dense, so -code
  * indexes the counts (common.h; a code past it counts as the last). */
 #define NODE_REFUSAL_CODE_MAX 128
+/* Refusals are logged as one summary line per this interval at most. */
+#define NODE_REFUSAL_LOG_MS 60000
 struct node_metrics {
     uint64_t commits;
     uint64_t tx_admitted;
     uint64_t tx_refused[NODE_REFUSAL_CODE_MAX]; /* by -code */
+    /* The counts at the last summary line, and its time. */
+    uint64_t tx_refused_logged[NODE_REFUSAL_CODE_MAX];
+    int64_t refusal_log_ms;
     uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
     uint64_t latency_over, latency_sum_ms, latency_count;
     struct node_admitted {
@@ -208,6 +213,10 @@ void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
 /* /metrics (node/metrics.c): the admission counts into a response (items,
  * ptrs and names hold NODE_REFUSAL_CODE_MAX entries and must outlive it),
  * and the whole page in the Prometheus text format. */
+/* Logs, at most once per NODE_REFUSAL_LOG_MS, the transactions refused
+ * since the last such line, by reason: one line however many clients
+ * misbehave. Called where refusals happen and at each commit. */
+void node_metrics_log_refusals(struct node_metrics *m);
 void node_metrics_admissions(const struct node_metrics *m,
                              Witan__DropCount *items, Witan__DropCount **ptrs,
                              char (*names)[32], Witan__MetricsResponse *out);

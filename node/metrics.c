@@ -28,6 +28,37 @@ static void reason_name(int code, char out[32])
     out[i] = '\0';
 }
 
+void node_metrics_log_refusals(struct node_metrics *m)
+{
+    int64_t now = node_monotonic_ms();
+    if (m->refusal_log_ms != 0 && now - m->refusal_log_ms < NODE_REFUSAL_LOG_MS)
+        return;
+    char line[1024], name[32];
+    size_t len = 0;
+    uint64_t total = 0;
+    for (int i = 1; i < NODE_REFUSAL_CODE_MAX; i++) {
+        uint64_t d = m->tx_refused[i] - m->tx_refused_logged[i];
+        if (!d)
+            continue;
+        total += d;
+        reason_name(-i, name);
+        if (len < sizeof line)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %" PRIu64,
+                                    len ? ", " : "", name, d);
+    }
+    if (!total)
+        return;
+    int64_t since = m->refusal_log_ms ? (now - m->refusal_log_ms) / 1000 : 0;
+    if (m->refusal_log_ms)
+        WITAN_INFO("node", "%" PRIu64 " transactions refused in the last %"
+                   PRId64 " s: %s", total, since, line);
+    else
+        WITAN_INFO("node", "%" PRIu64 " transactions refused since start: %s",
+                   total, line);
+    memcpy(m->tx_refused_logged, m->tx_refused, sizeof m->tx_refused_logged);
+    m->refusal_log_ms = now;
+}
+
 void node_metrics_admissions(const struct node_metrics *m,
                              Witan__DropCount *items, Witan__DropCount **ptrs,
                              char (*names)[32], Witan__MetricsResponse *out)

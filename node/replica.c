@@ -374,6 +374,7 @@ static int deliver(void *ctx, const pbft_action *a,
     if (err)
         return err;
     node_heads_executed(n, a->height);
+    node_metrics_log_refusals(&n->metrics);
     err = hand_change(n);
     if (err)
         return err;

@@ -281,6 +281,8 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
     else
         n->metrics.tx_refused[-err < NODE_REFUSAL_CODE_MAX
                                   ? -err : NODE_REFUSAL_CODE_MAX - 1]++;
+    if (err)
+        node_metrics_log_refusals(&n->metrics);
     return err;
 }
 

@@ -299,6 +299,10 @@ static void test_logs_metrics_health(void **state)
     assert_true(count_in_log(log, "\"msg\":\"block committed\",\"height\":1,"
                                   "\"txs\":1,\"ok\":1,\"block_time\":") == 1);
     assert_true(count_in_log(log, "\"view\":0,\"proposer\":0}") >= 1);
+    /* Refusals: one summary line, the first at once (then at most one a
+     * minute, NODE_REFUSAL_LOG_MS). */
+    assert_true(count_in_log(log, "transactions refused since start: nonce 1") ==
+                1);
 
     /* /metrics, to the conventions. */
     assert_int_equal(nt_http(http_port, "GET", "/metrics", NULL, NULL, 0, page,
