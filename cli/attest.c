@@ -828,15 +828,7 @@ static void progress_show(struct progress *p, bool final)
         n += snprintf(line + n, sizeof line - n, ", %zu committed, %zu failed",
                       p->committed, p->failed);
     snprintf(line + n, sizeof line - n, "; %.0f rows/s, ETA %s", rate, eta);
-    if (p->tty) {
-        size_t len = strlen(line);
-        fprintf(stderr, "\r%s%*s", line,
-                (int)(p->drawn > len ? p->drawn - len : 0), "");
-        p->drawn = len;
-    } else {
-        fprintf(stderr, "%s\n", line);
-    }
-    fflush(stderr);
+    cli_progress_write(p->tty, &p->drawn, line);
 }
 
 static void progress_end(struct progress *p)

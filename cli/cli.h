@@ -336,6 +336,9 @@ void cli_progress_show(struct cli_progress *p, uint64_t done, uint64_t total,
                        bool final);
 /* Ends the terminal's line (before another message, and at the end). */
 void cli_progress_break(struct cli_progress *p);
+/* Writes one progress line on stderr: over the last on a terminal (tty;
+ * *drawn is the length of what stands there), else as a plain line. */
+void cli_progress_write(bool tty, size_t *drawn, const char *line);
 
 /* --- re-verifying blocks (cli/verify_pipe.c) ---------------------------------- */
 

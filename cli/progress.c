@@ -54,11 +54,16 @@ void cli_progress_show(struct cli_progress *p, uint64_t done, uint64_t total,
     else
         snprintf(line, sizeof line, "witan %s: %llu %s; %.0f %s/s", p->what,
                  (unsigned long long)done, p->unit, rate, p->unit);
-    if (p->tty) {
+    cli_progress_write(p->tty, &p->drawn, line);
+}
+
+void cli_progress_write(bool tty, size_t *drawn, const char *line)
+{
+    if (tty) {
         size_t len = strlen(line);
         fprintf(stderr, "\r%s%*s", line,
-                (int)(p->drawn > len ? p->drawn - len : 0), "");
-        p->drawn = len;
+                (int)(*drawn > len ? *drawn - len : 0), "");
+        *drawn = len;
     } else {
         fprintf(stderr, "%s\n", line);
     }
