@@ -498,10 +498,10 @@ static int cmd_consistency(int argc, char **argv)
                     (unsigned long long)new_size, new_path, c->n_proof);
         } else {
             rc = verdict(new_path, false,
-                         "the history signed at %llu blocks in %s is not a "
-                         "prefix of the one signed at %llu (a fork, or a "
-                         "proof from another history)",
-                         (unsigned long long)old_size, old_path,
+                         "%s and %s do NOT hold together: the history signed "
+                         "at %llu blocks is not a prefix of the one signed at "
+                         "%llu (a fork, or a proof from another history)",
+                         old_path, new_path, (unsigned long long)old_size,
                          (unsigned long long)new_size);
         }
     }
