@@ -42,6 +42,7 @@
 #include <nng/supplemental/http/http.h>
 #include <sodium.h>
 
+#include "contracts/lang/lang.h"
 #include "node/http_export.h"
 #include "node/internal.h"
 #include "render/render.h"
@@ -1218,7 +1219,50 @@ static bool hash_only(struct http_call *c, const char *hex, const char *what,
     return true;
 }
 
-/* GET /v1/tx/{hash}/runs: the contract runs a transaction caused. */
+/* A trapped run of a contract deployed with a source map (language.md,
+ * "Source map"): `{"run": i, "line", "col", "text"}`, the source line of
+ * the trap, read from the contract's source on chain. Rendered here, never
+ * stored; nothing when the contract has no map or the node cannot say. */
+static void trap_source(struct http_call *c, struct render_json *b,
+                        bool *any, size_t i, const Witan__ContractRun *run)
+{
+    if (!run->trap || run->contract.len != WITAN_HASH_SIZE)
+        return;
+    Witan__ContractsRequest q = WITAN__CONTRACTS_REQUEST__INIT;
+    q.id = run->contract;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
+    req.contracts = &q;
+    Witan__Response *resp;
+    if (node_call(c->w, &req, &resp))
+        return;
+    uint32_t line, col;
+    const char *text;
+    size_t len;
+    if (!resp->error && resp->contracts &&
+        resp->contracts->n_contracts == 1) {
+        const Witan__ContractRecord *k = resp->contracts->contracts[0];
+        if (k->source_map.len &&
+            lang_map_lookup((const char *)k->source_map.data,
+                            k->source_map.len, run->trap_function,
+                            run->trap_offset, &line, &col) == 0 &&
+            lang_source_line(k->source, strlen(k->source), line, &text,
+                             &len) == 0) {
+            char *copy = strndup(text, len);
+            render_json_printf(b, "%s{\"run\":%zu,\"line\":%u,\"col\":%u,"
+                                  "\"text\":",
+                               *any ? "," : "", i, line, col);
+            render_json_str(b, copy ? copy : "");
+            render_json_puts(b, "}");
+            free(copy);
+            *any = true;
+        }
+    }
+    witan__response__free_unpacked(resp, NULL);
+}
+
+/* GET /v1/tx/{hash}/runs: the contract runs a transaction caused, and
+ * `trap_sources`, the source line of each trap a source map can place. */
 static void route_runs(struct http_call *c, const char *hex)
 {
     uint8_t hash[WITAN_HASH_SIZE];
@@ -1229,7 +1273,25 @@ static void route_runs(struct http_call *c, const char *hex)
     Witan__Request req = WITAN__REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_RUNS;
     req.runs = &q;
-    answer_query(c, &req);
+    Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
+    if (!resp)
+        return;
+    if (resp->kind_case != WITAN__RESPONSE__KIND_RUNS) {
+        respond_error(c->aio, 502, WITAN_EDECODE, false,
+                      "the node answered with another kind of response");
+        witan__response__free_unpacked(resp, NULL);
+        return;
+    }
+    struct render_json b = {0};
+    bool first = true, any = false;
+    render_json_puts(&b, "{");
+    render_json_fields(&b, &resp->runs->base, &first);
+    render_json_puts(&b, first ? "\"trap_sources\":[" : ",\"trap_sources\":[");
+    for (size_t i = 0; i < resp->runs->n_runs; i++)
+        trap_source(c, &b, &any, i, resp->runs->runs[i]);
+    render_json_puts(&b, "]}\n");
+    respond_json(c->aio, 200, &b, false);
+    witan__response__free_unpacked(resp, NULL);
 }
 
 /* /v1/models/{hash}/scorecard */

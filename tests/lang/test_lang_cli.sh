@@ -76,8 +76,11 @@ run "run of a contract that needs the ledger" 1 "which the test host does not ha
 for try in 1 2 3; do
     port=$((52000 + (($$ + try * 67) % 200) * 10))
     rm -rf "$net"
+    hport=$((port + 7))
     if "$w" testnet init --validators 1 --dir "$net" --base-port "$port" \
         --allow-no-fault-tolerance >/dev/null &&
+        sed -i "s|^http_listen = .*|http_listen = http://127.0.0.1:$hport|" \
+            "$net/node0/config" &&
         "$w" testnet start "$net" >/dev/null 2>&1; then
         started=1
         break
@@ -110,6 +113,20 @@ run "audit source: unknown compiler" 1 'no compiler "witan-wcl 9"' -- audit sour
 dep half "$tmp/trap.wcl"
 run "call on chain names the trap's line" 1 "trap at line 4:15 of the source:     return 10 / d;" -- contract call "$id" half --int 2 --node "$node" --key "$key"
 run "call on chain returns" 0 "result" -- contract call "$id" half --int 3 --node "$node" --key "$key"
+# The API places the trap too: /v1/tx/{hash}/runs, trap_sources.
+"$w" contract call "$id" half --int 2 --node "$node" --key "$key" --json \
+    >"$tmp/call.json" 2>/dev/null
+/usr/bin/python3 - "$tmp/call.json" "$hport" >"$tmp/out" 2>&1 <<'PY' ||
+import json, sys, urllib.request
+tx = json.load(open(sys.argv[1]))["receipt"]["tx_hash"]
+url = "http://127.0.0.1:%s/v1/tx/%s/runs" % (sys.argv[2], tx)
+r = json.load(urllib.request.urlopen(url))
+t = r["trap_sources"]
+assert len(t) == 1 and t[0]["line"] == 4 and t[0]["col"] == 15, r
+assert t[0]["text"] == "    return 10 / d;", t
+print("ok")
+PY
+    fail "API trap_sources: $(cat "$tmp/out")"
 
 [ "$fails" -eq 0 ] && echo "test_lang_cli: all passed"
 [ "$fails" -eq 0 ]
