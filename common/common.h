@@ -322,4 +322,24 @@ int witan_time_parse(const char *text, int64_t *ms);
  * error: a sentence without a leading capital or final stop. */
 const char *witan_time_error(int err);
 
+/* --- Thread pool (common/pool.c) ------------------------------------------- */
+
+/* The most threads a pool runs, the caller's included. */
+#define WITAN_POOL_THREADS_MAX 64
+
+/* One parallel loop at a time over `threads` threads, the caller's
+ * included (threads - 1 are started). Made at the edge (the node, the
+ * CLI) and handed to cores, which never make threads themselves. */
+typedef struct witan_pool witan_pool;
+int witan_pool_new(unsigned threads, witan_pool **out);
+void witan_pool_free(witan_pool *p);
+/* Threads a loop runs on, the caller's included; 1 for a NULL pool. */
+unsigned witan_pool_threads(const witan_pool *p);
+/* Calls fn(ctx, i) once for every i < n and returns when all have
+ * returned; NULL pool: in order, on the caller's thread. Each call must
+ * write only what is its own (slot i), so that results never depend on
+ * which thread ran it. */
+void witan_pool_run(witan_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
+                    void *ctx);
+
 #endif

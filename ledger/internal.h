@@ -21,6 +21,9 @@ struct ledger_vset {
 
 struct ledger {
     store *s;
+    /* Threads a block's signatures are checked on (ledger_set_pool); NULL:
+     * the caller's alone. */
+    witan_pool *pool;
     const Witan__Genesis *g;
     uint8_t genesis_hash[WITAN_HASH_SIZE];
     struct ledger_tip tip;

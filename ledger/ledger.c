@@ -664,6 +664,37 @@ static int cmp_digest(const void *a, const void *b)
     return memcmp(a, b, WITAN_HASH_SIZE);
 }
 
+void ledger_set_pool(ledger *l, witan_pool *pool)
+{
+    l->pool = pool;
+}
+
+/* The stateless rule (ledger_tx_decode, signature included) on one
+ * transaction of a block, on a pool thread: ok[i] and its hash. */
+struct sig_pass {
+    const ledger *l;
+    const uint8_t *const *ptrs;
+    const size_t *sizes;
+    const bool *skip;
+    bool *ok;
+    wcrypto_digest *hashes;
+};
+
+static void sig_pass_one(void *ctx, size_t i)
+{
+    struct sig_pass *s = ctx;
+    if (s->skip[i])
+        return;
+    struct ledger_tx tx;
+    char why[LEDGER_WHY_SIZE];
+    if (ledger_tx_decode(s->l, s->ptrs[i], s->sizes[i], true, &tx, why,
+                         sizeof why) == 0) {
+        memcpy(s->hashes[i], tx.hash, WITAN_HASH_SIZE);
+        s->ok[i] = true;
+        ledger_tx_release(&tx);
+    }
+}
+
 /* ledger_block_check inside a transaction (read or the apply's write). */
 static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
                        const Witan__BlockHeader *h,
@@ -677,9 +708,33 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
     wcrypto_digest *hashes = malloc((n ? n : 1) * sizeof *hashes);
     const uint8_t **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
     size_t *sizes = malloc((n ? n : 1) * sizeof *sizes);
+    /* With a pool: the signatures first, on its threads (a transaction
+     * that passes there is done; one that fails is decoded again below,
+     * so the first failure in block order is named as one thread names
+     * it). */
+    bool *skip = NULL, *ok = NULL;
+    bool parallel = l->pool && witan_pool_threads(l->pool) > 1 &&
+                    o->verify_signatures && n > 1;
     if (!hashes || !ptrs || !sizes) {
         err = WITAN_ENOMEM;
         goto out;
+    }
+    if (parallel) {
+        skip = calloc(n, sizeof *skip);
+        ok = calloc(n, sizeof *ok);
+        if (!skip || !ok) {
+            err = WITAN_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ptrs[i] = b->txs[i].data;
+            sizes[i] = b->txs[i].len;
+            skip[i] = sizes[i] > ledger_params(l)->tx_size_max ||
+                      (o->checked &&
+                       o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]));
+        }
+        struct sig_pass sp = {l, ptrs, sizes, skip, ok, hashes};
+        witan_pool_run(l->pool, n, sig_pass_one, &sp);
     }
     for (size_t i = 0; i < n && !err; i++) {
         ptrs[i] = b->txs[i].data;
@@ -694,6 +749,8 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
             err = WITAN_ELIMIT;
             break;
         }
+        if (ok && ok[i])
+            continue;
         if (o->checked && o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]))
             continue;
         struct ledger_tx tx;
@@ -737,6 +794,8 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
             }
     }
 out:
+    free(skip);
+    free(ok);
     free(hashes);
     free(ptrs);
     free(sizes);

@@ -187,6 +187,12 @@ struct ledger_check_opts {
  * calls it before it executes one, so a block a correct replica certified
  * is never refused by a correct ledger. Nothing written.
  */
+/* Hands the ledger a pool of threads (common.h) on which blocks' transaction
+ * signatures are checked, block check and apply alike; NULL: one thread.
+ * Verdicts and messages are those of one thread. The caller keeps it and
+ * frees it after the ledger. */
+void ledger_set_pool(ledger *l, witan_pool *pool);
+
 int ledger_block_check(ledger *l, const uint8_t *block, size_t size,
                        const struct ledger_check_opts *o, char *why,
                        size_t why_size);

@@ -185,6 +185,9 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
         } else if (strcmp(key, "send_queue_count") == 0) {
             bad = parse_u64(value, 1, 65536, &v);
             c->send_queue_count = (uint32_t)v;
+        } else if (strcmp(key, "verify_threads") == 0) {
+            bad = parse_u64(value, 0, WITAN_POOL_THREADS_MAX, &v);
+            c->verify_threads = (uint32_t)v;
         } else {
             snprintf(why, why_size, "%s:%d: unknown setting '%s'", path,
                      line_no, key);
@@ -289,6 +292,9 @@ int node_config_write(const char *path, const struct node_config *c)
             "# Messages queued for one peer; past it they are dropped and\n"
             "# counted, so a slow peer never blocks the others.\n"
             "send_queue_count = %u\n\n"
+            "# Threads a block's transaction signatures are checked on (0:\n"
+            "# the online CPUs).\n"
+            "verify_threads = %u\n\n"
             "# TLS between validators (with tls+tcp:// addresses): this node's\n"
             "# ECDSA P-256 certificate and key, and the CA every peer's\n"
             "# certificate must chain to (peers without one are refused).\n"
@@ -307,7 +313,7 @@ int node_config_write(const char *path, const struct node_config *c)
             c->p2p_listen[0] ? "" : "# ", c->p2p_listen[0] ? c->p2p_listen
                                                              : "tcp://127.0.0.1:7401",
             c->peer_count ? "" : "# ", peers_text, c->view_timeout_ms,
-            c->view_timeout_max_ms, c->send_queue_count,
+            c->view_timeout_max_ms, c->send_queue_count, c->verify_threads,
             c->tls_cert[0] ? "" : "# ",
             c->tls_cert[0] ? c->tls_cert : "tls-cert.pem",
             c->tls_key[0] ? "" : "# ", c->tls_key[0] ? c->tls_key : "tls-key.pem",

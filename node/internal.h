@@ -167,6 +167,7 @@ struct node {
     const struct node_config *cfg;
     Witan__Genesis *genesis;
     ledger *l;
+    witan_pool *verify_pool; /* the ledger's (ledger_set_pool) */
     wcrypto_keypair key;
     uint32_t validator_index; /* in the validator set in force */
     struct mempool pool;

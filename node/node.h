@@ -46,6 +46,9 @@ struct node_config {
     uint32_t view_timeout_ms;     /* first view-change timeout */
     uint32_t view_timeout_max_ms; /* ceiling of its doubling */
     uint32_t send_queue_count;    /* messages queued per peer, then dropped */
+    /* Threads a block's signatures are checked on (0: the online CPUs, at
+     * most WITAN_POOL_THREADS_MAX). */
+    uint32_t verify_threads;
     /* TLS on validator links (tls+tcp:// addresses): this node's ECDSA
      * certificate and key, and the CA its peers' certificates must chain to.
      * Paths relative to the home. Empty: no TLS. */

@@ -15,6 +15,7 @@
  */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -812,6 +813,19 @@ static int load_home(struct node *n, const char *home)
         WITAN_ERROR("node", "home %s refused: %s", home, why);
         return err;
     }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = n->cfg->verify_threads ? n->cfg->verify_threads
+                       : online < 1 ? 1
+                       : online > WITAN_POOL_THREADS_MAX
+                           ? WITAN_POOL_THREADS_MAX
+                           : (unsigned)online;
+    err = witan_pool_new(threads, &n->verify_pool);
+    if (err) {
+        WITAN_ERROR("node", "no threads to check signatures on: %s",
+                    witan_err_message(err));
+        return err;
+    }
+    ledger_set_pool(n->l, n->verify_pool);
     return WITAN_OK;
 }
 
@@ -823,6 +837,7 @@ static void node_cleanup(struct node *n)
     free(n->selection);
     free(n->metrics.admitted);
     ledger_close(n->l);
+    witan_pool_free(n->verify_pool);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
 }

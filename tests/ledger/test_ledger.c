@@ -95,6 +95,80 @@ static void test_cert_canonical(void **state)
     free_world(w);
 }
 
+/* A block's signatures checked on a pool of threads (ledger_set_pool):
+ * the verdict and the message, the first bad transaction in block order
+ * named, are those of one thread, wherever the bad ones are and however
+ * many threads run. */
+static void test_signatures_on_pool(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    struct world *w = new_world("pool");
+    static const int bad_sets[][2] = {{-1, -1}, {0, -1}, {17, -1},
+                                      {39, -1}, {17, 5},  {38, 39}};
+    witan_pool *pools[3] = {NULL, NULL, NULL};
+    static const unsigned threads[3] = {2, 3, 4};
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(witan_pool_new(threads[t], &pools[t]), 0);
+    for (size_t b = 0; b < sizeof bad_sets / sizeof bad_sets[0]; b++) {
+        uint8_t *envs[N];
+        size_t sizes[N];
+        struct ledger_tx txs[N], *ptrs[N];
+        char why[WHY_SIZE];
+        for (int i = 0; i < N; i++) {
+            envs[i] = attest_tx(&w->provider, w->provider_addr, 1 + (uint64_t)i,
+                                (struct attest_spec){.time_ms = 1 + i,
+                                                     .feed = "pool/x"},
+                                &sizes[i]);
+            if (i == bad_sets[b][0] || i == bad_sets[b][1])
+                envs[i][sizes[i] - 1] ^= 0x01; /* its signature's last byte */
+            assert_int_equal(ledger_tx_decode(w->l, envs[i], sizes[i], false,
+                                              &txs[i], why, sizeof why),
+                             0);
+            ptrs[i] = &txs[i];
+        }
+        struct ledger_tip tip;
+        ledger_tip(w->l, &tip);
+        struct ledger_block blk;
+        assert_int_equal(ledger_block_build(w->l, ptrs, N, tip.time_ms + 1000,
+                                            0, 0, &blk),
+                         0);
+        const struct ledger_check_opts opts = {.verify_signatures = true};
+        char one[WHY_SIZE] = "";
+        ledger_set_pool(w->l, NULL);
+        int want = ledger_block_check(w->l, blk.bytes, blk.size, &opts, one,
+                                      sizeof one);
+        assert_int_equal(want, bad_sets[b][0] < 0 ? 0 : WITAN_ESIG);
+        for (int t = 0; t < 3; t++) {
+            for (int round = 0; round < 5; round++) {
+                char many[WHY_SIZE] = "";
+                ledger_set_pool(w->l, pools[t]);
+                assert_int_equal(ledger_block_check(w->l, blk.bytes, blk.size,
+                                                    &opts, many, sizeof many),
+                                 want);
+                assert_string_equal(many, one);
+            }
+        }
+        if (want) {
+            char first[32];
+            int k = bad_sets[b][1] >= 0 && bad_sets[b][1] < bad_sets[b][0]
+                        ? bad_sets[b][1]
+                        : bad_sets[b][0];
+            snprintf(first, sizeof first, "transaction %d of", k);
+            assert_non_null(strstr(one, first));
+        }
+        ledger_set_pool(w->l, NULL);
+        ledger_block_free(&blk);
+        for (int i = 0; i < N; i++) {
+            ledger_tx_release(&txs[i]);
+            free(envs[i]);
+        }
+    }
+    for (int t = 0; t < 3; t++)
+        witan_pool_free(pools[t]);
+    free_world(w);
+}
+
 /* The transactions root covers whole envelopes, signatures included: a
  * block whose copy of a transaction differs from the proposed one only in
  * signature bytes has another root, so it is refused by the one validity
@@ -1342,6 +1416,7 @@ int main(void)
         cmocka_unit_test(test_posted_prediction_and_gap),
         cmocka_unit_test(test_prediction_problems),
         cmocka_unit_test(test_extrapolation_allowed),
+        cmocka_unit_test(test_signatures_on_pool),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
