@@ -231,8 +231,14 @@ void node_handle_request(struct node *n, nng_msg *msg);
  * pool rules. 0 when admitted or already known; the error and `why`
  * otherwise. *hash_out gets the transaction hash when it decoded. */
 int node_admit(struct node *n, const uint8_t *env, size_t size,
-               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
-               size_t why_size);
+               bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+               bool *decoded, char *why, size_t why_size);
+/* The stateless rule, signature included, on every envelope of a batch at
+ * once on the node's pool (verify_threads): ok[i] true when envelope i
+ * passed, so node_admit need not check its signature again (sig_checked).
+ * All false with one thread: node_admit checks each itself. */
+void node_presign(struct node *n, const ProtobufCBinaryData *envs,
+                  size_t count, bool *ok);
 
 /* The JSON body of POST /v1/tx (http.c): {"envelope": "<base64>"} or
  * {"envelopes": [...]} into a malloc'd array of malloc'd envelopes (free

@@ -235,16 +235,44 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
+struct presign {
+    struct node *n;
+    const ProtobufCBinaryData *envs;
+    bool *ok;
+};
+
+static void presign_one(void *ctx, size_t i)
+{
+    struct presign *p = ctx;
+    struct ledger_tx tx;
+    char why[LEDGER_WHY_SIZE];
+    if (ledger_tx_decode(p->n->l, p->envs[i].data, p->envs[i].len, true, &tx,
+                         why, sizeof why) == 0) {
+        p->ok[i] = true;
+        ledger_tx_release(&tx);
+    }
+}
+
+void node_presign(struct node *n, const ProtobufCBinaryData *envs,
+                  size_t count, bool *ok)
+{
+    memset(ok, 0, count * sizeof *ok);
+    if (count < 2 || witan_pool_threads(n->verify_pool) < 2)
+        return;
+    struct presign p = {n, envs, ok};
+    witan_pool_run(n->verify_pool, count, presign_one, &p);
+}
+
 static int admit(struct node *n, const uint8_t *env, size_t size,
-                 uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
-                 size_t why_size)
+                 bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+                 bool *decoded, char *why, size_t why_size)
 {
     struct ledger_tx tx;
     *decoded = false;
     int err = node_disk_check(n, why, why_size);
     if (err)
         return err;
-    err = ledger_tx_decode(n->l, env, size, true, &tx, why, why_size);
+    err = ledger_tx_decode(n->l, env, size, !sig_checked, &tx, why, why_size);
     if (err)
         return err;
     *decoded = true;
@@ -273,10 +301,11 @@ static int admit(struct node *n, const uint8_t *env, size_t size,
 
 /* Counts every outcome for /metrics (admitted, or refused by reason). */
 int node_admit(struct node *n, const uint8_t *env, size_t size,
-               uint8_t hash_out[WITAN_HASH_SIZE], bool *decoded, char *why,
-               size_t why_size)
+               bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+               bool *decoded, char *why, size_t why_size)
 {
-    int err = admit(n, env, size, hash_out, decoded, why, why_size);
+    int err = admit(n, env, size, sig_checked, hash_out, decoded, why,
+                    why_size);
     if (!err)
         n->metrics.tx_admitted++;
     else
@@ -289,13 +318,13 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
 
 /* Admits one envelope for a client; true when it newly entered the pool. */
 static bool submit_one(struct node *n, const ProtobufCBinaryData *env,
-                       Witan__SubmitResult *res,
+                       bool sig_checked, Witan__SubmitResult *res,
                        uint8_t hash_out[WITAN_HASH_SIZE])
 {
     char why[LEDGER_WHY_SIZE] = "";
     bool decoded;
-    int err = node_admit(n, env->data, env->len, hash_out, &decoded, why,
-                         sizeof why);
+    int err = node_admit(n, env->data, env->len, sig_checked, hash_out,
+                         &decoded, why, sizeof why);
     if (decoded)
         res->tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash_out};
     if (err == WITAN_EEXIST)
@@ -333,10 +362,14 @@ static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
         return;
     }
     ProtobufCBinaryData *admitted = calloc(alloc, sizeof *admitted);
+    bool *sig_ok = calloc(alloc, sizeof *sig_ok);
+    if (sig_ok)
+        node_presign(n, req->envelopes, count, sig_ok);
     size_t admitted_count = 0;
     for (size_t i = 0; i < count; i++) {
         witan__submit_result__init(&b->results[i]);
-        if (submit_one(n, &req->envelopes[i], &b->results[i], b->hashes[i]) &&
+        if (submit_one(n, &req->envelopes[i], sig_ok && sig_ok[i],
+                       &b->results[i], b->hashes[i]) &&
             admitted)
             admitted[admitted_count++] = req->envelopes[i];
         b->pointers[i] = &b->results[i];
@@ -346,6 +379,7 @@ static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
     if (n->replica && admitted_count)
         replica_on_admitted(n, admitted, admitted_count);
     free(admitted);
+    free(sig_ok);
     b->response.n_results = count;
     b->response.results = b->pointers;
     resp->kind_case = WITAN__RESPONSE__KIND_SUBMIT;
