@@ -71,12 +71,9 @@ static void print_trap_line(const char *address, const Witan__ContractRun *run)
     size_t ln;
     if (resp->contracts && resp->contracts->n_contracts == 1) {
         const Witan__ContractRecord *c = resp->contracts->contracts[0];
-        if (c->source_map.len &&
-            lang_map_lookup((const char *)c->source_map.data,
-                            c->source_map.len, run->trap_function,
-                            run->trap_offset, &line, &col) == 0 &&
-            lang_source_line(c->source, strlen(c->source), line, &ls,
-                             &ln) == 0)
+        if (lang_trap_source(c->source_map.data, c->source_map.len,
+                             c->source, run->trap_function, run->trap_offset,
+                             &line, &col, &ls, &ln) == 0)
             printf("  trap at line %u:%u of the source: %.*s\n", line, col,
                    (int)(ln > 200 ? 200 : ln), ls);
     }

@@ -1242,12 +1242,9 @@ static void trap_source(struct http_call *c, struct render_json *b,
     if (!resp->error && resp->contracts &&
         resp->contracts->n_contracts == 1) {
         const Witan__ContractRecord *k = resp->contracts->contracts[0];
-        if (k->source_map.len &&
-            lang_map_lookup((const char *)k->source_map.data,
-                            k->source_map.len, run->trap_function,
-                            run->trap_offset, &line, &col) == 0 &&
-            lang_source_line(k->source, strlen(k->source), line, &text,
-                             &len) == 0) {
+        if (lang_trap_source(k->source_map.data, k->source_map.len,
+                             k->source, run->trap_function, run->trap_offset,
+                             &line, &col, &text, &len) == 0) {
             char *copy = strndup(text, len);
             render_json_printf(b, "%s{\"run\":%zu,\"line\":%u,\"col\":%u,"
                                   "\"text\":",

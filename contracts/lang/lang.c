@@ -441,6 +441,17 @@ int lang_source_line(const char *src, size_t size, uint32_t line,
     return 0;
 }
 
+int lang_trap_source(const uint8_t *map, size_t map_size, const char *src,
+                     uint32_t func, uint32_t word, uint32_t *line,
+                     uint32_t *col, const char **text, size_t *len)
+{
+    if (!map || !map_size || !src)
+        return WITAN_ENOTFOUND;
+    int err = lang_map_lookup((const char *)map, map_size, func, word, line,
+                              col);
+    return err ? err : lang_source_line(src, strlen(src), *line, text, len);
+}
+
 static void error_at(struct lc *c, uint32_t line, uint32_t col,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void error_at(struct lc *c, uint32_t line, uint32_t col,

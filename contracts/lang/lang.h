@@ -74,4 +74,11 @@ int lang_map_lookup(const char *map, size_t map_size, uint32_t func,
 int lang_source_line(const char *src, size_t size, uint32_t line,
                      const char **start, size_t *len);
 
+/* Where a trap at word `word` of function `func` stands in a deployed
+ * contract's source (its map and its source text): *line, *col and that
+ * line of the source (*text, *len). 0, or the error of either step. */
+int lang_trap_source(const uint8_t *map, size_t map_size, const char *src,
+                     uint32_t func, uint32_t word, uint32_t *line,
+                     uint32_t *col, const char **text, size_t *len);
+
 #endif
