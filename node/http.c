@@ -1363,8 +1363,10 @@ static void route_proof(struct http_call *c, const char *rest)
     witan__response__free_unpacked(resp, NULL);
 }
 
-/* /v1/heads/latest, /v1/heads/{size}: the C2SP signed note, as text. */
-static void route_head(struct http_call *c, const char *which)
+/* /v1/heads/latest, /v1/heads/{size}: the C2SP signed note, as text; with
+ * `sets` (/v1/heads/{size}/sets), the set chain it is checked against, the
+ * JSON `witan audit head --sets-out` writes (proofs.md). */
+static void route_head(struct http_call *c, const char *which, bool sets)
 {
     static const char *const known[] = {NULL};
     if (params_check(&c->params, known, c->why, sizeof c->why)) {
@@ -1375,7 +1377,8 @@ static void route_head(struct http_call *c, const char *which)
     if (strcmp(which, "latest") != 0 && (parse_u64(which, &size) || !size)) {
         respond_error(c->aio, 400, WITAN_EINVAL, false,
                       "a head is /v1/heads/latest or /v1/heads/{size}, a "
-                      "positive number of blocks");
+                      "positive number of blocks (and its set chain "
+                      "/v1/heads/{latest or size}/sets)");
         return;
     }
     Witan__HeadRequest q = WITAN__HEAD_REQUEST__INIT;
@@ -1386,7 +1389,19 @@ static void route_head(struct http_call *c, const char *which)
     Witan__Response *resp = call_or_answer(c->w, c->aio, &req);
     if (!resp)
         return;
-    if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD)
+    if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD && sets) {
+        char *text = NULL;
+        size_t n = 0;
+        int err = ledger_validator_changes_to_json(
+            resp->head->validator_changes, resp->head->n_validator_changes,
+            &text, &n);
+        if (err)
+            respond_error(c->aio, 500, err, false, "%s",
+                          witan_err_message(err));
+        else
+            respond(c->aio, 200, "application/json", text, n, false);
+        free(text);
+    } else if (resp->kind_case == WITAN__RESPONSE__KIND_HEAD)
         respond(c->aio, 200, "text/plain; charset=utf-8", resp->head->note,
                 strlen(resp->head->note), false);
     else
@@ -1900,9 +1915,13 @@ static void h_proof(struct http_call *c, char *arg)
 static void h_head_latest(struct http_call *c, char *arg)
 {
     (void)arg;
-    route_head(c, "latest");
+    route_head(c, "latest", false);
 }
-static void h_head(struct http_call *c, char *arg) { route_head(c, arg); }
+static void h_head(struct http_call *c, char *arg) { route_head(c, arg, false); }
+static void h_head_sets(struct http_call *c, char *arg)
+{
+    route_head(c, arg, true);
+}
 static void h_account(struct http_call *c, char *arg) { route_account(c, arg); }
 static void h_export(struct http_call *c, char *arg) { route_export(c, arg); }
 static void h_block(struct http_call *c, char *arg) { route_block(c, arg); }
@@ -1955,6 +1974,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/v1/proofs/predictions/{key}", h_proof, false},
     {"GET", "/v1/proofs/decisions/{id}", h_proof, false},
     {"GET", "/v1/heads/latest", h_head_latest, false},
+    {"GET", "/v1/heads/{size}/sets", h_head_sets, false},
     {"GET", "/v1/heads/{size}", h_head, false},
     {"GET", "/v1/export/{kind}", h_export, false},
 };
