@@ -88,6 +88,9 @@ struct replica; /* node/replica.c: consensus with other validators */
 /* Refusal reasons counted: WITAN_E* codes are negative and dense, so -code
  * indexes the counts (common.h; a code past it counts as the last). */
 #define NODE_REFUSAL_CODE_MAX 128
+/* Recent heights whose proposal time is kept for the phase metrics: a
+ * block commits within the consensus window of its proposal. */
+#define NODE_PHASE_RING 256
 /* Refusals are logged as one summary line per this interval at most. */
 #define NODE_REFUSAL_LOG_MS 60000
 struct node_metrics {
@@ -101,8 +104,19 @@ struct node_metrics {
     uint64_t latency_over, latency_sum_ms, latency_count;
     struct node_admitted {
         uint64_t key; /* 0: empty */
-        int64_t admit_ms;
+        int64_t admit_us;
     } *admitted;
+    /* Where the time of the transactions this node admitted went, summed
+     * over phase_count of them (spec/node.md, "Metrics"): admission to the
+     * proposal that carried it (built here, or first judged here), that
+     * proposal to its commit (the core delivering it), and commit to
+     * durable (the ledger's synced write). */
+    uint64_t phase_admit_proposal_us, phase_proposal_commit_us,
+        phase_commit_durable_us, phase_count;
+    struct node_proposal_at {
+        uint64_t height; /* 0: empty */
+        int64_t us;
+    } proposal_at[NODE_PHASE_RING];
     size_t admitted_cap, admitted_count; /* cap: a power of two */
 };
 
@@ -205,11 +219,12 @@ void replica_send(struct node *n, uint32_t to, uint8_t kind,
 
 /* Counts one committed block and the commit latency of its transactions
  * (those admitted here; others are not timed). Cannot fail. */
-void node_metrics_commit_hashes(struct node *n,
+void node_metrics_commit_hashes(struct node *n, uint64_t height,
+                                int64_t commit_us, int64_t durable_us,
                                 const uint8_t (*hashes)[WITAN_HASH_SIZE],
                                 size_t count);
-void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
-                         size_t count);
+/* The moment this node built, or first judged, the proposal of `height`. */
+void node_metrics_proposal(struct node *n, uint64_t height);
 
 /* /metrics (node/metrics.c): the admission counts into a response (items,
  * ptrs and names hold NODE_REFUSAL_CODE_MAX entries and must outlive it),
@@ -250,6 +265,7 @@ int node_http_parse_tx_json(const char *text, size_t size,
 
 /* Monotonic and wall-clock milliseconds. */
 int64_t node_monotonic_ms(void);
+int64_t node_monotonic_us(void);
 int64_t node_wall_ms(void);
 
 /* Multi-validator operation (replica.c). replica_run replaces the solo

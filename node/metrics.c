@@ -258,6 +258,26 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
     render_json_printf(b, "\nwitan_commit_latency_seconds_count %" PRIu64 "\n",
                        m->commit_latency_count);
 
+    head(b, "witan_transaction_phase_seconds", "summary",
+         "Where the time of the transactions this node admitted went: from "
+         "admission to the proposal that carried it, that proposal to its "
+         "commit, commit to durable.");
+    static const char *const phases[3] = {"admission_to_proposal",
+                                          "proposal_to_commit",
+                                          "commit_to_durable"};
+    const uint64_t sums[3] = {m->phase_admit_proposal_us,
+                              m->phase_proposal_commit_us,
+                              m->phase_commit_durable_us};
+    for (int k = 0; k < 3; k++)
+        render_json_printf(b,
+                           "witan_transaction_phase_seconds_sum{phase=\"%s\"} "
+                           "%" PRIu64 ".%06u\n"
+                           "witan_transaction_phase_seconds_count{phase=\"%s\"} "
+                           "%" PRIu64 "\n",
+                           phases[k], sums[k] / 1000000,
+                           (unsigned)(sums[k] % 1000000), phases[k],
+                           m->phase_count);
+
     one(b, "witan_http_connections_open", "gauge", "HTTP connections open.",
         m->http_connections_open);
     head(b, "witan_http_connections_closed_total", "counter",

@@ -219,6 +219,7 @@ static bool pool_checked(void *ctx, const uint8_t *env, size_t size,
 static bool validate(void *ctx, const pbft_action *a)
 {
     struct node *n = ctx;
+    node_metrics_proposal(n, a->height);
     const struct ledger_check_opts opts = {
         .verify_signatures = true, .checked = pool_checked, .ctx = n};
     char why[LEDGER_WHY_SIZE];
@@ -303,6 +304,7 @@ static int deliver(void *ctx, const pbft_action *a,
 {
     struct node *n = ctx;
     struct replica *r = n->replica;
+    int64_t commit_us = node_monotonic_us();
     Witan__Block *b = witan_unpack_or_null(&witan__block__descriptor,
                                            a->data.data, a->data.size);
     if (!b)
@@ -338,10 +340,12 @@ static int deliver(void *ctx, const pbft_action *a,
             err = WITAN_ENOMEM;
     }
     struct ledger_apply_stats stats;
+    int64_t durable_us = 0;
     char why[LEDGER_WHY_SIZE];
     if (!err) {
         err = ledger_block_apply(n->l, a->data.data, a->data.size, cert,
                                  verify, &stats, why, sizeof why);
+        durable_us = node_monotonic_us();
         if (err)
             WITAN_ERROR("node",
                         "committed block %llu cannot be executed: %s (%s); "
@@ -361,7 +365,8 @@ static int deliver(void *ctx, const pbft_action *a,
         if (derr)
             WITAN_WARN("node", "%zu dropped transactions not remembered: %s",
                        drop_count, witan_err_message(derr));
-        node_metrics_commit_hashes(n, (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
+        node_metrics_commit_hashes(n, a->height, commit_us, durable_us,
+                                   (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
                                    b->n_txs);
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
@@ -429,6 +434,7 @@ static void mutate(pbft_bytes *txs, size_t *count, uint8_t **scratch)
 static int build(void *ctx, struct node_driver *d, uint64_t height)
 {
     struct node *n = ctx;
+    node_metrics_proposal(n, height);
     /* The parameters in force for the block being built: governance may
      * have changed them at the last boundary (spec/governance.md). */
     const Witan__Params *params = ledger_params(n->l);

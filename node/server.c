@@ -38,6 +38,13 @@ int64_t node_monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t node_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static Witan__Error *make_error(int code, const char *why)
 {
     Witan__Error *e = malloc(sizeof *e);
@@ -96,14 +103,20 @@ static void metrics_admitted(struct node_metrics *m,
         i = (i + 1) & mask;
     if (!m->admitted[i].key)
         m->admitted_count++;
-    m->admitted[i] = (struct node_admitted){key, node_monotonic_ms()};
+    m->admitted[i] = (struct node_admitted){key, node_monotonic_us()};
 }
 
 /* Removes the hash's entry (shifting later ones of its run back, so that
  * lookups need no tombstones) and records its latency. */
+static int64_t positive(int64_t d)
+{
+    return d > 0 ? d : 0;
+}
+
 static void metrics_committed(struct node_metrics *m,
                               const uint8_t hash[WITAN_HASH_SIZE],
-                              int64_t now_ms)
+                              int64_t proposal_us, int64_t commit_us,
+                              int64_t durable_us)
 {
     if (!m->admitted)
         return;
@@ -113,8 +126,16 @@ static void metrics_committed(struct node_metrics *m,
         i = (i + 1) & mask;
     if (!m->admitted[i].key)
         return;
-    int64_t ms = now_ms - m->admitted[i].admit_ms;
-    uint64_t latency = ms > 0 ? (uint64_t)ms : 0;
+    int64_t admit_us = m->admitted[i].admit_us;
+    uint64_t latency = (uint64_t)positive(durable_us - admit_us) / 1000;
+    if (proposal_us && proposal_us >= admit_us) {
+        m->phase_admit_proposal_us += (uint64_t)(proposal_us - admit_us);
+        m->phase_proposal_commit_us +=
+            (uint64_t)positive(commit_us - proposal_us);
+        m->phase_commit_durable_us +=
+            (uint64_t)positive(durable_us - commit_us);
+        m->phase_count++;
+    }
     size_t b = 0;
     while (b < NODE_LATENCY_BUCKET_COUNT && latency > latency_le_ms[b])
         b++;
@@ -138,22 +159,27 @@ static void metrics_committed(struct node_metrics *m,
     }
 }
 
-void node_metrics_commit_hashes(struct node *n,
+void node_metrics_proposal(struct node *n, uint64_t height)
+{
+    struct node_proposal_at *p =
+        &n->metrics.proposal_at[height % NODE_PHASE_RING];
+    if (p->height != height) /* the first time only: a view change may
+                                re-propose it */
+        *p = (struct node_proposal_at){height, node_monotonic_us()};
+}
+
+void node_metrics_commit_hashes(struct node *n, uint64_t height,
+                                int64_t commit_us, int64_t durable_us,
                                 const uint8_t (*hashes)[WITAN_HASH_SIZE],
                                 size_t count)
 {
-    int64_t now_ms = node_monotonic_ms();
+    const struct node_proposal_at *p =
+        &n->metrics.proposal_at[height % NODE_PHASE_RING];
+    /* A block fetched by state transfer had no proposal here. */
+    int64_t proposal_us = p->height == height ? p->us : 0;
     for (size_t i = 0; i < count; i++)
-        metrics_committed(&n->metrics, hashes[i], now_ms);
-    n->metrics.commits++;
-}
-
-void node_metrics_commit(struct node *n, struct ledger_tx *const *txs,
-                         size_t count)
-{
-    int64_t now_ms = node_monotonic_ms();
-    for (size_t i = 0; i < count; i++)
-        metrics_committed(&n->metrics, txs[i]->hash, now_ms);
+        metrics_committed(&n->metrics, hashes[i], proposal_us, commit_us,
+                          durable_us);
     n->metrics.commits++;
 }
 
@@ -191,6 +217,10 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.map_max_bytes = disk.map_max;
     a->response.disk_low = disk.low;
     a->response.refused_disk = disk.refused;
+    a->response.phase_admit_proposal_us = n->metrics.phase_admit_proposal_us;
+    a->response.phase_proposal_commit_us = n->metrics.phase_proposal_commit_us;
+    a->response.phase_commit_durable_us = n->metrics.phase_commit_durable_us;
+    a->response.phase_count = n->metrics.phase_count;
     size_t drop_count = replica_figures(
         n, &a->response.view, &a->response.view_changes, a->reasons,
         a->counts, REPLICA_DROP_REASON_MAX);

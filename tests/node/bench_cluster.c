@@ -52,6 +52,7 @@ static int tx_count;
 static ProtobufCBinaryData *envs;
 static uint8_t (*hashes)[32];
 static double *sent_at; /* per transaction */
+static double *acked_at; /* its submit answered: admitted */
 static double seen_at[HEIGHTS_MAX]; /* first time a height was seen */
 static atomic_int watching;
 static _Atomic uint64_t watched_height;
@@ -180,6 +181,9 @@ static void *client(void *p)
         for (int j = 0; j < n; j++)
             sent_at[i + j] = t;
         Witan__Response *r = nt_rpc(sock, &req);
+        double acked = now_s();
+        for (int j = 0; j < n; j++)
+            acked_at[i + j] = acked;
         if (r)
             witan__response__free_unpacked(r, NULL);
         ring[(head + count++) % WINDOW_MAX] = i + n - 1;
@@ -258,7 +262,46 @@ static long node_anon_kib(int i)
 struct result {
     double tps, p50_ms, p99_ms, cpu_per_node;
     long anon_kib_max;
+    /* Where the time went, means in ms: the client's send to its submit
+     * answered (admission), the nodes' phases (their metrics, over every
+     * transaction a node admitted), and what is left up to the watcher
+     * seeing the height. */
+    double mean_ms, to_admission_ms, admission_to_proposal_ms,
+        proposal_to_commit_ms, commit_to_durable_ms;
+    bool have_phases;
 };
+
+/* The phase sums of every node's metrics (MetricsResponse). */
+struct phases {
+    uint64_t admit_proposal_us, proposal_commit_us, commit_durable_us, count;
+};
+
+static bool phases_of(struct phases *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < nodes; i++) {
+        nng_socket sock;
+        if (!dial(i, &sock))
+            return false;
+        Witan__MetricsRequest mq = WITAN__METRICS_REQUEST__INIT;
+        Witan__Request req = WITAN__REQUEST__INIT;
+        req.kind_case = WITAN__REQUEST__KIND_METRICS;
+        req.metrics = &mq;
+        Witan__Response *r = nt_rpc(sock, &req);
+        nng_close(sock);
+        if (!r || r->kind_case != WITAN__RESPONSE__KIND_METRICS) {
+            if (r)
+                witan__response__free_unpacked(r, NULL);
+            return false;
+        }
+        out->admit_proposal_us += r->metrics->phase_admit_proposal_us;
+        out->proposal_commit_us += r->metrics->phase_proposal_commit_us;
+        out->commit_durable_us += r->metrics->phase_commit_durable_us;
+        out->count += r->metrics->phase_count;
+        witan__response__free_unpacked(r, NULL);
+    }
+    return true;
+}
 
 /* One load run: all transactions at `rate` (0: flat out). */
 static int run_load(double rate, struct result *out)
@@ -270,6 +313,8 @@ static int run_load(double rate, struct result *out)
     uint64_t h0;
     if (!status_of(0, &h0, NULL))
         return 1;
+    struct phases ph0, ph1;
+    bool have_phases = phases_of(&ph0);
     atomic_store(&watching, 1);
     pthread_t w, c[CLIENTS];
     struct client_arg args[CLIENTS];
@@ -304,11 +349,27 @@ static int run_load(double rate, struct result *out)
     int sample = tx_count < 400 ? tx_count : 400;
     double *lat = calloc((size_t)sample, sizeof *lat);
     int m = 0;
+    double sum = 0, to_admission = 0;
     for (int s = 0; s < sample; s++) {
         int i = (int)((long)s * tx_count / sample);
         uint64_t h = height_of_tx(0, hashes[i]);
-        if (h > h0 && h < HEIGHTS_MAX && seen_at[h] > 0)
+        if (h > h0 && h < HEIGHTS_MAX && seen_at[h] > 0) {
             lat[m++] = (seen_at[h] - sent_at[i]) * 1000;
+            sum += lat[m - 1];
+            to_admission += (acked_at[i] - sent_at[i]) * 1000;
+        }
+    }
+    out->mean_ms = m ? sum / m : 0;
+    out->to_admission_ms = m ? to_admission / m : 0;
+    out->have_phases = have_phases && phases_of(&ph1) && ph1.count > ph0.count;
+    if (out->have_phases) {
+        double c = (double)(ph1.count - ph0.count) * 1000;
+        out->admission_to_proposal_ms =
+            (double)(ph1.admit_proposal_us - ph0.admit_proposal_us) / c;
+        out->proposal_to_commit_ms =
+            (double)(ph1.proposal_commit_us - ph0.proposal_commit_us) / c;
+        out->commit_to_durable_ms =
+            (double)(ph1.commit_durable_us - ph0.commit_durable_us) / c;
     }
     qsort(lat, (size_t)m, sizeof *lat, cmp_double);
     out->tps = tx_count / elapsed;
@@ -487,6 +548,20 @@ static int run_config(int n, int block_max, double verify, bool decide,
            sat.p99_ms,
            sat.cpu_per_node * 100, light.p50_ms, light.p99_ms,
            sat.anon_kib_max / 1024);
+    if (light.have_phases) {
+        double nodes_ms = light.admission_to_proposal_ms +
+                          light.proposal_to_commit_ms +
+                          light.commit_to_durable_ms;
+        printf("  %s    at a tenth, where the time goes (means, ms): client "
+               "to admission %.1f, admission to proposal %.1f, proposal to "
+               "commit %.1f, commit to durable %.1f, durable to the client "
+               "seeing it %.1f (its watcher polls status every few ms; mean "
+               "%.1f)\n",
+               label, light.to_admission_ms, light.admission_to_proposal_ms,
+               light.proposal_to_commit_ms, light.commit_to_durable_ms,
+               light.mean_ms - light.to_admission_ms - nodes_ms,
+               light.mean_ms);
+    }
     fflush(stdout);
     return 0;
 }
@@ -543,6 +618,7 @@ int main(int argc, char **argv)
     envs = calloc((size_t)tx_count, sizeof *envs);
     hashes = calloc((size_t)tx_count, sizeof *hashes);
     sent_at = calloc((size_t)tx_count, sizeof *sent_at);
+    acked_at = calloc((size_t)tx_count, sizeof *acked_at);
     signal(SIGPIPE, SIG_IGN);
     witan_log_set_level(WITAN_LOG_OFF);
     double verify = nt_ed25519_verify_rate(1.0);
