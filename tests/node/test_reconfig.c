@@ -576,6 +576,14 @@ static void test_remove_and_add_back(void **state)
     char verify[1400];
     snprintf(verify, sizeof verify, "audit verify --genesis %s --quiet", gen);
     expect(0, 1, out, verify);
+    /* So does an archive of the chain, checked from its own bytes. */
+    snprintf(verify, sizeof verify,
+             "audit export --genesis %s --out %s/chain.archive", gen, dir);
+    expect(0, 0, out, verify);
+    assert_int_equal(run(out, "%s/witan audit verify --archive %s/chain.archive "
+                              "--genesis %s 2>&1",
+                         bin_dir, dir, gen),
+                     0);
 }
 
 int main(int argc, char **argv)
