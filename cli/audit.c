@@ -33,7 +33,7 @@ static const char usage[] =
     "                          [--sets FILE]\n"
     "       witan audit head [--size N] [--out FILE] [--sets-out FILE]\n"
     "       witan audit consistency OLD_HEAD NEW_HEAD --genesis FILE\n"
-    "                          [--sets FILE]\n"
+    "                          [--sets FILE] [--old-sets FILE]\n"
     "\n"
     "verify  re-verifies a whole chain from its genesis file: the hash\n"
     "        chain of every header, the transactions and history roots,\n"
@@ -78,7 +78,10 @@ static const char usage[] =
     "        is checked against.\n"
     "consistency  checks two signed heads, then asks the node for an RFC\n"
     "        6962 consistency proof and verifies that the older history is\n"
-    "        a prefix of the newer, against the signed roots.\n"
+    "        a prefix of the newer, against the signed roots. With\n"
+    "        --old-sets the older head is checked with its own set chain\n"
+    "        and the two chains are compared: a change where they\n"
+    "        disagree is a fork signed by the set before it.\n"
     "  --node URL [--tls-ca FILE]   a node's client API\n";
 
 static const struct cli_opt verify_opts[] = {

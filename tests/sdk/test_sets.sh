@@ -116,6 +116,19 @@ refused "a change left out of the head's set chain" "$fx/head.txt" \
     "the set chain: validator_changes\[1\]: cert" \
     "the set chain: validator_changes\[1\]: cert" "$dir/t-sets.json"
 
+# Two heads with a set chain each (consistency --old-sets): a side that
+# does not hold is refused before any comparison or node (none runs here).
+if "$bin/witan" audit consistency "$fx/head.txt" "$fx/head.txt" \
+    --genesis "$gen" --sets "$fx/sets.json" --old-sets "$dir/t-sets.json" \
+    --node tcp://127.0.0.1:1 > "$dir/c.out" 2>&1; then
+    bad "consistency, the older set chain with a change left out: accepted"
+elif ! grep -q "does NOT hold: the set chain: validator_changes\[1\]" \
+    "$dir/c.out"; then
+    bad "consistency, the older set chain with a change left out: $(cat "$dir/c.out")"
+else
+    ok "consistency, the older set chain with a change left out (C): $(cat "$dir/c.out")"
+fi
+
 # An archive across the same kind of changes (another run: its own
 # genesis, tests/fixtures/sets/archive/README.md). The C auditor
 # re-executes and finds the sets in state; the SDK takes them from a set
