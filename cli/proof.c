@@ -32,12 +32,12 @@ static const struct cli_opt check_opts[] = {
 /* The validator-set changes a head is checked against: those of --sets
  * FILE (a set-chain file, or a proof of version 2), or none. Exit
  * status; *changes is freed with ledger_validator_changes_free. */
-static int sets_file(const char *cmd, int argc, char **argv,
+static int sets_file(const char *cmd, const char *flag, int argc, char **argv,
                      Witan__ValidatorChange ***changes, size_t *count)
 {
     *changes = NULL;
     *count = 0;
-    const char *path = cli_flag(argc, argv, "--sets");
+    const char *path = cli_flag(argc, argv, flag);
     if (!path)
         return 0;
     char *text, why[LEDGER_WHY_SIZE];
@@ -394,7 +394,7 @@ static int cmd_head(int argc, char **argv)
 
 static const struct cli_opt consistency_opts[] = {
     CLI_OPTS_NODE, {"--genesis", true, false}, {"--sets", true, false},
-    {"--json", false, false},
+    {"--json", false, false}, {"--old-sets", true, false},
     {NULL, false, false}};
 
 /* A signed head file, checked: its size and root. Exit status. */
@@ -440,17 +440,40 @@ static int cmd_consistency(int argc, char **argv)
     }
     uint64_t old_size, new_size;
     uint8_t old_root[WITAN_HASH_SIZE], new_root[WITAN_HASH_SIZE];
-    Witan__ValidatorChange **changes;
-    size_t change_count;
-    int rc = sets_file("audit consistency", argc, argv, &changes,
+    Witan__ValidatorChange **changes, **old_changes = NULL;
+    size_t change_count, old_count = 0;
+    bool two = cli_flag(argc, argv, "--old-sets") != NULL;
+    int rc = sets_file("audit consistency", "--sets", argc, argv, &changes,
                        &change_count);
+    if (!rc && two)
+        rc = sets_file("audit consistency", "--old-sets", argc, argv,
+                       &old_changes, &old_count);
     if (!rc)
-        rc = head_file(g, changes, change_count, old_path, &old_size,
+        rc = head_file(g, two ? old_changes : changes,
+                       two ? old_count : change_count, old_path, &old_size,
                        old_root);
     if (!rc)
         rc = head_file(g, changes, change_count, new_path, &new_size,
                        new_root);
+    if (!rc && two) {
+        /* Both chains hold, so a disagreement is signed on both sides
+         * (proofs.md, "Comparing set chains"): no node is asked. */
+        bool differs;
+        char said[4 * LEDGER_WHY_SIZE];
+        if (ledger_set_chains_compare(g, old_changes, old_count, old_size,
+                                      changes, change_count, new_size,
+                                      &differs, said, sizeof said, why,
+                                      sizeof why)) {
+            rc = verdict(new_path, false, "the set chains: %s", why);
+        } else if (differs) {
+            rc = verdict(new_path, false,
+                         "%s and %s do NOT hold together: %s (A: --old-sets, "
+                         "B: --sets)",
+                         old_path, new_path, said);
+        }
+    }
     ledger_validator_changes_free(changes, change_count);
+    ledger_validator_changes_free(old_changes, old_count);
     if (!rc && old_size > new_size) {
         fprintf(stderr, "witan audit consistency: %s (%llu blocks) is newer "
                         "than %s (%llu): give the older first\n",
@@ -541,7 +564,7 @@ static int cmd_check(int argc, char **argv)
     if (size && text[0] != '{') { /* a signed head, not a proof */
         Witan__ValidatorChange **changes;
         size_t count;
-        int rc = sets_file("audit check", argc, argv, &changes, &count);
+        int rc = sets_file("audit check", "--sets", argc, argv, &changes, &count);
         if (!rc)
             rc = check_head(g, changes, count, path, text, size);
         ledger_validator_changes_free(changes, count);

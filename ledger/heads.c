@@ -86,6 +86,103 @@ static int check_lines(const Witan__Genesis *g, const struct ledger_pset *v,
                        const char *end, uint32_t *signers, char *why,
                        size_t why_size);
 
+/* Change i's block E, its hash and its next set's hash; false when
+ * there is no change i in force at or below `size`. The chain was checked
+ * already, so the header decodes. */
+static bool change_at(Witan__ValidatorChange *const *c, size_t n, size_t i,
+                      uint64_t size, uint64_t *e,
+                      uint8_t block[WITAN_HASH_SIZE],
+                      uint8_t set[WITAN_HASH_SIZE])
+{
+    if (i >= n)
+        return false;
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, c[i]->header.len,
+                                    c[i]->header.data);
+    if (!h)
+        return false;
+    *e = h->height;
+    witan__block_header__free_unpacked(h, NULL);
+    if (*e >= size)
+        return false;
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, c[i]->header.data,
+                        c[i]->header.len, block);
+    wcrypto_hash_tagged(WCRYPTO_TAG_VALIDATORS, c[i]->validator_set.data,
+                        c[i]->validator_set.len, set);
+    return true;
+}
+
+int ledger_set_chains_compare(const Witan__Genesis *g,
+                              Witan__ValidatorChange *const *a, size_t na,
+                              uint64_t size_a,
+                              Witan__ValidatorChange *const *b, size_t nb,
+                              uint64_t size_b, bool *differs, char *said,
+                              size_t said_size, char *why, size_t why_size)
+{
+    *differs = false;
+    if (said_size)
+        said[0] = '\0';
+    if (na > LEDGER_PROOF_CHANGE_COUNT_MAX ||
+        nb > LEDGER_PROOF_CHANGE_COUNT_MAX) {
+        WHY("a set chain of over %d changes", LEDGER_PROOF_CHANGE_COUNT_MAX);
+        return WITAN_EINVAL;
+    }
+    /* Each side must hold on its own: only then is a disagreement two
+     * signed statements by one set, not a forgery. */
+    struct ledger_pset *sets = malloc(3 * sizeof *sets);
+    if (!sets)
+        return WITAN_ENOMEM;
+    char inner[LEDGER_WHY_SIZE];
+    int err = WITAN_OK;
+    for (int side = 0; side < 2 && !err; side++) {
+        err = sets_follow(g, side ? b : a, side ? nb : na,
+                          side ? size_b : size_a, side ? size_b : size_a,
+                          false, &sets[0], &sets[1], &sets[2], inner,
+                          sizeof inner);
+        if (err)
+            WHY("set chain %c: %s", side ? 'B' : 'A', inner);
+    }
+    free(sets);
+    if (err)
+        return err;
+    uint64_t m = size_a < size_b ? size_a : size_b;
+    uint64_t first = 1; /* of the set in force before change i */
+    for (size_t i = 0;; i++) {
+        uint64_t ea = 0, eb = 0;
+        uint8_t ba[WITAN_HASH_SIZE], bb[WITAN_HASH_SIZE],
+            sa[WITAN_HASH_SIZE], sb[WITAN_HASH_SIZE];
+        bool ha = change_at(a, na, i, m, &ea, ba, sa);
+        bool hb = change_at(b, nb, i, m, &eb, bb, sb);
+        if (!ha && !hb)
+            return WITAN_OK;
+        if (ha && hb && ea == eb && memcmp(ba, bb, sizeof ba) == 0 &&
+            memcmp(sa, sb, sizeof sa) == 0) {
+            first = ea + 1;
+            continue;
+        }
+        char sides[2][4 * WITAN_HASH_SIZE + 100];
+        for (int s = 0; s < 2; s++) {
+            char xb[2 * WITAN_HASH_SIZE + 1], xs[2 * WITAN_HASH_SIZE + 1];
+            witan_hex_encode(s ? bb : ba, WITAN_HASH_SIZE, xb);
+            witan_hex_encode(s ? sb : sa, WITAN_HASH_SIZE, xs);
+            if (s ? hb : ha)
+                snprintf(sides[s], sizeof sides[s],
+                         "block %llu (%s) names set %s",
+                         (unsigned long long)(s ? eb : ea), xb, xs);
+            else
+                snprintf(sides[s], sizeof sides[s], "no change before %llu",
+                         (unsigned long long)m);
+        }
+        *differs = true;
+        snprintf(said, said_size,
+                 "set chains disagree at change %zu: A: %s; B: %s; both "
+                 "certified by a quorum of the set in force from %llu "
+                 "(evidence of a fork by that set)",
+                 i, sides[0], sides[1], (unsigned long long)first);
+        return WITAN_OK;
+    }
+}
+
 int ledger_head_check(const Witan__Genesis *g,
                       Witan__ValidatorChange *const *changes,
                       size_t change_count, const char *note, size_t size,

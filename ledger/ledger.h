@@ -296,6 +296,19 @@ int ledger_head_check(const Witan__Genesis *g,
                       size_t change_count, const char *note, size_t size,
                       uint64_t *tree_size, uint8_t root[WITAN_HASH_SIZE],
                       uint32_t *signers, char *why, size_t why_size);
+/* Compares two set chains, of heads (or proofs) of sizes size_a and size_b
+ * (proofs.md, "Comparing set chains"): each must hold from the genesis
+ * (up to its own size); then the changes in force at or below the
+ * smaller size must be the same blocks E naming the same sets. If not,
+ * *differs and `said` names the first change that differs: its index,
+ * the set in force before it (which certified both sides) and each
+ * side's block E and next-set hash, or that one side has none. */
+int ledger_set_chains_compare(const Witan__Genesis *g,
+                              Witan__ValidatorChange *const *a, size_t na,
+                              uint64_t size_a,
+                              Witan__ValidatorChange *const *b, size_t nb,
+                              uint64_t size_b, bool *differs, char *said,
+                              size_t said_size, char *why, size_t why_size);
 /* The validator-set changes in force at or below `height` (every one with
  * height 0), as a proof carries them. Free with
  * ledger_validator_changes_free. */

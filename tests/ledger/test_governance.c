@@ -1520,6 +1520,123 @@ static void heads_across_set_changes(struct gw *w, uint64_t first1,
  * changes out of order or past the proof's block, and a certificate
  * signed by the removed validator after its removal are each refused at
  * a named step. */
+/* Change 0 of `ch` with its header's time moved on by a millisecond and
+ * certified again by a quorum of the genesis set: another block E, as
+ * validators replaced later could sign it (proofs.md, "Comparing set
+ * chains"). */
+static Witan__ValidatorChange *forged_change(struct gw *w,
+                                             const Witan__ValidatorChange *c)
+{
+    Witan__BlockHeader *h =
+        witan__block_header__unpack(NULL, c->header.len, c->header.data);
+    assert_non_null(h);
+    h->time_ms++;
+    Witan__ValidatorChange *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    witan__validator_change__init(f);
+    f->header.len = witan__block_header__get_packed_size(h);
+    f->header.data = malloc(f->header.len);
+    assert_non_null(f->header.data);
+    witan__block_header__pack(h, f->header.data);
+    f->validator_set.len = c->validator_set.len;
+    f->validator_set.data = malloc(c->validator_set.len);
+    assert_non_null(f->validator_set.data);
+    memcpy(f->validator_set.data, c->validator_set.data, c->validator_set.len);
+    uint8_t hash[32], sigs[8][64], bits;
+    ProtobufCBinaryData sv[8];
+    wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, f->header.data, f->header.len,
+                        hash);
+    uint64_t keep_mask = w->mask;
+    const wcrypto_keypair *keep[8];
+    memcpy(keep, w->signer, sizeof keep);
+    w->mask = 0x0b; /* three of the genesis's four: a quorum */
+    for (int i = 0; i < 4; i++)
+        w->signer[i] = &w->val[i];
+    Witan__CommitCertificate cert;
+    certify(hash, h->height, &cert, sigs, sv, &bits, w);
+    w->mask = keep_mask;
+    memcpy(w->signer, keep, sizeof keep);
+    f->cert.len = witan__commit_certificate__get_packed_size(&cert);
+    f->cert.data = malloc(f->cert.len);
+    assert_non_null(f->cert.data);
+    witan__commit_certificate__pack(&cert, f->cert.data);
+    witan__block_header__free_unpacked(h, NULL);
+    return f;
+}
+
+static void expect_compare(struct gw *w, Witan__ValidatorChange *const *a,
+                           size_t na, uint64_t size_a,
+                           Witan__ValidatorChange *const *b, size_t nb,
+                           uint64_t size_b, const char *want_said,
+                           const char *want_why, const char *what)
+{
+    bool differs = true;
+    char said[1024], why[WHY_SIZE];
+    int err = ledger_set_chains_compare(w->g, a, na, size_a, b, nb, size_b,
+                                        &differs, said, sizeof said, why,
+                                        sizeof why);
+    if (want_why) {
+        if (!err)
+            fail_msg("%s: compared, should fail with '%s'", what, want_why);
+        if (!strstr(why, want_why))
+            fail_msg("%s: '%s' does not say '%s'", what, why, want_why);
+        return;
+    }
+    if (err)
+        fail_msg("%s: %s", what, why);
+    if (!want_said && differs)
+        fail_msg("%s: said to differ: %s", what, said);
+    if (want_said && !differs)
+        fail_msg("%s: said to agree, should say '%s'", what, want_said);
+    if (want_said && !strstr(said, want_said))
+        fail_msg("%s: '%s' does not say '%s'", what, said, want_said);
+}
+
+/* Two set chains, each holding from the genesis (proofs.md, "Comparing
+ * set chains"): a prefix of the real one agrees with it; one where the
+ * genesis set certified another block E, or a head past the first change
+ * with no change at all, disagrees at change 0, certified by the set in
+ * force from 1; a forged side that does not hold is refused, not taken
+ * for evidence. */
+static void compare_set_chains(struct gw *w, uint64_t first1, uint64_t first2)
+{
+    Witan__ValidatorChange **ch;
+    size_t n;
+    char why[WHY_SIZE], want[200];
+    uint64_t top = height_of(w);
+    assert_int_equal(ledger_validator_changes(w->l[0], top, &ch, &n, why,
+                                              sizeof why),
+                     0);
+    assert_int_equal(n, 3);
+    expect_compare(w, ch, n, top, ch, 2, first2, NULL, NULL,
+                   "the real chain and a prefix of it");
+    expect_compare(w, ch, n, top, ch, n, top, NULL, NULL, "the same chain");
+    Witan__ValidatorChange *f = forged_change(w, ch[0]);
+    snprintf(want, sizeof want,
+             "set chains disagree at change 0: A: block %llu (",
+             (unsigned long long)(first1 - 1));
+    expect_compare(w, ch, n, top, &f, 1, first1, want, NULL,
+                   "another block E signed by the genesis set");
+    expect_compare(w, ch, n, top, &f, 1, first1,
+                   "both certified by a quorum of the set in force from 1 "
+                   "(evidence of a fork by that set)",
+                   NULL, "the same, which set signed both");
+    /* Before the first change both agree: nothing to tell apart. */
+    expect_compare(w, ch, n, first1 - 1, &f, 1, first1, NULL, NULL,
+                   "a size before the change");
+    snprintf(want, sizeof want, "B: no change before %llu",
+             (unsigned long long)first1 + 1);
+    expect_compare(w, ch, n, top, NULL, 0, first1 + 1, want, NULL,
+                   "a head past the change with no change");
+    /* One signature of the forged certificate altered: that side does
+     * not hold, so it is no evidence of anything. */
+    f->cert.data[f->cert.len - 1] ^= 1;
+    expect_compare(w, ch, n, top, &f, 1, first1, NULL,
+                   "set chain B: validator_changes[0]: cert", "a forged B");
+    witan__validator_change__free_unpacked(f, NULL);
+    ledger_validator_changes_free(ch, n);
+}
+
 static void test_proofs_across_set_changes(void **state)
 {
     (void)state;
@@ -1737,6 +1854,7 @@ static void test_proofs_across_set_changes(void **state)
 
     /* Signed heads follow the same changes. */
     heads_across_set_changes(w, first1, first2, first3, &added, &rotated);
+    compare_set_chains(w, first1, first2);
 
     witan__proof__free_unpacked(p0, NULL);
     witan__proof__free_unpacked(p1, NULL);

@@ -225,6 +225,40 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A copy of proof.json with one base64 character of the last change's
+ * `field` altered must be refused offline, naming that change's part. */
+static void tampered_proof(const char *gen, const char *field,
+                           const char *why)
+{
+    static char out[OUT_SIZE], proof[64 * 1024];
+    char file[700], key[64];
+    snprintf(file, sizeof file, "%s/proof.json", dir);
+    FILE *f = fopen(file, "r");
+    assert_non_null(f);
+    size_t n = fread(proof, 1, sizeof proof - 1, f);
+    fclose(f);
+    assert_true(n < sizeof proof - 1);
+    proof[n] = '\0';
+    snprintf(key, sizeof key, "\"%s\": \"", field);
+    char *last = NULL;
+    for (char *p = strstr(proof, key); p; p = strstr(p + 1, key))
+        last = p;
+    assert_non_null(last);
+    char *c = last + strlen(key) + 30; /* inside the value, not its end */
+    assert_true(strchr(c, '"') > c);
+    *c = *c == 'A' ? 'B' : 'A';
+    snprintf(file, sizeof file, "%s/tampered-proof.json", dir);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(proof, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    assert_int_not_equal(run(out, "%s/witan audit check %s --genesis %s 2>&1",
+                             bin_dir, file, gen),
+                         0);
+    if (!strstr(out, why))
+        fail_msg("tampered %s: expected \"%s\" in: %s", field, why, out);
+}
+
 /* The head (signed by the set in force from `first`, after validator 2's
  * rotation) with four of its five validators' lines, validator 2's either
  * as it was or signed by its rotated-out key under the same name: with
@@ -545,6 +579,9 @@ static void test_remove_and_add_back(void **state)
                      0);
     if (!strstr(out, "3 change(s)"))
         fail_msg("proof: %s", out);
+    tampered_proof(gen, "validator_set",
+                   "validator_changes[2]: validator_set: its hash is not");
+    tampered_proof(gen, "cert", "validator_changes[2]: cert: block");
     char head_args[1400];
     snprintf(head_args, sizeof head_args,
              "audit head --out %s/head.txt --sets-out %s/sets.json", dir, dir);
@@ -576,6 +613,14 @@ static void test_remove_and_add_back(void **state)
     char verify[1400];
     snprintf(verify, sizeof verify, "audit verify --genesis %s --quiet", gen);
     expect(0, 1, out, verify);
+    /* So does an archive of the chain, checked from its own bytes. */
+    snprintf(verify, sizeof verify,
+             "audit export --genesis %s --out %s/chain.archive", gen, dir);
+    expect(0, 0, out, verify);
+    assert_int_equal(run(out, "%s/witan audit verify --archive %s/chain.archive "
+                              "--genesis %s 2>&1",
+                         bin_dir, dir, gen),
+                     0);
 }
 
 int main(int argc, char **argv)

@@ -4,9 +4,10 @@
 # and python3-nacl.
 #   test-sdk-python   a real four-validator chain, exported, verified by the
 #                     SDK and refused in tampered copies (tests/sdk/test_sdk.sh)
-#   test-sdk-sets     a proof and a head after three validator-set changes
-#                     (tests/fixtures/sets), by C and the SDK, and tampered
-#                     copies (tests/sdk/test_sets.sh; no process)
+#   test-sdk-sets     a proof, a head and an archive after three
+#                     validator-set changes (tests/fixtures/sets), by C and
+#                     the SDK, and tampered copies (tests/sdk/test_sets.sh;
+#                     no node)
 SDK_PYTHON := /usr/bin/python3
 SDK_PB_DIR := $(BUILD)/sdk/python
 SDK_PB := $(SDK_PB_DIR)/spec/witan_pb2.py

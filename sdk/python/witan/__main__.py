@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """python3 -m witan: the auditor's command line.
 
-    python3 -m witan verify --archive FILE [--genesis FILE]
+    python3 -m witan verify --archive FILE [--genesis FILE] [--sets FILE]
     python3 -m witan check (PROOF | EVIDENCE | HEAD) --genesis FILE
                            [--sets FILE]
     python3 -m witan consistency OLD_HEAD NEW_HEAD --genesis FILE
@@ -37,9 +37,10 @@ def cmd_verify(args):
         except (OSError, UnicodeDecodeError) as e:
             print("witan verify: %s: %s" % (args.genesis, e), file=sys.stderr)
             return 2
+    set_bytes = [c.validator_set for c in _sets(args, "verify")]
     try:
         with open(args.archive, "rb") as f:
-            res, count = verify_mod.verify(f, trusted)
+            res, count = verify_mod.verify(f, trusted, set_bytes)
     except OSError as e:
         print("witan verify: %s: %s" % (args.archive, e), file=sys.stderr)
         return 2
@@ -58,6 +59,10 @@ def cmd_verify(args):
     print("chain %s, genesis %s, %d validators (quorum %d), pipeline depth %d"
           % (g.chain_id, res.genesis_hash.hex(), len(g.validators),
              genesis.quorum(len(g.validators)), L))
+    if res.set_changes:
+        print("validator sets: %d change(s), in force from %s"
+              % (len(res.set_changes),
+                 ", ".join(str(e + 1) for e in res.set_changes)))
     print("signatures: %d transactions verified (%s); none left unchecked"
           % (res.txs, sigs or "none"))
     uncertified = min(L, count)
@@ -179,6 +184,10 @@ def main(argv=None):
     v.add_argument("--genesis",
                    help="the genesis.json you trust; the archive's must be "
                         "the same chain")
+    v.add_argument("--sets",
+                   help="the validator sets the archive's changes name (a "
+                        "set chain: `witan audit head --sets-out`, or a "
+                        "proof of version 2)")
     c = sub.add_parser("check", help="check a proof.json, an evidence "
                        "bundle or a signed history head (spec/proofs.md)")
     c.add_argument("file")

@@ -12,13 +12,18 @@ What holds when verify() returns (spec/encoding.md, spec/consensus.md
     pipeline_depth): its height, and the state and receipts roots the
     archive records for h - L; for h <= L no results at all;
  5. that header's results_cert is the canonical commit certificate of
-    block h - L: canonical form, then a quorum of the genesis validator
-    set, each Ed25519 signature over its Vote;
+    block h - L: canonical form, then a quorum of the validator set in
+    force at h - L, each Ed25519 signature over its Vote;
  6. every transaction's stateless checks: size, decoding, key type and
     key, signature (Ed25519, and secp256k1 by keys.py), chain id, sender
     size, nonce >= 1, a payload; none twice, none committed before;
  7. the transactions root over the envelopes;
- 8. the certificate the archive gives with each block, like 5.
+ 8. the certificate the archive gives with each block, like 5;
+ 9. the validator sets: the genesis's from height 1; a header that
+    carries next_validators_hash (block E, the last of its set) names the
+    set in force from E + 1, whose bytes must be given (a set chain:
+    `witan audit head --sets-out`, or a proof of version 2) and hash to
+    it, in force from E + 1, with 1 to 64 Ed25519 keys.
 
 What it cannot see without executing transactions: whether the state and
 receipts roots themselves are right (the chain certifies them, which 4
@@ -27,9 +32,12 @@ roots the archive records for the last L blocks (no header certifies
 them yet), and the rules applied at execution (nonces, roles, payload
 rules, models, contracts), whose outcome is in those roots.
 
-An archive is checked against the genesis's validator set at every
-height: one past a validator-set change fails at its first block certified
-by the new set (proofs and heads follow changes: proofs.follow_sets).
+The archive holds no validator set, only the hash of each next one (the
+sets are state, table 27, which `witan audit verify` rebuilds by
+re-executing): the set bytes come from a set chain, and nothing in it
+but a set some header of the archive names is used. An archive past a
+change whose set is not given fails at its first certificate by that
+set, naming the block and the hash it needs.
 
 proof.json, evidence bundles (proofs.py) and signed history heads
 (heads.py) are checked with the genesis alone, with cert_problem() below
@@ -47,6 +55,8 @@ from .keys import ed25519_verify
 from .pb import DecodeError, W, decode, encode
 
 HEADER_SIZE_MAX = 4096  # WITAN_HEADER_SIZE_MAX, spec/encoding.md
+TAG_VALIDATORS = b"witan/validators/v1"  # spec/encoding.md, tags
+VALIDATORS_MAX = 64     # a ValidatorSet's size bound, spec/governance.md
 
 
 class Divergence(Exception):
@@ -84,6 +94,7 @@ class Result:
         self.archive_certs = 0
         self.canonical_certs = 0        # results_cert checked
         self.certified_roots = 0        # archive roots a header confirmed
+        self.set_changes = []           # heights E that named a next set
 
 
 def cert_problem(g, cert, height, block_hash, vset=None):
@@ -135,8 +146,14 @@ def cert_problem(g, cert, height, block_hash, vset=None):
 
 
 class Verifier:
-    def __init__(self, genesis_msg):
+    def __init__(self, genesis_msg, set_bytes=()):
         self.g = genesis_msg
+        # the given sets by their hash; the sets in force, (first, set)
+        # in height order (None: the genesis's); a change whose set was
+        # not given: (E, hash), after which nothing can be certified
+        self.given = {tagged(TAG_VALIDATORS, b): b for b in set_bytes}
+        self.sets = [(1, None)]
+        self.missing = None
         self.L = genesis_msg.params.pipeline_depth
         self.res = Result()
         self.res.genesis = genesis_msg
@@ -151,10 +168,53 @@ class Verifier:
         """Raises unless `cert` (decoded) is a canonical, valid quorum
         certificate of (height, block_hash). `at` is the block whose
         check this is, `what` names the certificate in messages."""
-        problem = cert_problem(self.g, cert, height, block_hash)
+        problem = cert_problem(self.g, cert, height, block_hash,
+                               self.set_at(at, height))
         if problem:
             why, expected, found = problem
             raise Divergence(at, "%s: %s" % (what, why), expected, found)
+
+    def set_at(self, at, height):
+        """The ValidatorSet in force at `height` (None: the genesis's)."""
+        if self.missing and height > self.missing[0]:
+            e, want = self.missing
+            raise Divergence(at, "block %d is certified by the validator "
+                             "set block %d names (next_validators_hash %s), "
+                             "which was not given (a set chain: --sets)"
+                             % (height, e, want.hex()))
+        vs = None
+        for first, s in self.sets:
+            if first <= height:
+                vs = s
+        return vs
+
+    def next_set(self, h, want):
+        """Block h names `want` as the next set: in force from h + 1."""
+        def fail(what, expected=None, found=None):
+            raise Divergence(h, "next_validators_hash: " + what, expected,
+                             found)
+        if len(want) != 32:
+            fail("not 32 bytes", 32, len(want))
+        data = self.given.get(want)
+        if data is None:
+            self.missing = (h, want)
+            return
+        try:
+            vs = decode(W.ValidatorSet, data, unknown_ok=True)
+        except DecodeError as e:
+            fail("the set given for it %s" % e)
+        if vs.first_height != h + 1 or \
+                not 1 <= len(vs.validators) <= VALIDATORS_MAX:
+            fail("the set it names is in force from %d with %d validators; "
+                 "expected from %d with 1 to %d"
+                 % (vs.first_height, len(vs.validators), h + 1,
+                    VALIDATORS_MAX))
+        for k, v in enumerate(vs.validators):
+            if not pubkey_ok(1, v.pubkey):
+                fail("validator %d's key in the set it names is not an "
+                     "Ed25519 key" % k)
+        self.sets.append((h + 1, vs))
+        self.res.set_changes.append(h)
 
     def decode_cert(self, at, what, data):
         try:
@@ -296,6 +356,12 @@ class Verifier:
         self.check_cert(h, cert, "the archive's certificate", h, block_hash)
         res.archive_certs += 1
 
+        # 9. the next set, when this block ends its own
+        if hd.next_validators_hash:
+            if self.missing:
+                fail("a next validator set past one that was not given")
+            self.next_set(h, hd.next_validators_hash)
+
         self.seen_txs.update(hashes)
         res.txs += len(hashes)
         res.height = h
@@ -306,8 +372,10 @@ class Verifier:
         self.recent.append((block_hash, rec))
 
 
-def verify(f, trusted_genesis_json=None):
-    """Verifies the archive open as binary file `f`; the Result, or raises
+def verify(f, trusted_genesis_json=None, set_bytes=()):
+    """Verifies the archive open as binary file `f`, with the serialized
+    ValidatorSet messages `set_bytes` for its changes (the validator_set
+    of each ValidatorChange of a set chain); the Result, or raises
     Divergence (or archive.ArchiveError, genesis.GenesisError)."""
     a = Archive(f)
     g = parse_genesis(a.genesis_json.decode("utf-8", "strict"))
@@ -317,7 +385,7 @@ def verify(f, trusted_genesis_json=None):
             raise Divergence(0, "the archive's genesis is not the trusted "
                              "one (genesis hash)", genesis_hash(trusted),
                              genesis_hash(g))
-    v = Verifier(g)
+    v = Verifier(g, set_bytes)
     for rec in a.records():
         v.block(rec)
     return v.res, a.count
