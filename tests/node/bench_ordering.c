@@ -532,7 +532,7 @@ static int run_client(char **argv)
     uint8_t *mask = calloc(cap, 1);
     size_t lat_cap = 1 << 16, lat_count = 0;
     float *lat = malloc(lat_cap * sizeof *lat);
-    uint64_t next = 0, outstanding = 0, done_in_window = 0;
+    uint64_t next = 0, outstanding = 0, done_in_window = 0, msg_ends = 0;
     double t0 = now_s(), w0 = t0 + WARM_MS / 1e3, w1 = w0 + measure_ms / 1e3;
     double last_progress = t0;
     int rc = 0;
@@ -575,6 +575,7 @@ static int run_client(char **argv)
                                 self, i);
                         return 1;
                     }
+                    msg_ends++;
                 }
             }
             next += want;
@@ -586,6 +587,7 @@ static int run_client(char **argv)
             if (nng_recvmsg(in, &m, k == 0 ? 0 : NNG_FLAG_NONBLOCK) != 0)
                 break;
             double at = now_s();
+            msg_ends++;
             const uint8_t *p = nng_msg_body(m);
             size_t size = nng_msg_len(m);
             uint32_t from = size >= 4 ? get32(p) : REPLICAS;
@@ -618,7 +620,8 @@ static int run_client(char **argv)
      * count; the window is the span their sends could take. */
     FILE *f = fopen(out_path, "w");
     if (f) {
-        fprintf(f, "%llu %zu\n", (unsigned long long)done_in_window, lat_count);
+        fprintf(f, "%llu %zu %.6f %llu\n", (unsigned long long)done_in_window,
+                lat_count, cpu_self_s(), (unsigned long long)msg_ends);
         fwrite(lat, sizeof *lat, lat_count, f);
         fclose(f);
     }
@@ -693,6 +696,8 @@ struct result {
     double queue_s[REPLICAS], order_s[REPLICAS]; /* means, at the primary */
     double cpu_total_s;  /* all replicas, whole run */
     uint64_t msg_ends;   /* nng messages sent or received by replicas */
+    double client_cpu_s; /* all clients, whole run */
+    uint64_t client_ends;
 };
 
 static void run_load(bool fsync_on, bool single, uint32_t clients,
@@ -764,9 +769,11 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
         char path[400];
         snprintf(path, sizeof path, "%s/client-%u.out", run_dir, c);
         FILE *f = fopen(path, "r");
-        unsigned long long d = 0;
+        unsigned long long d = 0, ends = 0;
         size_t n = 0;
-        if (!f || fscanf(f, "%llu %zu", &d, &n) != 2 || fgetc(f) != '\n') {
+        double cpu = 0;
+        if (!f || fscanf(f, "%llu %zu %lf %llu", &d, &n, &cpu, &ends) != 4 ||
+            fgetc(f) != '\n') {
             ok = false;
             if (f)
                 fclose(f);
@@ -776,6 +783,8 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
         lat_count += fread(lat + lat_count, sizeof *lat, n, f);
         fclose(f);
         done += d;
+        res->client_cpu_s += cpu;
+        res->client_ends += ends;
     }
     if (lat_count) {
         qsort(lat, lat_count, sizeof *lat, cmp_float);
@@ -1015,6 +1024,11 @@ static void print_row(const char *load, const char *policy,
                "includes consensus and signatures)\n",
                "", r->cpu_total_s / (double)r->msg_ends * 1e6,
                (unsigned long long)r->msg_ends);
+    if (r->client_ends)
+        printf("  %-37s %.1f us of client CPU per nng message end (%llu "
+               "sends and receives by the clients, whole run)\n",
+               "", r->client_cpu_s / (double)r->client_ends * 1e6,
+               (unsigned long long)r->client_ends);
     if (r->commits)
         printf("  %-37s %.1f records per synced transaction\n", "",
                (double)r->records / (double)r->commits);
@@ -1033,9 +1047,9 @@ static void print_row(const char *load, const char *policy,
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "replica") == 0 && argc == 8)
+    if (argc >= 2 && strcmp(argv[1], "replica") == 0 && argc == 9)
         return run_replica(argv + 2);
-    if (argc >= 2 && strcmp(argv[1], "client") == 0 && argc == 7)
+    if (argc >= 2 && strcmp(argv[1], "client") == 0 && argc == 8)
         return run_client(argv + 2);
     int measure_ms = argc >= 2 ? atoi(argv[1]) : 4000;
     const char *only = argc >= 3 ? argv[2] : "";
@@ -1071,8 +1085,9 @@ int main(int argc, char **argv)
            "(as the references); fsync = each Ready's records in one LMDB "
            "transaction synced before any send of that Ready (as witand, "
            "group commit), LMDB under /tmp\n");
-    printf("  clients send to all 4 replicas (new requests of one wake-up "
-           "batched into one message), a request is done at f + 1 = 2 "
+    printf("  clients send to all 4 replicas (batched: new requests of one "
+           "wake-up in one message, replies one a block; 1 msg: one message "
+           "a request and a reply), a request is done at f + 1 = 2 "
            "replies\n");
     printf("  the core alone (simulator, 4 replicas in one process, no "
            "network, same run):\n");
