@@ -347,6 +347,15 @@ static void on_term(int sig)
     stop_flag = 1;
 }
 
+/* Context switches of every thread of this process so far: each is a
+ * hand-off between nng's threads or a wait of the loop. */
+static unsigned long long switches_self(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (unsigned long long)ru.ru_nvcsw + (unsigned long long)ru.ru_nivcsw;
+}
+
 static double cpu_self_s(void)
 {
     struct rusage ru;
@@ -464,7 +473,7 @@ static int run_replica(char **argv)
         fprintf(f,
                 "%u %d %.3f %.3f %llu %llu %llu %llu %llu %llu %llu %llu "
                 "%llu %llu %llu %llu %.6f %.6f %.6f %.6f %.6f %.6f %.6f "
-                "%llu %.6f %.6f %llu %llu\n",
+                "%llu %.6f %.6f %llu %llu %llu\n",
                 a->self, err, wall, cpu_self_s(),
                 (unsigned long long)a->blocks,
                 (unsigned long long)a->requests_delivered,
@@ -483,7 +492,7 @@ static int run_replica(char **argv)
                 a->queue_count ? a->queue_s / (double)a->queue_count : 0,
                 a->order_count ? a->order_s / (double)a->order_count : 0,
                 (unsigned long long)a->msgs_in,
-                (unsigned long long)a->msgs_out);
+                (unsigned long long)a->msgs_out, switches_self());
         fclose(f);
     }
     node_driver_free(a->driver);
@@ -696,6 +705,7 @@ struct result {
     double queue_s[REPLICAS], order_s[REPLICAS]; /* means, at the primary */
     double cpu_total_s;  /* all replicas, whole run */
     uint64_t msg_ends;   /* nng messages sent or received by replicas */
+    uint64_t switches;   /* context switches of the replicas, whole run */
     double client_cpu_s; /* all clients, whole run */
     uint64_t client_ends;
 };
@@ -803,17 +813,17 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
         int err;
         double wall, cpu;
         unsigned long long b, r, vc, view, drops, gaps, rdrops, rounds,
-            readies, events, recs, commits, st, min, mout;
+            readies, events, recs, commits, st, min, mout, csw;
         double *ph = res->phase[i];
         if (!f || fscanf(f,
                          "%u %d %lf %lf %llu %llu %llu %llu %llu %llu %llu "
                          "%llu %llu %llu %llu %llu %lf %lf %lf %lf %lf %lf "
-                         "%lf %llu %lf %lf %llu %llu",
+                         "%lf %llu %lf %lf %llu %llu %llu",
                          &self, &err, &wall, &cpu, &b, &r, &vc, &view, &drops,
                          &gaps, &rdrops, &rounds, &readies, &events, &recs,
                          &commits, &ph[0], &ph[1], &ph[2], &ph[3], &ph[4],
                          &ph[5], &ph[6], &st, &res->queue_s[i],
-                         &res->order_s[i], &min, &mout) != 28) {
+                         &res->order_s[i], &min, &mout, &csw) != 29) {
             ok = false;
             if (f)
                 fclose(f);
@@ -822,6 +832,7 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
         fclose(f);
         res->wall[i] = wall;
         res->cpu_total_s += cpu;
+        res->switches += csw;
         /* Each consensus message stepped here was sent by another replica:
          * one receive here and one send there. */
         res->msg_ends += min + mout + 2 * events;
@@ -1036,6 +1047,10 @@ static void print_row(const char *load, const char *policy,
                "includes consensus and signatures)\n",
                "", r->cpu_total_s / (double)r->msg_ends * 1e6,
                (unsigned long long)r->msg_ends);
+    if (r->msg_ends)
+        printf("  %-37s %.2f context switches in the replicas per nng "
+               "message end\n",
+               "", (double)r->switches / (double)r->msg_ends);
     if (r->client_ends)
         printf("  %-37s %.1f us of client CPU per nng message end (%llu "
                "sends and receives by the clients, whole run)\n",
