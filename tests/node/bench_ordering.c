@@ -1175,15 +1175,16 @@ int main(int argc, char **argv)
            !res[3].ok ? "-" : res[3].p50_ms < 3 ? "met" : "NOT met");
     /* The transport's targets (one message per request and reply, batched,
      * CPU per message end against the epoll loop of this run). */
+    /* Judged on the one-message mode without persistence, where messages
+     * are most of the work; the figure still holds consensus, signatures
+     * and the null application, so it overstates the links alone. */
     double worst = 0;
-    for (int i = 0; i < 6; i++)
-        if (res[i].ok && res[i].msg_ends && i != 2 && i != 3) {
-            double us = res[i].cpu_total_s / (double)res[i].msg_ends * 1e6;
-            worst = us > worst ? us : worst;
-        }
+    if (res[4].ok && res[4].msg_ends)
+        worst = res[4].cpu_total_s / (double)res[4].msg_ends * 1e6;
     printf("  transport targets: 1 msg a request/reply >= 20,000 ops/s: %s "
            "(%.0f none); batched >= 120,000 ops/s: %s (%.0f none); replica "
-           "CPU per message end <= 3 x epoll reference: %s (%.1f us = "
+           "CPU per message end (1 msg, none) <= 3 x epoll reference: %s "
+           "(%.1f us = "
            "%.1f x %.2f us)\n",
            !res[4].ok ? "-" : res[4].ops >= 20000 ? "met" : "NOT met",
            res[4].ops, !res[0].ok ? "-" : res[0].ops >= 120000 ? "met" : "NOT met",
