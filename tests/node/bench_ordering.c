@@ -25,12 +25,19 @@
  * (tests/sim/bench_consensus at 400 requests a block) and the published
  * references.
  *
- *   bench_ordering [MEASURE_MS [sat|low]]   all four runs (default 4000 ms
- *                                 measured after 1500 ms of warm-up each),
- *                                 or one load's two (for profiling)
+ * The saturation load runs a third time with one message per request and
+ * one per reply (as libhotstuff's client), so that the links' cost per
+ * message shows; every load prints the replicas' and the clients' CPU and
+ * context switches per nng message end, beside a plain epoll loop over TCP
+ * on 127.0.0.1 (one length-prefixed frame per write) measured in this run.
+ *
+ *   bench_ordering [MEASURE_MS [sat|low|single]]   all six runs (default
+ *                                 4000 ms measured after 1500 ms of warm-up
+ *                                 each), or one load's two (for profiling)
  * The program starts its replicas and clients by exec'ing itself with a role
- * (nng's threads do not survive fork), on ports below 32768, with keys made
- * from a seed of this run; the temporary directory is removed at the end.
+ * (nng's threads do not survive fork), on ports below 32768 unless
+ * BENCH_ORDERING_PORT names others, with keys made from a seed of this run;
+ * the temporary directory is removed at the end.
  */
 #include <dirent.h>
 #include <errno.h>
