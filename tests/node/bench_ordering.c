@@ -1194,8 +1194,9 @@ int main(int argc, char **argv)
            "(%.1f us = "
            "%.1f x %.2f us)\n",
            !res[4].ok ? "-" : res[4].ops >= 20000 ? "met" : "NOT met",
-           res[4].ops, !res[0].ok ? "-" : res[0].ops >= 120000 ? "met" : "NOT met",
-           res[0].ops, worst == 0 || !ref_ok ? "-" : worst <= 3 * ref_us ? "met" : "NOT met",
+           res[4].ok ? res[4].ops : 0,
+           !res[0].ok ? "-" : res[0].ops >= 120000 ? "met" : "NOT met",
+           res[0].ok ? res[0].ops : 0, worst == 0 || !ref_ok ? "-" : worst <= 3 * ref_us ? "met" : "NOT met",
            worst, ref_us > 0 ? worst / ref_us : 0, ref_us);
     if (all_ok)
         rm_rf(tmp_dir);
