@@ -21,21 +21,23 @@
  * written, like the references) and with fsync (records written as witand
  * writes them: each Ready's records in one LMDB transaction synced before
  * any send of that Ready, in a throwaway LMDB environment under /tmp).
- * Saturation runs once more with one message per request and one reply per
- * request (as libhotstuff's client and replicas), printed with the CPU a
- * replica spends per client message beside a plain epoll loop's per
- * message on one TCP connection, measured in the same run: what a message
- * costs witan's transport against the kernel's socket path alone.
  * Beside them, in the same run: the simulator's cost of the core alone
  * (tests/sim/bench_consensus at 400 requests a block) and the published
  * references.
  *
- *   bench_ordering [MEASURE_MS [sat|low]]   all four runs (default 4000 ms
- *                                 measured after 1500 ms of warm-up each),
- *                                 or one load's two (for profiling)
+ * The saturation load runs a third time with one message per request and
+ * one per reply (as libhotstuff's client), so that the links' cost per
+ * message shows; every load prints the replicas' and the clients' CPU and
+ * context switches per nng message end, beside a plain epoll loop over TCP
+ * on 127.0.0.1 (one length-prefixed frame per write) measured in this run.
+ *
+ *   bench_ordering [MEASURE_MS [sat|low|single]]   all six runs (default
+ *                                 4000 ms measured after 1500 ms of warm-up
+ *                                 each), or one load's two (for profiling)
  * The program starts its replicas and clients by exec'ing itself with a role
- * (nng's threads do not survive fork), on ports below 32768, with keys made
- * from a seed of this run; the temporary directory is removed at the end.
+ * (nng's threads do not survive fork), on ports below 32768 unless
+ * BENCH_ORDERING_PORT names others, with keys made from a seed of this run;
+ * the temporary directory is removed at the end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,17 +47,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -77,20 +77,6 @@
 #define PIPELINE_DEPTH 1        /* witand's genesis default */
 #define CHECKPOINT_INTERVAL 100 /* likewise */
 #define SEND_QUEUE 1024         /* witand's config default */
-/* Set in the conductor's environment for the one-message-per-request run;
- * its replicas and clients inherit it. */
-#define PER_REQUEST_ENV "WITAN_BENCH_PER_REQUEST"
-#define EPOLL_MESSAGES 400000   /* the reference loop's round trips */
-#define EPOLL_WINDOW 700        /* outstanding, as a saturating client */
-
-/* One message per request and one reply per request, as libhotstuff's
- * client and replicas do, instead of batching a wake-up's requests into
- * one message and a block's replies to a client into one. */
-static bool per_request(void)
-{
-    const char *v = getenv(PER_REQUEST_ENV);
-    return v && strcmp(v, "1") == 0;
-}
 
 static double now_s(void)
 {
@@ -159,6 +145,11 @@ struct null_app {
     uint32_t next_client;             /* round robin of the next build */
     struct node_driver *driver;
     uint64_t requests_delivered, gaps, reply_drops, blocks;
+    /* One message per request and per reply (as libhotstuff's client and
+     * replicas) instead of one per wake-up and per block; counts of the
+     * client messages this replica took and sent, for CPU per message. */
+    bool single;
+    uint64_t msgs_in, msgs_out;
     /* Per-phase timestamps (monotonic, shared by all processes): when each
      * request arrived, when each block was built here; sums over what this
      * replica built and delivered. */
@@ -204,7 +195,8 @@ static int null_build(void *ctx, struct node_driver *d, uint64_t height)
         put64(a->ids[count], c);
         put64(a->ids[count] + 8, s);
         txs[count] = (pbft_bytes){a->ids[count], ID_SIZE};
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, a->ids[count], ID_SIZE,
+        /* The root the core checks a fetched block by (ledger_txs_root). */
+        wcrypto_hash_tagged(WCRYPTO_TAG_ENVELOPE, a->ids[count], ID_SIZE,
                             leaves[count]);
         count++;
     }
@@ -231,6 +223,23 @@ static bool null_validate(void *ctx, const pbft_action *act)
     if (b)
         witan__block__free_unpacked(b, NULL);
     return ok;
+}
+
+static void send_reply(struct null_app *a, uint32_t c, const uint8_t *p,
+                       size_t size)
+{
+    nng_msg *m;
+    if (nng_msg_alloc(&m, size) != 0) {
+        a->reply_drops++;
+        return;
+    }
+    memcpy(nng_msg_body(m), p, size);
+    if (nng_sendmsg(a->reply[c], m, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(m);
+        a->reply_drops++;
+        return;
+    }
+    a->msgs_out++;
 }
 
 /* Tells every client which of its requests this block holds: a list of
@@ -275,40 +284,25 @@ static int null_deliver(void *ctx, const pbft_action *act,
         a->built_at[act->height % BUILT_RING] = 0;
     }
     a->blocks++;
-    if (per_request()) {
-        for (size_t i = 0; i < b->n_txs; i++) {
-            uint8_t one[16];
-            put32(one, a->self);
-            memcpy(one + 4, b->txs[i].data + 8, 8);
-            put32(one + 12, 1);
-            uint32_t c = (uint32_t)get64(b->txs[i].data);
-            nng_msg *m;
-            if (nng_msg_alloc(&m, sizeof one) != 0) {
-                a->reply_drops++;
-                continue;
-            }
-            memcpy(nng_msg_body(m), one, sizeof one);
-            if (nng_sendmsg(a->reply[c], m, NNG_FLAG_NONBLOCK) != 0) {
-                nng_msg_free(m);
-                a->reply_drops++;
-            }
-        }
-        for (uint32_t c = 0; c < a->client_count; c++)
-            size[c] = 4;
-    }
     witan__block__free_unpacked(b, NULL);
     for (uint32_t c = 0; c < a->client_count; c++) {
         if (size[c] == 4)
             continue;
-        nng_msg *m;
-        if (nng_msg_alloc(&m, size[c]) != 0) {
-            a->reply_drops++;
+        if (!a->single) {
+            send_reply(a, c, out[c], size[c]);
             continue;
         }
-        memcpy(nng_msg_body(m), out[c], size[c]);
-        if (nng_sendmsg(a->reply[c], m, NNG_FLAG_NONBLOCK) != 0) {
-            nng_msg_free(m);
-            a->reply_drops++;
+        /* One message per request: each range split into ranges of one. */
+        for (size_t o = 4; o + 12 <= size[c]; o += 12) {
+            uint64_t first = get64(out[c] + o);
+            uint32_t count = get32(out[c] + o + 8);
+            for (uint32_t q = 0; q < count; q++) {
+                uint8_t one[16];
+                put32(one, a->self);
+                put64(one + 4, first + q);
+                put32(one + 12, 1);
+                send_reply(a, c, one, sizeof one);
+            }
         }
     }
     /* No execution: the "state" is the block itself. */
@@ -338,6 +332,7 @@ static int null_serve(void *ctx, struct node_driver *d)
         if (nng_recvmsg(a->in, &m, NNG_FLAG_NONBLOCK) != 0)
             return 0;
         const uint8_t *p = nng_msg_body(m);
+        a->msgs_in++;
         if (nng_msg_len(m) == 16 && get32(p) < a->client_count) {
             uint32_t c = get32(p);
             uint64_t first = get64(p + 4);
@@ -362,6 +357,15 @@ static void on_term(int sig)
     stop_flag = 1;
 }
 
+/* Context switches of every thread of this process so far: each is a
+ * hand-off between nng's threads or a wait of the loop. */
+static unsigned long long switches_self(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (unsigned long long)ru.ru_nvcsw + (unsigned long long)ru.ru_nivcsw;
+}
+
 static double cpu_self_s(void)
 {
     struct rusage ru;
@@ -370,7 +374,7 @@ static double cpu_self_s(void)
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* replica INDEX BASE_PORT SEED CLIENTS DIR|- STATS_FILE */
+/* replica INDEX BASE_PORT SEED CLIENTS DIR|- STATS_FILE SINGLE */
 static int run_replica(char **argv)
 {
     struct null_app *a = calloc(1, sizeof *a);
@@ -379,6 +383,7 @@ static int run_replica(char **argv)
     uint64_t seed = strtoull(argv[2], NULL, 10);
     a->client_count = (uint32_t)atoi(argv[3]);
     const char *dir = argv[4], *stats_path = argv[5];
+    a->single = atoi(argv[6]) != 0;
     signal(SIGTERM, on_term);
     witan_log_set_level(WITAN_LOG_WARN);
     if (wcrypto_init() != 0 || a->client_count > CLIENTS_MAX)
@@ -479,7 +484,7 @@ static int run_replica(char **argv)
         fprintf(f,
                 "%u %d %.3f %.3f %llu %llu %llu %llu %llu %llu %llu %llu "
                 "%llu %llu %llu %llu %.6f %.6f %.6f %.6f %.6f %.6f %.6f "
-                "%llu %.6f %.6f\n",
+                "%llu %.6f %.6f %llu %llu %llu\n",
                 a->self, err, wall, cpu_self_s(),
                 (unsigned long long)a->blocks,
                 (unsigned long long)a->requests_delivered,
@@ -496,7 +501,9 @@ static int run_replica(char **argv)
                 st.persist_ns / 1e9, st.send_ns / 1e9, st.app_ns / 1e9,
                 (unsigned long long)ps.state_transfers,
                 a->queue_count ? a->queue_s / (double)a->queue_count : 0,
-                a->order_count ? a->order_s / (double)a->order_count : 0);
+                a->order_count ? a->order_s / (double)a->order_count : 0,
+                (unsigned long long)a->msgs_in,
+                (unsigned long long)a->msgs_out, switches_self());
         fclose(f);
     }
     node_driver_free(a->driver);
@@ -511,7 +518,7 @@ static int run_replica(char **argv)
 
 /* --- the client ------------------------------------------------------------ */
 
-/* client INDEX BASE_PORT OUTSTANDING MEASURE_MS OUT_FILE */
+/* client INDEX BASE_PORT OUTSTANDING MEASURE_MS OUT_FILE SINGLE */
 static int run_client(char **argv)
 {
     uint32_t self = (uint32_t)atoi(argv[0]);
@@ -519,6 +526,7 @@ static int run_client(char **argv)
     uint32_t outstanding_max = (uint32_t)atoi(argv[2]);
     int measure_ms = atoi(argv[3]);
     const char *out_path = argv[4];
+    bool single = atoi(argv[5]) != 0;
     nng_socket in, out[REPLICAS];
     char addr[64];
     if (nng_pull0_open(&in) != 0)
@@ -544,7 +552,7 @@ static int run_client(char **argv)
     uint8_t *mask = calloc(cap, 1);
     size_t lat_cap = 1 << 16, lat_count = 0;
     float *lat = malloc(lat_cap * sizeof *lat);
-    uint64_t next = 0, outstanding = 0, done_in_window = 0;
+    uint64_t next = 0, outstanding = 0, done_in_window = 0, msg_ends = 0;
     double t0 = now_s(), w0 = t0 + WARM_MS / 1e3, w1 = w0 + measure_ms / 1e3;
     double last_progress = t0;
     int rc = 0;
@@ -567,13 +575,13 @@ static int run_client(char **argv)
             }
             for (uint64_t s = next; s < next + want; s++)
                 sent[s] = now;
-            /* A batch of contiguous requests as one message, or each its
-             * own. */
-            uint32_t per = per_request() ? 1 : want;
-            for (uint64_t s = next; s < next + want; s += per) {
+            /* Batched: one message for the wake-up's new requests; single:
+             * one message a request. */
+            uint32_t per = single ? 1 : want;
+            for (uint32_t done = 0; done < want; done += per) {
                 uint8_t req[16];
                 put32(req, self);
-                put64(req + 4, s);
+                put64(req + 4, next + done);
                 put32(req + 12, per);
                 for (int i = 0; i < REPLICAS; i++) {
                     nng_msg *m;
@@ -587,6 +595,7 @@ static int run_client(char **argv)
                                 self, i);
                         return 1;
                     }
+                    msg_ends++;
                 }
             }
             next += want;
@@ -598,6 +607,7 @@ static int run_client(char **argv)
             if (nng_recvmsg(in, &m, k == 0 ? 0 : NNG_FLAG_NONBLOCK) != 0)
                 break;
             double at = now_s();
+            msg_ends++;
             const uint8_t *p = nng_msg_body(m);
             size_t size = nng_msg_len(m);
             uint32_t from = size >= 4 ? get32(p) : REPLICAS;
@@ -630,7 +640,8 @@ static int run_client(char **argv)
      * count; the window is the span their sends could take. */
     FILE *f = fopen(out_path, "w");
     if (f) {
-        fprintf(f, "%llu %zu\n", (unsigned long long)done_in_window, lat_count);
+        fprintf(f, "%llu %zu %.6f %llu\n", (unsigned long long)done_in_window,
+                lat_count, cpu_self_s(), (unsigned long long)msg_ends);
         fwrite(lat, sizeof *lat, lat_count, f);
         fclose(f);
     }
@@ -639,116 +650,6 @@ static int run_client(char **argv)
     fflush(NULL);
     _exit(rc);
     return rc;
-}
-
-/* --- the reference: a plain epoll loop ---------------------------------------- */
-
-/* One TCP connection on 127.0.0.1: this thread keeps EPOLL_WINDOW 16-byte
- * requests outstanding, each written with its own write(); a server thread
- * waits in epoll_wait, reads what is there and answers each request with
- * its own 16-byte write(). No framing library, no allocation a message:
- * the cost of the kernel's socket path and one loop. */
-struct echo {
-    int fd;
-};
-
-static int write_all_fd(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void *echo_server(void *arg)
-{
-    struct echo *e = arg;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = e->fd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, e->fd, &ev);
-    uint8_t buf[16 * 1024];
-    size_t have = 0;
-    for (;;) {
-        struct epoll_event out;
-        if (epoll_wait(ep, &out, 1, -1) < 1)
-            continue;
-        ssize_t k = read(e->fd, buf + have, sizeof buf - have);
-        if (k <= 0)
-            break;
-        have += (size_t)k;
-        size_t off = 0;
-        for (; off + 16 <= have; off += 16)
-            if (write_all_fd(e->fd, buf + off, 16) != 0)
-                goto done;
-        memmove(buf, buf + off, have - off);
-        have -= off;
-    }
-done:
-    close(ep);
-    return NULL;
-}
-
-static double cpu_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Microseconds of CPU (both threads) per message, a request or a reply;
- * < 0 when the loop could not run. */
-static double epoll_reference_us(double *rate)
-{
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(ls, 1) != 0 || getsockname(ls, (struct sockaddr *)&a, &al))
-        return -1;
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
-        return -1;
-    struct echo e = {accept(ls, NULL, NULL)};
-    close(ls);
-    if (e.fd >= 0)
-        fcntl(e.fd, F_SETFD, FD_CLOEXEC);
-    int one = 1;
-    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(e.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_t t;
-    if (e.fd < 0 || pthread_create(&t, NULL, echo_server, &e) != 0)
-        return -1;
-    double cpu0 = cpu_now_s(), t0 = now_s();
-    uint64_t sent = 0, got = 0;
-    uint8_t req[16] = {0}, buf[16 * 1024];
-    size_t have = 0;
-    while (got < EPOLL_MESSAGES) {
-        while (sent < EPOLL_MESSAGES && sent - got < EPOLL_WINDOW) {
-            put64(req, sent++);
-            if (write_all_fd(c, req, 16) != 0)
-                return -1;
-        }
-        ssize_t k = read(c, buf + have, sizeof buf - have);
-        if (k <= 0)
-            return -1;
-        have += (size_t)k;
-        got += have / 16;
-        have %= 16;
-    }
-    double cpu = cpu_now_s() - cpu0, wall = now_s() - t0;
-    shutdown(c, SHUT_RDWR);
-    pthread_join(t, NULL);
-    close(c);
-    close(e.fd);
-    *rate = EPOLL_MESSAGES / wall;
-    return cpu / (2.0 * EPOLL_MESSAGES) * 1e6;
 }
 
 /* --- the conductor --------------------------------------------------------- */
@@ -813,11 +714,16 @@ struct result {
     uint64_t view_changes, drops, gaps, reply_drops, records, commits;
     double phase[REPLICAS][7], wall[REPLICAS];
     double queue_s[REPLICAS], order_s[REPLICAS]; /* means, at the primary */
+    double cpu_total_s;  /* all replicas, whole run */
+    uint64_t msg_ends;   /* nng messages sent or received by replicas */
+    uint64_t switches;   /* context switches of the replicas, whole run */
+    double client_cpu_s; /* all clients, whole run */
+    uint64_t client_ends;
 };
 
-static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
-                     int base, int measure_ms, uint64_t seed,
-                     struct result *res)
+static void run_load(bool fsync_on, bool single, uint32_t clients,
+                     uint32_t outstanding, int base, int measure_ms,
+                     uint64_t seed, struct result *res)
 {
     memset(res, 0, sizeof *res);
     char run_dir[300];
@@ -825,6 +731,7 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
     mkdir(run_dir, 0700);
     pid_t rp[REPLICAS], cp[CLIENTS_MAX];
     char a0[16], a1[16], a2[32], a3[16], a4[400], a5[400], logp[400];
+    char *a6 = single ? "1" : "0";
     snprintf(a1, sizeof a1, "%d", base);
     snprintf(a2, sizeof a2, "%llu", (unsigned long long)seed);
     snprintf(a3, sizeof a3, "%u", clients);
@@ -836,7 +743,8 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
             snprintf(a4, sizeof a4, "-");
         snprintf(a5, sizeof a5, "%s/replica-%d.stats", run_dir, i);
         snprintf(logp, sizeof logp, "%s/replica-%d.log", run_dir, i);
-        char *argv[] = {self_exe, "replica", a0, a1, a2, a3, a4, a5, NULL};
+        char *argv[] = {self_exe, "replica", a0, a1, a2, a3, a4, a5, a6,
+                        NULL};
         rp[i] = spawn(argv, logp);
     }
     char m[16];
@@ -847,7 +755,7 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         snprintf(a0, sizeof a0, "%u", c);
         snprintf(a5, sizeof a5, "%s/client-%u.out", run_dir, c);
         snprintf(logp, sizeof logp, "%s/client-%u.log", run_dir, c);
-        char *argv[] = {self_exe, "client", a0, a1, a3, m, a5, NULL};
+        char *argv[] = {self_exe, "client", a0, a1, a3, m, a5, a6, NULL};
         cp[c] = spawn(argv, logp);
     }
     double cpu0[REPLICAS], cpu1[REPLICAS];
@@ -882,9 +790,11 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         char path[400];
         snprintf(path, sizeof path, "%s/client-%u.out", run_dir, c);
         FILE *f = fopen(path, "r");
-        unsigned long long d = 0;
+        unsigned long long d = 0, ends = 0;
         size_t n = 0;
-        if (!f || fscanf(f, "%llu %zu", &d, &n) != 2 || fgetc(f) != '\n') {
+        double cpu = 0;
+        if (!f || fscanf(f, "%llu %zu %lf %llu", &d, &n, &cpu, &ends) != 4 ||
+            fgetc(f) != '\n') {
             ok = false;
             if (f)
                 fclose(f);
@@ -894,6 +804,8 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         lat_count += fread(lat + lat_count, sizeof *lat, n, f);
         fclose(f);
         done += d;
+        res->client_cpu_s += cpu;
+        res->client_ends += ends;
     }
     if (lat_count) {
         qsort(lat, lat_count, sizeof *lat, cmp_float);
@@ -912,17 +824,17 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         int err;
         double wall, cpu;
         unsigned long long b, r, vc, view, drops, gaps, rdrops, rounds,
-            readies, events, recs, commits, st;
+            readies, events, recs, commits, st, min, mout, csw;
         double *ph = res->phase[i];
         if (!f || fscanf(f,
                          "%u %d %lf %lf %llu %llu %llu %llu %llu %llu %llu "
                          "%llu %llu %llu %llu %llu %lf %lf %lf %lf %lf %lf "
-                         "%lf %llu %lf %lf",
+                         "%lf %llu %lf %lf %llu %llu %llu",
                          &self, &err, &wall, &cpu, &b, &r, &vc, &view, &drops,
                          &gaps, &rdrops, &rounds, &readies, &events, &recs,
                          &commits, &ph[0], &ph[1], &ph[2], &ph[3], &ph[4],
                          &ph[5], &ph[6], &st, &res->queue_s[i],
-                         &res->order_s[i]) != 26) {
+                         &res->order_s[i], &min, &mout, &csw) != 29) {
             ok = false;
             if (f)
                 fclose(f);
@@ -930,6 +842,11 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         }
         fclose(f);
         res->wall[i] = wall;
+        res->cpu_total_s += cpu;
+        res->switches += csw;
+        /* Each consensus message stepped here was sent by another replica:
+         * one receive here and one send there. */
+        res->msg_ends += min + mout + 2 * events;
         blocks = b > blocks ? b : blocks;
         reqs = r > reqs ? r : reqs;
         res->view_changes += vc;
@@ -941,11 +858,147 @@ static void run_load(bool fsync_on, uint32_t clients, uint32_t outstanding,
         (void)view;
         (void)rounds;
         (void)readies;
-        (void)events;
         (void)st;
     }
     res->block_fill = blocks ? (double)reqs / (double)blocks : 0;
     res->ok = ok && done > 0;
+}
+
+/* --- the reference: a plain epoll loop over TCP on 127.0.0.1 ------------- */
+
+#define REF_MESSAGES 200000
+#define REF_OUTSTANDING 64
+#define REF_BODY 16
+#define REF_FRAME (4 + REF_BODY)
+
+/* Reads what is there into buf (at *have) and hands back the count of whole
+ * frames it held, keeping a partial one; -1 on a closed or failed socket. */
+static long ref_read_frames(int fd, uint8_t *buf, size_t cap, size_t *have)
+{
+    ssize_t n = read(fd, buf + *have, cap - *have);
+    if (n <= 0)
+        return n < 0 && errno == EAGAIN ? 0 : -1;
+    *have += (size_t)n;
+    long frames = 0;
+    size_t o = 0;
+    while (*have - o >= 4 && *have - o >= 4 + (size_t)get32(buf + o)) {
+        if (get32(buf + o) != REF_BODY)
+            return -1;
+        o += REF_FRAME;
+        frames++;
+    }
+    memmove(buf, buf + o, *have - o);
+    *have -= o;
+    return frames;
+}
+
+static int ref_write_frame(int fd, uint64_t n)
+{
+    uint8_t f[REF_FRAME] = {0};
+    put32(f, REF_BODY);
+    put64(f + 4, n);
+    return write(fd, f, sizeof f) == (ssize_t)sizeof f ? 0 : -1;
+}
+
+/* The echo end: an epoll loop that answers every frame with one write. */
+static void ref_echo(int fd)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    uint8_t buf[1 << 16];
+    size_t have = 0;
+    for (;;) {
+        struct epoll_event out;
+        if (epoll_wait(ep, &out, 1, 5000) <= 0)
+            _exit(1);
+        long k = ref_read_frames(fd, buf, sizeof buf, &have);
+        if (k < 0)
+            _exit(0);
+        for (long i = 0; i < k; i++)
+            if (ref_write_frame(fd, (uint64_t)i) != 0)
+                _exit(1);
+    }
+}
+
+/* One message per write() and per frame parsed, REF_OUTSTANDING in flight,
+ * both ends in epoll loops (the echo end a child process): CPU of both ends
+ * per message end (each message is one send and one receive). */
+static int ref_epoll(double *us_per_end, double *msgs_per_s)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(ls, 1) != 0 || getsockname(ls, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0)
+            _exit(1);
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ref_echo(fd);
+        _exit(0);
+    }
+    close(ls);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (pid < 0 || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    double c0 = cpu_self_s(), t0 = now_s();
+    uint64_t sent = 0, got = 0;
+    static uint8_t buf[1 << 16];
+    size_t have = 0;
+    int rc = 0;
+    while (got < REF_MESSAGES && rc == 0) {
+        while (sent - got < REF_OUTSTANDING && sent < REF_MESSAGES)
+            if (ref_write_frame(fd, sent++) != 0)
+                rc = -1;
+        struct epoll_event out;
+        if (epoll_wait(ep, &out, 1, 5000) <= 0) {
+            rc = -1;
+            break;
+        }
+        long k = ref_read_frames(fd, buf, sizeof buf, &have);
+        if (k < 0)
+            rc = -1;
+        else
+            got += (uint64_t)k;
+    }
+    double wall = now_s() - t0, self_cpu = cpu_self_s() - c0;
+    close(fd);
+    close(ep);
+    struct rusage ru;
+    int status;
+    if (wait4(pid, &status, 0, &ru) != pid || rc != 0)
+        return -1;
+    double child = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    /* 2 x REF_MESSAGES messages (there and back), each with two ends. */
+    *us_per_end = (self_cpu + child) / (4.0 * REF_MESSAGES) * 1e6;
+    *msgs_per_s = 2.0 * REF_MESSAGES / wall;
+    return 0;
+}
+
+/* Whether a load failed only because a port of its block was taken (by
+ * another program, or by one of this run's own dials when the block lies in
+ * the ephemeral range): such a load is run again on another block. */
+static bool port_taken(int base)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "grep -qs -e 'cannot listen' -e 'Address in use' %s/run-%d/*.log",
+             tmp_dir, base);
+    return system(cmd) == 0;
 }
 
 static int rm_rf(const char *path)
@@ -999,6 +1052,21 @@ static void print_row(const char *load, const char *policy,
                "", (unsigned long long)r->view_changes,
                (unsigned long long)r->drops, (unsigned long long)r->gaps,
                (unsigned long long)r->reply_drops);
+    if (r->msg_ends)
+        printf("  %-37s about %.1f us of replica CPU per nng message end "
+               "(%llu sends and receives by the replicas, whole run; "
+               "includes consensus and signatures)\n",
+               "", r->cpu_total_s / (double)r->msg_ends * 1e6,
+               (unsigned long long)r->msg_ends);
+    if (r->msg_ends)
+        printf("  %-37s %.2f context switches in the replicas per nng "
+               "message end\n",
+               "", (double)r->switches / (double)r->msg_ends);
+    if (r->client_ends)
+        printf("  %-37s %.1f us of client CPU per nng message end (%llu "
+               "sends and receives by the clients, whole run)\n",
+               "", r->client_cpu_s / (double)r->client_ends * 1e6,
+               (unsigned long long)r->client_ends);
     if (r->commits)
         printf("  %-37s %.1f records per synced transaction\n", "",
                (double)r->records / (double)r->commits);
@@ -1017,16 +1085,17 @@ static void print_row(const char *load, const char *policy,
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "replica") == 0 && argc == 8)
+    if (argc >= 2 && strcmp(argv[1], "replica") == 0 && argc == 9)
         return run_replica(argv + 2);
-    if (argc >= 2 && strcmp(argv[1], "client") == 0 && argc == 7)
+    if (argc >= 2 && strcmp(argv[1], "client") == 0 && argc == 8)
         return run_client(argv + 2);
     int measure_ms = argc >= 2 ? atoi(argv[1]) : 4000;
     const char *only = argc >= 3 ? argv[2] : "";
     if (measure_ms < 500 || measure_ms > 60000 || argc > 3 ||
-        (argc == 3 && strcmp(only, "sat") != 0 && strcmp(only, "low") != 0)) {
-        fprintf(stderr,
-                "usage: bench_ordering [MEASURE_MS (500..60000) [sat|low]]\n");
+        (argc == 3 && strcmp(only, "sat") != 0 && strcmp(only, "low") != 0 &&
+         strcmp(only, "single") != 0)) {
+        fprintf(stderr, "usage: bench_ordering [MEASURE_MS (500..60000) "
+                        "[sat|low|single]]\n");
         return 2;
     }
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1037,9 +1106,14 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmp_dir))
         return 1;
     uint64_t seed = (uint64_t)getpid() * 1000003u + (uint64_t)time(NULL);
-    /* Ports below 32768 (ephemeral ports start above), one block of 100 a
-     * load, chosen by the pid so that parallel runs rarely meet. */
+    /* Ports below 32768 (ephemeral ports start above), 16 a load in a block
+     * of 100 and two more blocks for loads run again, chosen by the pid so
+     * that parallel runs rarely meet. */
     int base = 21000 + (int)(getpid() % 90) * 100;
+    /* A caller with its own ports (300 from the base) may name them. */
+    const char *port_env = getenv("BENCH_ORDERING_PORT");
+    if (port_env && atoi(port_env) > 1024 && atoi(port_env) < 65000)
+        base = atoi(port_env);
 
     printf("bench-ordering: 4 replica processes (witand's consensus driver "
            "and nng links on 127.0.0.1), Ed25519-signed messages, 16-byte "
@@ -1050,57 +1124,54 @@ int main(int argc, char **argv)
            "(as the references); fsync = each Ready's records in one LMDB "
            "transaction synced before any send of that Ready (as witand, "
            "group commit), LMDB under /tmp\n");
-    printf("  clients send to all 4 replicas (new requests of one wake-up "
-           "batched into one message), a request is done at f + 1 = 2 "
+    printf("  clients send to all 4 replicas (batched: new requests of one "
+           "wake-up in one message, replies one a block; 1 msg: one message "
+           "a request and a reply), a request is done at f + 1 = 2 "
            "replies\n");
     printf("  the core alone (simulator, 4 replicas in one process, no "
            "network, same run):\n");
     fflush(stdout);
     print_core_cost();
 
-    struct result res[5];
+    double ref_us = 0, ref_rate = 0;
+    bool ref_ok = ref_epoll(&ref_us, &ref_rate) == 0;
+    if (ref_ok)
+        printf("  reference, a plain epoll loop over TCP on 127.0.0.1 (one "
+               "%d-byte length-prefixed frame per write, %d in flight, both "
+               "ends one process each): %.2f us of CPU per message end, "
+               "%.0f messages/s\n",
+               REF_FRAME, REF_OUTSTANDING, ref_us, ref_rate);
+    else
+        printf("  reference epoll loop FAILED\n");
+    fflush(stdout);
+
+    struct result res[6];
     memset(res, 0, sizeof res);
-    static const char *const loads[2] = {"saturation: 4 clients x 700",
-                                         "low load: 1 client x 4"};
-    static const uint32_t clients[2] = {4, 1}, outstanding[2] = {700, 4};
-    bool all_ok = true;
+    static const char *const loads[3] = {"saturation: 4 clients x 700",
+                                         "low load: 1 client x 4",
+                                         "sat., 1 msg a request/reply"};
+    static const uint32_t clients[3] = {4, 1, 4},
+                          outstanding[3] = {700, 4, 700};
+    bool all_ok = ref_ok;
     int k = 0;
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < 3; l++) {
         for (int p = 0; p < 2; p++, k++) {
-            if ((l == 0 && strcmp(only, "low") == 0) ||
-                (l == 1 && strcmp(only, "sat") == 0))
+            if (argc == 3 && strcmp(only, l == 0 ? "sat" : l == 1 ? "low"
+                                                              : "single") != 0)
                 continue;
-            run_load(p == 1, clients[l], outstanding[l], base + 25 * k,
-                     measure_ms, seed, &res[k]);
+            for (int attempt = 0; attempt < 3; attempt++) {
+                int b = base + 16 * k + 100 * attempt;
+                run_load(p == 1, l == 2, clients[l], outstanding[l], b,
+                         measure_ms, seed, &res[k]);
+                if (res[k].ok || !port_taken(b))
+                    break;
+                printf("  (ports %d.. were taken: the load runs again on "
+                       "another block)\n", b);
+            }
             print_row(loads[l], p ? "fsync" : "none", &res[k]);
             fflush(stdout);
             all_ok = all_ok && res[k].ok;
         }
-    }
-    /* One message per request and per reply, as libhotstuff's client;
-     * beside it, the plain epoll loop's cost of a message, same run. */
-    if (strcmp(only, "low") != 0) {
-        setenv(PER_REQUEST_ENV, "1", 1);
-        run_load(false, clients[0], outstanding[0], base + 25 * 4, measure_ms,
-                 seed, &res[4]);
-        unsetenv(PER_REQUEST_ENV);
-        print_row("saturation, 1 message a request", "none", &res[4]);
-        all_ok = all_ok && res[4].ok;
-        double cpu = 0;
-        for (int i = 0; i < REPLICAS; i++)
-            cpu += res[4].replica_cpu_s[i];
-        double msgs = 2 * res[4].ops * res[4].window_s * REPLICAS;
-        double ref_rate = 0, ref_us = epoll_reference_us(&ref_rate);
-        if (res[4].ok && msgs > 0 && ref_us > 0)
-            printf("  %-37s CPU per client message at a replica (a request "
-                   "in or a reply out, its share of consensus included): "
-                   "%.1f us; a plain epoll loop on one TCP connection, "
-                   "same run: %.2f us a message (%.0f round trips/s), so "
-                   "%.0f x (target: one message a request >= 20,000 ops/s, "
-                   "batched >= 120,000, links within 3 x the loop)\n",
-                   "", cpu / msgs * 1e6, ref_us, ref_rate,
-                   cpu / msgs * 1e6 / ref_us);
-        fflush(stdout);
     }
     printf("  references (published, other machines' kind, persist "
            "nothing): libhotstuff ~40,000 ops/s at saturation (p50 62 ms), "
@@ -1113,6 +1184,24 @@ int main(int argc, char **argv)
            !res[1].ok ? "-" : res[1].ops >= 40000 ? "met" : "NOT met",
            !res[2].ok ? "-" : res[2].p50_ms < 3 ? "met" : "NOT met",
            !res[3].ok ? "-" : res[3].p50_ms < 3 ? "met" : "NOT met");
+    /* The transport's targets (one message per request and reply, batched,
+     * CPU per message end against the epoll loop of this run). */
+    /* Judged on the one-message mode without persistence, where messages
+     * are most of the work; the figure still holds consensus, signatures
+     * and the null application, so it overstates the links alone. */
+    double worst = 0;
+    if (res[4].ok && res[4].msg_ends)
+        worst = res[4].cpu_total_s / (double)res[4].msg_ends * 1e6;
+    printf("  transport targets: 1 msg a request/reply >= 20,000 ops/s: %s "
+           "(%.0f none); batched >= 120,000 ops/s: %s (%.0f none); replica "
+           "CPU per message end (1 msg, none) <= 3 x epoll reference: %s "
+           "(%.1f us = "
+           "%.1f x %.2f us)\n",
+           !res[4].ok ? "-" : res[4].ops >= 20000 ? "met" : "NOT met",
+           res[4].ok ? res[4].ops : 0,
+           !res[0].ok ? "-" : res[0].ops >= 120000 ? "met" : "NOT met",
+           res[0].ok ? res[0].ops : 0, worst == 0 || !ref_ok ? "-" : worst <= 3 * ref_us ? "met" : "NOT met",
+           worst, ref_us > 0 ? worst / ref_us : 0, ref_us);
     if (all_ok)
         rm_rf(tmp_dir);
     return all_ok ? 0 : 1;
