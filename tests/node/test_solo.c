@@ -323,6 +323,43 @@ static void test_bad_requests(void **state)
         fail_msg("height %llu after one block of two transactions",
                  (unsigned long long)r->status->height);
     witan__response__free_unpacked(r, NULL);
+
+    /* One request of many envelopes, whose signatures admission checks as
+     * a batch on the verifier threads: each envelope's result is its own,
+     * a bad signature refused as one alone would be, the rest admitted. */
+    enum { MIXED = 24 };
+    static ProtobufCBinaryData mixed[MIXED];
+    static uint8_t copies[MIXED][1024];
+    for (int i = 0; i < MIXED; i++) {
+        ProtobufCBinaryData e = s.env[2 + i];
+        assert_true(e.len <= sizeof copies[i]);
+        memcpy(copies[i], e.data, e.len);
+        mixed[i] = (ProtobufCBinaryData){e.len, copies[i]};
+    }
+    const int bad_sig[] = {5, 11, 17};
+    for (size_t k = 0; k < WITAN_ARRAY_COUNT(bad_sig); k++)
+        copies[bad_sig[k]][mixed[bad_sig[k]].len - 1] ^= 0x01;
+    mixed[8] = (ProtobufCBinaryData){3, junk};
+    sr.n_envelopes = MIXED;
+    sr.envelopes = mixed;
+    r = call(addr, &req);
+    assert_non_null(r);
+    assert_null(r->error);
+    assert_int_equal(r->submit->n_results, MIXED);
+    for (int i = 0; i < MIXED; i++) {
+        const Witan__Error *e = r->submit->results[i]->error;
+        if (i == 5 || i == 11 || i == 17) {
+            assert_non_null(e);
+            assert_int_equal(e->code, WITAN_ESIG);
+            assert_non_null(strstr(e->message, "signature does not verify"));
+        } else if (i == 8) {
+            assert_non_null(e);
+            assert_int_equal(e->code, WITAN_EDECODE);
+        } else if (e) {
+            fail_msg("envelope %d refused: %s", i, e->message);
+        }
+    }
+    witan__response__free_unpacked(r, NULL);
     for (int i = 0; i < STREAM_TX_COUNT; i++)
         free(s.env[i].data);
     kill(node, SIGTERM);
