@@ -14,7 +14,8 @@
 #     model), <id> (the deployed contract), <decision id> and ID (a decision
 #     it made), <hash> of `query tx` and TX_HASH (the attestation's
 #     transaction), genesis.json (~/witan-node's), copy-of-HOME (a backup
-#     of its database), old-head.txt (an earlier signed head);
+#     of its database), old-head.txt (an earlier signed head) and
+#     old-sets.json (its set chain);
 #   - steps between examples that a reader would take: waiting for witand
 #     to answer after starting it, a second attestation that triggers the
 #     model so that the contract decides, and genesis checkpoints every 2
@@ -115,7 +116,7 @@ before() {
             fail "backing up for the --from example" ;;
     "witan audit consistency"*)
         witan audit head --size 2 --out old-head.txt \
-            --home "$HOME/witan-node" >/dev/null ||
+            --sets-out old-sets.json --home "$HOME/witan-node" >/dev/null ||
             fail "an earlier head for the consistency example" ;;
     esac
 }
