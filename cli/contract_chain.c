@@ -112,8 +112,12 @@ static int submit_and_report(int argc, char **argv, Witan__TxBody *body,
             render_json_str(&b, id_name);
             render_json_puts(&b, ":");
             render_json_hex(&b, hash, WITAN_HASH_SIZE);
-            first = false;
+            render_json_puts(&b, ",");
         }
+        /* The /v1/tx shape with tx_hash, as every signed command's. */
+        render_json_puts(&b, "\"tx_hash\":");
+        render_json_hex(&b, hash, WITAN_HASH_SIZE);
+        first = false;
         render_json_fields(&b, &t->base, &first);
         if (runs) {
             render_json_puts(&b, ",\"runs\":");

@@ -227,6 +227,15 @@ j "model ask (no wait)" model ask "$hash" $n --key "$key" --json
 j "query predictions" query predictions --model "$hash" $n --json
 j "model scorecard" model scorecard lin $n --json
 j "contract call" contract call "$cid" bump --int 1 $n --key "$key" --json
+checks=$((checks + 1))
+if python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["tx_hash"]) == 64 and d["tx_hash"] == d["receipt"]["tx_hash"]' \
+    "$tmp/out" 2>/dev/null; then
+    echo "  ok    contract call: tx_hash at the top, as every signed command"
+else
+    fail "contract call: no top-level tx_hash"
+fi
 j "decisions list" decisions list $n --json
 did=$(field id)
 j "decisions show" decisions show "$did" $n --json
