@@ -306,6 +306,10 @@ int cli_parse_u64(const char *what, const char *flag, const char *text,
 /* Exactly `size` bytes as hex; on error prints and returns 2. */
 int cli_parse_hash(const char *what, const char *flag, const char *text,
                    uint8_t *out, size_t size);
+/* --cursor: the hex a previous page printed, at most `size` bytes (*len of
+ * them); on error prints and returns 2. */
+int cli_parse_cursor(const char *what, const char *text, uint8_t *out,
+                     size_t size, size_t *len);
 
 /* Value of --flag in argv, or NULL. */
 const char *cli_flag(int argc, char **argv, const char *flag);

@@ -321,15 +321,10 @@ int cli_query(int argc, char **argv)
             return 2;
         a.limit = (uint32_t)n_limit;
         if (cursor) {
-            size_t n = strlen(cursor) / 2;
-            if (n > sizeof cur || strlen(cursor) % 2 ||
-                witan_hex_decode(cursor, cur, n)) {
-                fprintf(stderr, "witan query attestations: --cursor '%s' is "
-                                "invalid: give the hex a previous page "
-                                "printed\n",
-                        cursor);
+            size_t n;
+            if (cli_parse_cursor("query attestations", cursor, cur,
+                                 sizeof cur, &n))
                 return 2;
-            }
             a.cursor = (ProtobufCBinaryData){n, cur};
         }
         a.history = cli_has_flag(argc, argv, "--history");
@@ -352,15 +347,9 @@ int cli_query(int argc, char **argv)
             return 2;
         f.limit = (uint32_t)n_limit;
         if (cursor) {
-            size_t n = strlen(cursor) / 2;
-            if (n > sizeof cur || strlen(cursor) % 2 ||
-                witan_hex_decode(cursor, cur, n)) {
-                fprintf(stderr, "witan query feeds: --cursor '%s' is "
-                                "invalid: give the hex a previous page "
-                                "printed\n",
-                        cursor);
+            size_t n;
+            if (cli_parse_cursor("query feeds", cursor, cur, sizeof cur, &n))
                 return 2;
-            }
             f.cursor = (ProtobufCBinaryData){n, cur};
         }
         req.kind_case = WITAN__REQUEST__KIND_FEEDS;

@@ -125,6 +125,21 @@ int cli_parse_u64(const char *what, const char *flag, const char *text,
     return 0;
 }
 
+int cli_parse_cursor(const char *what, const char *text, uint8_t *out,
+                     size_t size, size_t *len)
+{
+    size_t n = strlen(text) / 2;
+    if (n <= size && strlen(text) % 2 == 0 &&
+        witan_hex_decode(text, out, n) == 0) {
+        *len = n;
+        return 0;
+    }
+    fprintf(stderr, "witan %s: --cursor '%s' is invalid: give the hex a "
+                    "previous page printed\n",
+            what, text);
+    return 2;
+}
+
 int cli_parse_hash(const char *what, const char *flag, const char *text,
                    uint8_t *out, size_t size)
 {
