@@ -17,16 +17,7 @@ set -u
 bin=$1
 w="$bin/witan"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/witan-json.XXXXXX")
-# Whether ports BASE..BASE+COUNT-1 are all unused on this machine, in any
-# state (listening, connected, TIME_WAIT).
-ports_free() {
-    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v lo="$1" -v n="$2" '
-        NR > 1 { split($2, a, ":"); p = 0; h = a[2]
-                 for (i = 1; i <= length(h); i++)
-                     p = p * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
-                 if (p >= lo && p < lo + n) busy = 1 }
-        END { exit busy }'
-}
+. "$(dirname "$0")/ports.sh"
 lo=${WITAN_TEST_PORT:-1100}
 span=${WITAN_TEST_PORT:+990}
 span=${span:-400}
