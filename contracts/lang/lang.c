@@ -1096,24 +1096,38 @@ static struct node *parse_if(struct lc *c)
     return n;
 }
 
+/* `kw NAME`: the node of statement `kind` at keyword t, named by the
+ * identifier after it (its position the name's when at_name); NULL, with
+ * `want` as what was expected, when there is none. */
+static struct node *named_stmt(struct lc *c, int kind, struct token t,
+                               const char *want, bool at_name)
+{
+    next(c);
+    struct node *n = new_node(c, kind, t.line, t.col);
+    if (!n)
+        return NULL;
+    if (c->tok.kind != T_IDENT) {
+        expected(c, want);
+        return NULL;
+    }
+    n->name = c->tok.str;
+    if (at_name) {
+        n->line = c->tok.line;
+        n->col = c->tok.col;
+    }
+    next(c);
+    return n;
+}
+
 static struct node *parse_stmt(struct lc *c)
 {
     struct token t = c->tok;
     struct node *n;
     switch (t.kind) {
     case K_LET:
-        next(c);
-        n = new_node(c, S_LET, t.line, t.col);
+        n = named_stmt(c, S_LET, t, "a name after 'let'", true);
         if (!n)
             return NULL;
-        if (c->tok.kind != T_IDENT) {
-            expected(c, "a name after 'let'");
-            return NULL;
-        }
-        n->name = c->tok.str;
-        n->line = c->tok.line;
-        n->col = c->tok.col;
-        next(c);
         if (accept(c, P_COLON) && !parse_type(c, &n->decl))
             return NULL;
         if (!expect(c, P_ASSIGN, NULL))
@@ -1123,18 +1137,9 @@ static struct node *parse_stmt(struct lc *c)
             return NULL;
         return n;
     case K_CLEAR:
-        next(c);
-        n = new_node(c, S_CLEAR, t.line, t.col);
+        n = named_stmt(c, S_CLEAR, t, "a store name after 'clear'", true);
         if (!n)
             return NULL;
-        if (c->tok.kind != T_IDENT) {
-            expected(c, "a store name after 'clear'");
-            return NULL;
-        }
-        n->name = c->tok.str;
-        n->line = c->tok.line;
-        n->col = c->tok.col;
-        next(c);
         if (accept(c, P_LBRACK)) {
             n->b = parse_expr(c);
             if (!n->b || !expect(c, P_RBRACK, NULL))
@@ -1144,16 +1149,9 @@ static struct node *parse_stmt(struct lc *c)
     case K_IF:
         return parse_if(c);
     case K_FOR:
-        next(c);
-        n = new_node(c, S_FOR, t.line, t.col);
+        n = named_stmt(c, S_FOR, t, "a loop variable after 'for'", false);
         if (!n)
             return NULL;
-        if (c->tok.kind != T_IDENT) {
-            expected(c, "a loop variable after 'for'");
-            return NULL;
-        }
-        n->name = c->tok.str;
-        next(c);
         if (!expect(c, K_IN, NULL))
             return NULL;
         n->a = parse_expr(c);
