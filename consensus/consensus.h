@@ -308,10 +308,13 @@ void pbft_advance(pbft *r);
  * above what the replica proposed or delivered; WITAN_ECONFIG for a bad
  * set, WITAN_ESTATE when one is pending.
  * `self` is this replica's index in the new set, or UINT32_MAX if it leaves.
+ * `key`, when not NULL, is a rotated key: the one at `self` in the new set,
+ * which the replica signs with from the switch on (the old key is wiped
+ * then and signs nothing at or above from_height); NULL keeps the key.
  */
 int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
-                        uint32_t self);
+                        uint32_t self, const wcrypto_keypair *key);
 
 /* The first height of the set in force (0: the initial one), whether a
  * change handed by pbft_set_validators waits for its boundary, and whether

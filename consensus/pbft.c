@@ -391,6 +391,10 @@ struct pbft {
      * has not handed it since: known_through is bounded by it. */
     bool change_refused;
     struct vset next_set;
+    /* A rotated key (pbft_set_validators): the replica signs with it from
+     * the switch on, and the old one is wiped then. */
+    bool next_key_set;
+    wcrypto_keypair next_key;
     uint32_t L, K, W;
     uint32_t view_timeout_ms, view_timeout_max_ms, retransmit_ms;
     uint32_t state_block_count;
@@ -3246,6 +3250,12 @@ static int switch_set(pbft *r)
     r->set = r->next_set;
     r->set_from = r->change_from;
     r->change_pending = false;
+    if (r->next_key_set) {
+        wcrypto_keypair_wipe(&r->key);
+        r->key = r->next_key;
+        wcrypto_keypair_wipe(&r->next_key);
+        r->next_key_set = false;
+    }
     r->switch_view = r->view;
     for (uint32_t i = 0; i < VMAX; i++) {
         for (int k = 0; k < VC_PER_SENDER; k++) {
@@ -3271,7 +3281,7 @@ bool pbft_is_member(const pbft *r) { return is_validator(r); }
 
 int pbft_set_validators(pbft *r, uint64_t from_height,
                         const wcrypto_pubkey *validators, uint32_t count,
-                        uint32_t self)
+                        uint32_t self, const wcrypto_keypair *key)
 {
     if (r->change_pending) {
         r->change_refused = true;
@@ -3285,13 +3295,20 @@ int pbft_set_validators(pbft *r, uint64_t from_height,
     int rc = set_init(&ns, validators, count, self);
     if (rc != 0)
         return rc;
+    const wcrypto_keypair *signer = key != NULL ? key : &r->key;
     if (self != UINT32_MAX &&
-        (self >= count || memcmp(validators[self].bytes, r->key.pub.bytes,
-                                 WCRYPTO_ED25519_PUBKEY_SIZE) != 0))
+        (self >= count || memcmp(validators[self].bytes, signer->pub.bytes,
+                WCRYPTO_ED25519_PUBKEY_SIZE) != 0))
+        return WITAN_ECONFIG;
+    if (key != NULL && self == UINT32_MAX)
         return WITAN_ECONFIG;
     if (self == UINT32_MAX)
         ns.self = UINT32_MAX;
     r->next_set = ns;
+    wcrypto_keypair_wipe(&r->next_key);
+    r->next_key_set = key != NULL;
+    if (key != NULL)
+        r->next_key = *key;
     r->change_pending = true;
     r->change_refused = false;
     r->change_from = from_height;
@@ -3677,6 +3694,7 @@ void pbft_free(pbft *r)
     free(r->actions);
     free(r->scratch);
     wcrypto_keypair_wipe(&r->key);
+    wcrypto_keypair_wipe(&r->next_key);
     free(r);
 }
 

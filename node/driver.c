@@ -316,6 +316,32 @@ static int claim_records(store *s, const wcrypto_pubkey *own)
     return store_commit(txn);
 }
 
+int node_driver_records_rekey(store *s, const wcrypto_pubkey *from,
+                              const wcrypto_pubkey *to)
+{
+    store_txn *txn;
+    int err = store_write_begin(s, &txn);
+    if (err)
+        return err;
+    const void *v;
+    size_t vs;
+    err = store_get(txn, STORE_META, META_RECORDS_OWNER,
+                    strlen(META_RECORDS_OWNER), &v, &vs);
+    bool was = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
+               memcmp(v, from->bytes, vs) == 0;
+    if (err == WITAN_ENOTFOUND)
+        err = WITAN_OK;
+    if (!err && was)
+        err = store_put(txn, STORE_META, META_RECORDS_OWNER,
+                        strlen(META_RECORDS_OWNER), to->bytes,
+                        WCRYPTO_ED25519_PUBKEY_SIZE);
+    if (err || !was) {
+        store_abort(txn);
+        return err;
+    }
+    return store_commit(txn);
+}
+
 /* The stable checkpoint and the records, in the order they were written.
  * *stable_value and (*records)[i].data are malloc'ed for the caller. */
 static int load_records(struct node_driver *d, pbft_boot *boot,
@@ -762,9 +788,11 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
 
 int node_driver_set_validators(struct node_driver *d, uint64_t from_height,
                                const wcrypto_pubkey *validators,
-                               uint32_t count, uint32_t self)
+                               uint32_t count, uint32_t self,
+                               const wcrypto_keypair *key)
 {
-    return pbft_set_validators(d->core, from_height, validators, count, self);
+    return pbft_set_validators(d->core, from_height, validators, count, self,
+                               key);
 }
 
 const pbft *node_driver_core(const struct node_driver *d)

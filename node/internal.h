@@ -183,6 +183,11 @@ struct node {
     ledger *l;
     witan_pool *verify_pool; /* the ledger's (ledger_set_pool) */
     wcrypto_keypair key;
+    /* DIR/validator.next.key, when present: the key a rotation by
+     * proposal gives this validator; consensus takes it up at the switch
+     * (node/replica.c), and the old key signs nothing after. */
+    bool has_next_key;
+    wcrypto_keypair next_key;
     uint32_t validator_index; /* in the validator set in force */
     struct mempool pool;
     nng_socket sock;

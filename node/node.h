@@ -347,10 +347,16 @@ int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
                             uint32_t count);
 
 /* Read-only views; never fail. */
+/* The consensus records in `records` written under key `from` become
+ * `to`'s (a validator's key rotated: its own records stay its own, where a
+ * copy of another validator's would be discarded). Storage errors. */
+int node_driver_records_rekey(store *records, const wcrypto_pubkey *from,
+                              const wcrypto_pubkey *to);
 /* Hands the core a validator-set change (pbft_set_validators). */
 int node_driver_set_validators(struct node_driver *d, uint64_t from_height,
                                const wcrypto_pubkey *validators,
-                               uint32_t count, uint32_t self);
+                               uint32_t count, uint32_t self,
+                               const wcrypto_keypair *key);
 const pbft *node_driver_core(const struct node_driver *d);
 void node_driver_get_stats(const struct node_driver *d,
                            struct node_driver_stats *out);

@@ -65,13 +65,44 @@ static const char *peer_url(const struct node *n, const Witan__Validator *v)
     return NULL;
 }
 
-/* The keys of set vs, and this node's index in it (UINT32_MAX: none). */
+/* Reads DIR/validator.next.key when the node holds no next key yet: the
+ * operator may put it there while the node runs, any time before the
+ * change's boundary. Absent is no error. */
+static int next_key_read(struct node *n)
+{
+    if (n->has_next_key)
+        return WITAN_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/validator.next.key", n->home);
+    int err = wcrypto_keyfile_read(path, &n->next_key);
+    if (err == WITAN_ENOTFOUND)
+        return WITAN_OK;
+    if (err) {
+        WITAN_ERROR("node", "cannot use next validator key %s: %s%s", path,
+                    witan_err_message(err),
+                    err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        return err;
+    }
+    if (n->next_key.pub.type != WCRYPTO_KEY_ED25519) {
+        wcrypto_keypair_wipe(&n->next_key);
+        WITAN_ERROR("node", "next validator key %s must be ed25519", path);
+        return WITAN_EKEYTYPE;
+    }
+    n->has_next_key = true;
+    return WITAN_OK;
+}
+
+/* The keys of set vs, and this node's index in it (UINT32_MAX: none):
+ * the place of its key, or else of its next key (validator.next.key), and
+ * then *rotated says so. */
 static int set_keys(const struct node *n, const Witan__ValidatorSet *vs,
-                    wcrypto_pubkey *keys, uint32_t *self)
+                    wcrypto_pubkey *keys, uint32_t *self, bool *rotated)
 {
     *self = UINT32_MAX;
+    *rotated = false;
     if (vs->n_validators == 0 || vs->n_validators > WITAN_VALIDATOR_COUNT_MAX)
         return WITAN_EDBCORRUPT;
+    uint32_t next = UINT32_MAX;
     for (size_t i = 0; i < vs->n_validators; i++) {
         const Witan__Validator *v = vs->validators[i];
         int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
@@ -81,7 +112,44 @@ static int set_keys(const struct node *n, const Witan__ValidatorSet *vs,
         if (memcmp(v->pubkey.data, n->key.pub.bytes,
                    WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
             *self = (uint32_t)i;
+        if (n->has_next_key &&
+            memcmp(v->pubkey.data, n->next_key.pub.bytes,
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            next = (uint32_t)i;
     }
+    if (*self == UINT32_MAX && next != UINT32_MAX) {
+        *self = next;
+        *rotated = true;
+    }
+    return WITAN_OK;
+}
+
+/* The rotation is in force: the node signs with its next key from now on
+ * (links, heads), as the core does since its switch; the old one is
+ * wiped. The files stay as they are, and a restart picks the key the set
+ * in force holds. */
+static int take_next_key(struct node *n, uint64_t from)
+{
+    /* Its consensus records are this validator's own still. */
+    int err = node_driver_records_rekey(ledger_store(n->l), &n->key.pub,
+                                        &n->next_key.pub);
+    if (err) {
+        WITAN_ERROR("node", "cannot hand the consensus records to the next "
+                            "key: %s",
+                    witan_err_message(err));
+        return err;
+    }
+    wcrypto_keypair_wipe(&n->key);
+    n->key = n->next_key;
+    wcrypto_keypair_wipe(&n->next_key);
+    n->has_next_key = false;
+    witan_log_event(WITAN_LOG_INFO, "node", "validator key rotated",
+                    "from_height=%llu key=validator.next.key",
+                    (unsigned long long)from);
+    WITAN_INFO("node", "this validator signs with validator.next.key from "
+                       "height %llu on; move it to validator.key before the "
+                       "next rotation, and retire the old key",
+               (unsigned long long)from);
     return WITAN_OK;
 }
 
@@ -112,17 +180,29 @@ static int hand_change(struct node *n)
     if (vs->first_height != r->handed_from) {
         wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
         uint32_t self;
-        err = set_keys(n, vs, keys, &self);
+        bool rotated;
+        err = next_key_read(n);
+        if (!err)
+            err = set_keys(n, vs, keys, &self, &rotated);
+        if (!err && self == UINT32_MAX)
+            WITAN_WARN("node", "this validator's key is not in the validator "
+                               "set from height %llu: unless it was removed, "
+                               "put its rotated key in validator.next.key "
+                               "before then, or it stops there",
+                       (unsigned long long)vs->first_height);
         if (!err)
             err = node_driver_set_validators(r->driver, vs->first_height, keys,
-                                             (uint32_t)vs->n_validators, self);
+                                             (uint32_t)vs->n_validators, self,
+                                             rotated ? &n->next_key : NULL);
         if (!err) {
             r->handed_from = vs->first_height;
             witan_log_event(WITAN_LOG_INFO, "node", "validator set change",
                             "from_height=%llu validators=%zu member=%s",
                             (unsigned long long)vs->first_height,
                             vs->n_validators,
-                            self == UINT32_MAX ? "no" : "yes");
+                            self == UINT32_MAX ? "no"
+                            : rotated          ? "yes, with its next key"
+                                               : "yes");
         } else {
             WITAN_ERROR("node", "the validator set from height %llu cannot "
                                 "be handed to consensus: %s",
@@ -173,10 +253,13 @@ static int follow_set(struct node *n)
         return err;
     wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t self;
+    bool rotated;
     struct node_mesh_config mc;
-    err = set_keys(n, vs, keys, &self);
+    err = set_keys(n, vs, keys, &self, &rotated);
     if (!err && self == UINT32_MAX)
         err = WITAN_ESTATE;
+    if (!err && rotated)
+        err = take_next_key(n, from);
     if (!err)
         err = mesh_config(n, vs, keys, self, &mc);
     if (!err)
@@ -834,13 +917,18 @@ static int replica_start(struct node *n)
     static wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX],
         prev_keys[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t self, prev_self;
-    int err = ledger_validator_set(n->l, tip.height + 1, &cur);
+    bool rotated = false, prev_rotated;
+    int err = next_key_read(n);
+    if (!err)
+        err = ledger_validator_set(n->l, tip.height + 1, &cur);
     if (!err && cur->first_height > 1)
         err = ledger_validator_set(n->l, cur->first_height - 1, &prev);
     if (!err)
-        err = set_keys(n, cur, keys, &self);
+        err = set_keys(n, cur, keys, &self, &rotated);
+    if (!err && rotated)
+        err = take_next_key(n, cur->first_height);
     if (!err && prev)
-        err = set_keys(n, prev, prev_keys, &prev_self);
+        err = set_keys(n, prev, prev_keys, &prev_self, &prev_rotated);
     if (!err && self == UINT32_MAX) {
         WITAN_ERROR("node", "this node's validator key is not in the "
                             "validator set in force at height %llu",

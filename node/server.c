@@ -904,6 +904,7 @@ static void node_cleanup(struct node *n)
     witan_pool_free(n->verify_pool);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
+    wcrypto_keypair_wipe(&n->next_key);
 }
 
 int node_run(const char *home, const struct node_config *cfg,

@@ -67,6 +67,7 @@ struct harness {
     uint32_t forwards[NMAX];
     uint64_t change_height; /* certificates from here are of the first */
     uint32_t change_n;      /* change_n validators */
+    const wcrypto_pubkey *change_pubs; /* with these keys (NULL: pubs) */
 };
 
 static void key_for(uint32_t i, wcrypto_keypair *kp)
@@ -322,10 +323,11 @@ static void carry(struct harness *h, uint32_t i)
         }
         case PBFT_ACT_DELIVER: {
             assert_int_equal(a->height, h->height[i] + 1);
-            uint32_t set_n = h->change_height && a->height >= h->change_height
-                                 ? h->change_n
-                                 : h->n;
-            assert_int_equal(pbft_cert_verify(CHAIN, PBFT_SIG_ED25519, h->pubs,
+            bool changed = h->change_height && a->height >= h->change_height;
+            uint32_t set_n = changed ? h->change_n : h->n;
+            const wcrypto_pubkey *set_keys =
+                changed && h->change_pubs ? h->change_pubs : h->pubs;
+            assert_int_equal(pbft_cert_verify(CHAIN, PBFT_SIG_ED25519, set_keys,
                                               set_n, a->cert),
                              0);
             h->height[i] = a->height;
@@ -959,20 +961,20 @@ static void test_validator_interface(void **state)
     struct harness h;
     harness_init(&h, 4);
     /* Not on a checkpoint boundary (K = 2: valid starts are 3, 5, ...). */
-    assert_int_equal(pbft_set_validators(h.r[0], 4, h.pubs, 4, 0), WITAN_ERANGE);
-    assert_int_equal(pbft_set_validators(h.r[0], 0, h.pubs, 4, 0), WITAN_ERANGE);
+    assert_int_equal(pbft_set_validators(h.r[0], 4, h.pubs, 4, 0, NULL), WITAN_ERANGE);
+    assert_int_equal(pbft_set_validators(h.r[0], 0, h.pubs, 4, 0, NULL), WITAN_ERANGE);
     /* Own key not at `self`. */
-    assert_int_equal(pbft_set_validators(h.r[0], 3, h.pubs, 4, 1), WITAN_ECONFIG);
+    assert_int_equal(pbft_set_validators(h.r[0], 3, h.pubs, 4, 1, NULL), WITAN_ECONFIG);
     /* The same set again, effective at height 3, on every replica: the chain
      * goes on across the switch. */
     for (uint32_t i = 0; i < 4; i++)
-        assert_int_equal(pbft_set_validators(h.r[i], 3, h.pubs, 4, i), 0);
+        assert_int_equal(pbft_set_validators(h.r[i], 3, h.pubs, 4, i, NULL), 0);
     /* A second change while one is pending is refused; until its node
      * hands it, replica 3 (a backup) knows the sets only through 3 + L
      * (the refused change is in force after E' >= 2 + L + 1), so it
      * commits, fetches and counts checkpoints no further, while the others
      * go on. */
-    assert_int_equal(pbft_set_validators(h.r[3], 7, h.pubs, 4, 3), WITAN_ESTATE);
+    assert_int_equal(pbft_set_validators(h.r[3], 7, h.pubs, 4, 3, NULL), WITAN_ESTATE);
     submit(&h, 6);
     run(&h);
     assert_true(h.height[3] >= 3 && h.height[3] <= 5);
@@ -981,7 +983,7 @@ static void test_validator_interface(void **state)
     /* Handed again once the first change is in force, it is taken. (The
      * simulator's reconfiguration mode covers catching up after it.) */
     assert_int_equal(pbft_change_pending(h.r[3]), false);
-    assert_int_equal(pbft_set_validators(h.r[3], 7, h.pubs, 4, 3), 0);
+    assert_int_equal(pbft_set_validators(h.r[3], 7, h.pubs, 4, 3, NULL), 0);
     assert_int_equal(pbft_change_pending(h.r[3]), true);
     harness_free(&h);
 }
@@ -1019,7 +1021,7 @@ static void test_validator_set_shrinks(void **state)
     h.change_n = 4;
     for (uint32_t i = 0; i < 5; i++)
         assert_int_equal(
-            pbft_set_validators(h.r[i], 3, h.pubs, 4, i < 4 ? i : UINT32_MAX), 0);
+            pbft_set_validators(h.r[i], 3, h.pubs, 4, i < 4 ? i : UINT32_MAX, NULL), 0);
     submit(&h, 2);
     run(&h);
     for (uint32_t i = 0; i < 5; i++)
@@ -1031,6 +1033,53 @@ static void test_validator_set_shrinks(void **state)
     run(&h);
     for (uint32_t i = 0; i < 3; i++)
         assert_true(h.height[i] >= before + 3);
+    harness_free(&h);
+}
+
+/* Replica 2's key is rotated at height 3 (K = 2): handed with the new
+ * key, it signs with it from the switch on. Then replica 3 goes down: 0,
+ * 1 and 2 are the only quorum left, so progress proves that replica 2's
+ * new-key votes count, and every certificate past the switch checks
+ * against the new keys (the harness's delivery check). */
+static void test_validator_key_rotated(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    wcrypto_keypair next;
+    key_for(40, &next);
+    wcrypto_pubkey rotated[4];
+    memcpy(rotated, h.pubs, sizeof rotated);
+    rotated[2] = next.pub;
+    /* The old key is not at its place in the new set; the new one must be
+     * at `self`; a leaving replica has no key to take. */
+    assert_int_equal(pbft_set_validators(h.r[2], 3, rotated, 4, 2, NULL),
+                     WITAN_ECONFIG);
+    assert_int_equal(pbft_set_validators(h.r[2], 3, rotated, 4, 1, &next),
+                     WITAN_ECONFIG);
+    assert_int_equal(
+        pbft_set_validators(h.r[2], 3, rotated, 4, UINT32_MAX, &next),
+        WITAN_ECONFIG);
+    h.change_height = 3;
+    h.change_n = 4;
+    h.change_pubs = rotated;
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(pbft_set_validators(h.r[i], 3, rotated, 4, i,
+                                             i == 2 ? &next : NULL),
+                         0);
+    wcrypto_keypair_wipe(&next);
+    submit(&h, 2);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(h.height[i] >= 2);
+    assert_true(pbft_stable_height(h.r[0]) >= 2);
+    h.down[3] = true;
+    uint64_t before = h.height[0];
+    submit(&h, 3);
+    run(&h);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_true(h.height[i] >= before + 3);
+    assert_true(pbft_is_member(h.r[2]));
     harness_free(&h);
 }
 
@@ -1159,6 +1208,7 @@ int main(void)
         cmocka_unit_test(test_validator_interface),
         cmocka_unit_test(test_fork_stops_execution),
         cmocka_unit_test(test_validator_set_shrinks),
+        cmocka_unit_test(test_validator_key_rotated),
         cmocka_unit_test(test_state_transfer_checks_certificates),
         cmocka_unit_test(test_bad_results_cert_refused),
         cmocka_unit_test(test_noncanonical_results_cert_refused),

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
     bool have_single = false, trace = false, ed = false, ledger = false,
          reconfig = false;
     uint64_t adds = 0, removes = 0, rotations = 0, in_force = 0, copies = 0,
+             hot = 0,
              timing_copies = 0, stuck_copies = 0, views_waiting = 0;
     uint64_t mutated[SIMCHAIN_M_COUNT] = {0},
              mutated_committed[SIMCHAIN_M_COUNT] = {0};
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
         rotations += o.rotations;
         in_force += o.changes_in_force;
         copies += o.rotate_copies;
+        hot += o.hot_rotations;
         timing_copies += o.timing_copies;
         stuck_copies += o.stuck_copies;
         views_waiting += o.views_waiting;
@@ -170,11 +172,12 @@ int main(int argc, char **argv)
                    (unsigned long long)o.view_max,
                    (unsigned long long)o.messages);
             if (reconfig)
-                printf("  changes: %u adds, %u removes, %u rotations; %u in "
-                       "force; restored from a copy: %u rotated behind E, %u "
-                       "past E before B, %u stuck; %u waiting for a view\n",
-                       o.adds, o.removes, o.rotations, o.changes_in_force,
-                       o.rotate_copies, o.timing_copies, o.stuck_copies,
+                printf("  changes: %u adds, %u removes, %u rotations (%u "
+                       "keys taken up at the switch); %u in force; restored "
+                       "from a copy: %u rotated behind E, %u past E before "
+                       "B, %u stuck; %u waiting for a view\n",
+                       o.adds, o.removes, o.rotations, o.hot_rotations,
+                       o.changes_in_force, o.rotate_copies, o.timing_copies, o.stuck_copies,
                        o.views_waiting);
         }
     }
@@ -190,13 +193,14 @@ int main(int argc, char **argv)
                    (unsigned long long)mutated_committed[m]);
     }
     if (reconfig)
-        printf("changes: %llu adds, %llu removes, %llu rotations decided; "
-               "%llu in force; replicas restored from a copy: %llu rotated "
-               "behind E, %llu stable past E before executing B, %llu stuck "
-               "behind a boundary; %llu view checks skipped a replica "
-               "started without records\n",
+        printf("changes: %llu adds, %llu removes, %llu rotations decided "
+               "(%llu keys taken up at the switch); %llu in force; replicas "
+               "restored from a copy: %llu rotated behind E, %llu stable past "
+               "E before executing B, %llu stuck behind a boundary; %llu view "
+               "checks skipped a replica started without records\n",
                (unsigned long long)adds, (unsigned long long)removes,
-               (unsigned long long)rotations, (unsigned long long)in_force,
+               (unsigned long long)rotations, (unsigned long long)hot,
+               (unsigned long long)in_force,
                (unsigned long long)copies, (unsigned long long)timing_copies,
                (unsigned long long)stuck_copies,
                (unsigned long long)views_waiting);

@@ -45,6 +45,7 @@ sim-test: $(SIM_MAIN)
 	    --first $(SIM_RECONFIG_TEST_FIRST) --n 4,5,7
 	$(SIM_MAIN) --reconfig --seed 9600 --n 4
 	$(SIM_MAIN) --reconfig --seed 2363 --n 7
+	$(SIM_MAIN) --reconfig --seed 1746 --n 4
 
 .PHONY: sim sim-ledger sim-reconfig sim-test
 TEST_EXTRA += sim-test

@@ -140,6 +140,7 @@ typedef struct node {
     uint32_t self;         /* its index in the validator set it runs with */
     wcrypto_keypair key;
     uint32_t keygen;       /* which of its keys (reconfig: rotations) */
+    uint32_t handed_keygen; /* the newest handed to its core (0: none) */
     uint32_t records_gen;  /* the key whose messages the records are */
     /* Reconfig: gone once removed and stopped (never up again); joining
      * while an added node waits for a copy of a state at or after
@@ -217,7 +218,7 @@ struct sim {
     struct vrec sets[SETS_MAX];
     uint32_t set_count;
     uint64_t decided_upto; /* reconfig: boundaries decided so far */
-    uint32_t adds, removes, rotations, rotate_copies;
+    uint32_t adds, removes, rotations, rotate_copies, hot_rotations;
     uint32_t timing_copies, stuck_copies, views_waiting;
     uint64_t last_boot_ms, last_submit_ms;
     bool reconfig_busy;
@@ -997,7 +998,14 @@ static void do_deliver(sim *s, node *nd, const pbft_action *a)
     }
     /* A validator removed (or a key rotated away) at E delivers nothing
      * past E. */
-    if (correct(nd) && set_key_place(vs, &nd->key.pub) == UINT32_MAX)
+    /* (A rotated node holds its newest key, or has handed it to its core,
+     * which takes it up at the switch; blocks below the switch are of
+     * sets with its older keys.) */
+    uint32_t place = set_place(vs, nd->index);
+    bool key_held = place != UINT32_MAX &&
+                    (vs->gens[place] <= nd->keygen ||
+                     vs->gens[place] <= nd->handed_keygen);
+    if (correct(nd) && !key_held)
         fail(s, "REMOVED: node %u (key %u) delivered block %llu, past its "
                 "set (the set from %llu holds it not)",
              nd->index, nd->keygen, (unsigned long long)h,
@@ -1453,6 +1461,7 @@ static void boot_node(sim *s, node *nd)
         nd->fresh_view = true;
     nd->self = self;
     nd->set_from_seen = vs->from;
+    nd->handed_keygen = 0;
     pbft_config cfg = {0};
     cfg.chain_id = SIMCHAIN_ID;
     cfg.validator_count = vs->n;
@@ -1609,8 +1618,20 @@ static void follow_set(sim *s, node *nd)
         vs->view_at_switch = v + 1;
     }
     if (pbft_is_member(nd->core)) {
+        uint32_t place = set_place(vs, nd->index);
+        WITAN_ASSERT(place != UINT32_MAX);
+        if (vs->gens[place] != nd->keygen) {
+            /* rotated: the node signs with its next key from now on, and
+             * its consensus records stay its own (node/replica.c) */
+            wcrypto_keypair_wipe(&nd->key);
+            nd->keygen = vs->gens[place];
+            node_key(nd->index, nd->keygen, &nd->key);
+            nd->records_gen = nd->keygen;
+            s->hot_rotations++;
+            trace(s, "n%u takes up key %u", nd->index, nd->keygen);
+        }
         nd->self = set_key_place(vs, &nd->key.pub);
-        WITAN_ASSERT(nd->self != UINT32_MAX);
+        WITAN_ASSERT(nd->self == place);
         trace(s, "n%u switches to the set from %llu as %u", nd->index,
               (unsigned long long)from, nd->self);
         return;
@@ -1675,6 +1696,7 @@ static void reconfig_decide(sim *s, uint64_t b)
     struct vrec nv = *last;
     nv.from = e + 1;
     nv.enacted = b;
+    nv.view_at_switch = 0; /* set at its first switch, not inherited */
     uint32_t byz = 0;
     for (uint32_t i = 0; i < nv.n; i++)
         byz += !correct(&s->nodes[nv.ids[i]]);
@@ -1748,8 +1770,22 @@ static void hand_change(sim *s, node *nd)
     const struct vrec *nv = &s->sets[cur + 1];
     if (nv->enacted > nd->block_count)
         return;
+    /* A rotated node has its next key at hand (validator.next.key), and
+     * its core takes it up at the switch. */
     uint32_t self = set_key_place(nv, &nd->key.pub);
-    int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self);
+    uint32_t place = set_place(nv, nd->index);
+    wcrypto_keypair next;
+    bool rotated = self == UINT32_MAX && place != UINT32_MAX;
+    if (rotated) {
+        node_key(nd->index, nv->gens[place], &next);
+        self = place;
+    }
+    int rc = pbft_set_validators(nd->core, nv->from, nv->keys, nv->n, self,
+                                 rotated ? &next : NULL);
+    if (rotated)
+        wcrypto_keypair_wipe(&next);
+    if (rotated && rc == 0)
+        nd->handed_keygen = nv->gens[place];
     if (rc == WITAN_ESTATE)
         return;
     uint64_t top = 0;
@@ -2390,6 +2426,7 @@ bool sim_check_reconfig(sim *s, sim_outcome *out)
     out->removes = s->removes;
     out->rotations = s->rotations;
     out->rotate_copies = s->rotate_copies;
+    out->hot_rotations = s->hot_rotations;
     out->timing_copies = s->timing_copies;
     out->stuck_copies = s->stuck_copies;
     out->views_waiting = s->views_waiting;
@@ -2600,6 +2637,7 @@ void sim_random_run(const sim_config *c, sim_outcome *out, FILE *trace_out)
         out->removes = counts.removes;
         out->rotations = counts.rotations;
         out->rotate_copies = counts.rotate_copies;
+        out->hot_rotations = counts.hot_rotations;
         out->changes_in_force = counts.changes_in_force;
         out->timing_copies = counts.timing_copies;
         out->stuck_copies = counts.stuck_copies;

@@ -132,9 +132,11 @@ typedef struct sim_outcome {
      * how many of those blocks were committed (only valid ones may be). */
     uint64_t mutated[SIMCHAIN_M_COUNT], mutated_committed[SIMCHAIN_M_COUNT];
     /* Reconfig: changes decided, by kind; how many came in force (the
-     * chain passed their E); rotated replicas that stopped behind E and
-     * restarted from a copy. */
-    uint32_t adds, removes, rotations, changes_in_force, rotate_copies;
+     * chain passed their E); rotated replicas that took up their new key
+     * at the switch, and those that stopped behind E and restarted from a
+     * copy. */
+    uint32_t adds, removes, rotations, changes_in_force, hot_rotations,
+        rotate_copies;
     /* Replicas restored from a copy because their core could not take a
      * change (its stable checkpoint had passed E before it executed B), or
      * stuck behind a boundary (no delivery for a while, their core on an
