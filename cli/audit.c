@@ -517,11 +517,11 @@ static int cmd_verify(int argc, char **argv)
     if (threads_text) {
         uint64_t n;
         if (cli_parse_u64("audit verify", "--threads", threads_text,
-                          CLI_VERIFY_THREADS_MAX, &n))
+                          WITAN_POOL_THREADS_MAX, &n))
             return 2;
         if (n == 0) {
             fprintf(stderr, "witan audit verify: --threads takes 1 to %d\n",
-                    CLI_VERIFY_THREADS_MAX);
+                    WITAN_POOL_THREADS_MAX);
             return 2;
         }
         threads = (unsigned)n;
@@ -652,7 +652,13 @@ static int cmd_verify(int argc, char **argv)
     const struct cli_verify_source vs = {source_fetch, source_release, &src};
     struct cli_verify_stats stats;
     double t0 = now_s();
-    rc = cli_verify_replay(mine, &vs, height, threads, !quiet, &stats);
+    /* The replay's pool, for this command alone. Threads that cannot be
+     * started leave the checking to this one: slower, the same verdict. */
+    witan_pool *pool = NULL;
+    if (threads > 1 && witan_pool_new(threads, &pool) != 0)
+        pool = NULL;
+    rc = cli_verify_replay(mine, &vs, height, pool, !quiet, &stats);
+    witan_pool_free(pool);
     if (rc == 0 && src.copy)
         rc = compare_state(mine, src.copy);
     double secs = now_s() - t0;

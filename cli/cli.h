@@ -348,13 +348,11 @@ void cli_progress_write(bool tty, size_t *drawn, const char *line);
 
 #include "ledger/ledger.h"
 
-/* Threads witan audit verify checks signatures on, the one applying blocks
- * among them; each costs a stack, and an auditor's machine has fewer cores. */
-#define CLI_VERIFY_THREADS_MAX 64
-/* Blocks fetched and being checked ahead of the one being applied: a few
- * keep every thread busy while one executes, and they bound the memory
- * (each at most WITAN_BLOCK_SIZE_MAX, held decoded and packed). */
-#define CLI_VERIFY_BLOCKS_AHEAD 8
+/* Blocks in a batch: the pool checks one batch's signatures while the
+ * blocks of the batch before it are applied. Enough transactions for every
+ * thread of an auditor's machine; and two batches are held at once, each
+ * block at most WITAN_BLOCK_SIZE_MAX (decoded, and packed once to apply). */
+#define CLI_VERIFY_BLOCKS_AHEAD 4
 
 /* Where blocks come from. fetch gives block `height` with its certificate
  * and the source's roots (and a handle for release), or a WITAN_E* code;
@@ -369,29 +367,32 @@ struct cli_verify_source {
 /* What a replay did, for people and benchmarks (never state). */
 struct cli_verify_stats {
     uint64_t blocks, txs;
-    uint64_t prechecked; /* blocks whose signatures threads checked first */
+    uint64_t prechecked; /* blocks whose signatures the pool checked first */
     uint64_t fetch_ns;   /* asking the source */
     uint64_t wait_ns;    /* waiting for (or helping with) signatures */
     uint64_t apply_ns;   /* ledger_block_apply and the roots */
 };
 
-/* The online CPUs, at least 1 and at most CLI_VERIFY_THREADS_MAX. */
+/* The online CPUs, at least 1 and at most WITAN_POOL_THREADS_MAX. */
 unsigned cli_verify_threads_default(void);
 
 /*
  * Applies blocks tip+1 .. height from `src` to the auditor's ledger, each
  * with ledger_block_apply, and holds each one's state and receipts roots to
- * the source's. With threads > 1, threads run ledger_tx_decode's check,
- * signature included, on the transactions of the blocks ahead while this
- * one applies; a block they all pass is applied with verify_signatures
- * false, any other with it true, so output and state never depend on the
- * thread count. Returns 0, or 1 with the first failure printed on stderr
- * (the block and the ledger's reason, or the two roots that differ).
- * `progress` shows blocks/s and the ETA on stderr (cli_progress: a line
- * redrawn on a terminal, plain lines otherwise).
+ * the source's. With a pool of more than one thread, the pool runs
+ * ledger_tx_decode's check, signature included, on the transactions of the
+ * blocks ahead while this thread applies; a block they all pass is applied
+ * with verify_signatures false, any other with it true, so output and state
+ * never depend on the thread count (NULL or one thread: every signature is
+ * checked as its block applies). The pool must not be the one `mine` was
+ * given (ledger_set_pool): a loop stays open on it while blocks apply.
+ * Returns 0, or 1 with the first failure printed on stderr (the block and
+ * the ledger's reason, or the two roots that differ). `progress` shows
+ * blocks/s and the ETA on stderr (cli_progress: a line redrawn on a
+ * terminal, plain lines otherwise).
  */
 int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
-                      uint64_t height, unsigned threads, bool progress,
+                      uint64_t height, witan_pool *pool, bool progress,
                       struct cli_verify_stats *stats);
 
 #endif

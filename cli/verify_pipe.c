@@ -7,9 +7,10 @@
  * Checking transaction signatures is most of the work of applying a block,
  * and it needs no state: ledger_tx_decode with its signature check on (the
  * validators' stateless admission rule) depends on the bytes and the
- * genesis alone. So while this thread executes block h, other threads run
- * that rule on every transaction of blocks h+1 .. h+CLI_VERIFY_BLOCKS_AHEAD
- * (and this thread joins them whenever it would otherwise wait). A block
+ * genesis alone. So blocks come in batches of CLI_VERIFY_BLOCKS_AHEAD, and
+ * while this thread applies the blocks of one batch, the pool's threads run
+ * that rule on every transaction of the next (one witan_pool_start; this
+ * thread joins them in witan_pool_wait once its batch is applied). A block
  * whose every transaction passed is applied with verify_signatures false —
  * the ledger still runs every other check of the rule again itself; any
  * other block is applied with it true, so the ledger finds and names the
@@ -17,7 +18,6 @@
  * goes depends on its bytes only, never on thread timing: the verdict, the
  * messages and the auditor's state are those of one thread.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,33 +26,29 @@
 
 #include "cli/cli.h"
 
-/* Transactions a thread takes at once: a lock round trip per chunk is
- * nothing beside 16 signature checks, and a block of a few hundred still
- * splits evenly across the threads. */
-#define VERIFY_CHUNK 16
+/* One transaction for the pool to check: slot i of a loop, its own. */
+struct check {
+    const ProtobufCBinaryData *env;
+    bool ok;
+};
 
-/* One block in flight. */
+/* One block fetched. */
 struct slot {
     uint64_t height;
     int err; /* the source's, when it could not give the block */
     const Witan__BlockResponse *b;
     void *handle;
-    size_t n;    /* transactions to check (0 when none are pre-checked) */
-    size_t next; /* the first not yet handed to a thread */
-    size_t done; /* checked, or given up on once one failed */
-    bool bad;    /* one failed the rule: apply with verify_signatures */
+    bool listed;     /* its transactions are in the batch's checks, */
+    size_t first, n; /* these */
 };
 
-struct pipe {
+/* Blocks fetched together and checked as one loop of the pool. */
+struct batch {
     const ledger *l;
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* a chunk to take, or stop */
-    pthread_cond_t done; /* a chunk finished */
-    struct slot ring[CLI_VERIFY_BLOCKS_AHEAD];
-    size_t head, count; /* the oldest slot; slots in use */
-    bool stop;
-    pthread_t threads[CLI_VERIFY_THREADS_MAX];
-    unsigned started;
+    struct slot slots[CLI_VERIFY_BLOCKS_AHEAD];
+    size_t count;
+    struct check *checks; /* every transaction of the batch, in order */
+    size_t check_count, check_cap;
 };
 
 static uint64_t now_ns(void)
@@ -67,131 +63,90 @@ unsigned cli_verify_threads_default(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         return 1;
-    return n > CLI_VERIFY_THREADS_MAX ? CLI_VERIFY_THREADS_MAX : (unsigned)n;
+    return n > WITAN_POOL_THREADS_MAX ? WITAN_POOL_THREADS_MAX : (unsigned)n;
 }
 
-/* The next chunk to check, oldest block first (so the block the applying
- * thread waits for is finished first); NULL when none. With p->mu held. */
-static struct slot *take(struct pipe *p, size_t *from, size_t *to)
+/* The rule of a validator's admission, signature included, on one
+ * transaction; on a pool thread, writing only its own check. */
+static void check_one(void *ctx, size_t i)
 {
-    for (size_t k = 0; k < p->count; k++) {
-        struct slot *s = &p->ring[(p->head + k) % CLI_VERIFY_BLOCKS_AHEAD];
-        if (s->next >= s->n)
-            continue;
-        if (s->bad) { /* the block goes to the ledger's own check anyway */
-            s->done += s->n - s->next;
-            s->next = s->n;
-            if (s->done == s->n)
-                pthread_cond_broadcast(&p->done);
-            continue;
-        }
-        *from = s->next;
-        *to = s->next + VERIFY_CHUNK < s->n ? s->next + VERIFY_CHUNK : s->n;
-        s->next = *to;
-        return s;
-    }
-    return NULL;
-}
-
-/* The rule of a validator's admission, signature included, on
- * transactions [from, to) of a block; false at the first that fails it.
- * Without p->mu: the slot stays put until its chunks are done. */
-static bool check(const ledger *l, const struct slot *s, size_t from,
-                  size_t to)
-{
+    struct batch *bt = ctx;
+    struct check *c = &bt->checks[i];
     char why[LEDGER_WHY_SIZE];
-    for (size_t i = from; i < to; i++) {
-        const ProtobufCBinaryData *env = &s->b->block->txs[i];
-        struct ledger_tx tx;
-        if (ledger_tx_decode(l, env->data, env->len, true, &tx, why,
-                             sizeof why) != 0)
-            return false;
+    struct ledger_tx tx;
+    c->ok = ledger_tx_decode(bt->l, c->env->data, c->env->len, true, &tx, why,
+                             sizeof why) == 0;
+    if (c->ok)
         ledger_tx_release(&tx);
-    }
+}
+
+/* Room for n more checks; false when memory runs out. */
+static bool reserve(struct batch *bt, size_t n)
+{
+    if (bt->check_count + n <= bt->check_cap)
+        return true;
+    size_t cap = 2 * bt->check_cap > bt->check_count + n
+                     ? 2 * bt->check_cap
+                     : bt->check_count + n;
+    struct check *c = realloc(bt->checks, cap * sizeof *c);
+    if (!c)
+        return false;
+    bt->checks = c;
+    bt->check_cap = cap;
     return true;
 }
 
-/* Records a checked chunk. With p->mu held. */
-static void finish(struct pipe *p, struct slot *s, size_t from, size_t to,
-                   bool ok)
+/* Fetches blocks *next .. into the empty batch, up to its size, `height`,
+ * and a block the source cannot give (reported when its turn comes, after
+ * the blocks before it); lists their transactions for the pool unless
+ * `precheck` is false. The source is asked in height order, by this
+ * thread only. */
+static void fetch_batch(struct batch *bt, const struct cli_verify_source *src,
+                        uint64_t *next, uint64_t height, bool precheck)
 {
-    s->done += to - from;
-    if (!ok)
-        s->bad = true;
-    if (s->done == s->n)
-        pthread_cond_broadcast(&p->done);
-}
-
-static void *worker(void *arg)
-{
-    struct pipe *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        size_t from, to;
-        struct slot *s = take(p, &from, &to);
-        if (!s) {
-            pthread_cond_wait(&p->work, &p->mu);
-            continue;
+    WITAN_ASSERT(bt->count == 0 && bt->check_count == 0);
+    while (bt->count < CLI_VERIFY_BLOCKS_AHEAD && *next <= height) {
+        struct slot *s = &bt->slots[bt->count++];
+        memset(s, 0, sizeof *s);
+        s->height = (*next)++;
+        s->err = src->fetch(src->ctx, s->height, &s->b, &s->handle);
+        if (s->err) {
+            *next = height + 1; /* nothing after it is asked for */
+            break;
         }
-        pthread_mutex_unlock(&p->mu);
-        bool ok = check(p->l, s, from, to);
-        pthread_mutex_lock(&p->mu);
-        finish(p, s, from, to, ok);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* Fetches block h into a new slot and hands its transactions to the
- * threads (none with `precheck` false). The source is asked in height
- * order, by this thread only. */
-static void submit(struct pipe *p, const struct cli_verify_source *src,
-                   uint64_t h, bool precheck)
-{
-    struct slot s;
-    memset(&s, 0, sizeof s);
-    s.height = h;
-    s.err = src->fetch(src->ctx, h, &s.b, &s.handle);
-    if (!s.err && precheck)
-        s.n = s.b->block->n_txs;
-    pthread_mutex_lock(&p->mu);
-    p->ring[(p->head + p->count) % CLI_VERIFY_BLOCKS_AHEAD] = s;
-    p->count++;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* Waits until every chunk of the oldest slot is done, checking chunks
- * itself meanwhile. */
-static struct slot *wait_oldest(struct pipe *p)
-{
-    pthread_mutex_lock(&p->mu);
-    struct slot *s = &p->ring[p->head];
-    while (s->done < s->n) {
-        size_t from, to;
-        struct slot *t = take(p, &from, &to);
-        if (!t) {
-            pthread_cond_wait(&p->done, &p->mu);
+        size_t n = s->b->block->n_txs;
+        /* Without room the block goes the ledger's own way: slower, the
+         * same verdict. */
+        if (!precheck || !reserve(bt, n))
             continue;
-        }
-        pthread_mutex_unlock(&p->mu);
-        bool ok = check(p->l, t, from, to);
-        pthread_mutex_lock(&p->mu);
-        finish(p, t, from, to, ok);
+        s->listed = true;
+        s->first = bt->check_count;
+        s->n = n;
+        for (size_t i = 0; i < n; i++)
+            bt->checks[bt->check_count++] =
+                (struct check){&s->b->block->txs[i], false};
     }
-    pthread_mutex_unlock(&p->mu);
-    return s;
 }
 
-static void release_oldest(struct pipe *p, const struct cli_verify_source *src)
+/* Whether the pool passed every transaction of a block (after its wait). */
+static bool prechecked(const struct batch *bt, const struct slot *s)
 {
-    pthread_mutex_lock(&p->mu);
-    struct slot s = p->ring[p->head];
-    p->head = (p->head + 1) % CLI_VERIFY_BLOCKS_AHEAD;
-    p->count--;
-    pthread_mutex_unlock(&p->mu);
-    if (!s.err)
-        src->release(src->ctx, s.handle);
+    if (!s->listed)
+        return false;
+    for (size_t i = s->first; i < s->first + s->n; i++)
+        if (!bt->checks[i].ok)
+            return false;
+    return true;
+}
+
+/* Gives every block back to the source and empties the batch. */
+static void release_batch(struct batch *bt, const struct cli_verify_source *src)
+{
+    for (size_t k = 0; k < bt->count; k++)
+        if (!bt->slots[k].err)
+            src->release(src->ctx, bt->slots[k].handle);
+    bt->count = 0;
+    bt->check_count = 0;
 }
 
 static void hex32(const uint8_t *d, char out[65])
@@ -216,7 +171,7 @@ static int apply(ledger *mine, const struct slot *s, bool prechecked,
     if (!bytes)
         return cli_fail("audit", WITAN_ENOMEM);
     /* Packing writes each transaction's bytes as they are: the block
-     * applied holds exactly the envelopes the threads checked. */
+     * applied holds exactly the envelopes the pool checked. */
     witan__block__pack(b->block, bytes);
     char why[LEDGER_WHY_SIZE];
     why[0] = 0;
@@ -261,78 +216,65 @@ static int apply(ledger *mine, const struct slot *s, bool prechecked,
 }
 
 int cli_verify_replay(ledger *mine, const struct cli_verify_source *src,
-                      uint64_t height, unsigned threads, bool progress,
+                      uint64_t height, witan_pool *pool, bool progress,
                       struct cli_verify_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
-    if (threads < 1)
-        threads = 1;
-    if (threads > CLI_VERIFY_THREADS_MAX)
-        threads = CLI_VERIFY_THREADS_MAX;
     /* One thread checks each signature as it applies, as a validator
      * does: nothing to gain from checking ahead. */
-    bool precheck = threads > 1;
-    struct pipe *p = calloc(1, sizeof *p);
-    if (!p)
-        return cli_fail("audit", WITAN_ENOMEM);
-    p->l = mine;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    /* This thread is one of them. One that cannot start leaves its share
-     * to the others: the verdict never depends on how many run. */
-    for (unsigned i = 1; precheck && i < threads; i++)
-        if (pthread_create(&p->threads[p->started], NULL, worker, p) == 0)
-            p->started++;
+    bool precheck = witan_pool_threads(pool) > 1;
+    struct batch two[2];
+    memset(two, 0, sizeof two);
+    two[0].l = two[1].l = mine;
+    struct batch *cur = &two[0], *ahead = &two[1];
 
     struct ledger_tip tip;
     ledger_tip(mine, &tip);
     uint64_t first = tip.height + 1, next = first;
     struct cli_progress shown;
     cli_progress_start(&shown, "audit verify", "blocks", progress);
+    /* The first batch is checked before anything is applied: there is
+     * nothing yet to do beside it. */
+    uint64_t t0 = now_ns();
+    fetch_batch(cur, src, &next, height, precheck);
+    uint64_t t1 = now_ns();
+    witan_pool_run(pool, cur->check_count, check_one, cur);
+    stats->fetch_ns += t1 - t0;
+    stats->wait_ns += now_ns() - t1;
     int rc = 0;
-    for (uint64_t h = first; h <= height && !rc; h++) {
-        uint64_t t0 = now_ns();
-        /* A block the source cannot give stops the fetching; it is
-         * reported when its turn comes, after the blocks before it. */
-        while (p->count < CLI_VERIFY_BLOCKS_AHEAD && next <= height &&
-               (p->count == 0 ||
-                !p->ring[(p->head + p->count - 1) % CLI_VERIFY_BLOCKS_AHEAD]
-                     .err))
-            submit(p, src, next++, precheck);
-        uint64_t t1 = now_ns();
-        struct slot *s = wait_oldest(p);
-        uint64_t t2 = now_ns();
-        bool prechecked = precheck && !s->err && !s->bad;
-        struct ledger_apply_stats st;
-        rc = apply(mine, s, prechecked, &st);
-        uint64_t t3 = now_ns();
-        stats->fetch_ns += t1 - t0;
-        stats->wait_ns += t2 - t1;
-        stats->apply_ns += t3 - t2;
-        if (!rc) {
+    while (cur->count) {
+        t0 = now_ns();
+        fetch_batch(ahead, src, &next, height, precheck);
+        stats->fetch_ns += now_ns() - t0;
+        witan_pool_start(pool, ahead->check_count, check_one, ahead);
+        for (size_t k = 0; k < cur->count && !rc; k++) {
+            const struct slot *s = &cur->slots[k];
+            bool fast = precheck && prechecked(cur, s);
+            struct ledger_apply_stats st;
+            t0 = now_ns();
+            rc = apply(mine, s, fast, &st);
+            stats->apply_ns += now_ns() - t0;
+            if (rc)
+                break;
             stats->blocks++;
             stats->txs += st.tx_count;
-            stats->prechecked += prechecked;
+            stats->prechecked += fast;
+            cli_progress_show(&shown, s->height - first + 1,
+                              height - first + 1, s->height == height);
         }
-        release_oldest(p, src);
-        if (!rc)
-            cli_progress_show(&shown, h - first + 1, height - first + 1,
-                              h == height);
+        /* Also after a failure: the pool still reads the next batch. */
+        t0 = now_ns();
+        witan_pool_wait(pool);
+        stats->wait_ns += now_ns() - t0;
+        release_batch(cur, src);
+        if (rc) /* blocks fetched ahead of the failure */
+            release_batch(ahead, src);
+        struct batch *t = cur;
+        cur = ahead;
+        ahead = t;
     }
     cli_progress_break(&shown);
-
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->started; i++)
-        pthread_join(p->threads[i], NULL);
-    while (p->count) /* blocks fetched ahead of a failure */
-        release_oldest(p, src);
-    pthread_cond_destroy(&p->done);
-    pthread_cond_destroy(&p->work);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    free(two[0].checks);
+    free(two[1].checks);
     return rc;
 }

@@ -338,8 +338,20 @@ unsigned witan_pool_threads(const witan_pool *p);
 /* Calls fn(ctx, i) once for every i < n and returns when all have
  * returned; NULL pool: in order, on the caller's thread. Each call must
  * write only what is its own (slot i), so that results never depend on
- * which thread ran it. */
+ * which thread ran it. The same as witan_pool_start then witan_pool_wait. */
 void witan_pool_run(witan_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
                     void *ctx);
+/* witan_pool_run in two halves, for a caller with work of its own to do
+ * meanwhile. start hands the loop to the pool's threads and returns; with
+ * none (a NULL or one-thread pool) or n <= 1 it runs the whole loop here,
+ * in order, before returning. wait runs what is left of it on the
+ * caller's thread too and returns when every call has returned; the
+ * caller must not read what the loop writes, nor change what it reads,
+ * before then. Every start needs its wait before the pool runs another
+ * loop or is freed (asserted); wait without a start returns at once.
+ * Neither can fail. */
+void witan_pool_start(witan_pool *p, size_t n,
+                      void (*fn)(void *ctx, size_t i), void *ctx);
+void witan_pool_wait(witan_pool *p);
 
 #endif

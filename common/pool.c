@@ -3,6 +3,9 @@
  * A pool of threads for one parallel loop at a time (common.h, "Thread
  * pool"): witan_pool_run(n, fn) calls fn(ctx, i) once for every i < n, on
  * the pool's threads and on the caller's, and returns when all are done.
+ * It is witan_pool_start, which hands the loop to the pool's threads and
+ * returns, then witan_pool_wait, where the caller joins them: between the
+ * two the caller may do other work while the loop runs.
  * Which thread runs which i is timing; what each call writes is its own
  * slot, so results never depend on it. Created at the edge (the node, the
  * CLI) and handed to cores that want it; they never make threads.
@@ -25,6 +28,7 @@ struct witan_pool {
     void *ctx;
     size_t n, next, finished;
     uint64_t generation; /* one per loop: a worker takes part once */
+    bool open;           /* started and not yet waited for */
     bool stop;
     unsigned count; /* threads started, the caller not counted */
     pthread_t threads[WITAN_POOL_THREADS_MAX];
@@ -97,16 +101,30 @@ unsigned witan_pool_threads(const witan_pool *p)
     return p ? p->count + 1 : 1;
 }
 
-void witan_pool_run(witan_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
-                    void *ctx)
+/* Whether the loop runs on the caller alone, in order: no pool threads,
+ * or nothing to share. */
+static bool inline_loop(const witan_pool *p, size_t n)
 {
-    if (!p || p->count == 0 || n <= 1) {
+    return !p || p->count == 0 || n <= 1;
+}
+
+void witan_pool_start(witan_pool *p, size_t n,
+                      void (*fn)(void *ctx, size_t i), void *ctx)
+{
+    if (inline_loop(p, n)) {
+        if (p) { /* one loop at a time, also when it runs here */
+            pthread_mutex_lock(&p->mu);
+            WITAN_ASSERT(!p->open);
+            p->open = true;
+            pthread_mutex_unlock(&p->mu);
+        }
         for (size_t i = 0; i < n; i++)
             fn(ctx, i);
         return;
     }
     pthread_mutex_lock(&p->mu);
-    WITAN_ASSERT(p->finished == p->n); /* one loop at a time */
+    WITAN_ASSERT(!p->open && p->finished == p->n); /* one loop at a time */
+    p->open = true;
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
@@ -114,10 +132,26 @@ void witan_pool_run(witan_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
     p->finished = 0;
     p->generation++;
     pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void witan_pool_wait(witan_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
     take_chunks(p);
     while (p->finished < p->n)
         pthread_cond_wait(&p->done, &p->mu);
+    p->open = false;
     pthread_mutex_unlock(&p->mu);
+}
+
+void witan_pool_run(witan_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
+                    void *ctx)
+{
+    witan_pool_start(p, n, fn, ctx);
+    witan_pool_wait(p);
 }
 
 void witan_pool_free(witan_pool *p)
@@ -125,6 +159,7 @@ void witan_pool_free(witan_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
+    WITAN_ASSERT(!p->open); /* its loop's calls may still be running */
     p->stop = true;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);

@@ -2,7 +2,10 @@
 /*
  * The thread pool (common/pool.c): every index of a loop runs exactly once,
  * on 1 to 8 threads, loop after loop; sizes around the chunk; a NULL pool
- * runs in order on the caller; bounds refused.
+ * runs in order on the caller; bounds refused. A loop started with
+ * witan_pool_start runs on the pool's threads while the caller does
+ * something else (it finishes without the caller), and witan_pool_wait
+ * completes it; without pool threads start runs it whole, in order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/common.h"
 
@@ -66,6 +70,65 @@ static void test_every_index_once(void **state)
     }
 }
 
+/* All n indices seen, without the caller's help: polled, up to 10 s. */
+static bool finishes_alone(const struct job *j)
+{
+    struct timespec pause = {0, 1000000};
+    for (int tries = 0; tries < 10000; tries++) {
+        size_t seen = 0;
+        for (size_t i = 0; i < j->n; i++)
+            seen += atomic_load(&j->hits[i]) != 0;
+        if (seen == j->n)
+            return true;
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+static void test_start_then_wait(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    for (unsigned t = 1; t <= 8; t++) {
+        witan_pool *p;
+        assert_int_equal(witan_pool_new(t, &p), 0);
+        witan_pool_wait(p); /* nothing started: returns at once */
+        for (int round = 0; round < 20; round++) {
+            struct job j = {N, calloc(N, sizeof(atomic_uint)),
+                            calloc(N, sizeof(uint64_t)), 0, true};
+            witan_pool_start(p, N, t == 1 ? one : one_shared, &j);
+            if (t == 1) /* no pool threads: done here, in order */
+                assert_true(j.in_order && j.last == N - 1);
+            /* the caller never joins, and the loop still ends */
+            if (round % 2 == 0)
+                assert_true(finishes_alone(&j));
+            witan_pool_wait(p);
+            for (size_t i = 0; i < N; i++) {
+                assert_int_equal(atomic_load(&j.hits[i]), 1);
+                assert_true(j.out[i] == (uint64_t)i * 2654435761u);
+            }
+            free(j.hits);
+            free(j.out);
+        }
+        /* run after start and wait: the pool is free for the next loop */
+        struct job j = {9, calloc(9, sizeof(atomic_uint)),
+                        calloc(9, sizeof(uint64_t)), 0, true};
+        witan_pool_run(p, 9, one_shared, &j);
+        for (size_t i = 0; i < 9; i++)
+            assert_int_equal(atomic_load(&j.hits[i]), 1);
+        free(j.hits);
+        free(j.out);
+        witan_pool_free(p);
+    }
+    struct job j = {N, calloc(N, sizeof(atomic_uint)),
+                    calloc(N, sizeof(uint64_t)), 0, true};
+    witan_pool_start(NULL, N, one, &j);
+    assert_true(j.in_order && j.last == N - 1);
+    witan_pool_wait(NULL);
+    free(j.hits);
+    free(j.out);
+}
+
 static void test_null_pool_in_order(void **state)
 {
     (void)state;
@@ -95,6 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_index_once),
+        cmocka_unit_test(test_start_then_wait),
         cmocka_unit_test(test_null_pool_in_order),
         cmocka_unit_test(test_bounds),
     };

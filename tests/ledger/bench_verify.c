@@ -115,9 +115,13 @@ static double verify(struct world *w, unsigned threads,
     if (ledger_open(dir, w->g, &o, &mine, why, sizeof why))
         fail_msg("open: %s", why);
     const struct cli_verify_source src = {fetch, release, w->l};
+    witan_pool *pool = NULL; /* as audit verify makes it */
+    if (threads > 1 && witan_pool_new(threads, &pool))
+        fail_msg("pool of %u threads", threads);
     double t0 = now();
-    int rc = cli_verify_replay(mine, &src, BLOCKS, threads, false, st);
+    int rc = cli_verify_replay(mine, &src, BLOCKS, pool, false, st);
     double t = now() - t0;
+    witan_pool_free(pool);
     struct ledger_tip a, b;
     ledger_tip(mine, &a);
     ledger_tip(w->l, &b);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The replay of witan audit verify (cli_verify_replay) on 1, 2, 3 and 8
- * threads: a clean chain of Ed25519 and secp256k1 attestations verifies to
+ * The replay of witan audit verify (cli_verify_replay) on pools of 1, 2, 3
+ * and 8 threads: a clean chain of Ed25519 and secp256k1 attestations verifies to
  * the same tip with every count (and with more than one, every block's
  * signatures were checked ahead); a chain with signatures changed in a
  * block — two in one block, one in a later block — fails at that block,
@@ -138,7 +138,11 @@ static void verify(struct world *w, struct source *src, unsigned threads,
     int saved = dup(2);
     assert_true(saved >= 0);
     assert_true(dup2(fileno(cap), 2) >= 0);
-    o->rc = cli_verify_replay(mine, &vs, BLOCKS, threads, false, &o->stats);
+    witan_pool *pool = NULL; /* as audit verify makes it */
+    if (threads > 1)
+        assert_int_equal(witan_pool_new(threads, &pool), 0);
+    o->rc = cli_verify_replay(mine, &vs, BLOCKS, pool, false, &o->stats);
+    witan_pool_free(pool);
     fflush(stderr);
     assert_true(dup2(saved, 2) >= 0);
     close(saved);
