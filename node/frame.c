@@ -79,6 +79,15 @@ void node_frame_seal(uint8_t *frame, size_t size, uint32_t receiver,
     wcrypto_mac(key, frame, covered, frame + covered);
 }
 
+void node_frame_seal_from(uint8_t *frame, size_t size, uint32_t sender,
+                          uint32_t receiver,
+                          const uint8_t key[WCRYPTO_LINK_KEY_SIZE])
+{
+    WITAN_ASSERT(size >= NODE_FRAME_HEADER_SIZE + WCRYPTO_MAC_SIZE);
+    put_be32(frame + 4, sender);
+    node_frame_seal(frame, size, receiver, key);
+}
+
 int node_frame_open(const uint8_t *bytes, size_t size, uint32_t self,
                     uint32_t n, const uint8_t (*keys)[WCRYPTO_LINK_KEY_SIZE],
                     struct node_frame *out)

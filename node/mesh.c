@@ -38,11 +38,25 @@ struct backlog {
     size_t size; /* bytes held */
 };
 
+/* Places in another validator set (node_mesh_places). */
+struct places {
+    bool on;
+    uint32_t n, self;
+    uint8_t keys[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_LINK_KEY_SIZE];
+    uint32_t to_linked[WITAN_VALIDATOR_COUNT_MAX];   /* UINT32_MAX: none */
+    uint32_t from_linked[WITAN_VALIDATOR_COUNT_MAX]; /* UINT32_MAX: none */
+};
+
 struct node_mesh {
     nng_socket in;
     nng_socket out[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t n, self;
     uint8_t keys[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_LINK_KEY_SIZE];
+    wcrypto_pubkey pubs[WITAN_VALIDATOR_COUNT_MAX]; /* the set linked */
+    struct places places[NODE_MESH_PLACES];
+    /* How each peer addressed its last frame, and is answered: 0 by the
+     * set linked, k + 1 by places[k]. */
+    uint8_t reply_via[WITAN_VALIDATOR_COUNT_MAX];
     struct backlog *backlog; /* n of them */
     uint32_t next;           /* the backlog served next */
     uint64_t dropped[NODE_DROP_COUNT];
@@ -164,6 +178,7 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
         return WITAN_ENOMEM;
     m->n = c->validator_count;
     m->self = c->self;
+    memcpy(m->pubs, c->validators, m->n * sizeof m->pubs[0]);
     m->backlog = calloc(m->n, sizeof *m->backlog);
     if (!m->backlog) {
         free(m);
@@ -218,6 +233,7 @@ void node_mesh_close(struct node_mesh *m)
     }
     free(m->backlog);
     sodium_memzero(m->keys, sizeof m->keys);
+    sodium_memzero(m->places, sizeof m->places);
     free(m);
 }
 
@@ -248,6 +264,9 @@ int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c)
     m->n = c->validator_count;
     m->self = c->self;
     sodium_memzero(m->keys, sizeof m->keys);
+    memcpy(m->pubs, c->validators, m->n * sizeof m->pubs[0]);
+    sodium_memzero(m->places, sizeof m->places);
+    memset(m->reply_via, 0, sizeof m->reply_via);
     atomic_store(&m->closing, false);
     int err = WITAN_OK;
     for (uint32_t i = 0; i < m->n && !err; i++)
@@ -261,7 +280,49 @@ int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c)
     return err;
 }
 
-/* Seals a copy of the built frame for `to` and queues it. */
+int node_mesh_places(struct node_mesh *m, int slot,
+                     const struct node_mesh_config *c)
+{
+    if (slot < 0 || slot >= NODE_MESH_PLACES)
+        return WITAN_EINVAL;
+    struct places *p = &m->places[slot];
+    sodium_memzero(p, sizeof *p);
+    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++)
+        if (m->reply_via[i] == slot + 1)
+            m->reply_via[i] = 0;
+    if (!c || c->self == UINT32_MAX)
+        return WITAN_OK;
+    if (c->validator_count == 0 ||
+        c->validator_count > WITAN_VALIDATOR_COUNT_MAX ||
+        c->self >= c->validator_count || !c->key || !c->validators ||
+        !c->chain_id)
+        return WITAN_ECONFIG;
+    p->n = c->validator_count;
+    p->self = c->self;
+    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++)
+        p->to_linked[i] = p->from_linked[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (i == p->self)
+            continue;
+        if (wcrypto_link_key(c->key, &c->validators[i], c->chain_id,
+                             p->keys[i]) != 0) {
+            sodium_memzero(p, sizeof *p);
+            return WITAN_ECONFIG;
+        }
+        for (uint32_t j = 0; j < m->n; j++)
+            if (j != m->self &&
+                memcmp(m->pubs[j].bytes, c->validators[i].bytes,
+                       WCRYPTO_ED25519_PUBKEY_SIZE) == 0) {
+                p->to_linked[i] = j;
+                p->from_linked[j] = i;
+            }
+    }
+    p->on = true;
+    return WITAN_OK;
+}
+
+/* Seals a copy of the built frame for `to` and queues it: addressed by
+ * the places the peer last used (node_mesh_places). */
 static void send_one(struct node_mesh *m, uint32_t to, const uint8_t *frame,
                      size_t size)
 {
@@ -272,7 +333,13 @@ static void send_one(struct node_mesh *m, uint32_t to, const uint8_t *frame,
     }
     uint8_t *body = nng_msg_body(msg);
     memcpy(body, frame, size);
-    node_frame_seal(body, size, to, m->keys[to]);
+    const struct places *p =
+        m->reply_via[to] ? &m->places[m->reply_via[to] - 1] : NULL;
+    if (p && p->on && p->from_linked[to] != UINT32_MAX)
+        node_frame_seal_from(body, size, p->self, p->from_linked[to],
+                             p->keys[p->from_linked[to]]);
+    else
+        node_frame_seal(body, size, to, m->keys[to]);
     int rc = nng_sendmsg(m->out[to], msg, NNG_FLAG_NONBLOCK);
     if (rc != 0) {
         nng_msg_free(msg);
@@ -318,10 +385,31 @@ static void drain(struct node_mesh *m)
             return;
         struct node_frame f;
         size_t size = nng_msg_len(msg);
-        int err = node_frame_open(nng_msg_body(msg), size, m->self, m->n,
+        const uint8_t *bytes = nng_msg_body(msg);
+        int err = node_frame_open(bytes, size, m->self, m->n,
                                   (const uint8_t(*)[WCRYPTO_LINK_KEY_SIZE])
                                       m->keys,
                                   &f);
+        uint8_t via = 0;
+        /* A peer on the other side of a set switch: at most one more MAC
+         * per place set held, and only for frames the set linked refused. */
+        for (int k = 0; err == WITAN_EAUTH && k < NODE_MESH_PLACES; k++) {
+            const struct places *p = &m->places[k];
+            struct node_frame g;
+            if (!p->on ||
+                node_frame_open(bytes, size, p->self, p->n,
+                                (const uint8_t(*)[WCRYPTO_LINK_KEY_SIZE])
+                                    p->keys,
+                                &g) != 0 ||
+                p->to_linked[g.sender] == UINT32_MAX)
+                continue;
+            f = g;
+            f.sender = p->to_linked[g.sender];
+            via = (uint8_t)(k + 1);
+            err = WITAN_OK;
+        }
+        if (!err)
+            m->reply_via[f.sender] = via;
         if (err) {
             m->dropped[err == WITAN_EAUTH ? NODE_DROP_UNAUTHENTICATED
                                           : NODE_DROP_MALFORMED]++;

@@ -160,6 +160,11 @@ int node_frame_build(uint8_t kind, uint32_t sender, const pbft_bytes *items,
  * key; may be called again for another receiver. Never fails. */
 void node_frame_seal(uint8_t *frame, size_t size, uint32_t receiver,
                      const uint8_t key[WCRYPTO_LINK_KEY_SIZE]);
+/* The same, from `sender`'s place rather than the one it was built with
+ * (a place in another validator set: node_mesh_places). Never fails. */
+void node_frame_seal_from(uint8_t *frame, size_t size, uint32_t sender,
+                          uint32_t receiver,
+                          const uint8_t key[WCRYPTO_LINK_KEY_SIZE]);
 /* Opens frame bytes that arrived at validator `self` of n; keys[i] is the
  * link key with validator i. WITAN_EDECODE for a malformed header or payload,
  * WITAN_EAUTH for a frame not addressed to self or whose MAC is not the named
@@ -226,6 +231,22 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out);
  * indices are dropped; consensus retransmits. WITAN_ECONFIG, WITAN_ENET,
  * WITAN_ENOMEM (then the mesh must be closed). */
 int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c);
+/*
+ * Places in another validator set: the one the mesh's set followed, or a
+ * change pending for a later height. A peer that has not switched yet, or
+ * has switched first, addresses frames by its and this node's places in
+ * that set; such a frame is opened under that set's places and link keys,
+ * handed out as from the peer's place in the set linked, and the mesh
+ * answers the peer the same way until a frame from it comes under the set
+ * linked. A sender that set holds but the linked one does not (a removed
+ * validator) is dropped as unauthenticated. Slot NODE_MESH_PREVIOUS or
+ * NODE_MESH_PENDING; `self` UINT32_MAX (or a NULL config) clears the slot;
+ * node_mesh_relink clears both. `key` is this node's key in that set (the
+ * old one, for a set before its key rotated). WITAN_ECONFIG, WITAN_EINVAL.
+ */
+enum { NODE_MESH_PREVIOUS = 0, NODE_MESH_PENDING = 1, NODE_MESH_PLACES = 2 };
+int node_mesh_places(struct node_mesh *m, int slot,
+                     const struct node_mesh_config *c);
 /* Closes the sockets, wipes the link keys and frees the mesh; NULL is
  * allowed. */
 void node_mesh_close(struct node_mesh *m);

@@ -158,6 +158,45 @@ static int mesh_config(struct node *n, const Witan__ValidatorSet *vs,
                        const wcrypto_pubkey *keys, uint32_t self,
                        struct node_mesh_config *mc);
 
+/* The mesh's places in set vs, where this node holds `key`
+ * (node_mesh_places): peers across a switch are heard and answered. Not
+ * fatal: without them such a peer is heard once both sides switched. */
+static void link_places(struct node *n, int slot, const Witan__ValidatorSet *vs,
+                        const wcrypto_keypair *key)
+{
+    struct replica *r = n->replica;
+    if (!r || !r->mesh)
+        return;
+    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+    struct node_mesh_config mc;
+    memset(&mc, 0, sizeof mc);
+    mc.self = UINT32_MAX;
+    int err = vs && vs->n_validators <= WITAN_VALIDATOR_COUNT_MAX
+                  ? WITAN_OK
+                  : WITAN_EDBCORRUPT;
+    for (size_t i = 0; !err && i < vs->n_validators; i++) {
+        const Witan__Validator *v = vs->validators[i];
+        err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
+                                   v->pubkey.len, &keys[i]);
+        if (!err && memcmp(v->pubkey.data, key->pub.bytes,
+                           WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            mc.self = (uint32_t)i;
+    }
+    if (!err) {
+        mc.validator_count = (uint32_t)vs->n_validators;
+        mc.key = key;
+        mc.validators = keys;
+        mc.chain_id = n->genesis->chain_id;
+        err = node_mesh_places(r->mesh, slot, &mc);
+    }
+    if (err)
+        WITAN_WARN("node", "peers addressing this node by the validator set "
+                           "from height %llu are not heard until they "
+                           "switch: %s",
+                   vs ? (unsigned long long)vs->first_height : 0ULL,
+                   witan_err_name(err));
+}
+
 /* After each executed block: a change the ledger stored for a later
  * height goes to the core as soon as it holds no other, which is always
  * before anything at its first height is proposed (governance.md
@@ -195,6 +234,8 @@ static int hand_change(struct node *n)
                                              (uint32_t)vs->n_validators, self,
                                              rotated ? &n->next_key : NULL);
         if (!err) {
+            link_places(n, NODE_MESH_PENDING, vs,
+                        rotated ? &n->next_key : &n->key);
             r->handed_from = vs->first_height;
             witan_log_event(WITAN_LOG_INFO, "node", "validator set change",
                             "from_height=%llu validators=%zu member=%s",
@@ -258,12 +299,20 @@ static int follow_set(struct node *n)
     err = set_keys(n, vs, keys, &self, &rotated);
     if (!err && self == UINT32_MAX)
         err = WITAN_ESTATE;
+    /* The key this node held in the set before, for its places there. */
+    wcrypto_keypair before = n->key;
     if (!err && rotated)
         err = take_next_key(n, from);
     if (!err)
         err = mesh_config(n, vs, keys, self, &mc);
     if (!err)
         err = node_mesh_relink(r->mesh, &mc);
+    Witan__ValidatorSet *prev = NULL;
+    if (!err && ledger_validator_set(n->l, from - 1, &prev) == WITAN_OK) {
+        link_places(n, NODE_MESH_PREVIOUS, prev, &before);
+        witan__validator_set__free_unpacked(prev, NULL);
+    }
+    wcrypto_keypair_wipe(&before);
     if (!err) {
         n->validator_index = self;
         r->linked_from = from;
@@ -925,6 +974,8 @@ static int replica_start(struct node *n)
         err = ledger_validator_set(n->l, cur->first_height - 1, &prev);
     if (!err)
         err = set_keys(n, cur, keys, &self, &rotated);
+    /* The key this node held in the set before, for its places there. */
+    wcrypto_keypair before = n->key;
     if (!err && rotated)
         err = take_next_key(n, cur->first_height);
     if (!err && prev)
@@ -970,12 +1021,6 @@ static int replica_start(struct node *n)
     struct node_mesh_config mc;
     if (!err)
         err = mesh_config(n, cur, keys, self, &mc);
-    if (cur)
-        witan__validator_set__free_unpacked(cur, NULL);
-    if (prev)
-        witan__validator_set__free_unpacked(prev, NULL);
-    if (err)
-        return err;
     struct node_app app;
     memset(&app, 0, sizeof app);
     app.ctx = n;
@@ -988,9 +1033,17 @@ static int replica_start(struct node *n)
     app.waiting = waiting;
     app.serve = serve;
     app.fd_count = 1;
-    if (nng_socket_get_int(n->sock, NNG_OPT_RECVFD, &app.fds[0]) != 0)
-        return WITAN_ENET;
-    err = node_mesh_open(&mc, &r->mesh);
+    if (!err && nng_socket_get_int(n->sock, NNG_OPT_RECVFD, &app.fds[0]) != 0)
+        err = WITAN_ENET;
+    if (!err)
+        err = node_mesh_open(&mc, &r->mesh);
+    if (!err && prev)
+        link_places(n, NODE_MESH_PREVIOUS, prev, &before);
+    wcrypto_keypair_wipe(&before);
+    if (cur)
+        witan__validator_set__free_unpacked(cur, NULL);
+    if (prev)
+        witan__validator_set__free_unpacked(prev, NULL);
     if (!err)
         err = node_driver_new(&cfg, &boot, ledger_store(n->l), r->mesh, &app,
                               &r->driver);

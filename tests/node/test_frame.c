@@ -14,7 +14,10 @@
  *   without a budget grow it by far more: printed, for comparison).
  * - backlogs: while a peer floods a validator, every frame of the other
  *   peers is served, and the flooder's are served or counted as dropped at
- *   its own backlog (real nng sockets).
+ *   its own backlog (real nng sockets);
+ * - across a validator-set switch, a peer that addresses frames by the
+ *   other set's places is heard and answered (node_mesh_places), and a
+ *   validator only the other set holds is not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -553,6 +556,134 @@ static void test_flood_fills_only_its_backlog(void **state)
     node_mesh_close(mesh);
 }
 
+/* The next frame the mesh hands out within about ms milliseconds. */
+static bool recv_within(struct node_mesh *m, struct node_frame *f,
+                        nng_msg **msg, int ms)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int k = 0; k < ms / 10; k++) {
+        if (node_mesh_recv(m, f, msg) == 0)
+            return true;
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+static bool item_is(const struct node_frame *f, const char *text)
+{
+    size_t at = 0, size;
+    const uint8_t *data;
+    return node_frame_item(f, &at, &data, &size) && size == strlen(text) &&
+           memcmp(data, text, size) == 0;
+}
+
+/* Validator 1 of four is removed; the set linked at A (validator 2) is
+ * the new one, {0, 2, 3}, where 2 and 3 are at 1 and 2. B (validator 3)
+ * lags and still links the old set. Without places A refuses B's frames
+ * (addressed by the old places); with the old set's places it hears them
+ * from B's new place, and answers B by the old places, which B opens
+ * under the set it links. The removed validator is heard by neither
+ * (real nng sockets). */
+static void test_places_across_a_switch(void **state)
+{
+    (void)state;
+    int pa = free_port(), pb = free_port();
+    char la[64], lb[64], nowhere[64];
+    snprintf(la, sizeof la, "tcp://127.0.0.1:%d", pa);
+    snprintf(lb, sizeof lb, "tcp://127.0.0.1:%d", pb);
+    snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", free_port());
+    wcrypto_pubkey now[3] = {pubs[0], pubs[2], pubs[3]};
+    struct node_mesh_config ca, cb, old;
+    memset(&ca, 0, sizeof ca);
+    ca.validator_count = 3;
+    ca.self = 1;
+    ca.listen = la;
+    ca.peers[0] = nowhere;
+    ca.peers[2] = lb;
+    ca.send_queue_count = 16;
+    ca.key = &keys[2];
+    ca.validators = now;
+    ca.chain_id = CHAIN;
+    memset(&cb, 0, sizeof cb);
+    cb.validator_count = N;
+    cb.self = 3;
+    cb.listen = lb;
+    cb.peers[0] = cb.peers[1] = nowhere;
+    cb.peers[2] = la;
+    cb.send_queue_count = 16;
+    cb.key = &keys[3];
+    cb.validators = pubs;
+    cb.chain_id = CHAIN;
+    struct node_mesh *a, *b;
+    assert_int_equal(node_mesh_open(&ca, &a), 0);
+    assert_int_equal(node_mesh_open(&cb, &b), 0);
+    struct node_frame f;
+    nng_msg *msg;
+
+    /* B addresses A by its old place, 2: refused without places. */
+    const char *hello = "hello";
+    for (int k = 0; k < 200 && node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == 0;
+         k++) {
+        node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+        assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
+    }
+    assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > 0);
+
+    /* With the old set's places, B is heard at its new place. */
+    old = ca;
+    old.validator_count = N;
+    old.self = 2;
+    old.validators = pubs;
+    assert_int_equal(node_mesh_places(a, NODE_MESH_PREVIOUS, &old), 0);
+    node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+    assert_true(recv_within(a, &f, &msg, 5000));
+    assert_int_equal(f.sender, 2);
+    assert_true(item_is(&f, hello));
+    nng_msg_free(msg);
+
+    /* A answers B at its new place; B, still on the old set, hears it
+     * from A's old place. */
+    const char *back = "back";
+    node_mesh_send(a, 2, NODE_FRAME_TXS, (const uint8_t *)back, 4);
+    assert_true(recv_within(b, &f, &msg, 5000));
+    assert_int_equal(f.sender, 2);
+    assert_true(item_is(&f, back));
+    nng_msg_free(msg);
+
+    /* The removed validator 1, by the old places with a good MAC: the set
+     * A links holds it not, so it is dropped and counted. */
+    uint64_t refused = node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED);
+    nng_socket s1 = dial(pa);
+    uint8_t frame[128];
+    size_t size;
+    pbft_bytes it = {(const uint8_t *)hello, 5};
+    assert_int_equal(node_frame_build(NODE_FRAME_TXS, 1, &it, 1, frame,
+                                      sizeof frame, &size),
+                     0);
+    node_frame_seal(frame, size, 2, links[1][2]);
+    for (int k = 0; k < 200 &&
+                    node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == refused;
+         k++) {
+        assert_int_equal(nng_send(s1, frame, size, 0), 0);
+        assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
+    }
+    assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > refused);
+
+    /* Places cleared: B's old addressing is refused again. */
+    assert_int_equal(node_mesh_places(a, NODE_MESH_PREVIOUS, NULL), 0);
+    refused = node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED);
+    for (int k = 0; k < 200 &&
+                    node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == refused;
+         k++) {
+        node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+        assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
+    }
+    assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > refused);
+    nng_close(s1);
+    node_mesh_close(a);
+    node_mesh_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_heap_bound),
         cmocka_unit_test(test_flood_fills_only_its_backlog),
+        cmocka_unit_test(test_places_across_a_switch),
     };
     return cmocka_run_group_tests_name("frame", tests, setup, NULL);
 }
