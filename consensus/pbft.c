@@ -2987,6 +2987,20 @@ static int buffer_future(pbft *r, uint64_t view, const uint8_t *raw,
     return 0;
 }
 
+/* The place in `to` of the validator at place i of `from` (the same
+ * key); UINT32_MAX when `to` holds it not. */
+static uint32_t place_of(const struct vset *from, uint32_t i,
+                         const struct vset *to)
+{
+    if (i >= from->n)
+        return UINT32_MAX;
+    for (uint32_t j = 0; j < to->n; j++)
+        if (memcmp(to->keys[j].bytes, from->keys[i].bytes,
+                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+            return j;
+    return UINT32_MAX;
+}
+
 static int on_message(pbft *r, const uint8_t *raw, size_t size)
 {
     uint32_t sender;
@@ -2996,23 +3010,42 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
     if (opened == 1)
         return 0;
     /* A state request from a replica that lags behind a set change is
-     * signed under its place in a set this one switched away from; it is
-     * answered to the same place in the set in force, which is the same
-     * replica when a key rotated (when a removal shifted places, the
-     * answer goes astray and the replica is restored from a backup:
-     * governance.md section 12). */
+     * signed under its place in a set this one switched away from; a
+     * status from a peer that switched first, under its place in the
+     * pending set. Each is taken as from the same validator's place in
+     * the set in force, found by its key (a rotated key keeps its place),
+     * so that the answer or the request goes to that validator. */
     for (uint32_t i = 0; opened != 0 && i < r->older_count; i++) {
         enum pbft_drop why2;
         if (open_signed_by(r, &r->older[i], raw, size, &sender, &cm, &why2,
                            false) != 0)
             continue;
+        uint32_t at = place_of(&r->older[i], sender, &r->set);
+        if (at == UINT32_MAX)
+            at = sender;
         if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST &&
-            sender < r->set.n && sender != r->set.self) {
+            at < r->set.n && at != r->set.self) {
+            sender = at;
             opened = 0;
             break;
         }
         witan__consensus_message__free_unpacked(cm, NULL);
         cm = NULL;
+    }
+    if (opened != 0 && r->change_pending) {
+        enum pbft_drop why2;
+        if (open_signed_by(r, &r->next_set, raw, size, &sender, &cm, &why2,
+                           false) == 0) {
+            uint32_t at = place_of(&r->next_set, sender, &r->set);
+            if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS &&
+                at != UINT32_MAX && at != r->set.self) {
+                sender = at;
+                opened = 0;
+            } else {
+                witan__consensus_message__free_unpacked(cm, NULL);
+                cm = NULL;
+            }
+        }
     }
     if (opened != 0)
         return drop(r, why);

@@ -202,10 +202,18 @@ static bool alive(pid_t pid)
     return pid > 0 && kill(pid, 0) == 0;
 }
 
+/* A fresh testnet per test, on its own directory and ports. */
 static int setup(void **state)
 {
     (void)state;
+    static int testnets;
     char out[OUT_SIZE];
+    snprintf(dir, sizeof dir, "%s/witan-reconfig-%d-%d",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+             testnets);
+    /* Below 32768, apart from the other node tests' ranges; five nodes
+     * take ten ports each. */
+    base_port = 20000 + (int)(getpid() % 200) * 10 + 50 * testnets++;
     if (run(out, "%s/witan testnet init --validators %d --dir %s "
                  "--base-port %d --chain-id %s --checkpoint-interval %d 2>&1",
             bin_dir, NODES, dir, base_port, CHAIN, K) != 0 ||
@@ -670,6 +678,81 @@ static void test_remove_and_add_back(void **state)
                      0);
 }
 
+/* Validator 1 is removed, which moves 2, 3 and 4 down one place, while
+ * node 3 is paused from before the proposal to past the boundary: when it
+ * comes back its peers have switched and address it by the new places,
+ * and it them by the old ones (node/mesh.c, places). It catches up by
+ * itself, switches, and votes in the new set: with node 4 stopped, 0, 2
+ * and 3 are its only quorum. */
+static void test_lagging_across_a_removal(void **state)
+{
+    (void)state;
+    char pub1[65], args[1024], file[700], addr[64];
+    snprintf(file, sizeof file, "%s/node1/validator.key", dir);
+    key_field(file, "pubkey", pub1, sizeof pub1);
+    attest(0, 0x1f);
+    pid_t p3 = pid_of(3);
+    assert_true(alive(p3));
+    kill(p3, SIGSTOP);
+    snprintf(args, sizeof args, "propose remove-validator --pubkey %s", pub1);
+    unsigned long long id = propose(args, 0);
+    vote(id, 0x17, 0); /* operators of 0, 1, 2 and 4: four of five */
+    size_t count = 0;
+    uint64_t first = 0;
+    for (int k = 0; k < 100 && count != 4; k++) {
+        attest(0, 0x17);
+        first = newest_set(0, &count);
+    }
+    assert_int_equal(count, 4);
+    /* Past the boundary 0, 2 and 4 are a quorum of four; node 1 stops. */
+    uint64_t h = 0;
+    for (int k = 0; k < 100 && h < first + 3; k++)
+        h = attest(0, 0x15);
+    assert_true(h >= first + 3);
+    pid_t p1 = pid_of(1);
+    for (int k = 0; k < 100 && alive(p1); k++)
+        nt_sleep_ms(100);
+    assert_false(alive(p1));
+    addr_of(3, addr, sizeof addr);
+    kill(p3, SIGCONT);
+    uint64_t h3 = 0;
+    for (int k = 0; k < 600 && h3 < h; k++) {
+        if (!nt_status(addr, &h3, NULL))
+            h3 = 0;
+        nt_sleep_ms(100);
+    }
+    if (h3 < h)
+        fail_msg("node 3 stayed at %llu, the chain at %llu",
+                 (unsigned long long)h3, (unsigned long long)h);
+    /* It votes in the new set, at its new place 2 (bit 2). */
+    pid_t p4 = pid_of(4);
+    kill(p4, SIGSTOP);
+    uint64_t h2 = attest(0, 0x0d);
+    kill(p4, SIGCONT);
+    addr_of(0, addr, sizeof addr);
+    nng_socket s;
+    assert_true(nt_dial(addr, &s));
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
+    bq.height = h2;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &bq;
+    Witan__Response *r = nt_rpc(s, &req);
+    nng_close(s);
+    assert_non_null(r);
+    assert_non_null(r->block->cert);
+    assert_true(r->block->cert->signers.data[0] & 0x04);
+    assert_false(r->block->cert->signers.data[0] & 0x08);
+    witan__response__free_unpacked(r, NULL);
+    uint8_t hash3[32], hash0[32], root[32];
+    assert_true(nt_block(addr, h2, hash0, root));
+    addr_of(3, addr, sizeof addr);
+    for (int k = 0; k < 100 && !nt_block(addr, h2, hash3, root); k++)
+        nt_sleep_ms(100);
+    assert_true(nt_block(addr, h2, hash3, root));
+    assert_memory_equal(hash0, hash3, 32);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -678,13 +761,12 @@ int main(int argc, char **argv)
     char exe[1024];
     snprintf(exe, sizeof exe, "%s", argv[0]);
     snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
-    snprintf(dir, sizeof dir, "%s/witan-reconfig-%d",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    /* Below 32768, apart from the other node tests' ranges. */
-    base_port = 20000 + (int)(getpid() % 200) * 10;
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_remove_and_add_back),
+        cmocka_unit_test_setup_teardown(test_remove_and_add_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lagging_across_a_removal, setup,
+                                        teardown),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
