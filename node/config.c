@@ -168,6 +168,10 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
                 snprintf(c->p2p_listen, sizeof c->p2p_listen, "%s", value);
         } else if (strcmp(key, "peers") == 0) {
             bad = parse_peers(value, c) != 0;
+        } else if (strcmp(key, "sync_from") == 0) {
+            bad = strlen(value) >= sizeof c->sync_from;
+            if (!bad)
+                snprintf(c->sync_from, sizeof c->sync_from, "%s", value);
         } else if (strcmp(key, "view_timeout_ms") == 0) {
             bad = parse_u64(value, 10, 600000, &v);
             c->view_timeout_ms = (uint32_t)v;
@@ -285,6 +289,11 @@ int node_config_write(const char *path, const struct node_config *c)
             "# listens on for its peers, and every validator's address in\n"
             "# genesis order, this node's own included.\n"
             "%sp2p_listen = %s\n%speers = %s\n\n"
+            "# A validator added by governance that starts from genesis (or\n"
+            "# from a copy older than the change): another node's client API,\n"
+            "# to follow the chain from until the set in force holds this\n"
+            "# node's key. Empty: none (start such a node from a backup).\n"
+            "sync_from = %s\n\n"
             "# View change: first timeout, and the ceiling it doubles up to.\n"
             "# Consensus assumes that once the network settles, messages\n"
             "# arrive within the ceiling (spec/consensus.md).\n"
@@ -312,7 +321,8 @@ int node_config_write(const char *path, const struct node_config *c)
             (unsigned long long)(c->mempool_size_max >> 20), c->nonce_window,
             c->p2p_listen[0] ? "" : "# ", c->p2p_listen[0] ? c->p2p_listen
                                                              : "tcp://127.0.0.1:7401",
-            c->peer_count ? "" : "# ", peers_text, c->view_timeout_ms,
+            c->peer_count ? "" : "# ", peers_text, c->sync_from,
+            c->view_timeout_ms,
             c->view_timeout_max_ms, c->send_queue_count, c->verify_threads,
             c->tls_cert[0] ? "" : "# ",
             c->tls_cert[0] ? c->tls_cert : "tls-cert.pem",

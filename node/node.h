@@ -43,6 +43,10 @@ struct node_config {
      * (a validator added by governance, by its name). */
     char peers[WITAN_VALIDATOR_COUNT_MAX][NODE_ADDRESS_SIZE_MAX];
     uint32_t peer_count;
+    /* A validator no set in force at its next height holds yet (added by
+     * governance, started from genesis): another node's client API to
+     * follow the chain from until one does; "": none. */
+    char sync_from[NODE_ADDRESS_SIZE_MAX];
     uint32_t view_timeout_ms;     /* first view-change timeout */
     uint32_t view_timeout_max_ms; /* ceiling of its doubling */
     uint32_t send_queue_count;    /* messages queued per peer, then dropped */

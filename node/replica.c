@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
 #include "consensus/consensus.h"
@@ -28,6 +29,10 @@
 #define REPLICA_VALIDATED_RING 16
 #define REPLICA_RETRANSMIT_MS 500
 #define REPLICA_STATE_BLOCK_COUNT 32
+/* Following the chain from sync_from: how long one block request may take,
+ * and the pause before asking again for a block not there yet. */
+#define REPLICA_SYNC_TIMEOUT_MS 5000
+#define REPLICA_SYNC_WAIT_MS 200
 /* Requests forwarded at most, per view timer: a full block's worth. */
 #define REPLICA_FORWARD_COUNT_MAX 4096
 
@@ -1053,9 +1058,206 @@ static int replica_start(struct node *n)
     return err;
 }
 
+/* Whether the set in force at this node's next height holds its key (or
+ * its next key). */
+static int member_next(struct node *n, bool *member)
+{
+    *member = false;
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    Witan__ValidatorSet *vs;
+    int err = next_key_read(n);
+    if (!err)
+        err = ledger_validator_set(n->l, tip.height + 1, &vs);
+    if (err)
+        return err;
+    wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
+    uint32_t self;
+    bool rotated;
+    err = set_keys(n, vs, keys, &self, &rotated);
+    *member = !err && self != UINT32_MAX;
+    witan__validator_set__free_unpacked(vs, NULL);
+    return err;
+}
+
+/* One request to the node at `s` (its client API). */
+static int sync_call(nng_socket s, const Witan__Request *req,
+                     Witan__Response **out)
+{
+    *out = NULL;
+    size_t size = witan__request__get_packed_size(req);
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size) != 0)
+        return WITAN_ENOMEM;
+    witan__request__pack(req, nng_msg_body(msg));
+    if (nng_sendmsg(s, msg, 0) != 0) {
+        nng_msg_free(msg);
+        return WITAN_ENET;
+    }
+    if (nng_recvmsg(s, &msg, 0) != 0)
+        return WITAN_ENET;
+    *out = witan_unpack_or_null(&witan__response__descriptor,
+                                nng_msg_body(msg), nng_msg_len(msg));
+    nng_msg_free(msg);
+    return *out ? WITAN_OK : WITAN_EDECODE;
+}
+
+/* The height of the node at `s`. */
+static int sync_height(nng_socket s, uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest sq = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &sq;
+    Witan__Response *r;
+    int err = sync_call(s, &req, &r);
+    if (!err && r->kind_case != WITAN__RESPONSE__KIND_STATUS)
+        err = WITAN_EDECODE;
+    if (!err)
+        *height = r->status->height;
+    if (r)
+        witan__response__free_unpacked(r, NULL);
+    return err;
+}
+
+/* Block tip + 1 from the node at `s`, applied as a replica applies a
+ * block it fetched: the ledger checks it whole, its certificate against
+ * the set of its height. WITAN_ENOTFOUND while that node has no such
+ * block yet. */
+static int sync_block(struct node *n, nng_socket s, uint64_t height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
+    bq.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &bq;
+    Witan__Response *r;
+    int err = sync_call(s, &req, &r);
+    if (err)
+        return err;
+    size_t size = 0;
+    err = WITAN_ENOTFOUND;
+    uint8_t *bytes = NULL;
+    if (r->kind_case == WITAN__RESPONSE__KIND_BLOCK && r->block->block &&
+        r->block->cert) {
+        size = witan__block__get_packed_size(r->block->block);
+        bytes = malloc(size ? size : 1);
+        err = bytes ? WITAN_OK : WITAN_ENOMEM;
+    }
+    if (!err) {
+        witan__block__pack(r->block->block, bytes);
+        struct ledger_apply_stats stats;
+        char why[LEDGER_WHY_SIZE];
+        err = ledger_block_apply(n->l, bytes, size, r->block->cert, true,
+                                 &stats, why, sizeof why);
+        if (err)
+            WITAN_ERROR("node", "block %llu from %s is refused: %s (%s)",
+                        (unsigned long long)height, n->cfg->sync_from, why,
+                        witan_err_name(err));
+    }
+    free(bytes);
+    witan__response__free_unpacked(r, NULL);
+    return err;
+}
+
+/* With `sync_from`, a validator first follows the chain from that node,
+ * block by block, up to the height it had when asked, and then until the
+ * set in force at its next height holds its key: one added by governance
+ * and started from genesis, one down across changes (removed and added
+ * back, or behind more than one switch). A member that cannot reach the
+ * node starts as it would without it (a whole network restarting must not
+ * wait on itself). Without `sync_from` a node no set in force holds
+ * cannot take part, and says how to start it. */
+static int sync_until_member(struct node *n, volatile sig_atomic_t *stop)
+{
+    bool member;
+    int err = member_next(n, &member);
+    if (err)
+        return err;
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    if (!n->cfg->sync_from[0]) {
+        if (member)
+            return WITAN_OK;
+        WITAN_ERROR("node", "this node's validator key is not in the "
+                            "validator set in force at height %llu: start it "
+                            "from a copy taken after the change that adds it "
+                            "(witan node backup), or set sync_from to another "
+                            "node's client API to follow the chain until then",
+                    (unsigned long long)tip.height + 1);
+        return WITAN_EKEY;
+    }
+    nng_socket s;
+    int rc = nng_req0_open(&s);
+    if (rc == 0) {
+        nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, REPLICA_SYNC_TIMEOUT_MS);
+        nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, REPLICA_SYNC_TIMEOUT_MS);
+        nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+        rc = nng_dial(s, n->cfg->sync_from, NULL, NNG_FLAG_NONBLOCK);
+        if (rc)
+            nng_close(s);
+    }
+    if (rc) {
+        WITAN_ERROR("node", "cannot dial sync_from %s: %s", n->cfg->sync_from,
+                    nng_strerror(rc));
+        return WITAN_ENET;
+    }
+    uint64_t target = 0;
+    err = sync_height(s, &target);
+    if (err && member) {
+        WITAN_WARN("node", "sync_from %s does not answer (%s): starting from "
+                           "height %llu",
+                   n->cfg->sync_from, witan_err_name(err),
+                   (unsigned long long)tip.height);
+        nng_close(s);
+        return WITAN_OK;
+    }
+    err = WITAN_OK;
+    if (target > tip.height || !member)
+        WITAN_INFO("node", "at height %llu: following the chain from %s to "
+                           "height %llu%s",
+                   (unsigned long long)tip.height, n->cfg->sync_from,
+                   (unsigned long long)target,
+                   member ? "" : " and until the validator set in force "
+                                 "holds this node");
+    uint64_t applied = 0;
+    while (!*stop && !err && (!member || tip.height < target)) {
+        /* Clients are answered meanwhile (status, queries). */
+        for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
+            nng_msg *msg;
+            if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
+                break;
+            node_handle_request(n, msg);
+        }
+        err = sync_block(n, s, tip.height + 1);
+        if (err == WITAN_ENOTFOUND || err == WITAN_ENET) {
+            /* Not there yet, or the node is away: ask again. */
+            err = WITAN_OK;
+            struct timespec pause = {0, REPLICA_SYNC_WAIT_MS * 1000000L};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (!err) {
+            applied++;
+            ledger_tip(n->l, &tip);
+            err = member_next(n, &member);
+        }
+    }
+    nng_close(s);
+    if (!err && applied)
+        WITAN_INFO("node", "followed %llu blocks from %s, to height %llu",
+                   (unsigned long long)applied, n->cfg->sync_from,
+                   (unsigned long long)tip.height);
+    return err;
+}
+
 int replica_run(struct node *n, volatile sig_atomic_t *stop)
 {
-    int err = replica_start(n);
+    int err = sync_until_member(n, stop);
+    if (!err && *stop)
+        return WITAN_OK;
+    if (!err)
+        err = replica_start(n);
     struct replica *r = n->replica;
     if (!err)
         err = node_driver_run(r->driver, stop);

@@ -10,7 +10,11 @@
  * rotated with no restart (the new key put in validator.next.key while the
  * node runs; blocks past the boundary carry its new-key signature). Node 1
  * comes back and catches up across both changes to the same chain; node 2,
- * restarted, finds its rotated key and certifies with it. A proof of a
+ * restarted, finds its rotated key and certifies with it. A second
+ * testnet removes validator 1, which shifts the places of 2, 3 and 4, while
+ * node 3 is paused: it comes back and crosses the switch by itself; then
+ * validator 1 is added back and its node, started from genesis with
+ * sync_from, follows the chain until it is a member and signs. A proof of a
  * transaction after the three changes, and the latest signed head with its
  * set chain, check with the genesis alone; a head whose rotated
  * validator's line is signed by its old key is refused; and `audit
@@ -683,7 +687,9 @@ static void test_remove_and_add_back(void **state)
  * comes back its peers have switched and address it by the new places,
  * and it them by the old ones (node/mesh.c, places). It catches up by
  * itself, switches, and votes in the new set: with node 4 stopped, 0, 2
- * and 3 are its only quorum. */
+ * and 3 are its only quorum. Then validator 1 is added back and its node
+ * starts from genesis, following the chain (sync_from) until it is a
+ * member again. */
 static void test_lagging_across_a_removal(void **state)
 {
     (void)state;
@@ -751,6 +757,74 @@ static void test_lagging_across_a_removal(void **state)
         nt_sleep_ms(100);
     assert_true(nt_block(addr, h2, hash3, root));
     assert_memory_equal(hash0, hash3, 32);
+
+    /* Validator 1 is added back, and its node starts from genesis: with
+     * sync_from it follows the chain from node 0 (every block checked by
+     * its ledger) until the set in force holds its key, then takes part.
+     * The operators of 0, 2 and 3 pass it (three of four). */
+    static char out[OUT_SIZE];
+    char op1[41];
+    snprintf(file, sizeof file, "%s/node1/operator.key", dir);
+    key_field(file, "address", op1, sizeof op1);
+    snprintf(args, sizeof args,
+             "propose add-validator --name node1 --pubkey %s --operator %s",
+             pub1, op1);
+    id = propose(args, 0);
+    vote(id, 0x0d, 0);
+    for (int k = 0; k < 100 && count != 5; k++) {
+        attest(0, 0x1d);
+        first = newest_set(0, &count);
+    }
+    assert_int_equal(count, 5);
+    /* 0, 2, 3 and 4 are a quorum of five: the chain passes the boundary
+     * before node 1 starts. */
+    for (int k = 0; k < 100 && h < first + 1; k++)
+        h = attest(0, 0x1d);
+    assert_true(h >= first + 1);
+    char client0[64];
+    addr_of(0, client0, sizeof client0);
+    assert_int_equal(run(out, "rm -rf %s/node1/data && mkdir -m 700 %s/node1/data && sed -i "
+                              "'s|^sync_from = .*|sync_from = %s|' "
+                              "%s/node1/config 2>&1",
+                         dir, dir, client0, dir),
+                     0);
+    char home[700], log[700], exe[1100];
+    snprintf(home, sizeof home, "%s/node1", dir);
+    snprintf(log, sizeof log, "%s/node1/log.2", dir);
+    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
+    p1 = nt_spawn_witand(exe, home, log, NULL);
+    assert_true(p1 > 0);
+    snprintf(file, sizeof file, "%s/node1/witand.pid", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "%d\n", (int)p1);
+    fclose(f);
+    addr_of(1, addr, sizeof addr);
+    uint64_t h1 = 0;
+    for (int k = 0; k < 600 && h1 < h; k++) {
+        if (!nt_status(addr, &h1, NULL))
+            h1 = 0;
+        nt_sleep_ms(100);
+    }
+    assert_true(h1 >= h);
+    snprintf(file, sizeof file, "%s/node1/log.2", dir);
+    assert_int_equal(run(out, "grep -c 'following the chain from' %s", file),
+                     0);
+    /* With node 4 stopped, 0, 1, 2 and 3 are the only quorum of five:
+     * node 1, appended at place 4, signs. */
+    kill(p4, SIGSTOP);
+    h2 = attest(0, 0x0f);
+    kill(p4, SIGCONT);
+    addr_of(1, addr, sizeof addr);
+    assert_true(nt_dial(addr, &s));
+    bq.height = h2;
+    r = nt_rpc(s, &req);
+    nng_close(s);
+    assert_non_null(r);
+    assert_non_null(r->block->cert);
+    assert_true(r->block->cert->signers.data[0] & 0x10);
+    assert_false(r->block->cert->signers.data[0] & 0x08);
+    witan__response__free_unpacked(r, NULL);
 }
 
 int main(int argc, char **argv)
