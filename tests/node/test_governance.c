@@ -12,7 +12,9 @@
  *   events and votes) and the same parameters in force;
  * - a burst of attestations afterwards lands in blocks of at most two
  *   transactions on every validator, all committed;
- * - `witan proposals show` and `list` say so to a person.
+ * - `witan proposals show` and `list` say so to a person;
+ * - a proposal that fails by votes and one that expires are closed the
+ *   same way on every validator, and change nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,6 +291,99 @@ static void test_parameter_change_by_operators(void **state)
     assert_non_null(strstr(out, "\"block_tx_count_max\""));
 }
 
+/* The id in `witan propose`'s output. */
+static unsigned long long proposal_id(const char *out)
+{
+    const char *p = strstr(out, "proposal ");
+    assert_non_null(p);
+    unsigned long long id = strtoull(p + strlen("proposal "), NULL, 10);
+    assert_true(id >= 1);
+    return id;
+}
+
+/* Proposal `id` as every validator answers it, byte for byte the same. */
+static Witan__Response *proposal_everywhere(unsigned long long id)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__ProposalsRequest q = WITAN__PROPOSALS_REQUEST__INIT;
+    q.id = id;
+    req.kind_case = WITAN__REQUEST__KIND_PROPOSALS;
+    req.proposals = &q;
+    return same_everywhere(&req);
+}
+
+/* A proposal that fails by votes (two operators of four vote no: three yes
+ * can no longer be had) and one that expires (no vote by its deadline):
+ * every validator closes both the same way, and neither changes the
+ * parameters in force. */
+static void test_proposals_fail_and_expire(void **state)
+{
+    (void)state;
+    static char out[OUT_SIZE];
+    char args[4096], key[700];
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    Witan__Response *r = proposal_everywhere(0);
+    uint32_t size_max = r->proposals->params->block_size_max;
+    witan__response__free_unpacked(r, NULL);
+
+    snprintf(args, sizeof args,
+             "propose set-param --param block_size_max=%u --key %s "
+             "--deadline +200 --rationale 'fails by votes'",
+             size_max - 1024, key);
+    expect(0, 0, out, args);
+    unsigned long long failing = proposal_id(out);
+    snprintf(args, sizeof args,
+             "propose set-param --param block_size_max=%u --key %s "
+             "--deadline +6 --rationale 'expires'",
+             size_max - 2048, key);
+    expect(0, 0, out, args);
+    unsigned long long expiring = proposal_id(out);
+
+    snprintf(args, sizeof args, "vote %llu yes --key %s/node0/operator.key",
+             failing, dir);
+    expect(0, 0, out, args);
+    for (int i = 2; i < 4; i++) {
+        snprintf(args, sizeof args,
+                 "vote %llu no --key %s/node%d/operator.key", failing, dir, i);
+        expect(0, i, out, args);
+    }
+    /* Votes after it closed are refused. */
+    snprintf(args, sizeof args, "vote %llu yes --key %s/node1/operator.key",
+             failing, dir);
+    expect(1, 0, out, args);
+
+    /* Past the second one's deadline. */
+    r = proposal_everywhere(expiring);
+    uint64_t deadline = r->proposals->proposals[0]->proposal->deadline;
+    witan__response__free_unpacked(r, NULL);
+    uint64_t height = 0;
+    while (height <= deadline + 1)
+        height = attest(key, 1);
+
+    r = proposal_everywhere(failing);
+    assert_int_equal(r->proposals->proposals[0]->proposal->status,
+                     WITAN__PROPOSAL_STATUS__PROPOSAL_FAILED);
+    assert_int_equal(r->proposals->proposals[0]->proposal->yes, 1);
+    assert_int_equal(r->proposals->proposals[0]->proposal->no, 2);
+    assert_int_equal(r->proposals->params->block_size_max, size_max);
+    witan__response__free_unpacked(r, NULL);
+    r = proposal_everywhere(expiring);
+    assert_int_equal(r->proposals->proposals[0]->proposal->status,
+                     WITAN__PROPOSAL_STATUS__PROPOSAL_EXPIRED);
+    assert_int_equal(r->proposals->params->block_size_max, size_max);
+    witan__response__free_unpacked(r, NULL);
+    snprintf(args, sizeof args, "proposals show %llu", failing);
+    expect(0, 3, out, args);
+    assert_non_null(strstr(out, ": FAILED"));
+    snprintf(args, sizeof args, "proposals show %llu", expiring);
+    expect(0, 1, out, args);
+    assert_non_null(strstr(out, ": EXPIRED"));
+    /* A vote after the deadline is refused. */
+    snprintf(args, sizeof args, "vote %llu yes --key %s/node1/operator.key",
+             expiring, dir);
+    expect(1, 1, out, args);
+}
+
 /* A contract deployed by proposal (governance.md section 7): voted through
  * by three operators, it exists from its boundary on every validator with
  * the Propose transaction's hash as its id and no operator; any member
@@ -401,6 +496,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_change_by_operators),
         cmocka_unit_test(test_contract_by_proposal),
+        cmocka_unit_test(test_proposals_fail_and_expire),
     };
     int rc = cmocka_run_group_tests_name("governance", tests, setup, teardown);
     if (rc == 0) {
