@@ -264,21 +264,29 @@ static int stable(struct node_driver *d, const pbft_action *a)
  * that one's, which this replica must not take for its own. The records
  * name their owner's key; another's are discarded (certified blocks and
  * the stable checkpoint, signed by a quorum, stay). */
+/* Whether the records' owner (meta) is `key`; none is no one. */
+static int owned_by(store_txn *txn, const wcrypto_pubkey *key, bool *is)
+{
+    const void *v;
+    size_t vs;
+    int err = store_get(txn, STORE_META, META_RECORDS_OWNER,
+                        strlen(META_RECORDS_OWNER), &v, &vs);
+    *is = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
+          memcmp(v, key->bytes, vs) == 0;
+    return err == WITAN_ENOTFOUND ? WITAN_OK : err;
+}
+
 static int claim_records(store *s, const wcrypto_pubkey *own)
 {
     store_txn *txn;
     int err = store_write_begin(s, &txn);
     if (err)
         return err;
-    const void *v;
-    size_t vs;
-    err = store_get(txn, STORE_META, META_RECORDS_OWNER,
-                    strlen(META_RECORDS_OWNER), &v, &vs);
-    bool mine = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
-                memcmp(v, own->bytes, vs) == 0;
-    if (err == WITAN_ENOTFOUND || err == WITAN_OK)
-        err = WITAN_OK;
+    bool mine;
+    err = owned_by(txn, own, &mine);
     if (!err && !mine) {
+        const void *v;
+        size_t vs;
         uint8_t (*keys)[8] = NULL;
         size_t count = 0;
         store_cursor *c = NULL;
@@ -323,14 +331,8 @@ int node_driver_records_rekey(store *s, const wcrypto_pubkey *from,
     int err = store_write_begin(s, &txn);
     if (err)
         return err;
-    const void *v;
-    size_t vs;
-    err = store_get(txn, STORE_META, META_RECORDS_OWNER,
-                    strlen(META_RECORDS_OWNER), &v, &vs);
-    bool was = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
-               memcmp(v, from->bytes, vs) == 0;
-    if (err == WITAN_ENOTFOUND)
-        err = WITAN_OK;
+    bool was;
+    err = owned_by(txn, from, &was);
     if (!err && was)
         err = store_put(txn, STORE_META, META_RECORDS_OWNER,
                         strlen(META_RECORDS_OWNER), to->bytes,

@@ -176,6 +176,12 @@ struct node_heads {
     uint64_t assembled, refused;
 };
 
+/* Reads a validator's Ed25519 key file (`what` names it in the log,
+ * which says what is wrong). Errors of wcrypto_keyfile_read (logged),
+ * WITAN_EKEYTYPE. */
+int node_validator_key_read(const char *path, const char *what,
+                            wcrypto_keypair *kp);
+
 struct node {
     const char *home;
     const struct node_config *cfg;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -79,22 +80,11 @@ static int next_key_read(struct node *n)
         return WITAN_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/validator.next.key", n->home);
-    int err = wcrypto_keyfile_read(path, &n->next_key);
-    if (err == WITAN_ENOTFOUND)
+    if (access(path, F_OK) != 0)
         return WITAN_OK;
-    if (err) {
-        WITAN_ERROR("node", "cannot use next validator key %s: %s%s", path,
-                    witan_err_message(err),
-                    err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
-        return err;
-    }
-    if (n->next_key.pub.type != WCRYPTO_KEY_ED25519) {
-        wcrypto_keypair_wipe(&n->next_key);
-        WITAN_ERROR("node", "next validator key %s must be ed25519", path);
-        return WITAN_EKEYTYPE;
-    }
-    n->has_next_key = true;
-    return WITAN_OK;
+    int err = node_validator_key_read(path, "next validator key", &n->next_key);
+    n->has_next_key = err == WITAN_OK;
+    return err;
 }
 
 /* The keys of set vs, and this node's index in it (UINT32_MAX: none):

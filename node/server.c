@@ -810,6 +810,24 @@ void node_handle_request(struct node *n, nng_msg *msg)
 
 /* --- start and run ------------------------------------------------------------- */
 
+int node_validator_key_read(const char *path, const char *what,
+                            wcrypto_keypair *kp)
+{
+    int err = wcrypto_keyfile_read(path, kp);
+    if (err) {
+        WITAN_ERROR("node", "cannot use %s %s: %s%s", what, path,
+                    witan_err_message(err),
+                    err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+        return err;
+    }
+    if (kp->pub.type != WCRYPTO_KEY_ED25519) {
+        wcrypto_keypair_wipe(kp);
+        WITAN_ERROR("node", "%s %s must be ed25519", what, path);
+        return WITAN_EKEYTYPE;
+    }
+    return WITAN_OK;
+}
+
 static int load_home(struct node *n, const char *home)
 {
     char path[4096], why[LEDGER_WHY_SIZE];
@@ -820,17 +838,9 @@ static int load_home(struct node *n, const char *home)
         return err;
     }
     snprintf(path, sizeof path, "%s/validator.key", home);
-    err = wcrypto_keyfile_read(path, &n->key);
-    if (err) {
-        WITAN_ERROR("node", "cannot use validator key %s: %s%s", path,
-                    witan_err_message(err),
-                    err == WITAN_EKEYPERM ? " (chmod 600 it)" : "");
+    err = node_validator_key_read(path, "validator key", &n->key);
+    if (err)
         return err;
-    }
-    if (n->key.pub.type != WCRYPTO_KEY_ED25519) {
-        WITAN_ERROR("node", "validator key %s must be ed25519", path);
-        return WITAN_EKEYTYPE;
-    }
     bool found = false;
     for (size_t i = 0; i < n->genesis->n_validators; i++)
         if (memcmp(n->genesis->validators[i]->pubkey.data, n->key.pub.bytes,

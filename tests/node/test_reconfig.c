@@ -137,6 +137,30 @@ static uint64_t attest(int node, unsigned alive)
     return 0;
 }
 
+/* The first byte of the signers bitmap of block `height`'s certificate,
+ * as `node` has it: validator i of the set of that height is bit i. */
+static uint8_t signers_of(int node, uint64_t height)
+{
+    char addr[64];
+    addr_of(node, addr, sizeof addr);
+    nng_socket s;
+    assert_true(nt_dial(addr, &s));
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
+    bq.height = height;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &bq;
+    Witan__Response *r = nt_rpc(s, &req);
+    nng_close(s);
+    assert_non_null(r);
+    assert_non_null(r->block);
+    assert_non_null(r->block->cert);
+    assert_true(r->block->cert->signers.len >= 1);
+    uint8_t first = r->block->cert->signers.data[0];
+    witan__response__free_unpacked(r, NULL);
+    return first;
+}
+
 /* Votes yes on `id` by the operators of the validators in `voters`. */
 static void vote(unsigned long long id, unsigned voters, int node)
 {
@@ -471,23 +495,10 @@ static void test_remove_and_add_back(void **state)
     expect(0, 3, out, "validators --json");
     assert_non_null(strstr(out, pub4));
     assert_null(strstr(out, "\"pending\""));
-    addr_of(4, addr, sizeof addr);
-    nng_socket s;
-    assert_true(nt_dial(addr, &s));
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
-    bq.height = h2;
-    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
-    req.block = &bq;
-    Witan__Response *r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
-    assert_non_null(r->block->cert);
     /* signers: a bitmap over the five; validator 4 is bit 4 */
-    assert_true(r->block->cert->signers.len >= 1);
-    assert_true(r->block->cert->signers.data[0] & 0x10);
-    assert_false(r->block->cert->signers.data[0] & 0x02);
-    witan__response__free_unpacked(r, NULL);
+    uint8_t signers = signers_of(4, h2);
+    assert_true(signers & 0x10);
+    assert_false(signers & 0x02);
 
     /* Rotate validator 2's key with no restart: its operator puts the new
      * key in validator.next.key while the node runs; at the boundary the
@@ -527,16 +538,9 @@ static void test_remove_and_add_back(void **state)
     snprintf(file, sizeof file, "%s/node2/log", dir);
     assert_int_equal(run(out, "grep -c 'validator key rotated' %s", file), 0);
     /* Certified by 0, 2 (its new key), 3 and 4. */
-    addr_of(2, addr, sizeof addr);
-    assert_true(nt_dial(addr, &s));
-    bq.height = h2;
-    r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
-    assert_non_null(r->block->cert);
-    assert_true(r->block->cert->signers.data[0] & 0x04);
-    assert_false(r->block->cert->signers.data[0] & 0x02);
-    witan__response__free_unpacked(r, NULL);
+    signers = signers_of(2, h2);
+    assert_true(signers & 0x04);
+    assert_false(signers & 0x02);
 
     /* Node 1 comes back, down across two changes (the add and the
      * rotation): it starts with the set in force after its tip, follows
@@ -586,15 +590,7 @@ static void test_remove_and_add_back(void **state)
     kill(p3, SIGSTOP);
     h2 = attest(0, 0x17);
     kill(p3, SIGCONT);
-    addr_of(0, addr, sizeof addr);
-    assert_true(nt_dial(addr, &s));
-    bq.height = h2;
-    r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
-    assert_non_null(r->block->cert);
-    assert_true(r->block->cert->signers.data[0] & 0x04);
-    witan__response__free_unpacked(r, NULL);
+    assert_true(signers_of(0, h2) & 0x04);
     snprintf(file, sizeof file, "%s/node2/log.2", dir);
     assert_int_equal(run(out, "grep -c 'validator key rotated' %s", file), 0);
     assert_int_equal(run(out, "grep -c 'records in this database are another' "
@@ -735,21 +731,10 @@ static void test_lagging_across_a_removal(void **state)
     kill(p4, SIGSTOP);
     uint64_t h2 = attest(0, 0x0d);
     kill(p4, SIGCONT);
+    uint8_t signers = signers_of(0, h2);
+    assert_true(signers & 0x04);
+    assert_false(signers & 0x08);
     addr_of(0, addr, sizeof addr);
-    nng_socket s;
-    assert_true(nt_dial(addr, &s));
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
-    bq.height = h2;
-    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
-    req.block = &bq;
-    Witan__Response *r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
-    assert_non_null(r->block->cert);
-    assert_true(r->block->cert->signers.data[0] & 0x04);
-    assert_false(r->block->cert->signers.data[0] & 0x08);
-    witan__response__free_unpacked(r, NULL);
     uint8_t hash3[32], hash0[32], root[32];
     assert_true(nt_block(addr, h2, hash0, root));
     addr_of(3, addr, sizeof addr);
@@ -815,16 +800,9 @@ static void test_lagging_across_a_removal(void **state)
     kill(p4, SIGSTOP);
     h2 = attest(0, 0x0f);
     kill(p4, SIGCONT);
-    addr_of(1, addr, sizeof addr);
-    assert_true(nt_dial(addr, &s));
-    bq.height = h2;
-    r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
-    assert_non_null(r->block->cert);
-    assert_true(r->block->cert->signers.data[0] & 0x10);
-    assert_false(r->block->cert->signers.data[0] & 0x08);
-    witan__response__free_unpacked(r, NULL);
+    signers = signers_of(1, h2);
+    assert_true(signers & 0x10);
+    assert_false(signers & 0x08);
 }
 
 int main(int argc, char **argv)
