@@ -137,6 +137,41 @@ static uint64_t attest(int node, unsigned alive)
     return 0;
 }
 
+/* Starts node i's witand again, logging to DIR/node<i>/<log>, and records
+ * its pid where `testnet stop` finds it. */
+static pid_t start_node(int i, const char *log)
+{
+    char home[700], path[800], exe[1100];
+    snprintf(home, sizeof home, "%s/node%d", dir, i);
+    snprintf(path, sizeof path, "%s/%s", home, log);
+    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
+    pid_t p = nt_spawn_witand(exe, home, path, NULL);
+    assert_true(p > 0);
+    snprintf(path, sizeof path, "%s/witand.pid", home);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%d\n", (int)p);
+    fclose(f);
+    return p;
+}
+
+/* Waits until node i has height h or more; its height. */
+static uint64_t reach(int i, uint64_t h)
+{
+    char addr[64];
+    addr_of(i, addr, sizeof addr);
+    uint64_t at = 0;
+    for (int k = 0; k < 600 && at < h; k++) {
+        if (!nt_status(addr, &at, NULL))
+            at = 0;
+        nt_sleep_ms(100);
+    }
+    if (at < h)
+        fail_msg("node %d stayed at %llu, the chain at %llu", i,
+                 (unsigned long long)at, (unsigned long long)h);
+    return at;
+}
+
 /* The first byte of the signers bitmap of block `height`'s certificate,
  * as `node` has it: validator i of the set of that height is bit i. */
 static uint8_t signers_of(int node, uint64_t height)
@@ -476,18 +511,7 @@ static void test_remove_and_add_back(void **state)
                               "--home %s/node0 --out %s/node4/data 2>&1",
                          dir, bin_dir, dir, dir),
                      0);
-    char home[700], log[700];
-    snprintf(home, sizeof home, "%s/node4", dir);
-    snprintf(log, sizeof log, "%s/node4/log", dir);
-    char exe[1100];
-    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
-    p4 = nt_spawn_witand(exe, home, log, NULL);
-    assert_true(p4 > 0);
-    snprintf(file, sizeof file, "%s/node4/witand.pid", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fprintf(f, "%d\n", (int)p4);
-    fclose(f);
+    p4 = start_node(4, "log");
     /* Node 1 down: 0, 2, 3 and 4 are the only quorum, so the block that
      * carries this attestation is certified with node 4's signature. */
     uint64_t h2 = attest(0, 0x1d);
@@ -547,23 +571,9 @@ static void test_remove_and_add_back(void **state)
      * both by state transfer, and every block it fetches is checked
      * against the set of its height by the one validity function. */
     assert_true(h1_down < before);
-    snprintf(home, sizeof home, "%s/node1", dir);
-    snprintf(log, sizeof log, "%s/node1/log.2", dir);
-    p1 = nt_spawn_witand(exe, home, log, NULL);
-    assert_true(p1 > 0);
-    snprintf(file, sizeof file, "%s/node1/witand.pid", dir);
-    f = fopen(file, "w");
-    assert_non_null(f);
-    fprintf(f, "%d\n", (int)p1);
-    fclose(f);
+    p1 = start_node(1, "log.2");
     addr_of(1, addr, sizeof addr);
-    uint64_t h1 = 0;
-    for (int k = 0; k < 600 && h1 < h2; k++) {
-        if (!nt_status(addr, &h1, NULL))
-            h1 = 0;
-        nt_sleep_ms(100);
-    }
-    assert_true(h1 >= h2);
+    uint64_t h1 = reach(1, h2);
     attest(1, 0x1f);
     expect(0, 1, out, "validators");
     assert_non_null(strstr(out, newpub));
@@ -576,15 +586,7 @@ static void test_remove_and_add_back(void **state)
     for (int k = 0; k < 100 && alive(p2); k++)
         nt_sleep_ms(50);
     assert_false(alive(p2));
-    snprintf(home, sizeof home, "%s/node2", dir);
-    snprintf(log, sizeof log, "%s/node2/log.2", dir);
-    p2 = nt_spawn_witand(exe, home, log, NULL);
-    assert_true(p2 > 0);
-    snprintf(file, sizeof file, "%s/node2/witand.pid", dir);
-    f = fopen(file, "w");
-    assert_non_null(f);
-    fprintf(f, "%d\n", (int)p2);
-    fclose(f);
+    p2 = start_node(2, "log.2");
     pid_t p3 = pid_of(3);
     assert_true(alive(p3));
     kill(p3, SIGSTOP);
@@ -650,7 +652,7 @@ static void test_remove_and_add_back(void **state)
      * with the set chain. */
     unsigned long long head_size = 0;
     snprintf(file, sizeof file, "%s/head.txt", dir);
-    f = fopen(file, "r");
+    FILE *f = fopen(file, "r");
     assert_non_null(f);
     assert_int_equal(fscanf(f, "%*[^\n]\n%llu", &head_size), 1);
     fclose(f);
@@ -717,15 +719,7 @@ static void test_lagging_across_a_removal(void **state)
     assert_false(alive(p1));
     addr_of(3, addr, sizeof addr);
     kill(p3, SIGCONT);
-    uint64_t h3 = 0;
-    for (int k = 0; k < 600 && h3 < h; k++) {
-        if (!nt_status(addr, &h3, NULL))
-            h3 = 0;
-        nt_sleep_ms(100);
-    }
-    if (h3 < h)
-        fail_msg("node 3 stayed at %llu, the chain at %llu",
-                 (unsigned long long)h3, (unsigned long long)h);
+    reach(3, h);
     /* It votes in the new set, at its new place 2 (bit 2). */
     pid_t p4 = pid_of(4);
     kill(p4, SIGSTOP);
@@ -773,25 +767,9 @@ static void test_lagging_across_a_removal(void **state)
                               "%s/node1/config 2>&1",
                          dir, dir, client0, dir),
                      0);
-    char home[700], log[700], exe[1100];
-    snprintf(home, sizeof home, "%s/node1", dir);
-    snprintf(log, sizeof log, "%s/node1/log.2", dir);
-    snprintf(exe, sizeof exe, "%s/witand", bin_dir);
-    p1 = nt_spawn_witand(exe, home, log, NULL);
-    assert_true(p1 > 0);
-    snprintf(file, sizeof file, "%s/node1/witand.pid", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fprintf(f, "%d\n", (int)p1);
-    fclose(f);
+    p1 = start_node(1, "log.2");
     addr_of(1, addr, sizeof addr);
-    uint64_t h1 = 0;
-    for (int k = 0; k < 600 && h1 < h; k++) {
-        if (!nt_status(addr, &h1, NULL))
-            h1 = 0;
-        nt_sleep_ms(100);
-    }
-    assert_true(h1 >= h);
+    reach(1, h);
     snprintf(file, sizeof file, "%s/node1/log.2", dir);
     assert_int_equal(run(out, "grep -c 'following the chain from' %s", file),
                      0);
