@@ -89,7 +89,7 @@ static void be64_key(uint8_t tag, uint64_t a, uint8_t out[9])
 int gov_open(ledger *l)
 {
     const Witan__Genesis *g = l->g;
-    l->params = *g->params;
+    params_in_force(l, g->params);
     store_txn *txn;
     int err = store_read_begin(l->s, &txn);
     if (err)
@@ -103,7 +103,7 @@ int gov_open(ledger *l)
         if (!p) {
             err = WITAN_EDBCORRUPT;
         } else {
-            l->params = *p;
+            params_in_force(l, p);
             witan__params__free_unpacked(p, NULL);
         }
     } else if (err == WITAN_ENOTFOUND) {

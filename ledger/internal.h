@@ -5,6 +5,8 @@
 #ifndef WITAN_LEDGER_INTERNAL_H
 #define WITAN_LEDGER_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "contracts/contracts.h"
 #include "ledger/ledger.h"
 
@@ -18,6 +20,10 @@ struct ledger_vset {
     uint8_t operators[WITAN_VALIDATOR_COUNT_MAX][WITAN_ADDRESS_SIZE];
     bool has_operator[WITAN_VALIDATOR_COUNT_MAX];
 };
+
+struct ledger;
+/* Puts `p` in force (l->params and what other threads read of it). */
+void params_in_force(struct ledger *l, const Witan__Params *p);
 
 struct ledger {
     store *s;
@@ -71,6 +77,10 @@ struct ledger {
      * once it is committed); the id a Propose being applied was given (0:
      * none), for its receipt. */
     Witan__Params params, next_params;
+    /* params.tx_size_max, for the stateless check on other threads (an
+     * auditor's pool checks blocks ahead while this one commits; set by
+     * params_in_force). */
+    _Atomic uint32_t tx_size_max;
     uint64_t tx_proposal;
 };
 

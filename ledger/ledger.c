@@ -19,6 +19,13 @@
 store *ledger_store(ledger *l) { return l->s; }
 const Witan__Genesis *ledger_genesis(const ledger *l) { return l->g; }
 const Witan__Params *ledger_params(const ledger *l) { return &l->params; }
+
+void params_in_force(ledger *l, const Witan__Params *p)
+{
+    l->params = *p;
+    atomic_store_explicit(&l->tx_size_max, p->tx_size_max,
+                          memory_order_relaxed);
+}
 const uint8_t *ledger_genesis_hash_of(const ledger *l)
 {
     return l->genesis_hash;
@@ -1029,7 +1036,8 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     if (!err) {
         WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
-        l->params = l->next_params; /* in force from the next block on */
+        /* in force from the next block on */
+        params_in_force(l, &l->next_params);
         if (l->vs_written || l->vs_newest_first == next.height + 1)
             err = vsets_load(l);
         if (err)

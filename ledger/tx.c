@@ -208,7 +208,7 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
 {
     memset(tx, 0, sizeof *tx);
     why[0] = '\0';
-    size_t max = ledger_params(l)->tx_size_max;
+    size_t max = atomic_load_explicit(&l->tx_size_max, memory_order_relaxed);
     if (size > max) {
         WHY("transaction is %zu bytes; the limit is %zu", size, max);
         return WITAN_ELIMIT;
