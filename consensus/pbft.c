@@ -2669,9 +2669,39 @@ static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv,
 
 /* --- state transfer ------------------------------------------------------------------- */
 
+/* A StateResponse with no block, carrying the proof of this replica's
+ * stable checkpoint (consensus.md, "State transfer"). */
+static int send_stable_proof(pbft *r, uint32_t to)
+{
+    ProtobufCBinaryData proof[VMAX];
+    uint32_t n = r->stable_proof_count < VMAX ? r->stable_proof_count : VMAX;
+    for (uint32_t i = 0; i < n; i++) {
+        proof[i].data = r->stable_proof[i].data;
+        proof[i].len = r->stable_proof[i].size;
+    }
+    Witan__StateResponse resp = WITAN__STATE_RESPONSE__INIT;
+    resp.n_stable_proof = n;
+    resp.stable_proof = proof;
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
+    cm.state_response = &resp;
+    uint8_t *out;
+    size_t size;
+    int rc = sign_cm(r, &cm, &out, &size);
+    return rc ? rc : emit_message(r, out, size, to, false);
+}
+
 static int on_state_request(pbft *r, uint32_t sender,
                             const Witan__StateRequest *q)
 {
+    /* A replica that delivered this one's stable checkpoint already, when
+     * there is no block to give it: it gets the checkpoint's proof, without
+     * which it may never make it stable (one that lagged across a switch
+     * needs the old set's quorum, which a removed validator and faulty
+     * ones may withhold, while the new set waits for it). */
+    if (q->from_height > r->delivered && q->from_height > r->low &&
+        r->low > 0 && r->stable_proof_count > 0)
+        return send_stable_proof(r, sender);
     if (q->from_height == 0 || q->from_height > r->delivered)
         return 0;
     uint64_t count = q->count;
@@ -2856,6 +2886,26 @@ static int st_apply(pbft *r)
 static int on_state_response(pbft *r, Witan__ConsensusMessage **cm)
 {
     r->st_pending = false;
+    /* Each Checkpoint of a stable proof is signed: it is taken as if its
+     * signer had sent it, by the same rules (and only Checkpoints). */
+    const Witan__StateResponse *resp = (*cm)->state_response;
+    for (size_t i = 0; i < resp->n_stable_proof && i < VMAX; i++) {
+        uint32_t sender;
+        Witan__ConsensusMessage *ck;
+        enum pbft_drop why;
+        const ProtobufCBinaryData *p = &resp->stable_proof[i];
+        if (open_signed(r, p->data, p->len, &sender, &ck, &why, false) != 0) {
+            drop(r, why);
+            continue;
+        }
+        int rc = 0;
+        if (ck->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT &&
+            sender != r->set.self)
+            rc = on_checkpoint(r, sender, ck->checkpoint, p->data, p->len);
+        witan__consensus_message__free_unpacked(ck, NULL);
+        if (rc != 0)
+            return rc;
+    }
     st_release(r);
     r->st_held = *cm;
     *cm = NULL;
@@ -2943,6 +2993,11 @@ static int on_status(pbft *r, uint32_t sender, const Witan__Status *st)
     r->peer_status_count++;
     if (st->delivered_height > r->peer_delivered_max)
         r->peer_delivered_max = st->delivered_height;
+    /* A peer holds stable a checkpoint this replica delivered but does
+     * not: it asks for what follows, and gets the proof (on_state_request). */
+    if (st->stable_height > r->low && st->stable_height <= r->delivered &&
+        st->stable_height % r->K == 0)
+        return request_state(r, sender);
     if (st->delivered_height <= r->delivered)
         return 0;
     /* Ask when the peer is far ahead or this replica made no progress since

@@ -44,6 +44,8 @@ struct harness {
     uint64_t timer_ms[NMAX][PBFT_TIMER_COUNT];
     bool timer_on[NMAX][PBFT_TIMER_COUNT];
     uint32_t drop_kind; /* enum pbft_msg_kind to drop, 0 none */
+    uint32_t drop_to;   /* drop_kind only on its way to node drop_to - 1
+                           (0: to every node) */
     int tamper_cert;    /* node 0's pre-prepares: 1 one results signature
                            flipped, 2 a zero byte after the signer bitmap,
                            3 a signature repeated; block and message
@@ -270,7 +272,7 @@ static void carry(struct harness *h, uint32_t i)
         }
         case PBFT_ACT_SEND: {
             uint32_t kind = msg_kind(a->data.data, a->data.size);
-            if (h->drop_kind != 0 && kind == h->drop_kind)
+            if (h->drop_kind != 0 && kind == h->drop_kind && h->drop_to == 0)
                 break;
             uint8_t *forged = NULL;
             size_t forged_size = 0;
@@ -278,7 +280,8 @@ static void carry(struct harness *h, uint32_t i)
                 forged = tamper_results_cert(h, a->data.data, a->data.size,
                                              &forged_size);
             for (uint32_t d = 0; d < h->n; d++)
-                if (d != i && (a->to == PBFT_TO_ALL || a->to == d))
+                if (d != i && (a->to == PBFT_TO_ALL || a->to == d) &&
+                    !(h->drop_to == d + 1 && kind == h->drop_kind))
                     enqueue(h, i, d, forged ? forged : a->data.data,
                             forged ? forged_size : a->data.size);
             free(forged);
@@ -1083,6 +1086,41 @@ static void test_validator_key_rotated(void **state)
     harness_free(&h);
 }
 
+/* Replica 3 hears no Checkpoint at all: the others make a checkpoint
+ * stable (K = 2), it cannot. A peer's Status names its stable checkpoint; replica
+ * 3 asks for what follows, and the peer, with no block there yet, answers
+ * with the checkpoint's proof, which makes it stable at replica 3 too (the
+ * case of a replica that lagged across a set switch, whose old set's
+ * members resend no checkpoint of it). */
+static void test_stable_proof_by_state_transfer(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.drop_kind = PBFT_MSG_CHECKPOINT;
+    h.drop_to = 3 + 1;
+    submit(&h, 2);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(h.height[i] >= 2);
+    uint64_t stable = pbft_stable_height(h.r[0]);
+    assert_true(stable >= 2);
+    for (uint32_t i = 1; i < 3; i++)
+        assert_int_equal(pbft_stable_height(h.r[i]), stable);
+    assert_int_equal(pbft_stable_height(h.r[3]), 0);
+    uint64_t at = h.height[0];
+    /* Statuses go out on the retransmission tick. */
+    for (int round = 0; round < 3 && pbft_stable_height(h.r[3]) == 0;
+         round++) {
+        for (uint32_t i = 0; i < 4; i++)
+            fire(&h, i, PBFT_TIMER_RETRANSMIT);
+        run(&h);
+    }
+    assert_int_equal(h.height[0], at); /* nothing past it yet */
+    assert_int_equal(pbft_stable_height(h.r[3]), stable);
+    harness_free(&h);
+}
+
 /* A StateResponse from validator `from` carrying `block` (node 0's block
  * 1 when NULL) with `cert`. */
 static void state_response(struct harness *h, uint32_t from,
@@ -1209,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_fork_stops_execution),
         cmocka_unit_test(test_validator_set_shrinks),
         cmocka_unit_test(test_validator_key_rotated),
+        cmocka_unit_test(test_stable_proof_by_state_transfer),
         cmocka_unit_test(test_state_transfer_checks_certificates),
         cmocka_unit_test(test_bad_results_cert_refused),
         cmocka_unit_test(test_noncanonical_results_cert_refused),
