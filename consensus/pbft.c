@@ -2038,9 +2038,19 @@ static int on_executed(pbft *r, const pbft_event *ev)
         if (h == r->low &&
             memcmp(x->state_root, r->stable_root, WITAN_HASH_SIZE) != 0)
             return fork_found(r, h, x->state_root, r->stable_root);
-        return 0;
+        /* Made stable by its peers' checkpoints before this replica
+         * executed it, a checkpoint is still sent: a replica that lagged
+         * across a switch at h needs it to make h stable (the old set's
+         * quorum), and the new set may wait for that replica. */
+        if (h < r->low)
+            return 0;
     }
-    if (!is_validator(r))
+    /* Signed under the set of h, at this replica's place there, with the
+     * key it held there (a rotated-away key is gone: nothing is sent). */
+    const struct vset *vs = set_at(r, h);
+    if (vs->self == UINT32_MAX ||
+        memcmp(vs->keys[vs->self].bytes, r->key.pub.bytes,
+               WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
         return 0;
     pbft_msg m = {0};
     m.kind = PBFT_MSG_CHECKPOINT;
@@ -2048,7 +2058,8 @@ static int on_executed(pbft *r, const pbft_event *ev)
     memcpy(m.hash, x->state_root, WITAN_HASH_SIZE);
     uint8_t *out;
     size_t size;
-    int rc = sign_simple(r, &m, &out, &size);
+    int rc = pbft_msg_sign(r->chain_id, r->scheme, &r->key, vs->self, &m, &out,
+                           &size);
     if (rc != 0)
         return rc;
     if ((rc = buf_set(&r->own_ck, out, size)) != 0) {
@@ -2057,6 +2068,8 @@ static int on_executed(pbft *r, const pbft_event *ev)
     }
     if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
         return rc;
+    if (h <= r->low || vs != &r->set)
+        return 0;
     return ck_vote(r, r->set.self, h, x->state_root, r->own_ck.data,
                    r->own_ck.size);
 }
@@ -2906,6 +2919,10 @@ static int on_state_response(pbft *r, Witan__ConsensusMessage **cm)
         if (rc != 0)
             return rc;
     }
+    /* A response with no block (a proof alone) leaves the blocks held from
+     * another one in place. */
+    if (resp->n_blocks == 0)
+        return 0;
     st_release(r);
     r->st_held = *cm;
     *cm = NULL;
@@ -3064,10 +3081,12 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
     int opened = open_signed(r, raw, size, &sender, &cm, &why, true);
     if (opened == 1)
         return 0;
-    /* A state request from a replica that lags behind a set change is
-     * signed under its place in a set this one switched away from; a
-     * status from a peer that switched first, under its place in the
-     * pending set. Each is taken as from the same validator's place in
+    /* Statuses and state requests, the messages of catching up, cross a
+     * set switch both ways: from a replica that lags behind it they are
+     * signed under its place in a set this one switched away from; from a
+     * peer that switched first (it may have made the checkpoint below the
+     * change stable from its peers' checkpoints before it had the blocks
+     * up to it), under its place in the pending set. Each is taken as from the same validator's place in
      * the set in force, found by its key (a rotated key keeps its place),
      * so that the answer or the request goes to that validator. */
     for (uint32_t i = 0; opened != 0 && i < r->older_count; i++) {
@@ -3078,7 +3097,8 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
         uint32_t at = place_of(&r->older[i], sender, &r->set);
         if (at == UINT32_MAX)
             at = sender;
-        if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST &&
+        if ((cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST ||
+             cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS) &&
             at < r->set.n && at != r->set.self) {
             sender = at;
             opened = 0;
@@ -3092,7 +3112,9 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
         if (open_signed_by(r, &r->next_set, raw, size, &sender, &cm, &why2,
                            false) == 0) {
             uint32_t at = place_of(&r->next_set, sender, &r->set);
-            if (cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS &&
+            if ((cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS ||
+                 cm->kind_case ==
+                     WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST) &&
                 at != UINT32_MAX && at != r->set.self) {
                 sender = at;
                 opened = 0;
