@@ -46,6 +46,7 @@ sim-test: $(SIM_MAIN)
 	$(SIM_MAIN) --reconfig --seed 9600 --n 4
 	$(SIM_MAIN) --reconfig --seed 2363 --n 7
 	$(SIM_MAIN) --reconfig --seed 1746 --n 4
+	$(SIM_MAIN) --reconfig --seed 4048 --n 5
 
 .PHONY: sim sim-ledger sim-reconfig sim-test
 TEST_EXTRA += sim-test
