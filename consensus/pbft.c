@@ -2682,6 +2682,18 @@ static int on_new_view(pbft *r, uint32_t sender, const Witan__NewView *nv,
 
 /* --- state transfer ------------------------------------------------------------------- */
 
+static int send_state_response(pbft *r, Witan__StateResponse *resp,
+                               uint32_t to)
+{
+    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
+    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
+    cm.state_response = resp;
+    uint8_t *out;
+    size_t size;
+    int rc = sign_cm(r, &cm, &out, &size);
+    return rc ? rc : emit_message(r, out, size, to, false);
+}
+
 /* A StateResponse with no block, carrying the proof of this replica's
  * stable checkpoint (consensus.md, "State transfer"). */
 static int send_stable_proof(pbft *r, uint32_t to)
@@ -2695,13 +2707,7 @@ static int send_stable_proof(pbft *r, uint32_t to)
     Witan__StateResponse resp = WITAN__STATE_RESPONSE__INIT;
     resp.n_stable_proof = n;
     resp.stable_proof = proof;
-    Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
-    cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
-    cm.state_response = &resp;
-    uint8_t *out;
-    size_t size;
-    int rc = sign_cm(r, &cm, &out, &size);
-    return rc ? rc : emit_message(r, out, size, to, false);
+    return send_state_response(r, &resp, to);
 }
 
 static int on_state_request(pbft *r, uint32_t sender,
@@ -2774,14 +2780,7 @@ static int on_blocks_read(pbft *r, const pbft_event *ev)
         Witan__StateResponse resp = WITAN__STATE_RESPONSE__INIT;
         resp.n_blocks = n;
         resp.blocks = ptrs;
-        Witan__ConsensusMessage cm = WITAN__CONSENSUS_MESSAGE__INIT;
-        cm.kind_case = WITAN__CONSENSUS_MESSAGE__KIND_STATE_RESPONSE;
-        cm.state_response = &resp;
-        uint8_t *out;
-        size_t size;
-        rc = sign_cm(r, &cm, &out, &size);
-        if (rc == 0)
-            rc = emit_message(r, out, size, ev->u.blocks_read.peer, false);
+        rc = send_state_response(r, &resp, ev->u.blocks_read.peer);
     }
     if (certs)
         for (uint32_t i = 0; i < ev->u.blocks_read.count; i++)
@@ -3073,6 +3072,34 @@ static uint32_t place_of(const struct vset *from, uint32_t i,
     return UINT32_MAX;
 }
 
+/* A Status or StateRequest signed under set vs (not the set in force):
+ * true with *sender the same validator's place in the set in force, found
+ * by its key, or the same place when the key was rotated there (a
+ * rotated key keeps its place), so that the answer or the request goes to
+ * that validator; *cm is the caller's then. */
+static bool open_catching_up(pbft *r, const struct vset *vs,
+                             const uint8_t *raw, size_t size,
+                             uint32_t *sender, Witan__ConsensusMessage **cm)
+{
+    enum pbft_drop why;
+    if (open_signed_by(r, vs, raw, size, sender, cm, &why, false) != 0)
+        return false;
+    uint32_t at = place_of(vs, *sender, &r->set);
+    /* A rotation: neither set holds the other's key at that place. */
+    if (at == UINT32_MAX && *sender < r->set.n &&
+        place_of(&r->set, *sender, vs) == UINT32_MAX)
+        at = *sender;
+    if (((*cm)->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST ||
+         (*cm)->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS) &&
+        at < r->set.n && at != r->set.self) {
+        *sender = at;
+        return true;
+    }
+    witan__consensus_message__free_unpacked(*cm, NULL);
+    *cm = NULL;
+    return false;
+}
+
 static int on_message(pbft *r, const uint8_t *raw, size_t size)
 {
     uint32_t sender;
@@ -3086,43 +3113,13 @@ static int on_message(pbft *r, const uint8_t *raw, size_t size)
      * signed under its place in a set this one switched away from; from a
      * peer that switched first (it may have made the checkpoint below the
      * change stable from its peers' checkpoints before it had the blocks
-     * up to it), under its place in the pending set. Each is taken as from the same validator's place in
-     * the set in force, found by its key (a rotated key keeps its place),
-     * so that the answer or the request goes to that validator. */
-    for (uint32_t i = 0; opened != 0 && i < r->older_count; i++) {
-        enum pbft_drop why2;
-        if (open_signed_by(r, &r->older[i], raw, size, &sender, &cm, &why2,
-                           false) != 0)
-            continue;
-        uint32_t at = place_of(&r->older[i], sender, &r->set);
-        if (at == UINT32_MAX)
-            at = sender;
-        if ((cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST ||
-             cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS) &&
-            at < r->set.n && at != r->set.self) {
-            sender = at;
+     * up to it), under its place in the pending set. */
+    for (uint32_t i = 0; opened != 0 && i <= r->older_count; i++) {
+        const struct vset *vs = i < r->older_count ? &r->older[i]
+                                : r->change_pending ? &r->next_set
+                                                    : NULL;
+        if (vs != NULL && open_catching_up(r, vs, raw, size, &sender, &cm))
             opened = 0;
-            break;
-        }
-        witan__consensus_message__free_unpacked(cm, NULL);
-        cm = NULL;
-    }
-    if (opened != 0 && r->change_pending) {
-        enum pbft_drop why2;
-        if (open_signed_by(r, &r->next_set, raw, size, &sender, &cm, &why2,
-                           false) == 0) {
-            uint32_t at = place_of(&r->next_set, sender, &r->set);
-            if ((cm->kind_case == WITAN__CONSENSUS_MESSAGE__KIND_STATUS ||
-                 cm->kind_case ==
-                     WITAN__CONSENSUS_MESSAGE__KIND_STATE_REQUEST) &&
-                at != UINT32_MAX && at != r->set.self) {
-                sender = at;
-                opened = 0;
-            } else {
-                witan__consensus_message__free_unpacked(cm, NULL);
-                cm = NULL;
-            }
-        }
     }
     if (opened != 0)
         return drop(r, why);
