@@ -87,6 +87,32 @@ static int next_key_read(struct node *n)
     return err;
 }
 
+/* The keys of set vs, in its order. */
+static int set_parse(const Witan__ValidatorSet *vs, wcrypto_pubkey *keys)
+{
+    if (vs->n_validators == 0 || vs->n_validators > WITAN_VALIDATOR_COUNT_MAX)
+        return WITAN_EDBCORRUPT;
+    for (size_t i = 0; i < vs->n_validators; i++) {
+        const Witan__Validator *v = vs->validators[i];
+        int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
+                                       v->pubkey.len, &keys[i]);
+        if (err)
+            return err;
+    }
+    return WITAN_OK;
+}
+
+/* The place of `pub` among n keys; UINT32_MAX: none. */
+static uint32_t key_place(const wcrypto_pubkey *keys, size_t n,
+                          const wcrypto_pubkey *pub)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(keys[i].bytes, pub->bytes, WCRYPTO_ED25519_PUBKEY_SIZE) ==
+            0)
+            return (uint32_t)i;
+    return UINT32_MAX;
+}
+
 /* The keys of set vs, and this node's index in it (UINT32_MAX: none):
  * the place of its key, or else of its next key (validator.next.key), and
  * then *rotated says so. */
@@ -95,26 +121,13 @@ static int set_keys(const struct node *n, const Witan__ValidatorSet *vs,
 {
     *self = UINT32_MAX;
     *rotated = false;
-    if (vs->n_validators == 0 || vs->n_validators > WITAN_VALIDATOR_COUNT_MAX)
-        return WITAN_EDBCORRUPT;
-    uint32_t next = UINT32_MAX;
-    for (size_t i = 0; i < vs->n_validators; i++) {
-        const Witan__Validator *v = vs->validators[i];
-        int err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
-                                       v->pubkey.len, &keys[i]);
-        if (err)
-            return err;
-        if (memcmp(v->pubkey.data, n->key.pub.bytes,
-                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
-            *self = (uint32_t)i;
-        if (n->has_next_key &&
-            memcmp(v->pubkey.data, n->next_key.pub.bytes,
-                   WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
-            next = (uint32_t)i;
-    }
-    if (*self == UINT32_MAX && next != UINT32_MAX) {
-        *self = next;
-        *rotated = true;
+    int err = set_parse(vs, keys);
+    if (err)
+        return err;
+    *self = key_place(keys, vs->n_validators, &n->key.pub);
+    if (*self == UINT32_MAX && n->has_next_key) {
+        *self = key_place(keys, vs->n_validators, &n->next_key.pub);
+        *rotated = *self != UINT32_MAX;
     }
     return WITAN_OK;
 }
@@ -165,19 +178,9 @@ static void link_places(struct node *n, int slot, const Witan__ValidatorSet *vs,
     wcrypto_pubkey keys[WITAN_VALIDATOR_COUNT_MAX];
     struct node_mesh_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.self = UINT32_MAX;
-    int err = vs && vs->n_validators <= WITAN_VALIDATOR_COUNT_MAX
-                  ? WITAN_OK
-                  : WITAN_EDBCORRUPT;
-    for (size_t i = 0; !err && i < vs->n_validators; i++) {
-        const Witan__Validator *v = vs->validators[i];
-        err = wcrypto_pubkey_parse(WCRYPTO_KEY_ED25519, v->pubkey.data,
-                                   v->pubkey.len, &keys[i]);
-        if (!err && memcmp(v->pubkey.data, key->pub.bytes,
-                           WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
-            mc.self = (uint32_t)i;
-    }
+    int err = set_parse(vs, keys);
     if (!err) {
+        mc.self = key_place(keys, vs->n_validators, &key->pub);
         mc.validator_count = (uint32_t)vs->n_validators;
         mc.key = key;
         mc.validators = keys;
@@ -188,7 +191,7 @@ static void link_places(struct node *n, int slot, const Witan__ValidatorSet *vs,
         WITAN_WARN("node", "peers addressing this node by the validator set "
                            "from height %llu are not heard until they "
                            "switch: %s",
-                   vs ? (unsigned long long)vs->first_height : 0ULL,
+                   (unsigned long long)vs->first_height,
                    witan_err_name(err));
 }
 
@@ -962,9 +965,9 @@ static int replica_start(struct node *n)
         prev_keys[WITAN_VALIDATOR_COUNT_MAX];
     uint32_t self, prev_self;
     bool rotated = false, prev_rotated;
-    int err = next_key_read(n);
-    if (!err)
-        err = ledger_validator_set(n->l, tip.height + 1, &cur);
+    /* sync_until_member read validator.next.key and found this node in
+     * the set in force at its next height. */
+    int err = ledger_validator_set(n->l, tip.height + 1, &cur);
     if (!err && cur->first_height > 1)
         err = ledger_validator_set(n->l, cur->first_height - 1, &prev);
     if (!err)
@@ -975,12 +978,7 @@ static int replica_start(struct node *n)
         err = take_next_key(n, cur->first_height);
     if (!err && prev)
         err = set_keys(n, prev, prev_keys, &prev_self, &prev_rotated);
-    if (!err && self == UINT32_MAX) {
-        WITAN_ERROR("node", "this node's validator key is not in the "
-                            "validator set in force at height %llu",
-                    (unsigned long long)tip.height + 1);
-        err = WITAN_EKEY;
-    }
+    WITAN_ASSERT(err || self != UINT32_MAX);
     pbft_config cfg;
     memset(&cfg, 0, sizeof cfg);
     if (!err) {

@@ -247,6 +247,24 @@ static uint64_t newest_set(int node, size_t *count)
     return first;
 }
 
+/* Proposes a validator change (`witan propose ARGS`) through node 0, has
+ * the operators of the validators in `voters` vote yes, and attests
+ * (waiting on the nodes in `alive`) until the ledger stores the change:
+ * its first height and its size. */
+static uint64_t pass_change(const char *args, unsigned voters, unsigned alive,
+                            size_t *count)
+{
+    uint64_t before = newest_set(0, count), first = before;
+    unsigned long long id = propose(args, 0);
+    vote(id, voters, 0);
+    for (int k = 0; k < 100 && first == before; k++) {
+        attest(0, alive);
+        first = newest_set(0, count);
+    }
+    assert_true(first != before);
+    return first;
+}
+
 static pid_t pid_of(int node)
 {
     char path[700], text[32] = {0};
@@ -429,14 +447,8 @@ static void test_remove_and_add_back(void **state)
 
     /* Remove validator 4: four of five operators vote for it. */
     snprintf(args, sizeof args, "propose remove-validator --pubkey %s", pub4);
-    unsigned long long id = propose(args, 0);
-    vote(id, 0x0f, 0);
     size_t count = 0;
-    uint64_t first = 0;
-    for (int k = 0; k < 100 && count != 4; k++) {
-        attest(0, 0x0f);
-        first = newest_set(0, &count);
-    }
+    uint64_t first = pass_change(args, 0x0f, 0x0f, &count);
     assert_int_equal(count, 4);
     uint64_t h = 0;
     while (h < first + 2)
@@ -479,12 +491,7 @@ static void test_remove_and_add_back(void **state)
     snprintf(args, sizeof args,
              "propose add-validator --name node4 --pubkey %s --operator %s",
              pub4, op4);
-    id = propose(args, 0);
-    vote(id, 0x07, 0);
-    for (int k = 0; k < 100 && count != 5; k++) {
-        attest(0, 0x0d);
-        first = newest_set(0, &count);
-    }
+    first = pass_change(args, 0x07, 0x0d, &count);
     assert_int_equal(count, 5);
     expect(0, 2, out, "validators");
     assert_non_null(strstr(out, "in force from height"));
@@ -545,13 +552,9 @@ static void test_remove_and_add_back(void **state)
     snprintf(args, sizeof args,
              "propose rotate-validator-key --pubkey %s --new-pubkey %s", pub2,
              newpub);
-    id = propose(args, 0);
-    vote(id, 0x1d, 0); /* operators of 0, 2, 3 and 4: four of five */
     uint64_t before = first;
-    for (int k = 0; k < 100 && first == before; k++) {
-        attest(0, 0x1d);
-        first = newest_set(0, &count);
-    }
+    /* operators of 0, 2, 3 and 4: four of five */
+    first = pass_change(args, 0x1d, 0x1d, &count);
     assert_true(first > before);
     h2 = 0;
     for (int k = 0; k < 100 && h2 < first + 1; k++)
@@ -699,14 +702,9 @@ static void test_lagging_across_a_removal(void **state)
     assert_true(alive(p3));
     kill(p3, SIGSTOP);
     snprintf(args, sizeof args, "propose remove-validator --pubkey %s", pub1);
-    unsigned long long id = propose(args, 0);
-    vote(id, 0x17, 0); /* operators of 0, 1, 2 and 4: four of five */
+    /* operators of 0, 1, 2 and 4: four of five */
     size_t count = 0;
-    uint64_t first = 0;
-    for (int k = 0; k < 100 && count != 4; k++) {
-        attest(0, 0x17);
-        first = newest_set(0, &count);
-    }
+    uint64_t first = pass_change(args, 0x17, 0x17, &count);
     assert_int_equal(count, 4);
     /* Past the boundary 0, 2 and 4 are a quorum of four; node 1 stops. */
     uint64_t h = 0;
@@ -748,12 +746,7 @@ static void test_lagging_across_a_removal(void **state)
     snprintf(args, sizeof args,
              "propose add-validator --name node1 --pubkey %s --operator %s",
              pub1, op1);
-    id = propose(args, 0);
-    vote(id, 0x0d, 0);
-    for (int k = 0; k < 100 && count != 5; k++) {
-        attest(0, 0x1d);
-        first = newest_set(0, &count);
-    }
+    first = pass_change(args, 0x0d, 0x1d, &count);
     assert_int_equal(count, 5);
     /* 0, 2, 3 and 4 are a quorum of five: the chain passes the boundary
      * before node 1 starts. */
