@@ -172,22 +172,29 @@ static uint64_t reach(int i, uint64_t h)
     return at;
 }
 
-/* The first byte of the signers bitmap of block `height`'s certificate,
- * as `node` has it: validator i of the set of that height is bit i. */
-static uint8_t signers_of(int node, uint64_t height)
+/* `node`'s answer to req over its client API (never NULL). */
+static Witan__Response *ask(int node, const Witan__Request *req)
 {
     char addr[64];
     addr_of(node, addr, sizeof addr);
     nng_socket s;
     assert_true(nt_dial(addr, &s));
+    Witan__Response *r = nt_rpc(s, req);
+    nng_close(s);
+    assert_non_null(r);
+    return r;
+}
+
+/* The first byte of the signers bitmap of block `height`'s certificate,
+ * as `node` has it: validator i of the set of that height is bit i. */
+static uint8_t signers_of(int node, uint64_t height)
+{
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__BlockRequest bq = WITAN__BLOCK_REQUEST__INIT;
     bq.height = height;
     req.kind_case = WITAN__REQUEST__KIND_BLOCK;
     req.block = &bq;
-    Witan__Response *r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
+    Witan__Response *r = ask(node, &req);
     assert_non_null(r->block);
     assert_non_null(r->block->cert);
     assert_true(r->block->cert->signers.len >= 1);
@@ -226,17 +233,11 @@ static unsigned long long propose(const char *args, int node)
 /* The newest validator set's first height and size, asked of `node`. */
 static uint64_t newest_set(int node, size_t *count)
 {
-    char addr[64];
-    addr_of(node, addr, sizeof addr);
-    nng_socket s;
-    assert_true(nt_dial(addr, &s));
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__ValidatorsRequest q = WITAN__VALIDATORS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_VALIDATORS;
     req.validators = &q;
-    Witan__Response *r = nt_rpc(s, &req);
-    nng_close(s);
-    assert_non_null(r);
+    Witan__Response *r = ask(node, &req);
     assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_VALIDATORS);
     const Witan__ValidatorSet *v = r->validators->pending
                                        ? r->validators->pending
