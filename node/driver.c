@@ -782,6 +782,9 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
             err = take_requests(d);
         if (!err)
             err = drive(d);
+        node_mesh_flush(d->mesh);
+        if (d->app.flush)
+            d->app.flush(d->app.ctx);
     }
     if (err)
         WITAN_ERROR("node", "consensus stopped: %s", witan_err_name(err));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Links between validators over nng: each node listens on one PULL socket
- * and keeps one PUSH socket dialled to every peer (nng reconnects with
- * backoff by itself). Every frame carries a MAC under the link key of its
+ * Links between validators: each node accepts streams from its peers and
+ * keeps one stream dialled to every peer (node/link.c: framed streams over
+ * nng, redialled with backoff; the frames one loop round sends a peer go
+ * out in one write). Every frame carries a MAC under the link key of its
  * sender and receiver (node/frame.c), checked as it is taken off the
  * socket and before anything in it is decoded; authenticated frames wait
  * in their sender's bounded backlog, and backlogs are served in turn, so a
@@ -17,8 +18,6 @@
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/pipeline0/pull.h>
-#include <nng/protocol/pipeline0/push.h>
 #include <nng/supplemental/tls/tls.h>
 
 #include <sodium.h>
@@ -48,8 +47,7 @@ struct places {
 };
 
 struct node_mesh {
-    nng_socket in;
-    nng_socket out[WITAN_VALIDATOR_COUNT_MAX];
+    struct node_links *links; /* link i dials validator i */
     uint32_t n, self;
     uint8_t keys[WITAN_VALIDATOR_COUNT_MAX][WCRYPTO_LINK_KEY_SIZE];
     wcrypto_pubkey pubs[WITAN_VALIDATOR_COUNT_MAX]; /* the set linked */
@@ -60,106 +58,77 @@ struct node_mesh {
     struct backlog *backlog; /* n of them */
     uint32_t next;           /* the backlog served next */
     uint64_t dropped[NODE_DROP_COUNT];
-    /* Pipes up on each outgoing link; nng's threads update them. */
-    atomic_int pipes[WITAN_VALIDATOR_COUNT_MAX];
-    /* What on_pipe is given for each link, to find its count and name it. */
-    struct mesh_link {
-        struct node_mesh *m;
-        uint32_t index;
-        char address[NODE_ADDRESS_SIZE_MAX];
-    } links[WITAN_VALIDATOR_COUNT_MAX];
+    /* Each link's address, for the logs; written before it is dialled. */
+    char address[WITAN_VALIDATOR_COUNT_MAX][NODE_ADDRESS_SIZE_MAX];
     atomic_bool closing; /* links going down on purpose: not logged */
 };
 
-/* Counts the link's pipes and tells the operator when a peer's link comes
- * up or goes down (spec/node.md, "Logs"): at the first pipe and at the last
- * one's removal, not on every reconnection attempt in between. */
-static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* Tells the operator when a peer's link comes up or goes down
+ * (spec/node.md, "Logs"), not on every reconnection attempt between. */
+static void on_link(void *ctx, uint32_t i, bool up)
 {
-    (void)p;
-    struct mesh_link *k = arg;
-    struct node_mesh *m = k->m;
-    bool up = ev == NNG_PIPE_EV_ADD_POST;
-    int before = atomic_fetch_add(&m->pipes[k->index], up ? 1 : -1);
+    struct node_mesh *m = ctx;
     if (atomic_load(&m->closing))
         return;
-    if (up && before == 0)
+    if (up)
         witan_log_event(WITAN_LOG_INFO, "node", "peer connected",
-                        "validator=%u address=%s", k->index, k->address);
-    else if (!up && before == 1)
+                        "validator=%u address=%s", i, m->address[i]);
+    else
         witan_log_event(WITAN_LOG_WARN, "node", "peer lost",
-                        "validator=%u address=%s", k->index, k->address);
+                        "validator=%u address=%s", i, m->address[i]);
 }
 
-static int open_listener(struct node_mesh *m, const struct node_mesh_config *c)
+static int open_links(struct node_mesh *m, const struct node_mesh_config *c)
 {
-    int rc = nng_pull0_open(&m->in);
-    /* A lone validator has no peers to hear: the socket stays, so that
-     * the driver's poll loop is the same, but nothing listens. */
-    if (rc == 0 && m->n == 1)
-        return WITAN_OK;
-    if (rc == 0) {
-        nng_socket_set_size(m->in, NNG_OPT_RECVMAXSZ, NODE_FRAME_SIZE_MAX);
-        nng_listener l;
-        rc = nng_listener_create(&l, m->in, c->listen);
-        if (!rc && c->tls) {
-            nng_tls_config *tcfg = NULL;
-            int err = c->tls(c->tls_ctx, true, NULL, &tcfg);
-            if (err)
-                return err;
-            rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcfg);
-            nng_tls_config_free(tcfg); /* the listener holds its own ref */
-        }
-        if (!rc)
-            rc = nng_listener_start(l, 0);
+    struct node_links_config lc;
+    memset(&lc, 0, sizeof lc);
+    /* A lone validator has no peers to hear: the set stays, so that the
+     * driver's poll loop is the same, but nothing listens. */
+    lc.listen = m->n > 1 ? c->listen : NULL;
+    lc.frame_size_max = NODE_FRAME_SIZE_MAX;
+    lc.in_queue_count = NODE_PEER_BACKLOG_COUNT_MAX;
+    lc.in_queue_size = NODE_PEER_BACKLOG_SIZE_MAX;
+    lc.out_queue_count = c->send_queue_count ? c->send_queue_count : 1;
+    lc.out_queue_size = 2 * (size_t)NODE_FRAME_SIZE_MAX;
+    lc.on_link = on_link;
+    lc.ctx = m;
+    nng_tls_config *tcfg = NULL;
+    if (lc.listen && c->tls) {
+        int err = c->tls(c->tls_ctx, true, NULL, &tcfg);
+        if (err)
+            return err;
+        lc.tls = tcfg;
     }
-    if (rc) {
-        WITAN_ERROR("node", "cannot listen for peers on %s: %s", c->listen,
-                    nng_strerror(rc));
-        return WITAN_ENET;
-    }
-    return WITAN_OK;
+    int err = node_links_open(&lc, &m->links);
+    if (tcfg)
+        nng_tls_config_free(tcfg); /* the listener holds its own ref */
+    if (err == WITAN_ENET)
+        WITAN_ERROR("node", "cannot listen for peers on %s", c->listen);
+    return err;
 }
 
 static int open_dialer(struct node_mesh *m, const struct node_mesh_config *c,
                        uint32_t i)
 {
-    int rc = nng_push0_open(&m->out[i]);
-    if (rc == 0) {
-        nng_socket_set_int(m->out[i], NNG_OPT_SENDBUF,
-                           (int)c->send_queue_count);
-        nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMINT, 50);
-        nng_socket_set_ms(m->out[i], NNG_OPT_RECONNMAXT, 2000);
-        m->links[i].m = m;
-        m->links[i].index = i;
-        snprintf(m->links[i].address, sizeof m->links[i].address, "%s",
-                 c->peers[i]);
-        nng_pipe_notify(m->out[i], NNG_PIPE_EV_ADD_POST, on_pipe,
-                        &m->links[i]);
-        nng_pipe_notify(m->out[i], NNG_PIPE_EV_REM_POST, on_pipe,
-                        &m->links[i]);
-        nng_dialer d;
-        rc = nng_dialer_create(&d, m->out[i], c->peers[i]);
-        if (!rc && c->tls) {
-            /* The peer must show a certificate named for its place in the
-             * validator set. */
-            char name[32];
-            snprintf(name, sizeof name, "validator-%u", i);
-            nng_tls_config *tcfg = NULL;
-            int err = c->tls(c->tls_ctx, false, name, &tcfg);
-            if (err)
-                return err;
-            rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tcfg);
-            nng_tls_config_free(tcfg);
-        }
-        /* Non-blocking dial: a peer that is down is retried in the
-         * background, with backoff, for as long as it takes. */
-        if (!rc)
-            rc = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    snprintf(m->address[i], sizeof m->address[i], "%s", c->peers[i]);
+    nng_tls_config *tcfg = NULL;
+    if (c->tls) {
+        /* The peer must show a certificate named for its place in the
+         * validator set. */
+        char name[32];
+        snprintf(name, sizeof name, "validator-%u", i);
+        int err = c->tls(c->tls_ctx, false, name, &tcfg);
+        if (err)
+            return err;
     }
-    if (rc) {
+    /* A peer that is down is redialled in the background, with backoff,
+     * for as long as it takes. */
+    int err = node_links_dial(m->links, i, c->peers[i], tcfg);
+    if (tcfg)
+        nng_tls_config_free(tcfg);
+    if (err) {
         WITAN_ERROR("node", "cannot dial peer %u at %s: %s", i, c->peers[i],
-                    nng_strerror(rc));
+                    witan_err_message(err));
         return WITAN_ENET;
     }
     return WITAN_OK;
@@ -184,11 +153,6 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
         free(m);
         return WITAN_ENOMEM;
     }
-    m->in = (nng_socket)NNG_SOCKET_INITIALIZER;
-    for (uint32_t i = 0; i < WITAN_VALIDATOR_COUNT_MAX; i++) {
-        m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
-        atomic_init(&m->pipes[i], 0);
-    }
     atomic_init(&m->closing, false);
     int err = WITAN_OK;
     for (uint32_t i = 0; i < m->n && !err; i++) {
@@ -203,7 +167,7 @@ int node_mesh_open(const struct node_mesh_config *c, struct node_mesh **out)
         }
     }
     if (!err)
-        err = open_listener(m, c);
+        err = open_links(m, c);
     for (uint32_t i = 0; i < m->n && !err; i++)
         if (i != m->self)
             err = open_dialer(m, c, i);
@@ -220,11 +184,7 @@ void node_mesh_close(struct node_mesh *m)
     if (!m)
         return;
     atomic_store(&m->closing, true);
-    if (nng_socket_id(m->in) > 0)
-        nng_close(m->in);
-    for (uint32_t i = 0; i < m->n; i++)
-        if (nng_socket_id(m->out[i]) > 0)
-            nng_close(m->out[i]);
+    node_links_close(m->links);
     for (uint32_t i = 0; i < m->n; i++) {
         struct backlog *b = &m->backlog[i];
         for (uint32_t k = 0; k < b->count; k++)
@@ -249,10 +209,7 @@ int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c)
     /* Links of the old set go down on purpose: not logged as lost. */
     atomic_store(&m->closing, true);
     for (uint32_t i = 0; i < m->n; i++) {
-        if (nng_socket_id(m->out[i]) > 0)
-            nng_close(m->out[i]);
-        m->out[i] = (nng_socket)NNG_SOCKET_INITIALIZER;
-        atomic_store(&m->pipes[i], 0);
+        node_links_undial(m->links, i);
         struct backlog *b = &m->backlog[i];
         for (uint32_t k = 0; k < b->count; k++)
             nng_msg_free(
@@ -321,31 +278,22 @@ int node_mesh_places(struct node_mesh *m, int slot,
     return WITAN_OK;
 }
 
-/* Seals a copy of the built frame for `to` and queues it: addressed by
- * the places the peer last used (node_mesh_places). */
-static void send_one(struct node_mesh *m, uint32_t to, const uint8_t *frame,
+/* Seals the built frame for `to` and queues it: addressed by the places
+ * the peer last used (node_mesh_places). */
+static void send_one(struct node_mesh *m, uint32_t to, uint8_t *frame,
                      size_t size)
 {
-    nng_msg *msg;
-    if (nng_msg_alloc(&msg, size) != 0) {
-        m->dropped[NODE_DROP_SEND_ERROR]++;
-        return;
-    }
-    uint8_t *body = nng_msg_body(msg);
-    memcpy(body, frame, size);
     const struct places *p =
         m->reply_via[to] ? &m->places[m->reply_via[to] - 1] : NULL;
     if (p && p->on && p->from_linked[to] != UINT32_MAX)
-        node_frame_seal_from(body, size, p->self, p->from_linked[to],
+        node_frame_seal_from(frame, size, p->self, p->from_linked[to],
                              p->keys[p->from_linked[to]]);
     else
-        node_frame_seal(body, size, to, m->keys[to]);
-    int rc = nng_sendmsg(m->out[to], msg, NNG_FLAG_NONBLOCK);
-    if (rc != 0) {
-        nng_msg_free(msg);
-        m->dropped[rc == NNG_EAGAIN ? NODE_DROP_QUEUE_FULL
-                                    : NODE_DROP_SEND_ERROR]++;
-    }
+        node_frame_seal(frame, size, to, m->keys[to]);
+    int err = node_links_send(m->links, to, frame, size);
+    if (err)
+        m->dropped[err == WITAN_EFULL ? NODE_DROP_QUEUE_FULL
+                                      : NODE_DROP_SEND_ERROR]++;
 }
 
 void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
@@ -356,11 +304,13 @@ void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
     pbft_bytes item = {data, size};
     size_t frame_size = NODE_FRAME_HEADER_SIZE + NODE_FRAME_COUNT_SIZE +
                         NODE_FRAME_LENGTH_SIZE + size + WCRYPTO_MAC_SIZE;
-    uint8_t *frame = malloc(frame_size);
+    uint8_t small[1024];
+    uint8_t *frame = frame_size <= sizeof small ? small : malloc(frame_size);
     size_t written;
     if (!frame || node_frame_build(kind, m->self, &item, 1, frame, frame_size,
                                    &written) != 0) {
-        free(frame);
+        if (frame != small)
+            free(frame);
         m->dropped[NODE_DROP_SEND_ERROR]++;
         return;
     }
@@ -372,16 +322,22 @@ void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
             if (i != m->self)
                 send_one(m, i, frame, frame_size);
     }
-    free(frame);
+    if (frame != small)
+        free(frame);
 }
 
-/* Takes what waits on the socket into the senders' backlogs, dropping what
+void node_mesh_flush(struct node_mesh *m)
+{
+    node_links_flush(m->links);
+}
+
+/* Takes what waits on the links into the senders' backlogs, dropping what
  * does not open and what would overfill a backlog. */
 static void drain(struct node_mesh *m)
 {
     for (int i = 0; i < MESH_DRAIN_MAX; i++) {
         nng_msg *msg;
-        if (nng_recvmsg(m->in, &msg, NNG_FLAG_NONBLOCK) != 0)
+        if (node_links_recv(m->links, &msg) != 0)
             return;
         struct node_frame f;
         size_t size = nng_msg_len(msg);
@@ -476,14 +432,11 @@ uint32_t node_mesh_connected(struct node_mesh *m)
 {
     uint32_t up = 0;
     for (uint32_t i = 0; i < m->n; i++)
-        up += i != m->self && atomic_load(&m->pipes[i]) > 0;
+        up += i != m->self && node_links_up(m->links, i);
     return up;
 }
 
 int node_mesh_fd(const struct node_mesh *m)
 {
-    int fd = -1;
-    if (nng_socket_get_int(m->in, NNG_OPT_RECVFD, &fd) != 0)
-        return -1;
-    return fd;
+    return node_links_fd(m->links);
 }

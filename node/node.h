@@ -181,6 +181,69 @@ int node_frame_open(const uint8_t *bytes, size_t size, uint32_t self,
 bool node_frame_item(const struct node_frame *f, size_t *at,
                      const uint8_t **data, size_t *size);
 
+/*
+ * Links (node/link.c, spec/node.md "Links"): one-way framed byte streams
+ * over nng's stream API. A set listens (optionally) and dials; a dialled
+ * stream carries the owner's frames out, an accepted one brings frames in.
+ * A stream opens with the 4-byte hello "WL", 00, version; each frame
+ * follows as be32 size (1 ... frame_size_max) and its bytes. Frames queued
+ * between two flushes go out in one write, and frames read at once wake
+ * the owner once. Sends never block: a full queue refuses the frame.
+ */
+#define NODE_LINK_MAGIC_0 0x57 /* 'W' */
+#define NODE_LINK_MAGIC_1 0x4C /* 'L' */
+#define NODE_LINK_VERSION 1
+#define NODE_LINK_OUT_MAX WITAN_VALIDATOR_COUNT_MAX /* dialled, by id */
+#define NODE_LINK_IN_MAX (2 * WITAN_VALIDATOR_COUNT_MAX) /* accepted */
+
+struct nng_tls_config;
+struct node_links;
+
+struct node_links_config {
+    const char *listen;        /* nng URL to accept streams on, or NULL */
+    struct nng_tls_config *tls; /* the listener's TLS, or NULL */
+    size_t frame_size_max;     /* a larger size prefix closes the stream */
+    /* What waits, per stream: received frames before reading pauses (the
+     * peer's writes then wait in TCP), and queued frames before a send is
+     * refused. Both sizes are at least frame_size_max. */
+    uint32_t in_queue_count, out_queue_count;
+    size_t in_queue_size, out_queue_size;
+    /* Told, on one of nng's threads, when dialled link `id` comes up or
+     * goes down; may be NULL. */
+    void (*on_link)(void *ctx, uint32_t id, bool up);
+    void *ctx;
+};
+
+/* Opens a set, listening when c->listen is set. WITAN_ECONFIG,
+ * WITAN_ENOMEM, WITAN_EIO, WITAN_ENET (logged). */
+int node_links_open(const struct node_links_config *c, struct node_links **out);
+/* Dials `url` as link `id` (< NODE_LINK_OUT_MAX) and keeps it dialled,
+ * with backoff, until undialled; TLS when tls is set. WITAN_EINVAL,
+ * WITAN_EEXIST, WITAN_ENET (logged). */
+int node_links_dial(struct node_links *s, uint32_t id, const char *url,
+                    struct nng_tls_config *tls);
+/* Closes link `id` and drops what it queued. Not from an nng callback. */
+void node_links_undial(struct node_links *s, uint32_t id);
+/* Queues a frame for link `id`; it goes out at the next flush (or when the
+ * link comes up). WITAN_EFULL when the queue is full, WITAN_ENOTFOUND for
+ * no such link, WITAN_EINVAL for a size out of range, WITAN_ENOMEM. */
+int node_links_send(struct node_links *s, uint32_t id, const uint8_t *frame,
+                    size_t size);
+/* Starts a write on every link with frames queued. Never fails. */
+void node_links_flush(struct node_links *s);
+/* The next received frame, streams served in turn: 0 and *msg (the
+ * caller frees it), or WITAN_ENOTFOUND when none waits. */
+int node_links_recv(struct node_links *s, nng_msg **msg);
+/* Readable while a frame may wait (for poll). */
+int node_links_fd(const struct node_links *s);
+/* Whether dialled link `id` has a stream up now. */
+bool node_links_up(struct node_links *s, uint32_t id);
+/* Accepted streams closed so far: malformed (no hello, a size out of
+ * range), or refused (every slot taken, out of memory). */
+uint64_t node_links_refused(struct node_links *s, bool malformed);
+/* Closes every stream and frees the set; NULL is allowed. */
+void node_links_close(struct node_links *s);
+
 /* Why a frame was dropped, sending or receiving. */
 enum node_mesh_drop {
     NODE_DROP_QUEUE_FULL = 0, /* the peer's send queue was full */
@@ -195,7 +258,6 @@ enum node_mesh_drop {
 #define NODE_PEER_BACKLOG_COUNT_MAX 256
 #define NODE_PEER_BACKLOG_SIZE_MAX (2 * (size_t)NODE_FRAME_SIZE_MAX)
 
-struct nng_tls_config;
 struct node_mesh;
 
 /* Whether a `peers` entry is NAME=URL rather than a URL. */
@@ -259,6 +321,9 @@ void node_mesh_close(struct node_mesh *m);
  * by reason. */
 void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
                     const uint8_t *data, size_t size);
+/* Hands every frame queued since the last flush to the kernel: one write
+ * per peer. The driver calls it once per round. Never fails. */
+void node_mesh_flush(struct node_mesh *m);
 /* Takes the next authenticated frame, without waiting: peers' backlogs are
  * served in turn. 0 and *f, *msg (the bytes *f points into; the caller frees
  * them with nng_msg_free), or WITAN_ENOTFOUND when none waits. */
@@ -266,8 +331,7 @@ int node_mesh_recv(struct node_mesh *m, struct node_frame *f, nng_msg **msg);
 /* Whether authenticated frames wait in a backlog (the socket's descriptor
  * does not say so). Never fails. */
 bool node_mesh_pending(const struct node_mesh *m);
-/* A descriptor that is readable while a frame waits (for poll); -1 when
- * nng gives none. */
+/* A descriptor that is readable while a frame may wait (for poll). */
 int node_mesh_fd(const struct node_mesh *m);
 /* Peers whose link is up now. Never fails. */
 uint32_t node_mesh_connected(struct node_mesh *m);
@@ -317,6 +381,9 @@ struct node_app {
      * not sleep), 0 when done, or an error that stops the loop. May be
      * NULL. */
     int (*serve)(void *ctx, struct node_driver *d);
+    /* Once per round, last: hand what the round queued for the
+     * application's own links to the kernel. May be NULL. */
+    void (*flush)(void *ctx);
     int fds[NODE_APP_FD_MAX]; /* polled for reading beside the mesh */
     size_t fd_count;
 };

@@ -284,11 +284,17 @@ static void test_outsider_ignored_and_counted(void **state)
     assert_int_equal(
         wcrypto_link_key(&outsider, &v0.pub, "cluster-test", link), 0);
     wcrypto_keypair_wipe(&v0);
-    nng_socket sock;
+    /* A stream of its own to validator 0's peer port, as a peer's. */
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", base_port + 1);
-    assert_int_equal(nng_push0_open(&sock), 0);
-    assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+    struct node_links_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.frame_size_max = NODE_FRAME_SIZE_MAX;
+    lc.in_queue_count = lc.out_queue_count = 64;
+    lc.in_queue_size = lc.out_queue_size = NODE_FRAME_SIZE_MAX;
+    struct node_links *sock;
+    assert_int_equal(node_links_open(&lc, &sock), 0);
+    assert_int_equal(node_links_dial(sock, 0, url, NULL), 0);
     uint64_t h;
     assert_true(status_of(0, &h, NULL));
     for (int k = 0; k < 30; k++) {
@@ -321,7 +327,8 @@ static void test_outsider_ignored_and_counted(void **state)
                              0);
             node_frame_seal(frame, written, 0, link);
         }
-        assert_int_equal(nng_send(sock, frame, frame_size, 0), 0);
+        assert_int_equal(node_links_send(sock, 0, frame, frame_size), 0);
+        node_links_flush(sock);
         free(frame);
         free(msg);
     }
@@ -334,7 +341,7 @@ static void test_outsider_ignored_and_counted(void **state)
             break;
         nt_sleep_ms(20);
     }
-    nng_close(sock);
+    node_links_close(sock);
     assert_true(malformed >= malformed0 + 10);
     assert_true(unauth >= unauth0 + 20);
     /* Nothing reached the core's decoder. */

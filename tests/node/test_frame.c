@@ -463,18 +463,41 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-static nng_socket dial(int port)
+/* A raw sender: a link set of its own with one stream dialled to the mesh
+ * at `port`, up when this returns. */
+static struct node_links *dial(int port)
 {
-    nng_socket s;
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
-    assert_int_equal(nng_push0_open(&s), 0);
-    nng_socket_set_int(s, NNG_OPT_SENDBUF, 8192);
-    assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+    struct node_links_config c;
+    memset(&c, 0, sizeof c);
+    c.frame_size_max = NODE_FRAME_SIZE_MAX;
+    c.in_queue_count = c.out_queue_count = 8192;
+    c.in_queue_size = c.out_queue_size = NODE_FRAME_SIZE_MAX;
+    struct node_links *s;
+    assert_int_equal(node_links_open(&c, &s), 0);
+    assert_int_equal(node_links_dial(s, 0, url, NULL), 0);
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (int k = 0; k < 1000 && !node_links_up(s, 0); k++)
+        nanosleep(&pause, NULL);
+    assert_true(node_links_up(s, 0));
     return s;
 }
 
-static void send_from(nng_socket s, uint32_t sender, uint32_t tag,
+static void send_raw(struct node_links *s, const uint8_t *frame, size_t size)
+{
+    assert_int_equal(node_links_send(s, 0, frame, size), 0);
+    node_links_flush(s);
+}
+
+static void send_flushed(struct node_mesh *m, uint32_t to, uint8_t kind,
+                         const uint8_t *data, size_t size)
+{
+    node_mesh_send(m, to, kind, data, size);
+    node_mesh_flush(m);
+}
+
+static void send_from(struct node_links *s, uint32_t sender, uint32_t tag,
                       size_t item_size)
 {
     uint8_t *item = calloc(1, item_size);
@@ -489,7 +512,7 @@ static void send_from(nng_socket s, uint32_t sender, uint32_t tag,
                                       cap, &size),
                      0);
     node_frame_seal(frame, size, 0, links[sender][0]);
-    assert_int_equal(nng_send(s, frame, size, 0), 0);
+    send_raw(s, frame, size);
     free(frame);
     free(item);
 }
@@ -518,7 +541,7 @@ static void test_flood_fills_only_its_backlog(void **state)
     c.chain_id = CHAIN;
     struct node_mesh *mesh;
     assert_int_equal(node_mesh_open(&c, &mesh), 0);
-    nng_socket s1 = dial(port), s2 = dial(port), s3 = dial(port);
+    struct node_links *s1 = dial(port), *s2 = dial(port), *s3 = dial(port);
     enum { FLOOD = 2000, FEW = 20 };
     for (int k = 0; k < FLOOD; k++)
         send_from(s1, 1, (uint32_t)k, 64);
@@ -550,9 +573,9 @@ static void test_flood_fills_only_its_backlog(void **state)
            served[1], FLOOD,
            (unsigned long long)node_mesh_dropped(mesh, NODE_DROP_PEER_BACKLOG),
            served[2], served[3], FEW);
-    nng_close(s1);
-    nng_close(s2);
-    nng_close(s3);
+    node_links_close(s1);
+    node_links_close(s2);
+    node_links_close(s3);
     node_mesh_close(mesh);
 }
 
@@ -624,7 +647,7 @@ static void test_places_across_a_switch(void **state)
     const char *hello = "hello";
     for (int k = 0; k < 200 && node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == 0;
          k++) {
-        node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+        send_flushed(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
         assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
     }
     assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > 0);
@@ -635,7 +658,7 @@ static void test_places_across_a_switch(void **state)
     old.self = 2;
     old.validators = pubs;
     assert_int_equal(node_mesh_places(a, NODE_MESH_PREVIOUS, &old), 0);
-    node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+    send_flushed(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
     assert_true(recv_within(a, &f, &msg, 5000));
     assert_int_equal(f.sender, 2);
     assert_true(item_is(&f, hello));
@@ -644,7 +667,7 @@ static void test_places_across_a_switch(void **state)
     /* A answers B at its new place; B, still on the old set, hears it
      * from A's old place. */
     const char *back = "back";
-    node_mesh_send(a, 2, NODE_FRAME_TXS, (const uint8_t *)back, 4);
+    send_flushed(a, 2, NODE_FRAME_TXS, (const uint8_t *)back, 4);
     assert_true(recv_within(b, &f, &msg, 5000));
     assert_int_equal(f.sender, 2);
     assert_true(item_is(&f, back));
@@ -653,7 +676,7 @@ static void test_places_across_a_switch(void **state)
     /* The removed validator 1, by the old places with a good MAC: the set
      * A links holds it not, so it is dropped and counted. */
     uint64_t refused = node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED);
-    nng_socket s1 = dial(pa);
+    struct node_links *s1 = dial(pa);
     uint8_t frame[128];
     size_t size;
     pbft_bytes it = {(const uint8_t *)hello, 5};
@@ -664,7 +687,7 @@ static void test_places_across_a_switch(void **state)
     for (int k = 0; k < 200 &&
                     node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == refused;
          k++) {
-        assert_int_equal(nng_send(s1, frame, size, 0), 0);
+        send_raw(s1, frame, size);
         assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
     }
     assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > refused);
@@ -675,11 +698,11 @@ static void test_places_across_a_switch(void **state)
     for (int k = 0; k < 200 &&
                     node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) == refused;
          k++) {
-        node_mesh_send(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
+        send_flushed(b, 2, NODE_FRAME_TXS, (const uint8_t *)hello, 5);
         assert_false(recv_within(a, &f, &msg, 50) && (nng_msg_free(msg), true));
     }
     assert_true(node_mesh_dropped(a, NODE_DROP_UNAUTHENTICATED) > refused);
-    nng_close(s1);
+    node_links_close(s1);
     node_mesh_close(a);
     node_mesh_close(b);
 }
