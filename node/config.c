@@ -119,6 +119,13 @@ int node_config_parse(const char *path, char *text, struct node_config *c,
             bad = strlen(value) == 0 || strlen(value) >= sizeof c->listen;
             if (!bad)
                 snprintf(c->listen, sizeof c->listen, "%s", value);
+        } else if (strcmp(key, "stream_listen") == 0) {
+            /* Empty: off; otherwise an nng stream URL (tcp://, ipc://,
+             * tls+tcp://). */
+            bad = strlen(value) >= sizeof c->stream_listen;
+            if (!bad)
+                snprintf(c->stream_listen, sizeof c->stream_listen, "%s",
+                         value);
         } else if (strcmp(key, "http_listen") == 0) {
             /* Empty turns the gateway off; otherwise an http:// or
              * https:// URL. */
@@ -265,6 +272,10 @@ int node_config_write(const char *path, const struct node_config *c)
             "# own (the JSON gateway may stay off), e.g. "
             "http://127.0.0.1:7490.\n# Empty: off.\n"
             "metrics_listen = %s\n\n"
+            "# The client API as a stream (spec/api.md, \"Stream API\"): many\n"
+            "# requests in flight on one connection, answers coalesced;\n"
+            "# tcp://, ipc:// or tls+tcp://. Empty: off.\n"
+            "stream_listen = %s\n\n"
             "# HTTP connections: closed after this long without a request,\n"
             "# or when one request's head and body, or its answer, take\n"
             "# longer; at most this many open (past it the longest-idle one\n"
@@ -311,7 +322,7 @@ int node_config_write(const char *path, const struct node_config *c)
             "# https:// http_listen (clients show none).\n"
             "# Paths are relative to the home.\n"
             "%stls_cert = %s\n%stls_key = %s\n%stls_ca = %s\n",
-            c->listen, c->http_listen, c->metrics_listen,
+            c->listen, c->http_listen, c->metrics_listen, c->stream_listen,
             c->http_idle_timeout_ms,
             c->http_request_timeout_ms, c->http_connection_count_max,
             (unsigned long long)(c->map_size >> 20),

@@ -75,6 +75,8 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 
 #define NODE_IDLE_WAIT_MS 50
 #define NODE_REQUESTS_PER_ROUND_MAX 256
+/* A stream API frame begins with the request's id, echoed in its answer. */
+#define NODE_STREAM_ID_SIZE 8
 
 struct replica; /* node/replica.c: consensus with other validators */
 
@@ -197,6 +199,14 @@ struct node {
     uint32_t validator_index; /* in the validator set in force */
     struct mempool pool;
     nng_socket sock;
+    /* The stream API (stream_listen), or NULL; and, while a request that
+     * came on it is handled, where its answer goes: the stream and the
+     * request's id (spec/api.md, "Stream API"). */
+    struct node_links *streams;
+    struct {
+        bool on;
+        uint64_t from, id;
+    } answer;
     struct ledger_tx **selection;
     struct replica *replica; /* NULL on a one-validator chain */
     /* One-validator chains: pool size at which nothing in the pool could

@@ -337,7 +337,7 @@ static void drain(struct node_mesh *m)
 {
     for (int i = 0; i < MESH_DRAIN_MAX; i++) {
         nng_msg *msg;
-        if (node_links_recv(m->links, &msg) != 0)
+        if (node_links_recv(m->links, &msg, NULL) != 0)
             return;
         struct node_frame f;
         size_t size = nng_msg_len(msg);

@@ -23,6 +23,9 @@ struct node_config {
     /* /metrics, /healthz and /readyz alone, on a listener of their own;
      * "": off. */
     char metrics_listen[NODE_ADDRESS_SIZE_MAX];
+    /* The client API as framed streams (spec/api.md, "Stream API"); "":
+     * off. */
+    char stream_listen[NODE_ADDRESS_SIZE_MAX];
     /* The gateway's connections (node/http_conns.c): closed after this
      * long without a request, or when a request's head and body (or its
      * answer) take longer; at most this many open. */
@@ -182,13 +185,14 @@ bool node_frame_item(const struct node_frame *f, size_t *at,
                      const uint8_t **data, size_t *size);
 
 /*
- * Links (node/link.c, spec/node.md "Links"): one-way framed byte streams
- * over nng's stream API. A set listens (optionally) and dials; a dialled
- * stream carries the owner's frames out, an accepted one brings frames in.
- * A stream opens with the 4-byte hello "WL", 00, version; each frame
- * follows as be32 size (1 ... frame_size_max) and its bytes. Frames queued
- * between two flushes go out in one write, and frames read at once wake
- * the owner once. Sends never block: a full queue refuses the frame.
+ * Links (node/link.c, spec/node.md "Links"): framed byte streams over nng's
+ * stream API. A set listens (optionally) and dials. Frames go both ways on
+ * a stream: the validator mesh sends only on the streams it dialled, the
+ * client stream API answers on the streams it accepted. Each way opens
+ * with the 4-byte hello "WL", 00, version; each frame follows as be32 size
+ * (1 ... frame_size_max) and its bytes. Frames queued between two flushes
+ * go out in one write, and frames read at once wake the owner once. Sends
+ * never block: a full queue refuses the frame.
  */
 #define NODE_LINK_MAGIC_0 0x57 /* 'W' */
 #define NODE_LINK_MAGIC_1 0x4C /* 'L' */
@@ -203,9 +207,10 @@ struct node_links_config {
     const char *listen;        /* nng URL to accept streams on, or NULL */
     struct nng_tls_config *tls; /* the listener's TLS, or NULL */
     size_t frame_size_max;     /* a larger size prefix closes the stream */
+    size_t send_size_max;      /* the largest frame sent; 0: frame_size_max */
     /* What waits, per stream: received frames before reading pauses (the
      * peer's writes then wait in TCP), and queued frames before a send is
-     * refused. Both sizes are at least frame_size_max. */
+     * refused. The sizes are at least frame_size_max and send_size_max. */
     uint32_t in_queue_count, out_queue_count;
     size_t in_queue_size, out_queue_size;
     /* Told, on one of nng's threads, when dialled link `id` comes up or
@@ -224,16 +229,20 @@ int node_links_dial(struct node_links *s, uint32_t id, const char *url,
                     struct nng_tls_config *tls);
 /* Closes link `id` and drops what it queued. Not from an nng callback. */
 void node_links_undial(struct node_links *s, uint32_t id);
-/* Queues a frame for link `id`; it goes out at the next flush (or when the
- * link comes up). WITAN_EFULL when the queue is full, WITAN_ENOTFOUND for
- * no such link, WITAN_EINVAL for a size out of range, WITAN_ENOMEM. */
-int node_links_send(struct node_links *s, uint32_t id, const uint8_t *frame,
+/* Queues a frame for `to`: a dialled link's id, or the stream a received
+ * frame came from (node_links_recv's *from). It goes out at the next flush
+ * (or when the link comes up). WITAN_EFULL when the queue is full,
+ * WITAN_ENOTFOUND for no such link or a stream that is gone, WITAN_EINVAL
+ * for a size out of range, WITAN_ENOMEM. */
+int node_links_send(struct node_links *s, uint64_t to, const uint8_t *frame,
                     size_t size);
 /* Starts a write on every link with frames queued. Never fails. */
 void node_links_flush(struct node_links *s);
-/* The next received frame, streams served in turn: 0 and *msg (the
- * caller frees it), or WITAN_ENOTFOUND when none waits. */
-int node_links_recv(struct node_links *s, nng_msg **msg);
+/* The next received frame, streams served in turn: 0, *msg (the caller
+ * frees it) and *from (where it came from, to answer it; may be NULL), or
+ * WITAN_ENOTFOUND when none waits. An accepted stream whose answers wait
+ * past half its queue is not served until they drain. */
+int node_links_recv(struct node_links *s, nng_msg **msg, uint64_t *from);
 /* Readable while a frame may wait (for poll). */
 int node_links_fd(const struct node_links *s);
 /* Whether dialled link `id` has a stream up now. */

@@ -665,6 +665,14 @@ static uint64_t waiting(void *ctx)
     return count;
 }
 
+/* The round's answers on the stream API go out: one write a stream. */
+static void flush_answers(void *ctx)
+{
+    struct node *n = ctx;
+    if (n->streams)
+        node_links_flush(n->streams);
+}
+
 /* Client requests, at most a round's worth between rounds of consensus. */
 static int serve(void *ctx, struct node_driver *d)
 {
@@ -673,13 +681,35 @@ static int serve(void *ctx, struct node_driver *d)
     int err = follow_set(n);
     if (err)
         return err;
-    for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
+    int i = 0;
+    for (; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
         nng_msg *msg;
         if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
-            return 0;
+            break;
         node_handle_request(n, msg);
     }
-    return 1;
+    /* The stream API shares the round's bound with the socket. */
+    for (; n->streams && i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
+        nng_msg *msg;
+        uint64_t from;
+        if (node_links_recv(n->streams, &msg, &from) != 0)
+            return 0;
+        if (nng_msg_len(msg) < NODE_STREAM_ID_SIZE) {
+            nng_msg_free(msg); /* no id to answer to */
+            continue;
+        }
+        const uint8_t *p = nng_msg_body(msg);
+        uint64_t id = 0;
+        for (int k = 0; k < NODE_STREAM_ID_SIZE; k++)
+            id = id << 8 | p[k];
+        nng_msg_trim(msg, NODE_STREAM_ID_SIZE);
+        n->answer.on = true;
+        n->answer.from = from;
+        n->answer.id = id;
+        node_handle_request(n, msg);
+        n->answer.on = false;
+    }
+    return i == NODE_REQUESTS_PER_ROUND_MAX;
 }
 
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
@@ -1025,9 +1055,12 @@ static int replica_start(struct node *n)
     app.forward = forward;
     app.waiting = waiting;
     app.serve = serve;
+    app.flush = flush_answers;
     app.fd_count = 1;
     if (!err && nng_socket_get_int(n->sock, NNG_OPT_RECVFD, &app.fds[0]) != 0)
         err = WITAN_ENET;
+    if (n->streams)
+        app.fds[app.fd_count++] = node_links_fd(n->streams);
     if (!err)
         err = node_mesh_open(&mc, &r->mesh);
     if (!err && prev)

@@ -425,8 +425,33 @@ static void submit_batch_free(struct submit_batch *b)
     free(b->hashes);
 }
 
+/* An answer on the stream API: the request's id, then the Response. */
+static void send_stream_response(struct node *n, Witan__Response *resp)
+{
+    size_t size = NODE_STREAM_ID_SIZE + witan__response__get_packed_size(resp);
+    uint8_t *frame = malloc(size);
+    if (!frame) {
+        WITAN_ERROR("node", "out of memory for a %zu-byte response", size);
+        return;
+    }
+    for (int i = 0; i < NODE_STREAM_ID_SIZE; i++)
+        frame[i] = (uint8_t)(n->answer.id >> (56 - 8 * i));
+    witan__response__pack(resp, frame + NODE_STREAM_ID_SIZE);
+    int err = node_links_send(n->streams, n->answer.from, frame, size);
+    /* Gone: the client hung up. Full: it reads none of its answers
+     * (node_links_recv then stops serving it). */
+    if (err && err != WITAN_ENOTFOUND)
+        WITAN_WARN("node", "stream answer not sent: %s",
+                   witan_err_message(err));
+    free(frame);
+}
+
 static void send_response(struct node *n, Witan__Response *resp)
 {
+    if (n->answer.on) {
+        send_stream_response(n, resp);
+        return;
+    }
     size_t size = witan__response__get_packed_size(resp);
     nng_msg *msg;
     if (nng_msg_alloc(&msg, size) != 0) {
@@ -907,6 +932,7 @@ static void node_cleanup(struct node *n)
 {
     if (nng_socket_id(n->sock) > 0)
         nng_close(n->sock);
+    node_links_close(n->streams);
     mempool_free(&n->pool);
     free(n->selection);
     free(n->metrics.admitted);
@@ -943,7 +969,9 @@ int node_run(const char *home, const struct node_config *cfg,
      * API and the gateway, when either asks for TLS. */
     nng_tls_config *tls = NULL;
     bool api_tls = strncmp(cfg->listen, "tls+tcp://", 10) == 0;
-    if (!err && (api_tls || strncmp(cfg->http_listen, "https://", 8) == 0 ||
+    bool stream_tls = strncmp(cfg->stream_listen, "tls+tcp://", 10) == 0;
+    if (!err && (api_tls || stream_tls ||
+                 strncmp(cfg->http_listen, "https://", 8) == 0 ||
                  strncmp(cfg->metrics_listen, "https://", 8) == 0))
         err = node_tls_config(&n, NODE_TLS_API_SERVER, NULL, &tls);
     int rc = 0;
@@ -964,6 +992,20 @@ int node_run(const char *home, const struct node_config *cfg,
     }
     if (!err && rc)
         err = WITAN_ENET;
+    if (!err && cfg->stream_listen[0]) {
+        struct node_links_config sc;
+        memset(&sc, 0, sizeof sc);
+        sc.listen = cfg->stream_listen;
+        sc.tls = stream_tls ? tls : NULL;
+        sc.frame_size_max = NODE_STREAM_ID_SIZE + WITAN_CLIENT_REQUEST_SIZE_MAX;
+        sc.send_size_max = NODE_STREAM_ID_SIZE + NODE_CLIENT_RECV_SIZE_MAX;
+        sc.in_queue_count = NODE_REQUESTS_PER_ROUND_MAX;
+        sc.in_queue_size = sc.frame_size_max;
+        sc.out_queue_count = 2 * NODE_REQUESTS_PER_ROUND_MAX;
+        sc.out_queue_size = 2 * sc.send_size_max;
+        if (!err)
+            err = node_links_open(&sc, &n.streams);
+    }
     struct node_http *http = NULL;
     if (!err && cfg->http_listen[0]) {
         const struct node_http_limits limits = {

@@ -343,7 +343,7 @@ static int null_serve(void *ctx, struct node_driver *d)
     struct null_app *a = ctx;
     for (int i = 0; i < SERVE_PER_ROUND_MAX; i++) {
         nng_msg *m;
-        if (node_links_recv(a->links, &m) != 0)
+        if (node_links_recv(a->links, &m, NULL) != 0)
             return 0;
         const uint8_t *p = nng_msg_body(m);
         a->msgs_in++;
@@ -615,7 +615,7 @@ static int run_client(char **argv)
             nng_msg *m;
             if (k == 0)
                 poll(&pfd, 1, 100);
-            if (node_links_recv(links, &m) != 0)
+            if (node_links_recv(links, &m, NULL) != 0)
                 break;
             double at = now_s();
             msg_ends++;

@@ -90,7 +90,7 @@ static nng_msg *recv_within(struct node_links *s, int ms)
     struct pollfd p = {.fd = node_links_fd(s), .events = POLLIN};
     for (int t = 0; t <= ms; t += 10) {
         nng_msg *m;
-        if (node_links_recv(s, &m) == 0)
+        if (node_links_recv(s, &m, NULL) == 0)
             return m;
         poll(&p, 1, 10);
     }
@@ -172,7 +172,7 @@ static bool closed_by_peer(struct node_links *s, int fd)
             return read(fd, &c, 1) <= 0;
         }
         nng_msg *m;
-        if (node_links_recv(s, &m) == 0)
+        if (node_links_recv(s, &m, NULL) == 0)
             nng_msg_free(m);
     }
     return false;

@@ -7,7 +7,10 @@
  *   and the same state root at the heights it had reported;
  * - SIGTERM stops it cleanly;
  * - malformed and oversize requests get clear errors;
- * - a home whose database belongs to another chain is refused, saying so.
+ * - a home whose database belongs to another chain is refused, saying so;
+ * - the stream API: requests pipelined on one connection, answered in
+ *   order under their ids; a flooding client that reads nothing does not
+ *   hold up another.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +34,7 @@
 #include "cli/cli.h"
 #include "tests/node/nodetest.h"
 #include "ledger/ledger.h"
+#include "node/node.h"
 
 #define STREAM_TX_COUNT 3000
 #define STREAM_BATCH 25
@@ -476,6 +480,184 @@ static void test_rotated_key_signs_with_account(void **state)
     live_node = 0;
 }
 
+/* --- the stream API ------------------------------------------------------- */
+
+static struct node_links *stream_client(int stream_port)
+{
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", stream_port);
+    struct node_links_config c;
+    memset(&c, 0, sizeof c);
+    c.frame_size_max = 8 + NODE_FRAME_SIZE_MAX;
+    c.in_queue_count = 1024;
+    c.in_queue_size = 2 * c.frame_size_max;
+    c.out_queue_count = 65536;
+    c.out_queue_size = 2 * c.frame_size_max;
+    struct node_links *k;
+    assert_int_equal(node_links_open(&c, &k), 0);
+    assert_int_equal(node_links_dial(k, 0, url, NULL), 0);
+    return k;
+}
+
+/* Queues request `req` with `id` (unflushed). */
+static void stream_queue(struct node_links *k, uint64_t id,
+                         Witan__Request *req)
+{
+    size_t size = 8 + witan__request__get_packed_size(req);
+    uint8_t *frame = malloc(size);
+    assert_non_null(frame);
+    for (int i = 0; i < 8; i++)
+        frame[i] = (uint8_t)(id >> (56 - 8 * i));
+    witan__request__pack(req, frame + 8);
+    assert_int_equal(node_links_send(k, 0, frame, size), 0);
+    free(frame);
+}
+
+/* The next answer within ms: its id and Response, or NULL. */
+static Witan__Response *stream_answer(struct node_links *k, int ms,
+                                      uint64_t *id)
+{
+    for (int t = 0; t <= ms; t += 2) {
+        nng_msg *m;
+        if (node_links_recv(k, &m, NULL) == 0) {
+            const uint8_t *p = nng_msg_body(m);
+            assert_true(nng_msg_len(m) >= 8);
+            *id = 0;
+            for (int i = 0; i < 8; i++)
+                *id = *id << 8 | p[i];
+            Witan__Response *r = witan__response__unpack(
+                NULL, nng_msg_len(m) - 8, p + 8);
+            nng_msg_free(m);
+            assert_non_null(r);
+            return r;
+        }
+        nt_sleep_ms(2);
+    }
+    return NULL;
+}
+
+/* The stream API on a real witand: many requests in flight on one
+ * connection, answered in order with their ids, one transaction per
+ * request included; a request with no id is dropped and one that does not
+ * decode is answered with the error; a client that never reads its
+ * answers does not hold up another. */
+static void test_stream_api(void **state)
+{
+    (void)state;
+    char home[600], addr[64], conf[700];
+    snprintf(home, sizeof home, "%s/stream", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 4);
+    run_ok("%s/witan init --home %s --listen %s --chain-id stream-test "
+           ">/dev/null",
+           bin_dir, home, addr);
+    snprintf(conf, sizeof conf, "%s/config", home);
+    FILE *f = fopen(conf, "a");
+    assert_non_null(f);
+    fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n", port + 5);
+    fclose(f);
+    enum { TXS = 400 };
+    ProtobufCBinaryData *env = calloc(TXS, sizeof *env);
+    uint8_t(*hash)[32] = calloc(TXS, 32);
+    char key[700];
+    snprintf(key, sizeof key, "%s/operator.key", home);
+    assert_int_equal(
+        nt_sign_attestations(key, "stream-test", 1, TXS, env, hash), 0);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    struct node_links *k = stream_client(port + 5);
+
+    /* 300 status requests in one write; 300 answers, in order. */
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    for (uint64_t i = 0; i < 300; i++)
+        stream_queue(k, 1000 + i, &req);
+    node_links_flush(k);
+    for (uint64_t i = 0; i < 300; i++) {
+        uint64_t id;
+        Witan__Response *r = stream_answer(k, 5000, &id);
+        assert_non_null(r);
+        assert_int_equal(id, 1000 + i);
+        assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
+        assert_string_equal(r->status->chain_id, "stream-test");
+        witan__response__free_unpacked(r, NULL);
+    }
+
+    /* One transaction a request, all in flight at once: each admitted. */
+    for (int i = 0; i < TXS; i++) {
+        Witan__Request sq = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = 1;
+        sr.envelopes = &env[i];
+        sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        sq.submit = &sr;
+        stream_queue(k, (uint64_t)i, &sq);
+    }
+    node_links_flush(k);
+    for (int i = 0; i < TXS; i++) {
+        uint64_t id;
+        Witan__Response *r = stream_answer(k, 5000, &id);
+        assert_non_null(r);
+        assert_int_equal(id, (uint64_t)i);
+        assert_null(r->error);
+        assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
+        assert_int_equal(r->submit->n_results, 1);
+        assert_null(r->submit->results[0]->error);
+        witan__response__free_unpacked(r, NULL);
+    }
+    for (int t = 0; t < 500 && nt_tx_state(addr, hash[TXS - 1], NULL) !=
+                                   WITAN__TX_STATE__TX_STATE_COMMITTED;
+         t++)
+        nt_sleep_ms(10);
+    for (int i = 0; i < TXS; i++)
+        assert_int_equal(nt_tx_state(addr, hash[i], NULL),
+                         WITAN__TX_STATE__TX_STATE_COMMITTED);
+
+    /* No id: dropped. Not a Request: the error, under its id. */
+    static const uint8_t short_frame[3] = {1, 2, 3};
+    static const uint8_t garbage[12] = {0, 0, 0, 0, 0, 0, 0, 77,
+                                        0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(node_links_send(k, 0, short_frame, 3), 0);
+    assert_int_equal(node_links_send(k, 0, garbage, 12), 0);
+    node_links_flush(k);
+    uint64_t id;
+    Witan__Response *r = stream_answer(k, 5000, &id);
+    assert_non_null(r);
+    assert_int_equal(id, 77);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_EDECODE);
+    witan__response__free_unpacked(r, NULL);
+
+    /* A client that floods and never reads: another is still answered. */
+    struct node_links *flood = stream_client(port + 5);
+    for (uint64_t i = 0; i < 20000; i++)
+        stream_queue(flood, i, &req);
+    node_links_flush(flood);
+    nt_sleep_ms(200);
+    stream_queue(k, 5, &req);
+    node_links_flush(k);
+    r = stream_answer(k, 5000, &id);
+    assert_non_null(r);
+    assert_int_equal(id, 5);
+    witan__response__free_unpacked(r, NULL);
+    uint64_t height;
+    assert_true(nt_status(addr, &height, NULL)); /* and over nng */
+    node_links_close(flood);
+    node_links_close(k);
+
+    kill(node, SIGTERM);
+    int wstatus;
+    waitpid(node, &wstatus, 0);
+    live_node = 0;
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    for (int i = 0; i < TXS; i++)
+        free(env[i].data);
+    free(env);
+    free(hash);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -496,6 +678,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_other_chain_home_refused),
         cmocka_unit_test(test_rotated_key_signs_with_account),
+        cmocka_unit_test(test_stream_api),
     };
     int rc = cmocka_run_group_tests_name("node", tests, NULL, NULL);
     char cmd[700];
