@@ -7,9 +7,11 @@
  *
  * Saturation: every client keeps a window of requests uncommitted (about
  * three blocks' worth in all) and sends the next as soon as its oldest
- * commits. Light load: a tenth of the saturation rate, evenly spaced. Latency of a transaction: from
- * the moment its batch was sent to the moment a watcher polling the node's
- * status every few milliseconds first saw a height that includes it.
+ * commits. Light load: a tenth of the saturation rate, evenly spaced.
+ * Latency of a transaction: from the moment its batch was sent to the
+ * moment the node it was sent to first reported a height that includes it
+ * (a watcher per node polls its status every millisecond), as its client
+ * would see it.
  *
  * Decisions: the same 4 validators and blocks of 1000, with a model that
  * scores every attestation and a contract that decides on every
@@ -53,9 +55,11 @@ static ProtobufCBinaryData *envs;
 static uint8_t (*hashes)[32];
 static double *sent_at; /* per transaction */
 static double *acked_at; /* its submit answered: admitted */
-static double seen_at[HEIGHTS_MAX]; /* first time a height was seen */
+#define NODES_MAX 8
+/* First time each node reported each height. */
+static double seen_at[NODES_MAX][HEIGHTS_MAX];
 static atomic_int watching;
-static _Atomic uint64_t watched_height;
+static _Atomic uint64_t watched_height[NODES_MAX];
 /* Saturation is a closed loop: each client keeps this many requests
  * uncommitted (about three blocks' worth in all), so latency there is the
  * cluster's, not that of a queue the load generator built. */
@@ -94,12 +98,12 @@ static bool dial(int node, nng_socket *sock)
     return nt_dial(addr, sock);
 }
 
-/* Polls node 0's height and notes when each height was first seen. */
+/* Polls one node's height and notes when it first reported each. */
 static void *watcher(void *p)
 {
-    (void)p;
+    int node = (int)(intptr_t)p;
     nng_socket sock;
-    if (!dial(0, &sock))
+    if (!dial(node, &sock))
         return NULL;
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
@@ -113,10 +117,10 @@ static void *watcher(void *p)
         uint64_t h = r->status ? r->status->height : 0;
         witan__response__free_unpacked(r, NULL);
         if (h > last) {
-            atomic_store(&watched_height, h);
+            atomic_store(&watched_height[node], h);
             double t = now_s();
             for (uint64_t k = last + 1; k <= h && k < HEIGHTS_MAX; k++)
-                seen_at[k] = t;
+                seen_at[node][k] = t;
             last = h;
         }
         usleep(1000);
@@ -132,12 +136,12 @@ struct client_arg {
 
 /* Waits until the oldest of the client's outstanding requests committed:
  * asked again whenever node 0 moved on, and every few milliseconds. */
-static void await_oldest(nng_socket sock, int last_tx)
+static void await_oldest(nng_socket sock, int node, int last_tx)
 {
     uint64_t checked = UINT64_MAX;
     double next = 0;
     for (;;) {
-        uint64_t h = atomic_load(&watched_height);
+        uint64_t h = atomic_load(&watched_height[node]);
         if (h != checked || now_s() >= next) {
             checked = h;
             next = now_s() + 0.005;
@@ -159,7 +163,7 @@ static void *client(void *p)
     double start = now_s();
     for (int i = a->k * a->batch; i < tx_count; i += CLIENTS * a->batch) {
         if (a->rate == 0 && count == window) {
-            await_oldest(sock, ring[head]);
+            await_oldest(sock, a->k % nodes, ring[head]);
             head = (head + 1) % WINDOW_MAX;
             count--;
         }
@@ -316,9 +320,10 @@ static int run_load(double rate, struct result *out)
     struct phases ph0, ph1;
     bool have_phases = phases_of(&ph0);
     atomic_store(&watching, 1);
-    pthread_t w, c[CLIENTS];
+    pthread_t w[NODES_MAX], c[CLIENTS];
     struct client_arg args[CLIENTS];
-    pthread_create(&w, NULL, watcher, NULL);
+    for (int i = 0; i < nodes; i++)
+        pthread_create(&w[i], NULL, watcher, (void *)(intptr_t)i);
     double start = now_s();
     for (int k = 0; k < CLIENTS; k++) {
         args[k] = (struct client_arg){k, rate > 0 ? BATCH_LIGHT : BATCH,
@@ -342,7 +347,8 @@ static int run_load(double rate, struct result *out)
     double elapsed = now_s() - start;
     usleep(20000);
     atomic_store(&watching, 0);
-    pthread_join(w, NULL);
+    for (int i = 0; i < nodes; i++)
+        pthread_join(w[i], NULL);
     if (!last_h)
         return 1;
     /* Latency of a sample of transactions. */
@@ -352,9 +358,12 @@ static int run_load(double rate, struct result *out)
     double sum = 0, to_admission = 0;
     for (int s = 0; s < sample; s++) {
         int i = (int)((long)s * tx_count / sample);
-        uint64_t h = height_of_tx(0, hashes[i]);
-        if (h > h0 && h < HEIGHTS_MAX && seen_at[h] > 0) {
-            lat[m++] = (seen_at[h] - sent_at[i]) * 1000;
+        /* The node its client sent it to (client(): batch b is client
+         * b % CLIENTS's, which talks to node k % nodes). */
+        int node = (i / (rate > 0 ? BATCH_LIGHT : BATCH)) % CLIENTS % nodes;
+        uint64_t h = height_of_tx(node, hashes[i]);
+        if (h > h0 && h < HEIGHTS_MAX && seen_at[node][h] > 0) {
+            lat[m++] = (seen_at[node][h] - sent_at[i]) * 1000;
             sum += lat[m - 1];
             to_admission += (acked_at[i] - sent_at[i]) * 1000;
         }
@@ -555,8 +564,8 @@ static int run_config(int n, int block_max, double verify, bool decide,
         printf("  %s    at a tenth, where the time goes (means, ms): client "
                "to admission %.1f, admission to proposal %.1f, proposal to "
                "commit %.1f, commit to durable %.1f, durable to the client "
-               "seeing it %.1f (its watcher polls status every few ms; mean "
-               "%.1f)\n",
+               "seeing it at its node %.1f (a watcher polls each node's "
+               "status every ms; mean %.1f)\n",
                label, light.to_admission_ms, light.admission_to_proposal_ms,
                light.proposal_to_commit_ms, light.commit_to_durable_ms,
                light.mean_ms - light.to_admission_ms - nodes_ms,
