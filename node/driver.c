@@ -477,6 +477,17 @@ static int deliver(struct node_driver *d, const pbft_action *a)
 
 /* Carries out one Ready: its records first, all in one synced transaction,
  * then the other actions in order. */
+/* Hands what was queued on the links to the kernel: the sends of a Ready
+ * leave before work that can take milliseconds (executing a block,
+ * judging a proposal), not after it, and answers to clients leave as soon
+ * as they are made. */
+static void flush_links(struct node_driver *d)
+{
+    node_mesh_flush(d->mesh);
+    if (d->app.flush)
+        d->app.flush(d->app.ctx);
+}
+
 static int carry_out(struct node_driver *d, const pbft_actions *rd)
 {
     int err = persist_all(d, rd);
@@ -495,6 +506,7 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
             d->stats.send_ns += now_ns() - t;
             break;
         case PBFT_ACT_DELIVER:
+            flush_links(d);
             if (!d->halted)
                 err = deliver(d, a);
             d->stats.app_ns += now_ns() - t;
@@ -508,6 +520,7 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
             p.type = PEND_VERDICT;
             p.height = a->height;
             memcpy(p.hash, a->block_hash, WITAN_HASH_SIZE);
+            flush_links(d);
             p.valid = d->app.validate(d->app.ctx, a);
             d->stats.app_ns += now_ns() - t;
             err = push_pending(d, &p);
@@ -549,6 +562,7 @@ static int carry_out(struct node_driver *d, const pbft_actions *rd)
         }
         }
     }
+    flush_links(d);
     return err;
 }
 
@@ -754,6 +768,7 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
         if (d->app.serve) {
             uint64_t t = now_ns(), step_before = d->stats.step_ns;
             int rc = d->app.serve(d->app.ctx, d);
+            flush_links(d);
             d->stats.serve_ns +=
                 now_ns() - t - (d->stats.step_ns - step_before);
             if (rc < 0)
@@ -782,9 +797,7 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
             err = take_requests(d);
         if (!err)
             err = drive(d);
-        node_mesh_flush(d->mesh);
-        if (d->app.flush)
-            d->app.flush(d->app.ctx);
+        flush_links(d);
     }
     if (err)
         WITAN_ERROR("node", "consensus stopped: %s", witan_err_name(err));
