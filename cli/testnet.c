@@ -44,9 +44,8 @@ static const char usage[] =
     "        DIR/operator.key, a member key with every role but\n"
     "        validator_operator, and DIR/node<i>/operator.key, the key of\n"
     "        member operator-<i> that votes on proposals for validator i.\n"
-    "        Node i serves clients on tcp://127.0.0.1:P+10i (the stream API\n"
-    "        on P+10i+2) and peers on P+10i+1 (P defaults to 7400). With\n"
-    "        --tls the validator links run\n"
+    "        Node i serves clients on tcp://127.0.0.1:P+10i and peers on\n"
+    "        P+10i+1 (P defaults to 7400). With --tls the validator links run\n"
     "        over tls+tcp: a testnet CA (DIR/tls-ca.pem) signs an ECDSA\n"
     "        P-256 certificate per node (CN validator-<i>), separate from\n"
     "        the Ed25519 signing keys, and every node requires its peers'.\n"
@@ -255,9 +254,6 @@ static int cmd_init(int argc, char **argv)
             err = WITAN_EIO;
         snprintf(cfg.listen, sizeof cfg.listen, "%s://127.0.0.1:%d",
                  tls ? "tls+tcp" : "tcp", base + TESTNET_PORT_STRIDE * i);
-        snprintf(cfg.stream_listen, sizeof cfg.stream_listen,
-                 "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp",
-                 base + TESTNET_PORT_STRIDE * i + 2);
         if (n > 1)
             snprintf(cfg.p2p_listen, sizeof cfg.p2p_listen, "%s", cfg.peers[i]);
         else

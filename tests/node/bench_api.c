@@ -57,24 +57,6 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static double node_cpu_s(void)
-{
-    char path[64], stat[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)node);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    stat[n] = '\0';
-    char *p = strrchr(stat, ')');
-    unsigned long ut = 0, st = 0;
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static Witan__Request status_request(void)
 {
     static Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
@@ -145,31 +127,10 @@ static long run_req(bool submit, double seconds)
 
 /* --- the stream API ----------------------------------------------------------- */
 
-static int queue_request(struct node_links *k, uint64_t id, Witan__Request *req)
-{
-    uint8_t frame[8 + 4096];
-    size_t size = witan__request__get_packed_size(req);
-    if (size > sizeof frame - 8)
-        return -1;
-    for (int i = 0; i < 8; i++)
-        frame[i] = (uint8_t)(id >> (56 - 8 * i));
-    witan__request__pack(req, frame + 8);
-    return node_links_send(k, 0, frame, 8 + size);
-}
-
 static long run_stream(bool submit, double seconds)
 {
-    struct node_links_config c;
-    memset(&c, 0, sizeof c);
-    c.frame_size_max = 8 + (size_t)NODE_FRAME_SIZE_MAX;
-    c.in_queue_count = 4096;
-    c.in_queue_size = 2 * c.frame_size_max;
-    c.out_queue_count = 4096;
-    c.out_queue_size = 2 * c.frame_size_max;
-    struct node_links *k;
-    if (node_links_open(&c, &k) != 0 ||
-        node_links_dial(k, 0, stream_addr, NULL) != 0)
-        return -1;
+    struct node_links *k =
+        nt_links_to(stream_addr, 8 + (size_t)NODE_FRAME_SIZE_MAX, 4096);
     struct pollfd p = {.fd = node_links_fd(k), .events = POLLIN};
     long sent = 0, done = 0;
     double until = now_s() + seconds;
@@ -184,7 +145,7 @@ static long run_stream(bool submit, double seconds)
                 req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
                 req.submit = &sr;
             }
-            if (queue_request(k, (uint64_t)sent, &req) != 0)
+            if (nt_stream_queue(k, (uint64_t)sent, &req) != 0)
                 break;
             sent++;
         }
@@ -282,12 +243,12 @@ static int load(bool submit, bool stream, const char *what)
             return -1;
         free(hashes);
     }
-    double n0 = node_cpu_s(), c0 = self_cpu_s(), t0 = now_s();
+    double n0 = nt_proc_cpu_s(node), c0 = self_cpu_s(), t0 = now_s();
     long done = stream ? run_stream(submit, STATUS_SECONDS)
                        : run_req(submit, STATUS_SECONDS);
     if (submit && (done != tx_count || !drained()))
         done = -1;
-    double wall = now_s() - t0, n1 = node_cpu_s(), c1 = self_cpu_s();
+    double wall = now_s() - t0, n1 = nt_proc_cpu_s(node), c1 = self_cpu_s();
     if (submit) {
         for (int i = 0; i < tx_count; i++)
             free(envs[i].data);

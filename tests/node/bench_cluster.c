@@ -30,7 +30,6 @@
  *                                runs the alternating decision rounds only
  */
 #include <libgen.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -101,7 +100,7 @@ static bool dial(int node, nng_socket *sock)
 }
 
 /* Polls one node's height and notes when it first reported each: on the
- * stream API (testnet: P+10i+2), whose requests cost the node a few
+ * stream API (run_config gives node i one on P+10i+2), whose requests cost the node a few
  * microseconds, so that polling every millisecond takes little from the
  * load it measures. */
 static void *watcher(void *p)
@@ -109,44 +108,17 @@ static void *watcher(void *p)
     int node = (int)(intptr_t)p;
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", base_port + 10 * node + 2);
-    struct node_links_config c;
-    memset(&c, 0, sizeof c);
-    c.frame_size_max = 8 + (size_t)NODE_FRAME_SIZE_MAX;
-    c.in_queue_count = c.out_queue_count = 64;
-    c.in_queue_size = c.out_queue_size = c.frame_size_max;
-    struct node_links *k;
-    if (node_links_open(&c, &k) != 0)
-        return NULL;
-    if (node_links_dial(k, 0, url, NULL) != 0) {
-        node_links_close(k);
-        return NULL;
-    }
+    struct node_links *k = nt_links_to(url, 8 + (size_t)NODE_FRAME_SIZE_MAX, 64);
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
-    uint8_t frame[64] = {0}; /* id 0, then the request */
-    size_t size = 8 + witan__request__get_packed_size(&req);
-    witan__request__pack(&req, frame + 8);
-    struct pollfd pf = {.fd = node_links_fd(k), .events = POLLIN};
-    uint64_t last = 0;
+    uint64_t last = 0, id;
     while (atomic_load(&watching)) {
-        if (node_links_send(k, 0, frame, size) != 0) {
-            usleep(1000); /* not connected yet */
-            continue;
-        }
-        node_links_flush(k);
-        nng_msg *m = NULL;
-        for (int t = 0; t < 1000 && !m && atomic_load(&watching); t++)
-            if (node_links_recv(k, &m, NULL) != 0) {
-                m = NULL;
-                poll(&pf, 1, 5);
-            }
-        if (!m)
+        if (nt_stream_queue(k, 0, &req) != 0)
             break;
-        Witan__Response *r = witan__response__unpack(
-            NULL, nng_msg_len(m) - 8, (uint8_t *)nng_msg_body(m) + 8);
-        nng_msg_free(m);
+        node_links_flush(k);
+        Witan__Response *r = nt_stream_answer(k, 5000, &id);
         if (!r)
             break;
         uint64_t h = r->status ? r->status->height : 0;
@@ -268,17 +240,7 @@ static double node_cpu_s(int i)
         return 0;
     int pid = atoi(text);
     free(text);
-    char stat[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    if (read_proc(path, stat, sizeof stat) != 0)
-        return 0;
-    /* Fields 14 and 15 (utime, stime), after the ")" that ends the name. */
-    char *p = strrchr(stat, ')');
-    unsigned long ut = 0, st = 0;
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return nt_proc_cpu_s(pid);
 }
 
 static long node_anon_kib(int i)
@@ -535,9 +497,12 @@ static int run_config(int n, int block_max, double verify, bool decide,
              "sed -i 's/^nonce_window = .*/nonce_window = 1000000/; "
              "s/^mempool_count_max = .*/mempool_count_max = %d/; "
              "s/^log_level = .*/log_level = warn/' %s/node*/config && "
-             "%s/witan testnet start %s >/dev/null",
+             "for i in $(seq 0 %d); do echo \"stream_listen = "
+             "tcp://127.0.0.1:$((%d + 10 * i + 2))\" >> %s/node$i/config; "
+             "done && %s/witan testnet start %s >/dev/null",
              bin_dir, n, dir, base_port, block_max, dir,
-             tx_count > 50000 ? tx_count : 50000, dir, bin_dir, dir);
+             tx_count > 50000 ? tx_count : 50000, dir, n - 1, base_port, dir,
+             bin_dir, dir);
     if (sh(cmd) != 0)
         return 1;
     window = 3 * block_max / (CLIENTS * BATCH);

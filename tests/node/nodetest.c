@@ -15,7 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <stdlib.h>
+
 #include <nng/protocol/reqrep0/req.h>
+
+#include "node/node.h"
 
 void nt_sleep_ms(int ms)
 {
@@ -294,4 +299,95 @@ double nt_ed25519_verify_rate(double seconds)
     } while (t < seconds);
     wcrypto_keypair_wipe(&kp);
     return n / t;
+}
+
+int nt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        fprintf(stderr, "nt_free_port: no port\n");
+        abort();
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+double nt_proc_cpu_s(pid_t pid)
+{
+    char path[64], stat[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    /* Fields 14 and 15 (utime, stime), after the ")" that ends the name. */
+    char *p = strrchr(stat, ')');
+    unsigned long ut = 0, st = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct node_links *nt_links_to(const char *url, size_t frame_size_max,
+                               uint32_t count)
+{
+    struct node_links_config c;
+    memset(&c, 0, sizeof c);
+    c.frame_size_max = frame_size_max;
+    c.in_queue_count = c.out_queue_count = count;
+    c.in_queue_size = c.out_queue_size = 2 * frame_size_max;
+    struct node_links *k;
+    if (node_links_open(&c, &k) != 0 || node_links_dial(k, 0, url, NULL) != 0) {
+        fprintf(stderr, "nt_links_to: cannot open links to %s\n", url);
+        abort();
+    }
+    return k;
+}
+
+int nt_stream_queue(struct node_links *k, uint64_t id,
+                    const Witan__Request *req)
+{
+    size_t size = 8 + witan__request__get_packed_size(req);
+    uint8_t small[512];
+    uint8_t *frame = size <= sizeof small ? small : malloc(size);
+    if (!frame)
+        return WITAN_ENOMEM;
+    for (int i = 0; i < 8; i++)
+        frame[i] = (uint8_t)(id >> (56 - 8 * i));
+    witan__request__pack(req, frame + 8);
+    int err = node_links_send(k, 0, frame, size);
+    if (frame != small)
+        free(frame);
+    return err;
+}
+
+Witan__Response *nt_stream_answer(struct node_links *k, int ms, uint64_t *id)
+{
+    struct pollfd p = {.fd = node_links_fd(k), .events = POLLIN};
+    for (int t = 0; t <= ms; t += 5) {
+        nng_msg *m;
+        if (node_links_recv(k, &m, NULL) != 0) {
+            poll(&p, 1, 5);
+            continue;
+        }
+        const uint8_t *b = nng_msg_body(m);
+        size_t len = nng_msg_len(m);
+        Witan__Response *r = NULL;
+        if (len >= 8) {
+            *id = 0;
+            for (int i = 0; i < 8; i++)
+                *id = *id << 8 | b[i];
+            r = witan__response__unpack(NULL, len - 8, b + 8);
+        }
+        nng_msg_free(m);
+        return r;
+    }
+    return NULL;
 }

@@ -10,9 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include <nng/nng.h>
 
 #include "cli/cli.h"
+
+struct node_links;
 
 void nt_sleep_ms(int ms);
 
@@ -73,6 +77,28 @@ int nt_http(int port, const char *method, const char *path, const char *type,
  * NUL-terminated and cut at out_size. */
 int nt_run(char *out, size_t out_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A port the kernel says is free now (bound to port 0 on 127.0.0.1, then
+ * released), so that tests running at the same time do not collide. */
+int nt_free_port(void);
+
+/* CPU seconds (user and system) process `pid` has used, from /proc; 0
+ * when it cannot be read. */
+double nt_proc_cpu_s(pid_t pid);
+
+/* A link set of its own (node/link.c) with one stream dialled to `url` as
+ * link 0: a raw peer of the validator links, or a client of the stream
+ * API. Frames up to `frame_size_max` both ways, `count` queued each way.
+ * Aborts the program when it cannot be opened. */
+struct node_links *nt_links_to(const char *url, size_t frame_size_max,
+                               uint32_t count);
+/* Stream API (spec/api.md): queues request `req` under `id` on link 0
+ * (unflushed); 0 or the link's error. */
+int nt_stream_queue(struct node_links *k, uint64_t id,
+                    const Witan__Request *req);
+/* The next answer within ms milliseconds, its id in *id; NULL when none
+ * came or it does not decode. */
+Witan__Response *nt_stream_answer(struct node_links *k, int ms, uint64_t *id);
 
 /* This machine's single-core Ed25519 verifications per second, measured
  * over `seconds`: the reference the node benchmarks divide by. */

@@ -287,14 +287,7 @@ static void test_outsider_ignored_and_counted(void **state)
     /* A stream of its own to validator 0's peer port, as a peer's. */
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", base_port + 1);
-    struct node_links_config lc;
-    memset(&lc, 0, sizeof lc);
-    lc.frame_size_max = NODE_FRAME_SIZE_MAX;
-    lc.in_queue_count = lc.out_queue_count = 64;
-    lc.in_queue_size = lc.out_queue_size = NODE_FRAME_SIZE_MAX;
-    struct node_links *sock;
-    assert_int_equal(node_links_open(&lc, &sock), 0);
-    assert_int_equal(node_links_dial(sock, 0, url, NULL), 0);
+    struct node_links *sock = nt_links_to(url, NODE_FRAME_SIZE_MAX, 64);
     uint64_t h;
     assert_true(status_of(0, &h, NULL));
     for (int k = 0; k < 30; k++) {

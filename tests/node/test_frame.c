@@ -42,6 +42,7 @@
 #include "ledger/ledger.h"
 #include "node/node.h"
 #include "spec/consensus.pb-c.h"
+#include "tests/node/nodetest.h"
 
 #define CHAIN "frame-test"
 #define N 4
@@ -448,35 +449,13 @@ static void test_heap_bound(void **state)
 
 /* --- backlogs over real sockets ------------------------------------------------ */
 
-/* A port the kernel says is free now (bound to port 0, then released),
- * so that other tests running at the same time cannot collide with it. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* A raw sender: a link set of its own with one stream dialled to the mesh
  * at `port`, up when this returns. */
 static struct node_links *dial(int port)
 {
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
-    struct node_links_config c;
-    memset(&c, 0, sizeof c);
-    c.frame_size_max = NODE_FRAME_SIZE_MAX;
-    c.in_queue_count = c.out_queue_count = 8192;
-    c.in_queue_size = c.out_queue_size = NODE_FRAME_SIZE_MAX;
-    struct node_links *s;
-    assert_int_equal(node_links_open(&c, &s), 0);
-    assert_int_equal(node_links_dial(s, 0, url, NULL), 0);
+    struct node_links *s = nt_links_to(url, NODE_FRAME_SIZE_MAX, 8192);
     struct timespec pause = {0, 5 * 1000 * 1000};
     for (int k = 0; k < 1000 && !node_links_up(s, 0); k++)
         nanosleep(&pause, NULL);
@@ -523,7 +502,7 @@ static void send_from(struct node_links *s, uint32_t sender, uint32_t tag,
 static void test_flood_fills_only_its_backlog(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     char listen[64], peer[N][64];
     snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", port);
     struct node_mesh_config c;
@@ -610,11 +589,11 @@ static bool item_is(const struct node_frame *f, const char *text)
 static void test_places_across_a_switch(void **state)
 {
     (void)state;
-    int pa = free_port(), pb = free_port();
+    int pa = nt_free_port(), pb = nt_free_port();
     char la[64], lb[64], nowhere[64];
     snprintf(la, sizeof la, "tcp://127.0.0.1:%d", pa);
     snprintf(lb, sizeof lb, "tcp://127.0.0.1:%d", pb);
-    snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", free_port());
+    snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", nt_free_port());
     wcrypto_pubkey now[3] = {pubs[0], pubs[2], pubs[3]};
     struct node_mesh_config ca, cb, old;
     memset(&ca, 0, sizeof ca);

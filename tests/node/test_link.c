@@ -27,21 +27,9 @@
 #include <nng/nng.h>
 
 #include "node/node.h"
+#include "tests/node/nodetest.h"
 
 #define FRAME_MAX (256 * 1024)
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
 
 static void pause_ms(int ms)
 {
@@ -115,7 +103,7 @@ static void fill(uint8_t *p, size_t size, uint32_t i)
 static void test_order_and_sizes(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     struct node_links *b = open_set(port, 64, 64), *a = open_set(0, 64, 64);
     dial_to(a, port);
     assert_true(wait_up(a, true, 5000));
@@ -183,7 +171,7 @@ static bool closed_by_peer(struct node_links *s, int fd)
 static void test_bad_streams_closed(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     struct node_links *b = open_set(port, 64, 64);
     static const uint8_t bad[3][8] = {
         {'W', 'F', 0, 1, 0, 0, 0, 1},              /* not the hello */
@@ -219,7 +207,7 @@ static void test_bad_streams_closed(void **state)
 static void test_redial_delivers_queued(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     struct node_links *b = open_set(port, 64, 64), *a = open_set(0, 64, 8);
     dial_to(a, port);
     assert_true(wait_up(a, true, 5000));
@@ -252,7 +240,7 @@ static void test_redial_delivers_queued(void **state)
 static void test_idle_streams_cannot_hold_slots(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     struct node_links *b = open_set(port, 64, 64);
     enum { IDLE = NODE_LINK_IN_MAX + 8 };
     int fds[IDLE];
@@ -289,7 +277,7 @@ static void test_idle_streams_cannot_hold_slots(void **state)
 static void test_backpressure_loses_nothing(void **state)
 {
     (void)state;
-    int port = free_port();
+    int port = nt_free_port();
     struct node_links *b = open_set(port, 16, 64), *a = open_set(0, 64, 64);
     dial_to(a, port);
     assert_true(wait_up(a, true, 5000));

@@ -486,54 +486,13 @@ static struct node_links *stream_client(int stream_port)
 {
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", stream_port);
-    struct node_links_config c;
-    memset(&c, 0, sizeof c);
-    c.frame_size_max = 8 + NODE_FRAME_SIZE_MAX;
-    c.in_queue_count = 1024;
-    c.in_queue_size = 2 * c.frame_size_max;
-    c.out_queue_count = 65536;
-    c.out_queue_size = 2 * c.frame_size_max;
-    struct node_links *k;
-    assert_int_equal(node_links_open(&c, &k), 0);
-    assert_int_equal(node_links_dial(k, 0, url, NULL), 0);
-    return k;
+    return nt_links_to(url, 8 + NODE_FRAME_SIZE_MAX, 32768);
 }
 
-/* Queues request `req` with `id` (unflushed). */
 static void stream_queue(struct node_links *k, uint64_t id,
                          Witan__Request *req)
 {
-    size_t size = 8 + witan__request__get_packed_size(req);
-    uint8_t *frame = malloc(size);
-    assert_non_null(frame);
-    for (int i = 0; i < 8; i++)
-        frame[i] = (uint8_t)(id >> (56 - 8 * i));
-    witan__request__pack(req, frame + 8);
-    assert_int_equal(node_links_send(k, 0, frame, size), 0);
-    free(frame);
-}
-
-/* The next answer within ms: its id and Response, or NULL. */
-static Witan__Response *stream_answer(struct node_links *k, int ms,
-                                      uint64_t *id)
-{
-    for (int t = 0; t <= ms; t += 2) {
-        nng_msg *m;
-        if (node_links_recv(k, &m, NULL) == 0) {
-            const uint8_t *p = nng_msg_body(m);
-            assert_true(nng_msg_len(m) >= 8);
-            *id = 0;
-            for (int i = 0; i < 8; i++)
-                *id = *id << 8 | p[i];
-            Witan__Response *r = witan__response__unpack(
-                NULL, nng_msg_len(m) - 8, p + 8);
-            nng_msg_free(m);
-            assert_non_null(r);
-            return r;
-        }
-        nt_sleep_ms(2);
-    }
-    return NULL;
+    assert_int_equal(nt_stream_queue(k, id, req), 0);
 }
 
 /* The stream API on a real witand: many requests in flight on one
@@ -576,7 +535,7 @@ static void test_stream_api(void **state)
     node_links_flush(k);
     for (uint64_t i = 0; i < 300; i++) {
         uint64_t id;
-        Witan__Response *r = stream_answer(k, 5000, &id);
+        Witan__Response *r = nt_stream_answer(k, 5000, &id);
         assert_non_null(r);
         assert_int_equal(id, 1000 + i);
         assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
@@ -597,7 +556,7 @@ static void test_stream_api(void **state)
     node_links_flush(k);
     for (int i = 0; i < TXS; i++) {
         uint64_t id;
-        Witan__Response *r = stream_answer(k, 5000, &id);
+        Witan__Response *r = nt_stream_answer(k, 5000, &id);
         assert_non_null(r);
         assert_int_equal(id, (uint64_t)i);
         assert_null(r->error);
@@ -622,7 +581,7 @@ static void test_stream_api(void **state)
     assert_int_equal(node_links_send(k, 0, garbage, 12), 0);
     node_links_flush(k);
     uint64_t id;
-    Witan__Response *r = stream_answer(k, 5000, &id);
+    Witan__Response *r = nt_stream_answer(k, 5000, &id);
     assert_non_null(r);
     assert_int_equal(id, 77);
     assert_non_null(r->error);
@@ -637,7 +596,7 @@ static void test_stream_api(void **state)
     nt_sleep_ms(200);
     stream_queue(k, 5, &req);
     node_links_flush(k);
-    r = stream_answer(k, 5000, &id);
+    r = nt_stream_answer(k, 5000, &id);
     assert_non_null(r);
     assert_int_equal(id, 5);
     witan__response__free_unpacked(r, NULL);
