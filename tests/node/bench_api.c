@@ -235,13 +235,9 @@ static int load(bool submit, bool stream, const char *what)
     if (submit) {
         char key[400];
         snprintf(key, sizeof key, "%s/operator.key", home);
-        envs = calloc((size_t)tx_count, sizeof *envs);
-        uint8_t(*hashes)[32] = calloc((size_t)tx_count, 32);
-        if (!envs || !hashes ||
-            nt_sign_attestations(key, "bench", 1, (size_t)tx_count, envs,
-                                 hashes) != 0)
+        envs = nt_signed_load(key, "bench", (size_t)tx_count);
+        if (!envs)
             return -1;
-        free(hashes);
     }
     double n0 = nt_proc_cpu_s(node), c0 = self_cpu_s(), t0 = now_s();
     long done = stream ? run_stream(submit, STATUS_SECONDS)

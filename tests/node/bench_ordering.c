@@ -2,8 +2,9 @@
 /*
  * Ordering alone: four replica processes running witand's own consensus
  * driver (node/driver.c: the PBFT core, its loop, persistence and timers)
- * over witand's own validator links (node/mesh.c: nng PUSH/PULL over TCP on
- * 127.0.0.1), with Ed25519-signed consensus messages but empty requests and
+ * over witand's own validator links (node/mesh.c over node/link.c: framed
+ * streams over nng's TCP stream API on 127.0.0.1, one write per peer per
+ * loop round), with Ed25519-signed consensus messages but empty requests and
  * no execution: the setting in which other BFT systems publish their
  * figures. The application is a null one: a request is an opaque 16-byte id
  * (client id, sequence number), a block holds at most 400 of them, and
@@ -11,7 +12,8 @@
  *
  * The load is libhotstuff's: at saturation 4 client processes keep 700
  * requests outstanding each; at low load 1 client keeps 4. A client sends
- * every request to all four replicas, sends new ones as replies come (all the
+ * every request to all four replicas (over the same links as the replicas
+ * use between them), sends new ones as replies come (all the
  * new requests of one wake-up go out as one message: a batch of contiguous
  * sequence numbers), and counts a request done when f + 1 = 2 replicas
  * reported it committed (as libhotstuff's client does); its latency runs
@@ -28,8 +30,10 @@
  * The saturation load runs a third time with one message per request and
  * one per reply (as libhotstuff's client), so that the links' cost per
  * message shows; every load prints the replicas' and the clients' CPU and
- * context switches per nng message end, beside a plain epoll loop over TCP
- * on 127.0.0.1 (one length-prefixed frame per write) measured in this run.
+ * context switches per message end (a frame sent or received), beside a
+ * plain epoll loop over TCP on 127.0.0.1 measured in this run, both with
+ * one length-prefixed frame per write and with every frame of a wake-up in
+ * one write (as the links write: like with like).
  *
  *   bench_ordering [MEASURE_MS [sat|low|single]]   all six runs (default
  *                                 4000 ms measured after 1500 ms of warm-up
@@ -65,6 +69,7 @@
 #include "ledger/ledger.h"
 #include "node/node.h"
 #include "spec/witan.pb-c.h"
+#include "tests/node/nodetest.h"
 
 #define REPLICAS 4
 #define FAULTS 1
@@ -517,9 +522,8 @@ static int run_replica(char **argv)
     }
     node_driver_free(a->driver);
     store_close(s);
-    /* No nng_close: closing a PUSH socket with frames still queued for a
-     * peer that is gone can wait for ever (seen here with nng 1.5); the
-     * process ends anyway. */
+    /* The links are not closed: the process ends anyway, and a peer that
+     * is gone has nothing to wait for. */
     fflush(NULL);
     _exit(err ? 1 : 0);
     return err ? 1 : 0;
@@ -656,8 +660,7 @@ static int run_client(char **argv)
         fwrite(lat, sizeof *lat, lat_count, f);
         fclose(f);
     }
-    /* No nng_close: closing a PUSH socket with frames still queued for a
-     * replica can wait for ever; the process ends anyway. */
+    /* The links are not closed: the process ends anyway. */
     fflush(NULL);
     _exit(rc);
     return rc;
@@ -683,24 +686,6 @@ static pid_t spawn(char *const argv[], const char *log_path)
     return pid;
 }
 
-/* user + system CPU seconds of a process so far (/proc/PID/stat). */
-static double cpu_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                     &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -726,7 +711,7 @@ struct result {
     double phase[REPLICAS][7], wall[REPLICAS];
     double queue_s[REPLICAS], order_s[REPLICAS]; /* means, at the primary */
     double cpu_total_s;  /* all replicas, whole run */
-    uint64_t msg_ends;   /* nng messages sent or received by replicas */
+    uint64_t msg_ends;   /* messages (frames) sent or received by replicas */
     uint64_t switches;   /* context switches of the replicas, whole run */
     double client_cpu_s; /* all clients, whole run */
     uint64_t client_ends;
@@ -773,11 +758,11 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
     sleep_until(t0 + WARM_MS / 1e3);
     double w0 = now_s();
     for (int i = 0; i < REPLICAS; i++)
-        cpu0[i] = cpu_of(rp[i]);
+        cpu0[i] = nt_proc_cpu_s(rp[i]);
     sleep_until(t0 + (WARM_MS + measure_ms) / 1e3);
     double w1 = now_s();
     for (int i = 0; i < REPLICAS; i++)
-        cpu1[i] = cpu_of(rp[i]);
+        cpu1[i] = nt_proc_cpu_s(rp[i]);
     res->window_s = w1 - w0;
     bool ok = true;
     for (uint32_t c = 0; c < clients; c++) {
@@ -1081,7 +1066,7 @@ static void print_row(const char *load, const char *policy,
                (unsigned long long)r->drops, (unsigned long long)r->gaps,
                (unsigned long long)r->reply_drops);
     if (r->msg_ends)
-        printf("  %-37s about %.1f us of replica CPU per nng message end "
+        printf("  %-37s about %.1f us of replica CPU per message end "
                "(%llu sends and receives by the replicas, whole run; "
                "includes consensus and signatures)\n",
                "", r->cpu_total_s / (double)r->msg_ends * 1e6,
@@ -1091,7 +1076,7 @@ static void print_row(const char *load, const char *policy,
                "message end\n",
                "", (double)r->switches / (double)r->msg_ends);
     if (r->client_ends)
-        printf("  %-37s %.1f us of client CPU per nng message end (%llu "
+        printf("  %-37s %.1f us of client CPU per message end (%llu "
                "sends and receives by the clients, whole run)\n",
                "", r->client_cpu_s / (double)r->client_ends * 1e6,
                (unsigned long long)r->client_ends);

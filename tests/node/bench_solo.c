@@ -86,13 +86,9 @@ static double run_once(unsigned threads, double *node_cpu_out,
         return -1;
     char keyfile[300];
     snprintf(keyfile, sizeof keyfile, "%s/operator.key", home);
-    envs = calloc((size_t)tx_count, sizeof *envs);
-    uint8_t (*hashes)[32] = calloc((size_t)tx_count, 32);
-    if (!envs || !hashes ||
-        nt_sign_attestations(keyfile, "bench", 1, (size_t)tx_count, envs,
-                             hashes) != 0)
+    envs = nt_signed_load(keyfile, "bench", (size_t)tx_count);
+    if (!envs)
         return -1;
-    free(hashes);
 
     snprintf(exe, sizeof exe, "%s/witand", bin_dir);
     struct rusage before;

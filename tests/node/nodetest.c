@@ -391,3 +391,17 @@ Witan__Response *nt_stream_answer(struct node_links *k, int ms, uint64_t *id)
     }
     return NULL;
 }
+
+ProtobufCBinaryData *nt_signed_load(const char *key_path, const char *chain,
+                                    size_t count)
+{
+    ProtobufCBinaryData *envs = calloc(count, sizeof *envs);
+    uint8_t(*hashes)[32] = calloc(count, 32);
+    if (!envs || !hashes ||
+        nt_sign_attestations(key_path, chain, 1, count, envs, hashes) != 0) {
+        free(envs);
+        envs = NULL;
+    }
+    free(hashes);
+    return envs;
+}

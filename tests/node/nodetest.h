@@ -31,6 +31,11 @@ int nt_sign_attestations(const char *key_path, const char *chain,
                          uint64_t first_nonce, size_t count,
                          ProtobufCBinaryData *envs, uint8_t (*hashes)[32]);
 
+/* `count` attestations signed as nt_sign_attestations does from nonce 1,
+ * in a calloc'ed array (free each data, then the array); NULL on failure. */
+ProtobufCBinaryData *nt_signed_load(const char *key_path, const char *chain,
+                                    size_t count);
+
 /* Height and pool size of the node at `addr`; false when it does not
  * answer. */
 bool nt_status(const char *addr, uint64_t *height, uint32_t *pool);
