@@ -207,6 +207,12 @@ struct node {
         bool on;
         uint64_t from, id;
     } answer;
+    /* Signature verdicts of the submit requests of one serving round,
+     * checked together on the pool and taken in order (replica.c). */
+    struct node_presigned {
+        bool *ok;          /* NULL: none; each request checks its own */
+        size_t count, next;
+    } presigned;
     struct ledger_tx **selection;
     struct replica *replica; /* NULL on a one-validator chain */
     /* One-validator chains: pool size at which nothing in the pool could
@@ -262,6 +268,9 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);
+/* The same for a request already decoded (NULL: it did not decode, or was
+ * over the limit at `size` bytes); takes ownership of req. */
+void node_handle_decoded(struct node *n, Witan__Request *req, size_t size);
 
 /* Admits one envelope into the pool (server.c): decode, signature, state,
  * pool rules. 0 when admitted or already known; the error and `why`

@@ -513,6 +513,8 @@ static void test_stream_api(void **state)
     FILE *f = fopen(conf, "a");
     assert_non_null(f);
     fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n", port + 5);
+    /* Two signature threads: a round's requests are checked together. */
+    fprintf(f, "verify_threads = 2\n");
     fclose(f);
     enum { TXS = 400 };
     ProtobufCBinaryData *env = calloc(TXS, sizeof *env);
@@ -543,7 +545,13 @@ static void test_stream_api(void **state)
         witan__response__free_unpacked(r, NULL);
     }
 
-    /* One transaction a request, all in flight at once: each admitted. */
+    /* One transaction a request, all in flight at once: each admitted.
+     * Every tenth request is followed by a copy of its transaction with
+     * the signature's last byte flipped, refused for its signature alone:
+     * the verdicts checked together for the round go to the right
+     * requests. */
+    uint8_t *bad = malloc(4096);
+    assert_non_null(bad);
     for (int i = 0; i < TXS; i++) {
         Witan__Request sq = WITAN__REQUEST__INIT;
         Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -552,19 +560,36 @@ static void test_stream_api(void **state)
         sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
         sq.submit = &sr;
         stream_queue(k, (uint64_t)i, &sq);
+        if (i % 10 == 0) {
+            assert_true(env[i].len <= 4096);
+            memcpy(bad, env[i].data, env[i].len);
+            bad[env[i].len - 1] ^= 1;
+            ProtobufCBinaryData forged = {env[i].len, bad};
+            sr.envelopes = &forged;
+            stream_queue(k, 100000 + (uint64_t)i, &sq);
+        }
     }
     node_links_flush(k);
     for (int i = 0; i < TXS; i++) {
-        uint64_t id;
-        Witan__Response *r = nt_stream_answer(k, 5000, &id);
-        assert_non_null(r);
-        assert_int_equal(id, (uint64_t)i);
-        assert_null(r->error);
-        assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
-        assert_int_equal(r->submit->n_results, 1);
-        assert_null(r->submit->results[0]->error);
-        witan__response__free_unpacked(r, NULL);
+        for (int copy = 0; copy < (i % 10 == 0 ? 2 : 1); copy++) {
+            uint64_t id;
+            Witan__Response *r = nt_stream_answer(k, 5000, &id);
+            assert_non_null(r);
+            assert_int_equal(id, (uint64_t)i + (copy ? 100000 : 0));
+            assert_null(r->error);
+            assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
+            assert_int_equal(r->submit->n_results, 1);
+            if (copy) {
+                assert_non_null(r->submit->results[0]->error);
+                assert_int_equal(r->submit->results[0]->error->code,
+                                 WITAN_ESIG);
+            } else {
+                assert_null(r->submit->results[0]->error);
+            }
+            witan__response__free_unpacked(r, NULL);
+        }
     }
+    free(bad);
     for (int t = 0; t < 500 && nt_tx_state(addr, hash[TXS - 1], NULL) !=
                                    WITAN__TX_STATE__TX_STATE_COMMITTED;
          t++)
