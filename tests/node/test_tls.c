@@ -3,10 +3,11 @@
  * TLS between validators and towards clients: a four-node testnet made with
  * --tls commits over tls+tcp; a node whose certificate comes from another
  * CA is refused by its peers (and refuses theirs), so it learns nothing
- * while the other three, a quorum, go on. Its client API is tls+tcp:// and
- * its HTTP gateway https://: a client holding the testnet CA submits and
- * queries; one trusting another CA is refused with a clear error, and so is
- * a plain tcp:// client.
+ * while the other three, a quorum, go on. Its client API is tls+tcp://, as
+ * is its stream API, and its HTTP gateway https://: a client holding the
+ * testnet CA submits and queries; one trusting another CA is refused with
+ * a clear error (on the stream API: no stream, no answer), and so is a
+ * plain tcp:// client.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "cli/cli.h"
+#include "node/node.h"
 #include "tests/node/nodetest.h"
 
 static char bin_dir[600], dir[300];
@@ -68,8 +70,11 @@ static void test_tls_testnet_and_foreign_certificate(void **state)
                         "cp %s/other/node0/tls-key.pem %s/net/node3/ && "
                         "sed -i 's|^http_listen = .*|http_listen = "
                         "https://127.0.0.1:%d|' %s/net/node0/config && "
+                        "echo 'stream_listen = tls+tcp://127.0.0.1:%d' >> "
+                        "%s/net/node0/config && "
                         "%s/witan testnet start %s/net >/dev/null",
-                        dir, dir, dir, dir, base_port + 5, dir, bin_dir, dir),
+                        dir, dir, dir, dir, base_port + 5, dir,
+                        base_port + 6, dir, bin_dir, dir),
                      0);
     char ca[400];
     snprintf(ca, sizeof ca, "%s/net/tls-ca.pem", dir);
@@ -151,6 +156,30 @@ static int https_status(int port, const char *ca_path, char *body,
     return status;
 }
 
+/* A stream API client over TLS to node 0, trusting `ca` and expecting
+ * the name validator-0. */
+static struct node_links *tls_stream(const char *ca)
+{
+    nng_tls_config *cfg;
+    assert_int_equal(nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT), 0);
+    assert_int_equal(nng_tls_config_ca_file(cfg, ca), 0);
+    assert_int_equal(
+        nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED), 0);
+    assert_int_equal(nng_tls_config_server_name(cfg, "validator-0"), 0);
+    struct node_links_config c;
+    memset(&c, 0, sizeof c);
+    c.frame_size_max = 8 + (size_t)NODE_FRAME_SIZE_MAX;
+    c.in_queue_count = c.out_queue_count = 16;
+    c.in_queue_size = c.out_queue_size = c.frame_size_max;
+    struct node_links *k;
+    assert_int_equal(node_links_open(&c, &k), 0);
+    char url[64];
+    snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", base_port + 6);
+    assert_int_equal(node_links_dial(k, 0, url, cfg), 0);
+    nng_tls_config_free(cfg); /* the dialer holds its own */
+    return k;
+}
+
 static void test_tls_client_api(void **state)
 {
     (void)state;
@@ -191,6 +220,29 @@ static void test_tls_client_api(void **state)
     time_t t0 = time(NULL);
     assert_false(nt_status(plain, &h, NULL));
     assert_true(time(NULL) - t0 < 5);
+
+    /* The stream API over TLS: answered for the testnet CA; a client
+     * trusting another CA never gets a stream up, nor an answer. */
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    struct node_links *good = tls_stream(ca), *bad = tls_stream(other_ca);
+    assert_int_equal(nt_stream_queue(good, 7, &req), 0);
+    assert_int_equal(nt_stream_queue(bad, 8, &req), 0);
+    node_links_flush(good);
+    node_links_flush(bad);
+    uint64_t id;
+    Witan__Response *r = nt_stream_answer(good, 10000, &id);
+    assert_non_null(r);
+    assert_int_equal(id, 7);
+    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
+    assert_string_equal(r->status->chain_id, "witan-testnet");
+    witan__response__free_unpacked(r, NULL);
+    assert_null(nt_stream_answer(bad, 1500, &id));
+    assert_false(node_links_up(bad, 0));
+    node_links_close(good);
+    node_links_close(bad);
 
     /* HTTPS: the node's certificate verifies against the testnet CA only. */
     char body[2048] = "";
