@@ -43,13 +43,6 @@ static pid_t node;
 static ProtobufCBinaryData *envs;
 static int tx_count;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double self_cpu_s(void)
 {
     struct rusage ru;
@@ -92,7 +85,7 @@ static void *req_client(void *p)
             sr.envelopes = &envs[i];
             req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
             req.submit = &sr;
-        } else if (now_s() >= a->until) {
+        } else if (nt_now_s() >= a->until) {
             break;
         }
         Witan__Response *r = nt_rpc(sock, &req);
@@ -113,7 +106,7 @@ static long run_req(bool submit, double seconds)
 {
     pthread_t t[REQ_CLIENTS];
     struct req_arg a[REQ_CLIENTS];
-    double until = now_s() + seconds;
+    double until = nt_now_s() + seconds;
     for (int k = 0; k < REQ_CLIENTS; k++) {
         a[k] = (struct req_arg){k, submit, until, 0};
         pthread_create(&t[k], NULL, req_client, &a[k]);
@@ -134,9 +127,9 @@ static long run_stream(bool submit, double seconds)
         nt_links_to(stream_addr, 8 + (size_t)NODE_FRAME_SIZE_MAX, 4096);
     struct pollfd p = {.fd = node_links_fd(k), .events = POLLIN};
     long sent = 0, done = 0;
-    double until = now_s() + seconds;
+    double until = nt_now_s() + seconds;
     int idle = 0;
-    while (submit ? done < tx_count : now_s() < until) {
+    while (submit ? done < tx_count : nt_now_s() < until) {
         while (sent - done < STREAM_WINDOW && (!submit || sent < tx_count)) {
             Witan__Request req = status_request();
             Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -240,12 +233,12 @@ static int load(bool submit, bool stream, const char *what)
         if (!envs)
             return -1;
     }
-    double n0 = nt_proc_cpu_s(node), c0 = self_cpu_s(), t0 = now_s();
+    double n0 = nt_proc_cpu_s(node), c0 = self_cpu_s(), t0 = nt_now_s();
     long done = stream ? run_stream(submit, STATUS_SECONDS)
                        : run_req(submit, STATUS_SECONDS);
     if (submit && (done != tx_count || !drained()))
         done = -1;
-    double wall = now_s() - t0, n1 = nt_proc_cpu_s(node), c1 = self_cpu_s();
+    double wall = nt_now_s() - t0, n1 = nt_proc_cpu_s(node), c1 = self_cpu_s();
     if (submit) {
         for (int i = 0; i < tx_count; i++)
             free(envs[i].data);

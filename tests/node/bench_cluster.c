@@ -67,13 +67,6 @@ static _Atomic uint64_t watched_height[NODES_MAX];
 static int window;
 #define WINDOW_MAX 64
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int sh(const char *cmd)
 {
     return system(cmd);
@@ -125,7 +118,7 @@ static void *watcher(void *p)
         witan__response__free_unpacked(r, NULL);
         if (h > last) {
             atomic_store(&watched_height[node], h);
-            double t = now_s();
+            double t = nt_now_s();
             for (uint64_t k = last + 1; k <= h && k < HEIGHTS_MAX; k++)
                 seen_at[node][k] = t;
             last = h;
@@ -149,9 +142,9 @@ static void await_oldest(nng_socket sock, int node, int last_tx)
     double next = 0;
     for (;;) {
         uint64_t h = atomic_load(&watched_height[node]);
-        if (h != checked || now_s() >= next) {
+        if (h != checked || nt_now_s() >= next) {
             checked = h;
-            next = now_s() + 0.005;
+            next = nt_now_s() + 0.005;
             if (nt_tx_state_on(sock, hashes[last_tx], NULL) ==
                 WITAN__TX_STATE__TX_STATE_COMMITTED)
                 return;
@@ -167,7 +160,7 @@ static void *client(void *p)
     if (!dial(a->k % nodes, &sock))
         return NULL;
     int ring[WINDOW_MAX], head = 0, count = 0;
-    double start = now_s();
+    double start = nt_now_s();
     for (int i = a->k * a->batch; i < tx_count; i += CLIENTS * a->batch) {
         if (a->rate == 0 && count == window) {
             await_oldest(sock, a->k % nodes, ring[head]);
@@ -178,7 +171,7 @@ static void *client(void *p)
             /* Batches leave in global order, evenly spaced: clients that
              * all fired at once would measure bursts, not a steady load. */
             double due = start + i / (a->rate * CLIENTS);
-            while (now_s() < due)
+            while (nt_now_s() < due)
                 usleep(200);
         }
         int n = tx_count - i < a->batch ? tx_count - i : a->batch;
@@ -188,11 +181,11 @@ static void *client(void *p)
         sr.envelopes = &envs[i];
         req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
         req.submit = &sr;
-        double t = now_s();
+        double t = nt_now_s();
         for (int j = 0; j < n; j++)
             sent_at[i + j] = t;
         Witan__Response *r = nt_rpc(sock, &req);
-        double acked = now_s();
+        double acked = nt_now_s();
         for (int j = 0; j < n; j++)
             acked_at[i + j] = acked;
         if (r)
@@ -321,7 +314,7 @@ static int run_load(double rate, struct result *out)
     struct client_arg args[CLIENTS];
     for (int i = 0; i < nodes; i++)
         pthread_create(&w[i], NULL, watcher, (void *)(intptr_t)i);
-    double start = now_s();
+    double start = nt_now_s();
     for (int k = 0; k < CLIENTS; k++) {
         args[k] = (struct client_arg){k, rate > 0 ? BATCH_LIGHT : BATCH,
                                       rate / CLIENTS};
@@ -341,7 +334,7 @@ static int run_load(double rate, struct result *out)
         }
         usleep(5000);
     }
-    double elapsed = now_s() - start;
+    double elapsed = nt_now_s() - start;
     usleep(20000);
     atomic_store(&watching, 0);
     for (int i = 0; i < nodes; i++)

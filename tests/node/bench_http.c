@@ -25,15 +25,9 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "cli/cli.h"
+#include "tests/node/nodetest.h"
 
 #define BENCH_COUNT_DEFAULT 5000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Reads one HTTP response (headers, then Content-Length bytes) from fd;
  * returns its status or -1. `buf` carries bytes read past it over. */
@@ -79,7 +73,7 @@ static double bench_http(int port, int count)
         "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     static char buf[65536];
     size_t have = 0;
-    double start = now_s();
+    double start = nt_now_s();
     for (int i = 0; i < count; i++) {
         if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1) ||
             read_response(fd, buf, sizeof buf, &have) != 200) {
@@ -87,7 +81,7 @@ static double bench_http(int port, int count)
             return -1;
         }
     }
-    double t = now_s() - start;
+    double t = nt_now_s() - start;
     close(fd);
     return t;
 }
@@ -103,7 +97,7 @@ static double bench_nng(const char *addr, int count)
     req.status = &sr;
     uint8_t packed[64];
     size_t size = witan__request__pack(&req, packed);
-    double start = now_s();
+    double start = nt_now_s();
     for (int i = 0; i < count; i++) {
         nng_msg *msg;
         if (nng_send(s, packed, size, 0) != 0 || nng_recvmsg(s, &msg, 0) != 0)
@@ -115,7 +109,7 @@ static double bench_nng(const char *addr, int count)
             return -1;
         witan__response__free_unpacked(r, NULL);
     }
-    double t = now_s() - start;
+    double t = nt_now_s() - start;
     nng_close(s);
     return t;
 }

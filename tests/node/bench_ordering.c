@@ -84,13 +84,6 @@
 #define CHECKPOINT_INTERVAL 100 /* likewise */
 #define SEND_QUEUE 1024         /* witand's config default */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -188,7 +181,7 @@ static uint64_t max64(uint64_t a, uint64_t b)
 static int null_build(void *ctx, struct node_driver *d, uint64_t height)
 {
     struct null_app *a = ctx;
-    double now = now_s();
+    double now = nt_now_s();
     a->built_at[height % BUILT_RING] = now;
     const pbft *core = node_driver_core(d);
     if (pbft_view(core) != a->build_view) {
@@ -298,7 +291,7 @@ static int null_deliver(void *ctx, const pbft_action *act,
     }
     a->requests_delivered += b->n_txs;
     if (a->built_at[act->height % BUILT_RING] > 0) {
-        a->order_s += now_s() - a->built_at[act->height % BUILT_RING];
+        a->order_s += nt_now_s() - a->built_at[act->height % BUILT_RING];
         a->order_count++;
         a->built_at[act->height % BUILT_RING] = 0;
     }
@@ -358,7 +351,7 @@ static int null_serve(void *ctx, struct node_driver *d)
             uint32_t count = get32(p + 12);
             if (first > a->hi[c])
                 a->gaps++; /* requests lost: never seen on a healthy run */
-            double now = now_s();
+            double now = nt_now_s();
             for (uint64_t q = first; q < first + count && q - first < ARRIVAL_RING; q++)
                 a->arrived[c][q % ARRIVAL_RING] = now;
             a->hi[c] = max64(a->hi[c], first + count);
@@ -485,9 +478,9 @@ static int run_replica(char **argv)
     app.flush = flush_replies;
     if (node_driver_new(&cfg, &boot, s, mesh, &app, &a->driver) != 0)
         return 1;
-    double t0 = now_s();
+    double t0 = nt_now_s();
     int err = node_driver_run(a->driver, &stop_flag);
-    double wall = now_s() - t0;
+    double wall = nt_now_s() - t0;
 
     struct node_driver_stats st;
     node_driver_get_stats(a->driver, &st);
@@ -560,11 +553,11 @@ static int run_client(char **argv)
     size_t lat_cap = 1 << 16, lat_count = 0;
     float *lat = malloc(lat_cap * sizeof *lat);
     uint64_t next = 0, outstanding = 0, done_in_window = 0, msg_ends = 0;
-    double t0 = now_s(), w0 = t0 + WARM_MS / 1e3, w1 = w0 + measure_ms / 1e3;
+    double t0 = nt_now_s(), w0 = t0 + WARM_MS / 1e3, w1 = w0 + measure_ms / 1e3;
     double last_progress = t0;
     int rc = 0;
     for (;;) {
-        double now = now_s();
+        double now = nt_now_s();
         if (now >= w1)
             break;
         if (now - last_progress > 5) {
@@ -621,7 +614,7 @@ static int run_client(char **argv)
                 poll(&pfd, 1, 100);
             if (node_links_recv(links, &m, NULL) != 0)
                 break;
-            double at = now_s();
+            double at = nt_now_s();
             msg_ends++;
             const uint8_t *p = nng_msg_body(m);
             size_t size = nng_msg_len(m);
@@ -695,7 +688,7 @@ static int cmp_float(const void *a, const void *b)
 
 static void sleep_until(double t)
 {
-    double d = t - now_s();
+    double d = t - nt_now_s();
     if (d <= 0)
         return;
     struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
@@ -746,7 +739,7 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
     char m[16];
     snprintf(m, sizeof m, "%d", measure_ms);
     snprintf(a3, sizeof a3, "%u", outstanding);
-    double t0 = now_s();
+    double t0 = nt_now_s();
     for (uint32_t c = 0; c < clients; c++) {
         snprintf(a0, sizeof a0, "%u", c);
         snprintf(a5, sizeof a5, "%s/client-%u.out", run_dir, c);
@@ -756,11 +749,11 @@ static void run_load(bool fsync_on, bool single, uint32_t clients,
     }
     double cpu0[REPLICAS], cpu1[REPLICAS];
     sleep_until(t0 + WARM_MS / 1e3);
-    double w0 = now_s();
+    double w0 = nt_now_s();
     for (int i = 0; i < REPLICAS; i++)
         cpu0[i] = nt_proc_cpu_s(rp[i]);
     sleep_until(t0 + (WARM_MS + measure_ms) / 1e3);
-    double w1 = now_s();
+    double w1 = nt_now_s();
     for (int i = 0; i < REPLICAS; i++)
         cpu1[i] = nt_proc_cpu_s(rp[i]);
     res->window_s = w1 - w0;
@@ -964,7 +957,7 @@ static int ref_epoll(bool coalesce, double *us_per_end, double *msgs_per_s)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    double c0 = cpu_self_s(), t0 = now_s();
+    double c0 = cpu_self_s(), t0 = nt_now_s();
     uint64_t sent = 0, got = 0;
     static uint8_t buf[1 << 16];
     size_t have = 0;
@@ -987,7 +980,7 @@ static int ref_epoll(bool coalesce, double *us_per_end, double *msgs_per_s)
         else
             got += (uint64_t)k;
     }
-    double wall = now_s() - t0, self_cpu = cpu_self_s() - c0;
+    double wall = nt_now_s() - t0, self_cpu = cpu_self_s() - c0;
     close(fd);
     close(ep);
     struct rusage ru;

@@ -25,13 +25,6 @@
 
 static char bin_dir[1000], dir[600];
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A shell command: its exit status, its output in out (OUT_SIZE). */
 #define run(out, ...) nt_run(out, OUT_SIZE, __VA_ARGS__)
 
@@ -153,12 +146,12 @@ int main(int argc, char **argv)
         if (bh)
             witan__block_header__free_unpacked(bh, NULL);
     }
-    double t0 = now_s();
+    double t0 = nt_now_s();
     for (int r = 0; r < CHECK_ROUNDS; r++)
         WITAN_ASSERT(ledger_evidence_check(g, ps, n, said, sizeof said, why,
                                            sizeof why) == 0);
-    double check_ms = (now_s() - t0) / CHECK_ROUNDS * 1e3;
-    t0 = now_s();
+    double check_ms = (nt_now_s() - t0) / CHECK_ROUNDS * 1e3;
+    t0 = nt_now_s();
     for (int r = 0; r < CHECK_ROUNDS; r++) {
         Witan__Proof **qs;
         size_t qn;
@@ -168,7 +161,7 @@ int main(int argc, char **argv)
             witan__proof__free_unpacked(qs[i], NULL);
         free(qs);
     }
-    double parse_ms = (now_s() - t0) / CHECK_ROUNDS * 1e3;
+    double parse_ms = (nt_now_s() - t0) / CHECK_ROUNDS * 1e3;
     double v = 1e6 / nt_ed25519_verify_rate(0.5);
     printf("evidence bundle of one climate decision (4 validators): %zu "
            "proofs\n",

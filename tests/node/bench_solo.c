@@ -31,13 +31,6 @@ static char addr[64];
 static ProtobufCBinaryData *envs;
 static int tx_count;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 
 /* Client k sends every BENCH_CLIENTS-th batch: nonces interleave across
  * clients, and the pool's nonce window holds what arrives early. */
@@ -112,7 +105,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
         return -1;
     }
 
-    double start = now_s();
+    double start = nt_now_s();
     pthread_t threads_c[BENCH_CLIENTS];
     for (intptr_t k = 0; k < BENCH_CLIENTS; k++)
         pthread_create(&threads_c[k], NULL, client, (void *)k);
@@ -131,7 +124,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
             break;
         usleep(1000);
     }
-    double elapsed = now_s() - start;
+    double elapsed = nt_now_s() - start;
     kill(node, SIGTERM);
     int ws;
     waitpid(node, &ws, 0);

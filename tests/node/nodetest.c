@@ -405,3 +405,10 @@ ProtobufCBinaryData *nt_signed_load(const char *key_path, const char *chain,
     free(hashes);
     return envs;
 }
+
+double nt_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

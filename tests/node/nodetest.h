@@ -19,6 +19,8 @@
 struct node_links;
 
 void nt_sleep_ms(int ms);
+/* Seconds on the monotonic clock. */
+double nt_now_s(void);
 
 /* Signs `count` attestations of climate/co2/mauna-loa by the member whose
  * key file is `key_path`, with nonces first_nonce, first_nonce + 1, ... and
