@@ -221,12 +221,15 @@ static bool cut(struct stream *io)
         }
         if (io->len - at - LINK_PREFIX_SIZE < size)
             break;
-        nng_msg *m;
         if (io->count == s->c.in_queue_count ||
-            size > s->c.in_queue_size - io->bytes ||
-            nng_msg_alloc(&m, size) != 0) {
-            room = false;
+            size > s->c.in_queue_size - io->bytes) {
+            room = false; /* read again once the owner takes some */
             break;
+        }
+        nng_msg *m;
+        if (nng_msg_alloc(&m, size) != 0) {
+            failed(io); /* no memory: as if the stream broke */
+            return false;
         }
         memcpy(nng_msg_body(m), io->buf + at + LINK_PREFIX_SIZE, size);
         io->ring[(io->head + io->count) % s->c.in_queue_count] = m;
@@ -236,8 +239,16 @@ static bool cut(struct stream *io)
         at += LINK_PREFIX_SIZE + size;
         wake(s);
     }
-    memmove(io->buf, io->buf + at, io->len - at);
-    io->len -= at;
+    if (at) {
+        memmove(io->buf, io->buf + at, io->len - at);
+        io->len -= at;
+    }
+    /* A large frame's buffer is not kept once it is cut. */
+    if (io->len == 0 && io->cap > 4 * LINK_READ_SIZE) {
+        free(io->buf);
+        io->buf = NULL;
+        io->cap = 0;
+    }
     return room;
 }
 
