@@ -65,6 +65,9 @@ struct out {
     struct stream io;
     uint32_t id;
     bool used, dialing, sleeping;
+    /* Its first write went through: for TLS, the handshake is done (nng
+     * finishes a dial before it), so only then is the link up. */
+    bool confirmed;
     nng_stream_dialer *dialer;
     nng_stream *old; /* closed, freed once no aio uses it */
     nng_aio *dial_aio;
@@ -273,6 +276,14 @@ static void lost(struct out *k)
     nng_stream_close(k->io.st);
     k->old = k->io.st;
     k->io.st = NULL;
+    if (!k->confirmed) {
+        /* Refused before its first write (a TLS peer that does not trust
+         * this node, say): wait longer each time, and say nothing. */
+        k->backoff = k->backoff * 2 > LINK_REDIAL_MAX_MS ? LINK_REDIAL_MAX_MS
+                                                          : k->backoff * 2;
+        return;
+    }
+    k->confirmed = false;
     if (k->io.s->c.on_link && !k->io.s->closing)
         k->io.s->c.on_link(k->io.s->c.ctx, k->id, false);
 }
@@ -298,7 +309,6 @@ static void on_dial(void *arg)
         nng_sleep_aio(k->backoff, k->dial_aio);
     } else {
         k->dialing = false;
-        k->backoff = LINK_REDIAL_MIN_MS;
         nng_stream_free(k->old); /* no aio uses it: both ended */
         k->old = NULL;
         io->st = nng_aio_get_output(k->dial_aio, 0);
@@ -314,8 +324,6 @@ static void on_dial(void *arg)
         io->greeted = false;
         start_read(io);
         start_write(io);
-        if (s->c.on_link)
-            s->c.on_link(s->c.ctx, k->id, true);
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -347,6 +355,13 @@ static void on_send(void *arg)
         failed(io);
     } else {
         io->w_off += nng_aio_count(io->send_aio);
+        struct out *k = io->out;
+        if (k && io->st && !k->confirmed) {
+            k->confirmed = true;
+            k->backoff = LINK_REDIAL_MIN_MS;
+            if (s->c.on_link && !s->closing)
+                s->c.on_link(s->c.ctx, k->id, true);
+        }
         if (io->st && !io->dead && (io->w_off < io->w_len || io->q_len))
             start_write(io);
         /* Requests held back while answers waited (node_links_recv). */
@@ -675,7 +690,7 @@ bool node_links_up(struct node_links *s, uint32_t id)
     if (id >= NODE_LINK_OUT_MAX)
         return false;
     pthread_mutex_lock(&s->mu);
-    bool up = s->outs[id].used && s->outs[id].io.st;
+    bool up = s->outs[id].used && s->outs[id].io.st && s->outs[id].confirmed;
     pthread_mutex_unlock(&s->mu);
     return up;
 }
