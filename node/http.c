@@ -231,34 +231,6 @@ static void respond_405(nng_aio *aio, const char *path, const char *method,
 
 /* --- requests to the node ------------------------------------------------------ */
 
-/* One request/reply with the node. On success *out is the caller's
- * (witan__response__free_unpacked); WITAN_ECLOSED, WITAN_ETIMEOUT,
- * WITAN_ENET, WITAN_EDECODE. */
-static int node_call(struct http_worker *w, const Witan__Request *req,
-                     Witan__Response **out)
-{
-    *out = NULL;
-    size_t size = witan__request__get_packed_size(req);
-    nng_msg *msg;
-    int rc = nng_msg_alloc(&msg, size);
-    if (rc)
-        return WITAN_ENOMEM;
-    witan__request__pack(req, nng_msg_body(msg));
-    rc = nng_sendmsg(w->sock, msg, 0);
-    if (rc) {
-        nng_msg_free(msg);
-    } else {
-        rc = nng_recvmsg(w->sock, &msg, 0);
-    }
-    if (rc)
-        return rc == NNG_ECLOSED     ? WITAN_ECLOSED
-               : rc == NNG_ETIMEDOUT ? WITAN_ETIMEOUT
-                                     : WITAN_ENET;
-    *out = witan__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-    nng_msg_free(msg);
-    return *out ? WITAN_OK : WITAN_EDECODE;
-}
-
 /* Calls the node and answers the HTTP request itself when the call or the
  * response failed as a whole; returns the response only when it can be
  * rendered (the caller frees it). */
@@ -266,7 +238,7 @@ static Witan__Response *call_or_answer(struct http_worker *w, nng_aio *aio,
                                        const Witan__Request *req)
 {
     Witan__Response *resp;
-    int err = node_call(w, req, &resp);
+    int err = node_rpc(w->sock, req, false, &resp);
     if (err) {
         respond_error(aio, 503, err, false, "the node did not answer: %s",
                       witan_err_message(err));
@@ -1234,7 +1206,7 @@ static void trap_source(struct http_call *c, struct render_json *b,
     req.kind_case = WITAN__REQUEST__KIND_CONTRACTS;
     req.contracts = &q;
     Witan__Response *resp;
-    if (node_call(c->w, &req, &resp))
+    if (node_rpc(c->w->sock, &req, false, &resp))
         return;
     uint32_t line, col;
     const char *text;
@@ -1436,7 +1408,7 @@ static void route_consistency(struct http_call *c)
 static int export_call(void *w, const Witan__Request *req,
                        Witan__Response **out)
 {
-    return node_call(w, req, out);
+    return node_rpc(((struct http_worker *)w)->sock, req, false, out);
 }
 
 static void route_export(struct http_call *c, const char *kind)

@@ -266,6 +266,15 @@ void node_metrics_admissions(const struct node_metrics *m,
 struct render_json;
 void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b);
 
+/* One request/reply over a REQ socket to a node's client API (server.c).
+ * An answer from another node (`remote`) is decoded under a budget; this
+ * node's own (the HTTP gateway's calls) is trusted and decoded whole. On
+ * success *out is the caller's (witan__response__free_unpacked);
+ * WITAN_ENOMEM, WITAN_ECLOSED, WITAN_ETIMEOUT (the socket's own timeouts),
+ * WITAN_ENET, WITAN_EDECODE. */
+int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
+             Witan__Response **out);
+
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);
 /* The same for a request already decoded (NULL: it did not decode, or was

@@ -1156,28 +1156,6 @@ static int member_next(struct node *n, bool *member)
     return err;
 }
 
-/* One request to the node at `s` (its client API). */
-static int sync_call(nng_socket s, const Witan__Request *req,
-                     Witan__Response **out)
-{
-    *out = NULL;
-    size_t size = witan__request__get_packed_size(req);
-    nng_msg *msg;
-    if (nng_msg_alloc(&msg, size) != 0)
-        return WITAN_ENOMEM;
-    witan__request__pack(req, nng_msg_body(msg));
-    if (nng_sendmsg(s, msg, 0) != 0) {
-        nng_msg_free(msg);
-        return WITAN_ENET;
-    }
-    if (nng_recvmsg(s, &msg, 0) != 0)
-        return WITAN_ENET;
-    *out = witan_unpack_or_null(&witan__response__descriptor,
-                                nng_msg_body(msg), nng_msg_len(msg));
-    nng_msg_free(msg);
-    return *out ? WITAN_OK : WITAN_EDECODE;
-}
-
 /* The height of the node at `s`. */
 static int sync_height(nng_socket s, uint64_t *height)
 {
@@ -1186,7 +1164,7 @@ static int sync_height(nng_socket s, uint64_t *height)
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &sq;
     Witan__Response *r;
-    int err = sync_call(s, &req, &r);
+    int err = node_rpc(s, &req, true, &r);
     if (!err && r->kind_case != WITAN__RESPONSE__KIND_STATUS)
         err = WITAN_EDECODE;
     if (!err)
@@ -1208,7 +1186,7 @@ static int sync_block(struct node *n, nng_socket s, uint64_t height)
     req.kind_case = WITAN__REQUEST__KIND_BLOCK;
     req.block = &bq;
     Witan__Response *r;
-    int err = sync_call(s, &req, &r);
+    int err = node_rpc(s, &req, true, &r);
     if (err)
         return err;
     size_t size = 0;

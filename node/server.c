@@ -453,6 +453,32 @@ static void send_stream_response(struct node *n, Witan__Response *resp)
     free(frame);
 }
 
+int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
+             Witan__Response **out)
+{
+    *out = NULL;
+    size_t size = witan__request__get_packed_size(req);
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size) != 0)
+        return WITAN_ENOMEM;
+    witan__request__pack(req, nng_msg_body(msg));
+    int rc = nng_sendmsg(s, msg, 0);
+    if (rc)
+        nng_msg_free(msg);
+    else
+        rc = nng_recvmsg(s, &msg, 0);
+    if (rc)
+        return rc == NNG_ECLOSED     ? WITAN_ECLOSED
+               : rc == NNG_ETIMEDOUT ? WITAN_ETIMEOUT
+                                     : WITAN_ENET;
+    *out = remote ? witan_unpack_or_null(&witan__response__descriptor,
+                                         nng_msg_body(msg), nng_msg_len(msg))
+                  : witan__response__unpack(NULL, nng_msg_len(msg),
+                                            nng_msg_body(msg));
+    nng_msg_free(msg);
+    return *out ? WITAN_OK : WITAN_EDECODE;
+}
+
 static void send_response(struct node *n, Witan__Response *resp)
 {
     if (n->answer.on) {
