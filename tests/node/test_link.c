@@ -72,6 +72,17 @@ static bool wait_up(struct node_links *s, bool up, int ms)
     return false;
 }
 
+/* A receiver *b listening on `port` (`b_in` frames waiting at most) and a
+ * sender *a dialled to it (`a_out` frames queued at most), its link up. */
+static void linked_pair(int port, uint32_t b_in, uint32_t a_out,
+                        struct node_links **a, struct node_links **b)
+{
+    *b = open_set(port, b_in, 64);
+    *a = open_set(0, 64, a_out);
+    dial_to(*a, port);
+    assert_true(wait_up(*a, true, 5000));
+}
+
 /* The next frame within ms milliseconds, waiting on the set's descriptor. */
 static nng_msg *recv_within(struct node_links *s, int ms)
 {
@@ -104,9 +115,8 @@ static void test_order_and_sizes(void **state)
 {
     (void)state;
     int port = nt_free_port();
-    struct node_links *b = open_set(port, 64, 64), *a = open_set(0, 64, 64);
-    dial_to(a, port);
-    assert_true(wait_up(a, true, 5000));
+    struct node_links *a, *b;
+    linked_pair(port, 64, 64, &a, &b);
     enum { COUNT = 700 };
     uint8_t *want = malloc(FRAME_MAX);
     uint32_t sent = 0, got = 0;
@@ -208,9 +218,8 @@ static void test_redial_delivers_queued(void **state)
 {
     (void)state;
     int port = nt_free_port();
-    struct node_links *b = open_set(port, 64, 64), *a = open_set(0, 64, 8);
-    dial_to(a, port);
-    assert_true(wait_up(a, true, 5000));
+    struct node_links *a, *b;
+    linked_pair(port, 64, 8, &a, &b);
     node_links_close(b);
     assert_true(wait_up(a, false, 5000));
     for (uint32_t i = 0; i < 8; i++)
@@ -278,9 +287,8 @@ static void test_backpressure_loses_nothing(void **state)
 {
     (void)state;
     int port = nt_free_port();
-    struct node_links *b = open_set(port, 16, 64), *a = open_set(0, 64, 64);
-    dial_to(a, port);
-    assert_true(wait_up(a, true, 5000));
+    struct node_links *a, *b;
+    linked_pair(port, 16, 64, &a, &b);
     uint8_t *frame = calloc(1, 65536);
     uint32_t taken = 0;
     bool refused = false;
