@@ -24,7 +24,7 @@
 
 #include "node/node.h"
 
-/* Frames taken off the socket per call before one is handed out: enough to
+/* Frames taken off the links per call before one is handed out: enough to
  * keep every backlog fed, few enough that a call stays short. */
 #define MESH_DRAIN_MAX 64
 

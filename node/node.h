@@ -103,9 +103,10 @@ int node_run(const char *home, const struct node_config *c,
  * What witand runs between validators, split so that other programs (the
  * ordering benchmark, tests/node/bench_ordering.c) run the very same code
  * with another application. Three parts:
- *   - the mesh: one nng PULL listener and one PUSH socket dialled to every
- *     peer; a frame is one kind byte and a payload; sends never block (a full
- *     queue drops the frame and counts it by reason);
+ *   - the mesh: streams accepted from every peer and one dialled to each
+ *     (node/link.c); a frame is authenticated under a link key
+ *     (node/frame.c); sends never block (a full queue drops the frame and
+ *     counts it by reason);
  *   - the driver: the PBFT core's actions carried out in the order its header
  *     demands (persist before send), timers, the answers the core asked for,
  *     and the loop that waits on the mesh, the application's descriptors and
@@ -256,7 +257,7 @@ void node_links_close(struct node_links *s);
 /* Why a frame was dropped, sending or receiving. */
 enum node_mesh_drop {
     NODE_DROP_QUEUE_FULL = 0, /* the peer's send queue was full */
-    NODE_DROP_SEND_ERROR,     /* nng refused it (out of memory, closed) */
+    NODE_DROP_SEND_ERROR,     /* no memory, or no link to that peer */
     NODE_DROP_MALFORMED,      /* received: not a well-formed frame */
     NODE_DROP_UNAUTHENTICATED, /* received: wrong address or MAC */
     NODE_DROP_PEER_BACKLOG,   /* received: the sender's backlog was full */
@@ -322,7 +323,7 @@ int node_mesh_relink(struct node_mesh *m, const struct node_mesh_config *c);
 enum { NODE_MESH_PREVIOUS = 0, NODE_MESH_PENDING = 1, NODE_MESH_PLACES = 2 };
 int node_mesh_places(struct node_mesh *m, int slot,
                      const struct node_mesh_config *c);
-/* Closes the sockets, wipes the link keys and frees the mesh; NULL is
+/* Closes the links, wipes the link keys and frees the mesh; NULL is
  * allowed. */
 void node_mesh_close(struct node_mesh *m);
 /* Sends one item in a frame to peer `to`, or to every other peer with
@@ -337,7 +338,7 @@ void node_mesh_flush(struct node_mesh *m);
  * served in turn. 0 and *f, *msg (the bytes *f points into; the caller frees
  * them with nng_msg_free), or WITAN_ENOTFOUND when none waits. */
 int node_mesh_recv(struct node_mesh *m, struct node_frame *f, nng_msg **msg);
-/* Whether authenticated frames wait in a backlog (the socket's descriptor
+/* Whether authenticated frames wait in a backlog (the links' descriptor
  * does not say so). Never fails. */
 bool node_mesh_pending(const struct node_mesh *m);
 /* A descriptor that is readable while a frame may wait (for poll). */
