@@ -332,7 +332,8 @@ void node_mesh_close(struct node_mesh *m);
 void node_mesh_send(struct node_mesh *m, uint32_t to, uint8_t kind,
                     const uint8_t *data, size_t size);
 /* Hands every frame queued since the last flush to the kernel: one write
- * per peer. The driver calls it once per round. Never fails. */
+ * per peer. The driver calls it at the end of each Ready, before work
+ * that can take long, and once per round. Never fails. */
 void node_mesh_flush(struct node_mesh *m);
 /* Takes the next authenticated frame, without waiting: peers' backlogs are
  * served in turn. 0 and *f, *msg (the bytes *f points into; the caller frees
