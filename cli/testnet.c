@@ -35,6 +35,7 @@ static const char usage[] =
     "usage: witan testnet init --validators N --dir DIR [--base-port P]\n"
     "                          [--chain-id ID] [--tls]\n"
     "                          [--checkpoint-interval K]\n"
+    "                          [--pipeline-depth L]\n"
     "                          [--allow-no-fault-tolerance]\n"
     "                          [--json]\n"
     "       witan testnet start|stop|status DIR [--json]\n"
@@ -53,6 +54,9 @@ static const char usage[] =
     "        clients --tls-ca DIR/tls-ca.pem, or --home DIR/node<i>.\n"
     "        --checkpoint-interval sets the genesis parameter K (default\n"
     "        100): validators sign a history head every K blocks.\n"
+    "        --pipeline-depth sets the genesis parameter L (1-8, default\n"
+    "        1): up to L blocks in flight, block h carrying the results\n"
+    "        of block h - L.\n"
     "        N is 4 or more: a chain of 1-3 validators tolerates no faulty\n"
     "        validator (PBFT needs 3f+1 for f faults), so fewer are refused\n"
     "        unless --allow-no-fault-tolerance is given (for tests).\n"
@@ -77,6 +81,7 @@ static const struct cli_opt init_opts[] = {
     {"--chain-id", true, false},
     {"--tls", false, false},
     {"--checkpoint-interval", true, false},
+    {"--pipeline-depth", true, false},
     {"--allow-no-fault-tolerance", false, false},
     {"--json", false, false},
     {NULL, false, false},
@@ -98,9 +103,13 @@ static int cmd_init(int argc, char **argv)
     const char *chain = cli_flag(argc, argv, "--chain-id");
     bool tls = cli_has_flag(argc, argv, "--tls");
     const char *ck = cli_flag(argc, argv, "--checkpoint-interval");
-    uint64_t checkpoint = 0;
+    uint64_t checkpoint = 0, depth = 0;
     if (ck && cli_parse_u64("testnet init", "--checkpoint-interval", ck, 1024,
                             &checkpoint))
+        return 2;
+    const char *pd = cli_flag(argc, argv, "--pipeline-depth");
+    if (pd && cli_parse_u64("testnet init", "--pipeline-depth", pd,
+                            WITAN_PIPELINE_DEPTH_MAX, &depth))
         return 2;
     uint64_t nvals = 0, port = TESTNET_PORT_DEFAULT;
     if (!dir || !nv) {
@@ -215,17 +224,23 @@ static int cmd_init(int argc, char **argv)
     char ohex[65];
     witan_hex_encode(kp.pub.bytes, WCRYPTO_ED25519_PUBKEY_SIZE, ohex);
     wcrypto_keypair_wipe(&kp);
+    /* Genesis parameters given, the rest at their defaults. */
+    used += (size_t)snprintf(json + used, 64 * 1024 - used, "], \"params\": {");
     if (checkpoint)
         used += (size_t)snprintf(json + used, 64 * 1024 - used,
-                                 "], \"params\": {\"checkpoint_interval\": "
-                                 "%llu",
-                                 (unsigned long long)checkpoint);
+                                 "\"checkpoint_interval\": %llu%s",
+                                 (unsigned long long)checkpoint,
+                                 depth ? ", " : "");
+    if (depth)
+        used += (size_t)snprintf(json + used, 64 * 1024 - used,
+                                 "\"pipeline_depth\": %llu",
+                                 (unsigned long long)depth);
     snprintf(json + used, 64 * 1024 - used,
-             "%s, \"members\": [{\"name\": \"operator\", \"key_type\": "
+             "}, \"members\": [{\"name\": \"operator\", \"key_type\": "
              "\"ed25519\", \"pubkey\": \"%s\", \"roles\": [\"data_provider\", "
              "\"model_operator\", \"proposer\", \"auditor\", \"admin\", "
              "\"contract_operator\"]}%s]}",
-             checkpoint ? "}" : "]", ohex, ops);
+             ohex, ops);
     free(ops);
     Witan__Genesis *g;
     char why[LEDGER_WHY_SIZE];

@@ -329,6 +329,12 @@ void pbft_get_stats(const pbft *r, pbft_stats *out);
 uint64_t pbft_view(const pbft *r);
 bool pbft_in_view_change(const pbft *r);
 uint64_t pbft_delivered_height(const pbft *r);
+/* The block this replica holds at `height` with its pre-prepare (the
+ * view's proposal, or a committed block still inside the water marks):
+ * a node building block h while h − L + 1 … h − 1 are in flight leaves
+ * their transactions out. The bytes belong to the replica and stay valid
+ * until the next pbft_step. WITAN_ENOTFOUND when it holds none. */
+int pbft_block_at(const pbft *r, uint64_t height, pbft_bytes *out);
 uint64_t pbft_stable_height(const pbft *r);
 /* The highest delivered height a validator has claimed in a valid (signed)
  * Status since this replica started, 0 before the first; and how many such

@@ -3825,6 +3825,18 @@ uint64_t pbft_delivered_height(const pbft *r)
     return r->delivered;
 }
 
+int pbft_block_at(const pbft *r, uint64_t height, pbft_bytes *out)
+{
+    if (height <= r->low || height > r->low + r->W)
+        return WITAN_ENOTFOUND;
+    const struct slot *s = &r->slots[height % r->W];
+    if (s->height != height || !s->has_pp)
+        return WITAN_ENOTFOUND;
+    out->data = s->block.data;
+    out->size = s->block.size;
+    return WITAN_OK;
+}
+
 uint64_t pbft_peer_delivered_height(const pbft *r, uint64_t *status_count)
 {
     *status_count = r->peer_status_count;

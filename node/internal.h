@@ -11,10 +11,14 @@
 /* Passes over the pool when selecting, to pick up nonces that arrived out of
  * order; each pass is O(pool). */
 #define MEMPOOL_SELECT_PASS_MAX 4
+/* Values of struct mempool's `selected`. */
+enum { MEMPOOL_FREE = 0, MEMPOOL_SELECTED = 1, MEMPOOL_IN_FLIGHT = 2 };
 
 struct mempool {
     struct ledger_tx *txs; /* arrival order; owned */
-    uint8_t *selected;     /* per entry, for the block being built */
+    uint8_t *selected;     /* per entry, MEMPOOL_*, for the block built */
+    uint64_t *proposed;    /* per entry, height of this node's last
+                              proposal holding it (0: none) */
     uint32_t count, count_max;
     uint64_t size, size_max;
     uint32_t *by_hash, *by_nonce; /* open addressing, entry index + 1 */
@@ -56,9 +60,21 @@ int node_drops_record(store *s, uint32_t bound, const struct node_drop *drops,
 /* 0 and *by for a remembered drop, WITAN_ENOTFOUND, storage errors. */
 int node_drops_find(store *s, const uint8_t hash[WITAN_HASH_SIZE],
                     uint8_t by[WITAN_HASH_SIZE]);
-/* Marks and returns (pointers into the pool) up to count_max transactions. */
-size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
-                      size_t size_max, struct ledger_tx **out);
+/* Marks (MEMPOOL_SELECTED) and returns, pointers into the pool, up to
+ * count_max transactions, leaving out those in flight: held
+ * (mempool_hold) or proposed by this node at a height in (lo, hi). Call
+ * with no other marks; mempool_clear_selection after. */
+size_t mempool_select(struct mempool *m, ledger *l, uint64_t lo, uint64_t hi,
+                      size_t count_max, size_t size_max,
+                      struct ledger_tx **out);
+/* Holds a pooled transaction out of the next mempool_select (it is in
+ * another node's block in flight). */
+void mempool_hold(struct mempool *m, const struct ledger_tx *tx);
+/* The selected transactions are in this node's proposal at `height`. */
+void mempool_propose_selected(struct mempool *m, uint64_t height);
+/* Forgets proposals at heights lo … hi (executed, or replaced by
+ * another block at that height). */
+void mempool_unpropose(struct mempool *m, uint64_t lo, uint64_t hi);
 /* Removes what the last mempool_select marked (after its block committed). */
 void mempool_remove_selected(struct mempool *m);
 void mempool_drop_stale(struct mempool *m, ledger *l);

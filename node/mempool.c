@@ -10,7 +10,14 @@
  * or when a committed block gives its nonce to another transaction of the
  * same sender (then it is dropped and remembered: node/drops.c). When the
  * pool is full a new one is refused with WITAN_EFULL ("retry").
+ *
+ * With pipelining (L > 1) a primary builds block h while h − L + 1 … h − 1
+ * are in flight: each entry remembers the height of this node's last
+ * proposal that took it, so the next build leaves it out and chains the
+ * sender's nonces past it, and entries of another node's block in flight
+ * are held out for one build (MEMPOOL_IN_FLIGHT).
  */
+#include <assert.h>
 #include <string.h>
 
 #include "node/internal.h"
@@ -69,9 +76,11 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     m->table_cap = table_cap_for(count_max);
     m->txs = calloc(count_max, sizeof *m->txs);
     m->selected = calloc(count_max, sizeof *m->selected);
+    m->proposed = calloc(count_max, sizeof *m->proposed);
     m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
     m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
-    if (!m->txs || !m->selected || !m->by_hash || !m->by_nonce) {
+    if (!m->txs || !m->selected || !m->proposed || !m->by_hash ||
+        !m->by_nonce) {
         mempool_free(m);
         return WITAN_ENOMEM;
     }
@@ -84,6 +93,7 @@ void mempool_free(struct mempool *m)
         ledger_tx_release(&m->txs[i]);
     free(m->txs);
     free(m->selected);
+    free(m->proposed);
     free(m->by_hash);
     free(m->by_nonce);
     memset(m, 0, sizeof *m);
@@ -152,6 +162,7 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     memset(tx, 0, sizeof *tx);
     /* Blocks are built from the bytes and checked again from them. */
     ledger_tx_shed(&m->txs[idx]);
+    m->proposed[idx] = 0;
     m->size += m->txs[idx].size;
     index_insert(m->by_hash, m->table_cap,
                  hash_bytes(m->txs[idx].hash, WITAN_HASH_SIZE), idx);
@@ -160,36 +171,48 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     return WITAN_OK;
 }
 
+/* In a block in flight below the one being built: left out, and its
+ * sender's next nonce may follow it. */
+static bool in_flight(const struct mempool *m, uint32_t i, uint64_t lo,
+                      uint64_t hi)
+{
+    return m->selected[i] == MEMPOOL_IN_FLIGHT ||
+           (m->proposed[i] > lo && m->proposed[i] < hi);
+}
+
 /*
  * Picks transactions for the next block: in arrival order, each sender's in
  * nonce order from its next nonce, so nothing proposed fails for a gap.
  * Later nonces that arrived first are picked up in a later pass.
  */
-size_t mempool_select(struct mempool *m, ledger *l, size_t count_max,
-                      size_t size_max, struct ledger_tx **out)
+size_t mempool_select(struct mempool *m, ledger *l, uint64_t lo, uint64_t hi,
+                      size_t count_max, size_t size_max,
+                      struct ledger_tx **out)
 {
     size_t n = 0, size = 0;
-    memset(m->selected, 0, m->count * sizeof *m->selected);
     for (int pass = 0; pass < MEMPOOL_SELECT_PASS_MAX; pass++) {
         size_t before = n;
         for (uint32_t i = 0; i < m->count && n < count_max; i++) {
             struct ledger_tx *tx = &m->txs[i];
             /* Admitted under a higher tx_size_max than governance has
              * since put in force: it would make the block invalid. */
-            if (m->selected[i] || size + tx->size > size_max ||
+            if (m->selected[i] || in_flight(m, i, lo, hi) ||
+                size + tx->size > size_max ||
                 tx->size > ledger_params(l)->tx_size_max)
                 continue;
             uint64_t applied;
             if (ledger_account_nonce(l, tx->sender, &applied) != 0)
                 applied = 0;
-            /* The previous nonce must be applied or already in this block. */
+            /* The previous nonce must be applied, in flight or already
+             * in this block. */
             if (tx->nonce != applied + 1) {
                 const struct ledger_tx *prev =
                     find_nonce(m, tx->sender, tx->nonce - 1);
-                if (!prev || !m->selected[prev - m->txs])
+                if (!prev || !(m->selected[prev - m->txs] ||
+                               in_flight(m, (uint32_t)(prev - m->txs), lo, hi)))
                     continue;
             }
-            m->selected[i] = 1;
+            m->selected[i] = MEMPOOL_SELECTED;
             out[n++] = tx;
             size += tx->size + 8; /* framing per transaction, generously */
         }
@@ -203,10 +226,11 @@ void mempool_remove_selected(struct mempool *m)
 {
     uint32_t j = 0;
     for (uint32_t i = 0; i < m->count; i++) {
-        if (m->selected[i]) {
+        if (m->selected[i] == MEMPOOL_SELECTED) {
             m->size -= m->txs[i].size;
             ledger_tx_release(&m->txs[i]);
         } else {
+            m->proposed[j] = m->proposed[i];
             m->txs[j++] = m->txs[i];
         }
     }
@@ -244,5 +268,25 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE])
 {
     const struct ledger_tx *tx = mempool_find(m, hash);
     if (tx)
-        m->selected[tx - m->txs] = 1;
+        m->selected[tx - m->txs] = MEMPOOL_SELECTED;
+}
+
+void mempool_hold(struct mempool *m, const struct ledger_tx *tx)
+{
+    assert(tx >= m->txs && tx < m->txs + m->count);
+    m->selected[tx - m->txs] = MEMPOOL_IN_FLIGHT;
+}
+
+void mempool_propose_selected(struct mempool *m, uint64_t height)
+{
+    for (uint32_t i = 0; i < m->count; i++)
+        if (m->selected[i] == MEMPOOL_SELECTED)
+            m->proposed[i] = height;
+}
+
+void mempool_unpropose(struct mempool *m, uint64_t lo, uint64_t hi)
+{
+    for (uint32_t i = 0; i < m->count; i++)
+        if (m->proposed[i] >= lo && m->proposed[i] <= hi)
+            m->proposed[i] = 0;
 }

@@ -46,6 +46,14 @@ struct replica {
     uint64_t handed_from, linked_from;
     uint8_t validated[REPLICA_VALIDATED_RING][WITAN_HASH_SIZE];
     uint32_t validated_next;
+    /* This node's last proposals, by height modulo the ring: their
+     * transactions' pool entries say so (mempool `proposed`), so a block
+     * in flight that is one of them needs no decoding when the next is
+     * built. */
+    struct built {
+        uint64_t height;
+        uint8_t txs_root[WITAN_HASH_SIZE];
+    } built[WITAN_PIPELINE_DEPTH_MAX];
 };
 
 /* --- helpers ------------------------------------------------------------------ */
@@ -490,6 +498,9 @@ static int deliver(void *ctx, const pbft_action *a,
             mempool_mark(&n->pool, hashes[i]);
         size_t drop_count = displaced(n, b, drops);
         mempool_remove_selected(&n->pool);
+        /* Left in the pool: proposals of this node at this height or below
+         * that lost to another block. */
+        mempool_unpropose(&n->pool, 0, a->height);
         int derr = node_drops_record(ledger_store(n->l), NODE_DROPS_COUNT_MAX,
                                      drops, drop_count);
         if (derr)
@@ -561,18 +572,86 @@ static void mutate(pbft_bytes *txs, size_t *count, uint8_t **scratch)
 }
 #endif
 
+/* The pooled transactions a block in flight holds, or whose nonce it
+ * takes, are held out of the next selection. */
+static void hold_block(struct node *n, const Witan__Block *b)
+{
+    for (size_t i = 0; i < b->n_txs; i++) {
+        const ProtobufCBinaryData *env = &b->txs[i];
+        uint8_t hash[WITAN_HASH_SIZE];
+        const struct ledger_tx *held = NULL;
+        struct ledger_tx tx;
+        char why[LEDGER_WHY_SIZE];
+        if (mempool_holds(&n->pool, env->data, env->len, hash)) {
+            held = mempool_find(&n->pool, hash);
+        } else if (ledger_tx_decode(n->l, env->data, env->len, false, &tx,
+                                    why, sizeof why) == 0) {
+            held = mempool_find_nonce(&n->pool, tx.sender, tx.nonce);
+            ledger_tx_release(&tx);
+        }
+        if (held)
+            mempool_hold(&n->pool, held);
+    }
+}
+
+/* Pipelining (L > 1): blocks tip + 1 … height − 1 are in flight, not yet
+ * executed. Block `height` must not repeat their transactions (a backup
+ * judges it once they are committed) and each sender's nonces go on past
+ * them. This node's own proposals are known by their pool entries; any
+ * other block in flight (a new view's) is read. */
+static void hold_in_flight(struct node *n, struct node_driver *d,
+                           uint64_t tip, uint64_t height)
+{
+    struct replica *r = n->replica;
+    for (uint64_t k = tip + 1; k < height; k++) {
+        pbft_bytes bytes;
+        Witan__Block *b = NULL;
+        Witan__BlockHeader *h = NULL;
+        char why[LEDGER_WHY_SIZE];
+        if (pbft_block_at(node_driver_core(d), k, &bytes) != 0 ||
+            pbft_block_decode(bytes.data, bytes.size, &b, &h, why,
+                              sizeof why) != 0) {
+            /* The core builds h only when it holds every block below
+             * (consensus.md); nothing to hold if it does not. */
+            mempool_unpropose(&n->pool, k, k);
+            continue;
+        }
+        const struct built *own =
+            &r->built[k % WITAN_PIPELINE_DEPTH_MAX];
+        if (own->height != k ||
+            !(h->txs_root.len == WITAN_HASH_SIZE &&
+              memcmp(h->txs_root.data, own->txs_root, WITAN_HASH_SIZE) == 0)) {
+            mempool_unpropose(&n->pool, k, k);
+            hold_block(n, b);
+        }
+        witan__block_header__free_unpacked(h, NULL);
+        witan__block__free_unpacked(b, NULL);
+    }
+}
+
 static int build(void *ctx, struct node_driver *d, uint64_t height)
 {
     struct node *n = ctx;
+    struct replica *r = n->replica;
     node_metrics_proposal(n, height);
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    hold_in_flight(n, d, tip.height, height);
+    if (height > tip.height + 1)
+        WITAN_DEBUG("node", "building block %llu with %llu in flight",
+                    (unsigned long long)height,
+                    (unsigned long long)(height - tip.height - 1));
     /* The parameters in force for the block being built: governance may
      * have changed them at the last boundary (spec/governance.md). */
     const Witan__Params *params = ledger_params(n->l);
-    size_t count = mempool_select(&n->pool, n->l, params->block_tx_count_max,
+    size_t count = mempool_select(&n->pool, n->l, tip.height, height,
+                                  params->block_tx_count_max,
                                   params->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);
     /* Removal happens when the block is delivered, by hash: a proposal that
-     * never commits must leave the pool as it was. */
+     * never commits must leave the pool as it was, but for the note that
+     * this proposal holds them while it is in flight. */
+    mempool_propose_selected(&n->pool, height);
     mempool_clear_selection(&n->pool);
     /* One more slot than selected: room for a test build's mutation. */
     pbft_bytes *txs = calloc(count + 1, sizeof *txs);
@@ -604,6 +683,11 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     bool has_next = false;
     if (!err)
         err = ledger_next_validators_hash(n->l, height, &has_next, next_vs);
+    if (!err) {
+        r->built[height % WITAN_PIPELINE_DEPTH_MAX].height = height;
+        memcpy(r->built[height % WITAN_PIPELINE_DEPTH_MAX].txs_root, root,
+               WITAN_HASH_SIZE);
+    }
     if (!err)
         err = node_driver_propose(d, height, node_wall_ms(), root, txs,
                                   (uint32_t)count, has_next ? next_vs : NULL);
@@ -657,7 +741,11 @@ static uint64_t waiting(void *ctx)
     struct node *n = ctx;
     uint64_t count = 0;
     if (n->pool.count > 0) {
-        count = mempool_select(&n->pool, n->l, 1, SIZE_MAX, n->selection)
+        /* What this node's blocks in flight hold is spoken for. */
+        struct ledger_tip tip;
+        ledger_tip(n->l, &tip);
+        count = mempool_select(&n->pool, n->l, tip.height, UINT64_MAX, 1,
+                               SIZE_MAX, n->selection)
                     ? n->pool.count
                     : 0;
         mempool_clear_selection(&n->pool);

@@ -919,16 +919,6 @@ static int load_home(struct node *n, const char *home)
                             "validator set", path);
         return WITAN_EKEY;
     }
-    if (n->genesis->params->pipeline_depth != 1) {
-        /* With L > 1 a proposal would need to leave out the transactions
-         * of blocks still in flight, and validation to refuse them; until
-         * the node does both it runs L = 1 only, rather than risk a
-         * committed block it cannot execute. */
-        WITAN_ERROR("node", "genesis pipeline_depth is %u; this witand runs "
-                            "pipeline_depth 1 only",
-                    n->genesis->params->pipeline_depth);
-        return WITAN_EUNSUPPORTED;
-    }
     uint32_t positional = 0;
     for (uint32_t i = 0; i < n->cfg->peer_count; i++)
         positional += !node_peer_named(n->cfg->peers[i]);

@@ -23,9 +23,13 @@
  * decisions/s over the median plain tx/s.
  *
  *   bench_cluster [TX_COUNT]     runs 4 validators with blocks of 100, 1000
- *                                and 5000 transactions, then 7 validators,
+ *                                and 5000 transactions, then blocks of 100
+ *                                and 1000 with pipeline_depth 2 (up to two
+ *                                blocks in flight), then 7 validators,
  *                                then the alternating decision rounds
- *   bench_cluster TX_COUNT N B   runs N validators with blocks of B only
+ *   bench_cluster TX_COUNT N B [L]
+ *                                runs N validators with blocks of B only,
+ *                                pipeline_depth L (default 1)
  *   bench_cluster TX_COUNT decisions
  *                                runs the alternating decision rounds only
  */
@@ -51,6 +55,7 @@
 
 static char bin_dir[600], dir[300];
 static int base_port, nodes;
+static int depth = 1; /* genesis pipeline_depth */
 static int tx_count;
 static ProtobufCBinaryData *envs;
 static uint8_t (*hashes)[32];
@@ -484,7 +489,8 @@ static int run_config(int n, int block_max, double verify, bool decide,
     base_port = 22000 + (int)(getpid() % 500) * 10; /* below ephemeral ports */
     snprintf(cmd, sizeof cmd,
              "%s/witan testnet init --validators %d --dir %s --base-port %d "
-             "--chain-id bench --allow-no-fault-tolerance >/dev/null && "
+             "--chain-id bench --allow-no-fault-tolerance --pipeline-depth %d "
+             ">/dev/null && "
              "sed -i 's/\"block_tx_count_max\": 1000/\"block_tx_count_max\": %d/' "
              "%s/node*/genesis.json && "
              "sed -i 's/^nonce_window = .*/nonce_window = 1000000/; "
@@ -493,7 +499,7 @@ static int run_config(int n, int block_max, double verify, bool decide,
              "for i in $(seq 0 %d); do echo \"stream_listen = "
              "tcp://127.0.0.1:$((%d + 10 * i + 2))\" >> %s/node$i/config; "
              "done && %s/witan testnet start %s >/dev/null",
-             bin_dir, n, dir, base_port, block_max, dir,
+             bin_dir, n, dir, base_port, depth, block_max, dir,
              tx_count > 50000 ? tx_count : 50000, dir, n - 1, base_port, dir,
              bin_dir, dir);
     if (sh(cmd) != 0)
@@ -543,10 +549,10 @@ static int run_config(int n, int block_max, double verify, bool decide,
     }
     if (rate)
         *rate = sat.tps;
-    printf("  %s%2d validators, blocks <= %-5d  %7.0f tx/s (%.2f of verify)  "
-           "p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  |  at a tenth: "
-           "p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
-           label, n, block_max, sat.tps, sat.tps / verify, sat.p50_ms,
+    printf("  %s%2d validators, blocks <= %-5d L=%d  %7.0f tx/s (%.2f of "
+           "verify)  p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  |  at a "
+           "tenth: p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
+           label, n, block_max, depth, sat.tps, sat.tps / verify, sat.p50_ms,
            sat.p99_ms,
            sat.cpu_per_node * 100, light.p50_ms, light.p99_ms,
            sat.anon_kib_max / 1024);
@@ -629,6 +635,13 @@ int main(int argc, char **argv)
            "of it)\n",
            tx_count, CLIENTS, BATCH, BATCH_LIGHT, verify);
     int err = 0;
+    if (argc > 4)
+        depth = atoi(argv[4]);
+    if (depth < 1 || depth > WITAN_PIPELINE_DEPTH_MAX) {
+        fprintf(stderr, "bench: pipeline depth %d is not 1 to %d\n", depth,
+                WITAN_PIPELINE_DEPTH_MAX);
+        return 2;
+    }
     if (argc > 3)
         return run_config(atoi(argv[2]), atoi(argv[3]), verify, false, "",
                           NULL);
@@ -637,6 +650,10 @@ int main(int argc, char **argv)
     static const int blocks[] = {100, 1000, 5000};
     for (size_t i = 0; i < 3 && !err; i++)
         err = run_config(4, blocks[i], verify, false, "", NULL);
+    depth = 2;
+    for (size_t i = 0; i < 2 && !err; i++)
+        err = run_config(4, blocks[i], verify, false, "", NULL);
+    depth = 1;
     if (!err)
         err = run_config(7, 1000, verify, false, "", NULL);
     if (!err)

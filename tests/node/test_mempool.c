@@ -5,7 +5,9 @@
  * transaction sent again, a nonce held by another, selection in nonce order
  * whatever the arrival order, removal of what a block carried, and the check
  * a validator relies on to skip a signature: the pool must hold the exact
- * envelope bytes, not merely the same transaction hash.
+ * envelope bytes, not merely the same transaction hash; and pipelining:
+ * a block built while others are in flight leaves theirs out and goes on
+ * with the nonces past them.
  */
 #include <libgen.h>
 #include <setjmp.h>
@@ -107,7 +109,7 @@ static void test_select_in_nonce_order(void **state)
     for (size_t k = 0; k < sizeof arrival / sizeof arrival[0]; k++)
         assert_int_equal(add(&m, arrival[k], why, sizeof why), 0);
     struct ledger_tx *out[16];
-    size_t n = mempool_select(&m, w.l, 16, SIZE_MAX, out);
+    size_t n = mempool_select(&m, w.l, 0, 1, 16, SIZE_MAX, out);
     /* Nonces 1..4 (indexes 0..3) in order; nonce 6 waits behind the gap. */
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++)
@@ -117,6 +119,61 @@ static void test_select_in_nonce_order(void **state)
     assert_int_equal(m.count, 1);
     assert_non_null(mempool_find(&m, w.hash[5]));
     assert_null(mempool_find(&m, w.hash[0]));
+    mempool_free(&m);
+}
+
+static void expect_nonces(struct ledger_tx **out, size_t n, int first,
+                          int count)
+{
+    assert_int_equal(n, (size_t)count);
+    for (int i = 0; i < count; i++)
+        assert_memory_equal(out[i]->hash, w.hash[first + i], 32);
+}
+
+static void test_select_past_blocks_in_flight(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    struct ledger_tx *out[16];
+    assert_int_equal(mempool_init(&m, 16, 1 << 20), 0);
+    for (int k = 0; k < 6; k++) /* nonces 1..6 of one sender */
+        assert_int_equal(add(&m, k, why, sizeof why), 0);
+    /* Block 1 takes nonces 1 and 2 and is in flight (tip 0). */
+    expect_nonces(out, mempool_select(&m, w.l, 0, 1, 2, SIZE_MAX, out), 0, 2);
+    mempool_propose_selected(&m, 1);
+    mempool_clear_selection(&m);
+    /* Block 2 leaves them out and goes on from nonce 3. */
+    expect_nonces(out, mempool_select(&m, w.l, 0, 2, 16, SIZE_MAX, out), 2, 4);
+    mempool_propose_selected(&m, 2);
+    mempool_clear_selection(&m);
+    /* Everything is spoken for: nothing waits for a block 3. */
+    assert_int_equal(mempool_select(&m, w.l, 0, UINT64_MAX, 1, SIZE_MAX, out),
+                     0);
+    mempool_clear_selection(&m);
+    /* Block 2 built again (a new view): its own earlier proposal is no
+     * longer in flight, block 1 still is. */
+    expect_nonces(out, mempool_select(&m, w.l, 0, 2, 16, SIZE_MAX, out), 2, 4);
+    mempool_clear_selection(&m);
+    /* Block 1 replaced by another node's holding nonce 1 only: nonce 2 is
+     * free again and follows it. */
+    mempool_unpropose(&m, 1, 1);
+    mempool_hold(&m, mempool_find(&m, w.hash[0]));
+    expect_nonces(out, mempool_select(&m, w.l, 0, 2, 16, SIZE_MAX, out), 1, 5);
+    mempool_clear_selection(&m);
+    /* Without the hold nonce 1 is proposed again. */
+    expect_nonces(out, mempool_select(&m, w.l, 0, 2, 16, SIZE_MAX, out), 0, 6);
+    mempool_clear_selection(&m);
+    /* Block 1 commits with nonces 1 and 2: they leave, the rest keep
+     * their place in block 2. */
+    mempool_propose_selected(&m, 2);
+    mempool_mark(&m, w.hash[0]);
+    mempool_mark(&m, w.hash[1]);
+    mempool_remove_selected(&m);
+    mempool_unpropose(&m, 0, 1);
+    assert_int_equal(m.count, 4);
+    assert_int_equal(mempool_select(&m, w.l, 1, 3, 16, SIZE_MAX, out), 0);
+    mempool_clear_selection(&m);
     mempool_free(&m);
 }
 
@@ -218,6 +275,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bounds_and_repeats),
         cmocka_unit_test(test_nonce_held_by_another),
         cmocka_unit_test(test_select_in_nonce_order),
+        cmocka_unit_test(test_select_past_blocks_in_flight),
         cmocka_unit_test(test_holds_exact_bytes_only),
         cmocka_unit_test(test_drops_ring),
     };
