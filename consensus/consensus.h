@@ -406,6 +406,16 @@ int pbft_cert_check(const char *chain_id, enum pbft_sig_scheme scheme,
                     const wcrypto_pubkey *validators, uint32_t n,
                     const pbft_cert *cert, char *why, size_t why_size);
 
+/* pbft_cert_check given `known` (may be NULL), a certificate of the same
+ * vote already found valid under the same validators: a signature equal
+ * to known's by the same signer is not checked again (Ed25519 signatures
+ * are deterministic, so each validator's vote has one signature). The
+ * verdict is pbft_cert_check's. */
+int pbft_cert_check_known(const char *chain_id, enum pbft_sig_scheme scheme,
+                          const wcrypto_pubkey *validators, uint32_t n,
+                          const pbft_cert *cert, const pbft_cert *known,
+                          char *why, size_t why_size);
+
 /* The longest signer bitmap: one bit per validator. */
 #define PBFT_SIGNERS_SIZE_MAX ((WITAN_VALIDATOR_COUNT_MAX + 7) / 8)
 

@@ -281,6 +281,15 @@ int pbft_cert_check(const char *chain_id, enum pbft_sig_scheme scheme,
                        why_size);
 }
 
+int pbft_cert_check_known(const char *chain_id, enum pbft_sig_scheme scheme,
+                          const wcrypto_pubkey *validators, uint32_t n,
+                          const pbft_cert *cert, const pbft_cert *known,
+                          char *why, size_t why_size)
+{
+    return cert_verify(chain_id, scheme, validators, n, cert, known, why,
+                       why_size);
+}
+
 /* --- state ------------------------------------------------------------------ */
 
 typedef struct buf {

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "consensus/consensus.h"
 #include "contracts/contracts.h"
 #include "ledger/ledger.h"
 
@@ -24,6 +25,9 @@ struct ledger_vset {
 struct ledger;
 /* Puts `p` in force (l->params and what other threads read of it). */
 void params_in_force(struct ledger *l, const Witan__Params *p);
+
+/* Certificates whose verdict a ledger remembers (struct ledger). */
+#define LEDGER_CERT_CACHE_COUNT 16
 
 struct ledger {
     store *s;
@@ -58,6 +62,17 @@ struct ledger {
         struct infer_model *model;
     } model_cache[WITAN_MODEL_CACHE_COUNT];
     uint32_t model_cache_next;
+    /* Certificates found valid lately, with a digest of the set they
+     * were checked against: a block's certificate is checked when it is
+     * applied and returns as the results of block h + L, checked when
+     * that proposal is judged and again when it is applied. A signature
+     * of one of them is not checked again (pbft_cert_check_known); the
+     * verdicts are the same. */
+    struct ledger_cert_ok {
+        uint8_t set[WITAN_HASH_SIZE];
+        pbft_cert cert;
+    } cert_ok[LEDGER_CERT_CACHE_COUNT];
+    uint32_t cert_ok_next;
     /* Decision contracts: the runtime, loaded modules by id, the block's
      * next decision and event sequences, and the transaction being
      * applied (its hash, sender and height; runs so far). */

@@ -345,37 +345,76 @@ void ledger_close(ledger *l)
 
 /* --- votes and certificates ---------------------------------------------------- */
 
-int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
-                      uint32_t validator_count,
-                      const Witan__CommitCertificate *cert, uint64_t height,
-                      const uint8_t hash[WITAN_HASH_SIZE], char *why,
-                      size_t why_size)
+/* The certificate decoded as the replicas decode it, and for (height,
+ * hash). */
+static int cert_decode(const Witan__CommitCertificate *cert, uint64_t height,
+                       const uint8_t hash[WITAN_HASH_SIZE], pbft_cert *c,
+                       char *why, size_t why_size)
 {
     /* The consensus module's decoder and check: the ledger must refuse
      * exactly what the replicas refuse, or a certified block could halt it. */
-    pbft_cert c;
     char inner[LEDGER_WHY_SIZE];
-    int err = pbft_cert_from_proto(cert, &c, inner, sizeof inner);
+    int err = pbft_cert_from_proto(cert, c, inner, sizeof inner);
     if (err) {
         WHY("certificate for block %llu: %s", (unsigned long long)height,
             inner);
         return err;
     }
-    if (c.height != height || memcmp(c.block_hash, hash, WITAN_HASH_SIZE) != 0) {
+    if (c->height != height ||
+        memcmp(c->block_hash, hash, WITAN_HASH_SIZE) != 0) {
         WHY("certificate is not for block %llu", (unsigned long long)height);
         return WITAN_EINVAL;
     }
-    err = pbft_cert_check(chain_id, PBFT_SIG_ED25519, validators,
-                          validator_count, &c, inner, sizeof inner);
-    if (err) {
+    return WITAN_OK;
+}
+
+static int cert_signatures(const char *chain_id,
+                           const wcrypto_pubkey *validators,
+                           uint32_t validator_count, const pbft_cert *c,
+                           const pbft_cert *known, char *why, size_t why_size)
+{
+    char inner[LEDGER_WHY_SIZE];
+    if (pbft_cert_check_known(chain_id, PBFT_SIG_ED25519, validators,
+                              validator_count, c, known, inner,
+                              sizeof inner) != 0) {
         WHY("%s", inner);
         return WITAN_ESIG;
     }
     return WITAN_OK;
 }
 
-/* Against the set in force at `height` (governance.md section 7). */
-static int cert_verify(const ledger *l, store_txn *txn,
+int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,
+                      uint32_t validator_count,
+                      const Witan__CommitCertificate *cert, uint64_t height,
+                      const uint8_t hash[WITAN_HASH_SIZE], char *why,
+                      size_t why_size)
+{
+    pbft_cert c;
+    int err = cert_decode(cert, height, hash, &c, why, why_size);
+    return err ? err
+               : cert_signatures(chain_id, validators, validator_count, &c,
+                                 NULL, why, why_size);
+}
+
+/* A digest of a validator set's keys: a remembered certificate counts
+ * only under the set it was checked against. */
+static void set_digest(const struct ledger_vset *v,
+                       uint8_t out[WITAN_HASH_SIZE])
+{
+    wcrypto_hasher h;
+    wcrypto_hasher_init(&h, "witan/local/cert-set");
+    for (uint32_t i = 0; i < v->count; i++) {
+        uint8_t size = v->keys[i].size;
+        wcrypto_hasher_update(&h, &size, 1);
+        wcrypto_hasher_update(&h, v->keys[i].bytes, size);
+    }
+    wcrypto_hasher_final(&h, out);
+}
+
+/* Against the set in force at `height` (governance.md section 7). A
+ * signature the ledger found valid in a certificate of the same vote
+ * lately is not checked again (struct ledger, cert_ok). */
+static int cert_verify(ledger *l, store_txn *txn,
                        const Witan__CommitCertificate *cert, uint64_t height,
                        const uint8_t hash[WITAN_HASH_SIZE], char *why,
                        size_t why_size)
@@ -387,11 +426,31 @@ static int cert_verify(const ledger *l, store_txn *txn,
             (unsigned long long)height, witan_err_message(err));
         return err;
     }
-    return ledger_cert_check(l->g->chain_id, v.keys, v.count, cert, height,
-                             hash, why, why_size);
+    pbft_cert c;
+    if ((err = cert_decode(cert, height, hash, &c, why, why_size)) != 0)
+        return err;
+    uint8_t set[WITAN_HASH_SIZE];
+    set_digest(&v, set);
+    const pbft_cert *known = NULL;
+    for (uint32_t i = 0; i < LEDGER_CERT_CACHE_COUNT && !known; i++) {
+        const struct ledger_cert_ok *e = &l->cert_ok[i];
+        if (e->cert.height == c.height && e->cert.view == c.view &&
+            memcmp(e->cert.block_hash, c.block_hash, WITAN_HASH_SIZE) == 0 &&
+            memcmp(e->set, set, WITAN_HASH_SIZE) == 0)
+            known = &e->cert;
+    }
+    err = cert_signatures(l->g->chain_id, v.keys, v.count, &c, known, why,
+                          why_size);
+    if (!err && !(known && (c.signers & ~known->signers) == 0)) {
+        struct ledger_cert_ok *e =
+            &l->cert_ok[l->cert_ok_next++ % LEDGER_CERT_CACHE_COUNT];
+        memcpy(e->set, set, WITAN_HASH_SIZE);
+        e->cert = c;
+    }
+    return err;
 }
 
-int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
+int ledger_cert_verify(ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size)
 {

@@ -223,7 +223,7 @@ int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
 
 /* 0 when cert is a valid commit certificate of (height, hash) for this
  * chain's validator set; WITAN_ESIG / WITAN_EINVAL with `why`. */
-int ledger_cert_verify(const ledger *l, const Witan__CommitCertificate *cert,
+int ledger_cert_verify(ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size);
 

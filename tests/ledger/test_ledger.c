@@ -95,6 +95,53 @@ static void test_cert_canonical(void **state)
     free_world(w);
 }
 
+/* A certificate's signatures are checked once: the ledger remembers the
+ * ones it found valid, and a copy with one byte of a signature changed is
+ * still refused after the valid one was accepted, and before and after
+ * the remembered one is accepted again. */
+static void test_cert_remembered(void **state)
+{
+    (void)state;
+    struct world *w = new_world("cert-cache");
+    struct ledger_block blk;
+    struct ledger_tip tip;
+    char why[WHY_SIZE];
+    ledger_tip(w->l, &tip);
+    assert_int_equal(ledger_block_build(w->l, NULL, 0, tip.time_ms + 1000, 0,
+                                        0, &blk),
+                     0);
+    uint8_t digest[32], sig[64], bad[64], signers = 1;
+    wcrypto_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
+    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    memcpy(bad, sig, 64);
+    bad[10] ^= 0x01;
+    ProtobufCBinaryData good_sig = {64, sig}, bad_sig = {64, bad};
+    Witan__CommitCertificate cert = WITAN__COMMIT_CERTIFICATE__INIT;
+    cert.height = blk.height;
+    cert.block_hash = (ProtobufCBinaryData){32, blk.hash};
+    cert.signers = (ProtobufCBinaryData){1, &signers};
+    cert.n_signatures = 1;
+    for (int round = 0; round < 3; round++) {
+        cert.signatures = &bad_sig;
+        assert_int_equal(
+            ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
+            WITAN_ESIG);
+        assert_non_null(strstr(why, "signature"));
+        cert.signatures = &good_sig;
+        assert_int_equal(
+            ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
+            0);
+    }
+    /* Remembered for its vote only: the same signature for another view
+     * is not a signature of that vote. */
+    cert.view = 1;
+    assert_int_equal(
+        ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
+        WITAN_ESIG);
+    ledger_block_free(&blk);
+    free_world(w);
+}
+
 /* A block's signatures checked on a pool of threads (ledger_set_pool):
  * the verdict and the message, the first bad transaction in block order
  * named, are those of one thread, wherever the bad ones are and however
@@ -1401,6 +1448,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stateless_refusals),
         cmocka_unit_test(test_cert_canonical),
+        cmocka_unit_test(test_cert_remembered),
         cmocka_unit_test(test_txs_root_covers_signatures),
         cmocka_unit_test(test_block_canonical),
         cmocka_unit_test(test_stateful_refusals_and_receipts),
