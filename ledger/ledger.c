@@ -32,6 +32,8 @@ const uint8_t *ledger_genesis_hash_of(const ledger *l)
 }
 void ledger_tip(const ledger *l, struct ledger_tip *out) { *out = l->tip; }
 
+uint64_t ledger_height(const ledger *l) { return l->tip.height; }
+
 void ledger_account_free(Witan__Account *a)
 {
     if (a)

@@ -93,6 +93,8 @@ struct ledger_tip {
     wcrypto_history history; /* over blocks 1..height */
 };
 void ledger_tip(const ledger *l, struct ledger_tip *out);
+/* The tip's height alone (0 before the first block). Never fails. */
+uint64_t ledger_height(const ledger *l);
 
 /* --- transactions ---------------------------------------------------------------- */
 

@@ -19,6 +19,9 @@ struct mempool {
     uint8_t *selected;     /* per entry, MEMPOOL_*, for the block built */
     uint64_t *proposed;    /* per entry, height of this node's last
                               proposal holding it (0: none) */
+    uint64_t *applied;     /* per entry, its sender's applied nonce when
+                              the ledger was at applied_at − 1 */
+    uint64_t *applied_at;
     uint32_t count, count_max;
     uint64_t size, size_max;
     uint32_t *by_hash, *by_nonce; /* open addressing, entry index + 1 */

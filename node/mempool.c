@@ -77,10 +77,12 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     m->txs = calloc(count_max, sizeof *m->txs);
     m->selected = calloc(count_max, sizeof *m->selected);
     m->proposed = calloc(count_max, sizeof *m->proposed);
+    m->applied = calloc(count_max, sizeof *m->applied);
+    m->applied_at = calloc(count_max, sizeof *m->applied_at);
     m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
     m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
-    if (!m->txs || !m->selected || !m->proposed || !m->by_hash ||
-        !m->by_nonce) {
+    if (!m->txs || !m->selected || !m->proposed || !m->applied ||
+        !m->applied_at || !m->by_hash || !m->by_nonce) {
         mempool_free(m);
         return WITAN_ENOMEM;
     }
@@ -94,6 +96,8 @@ void mempool_free(struct mempool *m)
     free(m->txs);
     free(m->selected);
     free(m->proposed);
+    free(m->applied);
+    free(m->applied_at);
     free(m->by_hash);
     free(m->by_nonce);
     memset(m, 0, sizeof *m);
@@ -163,6 +167,7 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     /* Blocks are built from the bytes and checked again from them. */
     ledger_tx_shed(&m->txs[idx]);
     m->proposed[idx] = 0;
+    m->applied_at[idx] = 0;
     m->size += m->txs[idx].size;
     index_insert(m->by_hash, m->table_cap,
                  hash_bytes(m->txs[idx].hash, WITAN_HASH_SIZE), idx);
@@ -178,6 +183,19 @@ static bool in_flight(const struct mempool *m, uint32_t i, uint64_t lo,
 {
     return m->selected[i] == MEMPOOL_IN_FLIGHT ||
            (m->proposed[i] > lo && m->proposed[i] < hi);
+}
+
+/* The sender's last applied nonce, read once per ledger height: only a
+ * block changes it, and a node asks before every round. */
+static uint64_t applied_nonce(struct mempool *m, ledger *l, uint32_t i)
+{
+    uint64_t at = ledger_height(l) + 1;
+    if (m->applied_at[i] != at) {
+        if (ledger_account_nonce(l, m->txs[i].sender, &m->applied[i]) != 0)
+            m->applied[i] = 0;
+        m->applied_at[i] = at;
+    }
+    return m->applied[i];
 }
 
 /*
@@ -200,9 +218,7 @@ size_t mempool_select(struct mempool *m, ledger *l, uint64_t lo, uint64_t hi,
                 size + tx->size > size_max ||
                 tx->size > ledger_params(l)->tx_size_max)
                 continue;
-            uint64_t applied;
-            if (ledger_account_nonce(l, tx->sender, &applied) != 0)
-                applied = 0;
+            uint64_t applied = applied_nonce(m, l, i);
             /* The previous nonce must be applied, in flight or already
              * in this block. */
             if (tx->nonce != applied + 1) {
@@ -231,6 +247,8 @@ void mempool_remove_selected(struct mempool *m)
             ledger_tx_release(&m->txs[i]);
         } else {
             m->proposed[j] = m->proposed[i];
+            m->applied[j] = m->applied[i];
+            m->applied_at[j] = m->applied_at[i];
             m->txs[j++] = m->txs[i];
         }
     }

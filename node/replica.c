@@ -742,9 +742,8 @@ static uint64_t waiting(void *ctx)
     uint64_t count = 0;
     if (n->pool.count > 0) {
         /* What this node's blocks in flight hold is spoken for. */
-        struct ledger_tip tip;
-        ledger_tip(n->l, &tip);
-        count = mempool_select(&n->pool, n->l, tip.height, UINT64_MAX, 1,
+        count = mempool_select(&n->pool, n->l, ledger_height(n->l),
+                               UINT64_MAX, 1,
                                SIZE_MAX, n->selection)
                     ? n->pool.count
                     : 0;
