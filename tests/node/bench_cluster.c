@@ -7,7 +7,9 @@
  *
  * Saturation: every client keeps a window of requests uncommitted (about
  * three blocks' worth in all) and sends the next as soon as its oldest
- * commits. Light load: a tenth of the saturation rate, evenly spaced.
+ * commits. Light load: a tenth of the saturation rate, evenly spaced,
+ * submitted over nng REQ/REP, then again over the stream API (its own
+ * row: the client's transport is not the node's).
  * Latency of a transaction: from the moment its batch was sent to the
  * moment the node it was sent to first reported a height that includes it
  * (a watcher per node polls its status every millisecond over the stream
@@ -137,7 +139,24 @@ static void *watcher(void *p)
 struct client_arg {
     int k, batch;
     double rate; /* transactions per second for this client; 0: flat out */
+    bool stream; /* submit over the stream API instead of nng REQ/REP */
 };
+
+/* One submission over the stream API: the request frame, its answer. */
+static Witan__Response *stream_rpc(struct node_links *k,
+                                   const Witan__Request *req, uint64_t id)
+{
+    if (nt_stream_queue(k, id, req) != 0)
+        return NULL;
+    node_links_flush(k);
+    uint64_t got;
+    Witan__Response *r = nt_stream_answer(k, 10000, &got);
+    if (r && got != id) {
+        witan__response__free_unpacked(r, NULL);
+        r = NULL;
+    }
+    return r;
+}
 
 /* Waits until the oldest of the client's outstanding requests committed:
  * asked again whenever node 0 moved on, and every few milliseconds. */
@@ -164,6 +183,18 @@ static void *client(void *p)
     nng_socket sock;
     if (!dial(a->k % nodes, &sock))
         return NULL;
+    struct node_links *k = NULL;
+    if (a->stream) {
+        char url[64];
+        snprintf(url, sizeof url, "tcp://127.0.0.1:%d",
+                 base_port + 10 * (a->k % nodes) + 2);
+        k = nt_links_to(url, 8 + (size_t)NODE_FRAME_SIZE_MAX, 64);
+        if (!k) {
+            nng_close(sock);
+            return NULL;
+        }
+    }
+    uint64_t next_id = 1;
     int ring[WINDOW_MAX], head = 0, count = 0;
     double start = nt_now_s();
     for (int i = a->k * a->batch; i < tx_count; i += CLIENTS * a->batch) {
@@ -189,7 +220,8 @@ static void *client(void *p)
         double t = nt_now_s();
         for (int j = 0; j < n; j++)
             sent_at[i + j] = t;
-        Witan__Response *r = nt_rpc(sock, &req);
+        Witan__Response *r =
+            k ? stream_rpc(k, &req, next_id++) : nt_rpc(sock, &req);
         double acked = nt_now_s();
         for (int j = 0; j < n; j++)
             acked_at[i + j] = acked;
@@ -197,6 +229,8 @@ static void *client(void *p)
             witan__response__free_unpacked(r, NULL);
         ring[(head + count++) % WINDOW_MAX] = i + n - 1;
     }
+    if (k)
+        node_links_close(k);
     nng_close(sock);
     return NULL;
 }
@@ -302,8 +336,9 @@ static bool phases_of(struct phases *out)
     return true;
 }
 
-/* One load run: all transactions at `rate` (0: flat out). */
-static int run_load(double rate, struct result *out)
+/* One load run: all transactions at `rate` (0: flat out), submitted over
+ * nng REQ/REP or the stream API. */
+static int run_load(double rate, bool stream, struct result *out)
 {
     memset(seen_at, 0, sizeof seen_at);
     double cpu0[64];
@@ -322,7 +357,7 @@ static int run_load(double rate, struct result *out)
     double start = nt_now_s();
     for (int k = 0; k < CLIENTS; k++) {
         args[k] = (struct client_arg){k, rate > 0 ? BATCH_LIGHT : BATCH,
-                                      rate / CLIENTS};
+                                      rate / CLIENTS, stream};
         pthread_create(&c[k], NULL, client, &args[k]);
     }
     for (int k = 0; k < CLIENTS; k++)
@@ -476,6 +511,26 @@ static uint64_t decisions_held(void)
     return count;
 }
 
+/* Where the time of a light run went, if the nodes reported it. */
+static void print_phases(const char *label, const char *method,
+                         const struct result *light)
+{
+    if (!light->have_phases)
+        return;
+    double nodes_ms = light->admission_to_proposal_ms +
+                      light->proposal_to_commit_ms +
+                      light->commit_to_durable_ms;
+    printf("  %s    at a tenth, %s, where the time goes (means, ms): client "
+           "to admission %.1f, admission to proposal %.1f, proposal to "
+           "commit %.1f, commit to durable %.1f, durable to the client "
+           "seeing it at its node %.1f (a watcher polls each node's "
+           "status every ms; mean %.1f)\n",
+           label, method, light->to_admission_ms,
+           light->admission_to_proposal_ms, light->proposal_to_commit_ms,
+           light->commit_to_durable_ms,
+           light->mean_ms - light->to_admission_ms - nodes_ms, light->mean_ms);
+}
+
 /* Runs one configuration and prints its line; `rate` (may be NULL) gets
  * its saturation rate: tx/s, or for a decision run decisions/s. */
 static int run_config(int n, int block_max, double verify, bool decide,
@@ -519,12 +574,18 @@ static int run_config(int n, int block_max, double verify, bool decide,
         return 1;
     }
     make_load(setup);
-    struct result sat, light;
-    int err = run_load(0, &sat);
+    struct result sat, light, light_stream;
+    int err = run_load(0, false, &sat);
     uint64_t decisions = decide && !err ? decisions_held() : 0;
     if (!err) {
         make_load(setup + tx_count);
-        err = run_load(sat.tps / 10, &light);
+        err = run_load(sat.tps / 10, false, &light);
+    }
+    /* The same light load once more with the clients on the stream API
+     * (a row of its own: the method differs). */
+    if (!err && !decide) {
+        make_load(setup + 2 * tx_count);
+        err = run_load(sat.tps / 10, true, &light_stream);
     }
     snprintf(cmd, sizeof cmd,
              "%s/witan testnet stop %s >/dev/null; rm -rf %s", bin_dir, dir,
@@ -556,20 +617,11 @@ static int run_config(int n, int block_max, double verify, bool decide,
            sat.p99_ms,
            sat.cpu_per_node * 100, light.p50_ms, light.p99_ms,
            sat.anon_kib_max / 1024);
-    if (light.have_phases) {
-        double nodes_ms = light.admission_to_proposal_ms +
-                          light.proposal_to_commit_ms +
-                          light.commit_to_durable_ms;
-        printf("  %s    at a tenth, where the time goes (means, ms): client "
-               "to admission %.1f, admission to proposal %.1f, proposal to "
-               "commit %.1f, commit to durable %.1f, durable to the client "
-               "seeing it at its node %.1f (a watcher polls each node's "
-               "status every ms; mean %.1f)\n",
-               label, light.to_admission_ms, light.admission_to_proposal_ms,
-               light.proposal_to_commit_ms, light.commit_to_durable_ms,
-               light.mean_ms - light.to_admission_ms - nodes_ms,
-               light.mean_ms);
-    }
+    print_phases(label, "nng REQ/REP clients", &light);
+    printf("  %s    at a tenth, clients on the stream API instead: p50 %5.1f "
+           "ms  p99 %5.1f ms\n",
+           label, light_stream.p50_ms, light_stream.p99_ms);
+    print_phases(label, "stream API clients", &light_stream);
     fflush(stdout);
     return 0;
 }
