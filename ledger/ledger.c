@@ -452,6 +452,23 @@ static int cert_verify(ledger *l, store_txn *txn,
     return err;
 }
 
+int ledger_cert_vouch(ledger *l, const Witan__CommitCertificate *cert,
+                      uint64_t height)
+{
+    struct ledger_vset v;
+    pbft_cert c;
+    int err = vset_at(l, NULL, height, &v);
+    if (!err)
+        err = pbft_cert_from_proto(cert, &c, NULL, 0);
+    if (err)
+        return err;
+    struct ledger_cert_ok *e =
+        &l->cert_ok[l->cert_ok_next++ % LEDGER_CERT_CACHE_COUNT];
+    set_digest(&v, e->set);
+    e->cert = c;
+    return WITAN_OK;
+}
+
 int ledger_cert_verify(ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size)

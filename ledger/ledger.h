@@ -229,6 +229,15 @@ int ledger_cert_verify(ledger *l, const Witan__CommitCertificate *cert,
                        uint64_t height, const uint8_t hash[WITAN_HASH_SIZE],
                        char *why, size_t why_size);
 
+/* The caller checked every signature of `cert` (a certificate of block
+ * `height`) itself: the consensus core that built it from commits it
+ * verified, or checked it in a state transfer. The ledger takes them as
+ * found valid (ledger_cert_verify does not check them again); whether the
+ * certificate is a quorum for the block is still checked where it is
+ * used. WITAN_EDECODE for a certificate that does not decode. */
+int ledger_cert_vouch(ledger *l, const Witan__CommitCertificate *cert,
+                      uint64_t height);
+
 /* The same rule for a validator set given by itself (an auditor's, from a
  * genesis): what ledger_cert_verify checks, ledger_cert_verify calls. */
 int ledger_cert_check(const char *chain_id, const wcrypto_pubkey *validators,

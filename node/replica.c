@@ -480,6 +480,12 @@ static int deliver(void *ctx, const pbft_action *a,
     struct ledger_apply_stats stats;
     int64_t durable_us = 0;
     char why[LEDGER_WHY_SIZE];
+    /* The core built or checked the certificate, every signature of it,
+     * on this node: the ledger does not check them a second time. */
+    if (!err && ledger_cert_vouch(n->l, cert, a->height) != 0)
+        WITAN_DEBUG("node", "certificate of block %llu not vouched for: "
+                            "the ledger checks it",
+                    (unsigned long long)a->height);
     if (!err) {
         err = ledger_block_apply(n->l, a->data.data, a->data.size, cert,
                                  verify, &stats, why, sizeof why);

@@ -96,9 +96,9 @@ static void test_cert_canonical(void **state)
 }
 
 /* A certificate's signatures are checked once: the ledger remembers the
- * ones it found valid, and a copy with one byte of a signature changed is
- * still refused after the valid one was accepted, and before and after
- * the remembered one is accepted again. */
+ * ones it found valid (or a caller vouched for), and a copy with one byte
+ * of a signature changed is still refused after the valid one was
+ * accepted, and before and after the remembered one is accepted again. */
 static void test_cert_remembered(void **state)
 {
     (void)state;
@@ -135,6 +135,18 @@ static void test_cert_remembered(void **state)
     /* Remembered for its vote only: the same signature for another view
      * is not a signature of that vote. */
     cert.view = 1;
+    assert_int_equal(
+        ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
+        WITAN_ESIG);
+    /* Vouched for by the caller (the consensus core checked it): taken as
+     * it is, those signature bytes only; any other is checked. */
+    cert.view = 2;
+    cert.signatures = &bad_sig;
+    assert_int_equal(ledger_cert_vouch(w->l, &cert, blk.height), 0);
+    assert_int_equal(
+        ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
+        0);
+    cert.signatures = &good_sig;
     assert_int_equal(
         ledger_cert_verify(w->l, &cert, blk.height, blk.hash, why, WHY_SIZE),
         WITAN_ESIG);
