@@ -21,6 +21,21 @@
 #include "tests/ledger/world.h"
 
 
+/* An empty block on the tip and the world's validator's signature of its
+ * vote (view 0). */
+static void signed_empty_block(struct world *w, struct ledger_block *blk,
+                               uint8_t sig[64])
+{
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    assert_int_equal(ledger_block_build(w->l, NULL, 0, tip.time_ms + 1000, 0,
+                                        0, blk),
+                     0);
+    uint8_t digest[32];
+    wcrypto_vote_digest("witan-test", blk->height, 0, blk->hash, digest);
+    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+}
+
 /* Every non-canonical form of a valid certificate is refused by the
  * ledger with a reason, through the same decoder the replicas use; the
  * canonical one is then accepted. A form one accepts and the other refuses
@@ -30,15 +45,9 @@ static void test_cert_canonical(void **state)
     (void)state;
     struct world *w = new_world("certs");
     struct ledger_block blk;
-    struct ledger_tip tip;
     char why[WHY_SIZE];
-    ledger_tip(w->l, &tip);
-    assert_int_equal(ledger_block_build(w->l, NULL, 0, tip.time_ms + 1000, 0,
-                                        0, &blk),
-                     0);
-    uint8_t digest[32], sig[64];
-    wcrypto_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
-    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    uint8_t sig[64];
+    signed_empty_block(w, &blk, sig);
     ProtobufCBinaryData sigs[2] = {{64, sig}, {64, sig}};
     uint8_t bitmap[2] = {1, 0}, zero = 0;
     ProtobufCMessageUnknownField unknown = {15, PROTOBUF_C_WIRE_TYPE_VARINT,
@@ -104,15 +113,9 @@ static void test_cert_remembered(void **state)
     (void)state;
     struct world *w = new_world("cert-cache");
     struct ledger_block blk;
-    struct ledger_tip tip;
     char why[WHY_SIZE];
-    ledger_tip(w->l, &tip);
-    assert_int_equal(ledger_block_build(w->l, NULL, 0, tip.time_ms + 1000, 0,
-                                        0, &blk),
-                     0);
-    uint8_t digest[32], sig[64], bad[64], signers = 1;
-    wcrypto_vote_digest("witan-test", blk.height, 0, blk.hash, digest);
-    assert_int_equal(wcrypto_sign(&w->validator, digest, sig), 0);
+    uint8_t sig[64], bad[64], signers = 1;
+    signed_empty_block(w, &blk, sig);
     memcpy(bad, sig, 64);
     bad[10] ^= 0x01;
     ProtobufCBinaryData good_sig = {64, sig}, bad_sig = {64, bad};
