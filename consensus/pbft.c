@@ -1581,7 +1581,11 @@ static int maybe_propose(pbft *r)
         return 0;
     if (h > r->L && r->executed < h - r->L)
         return 0;
-    if (r->requests == 0 && !results_owed(r, h))
+    /* A block made only to certify results waits until the block before
+     * it has executed: pipelined, such empty blocks would hold the slots
+     * that the next transaction to arrive needs (with L = 1 the wait is
+     * there anyway). */
+    if (r->requests == 0 && !(results_owed(r, h) && r->executed + 1 >= h))
         return 0;
     if (!can_propose(r, h))
         return 0;
