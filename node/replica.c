@@ -377,16 +377,15 @@ static bool validate(void *ctx, const pbft_action *a)
 /* Marks for removal the pooled transactions whose nonce a transaction of
  * committed block b took (another transaction, since the pool holds one per
  * nonce) and lists them in drops (b->n_txs of room). Only a block
- * transaction the pool does not hold can displace one, so the usual block
- * costs a lookup per transaction. */
+ * transaction the pool does not hold (held_by_pool[i] false) can displace
+ * one, so the usual block costs nothing here. */
 static size_t displaced(struct node *n, const Witan__Block *b,
-                        struct node_drop *drops)
+                        const bool *held_by_pool, struct node_drop *drops)
 {
     size_t k = 0;
     for (size_t i = 0; i < b->n_txs; i++) {
         const ProtobufCBinaryData *env = &b->txs[i];
-        uint8_t hash[WITAN_HASH_SIZE];
-        if (mempool_holds(&n->pool, env->data, env->len, hash))
+        if (held_by_pool[i])
             continue;
         struct ledger_tx tx;
         char why[LEDGER_WHY_SIZE];
@@ -454,16 +453,19 @@ static int deliver(void *ctx, const pbft_action *a,
     uint8_t (*hashes)[WITAN_HASH_SIZE] =
         calloc(b->n_txs ? b->n_txs : 1, WITAN_HASH_SIZE);
     struct node_drop *drops = calloc(b->n_txs ? b->n_txs : 1, sizeof *drops);
-    if (!hashes || !drops) {
+    bool *held = calloc(b->n_txs ? b->n_txs : 1, sizeof *held);
+    if (!hashes || !drops || !held) {
         free(hashes);
         free(drops);
+        free(held);
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
     }
-    for (size_t i = 0; i < b->n_txs; i++)
-        all_known = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
-                                  hashes[i]) &&
-                    all_known;
+    for (size_t i = 0; i < b->n_txs; i++) {
+        held[i] = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
+                                hashes[i]);
+        all_known = all_known && held[i];
+    }
     bool verify = !all_known && !was_validated(r, a->block_hash);
 
     uint8_t *cert_bytes;
@@ -502,7 +504,7 @@ static int deliver(void *ctx, const pbft_action *a,
     if (!err) {
         for (size_t i = 0; i < b->n_txs; i++)
             mempool_mark(&n->pool, hashes[i]);
-        size_t drop_count = displaced(n, b, drops);
+        size_t drop_count = displaced(n, b, held, drops);
         mempool_remove_selected(&n->pool);
         /* Left in the pool: proposals of this node at this height or below
          * that lost to another block. */
@@ -522,6 +524,7 @@ static int deliver(void *ctx, const pbft_action *a,
         log_committed(b, &stats);
     free(hashes);
     free(drops);
+    free(held);
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;
@@ -640,17 +643,16 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     struct node *n = ctx;
     struct replica *r = n->replica;
     node_metrics_proposal(n, height);
-    struct ledger_tip tip;
-    ledger_tip(n->l, &tip);
-    hold_in_flight(n, d, tip.height, height);
-    if (height > tip.height + 1)
+    uint64_t tip = ledger_height(n->l);
+    hold_in_flight(n, d, tip, height);
+    if (height > tip + 1)
         WITAN_DEBUG("node", "building block %llu with %llu in flight",
                     (unsigned long long)height,
-                    (unsigned long long)(height - tip.height - 1));
+                    (unsigned long long)(height - tip - 1));
     /* The parameters in force for the block being built: governance may
      * have changed them at the last boundary (spec/governance.md). */
     const Witan__Params *params = ledger_params(n->l);
-    size_t count = mempool_select(&n->pool, n->l, tip.height, height,
+    size_t count = mempool_select(&n->pool, n->l, tip, height,
                                   params->block_tx_count_max,
                                   params->block_size_max - WITAN_HEADER_SIZE_MAX,
                                   n->selection);

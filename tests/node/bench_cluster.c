@@ -99,6 +99,22 @@ static bool dial(int node, nng_socket *sock)
     return nt_dial(addr, sock);
 }
 
+/* One request over the stream API: the frame, then its answer. */
+static Witan__Response *stream_rpc(struct node_links *k,
+                                   const Witan__Request *req, uint64_t id)
+{
+    if (nt_stream_queue(k, id, req) != 0)
+        return NULL;
+    node_links_flush(k);
+    uint64_t got;
+    Witan__Response *r = nt_stream_answer(k, 10000, &got);
+    if (r && got != id) {
+        witan__response__free_unpacked(r, NULL);
+        r = NULL;
+    }
+    return r;
+}
+
 /* Polls one node's height and notes when it first reported each: on the
  * stream API (run_config gives node i one on P+10i+2), whose requests cost the node a few
  * microseconds, so that polling every millisecond takes little from the
@@ -113,12 +129,9 @@ static void *watcher(void *p)
     Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
-    uint64_t last = 0, id;
+    uint64_t last = 0, id = 0;
     while (atomic_load(&watching)) {
-        if (nt_stream_queue(k, 0, &req) != 0)
-            break;
-        node_links_flush(k);
-        Witan__Response *r = nt_stream_answer(k, 5000, &id);
+        Witan__Response *r = stream_rpc(k, &req, ++id);
         if (!r)
             break;
         uint64_t h = r->status ? r->status->height : 0;
@@ -142,21 +155,6 @@ struct client_arg {
     bool stream; /* submit over the stream API instead of nng REQ/REP */
 };
 
-/* One submission over the stream API: the request frame, its answer. */
-static Witan__Response *stream_rpc(struct node_links *k,
-                                   const Witan__Request *req, uint64_t id)
-{
-    if (nt_stream_queue(k, id, req) != 0)
-        return NULL;
-    node_links_flush(k);
-    uint64_t got;
-    Witan__Response *r = nt_stream_answer(k, 10000, &got);
-    if (r && got != id) {
-        witan__response__free_unpacked(r, NULL);
-        r = NULL;
-    }
-    return r;
-}
 
 /* Waits until the oldest of the client's outstanding requests committed:
  * asked again whenever node 0 moved on, and every few milliseconds. */
