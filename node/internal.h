@@ -14,14 +14,20 @@
 /* Values of struct mempool's `selected`. */
 enum { MEMPOOL_FREE = 0, MEMPOOL_SELECTED = 1, MEMPOOL_IN_FLIGHT = 2 };
 
+/* A sender's last applied nonce as read when the ledger was at at − 1
+ * (at 0: an empty slot). */
+struct mempool_sender {
+    uint8_t addr[WITAN_ADDRESS_SIZE];
+    uint64_t applied, at;
+};
+
 struct mempool {
     struct ledger_tx *txs; /* arrival order; owned */
     uint8_t *selected;     /* per entry, MEMPOOL_*, for the block built */
     uint64_t *proposed;    /* per entry, height of this node's last
                               proposal holding it (0: none) */
-    uint64_t *applied;     /* per entry, its sender's applied nonce when
-                              the ledger was at applied_at − 1 */
-    uint64_t *applied_at;
+    struct mempool_sender *senders; /* applied nonces read, table_cap */
+    uint32_t sender_count;
     uint32_t count, count_max;
     uint64_t size, size_max;
     uint32_t *by_hash, *by_nonce; /* open addressing, entry index + 1 */

@@ -77,12 +77,11 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     m->txs = calloc(count_max, sizeof *m->txs);
     m->selected = calloc(count_max, sizeof *m->selected);
     m->proposed = calloc(count_max, sizeof *m->proposed);
-    m->applied = calloc(count_max, sizeof *m->applied);
-    m->applied_at = calloc(count_max, sizeof *m->applied_at);
+    m->senders = calloc(m->table_cap, sizeof *m->senders);
     m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
     m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
-    if (!m->txs || !m->selected || !m->proposed || !m->applied ||
-        !m->applied_at || !m->by_hash || !m->by_nonce) {
+    if (!m->txs || !m->selected || !m->proposed || !m->senders ||
+        !m->by_hash || !m->by_nonce) {
         mempool_free(m);
         return WITAN_ENOMEM;
     }
@@ -96,8 +95,7 @@ void mempool_free(struct mempool *m)
     free(m->txs);
     free(m->selected);
     free(m->proposed);
-    free(m->applied);
-    free(m->applied_at);
+    free(m->senders);
     free(m->by_hash);
     free(m->by_nonce);
     memset(m, 0, sizeof *m);
@@ -167,7 +165,6 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     /* Blocks are built from the bytes and checked again from them. */
     ledger_tx_shed(&m->txs[idx]);
     m->proposed[idx] = 0;
-    m->applied_at[idx] = 0;
     m->size += m->txs[idx].size;
     index_insert(m->by_hash, m->table_cap,
                  hash_bytes(m->txs[idx].hash, WITAN_HASH_SIZE), idx);
@@ -185,17 +182,36 @@ static bool in_flight(const struct mempool *m, uint32_t i, uint64_t lo,
            (m->proposed[i] > lo && m->proposed[i] < hi);
 }
 
-/* The sender's last applied nonce, read once per ledger height: only a
- * block changes it, and a node asks before every round. */
-static uint64_t applied_nonce(struct mempool *m, ledger *l, uint32_t i)
+/* The sender's last applied nonce, read once per ledger height and sender:
+ * only a block changes it, a node asks before every round, and one sender
+ * may hold many entries. The table is keyed by sender; slots read at an
+ * older height are read again in place. It is wiped when it has seen more
+ * senders than the pool can hold, so probes stay short. */
+static uint64_t applied_nonce(struct mempool *m, ledger *l,
+                              const uint8_t sender[WITAN_ADDRESS_SIZE])
 {
     uint64_t at = ledger_height(l) + 1;
-    if (m->applied_at[i] != at) {
-        if (ledger_account_nonce(l, m->txs[i].sender, &m->applied[i]) != 0)
-            m->applied[i] = 0;
-        m->applied_at[i] = at;
+    size_t mask = m->table_cap - 1;
+    size_t i = hash_bytes(sender, WITAN_ADDRESS_SIZE) & mask;
+    for (; m->senders[i].at; i = (i + 1) & mask)
+        if (memcmp(m->senders[i].addr, sender, WITAN_ADDRESS_SIZE) == 0)
+            break;
+    struct mempool_sender *s = &m->senders[i];
+    if (!s->at) {
+        if (m->sender_count >= m->table_cap / 2) {
+            memset(m->senders, 0, m->table_cap * sizeof *m->senders);
+            m->sender_count = 0;
+            s = &m->senders[hash_bytes(sender, WITAN_ADDRESS_SIZE) & mask];
+        }
+        memcpy(s->addr, sender, WITAN_ADDRESS_SIZE);
+        m->sender_count++;
     }
-    return m->applied[i];
+    if (s->at != at) {
+        if (ledger_account_nonce(l, sender, &s->applied) != 0)
+            s->applied = 0;
+        s->at = at;
+    }
+    return s->applied;
 }
 
 /*
@@ -218,7 +234,7 @@ size_t mempool_select(struct mempool *m, ledger *l, uint64_t lo, uint64_t hi,
                 size + tx->size > size_max ||
                 tx->size > ledger_params(l)->tx_size_max)
                 continue;
-            uint64_t applied = applied_nonce(m, l, i);
+            uint64_t applied = applied_nonce(m, l, tx->sender);
             /* The previous nonce must be applied, in flight or already
              * in this block. */
             if (tx->nonce != applied + 1) {
@@ -247,8 +263,6 @@ void mempool_remove_selected(struct mempool *m)
             ledger_tx_release(&m->txs[i]);
         } else {
             m->proposed[j] = m->proposed[i];
-            m->applied[j] = m->applied[i];
-            m->applied_at[j] = m->applied_at[i];
             m->txs[j++] = m->txs[i];
         }
     }

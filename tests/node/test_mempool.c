@@ -7,7 +7,7 @@
  * a validator relies on to skip a signature: the pool must hold the exact
  * envelope bytes, not merely the same transaction hash; and pipelining:
  * a block built while others are in flight leaves theirs out and goes on
- * with the nonces past them.
+ * with the nonces past them; applied nonces kept per sender.
  */
 #include <libgen.h>
 #include <setjmp.h>
@@ -119,6 +119,45 @@ static void test_select_in_nonce_order(void **state)
     assert_int_equal(m.count, 1);
     assert_non_null(mempool_find(&m, w.hash[5]));
     assert_null(mempool_find(&m, w.hash[0]));
+    mempool_free(&m);
+}
+
+/* The applied nonces are kept per sender: a slot read at another height is
+ * read again, and a table that has seen as many senders as it may is wiped
+ * before it takes one more. */
+static void test_sender_table(void **state)
+{
+    (void)state;
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 8, 1 << 20), 0);
+    assert_int_equal(m.table_cap, 16);
+    for (uint32_t k = 0; k < m.table_cap / 2; k++) {
+        m.senders[2 * k].addr[0] = (uint8_t)(k + 1);
+        m.senders[2 * k].applied = 5;
+        m.senders[2 * k].at = 1;
+    }
+    m.sender_count = (uint32_t)m.table_cap / 2;
+    static const int arrival[] = {3, 1, 0, 2};
+    for (size_t k = 0; k < sizeof arrival / sizeof arrival[0]; k++)
+        assert_int_equal(add(&m, arrival[k], why, sizeof why), 0);
+    struct ledger_tx *out[8];
+    size_t n = mempool_select(&m, w.l, 0, 1, 8, SIZE_MAX, out);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_memory_equal(out[i]->hash, w.hash[i], 32);
+    assert_int_equal(m.sender_count, 1);
+
+    /* A wrong nonce read at another height is not believed. */
+    mempool_clear_selection(&m);
+    for (size_t i = 0; i < m.table_cap; i++)
+        if (m.senders[i].at) {
+            m.senders[i].applied = 2;
+            m.senders[i].at = ledger_height(w.l) + 7;
+        }
+    n = mempool_select(&m, w.l, 0, 1, 8, SIZE_MAX, out);
+    assert_int_equal(n, 4);
+    assert_memory_equal(out[0]->hash, w.hash[0], 32);
     mempool_free(&m);
 }
 
@@ -275,6 +314,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bounds_and_repeats),
         cmocka_unit_test(test_nonce_held_by_another),
         cmocka_unit_test(test_select_in_nonce_order),
+        cmocka_unit_test(test_sender_table),
         cmocka_unit_test(test_select_past_blocks_in_flight),
         cmocka_unit_test(test_holds_exact_bytes_only),
         cmocka_unit_test(test_drops_ring),
