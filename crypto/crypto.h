@@ -138,6 +138,12 @@ size_t wcrypto_base64_encode(const uint8_t *data, size_t size, char *out,
 int wcrypto_base64_decode(const char *text, size_t size, uint8_t *out,
                           size_t out_max, size_t *out_size);
 
+/* Whether SHA-256 runs on the processor's SHA extensions (x86-64), which
+ * wcrypto_init() turns on where there are any: true if on now. The output
+ * is the same either way; tests and benchmarks compare the two. Not
+ * thread-safe: call it while no other thread hashes. */
+bool wcrypto_sha256_accelerate(bool on);
+
 /* Plain SHA-256. Never fails. */
 void wcrypto_sha256(const void *data, size_t size,
                     uint8_t out[WCRYPTO_HASH_SIZE]);

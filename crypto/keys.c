@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Keys and signatures for both key types, and domain-tagged hashing.
+ * Keys and signatures for both key types (hashing is in sha256.c).
  *
  * This is the only file that sees libsodium's and libsecp256k1's return
  * conventions; each call's result is translated on the line that makes it.
@@ -12,9 +12,6 @@
 #include <sodium.h>
 #include <string.h>
 
-_Static_assert(sizeof(crypto_hash_sha256_state) <=
-                   sizeof(((wcrypto_hasher *)0)->state),
-               "wcrypto_hasher must hold libsodium's SHA-256 state");
 _Static_assert(crypto_sign_PUBLICKEYBYTES == WCRYPTO_ED25519_PUBKEY_SIZE, "");
 _Static_assert(crypto_sign_SECRETKEYBYTES == 64, "");
 _Static_assert(crypto_sign_BYTES == WCRYPTO_SIG_SIZE, "");
@@ -28,6 +25,7 @@ static void init_libraries(void)
 {
     if (sodium_init() < 0)
         return;
+    wcrypto_sha256_accelerate(true);
     secp_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
     if (!secp_ctx)
         return;
@@ -215,43 +213,6 @@ int wcrypto_verify_wire(enum wcrypto_key_type type, const uint8_t *pubkey,
     if (sig_size != WCRYPTO_SIG_SIZE)
         return WITAN_ESIG;
     return wcrypto_verify(&pub, digest, sig);
-}
-
-void wcrypto_sha256(const void *data, size_t size,
-                    uint8_t out[WCRYPTO_HASH_SIZE])
-{
-    crypto_hash_sha256(out, data, size);
-}
-
-void wcrypto_hasher_init(wcrypto_hasher *h, const char *tag)
-{
-    size_t tag_size = strlen(tag);
-    WITAN_ASSERT(tag_size > 0 && tag_size <= WITAN_DOMAIN_TAG_SIZE_MAX);
-    static const uint8_t zero = 0;
-    crypto_hash_sha256_state *st = (crypto_hash_sha256_state *)h->state;
-    crypto_hash_sha256_init(st);
-    crypto_hash_sha256_update(st, (const uint8_t *)tag, tag_size);
-    crypto_hash_sha256_update(st, &zero, 1);
-}
-
-void wcrypto_hasher_update(wcrypto_hasher *h, const void *data, size_t size)
-{
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)h->state, data,
-                              size);
-}
-
-void wcrypto_hasher_final(wcrypto_hasher *h, uint8_t out[WCRYPTO_HASH_SIZE])
-{
-    crypto_hash_sha256_final((crypto_hash_sha256_state *)h->state, out);
-}
-
-void wcrypto_hash_tagged(const char *tag, const void *data, size_t size,
-                         uint8_t out[WCRYPTO_HASH_SIZE])
-{
-    wcrypto_hasher h;
-    wcrypto_hasher_init(&h, tag);
-    wcrypto_hasher_update(&h, data, size);
-    wcrypto_hasher_final(&h, out);
 }
 
 void wcrypto_address(const wcrypto_pubkey *pub,

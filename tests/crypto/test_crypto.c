@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "crypto/crypto.h"
 #include "spec/witan.pb-c.h"
 
@@ -628,6 +630,63 @@ static void test_tagged_hash_and_hex(void **state)
     assert_string_equal(witan_err_name(12345), "WITAN_E?");
 }
 
+static void expect_sha256(const void *data, size_t size, const char *hex)
+{
+    uint8_t want[32], got[32];
+    assert_int_equal(witan_hex_decode(hex, want, sizeof want), 0);
+    wcrypto_sha256(data, size, got);
+    assert_memory_equal(got, want, 32);
+}
+
+/* Known answers (FIPS 180-4 examples), then every length up to a few blocks
+ * against libsodium's SHA-256, whole and in pieces cut at every place
+ * around a block boundary; on both compression functions where the
+ * processor has the SHA extensions. */
+static void test_sha256_both_ways(void **state)
+{
+    (void)state;
+    static uint8_t data[1100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131 + (i >> 7) * 7 + 1);
+    static char million_a[1000000];
+    memset(million_a, 'a', sizeof million_a);
+    bool accel = wcrypto_sha256_accelerate(true);
+    for (int pass = 0; pass < (accel ? 2 : 1); pass++) {
+        wcrypto_sha256_accelerate(pass == 0);
+        expect_sha256("", 0,
+                      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        expect_sha256("abc", 3,
+                      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        expect_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                      56,
+                      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        expect_sha256(million_a, sizeof million_a,
+                      "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+        for (size_t n = 0; n <= sizeof data; n++) {
+            uint8_t want[32], got[32];
+            crypto_hash_sha256(want, data, n);
+            wcrypto_sha256(data, n, got);
+            assert_memory_equal(got, want, 32);
+            if (n > 200)
+                continue;
+            for (size_t cut = 0; cut <= n; cut++) {
+                wcrypto_hasher h;
+                wcrypto_hasher_init(&h, "t");
+                wcrypto_hasher_update(&h, data, cut);
+                wcrypto_hasher_update(&h, data + cut, n - cut);
+                wcrypto_hasher_final(&h, got);
+                crypto_hash_sha256_state st;
+                crypto_hash_sha256_init(&st);
+                crypto_hash_sha256_update(&st, (const uint8_t *)"t", 2);
+                crypto_hash_sha256_update(&st, data, n);
+                crypto_hash_sha256_final(&st, want);
+                assert_memory_equal(got, want, 32);
+            }
+        }
+    }
+    wcrypto_sha256_accelerate(accel);
+}
+
 int main(void)
 {
     if (wcrypto_init() != 0)
@@ -644,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_merkle_inclusion_every_size),
         cmocka_unit_test(test_merkle_consistency_every_pair),
         cmocka_unit_test(test_tagged_hash_and_hex),
+        cmocka_unit_test(test_sha256_both_ways),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup_leaves, NULL);
 }
