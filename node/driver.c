@@ -797,6 +797,12 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
             err = take_requests(d);
         if (!err)
             err = drive(d);
+        if (d->app.settle) {
+            uint64_t t = now_ns(), step_before = d->stats.step_ns;
+            busy = d->app.settle(d->app.ctx, d) > 0 || busy;
+            d->stats.serve_ns +=
+                now_ns() - t - (d->stats.step_ns - step_before);
+        }
         flush_links(d);
     }
     if (err)

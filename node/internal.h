@@ -102,6 +102,12 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 #define NODE_REQUESTS_PER_ROUND_MAX 256
 /* A stream API frame begins with the request's id, echoed in its answer. */
 #define NODE_STREAM_ID_SIZE 8
+/* A serving round whose requests submit at least this many transactions
+ * has their signatures checked on the pool while the loop goes on with
+ * consensus (executing blocks), and is answered after it (replica.c).
+ * Below it the round is answered at once: at a light load, waiting for a
+ * block's execution would cost latency and save nothing. */
+#define NODE_OVERLAP_ENVELOPES_MIN 64
 
 struct replica; /* node/replica.c: consensus with other validators */
 
@@ -238,6 +244,33 @@ struct node {
         bool *ok;          /* NULL: none; each request checks its own */
         size_t count, next;
     } presigned;
+    /* A check of signatures running on the pool while the loop goes on
+     * (node_presign_start); the ledger and node_presign do not use the
+     * pool meanwhile. */
+    struct node_presign_job {
+        struct node *n;
+        const ProtobufCBinaryData *envs;
+        bool *ok;
+        bool running;
+    } presign_job;
+    /* The serving round whose signatures are being checked (replica.c):
+     * the request taken from the socket (at most one: the socket holds
+     * one request at a time), then the streams' in arrival order, and
+     * their envelopes in that order. */
+    struct node_round {
+        bool parked;
+        Witan__Request *sock_req;
+        size_t sock_size;
+        struct node_round_request {
+            Witan__Request *req;
+            size_t size;
+            uint64_t from, id;
+        } streams[NODE_REQUESTS_PER_ROUND_MAX];
+        int stream_count;
+        ProtobufCBinaryData *envs;
+        bool *ok;
+        size_t env_count;
+    } round;
     struct ledger_tx **selection;
     struct replica *replica; /* NULL on a one-validator chain */
     /* One-validator chains: pool size at which nothing in the pool could
@@ -302,6 +335,9 @@ int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);
+/* Decodes a request from the client socket (NULL: it did not decode or is
+ * over the limit); frees msg and gives its size. */
+Witan__Request *node_request_decode(nng_msg *msg, size_t *size);
 /* The same for a request already decoded (NULL: it did not decode, or was
  * over the limit at `size` bytes); takes ownership of req. */
 void node_handle_decoded(struct node *n, Witan__Request *req, size_t size);
@@ -318,6 +354,13 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
  * All false with one thread: node_admit checks each itself. */
 void node_presign(struct node *n, const ProtobufCBinaryData *envs,
                   size_t count, bool *ok);
+/* node_presign in two halves, so that the loop executes blocks while the
+ * pool checks: true when the check was started (NODE_OVERLAP_ENVELOPES_MIN
+ * envelopes or more, two threads or more, none running), and then envs
+ * and ok belong to the pool until node_presign_finish returns. */
+bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count, bool *ok);
+void node_presign_finish(struct node *n);
 
 /* The JSON body of POST /v1/tx (http.c): {"envelope": "<base64>"} or
  * {"envelopes": [...]} into a malloc'd array of malloc'd envelopes (free

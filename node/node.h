@@ -392,6 +392,11 @@ struct node_app {
      * not sleep), 0 when done, or an error that stops the loop. May be
      * NULL. */
     int (*serve)(void *ctx, struct node_driver *d);
+    /* Once per round, after consensus had its turn, also when the loop is
+     * about to stop: finish what serve left running meanwhile. Returns 1
+     * when it did something (the next wait does not sleep), 0 when there
+     * was nothing. May be NULL. */
+    int (*settle)(void *ctx, struct node_driver *d);
     /* Once per round, last: hand what the round queued for the
      * application's own links to the kernel. May be NULL. */
     void (*flush)(void *ctx);

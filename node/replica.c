@@ -768,20 +768,12 @@ static void flush_answers(void *ctx)
         node_links_flush(n->streams);
 }
 
-/* Up to `budget` requests of the stream API (the round's bound is shared
- * with the socket), taken together: the signatures of all the
- * transactions they submit are checked at once on the pool, so that
- * clients sending one transaction a request are checked on every core
- * too; then each is answered in order. Returns how many were taken. */
-static int serve_streams(struct node *n, int budget)
+/* Up to `budget` requests of the stream API into the round (the round's
+ * bound is shared with the socket). Returns how many were taken. */
+static int take_streams(struct node *n, int budget)
 {
-    struct {
-        Witan__Request *req;
-        size_t size;
-        uint64_t from, id;
-    } reqs[NODE_REQUESTS_PER_ROUND_MAX];
-    int taken = 0, count = 0;
-    size_t envs = 0;
+    struct node_round *r = &n->round;
+    int taken = 0;
     for (; taken < budget; taken++) {
         nng_msg *msg;
         uint64_t from;
@@ -803,63 +795,127 @@ static int serve_streams(struct node *n, int budget)
                 : witan_unpack_or_null(&witan__request__descriptor,
                                        p + NODE_STREAM_ID_SIZE, size);
         nng_msg_free(msg);
-        if (req && req->kind_case == WITAN__REQUEST__KIND_SUBMIT &&
-            req->submit->n_envelopes <= WITAN_CLIENT_BATCH_COUNT_MAX)
-            envs += req->submit->n_envelopes;
-        reqs[count].req = req;
-        reqs[count].size = size;
-        reqs[count].from = from;
-        reqs[count].id = id;
-        count++;
+        r->streams[r->stream_count++] =
+            (struct node_round_request){req, size, from, id};
     }
-    /* In request order: handle_submit (server.c) takes them so. */
-    ProtobufCBinaryData *all = envs > 1 ? malloc(envs * sizeof *all) : NULL;
-    bool *ok = all ? calloc(envs, sizeof *ok) : NULL;
-    if (ok) {
-        size_t at = 0;
-        for (int k = 0; k < count; k++) {
-            const Witan__Request *r = reqs[k].req;
-            if (r && r->kind_case == WITAN__REQUEST__KIND_SUBMIT &&
-                r->submit->n_envelopes <= WITAN_CLIENT_BATCH_COUNT_MAX)
-                for (size_t e = 0; e < r->submit->n_envelopes; e++)
-                    all[at++] = r->submit->envelopes[e];
-        }
-        node_presign(n, all, envs, ok);
-        n->presigned.ok = ok;
-        n->presigned.count = envs;
-        n->presigned.next = 0;
-    }
-    free(all);
-    for (int k = 0; k < count; k++) {
-        n->answer.on = true;
-        n->answer.from = reqs[k].from;
-        n->answer.id = reqs[k].id;
-        node_handle_decoded(n, reqs[k].req, reqs[k].size);
-        n->answer.on = false;
-    }
-    free(ok);
-    memset(&n->presigned, 0, sizeof n->presigned);
     return taken;
 }
 
-/* Client requests, at most a round's worth between rounds of consensus. */
+/* The envelopes a request submits, or none for one that will be refused
+ * whole (over the batch bound: handle_submit says so). */
+static size_t submitted(const Witan__Request *req)
+{
+    return req && req->kind_case == WITAN__REQUEST__KIND_SUBMIT &&
+                   req->submit->n_envelopes <= WITAN_CLIENT_BATCH_COUNT_MAX
+               ? req->submit->n_envelopes
+               : 0;
+}
+
+static void gather(struct node_round *r, const Witan__Request *req)
+{
+    for (size_t e = 0; e < submitted(req); e++)
+        r->envs[r->env_count++] = req->submit->envelopes[e];
+}
+
+/* Answers the round's requests in the order they came, with the verdicts
+ * of its signatures (handle_submit, server.c, takes them in that order). */
+static void answer_round(struct node *n)
+{
+    struct node_round *r = &n->round;
+    if (r->ok) {
+        n->presigned.ok = r->ok;
+        n->presigned.count = r->env_count;
+        n->presigned.next = 0;
+    }
+    if (r->sock_req)
+        node_handle_decoded(n, r->sock_req, r->sock_size);
+    for (int k = 0; k < r->stream_count; k++) {
+        n->answer.on = true;
+        n->answer.from = r->streams[k].from;
+        n->answer.id = r->streams[k].id;
+        node_handle_decoded(n, r->streams[k].req, r->streams[k].size);
+        n->answer.on = false;
+    }
+    memset(&n->presigned, 0, sizeof n->presigned);
+    free(r->envs);
+    free(r->ok);
+    r->parked = false;
+    r->sock_req = NULL;
+    r->sock_size = 0;
+    r->stream_count = 0;
+    r->envs = NULL;
+    r->ok = NULL;
+    r->env_count = 0;
+}
+
+/*
+ * Client requests, at most a round's worth between rounds of consensus,
+ * taken together: the signatures of all the transactions they submit are
+ * checked at once on the pool, so that clients sending one transaction a
+ * request are checked on every core too. A round that submits many
+ * (NODE_OVERLAP_ENVELOPES_MIN) is checked while the loop goes on with
+ * consensus, and answered when it settles (below); a smaller one at once.
+ */
 static int serve(void *ctx, struct node_driver *d)
 {
     (void)d;
     struct node *n = ctx;
+    struct node_round *r = &n->round;
+    WITAN_ASSERT(!r->parked);
     int err = follow_set(n);
     if (err)
         return err;
+    bool overlap = witan_pool_threads(n->verify_pool) > 1;
     int i = 0;
     for (; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
         nng_msg *msg;
         if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
             break;
-        node_handle_request(n, msg);
+        size_t size;
+        Witan__Request *req = node_request_decode(msg, &size);
+        /* The socket answers one request before it takes the next. */
+        if (overlap && submitted(req) >= NODE_OVERLAP_ENVELOPES_MIN) {
+            r->sock_req = req;
+            r->sock_size = size;
+            i++;
+            break;
+        }
+        node_handle_decoded(n, req, size);
     }
     if (n->streams && i < NODE_REQUESTS_PER_ROUND_MAX)
-        i += serve_streams(n, NODE_REQUESTS_PER_ROUND_MAX - i);
+        i += take_streams(n, NODE_REQUESTS_PER_ROUND_MAX - i);
+    size_t envs = submitted(r->sock_req);
+    for (int k = 0; k < r->stream_count; k++)
+        envs += submitted(r->streams[k].req);
+    if (envs > 1) {
+        r->envs = malloc(envs * sizeof *r->envs);
+        r->ok = r->envs ? calloc(envs, sizeof *r->ok) : NULL;
+    }
+    if (r->ok) {
+        gather(r, r->sock_req);
+        for (int k = 0; k < r->stream_count; k++)
+            gather(r, r->streams[k].req);
+        if (node_presign_start(n, r->envs, r->env_count, r->ok)) {
+            r->parked = true;
+            return 1;
+        }
+        node_presign(n, r->envs, r->env_count, r->ok);
+    }
+    answer_round(n);
     return i == NODE_REQUESTS_PER_ROUND_MAX;
+}
+
+/* Last in a round: the requests whose signatures were being checked are
+ * answered (and their transactions admitted). 1 when there were any. */
+static int settle(void *ctx, struct node_driver *d)
+{
+    (void)d;
+    struct node *n = ctx;
+    if (!n->round.parked)
+        return 0;
+    node_presign_finish(n);
+    answer_round(n);
+    return 1;
 }
 
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
@@ -1205,6 +1261,7 @@ static int replica_start(struct node *n)
     app.forward = forward;
     app.waiting = waiting;
     app.serve = serve;
+    app.settle = settle;
     app.flush = flush_answers;
     app.fd_count = 1;
     if (!err && nng_socket_get_int(n->sock, NNG_OPT_RECVFD, &app.fds[0]) != 0)

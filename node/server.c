@@ -265,15 +265,9 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
-struct presign {
-    struct node *n;
-    const ProtobufCBinaryData *envs;
-    bool *ok;
-};
-
 static void presign_one(void *ctx, size_t i)
 {
-    struct presign *p = ctx;
+    struct node_presign_job *p = ctx;
     struct ledger_tx tx;
     char why[LEDGER_WHY_SIZE];
     if (ledger_tx_decode(p->n->l, p->envs[i].data, p->envs[i].len, true, &tx,
@@ -287,10 +281,35 @@ void node_presign(struct node *n, const ProtobufCBinaryData *envs,
                   size_t count, bool *ok)
 {
     memset(ok, 0, count * sizeof *ok);
-    if (count < 2 || witan_pool_threads(n->verify_pool) < 2)
+    if (count < 2 || witan_pool_threads(n->verify_pool) < 2 ||
+        n->presign_job.running)
         return;
-    struct presign p = {n, envs, ok};
+    struct node_presign_job p = {n, envs, ok, false};
     witan_pool_run(n->verify_pool, count, presign_one, &p);
+}
+
+bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count, bool *ok)
+{
+    memset(ok, 0, count * sizeof *ok);
+    if (count < NODE_OVERLAP_ENVELOPES_MIN ||
+        witan_pool_threads(n->verify_pool) < 2 || n->presign_job.running)
+        return false;
+    n->presign_job = (struct node_presign_job){n, envs, ok, true};
+    /* The block checks run on the loop meanwhile; they reach the same
+     * verdicts without the pool. */
+    ledger_set_pool(n->l, NULL);
+    witan_pool_start(n->verify_pool, count, presign_one, &n->presign_job);
+    return true;
+}
+
+void node_presign_finish(struct node *n)
+{
+    if (!n->presign_job.running)
+        return;
+    witan_pool_wait(n->verify_pool);
+    n->presign_job.running = false;
+    ledger_set_pool(n->l, n->verify_pool);
 }
 
 static int admit(struct node *n, const uint8_t *env, size_t size,
@@ -499,15 +518,22 @@ static void send_response(struct node *n, Witan__Response *resp)
     }
 }
 
-void node_handle_request(struct node *n, nng_msg *msg)
+Witan__Request *node_request_decode(nng_msg *msg, size_t *size)
 {
-    size_t size = nng_msg_len(msg);
+    *size = nng_msg_len(msg);
     Witan__Request *req =
-        size > WITAN_CLIENT_REQUEST_SIZE_MAX
+        *size > WITAN_CLIENT_REQUEST_SIZE_MAX
             ? NULL
             : witan_unpack_or_null(&witan__request__descriptor,
-                                   nng_msg_body(msg), size);
+                                   nng_msg_body(msg), *size);
     nng_msg_free(msg);
+    return req;
+}
+
+void node_handle_request(struct node *n, nng_msg *msg)
+{
+    size_t size;
+    Witan__Request *req = node_request_decode(msg, &size);
     node_handle_decoded(n, req, size);
 }
 
