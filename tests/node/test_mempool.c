@@ -99,21 +99,32 @@ static void test_nonce_held_by_another(void **state)
     mempool_free(&m);
 }
 
+static void expect_nonces(struct ledger_tx **out, size_t n, int first,
+                          int count)
+{
+    assert_int_equal(n, (size_t)count);
+    for (int i = 0; i < count; i++)
+        assert_memory_equal(out[i]->hash, w.hash[first + i], 32);
+}
+
+static void add_all(struct mempool *m, const int *arrival, size_t count)
+{
+    char why[256];
+    for (size_t k = 0; k < count; k++)
+        assert_int_equal(add(m, arrival[k], why, sizeof why), 0);
+}
+
 static void test_select_in_nonce_order(void **state)
 {
     (void)state;
     struct mempool m;
-    char why[256];
     assert_int_equal(mempool_init(&m, 16, 1 << 20), 0);
     static const int arrival[] = {3, 1, 0, 2, 5};
-    for (size_t k = 0; k < sizeof arrival / sizeof arrival[0]; k++)
-        assert_int_equal(add(&m, arrival[k], why, sizeof why), 0);
+    add_all(&m, arrival, WITAN_ARRAY_COUNT(arrival));
     struct ledger_tx *out[16];
     size_t n = mempool_select(&m, w.l, 0, 1, 16, SIZE_MAX, out);
     /* Nonces 1..4 (indexes 0..3) in order; nonce 6 waits behind the gap. */
-    assert_int_equal(n, 4);
-    for (size_t i = 0; i < n; i++)
-        assert_memory_equal(out[i]->hash, w.hash[i], 32);
+    expect_nonces(out, n, 0, 4);
     /* A block that carried them takes them out; the gapped one stays. */
     mempool_remove_selected(&m);
     assert_int_equal(m.count, 1);
@@ -129,7 +140,6 @@ static void test_sender_table(void **state)
 {
     (void)state;
     struct mempool m;
-    char why[256];
     assert_int_equal(mempool_init(&m, 8, 1 << 20), 0);
     assert_int_equal(m.table_cap, 16);
     for (uint32_t k = 0; k < m.table_cap / 2; k++) {
@@ -139,13 +149,10 @@ static void test_sender_table(void **state)
     }
     m.sender_count = (uint32_t)m.table_cap / 2;
     static const int arrival[] = {3, 1, 0, 2};
-    for (size_t k = 0; k < sizeof arrival / sizeof arrival[0]; k++)
-        assert_int_equal(add(&m, arrival[k], why, sizeof why), 0);
+    add_all(&m, arrival, WITAN_ARRAY_COUNT(arrival));
     struct ledger_tx *out[8];
     size_t n = mempool_select(&m, w.l, 0, 1, 8, SIZE_MAX, out);
-    assert_int_equal(n, 4);
-    for (size_t i = 0; i < n; i++)
-        assert_memory_equal(out[i]->hash, w.hash[i], 32);
+    expect_nonces(out, n, 0, 4);
     assert_int_equal(m.sender_count, 1);
 
     /* A wrong nonce read at another height is not believed. */
@@ -159,14 +166,6 @@ static void test_sender_table(void **state)
     assert_int_equal(n, 4);
     assert_memory_equal(out[0]->hash, w.hash[0], 32);
     mempool_free(&m);
-}
-
-static void expect_nonces(struct ledger_tx **out, size_t n, int first,
-                          int count)
-{
-    assert_int_equal(n, (size_t)count);
-    for (int i = 0; i < count; i++)
-        assert_memory_equal(out[i]->hash, w.hash[first + i], 32);
 }
 
 static void test_select_past_blocks_in_flight(void **state)
