@@ -258,7 +258,6 @@ struct node {
      * one request at a time), then the streams' in arrival order, and
      * their envelopes in that order. */
     struct node_round {
-        bool parked;
         Witan__Request *sock_req;
         size_t sock_size;
         struct node_round_request {

@@ -839,13 +839,7 @@ static void answer_round(struct node *n)
     memset(&n->presigned, 0, sizeof n->presigned);
     free(r->envs);
     free(r->ok);
-    r->parked = false;
-    r->sock_req = NULL;
-    r->sock_size = 0;
-    r->stream_count = 0;
-    r->envs = NULL;
-    r->ok = NULL;
-    r->env_count = 0;
+    memset(r, 0, sizeof *r);
 }
 
 /*
@@ -861,7 +855,7 @@ static int serve(void *ctx, struct node_driver *d)
     (void)d;
     struct node *n = ctx;
     struct node_round *r = &n->round;
-    WITAN_ASSERT(!r->parked);
+    WITAN_ASSERT(!n->presign_job.running);
     int err = follow_set(n);
     if (err)
         return err;
@@ -895,10 +889,8 @@ static int serve(void *ctx, struct node_driver *d)
         gather(r, r->sock_req);
         for (int k = 0; k < r->stream_count; k++)
             gather(r, r->streams[k].req);
-        if (node_presign_start(n, r->envs, r->env_count, r->ok)) {
-            r->parked = true;
-            return 1;
-        }
+        if (node_presign_start(n, r->envs, r->env_count, r->ok))
+            return 1; /* answered when the round settles */
         node_presign(n, r->envs, r->env_count, r->ok);
     }
     answer_round(n);
@@ -911,7 +903,7 @@ static int settle(void *ctx, struct node_driver *d)
 {
     (void)d;
     struct node *n = ctx;
-    if (!n->round.parked)
+    if (!n->presign_job.running)
         return 0;
     node_presign_finish(n);
     answer_round(n);
