@@ -110,6 +110,9 @@ bool ledger_text_ok(const char *s, size_t max, bool may_be_empty);
 /* Meta keys. "r" + be64(height) holds state root || receipts root. */
 #define META_PROTOCOL "protocol_version"
 #define META_SCHEMA "schema_version"
+/* A transaction's place in the chain, be64 height || be32 index: the txs
+ * index's value and the receipts table's key. */
+#define LEDGER_TX_LOC_SIZE 12
 #define META_GENESIS "genesis_hash"
 #define META_CHAIN "chain_id"
 #define META_TIP "tip"

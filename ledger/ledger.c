@@ -238,7 +238,110 @@ static int init_from_genesis(ledger *l)
     return store_commit(txn);
 }
 
-static int check_existing(ledger *l, char *why, size_t why_size)
+/* Schema 3 keyed receipts by transaction hash: one random page written for
+ * each. Schema 4 keys them by (height, index). The receipts are moved along
+ * the txs index, in write transactions of a bounded count; the new version
+ * is written with the last of them, so an upgrade cut short starts again at
+ * the next open and skips what it moved. */
+#define LEDGER_UPGRADE_BATCH 4096
+
+static int upgrade_batch(store_txn *txn, uint8_t from[WITAN_HASH_SIZE],
+                         bool *first, bool *done)
+{
+    /* the batch's keys first: LMDB cursors are not kept across writes */
+    uint8_t(*keys)[WITAN_HASH_SIZE + LEDGER_TX_LOC_SIZE] =
+        malloc(LEDGER_UPGRADE_BATCH * sizeof *keys);
+    store_cursor *c = NULL;
+    int err = keys ? store_cursor_open(txn, STORE_TXS, &c) : WITAN_ENOMEM;
+    size_t n = 0;
+    const void *k, *v;
+    size_t ks, vs;
+    if (!err)
+        err = store_cursor_seek(c, from, WITAN_HASH_SIZE, &k, &ks, &v, &vs);
+    if (!err && !*first && ks == WITAN_HASH_SIZE &&
+        memcmp(k, from, WITAN_HASH_SIZE) == 0)
+        err = store_cursor_next(c, &k, &ks, &v, &vs);
+    while (!err && n < LEDGER_UPGRADE_BATCH) {
+        if (ks != WITAN_HASH_SIZE || vs != LEDGER_TX_LOC_SIZE) {
+            err = WITAN_EDBCORRUPT;
+            break;
+        }
+        memcpy(keys[n], k, WITAN_HASH_SIZE);
+        memcpy(keys[n++] + WITAN_HASH_SIZE, v, LEDGER_TX_LOC_SIZE);
+        err = store_cursor_next(c, &k, &ks, &v, &vs);
+    }
+    store_cursor_close(c);
+    *done = err == WITAN_ENOTFOUND;
+    if (*done)
+        err = WITAN_OK;
+    for (size_t i = 0; !err && i < n; i++) {
+        err = store_get(txn, STORE_RECEIPTS, keys[i], WITAN_HASH_SIZE, &v, &vs);
+        if (err == WITAN_ENOTFOUND) { /* moved by an earlier attempt */
+            err = WITAN_OK;
+            continue;
+        }
+        void *copy = err ? NULL : malloc(vs ? vs : 1);
+        if (!err && !copy)
+            err = WITAN_ENOMEM;
+        if (!err) {
+            memcpy(copy, v, vs);
+            err = store_put(txn, STORE_RECEIPTS, keys[i] + WITAN_HASH_SIZE,
+                            LEDGER_TX_LOC_SIZE, copy, vs);
+        }
+        free(copy);
+        if (!err)
+            err = store_del(txn, STORE_RECEIPTS, keys[i], WITAN_HASH_SIZE);
+    }
+    if (!err && n > 0) {
+        memcpy(from, keys[n - 1], WITAN_HASH_SIZE);
+        *first = false;
+    }
+    free(keys);
+    return err;
+}
+
+static int upgrade_receipts(ledger *l)
+{
+    uint8_t from[WITAN_HASH_SIZE] = {0};
+    bool first = true, done = false;
+    int err = WITAN_OK;
+    while (!err && !done) {
+        store_txn *txn;
+        err = store_write_begin(l->s, &txn);
+        if (err)
+            break;
+        uint8_t keep[WITAN_HASH_SIZE];
+        bool keep_first = first;
+        memcpy(keep, from, sizeof keep);
+        err = upgrade_batch(txn, from, &first, &done);
+        if (!err && done) {
+            uint8_t be[4];
+            store_be32(be, LEDGER_SCHEMA_VERSION);
+            err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA),
+                            be, 4);
+        }
+        if (err) {
+            store_abort(txn);
+            /* the same batch again in a larger map */
+            if (err == WITAN_EMAPFULL && store_grow(l->s) == 0) {
+                memcpy(from, keep, sizeof keep);
+                first = keep_first;
+                done = false;
+                err = WITAN_OK;
+            }
+            continue;
+        }
+        err = store_commit(txn);
+    }
+    if (!err)
+        WITAN_INFO("ledger", "database upgraded to schema version %d: "
+                   "receipts keyed by height and index",
+                   LEDGER_SCHEMA_VERSION);
+    return err;
+}
+
+static int check_existing(ledger *l, uint32_t *schema, char *why,
+                          size_t why_size)
 {
     store_txn *txn;
     int err = store_read_begin(l->s, &txn);
@@ -256,9 +359,12 @@ static int check_existing(ledger *l, char *why, size_t why_size)
     if (!err)
         err = store_get(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), &v,
                         &vs);
-    if (!err && (vs != 4 || store_read_be32(v) != LEDGER_SCHEMA_VERSION)) {
-        WHY("database has schema version %u; this build uses %d",
-            vs == 4 ? store_read_be32(v) : 0, LEDGER_SCHEMA_VERSION);
+    *schema = !err && vs == 4 ? store_read_be32(v) : 0;
+    if (!err && *schema != LEDGER_SCHEMA_VERSION &&
+        *schema != LEDGER_SCHEMA_UPGRADABLE) {
+        WHY("database has schema version %u; this build uses %d and "
+            "upgrades %d",
+            *schema, LEDGER_SCHEMA_VERSION, LEDGER_SCHEMA_UPGRADABLE);
         err = WITAN_EVERSION;
     }
     if (!err)
@@ -318,8 +424,16 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
     }
     if (err == WITAN_ENOTFOUND)
         err = init_from_genesis(l);
-    else if (!err)
-        err = check_existing(l, why, why_size);
+    else if (!err) {
+        uint32_t schema;
+        err = check_existing(l, &schema, why, why_size);
+        if (!err && schema == LEDGER_SCHEMA_UPGRADABLE) {
+            err = upgrade_receipts(l);
+            if (err)
+                WHY("cannot upgrade the database from schema version %d: %s",
+                    LEDGER_SCHEMA_UPGRADABLE, witan_err_message(err));
+        }
+    }
     if (!err)
         err = gov_open(l);
     if (!err)
@@ -984,13 +1098,14 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         size_t record_count = 0;
         if (!err)
             err = store_record_hashes(txn, mark, &records, &record_count);
-        if (!err) {
-            uint8_t loc[12];
-            store_be64(loc, h->height);
-            store_be32(loc + 8, (uint32_t)i);
+        /* Where it stands in the chain: the txs index's value, and the
+         * receipt's key, so that a block's receipts lie side by side. */
+        uint8_t loc[LEDGER_TX_LOC_SIZE];
+        store_be64(loc, h->height);
+        store_be32(loc + 8, (uint32_t)i);
+        if (!err)
             err = store_put(txn, STORE_TXS, tx.hash, WITAN_HASH_SIZE, loc,
                             sizeof loc);
-        }
         if (!err) {
             Witan__Receipt r = WITAN__RECEIPT__INIT;
             r.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tx.hash};
@@ -1015,8 +1130,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
             if (!err) {
                 wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, rb, rs,
                                     receipt_hashes[i]);
-                err = store_put(txn, STORE_RECEIPTS, tx.hash, WITAN_HASH_SIZE,
-                                rb, rs);
+                err = store_put(txn, STORE_RECEIPTS, loc, sizeof loc, rb,
+                                rs);
                 free(rb);
             }
         }

@@ -26,7 +26,9 @@
 
 #define LEDGER_WHY_SIZE 256
 /* Bumped whenever a table's layout or a stored record changes meaning. */
-#define LEDGER_SCHEMA_VERSION 3
+#define LEDGER_SCHEMA_VERSION 4
+/* The one older schema a database is upgraded from when opened. */
+#define LEDGER_SCHEMA_UPGRADABLE 3
 
 /* --- genesis ---------------------------------------------------------------- */
 

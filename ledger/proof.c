@@ -135,7 +135,7 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
         WHY("no committed transaction with that hash");
         return err;
     }
-    if (!err && vs != 12)
+    if (!err && vs != LEDGER_TX_LOC_SIZE)
         err = WITAN_EDBCORRUPT;
     if (err)
         return err;
@@ -174,24 +174,30 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
     if (!err && with_tx)
         err = dup_into(&p->envelope, b->txs[index].data, b->txs[index].len);
     /* Its receipt under the receipts root, over every receipt of block h
-     * in block order. */
+     * in block order: keyed by (h, index), they are read in one sweep. */
+    uint8_t loc[LEDGER_TX_LOC_SIZE];
+    store_be64(loc, height);
+    store_be32(loc + 8, 0);
+    store_cursor *c = NULL;
+    if (!err && n > 0)
+        err = store_cursor_open(txn, STORE_RECEIPTS, &c);
     for (size_t i = 0; !err && i < n; i++) {
-        Witan__Envelope *e =
-            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
-        if (!e) {
+        const void *k;
+        size_t ks;
+        err = i == 0 ? store_cursor_seek(c, loc, sizeof loc, &k, &ks, &v, &vs)
+                     : store_cursor_next(c, &k, &ks, &v, &vs);
+        store_be32(loc + 8, (uint32_t)i);
+        /* one receipt for every transaction, none missing */
+        if (err == WITAN_ENOTFOUND ||
+            (!err && (ks != sizeof loc || memcmp(k, loc, sizeof loc) != 0)))
             err = WITAN_EDBCORRUPT;
-            break;
-        }
-        uint8_t tx_hash[WITAN_HASH_SIZE];
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, tx_hash);
-        witan__envelope__free_unpacked(e, NULL);
-        err = store_get(txn, STORE_RECEIPTS, tx_hash, WITAN_HASH_SIZE, &v, &vs);
         if (!err) {
             wcrypto_hash_tagged(WCRYPTO_TAG_RECEIPT, v, vs, leaves[i]);
             if (i == index)
                 err = dup_into(&p->receipt, v, vs);
         }
     }
+    store_cursor_close(c);
     if (!err)
         err = wcrypto_merkle_inclusion_proof(leaves, n, index, path,
                                              &path_count);

@@ -111,12 +111,14 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     }
     uint64_t height = 0;
     uint32_t index = 0;
-    if (!err && vs != 12)
+    if (!err && vs != LEDGER_TX_LOC_SIZE)
         err = WITAN_EDBCORRUPT;
     if (!err) {
         height = store_read_be64(v);
         index = store_read_be32((const uint8_t *)v + 8);
-        err = store_get(txn, STORE_RECEIPTS, hash, WITAN_HASH_SIZE, &v, &vs);
+        uint8_t loc[LEDGER_TX_LOC_SIZE];
+        memcpy(loc, v, sizeof loc);
+        err = store_get(txn, STORE_RECEIPTS, loc, sizeof loc, &v, &vs);
     }
     if (!err) {
         r->receipt = witan__receipt__unpack(NULL, vs, v);

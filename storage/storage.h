@@ -36,7 +36,7 @@ enum store_table {
     STORE_BLOCK_HASHES = 2, /* block hash -> be64 height */
     STORE_CERTS = 3,        /* be64 height -> CommitCertificate */
     STORE_TXS = 4,          /* tx hash -> be64 height || be32 index */
-    STORE_RECEIPTS = 5,     /* tx hash -> Receipt */
+    STORE_RECEIPTS = 5,     /* be64 height || be32 index -> Receipt */
     STORE_ACCOUNTS = 6,     /* address -> Account            (state) */
     STORE_ATTESTATIONS = 7, /* attestation key -> record     (state) */
     STORE_MODELS = 8,       /* model hash -> ModelRecord     (state) */

@@ -18,6 +18,7 @@
 
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
+#include "storage/storage.h"
 #include "tests/ledger/world.h"
 
 
@@ -830,6 +831,196 @@ static void test_other_chain_refused(void **state)
     free_world(w);
 }
 
+/* Receipts the upgrade moves in more than one batch: made-up transactions
+ * past the tip, each indexed and with a receipt under its hash. */
+#define UPGRADE_EXTRA 9000
+
+static void extra_tx(uint32_t i, uint8_t hash[32], uint8_t loc[12])
+{
+    uint8_t be[4];
+    store_be32(be, i);
+    wcrypto_sha256(be, 4, hash);
+    store_be64(loc, 1000 + i / 100);
+    store_be32(loc + 8, i % 100);
+}
+
+static void put_schema(store_txn *t, uint32_t schema)
+{
+    uint8_t be[4];
+    store_be32(be, schema);
+    assert_int_equal(store_put(t, STORE_META, "schema_version", 14, be, 4), 0);
+}
+
+static void set_schema(const char *dir, uint32_t schema)
+{
+    struct store_options o = {16 << 20, 64 << 20, false};
+    store *s;
+    assert_int_equal(store_open(dir, &o, &s), 0);
+    store_txn *t;
+    assert_int_equal(store_write_begin(s, &t), 0);
+    put_schema(t, schema);
+    assert_int_equal(store_commit(t), 0);
+    store_close(s);
+}
+
+/* Moves the receipts back to their schema-3 keys (transaction hash), all
+ * but those of block `keep_height`, as an upgrade cut short leaves them;
+ * adds the extra ones; writes version 3. */
+static void as_schema3(const char *dir, uint64_t keep_height)
+{
+    struct store_options o = {16 << 20, 64 << 20, false};
+    store *s;
+    assert_int_equal(store_open(dir, &o, &s), 0);
+    store_txn *t;
+    assert_int_equal(store_write_begin(s, &t), 0);
+    store_cursor *c;
+    assert_int_equal(store_cursor_open(t, STORE_RECEIPTS, &c), 0);
+    struct { uint8_t key[12], *value; size_t size; } moved[16];
+    size_t n = 0;
+    const void *k, *v;
+    size_t ks, vs;
+    for (int err = store_cursor_seek(c, "", 0, &k, &ks, &v, &vs); err == 0;
+         err = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        assert_int_equal(ks, 12);
+        if (store_read_be64(k) == keep_height)
+            continue;
+        assert_true(n < 16);
+        memcpy(moved[n].key, k, 12);
+        moved[n].value = malloc(vs);
+        memcpy(moved[n].value, v, vs);
+        moved[n++].size = vs;
+    }
+    store_cursor_close(c);
+    for (size_t i = 0; i < n; i++) {
+        Witan__Receipt *r =
+            witan__receipt__unpack(NULL, moved[i].size, moved[i].value);
+        assert_non_null(r);
+        assert_int_equal(r->tx_hash.len, 32);
+        assert_int_equal(store_put(t, STORE_RECEIPTS, r->tx_hash.data, 32,
+                                   moved[i].value, moved[i].size),
+                         0);
+        assert_int_equal(store_del(t, STORE_RECEIPTS, moved[i].key, 12), 0);
+        witan__receipt__free_unpacked(r, NULL);
+        free(moved[i].value);
+    }
+    for (uint32_t i = 0; i < UPGRADE_EXTRA; i++) {
+        uint8_t hash[32], loc[12];
+        extra_tx(i, hash, loc);
+        assert_int_equal(store_put(t, STORE_TXS, hash, 32, loc, 12), 0);
+        assert_int_equal(store_put(t, STORE_RECEIPTS, hash, 32, loc, 12), 0);
+    }
+    put_schema(t, 3);
+    assert_int_equal(store_commit(t), 0);
+    store_close(s);
+}
+
+/* Schema 3 kept receipts under transaction hashes; opening such a database
+ * moves them to (height, index), and every transaction is found and proved
+ * as before, a half-done upgrade's included. Any other old version is
+ * refused, naming it. */
+static void test_schema3_upgraded(void **state)
+{
+    (void)state;
+    struct world *w = new_world("schema3");
+    enum { N = 6 };
+    uint8_t *env[N], hashes[N][32], *before[N];
+    size_t sz[N], before_size[N];
+    char why[WHY_SIZE];
+    for (int i = 0; i < N; i++) {
+        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
+                           (struct attest_spec){.time_ms = 1000 * (i + 1)},
+                           &sz[i]);
+        struct ledger_tx tx;
+        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx,
+                                          why, sizeof why),
+                         0);
+        memcpy(hashes[i], tx.hash, 32);
+        ledger_tx_release(&tx);
+    }
+    commit_block(w, env, sz, 3, NULL);
+    commit_block(w, env + 3, sz + 3, 2, NULL);
+    commit_block(w, env + 5, sz + 5, 1, NULL);
+    for (int i = 0; i < N; i++) {
+        Witan__TxResponse *r;
+        assert_int_equal(ledger_get_tx(w->l, hashes[i], &r), 0);
+        before_size[i] = witan__receipt__get_packed_size(r->receipt);
+        before[i] = malloc(before_size[i]);
+        witan__receipt__pack(r->receipt, before[i]);
+        ledger_tx_response_free(r);
+        free(env[i]);
+    }
+    ledger_close(w->l);
+    w->l = NULL;
+
+    as_schema3(w->dir, 2);
+    struct store_options o = {1 << 20, 64 << 20, false};
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
+    for (int i = 0; i < N; i++) {
+        Witan__TxResponse *r;
+        assert_int_equal(ledger_get_tx(w->l, hashes[i], &r), 0);
+        assert_int_equal(r->state, WITAN__TX_STATE__TX_STATE_COMMITTED);
+        assert_int_equal(witan__receipt__get_packed_size(r->receipt),
+                         before_size[i]);
+        uint8_t buf[512];
+        assert_true(before_size[i] <= sizeof buf);
+        witan__receipt__pack(r->receipt, buf);
+        assert_memory_equal(buf, before[i], before_size[i]);
+        ledger_tx_response_free(r);
+        free(before[i]);
+    }
+    /* a receipt proof reads its block's receipts in one sweep of the new
+     * keys: the first block's, every one of which was moved */
+    Witan__ProofRequest q;
+    witan__proof_request__init(&q);
+    q.target_case = WITAN__PROOF_REQUEST__TARGET_TX_HASH;
+    q.tx_hash = (ProtobufCBinaryData){32, hashes[1]};
+    Witan__Proof *p;
+    assert_int_equal(ledger_prove(w->l, &q, &p, why, sizeof why), 0);
+    char said[512];
+    assert_int_equal(
+        ledger_proof_check(w->g, p, said, sizeof said, why, sizeof why), 0);
+    witan__proof__free_unpacked(p, NULL);
+    ledger_close(w->l);
+    w->l = NULL;
+
+    /* written as version 4, no receipt left under a hash */
+    store *s;
+    assert_int_equal(store_open(w->dir, &o, &s), 0);
+    store_txn *t;
+    assert_int_equal(store_read_begin(s, &t), 0);
+    const void *k, *v;
+    size_t ks, vs;
+    assert_int_equal(store_get(t, STORE_META, "schema_version", 14, &v, &vs),
+                     0);
+    assert_int_equal(vs, 4);
+    assert_int_equal(store_read_be32(v), LEDGER_SCHEMA_VERSION);
+    store_cursor *c;
+    assert_int_equal(store_cursor_open(t, STORE_RECEIPTS, &c), 0);
+    int count = 0;
+    for (int err = store_cursor_seek(c, "", 0, &k, &ks, &v, &vs); err == 0;
+         err = store_cursor_next(c, &k, &ks, &v, &vs), count++)
+        assert_int_equal(ks, 12);
+    assert_int_equal(count, N + UPGRADE_EXTRA);
+    /* the made-up receipts, moved over more than one batch, each under the
+     * place its index names (their value is that place) */
+    for (uint32_t i = 0; i < UPGRADE_EXTRA; i += 997) {
+        uint8_t hash[32], loc[12];
+        extra_tx(i, hash, loc);
+        assert_int_equal(store_get(t, STORE_RECEIPTS, loc, 12, &v, &vs), 0);
+        assert_int_equal(vs, 12);
+        assert_memory_equal(v, loc, 12);
+    }
+    store_cursor_close(c);
+    store_abort(t);
+    store_close(s);
+
+    set_schema(w->dir, 2);
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why),
+                     WITAN_EVERSION);
+    assert_non_null(strstr(why, "schema version 2"));
+    free_world(w);
+}
+
 static void test_genesis_errors(void **state)
 {
     (void)state;
@@ -1472,6 +1663,7 @@ int main(void)
         cmocka_unit_test(test_membership_and_rotation),
         cmocka_unit_test(test_same_blocks_same_roots),
         cmocka_unit_test(test_other_chain_refused),
+        cmocka_unit_test(test_schema3_upgraded),
         cmocka_unit_test(test_genesis_errors),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_models_on_chain),
