@@ -894,11 +894,13 @@ static void sig_pass_one(void *ctx, size_t i)
     }
 }
 
-/* ledger_block_check inside a transaction (read or the apply's write). */
+/* ledger_block_check inside a transaction (read or the apply's write).
+ * With `keep` (b->n_txs zeroed entries), each transaction it decoded is left
+ * there for the caller to release, so that executing it decodes it once. */
 static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
                        const Witan__BlockHeader *h,
-                       const struct ledger_check_opts *o, char *why,
-                       size_t why_size)
+                       const struct ledger_check_opts *o,
+                       struct ledger_tx *keep, char *why, size_t why_size)
 {
     int err = check_header(l, txn, b, h, why, why_size);
     if (err)
@@ -962,7 +964,10 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
             break;
         }
         memcpy(hashes[i], tx.hash, WITAN_HASH_SIZE);
-        ledger_tx_release(&tx);
+        if (keep)
+            keep[i] = tx;
+        else
+            ledger_tx_release(&tx);
     }
     uint8_t root[WITAN_HASH_SIZE];
     if (!err)
@@ -1031,7 +1036,7 @@ int ledger_block_check(ledger *l, const uint8_t *block, size_t size,
     store_txn *txn;
     err = store_read_begin(l->s, &txn);
     if (!err) {
-        err = block_check(l, txn, b, h, o, why, why_size);
+        err = block_check(l, txn, b, h, o, NULL, why, why_size);
         store_abort(txn);
     }
     witan__block_header__free_unpacked(h, NULL);
@@ -1061,7 +1066,14 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         return err;
     const struct ledger_check_opts opts = {.verify_signatures =
                                                verify_signatures};
-    err = block_check(l, txn, b, h, &opts, why, why_size);
+    size_t n = b->n_txs;
+    /* what the check decoded, executed as it is */
+    struct ledger_tx *decoded = calloc(n ? n : 1, sizeof *decoded);
+    if (!decoded) {
+        err = WITAN_ENOMEM;
+        goto fail;
+    }
+    err = block_check(l, txn, b, h, &opts, decoded, why, why_size);
     if (err)
         goto fail;
     /* block_check held it against the tip: the next height, on it. */
@@ -1074,7 +1086,6 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     l->block_time_ms = h->time_ms;
     l->next_params = l->params;
 
-    size_t n = b->n_txs;
     wcrypto_digest *receipt_hashes = malloc((n ? n : 1) * sizeof *receipt_hashes);
     if (!receipt_hashes) {
         err = WITAN_ENOMEM;
@@ -1083,11 +1094,14 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     memset(stats, 0, sizeof *stats);
     stats->tx_count = (uint32_t)n;
     for (size_t i = 0; i < n && !err; i++) {
-        /* block_check passed every transaction: decoding again cannot
-         * fail but for memory, and signatures are not checked twice. */
-        struct ledger_tx tx;
-        err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len, false, &tx,
-                               why, why_size);
+        /* block_check passed every transaction: one it did not keep
+         * decodes again without fail but for memory, and signatures are
+         * not checked twice. */
+        struct ledger_tx tx = decoded[i];
+        memset(&decoded[i], 0, sizeof decoded[i]);
+        if (!tx.body)
+            err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len, false,
+                                   &tx, why, why_size);
         if (err)
             break;
         Witan__TxStatus status;
@@ -1188,8 +1202,12 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         err = tip_put(txn, next);
     if (err)
         goto fail;
+    free(decoded); /* every entry was taken */
     return store_commit(txn);
 fail:
+    for (size_t i = 0; decoded && i < n; i++)
+        ledger_tx_release(&decoded[i]);
+    free(decoded);
     store_abort(txn);
     return err;
 }
