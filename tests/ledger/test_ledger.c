@@ -851,16 +851,28 @@ static void put_schema(store_txn *t, uint32_t schema)
     assert_int_equal(store_put(t, STORE_META, "schema_version", 14, be, 4), 0);
 }
 
-static void set_schema(const char *dir, uint32_t schema)
+/* A write transaction on the ledger's store, under the ledger's feet. */
+static store_txn *raw_begin(const char *dir, store **s)
 {
     struct store_options o = {16 << 20, 64 << 20, false};
-    store *s;
-    assert_int_equal(store_open(dir, &o, &s), 0);
+    assert_int_equal(store_open(dir, &o, s), 0);
     store_txn *t;
-    assert_int_equal(store_write_begin(s, &t), 0);
-    put_schema(t, schema);
+    assert_int_equal(store_write_begin(*s, &t), 0);
+    return t;
+}
+
+static void raw_end(store *s, store_txn *t)
+{
     assert_int_equal(store_commit(t), 0);
     store_close(s);
+}
+
+static void set_schema(const char *dir, uint32_t schema)
+{
+    store *s;
+    store_txn *t = raw_begin(dir, &s);
+    put_schema(t, schema);
+    raw_end(s, t);
 }
 
 /* Moves the receipts back to their schema-3 keys (transaction hash), all
@@ -868,11 +880,8 @@ static void set_schema(const char *dir, uint32_t schema)
  * adds the extra ones; writes version 3. */
 static void as_schema3(const char *dir, uint64_t keep_height)
 {
-    struct store_options o = {16 << 20, 64 << 20, false};
     store *s;
-    assert_int_equal(store_open(dir, &o, &s), 0);
-    store_txn *t;
-    assert_int_equal(store_write_begin(s, &t), 0);
+    store_txn *t = raw_begin(dir, &s);
     store_cursor *c;
     assert_int_equal(store_cursor_open(t, STORE_RECEIPTS, &c), 0);
     struct { uint8_t key[12], *value; size_t size; } moved[16];
@@ -910,8 +919,7 @@ static void as_schema3(const char *dir, uint64_t keep_height)
         assert_int_equal(store_put(t, STORE_RECEIPTS, hash, 32, loc, 12), 0);
     }
     put_schema(t, 3);
-    assert_int_equal(store_commit(t), 0);
-    store_close(s);
+    raw_end(s, t);
 }
 
 /* Schema 3 kept receipts under transaction hashes; opening such a database
