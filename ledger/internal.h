@@ -113,6 +113,8 @@ bool ledger_text_ok(const char *s, size_t max, bool may_be_empty);
 /* A transaction's place in the chain, be64 height || be32 index: the txs
  * index's value and the receipts table's key. */
 #define LEDGER_TX_LOC_SIZE 12
+void ledger_tx_loc(uint64_t height, uint32_t index,
+                   uint8_t out[LEDGER_TX_LOC_SIZE]);
 #define META_GENESIS "genesis_hash"
 #define META_CHAIN "chain_id"
 #define META_TIP "tip"

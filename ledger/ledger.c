@@ -238,6 +238,13 @@ static int init_from_genesis(ledger *l)
     return store_commit(txn);
 }
 
+void ledger_tx_loc(uint64_t height, uint32_t index,
+                   uint8_t out[LEDGER_TX_LOC_SIZE])
+{
+    store_be64(out, height);
+    store_be32(out + 8, index);
+}
+
 /* Schema 3 keyed receipts by transaction hash: one random page written for
  * each. Schema 4 keys them by (height, index). The receipts are moved along
  * the txs index, in write transactions of a bounded count; the new version
@@ -245,8 +252,12 @@ static int init_from_genesis(ledger *l)
  * the next open and skips what it moved. */
 #define LEDGER_UPGRADE_BATCH 4096
 
-static int upgrade_batch(store_txn *txn, uint8_t from[WITAN_HASH_SIZE],
-                         bool *first, bool *done)
+/* Moves the receipts of up to a batch of indexed transactions from hash
+ * `from` on (a receipt moved already is skipped, the one at `from`
+ * included); *next is the last hash it reached, *done whether the index
+ * ended. */
+static int upgrade_batch(store_txn *txn, const uint8_t from[WITAN_HASH_SIZE],
+                         uint8_t next[WITAN_HASH_SIZE], bool *done)
 {
     /* the batch's keys first: LMDB cursors are not kept across writes */
     uint8_t(*keys)[WITAN_HASH_SIZE + LEDGER_TX_LOC_SIZE] =
@@ -258,9 +269,6 @@ static int upgrade_batch(store_txn *txn, uint8_t from[WITAN_HASH_SIZE],
     size_t ks, vs;
     if (!err)
         err = store_cursor_seek(c, from, WITAN_HASH_SIZE, &k, &ks, &v, &vs);
-    if (!err && !*first && ks == WITAN_HASH_SIZE &&
-        memcmp(k, from, WITAN_HASH_SIZE) == 0)
-        err = store_cursor_next(c, &k, &ks, &v, &vs);
     while (!err && n < LEDGER_UPGRADE_BATCH) {
         if (ks != WITAN_HASH_SIZE || vs != LEDGER_TX_LOC_SIZE) {
             err = WITAN_EDBCORRUPT;
@@ -276,7 +284,7 @@ static int upgrade_batch(store_txn *txn, uint8_t from[WITAN_HASH_SIZE],
         err = WITAN_OK;
     for (size_t i = 0; !err && i < n; i++) {
         err = store_get(txn, STORE_RECEIPTS, keys[i], WITAN_HASH_SIZE, &v, &vs);
-        if (err == WITAN_ENOTFOUND) { /* moved by an earlier attempt */
+        if (err == WITAN_ENOTFOUND) {
             err = WITAN_OK;
             continue;
         }
@@ -292,46 +300,38 @@ static int upgrade_batch(store_txn *txn, uint8_t from[WITAN_HASH_SIZE],
         if (!err)
             err = store_del(txn, STORE_RECEIPTS, keys[i], WITAN_HASH_SIZE);
     }
-    if (!err && n > 0) {
-        memcpy(from, keys[n - 1], WITAN_HASH_SIZE);
-        *first = false;
-    }
+    memcpy(next, n > 0 ? keys[n - 1] : from, WITAN_HASH_SIZE);
     free(keys);
     return err;
 }
 
 static int upgrade_receipts(ledger *l)
 {
-    uint8_t from[WITAN_HASH_SIZE] = {0};
-    bool first = true, done = false;
+    uint8_t from[WITAN_HASH_SIZE] = {0}, next[WITAN_HASH_SIZE];
+    bool done = false;
     int err = WITAN_OK;
     while (!err && !done) {
         store_txn *txn;
         err = store_write_begin(l->s, &txn);
         if (err)
             break;
-        uint8_t keep[WITAN_HASH_SIZE];
-        bool keep_first = first;
-        memcpy(keep, from, sizeof keep);
-        err = upgrade_batch(txn, from, &first, &done);
+        err = upgrade_batch(txn, from, next, &done);
         if (!err && done) {
             uint8_t be[4];
             store_be32(be, LEDGER_SCHEMA_VERSION);
             err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA),
                             be, 4);
         }
-        if (err) {
-            store_abort(txn);
-            /* the same batch again in a larger map */
-            if (err == WITAN_EMAPFULL && store_grow(l->s) == 0) {
-                memcpy(from, keep, sizeof keep);
-                first = keep_first;
-                done = false;
-                err = WITAN_OK;
-            }
+        if (!err) {
+            err = store_commit(txn);
+            memcpy(from, next, sizeof from);
             continue;
         }
-        err = store_commit(txn);
+        store_abort(txn);
+        /* the same batch again in a larger map */
+        done = false;
+        if (err == WITAN_EMAPFULL && store_grow(l->s) == 0)
+            err = WITAN_OK;
     }
     if (!err)
         WITAN_INFO("ledger", "database upgraded to schema version %d: "
@@ -1115,8 +1115,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         /* Where it stands in the chain: the txs index's value, and the
          * receipt's key, so that a block's receipts lie side by side. */
         uint8_t loc[LEDGER_TX_LOC_SIZE];
-        store_be64(loc, h->height);
-        store_be32(loc + 8, (uint32_t)i);
+        ledger_tx_loc(h->height, (uint32_t)i, loc);
         if (!err)
             err = store_put(txn, STORE_TXS, tx.hash, WITAN_HASH_SIZE, loc,
                             sizeof loc);

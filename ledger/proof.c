@@ -175,18 +175,16 @@ static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
         err = dup_into(&p->envelope, b->txs[index].data, b->txs[index].len);
     /* Its receipt under the receipts root, over every receipt of block h
      * in block order: keyed by (h, index), they are read in one sweep. */
-    uint8_t loc[LEDGER_TX_LOC_SIZE];
-    store_be64(loc, height);
-    store_be32(loc + 8, 0);
     store_cursor *c = NULL;
     if (!err && n > 0)
         err = store_cursor_open(txn, STORE_RECEIPTS, &c);
     for (size_t i = 0; !err && i < n; i++) {
+        uint8_t loc[LEDGER_TX_LOC_SIZE];
+        ledger_tx_loc(height, (uint32_t)i, loc);
         const void *k;
         size_t ks;
         err = i == 0 ? store_cursor_seek(c, loc, sizeof loc, &k, &ks, &v, &vs)
                      : store_cursor_next(c, &k, &ks, &v, &vs);
-        store_be32(loc + 8, (uint32_t)i);
         /* one receipt for every transaction, none missing */
         if (err == WITAN_ENOTFOUND ||
             (!err && (ks != sizeof loc || memcmp(k, loc, sizeof loc) != 0)))
