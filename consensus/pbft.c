@@ -41,6 +41,13 @@
  * (governance.md section 12). 4 * VMAX keys: 8 KiB. */
 #define PBFT_OLDER_SETS 4
 #define VC_PER_SENDER 3
+/* Blocks delivered in a row, each before the view timer's first half
+ * ended, that take one doubling off the timer. A view that failed because
+ * the blocks were slow, not the primary (an overloaded network), would
+ * otherwise be followed at once by a timer as short as before and fail
+ * again; this keeps the longer timer while blocks need it (consensus.md,
+ * "Timer"). */
+#define PBFT_CALM_BLOCKS 16
 
 /* --- signatures ------------------------------------------------------------ */
 
@@ -424,7 +431,8 @@ struct pbft {
      * new. Their timers run without waiting for a quorum; timing out, the
      * replicas suspect that view under the new set and move on together. */
     uint64_t switch_view;
-    uint32_t failed_views;
+    uint32_t failed_views; /* the timer's doublings (view_timeout) */
+    uint32_t calm_blocks;  /* delivered since failed_views last moved */
     bool view_timer_armed;
     bool progress;
 
@@ -1536,7 +1544,14 @@ static int deliver(pbft *r, uint64_t height, const uint8_t *block, size_t size,
     x->cert = *cert;
     r->stats.delivered++;
     r->progress = true;
-    r->failed_views = 0;
+    /* A block that came after the timer's first half would not have come
+     * in time under a timer of half the length: it keeps the doublings. */
+    if (r->forwarded && r->set.n > 1) {
+        r->calm_blocks = 0;
+    } else if (r->failed_views > 0 && ++r->calm_blocks >= PBFT_CALM_BLOCKS) {
+        r->failed_views--;
+        r->calm_blocks = 0;
+    }
     if (r->proposed < height)
         r->proposed = height;
     return 0;
@@ -2379,7 +2394,10 @@ static int start_view_change(pbft *r, uint64_t nv)
         return 0;
     enter_view(r, nv);
     r->vc_active = true;
-    r->failed_views++;
+    /* Doublings past the ceiling would only delay the way back down. */
+    if (view_timeout(r) < r->view_timeout_max_ms)
+        r->failed_views++;
+    r->calm_blocks = 0;
     r->stats.view_changes++;
     if (!is_validator(r))
         return 0;

@@ -770,8 +770,9 @@ static void test_restart_never_equivocates(void **state)
 }
 
 /* With NEW-VIEW messages lost, each failed view doubles the timeout up to
- * the ceiling; after progress it starts again from the first value. */
-static void test_view_timer_doubles_and_resets(void **state)
+ * the ceiling; progress brings it back down to the first value, a doubling
+ * every 16 blocks. */
+static void test_view_timer_doubles_and_decays(void **state)
 {
     (void)state;
     struct harness h;
@@ -813,9 +814,36 @@ static void test_view_timer_doubles_and_resets(void **state)
         run(&h);
     }
     assert_true(h.height[1] >= 1);
-    submit(&h, 1);
-    run(&h);
-    assert_int_equal(h.view_timer_log[h.view_timer_count - 1], 50);
+    /* Progress takes the doublings off one at a time, one for every 16
+     * blocks delivered in a row: 800 (halves of 400) until then, 400, 200,
+     * and 100 at last, each held for 16 blocks. A view that failed for
+     * slow blocks is not followed at once by the short timer again. */
+    const uint64_t levels[] = {400, 200, 100, 50};
+    size_t level = 0;
+    uint64_t held = 0, step_max = 1; /* blocks at this level; per round */
+    for (int b = 0; b < 64 && level < 3; b++) {
+        h.view_timer_count = 0;
+        uint64_t before = h.height[1];
+        submit(&h, 1);
+        run(&h);
+        uint64_t got = h.height[1] - before;
+        assert_true(got > 0 && h.view_timer_count > 0);
+        if (got > step_max)
+            step_max = got;
+        uint64_t t = h.view_timer_log[h.view_timer_count - 1];
+        if (t != levels[level]) {
+            /* One doubling off, after 16 blocks (give or take the blocks
+             * of one round); the first level began before this loop. */
+            assert_int_equal(t, levels[level + 1]);
+            if (level > 0)
+                assert_true(held + step_max > 16 && held < 16 + step_max);
+            assert_true(held < 16 + step_max);
+            level++;
+            held = 0;
+        }
+        held += got;
+    }
+    assert_int_equal(level, 3);
     harness_free(&h);
 }
 
@@ -1242,7 +1270,7 @@ int main(void)
         cmocka_unit_test(test_drops_counted),
         cmocka_unit_test(test_equivocation_evidence),
         cmocka_unit_test(test_restart_never_equivocates),
-        cmocka_unit_test(test_view_timer_doubles_and_resets),
+        cmocka_unit_test(test_view_timer_doubles_and_decays),
         cmocka_unit_test(test_validator_interface),
         cmocka_unit_test(test_fork_stops_execution),
         cmocka_unit_test(test_validator_set_shrinks),

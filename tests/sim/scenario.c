@@ -5,7 +5,8 @@
  * (agreement, validity, equal state roots) run throughout; `expect` lines add
  * the scenario's own claims. Commands:
  *
- *   config n=4 L=2 K=4 batch=4 seed=1 window=0 timeout=400 retransmit=500
+ *   config n=4 L=2 K=4 batch=4 seed=1 window=0 timeout=400 max=6400
+ *          retransmit=500
  *                              (the first line that acts)
  *   submit NODE COUNT          requests to NODE (or `all`)
  *   run MS                     advance virtual time by MS
@@ -15,6 +16,7 @@
  *   partition A,B,...          the listed nodes on one side, the rest apart
  *   heal
  *   gossip on|off              off: requests spread only when forwarded
+ *   network DROP DUP MIN MAX   per-mille drops and duplicates, delays in ms
  *   drop KIND from SET to SET  KIND: preprepare prepare commit checkpoint
  *                              viewchange newview status all; SET: * or A,B
  *   clear                      remove every drop
@@ -23,6 +25,7 @@
  *   expect stable NODE|all >= V
  *   expect evidence NODE|all >= V      equivocation pairs seen
  *   expect conflicts NODE|all >= V     messages dropped as conflicting
+ *   expect viewchanges NODE|all <= V   view changes started
  *   expect same                every correct replica that is up at one height
  *   expect requests            every request committed at every correct replica
  *   expect sameview            every correct replica that is up in one view
@@ -120,6 +123,8 @@ int sim_scenario_run(const char *path, FILE *err)
                     c.window = (uint32_t)v;
                 else if (strcmp(w[i], "timeout") == 0)
                     c.view_timeout_ms = (uint32_t)v;
+                else if (strcmp(w[i], "max") == 0)
+                    c.view_timeout_max_ms = (uint32_t)v;
                 else if (strcmp(w[i], "retransmit") == 0)
                     c.retransmit_ms = (uint32_t)v;
             }
@@ -164,6 +169,11 @@ int sim_scenario_run(const char *path, FILE *err)
             sim_heal(s);
         } else if (strcmp(cmd, "gossip") == 0 && nw == 2) {
             sim_set_gossip(s, strcmp(w[1], "on") == 0);
+        } else if (strcmp(cmd, "network") == 0 && nw == 5) {
+            sim_set_network(s, (uint32_t)strtoul(w[1], NULL, 10),
+                            (uint32_t)strtoul(w[2], NULL, 10),
+                            (uint32_t)strtoul(w[3], NULL, 10),
+                            (uint32_t)strtoul(w[4], NULL, 10));
         } else if (strcmp(cmd, "drop") == 0 && nw == 6 &&
                    strcmp(w[2], "from") == 0 && strcmp(w[4], "to") == 0) {
             uint32_t kind = parse_kind(w[1]);
@@ -228,8 +238,11 @@ int sim_scenario_run(const char *path, FILE *err)
                         pbft_stats st;
                         sim_get_stats(s, i, &st);
                         got = st.dropped[PBFT_DROP_CONFLICT];
-                    }
-                    else {
+                    } else if (strcmp(what, "viewchanges") == 0) {
+                        pbft_stats st;
+                        sim_get_stats(s, i, &st);
+                        got = st.view_changes;
+                    } else {
                         fprintf(err, "%s:%d: unknown expectation\n", path,
                                 lineno);
                         failures++;
