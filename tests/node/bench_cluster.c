@@ -7,7 +7,8 @@
  *
  * Saturation: every client keeps a window of requests uncommitted (about
  * three blocks' worth in all) and sends the next as soon as its oldest
- * commits. Light load: a tenth of the saturation rate, evenly spaced,
+ * commits. Light load: a tenth of the saturation rate, evenly spaced (at
+ * most LIGHT_SECONDS_MAX of it),
  * submitted over nng REQ/REP, then again over the stream API (its own
  * row: the client's transport is not the node's).
  * Latency of a transaction: from the moment its batch was sent to the
@@ -54,11 +55,17 @@
 #define BATCH_LIGHT 10 /* at a tenth: users sending a few records each */
 #define HEIGHTS_MAX 100000
 #define ROUNDS 3      /* plain and decision runs each, alternating */
+/* A light run sends at most this many seconds' worth at its rate (and at
+ * least LIGHT_COUNT_MIN), so that a slow saturation run cannot stretch
+ * the light ones into tens of minutes. */
+#define LIGHT_SECONDS_MAX 30
+#define LIGHT_COUNT_MIN 2000
 
 static char bin_dir[600], dir[300];
 static int base_port, nodes;
 static int depth = 1; /* genesis pipeline_depth */
 static int tx_count;
+static int load_count; /* of them, the ones the current run sends */
 static ProtobufCBinaryData *envs;
 static uint8_t (*hashes)[32];
 static double *sent_at; /* per transaction */
@@ -195,7 +202,7 @@ static void *client(void *p)
     uint64_t next_id = 1;
     int ring[WINDOW_MAX], head = 0, count = 0;
     double start = nt_now_s();
-    for (int i = a->k * a->batch; i < tx_count; i += CLIENTS * a->batch) {
+    for (int i = a->k * a->batch; i < load_count; i += CLIENTS * a->batch) {
         if (a->rate == 0 && count == window) {
             await_oldest(sock, a->k % nodes, ring[head]);
             head = (head + 1) % WINDOW_MAX;
@@ -208,7 +215,7 @@ static void *client(void *p)
             while (nt_now_s() < due)
                 usleep(200);
         }
-        int n = tx_count - i < a->batch ? tx_count - i : a->batch;
+        int n = load_count - i < a->batch ? load_count - i : a->batch;
         Witan__Request req = WITAN__REQUEST__INIT;
         Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
         sr.n_envelopes = (size_t)n;
@@ -291,6 +298,8 @@ static long node_anon_kib(int i)
 }
 
 struct result {
+    int count; /* transactions sent */
+    long view_changes; /* during the run; -1: unknown */
     double tps, p50_ms, p99_ms, cpu_per_node;
     long anon_kib_max;
     /* Where the time went, means in ms: the client's send to its submit
@@ -305,6 +314,7 @@ struct result {
 /* The phase sums of every node's metrics (MetricsResponse). */
 struct phases {
     uint64_t admit_proposal_us, proposal_commit_us, commit_durable_us, count;
+    uint64_t view_changes; /* the most any node started */
 };
 
 static bool phases_of(struct phases *out)
@@ -329,15 +339,27 @@ static bool phases_of(struct phases *out)
         out->proposal_commit_us += r->metrics->phase_proposal_commit_us;
         out->commit_durable_us += r->metrics->phase_commit_durable_us;
         out->count += r->metrics->phase_count;
+        if (r->metrics->view_changes > out->view_changes)
+            out->view_changes = r->metrics->view_changes;
         witan__response__free_unpacked(r, NULL);
     }
     return true;
 }
 
-/* One load run: all transactions at `rate` (0: flat out), submitted over
- * nng REQ/REP or the stream API. */
-static int run_load(double rate, bool stream, struct result *out)
+/* How many transactions a light run at `rate` sends. */
+static int light_count(double rate)
 {
+    double n = rate * LIGHT_SECONDS_MAX;
+    if (n < LIGHT_COUNT_MIN)
+        n = LIGHT_COUNT_MIN;
+    return n < tx_count ? (int)n : tx_count;
+}
+
+/* One load run: the first `count` transactions at `rate` (0: flat out),
+ * submitted over nng REQ/REP or the stream API. */
+static int run_load(int count, double rate, bool stream, struct result *out)
+{
+    load_count = count;
     memset(seen_at, 0, sizeof seen_at);
     double cpu0[64];
     for (int i = 0; i < nodes; i++)
@@ -366,7 +388,7 @@ static int run_load(double rate, bool stream, struct result *out)
         uint32_t pool;
         uint64_t h;
         if (status_of(0, &h, &pool) && pool == 0 &&
-            height_of_tx(0, hashes[tx_count - 1]) > 0) {
+            height_of_tx(0, hashes[load_count - 1]) > 0) {
             last_h = h;
             break;
         }
@@ -380,12 +402,12 @@ static int run_load(double rate, bool stream, struct result *out)
     if (!last_h)
         return 1;
     /* Latency of a sample of transactions. */
-    int sample = tx_count < 400 ? tx_count : 400;
+    int sample = load_count < 400 ? load_count : 400;
     double *lat = calloc((size_t)sample, sizeof *lat);
     int m = 0;
     double sum = 0, to_admission = 0;
     for (int s = 0; s < sample; s++) {
-        int i = (int)((long)s * tx_count / sample);
+        int i = (int)((long)s * load_count / sample);
         /* The node its client sent it to (client(): batch b is client
          * b % CLIENTS's, which talks to node k % nodes). */
         int node = (i / (rate > 0 ? BATCH_LIGHT : BATCH)) % CLIENTS % nodes;
@@ -398,7 +420,10 @@ static int run_load(double rate, bool stream, struct result *out)
     }
     out->mean_ms = m ? sum / m : 0;
     out->to_admission_ms = m ? to_admission / m : 0;
-    out->have_phases = have_phases && phases_of(&ph1) && ph1.count > ph0.count;
+    bool have_after = have_phases && phases_of(&ph1);
+    out->view_changes =
+        have_after ? (long)(ph1.view_changes - ph0.view_changes) : -1;
+    out->have_phases = have_after && ph1.count > ph0.count;
     if (out->have_phases) {
         double c = (double)(ph1.count - ph0.count) * 1000;
         out->admission_to_proposal_ms =
@@ -409,7 +434,8 @@ static int run_load(double rate, bool stream, struct result *out)
             (double)(ph1.commit_durable_us - ph0.commit_durable_us) / c;
     }
     qsort(lat, (size_t)m, sizeof *lat, cmp_double);
-    out->tps = tx_count / elapsed;
+    out->count = load_count;
+    out->tps = load_count / elapsed;
     out->p50_ms = m ? lat[m / 2] : 0;
     out->p99_ms = m ? lat[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] : 0;
     double cpu = 0;
@@ -571,19 +597,25 @@ static int run_config(int n, int block_max, double verify, bool decide,
         sh(cmd);
         return 1;
     }
-    make_load(setup);
+    /* One sender: each run's nonces follow those the runs before it sent. */
+    int sent = setup;
+    make_load(sent);
     struct result sat, light, light_stream;
-    int err = run_load(0, false, &sat);
+    int err = run_load(tx_count, 0, false, &sat);
     uint64_t decisions = decide && !err ? decisions_held() : 0;
     if (!err) {
-        make_load(setup + tx_count);
-        err = run_load(sat.tps / 10, false, &light);
+        sent += sat.count;
+        make_load(sent);
+        err = run_load(light_count(sat.tps / 10), sat.tps / 10, false,
+                       &light);
     }
     /* The same light load once more with the clients on the stream API
      * (a row of its own: the method differs). */
     if (!err && !decide) {
-        make_load(setup + 2 * tx_count);
-        err = run_load(sat.tps / 10, true, &light_stream);
+        sent += light.count;
+        make_load(sent);
+        err = run_load(light_count(sat.tps / 10), sat.tps / 10, true,
+                       &light_stream);
     }
     snprintf(cmd, sizeof cmd,
              "%s/witan testnet stop %s >/dev/null; rm -rf %s", bin_dir, dir,
@@ -609,12 +641,12 @@ static int run_config(int n, int block_max, double verify, bool decide,
     if (rate)
         *rate = sat.tps;
     printf("  %s%2d validators, blocks <= %-5d L=%d  %7.0f tx/s (%.2f of "
-           "verify)  p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  |  at a "
-           "tenth: p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
+           "verify)  p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  view "
+           "changes %ld  |  at a tenth (%d tx): p50 %5.1f ms  p99 %5.1f ms  "
+           "|  anon RSS max %ld MiB\n",
            label, n, block_max, depth, sat.tps, sat.tps / verify, sat.p50_ms,
-           sat.p99_ms,
-           sat.cpu_per_node * 100, light.p50_ms, light.p99_ms,
-           sat.anon_kib_max / 1024);
+           sat.p99_ms, sat.cpu_per_node * 100, sat.view_changes, light.count,
+           light.p50_ms, light.p99_ms, sat.anon_kib_max / 1024);
     print_phases(label, "nng REQ/REP clients", &light);
     printf("  %s    at a tenth, clients on the stream API instead: p50 %5.1f "
            "ms  p99 %5.1f ms\n",
