@@ -122,6 +122,11 @@ struct ledger_tx {
 int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
                      bool verify_signature, struct ledger_tx *tx, char *why,
                      size_t why_size);
+/* The signature rule of ledger_tx_decode alone, for a transaction it
+ * decoded without (so that a node checks a signature only once it knows
+ * the transaction is new to it). Needs the decoded Envelope: not after
+ * ledger_tx_shed. Thread-safe. WITAN_ESIG, with `why`. */
+int ledger_tx_verify(const struct ledger_tx *tx, char *why, size_t why_size);
 void ledger_tx_release(struct ledger_tx *tx);
 /* Frees the decoded Envelope and TxBody but keeps the bytes, hash, sender
  * and nonce: all a pool needs, at a fraction of the memory. Cannot fail. */

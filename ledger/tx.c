@@ -202,6 +202,31 @@ void ledger_tx_release(struct ledger_tx *tx)
     memset(tx, 0, sizeof *tx);
 }
 
+/* The signature rule, one place for both ways in. */
+static int check_signature(const wcrypto_pubkey *pub,
+                           const struct ledger_tx *tx, char *why,
+                           size_t why_size)
+{
+    if (wcrypto_verify(pub, tx->hash, tx->envelope->signature.data) != 0) {
+        WHY("signature does not verify for the envelope's %s key",
+            wcrypto_key_type_name(pub->type));
+        return WITAN_ESIG;
+    }
+    return WITAN_OK;
+}
+
+int ledger_tx_verify(const struct ledger_tx *tx, char *why, size_t why_size)
+{
+    const Witan__Envelope *env = tx->envelope;
+    wcrypto_pubkey pub;
+    /* ledger_tx_decode checked the key and the signature's size already. */
+    WITAN_ASSERT(env != NULL && env->signature.len == WITAN_SIGNATURE_SIZE);
+    int err = wcrypto_pubkey_parse((enum wcrypto_key_type)env->key_type,
+                                   env->pubkey.data, env->pubkey.len, &pub);
+    WITAN_ASSERT(err == 0);
+    return check_signature(&pub, tx, why, why_size);
+}
+
 int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
                      bool verify_signature, struct ledger_tx *tx, char *why,
                      size_t why_size)
@@ -270,12 +295,8 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
     wcrypto_hash_tagged(WCRYPTO_TAG_TX, env->body.data, env->body.len,
                         tx->hash);
     if (verify_signature &&
-        wcrypto_verify(&pub, tx->hash, env->signature.data) != 0) {
-        WHY("signature does not verify for the envelope's %s key",
-            wcrypto_key_type_name(pub.type));
-        err = WITAN_ESIG;
+        (err = check_signature(&pub, tx, why, why_size)) != 0)
         goto fail;
-    }
     switch (body->payload_case) {
     case WITAN__TX_BODY__PAYLOAD_ATTEST:
         err = check_attest(body->attest, why, why_size);

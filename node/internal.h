@@ -347,6 +347,12 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size);
 int node_admit(struct node *n, const uint8_t *env, size_t size,
                bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
                bool *decoded, char *why, size_t why_size);
+/* Admits transactions another validator relayed or forwarded: each is
+ * decoded once, and only those new to this node have their signatures
+ * checked (on the pool, when it has two threads or more and is free).
+ * Outcomes are counted as node_admit's are. */
+void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count);
 /* The stateless rule, signature included, on every envelope of a batch at
  * once on the node's pool (verify_threads): ok[i] true when envelope i
  * passed, so node_admit need not check its signature again (sig_checked).

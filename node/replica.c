@@ -983,18 +983,7 @@ static void on_relayed(void *ctx, uint8_t kind, uint32_t sender,
             witan__submit_request__free_unpacked(sr, NULL);
         return;
     }
-    bool *sig_ok = calloc(sr->n_envelopes ? sr->n_envelopes : 1,
-                          sizeof *sig_ok);
-    if (sig_ok)
-        node_presign(n, sr->envelopes, sr->n_envelopes, sig_ok);
-    for (size_t i = 0; i < sr->n_envelopes; i++) {
-        uint8_t hash[WITAN_HASH_SIZE];
-        bool decoded;
-        char why[LEDGER_WHY_SIZE];
-        node_admit(n, sr->envelopes[i].data, sr->envelopes[i].len,
-                   sig_ok && sig_ok[i], hash, &decoded, why, sizeof why);
-    }
-    free(sig_ok);
+    node_admit_relayed(n, sr->envelopes, sr->n_envelopes);
     witan__submit_request__free_unpacked(sr, NULL);
 }
 

@@ -312,6 +312,37 @@ void node_presign_finish(struct node *n)
     ledger_set_pool(n->l, n->verify_pool);
 }
 
+/* Whether the pool holds the transaction or the chain committed it. */
+static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE])
+{
+    if (mempool_find(&n->pool, hash))
+        return true;
+    Witan__TxResponse *got = NULL;
+    bool committed = ledger_get_tx(n->l, hash, &got) == 0 &&
+                     got->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
+    ledger_tx_response_free(got);
+    return committed;
+}
+
+/* Admission of a decoded transaction; takes *tx. A transaction the node
+ * knows already is answered before its signature is checked: a copy (sent
+ * again by a client, forwarded by a peer) costs a lookup, not a
+ * verification, and adds nothing whatever its signature. sig_checked: the
+ * signature passed already (on the pool). */
+static int admit_decoded(struct node *n, struct ledger_tx *tx,
+                         bool sig_checked, char *why, size_t why_size)
+{
+    int err = WITAN_EEXIST;
+    if (!known(n, tx->hash) &&
+        (sig_checked || (err = ledger_tx_verify(tx, why, why_size)) == 0) &&
+        (err = ledger_tx_admit(n->l, tx, n->cfg->nonce_window, why,
+                               why_size)) == 0 &&
+        (err = mempool_add(&n->pool, tx, why, why_size)) == 0)
+        metrics_admitted(&n->metrics, tx->hash);
+    ledger_tx_release(tx); /* a no-op when the pool took it */
+    return err;
+}
+
 static int admit(struct node *n, const uint8_t *env, size_t size,
                  bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
                  bool *decoded, char *why, size_t why_size)
@@ -321,48 +352,96 @@ static int admit(struct node *n, const uint8_t *env, size_t size,
     int err = node_disk_check(n, why, why_size);
     if (err)
         return err;
-    err = ledger_tx_decode(n->l, env, size, !sig_checked, &tx, why, why_size);
-    if (err)
+    if ((err = ledger_tx_decode(n->l, env, size, false, &tx, why, why_size)))
         return err;
     *decoded = true;
     memcpy(hash_out, tx.hash, WITAN_HASH_SIZE);
-    /* Sent again: answer with its status, not an error. */
-    if (mempool_find(&n->pool, tx.hash)) {
-        ledger_tx_release(&tx);
-        return WITAN_EEXIST;
-    }
-    Witan__TxResponse *known = NULL;
-    if (ledger_get_tx(n->l, tx.hash, &known) == 0 &&
-        known->state == WITAN__TX_STATE__TX_STATE_COMMITTED) {
-        ledger_tx_response_free(known);
-        ledger_tx_release(&tx);
-        return WITAN_EEXIST;
-    }
-    ledger_tx_response_free(known);
-    err = ledger_tx_admit(n->l, &tx, n->cfg->nonce_window, why, why_size);
-    if (!err)
-        err = mempool_add(&n->pool, &tx, why, why_size);
-    if (!err)
-        metrics_admitted(&n->metrics, hash_out);
-    ledger_tx_release(&tx); /* a no-op when the pool took it */
-    return err;
+    return admit_decoded(n, &tx, sig_checked, why, why_size);
 }
 
-/* Counts every outcome for /metrics (admitted, or refused by reason). */
+/* Counts an admission's outcome for /metrics: admitted, or refused by
+ * reason. */
+static void count_outcome(struct node *n, int err)
+{
+    if (!err) {
+        n->metrics.tx_admitted++;
+        return;
+    }
+    n->metrics.tx_refused[-err < NODE_REFUSAL_CODE_MAX
+                              ? -err : NODE_REFUSAL_CODE_MAX - 1]++;
+    node_metrics_log_refusals(&n->metrics);
+}
+
 int node_admit(struct node *n, const uint8_t *env, size_t size,
                bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
                bool *decoded, char *why, size_t why_size)
 {
     int err = admit(n, env, size, sig_checked, hash_out, decoded, why,
                     why_size);
-    if (!err)
-        n->metrics.tx_admitted++;
-    else
-        n->metrics.tx_refused[-err < NODE_REFUSAL_CODE_MAX
-                                  ? -err : NODE_REFUSAL_CODE_MAX - 1]++;
-    if (err)
-        node_metrics_log_refusals(&n->metrics);
+    count_outcome(n, err);
     return err;
+}
+
+struct relay_job {
+    struct ledger_tx *txs;
+    int *errs; /* 0: decoded and new to this node, so checked here */
+};
+
+static void verify_one(void *ctx, size_t i)
+{
+    struct relay_job *j = ctx;
+    char why[LEDGER_WHY_SIZE];
+    if (j->errs[i] == 0)
+        j->errs[i] = ledger_tx_verify(&j->txs[i], why, sizeof why);
+}
+
+void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count)
+{
+    char why[LEDGER_WHY_SIZE];
+    int err = node_disk_check(n, why, sizeof why);
+    struct ledger_tx *txs = NULL;
+    int *errs = NULL;
+    if (!err && count > 0) {
+        txs = calloc(count, sizeof *txs);
+        errs = calloc(count, sizeof *errs);
+        if (!txs || !errs)
+            err = WITAN_ENOMEM;
+    }
+    if (err) {
+        /* Lost here, not for good: the sender forwards what it holds
+         * when its view timer is half gone. */
+        for (size_t i = 0; i < count; i++)
+            count_outcome(n, err);
+        free(txs);
+        free(errs);
+        return;
+    }
+    /* Each decoded once; what the node holds already goes no further. */
+    size_t fresh = 0;
+    for (size_t i = 0; i < count; i++) {
+        errs[i] = ledger_tx_decode(n->l, envs[i].data, envs[i].len, false,
+                                   &txs[i], why, sizeof why);
+        if (errs[i] == 0 && known(n, txs[i].hash)) {
+            errs[i] = WITAN_EEXIST;
+            ledger_tx_release(&txs[i]);
+        }
+        fresh += errs[i] == 0;
+    }
+    struct relay_job j = {txs, errs};
+    bool pooled = fresh > 1 && witan_pool_threads(n->verify_pool) > 1 &&
+                  !n->presign_job.running;
+    if (pooled)
+        witan_pool_run(n->verify_pool, count, verify_one, &j);
+    for (size_t i = 0; i < count; i++) {
+        if (errs[i] == 0)
+            errs[i] = admit_decoded(n, &txs[i], pooled, why, sizeof why);
+        else
+            ledger_tx_release(&txs[i]); /* still held when its check failed */
+        count_outcome(n, errs[i]);
+    }
+    free(txs);
+    free(errs);
 }
 
 /* Admits one envelope for a client; true when it newly entered the pool. */
