@@ -333,12 +333,14 @@ static int admit_decoded(struct node *n, struct ledger_tx *tx,
                          bool sig_checked, char *why, size_t why_size)
 {
     int err = WITAN_EEXIST;
-    if (!known(n, tx->hash) &&
+    uint8_t hash[WITAN_HASH_SIZE]; /* the pool takes *tx, hash and all */
+    memcpy(hash, tx->hash, WITAN_HASH_SIZE);
+    if (!known(n, hash) &&
         (sig_checked || (err = ledger_tx_verify(tx, why, why_size)) == 0) &&
         (err = ledger_tx_admit(n->l, tx, n->cfg->nonce_window, why,
                                why_size)) == 0 &&
         (err = mempool_add(&n->pool, tx, why, why_size)) == 0)
-        metrics_admitted(&n->metrics, tx->hash);
+        metrics_admitted(&n->metrics, hash);
     ledger_tx_release(tx); /* a no-op when the pool took it */
     return err;
 }
