@@ -324,25 +324,34 @@ static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE])
     return committed;
 }
 
-/* Admission of a decoded transaction; takes *tx. A transaction the node
- * knows already is answered before its signature is checked: a copy (sent
- * again by a client, forwarded by a peer) costs a lookup, not a
- * verification, and adds nothing whatever its signature. sig_checked: the
- * signature passed already (on the pool). */
-static int admit_decoded(struct node *n, struct ledger_tx *tx,
-                         bool sig_checked, char *why, size_t why_size)
+/* Admission of a decoded transaction new to the node; takes *tx.
+ * sig_checked: its signature passed already (on the pool). */
+static int admit_new(struct node *n, struct ledger_tx *tx, bool sig_checked,
+                     char *why, size_t why_size)
 {
-    int err = WITAN_EEXIST;
+    int err;
     uint8_t hash[WITAN_HASH_SIZE]; /* the pool takes *tx, hash and all */
     memcpy(hash, tx->hash, WITAN_HASH_SIZE);
-    if (!known(n, hash) &&
-        (sig_checked || (err = ledger_tx_verify(tx, why, why_size)) == 0) &&
+    if ((sig_checked || (err = ledger_tx_verify(tx, why, why_size)) == 0) &&
         (err = ledger_tx_admit(n->l, tx, n->cfg->nonce_window, why,
                                why_size)) == 0 &&
         (err = mempool_add(&n->pool, tx, why, why_size)) == 0)
         metrics_admitted(&n->metrics, hash);
     ledger_tx_release(tx); /* a no-op when the pool took it */
     return err;
+}
+
+/* A transaction the node knows already is answered before its signature
+ * is checked: a copy (sent again by a client, forwarded by a peer) costs a
+ * lookup, not a verification, and adds nothing whatever its signature. */
+static int admit_decoded(struct node *n, struct ledger_tx *tx,
+                         bool sig_checked, char *why, size_t why_size)
+{
+    if (known(n, tx->hash)) {
+        ledger_tx_release(tx);
+        return WITAN_EEXIST;
+    }
+    return admit_new(n, tx, sig_checked, why, why_size);
 }
 
 static int admit(struct node *n, const uint8_t *env, size_t size,
@@ -436,8 +445,9 @@ void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
     if (pooled)
         witan_pool_run(n->verify_pool, count, verify_one, &j);
     for (size_t i = 0; i < count; i++) {
-        if (errs[i] == 0)
-            errs[i] = admit_decoded(n, &txs[i], pooled, why, sizeof why);
+        if (errs[i] == 0) /* known() passed above; the pool refuses a
+                           * second copy from this batch */
+            errs[i] = admit_new(n, &txs[i], pooled, why, sizeof why);
         else
             ledger_tx_release(&txs[i]); /* still held when its check failed */
         count_outcome(n, errs[i]);
