@@ -437,6 +437,9 @@ struct pbft {
     bool progress;
 
     uint64_t low;
+    /* The highest height a slot was ever given: pump looks no higher, as
+     * every slot above it is empty (a step would otherwise walk all W). */
+    uint64_t slot_top;
     uint8_t stable_root[WITAN_HASH_SIZE];
     buf *stable_proof;
     uint32_t stable_proof_count;
@@ -700,6 +703,8 @@ static void slot_reset(pbft *r, struct slot *s, uint64_t height)
     slot_clear_view(r, s);
     slot_clear_pc(s);
     s->height = height;
+    if (height > r->slot_top)
+        r->slot_top = height;
 }
 
 /* The slot of `height`, or NULL outside (low, low + W]. */
@@ -723,6 +728,14 @@ static struct slot *slot_peek(pbft *r, uint64_t height)
         return NULL;
     struct slot *s = &r->slots[height % r->W];
     return s->height == height ? s : NULL;
+}
+
+/* The highest height a slot may hold now: walks over the window stop
+ * there, not at its end. */
+static uint64_t slots_top(const pbft *r)
+{
+    uint64_t top = r->low + r->W;
+    return r->slot_top < top ? r->slot_top : top;
 }
 
 static struct result *result_at(pbft *r, uint64_t height)
@@ -1621,7 +1634,7 @@ static int pump(pbft *r)
     bool again = true;
     for (int round = 0; again && round < 4; round++) {
         again = false;
-        uint64_t top = r->low + r->W;
+        uint64_t top = slots_top(r);
         for (uint64_t h = r->delivered + 1; h <= top; h++) {
             struct slot *s = slot_peek(r, h);
             if (s == NULL)
@@ -3003,7 +3016,7 @@ static int on_retransmit(pbft *r)
         return (rc = resend(r, &r->own_vc_prev)) != 0 ? rc
                                                       : resend(r, &r->own_vc);
     bool pending = false;
-    for (uint64_t h = r->delivered + 1; h <= r->low + r->W; h++) {
+    for (uint64_t h = r->delivered + 1, top = slots_top(r); h <= top; h++) {
         struct slot *s = slot_peek(r, h);
         if (s == NULL || s->vote_view != r->view || s->committed)
             continue;
