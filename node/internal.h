@@ -241,7 +241,7 @@ struct node {
     /* Signature verdicts of the submit requests of one serving round,
      * checked together on the pool and taken in order (replica.c). */
     struct node_presigned {
-        bool *ok;          /* NULL: none; each request checks its own */
+        struct ledger_tx *txs; /* NULL: none; each request checks its own */
         size_t count, next;
     } presigned;
     /* A check of signatures running on the pool while the loop goes on
@@ -250,7 +250,7 @@ struct node {
     struct node_presign_job {
         struct node *n;
         const ProtobufCBinaryData *envs;
-        bool *ok;
+        struct ledger_tx *txs;
         bool running;
     } presign_job;
     /* The serving round whose signatures are being checked (replica.c):
@@ -267,7 +267,7 @@ struct node {
         } streams[NODE_REQUESTS_PER_ROUND_MAX];
         int stream_count;
         ProtobufCBinaryData *envs;
-        bool *ok;
+        struct ledger_tx *txs;
         size_t env_count;
     } round;
     struct ledger_tx **selection;
@@ -342,10 +342,13 @@ Witan__Request *node_request_decode(nng_msg *msg, size_t *size);
 void node_handle_decoded(struct node *n, Witan__Request *req, size_t size);
 
 /* Admits one envelope into the pool (server.c): decode, signature, state,
- * pool rules. 0 when admitted or already known; the error and `why`
+ * pool rules. `pre`, when not NULL and holding a transaction, is the
+ * envelope decoded with its signature checked (node_presign), and is
+ * taken: the loop then neither decodes nor verifies it again. 0 when
+ * admitted; WITAN_EEXIST when known already; the error and `why`
  * otherwise. *hash_out gets the transaction hash when it decoded. */
 int node_admit(struct node *n, const uint8_t *env, size_t size,
-               bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+               struct ledger_tx *pre, uint8_t hash_out[WITAN_HASH_SIZE],
                bool *decoded, char *why, size_t why_size);
 /* Admits transactions another validator relayed or forwarded: each is
  * decoded once, and only those new to this node have their signatures
@@ -354,17 +357,20 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
 void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
                         size_t count);
 /* The stateless rule, signature included, on every envelope of a batch at
- * once on the node's pool (verify_threads): ok[i] true when envelope i
- * passed, so node_admit need not check its signature again (sig_checked).
- * All false with one thread: node_admit checks each itself. */
+ * once on the node's pool (verify_threads): txs[i] holds envelope i
+ * decoded when it passed (node_admit's `pre`, so that the loop neither
+ * decodes nor verifies it again), and is zeroed when it did not or with
+ * one thread (node_admit then does it all). The caller releases what
+ * node_admit did not take (node_presigned_release). */
 void node_presign(struct node *n, const ProtobufCBinaryData *envs,
-                  size_t count, bool *ok);
+                  size_t count, struct ledger_tx *txs);
+void node_presigned_release(struct ledger_tx *txs, size_t count);
 /* node_presign in two halves, so that the loop executes blocks while the
  * pool checks: true when the check was started (NODE_OVERLAP_ENVELOPES_MIN
  * envelopes or more, two threads or more, none running), and then envs
- * and ok belong to the pool until node_presign_finish returns. */
+ * and txs belong to the pool until node_presign_finish returns. */
 bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
-                        size_t count, bool *ok);
+                        size_t count, struct ledger_tx *txs);
 void node_presign_finish(struct node *n);
 
 /* The JSON body of POST /v1/tx (http.c): {"envelope": "<base64>"} or

@@ -822,8 +822,8 @@ static void gather(struct node_round *r, const Witan__Request *req)
 static void answer_round(struct node *n)
 {
     struct node_round *r = &n->round;
-    if (r->ok) {
-        n->presigned.ok = r->ok;
+    if (r->txs) {
+        n->presigned.txs = r->txs;
         n->presigned.count = r->env_count;
         n->presigned.next = 0;
     }
@@ -837,8 +837,10 @@ static void answer_round(struct node *n)
         n->answer.on = false;
     }
     memset(&n->presigned, 0, sizeof n->presigned);
+    /* What no request took (one that checked its own instead). */
+    node_presigned_release(r->txs, r->env_count);
     free(r->envs);
-    free(r->ok);
+    free(r->txs);
     memset(r, 0, sizeof *r);
 }
 
@@ -883,15 +885,15 @@ static int serve(void *ctx, struct node_driver *d)
         envs += submitted(r->streams[k].req);
     if (envs > 1) {
         r->envs = malloc(envs * sizeof *r->envs);
-        r->ok = r->envs ? calloc(envs, sizeof *r->ok) : NULL;
+        r->txs = r->envs ? calloc(envs, sizeof *r->txs) : NULL;
     }
-    if (r->ok) {
+    if (r->txs) {
         gather(r, r->sock_req);
         for (int k = 0; k < r->stream_count; k++)
             gather(r, r->streams[k].req);
-        if (node_presign_start(n, r->envs, r->env_count, r->ok))
+        if (node_presign_start(n, r->envs, r->env_count, r->txs))
             return 1; /* answered when the round settles */
-        node_presign(n, r->envs, r->env_count, r->ok);
+        node_presign(n, r->envs, r->env_count, r->txs);
     }
     answer_round(n);
     return i == NODE_REQUESTS_PER_ROUND_MAX;

@@ -265,37 +265,42 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
+/* Decoded here, on a pool thread, the transaction is kept: admission on
+ * the loop then only looks it up and admits it. A failure leaves txs[i]
+ * zeroed, and admission decodes it again to name what is wrong. */
 static void presign_one(void *ctx, size_t i)
 {
     struct node_presign_job *p = ctx;
-    struct ledger_tx tx;
     char why[LEDGER_WHY_SIZE];
-    if (ledger_tx_decode(p->n->l, p->envs[i].data, p->envs[i].len, true, &tx,
-                         why, sizeof why) == 0) {
-        p->ok[i] = true;
-        ledger_tx_release(&tx);
-    }
+    ledger_tx_decode(p->n->l, p->envs[i].data, p->envs[i].len, true,
+                     &p->txs[i], why, sizeof why);
 }
 
 void node_presign(struct node *n, const ProtobufCBinaryData *envs,
-                  size_t count, bool *ok)
+                  size_t count, struct ledger_tx *txs)
 {
-    memset(ok, 0, count * sizeof *ok);
+    memset(txs, 0, count * sizeof *txs);
     if (count < 2 || witan_pool_threads(n->verify_pool) < 2 ||
         n->presign_job.running)
         return;
-    struct node_presign_job p = {n, envs, ok, false};
+    struct node_presign_job p = {n, envs, txs, false};
     witan_pool_run(n->verify_pool, count, presign_one, &p);
 }
 
-bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
-                        size_t count, bool *ok)
+void node_presigned_release(struct ledger_tx *txs, size_t count)
 {
-    memset(ok, 0, count * sizeof *ok);
+    for (size_t i = 0; txs && i < count; i++)
+        ledger_tx_release(&txs[i]);
+}
+
+bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count, struct ledger_tx *txs)
+{
+    memset(txs, 0, count * sizeof *txs);
     if (count < NODE_OVERLAP_ENVELOPES_MIN ||
         witan_pool_threads(n->verify_pool) < 2 || n->presign_job.running)
         return false;
-    n->presign_job = (struct node_presign_job){n, envs, ok, true};
+    n->presign_job = (struct node_presign_job){n, envs, txs, true};
     /* The block checks run on the loop meanwhile; they reach the same
      * verdicts without the pool. */
     ledger_set_pool(n->l, NULL);
@@ -355,19 +360,26 @@ static int admit_decoded(struct node *n, struct ledger_tx *tx,
 }
 
 static int admit(struct node *n, const uint8_t *env, size_t size,
-                 bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+                 struct ledger_tx *pre, uint8_t hash_out[WITAN_HASH_SIZE],
                  bool *decoded, char *why, size_t why_size)
 {
-    struct ledger_tx tx;
+    struct ledger_tx tx = {0};
+    bool checked = pre && pre->bytes;
+    if (checked) { /* taken, whatever follows */
+        tx = *pre;
+        memset(pre, 0, sizeof *pre);
+    }
     *decoded = false;
     int err = node_disk_check(n, why, why_size);
-    if (err)
+    if (!err && !checked)
+        err = ledger_tx_decode(n->l, env, size, false, &tx, why, why_size);
+    if (err) {
+        ledger_tx_release(&tx);
         return err;
-    if ((err = ledger_tx_decode(n->l, env, size, false, &tx, why, why_size)))
-        return err;
+    }
     *decoded = true;
     memcpy(hash_out, tx.hash, WITAN_HASH_SIZE);
-    return admit_decoded(n, &tx, sig_checked, why, why_size);
+    return admit_decoded(n, &tx, checked, why, why_size);
 }
 
 /* Counts an admission's outcome for /metrics: admitted, or refused by
@@ -384,11 +396,10 @@ static void count_outcome(struct node *n, int err)
 }
 
 int node_admit(struct node *n, const uint8_t *env, size_t size,
-               bool sig_checked, uint8_t hash_out[WITAN_HASH_SIZE],
+               struct ledger_tx *pre, uint8_t hash_out[WITAN_HASH_SIZE],
                bool *decoded, char *why, size_t why_size)
 {
-    int err = admit(n, env, size, sig_checked, hash_out, decoded, why,
-                    why_size);
+    int err = admit(n, env, size, pre, hash_out, decoded, why, why_size);
     count_outcome(n, err);
     return err;
 }
@@ -458,13 +469,13 @@ void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
 
 /* Admits one envelope for a client; true when it newly entered the pool. */
 static bool submit_one(struct node *n, const ProtobufCBinaryData *env,
-                       bool sig_checked, Witan__SubmitResult *res,
+                       struct ledger_tx *pre, Witan__SubmitResult *res,
                        uint8_t hash_out[WITAN_HASH_SIZE])
 {
     char why[LEDGER_WHY_SIZE] = "";
     bool decoded;
-    int err = node_admit(n, env->data, env->len, sig_checked, hash_out,
-                         &decoded, why, sizeof why);
+    int err = node_admit(n, env->data, env->len, pre, hash_out, &decoded,
+                         why, sizeof why);
     if (decoded)
         res->tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, hash_out};
     if (err == WITAN_EEXIST)
@@ -502,31 +513,33 @@ static void handle_submit(struct node *n, const Witan__SubmitRequest *req,
         return;
     }
     ProtobufCBinaryData *admitted = calloc(alloc, sizeof *admitted);
-    bool *sig_ok = calloc(alloc, sizeof *sig_ok);
-    /* Checked already with the round's other requests (replica.c), in
-     * order; else here, this request's envelopes together. */
+    /* Decoded and checked already with the round's other requests
+     * (replica.c), in order; else here, this request's envelopes
+     * together. */
     struct node_presigned *r = &n->presigned;
-    if (sig_ok && r->ok && r->next + count <= r->count) {
-        memcpy(sig_ok, r->ok + r->next, count * sizeof *sig_ok);
+    struct ledger_tx *own = NULL, *pre = NULL;
+    if (r->txs && r->next + count <= r->count) {
+        pre = r->txs + r->next;
         r->next += count;
-    } else if (sig_ok) {
-        node_presign(n, req->envelopes, count, sig_ok);
+    } else if ((own = calloc(alloc, sizeof *own)) != NULL) {
+        node_presign(n, req->envelopes, count, own);
+        pre = own;
     }
     size_t admitted_count = 0;
     for (size_t i = 0; i < count; i++) {
         witan__submit_result__init(&b->results[i]);
-        if (submit_one(n, &req->envelopes[i], sig_ok && sig_ok[i],
+        if (submit_one(n, &req->envelopes[i], pre ? &pre[i] : NULL,
                        &b->results[i], b->hashes[i]) &&
             admitted)
             admitted[admitted_count++] = req->envelopes[i];
         b->pointers[i] = &b->results[i];
     }
+    free(own); /* node_admit took every one */
     /* Other validators get every admitted transaction, so that whoever is
      * primary, now or after a view change, can propose it. */
     if (n->replica && admitted_count)
         replica_on_admitted(n, admitted, admitted_count);
     free(admitted);
-    free(sig_ok);
     b->response.n_results = count;
     b->response.results = b->pointers;
     resp->kind_case = WITAN__RESPONSE__KIND_SUBMIT;
