@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <nng/protocol/reqrep0/req.h>
@@ -283,8 +284,13 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double nt_ed25519_verify_rate(double seconds)
+struct verify_run {
+    double seconds, rate;
+};
+
+static void *verify_run(void *p)
 {
+    struct verify_run *v = p;
     wcrypto_keypair kp;
     uint8_t digest[32] = {7}, sig[64];
     WITAN_ASSERT(wcrypto_keypair_generate(WCRYPTO_KEY_ED25519, &kp) == 0);
@@ -296,9 +302,34 @@ double nt_ed25519_verify_rate(double seconds)
             WITAN_ASSERT(wcrypto_verify(&kp.pub, digest, sig) == 0);
         n += 256;
         t = mono_s() - start;
-    } while (t < seconds);
+    } while (t < v->seconds);
     wcrypto_keypair_wipe(&kp);
-    return n / t;
+    v->rate = n / t;
+    return NULL;
+}
+
+double nt_ed25519_verify_rate(double seconds)
+{
+    struct verify_run v = {seconds, 0};
+    verify_run(&v);
+    return v.rate;
+}
+
+double nt_ed25519_verify_rate_together(double seconds, unsigned threads)
+{
+    struct verify_run v[NT_VERIFY_THREADS_MAX];
+    pthread_t t[NT_VERIFY_THREADS_MAX];
+    WITAN_ASSERT(threads >= 1 && threads <= NT_VERIFY_THREADS_MAX);
+    for (unsigned i = 0; i < threads; i++) {
+        v[i] = (struct verify_run){seconds, 0};
+        WITAN_ASSERT(pthread_create(&t[i], NULL, verify_run, &v[i]) == 0);
+    }
+    double sum = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        sum += v[i].rate;
+    }
+    return sum;
 }
 
 int nt_free_port(void)

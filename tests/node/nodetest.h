@@ -110,5 +110,12 @@ Witan__Response *nt_stream_answer(struct node_links *k, int ms, uint64_t *id);
 /* This machine's single-core Ed25519 verifications per second, measured
  * over `seconds`: the reference the node benchmarks divide by. */
 double nt_ed25519_verify_rate(double seconds);
+/* The same on `threads` threads at once (at most NT_VERIFY_THREADS_MAX),
+ * summed: what the machine's cores verify together, which on a shared
+ * or hyperthreaded machine is less than threads times one core's rate.
+ * The ceiling a node's several verifier threads (or several nodes on one
+ * machine) can reach. */
+#define NT_VERIFY_THREADS_MAX 64
+double nt_ed25519_verify_rate_together(double seconds, unsigned threads);
 
 #endif
