@@ -730,8 +730,8 @@ static struct slot *slot_peek(pbft *r, uint64_t height)
     return s->height == height ? s : NULL;
 }
 
-/* The highest height a slot may hold now: walks over the window stop
- * there, not at its end. */
+/* The highest height a slot may hold now: the walks over the window made
+ * at every step stop there, not at its end. */
 static uint64_t slots_top(const pbft *r)
 {
     uint64_t top = r->low + r->W;
@@ -3240,7 +3240,7 @@ static bool has_work(pbft *r)
         return true;
     if (r->requests > 0)
         return true;
-    for (uint64_t h = r->delivered + 1; h <= r->low + r->W; h++) {
+    for (uint64_t h = r->delivered + 1, top = slots_top(r); h <= top; h++) {
         struct slot *s = slot_peek(r, h);
         if (s != NULL && s->vote_view == r->view && s->has_pp && !s->committed)
             return true;
