@@ -15,8 +15,9 @@
  * row: the client's transport is not the node's).
  * Latency of a transaction: from the moment its batch was sent to the
  * moment the node it was sent to first reported a height that includes it
- * (a watcher per node polls its status every millisecond over the stream
- * API), as its client would see it.
+ * (a watcher per node polls its status over the stream API every
+ * millisecond at a tenth, every 10 ms at saturation), as its client would
+ * see it.
  *
  * Decisions: the same 4 validators and blocks of 1000, with a model that
  * scores every attestation and a contract that decides on every
@@ -38,6 +39,7 @@
  *   bench_cluster TX_COUNT decisions
  *                                runs the alternating decision rounds only
  */
+#include <dirent.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +60,12 @@
 #define HEIGHTS_MAX 100000
 #define ROUNDS 3      /* plain and decision runs each, alternating */
 #define AWAIT_RETRY_S 0.1
+/* How often a watcher asks its node's height: every millisecond at a
+ * tenth of saturation, where latencies are milliseconds; every ten at
+ * saturation, where they are hundreds and a poll each millisecond cost
+ * every node ~4,000 context switches a second of the load measured. */
+#define WATCH_LIGHT_US 1000
+#define WATCH_SATURATION_US 10000
 /* A light run sends at most this many seconds' worth at its rate (and at
  * least LIGHT_COUNT_MIN), so that a slow saturation run cannot stretch
  * the light ones into tens of minutes. */
@@ -66,6 +74,7 @@
 
 /* What all of this machine's cores verify at once (the ceiling's base). */
 static double verify_all;
+static int watch_us; /* the watchers' polling interval this run */
 static char bin_dir[600], dir[300];
 static int base_port, nodes;
 static int depth = 1; /* genesis pipeline_depth */
@@ -155,7 +164,7 @@ static void *watcher(void *p)
                 seen_at[node][k] = t;
             last = h;
         }
-        usleep(1000);
+        usleep((useconds_t)watch_us);
     }
     node_links_close(k);
     return NULL;
@@ -288,6 +297,37 @@ static double node_cpu_s(int i)
     return nt_proc_cpu_s(pid);
 }
 
+/* Context switches of every thread of node i so far (voluntary and not):
+ * a count, unlike CPU time the same on a fast day as on a slow one, and
+ * what nng's hand-offs between threads cost the node. */
+static long node_switches(int i)
+{
+    char path[700], *text;
+    size_t size;
+    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, i);
+    if (witan_read_file(path, 64, &text, &size) != 0)
+        return 0;
+    int pid = atoi(text);
+    free(text);
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    long sum = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char status[8192];
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", pid, e->d_name);
+        if (read_proc(path, status, sizeof status) != 0)
+            continue;
+        for (const char *p = status; (p = strstr(p, "ctxt_switches:")) != NULL;
+             p += 14)
+            sum += atol(p + 14);
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
 static long node_anon_kib(int i)
 {
     char path[700], *text;
@@ -309,6 +349,7 @@ struct result {
     int count; /* transactions sent */
     long view_changes; /* during the run; -1: unknown */
     double tps, p50_ms, p99_ms, cpu_per_node;
+    double switches_per_tx; /* context switches a transaction a node */
     long anon_kib_max;
     /* Where the time went, means in ms: the client's send to its submit
      * answered (admission), the nodes' phases (their metrics, over every
@@ -368,10 +409,14 @@ static int light_count(double rate)
 static int run_load(int count, double rate, bool stream, struct result *out)
 {
     load_count = count;
+    watch_us = rate > 0 ? WATCH_LIGHT_US : WATCH_SATURATION_US;
     memset(seen_at, 0, sizeof seen_at);
     double cpu0[64];
     for (int i = 0; i < nodes; i++)
         cpu0[i] = node_cpu_s(i);
+    long switches0 = 0;
+    for (int i = 0; i < nodes; i++)
+        switches0 += node_switches(i);
     uint64_t h0;
     if (!status_of(0, &h0, NULL))
         return 1;
@@ -447,14 +492,17 @@ static int run_load(int count, double rate, bool stream, struct result *out)
     out->p50_ms = m ? lat[m / 2] : 0;
     out->p99_ms = m ? lat[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] : 0;
     double cpu = 0;
+    long switches = -switches0;
     out->anon_kib_max = 0;
     for (int i = 0; i < nodes; i++) {
         cpu += node_cpu_s(i) - cpu0[i];
+        switches += node_switches(i);
         long kib = node_anon_kib(i);
         if (kib > out->anon_kib_max)
             out->anon_kib_max = kib;
     }
     out->cpu_per_node = cpu / nodes / elapsed;
+    out->switches_per_tx = (double)switches / nodes / load_count;
     free(lat);
     return 0;
 }
@@ -648,14 +696,21 @@ static int run_config(int n, int block_max, double verify, bool decide,
     }
     if (rate)
         *rate = sat.tps;
+    /* Node CPU a transaction costs each node, in single-core
+     * verifications: independent of the machine's speed that day, and 1.0
+     * if verifying were all a node did. */
+    double cost = sat.cpu_per_node / sat.tps * verify;
     printf("  %s%2d validators, blocks <= %-5d L=%d  %7.0f tx/s (%.2f of "
-           "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms  CPU/node %3.0f%%  view "
-           "changes %ld  |  at a tenth (%d tx): p50 %5.1f ms  p99 %5.1f ms  "
-           "|  anon RSS max %ld MiB\n",
+           "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms (polled "
+           "every %d ms)  CPU/node %3.0f%% (a transaction costs each node "
+           "%.2f verifications, %.2f context switches)  view changes %ld  |  "
+           "at a tenth (%d tx): "
+           "p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
            label, n, block_max, depth, sat.tps, sat.tps / verify,
-           sat.tps / (verify_all / n), sat.p50_ms,
-           sat.p99_ms, sat.cpu_per_node * 100, sat.view_changes, light.count,
-           light.p50_ms, light.p99_ms, sat.anon_kib_max / 1024);
+           sat.tps / (verify_all / n), sat.p50_ms, sat.p99_ms,
+           WATCH_SATURATION_US / 1000, sat.cpu_per_node * 100, cost,
+           sat.switches_per_tx, sat.view_changes, light.count, light.p50_ms, light.p99_ms,
+           sat.anon_kib_max / 1024);
     print_phases(label, "nng REQ/REP clients", &light);
     printf("  %s    at a tenth, clients on the stream API instead: p50 %5.1f "
            "ms  p99 %5.1f ms\n",
