@@ -238,8 +238,9 @@ struct node {
         bool on;
         uint64_t from, id;
     } answer;
-    /* Signature verdicts of the submit requests of one serving round,
-     * checked together on the pool and taken in order (replica.c). */
+    /* The envelopes the submit requests of one serving round carry,
+     * decoded and checked together on the pool and taken in order
+     * (replica.c). */
     struct node_presigned {
         struct ledger_tx *txs; /* NULL: none; each request checks its own */
         size_t count, next;
