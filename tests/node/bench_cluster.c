@@ -285,7 +285,8 @@ static int read_proc(const char *path, char *buf, size_t size)
     return 0;
 }
 
-static double node_cpu_s(int i)
+/* Node i's process id, from its home; 0 when it has none. */
+static int node_pid(int i)
 {
     char path[700], *text;
     size_t size;
@@ -294,7 +295,13 @@ static double node_cpu_s(int i)
         return 0;
     int pid = atoi(text);
     free(text);
-    return nt_proc_cpu_s(pid);
+    return pid;
+}
+
+static double node_cpu_s(int i)
+{
+    int pid = node_pid(i);
+    return pid > 0 ? nt_proc_cpu_s(pid) : 0;
 }
 
 /* Context switches of every thread of node i so far (voluntary and not):
@@ -302,13 +309,10 @@ static double node_cpu_s(int i)
  * what nng's hand-offs between threads cost the node. */
 static long node_switches(int i)
 {
-    char path[700], *text;
-    size_t size;
-    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, i);
-    if (witan_read_file(path, 64, &text, &size) != 0)
+    int pid = node_pid(i);
+    if (pid <= 0)
         return 0;
-    int pid = atoi(text);
-    free(text);
+    char path[300];
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *d = opendir(path);
     long sum = 0;
@@ -330,14 +334,10 @@ static long node_switches(int i)
 
 static long node_anon_kib(int i)
 {
-    char path[700], *text;
-    size_t size;
-    snprintf(path, sizeof path, "%s/node%d/witand.pid", dir, i);
-    if (witan_read_file(path, 64, &text, &size) != 0)
+    int pid = node_pid(i);
+    if (pid <= 0)
         return 0;
-    int pid = atoi(text);
-    free(text);
-    char status[8192];
+    char path[64], status[8192];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     if (read_proc(path, status, sizeof status) != 0)
         return 0;
@@ -775,11 +775,10 @@ int main(int argc, char **argv)
     acked_at = calloc((size_t)tx_count, sizeof *acked_at);
     signal(SIGPIPE, SIG_IGN);
     witan_log_set_level(WITAN_LOG_OFF);
-    double verify = nt_ed25519_verify_rate(1.0);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cores = cores < 1 ? 1 : cores > NT_VERIFY_THREADS_MAX ? NT_VERIFY_THREADS_MAX
                                                           : cores;
-    verify_all = nt_ed25519_verify_rate_together(1.0, (unsigned)cores);
+    double verify = nt_ed25519_verify_rates(1.0, (unsigned)cores, &verify_all);
     printf("cluster: %d pre-signed attestations, %d clients in batches of %d "
            "(%d at a tenth); ed25519 verify, 1 core: %.0f/s (target: >= 0.25 "
            "of it); all %ld cores at once: %.0f/s (%.2f x 1 core), so that "

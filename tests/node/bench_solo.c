@@ -186,8 +186,8 @@ int main(int argc, char **argv)
     printf("solo node: %d pre-signed attestations, %d clients, batches of "
            "%d; the node's signature threads (verify_threads) 1, then 2\n",
            tx_count, BENCH_CLIENTS, BENCH_BATCH);
-    double verify = nt_ed25519_verify_rate(1.0);
-    double verify2 = nt_ed25519_verify_rate_together(1.0, 2);
+    double verify2;
+    double verify = nt_ed25519_verify_rates(1.0, 2, &verify2);
     double rates[2];
     for (unsigned t = 1; t <= 2; t++) {
         double cpu = 0, elapsed = 0;

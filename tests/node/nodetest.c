@@ -332,6 +332,14 @@ double nt_ed25519_verify_rate_together(double seconds, unsigned threads)
     return sum;
 }
 
+double nt_ed25519_verify_rates(double seconds, unsigned threads,
+                               double *together)
+{
+    double before = nt_ed25519_verify_rate(seconds / 2);
+    *together = nt_ed25519_verify_rate_together(seconds, threads);
+    return (before + nt_ed25519_verify_rate(seconds / 2)) / 2;
+}
+
 int nt_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -117,5 +117,11 @@ double nt_ed25519_verify_rate(double seconds);
  * machine) can reach. */
 #define NT_VERIFY_THREADS_MAX 64
 double nt_ed25519_verify_rate_together(double seconds, unsigned threads);
+/* Both, for a benchmark that prints them side by side: one core's rate
+ * (returned) measured half before and half after `threads` together
+ * (*together), so that a machine whose speed drifts during the second
+ * does not make the two disagree. */
+double nt_ed25519_verify_rates(double seconds, unsigned threads,
+                               double *together);
 
 #endif
