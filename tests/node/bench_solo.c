@@ -8,9 +8,9 @@
  * its time per transaction goes to anything else. Beside it, the rate of
  * two threads verifying at once: on a machine whose two cores share a
  * physical core or a host, less than twice one core's, and the ceiling of
- * the 2-thread run. Beside each run, the bytes
- * the node wrote per attestation: the database's pages dominate, so the
- * figure shows how many pages a block dirties for each transaction.
+ * the 2-thread run. Beside each run, the bytes the node wrote per
+ * attestation: the database's pages dominate, so the figure shows how
+ * many pages a block dirties for each transaction.
  *
  *   bench_solo [COUNT]
  */

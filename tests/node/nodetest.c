@@ -288,7 +288,7 @@ struct verify_run {
     double seconds, rate;
 };
 
-static void *verify_run(void *p)
+static void *verify_loop(void *p)
 {
     struct verify_run *v = p;
     wcrypto_keypair kp;
@@ -311,7 +311,7 @@ static void *verify_run(void *p)
 double nt_ed25519_verify_rate(double seconds)
 {
     struct verify_run v = {seconds, 0};
-    verify_run(&v);
+    verify_loop(&v);
     return v.rate;
 }
 
@@ -322,7 +322,7 @@ double nt_ed25519_verify_rate_together(double seconds, unsigned threads)
     WITAN_ASSERT(threads >= 1 && threads <= NT_VERIFY_THREADS_MAX);
     for (unsigned i = 0; i < threads; i++) {
         v[i] = (struct verify_run){seconds, 0};
-        WITAN_ASSERT(pthread_create(&t[i], NULL, verify_run, &v[i]) == 0);
+        WITAN_ASSERT(pthread_create(&t[i], NULL, verify_loop, &v[i]) == 0);
     }
     double sum = 0;
     for (unsigned i = 0; i < threads; i++) {
