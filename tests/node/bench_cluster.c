@@ -412,11 +412,11 @@ static int run_load(int count, double rate, bool stream, struct result *out)
     watch_us = rate > 0 ? WATCH_LIGHT_US : WATCH_SATURATION_US;
     memset(seen_at, 0, sizeof seen_at);
     double cpu0[64];
-    for (int i = 0; i < nodes; i++)
-        cpu0[i] = node_cpu_s(i);
     long switches0 = 0;
-    for (int i = 0; i < nodes; i++)
+    for (int i = 0; i < nodes; i++) {
+        cpu0[i] = node_cpu_s(i);
         switches0 += node_switches(i);
+    }
     uint64_t h0;
     if (!status_of(0, &h0, NULL))
         return 1;
@@ -704,13 +704,13 @@ static int run_config(int n, int block_max, double verify, bool decide,
            "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms (polled "
            "every %d ms)  CPU/node %3.0f%% (a transaction costs each node "
            "%.2f verifications, %.2f context switches)  view changes %ld  |  "
-           "at a tenth (%d tx): "
-           "p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max %ld MiB\n",
+           "at a tenth (%d tx): p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max "
+           "%ld MiB\n",
            label, n, block_max, depth, sat.tps, sat.tps / verify,
            sat.tps / (verify_all / n), sat.p50_ms, sat.p99_ms,
            WATCH_SATURATION_US / 1000, sat.cpu_per_node * 100, cost,
-           sat.switches_per_tx, sat.view_changes, light.count, light.p50_ms, light.p99_ms,
-           sat.anon_kib_max / 1024);
+           sat.switches_per_tx, sat.view_changes, light.count, light.p50_ms,
+           light.p99_ms, sat.anon_kib_max / 1024);
     print_phases(label, "nng REQ/REP clients", &light);
     printf("  %s    at a tenth, clients on the stream API instead: p50 %5.1f "
            "ms  p99 %5.1f ms\n",
@@ -776,8 +776,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     witan_log_set_level(WITAN_LOG_OFF);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    cores = cores < 1 ? 1 : cores > NT_VERIFY_THREADS_MAX ? NT_VERIFY_THREADS_MAX
-                                                          : cores;
+    if (cores < 1)
+        cores = 1;
+    if (cores > NT_VERIFY_THREADS_MAX)
+        cores = NT_VERIFY_THREADS_MAX;
     double verify = nt_ed25519_verify_rates(1.0, (unsigned)cores, &verify_all);
     printf("cluster: %d pre-signed attestations, %d clients in batches of %d "
            "(%d at a tenth); ed25519 verify, 1 core: %.0f/s (target: >= 0.25 "
