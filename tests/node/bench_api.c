@@ -10,8 +10,8 @@
  * Two loads: `status` requests (the transport and the loop, almost no work
  * per request) for 2 s each way, and pre-signed attestations submitted one
  * a request until all are committed (the node checks each signature once,
- * on verify_threads = 1, and for the stream API also on 2: a round's requests
- * are checked together on the pool), beside the single-core Ed25519 verify rate
+ * on verify_threads = 1, then on 2: a round's requests are checked
+ * together on the pool), beside the single-core Ed25519 verify rate
  * measured in the same run. Node CPU per request is read from /proc; the
  * clients' from getrusage (this process holds them all).
  *
@@ -277,14 +277,15 @@ int main(int argc, char **argv)
     static const struct {
         bool submit, stream;
         const char *threads, *what;
-    } loads[5] = {
+    } loads[] = {
         {false, false, "1", "status, nng request/reply"},
         {false, true, "1", "status, stream API"},
         {true, false, "1", "1 attestation a request, nng request/reply"},
+        {true, false, "2", "the same, verify_threads = 2"},
         {true, true, "1", "1 attestation a request, stream API"},
         {true, true, "2", "the same, verify_threads = 2"},
     };
-    for (int i = 0; i < 5 && !err; i++) {
+    for (size_t i = 0; i < sizeof loads / sizeof loads[0] && !err; i++) {
         err = start(loads[i].threads);
         if (!err)
             err = load(loads[i].submit, loads[i].stream, loads[i].what);
