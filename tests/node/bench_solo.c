@@ -10,7 +10,10 @@
  * physical core or a host, less than twice one core's, and the ceiling of
  * the 2-thread run. Beside each run, the bytes the node wrote per
  * attestation: the database's pages dominate, so the figure shows how
- * many pages a block dirties for each transaction.
+ * many pages a block dirties for each transaction. Last, a model of how
+ * the node scales with cores (Amdahl's law with the 1-thread run's
+ * costs): the signatures spread over every core, the loop's other work
+ * per transaction does not.
  *
  *   bench_solo [COUNT]
  */
@@ -65,8 +68,6 @@ static void *client(void *p)
     return NULL;
 }
 
-/* One run with the node's signatures on `threads` threads
- * (verify_threads): committed attestations per second, or < 0. */
 /* Bytes the node handed to write(2) and its kin so far (database pages,
  * the consensus log, its own log): /proc/PID/io's wchar; 0 where absent. */
 static uint64_t node_written(pid_t node)
@@ -83,9 +84,12 @@ static uint64_t node_written(pid_t node)
     return v;
 }
 
+/* One run with the node's signatures on `threads` threads
+ * (verify_threads): committed attestations per second, or < 0; the
+ * node's CPU seconds, and its loop's (the main thread) while loaded. */
 static double run_once(unsigned threads, double *node_cpu_out,
-                       uint64_t *blocks_out, double *elapsed_out,
-                       uint64_t *written_out)
+                       double *loop_cpu_out, uint64_t *blocks_out,
+                       double *elapsed_out, uint64_t *written_out)
 {
     char exe[1100], home[256], cmd[2048];
     snprintf(home, sizeof home, "%s/witan-bench-%d-%u",
@@ -127,7 +131,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
         return -1;
     }
 
-    double start = nt_now_s();
+    double start = nt_now_s(), loop0 = nt_thread_cpu_s(node, node);
     pthread_t threads_c[BENCH_CLIENTS];
     for (intptr_t k = 0; k < BENCH_CLIENTS; k++)
         pthread_create(&threads_c[k], NULL, client, (void *)k);
@@ -147,6 +151,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
         usleep(1000);
     }
     double elapsed = nt_now_s() - start;
+    *loop_cpu_out = nt_thread_cpu_s(node, node) - loop0;
     *written_out = node_written(node);
     kill(node, SIGTERM);
     int ws;
@@ -188,19 +193,23 @@ int main(int argc, char **argv)
            tx_count, BENCH_CLIENTS, BENCH_BATCH);
     double verify2;
     double verify = nt_ed25519_verify_rates(1.0, 2, &verify2);
-    double rates[2];
+    double rates[2], cpu1 = 0, loop1 = 0;
     for (unsigned t = 1; t <= 2; t++) {
-        double cpu = 0, elapsed = 0;
+        double cpu = 0, loop = 0, elapsed = 0;
         uint64_t blocks = 0, written = 0;
-        rates[t - 1] = run_once(t, &cpu, &blocks, &elapsed, &written);
+        rates[t - 1] = run_once(t, &cpu, &loop, &blocks, &elapsed, &written);
         if (rates[t - 1] < 0)
             return 1;
         printf("  committed attestations/s, %u thread%s %10.0f   (%d in "
-               "%.2f s, %llu blocks, node CPU %.2f s, written %.1f KiB an "
-               "attestation)\n",
+               "%.2f s, %llu blocks, node CPU %.2f s, %.2f s of it on the "
+               "loop, written %.1f KiB an attestation)\n",
                t, t > 1 ? "s" : " ", rates[t - 1], tx_count, elapsed,
-               (unsigned long long)blocks, cpu,
+               (unsigned long long)blocks, cpu, loop,
                (double)written / 1024 / tx_count);
+        if (t == 1) {
+            cpu1 = cpu;
+            loop1 = loop;
+        }
     }
     printf("  ed25519 verify/s, 1 core           %10.0f   (reference, same "
            "run)\n",
@@ -215,5 +224,26 @@ int main(int argc, char **argv)
            "1.5; the clients share the same two cores; %.2f of the "
            "2-thread rate above)\n",
            rates[1] / verify, rates[1] / verify2);
+    /* Amdahl's law with the 1-thread run's costs: every core can verify,
+     * but the loop admits, executes and commits one transaction at a
+     * time, so its work besides the signature check bounds the rate
+     * however many cores there are. */
+    double total_us = 1e6 * cpu1 / tx_count;
+    double serial_us = 1e6 * loop1 / tx_count - 1e6 / verify;
+    if (serial_us > 0) {
+        printf("  model: an attestation costs the node %.1f us of CPU, "
+               "%.1f us of it on the loop besides its signature (serial)\n",
+               total_us, serial_us);
+        static const int cores[] = {2, 4, 16};
+        for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++) {
+            double by_cores = cores[i] * 1e6 / total_us,
+                   by_loop = 1e6 / serial_us,
+                   r = by_cores < by_loop ? by_cores : by_loop;
+            printf("    %2d cores: at most %8.0f /s (%.2f x 1 core's "
+                   "verify rate; bound by %s)\n",
+                   cores[i], r, r / verify,
+                   by_cores < by_loop ? "the cores" : "the loop");
+        }
+    }
     return 0;
 }

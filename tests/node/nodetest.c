@@ -355,10 +355,10 @@ int nt_free_port(void)
     return ntohs(sa.sin_port);
 }
 
-double nt_proc_cpu_s(pid_t pid)
+/* utime + stime of a /proc stat file, in seconds; 0 when unreadable. */
+static double stat_cpu_s(const char *path)
 {
-    char path[64], stat[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char stat[4096];
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
@@ -372,6 +372,20 @@ double nt_proc_cpu_s(pid_t pid)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
                &ut, &st);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double nt_proc_cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return stat_cpu_s(path);
+}
+
+double nt_thread_cpu_s(pid_t pid, pid_t tid)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    return stat_cpu_s(path);
 }
 
 struct node_links *nt_links_to(const char *url, size_t frame_size_max,

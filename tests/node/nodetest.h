@@ -92,6 +92,8 @@ int nt_free_port(void);
 /* CPU seconds (user and system) process `pid` has used, from /proc; 0
  * when it cannot be read. */
 double nt_proc_cpu_s(pid_t pid);
+/* The same for one of its threads (tid == pid: the main thread). */
+double nt_thread_cpu_s(pid_t pid, pid_t tid);
 
 /* A link set of its own (node/link.c) with one stream dialled to `url` as
  * link 0: a raw peer of the validator links, or a client of the stream
