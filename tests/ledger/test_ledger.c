@@ -922,6 +922,90 @@ static void as_schema3(const char *dir, uint64_t keep_height)
     raw_end(s, t);
 }
 
+/* A committed transaction is answered with its own envelope and its
+ * block's hash, read from the stored block without decoding the rest of
+ * it; a stored block that is not one is named corrupt, not misread. */
+static void test_get_tx_reads_its_block(void **state)
+{
+    (void)state;
+    struct world *w = new_world("gettx");
+    enum { N = 6 };
+    uint8_t *env[N], hashes[N][32];
+    size_t sz[N];
+    char why[WHY_SIZE];
+    for (int i = 0; i < N; i++) {
+        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
+                           (struct attest_spec){.time_ms = 1000 * (i + 1)},
+                           &sz[i]);
+        struct ledger_tx tx;
+        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx,
+                                          why, sizeof why),
+                         0);
+        memcpy(hashes[i], tx.hash, 32);
+        ledger_tx_release(&tx);
+    }
+    commit_block(w, env, sz, 3, NULL);
+    commit_block(w, env + 3, sz + 3, 2, NULL);
+    commit_block(w, env + 5, sz + 5, 1, NULL);
+    static const uint64_t height[N] = {1, 1, 1, 2, 2, 3};
+    static const uint32_t index[N] = {0, 1, 2, 0, 1, 0};
+    for (int i = 0; i < N; i++) {
+        Witan__TxResponse *r;
+        assert_int_equal(ledger_get_tx(w->l, hashes[i], &r), 0);
+        assert_int_equal(r->state, WITAN__TX_STATE__TX_STATE_COMMITTED);
+        assert_int_equal(r->receipt->height, height[i]);
+        assert_int_equal(r->receipt->index, index[i]);
+        assert_int_equal(r->envelope.len, sz[i]);
+        assert_memory_equal(r->envelope.data, env[i], sz[i]);
+        Witan__BlockResponse *b;
+        assert_int_equal(ledger_get_block(w->l, height[i], &b), 0);
+        assert_int_equal(r->block_hash.len, 32);
+        assert_memory_equal(r->block_hash.data, b->block_hash.data, 32);
+        ledger_block_response_free(b);
+        ledger_tx_response_free(r);
+    }
+    ledger_close(w->l);
+    w->l = NULL;
+
+    /* Block 2 cut inside its second transaction, then with a field no
+     * block has: both refused. */
+    static const uint8_t stray[] = {0x18, 0x01}; /* field 3, a varint */
+    uint8_t key[8];
+    store_be64(key, 2);
+    store *st;
+    store_txn *t = raw_begin(w->dir, &st);
+    const void *v;
+    size_t vs;
+    assert_int_equal(store_get(t, STORE_BLOCKS, key, 8, &v, &vs), 0);
+    uint8_t *bytes = malloc(vs + sizeof stray);
+    assert_non_null(bytes);
+    memcpy(bytes, v, vs);
+    memcpy(bytes + vs, stray, sizeof stray);
+    raw_end(st, t);
+    for (int k = 0; k < 2; k++) {
+        t = raw_begin(w->dir, &st);
+        size_t size = k == 0 ? vs - 1 : vs + sizeof stray;
+        assert_int_equal(store_put(t, STORE_BLOCKS, key, 8, bytes, size), 0);
+        raw_end(st, t);
+        struct store_options o = {1 << 20, 64 << 20, false};
+        assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why),
+                         0);
+        Witan__TxResponse *r = NULL;
+        assert_int_equal(ledger_get_tx(w->l, hashes[4], &r), WITAN_EDBCORRUPT);
+        assert_null(r);
+        /* Block 1 is untouched and still read. */
+        assert_int_equal(ledger_get_tx(w->l, hashes[2], &r), 0);
+        assert_memory_equal(r->envelope.data, env[2], sz[2]);
+        ledger_tx_response_free(r);
+        ledger_close(w->l);
+        w->l = NULL;
+    }
+    free(bytes);
+    for (int i = 0; i < N; i++)
+        free(env[i]);
+    free_world(w);
+}
+
 /* Schema 3 kept receipts under transaction hashes; opening such a database
  * moves them to (height, index), and every transaction is found and proved
  * as before, a half-done upgrade's included. Any other old version is
@@ -1680,6 +1764,7 @@ int main(void)
         cmocka_unit_test(test_prediction_problems),
         cmocka_unit_test(test_extrapolation_allowed),
         cmocka_unit_test(test_signatures_on_pool),
+        cmocka_unit_test(test_get_tx_reads_its_block),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
