@@ -7,11 +7,13 @@
  * node). The two differ in method, pipelining, and the output says so; the
  * requests and the node's work on them are the same.
  *
- * Two loads: `status` requests (the transport and the loop, almost no work
- * per request) for 2 s each way, and pre-signed attestations submitted one
+ * Three loads: `status` requests (the transport and the loop, almost no work
+ * per request) for 2 s each way, pre-signed attestations submitted one
  * a request until all are committed (the node checks each signature once,
  * on verify_threads = 1, then on 2: a round's requests are checked
- * together on the pool), beside the single-core Ed25519 verify rate
+ * together on the pool), and then, for 2 s, the state of those committed
+ * attestations, one a request (what a client polling its transaction
+ * costs), beside the single-core Ed25519 verify rate
  * measured in the same run. Node CPU per request is read from /proc; the
  * clients' from getrusage (this process holds them all).
  *
@@ -41,7 +43,12 @@
 static char bin_dir[600], addr[64], stream_addr[64], home[300];
 static pid_t node;
 static ProtobufCBinaryData *envs;
+static uint8_t (*hashes)[32];
 static int tx_count;
+
+/* What a load asks: status, one attestation to submit, or the state of
+ * one committed attestation (the last load's, in its block). */
+enum ask { ASK_STATUS, ASK_SUBMIT, ASK_TX };
 
 static double self_cpu_s(void)
 {
@@ -121,8 +128,9 @@ static long run_req(bool submit, double seconds)
 
 /* --- the stream API ----------------------------------------------------------- */
 
-static long run_stream(bool submit, double seconds)
+static long run_stream(enum ask ask, double seconds)
 {
+    bool submit = ask == ASK_SUBMIT;
     struct node_links *k =
         nt_links_to(stream_addr, 8 + (size_t)NODE_FRAME_SIZE_MAX, 4096);
     struct pollfd p = {.fd = node_links_fd(k), .events = POLLIN};
@@ -133,11 +141,16 @@ static long run_stream(bool submit, double seconds)
         while (sent - done < STREAM_WINDOW && (!submit || sent < tx_count)) {
             Witan__Request req = status_request();
             Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+            Witan__TxRequest tr = WITAN__TX_REQUEST__INIT;
             if (submit) {
                 sr.n_envelopes = 1;
                 sr.envelopes = &envs[sent];
                 req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
                 req.submit = &sr;
+            } else if (ask == ASK_TX) {
+                tr.tx_hash = (ProtobufCBinaryData){32, hashes[sent % tx_count]};
+                req.kind_case = WITAN__REQUEST__KIND_TX;
+                req.tx = &tr;
             }
             if (nt_stream_queue(k, (uint64_t)sent, &req) != 0)
                 break;
@@ -154,7 +167,10 @@ static long run_stream(bool submit, double seconds)
             nng_msg_free(m);
             bool ok = r && !r->error &&
                       (!submit || (r->submit && r->submit->n_results == 1 &&
-                                   !r->submit->results[0]->error));
+                                   !r->submit->results[0]->error)) &&
+                      (ask != ASK_TX ||
+                       (r->tx && r->tx->state ==
+                                     WITAN__TX_STATE__TX_STATE_COMMITTED));
             if (r)
                 witan__response__free_unpacked(r, NULL);
             if (!ok) {
@@ -224,17 +240,30 @@ static void row(const char *what, long count, double wall, double node_cpu,
            client_cpu / count * 1e6);
 }
 
-static int load(bool submit, bool stream, const char *what)
+static int load(enum ask ask, bool stream, const char *what)
 {
+    bool submit = ask == ASK_SUBMIT;
     if (submit) {
         char key[400];
         snprintf(key, sizeof key, "%s/operator.key", home);
-        envs = nt_signed_load(key, "bench", (size_t)tx_count);
-        if (!envs)
+        envs = calloc((size_t)tx_count, sizeof *envs);
+        free(hashes);
+        hashes = calloc((size_t)tx_count, sizeof *hashes);
+        if (!envs || !hashes ||
+            nt_sign_attestations(key, "bench", 1, (size_t)tx_count, envs,
+                                 hashes) != 0)
             return -1;
     }
+    char what_now[160];
+    uint64_t height = 0;
+    if (ask == ASK_TX && nt_status(addr, &height, NULL) && height) {
+        /* Where the answer is read from says what it costs. */
+        snprintf(what_now, sizeof what_now, what,
+                 (double)tx_count / (double)height);
+        what = what_now;
+    }
     double n0 = nt_proc_cpu_s(node), c0 = self_cpu_s(), t0 = nt_now_s();
-    long done = stream ? run_stream(submit, STATUS_SECONDS)
+    long done = stream ? run_stream(ask, STATUS_SECONDS)
                        : run_req(submit, STATUS_SECONDS);
     if (submit && (done != tx_count || !drained()))
         done = -1;
@@ -274,23 +303,30 @@ int main(int argc, char **argv)
            REQ_CLIENTS, STREAM_WINDOW);
     double verify = nt_ed25519_verify_rate(1.0);
     int err = 0;
+    /* A row with no threads of its own asks the node of the row before. */
     static const struct {
-        bool submit, stream;
+        enum ask ask;
+        bool stream;
         const char *threads, *what;
     } loads[] = {
-        {false, false, "1", "status, nng request/reply"},
-        {false, true, "1", "status, stream API"},
-        {true, false, "1", "1 attestation a request, nng request/reply"},
-        {true, false, "2", "the same, verify_threads = 2"},
-        {true, true, "1", "1 attestation a request, stream API"},
-        {true, true, "2", "the same, verify_threads = 2"},
+        {ASK_STATUS, false, "1", "status, nng request/reply"},
+        {ASK_STATUS, true, "1", "status, stream API"},
+        {ASK_SUBMIT, false, "1", "1 attestation a request, nng request/reply"},
+        {ASK_SUBMIT, false, "2", "the same, verify_threads = 2"},
+        {ASK_SUBMIT, true, "1", "1 attestation a request, stream API"},
+        {ASK_SUBMIT, true, "2", "the same, verify_threads = 2"},
+        {ASK_TX, true, NULL, "its state (blocks of %.0f), stream API"},
     };
-    for (size_t i = 0; i < sizeof loads / sizeof loads[0] && !err; i++) {
-        err = start(loads[i].threads);
+    size_t count = sizeof loads / sizeof loads[0];
+    for (size_t i = 0; i < count && !err; i++) {
+        if (loads[i].threads)
+            err = start(loads[i].threads);
         if (!err)
-            err = load(loads[i].submit, loads[i].stream, loads[i].what);
-        stop();
+            err = load(loads[i].ask, loads[i].stream, loads[i].what);
+        if (i + 1 == count || loads[i + 1].threads)
+            stop();
     }
+    free(hashes);
     printf("  (attestations: %d, until all are committed; ed25519 verify, 1 "
            "core, same run: %.0f /s, %.1f us each)\n",
            tx_count, verify, 1e6 / verify);
