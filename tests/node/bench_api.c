@@ -243,6 +243,7 @@ static void row(const char *what, long count, double wall, double node_cpu,
 static int load(enum ask ask, bool stream, const char *what)
 {
     bool submit = ask == ASK_SUBMIT;
+    WITAN_ASSERT(ask != ASK_TX || stream); /* asked on the stream API only */
     if (submit) {
         char key[400];
         snprintf(key, sizeof key, "%s/operator.key", home);
@@ -258,7 +259,7 @@ static int load(enum ask ask, bool stream, const char *what)
     uint64_t height = 0;
     if (ask == ASK_TX && nt_status(addr, &height, NULL) && height) {
         /* Where the answer is read from says what it costs. */
-        snprintf(what_now, sizeof what_now, what,
+        snprintf(what_now, sizeof what_now, "%s (blocks of %.0f)", what,
                  (double)tx_count / (double)height);
         what = what_now;
     }
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
         {ASK_SUBMIT, false, "2", "the same, verify_threads = 2"},
         {ASK_SUBMIT, true, "1", "1 attestation a request, stream API"},
         {ASK_SUBMIT, true, "2", "the same, verify_threads = 2"},
-        {ASK_TX, true, NULL, "its state (blocks of %.0f), stream API"},
+        {ASK_TX, true, NULL, "its state, stream API"},
     };
     size_t count = sizeof loads / sizeof loads[0];
     for (size_t i = 0; i < count && !err; i++) {
