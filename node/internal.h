@@ -111,20 +111,6 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
 
 struct replica; /* node/replica.c: consensus with other validators */
 
-/* What goes back in front of an answer: a REQ/REP request's routing
- * header (the pipe's id, then 4 bytes a hop, the request id last, at most
- * nng's largest TTL of 15 hops), or a stream API request's id. */
-#define NODE_REPLY_HEADER_SIZE_MAX 64
-
-/* Where a request's answer goes: on the REP socket (links NULL) or on
- * stream `from` of a set of links, after the request's header. */
-struct node_reply_to {
-    struct node_links *links;
-    uint64_t from;
-    uint8_t header[NODE_REPLY_HEADER_SIZE_MAX];
-    size_t header_size;
-};
-
 #define NODE_LATENCY_BUCKET_COUNT 13
 
 /* What /metrics reports (server.c, spec/api.md). Commit latency runs from a
@@ -243,10 +229,15 @@ struct node {
     wcrypto_keypair next_key;
     uint32_t validator_index; /* in the validator set in force */
     struct mempool pool;
-    /* The client API's REP socket, raw: a round takes every request
-     * waiting, and each answer carries its request's routing header. */
     nng_socket sock;
-    struct node_links *streams; /* the stream API (stream_listen), or NULL */
+    /* The stream API (stream_listen), or NULL; and, while a request that
+     * came on it is handled, where its answer goes: the stream and the
+     * request's id (spec/api.md, "Stream API"). */
+    struct node_links *streams;
+    struct {
+        bool on;
+        uint64_t from, id;
+    } answer;
     /* The envelopes the submit requests of one serving round carry,
      * decoded and checked together on the pool and taken in order
      * (replica.c). */
@@ -264,15 +255,18 @@ struct node {
         bool running;
     } presign_job;
     /* The serving round whose signatures are being checked (replica.c):
-     * the requests taken from the socket, then the streams', each in
-     * arrival order, and their envelopes in that order. */
+     * the request taken from the socket (at most one: the socket holds
+     * one request at a time), then the streams' in arrival order, and
+     * their envelopes in that order. */
     struct node_round {
+        Witan__Request *sock_req;
+        size_t sock_size;
         struct node_round_request {
             Witan__Request *req;
             size_t size;
-            struct node_reply_to to;
-        } requests[NODE_REQUESTS_PER_ROUND_MAX];
-        int request_count;
+            uint64_t from, id;
+        } streams[NODE_REQUESTS_PER_ROUND_MAX];
+        int stream_count;
         ProtobufCBinaryData *envs;
         struct ledger_tx *txs;
         size_t env_count;
@@ -339,16 +333,14 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
 int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
              Witan__Response **out);
 
-/* Takes a request from the client socket: decoded (NULL: it did not
- * decode or is over the limit), its size and where its answer goes; frees
- * msg. WITAN_EDECODE, msg freed, when it has no routing header to answer
- * under. */
-int node_request_take(nng_msg *msg, Witan__Request **req, size_t *size,
-                      struct node_reply_to *to);
+/* Answers one client request (server.c). Takes ownership of msg. */
+void node_handle_request(struct node *n, nng_msg *msg);
+/* Decodes a request from the client socket (NULL: it did not decode or is
+ * over the limit); frees msg and gives its size. */
+Witan__Request *node_request_decode(nng_msg *msg, size_t *size);
 /* The same for a request already decoded (NULL: it did not decode, or was
  * over the limit at `size` bytes); takes ownership of req. */
-void node_handle_decoded(struct node *n, Witan__Request *req, size_t size,
-                         const struct node_reply_to *to);
+void node_handle_decoded(struct node *n, Witan__Request *req, size_t size);
 
 /* Admits one envelope into the pool (server.c): decode, signature, state,
  * pool rules. `pre`, when not NULL and holding a transaction, is the

@@ -768,8 +768,8 @@ static void flush_answers(void *ctx)
         node_links_flush(n->streams);
 }
 
-/* Up to `budget` requests of the stream API into the round (its bound is
- * shared with the socket). Returns how many were taken. */
+/* Up to `budget` requests of the stream API into the round (the round's
+ * bound is shared with the socket). Returns how many were taken. */
 static int take_streams(struct node *n, int budget)
 {
     struct node_round *r = &n->round;
@@ -779,52 +779,26 @@ static int take_streams(struct node *n, int budget)
         uint64_t from;
         if (node_links_recv(n->streams, &msg, &from) != 0)
             break;
-        const uint8_t *p = nng_msg_body(msg);
         size_t size = nng_msg_len(msg);
         if (size < NODE_STREAM_ID_SIZE) {
             nng_msg_free(msg); /* no id to answer to */
             continue;
         }
-        struct node_round_request *q = &r->requests[r->request_count++];
-        q->to.links = n->streams;
-        q->to.from = from;
-        q->to.header_size = NODE_STREAM_ID_SIZE;
-        memcpy(q->to.header, p, NODE_STREAM_ID_SIZE);
-        q->size = size - NODE_STREAM_ID_SIZE;
-        q->req = q->size > WITAN_CLIENT_REQUEST_SIZE_MAX
-                     ? NULL
-                     : witan_unpack_or_null(&witan__request__descriptor,
-                                            p + NODE_STREAM_ID_SIZE, q->size);
+        const uint8_t *p = nng_msg_body(msg);
+        uint64_t id = 0;
+        for (int k = 0; k < NODE_STREAM_ID_SIZE; k++)
+            id = id << 8 | p[k];
+        size -= NODE_STREAM_ID_SIZE;
+        Witan__Request *req =
+            size > WITAN_CLIENT_REQUEST_SIZE_MAX
+                ? NULL
+                : witan_unpack_or_null(&witan__request__descriptor,
+                                       p + NODE_STREAM_ID_SIZE, size);
         nng_msg_free(msg);
+        r->streams[r->stream_count++] =
+            (struct node_round_request){req, size, from, id};
     }
     return taken;
-}
-
-/* Up to `budget` requests of the REP socket into the round. Returns how
- * many were taken. */
-static int take_socket(struct node *n, int budget)
-{
-    struct node_round *r = &n->round;
-    int taken = 0;
-    for (; taken < budget; taken++) {
-        nng_msg *msg;
-        if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
-            break;
-        struct node_round_request *q = &r->requests[r->request_count];
-        if (node_request_take(msg, &q->req, &q->size, &q->to) == 0)
-            r->request_count++;
-    }
-    return taken;
-}
-
-/* A round's worth of requests, at most, from the socket and the links.
- * Returns how many were taken. */
-static int take_requests(struct node *n)
-{
-    int i = take_socket(n, NODE_REQUESTS_PER_ROUND_MAX);
-    if (n->streams && i < NODE_REQUESTS_PER_ROUND_MAX)
-        i += take_streams(n, NODE_REQUESTS_PER_ROUND_MAX - i);
-    return i;
 }
 
 /* The envelopes a request submits, or none for one that will be refused
@@ -853,18 +827,21 @@ static void answer_round(struct node *n)
         n->presigned.count = r->env_count;
         n->presigned.next = 0;
     }
-    for (int k = 0; k < r->request_count; k++)
-        node_handle_decoded(n, r->requests[k].req, r->requests[k].size,
-                            &r->requests[k].to);
+    if (r->sock_req)
+        node_handle_decoded(n, r->sock_req, r->sock_size);
+    for (int k = 0; k < r->stream_count; k++) {
+        n->answer.on = true;
+        n->answer.from = r->streams[k].from;
+        n->answer.id = r->streams[k].id;
+        node_handle_decoded(n, r->streams[k].req, r->streams[k].size);
+        n->answer.on = false;
+    }
     memset(&n->presigned, 0, sizeof n->presigned);
     /* What no request took (one that checked its own instead). */
     node_presigned_release(r->txs, r->env_count);
     free(r->envs);
     free(r->txs);
-    r->request_count = 0;
-    r->envs = NULL;
-    r->txs = NULL;
-    r->env_count = 0;
+    memset(r, 0, sizeof *r);
 }
 
 /*
@@ -884,17 +861,36 @@ static int serve(void *ctx, struct node_driver *d)
     int err = follow_set(n);
     if (err)
         return err;
-    int i = take_requests(n);
-    size_t envs = 0;
-    for (int k = 0; k < r->request_count; k++)
-        envs += submitted(r->requests[k].req);
+    bool overlap = witan_pool_threads(n->verify_pool) > 1;
+    int i = 0;
+    for (; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
+        nng_msg *msg;
+        if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
+            break;
+        size_t size;
+        Witan__Request *req = node_request_decode(msg, &size);
+        /* The socket answers one request before it takes the next. */
+        if (overlap && submitted(req) >= NODE_OVERLAP_ENVELOPES_MIN) {
+            r->sock_req = req;
+            r->sock_size = size;
+            i++;
+            break;
+        }
+        node_handle_decoded(n, req, size);
+    }
+    if (n->streams && i < NODE_REQUESTS_PER_ROUND_MAX)
+        i += take_streams(n, NODE_REQUESTS_PER_ROUND_MAX - i);
+    size_t envs = submitted(r->sock_req);
+    for (int k = 0; k < r->stream_count; k++)
+        envs += submitted(r->streams[k].req);
     if (envs > 1) {
         r->envs = malloc(envs * sizeof *r->envs);
         r->txs = r->envs ? calloc(envs, sizeof *r->txs) : NULL;
     }
     if (r->txs) {
-        for (int k = 0; k < r->request_count; k++)
-            gather(r, r->requests[k].req);
+        gather(r, r->sock_req);
+        for (int k = 0; k < r->stream_count; k++)
+            gather(r, r->streams[k].req);
         if (node_presign_start(n, r->envs, r->env_count, r->txs))
             return 1; /* answered when the round settles */
         node_presign(n, r->envs, r->env_count, r->txs);
@@ -1416,9 +1412,12 @@ static int sync_until_member(struct node *n, volatile sig_atomic_t *stop)
     uint64_t applied = 0;
     while (!*stop && !err && (!member || tip.height < target)) {
         /* Clients are answered meanwhile (status, queries). */
-        take_requests(n);
-        answer_round(n);
-        flush_answers(n);
+        for (int i = 0; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {
+            nng_msg *msg;
+            if (nng_recvmsg(n->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
+                break;
+            node_handle_request(n, msg);
+        }
         err = sync_block(n, s, tip.height + 1);
         if (err == WITAN_ENOTFOUND || err == WITAN_ENET) {
             /* Not there yet, or the node is away: ask again. */

@@ -555,23 +555,24 @@ static void submit_batch_free(struct submit_batch *b)
     free(b->hashes);
 }
 
-/* An answer on links: the request's header, then the Response. */
-static void send_link_response(const struct node_reply_to *to,
-                               Witan__Response *resp)
+/* An answer on the stream API: the request's id, then the Response. */
+static void send_stream_response(struct node *n, Witan__Response *resp)
 {
-    size_t size = to->header_size + witan__response__get_packed_size(resp);
+    size_t size = NODE_STREAM_ID_SIZE + witan__response__get_packed_size(resp);
     uint8_t *frame = malloc(size);
     if (!frame) {
         WITAN_ERROR("node", "out of memory for a %zu-byte response", size);
         return;
     }
-    memcpy(frame, to->header, to->header_size);
-    witan__response__pack(resp, frame + to->header_size);
-    int err = node_links_send(to->links, to->from, frame, size);
+    for (int i = 0; i < NODE_STREAM_ID_SIZE; i++)
+        frame[i] = (uint8_t)(n->answer.id >> (56 - 8 * i));
+    witan__response__pack(resp, frame + NODE_STREAM_ID_SIZE);
+    int err = node_links_send(n->streams, n->answer.from, frame, size);
     /* Gone: the client hung up. Full: it reads none of its answers
      * (node_links_recv then stops serving it). */
     if (err && err != WITAN_ENOTFOUND)
-        WITAN_WARN("node", "answer not sent: %s", witan_err_message(err));
+        WITAN_WARN("node", "stream answer not sent: %s",
+                   witan_err_message(err));
     free(frame);
 }
 
@@ -601,25 +602,16 @@ int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
     return *out ? WITAN_OK : WITAN_EDECODE;
 }
 
-/* The socket is raw: the answer carries its request's routing header,
- * and a client that reads none of its answers has them dropped (nng's
- * queue to it is full) instead of holding up the loop. */
-static void send_response(struct node *n, const struct node_reply_to *to,
-                          Witan__Response *resp)
+static void send_response(struct node *n, Witan__Response *resp)
 {
-    if (to->links) {
-        send_link_response(to, resp);
+    if (n->answer.on) {
+        send_stream_response(n, resp);
         return;
     }
     size_t size = witan__response__get_packed_size(resp);
     nng_msg *msg;
     if (nng_msg_alloc(&msg, size) != 0) {
         WITAN_ERROR("node", "out of memory for a %zu-byte response", size);
-        return;
-    }
-    if (nng_msg_header_append(msg, to->header, to->header_size) != 0) {
-        WITAN_ERROR("node", "out of memory for a response's header");
-        nng_msg_free(msg);
         return;
     }
     witan__response__pack(resp, nng_msg_body(msg));
@@ -630,27 +622,26 @@ static void send_response(struct node *n, const struct node_reply_to *to,
     }
 }
 
-int node_request_take(nng_msg *msg, Witan__Request **req, size_t *size,
-                      struct node_reply_to *to)
+Witan__Request *node_request_decode(nng_msg *msg, size_t *size)
 {
-    *req = NULL;
     *size = nng_msg_len(msg);
-    memset(to, 0, sizeof *to);
-    to->header_size = nng_msg_header_len(msg);
-    if (to->header_size < 4 || to->header_size > sizeof to->header) {
-        nng_msg_free(msg); /* nng makes none such: nowhere to answer */
-        return WITAN_EDECODE;
-    }
-    memcpy(to->header, nng_msg_header(msg), to->header_size);
-    if (*size <= WITAN_CLIENT_REQUEST_SIZE_MAX)
-        *req = witan_unpack_or_null(&witan__request__descriptor,
-                                    nng_msg_body(msg), *size);
+    Witan__Request *req =
+        *size > WITAN_CLIENT_REQUEST_SIZE_MAX
+            ? NULL
+            : witan_unpack_or_null(&witan__request__descriptor,
+                                   nng_msg_body(msg), *size);
     nng_msg_free(msg);
-    return WITAN_OK;
+    return req;
 }
 
-void node_handle_decoded(struct node *n, Witan__Request *req, size_t size,
-                         const struct node_reply_to *to)
+void node_handle_request(struct node *n, nng_msg *msg)
+{
+    size_t size;
+    Witan__Request *req = node_request_decode(msg, &size);
+    node_handle_decoded(n, req, size);
+}
+
+void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
 {
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
@@ -697,7 +688,7 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size,
                                     ? WITAN_ELIMIT
                                     : WITAN_EDECODE,
                                 why);
-        send_response(n, to, &resp);
+        send_response(n, &resp);
         free_error(resp.error);
         return;
     }
@@ -982,7 +973,7 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size,
         resp.kind_case = WITAN__RESPONSE__KIND__NOT_SET;
         resp.error = make_error(err, why);
     }
-    send_response(n, to, &resp);
+    send_response(n, &resp);
 
     free_error(resp.error);
     submit_batch_free(&sub);
@@ -1142,17 +1133,11 @@ int node_run(const char *home, const struct node_config *cfg,
                  strncmp(cfg->metrics_listen, "https://", 8) == 0))
         err = node_tls_config(&n, NODE_TLS_API_SERVER, NULL, &tls);
     int rc = 0;
-    if (!err && (rc = nng_rep0_open_raw(&n.sock)) == 0) {
-        /* A round's answers are queued at once, not handed over one by
-         * one to nng's thread. */
-        nng_socket_set_int(n.sock, NNG_OPT_SENDBUF,
-                           NODE_REQUESTS_PER_ROUND_MAX);
+    if (!err && (rc = nng_rep0_open(&n.sock)) == 0) {
         /* Above the API's limit, so that a request over it is answered
          * with an error instead of a dropped connection. */
         nng_socket_set_size(n.sock, NNG_OPT_RECVMAXSZ,
                             NODE_CLIENT_RECV_SIZE_MAX);
-    }
-    if (!err && !rc) {
         nng_listener l;
         rc = nng_listener_create(&l, n.sock, cfg->listen);
         if (!rc && api_tls)
