@@ -10,7 +10,8 @@
  * - a home whose database belongs to another chain is refused, saying so;
  * - the stream API: requests pipelined on one connection, answered in
  *   order under their ids; a flooding client that reads nothing does not
- *   hold up another.
+ *   hold up another;
+ * - nor does one on the REQ/REP socket, speaking nng's wire format by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +19,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -666,6 +671,106 @@ static void test_stream_api(void **state)
     free(hash);
 }
 
+/* A client of the REQ/REP API that pipelines requests and reads none of
+ * the answers, speaking nng's TCP wire format by hand (as a peer not bound
+ * to one request at a time may): an 8-byte greeting naming REQ, then each
+ * message as a 64-bit length, a request id with its top bit set, and the
+ * Request. Returns the connected socket; the caller closes it. */
+static int req_flooder(int to_port, int count)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)to_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    size_t body = witan__request__get_packed_size(&req), one = 12 + body;
+    uint8_t *buf = malloc(8 + (size_t)count * one);
+    assert_non_null(buf);
+    static const uint8_t greeting[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+    memcpy(buf, greeting, 8);
+    for (int i = 0; i < count; i++) {
+        uint8_t *p = buf + 8 + (size_t)i * one;
+        uint64_t len = 4 + body;
+        for (int b = 0; b < 8; b++)
+            p[b] = (uint8_t)(len >> (56 - 8 * b));
+        uint32_t id = 0x80000000u | (uint32_t)i;
+        for (int b = 0; b < 4; b++)
+            p[8 + b] = (uint8_t)(id >> (24 - 8 * b));
+        witan__request__pack(&req, p + 12);
+    }
+    /* Sent from a thread of its own would be no different: the node reads
+     * all of it as long as it keeps serving. */
+    size_t total = 8 + (size_t)count * one, sent = 0;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    while (sent < total) {
+        ssize_t w = send(fd, buf + sent, total - sent, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the node stopped reading: its answers are stuck */
+        sent += (size_t)w;
+    }
+    free(buf);
+    return fd;
+}
+
+/* REQ/REP clients that pipeline requests and read no answer do not hold
+ * up the node: another client is still answered, over nng and over the
+ * stream API alike, and the node still stops cleanly on SIGTERM. */
+static void test_req_flood_not_read(void **state)
+{
+    (void)state;
+    char home[600], addr[64], conf[700];
+    snprintf(home, sizeof home, "%s/reqflood", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 6);
+    run_ok("%s/witan init --home %s --listen %s --chain-id flood-test "
+           ">/dev/null",
+           bin_dir, home, addr);
+    snprintf(conf, sizeof conf, "%s/config", home);
+    FILE *f = fopen(conf, "a");
+    assert_non_null(f);
+    fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n", port + 7);
+    fclose(f);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    /* ~30 MB of answers: past what the kernel buffers of one connection
+     * hold, so that a node that waits to send them would stop. */
+    int fds[2];
+    for (int i = 0; i < 2; i++)
+        fds[i] = req_flooder(port + 6, 100000);
+    for (int i = 0; i < 3; i++) {
+        uint64_t height = 0;
+        assert_true(nt_status(addr, &height, NULL));
+    }
+    /* The socket's flood does not take the stream API's share either. */
+    struct node_links *k = stream_client(port + 7);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    stream_queue(k, 9, &req);
+    node_links_flush(k);
+    uint64_t id;
+    Witan__Response *r = nt_stream_answer(k, 5000, &id);
+    assert_non_null(r);
+    assert_int_equal(id, 9);
+    assert_non_null(r->status);
+    witan__response__free_unpacked(r, NULL);
+    node_links_close(k);
+    for (int i = 0; i < 2; i++)
+        close(fds[i]);
+    kill(node, SIGTERM);
+    int wstatus;
+    waitpid(node, &wstatus, 0);
+    live_node = 0;
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -687,6 +792,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_other_chain_home_refused),
         cmocka_unit_test(test_rotated_key_signs_with_account),
         cmocka_unit_test(test_stream_api),
+        cmocka_unit_test(test_req_flood_not_read),
     };
     int rc = cmocka_run_group_tests_name("node", tests, NULL, NULL);
     char cmd[700];
