@@ -10,8 +10,8 @@
  * Three loads: `status` requests (the transport and the loop, almost no work
  * per request) for 2 s each way, pre-signed attestations submitted one
  * a request until all are committed (the node checks each signature once,
- * on verify_threads = 1, then on 2: a round's requests are checked
- * together on the pool), and then, for 2 s, the state of those committed
+ * on verify_threads = 1, then on 2: a round's stream requests are checked
+ * together on the pool, a REQ/REP request as it comes), and then, for 2 s, the state of those committed
  * attestations, one a request (what a client polling its transaction
  * costs), beside the single-core Ed25519 verify rate
  * measured in the same run. Node CPU per request is read from /proc; the
