@@ -922,18 +922,13 @@ static void as_schema3(const char *dir, uint64_t keep_height)
     raw_end(s, t);
 }
 
-/* A committed transaction is answered with its own envelope and its
- * block's hash, read from the stored block without decoding the rest of
- * it; a stored block that is not one is named corrupt, not misread. */
-static void test_get_tx_reads_its_block(void **state)
+/* Six attestations from the provider committed in blocks of 3, 2 and 1:
+ * their envelopes (the caller frees them), sizes and hashes. */
+static void commit_six(struct world *w, uint8_t *env[6], size_t sz[6],
+                       uint8_t hashes[6][32])
 {
-    (void)state;
-    struct world *w = new_world("gettx");
-    enum { N = 6 };
-    uint8_t *env[N], hashes[N][32];
-    size_t sz[N];
     char why[WHY_SIZE];
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < 6; i++) {
         env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
                            (struct attest_spec){.time_ms = 1000 * (i + 1)},
                            &sz[i]);
@@ -947,6 +942,20 @@ static void test_get_tx_reads_its_block(void **state)
     commit_block(w, env, sz, 3, NULL);
     commit_block(w, env + 3, sz + 3, 2, NULL);
     commit_block(w, env + 5, sz + 5, 1, NULL);
+}
+
+/* A committed transaction is answered with its own envelope and its
+ * block's hash, read from the stored block without decoding the rest of
+ * it; a stored block that is not one is named corrupt, not misread. */
+static void test_get_tx_reads_its_block(void **state)
+{
+    (void)state;
+    struct world *w = new_world("gettx");
+    enum { N = 6 };
+    uint8_t *env[N], hashes[N][32];
+    size_t sz[N];
+    char why[WHY_SIZE];
+    commit_six(w, env, sz, hashes);
     static const uint64_t height[N] = {1, 1, 1, 2, 2, 3};
     static const uint32_t index[N] = {0, 1, 2, 0, 1, 0};
     for (int i = 0; i < N; i++) {
@@ -1018,20 +1027,7 @@ static void test_schema3_upgraded(void **state)
     uint8_t *env[N], hashes[N][32], *before[N];
     size_t sz[N], before_size[N];
     char why[WHY_SIZE];
-    for (int i = 0; i < N; i++) {
-        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
-                           (struct attest_spec){.time_ms = 1000 * (i + 1)},
-                           &sz[i]);
-        struct ledger_tx tx;
-        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx,
-                                          why, sizeof why),
-                         0);
-        memcpy(hashes[i], tx.hash, 32);
-        ledger_tx_release(&tx);
-    }
-    commit_block(w, env, sz, 3, NULL);
-    commit_block(w, env + 3, sz + 3, 2, NULL);
-    commit_block(w, env + 5, sz + 5, 1, NULL);
+    commit_six(w, env, sz, hashes);
     for (int i = 0; i < N; i++) {
         Witan__TxResponse *r;
         assert_int_equal(ledger_get_tx(w->l, hashes[i], &r), 0);

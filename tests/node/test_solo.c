@@ -523,6 +523,26 @@ static void stream_queue(struct node_links *k, uint64_t id,
     assert_int_equal(nt_stream_queue(k, id, req), 0);
 }
 
+/* A home named `name` under the test's directory, its client API on
+ * `api_port` (*addr) and its stream API on `stream_port`, chain id
+ * "<name>-test", with `extra` appended to its config. */
+static void init_stream_home(char *home, size_t home_size, char addr[64],
+                             const char *name, int api_port, int stream_port,
+                             const char *extra)
+{
+    snprintf(home, home_size, "%s/%s", base_dir, name);
+    snprintf(addr, 64, "tcp://127.0.0.1:%d", api_port);
+    run_ok("%s/witan init --home %s --listen %s --chain-id %s-test "
+           ">/dev/null",
+           bin_dir, home, addr, name);
+    char conf[700];
+    snprintf(conf, sizeof conf, "%s/config", home);
+    FILE *f = fopen(conf, "a");
+    assert_non_null(f);
+    fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n%s", stream_port, extra);
+    fclose(f);
+}
+
 /* The stream API on a real witand: many requests in flight on one
  * connection, answered in order with their ids, one transaction per
  * request included; a request with no id is dropped and one that does not
@@ -531,19 +551,10 @@ static void stream_queue(struct node_links *k, uint64_t id,
 static void test_stream_api(void **state)
 {
     (void)state;
-    char home[600], addr[64], conf[700];
-    snprintf(home, sizeof home, "%s/stream", base_dir);
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 4);
-    run_ok("%s/witan init --home %s --listen %s --chain-id stream-test "
-           ">/dev/null",
-           bin_dir, home, addr);
-    snprintf(conf, sizeof conf, "%s/config", home);
-    FILE *f = fopen(conf, "a");
-    assert_non_null(f);
-    fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n", port + 5);
+    char home[600], addr[64];
     /* Two signature threads: a round's requests are checked together. */
-    fprintf(f, "verify_threads = 2\n");
-    fclose(f);
+    init_stream_home(home, sizeof home, addr, "stream", port + 4, port + 5,
+                     "verify_threads = 2\n");
     enum { TXS = 400 };
     ProtobufCBinaryData *env = calloc(TXS, sizeof *env);
     uint8_t(*hash)[32] = calloc(TXS, 32);
@@ -724,17 +735,9 @@ static int req_flooder(int to_port, int count)
 static void test_req_flood_not_read(void **state)
 {
     (void)state;
-    char home[600], addr[64], conf[700];
-    snprintf(home, sizeof home, "%s/reqflood", base_dir);
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 6);
-    run_ok("%s/witan init --home %s --listen %s --chain-id flood-test "
-           ">/dev/null",
-           bin_dir, home, addr);
-    snprintf(conf, sizeof conf, "%s/config", home);
-    FILE *f = fopen(conf, "a");
-    assert_non_null(f);
-    fprintf(f, "stream_listen = tcp://127.0.0.1:%d\n", port + 7);
-    fclose(f);
+    char home[600], addr[64];
+    init_stream_home(home, sizeof home, addr, "reqflood", port + 6, port + 7,
+                     "");
     pid_t node = start_node(home);
     wait_ready(addr);
     /* ~30 MB of answers: past what the kernel buffers of one connection
