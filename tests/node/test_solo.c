@@ -523,6 +523,27 @@ static void stream_queue(struct node_links *k, uint64_t id,
     assert_int_equal(nt_stream_queue(k, id, req), 0);
 }
 
+/* SIGTERM stops the node, and it exits with status 0. */
+static void stop_cleanly(pid_t node)
+{
+    kill(node, SIGTERM);
+    int wstatus;
+    waitpid(node, &wstatus, 0);
+    live_node = 0;
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
+/* The next answer on stream client k, which must be to request `want`. */
+static Witan__Response *answer_to(struct node_links *k, uint64_t want)
+{
+    uint64_t id;
+    Witan__Response *r = nt_stream_answer(k, 5000, &id);
+    assert_non_null(r);
+    assert_int_equal(id, want);
+    return r;
+}
+
 /* A home named `name` under the test's directory, its client API on
  * `api_port` (*addr) and its stream API on `stream_port`, chain id
  * "<name>-test", with `extra` appended to its config. */
@@ -575,10 +596,7 @@ static void test_stream_api(void **state)
         stream_queue(k, 1000 + i, &req);
     node_links_flush(k);
     for (uint64_t i = 0; i < 300; i++) {
-        uint64_t id;
-        Witan__Response *r = nt_stream_answer(k, 5000, &id);
-        assert_non_null(r);
-        assert_int_equal(id, 1000 + i);
+        Witan__Response *r = answer_to(k, 1000 + i);
         assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
         assert_string_equal(r->status->chain_id, "stream-test");
         witan__response__free_unpacked(r, NULL);
@@ -611,10 +629,8 @@ static void test_stream_api(void **state)
     node_links_flush(k);
     for (int i = 0; i < TXS; i++) {
         for (int copy = 0; copy < (i % 10 == 0 ? 2 : 1); copy++) {
-            uint64_t id;
-            Witan__Response *r = nt_stream_answer(k, 5000, &id);
-            assert_non_null(r);
-            assert_int_equal(id, (uint64_t)i + (copy ? 100000 : 0));
+            Witan__Response *r =
+                answer_to(k, (uint64_t)i + (copy ? 100000 : 0));
             assert_null(r->error);
             assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
             assert_int_equal(r->submit->n_results, 1);
@@ -645,10 +661,7 @@ static void test_stream_api(void **state)
     assert_int_equal(node_links_send(k, 0, short_frame, 3), 0);
     assert_int_equal(node_links_send(k, 0, garbage, 12), 0);
     node_links_flush(k);
-    uint64_t id;
-    Witan__Response *r = nt_stream_answer(k, 5000, &id);
-    assert_non_null(r);
-    assert_int_equal(id, 77);
+    Witan__Response *r = answer_to(k, 77);
     assert_non_null(r->error);
     assert_int_equal(r->error->code, WITAN_EDECODE);
     witan__response__free_unpacked(r, NULL);
@@ -661,21 +674,14 @@ static void test_stream_api(void **state)
     nt_sleep_ms(200);
     stream_queue(k, 5, &req);
     node_links_flush(k);
-    r = nt_stream_answer(k, 5000, &id);
-    assert_non_null(r);
-    assert_int_equal(id, 5);
+    r = answer_to(k, 5);
     witan__response__free_unpacked(r, NULL);
     uint64_t height;
     assert_true(nt_status(addr, &height, NULL)); /* and over nng */
     node_links_close(flood);
     node_links_close(k);
 
-    kill(node, SIGTERM);
-    int wstatus;
-    waitpid(node, &wstatus, 0);
-    live_node = 0;
-    assert_true(WIFEXITED(wstatus));
-    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    stop_cleanly(node);
     for (int i = 0; i < TXS; i++)
         free(env[i].data);
     free(env);
@@ -757,21 +763,13 @@ static void test_req_flood_not_read(void **state)
     req.status = &st;
     stream_queue(k, 9, &req);
     node_links_flush(k);
-    uint64_t id;
-    Witan__Response *r = nt_stream_answer(k, 5000, &id);
-    assert_non_null(r);
-    assert_int_equal(id, 9);
+    Witan__Response *r = answer_to(k, 9);
     assert_non_null(r->status);
     witan__response__free_unpacked(r, NULL);
     node_links_close(k);
     for (int i = 0; i < 2; i++)
         close(fds[i]);
-    kill(node, SIGTERM);
-    int wstatus;
-    waitpid(node, &wstatus, 0);
-    live_node = 0;
-    assert_true(WIFEXITED(wstatus));
-    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    stop_cleanly(node);
 }
 
 int main(int argc, char **argv)
