@@ -298,18 +298,11 @@ static int node_pid(int i)
     return pid;
 }
 
-static double node_cpu_s(int i)
+/* Context switches of every thread of process `pid` so far (voluntary and
+ * not): a count, unlike CPU time the same on a fast day as on a slow one,
+ * and what nng's hand-offs between threads cost a node. */
+static long proc_switches(int pid)
 {
-    int pid = node_pid(i);
-    return pid > 0 ? nt_proc_cpu_s(pid) : 0;
-}
-
-/* Context switches of every thread of node i so far (voluntary and not):
- * a count, unlike CPU time the same on a fast day as on a slow one, and
- * what nng's hand-offs between threads cost the node. */
-static long node_switches(int i)
-{
-    int pid = node_pid(i);
     if (pid <= 0)
         return 0;
     char path[300];
@@ -332,9 +325,8 @@ static long node_switches(int i)
     return sum;
 }
 
-static long node_anon_kib(int i)
+static long proc_anon_kib(int pid)
 {
-    int pid = node_pid(i);
     if (pid <= 0)
         return 0;
     char path[64], status[8192];
@@ -411,11 +403,14 @@ static int run_load(int count, double rate, bool stream, struct result *out)
     load_count = count;
     watch_us = rate > 0 ? WATCH_LIGHT_US : WATCH_SATURATION_US;
     memset(seen_at, 0, sizeof seen_at);
-    double cpu0[64];
+    /* Each node's process, read once: it lives through the run. */
+    int pids[NODES_MAX];
+    double cpu0[NODES_MAX];
     long switches0 = 0;
     for (int i = 0; i < nodes; i++) {
-        cpu0[i] = node_cpu_s(i);
-        switches0 += node_switches(i);
+        pids[i] = node_pid(i);
+        cpu0[i] = nt_proc_cpu_s(pids[i]); /* 0 for no process */
+        switches0 += proc_switches(pids[i]);
     }
     uint64_t h0;
     if (!status_of(0, &h0, NULL))
@@ -495,9 +490,9 @@ static int run_load(int count, double rate, bool stream, struct result *out)
     long switches = -switches0;
     out->anon_kib_max = 0;
     for (int i = 0; i < nodes; i++) {
-        cpu += node_cpu_s(i) - cpu0[i];
-        switches += node_switches(i);
-        long kib = node_anon_kib(i);
+        cpu += nt_proc_cpu_s(pids[i]) - cpu0[i];
+        switches += proc_switches(pids[i]);
+        long kib = proc_anon_kib(pids[i]);
         if (kib > out->anon_kib_max)
             out->anon_kib_max = kib;
     }
