@@ -200,11 +200,11 @@ static int attestation_of(store_txn *txn, const ProtobufCBinaryData *tx,
     memcpy(hk, v, 8);
     if ((err = store_get(txn, STORE_BLOCKS, hk, 8, &v, &vs)))
         return err;
-    Witan__Block *b = witan__block__unpack(NULL, vs, v);
+    ProtobufCBinaryData header, env;
     Witan__Envelope *e = NULL;
     Witan__TxBody *body = NULL;
-    if (b && index < b->n_txs)
-        e = witan__envelope__unpack(NULL, b->txs[index].len, b->txs[index].data);
+    if (stored_block_parts(v, vs, index, &header, &env) == 0)
+        e = witan__envelope__unpack(NULL, env.len, env.data);
     if (e)
         body = witan__tx_body__unpack(NULL, e->body.len, e->body.data);
     if (!body || body->payload_case != WITAN__TX_BODY__PAYLOAD_ATTEST) {
@@ -244,8 +244,6 @@ static int attestation_of(store_txn *txn, const ProtobufCBinaryData *tx,
         witan__tx_body__free_unpacked(body, NULL);
     if (e)
         witan__envelope__free_unpacked(e, NULL);
-    if (b)
-        witan__block__free_unpacked(b, NULL);
     return err;
 }
 

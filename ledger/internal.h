@@ -129,6 +129,17 @@ int pack_message(const ProtobufCMessage *m, uint8_t **out, size_t *size);
 /* Packs a message and puts it under key. */
 int store_message(store_txn *txn, enum store_table table, const void *key,
                   size_t key_size, const ProtobufCMessage *m);
+/*
+ * The header and, when `tx` is not NULL, the transaction at `index` of a
+ * stored block, read off its wire format (spec/witan.proto: Block {bytes
+ * header = 1; repeated bytes txs = 2;}, both length-delimited) without
+ * decoding the rest: a block holds up to a thousand transactions and the
+ * caller wants one, or only the header. The results point into `bytes`.
+ * WITAN_EDBCORRUPT when they are not such a block or hold no transaction
+ * at `index`.
+ */
+int stored_block_parts(const uint8_t *bytes, size_t size, uint32_t index,
+                       ProtobufCBinaryData *header, ProtobufCBinaryData *tx);
 /* A malloc'd copy of size bytes into *out (query results own their bytes). */
 int ledger_dup_bytes(ProtobufCBinaryData *out, const void *data, size_t size);
 

@@ -256,6 +256,50 @@ void ledger_tx_loc(uint64_t height, uint32_t index,
  * `from` on (a receipt moved already is skipped, the one at `from`
  * included); *next is the last hash it reached, *done whether the index
  * ended. */
+/* A varint of the protobuf wire format at *p, at most 10 bytes and
+ * before `end`; false when it runs past either. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+int stored_block_parts(const uint8_t *bytes, size_t size, uint32_t index,
+                       ProtobufCBinaryData *header, ProtobufCBinaryData *tx)
+{
+    const uint8_t *p = bytes, *end = bytes + size;
+    uint64_t seen = 0;
+    bool found = !tx;
+    *header = (ProtobufCBinaryData){0, NULL};
+    if (tx)
+        *tx = (ProtobufCBinaryData){0, NULL};
+    while (p < end) {
+        uint64_t key, len;
+        if (!wire_varint(&p, end, &key) || (key & 7) != 2 ||
+            !wire_varint(&p, end, &len) || len > (uint64_t)(end - p))
+            return WITAN_EDBCORRUPT;
+        ProtobufCBinaryData field = {(size_t)len, (uint8_t *)p};
+        if (key >> 3 == 1) {
+            *header = field; /* the last one, as a decoder takes it */
+        } else if (key >> 3 == 2) {
+            if (tx && seen++ == index) {
+                *tx = field;
+                found = true;
+            }
+        } else {
+            return WITAN_EDBCORRUPT; /* a stored block has no other field */
+        }
+        p += len;
+    }
+    return found && header->data ? WITAN_OK : WITAN_EDBCORRUPT;
+}
+
 static int upgrade_batch(store_txn *txn, const uint8_t from[WITAN_HASH_SIZE],
                          uint8_t next[WITAN_HASH_SIZE], bool *done)
 {
@@ -832,12 +876,10 @@ static int check_header(ledger *l, store_txn *txn, const Witan__Block *b,
             err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
         if (err)
             return err;
-        Witan__Block *old = witan__block__unpack(NULL, vs, v);
-        if (!old)
-            return WITAN_EDBCORRUPT;
-        wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, old->header.data,
-                            old->header.len, hash);
-        witan__block__free_unpacked(old, NULL);
+        ProtobufCBinaryData old;
+        if ((err = stored_block_parts(v, vs, 0, &old, NULL)))
+            return err;
+        wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, old.data, old.len, hash);
         if (h->results_height != h->height - depth ||
             !bytes_eq(h->results_state_root, state, WITAN_HASH_SIZE) ||
             !bytes_eq(h->results_receipts_root, receipts, WITAN_HASH_SIZE)) {

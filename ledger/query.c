@@ -86,56 +86,6 @@ void ledger_tx_response_free(Witan__TxResponse *r)
         witan__tx_response__free_unpacked(r, NULL);
 }
 
-/* A varint of the protobuf wire format at *p, at most 10 bytes and
- * before `end`; false when it runs past either. */
-static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return true;
-    }
-    return false;
-}
-
-/*
- * The header and the transaction at `index` of a stored block, read off
- * its wire format (spec/witan.proto: Block {bytes header = 1; repeated
- * bytes txs = 2;}, both length-delimited) without decoding the rest: a
- * block holds up to a thousand transactions and a query wants one. The
- * results point into `bytes`. WITAN_EDBCORRUPT when they are not such a
- * block or hold no transaction at `index`.
- */
-static int block_tx_at(const uint8_t *bytes, size_t size, uint32_t index,
-                       ProtobufCBinaryData *header, ProtobufCBinaryData *tx)
-{
-    const uint8_t *p = bytes, *end = bytes + size;
-    uint64_t seen = 0;
-    bool found = false;
-    *header = *tx = (ProtobufCBinaryData){0, NULL};
-    while (p < end) {
-        uint64_t key, len;
-        if (!wire_varint(&p, end, &key) || (key & 7) != 2 ||
-            !wire_varint(&p, end, &len) || len > (uint64_t)(end - p))
-            return WITAN_EDBCORRUPT;
-        ProtobufCBinaryData field = {(size_t)len, (uint8_t *)p};
-        if (key >> 3 == 1) {
-            *header = field; /* the last one, as a decoder takes it */
-        } else if (key >> 3 == 2) {
-            if (seen++ == index) {
-                *tx = field;
-                found = true;
-            }
-        } else {
-            return WITAN_EDBCORRUPT; /* a stored block has no other field */
-        }
-        p += len;
-    }
-    return found && header->data ? WITAN_OK : WITAN_EDBCORRUPT;
-}
-
 int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
                   Witan__TxResponse **out)
 {
@@ -181,7 +131,7 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
         err = store_get(txn, STORE_BLOCKS, key, 8, &v, &vs);
     ProtobufCBinaryData header = {0, NULL}, envelope = {0, NULL};
     if (!err)
-        err = block_tx_at(v, vs, index, &header, &envelope);
+        err = stored_block_parts(v, vs, index, &header, &envelope);
     if (!err) {
         uint8_t bh[WITAN_HASH_SIZE];
         wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, header.data, header.len, bh);
