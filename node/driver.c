@@ -9,9 +9,9 @@
  * descriptors and the next timer; never when work is left over), lets the
  * application serve its own descriptors, steps every frame that arrived and
  * every timer that fired into the core, and only then carries out what the
- * core asked for: so the records of a whole round are written in one LMDB
- * transaction and synced once (group commit) before the first action after
- * them. Records are written before any other action of their Ready, which
+ * core asked for: so the records of a whole round are appended to the
+ * consensus-record log (node/records.c) with one write and one sync (group
+ * commit) before the first action after them. Records are written before any other action of their Ready, which
  * keeps "persist before send" (writing a record earlier than required is
  * safe; sending before it is durable is not). Answers the core asked for
  * (a proposal's requests, a verdict, an executed block's roots, blocks for a
@@ -19,11 +19,12 @@
  * all of them before the next Ready is carried out.
  */
 #include <poll.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "node/node.h"
+#include "node/internal.h"
 #include "spec/consensus.pb-c.h"
 
 #define DRIVER_WAIT_MAX_MS 100
@@ -49,10 +50,10 @@ struct pending {
 struct node_driver {
     pbft *core;
     struct node_mesh *mesh;
-    store *records; /* NULL: nothing persisted */
+    store *store;            /* the stable checkpoint; NULL: nothing persisted */
+    struct node_records *log; /* the records */
     struct node_app app;
     int64_t deadline_ms[PBFT_TIMER_COUNT]; /* monotonic; 0 when off */
-    uint64_t record_seq;
     uint64_t reported_requests;
     struct pending *pending; /* answers owed, in the order asked */
     size_t pending_count, pending_cap;
@@ -121,99 +122,32 @@ static int push_pending(struct node_driver *d, const struct pending *p)
 
 /* --- persistence ------------------------------------------------------------ */
 
-/* The height a persisted record is about, or 0 when it must be kept
- * whatever the stable checkpoint (view changes and new views). */
-static uint64_t record_height(const uint8_t *data, size_t size)
-{
-    if (size < 1)
-        return 0;
-    uint64_t h = 0;
-    if (data[0] == 'P') {
-        Witan__PreparedRecord *p =
-            witan__prepared_record__unpack(NULL, size - 1, data + 1);
-        if (p && p->proof)
-            h = p->proof->height;
-        if (p)
-            witan__prepared_record__free_unpacked(p, NULL);
-        return h;
-    }
-    Witan__SignedMessage *sm =
-        witan__signed_message__unpack(NULL, size - 1, data + 1);
-    if (!sm)
-        return 0;
-    Witan__ConsensusMessage *m =
-        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
-    if (m) {
-        switch (m->kind_case) {
-        case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
-            h = m->pre_prepare->height;
-            break;
-        case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
-            h = m->prepare->height;
-            break;
-        case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
-            h = m->commit->height;
-            break;
-        default:
-            break;
-        }
-        witan__consensus_message__free_unpacked(m, NULL);
-    }
-    witan__signed_message__free_unpacked(sm, NULL);
-    return h;
-}
-
-/* Writes every PERSIST record of the Ready, in order, in one transaction
- * and syncs it: the group commit. */
+/* Writes every PERSIST record of the Ready, in order, with one write and
+ * one sync: the group commit. */
 static int persist_all(struct node_driver *d, const pbft_actions *rd)
 {
-    size_t count = 0;
-    for (size_t i = 0; i < rd->count; i++)
-        count += rd->actions[i].type == PBFT_ACT_PERSIST;
-    if (count == 0 || !d->records)
+    if (!d->log)
         return WITAN_OK;
     uint64_t t = now_ns();
-    int err = WITAN_EMAPFULL;
-    for (int attempt = 0; attempt < 8 && err == WITAN_EMAPFULL; attempt++) {
-        store_txn *txn;
-        if ((err = store_write_begin(d->records, &txn)) != 0)
-            break;
-        uint64_t seq = d->record_seq;
-        for (size_t i = 0; i < rd->count && !err; i++) {
-            const pbft_action *a = &rd->actions[i];
-            if (a->type != PBFT_ACT_PERSIST)
-                continue;
-            uint8_t key[8];
-            store_be64(key, seq++);
-            err = store_put(txn, STORE_CONSENSUS, key, 8, a->data.data,
-                            a->data.size);
-        }
-        if (err) {
-            store_abort(txn);
-        } else if ((err = store_commit(txn)) == 0) {
-            d->record_seq = seq;
-        }
-        if (err == WITAN_EMAPFULL) {
-            int grow = store_grow(d->records);
-            if (grow)
-                err = grow;
-        }
-    }
+    size_t written;
+    int err = node_records_append(d->log, rd->actions, rd->count, &written);
     d->stats.persist_ns += now_ns() - t;
-    if (!err) {
-        d->stats.persist_count += count;
+    if (!err && written) {
+        d->stats.persist_count += written;
         d->stats.persist_commits++;
     }
     return err;
 }
 
-/* Keeps the stable checkpoint's proof and forgets records below it. */
+/* Keeps the stable checkpoint's proof and forgets records below it. The
+ * proof is committed first: a crash before the log is pruned leaves
+ * records the next start skips. */
 static int stable(struct node_driver *d, const pbft_action *a)
 {
-    if (!d->records)
+    if (!d->store)
         return WITAN_OK;
     store_txn *txn;
-    int err = store_write_begin(d->records, &txn);
+    int err = store_write_begin(d->store, &txn);
     if (err)
         return err;
     size_t size = 8 + WITAN_HASH_SIZE + a->data.size;
@@ -227,136 +161,126 @@ static int stable(struct node_driver *d, const pbft_action *a)
     memcpy(v + 40, a->data.data, a->data.size);
     err = store_put(txn, STORE_META, META_STABLE, strlen(META_STABLE), v, size);
     free(v);
-    /* Collect first, delete after: a cursor must not see its own deletes. */
-    uint8_t (*dead)[8] = NULL;
-    size_t dead_count = 0;
+    if (err)
+        store_abort(txn);
+    else
+        err = store_commit(txn);
+    return err ? err : node_records_prune(d->log, a->height);
+}
+
+/*
+ * Before the log, records were rows of the consensus table (be64 sequence
+ * -> record), their owner's key in meta. A database from then is read once:
+ * its records become the new log's first (if they are this validator's),
+ * and the rows go. A crash between the two finds the log made, and only
+ * the rows are removed.
+ */
+static int legacy_records(store *s, const wcrypto_pubkey *own,
+                          pbft_bytes **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    store_txn *txn;
+    int err = store_read_begin(s, &txn);
+    if (err)
+        return err;
+    const void *v, *k;
+    size_t vs, ks;
+    err = store_get(txn, STORE_META, META_RECORDS_OWNER,
+                    strlen(META_RECORDS_OWNER), &v, &vs);
+    bool mine = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
+                memcmp(v, own->bytes, vs) == 0;
+    err = err == WITAN_ENOTFOUND ? WITAN_OK : err;
     store_cursor *c = NULL;
     if (!err)
         err = store_cursor_open(txn, STORE_CONSENSUS, &c);
-    const void *k, *val;
-    size_t ks, vs;
-    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &val, &vs);
-    for (; rc == 0; rc = store_cursor_next(c, &k, &ks, &val, &vs)) {
-        uint64_t h = record_height(val, vs);
-        if (h == 0 || h > a->height || ks != 8)
+    size_t theirs = 0;
+    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
+    for (; rc == 0; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        if (!mine) {
+            theirs++;
             continue;
-        void *grown = realloc(dead, (dead_count + 1) * 8);
+        }
+        pbft_bytes *grown = realloc(*out, (*count + 1) * sizeof *grown);
+        uint8_t *copy = malloc(vs ? vs : 1);
+        if (grown)
+            *out = grown;
+        if (!grown || !copy) {
+            free(copy);
+            err = WITAN_ENOMEM;
+            break;
+        }
+        memcpy(copy, v, vs);
+        (*out)[(*count)++] = (pbft_bytes){copy, vs};
+    }
+    store_cursor_close(c);
+    store_abort(txn);
+    if (theirs)
+        WITAN_WARN("node", "%zu consensus records in this database are "
+                           "another validator's (a copy of its files): "
+                           "discarded",
+                   theirs);
+    return err;
+}
+
+static int drop_legacy_records(store *s)
+{
+    store_txn *txn;
+    int err = store_write_begin(s, &txn);
+    if (err)
+        return err;
+    /* Collect first, delete after: a cursor must not see its own deletes. */
+    uint8_t (*keys)[8] = NULL;
+    size_t count = 0;
+    store_cursor *c = NULL;
+    const void *k, *v;
+    size_t ks, vs;
+    err = store_cursor_open(txn, STORE_CONSENSUS, &c);
+    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
+    for (; rc == 0 && ks == 8; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
+        void *grown = realloc(keys, (count + 1) * 8);
         if (!grown) {
             err = WITAN_ENOMEM;
             break;
         }
-        dead = grown;
-        memcpy(dead[dead_count++], k, 8);
+        keys = grown;
+        memcpy(keys[count++], k, 8);
     }
     store_cursor_close(c);
-    for (size_t i = 0; !err && i < dead_count; i++)
-        err = store_del(txn, STORE_CONSENSUS, dead[i], 8);
-    free(dead);
-    if (err) {
-        store_abort(txn);
-        return err;
-    }
-    return store_commit(txn);
-}
-
-/* Consensus records are this validator's own messages: a database copied
- * from another validator's (a new validator started from a backup) holds
- * that one's, which this replica must not take for its own. The records
- * name their owner's key; another's are discarded (certified blocks and
- * the stable checkpoint, signed by a quorum, stay). */
-/* Whether the records' owner (meta) is `key`; none is no one. */
-static int owned_by(store_txn *txn, const wcrypto_pubkey *key, bool *is)
-{
-    const void *v;
-    size_t vs;
-    int err = store_get(txn, STORE_META, META_RECORDS_OWNER,
+    for (size_t i = 0; !err && i < count; i++)
+        err = store_del(txn, STORE_CONSENSUS, keys[i], 8);
+    free(keys);
+    bool owner = false;
+    if (!err) {
+        err = store_get(txn, STORE_META, META_RECORDS_OWNER,
                         strlen(META_RECORDS_OWNER), &v, &vs);
-    *is = err == WITAN_OK && vs == WCRYPTO_ED25519_PUBKEY_SIZE &&
-          memcmp(v, key->bytes, vs) == 0;
-    return err == WITAN_ENOTFOUND ? WITAN_OK : err;
-}
-
-static int claim_records(store *s, const wcrypto_pubkey *own)
-{
-    store_txn *txn;
-    int err = store_write_begin(s, &txn);
-    if (err)
-        return err;
-    bool mine;
-    err = owned_by(txn, own, &mine);
-    if (!err && !mine) {
-        const void *v;
-        size_t vs;
-        uint8_t (*keys)[8] = NULL;
-        size_t count = 0;
-        store_cursor *c = NULL;
-        const void *k;
-        size_t ks;
-        err = store_cursor_open(txn, STORE_CONSENSUS, &c);
-        int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
-        for (; rc == 0 && ks == 8; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
-            void *grown = realloc(keys, (count + 1) * 8);
-            if (!grown) {
-                err = WITAN_ENOMEM;
-                break;
-            }
-            keys = grown;
-            memcpy(keys[count++], k, 8);
-        }
-        store_cursor_close(c);
-        for (size_t i = 0; !err && i < count; i++)
-            err = store_del(txn, STORE_CONSENSUS, keys[i], 8);
-        free(keys);
-        if (!err && count)
-            WITAN_WARN("node", "%zu consensus records in this database are "
-                               "another validator's (a copy of its "
-                               "database): discarded",
-                       count);
-        if (!err)
-            err = store_put(txn, STORE_META, META_RECORDS_OWNER,
-                            strlen(META_RECORDS_OWNER), own->bytes,
-                            WCRYPTO_ED25519_PUBKEY_SIZE);
+        owner = err == WITAN_OK;
+        err = err == WITAN_ENOTFOUND ? WITAN_OK : err;
     }
-    if (err || mine) {
+    if (!err && owner)
+        err = store_del(txn, STORE_META, META_RECORDS_OWNER,
+                        strlen(META_RECORDS_OWNER));
+    if (err || (count == 0 && !owner)) {
         store_abort(txn);
         return err;
     }
     return store_commit(txn);
 }
 
-int node_driver_records_rekey(store *s, const wcrypto_pubkey *from,
+int node_driver_records_rekey(struct node_driver *d, const wcrypto_pubkey *from,
                               const wcrypto_pubkey *to)
 {
-    store_txn *txn;
-    int err = store_write_begin(s, &txn);
-    if (err)
-        return err;
-    bool was;
-    err = owned_by(txn, from, &was);
-    if (!err && was)
-        err = store_put(txn, STORE_META, META_RECORDS_OWNER,
-                        strlen(META_RECORDS_OWNER), to->bytes,
-                        WCRYPTO_ED25519_PUBKEY_SIZE);
-    if (err || !was) {
-        store_abort(txn);
-        return err;
-    }
-    return store_commit(txn);
+    return d->log ? node_records_rekey(d->log, from, to) : WITAN_OK;
 }
 
-/* The stable checkpoint and the records, in the order they were written.
- * *stable_value and (*records)[i].data are malloc'ed for the caller. */
-static int load_records(struct node_driver *d, pbft_boot *boot,
-                        pbft_bytes **records, size_t *record_count,
-                        uint8_t **stable_value, pbft_bytes *proof)
+/* The stable checkpoint (from the store) into *boot; *stable_value (its
+ * proof's bytes) is malloc'ed for the caller. */
+static int load_stable(store *s, pbft_boot *boot, uint8_t **stable_value,
+                       pbft_bytes *proof)
 {
-    *records = NULL;
-    *record_count = 0;
     *stable_value = NULL;
-    if (!d->records)
-        return WITAN_OK;
     store_txn *txn;
-    int err = store_read_begin(d->records, &txn);
+    int err = store_read_begin(s, &txn);
     if (err)
         return err;
     const void *v;
@@ -366,77 +290,83 @@ static int load_records(struct node_driver *d, pbft_boot *boot,
             0 &&
         vs >= 40) {
         *stable_value = malloc(vs);
-        if (*stable_value) {
-            memcpy(*stable_value, v, vs);
-            boot->stable_height = store_read_be64(*stable_value);
-            memcpy(boot->stable_state_root, *stable_value + 8, WITAN_HASH_SIZE);
-            size_t o = 40;
-            while (o + 4 <= vs && proof_count < WITAN_VALIDATOR_COUNT_MAX) {
-                uint32_t len = store_read_be32(*stable_value + o);
-                if (o + 4 + len > vs)
-                    break;
-                proof[proof_count].data = *stable_value + o + 4;
-                proof[proof_count++].size = len;
-                o += 4 + len;
-            }
-            boot->stable_proof = proof;
-            boot->stable_proof_count = proof_count;
+        if (!*stable_value) {
+            store_abort(txn);
+            return WITAN_ENOMEM;
         }
-    }
-    store_cursor *c = NULL;
-    err = store_cursor_open(txn, STORE_CONSENSUS, &c);
-    const void *k;
-    size_t ks;
-    int rc = err ? err : store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs);
-    for (; rc == 0; rc = store_cursor_next(c, &k, &ks, &v, &vs)) {
-        void *grown = realloc(*records, (*record_count + 1) * sizeof **records);
-        uint8_t *copy = malloc(vs ? vs : 1);
-        if (grown)
-            *records = grown;
-        if (!grown || !copy) {
-            free(copy);
-            err = WITAN_ENOMEM;
-            break;
+        memcpy(*stable_value, v, vs);
+        boot->stable_height = store_read_be64(*stable_value);
+        memcpy(boot->stable_state_root, *stable_value + 8, WITAN_HASH_SIZE);
+        size_t o = 40;
+        while (o + 4 <= vs && proof_count < WITAN_VALIDATOR_COUNT_MAX) {
+            uint32_t len = store_read_be32(*stable_value + o);
+            if (o + 4 + len > vs)
+                break;
+            proof[proof_count].data = *stable_value + o + 4;
+            proof[proof_count++].size = len;
+            o += 4 + len;
         }
-        memcpy(copy, v, vs);
-        (*records)[(*record_count)++] = (pbft_bytes){copy, vs};
-        d->record_seq = store_read_be64(k) + 1;
+        boot->stable_proof = proof;
+        boot->stable_proof_count = proof_count;
     }
-    if (c)
-        store_cursor_close(c);
     store_abort(txn);
+    return WITAN_OK;
+}
+
+/* The stable checkpoint and the records, in the order they were written
+ * (node_records_free), the log opened (made from a legacy table's records
+ * when absent). */
+static int load_records(struct node_driver *d, const char *log_path,
+                        const wcrypto_pubkey *own, pbft_boot *boot,
+                        pbft_bytes **records, size_t *record_count,
+                        uint8_t **stable_value, pbft_bytes *proof)
+{
+    *records = NULL;
+    *record_count = 0;
+    *stable_value = NULL;
+    if (!d->store)
+        return WITAN_OK;
+    int err = load_stable(d->store, boot, stable_value, proof);
+    pbft_bytes *legacy = NULL;
+    size_t legacy_count = 0;
+    if (!err && access(log_path, F_OK) != 0)
+        err = legacy_records(d->store, own, &legacy, &legacy_count);
+    if (!err)
+        err = node_records_open(log_path, own, boot->stable_height, legacy,
+                                legacy_count, &d->log, records, record_count);
+    node_records_free(legacy, legacy_count);
+    if (!err)
+        err = drop_legacy_records(d->store);
     boot->records = *records;
     boot->record_count = *record_count;
     return err;
 }
 
 int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
-                    store *records, struct node_mesh *mesh,
-                    const struct node_app *app, struct node_driver **out)
+                    store *store, const char *records_path,
+                    struct node_mesh *mesh, const struct node_app *app,
+                    struct node_driver **out)
 {
     *out = NULL;
     if (app->fd_count > NODE_APP_FD_MAX || !app->build || !app->validate ||
-        !app->deliver || !app->waiting)
+        !app->deliver || !app->waiting || !store != !records_path)
         return WITAN_EINVAL;
     struct node_driver *d = calloc(1, sizeof *d);
     if (!d)
         return WITAN_ENOMEM;
     d->mesh = mesh;
-    d->records = records;
+    d->store = store;
     d->app = *app;
     d->reported_requests = UINT64_MAX;
     pbft_boot b = *boot;
     pbft_bytes *recs = NULL, proof[WITAN_VALIDATOR_COUNT_MAX];
     size_t record_count = 0;
     uint8_t *stable_value = NULL;
-    int err = d->records ? claim_records(d->records, &cfg->key->pub) : 0;
-    if (!err)
-        err = load_records(d, &b, &recs, &record_count, &stable_value, proof);
+    int err = load_records(d, records_path, &cfg->key->pub, &b, &recs,
+                           &record_count, &stable_value, proof);
     if (!err)
         err = pbft_new(cfg, &b, &d->core);
-    for (size_t i = 0; i < record_count; i++)
-        free((void *)recs[i].data);
-    free(recs);
+    node_records_free(recs, record_count);
     free(stable_value);
     if (err) {
         WITAN_ERROR("node", "consensus cannot start: %s",
@@ -449,7 +379,7 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     d->status_ms = now_ms();
     WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
                cfg->self, cfg->validator_count, record_count,
-               records ? "" : " (records are not persisted)");
+               store ? "" : " (records are not persisted)");
     *out = d;
     return WITAN_OK;
 }
@@ -459,6 +389,7 @@ void node_driver_free(struct node_driver *d)
     if (!d)
         return;
     pbft_free(d->core);
+    node_records_close(d->log);
     free(d->pending);
     free(d);
 }
@@ -475,7 +406,7 @@ static int deliver(struct node_driver *d, const pbft_action *a)
     return err ? err : push_pending(d, &p);
 }
 
-/* Carries out one Ready: its records first, all in one synced transaction,
+/* Carries out one Ready: its records first, all in one synced append,
  * then the other actions in order. */
 /* Hands what was queued on the links to the kernel: the sends of a Ready
  * leave before work that can take milliseconds (executing a block,

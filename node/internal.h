@@ -54,6 +54,46 @@ const struct ledger_tx *mempool_find_nonce(const struct mempool *m,
                                            const uint8_t *sender,
                                            uint64_t nonce);
 
+/* --- the consensus-record log (node/records.c, spec/node.md) ----------------- */
+
+#define NODE_RECORDS_PATH_MAX 1024
+/* The log's place in a node's home. */
+#define NODE_RECORDS_FILE "data/consensus.log"
+struct node_records;
+/*
+ * Opens the log at `path`, which is created (holding `initial`, in order)
+ * when absent; a log of another owner is emptied (logged). A write cut
+ * short at its end is dropped. *records (node_records_free) gets its
+ * records in order but those about a height at or below `stable`.
+ * WITAN_EDBCORRUPT (no valid header; logged), WITAN_EIO, WITAN_ENOSPACE,
+ * WITAN_ELIMIT (path too long), WITAN_ENOMEM. On success *out is the
+ * caller's: node_records_close.
+ */
+int node_records_open(const char *path, const wcrypto_pubkey *owner,
+                      uint64_t stable, const pbft_bytes *initial,
+                      size_t initial_count, struct node_records **out,
+                      pbft_bytes **records, size_t *count);
+void node_records_free(pbft_bytes *records, size_t count);
+void node_records_close(struct node_records *rl);
+/* Appends the PERSIST records among `actions`, in order, with one write
+ * and one fdatasync; *written gets their count. WITAN_EIO, WITAN_ENOSPACE,
+ * WITAN_ENOMEM (logged but ENOMEM). */
+int node_records_append(struct node_records *rl, const pbft_action *actions,
+                        size_t action_count, size_t *written);
+/* Once the log has grown enough since it was last rewritten, rewrites it
+ * without the records at or below `stable`. Errors as append. */
+int node_records_prune(struct node_records *rl, uint64_t stable);
+/* The records become `to`'s when they are `from`'s (rewritten); nothing
+ * otherwise. Errors as append. */
+int node_records_rekey(struct node_records *rl, const wcrypto_pubkey *from,
+                       const wcrypto_pubkey *to);
+/* The same for the log at `path` while no one has it open (a validator
+ * starting with its rotated key); nothing when there is none. */
+int node_records_rekey_file(const char *path, const wcrypto_pubkey *from,
+                            const wcrypto_pubkey *to);
+/* Bytes of the log, its header included. */
+uint64_t node_records_size(const struct node_records *rl);
+
 /* --- dropped transactions (node/drops.c, table 12) ---------------------------- */
 
 /* Drops remembered at least; older ones are forgotten. */

@@ -408,7 +408,7 @@ struct node_app {
 struct node_driver_stats {
     uint64_t rounds, readies, events;
     uint64_t persist_count;   /* records written */
-    uint64_t persist_commits; /* synced transactions */
+    uint64_t persist_commits; /* synced appends to the log */
     uint64_t wait_ns, serve_ns, recv_ns, step_ns, persist_ns, send_ns,
         app_ns;
 };
@@ -416,19 +416,23 @@ struct node_driver_stats {
 /*
  * Boots the core and starts nothing yet. `boot` carries what the
  * application knows (height, hash, time, history, results); the driver adds
- * the stable checkpoint and the records persisted in `records` (its
- * STORE_META and STORE_CONSENSUS tables). `records` NULL: nothing is
- * persisted (PERSIST actions are acknowledged without being written; for
- * benchmarks only — a restart could then equivocate). The mesh and the
- * store stay the caller's and must outlive the driver. WITAN_EDECODE,
- * WITAN_ECONFIG from the core, storage errors, WITAN_ENOMEM (logged). On
- * success *out is owned by the caller: node_driver_free.
+ * the stable checkpoint, kept in `store` (its STORE_META table), and the
+ * records of the consensus-record log at `records_path` (spec/node.md),
+ * made when absent (from the records of the STORE_CONSENSUS table of an
+ * older database, which are then removed). `store` and `records_path` NULL:
+ * nothing is persisted (PERSIST actions are acknowledged without being
+ * written; for benchmarks only — a restart could then equivocate). The
+ * mesh and the store stay the caller's and must outlive the driver.
+ * WITAN_EDECODE, WITAN_ECONFIG from the core, storage and log errors,
+ * WITAN_EINVAL (one of store and records_path NULL), WITAN_ENOMEM
+ * (logged). On success *out is owned by the caller: node_driver_free.
  */
 int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
-                    store *records, struct node_mesh *mesh,
-                    const struct node_app *app, struct node_driver **out);
-/* Frees the driver and its core (wiping the key); not the mesh or the
- * store. NULL is allowed. */
+                    store *store, const char *records_path,
+                    struct node_mesh *mesh, const struct node_app *app,
+                    struct node_driver **out);
+/* Frees the driver, its core (wiping the key) and its log; not the mesh
+ * or the store. NULL is allowed. */
 void node_driver_free(struct node_driver *d);
 
 /*
@@ -436,8 +440,8 @@ void node_driver_free(struct node_driver *d);
  * each round waits for the mesh, the application's descriptors or the next
  * timer (never when work is left), serves the application, steps every
  * frame and fired timer into the core, then carries out the core's actions
- * once for all of them, so that their records are written in one synced
- * transaction (group commit). Returns 0 after *stop, or the error.
+ * once for all of them, so that their records are appended to the log
+ * with one write and one sync (group commit). Returns 0 after *stop, or the error.
  */
 int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop);
 
@@ -455,10 +459,11 @@ int node_driver_blocks_read(struct node_driver *d, uint32_t peer,
                             uint32_t count);
 
 /* Read-only views; never fail. */
-/* The consensus records in `records` written under key `from` become
- * `to`'s (a validator's key rotated: its own records stay its own, where a
- * copy of another validator's would be discarded). Storage errors. */
-int node_driver_records_rekey(store *records, const wcrypto_pubkey *from,
+/* The consensus records written under key `from` become `to`'s (a
+ * validator's key rotated: its own records stay its own, where a copy of
+ * another validator's would be discarded); the log is rewritten. Log
+ * errors. */
+int node_driver_records_rekey(struct node_driver *d, const wcrypto_pubkey *from,
                               const wcrypto_pubkey *to);
 /* Hands the core a validator-set change (pbft_set_validators). */
 int node_driver_set_validators(struct node_driver *d, uint64_t from_height,

@@ -146,9 +146,19 @@ static int set_keys(const struct node *n, const Witan__ValidatorSet *vs,
  * in force holds. */
 static int take_next_key(struct node *n, uint64_t from)
 {
-    /* Its consensus records are this validator's own still. */
-    int err = node_driver_records_rekey(ledger_store(n->l), &n->key.pub,
-                                        &n->next_key.pub);
+    /* Its consensus records are this validator's own still (at a start,
+     * before the driver opens them). */
+    char log_path[NODE_RECORDS_PATH_MAX];
+    int err = (size_t)snprintf(log_path, sizeof log_path, "%s/%s", n->home,
+                               NODE_RECORDS_FILE) < sizeof log_path
+                  ? WITAN_OK
+                  : WITAN_ELIMIT;
+    if (!err)
+        err = n->replica->driver
+                  ? node_driver_records_rekey(n->replica->driver, &n->key.pub,
+                                              &n->next_key.pub)
+                  : node_records_rekey_file(log_path, &n->key.pub,
+                                            &n->next_key.pub);
     if (err) {
         WITAN_ERROR("node", "cannot hand the consensus records to the next "
                             "key: %s",
@@ -1260,9 +1270,13 @@ static int replica_start(struct node *n)
         witan__validator_set__free_unpacked(cur, NULL);
     if (prev)
         witan__validator_set__free_unpacked(prev, NULL);
+    char log_path[NODE_RECORDS_PATH_MAX];
+    if (!err && (size_t)snprintf(log_path, sizeof log_path, "%s/%s", n->home,
+                                 NODE_RECORDS_FILE) >= sizeof log_path)
+        err = WITAN_ELIMIT;
     if (!err)
-        err = node_driver_new(&cfg, &boot, ledger_store(n->l), r->mesh, &app,
-                              &r->driver);
+        err = node_driver_new(&cfg, &boot, ledger_store(n->l), log_path,
+                              r->mesh, &app, &r->driver);
     /* A change stored for a later height waits for the core. */
     if (!err)
         err = hand_change(n);

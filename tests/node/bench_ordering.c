@@ -436,6 +436,8 @@ static int run_replica(char **argv)
         return 1;
 
     store *s = NULL;
+    char log_path[1100];
+    snprintf(log_path, sizeof log_path, "%s/consensus.log", dir);
     if (strcmp(dir, "-") != 0) {
         struct store_options so = {64u << 20, 1u << 30, false};
         if (mkdir(dir, 0700) != 0 || store_open(dir, &so, &s) != 0) {
@@ -476,7 +478,8 @@ static int run_replica(char **argv)
     app.fd_count = 1;
     app.fds[0] = node_links_fd(a->links);
     app.flush = flush_replies;
-    if (node_driver_new(&cfg, &boot, s, mesh, &app, &a->driver) != 0)
+    if (node_driver_new(&cfg, &boot, s, s ? log_path : NULL, mesh, &app,
+                        &a->driver) != 0)
         return 1;
     double t0 = nt_now_s();
     int err = node_driver_run(a->driver, &stop_flag);

@@ -11,7 +11,9 @@
  * - the stream API: requests pipelined on one connection, answered in
  *   order under their ids; a flooding client that reads nothing does not
  *   hold up another;
- * - nor does one on the REQ/REP socket, speaking nng's wire format by hand.
+ * - nor does one on the REQ/REP socket, speaking nng's wire format by hand;
+ * - a database from before the consensus-record log: its records become
+ *   the log's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -772,6 +774,127 @@ static void test_req_flood_not_read(void **state)
     stop_cleanly(node);
 }
 
+/* The records of a home's log, read as the node reads them. */
+static void read_log(const char *home, wcrypto_pubkey *owner,
+                     pbft_bytes **records, size_t *count)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", home, NODE_RECORDS_FILE);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t header[48];
+    assert_int_equal(fread(header, 1, sizeof header, f), sizeof header);
+    fclose(f);
+    memcpy(owner->bytes, header + 8, 32);
+    struct node_records *rl;
+    assert_int_equal(node_records_open(path, owner, 0, NULL, 0, &rl, records,
+                                       count),
+                     0);
+    node_records_close(rl);
+}
+
+/*
+ * A database from before the log kept the records as rows of the
+ * consensus table, their owner in meta: the node makes its log of them,
+ * byte for byte and in order, removes the rows, and goes on committing.
+ */
+static void test_records_from_old_database(void **state)
+{
+    (void)state;
+    char home[600], addr[64], path[700];
+    snprintf(home, sizeof home, "%s/old-records", base_dir);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 8);
+    run_ok("%s/witan init --home %s --listen %s --chain-id old-records "
+           ">/dev/null",
+           bin_dir, home, addr);
+    static struct stream s;
+    make_stream(home, "old-records", &s);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    submit_range(addr, &s, 0, 50);
+    stop_cleanly(node);
+    wcrypto_pubkey owner;
+    pbft_bytes *recs;
+    size_t count;
+    read_log(home, &owner, &recs, &count);
+    assert_true(count >= 2);
+
+    /* The old form: rows be64(i) -> record, and the owner in meta. */
+    snprintf(path, sizeof path, "%s/%s", home, NODE_RECORDS_FILE);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/data", home);
+    struct store_options so = {64u << 20, 1u << 30, false};
+    store *st;
+    store_txn *txn;
+    assert_int_equal(store_open(path, &so, &st), 0);
+    assert_int_equal(store_write_begin(st, &txn), 0);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t key[8];
+        store_be64(key, i);
+        assert_int_equal(store_put(txn, STORE_CONSENSUS, key, 8,
+                                   recs[i].data, recs[i].size),
+                         0);
+    }
+    assert_int_equal(store_put(txn, STORE_META, "pbft_records_owner", 18,
+                               owner.bytes, 32),
+                     0);
+    assert_int_equal(store_commit(txn), 0);
+    store_close(st);
+
+    node = start_node(home);
+    wait_ready(addr);
+    pbft_bytes *again;
+    size_t again_count;
+    wcrypto_pubkey owner_again;
+    read_log(home, &owner_again, &again, &again_count);
+    assert_memory_equal(owner_again.bytes, owner.bytes, 32);
+    /* Its first records; it may have written more since it started. */
+    assert_true(again_count >= count);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(again[i].size, recs[i].size);
+        assert_memory_equal(again[i].data, recs[i].data, recs[i].size);
+    }
+    node_records_free(again, again_count);
+    node_records_free(recs, count);
+    /* It goes on: the rest commits. */
+    submit_range(addr, &s, 50, 100);
+    for (int round = 0; round < 500; round++) {
+        if (nt_tx_state(addr, s.hash[99], NULL) ==
+            WITAN__TX_STATE__TX_STATE_COMMITTED)
+            break;
+        nt_sleep_ms(10);
+    }
+    assert_int_equal(nt_tx_state(addr, s.hash[99], NULL),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    stop_cleanly(node);
+    /* The rows and the owner's key are gone from the database. */
+    assert_int_equal(store_open(path, &so, &st), 0);
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    store_cursor *c;
+    const void *k, *v;
+    size_t ks, vs;
+    assert_int_equal(store_cursor_open(txn, STORE_CONSENSUS, &c), 0);
+    assert_int_equal(store_cursor_seek(c, NULL, 0, &k, &ks, &v, &vs),
+                     WITAN_ENOTFOUND);
+    store_cursor_close(c);
+    assert_int_equal(store_get(txn, STORE_META, "pbft_records_owner", 18, &v,
+                               &vs),
+                     WITAN_ENOTFOUND);
+    store_abort(txn);
+    store_close(st);
+    char log[700], *text;
+    size_t size;
+    snprintf(log, sizeof log, "%s/log", home);
+    assert_int_equal(witan_read_file(log, 1 << 20, &text, &size), 0);
+    char want[64];
+    snprintf(want, sizeof want, "%zu consensus records replayed", count);
+    assert_non_null(strstr(text, want));
+    assert_null(strstr(text, "another validator's"));
+    free(text);
+    for (int i = 0; i < STREAM_TX_COUNT; i++)
+        free(s.env[i].data);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -794,6 +917,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rotated_key_signs_with_account),
         cmocka_unit_test(test_stream_api),
         cmocka_unit_test(test_req_flood_not_read),
+        cmocka_unit_test(test_records_from_old_database),
     };
     int rc = cmocka_run_group_tests_name("node", tests, NULL, NULL);
     char cmd[700];

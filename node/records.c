@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The consensus-record log (spec/node.md, "Consensus records"): what this
+ * validator signed, appended and synced before it is sent. One file beside
+ * the database, one write and one fdatasync for all the records of a
+ * Ready. An LMDB commit costs two syncs and a path of pages, and three of
+ * them lie on the way of every block. The file is pruned below the stable
+ * checkpoint by writing what is kept to a new file and renaming it over
+ * the old one, so that it is whole at every instant but its last frame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/internal.h"
+#include "spec/consensus.pb-c.h"
+
+#define RECORDS_MAGIC "WITANRL1"
+#define RECORDS_MAGIC_SIZE 8
+#define RECORDS_CHECK_SIZE 8
+#define RECORDS_HEADER_SIZE                                                    \
+    (RECORDS_MAGIC_SIZE + WCRYPTO_ED25519_PUBKEY_SIZE + RECORDS_CHECK_SIZE)
+/* A frame's length prefix and check around its record. */
+#define RECORDS_FRAME_OVERHEAD (4 + RECORDS_CHECK_SIZE)
+/* The log grows by this much past its size after the last rewrite before a
+ * stable checkpoint rewrites it: a rewrite costs a sync, a rename and a
+ * directory sync, so it is not done for every checkpoint of a quiet
+ * chain. */
+#define RECORDS_PRUNE_BYTES (1u << 20)
+static const char RECORDS_TAG[] = "witan/consensus-log/v1";
+
+struct node_records {
+    char path[NODE_RECORDS_PATH_MAX];
+    int fd;
+    uint64_t size;        /* bytes of whole frames, the header included */
+    uint64_t pruned_size; /* the size after the last rewrite */
+    wcrypto_pubkey owner;
+    uint8_t *buf; /* the frames of one append */
+    size_t buf_cap;
+};
+
+static int from_errno(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? WITAN_ENOSPACE
+           : e == ENOMEM              ? WITAN_ENOMEM
+                                      : WITAN_EIO;
+}
+
+/* The first RECORDS_CHECK_SIZE bytes of H(tag, a ‖ b). */
+static void check_of(const uint8_t *a, size_t a_size, const uint8_t *b,
+                     size_t b_size, uint8_t out[RECORDS_CHECK_SIZE])
+{
+    wcrypto_hasher h;
+    uint8_t full[WCRYPTO_HASH_SIZE];
+    wcrypto_hasher_init(&h, RECORDS_TAG);
+    wcrypto_hasher_update(&h, a, a_size);
+    if (b_size)
+        wcrypto_hasher_update(&h, b, b_size);
+    wcrypto_hasher_final(&h, full);
+    memcpy(out, full, RECORDS_CHECK_SIZE);
+}
+
+static void header_of(const wcrypto_pubkey *owner,
+                      uint8_t out[RECORDS_HEADER_SIZE])
+{
+    memcpy(out, RECORDS_MAGIC, RECORDS_MAGIC_SIZE);
+    memcpy(out + RECORDS_MAGIC_SIZE, owner->bytes, WCRYPTO_ED25519_PUBKEY_SIZE);
+    check_of(out, RECORDS_MAGIC_SIZE + WCRYPTO_ED25519_PUBKEY_SIZE, NULL, 0,
+             out + RECORDS_MAGIC_SIZE + WCRYPTO_ED25519_PUBKEY_SIZE);
+}
+
+/* Whether `data` opens with a header (of any owner) as header_of writes. */
+static bool header_whole(const uint8_t *data, size_t size)
+{
+    if (size < RECORDS_HEADER_SIZE)
+        return false;
+    wcrypto_pubkey theirs;
+    memcpy(theirs.bytes, data + RECORDS_MAGIC_SIZE, WCRYPTO_ED25519_PUBKEY_SIZE);
+    uint8_t expect[RECORDS_HEADER_SIZE];
+    header_of(&theirs, expect);
+    return memcmp(expect, data, RECORDS_HEADER_SIZE) == 0;
+}
+
+/* Appends one frame of `record` to buf at *used (room is the caller's). */
+static void frame_into(uint8_t *buf, size_t *used, const pbft_bytes *record)
+{
+    uint8_t *p = buf + *used;
+    store_be32(p, (uint32_t)record->size);
+    memcpy(p + 4, record->data, record->size);
+    check_of(p, 4, record->data, record->size, p + 4 + record->size);
+    *used += RECORDS_FRAME_OVERHEAD + record->size;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t size, uint64_t at)
+{
+    while (size > 0) {
+        ssize_t w = pwrite(fd, data, size, (off_t)at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return from_errno(w < 0 ? errno : EIO);
+        data += w;
+        size -= (size_t)w;
+        at += (uint64_t)w;
+    }
+    return WITAN_OK;
+}
+
+static int sync_dir_of(const char *path)
+{
+    char copy[NODE_RECORDS_PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return from_errno(errno);
+    int err = fsync(fd) == 0 ? WITAN_OK : from_errno(errno);
+    close(fd);
+    return err;
+}
+
+/* The height a record is about, or 0 when it is kept whatever the stable
+ * checkpoint (view changes and new views). */
+static uint64_t record_height(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint64_t h = 0;
+    if (data[0] == 'P') {
+        Witan__PreparedRecord *p =
+            witan__prepared_record__unpack(NULL, size - 1, data + 1);
+        if (p && p->proof)
+            h = p->proof->height;
+        if (p)
+            witan__prepared_record__free_unpacked(p, NULL);
+        return h;
+    }
+    Witan__SignedMessage *sm =
+        witan__signed_message__unpack(NULL, size - 1, data + 1);
+    if (!sm)
+        return 0;
+    Witan__ConsensusMessage *m =
+        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
+    if (m) {
+        switch (m->kind_case) {
+        case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
+            h = m->pre_prepare->height;
+            break;
+        case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
+            h = m->prepare->height;
+            break;
+        case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
+            h = m->commit->height;
+            break;
+        default:
+            break;
+        }
+        witan__consensus_message__free_unpacked(m, NULL);
+    }
+    witan__signed_message__free_unpacked(sm, NULL);
+    return h;
+}
+
+/* Writes a whole log (header and `records`) to PATH.new, syncs it, renames
+ * it over PATH and syncs the directory: at every instant PATH is either
+ * the old log or the new one. */
+static int rewrite(const char *path, const wcrypto_pubkey *owner,
+                   const pbft_bytes *records, size_t count)
+{
+    char tmp[NODE_RECORDS_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    size_t size = RECORDS_HEADER_SIZE;
+    for (size_t i = 0; i < count; i++)
+        size += RECORDS_FRAME_OVERHEAD + records[i].size;
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        return WITAN_ENOMEM;
+    header_of(owner, buf);
+    size_t used = RECORDS_HEADER_SIZE;
+    for (size_t i = 0; i < count; i++)
+        frame_into(buf, &used, &records[i]);
+    WITAN_ASSERT(used == size);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = fd < 0 ? from_errno(errno) : write_all(fd, buf, size, 0);
+    free(buf);
+    if (!err && fdatasync(fd) != 0)
+        err = from_errno(errno);
+    if (fd >= 0 && close(fd) != 0 && !err)
+        err = from_errno(errno);
+    if (!err && rename(tmp, path) != 0)
+        err = from_errno(errno);
+    if (!err)
+        err = sync_dir_of(path);
+    if (err) {
+        unlink(tmp);
+        WITAN_ERROR("node", "cannot write the consensus log %s: %s", path,
+                    witan_err_message(err));
+    }
+    return err;
+}
+
+/* The whole file in memory (*data malloc'ed; *size 0 for an empty one). */
+static int read_file(int fd, uint8_t **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return from_errno(errno);
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return WITAN_ENOMEM;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            free(buf);
+            return from_errno(r < 0 ? errno : EIO);
+        }
+        got += (size_t)r;
+    }
+    *data = buf;
+    *size = n;
+    return WITAN_OK;
+}
+
+/* The whole frames after the header, in order, pointing into `data`; *end
+ * gets the offset where they stop (a write cut short leaves bytes after). */
+static int frames_of(const uint8_t *data, size_t size, pbft_bytes **out,
+                     size_t *count, size_t *end)
+{
+    *out = NULL;
+    *count = 0;
+    size_t o = RECORDS_HEADER_SIZE, cap = 0;
+    while (size - o >= RECORDS_FRAME_OVERHEAD) {
+        uint32_t len = store_read_be32(data + o);
+        if (len > size - o - RECORDS_FRAME_OVERHEAD)
+            break;
+        uint8_t check[RECORDS_CHECK_SIZE];
+        check_of(data + o, 4, data + o + 4, len, check);
+        if (memcmp(check, data + o + 4 + len, RECORDS_CHECK_SIZE) != 0)
+            break;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 64;
+            pbft_bytes *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                free(*out);
+                *out = NULL;
+                *count = 0;
+                return WITAN_ENOMEM;
+            }
+            *out = grown;
+        }
+        (*out)[(*count)++] = (pbft_bytes){data + o + 4, len};
+        o += RECORDS_FRAME_OVERHEAD + len;
+    }
+    *end = o;
+    return WITAN_OK;
+}
+
+/* Leaves in `frames` those above `stable` (or about no height). */
+static size_t keep_above(pbft_bytes *frames, size_t count, uint64_t stable)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t h = stable ? record_height(frames[i].data, frames[i].size) : 0;
+        if (h == 0 || h > stable)
+            frames[k++] = frames[i];
+    }
+    return k;
+}
+
+static int reopen(struct node_records *rl)
+{
+    if (rl->fd >= 0)
+        close(rl->fd);
+    rl->fd = open(rl->path, O_RDWR | O_CLOEXEC);
+    return rl->fd < 0 ? from_errno(errno) : WITAN_OK;
+}
+
+void node_records_close(struct node_records *rl)
+{
+    if (!rl)
+        return;
+    if (rl->fd >= 0)
+        close(rl->fd);
+    free(rl->buf);
+    free(rl);
+}
+
+int node_records_open(const char *path, const wcrypto_pubkey *owner,
+                      uint64_t stable, const pbft_bytes *initial,
+                      size_t initial_count, struct node_records **out,
+                      pbft_bytes **records, size_t *count)
+{
+    *out = NULL;
+    *records = NULL;
+    *count = 0;
+    if (strlen(path) >= NODE_RECORDS_PATH_MAX)
+        return WITAN_ELIMIT;
+    struct node_records *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        return WITAN_ENOMEM;
+    snprintf(rl->path, sizeof rl->path, "%s", path);
+    rl->owner = *owner;
+    rl->fd = -1;
+    int err = WITAN_OK;
+    if (access(path, F_OK) != 0)
+        err = errno == ENOENT ? rewrite(path, owner, initial, initial_count)
+                              : from_errno(errno);
+    if (!err)
+        err = reopen(rl);
+    uint8_t *data = NULL;
+    size_t size = 0, end = 0, n = 0;
+    pbft_bytes *frames = NULL;
+    if (!err)
+        err = read_file(rl->fd, &data, &size);
+    if (!err && !header_whole(data, size)) {
+        WITAN_ERROR("node", "the consensus log %s has no valid header: it is "
+                            "not a Witan consensus log, or it is damaged; "
+                            "this validator cannot know what it signed, so "
+                            "it does not start",
+                    path);
+        err = WITAN_EDBCORRUPT;
+    }
+    if (!err)
+        err = frames_of(data, size, &frames, &n, &end);
+    if (!err && memcmp(data + RECORDS_MAGIC_SIZE, owner->bytes,
+                       WCRYPTO_ED25519_PUBKEY_SIZE) != 0) {
+        /* A copy of another validator's files: its messages are not this
+         * validator's to replay. */
+        WITAN_WARN("node", "%zu consensus records in %s are another "
+                           "validator's (a copy of its files): discarded",
+                   n, path);
+        n = 0;
+        err = rewrite(path, owner, NULL, 0);
+        if (!err)
+            err = reopen(rl);
+        end = RECORDS_HEADER_SIZE;
+        size = end;
+    }
+    if (!err && end < size) {
+        /* The last append was cut short (a crash mid-write): its records
+         * were never synced, so nothing of them was sent. */
+        WITAN_WARN("node", "consensus log %s: %zu bytes after the last whole "
+                           "record (a write cut short) dropped",
+                   path, size - end);
+        if (ftruncate(rl->fd, (off_t)end) != 0 || fdatasync(rl->fd) != 0)
+            err = from_errno(errno);
+    }
+    size_t kept = err ? 0 : keep_above(frames, n, stable);
+    pbft_bytes *copies = kept ? calloc(kept, sizeof *copies) : NULL;
+    if (kept && !copies)
+        err = WITAN_ENOMEM;
+    for (size_t i = 0; !err && i < kept; i++) {
+        uint8_t *c = malloc(frames[i].size ? frames[i].size : 1);
+        if (!c) {
+            err = WITAN_ENOMEM;
+            break;
+        }
+        memcpy(c, frames[i].data, frames[i].size);
+        copies[(*count)++] = (pbft_bytes){c, frames[i].size};
+    }
+    free(frames);
+    free(data);
+    if (err) {
+        node_records_free(copies, *count);
+        *count = 0;
+        node_records_close(rl);
+        return err;
+    }
+    rl->size = end;
+    rl->pruned_size = end;
+    *records = copies;
+    *out = rl;
+    return WITAN_OK;
+}
+
+void node_records_free(pbft_bytes *records, size_t count)
+{
+    for (size_t i = 0; records && i < count; i++)
+        free((void *)records[i].data);
+    free(records);
+}
+
+int node_records_append(struct node_records *rl, const pbft_action *actions,
+                        size_t action_count, size_t *written)
+{
+    *written = 0;
+    size_t size = 0;
+    for (size_t i = 0; i < action_count; i++)
+        if (actions[i].type == PBFT_ACT_PERSIST)
+            size += RECORDS_FRAME_OVERHEAD + actions[i].data.size;
+    if (size == 0)
+        return WITAN_OK;
+    if (size > rl->buf_cap) {
+        uint8_t *grown = realloc(rl->buf, size);
+        if (!grown)
+            return WITAN_ENOMEM;
+        rl->buf = grown;
+        rl->buf_cap = size;
+    }
+    size_t used = 0, n = 0;
+    for (size_t i = 0; i < action_count; i++) {
+        if (actions[i].type != PBFT_ACT_PERSIST)
+            continue;
+        WITAN_ASSERT(actions[i].data.size <= UINT32_MAX);
+        frame_into(rl->buf, &used, &actions[i].data);
+        n++;
+    }
+    /* A failed write leaves rl->size where it was: the next append writes
+     * over what was cut short, and a restart drops it. */
+    int err = write_all(rl->fd, rl->buf, used, rl->size);
+    if (!err && fdatasync(rl->fd) != 0)
+        err = from_errno(errno);
+    if (err) {
+        WITAN_ERROR("node", "cannot append to the consensus log %s: %s",
+                    rl->path, witan_err_message(err));
+        return err;
+    }
+    rl->size += used;
+    *written = n;
+    return WITAN_OK;
+}
+
+/* Rewrites the log with the records kept above `stable` under `owner`. */
+static int rewrite_kept(struct node_records *rl, uint64_t stable,
+                        const wcrypto_pubkey *owner)
+{
+    uint8_t *data = NULL;
+    size_t size = 0, end = 0, n = 0;
+    pbft_bytes *frames = NULL;
+    int err = read_file(rl->fd, &data, &size);
+    if (!err)
+        err = frames_of(data, size < rl->size ? size : rl->size, &frames, &n,
+                        &end);
+    if (!err)
+        err = rewrite(rl->path, owner, frames, keep_above(frames, n, stable));
+    free(frames);
+    free(data);
+    if (!err)
+        err = reopen(rl);
+    if (!err) {
+        struct stat st;
+        if (fstat(rl->fd, &st) != 0)
+            return from_errno(errno);
+        rl->size = rl->pruned_size = (uint64_t)st.st_size;
+        rl->owner = *owner;
+    }
+    return err;
+}
+
+int node_records_prune(struct node_records *rl, uint64_t stable)
+{
+    if (rl->size - rl->pruned_size < RECORDS_PRUNE_BYTES)
+        return WITAN_OK;
+    return rewrite_kept(rl, stable, &rl->owner);
+}
+
+int node_records_rekey(struct node_records *rl, const wcrypto_pubkey *from,
+                       const wcrypto_pubkey *to)
+{
+    if (memcmp(rl->owner.bytes, from->bytes, WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
+        return WITAN_OK;
+    return rewrite_kept(rl, 0, to);
+}
+
+uint64_t node_records_size(const struct node_records *rl)
+{
+    return rl->size;
+}
+
+int node_records_rekey_file(const char *path, const wcrypto_pubkey *from,
+                            const wcrypto_pubkey *to)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? WITAN_OK : from_errno(errno);
+    uint8_t *data = NULL;
+    size_t size = 0, end = 0, n = 0;
+    pbft_bytes *frames = NULL;
+    int err = read_file(fd, &data, &size);
+    close(fd);
+    /* A log that is not whole is for node_records_open to refuse. */
+    bool theirs = !err && header_whole(data, size) &&
+                  memcmp(data + RECORDS_MAGIC_SIZE, from->bytes,
+                         WCRYPTO_ED25519_PUBKEY_SIZE) == 0;
+    if (theirs)
+        err = frames_of(data, size, &frames, &n, &end);
+    if (theirs && !err)
+        err = rewrite(path, to, frames, n);
+    free(frames);
+    free(data);
+    return err;
+}
