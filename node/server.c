@@ -13,6 +13,7 @@
  * Empty blocks are proposed only until the results of the last non-empty
  * block are certified (L blocks later; DESIGN.md), then the node idles.
  */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -1086,15 +1087,90 @@ static int load_home(struct node *n, const char *home)
     return WITAN_OK;
 }
 
+/* How long a stopping node waits for nng to close its client socket. */
+#define NODE_CLOSE_WAIT_MS 3000
+
+struct closing {
+    nng_socket sock;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+};
+
+static void *close_main(void *arg)
+{
+    struct closing *c = arg;
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    bool abandoned = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned)
+        free(c);
+    return NULL;
+}
+
+/* nng 1.5's nng_close can wait for ever on a pipe that a client flooded
+ * and never read (nanomsg/nng#1543, fixed after 1.5.2): the socket is
+ * closed on a thread of its own, and a node whose every durable write is
+ * done stops without it after NODE_CLOSE_WAIT_MS rather than hang. */
+static void close_client_socket(nng_socket sock)
+{
+    struct closing *c = calloc(1, sizeof *c);
+    pthread_t t;
+    if (!c) {
+        nng_close(sock);
+        return;
+    }
+    c->sock = sock;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&t, NULL, close_main, c) != 0) {
+        free(c);
+        nng_close(sock);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += NODE_CLOSE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(NODE_CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->done &&
+           pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+        ;
+    bool done = c->done;
+    c->abandoned = !done;
+    pthread_mutex_unlock(&c->mu);
+    if (done) {
+        pthread_join(t, NULL);
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    } else {
+        pthread_detach(t);
+        WITAN_WARN("node", "the client socket did not close in %d ms (a "
+                           "client that reads none of its answers); "
+                           "stopping without it",
+                   NODE_CLOSE_WAIT_MS);
+    }
+}
+
 static void node_cleanup(struct node *n)
 {
+    /* Everything durable is closed first. */
+    ledger_close(n->l);
+    n->l = NULL;
     if (nng_socket_id(n->sock) > 0)
-        nng_close(n->sock);
+        close_client_socket(n->sock);
     node_links_close(n->streams);
     mempool_free(&n->pool);
     free(n->selection);
     free(n->metrics.admitted);
-    ledger_close(n->l);
     witan_pool_free(n->verify_pool);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
