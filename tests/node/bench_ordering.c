@@ -21,8 +21,9 @@
  *
  * Each load runs twice: with no persistence (consensus records are not
  * written, like the references) and with fsync (records written as witand
- * writes them: each Ready's records in one LMDB transaction synced before
- * any send of that Ready, in a throwaway LMDB environment under /tmp).
+ * writes them: each Ready's records appended to the consensus-record log
+ * with one write and one fdatasync before any send of that Ready, the
+ * stable checkpoints in LMDB, in a throwaway directory under /tmp).
  * Beside them, in the same run: the simulator's cost of the core alone
  * (tests/sim/bench_consensus at 400 requests a block) and the published
  * references.
@@ -1130,9 +1131,9 @@ int main(int argc, char **argv)
            "%d ms measured after %d ms of warm-up\n",
            BLOCK_REQUESTS_MAX, PIPELINE_DEPTH, measure_ms, WARM_MS);
     printf("  persistence policies: none = consensus records are not written "
-           "(as the references); fsync = each Ready's records in one LMDB "
-           "transaction synced before any send of that Ready (as witand, "
-           "group commit), LMDB under /tmp\n");
+           "(as the references); fsync = each Ready's records appended to "
+           "the consensus-record log with one write and one fdatasync before "
+           "any send of that Ready (as witand, group commit), under /tmp\n");
     printf("  clients send to all 4 replicas (batched: new requests of one "
            "wake-up in one message, replies one a block; 1 msg: one message "
            "a request and a reply), a request is done at f + 1 = 2 "
