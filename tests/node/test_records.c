@@ -90,6 +90,20 @@ static void expect_records(pbft_bytes *got, size_t got_count,
     node_records_free(got, got_count);
 }
 
+/* A new log of `recs` under `owner`, closed. */
+static void make_log(const wcrypto_pubkey *owner, const pbft_bytes *recs,
+                     size_t count)
+{
+    struct node_records *rl;
+    pbft_bytes *got;
+    size_t n;
+    assert_int_equal(node_records_open(path, owner, 0, recs, count, &rl, &got,
+                                       &n),
+                     0);
+    node_records_free(got, n);
+    node_records_close(rl);
+}
+
 static off_t file_size(void)
 {
     struct stat st;
@@ -166,13 +180,7 @@ static void test_file_format(void **state)
 {
     (void)state;
     pbft_bytes r = record(7, 9);
-    struct node_records *rl;
-    pbft_bytes *got;
-    size_t n;
-    assert_int_equal(node_records_open(path, &alice, 0, &r, 1, &rl, &got, &n),
-                     0);
-    node_records_free(got, n);
-    node_records_close(rl);
+    make_log(&alice, &r, 1);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     uint8_t buf[1024];
@@ -200,10 +208,7 @@ static void test_torn_tail(void **state)
     struct node_records *rl;
     pbft_bytes *got;
     size_t n;
-    assert_int_equal(node_records_open(path, &alice, 0, r, 2, &rl, &got, &n),
-                     0);
-    node_records_free(got, n);
-    node_records_close(rl);
+    make_log(&alice, r, 2);
     off_t whole = file_size();
     /* Cut in the middle of the second frame's check, then garbage after
      * a whole file. */
@@ -233,10 +238,7 @@ static void test_bad_header_refused(void **state)
     struct node_records *rl;
     pbft_bytes *got;
     size_t n;
-    assert_int_equal(node_records_open(path, &alice, 0, &r, 1, &rl, &got, &n),
-                     0);
-    node_records_free(got, n);
-    node_records_close(rl);
+    make_log(&alice, &r, 1);
     /* One bit of the owner's key flipped: its check no longer holds. */
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
@@ -263,9 +265,7 @@ static void test_another_owner(void **state)
     struct node_records *rl;
     pbft_bytes *got;
     size_t n;
-    assert_int_equal(node_records_open(path, &bob, 0, r, 2, &rl, &got, &n), 0);
-    node_records_free(got, n);
-    node_records_close(rl);
+    make_log(&bob, r, 2);
     assert_int_equal(node_records_open(path, &alice, 0, r, 2, &rl, &got, &n),
                      0);
     assert_int_equal(n, 0);

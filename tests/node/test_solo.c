@@ -131,6 +131,22 @@ static void make_stream(const char *home, const char *chain, struct stream *s)
                      0);
 }
 
+/* A new one-validator home BASE/name (home[600]) on chain `chain`
+ * listening on `at` (addr[64]), s signed for it, its node started and
+ * answering. */
+static pid_t start_solo(char *home, char *addr, const char *name,
+                        const char *chain, int at, struct stream *s)
+{
+    snprintf(home, 600, "%s/%s", base_dir, name);
+    snprintf(addr, 64, "tcp://127.0.0.1:%d", at);
+    run_ok("%s/witan init --home %s --listen %s --chain-id %s >/dev/null",
+           bin_dir, home, addr, chain);
+    make_stream(home, chain, s);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    return node;
+}
+
 static void submit_range(const char *addr, struct stream *s, int from, int to)
 {
     nt_submit(addr, &s->env[from], (size_t)(to - from), STREAM_BATCH);
@@ -152,15 +168,8 @@ static void test_sigkill_mid_stream(void **state)
 {
     (void)state;
     char home[600], addr[64];
-    snprintf(home, sizeof home, "%s/solo", base_dir);
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
-    run_ok("%s/witan init --home %s --listen %s --chain-id kill-test "
-           ">/dev/null",
-           bin_dir, home, addr);
     static struct stream s;
-    make_stream(home, "kill-test", &s);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_solo(home, addr, "solo", "kill-test", port, &s);
 
     /* A thread streams every transaction while this one watches. (A
      * thread, not a process: nng's own threads do not survive a fork.) */
@@ -802,15 +811,9 @@ static void test_records_from_old_database(void **state)
 {
     (void)state;
     char home[600], addr[64], path[700];
-    snprintf(home, sizeof home, "%s/old-records", base_dir);
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port + 8);
-    run_ok("%s/witan init --home %s --listen %s --chain-id old-records "
-           ">/dev/null",
-           bin_dir, home, addr);
     static struct stream s;
-    make_stream(home, "old-records", &s);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_solo(home, addr, "old-records", "old-records",
+                            port + 8, &s);
     submit_range(addr, &s, 0, 50);
     stop_cleanly(node);
     wcrypto_pubkey owner;
