@@ -7,6 +7,7 @@
  * them lie on the way of every block. The file is pruned below the stable
  * checkpoint by writing what is kept to a new file and renaming it over
  * the old one, so that it is whole at every instant but its last frame.
+ * It is read a frame at a time: it may hold a checkpoint interval's blocks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,8 @@
  * directory sync, so it is not done for every checkpoint of a quiet
  * chain. */
 #define RECORDS_PRUNE_BYTES (1u << 20)
+/* A rewrite writes the new file this much at a time. */
+#define RECORDS_WRITE_CHUNK (1u << 20)
 static const char RECORDS_TAG[] = "witan/consensus-log/v1";
 
 struct node_records {
@@ -164,27 +167,129 @@ static uint64_t record_height(const uint8_t *data, size_t size)
     return h;
 }
 
-/* Writes a whole log (header and `records`) to PATH.new, syncs it, renames
- * it over PATH and syncs the directory: at every instant PATH is either
- * the old log or the new one. */
+static int read_at(int fd, uint8_t *buf, size_t size, uint64_t at)
+{
+    while (size > 0) {
+        ssize_t r = pread(fd, buf, size, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return from_errno(r < 0 ? errno : EIO);
+        buf += r;
+        size -= (size_t)r;
+        at += (uint64_t)r;
+    }
+    return WITAN_OK;
+}
+
+/* A pass over a log's frames, one at a time in a buffer of the largest
+ * record's size: a log may hold a checkpoint interval's blocks, which need
+ * not fit in memory at once. */
+struct reader {
+    int fd;
+    uint64_t size; /* of the file, or of its whole frames */
+    uint64_t at;   /* the next frame */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t stable; /* records at or below it are passed over (0: none) */
+};
+
+/* 1 with the next whole frame's record in *rec (valid until the next
+ * call), 0 where the whole frames end (r->at), or an error. */
+static int next_frame(struct reader *r, pbft_bytes *rec)
+{
+    for (;;) {
+        if (r->size - r->at < RECORDS_FRAME_OVERHEAD)
+            return 0;
+        uint8_t len_be[4];
+        int err = read_at(r->fd, len_be, 4, r->at);
+        if (err)
+            return err;
+        uint32_t len = store_read_be32(len_be);
+        if (len > r->size - r->at - RECORDS_FRAME_OVERHEAD)
+            return 0;
+        size_t need = (size_t)len + RECORDS_CHECK_SIZE;
+        if (need > r->cap) {
+            uint8_t *grown = realloc(r->buf, need);
+            if (!grown)
+                return WITAN_ENOMEM;
+            r->buf = grown;
+            r->cap = need;
+        }
+        if ((err = read_at(r->fd, r->buf, need, r->at + 4)) != 0)
+            return err;
+        uint8_t check[RECORDS_CHECK_SIZE];
+        check_of(len_be, 4, r->buf, len, check);
+        if (memcmp(check, r->buf + len, RECORDS_CHECK_SIZE) != 0)
+            return 0;
+        r->at += RECORDS_FRAME_OVERHEAD + len;
+        uint64_t h = r->stable ? record_height(r->buf, len) : 0;
+        if (h == 0 || h > r->stable) {
+            *rec = (pbft_bytes){r->buf, len};
+            return 1;
+        }
+    }
+}
+
+/* Where rewrite takes its records from: an array, or a reader. */
+struct source {
+    const pbft_bytes *records;
+    size_t count, next;
+    struct reader *reader;
+};
+
+static int source_next(struct source *src, pbft_bytes *rec)
+{
+    if (src->reader)
+        return next_frame(src->reader, rec);
+    if (src->next == src->count)
+        return 0;
+    *rec = src->records[src->next++];
+    return 1;
+}
+
+/* Writes a whole log (header and the source's records) to PATH.new a
+ * chunk at a time, syncs it, renames it over PATH and syncs the
+ * directory: at every instant PATH is either the old log or the new one. */
 static int rewrite(const char *path, const wcrypto_pubkey *owner,
-                   const pbft_bytes *records, size_t count)
+                   struct source *src)
 {
     char tmp[NODE_RECORDS_PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.new", path);
-    size_t size = RECORDS_HEADER_SIZE;
-    for (size_t i = 0; i < count; i++)
-        size += RECORDS_FRAME_OVERHEAD + records[i].size;
-    uint8_t *buf = malloc(size);
-    if (!buf)
-        return WITAN_ENOMEM;
-    header_of(owner, buf);
-    size_t used = RECORDS_HEADER_SIZE;
-    for (size_t i = 0; i < count; i++)
-        frame_into(buf, &used, &records[i]);
-    WITAN_ASSERT(used == size);
+    size_t cap = RECORDS_WRITE_CHUNK, used = RECORDS_HEADER_SIZE;
+    uint64_t at = 0;
+    uint8_t *buf = malloc(cap);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int err = fd < 0 ? from_errno(errno) : write_all(fd, buf, size, 0);
+    int err = !buf ? WITAN_ENOMEM : fd < 0 ? from_errno(errno) : WITAN_OK;
+    if (!err)
+        header_of(owner, buf);
+    pbft_bytes rec;
+    int more;
+    while (!err && (more = source_next(src, &rec)) != 0) {
+        if (more < 0) {
+            err = more;
+            break;
+        }
+        size_t need = RECORDS_FRAME_OVERHEAD + rec.size;
+        if (used + need > cap && used > 0) {
+            err = write_all(fd, buf, used, at);
+            at += used;
+            used = 0;
+        }
+        if (!err && need > cap) {
+            uint8_t *grown = realloc(buf, need);
+            if (grown) {
+                buf = grown;
+                cap = need;
+            } else {
+                err = WITAN_ENOMEM;
+            }
+        }
+        if (!err)
+            frame_into(buf, &used, &rec);
+    }
+    if (!err && used)
+        err = write_all(fd, buf, used, at);
     free(buf);
     if (!err && fdatasync(fd) != 0)
         err = from_errno(errno);
@@ -202,78 +307,44 @@ static int rewrite(const char *path, const wcrypto_pubkey *owner,
     return err;
 }
 
-/* The whole file in memory (*data malloc'ed; *size 0 for an empty one). */
-static int read_file(int fd, uint8_t **data, size_t *size)
+static int rewrite_records(const char *path, const wcrypto_pubkey *owner,
+                           const pbft_bytes *records, size_t count)
 {
-    *data = NULL;
-    *size = 0;
+    struct source src = {records, count, 0, NULL};
+    return rewrite(path, owner, &src);
+}
+
+/* The header of the log open at fd, into *owner; WITAN_EDBCORRUPT when
+ * there is none (logged). */
+static int read_header(int fd, uint64_t size, const char *path,
+                       wcrypto_pubkey *owner)
+{
+    uint8_t header[RECORDS_HEADER_SIZE];
+    int err = size >= RECORDS_HEADER_SIZE
+                  ? read_at(fd, header, sizeof header, 0)
+                  : WITAN_OK;
+    if (err)
+        return err;
+    if (size < RECORDS_HEADER_SIZE || !header_whole(header, sizeof header)) {
+        WITAN_ERROR("node", "the consensus log %s has no valid header: it is "
+                            "not a Witan consensus log, or it is damaged; "
+                            "this validator cannot know what it signed, so "
+                            "it does not start",
+                    path);
+        return WITAN_EDBCORRUPT;
+    }
+    memcpy(owner->bytes, header + RECORDS_MAGIC_SIZE,
+           WCRYPTO_ED25519_PUBKEY_SIZE);
+    return WITAN_OK;
+}
+
+static int file_size(int fd, uint64_t *size)
+{
     struct stat st;
     if (fstat(fd, &st) != 0)
         return from_errno(errno);
-    size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        return WITAN_ENOMEM;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            free(buf);
-            return from_errno(r < 0 ? errno : EIO);
-        }
-        got += (size_t)r;
-    }
-    *data = buf;
-    *size = n;
+    *size = (uint64_t)st.st_size;
     return WITAN_OK;
-}
-
-/* The whole frames after the header, in order, pointing into `data`; *end
- * gets the offset where they stop (a write cut short leaves bytes after). */
-static int frames_of(const uint8_t *data, size_t size, pbft_bytes **out,
-                     size_t *count, size_t *end)
-{
-    *out = NULL;
-    *count = 0;
-    size_t o = RECORDS_HEADER_SIZE, cap = 0;
-    while (size - o >= RECORDS_FRAME_OVERHEAD) {
-        uint32_t len = store_read_be32(data + o);
-        if (len > size - o - RECORDS_FRAME_OVERHEAD)
-            break;
-        uint8_t check[RECORDS_CHECK_SIZE];
-        check_of(data + o, 4, data + o + 4, len, check);
-        if (memcmp(check, data + o + 4 + len, RECORDS_CHECK_SIZE) != 0)
-            break;
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 64;
-            pbft_bytes *grown = realloc(*out, cap * sizeof *grown);
-            if (!grown) {
-                free(*out);
-                *out = NULL;
-                *count = 0;
-                return WITAN_ENOMEM;
-            }
-            *out = grown;
-        }
-        (*out)[(*count)++] = (pbft_bytes){data + o + 4, len};
-        o += RECORDS_FRAME_OVERHEAD + len;
-    }
-    *end = o;
-    return WITAN_OK;
-}
-
-/* Leaves in `frames` those above `stable` (or about no height). */
-static size_t keep_above(pbft_bytes *frames, size_t count, uint64_t stable)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < count; i++) {
-        uint64_t h = stable ? record_height(frames[i].data, frames[i].size) : 0;
-        if (h == 0 || h > stable)
-            frames[k++] = frames[i];
-    }
-    return k;
 }
 
 static int reopen(struct node_records *rl)
@@ -294,6 +365,36 @@ void node_records_close(struct node_records *rl)
     free(rl);
 }
 
+void node_records_free(pbft_bytes *records, size_t count)
+{
+    for (size_t i = 0; records && i < count; i++)
+        free((void *)records[i].data);
+    free(records);
+}
+
+/* Copies of the records r passes, into *out. */
+static int collect(struct reader *r, pbft_bytes **out, size_t *count)
+{
+    size_t cap = 0;
+    pbft_bytes rec;
+    int more;
+    while ((more = next_frame(r, &rec)) == 1) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 64;
+            pbft_bytes *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown)
+                return WITAN_ENOMEM;
+            *out = grown;
+        }
+        uint8_t *c = malloc(rec.size ? rec.size : 1);
+        if (!c)
+            return WITAN_ENOMEM;
+        memcpy(c, rec.data, rec.size);
+        (*out)[(*count)++] = (pbft_bytes){c, rec.size};
+    }
+    return more;
+}
+
 int node_records_open(const char *path, const wcrypto_pubkey *owner,
                       uint64_t stable, const pbft_bytes *initial,
                       size_t initial_count, struct node_records **out,
@@ -312,81 +413,59 @@ int node_records_open(const char *path, const wcrypto_pubkey *owner,
     rl->fd = -1;
     int err = WITAN_OK;
     if (access(path, F_OK) != 0)
-        err = errno == ENOENT ? rewrite(path, owner, initial, initial_count)
-                              : from_errno(errno);
+        err = errno == ENOENT
+                  ? rewrite_records(path, owner, initial, initial_count)
+                  : from_errno(errno);
     if (!err)
         err = reopen(rl);
-    uint8_t *data = NULL;
-    size_t size = 0, end = 0, n = 0;
-    pbft_bytes *frames = NULL;
+    uint64_t size = 0;
+    wcrypto_pubkey theirs;
     if (!err)
-        err = read_file(rl->fd, &data, &size);
-    if (!err && !header_whole(data, size)) {
-        WITAN_ERROR("node", "the consensus log %s has no valid header: it is "
-                            "not a Witan consensus log, or it is damaged; "
-                            "this validator cannot know what it signed, so "
-                            "it does not start",
-                    path);
-        err = WITAN_EDBCORRUPT;
-    }
+        err = file_size(rl->fd, &size);
     if (!err)
-        err = frames_of(data, size, &frames, &n, &end);
-    if (!err && memcmp(data + RECORDS_MAGIC_SIZE, owner->bytes,
+        err = read_header(rl->fd, size, path, &theirs);
+    struct reader r = {rl->fd, size, RECORDS_HEADER_SIZE, NULL, 0, stable};
+    if (!err && memcmp(theirs.bytes, owner->bytes,
                        WCRYPTO_ED25519_PUBKEY_SIZE) != 0) {
         /* A copy of another validator's files: its messages are not this
          * validator's to replay. */
+        size_t n = 0;
+        pbft_bytes rec;
+        int more;
+        r.stable = 0;
+        while ((more = next_frame(&r, &rec)) == 1)
+            n++;
         WITAN_WARN("node", "%zu consensus records in %s are another "
                            "validator's (a copy of its files): discarded",
                    n, path);
-        n = 0;
-        err = rewrite(path, owner, NULL, 0);
+        err = more < 0 ? more : rewrite_records(path, owner, NULL, 0);
         if (!err)
             err = reopen(rl);
-        end = RECORDS_HEADER_SIZE;
-        size = end;
+        r.fd = rl->fd;
+        r.at = r.size = size = RECORDS_HEADER_SIZE;
     }
-    if (!err && end < size) {
+    if (!err)
+        err = collect(&r, records, count);
+    free(r.buf);
+    if (!err && r.at < size) {
         /* The last append was cut short (a crash mid-write): its records
          * were never synced, so nothing of them was sent. */
-        WITAN_WARN("node", "consensus log %s: %zu bytes after the last whole "
-                           "record (a write cut short) dropped",
-                   path, size - end);
-        if (ftruncate(rl->fd, (off_t)end) != 0 || fdatasync(rl->fd) != 0)
+        WITAN_WARN("node", "consensus log %s: %llu bytes after the last "
+                           "whole record (a write cut short) dropped",
+                   path, (unsigned long long)(size - r.at));
+        if (ftruncate(rl->fd, (off_t)r.at) != 0 || fdatasync(rl->fd) != 0)
             err = from_errno(errno);
     }
-    size_t kept = err ? 0 : keep_above(frames, n, stable);
-    pbft_bytes *copies = kept ? calloc(kept, sizeof *copies) : NULL;
-    if (kept && !copies)
-        err = WITAN_ENOMEM;
-    for (size_t i = 0; !err && i < kept; i++) {
-        uint8_t *c = malloc(frames[i].size ? frames[i].size : 1);
-        if (!c) {
-            err = WITAN_ENOMEM;
-            break;
-        }
-        memcpy(c, frames[i].data, frames[i].size);
-        copies[(*count)++] = (pbft_bytes){c, frames[i].size};
-    }
-    free(frames);
-    free(data);
     if (err) {
-        node_records_free(copies, *count);
+        node_records_free(*records, *count);
+        *records = NULL;
         *count = 0;
         node_records_close(rl);
         return err;
     }
-    rl->size = end;
-    rl->pruned_size = end;
-    *records = copies;
+    rl->size = rl->pruned_size = r.at;
     *out = rl;
     return WITAN_OK;
-}
-
-void node_records_free(pbft_bytes *records, size_t count)
-{
-    for (size_t i = 0; records && i < count; i++)
-        free((void *)records[i].data);
-    free(records);
 }
 
 int node_records_append(struct node_records *rl, const pbft_action *actions,
@@ -433,24 +512,17 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
 static int rewrite_kept(struct node_records *rl, uint64_t stable,
                         const wcrypto_pubkey *owner)
 {
-    uint8_t *data = NULL;
-    size_t size = 0, end = 0, n = 0;
-    pbft_bytes *frames = NULL;
-    int err = read_file(rl->fd, &data, &size);
-    if (!err)
-        err = frames_of(data, size < rl->size ? size : rl->size, &frames, &n,
-                        &end);
-    if (!err)
-        err = rewrite(rl->path, owner, frames, keep_above(frames, n, stable));
-    free(frames);
-    free(data);
+    struct reader r = {rl->fd, rl->size, RECORDS_HEADER_SIZE, NULL, 0, stable};
+    struct source src = {NULL, 0, 0, &r};
+    int err = rewrite(rl->path, owner, &src);
+    free(r.buf);
     if (!err)
         err = reopen(rl);
+    uint64_t size = 0;
+    if (!err)
+        err = file_size(rl->fd, &size);
     if (!err) {
-        struct stat st;
-        if (fstat(rl->fd, &st) != 0)
-            return from_errno(errno);
-        rl->size = rl->pruned_size = (uint64_t)st.st_size;
+        rl->size = size;
         rl->owner = *owner;
     }
     return err;
@@ -460,7 +532,10 @@ int node_records_prune(struct node_records *rl, uint64_t stable)
 {
     if (rl->size - rl->pruned_size < RECORDS_PRUNE_BYTES)
         return WITAN_OK;
-    return rewrite_kept(rl, stable, &rl->owner);
+    int err = rewrite_kept(rl, stable, &rl->owner);
+    if (!err)
+        rl->pruned_size = rl->size;
+    return err;
 }
 
 int node_records_rekey(struct node_records *rl, const wcrypto_pubkey *from,
@@ -482,20 +557,18 @@ int node_records_rekey_file(const char *path, const wcrypto_pubkey *from,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? WITAN_OK : from_errno(errno);
-    uint8_t *data = NULL;
-    size_t size = 0, end = 0, n = 0;
-    pbft_bytes *frames = NULL;
-    int err = read_file(fd, &data, &size);
-    close(fd);
+    uint64_t size = 0;
+    wcrypto_pubkey owner;
+    int err = file_size(fd, &size);
     /* A log that is not whole is for node_records_open to refuse. */
-    bool theirs = !err && header_whole(data, size) &&
-                  memcmp(data + RECORDS_MAGIC_SIZE, from->bytes,
+    bool theirs = !err && read_header(fd, size, path, &owner) == 0 &&
+                  memcmp(owner.bytes, from->bytes,
                          WCRYPTO_ED25519_PUBKEY_SIZE) == 0;
+    struct reader r = {fd, size, RECORDS_HEADER_SIZE, NULL, 0, 0};
+    struct source src = {NULL, 0, 0, &r};
     if (theirs)
-        err = frames_of(data, size, &frames, &n, &end);
-    if (theirs && !err)
-        err = rewrite(path, to, frames, n);
-    free(frames);
-    free(data);
+        err = rewrite(path, to, &src);
+    free(r.buf);
+    close(fd);
     return err;
 }

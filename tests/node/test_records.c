@@ -321,6 +321,21 @@ static void test_prune(void **state)
     uint64_t top = h - 1;
     pbft_bytes last = record(top + 1, 5);
     append(rl, &last, 1);
+    /* A rewrite of more than its write chunk (a rotated key keeps them
+     * all) keeps every byte. */
+    size = node_records_size(rl);
+    assert_int_equal(node_records_rekey(rl, &alice, &bob), 0);
+    assert_int_equal(node_records_size(rl), size);
+    assert_int_equal(file_size(), (off_t)size);
+    struct node_records *other;
+    assert_int_equal(
+        node_records_open(path, &bob, 0, NULL, 0, &other, &got, &n), 0);
+    node_records_close(other);
+    assert_int_equal(n, 2 + (top - 1) + 1); /* small, big, last */
+    assert_int_equal(got[n - 1].size, last.size);
+    assert_memory_equal(got[n - 1].data, last.data, last.size);
+    node_records_free(got, n);
+    assert_int_equal(node_records_rekey(rl, &bob, &alice), 0);
     assert_int_equal(node_records_prune(rl, top), 0);
     /* Left: the view change and the record above the checkpoint. */
     assert_true(node_records_size(rl) < 1024);
