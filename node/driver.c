@@ -11,7 +11,8 @@
  * every timer that fired into the core, and only then carries out what the
  * core asked for: so the records of a whole round are appended to the
  * consensus-record log (node/records.c) with one write and one sync (group
- * commit) before the first action after them. Records are written before any other action of their Ready, which
+ * commit) before the first action after them. Records are written before
+ * any other action of their Ready, which
  * keeps "persist before send" (writing a record earlier than required is
  * safe; sending before it is durable is not). Answers the core asked for
  * (a proposal's requests, a verdict, an executed block's roots, blocks for a
@@ -19,10 +20,10 @@
  * all of them before the next Ready is carried out.
  */
 #include <poll.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "node/internal.h"
 #include "spec/consensus.pb-c.h"
@@ -50,7 +51,7 @@ struct pending {
 struct node_driver {
     pbft *core;
     struct node_mesh *mesh;
-    store *store;            /* the stable checkpoint; NULL: nothing persisted */
+    store *store; /* the stable checkpoint; NULL: nothing persisted */
     struct node_records *log; /* the records */
     struct node_app app;
     int64_t deadline_ms[PBFT_TIMER_COUNT]; /* monotonic; 0 when off */

@@ -441,7 +441,8 @@ void node_driver_free(struct node_driver *d);
  * timer (never when work is left), serves the application, steps every
  * frame and fired timer into the core, then carries out the core's actions
  * once for all of them, so that their records are appended to the log
- * with one write and one sync (group commit). Returns 0 after *stop, or the error.
+ * with one write and one sync (group commit). Returns 0 after *stop, or
+ * the error.
  */
 int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop);
 
