@@ -505,6 +505,12 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
     }
     rl->size += used;
     *written = n;
+    /* Kept for the next append, unless a large block made it large. */
+    if (rl->buf_cap > RECORDS_WRITE_CHUNK) {
+        free(rl->buf);
+        rl->buf = NULL;
+        rl->buf_cap = 0;
+    }
     return WITAN_OK;
 }
 

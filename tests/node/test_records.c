@@ -345,14 +345,27 @@ static void test_prune(void **state)
                      0);
     pbft_bytes want[2] = {small[1], last};
     expect_records(got, n, want, 2);
-    /* It goes on after a rewrite. */
+    /* It goes on after a rewrite, with a record larger than the write
+     * chunk (its buffer is let go) and a small one after it. */
     append(rl, small, 1);
+    size_t huge_size = (3u << 19) + 1;
+    uint8_t *huge = malloc(huge_size);
+    assert_non_null(huge);
+    memset(huge, 'M', huge_size);
+    pbft_bytes two[2] = {{huge, huge_size}, small[1]};
+    append(rl, two, 1);
+    append(rl, two + 1, 1);
     node_records_close(rl);
     assert_int_equal(node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n),
                      0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(got[3 + i].size, two[i].size);
+        assert_memory_equal(got[3 + i].data, two[i].data, two[i].size);
+    }
     node_records_free(got, n);
     node_records_close(rl);
+    free(huge);
     free_all(small, 2);
     free((void *)last.data);
 }
