@@ -98,19 +98,31 @@ static void frame_into(uint8_t *buf, size_t *used, const pbft_bytes *record)
     *used += RECORDS_FRAME_OVERHEAD + record->size;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t size, uint64_t at)
+/* All of `size` bytes at offset `at`, written from buf or read into it. */
+static int io_at(int fd, uint8_t *buf, size_t size, uint64_t at, bool writing)
 {
     while (size > 0) {
-        ssize_t w = pwrite(fd, data, size, (off_t)at);
-        if (w < 0 && errno == EINTR)
+        ssize_t n = writing ? pwrite(fd, buf, size, (off_t)at)
+                            : pread(fd, buf, size, (off_t)at);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return from_errno(w < 0 ? errno : EIO);
-        data += w;
-        size -= (size_t)w;
-        at += (uint64_t)w;
+        if (n <= 0)
+            return from_errno(n < 0 ? errno : EIO);
+        buf += n;
+        size -= (size_t)n;
+        at += (uint64_t)n;
     }
     return WITAN_OK;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t size, uint64_t at)
+{
+    return io_at(fd, (uint8_t *)data, size, at, true);
+}
+
+static int read_at(int fd, uint8_t *buf, size_t size, uint64_t at)
+{
+    return io_at(fd, buf, size, at, false);
 }
 
 static int sync_dir_of(const char *path)
@@ -165,21 +177,6 @@ static uint64_t record_height(const uint8_t *data, size_t size)
     }
     witan__signed_message__free_unpacked(sm, NULL);
     return h;
-}
-
-static int read_at(int fd, uint8_t *buf, size_t size, uint64_t at)
-{
-    while (size > 0) {
-        ssize_t r = pread(fd, buf, size, (off_t)at);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return from_errno(r < 0 ? errno : EIO);
-        buf += r;
-        size -= (size_t)r;
-        at += (uint64_t)r;
-    }
-    return WITAN_OK;
 }
 
 /* A pass over a log's frames, one at a time in a buffer of the largest

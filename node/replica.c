@@ -40,6 +40,7 @@
 struct replica {
     struct node_mesh *mesh;
     struct node_driver *driver;
+    char log_path[NODE_RECORDS_PATH_MAX]; /* the consensus-record log */
     /* Validator-set changes (spec/governance.md section 7): the first
      * height of the change handed to the core, and of the set the mesh is
      * linked for. */
@@ -148,17 +149,11 @@ static int take_next_key(struct node *n, uint64_t from)
 {
     /* Its consensus records are this validator's own still (at a start,
      * before the driver opens them). */
-    char log_path[NODE_RECORDS_PATH_MAX];
-    int err = (size_t)snprintf(log_path, sizeof log_path, "%s/%s", n->home,
-                               NODE_RECORDS_FILE) < sizeof log_path
-                  ? WITAN_OK
-                  : WITAN_ELIMIT;
-    if (!err)
-        err = n->replica->driver
-                  ? node_driver_records_rekey(n->replica->driver, &n->key.pub,
-                                              &n->next_key.pub)
-                  : node_records_rekey_file(log_path, &n->key.pub,
-                                            &n->next_key.pub);
+    struct replica *r = n->replica;
+    int err = r->driver ? node_driver_records_rekey(r->driver, &n->key.pub,
+                                                    &n->next_key.pub)
+                        : node_records_rekey_file(r->log_path, &n->key.pub,
+                                                  &n->next_key.pub);
     if (err) {
         WITAN_ERROR("node", "cannot hand the consensus records to the next "
                             "key: %s",
@@ -1185,6 +1180,9 @@ static int replica_start(struct node *n)
     if (!r)
         return WITAN_ENOMEM;
     n->replica = r;
+    if ((size_t)snprintf(r->log_path, sizeof r->log_path, "%s/%s", n->home,
+                         NODE_RECORDS_FILE) >= sizeof r->log_path)
+        return WITAN_ELIMIT;
     /* The set in force for the next block, and the one before it for the
      * certificates of earlier heights. */
     struct ledger_tip tip;
@@ -1270,12 +1268,8 @@ static int replica_start(struct node *n)
         witan__validator_set__free_unpacked(cur, NULL);
     if (prev)
         witan__validator_set__free_unpacked(prev, NULL);
-    char log_path[NODE_RECORDS_PATH_MAX];
-    if (!err && (size_t)snprintf(log_path, sizeof log_path, "%s/%s", n->home,
-                                 NODE_RECORDS_FILE) >= sizeof log_path)
-        err = WITAN_ELIMIT;
     if (!err)
-        err = node_driver_new(&cfg, &boot, ledger_store(n->l), log_path,
+        err = node_driver_new(&cfg, &boot, ledger_store(n->l), r->log_path,
                               r->mesh, &app, &r->driver);
     /* A change stored for a later height waits for the core. */
     if (!err)
