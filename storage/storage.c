@@ -8,11 +8,17 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "crypto/crypto.h"
+
+/* Ended read transactions kept to be renewed: a renewal keeps the reader
+ * slot and the allocation that a begin would take again (admission reads
+ * twice for every transaction it sees). */
+#define STORE_IDLE_READS_MAX 4
 
 struct store {
     MDB_env *env;
@@ -20,6 +26,9 @@ struct store {
     size_t map_size;
     size_t map_size_max;
     bool writing; /* a write transaction is open */
+    pthread_mutex_t idle_lock; /* read transactions may end on any thread */
+    MDB_txn *idle[STORE_IDLE_READS_MAX];
+    size_t idle_count;
 };
 
 struct write_entry {
@@ -151,8 +160,19 @@ int store_open(const char *dir, const struct store_options *options,
         free(s);
         return err;
     }
+    pthread_mutex_init(&s->idle_lock, NULL);
     *out = s;
     return WITAN_OK;
+}
+
+/* Before the map moves: no transaction of this process may be open. */
+static void drop_idle(store *s)
+{
+    pthread_mutex_lock(&s->idle_lock);
+    for (size_t i = 0; i < s->idle_count; i++)
+        mdb_txn_abort(s->idle[i]);
+    s->idle_count = 0;
+    pthread_mutex_unlock(&s->idle_lock);
 }
 
 void store_close(store *s)
@@ -160,7 +180,9 @@ void store_close(store *s)
     if (!s)
         return;
     WITAN_ASSERT(!s->writing);
+    drop_idle(s);
     mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->idle_lock);
     free(s);
 }
 
@@ -187,6 +209,7 @@ int store_grow(store *s)
         return WITAN_EMAPFULL;
     size_t next = s->map_size > s->map_size_max / 2 ? s->map_size_max
                                                     : s->map_size * 2;
+    drop_idle(s);
     int rc = mdb_env_set_mapsize(s->env, next);
     if (rc != 0)
         return from_mdb(rc);
@@ -204,7 +227,20 @@ static int txn_begin(store *s, bool write, store_txn **out)
         return WITAN_ENOMEM;
     t->s = s;
     t->write = write;
-    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    MDB_txn *idle = NULL;
+    if (!write) {
+        pthread_mutex_lock(&s->idle_lock);
+        if (s->idle_count > 0)
+            idle = s->idle[--s->idle_count];
+        pthread_mutex_unlock(&s->idle_lock);
+    }
+    int rc = idle ? mdb_txn_renew(idle) : EINVAL;
+    if (rc == 0)
+        t->txn = idle;
+    else if (idle)
+        mdb_txn_abort(idle);
+    if (rc != 0)
+        rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
         return from_mdb(rc);
@@ -247,7 +283,19 @@ void store_abort(store_txn *t)
 {
     if (!t)
         return;
-    mdb_txn_abort(t->txn);
+    store *s = t->s;
+    bool kept = false;
+    if (!t->write) {
+        mdb_txn_reset(t->txn);
+        pthread_mutex_lock(&s->idle_lock);
+        if (s->idle_count < STORE_IDLE_READS_MAX) {
+            s->idle[s->idle_count++] = t->txn;
+            kept = true;
+        }
+        pthread_mutex_unlock(&s->idle_lock);
+    }
+    if (!kept)
+        mdb_txn_abort(t->txn);
     txn_free(t);
 }
 

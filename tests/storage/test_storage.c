@@ -236,6 +236,47 @@ static void test_map_full_then_grow(void **state)
     rm_rf(dir);
 }
 
+/* Ended reads are renewed, not begun again: each read still sees the last
+ * commit, however many are open at once, before and after the map grows. */
+static void test_reads_see_each_commit(void **state)
+{
+    (void)state;
+    store *s = fresh("reads", 64 * 1024, 1 << 20);
+    enum { OPEN = 7 }; /* more than the store keeps idle */
+    for (int round = 0; round < 3; round++) {
+        store_txn *t;
+        char v[16];
+        snprintf(v, sizeof v, "%d", round);
+        assert_int_equal(store_write_begin(s, &t), 0);
+        put(t, STORE_META, "k", v);
+        assert_int_equal(store_commit(t), 0);
+        store_txn *r[OPEN];
+        for (int i = 0; i < OPEN; i++) {
+            assert_int_equal(store_read_begin(s, &r[i]), 0);
+            const void *got;
+            size_t size;
+            assert_int_equal(store_get(r[i], STORE_META, "k", 1, &got, &size),
+                             0);
+            assert_int_equal(size, strlen(v));
+            assert_memory_equal(got, v, size);
+        }
+        /* A read open across a commit keeps its snapshot. */
+        assert_int_equal(store_write_begin(s, &t), 0);
+        put(t, STORE_META, "k", "later");
+        assert_int_equal(store_commit(t), 0);
+        const void *got;
+        size_t size;
+        assert_int_equal(store_get(r[0], STORE_META, "k", 1, &got, &size), 0);
+        assert_memory_equal(got, v, size);
+        for (int i = 0; i < OPEN; i++)
+            store_abort(r[i]);
+        if (round == 1)
+            assert_int_equal(store_grow(s), 0);
+    }
+    store_close(s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     witan_log_set_level(WITAN_LOG_ERROR);
@@ -244,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_record_hashes),
         cmocka_unit_test(test_commit_abort_and_cursor),
         cmocka_unit_test(test_map_full_then_grow),
+        cmocka_unit_test(test_reads_see_each_commit),
     };
     return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }
