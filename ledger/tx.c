@@ -399,9 +399,11 @@ static int check_sender(const ledger *l, const Witan__Account *a,
                         const Witan__Envelope *env, const Witan__TxBody *body,
                         Witan__TxStatus *status, char *why, size_t why_size)
 {
-    char addr[2 * WITAN_ADDRESS_SIZE + 1];
-    witan_hex_encode(body->sender.data, WITAN_ADDRESS_SIZE, addr);
     if (!a || a->removed) {
+        /* Only a refusal names the address: every transaction passes here
+         * twice (admission and execution). */
+        char addr[2 * WITAN_ADDRESS_SIZE + 1];
+        witan_hex_encode(body->sender.data, WITAN_ADDRESS_SIZE, addr);
         *status = WITAN__TX_STATUS__TX_STATUS_UNKNOWN_SENDER;
         if (a)
             WHY("member %s (%s) has been removed", addr, a->name);
