@@ -37,6 +37,12 @@ struct ledger {
     const Witan__Genesis *g;
     uint8_t genesis_hash[WITAN_HASH_SIZE];
     struct ledger_tip tip;
+    /* The last block ledger_block_check passed (SHA-256 of its bytes) and
+     * the tip it was judged on: applying those bytes on that tip does not
+     * judge them again (the same bytes on the same state get the same
+     * verdict). */
+    uint8_t checked_hash[WITAN_HASH_SIZE], checked_parent[WITAN_HASH_SIZE];
+    bool checked;
     /* The validator set in force at tip + 1 and the one before it (equal
      * while the genesis's is in force): the certificates a block carries
      * are checked against them without a read. */

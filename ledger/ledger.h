@@ -194,7 +194,10 @@ struct ledger_check_opts {
  * per `o`), none twice, none committed before, and the transactions root.
  * A replica calls it before it prepares a block and ledger_block_apply
  * calls it before it executes one, so a block a correct replica certified
- * is never refused by a correct ledger. Nothing written.
+ * is never refused by a correct ledger; the ledger remembers the last block
+ * it passed with signatures checked (per `o`) and the tip it was judged on,
+ * and applying that block on that tip does not judge it a second time.
+ * Nothing written.
  */
 /* Hands the ledger a pool of threads (common.h) on which blocks' transaction
  * signatures are checked, block check and apply alike; NULL: one thread.
@@ -214,8 +217,8 @@ struct ledger_apply_stats {
 };
 
 /*
- * Checks block tip+1 against the tip (height, previous hash, history root,
- * transactions root, results of height − L, time) and `cert` against the
+ * Checks block tip+1 with ledger_block_check's rules (unless that passed it
+ * on this tip already) and `cert` against the
  * validator set, applies every transaction (a receipt for each; a refused one
  * changes nothing but its receipt), and commits it all in one durable write
  * transaction. When the map fills, the store is grown and the block redone;

@@ -287,6 +287,74 @@ static void test_txs_root_covers_signatures(void **state)
     free_world(w);
 }
 
+/* A block the ledger passed on this tip is applied without being judged
+ * again, and the shortcut holds only for those bytes: another body under
+ * the same header (the certificate's hash) is still refused by its
+ * transactions root, even with signatures unchecked. The state reached is
+ * the one a ledger that never checked the block reaches. */
+static void test_apply_after_check(void **state)
+{
+    (void)state;
+    struct world *w = new_world("checked"), *plain = new_world("unchecked");
+    char why[WHY_SIZE];
+    size_t sz;
+    uint8_t *env = attest_tx(&w->provider, w->provider_addr, 1,
+                             (struct attest_spec){.time_ms = 1}, &sz);
+    struct ledger_block blk[2];
+    struct world *ws[2] = {w, plain};
+    for (int k = 0; k < 2; k++) {
+        struct ledger_tx tx, *ptr = &tx;
+        assert_int_equal(ledger_tx_decode(ws[k]->l, env, sz, true, &tx, why,
+                                          sizeof why),
+                         0);
+        assert_int_equal(
+            ledger_block_build(ws[k]->l, &ptr, 1, 1000, 0, 0, &blk[k]), 0);
+        ledger_tx_release(&tx);
+    }
+    assert_memory_equal(blk[0].hash, blk[1].hash, 32);
+    const struct ledger_check_opts opts = {.verify_signatures = true};
+    assert_int_equal(ledger_block_check(w->l, blk[0].bytes, blk[0].size, &opts,
+                                        why, sizeof why),
+                     0);
+
+    uint8_t *other = malloc(sz);
+    memcpy(other, env, sz);
+    other[sz - 1] ^= 0x01; /* the envelope ends with its signature */
+    Witan__Block *b = witan__block__unpack(NULL, blk[0].size, blk[0].bytes);
+    assert_non_null(b);
+    uint8_t *own = b->txs[0].data;
+    b->txs[0].data = other;
+    struct ledger_block forged = blk[0];
+    forged.size = witan__block__get_packed_size(b);
+    forged.bytes = malloc(forged.size);
+    witan__block__pack(b, forged.bytes);
+    b->txs[0].data = own;
+    witan__block__free_unpacked(b, NULL);
+    assert_int_equal(certify_and_apply(w, &forged, false, why), WITAN_EINVAL);
+    assert_non_null(strstr(why, "transactions root"));
+
+    assert_int_equal(certify_and_apply(w, &blk[0], false, why), 0);
+    assert_int_equal(certify_and_apply(plain, &blk[1], true, why), 0);
+    struct ledger_tip t[2];
+    ledger_tip(w->l, &t[0]);
+    ledger_tip(plain->l, &t[1]);
+    assert_int_equal(t[0].height, 1);
+    assert_memory_equal(t[0].state_root, t[1].state_root, 32);
+    assert_memory_equal(t[0].receipts_root, t[1].receipts_root, 32);
+    /* Applied: the same bytes on the new tip are judged again. */
+    assert_int_not_equal(ledger_block_check(w->l, blk[0].bytes, blk[0].size,
+                                            &opts, why, sizeof why),
+                         0);
+    assert_non_null(strstr(why, "height"));
+    free(forged.bytes);
+    ledger_block_free(&blk[0]);
+    ledger_block_free(&blk[1]);
+    free(other);
+    free(env);
+    free_world(w);
+    free_world(plain);
+}
+
 /* Bytes with one more varint field (number < 16, value < 128) at the end. */
 static uint8_t *append_varint(const uint8_t *d, size_t size, unsigned field,
                               unsigned value, size_t *out_size)
@@ -1744,6 +1812,7 @@ int main(void)
         cmocka_unit_test(test_cert_canonical),
         cmocka_unit_test(test_cert_remembered),
         cmocka_unit_test(test_txs_root_covers_signatures),
+        cmocka_unit_test(test_apply_after_check),
         cmocka_unit_test(test_block_canonical),
         cmocka_unit_test(test_stateful_refusals_and_receipts),
         cmocka_unit_test(test_corrections_keep_history),
