@@ -26,6 +26,8 @@ struct mempool {
     uint8_t *selected;     /* per entry, MEMPOOL_*, for the block built */
     uint64_t *proposed;    /* per entry, height of this node's last
                               proposal holding it (0: none) */
+    int64_t *admitted_us;  /* per entry, when it was added (the caller's
+                              clock): commit latency is timed from it */
     struct mempool_sender *senders; /* applied nonces read, table_cap */
     uint32_t sender_count;
     uint32_t count, count_max;
@@ -36,12 +38,16 @@ struct mempool {
 
 int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max);
 void mempool_free(struct mempool *m);
-/* Takes ownership of *tx on success (and zeroes it). WITAN_EEXIST (already
- * pending), WITAN_ENONCE (nonce held by another), WITAN_EFULL. */
-int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
-                size_t why_size);
+/* Takes ownership of *tx on success (and zeroes it), added at time
+ * `admitted_us`. WITAN_EEXIST (already pending), WITAN_ENONCE (nonce held
+ * by another), WITAN_EFULL. */
+int mempool_add(struct mempool *m, struct ledger_tx *tx, int64_t admitted_us,
+                char *why, size_t why_size);
 const struct ledger_tx *mempool_find(const struct mempool *m,
                                      const uint8_t hash[WITAN_HASH_SIZE]);
+/* When the pooled transaction with this hash was added; 0 if not pooled. */
+int64_t mempool_admitted_us(const struct mempool *m,
+                            const uint8_t hash[WITAN_HASH_SIZE]);
 /* Whether the pool holds exactly these envelope bytes: then they passed
  * every stateless check, the signature included, when admitted. The same
  * hash is not enough: it covers the body, and a proposer could pair a
@@ -175,10 +181,6 @@ struct node_metrics {
     int64_t refusal_log_ms;
     uint64_t latency_bucket[NODE_LATENCY_BUCKET_COUNT]; /* not cumulative */
     uint64_t latency_over, latency_sum_ms, latency_count;
-    struct node_admitted {
-        uint64_t key; /* 0: empty */
-        int64_t admit_us;
-    } *admitted;
     /* Where the time of the transactions this node admitted went, summed
      * over phase_count of them (spec/node.md, "Metrics"): admission to the
      * proposal that carried it (built here, or first judged here), that
@@ -190,7 +192,6 @@ struct node_metrics {
         uint64_t height; /* 0: empty */
         int64_t us;
     } proposal_at[NODE_PHASE_RING];
-    size_t admitted_cap, admitted_count; /* cap: a power of two */
 };
 
 /* --- the disk (node/disk.c) ---------------------------------------------------- */
@@ -343,7 +344,8 @@ void replica_send(struct node *n, uint32_t to, uint8_t kind,
                   const uint8_t *data, size_t size);
 
 /* Counts one committed block and the commit latency of its transactions
- * (those admitted here; others are not timed). Cannot fail. */
+ * (those admitted here and still pooled, so before the pool lets them go;
+ * others are not timed). Cannot fail. */
 void node_metrics_commit_hashes(struct node *n, uint64_t height,
                                 int64_t commit_us, int64_t durable_us,
                                 const uint8_t (*hashes)[WITAN_HASH_SIZE],

@@ -77,10 +77,12 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     m->txs = calloc(count_max, sizeof *m->txs);
     m->selected = calloc(count_max, sizeof *m->selected);
     m->proposed = calloc(count_max, sizeof *m->proposed);
+    m->admitted_us = calloc(count_max, sizeof *m->admitted_us);
     m->senders = calloc(m->table_cap, sizeof *m->senders);
     m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
     m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
-    if (!m->txs || !m->selected || !m->proposed || !m->senders ||
+    if (!m->txs || !m->selected || !m->proposed || !m->admitted_us ||
+        !m->senders ||
         !m->by_hash || !m->by_nonce) {
         mempool_free(m);
         return WITAN_ENOMEM;
@@ -95,6 +97,7 @@ void mempool_free(struct mempool *m)
     free(m->txs);
     free(m->selected);
     free(m->proposed);
+    free(m->admitted_us);
     free(m->senders);
     free(m->by_hash);
     free(m->by_nonce);
@@ -111,6 +114,13 @@ const struct ledger_tx *mempool_find(const struct mempool *m,
             return tx;
     }
     return NULL;
+}
+
+int64_t mempool_admitted_us(const struct mempool *m,
+                            const uint8_t hash[WITAN_HASH_SIZE])
+{
+    const struct ledger_tx *tx = mempool_find(m, hash);
+    return tx ? m->admitted_us[tx - m->txs] : 0;
 }
 
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
@@ -139,8 +149,8 @@ find_nonce(const struct mempool *m, const uint8_t sender[WITAN_ADDRESS_SIZE],
     return NULL;
 }
 
-int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
-                size_t why_size)
+int mempool_add(struct mempool *m, struct ledger_tx *tx, int64_t admitted_us,
+                char *why, size_t why_size)
 {
     if (mempool_find(m, tx->hash)) {
         snprintf(why, why_size, "transaction is already pending");
@@ -165,6 +175,7 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, char *why,
     /* Blocks are built from the bytes and checked again from them. */
     ledger_tx_shed(&m->txs[idx]);
     m->proposed[idx] = 0;
+    m->admitted_us[idx] = admitted_us;
     m->size += m->txs[idx].size;
     index_insert(m->by_hash, m->table_cap,
                  hash_bytes(m->txs[idx].hash, WITAN_HASH_SIZE), idx);
@@ -263,6 +274,7 @@ void mempool_remove_selected(struct mempool *m)
             ledger_tx_release(&m->txs[i]);
         } else {
             m->proposed[j] = m->proposed[i];
+            m->admitted_us[j] = m->admitted_us[i];
             m->txs[j++] = m->txs[i];
         }
     }

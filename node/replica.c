@@ -507,6 +507,10 @@ static int deliver(void *ctx, const pbft_action *a,
     if (cert)
         witan__commit_certificate__free_unpacked(cert, NULL);
     if (!err) {
+        /* Timed from their admission, which the pool keeps until below. */
+        node_metrics_commit_hashes(n, a->height, commit_us, durable_us,
+                                   (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
+                                   b->n_txs);
         for (size_t i = 0; i < b->n_txs; i++)
             mempool_mark(&n->pool, hashes[i]);
         size_t drop_count = displaced(n, b, held, drops);
@@ -519,9 +523,6 @@ static int deliver(void *ctx, const pbft_action *a,
         if (derr)
             WITAN_WARN("node", "%zu dropped transactions not remembered: %s",
                        drop_count, witan_err_message(derr));
-        node_metrics_commit_hashes(n, a->height, commit_us, durable_us,
-                                   (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
-                                   b->n_txs);
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
     }

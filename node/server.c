@@ -71,63 +71,15 @@ static void free_error(Witan__Error *e)
 static const uint64_t latency_le_ms[NODE_LATENCY_BUCKET_COUNT] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
-static int metrics_init(struct node_metrics *m, uint32_t pool_count_max)
-{
-    memset(m, 0, sizeof *m);
-    size_t cap = 64;
-    while (cap < 2 * (size_t)pool_count_max)
-        cap *= 2;
-    m->admitted = calloc(cap, sizeof *m->admitted);
-    m->admitted_cap = cap;
-    return m->admitted ? WITAN_OK : WITAN_ENOMEM;
-}
-
-static uint64_t admitted_key(const uint8_t hash[WITAN_HASH_SIZE])
-{
-    uint64_t k;
-    memcpy(&k, hash, sizeof k);
-    return k ? k : 1;
-}
-
-static void metrics_admitted(struct node_metrics *m,
-                             const uint8_t hash[WITAN_HASH_SIZE])
-{
-    if (!m->admitted)
-        return;
-    if (4 * (m->admitted_count + 1) > 3 * m->admitted_cap) {
-        memset(m->admitted, 0, m->admitted_cap * sizeof *m->admitted);
-        m->admitted_count = 0;
-    }
-    uint64_t key = admitted_key(hash);
-    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
-    while (m->admitted[i].key && m->admitted[i].key != key)
-        i = (i + 1) & mask;
-    if (!m->admitted[i].key)
-        m->admitted_count++;
-    m->admitted[i] = (struct node_admitted){key, node_monotonic_us()};
-}
-
-/* Removes the hash's entry (shifting later ones of its run back, so that
- * lookups need no tombstones) and records its latency. */
 static int64_t positive(int64_t d)
 {
     return d > 0 ? d : 0;
 }
 
-static void metrics_committed(struct node_metrics *m,
-                              const uint8_t hash[WITAN_HASH_SIZE],
+static void metrics_committed(struct node_metrics *m, int64_t admit_us,
                               int64_t proposal_us, int64_t commit_us,
                               int64_t durable_us)
 {
-    if (!m->admitted)
-        return;
-    uint64_t key = admitted_key(hash);
-    size_t mask = m->admitted_cap - 1, i = (size_t)key & mask;
-    while (m->admitted[i].key && m->admitted[i].key != key)
-        i = (i + 1) & mask;
-    if (!m->admitted[i].key)
-        return;
-    int64_t admit_us = m->admitted[i].admit_us;
     uint64_t latency = (uint64_t)positive(durable_us - admit_us) / 1000;
     if (proposal_us && proposal_us >= admit_us) {
         m->phase_admit_proposal_us += (uint64_t)(proposal_us - admit_us);
@@ -146,18 +98,6 @@ static void metrics_committed(struct node_metrics *m,
         m->latency_over++;
     m->latency_sum_ms += latency;
     m->latency_count++;
-    m->admitted[i].key = 0;
-    m->admitted_count--;
-    for (size_t j = (i + 1) & mask; m->admitted[j].key; j = (j + 1) & mask) {
-        size_t home = (size_t)m->admitted[j].key & mask;
-        /* Entry j may move to the hole at i unless its home lies in (i, j]. */
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            m->admitted[i] = m->admitted[j];
-            m->admitted[j].key = 0;
-            i = j;
-        }
-    }
 }
 
 void node_metrics_proposal(struct node *n, uint64_t height)
@@ -178,9 +118,12 @@ void node_metrics_commit_hashes(struct node *n, uint64_t height,
         &n->metrics.proposal_at[height % NODE_PHASE_RING];
     /* A block fetched by state transfer had no proposal here. */
     int64_t proposal_us = p->height == height ? p->us : 0;
-    for (size_t i = 0; i < count; i++)
-        metrics_committed(&n->metrics, hashes[i], proposal_us, commit_us,
-                          durable_us);
+    for (size_t i = 0; i < count; i++) {
+        int64_t admit_us = mempool_admitted_us(&n->pool, hashes[i]);
+        if (admit_us)
+            metrics_committed(&n->metrics, admit_us, proposal_us, commit_us,
+                              durable_us);
+    }
     n->metrics.commits++;
 }
 
@@ -336,13 +279,10 @@ static int admit_new(struct node *n, struct ledger_tx *tx, bool sig_checked,
                      char *why, size_t why_size)
 {
     int err;
-    uint8_t hash[WITAN_HASH_SIZE]; /* the pool takes *tx, hash and all */
-    memcpy(hash, tx->hash, WITAN_HASH_SIZE);
     if ((sig_checked || (err = ledger_tx_verify(tx, why, why_size)) == 0) &&
         (err = ledger_tx_admit(n->l, tx, n->cfg->nonce_window, why,
-                               why_size)) == 0 &&
-        (err = mempool_add(&n->pool, tx, why, why_size)) == 0)
-        metrics_admitted(&n->metrics, hash);
+                               why_size)) == 0)
+        err = mempool_add(&n->pool, tx, node_monotonic_us(), why, why_size);
     ledger_tx_release(tx); /* a no-op when the pool took it */
     return err;
 }
@@ -1170,7 +1110,6 @@ static void node_cleanup(struct node *n)
     node_links_close(n->streams);
     mempool_free(&n->pool);
     free(n->selection);
-    free(n->metrics.admitted);
     witan_pool_free(n->verify_pool);
     ledger_genesis_free(n->genesis);
     wcrypto_keypair_wipe(&n->key);
@@ -1192,8 +1131,6 @@ int node_run(const char *home, const struct node_config *cfg,
     if (!err)
         err = mempool_init(&n.pool, cfg->mempool_count_max,
                            cfg->mempool_size_max);
-    if (!err)
-        err = metrics_init(&n.metrics, cfg->mempool_count_max);
     if (!err) {
         n.selection = calloc(WITAN_BLOCK_TX_COUNT_MAX, sizeof *n.selection);
         if (!n.selection)

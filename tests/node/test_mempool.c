@@ -46,7 +46,7 @@ static int add(struct mempool *m, int i, char *why, size_t why_size)
 {
     struct ledger_tx tx;
     decode(i, &tx);
-    int err = mempool_add(m, &tx, why, why_size);
+    int err = mempool_add(m, &tx, 1000 + i, why, why_size); /* a time */
     ledger_tx_release(&tx); /* a no-op when the pool took it */
     return err;
 }
@@ -92,7 +92,7 @@ static void test_nonce_held_by_another(void **state)
     struct ledger_tx tx;
     decode(0, &tx);
     tx.hash[0] ^= 1; /* as if another body had the same sender and nonce */
-    assert_int_equal(mempool_add(&m, &tx, why, sizeof why), WITAN_ENONCE);
+    assert_int_equal(mempool_add(&m, &tx, 1, why, sizeof why), WITAN_ENONCE);
     assert_non_null(strstr(why, "nonce 1 "));
     ledger_tx_release(&tx);
     assert_int_equal(m.count, 1);
@@ -125,11 +125,15 @@ static void test_select_in_nonce_order(void **state)
     size_t n = mempool_select(&m, w.l, 0, 1, 16, SIZE_MAX, out);
     /* Nonces 1..4 (indexes 0..3) in order; nonce 6 waits behind the gap. */
     expect_nonces(out, n, 0, 4);
-    /* A block that carried them takes them out; the gapped one stays. */
+    assert_int_equal(mempool_admitted_us(&m, w.hash[3]), 1003);
+    /* A block that carried them takes them out; the gapped one stays, with
+     * the time it was added. */
     mempool_remove_selected(&m);
     assert_int_equal(m.count, 1);
     assert_non_null(mempool_find(&m, w.hash[5]));
     assert_null(mempool_find(&m, w.hash[0]));
+    assert_int_equal(mempool_admitted_us(&m, w.hash[5]), 1005);
+    assert_int_equal(mempool_admitted_us(&m, w.hash[0]), 0);
     mempool_free(&m);
 }
 
