@@ -309,4 +309,8 @@ size_t attest_key(const char *feed, const char *subject, int64_t time_ms,
                   bool with_revision, uint32_t revision,
                   uint8_t out[WITAN_STORE_KEY_SIZE_MAX]);
 
+/* The rule "already committed": the hash is in the txs index (table 4). */
+int ledger_txn_committed(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
+                         bool *committed);
+
 #endif

@@ -1019,15 +1019,12 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
         err = WITAN_EINVAL;
     }
     for (size_t i = 0; i < n && !err; i++) {
-        const void *v;
-        size_t vs;
-        int got = store_get(txn, STORE_TXS, hashes[i], WITAN_HASH_SIZE, &v, &vs);
-        if (got == 0) {
+        bool committed;
+        err = ledger_txn_committed(txn, hashes[i], &committed);
+        if (!err && committed) {
             WHY("transaction %zu of block %llu was already committed", i,
                 (unsigned long long)h->height);
             err = WITAN_EEXIST;
-        } else if (got != WITAN_ENOTFOUND) {
-            err = got;
         }
     }
     if (!err && n > 1) { /* none twice: the sorted hashes side by side */
@@ -1046,6 +1043,16 @@ out:
     free(ptrs);
     free(sizes);
     return err;
+}
+
+int ledger_txn_committed(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
+                         bool *committed)
+{
+    const void *v;
+    size_t vs;
+    int err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
+    *committed = err == WITAN_OK;
+    return err == WITAN_ENOTFOUND ? WITAN_OK : err;
 }
 
 /* Decodes a block and its header, within the size limit. */

@@ -417,6 +417,10 @@ void ledger_block_response_free(Witan__BlockResponse *r);
 /* A transaction by hash: committed (with receipt) or unknown. */
 int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
                   Witan__TxResponse **out);
+/* Whether a transaction with this hash is committed (one lookup; what
+ * ledger_block_check calls "already committed"). */
+int ledger_tx_committed(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
+                        bool *committed);
 void ledger_tx_response_free(Witan__TxResponse *r);
 
 /* Attestations of feed and subject observed in [from, to], latest revision

@@ -86,6 +86,18 @@ void ledger_tx_response_free(Witan__TxResponse *r)
         witan__tx_response__free_unpacked(r, NULL);
 }
 
+int ledger_tx_committed(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
+                        bool *committed)
+{
+    store_txn *txn;
+    int err = store_read_begin(l->s, &txn);
+    if (err)
+        return err;
+    err = ledger_txn_committed(txn, hash, committed);
+    store_abort(txn);
+    return err;
+}
+
 int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
                   Witan__TxResponse **out)
 {

@@ -266,11 +266,8 @@ static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE])
 {
     if (mempool_find(&n->pool, hash))
         return true;
-    Witan__TxResponse *got = NULL;
-    bool committed = ledger_get_tx(n->l, hash, &got) == 0 &&
-                     got->state == WITAN__TX_STATE__TX_STATE_COMMITTED;
-    ledger_tx_response_free(got);
-    return committed;
+    bool committed;
+    return ledger_tx_committed(n->l, hash, &committed) == 0 && committed;
 }
 
 /* Admission of a decoded transaction new to the node; takes *tx.

@@ -302,11 +302,13 @@ static void test_apply_after_check(void **state)
                              (struct attest_spec){.time_ms = 1}, &sz);
     struct ledger_block blk[2];
     struct world *ws[2] = {w, plain};
+    uint8_t hash[32];
     for (int k = 0; k < 2; k++) {
         struct ledger_tx tx, *ptr = &tx;
         assert_int_equal(ledger_tx_decode(ws[k]->l, env, sz, true, &tx, why,
                                           sizeof why),
                          0);
+        memcpy(hash, tx.hash, 32);
         assert_int_equal(
             ledger_block_build(ws[k]->l, &ptr, 1, 1000, 0, 0, &blk[k]), 0);
         ledger_tx_release(&tx);
@@ -333,8 +335,13 @@ static void test_apply_after_check(void **state)
     assert_int_equal(certify_and_apply(w, &forged, false, why), WITAN_EINVAL);
     assert_non_null(strstr(why, "transactions root"));
 
+    bool committed = true;
+    assert_int_equal(ledger_tx_committed(w->l, hash, &committed), 0);
+    assert_false(committed); /* the forged body left nothing behind */
     assert_int_equal(certify_and_apply(w, &blk[0], false, why), 0);
     assert_int_equal(certify_and_apply(plain, &blk[1], true, why), 0);
+    assert_int_equal(ledger_tx_committed(w->l, hash, &committed), 0);
+    assert_true(committed);
     struct ledger_tip t[2];
     ledger_tip(w->l, &t[0]);
     ledger_tip(plain->l, &t[1]);

@@ -664,6 +664,30 @@ static void test_stream_api(void **state)
     for (int i = 0; i < TXS; i++)
         assert_int_equal(nt_tx_state(addr, hash[i], NULL),
                          WITAN__TX_STATE__TX_STATE_COMMITTED);
+    /* A committed transaction sent again is answered as known, not
+     * refused for its spent nonce, and commits no second time. */
+    uint64_t height_before = 0, height_after = 0;
+    assert_int_equal(nt_tx_state(addr, hash[0], &height_before),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    {
+        Witan__Request sq = WITAN__REQUEST__INIT;
+        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+        sr.n_envelopes = 1;
+        sr.envelopes = &env[0];
+        sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+        sq.submit = &sr;
+        stream_queue(k, 200000, &sq);
+        node_links_flush(k);
+        Witan__Response *again = answer_to(k, 200000);
+        assert_int_equal(again->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
+        assert_null(again->submit->results[0]->error);
+        assert_memory_equal(again->submit->results[0]->tx_hash.data, hash[0],
+                            32);
+        witan__response__free_unpacked(again, NULL);
+    }
+    assert_int_equal(nt_tx_state(addr, hash[0], &height_after),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    assert_int_equal(height_after, height_before);
 
     /* No id: dropped. Not a Request: the error, under its id. */
     static const uint8_t short_frame[3] = {1, 2, 3};
