@@ -82,8 +82,7 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     m->by_hash = calloc(m->table_cap, sizeof *m->by_hash);
     m->by_nonce = calloc(m->table_cap, sizeof *m->by_nonce);
     if (!m->txs || !m->selected || !m->proposed || !m->admitted_us ||
-        !m->senders ||
-        !m->by_hash || !m->by_nonce) {
+        !m->senders || !m->by_hash || !m->by_nonce) {
         mempool_free(m);
         return WITAN_ENOMEM;
     }

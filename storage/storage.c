@@ -234,13 +234,13 @@ static int txn_begin(store *s, bool write, store_txn **out)
             idle = s->idle[--s->idle_count];
         pthread_mutex_unlock(&s->idle_lock);
     }
-    int rc = idle ? mdb_txn_renew(idle) : EINVAL;
-    if (rc == 0)
+    if (idle && mdb_txn_renew(idle) == 0)
         t->txn = idle;
     else if (idle)
-        mdb_txn_abort(idle);
-    if (rc != 0)
-        rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+        mdb_txn_abort(idle); /* and begin a new one below */
+    int rc = t->txn ? 0
+                    : mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY,
+                                    &t->txn);
     if (rc != 0) {
         free(t);
         return from_mdb(rc);
