@@ -292,11 +292,10 @@ int scores_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
     (void)l;
     uint8_t prefix[WITAN_STORE_KEY_SIZE_MAX];
     size_t n = resolution_prefix(a->feed, a->subject, a->observed_at_ms, prefix);
-    /* Collect first: resolving writes elsewhere while we iterate. */
+    /* Collect first: resolving writes elsewhere while we iterate. Most
+     * attestations resolve nothing: the room is taken at the first key. */
     enum { KEY = WITAN_HASH_SIZE + 12 };
-    uint8_t (*keys)[KEY] = malloc(WITAN_RESOLVE_COUNT_MAX * sizeof *keys);
-    if (!keys)
-        return WITAN_ENOMEM;
+    uint8_t (*keys)[KEY] = NULL;
     size_t count = 0;
     store_cursor *c = NULL;
     int err = store_cursor_open(txn, STORE_RESOLUTIONS, &c);
@@ -308,6 +307,11 @@ int scores_on_attestation(ledger *l, store_txn *txn, const Witan__Attest *a,
          err = store_cursor_next(c, &k, &ks, &v, &vs)) {
         if (ks != n + KEY || memcmp(k, prefix, n) != 0)
             break;
+        if (!keys &&
+            !(keys = malloc(WITAN_RESOLVE_COUNT_MAX * sizeof *keys))) {
+            err = WITAN_ENOMEM;
+            break;
+        }
         memcpy(keys[count++], (const uint8_t *)k + n, KEY);
     }
     if (!err || err == WITAN_ENOTFOUND)
