@@ -89,6 +89,20 @@ static bool header_whole(const uint8_t *data, size_t size)
 }
 
 /* Appends one frame of `record` to buf at *used (room is the caller's). */
+/* Grows *buf to hold `need` bytes (exactly: frames are rarely larger than
+ * the last). */
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return WITAN_OK;
+    uint8_t *grown = realloc(*buf, need);
+    if (!grown)
+        return WITAN_ENOMEM;
+    *buf = grown;
+    *cap = need;
+    return WITAN_OK;
+}
+
 static void frame_into(uint8_t *buf, size_t *used, const pbft_bytes *record)
 {
     uint8_t *p = buf + *used;
@@ -206,14 +220,8 @@ static int next_frame(struct reader *r, pbft_bytes *rec)
         if (len > r->size - r->at - RECORDS_FRAME_OVERHEAD)
             return 0;
         size_t need = (size_t)len + RECORDS_CHECK_SIZE;
-        if (need > r->cap) {
-            uint8_t *grown = realloc(r->buf, need);
-            if (!grown)
-                return WITAN_ENOMEM;
-            r->buf = grown;
-            r->cap = need;
-        }
-        if ((err = read_at(r->fd, r->buf, need, r->at + 4)) != 0)
+        if ((err = reserve(&r->buf, &r->cap, need)) != 0 ||
+            (err = read_at(r->fd, r->buf, need, r->at + 4)) != 0)
             return err;
         uint8_t check[RECORDS_CHECK_SIZE];
         check_of(len_be, 4, r->buf, len, check);
@@ -273,15 +281,8 @@ static int rewrite(const char *path, const wcrypto_pubkey *owner,
             at += used;
             used = 0;
         }
-        if (!err && need > cap) {
-            uint8_t *grown = realloc(buf, need);
-            if (grown) {
-                buf = grown;
-                cap = need;
-            } else {
-                err = WITAN_ENOMEM;
-            }
-        }
+        if (!err)
+            err = reserve(&buf, &cap, need);
         if (!err)
             frame_into(buf, &used, &rec);
     }
@@ -475,13 +476,9 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
             size += RECORDS_FRAME_OVERHEAD + actions[i].data.size;
     if (size == 0)
         return WITAN_OK;
-    if (size > rl->buf_cap) {
-        uint8_t *grown = realloc(rl->buf, size);
-        if (!grown)
-            return WITAN_ENOMEM;
-        rl->buf = grown;
-        rl->buf_cap = size;
-    }
+    int err = reserve(&rl->buf, &rl->buf_cap, size);
+    if (err)
+        return err;
     size_t used = 0, n = 0;
     for (size_t i = 0; i < action_count; i++) {
         if (actions[i].type != PBFT_ACT_PERSIST)
@@ -492,7 +489,7 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
     }
     /* A failed write leaves rl->size where it was: the next append writes
      * over what was cut short, and a restart drops it. */
-    int err = write_all(rl->fd, rl->buf, used, rl->size);
+    err = write_all(rl->fd, rl->buf, used, rl->size);
     if (!err && fdatasync(rl->fd) != 0)
         err = from_errno(errno);
     if (err) {
