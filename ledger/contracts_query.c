@@ -182,23 +182,21 @@ static bool same(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 
 /* The attestation record stored by transaction `tx`: found through its
  * block, its Attest's key, and the revision with that hash. */
-static int attestation_of(store_txn *txn, const ProtobufCBinaryData *tx,
+static int attestation_of(const ledger *l, store_txn *txn,
+                          const ProtobufCBinaryData *tx,
                           Witan__AttestationRecord **out)
 {
     *out = NULL;
     if (tx->len != WITAN_HASH_SIZE)
         return WITAN_ENOTFOUND;
-    const void *v;
-    size_t vs;
-    int err = store_get(txn, STORE_TXS, tx->data, WITAN_HASH_SIZE, &v, &vs);
+    uint8_t loc[LEDGER_TX_LOC_SIZE];
+    int err = ledger_txn_locate(l, txn, tx->data, loc);
     if (err)
         return err;
-    if (vs != 12)
-        return WITAN_EDBCORRUPT;
-    uint32_t index = store_read_be32((const uint8_t *)v + 8);
-    uint8_t hk[8];
-    memcpy(hk, v, 8);
-    if ((err = store_get(txn, STORE_BLOCKS, hk, 8, &v, &vs)))
+    uint32_t index = store_read_be32(loc + 8);
+    const void *v;
+    size_t vs;
+    if ((err = store_get(txn, STORE_BLOCKS, loc, 8, &v, &vs)))
         return err;
     ProtobufCBinaryData header, env;
     Witan__Envelope *e = NULL;
@@ -248,7 +246,8 @@ static int attestation_of(store_txn *txn, const ProtobufCBinaryData *tx,
 }
 
 /* Fills the evidence of decision d (spec/contracts.md section 6). */
-static int evidence(store_txn *txn, Witan__DecisionEvidence *ev)
+static int evidence(const ledger *l, store_txn *txn,
+                    Witan__DecisionEvidence *ev)
 {
     const Witan__Decision *d = ev->decision;
     const void *v;
@@ -296,7 +295,7 @@ static int evidence(store_txn *txn, Witan__DecisionEvidence *ev)
         if (seen)
             continue;
         Witan__AttestationRecord *a;
-        err = attestation_of(txn, &p->input_txs[i], &a);
+        err = attestation_of(l, txn, &p->input_txs[i], &a);
         if (err == WITAN_ENOTFOUND)
             continue; /* no input there (a posted prediction may name none) */
         if (err)
@@ -319,9 +318,9 @@ static bool in_range(const Witan__DecisionsRequest *q, const Witan__Decision *d)
 }
 
 /* Adds a decision (and its evidence when with_evidence) to r; takes d. */
-static int add_decision(store_txn *txn, Witan__DecisionsResponse *r,
-                        const uint8_t *key, Witan__Decision *d,
-                        bool with_evidence)
+static int add_decision(const ledger *l, store_txn *txn,
+                        Witan__DecisionsResponse *r, const uint8_t *key,
+                        Witan__Decision *d, bool with_evidence)
 {
     Witan__DecisionEvidence *ev = calloc(1, sizeof *ev);
     if (!ev) {
@@ -332,7 +331,7 @@ static int add_decision(store_txn *txn, Witan__DecisionsResponse *r,
     ev->decision = d;
     int err = ledger_dup_bytes(&ev->id, key, WITAN_DECISION_ID_SIZE);
     if (!err && with_evidence)
-        err = evidence(txn, ev);
+        err = evidence(l, txn, ev);
     if (!err)
         err = push((void ***)&r->decisions, &r->n_decisions, ev);
     if (err)
@@ -367,7 +366,7 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
         Witan__Decision *d;
         err = get_decision(txn, req->id.data, &d);
         if (!err)
-            err = add_decision(txn, r, req->id.data, d, true);
+            err = add_decision(l, txn, r, req->id.data, d, true);
         store_abort(txn);
         if (err) {
             ledger_decisions_response_free(r);
@@ -453,7 +452,7 @@ int ledger_query_decisions(ledger *l, const Witan__DecisionsRequest *req,
             witan__decision__free_unpacked(d, NULL);
             continue;
         }
-        if ((err = add_decision(txn, r, dkey, d, false)))
+        if ((err = add_decision(l, txn, r, dkey, d, false)))
             break;
     }
     if (err == WITAN_ENOTFOUND)

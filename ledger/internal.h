@@ -29,8 +29,33 @@ void params_in_force(struct ledger *l, const Witan__Params *p);
 /* Certificates whose verdict a ledger remembers (struct ledger). */
 #define LEDGER_CERT_CACHE_COUNT 16
 
+/* A transaction's place in the chain, be64 height || be32 index: the txs
+ * index's value and the receipts table's key. */
+#define LEDGER_TX_LOC_SIZE 12
+
+/* Entries of one range: at most those of the last LEDGER_TXS_RANGES
+ * blocks. */
+#define LEDGER_TXS_WAITING_MAX \
+    ((size_t)LEDGER_TXS_RANGES * WITAN_BLOCK_TX_COUNT_MAX)
+
+struct txs_entry {
+    uint8_t hash[WITAN_HASH_SIZE];
+    uint8_t loc[LEDGER_TX_LOC_SIZE];
+};
+
+/* One range's waiting entries and an open-addressing table of them
+ * (entry index + 1; 0 is empty). */
+struct txs_range {
+    struct txs_entry *entries;
+    size_t count, entry_cap;
+    uint32_t *slots;
+    size_t slot_cap;
+};
+
 struct ledger {
     store *s;
+    /* Committed transactions not yet in the txs index, by key range. */
+    struct txs_range txs_waiting[LEDGER_TXS_RANGES];
     /* Threads a block's signatures are checked on (ledger_set_pool); NULL:
      * the caller's alone. */
     witan_pool *pool;
@@ -116,9 +141,6 @@ bool ledger_text_ok(const char *s, size_t max, bool may_be_empty);
 /* Meta keys. "r" + be64(height) holds state root || receipts root. */
 #define META_PROTOCOL "protocol_version"
 #define META_SCHEMA "schema_version"
-/* A transaction's place in the chain, be64 height || be32 index: the txs
- * index's value and the receipts table's key. */
-#define LEDGER_TX_LOC_SIZE 12
 void ledger_tx_loc(uint64_t height, uint32_t index,
                    uint8_t out[LEDGER_TX_LOC_SIZE]);
 #define META_GENESIS "genesis_hash"
@@ -309,8 +331,28 @@ size_t attest_key(const char *feed, const char *subject, int64_t time_ms,
                   bool with_revision, uint32_t revision,
                   uint8_t out[WITAN_STORE_KEY_SIZE_MAX]);
 
-/* The rule "already committed": the hash is in the txs index (table 4). */
-int ledger_txn_committed(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
-                         bool *committed);
+/* --- the txs index (txindex.c) --- */
+
+/* Where a committed transaction stands (height || index), waiting in
+ * memory or in the txs index (table 4); WITAN_ENOTFOUND: not committed. */
+int ledger_txn_locate(const ledger *l, store_txn *txn,
+                      const uint8_t hash[WITAN_HASH_SIZE],
+                      uint8_t loc[LEDGER_TX_LOC_SIZE]);
+/* The rule "already committed": ledger_txn_locate finds it. */
+int ledger_txn_committed(const ledger *l, store_txn *txn,
+                         const uint8_t hash[WITAN_HASH_SIZE], bool *committed);
+/* Room for a block's entries, taken before its commit so that
+ * txindex_committed cannot fail after it. */
+int txindex_reserve(ledger *l, const uint8_t (*hashes)[WITAN_HASH_SIZE],
+                    size_t n);
+/* Within block `height`'s write: the range it writes. */
+int txindex_write(const ledger *l, store_txn *txn, uint64_t height);
+/* After block `height` committed: the range it wrote is let go and its own
+ * transactions wait. */
+void txindex_committed(ledger *l, uint64_t height,
+                       const uint8_t (*hashes)[WITAN_HASH_SIZE], size_t n);
+/* At open: the entries of the last LEDGER_TXS_RANGES blocks wait again. */
+int txindex_load(ledger *l, char *why, size_t why_size);
+void txindex_free(ledger *l);
 
 #endif

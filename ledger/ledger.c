@@ -384,6 +384,27 @@ static int upgrade_receipts(ledger *l)
     return err;
 }
 
+/* Writes this build's schema version: an upgrade with nothing to move. */
+static int schema_put(ledger *l)
+{
+    store_txn *txn;
+    int err = store_write_begin(l->s, &txn);
+    if (err)
+        return err;
+    uint8_t be[4];
+    store_be32(be, LEDGER_SCHEMA_VERSION);
+    err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), be, 4);
+    if (err) {
+        store_abort(txn);
+        return err;
+    }
+    err = store_commit(txn);
+    if (!err)
+        WITAN_INFO("ledger", "database upgraded to schema version %d",
+                   LEDGER_SCHEMA_VERSION);
+    return err;
+}
+
 static int check_existing(ledger *l, uint32_t *schema, char *why,
                           size_t why_size)
 {
@@ -404,11 +425,12 @@ static int check_existing(ledger *l, uint32_t *schema, char *why,
         err = store_get(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), &v,
                         &vs);
     *schema = !err && vs == 4 ? store_read_be32(v) : 0;
-    if (!err && *schema != LEDGER_SCHEMA_VERSION &&
-        *schema != LEDGER_SCHEMA_UPGRADABLE) {
+    if (!err && (*schema > LEDGER_SCHEMA_VERSION ||
+                 *schema < LEDGER_SCHEMA_OLDEST)) {
         WHY("database has schema version %u; this build uses %d and "
-            "upgrades %d",
-            *schema, LEDGER_SCHEMA_VERSION, LEDGER_SCHEMA_UPGRADABLE);
+            "upgrades %d to %d",
+            *schema, LEDGER_SCHEMA_VERSION, LEDGER_SCHEMA_OLDEST,
+            LEDGER_SCHEMA_VERSION - 1);
         err = WITAN_EVERSION;
     }
     if (!err)
@@ -471,17 +493,21 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
     else if (!err) {
         uint32_t schema;
         err = check_existing(l, &schema, why, why_size);
-        if (!err && schema == LEDGER_SCHEMA_UPGRADABLE) {
-            err = upgrade_receipts(l);
+        /* 3: receipts keyed by hash. 4: the txs index written whole at
+         * every block, so it holds every committed transaction already. */
+        if (!err && schema < LEDGER_SCHEMA_VERSION) {
+            err = schema == 3 ? upgrade_receipts(l) : schema_put(l);
             if (err)
-                WHY("cannot upgrade the database from schema version %d: %s",
-                    LEDGER_SCHEMA_UPGRADABLE, witan_err_message(err));
+                WHY("cannot upgrade the database from schema version %u: %s",
+                    schema, witan_err_message(err));
         }
     }
     if (!err)
         err = gov_open(l);
     if (!err)
         err = vsets_load(l);
+    if (!err)
+        err = txindex_load(l, why, why_size);
     if (err) {
         if (!why[0])
             WHY("cannot open database in %s: %s", dir, witan_err_message(err));
@@ -499,6 +525,7 @@ void ledger_close(ledger *l)
     models_cache_clear(l);
     contracts_cache_clear(l);
     contract_runtime_free(l->rt);
+    txindex_free(l);
     store_close(l->s);
     free(l);
 }
@@ -1020,7 +1047,7 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
     }
     for (size_t i = 0; i < n && !err; i++) {
         bool committed;
-        err = ledger_txn_committed(txn, hashes[i], &committed);
+        err = ledger_txn_committed(l, txn, hashes[i], &committed);
         if (!err && committed) {
             WHY("transaction %zu of block %llu was already committed", i,
                 (unsigned long long)h->height);
@@ -1043,16 +1070,6 @@ out:
     free(ptrs);
     free(sizes);
     return err;
-}
-
-int ledger_txn_committed(store_txn *txn, const uint8_t hash[WITAN_HASH_SIZE],
-                         bool *committed)
-{
-    const void *v;
-    size_t vs;
-    int err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
-    *committed = err == WITAN_OK;
-    return err == WITAN_ENOTFOUND ? WITAN_OK : err;
 }
 
 /* Decodes a block and its header, within the size limit. */
@@ -1112,7 +1129,9 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                       const uint8_t block_hash[WITAN_HASH_SIZE],
                       const Witan__CommitCertificate *cert,
                       bool verify_signatures, struct ledger_apply_stats *stats,
-                      struct ledger_tip *next, char *why, size_t why_size)
+                      struct ledger_tip *next,
+                      uint8_t (*tx_hashes)[WITAN_HASH_SIZE], char *why,
+                      size_t why_size)
 {
     store_txn *txn;
     int err = store_write_begin(l->s, &txn);
@@ -1178,13 +1197,12 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         size_t record_count = 0;
         if (!err)
             err = store_record_hashes(txn, mark, &records, &record_count);
-        /* Where it stands in the chain: the txs index's value, and the
-         * receipt's key, so that a block's receipts lie side by side. */
+        /* Where it stands in the chain: the receipt's key, so that a
+         * block's receipts lie side by side, and (after the commit) the
+         * txs index's value. */
         uint8_t loc[LEDGER_TX_LOC_SIZE];
         ledger_tx_loc(h->height, (uint32_t)i, loc);
-        if (!err)
-            err = store_put(txn, STORE_TXS, tx.hash, WITAN_HASH_SIZE, loc,
-                            sizeof loc);
+        memcpy(tx_hashes[i], tx.hash, WITAN_HASH_SIZE);
         if (!err) {
             Witan__Receipt r = WITAN__RECEIPT__INIT;
             r.tx_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tx.hash};
@@ -1265,6 +1283,11 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                           stats->receipts_root);
     if (!err)
         err = tip_put(txn, next);
+    if (!err)
+        err = txindex_write(l, txn, h->height);
+    if (!err)
+        err = txindex_reserve(l, (const uint8_t(*)[WITAN_HASH_SIZE])tx_hashes,
+                              n);
     if (err)
         goto fail;
     free(decoded); /* every entry was taken */
@@ -1291,11 +1314,15 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     uint8_t hash[WITAN_HASH_SIZE];
     wcrypto_hash_tagged(WCRYPTO_TAG_BLOCK, b->header.data, b->header.len, hash);
     int err = ledger_cert_verify(l, cert, h->height, hash, why, why_size);
+    uint8_t(*tx_hashes)[WITAN_HASH_SIZE] =
+        malloc((b->n_txs ? b->n_txs : 1) * sizeof *tx_hashes);
+    if (!err && !tx_hashes)
+        err = WITAN_ENOMEM;
     struct ledger_tip next;
     /* Each retry doubles the map; the bound stops a map that cannot grow. */
     for (int attempt = 0; !err && attempt < 64; attempt++) {
         err = apply_once(l, bytes, size, b, h, hash, cert, verify_signatures,
-                         stats, &next, why, why_size);
+                         stats, &next, tx_hashes, why, why_size);
         if (err != WITAN_EMAPFULL)
             break;
         err = store_grow(l->s);
@@ -1312,6 +1339,9 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     if (!err) {
         WITAN_ASSERT(next.height == l->tip.height + 1);
         l->tip = next;
+        txindex_committed(l, next.height,
+                          (const uint8_t(*)[WITAN_HASH_SIZE])tx_hashes,
+                          b->n_txs);
         l->checked = false;
         /* in force from the next block on */
         params_in_force(l, &l->next_params);
@@ -1322,6 +1352,7 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
                 "cannot be read: %s",
                 (unsigned long long)next.height, witan_err_message(err));
     }
+    free(tx_hashes);
     witan__block_header__free_unpacked(h, NULL);
     witan__block__free_unpacked(b, NULL);
     return err;

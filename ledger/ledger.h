@@ -26,9 +26,13 @@
 
 #define LEDGER_WHY_SIZE 256
 /* Bumped whenever a table's layout or a stored record changes meaning. */
-#define LEDGER_SCHEMA_VERSION 4
-/* The one older schema a database is upgraded from when opened. */
-#define LEDGER_SCHEMA_UPGRADABLE 3
+#define LEDGER_SCHEMA_VERSION 5
+/* The oldest schema a database is upgraded from when opened. */
+#define LEDGER_SCHEMA_OLDEST 3
+/* The txs index is written one key range per block: a committed
+ * transaction's entry waits in memory at most this many blocks, and
+ * ledger_open reads the transactions of the last this many blocks again. */
+#define LEDGER_TXS_RANGES 64
 
 /* --- genesis ---------------------------------------------------------------- */
 

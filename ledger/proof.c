@@ -128,19 +128,18 @@ static int prove_changes(store_txn *txn, uint64_t upto,
 static int prove_tx(ledger *l, store_txn *txn, const uint8_t hash[32],
                     bool with_tx, Witan__Proof *p, char *why, size_t why_size)
 {
-    const void *v;
-    size_t vs;
-    int err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
+    uint8_t at[LEDGER_TX_LOC_SIZE];
+    int err = ledger_txn_locate(l, txn, hash, at);
     if (err == WITAN_ENOTFOUND) {
         WHY("no committed transaction with that hash");
         return err;
     }
-    if (!err && vs != LEDGER_TX_LOC_SIZE)
-        err = WITAN_EDBCORRUPT;
     if (err)
         return err;
-    uint64_t height = store_read_be64(v);
-    uint32_t index = store_read_be32((const uint8_t *)v + 8);
+    uint64_t height = store_read_be64(at);
+    uint32_t index = store_read_be32(at + 8);
+    const void *v;
+    size_t vs;
     uint64_t depth = l->g->params->pipeline_depth;
     if (height + depth > l->tip.height) {
         WHY("block %llu is certified with its receipts by block %llu, which "

@@ -93,7 +93,7 @@ int ledger_tx_committed(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     int err = store_read_begin(l->s, &txn);
     if (err)
         return err;
-    err = ledger_txn_committed(txn, hash, committed);
+    err = ledger_txn_committed(l, txn, hash, committed);
     store_abort(txn);
     return err;
 }
@@ -114,7 +114,8 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     witan__tx_response__init(r);
     const void *v;
     size_t vs;
-    err = store_get(txn, STORE_TXS, hash, WITAN_HASH_SIZE, &v, &vs);
+    uint8_t loc[LEDGER_TX_LOC_SIZE];
+    err = ledger_txn_locate(l, txn, hash, loc);
     if (err == WITAN_ENOTFOUND) {
         r->state = WITAN__TX_STATE__TX_STATE_UNKNOWN;
         store_abort(txn);
@@ -123,13 +124,9 @@ int ledger_get_tx(ledger *l, const uint8_t hash[WITAN_HASH_SIZE],
     }
     uint64_t height = 0;
     uint32_t index = 0;
-    if (!err && vs != LEDGER_TX_LOC_SIZE)
-        err = WITAN_EDBCORRUPT;
     if (!err) {
-        height = store_read_be64(v);
-        index = store_read_be32((const uint8_t *)v + 8);
-        uint8_t loc[LEDGER_TX_LOC_SIZE];
-        memcpy(loc, v, sizeof loc);
+        height = store_read_be64(loc);
+        index = store_read_be32(loc + 8);
         err = store_get(txn, STORE_RECEIPTS, loc, sizeof loc, &v, &vs);
     }
     if (!err) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -983,6 +984,10 @@ static void as_schema3(const char *dir, uint64_t keep_height)
         assert_int_equal(store_put(t, STORE_RECEIPTS, r->tx_hash.data, 32,
                                    moved[i].value, moved[i].size),
                          0);
+        /* its txs index held every committed transaction */
+        assert_int_equal(store_put(t, STORE_TXS, r->tx_hash.data, 32,
+                                   moved[i].key, 12),
+                         0);
         assert_int_equal(store_del(t, STORE_RECEIPTS, moved[i].key, 12), 0);
         witan__receipt__free_unpacked(r, NULL);
         free(moved[i].value);
@@ -1048,6 +1053,10 @@ static void test_get_tx_reads_its_block(void **state)
         ledger_block_response_free(b);
         ledger_tx_response_free(r);
     }
+    /* Blocks 1 to 3 out of the last LEDGER_TXS_RANGES, which an open
+     * reads. */
+    for (int i = 0; i < LEDGER_TXS_RANGES; i++)
+        commit_block(w, NULL, NULL, 0, NULL);
     ledger_close(w->l);
     w->l = NULL;
 
@@ -1085,6 +1094,20 @@ static void test_get_tx_reads_its_block(void **state)
         w->l = NULL;
     }
     free(bytes);
+    /* One of the last blocks damaged: the open that reads them says
+     * which, rather than run without knowing what they committed. */
+    uint64_t last = 3 + LEDGER_TXS_RANGES;
+    store_be64(key, last);
+    t = raw_begin(w->dir, &st);
+    assert_int_equal(store_get(t, STORE_BLOCKS, key, 8, &v, &vs), 0);
+    assert_int_equal(store_put(t, STORE_BLOCKS, key, 8, "\x0a\x7f", 2), 0);
+    raw_end(st, t);
+    struct store_options o = {1 << 20, 64 << 20, false};
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why),
+                     WITAN_EDBCORRUPT);
+    char want[64];
+    snprintf(want, sizeof want, "stored block %llu", (unsigned long long)last);
+    assert_non_null(strstr(why, want));
     for (int i = 0; i < N; i++)
         free(env[i]);
     free_world(w);
@@ -1177,10 +1200,132 @@ static void test_schema3_upgraded(void **state)
     store_abort(t);
     store_close(s);
 
+    /* Schema 4 wrote the whole txs index at every block: opening it only
+     * writes the version, and every transaction is still found. */
+    set_schema(w->dir, 4);
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
+    for (int i = 0; i < N; i++) {
+        bool committed = false;
+        assert_int_equal(ledger_tx_committed(w->l, hashes[i], &committed), 0);
+        assert_true(committed);
+    }
+    ledger_close(w->l);
+    w->l = NULL;
+    assert_int_equal(store_open(w->dir, &o, &s), 0);
+    assert_int_equal(store_read_begin(s, &t), 0);
+    assert_int_equal(store_get(t, STORE_META, "schema_version", 14, &v, &vs),
+                     0);
+    assert_int_equal(store_read_be32(v), LEDGER_SCHEMA_VERSION);
+    store_abort(t);
+    store_close(s);
+
     set_schema(w->dir, 2);
     assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why),
                      WITAN_EVERSION);
     assert_non_null(strstr(why, "schema version 2"));
+    set_schema(w->dir, LEDGER_SCHEMA_VERSION + 1);
+    assert_int_equal(ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why),
+                     WITAN_EVERSION);
+    assert_non_null(strstr(why, "schema version 6"));
+    free_world(w);
+}
+
+/* A block repeating committed transaction `env` is refused for it. */
+static void refused_again(struct world *w, const uint8_t *env, size_t size)
+{
+    char why[WHY_SIZE];
+    struct ledger_tx tx, *ptr = &tx;
+    assert_int_equal(ledger_tx_decode(w->l, env, size, false, &tx, why,
+                                      sizeof why),
+                     0);
+    struct ledger_tip tip;
+    ledger_tip(w->l, &tip);
+    struct ledger_block blk;
+    assert_int_equal(ledger_block_build(w->l, &ptr, 1, tip.time_ms + 1000, 0,
+                                        0, &blk),
+                     0);
+    const struct ledger_check_opts opts = {.verify_signatures = false};
+    assert_int_equal(ledger_block_check(w->l, blk.bytes, blk.size, &opts, why,
+                                        sizeof why),
+                     WITAN_EEXIST);
+    assert_non_null(strstr(why, "already committed"));
+    ledger_block_free(&blk);
+    ledger_tx_release(&tx);
+}
+
+/* A committed transaction's entry in the txs index waits in memory until
+ * the first later block whose height is its key range (mod
+ * LEDGER_TXS_RANGES) writes it. Waiting or written, and across a reopen,
+ * it is found where it stands and a block repeating it is refused. */
+static void test_txs_index_waits(void **state)
+{
+    (void)state;
+    struct world *w = new_world("txindex");
+    enum { N = LEDGER_TXS_RANGES + 10 };
+    uint8_t *env[N], hashes[N][32];
+    size_t sz[N];
+    char why[WHY_SIZE];
+    for (int i = 0; i < N; i++) { /* transaction i in block i + 1 */
+        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
+                           (struct attest_spec){.time_ms = 1000 * (i + 1)},
+                           &sz[i]);
+        struct ledger_tx tx;
+        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx,
+                                          why, sizeof why),
+                         0);
+        memcpy(hashes[i], tx.hash, 32);
+        ledger_tx_release(&tx);
+        commit_block(w, &env[i], &sz[i], 1, NULL);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < N; i++) {
+            Witan__TxResponse *r;
+            assert_int_equal(ledger_get_tx(w->l, hashes[i], &r), 0);
+            assert_int_equal(r->state, WITAN__TX_STATE__TX_STATE_COMMITTED);
+            assert_int_equal(r->receipt->height, i + 1);
+            assert_int_equal(r->receipt->index, 0);
+            ledger_tx_response_free(r);
+            bool committed = false;
+            assert_int_equal(ledger_tx_committed(w->l, hashes[i], &committed),
+                             0);
+            assert_true(committed);
+        }
+        /* the last one waits (no block after it); the first is written */
+        refused_again(w, env[N - 1], sz[N - 1]);
+        refused_again(w, env[0], sz[0]);
+        ledger_close(w->l);
+        w->l = NULL;
+        if (pass == 0) {
+            struct store_options o = {1 << 20, 64 << 20, false};
+            assert_int_equal(
+                ledger_open(w->dir, w->g, &o, &w->l, why, sizeof why), 0);
+        }
+    }
+    /* In the table: exactly those whose range a later block had. */
+    store *st;
+    store_txn *t = raw_begin(w->dir, &st);
+    int written = 0, waiting = 0;
+    for (int i = 0; i < N; i++) {
+        unsigned range = hashes[i][0] / (256 / LEDGER_TXS_RANGES);
+        bool want = false;
+        for (uint64_t h = (uint64_t)i + 2; h <= N; h++)
+            want = want || h % LEDGER_TXS_RANGES == range;
+        const void *v;
+        size_t vs;
+        int err = store_get(t, STORE_TXS, hashes[i], 32, &v, &vs);
+        assert_int_equal(err, want ? 0 : WITAN_ENOTFOUND);
+        if (want) {
+            assert_int_equal(vs, 12);
+            assert_int_equal(store_read_be64(v), i + 1);
+            assert_int_equal(store_read_be32((const uint8_t *)v + 8), 0);
+        }
+        written += want;
+        waiting += !want;
+    }
+    assert_true(written > 0 && waiting > 0);
+    raw_end(st, t);
+    for (int i = 0; i < N; i++)
+        free(env[i]);
     free_world(w);
 }
 
@@ -1837,6 +1982,7 @@ int main(void)
         cmocka_unit_test(test_extrapolation_allowed),
         cmocka_unit_test(test_signatures_on_pool),
         cmocka_unit_test(test_get_tx_reads_its_block),
+        cmocka_unit_test(test_txs_index_waits),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
