@@ -19,6 +19,13 @@
  * slot and the allocation that a begin would take again (admission reads
  * twice for every transaction it sees). */
 #define STORE_IDLE_READS_MAX 4
+/* The write set's buffers are kept for the next write transaction up to
+ * this size: a block's grew them by doubling from nothing, copying and
+ * faulting in fresh pages every time. A larger one (a rare block) is let
+ * go. */
+#define STORE_KEPT_WRITE_SET_MAX (8u << 20)
+
+struct write_entry;
 
 struct store {
     MDB_env *env;
@@ -29,6 +36,12 @@ struct store {
     pthread_mutex_t idle_lock; /* read transactions may end on any thread */
     MDB_txn *idle[STORE_IDLE_READS_MAX];
     size_t idle_count;
+    /* The last write set's buffers, empty (under LMDB's writer lock: taken
+     * after a write begins, given back before it ends). */
+    struct write_entry *kept_entries;
+    size_t kept_entry_cap;
+    uint8_t *kept_arena;
+    size_t kept_arena_cap;
 };
 
 struct write_entry {
@@ -183,6 +196,8 @@ void store_close(store *s)
     drop_idle(s);
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->idle_lock);
+    free(s->kept_entries);
+    free(s->kept_arena);
     free(s);
 }
 
@@ -245,8 +260,16 @@ static int txn_begin(store *s, bool write, store_txn **out)
         free(t);
         return from_mdb(rc);
     }
-    if (write)
+    if (write) {
         s->writing = true;
+        t->entries = s->kept_entries;
+        t->entry_cap = s->kept_entry_cap;
+        t->arena = s->kept_arena;
+        t->arena_cap = s->kept_arena_cap;
+        s->kept_entries = NULL;
+        s->kept_arena = NULL;
+        s->kept_entry_cap = s->kept_arena_cap = 0;
+    }
     *out = t;
     return WITAN_OK;
 }
@@ -262,6 +285,22 @@ int store_write_begin(store *s, store_txn **out)
     return txn_begin(s, true, out);
 }
 
+/* Before a write transaction ends (and LMDB lets the next writer in). */
+static void give_back(store_txn *t)
+{
+    store *s = t->s;
+    WITAN_ASSERT(t->write && !s->kept_entries && !s->kept_arena);
+    if (t->entry_cap * sizeof *t->entries <= STORE_KEPT_WRITE_SET_MAX &&
+        t->arena_cap <= STORE_KEPT_WRITE_SET_MAX) {
+        s->kept_entries = t->entries;
+        s->kept_entry_cap = t->entry_cap;
+        s->kept_arena = t->arena;
+        s->kept_arena_cap = t->arena_cap;
+        t->entries = NULL;
+        t->arena = NULL;
+    }
+}
+
 static void txn_free(store_txn *t)
 {
     if (t->write)
@@ -274,6 +313,7 @@ static void txn_free(store_txn *t)
 int store_commit(store_txn *t)
 {
     WITAN_ASSERT(t->write);
+    give_back(t);
     int rc = mdb_txn_commit(t->txn);
     txn_free(t);
     return from_mdb(rc);
@@ -294,6 +334,8 @@ void store_abort(store_txn *t)
         }
         pthread_mutex_unlock(&s->idle_lock);
     }
+    if (t->write)
+        give_back(t);
     if (!kept)
         mdb_txn_abort(t->txn);
     txn_free(t);
