@@ -270,6 +270,35 @@ static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return false;
 }
 
+int ledger_envelope_tx_hash(const uint8_t *env, size_t size,
+                            uint8_t hash[WITAN_HASH_SIZE])
+{
+    const uint8_t *p = env, *end = env + size, *body = NULL;
+    uint64_t body_len = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (!wire_varint(&p, end, &key))
+            return WITAN_EDECODE;
+        if ((key & 7) == 0) { /* key_type */
+            if (!wire_varint(&p, end, &v))
+                return WITAN_EDECODE;
+            continue;
+        }
+        if ((key & 7) != 2 || !wire_varint(&p, end, &v) ||
+            v > (uint64_t)(end - p))
+            return WITAN_EDECODE;
+        if (key >> 3 == 1) { /* the last one, as a decoder takes it */
+            body = p;
+            body_len = v;
+        }
+        p += v;
+    }
+    if (!body)
+        return WITAN_EDECODE;
+    wcrypto_hash_tagged(WCRYPTO_TAG_TX, body, (size_t)body_len, hash);
+    return WITAN_OK;
+}
+
 int stored_block_parts(const uint8_t *bytes, size_t size, uint32_t index,
                        ProtobufCBinaryData *header, ProtobufCBinaryData *tx)
 {

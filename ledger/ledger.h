@@ -126,6 +126,16 @@ struct ledger_tx {
 int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
                      bool verify_signature, struct ledger_tx *tx, char *why,
                      size_t why_size);
+
+/*
+ * The hash of the transaction in envelope bytes `env` (its body's, tagged),
+ * read off the wire format without decoding it: to find a transaction
+ * known by its bytes (the pool compares them whole), never to judge one.
+ * WITAN_EDECODE when the bytes are not shaped like an envelope.
+ */
+int ledger_envelope_tx_hash(const uint8_t *env, size_t size,
+                            uint8_t hash[WITAN_HASH_SIZE]);
+
 /* The signature rule of ledger_tx_decode alone, for a transaction it
  * decoded without (so that a node checks a signature only once it knows
  * the transaction is new to it). Needs the decoded Envelope: not after

@@ -125,11 +125,8 @@ int64_t mempool_admitted_us(const struct mempool *m,
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
                    uint8_t hash[WITAN_HASH_SIZE])
 {
-    Witan__Envelope *e = witan__envelope__unpack(NULL, size, env);
-    if (!e)
+    if (ledger_envelope_tx_hash(env, size, hash) != 0)
         return false;
-    wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, hash);
-    witan__envelope__free_unpacked(e, NULL);
     const struct ledger_tx *tx = mempool_find(m, hash);
     return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
 }

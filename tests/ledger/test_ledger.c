@@ -1329,6 +1329,50 @@ static void test_txs_index_waits(void **state)
     free_world(w);
 }
 
+/* The hash read off an envelope's wire format is the one decoding finds,
+ * the last body included when one is repeated (as a decoder takes it);
+ * bytes not shaped like an envelope have none. */
+static void test_envelope_tx_hash(void **state)
+{
+    (void)state;
+    struct world *w = new_world("envhash");
+    char why[WHY_SIZE];
+    size_t sz[2];
+    uint8_t *env[2];
+    for (int i = 0; i < 2; i++)
+        env[i] = attest_tx(&w->provider, w->provider_addr, (uint64_t)i + 1,
+                           (struct attest_spec){.time_ms = 1000 * (i + 1)},
+                           &sz[i]);
+    struct ledger_tx tx[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ledger_tx_decode(w->l, env[i], sz[i], false, &tx[i],
+                                          why, sizeof why),
+                         0);
+    uint8_t hash[32];
+    assert_int_equal(ledger_envelope_tx_hash(env[0], sz[0], hash), 0);
+    assert_memory_equal(hash, tx[0].hash, 32);
+    /* envelope 0 then envelope 1's fields: body 1 is the last */
+    uint8_t *both = malloc(sz[0] + sz[1]);
+    memcpy(both, env[0], sz[0]);
+    memcpy(both + sz[0], env[1], sz[1]);
+    assert_int_equal(ledger_envelope_tx_hash(both, sz[0] + sz[1], hash), 0);
+    assert_memory_equal(hash, tx[1].hash, 32);
+    free(both);
+    static const uint8_t fixed32[] = {0x0d, 1, 2, 3, 4}; /* wire type 5 */
+    static const uint8_t no_body[] = {0x10, 0x01};      /* key_type only */
+    assert_int_equal(ledger_envelope_tx_hash(fixed32, sizeof fixed32, hash),
+                     WITAN_EDECODE);
+    assert_int_equal(ledger_envelope_tx_hash(no_body, sizeof no_body, hash),
+                     WITAN_EDECODE);
+    assert_int_equal(ledger_envelope_tx_hash(env[0], sz[0] - 1, hash),
+                     WITAN_EDECODE);
+    for (int i = 0; i < 2; i++) {
+        ledger_tx_release(&tx[i]);
+        free(env[i]);
+    }
+    free_world(w);
+}
+
 static void test_genesis_errors(void **state)
 {
     (void)state;
@@ -1983,6 +2027,7 @@ int main(void)
         cmocka_unit_test(test_signatures_on_pool),
         cmocka_unit_test(test_get_tx_reads_its_block),
         cmocka_unit_test(test_txs_index_waits),
+        cmocka_unit_test(test_envelope_tx_hash),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
