@@ -234,6 +234,24 @@ int store_grow(store *s)
     return WITAN_OK;
 }
 
+/* A write transaction's empty write-set buffers and the store's kept ones
+ * change places (either side may have none). */
+static void swap_kept(store_txn *t)
+{
+    store *s = t->s;
+    struct write_entry *e = s->kept_entries;
+    uint8_t *a = s->kept_arena;
+    size_t ec = s->kept_entry_cap, ac = s->kept_arena_cap;
+    s->kept_entries = t->entries;
+    s->kept_entry_cap = t->entry_cap;
+    s->kept_arena = t->arena;
+    s->kept_arena_cap = t->arena_cap;
+    t->entries = e;
+    t->entry_cap = ec;
+    t->arena = a;
+    t->arena_cap = ac;
+}
+
 static int txn_begin(store *s, bool write, store_txn **out)
 {
     *out = NULL;
@@ -262,13 +280,7 @@ static int txn_begin(store *s, bool write, store_txn **out)
     }
     if (write) {
         s->writing = true;
-        t->entries = s->kept_entries;
-        t->entry_cap = s->kept_entry_cap;
-        t->arena = s->kept_arena;
-        t->arena_cap = s->kept_arena_cap;
-        s->kept_entries = NULL;
-        s->kept_arena = NULL;
-        s->kept_entry_cap = s->kept_arena_cap = 0;
+        swap_kept(t);
     }
     *out = t;
     return WITAN_OK;
@@ -288,17 +300,10 @@ int store_write_begin(store *s, store_txn **out)
 /* Before a write transaction ends (and LMDB lets the next writer in). */
 static void give_back(store_txn *t)
 {
-    store *s = t->s;
-    WITAN_ASSERT(t->write && !s->kept_entries && !s->kept_arena);
+    WITAN_ASSERT(t->write && !t->s->kept_entries && !t->s->kept_arena);
     if (t->entry_cap * sizeof *t->entries <= STORE_KEPT_WRITE_SET_MAX &&
-        t->arena_cap <= STORE_KEPT_WRITE_SET_MAX) {
-        s->kept_entries = t->entries;
-        s->kept_entry_cap = t->entry_cap;
-        s->kept_arena = t->arena;
-        s->kept_arena_cap = t->arena_cap;
-        t->entries = NULL;
-        t->arena = NULL;
-    }
+        t->arena_cap <= STORE_KEPT_WRITE_SET_MAX)
+        swap_kept(t);
 }
 
 static void txn_free(store_txn *t)
