@@ -33,10 +33,12 @@ void params_in_force(struct ledger *l, const Witan__Params *p);
  * index's value and the receipts table's key. */
 #define LEDGER_TX_LOC_SIZE 12
 
-/* Entries of one range: at most those of the last LEDGER_TXS_RANGES
- * blocks. */
+/* Entries of one range: at most those of the LEDGER_TXS_RANGES blocks
+ * since it was last written, and the next block's, reserved before its
+ * write lets them go (every transaction of them in one range, if their
+ * hashes were ground to be). */
 #define LEDGER_TXS_WAITING_MAX \
-    ((size_t)LEDGER_TXS_RANGES * WITAN_BLOCK_TX_COUNT_MAX)
+    ((size_t)(LEDGER_TXS_RANGES + 1) * WITAN_BLOCK_TX_COUNT_MAX)
 
 struct txs_entry {
     uint8_t hash[WITAN_HASH_SIZE];
