@@ -252,10 +252,6 @@ void ledger_tx_loc(uint64_t height, uint32_t index,
  * the next open and skips what it moved. */
 #define LEDGER_UPGRADE_BATCH 4096
 
-/* Moves the receipts of up to a batch of indexed transactions from hash
- * `from` on (a receipt moved already is skipped, the one at `from`
- * included); *next is the last hash it reached, *done whether the index
- * ended. */
 /* A varint of the protobuf wire format at *p, at most 10 bytes and
  * before `end`; false when it runs past either. */
 static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -329,6 +325,10 @@ int stored_block_parts(const uint8_t *bytes, size_t size, uint32_t index,
     return found && header->data ? WITAN_OK : WITAN_EDBCORRUPT;
 }
 
+/* Moves the receipts of up to a batch of indexed transactions from hash
+ * `from` on (a receipt moved already is skipped, the one at `from`
+ * included); *next is the last hash it reached, *done whether the index
+ * ended. */
 static int upgrade_batch(store_txn *txn, const uint8_t from[WITAN_HASH_SIZE],
                          uint8_t next[WITAN_HASH_SIZE], bool *done)
 {

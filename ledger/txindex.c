@@ -203,16 +203,9 @@ static int block_hashes(store_txn *txn, uint64_t height,
                                           sizeof *h);
     if (!h)
         err = WITAN_ENOMEM;
-    for (size_t i = 0; !err && i < b->n_txs; i++) {
-        Witan__Envelope *e =
-            witan__envelope__unpack(NULL, b->txs[i].len, b->txs[i].data);
-        if (!e) {
+    for (size_t i = 0; !err && i < b->n_txs; i++)
+        if (ledger_envelope_tx_hash(b->txs[i].data, b->txs[i].len, h[i]))
             err = WITAN_EDBCORRUPT;
-            break;
-        }
-        wcrypto_hash_tagged(WCRYPTO_TAG_TX, e->body.data, e->body.len, h[i]);
-        witan__envelope__free_unpacked(e, NULL);
-    }
     if (!err) {
         *out = h;
         *count = b->n_txs;

@@ -88,7 +88,6 @@ static bool header_whole(const uint8_t *data, size_t size)
     return memcmp(expect, data, RECORDS_HEADER_SIZE) == 0;
 }
 
-/* Appends one frame of `record` to buf at *used (room is the caller's). */
 /* Grows *buf to hold `need` bytes (exactly: frames are rarely larger than
  * the last). */
 static int reserve(uint8_t **buf, size_t *cap, size_t need)
@@ -103,6 +102,7 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
     return WITAN_OK;
 }
 
+/* Appends one frame of `record` to buf at *used (room is the caller's). */
 static void frame_into(uint8_t *buf, size_t *used, const pbft_bytes *record)
 {
     uint8_t *p = buf + *used;
