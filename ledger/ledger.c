@@ -190,6 +190,14 @@ static int results_put(store_txn *txn, uint64_t height,
 
 /* --- opening ------------------------------------------------------------------ */
 
+/* This build's schema version, into meta. */
+static int schema_put(store_txn *txn)
+{
+    uint8_t be[4];
+    store_be32(be, LEDGER_SCHEMA_VERSION);
+    return store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), be, 4);
+}
+
 static int init_from_genesis(ledger *l)
 {
     store_txn *txn;
@@ -199,9 +207,8 @@ static int init_from_genesis(ledger *l)
     uint8_t be[4];
     store_be32(be, WITAN_PROTOCOL_VERSION);
     err = store_put(txn, STORE_META, META_PROTOCOL, strlen(META_PROTOCOL), be, 4);
-    store_be32(be, LEDGER_SCHEMA_VERSION);
     if (!err)
-        err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), be, 4);
+        err = schema_put(txn);
     if (!err)
         err = store_put(txn, STORE_META, META_GENESIS, strlen(META_GENESIS),
                         l->genesis_hash, WITAN_HASH_SIZE);
@@ -389,12 +396,8 @@ static int upgrade_receipts(ledger *l)
         if (err)
             break;
         err = upgrade_batch(txn, from, next, &done);
-        if (!err && done) {
-            uint8_t be[4];
-            store_be32(be, LEDGER_SCHEMA_VERSION);
-            err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA),
-                            be, 4);
-        }
+        if (!err && done)
+            err = schema_put(txn);
         if (!err) {
             err = store_commit(txn);
             memcpy(from, next, sizeof from);
@@ -413,16 +416,14 @@ static int upgrade_receipts(ledger *l)
     return err;
 }
 
-/* Writes this build's schema version: an upgrade with nothing to move. */
-static int schema_put(ledger *l)
+/* An upgrade with nothing to move: the version alone. */
+static int upgrade_version(ledger *l)
 {
     store_txn *txn;
     int err = store_write_begin(l->s, &txn);
     if (err)
         return err;
-    uint8_t be[4];
-    store_be32(be, LEDGER_SCHEMA_VERSION);
-    err = store_put(txn, STORE_META, META_SCHEMA, strlen(META_SCHEMA), be, 4);
+    err = schema_put(txn);
     if (err) {
         store_abort(txn);
         return err;
@@ -525,7 +526,7 @@ int ledger_open(const char *dir, const Witan__Genesis *g,
         /* 3: receipts keyed by hash. 4: the txs index written whole at
          * every block, so it holds every committed transaction already. */
         if (!err && schema < LEDGER_SCHEMA_VERSION) {
-            err = schema == 3 ? upgrade_receipts(l) : schema_put(l);
+            err = schema == 3 ? upgrade_receipts(l) : upgrade_version(l);
             if (err)
                 WHY("cannot upgrade the database from schema version %u: %s",
                     schema, witan_err_message(err));
