@@ -56,6 +56,12 @@
  * as a wait that timed out would). */
 #define WITAN_HTTP_WAIT_MS_MAX 30000
 #define WITAN_HTTP_WAIT_COUNT_MAX 1024
+/* A status request on the stream API that waits for the height to move:
+ * the longest wait, and how many may wait at once in one node and from
+ * one stream (past either they are refused with WITAN_EFULL). */
+#define WITAN_STATUS_WAIT_MS_MAX 30000
+#define WITAN_STATUS_WAIT_COUNT_MAX 1024
+#define WITAN_STATUS_WAIT_STREAM_MAX 256
 
 /* Attestations. */
 #define WITAN_FEED_SIZE_MAX 128

@@ -154,6 +154,10 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
  * Below it the round is answered at once: at a light load, waiting for a
  * block's execution would cost latency and save nothing. */
 #define NODE_OVERLAP_ENVELOPES_MIN 64
+/* All of one stream's held status requests falling due together fit its
+ * queue of answers (2 x NODE_REQUESTS_PER_ROUND_MAX) beside a round's. */
+_Static_assert(WITAN_STATUS_WAIT_STREAM_MAX <= NODE_REQUESTS_PER_ROUND_MAX,
+               "held status answers fit a stream's queue");
 
 struct replica; /* node/replica.c: consensus with other validators */
 
@@ -322,6 +326,13 @@ struct node {
     struct node_disk disk;
     struct node_http *http; /* the HTTP gateway, or NULL when it is off */
     struct node_heads heads;
+    /* Status requests held until the height moves (status.c), in the
+     * order they came. */
+    struct node_status_wait {
+        uint64_t from, id, after_height;
+        int64_t deadline_ms;
+    } status_waits[WITAN_STATUS_WAIT_COUNT_MAX];
+    uint32_t status_wait_count;
 };
 
 /* Block `height` was executed: at a checkpoint height, sign its head and
@@ -374,6 +385,25 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
  * WITAN_ENET, WITAN_EDECODE. */
 int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
              Witan__Response **out);
+
+/* Sends a response to the request being handled: on the stream API to
+ * `answer`'s stream and id, else on the client socket (server.c). */
+void node_send_response(struct node *n, Witan__Response *resp);
+/* The same on the stream API, with what became of it: WITAN_ENOTFOUND
+ * (the stream is gone), WITAN_EFULL (its queue of answers is: the client
+ * reads none), WITAN_ENOMEM; nothing is logged. */
+int node_stream_answer(struct node *n, Witan__Response *resp);
+/* A status request (status.c): answered now, or, with wait_ms on the
+ * stream API, held until the height is above after_height or the wait
+ * runs out. WITAN_EINVAL (wait_ms over the bound, or not on the stream
+ * API) and WITAN_EFULL (WITAN_STATUS_WAIT_COUNT_MAX held), with `why`;
+ * on success the request is answered or held. */
+int node_status_request(struct node *n, const Witan__StatusRequest *req,
+                        char *why, size_t why_size);
+/* Answers every held status request whose height has come or whose wait
+ * ran out: after each executed block, and once a round. An answer its
+ * stream has no room for stays held until a later round. */
+void node_status_wake(struct node *n);
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);

@@ -534,6 +534,9 @@ static int deliver(void *ctx, const pbft_action *a,
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;
+    /* Clients following the chain hear of the block now; their answers
+     * leave with the Ready's other sends. */
+    node_status_wake(n);
     node_heads_executed(n, a->height);
     node_metrics_log_refusals(&n->metrics);
     err = hand_change(n);
@@ -867,6 +870,7 @@ static int serve(void *ctx, struct node_driver *d)
     int err = follow_set(n);
     if (err)
         return err;
+    node_status_wake(n); /* the waits that ran out */
     bool overlap = witan_pool_threads(n->verify_pool) > 1;
     int i = 0;
     for (; i < NODE_REQUESTS_PER_ROUND_MAX; i++) {

@@ -493,25 +493,18 @@ static void submit_batch_free(struct submit_batch *b)
     free(b->hashes);
 }
 
-/* An answer on the stream API: the request's id, then the Response. */
-static void send_stream_response(struct node *n, Witan__Response *resp)
+int node_stream_answer(struct node *n, Witan__Response *resp)
 {
     size_t size = NODE_STREAM_ID_SIZE + witan__response__get_packed_size(resp);
     uint8_t *frame = malloc(size);
-    if (!frame) {
-        WITAN_ERROR("node", "out of memory for a %zu-byte response", size);
-        return;
-    }
+    if (!frame)
+        return WITAN_ENOMEM;
     for (int i = 0; i < NODE_STREAM_ID_SIZE; i++)
         frame[i] = (uint8_t)(n->answer.id >> (56 - 8 * i));
     witan__response__pack(resp, frame + NODE_STREAM_ID_SIZE);
     int err = node_links_send(n->streams, n->answer.from, frame, size);
-    /* Gone: the client hung up. Full: it reads none of its answers
-     * (node_links_recv then stops serving it). */
-    if (err && err != WITAN_ENOTFOUND)
-        WITAN_WARN("node", "stream answer not sent: %s",
-                   witan_err_message(err));
     free(frame);
+    return err;
 }
 
 int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
@@ -540,10 +533,15 @@ int node_rpc(nng_socket s, const Witan__Request *req, bool remote,
     return *out ? WITAN_OK : WITAN_EDECODE;
 }
 
-static void send_response(struct node *n, Witan__Response *resp)
+void node_send_response(struct node *n, Witan__Response *resp)
 {
     if (n->answer.on) {
-        send_stream_response(n, resp);
+        int err = node_stream_answer(n, resp);
+        /* Gone: the client hung up. Full: it reads none of its answers
+         * (node_links_recv then stops serving it). */
+        if (err && err != WITAN_ENOTFOUND)
+            WITAN_WARN("node", "stream answer not sent: %s",
+                       witan_err_message(err));
         return;
     }
     size_t size = witan__response__get_packed_size(resp);
@@ -583,12 +581,6 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
 {
     Witan__Response resp = WITAN__RESPONSE__INIT;
     struct submit_batch sub = {WITAN__SUBMIT_RESPONSE__INIT, NULL, NULL, NULL};
-    Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
-    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX],
-        *drop_ptrs[REPLICA_DROP_REASON_MAX];
-    const char *drop_reasons[REPLICA_DROP_REASON_MAX];
-    uint64_t drop_counts[REPLICA_DROP_REASON_MAX];
-    size_t drop_count = 0;
     Witan__BlockResponse *block = NULL;
     Witan__TxResponse *tx = NULL;
     Witan__AttestationsResponse *att = NULL;
@@ -611,10 +603,10 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
     uint8_t cons_roots[2][WITAN_HASH_SIZE];
     Witan__Account *account = NULL;
     struct metrics_answer metrics;
-    uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
     uint8_t displaced_by[WITAN_HASH_SIZE];
     char why[LEDGER_WHY_SIZE] = "";
     int err = WITAN_OK;
+    bool answered = false;
 
     if (!req) {
         snprintf(why, sizeof why,
@@ -626,7 +618,7 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
                                     ? WITAN_ELIMIT
                                     : WITAN_EDECODE,
                                 why);
-        send_response(n, &resp);
+        node_send_response(n, &resp);
         free_error(resp.error);
         return;
     }
@@ -635,43 +627,11 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
     case WITAN__REQUEST__KIND_SUBMIT:
         handle_submit(n, req->submit, &resp, &sub);
         break;
-    case WITAN__REQUEST__KIND_STATUS: {
-        struct ledger_tip tip;
-        ledger_tip(n->l, &tip);
-        memcpy(tip_hash, tip.block_hash, WITAN_HASH_SIZE);
-        memcpy(tip_root, tip.state_root, WITAN_HASH_SIZE);
-        status.chain_id = n->genesis->chain_id;
-        status.genesis_hash = (ProtobufCBinaryData){
-            WITAN_HASH_SIZE, (uint8_t *)ledger_genesis_hash_of(n->l)};
-        status.height = tip.height;
-        status.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_hash};
-        status.state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_root};
-        status.protocol_version = WITAN_PROTOCOL_VERSION;
-        struct node_disk disk;
-        node_disk_figures(n, &disk);
-        status.disk_free_bytes = disk.free;
-        status.disk_need_bytes = disk.need;
-        status.map_free_bytes = disk.map_max - disk.map_used;
-        status.admitting = !disk.low;
-        status.mempool_count = n->pool.count;
-        status.mempool_size = n->pool.size;
-        status.time_ms = tip.time_ms;
-        status.validator_count = ledger_validator_count(n->l);
-        drop_count = replica_figures(n, &status.view, &status.view_changes,
-                                     drop_reasons, drop_counts,
-                                     REPLICA_DROP_REASON_MAX);
-        for (size_t i = 0; i < drop_count; i++) {
-            witan__status_drop__init(&drops[i]);
-            drops[i].reason = (char *)drop_reasons[i];
-            drops[i].count = drop_counts[i];
-            drop_ptrs[i] = &drops[i];
-        }
-        status.n_dropped = drop_count;
-        status.dropped = drop_ptrs;
-        resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
-        resp.status = &status;
+    case WITAN__REQUEST__KIND_STATUS:
+        /* Answered, or held until the height moves, by status.c. */
+        err = node_status_request(n, req->status, why, sizeof why);
+        answered = !err;
         break;
-    }
     case WITAN__REQUEST__KIND_BLOCK:
         err = ledger_get_block(n->l, req->block->height, &block);
         if (err == WITAN_ENOTFOUND)
@@ -911,7 +871,8 @@ void node_handle_decoded(struct node *n, Witan__Request *req, size_t size)
         resp.kind_case = WITAN__RESPONSE__KIND__NOT_SET;
         resp.error = make_error(err, why);
     }
-    send_response(n, &resp);
+    if (!answered)
+        node_send_response(n, &resp);
 
     free_error(resp.error);
     submit_batch_free(&sub);

@@ -15,9 +15,9 @@
  * row: the client's transport is not the node's).
  * Latency of a transaction: from the moment its batch was sent to the
  * moment the node it was sent to first reported a height that includes it
- * (a watcher per node polls its status over the stream API every
- * millisecond at a tenth, every 10 ms at saturation), as its client would
- * see it.
+ * (a watcher per node follows its height over the stream API with status
+ * requests that wait for the next block, answered as soon as the node has
+ * executed it), as its client would see it.
  *
  * Decisions: the same 4 validators and blocks of 1000, with a model that
  * scores every attestation and a contract that decides on every
@@ -63,12 +63,12 @@
 #define HEIGHTS_MAX 100000
 #define ROUNDS 3      /* plain and decision runs each, alternating */
 #define AWAIT_RETRY_S 0.1
-/* How often a watcher asks its node's height: every millisecond at a
- * tenth of saturation, where latencies are milliseconds; every ten at
- * saturation, where they are hundreds and a poll each millisecond cost
- * every node ~4,000 context switches a second of the load measured. */
-#define WATCH_LIGHT_US 1000
-#define WATCH_SATURATION_US 10000
+/* How long one of a watcher's status requests waits for the next block:
+ * short, so that the watcher sees the run end soon after it does. Polling
+ * instead (every millisecond, as earlier versions did) cost the nodes
+ * thousands of requests a second and added half a millisecond of
+ * sampling to every latency. */
+#define WATCH_WAIT_MS 200
 /* A light run sends at most this many seconds' worth at its rate (and at
  * least LIGHT_COUNT_MIN), so that a slow saturation run cannot stretch
  * the light ones into tens of minutes. */
@@ -77,7 +77,6 @@
 
 /* What all of this machine's cores verify at once (the ceiling's base). */
 static double verify_all;
-static int watch_us; /* the watchers' polling interval this run */
 static char bin_dir[600], dir[300];
 static int base_port, nodes;
 static int depth = 1; /* genesis pipeline_depth */
@@ -139,10 +138,9 @@ static Witan__Response *stream_rpc(struct node_links *k,
     return r;
 }
 
-/* Polls one node's height and notes when it first reported each: on the
- * stream API (run_config gives node i one on P+10i+2), whose requests cost the node a few
- * microseconds, so that polling every millisecond takes little from the
- * load it measures. */
+/* Follows one node's height and notes when it first reported each: on the
+ * stream API (run_config gives node i one on P+10i+2), each request held
+ * by the node until its height is past the last one seen. */
 static void *watcher(void *p)
 {
     int node = (int)(intptr_t)p;
@@ -153,12 +151,16 @@ static void *watcher(void *p)
     Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &st;
+    st.wait_ms = WATCH_WAIT_MS;
     uint64_t last = 0, id = 0;
     while (atomic_load(&watching)) {
+        st.after_height = last;
         Witan__Response *r = stream_rpc(k, &req, ++id);
         if (!r)
             break;
         uint64_t h = r->status ? r->status->height : 0;
+        if (!r->status)
+            usleep(1000); /* refused (too many waiting): ask again soon */
         witan__response__free_unpacked(r, NULL);
         if (h > last) {
             atomic_store(&watched_height[node], h);
@@ -167,7 +169,6 @@ static void *watcher(void *p)
                 seen_at[node][k] = t;
             last = h;
         }
-        usleep((useconds_t)watch_us);
     }
     node_links_close(k);
     return NULL;
@@ -418,7 +419,6 @@ static int light_count(double rate)
 static int run_load(int count, double rate, bool stream, struct result *out)
 {
     load_count = count;
-    watch_us = rate > 0 ? WATCH_LIGHT_US : WATCH_SATURATION_US;
     memset(seen_at, 0, sizeof seen_at);
     /* Each node's process, read once: it lives through the run. */
     int pids[NODES_MAX];
@@ -669,8 +669,8 @@ static void print_phases(const char *label, const char *method,
     printf("  %s    at a tenth, %s, where the time goes (means, ms): client "
            "to admission %.1f, admission to proposal %.1f, proposal to "
            "commit %.1f, commit to durable %.1f, durable to the client "
-           "seeing it at its node %.1f (a watcher polls each node's "
-           "status every ms; mean %.1f)\n",
+           "seeing it at its node %.1f (a watcher per node is told of "
+           "each block as it executes; mean %.1f)\n",
            label, method, light->to_admission_ms,
            light->admission_to_proposal_ms, light->proposal_to_commit_ms,
            light->commit_to_durable_ms,
@@ -767,14 +767,14 @@ static int run_config(int n, int block_max, double verify, bool decide,
      * if verifying were all a node did. */
     double cost = sat.cpu_per_node / sat.tps * verify;
     printf("  %s%2d validators, blocks <= %-5d L=%d  %7.0f tx/s (%.2f of "
-           "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms (polled "
-           "every %d ms)  CPU/node %3.0f%% (a transaction costs each node "
+           "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms  "
+           "CPU/node %3.0f%% (a transaction costs each node "
            "%.2f verifications, %.2f context switches)  view changes %ld  |  "
            "at a tenth (%d tx): p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max "
            "%ld MiB\n",
            label, n, block_max, depth, sat.tps, sat.tps / verify,
            sat.tps / (verify_all / n), sat.p50_ms, sat.p99_ms,
-           WATCH_SATURATION_US / 1000, sat.cpu_per_node * 100, cost,
+           sat.cpu_per_node * 100, cost,
            sat.switches_per_tx, sat.view_changes, light.count, light.p50_ms,
            light.p99_ms, sat.anon_kib_max / 1024);
     print_phases(label, "nng REQ/REP clients", &light);

@@ -723,6 +723,180 @@ static void test_stream_api(void **state)
     free(hash);
 }
 
+/* A status request with after_height and wait_ms on a real witand's
+ * stream API: held until a block moves the height past after_height
+ * (requests behind it on the stream are answered meanwhile), or answered
+ * when its wait runs out; at once when the height is past already; refused
+ * over the bound, on the REQ/REP socket, and past
+ * WITAN_STATUS_WAIT_COUNT_MAX held at once. */
+static void queue_status(struct node_links *k, uint64_t id, uint64_t after,
+                         uint32_t wait_ms)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    st.after_height = after;
+    st.wait_ms = wait_ms;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    stream_queue(k, id, &req);
+}
+
+static void test_status_waits(void **state)
+{
+    (void)state;
+    char home[600], addr[64];
+    init_stream_home(home, sizeof home, addr, "waits", port + 9, port + 10,
+                     "");
+    ProtobufCBinaryData env;
+    uint8_t hash[32];
+    char key[700];
+    snprintf(key, sizeof key, "%s/operator.key", home);
+    assert_int_equal(nt_sign_attestations(key, "waits-test", 1, 1, &env,
+                                          &hash),
+                     0);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    struct node_links *k = stream_client(port + 10);
+    uint64_t h0;
+    assert_true(nt_status(addr, &h0, NULL));
+
+    /* Held past h0; a submit behind it on the stream is answered first,
+     * and the status once the transaction's block has executed. */
+    queue_status(k, 1, h0, 20000);
+    node_links_flush(k);
+    uint64_t id;
+    assert_null(nt_stream_answer(k, 300, &id));
+    double t = nt_now_s();
+    Witan__Request sq = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = 1;
+    sr.envelopes = &env;
+    sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    sq.submit = &sr;
+    stream_queue(k, 2, &sq);
+    node_links_flush(k);
+    Witan__Response *r = answer_to(k, 2);
+    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
+    assert_null(r->submit->results[0]->error);
+    witan__response__free_unpacked(r, NULL);
+    r = answer_to(k, 1);
+    assert_null(r->error);
+    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
+    uint64_t seen = r->status->height, tx_height = 0;
+    witan__response__free_unpacked(r, NULL);
+    assert_true(nt_now_s() - t < 5.0); /* not its 20 s */
+    assert_int_equal(nt_tx_state(addr, hash, &tx_height),
+                     WITAN__TX_STATE__TX_STATE_COMMITTED);
+    /* The first block after h0 is the transaction's (the chain was
+     * idle), and the answer came as it executed. */
+    assert_int_equal(tx_height, h0 + 1);
+    assert_int_equal(seen, tx_height);
+
+    /* A height that does not come: answered when the wait runs out, with
+     * the height as it is. */
+    t = nt_now_s();
+    queue_status(k, 3, seen + 1000, 400);
+    node_links_flush(k);
+    r = answer_to(k, 3);
+    double waited = nt_now_s() - t;
+    assert_null(r->error);
+    assert_true(r->status->height < seen + 1000);
+    witan__response__free_unpacked(r, NULL);
+    assert_true(waited >= 0.39 && waited < 3.0);
+
+    /* Past already: at once, however long it could wait. */
+    t = nt_now_s();
+    queue_status(k, 4, 0, 30000);
+    node_links_flush(k);
+    r = answer_to(k, 4);
+    assert_null(r->error);
+    assert_true(r->status->height >= seen);
+    witan__response__free_unpacked(r, NULL);
+    assert_true(nt_now_s() - t < 2.0);
+
+    /* Over the bound. */
+    queue_status(k, 5, 0, WITAN_STATUS_WAIT_MS_MAX + 1);
+    node_links_flush(k);
+    r = answer_to(k, 5);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_EINVAL);
+    assert_non_null(strstr(r->error->message, "wait_ms"));
+    witan__response__free_unpacked(r, NULL);
+
+    /* On the socket, which answers one request at a time: refused. */
+    nng_socket sock;
+    assert_int_equal(nng_req0_open(&sock), 0);
+    assert_int_equal(nng_dial(sock, addr, NULL, 0), 0);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    st.after_height = seen + 1000;
+    st.wait_ms = 1000;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &st;
+    r = nt_rpc(sock, &req);
+    assert_non_null(r);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_EINVAL);
+    assert_non_null(strstr(r->error->message, "stream API"));
+    witan__response__free_unpacked(r, NULL);
+    nng_close(sock);
+
+    /* The bounds on held requests: WITAN_STATUS_WAIT_STREAM_MAX a
+     * stream, WITAN_STATUS_WAIT_COUNT_MAX in all; past either a request
+     * is refused at once, a request that does not wait is still answered,
+     * and the held ones all run out and are answered, in order. */
+    enum { STREAMS = WITAN_STATUS_WAIT_COUNT_MAX /
+                     WITAN_STATUS_WAIT_STREAM_MAX };
+    struct node_links *held[STREAMS];
+    held[0] = k;
+    for (int j = 0; j < STREAMS; j++) {
+        if (j)
+            held[j] = stream_client(port + 10);
+        for (uint64_t i = 0; i < WITAN_STATUS_WAIT_STREAM_MAX; i++)
+            queue_status(held[j], 100 + i, seen + 1000, 3000);
+        /* Answered once the node took every request before it. */
+        queue_status(held[j], 50, 0, 0);
+        node_links_flush(held[j]);
+        r = answer_to(held[j], 50);
+        assert_null(r->error);
+        witan__response__free_unpacked(r, NULL);
+        if (j)
+            continue;
+        queue_status(k, 99, seen + 1000, 3000);
+        node_links_flush(k);
+        r = answer_to(k, 99);
+        assert_non_null(r->error);
+        assert_int_equal(r->error->code, WITAN_EFULL);
+        assert_non_null(strstr(r->error->message, "of this stream"));
+        witan__response__free_unpacked(r, NULL);
+    }
+    struct node_links *other = stream_client(port + 10);
+    queue_status(other, 7, seen + 1000, 3000);
+    queue_status(other, 8, 0, 0);
+    node_links_flush(other);
+    r = answer_to(other, 7);
+    assert_non_null(r->error);
+    assert_int_equal(r->error->code, WITAN_EFULL);
+    witan__response__free_unpacked(r, NULL);
+    r = answer_to(other, 8);
+    assert_null(r->error);
+    witan__response__free_unpacked(r, NULL);
+    node_links_close(other);
+    for (int j = 0; j < STREAMS; j++) {
+        for (uint64_t i = 0; i < WITAN_STATUS_WAIT_STREAM_MAX; i++) {
+            r = answer_to(held[j], 100 + i);
+            assert_null(r->error);
+            assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
+            witan__response__free_unpacked(r, NULL);
+        }
+        if (j)
+            node_links_close(held[j]);
+    }
+    node_links_close(k);
+    stop_cleanly(node);
+    free(env.data);
+}
+
 /* A client of the REQ/REP API that pipelines requests and reads none of
  * the answers, speaking nng's TCP wire format by hand (as a peer not bound
  * to one request at a time may): an 8-byte greeting naming REQ, then each
@@ -943,6 +1117,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_other_chain_home_refused),
         cmocka_unit_test(test_rotated_key_signs_with_account),
         cmocka_unit_test(test_stream_api),
+        cmocka_unit_test(test_status_waits),
         cmocka_unit_test(test_req_flood_not_read),
         cmocka_unit_test(test_records_from_old_database),
     };

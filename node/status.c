@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Status answers (spec/api.md, "Following the chain"): at once, or, on the
+ * stream API, held until the node's height passes the one the client
+ * names or its wait runs out. A client that follows the chain then asks
+ * once a block instead of polling, and learns of each block as soon as it
+ * is executed: the loop answers the held requests right after the
+ * execution that moves the height, and looks at their deadlines once a
+ * round of the loop, which sleeps 100 ms at most: a wait that runs out is
+ * answered up to that much late.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/internal.h"
+
+/* The status as of now, to wherever the request being handled came from;
+ * for a held one (`held`), what became of it (node_stream_answer). */
+static int answer_now(struct node *n, bool held)
+{
+    Witan__Response resp = WITAN__RESPONSE__INIT;
+    Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
+    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX],
+        *drop_ptrs[REPLICA_DROP_REASON_MAX];
+    const char *drop_reasons[REPLICA_DROP_REASON_MAX];
+    uint64_t drop_counts[REPLICA_DROP_REASON_MAX];
+    uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
+    struct ledger_tip tip;
+    ledger_tip(n->l, &tip);
+    memcpy(tip_hash, tip.block_hash, WITAN_HASH_SIZE);
+    memcpy(tip_root, tip.state_root, WITAN_HASH_SIZE);
+    status.chain_id = n->genesis->chain_id;
+    status.genesis_hash = (ProtobufCBinaryData){
+        WITAN_HASH_SIZE, (uint8_t *)ledger_genesis_hash_of(n->l)};
+    status.height = tip.height;
+    status.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_hash};
+    status.state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_root};
+    status.protocol_version = WITAN_PROTOCOL_VERSION;
+    struct node_disk disk;
+    node_disk_figures(n, &disk);
+    status.disk_free_bytes = disk.free;
+    status.disk_need_bytes = disk.need;
+    status.map_free_bytes = disk.map_max - disk.map_used;
+    status.admitting = !disk.low;
+    status.mempool_count = n->pool.count;
+    status.mempool_size = n->pool.size;
+    status.time_ms = tip.time_ms;
+    status.validator_count = ledger_validator_count(n->l);
+    size_t drop_count =
+        replica_figures(n, &status.view, &status.view_changes, drop_reasons,
+                        drop_counts, REPLICA_DROP_REASON_MAX);
+    for (size_t i = 0; i < drop_count; i++) {
+        witan__status_drop__init(&drops[i]);
+        drops[i].reason = (char *)drop_reasons[i];
+        drops[i].count = drop_counts[i];
+        drop_ptrs[i] = &drops[i];
+    }
+    status.n_dropped = drop_count;
+    status.dropped = drop_ptrs;
+    resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
+    resp.status = &status;
+    if (held)
+        return node_stream_answer(n, &resp);
+    node_send_response(n, &resp);
+    return WITAN_OK;
+}
+
+/* How many requests of stream `from` are held. */
+static uint32_t held_on(const struct node *n, uint64_t from)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n->status_wait_count; i++)
+        count += n->status_waits[i].from == from;
+    return count;
+}
+
+int node_status_request(struct node *n, const Witan__StatusRequest *req,
+                        char *why, size_t why_size)
+{
+    if (req->wait_ms > WITAN_STATUS_WAIT_MS_MAX) {
+        snprintf(why, why_size, "wait_ms %u is over %d", req->wait_ms,
+                 WITAN_STATUS_WAIT_MS_MAX);
+        return WITAN_EINVAL;
+    }
+    if (req->wait_ms && !n->answer.on) {
+        /* A request held on the socket would hold up every other client
+         * of it: the socket answers one request at a time. */
+        snprintf(why, why_size,
+                 "a status request with wait_ms is answered on the stream "
+                 "API only (stream_listen)");
+        return WITAN_EINVAL;
+    }
+    if (!req->wait_ms || ledger_height(n->l) > req->after_height)
+        return answer_now(n, false);
+    if (n->status_wait_count == WITAN_STATUS_WAIT_COUNT_MAX) {
+        snprintf(why, why_size,
+                 "%d status requests wait already: ask again without "
+                 "wait_ms, or later",
+                 WITAN_STATUS_WAIT_COUNT_MAX);
+        return WITAN_EFULL;
+    }
+    /* So that one client cannot hold every place. */
+    if (held_on(n, n->answer.from) == WITAN_STATUS_WAIT_STREAM_MAX) {
+        snprintf(why, why_size,
+                 "%d status requests of this stream wait already",
+                 WITAN_STATUS_WAIT_STREAM_MAX);
+        return WITAN_EFULL;
+    }
+    n->status_waits[n->status_wait_count++] = (struct node_status_wait){
+        n->answer.from, n->answer.id, req->after_height,
+        node_monotonic_ms() + (int64_t)req->wait_ms};
+    return WITAN_OK;
+}
+
+void node_status_wake(struct node *n)
+{
+    if (!n->status_wait_count)
+        return;
+    uint64_t height = ledger_height(n->l);
+    int64_t now = node_monotonic_ms();
+    bool was_on = n->answer.on;
+    uint64_t was_from = n->answer.from, was_id = n->answer.id;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n->status_wait_count; i++) {
+        const struct node_status_wait *w = &n->status_waits[i];
+        if (height <= w->after_height && now < w->deadline_ms) {
+            n->status_waits[kept++] = *w;
+            continue;
+        }
+        n->answer.on = true;
+        n->answer.from = w->from;
+        n->answer.id = w->id;
+        /* A client that hung up meanwhile is not found: the request goes.
+         * One whose answers fill its stream's queue (it has not read the
+         * others yet) is answered in a later round. */
+        if (answer_now(n, true) == WITAN_EFULL)
+            n->status_waits[kept++] = *w;
+    }
+    n->status_wait_count = kept;
+    n->answer.on = was_on;
+    n->answer.from = was_from;
+    n->answer.id = was_id;
+}
