@@ -166,6 +166,11 @@ static int stable(struct node_driver *d, const pbft_action *a)
         store_abort(txn);
     else
         err = store_commit(txn);
+    /* The records at or below the checkpoint may go only once everything
+     * they could restore is durable in the database: a commit alone may
+     * still be undone by a power loss (store_open). */
+    if (!err)
+        err = store_sync(d->store);
     return err ? err : node_records_prune(d->log, a->height);
 }
 

@@ -3,8 +3,8 @@
  * The consensus-record log (spec/node.md, "Consensus records"): what this
  * validator signed, appended and synced before it is sent. One file beside
  * the database, one write and one fdatasync for all the records of a
- * Ready. An LMDB commit costs two syncs and a path of pages, and three of
- * them lie on the way of every block. The file is pruned below the stable
+ * Ready. An LMDB commit costs a sync, a path of pages and its meta page,
+ * and three of them would lie on the way of every block. The file is pruned below the stable
  * checkpoint by writing what is kept to a new file and renaming it over
  * the old one, so that it is whole at every instant but its last frame.
  * It is read a frame at a time: it may hold a checkpoint interval's blocks.

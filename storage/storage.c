@@ -32,6 +32,7 @@ struct store {
     MDB_dbi dbi[STORE_TABLE_COUNT];
     size_t map_size;
     size_t map_size_max;
+    bool no_sync; /* store_options.no_sync */
     bool writing; /* a write transaction is open */
     pthread_mutex_t idle_lock; /* read transactions may end on any thread */
     MDB_txn *idle[STORE_IDLE_READS_MAX];
@@ -134,18 +135,24 @@ int store_open(const char *dir, const struct store_options *options,
         return WITAN_ENOMEM;
     s->map_size = options->map_size;
     s->map_size_max = options->map_size_max;
+    s->no_sync = options->no_sync;
 
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, STORE_TABLE_COUNT);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, s->map_size);
-    /* MDB_NOTLS: read transactions are not tied to threads. Sync stays on
-     * (but in the simulator): a block is reported committed only once it is
-     * on disk. */
+    /* MDB_NOTLS: read transactions are not tied to threads.
+     * MDB_NOMETASYNC: a commit syncs its pages once and writes its meta
+     * page without a second sync; the next commit's sync (or store_sync)
+     * carries it. The database is whole at every instant, but a power
+     * loss may undo the last commit: what a node commits is durable in
+     * its consensus records first, which it keeps until store_sync
+     * (spec/state.md, "Durability"). No sync at all in the simulator. */
     if (rc == 0)
         rc = mdb_env_open(s->env, dir,
-                          MDB_NOTLS | (options->no_sync ? MDB_NOSYNC : 0),
+                          MDB_NOTLS | MDB_NOMETASYNC |
+                              (options->no_sync ? MDB_NOSYNC : 0),
                           0600);
     if (rc != 0) {
         int err = from_mdb(rc);
@@ -188,12 +195,22 @@ static void drop_idle(store *s)
     pthread_mutex_unlock(&s->idle_lock);
 }
 
+int store_sync(store *s)
+{
+    return s->no_sync ? WITAN_OK : from_mdb(mdb_env_sync(s->env, 1));
+}
+
 void store_close(store *s)
 {
     if (!s)
         return;
     WITAN_ASSERT(!s->writing);
     drop_idle(s);
+    /* The last commit's meta page, which no later commit will carry. */
+    int err = store_sync(s);
+    if (err)
+        WITAN_WARN("storage", "the last commit may not be on disk: %s",
+                   witan_err_message(err));
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->idle_lock);
     free(s->kept_entries);

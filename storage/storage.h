@@ -91,6 +91,10 @@ struct store_options {
 int store_open(const char *dir, const struct store_options *options,
                store **out);
 void store_close(store *s);
+/* Makes every commit so far durable, the last one's meta page included (a
+ * commit alone leaves that to the next one: store_open). Callers about to
+ * drop another copy of what was committed call it first. WITAN_EIO. */
+int store_sync(store *s);
 
 /* The current map size in bytes. */
 size_t store_map_size(const store *s);

@@ -858,7 +858,7 @@ int main(int argc, char **argv)
            "one writer, %.0f us each with 4 at once, %.0f us with 7 (the "
            "validators of a cluster here share one disk and sync in the same "
            "phases: each writes a record in each of the 3 phases from "
-           "proposal to commit, and commits its block with 2 syncs)\n",
+           "proposal to commit, and commits its block with 1 sync)\n",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", flush_us(1),
            flush_us(4), flush_us(7));
     int err = 0;

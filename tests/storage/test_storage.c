@@ -189,6 +189,7 @@ static void test_commit_abort_and_cursor(void **state)
     put(t, STORE_META, "a", "1");
     put(t, STORE_META, "c", "3");
     assert_int_equal(store_commit(t), 0);
+    assert_int_equal(store_sync(s), 0); /* its meta page, on disk */
     assert_int_equal(store_write_begin(s, &t), 0);
     put(t, STORE_META, "d", "4");
     store_abort(t);
