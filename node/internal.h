@@ -396,8 +396,9 @@ int node_stream_answer(struct node *n, Witan__Response *resp);
 /* A status request (status.c): answered now, or, with wait_ms on the
  * stream API, held until the height is above after_height or the wait
  * runs out. WITAN_EINVAL (wait_ms over the bound, or not on the stream
- * API) and WITAN_EFULL (WITAN_STATUS_WAIT_COUNT_MAX held), with `why`;
- * on success the request is answered or held. */
+ * API) and WITAN_EFULL (WITAN_STATUS_WAIT_COUNT_MAX held in all, or
+ * WITAN_STATUS_WAIT_STREAM_MAX from its stream), with `why`; on success
+ * the request is answered or held. */
 int node_status_request(struct node *n, const Witan__StatusRequest *req,
                         char *why, size_t why_size);
 /* Answers every held status request whose height has come or whose wait

@@ -4,9 +4,10 @@
  * validator signed, appended and synced before it is sent. One file beside
  * the database, one write and one fdatasync for all the records of a
  * Ready. An LMDB commit costs a sync, a path of pages and its meta page,
- * and three of them would lie on the way of every block. The file is pruned below the stable
- * checkpoint by writing what is kept to a new file and renaming it over
- * the old one, so that it is whole at every instant but its last frame.
+ * and three of them would lie on the way of every block. The file is
+ * pruned below the stable checkpoint by writing what is kept to a new file
+ * and renaming it over the old one, so that it is whole at every instant
+ * but its last frame.
  * It is read a frame at a time: it may hold a checkpoint interval's blocks.
  */
 #include <errno.h>
