@@ -689,6 +689,9 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
         for (int t = 0; t < PBFT_TIMER_COUNT; t++)
             if (d->deadline_ms[t] && d->deadline_ms[t] - now < wait)
                 wait = d->deadline_ms[t] - now;
+        int64_t app_at = d->app.deadline ? d->app.deadline(d->app.ctx) : 0;
+        if (app_at && app_at - now < wait)
+            wait = app_at - now;
         if (wait > 0) {
             uint64_t t = now_ns();
             poll(fds, (nfds_t)nfds, (int)wait);

@@ -158,6 +158,9 @@ void mempool_mark(struct mempool *m, const uint8_t hash[WITAN_HASH_SIZE]);
  * queue of answers (2 x NODE_REQUESTS_PER_ROUND_MAX) beside a round's. */
 _Static_assert(WITAN_STATUS_WAIT_STREAM_MAX <= NODE_REQUESTS_PER_ROUND_MAX,
                "held status answers fit a stream's queue");
+/* How soon a held status answer its stream had no room for is tried
+ * again (status.c). */
+#define NODE_STATUS_RETRY_MS 100
 
 struct replica; /* node/replica.c: consensus with other validators */
 
@@ -403,8 +406,12 @@ int node_status_request(struct node *n, const Witan__StatusRequest *req,
                         char *why, size_t why_size);
 /* Answers every held status request whose height has come or whose wait
  * ran out: after each executed block, and once a round. An answer its
- * stream has no room for stays held until a later round. */
+ * stream has no room for stays held, tried again within
+ * NODE_STATUS_RETRY_MS. */
 void node_status_wake(struct node *n);
+/* When the first held status request's wait runs out (node_monotonic_ms),
+ * or 0 when none is held: the loop sleeps no longer than that. */
+int64_t node_status_deadline(const struct node *n);
 
 /* Answers one client request (server.c). Takes ownership of msg. */
 void node_handle_request(struct node *n, nng_msg *msg);

@@ -392,6 +392,10 @@ struct node_app {
      * not sleep), 0 when done, or an error that stops the loop. May be
      * NULL. */
     int (*serve)(void *ctx, struct node_driver *d);
+    /* The next moment (monotonic ms) by which the application wants a
+     * round even if nothing arrives, or 0 for none: the loop sleeps no
+     * longer. May be NULL. */
+    int64_t (*deadline)(void *ctx);
     /* Once per round, after consensus had its turn, also when the loop is
      * about to stop: finish what serve left running meanwhile. Returns 1
      * when it did something (the next wait does not sleep), 0 when there

@@ -909,6 +909,12 @@ static int serve(void *ctx, struct node_driver *d)
     return i == NODE_REQUESTS_PER_ROUND_MAX;
 }
 
+/* The loop wakes when a held status request's wait runs out. */
+static int64_t status_deadline(void *ctx)
+{
+    return node_status_deadline(ctx);
+}
+
 /* Last in a round: the requests whose signatures were being checked are
  * answered (and their transactions admitted). 1 when there were any. */
 static int settle(void *ctx, struct node_driver *d)
@@ -1257,6 +1263,7 @@ static int replica_start(struct node *n)
     app.forward = forward;
     app.waiting = waiting;
     app.serve = serve;
+    app.deadline = status_deadline;
     app.settle = settle;
     app.flush = flush_answers;
     app.fd_count = 1;

@@ -5,9 +5,8 @@
  * names or its wait runs out. A client that follows the chain then asks
  * once a block instead of polling, and learns of each block as soon as it
  * is executed: the loop answers the held requests right after the
- * execution that moves the height, and looks at their deadlines once a
- * round of the loop, which sleeps 100 ms at most: a wait that runs out is
- * answered up to that much late.
+ * execution that moves the height, and wakes for the first deadline among
+ * them (node_status_deadline) to answer those whose wait ran out.
  */
 #include <stdio.h>
 #include <string.h>
@@ -132,12 +131,25 @@ void node_status_wake(struct node *n)
         n->answer.id = w->id;
         /* A client that hung up meanwhile is not found: the request goes.
          * One whose answers fill its stream's queue (it has not read the
-         * others yet) is answered in a later round. */
-        if (answer_now(n, true) == WITAN_EFULL)
-            n->status_waits[kept++] = *w;
+         * others yet) is tried again in a later round, at the latest in
+         * NODE_STATUS_RETRY_MS: not at once, or a client that reads
+         * nothing would keep the loop from sleeping. */
+        if (answer_now(n, true) == WITAN_EFULL) {
+            n->status_waits[kept] = *w;
+            n->status_waits[kept++].deadline_ms = now + NODE_STATUS_RETRY_MS;
+        }
     }
     n->status_wait_count = kept;
     n->answer.on = was_on;
     n->answer.from = was_from;
     n->answer.id = was_id;
+}
+
+int64_t node_status_deadline(const struct node *n)
+{
+    int64_t first = 0;
+    for (uint32_t i = 0; i < n->status_wait_count; i++)
+        if (!first || n->status_waits[i].deadline_ms < first)
+            first = n->status_waits[i].deadline_ms;
+    return first;
 }
