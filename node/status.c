@@ -13,55 +13,58 @@
 
 #include "node/internal.h"
 
-/* The status as of now, to wherever the request being handled came from;
- * for a held one (`held`), what became of it (node_stream_answer). */
-static int answer_now(struct node *n, bool held)
-{
-    Witan__Response resp = WITAN__RESPONSE__INIT;
-    Witan__StatusResponse status = WITAN__STATUS_RESPONSE__INIT;
-    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX],
-        *drop_ptrs[REPLICA_DROP_REASON_MAX];
+/* A StatusResponse and the storage it points into. */
+struct status_answer {
+    Witan__Response resp;
+    Witan__StatusResponse status;
+    Witan__StatusDrop drops[REPLICA_DROP_REASON_MAX];
+    Witan__StatusDrop *drop_ptrs[REPLICA_DROP_REASON_MAX];
     const char *drop_reasons[REPLICA_DROP_REASON_MAX];
     uint64_t drop_counts[REPLICA_DROP_REASON_MAX];
     uint8_t tip_hash[WITAN_HASH_SIZE], tip_root[WITAN_HASH_SIZE];
+};
+
+/* The status as of now into *a (which must not move while a->resp is
+ * used). */
+static void status_fill(struct node *n, struct status_answer *a)
+{
+    Witan__StatusResponse *st = &a->status;
+    witan__response__init(&a->resp);
+    witan__status_response__init(st);
     struct ledger_tip tip;
     ledger_tip(n->l, &tip);
-    memcpy(tip_hash, tip.block_hash, WITAN_HASH_SIZE);
-    memcpy(tip_root, tip.state_root, WITAN_HASH_SIZE);
-    status.chain_id = n->genesis->chain_id;
-    status.genesis_hash = (ProtobufCBinaryData){
+    memcpy(a->tip_hash, tip.block_hash, WITAN_HASH_SIZE);
+    memcpy(a->tip_root, tip.state_root, WITAN_HASH_SIZE);
+    st->chain_id = n->genesis->chain_id;
+    st->genesis_hash = (ProtobufCBinaryData){
         WITAN_HASH_SIZE, (uint8_t *)ledger_genesis_hash_of(n->l)};
-    status.height = tip.height;
-    status.block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_hash};
-    status.state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, tip_root};
-    status.protocol_version = WITAN_PROTOCOL_VERSION;
+    st->height = tip.height;
+    st->block_hash = (ProtobufCBinaryData){WITAN_HASH_SIZE, a->tip_hash};
+    st->state_root = (ProtobufCBinaryData){WITAN_HASH_SIZE, a->tip_root};
+    st->protocol_version = WITAN_PROTOCOL_VERSION;
     struct node_disk disk;
     node_disk_figures(n, &disk);
-    status.disk_free_bytes = disk.free;
-    status.disk_need_bytes = disk.need;
-    status.map_free_bytes = disk.map_max - disk.map_used;
-    status.admitting = !disk.low;
-    status.mempool_count = n->pool.count;
-    status.mempool_size = n->pool.size;
-    status.time_ms = tip.time_ms;
-    status.validator_count = ledger_validator_count(n->l);
+    st->disk_free_bytes = disk.free;
+    st->disk_need_bytes = disk.need;
+    st->map_free_bytes = disk.map_max - disk.map_used;
+    st->admitting = !disk.low;
+    st->mempool_count = n->pool.count;
+    st->mempool_size = n->pool.size;
+    st->time_ms = tip.time_ms;
+    st->validator_count = ledger_validator_count(n->l);
     size_t drop_count =
-        replica_figures(n, &status.view, &status.view_changes, drop_reasons,
-                        drop_counts, REPLICA_DROP_REASON_MAX);
+        replica_figures(n, &st->view, &st->view_changes, a->drop_reasons,
+                        a->drop_counts, REPLICA_DROP_REASON_MAX);
     for (size_t i = 0; i < drop_count; i++) {
-        witan__status_drop__init(&drops[i]);
-        drops[i].reason = (char *)drop_reasons[i];
-        drops[i].count = drop_counts[i];
-        drop_ptrs[i] = &drops[i];
+        witan__status_drop__init(&a->drops[i]);
+        a->drops[i].reason = (char *)a->drop_reasons[i];
+        a->drops[i].count = a->drop_counts[i];
+        a->drop_ptrs[i] = &a->drops[i];
     }
-    status.n_dropped = drop_count;
-    status.dropped = drop_ptrs;
-    resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
-    resp.status = &status;
-    if (held)
-        return node_stream_answer(n, &resp);
-    node_send_response(n, &resp);
-    return WITAN_OK;
+    st->n_dropped = drop_count;
+    st->dropped = a->drop_ptrs;
+    a->resp.kind_case = WITAN__RESPONSE__KIND_STATUS;
+    a->resp.status = st;
 }
 
 /* How many requests of stream `from` are held. */
@@ -89,8 +92,12 @@ int node_status_request(struct node *n, const Witan__StatusRequest *req,
                  "API only (stream_listen)");
         return WITAN_EINVAL;
     }
-    if (!req->wait_ms || ledger_height(n->l) > req->after_height)
-        return answer_now(n, false);
+    if (!req->wait_ms || ledger_height(n->l) > req->after_height) {
+        struct status_answer a;
+        status_fill(n, &a);
+        node_send_response(n, &a.resp);
+        return WITAN_OK;
+    }
     if (n->status_wait_count == WITAN_STATUS_WAIT_COUNT_MAX) {
         snprintf(why, why_size,
                  "%d status requests wait already: ask again without "
@@ -119,6 +126,9 @@ void node_status_wake(struct node *n)
     int64_t now = node_monotonic_ms();
     bool was_on = n->answer.on;
     uint64_t was_from = n->answer.from, was_id = n->answer.id;
+    /* One status for every answer of this wake: only the ids differ. */
+    struct status_answer a;
+    bool filled = false;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n->status_wait_count; i++) {
         const struct node_status_wait *w = &n->status_waits[i];
@@ -126,6 +136,9 @@ void node_status_wake(struct node *n)
             n->status_waits[kept++] = *w;
             continue;
         }
+        if (!filled)
+            status_fill(n, &a);
+        filled = true;
         n->answer.on = true;
         n->answer.from = w->from;
         n->answer.id = w->id;
@@ -134,7 +147,7 @@ void node_status_wake(struct node *n)
          * others yet) is tried again in a later round, at the latest in
          * NODE_STATUS_RETRY_MS: not at once, or a client that reads
          * nothing would keep the loop from sleeping. */
-        if (answer_now(n, true) == WITAN_EFULL) {
+        if (node_stream_answer(n, &a.resp) == WITAN_EFULL) {
             n->status_waits[kept] = *w;
             n->status_waits[kept++].deadline_ms = now + NODE_STATUS_RETRY_MS;
         }

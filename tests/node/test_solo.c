@@ -535,6 +535,19 @@ static void stream_queue(struct node_links *k, uint64_t id,
     assert_int_equal(nt_stream_queue(k, id, req), 0);
 }
 
+/* A request submitting the one envelope `env`, queued on k under `id`. */
+static void stream_submit(struct node_links *k, uint64_t id,
+                          ProtobufCBinaryData *env)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
+    sr.n_envelopes = 1;
+    sr.envelopes = env;
+    req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
+    req.submit = &sr;
+    stream_queue(k, id, &req);
+}
+
 /* SIGTERM stops the node, and it exits with status 0. */
 static void stop_cleanly(pid_t node)
 {
@@ -622,20 +635,13 @@ static void test_stream_api(void **state)
     uint8_t *bad = malloc(4096);
     assert_non_null(bad);
     for (int i = 0; i < TXS; i++) {
-        Witan__Request sq = WITAN__REQUEST__INIT;
-        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-        sr.n_envelopes = 1;
-        sr.envelopes = &env[i];
-        sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-        sq.submit = &sr;
-        stream_queue(k, (uint64_t)i, &sq);
+        stream_submit(k, (uint64_t)i, &env[i]);
         if (i % 10 == 0) {
             assert_true(env[i].len <= 4096);
             memcpy(bad, env[i].data, env[i].len);
             bad[env[i].len - 1] ^= 1;
             ProtobufCBinaryData forged = {env[i].len, bad};
-            sr.envelopes = &forged;
-            stream_queue(k, 100000 + (uint64_t)i, &sq);
+            stream_submit(k, 100000 + (uint64_t)i, &forged);
         }
     }
     node_links_flush(k);
@@ -671,13 +677,7 @@ static void test_stream_api(void **state)
     assert_int_equal(nt_tx_state(addr, hash[0], &height_before),
                      WITAN__TX_STATE__TX_STATE_COMMITTED);
     {
-        Witan__Request sq = WITAN__REQUEST__INIT;
-        Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-        sr.n_envelopes = 1;
-        sr.envelopes = &env[0];
-        sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-        sq.submit = &sr;
-        stream_queue(k, 200000, &sq);
+        stream_submit(k, 200000, &env[0]);
         node_links_flush(k);
         Witan__Response *again = answer_to(k, 200000);
         assert_int_equal(again->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
@@ -724,12 +724,8 @@ static void test_stream_api(void **state)
     free(hash);
 }
 
-/* A status request with after_height and wait_ms on a real witand's
- * stream API: held until a block moves the height past after_height
- * (requests behind it on the stream are answered meanwhile), or answered
- * when its wait runs out; at once when the height is past already; refused
- * over the bound, on the REQ/REP socket, and past
- * WITAN_STATUS_WAIT_COUNT_MAX held at once. */
+/* A status request waiting past `after` for up to `wait_ms`, queued on k
+ * under `id`. */
 static void queue_status(struct node_links *k, uint64_t id, uint64_t after,
                          uint32_t wait_ms)
 {
@@ -742,6 +738,13 @@ static void queue_status(struct node_links *k, uint64_t id, uint64_t after,
     stream_queue(k, id, &req);
 }
 
+/* A status request with after_height and wait_ms on a real witand's
+ * stream API: held until a block moves the height past after_height
+ * (requests behind it on the stream are answered meanwhile), or answered
+ * when its wait runs out; at once when the height is past already; refused
+ * over the bound, on the REQ/REP socket, and past
+ * WITAN_STATUS_WAIT_STREAM_MAX held from one stream or
+ * WITAN_STATUS_WAIT_COUNT_MAX in all. */
 static void test_status_waits(void **state)
 {
     (void)state;
@@ -768,13 +771,7 @@ static void test_status_waits(void **state)
     uint64_t id;
     assert_null(nt_stream_answer(k, 300, &id));
     double t = nt_now_s();
-    Witan__Request sq = WITAN__REQUEST__INIT;
-    Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-    sr.n_envelopes = 1;
-    sr.envelopes = &env;
-    sq.kind_case = WITAN__REQUEST__KIND_SUBMIT;
-    sq.submit = &sr;
-    stream_queue(k, 2, &sq);
+    stream_submit(k, 2, &env);
     node_links_flush(k);
     Witan__Response *r = answer_to(k, 2);
     assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_SUBMIT);
