@@ -61,6 +61,9 @@ struct ledger {
     /* Threads a block's signatures are checked on (ledger_set_pool); NULL:
      * the caller's alone. */
     witan_pool *pool;
+    /* ledger_on_executed's; NULL: none. */
+    void (*on_executed)(void *ctx);
+    void *on_executed_ctx;
     const Witan__Genesis *g;
     uint8_t genesis_hash[WITAN_HASH_SIZE];
     struct ledger_tip tip;

@@ -967,6 +967,33 @@ void ledger_set_pool(ledger *l, witan_pool *pool)
     l->pool = pool;
 }
 
+void ledger_on_executed(ledger *l, void (*fn)(void *ctx), void *ctx)
+{
+    l->on_executed = fn;
+    l->on_executed_ctx = ctx;
+}
+
+/* Whether the validator sets in force change once the block of height
+ * `height` is the tip: one it stored, or one stored earlier that comes
+ * into force after it. */
+static bool vsets_turn(const ledger *l, uint64_t height)
+{
+    return l->vs_written || l->vs_newest_first == height + 1;
+}
+
+/* ledger_on_executed's moment: the tip is `next` for the call. Not when
+ * the validator sets turn, which are read from the store after the commit:
+ * the tip and the sets would disagree meanwhile. */
+static void executed(ledger *l, const struct ledger_tip *next)
+{
+    if (!l->on_executed || vsets_turn(l, next->height))
+        return;
+    struct ledger_tip was = l->tip;
+    l->tip = *next;
+    l->on_executed(l->on_executed_ctx);
+    l->tip = was;
+}
+
 /* The stateless rule (ledger_tx_decode, signature included) on one
  * transaction of a block, on a pool thread: ok[i] and its hash. */
 struct sig_pass {
@@ -1321,6 +1348,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     if (err)
         goto fail;
     free(decoded); /* every entry was taken */
+    executed(l, next);
     return store_commit(txn);
 fail:
     for (size_t i = 0; decoded && i < n; i++)
@@ -1375,7 +1403,7 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
         l->checked = false;
         /* in force from the next block on */
         params_in_force(l, &l->next_params);
-        if (l->vs_written || l->vs_newest_first == next.height + 1)
+        if (vsets_turn(l, next.height))
             err = vsets_load(l);
         if (err)
             WHY("block %llu was written, but the validator set after it "

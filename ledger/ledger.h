@@ -245,6 +245,16 @@ int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
                        bool verify_signatures, struct ledger_apply_stats *stats,
                        char *why, size_t why_size);
 
+/*
+ * fn(ctx) is called each time ledger_block_apply has executed a block and
+ * written all of it into its transaction, just before that commits (the
+ * commit syncs): ledger_tip and ledger_height give the block's tip for the
+ * call, and nothing may be read from the store, which does not hold the
+ * block yet. Not called for a block after which the validator sets turn
+ * (they are read from the store after the commit). NULL: none.
+ */
+void ledger_on_executed(ledger *l, void (*fn)(void *ctx), void *ctx);
+
 /* --- votes and certificates ------------------------------------------------ */
 
 /* 0 when cert is a valid commit certificate of (height, hash) for this

@@ -353,6 +353,10 @@ int node_heads_get(struct node *n, uint64_t size, Witan__HeadResponse *out,
  * authenticated sender of a frame); false when there is none. */
 bool replica_peer_key(struct node *n, uint32_t index,
                       uint8_t key[WCRYPTO_ED25519_PUBKEY_SIZE]);
+/* ledger_on_executed's callback (ctx: the node), before the ledger's
+ * commit of an executed block syncs: the pool lets the block's
+ * transactions go, and the held status requests it answers leave. */
+void replica_executed(void *ctx);
 /* One item to validator `to` (or PBFT_TO_ALL) over the mesh. */
 void replica_send(struct node *n, uint32_t to, uint8_t kind,
                   const uint8_t *data, size_t size);

@@ -55,6 +55,20 @@ struct replica {
         uint64_t height;
         uint8_t txs_root[WITAN_HASH_SIZE];
     } built[WITAN_PIPELINE_DEPTH_MAX];
+    struct delivery *delivering; /* the block deliver() applies, or NULL */
+};
+
+/* A committed block on its way through deliver(): what the pool and the
+ * metrics learn of it once it is executed (settle_pool). */
+struct delivery {
+    const Witan__Block *b;
+    uint64_t height;
+    int64_t commit_us; /* when the core delivered it */
+    uint8_t (*hashes)[WITAN_HASH_SIZE];
+    bool *held; /* the pool held transaction i */
+    struct node_drop *drops;
+    size_t drop_count;
+    bool settled;
 };
 
 /* --- helpers ------------------------------------------------------------------ */
@@ -440,36 +454,82 @@ static void log_committed(const Witan__Block *b,
     witan__block_header__free_unpacked(h, NULL);
 }
 /* Executes a committed block and takes its transactions out of the pool. */
+/* The round's answers on the stream API go out: one write a stream. */
+static void flush_answers(void *ctx)
+{
+    struct node *n = ctx;
+    if (n->streams)
+        node_links_flush(n->streams);
+}
+
+/* The pool and the metrics learn of an executed block: its transactions
+ * leave the pool, with the pooled ones whose nonces it took. Once a block:
+ * from replica_executed, before the ledger's commit syncs it, or after the
+ * commit when the ledger does not call that. */
+static void settle_pool(struct node *n, struct delivery *dv)
+{
+    if (dv->settled)
+        return;
+    dv->settled = true;
+    const Witan__Block *b = dv->b;
+    /* Timed from their admission, which the pool keeps until below. */
+    node_metrics_commit_hashes(n, dv->height, dv->commit_us,
+                               node_monotonic_us(),
+                               (const uint8_t(*)[WITAN_HASH_SIZE])dv->hashes,
+                               b->n_txs);
+    for (size_t i = 0; i < b->n_txs; i++)
+        mempool_mark(&n->pool, dv->hashes[i]);
+    dv->drop_count = displaced(n, b, dv->held, dv->drops);
+    mempool_remove_selected(&n->pool);
+    /* Left in the pool: proposals of this node at this height or below
+     * that lost to another block. */
+    mempool_unpropose(&n->pool, 0, dv->height);
+}
+
+void replica_executed(void *ctx)
+{
+    struct node *n = ctx;
+    if (n->replica && n->replica->delivering)
+        settle_pool(n, n->replica->delivering);
+    /* Clients following the chain hear of the block now. It is durable
+     * already: this node's records hold its commit (spec/state.md,
+     * "Durability"). Every later request is served after the commit. */
+    node_status_wake(n);
+    flush_answers(n);
+}
+
 static int deliver(void *ctx, const pbft_action *a,
                    uint8_t state_root[WITAN_HASH_SIZE],
                    uint8_t receipts_root[WITAN_HASH_SIZE])
 {
     struct node *n = ctx;
     struct replica *r = n->replica;
-    int64_t commit_us = node_monotonic_us();
+    struct delivery dv = {.height = a->height,
+                          .commit_us = node_monotonic_us()};
     Witan__Block *b = witan_unpack_or_null(&witan__block__descriptor,
                                            a->data.data, a->data.size);
     if (!b)
         return WITAN_EDECODE; /* certified, so the core checked it decodes */
+    dv.b = b;
     /* Envelopes this node admitted had their signatures checked then, and
      * so had those of a proposal it validated: only a block with others
      * (state transfer, a foreign proposal) is checked again. */
     bool all_known = true;
-    uint8_t (*hashes)[WITAN_HASH_SIZE] =
-        calloc(b->n_txs ? b->n_txs : 1, WITAN_HASH_SIZE);
-    struct node_drop *drops = calloc(b->n_txs ? b->n_txs : 1, sizeof *drops);
-    bool *held = calloc(b->n_txs ? b->n_txs : 1, sizeof *held);
-    if (!hashes || !drops || !held) {
-        free(hashes);
-        free(drops);
-        free(held);
+    size_t slots = b->n_txs ? b->n_txs : 1;
+    dv.hashes = calloc(slots, WITAN_HASH_SIZE);
+    dv.drops = calloc(slots, sizeof *dv.drops);
+    dv.held = calloc(slots, sizeof *dv.held);
+    if (!dv.hashes || !dv.drops || !dv.held) {
+        free(dv.hashes);
+        free(dv.drops);
+        free(dv.held);
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
     }
     for (size_t i = 0; i < b->n_txs; i++) {
-        held[i] = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
-                                hashes[i]);
-        all_known = all_known && held[i];
+        dv.held[i] = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
+                                   dv.hashes[i]);
+        all_known = all_known && dv.held[i];
     }
     bool verify = !all_known && !was_validated(r, a->block_hash);
 
@@ -485,7 +545,6 @@ static int deliver(void *ctx, const pbft_action *a,
             err = WITAN_ENOMEM;
     }
     struct ledger_apply_stats stats;
-    int64_t durable_us = 0;
     char why[LEDGER_WHY_SIZE];
     /* The core built or checked the certificate, every signature of it,
      * on this node: the ledger does not check them a second time. */
@@ -494,9 +553,10 @@ static int deliver(void *ctx, const pbft_action *a,
                             "the ledger checks it",
                     (unsigned long long)a->height);
     if (!err) {
+        r->delivering = &dv;
         err = ledger_block_apply(n->l, a->data.data, a->data.size, cert,
                                  verify, &stats, why, sizeof why);
-        durable_us = node_monotonic_us();
+        r->delivering = NULL;
         if (err)
             WITAN_ERROR("node",
                         "committed block %llu cannot be executed: %s (%s); "
@@ -507,35 +567,24 @@ static int deliver(void *ctx, const pbft_action *a,
     if (cert)
         witan__commit_certificate__free_unpacked(cert, NULL);
     if (!err) {
-        /* Timed from their admission, which the pool keeps until below. */
-        node_metrics_commit_hashes(n, a->height, commit_us, durable_us,
-                                   (const uint8_t(*)[WITAN_HASH_SIZE])hashes,
-                                   b->n_txs);
-        for (size_t i = 0; i < b->n_txs; i++)
-            mempool_mark(&n->pool, hashes[i]);
-        size_t drop_count = displaced(n, b, held, drops);
-        mempool_remove_selected(&n->pool);
-        /* Left in the pool: proposals of this node at this height or below
-         * that lost to another block. */
-        mempool_unpropose(&n->pool, 0, a->height);
+        settle_pool(n, &dv);
         int derr = node_drops_record(ledger_store(n->l), NODE_DROPS_COUNT_MAX,
-                                     drops, drop_count);
+                                     dv.drops, dv.drop_count);
         if (derr)
             WITAN_WARN("node", "%zu dropped transactions not remembered: %s",
-                       drop_count, witan_err_message(derr));
+                       dv.drop_count, witan_err_message(derr));
         if (stats.ok_count != stats.tx_count)
             mempool_drop_stale(&n->pool, n->l);
-    }
-    if (!err)
         log_committed(b, &stats);
-    free(hashes);
-    free(drops);
-    free(held);
+    }
+    free(dv.hashes);
+    free(dv.drops);
+    free(dv.held);
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;
-    /* Clients following the chain hear of the block now; their answers
-     * leave with the Ready's other sends. */
+    /* Held requests the ledger could not answer before its commit (the
+     * validator set turned) are answered now. */
     node_status_wake(n);
     node_heads_executed(n, a->height);
     node_metrics_log_refusals(&n->metrics);
@@ -767,14 +816,6 @@ static uint64_t waiting(void *ctx)
         mempool_clear_selection(&n->pool);
     }
     return count;
-}
-
-/* The round's answers on the stream API go out: one write a stream. */
-static void flush_answers(void *ctx)
-{
-    struct node *n = ctx;
-    if (n->streams)
-        node_links_flush(n->streams);
 }
 
 /* Up to `budget` requests of the stream API into the round (the round's

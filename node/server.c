@@ -969,6 +969,7 @@ static int load_home(struct node *n, const char *home)
         WITAN_ERROR("node", "home %s refused: %s", home, why);
         return err;
     }
+    ledger_on_executed(n->l, replica_executed, n);
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = n->cfg->verify_threads ? n->cfg->verify_threads
                        : online < 1 ? 1

@@ -1018,6 +1018,20 @@ static void cross_boundary(struct gw *w, uint64_t old_mask, uint64_t new_mask,
  * an old key refused after a rotation; a removed index refused); votes
  * count for the validators in force when a proposal was made; and every
  * refusal of the new actions. */
+/* The heights ledger_on_executed was called at. */
+struct executed_log {
+    ledger *l;
+    uint64_t height[64];
+    int count;
+};
+
+static void note_executed(void *ctx)
+{
+    struct executed_log *e = ctx;
+    assert_true(e->count < 64);
+    e->height[e->count++] = ledger_height(e->l);
+}
+
 static void test_validator_set_changes(void **state)
 {
     (void)state;
@@ -1085,6 +1099,9 @@ static void test_validator_set_changes(void **state)
     assert_int_equal(gcommit1(w, e, s, &id), WITAN__TX_STATUS__TX_STATUS_OK);
     uint64_t before_add = id;
     uint8_t tx[32];
+    struct executed_log ex = {.l = w->l[0]};
+    ledger_on_executed(w->l[0], note_executed, &ex);
+    uint64_t h0 = height_of(w);
     pass_and_enact(w, id, tx);
     uint64_t B = height_of(w);
     uint32_t n;
@@ -1098,6 +1115,19 @@ static void test_validator_set_changes(void **state)
     w->signer[4] = &added;
     /* Three of five are no quorum; with the new validator they are. */
     cross_boundary(w, 0x07, 0x17, "quorum", -1, NULL);
+    /* The ledger told of every block before its commit but two: the one
+     * that stored the set (B) and the one after which it came into force
+     * (B + 2). */
+    ledger_on_executed(w->l[0], NULL, NULL);
+    uint64_t top = height_of(w);
+    assert_true(top >= B + 3);
+    assert_int_equal(ex.count, (int)(top - h0) - 2);
+    for (int i = 0, k = 0; i < ex.count; i++, k++) {
+        uint64_t want = h0 + 1 + (uint64_t)k;
+        want += want >= B;
+        want += want >= B + 2;
+        assert_int_equal(ex.height[i], want);
+    }
     assert_int_equal(ledger_validator_set(w->l[0], B + 3, &vs), 0);
     assert_int_equal(vs->n_validators, 5);
     assert_memory_equal(vs->validators[4]->pubkey.data, added.pub.bytes, 32);

@@ -1329,6 +1329,60 @@ static void test_txs_index_waits(void **state)
     free_world(w);
 }
 
+/* What the ledger_on_executed callback of test_executed_before_commit saw
+ * at each call. */
+struct executed_seen {
+    ledger *l;
+    uint64_t height[4];
+    bool stored[4]; /* the block at that height was in the store */
+    int count;
+};
+
+static void note_executed(void *ctx)
+{
+    struct executed_seen *e = ctx;
+    if (e->count == 4)
+        fail_msg("called more than once a block");
+    uint64_t h = ledger_height(e->l);
+    e->height[e->count] = h;
+    /* A read transaction of its own beside the block's write. */
+    store_txn *t;
+    assert_int_equal(store_read_begin(ledger_store(e->l), &t), 0);
+    uint8_t key[8];
+    store_be64(key, h);
+    const void *v;
+    size_t vs;
+    e->stored[e->count++] = store_get(t, STORE_BLOCKS, key, 8, &v, &vs) == 0;
+    store_abort(t);
+}
+
+/* The callback comes once a block, when the tip is the block's and before
+ * its commit (the store does not hold it yet); none once it is taken off. */
+static void test_executed_before_commit(void **state)
+{
+    (void)state;
+    struct world *w = new_world("executed");
+    struct executed_seen seen = {.l = w->l};
+    ledger_on_executed(w->l, note_executed, &seen);
+    uint64_t h0 = ledger_height(w->l);
+    for (int i = 0; i < 3; i++) {
+        size_t sz;
+        uint8_t *env = attest_tx(&w->provider, w->provider_addr,
+                                 (uint64_t)i + 1,
+                                 (struct attest_spec){.time_ms = 100 + i}, &sz);
+        commit_block(w, i < 2 ? &env : NULL, &sz, i < 2 ? 1 : 0, NULL);
+        free(env);
+        assert_int_equal(seen.count, i + 1);
+        assert_int_equal(seen.height[i], h0 + (uint64_t)i + 1);
+        assert_false(seen.stored[i]);
+        assert_int_equal(ledger_height(w->l), h0 + (uint64_t)i + 1);
+    }
+    ledger_on_executed(w->l, NULL, NULL);
+    commit_block(w, NULL, NULL, 0, NULL);
+    assert_int_equal(seen.count, 3);
+    free_world(w);
+}
+
 /* The hash read off an envelope's wire format is the one decoding finds,
  * the last body included when one is repeated (as a decoder takes it);
  * bytes not shaped like an envelope have none. */
@@ -2027,6 +2081,7 @@ int main(void)
         cmocka_unit_test(test_signatures_on_pool),
         cmocka_unit_test(test_get_tx_reads_its_block),
         cmocka_unit_test(test_txs_index_waits),
+        cmocka_unit_test(test_executed_before_commit),
         cmocka_unit_test(test_envelope_tx_hash),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -668,9 +668,10 @@ static void print_phases(const char *label, const char *method,
                       light->commit_to_durable_ms;
     printf("  %s    at a tenth, %s, where the time goes (means, ms): client "
            "to admission %.1f, admission to proposal %.1f, proposal to "
-           "commit %.1f, commit to durable %.1f, durable to the client "
-           "seeing it at its node %.1f (a watcher per node is told of "
-           "each block as it executes; mean %.1f)\n",
+           "commit %.1f, commit to durable (executed; its records hold "
+           "it) %.1f, durable to the client seeing it at its node %.1f (a "
+           "watcher per node is told of each block as it executes, before "
+           "the database's commit syncs; mean %.1f)\n",
            label, method, light->to_admission_ms,
            light->admission_to_proposal_ms, light->proposal_to_commit_ms,
            light->commit_to_durable_ms,
@@ -858,7 +859,8 @@ int main(int argc, char **argv)
            "one writer, %.0f us each with 4 at once, %.0f us with 7 (the "
            "validators of a cluster here share one disk and sync in the same "
            "phases: each writes a record in each of the 3 phases from "
-           "proposal to commit, and commits its block with 1 sync)\n",
+           "proposal to commit, and commits its block with 1 sync, after "
+           "its clients are told of it)\n",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", flush_us(1),
            flush_us(4), flush_us(7));
     int err = 0;

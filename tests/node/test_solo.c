@@ -781,12 +781,16 @@ static void test_status_waits(void **state)
     assert_null(r->error);
     assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
     uint64_t seen = r->status->height, tx_height = 0;
+    /* Answered before the block's commit synced, with the pool as after
+     * it: the transaction has left. */
+    assert_int_equal(r->status->mempool_count, 0);
     witan__response__free_unpacked(r, NULL);
     assert_true(nt_now_s() - t < 5.0); /* not its 20 s */
     assert_int_equal(nt_tx_state(addr, hash, &tx_height),
                      WITAN__TX_STATE__TX_STATE_COMMITTED);
     /* The first block after h0 is the transaction's (the chain was
-     * idle), and the answer came as it executed. */
+     * idle), and the answer came as it executed; the node serves the
+     * question above after the commit, so the transaction is found. */
     assert_int_equal(tx_height, h0 + 1);
     assert_int_equal(seen, tx_height);
 
