@@ -436,6 +436,11 @@ uint32_t node_mesh_connected(struct node_mesh *m)
     return up;
 }
 
+uint32_t node_mesh_peers(const struct node_mesh *m)
+{
+    return m->n - (m->self < m->n);
+}
+
 int node_mesh_fd(const struct node_mesh *m)
 {
     return node_links_fd(m->links);

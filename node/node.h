@@ -346,6 +346,8 @@ bool node_mesh_pending(const struct node_mesh *m);
 int node_mesh_fd(const struct node_mesh *m);
 /* Peers whose link is up now. Never fails. */
 uint32_t node_mesh_connected(struct node_mesh *m);
+/* Peers of the set the mesh is linked for, up or not. Never fails. */
+uint32_t node_mesh_peers(const struct node_mesh *m);
 /* Frames dropped for `reason` so far. Never fails. */
 uint64_t node_mesh_dropped(const struct node_mesh *m,
                            enum node_mesh_drop reason);

@@ -972,6 +972,10 @@ static int settle(void *ctx, struct node_driver *d)
 void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
                          size_t count)
 {
+    /* A lone validator has nobody to tell: no batch is packed for none. */
+    if (!n->replica || !n->replica->mesh ||
+        node_mesh_peers(n->replica->mesh) == 0)
+        return;
     Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
     sr.n_envelopes = count;
     sr.envelopes = (ProtobufCBinaryData *)envs;
@@ -980,9 +984,7 @@ void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
     if (!buf)
         return;
     witan__submit_request__pack(&sr, buf);
-    if (n->replica && n->replica->mesh)
-        node_mesh_send(n->replica->mesh, PBFT_TO_ALL, NODE_FRAME_TXS, buf,
-                       size);
+    node_mesh_send(n->replica->mesh, PBFT_TO_ALL, NODE_FRAME_TXS, buf, size);
     free(buf);
 }
 
