@@ -453,7 +453,6 @@ static void log_committed(const Witan__Block *b,
                     h->proposer);
     witan__block_header__free_unpacked(h, NULL);
 }
-/* Executes a committed block and takes its transactions out of the pool. */
 /* The round's answers on the stream API go out: one write a stream. */
 static void flush_answers(void *ctx)
 {
@@ -498,6 +497,7 @@ void replica_executed(void *ctx)
     flush_answers(n);
 }
 
+/* Executes a committed block and takes its transactions out of the pool. */
 static int deliver(void *ctx, const pbft_action *a,
                    uint8_t state_root[WITAN_HASH_SIZE],
                    uint8_t receipts_root[WITAN_HASH_SIZE])
