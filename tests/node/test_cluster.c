@@ -778,20 +778,29 @@ static void test_nonce_taken_signed_again(void **state)
              TX_COUNT + 2);
     if (!strstr(text, want) || !strstr(text, ": OK\n"))
         fail_msg("witan attest did not sign again and commit:\n%s", text);
-    /* The attestation is on chain once, with the next nonce. */
+    /* The attestation is on chain once, with the next nonce. The lagging
+     * node reported it committed; node 0 may execute that block a moment
+     * later (it need not be of the block's commit quorum). */
     char shown[700];
     snprintf(shown, sizeof shown, "%s/retried.txt", dir);
     char addr0[64];
     addr_of(0, addr0, sizeof addr0);
-    assert_int_equal(sh("%s/witan query attestations --feed climate/co2/retried "
-                        "--subject mauna-loa --node %s > %s",
-                        bin_dir, addr0, shown),
-                     0);
-    char *q;
-    size_t qs;
-    assert_int_equal(witan_read_file(shown, 8192, &q, &qs), 0);
+    char *q = NULL;
+    for (int k = 0; k < 100 && (!q || !strstr(q, "412.5")); k++) {
+        if (q) {
+            free(q);
+            nt_sleep_ms(100);
+        }
+        assert_int_equal(sh("%s/witan query attestations --feed "
+                            "climate/co2/retried --subject mauna-loa --node "
+                            "%s > %s",
+                            bin_dir, addr0, shown),
+                         0);
+        size_t qs;
+        assert_int_equal(witan_read_file(shown, 8192, &q, &qs), 0);
+    }
     if (!strstr(q, "412.5"))
-        fail_msg("the attestation is not on chain:\n%s", q);
+        fail_msg("the attestation is not on chain after 10 s:\n%s", q);
     free(q);
     free(text);
 }
