@@ -4,9 +4,10 @@
  * stream API, held until the node's height passes the one the client
  * names or its wait runs out. A client that follows the chain then asks
  * once a block instead of polling, and learns of each block as soon as it
- * is executed: the loop answers the held requests right after the
- * execution that moves the height, and wakes for the first deadline among
- * them (node_status_deadline) to answer those whose wait ran out.
+ * is executed: the held requests are answered as soon as the block that
+ * moves the height is executed, before the database's commit of it syncs
+ * (replica_executed), and the loop wakes for the first deadline among them
+ * (node_status_deadline) to answer those whose wait ran out.
  */
 #include <stdio.h>
 #include <string.h>
