@@ -395,7 +395,15 @@ static void on_accept(void *arg)
 {
     struct node_links *s = arg;
     pthread_mutex_lock(&s->mu);
-    if (nng_aio_result(s->accept_aio) != 0 || s->closing) {
+    int rv = nng_aio_result(s->accept_aio);
+    if (rv != 0 || s->closing) {
+        /* A stream accepted as the set closes is closed with it: left
+         * open, its peer would wait on it for ever. */
+        nng_stream *st = rv ? NULL : nng_aio_get_output(s->accept_aio, 0);
+        if (st) {
+            nng_stream_close(st);
+            nng_stream_free(st);
+        }
         /* Accepting goes on after a failure (out of descriptors, say),
          * unless the set closes. */
         if (!s->closing)

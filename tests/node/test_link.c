@@ -3,7 +3,8 @@
  * The links under the validator mesh (node/link.c) on real TCP sockets on
  * 127.0.0.1: frames arrive whole and in order at any size, a stream that
  * breaks the format is closed and counted, a link redials and delivers what
- * was queued while its peer was down, idle streams cannot hold every slot,
+ * was queued while its peer was down, a stream arriving as the receiver
+ * closes is closed with it, idle streams cannot hold every slot,
  * and a receiver that does not read pushes back on the sender instead of
  * losing frames or growing without bound.
  */
@@ -211,6 +212,28 @@ static void test_bad_streams_closed(void **state)
     node_links_close(b);
 }
 
+/* A stream that arrives as the receiver closes is closed with it, never
+ * left open (a sender would then wait on it for ever): each round connects
+ * and closes at once, so that nng's accept finishes while the set closes
+ * in some of them. */
+static void test_close_ends_streams_being_accepted(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        int port = nt_free_port();
+        struct node_links *b = open_set(port, 64, 64);
+        int fd = raw_connect(port);
+        struct timespec t = {0, (round % 4) * 100000L}; /* 0-300 us */
+        nanosleep(&t, NULL);
+        node_links_close(b);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        char c;
+        assert_true(read(fd, &c, 1) <= 0);
+        close(fd);
+    }
+}
+
 /* The receiver goes away: the link says so, frames queue meanwhile (up to
  * the queue's bound), and when a receiver listens again on the port the
  * link redials and delivers them, in order. */
@@ -330,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_sizes),
         cmocka_unit_test(test_bad_streams_closed),
+        cmocka_unit_test(test_close_ends_streams_being_accepted),
         cmocka_unit_test(test_redial_delivers_queued),
         cmocka_unit_test(test_idle_streams_cannot_hold_slots),
         cmocka_unit_test(test_backpressure_loses_nothing),
