@@ -340,6 +340,40 @@ double nt_ed25519_verify_rates(double seconds, unsigned threads,
     return (before + nt_ed25519_verify_rate(seconds / 2)) / 2;
 }
 
+/* LMDB keeps two meta pages and takes the one with the higher
+ * transaction id; zeroing the newer one's id (offset 16 + 128 in its page:
+ * the page header, then magic, version, address, map size, two 48-byte
+ * trees and the last page) leaves the commit before it. The lock file
+ * goes too: no process has it open, and LMDB makes it again. */
+uint64_t nt_undo_last_commit(const char *home)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/data.mdb", home);
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return 0;
+    uint8_t page[4096];
+    uint32_t magic = 0, psize = 0;
+    uint64_t txnid[2] = {0, 0};
+    bool ok = pread(fd, page, sizeof page, 0) == (ssize_t)sizeof page;
+    if (ok) {
+        memcpy(&magic, page + 16, 4);
+        memcpy(&psize, page + 40, 4); /* the free tree's md_pad: page size */
+        ok = magic == 0xBEEFC0DE && psize >= 4096;
+    }
+    for (int m = 0; ok && m < 2; m++)
+        ok = pread(fd, &txnid[m], 8, (off_t)m * psize + 144) == 8;
+    int newer = txnid[1] > txnid[0];
+    ok = ok && txnid[newer] == txnid[!newer] + 1;
+    uint64_t zero = 0;
+    ok = ok && pwrite(fd, &zero, 8, (off_t)newer * psize + 144) == 8 &&
+         fsync(fd) == 0;
+    close(fd);
+    snprintf(path, sizeof path, "%s/data/lock.mdb", home);
+    unlink(path);
+    return ok ? txnid[newer] : 0;
+}
+
 int nt_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -85,6 +85,13 @@ int nt_http(int port, const char *method, const char *path, const char *type,
 int nt_run(char *out, size_t out_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* What a power loss can do to the database of the stopped node at `home`
+ * under MDB_NOMETASYNC: its last commit's meta page never reached the
+ * disk, so LMDB opens the commit before it. Returns the transaction id
+ * undone; 0 when the file is not as expected (two meta pages one commit
+ * apart). */
+uint64_t nt_undo_last_commit(const char *home);
+
 /* A port the kernel says is free now (bound to port 0 on 127.0.0.1, then
  * released), so that tests running at the same time do not collide. */
 int nt_free_port(void);

@@ -15,7 +15,8 @@
  * - with more than f validators down nothing commits; when they return the
  *   chain resumes;
  * - all four killed together and restarted: nothing reported committed is
- *   lost and the chain goes on;
+ *   lost and the chain goes on; likewise when each database also lost its
+ *   last commit, as a power loss may do;
  * - SIGTERM with 300 nonce-gapped transactions in every pool: each node
  *   stops within a bound and the chain comes back;
  * - a transaction pooled on a validator that was away while another took
@@ -34,6 +35,7 @@
 #include <cmocka.h>
 
 #include <libgen.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <fcntl.h>
@@ -805,6 +807,134 @@ static void test_nonce_taken_signed_again(void **state)
     free(text);
 }
 
+/* The common height of the four once every pool is empty and the height
+ * has not moved for a second (the blocks that certify results came). */
+static uint64_t wait_still(void)
+{
+    uint64_t top = 0;
+    for (int still = 0, round = 0; still < 10; round++) {
+        assert_true(round < 600);
+        nt_sleep_ms(100);
+        uint64_t h0 = 0;
+        bool same = true;
+        for (int i = 0; i < NODES && same; i++) {
+            uint64_t h;
+            uint32_t pool;
+            same = status_of(i, &h, &pool) && pool == 0 && (!h0 || h == h0);
+            h0 = h;
+        }
+        still = same && h0 == top ? still + 1 : 0;
+        top = same ? h0 : 0;
+    }
+    return top;
+}
+
+/* A power loss on every validator at once, each database losing its last
+ * commit (nt_undo_last_commit; the answers to clients went out before it
+ * synced): booted one commit behind, the four deliver that block again
+ * from their consensus records and one another's Commits, to the same
+ * blocks, every transaction reported committed is at the height reported,
+ * and the chain goes on. */
+static void test_power_loss_on_every_validator(void **state)
+{
+    (void)state;
+    enum { MORE = 20, HEIGHTS = 1024 };
+    static ProtobufCBinaryData more[MORE];
+    static uint8_t more_hashes[MORE][32];
+    static uint8_t block[HEIGHTS][32];
+    char path[700];
+    snprintf(path, sizeof path, "%s/operator.key", dir);
+    char addr[64];
+    addr_of(1, addr, sizeof addr);
+    /* The operator's next nonce: the tests before took some past TX_COUNT. */
+    wcrypto_keypair kp;
+    uint8_t sender[WITAN_ADDRESS_SIZE];
+    uint64_t nonce;
+    assert_int_equal(wcrypto_keyfile_read(path, &kp), 0);
+    wcrypto_address(&kp.pub, sender);
+    assert_int_equal(cli_next_nonce(addr, sender, &nonce), 0);
+    assert_int_equal(nt_sign_attestations(path, "cluster-test", nonce, MORE,
+                                          more, more_hashes),
+                     0);
+    uint64_t at[MORE];
+    for (int i = 0; i < MORE / 2; i++) {
+        assert_true(nt_submit(addr, &more[i], 1, 1));
+        at[i] = 0;
+        for (int t = 0; t < 1000 && nt_tx_state(addr, more_hashes[i], &at[i]) !=
+                                        WITAN__TX_STATE__TX_STATE_COMMITTED;
+             t++)
+            nt_sleep_ms(10);
+        assert_true(at[i] > 0);
+    }
+    uint64_t top = wait_still();
+    assert_true(top > 0 && top < HEIGHTS);
+    uint8_t root[32];
+    for (uint64_t k = 1; k <= top; k++)
+        assert_true(block_of(0, k, block[k], root));
+    for (int i = 0; i < NODES; i++)
+        kill_node(i);
+    for (int i = 0; i < NODES; i++) {
+        char home[700];
+        snprintf(home, sizeof home, "%s/node%d", dir, i);
+        assert_true(nt_undo_last_commit(home) > 0);
+    }
+    start_all();
+    uint64_t h = 0;
+    for (int t = 0; t < 600; t++) {
+        bool all = true;
+        for (int i = 0; i < NODES && all; i++)
+            all = status_of(i, &h, NULL) && h >= top;
+        if (all)
+            break;
+        nt_sleep_ms(50);
+    }
+    for (int i = 0; i < NODES; i++) {
+        assert_true(status_of(i, &h, NULL));
+        assert_true(h >= top);
+    }
+    /* Each booted one block behind (its log's last start line says so),
+     * unless that last commit was a checkpoint's proof (K = 5). */
+    for (int i = 0; i < NODES && top % 5 != 0; i++) {
+        char log[720], *text, *p, *last = NULL;
+        size_t size;
+        snprintf(log, sizeof log, "%s/node%d/log", dir, i);
+        assert_int_equal(witan_read_file(log, 1 << 24, &text, &size), 0);
+        for (p = text; (p = strstr(p, "chain cluster-test at height ")); p++)
+            last = p;
+        assert_non_null(last);
+        assert_int_equal(strtoull(last + 29, NULL, 10), top - 1);
+        free(text);
+    }
+    print_message("power loss at height %llu: %s\n", (unsigned long long)top,
+                  top % 5 ? "each validator booted one block behind"
+                          : "the last commits may have been a checkpoint's");
+    assert_same_chain(all_live, top);
+    for (uint64_t k = 1; k <= top; k++) {
+        uint8_t again[32];
+        assert_true(block_of(2, k, again, root));
+        assert_memory_equal(again, block[k], 32);
+    }
+    for (int i = 0; i < MORE / 2; i++)
+        for (int n = 0; n < NODES; n++) {
+            char a[64];
+            uint64_t height = 0;
+            addr_of(n, a, sizeof a);
+            assert_int_equal(nt_tx_state(a, more_hashes[i], &height),
+                             WITAN__TX_STATE__TX_STATE_COMMITTED);
+            assert_int_equal(height, at[i]);
+        }
+    /* The chain goes on. */
+    addr_of(3, addr, sizeof addr);
+    assert_true(nt_submit(addr, &more[MORE / 2], MORE / 2, BATCH));
+    uint64_t last = wait_still();
+    assert_true(last > top);
+    for (int i = 0; i < NODES; i++)
+        assert_true(committed_at(i, more_hashes[MORE - 1]));
+    assert_same_chain(all_live, last);
+    for (int i = 0; i < MORE; i++)
+        free(more[i].data);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -827,6 +957,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stop_bounded_with_gapped_pool),
         cmocka_unit_test(test_displaced_transaction_dropped),
         cmocka_unit_test(test_nonce_taken_signed_again),
+        cmocka_unit_test(test_power_loss_on_every_validator),
     };
     int rc = cmocka_run_group_tests_name("cluster", tests, setup, teardown);
     if (rc == 0)

@@ -899,39 +899,7 @@ static void test_status_waits(void **state)
     free(env.data);
 }
 
-/* What a power loss can do to a database under MDB_NOMETASYNC: the last
- * commit's meta page never reaches the disk. LMDB keeps two meta pages and
- * takes the one with the higher transaction id; zeroing the newer one's id
- * (offset 16 + 128 in its page: the page header, then magic, version,
- * address, map size, two 48-byte trees and the last page) leaves the
- * commit before it. Returns the id undone. */
-static uint64_t undo_last_commit(const char *home)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/data/data.mdb", home);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    uint8_t page[4096];
-    assert_int_equal(pread(fd, page, sizeof page, 0), (ssize_t)sizeof page);
-    uint32_t magic, psize;
-    memcpy(&magic, page + 16, 4);
-    memcpy(&psize, page + 40, 4); /* the free tree's md_pad: the page size */
-    assert_int_equal(magic, 0xBEEFC0DE);
-    uint64_t txnid[2];
-    for (int m = 0; m < 2; m++)
-        assert_int_equal(pread(fd, &txnid[m], 8, (off_t)m * psize + 144), 8);
-    int newer = txnid[1] > txnid[0];
-    assert_true(txnid[newer] == txnid[!newer] + 1);
-    uint64_t zero = 0;
-    assert_int_equal(pwrite(fd, &zero, 8, (off_t)newer * psize + 144), 8);
-    assert_int_equal(fsync(fd), 0);
-    close(fd);
-    snprintf(path, sizeof path, "%s/data/lock.mdb", home);
-    unlink(path); /* no process has it open: LMDB makes it again */
-    return txnid[newer];
-}
-
-/* A power loss undoes the database's last commit (above): the node, booted
+/* A power loss undoes the database's last commit (nt_undo_last_commit): the node, booted
  * one commit behind, delivers again from its consensus records what it had
  * committed, to the same blocks, and every transaction reported committed
  * is there at the height reported. */
@@ -974,7 +942,7 @@ static void test_power_loss_undoes_last_commit(void **state)
     kill(node, SIGKILL);
     waitpid(node, NULL, 0);
     live_node = 0;
-    assert_true(undo_last_commit(home) > 0);
+    assert_true(nt_undo_last_commit(home) > 0);
 
     node = start_node(home);
     wait_ready(addr);
