@@ -340,6 +340,20 @@ double nt_ed25519_verify_rates(double seconds, unsigned threads,
     return (before + nt_ed25519_verify_rate(seconds / 2)) / 2;
 }
 
+uint64_t nt_submit_committed(const char *addr, ProtobufCBinaryData *env,
+                             const uint8_t hash[32], int ms)
+{
+    if (!nt_submit(addr, env, 1, 1))
+        return 0;
+    uint64_t at = 0;
+    for (int t = 0; t < ms / 10; t++) {
+        if (nt_tx_state(addr, hash, &at) == WITAN__TX_STATE__TX_STATE_COMMITTED)
+            return at;
+        nt_sleep_ms(10);
+    }
+    return 0;
+}
+
 /* LMDB keeps two meta pages and takes the one with the higher
  * transaction id; zeroing the newer one's id (offset 16 + 128 in its page:
  * the page header, then magic, version, address, map size, two 48-byte

@@ -85,6 +85,11 @@ int nt_http(int port, const char *method, const char *path, const char *type,
 int nt_run(char *out, size_t out_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Submits one envelope to `addr` and waits up to `ms` milliseconds for it
+ * to commit: the height it committed at, 0 when it did not. */
+uint64_t nt_submit_committed(const char *addr, ProtobufCBinaryData *env,
+                             const uint8_t hash[32], int ms);
+
 /* What a power loss can do to the database of the stopped node at `home`
  * under MDB_NOMETASYNC: its last commit's meta page never reached the
  * disk, so LMDB opens the commit before it. Returns the transaction id

@@ -858,12 +858,7 @@ static void test_power_loss_on_every_validator(void **state)
                      0);
     uint64_t at[MORE];
     for (int i = 0; i < MORE / 2; i++) {
-        assert_true(nt_submit(addr, &more[i], 1, 1));
-        at[i] = 0;
-        for (int t = 0; t < 1000 && nt_tx_state(addr, more_hashes[i], &at[i]) !=
-                                        WITAN__TX_STATE__TX_STATE_COMMITTED;
-             t++)
-            nt_sleep_ms(10);
+        at[i] = nt_submit_committed(addr, &more[i], more_hashes[i], 10000);
         assert_true(at[i] > 0);
     }
     uint64_t top = wait_still();
@@ -893,8 +888,11 @@ static void test_power_loss_on_every_validator(void **state)
         assert_true(h >= top);
     }
     /* Each booted one block behind (its log's last start line says so),
-     * unless that last commit was a checkpoint's proof (K = 5). */
-    for (int i = 0; i < NODES && top % 5 != 0; i++) {
+     * unless its last commit was not a block's: the proof of a stable
+     * checkpoint (K = 5) may be committed after the blocks that follow
+     * it. */
+    int behind = 0;
+    for (int i = 0; i < NODES; i++) {
         char log[720], *text, *p, *last = NULL;
         size_t size;
         snprintf(log, sizeof log, "%s/node%d/log", dir, i);
@@ -902,12 +900,14 @@ static void test_power_loss_on_every_validator(void **state)
         for (p = text; (p = strstr(p, "chain cluster-test at height ")); p++)
             last = p;
         assert_non_null(last);
-        assert_int_equal(strtoull(last + 29, NULL, 10), top - 1);
+        uint64_t booted = strtoull(last + 29, NULL, 10);
+        assert_true(booted == top - 1 || booted == top);
+        behind += booted == top - 1;
         free(text);
     }
-    print_message("power loss at height %llu: %s\n", (unsigned long long)top,
-                  top % 5 ? "each validator booted one block behind"
-                          : "the last commits may have been a checkpoint's");
+    print_message("power loss at height %llu: %d of %d validators booted "
+                  "one block behind\n",
+                  (unsigned long long)top, behind, NODES);
     assert_same_chain(all_live, top);
     for (uint64_t k = 1; k <= top; k++) {
         uint8_t again[32];

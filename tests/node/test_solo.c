@@ -920,12 +920,7 @@ static void test_power_loss_undoes_last_commit(void **state)
     wait_ready(addr);
     uint64_t at[TXS];
     for (int i = 0; i < TXS; i++) {
-        assert_true(nt_submit(addr, &env[i], 1, 1));
-        at[i] = 0;
-        for (int t = 0; t < 500 && nt_tx_state(addr, hash[i], &at[i]) !=
-                                       WITAN__TX_STATE__TX_STATE_COMMITTED;
-             t++)
-            nt_sleep_ms(10);
+        at[i] = nt_submit_committed(addr, &env[i], hash[i], 5000);
         assert_true(at[i] > 0);
     }
     /* Until the chain is still: the last block certifies the results. */
