@@ -182,6 +182,7 @@ struct replica; /* node/replica.c: consensus with other validators */
 struct node_metrics {
     uint64_t commits;
     uint64_t tx_admitted;
+    uint64_t status_deferred; /* held status answers put off: stream full */
     uint64_t tx_refused[NODE_REFUSAL_CODE_MAX]; /* by -code */
     /* The counts at the last summary line, and its time. */
     uint64_t tx_refused_logged[NODE_REFUSAL_CODE_MAX];

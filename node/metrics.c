@@ -278,6 +278,10 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
                            (unsigned)(sums[k] % 1000000), phases[k],
                            m->phase_count);
 
+    one(b, "witan_status_answers_deferred_total", "counter",
+        "Answers to held status requests put off because the client's "
+        "stream had no room (tried again within 100 ms).",
+        m->status_answers_deferred);
     one(b, "witan_http_connections_open", "gauge", "HTTP connections open.",
         m->http_connections_open);
     head(b, "witan_http_connections_closed_total", "counter",

@@ -165,6 +165,7 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.phase_proposal_commit_us = n->metrics.phase_proposal_commit_us;
     a->response.phase_commit_durable_us = n->metrics.phase_commit_durable_us;
     a->response.phase_count = n->metrics.phase_count;
+    a->response.status_answers_deferred = n->metrics.status_deferred;
     size_t drop_count = replica_figures(
         n, &a->response.view, &a->response.view_changes, a->reasons,
         a->counts, REPLICA_DROP_REASON_MAX);

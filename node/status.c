@@ -149,6 +149,7 @@ void node_status_wake(struct node *n)
          * NODE_STATUS_RETRY_MS: not at once, or a client that reads
          * nothing would keep the loop from sleeping. */
         if (node_stream_answer(n, &a.resp) == WITAN_EFULL) {
+            n->metrics.status_deferred++;
             n->status_waits[kept] = *w;
             n->status_waits[kept++].deadline_ms = now + NODE_STATUS_RETRY_MS;
         }

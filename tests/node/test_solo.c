@@ -959,6 +959,137 @@ static void test_power_loss_undoes_last_commit(void **state)
     stop_cleanly(node);
 }
 
+/* The node's metrics answer on the REQ/REP socket at `addr`. */
+static Witan__Response *metrics_of(const char *addr)
+{
+    nng_socket sock;
+    assert_int_equal(nng_req0_open(&sock), 0);
+    assert_int_equal(nng_dial(sock, addr, NULL, 0), 0);
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__MetricsRequest mq = WITAN__METRICS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_METRICS;
+    req.metrics = &mq;
+    Witan__Response *r = nt_rpc(sock, &req);
+    nng_close(sock);
+    assert_non_null(r);
+    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_METRICS);
+    return r;
+}
+
+/* Held status requests whose block comes while their client reads
+ * nothing: the stream's queue of answers is full, so each answer is put
+ * off (the metric counts it) and tried again; once the client reads, every
+ * answer arrives, each once, the held ones with the block's height. */
+static void test_held_answers_wait_for_room(void **state)
+{
+    (void)state;
+    /* BIG attestations make a block of about 60 KB; FLOOD requests for it
+     * ask for about 180 MB of answers, past the kernel's buffers of a
+     * connection and the node's queue for one stream. */
+    enum { HELD = 200, BIG = 200, FLOOD = 3000 };
+    char home[600], addr[64];
+    init_stream_home(home, sizeof home, addr, "room", port + 13, port + 14,
+                     "");
+    static ProtobufCBinaryData env[BIG + 1];
+    static uint8_t hash[BIG + 1][32];
+    char key[700];
+    snprintf(key, sizeof key, "%s/operator.key", home);
+    assert_int_equal(nt_sign_attestations(key, "room-test", 1, BIG + 1, env,
+                                          hash),
+                     0);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    assert_true(nt_submit(addr, env, BIG, BIG));
+    uint64_t big = 0;
+    for (int t = 0; t < 1000 && nt_tx_state(addr, hash[BIG - 1], &big) !=
+                                    WITAN__TX_STATE__TX_STATE_COMMITTED;
+         t++)
+        nt_sleep_ms(10);
+    assert_true(big > 0);
+    uint64_t h0 = 0;
+    for (int still = 0; still < 5; nt_sleep_ms(50)) {
+        uint64_t h;
+        assert_true(nt_status(addr, &h, NULL));
+        still = h == h0 ? still + 1 : 0;
+        h0 = h;
+    }
+    /* A client that keeps at most 64 answers unread: past them its link
+     * stops reading, and the kernel's buffers, then the node's queue,
+     * fill. */
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port + 14);
+    struct node_links *k = nt_links_to(url, 8 + NODE_FRAME_SIZE_MAX, 64);
+    Witan__Request held = WITAN__REQUEST__INIT;
+    Witan__StatusRequest st = WITAN__STATUS_REQUEST__INIT;
+    st.after_height = h0;
+    st.wait_ms = 30000;
+    held.kind_case = WITAN__REQUEST__KIND_STATUS;
+    held.status = &st;
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__BlockRequest b = WITAN__BLOCK_REQUEST__INIT;
+    b.height = big;
+    req.kind_case = WITAN__REQUEST__KIND_BLOCK;
+    req.block = &b;
+    /* The held ones first; 64 queued at most, so in flushed runs. */
+    bool paused = false;
+    for (uint64_t i = 0, tries = 0; i < HELD + FLOOD; tries++) {
+        assert_true(tries < 100000);
+        if (i == HELD && !paused) {
+            node_links_flush(k);
+            nt_sleep_ms(200); /* held before the flood */
+            paused = true;
+        }
+        if (nt_stream_queue(k, i, i < HELD ? &held : &req) == 0) {
+            i++;
+        } else {
+            node_links_flush(k);
+            nt_sleep_ms(1);
+        }
+    }
+    node_links_flush(k);
+    nt_sleep_ms(1000); /* the node answers until its queue is full */
+    Witan__Response *m = metrics_of(addr);
+    uint64_t deferred0 = m->metrics->status_answers_deferred;
+    witan__response__free_unpacked(m, NULL);
+    /* The block: the held answers come due, find no room, and wait. */
+    uint64_t tx_height = nt_submit_committed(addr, &env[BIG], hash[BIG], 5000);
+    assert_int_equal(tx_height, h0 + 1);
+    nt_sleep_ms(300); /* a few retries */
+    m = metrics_of(addr);
+    uint64_t deferred = m->metrics->status_answers_deferred - deferred0;
+    witan__response__free_unpacked(m, NULL);
+    print_message("held answers: %llu put off while the client read "
+                  "nothing\n",
+                  (unsigned long long)deferred);
+    assert_true(deferred >= HELD);
+    /* The client reads: every answer, each once. */
+    uint64_t total = HELD + FLOOD, got = 0;
+    uint8_t *seen = calloc(total, 1);
+    assert_non_null(seen);
+    while (got < total) {
+        uint64_t id;
+        Witan__Response *r = nt_stream_answer(k, 10000, &id);
+        assert_non_null(r);
+        assert_true(id < total);
+        assert_int_equal(seen[id], 0);
+        seen[id] = 1;
+        got++;
+        assert_null(r->error);
+        if (id < HELD) {
+            assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_STATUS);
+            assert_true(r->status->height >= tx_height);
+        } else {
+            assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_BLOCK);
+        }
+        witan__response__free_unpacked(r, NULL);
+    }
+    free(seen);
+    node_links_close(k);
+    for (int i = 0; i <= BIG; i++)
+        free(env[i].data);
+    stop_cleanly(node);
+}
+
 /* A client of the REQ/REP API that pipelines requests and reads none of
  * the answers, speaking nng's TCP wire format by hand (as a peer not bound
  * to one request at a time may): an 8-byte greeting naming REQ, then each
@@ -1180,6 +1311,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rotated_key_signs_with_account),
         cmocka_unit_test(test_stream_api),
         cmocka_unit_test(test_status_waits),
+        cmocka_unit_test(test_held_answers_wait_for_room),
         cmocka_unit_test(test_power_loss_undoes_last_commit),
         cmocka_unit_test(test_req_flood_not_read),
         cmocka_unit_test(test_records_from_old_database),
