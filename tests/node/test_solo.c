@@ -12,6 +12,9 @@
  *   order under their ids; a flooding client that reads nothing does not
  *   hold up another;
  * - nor does one on the REQ/REP socket, speaking nng's wire format by hand;
+ * - held status requests are answered as their block executes, and when
+ *   their client reads nothing they wait for room and lose nothing;
+ * - a power loss that undoes the database's last commit loses no block;
  * - a database from before the consensus-record log: its records become
  *   the log's.
  */
