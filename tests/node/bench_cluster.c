@@ -380,20 +380,11 @@ static bool phases_of(struct phases *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < nodes; i++) {
-        nng_socket sock;
-        if (!dial(i, &sock))
+        char addr[64];
+        addr_of(i, addr, sizeof addr);
+        Witan__Response *r = nt_metrics(addr);
+        if (!r)
             return false;
-        Witan__MetricsRequest mq = WITAN__METRICS_REQUEST__INIT;
-        Witan__Request req = WITAN__REQUEST__INIT;
-        req.kind_case = WITAN__REQUEST__KIND_METRICS;
-        req.metrics = &mq;
-        Witan__Response *r = nt_rpc(sock, &req);
-        nng_close(sock);
-        if (!r || r->kind_case != WITAN__RESPONSE__KIND_METRICS) {
-            if (r)
-                witan__response__free_unpacked(r, NULL);
-            return false;
-        }
         out->admit_proposal_us += r->metrics->phase_admit_proposal_us;
         out->proposal_commit_us += r->metrics->phase_proposal_commit_us;
         out->commit_durable_us += r->metrics->phase_commit_durable_us;

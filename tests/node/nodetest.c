@@ -76,6 +76,20 @@ static Witan__Response *call(const char *addr, Witan__Request *req)
     return r;
 }
 
+Witan__Response *nt_metrics(const char *addr)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__MetricsRequest mq = WITAN__METRICS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_METRICS;
+    req.metrics = &mq;
+    Witan__Response *r = call(addr, &req);
+    if (r && r->kind_case != WITAN__RESPONSE__KIND_METRICS) {
+        witan__response__free_unpacked(r, NULL);
+        r = NULL;
+    }
+    return r;
+}
+
 bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
 {
     Witan__Request req = WITAN__REQUEST__INIT;

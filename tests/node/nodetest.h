@@ -38,6 +38,10 @@ int nt_sign_attestations(const char *key_path, const char *chain,
 ProtobufCBinaryData *nt_signed_load(const char *key_path, const char *chain,
                                     size_t count);
 
+/* The metrics answer of the node at `addr` (r->metrics set); NULL when
+ * it does not answer with one. The caller frees it. */
+Witan__Response *nt_metrics(const char *addr);
+
 /* Height and pool size of the node at `addr`; false when it does not
  * answer. */
 bool nt_status(const char *addr, uint64_t *height, uint32_t *pool);

@@ -962,23 +962,6 @@ static void test_power_loss_undoes_last_commit(void **state)
     stop_cleanly(node);
 }
 
-/* The node's metrics answer on the REQ/REP socket at `addr`. */
-static Witan__Response *metrics_of(const char *addr)
-{
-    nng_socket sock;
-    assert_int_equal(nng_req0_open(&sock), 0);
-    assert_int_equal(nng_dial(sock, addr, NULL, 0), 0);
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__MetricsRequest mq = WITAN__METRICS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_METRICS;
-    req.metrics = &mq;
-    Witan__Response *r = nt_rpc(sock, &req);
-    nng_close(sock);
-    assert_non_null(r);
-    assert_int_equal(r->kind_case, WITAN__RESPONSE__KIND_METRICS);
-    return r;
-}
-
 /* Held status requests whose block comes while their client reads
  * nothing: the stream's queue of answers is full, so each answer is put
  * off (the metric counts it) and tried again; once the client reads, every
@@ -1051,14 +1034,16 @@ static void test_held_answers_wait_for_room(void **state)
     }
     node_links_flush(k);
     nt_sleep_ms(1000); /* the node answers until its queue is full */
-    Witan__Response *m = metrics_of(addr);
+    Witan__Response *m = nt_metrics(addr);
+    assert_non_null(m);
     uint64_t deferred0 = m->metrics->status_answers_deferred;
     witan__response__free_unpacked(m, NULL);
     /* The block: the held answers come due, find no room, and wait. */
     uint64_t tx_height = nt_submit_committed(addr, &env[BIG], hash[BIG], 5000);
     assert_int_equal(tx_height, h0 + 1);
     nt_sleep_ms(300); /* a few retries */
-    m = metrics_of(addr);
+    m = nt_metrics(addr);
+    assert_non_null(m);
     uint64_t deferred = m->metrics->status_answers_deferred - deferred0;
     witan__response__free_unpacked(m, NULL);
     print_message("held answers: %llu put off while the client read "
