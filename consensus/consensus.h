@@ -14,7 +14,11 @@
  *      durable (fsync) before any later action of the same Ready is carried
  *      out: the core always places the record of a message before its send,
  *      so this is "persist before send", and a crash at any point can never
- *      make the replica contradict what it sent.
+ *      make the replica contradict what it sent. A lazy one (`lazy`) must
+ *      be written, in order with the others, before any later action, and
+ *      be durable once a later PERSIST that is not lazy, or a
+ *      PBFT_ACT_STABLE, has been carried out: the core marks lazy only a
+ *      proposal or a prepare whose loss its boot rule covers (pbft_new).
  *   2. Pointers inside actions stay valid until pbft_advance(); copy what you
  *      keep.
  *   3. Answers (PBFT_EV_EXECUTED, PBFT_EV_VERDICT, PBFT_EV_PROPOSAL,
@@ -61,6 +65,9 @@ enum pbft_test_flag {
     PBFT_TEST_WEAK_COMMIT = 1u << 0,
     /* Forget prepared certificates when building a view change. */
     PBFT_TEST_DROP_PREPARED = 1u << 1,
+    /* Propose and prepare in the view the replica booted in, though a
+     * lazy record of what it sent there may have been lost. */
+    PBFT_TEST_NO_BOOT_MUTE = 1u << 2,
 };
 
 typedef struct pbft_config {
@@ -201,7 +208,8 @@ typedef struct pbft_event {
 #define PBFT_TO_ALL UINT32_MAX
 
 enum pbft_action_type {
-    PBFT_ACT_PERSIST = 1, /* make `data` durable before the next action */
+    PBFT_ACT_PERSIST = 1, /* make `data` durable before the next action
+                             (written now, durable later when `lazy`) */
     PBFT_ACT_SEND,        /* send `data` to peer `to` or to all others */
     PBFT_ACT_DELIVER,     /* execute committed block `height` */
     PBFT_ACT_BUILD,       /* build the transaction list of block `height` */
@@ -228,6 +236,7 @@ typedef struct pbft_action {
     uint32_t count;              /* READ_BLOCKS */
     pbft_bytes data;             /* PERSIST, SEND, DELIVER/VALIDATE (block),
                                     STABLE (proof) */
+    bool lazy;                   /* PERSIST: durable with the next sync */
     uint8_t block_hash[WCRYPTO_HASH_SIZE]; /* DELIVER, VALIDATE */
     const pbft_cert *cert;       /* DELIVER */
     enum pbft_timer timer;       /* SET_TIMER, CANCEL_TIMER */
@@ -278,8 +287,16 @@ typedef struct pbft_evidence {
  * count or interval out of range, a key that is not validators[self]),
  * WITAN_EDECODE when a boot record or proof does not decode, WITAN_ENOMEM.
  * The caller frees *out with pbft_free. The first Ready arms the timers.
+ *
+ * The boot rule: a replica of several that restores any message of its
+ * own sends no new proposal or prepare in the view it boots in (its boot
+ * view; pbft_boot_muted); it still commits what it sees prepared, and
+ * votes normally from the next view on. A lazy record it sent may have
+ * been lost by a power loss, and without the rule it could contradict it.
  */
 int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out);
+/* Whether the boot rule holds the replica silent in its view now. */
+bool pbft_boot_muted(const pbft *r);
 /* Frees the replica and wipes its key; NULL is allowed. */
 void pbft_free(pbft *r);
 

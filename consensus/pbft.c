@@ -419,6 +419,16 @@ struct pbft {
                     size_t count, uint8_t root[WITAN_HASH_SIZE]);
     uint32_t flags;
     bool restoring;
+    /* Lazy records (spec/consensus.md, "Records"). `anchored`: since the
+     * last stable checkpoint this replica synced a record of its own of
+     * view anchor_view, so a proposal or prepare of that view may be
+     * written lazily: a power loss that takes it leaves that record, and
+     * the replica boots in a view at least as high, muted there. */
+    bool anchored;
+    uint64_t anchor_view;
+    bool restored_own; /* a record of its own message was replayed */
+    bool muted;        /* the boot rule holds in mute_view */
+    uint64_t mute_view;
 
     uint64_t view;
     bool vc_active;
@@ -573,16 +583,33 @@ static int emit(pbft *r, const pbft_action *a)
     return 0;
 }
 
+/* How a sent message is kept: not at all (status, retransmissions of
+ * what is kept), synced before the send, or written before it and synced
+ * by the next sync (a proposal or prepare of an anchored view). */
+enum keep { KEEP_NONE, KEEP_SYNCED, KEEP_LAZY };
+
+/* Whether the boot rule forbids a new proposal or prepare now. */
+static bool muted(const pbft *r)
+{
+    return r->muted && r->view == r->mute_view;
+}
+
+/* How this replica's proposal or prepare in its view is kept. */
+static enum keep vote_keep(const pbft *r)
+{
+    return r->anchored && r->anchor_view == r->view ? KEEP_LAZY : KEEP_SYNCED;
+}
+
 /* Hands `data` (malloc'ed, now owned by the scratch list) to a PERSIST
- * (when `persist`) and then a SEND. */
+ * (unless KEEP_NONE) and then a SEND. */
 static int emit_message(pbft *r, uint8_t *data, size_t size, uint32_t to,
-                        bool persist)
+                        enum keep keep)
 {
     int rc = scratch_keep(r, data);
     if (rc != 0)
         return rc;
     pbft_action a = {0};
-    if (persist) {
+    if (keep != KEEP_NONE) {
         /* Records carry a type byte; the message follows it. */
         uint8_t *rec = malloc(size + 1);
         if (rec == NULL)
@@ -594,8 +621,15 @@ static int emit_message(pbft *r, uint8_t *data, size_t size, uint32_t to,
         a.type = PBFT_ACT_PERSIST;
         a.data.data = rec;
         a.data.size = size + 1;
+        a.lazy = keep == KEEP_LAZY;
         if ((rc = emit(r, &a)) != 0)
             return rc;
+        /* Every message kept is of the view it is sent in or (a view
+         * change) of a later one, so a synced one anchors this view. */
+        if (keep == KEEP_SYNCED && !r->restoring) {
+            r->anchored = true;
+            r->anchor_view = r->view;
+        }
     }
     memset(&a, 0, sizeof(a));
     a.type = PBFT_ACT_SEND;
@@ -1379,7 +1413,8 @@ static int send_vote(pbft *r, struct slot *s, bool commit)
         s->commit_sent = true;
     else
         s->prepare_sent = true;
-    return emit_message(r, out, size, PBFT_TO_ALL, true);
+    return emit_message(r, out, size, PBFT_TO_ALL,
+                        commit ? KEEP_SYNCED : vote_keep(r));
 }
 
 static uint32_t count_matching(const struct vote *votes, uint32_t n,
@@ -1601,7 +1636,7 @@ static bool results_owed(const pbft *r, uint64_t h)
 static int maybe_propose(pbft *r)
 {
     if (r->vc_active || r->halted || r->building || !is_validator(r) ||
-        primary_of(r, r->view) != r->set.self)
+        primary_of(r, r->view) != r->set.self || muted(r))
         return 0;
     uint64_t h = (r->proposed > r->delivered ? r->proposed : r->delivered) + 1;
     if (h <= r->low || h > r->low + r->W ||
@@ -1645,7 +1680,8 @@ static int pump(pbft *r)
             if (s->vote_view != r->view)
                 continue;
             if (!r->vc_active && s->has_pp && !s->prepare_sent &&
-                !s->refused && s->verdict == 1 && is_validator(r) &&
+                !s->checked && !s->refused && s->verdict == 1 &&
+                is_validator(r) &&
                 !(r->change_pending && h >= r->change_from) &&
                 set_known(r, h)) {
                 int k = check_links(r, s);
@@ -1653,14 +1689,20 @@ static int pump(pbft *r)
                     s->refused = true;
                     r->stats.bad_proposals++;
                 } else if (k > 0) {
-                    if ((rc = send_vote(r, s, false)) != 0)
+                    s->checked = true;
+                    if (!muted(r) && (rc = send_vote(r, s, false)) != 0)
                         return rc;
                 }
             }
-            if (!r->vc_active && s->has_pp && s->prepare_sent && !s->prepared &&
-                count_matching(s->prepares, r->set.n, s->digest) >= r->set.q &&
-                memcmp(s->prepares[r->set.self].hash, s->digest,
-                       WITAN_HASH_SIZE) == 0) {
+            /* A muted replica counts a quorum of the others' votes: a
+             * prepare of its own that a power loss took is one of them at
+             * most, and it never sends another in this view. */
+            bool own_ok = s->prepare_sent
+                              ? memcmp(s->prepares[r->set.self].hash,
+                                       s->digest, WITAN_HASH_SIZE) == 0
+                              : s->checked && muted(r);
+            if (!r->vc_active && s->has_pp && own_ok && !s->prepared &&
+                count_matching(s->prepares, r->set.n, s->digest) >= r->set.q) {
                 if ((rc = become_prepared(r, s)) != 0)
                     return rc;
                 if ((rc = send_vote(r, s, true)) != 0)
@@ -1850,7 +1892,7 @@ static int on_proposal(pbft *r, const pbft_event *ev)
     r->proposed = h;
     if (ev->u.proposal.tx_count > 0)
         r->last_nonempty = h;
-    return emit_message(r, raw, raw_size, PBFT_TO_ALL, true);
+    return emit_message(r, raw, raw_size, PBFT_TO_ALL, vote_keep(r));
 }
 
 /* --- checkpoints ------------------------------------------------------------------ */
@@ -1947,6 +1989,10 @@ static int make_stable(pbft *r, uint64_t height,
     int rc = encode_proof(r, r->stable_proof, r->stable_proof_count, &a.data);
     if (rc == 0)
         rc = emit(r, &a);
+    /* The node may now drop records at or below `height`, this view's
+     * anchor among them, and skips them at boot: the next proposal or
+     * prepare is synced, and anchors the view again. */
+    r->anchored = false;
     if (rc != 0)
         return rc;
     struct result *x = result_at(r, height);
@@ -2049,7 +2095,7 @@ static int request_state(pbft *r, uint32_t peer)
     if (rc != 0)
         return rc;
     r->st_pending = true;
-    return emit_message(r, out, size, peer, false);
+    return emit_message(r, out, size, peer, KEEP_NONE);
 }
 
 static int on_executed(pbft *r, const pbft_event *ev)
@@ -2107,7 +2153,7 @@ static int on_executed(pbft *r, const pbft_event *ev)
         free(out);
         return rc;
     }
-    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_NONE)) != 0)
         return rc;
     if (h <= r->low || vs != &r->set)
         return 0;
@@ -2364,7 +2410,7 @@ static int suspect(pbft *r, uint64_t view)
         return rc;
     }
     r->stats.suspicions++;
-    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_NONE)) != 0)
         return rc;
     return follow_suspicion(r);
 }
@@ -2428,7 +2474,7 @@ static int start_view_change(pbft *r, uint64_t nv)
         free(out);
         return rc;
     }
-    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, true)) != 0)
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_SYNCED)) != 0)
         return rc;
     /* The timer for the next view waits for a quorum of view changes for
      * this one (Castro and Liskov's first liveness rule): a replica that
@@ -2623,7 +2669,7 @@ static int try_new_view(pbft *r)
                 r->view_nv_view = r->view;
         }
         if (rc == 0)
-            rc = emit_message(r, out, size, PBFT_TO_ALL, true);
+            rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_SYNCED);
         if (rc == 0)
             rc = apply_new_view(r, r->view, vcs, count);
     }
@@ -2735,7 +2781,7 @@ static int send_state_response(pbft *r, Witan__StateResponse *resp,
     uint8_t *out;
     size_t size;
     int rc = sign_cm(r, &cm, &out, &size);
-    return rc ? rc : emit_message(r, out, size, to, false);
+    return rc ? rc : emit_message(r, out, size, to, KEEP_NONE);
 }
 
 /* A StateResponse with no block, carrying the proof of this replica's
@@ -2982,7 +3028,7 @@ static int resend(pbft *r, const buf *b)
     if (copy == NULL)
         return WITAN_ENOMEM;
     memcpy(copy, b->data, b->size);
-    return emit_message(r, copy, b->size, PBFT_TO_ALL, false);
+    return emit_message(r, copy, b->size, PBFT_TO_ALL, KEEP_NONE);
 }
 
 static int on_retransmit(pbft *r)
@@ -3001,7 +3047,7 @@ static int on_retransmit(pbft *r)
     size_t size;
     if ((rc = sign_simple(r, &m, &out, &size)) != 0)
         return rc;
-    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, false)) != 0)
+    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_NONE)) != 0)
         return rc;
     if (r->own_ck.data != NULL && (rc = resend(r, &r->own_ck)) != 0)
         return rc;
@@ -3046,7 +3092,7 @@ static int on_status(pbft *r, uint32_t sender, const Witan__Status *st)
         if (copy == NULL)
             return WITAN_ENOMEM;
         memcpy(copy, r->view_nv.data, r->view_nv.size);
-        int rc = emit_message(r, copy, r->view_nv.size, sender, false);
+        int rc = emit_message(r, copy, r->view_nv.size, sender, KEEP_NONE);
         if (rc != 0)
             return rc;
     }
@@ -3575,6 +3621,7 @@ static int restore_record(pbft *r, const uint8_t *rec, size_t size)
             witan__consensus_message__free_unpacked(cm, NULL);
         return restore_old_record(r, rec + 1, size - 1);
     }
+    r->restored_own = true;
     int rc = 0;
     const uint8_t *raw = rec + 1;
     size_t raw_size = size - 1;
@@ -3792,6 +3839,11 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         pbft_free(r);
         return rc;
     }
+    /* The boot rule (spec/consensus.md, "Records"). A lone validator has
+     * no one to contradict. */
+    r->muted = r->restored_own && r->set.n > 1 &&
+               !(r->flags & PBFT_TEST_NO_BOOT_MUTE);
+    r->mute_view = r->view;
     /* Actions from the replay (a new view's VALIDATEs) stay; sends were
      * suppressed and are retransmitted by the timer. */
     if ((rc = emit_timer(r, PBFT_TIMER_RETRANSMIT, r->retransmit_ms)) != 0 ||
@@ -3857,6 +3909,11 @@ void pbft_get_stats(const pbft *r, pbft_stats *out)
 uint64_t pbft_view(const pbft *r)
 {
     return r->view;
+}
+
+bool pbft_boot_muted(const pbft *r)
+{
+    return muted(r);
 }
 
 bool pbft_in_view_change(const pbft *r)

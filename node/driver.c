@@ -124,19 +124,19 @@ static int push_pending(struct node_driver *d, const struct pending *p)
 /* --- persistence ------------------------------------------------------------ */
 
 /* Writes every PERSIST record of the Ready, in order, with one write and
- * one sync: the group commit. */
+ * one sync (none when all are lazy): the group commit. */
 static int persist_all(struct node_driver *d, const pbft_actions *rd)
 {
     if (!d->log)
         return WITAN_OK;
     uint64_t t = now_ns();
     size_t written;
-    int err = node_records_append(d->log, rd->actions, rd->count, &written);
+    bool synced;
+    int err = node_records_append(d->log, rd->actions, rd->count, &written,
+                                  &synced);
     d->stats.persist_ns += now_ns() - t;
-    if (!err && written) {
-        d->stats.persist_count += written;
-        d->stats.persist_commits++;
-    }
+    d->stats.persist_count += written;
+    d->stats.persist_commits += synced;
     return err;
 }
 
@@ -171,6 +171,10 @@ static int stable(struct node_driver *d, const pbft_action *a)
      * still be undone by a power loss (store_open). */
     if (!err)
         err = store_sync(d->store);
+    /* Lazy records, too, are durable before the records that anchor them
+     * may go (consensus.h, the caller's contract). */
+    if (!err)
+        err = node_records_sync(d->log);
     return err ? err : node_records_prune(d->log, a->height);
 }
 
@@ -386,6 +390,11 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
                cfg->self, cfg->validator_count, record_count,
                store ? "" : " (records are not persisted)");
+    if (pbft_boot_muted(d->core))
+        WITAN_INFO("node", "booted in view %llu: proposes and prepares "
+                           "nothing new in it, commits with the others until "
+                           "the next view (spec/consensus.md, the boot rule)",
+                   (unsigned long long)pbft_view(d->core));
     *out = d;
     return WITAN_OK;
 }
@@ -412,8 +421,8 @@ static int deliver(struct node_driver *d, const pbft_action *a)
     return err ? err : push_pending(d, &p);
 }
 
-/* Carries out one Ready: its records first, all in one synced append,
- * then the other actions in order. */
+/* Carries out one Ready: its records first, all in one append (synced
+ * unless every one is lazy), then the other actions in order. */
 /* Hands what was queued on the links to the kernel: the sends of a Ready
  * leave before work that can take milliseconds (executing a block,
  * judging a proposal), not after it, and answers to clients leave as soon

@@ -82,10 +82,14 @@ int node_records_open(const char *path, const wcrypto_pubkey *owner,
 void node_records_free(pbft_bytes *records, size_t count);
 void node_records_close(struct node_records *rl);
 /* Appends the PERSIST records among `actions`, in order, with one write
- * and one fdatasync; *written gets their count. WITAN_EIO, WITAN_ENOSPACE,
- * WITAN_ENOMEM (logged but ENOMEM). */
+ * and, unless every one is lazy, one fdatasync (*synced); *written gets
+ * their count. WITAN_EIO, WITAN_ENOSPACE, WITAN_ENOMEM (logged but
+ * ENOMEM). */
 int node_records_append(struct node_records *rl, const pbft_action *actions,
-                        size_t action_count, size_t *written);
+                        size_t action_count, size_t *written, bool *synced);
+/* Makes lazy records written since the last sync durable (a stable
+ * checkpoint: the core's anchor for them may go). Errors as append. */
+int node_records_sync(struct node_records *rl);
 /* Once the log has grown enough since it was last rewritten, rewrites it
  * without the records at or below `stable`. Errors as append. */
 int node_records_prune(struct node_records *rl, uint64_t stable);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consensus-record log (spec/node.md, "Consensus records"): what this
- * validator signed, appended and synced before it is sent. One file beside
- * the database, one write and one fdatasync for all the records of a
- * Ready. An LMDB commit costs a sync, a path of pages and its meta page,
- * and three of them would lie on the way of every block. The file is
+ * validator signed, appended before it is sent, and synced then unless the
+ * record is lazy (a proposal or prepare the core's boot rule covers; the
+ * next sync takes it). One file beside the database, one write and at most
+ * one fdatasync for all the records of a Ready. An LMDB commit costs a
+ * sync, a path of pages and its meta page, and three of them would lie on
+ * the way of every block. The file is
  * pruned below the stable checkpoint by writing what is kept to a new file
  * and renaming it over the old one, so that it is whole at every instant
  * but its last frame.
@@ -42,6 +44,7 @@ struct node_records {
     int fd;
     uint64_t size;        /* bytes of whole frames, the header included */
     uint64_t pruned_size; /* the size after the last rewrite */
+    bool unsynced;        /* lazy records written since the last sync */
     wcrypto_pubkey owner;
     uint8_t *buf; /* the frames of one append */
     size_t buf_cap;
@@ -468,13 +471,17 @@ int node_records_open(const char *path, const wcrypto_pubkey *owner,
 }
 
 int node_records_append(struct node_records *rl, const pbft_action *actions,
-                        size_t action_count, size_t *written)
+                        size_t action_count, size_t *written, bool *synced)
 {
     *written = 0;
+    *synced = false;
     size_t size = 0;
+    bool sync = false;
     for (size_t i = 0; i < action_count; i++)
-        if (actions[i].type == PBFT_ACT_PERSIST)
+        if (actions[i].type == PBFT_ACT_PERSIST) {
             size += RECORDS_FRAME_OVERHEAD + actions[i].data.size;
+            sync |= !actions[i].lazy;
+        }
     if (size == 0)
         return WITAN_OK;
     int err = reserve(&rl->buf, &rl->buf_cap, size);
@@ -491,7 +498,7 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
     /* A failed write leaves rl->size where it was: the next append writes
      * over what was cut short, and a restart drops it. */
     err = write_all(rl->fd, rl->buf, used, rl->size);
-    if (!err && fdatasync(rl->fd) != 0)
+    if (!err && sync && fdatasync(rl->fd) != 0)
         err = from_errno(errno);
     if (err) {
         WITAN_ERROR("node", "cannot append to the consensus log %s: %s",
@@ -499,13 +506,29 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
         return err;
     }
     rl->size += used;
+    rl->unsynced = !sync;
     *written = n;
+    *synced = sync;
     /* Kept for the next append, unless a large block made it large. */
     if (rl->buf_cap > RECORDS_WRITE_CHUNK) {
         free(rl->buf);
         rl->buf = NULL;
         rl->buf_cap = 0;
     }
+    return WITAN_OK;
+}
+
+int node_records_sync(struct node_records *rl)
+{
+    if (!rl->unsynced)
+        return WITAN_OK;
+    if (fdatasync(rl->fd) != 0) {
+        int err = from_errno(errno);
+        WITAN_ERROR("node", "cannot sync the consensus log %s: %s", rl->path,
+                    witan_err_message(err));
+        return err;
+    }
+    rl->unsynced = false;
     return WITAN_OK;
 }
 
@@ -525,6 +548,7 @@ static int rewrite_kept(struct node_records *rl, uint64_t stable,
     if (!err) {
         rl->size = size;
         rl->owner = *owner;
+        rl->unsynced = false; /* the rewrite synced what it kept */
     }
     return err;
 }

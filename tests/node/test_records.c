@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consensus-record log on real files: records come back in the order
- * appended, across reopening; a write cut short at the end is dropped and
+ * appended, across reopening, lazy or not; a write cut short at the end is dropped and
  * the log goes on after it; a damaged header stops the start; another
  * validator's log is emptied; pruning keeps what is above the stable
  * checkpoint (and view changes) and skips what is at or below it; a key
@@ -59,15 +59,20 @@ static pbft_bytes record(uint64_t height, uint8_t tag)
     return (pbft_bytes){data, size + 1};
 }
 
-static void append(struct node_records *rl, const pbft_bytes *recs,
-                   size_t count)
+/* Appends `count` records, lazy where bit i of `lazy` is set, and checks
+ * that the append synced unless every one was lazy. */
+static void append_lazy(struct node_records *rl, const pbft_bytes *recs,
+                        size_t count, unsigned lazy)
 {
     pbft_action a[8];
     assert_true(count <= 8);
     memset(a, 0, sizeof a);
+    bool all_lazy = true;
     for (size_t i = 0; i < count; i++) {
         a[i].type = PBFT_ACT_PERSIST;
         a[i].data = recs[i];
+        a[i].lazy = (lazy >> i) & 1;
+        all_lazy &= a[i].lazy;
     }
     /* A send between them is not a record. */
     pbft_action all[9];
@@ -75,8 +80,17 @@ static void append(struct node_records *rl, const pbft_bytes *recs,
     memset(&all[count], 0, sizeof all[count]);
     all[count].type = PBFT_ACT_SEND;
     size_t written;
-    assert_int_equal(node_records_append(rl, all, count + 1, &written), 0);
+    bool synced;
+    assert_int_equal(
+        node_records_append(rl, all, count + 1, &written, &synced), 0);
     assert_int_equal(written, count);
+    assert_int_equal(synced, count > 0 && !all_lazy);
+}
+
+static void append(struct node_records *rl, const pbft_bytes *recs,
+                   size_t count)
+{
+    append_lazy(rl, recs, count, 0);
 }
 
 static void expect_records(pbft_bytes *got, size_t got_count,
@@ -152,10 +166,12 @@ static void test_order_and_reopen(void **state)
     append(rl, r + 3, 1);
     /* Nothing to append is no write. */
     size_t written;
+    bool synced;
     pbft_action send = {.type = PBFT_ACT_SEND};
     uint64_t before = node_records_size(rl);
-    assert_int_equal(node_records_append(rl, &send, 1, &written), 0);
+    assert_int_equal(node_records_append(rl, &send, 1, &written, &synced), 0);
     assert_int_equal(written, 0);
+    assert_false(synced);
     assert_int_equal(node_records_size(rl), before);
     assert_int_equal(file_size(), (off_t)before);
     node_records_close(rl);
@@ -176,6 +192,36 @@ static void test_order_and_reopen(void **state)
 }
 
 /* The bytes spec/node.md defines: header, then length, record, check. */
+/* Lazy records are written in order with the others (a killed process
+ * loses none of them: they are in the file), an append of lazy records
+ * alone does not sync, and one with a record that is not lazy does. */
+static void test_lazy_records(void **state)
+{
+    (void)state;
+    pbft_bytes r[5] = {record(1, 1), record(2, 2), record(2, 3),
+                       record(3, 4), record(0, 5)};
+    struct node_records *rl;
+    pbft_bytes *got;
+    size_t n;
+    assert_int_equal(
+        node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n), 0);
+    expect_records(got, n, NULL, 0);
+    append_lazy(rl, r, 1, 1);          /* a lazy proposal alone */
+    append_lazy(rl, r + 1, 2, 1);      /* a lazy prepare, a synced record */
+    append_lazy(rl, r + 3, 1, 1);
+    assert_int_equal(node_records_sync(rl), 0);
+    assert_int_equal(node_records_sync(rl), 0); /* nothing left: no-op */
+    append_lazy(rl, r + 4, 1, 0);
+    uint64_t size = node_records_size(rl);
+    node_records_close(rl);
+    assert_int_equal(file_size(), (off_t)size);
+    assert_int_equal(
+        node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n), 0);
+    expect_records(got, n, r, 5);
+    node_records_close(rl);
+    free_all(r, 5);
+}
+
 static void test_file_format(void **state)
 {
     (void)state;
@@ -410,6 +456,7 @@ int main(void)
     witan_log_set_level(WITAN_LOG_ERROR + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_header_refused, setup,

@@ -31,7 +31,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: main_sim [--seeds N] [--first S] [--n 4,5,7] "
-            "[--flag weak-commit|drop-prepared] "
+            "[--flag weak-commit|drop-prepared|no-boot-mute] "
             "[--ed25519 | --ledger | --reconfig] [--stop-after K]\n"
             "       main_sim --seed S --n N [--flag ...] "
             "[--ledger | --reconfig] [--trace]\n"
@@ -98,6 +98,8 @@ int main(int argc, char **argv)
                 flags |= PBFT_TEST_WEAK_COMMIT;
             else if (strcmp(v, "drop-prepared") == 0)
                 flags |= PBFT_TEST_DROP_PREPARED;
+            else if (strcmp(v, "no-boot-mute") == 0)
+                flags |= PBFT_TEST_NO_BOOT_MUTE;
             else
                 return usage();
             i++;

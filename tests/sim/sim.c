@@ -166,6 +166,8 @@ typedef struct node {
     /* durable store */
     bytes *records;
     size_t record_count, record_cap;
+    size_t synced_records; /* records[0..synced_records) survive a power loss */
+    size_t evidence_seen;  /* of the core's evidence, checked */
     stored_block *blocks; /* blocks[h - 1] */
     size_t block_count, block_cap;
     wcrypto_history hist;
@@ -415,6 +417,27 @@ static bool peek_message(const bytes *m, struct peek *p)
     }
     witan__consensus_message__free_unpacked(cm, NULL);
     return true;
+}
+
+/* The height a consensus record is about, 0 for view changes and new
+ * views (node/records.c keeps them whatever the checkpoint). */
+static uint64_t record_height(const bytes *rec)
+{
+    if (rec->size < 1)
+        return 0;
+    if (rec->data[0] == 'P') {
+        Witan__PreparedRecord *p =
+            witan__prepared_record__unpack(NULL, rec->size - 1, rec->data + 1);
+        uint64_t h = p && p->proof ? p->proof->height : 0;
+        if (p)
+            witan__prepared_record__free_unpacked(p, NULL);
+        return h;
+    }
+    struct peek p;
+    if (!peek_message(&(bytes){rec->data + 1, rec->size - 1}, &p))
+        return 0;
+    free(p.block.data);
+    return p.kind == WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT ? 0 : p.height;
 }
 
 static uint64_t hash_key(const uint8_t h[32])
@@ -1236,6 +1259,25 @@ static void do_read(sim *s, node *nd, const pbft_action *a)
 
 static void forward_pool(sim *s, node *nd, size_t count_max);
 
+/* A correct replica never signs two messages that contradict each other,
+ * whatever crashes and power losses it went through: evidence that a
+ * replica holds against a correct one fails the run. (Indices are those
+ * of the one set of a run without reconfiguration.) */
+static void check_evidence(sim *s, node *nd)
+{
+    if (s->c.reconfig || nd->core == NULL)
+        return;
+    size_t n = pbft_evidence_count(nd->core);
+    for (; nd->evidence_seen < n && !s->failed; nd->evidence_seen++) {
+        const pbft_evidence *e = pbft_evidence_at(nd->core, nd->evidence_seen);
+        for (uint32_t j = 0; j < s->n; j++)
+            if (s->nodes[j].self == e->validator && correct(&s->nodes[j]))
+                fail(s, "EQUIVOCATION: node %u holds two contradicting "
+                        "messages of correct node %u",
+                     nd->index, j);
+    }
+}
+
 /* Carries out one Ready. Returns false when the node crashed midway. */
 static bool carry_out(sim *s, node *nd)
 {
@@ -1246,7 +1288,15 @@ static bool carry_out(sim *s, node *nd)
         switch (a->type) {
         case PBFT_ACT_PERSIST:
             if (nd->crash_at_persist) {
-                trace(s, "n%u crash before a record is durable", nd->index);
+                /* A power loss: this record, and the lazy ones written
+                 * since the last sync, are lost with the rest of the
+                 * Ready. */
+                trace(s, "n%u power loss before a record is durable: %zu "
+                         "lazy records lost",
+                      nd->index, nd->record_count - nd->synced_records);
+                for (size_t k = nd->synced_records; k < nd->record_count; k++)
+                    free(nd->records[k].data);
+                nd->record_count = nd->synced_records;
                 nd->crash_at_persist = false;
                 crash_node(s, nd);
                 return false;
@@ -1257,6 +1307,8 @@ static bool carry_out(sim *s, node *nd)
                 WITAN_ASSERT(nd->records != NULL);
             }
             nd->records[nd->record_count++] = bytes_copy(a->data.data, a->data.size);
+            if (!a->lazy)
+                nd->synced_records = nd->record_count;
             break;
         case PBFT_ACT_SEND:
             if (s->c.trace) {
@@ -1341,6 +1393,7 @@ static bool carry_out(sim *s, node *nd)
             nd->timer_gen[a->timer]++;
             break;
         case PBFT_ACT_STABLE:
+            nd->synced_records = nd->record_count; /* node/driver.c stable */
             if (a->height > nd->stable_height) {
                 nd->stable_height = a->height;
                 memcpy(nd->stable_root, a->stable_root, 32);
@@ -1403,6 +1456,7 @@ static void node_step(sim *s, node *nd, const pbft_event *first)
         }
         if (!carry_out(s, nd))
             break;
+        check_evidence(s, nd);
         nd->just_proposed = false;
         if (head > 100000) {
             fail(s, "node %u: runaway local events", nd->index);
@@ -1530,16 +1584,23 @@ static void boot_node(sim *s, node *nd)
         boot.stable_proof = proof;
         boot.stable_proof_count = pc;
     }
+    /* As node/records.c reads its log: without the records about a height
+     * at or below the stable checkpoint. */
     pbft_bytes *recs = calloc(nd->record_count ? nd->record_count : 1,
                               sizeof(*recs));
+    size_t kept = 0;
     for (size_t i = 0; i < nd->record_count; i++) {
-        recs[i].data = nd->records[i].data;
-        recs[i].size = nd->records[i].size;
+        uint64_t h = record_height(&nd->records[i]);
+        if (h != 0 && h <= nd->stable_height)
+            continue;
+        recs[kept].data = nd->records[i].data;
+        recs[kept++].size = nd->records[i].size;
     }
     boot.records = recs;
-    boot.record_count = nd->record_count;
+    boot.record_count = kept;
     int rc = pbft_new(&cfg, &boot, &nd->core);
     free(recs);
+    nd->evidence_seen = 0;
     if (rc != 0) {
         fail(s, "node %u: pbft_new failed: %s", nd->index, witan_err_name(rc));
         return;

@@ -3,8 +3,9 @@
  * Simulator tests: the text scenarios, short seeded runs for every replica
  * count the issue names, determinism of a seed, real Ed25519 signatures, the
  * ledger mode under a mutating primary, and the proof that the simulator
- * can fail: protocol-breaking test flags are caught within a few hundred
- * seeds, and replicas that skip the ledger's validity check are caught.
+ * can fail: protocol-breaking test flags (the boot rule's among them) are
+ * caught within a few hundred seeds, and replicas that skip the ledger's
+ * validity check are caught.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -161,6 +162,20 @@ static void test_forgotten_prepared_is_caught(void **state)
     assert_non_null(strstr(why, "AGREEMENT"));
 }
 
+/* Lazy records without the boot rule: a replica that lost its proposal
+ * or prepare to a power loss sends another in the same view. */
+static void test_no_boot_mute_is_caught(void **state)
+{
+    (void)state;
+    char why[256];
+    uint64_t seed =
+        first_failure(PBFT_TEST_NO_BOOT_MUTE, 1000, why, sizeof(why));
+    printf("no boot rule after lazy records: caught at seed %llu: %s\n",
+           (unsigned long long)seed, why);
+    assert_true(seed != 0);
+    assert_non_null(strstr(why, "EQUIVOCATION"));
+}
+
 /* Ledger mode, n = 4, validator 0 (view 0's primary) rewriting every
  * proposal by mutation m: requests trickle in for `until_ms`, and the
  * correct primary crashes for a moment now and then, so that the views
@@ -251,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_ed25519),
         cmocka_unit_test(test_weak_commit_is_caught),
         cmocka_unit_test(test_forgotten_prepared_is_caught),
+        cmocka_unit_test(test_no_boot_mute_is_caught),
         cmocka_unit_test(test_ledger_mutating_primary),
         cmocka_unit_test(test_ledger_skipped_validity_is_caught),
     };
