@@ -419,11 +419,11 @@ struct pbft {
                     size_t count, uint8_t root[WITAN_HASH_SIZE]);
     uint32_t flags;
     bool restoring;
-    /* Lazy records (spec/consensus.md, "Records"). `anchored`: since the
-     * last stable checkpoint this replica synced a record of its own of
-     * view anchor_view, so a proposal or prepare of that view may be
-     * written lazily: a power loss that takes it leaves that record, and
-     * the replica boots in a view at least as high, muted there. */
+    /* Lazy records (spec/consensus.md, "Lazy records"). `anchored`:
+     * since the last stable checkpoint this replica synced a record of its
+     * own of view anchor_view, so a proposal or prepare of that view may
+     * be written lazily: a power loss that takes it leaves that record,
+     * and the replica boots in a view at least as high, muted there. */
     bool anchored;
     uint64_t anchor_view;
     bool restored_own; /* a record of its own message was replayed */

@@ -850,8 +850,9 @@ int main(int argc, char **argv)
            "one writer, %.0f us each with 4 at once, %.0f us with 7 (the "
            "validators of a cluster here share one disk and sync in the same "
            "phases: each writes a record in each of the 3 phases from "
-           "proposal to commit, and commits its block with 1 sync, after "
-           "its clients are told of it)\n",
+           "proposal to commit but syncs only the last, the Commit's, which "
+           "takes the proposal's and prepare's with it, and commits its "
+           "block with 1 sync, after its clients are told of it)\n",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", flush_us(1),
            flush_us(4), flush_us(7));
     int err = 0;

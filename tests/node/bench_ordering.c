@@ -1133,7 +1133,9 @@ int main(int argc, char **argv)
     printf("  persistence policies: none = consensus records are not written "
            "(as the references); fsync = each Ready's records appended to "
            "the consensus-record log with one write and one fdatasync before "
-           "any send of that Ready (as witand, group commit), under /tmp\n");
+           "any send of that Ready, no fdatasync when every record is a lazy "
+           "proposal or prepare (as witand: group commit, one sync a block "
+           "per replica, the Commit's), under /tmp\n");
     printf("  clients send to all 4 replicas (batched: new requests of one "
            "wake-up in one message, replies one a block; 1 msg: one message "
            "a request and a reply), a request is done at f + 1 = 2 "
