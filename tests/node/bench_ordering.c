@@ -1078,8 +1078,9 @@ static void print_row(const char *load, const char *policy,
                "", r->client_cpu_s / (double)r->client_ends * 1e6,
                (unsigned long long)r->client_ends);
     if (r->commits)
-        printf("  %-37s %.1f records per synced transaction\n", "",
-               (double)r->records / (double)r->commits);
+        printf("  %-37s %.1f records per fdatasync of the record log "
+               "(lazy ones are synced by the next)\n",
+               "", (double)r->records / (double)r->commits);
     printf("  %-37s at the primary: a request waits %.2f ms from arrival to "
            "its block's build, a block %.2f ms from build to delivery\n",
            "", r->queue_s[0] * 1e3, r->order_s[0] * 1e3);
