@@ -147,6 +147,9 @@ typedef struct pbft_boot {
     uint32_t stable_proof_count;
     const pbft_bytes *records;
     size_t record_count;
+    /* The records hold every message the replica sent, lazy ones
+     * included: it stopped cleanly (spec/node.md). No boot rule then. */
+    bool clean_stop;
 } pbft_boot;
 
 enum pbft_timer {
@@ -289,10 +292,11 @@ typedef struct pbft_evidence {
  * The caller frees *out with pbft_free. The first Ready arms the timers.
  *
  * The boot rule: a replica of several that restores any message of its
- * own sends no new proposal or prepare in the view it boots in (its boot
- * view; pbft_boot_muted); it still commits what it sees prepared, and
- * votes normally from the next view on. A lazy record it sent may have
- * been lost by a power loss, and without the rule it could contradict it.
+ * own, and did not stop cleanly, sends no new proposal or prepare in the
+ * view it boots in (its boot view; pbft_boot_muted); it still commits what
+ * it sees prepared, and votes normally from the next view on. A lazy
+ * record it sent may have been lost by a power loss, and without the rule
+ * it could contradict it.
  */
 int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out);
 /* Whether the boot rule holds the replica silent in its view now. */

@@ -3841,7 +3841,7 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     }
     /* The boot rule (spec/consensus.md, "Records"). A lone validator has
      * no one to contradict. */
-    r->muted = r->restored_own && r->set.n > 1 &&
+    r->muted = r->restored_own && !boot->clean_stop && r->set.n > 1 &&
                !(r->flags & PBFT_TEST_NO_BOOT_MUTE);
     r->mute_view = r->view;
     /* Actions from the replay (a new view's VALIDATEs) stay; sends were

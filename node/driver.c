@@ -374,6 +374,7 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     uint8_t *stable_value = NULL;
     int err = load_records(d, records_path, &cfg->key->pub, &b, &recs,
                            &record_count, &stable_value, proof);
+    b.clean_stop = d->log && node_records_stopped_cleanly(d->log);
     if (!err)
         err = pbft_new(cfg, &b, &d->core);
     node_records_free(recs, record_count);
@@ -387,9 +388,10 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
     d->logged_view = pbft_view(d->core);
     d->validator_count = cfg->validator_count;
     d->status_ms = now_ms();
-    WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s",
+    WITAN_INFO("node", "validator %u of %u; %zu consensus records replayed%s%s",
                cfg->self, cfg->validator_count, record_count,
-               store ? "" : " (records are not persisted)");
+               store ? "" : " (records are not persisted)",
+               b.clean_stop ? " (it had stopped cleanly)" : "");
     if (pbft_boot_muted(d->core))
         WITAN_INFO("node", "booted in view %llu: proposes and prepares "
                            "nothing new in it, commits with the others until "
@@ -397,6 +399,11 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
                    (unsigned long long)pbft_view(d->core));
     *out = d;
     return WITAN_OK;
+}
+
+int node_driver_mark_stopped(struct node_driver *d)
+{
+    return d->log ? node_records_mark_stopped(d->log) : WITAN_OK;
 }
 
 void node_driver_free(struct node_driver *d)

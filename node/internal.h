@@ -90,6 +90,12 @@ int node_records_append(struct node_records *rl, const pbft_action *actions,
 /* Makes lazy records written since the last sync durable (a stable
  * checkpoint: the core's anchor for them may go). Errors as append. */
 int node_records_sync(struct node_records *rl);
+/* A clean stop: appends the stop mark, synced, after which nothing may be
+ * appended or sent. Errors as append. */
+int node_records_mark_stopped(struct node_records *rl);
+/* Whether the log ended with the stop mark when it was opened (the mark
+ * is then taken off the file and out of the records). */
+bool node_records_stopped_cleanly(const struct node_records *rl);
 /* Once the log has grown enough since it was last rewritten, rewrites it
  * without the records at or below `stable`. Errors as append. */
 int node_records_prune(struct node_records *rl, uint64_t stable);

@@ -452,6 +452,12 @@ void node_driver_free(struct node_driver *d);
  */
 int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop);
 
+/* After node_driver_run returned 0: marks the consensus log stopped
+ * cleanly (synced), so that the next start replays every message sent and
+ * needs no boot rule. Nothing may be carried out after it. Errors of the
+ * log (logged). */
+int node_driver_mark_stopped(struct node_driver *d);
+
 /* Answers PBFT_ACT_BUILD (from the build callback). `txs` stay the
  * caller's; next_validators_hash is NULL but in the last block of a
  * validator set (ledger_next_validators_hash). The core's errors (spec:

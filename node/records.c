@@ -35,6 +35,9 @@
  * directory sync, so it is not done for every checkpoint of a quiet
  * chain. */
 #define RECORDS_PRUNE_BYTES (1u << 20)
+/* The record a clean stop appends last: everything before it, lazy
+ * records included, is durable and nothing was sent after it. */
+#define RECORDS_STOP_MARK 'C'
 /* A rewrite writes the new file this much at a time. */
 #define RECORDS_WRITE_CHUNK (1u << 20)
 static const char RECORDS_TAG[] = "witan/consensus-log/v1";
@@ -45,6 +48,7 @@ struct node_records {
     uint64_t size;        /* bytes of whole frames, the header included */
     uint64_t pruned_size; /* the size after the last rewrite */
     bool unsynced;        /* lazy records written since the last sync */
+    bool stopped_cleanly; /* the log ended with the stop mark when opened */
     wcrypto_pubkey owner;
     uint8_t *buf; /* the frames of one append */
     size_t buf_cap;
@@ -449,15 +453,24 @@ int node_records_open(const char *path, const wcrypto_pubkey *owner,
     if (!err)
         err = collect(&r, records, count);
     free(r.buf);
-    if (!err && r.at < size) {
-        /* The last append was cut short (a crash mid-write): its records
-         * were never synced, so nothing of them was sent. */
+    uint64_t end = r.at;
+    if (!err && r.at < size)
+        /* The last append was cut short (a crash mid-write), or a power
+         * loss took lazy records (the core's boot rule covers them). */
         WITAN_WARN("node", "consensus log %s: %llu bytes after the last "
                            "whole record (a write cut short) dropped",
                    path, (unsigned long long)(size - r.at));
-        if (ftruncate(rl->fd, (off_t)r.at) != 0 || fdatasync(rl->fd) != 0)
-            err = from_errno(errno);
+    if (!err && *count > 0 && (*records)[*count - 1].size == 1 &&
+        (*records)[*count - 1].data[0] == RECORDS_STOP_MARK) {
+        /* Taken off before anything is sent: a crash from here on must
+         * not find it. */
+        rl->stopped_cleanly = true;
+        free((void *)(*records)[--*count].data);
+        end -= RECORDS_FRAME_OVERHEAD + 1;
     }
+    if (!err && end < size &&
+        (ftruncate(rl->fd, (off_t)end) != 0 || fdatasync(rl->fd) != 0))
+        err = from_errno(errno);
     if (err) {
         node_records_free(*records, *count);
         *records = NULL;
@@ -465,9 +478,23 @@ int node_records_open(const char *path, const wcrypto_pubkey *owner,
         node_records_close(rl);
         return err;
     }
-    rl->size = rl->pruned_size = r.at;
+    rl->size = rl->pruned_size = end;
     *out = rl;
     return WITAN_OK;
+}
+
+bool node_records_stopped_cleanly(const struct node_records *rl)
+{
+    return rl->stopped_cleanly;
+}
+
+int node_records_mark_stopped(struct node_records *rl)
+{
+    static const uint8_t mark = RECORDS_STOP_MARK;
+    pbft_action a = {.type = PBFT_ACT_PERSIST, .data = {&mark, 1}};
+    size_t written;
+    bool synced;
+    return node_records_append(rl, &a, 1, &written, &synced);
 }
 
 int node_records_append(struct node_records *rl, const pbft_action *actions,

@@ -1513,6 +1513,11 @@ int replica_run(struct node *n, volatile sig_atomic_t *stop)
     struct replica *r = n->replica;
     if (!err)
         err = node_driver_run(r->driver, stop);
+    /* Stopped by a signal, not by an error: every record is written and
+     * nothing more will be sent, so the next start need not be muted
+     * (spec/consensus.md, the boot rule). */
+    if (!err && r && r->driver)
+        err = node_driver_mark_stopped(r->driver);
     if (r && r->driver) {
         const pbft *core = node_driver_core(r->driver);
         pbft_stats st;

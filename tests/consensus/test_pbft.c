@@ -67,6 +67,7 @@ struct harness {
      * in a lower view than one it voted in unrecorded. */
     uint64_t anchor[NMAX];
     uint32_t flags;         /* test flags of every replica */
+    bool clean_stop[NMAX];  /* the next boot of the node: after a clean stop */
     uint8_t salt;           /* in every transaction built: a primary booted
                                again builds other blocks */
     /* What each node's database would hold, for a boot past height 0:
@@ -528,6 +529,7 @@ static void boot(struct harness *h, uint32_t i, bool with_records)
         }
         b.records = recs;
         b.record_count = h->rec_count[i];
+        b.clean_stop = h->clean_stop[i];
         /* And what the database holds: the node executed up to its
          * height, and keeps its stable checkpoint. */
         uint64_t top = h->height[i];
@@ -1113,6 +1115,34 @@ static void test_muted_backup_commits(void **state)
     harness_free(&h);
 }
 
+/* View 0's primary stops cleanly (every record durable, its node says
+ * so) and starts again: no boot rule, it goes on proposing in view 0, and
+ * no view change is needed. */
+static void test_clean_stop_not_muted(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    submit(&h, 4);
+    run(&h);
+    uint64_t top = h.height[0];
+    pbft_free(h.r[0]);
+    h.synced[0] = h.rec_count[0]; /* the stop mark's sync */
+    h.clean_stop[0] = true;
+    boot(&h, 0, true);
+    assert_false(pbft_boot_muted(h.r[0]));
+    size_t first = h.sent_count;
+    submit(&h, 3);
+    run(&h);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(h.height[i] >= top + 3);
+        assert_int_equal(pbft_view(h.r[i]), 0);
+    }
+    assert_true(sent_in_view(&h, first, 0, PBFT_MSG_PRE_PREPARE, 0) > 0);
+    assert_int_equal(evidence_total(&h), 0);
+    harness_free(&h);
+}
+
 /* A lone validator booted from its records is not muted: it has no one to
  * contradict, and would otherwise never propose again. */
 static void test_solo_not_muted(void **state)
@@ -1637,6 +1667,7 @@ int main(void)
         cmocka_unit_test(test_power_loss_boot_rule),
         cmocka_unit_test(test_muted_backup_commits),
         cmocka_unit_test(test_solo_not_muted),
+        cmocka_unit_test(test_clean_stop_not_muted),
         cmocka_unit_test(test_view_timer_doubles_and_decays),
         cmocka_unit_test(test_validator_interface),
         cmocka_unit_test(test_fork_stops_execution),

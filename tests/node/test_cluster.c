@@ -18,7 +18,9 @@
  *   lost and the chain goes on; likewise when each database also lost its
  *   last commit, as a power loss may do;
  * - SIGTERM with 300 nonce-gapped transactions in every pool: each node
- *   stops within a bound and the chain comes back;
+ *   stops within a bound and the chain comes back, none under the boot
+ *   rule (each marked its log stopped cleanly), which the power-loss test
+ *   shows every killed validator booting under;
  * - a transaction pooled on a validator that was away while another took
  *   its nonce is dropped when it catches up, and answers DROPPED (nng, HTTP
  *   409, attest --wait), also after a restart.
@@ -547,6 +549,21 @@ static void test_more_than_f_down_then_all_killed(void **state)
     assert_same_chain(all_live, h3);
 }
 
+/* Whether node i's log holds `needle` since its last start. */
+static bool logged_since_start(int i, const char *needle)
+{
+    char log[720], *text, *p, *last = NULL;
+    size_t size;
+    snprintf(log, sizeof log, "%s/node%d/log", dir, i);
+    assert_int_equal(witan_read_file(log, 1 << 24, &text, &size), 0);
+    for (p = text; (p = strstr(p, "chain cluster-test at height ")); p++)
+        last = p;
+    assert_non_null(last);
+    bool found = strstr(last, needle) != NULL;
+    free(text);
+    return found;
+}
+
 /* SIGTERM to every validator while each pool holds 300 transactions that
  * wait behind a nonce gap (they can never be proposed): each stops, cleanly
  * and within STOP_BOUND_MS, and the four come back on the same chain. */
@@ -593,6 +610,12 @@ static void test_stop_bounded_with_gapped_pool(void **state)
     start_all();
     uint64_t h = wait_converged(all_live, TX_COUNT);
     assert_same_chain(all_live, h);
+    /* Each had marked its consensus log stopped cleanly, so none boots
+     * under the boot rule (spec/consensus.md). */
+    for (int i = 0; i < NODES; i++) {
+        assert_true(logged_since_start(i, "(it had stopped cleanly)"));
+        assert_false(logged_since_start(i, "booted in view"));
+    }
     for (int i = 0; i < GAPPED_COUNT; i++)
         free(gapped[i].data);
 }
@@ -908,6 +931,10 @@ static void test_power_loss_on_every_validator(void **state)
     print_message("power loss at height %llu: %d of %d validators booted "
                   "one block behind\n",
                   (unsigned long long)top, behind, NODES);
+    /* Killed, each boots under the boot rule: the chain went on after a
+     * view change (checked below). */
+    for (int i = 0; i < NODES; i++)
+        assert_true(logged_since_start(i, "booted in view"));
     assert_same_chain(all_live, top);
     for (uint64_t k = 1; k <= top; k++) {
         uint8_t again[32];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consensus-record log on real files: records come back in the order
- * appended, across reopening, lazy or not; a write cut short at the end is dropped and
+ * appended, across reopening, lazy or not; a clean stop's mark is seen
+ * once and taken off; a write cut short at the end is dropped and
  * the log goes on after it; a damaged header stops the start; another
  * validator's log is emptied; pruning keeps what is above the stable
  * checkpoint (and view changes) and skips what is at or below it; a key
@@ -220,6 +221,40 @@ static void test_lazy_records(void **state)
     expect_records(got, n, r, 5);
     node_records_close(rl);
     free_all(r, 5);
+}
+
+/* A clean stop appends a mark; the next open reports it, takes it off the
+ * file and out of the records, so that a crash after that start finds
+ * none; the one after reports nothing. */
+static void test_stop_mark(void **state)
+{
+    (void)state;
+    pbft_bytes r[2] = {record(1, 1), record(2, 2)};
+    struct node_records *rl;
+    pbft_bytes *got;
+    size_t n;
+    assert_int_equal(
+        node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n), 0);
+    expect_records(got, n, NULL, 0);
+    assert_false(node_records_stopped_cleanly(rl));
+    append_lazy(rl, r, 2, 2);
+    uint64_t size = node_records_size(rl);
+    assert_int_equal(node_records_mark_stopped(rl), 0);
+    node_records_close(rl);
+    assert_int_equal(file_size(), (off_t)size + 4 + 1 + 8);
+    assert_int_equal(
+        node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n), 0);
+    assert_true(node_records_stopped_cleanly(rl));
+    expect_records(got, n, r, 2);
+    assert_int_equal(file_size(), (off_t)size);
+    assert_int_equal(node_records_size(rl), size);
+    node_records_close(rl); /* a crash: no mark */
+    assert_int_equal(
+        node_records_open(path, &alice, 0, NULL, 0, &rl, &got, &n), 0);
+    assert_false(node_records_stopped_cleanly(rl));
+    expect_records(got, n, r, 2);
+    node_records_close(rl);
+    free_all(r, 2);
 }
 
 static void test_file_format(void **state)
@@ -457,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_header_refused, setup,
