@@ -427,8 +427,9 @@ struct pbft {
     bool anchored;
     uint64_t anchor_view;
     bool restored_own; /* a record of its own message was replayed */
-    bool muted;        /* the boot rule holds in mute_view */
+    bool muted;        /* the boot rule holds in mute_view ... */
     uint64_t mute_view;
+    uint64_t mute_height; /* ... up to this height: the boot's low + W */
 
     uint64_t view;
     bool vc_active;
@@ -588,10 +589,13 @@ static int emit(pbft *r, const pbft_action *a)
  * by the next sync (a proposal or prepare of an anchored view). */
 enum keep { KEEP_NONE, KEEP_SYNCED, KEEP_LAZY };
 
-/* Whether the boot rule forbids a new proposal or prepare now. */
-static bool muted(const pbft *r)
+/* Whether the boot rule forbids a new proposal or prepare of height h
+ * now. Nothing sent before the boot was above the boot's low water mark
+ * plus the window: a higher low was durable before anything above it was
+ * sent (the caller syncs a STABLE before the actions after it). */
+static bool muted(const pbft *r, uint64_t h)
 {
-    return r->muted && r->view == r->mute_view;
+    return r->muted && r->view == r->mute_view && h <= r->mute_height;
 }
 
 /* How this replica's proposal or prepare in its view is kept. */
@@ -1636,10 +1640,10 @@ static bool results_owed(const pbft *r, uint64_t h)
 static int maybe_propose(pbft *r)
 {
     if (r->vc_active || r->halted || r->building || !is_validator(r) ||
-        primary_of(r, r->view) != r->set.self || muted(r))
+        primary_of(r, r->view) != r->set.self)
         return 0;
     uint64_t h = (r->proposed > r->delivered ? r->proposed : r->delivered) + 1;
-    if (h <= r->low || h > r->low + r->W ||
+    if (muted(r, h) || h <= r->low || h > r->low + r->W ||
         (r->change_pending && h >= r->change_from) || !set_known(r, h))
         return 0;
     if (h > r->L && r->executed < h - r->L)
@@ -1690,7 +1694,7 @@ static int pump(pbft *r)
                     r->stats.bad_proposals++;
                 } else if (k > 0) {
                     s->checked = true;
-                    if (!muted(r) && (rc = send_vote(r, s, false)) != 0)
+                    if (!muted(r, h) && (rc = send_vote(r, s, false)) != 0)
                         return rc;
                 }
             }
@@ -1700,7 +1704,7 @@ static int pump(pbft *r)
             bool own_ok = s->prepare_sent
                               ? memcmp(s->prepares[r->set.self].hash,
                                        s->digest, WITAN_HASH_SIZE) == 0
-                              : s->checked && muted(r);
+                              : s->checked && muted(r, h);
             if (!r->vc_active && s->has_pp && own_ok && !s->prepared &&
                 count_matching(s->prepares, r->set.n, s->digest) >= r->set.q) {
                 if ((rc = become_prepared(r, s)) != 0)
@@ -3844,6 +3848,7 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     r->muted = r->restored_own && !boot->clean_stop && r->set.n > 1 &&
                !(r->flags & PBFT_TEST_NO_BOOT_MUTE);
     r->mute_view = r->view;
+    r->mute_height = r->low + r->W;
     /* Actions from the replay (a new view's VALIDATEs) stay; sends were
      * suppressed and are retransmitted by the timer. */
     if ((rc = emit_timer(r, PBFT_TIMER_RETRANSMIT, r->retransmit_ms)) != 0 ||
@@ -3913,7 +3918,7 @@ uint64_t pbft_view(const pbft *r)
 
 bool pbft_boot_muted(const pbft *r)
 {
-    return muted(r);
+    return muted(r, r->delivered + 1);
 }
 
 bool pbft_in_view_change(const pbft *r)

@@ -77,7 +77,7 @@ struct harness {
     /* Every consensus message sent, by whom, of which kind and view. */
     struct sent {
         uint32_t from, kind;
-        uint64_t view;
+        uint64_t view, height;
     } *sent;
     size_t sent_count, sent_cap;
     wcrypto_history hist[NMAX];
@@ -140,10 +140,13 @@ static uint32_t msg_kind(const uint8_t *d, size_t size)
     return k;
 }
 
-/* The kind and view of a consensus message (a view change's new view). */
-static uint32_t msg_view(const uint8_t *d, size_t size, uint64_t *view)
+/* The kind and view of a consensus message (a view change's new view),
+ * and the height of a proposal or vote (0 otherwise) when `height`. */
+static uint32_t msg_at(const uint8_t *d, size_t size, uint64_t *view,
+                       uint64_t *height)
 {
     *view = 0;
+    uint64_t h = 0;
     Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, d);
     if (sm == NULL)
         return 0;
@@ -155,12 +158,15 @@ static uint32_t msg_view(const uint8_t *d, size_t size, uint64_t *view)
     switch (cm->kind_case) {
     case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
         *view = cm->pre_prepare->view;
+        h = cm->pre_prepare->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
         *view = cm->prepare->view;
+        h = cm->prepare->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
         *view = cm->commit->view;
+        h = cm->commit->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
         *view = cm->view_change->new_view;
@@ -173,7 +179,14 @@ static uint32_t msg_view(const uint8_t *d, size_t size, uint64_t *view)
     }
     uint32_t k = (uint32_t)cm->kind_case;
     witan__consensus_message__free_unpacked(cm, NULL);
+    if (height)
+        *height = h;
     return k;
+}
+
+static uint32_t msg_view(const uint8_t *d, size_t size, uint64_t *view)
+{
+    return msg_at(d, size, view, NULL);
 }
 
 static void enqueue(struct harness *h, uint32_t from, uint32_t to,
@@ -361,14 +374,14 @@ static void carry(struct harness *h, uint32_t i)
             h->stable_proof_size[i] = a->data.size;
             break;
         case PBFT_ACT_SEND: {
-            uint64_t view;
-            uint32_t kind = msg_view(a->data.data, a->data.size, &view);
+            uint64_t view, height;
+            uint32_t kind = msg_at(a->data.data, a->data.size, &view, &height);
             if (h->sent_count == h->sent_cap) {
                 h->sent_cap = h->sent_cap ? 2 * h->sent_cap : 256;
                 h->sent = realloc(h->sent, h->sent_cap * sizeof(*h->sent));
                 assert_non_null(h->sent);
             }
-            h->sent[h->sent_count++] = (struct sent){i, kind, view};
+            h->sent[h->sent_count++] = (struct sent){i, kind, view, height};
             if (h->drop_kind != 0 && kind == h->drop_kind && h->drop_to == 0)
                 break;
             uint8_t *forged = NULL;
@@ -964,16 +977,24 @@ static void test_lazy_records_follow_an_anchor(void **state)
     }
 }
 
-/* Messages of `kind` replica `from` sent in `view`, from the `first`
- * message sent on. */
-static size_t sent_in_view(const struct harness *h, size_t first,
-                           uint32_t from, uint32_t kind, uint64_t view)
+/* Messages of `kind` replica `from` sent in `view` about a height in
+ * [low, high], from the `first` message sent on. */
+static size_t sent_between(const struct harness *h, size_t first,
+                           uint32_t from, uint32_t kind, uint64_t view,
+                           uint64_t low, uint64_t high)
 {
     size_t c = 0;
     for (size_t k = first; k < h->sent_count; k++)
         c += h->sent[k].from == from && h->sent[k].kind == kind &&
-             h->sent[k].view == view;
+             h->sent[k].view == view && h->sent[k].height >= low &&
+             h->sent[k].height <= high;
     return c;
+}
+
+static size_t sent_in_view(const struct harness *h, size_t first,
+                           uint32_t from, uint32_t kind, uint64_t view)
+{
+    return sent_between(h, first, from, kind, view, 0, UINT64_MAX);
 }
 
 /* Fires the view timers of the nodes up (half a timer forwards, the other
@@ -1066,10 +1087,11 @@ static void test_power_loss_boot_rule(void **state)
 }
 
 /*
- * A backup of view 1 loses power with a lazy prepare unsynced and boots
- * muted in view 1: it sends no prepare there, yet it sees the others'
- * quorums, commits with them and executes every block; one view later it
- * prepares again.
+ * A backup of view 1 loses power and boots muted in view 1: up to its
+ * stable checkpoint plus the window (all it could have sent before) it
+ * sends no prepare, yet it sees the others' quorums, commits with them and
+ * executes every block; above that it prepares again, in the same view;
+ * after a view change it proposes.
  */
 static void test_muted_backup_commits(void **state)
 {
@@ -1092,15 +1114,24 @@ static void test_muted_backup_commits(void **state)
     boot(&h, 2, true);
     assert_int_equal(pbft_view(h.r[2]), 1);
     assert_true(pbft_boot_muted(h.r[2]));
+    /* The window is 2K + L = 6 here. */
+    uint64_t mute_top = h.stable_height[2] + 6;
+    assert_true(mute_top > top);
     size_t first = h.sent_count;
-    submit(&h, 4);
+    submit(&h, (uint32_t)(mute_top - top) + 4);
     run(&h);
-    assert_true(h.height[2] >= top + 4);
+    assert_true(h.height[2] >= mute_top + 2);
     assert_int_equal(h.height[2], h.height[1]);
-    assert_int_equal(sent_in_view(&h, first, 2, PBFT_MSG_PREPARE, 1), 0);
-    assert_true(sent_in_view(&h, first, 2, PBFT_MSG_COMMIT, 1) > 0);
+    assert_int_equal(pbft_view(h.r[2]), 1);
+    assert_false(pbft_boot_muted(h.r[2]));
+    assert_int_equal(
+        sent_between(&h, first, 2, PBFT_MSG_PREPARE, 1, 0, mute_top), 0);
+    assert_true(
+        sent_between(&h, first, 2, PBFT_MSG_COMMIT, 1, top + 1, mute_top) > 0);
+    assert_true(sent_between(&h, first, 2, PBFT_MSG_PREPARE, 1, mute_top + 1,
+                             UINT64_MAX) > 0);
     assert_int_equal(evidence_total(&h), 0);
-    /* To view 2 (primary 2): no longer muted, it proposes. */
+    /* To view 2 (primary 2): it proposes. */
     h.drop_kind = PBFT_MSG_PRE_PREPARE;
     submit(&h, 1);
     run(&h);
