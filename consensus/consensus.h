@@ -293,14 +293,17 @@ typedef struct pbft_evidence {
  *
  * The boot rule: a replica of several that restores any message of its
  * own, and did not stop cleanly, sends no new proposal or prepare in the
- * view it boots in (its boot view; pbft_boot_muted); it still commits what
- * it sees prepared, and votes normally from the next view on. A lazy
- * record it sent may have been lost by a power loss, and without the rule
- * it could contradict it.
+ * view it boots in (its boot view; pbft_boot_muted) for a height up to its
+ * boot's stable checkpoint plus the window (pbft_boot_mute_height); it
+ * still commits what it sees prepared, and votes normally above that
+ * height and from the next view on. A lazy record it sent may have been
+ * lost by a power loss, and without the rule it could contradict it.
  */
 int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out);
-/* Whether the boot rule holds the replica silent in its view now. */
+/* Whether the boot rule holds the replica silent for its next height. */
 bool pbft_boot_muted(const pbft *r);
+/* The last height the boot rule covers in the boot view; 0: no rule. */
+uint64_t pbft_boot_mute_height(const pbft *r);
 /* Frees the replica and wipes its key; NULL is allowed. */
 void pbft_free(pbft *r);
 

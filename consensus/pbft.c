@@ -3921,6 +3921,11 @@ bool pbft_boot_muted(const pbft *r)
     return muted(r, r->delivered + 1);
 }
 
+uint64_t pbft_boot_mute_height(const pbft *r)
+{
+    return r->muted ? r->mute_height : 0;
+}
+
 bool pbft_in_view_change(const pbft *r)
 {
     return r->vc_active;

@@ -394,9 +394,11 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
                b.clean_stop ? " (it had stopped cleanly)" : "");
     if (pbft_boot_muted(d->core))
         WITAN_INFO("node", "booted in view %llu: proposes and prepares "
-                           "nothing new in it, commits with the others until "
-                           "the next view (spec/consensus.md, the boot rule)",
-                   (unsigned long long)pbft_view(d->core));
+                           "nothing new in it up to height %llu, and commits "
+                           "with the others meanwhile (spec/consensus.md, the "
+                           "boot rule)",
+                   (unsigned long long)pbft_view(d->core),
+                   (unsigned long long)pbft_boot_mute_height(d->core));
     *out = d;
     return WITAN_OK;
 }

@@ -1117,6 +1117,7 @@ static void test_muted_backup_commits(void **state)
     /* The window is 2K + L = 6 here. */
     uint64_t mute_top = h.stable_height[2] + 6;
     assert_true(mute_top > top);
+    assert_int_equal(pbft_boot_mute_height(h.r[2]), mute_top);
     size_t first = h.sent_count;
     submit(&h, (uint32_t)(mute_top - top) + 4);
     run(&h);
@@ -1162,6 +1163,7 @@ static void test_clean_stop_not_muted(void **state)
     h.clean_stop[0] = true;
     boot(&h, 0, true);
     assert_false(pbft_boot_muted(h.r[0]));
+    assert_int_equal(pbft_boot_mute_height(h.r[0]), 0);
     size_t first = h.sent_count;
     submit(&h, 3);
     run(&h);
