@@ -392,7 +392,9 @@ int node_driver_new(const pbft_config *cfg, const pbft_boot *boot,
                cfg->self, cfg->validator_count, record_count,
                store ? "" : " (records are not persisted)",
                b.clean_stop ? " (it had stopped cleanly)" : "");
-    if (pbft_boot_muted(d->core))
+    /* Said even when the chain is already past that height (a node
+     * whose checkpoint lagged its blocks): the rule is then moot. */
+    if (pbft_boot_mute_height(d->core) != 0)
         WITAN_INFO("node", "booted in view %llu: proposes and prepares "
                            "nothing new in it up to height %llu, and commits "
                            "with the others meanwhile (spec/consensus.md, the "
