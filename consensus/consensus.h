@@ -220,7 +220,10 @@ enum pbft_action_type {
     PBFT_ACT_READ_BLOCKS, /* read certified blocks for peer `to` */
     PBFT_ACT_SET_TIMER,   /* (re)arm timer to fire after `ms` */
     PBFT_ACT_CANCEL_TIMER,
-    PBFT_ACT_STABLE,      /* checkpoint `height` is stable: persisted records
+    PBFT_ACT_STABLE,      /* checkpoint `height` is stable (to be durable,
+                             with every record written before it, before
+                             the next action: the boot rule counts on it):
+                             persisted records
                              of lower heights may go; `data` is its proof,
                              (count of SignedMessages, each length-prefixed
                              by 4 bytes big-endian) for pbft_boot */
