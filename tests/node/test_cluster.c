@@ -549,17 +549,27 @@ static void test_more_than_f_down_then_all_killed(void **state)
     assert_same_chain(all_live, h3);
 }
 
+#define START_LINE "chain cluster-test at height "
+
+/* Node i's log from its last start line on, in *text (the caller frees
+ * it). */
+static const char *log_since_start(int i, char **text)
+{
+    char log[720], *p, *last = NULL;
+    size_t size;
+    snprintf(log, sizeof log, "%s/node%d/log", dir, i);
+    assert_int_equal(witan_read_file(log, 1 << 24, text, &size), 0);
+    for (p = *text; (p = strstr(p, START_LINE)); p++)
+        last = p;
+    assert_non_null(last);
+    return last;
+}
+
 /* Whether node i's log holds `needle` since its last start. */
 static bool logged_since_start(int i, const char *needle)
 {
-    char log[720], *text, *p, *last = NULL;
-    size_t size;
-    snprintf(log, sizeof log, "%s/node%d/log", dir, i);
-    assert_int_equal(witan_read_file(log, 1 << 24, &text, &size), 0);
-    for (p = text; (p = strstr(p, "chain cluster-test at height ")); p++)
-        last = p;
-    assert_non_null(last);
-    bool found = strstr(last, needle) != NULL;
+    char *text;
+    bool found = strstr(log_since_start(i, &text), needle) != NULL;
     free(text);
     return found;
 }
@@ -916,14 +926,9 @@ static void test_power_loss_on_every_validator(void **state)
      * it. */
     int behind = 0;
     for (int i = 0; i < NODES; i++) {
-        char log[720], *text, *p, *last = NULL;
-        size_t size;
-        snprintf(log, sizeof log, "%s/node%d/log", dir, i);
-        assert_int_equal(witan_read_file(log, 1 << 24, &text, &size), 0);
-        for (p = text; (p = strstr(p, "chain cluster-test at height ")); p++)
-            last = p;
-        assert_non_null(last);
-        uint64_t booted = strtoull(last + 29, NULL, 10);
+        char *text;
+        uint64_t booted = strtoull(
+            log_since_start(i, &text) + strlen(START_LINE), NULL, 10);
         assert_true(booted == top - 1 || booted == top);
         behind += booted == top - 1;
         free(text);
