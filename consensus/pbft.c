@@ -427,9 +427,9 @@ struct pbft {
     bool anchored;
     uint64_t anchor_view;
     bool restored_own; /* a record of its own message was replayed */
-    bool muted;        /* the boot rule holds in mute_view ... */
-    uint64_t mute_view;
-    uint64_t mute_height; /* ... up to this height: the boot's low + W */
+    /* The boot rule holds in mute_view up to mute_height (the boot's low
+     * + W); 0: no rule. */
+    uint64_t mute_view, mute_height;
 
     uint64_t view;
     bool vc_active;
@@ -595,7 +595,7 @@ enum keep { KEEP_NONE, KEEP_SYNCED, KEEP_LAZY };
  * sent (the caller syncs a STABLE before the actions after it). */
 static bool muted(const pbft *r, uint64_t h)
 {
-    return r->muted && r->view == r->mute_view && h <= r->mute_height;
+    return h <= r->mute_height && r->view == r->mute_view;
 }
 
 /* How this replica's proposal or prepare in its view is kept. */
@@ -1664,6 +1664,19 @@ static int maybe_propose(pbft *r)
     return emit(r, &a);
 }
 
+/* Whether this replica's own side of a prepared certificate holds: its
+ * prepare is for the proposal held, or, muted, it judged the proposal
+ * valid and counts a quorum of the others' votes (a prepare of its own
+ * that a power loss took is one of them at most, and it never sends
+ * another in this view). */
+static bool own_vote_ok(const pbft *r, const struct slot *s)
+{
+    if (s->prepare_sent)
+        return memcmp(s->prepares[r->set.self].hash, s->digest,
+                      WITAN_HASH_SIZE) == 0;
+    return s->checked && muted(r, s->height);
+}
+
 /* Advances every slot as far as it goes, then delivers in order. */
 static int pump(pbft *r)
 {
@@ -1698,14 +1711,8 @@ static int pump(pbft *r)
                         return rc;
                 }
             }
-            /* A muted replica counts a quorum of the others' votes: a
-             * prepare of its own that a power loss took is one of them at
-             * most, and it never sends another in this view. */
-            bool own_ok = s->prepare_sent
-                              ? memcmp(s->prepares[r->set.self].hash,
-                                       s->digest, WITAN_HASH_SIZE) == 0
-                              : s->checked && muted(r, h);
-            if (!r->vc_active && s->has_pp && own_ok && !s->prepared &&
+            if (!r->vc_active && s->has_pp && !s->prepared &&
+                own_vote_ok(r, s) &&
                 count_matching(s->prepares, r->set.n, s->digest) >= r->set.q) {
                 if ((rc = become_prepared(r, s)) != 0)
                     return rc;
@@ -3845,10 +3852,11 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     }
     /* The boot rule (spec/consensus.md, "Records"). A lone validator has
      * no one to contradict. */
-    r->muted = r->restored_own && !boot->clean_stop && r->set.n > 1 &&
-               !(r->flags & PBFT_TEST_NO_BOOT_MUTE);
-    r->mute_view = r->view;
-    r->mute_height = r->low + r->W;
+    if (r->restored_own && !boot->clean_stop && r->set.n > 1 &&
+        !(r->flags & PBFT_TEST_NO_BOOT_MUTE)) {
+        r->mute_view = r->view;
+        r->mute_height = r->low + r->W;
+    }
     /* Actions from the replay (a new view's VALIDATEs) stay; sends were
      * suppressed and are retransmitted by the timer. */
     if ((rc = emit_timer(r, PBFT_TIMER_RETRANSMIT, r->retransmit_ms)) != 0 ||
@@ -3923,7 +3931,7 @@ bool pbft_boot_muted(const pbft *r)
 
 uint64_t pbft_boot_mute_height(const pbft *r)
 {
-    return r->muted ? r->mute_height : 0;
+    return r->mute_height;
 }
 
 bool pbft_in_view_change(const pbft *r)

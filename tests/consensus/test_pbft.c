@@ -125,28 +125,16 @@ static void config_for(struct harness *h, uint32_t i, pbft_config *c)
     c->test_flags = h->flags;
 }
 
-static uint32_t msg_kind(const uint8_t *d, size_t size)
-{
-    Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, d);
-    if (sm == NULL)
-        return 0;
-    Witan__ConsensusMessage *cm =
-        witan__consensus_message__unpack(NULL, sm->body.len, sm->body.data);
-    witan__signed_message__free_unpacked(sm, NULL);
-    if (cm == NULL)
-        return 0;
-    uint32_t k = (uint32_t)cm->kind_case;
-    witan__consensus_message__free_unpacked(cm, NULL);
-    return k;
-}
-
-/* The kind and view of a consensus message (a view change's new view),
- * and the height of a proposal or vote (0 otherwise) when `height`. */
+/* The kind of a consensus message (0: none), and when asked its view (a
+ * view change's new view) and the height of a proposal or vote (else 0). */
 static uint32_t msg_at(const uint8_t *d, size_t size, uint64_t *view,
                        uint64_t *height)
 {
-    *view = 0;
-    uint64_t h = 0;
+    uint64_t v = 0, h = 0;
+    if (view)
+        *view = 0;
+    if (height)
+        *height = 0;
     Witan__SignedMessage *sm = witan__signed_message__unpack(NULL, size, d);
     if (sm == NULL)
         return 0;
@@ -157,36 +145,33 @@ static uint32_t msg_at(const uint8_t *d, size_t size, uint64_t *view,
         return 0;
     switch (cm->kind_case) {
     case WITAN__CONSENSUS_MESSAGE__KIND_PRE_PREPARE:
-        *view = cm->pre_prepare->view;
+        v = cm->pre_prepare->view;
         h = cm->pre_prepare->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_PREPARE:
-        *view = cm->prepare->view;
+        v = cm->prepare->view;
         h = cm->prepare->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
-        *view = cm->commit->view;
+        v = cm->commit->view;
         h = cm->commit->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
-        *view = cm->view_change->new_view;
+        v = cm->view_change->new_view;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_NEW_VIEW:
-        *view = cm->new_view->view;
+        v = cm->new_view->view;
         break;
     default:
         break;
     }
     uint32_t k = (uint32_t)cm->kind_case;
     witan__consensus_message__free_unpacked(cm, NULL);
+    if (view)
+        *view = v;
     if (height)
         *height = h;
     return k;
-}
-
-static uint32_t msg_view(const uint8_t *d, size_t size, uint64_t *view)
-{
-    return msg_at(d, size, view, NULL);
 }
 
 static void enqueue(struct harness *h, uint32_t from, uint32_t to,
@@ -313,7 +298,7 @@ static void carry(struct harness *h, uint32_t i)
         for (size_t k = 0; k < count; k++) {
             if (acts[k].type != PBFT_ACT_SEND)
                 continue;
-            uint32_t kind = msg_kind(acts[k].data.data, acts[k].data.size);
+            uint32_t kind = msg_at(acts[k].data.data, acts[k].data.size, NULL, NULL);
             if (kind != PBFT_MSG_PRE_PREPARE && kind != PBFT_MSG_PREPARE &&
                 kind != PBFT_MSG_COMMIT && kind != PBFT_MSG_VIEW_CHANGE &&
                 kind != PBFT_MSG_NEW_VIEW)
@@ -347,8 +332,8 @@ static void carry(struct harness *h, uint32_t i)
             h->rec_size[i][c] = a->data.size;
             uint64_t view = 0;
             uint32_t kind = a->data.data[0] == 'M'
-                                ? msg_view(a->data.data + 1, a->data.size - 1,
-                                           &view)
+                                ? msg_at(a->data.data + 1, a->data.size - 1,
+                                         &view, NULL)
                                 : 0;
             if (a->lazy) {
                 /* Only proposals and prepares, each behind an anchor. */
