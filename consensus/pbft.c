@@ -3850,8 +3850,8 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         pbft_free(r);
         return rc;
     }
-    /* The boot rule (spec/consensus.md, "Records"). A lone validator has
-     * no one to contradict. */
+    /* The boot rule (spec/consensus.md). A lone validator has no one to
+     * contradict. */
     if (r->restored_own && !boot->clean_stop && r->set.n > 1 &&
         !(r->flags & PBFT_TEST_NO_BOOT_MUTE)) {
         r->mute_view = r->view;
