@@ -182,8 +182,8 @@ static int apply(ledger *mine, const struct slot *s, bool prechecked,
                 h);
         err = WITAN_EINVAL;
     } else {
-        err = ledger_block_apply(mine, bytes, size, b->cert, !prechecked, st,
-                                 why, sizeof why);
+        err = ledger_block_apply(mine, bytes, size, b->cert, !prechecked,
+                                 NULL, st, why, sizeof why);
         if (err)
             fprintf(stderr, "\nwitan audit: block %llu does not hold: %s "
                             "(%s)\n",

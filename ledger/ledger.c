@@ -1026,7 +1026,8 @@ static void sig_pass_one(void *ctx, size_t i)
 static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
                        const Witan__BlockHeader *h,
                        const struct ledger_check_opts *o,
-                       struct ledger_tx *keep, char *why, size_t why_size)
+                       const struct ledger_tx *given, struct ledger_tx *keep,
+                       char *why, size_t why_size)
 {
     int err = check_header(l, txn, b, h, why, why_size);
     if (err)
@@ -1057,6 +1058,7 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
             ptrs[i] = b->txs[i].data;
             sizes[i] = b->txs[i].len;
             skip[i] = sizes[i] > ledger_params(l)->tx_size_max ||
+                      (given && given[i].body) ||
                       (o->checked &&
                        o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]));
         }
@@ -1078,6 +1080,10 @@ static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
         }
         if (ok && ok[i])
             continue;
+        if (given && given[i].body) {
+            memcpy(hashes[i], given[i].hash, WITAN_HASH_SIZE);
+            continue;
+        }
         if (o->checked && o->checked(o->ctx, ptrs[i], sizes[i], hashes[i]))
             continue;
         struct ledger_tx tx;
@@ -1159,7 +1165,7 @@ int ledger_block_check(ledger *l, const uint8_t *block, size_t size,
     store_txn *txn;
     err = store_read_begin(l->s, &txn);
     if (!err) {
-        err = block_check(l, txn, b, h, o, NULL, why, why_size);
+        err = block_check(l, txn, b, h, o, NULL, NULL, why, why_size);
         store_abort(txn);
     }
     l->checked = err == 0 && o->verify_signatures;
@@ -1185,8 +1191,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
                       const Witan__Block *b, const Witan__BlockHeader *h,
                       const uint8_t block_hash[WITAN_HASH_SIZE],
                       const Witan__CommitCertificate *cert,
-                      bool verify_signatures, struct ledger_apply_stats *stats,
-                      struct ledger_tip *next,
+                      bool verify_signatures, const struct ledger_tx *given,
+                      struct ledger_apply_stats *stats, struct ledger_tip *next,
                       uint8_t (*tx_hashes)[WITAN_HASH_SIZE], char *why,
                       size_t why_size)
 {
@@ -1215,7 +1221,7 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         judged = memcmp(whole, l->checked_hash, WITAN_HASH_SIZE) == 0;
     }
     if (!judged)
-        err = block_check(l, txn, b, h, &opts, decoded, why, why_size);
+        err = block_check(l, txn, b, h, &opts, given, decoded, why, why_size);
     if (err)
         goto fail;
     /* block_check held it against the tip: the next height, on it. */
@@ -1236,12 +1242,15 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
     memset(stats, 0, sizeof *stats);
     stats->tx_count = (uint32_t)n;
     for (size_t i = 0; i < n && !err; i++) {
-        /* block_check passed every transaction: one it did not keep
-         * decodes again without fail but for memory, and signatures are
-         * not checked twice. */
+        /* block_check passed every transaction: one neither given nor
+         * kept decodes again without fail but for memory, and signatures
+         * are not checked twice. A given one stays the caller's. */
         struct ledger_tx tx = decoded[i];
         memset(&decoded[i], 0, sizeof decoded[i]);
-        if (!tx.body)
+        bool lent = given && given[i].body;
+        if (lent)
+            tx = given[i];
+        else if (!tx.body)
             err = ledger_tx_decode(l, b->txs[i].data, b->txs[i].len, false,
                                    &tx, why, why_size);
         if (err)
@@ -1292,7 +1301,8 @@ static int apply_once(ledger *l, const uint8_t *bytes, size_t size,
         free(records);
         if (!err && status == WITAN__TX_STATUS__TX_STATUS_OK)
             stats->ok_count++;
-        ledger_tx_release(&tx);
+        if (!lent)
+            ledger_tx_release(&tx);
     }
     if (!err) {
         WITAN_ASSERT(stats->ok_count <= stats->tx_count);
@@ -1360,8 +1370,9 @@ fail:
 
 int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
                        const Witan__CommitCertificate *cert,
-                       bool verify_signatures, struct ledger_apply_stats *stats,
-                       char *why, size_t why_size)
+                       bool verify_signatures, const struct ledger_tx *given,
+                       struct ledger_apply_stats *stats, char *why,
+                       size_t why_size)
 {
     why[0] = '\0';
     Witan__Block *b;
@@ -1380,7 +1391,7 @@ int ledger_block_apply(ledger *l, const uint8_t *bytes, size_t size,
     /* Each retry doubles the map; the bound stops a map that cannot grow. */
     for (int attempt = 0; !err && attempt < 64; attempt++) {
         err = apply_once(l, bytes, size, b, h, hash, cert, verify_signatures,
-                         stats, &next, tx_hashes, why, why_size);
+                         given, stats, &next, tx_hashes, why, why_size);
         if (err != WITAN_EMAPFULL)
             break;
         err = store_grow(l->s);

@@ -113,6 +113,8 @@ struct ledger_tx {
     size_t size;
     Witan__Envelope *envelope;
     Witan__TxBody *body;
+    size_t decoded_size; /* what decoding envelope and body allocated;
+                            0 once they are shed */
 };
 
 /*
@@ -238,12 +240,17 @@ struct ledger_apply_stats {
  * transaction. When the map fills, the store is grown and the block redone;
  * WITAN_EMAPFULL if it cannot grow: nothing of the block is stored.
  * verify_signatures false skips signature checks of transactions this
- * process decoded and verified itself.
+ * process decoded and verified itself. `given` is NULL or has an entry per
+ * transaction of the block: one with a body is what ledger_tx_decode made
+ * of exactly that transaction's bytes, its signature checked, and is
+ * executed as it is instead of being decoded again (a validator's pool
+ * holds most of a block decoded already); every entry stays the caller's.
  */
 int ledger_block_apply(ledger *l, const uint8_t *block, size_t size,
                        const Witan__CommitCertificate *cert,
-                       bool verify_signatures, struct ledger_apply_stats *stats,
-                       char *why, size_t why_size);
+                       bool verify_signatures, const struct ledger_tx *given,
+                       struct ledger_apply_stats *stats, char *why,
+                       size_t why_size);
 
 /*
  * fn(ctx) is called each time ledger_block_apply has executed a block and

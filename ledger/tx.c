@@ -193,6 +193,7 @@ void ledger_tx_shed(struct ledger_tx *tx)
         witan__envelope__free_unpacked(tx->envelope, NULL);
     tx->body = NULL;
     tx->envelope = NULL;
+    tx->decoded_size = 0;
 }
 
 void ledger_tx_release(struct ledger_tx *tx)
@@ -239,9 +240,14 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         return WITAN_ELIMIT;
     }
     int err = WITAN_OK;
-    tx->envelope =
-        witan_unpack_or_null(&witan__envelope__descriptor, bytes, size);
-    if (!tx->envelope) {
+    /* Each with its own budget, as witan_unpack gives; what they took is
+     * the decoded form's size, which the pool counts. */
+    size_t left = WITAN_UNPACK_BUDGET(size);
+    ProtobufCMessage *m;
+    int derr = witan_unpack_from(&left, &witan__envelope__descriptor, bytes,
+                                 size, &m);
+    tx->envelope = (Witan__Envelope *)m;
+    if (derr) {
         WHY("not a valid Envelope (protobuf decoding failed)");
         return WITAN_EDECODE;
     }
@@ -267,13 +273,17 @@ int ledger_tx_decode(const ledger *l, const uint8_t *bytes, size_t size,
         err = WITAN_ESIG;
         goto fail;
     }
-    tx->body = witan_unpack_or_null(&witan__tx_body__descriptor, env->body.data,
-                                    env->body.len);
-    if (!tx->body) {
+    tx->decoded_size = WITAN_UNPACK_BUDGET(size) - left;
+    left = WITAN_UNPACK_BUDGET(env->body.len);
+    derr = witan_unpack_from(&left, &witan__tx_body__descriptor,
+                             env->body.data, env->body.len, &m);
+    tx->body = (Witan__TxBody *)m;
+    if (derr) {
         WHY("envelope body is not a valid TxBody");
         err = WITAN_EDECODE;
         goto fail;
     }
+    tx->decoded_size += WITAN_UNPACK_BUDGET(env->body.len) - left;
     const Witan__TxBody *body = tx->body;
     if (strcmp(body->chain_id, l->g->chain_id) != 0) {
         WHY("transaction is for chain '%.64s'; this is chain '%s'",

@@ -11,6 +11,10 @@
 /* Passes over the pool when selecting, to pick up nonces that arrived out of
  * order; each pass is O(pool). */
 #define MEMPOOL_SELECT_PASS_MAX 4
+/* The pool keeps its entries decoded, oldest first, while what that holds
+ * stays under size_max / MEMPOOL_DECODED_SHARE; the rest keep only their
+ * bytes and are decoded again when a block executes them. */
+#define MEMPOOL_DECODED_SHARE 2
 /* Values of struct mempool's `selected`. */
 enum { MEMPOOL_FREE = 0, MEMPOOL_SELECTED = 1, MEMPOOL_IN_FLIGHT = 2 };
 
@@ -32,6 +36,9 @@ struct mempool {
     uint32_t sender_count;
     uint32_t count, count_max;
     uint64_t size, size_max;
+    /* What the entries kept decoded hold (ledger_tx.decoded_size), and its
+     * bound: size_max / MEMPOOL_DECODED_SHARE. */
+    uint64_t decoded, decoded_max;
     uint32_t *by_hash, *by_nonce; /* open addressing, entry index + 1 */
     size_t table_cap;
 };
@@ -55,6 +62,13 @@ int64_t mempool_admitted_us(const struct mempool *m,
  * when the envelope decodes (it is left alone otherwise). */
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
                    uint8_t hash[WITAN_HASH_SIZE]);
+/* Moves the decoded form (envelope, body, hash, sender, nonce) of the
+ * pooled transaction with this hash into *out, for ledger_block_apply to
+ * execute; the entry keeps its bytes. False (and *out zeroed) when it is
+ * not pooled or not kept decoded. */
+bool mempool_take_decoded(struct mempool *m,
+                          const uint8_t hash[WITAN_HASH_SIZE],
+                          struct ledger_tx *out);
 /* The pooled transaction holding (sender, nonce), or NULL. */
 const struct ledger_tx *mempool_find_nonce(const struct mempool *m,
                                            const uint8_t *sender,

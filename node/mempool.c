@@ -73,6 +73,7 @@ int mempool_init(struct mempool *m, uint32_t count_max, uint64_t size_max)
     memset(m, 0, sizeof *m);
     m->count_max = count_max;
     m->size_max = size_max;
+    m->decoded_max = size_max / MEMPOOL_DECODED_SHARE;
     m->table_cap = table_cap_for(count_max);
     m->txs = calloc(count_max, sizeof *m->txs);
     m->selected = calloc(count_max, sizeof *m->selected);
@@ -103,16 +104,24 @@ void mempool_free(struct mempool *m)
     memset(m, 0, sizeof *m);
 }
 
-const struct ledger_tx *mempool_find(const struct mempool *m,
-                                     const uint8_t hash[WITAN_HASH_SIZE])
+/* The entry with this hash, or -1. */
+static int64_t index_of(const struct mempool *m,
+                        const uint8_t hash[WITAN_HASH_SIZE])
 {
     size_t i = hash_bytes(hash, WITAN_HASH_SIZE) & (m->table_cap - 1);
     for (; m->by_hash[i]; i = (i + 1) & (m->table_cap - 1)) {
-        const struct ledger_tx *tx = &m->txs[m->by_hash[i] - 1];
-        if (memcmp(tx->hash, hash, WITAN_HASH_SIZE) == 0)
-            return tx;
+        uint32_t idx = m->by_hash[i] - 1;
+        if (memcmp(m->txs[idx].hash, hash, WITAN_HASH_SIZE) == 0)
+            return idx;
     }
-    return NULL;
+    return -1;
+}
+
+const struct ledger_tx *mempool_find(const struct mempool *m,
+                                     const uint8_t hash[WITAN_HASH_SIZE])
+{
+    int64_t idx = index_of(m, hash);
+    return idx < 0 ? NULL : &m->txs[idx];
 }
 
 int64_t mempool_admitted_us(const struct mempool *m,
@@ -129,6 +138,28 @@ bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
         return false;
     const struct ledger_tx *tx = mempool_find(m, hash);
     return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
+}
+
+bool mempool_take_decoded(struct mempool *m,
+                          const uint8_t hash[WITAN_HASH_SIZE],
+                          struct ledger_tx *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t idx = index_of(m, hash);
+    if (idx < 0 || !m->txs[idx].body)
+        return false;
+    struct ledger_tx *tx = &m->txs[idx];
+    memcpy(out->hash, tx->hash, WITAN_HASH_SIZE);
+    memcpy(out->sender, tx->sender, WITAN_ADDRESS_SIZE);
+    out->nonce = tx->nonce;
+    out->envelope = tx->envelope;
+    out->body = tx->body;
+    out->decoded_size = tx->decoded_size;
+    m->decoded -= tx->decoded_size;
+    tx->envelope = NULL;
+    tx->body = NULL;
+    tx->decoded_size = 0;
+    return true;
 }
 
 static const struct ledger_tx *
@@ -168,8 +199,13 @@ int mempool_add(struct mempool *m, struct ledger_tx *tx, int64_t admitted_us,
     uint32_t idx = m->count++;
     m->txs[idx] = *tx; /* the pool takes ownership */
     memset(tx, 0, sizeof *tx);
-    /* Blocks are built from the bytes and checked again from them. */
-    ledger_tx_shed(&m->txs[idx]);
+    /* Blocks are built from the bytes. The decoded form is what executing
+     * the transaction needs; kept while it fits its bound, for the oldest
+     * are the next blocks'. */
+    if (m->decoded + m->txs[idx].decoded_size <= m->decoded_max)
+        m->decoded += m->txs[idx].decoded_size;
+    else
+        ledger_tx_shed(&m->txs[idx]);
     m->proposed[idx] = 0;
     m->admitted_us[idx] = admitted_us;
     m->size += m->txs[idx].size;
@@ -267,6 +303,7 @@ void mempool_remove_selected(struct mempool *m)
     for (uint32_t i = 0; i < m->count; i++) {
         if (m->selected[i] == MEMPOOL_SELECTED) {
             m->size -= m->txs[i].size;
+            m->decoded -= m->txs[i].decoded_size;
             ledger_tx_release(&m->txs[i]);
         } else {
             m->proposed[j] = m->proposed[i];

@@ -66,6 +66,7 @@ struct delivery {
     int64_t commit_us; /* when the core delivered it */
     uint8_t (*hashes)[WITAN_HASH_SIZE];
     bool *held; /* the pool held transaction i */
+    struct ledger_tx *given; /* its decoded form, taken from the pool */
     struct node_drop *drops;
     size_t drop_count;
     bool settled;
@@ -519,16 +520,22 @@ static int deliver(void *ctx, const pbft_action *a,
     dv.hashes = calloc(slots, WITAN_HASH_SIZE);
     dv.drops = calloc(slots, sizeof *dv.drops);
     dv.held = calloc(slots, sizeof *dv.held);
-    if (!dv.hashes || !dv.drops || !dv.held) {
+    dv.given = calloc(slots, sizeof *dv.given);
+    if (!dv.hashes || !dv.drops || !dv.held || !dv.given) {
         free(dv.hashes);
         free(dv.drops);
         free(dv.held);
+        free(dv.given);
         witan__block__free_unpacked(b, NULL);
         return WITAN_ENOMEM;
     }
+    /* What the pool holds decoded executes as it is: those bytes exactly
+     * were decoded and checked when admitted. */
     for (size_t i = 0; i < b->n_txs; i++) {
         dv.held[i] = mempool_holds(&n->pool, b->txs[i].data, b->txs[i].len,
                                    dv.hashes[i]);
+        if (dv.held[i])
+            mempool_take_decoded(&n->pool, dv.hashes[i], &dv.given[i]);
         all_known = all_known && dv.held[i];
     }
     bool verify = !all_known && !was_validated(r, a->block_hash);
@@ -555,7 +562,7 @@ static int deliver(void *ctx, const pbft_action *a,
     if (!err) {
         r->delivering = &dv;
         err = ledger_block_apply(n->l, a->data.data, a->data.size, cert,
-                                 verify, &stats, why, sizeof why);
+                                 verify, dv.given, &stats, why, sizeof why);
         r->delivering = NULL;
         if (err)
             WITAN_ERROR("node",
@@ -577,9 +584,12 @@ static int deliver(void *ctx, const pbft_action *a,
             mempool_drop_stale(&n->pool, n->l);
         log_committed(b, &stats);
     }
+    for (size_t i = 0; i < b->n_txs; i++)
+        ledger_tx_release(&dv.given[i]);
     free(dv.hashes);
     free(dv.drops);
     free(dv.held);
+    free(dv.given);
     witan__block__free_unpacked(b, NULL);
     if (err)
         return err;
@@ -1401,7 +1411,7 @@ static int sync_block(struct node *n, nng_socket s, uint64_t height)
         struct ledger_apply_stats stats;
         char why[LEDGER_WHY_SIZE];
         err = ledger_block_apply(n->l, bytes, size, r->block->cert, true,
-                                 &stats, why, sizeof why);
+                                 NULL, &stats, why, sizeof why);
         if (err)
             WITAN_ERROR("node", "block %llu from %s is refused: %s (%s)",
                         (unsigned long long)height, n->cfg->sync_from, why,

@@ -164,8 +164,8 @@ static int apply_bytes(struct gw *w, const uint8_t *bytes, size_t size,
     struct ledger_apply_stats st;
     int first = 0;
     for (int i = 0; i < w->ledgers; i++) {
-        int err = ledger_block_apply(w->l[i], bytes, size, &cert, true, &st,
-                                     why, WHY_SIZE);
+        int err = ledger_block_apply(w->l[i], bytes, size, &cert, true, NULL,
+                                     &st, why, WHY_SIZE);
         if (i == 0)
             first = err;
         else

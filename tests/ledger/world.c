@@ -195,8 +195,8 @@ int certify_and_apply(struct world *w, const struct ledger_block *blk,
     cert.n_signatures = 1;
     cert.signatures = sigs;
     struct ledger_apply_stats st;
-    return ledger_block_apply(w->l, blk->bytes, blk->size, &cert, verify, &st,
-                              why, WHY_SIZE);
+    return ledger_block_apply(w->l, blk->bytes, blk->size, &cert, verify,
+                              NULL, &st, why, WHY_SIZE);
 }
 
 

@@ -84,12 +84,41 @@ static uint64_t node_written(pid_t node)
     return v;
 }
 
+/* The node's anonymous resident memory (heap, stacks: not LMDB's mapped
+ * file), sampled every few milliseconds while it runs; the peak is what
+ * its pool and buffers cost at the load's height. */
+struct rss_watch {
+    pid_t pid;
+    volatile int stop;
+    uint64_t peak_kib;
+};
+
+static void *watch_rss(void *p)
+{
+    struct rss_watch *w = p;
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)w->pid);
+    while (!w->stop) {
+        FILE *f = fopen(path, "r");
+        unsigned long long kib;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "RssAnon: %llu kB", &kib) == 1 &&
+                kib > w->peak_kib)
+                w->peak_kib = kib;
+        if (f)
+            fclose(f);
+        usleep(5000);
+    }
+    return NULL;
+}
+
 /* One run with the node's signatures on `threads` threads
  * (verify_threads): committed attestations per second, or < 0; the
  * node's CPU seconds, and its loop's (the main thread) while loaded. */
 static double run_once(unsigned threads, double *node_cpu_out,
                        double *loop_cpu_out, uint64_t *blocks_out,
-                       double *elapsed_out, uint64_t *written_out)
+                       double *elapsed_out, uint64_t *written_out,
+                       uint64_t *peak_kib_out)
 {
     char exe[1100], home[256], cmd[2048];
     snprintf(home, sizeof home, "%s/witan-bench-%d-%u",
@@ -131,6 +160,9 @@ static double run_once(unsigned threads, double *node_cpu_out,
         return -1;
     }
 
+    struct rss_watch rss = {node, 0, 0};
+    pthread_t watcher;
+    pthread_create(&watcher, NULL, watch_rss, &rss);
     double start = nt_now_s(), loop0 = nt_thread_cpu_s(node, node);
     pthread_t threads_c[BENCH_CLIENTS];
     for (intptr_t k = 0; k < BENCH_CLIENTS; k++)
@@ -153,6 +185,9 @@ static double run_once(unsigned threads, double *node_cpu_out,
     double elapsed = nt_now_s() - start;
     *loop_cpu_out = nt_thread_cpu_s(node, node) - loop0;
     *written_out = node_written(node);
+    rss.stop = 1;
+    pthread_join(watcher, NULL);
+    *peak_kib_out = rss.peak_kib;
     kill(node, SIGTERM);
     int ws;
     waitpid(node, &ws, 0);
@@ -196,16 +231,18 @@ int main(int argc, char **argv)
     double rates[2], cpu1 = 0, loop1 = 0;
     for (unsigned t = 1; t <= 2; t++) {
         double cpu = 0, loop = 0, elapsed = 0;
-        uint64_t blocks = 0, written = 0;
-        rates[t - 1] = run_once(t, &cpu, &loop, &blocks, &elapsed, &written);
+        uint64_t blocks = 0, written = 0, peak_kib = 0;
+        rates[t - 1] = run_once(t, &cpu, &loop, &blocks, &elapsed, &written,
+                                &peak_kib);
         if (rates[t - 1] < 0)
             return 1;
         printf("  committed attestations/s, %u thread%s %10.0f   (%d in "
                "%.2f s, %llu blocks, node CPU %.2f s, %.2f s of it on the "
-               "loop, written %.1f KiB an attestation)\n",
+               "loop, written %.1f KiB an attestation, peak %.1f MiB "
+               "resident besides the database's mapped file)\n",
                t, t > 1 ? "s" : " ", rates[t - 1], tx_count, elapsed,
                (unsigned long long)blocks, cpu, loop,
-               (double)written / 1024 / tx_count);
+               (double)written / 1024 / tx_count, (double)peak_kib / 1024);
         if (t == 1) {
             cpu1 = cpu;
             loop1 = loop;

@@ -64,12 +64,15 @@ static void test_bounds_and_repeats(void **state)
     assert_non_null(strstr(why, "mempool full"));
     assert_non_null(strstr(why, "retry"));
     assert_int_equal(m.count, 3);
-    /* What the pool keeps is the bytes, not the decoded forms. */
+    /* Well under its bound: every entry kept decoded, and counted. */
+    uint64_t decoded = 0;
     for (uint32_t i = 0; i < m.count; i++) {
-        assert_null(m.txs[i].envelope);
-        assert_null(m.txs[i].body);
+        assert_non_null(m.txs[i].body);
         assert_non_null(m.txs[i].bytes);
+        assert_true(m.txs[i].decoded_size > sizeof *m.txs[i].body);
+        decoded += m.txs[i].decoded_size;
     }
+    assert_int_equal(m.decoded, decoded);
     mempool_free(&m);
 
     /* Bounded by bytes as well: room for two envelopes, not three. */
@@ -80,6 +83,59 @@ static void test_bounds_and_repeats(void **state)
     assert_int_equal(add(&m, 1, why, sizeof why), 0);
     assert_int_equal(add(&m, 2, why, sizeof why), WITAN_EFULL);
     mempool_free(&m);
+}
+
+/* The decoded forms are kept oldest first up to their bound; the rest keep
+ * their bytes alone. One taken for a block leaves the entry its bytes, and
+ * the count follows every way out. */
+static void test_decoded_bound(void **state)
+{
+    (void)state;
+    struct ledger_tx tx[3];
+    for (int i = 0; i < 3; i++)
+        decode(i, &tx[i]);
+    uint64_t room = tx[0].decoded_size + tx[1].decoded_size;
+    for (int i = 0; i < 3; i++)
+        ledger_tx_release(&tx[i]);
+    struct mempool m;
+    char why[256];
+    assert_int_equal(mempool_init(&m, 16, MEMPOOL_DECODED_SHARE * room), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(add(&m, i, why, sizeof why), 0);
+    assert_non_null(m.txs[0].body);
+    assert_non_null(m.txs[1].body);
+    assert_null(m.txs[2].body); /* past the bound */
+    assert_null(m.txs[2].envelope);
+    assert_int_equal(m.txs[2].decoded_size, 0);
+    assert_non_null(m.txs[2].bytes);
+    assert_int_equal(m.decoded, room);
+
+    struct ledger_tx out;
+    assert_true(mempool_take_decoded(&m, w.hash[0], &out));
+    assert_non_null(out.body);
+    assert_null(out.bytes); /* the entry keeps them */
+    assert_memory_equal(out.hash, w.hash[0], 32);
+    assert_int_equal(out.nonce, 1);
+    assert_int_equal(m.decoded, room - out.decoded_size);
+    assert_null(m.txs[0].body);
+    assert_non_null(mempool_find(&m, w.hash[0]));
+    uint8_t hash[32];
+    assert_true(mempool_holds(&m, w.env[0].data, w.env[0].len, hash));
+    ledger_tx_release(&out);
+    struct ledger_tx none;
+    assert_false(mempool_take_decoded(&m, w.hash[0], &none)); /* taken */
+    assert_null(none.body);
+    assert_false(mempool_take_decoded(&m, w.hash[2], &none)); /* shed */
+    assert_false(mempool_take_decoded(&m, w.hash[5], &none)); /* not pooled */
+
+    /* Room again once a decoded entry leaves. */
+    mempool_mark(&m, w.hash[1]);
+    mempool_remove_selected(&m);
+    assert_int_equal(m.decoded, 0);
+    assert_int_equal(add(&m, 3, why, sizeof why), 0);
+    assert_non_null(m.txs[m.count - 1].body);
+    assert_int_equal(m.decoded, m.txs[m.count - 1].decoded_size);
+    mempool_free(&m); /* with one still decoded: nothing leaks (SAN=1) */
 }
 
 static void test_nonce_held_by_another(void **state)
@@ -315,6 +371,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_and_repeats),
+        cmocka_unit_test(test_decoded_bound),
         cmocka_unit_test(test_nonce_held_by_another),
         cmocka_unit_test(test_select_in_nonce_order),
         cmocka_unit_test(test_sender_table),

@@ -961,7 +961,7 @@ static bool ledger_execute(sim *s, node *nd, const pbft_action *a,
     struct ledger_apply_stats st;
     char why[LEDGER_WHY_SIZE];
     int err = ledger_block_apply(nd->l, a->data.data, a->data.size, cert,
-                                 !validated, &st, why, sizeof why);
+                                 !validated, NULL, &st, why, sizeof why);
     witan__commit_certificate__free_unpacked(cert, NULL);
     if (err) {
         if (correct(nd))
