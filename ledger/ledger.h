@@ -143,6 +143,11 @@ int ledger_envelope_tx_hash(const uint8_t *env, size_t size,
  * the transaction is new to it). Needs the decoded Envelope: not after
  * ledger_tx_shed. Thread-safe. WITAN_ESIG, with `why`. */
 int ledger_tx_verify(const struct ledger_tx *tx, char *why, size_t why_size);
+
+/* How many transaction signatures this process has checked, by either
+ * function above (on any thread): a node checks each transaction's once,
+ * and this is how that is seen. */
+uint64_t ledger_tx_signatures_checked(void);
 void ledger_tx_release(struct ledger_tx *tx);
 /* Frees the decoded Envelope and TxBody but keeps the bytes, hash, sender
  * and nonce: all a pool needs, at a fraction of the memory. Cannot fail. */

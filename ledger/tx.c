@@ -203,11 +203,21 @@ void ledger_tx_release(struct ledger_tx *tx)
     memset(tx, 0, sizeof *tx);
 }
 
+/* Transaction signatures this process checked: a node's figure, since a
+ * process runs one node (/metrics). */
+static _Atomic uint64_t signatures_checked;
+
+uint64_t ledger_tx_signatures_checked(void)
+{
+    return atomic_load_explicit(&signatures_checked, memory_order_relaxed);
+}
+
 /* The signature rule, one place for both ways in. */
 static int check_signature(const wcrypto_pubkey *pub,
                            const struct ledger_tx *tx, char *why,
                            size_t why_size)
 {
+    atomic_fetch_add_explicit(&signatures_checked, 1, memory_order_relaxed);
     if (wcrypto_verify(pub, tx->hash, tx->envelope->signature.data) != 0) {
         WHY("signature does not verify for the envelope's %s key",
             wcrypto_key_type_name(pub->type));

@@ -325,6 +325,7 @@ struct node {
         struct node *n;
         const ProtobufCBinaryData *envs;
         struct ledger_tx *txs;
+        bool *known; /* per envelope: the node holds it or committed it */
         bool running;
     } presign_job;
     /* The serving round whose signatures are being checked (replica.c):

@@ -166,6 +166,7 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
     a->response.phase_commit_durable_us = n->metrics.phase_commit_durable_us;
     a->response.phase_count = n->metrics.phase_count;
     a->response.status_answers_deferred = n->metrics.status_deferred;
+    a->response.tx_signatures_checked = ledger_tx_signatures_checked();
     size_t drop_count = replica_figures(
         n, &a->response.view, &a->response.view_changes, a->reasons,
         a->counts, REPLICA_DROP_REASON_MAX);
@@ -210,15 +211,39 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
+static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE]);
+
 /* Decoded here, on a pool thread, the transaction is kept: admission on
  * the loop then only looks it up and admits it. A failure leaves txs[i]
- * zeroed, and admission decodes it again to name what is wrong. */
+ * zeroed, and admission decodes it again to name what is wrong; so does
+ * one the node knew already, which admission answers without checking
+ * its signature. */
 static void presign_one(void *ctx, size_t i)
 {
     struct node_presign_job *p = ctx;
+    if (p->known[i])
+        return;
     char why[LEDGER_WHY_SIZE];
     ledger_tx_decode(p->n->l, p->envs[i].data, p->envs[i].len, true,
                      &p->txs[i], why, sizeof why);
+}
+
+/* Which envelopes the node knows already, by their hash read off the
+ * wire: a client that sends a batch again must not cost the pool a
+ * signature check for each (admission answers a known transaction before
+ * its signature is looked at). NULL when out of memory: then every one
+ * is checked, as before. */
+static bool *mark_known(struct node *n, const ProtobufCBinaryData *envs,
+                        size_t count)
+{
+    bool *k = calloc(count ? count : 1, sizeof *k);
+    for (size_t i = 0; k && i < count; i++) {
+        uint8_t hash[WITAN_HASH_SIZE];
+        k[i] = ledger_envelope_tx_hash(envs[i].data, envs[i].len, hash) ==
+                   0 &&
+               known(n, hash);
+    }
+    return k;
 }
 
 void node_presign(struct node *n, const ProtobufCBinaryData *envs,
@@ -228,8 +253,12 @@ void node_presign(struct node *n, const ProtobufCBinaryData *envs,
     if (count < 2 || witan_pool_threads(n->verify_pool) < 2 ||
         n->presign_job.running)
         return;
-    struct node_presign_job p = {n, envs, txs, false};
+    bool *k = mark_known(n, envs, count);
+    if (!k)
+        return; /* admission decodes and checks each on the loop */
+    struct node_presign_job p = {n, envs, txs, k, false};
     witan_pool_run(n->verify_pool, count, presign_one, &p);
+    free(k);
 }
 
 void node_presigned_release(struct ledger_tx *txs, size_t count)
@@ -245,7 +274,10 @@ bool node_presign_start(struct node *n, const ProtobufCBinaryData *envs,
     if (count < NODE_OVERLAP_ENVELOPES_MIN ||
         witan_pool_threads(n->verify_pool) < 2 || n->presign_job.running)
         return false;
-    n->presign_job = (struct node_presign_job){n, envs, txs, true};
+    bool *k = mark_known(n, envs, count);
+    if (!k)
+        return false;
+    n->presign_job = (struct node_presign_job){n, envs, txs, k, true};
     /* The block checks run on the loop meanwhile; they reach the same
      * verdicts without the pool. */
     ledger_set_pool(n->l, NULL);
@@ -259,6 +291,8 @@ void node_presign_finish(struct node *n)
         return;
     witan_pool_wait(n->verify_pool);
     n->presign_job.running = false;
+    free(n->presign_job.known);
+    n->presign_job.known = NULL;
     ledger_set_pool(n->l, n->verify_pool);
 }
 

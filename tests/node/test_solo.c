@@ -962,6 +962,62 @@ static void test_power_loss_undoes_last_commit(void **state)
     stop_cleanly(node);
 }
 
+static uint64_t signatures_checked(const char *addr)
+{
+    Witan__Response *m = nt_metrics(addr);
+    assert_non_null(m);
+    assert_non_null(m->metrics);
+    uint64_t v = m->metrics->tx_signatures_checked;
+    witan__response__free_unpacked(m, NULL);
+    return v;
+}
+
+/* Each transaction's signature is checked once on a node: on admission,
+ * whether its batch went to the verifier threads (64 or more) or not; a
+ * transaction sent again is answered before its signature is looked at;
+ * a committed block executes its transactions without checking them
+ * again. The metric counts every check, failed ones included. */
+static void test_signatures_checked_once(void **state)
+{
+    (void)state;
+    enum { BATCH = 100, SINGLES = 5, TXS = BATCH + SINGLES };
+    char home[600], addr[64];
+    init_stream_home(home, sizeof home, addr, "once", port + 15, port + 16,
+                     "verify_threads = 2\n");
+    static ProtobufCBinaryData env[TXS + 1];
+    static uint8_t hash[TXS + 1][32];
+    char key[700];
+    snprintf(key, sizeof key, "%s/operator.key", home);
+    assert_int_equal(nt_sign_attestations(key, "once-test", 1, TXS + 1, env,
+                                          hash),
+                     0);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    uint64_t before = signatures_checked(addr);
+    assert_true(nt_submit(addr, env, BATCH, BATCH)); /* on the pool */
+    assert_true(nt_submit(addr, env, BATCH, BATCH)); /* again: known */
+    for (int i = BATCH; i < TXS; i++)                /* on the loop */
+        assert_true(nt_submit(addr, &env[i], 1, 1));
+    uint64_t h = 0;
+    for (int t = 0; t < 500 && nt_tx_state(addr, hash[TXS - 1], &h) !=
+                                   WITAN__TX_STATE__TX_STATE_COMMITTED;
+         t++)
+        nt_sleep_ms(10);
+    assert_true(h > 0);
+    assert_true(nt_submit(addr, env, BATCH, BATCH)); /* again: committed */
+    /* A bad signature is checked, and counted, and refused. */
+    env[TXS].data[env[TXS].len - 1] ^= 1;
+    assert_true(nt_submit(addr, &env[TXS], 1, 1));
+    uint64_t checked = signatures_checked(addr) - before;
+    print_message("signatures checked: %llu for %d transactions and one "
+                  "forged\n",
+                  (unsigned long long)checked, TXS);
+    assert_int_equal(checked, TXS + 1);
+    for (int i = 0; i <= TXS; i++)
+        free(env[i].data);
+    stop_cleanly(node);
+}
+
 /* Held status requests whose block comes while their client reads
  * nothing: the stream's queue of answers is full, so each answer is put
  * off (the metric counts it) and tried again; once the client reads, every
@@ -1300,6 +1356,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stream_api),
         cmocka_unit_test(test_status_waits),
         cmocka_unit_test(test_held_answers_wait_for_room),
+        cmocka_unit_test(test_signatures_checked_once),
         cmocka_unit_test(test_power_loss_undoes_last_commit),
         cmocka_unit_test(test_req_flood_not_read),
         cmocka_unit_test(test_records_from_old_database),
