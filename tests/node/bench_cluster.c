@@ -6,6 +6,9 @@
  * measured in the same run, and the rate of all its cores verifying at
  * once: n validators sharing them, each verifying every transaction, can
  * reach 1/n of that at most (the ceiling each row is also given against).
+ * Each row gives a transaction's cost to each node twice: its CPU in units
+ * of one core's verification, and the transaction signatures the nodes
+ * counted as checked (their metrics), 1.00 when none checked one twice.
  *
  * Saturation: every client keeps a window of requests uncommitted (about
  * three blocks' worth in all) and sends the next as soon as its oldest
@@ -360,6 +363,8 @@ struct result {
     long view_changes; /* during the run; -1: unknown */
     double tps, p50_ms, p99_ms, cpu_per_node;
     double switches_per_tx; /* context switches a transaction a node */
+    double checks_per_tx; /* signature checks a transaction a node; < 0:
+                             unknown */
     long anon_kib_max;
     /* Where the time went, means in ms: the client's send to its submit
      * answered (admission), the nodes' phases (their metrics, over every
@@ -374,6 +379,7 @@ struct result {
 struct phases {
     uint64_t admit_proposal_us, proposal_commit_us, commit_durable_us, count;
     uint64_t view_changes; /* the most any node started */
+    uint64_t signatures; /* transaction signatures checked, all nodes */
 };
 
 static bool phases_of(struct phases *out)
@@ -389,6 +395,7 @@ static bool phases_of(struct phases *out)
         out->proposal_commit_us += r->metrics->phase_proposal_commit_us;
         out->commit_durable_us += r->metrics->phase_commit_durable_us;
         out->count += r->metrics->phase_count;
+        out->signatures += r->metrics->tx_signatures_checked;
         if (r->metrics->view_changes > out->view_changes)
             out->view_changes = r->metrics->view_changes;
         witan__response__free_unpacked(r, NULL);
@@ -480,6 +487,10 @@ static int run_load(int count, double rate, bool stream, struct result *out)
     out->view_changes =
         have_after ? (long)(ph1.view_changes - ph0.view_changes) : -1;
     out->have_phases = have_after && ph1.count > ph0.count;
+    out->checks_per_tx =
+        have_after ? (double)(ph1.signatures - ph0.signatures) / nodes /
+                         load_count
+                   : -1;
     if (out->have_phases) {
         double c = (double)(ph1.count - ph0.count) * 1000;
         out->admission_to_proposal_ms =
@@ -760,14 +771,15 @@ static int run_config(int n, int block_max, double verify, bool decide,
     double cost = sat.cpu_per_node / sat.tps * verify;
     printf("  %s%2d validators, blocks <= %-5d L=%d  %7.0f tx/s (%.2f of "
            "verify, %.2f of the ceiling)  p50 %6.1f ms  p99 %6.1f ms  "
-           "CPU/node %3.0f%% (a transaction costs each node "
-           "%.2f verifications, %.2f context switches)  view changes %ld  |  "
+           "CPU/node %3.0f%% (a transaction costs each node the time of "
+           "%.2f verifications and %.2f context switches; it checked %.2f "
+           "transaction signatures a transaction)  view changes %ld  |  "
            "at a tenth (%d tx): p50 %5.1f ms  p99 %5.1f ms  |  anon RSS max "
            "%ld MiB\n",
            label, n, block_max, depth, sat.tps, sat.tps / verify,
            sat.tps / (verify_all / n), sat.p50_ms, sat.p99_ms,
-           sat.cpu_per_node * 100, cost,
-           sat.switches_per_tx, sat.view_changes, light.count, light.p50_ms,
+           sat.cpu_per_node * 100, cost, sat.switches_per_tx,
+           sat.checks_per_tx, sat.view_changes, light.count, light.p50_ms,
            light.p99_ms, sat.anon_kib_max / 1024);
     print_phases(label, "nng REQ/REP clients", &light);
     printf("  %s    at a tenth, clients on the stream API instead: p50 %5.1f "
