@@ -1022,7 +1022,10 @@ static void sig_pass_one(void *ctx, size_t i)
 
 /* ledger_block_check inside a transaction (read or the apply's write).
  * With `keep` (b->n_txs zeroed entries), each transaction it decoded is left
- * there for the caller to release, so that executing it decodes it once. */
+ * there for the caller to release, so that executing it decodes it once.
+ * A transaction `given` decoded (ledger_block_apply) passed the stateless
+ * checks when it was decoded, and only its size is held to the limit in
+ * force. */
 static int block_check(ledger *l, store_txn *txn, const Witan__Block *b,
                        const Witan__BlockHeader *h,
                        const struct ledger_check_opts *o,

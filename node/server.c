@@ -211,7 +211,14 @@ static void handle_metrics(struct node *n, struct metrics_answer *a,
 
 /* --- requests --------------------------------------------------------------- */
 
-static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE]);
+/* Whether the pool holds the transaction or the chain committed it. */
+static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE])
+{
+    if (mempool_find(&n->pool, hash))
+        return true;
+    bool committed;
+    return ledger_tx_committed(n->l, hash, &committed) == 0 && committed;
+}
 
 /* Decoded here, on a pool thread, the transaction is kept: admission on
  * the loop then only looks it up and admits it. A failure leaves txs[i]
@@ -231,8 +238,8 @@ static void presign_one(void *ctx, size_t i)
 /* Which envelopes the node knows already, by their hash read off the
  * wire: a client that sends a batch again must not cost the pool a
  * signature check for each (admission answers a known transaction before
- * its signature is looked at). NULL when out of memory: then every one
- * is checked, as before. */
+ * its signature is looked at). NULL when out of memory: the caller then
+ * leaves the batch to admission on the loop. */
 static bool *mark_known(struct node *n, const ProtobufCBinaryData *envs,
                         size_t count)
 {
@@ -294,15 +301,6 @@ void node_presign_finish(struct node *n)
     free(n->presign_job.known);
     n->presign_job.known = NULL;
     ledger_set_pool(n->l, n->verify_pool);
-}
-
-/* Whether the pool holds the transaction or the chain committed it. */
-static bool known(struct node *n, const uint8_t hash[WITAN_HASH_SIZE])
-{
-    if (mempool_find(&n->pool, hash))
-        return true;
-    bool committed;
-    return ledger_tx_committed(n->l, hash, &committed) == 0 && committed;
 }
 
 /* Admission of a decoded transaction new to the node; takes *tx.
