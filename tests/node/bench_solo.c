@@ -17,6 +17,11 @@
  * costs): the signatures spread over every core, the loop's other work
  * per transaction does not.
  *
+ * Last, the 2-thread run again with the clients on the stream API, in the
+ * same way (a batch, its answer, the next): the node takes every waiting
+ * stream request into one round and checks their signatures together,
+ * where its REQ/REP socket gives it one request a round.
+ *
  *   bench_solo [COUNT]
  */
 #include <libgen.h>
@@ -30,6 +35,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "node/node.h"
 #include "tests/node/nodetest.h"
 
 #define BENCH_TX_COUNT_DEFAULT 20000
@@ -38,6 +44,8 @@
 
 static char bin_dir[1024 - 16];
 static char addr[64];
+static char stream_addr[64]; /* the node's stream API */
+static bool use_stream;      /* clients on it instead of REQ/REP */
 static ProtobufCBinaryData *envs;
 static int tx_count;
 
@@ -47,6 +55,11 @@ static int tx_count;
 static void *client(void *p)
 {
     int k = (int)(intptr_t)p;
+    struct node_links *link = NULL;
+    if (use_stream &&
+        !(link = nt_links_to(stream_addr, 8 + (size_t)NODE_FRAME_SIZE_MAX, 64)))
+        return (void *)1;
+    uint64_t id = 0;
     for (int i = k * BENCH_BATCH; i < tx_count; i += BENCH_CLIENTS * BENCH_BATCH) {
         Witan__Request req = WITAN__REQUEST__INIT;
         Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
@@ -55,18 +68,35 @@ static void *client(void *p)
         sr.envelopes = &envs[i];
         req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
         req.submit = &sr;
-        Witan__Response *r;
-        if (cli_call(addr, &req, 60000, &r))
+        Witan__Response *r = NULL;
+        if (link) { /* one request at a time, as over REQ/REP */
+            uint64_t got;
+            if (nt_stream_queue(link, ++id, &req) == 0) {
+                node_links_flush(link);
+                r = nt_stream_answer(link, 60000, &got);
+            }
+            if (!r || got != id || r->kind_case != WITAN__RESPONSE__KIND_SUBMIT) {
+                if (r)
+                    witan__response__free_unpacked(r, NULL);
+                node_links_close(link);
+                return (void *)1;
+            }
+        } else if (cli_call(addr, &req, 60000, &r)) {
             return (void *)1;
+        }
         for (size_t j = 0; r->submit && j < r->submit->n_results; j++)
             if (r->submit->results[j]->error) {
                 fprintf(stderr, "bench: refused: %s\n",
                         r->submit->results[j]->error->message);
                 witan__response__free_unpacked(r, NULL);
+                if (link)
+                    node_links_close(link);
                 return (void *)1;
             }
         witan__response__free_unpacked(r, NULL);
     }
+    if (link)
+        node_links_close(link);
     return NULL;
 }
 
@@ -122,7 +152,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
                        double *elapsed_out, uint64_t *written_out,
                        uint64_t *peak_kib_out, double *checks_out)
 {
-    char exe[1100], home[256], cmd[2048];
+    char exe[1100], home[256], cmd[4096];
     snprintf(home, sizeof home, "%s/witan-bench-%d-%u",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
              threads);
@@ -130,8 +160,9 @@ static double run_once(unsigned threads, double *node_cpu_out,
     snprintf(cmd, sizeof cmd,
              "%s/witan init --home %s --chain-id bench --listen %s >/dev/null"
              " && sed -i 's/^nonce_window = .*/nonce_window = %d/;"
-             "s/^verify_threads = .*/verify_threads = %u/' %s/config",
-             bin_dir, home, addr, tx_count, threads, home);
+             "s/^verify_threads = .*/verify_threads = %u/' %s/config"
+             " && echo 'stream_listen = %s' >> %s/config",
+             bin_dir, home, addr, tx_count, threads, home, stream_addr, home);
     if (system(cmd) != 0)
         return -1;
     char keyfile[300];
@@ -231,31 +262,44 @@ int main(int argc, char **argv)
     char exe[1100];
     snprintf(exe, sizeof exe, "%s", argv[0]);
     snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d",
-             30000 + (int)(getpid() % 2000)); /* below the ephemeral range */
+    int port = 30000 + (int)(getpid() % 2000); /* below the ephemeral range */
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
+    snprintf(stream_addr, sizeof stream_addr, "tcp://127.0.0.1:%d", port + 1);
     printf("solo node: %d pre-signed attestations, %d clients, batches of "
-           "%d; the node's signature threads (verify_threads) 1, then 2\n",
+           "%d, each client waiting for its answer before it sends again; "
+           "the node's signature threads (verify_threads) 1, then 2, over "
+           "nng REQ/REP; then 2 with the clients on the stream API (the "
+           "node takes every waiting stream request in one round, where its "
+           "REQ/REP socket gives one)\n",
            tx_count, BENCH_CLIENTS, BENCH_BATCH);
     double verify2;
     double verify = nt_ed25519_verify_rates(1.0, 2, &verify2);
-    double rates[2], cpu1 = 0, loop1 = 0;
-    for (unsigned t = 1; t <= 2; t++) {
+    static const struct {
+        unsigned threads;
+        bool stream;
+        const char *label;
+    } runs[] = {{1, false, "1 thread "},
+                {2, false, "2 threads"},
+                {2, true, "2 threads, stream API"}};
+    double rates[3], cpu1 = 0, loop1 = 0;
+    for (int k = 0; k < 3; k++) {
         double cpu = 0, loop = 0, elapsed = 0;
         uint64_t blocks = 0, written = 0, peak_kib = 0;
         double checks = 0;
-        rates[t - 1] = run_once(t, &cpu, &loop, &blocks, &elapsed, &written,
-                                &peak_kib, &checks);
-        if (rates[t - 1] < 0)
+        use_stream = runs[k].stream;
+        rates[k] = run_once(runs[k].threads, &cpu, &loop, &blocks, &elapsed,
+                            &written, &peak_kib, &checks);
+        if (rates[k] < 0)
             return 1;
-        printf("  committed attestations/s, %u thread%s %10.0f   (%d in "
+        printf("  committed attestations/s, %-21s %8.0f   (%d in "
                "%.2f s, %llu blocks, node CPU %.2f s, %.2f s of it on the "
                "loop, %.2f signature checks an attestation, written %.1f "
                "KiB an attestation, peak %.1f MiB resident besides the "
                "database's mapped file)\n",
-               t, t > 1 ? "s" : " ", rates[t - 1], tx_count, elapsed,
+               runs[k].label, rates[k], tx_count, elapsed,
                (unsigned long long)blocks, cpu, loop, checks,
                (double)written / 1024 / tx_count, (double)peak_kib / 1024);
-        if (t == 1) {
+        if (k == 0) {
             cpu1 = cpu;
             loop1 = loop;
         }
@@ -273,6 +317,9 @@ int main(int argc, char **argv)
            "1.5; the clients share the same two cores; %.2f of the "
            "2-thread rate above)\n",
            rates[1] / verify, rates[1] / verify2);
+    printf("  ratio, 2 threads, stream API       %10.2f   (the same target; "
+           "%.2f of the 2-thread rate above)\n",
+           rates[2] / verify, rates[2] / verify2);
     /* Amdahl's law with the 1-thread run's costs: every core can verify,
      * but the loop admits, executes and commits one transaction at a
      * time, so its work besides the signature check bounds the rate
