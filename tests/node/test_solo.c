@@ -592,6 +592,24 @@ static void init_stream_home(char *home, size_t home_size, char addr[64],
     fclose(f);
 }
 
+/* init_stream_home, then `count` attestations its operator signs from
+ * nonce 1 (chain NAME-test), and its node started and ready. */
+static pid_t start_signed(char *home, size_t home_size, char addr[64],
+                          const char *name, int api_port, int stream_port,
+                          const char *extra, size_t count,
+                          ProtobufCBinaryData *env, uint8_t (*hash)[32])
+{
+    init_stream_home(home, home_size, addr, name, api_port, stream_port,
+                     extra);
+    char key[700], chain[64];
+    snprintf(key, sizeof key, "%s/operator.key", home);
+    snprintf(chain, sizeof chain, "%s-test", name);
+    assert_int_equal(nt_sign_attestations(key, chain, 1, count, env, hash), 0);
+    pid_t node = start_node(home);
+    wait_ready(addr);
+    return node;
+}
+
 /* The stream API on a real witand: many requests in flight on one
  * connection, answered in order with their ids, one transaction per
  * request included; a request with no id is dropped and one that does not
@@ -602,17 +620,12 @@ static void test_stream_api(void **state)
     (void)state;
     char home[600], addr[64];
     /* Two signature threads: a round's requests are checked together. */
-    init_stream_home(home, sizeof home, addr, "stream", port + 4, port + 5,
-                     "verify_threads = 2\n");
     enum { TXS = 400 };
     ProtobufCBinaryData *env = calloc(TXS, sizeof *env);
     uint8_t(*hash)[32] = calloc(TXS, 32);
-    char key[700];
-    snprintf(key, sizeof key, "%s/operator.key", home);
-    assert_int_equal(
-        nt_sign_attestations(key, "stream-test", 1, TXS, env, hash), 0);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_signed(home, sizeof home, addr, "stream", port + 4,
+                              port + 5, "verify_threads = 2\n", TXS, env,
+                              hash);
     struct node_links *k = stream_client(port + 5);
 
     /* 300 status requests in one write; 300 answers, in order. */
@@ -752,17 +765,10 @@ static void test_status_waits(void **state)
 {
     (void)state;
     char home[600], addr[64];
-    init_stream_home(home, sizeof home, addr, "waits", port + 9, port + 10,
-                     "");
     ProtobufCBinaryData env;
     uint8_t hash[32];
-    char key[700];
-    snprintf(key, sizeof key, "%s/operator.key", home);
-    assert_int_equal(nt_sign_attestations(key, "waits-test", 1, 1, &env,
-                                          &hash),
-                     0);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_signed(home, sizeof home, addr, "waits", port + 9,
+                              port + 10, "", 1, &env, &hash);
     struct node_links *k = stream_client(port + 10);
     uint64_t h0;
     assert_true(nt_status(addr, &h0, NULL));
@@ -910,17 +916,11 @@ static void test_power_loss_undoes_last_commit(void **state)
 {
     (void)state;
     char home[600], addr[64];
-    init_stream_home(home, sizeof home, addr, "power", port + 11, port + 12,
-                     "");
     enum { TXS = 6 };
     ProtobufCBinaryData env[TXS];
     uint8_t hash[TXS][32];
-    char key[700];
-    snprintf(key, sizeof key, "%s/operator.key", home);
-    assert_int_equal(nt_sign_attestations(key, "power-test", 1, TXS, env, hash),
-                     0);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_signed(home, sizeof home, addr, "power", port + 11,
+                              port + 12, "", TXS, env, hash);
     uint64_t at[TXS];
     for (int i = 0; i < TXS; i++) {
         at[i] = nt_submit_committed(addr, &env[i], hash[i], 5000);
@@ -982,17 +982,11 @@ static void test_signatures_checked_once(void **state)
     (void)state;
     enum { BATCH = 100, SINGLES = 5, TXS = BATCH + SINGLES };
     char home[600], addr[64];
-    init_stream_home(home, sizeof home, addr, "once", port + 15, port + 16,
-                     "verify_threads = 2\n");
     static ProtobufCBinaryData env[TXS + 1];
     static uint8_t hash[TXS + 1][32];
-    char key[700];
-    snprintf(key, sizeof key, "%s/operator.key", home);
-    assert_int_equal(nt_sign_attestations(key, "once-test", 1, TXS + 1, env,
-                                          hash),
-                     0);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_signed(home, sizeof home, addr, "once", port + 15,
+                              port + 16, "verify_threads = 2\n", TXS + 1,
+                              env, hash);
     uint64_t before = signatures_checked(addr);
     assert_true(nt_submit(addr, env, BATCH, BATCH)); /* on the pool */
     assert_true(nt_submit(addr, env, BATCH, BATCH)); /* again: known */
@@ -1030,17 +1024,10 @@ static void test_held_answers_wait_for_room(void **state)
      * connection and the node's queue for one stream. */
     enum { HELD = 200, BIG = 200, FLOOD = 3000 };
     char home[600], addr[64];
-    init_stream_home(home, sizeof home, addr, "room", port + 13, port + 14,
-                     "");
     static ProtobufCBinaryData env[BIG + 1];
     static uint8_t hash[BIG + 1][32];
-    char key[700];
-    snprintf(key, sizeof key, "%s/operator.key", home);
-    assert_int_equal(nt_sign_attestations(key, "room-test", 1, BIG + 1, env,
-                                          hash),
-                     0);
-    pid_t node = start_node(home);
-    wait_ready(addr);
+    pid_t node = start_signed(home, sizeof home, addr, "room", port + 13,
+                              port + 14, "", BIG + 1, env, hash);
     assert_true(nt_submit(addr, env, BIG, BIG));
     uint64_t big = 0;
     for (int t = 0; t < 1000 && nt_tx_state(addr, hash[BIG - 1], &big) !=
