@@ -383,6 +383,12 @@ bool replica_peer_key(struct node *n, uint32_t index,
  * commit of an executed block syncs: the pool lets the block's
  * transactions go, and the held status requests it answers leave. */
 void replica_executed(void *ctx);
+/* Whether these exact envelope bytes (transaction `hash`) are in the last
+ * proposal this node judged valid, uncommitted yet, without its pool
+ * holding them then: their signature was checked in that judgement. */
+bool replica_vouched(const struct node *n,
+                     const uint8_t hash[WITAN_HASH_SIZE], const uint8_t *env,
+                     size_t size);
 /* One item to validator `to` (or PBFT_TO_ALL) over the mesh. */
 void replica_send(struct node *n, uint32_t to, uint8_t kind,
                   const uint8_t *data, size_t size);

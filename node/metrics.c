@@ -212,8 +212,8 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
         "by peers).", m->tx_admitted);
     one(b, "witan_transaction_signatures_checked_total", "counter",
         "Transaction signatures checked since the node started (each "
-        "transaction's once, on admission, unless a block brings one the "
-        "node never pooled).",
+        "transaction's once, on admission or judging a proposal, unless a "
+        "block brings one the node never pooled nor judged).",
         m->tx_signatures_checked);
     head(b, "witan_transactions_refused_total", "counter",
          "Transactions refused on admission, by reason (the error's name: "

@@ -56,6 +56,20 @@ struct replica {
         uint8_t txs_root[WITAN_HASH_SIZE];
     } built[WITAN_PIPELINE_DEPTH_MAX];
     struct delivery *delivering; /* the block deliver() applies, or NULL */
+    /* The transactions of the last proposal this node judged valid that
+     * its pool did not hold, so their signatures were checked then: by
+     * hash, with their exact bytes, until a block at that height commits.
+     * A relayed copy that comes after the proposal is not checked again
+     * (replica_vouched). `judging` collects them during the judgement. */
+    struct vouched {
+        uint64_t height;
+        size_t count, cap;
+        struct vouched_tx {
+            uint8_t hash[WITAN_HASH_SIZE];
+            uint8_t *bytes;
+            size_t size;
+        } *txs;
+    } vouched, judging;
 };
 
 /* A committed block on its way through deliver(): what the pool and the
@@ -363,12 +377,62 @@ static bool was_validated(struct replica *r,
     return false;
 }
 
-/* An envelope byte for byte in the pool was checked in full on admission. */
+static void vouched_clear(struct vouched *v)
+{
+    for (size_t i = 0; i < v->count; i++)
+        free(v->txs[i].bytes);
+    free(v->txs);
+    memset(v, 0, sizeof *v);
+}
+
+static int vouched_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct vouched_tx *)a)->hash,
+                  ((const struct vouched_tx *)b)->hash, WITAN_HASH_SIZE);
+}
+
+/* An envelope byte for byte in the pool was checked in full on admission.
+ * One that is not will be checked by the judgement: noted, to be vouched
+ * for if the proposal passes (out of memory, it is simply not noted). */
 static bool pool_checked(void *ctx, const uint8_t *env, size_t size,
                          uint8_t hash[WITAN_HASH_SIZE])
 {
     struct node *n = ctx;
-    return mempool_holds(&n->pool, env, size, hash);
+    if (mempool_holds(&n->pool, env, size, hash))
+        return true;
+    struct vouched *j = &n->replica->judging;
+    if (ledger_envelope_tx_hash(env, size, hash) != 0)
+        return false;
+    if (j->count == j->cap) {
+        size_t cap = j->cap ? 2 * j->cap : 64;
+        struct vouched_tx *t = realloc(j->txs, cap * sizeof *t);
+        if (!t)
+            return false;
+        j->txs = t;
+        j->cap = cap;
+    }
+    struct vouched_tx *t = &j->txs[j->count];
+    if (!(t->bytes = malloc(size ? size : 1)))
+        return false;
+    memcpy(t->bytes, env, size);
+    memcpy(t->hash, hash, WITAN_HASH_SIZE);
+    t->size = size;
+    j->count++;
+    return false;
+}
+
+bool replica_vouched(const struct node *n,
+                     const uint8_t hash[WITAN_HASH_SIZE], const uint8_t *env,
+                     size_t size)
+{
+    const struct vouched *v = n->replica ? &n->replica->vouched : NULL;
+    if (!v || !v->count)
+        return false;
+    struct vouched_tx key;
+    memcpy(key.hash, hash, WITAN_HASH_SIZE);
+    const struct vouched_tx *t =
+        bsearch(&key, v->txs, v->count, sizeof *v->txs, vouched_cmp);
+    return t && t->size == size && memcmp(t->bytes, env, size) == 0;
 }
 
 /* Judges a proposal with the ledger's one validity function; the core asks
@@ -381,14 +445,24 @@ static bool validate(void *ctx, const pbft_action *a)
     const struct ledger_check_opts opts = {
         .verify_signatures = true, .checked = pool_checked, .ctx = n};
     char why[LEDGER_WHY_SIZE];
+    struct replica *r = n->replica;
+    vouched_clear(&r->judging);
     int err = ledger_block_check(n->l, a->data.data, a->data.size, &opts, why,
                                  sizeof why);
+    if (!err) { /* what the pool did not hold was checked just now */
+        vouched_clear(&r->vouched);
+        r->vouched = r->judging;
+        r->vouched.height = a->height;
+        memset(&r->judging, 0, sizeof r->judging);
+        qsort(r->vouched.txs, r->vouched.count, sizeof *r->vouched.txs,
+              vouched_cmp);
+    }
+    vouched_clear(&r->judging);
     if (err) {
         WITAN_WARN("node", "proposal %llu refused: %s (%s)",
                    (unsigned long long)a->height, why, witan_err_name(err));
         return false;
     }
-    struct replica *r = n->replica;
     memcpy(r->validated[r->validated_next++ % REPLICA_VALIDATED_RING],
            a->block_hash, WITAN_HASH_SIZE);
     return true;
@@ -586,6 +660,10 @@ static int deliver(void *ctx, const pbft_action *a,
     }
     for (size_t i = 0; i < b->n_txs; i++)
         ledger_tx_release(&dv.given[i]);
+    /* Committed now, or another block took the height: a relayed copy is
+     * known to the chain, or was never checked here. */
+    if (r->vouched.height <= a->height)
+        vouched_clear(&r->vouched);
     free(dv.hashes);
     free(dv.drops);
     free(dv.held);
@@ -619,11 +697,44 @@ static int deliver(void *ctx, const pbft_action *a,
  *   duplicate      the first transaction twice
  *   committed      from the second proposal on, the first proposal's first
  *                  transaction again (committed by then)
+ *   relay-late     not a corruption: the batches it admits are relayed only
+ *                  after its next proposal has gone out, so that the others
+ *                  judge that proposal first (tests/node/test_byzantine.c:
+ *                  none checks a signature twice)
  * The list's root is computed after the change unless the root is what is
  * mutated, so each proposal breaks exactly one rule.
  */
 static uint8_t *mutant_bytes;
 static size_t mutant_size;
+/* relay-late: the packed batches held back, and whether a proposal went
+ * out since. */
+static struct {
+    uint8_t *buf[64];
+    size_t size[64];
+    int count;
+    bool proposed;
+} late;
+
+static bool relay_late(void)
+{
+    const char *m = getenv("WITAN_MUTATE");
+    return m && strcmp(m, "relay-late") == 0;
+}
+
+/* At the end of a round (settle): the held batches go out after the
+ * proposal, on the same links. */
+static void relay_late_send(struct node *n)
+{
+    if (!late.proposed || !late.count || !n->replica || !n->replica->mesh)
+        return;
+    for (int i = 0; i < late.count; i++) {
+        node_mesh_send(n->replica->mesh, PBFT_TO_ALL, NODE_FRAME_TXS,
+                       late.buf[i], late.size[i]);
+        free(late.buf[i]);
+    }
+    late.count = 0;
+    late.proposed = false;
+}
 static void mutate(pbft_bytes *txs, size_t *count, uint8_t **scratch)
 {
     const char *m = getenv("WITAN_MUTATE");
@@ -767,6 +878,9 @@ static int build(void *ctx, struct node_driver *d, uint64_t height)
     if (!err)
         err = node_driver_propose(d, height, node_wall_ms(), root, txs,
                                   (uint32_t)count, has_next ? next_vs : NULL);
+#ifdef WITAN_TEST_MUTATE
+    late.proposed = late.proposed || (!err && count > 0);
+#endif
     free(txs);
     free(ptrs);
     free(sizes);
@@ -972,6 +1086,9 @@ static int settle(void *ctx, struct node_driver *d)
 {
     (void)d;
     struct node *n = ctx;
+#ifdef WITAN_TEST_MUTATE
+    relay_late_send(n);
+#endif
     if (!n->presign_job.running)
         return 0;
     node_presign_finish(n);
@@ -994,6 +1111,13 @@ void replica_on_admitted(struct node *n, const ProtobufCBinaryData *envs,
     if (!buf)
         return;
     witan__submit_request__pack(&sr, buf);
+#ifdef WITAN_TEST_MUTATE
+    if (relay_late() && late.count < 64) {
+        late.buf[late.count] = buf;
+        late.size[late.count++] = size;
+        return;
+    }
+#endif
     node_mesh_send(n->replica->mesh, PBFT_TO_ALL, NODE_FRAME_TXS, buf, size);
     free(buf);
 }
@@ -1204,6 +1328,8 @@ static void replica_free(struct node *n)
         return;
     node_driver_free(r->driver);
     node_mesh_close(r->mesh);
+    vouched_clear(&r->vouched);
+    vouched_clear(&r->judging);
     free(r);
     n->replica = NULL;
 }

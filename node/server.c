@@ -377,7 +377,8 @@ int node_admit(struct node *n, const uint8_t *env, size_t size,
 
 struct relay_job {
     struct ledger_tx *txs;
-    int *errs; /* 0: decoded and new to this node, so checked here */
+    int *errs; /* 0: decoded and new to this node, so checked here; 1: the
+                  same, but checked already (replica_vouched) */
 };
 
 static void verify_one(void *ctx, size_t i)
@@ -421,15 +422,25 @@ void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
         }
         fresh += errs[i] == 0;
     }
+    /* One the proposal it came after holds was checked then: errs[i] = 1
+     * marks it, and it is admitted without a second check. */
+    for (size_t i = 0; i < count; i++)
+        if (errs[i] == 0 &&
+            replica_vouched(n, txs[i].hash, envs[i].data, envs[i].len)) {
+            errs[i] = 1;
+            fresh--;
+        }
     struct relay_job j = {txs, errs};
     bool pooled = fresh > 1 && witan_pool_threads(n->verify_pool) > 1 &&
                   !n->presign_job.running;
     if (pooled)
         witan_pool_run(n->verify_pool, count, verify_one, &j);
     for (size_t i = 0; i < count; i++) {
-        if (errs[i] == 0) /* known() passed above; the pool refuses a
-                           * second copy from this batch */
-            errs[i] = admit_new(n, &txs[i], pooled, why, sizeof why);
+        if (errs[i] == 0 || errs[i] == 1) /* known() passed above; the pool
+                                           * refuses a second copy from this
+                                           * batch */
+            errs[i] = admit_new(n, &txs[i], pooled || errs[i] == 1, why,
+                                sizeof why);
         else
             ledger_tx_release(&txs[i]); /* still held when its check failed */
         count_outcome(n, errs[i]);

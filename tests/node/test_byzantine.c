@@ -7,7 +7,9 @@
  * twice, a transaction committed before — the three correct validators
  * refuse its proposals before preparing them, change view away from it, and
  * commit every transaction submitted, with the same blocks everywhere; the
- * faulty validator itself stays up and ends on the same chain.
+ * faulty validator itself stays up and ends on the same chain. And one
+ * that is slow, not faulty: validator 0 relays its batches only after its
+ * proposal of them, and no validator checks a signature twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -200,6 +202,80 @@ static void test_committed_transaction(void **state)
     run_mutation("committed", "was already committed", 3);
 }
 
+static uint64_t signatures_checked(const char *addr)
+{
+    Witan__Response *m = nt_metrics(addr);
+    assert_non_null(m);
+    assert_non_null(m->metrics);
+    uint64_t v = m->metrics->tx_signatures_checked;
+    witan__response__free_unpacked(m, NULL);
+    return v;
+}
+
+/* Not a fault: validator 0, the primary, relays the batches it admits only
+ * after its proposal of them has gone out (relay-late), so the others
+ * judge the proposal, checking its signatures, before the relay comes.
+ * The relayed copies are not checked again: every validator checks each
+ * signature once. */
+static void test_relay_after_proposal(void **state)
+{
+    (void)state;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/relay-late", base);
+    int port0 = base_port + 4 * 100;
+    assert_int_equal(sh("%s/witan testnet init --validators %d --dir %s "
+                        "--base-port %d --chain-id byz-test >/dev/null",
+                        bin_dir, NODES, dir, port0),
+                     0);
+    for (int i = 0; i < NODES; i++)
+        pids[i] = start(dir, i, i == 0 ? "relay-late" : NULL);
+    char addr[NODES][64];
+    uint64_t before[NODES];
+    for (int i = 0; i < NODES; i++) {
+        addr_of(port0, i, addr[i], sizeof addr[i]);
+        uint64_t h;
+        int k = 0;
+        while (!nt_status(addr[i], &h, NULL) && k++ < 300)
+            nt_sleep_ms(20);
+        assert_true(k < 300);
+        before[i] = signatures_checked(addr[i]);
+    }
+    static ProtobufCBinaryData envs[TX_COUNT];
+    static uint8_t hashes[TX_COUNT][32];
+    char key[720];
+    snprintf(key, sizeof key, "%s/operator.key", dir);
+    assert_int_equal(
+        nt_sign_attestations(key, "byz-test", 1, TX_COUNT, envs, hashes), 0);
+    for (int b = 0; b < TX_COUNT; b += BATCH) {
+        assert_true(nt_submit(addr[0], &envs[b], BATCH, BATCH));
+        nt_sleep_ms(50);
+    }
+    for (int i = 0; i < NODES; i++) {
+        int k = 0;
+        while (nt_tx_state(addr[i], hashes[TX_COUNT - 1], NULL) !=
+                   WITAN__TX_STATE__TX_STATE_COMMITTED &&
+               k++ < 1500)
+            nt_sleep_ms(20);
+        assert_int_equal(nt_tx_state(addr[i], hashes[TX_COUNT - 1], NULL),
+                         WITAN__TX_STATE__TX_STATE_COMMITTED);
+    }
+    nt_sleep_ms(300); /* the last relay, after the last proposal */
+    for (int i = 0; i < NODES; i++) {
+        uint64_t n = signatures_checked(addr[i]) - before[i];
+        printf("relay-late: validator %d checked %llu signatures for %d "
+               "transactions (view %llu)\n",
+               i, (unsigned long long)n, TX_COUNT,
+               (unsigned long long)view_of(addr[i]));
+        assert_int_equal(n, TX_COUNT);
+    }
+    /* The backups saw the proposals first: they judged them, checking. */
+    assert_int_not_equal(
+        sh("grep -q 'proposal [0-9]* refused' %s/node[123]/log", dir), 0);
+    stop_all();
+    for (int t = 0; t < TX_COUNT; t++)
+        free(envs[t].data);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -225,6 +301,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_signature, teardown),
         cmocka_unit_test_teardown(test_duplicate_transaction, teardown),
         cmocka_unit_test_teardown(test_committed_transaction, teardown),
+        cmocka_unit_test_teardown(test_relay_after_proposal, teardown),
     };
     if (sh("mkdir -p %s", base) != 0)
         return 1;
