@@ -90,6 +90,16 @@ Witan__Response *nt_metrics(const char *addr)
     return r;
 }
 
+bool nt_signatures_checked(const char *addr, uint64_t *count)
+{
+    Witan__Response *m = nt_metrics(addr);
+    if (!m)
+        return false;
+    *count = m->metrics->tx_signatures_checked;
+    witan__response__free_unpacked(m, NULL);
+    return true;
+}
+
 bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
 {
     Witan__Request req = WITAN__REQUEST__INIT;

@@ -41,6 +41,9 @@ ProtobufCBinaryData *nt_signed_load(const char *key_path, const char *chain,
 /* The metrics answer of the node at `addr` (r->metrics set); NULL when
  * it does not answer with one. The caller frees it. */
 Witan__Response *nt_metrics(const char *addr);
+/* The transaction signatures the node at `addr` has checked since it
+ * started (its metrics); false when it does not answer. */
+bool nt_signatures_checked(const char *addr, uint64_t *count);
 
 /* Height and pool size of the node at `addr`; false when it does not
  * answer. */
