@@ -79,10 +79,15 @@ void node_metrics_admissions(const struct node_metrics *m,
     out->tx_refused = ptrs;
 }
 
+/* In pieces: a help text has no length bound of its own (render_json_printf
+ * formats at most a line of 255 bytes). */
 static void head(struct render_json *b, const char *name, const char *type,
                  const char *help)
 {
-    render_json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    const char *parts[] = {"# HELP ", name, " ", help, "\n# TYPE ",
+                           name, " ", type, "\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        render_json_puts(b, parts[i]);
 }
 
 static void one(struct render_json *b, const char *name, const char *type,
@@ -211,9 +216,8 @@ void node_metrics_render(const Witan__MetricsResponse *m, struct render_json *b)
         "Transactions admitted into the mempool (from clients or relayed "
         "by peers).", m->tx_admitted);
     one(b, "witan_transaction_signatures_checked_total", "counter",
-        "Transaction signatures checked since the node started (each "
-        "transaction's once, on admission or judging a proposal, unless a "
-        "block brings one the node never pooled nor judged).",
+        "Transaction signatures checked since the node started: each "
+        "transaction's once, on admission or judging a proposal.",
         m->tx_signatures_checked);
     head(b, "witan_transactions_refused_total", "counter",
          "Transactions refused on admission, by reason (the error's name: "
