@@ -454,8 +454,9 @@ static bool validate(void *ctx, const pbft_action *a)
         r->vouched = r->judging;
         r->vouched.height = a->height;
         memset(&r->judging, 0, sizeof r->judging);
-        qsort(r->vouched.txs, r->vouched.count, sizeof *r->vouched.txs,
-              vouched_cmp);
+        if (r->vouched.count) /* txs is NULL when none */
+            qsort(r->vouched.txs, r->vouched.count, sizeof *r->vouched.txs,
+                  vouched_cmp);
     }
     vouched_clear(&r->judging);
     if (err) {
