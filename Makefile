@@ -228,6 +228,9 @@ $(foreach d,$(TEST_DIRS),$(eval $(call testdir_rules,$(d))))
 TEST_EXTRA :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
+# Every benchmark runs through it: the machine's load beside its figures
+# (tests/load/rules.mk).
+LOAD_MAIN := $(BUILD)/tests/load/main_load
 -include $(wildcard tests/*/rules.mk)
 
 # `unit` runs the unit-test programs only; `test` adds the fragments' extras
@@ -238,8 +241,9 @@ unit: all $(TEST_BINS)
 test: unit
 	@$(if $(TEST_EXTRA),$(MAKE) --no-print-directory $(TEST_EXTRA))
 
-bench: all $(BENCH_BINS)
-	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+bench: all $(BENCH_BINS) $(LOAD_MAIN)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $(LOAD_MAIN) $$b || exit 1; \
+	done
 	@$(if $(BENCH_TARGETS),$(MAKE) --no-print-directory $(BENCH_TARGETS))
 
 demo: all

@@ -45,8 +45,9 @@ $(BUILD)/tests/inference/bench_inference: $(BUILD)/obj/tests/inference/main_benc
     $(tests/inference_SUPPORT_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(tests/inference_SUPPORT_OBJS) $(LINK_LIBS) -o $@
-bench-inference: $(BUILD)/tests/inference/bench_inference $(ORT_STAMP)
-	@$(BUILD)/tests/inference/bench_inference
+bench-inference: $(BUILD)/tests/inference/bench_inference $(ORT_STAMP) \
+    $(LOAD_MAIN)
+	@$(LOAD_MAIN) $(BUILD)/tests/inference/bench_inference
 BENCH_TARGETS += bench-inference
 
 # --- fuzzing -----------------------------------------------------------------

@@ -6,8 +6,8 @@ $(VM_BENCH): $(BUILD)/obj/tests/vm/main_bench.o $(LIBS)
 	$(CC) $(LDFLAGS) $< $(LINK_LIBS) -o $@
 
 .PHONY: bench-vm
-bench-vm: $(VM_BENCH)
-	$(VM_BENCH)
+bench-vm: $(VM_BENCH) $(LOAD_MAIN)
+	$(LOAD_MAIN) $(VM_BENCH)
 
 BENCH_TARGETS += bench-vm
 
