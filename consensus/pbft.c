@@ -2109,6 +2109,36 @@ static int request_state(pbft *r, uint32_t peer)
     return emit_message(r, out, size, peer, KEEP_NONE);
 }
 
+/* This replica's Checkpoint of h with state root `root`, kept in own_ck
+ * (the retransmit tick sends it again): signed under the set of h, at its
+ * place there, with the key it held there. *vs is that set, or NULL when
+ * the replica has no key there (rotated away: nothing is signed). */
+static int own_checkpoint(pbft *r, uint64_t h,
+                          const uint8_t root[WITAN_HASH_SIZE],
+                          const struct vset **vs)
+{
+    *vs = set_at(r, h);
+    if ((*vs)->self == UINT32_MAX ||
+        memcmp((*vs)->keys[(*vs)->self].bytes, r->key.pub.bytes,
+               WCRYPTO_ED25519_PUBKEY_SIZE) != 0) {
+        *vs = NULL;
+        return 0;
+    }
+    pbft_msg m = {0};
+    m.kind = PBFT_MSG_CHECKPOINT;
+    m.height = h;
+    memcpy(m.hash, root, WITAN_HASH_SIZE);
+    uint8_t *out;
+    size_t size;
+    int rc = pbft_msg_sign(r->chain_id, r->scheme, &r->key, (*vs)->self, &m,
+                           &out, &size);
+    if (rc != 0)
+        return rc;
+    rc = buf_set(&r->own_ck, out, size);
+    free(out);
+    return rc;
+}
+
 static int on_executed(pbft *r, const pbft_event *ev)
 {
     uint64_t h = ev->u.executed.height;
@@ -2143,28 +2173,16 @@ static int on_executed(pbft *r, const pbft_event *ev)
         if (h < r->low)
             return 0;
     }
-    /* Signed under the set of h, at this replica's place there, with the
-     * key it held there (a rotated-away key is gone: nothing is sent). */
-    const struct vset *vs = set_at(r, h);
-    if (vs->self == UINT32_MAX ||
-        memcmp(vs->keys[vs->self].bytes, r->key.pub.bytes,
-               WCRYPTO_ED25519_PUBKEY_SIZE) != 0)
-        return 0;
-    pbft_msg m = {0};
-    m.kind = PBFT_MSG_CHECKPOINT;
-    m.height = h;
-    memcpy(m.hash, x->state_root, WITAN_HASH_SIZE);
-    uint8_t *out;
-    size_t size;
-    int rc = pbft_msg_sign(r->chain_id, r->scheme, &r->key, vs->self, &m, &out,
-                           &size);
-    if (rc != 0)
+    const struct vset *vs;
+    int rc = own_checkpoint(r, h, x->state_root, &vs);
+    if (rc != 0 || vs == NULL)
         return rc;
-    if ((rc = buf_set(&r->own_ck, out, size)) != 0) {
-        free(out);
-        return rc;
-    }
-    if ((rc = emit_message(r, out, size, PBFT_TO_ALL, KEEP_NONE)) != 0)
+    uint8_t *copy = malloc(r->own_ck.size);
+    if (copy == NULL)
+        return WITAN_ENOMEM;
+    memcpy(copy, r->own_ck.data, r->own_ck.size);
+    if ((rc = emit_message(r, copy, r->own_ck.size, PBFT_TO_ALL, KEEP_NONE)) !=
+        0)
         return rc;
     if (h <= r->low || vs != &r->set)
         return 0;
@@ -3767,8 +3785,15 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
         return WITAN_ECONFIG;
     }
     if (cfg->prev_validators && cfg->prev_validator_count) {
+        /* Its place there is where its key is: none when it was not a
+         * member or its key was rotated since. */
+        uint32_t prev_self = UINT32_MAX;
+        for (uint32_t i = 0; i < cfg->prev_validator_count && i < VMAX; i++)
+            if (memcmp(cfg->prev_validators[i].bytes, cfg->key->pub.bytes,
+                       WCRYPTO_ED25519_PUBKEY_SIZE) == 0)
+                prev_self = i;
         rc = set_init(&r->older[0], cfg->prev_validators,
-                      cfg->prev_validator_count, UINT32_MAX);
+                      cfg->prev_validator_count, prev_self);
         if (rc != 0) {
             free(r);
             return WITAN_ECONFIG;
@@ -3849,6 +3874,26 @@ int pbft_new(const pbft_config *cfg, const pbft_boot *boot, pbft **out)
     if (rc != 0) {
         pbft_free(r);
         return rc;
+    }
+    /* The checkpoint at or below the last block executed, when that
+     * block's results are at hand and it is not below the stable one: its
+     * Checkpoint is signed again and resent each tick, as after executing
+     * it. A replica that executed a switch's last height and restarted in
+     * the new set sends nothing else under the old one, and peers that lag
+     * behind the switch may need it for the old set's quorum (spec/
+     * consensus.md, "State transfer"). */
+    uint64_t ck = boot->height - boot->height % K;
+    if (ck > 0 && ck >= r->low && boot->height - ck < boot->result_count) {
+        const struct result *x = &r->results[ck % r->result_ring];
+        const struct vset *vs;
+        rc = own_checkpoint(r, ck, x->state_root, &vs);
+        if (rc == 0 && vs == &r->set && ck > r->low)
+            rc = ck_vote(r, r->set.self, ck, x->state_root, r->own_ck.data,
+                         r->own_ck.size);
+        if (rc != 0) {
+            pbft_free(r);
+            return rc;
+        }
     }
     /* The boot rule (spec/consensus.md). A lone validator has no one to
      * contradict. */

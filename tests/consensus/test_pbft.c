@@ -126,7 +126,8 @@ static void config_for(struct harness *h, uint32_t i, pbft_config *c)
 }
 
 /* The kind of a consensus message (0: none), and when asked its view (a
- * view change's new view) and the height of a proposal or vote (else 0). */
+ * view change's new view) and the height of a proposal, vote or checkpoint
+ * (else 0). */
 static uint32_t msg_at(const uint8_t *d, size_t size, uint64_t *view,
                        uint64_t *height)
 {
@@ -155,6 +156,9 @@ static uint32_t msg_at(const uint8_t *d, size_t size, uint64_t *view,
     case WITAN__CONSENSUS_MESSAGE__KIND_COMMIT:
         v = cm->commit->view;
         h = cm->commit->height;
+        break;
+    case WITAN__CONSENSUS_MESSAGE__KIND_CHECKPOINT:
+        h = cm->checkpoint->height;
         break;
     case WITAN__CONSENSUS_MESSAGE__KIND_VIEW_CHANGE:
         v = cm->view_change->new_view;
@@ -982,6 +986,36 @@ static size_t sent_in_view(const struct harness *h, size_t first,
     return sent_between(h, first, from, kind, view, 0, UINT64_MAX);
 }
 
+/* A replica that restarts after executing a checkpoint height its peers'
+ * Checkpoints never made stable signs its own again and resends it every
+ * tick, as after executing it: peers may need it for their quorum (one
+ * that restarted past a switch sends nothing else under the old set). */
+static void test_restart_resends_checkpoint(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.drop_kind = PBFT_MSG_CHECKPOINT; /* none arrives: nothing is stable */
+    submit(&h, 3);
+    run(&h);
+    uint64_t top = h.height[3], ck = top - top % 2; /* K = 2 */
+    assert_true(ck >= 2 && top - ck < 2);          /* its results kept */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(pbft_stable_height(h.r[i]), 0);
+    h.drop_kind = 0;
+    pbft_free(h.r[3]);
+    boot(&h, 3, true);
+    size_t first = h.sent_count;
+    /* Replicas 1 and 3 resend theirs; with replica 0's own, a quorum. */
+    fire(&h, 3, PBFT_TIMER_RETRANSMIT);
+    fire(&h, 1, PBFT_TIMER_RETRANSMIT);
+    run(&h);
+    assert_int_equal(
+        sent_between(&h, first, 3, PBFT_MSG_CHECKPOINT, 0, ck, ck), 1);
+    assert_int_equal(pbft_stable_height(h.r[0]), ck);
+    harness_free(&h);
+}
+
 /* Fires the view timers of the nodes up (half a timer forwards, the other
  * half suspects) until each is past `view` and out of the view change. */
 static void change_view(struct harness *h, uint64_t view)
@@ -1681,6 +1715,7 @@ int main(void)
         cmocka_unit_test(test_drops_counted),
         cmocka_unit_test(test_equivocation_evidence),
         cmocka_unit_test(test_restart_never_equivocates),
+        cmocka_unit_test(test_restart_resends_checkpoint),
         cmocka_unit_test(test_lazy_records_follow_an_anchor),
         cmocka_unit_test(test_power_loss_boot_rule),
         cmocka_unit_test(test_muted_backup_commits),
