@@ -742,8 +742,17 @@ int node_driver_run(struct node_driver *d, volatile sig_atomic_t *stop)
         uint64_t statuses;
         pbft_peer_delivered_height(d->core, &statuses);
         if (statuses != d->status_count) {
+            /* The first Status after a silence marks it too: a pause
+             * that began after this round's clock was read (above) is
+             * seen here, when the Statuses it held back arrive. */
+            int64_t t = now_ms();
+            if (d->validator_count > 1 && !d->silence_ms &&
+                t - d->status_ms > NODE_READY_STATUS_AGE_MAX_MS) {
+                d->silence_ms = t - d->status_ms;
+                d->woke_ms = t;
+            }
             d->status_count = statuses;
-            d->status_ms = now_ms();
+            d->status_ms = t;
         }
         /* Statuses that waited in the queue through the silence are stale:
          * only one that came a while after it was noticed, from a peer
