@@ -3464,6 +3464,13 @@ static int set_init(struct vset *s, const wcrypto_pubkey *keys, uint32_t n,
 
 static int switch_set(pbft *r)
 {
+    /* This replica's own suspicion, while it stands (of its view or
+     * later), is signed again under the new set below: a Suspect carries
+     * no state, and without it a view the old set's f + 1 gave up on may
+     * lack the one suspicion the new set's replicas need to follow. */
+    bool kept = is_validator(r) && r->susp_raw[r->set.self].data != NULL &&
+                r->susp_view[r->set.self] >= r->view;
+    uint64_t own_susp = kept ? r->susp_view[r->set.self] : 0;
     free_slots(r);
     memmove(&r->older[1], &r->older[0],
             (PBFT_OLDER_SETS - 1) * sizeof(r->older[0]));
@@ -3498,7 +3505,20 @@ static int switch_set(pbft *r)
         ck_entry_clear(&r->cks[i]);
     for (uint32_t i = 0; i < r->W; i++)
         r->slots[i].vote_view = r->view;
-    return alloc_slots(r);
+    int rc = alloc_slots(r);
+    if (rc == 0 && kept && is_validator(r)) {
+        /* Kept, not sent: the retransmission tick sends it. */
+        pbft_msg m = {0};
+        m.kind = PBFT_MSG_SUSPECT;
+        m.view = own_susp;
+        uint8_t *out;
+        size_t size;
+        if ((rc = sign_simple(r, &m, &out, &size)) == 0) {
+            rc = suspect_store(r, r->set.self, own_susp, out, size);
+            free(out);
+        }
+    }
+    return rc;
 }
 
 uint64_t pbft_set_from(const pbft *r) { return r->set_from; }

@@ -1387,6 +1387,43 @@ static void test_suspicion_needs_f_plus_1(void **state)
     harness_free(&h);
 }
 
+/* A replica's suspicion that still stands when its set switches is signed
+ * again under the new set and sent on: the switch clears what every
+ * replica held under the old set's indices, and without it the view that
+ * replica gave up on would need f + 1 suspicions anew. */
+static void test_suspicion_survives_switch(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, 4);
+    h.down[0] = true; /* the primary of view 0 */
+    submit(&h, 1);
+    run(&h);
+    fire(&h, 1, PBFT_TIMER_VIEW); /* forwards */
+    run(&h);
+    fire(&h, 1, PBFT_TIMER_VIEW); /* suspects view 0 */
+    run(&h);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_int_equal(pbft_view(h.r[i]), 0);
+    /* The same keys from height 1, handed at height 0: each switches at
+     * once (its checkpoint below, 0, is stable). */
+    for (uint32_t i = 1; i < 4; i++) {
+        assert_int_equal(pbft_set_validators(h.r[i], 1, h.pubs, 4, i, NULL), 0);
+        assert_int_equal(pbft_set_from(h.r[i]), 1);
+        carry(&h, i);
+    }
+    /* Replica 2 gives up on view 0 too: with replica 1's suspicion, kept
+     * under the new set, f + 1, and replica 1's ViewChange carries both
+     * to replica 3. */
+    fire(&h, 2, PBFT_TIMER_VIEW);
+    run(&h);
+    fire(&h, 2, PBFT_TIMER_VIEW);
+    run(&h);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_int_equal(pbft_view(h.r[i]), 1);
+    harness_free(&h);
+}
+
 /* A ViewChange without its f + 1 Suspects is refused: a faulty validator
  * cannot take the others out of a working view. */
 static void test_unjustified_view_change_refused(void **state)
@@ -1733,6 +1770,7 @@ int main(void)
         cmocka_unit_test(test_config_refused),
         cmocka_unit_test(test_request_known_to_one_backup),
         cmocka_unit_test(test_suspicion_needs_f_plus_1),
+        cmocka_unit_test(test_suspicion_survives_switch),
         cmocka_unit_test(test_unjustified_view_change_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
