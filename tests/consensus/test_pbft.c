@@ -1347,6 +1347,16 @@ static void test_request_known_to_one_backup(void **state)
     harness_free(&h);
 }
 
+/* Four replicas, the primary of view 0 down, a request waiting: view 0
+ * goes nowhere until f + 1 suspect it. */
+static void stalled_view_0(struct harness *h)
+{
+    harness_init(h, 4);
+    h->down[0] = true;
+    submit(h, 1);
+    run(h);
+}
+
 /* A faulty validator's Suspects move no one. With a correct one's, f + 1
  * suspect view 0: that one moves, and its ViewChange, which carries the
  * two Suspects, brings along a replica whose timer never fired. */
@@ -1354,10 +1364,7 @@ static void test_suspicion_needs_f_plus_1(void **state)
 {
     (void)state;
     struct harness h;
-    harness_init(&h, 4);
-    h.down[0] = true; /* the primary of view 0 */
-    submit(&h, 1);
-    run(&h);
+    stalled_view_0(&h);
     pbft_msg m = {0};
     m.kind = PBFT_MSG_SUSPECT;
     m.view = 0;
@@ -1395,10 +1402,7 @@ static void test_suspicion_survives_switch(void **state)
 {
     (void)state;
     struct harness h;
-    harness_init(&h, 4);
-    h.down[0] = true; /* the primary of view 0 */
-    submit(&h, 1);
-    run(&h);
+    stalled_view_0(&h);
     fire(&h, 1, PBFT_TIMER_VIEW); /* forwards */
     run(&h);
     fire(&h, 1, PBFT_TIMER_VIEW); /* suspects view 0 */
