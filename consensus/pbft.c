@@ -2109,6 +2109,8 @@ static int request_state(pbft *r, uint32_t peer)
     return emit_message(r, out, size, peer, KEEP_NONE);
 }
 
+static int resend(pbft *r, const buf *b);
+
 /* This replica's Checkpoint of h with state root `root`, kept in own_ck
  * (the retransmit tick sends it again): signed under the set of h, at its
  * place there, with the key it held there. *vs is that set, or NULL when
@@ -2177,12 +2179,7 @@ static int on_executed(pbft *r, const pbft_event *ev)
     int rc = own_checkpoint(r, h, x->state_root, &vs);
     if (rc != 0 || vs == NULL)
         return rc;
-    uint8_t *copy = malloc(r->own_ck.size);
-    if (copy == NULL)
-        return WITAN_ENOMEM;
-    memcpy(copy, r->own_ck.data, r->own_ck.size);
-    if ((rc = emit_message(r, copy, r->own_ck.size, PBFT_TO_ALL, KEEP_NONE)) !=
-        0)
+    if ((rc = resend(r, &r->own_ck)) != 0)
         return rc;
     if (h <= r->low || vs != &r->set)
         return 0;
