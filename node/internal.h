@@ -62,6 +62,10 @@ int64_t mempool_admitted_us(const struct mempool *m,
  * when the envelope decodes (it is left alone otherwise). */
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
                    uint8_t hash[WITAN_HASH_SIZE]);
+/* mempool_holds for an envelope whose transaction hash is known. */
+bool mempool_holds_bytes(const struct mempool *m,
+                         const uint8_t hash[WITAN_HASH_SIZE],
+                         const uint8_t *env, size_t size);
 /* Moves the decoded form (envelope, body, hash, sender, nonce) of the
  * pooled transaction with this hash into *out, for ledger_block_apply to
  * execute; the entry keeps its bytes. False (and *out zeroed) when it is

@@ -131,13 +131,19 @@ int64_t mempool_admitted_us(const struct mempool *m,
     return tx ? m->admitted_us[tx - m->txs] : 0;
 }
 
+bool mempool_holds_bytes(const struct mempool *m,
+                         const uint8_t hash[WITAN_HASH_SIZE],
+                         const uint8_t *env, size_t size)
+{
+    const struct ledger_tx *tx = mempool_find(m, hash);
+    return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
+}
+
 bool mempool_holds(const struct mempool *m, const uint8_t *env, size_t size,
                    uint8_t hash[WITAN_HASH_SIZE])
 {
-    if (ledger_envelope_tx_hash(env, size, hash) != 0)
-        return false;
-    const struct ledger_tx *tx = mempool_find(m, hash);
-    return tx && tx->size == size && memcmp(tx->bytes, env, size) == 0;
+    return ledger_envelope_tx_hash(env, size, hash) == 0 &&
+           mempool_holds_bytes(m, hash, env, size);
 }
 
 bool mempool_take_decoded(struct mempool *m,

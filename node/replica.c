@@ -398,11 +398,11 @@ static bool pool_checked(void *ctx, const uint8_t *env, size_t size,
                          uint8_t hash[WITAN_HASH_SIZE])
 {
     struct node *n = ctx;
-    if (mempool_holds(&n->pool, env, size, hash))
-        return true;
-    struct vouched *j = &n->replica->judging;
     if (ledger_envelope_tx_hash(env, size, hash) != 0)
         return false;
+    if (mempool_holds_bytes(&n->pool, hash, env, size))
+        return true;
+    struct vouched *j = &n->replica->judging;
     if (j->count == j->cap) {
         size_t cap = j->cap ? 2 * j->cap : 64;
         struct vouched_tx *t = realloc(j->txs, cap * sizeof *t);
@@ -446,7 +446,7 @@ static bool validate(void *ctx, const pbft_action *a)
         .verify_signatures = true, .checked = pool_checked, .ctx = n};
     char why[LEDGER_WHY_SIZE];
     struct replica *r = n->replica;
-    vouched_clear(&r->judging);
+    WITAN_ASSERT(r->judging.count == 0); /* emptied after each judgement */
     int err = ledger_block_check(n->l, a->data.data, a->data.size, &opts, why,
                                  sizeof why);
     if (!err) { /* what the pool did not hold was checked just now */

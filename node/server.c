@@ -411,7 +411,9 @@ void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
         free(errs);
         return;
     }
-    /* Each decoded once; what the node holds already goes no further. */
+    /* Each decoded once; what the node holds already goes no further. One
+     * the proposal it came after holds was checked then: errs[i] = 1 marks
+     * it, and it is admitted without a second check. */
     size_t fresh = 0;
     for (size_t i = 0; i < count; i++) {
         errs[i] = ledger_tx_decode(n->l, envs[i].data, envs[i].len, false,
@@ -419,17 +421,13 @@ void node_admit_relayed(struct node *n, const ProtobufCBinaryData *envs,
         if (errs[i] == 0 && known(n, txs[i].hash)) {
             errs[i] = WITAN_EEXIST;
             ledger_tx_release(&txs[i]);
+        } else if (errs[i] == 0 && replica_vouched(n, txs[i].hash,
+                                                   envs[i].data,
+                                                   envs[i].len)) {
+            errs[i] = 1;
         }
         fresh += errs[i] == 0;
     }
-    /* One the proposal it came after holds was checked then: errs[i] = 1
-     * marks it, and it is admitted without a second check. */
-    for (size_t i = 0; i < count; i++)
-        if (errs[i] == 0 &&
-            replica_vouched(n, txs[i].hash, envs[i].data, envs[i].len)) {
-            errs[i] = 1;
-            fresh--;
-        }
     struct relay_job j = {txs, errs};
     bool pooled = fresh > 1 && witan_pool_threads(n->verify_pool) > 1 &&
                   !n->presign_job.running;

@@ -117,12 +117,14 @@ static int add_senders(const char *home)
     snprintf(path, sizeof path, "%s/genesis.json", home);
     if (witan_read_file(path, 1 << 20, &text, &size) != 0)
         return -1;
-    const char *at = strstr(text, "\"members\": [");
+    static const char members[] = "\"members\": [";
+    const char *at = strstr(text, members);
+    /* The new entries go right after the list's opening bracket. */
+    size_t head = at ? (size_t)(at - text) + strlen(members) : 0;
     FILE *f = at ? fopen(path, "w") : NULL;
     bool ok = f != NULL;
     if (ok)
-        ok = fwrite(text, 1, (size_t)(at - text) + 13, f) ==
-             (size_t)(at - text) + 13;
+        ok = fwrite(text, 1, head, f) == head;
     for (int k = 0; ok && k < BENCH_CLIENTS; k++) {
         wcrypto_keypair kp;
         char key[300];
@@ -142,7 +144,7 @@ static int add_senders(const char *home)
         ok = ok && fputs(entry, f) >= 0;
     }
     if (ok)
-        ok = fputs(at + 13, f) >= 0;
+        ok = fputs(text + head, f) >= 0;
     if (f)
         ok = fclose(f) == 0 && ok;
     free(text);
