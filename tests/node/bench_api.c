@@ -203,12 +203,7 @@ static int start(const char *threads)
     snprintf(log, sizeof log, "%s/log", home);
     node = nt_spawn_witand(exe, home, log, NULL);
     uint64_t h;
-    for (int i = 0; i < 250; i++) {
-        if (nt_status(addr, &h, NULL))
-            return 0;
-        usleep(20000);
-    }
-    return -1;
+    return nt_await_status(addr, 5000, &h) ? 0 : -1;
 }
 
 static void stop(void)

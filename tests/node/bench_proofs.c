@@ -64,8 +64,8 @@ int main(int argc, char **argv)
              dir, dir, bin_dir, dir, port, bin_dir, dir),
          out);
     uint64_t h;
-    for (int k = 0; k < 300 && !nt_status(node, &h, NULL); k++)
-        nt_sleep_ms(20);
+    must("waiting for the first validator",
+         nt_await_status(node, 6000, &h) ? 0 : 1, node);
     must("model",
          run(out,
              "%s/witan model register tests/fixtures/models/linreg_temp.bin "

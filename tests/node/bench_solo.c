@@ -156,20 +156,28 @@ static int add_senders(const char *home)
  * in the pool's nonce window for another's. NULL on failure. */
 static ProtobufCBinaryData *signed_by_clients(const char *home)
 {
-    size_t per = (size_t)tx_count / BENCH_CLIENTS;
     ProtobufCBinaryData *all = calloc((size_t)tx_count, sizeof *all),
-                        *own = calloc(per, sizeof *own);
-    uint8_t(*hashes)[32] = calloc(per, 32);
+                        *own = calloc((size_t)tx_count, sizeof *own);
+    uint8_t(*hashes)[32] = calloc((size_t)tx_count, 32);
     bool ok = all && own && hashes;
     for (int k = 0; ok && k < BENCH_CLIENTS; k++) {
+        /* Client k sends batches k, k + CLIENTS, k + 2 CLIENTS, … (the
+         * last of all may be short): as many transactions as it signs. */
+        size_t per = 0;
+        for (int i = k * BENCH_BATCH; i < tx_count;
+             i += BENCH_CLIENTS * BENCH_BATCH)
+            per += (size_t)(tx_count - i < BENCH_BATCH ? tx_count - i
+                                                        : BENCH_BATCH);
         char path[300];
         snprintf(path, sizeof path, "%s/sender-%d.key", home, k);
-        ok = nt_sign_attestations(path, "bench", 1, per, own, hashes) == 0;
-        /* Client k sends batches k, k + CLIENTS, k + 2 CLIENTS, … */
-        for (size_t m = 0; ok && m < per; m++) {
-            size_t batch = m / BENCH_BATCH * BENCH_CLIENTS + (size_t)k;
-            all[batch * BENCH_BATCH + m % BENCH_BATCH] = own[m];
-        }
+        ok = per == 0 ||
+             nt_sign_attestations(path, "bench", 1, per, own, hashes) == 0;
+        size_t m = 0;
+        for (int i = k * BENCH_BATCH; ok && i < tx_count;
+             i += BENCH_CLIENTS * BENCH_BATCH)
+            for (int j = i; j < i + BENCH_BATCH && j < tx_count; j++)
+                all[j] = own[m++];
+        WITAN_ASSERT(!ok || m == per);
     }
     free(own);
     free(hashes);
@@ -269,10 +277,7 @@ static double run_once(unsigned threads, double *node_cpu_out,
     }
     uint64_t height = 0;
     uint32_t pool = 0;
-    int tries = 0;
-    while (!nt_status(addr, &height, NULL) && tries++ < 200)
-        usleep(20000);
-    if (tries >= 200) {
+    if (!nt_await_status(addr, 4000, &height)) {
         fprintf(stderr, "bench: node did not start\n");
         kill(node, SIGKILL);
         return -1;
@@ -344,6 +349,10 @@ int main(int argc, char **argv)
     if (wcrypto_init() != 0)
         return 1;
     tx_count = argc > 1 ? atoi(argv[1]) : BENCH_TX_COUNT_DEFAULT;
+    if (tx_count < 1) {
+        fprintf(stderr, "usage: bench_solo [COUNT], COUNT at least 1\n");
+        return 2;
+    }
     char exe[1100];
     snprintf(exe, sizeof exe, "%s", argv[0]);
     snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));

@@ -118,6 +118,31 @@ bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
     return ok;
 }
 
+bool nt_await_status(const char *addr, int timeout_ms, uint64_t *height)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    for (int waited = 0; waited <= timeout_ms; waited += NT_AWAIT_STEP_MS) {
+        nng_socket sock;
+        if (nt_dial(addr, &sock)) {
+            nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000);
+            Witan__Response *r = nt_rpc(sock, &req);
+            nng_close(sock);
+            bool ok = r && r->status;
+            if (ok)
+                *height = r->status->height;
+            if (r)
+                witan__response__free_unpacked(r, NULL);
+            if (ok)
+                return true;
+        }
+        nt_sleep_ms(NT_AWAIT_STEP_MS);
+    }
+    return false;
+}
+
 static void tx_request(Witan__Request *req, Witan__TxRequest *t,
                        const uint8_t hash[32])
 {

@@ -49,6 +49,13 @@ bool nt_signatures_checked(const char *addr, uint64_t *count);
  * answer. */
 bool nt_status(const char *addr, uint64_t *height, uint32_t *pool);
 
+/* Waits up to timeout_ms for the node at `addr` to answer a status
+ * request, trying every NT_AWAIT_STEP_MS: true with its height. Quiet
+ * while nothing listens yet (a node starting), where nt_status, through
+ * the CLI's client, says each refusal on stderr. */
+#define NT_AWAIT_STEP_MS 20
+bool nt_await_status(const char *addr, int timeout_ms, uint64_t *height);
+
 /* The state of a transaction (Witan__TxState), its height when committed;
  * -1 when the node does not answer. */
 int nt_tx_state(const char *addr, const uint8_t hash[32], uint64_t *height);
