@@ -836,6 +836,12 @@ int main(int argc, char **argv)
     if (wcrypto_init() != 0)
         return 1;
     tx_count = argc > 1 ? atoi(argv[1]) : 10000;
+    if (tx_count < 1 ||
+        (argc > 3 && (atoi(argv[2]) < 1 || atoi(argv[3]) < 1))) {
+        fprintf(stderr, "usage: bench_cluster [TX_COUNT [N B [L] | "
+                        "decisions]], each number at least 1\n");
+        return 2;
+    }
     char exe[500];
     snprintf(exe, sizeof exe, "%s", argv[0]);
     snprintf(bin_dir, sizeof bin_dir, "%s/../../bin", dirname(exe));
