@@ -79,8 +79,7 @@ void node_metrics_admissions(const struct node_metrics *m,
     out->tx_refused = ptrs;
 }
 
-/* In pieces: a help text has no length bound of its own (render_json_printf
- * formats at most a line of 255 bytes). */
+/* In pieces, with no format: a help text is written as it is. */
 static void head(struct render_json *b, const char *name, const char *type,
                  const char *help)
 {

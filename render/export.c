@@ -464,8 +464,7 @@ static uint32_t input_frac(const Witan__PredictionRecord *p, size_t i)
                                      : p->input_frac_bits;
 }
 
-/* One "name=value" of a list, after a ";" unless it is the first
- * (names can be longer than render_json_printf takes). */
+/* One "name=value" of a list, after a ";" unless it is the first. */
 static void named(struct render_json *s, bool after, const char *name,
                   const char *value)
 {

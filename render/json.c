@@ -51,6 +51,9 @@ void render_json_puts(struct render_json *b, const char *s)
     render_json_put(b, s, strlen(s));
 }
 
+/* Short output (nearly all of it: numbers, hex bytes) is formatted once,
+ * on the stack; longer output again, straight into the buffer, so that no
+ * caller has a length to keep under. */
 void render_json_printf(struct render_json *b, const char *fmt, ...)
 {
     char tmp[256];
@@ -58,8 +61,18 @@ void render_json_printf(struct render_json *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    WITAN_ASSERT(n >= 0 && (size_t)n < sizeof tmp);
-    render_json_put(b, tmp, (size_t)n);
+    /* Only an encoding error fails, and no format of ours can make one. */
+    WITAN_ASSERT(n >= 0);
+    if ((size_t)n < sizeof tmp) {
+        render_json_put(b, tmp, (size_t)n);
+        return;
+    }
+    if (!json_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 /* Length of the well-formed UTF-8 sequence at s (2 to 4), or 0. */

@@ -103,11 +103,40 @@ static void test_times(void **state)
     free(s);
 }
 
+/* Formatted text of any length is written whole, after what the buffer
+ * held: short pieces and one past the stack's 256 bytes alike. */
+static void test_printf_any_length(void **state)
+{
+    (void)state;
+    enum { LONG = 5000 };
+    char *text = malloc(LONG + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < LONG; i++)
+        text[i] = (char)('a' + i % 26);
+    text[LONG] = '\0';
+    struct render_json b = {0};
+    render_json_printf(&b, "[%d,", 7);
+    render_json_printf(&b, "%s", text + LONG - 255); /* the stack's most */
+    render_json_printf(&b, "<%s>", text);
+    render_json_printf(&b, "%d]", 8);
+    assert_false(b.oom);
+    assert_int_equal(b.len, 3 + 255 + 1 + LONG + 1 + 2);
+    assert_int_equal(strlen(b.p), b.len);
+    assert_memory_equal(b.p, "[7,", 3);
+    assert_memory_equal(b.p + 3, text + LONG - 255, 255);
+    assert_int_equal(b.p[3 + 255], '<');
+    assert_memory_equal(b.p + 3 + 255 + 1, text, LONG);
+    assert_string_equal(b.p + 3 + 255 + 1 + LONG, ">8]");
+    free(b.p);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal_text),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_printf_any_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
