@@ -100,13 +100,10 @@ bool nt_signatures_checked(const char *addr, uint64_t *count)
     return true;
 }
 
-bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
+/* The answer to a status request, which it frees: whether it is one,
+ * with the height and pool size (pool may be NULL). */
+static bool status_answer(Witan__Response *r, uint64_t *height, uint32_t *pool)
 {
-    Witan__Request req = WITAN__REQUEST__INIT;
-    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
-    req.kind_case = WITAN__REQUEST__KIND_STATUS;
-    req.status = &s;
-    Witan__Response *r = call(addr, &req);
     bool ok = r && r->status;
     if (ok) {
         *height = r->status->height;
@@ -118,24 +115,28 @@ bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
     return ok;
 }
 
+bool nt_status(const char *addr, uint64_t *height, uint32_t *pool)
+{
+    Witan__Request req = WITAN__REQUEST__INIT;
+    Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
+    req.kind_case = WITAN__REQUEST__KIND_STATUS;
+    req.status = &s;
+    return status_answer(call(addr, &req), height, pool);
+}
+
 bool nt_await_status(const char *addr, int timeout_ms, uint64_t *height)
 {
     Witan__Request req = WITAN__REQUEST__INIT;
     Witan__StatusRequest s = WITAN__STATUS_REQUEST__INIT;
     req.kind_case = WITAN__REQUEST__KIND_STATUS;
     req.status = &s;
-    for (int waited = 0; waited <= timeout_ms; waited += NT_AWAIT_STEP_MS) {
+    for (int tried = 0; tried <= timeout_ms; tried += NT_AWAIT_STEP_MS) {
         nng_socket sock;
         if (nt_dial(addr, &sock)) {
             nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000);
             Witan__Response *r = nt_rpc(sock, &req);
             nng_close(sock);
-            bool ok = r && r->status;
-            if (ok)
-                *height = r->status->height;
-            if (r)
-                witan__response__free_unpacked(r, NULL);
-            if (ok)
+            if (status_answer(r, height, NULL))
                 return true;
         }
         nt_sleep_ms(NT_AWAIT_STEP_MS);
