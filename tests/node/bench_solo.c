@@ -57,6 +57,13 @@ static ProtobufCBinaryData *envs;
 static int tx_count;
 
 
+/* The size of the batch that starts at load index i: the last may be
+ * short. */
+static size_t batch_at(int i)
+{
+    return (size_t)(tx_count - i < BENCH_BATCH ? tx_count - i : BENCH_BATCH);
+}
+
 /* Client k sends every BENCH_CLIENTS-th batch: nonces interleave across
  * clients, and the pool's nonce window holds what arrives early. */
 static void *client(void *p)
@@ -70,8 +77,7 @@ static void *client(void *p)
     for (int i = k * BENCH_BATCH; i < tx_count; i += BENCH_CLIENTS * BENCH_BATCH) {
         Witan__Request req = WITAN__REQUEST__INIT;
         Witan__SubmitRequest sr = WITAN__SUBMIT_REQUEST__INIT;
-        sr.n_envelopes = (size_t)(tx_count - i < BENCH_BATCH ? tx_count - i
-                                                              : BENCH_BATCH);
+        sr.n_envelopes = batch_at(i);
         sr.envelopes = &envs[i];
         req.kind_case = WITAN__REQUEST__KIND_SUBMIT;
         req.submit = &sr;
@@ -161,13 +167,12 @@ static ProtobufCBinaryData *signed_by_clients(const char *home)
     uint8_t(*hashes)[32] = calloc((size_t)tx_count, 32);
     bool ok = all && own && hashes;
     for (int k = 0; ok && k < BENCH_CLIENTS; k++) {
-        /* Client k sends batches k, k + CLIENTS, k + 2 CLIENTS, … (the
-         * last of all may be short): as many transactions as it signs. */
+        /* Client k sends batches k, k + CLIENTS, k + 2 CLIENTS, …: as
+         * many transactions as it signs. */
         size_t per = 0;
         for (int i = k * BENCH_BATCH; i < tx_count;
              i += BENCH_CLIENTS * BENCH_BATCH)
-            per += (size_t)(tx_count - i < BENCH_BATCH ? tx_count - i
-                                                        : BENCH_BATCH);
+            per += batch_at(i);
         char path[300];
         snprintf(path, sizeof path, "%s/sender-%d.key", home, k);
         ok = per == 0 ||
@@ -175,8 +180,8 @@ static ProtobufCBinaryData *signed_by_clients(const char *home)
         size_t m = 0;
         for (int i = k * BENCH_BATCH; ok && i < tx_count;
              i += BENCH_CLIENTS * BENCH_BATCH)
-            for (int j = i; j < i + BENCH_BATCH && j < tx_count; j++)
-                all[j] = own[m++];
+            for (size_t j = 0; j < batch_at(i); j++)
+                all[(size_t)i + j] = own[m++];
         WITAN_ASSERT(!ok || m == per);
     }
     free(own);
